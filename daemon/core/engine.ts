@@ -1,0 +1,461 @@
+/**
+ * The session engine: pure and synchronous. Events go in (links, online results, session
+ * requests, policy files); an {@link Effects} value comes out of every call, and
+ * {@link Engine.kernelState} gives the desired kernel state on demand.
+ *
+ * Sessions with equal effective selection settings always bind the same service, so they are
+ * grouped: a link event costs O(groups x services) plus O(sessions whose binding or bound
+ * service changed), not O(all sessions).
+ */
+import { isObjectPath, sessionPath, type Bearer, type ManagerState, type SessionSettings } from '../../lib/protocol.js';
+import type { Family, Identity, KernelState, LinkFacts } from '../ports.js';
+import { Allocations } from './alloc.js';
+import { DEFAULT_CORE_CONFIG, validateCoreConfig, type CoreConfig } from './config.js';
+import { noEffects, type Effects } from './effects.js';
+import {
+  BadNotifierError,
+  EmergencyBusyError,
+  NotOwnerError,
+  SessionExistsError,
+  SessionLimitError,
+  SessionNotFoundError,
+} from './errors.js';
+import { computeKernelState, type KernelSessionInput } from './kernel-state.js';
+import { mergeSettings, parsePolicyFile, PolicySet } from './policy.js';
+import { DEFAULT_BEARER_RANK, type OnlineStatus, type Service } from './services.js';
+import { ServiceRegistry, type TechnologyView } from './service-registry.js';
+import { selectionKeyString, selectService } from './selection.js';
+import { ownPartOf, servicePartOf, settingsOf, type Session } from './session-model.js';
+import { applySetting, parseCreateSettings, type RawValue } from './settings.js';
+import { fullUpdate, ownDelta, serviceDelta, type ServicePart, type SettingsDelta } from './updates.js';
+
+/** Who is calling a session method. */
+export interface Caller {
+  /** Unique bus name. */
+  owner: string;
+  uid: number;
+}
+
+/** Engine configuration. */
+export interface EngineConfig {
+  core?: Partial<CoreConfig>;
+  /** Technology preference for service ordering (ConnMan's PreferredTechnologies). */
+  preferredTechnologies?: Bearer[];
+}
+
+/** A session as listed for admins (extension interface). */
+export interface SessionInfo {
+  path: string;
+  owner: string;
+  uid: number;
+  key: string;
+  serviceId: string | null;
+  active: boolean;
+  held: boolean;
+  policyGroup: string | null;
+  settings: SessionSettings;
+}
+
+interface Group {
+  sessions: Set<Session>;
+  serviceId: string | null;
+}
+
+export class Engine {
+  readonly config: CoreConfig;
+  readonly registry: ServiceRegistry;
+  readonly #sessions = new Map<string, Session>();
+  readonly #byOwner = new Map<string, Set<Session>>();
+  readonly #countByUid = new Map<number, number>();
+  readonly #groups = new Map<string, Group>();
+  #policies = PolicySet.empty();
+  #serial = 0;
+  #emergency: Session | null = null;
+
+  constructor(config: EngineConfig = {}) {
+    this.config = validateCoreConfig({ ...DEFAULT_CORE_CONFIG, ...config.core });
+    this.registry = new ServiceRegistry(new Allocations(this.config), config.preferredTechnologies ?? DEFAULT_BEARER_RANK);
+  }
+
+  // ---------------------------------------------------------------- links and online checks
+
+  /** A link appeared or changed. */
+  linkChanged(facts: LinkFacts): Effects {
+    const fx = noEffects();
+    const before = this.#managerState();
+    const id = this.registry.applyLink(facts, fx);
+    this.#rebind(fx, id);
+    this.#noteManager(before, fx);
+    return fx;
+  }
+
+  /** A link disappeared. */
+  linkRemoved(ifindex: number): Effects {
+    const fx = noEffects();
+    const before = this.#managerState();
+    const id = this.registry.removeLink(ifindex, fx);
+    this.#rebind(fx, id);
+    this.#noteManager(before, fx);
+    return fx;
+  }
+
+  /** An online-check verdict for one family of one service. `error` replaces the service's Error when not null. */
+  onlineStatus(serviceId: string, family: Family, status: OnlineStatus, error: string | null = null): Effects {
+    const fx = noEffects();
+    const before = this.#managerState();
+    if (this.registry.setCheck(serviceId, family, status, error, fx)) this.#rebind(fx, serviceId);
+    this.#noteManager(before, fx);
+    return fx;
+  }
+
+  // ---------------------------------------------------------------- sessions
+
+  /** Manager.CreateSession. The returned effects hold the first Update. */
+  createSession(req: { owner: string; notifier: string; identity: Identity; settings: Readonly<Record<string, RawValue>> }): {
+    path: string;
+    effects: Effects;
+  } {
+    if (this.#emergency?.active) throw new EmergencyBusyError();
+    if (!isObjectPath(req.notifier) || req.notifier === '/') throw new BadNotifierError(req.notifier);
+    const request = parseCreateSettings(req.settings);
+    const path = sessionPath(req.owner, req.notifier);
+    if (this.#sessions.has(path)) throw new SessionExistsError(path);
+    const owned = this.#byOwner.get(req.owner)?.size ?? 0;
+    if (owned >= this.config.maxSessionsPerClient) throw new SessionLimitError('client', this.config.maxSessionsPerClient);
+    const perUid = this.#countByUid.get(req.identity.uid) ?? 0;
+    if (perUid >= this.config.maxSessionsPerUid) throw new SessionLimitError('uid', this.config.maxSessionsPerUid);
+
+    const serial = ++this.#serial;
+    const match = this.#policies.match(req.identity);
+    const session: Session = {
+      serial,
+      key: `s${serial}`,
+      path,
+      owner: req.owner,
+      notifier: req.notifier,
+      identity: req.identity,
+      request,
+      match,
+      effective: mergeSettings(request, match?.group ?? null),
+      active: false,
+      held: false,
+      serviceId: null,
+      group: null,
+      sentService: null,
+      sentOwn: null,
+    };
+    this.#sessions.set(path, session);
+    let set = this.#byOwner.get(req.owner);
+    if (!set) this.#byOwner.set(req.owner, (set = new Set()));
+    set.add(session);
+    this.#countByUid.set(req.identity.uid, perUid + 1);
+
+    const fx = noEffects();
+    this.#join(session);
+    session.sentService = this.#servicePart(session);
+    session.sentOwn = ownPartOf(session.effective);
+    const changes = fullUpdate({ ...session.sentService, ...session.sentOwn });
+    fx.updates.push({ path, owner: session.owner, notifier: session.notifier, changes });
+    fx.kernelDirty = true;
+    return { path, effects: fx };
+  }
+
+  /** Session.Change(name, value). Validates first; a bad value leaves the session untouched. */
+  change(path: string, caller: Caller, key: string, raw: RawValue): Effects {
+    const s = this.#authorised(path, caller);
+    const request = applySetting(s.request, key, raw);
+    const fx = noEffects();
+    s.request = request;
+    this.#reapply(s, fx);
+    return fx;
+  }
+
+  /** Session.Connect: marks the session active and binds it if a service matches. */
+  connect(path: string, caller: Caller): Effects {
+    const s = this.#authorised(path, caller);
+    if (this.#emergency?.active && this.#emergency !== s) throw new EmergencyBusyError();
+    const fx = noEffects();
+    s.active = true;
+    if (s.effective.emergencyCall) this.#emergency = s;
+    if (s.held) {
+      s.held = false;
+      this.#join(s);
+      this.#notify(s, fx);
+    }
+    return fx;
+  }
+
+  /** Session.Disconnect: detaches the session until the next Connect. */
+  disconnect(path: string, caller: Caller): Effects {
+    const s = this.#authorised(path, caller);
+    if (this.#emergency?.active && this.#emergency !== s) throw new EmergencyBusyError();
+    const fx = noEffects();
+    s.active = false;
+    if (this.#emergency === s) this.#emergency = null;
+    if (!s.held) {
+      this.#leave(s);
+      s.held = true;
+      s.serviceId = null;
+      this.#notify(s, fx);
+    }
+    return fx;
+  }
+
+  /** Session.Destroy / Manager.DestroySession: a last disconnected Update, then gone (as ConnMan). */
+  destroySession(path: string, caller: Caller): Effects {
+    const s = this.#authorised(path, caller);
+    const fx = noEffects();
+    this.#leave(s);
+    s.serviceId = null;
+    this.#notify(s, fx);
+    this.#forget(s, fx);
+    return fx;
+  }
+
+  /** The client left the bus: its sessions end without an Update (nobody is there to receive it). */
+  ownerGone(owner: string): Effects {
+    const fx = noEffects();
+    for (const s of [...(this.#byOwner.get(owner) ?? [])]) {
+      this.#leave(s);
+      this.#forget(s, fx);
+    }
+    return fx;
+  }
+
+  /** Looks a session up (for the bus adapter); throws SessionNotFoundError. */
+  session(path: string): Session {
+    const s = this.#sessions.get(path);
+    if (!s) throw new SessionNotFoundError(path);
+    return s;
+  }
+
+  /** All sessions, oldest first. */
+  sessions(): SessionInfo[] {
+    return [...this.#sessions.values()].map((s) => ({
+      path: s.path,
+      owner: s.owner,
+      uid: s.identity.uid,
+      key: s.key,
+      serviceId: s.serviceId,
+      active: s.active,
+      held: s.held,
+      policyGroup: s.match ? `${s.match.group.file}:${s.match.group.name}` : null,
+      settings: this.#settings(s),
+    }));
+  }
+
+  // ---------------------------------------------------------------- policy
+
+  /**
+   * Loads (or reloads) one policy file. A malformed file throws PolicyParseError and the
+   * previous version of that file stays in force. Live sessions get one Update each.
+   */
+  loadPolicy(file: string, text: string): Effects {
+    const groups = parsePolicyFile(file, text);
+    this.#policies = this.#policies.withFile(file, groups);
+    return this.#rematchAll();
+  }
+
+  /** The policy file was deleted. */
+  removePolicy(file: string): Effects {
+    this.#policies = this.#policies.withoutFile(file);
+    return this.#rematchAll();
+  }
+
+  /** Policy files currently in force. */
+  policyFiles(): string[] {
+    return this.#policies.files();
+  }
+
+  // ---------------------------------------------------------------- manager and technologies
+
+  /** Manager.SetProperty('OfflineMode'). */
+  setOfflineMode(offline: boolean): Effects {
+    const fx = noEffects();
+    const before = this.#managerState();
+    if (this.registry.setOffline(offline, fx)) this.#rebind(fx, null);
+    this.#noteManager(before, fx);
+    return fx;
+  }
+
+  /** Technology.SetProperty('Powered'). */
+  setTechnologyPowered(bearer: string, powered: boolean): Effects {
+    const fx = noEffects();
+    const before = this.#managerState();
+    this.registry.setPowered(bearer, powered, fx);
+    this.#rebind(fx, null);
+    this.#noteManager(before, fx);
+    return fx;
+  }
+
+  /** Manager State. */
+  managerState(): ManagerState {
+    return this.#managerState();
+  }
+
+  get offlineMode(): boolean {
+    return this.registry.offline;
+  }
+
+  services(): readonly Service[] {
+    return this.registry.ranked;
+  }
+
+  technologies(): TechnologyView[] {
+    return this.registry.technologies();
+  }
+
+  // ---------------------------------------------------------------- kernel
+
+  /** The desired kernel state for the current services and sessions. */
+  kernelState(): KernelState {
+    const services = this.registry.ranked
+      .filter((s) => s.alloc !== null)
+      .map((s) => ({
+        id: s.id,
+        ifindex: s.ifindex,
+        ifname: s.ifname,
+        table: s.alloc!.table,
+        mark: s.alloc!.mark,
+        slot: s.alloc!.slot,
+        connected: s.state === 'ready' || s.state === 'online',
+        addresses: s.addresses,
+        gateways: s.gateways,
+      }));
+    const sessions: KernelSessionInput[] = [];
+    for (const s of this.#sessions.values()) {
+      sessions.push({
+        sessionKey: s.key,
+        serial: s.serial,
+        priority: s.effective.priority,
+        serviceId: s.serviceId,
+        claims: s.match?.claim ? [s.match.claim] : [],
+        sourceIPRule: s.effective.sourceIPRule,
+      });
+    }
+    return computeKernelState({ config: this.config, services, sessions });
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  #authorised(path: string, caller: Caller): Session {
+    const s = this.session(path);
+    if (caller.uid !== 0 && caller.owner !== s.owner) throw new NotOwnerError(path);
+    return s;
+  }
+
+  #settings(s: Session): SessionSettings {
+    return settingsOf(s, s.serviceId ? (this.registry.byId(s.serviceId) ?? null) : null);
+  }
+
+  /** Puts a session into its selection group and binds it to the group's service. */
+  #join(s: Session): void {
+    const key = selectionKeyString(s.effective);
+    let g = this.#groups.get(key);
+    if (!g) {
+      g = { sessions: new Set(), serviceId: selectService(this.registry.ranked, s.effective)?.id ?? null };
+      this.#groups.set(key, g);
+    }
+    g.sessions.add(s);
+    s.group = key;
+    s.serviceId = g.serviceId;
+  }
+
+  #leave(s: Session): void {
+    if (s.group === null) return;
+    const g = this.#groups.get(s.group);
+    if (g) {
+      g.sessions.delete(s);
+      if (g.sessions.size === 0) this.#groups.delete(s.group);
+    }
+    s.group = null;
+  }
+
+  #forget(s: Session, fx: Effects): void {
+    this.#sessions.delete(s.path);
+    const set = this.#byOwner.get(s.owner);
+    set?.delete(s);
+    if (set && set.size === 0) this.#byOwner.delete(s.owner);
+    const n = (this.#countByUid.get(s.identity.uid) ?? 1) - 1;
+    if (n > 0) this.#countByUid.set(s.identity.uid, n);
+    else this.#countByUid.delete(s.identity.uid);
+    if (this.#emergency === s) this.#emergency = null;
+    fx.destroyedSessions.push(s.path);
+    fx.kernelDirty = true;
+  }
+
+  #servicePart(s: Session): ServicePart {
+    return servicePartOf(s.serviceId ? (this.registry.byId(s.serviceId) ?? null) : null);
+  }
+
+  /** Sends what changed since the last Update, if anything did. */
+  #notify(s: Session, fx: Effects): void {
+    const svc = this.#servicePart(s);
+    const own = ownPartOf(s.effective);
+    const changes = new Map([...serviceDelta(s.sentService ?? svc, svc), ...ownDelta(s.sentOwn ?? own, own)]);
+    s.sentService = svc;
+    s.sentOwn = own;
+    if (changes.size > 0) fx.updates.push({ path: s.path, owner: s.owner, notifier: s.notifier, changes });
+  }
+
+  /** Re-selects every group; touches only sessions whose binding or bound service changed. */
+  #rebind(fx: Effects, changedServiceId: string | null): void {
+    const touched = fx.changedServices;
+    for (const g of this.#groups.values()) {
+      const first = g.sessions.values().next().value;
+      if (!first) continue;
+      const next = selectService(this.registry.ranked, first.effective)?.id ?? null;
+      const moved = next !== g.serviceId;
+      const boundChanged = g.serviceId !== null && (touched.has(g.serviceId) || g.serviceId === changedServiceId);
+      if (!moved && !boundChanged) continue;
+      g.serviceId = next;
+      if (moved) fx.kernelDirty = true;
+      // Every session of the group gets the same service half; most were told the same old
+      // half too, so each distinct old half is diffed once and the delta shared.
+      const part = servicePartOf(next ? (this.registry.byId(next) ?? null) : null);
+      const deltas = new Map<ServicePart, SettingsDelta>();
+      for (const s of g.sessions) {
+        s.serviceId = next;
+        const old = s.sentService ?? part;
+        let changes = deltas.get(old);
+        if (!changes) deltas.set(old, (changes = new Map(serviceDelta(old, part))));
+        s.sentService = part;
+        if (changes.size > 0) fx.updates.push({ path: s.path, owner: s.owner, notifier: s.notifier, changes });
+      }
+    }
+  }
+
+  /** Effective settings changed (Change or policy): regroup, keep Connect's effect, one Update. */
+  #reapply(s: Session, fx: Effects): void {
+    s.effective = mergeSettings(s.request, s.match?.group ?? null);
+    if (!s.held) {
+      this.#leave(s);
+      this.#join(s);
+    }
+    fx.kernelDirty = true;
+    this.#notify(s, fx);
+  }
+
+  #rematchAll(): Effects {
+    const fx = noEffects();
+    for (const s of this.#sessions.values()) {
+      s.match = this.#policies.match(s.identity);
+      this.#reapply(s, fx);
+    }
+    return fx;
+  }
+
+  #managerState(): ManagerState {
+    if (this.registry.offline) return 'offline';
+    let ready = false;
+    for (const s of this.registry.ranked) {
+      if (s.state === 'online') return 'online';
+      if (s.state === 'ready') ready = true;
+    }
+    return ready ? 'ready' : 'idle';
+  }
+
+  #noteManager(before: ManagerState, fx: Effects): void {
+    if (this.#managerState() !== before) fx.managerChanged.add('State');
+  }
+}

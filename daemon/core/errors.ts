@@ -1,0 +1,235 @@
+/**
+ * Daemon errors: one base class, one class per condition with a literal `code`, and one table
+ * ({@link DBUS_ERROR_OF}) that maps each code to ConnMan's D-Bus error name. The D-Bus adapter
+ * translates with that table and nowhere else.
+ */
+import type { ConnmanErrorName } from '../../lib/protocol.js';
+
+/** Base class of every error the daemon reports. */
+export abstract class DaemonError extends Error {
+  abstract readonly code: DaemonErrorCode;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A settings key that ConnMan does not accept (in CreateSession or Change). */
+export class UnknownSettingError extends DaemonError {
+  readonly code = 'NSD_ERR_UNKNOWN_SETTING' as const;
+  constructor(readonly key: string) {
+    super(`unknown setting '${key}'`);
+  }
+}
+
+/** A known key whose variant has the wrong D-Bus signature. */
+export class WrongTypeError extends DaemonError {
+  readonly code = 'NSD_ERR_WRONG_TYPE' as const;
+  constructor(
+    readonly key: string,
+    readonly expected: string,
+    readonly got: string,
+  ) {
+    super(`setting '${key}' must have signature '${expected}', got '${got}'`);
+  }
+}
+
+/** A bearer name that is not one of ConnMan's. */
+export class UnknownBearerError extends DaemonError {
+  readonly code = 'NSD_ERR_UNKNOWN_BEARER' as const;
+  constructor(readonly bearer: string) {
+    super(`unknown bearer '${bearer}' (expected one of ethernet, wifi, bluetooth, cellular, gadget, vpn or *)`);
+  }
+}
+
+/** An AllowedInterface value that cannot be a Linux interface name. */
+export class BadInterfaceNameError extends DaemonError {
+  readonly code = 'NSD_ERR_BAD_INTERFACE_NAME' as const;
+  constructor(readonly value: string) {
+    super(`'${value}' is not a valid interface name (1-15 characters, no '/', ':' or whitespace)`);
+  }
+}
+
+/** A ConnectionType other than any, local or internet. */
+export class BadConnectionTypeError extends DaemonError {
+  readonly code = 'NSD_ERR_BAD_CONNECTION_TYPE' as const;
+  constructor(readonly value: string) {
+    super(`'${value}' is not a connection type (expected any, local or internet)`);
+  }
+}
+
+/** A setting that exists in Updates but cannot be set by a client (State, Name, ...). */
+export class ReadOnlySettingError extends DaemonError {
+  readonly code = 'NSD_ERR_READ_ONLY_SETTING' as const;
+  constructor(readonly key: string) {
+    super(`setting '${key}' is read-only`);
+  }
+}
+
+/** A notifier that is not a valid object path (or is '/'). */
+export class BadNotifierError extends DaemonError {
+  readonly code = 'NSD_ERR_BAD_NOTIFIER' as const;
+  constructor(readonly path: string) {
+    super(`'${path}' cannot be a notifier path (it must be an object path other than '/')`);
+  }
+}
+
+/** The same owner already has a session for this notifier path. */
+export class SessionExistsError extends DaemonError {
+  readonly code = 'NSD_ERR_SESSION_EXISTS' as const;
+  constructor(readonly path: string) {
+    super(`a session already exists at ${path}`);
+  }
+}
+
+/** The path names no live session. */
+export class SessionNotFoundError extends DaemonError {
+  readonly code = 'NSD_ERR_SESSION_NOT_FOUND' as const;
+  constructor(readonly path: string) {
+    super(`no session at ${path}`);
+  }
+}
+
+/** The caller is neither the session's owner nor root. */
+export class NotOwnerError extends DaemonError {
+  readonly code = 'NSD_ERR_NOT_OWNER' as const;
+  constructor(readonly path: string) {
+    super(`only the owner of ${path} (or root) may do that`);
+  }
+}
+
+/** The caller reached a configured session limit. */
+export class SessionLimitError extends DaemonError {
+  readonly code = 'NSD_ERR_SESSION_LIMIT' as const;
+  constructor(
+    readonly scope: 'client' | 'uid',
+    readonly limit: number,
+  ) {
+    super(`session limit reached: at most ${limit} sessions per ${scope}`);
+  }
+}
+
+/** A mark, table id or priority range has no free value left. */
+export class AllocationExhaustedError extends DaemonError {
+  readonly code = 'NSD_ERR_ALLOCATION_EXHAUSTED' as const;
+  constructor(readonly pool: string) {
+    super(`no free ${pool} left in the configured range`);
+  }
+}
+
+/** A policy file that cannot be used; the file's previous contents stay in force. */
+export class PolicyParseError extends DaemonError {
+  readonly code = 'NSD_ERR_POLICY_PARSE' as const;
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly detail: string,
+  ) {
+    super(`${file}${line > 0 ? `:${line}` : ''}: ${detail}`);
+  }
+}
+
+/** A bad value in the daemon's own configuration. */
+export class ConfigError extends DaemonError {
+  readonly code = 'NSD_ERR_CONFIG' as const;
+}
+
+/** No service with that identifier. */
+export class ServiceNotFoundError extends DaemonError {
+  readonly code = 'NSD_ERR_SERVICE_NOT_FOUND' as const;
+  constructor(readonly serviceId: string) {
+    super(`no service '${serviceId}'`);
+  }
+}
+
+/** No technology of that type. */
+export class TechnologyNotFoundError extends DaemonError {
+  readonly code = 'NSD_ERR_TECHNOLOGY_NOT_FOUND' as const;
+  constructor(readonly technology: string) {
+    super(`no technology '${technology}'`);
+  }
+}
+
+/** Technology already powered on. */
+export class AlreadyEnabledError extends DaemonError {
+  readonly code = 'NSD_ERR_ALREADY_ENABLED' as const;
+}
+
+/** Technology already powered off. */
+export class AlreadyDisabledError extends DaemonError {
+  readonly code = 'NSD_ERR_ALREADY_DISABLED' as const;
+}
+
+/** A property name that SetProperty does not know, or a value of the wrong type. */
+export class InvalidPropertyError extends DaemonError {
+  readonly code = 'NSD_ERR_INVALID_PROPERTY' as const;
+  constructor(readonly property: string) {
+    super(`invalid property '${property}'`);
+  }
+}
+
+/** An operation this daemon does not support (or not in this configuration). */
+export class NotSupportedError extends DaemonError {
+  readonly code = 'NSD_ERR_NOT_SUPPORTED' as const;
+}
+
+/** An emergency-call session is active and blocks the request (ConnMan's EBUSY). */
+export class EmergencyBusyError extends DaemonError {
+  readonly code = 'NSD_ERR_EMERGENCY_BUSY' as const;
+  constructor() {
+    super('an emergency-call session is active (Device or resource busy)');
+  }
+}
+
+/** Every condition the daemon can report. */
+export type DaemonErrorCode =
+  | UnknownSettingError['code']
+  | WrongTypeError['code']
+  | UnknownBearerError['code']
+  | BadInterfaceNameError['code']
+  | BadConnectionTypeError['code']
+  | ReadOnlySettingError['code']
+  | BadNotifierError['code']
+  | SessionExistsError['code']
+  | SessionNotFoundError['code']
+  | NotOwnerError['code']
+  | SessionLimitError['code']
+  | AllocationExhaustedError['code']
+  | PolicyParseError['code']
+  | ConfigError['code']
+  | ServiceNotFoundError['code']
+  | TechnologyNotFoundError['code']
+  | AlreadyEnabledError['code']
+  | AlreadyDisabledError['code']
+  | InvalidPropertyError['code']
+  | NotSupportedError['code']
+  | EmergencyBusyError['code'];
+
+/**
+ * The one table from daemon error codes to ConnMan D-Bus error names. Where ConnMan has a
+ * matching condition we use its name (e.g. DestroySession on an unknown path is
+ * InvalidArguments in ConnMan, so SessionNotFound is too).
+ */
+export const DBUS_ERROR_OF: Readonly<Record<DaemonErrorCode, ConnmanErrorName>> = {
+  NSD_ERR_UNKNOWN_SETTING: 'InvalidArguments',
+  NSD_ERR_WRONG_TYPE: 'InvalidArguments',
+  NSD_ERR_UNKNOWN_BEARER: 'InvalidArguments',
+  NSD_ERR_BAD_INTERFACE_NAME: 'InvalidArguments',
+  NSD_ERR_BAD_CONNECTION_TYPE: 'InvalidArguments',
+  NSD_ERR_READ_ONLY_SETTING: 'InvalidArguments',
+  NSD_ERR_BAD_NOTIFIER: 'InvalidArguments',
+  NSD_ERR_SESSION_EXISTS: 'AlreadyExists',
+  NSD_ERR_SESSION_NOT_FOUND: 'InvalidArguments',
+  NSD_ERR_NOT_OWNER: 'PermissionDenied',
+  NSD_ERR_SESSION_LIMIT: 'Failed',
+  NSD_ERR_ALLOCATION_EXHAUSTED: 'Failed',
+  NSD_ERR_POLICY_PARSE: 'Failed',
+  NSD_ERR_CONFIG: 'Failed',
+  NSD_ERR_SERVICE_NOT_FOUND: 'NotFound',
+  NSD_ERR_TECHNOLOGY_NOT_FOUND: 'NotFound',
+  NSD_ERR_ALREADY_ENABLED: 'AlreadyEnabled',
+  NSD_ERR_ALREADY_DISABLED: 'AlreadyDisabled',
+  NSD_ERR_INVALID_PROPERTY: 'InvalidProperty',
+  NSD_ERR_NOT_SUPPORTED: 'NotSupported',
+  NSD_ERR_EMERGENCY_BUSY: 'Failed',
+};

@@ -1,0 +1,375 @@
+/**
+ * The desired kernel state as a pure function of the services and sessions.
+ *
+ * Model (see ARCHITECTURE.md, "Kernel design"):
+ * - **Tables and marks are per service, not per session.** Every connected service (ready or
+ *   online) has its own routing table holding its default route per family (v4 and v6; ConnMan
+ *   only ever fills v4) and the on-link prefix route of each global address. Sessions bound to
+ *   the same service share its table and mark, so the number of `ip rule`s grows with services,
+ *   never with sessions, and moving a session is a change of its marking only.
+ * - **Rules**, at fixed priorities inside the configured range (a slot per service):
+ *   `from ADDR lookup T` (source rules, first) then `fwmark M/MASK lookup T` (fwmark rules). The
+ *   fwmark rule exists per family that has a route in the table; source rules exist for every
+ *   global address of a service while at least one session bound to it has SourceIPRule. Source
+ *   before fwmark: a socket bound to uplink B's address leaves through B even if its owner's
+ *   identity is marked for A.
+ * - **Marking**: one {@link SessionMarking} per session (bound: the service's mark, interface and
+ *   SNAT source per family; unbound: mark 0, only counted), and classifiers that map identities
+ *   (source address, cgroup, uid, gid) to the one session that owns them.
+ * - **Ownership** ({@link ownerOf}): when several sessions claim the same identity, a session with
+ *   Priority=true beats one without; among equals the oldest session (lowest serial, i.e. created
+ *   first) wins; the session key breaks any remaining tie. Unbound sessions still own their claims
+ *   (their traffic is counted and keeps mark 0, i.e. the main table). ConnMan instead appends one
+ *   MARK rule per session and the last appended wins, which shifts on every state update.
+ *
+ * The output is deterministic: sorted, independent of the order of the input arrays (same input →
+ * deep-equal output), so reconcilers can diff it cheaply. Cost is linear in services + sessions +
+ * claims apart from sorting the output.
+ *
+ * Addresses are normalised (IPv6 to RFC 5952 text) so they compare equal to what the kernel
+ * reports back. Unparseable addresses and prefix lengths are skipped rather than thrown on: one
+ * bad fact must not stop the daemon from applying everything else.
+ */
+import type {
+  AddressFact,
+  Classifier,
+  Family,
+  GatewayFact,
+  IdentityKind,
+  KernelState,
+  PolicyRule,
+  ServiceRouting,
+  SessionMarking,
+  TableRoute,
+} from '../ports.js';
+import { priorityForSlot } from './alloc.js';
+import type { CoreConfig } from './config.js';
+
+/** One service as the kernel state needs it. */
+export interface KernelServiceInput {
+  id: string;
+  ifindex: number;
+  ifname: string;
+  /** Allocated numbers (see `Allocations.allocateService`). */
+  table: number;
+  mark: number;
+  slot: number;
+  /** Ready or online; only connected services get tables and rules. */
+  connected: boolean;
+  addresses: AddressFact[];
+  gateways: GatewayFact[];
+}
+
+/** One session as the kernel state needs it. */
+export interface KernelSessionInput {
+  /** Stable, kernel-safe name (e.g. `s42`). */
+  sessionKey: string;
+  /** Creation order; lower is older. */
+  serial: number;
+  /** Policy Priority=true. */
+  priority: boolean;
+  /** Bound service, if any. */
+  serviceId: string | null;
+  /** Identities whose traffic this session marks (from policy). */
+  claims: Array<{ kind: 'uid' | 'gid' | 'cgroup'; key: string }>;
+  sourceIPRule: boolean;
+}
+
+/** Everything {@link computeKernelState} looks at. */
+export interface KernelInput {
+  config: CoreConfig;
+  services: KernelServiceInput[];
+  sessions: KernelSessionInput[];
+}
+
+/** The fields the ownership rule looks at. */
+export type OwnerCandidate = Pick<KernelSessionInput, 'sessionKey' | 'serial' | 'priority'>;
+
+/**
+ * Ownership order of two sessions claiming the same identity; negative when `a` owns it.
+ * Priority=true first, then the lower serial (older), then the lower session key.
+ */
+export function ownerOf(a: OwnerCandidate, b: OwnerCandidate): number {
+  if (a.priority !== b.priority) return a.priority ? -1 : 1;
+  if (a.serial !== b.serial) return a.serial < b.serial ? -1 : 1;
+  return cmpStr(a.sessionKey, b.sessionKey);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Address arithmetic (pure; no node:net so the core stays free of I/O modules).
+// ---------------------------------------------------------------------------------------------
+
+function parseV4(s: string): number[] | null {
+  const parts = s.split('.');
+  if (parts.length !== 4) return null;
+  const out: number[] = [];
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p)) return null;
+    const n = Number(p);
+    if (n > 255) return null;
+    out.push(n);
+  }
+  return out;
+}
+
+function parseV6(text: string): number[] | null {
+  let s = text;
+  const zone = s.indexOf('%');
+  if (zone >= 0) s = s.slice(0, zone);
+  const groups: number[] = [];
+  const pushGroups = (part: string, allowV4Tail: boolean): boolean => {
+    if (part === '') return true;
+    const items = part.split(':');
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as string;
+      if (allowV4Tail && i === items.length - 1 && item.includes('.')) {
+        const v4 = parseV4(item);
+        if (!v4) return false;
+        groups.push(((v4[0] as number) << 8) | (v4[1] as number), ((v4[2] as number) << 8) | (v4[3] as number));
+      } else {
+        if (!/^[0-9a-fA-F]{1,4}$/.test(item)) return false;
+        groups.push(parseInt(item, 16));
+      }
+    }
+    return true;
+  };
+  const halves = s.split('::');
+  if (halves.length > 2) return null;
+  if (halves.length === 1) {
+    if (!pushGroups(s, true) || groups.length !== 8) return null;
+  } else {
+    if (!pushGroups(halves[0] as string, false)) return null;
+    const head = groups.length;
+    if (!pushGroups(halves[1] as string, true)) return null;
+    const missing = 8 - groups.length;
+    if (missing < 1) return null;
+    groups.splice(head, 0, ...new Array<number>(missing).fill(0));
+  }
+  const bytes: number[] = [];
+  for (const g of groups) bytes.push(g >> 8, g & 0xff);
+  return bytes;
+}
+
+function formatV6(bytes: readonly number[]): string {
+  const g: number[] = [];
+  for (let i = 0; i < 16; i += 2) g.push(((bytes[i] as number) << 8) | (bytes[i + 1] as number));
+  // RFC 5952: compress the longest run (≥ 2) of zero groups, the first one on a tie.
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (xs: number[]): string => xs.map((x) => x.toString(16)).join(':');
+  if (bestStart < 0) return hex(g);
+  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
+}
+
+function parseAddress(family: Family, address: string): number[] | null {
+  return family === 4 ? parseV4(address) : parseV6(address);
+}
+
+function formatAddress(family: Family, bytes: readonly number[]): string {
+  return family === 4 ? bytes.join('.') : formatV6(bytes);
+}
+
+/** The address in canonical text (dotted quad, RFC 5952 for v6), or null when it does not parse. */
+export function canonicalAddress(family: Family, address: string): string | null {
+  const bytes = parseAddress(family, address);
+  return bytes ? formatAddress(family, bytes) : null;
+}
+
+/** The network address of `address/prefixLength` (host bits cleared), or null when invalid. */
+export function networkOf(family: Family, address: string, prefixLength: number): string | null {
+  const bytes = parseAddress(family, address);
+  const bits = family === 4 ? 32 : 128;
+  if (!bytes || !Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > bits) return null;
+  for (let i = 0; i < bytes.length; i++) {
+    const keep = Math.min(8, Math.max(0, prefixLength - i * 8));
+    bytes[i] = (bytes[i] as number) & ((0xff << (8 - keep)) & 0xff);
+  }
+  return formatAddress(family, bytes);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ordering helpers (plain code-unit comparison: locale-independent, hence deterministic).
+// ---------------------------------------------------------------------------------------------
+
+function cmpStr(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function cmpNum(a: number, b: number): number {
+  return a - b;
+}
+
+function cmpRoute(a: TableRoute, b: TableRoute): number {
+  return cmpNum(a.family, b.family) || cmpNum(a.dstLen, b.dstLen) || cmpStr(a.dst, b.dst) || cmpStr(a.gateway ?? '', b.gateway ?? '');
+}
+
+function cmpRule(a: PolicyRule, b: PolicyRule): number {
+  const byPriority = cmpNum(a.priority, b.priority) || cmpNum(a.family, b.family) || cmpStr(a.kind, b.kind);
+  if (byPriority) return byPriority;
+  if (a.kind === 'source' && b.kind === 'source') return cmpStr(a.src, b.src) || cmpNum(a.srcLen, b.srcLen);
+  if (a.kind === 'fwmark' && b.kind === 'fwmark') return cmpNum(a.mark, b.mark) || cmpNum(a.table, b.table);
+  return 0;
+}
+
+const KIND_ORDER: Readonly<Record<IdentityKind, number>> = { source: 0, cgroup: 1, uid: 2, gid: 3 };
+const DECIMAL = /^\d+$/;
+
+function cmpClassifier(a: Classifier, b: Classifier): number {
+  const byKind = cmpNum(KIND_ORDER[a.kind], KIND_ORDER[b.kind]);
+  if (byKind) return byKind;
+  if (a.kind === 'source') return cmpNum(a.family ?? 0, b.family ?? 0) || cmpStr(a.key, b.key);
+  if (DECIMAL.test(a.key) && DECIMAL.test(b.key)) return cmpNum(Number(a.key), Number(b.key)) || cmpStr(a.key, b.key);
+  return cmpStr(a.key, b.key);
+}
+
+/** uid/gid keys are compared by the kernel as numbers: `007` and `7` are one identity. */
+function normaliseKey(kind: IdentityKind, key: string): string {
+  return (kind === 'uid' || kind === 'gid') && DECIMAL.test(key) ? key.replace(/^0+(?=\d)/, '') : key;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The computation.
+// ---------------------------------------------------------------------------------------------
+
+interface GlobalAddress {
+  family: Family;
+  address: string;
+  prefixLength: number;
+}
+
+interface PreparedService {
+  input: KernelServiceInput;
+  /** Global addresses, canonical, de-duplicated, in input order. */
+  globals: GlobalAddress[];
+  routes: TableRoute[];
+}
+
+function prepareService(svc: KernelServiceInput): PreparedService {
+  const globals: GlobalAddress[] = [];
+  const seenAddr = new Set<string>();
+  for (const a of svc.addresses) {
+    if (a.scope !== 'global') continue;
+    const address = canonicalAddress(a.family, a.address);
+    const bits = a.family === 4 ? 32 : 128;
+    if (address === null || !Number.isInteger(a.prefixLength) || a.prefixLength < 0 || a.prefixLength > bits) continue;
+    if (seenAddr.has(address)) continue;
+    seenAddr.add(address);
+    globals.push({ family: a.family, address, prefixLength: a.prefixLength });
+  }
+
+  const routes: TableRoute[] = [];
+  const { ifindex, table } = svc;
+  for (const family of [4, 6] as const) {
+    // One default route per family and table: the lowest metric wins, then the lowest address.
+    let best: { gateway: string; metric: number } | null = null;
+    for (const g of svc.gateways) {
+      if (g.family !== family) continue;
+      const gateway = canonicalAddress(family, g.gateway);
+      if (gateway === null) continue;
+      if (best === null || g.metric < best.metric || (g.metric === best.metric && gateway < best.gateway)) best = { gateway, metric: g.metric };
+    }
+    if (best) routes.push({ family, dst: '', dstLen: 0, gateway: best.gateway, ifindex, table });
+  }
+  // On-link prefix routes. A /32 or /128 address still gets its (single-host) route: it is
+  // harmless and keeps the rule "every global address has its prefix route" without exceptions.
+  const seenNet = new Set<string>();
+  for (const a of globals) {
+    const dst = networkOf(a.family, a.address, a.prefixLength) as string;
+    const k = `${a.family} ${dst}/${a.prefixLength}`;
+    if (seenNet.has(k)) continue;
+    seenNet.add(k);
+    routes.push({ family: a.family, dst, dstLen: a.prefixLength, ifindex, table });
+  }
+  routes.sort(cmpRoute);
+  return { input: svc, globals, routes };
+}
+
+/**
+ * Computes the whole desired kernel state. Pure and deterministic; see the module comment for
+ * the model and the ownership rule.
+ */
+export function computeKernelState(input: KernelInput): KernelState {
+  const { config } = input;
+
+  const connected = new Map<string, PreparedService>();
+  for (const svc of input.services) {
+    if (svc.connected) connected.set(svc.id, prepareService(svc));
+  }
+
+  const sessions = [...input.sessions].sort((a, b) => cmpNum(a.serial, b.serial) || cmpStr(a.sessionKey, b.sessionKey));
+
+  const wantsSourceRules = new Set<string>();
+  for (const s of sessions) {
+    if (s.sourceIPRule && s.serviceId !== null) wantsSourceRules.add(s.serviceId);
+  }
+
+  // Routing: tables and rules per connected service.
+  const services: ServiceRouting[] = [];
+  const rules: PolicyRule[] = [];
+  for (const p of connected.values()) {
+    const { id, ifindex, ifname, table, mark, slot } = p.input;
+    services.push({ serviceId: id, ifindex, ifname, table, mark, routes: p.routes });
+    const prio = priorityForSlot(config.priorityRange, slot);
+    const families = new Set(p.routes.map((r) => r.family));
+    for (const family of [4, 6] as const) {
+      if (families.has(family)) rules.push({ kind: 'fwmark', family, priority: prio.fwmark, mark, mask: config.markMask, table });
+    }
+    if (wantsSourceRules.has(id)) {
+      for (const a of p.globals) {
+        rules.push({ kind: 'source', family: a.family, priority: prio.source, src: a.address, srcLen: a.family === 4 ? 32 : 128, table });
+      }
+    }
+  }
+  services.sort((a, b) => cmpStr(a.serviceId, b.serviceId));
+  rules.sort(cmpRule);
+
+  // Firewall: one marking per session, one classifier per claimed identity (its owner's).
+  const markings: SessionMarking[] = [];
+  const owners = new Map<string, { classifier: Classifier; owner: KernelSessionInput }>();
+  const claim = (s: KernelSessionInput, kind: IdentityKind, rawKey: string, family?: Family): void => {
+    const key = normaliseKey(kind, rawKey);
+    const id = `${kind}\u0000${key}`;
+    const current = owners.get(id);
+    if (current && ownerOf(current.owner, s) <= 0) return;
+    const classifier: Classifier = family === undefined ? { kind, key, sessionKey: s.sessionKey } : { kind, key, family, sessionKey: s.sessionKey };
+    owners.set(id, { classifier, owner: s });
+  };
+
+  for (const s of sessions) {
+    const svc = s.serviceId === null ? undefined : connected.get(s.serviceId);
+    const mark = svc ? svc.input.mark : 0;
+    const snat: SessionMarking['snat'] = [];
+    if (svc && mark !== 0) {
+      for (const family of [4, 6] as const) {
+        const first = svc.globals.find((a) => a.family === family);
+        if (first) snat.push({ family, address: first.address });
+      }
+    }
+    markings.push({ sessionKey: s.sessionKey, mark, ifname: svc ? svc.input.ifname : '', snat });
+
+    for (const c of s.claims) claim(s, c.kind, c.key);
+    if (s.sourceIPRule && svc) {
+      for (const a of svc.globals) claim(s, 'source', a.address, a.family);
+    }
+  }
+
+  const classifiers = [...owners.values()].map((o) => o.classifier).sort(cmpClassifier);
+
+  return {
+    routing: { services, rules },
+    firewall: { mask: config.markMask, sessions: markings, classifiers },
+  };
+}

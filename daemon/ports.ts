@@ -1,0 +1,210 @@
+/**
+ * Ports: the small interfaces through which the daemon touches the world. The core imports
+ * only this file (and lib/protocol.ts); adapters implement these; only daemon/main.ts names
+ * concrete adapters. The plain-value types exchanged across the ports live here too.
+ */
+import type { Bearer, IpMethod } from '../lib/protocol.js';
+
+/** 4 or 6. */
+export type Family = 4 | 6;
+
+/** One address on a link, as rtnetlink reports it. */
+export interface AddressFact {
+  family: Family;
+  address: string;
+  prefixLength: number;
+  /** How the address came to be: dynamic v4 leases are `dhcp`, SLAAC v6 `auto`, others `manual`. */
+  method: IpMethod;
+  /** Link-local and host-scoped addresses never make a service ready. */
+  scope: 'global' | 'link' | 'host';
+}
+
+/** A default route through a link (from the main table). */
+export interface GatewayFact {
+  family: Family;
+  gateway: string;
+  metric: number;
+}
+
+/** Everything the core needs to know about one network link. */
+export interface LinkFacts {
+  ifindex: number;
+  name: string;
+  /** rtnetlink link kind (`veth`, `wireguard`, `tun`, ...), or '' for plain devices. */
+  kind: string;
+  /** MAC address as `aa:bb:cc:dd:ee:ff`, or '' when the link has none. */
+  mac: string;
+  /** Bearer decided by the link source (sysfs, link kind, per-interface override); null: not a service. */
+  bearer: Bearer | null;
+  adminUp: boolean;
+  carrier: boolean;
+  mtu: number;
+  addresses: AddressFact[];
+  gateways: GatewayFact[];
+  nameservers: string[];
+}
+
+/** What a link source reports. */
+export type LinkEvent = { type: 'link'; facts: LinkFacts } | { type: 'link-removed'; ifindex: number };
+
+/** Watches links, addresses and routes (rtnetlink). */
+export interface LinkSource {
+  /** Starts watching; resolves with the initial dump. Events after the dump go to `onEvent`. */
+  start(onEvent: (event: LinkEvent) => void): Promise<LinkFacts[]>;
+  stop(): Promise<void>;
+}
+
+/** Who is calling: from the bus (GetConnectionCredentials) plus name lookups. */
+export interface Identity {
+  uid: number;
+  /** User name for `uid`, when the passwd database has one. */
+  user?: string;
+  /** Primary and supplementary groups, with names when known. */
+  groups: Array<{ gid: number; name?: string }>;
+  pid?: number;
+  /** cgroupv2 path of the calling process (e.g. `/system.slice/app.service`), when known. */
+  cgroup?: string;
+  /** SELinux type (third field of the context), when the bus reports a label. */
+  selinuxType?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Desired kernel state: a plain value computed by the core, applied by reconciling adapters.
+// ---------------------------------------------------------------------------------------------
+
+/** A route inside one of the daemon's per-service tables. */
+export interface TableRoute {
+  family: Family;
+  /** Destination prefix; `default` routes have dst '' and dstLen 0. */
+  dst: string;
+  dstLen: number;
+  /** Next hop; absent for on-link routes. */
+  gateway?: string;
+  ifindex: number;
+  table: number;
+}
+
+/** `ip rule` entries the daemon owns. */
+export type PolicyRule =
+  | { kind: 'fwmark'; family: Family; priority: number; mark: number; mask: number; table: number }
+  | { kind: 'source'; family: Family; priority: number; src: string; srcLen: number; table: number };
+
+/** One service's share of the routing state. */
+export interface ServiceRouting {
+  serviceId: string;
+  ifindex: number;
+  ifname: string;
+  table: number;
+  mark: number;
+  routes: TableRoute[];
+}
+
+/** Routing half of the desired state. */
+export interface RoutingState {
+  services: ServiceRouting[];
+  rules: PolicyRule[];
+}
+
+/** How a packet's owner is recognised. */
+export type IdentityKind = 'cgroup' | 'uid' | 'gid' | 'source';
+
+/** One classification entry: traffic of `key` belongs to `sessionKey`. */
+export interface Classifier {
+  kind: IdentityKind;
+  /** uid/gid as a decimal number, cgroup path, or source address. */
+  key: string;
+  family?: Family;
+  sessionKey: string;
+}
+
+/** Per-session marking and counting. */
+export interface SessionMarking {
+  /** Stable, kernel-safe name of this session (counter and chain names derive from it). */
+  sessionKey: string;
+  /** Mark of the service the session is bound to, or 0 when it is not bound (count only). */
+  mark: number;
+  /** Outgoing interface of the bound service (for SNAT), or '' when unbound. */
+  ifname: string;
+  /** Source addresses to SNAT to on that interface (one per family at most). */
+  snat: Array<{ family: Family; address: string }>;
+}
+
+/** Firewall half of the desired state. */
+export interface FirewallState {
+  mask: number;
+  sessions: SessionMarking[];
+  /** Classifiers sorted by kind order then key; each identity key appears once (its owner). */
+  classifiers: Classifier[];
+}
+
+/** The whole desired kernel state. */
+export interface KernelState {
+  routing: RoutingState;
+  firewall: FirewallState;
+}
+
+/** Applies routing (rules, per-service tables) by reconciling with what the kernel holds. */
+export interface Routing {
+  apply(desired: RoutingState): Promise<void>;
+  /** Removes everything the daemon owns. */
+  clear(): Promise<void>;
+}
+
+/** Applies marking/classification/SNAT by reconciling with what the kernel holds. */
+export interface Firewall {
+  apply(desired: FirewallState): Promise<void>;
+  clear(): Promise<void>;
+}
+
+/** Byte and packet counts of one session, both directions. */
+export interface Counters {
+  rxBytes: bigint;
+  txBytes: bigint;
+  rxPackets: bigint;
+  txPackets: bigint;
+}
+
+/** Reads and resets per-session counters in one dump. */
+export interface Accounting {
+  read(): Promise<Map<string, Counters>>;
+  reset(sessionKeys: string[]): Promise<void>;
+}
+
+/** One online-check probe through one service's interface. */
+export interface OnlineCheckRequest {
+  serviceId: string;
+  family: Family;
+  ifname: string;
+  ifindex: number;
+  localAddress: string;
+  url: string;
+}
+
+/** Outcome of one probe (ConnMan's `wispr_portal_web_result`, reduced). */
+export type OnlineCheckResult =
+  | { kind: 'online' }
+  | { kind: 'portal'; location?: string }
+  | { kind: 'failure'; reason: string };
+
+/** Runs HTTP online checks bound to a service's interface. */
+export interface OnlineCheck {
+  probe(request: OnlineCheckRequest, signal: AbortSignal): Promise<OnlineCheckResult>;
+}
+
+/** Calls the client's `net.connman.Notification` object. */
+export interface NotificationSink {
+  update(owner: string, notifier: string, changes: ReadonlyMap<string, unknown>): void;
+  release(owner: string, notifier: string): void;
+}
+
+/** Time, injectable for tests. */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): { cancel(): void };
+}
+
+/** Small persistent key/value files in the state dir, written atomically. */
+export interface Store {
+  read(key: string): Promise<string | null>;
+  write(key: string, data: string): Promise<void>;
+}

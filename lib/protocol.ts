@@ -1,0 +1,250 @@
+/**
+ * The D-Bus contract shared by netsessiond and the SDK: bus and interface names, object paths,
+ * method names, settings keys with their D-Bus signatures, error names, bearers and states.
+ *
+ * Everything here is ConnMan's wire format (`net.connman.*`), except what lives under
+ * {@link NETSESSION_INTERFACE}, the extension interface that ConnMan clients never see.
+ *
+ * @packageDocumentation
+ */
+
+/** Well-known bus name owned by the daemon (ConnMan's). */
+export const BUS_NAME = 'net.connman';
+
+/** Object paths. Sessions live under `/sessions`, not under `/net/connman` (as in ConnMan). */
+export const PATHS = {
+  manager: '/',
+  servicePrefix: '/net/connman/service/',
+  technologyPrefix: '/net/connman/technology/',
+  sessionPrefix: '/sessions',
+} as const;
+
+/** D-Bus interface names. */
+export const INTERFACES = {
+  manager: 'net.connman.Manager',
+  service: 'net.connman.Service',
+  technology: 'net.connman.Technology',
+  session: 'net.connman.Session',
+  notification: 'net.connman.Notification',
+  counter: 'net.connman.Counter',
+} as const;
+
+/**
+ * Our own interface, exported on the same objects as ConnMan's. Extensions (statistics,
+ * session listing, capabilities) go here and never into ConnMan's messages, because strict
+ * ConnMan clients reject unknown keys.
+ */
+export const NETSESSION_INTERFACE = 'org.netsession.Session1';
+/** Extension interface on the Manager object. */
+export const NETSESSION_MANAGER_INTERFACE = 'org.netsession.Manager1';
+
+/** Method and signal names, per interface. */
+export const METHODS = {
+  manager: {
+    GetProperties: 'GetProperties',
+    SetProperty: 'SetProperty',
+    GetServices: 'GetServices',
+    GetTechnologies: 'GetTechnologies',
+    CreateSession: 'CreateSession',
+    DestroySession: 'DestroySession',
+    RegisterCounter: 'RegisterCounter',
+    UnregisterCounter: 'UnregisterCounter',
+  },
+  managerSignals: {
+    PropertyChanged: 'PropertyChanged',
+    ServicesChanged: 'ServicesChanged',
+    TechnologyAdded: 'TechnologyAdded',
+    TechnologyRemoved: 'TechnologyRemoved',
+  },
+  service: { GetProperties: 'GetProperties', Connect: 'Connect', Disconnect: 'Disconnect', ResetCounters: 'ResetCounters' },
+  technology: { GetProperties: 'GetProperties', SetProperty: 'SetProperty' },
+  session: { Destroy: 'Destroy', Connect: 'Connect', Disconnect: 'Disconnect', Change: 'Change' },
+  notification: { Update: 'Update', Release: 'Release' },
+  counter: { Usage: 'Usage', Release: 'Release' },
+} as const;
+
+/** D-Bus signatures of the methods both sides call. */
+export const SIGNATURES = {
+  CreateSession: { in: 'a{sv}o', out: 'o' },
+  DestroySession: { in: 'o', out: '' },
+  Change: { in: 'sv', out: '' },
+  Update: { in: 'a{sv}', out: '' },
+  GetProperties: { in: '', out: 'a{sv}' },
+  SetProperty: { in: 'sv', out: '' },
+  GetServices: { in: '', out: 'a(oa{sv})' },
+  GetTechnologies: { in: '', out: 'a(oa{sv})' },
+  PropertyChanged: 'sv',
+  ServicesChanged: 'a(oa{sv})ao',
+  TechnologyAdded: 'oa{sv}',
+  TechnologyRemoved: 'o',
+  RegisterCounter: { in: 'ouu', out: '' },
+  Usage: { in: 'oa{sv}a{sv}', out: '' },
+} as const;
+
+/** Bearer names as ConnMan spells them on the wire. */
+export const BEARERS = ['ethernet', 'wifi', 'bluetooth', 'cellular', 'gadget', 'vpn'] as const;
+/** A bearer (service type) name. */
+export type Bearer = (typeof BEARERS)[number];
+
+/**
+ * What `*` in AllowedBearers expands to, in this order (ConnMan's `default_bearers[]`).
+ * `vpn` is deliberately absent, as in ConnMan.
+ */
+export const DEFAULT_BEARERS: readonly Bearer[] = ['ethernet', 'wifi', 'bluetooth', 'cellular', 'gadget'];
+
+/** Values of the session setting `ConnectionType`. */
+export const CONNECTION_TYPES = ['any', 'local', 'internet'] as const;
+/** Which services a session may use: any connected one, or only online ones (`internet`). */
+export type ConnectionType = (typeof CONNECTION_TYPES)[number];
+
+/** Session `State` values, in increasing order. */
+export const SESSION_STATES = ['disconnected', 'connected', 'online'] as const;
+/** The state a session reports in `Update`. */
+export type SessionState = (typeof SESSION_STATES)[number];
+
+/** ConnMan service states. */
+export const SERVICE_STATES = ['idle', 'association', 'configuration', 'ready', 'online', 'disconnect', 'failure'] as const;
+/** A service's state. */
+export type ServiceState = (typeof SERVICE_STATES)[number];
+
+/** Manager `State` values. */
+export const MANAGER_STATES = ['offline', 'idle', 'ready', 'online'] as const;
+/** The global connection state reported by the Manager. */
+export type ManagerState = (typeof MANAGER_STATES)[number];
+
+/** IPv4/IPv6 configuration methods reported in `IPv4.Method` / `IPv6.Method`. */
+export type IpMethod = 'off' | 'fixed' | 'manual' | 'dhcp' | 'auto' | '6to4';
+
+/**
+ * Session settings keys, with the D-Bus signature of each. The order of this object is the
+ * order of keys in the first Update (ConnMan's `append_notify`).
+ */
+export const SETTING_SIGNATURES = {
+  State: 's',
+  Name: 's',
+  IPv4: 'a{sv}',
+  IPv6: 'a{sv}',
+  Interface: 's',
+  Bearer: 's',
+  ConnectionType: 's',
+  AllowedBearers: 'as',
+  AllowedInterface: 's',
+  ContextIdentifier: 's',
+  SourceIPRule: 'b',
+} as const;
+/** Every key an Update can carry. */
+export type SettingKey = keyof typeof SETTING_SIGNATURES;
+/** Update keys in wire order. */
+export const SETTING_KEYS = Object.keys(SETTING_SIGNATURES) as SettingKey[];
+
+/** Keys a client may pass to CreateSession, with their signatures. */
+export const CREATE_SETTING_SIGNATURES = {
+  AllowedBearers: 'as',
+  ConnectionType: 's',
+  AllowedInterface: 's',
+  SourceIPRule: 'b',
+  ContextIdentifier: 's',
+} as const;
+/** A key accepted in CreateSession (and, in netsessiond, in Change). */
+export type RequestKey = keyof typeof CREATE_SETTING_SIGNATURES;
+
+/** Keys that always change together when the bound service changes (ConnMan sends them as a group). */
+export const SERVICE_GROUP_KEYS: readonly SettingKey[] = ['Name', 'IPv4', 'IPv6', 'Interface', 'Bearer'];
+
+/** Signatures inside the `IPv4` dict. */
+export const IPV4_SIGNATURES = { Method: 's', Address: 's', Netmask: 's', Gateway: 's' } as const;
+/** Signatures inside the `IPv6` dict (PrefixLength is a byte). */
+export const IPV6_SIGNATURES = { Method: 's', Address: 's', PrefixLength: 'y', Gateway: 's', Privacy: 's' } as const;
+
+/** The `IPv4` dict of an Update. Empty when the bound service has no usable IPv4. */
+export interface IPv4Settings {
+  Method?: IpMethod;
+  Address?: string;
+  Netmask?: string;
+  Gateway?: string;
+}
+/** The `IPv6` dict of an Update. Empty when the bound service has no usable IPv6. */
+export interface IPv6Settings {
+  Method?: IpMethod;
+  Address?: string;
+  PrefixLength?: number;
+  Gateway?: string;
+  Privacy?: 'disabled' | 'enabled' | 'prefered';
+}
+
+/** A complete set of session settings, as the first Update carries them. */
+export interface SessionSettings {
+  State: SessionState;
+  Name: string;
+  IPv4: IPv4Settings;
+  IPv6: IPv6Settings;
+  Interface: string;
+  Bearer: Bearer | '';
+  ConnectionType: ConnectionType | '';
+  AllowedBearers: Bearer[];
+  AllowedInterface: string;
+  ContextIdentifier: string;
+  SourceIPRule: boolean;
+}
+
+/** Error name prefix used by ConnMan. */
+export const ERROR_PREFIX = 'net.connman.Error.';
+
+/** ConnMan's D-Bus error names (suffixes after {@link ERROR_PREFIX}). */
+export const ERROR_NAMES = [
+  'Failed',
+  'InvalidArguments',
+  'InvalidProperty',
+  'PermissionDenied',
+  'PassphraseRequired',
+  'NotRegistered',
+  'NotUnique',
+  'NotSupported',
+  'NotImplemented',
+  'NotFound',
+  'NoCarrier',
+  'InProgress',
+  'AlreadyExists',
+  'AlreadyEnabled',
+  'AlreadyDisabled',
+  'AlreadyConnected',
+  'NotConnected',
+  'OperationAborted',
+  'OperationTimeout',
+  'InvalidService',
+] as const;
+/** A ConnMan error suffix such as `InvalidArguments`. */
+export type ConnmanErrorName = (typeof ERROR_NAMES)[number];
+/** A full D-Bus error name such as `net.connman.Error.InvalidArguments`. */
+export type ConnmanErrorFullName = `net.connman.Error.${ConnmanErrorName}`;
+
+/** Builds the full D-Bus error name. */
+export function errorName(name: ConnmanErrorName): ConnmanErrorFullName {
+  return `${ERROR_PREFIX}${name}`;
+}
+
+/**
+ * Session object path for an owner (unique bus name) and notifier path, ConnMan style:
+ * `:1.42` + `/foo` -> `/sessions/_1_42/foo`.
+ */
+export function sessionPath(owner: string, notifier: string): string {
+  const ownerPart = owner.replace(/[:.]/g, '_');
+  // A notifier of "/" would give a trailing slash, which is not a valid object path (ConnMan gap).
+  const tail = notifier === '/' ? '' : notifier;
+  return `${PATHS.sessionPrefix}/${ownerPart}${tail}`;
+}
+
+/** Object path of a service. */
+export function servicePath(serviceId: string): string {
+  return `${PATHS.servicePrefix}${serviceId}`;
+}
+
+/** Object path of a technology. */
+export function technologyPath(bearer: Bearer): string {
+  return `${PATHS.technologyPrefix}${bearer}`;
+}
+
+/** True for a valid D-Bus object path. */
+export function isObjectPath(s: string): boolean {
+  return s === '/' || /^(\/[A-Za-z0-9_]+)+$/.test(s);
+}

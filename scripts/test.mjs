@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// `npm test`: typecheck, unit tests, type tests of the public API, integration tests (netns,
+// root). Prints each step, then one plain summary line `N passed, N failed`.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+
+const OUT = '.test-out';
+mkdirSync(OUT, { recursive: true });
+let passed = 0;
+let failed = 0;
+const failures = [];
+
+function run(title, cmd, args) {
+  console.log(`\n== ${title}: ${cmd} ${args.join(' ')}`);
+  const r = spawnSync(cmd, args, { stdio: 'inherit' });
+  return r.status === 0;
+}
+
+function vitest(project, { allowEmpty = false } = {}) {
+  const json = `${OUT}/${project}.json`;
+  const extra = allowEmpty ? ['--passWithNoTests'] : [];
+  const ok = run(`${project} tests`, 'npx', ['vitest', 'run', '--project', project, ...extra, '--reporter=default', '--reporter=json', `--outputFile=${json}`]);
+  if (existsSync(json)) {
+    const r = JSON.parse(readFileSync(json, 'utf8'));
+    passed += r.numPassedTests;
+    failed += r.numFailedTests;
+    if (r.numTotalTests === 0 && allowEmpty) console.log(`== ${project}: no tests in this project yet`);
+    else if (r.numTotalTests === 0) {
+      failed += 1;
+      failures.push(`${project}: no tests ran`);
+    }
+  } else {
+    failed += 1;
+  }
+  if (!ok) failures.push(`${project} tests`);
+}
+
+function step(title, cmd, args) {
+  if (run(title, cmd, args)) passed += 1;
+  else {
+    failed += 1;
+    failures.push(title);
+  }
+}
+
+step('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
+vitest('unit');
+step('build', 'npx', ['tsc', '-p', 'tsconfig.build.json']);
+step('type tests (tsd)', 'npx', ['tsd']);
+
+const isRoot = process.getuid?.() === 0;
+const hasNetns = spawnSync('ip', ['netns', 'list'], { stdio: 'ignore' }).status === 0;
+if (isRoot && hasNetns) vitest('integration', { allowEmpty: true });
+else console.log(`\n== integration tests SKIPPED: they need root and 'ip netns' (root: ${isRoot}, ip netns: ${hasNetns})`);
+
+console.log('');
+if (failures.length) console.log(`failed steps: ${failures.join(', ')}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
