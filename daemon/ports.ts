@@ -208,3 +208,55 @@ export interface Store {
   read(key: string): Promise<string | null>;
   write(key: string, data: string): Promise<void>;
 }
+
+/** A ConnMan property value with its D-Bus signature (e.g. `{ signature: 'b', value: true }`). */
+export interface Prop {
+  signature: string;
+  value: unknown;
+}
+/** A property dict (`a{sv}`), keys in the order they should go on the wire. */
+export type PropDict = Record<string, Prop>;
+
+/**
+ * What the daemon tells its D-Bus clients: Updates, Releases, and the signals of the
+ * Manager, Service and Technology objects. Implemented by the D-Bus adapter.
+ */
+export interface BusEvents {
+  /** `Notification.Update(a{sv})` on the client's notifier; `changes` are in wire order. */
+  update(owner: string, notifier: string, changes: PropDict): void;
+  /** `Notification.Release()` (shutdown only, as ConnMan). */
+  release(owner: string, notifier: string): void;
+  /** The session object at `path` is gone: unexport it. */
+  sessionRemoved(path: string): void;
+  /** `Manager.ServicesChanged(a(oa{sv}), ao)`: the full order, with properties for changed services. */
+  servicesChanged(order: Array<{ path: string; props: PropDict | null }>, removed: string[]): void;
+  /** `Service.PropertyChanged(s, v)` on one service object. */
+  servicePropertyChanged(serviceId: string, name: string, value: Prop): void;
+  technologyAdded(path: string, props: PropDict): void;
+  technologyRemoved(path: string): void;
+  technologyPropertyChanged(path: string, name: string, value: Prop): void;
+  managerPropertyChanged(name: string, value: Prop): void;
+}
+
+/** A D-Bus caller, from GetConnectionCredentials. */
+export interface BusCaller {
+  /** Unique bus name, e.g. `:1.42`. */
+  sender: string;
+  uid: number;
+  gids: number[];
+  pid: number | undefined;
+}
+
+/** Turns a bus caller into an Identity (names from passwd/group, cgroup from /proc). */
+export interface IdentityResolver {
+  resolve(caller: BusCaller): Promise<Identity>;
+}
+
+/** Delivers policy files: the whole directory at start, then each change (text null = deleted). */
+export interface PolicySource {
+  start(onFile: (file: string, text: string | null) => void): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Log sink (stderr in the daemon). */
+export type Logger = (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;

@@ -38,6 +38,32 @@ export const NETSESSION_INTERFACE = 'org.netsession.Session1';
 /** Extension interface on the Manager object. */
 export const NETSESSION_MANAGER_INTERFACE = 'org.netsession.Manager1';
 
+/** Method names of the extension interfaces. */
+export const NETSESSION_METHODS = {
+  /** On {@link NETSESSION_MANAGER_INTERFACE} (object `/`). */
+  manager: { ListSessions: 'ListSessions', GetCapabilities: 'GetCapabilities' },
+  /** On {@link NETSESSION_INTERFACE} (each session object). */
+  session: { GetStatistics: 'GetStatistics', ResetStatistics: 'ResetStatistics' },
+} as const;
+
+/** D-Bus signatures of the extension methods. */
+export const NETSESSION_SIGNATURES = {
+  /** Root only: every session with its properties. */
+  ListSessions: { in: '', out: 'a(oa{sv})' },
+  GetCapabilities: { in: '', out: 'as' },
+  /** Keys {@link STATISTICS_KEYS}, each a `t`. */
+  GetStatistics: { in: '', out: 'a{sv}' },
+  ResetStatistics: { in: '', out: '' },
+} as const;
+
+/** Keys of the `GetStatistics` dict; every value is a `t` (uint64). */
+export const STATISTICS_KEYS = {
+  rxBytes: 'RX.Bytes',
+  txBytes: 'TX.Bytes',
+  rxPackets: 'RX.Packets',
+  txPackets: 'TX.Packets',
+} as const;
+
 /** Method and signal names, per interface. */
 export const METHODS = {
   manager: {

@@ -1,11 +1,26 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tests and the demo need, without letting any package start a
-# service in the root namespace (policy-rc.d answers 101 during the install).
+# service in the root namespace (policy-rc.d answers 101 during the install). `connman` is
+# installed only for connmanctl (compatibility tests); its daemon must never run outside a
+# test namespace, which the check at the end enforces.
 set -euo pipefail
-PKGS="iproute2 dbus nftables iptables nfacct procps"
+PKGS="iproute2 dbus nftables iptables nfacct procps util-linux connman"
 missing=$(for p in $PKGS; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"; done)
+check_no_root_connmand() {
+  # A connmand in the root namespace would take over this machine's network. If the install
+  # started one (it should not: policy-rc.d), stop exactly that PID.
+  local rootns pid
+  rootns=$(readlink /proc/1/ns/net)
+  for pid in $(pgrep -x connmand || true); do
+    if [ "$(readlink "/proc/$pid/ns/net")" = "$rootns" ]; then
+      echo "deps: connmand pid $pid runs in the root network namespace (started by the install?) - stopping it" >&2
+      kill -TERM "$pid"
+    fi
+  done
+}
 if [ -z "$missing" ]; then
   echo "deps: all present ($PKGS)"
+  check_no_root_connmand
   exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
@@ -24,3 +39,4 @@ apt-get update -qq
 # shellcheck disable=SC2086
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 echo "deps: installed" $missing
+check_no_root_connmand

@@ -181,6 +181,22 @@ export class EmergencyBusyError extends DaemonError {
   }
 }
 
+/** An operation only root may perform (OfflineMode, Powered, listing all sessions). */
+export class RootOnlyError extends DaemonError {
+  readonly code = 'NSD_ERR_ROOT_ONLY' as const;
+  constructor(readonly operation: string) {
+    super(`only root may ${operation}`);
+  }
+}
+
+/** Service.Connect on a service that is already connected. */
+export class AlreadyConnectedError extends DaemonError {
+  readonly code = 'NSD_ERR_ALREADY_CONNECTED' as const;
+  constructor(readonly serviceId: string) {
+    super(`${serviceId} is already connected`);
+  }
+}
+
 /** Every condition the daemon can report. */
 export type DaemonErrorCode =
   | UnknownSettingError['code']
@@ -203,7 +219,9 @@ export type DaemonErrorCode =
   | AlreadyDisabledError['code']
   | InvalidPropertyError['code']
   | NotSupportedError['code']
-  | EmergencyBusyError['code'];
+  | EmergencyBusyError['code']
+  | RootOnlyError['code']
+  | AlreadyConnectedError['code'];
 
 /**
  * The one table from daemon error codes to ConnMan D-Bus error names. Where ConnMan has a
@@ -232,4 +250,6 @@ export const DBUS_ERROR_OF: Readonly<Record<DaemonErrorCode, ConnmanErrorName>> 
   NSD_ERR_INVALID_PROPERTY: 'InvalidProperty',
   NSD_ERR_NOT_SUPPORTED: 'NotSupported',
   NSD_ERR_EMERGENCY_BUSY: 'Failed',
+  NSD_ERR_ROOT_ONLY: 'PermissionDenied',
+  NSD_ERR_ALREADY_CONNECTED: 'AlreadyConnected',
 };

@@ -101,8 +101,8 @@ function parseConnectionType(raw: string): ConnectionType {
  * Change so both validate identically. Throws without touching `base`.
  */
 export function applySetting(base: RequestedSettings, key: string, raw: RawValue): RequestedSettings {
-  if (!(key in CREATE_SETTING_SIGNATURES)) {
-    if (key in SETTING_SIGNATURES) throw new ReadOnlySettingError(key);
+  if (!Object.hasOwn(CREATE_SETTING_SIGNATURES, key)) {
+    if (Object.hasOwn(SETTING_SIGNATURES, key)) throw new ReadOnlySettingError(key);
     throw new UnknownSettingError(key);
   }
   const k = key as RequestKey;

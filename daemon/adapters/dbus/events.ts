@@ -1,0 +1,116 @@
+/**
+ * The BusEvents port: Updates and Releases to clients, signals of the Manager, Service and
+ * Technology objects, and the bookkeeping of which of those objects exist.
+ *
+ * Every event is turned into a message and written synchronously, so messages leave in the
+ * order the daemon produced them (the one exception is the UpdateGate, which only delays a
+ * notifier's Updates past its pending CreateSession reply).
+ */
+import dbus from 'dbus-next';
+import { INTERFACES, METHODS, PATHS, SIGNATURES, servicePath } from '../../../lib/protocol.js';
+import type { BusEvents, Logger, Prop, PropDict } from '../../ports.js';
+import type { DBusMessage } from './connection.js';
+import type { ObjectTable } from './objects.js';
+import type { UpdateGate } from './update-gate.js';
+import { encodeDict, toVariant } from './variants.js';
+
+const { Message, MessageFlag } = dbus;
+
+/** What the events need from the adapter. */
+export interface EventDeps {
+  objects: ObjectTable;
+  gate: UpdateGate<DBusMessage>;
+  /** Writes now, or drops (with a debug line) while the bus is not connected. */
+  emit(msg: DBusMessage): void;
+  log: Logger;
+}
+
+/**
+ * Notification calls carry NO_REPLY_EXPECTED: ConnMan ignores the replies anyway, and a system
+ * bus allows a connection only 128 pending replies (max_replies_per_connection), which one
+ * failover touching more sessions than that would exceed.
+ */
+function notification(owner: string, notifier: string, member: string, signature: string, body: unknown[]): DBusMessage {
+  return new Message({
+    destination: owner,
+    path: notifier,
+    interface: INTERFACES.notification,
+    member,
+    signature,
+    body,
+    flags: MessageFlag.NO_REPLY_EXPECTED,
+  });
+}
+
+/** Creates the BusEvents implementation over the adapter's object table and connection. */
+export function createBusEvents(deps: EventDeps): BusEvents {
+  const { objects, gate, log } = deps;
+
+  const guarded = (what: string, build: () => DBusMessage | null): void => {
+    let msg: DBusMessage | null;
+    try {
+      msg = build();
+    } catch (err) {
+      // A PropDict whose values do not fit their signatures: a daemon bug, not the client's.
+      log('error', `cannot encode ${what}: ${(err as Error).message}`);
+      return;
+    }
+    if (msg) deps.emit(msg);
+  };
+
+  const signal = (path: string, iface: string, member: string, signature: string, body: () => unknown[]): void =>
+    guarded(`${iface}.${member} on ${path}`, () => Message.newSignal(path, iface, member, signature, body()));
+
+  return {
+    update(owner: string, notifier: string, changes: PropDict): void {
+      guarded(`Update for ${owner}${notifier}`, () => {
+        const msg = notification(owner, notifier, METHODS.notification.Update, SIGNATURES.Update.in, [encodeDict(changes)]);
+        return gate.offer(owner, notifier, msg) ? null : msg;
+      });
+    },
+
+    release(owner: string, notifier: string): void {
+      guarded(`Release for ${owner}${notifier}`, () => {
+        const msg = notification(owner, notifier, METHODS.notification.Release, '', []);
+        return gate.offer(owner, notifier, msg) ? null : msg;
+      });
+    },
+
+    sessionRemoved(path: string): void {
+      objects.sessions.delete(path);
+    },
+
+    servicesChanged(order: Array<{ path: string; props: PropDict | null }>, removed: string[]): void {
+      objects.services.clear();
+      for (const s of order) objects.services.add(s.path);
+      for (const p of removed) objects.services.delete(p);
+      // ConnMan sends an empty dict for services in the order whose properties did not change.
+      signal(PATHS.manager, INTERFACES.manager, METHODS.managerSignals.ServicesChanged, SIGNATURES.ServicesChanged, () => [
+        order.map((s) => [s.path, s.props ? encodeDict(s.props) : {}]),
+        removed,
+      ]);
+    },
+
+    servicePropertyChanged(serviceId: string, name: string, value: Prop): void {
+      signal(servicePath(serviceId), INTERFACES.service, METHODS.managerSignals.PropertyChanged, SIGNATURES.PropertyChanged, () => [name, toVariant(value)]);
+    },
+
+    technologyAdded(path: string, props: PropDict): void {
+      objects.technologies.add(path);
+      signal(PATHS.manager, INTERFACES.manager, METHODS.managerSignals.TechnologyAdded, SIGNATURES.TechnologyAdded, () => [path, encodeDict(props)]);
+    },
+
+    technologyRemoved(path: string): void {
+      objects.technologies.delete(path);
+      signal(PATHS.manager, INTERFACES.manager, METHODS.managerSignals.TechnologyRemoved, SIGNATURES.TechnologyRemoved, () => [path]);
+    },
+
+    technologyPropertyChanged(path: string, name: string, value: Prop): void {
+      signal(path, INTERFACES.technology, METHODS.managerSignals.PropertyChanged, SIGNATURES.PropertyChanged, () => [name, toVariant(value)]);
+    },
+
+    managerPropertyChanged(name: string, value: Prop): void {
+      signal(PATHS.manager, INTERFACES.manager, METHODS.managerSignals.PropertyChanged, SIGNATURES.PropertyChanged, () => [name, toVariant(value)]);
+    },
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * Our own interfaces, on the same objects as ConnMan's (ConnMan's messages never change):
+ * `org.netsession.Manager1` on `/` and `org.netsession.Session1` on each session.
+ */
+import {
+  NETSESSION_INTERFACE,
+  NETSESSION_MANAGER_INTERFACE,
+  NETSESSION_METHODS,
+  NETSESSION_SIGNATURES,
+  STATISTICS_KEYS,
+} from '../../../lib/protocol.js';
+import type { SessionStatistics } from '../../api.js';
+import type { PropDict } from '../../ports.js';
+import type { AdapterContext } from './context.js';
+import { EMPTY, type InterfaceSpec } from './interface-spec.js';
+import { encodeDict } from './variants.js';
+
+const SIG = NETSESSION_SIGNATURES;
+
+/** GetStatistics' dict: every counter as a `t`. */
+export function statisticsDict(s: SessionStatistics): PropDict {
+  return {
+    [STATISTICS_KEYS.rxBytes]: { signature: 't', value: s.rxBytes },
+    [STATISTICS_KEYS.txBytes]: { signature: 't', value: s.txBytes },
+    [STATISTICS_KEYS.rxPackets]: { signature: 't', value: s.rxPackets },
+    [STATISTICS_KEYS.txPackets]: { signature: 't', value: s.txPackets },
+  };
+}
+
+/** `org.netsession.Manager1`. */
+export function managerExtension(ctx: AdapterContext): InterfaceSpec {
+  const M = NETSESSION_METHODS.manager;
+  return {
+    name: NETSESSION_MANAGER_INTERFACE,
+    methods: {
+      [M.ListSessions]: {
+        in: SIG.ListSessions.in,
+        out: SIG.ListSessions.out,
+        outNames: ['sessions'],
+        // Root only; the api enforces it (the bus policy lets everyone ask).
+        handle: (call) =>
+          Promise.resolve(call.withCaller((caller) => ctx.api().listSessions(caller))).then((list) => [
+            list.map((s) => [s.path, encodeDict(s.props)]),
+          ]),
+      },
+      [M.GetCapabilities]: {
+        in: SIG.GetCapabilities.in,
+        out: SIG.GetCapabilities.out,
+        outNames: ['capabilities'],
+        handle: () => [ctx.api().capabilities()],
+      },
+    },
+  };
+}
+
+/** `org.netsession.Session1`. */
+export function sessionExtension(ctx: AdapterContext): InterfaceSpec {
+  const M = NETSESSION_METHODS.session;
+  return {
+    name: NETSESSION_INTERFACE,
+    methods: {
+      [M.GetStatistics]: {
+        in: SIG.GetStatistics.in,
+        out: SIG.GetStatistics.out,
+        outNames: ['statistics'],
+        handle: (call) =>
+          Promise.resolve(call.withCaller((caller) => ctx.api().statistics(caller, call.path))).then((s) => [encodeDict(statisticsDict(s))]),
+      },
+      [M.ResetStatistics]: {
+        in: SIG.ResetStatistics.in,
+        out: SIG.ResetStatistics.out,
+        handle: (call) => Promise.resolve(call.withCaller((caller) => ctx.api().resetStatistics(caller, call.path))).then(() => EMPTY),
+      },
+    },
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * TCP sockets bound to one network device before they connect. Node has no API for
+ * SO_BINDTODEVICE and a `net.connect()` socket has no fd until the connect is under way (too late
+ * for routing), so the fd is made with libc through koffi and then handed to `net.Socket`.
+ * See research deps.md §5(c).
+ */
+import net from 'node:net';
+import os from 'node:os';
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+const SOCK_STREAM = 1;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SO_BINDTODEVICE = 25;
+/** Linux ≥ 5.0; immune to a rename between the daemon's snapshot and the probe. */
+const SO_BINDTOIFINDEX = 62;
+
+interface Libc {
+  socket(domain: number, type: number, protocol: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
+  close(fd: number): number;
+  errno(): number;
+}
+
+let libc: Promise<Libc> | undefined;
+
+/** Loads koffi lazily: a daemon with the online check off never needs the native module. */
+function loadLibc(): Promise<Libc> {
+  libc ??= import('koffi').then(({ default: koffi }) => {
+    const lib = koffi.load('libc.so.6');
+    const socket = lib.func('int socket(int, int, int)');
+    const setsockopt = lib.func('int setsockopt(int, int, int, void *, uint32_t)');
+    const close = lib.func('int close(int)');
+    return {
+      socket: (d, t, p) => socket(d, t, p) as number,
+      setsockopt: (fd, l, n, v, len) => setsockopt(fd, l, n, v, len) as number,
+      close: (fd) => close(fd) as number,
+      errno: () => koffi.errno(),
+    };
+  });
+  return libc;
+}
+
+const ERRNO_NAME = new Map<number, string>(Object.entries(os.constants.errno).map(([name, n]) => [n, name]));
+
+/** A failed libc call, with the errno name as `code` (like Node's own system errors). */
+export class SocketSetupError extends Error {
+  constructor(
+    readonly call: string,
+    readonly code: string,
+  ) {
+    super(`${call}: ${code}`);
+    this.name = 'SocketSetupError';
+  }
+}
+
+/**
+ * Opens an unconnected, non-blocking TCP socket of `family` bound to the device `ifindex`
+ * (falling back to SO_BINDTODEVICE with `ifname` on kernels without SO_BINDTOIFINDEX) and wraps
+ * it in a `net.Socket`, which owns the fd from then on. Needs root (or CAP_NET_RAW) on kernels
+ * before 5.7.
+ * @throws SocketSetupError when koffi, socket() or setsockopt() fails.
+ */
+export async function openDeviceBoundSocket(family: 4 | 6, ifindex: number, ifname: string): Promise<net.Socket> {
+  let c: Libc;
+  try {
+    c = await loadLibc();
+  } catch (err) {
+    throw new SocketSetupError('load koffi', err instanceof Error ? err.message : String(err));
+  }
+  const fd = c.socket(family === 4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw new SocketSetupError('socket', errnoName(c.errno()));
+  let rc = -1;
+  let errno = 0;
+  if (ifindex > 0) {
+    const value = Buffer.from(new Int32Array([ifindex]).buffer);
+    rc = c.setsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, value, 4);
+    errno = rc < 0 ? c.errno() : 0;
+  }
+  if (rc < 0 && (ifindex <= 0 || ERRNO_NAME.get(errno) === 'ENOPROTOOPT')) {
+    const value = Buffer.from(`${ifname}\0`);
+    rc = c.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, value, value.length);
+    errno = rc < 0 ? c.errno() : 0;
+  }
+  if (rc < 0) {
+    c.close(fd);
+    throw new SocketSetupError(`bind to device ${ifname}`, errnoName(errno));
+  }
+  try {
+    return new net.Socket({ fd });
+  } catch (err) {
+    c.close(fd);
+    throw err;
+  }
+}
+
+function errnoName(n: number): string {
+  return ERRNO_NAME.get(n) ?? `errno ${n}`;
+}

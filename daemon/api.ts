@@ -1,0 +1,56 @@
+/**
+ * The daemon's operations as the D-Bus adapter calls them. Implemented by the runtime
+ * (daemon/runtime.ts); the D-Bus adapter only decodes messages, calls these, and encodes
+ * replies and errors (DaemonError -> net.connman.Error.* via DBUS_ERROR_OF).
+ *
+ * Ordering contract (ConnMan's): createSession resolves before the first Update is sent;
+ * the other session calls send their Updates before they return.
+ */
+import type { RawValue } from './core/settings.js';
+import type { BusCaller, PropDict } from './ports.js';
+
+/** Per-session statistics on the extension interface. */
+export interface SessionStatistics {
+  rxBytes: bigint;
+  txBytes: bigint;
+  rxPackets: bigint;
+  txPackets: bigint;
+}
+
+export interface DaemonApi {
+  // net.connman.Manager
+  managerProperties(): PropDict;
+  setManagerProperty(caller: BusCaller, name: string, value: RawValue): void;
+  /** Services in order, each with its full ConnMan property dict. */
+  services(): Array<{ path: string; props: PropDict }>;
+  technologies(): Array<{ path: string; props: PropDict }>;
+  createSession(caller: BusCaller, settings: Record<string, RawValue>, notifier: string): Promise<string>;
+  destroySession(caller: BusCaller, path: string): void;
+
+  // net.connman.Service (id = the last path element)
+  serviceProperties(serviceId: string): PropDict;
+  serviceConnect(caller: BusCaller, serviceId: string): void;
+  serviceDisconnect(caller: BusCaller, serviceId: string): void;
+
+  // net.connman.Technology (type = the last path element)
+  technologyProperties(type: string): PropDict;
+  setTechnologyProperty(caller: BusCaller, type: string, name: string, value: RawValue): void;
+
+  // net.connman.Session
+  sessionChange(caller: BusCaller, path: string, name: string, value: RawValue): void;
+  sessionConnect(caller: BusCaller, path: string): void;
+  sessionDisconnect(caller: BusCaller, path: string): void;
+  sessionDestroy(caller: BusCaller, path: string): void;
+  /** True while a session exists at `path` (the adapter exports objects only for these). */
+  hasSession(path: string): boolean;
+
+  /** A client left the bus (NameOwnerChanged to ""): its sessions end. */
+  clientGone(sender: string): void;
+
+  // org.netsession.Manager1 / org.netsession.Session1 (extensions)
+  /** Every session with owner, uid, settings, bound service and byte counts; root only. */
+  listSessions(caller: BusCaller): Promise<Array<{ path: string; props: PropDict }>>;
+  statistics(caller: BusCaller, path: string): Promise<SessionStatistics>;
+  resetStatistics(caller: BusCaller, path: string): Promise<void>;
+  capabilities(): string[];
+}

@@ -1,0 +1,199 @@
+/**
+ * netsessiond's configuration: defaults, the INI file (`--config`), and command-line options,
+ * in that order of precedence (the command line wins). Every key is documented in
+ * docs/netsessiond.conf.example; a test keeps the two in step.
+ */
+import { parseArgs } from 'node:util';
+import { BEARERS, BUS_NAME, type Bearer } from '../lib/protocol.js';
+import { DEFAULT_CORE_CONFIG, type CoreConfig } from './core/config.js';
+import { ConfigError } from './core/errors.js';
+import { DEFAULT_ONLINE_CHECK_SETTINGS, validateOnlineCheckSettings, type OnlineCheckSettings } from './core/online-schedule.js';
+
+export interface DaemonConfig {
+  busName: string;
+  stateDir: string;
+  policyDir: string;
+  interfaces: string[];
+  ignore: string[];
+  /** Per-interface-name bearer overrides, first match wins. */
+  bearers: Array<{ glob: string; bearer: Bearer | 'ignore' }>;
+  preferredTechnologies: Bearer[];
+  onlineCheck: OnlineCheckSettings;
+  onlineCheckUrl4: string;
+  onlineCheckUrl6: string;
+  core: CoreConfig;
+  debug: boolean;
+  allowRootNetns: boolean;
+}
+
+/** Defaults (ConnMan's where ConnMan has the setting). */
+export function defaultConfig(): DaemonConfig {
+  return {
+    busName: BUS_NAME,
+    stateDir: '/var/lib/netsession',
+    policyDir: '/var/lib/netsession/session_policy_local',
+    interfaces: [],
+    ignore: ['lo'],
+    bearers: [],
+    preferredTechnologies: [],
+    onlineCheck: { ...DEFAULT_ONLINE_CHECK_SETTINGS },
+    onlineCheckUrl4: 'http://ipv4.connman.net/online/status.html',
+    onlineCheckUrl6: 'http://ipv6.connman.net/online/status.html',
+    core: { ...DEFAULT_CORE_CONFIG },
+    debug: false,
+    allowRootNetns: false,
+  };
+}
+
+/** Parses INI text into sections of key/value pairs (`#`/`;` comments). */
+export function parseIni(text: string, file: string): Map<string, Map<string, string>> {
+  const out = new Map<string, Map<string, string>>();
+  let section: Map<string, string> | null = null;
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line || line.startsWith('#') || line.startsWith(';')) return;
+    const head = /^\[([^\]]+)\]$/.exec(line);
+    if (head) {
+      section = out.get(head[1]!) ?? new Map();
+      out.set(head[1]!, section);
+      return;
+    }
+    const eq = line.indexOf('=');
+    if (eq <= 0 || !section) throw new ConfigError(`${file}:${i + 1}: expected 'key = value' inside a [section]`);
+    section.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim());
+  });
+  return out;
+}
+
+const list = (v: string): string[] =>
+  v
+    .split(/[\s,;]+/)
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+function bool(key: string, v: string): boolean {
+  if (/^(true|1|yes)$/i.test(v)) return true;
+  if (/^(false|0|no)$/i.test(v)) return false;
+  throw new ConfigError(`${key}: expected true or false, got '${v}'`);
+}
+
+function int(key: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new ConfigError(`${key}: expected an integer, got '${v}'`);
+  return n;
+}
+
+function range(key: string, v: string): { start: number; end: number } {
+  const m = /^(\d+)\s*-\s*(\d+)$/.exec(v);
+  if (!m) throw new ConfigError(`${key}: expected START-END, got '${v}'`);
+  return { start: Number(m[1]), end: Number(m[2]) };
+}
+
+function bearer(key: string, v: string): Bearer {
+  if (!(BEARERS as readonly string[]).includes(v)) throw new ConfigError(`${key}: unknown bearer '${v}'`);
+  return v as Bearer;
+}
+
+/** What `[General]` accepts; the example config documents each. */
+const GENERAL: Record<string, (c: DaemonConfig, v: string, key: string) => void> = {
+  BusName: (c, v) => (c.busName = v),
+  StateDir: (c, v) => (c.stateDir = v),
+  PolicyDir: (c, v) => (c.policyDir = v),
+  Interfaces: (c, v) => (c.interfaces = list(v)),
+  IgnoreInterfaces: (c, v) => (c.ignore = list(v)),
+  PreferredTechnologies: (c, v, k) => (c.preferredTechnologies = list(v).map((b) => bearer(k, b))),
+  OnlineCheckMode: (c, v) => (c.onlineCheck.mode = v as OnlineCheckSettings['mode']),
+  OnlineCheckIPv4URL: (c, v) => (c.onlineCheckUrl4 = v),
+  OnlineCheckIPv6URL: (c, v) => (c.onlineCheckUrl6 = v),
+  OnlineCheckConnectTimeout: (c, v, k) => {
+    const s = Number(v);
+    if (!Number.isFinite(s) || s < 0) throw new ConfigError(`${k}: expected seconds >= 0, got '${v}'`);
+    c.onlineCheck.connectTimeoutMs = Math.round(s * 1000);
+  },
+  OnlineCheckInitialInterval: (c, v, k) => (c.onlineCheck.initialInterval = int(k, v)),
+  OnlineCheckMaxInterval: (c, v, k) => (c.onlineCheck.maxInterval = int(k, v)),
+  OnlineCheckIntervalStyle: (c, v) => (c.onlineCheck.intervalStyle = v as OnlineCheckSettings['intervalStyle']),
+  OnlineCheckFailuresThreshold: (c, v, k) => (c.onlineCheck.failuresThreshold = int(k, v)),
+  OnlineCheckSuccessesThreshold: (c, v, k) => (c.onlineCheck.successesThreshold = int(k, v)),
+  FwmarkMask: (c, v, k) => (c.core.markMask = int(k, v)),
+  RoutingTableRange: (c, v, k) => (c.core.tableRange = range(k, v)),
+  RulePriorityRange: (c, v, k) => (c.core.priorityRange = range(k, v)),
+  MaxSessionsPerClient: (c, v, k) => (c.core.maxSessionsPerClient = int(k, v)),
+  MaxSessionsPerUid: (c, v, k) => (c.core.maxSessionsPerUid = int(k, v)),
+  Debug: (c, v, k) => (c.debug = bool(k, v)),
+};
+
+/** Applies an INI file's text on top of `base`. */
+export function applyConfigFile(base: DaemonConfig, text: string, file: string): DaemonConfig {
+  const c = structuredClone(base);
+  for (const [name, keys] of parseIni(text, file)) {
+    if (name === 'General') {
+      for (const [k, v] of keys) {
+        const set = GENERAL[k];
+        if (!set) throw new ConfigError(`${file}: unknown key '${k}' in [General]`);
+        set(c, v, k);
+      }
+    } else if (name === 'Bearers') {
+      for (const [glob, v] of keys) c.bearers.push({ glob, bearer: v === 'ignore' ? 'ignore' : bearer(`[Bearers] ${glob}`, v) });
+    } else {
+      throw new ConfigError(`${file}: unknown section [${name}]`);
+    }
+  }
+  return c;
+}
+
+/** Every key the [General] section accepts (for the docs test). */
+export const GENERAL_KEYS = Object.keys(GENERAL);
+
+export const USAGE = `usage: netsessiond [options]
+  --config FILE             INI configuration (see docs/netsessiond.conf.example)
+  --bus-name NAME           well-known bus name to own (default ${BUS_NAME})
+  --state-dir DIR           state directory (default /var/lib/netsession)
+  --policy-dir DIR          session policy directory (default <state-dir>/session_policy_local)
+  --interfaces GLOBS        only manage these interfaces (comma-separated globs, like connmand -i)
+  --ignore GLOBS            never manage these interfaces (like connmand -I)
+  --online-check-url URL    IPv4 online-check URL
+  --online-check-url6 URL   IPv6 online-check URL
+  --online-check-mode MODE  none | one-shot | continuous
+  --debug                   log debug messages
+  --allow-root-netns        run even in the machine's root network namespace
+  --help                    this text`;
+
+/** Parses argv, reading the `--config` file through `readFile`. Returns null for --help. */
+export function loadConfig(argv: string[], readFile: (path: string) => string): DaemonConfig | null {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      config: { type: 'string' },
+      'bus-name': { type: 'string' },
+      'state-dir': { type: 'string' },
+      'policy-dir': { type: 'string' },
+      interfaces: { type: 'string' },
+      ignore: { type: 'string' },
+      'online-check-url': { type: 'string' },
+      'online-check-url6': { type: 'string' },
+      'online-check-mode': { type: 'string' },
+      debug: { type: 'boolean' },
+      'allow-root-netns': { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) return null;
+  let c = defaultConfig();
+  if (values.config) c = applyConfigFile(c, readFile(values.config), values.config);
+  const policyDirSet = values['policy-dir'] !== undefined || c.policyDir !== defaultConfig().policyDir;
+  if (values['bus-name']) c.busName = values['bus-name'];
+  if (values['state-dir']) c.stateDir = values['state-dir'];
+  if (values['policy-dir']) c.policyDir = values['policy-dir'];
+  else if (!policyDirSet) c.policyDir = `${c.stateDir}/session_policy_local`;
+  if (values.interfaces) c.interfaces = list(values.interfaces);
+  if (values.ignore) c.ignore = [...new Set([...c.ignore, ...list(values.ignore)])];
+  if (values['online-check-url']) c.onlineCheckUrl4 = values['online-check-url'];
+  if (values['online-check-url6']) c.onlineCheckUrl6 = values['online-check-url6'];
+  if (values['online-check-mode']) c.onlineCheck.mode = values['online-check-mode'] as OnlineCheckSettings['mode'];
+  if (values.debug) c.debug = true;
+  if (values['allow-root-netns']) c.allowRootNetns = true;
+  c.onlineCheck = validateOnlineCheckSettings(c.onlineCheck);
+  return c;
+}

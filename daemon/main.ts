@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+/**
+ * netsessiond: the composition root. The only file that names concrete adapters.
+ * Runs in the foreground, logs to stderr, exits cleanly on SIGTERM/SIGINT after sending
+ * Notification.Release to every session's client.
+ */
+import { readFileSync } from 'node:fs';
+import { createDBusAdapter } from './adapters/dbus/index.js';
+import { HttpProbe } from './adapters/online-check/http-probe.js';
+import { createPolicyDir } from './adapters/policy-dir/policy-dir.js';
+import { createRtnetlinkLinkSource } from './adapters/rtnetlink/link-source.js';
+import { systemClock } from './adapters/system/clock.js';
+import { createIdentityResolver } from './adapters/system/identity.js';
+import { inRootNetns } from './adapters/system/netns.js';
+import { loadConfig, USAGE, type DaemonConfig } from './config.js';
+import { Engine } from './core/engine.js';
+import type { Logger } from './ports.js';
+import { Runtime } from './runtime.js';
+
+function makeLogger(debug: boolean): Logger {
+  return (level, msg) => {
+    if (level === 'debug' && !debug) return;
+    process.stderr.write(`netsessiond ${level}: ${msg}\n`);
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  let config: DaemonConfig | null;
+  try {
+    config = loadConfig(argv, (p) => readFileSync(p, 'utf8'));
+  } catch (err) {
+    process.stderr.write(`netsessiond: ${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (!config) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const log = makeLogger(config.debug);
+  if (!config.allowRootNetns && inRootNetns()) {
+    log('error', "refusing to run in the machine's root network namespace (it would manage this host's links); run it inside a namespace (ip netns exec ...) or pass --allow-root-netns");
+    return 1;
+  }
+
+  const engine = new Engine({ core: config.core, preferredTechnologies: config.preferredTechnologies });
+  const bus = createDBusAdapter({ busName: config.busName, log });
+  const runtime = new Runtime({
+    engine,
+    events: bus.events,
+    links: createRtnetlinkLinkSource({ overrides: config.bearers, include: config.interfaces, ignore: config.ignore, log: (m) => log('debug', m) }),
+    identity: createIdentityResolver(),
+    clock: systemClock,
+    online: {
+      settings: config.onlineCheck,
+      probe: new HttpProbe({ connectTimeoutMs: config.onlineCheck.connectTimeoutMs }),
+      urls: { 4: config.onlineCheckUrl4, 6: config.onlineCheckUrl6 },
+    },
+    policies: createPolicyDir(config.policyDir, log),
+    log,
+  });
+
+  await bus.start(runtime);
+  await runtime.start();
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log('info', `${signal}: releasing sessions and stopping`);
+    try {
+      await runtime.stop();
+    } finally {
+      await bus.stop();
+    }
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  // Keep the process alive: the bus connection and netlink sockets may be unref'd.
+  setInterval(() => {}, 1 << 30);
+  return -1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    process.stderr.write(`netsessiond: ${(err as Error).message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,372 @@
+/**
+ * The runtime: owns the engine, feeds it events from the ports (links, online checks, policy
+ * files, bus calls), and carries out every Effects value it returns (Updates and signals on
+ * the bus, online checks, kernel reconciliation). It implements DaemonApi for the D-Bus adapter.
+ * It names no concrete adapter: daemon/main.ts hands them in.
+ */
+import { servicePath, technologyPath, type Bearer } from '../lib/protocol.js';
+import type { DaemonApi, SessionStatistics } from './api.js';
+import type { Engine } from './core/engine.js';
+import type { Effects } from './core/effects.js';
+import {
+  AlreadyConnectedError,
+  InvalidPropertyError,
+  NotSupportedError,
+  PolicyParseError,
+  RootOnlyError,
+  ServiceNotFoundError,
+  NotOwnerError,
+  TechnologyNotFoundError,
+  WrongTypeError,
+} from './core/errors.js';
+import type { OnlineCheckSettings } from './core/online-schedule.js';
+import { changedProps, managerProps, serviceProps, settingProp, technologyProps, updateDict } from './core/properties.js';
+import { isConnected, usableAddress } from './core/services.js';
+import type { RawValue } from './core/settings.js';
+import { OnlineRunner } from './online-runner.js';
+import type {
+  Accounting,
+  BusCaller,
+  BusEvents,
+  Clock,
+  Family,
+  Firewall,
+  IdentityResolver,
+  LinkEvent,
+  LinkSource,
+  Logger,
+  OnlineCheck,
+  PolicySource,
+  PropDict,
+  Routing,
+} from './ports.js';
+
+export interface RuntimeDeps {
+  engine: Engine;
+  events: BusEvents;
+  links: LinkSource;
+  identity: IdentityResolver;
+  clock: Clock;
+  online: { settings: OnlineCheckSettings; probe: OnlineCheck; urls: Record<Family, string> };
+  policies?: PolicySource;
+  routing?: Routing;
+  firewall?: Firewall;
+  accounting?: Accounting;
+  log: Logger;
+}
+
+export class Runtime implements DaemonApi {
+  readonly engine: Engine;
+  readonly #d: RuntimeDeps;
+  readonly #runner: OnlineRunner;
+  readonly #serviceCache = new Map<string, PropDict>();
+  readonly #techCache = new Map<Bearer, PropDict>();
+  #sessionMode = false;
+  #started = false;
+  #kernel: { running: boolean; again: boolean; idle: Promise<void> } = { running: false, again: false, idle: Promise.resolve() };
+
+  constructor(deps: RuntimeDeps) {
+    this.#d = deps;
+    this.engine = deps.engine;
+    this.#runner = new OnlineRunner({
+      settings: deps.online.settings,
+      probe: deps.online.probe,
+      clock: deps.clock,
+      urls: deps.online.urls,
+      target: (id, family) => {
+        const s = this.engine.registry.byId(id);
+        const a = s && usableAddress(s, family);
+        return s && a ? { ifname: s.ifname, ifindex: s.ifindex, localAddress: a.address } : null;
+      },
+      report: (id, family, online, portal, error) => this.apply(this.engine.onlineStatus(id, family, { online, portal }, error)),
+      log: (m) => deps.log('debug', m),
+    });
+  }
+
+  /** Loads policy files and the initial link dump, then follows events. */
+  async start(): Promise<void> {
+    if (this.#d.policies) await this.#d.policies.start((file, text) => this.#policyFile(file, text));
+    const facts = await this.#d.links.start((e) => this.#linkEvent(e));
+    for (const f of facts) this.apply(this.engine.linkChanged(f));
+    this.#started = true;
+    this.#d.log('info', `ready: ${this.engine.services().length} services, ${this.engine.policyFiles().length} policy files`);
+  }
+
+  /** Sends Release to every session's client (as ConnMan does at shutdown), then stops everything. */
+  async stop(): Promise<void> {
+    for (const s of this.engine.sessions()) this.#d.events.release(s.owner, this.engine.session(s.path).notifier);
+    this.#runner.stopAll();
+    await this.#d.policies?.stop();
+    await this.#d.links.stop();
+    await this.#kernel.idle;
+    await this.#d.firewall?.clear();
+    await this.#d.routing?.clear();
+  }
+
+  /** Resolves when the kernel matches the engine's desired state as of this call. */
+  async kernelSettled(): Promise<void> {
+    while (this.#kernel.running || this.#kernel.again) await this.#kernel.idle;
+  }
+
+  // ------------------------------------------------------------------ effects
+
+  /** Carries out one engine result. Updates and signals go out in the order they were produced. */
+  apply(fx: Effects): void {
+    const ev = this.#d.events;
+    for (const u of fx.updates) ev.update(u.owner, u.notifier, updateDict(u.changes));
+    for (const path of fx.destroyedSessions) ev.sessionRemoved(path);
+    this.#signalServices(fx);
+    this.#signalTechnologies(fx);
+    for (const name of fx.managerChanged) {
+      const props = this.managerProperties();
+      const p = props[name];
+      if (p) ev.managerPropertyChanged(name, p);
+    }
+    for (const c of fx.checks) {
+      if (c.op === 'start') this.#runner.start(c.serviceId, c.family);
+      else this.#runner.stop(c.serviceId, c.family);
+    }
+    for (const w of fx.warnings) this.#d.log('warn', w);
+    if (fx.kernelDirty) this.#reconcile();
+  }
+
+  #signalServices(fx: Effects): void {
+    const ev = this.#d.events;
+    for (const id of fx.removedServices) this.#serviceCache.delete(id);
+    const changed: string[] = [];
+    for (const id of fx.changedServices) {
+      const s = this.engine.registry.byId(id);
+      if (!s) continue;
+      const props = serviceProps(s, isConnected(s.state));
+      const keys = changedProps(this.#serviceCache.get(id), props);
+      const isNew = !this.#serviceCache.has(id);
+      this.#serviceCache.set(id, props);
+      if (isNew || keys.length) changed.push(id);
+      for (const k of keys) ev.servicePropertyChanged(id, k, props[k]!);
+    }
+    if (fx.servicesReordered || changed.length || fx.removedServices.length) {
+      const order = this.engine.services().map((s) => ({ path: servicePath(s.id), props: changed.includes(s.id) ? this.#serviceCache.get(s.id)! : null }));
+      ev.servicesChanged(order, fx.removedServices.map(servicePath));
+    }
+  }
+
+  #signalTechnologies(fx: Effects): void {
+    const ev = this.#d.events;
+    for (const t of fx.removedTechnologies) {
+      this.#techCache.delete(t);
+      ev.technologyRemoved(technologyPath(t));
+    }
+    for (const t of this.engine.technologies()) {
+      const props = technologyProps(t);
+      const before = this.#techCache.get(t.type);
+      this.#techCache.set(t.type, props);
+      if (!before) ev.technologyAdded(technologyPath(t.type), props);
+      else for (const k of changedProps(before, props)) ev.technologyPropertyChanged(technologyPath(t.type), k, props[k]!);
+    }
+  }
+
+  /** Coalesces kernel work: at most one apply in flight, and one more if state changed meanwhile. */
+  #reconcile(): void {
+    const { routing, firewall } = this.#d;
+    if (!routing && !firewall) return;
+    if (this.#kernel.running) {
+      this.#kernel.again = true;
+      return;
+    }
+    this.#kernel.running = true;
+    this.#kernel.idle = (async () => {
+      do {
+        this.#kernel.again = false;
+        const desired = this.engine.kernelState();
+        try {
+          await routing?.apply(desired.routing);
+          await firewall?.apply(desired.firewall);
+        } catch (err) {
+          this.#d.log('error', `kernel reconcile failed: ${(err as Error).message}`);
+        }
+      } while (this.#kernel.again);
+      this.#kernel.running = false;
+    })();
+  }
+
+  #linkEvent(e: LinkEvent): void {
+    this.apply(e.type === 'link' ? this.engine.linkChanged(e.facts) : this.engine.linkRemoved(e.ifindex));
+  }
+
+  #policyFile(file: string, text: string | null): void {
+    try {
+      this.apply(text === null ? this.engine.removePolicy(file) : this.engine.loadPolicy(file, text));
+      this.#d.log('info', `policy ${file} ${text === null ? 'removed' : 'loaded'}`);
+    } catch (err) {
+      if (!(err instanceof PolicyParseError)) throw err;
+      this.#d.log('error', `policy rejected, previous version kept: ${err.message}`);
+    }
+  }
+
+  // ------------------------------------------------------------------ DaemonApi: Manager
+
+  managerProperties(): PropDict {
+    return managerProps(this.engine.managerState(), this.engine.offlineMode, this.#sessionMode);
+  }
+
+  setManagerProperty(caller: BusCaller, name: string, value: RawValue): void {
+    if (name !== 'OfflineMode' && name !== 'SessionMode') throw new InvalidPropertyError(name);
+    if (value.signature !== 'b') throw new WrongTypeError(name, 'b', value.signature);
+    if (name === 'SessionMode') {
+      // Deprecated in ConnMan: stored and reported, no effect, no signal.
+      this.#sessionMode = value.value as boolean;
+      return;
+    }
+    if (caller.uid !== 0) throw new RootOnlyError('change OfflineMode');
+    this.apply(this.engine.setOfflineMode(value.value as boolean));
+  }
+
+  services(): Array<{ path: string; props: PropDict }> {
+    return this.engine.services().map((s) => ({ path: servicePath(s.id), props: serviceProps(s, isConnected(s.state)) }));
+  }
+
+  technologies(): Array<{ path: string; props: PropDict }> {
+    return this.engine.technologies().map((t) => ({ path: technologyPath(t.type), props: technologyProps(t) }));
+  }
+
+  async createSession(caller: BusCaller, settings: Record<string, RawValue>, notifier: string): Promise<string> {
+    const identity = await this.#d.identity.resolve(caller);
+    const { path, effects } = this.engine.createSession({ owner: caller.sender, notifier, identity, settings });
+    // ConnMan replies first and sends the first Update right after: defer past the reply.
+    setImmediate(() => this.apply(effects));
+    return path;
+  }
+
+  destroySession(caller: BusCaller, path: string): void {
+    this.apply(this.engine.destroySession(path, this.#caller(caller)));
+  }
+
+  // ------------------------------------------------------------------ DaemonApi: Service, Technology
+
+  serviceProperties(serviceId: string): PropDict {
+    const s = this.engine.registry.byId(serviceId);
+    if (!s) throw new ServiceNotFoundError(serviceId);
+    return serviceProps(s, isConnected(s.state));
+  }
+
+  serviceConnect(caller: BusCaller, serviceId: string): void {
+    const s = this.engine.registry.byId(serviceId);
+    if (!s) throw new ServiceNotFoundError(serviceId);
+    if (caller.uid !== 0) throw new RootOnlyError('connect services');
+    if (isConnected(s.state)) throw new AlreadyConnectedError(serviceId);
+    throw new NotSupportedError(`${s.ifname} is configured by another tool (observe mode); netsessiond cannot connect it`);
+  }
+
+  serviceDisconnect(caller: BusCaller, serviceId: string): void {
+    const s = this.engine.registry.byId(serviceId);
+    if (!s) throw new ServiceNotFoundError(serviceId);
+    if (caller.uid !== 0) throw new RootOnlyError('disconnect services');
+    throw new NotSupportedError(`${s.ifname} is configured by another tool (observe mode); netsessiond cannot disconnect it`);
+  }
+
+  technologyProperties(type: string): PropDict {
+    const t = this.engine.technologies().find((x) => x.type === type);
+    if (!t) throw new TechnologyNotFoundError(type);
+    return technologyProps(t);
+  }
+
+  setTechnologyProperty(caller: BusCaller, type: string, name: string, value: RawValue): void {
+    this.technologyProperties(type);
+    if (name === 'Tethering') throw new NotSupportedError('tethering is not supported');
+    if (name !== 'Powered') throw new InvalidPropertyError(name);
+    if (value.signature !== 'b') throw new WrongTypeError(name, 'b', value.signature);
+    if (caller.uid !== 0) throw new RootOnlyError('power technologies on or off');
+    this.apply(this.engine.setTechnologyPowered(type, value.value as boolean));
+  }
+
+  // ------------------------------------------------------------------ DaemonApi: Session
+
+  sessionChange(caller: BusCaller, path: string, name: string, value: RawValue): void {
+    this.apply(this.engine.change(path, this.#caller(caller), name, value));
+  }
+
+  sessionConnect(caller: BusCaller, path: string): void {
+    this.apply(this.engine.connect(path, this.#caller(caller)));
+  }
+
+  sessionDisconnect(caller: BusCaller, path: string): void {
+    this.apply(this.engine.disconnect(path, this.#caller(caller)));
+  }
+
+  sessionDestroy(caller: BusCaller, path: string): void {
+    this.apply(this.engine.destroySession(path, this.#caller(caller)));
+  }
+
+  hasSession(path: string): boolean {
+    try {
+      this.engine.session(path);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  clientGone(sender: string): void {
+    this.apply(this.engine.ownerGone(sender));
+  }
+
+  // ------------------------------------------------------------------ DaemonApi: extensions
+
+  async listSessions(caller: BusCaller): Promise<Array<{ path: string; props: PropDict }>> {
+    if (caller.uid !== 0) throw new RootOnlyError('list all sessions');
+    const counters = this.#d.accounting ? await this.#d.accounting.read() : null;
+    return this.engine.sessions().map((s) => {
+      const settings: PropDict = {};
+      for (const [k, v] of Object.entries(s.settings)) settings[k] = settingProp(k as keyof typeof s.settings, v);
+      const props: PropDict = {
+        Owner: { signature: 's', value: s.owner },
+        UID: { signature: 'u', value: s.uid },
+        Service: { signature: 's', value: s.serviceId ?? '' },
+        PolicyGroup: { signature: 's', value: s.policyGroup ?? '' },
+        Active: { signature: 'b', value: s.active },
+        Settings: { signature: 'a{sv}', value: settings },
+      };
+      const c = counters?.get(s.key);
+      if (c) {
+        props['RX.Bytes'] = { signature: 't', value: c.rxBytes };
+        props['TX.Bytes'] = { signature: 't', value: c.txBytes };
+      }
+      return { path: s.path, props };
+    });
+  }
+
+  async statistics(caller: BusCaller, path: string): Promise<SessionStatistics> {
+    const s = this.#owned(caller, path);
+    if (!this.#d.accounting) throw new NotSupportedError('per-session statistics need the kernel datapath (not configured)');
+    const c = (await this.#d.accounting.read()).get(s.key);
+    return c ?? { rxBytes: 0n, txBytes: 0n, rxPackets: 0n, txPackets: 0n };
+  }
+
+  async resetStatistics(caller: BusCaller, path: string): Promise<void> {
+    const s = this.#owned(caller, path);
+    if (!this.#d.accounting) throw new NotSupportedError('per-session statistics need the kernel datapath (not configured)');
+    await this.#d.accounting.reset([s.key]);
+  }
+
+  capabilities(): string[] {
+    const caps = ['ListSessions', 'PerServiceOnlineCheck', 'CgroupPolicy'];
+    if (this.#d.accounting) caps.push('Statistics');
+    if (this.#d.routing || this.#d.firewall) caps.push('Datapath');
+    return caps;
+  }
+
+  get started(): boolean {
+    return this.#started;
+  }
+
+  /** The session at `path`, if the caller owns it (or is root). */
+  #owned(caller: BusCaller, path: string) {
+    const s = this.engine.session(path);
+    if (caller.uid !== 0 && caller.sender !== s.owner) throw new NotOwnerError(path);
+    return s;
+  }
+
+  #caller(c: BusCaller): { owner: string; uid: number } {
+    return { owner: c.sender, uid: c.uid };
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Starting netsessiond inside a sandbox's device namespace, on the sandbox's private bus.
+ */
+import { fileURLToPath } from 'node:url';
+import { BUS_NAME } from '../../../lib/protocol.js';
+import type { SandboxProcess } from './exec.js';
+import type { RunAs, Sandbox } from './sandbox.js';
+
+/** Repository root (three levels above this file). */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** Options for {@link startNetsessiond}. */
+export interface DaemonOptions {
+  /** TypeScript entry run with tsx (default `<repo>/daemon/main.ts`). */
+  entry?: string;
+  /** Arguments after the entry. */
+  args?: string[];
+  /** Replaces the whole command (e.g. a built `dist/` daemon or a stand-in). */
+  command?: string[];
+  /** Extra environment; `DBUS_SYSTEM_BUS_ADDRESS` is already the private bus. */
+  env?: Record<string, string>;
+  user?: RunAs;
+  /** Bus name whose appearance means "ready" (default `net.connman`). */
+  busName?: string;
+  /** Default 20 s. */
+  readyTimeoutMs?: number;
+}
+
+/**
+ * Starts the daemon in `sb.devNs` as a tracked process (killed by `sb.destroy()`) and resolves
+ * once it owns its bus name. Rejects with the daemon's stderr if it exits or times out first.
+ */
+export async function startNetsessiond(sb: Sandbox, opts: DaemonOptions = {}): Promise<SandboxProcess> {
+  if (!sb.dbusAddress) throw new Error('startNetsessiond needs a sandbox with a private bus');
+  const command = opts.command ?? [process.execPath, '--import', 'tsx', opts.entry ?? `${REPO_ROOT}daemon/main.ts`, ...(opts.args ?? [])];
+  const proc = sb.spawn(sb.devNs, command, { env: opts.env ?? {}, cwd: REPO_ROOT, ...(opts.user ? { user: opts.user } : {}) });
+  const name = opts.busName ?? BUS_NAME;
+  let exitedFirst = false;
+  const exitedEarly = proc.exited.then((exit) => {
+    exitedFirst = true;
+    throw new Error(`${command.join(' ')} exited (${JSON.stringify(exit)}) before owning ${name}; stderr:\n${proc.stderr.slice(-4000)}`);
+  });
+  try {
+    // race() subscribes to exitedEarly, so its later rejection (a normal exit) is never unhandled.
+    await Promise.race([sb.waitForBusName(name, opts.readyTimeoutMs ?? 20_000), exitedEarly]);
+  } catch (err) {
+    await proc.kill('SIGKILL', 0);
+    if (exitedFirst || !(err instanceof Error)) throw err;
+    throw new Error(`${err.message}; daemon stderr:\n${proc.stderr.slice(-4000)}`);
+  }
+  return proc;
+}

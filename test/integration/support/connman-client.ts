@@ -1,0 +1,178 @@
+/**
+ * A raw ConnMan D-Bus client for integration tests: dbus-next on its own connection, calling
+ * `net.connman` with explicit signatures and exporting `net.connman.Notification` objects
+ * that record every Update with the variants' signatures intact.
+ */
+import dbus from 'dbus-next';
+import { BUS_NAME, INTERFACES } from '../../../lib/protocol.js';
+
+const { Message, Variant } = dbus;
+type DVariant = InstanceType<typeof Variant>;
+type DMessage = InstanceType<typeof Message>;
+
+/** A recorded Update: values unwrapped, signatures kept per key. */
+export interface RecordedUpdate {
+  at: number;
+  values: Record<string, unknown>;
+  signatures: Record<string, string>;
+  raw: Record<string, DVariant>;
+}
+
+/** Recursively unwraps dbus-next Variants into plain values. */
+export function unwrap(v: unknown): unknown {
+  if (v instanceof Variant) return unwrap(v.value);
+  if (Array.isArray(v)) return v.map(unwrap);
+  if (v && typeof v === 'object' && !(v instanceof Buffer)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]));
+  return v;
+}
+
+/** A D-Bus error reply, with its name. */
+export class CallError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+  ) {
+    super(`${type}: ${message}`);
+  }
+}
+
+export class Notifier {
+  readonly updates: RecordedUpdate[] = [];
+  releases = 0;
+  readonly #waiters: Array<() => void> = [];
+
+  record(dict: Record<string, DVariant>): void {
+    const signatures: Record<string, string> = {};
+    for (const [k, v] of Object.entries(dict)) signatures[k] = v.signature;
+    this.updates.push({ at: performance.now(), values: unwrap(dict) as Record<string, unknown>, signatures, raw: dict });
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  released(): void {
+    this.releases++;
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  /** The merged view of every Update so far (what a client believes the settings are). */
+  get settings(): Record<string, unknown> {
+    return Object.assign({}, ...this.updates.map((u) => u.values));
+  }
+
+  /** Waits until `pred` holds for the merged settings (checked after each Update). */
+  async waitFor(pred: (s: Record<string, unknown>) => boolean, timeoutMs = 10_000, what = 'condition'): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pred(this.settings)) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}; settings now: ${JSON.stringify(this.settings)}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    return this.settings;
+  }
+
+  /** Waits for the n-th Update (1-based). */
+  async waitCount(n: number, timeoutMs = 10_000): Promise<RecordedUpdate> {
+    await this.waitFor(() => this.updates.length >= n, timeoutMs, `${n} updates`);
+    return this.updates[n - 1]!;
+  }
+}
+
+export class ConnmanClient {
+  readonly #notifiers = new Map<string, Notifier>();
+
+  private constructor(readonly bus: ReturnType<typeof dbus.sessionBus>) {
+    // Notification calls arrive as method calls on our connection; answer them by hand so
+    // any notifier path works without an Interface object per path.
+    bus.addMethodHandler((msg: DMessage) => {
+      if (msg.interface !== INTERFACES.notification || !msg.path) return false;
+      const n = this.#notifiers.get(msg.path);
+      if (!n) return false;
+      if (msg.member === 'Update') n.record(msg.body[0] as Record<string, DVariant>);
+      else if (msg.member === 'Release') n.released();
+      else return false;
+      if (!(msg.flags & 1)) bus.send(Message.newMethodReturn(msg, '', []));
+      return true;
+    });
+  }
+
+  static async connect(busAddress: string): Promise<ConnmanClient> {
+    const bus = dbus.sessionBus({ busAddress });
+    const c = new ConnmanClient(bus);
+    await c.call('/', 'org.freedesktop.DBus.Peer', 'Ping', '', [], 'org.freedesktop.DBus');
+    return c;
+  }
+
+  get name(): string {
+    return (this.bus as unknown as { name?: string }).name ?? '';
+  }
+
+  notifier(path: string): Notifier {
+    let n = this.#notifiers.get(path);
+    if (!n) this.#notifiers.set(path, (n = new Notifier()));
+    return n;
+  }
+
+  /** A method call with an explicit signature; D-Bus errors become CallError. */
+  async call(path: string, iface: string, member: string, signature: string, body: unknown[], destination = BUS_NAME): Promise<unknown[]> {
+    try {
+      const reply = await this.bus.call(new Message({ destination, path, interface: iface, member, signature, body }));
+      return reply?.body ?? [];
+    } catch (err) {
+      const e = err as { type?: string; text?: string; message?: string };
+      if (e.type) throw new CallError(e.type, e.text ?? e.message ?? '');
+      throw err;
+    }
+  }
+
+  /** Manager.CreateSession with a notifier registered at `notifier`. */
+  async createSession(settings: Record<string, DVariant>, notifier: string): Promise<{ path: string; n: Notifier; repliedAt: number }> {
+    const n = this.notifier(notifier);
+    const [path] = await this.call('/', INTERFACES.manager, 'CreateSession', 'a{sv}o', [settings, notifier]);
+    return { path: path as string, n, repliedAt: performance.now() };
+  }
+
+  session(path: string) {
+    const call = (member: string, signature = '', body: unknown[] = []) => this.call(path, INTERFACES.session, member, signature, body);
+    return {
+      change: (key: string, v: DVariant) => call('Change', 'sv', [key, v]),
+      connect: () => call('Connect'),
+      disconnect: () => call('Disconnect'),
+      destroy: () => call('Destroy'),
+    };
+  }
+
+  async managerProperties(): Promise<Record<string, unknown>> {
+    const [p] = await this.call('/', INTERFACES.manager, 'GetProperties', '', []);
+    return unwrap(p) as Record<string, unknown>;
+  }
+
+  async setManagerProperty(name: string, v: DVariant): Promise<void> {
+    await this.call('/', INTERFACES.manager, 'SetProperty', 'sv', [name, v]);
+  }
+
+  async services(): Promise<Array<{ path: string; props: Record<string, unknown> }>> {
+    const [list] = await this.call('/', INTERFACES.manager, 'GetServices', '', []);
+    return (list as Array<[string, Record<string, DVariant>]>).map(([path, props]) => ({ path, props: unwrap(props) as Record<string, unknown> }));
+  }
+
+  async technologies(): Promise<Array<{ path: string; props: Record<string, unknown> }>> {
+    const [list] = await this.call('/', INTERFACES.manager, 'GetTechnologies', '', []);
+    return (list as Array<[string, Record<string, DVariant>]>).map(([path, props]) => ({ path, props: unwrap(props) as Record<string, unknown> }));
+  }
+
+  disconnect(): void {
+    this.bus.disconnect();
+  }
+}
+
+export const v = {
+  s: (x: string) => new Variant('s', x),
+  b: (x: boolean) => new Variant('b', x),
+  as: (x: string[]) => new Variant('as', x),
+  u: (x: number) => new Variant('u', x),
+};
