@@ -123,6 +123,8 @@ export interface SessionMarking {
   sessionKey: string;
   /** Mark of the service the session is bound to, or 0 when it is not bound (count only). */
   mark: number;
+  /** The session's tag (inside FirewallState.tagMask); packet and conntrack marks carry it. */
+  tag: number;
   /** Outgoing interface of the bound service (for SNAT), or '' when unbound. */
   ifname: string;
   /** Source addresses to SNAT to on that interface (one per family at most). */
@@ -132,6 +134,8 @@ export interface SessionMarking {
 /** Firewall half of the desired state. */
 export interface FirewallState {
   mask: number;
+  /** Bits of the mark that carry session tags (disjoint from `mask`). */
+  tagMask: number;
   sessions: SessionMarking[];
   /** Classifiers sorted by kind order then key; each identity key appears once (its owner). */
   classifiers: Classifier[];

@@ -149,25 +149,25 @@ export class IdPool {
  * `shift` is the mask's lowest set bit. Index 0 (mark 0) is never used: it means "unmarked".
  * Throws {@link ConfigError} when the mask is 0 or its bits are not contiguous.
  */
-export function markIndexRange(mask: number): { shift: number; start: number; end: number } {
+export function markIndexRange(mask: number, key = 'markMask'): { shift: number; start: number; end: number } {
   if (!Number.isInteger(mask) || mask < 1 || mask > 0xffffffff) {
-    throw new ConfigError(`markMask must be a non-zero 32-bit mask, got ${String(mask)}`);
+    throw new ConfigError(`${key} must be a non-zero 32-bit mask, got ${String(mask)}`);
   }
   const shift = 31 - Math.clz32(mask & -mask);
   const end = mask / 2 ** shift; // exact: mask is a multiple of 2^shift
   // Contiguous iff the shifted mask is 2^k - 1. `&` works on int32, where 2^32 wraps to 0 and
   // 2^31 to -2^31, so the test also holds for masks reaching bit 31.
   if (((end + 1) & end) !== 0) {
-    throw new ConfigError(`markMask 0x${mask.toString(16)} must be one run of contiguous bits`);
+    throw new ConfigError(`${key} 0x${mask.toString(16)} must be one run of contiguous bits`);
   }
   return { shift, start: 1, end };
 }
 
 /** A pool of the marks a mask allows: `2^shift, 2*2^shift, ..., mask`. */
-export function markPool(mask: number): IdPool {
-  const { shift, end } = markIndexRange(mask);
+export function markPool(mask: number, name = 'mark', key = 'markMask'): IdPool {
+  const { shift, end } = markIndexRange(mask, key);
   const unit = 2 ** shift; // not 1 << shift: that is negative for shift 31
-  return new IdPool('mark', unit, end, unit);
+  return new IdPool(name, unit, end, unit);
 }
 
 /** Number of service slots a priority range holds: half for source rules, half for fwmark rules. */
@@ -203,11 +203,14 @@ export class Allocations {
   readonly tables: IdPool;
   readonly marks: IdPool;
   readonly slots: IdPool;
+  /** Per-session tags (mark bits inside sessionTagMask). */
+  readonly tags: IdPool;
 
   constructor(readonly config: CoreConfig) {
     this.tables = IdPool.ofRange('routing table', config.tableRange);
     this.marks = markPool(config.markMask);
     this.slots = slotPool(config.priorityRange);
+    this.tags = markPool(config.sessionTagMask, 'session tag', 'sessionTagMask');
   }
 
   /**

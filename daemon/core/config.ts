@@ -17,6 +17,11 @@ export interface IntRange {
 export interface CoreConfig {
   /** Packet-mark bits the daemon owns; non-zero, contiguous. Default `0x0fff0000` (4095 marks). */
   markMask: number;
+  /**
+   * Mark bits that carry a per-session tag (conntrack remembers it, so replies are counted to the
+   * session too). Contiguous and disjoint from `markMask`. Default `0x0000ffff` (65535 sessions).
+   */
+  sessionTagMask: number;
   /** Routing-table ids the daemon owns. Must avoid 0 (unspec) and 253-255 (default, main, local). */
   tableRange: IntRange;
   /**
@@ -34,6 +39,7 @@ export interface CoreConfig {
 /** The defaults: 4095 marks in `0x0fff0000`, tables and priorities 10000-10999, 64/256 sessions. */
 export const DEFAULT_CORE_CONFIG: Readonly<CoreConfig> = Object.freeze({
   markMask: 0x0fff0000,
+  sessionTagMask: 0x0000ffff,
   tableRange: Object.freeze({ start: 10000, end: 10999 }),
   priorityRange: Object.freeze({ start: 10000, end: 10999 }),
   maxSessionsPerClient: 64,
@@ -73,6 +79,15 @@ export function validateCoreConfig(c: CoreConfig): CoreConfig {
     throw new ConfigError(`markMask must be a non-zero 32-bit mask, got ${hex(markMask)}`);
   }
   markIndexRange(markMask); // throws ConfigError('markMask ...') for non-contiguous bits
+  const sessionTagMask: unknown = c.sessionTagMask;
+  if (typeof sessionTagMask !== 'number' || !Number.isInteger(sessionTagMask) || sessionTagMask < 1 || sessionTagMask > UINT32_MAX) {
+    throw new ConfigError(`sessionTagMask must be a non-zero 32-bit mask, got ${hex(sessionTagMask)}`);
+  }
+  markIndexRange(sessionTagMask, 'sessionTagMask');
+  // Both masks are < 2^32; `&` on int32 still tells whether any bit is shared.
+  if ((markMask & sessionTagMask) !== 0) {
+    throw new ConfigError(`sessionTagMask ${hex(sessionTagMask)} must not share bits with markMask ${hex(markMask)}`);
+  }
 
   const tableRange = checkRange('tableRange', c.tableRange, 1, UINT32_MAX);
   if (tableRange.start <= 255 && tableRange.end >= 253) {
@@ -86,6 +101,7 @@ export function validateCoreConfig(c: CoreConfig): CoreConfig {
 
   return {
     markMask,
+    sessionTagMask,
     tableRange,
     priorityRange,
     maxSessionsPerClient: checkPositive('maxSessionsPerClient', c.maxSessionsPerClient),

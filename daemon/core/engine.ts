@@ -68,13 +68,15 @@ export class Engine {
   readonly #byOwner = new Map<string, Set<Session>>();
   readonly #countByUid = new Map<number, number>();
   readonly #groups = new Map<string, Group>();
+  readonly #alloc: Allocations;
   #policies = PolicySet.empty();
   #serial = 0;
   #emergency: Session | null = null;
 
   constructor(config: EngineConfig = {}) {
     this.config = validateCoreConfig({ ...DEFAULT_CORE_CONFIG, ...config.core });
-    this.registry = new ServiceRegistry(new Allocations(this.config), config.preferredTechnologies ?? DEFAULT_BEARER_RANK);
+    this.#alloc = new Allocations(this.config);
+    this.registry = new ServiceRegistry(this.#alloc, config.preferredTechnologies ?? DEFAULT_BEARER_RANK);
   }
 
   // ---------------------------------------------------------------- links and online checks
@@ -125,11 +127,13 @@ export class Engine {
     const perUid = this.#countByUid.get(req.identity.uid) ?? 0;
     if (perUid >= this.config.maxSessionsPerUid) throw new SessionLimitError('uid', this.config.maxSessionsPerUid);
 
+    const tag = this.#alloc.tags.allocate();
     const serial = ++this.#serial;
     const match = this.#policies.match(req.identity);
     const session: Session = {
       serial,
       key: `s${serial}`,
+      tag,
       path,
       owner: req.owner,
       notifier: req.notifier,
@@ -327,6 +331,7 @@ export class Engine {
       sessions.push({
         sessionKey: s.key,
         serial: s.serial,
+        tag: s.tag,
         priority: s.effective.priority,
         serviceId: s.serviceId,
         claims: s.match?.claim ? [s.match.claim] : [],
@@ -380,6 +385,7 @@ export class Engine {
     if (n > 0) this.#countByUid.set(s.identity.uid, n);
     else this.#countByUid.delete(s.identity.uid);
     if (this.#emergency === s) this.#emergency = null;
+    this.#alloc.tags.release(s.tag);
     fx.destroyedSessions.push(s.path);
     fx.kernelDirty = true;
   }

@@ -64,6 +64,8 @@ export interface KernelServiceInput {
 export interface KernelSessionInput {
   /** Stable, kernel-safe name (e.g. `s42`). */
   sessionKey: string;
+  /** The session's tag inside sessionTagMask. */
+  tag: number;
   /** Creation order; lower is older. */
   serial: number;
   /** Policy Priority=true. */
@@ -358,7 +360,7 @@ export function computeKernelState(input: KernelInput): KernelState {
         if (first) snat.push({ family, address: first.address });
       }
     }
-    markings.push({ sessionKey: s.sessionKey, mark, ifname: svc ? svc.input.ifname : '', snat });
+    markings.push({ sessionKey: s.sessionKey, mark, tag: s.tag, ifname: svc ? svc.input.ifname : '', snat });
 
     for (const c of s.claims) claim(s, c.kind, c.key);
     if (s.sourceIPRule && svc) {
@@ -370,6 +372,6 @@ export function computeKernelState(input: KernelInput): KernelState {
 
   return {
     routing: { services, rules },
-    firewall: { mask: config.markMask, sessions: markings, classifiers },
+    firewall: { mask: config.markMask, tagMask: config.sessionTagMask, sessions: markings, classifiers },
   };
 }

@@ -15,6 +15,8 @@ export interface Session {
   readonly serial: number;
   /** Kernel-safe name (counters, chains). */
   readonly key: string;
+  /** Mark bits (inside sessionTagMask) that tag this session's packets and connections. */
+  readonly tag: number;
   readonly path: string;
   /** Unique bus name of the client that created it. */
   readonly owner: string;

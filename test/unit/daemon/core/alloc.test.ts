@@ -255,6 +255,7 @@ describe('validateCoreConfig', () => {
     expect(c.tableRange).not.toBe(DEFAULT_CORE_CONFIG.tableRange);
     expect(c).toEqual({
       markMask: 0x0fff0000,
+      sessionTagMask: 0x0000ffff,
       tableRange: { start: 10000, end: 10999 },
       priorityRange: { start: 10000, end: 10999 },
       maxSessionsPerClient: 64,
@@ -266,7 +267,14 @@ describe('validateCoreConfig', () => {
     expect(() => validateCoreConfig(bad({ tableRange: { start: 256, end: 0xffffffff } }))).not.toThrow();
     expect(() => validateCoreConfig(bad({ tableRange: { start: 1, end: 252 } }))).not.toThrow();
     expect(() => validateCoreConfig(bad({ priorityRange: { start: 32764, end: 32765 } }))).not.toThrow();
-    expect(() => validateCoreConfig(bad({ markMask: 0xffffffff }))).not.toThrow();
+    expect(() => validateCoreConfig(bad({ markMask: 0xffff0000 }))).not.toThrow();
+    expect(() => validateCoreConfig(bad({ markMask: 0x80000000, sessionTagMask: 0x7fffffff }))).not.toThrow();
+  });
+
+  it('rejects a session tag mask that overlaps markMask or is not contiguous', () => {
+    expect(() => validateCoreConfig(bad({ markMask: 0xffffffff }))).toThrow(/sessionTagMask 0xffff must not share bits with markMask/);
+    expect(() => validateCoreConfig(bad({ sessionTagMask: 0x0101 }))).toThrow(/^sessionTagMask 0x101 must be one run of contiguous bits/);
+    expect(() => validateCoreConfig(bad({ sessionTagMask: 0 }))).toThrow(/^sessionTagMask must be a non-zero/);
   });
 
   it('rejects a bad markMask', () => {

@@ -47,7 +47,7 @@ function service(n: number, over: Partial<KernelServiceInput> = {}): KernelServi
 }
 
 function session(serial: number, over: Partial<KernelSessionInput> = {}): KernelSessionInput {
-  return { sessionKey: `s${serial}`, serial, priority: false, serviceId: null, claims: [], sourceIPRule: false, ...over };
+  return { sessionKey: `s${serial}`, serial, tag: serial, priority: false, serviceId: null, claims: [], sourceIPRule: false, ...over };
 }
 
 const compute = (services: KernelServiceInput[], sessions: KernelSessionInput[]) => computeKernelState({ config, services, sessions });
@@ -101,14 +101,15 @@ describe('computeKernelState: one session', () => {
     expect(state.routing.rules).toEqual([{ kind: 'fwmark', family: 4, priority: 10500, mark: 0x10000, mask: MASK, table: 10000 }]);
     expect(state.firewall).toEqual({
       mask: MASK,
-      sessions: [{ sessionKey: 's1', mark: 0x10000, ifname: 'eth0', snat: [{ family: 4, address: '198.51.100.10' }] }],
+      tagMask: 0xffff,
+      sessions: [{ sessionKey: 's1', mark: 0x10000, tag: 1, ifname: 'eth0', snat: [{ family: 4, address: '198.51.100.10' }] }],
       classifiers: [{ kind: 'uid', key: '1000', sessionKey: 's1' }],
     });
   });
 
   it('an unbound session still owns its claims, with mark 0 and no SNAT', () => {
     const state = compute([service(0)], [session(1, { claims: [{ kind: 'gid', key: '100' }], sourceIPRule: true })]);
-    expect(state.firewall.sessions).toEqual([{ sessionKey: 's1', mark: 0, ifname: '', snat: [] }]);
+    expect(state.firewall.sessions).toEqual([{ sessionKey: 's1', mark: 0, tag: 1, ifname: '', snat: [] }]);
     expect(state.firewall.classifiers).toEqual([{ kind: 'gid', key: '100', sessionKey: 's1' }]);
     expect(state.routing.rules.filter((r) => r.kind === 'source')).toEqual([]);
   });
@@ -119,7 +120,7 @@ describe('computeKernelState: one session', () => {
       [session(1, { serviceId: 'ethernet_0', sourceIPRule: true, claims: [{ kind: 'uid', key: '1000' }] })],
     );
     expect(state.routing).toEqual({ services: [], rules: [] });
-    expect(state.firewall.sessions).toEqual([{ sessionKey: 's1', mark: 0, ifname: '', snat: [] }]);
+    expect(state.firewall.sessions).toEqual([{ sessionKey: 's1', mark: 0, tag: 1, ifname: '', snat: [] }]);
     expect(state.firewall.classifiers).toEqual([{ kind: 'uid', key: '1000', sessionKey: 's1' }]);
   });
 
