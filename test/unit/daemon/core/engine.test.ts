@@ -163,6 +163,21 @@ describe('CreateSession and the first Update', () => {
   });
 });
 
+describe('session tags', () => {
+  it('each session gets its own tag; exhausting them is a clear error; destroyed tags come back', () => {
+    const e = new Engine({ core: { sessionTagMask: 0x3, maxSessionsPerClient: 10, maxSessionsPerUid: 10 } });
+    const a = create(e, {}, '/a').path;
+    create(e, {}, '/b');
+    create(e, {}, '/c');
+    expect(new Set(e.kernelState().firewall.sessions.map((s) => s.tag))).toEqual(new Set([1, 2, 3]));
+    expect(codeOf(() => create(e, {}, '/d'))).toBe('NSD_ERR_ALLOCATION_EXHAUSTED');
+    expect(e.sessions()).toHaveLength(3);
+    e.destroySession(a, ME);
+    create(e, {}, '/d');
+    expect(e.kernelState().firewall.sessions.map((s) => s.tag).sort()).toEqual([1, 2, 3]);
+  });
+});
+
 describe('state over link events', () => {
   it('fails over when the bound uplink loses carrier, and comes back', () => {
     const e = setup();
