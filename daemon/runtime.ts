@@ -138,11 +138,11 @@ export class Runtime implements DaemonApi {
       const s = this.engine.registry.byId(id);
       if (!s) continue;
       const props = serviceProps(s, isConnected(s.state));
-      const keys = changedProps(this.#serviceCache.get(id), props);
+      const changes = changedProps(this.#serviceCache.get(id), props);
       const isNew = !this.#serviceCache.has(id);
       this.#serviceCache.set(id, props);
-      if (isNew || keys.length) changed.push(id);
-      for (const k of keys) ev.servicePropertyChanged(id, k, props[k]!);
+      if (isNew || changes.length) changed.push(id);
+      for (const [k, p] of changes) ev.servicePropertyChanged(id, k, p);
     }
     if (fx.servicesReordered || changed.length || fx.removedServices.length) {
       const order = this.engine.services().map((s) => ({ path: servicePath(s.id), props: changed.includes(s.id) ? this.#serviceCache.get(s.id)! : null }));
@@ -161,7 +161,7 @@ export class Runtime implements DaemonApi {
       const before = this.#techCache.get(t.type);
       this.#techCache.set(t.type, props);
       if (!before) ev.technologyAdded(technologyPath(t.type), props);
-      else for (const k of changedProps(before, props)) ev.technologyPropertyChanged(technologyPath(t.type), k, props[k]!);
+      else for (const [k, p] of changedProps(before, props)) ev.technologyPropertyChanged(technologyPath(t.type), k, p);
     }
   }
 

@@ -127,3 +127,117 @@ export function fromDBusError(dbusName: string, message: string, cause?: unknown
   const Cls = (suffix && CLASS_OF[suffix]) || UnknownDaemonError;
   return new Cls(message || dbusName, dbusName, { cause });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Errors the SDK raises itself (no D-Bus error name behind them).
+
+/** Why a {@link DaemonUnavailableError} was raised. */
+export type DaemonUnavailableReason =
+  /** Nobody owns the daemon's bus name (netsessiond/connmand not running, or not allowed to be reached). */
+  | 'no-daemon'
+  /** The daemon left the bus (stopped or crashed) while sessions were open. */
+  | 'daemon-left'
+  /** The bus itself could not be reached (no socket, permission denied, handshake failed). */
+  | 'bus-unreachable'
+  /** The connection to the bus closed (the bus daemon stopped). */
+  | 'bus-closed';
+
+/**
+ * The daemon cannot be reached: it is not on the bus, it left, or the bus itself is gone.
+ * `reason` says which. Sessions that were open when this happened are destroyed.
+ */
+export class DaemonUnavailableError extends NetsessionError {
+  readonly code = 'NS_ERR_DAEMON_UNAVAILABLE' as const;
+  constructor(
+    /** What exactly went wrong. */
+    readonly reason: DaemonUnavailableReason,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Why a {@link SessionClosedError} was raised. */
+export type SessionClosedReason =
+  /** `destroy()` was called on this session. */
+  | 'destroyed'
+  /** The daemon released the session (`Notification.Release`, e.g. when it shuts down). */
+  | 'released'
+  /** The daemon no longer knows the session (its object is gone, e.g. destroyed by root). */
+  | 'gone'
+  /** The daemon or the bus went away; `cause` is the {@link DaemonUnavailableError}. */
+  | 'lost'
+  /** The transport the session lived on was closed. */
+  | 'transport-closed';
+
+/**
+ * The session is over, so the call cannot be made (or a pending wait cannot finish).
+ * `reason` says how it ended; `cause` carries the underlying error when there is one.
+ */
+export class SessionClosedError extends NetsessionError {
+  readonly code = 'NS_ERR_SESSION_CLOSED' as const;
+  constructor(
+    /** How the session ended. */
+    readonly reason: SessionClosedReason,
+    message?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message ?? `the session is closed (${reason})`, options);
+  }
+}
+
+/** A `timeout` given to an SDK call expired before the call finished. */
+export class TimeoutError extends NetsessionError {
+  readonly code = 'NS_ERR_TIMEOUT' as const;
+  constructor(
+    message: string,
+    /** The timeout that expired, in milliseconds. */
+    readonly timeout: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The `signal` passed to an SDK call was aborted. Its `name` is `'AbortError'` (like the
+ * DOMException that `fetch` and Node's timers throw), so `err.name === 'AbortError'` checks keep
+ * working; `cause` is the signal's `reason`.
+ */
+export class AbortError extends NetsessionError {
+  readonly code = 'NS_ERR_ABORTED' as const;
+  constructor(message = 'the operation was aborted', options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/**
+ * The daemon lacks a netsession extension the call needs — e.g. `statistics()` against a real
+ * connmand (no `org.netsession.*` interfaces), or a netsessiond started without the kernel
+ * datapath (no `Statistics` capability). Not to be confused with {@link NotSupportedError}, which
+ * is the daemon answering `net.connman.Error.NotSupported` to a call it knows.
+ */
+export class ExtensionNotSupportedError extends NetsessionError {
+  readonly code = 'NS_ERR_EXTENSION_NOT_SUPPORTED' as const;
+  constructor(
+    /** The capability that is missing, e.g. `Statistics`. */
+    readonly feature: string,
+    message?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message ?? `the daemon does not support the '${feature}' extension`, options);
+  }
+}
+
+/**
+ * The session has no uplink right now (state `disconnected`, or no address of the wanted
+ * family), so a socket cannot be bound to it. Raised by the bind helpers.
+ */
+export class NotConnectedError extends NetsessionError {
+  readonly code = 'NS_ERR_NOT_CONNECTED' as const;
+}
+
+/** The daemon sent something the SDK cannot understand (a malformed Update, a bad reply). */
+export class ProtocolError extends NetsessionError {
+  readonly code = 'NS_ERR_PROTOCOL' as const;
+}

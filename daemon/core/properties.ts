@@ -48,7 +48,8 @@ export function serviceProps(s: Service, favorite: boolean): PropDict {
     Type: { signature: 's', value: s.bearer },
     Security: EMPTY_LIST,
     State: { signature: 's', value: s.state },
-    Error: { signature: 's', value: s.error },
+    // ConnMan sends Error only while there is one (and signals '' when it clears).
+    ...(s.error ? { Error: { signature: 's', value: s.error } } : {}),
     Favorite: { signature: 'b', value: favorite },
     Immutable: { signature: 'b', value: false },
     AutoConnect: { signature: 'b', value: favorite },
@@ -98,8 +99,22 @@ export function technologyProps(t: TechnologyView): PropDict {
   };
 }
 
-/** Keys whose value differs between two dicts (for PropertyChanged signals). */
-export function changedProps(before: PropDict | undefined, after: PropDict): string[] {
+/**
+ * Properties whose value differs between two dicts, as PropertyChanged signals carry them. A key
+ * that disappeared (ConnMan omits an empty Error) is signalled with its empty value.
+ */
+export function changedProps(before: PropDict | undefined, after: PropDict): Array<[string, Prop]> {
   if (!before) return [];
-  return Object.keys(after).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+  const out: Array<[string, Prop]> = [];
+  for (const [k, p] of Object.entries(after)) if (JSON.stringify(before[k]) !== JSON.stringify(p)) out.push([k, p]);
+  for (const [k, p] of Object.entries(before)) if (!(k in after)) out.push([k, { signature: p.signature, value: emptyOf(p.signature) }]);
+  return out;
+}
+
+function emptyOf(signature: string): unknown {
+  if (signature === 's' || signature === 'o') return signature === 's' ? '' : '/';
+  if (signature === 'b') return false;
+  if (signature.startsWith('a{')) return {};
+  if (signature.startsWith('a')) return [];
+  return 0;
 }

@@ -56,9 +56,9 @@ export function managerInterface(ctx: AdapterContext): InterfaceSpec {
       // `connmanctl peers` / `connmanctl tethering` can show without an error.
       GetPeers: { in: '', out: 'a(oa{sv})', outNames: ['peers'], handle: () => [[]] },
       GetTetheringClients: { in: '', out: 'as', outNames: ['tethering_clients'], handle: () => [[]] },
-      // connmanctl registers an agent as soon as it runs interactively, and fails loudly if that
-      // is refused. netsessiond never needs to ask an agent anything (no passphrases, no
-      // captive-portal logins), so accepting and ignoring the registration is the right answer.
+      // connmanctl registers an agent with `agent on` (interactive mode only) and reports an
+      // error if that is refused. netsessiond never needs to ask an agent anything (no
+      // passphrases, no captive-portal logins), so accepting and ignoring it is the right answer.
       RegisterAgent: { in: 'o', out: '', inNames: ['path'], handle: () => EMPTY },
       UnregisterAgent: { in: 'o', out: '', inNames: ['path'], handle: () => EMPTY },
       [M.RegisterCounter]: unsupported(SIGNATURES.RegisterCounter.in, SIGNATURES.RegisterCounter.out, notYet('RegisterCounter'), ['path', 'accuracy', 'period']),

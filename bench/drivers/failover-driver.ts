@@ -1,0 +1,271 @@
+/**
+ * Failover benchmark driver: runs INSIDE the sandbox's device namespace (started by
+ * bench/daemon-latency.ts through `sb.spawn(sb.devNs, ...)`), so one process both makes the link
+ * change and receives the session Update, on one clock (`performance.now()`).
+ *
+ * Link changes are single RTM_NEWLINK requests (IFF_UP cleared or set) on netlink sockets opened
+ * once up front: no `ip` process in the timed path (one `ip` spawn costs 3–8 ms, more than the
+ * latency measured). Device-side sockets live in this namespace. Router-side ones (the veth peer,
+ * whose admin-down is carrier loss for the device) are opened in the router's namespace by
+ * moving this thread there with setns(2) for the moment of socket() and straight back, like the
+ * connmand harness's NetnsLink: a socket stays in the namespace it was created in. Node cannot
+ * setns by itself; koffi (already a dependency) calls libc. Only the main thread moves, and only
+ * into one of the sandbox's own namespaces.
+ *
+ * Input: one JSON argument ({@link DriverInput}). Output: one JSON line on stdout
+ * ({@link DriverOutput}); progress on stderr.
+ */
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
+import { ConnmanClient, v, type Notifier } from '../../test/integration/support/connman-client.js';
+
+/** One uplink as the driver needs it. */
+export interface DriverUplink {
+  name: string;
+  routerNs: string;
+  routerLan: string;
+  /** `ip` argument lists (device namespace) that put back what a device-side admin-down drops. */
+  restore: string[][];
+}
+
+export interface DriverInput {
+  rounds: number;
+  warmup: number;
+  uplinks: DriverUplink[];
+  /** Pause after the session is back on its uplink, before the next cut (ms). */
+  settleMs: number;
+}
+
+/** Raw samples of one scenario, in ms from the moment before the RTM_NEWLINK was sent. */
+export interface ScenarioResult {
+  name: string;
+  /** Link change → first Update of the session. */
+  firstUpdate: number[];
+  /** → the Update carrying State=disconnected (null in a round where none came). */
+  disconnected: Array<number | null>;
+  /** → the Update carrying another, non-empty Interface (unpinned sessions only). */
+  newInterface: Array<number | null>;
+  /** The netlink ACK of the link change. */
+  netlinkAck: number[];
+  /**
+   * → the device-side RTM_NEWLINK of the uplink reaching a listener in this process (the same
+   * multicast the daemon receives): splits the latency into kernel and daemon + D-Bus parts.
+   */
+  kernelEvent: Array<number | null>;
+  /** Link up → first Update back on the uplink (connected or online), router side only. */
+  upToBack: Array<number | null>;
+  /** Link up → Update with State=online on the uplink (includes one online check). */
+  upToOnline: Array<number | null>;
+  /** CLOCK_MONOTONIC (ms) of each measured cut, to line rounds up with a daemon-side trace. */
+  t0Monotonic: number[];
+  /** Keys of each round's first Update (to show what the daemon sends). */
+  firstUpdateKeys: string[];
+  wallS: number;
+}
+
+export interface DriverOutput {
+  scenarios: ScenarioResult[];
+}
+
+const CLONE_NEWNET = 0x40000000;
+/** Settings of a CreateSession call, as the test client takes them. */
+type SessionSettings = Parameters<ConnmanClient['createSession']>[0];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const log = (m: string) => process.stderr.write(`[failover-driver] ${m}\n`);
+
+type SetNs = (fd: number, nstype: number) => number;
+
+async function loadSetns(): Promise<{ setns: SetNs; errno: () => number }> {
+  const { default: koffi } = await import('koffi');
+  const lib = koffi.load('libc.so.6');
+  const fn = lib.func('int setns(int, int)');
+  return { setns: (fd, t) => fn(fd, t) as number, errno: () => koffi.errno() };
+}
+
+/** Opens an rtnetlink socket inside named namespace `ns` (see the module comment). */
+async function socketInNamespace(ns: string): Promise<RtNetlinkSocket> {
+  const { setns, errno } = await loadSetns();
+  const home = openSync('/proc/thread-self/ns/net', 'r');
+  const target = openSync(`/run/netns/${ns}`, 'r');
+  try {
+    if (setns(target, CLONE_NEWNET) !== 0) throw new Error(`setns(${ns}) failed: errno ${errno()}`);
+    try {
+      // socket() and bind() run synchronously here, so the socket belongs to `ns`.
+      return createRtNetlink();
+    } finally {
+      if (setns(home, CLONE_NEWNET) !== 0) {
+        // Staying in the router namespace would make every later step lie: give up loudly.
+        log(`cannot return to the device namespace: errno ${errno()}`);
+        process.exit(3);
+      }
+    }
+  } finally {
+    closeSync(home);
+    closeSync(target);
+  }
+}
+
+/** A link that can be set down/up with one RTM_NEWLINK on a pre-opened socket. */
+class NlLink {
+  constructor(
+    readonly sock: RtNetlinkSocket,
+    readonly index: number,
+  ) {}
+
+  static async open(sock: RtNetlinkSocket, ifname: string): Promise<NlLink> {
+    const links = await sock.getLinks();
+    const l = links.find((m) => m.attrs.ifname === ifname);
+    if (!l?.data.index) throw new Error(`no link ${ifname}`);
+    return new NlLink(sock, l.data.index);
+  }
+
+  /** Sets IFF_UP; returns the send time and the ACK delay. */
+  async set(up: boolean): Promise<{ t0: number; ack: number }> {
+    const t0 = performance.now();
+    await this.sock.newLink({ index: this.index, flags: up ? { up: true } : {}, change: { up: true } });
+    return { t0, ack: performance.now() - t0 };
+  }
+}
+
+interface Scenario {
+  name: string;
+  settings: SessionSettings;
+  /** The uplink whose link is changed (the session is bound to it before each cut). */
+  cut: string;
+  side: 'dev' | 'router';
+  pinned: boolean;
+}
+
+let seq = 0;
+
+/** Arrival times of RTM_NEWLINK notifications in the device namespace, per ifindex. */
+class LinkMonitor {
+  readonly seen: Array<{ at: number; index: number }> = [];
+
+  constructor() {
+    const sock = createRtNetlink();
+    sock.addMembership('LINK');
+    sock.socket.on('message', (msgs: Array<{ type: number; data: Buffer }>) => {
+      const at = performance.now();
+      // struct ifinfomsg: family u8, pad u8, type u16, index s32, ...
+      for (const m of msgs) if (m.type === RTM_NEWLINK && m.data.length >= 8) this.seen.push({ at, index: m.data.readInt32LE(4) });
+    });
+  }
+
+  firstAfter(t0: number, index: number): number | null {
+    const e = this.seen.find((x) => x.at >= t0 && x.index === index);
+    return e ? e.at : null;
+  }
+}
+
+const RTM_NEWLINK = 16;
+/** performance.now() + this = process.hrtime (CLOCK_MONOTONIC, the same clock in every process), in ms. */
+const MONOTONIC_OFFSET = Number(process.hrtime.bigint()) / 1e6 - performance.now();
+
+async function runScenario(client: ConnmanClient, sc: Scenario, link: NlLink, uplink: DriverUplink, input: DriverInput, mon: LinkMonitor, devIndex: number): Promise<ScenarioResult> {
+  const wall0 = performance.now();
+  const notifier = `/bench/failover/n${++seq}`;
+  const { path, n } = await client.createSession(sc.settings, notifier);
+  const back = (s: Record<string, unknown>) => s.Interface === sc.cut && s.State === 'online';
+  await n.waitFor(back, 15_000, `${sc.name}: session online on ${sc.cut}`);
+  const out: ScenarioResult = {
+    name: sc.name,
+    firstUpdate: [],
+    disconnected: [],
+    newInterface: [],
+    netlinkAck: [],
+    kernelEvent: [],
+    upToBack: [],
+    upToOnline: [],
+    t0Monotonic: [],
+    firstUpdateKeys: [],
+    wallS: 0,
+  };
+  for (let i = 0; i < input.warmup + input.rounds; i++) {
+    await n.waitFor(back, 15_000, `${sc.name}: back on ${sc.cut} before round ${i}`);
+    await sleep(input.settleMs);
+    const k = n.updates.length;
+    const { t0, ack } = await link.set(false);
+    const done = (s: Record<string, unknown>) => (sc.pinned ? s.State === 'disconnected' : s.Interface !== sc.cut && s.Interface !== '' && s.Interface !== undefined);
+    await n.waitFor(() => n.updates.length > k && done(n.settings), 5_000, `${sc.name}: reaction to the cut in round ${i}`);
+    // Let a second Update of the same event (if the daemon sends one) arrive before up.
+    await sleep(30);
+    const ups = n.updates.slice(k);
+    const k2 = n.updates.length;
+    const up = await link.set(true);
+    if (sc.side === 'dev') {
+      // The kernel dropped the uplink's routes with the admin-down; put them back (not timed).
+      for (const argv of uplink.restore) {
+        const r = spawnSync('ip', argv, { encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`ip ${argv.join(' ')}: ${r.stderr}`);
+      }
+    }
+    await n.waitFor(back, 15_000, `${sc.name}: back on ${sc.cut} after round ${i}`);
+    if (i < input.warmup) continue;
+    const at = (pred: (u: Record<string, unknown>) => boolean) => {
+      const u = ups.find((x) => pred(x.values));
+      return u ? u.at - t0 : null;
+    };
+    out.firstUpdate.push(ups[0]!.at - t0);
+    out.firstUpdateKeys.push(Object.keys(ups[0]!.values).join(','));
+    out.disconnected.push(at((u) => u.State === 'disconnected'));
+    out.newInterface.push(sc.pinned ? null : at((u) => typeof u.Interface === 'string' && u.Interface !== '' && u.Interface !== sc.cut));
+    out.netlinkAck.push(ack);
+    out.t0Monotonic.push(t0 + MONOTONIC_OFFSET);
+    const ev = mon.firstAfter(t0, devIndex);
+    out.kernelEvent.push(ev === null ? null : ev - t0);
+    mon.seen.length = 0;
+    if (sc.side === 'router') {
+      const ups2 = n.updates.slice(k2);
+      const b = ups2.find((x) => (x.values.State === 'connected' || x.values.State === 'online') && (sc.pinned || x.values.Interface === sc.cut));
+      const o = ups2.find((x) => x.values.State === 'online' && (sc.pinned || n.settings.Interface === sc.cut));
+      out.upToBack.push(b ? b.at - up.t0 : null);
+      out.upToOnline.push(o ? o.at - up.t0 : null);
+    }
+  }
+  await client.session(path).destroy();
+  out.wallS = (performance.now() - wall0) / 1000;
+  log(`${sc.name}: ${out.firstUpdate.length} rounds in ${out.wallS.toFixed(1)} s`);
+  return out;
+}
+
+async function main(): Promise<void> {
+  const input = JSON.parse(process.argv[2] ?? '{}') as DriverInput;
+  const bus = process.env.DBUS_SYSTEM_BUS_ADDRESS;
+  if (!bus) throw new Error('DBUS_SYSTEM_BUS_ADDRESS is not set');
+  const uplink = (name: string) => {
+    const u = input.uplinks.find((x) => x.name === name);
+    if (!u) throw new Error(`no uplink ${name}`);
+    return u;
+  };
+  const a = uplink('eth-a');
+  const b = uplink('eth-b');
+  const devSock = createRtNetlink();
+  const links = {
+    devA: await NlLink.open(devSock, a.name),
+    devB: await NlLink.open(devSock, b.name),
+    routerA: await NlLink.open(await socketInNamespace(a.routerNs), a.routerLan),
+    routerB: await NlLink.open(await socketInNamespace(b.routerNs), b.routerLan),
+  };
+  const mon = new LinkMonitor();
+  const client = await ConnmanClient.connect(bus);
+  const pinnedB = { AllowedInterface: v.s('eth-b') };
+  const scenarios: Array<[Scenario, NlLink, DriverUplink, number]> = [
+    [{ name: 'pinned eth-b, dev-side admin down', settings: pinnedB, cut: 'eth-b', side: 'dev', pinned: true }, links.devB, b, links.devB.index],
+    [{ name: 'pinned eth-b, router-side carrier loss', settings: pinnedB, cut: 'eth-b', side: 'router', pinned: true }, links.routerB, b, links.devB.index],
+    [{ name: 'unpinned on eth-a, router-side carrier loss', settings: {}, cut: 'eth-a', side: 'router', pinned: false }, links.routerA, a, links.devA.index],
+    [{ name: 'unpinned on eth-a, dev-side admin down', settings: {}, cut: 'eth-a', side: 'dev', pinned: false }, links.devA, a, links.devA.index],
+  ];
+  const results: ScenarioResult[] = [];
+  for (const [sc, link, u, devIndex] of scenarios) results.push(await runScenario(client, sc, link, u, input, mon, devIndex));
+  client.disconnect();
+  process.stdout.write(`${JSON.stringify({ scenarios: results } satisfies DriverOutput)}\n`);
+  process.exit(0);
+}
+
+main().catch((err: unknown) => {
+  log(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  process.exit(1);
+});

@@ -1,0 +1,379 @@
+/**
+ * A network session: what the daemon decided for this app (state, uplink, addresses), kept
+ * current from the daemon's Updates, with events, waiting and the Session methods.
+ */
+import { EventEmitter } from 'node:events';
+import { checkWaitOptions, race, type WaitOptions } from './deadline.js';
+import {
+  DaemonUnavailableError,
+  ExtensionNotSupportedError,
+  InvalidOptionError,
+  SessionClosedError,
+  type NetsessionError,
+  type SessionClosedReason,
+} from './errors.js';
+import { toSessionRequest, type SessionOptions } from './options.js';
+import type { Bearer, RequestKey, SessionSettings, SessionState } from './protocol.js';
+import { EMPTY_INFO, UPLINK_INFO, decodeUpdate, mergeUpdate, type IPv4Info, type IPv6Info, type SessionInfo, type SessionUpdate } from './settings.js';
+import type { SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from './transport.js';
+import { UpdateStream } from './update-stream.js';
+
+/** Events of a {@link Session}, with their arguments. Every property is already current when they fire. */
+export interface SessionEvents {
+  /** The keys an Update changed, camelCase (only keys whose value really changed). */
+  update: [changes: SessionUpdate];
+  /** `state` changed. */
+  state: [state: SessionState, previous: SessionState];
+  /** `state` became `online`. */
+  online: [];
+  /** `state` was `online` and no longer is. */
+  offline: [];
+  /** The session moved to another interface (`null`: it has none now). Sockets bound to the old one should be recreated. */
+  interface: [name: string | null, previous: string | null];
+  /**
+   * The session ended. `null` when `destroy()` was called; a {@link SessionClosedError} when the
+   * daemon released it or forgot it; a {@link DaemonUnavailableError} when the daemon or the bus
+   * went away.
+   */
+  destroyed: [error: NetsessionError | null];
+  /**
+   * The session was lost because the daemon or the bus went away. Unlike a plain EventEmitter,
+   * a session emits `error` only when someone listens: `destroyed` reports the same loss.
+   */
+  error: [error: NetsessionError];
+}
+
+/** Named conditions for {@link Session.waitFor}. */
+export type WaitCondition =
+  /** `state` is `online`. */
+  | 'online'
+  /** `state` is `connected` or `online` (the session has an uplink). */
+  | 'connected'
+  /** `state` is `disconnected`. */
+  | 'disconnected';
+
+const CONDITIONS: Record<WaitCondition, (i: SessionInfo) => boolean> = {
+  online: (i) => i.state === 'online',
+  connected: (i) => i.state !== 'disconnected',
+  disconnected: (i) => i.state === 'disconnected',
+};
+
+/** Options of {@link Session.updates}. */
+export interface UpdatesOptions {
+  /** Aborting it makes the iterator throw an {@link AbortError}. */
+  signal?: AbortSignal;
+}
+
+interface Ending {
+  reason: SessionClosedReason;
+  /** What `destroyed` carries. */
+  error: NetsessionError | null;
+}
+
+function isSessionOver(err: unknown): err is NetsessionError {
+  return (err instanceof SessionClosedError && err.reason === 'gone') || err instanceof DaemonUnavailableError;
+}
+
+/**
+ * A per-application network session. Create it with {@link createSession}; it is valid (its
+ * `state`, `interface`, … are the daemon's) as soon as that resolves.
+ *
+ * A live session keeps the process running, like an open socket: `destroy()` it when done, or
+ * use `await using`.
+ */
+export class Session extends EventEmitter<SessionEvents> {
+  readonly #transport: Transport;
+  #handle: TransportSession | null = null;
+  #info: SessionInfo = EMPTY_INFO;
+  #gotFirst = false;
+  readonly #first: Promise<void>;
+  #firstDone!: { resolve(): void; reject(err: unknown): void };
+  #ending: Ending | null = null;
+  #destroying: Promise<void> | null = null;
+  readonly #streams = new Set<UpdateStream>();
+  readonly #waiters = new Set<() => void>();
+
+  private constructor(transport: Transport) {
+    super();
+    this.#transport = transport;
+    this.#first = new Promise<void>((resolve, reject) => {
+      this.#firstDone = { resolve, reject };
+    });
+    // Rejected when a half-made session ends; whoever waits on it handles that, nobody else must.
+    this.#first.catch(() => undefined);
+  }
+
+  /**
+   * Creates a session on `transport` and resolves once its first Update arrived. Used by
+   * {@link createSession}; on failure or abort the half-made session is destroyed.
+   * @internal
+   */
+  static async _open(transport: Transport, request: SessionRequest, opts: WaitOptions): Promise<Session> {
+    const s = new Session(transport);
+    const creating = transport.createSession(request, s.#notifier());
+    const ready = creating.then((handle) => {
+      s.#handle = handle;
+      return s.#first;
+    });
+    try {
+      await race(ready, opts, 'createSession');
+    } catch (err) {
+      s.#end('destroyed', null, false);
+      // The daemon may still answer CreateSession after we gave up: destroy what it made.
+      creating.then((h) => h.destroy()).catch(() => undefined);
+      throw err;
+    }
+    return s;
+  }
+
+  // ------------------------------------------------------------------ current values
+
+  /** The session's object path on the daemon (`/sessions/...`). */
+  get path(): string {
+    return this.#handle?.path ?? '';
+  }
+
+  /** Everything the session knows, as one frozen object (replaced, never mutated, on each Update). */
+  get settings(): SessionInfo {
+    return this.#info;
+  }
+
+  /** `disconnected`, `connected` or `online`. */
+  get state(): SessionState {
+    return this.#info.state;
+  }
+
+  /** Interface name of the uplink the session is bound to, or `null`. */
+  get interface(): string | null {
+    return this.#info.interface;
+  }
+
+  /** Bearer of that uplink, or `null`. */
+  get bearer(): Bearer | null {
+    return this.#info.bearer;
+  }
+
+  /** IPv4 configuration of that uplink (`ipv4?.address` is the address to bind to), or `null`. */
+  get ipv4(): IPv4Info | null {
+    return this.#info.ipv4;
+  }
+
+  /** IPv6 configuration of that uplink, or `null`. */
+  get ipv6(): IPv6Info | null {
+    return this.#info.ipv6;
+  }
+
+  /** True once the session ended (destroyed, released by the daemon, or lost). */
+  get destroyed(): boolean {
+    return this.#ending !== null;
+  }
+
+  // ------------------------------------------------------------------ Session methods
+
+  /**
+   * Asks the daemon to connect the session's uplink (`Session.Connect`): the session becomes
+   * active again after {@link Session.disconnect}. Updates it causes are applied by the time it resolves.
+   */
+  connect(): Promise<void>;
+  // Room for the bind helpers' `connect(port, host)` overload: one implementation, dispatching on arguments.
+  connect(...args: unknown[]): Promise<void> {
+    if (args.length > 0) return Promise.reject(new InvalidOptionError('connect', 'takes no arguments'));
+    return this.#call((h) => h.connect());
+  }
+
+  /** Detaches the session from its uplink until the next {@link Session.connect} (`Session.Disconnect`). */
+  disconnect(): Promise<void> {
+    return this.#call((h) => h.disconnect());
+  }
+
+  /**
+   * Changes settings. Validated first (an {@link InvalidOptionError} sends nothing), then one
+   * `Session.Change` per key, in a fixed order. The session's values follow the daemon's
+   * Updates, which arrive before each Change's reply: when this resolves they are current. If
+   * the daemon rejects a key, the promise rejects with its error; keys before it stay applied.
+   */
+  async change(options: SessionOptions): Promise<void> {
+    const request = toSessionRequest(options);
+    for (const [key, value] of Object.entries(request) as Array<[RequestKey, never]>) {
+      await this.#call((h) => h.change(key, value));
+    }
+  }
+
+  /**
+   * Per-session traffic counters (netsessiond's `GetStatistics`). Rejects with
+   * {@link ExtensionNotSupportedError} when the daemon lacks the `Statistics` capability (a real
+   * connmand, or netsessiond without its kernel datapath).
+   */
+  async statistics(): Promise<SessionStatistics> {
+    this.#assertOpen();
+    const caps = await this.#transport.capabilities();
+    if (!caps.includes('Statistics')) throw new ExtensionNotSupportedError('Statistics');
+    return this.#call(() => this.#transport.statistics(this.path));
+  }
+
+  /**
+   * Ends the session (`Session.Destroy`). Idempotent: later calls return the same promise. The
+   * session is closed at once (`destroyed` fires before this resolves); the promise rejects only
+   * if the daemon refused (a session the daemon already forgot, or a daemon that is gone, is fine).
+   */
+  destroy(): Promise<void> {
+    if (this.#destroying) return this.#destroying;
+    const handle = this.#ending ? null : this.#handle;
+    this.#end('destroyed', null);
+    this.#destroying = handle
+      ? handle.destroy().catch((err: unknown) => {
+          if (!isSessionOver(err)) throw err;
+        })
+      : Promise.resolve();
+    return this.#destroying;
+  }
+
+  /** `await using s = await createSession()`: destroys the session at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.destroy();
+  }
+
+  // ------------------------------------------------------------------ waiting
+
+  /**
+   * Resolves with the settings once `condition` holds — at once if it already does. Rejects with
+   * {@link TimeoutError} after `timeout` ms, {@link AbortError} when `signal` aborts, and
+   * {@link SessionClosedError} if the session ends first.
+   */
+  waitFor(condition: WaitCondition, options?: WaitOptions): Promise<SessionInfo>;
+  /** Waits until `predicate(settings)` is true; a type guard narrows the result. */
+  waitFor<T extends SessionInfo>(predicate: (info: SessionInfo) => info is T, options?: WaitOptions): Promise<T>;
+  /** Waits until `predicate(settings)` is true. */
+  waitFor(predicate: (info: SessionInfo) => boolean, options?: WaitOptions): Promise<SessionInfo>;
+  waitFor(condition: WaitCondition | ((info: SessionInfo) => boolean), options: WaitOptions = {}): Promise<SessionInfo> {
+    try {
+      checkWaitOptions(options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const test = typeof condition === 'function' ? condition : Object.hasOwn(CONDITIONS, condition) ? CONDITIONS[condition] : null;
+    if (!test) return Promise.reject(new InvalidOptionError('condition', `must be ${Object.keys(CONDITIONS).join(', ')} or a function`));
+    const what = `waitFor(${typeof condition === 'function' ? 'predicate' : condition})`;
+    let waiter: () => void = () => undefined;
+    const work = new Promise<SessionInfo>((resolve, reject) => {
+      waiter = () => {
+        if (this.#ending) return reject(this.#closedError());
+        try {
+          if (test(this.#info)) resolve(this.#info);
+        } catch (err) {
+          reject(err);
+        }
+      };
+      waiter();
+      this.#waiters.add(waiter);
+    });
+    return race(work, options, what, () => this.#waiters.delete(waiter));
+  }
+
+  /**
+   * The session's updates as an async iterator, from now on (read `settings` for the current
+   * values). Ends after the session's last update when it is destroyed; throws an
+   * {@link AbortError} when `signal` aborts. Each iterator has its own queue.
+   */
+  updates(options: UpdatesOptions = {}): AsyncIterableIterator<SessionUpdate> {
+    checkWaitOptions(options);
+    let stream: UpdateStream | null = null;
+    stream = new UpdateStream(() => stream && this.#streams.delete(stream), options.signal);
+    if (this.#ending) stream.end();
+    if (!stream.ended) this.#streams.add(stream);
+    return stream;
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  #notifier(): SessionNotifier {
+    return {
+      update: (settings) => this.#onUpdate(settings),
+      release: () => this.#end('released', new SessionClosedError('released', 'the daemon released the session')),
+      lost: (error) => this.#end(error instanceof SessionClosedError ? error.reason : 'lost', error),
+    };
+  }
+
+  #onUpdate(wire: Partial<SessionSettings>): void {
+    if (this.#ending) return;
+    const update = decodeUpdate(wire);
+    if (!this.#gotFirst) {
+      // The first Update carries every key; nobody can listen yet (createSession has not resolved).
+      this.#gotFirst = true;
+      this.#info = mergeUpdate(EMPTY_INFO, update).info;
+      this.#firstDone.resolve();
+      return;
+    }
+    this.#apply(update);
+  }
+
+  /** Merges an update and tells everyone, waiters and iterators before listeners (which may throw). */
+  #apply(update: SessionUpdate): void {
+    const previous = this.#info;
+    const { info, changed } = mergeUpdate(previous, update);
+    if (info === previous) return;
+    this.#info = info;
+    for (const w of [...this.#waiters]) w();
+    for (const s of this.#streams) s.push(changed);
+    this.emit('update', changed);
+    if (changed.state !== undefined) {
+      this.emit('state', info.state, previous.state);
+      if (info.state === 'online') this.emit('online');
+      else if (previous.state === 'online') this.emit('offline');
+    }
+    if (Object.hasOwn(changed, 'interface')) this.emit('interface', info.interface, previous.interface);
+  }
+
+  /**
+   * Closes the session client-side, once: the uplink values are cleared (with their events, as
+   * a last update), iterators end, waiters reject, then `destroyed` (and `error`) fire.
+   */
+  #end(reason: SessionClosedReason, error: NetsessionError | null, announce = true): void {
+    if (this.#ending) return;
+    this.#ending = { reason, error };
+    // A session that ends before its first Update fails createSession with the cause itself.
+    this.#firstDone.reject(error ?? this.#closedError());
+    if (!announce) return;
+    if (this.#gotFirst) {
+      const previous = this.#info;
+      const { info, changed } = mergeUpdate(previous, UPLINK_INFO);
+      this.#info = info;
+      if (info !== previous) {
+        for (const s of this.#streams) s.push(changed);
+      }
+      for (const w of [...this.#waiters]) w();
+      for (const s of [...this.#streams]) s.end();
+      if (info !== previous) {
+        this.emit('update', changed);
+        if (changed.state !== undefined) {
+          this.emit('state', info.state, previous.state);
+          if (previous.state === 'online') this.emit('offline');
+        }
+        if (Object.hasOwn(changed, 'interface')) this.emit('interface', info.interface, previous.interface);
+      }
+    }
+    if (error && !(error instanceof SessionClosedError) && this.listenerCount('error') > 0) this.emit('error', error);
+    this.emit('destroyed', error);
+  }
+
+  #closedError(): SessionClosedError {
+    const ending = this.#ending!;
+    if (ending.error instanceof SessionClosedError) return ending.error;
+    return new SessionClosedError(ending.reason, undefined, ending.error ? { cause: ending.error } : undefined);
+  }
+
+  #assertOpen(): void {
+    if (this.#ending) throw this.#closedError();
+  }
+
+  /** Runs a daemon call; an answer meaning "this session is over" closes the session too. */
+  async #call<T>(fn: (h: TransportSession) => Promise<T>): Promise<T> {
+    this.#assertOpen();
+    try {
+      return await fn(this.#handle!);
+    } catch (err) {
+      if (isSessionOver(err)) this.#end(err instanceof DaemonUnavailableError ? 'lost' : 'gone', err);
+      throw err;
+    }
+  }
+}
