@@ -21,7 +21,7 @@
  * Needs root and `ip netns`; otherwise prints why and returns.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { REPO_ROOT, startNetsessiond } from '../test/integration/harness/daemon.js';
@@ -306,6 +306,80 @@ interface MemoryResult {
   destroySeconds: number;
 }
 
+/** Live JS heap (bytes, after a full GC) of a warmed-up daemon around `sessions` sessions. */
+interface HeapResult {
+  before: number;
+  withSessions: number;
+  afterDestroy: number;
+  sessions: number;
+}
+
+interface MemoryContext {
+  bareNode: MemStatus;
+  tsxDaemonIdle: MemStatus;
+  tuned: MemoryResult;
+}
+
+/** Node options of the "tuned" context row: a 1 MB semi-space (young generation) and size-favouring V8. */
+const TUNED_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size'];
+
+/**
+ * Bytes of live JS heap in the daemon: SIGUSR2 makes it write a heap snapshot (node
+ * --heapsnapshot-signal), which V8 takes after a full GC; the sum of the nodes' self sizes is the
+ * live heap. RSS alone cannot tell retained state from garbage a lazy GC has not collected yet.
+ */
+async function liveHeapBytes(pid: number, dir: string): Promise<number> {
+  const before = new Set(readdirSync(dir));
+  process.kill(pid, 'SIGUSR2');
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    await sleep(200);
+    if (Date.now() > deadline) throw new Error(`no heap snapshot from pid ${pid} in ${dir}`);
+    const file = readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+    if (!file) continue;
+    let snap: { snapshot: { meta: { node_fields: string[] } }; nodes: number[] };
+    try {
+      // Written synchronously by the daemon; a partial file does not parse yet.
+      snap = JSON.parse(readFileSync(join(dir, file), 'utf8')) as typeof snap;
+    } catch {
+      continue;
+    }
+    rmSync(join(dir, file), { force: true });
+    const fields = snap.snapshot.meta.node_fields;
+    const at = fields.indexOf('self_size');
+    let total = 0;
+    for (let i = at; i < snap.nodes.length; i += fields.length) total += snap.nodes[i]!;
+    return total;
+  }
+}
+
+/** (c) RSS of one daemon: idle, with `sessions` live sessions, after destroying them. */
+async function measureMemory(client: ConnmanClient, pid: number, sessions: number): Promise<MemoryResult> {
+  await sleep(2000);
+  const idle = await memSamples(pid);
+  const many = await createMany(client, sessions);
+  await sleep(1000);
+  const withSessions = await memSamples(pid);
+  const destroySeconds = await destroyMany(client, many.paths);
+  await sleep(1000);
+  const afterDestroy = await memSamples(pid);
+  return { idle, withSessions, afterDestroy, sessions, createSeconds: many.seconds, destroySeconds };
+}
+
+/**
+ * (c) live heap around `sessions` sessions. Run last in a daemon's life: a heap snapshot leaves
+ * the allocator holding tens of MB, which would spoil any later RSS figure. The daemon is warm
+ * by then, so JIT code and grown tables do not pass for per-session state.
+ */
+async function measureHeap(client: ConnmanClient, pid: number, sessions: number, diagDir: string): Promise<HeapResult> {
+  const before = await liveHeapBytes(pid, diagDir);
+  const many = await createMany(client, sessions);
+  const withSessions = await liveHeapBytes(pid, diagDir);
+  await destroyMany(client, many.paths);
+  const afterDestroy = await liveHeapBytes(pid, diagDir);
+  return { before, withSessions, afterDestroy, sessions };
+}
+
 async function createMany(client: ConnmanClient, count: number, window = 64): Promise<{ paths: string[]; seconds: number }> {
   const paths: string[] = [];
   const t0 = performance.now();
@@ -369,7 +443,11 @@ export async function runDaemonBench(opts: DaemonBenchOptions = {}): Promise<voi
   const phases = new Set(opts.phases ?? ['memory', 'create', 'failover', 'context']);
   try {
     const conf = writeConfig(sb, Math.max(2 * rssSessions, 256));
-    const daemon = await startDaemon(sb, conf, [process.execPath, ...(opts.daemonNodeArgs ?? []), entry]);
+    // The heap-snapshot signal costs nothing until sent; it lets (c) weigh the live heap.
+    const diagDir = join(sb.tmpDir, 'diag');
+    mkdirSync(diagDir, { recursive: true });
+    const snapshotArgs = ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${diagDir}`];
+    const daemon = await startDaemon(sb, conf, [process.execPath, ...snapshotArgs, ...(opts.daemonNodeArgs ?? []), entry]);
     client = await ConnmanClient.connect(sb.dbusAddress!);
     await waitAllOnline(client);
     raw.daemon = { pid: daemon.pid, harnessPid: daemon.proc.pid, startToReadyMs: daemon.readyMs, argv: daemon.proc.argv };
@@ -377,15 +455,7 @@ export async function runDaemonBench(opts: DaemonBenchOptions = {}): Promise<voi
     // ---- (c) memory first, so the idle figure is a fresh daemon's (as connmand's was).
     let memory: MemoryResult | null = null;
     if (phases.has('memory')) {
-      await sleep(2000);
-      const idle = await memSamples(daemon.pid);
-      const many = await createMany(client, rssSessions);
-      await sleep(1000);
-      const withSessions = await memSamples(daemon.pid);
-      const destroySeconds = await destroyMany(client, many.paths);
-      await sleep(1000);
-      const afterDestroy = await memSamples(daemon.pid);
-      memory = { idle, withSessions, afterDestroy, sessions: rssSessions, createSeconds: many.seconds, destroySeconds };
+      memory = await measureMemory(client, daemon.pid, rssSessions);
       raw.memory = memory;
     }
 
@@ -408,26 +478,39 @@ export async function runDaemonBench(opts: DaemonBenchOptions = {}): Promise<voi
     }
     raw.loadavg = { ...(raw.loadavg as object), afterLatency: readFileSync('/proc/loadavg', 'utf8').trim() };
 
+    let heap: HeapResult | null = null;
+    if (phases.has('memory')) {
+      heap = await measureHeap(client, daemon.pid, rssSessions, diagDir);
+      raw.heap = heap;
+    }
+
     client.disconnect();
     client = null;
     await daemon.proc.kill('SIGTERM', 3000);
 
     // ---- context: Node's floor, and the daemon as the tests run it (under tsx).
-    let context: { bareNode: MemStatus; tsxDaemonIdle: MemStatus } | null = null;
+    let context: MemoryContext | null = null;
     if (phases.has('context')) {
       const bareNode = await bareNodeRss(sb);
       const tsxDaemon = await startDaemon(sb, conf, [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'daemon/main.ts')]);
       await sleep(2000);
       const tsxDaemonIdle = await memSamples(tsxDaemon.pid, 10);
       await tsxDaemon.proc.kill('SIGTERM', 3000);
-      context = { bareNode, tsxDaemonIdle };
+      // The same daemon with V8 told to keep a small young generation and favour size.
+      const tuned = await startDaemon(sb, conf, [process.execPath, ...TUNED_FLAGS, entry]);
+      const tunedClient = await ConnmanClient.connect(sb.dbusAddress!);
+      await waitAllOnline(tunedClient);
+      const tunedMemory = await measureMemory(tunedClient, tuned.pid, rssSessions);
+      tunedClient.disconnect();
+      await tuned.proc.kill('SIGTERM', 3000);
+      context = { bareNode, tsxDaemonIdle, tuned: tunedMemory };
       raw.context = context;
     }
     raw.wallSeconds = (performance.now() - wall0) / 1000;
 
     if (create) printCreate(create, roundTrips, createRounds);
     if (failover) printFailover(failover.scenarios);
-    if (memory) printMemory(memory, context);
+    if (memory) printMemory(memory, heap, context);
     writeFileSync(join(OUT_DIR, 'daemon.json'), `${JSON.stringify(raw, null, 1)}\n`);
     console.log(`(raw samples: .bench-out/daemon.json; daemon benches took ${(raw.wallSeconds as number).toFixed(0)} s; loadavg ${JSON.stringify(raw.loadavg)})`);
   } finally {
@@ -472,7 +555,7 @@ function printFailover(scenarios: ScenarioResult[]): void {
   console.log(`first Update keys: ${scenarios.map((s) => `${s.name} → {${[...new Set(s.firstUpdateKeys)].join(' | ')}}`).join('; ')}`);
 }
 
-function printMemory(m: MemoryResult, context: { bareNode: MemStatus; tsxDaemonIdle: MemStatus } | null): void {
+function printMemory(m: MemoryResult, heap: HeapResult | null, context: MemoryContext | null): void {
   console.log(`\n# daemon (c): memory of the daemon process (kB, median of 20 samples over 1 s; target: as low as Node allows; connmand 1.41 beside)`);
   const row = (what: string, x: MemStatus, connmand: number | null): Row => ({
     state: what,
@@ -489,16 +572,31 @@ function printMemory(m: MemoryResult, context: { bareNode: MemStatus; tsxDaemonI
     row('after destroying them', m.afterDestroy, null),
   ];
   if (context) {
+    const t = context.tuned;
+    rows.push(row(`tuned (${TUNED_FLAGS.join(' ')}): idle`, t.idle, null));
+    rows.push(row(`tuned: ${t.sessions} live sessions`, t.withSessions, null));
+    rows.push(row('tuned: after destroying them', t.afterDestroy, null));
     rows.push(row('context: bare `node -e setInterval` process', context.bareNode, null));
     rows.push(row('context: daemon under tsx (as the tests run it), idle', context.tsxDaemonIdle, null));
   }
   console.table(rows);
-  const per = ((m.withSessions.VmRSS - m.idle.VmRSS) * 1024) / m.sessions;
-  const perAnon = ((m.withSessions.RssAnon - m.idle.RssAnon) * 1024) / m.sessions;
+  const perRss = (a: MemStatus, b: MemStatus, n: number) => `${(((b.VmRSS - a.VmRSS) * 1024) / n).toFixed(0)} (RssAnon ${(((b.RssAnon - a.RssAnon) * 1024) / n).toFixed(0)})`;
   console.log(
-    `per live session: ${per.toFixed(0)} bytes VmRSS (${perAnon.toFixed(0)} RssAnon) — connmand ≈${CONNMAND.rss.perSessionBytes} (+444 kB for 200).` +
-      (context ? ` Daemon minus bare node, idle: ${m.idle.VmRSS - context.bareNode.VmRSS} kB.` : '') +
-      ` ${m.sessions} CreateSession pipelined (64 in flight) until all replies and first Updates: ${m.createSeconds.toFixed(3)} s; ${m.sessions} Destroy: ${m.destroySeconds.toFixed(3)} s` +
+    `VmRSS growth per live session: ${perRss(m.idle, m.withSessions, m.sessions)} bytes` +
+      (context ? `; tuned: ${perRss(context.tuned.idle, context.tuned.withSessions, context.tuned.sessions)}` : '') +
+      ` — connmand ≈${CONNMAND.rss.perSessionBytes} (+444 kB for 200). RSS growth is mostly V8 heap headroom and uncollected garbage, hence:`,
+  );
+  if (heap) {
+    const kB = (b: number) => (b / 1024).toFixed(0);
+    console.log(
+      `live JS heap (full GC, heap snapshot; warmed-up daemon): ${kB(heap.before)} kB → ${kB(heap.withSessions)} kB with ${heap.sessions} sessions ` +
+        `= ${((heap.withSessions - heap.before) / heap.sessions).toFixed(0)} bytes per live session; after destroying them ${kB(heap.afterDestroy)} kB ` +
+        `(${((heap.afterDestroy - heap.before) / heap.sessions).toFixed(0)} bytes/session left; connmand 1.41 leaks ≈830 bytes per created session).`,
+    );
+  }
+  if (context) console.log(`Daemon minus bare node, idle: ${m.idle.VmRSS - context.bareNode.VmRSS} kB VmRSS.`);
+  console.log(
+    `${m.sessions} CreateSession pipelined (64 in flight) until all replies and first Updates: ${m.createSeconds.toFixed(3)} s; ${m.sessions} Destroy: ${m.destroySeconds.toFixed(3)} s` +
       ' (connmand: 200 in 0.104 s / 0.044 s).',
   );
 }

@@ -3,6 +3,11 @@
  * printed beside the numbers so a reader can compare.
  */
 import { runCoreBench } from './core-link-event.js';
+import { runDaemonBench } from './daemon-latency.js';
 
 console.log('# core: one link event with N live sessions (target: < 5 ms at 10,000, linear or better)');
 console.table(runCoreBench());
+
+// Needs root and `ip netns` (it builds a sandbox of namespaces); prints why when it cannot run.
+console.log('\n# daemon: netsessiond in a sandbox of network namespaces, beside connmand 1.41 on this machine (a few minutes)');
+await runDaemonBench();

@@ -22,6 +22,10 @@ export interface DaemonConfig {
   onlineCheckUrl4: string;
   onlineCheckUrl6: string;
   core: CoreConfig;
+  /** Kernel datapath backend: nftables (default), iptables (+NFACCT), or none (sessions only). */
+  firewall: 'nftables' | 'iptables' | 'none';
+  /** Seconds between full read-back reconciliations of the kernel state (0 = only on events). */
+  reconcileInterval: number;
   debug: boolean;
   allowRootNetns: boolean;
 }
@@ -40,6 +44,8 @@ export function defaultConfig(): DaemonConfig {
     onlineCheckUrl4: 'http://ipv4.connman.net/online/status.html',
     onlineCheckUrl6: 'http://ipv6.connman.net/online/status.html',
     core: { ...DEFAULT_CORE_CONFIG },
+    firewall: 'nftables',
+    reconcileInterval: 30,
     debug: false,
     allowRootNetns: false,
   };
@@ -89,6 +95,11 @@ function range(key: string, v: string): { start: number; end: number } {
   return { start: Number(m[1]), end: Number(m[2]) };
 }
 
+function firewallKind(key: string, v: string): DaemonConfig['firewall'] {
+  if (v !== 'nftables' && v !== 'iptables' && v !== 'none') throw new ConfigError(`${key}: expected nftables, iptables or none, got '${v}'`);
+  return v;
+}
+
 function bearer(key: string, v: string): Bearer {
   if (!(BEARERS as readonly string[]).includes(v)) throw new ConfigError(`${key}: unknown bearer '${v}'`);
   return v as Bearer;
@@ -120,6 +131,13 @@ const GENERAL: Record<string, (c: DaemonConfig, v: string, key: string) => void>
   RulePriorityRange: (c, v, k) => (c.core.priorityRange = range(k, v)),
   MaxSessionsPerClient: (c, v, k) => (c.core.maxSessionsPerClient = int(k, v)),
   MaxSessionsPerUid: (c, v, k) => (c.core.maxSessionsPerUid = int(k, v)),
+  SessionTagMask: (c, v, k) => (c.core.sessionTagMask = int(k, v)),
+  Firewall: (c, v, k) => (c.firewall = firewallKind(k, v)),
+  ReconcileInterval: (c, v, k) => {
+    const n = int(k, v);
+    if (n < 0) throw new ConfigError(`${k}: expected seconds >= 0, got '${v}'`);
+    c.reconcileInterval = n;
+  },
   Debug: (c, v, k) => (c.debug = bool(k, v)),
 };
 
@@ -155,6 +173,7 @@ export const USAGE = `usage: netsessiond [options]
   --online-check-url URL    IPv4 online-check URL
   --online-check-url6 URL   IPv6 online-check URL
   --online-check-mode MODE  none | one-shot | continuous
+  --firewall KIND           nftables (default) | iptables | none
   --debug                   log debug messages
   --allow-root-netns        run even in the machine's root network namespace
   --help                    this text`;
@@ -174,6 +193,7 @@ export function loadConfig(argv: string[], readFile: (path: string) => string): 
       'online-check-url': { type: 'string' },
       'online-check-url6': { type: 'string' },
       'online-check-mode': { type: 'string' },
+      firewall: { type: 'string' },
       debug: { type: 'boolean' },
       'allow-root-netns': { type: 'boolean' },
       help: { type: 'boolean' },
@@ -192,6 +212,7 @@ export function loadConfig(argv: string[], readFile: (path: string) => string): 
   if (values['online-check-url']) c.onlineCheckUrl4 = values['online-check-url'];
   if (values['online-check-url6']) c.onlineCheckUrl6 = values['online-check-url6'];
   if (values['online-check-mode']) c.onlineCheck.mode = values['online-check-mode'] as OnlineCheckSettings['mode'];
+  if (values.firewall) c.firewall = firewallKind('--firewall', values.firewall);
   if (values.debug) c.debug = true;
   if (values['allow-root-netns']) c.allowRootNetns = true;
   c.onlineCheck = validateOnlineCheckSettings(c.onlineCheck);

@@ -7,14 +7,16 @@
 import { readFileSync } from 'node:fs';
 import { createDBusAdapter } from './adapters/dbus/index.js';
 import { HttpProbe } from './adapters/online-check/http-probe.js';
+import { createNftablesBackend } from './adapters/nftables/index.js';
 import { createPolicyDir } from './adapters/policy-dir/policy-dir.js';
 import { createRtnetlinkLinkSource } from './adapters/rtnetlink/link-source.js';
+import { createRtnetlinkRouting } from './adapters/rtnetlink/routing.js';
 import { systemClock } from './adapters/system/clock.js';
 import { createIdentityResolver } from './adapters/system/identity.js';
 import { inRootNetns } from './adapters/system/netns.js';
 import { loadConfig, USAGE, type DaemonConfig } from './config.js';
 import { Engine } from './core/engine.js';
-import type { Logger } from './ports.js';
+import type { Accounting, Firewall, Logger, Routing } from './ports.js';
 import { Runtime } from './runtime.js';
 
 function makeLogger(debug: boolean): Logger {
@@ -44,6 +46,7 @@ async function main(argv: string[]): Promise<number> {
 
   const engine = new Engine({ core: config.core, preferredTechnologies: config.preferredTechnologies });
   const bus = createDBusAdapter({ busName: config.busName, log });
+  const datapath = makeDatapath(config, engine, log);
   const runtime = new Runtime({
     engine,
     events: bus.events,
@@ -56,6 +59,8 @@ async function main(argv: string[]): Promise<number> {
       urls: { 4: config.onlineCheckUrl4, 6: config.onlineCheckUrl6 },
     },
     policies: createPolicyDir(config.policyDir, log),
+    ...datapath,
+    reconcileIntervalMs: config.reconcileInterval * 1000,
     log,
   });
 
@@ -74,11 +79,27 @@ async function main(argv: string[]): Promise<number> {
     }
     process.exit(0);
   };
+  process.on('SIGHUP', () => {
+    log('info', 'SIGHUP: full reconcile of the kernel state');
+    runtime.reconcileNow(true);
+  });
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   // Keep the process alive: the bus connection and netlink sockets may be unref'd.
   setInterval(() => {}, 1 << 30);
   return -1;
+}
+
+/** The kernel datapath chosen by `--firewall`: routing always, marking and counting by backend. */
+function makeDatapath(config: DaemonConfig, engine: Engine, log: Logger): { routing?: Routing; firewall?: Firewall; accounting?: Accounting } {
+  if (config.firewall === 'none') return {};
+  const routing = createRtnetlinkRouting({ config: engine.config, log });
+  if (config.firewall === 'iptables') {
+    log('error', 'the iptables backend is not available yet; running with routing only');
+    return { routing };
+  }
+  const nft = createNftablesBackend({ log });
+  return { routing, firewall: nft, accounting: nft };
 }
 
 main(process.argv.slice(2)).then(

@@ -156,7 +156,11 @@ export interface Routing {
 
 /** Applies marking/classification/SNAT by reconciling with what the kernel holds. */
 export interface Firewall {
-  apply(desired: FirewallState): Promise<void>;
+  /**
+   * Makes the kernel hold `desired`. An adapter may diff against what it applied last; with
+   * `verify` it must read the kernel back first (undoing changes made from outside).
+   */
+  apply(desired: FirewallState, opts?: { verify?: boolean }): Promise<void>;
   clear(): Promise<void>;
 }
 

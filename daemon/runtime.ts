@@ -48,6 +48,8 @@ export interface RuntimeDeps {
   identity: IdentityResolver;
   clock: Clock;
   online: { settings: OnlineCheckSettings; probe: OnlineCheck; urls: Record<Family, string> };
+  /** Milliseconds between full read-back reconciliations; 0 = only when state changes. */
+  reconcileIntervalMs?: number;
   policies?: PolicySource;
   routing?: Routing;
   firewall?: Firewall;
@@ -63,7 +65,8 @@ export class Runtime implements DaemonApi {
   readonly #techCache = new Map<Bearer, PropDict>();
   #sessionMode = false;
   #started = false;
-  #kernel: { running: boolean; again: boolean; idle: Promise<void> } = { running: false, again: false, idle: Promise.resolve() };
+  #kernel = { running: false, again: false, verify: false, idle: Promise.resolve() };
+  #reconcileTimer: { cancel(): void } | null = null;
 
   constructor(deps: RuntimeDeps) {
     this.#d = deps;
@@ -88,6 +91,9 @@ export class Runtime implements DaemonApi {
     if (this.#d.policies) await this.#d.policies.start((file, text) => this.#policyFile(file, text));
     const facts = await this.#d.links.start((e) => this.#linkEvent(e));
     for (const f of facts) this.apply(this.engine.linkChanged(f));
+    // Even with nothing to install, the first pass removes or adopts what a crashed run left.
+    this.reconcileNow(true);
+    this.#scheduleReconcile();
     this.#started = true;
     this.#d.log('info', `ready: ${this.engine.services().length} services, ${this.engine.policyFiles().length} policy files`);
   }
@@ -96,11 +102,27 @@ export class Runtime implements DaemonApi {
   async stop(): Promise<void> {
     for (const s of this.engine.sessions()) this.#d.events.release(s.owner, this.engine.session(s.path).notifier);
     this.#runner.stopAll();
+    this.#reconcileTimer?.cancel();
+    this.#reconcileTimer = null;
     await this.#d.policies?.stop();
     await this.#d.links.stop();
     await this.#kernel.idle;
     await this.#d.firewall?.clear();
     await this.#d.routing?.clear();
+  }
+
+  /** Reconciles the kernel with the desired state now; `verify` reads everything back first. */
+  reconcileNow(verify = false): void {
+    this.#reconcile(verify);
+  }
+
+  #scheduleReconcile(): void {
+    const ms = this.#d.reconcileIntervalMs ?? 0;
+    if (ms <= 0) return;
+    this.#reconcileTimer = this.#d.clock.setTimeout(() => {
+      this.#reconcile(true);
+      this.#scheduleReconcile();
+    }, ms);
   }
 
   /** Resolves when the kernel matches the engine's desired state as of this call. */
@@ -165,10 +187,14 @@ export class Runtime implements DaemonApi {
     }
   }
 
-  /** Coalesces kernel work: at most one apply in flight, and one more if state changed meanwhile. */
-  #reconcile(): void {
+  /**
+   * Coalesces kernel work: at most one apply in flight, and one more if state changed meanwhile.
+   * Routing always reads the kernel back (cheap: few services); the firewall does when `verify`.
+   */
+  #reconcile(verify = false): void {
     const { routing, firewall } = this.#d;
     if (!routing && !firewall) return;
+    this.#kernel.verify ||= verify;
     if (this.#kernel.running) {
       this.#kernel.again = true;
       return;
@@ -177,12 +203,19 @@ export class Runtime implements DaemonApi {
     this.#kernel.idle = (async () => {
       do {
         this.#kernel.again = false;
+        const v = this.#kernel.verify;
+        this.#kernel.verify = false;
         const desired = this.engine.kernelState();
+        // Routes and rules first, so a newly marked packet never meets a rule without routes.
         try {
           await routing?.apply(desired.routing);
-          await firewall?.apply(desired.firewall);
         } catch (err) {
-          this.#d.log('error', `kernel reconcile failed: ${(err as Error).message}`);
+          this.#d.log('error', `routing reconcile failed: ${(err as Error).message}`);
+        }
+        try {
+          await firewall?.apply(desired.firewall, { verify: v });
+        } catch (err) {
+          this.#d.log('error', `firewall reconcile failed: ${(err as Error).message}`);
         }
       } while (this.#kernel.again);
       this.#kernel.running = false;

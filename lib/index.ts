@@ -1,11 +1,21 @@
 /**
  * netsession: per-application network sessions for Linux.
  *
- * The SDK entry point. Today it exports the D-Bus contract shared with netsessiond
- * (ConnMan's `net.connman` names, settings keys and their types) and the error classes;
- * `createSession` and the bind helpers arrive with the SDK.
+ * The SDK entry point: {@link createSession} and the {@link Session} it returns, the transports
+ * ({@link DBusTransport} for the system bus, {@link MockTransport} for tests), the error classes,
+ * and the D-Bus contract shared with netsessiond (ConnMan's `net.connman` names, settings keys
+ * and their types).
  *
  * @packageDocumentation
  */
 export * from './protocol.js';
 export * from './errors.js';
+export { createSession, DEFAULT_CREATE_TIMEOUT, type CreateSessionOptions } from './create-session.js';
+export { Session, type SessionEvents, type UpdatesOptions, type WaitCondition } from './session.js';
+export type { SessionInfo, SessionUpdate, IPv4Info, IPv6Info } from './settings.js';
+export { OPTION_KEYS, isValidInterfaceName, type BearerOption, type SessionOptions } from './options.js';
+export type { WaitOptions } from './deadline.js';
+export type { SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from './transport.js';
+export { DBusTransport, type DBusTransportOptions } from './dbus-transport.js';
+export { getDefaultTransport, setDefaultTransport } from './default-transport.js';
+export { MockSession, MockTransport, type MockCall, type MockMethod, type MockTransportOptions, type MockUplink } from './mock/index.js';

@@ -64,7 +64,14 @@ export interface RtnetlinkRoutingOptions {
   sysctlRoot?: string;
   /** Netlink requests in flight at once within one phase (default 32). */
   concurrency?: number;
+  /** @internal Opens the rtnetlink socket (replaced by a fake kernel in unit tests). */
+  openSocket?: () => RoutingSocket;
 }
+
+/** The part of the package's socket this adapter uses. */
+export type RoutingSocket = Pick<RtNetlinkSocket, 'getRules' | 'getRoutes' | 'getLinks' | 'newRoute' | 'delRoute' | 'newRule' | 'delRule'> & {
+  socket: { close(): void };
+};
 
 /** One operation that failed. */
 export interface RoutingOpFailure {
@@ -235,7 +242,7 @@ interface RoundResult {
   recheck: boolean;
 }
 
-async function dumpKernel(sock: RtNetlinkSocket): Promise<KernelSnapshot> {
+async function dumpKernel(sock: RoutingSocket): Promise<KernelSnapshot> {
   const rules: KernelRule[] = [];
   for (const m of await sock.getRules(undefined, undefined, { timeout: REQUEST_TIMEOUT_MS })) {
     const r = decodeRule(m);
@@ -267,8 +274,8 @@ export function createRtnetlinkRouting(opts: RtnetlinkRoutingOptions): Rtnetlink
     return run;
   };
 
-  const openSocket = (): RtNetlinkSocket => createRtNetlink({ recvBufferSize: RECV_BUFFER, sendBufferSize: SEND_BUFFER });
-  const closeSocket = (sock: RtNetlinkSocket): void => {
+  const openSocket = opts.openSocket ?? ((): RoutingSocket => createRtNetlink({ recvBufferSize: RECV_BUFFER, sendBufferSize: SEND_BUFFER }));
+  const closeSocket = (sock: RoutingSocket): void => {
     try {
       sock.socket.close();
     } catch {
@@ -321,7 +328,7 @@ export function createRtnetlinkRouting(opts: RtnetlinkRoutingOptions): Rtnetlink
     return writes;
   }
 
-  async function runOp(sock: RtNetlinkSocket, o: RoutingOp, res: RoundResult): Promise<void> {
+  async function runOp(sock: RoutingSocket, o: RoutingOp, res: RoundResult): Promise<void> {
     res.issued++;
     const options = (flags: number) => ({ flags, timeout: REQUEST_TIMEOUT_MS });
     try {
@@ -353,7 +360,7 @@ export function createRtnetlinkRouting(opts: RtnetlinkRoutingOptions): Rtnetlink
     }
   }
 
-  async function runPlan(sock: RtNetlinkSocket, ops: RoutingOp[]): Promise<RoundResult> {
+  async function runPlan(sock: RoutingSocket, ops: RoutingOp[]): Promise<RoundResult> {
     const res: RoundResult = { issued: 0, failures: [], skipped: [], recheck: false };
     for (let i = 0; i < ops.length; ) {
       let j = i;

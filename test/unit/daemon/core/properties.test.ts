@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { changedProps, serviceProps, settingProp, technologyProps, updateDict } from '../../../../daemon/core/properties.js';
 import { Engine } from '../../../../daemon/core/engine.js';
 import { uplink } from '../../../fakes/links.js';
+import type { SessionSettings, SettingKey } from '../../../../lib/protocol.js';
 
 function svc(error = '') {
   const e = new Engine();
@@ -37,7 +38,11 @@ describe('ConnMan property dicts', () => {
       signature: 'a{sv}',
       value: { Method: { signature: 's', value: 'auto' }, PrefixLength: { signature: 'y', value: 64 } },
     });
-    const d = updateDict(new Map([['SourceIPRule', true], ['State', 'online']] as const));
+    const changes = new Map<SettingKey, SessionSettings[SettingKey]>([
+      ['SourceIPRule', true],
+      ['State', 'online'],
+    ]);
+    const d = updateDict(changes);
     expect(Object.keys(d)).toEqual(['SourceIPRule', 'State']);
     expect(technologyProps({ type: 'wifi', name: 'WiFi', powered: true, connected: false }).Connected).toEqual({ signature: 'b', value: false });
   });

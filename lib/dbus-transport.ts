@@ -1,0 +1,237 @@
+/**
+ * The {@link Transport} over D-Bus: ConnMan's Session API on the system bus, spoken to
+ * netsessiond or to a real connmand. One bus connection per transport, shared by its sessions;
+ * each session's `net.connman.Notification` is answered by the SDK itself at a notifier path of
+ * its own (`/netsession/<pid>/s<n>`), as low-level method calls (no exported objects).
+ */
+import dbus from 'dbus-next';
+import { BUS_NAME, INTERFACES, METHODS, NETSESSION_INTERFACE, NETSESSION_MANAGER_INTERFACE, NETSESSION_METHODS, PATHS, SIGNATURES, type RequestKey } from './protocol.js';
+import { DaemonUnavailableError, ExtensionNotSupportedError, ProtocolError, SessionClosedError, type NetsessionError } from './errors.js';
+import { BusLink, DEFAULT_SYSTEM_BUS, type DBusMessage } from './dbus/bus-link.js';
+import { decodeSettings, decodeStatistics, encodeRequest, encodeSetting } from './dbus/codec.js';
+import type { CallTarget } from './reply-errors.js';
+import type { SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from './transport.js';
+
+const { Message, MessageFlag, MessageType } = dbus;
+
+/** Options of {@link DBusTransport}. */
+export interface DBusTransportOptions {
+  /** Bus address. Default: `DBUS_SYSTEM_BUS_ADDRESS`, else `unix:path=/var/run/dbus/system_bus_socket`. */
+  busAddress?: string;
+  /** The daemon's well-known name. Default `net.connman`. */
+  busName?: string;
+  /** Milliseconds for connecting to the bus and for each D-Bus call. Default 25 000. */
+  callTimeout?: number;
+}
+
+/** Where this process's notifier objects live (never a path the daemon could use itself). */
+const NOTIFIER_ROOT = `/netsession/${process.pid}`;
+const STATISTICS = 'Statistics';
+const SESSION: CallTarget = { kind: 'session' };
+const MANAGER: CallTarget = { kind: 'manager' };
+
+interface Entry {
+  notifier: SessionNotifier;
+  /** Releases the connection hold this live session takes. */
+  unhold: () => void;
+}
+
+/** Calls a notifier without letting an exception thrown by an app's listener unwind the bus dispatch. */
+function deliver(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    // Same outcome as a throwing listener on any Node emitter: an uncaught exception.
+    process.nextTick(() => {
+      throw err;
+    });
+  }
+}
+
+/**
+ * Talks to the session daemon over D-Bus. Connects lazily (on the first call) and reconnects
+ * after the bus connection ended. The connection keeps the process alive only while a session
+ * is open or a call is in flight.
+ */
+export class DBusTransport implements Transport {
+  readonly #address: string;
+  readonly #busName: string;
+  readonly #callTimeout: number;
+  #link: Promise<BusLink> | null = null;
+  /** Live sessions by notifier path. */
+  readonly #entries = new Map<string, Entry>();
+  #counter = 0;
+  #capabilities: { owner: string | null; value: Promise<readonly string[]> } | null = null;
+  #closed = false;
+
+  constructor(options: DBusTransportOptions = {}) {
+    this.#address = options.busAddress || process.env.DBUS_SYSTEM_BUS_ADDRESS || DEFAULT_SYSTEM_BUS;
+    this.#busName = options.busName ?? BUS_NAME;
+    this.#callTimeout = options.callTimeout ?? 25_000;
+  }
+
+  /** The bus address this transport connects to. */
+  get busAddress(): string {
+    return this.#address;
+  }
+
+  async createSession(settings: SessionRequest, notifier: SessionNotifier): Promise<TransportSession> {
+    const link = await this.#connect();
+    const notifierPath = `${NOTIFIER_ROOT}/s${++this.#counter}`;
+    // Registered before the call: the first Update may be read in the same tick as the reply.
+    this.#entries.set(notifierPath, { notifier, unhold: link.hold() });
+    let path: string;
+    try {
+      const reply = await link.call(this.#msg(PATHS.manager, INTERFACES.manager, METHODS.manager.CreateSession, SIGNATURES.CreateSession.in, [encodeRequest(settings), notifierPath]), MANAGER);
+      path = reply.body[0] as string;
+      if (typeof path !== 'string') throw new ProtocolError('CreateSession returned no object path');
+    } catch (err) {
+      this.#forget(notifierPath);
+      throw err;
+    }
+    return this.#handle(link, notifierPath, path);
+  }
+
+  capabilities(): Promise<readonly string[]> {
+    return this.#connect().then((link) => {
+      const owner = link.owner;
+      if (this.#capabilities?.owner === owner) return this.#capabilities.value;
+      const target: CallTarget = { kind: 'extension', feature: 'Capabilities', onSession: false };
+      const M = NETSESSION_METHODS.manager;
+      const value = link.call(this.#msg(PATHS.manager, NETSESSION_MANAGER_INTERFACE, M.GetCapabilities, '', []), target).then(
+        (reply) => Object.freeze([...((reply.body[0] as string[] | undefined) ?? [])]),
+        (err: unknown) => {
+          if (err instanceof ExtensionNotSupportedError) return Object.freeze([]) as readonly string[];
+          // Never cache a failure.
+          if (this.#capabilities?.value === value) this.#capabilities = null;
+          throw err;
+        },
+      );
+      this.#capabilities = { owner, value };
+      return value;
+    });
+  }
+
+  async statistics(path: string): Promise<SessionStatistics> {
+    const link = await this.#connect();
+    const target: CallTarget = { kind: 'extension', feature: STATISTICS, onSession: true };
+    const reply = await link.call(this.#msg(path, NETSESSION_INTERFACE, NETSESSION_METHODS.session.GetStatistics, '', []), target);
+    return decodeStatistics(reply.body[0]);
+  }
+
+  /** Destroys every session still open (best effort), tells them, and disconnects. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const linkPromise = this.#link;
+    this.#link = null;
+    const link = linkPromise ? await linkPromise.catch(() => null) : null;
+    const entries = [...this.#entries.values()];
+    this.#entries.clear();
+    const closedError = new SessionClosedError('transport-closed', 'the transport was closed');
+    for (const e of entries) {
+      e.unhold();
+      deliver(() => e.notifier.lost(closedError));
+    }
+    // Leaving the bus ends them on the daemon's side: connmand and netsessiond both destroy the
+    // sessions of a client that disconnects. One step, and it works with the daemon unreachable.
+    link?.close();
+  }
+
+  #connect(): Promise<BusLink> {
+    if (this.#closed) return Promise.reject(new SessionClosedError('transport-closed', 'the transport is closed'));
+    if (this.#link) return this.#link;
+    const link = BusLink.open({
+      address: this.#address,
+      busName: this.#busName,
+      callTimeout: this.#callTimeout,
+      events: {
+        ownerChanged: (previous) => {
+          // A daemon we may have sessions with is gone (or was replaced): they are gone with it.
+          if (previous !== null) this.#loseAll(new DaemonUnavailableError('daemon-left', `${this.#busName} left the bus`));
+        },
+        closed: (err) => {
+          this.#link = null;
+          this.#loseAll(err);
+        },
+        methodCall: (msg, l) => this.#onMethodCall(msg, l),
+      },
+    });
+    this.#link = link;
+    // A failed connect is not kept: the next call tries again.
+    link.catch(() => {
+      if (this.#link === link) this.#link = null;
+    });
+    return link;
+  }
+
+  #handle(link: BusLink, notifierPath: string, path: string): TransportSession {
+    const call = (member: string, signature = '', body: unknown[] = []): Promise<void> =>
+      link.call(this.#msg(path, INTERFACES.session, member, signature, body), SESSION).then(() => undefined);
+    const M = METHODS.session;
+    return {
+      path,
+      change: (key: RequestKey, value: unknown) => call(M.Change, SIGNATURES.Change.in, [key, encodeSetting(key, value)]),
+      connect: () => call(M.Connect),
+      disconnect: () => call(M.Disconnect),
+      destroy: () => {
+        this.#forget(notifierPath);
+        return call(M.Destroy);
+      },
+    };
+  }
+
+  #msg(path: string, iface: string, member: string, signature: string, body: unknown[]): DBusMessage {
+    return new Message({ destination: this.#busName, path, interface: iface, member, signature, body });
+  }
+
+  #forget(notifierPath: string): Entry | undefined {
+    const e = this.#entries.get(notifierPath);
+    if (!e) return undefined;
+    this.#entries.delete(notifierPath);
+    e.unhold();
+    return e;
+  }
+
+  #loseAll(err: NetsessionError): void {
+    this.#capabilities = null;
+    const entries = [...this.#entries.values()];
+    this.#entries.clear();
+    for (const e of entries) {
+      e.unhold();
+      deliver(() => e.notifier.lost(err));
+    }
+  }
+
+  /** `net.connman.Notification` calls to our notifier paths; false lets dbus-next handle the rest. */
+  #onMethodCall(msg: DBusMessage, link: BusLink): boolean {
+    if (msg.type !== MessageType.METHOD_CALL || msg.interface !== INTERFACES.notification || !msg.path?.startsWith(`${NOTIFIER_ROOT}/`)) return false;
+    const expectsReply = !(msg.flags & MessageFlag.NO_REPLY_EXPECTED);
+    const reply = (m: DBusMessage): void => {
+      if (expectsReply) link.send(m);
+    };
+    const owner = link.owner;
+    // Only the daemon may drive our sessions; anyone else on the bus could otherwise fake an uplink.
+    if (owner !== null && msg.sender !== owner) {
+      reply(Message.newError(msg as never, 'org.freedesktop.DBus.Error.AccessDenied', 'only the session daemon may call this notifier'));
+      return true;
+    }
+    const N = METHODS.notification;
+    const known = (msg.member === N.Update && msg.signature === SIGNATURES.Update.in) || (msg.member === N.Release && (msg.signature ?? '') === '');
+    if (!known) {
+      reply(Message.newError(msg as never, 'org.freedesktop.DBus.Error.UnknownMethod', `no method ${msg.member}(${msg.signature ?? ''}) on ${INTERFACES.notification}`));
+      return true;
+    }
+    // Answer first: a listener that throws must not cost the daemon its reply.
+    reply(Message.newMethodReturn(msg, '', []));
+    // A late Update for a destroyed session is acknowledged and ignored.
+    if (msg.member === N.Update) {
+      const e = this.#entries.get(msg.path);
+      if (e) deliver(() => e.notifier.update(decodeSettings(msg.body[0])));
+    } else {
+      const e = this.#forget(msg.path);
+      if (e) deliver(() => e.notifier.release());
+    }
+    return true;
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * A scripted session daemon for unit tests of apps that use netsession (undici's MockAgent plays
+ * this role there): no bus, no daemon, synchronous Updates, recorded calls, injected failures.
+ */
+import { BUS_ERROR, errorFromReply, type CallTarget } from '../reply-errors.js';
+import { DaemonUnavailableError, SessionClosedError, type NetsessionError } from '../errors.js';
+import { errorName, sessionPath, type RequestKey } from '../protocol.js';
+import type { SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from '../transport.js';
+import { MockRejection, MockSession } from './mock-session.js';
+import type { MockUplink } from './uplink.js';
+
+/** The daemon methods a {@link MockTransport} answers (and records), by their D-Bus names. */
+export type MockMethod = 'CreateSession' | 'Change' | 'Connect' | 'Disconnect' | 'Destroy' | 'GetCapabilities' | 'GetStatistics';
+
+/** One recorded call: the method, the session's path (null for CreateSession/GetCapabilities) and its arguments in ConnMan's form. */
+export interface MockCall {
+  method: MockMethod;
+  path: string | null;
+  args: unknown[];
+}
+
+/** Options of {@link MockTransport}. */
+export interface MockTransportOptions {
+  /** The uplinks sessions are bound to by the daemon's selection rule. Default none: sessions start `disconnected`. */
+  uplinks?: readonly MockUplink[];
+  /**
+   * What GetCapabilities answers. Default `['Statistics']` (netsessiond with its datapath).
+   * `null` behaves like a real connmand: no extension interfaces at all.
+   */
+  capabilities?: readonly string[] | null;
+  /**
+   * Send each session's first Update right after CreateSession (default true). With false, the
+   * test sends it with `mock.lastSession().update({...every key})`; `createSession` resolves then.
+   */
+  autoUpdate?: boolean;
+}
+
+const TARGET: Record<MockMethod, CallTarget> = {
+  CreateSession: { kind: 'manager' },
+  Change: { kind: 'session' },
+  Connect: { kind: 'session' },
+  Disconnect: { kind: 'session' },
+  Destroy: { kind: 'session' },
+  GetCapabilities: { kind: 'extension', feature: 'Capabilities', onSession: false },
+  GetStatistics: { kind: 'extension', feature: 'Statistics', onSession: true },
+};
+
+/**
+ * A {@link Transport} that plays the daemon in memory. Pass it as `createSession({ transport })`
+ * or make it the default with `setDefaultTransport`.
+ *
+ * @example
+ * const mock = new MockTransport({ uplinks: [{ interface: 'eth0', bearer: 'ethernet', ipv4: '198.51.100.7' }] });
+ * const s = await createSession({ transport: mock });
+ * s.interface;                                            // 'eth0'
+ * mock.lastSession().goOnline({ interface: 'wwan0', bearer: 'cellular' });   // 'interface' fires
+ * mock.failNext('Change', 'net.connman.Error.PermissionDenied');
+ * await s.change({ sourceIPRule: true });                 // rejects with PermissionDeniedError
+ */
+export class MockTransport implements Transport {
+  /** Every call the SDK made, in order. */
+  readonly calls: MockCall[] = [];
+  /** Every session created, in order (ended ones included: check `destroyed`). */
+  readonly sessions: MockSession[] = [];
+  #uplinks: readonly MockUplink[];
+  readonly #capabilities: readonly string[] | null;
+  readonly #autoUpdate: boolean;
+  readonly #failures = new Map<MockMethod, Array<{ name: string; message: string }>>();
+  #running = true;
+  #closed = false;
+  #serial = 0;
+
+  constructor(options: MockTransportOptions = {}) {
+    this.#uplinks = Object.freeze([...(options.uplinks ?? [])]);
+    this.#capabilities = options.capabilities === undefined ? ['Statistics'] : options.capabilities;
+    this.#autoUpdate = options.autoUpdate ?? true;
+  }
+
+  /** The current uplinks. */
+  get uplinks(): readonly MockUplink[] {
+    return this.#uplinks;
+  }
+
+  /** Replaces the uplinks (a link came or went, an online check changed): every live session is re-evaluated, one Update each. */
+  setUplinks(uplinks: readonly MockUplink[]): void {
+    this.#uplinks = Object.freeze([...uplinks]);
+    for (const s of this.sessions) s._uplinksChanged();
+  }
+
+  /** The sessions that have not ended. */
+  get liveSessions(): MockSession[] {
+    return this.sessions.filter((s) => !s.destroyed);
+  }
+
+  /** The most recently created session; throws if there is none. */
+  lastSession(): MockSession {
+    const s = this.sessions.at(-1);
+    if (!s) throw new Error('MockTransport: no session was created yet');
+    return s;
+  }
+
+  /** The mock side of the SDK session (or object path) `session`; throws if unknown. */
+  sessionFor(session: { path: string } | string): MockSession {
+    const path = typeof session === 'string' ? session : session.path;
+    const s = this.sessions.find((x) => x.path === path);
+    if (!s) throw new Error(`MockTransport: no session at ${path}`);
+    return s;
+  }
+
+  /**
+   * Makes the next call of `method` fail with the D-Bus error `name` (e.g.
+   * `net.connman.Error.InvalidArguments`, or `org.freedesktop.DBus.Error.ServiceUnknown`), exactly
+   * as the D-Bus transport would report it. Failures queue up per method.
+   */
+  failNext(method: MockMethod, name: string = errorName('Failed'), message = `injected ${name}`): void {
+    const list = this.#failures.get(method) ?? [];
+    list.push({ name, message });
+    this.#failures.set(method, list);
+  }
+
+  /**
+   * The daemon stops. With `release: true` it says goodbye first (each session gets Release, as
+   * on SIGTERM); otherwise it just vanishes from the bus (each session is lost with a
+   * DaemonUnavailableError). Until {@link MockTransport.startDaemon}, calls fail as with no daemon on the bus.
+   */
+  stopDaemon(options: { release?: boolean } = {}): void {
+    this.#running = false;
+    for (const s of this.liveSessions) {
+      if (options.release) s.release();
+      else s._lose(new DaemonUnavailableError('daemon-left', 'the session daemon left the bus'));
+    }
+  }
+
+  /** The daemon is back on the bus (sessions that ended stay ended). */
+  startDaemon(): void {
+    this.#running = true;
+  }
+
+  // ------------------------------------------------------------------ Transport
+
+  createSession(settings: SessionRequest, notifier: SessionNotifier): Promise<TransportSession> {
+    return this.#run('CreateSession', null, [structuredClone(settings)], () => {
+      const path = sessionPath(':1.1', `/netsession/mock/s${++this.#serial}`);
+      const s = MockSession._create(path, settings, notifier, () => this.#uplinks);
+      this.sessions.push(s);
+      if (this.#autoUpdate) queueMicrotask(() => s._start());
+      return this.#handle(s);
+    });
+  }
+
+  capabilities(): Promise<readonly string[]> {
+    return this.#run('GetCapabilities', null, [], () => {
+      if (this.#capabilities === null) throw this.#error('GetCapabilities', BUS_ERROR.unknownMethod, 'no org.netsession.Manager1 here');
+      return [...this.#capabilities];
+    }).catch((err: unknown) => {
+      if ((err as NetsessionError).code === 'NS_ERR_EXTENSION_NOT_SUPPORTED') return [];
+      throw err;
+    });
+  }
+
+  statistics(path: string): Promise<SessionStatistics> {
+    return this.#run('GetStatistics', path, [], () => {
+      if (this.#capabilities === null || !this.#capabilities.includes('Statistics')) {
+        throw this.#error('GetStatistics', BUS_ERROR.unknownMethod, 'no statistics here');
+      }
+      return { ...this.#live('GetStatistics', path).statistics };
+    });
+  }
+
+  /** Ends every live session (they are told the transport closed); later calls fail. Idempotent. */
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      for (const s of this.liveSessions) s._lose(new SessionClosedError('transport-closed', 'the transport was closed'));
+    }
+    return Promise.resolve();
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  #handle(s: MockSession): TransportSession {
+    return {
+      path: s.path,
+      change: (key: RequestKey, value: unknown) =>
+        this.#run('Change', s.path, [key, structuredClone(value)], () => {
+          try {
+            this.#live('Change', s.path)._change(key, value);
+          } catch (err) {
+            if (err instanceof MockRejection) throw this.#error('Change', errorName('InvalidArguments'), err.message);
+            throw err;
+          }
+        }),
+      connect: () => this.#run('Connect', s.path, [], () => this.#live('Connect', s.path)._setActive(true)),
+      disconnect: () => this.#run('Disconnect', s.path, [], () => this.#live('Disconnect', s.path)._setActive(false)),
+      destroy: () => {
+        // Like the D-Bus transport: the notifier stops at once, whatever the daemon answers.
+        const live = !s.destroyed;
+        s._destroy();
+        return this.#run('Destroy', s.path, [], () => {
+          if (!live) throw this.#error('Destroy', BUS_ERROR.unknownObject, `no session at ${s.path}`);
+        });
+      },
+    };
+  }
+
+  /** Records the call, applies an injected failure or the daemon's absence, else runs `fn`. */
+  #run<T>(method: MockMethod, path: string | null, args: unknown[], fn: () => T): Promise<T> {
+    this.calls.push({ method, path, args });
+    try {
+      if (this.#closed) throw new SessionClosedError('transport-closed', 'the transport is closed');
+      const injected = this.#failures.get(method)?.shift();
+      if (injected) throw this.#error(method, injected.name, injected.message);
+      if (!this.#running) throw this.#error(method, BUS_ERROR.serviceUnknown, 'The name net.connman was not provided by any .service files');
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  #live(method: MockMethod, path: string): MockSession {
+    const s = this.sessions.find((x) => x.path === path);
+    if (!s || s.destroyed) throw this.#error(method, BUS_ERROR.unknownObject, `no session at ${path}`);
+    return s;
+  }
+
+  #error(method: MockMethod, name: string, message: string): NetsessionError {
+    return errorFromReply(name, message, TARGET[method]);
+  }
+}

@@ -1,0 +1,38 @@
+import { expectAssignable, expectError, expectType } from 'tsd';
+import { MockSession, MockTransport, createSession, type MockCall, type MockMethod, type MockUplink, type SessionSettings, type Transport } from 'netsession';
+
+const mock = new MockTransport({
+  uplinks: [{ interface: 'wwan0', bearer: 'cellular', ipv4: '198.51.100.7', state: 'connected' }],
+  capabilities: null,
+  autoUpdate: false,
+});
+expectAssignable<Transport>(mock);
+expectError(new MockTransport({ uplinks: [{ interface: 'wwan0', bearer: 'lte' }] }));
+expectError(new MockTransport({ bogus: true }));
+
+expectType<MockCall[]>(mock.calls);
+expectType<MockMethod>(mock.calls[0]!.method);
+expectType<MockSession[]>(mock.sessions);
+expectType<MockSession>(mock.lastSession());
+expectType<MockSession>(mock.sessionFor(await createSession({ transport: mock })));
+expectType<void>(mock.setUplinks([{ interface: 'eth0', bearer: 'ethernet' }]));
+expectType<void>(mock.failNext('Change', 'net.connman.Error.InvalidArguments'));
+expectError(mock.failNext('Frobnicate'));
+expectType<void>(mock.stopDaemon({ release: true }));
+expectType<void>(mock.startDaemon());
+
+const m = mock.lastSession();
+expectType<void>(m.update({ State: 'online', Interface: 'wwan0', Bearer: 'cellular', IPv4: { Address: '198.51.100.7' } }));
+expectError(m.update({ State: 'ready' }));
+expectError(m.update({ Bogus: 1 }));
+expectType<void>(m.goOnline({ interface: 'wwan0', bearer: 'cellular', ipv4: '198.51.100.7/24' }));
+expectType<void>(m.goConnected({ interface: 'wlan0', bearer: 'wifi' }));
+expectType<void>(m.goOffline());
+expectType<void>(m.release());
+expectType<Readonly<Partial<SessionSettings>>>(m.settings);
+expectType<boolean>(m.destroyed);
+m.statistics = { rxBytes: 1n, txBytes: 2n, rxPackets: 3n, txPackets: 4n };
+expectAssignable<MockUplink>({ interface: 'usb0', bearer: 'gadget' });
+// Only the MockTransport makes MockSessions (tsd cannot expectError a private constructor).
+// @ts-expect-error -- private constructor
+new MockSession();
