@@ -315,6 +315,11 @@ export class Session extends EventEmitter<SessionEvents> {
     this.#info = info;
     for (const w of [...this.#waiters]) w();
     for (const s of this.#streams) s.push(changed);
+    this.#emitChange(previous, changed);
+  }
+
+  #emitChange(previous: SessionInfo, changed: SessionUpdate): void {
+    const info = this.#info;
     this.emit('update', changed);
     if (changed.state !== undefined) {
       this.emit('state', info.state, previous.state);
@@ -338,19 +343,11 @@ export class Session extends EventEmitter<SessionEvents> {
       const previous = this.#info;
       const { info, changed } = mergeUpdate(previous, UPLINK_INFO);
       this.#info = info;
-      if (info !== previous) {
-        for (const s of this.#streams) s.push(changed);
-      }
+      const moved = info !== previous;
+      if (moved) for (const s of this.#streams) s.push(changed);
       for (const w of [...this.#waiters]) w();
       for (const s of [...this.#streams]) s.end();
-      if (info !== previous) {
-        this.emit('update', changed);
-        if (changed.state !== undefined) {
-          this.emit('state', info.state, previous.state);
-          if (previous.state === 'online') this.emit('offline');
-        }
-        if (Object.hasOwn(changed, 'interface')) this.emit('interface', info.interface, previous.interface);
-      }
+      if (moved) this.#emitChange(previous, changed);
     }
     if (error && !(error instanceof SessionClosedError) && this.listenerCount('error') > 0) this.emit('error', error);
     this.emit('destroyed', error);

@@ -15,6 +15,7 @@
  * | statistics()                                 | counters, or ExtensionNotSupported without the capability |
  * | two sessions, destroy one                    | the other lives on                                       |
  * | SIGTERM to the daemon                        | Release -> 'destroyed' with SessionClosedError(released) |
+ * | SIGKILL to a restarted daemon                | NameOwnerChanged -> 'destroyed' + 'error', daemon-left   |
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,6 +39,15 @@ const supported = requireRoot();
 let sb: Sandbox;
 let daemon: SandboxProcess;
 let transport: DBusTransport;
+
+/** Starts netsessiond in the sandbox with `conf` and waits until it is ready. */
+async function startDaemon(conf: string): Promise<SandboxProcess> {
+  const d = await startNetsessiond(sb, {
+    args: ['--config', conf, '--state-dir', join(sb.tmpDir, 'state'), '--policy-dir', join(sb.tmpDir, 'policy'), '--online-check-url', sb.inet.onlineUrl4, '--online-check-url6', sb.inet.onlineUrl6, '--debug'],
+  });
+  await d.waitForLine(/ready:/, { timeoutMs: 15_000 });
+  return d;
+}
 
 /** Polls `cond` every 10 ms for up to 5 s. */
 async function waitUntil(cond: () => boolean): Promise<void> {
@@ -72,10 +82,7 @@ describe.skipIf(!supported)('the SDK against netsessiond', () => {
         '',
       ].join('\n'),
     );
-    daemon = await startNetsessiond(sb, {
-      args: ['--config', conf, '--state-dir', join(sb.tmpDir, 'state'), '--policy-dir', join(sb.tmpDir, 'policy'), '--online-check-url', sb.inet.onlineUrl4, '--online-check-url6', sb.inet.onlineUrl6, '--debug'],
-    });
-    await daemon.waitForLine(/ready:/, { timeoutMs: 15_000 });
+    daemon = await startDaemon(conf);
     transport = new DBusTransport({ busAddress: sb.dbusAddress! });
     // All three uplinks pass their online check at start: wait until a cellular-only session is online.
     const probe = await createSession({ transport, allowedBearers: ['cellular'], connectionType: 'internet' });
@@ -193,6 +200,21 @@ describe.skipIf(!supported)('the SDK against netsessiond', () => {
     expect(s.interface).toBeNull();
     await daemon.exited;
     // With nobody owning net.connman, a new session fails with a typed error.
-    await expect(createSession({ transport })).rejects.toBeInstanceOf(DaemonUnavailableError);
+    await expect(createSession({ transport })).rejects.toMatchObject({ code: 'NS_ERR_DAEMON_UNAVAILABLE', reason: 'no-daemon' });
+  });
+
+  it('a daemon that vanishes without Release (SIGKILL) destroys the session with DaemonUnavailableError', async () => {
+    daemon = await startDaemon(join(sb.tmpDir, 'netsessiond.conf'));
+    // The same transport reaches the new daemon: its connection outlived the old one.
+    const s = await createSession({ transport });
+    const errors: NetsessionError[] = [];
+    s.on('error', (e) => errors.push(e));
+    const destroyed = new Promise<NetsessionError | null>((resolve) => s.once('destroyed', resolve));
+    await daemon.kill('SIGKILL', 0);
+    const err = await destroyed;
+    expect(err).toBeInstanceOf(DaemonUnavailableError);
+    expect((err as DaemonUnavailableError).reason).toBe('daemon-left');
+    expect(errors).toEqual([err]);
+    await expect(s.connect()).rejects.toMatchObject({ code: 'NS_ERR_SESSION_CLOSED', reason: 'lost' });
   });
 });

@@ -257,6 +257,17 @@ export function buildRuleset(state: FirewallState, opts: RulesetOptions): Rulese
   const tags = new Set<number>();
   // (mark, ifname, family) → address; sorted later for a deterministic postrouting chain.
   const snat = new Map<string, { mark: number; ifname: string; family: Family; address: string }>();
+  // Sessions of one service share its few addresses: parse each once.
+  const parsed = new Map<string, string | null>();
+  const canonical = (family: Family, address: string): string | null => {
+    const k = `${family}/${address}`;
+    let v = parsed.get(k);
+    if (v === undefined) {
+      v = canonicalAddress(family, address);
+      parsed.set(k, v);
+    }
+    return v;
+  };
 
   for (const s of state.sessions) {
     const problem = checkSession(s, state);
@@ -279,7 +290,7 @@ export function buildRuleset(state: FirewallState, opts: RulesetOptions): Rulese
     rx.elements.set(tagKey, { key: hex32(s.tag), value: `"${RX_PREFIX}${s.sessionKey}"` });
     if (s.mark === 0 || s.ifname === '') continue;
     for (const n of s.snat) {
-      const address = canonicalAddress(n.family, n.address);
+      const address = canonical(n.family, n.address);
       if (address === null) {
         warnings.push(`session ${s.sessionKey}: SNAT address ${JSON.stringify(n.address)} does not parse`);
         continue;

@@ -1,0 +1,69 @@
+/**
+ * The SDK's docs stay in step with its code (fastify's errors test, in our terms):
+ * every export of lib/index.ts has an entry in docs/sdk.md and every entry there is an export;
+ * every NS_ERR_* code in lib/errors.ts has an anchor in docs/errors.md and every anchor a code.
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
+
+/** Every name lib/index.ts exports, types included (resolved through `export *`). */
+function exportedNames(): string[] {
+  const entry = join(ROOT, 'lib/index.ts');
+  const program = ts.createProgram([entry], {
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022,
+    noEmit: true,
+    skipLibCheck: true,
+  });
+  const checker = program.getTypeChecker();
+  const symbol = checker.getSymbolAtLocation(program.getSourceFile(entry)!);
+  return checker
+    .getExportsOfModule(symbol!)
+    .map((s) => s.getName())
+    .sort();
+}
+
+/** Names docs/sdk.md documents: `### \`Name\`` headings and table rows starting with `| \`Name\` |`. */
+function documentedNames(md: string): string[] {
+  const names = new Set<string>();
+  for (const m of md.matchAll(/^#{2,4} `([A-Za-z_$][\w$]*)`\s*$/gm)) names.add(m[1]!);
+  for (const m of md.matchAll(/^\| `([A-Za-z_$][\w$]*)` \|/gm)) names.add(m[1]!);
+  return [...names].sort();
+}
+
+describe('docs/sdk.md', () => {
+  it('documents every export of lib/index.ts, and nothing else', () => {
+    const exported = exportedNames();
+    const documented = documentedNames(read('docs/sdk.md'));
+    expect(exported.length).toBeGreaterThan(50);
+    expect(exported.filter((n) => !documented.includes(n)), 'exported but not in docs/sdk.md').toEqual([]);
+    expect(documented.filter((n) => !exported.includes(n)), 'in docs/sdk.md but not exported').toEqual([]);
+  });
+});
+
+describe('docs/errors.md', () => {
+  it('has an anchor for every NS_ERR_* code in lib/errors.ts, and no other', () => {
+    const codes = [...new Set([...read('lib/errors.ts').matchAll(/'(NS_ERR_[A-Z_]+)'/g)].map((m) => m[1]!))].sort();
+    const anchors = [...read('docs/errors.md').matchAll(/<a id="(ns_err_[a-z_]+)"><\/a>/g)].map((m) => m[1]!.toUpperCase()).sort();
+    expect(codes.length).toBeGreaterThan(20);
+    expect(codes.filter((c) => !anchors.includes(c)), 'codes without an anchor').toEqual([]);
+    expect(anchors.filter((a) => !codes.includes(a)), 'anchors without a code').toEqual([]);
+    expect(new Set(anchors).size).toBe(anchors.length);
+  });
+
+  it('names each code next to its class, as lib/errors.ts pairs them', () => {
+    const src = read('lib/errors.ts');
+    const md = read('docs/errors.md');
+    const pairs = [...src.matchAll(/export class (\w+) extends \w+ \{\s*readonly code = '(NS_ERR_[A-Z_]+)'/g)];
+    expect(pairs.length).toBeGreaterThan(20);
+    for (const m of pairs) {
+      expect(md, `${m[2]} should be documented with ${m[1]}`).toContain(`\`${m[2]}\` — \`${m[1]}\``);
+    }
+  });
+});
