@@ -6,17 +6,23 @@
  * Node allows.
  *
  * (a) CreateSession call → first Update on the client's notifier (and → method reply, and the
- *     Destroy round trip), per settings variant, N samples after warm-up. The client is a plain
- *     dbus-next connection in this process; timestamps are `performance.now()` here.
+ *     Destroy round trip), per settings variant, N samples after warm-up, 20 ms apart as in
+ *     bench.py. The client is a plain dbus-next connection in this process (`performance.now()`).
+ *     Floors: a no-op method round trip with the same pause. The pause matters: after 20 ms of
+ *     idle, a no-op round trip takes ~3× as long as back to back (cold caches, sleeping vCPUs),
+ *     so one variant is also measured back to back.
  * (b) Link change → Update, by bench/drivers/failover-driver.ts running inside the device
- *     namespace (one process makes the change and receives the Update: one clock).
+ *     namespace (one process makes the change and receives the Update: one clock), with the
+ *     moment the kernel's notification reaches a listener, to split kernel from daemon time.
  * (c) VmRSS/RssAnon/RssFile of the daemon process: fresh and idle with 3 services, with 1,000
- *     live sessions, after destroying them; plus a bare `node` process and the daemon under tsx
- *     for context.
+ *     live sessions, after destroying them; the live JS heap per session from heap snapshots
+ *     (RSS growth is mostly V8 headroom and garbage); the same daemon with size-favouring V8
+ *     flags; a bare `node` process and the daemon under tsx for context.
  *
  * The daemon under test is the compiled JavaScript (tsc into .bench-out/build), run by plain
  * `node` as the installed `netsessiond` is — not under tsx, whose loader thread and esbuild
- * service would inflate the RSS. Raw samples go to .bench-out/daemon.json.
+ * service inflate the RSS — with its default kernel datapath (rtnetlink routing + nftables).
+ * Raw samples go to .bench-out/daemon.json.
  *
  * Needs root and `ip netns`; otherwise prints why and returns.
  */
@@ -36,6 +42,10 @@ export interface DaemonBenchOptions {
   /** Samples per CreateSession variant (after warm-up). */
   createRounds?: number;
   createWarmup?: number;
+  /** Pause between CreateSession rounds (default 20 ms, as the connmand harness). */
+  createGapMs?: number;
+  /** Extra daemon arguments (e.g. `--firewall none`). */
+  daemonArgs?: string[];
   /** Rounds per failover scenario (after warm-up). */
   failoverRounds?: number;
   failoverWarmup?: number;
@@ -120,6 +130,24 @@ async function memSamples(pid: number, n = 20, gapMs = 50): Promise<MemStatus & 
   return { VmRSS: med('VmRSS'), RssAnon: med('RssAnon'), RssFile: med('RssFile'), RssShmem: med('RssShmem'), VmHWM: Math.max(...xs.map((x) => x.VmHWM)), Threads: med('Threads'), samples: xs.map((x) => x.VmRSS) };
 }
 
+/** Where the RSS is (kB): the node binary's pages, other files, brk heap, other anonymous memory. */
+export function rssByMapping(pid: number): { nodeBinary: number; otherFiles: number; brkHeap: number; anon: number } {
+  const node = realpathSync(process.execPath);
+  const out = { nodeBinary: 0, otherFiles: 0, brkHeap: 0, anon: 0 };
+  let kind: keyof typeof out = 'anon';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      const name = head[1] ?? '';
+      kind = name === node ? 'nodeBinary' : name === '[heap]' ? 'brkHeap' : name.startsWith('/') ? 'otherFiles' : 'anon';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+)/.exec(line);
+    if (rss) out[kind] += Number(rss[1]);
+  }
+  return out;
+}
+
 /**
  * The node process behind a harness process. `ip netns exec` execs its command (it forks only in
  * batch mode), so the tracked pid normally IS node; otherwise walk the children to find it.
@@ -193,11 +221,11 @@ export function writeConfig(sb: Sandbox, maxSessions: number): string {
   return conf;
 }
 
-export async function startDaemon(sb: Sandbox, conf: string, command: string[]): Promise<{ proc: SandboxProcess; pid: number; readyMs: number }> {
+export async function startDaemon(sb: Sandbox, conf: string, command: string[], extraArgs: string[] = []): Promise<{ proc: SandboxProcess; pid: number; readyMs: number }> {
   const t0 = performance.now();
   mkdirSync(join(sb.tmpDir, 'policy'), { recursive: true });
   const args = ['--config', conf, '--state-dir', join(sb.tmpDir, 'state'), '--policy-dir', join(sb.tmpDir, 'policy'), '--online-check-url', sb.inet.onlineUrl4, '--online-check-url6', sb.inet.onlineUrl6];
-  const proc = await startNetsessiond(sb, { command: [...command, ...args] });
+  const proc = await startNetsessiond(sb, { command: [...command, ...args, ...extraArgs] });
   await proc.waitForLine(/ready:/, { timeoutMs: 15_000 });
   return { proc, pid: nodePid(proc.pid), readyMs: performance.now() - t0 };
 }
@@ -219,6 +247,8 @@ const CREATE_VARIANTS: Array<[string, SessionSettings]> = [
   ['AllowedInterface=eth-b, SourceIPRule', { AllowedInterface: v.s('eth-b'), SourceIPRule: v.b(true) }],
 ];
 
+const BACK_TO_BACK = '{} back to back (1 ms pause, not 20)';
+
 interface CreateRaw {
   firstUpdate: number[];
   reply: number[];
@@ -229,7 +259,7 @@ interface CreateRaw {
 
 let seq = 0;
 
-async function measureCreate(client: ConnmanClient, settings: SessionSettings, rounds: number, warmup: number): Promise<CreateRaw> {
+async function measureCreate(client: ConnmanClient, settings: SessionSettings, rounds: number, warmup: number, gapMs: number): Promise<CreateRaw> {
   const out: CreateRaw = { firstUpdate: [], reply: [], replyToUpdate: [], destroy: [], firstStates: [] };
   for (let i = 0; i < warmup + rounds; i++) {
     const np = `/bench/create/n${++seq}`;
@@ -240,8 +270,9 @@ async function measureCreate(client: ConnmanClient, settings: SessionSettings, r
     const td0 = performance.now();
     await client.session(path).destroy();
     const td1 = performance.now();
-    // The final Update of the Destroy is on its way; let it land before the next round.
-    await sleep(1);
+    // Let the Destroy's last Update land and the daemon's kernel reconcile (an nft run) finish,
+    // as the connmand harness did (20 ms): otherwise the next call measures that work too.
+    await sleep(gapMs);
     if (i < warmup) continue;
     out.firstUpdate.push(first.at - t0);
     out.reply.push(repliedAt - t0);
@@ -253,7 +284,7 @@ async function measureCreate(client: ConnmanClient, settings: SessionSettings, r
 }
 
 /** Round trips of a method with no daemon work, for the floor the bus and dbus-next set. */
-async function measureRoundTrips(client: ConnmanClient, rounds: number): Promise<Record<string, number[]>> {
+async function measureRoundTrips(client: ConnmanClient, rounds: number, gapMs: number): Promise<Record<string, number[]>> {
   const out: Record<string, number[]> = { 'Peer.Ping': [], 'Manager.GetProperties': [] };
   const calls: Record<string, () => Promise<unknown>> = {
     'Peer.Ping': () => client.call('/', 'org.freedesktop.DBus.Peer', 'Ping', '', []),
@@ -264,6 +295,8 @@ async function measureRoundTrips(client: ConnmanClient, rounds: number): Promise
       const t0 = performance.now();
       await call();
       if (i >= 20) out[name]!.push(performance.now() - t0);
+      // Same pause as between CreateSession rounds: an idle machine answers slower than a busy one.
+      await sleep(gapMs);
     }
   }
   return out;
@@ -299,6 +332,7 @@ export async function runFailoverDriver(sb: Sandbox, rounds: number, warmup: num
 
 interface MemoryResult {
   idle: MemStatus;
+  idleByMapping: ReturnType<typeof rssByMapping>;
   withSessions: MemStatus;
   afterDestroy: MemStatus;
   sessions: number;
@@ -357,13 +391,14 @@ async function liveHeapBytes(pid: number, dir: string): Promise<number> {
 async function measureMemory(client: ConnmanClient, pid: number, sessions: number): Promise<MemoryResult> {
   await sleep(2000);
   const idle = await memSamples(pid);
+  const idleByMapping = rssByMapping(pid);
   const many = await createMany(client, sessions);
   await sleep(1000);
   const withSessions = await memSamples(pid);
   const destroySeconds = await destroyMany(client, many.paths);
   await sleep(1000);
   const afterDestroy = await memSamples(pid);
-  return { idle, withSessions, afterDestroy, sessions, createSeconds: many.seconds, destroySeconds };
+  return { idle, idleByMapping, withSessions, afterDestroy, sessions, createSeconds: many.seconds, destroySeconds };
 }
 
 /**
@@ -372,6 +407,8 @@ async function measureMemory(client: ConnmanClient, pid: number, sessions: numbe
  * by then, so JIT code and grown tables do not pass for per-session state.
  */
 async function measureHeap(client: ConnmanClient, pid: number, sessions: number, diagDir: string): Promise<HeapResult> {
+  // One cycle at full size first: code for that scale and grown tables are not session state.
+  await destroyMany(client, (await createMany(client, sessions)).paths);
   const before = await liveHeapBytes(pid, diagDir);
   const many = await createMany(client, sessions);
   const withSessions = await liveHeapBytes(pid, diagDir);
@@ -447,7 +484,7 @@ export async function runDaemonBench(opts: DaemonBenchOptions = {}): Promise<voi
     const diagDir = join(sb.tmpDir, 'diag');
     mkdirSync(diagDir, { recursive: true });
     const snapshotArgs = ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${diagDir}`];
-    const daemon = await startDaemon(sb, conf, [process.execPath, ...snapshotArgs, ...(opts.daemonNodeArgs ?? []), entry]);
+    const daemon = await startDaemon(sb, conf, [process.execPath, ...snapshotArgs, ...(opts.daemonNodeArgs ?? []), entry], opts.daemonArgs);
     client = await ConnmanClient.connect(sb.dbusAddress!);
     await waitAllOnline(client);
     raw.daemon = { pid: daemon.pid, harnessPid: daemon.proc.pid, startToReadyMs: daemon.readyMs, argv: daemon.proc.argv };
@@ -464,9 +501,11 @@ export async function runDaemonBench(opts: DaemonBenchOptions = {}): Promise<voi
     let roundTrips: Record<string, number[]> = {};
     if (phases.has('create')) {
       create = {};
-      for (const [name, settings] of CREATE_VARIANTS) create[name] = await measureCreate(client, settings, createRounds, createWarmup);
+      for (const [name, settings] of CREATE_VARIANTS) create[name] = await measureCreate(client, settings, createRounds, createWarmup, opts.createGapMs ?? 20);
+      // The same without the pause: a machine that is busy anyway answers faster than an idle one.
+      create[BACK_TO_BACK] = await measureCreate(client, {}, createRounds, createWarmup, 1);
       raw.create = create;
-      roundTrips = await measureRoundTrips(client, createRounds);
+      roundTrips = await measureRoundTrips(client, createRounds, opts.createGapMs ?? 20);
       raw.roundTrips = roundTrips;
     }
 
@@ -520,7 +559,9 @@ export async function runDaemonBench(opts: DaemonBenchOptions = {}): Promise<voi
 }
 
 function printCreate(create: Record<string, CreateRaw>, roundTrips: Record<string, number[]>, rounds: number): void {
-  console.log(`\n# daemon (a): CreateSession → first Update, N=${rounds} per variant after warm-up (target < 1 ms; connmand 1.41 beside)`);
+  console.log(
+    `\n# daemon (a): CreateSession → first Update, N=${rounds} per variant after warm-up, 20 ms pause between rounds as for connmand (target < 1 ms; connmand 1.41 beside)`,
+  );
   const rows: Row[] = [];
   for (const [name, r] of Object.entries(create)) {
     const c = CONNMAND.create[name];
@@ -528,7 +569,7 @@ function printCreate(create: Record<string, CreateRaw>, roundTrips: Record<strin
     rows.push(latencyRow(`${name}: call → reply`, summarize(r.reply), c?.reply));
     rows.push(latencyRow(`${name}: Destroy round trip`, summarize(r.destroy), c?.destroy));
   }
-  for (const [name, xs] of Object.entries(roundTrips)) rows.push(latencyRow(`floor: ${name} round trip (no session work)`, summarize(xs), null));
+  for (const [name, xs] of Object.entries(roundTrips)) rows.push(latencyRow(`floor: ${name} round trip (no session work, same pause)`, summarize(xs), null));
   console.table(rows);
   console.log(`first Update State per variant: ${Object.entries(create).map(([k, r]) => `${k} → ${[...new Set(r.firstStates)].join('/')}`).join('; ')}`);
 }
@@ -591,10 +632,16 @@ function printMemory(m: MemoryResult, heap: HeapResult | null, context: MemoryCo
     console.log(
       `live JS heap (full GC, heap snapshot; warmed-up daemon): ${kB(heap.before)} kB → ${kB(heap.withSessions)} kB with ${heap.sessions} sessions ` +
         `= ${((heap.withSessions - heap.before) / heap.sessions).toFixed(0)} bytes per live session; after destroying them ${kB(heap.afterDestroy)} kB ` +
-        `(${((heap.afterDestroy - heap.before) / heap.sessions).toFixed(0)} bytes/session left; connmand 1.41 leaks ≈830 bytes per created session).`,
+        `(${((heap.afterDestroy - heap.before) / heap.sessions).toFixed(0)} bytes/session left: JIT code and the FIFO of released session tags, ≈33 bytes each, ` +
+        'bounded by the 65,535 tags; connmand 1.41 leaks ≈830 bytes of RSS per created session).',
     );
   }
-  if (context) console.log(`Daemon minus bare node, idle: ${m.idle.VmRSS - context.bareNode.VmRSS} kB VmRSS.`);
+  const b = m.idleByMapping;
+  console.log(
+    `idle VmRSS by mapping: node binary ${b.nodeBinary} kB (file pages, shared with every node process), other files ${b.otherFiles} kB, ` +
+      `malloc brk heap ${b.brkHeap} kB, other anonymous (V8 heap spaces, malloc arenas, stacks) ${b.anon} kB.` +
+      (context ? ` Daemon minus bare node, idle: ${m.idle.VmRSS - context.bareNode.VmRSS} kB VmRSS.` : ''),
+  );
   console.log(
     `${m.sessions} CreateSession pipelined (64 in flight) until all replies and first Updates: ${m.createSeconds.toFixed(3)} s; ${m.sessions} Destroy: ${m.destroySeconds.toFixed(3)} s` +
       ' (connmand: 200 in 0.104 s / 0.044 s).',

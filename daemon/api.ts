@@ -26,11 +26,20 @@ export interface DaemonApi {
   technologies(): Array<{ path: string; props: PropDict }>;
   createSession(caller: BusCaller, settings: Record<string, RawValue>, notifier: string): Promise<string>;
   destroySession(caller: BusCaller, path: string): void;
+  /**
+   * `RegisterCounter(o, u, u)`: Usage calls go to the caller's object at `path`, the first right
+   * after the reply, then every `period` seconds (`accuracy` in kB). The counter ends with
+   * UnregisterCounter or when its client leaves the bus.
+   */
+  registerCounter(caller: BusCaller, path: string, accuracy: number, period: number): void;
+  unregisterCounter(caller: BusCaller, path: string): void;
 
   // net.connman.Service (id = the last path element)
   serviceProperties(serviceId: string): PropDict;
   serviceConnect(caller: BusCaller, serviceId: string): void;
   serviceDisconnect(caller: BusCaller, serviceId: string): void;
+  /** `ResetCounters()`: the service's counter totals restart from zero, for every counter. */
+  serviceResetCounters(caller: BusCaller, serviceId: string): void;
 
   // net.connman.Technology (type = the last path element)
   technologyProperties(type: string): PropDict;
@@ -44,7 +53,7 @@ export interface DaemonApi {
   /** True while a session exists at `path` (the adapter exports objects only for these). */
   hasSession(path: string): boolean;
 
-  /** A client left the bus (NameOwnerChanged to ""): its sessions end. */
+  /** A client left the bus (NameOwnerChanged to ""): its sessions and counters end. */
   clientGone(sender: string): void;
 
   // org.netsession.Manager1 / org.netsession.Session1 (extensions)

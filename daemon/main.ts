@@ -10,6 +10,7 @@ import { HttpProbe } from './adapters/online-check/http-probe.js';
 import { createNftablesBackend } from './adapters/nftables/index.js';
 import { createPolicyDir } from './adapters/policy-dir/policy-dir.js';
 import { createRtnetlinkLinkSource } from './adapters/rtnetlink/link-source.js';
+import { createLinkStats } from './adapters/rtnetlink/link-stats.js';
 import { createRtnetlinkRouting } from './adapters/rtnetlink/routing.js';
 import { systemClock } from './adapters/system/clock.js';
 import { createIdentityResolver } from './adapters/system/identity.js';
@@ -59,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
       urls: { 4: config.onlineCheckUrl4, 6: config.onlineCheckUrl6 },
     },
     policies: createPolicyDir(config.policyDir, log),
+    linkStats: createLinkStats({ log }),
     ...datapath,
     reconcileIntervalMs: config.reconcileInterval * 1000,
     log,

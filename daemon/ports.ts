@@ -178,6 +178,27 @@ export interface Accounting {
   reset(sessionKeys: string[]): Promise<void>;
 }
 
+/**
+ * A link's kernel statistics (`rtnl_link_stats64`): totals since the link was created. They
+ * only grow, except when a driver resets them or the link is re-created.
+ */
+export interface LinkCounters {
+  rxPackets: bigint;
+  txPackets: bigint;
+  rxBytes: bigint;
+  txBytes: bigint;
+  rxErrors: bigint;
+  txErrors: bigint;
+  rxDropped: bigint;
+  txDropped: bigint;
+}
+
+/** Reads link statistics (per-service counters, ConnMan's `net.connman.Counter`). */
+export interface LinkStats {
+  /** Statistics of the given links; a link that does not exist (any more) is absent from the map. */
+  read(ifindexes: readonly number[]): Promise<Map<number, LinkCounters>>;
+}
+
 /** One online-check probe through one service's interface. */
 export interface OnlineCheckRequest {
   serviceId: string;
@@ -234,6 +255,13 @@ export interface BusEvents {
   update(owner: string, notifier: string, changes: PropDict): void;
   /** `Notification.Release()` (shutdown only, as ConnMan). */
   release(owner: string, notifier: string): void;
+  /**
+   * `Counter.Usage(o, a{sv}, a{sv})` on a client's counter object (no reply expected). The dicts
+   * hold `u` values in ConnMan's key order; an empty dict is sent as an empty `a{sv}`.
+   */
+  counterUsage(owner: string, path: string, service: string, home: PropDict, roaming: PropDict): void;
+  /** `Counter.Release()` (shutdown only, as ConnMan). */
+  counterRelease(owner: string, path: string): void;
   /** The session object at `path` is gone: unexport it. */
   sessionRemoved(path: string): void;
   /** `Manager.ServicesChanged(a(oa{sv}), ao)`: the full order, with properties for changed services. */

@@ -6,6 +6,7 @@
  */
 import { servicePath, technologyPath, type Bearer } from '../lib/protocol.js';
 import type { DaemonApi, SessionStatistics } from './api.js';
+import { CounterTable, type CounterRegistration } from './core/counters.js';
 import type { Engine } from './core/engine.js';
 import type { Effects } from './core/effects.js';
 import {
@@ -34,6 +35,7 @@ import type {
   IdentityResolver,
   LinkEvent,
   LinkSource,
+  LinkStats,
   Logger,
   OnlineCheck,
   PolicySource,
@@ -54,8 +56,13 @@ export interface RuntimeDeps {
   routing?: Routing;
   firewall?: Firewall;
   accounting?: Accounting;
+  /** Link statistics for ConnMan's per-service counters; without it RegisterCounter is NotSupported. */
+  linkStats?: LinkStats;
   log: Logger;
 }
+
+/** Node timers take at most 2^31-1 ms; a longer counter period is served at that interval. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class Runtime implements DaemonApi {
   readonly engine: Engine;
@@ -67,6 +74,11 @@ export class Runtime implements DaemonApi {
   #started = false;
   #kernel = { running: false, again: false, verify: false, idle: Promise.resolve() };
   #reconcileTimer: { cancel(): void } | null = null;
+  readonly #counters = new CounterTable();
+  readonly #counterTimers = new Map<string, { cancel(): void }>();
+  /** The statistics read in flight: counters whose periods coincide share it. */
+  #statsRead: Promise<void> | null = null;
+  #stopping = false;
 
   constructor(deps: RuntimeDeps) {
     this.#d = deps;
@@ -100,7 +112,12 @@ export class Runtime implements DaemonApi {
 
   /** Sends Release to every session's client (as ConnMan does at shutdown), then stops everything. */
   async stop(): Promise<void> {
+    this.#stopping = true;
     for (const s of this.engine.sessions()) this.#d.events.release(s.owner, this.engine.session(s.path).notifier);
+    // ConnMan releases counters only here, at shutdown (__connman_counter_cleanup).
+    for (const reg of this.#counters.all()) this.#d.events.counterRelease(reg.owner, reg.path);
+    for (const t of this.#counterTimers.values()) t.cancel();
+    this.#counterTimers.clear();
     this.#runner.stopAll();
     this.#reconcileTimer?.cancel();
     this.#reconcileTimer = null;
@@ -149,7 +166,19 @@ export class Runtime implements DaemonApi {
       else this.#runner.stop(c.serviceId, c.family);
     }
     for (const w of fx.warnings) this.#d.log('warn', w);
+    this.#trackCounters(fx);
     if (fx.kernelDirty) this.#reconcile();
+  }
+
+  /** Counters' `Time` runs only while a service is connected; a removed service's totals go. */
+  #trackCounters(fx: Effects): void {
+    if (!fx.removedServices.length && !fx.changedServices.size) return;
+    const now = this.#d.clock.now();
+    for (const id of fx.removedServices) this.#counters.removeService(id);
+    for (const id of fx.changedServices) {
+      const s = this.engine.registry.byId(id);
+      if (s) this.#counters.setConnected(id, isConnected(s.state), now);
+    }
   }
 
   #signalServices(fx: Effects): void {
@@ -341,6 +370,88 @@ export class Runtime implements DaemonApi {
 
   clientGone(sender: string): void {
     this.apply(this.engine.ownerGone(sender));
+    for (const reg of this.#counters.ownerGone(sender)) {
+      this.#disarmCounter(reg);
+      this.#d.log('debug', `counter ${reg.owner}${reg.path} ended: its client left the bus`);
+    }
+  }
+
+  // ------------------------------------------------------------------ DaemonApi: counters
+
+  registerCounter(caller: BusCaller, path: string, accuracy: number, period: number): void {
+    if (!this.#d.linkStats) throw new NotSupportedError('per-service counters need link statistics (not configured)');
+    const reg = this.#counters.register(caller.sender, path, accuracy, period);
+    this.#d.log('debug', `counter ${reg.owner}${reg.path} registered (accuracy ${accuracy} kB, period ${period} s)`);
+    // The first Usage (every key) goes out right after the reply, then one per period.
+    this.#armCounter(reg, 0);
+  }
+
+  unregisterCounter(caller: BusCaller, path: string): void {
+    const reg = this.#counters.unregister(caller.sender, path);
+    this.#disarmCounter(reg);
+    this.#d.log('debug', `counter ${reg.owner}${reg.path} unregistered`);
+  }
+
+  serviceResetCounters(caller: BusCaller, serviceId: string): void {
+    const s = this.engine.registry.byId(serviceId);
+    if (!s) throw new ServiceNotFoundError(serviceId);
+    // The totals are shared by every client's counters: resetting them is an admin's call.
+    if (caller.uid !== 0) throw new RootOnlyError('reset service counters');
+    this.#counters.resetService(serviceId, isConnected(s.state), this.#d.clock.now());
+  }
+
+  #armCounter(reg: CounterRegistration, ms: number): void {
+    this.#counterTimers.set(reg.key, this.#d.clock.setTimeout(() => void this.#counterTick(reg), ms));
+  }
+
+  #disarmCounter(reg: CounterRegistration): void {
+    this.#counterTimers.get(reg.key)?.cancel();
+    this.#counterTimers.delete(reg.key);
+  }
+
+  #live(reg: CounterRegistration): boolean {
+    return !this.#stopping && this.#counters.byKey(reg.key) === reg;
+  }
+
+  /** Samples every connected service, sends `reg` what is due, and re-arms its timer. */
+  async #counterTick(reg: CounterRegistration): Promise<void> {
+    this.#counterTimers.delete(reg.key);
+    if (!this.#live(reg)) return;
+    try {
+      await this.#sampleConnected();
+    } catch (err) {
+      this.#d.log('warn', `counter ${reg.owner}${reg.path}: cannot read link statistics: ${(err as Error).message}`);
+    }
+    // Unregistered, its client gone, or the daemon stopping while the read was in flight.
+    if (!this.#live(reg)) return;
+    const now = this.#d.clock.now();
+    for (const s of this.engine.services()) {
+      if (!isConnected(s.state)) continue;
+      const usage = this.#counters.usage(reg, s.id, now);
+      if (usage) this.#d.events.counterUsage(reg.owner, reg.path, servicePath(s.id), usage.home, usage.roaming);
+    }
+    this.#armCounter(reg, Math.min(reg.periodS * 1000, MAX_TIMER_MS));
+  }
+
+  #sampleConnected(): Promise<void> {
+    this.#statsRead ??= this.#readStats().finally(() => {
+      this.#statsRead = null;
+    });
+    return this.#statsRead;
+  }
+
+  async #readStats(): Promise<void> {
+    const stats = this.#d.linkStats;
+    const services = this.engine.services().filter((s) => isConnected(s.state));
+    if (!stats || services.length === 0) return;
+    const read = await stats.read(services.map((s) => s.ifindex));
+    const now = this.#d.clock.now();
+    for (const s of services) {
+      const c = read.get(s.ifindex);
+      // The service may have gone or disconnected during the read; its ifindex may be reused.
+      const cur = this.engine.registry.byId(s.id);
+      if (c && cur && cur.ifindex === s.ifindex && isConnected(cur.state)) this.#counters.sample(s.id, s.ifindex, c, now);
+    }
   }
 
   // ------------------------------------------------------------------ DaemonApi: extensions

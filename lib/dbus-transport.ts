@@ -8,9 +8,9 @@ import dbus from 'dbus-next';
 import { BUS_NAME, INTERFACES, METHODS, NETSESSION_INTERFACE, NETSESSION_MANAGER_INTERFACE, NETSESSION_METHODS, PATHS, SIGNATURES, type RequestKey } from './protocol.js';
 import { DaemonUnavailableError, ExtensionNotSupportedError, ProtocolError, SessionClosedError, type NetsessionError } from './errors.js';
 import { BusLink, DEFAULT_SYSTEM_BUS, type DBusMessage } from './dbus/bus-link.js';
-import { decodeSettings, decodeStatistics, encodeRequest, encodeSetting } from './dbus/codec.js';
+import { decodeServiceList, decodeServiceProps, decodeSettings, decodeStatistics, encodeRequest, encodeSetting, toServiceInfo, type ServiceProps } from './dbus/codec.js';
 import type { CallTarget } from './reply-errors.js';
-import type { SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from './transport.js';
+import type { ServiceInfo, ServicesListener, SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from './transport.js';
 
 const { Message, MessageFlag, MessageType } = dbus;
 
@@ -29,6 +29,14 @@ const NOTIFIER_ROOT = `/netsession/${process.pid}`;
 const STATISTICS = 'Statistics';
 const SESSION: CallTarget = { kind: 'session' };
 const MANAGER: CallTarget = { kind: 'manager' };
+
+/** How long a broken service watch waits before it tries the bus again. */
+const SERVICE_WATCH_RETRY_MS = 1_000;
+
+interface Watcher {
+  listener: ServicesListener;
+  onError: ((error: NetsessionError) => void) | undefined;
+}
 
 interface Entry {
   notifier: SessionNotifier;
@@ -63,6 +71,14 @@ export class DBusTransport implements Transport {
   #counter = 0;
   #capabilities: { owner: string | null; value: Promise<readonly string[]> } | null = null;
   #closed = false;
+  // The service watch: the daemon's services as last read (null: not known), who listens, and
+  // the link on which ServicesChanged is subscribed.
+  #serviceList: Array<[string, ServiceProps]> | null = null;
+  readonly #watchers = new Set<Watcher>();
+  #watchedLink: BusLink | null = null;
+  #arming: Promise<void> | null = null;
+  #rearm = false;
+  #retry: NodeJS.Timeout | null = null;
 
   constructor(options: DBusTransportOptions = {}) {
     this.#address = options.busAddress || process.env.DBUS_SYSTEM_BUS_ADDRESS || DEFAULT_SYSTEM_BUS;
@@ -119,10 +135,38 @@ export class DBusTransport implements Transport {
     return decodeStatistics(reply.body[0]);
   }
 
+  /** `Manager.GetServices`: the daemon's services, in its order. */
+  async services(): Promise<readonly ServiceInfo[]> {
+    const link = await this.#connect();
+    return this.#getServices(link).then((list) => list.map(([path, props]) => toServiceInfo(path, props)));
+  }
+
+  /**
+   * The services now and on every `Manager.ServicesChanged` (an empty list while the daemon is
+   * off the bus). A broken bus connection is reported to `onError` and retried every second.
+   */
+  watchServices(listener: ServicesListener, onError?: (error: NetsessionError) => void): () => void {
+    const w: Watcher = { listener, onError };
+    this.#watchers.add(w);
+    const known = this.#serviceList;
+    if (known && this.#watchedLink) queueMicrotask(() => this.#watchers.has(w) && this.#deliverTo(w, known));
+    this.#armServiceWatch();
+    return () => {
+      this.#watchers.delete(w);
+      if (this.#watchers.size > 0) return;
+      this.#serviceList = null;
+      if (this.#retry) clearTimeout(this.#retry);
+      this.#retry = null;
+    };
+  }
+
   /** Destroys every session still open (best effort), tells them, and disconnects. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#watchers.clear();
+    if (this.#retry) clearTimeout(this.#retry);
+    this.#retry = null;
     const linkPromise = this.#link;
     this.#link = null;
     const link = linkPromise ? await linkPromise.catch(() => null) : null;
@@ -146,15 +190,18 @@ export class DBusTransport implements Transport {
       busName: this.#busName,
       callTimeout: this.#callTimeout,
       events: {
-        ownerChanged: (previous) => {
+        ownerChanged: (previous, current) => {
           // A daemon we may have sessions with is gone (or was replaced): they are gone with it.
           if (previous !== null) this.#loseAll(new DaemonUnavailableError('daemon-left', `${this.#busName} left the bus`));
+          this.#servicesOwnerChanged(current);
         },
         closed: (err) => {
           this.#link = null;
           this.#loseAll(err);
+          this.#servicesLost(err);
         },
         methodCall: (msg, l) => this.#onMethodCall(msg, l),
+        signal: (msg) => this.#onSignal(msg),
       },
     });
     this.#link = link;
@@ -201,6 +248,86 @@ export class DBusTransport implements Transport {
       e.unhold();
       deliver(() => e.notifier.lost(err));
     }
+  }
+
+  // ------------------------------------------------------------------ the service watch
+
+  async #getServices(link: BusLink): Promise<Array<[string, ServiceProps]>> {
+    const reply = await link.call(this.#msg(PATHS.manager, INTERFACES.manager, METHODS.manager.GetServices, SIGNATURES.GetServices.in, []), MANAGER);
+    return decodeServiceList(reply.body[0]);
+  }
+
+  /** Subscribes to ServicesChanged on the current link (once per link) and reads the list. */
+  #armServiceWatch(): void {
+    if (this.#watchers.size === 0 || this.#closed) return;
+    // A change while a read is under way may not be in what it reads: read again after it.
+    if (this.#arming) {
+      this.#rearm = true;
+      return;
+    }
+    this.#rearm = false;
+    this.#arming = (async () => {
+      const link = await this.#connect();
+      if (this.#watchedLink !== link) {
+        await link.addMatch(`type='signal',sender='${this.#busName}',path='${PATHS.manager}',interface='${INTERFACES.manager}',member='${METHODS.managerSignals.ServicesChanged}'`);
+        this.#watchedLink = link;
+      }
+      // A daemon that is not on the bus has no services (and the owner change will bring them).
+      const list = link.owner === null ? [] : await this.#getServices(link);
+      this.#setServices(list);
+    })()
+      .catch((err: unknown) => this.#servicesLost(err as NetsessionError))
+      .finally(() => {
+        this.#arming = null;
+        if (this.#rearm) this.#armServiceWatch();
+      });
+  }
+
+  #setServices(list: Array<[string, ServiceProps]>): void {
+    if (this.#watchers.size === 0) return;
+    this.#serviceList = list;
+    for (const w of [...this.#watchers]) this.#deliverTo(w, list);
+  }
+
+  #deliverTo(w: Watcher, list: Array<[string, ServiceProps]>): void {
+    const services = Object.freeze(list.map(([path, props]) => toServiceInfo(path, props)));
+    deliver(() => w.listener(services));
+  }
+
+  #servicesOwnerChanged(current: string | null): void {
+    if (this.#watchers.size === 0) return;
+    if (current === null) this.#setServices([]);
+    else this.#armServiceWatch();
+  }
+
+  /** The watch broke (bus gone, call failed): tell, show no services, try again later. */
+  #servicesLost(err: NetsessionError): void {
+    if (this.#watchers.size === 0) return;
+    this.#watchedLink = null;
+    const hadServices = (this.#serviceList?.length ?? 0) > 0;
+    this.#serviceList = [];
+    for (const w of [...this.#watchers]) {
+      if (w.onError) deliver(() => w.onError!(err));
+      if (hadServices) this.#deliverTo(w, []);
+    }
+    if (this.#retry || this.#closed) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = null;
+      this.#armServiceWatch();
+    }, SERVICE_WATCH_RETRY_MS);
+    this.#retry.unref();
+  }
+
+  /** ServicesChanged(changed, removed): `changed` is the whole order, with properties only for services that changed. */
+  #onSignal(msg: DBusMessage): void {
+    if (msg.path !== PATHS.manager || msg.interface !== INTERFACES.manager || msg.member !== METHODS.managerSignals.ServicesChanged) return;
+    if (msg.signature !== SIGNATURES.ServicesChanged || !this.#serviceList) return;
+    const [changed, removed] = msg.body as [unknown, unknown];
+    const known = new Map(this.#serviceList);
+    for (const p of Array.isArray(removed) ? removed : []) known.delete(p as string);
+    const next: Array<[string, ServiceProps]> = [];
+    for (const [path, props] of decodeServiceList(changed)) next.push([path, { ...known.get(path), ...props }]);
+    this.#setServices(next);
   }
 
   /** `net.connman.Notification` calls to our notifier paths; false lets dbus-next handle the rest. */

@@ -237,6 +237,17 @@ export class NotConnectedError extends NetsessionError {
   readonly code = 'NS_ERR_NOT_CONNECTED' as const;
 }
 
+/**
+ * A bind helper was used on a session whose `sourceIPRule` is off. A socket bound to the
+ * session's address leaves through the session's uplink only while the daemon routes by source
+ * address for it; without that rule the kernel's main table picks the way out, and the packet
+ * leaves through some other uplink with this uplink's address (dropped by any ISP that filters
+ * spoofed sources). Create the session with `sourceIPRule: true`, or `change({ sourceIPRule: true })`.
+ */
+export class SourceIPRuleRequiredError extends NetsessionError {
+  readonly code = 'NS_ERR_SOURCE_IP_RULE_REQUIRED' as const;
+}
+
 /** The daemon sent something the SDK cannot understand (a malformed Update, a bad reply). */
 export class ProtocolError extends NetsessionError {
   readonly code = 'NS_ERR_PROTOCOL' as const;

@@ -104,6 +104,8 @@ export const SIGNATURES = {
   TechnologyAdded: 'oa{sv}',
   TechnologyRemoved: 'o',
   RegisterCounter: { in: 'ouu', out: '' },
+  UnregisterCounter: { in: 'o', out: '' },
+  ResetCounters: { in: '', out: '' },
   Usage: { in: 'oa{sv}a{sv}', out: '' },
 } as const;
 

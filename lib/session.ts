@@ -3,6 +3,26 @@
  * current from the daemon's Updates, with events, waiting and the Session methods.
  */
 import { EventEmitter } from 'node:events';
+import type dgram from 'node:dgram';
+import type { promises as dns } from 'node:dns';
+import type http from 'node:http';
+import type https from 'node:https';
+import type net from 'node:net';
+import type tls from 'node:tls';
+import type { Dispatcher, RequestInfo, RequestInit, Response } from 'undici';
+import { SessionHttpAgent, SessionHttpsAgent } from './bind/agents.js';
+import { createSessionDispatcher, sessionFetch, type SessionDispatcherOptions } from './bind/dispatcher.js';
+import { socketOptionsOf, type SocketOptions, type SocketOptionsRequest } from './bind/options.js';
+import {
+  connectBound,
+  dgramBound,
+  resolverBound,
+  tlsConnectBound,
+  type SessionConnectOptions,
+  type SessionDgramOptions,
+  type SessionResolverOptions,
+  type SessionTlsOptions,
+} from './bind/sockets.js';
 import { checkWaitOptions, race, type WaitOptions } from './deadline.js';
 import {
   DaemonUnavailableError,
@@ -92,6 +112,8 @@ export class Session extends EventEmitter<SessionEvents> {
   #destroying: Promise<void> | null = null;
   readonly #streams = new Set<UpdateStream>();
   readonly #waiters = new Set<() => void>();
+  /** The dispatcher behind `fetch()`, made on first use and closed with the session. */
+  #fetchDispatcher: Dispatcher | null = null;
 
   private constructor(transport: Transport) {
     super();
@@ -175,10 +197,18 @@ export class Session extends EventEmitter<SessionEvents> {
    * active again after {@link Session.disconnect}. Updates it causes are applied by the time it resolves.
    */
   connect(): Promise<void>;
-  // Room for the bind helpers' `connect(port, host)` overload: one implementation, dispatching on arguments.
-  connect(...args: unknown[]): Promise<void> {
-    if (args.length > 0) return Promise.reject(new InvalidOptionError('connect', 'takes no arguments'));
-    return this.#call((h) => h.connect());
+  /**
+   * Opens a TCP connection to `host:port` that leaves through the session's uplink (bound to
+   * its address; see {@link Session.socketOptions}). Throws {@link NotConnectedError} when the
+   * session has no address to bind, {@link SourceIPRuleRequiredError} when its `sourceIPRule` is off.
+   */
+  connect(port: number, host: string, options?: SessionConnectOptions): net.Socket;
+  // One implementation for both: no arguments is Session.Connect, a port is a socket.
+  connect(...args: unknown[]): Promise<void> | net.Socket {
+    if (args.length === 0) return this.#call((h) => h.connect());
+    if (typeof args[0] !== 'number') throw new InvalidOptionError('port', 'connect() takes no arguments (Session.Connect) or a port number and a host');
+    this.#assertOpen();
+    return connectBound(this.#info, args[0], args[1] as string, args[2] as SessionConnectOptions | undefined);
   }
 
   /** Detaches the session from its uplink until the next {@link Session.connect} (`Session.Disconnect`). */
@@ -226,6 +256,85 @@ export class Session extends EventEmitter<SessionEvents> {
         })
       : Promise.resolve();
     return this.#destroying;
+  }
+
+  // ------------------------------------------------------------------ bind helpers
+
+  /**
+   * `{ localAddress, family }` that make a socket leave through the session's uplink: IPv4 when
+   * the uplink has it (or the family of `host` when it is an IP literal, or `family`). A pure
+   * function of the current settings: call it when opening each socket. Throws
+   * {@link NotConnectedError} (no uplink, or no address of that family) and
+   * {@link SourceIPRuleRequiredError} (the session's `sourceIPRule` is off).
+   */
+  socketOptions(request?: SocketOptionsRequest): SocketOptions {
+    this.#assertOpen();
+    return socketOptionsOf(this.#info, request);
+  }
+
+  /** A TLS connection to `host:port` through the session's uplink (SNI is `host` unless it is an IP). Throws as {@link Session.socketOptions}. */
+  tlsConnect(port: number, host: string, options?: SessionTlsOptions): tls.TLSSocket {
+    this.#assertOpen();
+    return tlsConnectBound(this.#info, port, host, options);
+  }
+
+  /**
+   * An `http.Agent` whose connections leave through the session's uplink, following it: each
+   * new connection binds to the address of the moment; when the session moves, idle pooled
+   * sockets are destroyed and busy ones are not pooled again. A request made while the session
+   * has no address fails with {@link NotConnectedError}. `destroy()` it when done.
+   */
+  httpAgent(options?: http.AgentOptions): http.Agent {
+    this.#assertOpen();
+    return new SessionHttpAgent(this, options);
+  }
+
+  /** The `https.Agent` counterpart of {@link Session.httpAgent}. */
+  httpsAgent(options?: https.AgentOptions): https.Agent {
+    this.#assertOpen();
+    return new SessionHttpsAgent(this, options);
+  }
+
+  /**
+   * An undici `Dispatcher` (for undici's `request`/`fetch` or Node's global `fetch`) whose
+   * connections leave through the session's uplink, following it: when the session moves, new
+   * requests go to a fresh agent and the old one is closed gracefully. `close()` it when done.
+   * It forwards undici's `connect`, `disconnect` and `connectionError` events.
+   */
+  dispatcher(options?: SessionDispatcherOptions): Dispatcher {
+    this.#assertOpen();
+    return createSessionDispatcher(this, options);
+  }
+
+  /**
+   * undici's `fetch` through the session's uplink (one dispatcher per session, made on first
+   * use, closed when the session ends). Rejects with {@link NotConnectedError} or
+   * {@link SourceIPRuleRequiredError} before anything is sent when the session cannot carry it.
+   */
+  fetch(input: RequestInfo, init?: RequestInit): Promise<Response> {
+    try {
+      this.#assertOpen();
+      this.#fetchDispatcher ??= createSessionDispatcher(this);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return sessionFetch(this, this.#fetchDispatcher, input, init);
+  }
+
+  /** A UDP socket bound to the session's address (`'udp4'`/`'udp6'`, default by the uplink's addresses). Throws as {@link Session.socketOptions}. */
+  dgram(typeOrOptions?: 'udp4' | 'udp6' | SessionDgramOptions): dgram.Socket {
+    this.#assertOpen();
+    return dgramBound(this.#info, typeOrOptions);
+  }
+
+  /**
+   * A DNS resolver whose queries leave from the session's addresses. It asks the system's
+   * servers unless given others with `setServers` (the uplink's own servers are usually what
+   * you want). Bound at creation: make a new one after the session moves.
+   */
+  resolver(options?: SessionResolverOptions): dns.Resolver {
+    this.#assertOpen();
+    return resolverBound(this.#info, options);
   }
 
   /** `await using s = await createSession()`: destroys the session at the end of the scope. */
@@ -350,6 +459,7 @@ export class Session extends EventEmitter<SessionEvents> {
       if (moved) this.#emitChange(previous, changed);
     }
     if (error && !(error instanceof SessionClosedError) && this.listenerCount('error') > 0) this.emit('error', error);
+    this.#fetchDispatcher?.close().catch(() => undefined);
     this.emit('destroyed', error);
   }
 

@@ -8,7 +8,7 @@
  * @packageDocumentation
  */
 import type { NetsessionError } from './errors.js';
-import type { Bearer, ConnectionType, RequestKey, SessionSettings } from './protocol.js';
+import type { Bearer, ConnectionType, RequestKey, ServiceState, SessionSettings } from './protocol.js';
 
 /** Settings for CreateSession (and values for Change), keyed and typed as ConnMan's wire format. */
 export interface SessionRequest {
@@ -46,6 +46,23 @@ export interface SessionNotifier {
   lost(error: NetsessionError): void;
 }
 
+/** One service (an uplink the daemon manages), from `Manager.GetServices` / `ServicesChanged`. */
+export interface ServiceInfo {
+  /** Its object path (`/net/connman/service/...`). */
+  readonly path: string;
+  /** `Name` (netsessiond: the interface name; connmand: SSID, operator, `Wired`). */
+  readonly name: string;
+  /** `Ethernet.Interface`: the interface name, or `null` when the daemon does not say. */
+  readonly interface: string | null;
+  /** `Type`, or `null` for a type the SDK does not know. */
+  readonly bearer: Bearer | null;
+  /** `State`: sessions may bind to it while it is `ready` or `online`. */
+  readonly state: ServiceState;
+}
+
+/** Receives the daemon's services: first the current list, then the whole list again on each change. */
+export type ServicesListener = (services: readonly ServiceInfo[]) => void;
+
 /** One live session as the transport sees it: its object path and `net.connman.Session`'s methods. */
 export interface TransportSession {
   /** The session's object path on the daemon (`/sessions/...`). */
@@ -80,4 +97,15 @@ export interface Transport {
   statistics(path: string): Promise<SessionStatistics>;
   /** Destroys every session still open on this transport and releases its resources. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Optional (needed by {@link monitorUplinks}): the daemon's services in its order
+   * (`Manager.GetServices`).
+   */
+  services?(): Promise<readonly ServiceInfo[]>;
+  /**
+   * Optional (needed by {@link monitorUplinks}): calls `listener` with the current services,
+   * then with the whole list each time it changes (`Manager.ServicesChanged`; an empty list while
+   * the daemon is gone). `onError` hears failures to read them. Returns the function that stops it.
+   */
+  watchServices?(listener: ServicesListener, onError?: (error: NetsessionError) => void): () => void;
 }

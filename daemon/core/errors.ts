@@ -197,6 +197,38 @@ export class AlreadyConnectedError extends DaemonError {
   }
 }
 
+/** RegisterCounter for a path the caller has already registered (ConnMan's EEXIST). */
+export class CounterExistsError extends DaemonError {
+  readonly code = 'NSD_ERR_COUNTER_EXISTS' as const;
+  constructor(readonly path: string) {
+    super(`a counter is already registered at ${path}`);
+  }
+}
+
+/** UnregisterCounter for a path the caller has not registered (ConnMan's ESRCH). */
+export class CounterNotRegisteredError extends DaemonError {
+  readonly code = 'NSD_ERR_COUNTER_NOT_REGISTERED' as const;
+  constructor(readonly path: string) {
+    super(`no counter registered at ${path} by this client`);
+  }
+}
+
+/** RegisterCounter with a period of 0 s (such a counter would never report). */
+export class BadCounterPeriodError extends DaemonError {
+  readonly code = 'NSD_ERR_BAD_COUNTER_PERIOD' as const;
+  constructor(readonly period: number) {
+    super(`counter period must be at least 1 second, got ${period}`);
+  }
+}
+
+/** The caller already has the maximum number of counters. */
+export class CounterLimitError extends DaemonError {
+  readonly code = 'NSD_ERR_COUNTER_LIMIT' as const;
+  constructor(readonly limit: number) {
+    super(`counter limit reached: at most ${limit} counters per client`);
+  }
+}
+
 /** Every condition the daemon can report. */
 export type DaemonErrorCode =
   | UnknownSettingError['code']
@@ -221,7 +253,11 @@ export type DaemonErrorCode =
   | NotSupportedError['code']
   | EmergencyBusyError['code']
   | RootOnlyError['code']
-  | AlreadyConnectedError['code'];
+  | AlreadyConnectedError['code']
+  | CounterExistsError['code']
+  | CounterNotRegisteredError['code']
+  | BadCounterPeriodError['code']
+  | CounterLimitError['code'];
 
 /**
  * The one table from daemon error codes to ConnMan D-Bus error names. Where ConnMan has a
@@ -252,4 +288,8 @@ export const DBUS_ERROR_OF: Readonly<Record<DaemonErrorCode, ConnmanErrorName>> 
   NSD_ERR_EMERGENCY_BUSY: 'Failed',
   NSD_ERR_ROOT_ONLY: 'PermissionDenied',
   NSD_ERR_ALREADY_CONNECTED: 'AlreadyConnected',
+  NSD_ERR_COUNTER_EXISTS: 'AlreadyExists',
+  NSD_ERR_COUNTER_NOT_REGISTERED: 'NotRegistered',
+  NSD_ERR_BAD_COUNTER_PERIOD: 'InvalidArguments',
+  NSD_ERR_COUNTER_LIMIT: 'Failed',
 };

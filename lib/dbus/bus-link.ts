@@ -36,6 +36,8 @@ export interface BusLinkEvents {
   closed(error: DaemonUnavailableError): void;
   /** An incoming method call on `link`; return true when handled (and answered). */
   methodCall(msg: DBusMessage, link: BusLink): boolean;
+  /** A signal from the daemon's current owner (delivered only for match rules added with {@link BusLink.addMatch}). */
+  signal?(msg: DBusMessage): void;
 }
 
 /** Options of {@link BusLink.open}. */
@@ -133,6 +135,11 @@ export class BusLink {
     });
   }
 
+  /** Adds a match rule (kept as long as the connection: nothing here ever removes one). */
+  async addMatch(rule: string): Promise<void> {
+    await this.call(bus('AddMatch', 's', [rule]), { kind: 'manager' });
+  }
+
   /** Sends a message that expects no reply (our answers to the daemon's Notification calls). */
   send(msg: DBusMessage): void {
     if (this.#open) this.#bus.send(msg);
@@ -178,7 +185,14 @@ export class BusLink {
       this.#opts.events.closed(err);
     });
     this.#bus.on('message', (msg: DBusMessage) => {
-      if (msg.type !== MessageType.SIGNAL || msg.sender !== DBUS_NAME || msg.member !== 'NameOwnerChanged') return;
+      if (msg.type !== MessageType.SIGNAL) return;
+      // Anyone may send us a unicast signal: only the daemon's own are passed on.
+      if (msg.sender !== DBUS_NAME) {
+        const owner = this.owner;
+        if (owner !== null && msg.sender === owner) this.#opts.events.signal?.(msg);
+        return;
+      }
+      if (msg.member !== 'NameOwnerChanged') return;
       const [name, , now] = msg.body as [string, string, string];
       if (name !== this.#opts.busName) return;
       const previous = this.#owner;

@@ -4,8 +4,8 @@
  * ConnMan's is dropped rather than trusted (a strict client, as ConnMan's own tools are).
  */
 import dbus from 'dbus-next';
-import { CREATE_SETTING_SIGNATURES, SETTING_SIGNATURES, STATISTICS_KEYS, type RequestKey, type SessionSettings } from '../protocol.js';
-import type { SessionRequest, SessionStatistics } from '../transport.js';
+import { BEARERS, CREATE_SETTING_SIGNATURES, SERVICE_STATES, SETTING_SIGNATURES, STATISTICS_KEYS, type Bearer, type RequestKey, type ServiceState, type SessionSettings } from '../protocol.js';
+import type { ServiceInfo, SessionRequest, SessionStatistics } from '../transport.js';
 
 const { Variant } = dbus;
 /** dbus-next's Variant instance. */
@@ -78,4 +78,44 @@ export function decodeStatistics(dict: unknown): SessionStatistics {
     rxPackets: get(STATISTICS_KEYS.rxPackets),
     txPackets: get(STATISTICS_KEYS.txPackets),
   };
+}
+
+/** A service's property dict with its Variants unwrapped (nested dicts too, one level). */
+export type ServiceProps = Record<string, unknown>;
+
+/** Unwraps a Service's `a{sv}` (GetServices, ServicesChanged); anything else gives `{}`. */
+export function decodeServiceProps(dict: unknown): ServiceProps {
+  const out: ServiceProps = {};
+  if (!dict || typeof dict !== 'object' || Array.isArray(dict)) return out;
+  for (const [k, v] of Object.entries(dict as Record<string, unknown>)) {
+    const x = isVariant(v) ? v.value : v;
+    out[k] = x && typeof x === 'object' && !Array.isArray(x) && !Buffer.isBuffer(x) ? plainDict(x) : x;
+  }
+  return out;
+}
+
+/** The SDK's view of one service from its properties. */
+export function toServiceInfo(path: string, props: ServiceProps): ServiceInfo {
+  const ethernet = props.Ethernet as Record<string, unknown> | null | undefined;
+  const ifname = ethernet && typeof ethernet.Interface === 'string' && ethernet.Interface !== '' ? ethernet.Interface : null;
+  const type = props.Type;
+  const state = props.State;
+  return Object.freeze({
+    path,
+    name: typeof props.Name === 'string' ? props.Name : '',
+    interface: ifname,
+    bearer: BEARERS.includes(type as Bearer) ? (type as Bearer) : null,
+    state: SERVICE_STATES.includes(state as ServiceState) ? (state as ServiceState) : 'idle',
+  });
+}
+
+/** Decodes GetServices' `a(oa{sv})` into paths and property dicts, in the daemon's order. */
+export function decodeServiceList(list: unknown): Array<[string, ServiceProps]> {
+  if (!Array.isArray(list)) return [];
+  const out: Array<[string, ServiceProps]> = [];
+  for (const entry of list) {
+    if (!Array.isArray(entry) || typeof entry[0] !== 'string') continue;
+    out.push([entry[0], decodeServiceProps(entry[1])]);
+  }
+  return out;
 }

@@ -4,13 +4,13 @@
  */
 import { BUS_ERROR, errorFromReply, type CallTarget } from '../reply-errors.js';
 import { DaemonUnavailableError, SessionClosedError, type NetsessionError } from '../errors.js';
-import { errorName, sessionPath, type RequestKey } from '../protocol.js';
-import type { SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from '../transport.js';
+import { errorName, servicePath, sessionPath, type RequestKey } from '../protocol.js';
+import type { ServiceInfo, ServicesListener, SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from '../transport.js';
 import { MockRejection, MockSession } from './mock-session.js';
 import type { MockUplink } from './uplink.js';
 
 /** The daemon methods a {@link MockTransport} answers (and records), by their D-Bus names. */
-export type MockMethod = 'CreateSession' | 'Change' | 'Connect' | 'Disconnect' | 'Destroy' | 'GetCapabilities' | 'GetStatistics';
+export type MockMethod = 'CreateSession' | 'Change' | 'Connect' | 'Disconnect' | 'Destroy' | 'GetCapabilities' | 'GetStatistics' | 'GetServices';
 
 /** One recorded call: the method, the session's path (null for CreateSession/GetCapabilities) and its arguments in ConnMan's form. */
 export interface MockCall {
@@ -43,7 +43,19 @@ const TARGET: Record<MockMethod, CallTarget> = {
   Destroy: { kind: 'session' },
   GetCapabilities: { kind: 'extension', feature: 'Capabilities', onSession: false },
   GetStatistics: { kind: 'extension', feature: 'Statistics', onSession: true },
+  GetServices: { kind: 'manager' },
 };
+
+/** The service the mock daemon shows for an uplink. */
+function serviceOf(u: MockUplink): ServiceInfo {
+  return Object.freeze({
+    path: servicePath(`mock_${u.interface.replace(/[^A-Za-z0-9_]/g, '_')}`),
+    name: u.name ?? u.interface,
+    interface: u.interface,
+    bearer: u.bearer,
+    state: (u.state ?? 'online') === 'online' ? 'online' : 'ready',
+  });
+}
 
 /**
  * A {@link Transport} that plays the daemon in memory. Pass it as `createSession({ transport })`
@@ -69,6 +81,7 @@ export class MockTransport implements Transport {
   #running = true;
   #closed = false;
   #serial = 0;
+  readonly #watchers = new Set<ServicesListener>();
 
   constructor(options: MockTransportOptions = {}) {
     this.#uplinks = Object.freeze([...(options.uplinks ?? [])]);
@@ -85,6 +98,7 @@ export class MockTransport implements Transport {
   setUplinks(uplinks: readonly MockUplink[]): void {
     this.#uplinks = Object.freeze([...uplinks]);
     for (const s of this.sessions) s._uplinksChanged();
+    this.#servicesChanged();
   }
 
   /** The sessions that have not ended. */
@@ -129,11 +143,13 @@ export class MockTransport implements Transport {
       if (options.release) s.release();
       else s._lose(new DaemonUnavailableError('daemon-left', 'the session daemon left the bus'));
     }
+    this.#servicesChanged();
   }
 
   /** The daemon is back on the bus (sessions that ended stay ended). */
   startDaemon(): void {
     this.#running = true;
+    this.#servicesChanged();
   }
 
   // ------------------------------------------------------------------ Transport
@@ -167,10 +183,32 @@ export class MockTransport implements Transport {
     });
   }
 
+  /** One service per uplink, in the uplinks' order (state `online`, or `ready` for a `connected` uplink). */
+  services(): Promise<readonly ServiceInfo[]> {
+    return this.#run('GetServices', null, [], () => Object.freeze(this.#uplinks.map(serviceOf)));
+  }
+
+  /** The services now (one recorded GetServices), then on every `setUplinks`; `[]` while the daemon is stopped. */
+  watchServices(listener: ServicesListener, onError?: (error: NetsessionError) => void): () => void {
+    this.#watchers.add(listener);
+    this.services().then(
+      (list) => {
+        if (this.#watchers.has(listener)) listener(list);
+      },
+      (err: unknown) => {
+        if (this.#watchers.has(listener)) onError?.(err as NetsessionError);
+      },
+    );
+    return () => {
+      this.#watchers.delete(listener);
+    };
+  }
+
   /** Ends every live session (they are told the transport closed); later calls fail. Idempotent. */
   close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
+      this.#watchers.clear();
       for (const s of this.liveSessions) s._lose(new SessionClosedError('transport-closed', 'the transport was closed'));
     }
     return Promise.resolve();
@@ -215,6 +253,11 @@ export class MockTransport implements Transport {
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  #servicesChanged(): void {
+    const list = this.#running ? Object.freeze(this.#uplinks.map(serviceOf)) : Object.freeze([]);
+    for (const w of [...this.#watchers]) w(list);
   }
 
   #live(method: MockMethod, path: string): MockSession {

@@ -79,13 +79,13 @@ class Client {
       else if (msg.type === MessageType.SIGNAL) {
         this.wire.push({ kind: 'signal', msg, at });
         if (msg.sender !== DBUS.name) this.signals.push(msg);
-      } else if (msg.interface === INTERFACES.notification) {
+      } else if (msg.interface === INTERFACES.notification || msg.interface === INTERFACES.counter) {
         this.wire.push({ kind: 'notification', msg, at });
         this.received.push({ member: msg.member, path: msg.path, signature: msg.signature, flags: msg.flags, body: msg.body, at });
       }
     });
-    // Notification objects: answered here without a reply (the daemon asked for none).
-    bus.addMethodHandler((msg: Msg) => msg.interface === INTERFACES.notification);
+    // Notification and Counter objects: answered here without a reply (the daemon asked for none).
+    bus.addMethodHandler((msg: Msg) => msg.interface === INTERFACES.notification || msg.interface === INTERFACES.counter);
   }
 
   static async connect(address: string): Promise<Client> {
@@ -255,9 +255,29 @@ describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', (
     expect(prop.type).toBe('net.connman.Error.InvalidProperty');
   });
 
-  it('RegisterCounter answers NotSupported; RegisterAgent/UnregisterAgent succeed as no-ops', async () => {
-    const counter = await client.error(client.call(PATHS.manager, INTERFACES.manager, METHODS.manager.RegisterCounter, SIGNATURES.RegisterCounter.in, ['/c', 1, 10]));
-    expect(counter.type).toBe('net.connman.Error.NotSupported');
+  it('counter calls reach the daemon and map its errors; Usage reaches the client without a reply; agents are no-ops', async () => {
+    const register = () => client.call(PATHS.manager, INTERFACES.manager, METHODS.manager.RegisterCounter, SIGNATURES.RegisterCounter.in, ['/c', 1, 10]);
+    expect((await register()).type).toBe(MessageType.METHOD_RETURN);
+    expect(api.callsOf('registerCounter').at(-1)).toMatchObject({ caller: { sender: client.name, uid: 0 }, args: ['/c', 1, 10] });
+    expect((await client.error(register())).type).toBe('net.connman.Error.AlreadyExists');
+
+    adapter.events.counterUsage(client.name, '/c', '/net/connman/service/ethernet_02aabbccdd01_cable', { 'RX.Bytes': { signature: 'u', value: 5 } }, {});
+    await until(() => client.received.some((r) => r.member === METHODS.counter.Usage), 'the Usage call');
+    const usage = client.received.find((r) => r.member === METHODS.counter.Usage)!;
+    expect(usage).toMatchObject({ path: '/c', signature: SIGNATURES.Usage.in });
+    expect(usage.flags & MessageFlag.NO_REPLY_EXPECTED).toBeTruthy();
+    const [service, home, roaming] = usage.body as [string, Record<string, Var>, Record<string, Var>];
+    expect(service).toBe('/net/connman/service/ethernet_02aabbccdd01_cable');
+    expect(signaturesOf(home)).toEqual({ 'RX.Bytes': 'u' });
+    expect(home['RX.Bytes']!.value).toBe(5);
+    expect(roaming).toEqual({});
+
+    const unregister = () => client.call(PATHS.manager, INTERFACES.manager, METHODS.manager.UnregisterCounter, SIGNATURES.UnregisterCounter.in, ['/c']);
+    expect((await unregister()).type).toBe(MessageType.METHOD_RETURN);
+    expect((await client.error(unregister())).type).toBe('net.connman.Error.NotRegistered');
+    const reset = await client.call('/net/connman/service/ethernet_02aabbccdd01_cable', INTERFACES.service, METHODS.service.ResetCounters);
+    expect(reset.type).toBe(MessageType.METHOD_RETURN);
+    expect(api.callsOf('serviceResetCounters').at(-1)!.args).toEqual(['ethernet_02aabbccdd01_cable']);
     expect((await client.call(PATHS.manager, INTERFACES.manager, 'RegisterAgent', 'o', ['/agent'])).type).toBe(MessageType.METHOD_RETURN);
     expect((await client.call(PATHS.manager, INTERFACES.manager, 'UnregisterAgent', 'o', ['/agent'])).type).toBe(MessageType.METHOD_RETURN);
   });

@@ -1,6 +1,7 @@
 /**
- * The BusEvents port: Updates and Releases to clients, signals of the Manager, Service and
- * Technology objects, and the bookkeeping of which of those objects exist.
+ * The BusEvents port: Updates and Releases to clients' notifiers, Usage and Release to their
+ * counters, signals of the Manager, Service and Technology objects, and the bookkeeping of which
+ * of those objects exist.
  *
  * Every event is turned into a message and written synchronously, so messages leave in the
  * order the daemon produced them (the one exception is the UpdateGate, which only delays a
@@ -42,6 +43,11 @@ function notification(owner: string, notifier: string, member: string, signature
   });
 }
 
+/** A call on a client's `net.connman.Counter` object; no reply expected, as connmand sends them. */
+function counterCall(owner: string, path: string, member: string, signature: string, body: unknown[]): DBusMessage {
+  return new Message({ destination: owner, path, interface: INTERFACES.counter, member, signature, body, flags: MessageFlag.NO_REPLY_EXPECTED });
+}
+
 /** Creates the BusEvents implementation over the adapter's object table and connection. */
 export function createBusEvents(deps: EventDeps): BusEvents {
   const { objects, gate, log } = deps;
@@ -74,6 +80,14 @@ export function createBusEvents(deps: EventDeps): BusEvents {
         const msg = notification(owner, notifier, METHODS.notification.Release, '', []);
         return gate.offer(owner, notifier, msg) ? null : msg;
       });
+    },
+
+    counterUsage(owner: string, path: string, service: string, home: PropDict, roaming: PropDict): void {
+      guarded(`Usage for ${owner}${path}`, () => counterCall(owner, path, METHODS.counter.Usage, SIGNATURES.Usage.in, [service, encodeDict(home), encodeDict(roaming)]));
+    },
+
+    counterRelease(owner: string, path: string): void {
+      guarded(`counter Release for ${owner}${path}`, () => counterCall(owner, path, METHODS.counter.Release, '', []));
     },
 
     sessionRemoved(path: string): void {

@@ -61,8 +61,30 @@ export function managerInterface(ctx: AdapterContext): InterfaceSpec {
       // passphrases, no captive-portal logins), so accepting and ignoring it is the right answer.
       RegisterAgent: { in: 'o', out: '', inNames: ['path'], handle: () => EMPTY },
       UnregisterAgent: { in: 'o', out: '', inNames: ['path'], handle: () => EMPTY },
-      [M.RegisterCounter]: unsupported(SIGNATURES.RegisterCounter.in, SIGNATURES.RegisterCounter.out, notYet('RegisterCounter'), ['path', 'accuracy', 'period']),
-      [M.UnregisterCounter]: unsupported('o', '', notYet('UnregisterCounter'), ['path']),
+      [M.RegisterCounter]: {
+        in: SIGNATURES.RegisterCounter.in,
+        out: SIGNATURES.RegisterCounter.out,
+        inNames: ['path', 'accuracy', 'period'],
+        handle(call) {
+          const [path, accuracy, period] = call.args as [string, number, number];
+          return call.withCaller((caller) => {
+            ctx.api().registerCounter(caller, path, accuracy, period);
+            return EMPTY;
+          });
+        },
+      },
+      [M.UnregisterCounter]: {
+        in: SIGNATURES.UnregisterCounter.in,
+        out: SIGNATURES.UnregisterCounter.out,
+        inNames: ['path'],
+        handle(call) {
+          const [path] = call.args as [string];
+          return call.withCaller((caller) => {
+            ctx.api().unregisterCounter(caller, path);
+            return EMPTY;
+          });
+        },
+      },
       [M.CreateSession]: {
         in: SIGNATURES.CreateSession.in,
         out: SIGNATURES.CreateSession.out,

@@ -1,7 +1,7 @@
 /**
  * `net.connman.Service` on `/net/connman/service/<id>`. netsessiond observes links configured by
- * other tools, so only reading and Connect/Disconnect (which the daemon answers) are wired;
- * ConnMan's configuration methods answer NotSupported.
+ * other tools, so only reading, Connect/Disconnect (which the daemon answers) and ResetCounters
+ * are wired; ConnMan's configuration methods answer NotSupported.
  */
 import { INTERFACES, METHODS, SIGNATURES } from '../../../lib/protocol.js';
 import { NotSupportedError } from '../../core/errors.js';
@@ -50,7 +50,15 @@ export function serviceInterface(ctx: AdapterContext): InterfaceSpec {
       Remove: unsupported('', '', notHere('Service.Remove')),
       MoveBefore: unsupported('o', '', notHere('Service.MoveBefore'), ['service']),
       MoveAfter: unsupported('o', '', notHere('Service.MoveAfter'), ['service']),
-      [M.ResetCounters]: unsupported('', '', notHere('Service.ResetCounters')),
+      [M.ResetCounters]: {
+        in: SIGNATURES.ResetCounters.in,
+        out: SIGNATURES.ResetCounters.out,
+        handle: (call) =>
+          call.withCaller((caller) => {
+            ctx.api().serviceResetCounters(caller, lastElement(call.path));
+            return EMPTY;
+          }),
+      },
     },
     signals: {
       [METHODS.managerSignals.PropertyChanged]: { signature: SIGNATURES.PropertyChanged, names: ['name', 'value'] },

@@ -24,6 +24,20 @@ export interface DaemonOptions {
   busName?: string;
   /** Default 20 s. */
   readyTimeoutMs?: number;
+  /**
+   * Run the daemon in its own mount namespace (`unshare --mount`) with cgroup2 mounted at
+   * /sys/fs/cgroup. `ip netns exec` gives the process a fresh /sys without cgroup mounts, and nft
+   * resolves `socket cgroupv2` paths only under /sys/fs/cgroup, so cgroup policies need this.
+   * The mount stays inside that namespace. Needs root (not combinable with a non-root `user`).
+   * Default false: the command is started as given.
+   */
+  mountCgroup2?: boolean;
+}
+
+/** Wraps argv so it runs in a private mount namespace with cgroup2 on /sys/fs/cgroup. */
+export function withCgroup2Mount(argv: readonly string[]): string[] {
+  // sh and unshare exec in place, so the tracked pid stays the daemon's pid.
+  return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount -t cgroup2 none /sys/fs/cgroup && exec "$@"', 'netsessiond', ...argv];
 }
 
 /**
@@ -32,7 +46,9 @@ export interface DaemonOptions {
  */
 export async function startNetsessiond(sb: Sandbox, opts: DaemonOptions = {}): Promise<SandboxProcess> {
   if (!sb.dbusAddress) throw new Error('startNetsessiond needs a sandbox with a private bus');
-  const command = opts.command ?? [process.execPath, '--import', 'tsx', opts.entry ?? `${REPO_ROOT}daemon/main.ts`, ...(opts.args ?? [])];
+  const base = opts.command ?? [process.execPath, '--import', 'tsx', opts.entry ?? `${REPO_ROOT}daemon/main.ts`, ...(opts.args ?? [])];
+  if (opts.mountCgroup2 && opts.user) throw new Error('startNetsessiond: mountCgroup2 needs root; it cannot be combined with user');
+  const command = opts.mountCgroup2 ? withCgroup2Mount(base) : base;
   const proc = sb.spawn(sb.devNs, command, { env: opts.env ?? {}, cwd: REPO_ROOT, ...(opts.user ? { user: opts.user } : {}) });
   const name = opts.busName ?? BUS_NAME;
   let exitedFirst = false;

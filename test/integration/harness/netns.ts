@@ -66,7 +66,16 @@ export async function buildTopology(plan: TopologyPlan, tmpDir: string, createdN
     'net.ipv6.conf.default.keep_addr_on_down': 1,
   });
   for (const u of uplinks) {
-    await nsSysctl(u.routerNs, { ...NO_DAD, ...rpFilter(0), 'net.ipv4.ip_forward': 1, 'net.ipv6.conf.all.forwarding': 1 });
+    await nsSysctl(u.routerNs, {
+      ...NO_DAD,
+      ...rpFilter(0),
+      'net.ipv4.ip_forward': 1,
+      'net.ipv6.conf.all.forwarding': 1,
+      // setCarrier takes the router's lan side admin-down: without this its IPv6 gateway address
+      // would be flushed and never come back (IPv4 addresses survive a down/up by themselves).
+      'net.ipv6.conf.all.keep_addr_on_down': 1,
+      'net.ipv6.conf.default.keep_addr_on_down': 1,
+    });
   }
   await nsSysctl(inetNs, { ...NO_DAD, ...rpFilter(0) });
 

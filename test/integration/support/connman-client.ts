@@ -1,7 +1,7 @@
 /**
  * A raw ConnMan D-Bus client for integration tests: dbus-next on its own connection, calling
- * `net.connman` with explicit signatures and exporting `net.connman.Notification` objects
- * that record every Update with the variants' signatures intact.
+ * `net.connman` with explicit signatures and exporting `net.connman.Notification` and
+ * `net.connman.Counter` objects that record every call with the variants' signatures intact.
  */
 import dbus from 'dbus-next';
 import { BUS_NAME, INTERFACES } from '../../../lib/protocol.js';
@@ -82,13 +82,81 @@ export class Notifier {
   }
 }
 
+/** A recorded `Counter.Usage`: the service path and both dicts, unwrapped, signatures kept. */
+export interface RecordedUsage {
+  service: string;
+  home: Record<string, unknown>;
+  roaming: Record<string, unknown>;
+  homeSignatures: Record<string, string>;
+  roamingSignatures: Record<string, string>;
+  /** The message flags (1 = NO_REPLY_EXPECTED). */
+  flags: number;
+}
+
+/** A `net.connman.Counter` object: records Usage and Release calls. */
+export class CounterObject {
+  readonly usages: RecordedUsage[] = [];
+  releases = 0;
+  readonly #waiters: Array<() => void> = [];
+
+  record(msg: DMessage): void {
+    if (msg.member === 'Usage') {
+      const [service, home, roaming] = msg.body as [string, Record<string, DVariant>, Record<string, DVariant>];
+      const sigs = (d: Record<string, DVariant>) => Object.fromEntries(Object.entries(d).map(([k, x]) => [k, x.signature]));
+      this.usages.push({
+        service,
+        home: unwrap(home) as Record<string, unknown>,
+        roaming: unwrap(roaming) as Record<string, unknown>,
+        homeSignatures: sigs(home),
+        roamingSignatures: sigs(roaming),
+        flags: msg.flags,
+      });
+    } else this.releases++;
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  /** Usage calls about one service, in order. */
+  usagesFor(service: string): RecordedUsage[] {
+    return this.usages.filter((u) => u.service === service);
+  }
+
+  /** The merged `home` values for a service (what a client believes the totals are). */
+  totals(service: string): Record<string, unknown> {
+    return Object.assign({}, ...this.usagesFor(service).map((u) => u.home));
+  }
+
+  /** Waits until `pred` holds (checked after each call received). */
+  async waitFor(pred: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pred()) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}; ${this.usages.length} Usage calls, last: ${JSON.stringify(this.usages.at(-1))}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+}
+
 export class ConnmanClient {
   readonly #notifiers = new Map<string, Notifier>();
+  readonly #counters = new Map<string, CounterObject>();
 
   private constructor(readonly bus: ReturnType<typeof dbus.sessionBus>) {
     // Notification calls arrive as method calls on our connection; answer them by hand so
     // any notifier path works without an Interface object per path.
     bus.addMethodHandler((msg: DMessage) => {
+      if (msg.interface === INTERFACES.counter && msg.path) {
+        const c = this.#counters.get(msg.path);
+        if (!c || (msg.member !== 'Usage' && msg.member !== 'Release')) return false;
+        c.record(msg);
+        if (!(msg.flags & 1)) bus.send(Message.newMethodReturn(msg, '', []));
+        return true;
+      }
       if (msg.interface !== INTERFACES.notification || !msg.path) return false;
       const n = this.#notifiers.get(msg.path);
       if (!n) return false;
@@ -115,6 +183,29 @@ export class ConnmanClient {
     let n = this.#notifiers.get(path);
     if (!n) this.#notifiers.set(path, (n = new Notifier()));
     return n;
+  }
+
+  /** The counter object at `path` (exported on first use). */
+  counter(path: string): CounterObject {
+    let c = this.#counters.get(path);
+    if (!c) this.#counters.set(path, (c = new CounterObject()));
+    return c;
+  }
+
+  /** Manager.RegisterCounter with a counter object exported at `path`. */
+  async registerCounter(path: string, accuracyKb: number, periodS: number): Promise<CounterObject> {
+    const c = this.counter(path);
+    await this.call('/', INTERFACES.manager, 'RegisterCounter', 'ouu', [path, accuracyKb, periodS]);
+    return c;
+  }
+
+  async unregisterCounter(path: string): Promise<void> {
+    await this.call('/', INTERFACES.manager, 'UnregisterCounter', 'o', [path]);
+  }
+
+  /** Service.ResetCounters on a service object path. */
+  async resetCounters(servicePath: string): Promise<void> {
+    await this.call(servicePath, INTERFACES.service, 'ResetCounters', '', []);
   }
 
   /** A method call with an explicit signature; D-Bus errors become CallError. */

@@ -8,6 +8,8 @@
 import { sessionPath, type SessionSettings } from '../../../lib/protocol.js';
 import type { DaemonApi, SessionStatistics } from '../../../daemon/api.js';
 import {
+  CounterExistsError,
+  CounterNotRegisteredError,
   InvalidPropertyError,
   NotOwnerError,
   RootOnlyError,
@@ -42,6 +44,8 @@ export type FirstUpdateMode = 'deferred' | 'eager' | 'none';
 export class ScriptedDaemonApiDouble implements DaemonApi {
   readonly calls: RecordedCall[] = [];
   readonly sessions = new Map<string, FakeSession>();
+  /** Registered counters as `<owner> <path>`. */
+  readonly counters = new Set<string>();
   /** Set after the adapter exists (the double sends Updates and removals through it). */
   events: BusEvents | null = null;
   /**
@@ -142,6 +146,24 @@ export class ScriptedDaemonApiDouble implements DaemonApi {
     this.#remove(path);
   }
 
+  registerCounter(caller: BusCaller, path: string, accuracy: number, period: number): void {
+    this.#record('registerCounter', caller, path, accuracy, period);
+    const key = `${caller.sender} ${path}`;
+    if (this.counters.has(key)) throw new CounterExistsError(path);
+    this.counters.add(key);
+  }
+
+  unregisterCounter(caller: BusCaller, path: string): void {
+    this.#record('unregisterCounter', caller, path);
+    if (!this.counters.delete(`${caller.sender} ${path}`)) throw new CounterNotRegisteredError(path);
+  }
+
+  serviceResetCounters(caller: BusCaller, serviceId: string): void {
+    this.#record('serviceResetCounters', caller, serviceId);
+    if (!this.services_.some((x) => x.path.endsWith(`/${serviceId}`))) throw new ServiceNotFoundError(serviceId);
+    if (caller.uid !== 0) throw new RootOnlyError('reset service counters');
+  }
+
   serviceProperties(serviceId: string): PropDict {
     this.#record('serviceProperties', undefined, serviceId);
     const s = this.services_.find((x) => x.path.endsWith(`/${serviceId}`));
@@ -201,6 +223,7 @@ export class ScriptedDaemonApiDouble implements DaemonApi {
   clientGone(sender: string): void {
     this.#record('clientGone', undefined, sender);
     for (const [path, s] of this.sessions) if (s.owner === sender) this.#remove(path);
+    for (const key of this.counters) if (key.startsWith(`${sender} `)) this.counters.delete(key);
   }
 
   async listSessions(caller: BusCaller): Promise<Array<{ path: string; props: PropDict }>> {

@@ -12,6 +12,7 @@ import {
   MockTransport,
   PermissionDeniedError,
   SessionClosedError,
+  SourceIPRuleRequiredError,
   TimeoutError,
   createSession,
   type MockUplink,
@@ -346,7 +347,9 @@ describe('change(), connect(), disconnect()', () => {
     await s.connect();
     expect(s.interface).toBe('eth0');
     expect(mock.calls.map((c) => c.method)).toEqual(['CreateSession', 'Disconnect', 'Connect']);
-    await expect((s.connect as (...a: unknown[]) => Promise<void>)(80, 'example.org')).rejects.toBeInstanceOf(InvalidOptionError);
+    // connect(port, host) is the bind helper's overload: a socket, refused here without the source rule.
+    expect(() => s.connect(80, 'example.org')).toThrow(SourceIPRuleRequiredError);
+    expect(() => (s.connect as (...a: unknown[]) => unknown)('80')).toThrow(InvalidOptionError);
   });
 
   it('statistics() needs the Statistics capability', async () => {

@@ -1,0 +1,314 @@
+/**
+ * The legacy datapath (`--firewall iptables`): {@link Firewall} (classification, marking, SNAT)
+ * and {@link Accounting} (per-session counters) with iptables chains the daemon owns in the
+ * mangle and nat tables of both families, and NFACCT objects for the counters. Same behaviour as
+ * the nftables backend (see ruleset.ts for the rules and where the costs differ).
+ *
+ * Reconciliation, as in ../nftables/backend.ts: every apply computes the desired chains
+ * (ruleset.ts), diffs them against what the kernel holds (diff.ts) and runs the difference:
+ * missing NFACCT objects first (one `nfacct restore`), then one `iptables-restore --noflush` per
+ * family that has changes (atomic per table), then stale NFACCT objects are deleted. "What the
+ * kernel holds" is what this adapter last wrote, kept in memory; the kernel is read back
+ * (`iptables-save`, `ip6tables-save`, `nfacct list`) instead:
+ * - on the first apply (adopting, or removing, whatever a crashed run left),
+ * - when asked: `apply(state, { verify: true })` or {@link IptablesBackend.verify},
+ * - after a failed batch (the cache may be wrong), which is then retried once from the read-back.
+ * If it still fails on a fresh read-back, every chain and hook of ours is removed and the state
+ * built from scratch (NFACCT objects, hence counts, are kept); if even that fails, apply rejects.
+ * Changes made from outside are therefore undone at the next verifying apply, not before.
+ * The two families are separate restores: a failure between them leaves the first applied,
+ * which the retry's read-back sees.
+ *
+ * Calls are serialised: an apply never interleaves with another apply, a clear, a read or a reset.
+ */
+import { existsSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { Accounting, Counters, Family, Firewall, FirewallState, Logger } from '../../ports.js';
+import { createCgroupResolver } from '../nftables/cgroup.js';
+import type { CgroupRef } from '../nftables/ruleset.js';
+import { isOurNfacct, sessionCounters } from './counters.js';
+import { diffFamily, diffNfacct, opsToRestore } from './diff.js';
+import { emptyDatapath, emptyFamilyModel } from './model.js';
+import type { DatapathModel, Op } from './model.js';
+import { parseNfacctList, parseSave } from './readback.js';
+import { buildRuleset, nfacctNames } from './ruleset.js';
+import { IptablesError, createIptablesRunner } from './tools.js';
+import type { IptablesRunner, IptablesRunnerOptions } from './tools.js';
+
+/** Options of {@link createIptablesBackend}. */
+export interface IptablesBackendOptions {
+  /** How the tools are run (default: the real binaries, see tools.ts). */
+  runner?: IptablesRunner;
+  /** Options of the default runner. */
+  tools?: IptablesRunnerOptions;
+  /** Families to manage (default: 4, and 6 when the kernel has IPv6). */
+  families?: Family[];
+  /** Makes a cgroup resolver for one apply (default: from this process's mounts). */
+  cgroupResolver?: () => (path: string) => CgroupRef | null;
+  /** nfacct processes run at once when deleting or resetting many objects (default 8). */
+  nfacctConcurrency?: number;
+  log?: Logger;
+}
+
+/** Options of one apply. */
+export interface ApplyOptions {
+  /** Read the kernel back instead of trusting the cache. */
+  verify?: boolean;
+}
+
+/** What the last apply did (for tests and benchmarks); the same shape as the nftables backend's. */
+export interface ApplyStats {
+  /** Kernel changes: each restore line (chain created/flushed/deleted, rule added/deleted) and each NFACCT object created or deleted. */
+  ops: number;
+  /** Processes run to make them (iptables-restore per family with changes, nfacct calls). */
+  commands: number;
+  /** Bytes of iptables-restore input. */
+  bytes: number;
+  /** Whether the kernel was read back (verify, first apply, or a retry). */
+  readBack: boolean;
+  /** Batches tried: 1 normally, more after a failure. */
+  attempts: number;
+  /** Every chain of ours was removed and the state built again as a last resort. */
+  rebuilt: boolean;
+  /** Wall time of the whole apply, in ms. */
+  ms: number;
+  /** Sessions and classifiers that could not be expressed (and were left out). */
+  warnings: string[];
+}
+
+const ZERO_LINE = (name: string) => `{ pkts = 00000000000000000000, bytes = 00000000000000000000 } = ${name};`;
+
+/** Runs `fn` over `items`, at most `limit` at a time; settles every item, then rethrows the first error. */
+async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let first: unknown = null;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (err) {
+        first ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (first !== null) throw first;
+}
+
+/** iptables + NFACCT implementation of the Firewall and Accounting ports. */
+export class IptablesBackend implements Firewall, Accounting {
+  readonly #runner: IptablesRunner;
+  readonly #resolver: () => (path: string) => CgroupRef | null;
+  readonly #log: Logger;
+  readonly #families: readonly Family[];
+  readonly #concurrency: number;
+  /** What the kernel holds as last written or read; undefined = unknown. */
+  #known: DatapathModel | undefined = undefined;
+  #lastDesired: FirewallState | null = null;
+  #lastStats: ApplyStats | null = null;
+  #lastWarnings = new Set<string>();
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: IptablesBackendOptions = {}) {
+    this.#runner = opts.runner ?? createIptablesRunner(opts.tools);
+    this.#resolver = opts.cgroupResolver ?? (() => createCgroupResolver());
+    this.#log = opts.log ?? (() => undefined);
+    this.#families = opts.families ?? (existsSync('/proc/sys/net/ipv6') ? [4, 6] : [4]);
+    this.#concurrency = Math.max(1, opts.nfacctConcurrency ?? 8);
+    this.#log('info', `iptables: using ${this.#runner.description}${this.#families.includes(6) ? '' : ' (IPv4 only: no IPv6 in this kernel)'}`);
+  }
+
+  /** Statistics of the last successful apply (null before the first). */
+  get lastApply(): ApplyStats | null {
+    return this.#lastStats;
+  }
+
+  /** Kernel changes made by the last apply (0 when it found nothing to do). */
+  get lastOps(): number {
+    return this.#lastStats?.ops ?? 0;
+  }
+
+  /** Bytes of iptables-restore input the last apply ran (0 when it found nothing to do). */
+  get lastBatchSize(): number {
+    return this.#lastStats?.bytes ?? 0;
+  }
+
+  /** Makes the kernel match `desired` (see the module comment for when it reads back). */
+  apply(desired: FirewallState, opts: ApplyOptions = {}): Promise<void> {
+    return this.#serial(() => this.#apply(desired, opts.verify === true));
+  }
+
+  /** Re-applies the last desired state against a fresh read-back (a no-op before any apply). */
+  verify(): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#lastDesired) await this.#apply(this.#lastDesired, true);
+    });
+  }
+
+  /** Removes every chain, hook and NFACCT object of ours (read back first: nothing is missed). */
+  clear(): Promise<void> {
+    return this.#serial(async () => {
+      this.#known = undefined;
+      const actual = await this.#readBack();
+      for (const family of this.#families) {
+        const ops = diffFamily(actual.families[family], emptyFamilyModel());
+        if (ops.length) await this.#runner.restore(family, opsToRestore(ops));
+      }
+      await this.#deleteNfacct([...actual.nfacct]);
+      this.#known = emptyDatapath();
+      this.#lastDesired = null;
+    });
+  }
+
+  /** Counters of every session, from one `nfacct list`. */
+  read(): Promise<Map<string, Counters>> {
+    return this.#serial(async () => sessionCounters(parseNfacctList(await this.#runner.nfacct(['list']))));
+  }
+
+  /** Zeroes the counters of these sessions (`nfacct get NAME reset` each); unknown sessions are ignored. */
+  reset(sessionKeys: string[]): Promise<void> {
+    return this.#serial(async () => {
+      const existing = this.#known?.nfacct ?? new Set([...parseNfacctList(await this.#runner.nfacct(['list'])).keys()].filter(isOurNfacct));
+      const names = sessionKeys.flatMap((k) => {
+        const n = nfacctNames(k);
+        return [n.tx, n.rx];
+      }).filter((n) => existing.has(n));
+      await eachLimited(names, this.#concurrency, async (name) => {
+        try {
+          // `get NAME reset` zeroes one object; `list reset` would zero everybody's.
+          await this.#runner.nfacct(['get', name, 'reset']);
+        } catch (err) {
+          if (!(err instanceof IptablesError && err.noSuchObject)) throw err;
+        }
+      });
+    });
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(fn, fn);
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async #readBack(): Promise<DatapathModel> {
+    const model = emptyDatapath();
+    for (const family of this.#families) model.families[family] = parseSave(await this.#runner.save(family));
+    model.nfacct = new Set([...parseNfacctList(await this.#runner.nfacct(['list'])).keys()].filter(isOurNfacct));
+    return model;
+  }
+
+  /** Creates NFACCT objects: one `nfacct restore` for all; one by one when that stops early. */
+  async #createNfacct(names: readonly string[]): Promise<number> {
+    if (!names.length) return 0;
+    try {
+      await this.#runner.nfacct(['restore'], `${names.map(ZERO_LINE).join('\n')}\n`);
+      return 1;
+    } catch (err) {
+      // `restore` stops at the first object that already exists (EBUSY); create the rest singly.
+      this.#log('debug', `iptables: nfacct restore failed (${(err as Error).message}); creating objects one by one`);
+    }
+    const have = new Set(parseNfacctList(await this.#runner.nfacct(['list'])).keys());
+    const missing = names.filter((n) => !have.has(n));
+    await eachLimited(missing, this.#concurrency, async (name) => {
+      try {
+        await this.#runner.nfacct(['add', name]);
+      } catch (err) {
+        if (!(err instanceof IptablesError && err.busy)) throw err;
+      }
+    });
+    return 2 + missing.length;
+  }
+
+  /** Deletes NFACCT objects; returns the names that could not be deleted (still referenced elsewhere). */
+  async #deleteNfacct(names: readonly string[]): Promise<string[]> {
+    const left: string[] = [];
+    await eachLimited(names, this.#concurrency, async (name) => {
+      try {
+        await this.#runner.nfacct(['delete', name]);
+      } catch (err) {
+        if (err instanceof IptablesError && err.noSuchObject) return;
+        left.push(name);
+        this.#log('warn', `iptables: cannot delete NFACCT object ${name} (${(err as Error).message}); a rule outside the daemon's chains may still name it`);
+      }
+    });
+    return left.sort();
+  }
+
+  /** Removes every chain and hook of ours in both families (the last resort before giving up). */
+  async #removeRules(): Promise<void> {
+    for (const family of this.#families) {
+      const ops = diffFamily(parseSave(await this.#runner.save(family)), emptyFamilyModel());
+      if (ops.length) await this.#runner.restore(family, opsToRestore(ops));
+    }
+  }
+
+  async #apply(desired: FirewallState, verify: boolean): Promise<void> {
+    const started = performance.now();
+    let readBack = verify || this.#known === undefined;
+    let rebuilt = false;
+    for (let attempt = 1; ; attempt++) {
+      const { model: want, warnings } = buildRuleset(desired, { cgroup: this.#resolver() });
+      for (const f of [4, 6] as const) if (!this.#families.includes(f)) want.families[f] = emptyFamilyModel();
+      this.#reportWarnings(warnings);
+      const actual = readBack ? await this.#readBack() : (this.#known as DatapathModel);
+      const nf = diffNfacct(actual.nfacct, want.nfacct);
+      const scripts: Array<{ family: Family; ops: Op[]; text: string }> = [];
+      for (const family of this.#families) {
+        const ops = diffFamily(actual.families[family], want.families[family]);
+        if (ops.length) scripts.push({ family, ops, text: opsToRestore(ops) });
+      }
+      let commands = 0;
+      let left: string[] = [];
+      try {
+        commands += await this.#createNfacct(nf.add);
+        for (const s of scripts) {
+          await this.#runner.restore(s.family, s.text);
+          commands++;
+        }
+        left = await this.#deleteNfacct(nf.del);
+        commands += nf.del.length;
+      } catch (err) {
+        this.#known = undefined;
+        if (!readBack) {
+          this.#log('warn', `iptables: batch failed (${(err as Error).message}); retrying from a read-back`);
+          readBack = true;
+          continue;
+        }
+        if (!rebuilt) {
+          this.#log('error', `iptables: batch failed on a fresh read-back (${(err as Error).message}); removing every chain of ours and building them again`);
+          await this.#removeRules();
+          rebuilt = true;
+          continue;
+        }
+        throw err;
+      }
+      // Objects that could not be deleted are left out of the cache: the next verifying apply
+      // tries again, plain applies do not (they would only log the same warning each time).
+      this.#known = want;
+      this.#lastDesired = desired;
+      this.#lastStats = {
+        ops: scripts.reduce((n, s) => n + s.ops.length, 0) + nf.add.length + nf.del.length - left.length,
+        commands,
+        bytes: scripts.reduce((n, s) => n + Buffer.byteLength(s.text), 0),
+        readBack,
+        attempts: attempt,
+        rebuilt,
+        ms: performance.now() - started,
+        warnings,
+      };
+      return;
+    }
+  }
+
+  #reportWarnings(warnings: string[]): void {
+    const now = new Set(warnings);
+    for (const w of now) if (!this.#lastWarnings.has(w)) this.#log('warn', `iptables: ${w}`);
+    this.#lastWarnings = now;
+  }
+}
+
+/** The iptables + NFACCT Firewall and Accounting adapter. */
+export function createIptablesBackend(opts: IptablesBackendOptions = {}): IptablesBackend {
+  return new IptablesBackend(opts);
+}

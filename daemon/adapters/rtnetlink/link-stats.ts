@@ -1,0 +1,125 @@
+/**
+ * The {@link LinkStats} port: per-link kernel statistics for ConnMan's per-service counters.
+ *
+ * Primary source: one RTM_GETLINK dump (`netlink` 0.3.0), reading `IFLA_STATS64` (64-bit, so
+ * nothing wraps in the kernel's numbers), or `IFLA_STATS` where a kernel lacks it. A dump is one
+ * round trip whatever the number of services, and each read uses a socket of its own (as the
+ * routing adapter does), so a failed socket never outlives a read.
+ *
+ * Fallback, used for a read whose netlink request failed: `/sys/class/net/<if>/statistics/*`,
+ * which shows the daemon's network namespace because `ip netns exec` remounts /sys. It is one
+ * file per value (slower), hence only the fallback.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
+import type { LinkCounters, LinkStats, Logger } from '../../ports.js';
+
+/** Statistics fields as `netlink` names them (the same names in IFLA_STATS and IFLA_STATS64). */
+type StatsAttr = Partial<Record<keyof LinkCounters, number | bigint>>;
+
+/** What a dump yields per link: its index and whichever statistics attribute it carried. */
+export interface DumpedLink {
+  index: number;
+  stats64?: StatsAttr;
+  stats?: StatsAttr;
+}
+
+/** Options of {@link createLinkStats}. */
+export interface LinkStatsOptions {
+  log?: Logger;
+  /** The RTM_GETLINK dump; replaceable in tests. */
+  dump?: () => Promise<DumpedLink[]>;
+  /** Where `class/net` lives; default `/sys`. */
+  sysfsRoot?: string;
+}
+
+const FIELDS = ['rxPackets', 'txPackets', 'rxBytes', 'txBytes', 'rxErrors', 'txErrors', 'rxDropped', 'txDropped'] as const satisfies ReadonlyArray<keyof LinkCounters>;
+const SYSFS_FILES: Record<keyof LinkCounters, string> = {
+  rxPackets: 'rx_packets',
+  txPackets: 'tx_packets',
+  rxBytes: 'rx_bytes',
+  txBytes: 'tx_bytes',
+  rxErrors: 'rx_errors',
+  txErrors: 'tx_errors',
+  rxDropped: 'rx_dropped',
+  txDropped: 'tx_dropped',
+};
+const REQUEST_TIMEOUT_MS = 2_000;
+const RECV_BUFFER = 1 << 20;
+const SEND_BUFFER = 64 << 10;
+
+async function netlinkDump(): Promise<DumpedLink[]> {
+  const sock: RtNetlinkSocket = createRtNetlink({ recvBufferSize: RECV_BUFFER, sendBufferSize: SEND_BUFFER });
+  try {
+    const links = await sock.getLinks(undefined, undefined, { timeout: REQUEST_TIMEOUT_MS });
+    return links.map((m) => ({
+      index: m.data.index ?? 0,
+      ...(m.attrs.stats64 ? { stats64: m.attrs.stats64 as StatsAttr } : {}),
+      ...(m.attrs.stats ? { stats: m.attrs.stats as StatsAttr } : {}),
+    }));
+  } finally {
+    try {
+      sock.socket.close();
+    } catch {
+      // Already closed by the addon after a socket error.
+    }
+  }
+}
+
+/** A statistics attribute as LinkCounters; null when the link carried none. */
+export function countersFromDump(link: DumpedLink): LinkCounters | null {
+  const src = link.stats64 ?? link.stats;
+  if (!src) return null;
+  const out = {} as LinkCounters;
+  for (const f of FIELDS) out[f] = BigInt(src[f] ?? 0);
+  return out;
+}
+
+/** Reads the wanted links' statistics from sysfs (`<root>/class/net/*`). */
+export function readSysfsStats(root: string, wanted: ReadonlySet<number>): Map<number, LinkCounters> {
+  const out = new Map<number, LinkCounters>();
+  const base = join(root, 'class/net');
+  for (const name of readdirSync(base)) {
+    try {
+      const ifindex = Number(readFileSync(join(base, name, 'ifindex'), 'utf8').trim());
+      if (!wanted.has(ifindex)) continue;
+      const c = {} as LinkCounters;
+      for (const f of FIELDS) c[f] = BigInt(readFileSync(join(base, name, 'statistics', SYSFS_FILES[f]), 'utf8').trim());
+      out.set(ifindex, c);
+    } catch {
+      // The link went away while we read it: absent, as the port says.
+    }
+  }
+  return out;
+}
+
+/** Creates the LinkStats adapter (netlink first, sysfs when a netlink read fails). */
+export function createLinkStats(opts: LinkStatsOptions = {}): LinkStats {
+  const log: Logger = opts.log ?? (() => {});
+  const dump = opts.dump ?? netlinkDump;
+  const sysfsRoot = opts.sysfsRoot ?? '/sys';
+  let fallingBack = false;
+  return {
+    async read(ifindexes: readonly number[]): Promise<Map<number, LinkCounters>> {
+      const wanted = new Set(ifindexes);
+      if (wanted.size === 0) return new Map();
+      try {
+        const out = new Map<number, LinkCounters>();
+        for (const link of await dump()) {
+          if (!wanted.has(link.index)) continue;
+          const c = countersFromDump(link);
+          if (c) out.set(link.index, c);
+        }
+        if (fallingBack) log('info', 'link statistics: netlink works again');
+        fallingBack = false;
+        return out;
+      } catch (err) {
+        // Said once per outage, not once per period.
+        if (!fallingBack) log('warn', `link statistics: netlink dump failed (${(err as Error).message}); reading sysfs instead`);
+        fallingBack = true;
+        return readSysfsStats(sysfsRoot, wanted);
+      }
+    },
+  };
+}

@@ -1,0 +1,107 @@
+/**
+ * `http.Agent` / `https.Agent` that follow a session: each new connection binds to the
+ * session's address of the moment, and when the session moves (another uplink or address)
+ * pooled idle sockets are destroyed and busy ones are not pooled again, so no request goes
+ * out on a socket of the old uplink after the move.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Session } from '../session.js';
+import { followBinding } from './follow.js';
+import { socketOptionsOf, type SocketOptions } from './options.js';
+
+type Callback = (err: Error | null, stream: Duplex) => void;
+type Connect = (options: http.ClientRequestArgs, callback?: Callback) => Duplex | null | undefined;
+
+/** The session's binding for one connection, or the error that stops it. */
+function bindingFor(session: Session, options: http.ClientRequestArgs): SocketOptions {
+  const family = options.family === 4 || options.family === 6 ? options.family : undefined;
+  const host = options.host ?? options.hostname ?? undefined;
+  return socketOptionsOf(session.settings, { family, ...(host ? { host } : {}) });
+}
+
+/**
+ * Opens a connection bound to the session. A session without an address fails the request
+ * through the agent's callback (an `error` on the request), not with a throw out of `http.request`.
+ */
+function boundConnection(session: Session, options: http.ClientRequestArgs, callback: Callback | undefined, connect: Connect): Duplex | null | undefined {
+  let binding: SocketOptions;
+  try {
+    binding = bindingFor(session, options);
+  } catch (err) {
+    if (!callback) throw err;
+    callback(err as Error, undefined as unknown as Duplex);
+    return undefined;
+  }
+  return connect({ ...options, localAddress: binding.localAddress, family: binding.family }, callback);
+}
+
+/** True while `socket` is bound to an address the session still has (so it may be pooled). */
+function isCurrent(session: Session, socket: Duplex): boolean {
+  const local = (socket as Socket).localAddress;
+  const info = session.settings;
+  if (!info.sourceIPRule || info.state === 'disconnected' || !local) return false;
+  return local === info.ipv4?.address || local === info.ipv6?.address;
+}
+
+function destroyFreeSockets(agent: http.Agent): void {
+  for (const list of Object.values(agent.freeSockets)) for (const s of list ?? []) s.destroy();
+}
+
+/** An `http.Agent` bound to a session (see `Session.httpAgent`). */
+export class SessionHttpAgent extends http.Agent {
+  readonly #session: Session;
+  readonly #unfollow: () => void;
+
+  constructor(session: Session, options?: http.AgentOptions) {
+    super(options);
+    this.#session = session;
+    this.#unfollow = followBinding(session, () => destroyFreeSockets(this));
+  }
+
+  override createConnection(options: http.ClientRequestArgs, callback?: Callback): Duplex | null | undefined {
+    return boundConnection(this.#session, options, callback, (o, cb) => super.createConnection(o, cb));
+  }
+
+  override keepSocketAlive(socket: Duplex): boolean {
+    if (!isCurrent(this.#session, socket)) return false;
+    super.keepSocketAlive(socket);
+    return true;
+  }
+
+  /** Destroys its sockets and stops following the session. */
+  override destroy(): void {
+    this.#unfollow();
+    super.destroy();
+  }
+}
+
+/** An `https.Agent` bound to a session (see `Session.httpsAgent`). */
+export class SessionHttpsAgent extends https.Agent {
+  readonly #session: Session;
+  readonly #unfollow: () => void;
+
+  constructor(session: Session, options?: https.AgentOptions) {
+    super(options);
+    this.#session = session;
+    this.#unfollow = followBinding(session, () => destroyFreeSockets(this));
+  }
+
+  override createConnection(options: https.RequestOptions, callback?: Callback): Duplex | null | undefined {
+    return boundConnection(this.#session, options, callback, (o, cb) => super.createConnection(o, cb));
+  }
+
+  override keepSocketAlive(socket: Duplex): boolean {
+    if (!isCurrent(this.#session, socket)) return false;
+    super.keepSocketAlive(socket);
+    return true;
+  }
+
+  /** Destroys its sockets and stops following the session. */
+  override destroy(): void {
+    this.#unfollow();
+    super.destroy();
+  }
+}

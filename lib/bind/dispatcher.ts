@@ -1,0 +1,154 @@
+/**
+ * An undici `Dispatcher` that follows a session, and `fetch` through it.
+ *
+ * Each generation is an undici `Agent` whose connector binds every new connection to the
+ * session's address of the moment (undici's `connect.localAddress` is ignored — its client
+ * passes its own `localAddress` to the connector — so the connector sets it per call). When the
+ * session moves, the dispatcher swaps to a new generation and closes the old one gracefully:
+ * requests in flight finish, its idle connections close, nothing new is sent on them.
+ *
+ * undici costs ~60 ms to load, so it is loaded on first use, not with the SDK.
+ */
+import type { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
+import type * as Undici from 'undici';
+import { InvalidOptionError } from '../errors.js';
+import type { Session } from '../session.js';
+import { followBinding } from './follow.js';
+import { socketOptionsOf } from './options.js';
+
+/** Options of `Session.dispatcher()`: undici's `Agent` options, less the binding (the session's). */
+export type SessionDispatcherOptions = Omit<Undici.Agent.Options, 'connect' | 'localAddress' | 'factory'> & {
+  /** Connector options (TLS options, `keepAlive`, …); not a function, and without `localAddress`/`family`. */
+  connect?: Omit<Undici.buildConnector.BuildOptions, 'localAddress' | 'family'>;
+};
+
+type UndiciModule = typeof Undici;
+let undici: UndiciModule | null = null;
+
+/** undici, loaded once on first use. */
+export function loadUndici(): UndiciModule {
+  undici ??= createRequire(import.meta.url)('undici') as UndiciModule;
+  return undici;
+}
+
+type Connector = Undici.buildConnector.connector;
+const FORWARDED = ['connect', 'disconnect', 'connectionError'] as const;
+
+function checkOptions(options: SessionDispatcherOptions): void {
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'must be an object');
+  const o = options as Record<string, unknown>;
+  if (o.localAddress !== undefined) throw new InvalidOptionError('localAddress', "is the session's address: it cannot be set");
+  if (o.factory !== undefined) throw new InvalidOptionError('factory', 'is not supported by a session dispatcher');
+  const c = o.connect as Record<string, unknown> | undefined;
+  if (c !== undefined && (c === null || typeof c !== 'object')) throw new InvalidOptionError('connect', 'must be an object of connector options (a custom connector function cannot be bound)');
+  if (c?.localAddress !== undefined || c?.family !== undefined) throw new InvalidOptionError('connect', 'localAddress and family are the session\'s: they cannot be set');
+}
+
+/** A connector that binds each connection to the session's address of the moment. */
+function sessionConnector(session: Session, options: SessionDispatcherOptions): Connector {
+  const { buildConnector } = loadUndici();
+  const base = {
+    ...(options.connectTimeout != null ? { timeout: options.connectTimeout } : {}),
+    ...(options.allowH2 != null ? { allowH2: options.allowH2 } : {}),
+    ...(options.maxCachedSessions != null ? { maxCachedSessions: options.maxCachedSessions } : {}),
+    ...options.connect,
+  } as Undici.buildConnector.BuildOptions;
+  // The family goes to Node's lookup, so a hostname resolves to an address the bound socket can reach.
+  const byFamily = { 4: buildConnector({ ...base, family: 4 }), 6: buildConnector({ ...base, family: 6 }) };
+  return (opts, callback) => {
+    let binding;
+    try {
+      binding = socketOptionsOf(session.settings, { host: opts.hostname });
+    } catch (err) {
+      callback(err as Error, null);
+      return;
+    }
+    byFamily[binding.family]({ ...opts, localAddress: binding.localAddress }, callback);
+  };
+}
+
+/** Builds the dispatcher of `Session.dispatcher()`. */
+export function createSessionDispatcher(session: Session, options: SessionDispatcherOptions = {}): Undici.Dispatcher {
+  checkOptions(options);
+  const { Agent, Dispatcher } = loadUndici();
+  const connect = sessionConnector(session, options);
+
+  class SessionDispatcher extends Dispatcher {
+    #agent: Undici.Agent | null = null;
+    #closed = false;
+    readonly #retired = new Set<Promise<void>>();
+    readonly #unfollow: () => void;
+
+    constructor() {
+      super();
+      this.#unfollow = followBinding(session, () => this.#retire());
+    }
+
+    override dispatch(opts: Undici.Dispatcher.DispatchOptions, handler: Undici.Dispatcher.DispatchHandler): boolean {
+      return this.#current().dispatch(opts, handler);
+    }
+
+    override close(): Promise<void>;
+    override close(callback: () => void): void;
+    override close(callback?: () => void): Promise<void> | void {
+      const done = this.#shutdown((a) => a.close());
+      if (!callback) return done;
+      done.then(callback, callback);
+    }
+
+    override destroy(): Promise<void>;
+    override destroy(err: Error | null): Promise<void>;
+    override destroy(callback: () => void): void;
+    override destroy(err: Error | null, callback: () => void): void;
+    override destroy(a?: Error | null | (() => void), b?: () => void): Promise<void> | void {
+      const err = typeof a === 'function' ? null : (a ?? null);
+      const callback = typeof a === 'function' ? a : b;
+      const done = this.#shutdown((agent) => agent.destroy(err));
+      if (!callback) return done;
+      done.then(callback, callback);
+    }
+
+    /** The generation new requests go to. After close, a closed agent: it rejects them as undici does. */
+    #current(): Undici.Agent {
+      if (this.#agent) return this.#agent;
+      const agent = new Agent({ ...options, connect } as Undici.Agent.Options);
+      const forward = (ev: string) => (...args: unknown[]) => (this as EventEmitter).emit(ev, ...args);
+      for (const ev of FORWARDED) (agent as EventEmitter).on(ev, forward(ev));
+      if (this.#closed) void agent.close();
+      this.#agent = agent;
+      return agent;
+    }
+
+    /** The session moved: later requests go to a new generation, this one finishes what it has. */
+    #retire(): void {
+      const old = this.#agent;
+      if (!old || this.#closed) return;
+      this.#agent = null;
+      const closing = old.close().catch(() => undefined);
+      this.#retired.add(closing);
+      void closing.then(() => this.#retired.delete(closing));
+    }
+
+    #shutdown(end: (a: Undici.Agent) => Promise<void>): Promise<void> {
+      this.#closed = true;
+      this.#unfollow();
+      const agent = this.#current();
+      return Promise.all([end(agent), ...this.#retired]).then(() => undefined);
+    }
+  }
+
+  return new SessionDispatcher();
+}
+
+/** `fetch` through `dispatcher`, failing with the binding's own error rather than `TypeError('fetch failed')`. */
+export function sessionFetch(session: Session, dispatcher: Undici.Dispatcher, input: Undici.RequestInfo, init?: Undici.RequestInit): Promise<Undici.Response> {
+  const { fetch } = loadUndici();
+  try {
+    const url = typeof input === 'string' ? new URL(input) : input instanceof URL ? input : new URL(input.url);
+    socketOptionsOf(session.settings, { host: url.hostname });
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return fetch(input, { ...init, dispatcher });
+}
