@@ -456,6 +456,12 @@ async function bareNodeRss(sb: Sandbox): Promise<MemStatus> {
 
 // ---------------------------------------------------------------- the run
 
+/** Latencies on a busy machine are not comparable with connmand's (taken at load 0.05–0.9). */
+function warnIfBusy(when: string): void {
+  const load = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+  if (load > 1) console.log(`(warning: load average ${load} ${when}; connmand's figures were taken at 0.05–0.9, and RESULTS.md says to compare only low-load runs)`);
+}
+
 /** Runs every daemon benchmark, prints its tables and writes `.bench-out/daemon.json`. */
 export async function runDaemonBench(opts: DaemonBenchOptions = {}): Promise<void> {
   const skip = integrationSkipReason();
@@ -469,6 +475,7 @@ export async function runDaemonBench(opts: DaemonBenchOptions = {}): Promise<voi
   const failoverWarmup = opts.failoverWarmup ?? 3;
   const rssSessions = opts.rssSessions ?? 1000;
   const wall0 = performance.now();
+  warnIfBusy('at start');
   const raw: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, loadavg: { start: readFileSync('/proc/loadavg', 'utf8').trim() } };
 
   const tb = performance.now();
@@ -551,6 +558,7 @@ export async function runDaemonBench(opts: DaemonBenchOptions = {}): Promise<voi
     if (failover) printFailover(failover.scenarios);
     if (memory) printMemory(memory, heap, context);
     writeFileSync(join(OUT_DIR, 'daemon.json'), `${JSON.stringify(raw, null, 1)}\n`);
+    warnIfBusy('at the end');
     console.log(`(raw samples: .bench-out/daemon.json; daemon benches took ${(raw.wallSeconds as number).toFixed(0)} s; loadavg ${JSON.stringify(raw.loadavg)})`);
   } finally {
     client?.disconnect();
@@ -598,18 +606,19 @@ function printFailover(scenarios: ScenarioResult[]): void {
 
 function printMemory(m: MemoryResult, heap: HeapResult | null, context: MemoryContext | null): void {
   console.log(`\n# daemon (c): memory of the daemon process (kB, median of 20 samples over 1 s; target: as low as Node allows; connmand 1.41 beside)`);
-  const row = (what: string, x: MemStatus, connmand: number | null): Row => ({
+  const row = (what: string, x: MemStatus, connmand: string | null): Row => ({
     state: what,
     'VmRSS kB': x.VmRSS,
     'RssAnon kB': x.RssAnon,
     'RssFile kB': x.RssFile,
     'VmHWM kB': x.VmHWM,
     threads: x.Threads,
-    'connmand VmRSS kB': connmand,
+    connmand,
   });
+  const c = CONNMAND.rss;
   const rows = [
-    row('idle, fresh daemon, 3 services', m.idle, CONNMAND.rss.idle),
-    row(`${m.sessions} live sessions {}`, m.withSessions, null),
+    row('idle, fresh daemon, 3 services', m.idle, `${c.idle} (anon ${c.idleAnon}, file ${c.idleFile})`),
+    row(`${m.sessions} live sessions {}`, m.withSessions, `${c.with200} with 200 sessions`),
     row('after destroying them', m.afterDestroy, null),
   ];
   if (context) {

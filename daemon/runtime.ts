@@ -222,7 +222,9 @@ export class Runtime implements DaemonApi {
    */
   #reconcile(verify = false): void {
     const { routing, firewall } = this.#d;
-    if (!routing && !firewall) return;
+    // Once stop() has begun only its clear() may touch the kernel: a reconcile started by a late
+    // event (clients leaving the bus at shutdown) would re-create what clear() removes.
+    if ((!routing && !firewall) || this.#stopping) return;
     this.#kernel.verify ||= verify;
     if (this.#kernel.running) {
       this.#kernel.again = true;
@@ -246,7 +248,8 @@ export class Runtime implements DaemonApi {
         } catch (err) {
           this.#d.log('error', `firewall reconcile failed: ${(err as Error).message}`);
         }
-      } while (this.#kernel.again);
+      } while (this.#kernel.again && !this.#stopping);
+      this.#kernel.again = false;
       this.#kernel.running = false;
     })();
   }

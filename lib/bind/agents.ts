@@ -46,6 +46,11 @@ function isCurrent(session: Session, socket: Duplex): boolean {
   return local === info.ipv4?.address || local === info.ipv6?.address;
 }
 
+/** Node's `keepSocketAlive` returns a boolean (its typings say void). */
+function keptAlive(answer: unknown): boolean {
+  return answer !== false;
+}
+
 function destroyFreeSockets(agent: http.Agent): void {
   for (const list of Object.values(agent.freeSockets)) for (const s of list ?? []) s.destroy();
 }
@@ -66,9 +71,8 @@ export class SessionHttpAgent extends http.Agent {
   }
 
   override keepSocketAlive(socket: Duplex): boolean {
-    if (!isCurrent(this.#session, socket)) return false;
-    super.keepSocketAlive(socket);
-    return true;
+    // Node's own answer matters too: false when the server's Keep-Alive hint is too short.
+    return isCurrent(this.#session, socket) && keptAlive(super.keepSocketAlive(socket));
   }
 
   /** Destroys its sockets and stops following the session. */
@@ -94,9 +98,8 @@ export class SessionHttpsAgent extends https.Agent {
   }
 
   override keepSocketAlive(socket: Duplex): boolean {
-    if (!isCurrent(this.#session, socket)) return false;
-    super.keepSocketAlive(socket);
-    return true;
+    // Node's own answer matters too: false when the server's Keep-Alive hint is too short.
+    return isCurrent(this.#session, socket) && keptAlive(super.keepSocketAlive(socket));
   }
 
   /** Destroys its sockets and stops following the session. */

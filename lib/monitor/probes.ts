@@ -2,6 +2,7 @@
  * The built-in uplink probes: a TCP connect and an HTTP GET, each through the probed session's
  * uplink (the bind helpers), each ending as soon as `signal` aborts.
  */
+import { loadUndici } from '../bind/dispatcher.js';
 import type { Session } from '../session.js';
 
 /**
@@ -31,6 +32,8 @@ export function tcpProbe(host: string, port: number): UplinkProbe {
 
 /** Resolves when `GET url` through the session answers 200–399 (redirects are not followed). */
 export function httpProbe(url: string): UplinkProbe {
+  // Loaded now rather than inside the first probe, whose timeout would pay for it.
+  loadUndici();
   return async (session, signal) => {
     const res = await session.fetch(url, { signal, redirect: 'manual' });
     // Read the body so the connection can be reused by the next probe.

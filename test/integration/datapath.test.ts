@@ -34,22 +34,20 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findCgroup2Mount } from '../../daemon/adapters/nftables/cgroup.js';
 import { DEFAULT_CORE_CONFIG } from '../../daemon/core/config.js';
-import { BUS_NAME, INTERFACES, NETSESSION_INTERFACE, NETSESSION_METHODS } from '../../lib/protocol.js';
-import { REPO_ROOT, startNetsessiond } from './harness/daemon.js';
+import { NETSESSION_INTERFACE, NETSESSION_METHODS } from '../../lib/protocol.js';
+import { startNetsessiond } from './harness/daemon.js';
 import { waitFor } from './harness/exec.js';
 import { createSandbox, requireRoot, type HttpRequestResult, type RunAs, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
 import { ConnmanClient, unwrap, v } from './support/connman-client.js';
+import { Holder } from './support/session-holder.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const HOLDER = join(HERE, 'support', 'session-holder.cjs');
 const PROBE = join(HERE, 'harness', 'http-probe.cjs');
 
 const supported = requireRoot();
@@ -639,8 +637,27 @@ for (const backend of BACKENDS) {
       expect((await request('periodic', { user: asA() })).client).toBe(addr('eth-b'));
     });
 
-    it('SIGTERM: sessions are released and nothing of ours is left (rules as before the daemon, no tables, no firewall state)', async () => {
+    it('SIGTERM: sessions are released and nothing of ours is left (rules as before the daemon, no tables, no firewall state), even with calls still coming in', async () => {
+      // A client keeps moving its session while the daemon stops: state changes arriving during
+      // shutdown must not re-create what the shutdown clears (they did before runtime.ts ignored
+      // reconciles once stop() began).
+      const { path } = await client.createSession({ AllowedInterface: v.s('eth-b') }, `/dp/busy${++seq}`);
+      let calls = 0;
+      let stopped = false;
+      const busy = (async () => {
+        for (let i = 0; !stopped; i++) {
+          try {
+            await client.session(path).change('AllowedInterface', v.s(i % 2 ? 'eth-b' : 'eth-c'));
+            calls++;
+          } catch {
+            return; // the daemon is gone
+          }
+        }
+      })();
+      await waitFor('a few moves', () => (calls >= 5 ? true : undefined));
       const exit = await daemon.kill('SIGTERM', 10_000);
+      stopped = true;
+      await busy;
       expect(exit).toMatchObject({ code: 0 });
       await waitFor('Release at the holders', () => (hA.releases > 0 && hB.releases > 0 && hC.releases > 0 ? true : undefined));
       const after = await fullDump();

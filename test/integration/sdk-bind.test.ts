@@ -36,11 +36,13 @@ const supported = requireRoot();
 const LISTENERS = fileURLToPath(new URL('./drivers/inet-listeners.cjs', import.meta.url));
 const TLS_PORT = 443;
 const UDP_PORT = 5300;
+/** The listeners' plain HTTP port: a 60 s keep-alive, so clients pool their connections. */
+const HTTP_PORT = 8080;
 
 let sb: Sandbox;
 let drv: SdkDriver;
 let listeners: SandboxProcess;
-let listenerLog: Array<{ kind: string; client: string }> = [];
+let listenerLog: Array<{ kind: string; client: string; url?: string }> = [];
 let ca: string | null = null;
 
 /** Writes a throw-away self-signed certificate for the inet host, or says why it cannot. */
@@ -109,9 +111,9 @@ describe.skipIf(!supported)('bind helpers against netsessiond', () => {
     const cert = makeCert(sb.tmpDir, inet4);
     if (typeof cert === 'string') console.log(`[sdk-bind] TLS over the network is not tested: ${cert}`);
     else ca = readFileSync(cert.cert, 'utf8');
-    listeners = sb.spawn(sb.inetNs, [process.execPath, LISTENERS, JSON.stringify({ addr: inet4, tlsPort: TLS_PORT, udpPort: UDP_PORT, ...(typeof cert === 'string' ? {} : cert) })]);
+    listeners = sb.spawn(sb.inetNs, [process.execPath, LISTENERS, JSON.stringify({ addr: inet4, tlsPort: TLS_PORT, httpPort: HTTP_PORT, udpPort: UDP_PORT, ...(typeof cert === 'string' ? {} : cert) })]);
     listeners.onLine((line, stream) => {
-      if (stream === 'stdout' && line.startsWith('{')) listenerLog.push(JSON.parse(line) as { kind: string; client: string });
+      if (stream === 'stdout' && line.startsWith('{')) listenerLog.push(JSON.parse(line) as { kind: string; client: string; url?: string });
     });
     await listeners.waitForLine(/ready/, { stream: 'stdout' });
 
@@ -163,11 +165,10 @@ describe.skipIf(!supported)('bind helpers against netsessiond', () => {
     expectViaB(delta);
   });
 
-  it('tlsConnect(): an authorized TLS session to the inet host, from eth-b', async () => {
+  it('tlsConnect(): an authorized TLS session to the inet host, from eth-b', async (ctx) => {
     if (!ca) {
-      console.log('[sdk-bind] tlsConnect: no certificate (see above); checking the bound address on a plain TCP peer instead');
-      const r = await drv.attempt<{ localAddress: string }>('tls', { id: 'b', host: inet4, port: 80 });
-      expect(r.ok).toBe(false);
+      console.log('[sdk-bind] skipping tlsConnect over the network: no certificate (see above)');
+      ctx.skip();
       return;
     }
     listenerLog = [];
@@ -236,30 +237,35 @@ describe.skipIf(!supported)('bind helpers against netsessiond', () => {
 
   it('an agent and a dispatcher follow their session to eth-b on carrier loss, closing the old sockets', async () => {
     const a4 = sb.uplink('eth-a').devAddr4;
+    const url = (path: string) => `http://${inet4}:${HTTP_PORT}${path}`;
+    const clients = (path: string) => listenerLog.filter((e) => e.kind === 'http' && e.url === path).map((e) => e.client);
     await drv.call('create', { id: 'follow', options: { sourceIPRule: true } });
     expect(await drv.call('settings', { id: 'follow' })).toMatchObject({ interface: 'eth-a' });
-    await sb.clearHttpLog();
-    expect(await drv.call('http', { id: 'follow', key: 'follow', url: `http://${inet4}/before` })).toMatchObject({ status: 200, localAddress: a4 });
-    expect(await drv.call('undici', { id: 'follow', key: 'follow', url: `http://${inet4}/before-undici` })).toMatchObject({ status: 200 });
-    expect(await drv.call('agentState', { key: 'follow' })).toEqual({ sockets: 1, closed: 0, free: 1 });
+    listenerLog = [];
+    expect(await drv.call('http', { id: 'follow', key: 'follow', url: url('/before') })).toMatchObject({ status: 200, localAddress: a4 });
+    expect(await drv.call('undici', { id: 'follow', key: 'follow', url: url('/before-undici') })).toMatchObject({ status: 200 });
+    // Both pooled their connection (the listener keeps it open for 60 s).
+    expect(await drv.call('agentState', { key: 'follow' })).toEqual({ sockets: 1, closed: 0, closedByPeer: 0, free: 1 });
+    expect((await drv.call<Array<{ event: string }>>('dispatcherEvents', { key: 'follow' })).map((e) => e.event)).toEqual(['connect']);
     try {
       await sb.setCarrier('eth-a', false);
       await drv.call('waitInterface', { id: 'follow', interface: 'eth-b' });
-      // The pooled eth-a socket was destroyed by the move (not by the server: its keep-alive is longer than this).
+      // The pooled eth-a socket is destroyed by the agent on the move (no FIN from the server:
+      // none could cross eth-a now), and the dispatcher's old generation closes its connection.
       await waitFor('the old socket closed', async () => ((await drv.call<{ closed: number }>('agentState', { key: 'follow' })).closed === 1) || undefined, { timeoutMs: 3000 });
+      await waitFor('the old connection closed', async () => (await drv.call<Array<{ event: string }>>('dispatcherEvents', { key: 'follow' })).length === 2 || undefined, { timeoutMs: 3000 });
       const delta = await countedDuring(async () => {
-        expect(await drv.call('http', { id: 'follow', key: 'follow', url: `http://${inet4}/after` })).toMatchObject({ status: 200, localAddress: b4 });
-        expect(await drv.call('undici', { id: 'follow', key: 'follow', url: `http://${inet4}/after-undici` })).toMatchObject({ status: 200 });
+        expect(await drv.call('http', { id: 'follow', key: 'follow', url: url('/after') })).toMatchObject({ status: 200, localAddress: b4 });
+        expect(await drv.call('undici', { id: 'follow', key: 'follow', url: url('/after-undici') })).toMatchObject({ status: 200 });
       });
       expectViaB(delta);
-      expect(await clientsOf('/before')).toEqual([a4]);
-      expect(await clientsOf('/before-undici')).toEqual([a4]);
-      expect(await clientsOf('/after')).toEqual([b4]);
-      expect(await clientsOf('/after-undici')).toEqual([b4]);
-      expect(await drv.call('agentState', { key: 'follow' })).toEqual({ sockets: 2, closed: 1, free: 1 });
-      // The old generation's connection was closed by the swap; the new one connected.
+      expect(clients('/before')).toEqual([a4]);
+      expect(clients('/before-undici')).toEqual([a4]);
+      expect(clients('/after')).toEqual([b4]);
+      expect(clients('/after-undici')).toEqual([b4]);
+      expect(await drv.call('agentState', { key: 'follow' })).toEqual({ sockets: 2, closed: 1, closedByPeer: 0, free: 1 });
       const events = await drv.call<Array<{ event: string }>>('dispatcherEvents', { key: 'follow' });
-      expect(events.map((e) => e.event)).toEqual(['connect', 'disconnect', 'connect']);
+      expect(events.map((e) => e.event).slice(0, 3)).toEqual(['connect', 'disconnect', 'connect']);
     } finally {
       await sb.setCarrier('eth-a', true);
     }

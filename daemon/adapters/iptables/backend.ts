@@ -6,15 +6,16 @@
  *
  * Reconciliation, as in ../nftables/backend.ts: every apply computes the desired chains
  * (ruleset.ts), diffs them against what the kernel holds (diff.ts) and runs the difference:
- * missing NFACCT objects first (one `nfacct restore`), then one `iptables-restore --noflush` per
- * family that has changes (atomic per table), then stale NFACCT objects are deleted. "What the
- * kernel holds" is what this adapter last wrote, kept in memory; the kernel is read back
- * (`iptables-save`, `ip6tables-save`, `nfacct list`) instead:
+ * missing NFACCT objects first (over netlink, nfacct.ts), then one `iptables-restore --noflush`
+ * per family that has changes (atomic per table), then stale NFACCT objects are deleted. "What
+ * the kernel holds" is what this adapter last wrote, kept in memory; the kernel is read back
+ * (`iptables-save`, `ip6tables-save`, and an NFACCT dump like `nfacct list`) instead:
  * - on the first apply (adopting, or removing, whatever a crashed run left),
  * - when asked: `apply(state, { verify: true })` or {@link IptablesBackend.verify},
  * - after a failed batch (the cache may be wrong), which is then retried once from the read-back.
- * If it still fails on a fresh read-back, every chain and hook of ours is removed and the state
- * built from scratch (NFACCT objects, hence counts, are kept); if even that fails, apply rejects.
+ * If a restore still fails on a fresh read-back, every chain and hook of ours is removed and the
+ * state built from scratch (NFACCT objects, hence counts, are kept); if even that fails, or NFACCT
+ * objects cannot be created, apply rejects.
  * Changes made from outside are therefore undone at the next verifying apply, not before.
  * The two families are separate restores: a failure between them leaves the first applied,
  * which the retry's read-back sees.
@@ -30,9 +31,11 @@ import { isOurNfacct, sessionCounters } from './counters.js';
 import { diffFamily, diffNfacct, opsToRestore } from './diff.js';
 import { emptyDatapath, emptyFamilyModel } from './model.js';
 import type { DatapathModel, Op } from './model.js';
-import { parseNfacctList, parseSave } from './readback.js';
+import { createNfacctClient } from './nfacct.js';
+import type { NfacctClient, NfacctClientOptions } from './nfacct.js';
+import { parseSave } from './readback.js';
 import { buildRuleset, nfacctNames } from './ruleset.js';
-import { IptablesError, createIptablesRunner } from './tools.js';
+import { createIptablesRunner } from './tools.js';
 import type { IptablesRunner, IptablesRunnerOptions } from './tools.js';
 
 /** Options of {@link createIptablesBackend}. */
@@ -41,12 +44,14 @@ export interface IptablesBackendOptions {
   runner?: IptablesRunner;
   /** Options of the default runner. */
   tools?: IptablesRunnerOptions;
+  /** How NFACCT objects are handled (default: over netlink, see nfacct.ts). */
+  nfacct?: NfacctClient;
+  /** Options of the default NFACCT client. */
+  nfacctOptions?: NfacctClientOptions;
   /** Families to manage (default: 4, and 6 when the kernel has IPv6). */
   families?: Family[];
   /** Makes a cgroup resolver for one apply (default: from this process's mounts). */
   cgroupResolver?: () => (path: string) => CgroupRef | null;
-  /** nfacct processes run at once when deleting or resetting many objects (default 8). */
-  nfacctConcurrency?: number;
   log?: Logger;
 }
 
@@ -60,7 +65,7 @@ export interface ApplyOptions {
 export interface ApplyStats {
   /** Kernel changes: each restore line (chain created/flushed/deleted, rule added/deleted) and each NFACCT object created or deleted. */
   ops: number;
-  /** Processes run to make them (iptables-restore per family with changes, nfacct calls). */
+  /** Calls made to apply them: iptables-restore per family with changes, plus one per NFACCT batch (create, delete). */
   commands: number;
   /** Bytes of iptables-restore input. */
   bytes: number;
@@ -76,33 +81,13 @@ export interface ApplyStats {
   warnings: string[];
 }
 
-const ZERO_LINE = (name: string) => `{ pkts = 00000000000000000000, bytes = 00000000000000000000 } = ${name};`;
-
-/** Runs `fn` over `items`, at most `limit` at a time; settles every item, then rethrows the first error. */
-async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let first: unknown = null;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await fn(item);
-      } catch (err) {
-        first ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (first !== null) throw first;
-}
-
 /** iptables + NFACCT implementation of the Firewall and Accounting ports. */
 export class IptablesBackend implements Firewall, Accounting {
   readonly #runner: IptablesRunner;
+  readonly #nfacct: NfacctClient;
   readonly #resolver: () => (path: string) => CgroupRef | null;
   readonly #log: Logger;
   readonly #families: readonly Family[];
-  readonly #concurrency: number;
   /** What the kernel holds as last written or read; undefined = unknown. */
   #known: DatapathModel | undefined = undefined;
   #lastDesired: FirewallState | null = null;
@@ -112,11 +97,11 @@ export class IptablesBackend implements Firewall, Accounting {
 
   constructor(opts: IptablesBackendOptions = {}) {
     this.#runner = opts.runner ?? createIptablesRunner(opts.tools);
+    this.#nfacct = opts.nfacct ?? createNfacctClient(opts.nfacctOptions);
     this.#resolver = opts.cgroupResolver ?? (() => createCgroupResolver());
     this.#log = opts.log ?? (() => undefined);
     this.#families = opts.families ?? (existsSync('/proc/sys/net/ipv6') ? [4, 6] : [4]);
-    this.#concurrency = Math.max(1, opts.nfacctConcurrency ?? 8);
-    this.#log('info', `iptables: using ${this.#runner.description}${this.#families.includes(6) ? '' : ' (IPv4 only: no IPv6 in this kernel)'}`);
+    this.#log('info', `iptables: using ${this.#runner.description}, NFACCT over netlink${this.#families.includes(6) ? '' : ' (IPv4 only: no IPv6 in this kernel)'}`);
   }
 
   /** Statistics of the last successful apply (null before the first). */
@@ -161,27 +146,22 @@ export class IptablesBackend implements Firewall, Accounting {
     });
   }
 
-  /** Counters of every session, from one `nfacct list`. */
+  /** Counters of every session, from one NFACCT dump. */
   read(): Promise<Map<string, Counters>> {
-    return this.#serial(async () => sessionCounters(parseNfacctList(await this.#runner.nfacct(['list']))));
+    return this.#serial(async () => sessionCounters(await this.#nfacct.list()));
   }
 
-  /** Zeroes the counters of these sessions (`nfacct get NAME reset` each); unknown sessions are ignored. */
+  /**
+   * Zeroes the counters of these sessions, object by object (what `nfacct get NAME reset` does;
+   * `nfacct list reset` would zero everybody's); unknown sessions are ignored.
+   */
   reset(sessionKeys: string[]): Promise<void> {
     return this.#serial(async () => {
-      const existing = this.#known?.nfacct ?? new Set([...parseNfacctList(await this.#runner.nfacct(['list'])).keys()].filter(isOurNfacct));
       const names = sessionKeys.flatMap((k) => {
         const n = nfacctNames(k);
         return [n.tx, n.rx];
-      }).filter((n) => existing.has(n));
-      await eachLimited(names, this.#concurrency, async (name) => {
-        try {
-          // `get NAME reset` zeroes one object; `list reset` would zero everybody's.
-          await this.#runner.nfacct(['get', name, 'reset']);
-        } catch (err) {
-          if (!(err instanceof IptablesError && err.noSuchObject)) throw err;
-        }
       });
+      await this.#nfacct.reset(names);
     });
   }
 
@@ -194,45 +174,17 @@ export class IptablesBackend implements Firewall, Accounting {
   async #readBack(): Promise<DatapathModel> {
     const model = emptyDatapath();
     for (const family of this.#families) model.families[family] = parseSave(await this.#runner.save(family));
-    model.nfacct = new Set([...parseNfacctList(await this.#runner.nfacct(['list'])).keys()].filter(isOurNfacct));
+    model.nfacct = new Set([...(await this.#nfacct.list()).keys()].filter(isOurNfacct));
     return model;
-  }
-
-  /** Creates NFACCT objects: one `nfacct restore` for all; one by one when that stops early. */
-  async #createNfacct(names: readonly string[]): Promise<number> {
-    if (!names.length) return 0;
-    try {
-      await this.#runner.nfacct(['restore'], `${names.map(ZERO_LINE).join('\n')}\n`);
-      return 1;
-    } catch (err) {
-      // `restore` stops at the first object that already exists (EBUSY); create the rest singly.
-      this.#log('debug', `iptables: nfacct restore failed (${(err as Error).message}); creating objects one by one`);
-    }
-    const have = new Set(parseNfacctList(await this.#runner.nfacct(['list'])).keys());
-    const missing = names.filter((n) => !have.has(n));
-    await eachLimited(missing, this.#concurrency, async (name) => {
-      try {
-        await this.#runner.nfacct(['add', name]);
-      } catch (err) {
-        if (!(err instanceof IptablesError && err.busy)) throw err;
-      }
-    });
-    return 2 + missing.length;
   }
 
   /** Deletes NFACCT objects; returns the names that could not be deleted (still referenced elsewhere). */
   async #deleteNfacct(names: readonly string[]): Promise<string[]> {
-    const left: string[] = [];
-    await eachLimited(names, this.#concurrency, async (name) => {
-      try {
-        await this.#runner.nfacct(['delete', name]);
-      } catch (err) {
-        if (err instanceof IptablesError && err.noSuchObject) return;
-        left.push(name);
-        this.#log('warn', `iptables: cannot delete NFACCT object ${name} (${(err as Error).message}); a rule outside the daemon's chains may still name it`);
-      }
-    });
-    return left.sort();
+    const failures = await this.#nfacct.delete(names);
+    for (const f of failures) {
+      this.#log('warn', `iptables: cannot delete NFACCT object ${f.name} (${f.code}); a rule outside the daemon's chains may still name it`);
+    }
+    return failures.map((f) => f.name);
   }
 
   /** Removes every chain and hook of ours in both families (the last resort before giving up). */
@@ -258,16 +210,14 @@ export class IptablesBackend implements Firewall, Accounting {
         const ops = diffFamily(actual.families[family], want.families[family]);
         if (ops.length) scripts.push({ family, ops, text: opsToRestore(ops) });
       }
-      let commands = 0;
       let left: string[] = [];
+      let restoring = false;
       try {
-        commands += await this.#createNfacct(nf.add);
-        for (const s of scripts) {
-          await this.#runner.restore(s.family, s.text);
-          commands++;
-        }
+        await this.#nfacct.create(nf.add);
+        restoring = true;
+        for (const s of scripts) await this.#runner.restore(s.family, s.text);
+        restoring = false;
         left = await this.#deleteNfacct(nf.del);
-        commands += nf.del.length;
       } catch (err) {
         this.#known = undefined;
         if (!readBack) {
@@ -275,7 +225,8 @@ export class IptablesBackend implements Firewall, Accounting {
           readBack = true;
           continue;
         }
-        if (!rebuilt) {
+        // Removing our rules cannot help NFACCT objects that cannot be created.
+        if (!rebuilt && restoring) {
           this.#log('error', `iptables: batch failed on a fresh read-back (${(err as Error).message}); removing every chain of ours and building them again`);
           await this.#removeRules();
           rebuilt = true;
@@ -289,7 +240,7 @@ export class IptablesBackend implements Firewall, Accounting {
       this.#lastDesired = desired;
       this.#lastStats = {
         ops: scripts.reduce((n, s) => n + s.ops.length, 0) + nf.add.length + nf.del.length - left.length,
-        commands,
+        commands: scripts.length + (nf.add.length ? 1 : 0) + (nf.del.length ? 1 : 0),
         bytes: scripts.reduce((n, s) => n + Buffer.byteLength(s.text), 0),
         readBack,
         attempts: attempt,

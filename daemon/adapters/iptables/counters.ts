@@ -4,7 +4,7 @@
  */
 import type { Counters } from '../../ports.js';
 import { NFACCT_RX_PREFIX, NFACCT_TX_PREFIX } from './model.js';
-import type { NfacctValue } from './readback.js';
+import type { NfacctValue } from './nfacct.js';
 
 /** Whether an NFACCT object name is one of ours. */
 export function isOurNfacct(name: string): boolean {

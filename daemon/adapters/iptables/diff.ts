@@ -5,14 +5,19 @@
  * Per family, the ops run as one `iptables-restore --noflush` call, which commits each table
  * atomically (mangle, then nat). Within a table, in this order:
  * 1. new chains created (`-N`), so every jump below has its target;
- * 2. chains whose rules differ flushed (`-F`) and written again (`-A`), new chains filled;
+ * 2. chains whose rules differ edited, new chains filled (`-A`). An edit deletes the rules that
+ *    are no longer wanted by their text (`-D <chain> <spec>`, safe even if the cache is stale: a
+ *    rule that is not there fails the batch, which is then retried from a read-back) and inserts
+ *    the new ones at their place (`-I <chain> <n>`, `-A` at the end); when that would take more
+ *    commands than rewriting the chain, or the kept rules are out of order, the chain is flushed
+ *    (`-F`) and written again. Session changes thus touch a few rules of the long chains
+ *    (NS-CLASSIFY, NS-TX, NS-RX), not all of them;
  * 3. hooks: a missing one inserted at the top of its built-in chain (`-I X 1 -j NS-X`, like
  *    ConnMan), duplicates and any other rule of a built-in chain that jumps to one of our chains
  *    deleted (`-D X <spec as read back>`);
  * 4. stale chains flushed, then deleted (`-X`): after the flushes and hook deletions, nothing of
  *    ours refers to them any more.
- * Rules are compared by fingerprint (comment), per chain and in order; a chain with any
- * difference is rewritten whole. A hook is not moved back to the top when something else was
+ * Rules are compared by fingerprint (comment), per chain and in order. A hook is not moved back to the top when something else was
  * inserted above it later: fighting another tool over position would never settle.
  *
  * NFACCT objects are not part of a restore: missing ones are created before the restores (the
@@ -38,6 +43,44 @@ function appendAll(ops: Op[], table: TableName, chain: ChainModel): void {
   }
 }
 
+/**
+ * Deletes and inserts that turn `cur` into `want`, or null when a rewrite is as cheap or the
+ * kept rules are not in the wanted order (or ids repeat).
+ */
+export function editChain(table: TableName, cur: ChainModel, want: ChainModel): Op[] | null {
+  const wanted = new Set<string>();
+  for (const r of want.rules) {
+    if (r.id === null || r.text === undefined || wanted.has(r.id)) return null;
+    wanted.add(r.id);
+  }
+  const ops: Op[] = [];
+  const kept: string[] = [];
+  const seen = new Set<string>();
+  for (const r of cur.rules) {
+    if (r.id !== null && wanted.has(r.id) && !seen.has(r.id)) {
+      kept.push(r.id);
+      seen.add(r.id);
+      continue;
+    }
+    const spec = r.spec ?? r.text;
+    if (spec === undefined) return null;
+    ops.push({ op: 'delete-rule', table, chain: want.name, spec });
+  }
+  let k = 0;
+  want.rules.forEach((r, i) => {
+    if (kept[k] === r.id) {
+      k++;
+      return;
+    }
+    if (seen.has(r.id as string)) k = -Infinity; // a kept rule out of order
+    else if (k === kept.length) ops.push({ op: 'append', table, chain: want.name, text: r.text as string });
+    else ops.push({ op: 'insert-rule', table, chain: want.name, position: i + 1, text: r.text as string });
+  });
+  if (k !== kept.length) return null;
+  const rewrite = (cur.rules.length ? 1 : 0) + want.rules.length;
+  return ops.length < rewrite ? ops : null;
+}
+
 function diffTable(table: TableName, have: TableModel, want: TableModel): Op[] {
   const ops: Op[] = [];
   // 1.
@@ -46,6 +89,11 @@ function diffTable(table: TableName, have: TableModel, want: TableModel): Op[] {
   for (const c of want.chains.values()) {
     const cur = have.chains.get(c.name);
     if (cur && sameRules(cur, c)) continue;
+    const edit = cur && cur.rules.length ? editChain(table, cur, c) : null;
+    if (edit) {
+      ops.push(...edit);
+      continue;
+    }
     if (cur && cur.rules.length) ops.push({ op: 'flush-chain', table, chain: c.name });
     appendAll(ops, table, c);
   }
@@ -87,6 +135,8 @@ export function opLine(o: Op): string {
       return `-F ${o.chain}`;
     case 'append':
       return `-A ${o.chain} ${o.text}`;
+    case 'insert-rule':
+      return `-I ${o.chain} ${o.position} ${o.text}`;
     case 'insert-hook':
       return `-I ${o.chain} 1 -j ${o.target}`;
     case 'delete-rule':

@@ -1,6 +1,6 @@
 /**
  * The daemon's share of the iptables state as the reconciler sees it: the chains it owns in the
- * `mangle` and `nat` tables of one family, the jumps that hook them into the built-in chains, and
+ * `mangle`, `filter` and `nat` tables of one family, the jumps that hook them into the built-in chains, and
  * the NFACCT objects the counting rules name. Both what the desired FirewallState requires
  * (ruleset.ts) and what the kernel holds (readback.ts), so that diff.ts can compare the two.
  *
@@ -14,10 +14,10 @@
 import type { Family } from '../../ports.js';
 
 /** Tables the daemon touches, in the order each restore script names them. */
-export const TABLES = ['mangle', 'nat'] as const;
+export const TABLES = ['mangle', 'filter', 'nat'] as const;
 export type TableName = (typeof TABLES)[number];
 
-/** Prefix of every chain the daemon owns; any `NS-*` chain in mangle or nat is considered ours. */
+/** Prefix of every chain the daemon owns; any `NS-*` chain in those tables is considered ours. */
 export const CHAIN_PREFIX = 'NS-';
 
 /** Prefixes of the NFACCT objects the daemon owns: `ns-tx-<key>` and `ns-rx-<key>`. */
@@ -80,6 +80,8 @@ export type Op =
   | { op: 'flush-chain'; table: TableName; chain: string }
   /** `-A <chain> <text>` */
   | { op: 'append'; table: TableName; chain: string; text: string }
+  /** `-I <chain> <position> <text>` (1-based) */
+  | { op: 'insert-rule'; table: TableName; chain: string; position: number; text: string }
   /** `-I <chain> 1 -j <target>` */
   | { op: 'insert-hook'; table: TableName; chain: string; target: string }
   /** `-D <chain> <spec>` */
@@ -94,7 +96,7 @@ export function emptyTableModel(): TableModel {
 
 /** An empty family model. */
 export function emptyFamilyModel(): FamilyModel {
-  return { tables: { mangle: emptyTableModel(), nat: emptyTableModel() } };
+  return { tables: { mangle: emptyTableModel(), filter: emptyTableModel(), nat: emptyTableModel() } };
 }
 
 /** Nothing of ours anywhere. */

@@ -1,14 +1,14 @@
 /**
- * `iptables-save` / `ip6tables-save` output → our part of that family ({@link FamilyModel}), and
- * `nfacct list` output → counter values. Pure.
+ * `iptables-save` / `ip6tables-save` output → our part of that family ({@link FamilyModel}). Pure.
  *
- * Ours in a save: every chain named `NS-*` in the mangle and nat tables, with its rules (each
+ * Ours in a save: every chain named `NS-*` in the mangle, filter and nat tables, with its rules (each
  * identified by its `ns:<fingerprint>` comment, null without one), and every rule of a built-in
  * chain there that jumps or goes to an `NS-*` chain (a hook). Everything else is somebody
  * else's and is left alone.
  */
 import { CHAIN_PREFIX, COMMENT_PREFIX, TABLES, emptyFamilyModel } from './model.js';
 import type { ChainModel, FamilyModel, TableName } from './model.js';
+import type { NfacctValue } from './nfacct.js';
 
 const BUILTIN = new Set(['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING']);
 
@@ -68,16 +68,11 @@ export function parseSave(text: string): FamilyModel {
   return model;
 }
 
-/** One NFACCT object as `nfacct list` prints it. */
-export interface NfacctValue {
-  pkts: bigint;
-  bytes: bigint;
-}
-
 const NFACCT_LINE = /^\{\s*pkts\s*=\s*(\d+),\s*bytes\s*=\s*(\d+)[^}]*\}\s*=\s*(\S+?);?\s*$/;
 
 /**
- * Parses `nfacct list` (or `nfacct get NAME`) output: lines like
+ * Parses the `nfacct` tool's `list` (or `get NAME`) output, for tests and diagnostics (the
+ * backend itself reads NFACCT objects over netlink, see nfacct.ts): lines like
  * `{ pkts = 00000000000000000015, bytes = 00000000000000001050 } = ns-tx-s1;`
  * (a quota, when set, adds fields inside the braces). Values are exact (BigInt).
  */

@@ -250,6 +250,11 @@ function chain(name: string, specs: RuleSpec[]): ChainModel {
   return { name, rules: specs.map(withComment) };
 }
 
+/** Rule models are immutable: both families share them (each fingerprint is computed once). */
+function chainOf(name: string, rules: RuleModel[]): ChainModel {
+  return { name, rules };
+}
+
 function table(chains: ChainModel[], hooks: TableName): TableModel {
   return {
     chains: new Map(chains.map((c) => [c.name, c])),
@@ -353,16 +358,22 @@ export function buildRuleset(state: FirewallState, opts: RulesetOptions): Rulese
     (a, b) => a.mark - b.mark || (a.ifname < b.ifname ? -1 : a.ifname > b.ifname ? 1 : 0) || a.family - b.family,
   );
 
+  const claimRules = claims.map((c) => ({ families: c.families, rule: withComment(c.spec) }));
+  const txRules = tx.map(withComment);
+  const rxRules = rx.map(withComment);
+  const restore = withComment(restoreRule(ours));
+  const output = [restore, withComment(classifyJumpRule(ours)), withComment(countJumpRule(tagMask, CHAIN.tx))];
+  const input = [withComment(countJumpRule(tagMask, CHAIN.rx))];
   for (const family of [4, 6] as const) {
     const fam: FamilyModel = model.families[family];
     fam.tables.mangle = table(
       [
-        chain(CHAIN.prerouting, [restoreRule(ours)]),
-        chain(CHAIN.output, [restoreRule(ours), classifyJumpRule(ours), countJumpRule(tagMask, CHAIN.tx)]),
-        chain(CHAIN.input, [countJumpRule(tagMask, CHAIN.rx)]),
-        chain(CHAIN.classify, claims.filter((c) => c.families.includes(family)).map((c) => c.spec)),
-        chain(CHAIN.tx, tx),
-        chain(CHAIN.rx, rx),
+        chainOf(CHAIN.prerouting, [restore]),
+        chainOf(CHAIN.output, output),
+        chainOf(CHAIN.input, input),
+        chainOf(CHAIN.classify, claimRules.filter((c) => c.families.includes(family)).map((c) => c.rule)),
+        chainOf(CHAIN.tx, txRules),
+        chainOf(CHAIN.rx, rxRules),
         ...sessionChains,
       ],
       'mangle',

@@ -1,6 +1,6 @@
 /**
- * Runs the iptables and nfacct binaries: `iptables-save`, `iptables-restore --noflush` (one call
- * per family per apply, its script on stdin) and `nfacct`.
+ * Runs the iptables binaries: `iptables-save` and `iptables-restore --noflush` (one call per
+ * family per apply, its script on stdin). NFACCT objects go over netlink instead (nfacct.ts).
  *
  * Which iptables: `iptables-legacy*` / `ip6tables-legacy*` when all four are on PATH (this
  * backend exists for kernels without nftables, where the legacy xtables interface is what works),
@@ -12,7 +12,7 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { Family } from '../../ports.js';
 
-/** An iptables or nfacct call failed; `message` is one line. */
+/** An iptables call failed; `message` is one line. */
 export class IptablesError extends Error {
   constructor(
     message: string,
@@ -24,16 +24,6 @@ export class IptablesError extends Error {
     super(message);
     this.name = 'IptablesError';
   }
-
-  /** The kernel answered ENOENT (nfacct: no such object). */
-  get noSuchObject(): boolean {
-    return /No such file or directory/.test(this.stderr);
-  }
-
-  /** The kernel answered EBUSY (nfacct: object exists, or is still referenced by a rule). */
-  get busy(): boolean {
-    return /Device or resource busy/.test(this.stderr);
-  }
 }
 
 /** Runs the tools. Implemented for real below; faked in unit tests. */
@@ -44,8 +34,6 @@ export interface IptablesRunner {
   save(family: Family): Promise<string>;
   /** `iptables-restore -w 10 --noflush` with `script` on stdin. */
   restore(family: Family, script: string): Promise<void>;
-  /** `nfacct ...args`, with `input` on stdin when given; resolves with stdout. */
-  nfacct(args: readonly string[], input?: string): Promise<string>;
 }
 
 /** Options of {@link createIptablesRunner}. */
@@ -143,11 +131,10 @@ export function createIptablesRunner(opts: IptablesRunnerOptions = {}): Iptables
   };
 
   return {
-    description: `${bins.restore[4]}, ${bins.restore[6]} (${bins.legacy ? 'legacy xtables' : 'the default iptables variant'}) and nfacct`,
+    description: `${bins.restore[4]} and ${bins.restore[6]} (${bins.legacy ? 'legacy xtables' : 'the default iptables variant'})`,
     save: (family) => run(bins.save[family], []),
     restore: async (family, script) => {
       await run(bins.restore[family], ['-w', wait, '--noflush'], script, script);
     },
-    nfacct: (args, input) => run('nfacct', args, input),
   };
 }

@@ -25,6 +25,8 @@ interface AgentEntry {
   agent: http.Agent;
   sockets: Set<Duplex>;
   closed: number;
+  /** Closed after the peer's FIN ('end'), rather than destroyed here. */
+  closedByPeer: number;
 }
 const agents = new Map<string, AgentEntry>();
 
@@ -71,7 +73,7 @@ async function rawGet(sock: Duplex, host: string, path: string): Promise<string>
 function agentEntry(key: string, make: () => http.Agent): AgentEntry {
   let e = agents.get(key);
   if (!e) {
-    e = { agent: make(), sockets: new Set(), closed: 0 };
+    e = { agent: make(), sockets: new Set(), closed: 0, closedByPeer: 0 };
     agents.set(key, e);
   }
   return e;
@@ -81,15 +83,22 @@ async function agentGet(e: AgentEntry, url: string, mod: typeof http | typeof ht
   return withTimeout(
     new Promise((resolve, reject) => {
       const req = mod.get(url, { agent: e.agent, ...extra }, (res) => {
+        // Read now: with keep-alive the socket is back in the pool (res.socket null) by 'end'.
+        const localAddress = (res.socket as Socket | null)?.localAddress ?? null;
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode, body, localAddress: (res.socket as Socket | null)?.localAddress ?? null }));
+        res.on('end', () => resolve({ status: res.statusCode, body, localAddress }));
       });
       req.on('socket', (sock) => {
         if (e.sockets.has(sock)) return;
         e.sockets.add(sock);
-        sock.once('close', () => (e.closed += 1));
+        let ended = false;
+        sock.once('end', () => (ended = true));
+        sock.once('close', () => {
+          e.closed += 1;
+          if (ended) e.closedByPeer += 1;
+        });
       });
       req.on('error', reject);
     }),
@@ -161,7 +170,7 @@ const ops: Record<string, (a: Args) => Promise<unknown>> = {
     const e = agents.get(String(a.key));
     if (!e) throw new Error(`no agent ${String(a.key)}`);
     const free = Object.values(e.agent.freeSockets).reduce((n, l) => n + (l?.length ?? 0), 0);
-    return { sockets: e.sockets.size, closed: e.closed, free };
+    return { sockets: e.sockets.size, closed: e.closed, closedByPeer: e.closedByPeer, free };
   },
   async undici(a) {
     let e = dispatchers.get(String(a.key));
@@ -186,7 +195,7 @@ const ops: Record<string, (a: Args) => Promise<unknown>> = {
   async globalFetch(a) {
     const d = session(a.id).dispatcher();
     try {
-      const res = await withTimeout(fetch(a.url as string, { dispatcher: d } as RequestInit), 8_000, 'fetch');
+      const res = await withTimeout(fetch(a.url as string, { dispatcher: d } as unknown as RequestInit), 8_000, 'fetch');
       return { status: res.status, body: await res.text() };
     } finally {
       await d.close();

@@ -32,8 +32,9 @@
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BUS_NAME } from '../../../lib/protocol.js';
-import { ConnmanClient } from '../support/connman-client.js';
+import dbus from 'dbus-next';
+import { BUS_NAME, INTERFACES } from '../../../lib/protocol.js';
+import { unwrap } from '../support/connman-client.js';
 import { waitFor } from './exec.js';
 import type { ProcessExit, SandboxProcess } from './exec.js';
 import { ipBatch } from './netns.js';
@@ -49,6 +50,8 @@ export const CONNMAND = '/usr/sbin/connmand';
  */
 export const CONNMAN_BUS_POLICY = '/usr/share/dbus-1/system.d/connman.conf';
 
+type MessageBus = ReturnType<typeof dbus.sessionBus>;
+
 /** The kernel's fixed inode of the initial network namespace (PROC_NET_INIT_INO). */
 const PROC_NET_INIT_INO = 0xeffffff9;
 
@@ -61,12 +64,9 @@ export interface ConnmandOptions {
   onlineCheck?: boolean;
   /** Pass `-d` (debug log to stderr). Default false. */
   debug?: boolean;
-  /**
-   * Resolve once every uplink's service is ready (`all`, default) or once one is (`one`). With
-   * the online check on, one service must also be `online` (ConnMan checks the default one only).
-   */
+  /** Resolve once every uplink's service is ready (`all`, default) or once one is (`one`); see also `waitOnline`. */
   waitFor?: 'all' | 'one';
-  /** Also wait until one service is `online` (default: when the online check is on). */
+  /** Also wait until one service is `online` (default: when the online check is on; ConnMan checks only the default service). */
   waitOnline?: boolean;
   /** Default 30 s, for the bus name and the services together. */
   readyTimeoutMs?: number;
@@ -182,6 +182,30 @@ export async function proveDeviceNetns(sb: Sandbox): Promise<string> {
   return `net:[${seen}]`;
 }
 
+/** A bus connection that finished its Hello; a failed one is closed, never leaked. */
+function openBus(address: string, timeoutMs = 5000): Promise<MessageBus> {
+  return new Promise((resolve, reject) => {
+    const bus = dbus.sessionBus({ busAddress: address });
+    const fail = (err: unknown): void => {
+      clearTimeout(timer);
+      bus.removeListener('connect', ok);
+      // The dying stream may still emit errors.
+      bus.on('error', () => undefined);
+      bus.disconnect();
+      reject(err instanceof Error ? err : new Error(String(err)));
+    };
+    const ok = (): void => {
+      clearTimeout(timer);
+      bus.removeListener('error', fail);
+      bus.on('error', () => undefined);
+      resolve(bus);
+    };
+    const timer = setTimeout(() => fail(new Error(`no Hello reply from ${address} within ${timeoutMs} ms`)), timeoutMs);
+    bus.once('connect', ok);
+    bus.once('error', fail);
+  });
+}
+
 function netmask(prefix: number): string {
   const bits = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
   return [24, 16, 8, 0].map((s) => (bits >>> s) & 0xff).join('.');
@@ -283,15 +307,25 @@ export async function startConnmand(sb: Sandbox, opts: ConnmandOptions = {}): Pr
   const logs = (): string => proc.stdout + proc.stderr;
   const describe = (list: ConnmanService[]): string => list.map((x) => `${x.interface ?? x.path}=${x.state}`).join(' ') || 'none';
 
-  let client: ConnmanClient | null = null;
+  let client: Promise<MessageBus> | null = null;
   let stopping: Promise<ProcessExit> | null = null;
-  const getClient = async (): Promise<ConnmanClient> => {
-    if (stopping) throw new Error('connmand was stopped');
-    return (client ??= await ConnmanClient.connect(bus));
+  const getClient = (): Promise<MessageBus> => {
+    if (stopping) return Promise.reject(new Error('connmand was stopped'));
+    if (!client) {
+      const opening = openBus(bus);
+      client = opening;
+      // A failed connect is not kept: the next call tries again.
+      opening.catch(() => {
+        if (client === opening) client = null;
+      });
+    }
+    return client;
   };
   const services = async (): Promise<ConnmanService[]> => {
-    const list = await (await getClient()).services();
-    return list.map(({ path, props }) => {
+    const conn = await getClient();
+    const reply = await conn.call(new dbus.Message({ destination: BUS_NAME, path: '/', interface: INTERFACES.manager, member: 'GetServices' }));
+    const list = unwrap(reply?.body[0] ?? []) as Array<[string, Record<string, unknown>]>;
+    return list.map(([path, props]) => {
       const eth = props.Ethernet as { Interface?: string } | undefined;
       return { path, state: String(props.State ?? ''), interface: eth?.Interface ?? null, type: String(props.Type ?? ''), name: String(props.Name ?? '') };
     });
@@ -319,8 +353,9 @@ export async function startConnmand(sb: Sandbox, opts: ConnmandOptions = {}): Pr
 
   const stop = (signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): Promise<ProcessExit> => {
     stopping ??= (async () => {
-      client?.disconnect();
+      const conn = client;
       client = null;
+      if (conn) (await conn.catch(() => null))?.disconnect();
       return proc.kill(signal, graceMs);
     })();
     return stopping;

@@ -181,13 +181,15 @@ export function defineSdkSessionSuite(getContext: () => SdkSuiteContext): void {
       // Restored even when an assertion failed: the next tests need every uplink.
       await sb.setCarrier(first, true);
     }
-    // A session pinned to the returning uplink binds once its service is back. Its CreateSession
-    // reply travels on the same connection as `s`'s Updates, after any Update sent before it.
+    // A session pinned to the returning uplink binds once its service is back.
     await using back = await createSession({ transport, allowedInterface: first });
     await back.waitFor('connected', { timeout: 15_000 });
     if (returnsToBestService) {
       await s.waitFor((i) => i.interface === first && i.state === 'online', { timeout: 15_000 });
     } else {
+      // A round trip after that: its reply shares the bus connection with `s`'s Updates, so any
+      // Update the daemon sent about the returning service has arrived by now.
+      await back.connect();
       expect(s.interface).toBe(second);
       expect(s.state).toMatch(CONNECTED);
     }

@@ -1,19 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import type { Family, FirewallState } from '../../../../../daemon/ports.js';
 import { createIptablesBackend } from '../../../../../daemon/adapters/iptables/backend.js';
+import { NfacctError } from '../../../../../daemon/adapters/iptables/nfacct.js';
+import type { NfacctClient, NfacctFailure, NfacctValue } from '../../../../../daemon/adapters/iptables/nfacct.js';
 import { IptablesError } from '../../../../../daemon/adapters/iptables/tools.js';
 import type { IptablesRunner } from '../../../../../daemon/adapters/iptables/tools.js';
 
 const EMPTY_SAVE = '*mangle\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n';
-const errno = (msg: string) => new IptablesError(`nfacct failed: ${msg}`, `nfacct v1.0.2: error: ${msg}`, 1);
 
 /** Records every call; the kernel is what `saves` and `objects` say; failures are injected. */
-class FakeTools implements IptablesRunner {
+class FakeKernel implements IptablesRunner, NfacctClient {
   readonly description = 'fake';
   saves: Record<Family, string> = { 4: EMPTY_SAVE, 6: EMPTY_SAVE };
-  objects = new Map<string, [bigint, bigint]>([['foreign', [5n, 500n]]]);
+  objects = new Map<string, NfacctValue>([['foreign', { pkts: 5n, bytes: 500n }]]);
   restoreFailures = 0;
-  nfacctRestoreFails = false;
+  createFails = false;
   busyOnDelete = new Set<string>();
   calls: string[] = [];
   inFlight = 0;
@@ -36,38 +37,32 @@ class FakeTools implements IptablesRunner {
     }
   }
 
-  async nfacct(args: readonly string[], input?: string): Promise<string> {
-    this.calls.push(`nfacct ${args.join(' ')}${input !== undefined ? ` <${input.trim().split('\n').length} lines>` : ''}`);
-    const [cmd, name] = args;
-    const line = (n: string, [p, b]: [bigint, bigint]) => `{ pkts = ${String(p).padStart(20, '0')}, bytes = ${String(b).padStart(20, '0')} } = ${n};`;
-    switch (cmd) {
-      case 'list':
-        return [...this.objects].map(([n, v]) => line(n, v)).join('\n') + '\n';
-      case 'restore': {
-        if (this.nfacctRestoreFails) throw errno('Device or resource busy');
-        for (const l of (input ?? '').split('\n')) {
-          const n = / = (\S+);$/.exec(l)?.[1];
-          if (n) this.objects.set(n, [0n, 0n]);
-        }
-        return '';
-      }
-      case 'add':
-        if (this.objects.has(name as string)) throw errno('Device or resource busy');
-        this.objects.set(name as string, [0n, 0n]);
-        return '';
-      case 'delete':
-        if (this.busyOnDelete.has(name as string)) throw errno('Device or resource busy');
-        if (!this.objects.delete(name as string)) throw errno('No such file or directory');
-        return '';
-      case 'get': {
-        const v = this.objects.get(name as string);
-        if (!v) throw errno('No such file or directory');
-        if (args[2] === 'reset') this.objects.set(name as string, [0n, 0n]);
-        return line(name as string, v);
-      }
-      default:
-        throw new Error(`unexpected nfacct ${args.join(' ')}`);
+  async list(): Promise<Map<string, NfacctValue>> {
+    this.calls.push('nfacct list');
+    return new Map(this.objects);
+  }
+
+  async create(names: readonly string[]): Promise<void> {
+    if (!names.length) return;
+    this.calls.push(`nfacct create ${names.join(' ')}`);
+    if (this.createFails) throw new NfacctError([{ name: names[0] as string, code: 'ENOMEM' }]);
+    for (const n of names) if (!this.objects.has(n)) this.objects.set(n, { pkts: 0n, bytes: 0n });
+  }
+
+  async delete(names: readonly string[]): Promise<NfacctFailure[]> {
+    if (!names.length) return [];
+    this.calls.push(`nfacct delete ${names.join(' ')}`);
+    const failures: NfacctFailure[] = [];
+    for (const n of names) {
+      if (this.busyOnDelete.has(n)) failures.push({ name: n, code: 'EBUSY' });
+      else this.objects.delete(n);
     }
+    return failures;
+  }
+
+  async reset(names: readonly string[]): Promise<void> {
+    this.calls.push(`nfacct reset ${names.join(' ')}`);
+    for (const n of names) if (this.objects.has(n)) this.objects.set(n, { pkts: 0n, bytes: 0n });
   }
 }
 
@@ -81,9 +76,9 @@ function state(sessions: Array<{ key: string; mark: number; tag: number }> = [{ 
 }
 
 function setup(families: Family[] = [4, 6]) {
-  const tools = new FakeTools();
+  const tools = new FakeKernel();
   const logs: string[] = [];
-  const fw = createIptablesBackend({ runner: tools, families, cgroupResolver: () => () => null, log: (l, m) => logs.push(`${l} ${m}`) });
+  const fw = createIptablesBackend({ runner: tools, nfacct: tools, families, cgroupResolver: () => () => null, log: (l, m) => logs.push(`${l} ${m}`) });
   return { tools, fw, logs };
 }
 
@@ -91,13 +86,13 @@ const kinds = (calls: string[]) => calls.map((c) => c.split('\n')[0]);
 
 describe('iptables backend (cache, verify, retries, NFACCT)', () => {
   it('logs the tools it uses', () => {
-    expect(setup().logs).toEqual(['info iptables: using fake']);
+    expect(setup().logs).toEqual(['info iptables: using fake, NFACCT over netlink']);
   });
 
-  it('first apply: reads back, creates the NFACCT objects in one call, then one restore per family; the same state again runs nothing', async () => {
+  it('first apply: reads back, creates the NFACCT objects first, then one restore per family; the same state again runs nothing', async () => {
     const { tools, fw } = setup();
     await fw.apply(state());
-    expect(kinds(tools.calls)).toEqual(['save 4', 'save 6', 'nfacct list', 'nfacct restore <2 lines>', 'restore 4', 'restore 6']);
+    expect(kinds(tools.calls)).toEqual(['save 4', 'save 6', 'nfacct list', 'nfacct create ns-rx-s1 ns-tx-s1', 'restore 4', 'restore 6']);
     expect(tools.objects.has('ns-tx-s1') && tools.objects.has('ns-rx-s1')).toBe(true);
     expect(tools.calls[4]).toMatch(/^restore 4\n\*mangle\n-N NS-PREROUTING\n/);
     expect(tools.calls[4]).toMatch(/\n\*nat\n-N NS-POSTROUTING\n/);
@@ -116,8 +111,8 @@ describe('iptables backend (cache, verify, retries, NFACCT)', () => {
     tools.calls = [];
     await fw.apply(state([{ key: 's1', mark: 0x30000, tag: 1 }]));
     expect(kinds(tools.calls)).toEqual(['restore 4', 'restore 6']);
-    expect(tools.calls[0]).toMatch(/^restore 4\n\*mangle\n-F NS-S-s1\n-A NS-S-s1 .*0x30001\/0xfffffff\n-A NS-S-s1 .*\nCOMMIT\n\*nat\n-F NS-POSTROUTING\n/);
-    expect(fw.lastApply).toMatchObject({ readBack: false, ops: 3 + 2 + 3 });
+    expect(tools.calls[0]).toMatch(/^restore 4\n\*mangle\n-D NS-S-s1 .*0x20001\/0xfffffff\n-I NS-S-s1 1 .*0x30001\/0xfffffff\nCOMMIT\n\*nat\n-F NS-POSTROUTING\n-A NS-POSTROUTING .*\nCOMMIT\n$/);
+    expect(fw.lastApply).toMatchObject({ readBack: false, ops: 2 + 2 + 2 });
   });
 
   it('a removed session: its NFACCT objects are deleted after the rules naming them are gone', async () => {
@@ -125,18 +120,19 @@ describe('iptables backend (cache, verify, retries, NFACCT)', () => {
     await fw.apply(state([{ key: 's1', mark: 0x20000, tag: 1 }, { key: 's2', mark: 0x20000, tag: 2 }]));
     tools.calls = [];
     await fw.apply(state());
-    expect(kinds(tools.calls)).toEqual(['restore 4', 'restore 6', 'nfacct delete ns-rx-s2', 'nfacct delete ns-tx-s2']);
+    expect(kinds(tools.calls)).toEqual(['restore 4', 'restore 6', 'nfacct delete ns-rx-s2 ns-tx-s2']);
     expect(tools.calls[0]).toContain('-X NS-S-s2');
     expect([...tools.objects.keys()].sort()).toEqual(['foreign', 'ns-rx-s1', 'ns-tx-s1']);
   });
 
   it('adopts existing objects on the first apply: their counts survive', async () => {
     const { tools, fw } = setup();
-    tools.objects.set('ns-tx-s1', [3n, 300n]);
-    tools.objects.set('ns-tx-gone', [1n, 1n]);
+    tools.objects.set('ns-tx-s1', { pkts: 3n, bytes: 300n });
+    tools.objects.set('ns-tx-gone', { pkts: 1n, bytes: 1n });
     await fw.apply(state());
-    expect(tools.calls).toContain('nfacct restore <1 lines>');
-    expect(tools.objects.get('ns-tx-s1')).toEqual([3n, 300n]);
+    expect(tools.calls).toContain('nfacct create ns-rx-s1');
+    expect(tools.calls).toContain('nfacct delete ns-tx-gone');
+    expect(tools.objects.get('ns-tx-s1')).toEqual({ pkts: 3n, bytes: 300n });
     expect(tools.objects.has('ns-tx-gone')).toBe(false);
   });
 
@@ -161,14 +157,17 @@ describe('iptables backend (cache, verify, retries, NFACCT)', () => {
     await expect(fw.apply(state([{ key: 's9', mark: 0, tag: 9 }]), { verify: true })).rejects.toThrow(/line 2 failed/);
   });
 
-  it('when `nfacct restore` stops early, the missing objects are added one by one (an existing one is fine)', async () => {
-    const { tools, fw } = setup();
-    tools.nfacctRestoreFails = true;
-    tools.objects.set('ns-rx-s2', [0n, 0n]);
+  it('a failure to create NFACCT objects fails the batch before any rule names them (retried from a read-back)', async () => {
+    const { tools, fw, logs } = setup([4]);
+    await fw.apply(state());
+    tools.createFails = true;
+    tools.calls = [];
+    await expect(fw.apply(state([{ key: 's1', mark: 0x20000, tag: 1 }, { key: 's2', mark: 0, tag: 2 }]))).rejects.toThrow(/ENOMEM/);
+    expect(tools.calls.some((c) => c.startsWith('restore'))).toBe(false);
+    expect(logs.filter((l) => l.startsWith('error'))).toEqual([]); // no rebuild: removing rules would not help
+    tools.createFails = false;
     await fw.apply(state([{ key: 's1', mark: 0x20000, tag: 1 }, { key: 's2', mark: 0, tag: 2 }]));
-    const nf = tools.calls.filter((c) => c.startsWith('nfacct'));
-    expect(nf).toEqual(['nfacct list', 'nfacct restore <3 lines>', 'nfacct list', 'nfacct add ns-rx-s1', 'nfacct add ns-tx-s1', 'nfacct add ns-tx-s2']);
-    expect(fw.lastApply?.attempts).toBe(1);
+    expect(fw.lastApply?.readBack).toBe(true);
   });
 
   it('an NFACCT object still referenced elsewhere is left, with a warning; the apply succeeds', async () => {
@@ -194,15 +193,15 @@ describe('iptables backend (cache, verify, retries, NFACCT)', () => {
     tools.saves[4] = '*mangle\n:OUTPUT ACCEPT [0:0]\n:NS-OUTPUT - [0:0]\n:MINE - [0:0]\n-A OUTPUT -j MINE\n-A OUTPUT -j NS-OUTPUT\n-A NS-OUTPUT -m comment --comment "ns:1" -j RETURN\nCOMMIT\n';
     tools.calls = [];
     await fw.clear();
-    expect(kinds(tools.calls)).toEqual(['save 4', 'nfacct list', 'restore 4', 'nfacct delete ns-rx-s1', 'nfacct delete ns-tx-s1']);
+    expect(kinds(tools.calls)).toEqual(['save 4', 'nfacct list', 'restore 4', 'nfacct delete ns-rx-s1 ns-tx-s1']);
     expect(tools.calls[2]).toBe('restore 4\n*mangle\n-D OUTPUT -j NS-OUTPUT\n-F NS-OUTPUT\n-X NS-OUTPUT\nCOMMIT\n');
     expect([...tools.objects.keys()]).toEqual(['foreign']);
   });
 
-  it('read() gives every session both directions from one `nfacct list`, ignoring other objects', async () => {
+  it('read() gives every session both directions from one NFACCT dump, ignoring other objects', async () => {
     const { tools, fw } = setup();
-    tools.objects.set('ns-tx-s1', [10n, 2000n]);
-    tools.objects.set('ns-rx-s1', [4n, 9007199254740993n]);
+    tools.objects.set('ns-tx-s1', { pkts: 10n, bytes: 2000n });
+    tools.objects.set('ns-rx-s1', { pkts: 4n, bytes: 9007199254740993n });
     tools.calls = [];
     const c = await fw.read();
     expect(tools.calls).toEqual(['nfacct list']);
@@ -210,17 +209,17 @@ describe('iptables backend (cache, verify, retries, NFACCT)', () => {
     expect(c.get('s1')).toEqual({ txPackets: 10n, txBytes: 2000n, rxPackets: 4n, rxBytes: 9007199254740993n });
   });
 
-  it('reset() zeroes exactly those sessions with `nfacct get NAME reset` (never `list reset`); unknown keys are ignored', async () => {
+  it('reset() zeroes exactly the objects of those sessions (never all of them)', async () => {
     const { tools, fw } = setup();
     await fw.apply(state([{ key: 's1', mark: 0x20000, tag: 1 }, { key: 's2', mark: 0x20000, tag: 2 }]));
-    tools.objects.set('ns-tx-s1', [1n, 100n]);
-    tools.objects.set('ns-tx-s2', [2n, 200n]);
+    tools.objects.set('ns-tx-s1', { pkts: 1n, bytes: 100n });
+    tools.objects.set('ns-tx-s2', { pkts: 2n, bytes: 200n });
     tools.calls = [];
     await fw.reset(['s1', 'nope']);
-    expect(tools.calls.sort()).toEqual(['nfacct get ns-rx-s1 reset', 'nfacct get ns-tx-s1 reset']);
-    expect(tools.objects.get('ns-tx-s1')).toEqual([0n, 0n]);
-    expect(tools.objects.get('ns-tx-s2')).toEqual([2n, 200n]);
-    expect(tools.objects.get('foreign')).toEqual([5n, 500n]);
+    expect(tools.calls).toEqual(['nfacct reset ns-tx-s1 ns-rx-s1 ns-tx-nope ns-rx-nope']);
+    expect(tools.objects.get('ns-tx-s1')).toEqual({ pkts: 0n, bytes: 0n });
+    expect(tools.objects.get('ns-tx-s2')).toEqual({ pkts: 2n, bytes: 200n });
+    expect(tools.objects.get('foreign')).toEqual({ pkts: 5n, bytes: 500n });
   });
 
   it('serialises calls: concurrent applies never overlap', async () => {

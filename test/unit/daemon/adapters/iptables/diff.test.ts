@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { FirewallState } from '../../../../../daemon/ports.js';
-import { diffFamily, diffNfacct, opsToRestore } from '../../../../../daemon/adapters/iptables/diff.js';
+import { diffFamily, diffNfacct, editChain, opLine, opsToRestore } from '../../../../../daemon/adapters/iptables/diff.js';
 import { emptyFamilyModel } from '../../../../../daemon/adapters/iptables/model.js';
 import { parseNfacctList, parseSave, ruleId } from '../../../../../daemon/adapters/iptables/readback.js';
 import { buildRuleset } from '../../../../../daemon/adapters/iptables/ruleset.js';
@@ -81,27 +81,50 @@ describe('diffFamily', () => {
     expect(opsToRestore(ops)).toBe('*mangle\n-D OUTPUT -m mark --mark 0x5 -j NS-OLD\n-D OUTPUT -j NS-OUTPUT\n-F NS-OLD\n-X NS-OLD\nCOMMIT\n');
   });
 
-  it('moving a session rewrites its chain only (and the SNAT rule when the service has no other session)', () => {
+  it('moving a session replaces its mark rule in place (and the SNAT rule when the service has no other session)', () => {
     const moved = structuredClone(FIXTURE_STATE);
     (moved.sessions[1] as { mark: number }).mark = 0x30000;
     const ops = diffFamily(parseSave(V6), desired(moved).families[6]);
-    expect(ops.map((o) => `${o.op} ${o.chain}`)).toEqual(['flush-chain NS-S-s2', 'append NS-S-s2', 'append NS-S-s2']);
-    expect(opsToRestore(ops)).toMatch(/^\*mangle\n-F NS-S-s2\n-A NS-S-s2 -m comment --comment "ns:[0-9a-f]{16}" -j MARK --set-xmark 0x30002\/0xfffffff\n-A NS-S-s2 .*--save-mark.*\nCOMMIT\n$/);
+    expect(ops.map((o) => `${o.op} ${o.chain}`)).toEqual(['delete-rule NS-S-s2', 'insert-rule NS-S-s2']);
+    expect(opsToRestore(ops)).toMatch(
+      /^\*mangle\n-D NS-S-s2 -m comment --comment "ns:b7722a86f14e8f1a" -j MARK --set-xmark 0x2\/0xfffffff\n-I NS-S-s2 1 -m comment --comment "ns:[0-9a-f]{16}" -j MARK --set-xmark 0x30002\/0xfffffff\nCOMMIT\n$/,
+    );
   });
 
-  it('a new session: its chain first, then the chains that name it, counted and classified', () => {
+  it('a new session: its chain, then one rule inserted or appended in each chain that names it', () => {
     const more = structuredClone(FIXTURE_STATE);
     more.sessions.push({ sessionKey: 's3', mark: 0x20000, tag: 3, ifname: 'eth-b', snat: [] });
     more.classifiers.push({ kind: 'uid', key: '1003', sessionKey: 's3' });
-    const ops = diffFamily(parseSave(V6), desired(more).families[6]);
-    const lines = opsToRestore(ops).split('\n');
-    expect(lines[0]).toBe('*mangle');
-    expect(lines[1]).toBe('-N NS-S-s3');
-    expect(lines.filter((l) => l.startsWith('-F '))).toEqual(['-F NS-CLASSIFY', '-F NS-TX', '-F NS-RX']);
-    expect(lines.filter((l) => l.startsWith('-A NS-TX'))).toHaveLength(3);
-    expect(lines.filter((l) => l.startsWith('-A NS-CLASSIFY'))).toHaveLength(5);
-    expect(lines.filter((l) => l.startsWith('-A NS-S-s3'))).toHaveLength(2);
-    expect(lines.some((l) => l === '*nat')).toBe(false); // the service's SNAT rule exists already
+    const lines = opsToRestore(diffFamily(parseSave(V6), desired(more).families[6])).split('\n');
+    expect(lines.map((l) => l.replace(/ -m comment --comment "ns:[0-9a-f]{16}"/, ''))).toEqual([
+      '*mangle',
+      '-N NS-S-s3',
+      '-I NS-CLASSIFY 4 -m owner --uid-owner 1003 -g NS-S-s3', // after the uid claims, before the gid one
+      '-A NS-TX -m connmark --mark 0x3/0xffff -m nfacct --nfacct-name ns-tx-s3 -j RETURN',
+      '-A NS-RX -m connmark --mark 0x3/0xffff -m nfacct --nfacct-name ns-rx-s3 -j RETURN',
+      '-A NS-S-s3 -j MARK --set-xmark 0x20003/0xfffffff',
+      '-A NS-S-s3 -j CONNMARK --save-mark --mask 0xfffffff',
+      'COMMIT',
+      '',
+    ]);
+  });
+
+  it('a removed session: its rules deleted by their text as read back, then its chain', () => {
+    const fewer = structuredClone(FIXTURE_STATE);
+    fewer.sessions.pop();
+    fewer.classifiers = fewer.classifiers.filter((c) => c.sessionKey !== 's2');
+    const lines = opsToRestore(diffFamily(parseSave(V6), desired(fewer).families[6])).split('\n');
+    expect(lines).toEqual([
+      '*mangle',
+      '-D NS-CLASSIFY -m cgroup --path "/iptexp/app" -m comment --comment "ns:55994f45893ee015" -g NS-S-s2',
+      '-D NS-CLASSIFY -m owner --gid-owner 1002 --suppl-groups -m comment --comment "ns:ee2b383b6863b428" -g NS-S-s2',
+      '-D NS-TX -m connmark --mark 0x2/0xffff -m nfacct --nfacct-name  ns-tx-s2 -m comment --comment "ns:122505094ac24f37" -j RETURN',
+      '-D NS-RX -m connmark --mark 0x2/0xffff -m nfacct --nfacct-name  ns-rx-s2 -m comment --comment "ns:46f84143a1d99255" -j RETURN',
+      '-F NS-S-s2',
+      '-X NS-S-s2',
+      'COMMIT',
+      '',
+    ]);
   });
 
   it('from nothing: chains, their rules, then hooks at the top; nat in its own section', () => {
@@ -131,13 +154,33 @@ describe('diffFamily', () => {
     expect(lines.filter((l) => l.startsWith('-A ') || l.startsWith('-N ') || l.startsWith('-I '))).toEqual([]);
   });
 
-  it('a rule deleted or altered from outside rewrites its chain', () => {
+  it('a rule deleted or altered from outside is put back at its place', () => {
     const edited = V6.replace(/^-A NS-CLASSIFY -m owner --uid-owner 1001 .*\n/m, '').replace('--set-xmark 0x2/0xfffffff', '--set-xmark 0x7/0xfffffff');
     expect(edited).not.toBe(V6);
     const ops = diffFamily(parseSave(edited), desired().families[6]);
-    expect(ops.filter((o) => o.op === 'flush-chain').map((o) => o.chain)).toEqual(['NS-CLASSIFY']);
+    expect(ops).toEqual([{ op: 'insert-rule', table: 'mangle', chain: 'NS-CLASSIFY', position: 3, text: expect.stringContaining('--uid-owner 1001') }]);
     // The altered rule kept its comment: comments identify rules, so that change goes unseen (as in nftables).
-    expect(ops.filter((o) => o.op === 'append')).toHaveLength(4);
+  });
+});
+
+describe('editChain', () => {
+  const chain = (ids: string[], from: 'want' | 'have') => ({
+    name: 'NS-X',
+    rules: ids.map((id) => (from === 'want' ? { id, text: `t-${id}` } : { id, spec: `s-${id}` })),
+  });
+  const edit = (have: string[], want: string[]) => editChain('mangle', chain(have, 'have'), chain(want, 'want'))?.map(opLine) ?? null;
+
+  it('deletes the stale by spec, inserts the new at their place, appends at the end', () => {
+    expect(edit(['a', 'b', 'c', 'd', 'e'], ['a', 'x', 'c', 'd', 'e', 'y'])).toEqual(['-D NS-X s-b', '-I NS-X 2 t-x', '-A NS-X t-y']);
+    expect(edit(['a', 'b', 'c', 'd'], ['z', 'a', 'b', 'c', 'd'])).toEqual(['-I NS-X 1 t-z']);
+  });
+
+  it('rewrites instead when the kept rules are out of order, when ids repeat, or when most rules change', () => {
+    expect(edit(['a', 'b', 'c'], ['b', 'a', 'c'])).toBeNull();
+    expect(edit(['a', 'b', 'c'], ['a', 'a', 'c'])).toBeNull();
+    expect(edit(['a', 'b', 'c'], ['x', 'y', 'c'])).toBeNull();
+    // A duplicate in the kernel's chain is deleted like any stale rule.
+    expect(edit(['a', 'a', 'b', 'c', 'd'], ['a', 'b', 'c', 'd'])).toEqual(['-D NS-X s-a']);
   });
 });
 
