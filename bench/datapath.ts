@@ -219,7 +219,11 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
 
     // (a) ip rule count as sessions grow.
     const growthRows: Row[] = [];
-    const rules0 = await ipRules(sb);
+    // A fwmark rule per service and family before anything is measured.
+    const rules0 = await waitFor('fwmark rules of three services', async () => {
+      const r = await ipRules(s0);
+      return r.ours === 6 ? r : undefined;
+    }, { timeoutMs: 10_000, intervalMs: 50 });
     growthRows.push({ 'live sessions': 0, 'ip rules (ours, v4+v6)': rules0.ours, 'ip rules (all)': rules0.total, 'nft chains': (await nftObjects(sb)).chains, 'nft counters': 0, 'apply ms': null });
     const grower = await ConnmanClient.connect(sb.dbusAddress!);
     let live = 0;

@@ -4,6 +4,8 @@
  */
 import { runCoreBench } from './core-link-event.js';
 import { runDaemonBench } from './daemon-latency.js';
+import { runDatapathBench } from './datapath.js';
+import { runSdkBench } from './sdk.js';
 
 console.log('# core: one link event with N live sessions (target: < 5 ms at 10,000, linear or better)');
 console.table(runCoreBench());
@@ -11,3 +13,11 @@ console.table(runCoreBench());
 // Needs root and `ip netns` (it builds a sandbox of namespaces); prints why when it cannot run.
 console.log('\n# daemon: netsessiond in a sandbox of network namespaces, beside connmand 1.41 on this machine (a few minutes)');
 await runDaemonBench();
+
+// Needs root and `ip netns` too; prints why when it cannot run.
+console.log('\n# SDK: createSession latency through the SDK, and session.fetch vs plain fetch, in a sandbox');
+await runSdkBench();
+
+// Needs root and `ip netns` too; prints why when it cannot run.
+console.log('\n# datapath: kernel rules and marking through the daemon — ip rules vs sessions, apply 10,000 sessions, move one, per-packet cost (a minute or two)');
+await runDatapathBench();

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createDBusAdapter } from './adapters/dbus/index.js';
+import { createIptablesBackend } from './adapters/iptables/index.js';
 import { HttpProbe } from './adapters/online-check/http-probe.js';
 import { createNftablesBackend } from './adapters/nftables/index.js';
 import { createPolicyDir } from './adapters/policy-dir/policy-dir.js';
@@ -97,8 +98,8 @@ function makeDatapath(config: DaemonConfig, engine: Engine, log: Logger): { rout
   if (config.firewall === 'none') return {};
   const routing = createRtnetlinkRouting({ config: engine.config, log });
   if (config.firewall === 'iptables') {
-    log('error', 'the iptables backend is not available yet; running with routing only');
-    return { routing };
+    const ipt = createIptablesBackend({ log });
+    return { routing, firewall: ipt, accounting: ipt };
   }
   const nft = createNftablesBackend({ log });
   return { routing, firewall: nft, accounting: nft };

@@ -17,10 +17,13 @@ import type { Session } from '../session.js';
 import { followBinding } from './follow.js';
 import { socketOptionsOf } from './options.js';
 
+/** `Omit` over each member of a union (undici's connector options are one). */
+type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
 /** Options of `Session.dispatcher()`: undici's `Agent` options, less the binding (the session's). */
 export type SessionDispatcherOptions = Omit<Undici.Agent.Options, 'connect' | 'localAddress' | 'factory'> & {
   /** Connector options (TLS options, `keepAlive`, …); not a function, and without `localAddress`/`family`. */
-  connect?: Omit<Undici.buildConnector.BuildOptions, 'localAddress' | 'family'>;
+  connect?: OmitEach<Undici.buildConnector.BuildOptions, 'localAddress' | 'family'>;
 };
 
 type UndiciModule = typeof Undici;

@@ -101,7 +101,11 @@ export class UplinkMonitor extends EventEmitter<UplinkMonitorEvents> {
   #closing: Promise<void> | null = null;
 
   /** @internal use {@link monitorUplinks} */
-  constructor(config: MonitorConfig) {
+  static _start(config: MonitorConfig): UplinkMonitor {
+    return new UplinkMonitor(config);
+  }
+
+  private constructor(config: MonitorConfig) {
     super();
     this.#config = config;
     const transport = config.transport ?? getDefaultTransport();
@@ -288,5 +292,5 @@ export class UplinkMonitor extends EventEmitter<UplinkMonitorEvents> {
  * monitor.on('up', (r) => console.log(`${r.interface} back, ${r.rttMs?.toFixed(1)} ms`));
  */
 export function monitorUplinks(options: MonitorUplinksOptions): UplinkMonitor {
-  return new UplinkMonitor(monitorConfig(options));
+  return UplinkMonitor._start(monitorConfig(options));
 }

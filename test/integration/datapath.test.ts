@@ -26,8 +26,8 @@
  * sets `src_valid_mark` and loosens rp_filter on the interfaces it manages.
  *
  * The firewall backend is a parameter ({@link BackendProfile}): the tests are written once, and a
- * backend only has to say how to dump, inspect and damage what it owns. nftables runs now; add
- * the iptables profile to {@link BACKENDS} when daemon/main.ts wires `--firewall iptables`.
+ * backend only says how to dump, inspect and damage what it owns. Both `--firewall nftables` and
+ * `--firewall iptables` (legacy xtables + NFACCT) run, each in its own sandbox ({@link BACKENDS}).
  *
  * Needs root. Creates two system users and a cgroup (removed afterwards); nothing networked
  * happens outside the sandbox's namespaces.
@@ -38,6 +38,7 @@ import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chooseBinaries } from '../../daemon/adapters/iptables/tools.js';
 import { findCgroup2Mount } from '../../daemon/adapters/nftables/cgroup.js';
 import { DEFAULT_CORE_CONFIG } from '../../daemon/core/config.js';
 import { NETSESSION_INTERFACE, NETSESSION_METHODS } from '../../lib/protocol.js';
@@ -154,8 +155,73 @@ const nftablesProfile: BackendProfile = {
   },
 };
 
-/** The backends this file runs against. iptables: add its profile here once main.ts wires it. */
-const BACKENDS: readonly BackendProfile[] = [nftablesProfile];
+/** The iptables binaries the backend itself uses (legacy when installed). */
+const IPT = chooseBinaries();
+const iptCmd = (family: 4 | 6): string => `${family === 4 ? 'iptables' : 'ip6tables'}${IPT.legacy ? '-legacy' : ''}`;
+
+/** Our lines of `iptables-save` for one family, as `<table> <line>` (chain counters removed). */
+async function iptablesLines(sb: Sandbox, family: 4 | 6): Promise<string[]> {
+  const out: string[] = [];
+  let table = '';
+  for (const line of (await sb.run(sb.devNs, [IPT.save[family]])).stdout.split('\n')) {
+    if (line.startsWith('*')) table = line.slice(1);
+    else if (line.startsWith(':NS-')) out.push(`${table} ${line.replace(/ \[\d+:\d+\]$/, '')}`);
+    else if (/^-A NS-/.test(line) || /^-A \S+ .*-[jg] NS-/.test(line)) out.push(`${table} ${line}`);
+  }
+  return out;
+}
+
+/** Names of our NFACCT objects (`nfacct list`: `{ pkts = …, bytes = … } = ns-tx-s1;`). */
+async function nfacctNames(sb: Sandbox): Promise<string[]> {
+  const { stdout } = await sb.run(sb.devNs, ['nfacct', 'list']);
+  return [...stdout.matchAll(/= (ns-[^;\s]+);/g)].map((m) => m[1] as string).sort();
+}
+
+const iptablesProfile: BackendProfile = {
+  name: 'iptables',
+  async dump(sb) {
+    const v4 = await iptablesLines(sb, 4);
+    const v6 = await iptablesLines(sb, 6);
+    const nfacct = await nfacctNames(sb);
+    if (v4.length === 0 && v6.length === 0 && nfacct.length === 0) return null;
+    // Rules keep their order inside a chain (iptables-save prints them in order); chain
+    // declarations and the order of chains are compared as sets.
+    const norm = (lines: string[]) => [...lines.filter((l) => / :NS-/.test(l)).sort(), ...lines.filter((l) => !/ :NS-/.test(l))];
+    return { v4: norm(v4), v6: norm(v6), nfacct };
+  },
+  async ownerOf(sb, kind, key) {
+    const pattern =
+      kind === 'uid' ? `--uid-owner ${key} ` : kind === 'gid' ? `--gid-owner ${key} ` : kind === 'cgroup' ? `--path "${key}" ` : `-s ${key}/${key.includes(':') ? 128 : 32} `;
+    for (const family of [4, 6] as const) {
+      for (const line of await iptablesLines(sb, family)) {
+        if (!line.startsWith('mangle -A NS-CLASSIFY ') || !line.includes(pattern)) continue;
+        const m = / -g NS-S-(\S+)/.exec(line);
+        if (m) return m[1] as string;
+      }
+    }
+    return null;
+  },
+  async serviceMark(sb, sessionKey) {
+    for (const line of await iptablesLines(sb, 4)) {
+      if (!line.startsWith(`mangle -A NS-S-${sessionKey} `)) continue;
+      const m = /--set-xmark (0x[0-9a-f]+)\//.exec(line);
+      if (m) return (Number(m[1]) & MASK) >>> 0;
+    }
+    return null;
+  },
+  async damage(sb, uid, sessionKey) {
+    for (const family of [4, 6] as const) {
+      const rule = (await iptablesLines(sb, family)).find((l) => l.startsWith('mangle -A NS-CLASSIFY ') && l.includes(`--uid-owner ${uid} `));
+      if (!rule) throw new Error(`no uid rule for ${uid} (IPv${family})`);
+      const spec = rule.replace(/^mangle -A /, '').split(' ').map((w) => w.replace(/^"(.*)"$/, '$1'));
+      await sb.run(sb.devNs, [iptCmd(family), '-w', '-t', 'mangle', '-D', ...spec]);
+      await sb.run(sb.devNs, [iptCmd(family), '-w', '-t', 'mangle', '-F', `NS-S-${sessionKey}`]);
+    }
+  },
+};
+
+/** The backends this file runs against (each in its own sandbox, one after the other). */
+const BACKENDS: readonly BackendProfile[] = [nftablesProfile, iptablesProfile];
 
 for (const backend of BACKENDS) {
   describe.skipIf(!supported)(`kernel datapath through netsessiond (--firewall ${backend.name})`, () => {
@@ -246,8 +312,8 @@ for (const backend of BACKENDS) {
 
     /** Waits until the session's marking in the kernel sends it out `uplink`. */
     async function kernelMoved(sessionKey: string, uplink: string | null): Promise<void> {
-      const want = uplink === null ? 0 : await markOf(uplink);
-      await waitFor(`session ${sessionKey} marked for ${uplink ?? 'main'}`, async () => ((await backend.serviceMark(sb, sessionKey)) === want ? true : undefined), {
+      // The uplink's own rule may still be on its way (a service that just came back).
+      await waitFor(`session ${sessionKey} marked for ${uplink ?? 'main'}`, async () => ((await backend.serviceMark(sb, sessionKey)) === (uplink === null ? 0 : await markOf(uplink)) ? true : undefined), {
         timeoutMs: 10_000,
         intervalMs: 50,
       });

@@ -1,8 +1,9 @@
 /**
  * The legacy datapath (`--firewall iptables`): {@link Firewall} (classification, marking, SNAT)
  * and {@link Accounting} (per-session counters) with iptables chains the daemon owns in the
- * mangle and nat tables of both families, and NFACCT objects for the counters. Same behaviour as
- * the nftables backend (see ruleset.ts for the rules and where the costs differ).
+ * mangle, filter (counting) and nat tables of both families, and NFACCT objects for the counters.
+ * Same behaviour as the nftables backend (see ruleset.ts for the rules, and for where the costs
+ * differ and why counting sits in filter).
  *
  * Reconciliation, as in ../nftables/backend.ts: every apply computes the desired chains
  * (ruleset.ts), diffs them against what the kernel holds (diff.ts) and runs the difference:

@@ -3,22 +3,24 @@
  * state. Pure.
  *
  * Per family, the ops run as one `iptables-restore --noflush` call, which commits each table
- * atomically (mangle, then nat). Within a table, in this order:
+ * atomically (mangle, filter, nat). Within a table, in this order:
  * 1. new chains created (`-N`), so every jump below has its target;
  * 2. chains whose rules differ edited, new chains filled (`-A`). An edit deletes the rules that
- *    are no longer wanted by their text (`-D <chain> <spec>`, safe even if the cache is stale: a
- *    rule that is not there fails the batch, which is then retried from a read-back) and inserts
- *    the new ones at their place (`-I <chain> <n>`, `-A` at the end); when that would take more
- *    commands than rewriting the chain, or the kept rules are out of order, the chain is flushed
- *    (`-F`) and written again. Session changes thus touch a few rules of the long chains
- *    (NS-CLASSIFY, NS-TX, NS-RX), not all of them;
+ *    are no longer wanted by their text (`-D <chain> <spec>`: a rule that is not there fails the
+ *    batch, which is then retried from a read-back) and inserts the new ones at their place
+ *    (`-I <chain> <n>`, `-A` at the end); when that would take as many commands as rewriting the
+ *    chain, or the kept rules are out of order, the chain is flushed (`-F`) and written again.
+ *    Session changes thus touch a few rules of the long chains (NS-CLASSIFY, NS-TX, NS-RX), not
+ *    all of them. (A position computed from a cache that something outside made stale can put a
+ *    rule out of order; the next verifying apply sees that like any other outside change.)
  * 3. hooks: a missing one inserted at the top of its built-in chain (`-I X 1 -j NS-X`, like
  *    ConnMan), duplicates and any other rule of a built-in chain that jumps to one of our chains
  *    deleted (`-D X <spec as read back>`);
  * 4. stale chains flushed, then deleted (`-X`): after the flushes and hook deletions, nothing of
  *    ours refers to them any more.
- * Rules are compared by fingerprint (comment), per chain and in order. A hook is not moved back to the top when something else was
- * inserted above it later: fighting another tool over position would never settle.
+ * Rules are compared by fingerprint (comment), per chain and in order. A hook is not moved back
+ * to the top when something else was inserted above it later: fighting another tool over
+ * position would never settle.
  *
  * NFACCT objects are not part of a restore: missing ones are created before the restores (the
  * rules that name them need them) and stale ones deleted after (a referenced object cannot be

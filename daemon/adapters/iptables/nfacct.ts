@@ -16,8 +16,8 @@ import { createNetlink, parseAttributes } from 'netlink';
 
 const NETLINK_NETFILTER = 12;
 const NFNL_SUBSYS_ACCT = 7;
-const MSG = { new: 0, get: 1, getCtrZero: 2, del: 3 } as const;
-const NLM_F = { request: 0x1, ack: 0x4, dump: 0x300, excl: 0x200, create: 0x400 } as const;
+const MSG = { new: 0, get: 1, del: 3 } as const;
+const NLM_F = { request: 0x1, ack: 0x4, dump: 0x300, replace: 0x100, excl: 0x200, create: 0x400 } as const;
 const ATTR = { name: 1, pkts: 2, bytes: 3 } as const;
 /** NFACCT_NAME_MAX, including the NUL. */
 const NAME_MAX = 32;
@@ -42,7 +42,7 @@ export interface NfacctClient {
   create(names: readonly string[]): Promise<void>;
   /** Deletes objects; missing ones are fine. Resolves with those that could not be deleted (EBUSY: a rule still names it). */
   delete(names: readonly string[]): Promise<NfacctFailure[]>;
-  /** Zeroes objects (read-and-zero, per object; never all of them); missing ones are ignored. */
+  /** Zeroes objects, one by one (never all of them); missing ones are ignored (not created). */
   reset(names: readonly string[]): Promise<void>;
 }
 
@@ -134,21 +134,23 @@ export function createNfacctClient(opts: NfacctClientOptions = {}): NfacctClient
     return failures.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   };
 
-  return {
-    async list() {
-      const sock = createNetlink(NETLINK_NETFILTER);
-      try {
-        const [msgs] = await sock.request(type(MSG.get), NFGENMSG, { flags: NLM_F.request | NLM_F.dump, timeout });
-        const out = new Map<string, NfacctValue>();
-        for (const m of msgs) {
-          const o = decodeObject(m.data);
-          if (o) out.set(o.name, o.value);
-        }
-        return out;
-      } finally {
-        sock.close();
+  const list = async (): Promise<Map<string, NfacctValue>> => {
+    const sock = createNetlink(NETLINK_NETFILTER);
+    try {
+      const [msgs] = await sock.request(type(MSG.get), NFGENMSG, { flags: NLM_F.request | NLM_F.dump, timeout });
+      const out = new Map<string, NfacctValue>();
+      for (const m of msgs) {
+        const o = decodeObject(m.data);
+        if (o) out.set(o.name, o.value);
       }
-    },
+      return out;
+    } finally {
+      sock.close();
+    }
+  };
+
+  return {
+    list,
     async create(names) {
       const failures = await each(names, MSG.new, NLM_F.request | NLM_F.ack | NLM_F.create | NLM_F.excl, new Set(['EEXIST']));
       if (failures.length) throw new NfacctError(failures);
@@ -156,8 +158,12 @@ export function createNfacctClient(opts: NfacctClientOptions = {}): NfacctClient
     // A name the kernel cannot hold names no object: nothing to delete or reset.
     delete: (names) => each(names.filter(validNfacctName), MSG.del, NLM_F.request | NLM_F.ack, new Set(['ENOENT'])),
     async reset(names) {
-      // No ACK flag: the kernel answers with the object (before zeroing it), or with an error.
-      const failures = await each(names.filter(validNfacctName), MSG.getCtrZero, NLM_F.request, new Set(['ENOENT']));
+      // Not NFNL_MSG_ACCT_GET_CTRZERO (what `nfacct get NAME reset` sends): the kernel flags its
+      // answer NLM_F_MULTI without a DONE after it, which the netlink package takes for a broken
+      // multipart message. NFNL_MSG_ACCT_NEW with NLM_F_REPLACE zeroes an existing object
+      // instead; as it would create a missing one, only objects that exist are named.
+      const existing = await list();
+      const failures = await each(names.filter((n) => existing.has(n)), MSG.new, NLM_F.request | NLM_F.ack | NLM_F.replace, new Set(['ENOENT']));
       if (failures.length) throw new NfacctError(failures);
     },
   };

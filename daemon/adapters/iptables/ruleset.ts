@@ -11,30 +11,32 @@
  * *mangle
  * :NS-PREROUTING - [0:0]
  * :NS-OUTPUT - [0:0]
- * :NS-INPUT - [0:0]
  * :NS-CLASSIFY - [0:0]
- * :NS-TX - [0:0]
- * :NS-RX - [0:0]
  * :NS-S-s1 - [0:0]
- * -I PREROUTING 1 -j NS-PREROUTING
- * -I OUTPUT 1 -j NS-OUTPUT
- * -I INPUT 1 -j NS-INPUT
  * -A NS-PREROUTING -m connmark ! --mark 0x0/0xfffffff -j CONNMARK --restore-mark --mask 0xfffffff
  * -A NS-OUTPUT -m connmark ! --mark 0x0/0xfffffff -j CONNMARK --restore-mark --mask 0xfffffff
  * -A NS-OUTPUT -m conntrack --ctstate NEW -m mark --mark 0x0/0xfffffff -j NS-CLASSIFY
- * -A NS-OUTPUT -m connmark ! --mark 0x0/0xffff -j NS-TX
- * -A NS-INPUT -m connmark ! --mark 0x0/0xffff -j NS-RX
  * -A NS-CLASSIFY -s 198.51.100.18/32 -g NS-S-s1
  * -A NS-CLASSIFY -m owner --uid-owner 1001 -g NS-S-s1
  * -A NS-S-s1 -j MARK --set-xmark 0x20001/0xfffffff
  * -A NS-S-s1 -j CONNMARK --save-mark --mask 0xfffffff
+ * -I PREROUTING 1 -j NS-PREROUTING
+ * -I OUTPUT 1 -j NS-OUTPUT
+ * COMMIT
+ * *filter
+ * :NS-TX - [0:0]
+ * :NS-RX - [0:0]
+ * -A NS-TX -m connmark --mark 0x0/0xffff -j RETURN
  * -A NS-TX -m connmark --mark 0x1/0xffff -m nfacct --nfacct-name ns-tx-s1 -j RETURN
+ * -A NS-RX -m connmark --mark 0x0/0xffff -j RETURN
  * -A NS-RX -m connmark --mark 0x1/0xffff -m nfacct --nfacct-name ns-rx-s1 -j RETURN
+ * -I OUTPUT 1 -j NS-TX
+ * -I INPUT 1 -j NS-RX
  * COMMIT
  * *nat
  * :NS-POSTROUTING - [0:0]
- * -I POSTROUTING 1 -j NS-POSTROUTING
  * -A NS-POSTROUTING -o eth-b -m mark --mark 0x20000/0xfff0000 -m addrtype --src-type LOCAL -j SNAT --to-source 198.51.100.18
+ * -I POSTROUTING 1 -j NS-POSTROUTING
  * COMMIT
  * ```
  * IPv6 holds the same chains with the v6 source claims and v6 SNAT addresses; uid, gid and cgroup
@@ -49,10 +51,16 @@
  *   gid, each a goto (`-g`), so the first match wins. This is O(classifiers) per NEW connection
  *   that carries none of our bits, never per packet: every later packet has its mark restored
  *   from conntrack first. That is the legacy backend's known classification cost.
- * - Counting is one rule per session in NS-TX (jumped to from NS-OUTPUT) and NS-RX (from
- *   NS-INPUT), each ending in RETURN: O(sessions) per packet of a session's connections (untagged
- *   packets skip it with one connmark test). That is the legacy backend's known counting cost;
- *   nftables does it with one map lookup.
+ * - Counting is one rule per session in NS-TX (hooked from filter OUTPUT) and NS-RX (filter
+ *   INPUT), each ending in RETURN: O(sessions) per packet of a session's connections (untagged
+ *   packets leave at the first rule). That is the legacy backend's known counting cost; nftables
+ *   does it with one map lookup.
+ * - The counting rules live in the filter table (hook priority 0, after mangle; ConnMan's old
+ *   NFACCT rules were there too), not in mangle, for a cost that grows with the square of the
+ *   session count: iptables-legacy replaces a whole table on every change, and the kernel then
+ *   checks every rule again, each `-m nfacct` rule looking its object up in a linear list
+ *   (measured at 10,000 sessions: 2.5 s per restore of the table holding them, 0.25 s without).
+ *   Kept apart, moving a session (mangle only) does not pay it; adding or removing one does.
  * - The restore keeps other users' bits: `CONNMARK --restore-mark --mask OURS` computes
  *   `mark = (mark & ~OURS) ^ (ctmark & OURS)` (nft 1.0.6 can only copy the whole ct mark).
  * - A gid claim also matches processes that hold the gid as a supplementary group
@@ -69,11 +77,10 @@ import type { CgroupRef } from '../nftables/ruleset.js';
 import { COMMENT_PREFIX, NFACCT_RX_PREFIX, NFACCT_TX_PREFIX, emptyDatapath, hex } from './model.js';
 import type { ChainModel, DatapathModel, FamilyModel, RuleModel, TableModel, TableName } from './model.js';
 
-/** The fixed chains, all in mangle except NS-POSTROUTING (nat). */
+/** The fixed chains: the first three in mangle, NS-TX and NS-RX in filter, NS-POSTROUTING in nat. */
 export const CHAIN = {
   prerouting: 'NS-PREROUTING',
   output: 'NS-OUTPUT',
-  input: 'NS-INPUT',
   classify: 'NS-CLASSIFY',
   tx: 'NS-TX',
   rx: 'NS-RX',
@@ -88,7 +95,10 @@ export const HOOKS: Record<TableName, ReadonlyArray<{ chain: string; target: str
   mangle: [
     { chain: 'PREROUTING', target: CHAIN.prerouting },
     { chain: 'OUTPUT', target: CHAIN.output },
-    { chain: 'INPUT', target: CHAIN.input },
+  ],
+  filter: [
+    { chain: 'OUTPUT', target: CHAIN.tx },
+    { chain: 'INPUT', target: CHAIN.rx },
   ],
   nat: [{ chain: 'POSTROUTING', target: CHAIN.postrouting }],
 };
@@ -159,15 +169,15 @@ export function classifyJumpRule(ours: number): RuleSpec {
 }
 
 /**
- * `iptables -t mangle -A NS-OUTPUT -m connmark ! --mark 0x0/TAGMASK -j NS-TX` (and NS-INPUT →
- * NS-RX): only packets of a session's connections walk the counting rules.
+ * `iptables -t filter -A NS-TX|NS-RX -m connmark --mark 0x0/TAGMASK -j RETURN` (first rule):
+ * packets of connections no session owns skip the counting rules.
  */
-export function countJumpRule(tagMask: number, chain: typeof CHAIN.tx | typeof CHAIN.rx): RuleSpec {
-  return { match: `-m connmark ! --mark 0x0/${hex(tagMask)}`, target: `-j ${chain}` };
+export function uncountedRule(tagMask: number): RuleSpec {
+  return { match: `-m connmark --mark 0x0/${hex(tagMask)}`, target: '-j RETURN' };
 }
 
 /**
- * `iptables -t mangle -A NS-TX|NS-RX -m connmark --mark TAG/TAGMASK -m nfacct --nfacct-name NAME -j RETURN`:
+ * `iptables -t filter -A NS-TX|NS-RX -m connmark --mark TAG/TAGMASK -m nfacct --nfacct-name NAME -j RETURN`:
  * the session's NFACCT object counts the whole packet (IP header included, as nft's counter).
  */
 export function countRule(tag: number, tagMask: number, nfacctName: string): RuleSpec {
@@ -359,25 +369,23 @@ export function buildRuleset(state: FirewallState, opts: RulesetOptions): Rulese
   );
 
   const claimRules = claims.map((c) => ({ families: c.families, rule: withComment(c.spec) }));
-  const txRules = tx.map(withComment);
-  const rxRules = rx.map(withComment);
+  const uncounted = withComment(uncountedRule(tagMask));
+  const txRules = [uncounted, ...tx.map(withComment)];
+  const rxRules = [uncounted, ...rx.map(withComment)];
   const restore = withComment(restoreRule(ours));
-  const output = [restore, withComment(classifyJumpRule(ours)), withComment(countJumpRule(tagMask, CHAIN.tx))];
-  const input = [withComment(countJumpRule(tagMask, CHAIN.rx))];
+  const output = [restore, withComment(classifyJumpRule(ours))];
   for (const family of [4, 6] as const) {
     const fam: FamilyModel = model.families[family];
     fam.tables.mangle = table(
       [
         chainOf(CHAIN.prerouting, [restore]),
         chainOf(CHAIN.output, output),
-        chainOf(CHAIN.input, input),
         chainOf(CHAIN.classify, claimRules.filter((c) => c.families.includes(family)).map((c) => c.rule)),
-        chainOf(CHAIN.tx, txRules),
-        chainOf(CHAIN.rx, rxRules),
         ...sessionChains,
       ],
       'mangle',
     );
+    fam.tables.filter = table([chainOf(CHAIN.tx, txRules), chainOf(CHAIN.rx, rxRules)], 'filter');
     fam.tables.nat = table(
       [chain(CHAIN.postrouting, natRules.filter((n) => n.family === family).map((n) => snatRule(mask, n.mark, n.ifname, n.address)))],
       'nat',

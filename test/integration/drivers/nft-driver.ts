@@ -1,12 +1,14 @@
 /**
- * Runs the nftables adapter inside a network namespace (`ip netns exec NS node --import tsx
- * nft-driver.ts '<options json>'`), driven over a unix socket: the harness starts processes with
- * stdin closed, and a unix socket path works across network namespaces.
+ * Runs a firewall adapter (nftables or iptables) inside a network namespace
+ * (`ip netns exec NS node --import tsx nft-driver.ts [--backend nftables|iptables] '<options json>'`),
+ * driven over a unix socket: the harness starts processes with stdin closed, and a unix socket
+ * path works across network namespaces. The backend defaults to nftables.
  *
- * Options: `{ socket: string, table?: string, mountCgroup2?: boolean }`. With `mountCgroup2`,
- * cgroup2 is mounted on /sys/fs/cgroup first when nothing is there: `ip netns exec` gives the
- * process a private mount namespace with a fresh /sys that has no cgroup mounts, and nft only
- * resolves cgroup paths under /sys/fs/cgroup. The mount stays inside that private namespace.
+ * Options: `{ socket: string, table?: string, mountCgroup2?: boolean }` (`table`: nftables only).
+ * With `mountCgroup2`, cgroup2 is mounted on /sys/fs/cgroup first when nothing is there:
+ * `ip netns exec` gives the process a private mount namespace with a fresh /sys that has no cgroup
+ * mounts, and both backends resolve cgroup paths through a cgroup2 mount (nft only under
+ * /sys/fs/cgroup). The mount stays inside that private namespace.
  *
  * Requests, one JSON object per line: `{id, op: 'apply', state, verify?}`, `{id, op: 'verify'}`,
  * `{id, op: 'clear'}`, `{id, op: 'read'}`, `{id, op: 'reset', keys}`.
@@ -18,7 +20,8 @@ import { readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import type { FirewallState } from '../../../daemon/ports.js';
+import type { Accounting, Firewall, FirewallState } from '../../../daemon/ports.js';
+import { createIptablesBackend } from '../../../daemon/adapters/iptables/index.js';
 import { createNftablesBackend } from '../../../daemon/adapters/nftables/index.js';
 
 interface Options {
@@ -35,7 +38,15 @@ interface Request {
   keys?: string[];
 }
 
-const opts = JSON.parse(process.argv[2] ?? '{}') as Options;
+/** What the driver needs of a backend: the ports, plus the statistics both backends keep. */
+type Backend = Firewall & Accounting & { verify(): Promise<void>; readonly lastApply: unknown };
+
+const args = process.argv.slice(2);
+const flag = args.indexOf('--backend');
+const backendName = flag >= 0 ? args.splice(flag, 2)[1] : 'nftables';
+if (backendName !== 'nftables' && backendName !== 'iptables') throw new Error(`--backend must be nftables or iptables, not ${String(backendName)}`);
+
+const opts = JSON.parse(args[0] ?? '{}') as Options;
 
 if (opts.mountCgroup2) {
   const mounted = readFileSync('/proc/self/mountinfo', 'utf8')
@@ -44,7 +55,8 @@ if (opts.mountCgroup2) {
   if (!mounted) execFileSync('mount', ['-t', 'cgroup2', 'none', '/sys/fs/cgroup']);
 }
 
-const fw = createNftablesBackend({ ...(opts.table ? { table: opts.table } : {}), log: (level, msg) => process.stderr.write(`${level} ${msg}\n`) });
+const log = (level: string, msg: string) => process.stderr.write(`${level} ${msg}\n`);
+const fw: Backend = backendName === 'iptables' ? createIptablesBackend({ log }) : createNftablesBackend({ ...(opts.table ? { table: opts.table } : {}), log });
 
 async function handle(req: Request): Promise<unknown> {
   const t0 = performance.now();

@@ -12,7 +12,8 @@ import http from 'node:http';
 import type https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { request as undiciRequest, type Dispatcher } from 'undici';
+import { performance } from 'node:perf_hooks';
+import { Agent, fetch as undiciFetch, request as undiciRequest, type Dispatcher } from 'undici';
 import { DBusTransport, createSession, type Session, type SessionOptions } from '../../../lib/index.js';
 
 const controlPath = process.argv[2];
@@ -221,6 +222,31 @@ const ops: Record<string, (a: Args) => Promise<unknown>> = {
     } finally {
       r.cancel();
     }
+  },
+  /**
+   * For bench/sdk.ts: `rounds` GETs of `url` each through the session's fetch, undici's fetch
+   * with a plain Agent (same undici), and Node's global fetch, interleaved; ms per request
+   * (response body read), timed here on one clock.
+   */
+  async benchFetch(a) {
+    const s = session(a.id);
+    const plain = new Agent();
+    const clients: Record<string, () => Promise<unknown>> = {
+      'session.fetch': () => s.fetch(a.url as string).then((r) => r.arrayBuffer()),
+      'undici fetch': () => undiciFetch(a.url as string, { dispatcher: plain }).then((r) => r.arrayBuffer()),
+      'global fetch': () => fetch(a.url as string).then((r) => r.arrayBuffer()),
+    };
+    const samples: Record<string, number[]> = Object.fromEntries(Object.keys(clients).map((k) => [k, []]));
+    const warmup = Number(a.warmup ?? 10);
+    for (let i = 0; i < warmup + Number(a.rounds); i++) {
+      for (const [name, run] of Object.entries(clients)) {
+        const t0 = performance.now();
+        await run();
+        if (i >= warmup) samples[name]!.push(performance.now() - t0);
+      }
+    }
+    await plain.close();
+    return samples;
   },
   /** Runs a bind helper expecting it to throw; returns the error's code. */
   async expectThrow(a) {

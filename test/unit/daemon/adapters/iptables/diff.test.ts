@@ -2,7 +2,8 @@
  * iptables-save text in → model → ops → restore script out. The fixtures are real
  * `iptables-legacy-save` / `ip6tables-legacy-save` 1.8.9 output after the backend applied
  * FIXTURE_STATE (cgroup id 4242), with somebody else's chain FOREIGN hooked from OUTPUT, a stale
- * chain NS-OLD hooked through a rule with a match, and a second `-j NS-OUTPUT` added by hand.
+ * chain NS-OLD hooked through a rule with a match, a second `-j NS-OUTPUT` added by hand, a rule
+ * in filter INPUT and an `NS-RAW` chain in the raw table (not a table of ours), both in v4 only.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,19 +41,20 @@ describe('parseSave', () => {
   it('finds our chains with their comment ids, and hooks from built-in chains; ignores foreign chains and other tables', () => {
     const m = parseSave(V4);
     const mangle = m.tables.mangle;
-    expect([...mangle.chains.keys()].sort()).toEqual(['NS-CLASSIFY', 'NS-INPUT', 'NS-OLD', 'NS-OUTPUT', 'NS-PREROUTING', 'NS-RX', 'NS-S-s1', 'NS-S-s2', 'NS-TX']);
+    expect([...mangle.chains.keys()].sort()).toEqual(['NS-CLASSIFY', 'NS-OLD', 'NS-OUTPUT', 'NS-PREROUTING', 'NS-S-s1', 'NS-S-s2']);
     expect(mangle.chains.get('NS-OLD')?.rules).toEqual([{ id: null, spec: '-j RETURN' }]);
-    expect(mangle.chains.get('NS-TX')?.rules[0]).toEqual({
+    expect(m.tables.filter.chains.get('NS-TX')?.rules[1]).toEqual({
       id: 'f7a2ddb58fd41ccd',
       spec: '-m connmark --mark 0x1/0xffff -m nfacct --nfacct-name  ns-tx-s1 -m comment --comment "ns:f7a2ddb58fd41ccd" -j RETURN',
     });
     expect(mangle.hooks).toEqual([
       { chain: 'PREROUTING', target: 'NS-PREROUTING', spec: '-j NS-PREROUTING', plain: true },
-      { chain: 'INPUT', target: 'NS-INPUT', spec: '-j NS-INPUT', plain: true },
       { chain: 'OUTPUT', target: 'NS-OUTPUT', spec: '-j NS-OUTPUT', plain: true },
       { chain: 'OUTPUT', target: 'NS-OLD', spec: '-m mark --mark 0x5 -j NS-OLD', plain: false },
       { chain: 'OUTPUT', target: 'NS-OUTPUT', spec: '-j NS-OUTPUT', plain: true },
     ]);
+    expect([...m.tables.filter.chains.keys()].sort()).toEqual(['NS-RX', 'NS-TX']);
+    expect(m.tables.filter.hooks.map((h) => h.target)).toEqual(['NS-RX', 'NS-TX']);
     expect([...m.tables.nat.chains.keys()]).toEqual(['NS-POSTROUTING']);
     expect(m.tables.nat.hooks).toHaveLength(1);
   });
@@ -100,10 +102,12 @@ describe('diffFamily', () => {
       '*mangle',
       '-N NS-S-s3',
       '-I NS-CLASSIFY 4 -m owner --uid-owner 1003 -g NS-S-s3', // after the uid claims, before the gid one
-      '-A NS-TX -m connmark --mark 0x3/0xffff -m nfacct --nfacct-name ns-tx-s3 -j RETURN',
-      '-A NS-RX -m connmark --mark 0x3/0xffff -m nfacct --nfacct-name ns-rx-s3 -j RETURN',
       '-A NS-S-s3 -j MARK --set-xmark 0x20003/0xfffffff',
       '-A NS-S-s3 -j CONNMARK --save-mark --mask 0xfffffff',
+      'COMMIT',
+      '*filter',
+      '-A NS-TX -m connmark --mark 0x3/0xffff -m nfacct --nfacct-name ns-tx-s3 -j RETURN',
+      '-A NS-RX -m connmark --mark 0x3/0xffff -m nfacct --nfacct-name ns-rx-s3 -j RETURN',
       'COMMIT',
       '',
     ]);
@@ -118,10 +122,12 @@ describe('diffFamily', () => {
       '*mangle',
       '-D NS-CLASSIFY -m cgroup --path "/iptexp/app" -m comment --comment "ns:55994f45893ee015" -g NS-S-s2',
       '-D NS-CLASSIFY -m owner --gid-owner 1002 --suppl-groups -m comment --comment "ns:ee2b383b6863b428" -g NS-S-s2',
-      '-D NS-TX -m connmark --mark 0x2/0xffff -m nfacct --nfacct-name  ns-tx-s2 -m comment --comment "ns:122505094ac24f37" -j RETURN',
-      '-D NS-RX -m connmark --mark 0x2/0xffff -m nfacct --nfacct-name  ns-rx-s2 -m comment --comment "ns:46f84143a1d99255" -j RETURN',
       '-F NS-S-s2',
       '-X NS-S-s2',
+      'COMMIT',
+      '*filter',
+      '-D NS-TX -m connmark --mark 0x2/0xffff -m nfacct --nfacct-name  ns-tx-s2 -m comment --comment "ns:122505094ac24f37" -j RETURN',
+      '-D NS-RX -m connmark --mark 0x2/0xffff -m nfacct --nfacct-name  ns-rx-s2 -m comment --comment "ns:46f84143a1d99255" -j RETURN',
       'COMMIT',
       '',
     ]);
@@ -130,13 +136,13 @@ describe('diffFamily', () => {
   it('from nothing: chains, their rules, then hooks at the top; nat in its own section', () => {
     const ops = diffFamily(null, desired().families[4]);
     const script = opsToRestore(ops);
-    const mangle = script.slice(0, script.indexOf('*nat')).split('\n');
+    const mangle = script.slice(0, script.indexOf('*filter')).split('\n');
     const last = (p: string) => mangle.map((l) => l.startsWith(p)).lastIndexOf(true);
     const first = (p: string) => mangle.findIndex((l) => l.startsWith(p));
     expect(last('-N ')).toBeLessThan(first('-A '));
     expect(last('-A ')).toBeLessThan(first('-I '));
-    expect(mangle.filter((l) => l.startsWith('-I '))).toEqual(['-I PREROUTING 1 -j NS-PREROUTING', '-I OUTPUT 1 -j NS-OUTPUT', '-I INPUT 1 -j NS-INPUT']);
-    expect(script).toMatch(/^\*mangle\n[\s\S]*COMMIT\n\*nat\n-N NS-POSTROUTING\n-A NS-POSTROUTING [^\n]+\n-I POSTROUTING 1 -j NS-POSTROUTING\nCOMMIT\n$/);
+    expect(mangle.filter((l) => l.startsWith('-I '))).toEqual(['-I PREROUTING 1 -j NS-PREROUTING', '-I OUTPUT 1 -j NS-OUTPUT']);
+    expect(script).toMatch(/^\*mangle\n[\s\S]*COMMIT\n\*filter\n-N NS-TX\n-N NS-RX\n[\s\S]*-I OUTPUT 1 -j NS-TX\n-I INPUT 1 -j NS-RX\nCOMMIT\n\*nat\n-N NS-POSTROUTING\n-A NS-POSTROUTING [^\n]+\n-I POSTROUTING 1 -j NS-POSTROUTING\nCOMMIT\n$/);
   });
 
   it('to nothing (clear): hooks deleted before the chains are flushed and deleted; foreign things untouched', () => {
@@ -149,8 +155,9 @@ describe('diffFamily', () => {
       expect(sl.map((l) => l.startsWith('-D ')).lastIndexOf(true)).toBeLessThan(sl.findIndex((l) => l.startsWith('-F ')));
       expect(sl.map((l) => l.startsWith('-F ')).lastIndexOf(true)).toBeLessThan(sl.findIndex((l) => l.startsWith('-X ')));
     }
-    expect(lines.filter((l) => l.startsWith('-D '))).toHaveLength(6);
-    expect(lines.filter((l) => l.startsWith('-X '))).toHaveLength(10);
+    expect(lines.filter((l) => l.startsWith('-D '))).toHaveLength(7);
+    expect(lines.filter((l) => l.startsWith('-X '))).toHaveLength(9);
+    expect(script).not.toMatch(/NS-RAW|-D INPUT -j ACCEPT/);
     expect(lines.filter((l) => l.startsWith('-A ') || l.startsWith('-N ') || l.startsWith('-I '))).toEqual([]);
   });
 

@@ -3,11 +3,9 @@ import type { FirewallState } from '../../../../../daemon/ports.js';
 import { fingerprint } from '../../../../../daemon/adapters/nftables/ruleset.js';
 import type { CgroupRef } from '../../../../../daemon/adapters/nftables/ruleset.js';
 import {
-  CHAIN,
   buildRuleset,
   cgroupRule,
   classifyJumpRule,
-  countJumpRule,
   countRule,
   gidRule,
   restoreRule,
@@ -16,6 +14,7 @@ import {
   snatRule,
   sourceRule,
   uidRule,
+  uncountedRule,
   withComment,
 } from '../../../../../daemon/adapters/iptables/ruleset.js';
 import type { RuleSpec } from '../../../../../daemon/adapters/iptables/ruleset.js';
@@ -51,8 +50,7 @@ describe('iptables rule builders (exact iptables arguments)', () => {
   it('mark, restore, save and counting rules', () => {
     expect(line(restoreRule(OURS))).toBe('-m connmark ! --mark 0x0/0xfffffff -j CONNMARK --restore-mark --mask 0xfffffff');
     expect(line(classifyJumpRule(OURS))).toBe('-m conntrack --ctstate NEW -m mark --mark 0x0/0xfffffff -j NS-CLASSIFY');
-    expect(line(countJumpRule(TAG, CHAIN.tx))).toBe('-m connmark ! --mark 0x0/0xffff -j NS-TX');
-    expect(line(countJumpRule(TAG, CHAIN.rx))).toBe('-m connmark ! --mark 0x0/0xffff -j NS-RX');
+    expect(line(uncountedRule(TAG))).toBe('-m connmark --mark 0x0/0xffff -j RETURN');
     expect(line(countRule(7, TAG, 'ns-tx-s7'))).toBe('-m connmark --mark 0x7/0xffff -m nfacct --nfacct-name ns-tx-s7 -j RETURN');
     expect(line(sessionMarkRule(OURS, 0x20000, 1))).toBe('-j MARK --set-xmark 0x20001/0xfffffff');
     expect(line(sessionSaveRule(OURS))).toBe('-j CONNMARK --save-mark --mask 0xfffffff');
@@ -82,23 +80,24 @@ describe('iptables rule builders (exact iptables arguments)', () => {
 });
 
 describe('buildRuleset', () => {
-  it('one session: the fixed chains, hooks, session chain, counting rules, SNAT per family, two NFACCT objects', () => {
+  it('one session: the fixed chains, hooks, session chain, counting rules (filter), SNAT per family, two NFACCT objects', () => {
     const { model, warnings } = buildRuleset(state(), { cgroup: resolver });
     expect(warnings).toEqual([]);
     expect([...model.nfacct]).toEqual(['ns-tx-s1', 'ns-rx-s1']);
     const m4 = model.families[4].tables.mangle;
-    expect([...m4.chains.keys()]).toEqual(['NS-PREROUTING', 'NS-OUTPUT', 'NS-INPUT', 'NS-CLASSIFY', 'NS-TX', 'NS-RX', 'NS-S-s1']);
-    expect(m4.hooks.map((h) => `${h.chain}->${h.target}`)).toEqual(['PREROUTING->NS-PREROUTING', 'OUTPUT->NS-OUTPUT', 'INPUT->NS-INPUT']);
+    expect([...m4.chains.keys()]).toEqual(['NS-PREROUTING', 'NS-OUTPUT', 'NS-CLASSIFY', 'NS-S-s1']);
+    expect(m4.hooks.map((h) => `${h.chain}->${h.target}`)).toEqual(['PREROUTING->NS-PREROUTING', 'OUTPUT->NS-OUTPUT']);
     expect(texts(m4.chains.get('NS-OUTPUT')?.rules)).toEqual([
       '-m connmark ! --mark 0x0/0xfffffff -j CONNMARK --restore-mark --mask 0xfffffff',
       '-m conntrack --ctstate NEW -m mark --mark 0x0/0xfffffff -j NS-CLASSIFY',
-      '-m connmark ! --mark 0x0/0xffff -j NS-TX',
     ]);
     expect(texts(m4.chains.get('NS-PREROUTING')?.rules)).toEqual(['-m connmark ! --mark 0x0/0xfffffff -j CONNMARK --restore-mark --mask 0xfffffff']);
-    expect(texts(m4.chains.get('NS-INPUT')?.rules)).toEqual(['-m connmark ! --mark 0x0/0xffff -j NS-RX']);
     expect(texts(m4.chains.get('NS-S-s1')?.rules)).toEqual(['-j MARK --set-xmark 0x20001/0xfffffff', '-j CONNMARK --save-mark --mask 0xfffffff']);
-    expect(texts(m4.chains.get('NS-TX')?.rules)).toEqual(['-m connmark --mark 0x1/0xffff -m nfacct --nfacct-name ns-tx-s1 -j RETURN']);
-    expect(texts(m4.chains.get('NS-RX')?.rules)).toEqual(['-m connmark --mark 0x1/0xffff -m nfacct --nfacct-name ns-rx-s1 -j RETURN']);
+    const f4 = model.families[4].tables.filter;
+    expect([...f4.chains.keys()]).toEqual(['NS-TX', 'NS-RX']);
+    expect(f4.hooks.map((h) => `${h.chain}->${h.target}`)).toEqual(['OUTPUT->NS-TX', 'INPUT->NS-RX']);
+    expect(texts(f4.chains.get('NS-TX')?.rules)).toEqual(['-m connmark --mark 0x0/0xffff -j RETURN', '-m connmark --mark 0x1/0xffff -m nfacct --nfacct-name ns-tx-s1 -j RETURN']);
+    expect(texts(f4.chains.get('NS-RX')?.rules)).toEqual(['-m connmark --mark 0x0/0xffff -j RETURN', '-m connmark --mark 0x1/0xffff -m nfacct --nfacct-name ns-rx-s1 -j RETURN']);
     expect(texts(m4.chains.get('NS-CLASSIFY')?.rules)).toEqual(['-m owner --uid-owner 1001 -g NS-S-s1']);
     expect(model.families[4].tables.nat.hooks.map((h) => `${h.chain}->${h.target}`)).toEqual(['POSTROUTING->NS-POSTROUTING']);
     expect(texts(model.families[4].tables.nat.chains.get('NS-POSTROUTING')?.rules)).toEqual([
@@ -109,7 +108,7 @@ describe('buildRuleset', () => {
     ]);
     // Every rule of ours carries a distinct comment per chain position.
     for (const fam of [4, 6] as const) {
-      for (const t of ['mangle', 'nat'] as const) {
+      for (const t of ['mangle', 'filter', 'nat'] as const) {
         for (const c of model.families[fam].tables[t].chains.values()) for (const r of c.rules) expect(r.text).toContain(`--comment "ns:${r.id}"`);
       }
     }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isOurNfacct, sessionCounters } from '../../../../../daemon/adapters/iptables/counters.js';
+import { decodeObject, encodeNameRequest, errnoOf, validNfacctName } from '../../../../../daemon/adapters/iptables/nfacct.js';
 import { chooseBinaries, summariseRestoreError } from '../../../../../daemon/adapters/iptables/tools.js';
 
 describe('choosing the iptables binaries', () => {
@@ -60,5 +61,32 @@ describe('NFACCT object names', () => {
       s1: { txPackets: 2n, txBytes: 104n, rxPackets: 0n, rxBytes: 0n },
       s2: { txPackets: 0n, txBytes: 0n, rxPackets: 1n, rxBytes: 60n },
     });
+  });
+});
+
+describe('NFACCT over netlink: message codec', () => {
+  it('a request naming one object: nfgenmsg, then NFACCT_NAME NUL-terminated and padded to 4 bytes', () => {
+    expect(encodeNameRequest('ns-tx-s1').toString('hex')).toBe('00000000' + '0d000100' + Buffer.from('ns-tx-s1\0').toString('hex') + '000000');
+    expect(() => encodeNameRequest('x'.repeat(32))).toThrow(/longer than 31 bytes/);
+    expect(['ns-tx-s1', 'x'.repeat(31), 'x'.repeat(32), '', 'a\0b'].map(validNfacctName)).toEqual([true, true, false, false, false]);
+  });
+
+  it('decodes an object as the kernel dumps it (name, big-endian u64 counts, use count ignored)', () => {
+    // Captured from `NFNL_MSG_ACCT_GET` with NLM_F_DUMP on kernel 6.18: object "a3", 0 packets, 0 bytes, use 1.
+    const zero = Buffer.from('0000000007000100613300000c00020000000000000000000c00030000000000000000000800040000000001', 'hex');
+    expect(decodeObject(zero)).toEqual({ name: 'a3', value: { pkts: 0n, bytes: 0n } });
+    const big = Buffer.concat([
+      Buffer.from('00000000', 'hex'),
+      Buffer.from('0b000100', 'hex'), Buffer.from('ns-rx-a\0'), // 4 + 8 = 12: no padding
+      Buffer.from('0c000200', 'hex'), Buffer.from('0000000000000015', 'hex'),
+      Buffer.from('0c000300', 'hex'), Buffer.from('0020000000000001', 'hex'),
+    ]);
+    expect(decodeObject(big)).toEqual({ name: 'ns-rx-a', value: { pkts: 21n, bytes: 9007199254740993n } });
+    expect(decodeObject(Buffer.from('00000000', 'hex'))).toBeNull();
+  });
+
+  it('reads the errno name out of the netlink package\'s rejection', () => {
+    expect(errnoOf(new Error('Request rejected: EBUSY'))).toBe('EBUSY');
+    expect(errnoOf(new Error('timeout'))).toBe('timeout');
   });
 });
