@@ -1,10 +1,11 @@
 /**
  * netsession: per-application network sessions for Linux.
  *
- * The SDK entry point: {@link createSession} and the {@link Session} it returns, the transports
- * ({@link DBusTransport} for the system bus, {@link MockTransport} for tests), the error classes,
- * and the D-Bus contract shared with netsessiond (ConnMan's `net.connman` names, settings keys
- * and their types).
+ * The SDK entry point: {@link createSession} and the {@link Session} it returns (with its bind
+ * helpers: sockets, agents and `fetch` that leave through the session's uplink), the uplink
+ * monitor ({@link monitorUplinks}), the transports ({@link DBusTransport} for the system bus,
+ * {@link MockTransport} for tests), the error classes, and the D-Bus contract shared with
+ * netsessiond (ConnMan's `net.connman` names, settings keys and their types).
  *
  * @packageDocumentation
  */

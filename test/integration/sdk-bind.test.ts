@@ -121,15 +121,28 @@ describe.skipIf(!supported)('bind helpers against netsessiond', () => {
     // The fixture: a session pinned to eth-b, with the source rule; online (its check passed).
     const info = await drv.call<SessionInfo>('create', { id: 'b', options: { allowedInterface: 'eth-b', sourceIPRule: true, connectionType: 'internet' } });
     if (info.state !== 'online') await drv.call('waitInterface', { id: 'b', interface: 'eth-b' });
+    await sourceRule(b4, true);
   }, 120_000);
 
   afterAll(async () => {
     await sb?.destroy();
   });
 
+  /**
+   * Waits until the daemon's `from <address>` rule is there (or gone): it installs it after the
+   * Update that reports the session's SourceIPRule, not before.
+   */
+  async function sourceRule(addr: string, present: boolean): Promise<void> {
+    await waitFor(`source rule for ${addr} ${present ? 'installed' : 'removed'}`, async () => {
+      const { stdout } = await sb.run(sb.devNs, ['ip', 'rule', 'show']);
+      return new RegExp(`from ${addr.replace(/\./g, '\\.')} lookup`).test(stdout) === present || undefined;
+    }, { timeoutMs: 5000 });
+  }
+
   it('control: without a source rule, a socket bound to eth-b leaves via eth-a and is dropped as spoofed', async () => {
     // The fixture holds the rule for eth-b: drop it for the control, then take it back.
     await drv.call('change', { id: 'b', options: { sourceIPRule: false } });
+    await sourceRule(b4, false);
     try {
       const delta = await countedDuring(async () => {
         const r = await drv.attempt('rawConnect', { host: inet4, port: 80, localAddress: b4, timeoutMs: 1500 });
@@ -142,6 +155,7 @@ describe.skipIf(!supported)('bind helpers against netsessiond', () => {
       expect(await drv.call('expectThrow', { id: 'b', helper: 'fetch', url: `http://${inet4}/x` })).toMatchObject({ code: 'NS_ERR_SOURCE_IP_RULE_REQUIRED' });
     } finally {
       await drv.call('change', { id: 'b', options: { sourceIPRule: true } });
+      await sourceRule(b4, true);
     }
   });
 
