@@ -253,6 +253,12 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
       return /"target": "s_([^"]+)"/.exec(out)?.[1];
     });
 
+    // The loops below only mean something if the classified uid really is marked for eth-b.
+    const check = `/bench-check-${randomBytes(3).toString('hex')}`;
+    await sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}${check}`, { user: classified });
+    const seenFrom = (await sb.httpLog()).find((e) => e.path === check)?.client;
+    if (seenFrom !== sb.uplink('eth-b').devAddr4) throw new Error(`the classified uid's traffic did not leave through eth-b (server saw ${String(seenFrom)})`);
+
     // (b) apply 10,000 sessions.
     const bulk = await ConnmanClient.connect(sb.dbusAddress!);
     const t0 = performance.now();

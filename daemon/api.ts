@@ -46,10 +46,12 @@ export interface DaemonApi {
   setTechnologyProperty(caller: BusCaller, type: string, name: string, value: RawValue): void;
 
   // net.connman.Session
-  sessionChange(caller: BusCaller, path: string, name: string, value: RawValue): void;
-  sessionConnect(caller: BusCaller, path: string): void;
-  sessionDisconnect(caller: BusCaller, path: string): void;
-  sessionDestroy(caller: BusCaller, path: string): void;
+  // These may return a promise: the Updates they cause wait until the kernel holds what the
+  // session's traffic needs (source rules, marks); the reply follows the Updates.
+  sessionChange(caller: BusCaller, path: string, name: string, value: RawValue): void | Promise<void>;
+  sessionConnect(caller: BusCaller, path: string): void | Promise<void>;
+  sessionDisconnect(caller: BusCaller, path: string): void | Promise<void>;
+  sessionDestroy(caller: BusCaller, path: string): void | Promise<void>;
   /** True while a session exists at `path` (the adapter exports objects only for these). */
   hasSession(path: string): boolean;
 

@@ -74,6 +74,8 @@ export class Runtime implements DaemonApi {
   #started = false;
   #kernel = { running: false, again: false, verify: false, idle: Promise.resolve() };
   #reconcileTimer: { cancel(): void } | null = null;
+  /** Update batches waiting for the kernel, in order; null when nothing waits. */
+  #held: Array<() => void> | null = null;
   readonly #counters = new CounterTable();
   readonly #counterTimers = new Map<string, { cancel(): void }>();
   /** The statistics read in flight: counters whose periods coincide share it. */
@@ -149,11 +151,21 @@ export class Runtime implements DaemonApi {
 
   // ------------------------------------------------------------------ effects
 
-  /** Carries out one engine result. Updates and signals go out in the order they were produced. */
-  apply(fx: Effects): void {
+  /**
+   * Carries out one engine result. Signals go out at once. Updates go out in the order they
+   * were produced, but an Update of a session whose traffic depends on the kernel (SourceIPRule
+   * or an identity claim) waits until the reconcile it triggered has finished: an app acting on
+   * the Update must find the source rule and marks in place (ConnMan, too, changes the kernel
+   * before it notifies). Later Updates queue behind a waiting one to keep the order. Returns a
+   * promise when Updates wait, resolved once they are sent.
+   */
+  apply(fx: Effects): void | Promise<void> {
     const ev = this.#d.events;
-    for (const u of fx.updates) ev.update(u.owner, u.notifier, updateDict(u.changes));
-    for (const path of fx.destroyedSessions) ev.sessionRemoved(path);
+    const send = () => {
+      for (const u of fx.updates) ev.update(u.owner, u.notifier, updateDict(u.changes));
+      for (const path of fx.destroyedSessions) ev.sessionRemoved(path);
+    };
+    const kernelFirst = fx.kernelDirty && Boolean(this.#d.routing || this.#d.firewall) && fx.updates.some((u) => this.#kernelRelevant(u.path));
     this.#signalServices(fx);
     this.#signalTechnologies(fx);
     for (const name of fx.managerChanged) {
@@ -168,6 +180,44 @@ export class Runtime implements DaemonApi {
     for (const w of fx.warnings) this.#d.log('warn', w);
     this.#trackCounters(fx);
     if (fx.kernelDirty) this.#reconcile();
+    if (!kernelFirst && !this.#held) {
+      send();
+      return;
+    }
+    return this.#hold(send);
+  }
+
+  /** Queues an Update batch until the kernel has settled; batches go out in order. */
+  #hold(send: () => void): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const run = () => {
+        send();
+        resolve();
+      };
+      if (this.#held) {
+        this.#held.push(run);
+        return;
+      }
+      this.#held = [run];
+      void (async () => {
+        while (this.#held && this.#held.length) {
+          await this.kernelSettled();
+          const batch = this.#held.splice(0);
+          for (const f of batch) f();
+        }
+        this.#held = null;
+      })();
+    });
+  }
+
+  /** Does this session's traffic depend on kernel state (source rules, identity marks)? */
+  #kernelRelevant(path: string): boolean {
+    try {
+      const s = this.engine.session(path);
+      return s.effective.sourceIPRule || s.match?.claim != null;
+    } catch {
+      return false;
+    }
   }
 
   /** Counters' `Time` runs only while a service is connected; a removed service's totals go. */
@@ -346,20 +396,20 @@ export class Runtime implements DaemonApi {
 
   // ------------------------------------------------------------------ DaemonApi: Session
 
-  sessionChange(caller: BusCaller, path: string, name: string, value: RawValue): void {
-    this.apply(this.engine.change(path, this.#caller(caller), name, value));
+  sessionChange(caller: BusCaller, path: string, name: string, value: RawValue): void | Promise<void> {
+    return this.apply(this.engine.change(path, this.#caller(caller), name, value));
   }
 
-  sessionConnect(caller: BusCaller, path: string): void {
-    this.apply(this.engine.connect(path, this.#caller(caller)));
+  sessionConnect(caller: BusCaller, path: string): void | Promise<void> {
+    return this.apply(this.engine.connect(path, this.#caller(caller)));
   }
 
-  sessionDisconnect(caller: BusCaller, path: string): void {
-    this.apply(this.engine.disconnect(path, this.#caller(caller)));
+  sessionDisconnect(caller: BusCaller, path: string): void | Promise<void> {
+    return this.apply(this.engine.disconnect(path, this.#caller(caller)));
   }
 
-  sessionDestroy(caller: BusCaller, path: string): void {
-    this.apply(this.engine.destroySession(path, this.#caller(caller)));
+  sessionDestroy(caller: BusCaller, path: string): void | Promise<void> {
+    return this.apply(this.engine.destroySession(path, this.#caller(caller)));
   }
 
   hasSession(path: string): boolean {

@@ -1,7 +1,8 @@
 /**
  * `net.connman.Session` on each session object. As in ConnMan: no properties, no signals;
  * settings reach the client only through Notification.Update. The api checks ownership (ConnMan
- * checks nothing here) and sends any Updates before it returns, so they precede the reply.
+ * checks nothing here) and sends any Updates before it returns (or before its promise
+ * resolves, when the Updates wait for the kernel), so they precede the reply.
  */
 import { INTERFACES, METHODS, SIGNATURES } from '../../../lib/protocol.js';
 import type { BusCaller } from '../../ports.js';
@@ -11,14 +12,14 @@ import { fromVariant, type DBusVariant } from './variants.js';
 
 const M = METHODS.session;
 
-function simple(run: (caller: BusCaller, call: MethodCall) => void): MethodSpec {
+function simple(run: (caller: BusCaller, call: MethodCall) => void | Promise<void>): MethodSpec {
   return {
     in: '',
     out: '',
     handle: (call) =>
       call.withCaller((caller) => {
-        run(caller, call);
-        return EMPTY;
+        const done = run(caller, call);
+        return done instanceof Promise ? done.then(() => EMPTY) : EMPTY;
       }),
   };
 }
@@ -40,8 +41,8 @@ export function sessionInterface(ctx: AdapterContext): InterfaceSpec {
           const [name, value] = call.args as [string, DBusVariant];
           const raw = fromVariant(value);
           return call.withCaller((caller) => {
-            ctx.api().sessionChange(caller, call.path, name, raw);
-            return EMPTY;
+            const done = ctx.api().sessionChange(caller, call.path, name, raw);
+            return done instanceof Promise ? done.then(() => EMPTY) : EMPTY;
           });
         },
       },

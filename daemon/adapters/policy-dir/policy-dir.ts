@@ -1,9 +1,10 @@
 /**
  * PolicySource over a directory of `*.policy` files: all files at start, then each change as
  * it happens (fs.watch on the directory). Editors that write a temp file and rename it show up
- * as a rename of the final name, which is read like any change. The engine keeps a file's
- * previous version when the new one is malformed, so reading a half-written file is harmless:
- * the next event brings the complete one.
+ * as a rename of the final name, which is read like any change. A file written in place is
+ * truncated first and filled after; reading it in between would load an empty (valid!) policy,
+ * so each file's events settle for a moment before it is read. A malformed result keeps the
+ * previous version (the engine's rule).
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
@@ -11,9 +12,13 @@ import { join } from 'node:path';
 import { isPolicyFileName } from '../../core/policy.js';
 import type { Logger, PolicySource } from '../../ports.js';
 
-export function createPolicyDir(dir: string, log: Logger): PolicySource {
+/** How long a file's change events must be quiet before it is read. */
+export const POLICY_SETTLE_MS = 100;
+
+export function createPolicyDir(dir: string, log: Logger, settleMs = POLICY_SETTLE_MS): PolicySource {
   let watcher: FSWatcher | null = null;
   const known = new Map<string, string>();
+  const pending = new Map<string, NodeJS.Timeout>();
 
   async function readOne(file: string, onFile: (file: string, text: string | null) => void): Promise<void> {
     let text: string | null;
@@ -34,13 +39,22 @@ export function createPolicyDir(dir: string, log: Logger): PolicySource {
     async start(onFile) {
       await mkdir(dir, { recursive: true, mode: 0o755 });
       watcher = watch(dir, { persistent: false }, (_event, name) => {
-        if (name && isPolicyFileName(name)) void readOne(name, onFile);
+        if (!name || !isPolicyFileName(name)) return;
+        clearTimeout(pending.get(name));
+        const t = setTimeout(() => {
+          pending.delete(name);
+          void readOne(name, onFile);
+        }, settleMs);
+        t.unref();
+        pending.set(name, t);
       });
       for (const f of (await readdir(dir)).filter(isPolicyFileName).sort()) await readOne(f, onFile);
     },
     async stop() {
       watcher?.close();
       watcher = null;
+      for (const t of pending.values()) clearTimeout(t);
+      pending.clear();
     },
   };
 }

@@ -1,0 +1,51 @@
+import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync, ftruncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createPolicyDir } from '../../../daemon/adapters/policy-dir/policy-dir.js';
+
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function until(pred: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const t = setInterval(() => {
+      if (pred()) {
+        clearInterval(t);
+        resolve();
+      } else if (Date.now() > end) {
+        clearInterval(t);
+        reject(new Error('timed out'));
+      }
+    }, 10);
+  });
+}
+
+describe('policy directory source', () => {
+  it('delivers existing files at start, then changes, deletions, and never a half-written file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ns-pol-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'a.policy'), '[a]\nuid=1\n');
+    writeFileSync(join(dir, '.hidden.policy'), 'x');
+    writeFileSync(join(dir, 'notes.txt'), 'x');
+    const seen: Array<[string, string | null]> = [];
+    const src = createPolicyDir(dir, () => {}, 50);
+    await src.start((f, t) => seen.push([f, t]));
+    expect(seen).toEqual([['a.policy', '[a]\nuid=1\n']]);
+
+    // Truncate, pause, then write: an in-place editor. Only the final text may arrive.
+    const fd = openSync(join(dir, 'a.policy'), 'r+');
+    ftruncateSync(fd, 0);
+    await new Promise((r) => setTimeout(r, 10));
+    writeSync(fd, '[a]\nuid=2\n', 0);
+    closeSync(fd);
+    await until(() => seen.length === 2);
+    expect(seen[1]).toEqual(['a.policy', '[a]\nuid=2\n']);
+
+    rmSync(join(dir, 'a.policy'));
+    await until(() => seen.length === 3);
+    expect(seen[2]).toEqual(['a.policy', null]);
+    await src.stop();
+  });
+});

@@ -1,0 +1,130 @@
+/**
+ * The runtime's ordering rules with recording fakes for its ports (pure logic; the real
+ * adapters are covered by the integration tests).
+ */
+import { describe, expect, it } from 'vitest';
+import { Engine } from '../../../daemon/core/engine.js';
+import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../daemon/core/online-schedule.js';
+import type { BusCaller, BusEvents, PropDict, Routing, RoutingState } from '../../../daemon/ports.js';
+import { Runtime } from '../../../daemon/runtime.js';
+import { uplink } from '../../fakes/links.js';
+
+type Event = [string, ...unknown[]];
+
+function recorder(log: Event[]): BusEvents {
+  const rec =
+    (name: string) =>
+    (...args: unknown[]) =>
+      log.push([name, ...args]);
+  return {
+    update: (owner: string, notifier: string, changes: PropDict) => log.push(['update', notifier, Object.keys(changes)]),
+    release: rec('release'),
+    sessionRemoved: rec('sessionRemoved'),
+    servicesChanged: () => {},
+    servicePropertyChanged: () => {},
+    technologyAdded: () => {},
+    technologyRemoved: () => {},
+    technologyPropertyChanged: () => {},
+    managerPropertyChanged: () => {},
+    counterUsage: () => {},
+    counterRelease: () => {},
+  } as BusEvents;
+}
+
+/** A routing port whose applies finish only when the test says so. */
+class GatedRouting implements Routing {
+  applies: RoutingState[] = [];
+  /** While true, applies finish at once (start-up); the tests then gate them. */
+  auto = true;
+  #open: Array<() => void> = [];
+  apply(desired: RoutingState): Promise<void> {
+    this.applies.push(desired);
+    if (this.auto) return Promise.resolve();
+    return new Promise((resolve) => this.#open.push(resolve));
+  }
+  async clear(): Promise<void> {}
+  finishAll(): void {
+    for (const r of this.#open.splice(0)) r();
+  }
+}
+
+async function setup() {
+  const log: Event[] = [];
+  const routing = new GatedRouting();
+  const rt = new Runtime({
+    engine: new Engine(),
+    events: recorder(log),
+    links: { start: async () => [uplink(2, 'eth0', 'ethernet')], stop: async () => {} },
+    identity: { resolve: async (c: BusCaller) => ({ uid: c.uid, groups: [] }) },
+    clock: { now: () => 0, setTimeout: () => ({ cancel() {} }) },
+    online: { settings: { ...DEFAULT_ONLINE_CHECK_SETTINGS, mode: 'none' }, probe: { probe: async () => ({ kind: 'online' }) }, urls: { 4: 'http://x/', 6: 'http://x/' } },
+    routing,
+    log: () => {},
+  });
+  await rt.start();
+  await rt.kernelSettled();
+  routing.auto = false;
+  return { rt, log, routing };
+}
+
+const ROOT: BusCaller = { sender: ':1.5', uid: 0, gids: [0], pid: undefined };
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe('runtime: Updates and the kernel', () => {
+  it('an Update of a SourceIPRule session waits until routing has applied the state it needs', async () => {
+    const { rt, log, routing } = await setup();
+    const path = await rt.createSession(ROOT, { SourceIPRule: { signature: 'b', value: true } }, '/n1');
+    await tick();
+    expect(log.filter((e) => e[0] === 'update')).toEqual([]);
+    expect(routing.applies.at(-1)!.rules.some((r) => r.kind === 'source')).toBe(true);
+    routing.finishAll();
+    await rt.kernelSettled();
+    await tick();
+    expect(log.filter((e) => e[0] === 'update')).toEqual([['update', '/n1', expect.arrayContaining(['State', 'SourceIPRule'])]]);
+    expect(path).toBe('/sessions/_1_5/n1');
+  });
+
+  it('a plain session is not held, and Change resolves only after its held Update went out', async () => {
+    const { rt, log, routing } = await setup();
+    const path = await rt.createSession(ROOT, {}, '/plain');
+    await tick();
+    expect(log.filter((e) => e[0] === 'update')).toHaveLength(1);
+    let replied = false;
+    const done = rt.sessionChange(ROOT, path, 'SourceIPRule', { signature: 'b', value: true });
+    expect(done).toBeInstanceOf(Promise);
+    void (done as Promise<void>).then(() => (replied = true));
+    await tick();
+    expect(replied).toBe(false);
+    expect(log.filter((e) => e[0] === 'update')).toHaveLength(1);
+    routing.auto = true;
+    routing.finishAll();
+    await done;
+    expect(log.filter((e) => e[0] === 'update').at(-1)).toEqual(['update', '/plain', ['SourceIPRule']]);
+  });
+
+  it('later Updates queue behind a held one, so each client sees them in order', async () => {
+    const { rt, log, routing } = await setup();
+    const held = await rt.createSession(ROOT, { SourceIPRule: { signature: 'b', value: true } }, '/held');
+    await tick();
+    const plain = await rt.createSession(ROOT, {}, '/later');
+    await tick();
+    expect(log.filter((e) => e[0] === 'update')).toEqual([]);
+    routing.auto = true;
+    routing.finishAll();
+    await rt.kernelSettled();
+    await tick();
+    expect(log.filter((e) => e[0] === 'update').map((e) => e[1])).toEqual(['/held', '/later']);
+    expect([held, plain]).toHaveLength(2);
+  });
+
+  it('SIGTERM-style stop releases every session', async () => {
+    const { rt, log } = await setup();
+    await rt.createSession(ROOT, {}, '/a');
+    await rt.createSession({ ...ROOT, sender: ':1.6' }, {}, '/b');
+    await rt.stop();
+    expect(log.filter((e) => e[0] === 'release').map((e) => e.slice(1))).toEqual([
+      [':1.5', '/a'],
+      [':1.6', '/b'],
+    ]);
+  });
+});
