@@ -13,6 +13,8 @@
  * (c) Time to move one session with 10,000 live: its owner calls Change(AllowedInterface)
  *     (eth-b <-> eth-c); measured from the call until `nft monitor` reports the session chain's
  *     new rule (the end of the daemon's whole reconcile: engine, routing read-back, nft batch).
+ *     The reply is timed too: for a session with an identity claim the daemon replies to Change
+ *     only once the kernel holds the new state, so the two figures coincide.
  * (d) Per-packet cost of classification: tight loops in the device namespace (a node child) —
  *     N sequential TCP connects, N UDP sends each opening a new flow (distinct destination ports:
  *     every one is classified), N UDP sends on one connected flow (restore + count only) — as

@@ -63,5 +63,11 @@ export interface DaemonApi {
   listSessions(caller: BusCaller): Promise<Array<{ path: string; props: PropDict }>>;
   statistics(caller: BusCaller, path: string): Promise<SessionStatistics>;
   resetStatistics(caller: BusCaller, path: string): Promise<void>;
+  /**
+   * `ClaimCgroup(s)`: the traffic of cgroup `cgroup`'s processes belongs to the session; resolves
+   * once the kernel classifies it (so a process started after the reply is marked from its first
+   * packet). Owner or root; a non-root caller may claim only a cgroup directory it owns.
+   */
+  claimCgroup(caller: BusCaller, path: string, cgroup: string): Promise<void>;
   capabilities(): string[];
 }

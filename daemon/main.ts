@@ -13,6 +13,7 @@ import { createPolicyDir } from './adapters/policy-dir/policy-dir.js';
 import { createRtnetlinkLinkSource } from './adapters/rtnetlink/link-source.js';
 import { createLinkStats } from './adapters/rtnetlink/link-stats.js';
 import { createRtnetlinkRouting } from './adapters/rtnetlink/routing.js';
+import { createCgroupDirectory } from './adapters/system/cgroup-dir.js';
 import { systemClock } from './adapters/system/clock.js';
 import { createIdentityResolver } from './adapters/system/identity.js';
 import { inRootNetns } from './adapters/system/netns.js';
@@ -62,6 +63,7 @@ async function main(argv: string[]): Promise<number> {
     },
     policies: createPolicyDir(config.policyDir, log),
     linkStats: createLinkStats({ log }),
+    cgroups: createCgroupDirectory(),
     ...datapath,
     reconcileIntervalMs: config.reconcileInterval * 1000,
     log,

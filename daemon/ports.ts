@@ -288,6 +288,15 @@ export interface IdentityResolver {
   resolve(caller: BusCaller): Promise<Identity>;
 }
 
+/** Looks at cgroupv2 directories (for ClaimCgroup's permission rule). */
+export interface CgroupDirectory {
+  /**
+   * The uid owning the directory of cgroup `path` (`/a/b`, relative to the cgroup2 root), or
+   * null when there is no such cgroup (or no cgroup2 mount to look in).
+   */
+  ownerOf(path: string): Promise<number | null>;
+}
+
 /** Delivers policy files: the whole directory at start, then each change (text null = deleted). */
 export interface PolicySource {
   start(onFile: (file: string, text: string | null) => void): Promise<void>;

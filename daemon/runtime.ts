@@ -29,6 +29,7 @@ import type {
   Accounting,
   BusCaller,
   BusEvents,
+  CgroupDirectory,
   Clock,
   Family,
   Firewall,
@@ -58,6 +59,8 @@ export interface RuntimeDeps {
   accounting?: Accounting;
   /** Link statistics for ConnMan's per-service counters; without it RegisterCounter is NotSupported. */
   linkStats?: LinkStats;
+  /** cgroup directories, for ClaimCgroup (which also needs the firewall); without it ClaimCgroup is NotSupported. */
+  cgroups?: CgroupDirectory;
   log: Logger;
 }
 
@@ -214,7 +217,7 @@ export class Runtime implements DaemonApi {
   #kernelRelevant(path: string): boolean {
     try {
       const s = this.engine.session(path);
-      return s.effective.sourceIPRule || s.match?.claim != null;
+      return s.effective.sourceIPRule || s.match?.claim != null || s.cgroups.length > 0;
     } catch {
       return false;
     }
@@ -521,6 +524,7 @@ export class Runtime implements DaemonApi {
         Service: { signature: 's', value: s.serviceId ?? '' },
         PolicyGroup: { signature: 's', value: s.policyGroup ?? '' },
         Active: { signature: 'b', value: s.active },
+        Cgroups: { signature: 'as', value: [...s.cgroups] },
         Settings: { signature: 'a{sv}', value: settings },
       };
       const c = counters?.get(s.key);
@@ -545,10 +549,21 @@ export class Runtime implements DaemonApi {
     await this.#d.accounting.reset([s.key]);
   }
 
+  async claimCgroup(caller: BusCaller, path: string, cgroup: string): Promise<void> {
+    if (!this.#d.firewall || !this.#d.cgroups) throw new NotSupportedError('claiming cgroups needs the kernel datapath (not configured)');
+    // Path and ownership first: the filesystem is looked at only for a well-formed request.
+    this.engine.checkCgroupClaim(path, this.#caller(caller), cgroup);
+    const dirOwner = await this.#d.cgroups.ownerOf(cgroup);
+    // The session may have ended meanwhile: the engine checks it again.
+    this.apply(this.engine.claimCgroup(path, this.#caller(caller), cgroup, dirOwner));
+    await this.kernelSettled();
+  }
+
   capabilities(): string[] {
     const caps = ['ListSessions', 'PerServiceOnlineCheck', 'CgroupPolicy'];
     if (this.#d.accounting) caps.push('Statistics');
     if (this.#d.routing || this.#d.firewall) caps.push('Datapath');
+    if (this.#d.firewall && this.#d.cgroups) caps.push('ClaimCgroup');
     return caps;
   }
 

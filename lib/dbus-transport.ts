@@ -5,14 +5,36 @@
  * its own (`/netsession/<pid>/s<n>`), as low-level method calls (no exported objects).
  */
 import dbus from 'dbus-next';
-import { BUS_NAME, INTERFACES, METHODS, NETSESSION_INTERFACE, NETSESSION_MANAGER_INTERFACE, NETSESSION_METHODS, PATHS, SIGNATURES, type RequestKey } from './protocol.js';
-import { DaemonUnavailableError, ExtensionNotSupportedError, ProtocolError, SessionClosedError, type NetsessionError } from './errors.js';
+import { BUS_NAME, INTERFACES, METHODS, NETSESSION_INTERFACE, NETSESSION_MANAGER_INTERFACE, NETSESSION_METHODS, NETSESSION_SIGNATURES, PATHS, SIGNATURES, type RequestKey } from './protocol.js';
+import { DaemonUnavailableError, ExtensionNotSupportedError, InvalidOptionError, ProtocolError, SessionClosedError, type NetsessionError } from './errors.js';
 import { BusLink, DEFAULT_SYSTEM_BUS, type DBusMessage } from './dbus/bus-link.js';
-import { decodeServiceList, decodeServiceProps, decodeSettings, decodeStatistics, encodeRequest, encodeSetting, toServiceInfo, type ServiceProps } from './dbus/codec.js';
+import {
+  decodeManagerProps,
+  decodeServiceList,
+  decodeSessionList,
+  decodeSettings,
+  decodeStatistics,
+  decodeTechnologyList,
+  encodeRequest,
+  encodeSetting,
+  toServiceInfo,
+  type ServiceProps,
+} from './dbus/codec.js';
 import type { CallTarget } from './reply-errors.js';
-import type { ServiceInfo, ServicesListener, SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from './transport.js';
+import type {
+  ManagerProperties,
+  ServiceInfo,
+  ServicesListener,
+  SessionListEntry,
+  SessionNotifier,
+  SessionRequest,
+  SessionStatistics,
+  TechnologyInfo,
+  Transport,
+  TransportSession,
+} from './transport.js';
 
-const { Message, MessageFlag, MessageType } = dbus;
+const { Message, MessageFlag, MessageType, Variant } = dbus;
 
 /** Options of {@link DBusTransport}. */
 export interface DBusTransportOptions {
@@ -133,6 +155,52 @@ export class DBusTransport implements Transport {
     const target: CallTarget = { kind: 'extension', feature: STATISTICS, onSession: true };
     const reply = await link.call(this.#msg(path, NETSESSION_INTERFACE, NETSESSION_METHODS.session.GetStatistics, '', []), target);
     return decodeStatistics(reply.body[0]);
+  }
+
+  /** `Manager.GetProperties`. */
+  async managerProperties(): Promise<ManagerProperties> {
+    const link = await this.#connect();
+    const M = METHODS.manager;
+    const reply = await link.call(this.#msg(PATHS.manager, INTERFACES.manager, M.GetProperties, SIGNATURES.GetProperties.in, []), MANAGER);
+    return decodeManagerProps(reply.body[0]);
+  }
+
+  /** `Manager.SetProperty('OfflineMode', b)`. */
+  async setOfflineMode(offline: boolean): Promise<void> {
+    const link = await this.#connect();
+    const body = ['OfflineMode', new Variant('b', offline)];
+    await link.call(this.#msg(PATHS.manager, INTERFACES.manager, METHODS.manager.SetProperty, SIGNATURES.SetProperty.in, body), MANAGER);
+  }
+
+  /** `Manager.GetTechnologies`, in the daemon's order. */
+  async technologies(): Promise<readonly TechnologyInfo[]> {
+    const link = await this.#connect();
+    const reply = await link.call(this.#msg(PATHS.manager, INTERFACES.manager, METHODS.manager.GetTechnologies, SIGNATURES.GetTechnologies.in, []), MANAGER);
+    return Object.freeze(decodeTechnologyList(reply.body[0]));
+  }
+
+  /** `Technology.SetProperty('Powered', b)` on `/net/connman/technology/<type>`. */
+  async setTechnologyPowered(type: string, powered: boolean): Promise<void> {
+    // A type that cannot be a path element would fail in marshalling, far from the cause.
+    if (!/^[A-Za-z0-9_]+$/.test(type)) throw new InvalidOptionError('type', `${JSON.stringify(type)} is not a technology type`);
+    const link = await this.#connect();
+    const body = ['Powered', new Variant('b', powered)];
+    await link.call(this.#msg(`${PATHS.technologyPrefix}${type}`, INTERFACES.technology, METHODS.technology.SetProperty, SIGNATURES.SetProperty.in, body), MANAGER);
+  }
+
+  /** `org.netsession.Manager1.ListSessions` (root only); {@link ExtensionNotSupportedError} from a real connmand. */
+  async listSessions(): Promise<readonly SessionListEntry[]> {
+    const link = await this.#connect();
+    const target: CallTarget = { kind: 'extension', feature: 'ListSessions', onSession: false };
+    const reply = await link.call(this.#msg(PATHS.manager, NETSESSION_MANAGER_INTERFACE, NETSESSION_METHODS.manager.ListSessions, '', []), target);
+    return Object.freeze(decodeSessionList(reply.body[0]));
+  }
+
+  /** `org.netsession.Session1.ClaimCgroup(cgroup)` on the session at `path`; resolves once the daemon classifies the cgroup. */
+  async claimCgroup(path: string, cgroup: string): Promise<void> {
+    const link = await this.#connect();
+    const target: CallTarget = { kind: 'extension', feature: 'ClaimCgroup', onSession: true };
+    await link.call(this.#msg(path, NETSESSION_INTERFACE, NETSESSION_METHODS.session.ClaimCgroup, NETSESSION_SIGNATURES.ClaimCgroup.in, [cgroup]), target);
   }
 
   /** `Manager.GetServices`: the daemon's services, in its order. */

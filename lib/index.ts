@@ -3,7 +3,7 @@
  *
  * The SDK entry point: {@link createSession} and the {@link Session} it returns (with its bind
  * helpers: sockets, agents and `fetch` that leave through the session's uplink), the uplink
- * monitor ({@link monitorUplinks}), the transports ({@link DBusTransport} for the system bus,
+ * monitor ({@link monitorUplinks}), the daemon's Manager for tools ({@link getManager}), the transports ({@link DBusTransport} for the system bus,
  * {@link MockTransport} for tests), the error classes, and the D-Bus contract shared with
  * netsessiond (ConnMan's `net.connman` names, settings keys and their types).
  *
@@ -22,7 +22,19 @@ export type { UplinkProbe } from './monitor/probes.js';
 export type { SessionInfo, SessionUpdate, IPv4Info, IPv6Info } from './settings.js';
 export { OPTION_KEYS, isValidInterfaceName, type BearerOption, type SessionOptions } from './options.js';
 export type { WaitOptions } from './deadline.js';
-export type { ServiceInfo, ServicesListener, SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from './transport.js';
+export type {
+  ManagerProperties,
+  ServiceInfo,
+  ServicesListener,
+  SessionListEntry,
+  SessionNotifier,
+  SessionRequest,
+  SessionStatistics,
+  TechnologyInfo,
+  Transport,
+  TransportSession,
+} from './transport.js';
+export { Manager, getManager } from './manager.js';
 export { DBusTransport, type DBusTransportOptions } from './dbus-transport.js';
 export { getDefaultTransport, setDefaultTransport } from './default-transport.js';
 export { MockSession, MockTransport, type MockCall, type MockMethod, type MockTransportOptions, type MockUplink } from './mock/index.js';

@@ -43,7 +43,7 @@ export const NETSESSION_METHODS = {
   /** On {@link NETSESSION_MANAGER_INTERFACE} (object `/`). */
   manager: { ListSessions: 'ListSessions', GetCapabilities: 'GetCapabilities' },
   /** On {@link NETSESSION_INTERFACE} (each session object). */
-  session: { GetStatistics: 'GetStatistics', ResetStatistics: 'ResetStatistics' },
+  session: { GetStatistics: 'GetStatistics', ResetStatistics: 'ResetStatistics', ClaimCgroup: 'ClaimCgroup' },
 } as const;
 
 /** D-Bus signatures of the extension methods. */
@@ -54,6 +54,12 @@ export const NETSESSION_SIGNATURES = {
   /** Keys {@link STATISTICS_KEYS}, each a `t`. */
   GetStatistics: { in: '', out: 'a{sv}' },
   ResetStatistics: { in: '', out: '' },
+  /**
+   * Owner or root: the traffic of every process in the cgroup (a cgroupv2 path such as
+   * `/netsession.run/4242`, absolute and normalised) belongs to the session from the reply on,
+   * until the session ends. A non-root caller may claim only a cgroup directory it owns.
+   */
+  ClaimCgroup: { in: 's', out: '' },
 } as const;
 
 /** Keys of the `GetStatistics` dict; every value is a `t` (uint64). */

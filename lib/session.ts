@@ -242,6 +242,25 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   /**
+   * Claims cgroupv2 `cgroup` (an absolute path in the cgroup2 hierarchy, e.g.
+   * `/netsession.run/4242`) for the session: from the moment this resolves, the traffic of every
+   * process in that cgroup is marked, routed and counted as the session's, until the session ends
+   * (netsessiond's `ClaimCgroup`; `netsessionctl run` is built on it). The daemon lets root claim
+   * any cgroup and anyone else only a cgroup directory they own. Rejects with
+   * {@link ExtensionNotSupportedError} when the daemon lacks the `ClaimCgroup` capability (a real
+   * connmand, or netsessiond without its kernel datapath), or with the daemon's error
+   * (`InvalidArgumentsError` for a bad path, `NotFoundError`, `PermissionDeniedError`).
+   */
+  async claimCgroup(cgroup: string): Promise<void> {
+    if (typeof cgroup !== 'string' || !cgroup.startsWith('/')) throw new InvalidOptionError('cgroup', `must be an absolute cgroup path, got ${JSON.stringify(cgroup)}`);
+    this.#assertOpen();
+    const caps = await this.#transport.capabilities();
+    const claim = this.#transport.claimCgroup;
+    if (!caps.includes('ClaimCgroup') || typeof claim !== 'function') throw new ExtensionNotSupportedError('ClaimCgroup');
+    return this.#call(() => claim.call(this.#transport, this.path, cgroup));
+  }
+
+  /**
    * Ends the session (`Session.Destroy`). Idempotent: later calls return the same promise. The
    * session is closed at once (`destroyed` fires before this resolves); the promise rejects only
    * if the daemon refused (a session the daemon already forgot, or a daemon that is gone, is fine).

@@ -8,7 +8,8 @@
  * @packageDocumentation
  */
 import type { NetsessionError } from './errors.js';
-import type { Bearer, ConnectionType, RequestKey, ServiceState, SessionSettings } from './protocol.js';
+import type { Bearer, ConnectionType, ManagerState, RequestKey, ServiceState, SessionSettings } from './protocol.js';
+import type { SessionInfo } from './settings.js';
 
 /** Settings for CreateSession (and values for Change), keyed and typed as ConnMan's wire format. */
 export interface SessionRequest {
@@ -60,6 +61,55 @@ export interface ServiceInfo {
   readonly state: ServiceState;
 }
 
+/** The Manager's properties (`Manager.GetProperties`). */
+export interface ManagerProperties {
+  /** The global state: `offline` (OfflineMode), `idle`, `ready` or `online`. */
+  readonly state: ManagerState;
+  /** OfflineMode: every technology is off and every session disconnected. */
+  readonly offlineMode: boolean;
+  /** ConnMan's deprecated SessionMode (stored, no effect). */
+  readonly sessionMode: boolean;
+}
+
+/** One technology (`Manager.GetTechnologies`): the daemon has one per bearer that has a service. */
+export interface TechnologyInfo {
+  /** Its object path (`/net/connman/technology/<type>`). */
+  readonly path: string;
+  /** `Type`: `ethernet`, `wifi`, `cellular`, … (the name `enable`/`setPowered` take). */
+  readonly type: string;
+  /** `Name`, e.g. `Wired`. */
+  readonly name: string;
+  /** `Powered`: its services may connect. */
+  readonly powered: boolean;
+  /** `Connected`: one of its services is ready or online. */
+  readonly connected: boolean;
+  /** `Tethering`. */
+  readonly tethering: boolean;
+}
+
+/** One session as netsessiond's `ListSessions` extension reports it to root. */
+export interface SessionListEntry {
+  /** The session's object path. */
+  readonly path: string;
+  /** Unique bus name of the client that owns it. */
+  readonly owner: string;
+  /** The owner's uid. */
+  readonly uid: number;
+  /** Object path of the service it is bound to, or `null`. */
+  readonly service: string | null;
+  /** The policy group that applies (`file:group`), or `null`. */
+  readonly policyGroup: string | null;
+  /** False between the client's Disconnect and its next Connect. */
+  readonly active: boolean;
+  /** cgroups the session claimed (ClaimCgroup). */
+  readonly cgroups: readonly string[];
+  /** Its settings, as an Update would report them. */
+  readonly settings: SessionInfo;
+  /** Bytes received and sent by its traffic; `null` without the kernel datapath. */
+  readonly rxBytes: bigint | null;
+  readonly txBytes: bigint | null;
+}
+
 /** Receives the daemon's services: first the current list, then the whole list again on each change. */
 export type ServicesListener = (services: readonly ServiceInfo[]) => void;
 
@@ -108,4 +158,16 @@ export interface Transport {
    * the daemon is gone). `onError` hears failures to read them. Returns the function that stops it.
    */
   watchServices?(listener: ServicesListener, onError?: (error: NetsessionError) => void): () => void;
+  /** Optional (needed by {@link getManager}): `Manager.GetProperties`. */
+  managerProperties?(): Promise<ManagerProperties>;
+  /** Optional (needed by {@link getManager}): `Manager.SetProperty('OfflineMode', b)` (root only). */
+  setOfflineMode?(offline: boolean): Promise<void>;
+  /** Optional (needed by {@link getManager}): `Manager.GetTechnologies`. */
+  technologies?(): Promise<readonly TechnologyInfo[]>;
+  /** Optional (needed by {@link getManager}): `Technology.SetProperty('Powered', b)` on technology `type` (root only). */
+  setTechnologyPowered?(type: string, powered: boolean): Promise<void>;
+  /** Optional (needed by {@link getManager}): `org.netsession.Manager1.ListSessions` (netsessiond only, root only). */
+  listSessions?(): Promise<readonly SessionListEntry[]>;
+  /** Optional (needed by `Session.claimCgroup`): `org.netsession.Session1.ClaimCgroup(cgroup)` on the session at `path`. */
+  claimCgroup?(path: string, cgroup: string): Promise<void>;
 }

@@ -20,6 +20,7 @@ import {
   SessionLimitError,
   SessionNotFoundError,
 } from './errors.js';
+import { addClaim, checkCgroupOwner, checkCgroupPath, type CgroupDirOwner } from './cgroup-claims.js';
 import { computeKernelState, type KernelSessionInput } from './kernel-state.js';
 import { mergeSettings, parsePolicyFile, PolicySet } from './policy.js';
 import { DEFAULT_BEARER_RANK, type OnlineStatus, type Service } from './services.js';
@@ -53,6 +54,8 @@ export interface SessionInfo {
   active: boolean;
   held: boolean;
   policyGroup: string | null;
+  /** cgroups the session claimed with ClaimCgroup, in claim order. */
+  cgroups: readonly string[];
   settings: SessionSettings;
 }
 
@@ -140,6 +143,7 @@ export class Engine {
       identity: req.identity,
       request,
       match,
+      cgroups: [],
       effective: mergeSettings(request, match?.group ?? null),
       active: false,
       held: false,
@@ -216,6 +220,34 @@ export class Engine {
     return fx;
   }
 
+  /**
+   * Checks a ClaimCgroup before the runtime looks at the filesystem: the session exists, the
+   * caller owns it (or is root), and `cgroup` is an absolute, normalised path. Throws otherwise.
+   */
+  checkCgroupClaim(path: string, caller: Caller, cgroup: string): void {
+    this.#authorised(path, caller);
+    checkCgroupPath(cgroup);
+  }
+
+  /**
+   * ClaimCgroup: the traffic of `cgroup`'s processes belongs to the session until it ends.
+   * `dirOwner` is the uid owning the cgroup's directory as the runtime found it (null: there is
+   * none); root may claim any cgroup, others only their own. When several sessions claim one
+   * cgroup, the identity-owner rule of the kernel state decides (see kernel-state.ts).
+   */
+  claimCgroup(path: string, caller: Caller, cgroup: string, dirOwner: CgroupDirOwner): Effects {
+    const s = this.#authorised(path, caller);
+    checkCgroupPath(cgroup);
+    checkCgroupOwner(cgroup, caller.uid, dirOwner);
+    const fx = noEffects();
+    const next = addClaim(s.cgroups, cgroup);
+    if (next.length !== s.cgroups.length) {
+      s.cgroups = next;
+      fx.kernelDirty = true;
+    }
+    return fx;
+  }
+
   /** The client left the bus: its sessions end without an Update (nobody is there to receive it). */
   ownerGone(owner: string): Effects {
     const fx = noEffects();
@@ -244,6 +276,7 @@ export class Engine {
       active: s.active,
       held: s.held,
       policyGroup: s.match ? `${s.match.group.file}:${s.match.group.name}` : null,
+      cgroups: s.cgroups,
       settings: this.#settings(s),
     }));
   }
@@ -334,7 +367,7 @@ export class Engine {
         tag: s.tag,
         priority: s.effective.priority,
         serviceId: s.serviceId,
-        claims: s.match?.claim ? [s.match.claim] : [],
+        claims: [...(s.match?.claim ? [s.match.claim] : []), ...s.cgroups.map((key) => ({ kind: 'cgroup' as const, key }))],
         sourceIPRule: s.effective.sourceIPRule,
       });
     }

@@ -229,6 +229,44 @@ export class CounterLimitError extends DaemonError {
   }
 }
 
+/** A ClaimCgroup path that is not an absolute, normalised cgroupv2 path. */
+export class BadCgroupPathError extends DaemonError {
+  readonly code = 'NSD_ERR_BAD_CGROUP_PATH' as const;
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`'${path}' is not a cgroup path the daemon can claim: ${reason}`);
+  }
+}
+
+/** ClaimCgroup of a cgroup that does not exist (or cgroup2 is not mounted where the daemon looks). */
+export class CgroupNotFoundError extends DaemonError {
+  readonly code = 'NSD_ERR_CGROUP_NOT_FOUND' as const;
+  constructor(readonly path: string) {
+    super(`no cgroup ${path} (the directory does not exist under the cgroup2 mount)`);
+  }
+}
+
+/** A non-root caller claimed a cgroup whose directory another uid owns. */
+export class CgroupNotOwnedError extends DaemonError {
+  readonly code = 'NSD_ERR_CGROUP_NOT_OWNED' as const;
+  constructor(
+    readonly path: string,
+    readonly uid: number,
+  ) {
+    super(`uid ${uid} may claim only a cgroup whose directory it owns; ${path} is not`);
+  }
+}
+
+/** A session already claims the maximum number of cgroups. */
+export class CgroupClaimLimitError extends DaemonError {
+  readonly code = 'NSD_ERR_CGROUP_CLAIM_LIMIT' as const;
+  constructor(readonly limit: number) {
+    super(`cgroup claim limit reached: at most ${limit} cgroups per session`);
+  }
+}
+
 /** Every condition the daemon can report. */
 export type DaemonErrorCode =
   | UnknownSettingError['code']
@@ -257,7 +295,11 @@ export type DaemonErrorCode =
   | CounterExistsError['code']
   | CounterNotRegisteredError['code']
   | BadCounterPeriodError['code']
-  | CounterLimitError['code'];
+  | CounterLimitError['code']
+  | BadCgroupPathError['code']
+  | CgroupNotFoundError['code']
+  | CgroupNotOwnedError['code']
+  | CgroupClaimLimitError['code'];
 
 /**
  * The one table from daemon error codes to ConnMan D-Bus error names. Where ConnMan has a
@@ -292,4 +334,8 @@ export const DBUS_ERROR_OF: Readonly<Record<DaemonErrorCode, ConnmanErrorName>> 
   NSD_ERR_COUNTER_NOT_REGISTERED: 'NotRegistered',
   NSD_ERR_BAD_COUNTER_PERIOD: 'InvalidArguments',
   NSD_ERR_COUNTER_LIMIT: 'Failed',
+  NSD_ERR_BAD_CGROUP_PATH: 'InvalidArguments',
+  NSD_ERR_CGROUP_NOT_FOUND: 'NotFound',
+  NSD_ERR_CGROUP_NOT_OWNED: 'PermissionDenied',
+  NSD_ERR_CGROUP_CLAIM_LIMIT: 'Failed',
 };

@@ -25,6 +25,8 @@ export interface Session {
   /** What the client asked for; kept apart from policy so a removed policy restores it. */
   request: RequestedSettings;
   match: PolicyMatch | null;
+  /** cgroupv2 paths the session claimed itself (ClaimCgroup), beside its policy's claim; released with it. */
+  cgroups: readonly string[];
   effective: EffectiveSettings;
   /** Connect() was called and not undone by Disconnect(); survives Change (ConnMan forgets it). */
   active: boolean;

@@ -4,8 +4,22 @@
  * ConnMan's is dropped rather than trusted (a strict client, as ConnMan's own tools are).
  */
 import dbus from 'dbus-next';
-import { BEARERS, CREATE_SETTING_SIGNATURES, SERVICE_STATES, SETTING_SIGNATURES, STATISTICS_KEYS, type Bearer, type RequestKey, type ServiceState, type SessionSettings } from '../protocol.js';
-import type { ServiceInfo, SessionRequest, SessionStatistics } from '../transport.js';
+import {
+  BEARERS,
+  CREATE_SETTING_SIGNATURES,
+  MANAGER_STATES,
+  SERVICE_STATES,
+  SETTING_SIGNATURES,
+  STATISTICS_KEYS,
+  servicePath,
+  type Bearer,
+  type ManagerState,
+  type RequestKey,
+  type ServiceState,
+  type SessionSettings,
+} from '../protocol.js';
+import { decodeUpdate, EMPTY_INFO, mergeUpdate } from '../settings.js';
+import type { ManagerProperties, ServiceInfo, SessionListEntry, SessionRequest, SessionStatistics, TechnologyInfo } from '../transport.js';
 
 const { Variant } = dbus;
 /** dbus-next's Variant instance. */
@@ -116,6 +130,60 @@ export function decodeServiceList(list: unknown): Array<[string, ServiceProps]> 
   for (const entry of list) {
     if (!Array.isArray(entry) || typeof entry[0] !== 'string') continue;
     out.push([entry[0], decodeServiceProps(entry[1])]);
+  }
+  return out;
+}
+
+/** Manager.GetProperties' `a{sv}`; unknown values fall back to ConnMan's defaults. */
+export function decodeManagerProps(dict: unknown): ManagerProperties {
+  const p = decodeServiceProps(dict);
+  const state = MANAGER_STATES.includes(p.State as ManagerState) ? (p.State as ManagerState) : 'idle';
+  return Object.freeze({ state, offlineMode: p.OfflineMode === true, sessionMode: p.SessionMode === true });
+}
+
+/** GetTechnologies' `a(oa{sv})`, in the daemon's order. */
+export function decodeTechnologyList(list: unknown): TechnologyInfo[] {
+  return decodeServiceList(list).map(([path, p]) =>
+    Object.freeze({
+      path,
+      type: typeof p.Type === 'string' ? p.Type : path.slice(path.lastIndexOf('/') + 1),
+      name: typeof p.Name === 'string' ? p.Name : '',
+      powered: p.Powered === true,
+      connected: p.Connected === true,
+      tethering: p.Tethering === true,
+    }),
+  );
+}
+
+function bigintOrNull(v: unknown): bigint | null {
+  return typeof v === 'bigint' ? v : typeof v === 'number' ? BigInt(v) : null;
+}
+
+/** ListSessions' `a(oa{sv})`: each session's properties, its `Settings` decoded like an Update. */
+export function decodeSessionList(list: unknown): SessionListEntry[] {
+  if (!Array.isArray(list)) return [];
+  const out: SessionListEntry[] = [];
+  for (const entry of list) {
+    if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !entry[1] || typeof entry[1] !== 'object') continue;
+    const raw = entry[1] as Record<string, unknown>;
+    const p = decodeServiceProps(raw);
+    const settingsVariant = raw.Settings;
+    const wire = decodeSettings(isVariant(settingsVariant) ? settingsVariant.value : undefined);
+    const cgroups = Array.isArray(p.Cgroups) ? p.Cgroups.filter((c): c is string => typeof c === 'string') : [];
+    out.push(
+      Object.freeze({
+        path: entry[0],
+        owner: typeof p.Owner === 'string' ? p.Owner : '',
+        uid: typeof p.UID === 'number' ? p.UID : -1,
+        service: typeof p.Service === 'string' && p.Service !== '' ? servicePath(p.Service) : null,
+        policyGroup: typeof p.PolicyGroup === 'string' && p.PolicyGroup !== '' ? p.PolicyGroup : null,
+        active: p.Active === true,
+        cgroups: Object.freeze(cgroups),
+        settings: mergeUpdate(EMPTY_INFO, decodeUpdate(wire)).info,
+        rxBytes: bigintOrNull(p[STATISTICS_KEYS.rxBytes]),
+        txBytes: bigintOrNull(p[STATISTICS_KEYS.txBytes]),
+      }),
+    );
   }
   return out;
 }

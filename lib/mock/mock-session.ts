@@ -46,6 +46,8 @@ export class MockSession {
   readonly request: Readonly<SessionRequest>;
   /** What GetStatistics answers; set it freely. */
   statistics: SessionStatistics = { rxBytes: 0n, txBytes: 0n, rxPackets: 0n, txPackets: 0n };
+  /** The cgroups the client claimed (ClaimCgroup), in order. */
+  readonly cgroups: string[] = [];
   #settings: Partial<SessionSettings> = {};
   #sentFirst = false;
   #ended = false;

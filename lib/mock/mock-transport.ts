@@ -4,15 +4,43 @@
  */
 import { BUS_ERROR, errorFromReply, type CallTarget } from '../reply-errors.js';
 import { DaemonUnavailableError, SessionClosedError, type NetsessionError } from '../errors.js';
-import { errorName, servicePath, sessionPath, type RequestKey } from '../protocol.js';
-import type { ServiceInfo, ServicesListener, SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from '../transport.js';
+import { errorName, servicePath, sessionPath, technologyPath, type Bearer, type ManagerState, type RequestKey } from '../protocol.js';
+import { decodeUpdate, EMPTY_INFO, mergeUpdate } from '../settings.js';
+import type {
+  ManagerProperties,
+  ServiceInfo,
+  ServicesListener,
+  SessionListEntry,
+  SessionNotifier,
+  SessionRequest,
+  SessionStatistics,
+  TechnologyInfo,
+  Transport,
+  TransportSession,
+} from '../transport.js';
 import { MockRejection, MockSession } from './mock-session.js';
 import type { MockUplink } from './uplink.js';
 
 /** The daemon methods a {@link MockTransport} answers (and records), by their D-Bus names. */
-export type MockMethod = 'CreateSession' | 'Change' | 'Connect' | 'Disconnect' | 'Destroy' | 'GetCapabilities' | 'GetStatistics' | 'GetServices';
+export type MockMethod =
+  | 'CreateSession'
+  | 'Change'
+  | 'Connect'
+  | 'Disconnect'
+  | 'Destroy'
+  | 'GetCapabilities'
+  | 'GetStatistics'
+  | 'GetServices'
+  | 'GetProperties'
+  | 'SetProperty'
+  | 'GetTechnologies'
+  | 'ListSessions'
+  | 'ClaimCgroup';
 
-/** One recorded call: the method, the session's path (null for CreateSession/GetCapabilities) and its arguments in ConnMan's form. */
+/**
+ * One recorded call: the method, the object path it went to (a session's, a technology's for its
+ * SetProperty; null for the Manager) and its arguments in ConnMan's form.
+ */
 export interface MockCall {
   method: MockMethod;
   path: string | null;
@@ -24,10 +52,15 @@ export interface MockTransportOptions {
   /** The uplinks sessions are bound to by the daemon's selection rule. Default none: sessions start `disconnected`. */
   uplinks?: readonly MockUplink[];
   /**
-   * What GetCapabilities answers. Default `['Statistics']` (netsessiond with its datapath).
-   * `null` behaves like a real connmand: no extension interfaces at all.
+   * What GetCapabilities answers. Default `['ListSessions', 'Statistics', 'ClaimCgroup']`
+   * (netsessiond with its datapath). `null` behaves like a real connmand: no extension interfaces at all.
    */
   capabilities?: readonly string[] | null;
+  /**
+   * The uid the mock daemon sees the caller as (default 0, root). Root-only calls (OfflineMode,
+   * Powered, ListSessions) fail with `net.connman.Error.PermissionDenied` for any other.
+   */
+  uid?: number;
   /**
    * Send each session's first Update right after CreateSession (default true). With false, the
    * test sends it with `mock.lastSession().update({...every key})`; `createSession` resolves then.
@@ -44,17 +77,32 @@ const TARGET: Record<MockMethod, CallTarget> = {
   GetCapabilities: { kind: 'extension', feature: 'Capabilities', onSession: false },
   GetStatistics: { kind: 'extension', feature: 'Statistics', onSession: true },
   GetServices: { kind: 'manager' },
+  GetProperties: { kind: 'manager' },
+  SetProperty: { kind: 'manager' },
+  GetTechnologies: { kind: 'manager' },
+  ListSessions: { kind: 'extension', feature: 'ListSessions', onSession: false },
+  ClaimCgroup: { kind: 'extension', feature: 'ClaimCgroup', onSession: true },
 };
 
-/** The service the mock daemon shows for an uplink. */
-function serviceOf(u: MockUplink): ServiceInfo {
+const TECH_NAMES: Record<Bearer, string> = { ethernet: 'Wired', wifi: 'WiFi', bluetooth: 'Bluetooth', cellular: 'Cellular', gadget: 'Gadget', vpn: 'VPN' };
+const ROOT_ONLY = errorName('PermissionDenied');
+
+const servicePathOf = (ifname: string): string => servicePath(`mock_${ifname.replace(/[^A-Za-z0-9_]/g, '_')}`);
+
+/** The service the mock daemon shows for an uplink (`idle` while OfflineMode or its technology is off). */
+function serviceOf(u: MockUplink, enabled: boolean): ServiceInfo {
   return Object.freeze({
-    path: servicePath(`mock_${u.interface.replace(/[^A-Za-z0-9_]/g, '_')}`),
+    path: servicePathOf(u.interface),
     name: u.name ?? u.interface,
     interface: u.interface,
     bearer: u.bearer,
-    state: (u.state ?? 'online') === 'online' ? 'online' : 'ready',
+    state: !enabled ? 'idle' : (u.state ?? 'online') === 'online' ? 'online' : 'ready',
   });
+}
+
+/** ClaimCgroup's path rule, as netsessiond applies it: absolute and normalised, not the root. */
+function isCgroupPath(p: string): boolean {
+  return /^(\/[^/]+)+$/.test(p) && !p.split('/').some((x) => x === '.' || x === '..') && !/["\\\x00-\x1f\x7f]/.test(p);
 }
 
 /**
@@ -77,6 +125,9 @@ export class MockTransport implements Transport {
   #uplinks: readonly MockUplink[];
   readonly #capabilities: readonly string[] | null;
   readonly #autoUpdate: boolean;
+  readonly #uid: number;
+  #offline = false;
+  readonly #unpowered = new Set<string>();
   readonly #failures = new Map<MockMethod, Array<{ name: string; message: string }>>();
   #running = true;
   #closed = false;
@@ -85,8 +136,9 @@ export class MockTransport implements Transport {
 
   constructor(options: MockTransportOptions = {}) {
     this.#uplinks = Object.freeze([...(options.uplinks ?? [])]);
-    this.#capabilities = options.capabilities === undefined ? ['Statistics'] : options.capabilities;
+    this.#capabilities = options.capabilities === undefined ? ['ListSessions', 'Statistics', 'ClaimCgroup'] : options.capabilities;
     this.#autoUpdate = options.autoUpdate ?? true;
+    this.#uid = options.uid ?? 0;
   }
 
   /** The current uplinks. */
@@ -97,8 +149,7 @@ export class MockTransport implements Transport {
   /** Replaces the uplinks (a link came or went, an online check changed): every live session is re-evaluated, one Update each. */
   setUplinks(uplinks: readonly MockUplink[]): void {
     this.#uplinks = Object.freeze([...uplinks]);
-    for (const s of this.sessions) s._uplinksChanged();
-    this.#servicesChanged();
+    this.#uplinksChanged();
   }
 
   /** The sessions that have not ended. */
@@ -157,7 +208,7 @@ export class MockTransport implements Transport {
   createSession(settings: SessionRequest, notifier: SessionNotifier): Promise<TransportSession> {
     return this.#run('CreateSession', null, [structuredClone(settings)], () => {
       const path = sessionPath(':1.1', `/netsession/mock/s${++this.#serial}`);
-      const s = MockSession._create(path, settings, notifier, () => this.#uplinks);
+      const s = MockSession._create(path, settings, notifier, () => this.#enabledUplinks());
       this.sessions.push(s);
       if (this.#autoUpdate) queueMicrotask(() => s._start());
       return this.#handle(s);
@@ -183,9 +234,89 @@ export class MockTransport implements Transport {
     });
   }
 
-  /** One service per uplink, in the uplinks' order (state `online`, or `ready` for a `connected` uplink). */
+  /** One service per uplink, in the uplinks' order (state `online`, `ready` for a `connected` uplink, `idle` while switched off). */
   services(): Promise<readonly ServiceInfo[]> {
-    return this.#run('GetServices', null, [], () => Object.freeze(this.#uplinks.map(serviceOf)));
+    return this.#run('GetServices', null, [], () => this.#serviceList());
+  }
+
+  /** State from the uplinks sessions may use; `offline` in OfflineMode. */
+  managerProperties(): Promise<ManagerProperties> {
+    return this.#run('GetProperties', null, [], () => {
+      const up = this.#enabledUplinks();
+      const state: ManagerState = this.#offline ? 'offline' : up.some((u) => (u.state ?? 'online') === 'online') ? 'online' : up.length ? 'ready' : 'idle';
+      return Object.freeze({ state, offlineMode: this.#offline, sessionMode: false });
+    });
+  }
+
+  /** OfflineMode (root only): sessions lose their uplinks until it is off again. */
+  setOfflineMode(offline: boolean): Promise<void> {
+    return this.#run('SetProperty', null, ['OfflineMode', offline], () => {
+      this.#rootOnly('SetProperty');
+      if (this.#offline === offline) return;
+      this.#offline = offline;
+      this.#uplinksChanged();
+    });
+  }
+
+  /** One technology per bearer of the uplinks, in order of first appearance. */
+  technologies(): Promise<readonly TechnologyInfo[]> {
+    return this.#run('GetTechnologies', null, [], () => {
+      const out: TechnologyInfo[] = [];
+      for (const u of this.#uplinks) {
+        if (out.some((t) => t.type === u.bearer)) continue;
+        const powered = !this.#unpowered.has(u.bearer);
+        const connected = powered && !this.#offline && this.#uplinks.some((x) => x.bearer === u.bearer);
+        out.push(Object.freeze({ path: technologyPath(u.bearer), type: u.bearer, name: TECH_NAMES[u.bearer], powered, connected, tethering: false }));
+      }
+      return Object.freeze(out);
+    });
+  }
+
+  /** Powered (root only): a technology switched off hides its uplinks from sessions. ConnMan's errors for no change. */
+  setTechnologyPowered(type: string, powered: boolean): Promise<void> {
+    return this.#run('SetProperty', `/net/connman/technology/${type}`, ['Powered', powered], () => {
+      this.#rootOnly('SetProperty');
+      if (!this.#uplinks.some((u) => u.bearer === type)) throw this.#error('SetProperty', 'org.freedesktop.DBus.Error.UnknownObject', `no technology ${type}`);
+      if (powered === !this.#unpowered.has(type)) throw this.#error('SetProperty', errorName(powered ? 'AlreadyEnabled' : 'AlreadyDisabled'), `${type} is already ${powered ? 'enabled' : 'disabled'}`);
+      if (powered) this.#unpowered.delete(type);
+      else this.#unpowered.add(type);
+      this.#uplinksChanged();
+    });
+  }
+
+  /** Every live session (root only; needs the `ListSessions` capability). Owner `:1.1`, uid as in the options. */
+  listSessions(): Promise<readonly SessionListEntry[]> {
+    return this.#run('ListSessions', null, [], () => {
+      this.#extension('ListSessions', 'ListSessions');
+      this.#rootOnly('ListSessions');
+      const counted = this.#capabilities?.includes('Statistics') ?? false;
+      return Object.freeze(
+        this.liveSessions.map((s) =>
+          Object.freeze({
+            path: s.path,
+            owner: ':1.1',
+            uid: this.#uid,
+            service: s.settings.Interface ? servicePathOf(s.settings.Interface) : null,
+            policyGroup: null,
+            active: s.active,
+            cgroups: Object.freeze([...s.cgroups]),
+            settings: mergeUpdate(EMPTY_INFO, decodeUpdate(s.settings)).info,
+            rxBytes: counted ? s.statistics.rxBytes : null,
+            txBytes: counted ? s.statistics.txBytes : null,
+          }),
+        ),
+      );
+    });
+  }
+
+  /** Records the claim on the session (`MockSession.cgroups`); a path that is not absolute and normalised is InvalidArguments. */
+  claimCgroup(path: string, cgroup: string): Promise<void> {
+    return this.#run('ClaimCgroup', path, [cgroup], () => {
+      this.#extension('ClaimCgroup', 'ClaimCgroup');
+      const s = this.#live('ClaimCgroup', path);
+      if (!isCgroupPath(cgroup)) throw this.#error('ClaimCgroup', errorName('InvalidArguments'), `'${cgroup}' is not an absolute, normalised cgroup path`);
+      if (!s.cgroups.includes(cgroup)) s.cgroups.push(cgroup);
+    });
   }
 
   /** The services now (one recorded GetServices), then on every `setUplinks`; `[]` while the daemon is stopped. */
@@ -256,8 +387,35 @@ export class MockTransport implements Transport {
   }
 
   #servicesChanged(): void {
-    const list = this.#running ? Object.freeze(this.#uplinks.map(serviceOf)) : Object.freeze([]);
+    const list = this.#running ? this.#serviceList() : Object.freeze([]);
     for (const w of [...this.#watchers]) w(list);
+  }
+
+  #enabled(u: MockUplink): boolean {
+    return !this.#offline && !this.#unpowered.has(u.bearer);
+  }
+
+  /** The uplinks sessions may bind to: none in OfflineMode, none of a technology switched off. */
+  #enabledUplinks(): readonly MockUplink[] {
+    return this.#uplinks.filter((u) => this.#enabled(u));
+  }
+
+  #serviceList(): readonly ServiceInfo[] {
+    return Object.freeze(this.#uplinks.map((u) => serviceOf(u, this.#enabled(u))));
+  }
+
+  #uplinksChanged(): void {
+    for (const s of this.sessions) s._uplinksChanged();
+    this.#servicesChanged();
+  }
+
+  #rootOnly(method: MockMethod): void {
+    if (this.#uid !== 0) throw this.#error(method, ROOT_ONLY, `only root may call ${method}`);
+  }
+
+  /** An extension method needs its capability (and any extension at all: `capabilities: null` is connmand). */
+  #extension(method: MockMethod, capability: string): void {
+    if (this.#capabilities === null || !this.#capabilities.includes(capability)) throw this.#error(method, BUS_ERROR.unknownMethod, `no ${method} here`);
   }
 
   #live(method: MockMethod, path: string): MockSession {

@@ -71,6 +71,13 @@ export function sessionExtension(ctx: AdapterContext): InterfaceSpec {
         out: SIG.ResetStatistics.out,
         handle: (call) => Promise.resolve(call.withCaller((caller) => ctx.api().resetStatistics(caller, call.path))).then(() => EMPTY),
       },
+      [M.ClaimCgroup]: {
+        in: SIG.ClaimCgroup.in,
+        out: SIG.ClaimCgroup.out,
+        inNames: ['cgroup'],
+        // The reply waits until the kernel classifies the cgroup's traffic.
+        handle: (call) => Promise.resolve(call.withCaller((caller) => ctx.api().claimCgroup(caller, call.path, call.args[0] as string))).then(() => EMPTY),
+      },
     },
   };
 }

@@ -251,6 +251,11 @@ export class ScriptedDaemonApiDouble implements DaemonApi {
     this.#owned(caller, path);
   }
 
+  async claimCgroup(caller: BusCaller, path: string, cgroup: string): Promise<void> {
+    this.#record('claimCgroup', caller, path, cgroup);
+    this.#owned(caller, path);
+  }
+
   capabilities(): string[] {
     return ['ListSessions', 'Statistics'];
   }

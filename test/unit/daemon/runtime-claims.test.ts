@@ -1,0 +1,110 @@
+/**
+ * The runtime's side of ClaimCgroup: the filesystem is asked only for a well-formed request, the
+ * owner it reports feeds the core's permission rule, and the reply waits for the firewall.
+ */
+import { describe, expect, it } from 'vitest';
+import { Engine } from '../../../daemon/core/engine.js';
+import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../daemon/core/online-schedule.js';
+import type { DaemonError } from '../../../daemon/core/errors.js';
+import type { BusCaller, BusEvents, CgroupDirectory, Firewall, FirewallState } from '../../../daemon/ports.js';
+import { Runtime } from '../../../daemon/runtime.js';
+import { uplink } from '../../fakes/links.js';
+
+const events = new Proxy({}, { get: () => () => {} }) as BusEvents;
+
+/** A firewall whose applies finish only when the test says so. */
+class GatedFirewall implements Firewall {
+  applies: FirewallState[] = [];
+  auto = true;
+  #open: Array<() => void> = [];
+  apply(desired: FirewallState): Promise<void> {
+    this.applies.push(desired);
+    if (this.auto) return Promise.resolve();
+    return new Promise((resolve) => this.#open.push(resolve));
+  }
+  async clear(): Promise<void> {}
+  finishAll(): void {
+    for (const r of this.#open.splice(0)) r();
+  }
+}
+
+async function setup(opts: { firewall?: boolean; owners?: Record<string, number> } = {}) {
+  const firewall = new GatedFirewall();
+  const asked: string[] = [];
+  const cgroups: CgroupDirectory = {
+    ownerOf: async (p) => {
+      asked.push(p);
+      return opts.owners?.[p] ?? null;
+    },
+  };
+  const rt = new Runtime({
+    engine: new Engine(),
+    events,
+    links: { start: async () => [uplink(2, 'eth0', 'ethernet')], stop: async () => {} },
+    identity: { resolve: async (c: BusCaller) => ({ uid: c.uid, groups: [] }) },
+    clock: { now: () => 0, setTimeout: () => ({ cancel() {} }) },
+    online: { settings: { ...DEFAULT_ONLINE_CHECK_SETTINGS, mode: 'none' }, probe: { probe: async () => ({ kind: 'online' }) }, urls: { 4: 'http://x/', 6: 'http://x/' } },
+    ...(opts.firewall === false ? {} : { firewall }),
+    cgroups,
+    log: () => {},
+  });
+  await rt.start();
+  await rt.kernelSettled();
+  return { rt, firewall, asked };
+}
+
+const ROOT: BusCaller = { sender: ':1.5', uid: 0, gids: [0], pid: undefined };
+const ALICE: BusCaller = { sender: ':1.6', uid: 1001, gids: [1001], pid: undefined };
+const tick = () => new Promise((r) => setImmediate(r));
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  return p.then(
+    () => 'no error',
+    (err: unknown) => (err as DaemonError).code,
+  );
+}
+
+describe('runtime: ClaimCgroup', () => {
+  it('resolves only after the firewall holds the cgroup classifier', async () => {
+    const { rt, firewall } = await setup({ owners: { '/run/1': 0 } });
+    const path = await rt.createSession(ROOT, {}, '/n1');
+    await tick();
+    await rt.kernelSettled();
+    firewall.auto = false;
+    let done = false;
+    const claim = rt.claimCgroup(ROOT, path, '/run/1').then(() => (done = true));
+    await tick();
+    await tick();
+    expect(firewall.applies.at(-1)!.classifiers).toEqual([{ kind: 'cgroup', key: '/run/1', sessionKey: 's1' }]);
+    expect(done).toBe(false);
+    firewall.finishAll();
+    await claim;
+    expect(done).toBe(true);
+    expect(rt.capabilities()).toContain('ClaimCgroup');
+  });
+
+  it('checks path and ownership of the session before looking at the filesystem', async () => {
+    const { rt, asked } = await setup({ owners: { '/a': 0 } });
+    const path = await rt.createSession(ROOT, {}, '/n1');
+    expect(await codeOf(rt.claimCgroup(ROOT, path, '/a/../b'))).toBe('NSD_ERR_BAD_CGROUP_PATH');
+    expect(await codeOf(rt.claimCgroup(ALICE, path, '/a'))).toBe('NSD_ERR_NOT_OWNER');
+    expect(asked).toEqual([]);
+  });
+
+  it('a non-root caller may claim only a cgroup directory it owns', async () => {
+    const { rt, asked } = await setup({ owners: { '/alice': 1001, '/root': 0 } });
+    const path = await rt.createSession(ALICE, {}, '/n1');
+    expect(await codeOf(rt.claimCgroup(ALICE, path, '/root'))).toBe('NSD_ERR_CGROUP_NOT_OWNED');
+    expect(await codeOf(rt.claimCgroup(ALICE, path, '/missing'))).toBe('NSD_ERR_CGROUP_NOT_FOUND');
+    expect(await codeOf(rt.claimCgroup(ALICE, path, '/alice'))).toBe('no error');
+    expect(asked).toEqual(['/root', '/missing', '/alice']);
+    expect((await rt.listSessions(ROOT))[0]!.props.Cgroups).toEqual({ signature: 'as', value: ['/alice'] });
+  });
+
+  it('is NotSupported without the firewall (nothing could mark the traffic)', async () => {
+    const { rt } = await setup({ firewall: false, owners: { '/a': 0 } });
+    const path = await rt.createSession(ROOT, {}, '/n1');
+    expect(await codeOf(rt.claimCgroup(ROOT, path, '/a'))).toBe('NSD_ERR_NOT_SUPPORTED');
+    expect(rt.capabilities()).not.toContain('ClaimCgroup');
+  });
+});
