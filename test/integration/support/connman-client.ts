@@ -13,6 +13,8 @@ type DMessage = InstanceType<typeof Message>;
 /** A recorded Update: values unwrapped, signatures kept per key. */
 export interface RecordedUpdate {
   at: number;
+  /** Serial the daemon gave the Update message (its send order on its connection). */
+  serial: number;
   values: Record<string, unknown>;
   signatures: Record<string, string>;
   raw: Record<string, DVariant>;
@@ -41,10 +43,10 @@ export class Notifier {
   releases = 0;
   readonly #waiters: Array<() => void> = [];
 
-  record(dict: Record<string, DVariant>): void {
+  record(dict: Record<string, DVariant>, serial = 0): void {
     const signatures: Record<string, string> = {};
     for (const [k, v] of Object.entries(dict)) signatures[k] = v.signature;
-    this.updates.push({ at: performance.now(), values: unwrap(dict) as Record<string, unknown>, signatures, raw: dict });
+    this.updates.push({ at: performance.now(), serial, values: unwrap(dict) as Record<string, unknown>, signatures, raw: dict });
     for (const w of this.#waiters.splice(0)) w();
   }
 
@@ -160,7 +162,7 @@ export class ConnmanClient {
       if (msg.interface !== INTERFACES.notification || !msg.path) return false;
       const n = this.#notifiers.get(msg.path);
       if (!n) return false;
-      if (msg.member === 'Update') n.record(msg.body[0] as Record<string, DVariant>);
+      if (msg.member === 'Update') n.record(msg.body[0] as Record<string, DVariant>, msg.serial ?? 0);
       else if (msg.member === 'Release') n.released();
       else return false;
       if (!(msg.flags & 1)) bus.send(Message.newMethodReturn(msg, '', []));
@@ -221,10 +223,26 @@ export class ConnmanClient {
   }
 
   /** Manager.CreateSession with a notifier registered at `notifier`. */
-  async createSession(settings: Record<string, DVariant>, notifier: string): Promise<{ path: string; n: Notifier; repliedAt: number }> {
+  /**
+   * Manager.CreateSession with a notifier registered at `notifier`. `replySerial` is the serial
+   * of the daemon's reply: comparing it with an Update's serial tells the daemon's send order
+   * (client-side clocks cannot: both can be parsed in one read before the promise resumes).
+   */
+  async createSession(
+    settings: Record<string, DVariant>,
+    notifier: string,
+  ): Promise<{ path: string; n: Notifier; repliedAt: number; replySerial: number }> {
     const n = this.notifier(notifier);
-    const [path] = await this.call('/', INTERFACES.manager, 'CreateSession', 'a{sv}o', [settings, notifier]);
-    return { path: path as string, n, repliedAt: performance.now() };
+    try {
+      const reply = await this.bus.call(
+        new Message({ destination: BUS_NAME, path: '/', interface: INTERFACES.manager, member: 'CreateSession', signature: 'a{sv}o', body: [settings, notifier] }),
+      );
+      return { path: reply!.body[0] as string, n, repliedAt: performance.now(), replySerial: reply!.serial ?? 0 };
+    } catch (err) {
+      const e = err as { type?: string; text?: string; message?: string };
+      if (e.type) throw new CallError(e.type, e.text ?? e.message ?? '');
+      throw err;
+    }
   }
 
   session(path: string) {
