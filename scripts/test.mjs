@@ -32,7 +32,12 @@ function vitest(project, { allowEmpty = false } = {}) {
   } else {
     failed += 1;
   }
-  if (!ok) failures.push(`${project} tests`);
+  if (!ok) {
+    // A suite that fails in its setup leaves its tests "skipped": vitest exits non-zero with no
+    // failed test counted. The run must still fail.
+    failures.push(`${project} tests`);
+    if (existsSync(json) && JSON.parse(readFileSync(json, 'utf8')).numFailedTests === 0) failed += 1;
+  }
 }
 
 function step(title, cmd, args) {
