@@ -16,10 +16,10 @@
  * The machine's own network is never touched.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SessionUpdate } from '../lib/index.js';
-import { listNamespaces } from '../test/integration/harness/cleanup.js';
+import { TMP_BASE, listNamespaces } from '../test/integration/harness/cleanup.js';
 import { REPO_ROOT, startNetsessiond } from '../test/integration/harness/daemon.js';
 import { waitFor } from '../test/integration/harness/exec.js';
 import { createSandbox, integrationSkipReason, type ProcessExit, type RouterCounters, type Sandbox, type SandboxProcess } from '../test/integration/harness/sandbox.js';
@@ -27,6 +27,8 @@ import { startApp, type DemoApp } from './demo/app-client.js';
 import { HeartbeatWatch } from './demo/heartbeat-watch.js';
 import { LiveView, formatBytes, type ServiceRow, type SessionRow, type StepResult } from './demo/view.js';
 
+/** The whole demo normally takes a few seconds. */
+const DEADLINE_MS = 120_000;
 /** Bytes each download fetches. */
 const N = 1_000_000;
 /** The three uplinks, their bearer (the daemon's per-interface override) and the session on it. */
@@ -48,6 +50,7 @@ const view = new LiveView(interactive);
 // State shared by the steps and the teardown.
 // ---------------------------------------------------------------------------------------------
 let sb: Sandbox | null = null;
+let sandboxPending: Promise<Sandbox> | null = null;
 let daemon: SandboxProcess | null = null;
 let app: DemoApp | null = null;
 let hb: HeartbeatWatch | null = null;
@@ -122,7 +125,8 @@ const steps: Step[] = [
   {
     title: 'sandbox, private D-Bus, netsessiond, app',
     async run(c) {
-      sb = await createSandbox();
+      sandboxPending = createSandbox();
+      sb = await sandboxPending;
       view.line(`    sandbox ${sb.id}: namespaces ${sb.namespaces.join(', ')}`);
       view.line(`    device ${sb.devNs}: ${UPLINKS.map((u) => `${u.name} (${u.bearer}) ${uplink(u.name).devAddr4}`).join(', ')}`);
       view.line(`    internet host ${sb.inet.addr4}: HTTP server, online check ${sb.inet.onlineUrl4}`);
@@ -135,7 +139,7 @@ const steps: Step[] = [
         args: ['--config', conf, '--firewall', 'nftables', '--state-dir', join(sb.tmpDir, 'state'), '--policy-dir', join(sb.tmpDir, 'policy'), '--online-check-url', sb.inet.onlineUrl4, '--online-check-url6', sb.inet.onlineUrl6],
       });
       await daemon.waitForLine(/ready:/, { timeoutMs: 15_000 });
-      c.that(await sb.busNameHasOwner('net.connman'), `netsessiond (pid ${daemon.pid}, datapath nftables, bearers ${bearers.join(', ')}) owns net.connman on the private bus`);
+      c.that(await sb.busNameHasOwner('net.connman'), `netsessiond (pid ${daemon.pid}, --firewall nftables, bearers ${bearers.join(', ')}) owns net.connman on the private bus`);
 
       app = await startApp(sb);
       c.that(app.proc.exitStatus === null, `the demo app (scripts/demo/app.ts, pid ${app.proc.pid}) runs in ${sb.devNs} and talks to the daemon through the SDK`);
@@ -186,7 +190,7 @@ const steps: Step[] = [
         const clients = await clientsOf(`/download-${u.bearer}`);
         const delta = after.get(u.name)!.bytesIn - before.get(u.name)!.bytesIn;
         const spoofed = after.get(u.name)!.spoofed - before.get(u.name)!.spoofed;
-        c.that(r.status === 200 && r.bytes === N, `"${u.bearer}" received ${formatBytes(r.bytes)} (HTTP ${r.status})`);
+        c.that(r.status === 200 && r.bytes === N, `"${u.bearer}" received ${formatBytes(r.bytes)} (HTTP ${r.status})`, `expected ${formatBytes(N)} with HTTP 200`);
         c.that(clients.length === 1 && clients[0] === uplink(u.name).devAddr4, `the server saw the "${u.bearer}" request from ${uplink(u.name).devAddr4} (${u.name})`, `it saw ${clients.join(', ') || 'nothing'}`);
         // Each router carried exactly one of the three downloads: at least N bytes, less than 2N.
         c.that(delta >= N && delta < 2 * N && spoofed === 0, `router of ${u.name} forwarded ${formatBytes(delta)} to the device (one download, no spoofed packets)`, `spoofed ${spoofed}`);
@@ -200,6 +204,9 @@ const steps: Step[] = [
         const st = await app!.call<{ rx: number; tx: number; rxPackets: number; txPackets: number }>('statistics', { id: u.bearer });
         c.that(st.rx >= N, `session "${u.bearer}" on ${u.name}: rx ${formatBytes(st.rx)} in ${st.rxPackets} packets, tx ${formatBytes(st.tx)} (≥ ${formatBytes(N)} downloaded)`);
       }
+      const nft = await sb!.run(sb!.devNs, ['nft', 'list', 'counters', 'table', 'inet', 'netsession'], { allowFail: true });
+      const named = (nft.stdout.match(/^\s*counter \S+ \{/gm) ?? []).length;
+      c.that(nft.code === 0 && named > 0, `the nftables datapath is in place: table inet netsession in ${sb!.devNs} holds ${named} named counters`, nft.stderr.trim());
       await refreshStatus();
       view.snapshot();
       // The datapath counts traffic from an address to the oldest session bound there with
@@ -259,7 +266,7 @@ const steps: Step[] = [
       const delta = (await sb!.routerCounters('eth-b')).bytesIn - before.bytesIn;
       const clients = await clientsOf('/after-failover');
       const rxDelta = (await rx('default')) - rxBefore;
-      c.that(r.status === 200 && r.bytes === N, `a new request through "default" received ${formatBytes(r.bytes)}`);
+      c.that(r.status === 200 && r.bytes === N, `a new request through "default" received ${formatBytes(r.bytes)} (HTTP ${r.status})`, `expected ${formatBytes(N)} with HTTP 200`);
       c.that(clients.length === 1 && clients[0] === uplink('eth-b').devAddr4, `the server saw it from ${uplink('eth-b').devAddr4} (eth-b)`, `it saw ${clients.join(', ') || 'nothing'}`);
       c.that(delta >= N, `router of eth-b forwarded ${formatBytes(delta)} to the device`);
       c.that(rxDelta >= N, `"default" counted rx +${formatBytes(rxDelta)} for it`);
@@ -289,7 +296,8 @@ const teardownStep: Step = {
   async run(c) {
     if (hb) {
       const e = await hb.proc.kill('SIGTERM', 2000);
-      c.that(interrupted !== null || e.code === 0, 'heartbeat example stopped', describeExit(e));
+      if (interrupted) view.line(`    heartbeat example ended (${describeExit(e)})`);
+      else c.that(e.code === 0, 'heartbeat example stopped on SIGTERM', describeExit(e));
     }
     if (app) {
       const closed = await app.call('close', {}, 5000).then(
@@ -303,20 +311,31 @@ const teardownStep: Step = {
       const e = await daemon.kill('SIGTERM', 5000);
       // On Ctrl-C the harness's own signal handler has already killed every sandbox process.
       if (interrupted) view.line(`    netsessiond ended (${describeExit(e)})`);
-      else c.that(e.code === 0, 'netsessiond stopped on SIGTERM (released its sessions, removed its kernel state)', describeExit(e));
+      else c.that(e.code === 0, 'netsessiond exited 0 on SIGTERM', describeExit(e));
     }
-    if (sb) {
-      const err = await sb.destroy().then(
-        () => null,
-        (e: unknown) => (e as Error).message,
-      );
-      const left = listNamespaces().filter((n) => sb!.namespaces.includes(n));
-      c.that(err === null && left.length === 0 && !existsSync(sb.tmpDir), `sandbox ${sb.id} removed: no namespace of it left, temp dir gone`, err ?? `left: ${left.join(', ')}`);
-    } else {
-      view.line('    nothing was built');
+    // Interrupted while the sandbox was being built: the harness's signal handler removed what
+    // existed at that moment, but the build goes on until it settles. Wait for it, then destroy.
+    if (!sb && sandboxPending) {
+      view.line('    waiting for the sandbox under construction to settle');
+      sb = await Promise.race([sandboxPending.catch(() => null), new Promise<null>((r) => setTimeout(() => r(null), 30_000).unref())]);
     }
+    let err: string | null = null;
+    if (sb) err = await sb.destroy().then(() => null, (e: unknown) => (e as Error).message);
+    // Every sandbox this process made is named nsh-<our pid>-…: none may be left.
+    const prefix = `nsh-${process.pid}-`;
+    const left = [...listNamespaces().filter((n) => n.startsWith(prefix)), ...ownTmpDirs(prefix)];
+    const what = sb ? `sandbox ${sb.id} removed` : sandboxPending ? 'the half-built sandbox removed' : 'nothing was built';
+    c.that(err === null && left.length === 0, `${what}: no namespace or temp dir named ${prefix}* left`, err ?? `left: ${left.join(', ')}`);
   },
 };
+
+function ownTmpDirs(prefix: string): string[] {
+  try {
+    return readdirSync(TMP_BASE).filter((d) => d.startsWith(prefix)).map((d) => join(TMP_BASE, d));
+  } catch {
+    return [];
+  }
+}
 
 function describeExit(e: ProcessExit): string {
   return e.signal ? `signal ${e.signal}` : `exit ${e.code}`;
@@ -366,7 +385,7 @@ let finishing: Promise<void> | null = null;
 function finish(): Promise<void> {
   finishing ??= (async () => {
     clearInterval(ticker);
-    if (current) results.push({ title: current, ok: false, detail: `interrupted by ${interrupted}` });
+    if (current) results.push({ title: current, ok: false, detail: interrupted ? `interrupted by ${interrupted}` : `timed out after ${DEADLINE_MS / 1000} s` });
     const failed = results.some((r) => !r.ok);
     if (failed && !interrupted) {
       for (const [name, p] of [['netsessiond', daemon], ['app', app?.proc]] as const) {
@@ -401,17 +420,22 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-const ticker = setInterval(() => {
-  if (interactive) void refreshStatus();
-}, 500);
+const ticker = interactive ? setInterval(() => void refreshStatus(), 500) : undefined;
+
+// Every wait inside the steps has its own timeout; this is the backstop should one still hang.
+setTimeout(() => {
+  view.line('');
+  view.line(`timed out after ${DEADLINE_MS / 1000} s: tearing down`);
+  void finish();
+}, DEADLINE_MS).unref();
 
 async function main(): Promise<void> {
-  view.line('netsession demo: per-application network sessions in a sandbox of network namespaces');
-  view.line('(this machine\'s own network is never touched)');
   if (process.platform !== 'linux' || process.getuid?.() !== 0) {
     console.error('netsession demo: needs root on Linux (it builds network namespaces with `ip netns`); run: sudo npm run demo');
     process.exit(1);
   }
+  view.line('netsession demo: per-application network sessions in a sandbox of network namespaces');
+  view.line('(this machine\'s own network is never touched)');
   const deps = spawnSync('bash', [join(REPO_ROOT, 'scripts', 'install-deps.sh')], { stdio: 'inherit' });
   if (deps.status !== 0) {
     console.error('netsession demo: could not install the Debian packages it needs (scripts/install-deps.sh failed)');

@@ -70,6 +70,9 @@ export interface DriverOutput {
 }
 
 const CLONE_NEWNET = 0x40000000;
+const RTM_NEWLINK = 16;
+/** performance.now() + this = process.hrtime (CLOCK_MONOTONIC, the same clock in every process), in ms. */
+const MONOTONIC_OFFSET = Number(process.hrtime.bigint()) / 1e6 - performance.now();
 /** Settings of a CreateSession call, as the test client takes them. */
 type SessionSettings = Parameters<ConnmanClient['createSession']>[0];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -159,10 +162,6 @@ class LinkMonitor {
     return e ? e.at : null;
   }
 }
-
-const RTM_NEWLINK = 16;
-/** performance.now() + this = process.hrtime (CLOCK_MONOTONIC, the same clock in every process), in ms. */
-const MONOTONIC_OFFSET = Number(process.hrtime.bigint()) / 1e6 - performance.now();
 
 async function runScenario(client: ConnmanClient, sc: Scenario, link: NlLink, uplink: DriverUplink, input: DriverInput, mon: LinkMonitor, devIndex: number): Promise<ScenarioResult> {
   const wall0 = performance.now();

@@ -11,9 +11,8 @@
  * | SIGINT while the heartbeat step runs           | exit 130; the steps after it "not run"; teardown ✓; no namespace, |
  * |                                                | temp dir or process (daemon, app) of it left                      |
  */
-import { spawn } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TMP_BASE } from './harness/cleanup.js';
@@ -84,12 +83,15 @@ function sandboxIdOf(output: string): string {
   return id;
 }
 
-function leftovers(id: string): string[] {
+/** Namespaces (`ip netns list`) and temp dirs whose name starts with `prefix`. */
+function leftovers(prefix: string): string[] {
   const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
     .split('\n')
     .map((l) => l.split(' ')[0] ?? '')
-    .filter((ns) => ns.startsWith(`${id}-`));
-  return [...namespaces, ...(existsSync(join(TMP_BASE, id)) ? [join(TMP_BASE, id)] : [])];
+    .filter((ns) => ns.startsWith(prefix));
+  // A temp dir is named like its sandbox id: `nsh-<pid>-<hex>`, without the namespace suffix.
+  const dirs = existsSync(TMP_BASE) ? readdirSync(TMP_BASE).filter((d) => `${d}-`.startsWith(prefix)) : [];
+  return [...namespaces, ...dirs];
 }
 
 function alive(pid: number): boolean {
@@ -121,7 +123,7 @@ describe.skipIf(!supported)('npm run demo', () => {
       expect(Number(m![1]!.replaceAll(',', ''))).toBeGreaterThanOrEqual(1_000_000);
     }
 
-    expect(leftovers(sandboxIdOf(run.output))).toEqual([]);
+    expect(leftovers(`${sandboxIdOf(run.output)}-`)).toEqual([]);
   }, 120_000);
 
   it('on SIGINT tears everything down and exits 130', async () => {
@@ -139,9 +141,21 @@ describe.skipIf(!supported)('npm run demo', () => {
     ]);
     expect(summary[6]!.detail).toBe('interrupted by SIGINT');
 
-    expect(leftovers(sandboxIdOf(run.output))).toEqual([]);
+    expect(leftovers(`${sandboxIdOf(run.output)}-`)).toEqual([]);
     const pids = [...run.output.matchAll(/(?:netsessiond|the demo app \(scripts\/demo\/app\.ts),? \(?pid (\d+)/g)].map((m) => Number(m[1]));
     expect(pids.length, run.output).toBe(2);
     expect(pids.filter(alive)).toEqual([]);
+  }, 120_000);
+
+  it('on SIGINT while the sandbox is being built, waits for the build to settle and removes it', async () => {
+    const run = await runDemo('\n0. sandbox');
+    expect(run.code, run.output).toBe(130);
+    const summary = summaryOf(run.output);
+    expect(summary[0], run.output).toMatchObject({ title: STEPS[0], mark: '✗', detail: 'interrupted by SIGINT' });
+    expect(summary.at(-1), run.output).toMatchObject({ title: 'teardown', mark: '✓' });
+    // Whatever got built is named after the demo's pid.
+    const pid = /no namespace or temp dir named nsh-(\d+)-\* left/.exec(run.output)?.[1];
+    expect(pid, run.output).toBeDefined();
+    expect(leftovers(`nsh-${pid}-`)).toEqual([]);
   }, 120_000);
 });

@@ -1,0 +1,202 @@
+/**
+ * netsessionctl's command line, parsed into a plain value (pure: no I/O). Everything the
+ * daemon would reject for a reason the command line can see (an unknown bearer, a bad interface
+ * name, a missing `--`) is a {@link UsageError} here, before anything is sent.
+ */
+import { BEARERS, CONNECTION_TYPES, isValidInterfaceName, type Bearer, type BearerOption, type ConnectionType, type SessionOptions } from '../../lib/index.js';
+import { UsageError } from './errors.js';
+
+/** What to do. */
+export type Command =
+  | { name: 'help' }
+  | { name: 'state' }
+  | { name: 'services' }
+  | { name: 'technologies' }
+  | { name: 'power'; technology: Bearer; on: boolean }
+  | { name: 'offline'; on: boolean }
+  | { name: 'sessions' }
+  | { name: 'session-create'; session: SessionOptions; wait: boolean }
+  | { name: 'monitor'; intervalMs: number }
+  | { name: 'run'; session: SessionOptions; wait: boolean; argv: string[] }
+  | { name: 'stats'; path: string | null };
+
+/** A parsed command line. */
+export interface Invocation {
+  command: Command;
+  /** `--json`: one JSON document (JSON lines for streaming commands) instead of text. */
+  json: boolean;
+  /** `--bus ADDRESS`; undefined: `DBUS_SYSTEM_BUS_ADDRESS`, else the system bus. */
+  bus: string | undefined;
+}
+
+/** Every command name, in the order the usage lists them. */
+export const COMMANDS = ['state', 'services', 'technologies', 'enable', 'disable', 'offline', 'sessions', 'session', 'monitor', 'run', 'stats', 'help'] as const;
+
+/** Default poll interval of `monitor` for the session list (ms). */
+export const DEFAULT_MONITOR_INTERVAL_MS = 1000;
+
+/** Options that take a value, per place they may appear. */
+const GLOBAL_VALUED = new Set(['--bus']);
+const SESSION_VALUED = new Set(['--bearers', '--interface', '--type', '--context']);
+const SESSION_FLAGS = new Set(['--source-ip-rule', '--wait']);
+
+interface Scanned {
+  json: boolean;
+  bus: string | undefined;
+  help: boolean;
+  /** Positionals and command options, in order, global options removed. */
+  rest: string[];
+  /** Everything after the first `--` (null: there was none). */
+  tail: string[] | null;
+}
+
+/** Splits `--opt=value`, takes global options out wherever they are (up to `--`). */
+function scan(argv: readonly string[]): Scanned {
+  const out: Scanned = { json: false, bus: undefined, help: false, rest: [], tail: null };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      out.tail = argv.slice(i + 1);
+      break;
+    }
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    if (name === '--json' || name === '-h' || name === '--help') {
+      if (eq > 0) throw new UsageError(`option '${name}' takes no value`);
+      if (name === '--json') out.json = true;
+      else out.help = true;
+      continue;
+    }
+    if (GLOBAL_VALUED.has(name)) {
+      const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+      if (value === undefined || value === '') throw new UsageError(`option '${name}' needs a value`);
+      out.bus = value;
+      continue;
+    }
+    if (eq > 0) out.rest.push(name, arg.slice(eq + 1));
+    else out.rest.push(arg);
+  }
+  return out;
+}
+
+/** Reads session options (and `--wait`) from `args`; anything else left over is an error. */
+function sessionOptions(command: string, args: readonly string[]): { session: SessionOptions; wait: boolean } {
+  const session: { -readonly [K in keyof SessionOptions]: SessionOptions[K] } = {};
+  let wait = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (SESSION_FLAGS.has(arg)) {
+      if (arg === '--wait') wait = true;
+      else session.sourceIPRule = true;
+      continue;
+    }
+    if (!SESSION_VALUED.has(arg)) {
+      if (arg.startsWith('-')) throw new UsageError(`${command}: unknown option '${arg}'`);
+      throw new UsageError(`${command}: unexpected argument '${arg}'`);
+    }
+    const value = args[++i];
+    if (value === undefined) throw new UsageError(`option '${arg}' needs a value`);
+    switch (arg) {
+      case '--bearers':
+        session.allowedBearers = parseBearers(value);
+        break;
+      case '--interface':
+        if (value !== '*' && !isValidInterfaceName(value)) throw new UsageError(`'${value}' is not a valid interface name (1-15 bytes, no '/', ':' or whitespace)`);
+        session.allowedInterface = value;
+        break;
+      case '--type':
+        if (!(CONNECTION_TYPES as readonly string[]).includes(value)) throw new UsageError(`'${value}' is not a connection type (expected ${CONNECTION_TYPES.join(', ')})`);
+        session.connectionType = value as ConnectionType;
+        break;
+      case '--context':
+        if (value.includes('\0')) throw new UsageError('--context must not contain NUL characters');
+        session.contextIdentifier = value;
+        break;
+    }
+  }
+  return { session, wait };
+}
+
+/** `cellular,wifi` or `*`: bearers in order of preference. */
+export function parseBearers(value: string): BearerOption[] {
+  const list = value.split(',').map((b) => b.trim());
+  for (const b of list) {
+    if (b !== '*' && !(BEARERS as readonly string[]).includes(b)) throw new UsageError(`unknown bearer '${b}' (expected ${BEARERS.join(', ')} or *)`);
+  }
+  return list as BearerOption[];
+}
+
+function noMore(command: string, args: readonly string[]): void {
+  const extra = args[0];
+  if (extra === undefined) return;
+  throw new UsageError(extra.startsWith('-') ? `${command}: unknown option '${extra}'` : `${command}: unexpected argument '${extra}'`);
+}
+
+function onOff(command: string, value: string | undefined): boolean {
+  if (value === 'on') return true;
+  if (value === 'off') return false;
+  throw new UsageError(`${command}: expected 'on' or 'off'${value === undefined ? '' : `, got '${value}'`}`);
+}
+
+/** Parses argv (without node and the script). Throws {@link UsageError}. */
+export function parseArgs(argv: readonly string[]): Invocation {
+  const s = scan(argv);
+  const [name, ...args] = s.rest;
+  const inv = (command: Command): Invocation => ({ command, json: s.json, bus: s.bus });
+  if (s.help || name === 'help') return inv({ name: 'help' });
+  if (name === undefined) throw new UsageError(s.tail ? "'--' needs the run command before it" : 'no command given');
+  if (name.startsWith('-')) throw new UsageError(`unknown option '${name}'`);
+  if (s.tail !== null && name !== 'run') throw new UsageError(`${name}: unexpected '--'`);
+  switch (name) {
+    case 'state':
+    case 'services':
+    case 'technologies':
+    case 'sessions':
+      noMore(name, args);
+      return inv({ name });
+    case 'enable':
+    case 'disable': {
+      const [tech, ...more] = args;
+      if (tech === undefined) throw new UsageError(`${name}: expected a technology (${BEARERS.join(', ')})`);
+      if (!(BEARERS as readonly string[]).includes(tech)) throw new UsageError(`${name}: unknown technology '${tech}' (expected ${BEARERS.join(', ')})`);
+      noMore(name, more);
+      return inv({ name: 'power', technology: tech as Bearer, on: name === 'enable' });
+    }
+    case 'offline': {
+      const [value, ...more] = args;
+      const on = onOff(name, value);
+      noMore(name, more);
+      return inv({ name: 'offline', on });
+    }
+    case 'session': {
+      const [sub, ...more] = args;
+      if (sub !== 'create') throw new UsageError(`session: expected 'create'${sub === undefined ? '' : `, got '${sub}'`}`);
+      return inv({ name: 'session-create', ...sessionOptions('session create', more) });
+    }
+    case 'monitor': {
+      let intervalMs = DEFAULT_MONITOR_INTERVAL_MS;
+      for (let i = 0; i < args.length; i++) {
+        if (args[i] !== '--interval') noMore(name, args.slice(i));
+        const v = args[++i];
+        const n = Number(v);
+        if (v === undefined || !Number.isInteger(n) || n < 100 || n > 3_600_000) throw new UsageError('--interval needs a number of milliseconds (100 to 3600000)');
+        intervalMs = n;
+      }
+      return inv({ name: 'monitor', intervalMs });
+    }
+    case 'run': {
+      if (s.tail === null) throw new UsageError("run: missing '--' before the command (netsessionctl run [options] -- COMMAND [ARGS])");
+      if (s.tail.length === 0) throw new UsageError("run: no command after '--'");
+      return inv({ name: 'run', ...sessionOptions('run', args), argv: s.tail });
+    }
+    case 'stats': {
+      const [path, ...more] = args;
+      if (path !== undefined && !path.startsWith('/')) noMore(name, [path]);
+      if (path !== undefined && !/^(\/[A-Za-z0-9_]+)+$/.test(path)) throw new UsageError(`stats: '${path}' is not a session object path`);
+      noMore(name, more);
+      return inv({ name: 'stats', path: path ?? null });
+    }
+    default:
+      throw new UsageError(`unknown command '${name}' (expected one of ${COMMANDS.join(', ')})`);
+  }
+}

@@ -1,0 +1,51 @@
+/** `state`, `services`, `technologies`, `enable`/`disable`, `offline`. */
+import { AlreadyDisabledError, AlreadyEnabledError, type Bearer } from '../../../lib/index.js';
+import { emit, type Context } from '../context.js';
+import { EXIT } from '../errors.js';
+import { formatServices, formatState, formatTechnologies } from '../format.js';
+
+export async function state(ctx: Context): Promise<number> {
+  const p = await ctx.manager.properties();
+  emit(ctx, p, () => formatState(p));
+  return EXIT.ok;
+}
+
+export async function services(ctx: Context): Promise<number> {
+  const list = await ctx.manager.services();
+  emit(ctx, list, () => formatServices(list));
+  return EXIT.ok;
+}
+
+export async function technologies(ctx: Context): Promise<number> {
+  const list = await ctx.manager.technologies();
+  emit(ctx, list, () => formatTechnologies(list));
+  return EXIT.ok;
+}
+
+/** A technology the daemon does not have is a plain error (exit 1), told in words rather than as D-Bus's UnknownObject. */
+class NoSuchTechnology extends Error {}
+
+/** `enable`/`disable`: already in that state counts as success (`changed: false`), for scripts. */
+export async function power(ctx: Context, technology: Bearer, on: boolean): Promise<number> {
+  const have = await ctx.manager.technologies();
+  if (!have.some((t) => t.type === technology)) {
+    throw new NoSuchTechnology(`no technology '${technology}' (the daemon has ${have.map((t) => t.type).join(', ') || 'none'})`);
+  }
+  let changed = true;
+  try {
+    await ctx.manager.setPowered(technology, on);
+  } catch (err) {
+    if (!(err instanceof (on ? AlreadyEnabledError : AlreadyDisabledError))) throw err;
+    changed = false;
+  }
+  emit(ctx, { technology, powered: on, changed }, () => `${technology}: ${changed ? '' : 'already '}${on ? 'enabled' : 'disabled'}`);
+  return EXIT.ok;
+}
+
+/** `offline on|off`: prints the Manager's properties afterwards. */
+export async function offline(ctx: Context, on: boolean): Promise<number> {
+  await ctx.manager.setOfflineMode(on);
+  const p = await ctx.manager.properties();
+  emit(ctx, p, () => formatState(p));
+  return EXIT.ok;
+}

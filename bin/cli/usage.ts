@@ -1,0 +1,30 @@
+/** The help text (`netsessionctl help`); docs/netsessionctl.md has the long form. */
+export const USAGE = `usage: netsessionctl [--json] [--bus ADDRESS] COMMAND [ARGS]
+
+commands:
+  state                           the daemon's state and OfflineMode
+  services                        the services (uplinks), in the daemon's order
+  technologies                    the technologies and whether they are powered
+  enable TECH | disable TECH      power a technology on or off (root)
+  offline on|off                  OfflineMode on or off (root)
+  sessions                        every session of every client (root)
+  session create [SESSION-OPTS]   create a session and print its updates until Ctrl-C
+  monitor [--interval MS]         services and sessions as they change, until Ctrl-C
+  run [SESSION-OPTS] -- CMD ARGS  run CMD with all its traffic in a new session
+  stats [SESSION-PATH]            per-session traffic counters (all sessions: root)
+  help                            this text
+
+session options:
+  --bearers LIST      allowed bearers in order of preference, e.g. cellular,wifi or *
+  --interface NAME    only this interface
+  --type TYPE         any, local or internet (only uplinks whose online check passed)
+  --source-ip-rule    also route by the session's source address
+  --context TEXT      a context identifier shown to administrators
+  --wait              wait (up to 30 s) until the session has an uplink
+
+global options:
+  --json              JSON output (JSON lines for session create and monitor)
+  --bus ADDRESS       D-Bus address (default: $DBUS_SYSTEM_BUS_ADDRESS, else the system bus)
+
+exit status: 0 ok, 1 failure, 2 bad command line, 3 daemon or bus not available;
+run exits with its command's status (125: the command could not enter the session's cgroup).`;

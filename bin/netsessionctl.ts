@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+/**
+ * netsessionctl: the command-line tool for netsessiond (and, where it needs no extension, a real
+ * connmand). Talks to the daemon only through the SDK. See docs/netsessionctl.md.
+ */
+import { main } from './cli/main.js';
+
+// Errors are reported by main() in one line; anything escaping it is a bug, still one line.
+process.on('uncaughtException', (err) => {
+  process.stderr.write(`netsessionctl: ${err.message.replace(/\s*\n\s*/g, ' ')}\n`);
+  process.exit(1);
+});
+
+const code = await main(process.argv.slice(2), {
+  out: (text) => process.stdout.write(`${text}\n`),
+  err: (text) => process.stderr.write(`${text}\n`),
+  isTTY: Boolean(process.stdout.isTTY),
+});
+// The bus connection and signal handlers must not keep a finished command alive.
+process.exit(code);
