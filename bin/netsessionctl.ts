@@ -3,13 +3,16 @@
  * netsessionctl: the command-line tool for netsessiond (and, where it needs no extension, a real
  * connmand). Talks to the daemon only through the SDK. See docs/netsessionctl.md.
  */
+import { errorLine } from './cli/errors.js';
 import { main } from './cli/main.js';
 
 // Errors are reported by main() in one line; anything escaping it is a bug, still one line.
-process.on('uncaughtException', (err) => {
-  process.stderr.write(`netsessionctl: ${err.message.replace(/\s*\n\s*/g, ' ')}\n`);
+const die = (err: unknown): never => {
+  process.stderr.write(`${errorLine(err)}\n`);
   process.exit(1);
-});
+};
+process.on('uncaughtException', die);
+process.on('unhandledRejection', die);
 
 const code = await main(process.argv.slice(2), {
   out: (text) => process.stdout.write(`${text}\n`),

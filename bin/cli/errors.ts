@@ -2,7 +2,7 @@
  * Exit codes and the one-line error report. Every failure ends up here, so the mapping from
  * error to exit code lives in one place (documented in docs/netsessionctl.md).
  */
-import { DaemonUnavailableError, InvalidOptionError } from '../../lib/index.js';
+import { AbortError, DaemonUnavailableError, InvalidOptionError } from '../../lib/index.js';
 
 /** netsessionctl's exit codes (`run` exits with its command's status instead, see EXIT_RUN). */
 export const EXIT = {
@@ -13,6 +13,8 @@ export const EXIT = {
   usage: 2,
   /** No daemon on the bus, or no bus. */
   unavailable: 3,
+  /** Ctrl-C (or SIGTERM, SIGHUP) while a command was still being set up (128 + SIGINT, as shells report it). */
+  interrupted: 130,
 } as const;
 
 /** Statuses `run` uses for its own failures after the command was spawned (as env(1) and docker do). */
@@ -33,6 +35,7 @@ export class UsageError extends Error {
 export function exitCodeOf(err: unknown): number {
   if (err instanceof UsageError || err instanceof InvalidOptionError) return EXIT.usage;
   if (err instanceof DaemonUnavailableError) return EXIT.unavailable;
+  if (err instanceof AbortError) return EXIT.interrupted;
   return EXIT.failure;
 }
 

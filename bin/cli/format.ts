@@ -103,7 +103,7 @@ export function formatStats(rows: readonly StatsRow[]): string {
 }
 
 function show(value: unknown): string {
-  if (value === null || value === undefined) return '-';
+  if (value === null || value === undefined || value === '') return '-';
   if (Array.isArray(value)) return value.join(',') || '-';
   if (typeof value === 'object') {
     const o = value as { address?: string; prefixLength?: number; netmask?: string };

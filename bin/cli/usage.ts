@@ -26,5 +26,6 @@ global options:
   --json              JSON output (JSON lines for session create and monitor)
   --bus ADDRESS       D-Bus address (default: $DBUS_SYSTEM_BUS_ADDRESS, else the system bus)
 
-exit status: 0 ok, 1 failure, 2 bad command line, 3 daemon or bus not available;
+exit status: 0 ok, 1 failure, 2 bad command line, 3 daemon or bus not available,
+130 interrupted while setting up;
 run exits with its command's status (125: the command could not enter the session's cgroup).`;

@@ -67,3 +67,13 @@ describe('docs/errors.md', () => {
     }
   });
 });
+
+describe('README quick start', () => {
+  it('is exactly typings/readme-quick-start.test-d.ts, which tsd type-checks', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const block = /## Quick start\n\n```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    const file = readFileSync(new URL('../../typings/readme-quick-start.test-d.ts', import.meta.url), 'utf8');
+    expect(block).toBe(file);
+    expect(file.split('\n').filter((l) => l.trim() && !l.trim().startsWith('//')).length).toBeLessThanOrEqual(15);
+  });
+});

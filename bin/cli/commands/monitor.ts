@@ -30,7 +30,7 @@ export async function monitor(ctx: Context, intervalMs: number): Promise<number>
       return;
     }
     const parts = [
-      `netsessiond ${new Date().toLocaleTimeString()}${lastError ? `  (${lastError})` : ''}`,
+      `netsessionctl monitor  ${new Date().toTimeString().slice(0, 8)}${lastError ? `  (${lastError})` : ''}`,
       '',
       services === null ? 'services: …' : formatServices(services),
       '',

@@ -27,7 +27,10 @@ export async function openSession(ctx: Context, options: SessionOptions, wait: b
 
 export async function sessionCreate(ctx: Context, options: SessionOptions, wait: boolean): Promise<number> {
   const s = await openSession(ctx, options, wait);
-  emit(ctx, { event: 'session', path: s.path, settings: s.settings }, () => `session ${s.path}\n${formatUplink(s.settings)}  (${formatUpdate(s.settings)})`);
+  emit(ctx, { event: 'session', path: s.path, settings: s.settings }, () => {
+    const { connectionType, allowedBearers, allowedInterface, contextIdentifier, sourceIPRule } = s.settings;
+    return [`session ${s.path}`, formatUplink(s.settings), formatUpdate({ connectionType, allowedBearers, allowedInterface, contextIdentifier, sourceIPRule })].join('\n');
+  });
   s.on('update', (changes) => emit(ctx, { event: 'update', path: s.path, changes }, () => `update: ${formatUpdate(changes)}`));
   const ended = new Promise<Error | null>((resolve) => s.once('destroyed', resolve));
   const byUser = aborted(ctx.stop).then(() => 'stopped' as const);

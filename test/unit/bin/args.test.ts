@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseArgs, parseBearers } from '../../../bin/cli/args.js';
 import { errorLine, EXIT, exitCodeOf, UsageError } from '../../../bin/cli/errors.js';
-import { DaemonUnavailableError, FailedError, InvalidOptionError } from '../../../lib/index.js';
+import { AbortError, DaemonUnavailableError, FailedError, InvalidOptionError } from '../../../lib/index.js';
 
 function usageError(argv: string[]): string {
   try {
@@ -91,6 +91,7 @@ describe('exit codes and the error line', () => {
     expect(exitCodeOf(new DaemonUnavailableError('no-daemon', 'gone'))).toBe(3);
     expect(exitCodeOf(new FailedError('no', 'net.connman.Error.Failed'))).toBe(1);
     expect(exitCodeOf(new Error('x'))).toBe(1);
+    expect(exitCodeOf(new AbortError())).toBe(130);
   });
 
   it('is one line without a stack trace', () => {

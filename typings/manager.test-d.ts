@@ -1,0 +1,40 @@
+import { expectError, expectType } from 'tsd';
+import {
+  createSession,
+  DBusTransport,
+  getManager,
+  Manager,
+  MockTransport,
+  type ManagerProperties,
+  type ManagerState,
+  type SessionInfo,
+  type SessionListEntry,
+  type SessionStatistics,
+  type TechnologyInfo,
+} from 'netsession';
+
+const m = getManager(new DBusTransport({ busAddress: 'unix:path=/run/test/bus' }));
+expectType<Manager>(m);
+expectType<Manager>(getManager());
+expectType<Manager>(getManager(new MockTransport({ uid: 1000 })));
+
+expectType<Promise<ManagerProperties>>(m.properties());
+expectType<ManagerState>((await m.properties()).state);
+expectType<Promise<void>>(m.setOfflineMode(true));
+expectError(m.setOfflineMode('on'));
+expectType<Promise<readonly TechnologyInfo[]>>(m.technologies());
+expectType<Promise<void>>(m.setPowered('wifi', false));
+expectError(m.setPowered('wifi'));
+
+const [entry] = await m.sessions();
+if (entry) {
+  expectType<SessionInfo>(entry.settings);
+  expectType<bigint | null>(entry.rxBytes);
+  expectType<readonly string[]>(entry.cgroups);
+  expectError((entry.uid = 3));
+}
+expectType<Promise<SessionStatistics>>(m.statistics('/sessions/_1_5/n'));
+
+const s = await createSession({ transport: new MockTransport() });
+expectType<Promise<void>>(s.claimCgroup('/netsession.run/42'));
+expectError(s.claimCgroup());
