@@ -16,12 +16,13 @@
  * | docs/netsessionctl.md           | every command shown there runs and succeeds                    |
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cgroup2Mounts } from '../../bin/cli/cgroup.js';
 import { parseArgs } from '../../bin/cli/args.js';
-import { REPO_ROOT, startNetsessiond } from './harness/daemon.js';
+import { REPO_ROOT } from './harness/daemon.js';
+import { startTestDaemon } from './harness/test-daemon.js';
 import { waitFor } from './harness/exec.js';
 import { createSandbox, requireRoot, type CommandResult, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
 import { docCommands } from './support/doc-commands.js';
@@ -143,27 +144,7 @@ async function clientOf(path: string): Promise<string | null> {
 describe.skipIf(!supported)('netsessionctl', () => {
   beforeAll(async () => {
     sb = await createSandbox();
-    const conf = join(sb.tmpDir, 'netsessiond.conf');
-    writeFileSync(
-      conf,
-      [
-        '[General]',
-        'OnlineCheckMode = one-shot',
-        'OnlineCheckInitialInterval = 1',
-        'OnlineCheckMaxInterval = 1',
-        'OnlineCheckConnectTimeout = 1',
-        '[Bearers]',
-        'eth-a = ethernet',
-        'eth-b = wifi',
-        'eth-c = cellular',
-        '',
-      ].join('\n'),
-    );
-    daemon = await startNetsessiond(sb, {
-      mountCgroup2: true,
-      args: ['--config', conf, '--state-dir', join(sb.tmpDir, 'state'), '--policy-dir', join(sb.tmpDir, 'policy'), '--online-check-url', sb.inet.onlineUrl4, '--online-check-url6', sb.inet.onlineUrl6, '--firewall', 'nftables', '--debug'],
-    });
-    await daemon.waitForLine(/ready:/, { timeoutMs: 20_000 });
+    ({ daemon } = await startTestDaemon(sb, { mountCgroup2: true, args: ['--firewall', 'nftables', '--debug'] }));
     await allOnline();
   }, 120_000);
 

@@ -19,11 +19,11 @@
  * | daemon stops (SIGTERM)                          | connmanctl prints "Session … released"                             |
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NETSESSION_MANAGER_INTERFACE } from '../../lib/protocol.js';
-import { startNetsessiond } from './harness/daemon.js';
+import { startTestDaemon } from './harness/test-daemon.js';
 import { waitFor } from './harness/exec.js';
 import { createSandbox, requireRoot, type RunAs, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
 import { CallError, ConnmanClient, unwrap, v } from './support/connman-client.js';
@@ -225,28 +225,7 @@ async function expectServicesMatchBus(): Promise<Array<[string, string, string]>
 describe.skipIf(!supported)('connmanctl (ConnMan 1.41 client) against netsessiond', () => {
   beforeAll(async () => {
     sb = await createSandbox();
-    const policyDir = join(sb.tmpDir, 'policy');
-    mkdirSync(policyDir, { recursive: true });
-    const conf = join(sb.tmpDir, 'netsessiond.conf');
-    writeFileSync(
-      conf,
-      [
-        '[General]',
-        'OnlineCheckMode = one-shot',
-        'OnlineCheckInitialInterval = 1',
-        'OnlineCheckMaxInterval = 1',
-        'OnlineCheckConnectTimeout = 1',
-        '[Bearers]',
-        'eth-a = ethernet',
-        'eth-b = wifi',
-        'eth-c = cellular',
-        '',
-      ].join('\n'),
-    );
-    daemon = await startNetsessiond(sb, {
-      args: ['--config', conf, '--state-dir', join(sb.tmpDir, 'state'), '--policy-dir', policyDir, '--online-check-url', sb.inet.onlineUrl4, '--online-check-url6', sb.inet.onlineUrl6],
-    });
-    await daemon.waitForLine(/ready:/, { timeoutMs: 15_000 });
+    ({ daemon } = await startTestDaemon(sb));
     client = await ConnmanClient.connect(sb.dbusAddress!);
     await waitFor('all three services online', async () => ((await client.services()).every((s) => s.props.State === 'online') || undefined), {
       timeoutMs: 15_000,

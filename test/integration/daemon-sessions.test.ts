@@ -17,11 +17,11 @@
  * | OfflineMode on/off                           | every session disconnected / back                         |
  * | policy file written / edited / broken / gone | live sessions follow; a broken edit keeps the old policy  |
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INTERFACES, SETTING_KEYS, SETTING_SIGNATURES } from '../../lib/protocol.js';
-import { startNetsessiond } from './harness/daemon.js';
+import { startTestDaemon } from './harness/test-daemon.js';
 import { createSandbox, requireRoot, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
 import { CallError, ConnmanClient, v, type Notifier } from './support/connman-client.js';
 
@@ -56,28 +56,7 @@ async function quiet(n: Notifier, ms = 300): Promise<number> {
 describe.skipIf(!supported)('netsessiond sessions over D-Bus', () => {
   beforeAll(async () => {
     sb = await createSandbox();
-    policyDir = join(sb.tmpDir, 'policy');
-    mkdirSync(policyDir, { recursive: true });
-    const conf = join(sb.tmpDir, 'netsessiond.conf');
-    writeFileSync(
-      conf,
-      [
-        '[General]',
-        'OnlineCheckMode = one-shot',
-        'OnlineCheckInitialInterval = 1',
-        'OnlineCheckMaxInterval = 1',
-        'OnlineCheckConnectTimeout = 1',
-        '[Bearers]',
-        'eth-a = ethernet',
-        'eth-b = wifi',
-        'eth-c = cellular',
-        '',
-      ].join('\n'),
-    );
-    daemon = await startNetsessiond(sb, {
-      args: ['--config', conf, '--state-dir', join(sb.tmpDir, 'state'), '--policy-dir', policyDir, '--online-check-url', sb.inet.onlineUrl4, '--online-check-url6', sb.inet.onlineUrl6, '--debug'],
-    });
-    await daemon.waitForLine(/ready:/, { timeoutMs: 15_000 });
+    ({ daemon, policyDir } = await startTestDaemon(sb, { args: ['--debug'] }));
     client = await ConnmanClient.connect(sb.dbusAddress!);
     // All three uplinks pass their online check at start.
     const deadline = Date.now() + 15_000;

@@ -1,0 +1,56 @@
+/**
+ * The daemon as most integration tests want it: bearer overrides that make the three default
+ * uplinks look like three technologies (eth-a ethernet, eth-b wifi, eth-c cellular), fast online
+ * checks against the sandbox's internet host, private state and policy directories, started and
+ * ready (its link dump done).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startNetsessiond, type DaemonOptions } from './daemon.js';
+import type { Sandbox, SandboxProcess } from './sandbox.js';
+
+/** The bearer each default uplink gets through `[Bearers]`. */
+export const TEST_BEARERS = { 'eth-a': 'ethernet', 'eth-b': 'wifi', 'eth-c': 'cellular' } as const;
+
+export interface TestDaemonOptions extends Omit<DaemonOptions, 'args'> {
+  /** Extra `[General]` lines (e.g. `ReconcileInterval = 1`). */
+  general?: string[];
+  /** Extra command-line arguments (e.g. `--firewall`, `iptables`). */
+  args?: string[];
+  readyTimeoutMs?: number;
+}
+
+export interface TestDaemon {
+  daemon: SandboxProcess;
+  configPath: string;
+  policyDir: string;
+  stateDir: string;
+}
+
+export async function startTestDaemon(sb: Sandbox, opts: TestDaemonOptions = {}): Promise<TestDaemon> {
+  const policyDir = join(sb.tmpDir, 'policy');
+  const stateDir = join(sb.tmpDir, 'state');
+  mkdirSync(policyDir, { recursive: true });
+  const configPath = join(sb.tmpDir, 'netsessiond.conf');
+  writeFileSync(
+    configPath,
+    [
+      '[General]',
+      'OnlineCheckMode = one-shot',
+      'OnlineCheckInitialInterval = 1',
+      'OnlineCheckMaxInterval = 1',
+      'OnlineCheckConnectTimeout = 1',
+      ...(opts.general ?? []),
+      '[Bearers]',
+      ...Object.entries(TEST_BEARERS).map(([ifname, bearer]) => `${ifname} = ${bearer}`),
+      '',
+    ].join('\n'),
+  );
+  const { general: _g, args = [], readyTimeoutMs = 20_000, ...rest } = opts;
+  const daemon = await startNetsessiond(sb, {
+    ...rest,
+    args: ['--config', configPath, '--state-dir', stateDir, '--policy-dir', policyDir, '--online-check-url', sb.inet.onlineUrl4, '--online-check-url6', sb.inet.onlineUrl6, ...args],
+  });
+  await daemon.waitForLine(/ready:/, { timeoutMs: readyTimeoutMs });
+  return { daemon, configPath, policyDir, stateDir };
+}
