@@ -64,6 +64,12 @@ export interface DaemonApi {
   statistics(caller: BusCaller, path: string): Promise<SessionStatistics>;
   resetStatistics(caller: BusCaller, path: string): Promise<void>;
   /**
+   * `SetStatisticsInterval(u)`: `Statistics` signals for the session go to the caller every
+   * `seconds` (0 stops them), the first right after the reply, until the session ends or the
+   * caller leaves the bus. Owner or root; NotSupported without the accounting datapath.
+   */
+  setStatisticsInterval(caller: BusCaller, path: string, seconds: number): void;
+  /**
    * `ClaimCgroup(s)`: the traffic of cgroup `cgroup`'s processes belongs to the session; resolves
    * once the kernel classifies it (so a process started after the reply is marked from its first
    * packet). Owner or root; a non-root caller may claim only a cgroup directory it owns.

@@ -262,6 +262,12 @@ export interface BusEvents {
   counterUsage(owner: string, path: string, service: string, home: PropDict, roaming: PropDict): void;
   /** `Counter.Release()` (shutdown only, as ConnMan). */
   counterRelease(owner: string, path: string): void;
+  /**
+   * `org.netsession.Session1.Statistics(a{sv})` from the session object at `path`, sent to the
+   * one client that asked for it (`subscriber`, a unique bus name); `stats` has the keys of
+   * GetStatistics, each a `t`.
+   */
+  sessionStatistics(subscriber: string, path: string, stats: PropDict): void;
   /** The session object at `path` is gone: unexport it. */
   sessionRemoved(path: string): void;
   /** `Manager.ServicesChanged(a(oa{sv}), ao)`: the full order, with properties for changed services. */

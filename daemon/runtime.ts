@@ -24,7 +24,9 @@ import type { OnlineCheckSettings } from './core/online-schedule.js';
 import { changedProps, managerProps, serviceProps, settingProp, technologyProps, updateDict } from './core/properties.js';
 import { isConnected, usableAddress } from './core/services.js';
 import type { RawValue } from './core/settings.js';
+import { statisticsProps } from './core/statistics-schedule.js';
 import { OnlineRunner } from './online-runner.js';
+import { StatisticsSignals } from './statistics-signals.js';
 import type {
   Accounting,
   BusCaller,
@@ -83,6 +85,8 @@ export class Runtime implements DaemonApi {
   readonly #counterTimers = new Map<string, { cancel(): void }>();
   /** The statistics read in flight: counters whose periods coincide share it. */
   #statsRead: Promise<void> | null = null;
+  /** `Statistics` signals (SetStatisticsInterval); null without accounting, where they are NotSupported. */
+  readonly #statsSignals: StatisticsSignals | null;
   #stopping = false;
 
   constructor(deps: RuntimeDeps) {
@@ -101,6 +105,15 @@ export class Runtime implements DaemonApi {
       report: (id, family, online, portal, error) => this.apply(this.engine.onlineStatus(id, family, { online, portal }, error)),
       log: (m) => deps.log('debug', m),
     });
+    const accounting = deps.accounting;
+    this.#statsSignals = accounting
+      ? new StatisticsSignals({
+          clock: deps.clock,
+          accounting,
+          send: (subscriber, path, c) => deps.events.sessionStatistics(subscriber, path, statisticsProps(c)),
+          log: deps.log,
+        })
+      : null;
   }
 
   /** Loads policy files and the initial link dump, then follows events. */
@@ -123,6 +136,7 @@ export class Runtime implements DaemonApi {
     for (const reg of this.#counters.all()) this.#d.events.counterRelease(reg.owner, reg.path);
     for (const t of this.#counterTimers.values()) t.cancel();
     this.#counterTimers.clear();
+    this.#statsSignals?.stop();
     this.#runner.stopAll();
     this.#reconcileTimer?.cancel();
     this.#reconcileTimer = null;
@@ -175,6 +189,8 @@ export class Runtime implements DaemonApi {
     const kernelFirst = fx.kernelDirty && Boolean(this.#d.routing || this.#d.firewall) && fx.updates.some((u) => this.#kernelRelevant(u.path));
     const sendNow = !kernelFirst && !this.#held;
     if (sendNow) send();
+    // At once, even when the removal itself waits behind held Updates: no signal for a dead session.
+    for (const path of fx.destroyedSessions) this.#statsSignals?.sessionEnded(path);
     this.#signalServices(fx);
     this.#signalTechnologies(fx);
     for (const name of fx.managerChanged) {
@@ -429,6 +445,8 @@ export class Runtime implements DaemonApi {
 
   clientGone(sender: string): void {
     this.apply(this.engine.ownerGone(sender));
+    // Its sessions ended above; root may also have asked for signals of other clients' sessions.
+    this.#statsSignals?.clientGone(sender);
     for (const reg of this.#counters.ownerGone(sender)) {
       this.#disarmCounter(reg);
       this.#d.log('debug', `counter ${reg.owner}${reg.path} ended: its client left the bus`);
@@ -552,6 +570,12 @@ export class Runtime implements DaemonApi {
     await this.#d.accounting.reset([s.key]);
   }
 
+  setStatisticsInterval(caller: BusCaller, path: string, seconds: number): void {
+    const s = this.#owned(caller, path);
+    if (!this.#statsSignals) throw new NotSupportedError('per-session statistics need the kernel datapath (not configured)');
+    this.#statsSignals.set(path, s.key, caller.sender, seconds);
+  }
+
   async claimCgroup(caller: BusCaller, path: string, cgroup: string): Promise<void> {
     if (!this.#d.firewall || !this.#d.cgroups) throw new NotSupportedError('claiming cgroups needs the kernel datapath (not configured)');
     // Path and ownership first: the filesystem is looked at only for a well-formed request.
@@ -564,7 +588,7 @@ export class Runtime implements DaemonApi {
 
   capabilities(): string[] {
     const caps = ['ListSessions', 'PerServiceOnlineCheck', 'CgroupPolicy'];
-    if (this.#d.accounting) caps.push('Statistics');
+    if (this.#d.accounting) caps.push('Statistics', 'StatisticsSignal');
     if (this.#d.routing || this.#d.firewall) caps.push('Datapath');
     if (this.#d.firewall && this.#d.cgroups) caps.push('ClaimCgroup');
     return caps;

@@ -49,6 +49,7 @@ export interface DBusTransportOptions {
 /** Where this process's notifier objects live (never a path the daemon could use itself). */
 const NOTIFIER_ROOT = `/netsession/${process.pid}`;
 const STATISTICS = 'Statistics';
+const STATISTICS_SIGNAL = 'StatisticsSignal';
 const SESSION: CallTarget = { kind: 'session' };
 const MANAGER: CallTarget = { kind: 'manager' };
 
@@ -64,6 +65,17 @@ interface Entry {
   notifier: SessionNotifier;
   /** Releases the connection hold this live session takes. */
   unhold: () => void;
+  /** The session's object path, once CreateSession answered. */
+  path: string | null;
+}
+
+/** One {@link DBusTransport.watchStatistics}: who hears the session's signals, and the match rule that admits them. */
+interface StatisticsWatch {
+  listener: (statistics: SessionStatistics) => void;
+  link: BusLink;
+  rule: string;
+  /** True once RemoveMatch was sent (or the rule never reached the bus): the bus counts identical rules, so only once. */
+  unmatched: boolean;
 }
 
 /** Calls a notifier without letting an exception thrown by an app's listener unwind the bus dispatch. */
@@ -101,6 +113,8 @@ export class DBusTransport implements Transport {
   #arming: Promise<void> | null = null;
   #rearm = false;
   #retry: NodeJS.Timeout | null = null;
+  /** Statistics watches by session path. */
+  readonly #statsWatches = new Map<string, StatisticsWatch>();
 
   constructor(options: DBusTransportOptions = {}) {
     this.#address = options.busAddress || process.env.DBUS_SYSTEM_BUS_ADDRESS || DEFAULT_SYSTEM_BUS;
@@ -117,7 +131,7 @@ export class DBusTransport implements Transport {
     const link = await this.#connect();
     const notifierPath = `${NOTIFIER_ROOT}/s${++this.#counter}`;
     // Registered before the call: the first Update may be read in the same tick as the reply.
-    this.#entries.set(notifierPath, { notifier, unhold: link.hold() });
+    this.#entries.set(notifierPath, { notifier, unhold: link.hold(), path: null });
     let path: string;
     try {
       const reply = await link.call(this.#msg(PATHS.manager, INTERFACES.manager, METHODS.manager.CreateSession, SIGNATURES.CreateSession.in, [encodeRequest(settings), notifierPath]), MANAGER);
@@ -155,6 +169,34 @@ export class DBusTransport implements Transport {
     const target: CallTarget = { kind: 'extension', feature: STATISTICS, onSession: true };
     const reply = await link.call(this.#msg(path, NETSESSION_INTERFACE, NETSESSION_METHODS.session.GetStatistics, '', []), target);
     return decodeStatistics(reply.body[0]);
+  }
+
+  /**
+   * `org.netsession.Session1.SetStatisticsInterval(seconds)` on the session at `path`, with a
+   * match rule for its `Statistics` signals from the daemon; the stop function sets the interval
+   * to 0 and removes the rule. The daemon sends the signals to this connection only.
+   */
+  async watchStatistics(path: string, seconds: number, listener: (statistics: SessionStatistics) => void): Promise<() => Promise<void>> {
+    const link = await this.#connect();
+    const owner = link.owner;
+    if (owner === null) throw new DaemonUnavailableError('no-daemon', `${this.#busName} is not on the bus`);
+    const S = NETSESSION_METHODS.sessionSignals;
+    const rule = `type='signal',sender='${owner}',path='${path}',interface='${NETSESSION_INTERFACE}',member='${S.Statistics}'`;
+    const w: StatisticsWatch = { listener, link, rule, unmatched: true };
+    // Registered before the call: the first signal may be read in the same tick as the reply.
+    this.#statsWatches.set(path, w);
+    try {
+      await link.addMatch(rule);
+      w.unmatched = false;
+      const target: CallTarget = { kind: 'extension', feature: STATISTICS_SIGNAL, onSession: true };
+      const M = NETSESSION_METHODS.session;
+      await link.call(this.#msg(path, NETSESSION_INTERFACE, M.SetStatisticsInterval, NETSESSION_SIGNATURES.SetStatisticsInterval.in, [seconds]), target);
+    } catch (err) {
+      if (this.#statsWatches.get(path) === w) this.#statsWatches.delete(path);
+      void this.#removeMatch(w);
+      throw err;
+    }
+    return () => this.#unwatchStatistics(path, w);
   }
 
   /** `Manager.GetProperties`. */
@@ -233,6 +275,8 @@ export class DBusTransport implements Transport {
     if (this.#closed) return;
     this.#closed = true;
     this.#watchers.clear();
+    // Their match rules go with the connection.
+    this.#statsWatches.clear();
     if (this.#retry) clearTimeout(this.#retry);
     this.#retry = null;
     const linkPromise = this.#link;
@@ -281,6 +325,8 @@ export class DBusTransport implements Transport {
   }
 
   #handle(link: BusLink, notifierPath: string, path: string): TransportSession {
+    const entry = this.#entries.get(notifierPath);
+    if (entry) entry.path = path;
     const call = (member: string, signature = '', body: unknown[] = []): Promise<void> =>
       link.call(this.#msg(path, INTERFACES.session, member, signature, body), SESSION).then(() => undefined);
     const M = METHODS.session;
@@ -305,17 +351,53 @@ export class DBusTransport implements Transport {
     if (!e) return undefined;
     this.#entries.delete(notifierPath);
     e.unhold();
+    if (e.path !== null) this.#dropStatistics(e.path);
     return e;
   }
 
   #loseAll(err: NetsessionError): void {
     this.#capabilities = null;
+    for (const path of [...this.#statsWatches.keys()]) this.#dropStatistics(path);
     const entries = [...this.#entries.values()];
     this.#entries.clear();
     for (const e of entries) {
       e.unhold();
       deliver(() => e.notifier.lost(err));
     }
+  }
+
+  // ------------------------------------------------------------------ statistics signals
+
+  /** The stop function of a watch: interval 0 if it is still the path's watch, and its match rule removed. Never rejects. */
+  async #unwatchStatistics(path: string, w: StatisticsWatch): Promise<void> {
+    const current = this.#statsWatches.get(path) === w;
+    if (current) this.#statsWatches.delete(path);
+    if (!w.link.open) return;
+    const stop = current
+      ? w.link
+          .call(this.#msg(path, NETSESSION_INTERFACE, NETSESSION_METHODS.session.SetStatisticsInterval, NETSESSION_SIGNATURES.SetStatisticsInterval.in, [0]), {
+            kind: 'extension',
+            feature: STATISTICS_SIGNAL,
+            onSession: true,
+          })
+          // The session may have ended meanwhile: its signals ended with it.
+          .catch(() => undefined)
+      : undefined;
+    await Promise.all([stop, this.#removeMatch(w)]);
+  }
+
+  /** The session ended: its watch goes (the daemon stopped the signals itself). */
+  #dropStatistics(path: string): void {
+    const w = this.#statsWatches.get(path);
+    if (!w) return;
+    this.#statsWatches.delete(path);
+    void this.#removeMatch(w);
+  }
+
+  #removeMatch(w: StatisticsWatch): Promise<void> {
+    if (w.unmatched || !w.link.open) return Promise.resolve();
+    w.unmatched = true;
+    return w.link.removeMatch(w.rule).catch(() => undefined);
   }
 
   // ------------------------------------------------------------------ the service watch
@@ -386,8 +468,16 @@ export class DBusTransport implements Transport {
     this.#retry.unref();
   }
 
-  /** ServicesChanged(changed, removed): `changed` is the whole order, with properties only for services that changed. */
+  /**
+   * A session's `Statistics(a{sv})`, or ServicesChanged(changed, removed): `changed` is the whole
+   * order, with properties only for services that changed.
+   */
   #onSignal(msg: DBusMessage): void {
+    if (msg.interface === NETSESSION_INTERFACE && msg.member === NETSESSION_METHODS.sessionSignals.Statistics) {
+      const w = msg.signature === NETSESSION_SIGNATURES.Statistics ? this.#statsWatches.get(msg.path) : undefined;
+      if (w) deliver(() => w.listener(decodeStatistics(msg.body[0])));
+      return;
+    }
     if (msg.path !== PATHS.manager || msg.interface !== INTERFACES.manager || msg.member !== METHODS.managerSignals.ServicesChanged) return;
     if (msg.signature !== SIGNATURES.ServicesChanged || !this.#serviceList) return;
     const [changed, removed] = msg.body as [unknown, unknown];

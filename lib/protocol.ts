@@ -43,7 +43,9 @@ export const NETSESSION_METHODS = {
   /** On {@link NETSESSION_MANAGER_INTERFACE} (object `/`). */
   manager: { ListSessions: 'ListSessions', GetCapabilities: 'GetCapabilities' },
   /** On {@link NETSESSION_INTERFACE} (each session object). */
-  session: { GetStatistics: 'GetStatistics', ResetStatistics: 'ResetStatistics', ClaimCgroup: 'ClaimCgroup' },
+  session: { GetStatistics: 'GetStatistics', ResetStatistics: 'ResetStatistics', ClaimCgroup: 'ClaimCgroup', SetStatisticsInterval: 'SetStatisticsInterval' },
+  /** Signals on {@link NETSESSION_INTERFACE} (each session object). */
+  sessionSignals: { Statistics: 'Statistics' },
 } as const;
 
 /** D-Bus signatures of the extension methods. */
@@ -60,7 +62,18 @@ export const NETSESSION_SIGNATURES = {
    * until the session ends. A non-root caller may claim only a cgroup directory it owns.
    */
   ClaimCgroup: { in: 's', out: '' },
+  /**
+   * Owner or root: `Statistics` signals for the session go to the caller every `seconds`
+   * ({@link STATISTICS_INTERVAL_LIMITS}; 0 stops them), the first right after the reply, until
+   * the session ends or the caller leaves the bus. Each caller has its own interval.
+   */
+  SetStatisticsInterval: { in: 'u', out: '' },
+  /** Signal: the session's counters, the dict of `GetStatistics`, sent to one subscriber. */
+  Statistics: 'a{sv}',
 } as const;
+
+/** Bounds of `SetStatisticsInterval`'s seconds. 0 stops the signals; any other value outside them is `InvalidArguments`. */
+export const STATISTICS_INTERVAL_LIMITS = { min: 1, max: 3600 } as const;
 
 /** Keys of the `GetStatistics` dict; every value is a `t` (uint64). */
 export const STATISTICS_KEYS = {

@@ -7,8 +7,8 @@
  *
  * @packageDocumentation
  */
-import type { NetsessionError } from './errors.js';
-import type { Bearer, ConnectionType, ManagerState, RequestKey, ServiceState, SessionSettings } from './protocol.js';
+import type { ExtensionNotSupportedError, NetsessionError } from './errors.js';
+import type { Bearer, ConnectionType, ManagerState, RequestKey, ServiceState, SessionSettings, STATISTICS_INTERVAL_LIMITS } from './protocol.js';
 import type { SessionInfo } from './settings.js';
 
 /** Settings for CreateSession (and values for Change), keyed and typed as ConnMan's wire format. */
@@ -170,4 +170,15 @@ export interface Transport {
   listSessions?(): Promise<readonly SessionListEntry[]>;
   /** Optional (needed by `Session.claimCgroup`): `org.netsession.Session1.ClaimCgroup(cgroup)` on the session at `path`. */
   claimCgroup?(path: string, cgroup: string): Promise<void>;
+  /**
+   * Optional (needed by the Session's `statistics` event): asks for the counters of the session at
+   * `path` every `seconds` (`org.netsession.Session1.SetStatisticsInterval`) and calls `listener`
+   * with each `Statistics` signal; the first comes right after the daemon's reply, possibly before
+   * this resolves. Resolves with the function that stops it (interval 0), which never rejects and
+   * does nothing once the session ended. Watching the same path again replaces the earlier watch
+   * (whose stop function then only forgets it). Rejects like the other extension calls
+   * ({@link ExtensionNotSupportedError} from a daemon without it, `InvalidArgumentsError` for
+   * seconds outside {@link STATISTICS_INTERVAL_LIMITS}).
+   */
+  watchStatistics?(path: string, seconds: number, listener: (statistics: SessionStatistics) => void): Promise<() => Promise<void>>;
 }

@@ -129,6 +129,18 @@ export class PolicyParseError extends DaemonError {
   }
 }
 
+/** A provisioning (`*.config`) file that cannot be used; the file's previous contents stay in force. */
+export class ProvisioningError extends DaemonError {
+  readonly code = 'NSD_ERR_PROVISIONING' as const;
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly detail: string,
+  ) {
+    super(`${file}${line > 0 ? `:${line}` : ''}: ${detail}`);
+  }
+}
+
 /** A bad value in the daemon's own configuration. */
 export class ConfigError extends DaemonError {
   readonly code = 'NSD_ERR_CONFIG' as const;
@@ -267,6 +279,18 @@ export class CgroupClaimLimitError extends DaemonError {
   }
 }
 
+/** SetStatisticsInterval with an interval outside the bounds (0 stops, which is always fine). */
+export class BadStatisticsIntervalError extends DaemonError {
+  readonly code = 'NSD_ERR_BAD_STATISTICS_INTERVAL' as const;
+  constructor(
+    readonly seconds: number,
+    readonly min: number,
+    readonly max: number,
+  ) {
+    super(`statistics interval must be 0 (stop) or ${min} to ${max} seconds, got ${seconds}`);
+  }
+}
+
 /** Every condition the daemon can report. */
 export type DaemonErrorCode =
   | UnknownSettingError['code']
@@ -282,6 +306,7 @@ export type DaemonErrorCode =
   | SessionLimitError['code']
   | AllocationExhaustedError['code']
   | PolicyParseError['code']
+  | ProvisioningError['code']
   | ConfigError['code']
   | ServiceNotFoundError['code']
   | TechnologyNotFoundError['code']
@@ -299,7 +324,8 @@ export type DaemonErrorCode =
   | BadCgroupPathError['code']
   | CgroupNotFoundError['code']
   | CgroupNotOwnedError['code']
-  | CgroupClaimLimitError['code'];
+  | CgroupClaimLimitError['code']
+  | BadStatisticsIntervalError['code'];
 
 /**
  * The one table from daemon error codes to ConnMan D-Bus error names. Where ConnMan has a
@@ -320,6 +346,7 @@ export const DBUS_ERROR_OF: Readonly<Record<DaemonErrorCode, ConnmanErrorName>> 
   NSD_ERR_SESSION_LIMIT: 'Failed',
   NSD_ERR_ALLOCATION_EXHAUSTED: 'Failed',
   NSD_ERR_POLICY_PARSE: 'Failed',
+  NSD_ERR_PROVISIONING: 'Failed',
   NSD_ERR_CONFIG: 'Failed',
   NSD_ERR_SERVICE_NOT_FOUND: 'NotFound',
   NSD_ERR_TECHNOLOGY_NOT_FOUND: 'NotFound',
@@ -338,4 +365,5 @@ export const DBUS_ERROR_OF: Readonly<Record<DaemonErrorCode, ConnmanErrorName>> 
   NSD_ERR_CGROUP_NOT_FOUND: 'NotFound',
   NSD_ERR_CGROUP_NOT_OWNED: 'PermissionDenied',
   NSD_ERR_CGROUP_CLAIM_LIMIT: 'Failed',
+  NSD_ERR_BAD_STATISTICS_INTERVAL: 'InvalidArguments',
 };

@@ -4,8 +4,8 @@
  * NameOwnerChanged match), and the end of the connection noticed.
  *
  * No proxy objects are used, so dbus-next's match-rule leak (its _addMatch/_removeMatch swap
- * hasOwnProperty's arguments and never send RemoveMatch) cannot occur: the only match rule is
- * added once by hand and lives as long as the connection.
+ * hasOwnProperty's arguments and never send RemoveMatch) cannot occur: match rules are added and
+ * removed by hand, with AddMatch and RemoveMatch calls of our own.
  */
 import dbus from 'dbus-next';
 import { DaemonUnavailableError, ProtocolError, TimeoutError, type NetsessionError } from '../errors.js';
@@ -135,9 +135,14 @@ export class BusLink {
     });
   }
 
-  /** Adds a match rule (kept as long as the connection: nothing here ever removes one). */
+  /** Adds a match rule; it stays until {@link BusLink.removeMatch} with the same string, or the connection ends. */
   async addMatch(rule: string): Promise<void> {
     await this.call(bus('AddMatch', 's', [rule]), { kind: 'manager' });
+  }
+
+  /** Removes one match rule added with {@link BusLink.addMatch} (the bus counts identical rules). */
+  async removeMatch(rule: string): Promise<void> {
+    await this.call(bus('RemoveMatch', 's', [rule]), { kind: 'manager' });
   }
 
   /** Sends a message that expects no reply (our answers to the daemon's Notification calls). */

@@ -53,6 +53,7 @@ export class MockSession {
   #ended = false;
   #active = true;
   #scripted: UplinkGroup | null = null;
+  #statsWatch: { seconds: number; listener: (statistics: SessionStatistics) => void } | null = null;
   readonly #notifier: SessionNotifier;
   readonly #uplinks: () => readonly MockUplink[];
 
@@ -119,10 +120,34 @@ export class MockSession {
     this.#script({ ...NO_UPLINK });
   }
 
+  /**
+   * The interval (seconds) the client asked for with `SetStatisticsInterval` (the SDK does when
+   * a `statistics` listener is added), or `null` while nobody watches the statistics.
+   */
+  get statisticsInterval(): number | null {
+    return this.#statsWatch?.seconds ?? null;
+  }
+
+  /**
+   * Sends a `Statistics` signal to the client watching them, as the daemon does every interval:
+   * `stats` first updates {@link MockSession.statistics} (what GetStatistics answers), then the
+   * whole of it is sent. Returns false, sending nothing, while nobody watches. Throws a TypeError
+   * once the session ended.
+   */
+  emitStatistics(stats: Partial<SessionStatistics> = {}): boolean {
+    this.#assertLive('emitStatistics');
+    this.statistics = { ...this.statistics, ...stats };
+    const w = this.#statsWatch;
+    if (!w) return false;
+    w.listener({ ...this.statistics });
+    return true;
+  }
+
   /** The daemon releases the session (`Notification.Release`, as on daemon shutdown). */
   release(): void {
     this.#assertLive('release');
     this.#ended = true;
+    this.#statsWatch = null;
     this.#notifier.release();
   }
 
@@ -192,15 +217,30 @@ export class MockSession {
     if (this.#sentFirst && !this.#ended) this.#reselect({});
   }
 
+  /** @internal SetStatisticsInterval(seconds > 0): replaces the watch; returns its token. */
+  _watchStatistics(seconds: number, listener: (statistics: SessionStatistics) => void): object {
+    this.#statsWatch = { seconds, listener };
+    return this.#statsWatch;
+  }
+
+  /** @internal Ends the watch `token` if it is still the current one (true when it was). */
+  _unwatchStatistics(token: object): boolean {
+    if (this.#statsWatch !== token) return false;
+    this.#statsWatch = null;
+    return true;
+  }
+
   /** @internal Destroyed by the client. */
   _destroy(): void {
     this.#ended = true;
+    this.#statsWatch = null;
   }
 
   /** @internal Lost with the daemon or the transport. */
   _lose(error: NetsessionError): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#statsWatch = null;
     this.#notifier.lost(error);
   }
 

@@ -4,7 +4,7 @@
  */
 import { BUS_ERROR, errorFromReply, type CallTarget } from '../reply-errors.js';
 import { DaemonUnavailableError, SessionClosedError, type NetsessionError } from '../errors.js';
-import { errorName, servicePath, sessionPath, technologyPath, type Bearer, type ManagerState, type RequestKey } from '../protocol.js';
+import { STATISTICS_INTERVAL_LIMITS, errorName, servicePath, sessionPath, technologyPath, type Bearer, type ManagerState, type RequestKey } from '../protocol.js';
 import { decodeUpdate, EMPTY_INFO, mergeUpdate } from '../settings.js';
 import type {
   ManagerProperties,
@@ -35,7 +35,8 @@ export type MockMethod =
   | 'SetProperty'
   | 'GetTechnologies'
   | 'ListSessions'
-  | 'ClaimCgroup';
+  | 'ClaimCgroup'
+  | 'SetStatisticsInterval';
 
 /**
  * One recorded call: the method, the object path it went to (a session's, a technology's for its
@@ -52,7 +53,7 @@ export interface MockTransportOptions {
   /** The uplinks sessions are bound to by the daemon's selection rule. Default none: sessions start `disconnected`. */
   uplinks?: readonly MockUplink[];
   /**
-   * What GetCapabilities answers. Default `['ListSessions', 'Statistics', 'ClaimCgroup']`
+   * What GetCapabilities answers. Default `['ListSessions', 'Statistics', 'StatisticsSignal', 'ClaimCgroup']`
    * (netsessiond with its datapath). `null` behaves like a real connmand: no extension interfaces at all.
    */
   capabilities?: readonly string[] | null;
@@ -82,6 +83,7 @@ const TARGET: Record<MockMethod, CallTarget> = {
   GetTechnologies: { kind: 'manager' },
   ListSessions: { kind: 'extension', feature: 'ListSessions', onSession: false },
   ClaimCgroup: { kind: 'extension', feature: 'ClaimCgroup', onSession: true },
+  SetStatisticsInterval: { kind: 'extension', feature: 'StatisticsSignal', onSession: true },
 };
 
 const TECH_NAMES: Record<Bearer, string> = { ethernet: 'Wired', wifi: 'WiFi', bluetooth: 'Bluetooth', cellular: 'Cellular', gadget: 'Gadget', vpn: 'VPN' };
@@ -136,7 +138,7 @@ export class MockTransport implements Transport {
 
   constructor(options: MockTransportOptions = {}) {
     this.#uplinks = Object.freeze([...(options.uplinks ?? [])]);
-    this.#capabilities = options.capabilities === undefined ? ['ListSessions', 'Statistics', 'ClaimCgroup'] : options.capabilities;
+    this.#capabilities = options.capabilities === undefined ? ['ListSessions', 'Statistics', 'StatisticsSignal', 'ClaimCgroup'] : options.capabilities;
     this.#autoUpdate = options.autoUpdate ?? true;
     this.#uid = options.uid ?? 0;
   }
@@ -316,6 +318,29 @@ export class MockTransport implements Transport {
       const s = this.#live('ClaimCgroup', path);
       if (!isCgroupPath(cgroup)) throw this.#error('ClaimCgroup', errorName('InvalidArguments'), `'${cgroup}' is not an absolute, normalised cgroup path`);
       if (!s.cgroups.includes(cgroup)) s.cgroups.push(cgroup);
+    });
+  }
+
+  /**
+   * A recorded `SetStatisticsInterval(seconds)` (needs the `StatisticsSignal` capability; seconds
+   * outside {@link STATISTICS_INTERVAL_LIMITS} are InvalidArguments). Nothing is sent by itself:
+   * the test sends each signal with `mock.sessionFor(s).emitStatistics(...)`. The stop function
+   * records `SetStatisticsInterval(0)` unless the session ended first.
+   */
+  watchStatistics(path: string, seconds: number, listener: (statistics: SessionStatistics) => void): Promise<() => Promise<void>> {
+    return this.#run('SetStatisticsInterval', path, [seconds], () => {
+      this.#extension('SetStatisticsInterval', 'StatisticsSignal');
+      const s = this.#live('SetStatisticsInterval', path);
+      const { min, max } = STATISTICS_INTERVAL_LIMITS;
+      if (!Number.isInteger(seconds) || seconds < min || seconds > max) {
+        throw this.#error('SetStatisticsInterval', errorName('InvalidArguments'), `statistics interval must be 0 (stop) or ${min} to ${max} seconds, got ${seconds}`);
+      }
+      const token = s._watchStatistics(seconds, listener);
+      return () => {
+        if (!s._unwatchStatistics(token) || s.destroyed) return Promise.resolve();
+        // Recorded like the real call; its outcome does not matter to the caller (never rejects).
+        return this.#run('SetStatisticsInterval', path, [0], () => undefined).catch(() => undefined);
+      };
     });
   }
 

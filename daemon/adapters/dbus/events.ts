@@ -1,21 +1,21 @@
 /**
  * The BusEvents port: Updates and Releases to clients' notifiers, Usage and Release to their
- * counters, signals of the Manager, Service and Technology objects, and the bookkeeping of which
- * of those objects exist.
+ * counters, signals of the Manager, Service and Technology objects, sessions' Statistics signals
+ * to their subscribers, and the bookkeeping of which of those objects exist.
  *
  * Every event is turned into a message and written synchronously, so messages leave in the
  * order the daemon produced them (the one exception is the UpdateGate, which only delays a
  * notifier's Updates past its pending CreateSession reply).
  */
 import dbus from 'dbus-next';
-import { INTERFACES, METHODS, PATHS, SIGNATURES, servicePath } from '../../../lib/protocol.js';
+import { INTERFACES, METHODS, NETSESSION_INTERFACE, NETSESSION_METHODS, NETSESSION_SIGNATURES, PATHS, SIGNATURES, servicePath } from '../../../lib/protocol.js';
 import type { BusEvents, Logger, Prop, PropDict } from '../../ports.js';
 import type { DBusMessage } from './connection.js';
 import type { ObjectTable } from './objects.js';
 import type { UpdateGate } from './update-gate.js';
 import { encodeDict, toVariant } from './variants.js';
 
-const { Message, MessageFlag } = dbus;
+const { Message, MessageFlag, MessageType } = dbus;
 
 /** What the events need from the adapter. */
 export interface EventDeps {
@@ -88,6 +88,23 @@ export function createBusEvents(deps: EventDeps): BusEvents {
 
     counterRelease(owner: string, path: string): void {
       guarded(`counter Release for ${owner}${path}`, () => counterCall(owner, path, METHODS.counter.Release, '', []));
+    },
+
+    sessionStatistics(subscriber: string, path: string, stats: PropDict): void {
+      // A unicast signal: a session's traffic figures reach the client that asked, not the whole bus.
+      guarded(
+        `Statistics for ${subscriber} on ${path}`,
+        () =>
+          new Message({
+            type: MessageType.SIGNAL,
+            destination: subscriber,
+            path,
+            interface: NETSESSION_INTERFACE,
+            member: NETSESSION_METHODS.sessionSignals.Statistics,
+            signature: NETSESSION_SIGNATURES.Statistics,
+            body: [encodeDict(stats)],
+          }),
+      );
     },
 
     sessionRemoved(path: string): void {

@@ -2,30 +2,13 @@
  * Our own interfaces, on the same objects as ConnMan's (ConnMan's messages never change):
  * `org.netsession.Manager1` on `/` and `org.netsession.Session1` on each session.
  */
-import {
-  NETSESSION_INTERFACE,
-  NETSESSION_MANAGER_INTERFACE,
-  NETSESSION_METHODS,
-  NETSESSION_SIGNATURES,
-  STATISTICS_KEYS,
-} from '../../../lib/protocol.js';
-import type { SessionStatistics } from '../../api.js';
-import type { PropDict } from '../../ports.js';
+import { NETSESSION_INTERFACE, NETSESSION_MANAGER_INTERFACE, NETSESSION_METHODS, NETSESSION_SIGNATURES } from '../../../lib/protocol.js';
+import { statisticsProps } from '../../core/statistics-schedule.js';
 import type { AdapterContext } from './context.js';
 import { EMPTY, type InterfaceSpec } from './interface-spec.js';
 import { encodeDict } from './variants.js';
 
 const SIG = NETSESSION_SIGNATURES;
-
-/** GetStatistics' dict: every counter as a `t`. */
-export function statisticsDict(s: SessionStatistics): PropDict {
-  return {
-    [STATISTICS_KEYS.rxBytes]: { signature: 't', value: s.rxBytes },
-    [STATISTICS_KEYS.txBytes]: { signature: 't', value: s.txBytes },
-    [STATISTICS_KEYS.rxPackets]: { signature: 't', value: s.rxPackets },
-    [STATISTICS_KEYS.txPackets]: { signature: 't', value: s.txPackets },
-  };
-}
 
 /** `org.netsession.Manager1`. */
 export function managerExtension(ctx: AdapterContext): InterfaceSpec {
@@ -64,7 +47,7 @@ export function sessionExtension(ctx: AdapterContext): InterfaceSpec {
         out: SIG.GetStatistics.out,
         outNames: ['statistics'],
         handle: (call) =>
-          Promise.resolve(call.withCaller((caller) => ctx.api().statistics(caller, call.path))).then((s) => [encodeDict(statisticsDict(s))]),
+          Promise.resolve(call.withCaller((caller) => ctx.api().statistics(caller, call.path))).then((s) => [encodeDict(statisticsProps(s))]),
       },
       [M.ResetStatistics]: {
         in: SIG.ResetStatistics.in,
@@ -78,6 +61,17 @@ export function sessionExtension(ctx: AdapterContext): InterfaceSpec {
         // The reply waits until the kernel classifies the cgroup's traffic.
         handle: (call) => Promise.resolve(call.withCaller((caller) => ctx.api().claimCgroup(caller, call.path, call.args[0] as string))).then(() => EMPTY),
       },
+      [M.SetStatisticsInterval]: {
+        in: SIG.SetStatisticsInterval.in,
+        out: SIG.SetStatisticsInterval.out,
+        inNames: ['seconds'],
+        // The reply leaves in a microtask; the first signal waits for a timer, so it comes after.
+        handle: (call) =>
+          Promise.resolve(call.withCaller((caller) => ctx.api().setStatisticsInterval(caller, call.path, call.args[0] as number))).then(() => EMPTY),
+      },
+    },
+    signals: {
+      [NETSESSION_METHODS.sessionSignals.Statistics]: { signature: SIG.Statistics, names: ['statistics'] },
     },
   };
 }

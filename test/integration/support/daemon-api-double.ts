@@ -19,6 +19,7 @@ import {
   TechnologyNotFoundError,
 } from '../../../daemon/core/errors.js';
 import { settingProp, updateDict } from '../../../daemon/core/properties.js';
+import { checkStatisticsInterval } from '../../../daemon/core/statistics-schedule.js';
 import { applySetting, parseCreateSettings, type RawValue, type RequestedSettings } from '../../../daemon/core/settings.js';
 import { fullUpdate } from '../../../daemon/core/updates.js';
 import type { BusCaller, BusEvents, PropDict } from '../../../daemon/ports.js';
@@ -249,6 +250,13 @@ export class ScriptedDaemonApiDouble implements DaemonApi {
   async resetStatistics(caller: BusCaller, path: string): Promise<void> {
     this.#record('resetStatistics', caller, path);
     this.#owned(caller, path);
+  }
+
+  /** Checks like the daemon (owner or root, the interval's bounds) and records; the test sends the signals itself. */
+  setStatisticsInterval(caller: BusCaller, path: string, seconds: number): void {
+    this.#record('setStatisticsInterval', caller, path, seconds);
+    this.#owned(caller, path);
+    checkStatisticsInterval(seconds);
   }
 
   async claimCgroup(caller: BusCaller, path: string, cgroup: string): Promise<void> {

@@ -20,6 +20,7 @@ function recorder(log: Event[]): BusEvents {
     update: (owner: string, notifier: string, changes: PropDict) => log.push(['update', notifier, Object.keys(changes)]),
     release: rec('release'),
     sessionRemoved: rec('sessionRemoved'),
+    sessionStatistics: rec('sessionStatistics'),
     servicesChanged: () => {},
     servicePropertyChanged: () => {},
     technologyAdded: () => {},
