@@ -33,9 +33,10 @@ import {
   type SessionClosedReason,
 } from './errors.js';
 import { toSessionRequest, type SessionOptions } from './options.js';
-import type { Bearer, RequestKey, SessionSettings, SessionState } from './protocol.js';
+import { STATISTICS_INTERVAL_LIMITS, type Bearer, type RequestKey, type SessionSettings, type SessionState } from './protocol.js';
 import { EMPTY_INFO, UPLINK_INFO, decodeUpdate, mergeUpdate, type IPv4Info, type IPv6Info, type SessionInfo, type SessionUpdate } from './settings.js';
 import type { SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from './transport.js';
+import { StatisticsFeed } from './statistics-feed.js';
 import { UpdateStream } from './update-stream.js';
 
 /** Events of a {@link Session}, with their arguments. Every property is already current when they fire. */
@@ -57,8 +58,17 @@ export interface SessionEvents {
    */
   destroyed: [error: NetsessionError | null];
   /**
-   * The session was lost because the daemon or the bus went away. Unlike a plain EventEmitter,
-   * a session emits `error` only when someone listens: `destroyed` reports the same loss.
+   * The session's traffic counters, every {@link Session.setStatisticsInterval} (default 1 s)
+   * while someone listens: the first listener asks the daemon for them (netsessiond's
+   * `SetStatisticsInterval`), removing the last one stops them. Without the daemon's
+   * `StatisticsSignal` capability (a real connmand, or netsessiond without its datapath) nothing
+   * fires and `error` reports an {@link ExtensionNotSupportedError}.
+   */
+  statistics: [statistics: SessionStatistics];
+  /**
+   * The session was lost because the daemon or the bus went away, or the `statistics` event
+   * cannot be served (the daemon lacks it, or refused). Unlike a plain EventEmitter, a session
+   * emits `error` only when someone listens: `destroyed` reports the same loss.
    */
   error: [error: NetsessionError];
 }
@@ -90,6 +100,9 @@ interface Ending {
   error: NetsessionError | null;
 }
 
+/** The capability behind the `statistics` event. */
+const STATISTICS_SIGNAL = 'StatisticsSignal';
+
 function isSessionOver(err: unknown): err is NetsessionError {
   return (err instanceof SessionClosedError && err.reason === 'gone') || err instanceof DaemonUnavailableError;
 }
@@ -114,10 +127,24 @@ export class Session extends EventEmitter<SessionEvents> {
   readonly #waiters = new Set<() => void>();
   /** The dispatcher behind `fetch()`, made on first use and closed with the session. */
   #fetchDispatcher: Dispatcher | null = null;
+  /** Seconds between `statistics` events. */
+  #statisticsInterval = 1;
+  readonly #statistics = new StatisticsFeed({
+    wanted: () => (this.#ending || this.listenerCount('statistics') === 0 ? 0 : this.#statisticsInterval),
+    subscribe: (seconds, listener) => this.#watchStatistics(seconds, listener),
+    deliver: (statistics) => {
+      if (!this.#ending) this.emit('statistics', statistics);
+    },
+    failed: (err) => {
+      // An ending session has announced its end already.
+      if (!this.#ending && this.listenerCount('error') > 0) this.emit('error', err as NetsessionError);
+    },
+  });
 
   private constructor(transport: Transport) {
     super();
     this.#transport = transport;
+    this.#followStatisticsListeners();
     this.#first = new Promise<void>((resolve, reject) => {
       this.#firstDone = { resolve, reject };
     });
@@ -239,6 +266,23 @@ export class Session extends EventEmitter<SessionEvents> {
     const caps = await this.#transport.capabilities();
     if (!caps.includes('Statistics')) throw new ExtensionNotSupportedError('Statistics');
     return this.#call(() => this.#transport.statistics(this.path));
+  }
+
+  /**
+   * How often the `statistics` event fires while someone listens: `ms` is a whole number of
+   * seconds from 1 s to 1 h (default 1000). Throws {@link InvalidOptionError} for anything else.
+   * With listeners already there, the daemon is asked at once (the next event comes right away).
+   */
+  setStatisticsInterval(ms: number): this {
+    const { min, max } = STATISTICS_INTERVAL_LIMITS;
+    if (typeof ms !== 'number' || !Number.isInteger(ms / 1000) || ms < min * 1000 || ms > max * 1000) {
+      throw new InvalidOptionError('interval', `must be a whole number of seconds from ${min * 1000} to ${max * 1000} ms, got ${String(ms)}`);
+    }
+    if (ms / 1000 !== this.#statisticsInterval) {
+      this.#statisticsInterval = ms / 1000;
+      this.#statistics.sync();
+    }
+    return this;
   }
 
   /**
@@ -412,7 +456,43 @@ export class Session extends EventEmitter<SessionEvents> {
     return stream;
   }
 
+  /**
+   * Removes listeners as EventEmitter does; the session keeps following its `statistics`
+   * listeners afterwards (it watches them with `newListener`/`removeListener` listeners of its own).
+   */
+  override removeAllListeners(...args: Parameters<EventEmitter<SessionEvents>['removeAllListeners']>): this {
+    super.removeAllListeners(...args);
+    const [event] = args;
+    if (event === undefined || event === 'newListener' || event === 'removeListener') this.#followStatisticsListeners();
+    this.#statistics.sync();
+    return this;
+  }
+
   // ------------------------------------------------------------------ internals
+
+  /** `newListener`/`removeListener` hook: the first `statistics` listener starts the daemon's signals, the last one's removal stops them. */
+  readonly #statisticsListenersChanged = (event: string | symbol): void => {
+    if (event !== 'statistics') return;
+    if (this.listenerCount('statistics') === 0) this.#statistics.forgetFailure();
+    // Steps run after this tick, so `newListener` (fired before the add) sees the new count.
+    this.#statistics.sync();
+  };
+
+  /** Installs the hook (once: removeAllListeners() calls itself per event, then wipes everything). */
+  #followStatisticsListeners(): void {
+    const raw = this as unknown as EventEmitter;
+    for (const event of ['newListener', 'removeListener'] as const) {
+      if (!raw.listeners(event).includes(this.#statisticsListenersChanged)) raw.on(event, this.#statisticsListenersChanged);
+    }
+  }
+
+  async #watchStatistics(seconds: number, listener: (statistics: SessionStatistics) => void): Promise<() => Promise<void>> {
+    this.#assertOpen();
+    const caps = await this.#transport.capabilities();
+    const watch = this.#transport.watchStatistics;
+    if (!caps.includes(STATISTICS_SIGNAL) || typeof watch !== 'function') throw new ExtensionNotSupportedError(STATISTICS_SIGNAL);
+    return this.#call(() => watch.call(this.#transport, this.path, seconds, listener));
+  }
 
   #notifier(): SessionNotifier {
     return {
@@ -479,6 +559,7 @@ export class Session extends EventEmitter<SessionEvents> {
     }
     if (error && !(error instanceof SessionClosedError) && this.listenerCount('error') > 0) this.emit('error', error);
     this.#fetchDispatcher?.close().catch(() => undefined);
+    this.#statistics.sync();
     this.emit('destroyed', error);
   }
 

@@ -34,8 +34,8 @@ function raise(err: unknown): void {
 export class StatisticsFeed {
   readonly #d: StatisticsFeedDeps;
   #current: Watch | null = null;
-  /** The interval whose start failed (0: none). */
-  #failedAt = 0;
+  /** The interval whose start failed; null: none did. */
+  #failedAt: number | null = null;
   #queue: Promise<void> = Promise.resolve();
 
   constructor(deps: StatisticsFeedDeps) {
@@ -47,6 +47,11 @@ export class StatisticsFeed {
     this.#queue = this.#queue.then(() => this.#step());
   }
 
+  /** The listeners all left: a start that failed may be tried again when they come back. */
+  forgetFailure(): void {
+    this.#failedAt = null;
+  }
+
   /** Resolves once every step queued so far has run. */
   settled(): Promise<void> {
     return this.#queue;
@@ -54,7 +59,7 @@ export class StatisticsFeed {
 
   async #step(): Promise<void> {
     const want = this.#d.wanted();
-    if (want !== this.#failedAt) this.#failedAt = 0;
+    if (want !== this.#failedAt) this.#failedAt = null;
     if (want === (this.#current?.seconds ?? 0) || want === this.#failedAt) return;
     const old = this.#current;
     this.#current = null;

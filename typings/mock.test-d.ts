@@ -32,6 +32,11 @@ expectType<void>(m.release());
 expectType<Readonly<Partial<SessionSettings>>>(m.settings);
 expectType<boolean>(m.destroyed);
 m.statistics = { rxBytes: 1n, txBytes: 2n, rxPackets: 3n, txPackets: 4n };
+expectType<number | null>(m.statisticsInterval);
+expectType<boolean>(m.emitStatistics({ rxBytes: 1500n }));
+expectType<boolean>(m.emitStatistics());
+expectError(m.emitStatistics({ rxBytes: 1500 }));
+expectType<void>(mock.failNext('SetStatisticsInterval', 'net.connman.Error.NotSupported'));
 expectAssignable<MockUplink>({ interface: 'usb0', bearer: 'gadget' });
 // Only the MockTransport makes MockSessions (tsd cannot expectError a private constructor).
 // @ts-expect-error -- private constructor

@@ -59,6 +59,11 @@ s.on('online', () => undefined);
 s.on('offline', () => undefined);
 s.on('destroyed', (err) => expectType<NetsessionError | null>(err));
 s.on('error', (err) => expectType<NetsessionError>(err));
+s.on('statistics', (st) => {
+  expectType<SessionStatistics>(st);
+  expectType<bigint>(st.rxBytes);
+});
+expectError(s.on('statistics', (st: number) => st));
 expectError(s.on('moved', () => undefined));
 expectError(s.on('state', (state: number) => state));
 expectError(s.emit('online', 1));
@@ -73,6 +78,10 @@ expectType<Promise<void>>(s.destroy());
 expectType<Promise<void>>(s[Symbol.asyncDispose]());
 expectType<Promise<SessionStatistics>>(s.statistics());
 expectType<bigint>((await s.statistics()).rxBytes);
+expectType<Session>(s.setStatisticsInterval(5000));
+expectError(s.setStatisticsInterval('5s'));
+expectType<Session>(s.removeAllListeners());
+expectType<Session>(s.removeAllListeners('statistics'));
 expectType<AsyncIterableIterator<SessionUpdate>>(s.updates({ signal: new AbortController().signal }));
 
 // waitFor: named conditions, predicates, type guards.

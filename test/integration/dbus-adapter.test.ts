@@ -21,6 +21,7 @@ import {
   NETSESSION_INTERFACE,
   NETSESSION_MANAGER_INTERFACE,
   NETSESSION_METHODS,
+  NETSESSION_SIGNATURES,
   PATHS,
   SETTING_KEYS,
   SETTING_SIGNATURES,
@@ -28,6 +29,7 @@ import {
   STATISTICS_KEYS,
   sessionPath,
 } from '../../lib/protocol.js';
+import { statisticsProps } from '../../daemon/core/statistics-schedule.js';
 import { ScriptedDaemonApiDouble } from './support/daemon-api-double.js';
 import { privateBusSkipReason, startPrivateBus, type PrivateBus } from './support/private-bus.js';
 
@@ -445,6 +447,40 @@ describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', (
     expect(dict['RX.Bytes']!.value).toBe(2n ** 40n + 1n);
     await client.call(path, NETSESSION_INTERFACE, NETSESSION_METHODS.session.ResetStatistics);
     expect(api.callsOf('resetStatistics').at(-1)!.args).toEqual([path]);
+  });
+
+  it('SetStatisticsInterval(u) reaches the api; Statistics(a{sv}, t values) goes to the subscriber only', async () => {
+    const M = NETSESSION_METHODS.session;
+    const path = sessionPath(client.name, '/app/first');
+    await client.call(path, NETSESSION_INTERFACE, M.SetStatisticsInterval, NETSESSION_SIGNATURES.SetStatisticsInterval.in, [5]);
+    const set = api.callsOf('setStatisticsInterval').at(-1)!;
+    expect(set.args).toEqual([path, 5]);
+    expect(set.caller!.sender).toBe(client.name);
+    const bad = await client.error(client.call(path, NETSESSION_INTERFACE, M.SetStatisticsInterval, 'u', [3601]));
+    expect(bad.type).toBe('net.connman.Error.InvalidArguments');
+    const xml = (await client.call(path, 'org.freedesktop.DBus.Introspectable', 'Introspect')).body[0] as string;
+    expect(xml).toContain('<signal name="Statistics"><arg name="statistics" type="a{sv}"/></signal>');
+
+    // Another client listening to every such signal must not see the subscriber's figures.
+    const other = await Client.connect(bus.address);
+    try {
+      await other.bus_('AddMatch', 's', [`type='signal',interface='${NETSESSION_INTERFACE}'`]);
+      await client.bus_('AddMatch', 's', [`type='signal',sender='${daemonName}',path='${path}',interface='${NETSESSION_INTERFACE}',member='Statistics'`]);
+      const from = client.signals.length;
+      adapter.events.sessionStatistics(client.name, path, statisticsProps(api.stats));
+      await until(() => client.signals.slice(from).some((m) => m.member === 'Statistics'), 'the Statistics signal');
+      const sig = client.signals.slice(from).find((m) => m.member === 'Statistics')!;
+      expect(sig).toMatchObject({ type: MessageType.SIGNAL, path, interface: NETSESSION_INTERFACE, signature: 'a{sv}', destination: client.name, sender: daemonName });
+      const dict = sig.body[0] as Record<string, Var>;
+      expect(Object.keys(dict)).toEqual(Object.values(STATISTICS_KEYS));
+      expect(signaturesOf(dict)).toEqual({ 'RX.Bytes': 't', 'TX.Bytes': 't', 'RX.Packets': 't', 'TX.Packets': 't' });
+      expect(dict['RX.Bytes']!.value).toBe(2n ** 40n + 1n);
+      // The bus queued any copy for `other` when it routed the signal, so before this reply.
+      await other.bus_('GetId');
+      expect(other.signals.filter((m) => m.member === 'Statistics')).toEqual([]);
+    } finally {
+      other.close();
+    }
   });
 
   it('a client leaving the bus triggers clientGone(its unique name), after its pending call is answered', async () => {

@@ -8,6 +8,7 @@
  * | input                                   | expected                                                        |
  * |-----------------------------------------|-----------------------------------------------------------------|
  * | capabilities(), statistics()            | no extension: [] and ExtensionNotSupportedError (the SDK degrades) |
+ * | on('statistics')                        | no event, 'error' with ExtensionNotSupportedError; session goes on |
  * | the shared suite                        | see suites/sdk-session-suite.ts, with ConnMan's documented differences |
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,6 +71,20 @@ describe.skipIf(!supported)('the SDK against a real connmand', () => {
     await using s = await createSession({ transport });
     expect(await transport.capabilities()).toEqual([]);
     await expect(s.statistics()).rejects.toBeInstanceOf(ExtensionNotSupportedError);
+    expect(s.state).not.toBe('disconnected');
+
+    // The statistics event degrades the same way: reported on 'error', nothing thrown.
+    const errors: unknown[] = [];
+    const stats: unknown[] = [];
+    s.on('error', (e) => errors.push(e));
+    s.on('statistics', (st) => stats.push(st));
+    const end = Date.now() + 5_000;
+    while (errors.length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(ExtensionNotSupportedError);
+    expect(errors[0]).toMatchObject({ feature: 'StatisticsSignal' });
+    expect(stats).toEqual([]);
+    expect(s.destroyed).toBe(false);
     expect(s.state).not.toBe('disconnected');
   });
 

@@ -11,12 +11,15 @@
  * | input                                        | expected                                                  |
  * |----------------------------------------------|-----------------------------------------------------------|
  * | statistics()                                 | counters, or ExtensionNotSupported without the capability |
+ * | on('statistics') at 1 s, download via eth-b  | two or more events, RX bytes grow past the download       |
+ * | the listener removed                         | the daemon stops the signals (its debug log says so), the SDK's match rule is gone |
  * | the shared suite                             | see suites/sdk-session-suite.ts                           |
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import dbus from 'dbus-next';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DBusTransport, ExtensionNotSupportedError, createSession } from '../../lib/index.js';
+import { DBusTransport, ExtensionNotSupportedError, createSession, type NetsessionError, type SessionStatistics } from '../../lib/index.js';
 import { startNetsessiond } from './harness/daemon.js';
 import { createSandbox, requireRoot, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
 import { defineSdkSessionSuite, type SdkSuiteContext } from './suites/sdk-session-suite.js';
@@ -27,6 +30,41 @@ let sb: Sandbox;
 let daemon: SandboxProcess;
 let transport: DBusTransport;
 let ctx: SdkSuiteContext;
+
+/** Polls `cond` every 20 ms, running `refresh` first each time (no timing assertion: only a bound on how long to wait). */
+async function until(cond: () => boolean, what: string, timeoutMs = 5_000, refresh?: () => Promise<void>): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    await refresh?.();
+    if (cond()) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * How many match rules a connection holds (the bus's Debug.Stats), or null, with the reason
+ * printed, when this dbus-daemon does not offer it.
+ */
+async function matchRuleCounter(probeName: string): Promise<((name: string) => Promise<number>) | null> {
+  const bus = dbus.sessionBus({ busAddress: sb.dbusAddress! });
+  bus.on('error', () => undefined);
+  const stats = async (name: string): Promise<number> => {
+    const msg = new dbus.Message({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus.Debug.Stats', member: 'GetConnectionStats', signature: 's', body: [name] });
+    const reply = await bus.call(msg);
+    return (reply!.body[0] as Record<string, InstanceType<typeof dbus.Variant>>).MatchRules!.value as number;
+  };
+  try {
+    await stats(probeName);
+  } catch (err) {
+    console.log(`[sdk-session] match-rule check skipped: no org.freedesktop.DBus.Debug.Stats here (${(err as Error).message})`);
+    bus.disconnect();
+    return null;
+  }
+  statsBuses.push(bus);
+  return stats;
+}
+const statsBuses: Array<ReturnType<typeof dbus.sessionBus>> = [];
 
 /** Starts netsessiond in the sandbox with `conf` and waits until it is ready. */
 async function startDaemon(conf: string): Promise<SandboxProcess> {
@@ -84,6 +122,7 @@ describe.skipIf(!supported)('the SDK against netsessiond', () => {
   }, 120_000);
 
   afterAll(async () => {
+    for (const b of statsBuses) b.disconnect();
     await transport?.close();
     await sb?.destroy();
   });
@@ -100,6 +139,49 @@ describe.skipIf(!supported)('the SDK against netsessiond', () => {
     } else {
       console.log('[sdk-session] the daemon has no Statistics capability here (no kernel datapath): checking the typed rejection');
       await expect(s.statistics()).rejects.toBeInstanceOf(ExtensionNotSupportedError);
+    }
+  });
+
+  it("on('statistics') at 1 s: events keep coming and RX bytes grow with a download; removing the listener stops them", async () => {
+    await using s = await createSession({ transport, allowedInterface: 'eth-b', sourceIPRule: true });
+    const caps = await transport.capabilities();
+    const seen: SessionStatistics[] = [];
+    const errors: NetsessionError[] = [];
+    s.on('error', (e) => errors.push(e));
+    const onStats = (st: SessionStatistics) => seen.push(st);
+    s.setStatisticsInterval(1000).on('statistics', onStats);
+    if (!caps.includes('StatisticsSignal')) {
+      console.log('[sdk-session] the daemon has no StatisticsSignal capability here (no kernel datapath): checking the error event');
+      await until(() => errors.length > 0, 'the error event');
+      expect(errors[0]).toBeInstanceOf(ExtensionNotSupportedError);
+      return;
+    }
+    const addr = s.ipv4?.address;
+    expect(s.interface).toBe('eth-b');
+    expect(addr).toBe(sb.uplink('eth-b').devAddr4);
+    await until(() => seen.length >= 1, 'the first statistics event');
+    const before = seen.at(-1)!.rxBytes;
+    // The session's source rule makes a socket bound to its address its traffic (and count).
+    const BYTES = 200_000;
+    const r = await sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/sdk-statistics?bytes=${BYTES}`, { localAddress: addr! });
+    expect(r.ok && r.bytes).toBe(BYTES);
+    await until(() => seen.at(-1)!.rxBytes >= before + BigInt(BYTES), 'RX bytes past the download', 10_000);
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    for (const st of seen) for (const v of Object.values(st)) expect(typeof v).toBe('bigint');
+    expect(seen.at(-1)!.rxPackets).toBeGreaterThan(0n);
+    expect(errors).toEqual([]);
+
+    const path = s.path.replace(/[/.]/g, '\\$&');
+    const started = await daemon.waitForLine(new RegExp(`statistics signals for ${path} to :\\S+ every 1 s`));
+    const sdkName = /to (:\S+) every/.exec(started)![1]!;
+    const rules = await matchRuleCounter(sdkName);
+    const withWatch = rules ? await rules(sdkName) : 0;
+    s.off('statistics', onStats);
+    await daemon.waitForLine(new RegExp(`statistics signals for ${path} to ${sdkName.replace(/\./g, '\\.')} stopped \\(requested\\)`), { timeoutMs: 5_000 });
+    // The SDK's match rule for the session's signals is removed again (no dbus-next proxy leak).
+    if (rules) {
+      let now = withWatch;
+      await until(() => now === withWatch - 1, 'the match rule removed', 5_000, async () => void (now = await rules(sdkName)));
     }
   });
 
