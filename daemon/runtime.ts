@@ -69,6 +69,12 @@ export interface RuntimeDeps {
 /** Node timers take at most 2^31-1 ms; a longer counter period is served at that interval. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** A reconcile stage and the state generation it must have reached. */
+interface KernelWait {
+  stage: 'routed' | 'done';
+  gen: number;
+}
+
 export class Runtime implements DaemonApi {
   readonly engine: Engine;
   readonly #d: RuntimeDeps;
@@ -80,7 +86,10 @@ export class Runtime implements DaemonApi {
   #kernel = { running: false, again: false, verify: false, idle: Promise.resolve() };
   #reconcileTimer: { cancel(): void } | null = null;
   /** Update batches waiting for the kernel, in order; null when nothing waits. */
-  #held: Array<() => void> | null = null;
+  #held: Array<{ cond: KernelWait | null; run: () => void }> | null = null;
+  /** Kernel generations: bumped by each state change, reached by each stage of a reconcile. */
+  readonly #gen = { requested: 0, routed: 0, done: 0 };
+  #genWaiters: Array<KernelWait & { resolve: () => void }> = [];
   readonly #counters = new CounterTable();
   readonly #counterTimers = new Map<string, { cancel(): void }>();
   /** The statistics read in flight: counters whose periods coincide share it. */
@@ -131,6 +140,9 @@ export class Runtime implements DaemonApi {
   /** Sends Release to every session's client (as ConnMan does at shutdown), then stops everything. */
   async stop(): Promise<void> {
     this.#stopping = true;
+    // No reconcile runs from here on: release Updates waiting for one.
+    this.#advance('routed', Infinity);
+    this.#advance('done', Infinity);
     for (const s of this.engine.sessions()) this.#d.events.release(s.owner, this.engine.session(s.path).notifier);
     // ConnMan releases counters only here, at shutdown (__connman_counter_cleanup).
     for (const reg of this.#counters.all()) this.#d.events.counterRelease(reg.owner, reg.path);
@@ -186,8 +198,8 @@ export class Runtime implements DaemonApi {
       for (const u of fx.updates) ev.update(u.owner, u.notifier, updateDict(u.changes));
       for (const path of fx.destroyedSessions) ev.sessionRemoved(path);
     };
-    const kernelFirst = fx.kernelDirty && Boolean(this.#d.routing || this.#d.firewall) && fx.updates.some((u) => this.#kernelRelevant(u.path));
-    const sendNow = !kernelFirst && !this.#held;
+    const need = fx.kernelDirty && (this.#d.routing || this.#d.firewall) ? this.#kernelNeed(fx.updates.map((u) => u.path)) : null;
+    const sendNow = !need && !this.#held;
     if (sendNow) send();
     // At once, even when the removal itself waits behind held Updates: no signal for a dead session.
     for (const path of fx.destroyedSessions) this.#statsSignals?.sessionEnded(path);
@@ -206,40 +218,70 @@ export class Runtime implements DaemonApi {
     this.#trackCounters(fx);
     if (fx.kernelDirty) this.#reconcile();
     if (sendNow) return;
-    return this.#hold(send);
+    return this.#hold(send, need ? { stage: need, gen: this.#gen.requested } : null);
   }
 
-  /** Queues an Update batch until the kernel has settled; batches go out in order. */
-  #hold(send: () => void): Promise<void> {
+  /**
+   * Queues an Update batch until the kernel stage it needs is reached (`cond`), or, with no
+   * condition of its own, until the batches before it went out. Batches go out in order.
+   */
+  #hold(send: () => void, cond: KernelWait | null): Promise<void> {
     return new Promise<void>((resolve) => {
-      const run = () => {
-        send();
-        resolve();
+      const entry = {
+        cond,
+        run: () => {
+          send();
+          resolve();
+        },
       };
       if (this.#held) {
-        this.#held.push(run);
+        this.#held.push(entry);
         return;
       }
-      this.#held = [run];
+      this.#held = [entry];
       void (async () => {
         while (this.#held && this.#held.length) {
-          await this.kernelSettled();
-          const batch = this.#held.splice(0);
-          for (const f of batch) f();
+          const next = this.#held.shift()!;
+          if (next.cond) await this.#reached(next.cond);
+          next.run();
         }
         this.#held = null;
       })();
     });
   }
 
-  /** Does this session's traffic depend on kernel state (source rules, identity marks)? */
-  #kernelRelevant(path: string): boolean {
-    try {
-      const s = this.engine.session(path);
-      return s.effective.sourceIPRule || s.match?.claim != null || s.cgroups.length > 0;
-    } catch {
-      return false;
+  /**
+   * Which reconcile stage these sessions' Updates must wait for: a source rule only needs
+   * routing; identity marks (policy claims, cgroups) need the firewall too; others need nothing.
+   */
+  #kernelNeed(paths: string[]): KernelWait['stage'] | null {
+    let need: KernelWait['stage'] | null = null;
+    for (const path of paths) {
+      let s;
+      try {
+        s = this.engine.session(path);
+      } catch {
+        continue;
+      }
+      if (s.match?.claim != null || s.cgroups.length > 0) return 'done';
+      if (s.effective.sourceIPRule) need = 'routed';
     }
+    return need;
+  }
+
+  #reached(w: KernelWait): Promise<void> {
+    if (this.#gen[w.stage] >= w.gen) return Promise.resolve();
+    return new Promise((resolve) => this.#genWaiters.push({ ...w, resolve }));
+  }
+
+  /** A reconcile stage finished for generation `gen` (Infinity: stopping, release everyone). */
+  #advance(stage: KernelWait['stage'], gen: number): void {
+    this.#gen[stage] = Math.max(this.#gen[stage], gen);
+    this.#genWaiters = this.#genWaiters.filter((w) => {
+      if (this.#gen[w.stage] < w.gen) return true;
+      w.resolve();
+      return false;
+    });
   }
 
   /** Counters' `Time` runs only while a service is connected; a removed service's totals go. */
@@ -297,6 +339,7 @@ export class Runtime implements DaemonApi {
     // Once stop() has begun only its clear() may touch the kernel: a reconcile started by a late
     // event (clients leaving the bus at shutdown) would re-create what clear() removes.
     if ((!routing && !firewall) || this.#stopping) return;
+    this.#gen.requested++;
     this.#kernel.verify ||= verify;
     if (this.#kernel.running) {
       this.#kernel.again = true;
@@ -308,6 +351,7 @@ export class Runtime implements DaemonApi {
         this.#kernel.again = false;
         const v = this.#kernel.verify;
         this.#kernel.verify = false;
+        const gen = this.#gen.requested;
         const desired = this.engine.kernelState();
         // Routes and rules first, so a newly marked packet never meets a rule without routes.
         try {
@@ -315,11 +359,14 @@ export class Runtime implements DaemonApi {
         } catch (err) {
           this.#d.log('error', `routing reconcile failed: ${(err as Error).message}`);
         }
+        // Even a failed apply releases the Updates waiting for it: they must not hang a client.
+        this.#advance('routed', gen);
         try {
           await firewall?.apply(desired.firewall, { verify: v });
         } catch (err) {
           this.#d.log('error', `firewall reconcile failed: ${(err as Error).message}`);
         }
+        this.#advance('done', gen);
       } while (this.#kernel.again && !this.#stopping);
       this.#kernel.again = false;
       this.#kernel.running = false;

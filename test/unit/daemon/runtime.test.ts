@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../daemon/core/engine.js';
 import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../daemon/core/online-schedule.js';
-import type { BusCaller, BusEvents, PropDict, Routing, RoutingState } from '../../../daemon/ports.js';
+import type { BusCaller, BusEvents, Firewall, FirewallState, PropDict, Routing, RoutingState } from '../../../daemon/ports.js';
 import { Runtime } from '../../../daemon/runtime.js';
 import { uplink } from '../../fakes/links.js';
 
@@ -49,9 +49,26 @@ class GatedRouting implements Routing {
   }
 }
 
-async function setup() {
+/** A firewall port gated like the routing one. */
+class GatedFirewall implements Firewall {
+  applies: FirewallState[] = [];
+  auto = true;
+  #open: Array<() => void> = [];
+  apply(desired: FirewallState): Promise<void> {
+    this.applies.push(desired);
+    if (this.auto) return Promise.resolve();
+    return new Promise((resolve) => this.#open.push(resolve));
+  }
+  async clear(): Promise<void> {}
+  finishAll(): void {
+    for (const r of this.#open.splice(0)) r();
+  }
+}
+
+async function setup(withFirewall = false) {
   const log: Event[] = [];
   const routing = new GatedRouting();
+  const firewall = withFirewall ? new GatedFirewall() : undefined;
   const rt = new Runtime({
     engine: new Engine(),
     events: recorder(log),
@@ -60,12 +77,14 @@ async function setup() {
     clock: { now: () => 0, setTimeout: () => ({ cancel() {} }) },
     online: { settings: { ...DEFAULT_ONLINE_CHECK_SETTINGS, mode: 'none' }, probe: { probe: async () => ({ kind: 'online' }) }, urls: { 4: 'http://x/', 6: 'http://x/' } },
     routing,
+    ...(firewall ? { firewall } : {}),
     log: () => {},
   });
   await rt.start();
   await rt.kernelSettled();
   routing.auto = false;
-  return { rt, log, routing };
+  if (firewall) firewall.auto = false;
+  return { rt, log, routing, firewall };
 }
 
 const ROOT: BusCaller = { sender: ':1.5', uid: 0, gids: [0], pid: undefined };
@@ -116,6 +135,34 @@ describe('runtime: Updates and the kernel', () => {
     await tick();
     expect(log.filter((e) => e[0] === 'update').map((e) => e[1])).toEqual(['/held', '/later']);
     expect([held, plain]).toHaveLength(2);
+  });
+
+  it('a SourceIPRule session waits for routing only, not for the firewall', async () => {
+    const { rt, log, routing, firewall } = await setup(true);
+    await rt.createSession(ROOT, { SourceIPRule: { signature: 'b', value: true } }, '/src');
+    await tick();
+    expect(log.filter((e) => e[0] === 'update')).toEqual([]);
+    routing.finishAll();
+    await tick();
+    await tick();
+    // Routing is applied, the firewall still pending: the source rule is all this session needs.
+    expect(firewall!.applies.length).toBeGreaterThan(0);
+    expect(log.filter((e) => e[0] === 'update').map((e) => e[1])).toEqual(['/src']);
+    firewall!.auto = true;
+    firewall!.finishAll();
+    routing.auto = true;
+    await rt.kernelSettled();
+  });
+
+  it('stopping releases Updates still waiting for the kernel', async () => {
+    const { rt, log } = await setup();
+    const path = await rt.createSession(ROOT, {}, '/w');
+    await tick();
+    const done = rt.sessionChange(ROOT, path, 'SourceIPRule', { signature: 'b', value: true }) as Promise<void>;
+    const stopping = rt.stop();
+    await done;
+    expect(log.filter((e) => e[0] === 'update' && e[1] === '/w').at(-1)).toEqual(['update', '/w', ['SourceIPRule']]);
+    void stopping;
   });
 
   it('SIGTERM-style stop releases every session', async () => {
