@@ -36,6 +36,8 @@ export interface DaemonApi {
 
   // net.connman.Service (id = the last path element)
   serviceProperties(serviceId: string): PropDict;
+  /** org.netsession.Service1.GetOnlineCheck: per family, online and the captive-portal URL. */
+  serviceOnlineCheck(serviceId: string): PropDict;
   serviceConnect(caller: BusCaller, serviceId: string): void;
   serviceDisconnect(caller: BusCaller, serviceId: string): void;
   /** `ResetCounters()`: the service's counter totals restart from zero, for every counter. */

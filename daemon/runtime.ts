@@ -42,6 +42,7 @@ import type {
   Logger,
   OnlineCheck,
   PolicySource,
+  Prop,
   PropDict,
   Routing,
 } from './ports.js';
@@ -431,6 +432,16 @@ export class Runtime implements DaemonApi {
     const s = this.engine.registry.byId(serviceId);
     if (!s) throw new ServiceNotFoundError(serviceId);
     return serviceProps(s, isConnected(s.state));
+  }
+
+  serviceOnlineCheck(serviceId: string): PropDict {
+    const s = this.engine.registry.byId(serviceId);
+    if (!s) throw new ServiceNotFoundError(serviceId);
+    const family = (f: 4 | 6): Prop => ({
+      signature: 'a{sv}',
+      value: { Online: { signature: 'b', value: s.check[f].online }, Portal: { signature: 's', value: s.check[f].portal ?? '' } },
+    });
+    return { IPv4: family(4), IPv6: family(6) };
   }
 
   serviceConnect(caller: BusCaller, serviceId: string): void {

@@ -35,6 +35,8 @@ export const INTERFACES = {
  * ConnMan clients reject unknown keys.
  */
 export const NETSESSION_INTERFACE = 'org.netsession.Session1';
+/** Extension interface on each Service object. */
+export const NETSESSION_SERVICE_INTERFACE = 'org.netsession.Service1';
 /** Extension interface on the Manager object. */
 export const NETSESSION_MANAGER_INTERFACE = 'org.netsession.Manager1';
 
@@ -44,6 +46,8 @@ export const NETSESSION_METHODS = {
   manager: { ListSessions: 'ListSessions', GetCapabilities: 'GetCapabilities' },
   /** On {@link NETSESSION_INTERFACE} (each session object). */
   session: { GetStatistics: 'GetStatistics', ResetStatistics: 'ResetStatistics', ClaimCgroup: 'ClaimCgroup', SetStatisticsInterval: 'SetStatisticsInterval' },
+  /** On {@link NETSESSION_SERVICE_INTERFACE} (each service object). */
+  service: { GetOnlineCheck: 'GetOnlineCheck' },
   /** Signals on {@link NETSESSION_INTERFACE} (each session object). */
   sessionSignals: { Statistics: 'Statistics' },
 } as const;
@@ -53,6 +57,8 @@ export const NETSESSION_SIGNATURES = {
   /** Root only: every session with its properties. */
   ListSessions: { in: '', out: 'a(oa{sv})' },
   GetCapabilities: { in: '', out: 'as' },
+  /** Per family (`IPv4`, `IPv6`): `{ Online: b, Portal: s }` (Portal '' unless a captive portal answered). */
+  GetOnlineCheck: { in: '', out: 'a{sv}' },
   /** Keys {@link STATISTICS_KEYS}, each a `t`. */
   GetStatistics: { in: '', out: 'a{sv}' },
   ResetStatistics: { in: '', out: '' },

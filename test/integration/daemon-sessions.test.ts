@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INTERFACES, SETTING_KEYS, SETTING_SIGNATURES } from '../../lib/protocol.js';
 import { startTestDaemon } from './harness/test-daemon.js';
 import { createSandbox, requireRoot, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
-import { CallError, ConnmanClient, v, type Notifier } from './support/connman-client.js';
+import { CallError, ConnmanClient, unwrap, v, type Notifier } from './support/connman-client.js';
 
 const supported = requireRoot();
 
@@ -281,6 +281,35 @@ describe.skipIf(!supported)('netsessiond sessions over D-Bus', () => {
     await n.waitFor((s) => s.Interface === 'eth-a', 5_000, 'policy removed');
     expect(n.settings.AllowedBearers).toEqual(['ethernet', 'wifi', 'bluetooth', 'cellular', 'gadget']);
     await client.session(path).destroy();
+  });
+
+  it('a captive portal leaves the service ready and is reported on org.netsession.Service1', async () => {
+    const eth = async () => (await client.services()).find((x) => x.props.Name === 'eth-c')!;
+    const check = async () => {
+      const [dict] = await client.call((await eth()).path, 'org.netsession.Service1', 'GetOnlineCheck', '', []);
+      return unwrap(dict) as { IPv4: { Online: boolean; Portal: string }; IPv6: { Online: boolean; Portal: string } };
+    };
+    expect((await check()).IPv4).toEqual({ Online: true, Portal: '' });
+    await sb.setOnlineMode('portal', { uplink: 'eth-c' });
+    await sb.setCarrier('eth-c', false);
+    await sb.setCarrier('eth-c', true);
+    const deadline = Date.now() + 10_000;
+    while ((await check()).IPv4.Portal === '') {
+      if (Date.now() > deadline) throw new Error(`no portal reported: ${JSON.stringify(await check())}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await check()).IPv4).toEqual({ Online: false, Portal: sb.inet.onlineUrl4 });
+    expect((await eth()).props).toMatchObject({ State: 'ready' });
+    // ConnMan's own Service dict gains no key for it.
+    expect(Object.keys((await eth()).props)).not.toContain('Portal');
+    await sb.setOnlineMode('online', { uplink: 'eth-c' });
+    const back = Date.now() + 10_000;
+    while (!(await check()).IPv4.Online) {
+      if (Date.now() > back) throw new Error(`never online again: ${JSON.stringify(await check())}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await check()).IPv4).toEqual({ Online: true, Portal: '' });
+    expect((await eth()).props).toMatchObject({ State: 'online' });
   });
 
   it('SIGTERM sends Release to every session and exits 0', async () => {

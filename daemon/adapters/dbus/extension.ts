@@ -1,8 +1,16 @@
 /**
  * Our own interfaces, on the same objects as ConnMan's (ConnMan's messages never change):
- * `org.netsession.Manager1` on `/` and `org.netsession.Session1` on each session.
+ * `org.netsession.Manager1` on `/`, `org.netsession.Service1` on each service and
+ * `org.netsession.Session1` on each session.
  */
-import { NETSESSION_INTERFACE, NETSESSION_MANAGER_INTERFACE, NETSESSION_METHODS, NETSESSION_SIGNATURES } from '../../../lib/protocol.js';
+import {
+  NETSESSION_INTERFACE,
+  NETSESSION_MANAGER_INTERFACE,
+  NETSESSION_METHODS,
+  NETSESSION_SERVICE_INTERFACE,
+  NETSESSION_SIGNATURES,
+} from '../../../lib/protocol.js';
+import { lastElement } from './objects.js';
 import { statisticsProps } from '../../core/statistics-schedule.js';
 import type { AdapterContext } from './context.js';
 import { EMPTY, type InterfaceSpec } from './interface-spec.js';
@@ -31,6 +39,22 @@ export function managerExtension(ctx: AdapterContext): InterfaceSpec {
         out: SIG.GetCapabilities.out,
         outNames: ['capabilities'],
         handle: () => [ctx.api().capabilities()],
+      },
+    },
+  };
+}
+
+/** `org.netsession.Service1`: what ConnMan's Service dict has no key for (captive portals). */
+export function serviceExtension(ctx: AdapterContext): InterfaceSpec {
+  const M = NETSESSION_METHODS.service;
+  return {
+    name: NETSESSION_SERVICE_INTERFACE,
+    methods: {
+      [M.GetOnlineCheck]: {
+        in: SIG.GetOnlineCheck.in,
+        out: SIG.GetOnlineCheck.out,
+        outNames: ['families'],
+        handle: (call) => [encodeDict(ctx.api().serviceOnlineCheck(lastElement(call.path)))],
       },
     },
   };

@@ -8,7 +8,7 @@ import type { BusCaller, BusEvents, Logger } from '../../ports.js';
 import { DEFAULT_SYSTEM_BUS, openBusConnection, type BusConnection, type DBusMessage } from './connection.js';
 import type { AdapterContext } from './context.js';
 import { createBusEvents } from './events.js';
-import { managerExtension, sessionExtension } from './extension.js';
+import { managerExtension, serviceExtension, sessionExtension } from './extension.js';
 import { managerInterface } from './manager.js';
 import { ObjectTable } from './objects.js';
 import { Router } from './router.js';
@@ -73,7 +73,7 @@ export function createDBusAdapter(opts: DBusAdapterOptions = {}): DBusAdapter {
   const manager = [managerInterface(ctx), managerExtension(ctx)];
   objects.setKinds({
     manager,
-    service: [serviceInterface(ctx)],
+    service: [serviceInterface(ctx), serviceExtension(ctx)],
     technology: [technologyInterface(ctx)],
     session: [sessionInterface(ctx), sessionExtension(ctx)],
   });

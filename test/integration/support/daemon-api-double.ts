@@ -165,7 +165,14 @@ export class ScriptedDaemonApiDouble implements DaemonApi {
     if (caller.uid !== 0) throw new RootOnlyError('reset service counters');
   }
 
-  serviceProperties(serviceId: string): PropDict {
+  serviceOnlineCheck(serviceId: string): PropDict {
+    this.#record('serviceOnlineCheck', undefined, serviceId);
+    if (!this.services_.some((x) => x.path.endsWith(`/${serviceId}`))) throw new ServiceNotFoundError(serviceId);
+    const fam = { signature: 'a{sv}', value: { Online: { signature: 'b', value: false }, Portal: { signature: 's', value: '' } } };
+    return { IPv4: fam, IPv6: fam };
+  }
+
+    serviceProperties(serviceId: string): PropDict {
     this.#record('serviceProperties', undefined, serviceId);
     const s = this.services_.find((x) => x.path.endsWith(`/${serviceId}`));
     if (!s) throw new ServiceNotFoundError(serviceId);
