@@ -25,6 +25,7 @@ import { changedProps, managerProps, serviceProps, settingProp, technologyProps,
 import { isConnected, usableAddress } from './core/services.js';
 import type { RawValue } from './core/settings.js';
 import { statisticsProps } from './core/statistics-schedule.js';
+import { KernelSync, type KernelWait } from './kernel-sync.js';
 import { OnlineRunner } from './online-runner.js';
 import { StatisticsSignals } from './statistics-signals.js';
 import type {
@@ -70,11 +71,6 @@ export interface RuntimeDeps {
 /** Node timers take at most 2^31-1 ms; a longer counter period is served at that interval. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** A reconcile stage and the state generation it must have reached. */
-interface KernelWait {
-  stage: 'routed' | 'done';
-  gen: number;
-}
 
 export class Runtime implements DaemonApi {
   readonly engine: Engine;
@@ -84,13 +80,8 @@ export class Runtime implements DaemonApi {
   readonly #techCache = new Map<Bearer, PropDict>();
   #sessionMode = false;
   #started = false;
-  #kernel = { running: false, again: false, verify: false, idle: Promise.resolve() };
+  readonly #kernel: KernelSync;
   #reconcileTimer: { cancel(): void } | null = null;
-  /** Update batches waiting for the kernel, in order; null when nothing waits. */
-  #held: Array<{ cond: KernelWait | null; run: () => void }> | null = null;
-  /** Kernel generations: bumped by each state change, reached by each stage of a reconcile. */
-  readonly #gen = { requested: 0, routed: 0, done: 0 };
-  #genWaiters: Array<KernelWait & { resolve: () => void }> = [];
   readonly #counters = new CounterTable();
   readonly #counterTimers = new Map<string, { cancel(): void }>();
   /** The statistics read in flight: counters whose periods coincide share it. */
@@ -102,6 +93,12 @@ export class Runtime implements DaemonApi {
   constructor(deps: RuntimeDeps) {
     this.#d = deps;
     this.engine = deps.engine;
+    this.#kernel = new KernelSync({
+      ...(deps.routing ? { routing: deps.routing } : {}),
+      ...(deps.firewall ? { firewall: deps.firewall } : {}),
+      desired: () => this.engine.kernelState(),
+      log: deps.log,
+    });
     this.#runner = new OnlineRunner({
       settings: deps.online.settings,
       probe: deps.online.probe,
@@ -141,9 +138,8 @@ export class Runtime implements DaemonApi {
   /** Sends Release to every session's client (as ConnMan does at shutdown), then stops everything. */
   async stop(): Promise<void> {
     this.#stopping = true;
-    // No reconcile runs from here on: release Updates waiting for one.
-    this.#advance('routed', Infinity);
-    this.#advance('done', Infinity);
+    // No reconcile runs from here on (Updates waiting for one are released).
+    const kernelStopped = this.#kernel.stop();
     for (const s of this.engine.sessions()) this.#d.events.release(s.owner, this.engine.session(s.path).notifier);
     // ConnMan releases counters only here, at shutdown (__connman_counter_cleanup).
     for (const reg of this.#counters.all()) this.#d.events.counterRelease(reg.owner, reg.path);
@@ -155,28 +151,28 @@ export class Runtime implements DaemonApi {
     this.#reconcileTimer = null;
     await this.#d.policies?.stop();
     await this.#d.links.stop();
-    await this.#kernel.idle;
+    await kernelStopped;
     await this.#d.firewall?.clear();
     await this.#d.routing?.clear();
   }
 
   /** Reconciles the kernel with the desired state now; `verify` reads everything back first. */
   reconcileNow(verify = false): void {
-    this.#reconcile(verify);
+    this.#kernel.request(verify);
   }
 
   #scheduleReconcile(): void {
     const ms = this.#d.reconcileIntervalMs ?? 0;
     if (ms <= 0) return;
     this.#reconcileTimer = this.#d.clock.setTimeout(() => {
-      this.#reconcile(true);
+      this.#kernel.request(true);
       this.#scheduleReconcile();
     }, ms);
   }
 
   /** Resolves when the kernel matches the engine's desired state as of this call. */
   async kernelSettled(): Promise<void> {
-    while (this.#kernel.running || this.#kernel.again) await this.#kernel.idle;
+    await this.#kernel.settled();
   }
 
   // ------------------------------------------------------------------ effects
@@ -199,8 +195,8 @@ export class Runtime implements DaemonApi {
       for (const u of fx.updates) ev.update(u.owner, u.notifier, updateDict(u.changes));
       for (const path of fx.destroyedSessions) ev.sessionRemoved(path);
     };
-    const need = fx.kernelDirty && (this.#d.routing || this.#d.firewall) ? this.#kernelNeed(fx.updates.map((u) => u.path)) : null;
-    const sendNow = !need && !this.#held;
+    const need = fx.kernelDirty && this.#kernel.active ? this.#kernelNeed(fx.updates.map((u) => u.path)) : null;
+    const sendNow = !need && !this.#kernel.queued;
     if (sendNow) send();
     // At once, even when the removal itself waits behind held Updates: no signal for a dead session.
     for (const path of fx.destroyedSessions) this.#statsSignals?.sessionEnded(path);
@@ -217,38 +213,9 @@ export class Runtime implements DaemonApi {
     }
     for (const w of fx.warnings) this.#d.log('warn', w);
     this.#trackCounters(fx);
-    if (fx.kernelDirty) this.#reconcile();
+    if (fx.kernelDirty) this.#kernel.request();
     if (sendNow) return;
-    return this.#hold(send, need ? { stage: need, gen: this.#gen.requested } : null);
-  }
-
-  /**
-   * Queues an Update batch until the kernel stage it needs is reached (`cond`), or, with no
-   * condition of its own, until the batches before it went out. Batches go out in order.
-   */
-  #hold(send: () => void, cond: KernelWait | null): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const entry = {
-        cond,
-        run: () => {
-          send();
-          resolve();
-        },
-      };
-      if (this.#held) {
-        this.#held.push(entry);
-        return;
-      }
-      this.#held = [entry];
-      void (async () => {
-        while (this.#held && this.#held.length) {
-          const next = this.#held.shift()!;
-          if (next.cond) await this.#reached(next.cond);
-          next.run();
-        }
-        this.#held = null;
-      })();
-    });
+    return this.#kernel.after(need ? { stage: need, gen: this.#kernel.generation } : null, send);
   }
 
   /**
@@ -270,20 +237,6 @@ export class Runtime implements DaemonApi {
     return need;
   }
 
-  #reached(w: KernelWait): Promise<void> {
-    if (this.#gen[w.stage] >= w.gen) return Promise.resolve();
-    return new Promise((resolve) => this.#genWaiters.push({ ...w, resolve }));
-  }
-
-  /** A reconcile stage finished for generation `gen` (Infinity: stopping, release everyone). */
-  #advance(stage: KernelWait['stage'], gen: number): void {
-    this.#gen[stage] = Math.max(this.#gen[stage], gen);
-    this.#genWaiters = this.#genWaiters.filter((w) => {
-      if (this.#gen[w.stage] < w.gen) return true;
-      w.resolve();
-      return false;
-    });
-  }
 
   /** Counters' `Time` runs only while a service is connected; a removed service's totals go. */
   #trackCounters(fx: Effects): void {
@@ -329,49 +282,6 @@ export class Runtime implements DaemonApi {
       if (!before) ev.technologyAdded(technologyPath(t.type), props);
       else for (const [k, p] of changedProps(before, props)) ev.technologyPropertyChanged(technologyPath(t.type), k, p);
     }
-  }
-
-  /**
-   * Coalesces kernel work: at most one apply in flight, and one more if state changed meanwhile.
-   * Routing always reads the kernel back (cheap: few services); the firewall does when `verify`.
-   */
-  #reconcile(verify = false): void {
-    const { routing, firewall } = this.#d;
-    // Once stop() has begun only its clear() may touch the kernel: a reconcile started by a late
-    // event (clients leaving the bus at shutdown) would re-create what clear() removes.
-    if ((!routing && !firewall) || this.#stopping) return;
-    this.#gen.requested++;
-    this.#kernel.verify ||= verify;
-    if (this.#kernel.running) {
-      this.#kernel.again = true;
-      return;
-    }
-    this.#kernel.running = true;
-    this.#kernel.idle = (async () => {
-      do {
-        this.#kernel.again = false;
-        const v = this.#kernel.verify;
-        this.#kernel.verify = false;
-        const gen = this.#gen.requested;
-        const desired = this.engine.kernelState();
-        // Routes and rules first, so a newly marked packet never meets a rule without routes.
-        try {
-          await routing?.apply(desired.routing);
-        } catch (err) {
-          this.#d.log('error', `routing reconcile failed: ${(err as Error).message}`);
-        }
-        // Even a failed apply releases the Updates waiting for it: they must not hang a client.
-        this.#advance('routed', gen);
-        try {
-          await firewall?.apply(desired.firewall, { verify: v });
-        } catch (err) {
-          this.#d.log('error', `firewall reconcile failed: ${(err as Error).message}`);
-        }
-        this.#advance('done', gen);
-      } while (this.#kernel.again && !this.#stopping);
-      this.#kernel.again = false;
-      this.#kernel.running = false;
-    })();
   }
 
   #linkEvent(e: LinkEvent): void {

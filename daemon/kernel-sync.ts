@@ -1,0 +1,155 @@
+/**
+ * Keeps the kernel in step with the engine's desired state, and lets Updates wait for it.
+ *
+ * Reconciles are coalesced: at most one apply in flight and one more queued, whatever the event
+ * rate. Every request bumps a generation; each stage of an apply (routing, then firewall) records
+ * the generation it applied, so a caller can wait for "the routing that includes my change" and
+ * nothing more. Update batches queue here in order, each waiting for the stage it needs.
+ */
+import type { Firewall, KernelState, Logger, Routing } from './ports.js';
+
+/** A reconcile stage and the state generation it must have reached. */
+export interface KernelWait {
+  stage: 'routed' | 'done';
+  gen: number;
+}
+
+export interface KernelSyncDeps {
+  routing?: Routing;
+  firewall?: Firewall;
+  desired(): KernelState;
+  log: Logger;
+}
+
+export class KernelSync {
+  readonly #d: KernelSyncDeps;
+  #running = false;
+  #again = false;
+  #verify = false;
+  #idle: Promise<void> = Promise.resolve();
+  #stopped = false;
+  readonly #gen = { requested: 0, routed: 0, done: 0 };
+  #waiters: Array<KernelWait & { resolve: () => void }> = [];
+  #queue: Array<{ cond: KernelWait | null; run: () => void }> | null = null;
+
+  constructor(deps: KernelSyncDeps) {
+    this.#d = deps;
+  }
+
+  /** Is there a kernel to keep in step at all? */
+  get active(): boolean {
+    return Boolean(this.#d.routing || this.#d.firewall);
+  }
+
+  /** The generation the next apply will carry (read right after `request`). */
+  get generation(): number {
+    return this.#gen.requested;
+  }
+
+  /** Update batches are queued (later ones must queue behind them to keep the order). */
+  get queued(): boolean {
+    return this.#queue !== null;
+  }
+
+  /**
+   * Asks for a reconcile. Routing always reads the kernel back (few services: cheap); the
+   * firewall does when `verify` (its adapter may otherwise diff against what it applied last).
+   */
+  request(verify = false): void {
+    // Once stopping only the final clear() may touch the kernel: a late event (clients leaving
+    // the bus at shutdown) would re-create what clear() removes.
+    if (!this.active || this.#stopped) return;
+    this.#gen.requested++;
+    this.#verify ||= verify;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = true;
+    this.#idle = this.#loop();
+  }
+
+  async #loop(): Promise<void> {
+    const { routing, firewall, log } = this.#d;
+    do {
+      this.#again = false;
+      const verify = this.#verify;
+      this.#verify = false;
+      const gen = this.#gen.requested;
+      const desired = this.#d.desired();
+      // Routes and rules first, so a newly marked packet never meets a rule without routes.
+      try {
+        await routing?.apply(desired.routing);
+      } catch (err) {
+        log('error', `routing reconcile failed: ${(err as Error).message}`);
+      }
+      // Even a failed apply releases what waits for it: a client must not hang.
+      this.#advance('routed', gen);
+      try {
+        await firewall?.apply(desired.firewall, { verify });
+      } catch (err) {
+        log('error', `firewall reconcile failed: ${(err as Error).message}`);
+      }
+      this.#advance('done', gen);
+    } while (this.#again && !this.#stopped);
+    this.#again = false;
+    this.#running = false;
+  }
+
+  /** Resolves when no reconcile is running or queued. */
+  async settled(): Promise<void> {
+    while (this.#running || this.#again) await this.#idle;
+  }
+
+  /** Resolves once `stage` has applied generation `gen` (or stopping released everyone). */
+  reached(w: KernelWait): Promise<void> {
+    if (this.#gen[w.stage] >= w.gen) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ ...w, resolve }));
+  }
+
+  #advance(stage: KernelWait['stage'], gen: number): void {
+    this.#gen[stage] = Math.max(this.#gen[stage], gen);
+    this.#waiters = this.#waiters.filter((w) => {
+      if (this.#gen[w.stage] < w.gen) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  /**
+   * Runs `send` once `cond` is reached (or, with no condition, once every batch queued before it
+   * ran). Batches run in order. Resolves after `send` ran.
+   */
+  after(cond: KernelWait | null, send: () => void): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const entry = {
+        cond,
+        run: () => {
+          send();
+          resolve();
+        },
+      };
+      if (this.#queue) {
+        this.#queue.push(entry);
+        return;
+      }
+      this.#queue = [entry];
+      void (async () => {
+        while (this.#queue && this.#queue.length) {
+          const next = this.#queue.shift()!;
+          if (next.cond) await this.reached(next.cond);
+          next.run();
+        }
+        this.#queue = null;
+      })();
+    });
+  }
+
+  /** No more reconciles; everything waiting is released. Resolves when the last apply ended. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#advance('routed', Infinity);
+    this.#advance('done', Infinity);
+    await this.#idle;
+  }
+}
