@@ -311,3 +311,39 @@ export interface PolicySource {
 
 /** Log sink (stderr in the daemon). */
 export type Logger = (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
+
+// ---------------------------------------------------------------------------------------------
+// DHCPv4: a client that only reports leases; the daemon configures the interface itself.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * One DHCPv4 lease event. `bound`: a new lease (it may replace an earlier one without an `expire`
+ * in between, e.g. after the client process was restarted). `renew`: the same lease extended,
+ * options possibly changed. `expire`: the lease was lost (not renewed in time, or NAKed).
+ * `release`: the lease was given back because the client was stopped. `expire` and `release`
+ * carry the lease that ends.
+ */
+export interface DhcpLeaseEvent {
+  type: 'bound' | 'renew' | 'expire' | 'release';
+  /** The leased IPv4 address. */
+  address: string;
+  prefixLength: number;
+  /** First router the server offered, or '' for none. */
+  router: string;
+  /** DNS servers in the server's order (IPv4 only). */
+  dns: string[];
+  /** Lease time in seconds as the server granted it (0 when the server sent none). */
+  leaseSeconds: number;
+  /** The server's identifier (its address), or '' when unknown. */
+  serverId: string;
+}
+
+/** Runs a DHCPv4 client per interface. It never configures the interface; it reports leases. */
+export interface DhcpClient {
+  /** Starts acquiring a lease on `ifname`; lease events go to `onLease`. Throws if already running there. */
+  start(ifname: string, onLease: (event: DhcpLeaseEvent) => void): void;
+  /** Asks the server to extend the current lease now (e.g. after the carrier came back). No-op when not running. */
+  renew(ifname: string): void;
+  /** Releases the lease (a `release` event when one was held) and ends the client. No-op when not running. */
+  stop(ifname: string): Promise<void>;
+}
