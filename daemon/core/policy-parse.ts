@@ -5,6 +5,7 @@
  * silently does less than its author meant is a security problem. Differences from ConnMan are
  * listed in docs/behaviour.md.
  */
+import { readKeyFile, type KeyFileGroup, type KeyFileSyntax } from './keyfile.js';
 import { CONNECTION_TYPES, type Bearer, type ConnectionType } from '../../lib/protocol.js';
 import { PolicyParseError, UnknownBearerError } from './errors.js';
 import type { PolicyGroup, RoamingPolicy } from './policy.js';
@@ -38,11 +39,7 @@ export function isPolicyFileName(name: string): boolean {
   return !name.startsWith('.') && name.endsWith('.policy') && name.length > '.policy'.length && !name.includes('/') && !name.includes('\0');
 }
 
-interface RawGroup {
-  name: string;
-  line: number;
-  values: Map<Key, { value: string; line: number }>;
-}
+type RawGroup = KeyFileGroup;
 
 /**
  * Parses one policy file. Every group is parsed (no `policy_` prefix check, as in ConnMan);
@@ -54,42 +51,19 @@ export function parsePolicyFile(file: string, text: string): PolicyGroup[] {
   return raw.map((g, index) => buildGroup(file, g, index));
 }
 
+const POLICY_SYNTAX: KeyFileSyntax = {
+  headerHint: '[name]',
+  lineHint: 'key=value',
+  groupWord: '[group]',
+  trimGroupName: true,
+  checkGroup: (name) => (name === '' || /[\p{Cc}]/u.test(name) ? 'group name must be non-empty printable text' : null),
+  checkKey: (_group, key) => (KEY_SET.has(key) ? null : `unknown key '${key}' (known keys: ${KEYS.join(', ')})`),
+};
+
 function splitGroups(file: string, text: string): RawGroup[] {
-  const groups: RawGroup[] = [];
-  const names = new Set<string>();
-  let current: RawGroup | null = null;
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  lines.forEach((rawLine, i) => {
-    const line = i + 1;
-    const trimmed = rawLine.trim();
-    if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith(';')) return;
-    const fail = (detail: string): never => {
-      throw new PolicyParseError(file, line, detail);
-    };
-    if (trimmed.startsWith('[')) {
-      const m = /^\[([^[\]]*)\]$/.exec(trimmed);
-      const name = m?.[1]?.trim();
-      if (name === undefined) return fail(`malformed group header '${trimmed}' (expected [name])`);
-      if (name === '' || /[\p{Cc}]/u.test(name)) return fail('group name must be non-empty printable text');
-      // GLib would merge two groups of the same name key by key; that hides mistakes.
-      if (names.has(name)) return fail(`group [${name}] appears twice in this file`);
-      names.add(name);
-      current = { name, line, values: new Map() };
-      groups.push(current);
-      return;
-    }
-    const eq = trimmed.indexOf('=');
-    if (eq < 0) return fail(`malformed line '${trimmed}' (expected key=value, [group] or a # comment)`);
-    const key = trimmed.slice(0, eq).trim();
-    const value = trimmed.slice(eq + 1).trim();
-    if (key === '') return fail('missing key before =');
-    const group: RawGroup | null = current;
-    if (group === null) return fail(`key '${key}' appears before any [group] header`);
-    if (!KEY_SET.has(key)) return fail(`unknown key '${key}' (known keys: ${KEYS.join(', ')})`);
-    if (group.values.has(key as Key)) return fail(`duplicate key '${key}' in group [${group.name}]`);
-    group.values.set(key as Key, { value, line });
+  return readKeyFile(text, POLICY_SYNTAX, (line, detail) => {
+    throw new PolicyParseError(file, line, detail);
   });
-  return groups;
 }
 
 function buildGroup(file: string, g: RawGroup, index: number): PolicyGroup {

@@ -21,6 +21,7 @@
  *   valid text form (stored canonical, RFC 5952), prefix 1-128; the gateway must be link-local
  *   or inside the prefix.
  */
+import { readKeyFile, type KeyFileGroup, type KeyFileSyntax } from './keyfile.js';
 import type { Bearer } from '../../lib/protocol.js';
 import type { Family } from '../ports.js';
 import { ProvisioningError } from './errors.js';
@@ -160,11 +161,7 @@ interface Entry {
   line: number;
 }
 
-interface RawGroup {
-  name: string;
-  line: number;
-  values: Map<string, Entry>;
-}
+type RawGroup = KeyFileGroup;
 
 type Fail = (detail: string) => never;
 
@@ -183,48 +180,28 @@ export function parseProvisioningFile(file: string, text: string): ProvisionedSe
   return out;
 }
 
+const PROVISIONING_SYNTAX: KeyFileSyntax = {
+  headerHint: '[global] or [service_<name>]',
+  lineHint: 'key = value',
+  groupWord: 'group',
+  trimGroupName: false,
+  checkGroup(name) {
+    if (name === 'global') return null;
+    if (!name.startsWith('service_')) return `unknown group [${name}] (expected [global] or [service_<name>])`;
+    if (!/^service_[\x21-\x7e]+$/.test(name) || /[[\]]/.test(name)) return `group [${name}] needs a name after 'service_' (printable, no spaces)`;
+    return null;
+  },
+  checkKey(group, key, value) {
+    const known = group === 'global' ? GLOBAL_KEY_SET : SERVICE_KEY_SET;
+    if (!known.has(key)) return `unknown key '${key}' in [${group}] (known keys: ${[...known].join(', ')})`;
+    return value === '' ? `${key}: empty value` : null;
+  },
+};
+
 function splitGroups(file: string, text: string): RawGroup[] {
-  const groups: RawGroup[] = [];
-  const names = new Set<string>();
-  let current: RawGroup | null = null;
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  lines.forEach((rawLine, i) => {
-    const line = i + 1;
-    const trimmed = rawLine.trim();
-    if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith(';')) return;
-    const fail: Fail = (detail) => {
-      throw new ProvisioningError(file, line, detail);
-    };
-    if (trimmed.startsWith('[')) {
-      const name = /^\[([^[\]]*)\]$/.exec(trimmed)?.[1];
-      if (name === undefined) return fail(`malformed group header '${trimmed}' (expected [global] or [service_<name>])`);
-      if (name !== 'global') {
-        if (!name.startsWith('service_')) return fail(`unknown group [${name}] (expected [global] or [service_<name>])`);
-        if (!/^service_[\x21-\x7e]+$/.test(name) || /[[\]]/.test(name)) {
-          return fail(`group [${name}] needs a name after 'service_' (printable, no spaces)`);
-        }
-      }
-      // GLib merges two groups of the same name key by key; that hides mistakes.
-      if (names.has(name)) return fail(`group [${name}] appears twice in this file`);
-      names.add(name);
-      current = { name, line, values: new Map() };
-      groups.push(current);
-      return;
-    }
-    const eq = trimmed.indexOf('=');
-    if (eq < 0) return fail(`malformed line '${trimmed}' (expected key = value, [group] or a # comment)`);
-    const key = trimmed.slice(0, eq).trim();
-    const value = trimmed.slice(eq + 1).trim();
-    if (key === '') return fail('missing key before =');
-    const group: RawGroup | null = current;
-    if (group === null) return fail(`key '${key}' appears before any group header`);
-    const known = group.name === 'global' ? GLOBAL_KEY_SET : SERVICE_KEY_SET;
-    if (!known.has(key)) return fail(`unknown key '${key}' in [${group.name}] (known keys: ${[...known].join(', ')})`);
-    if (group.values.has(key)) return fail(`duplicate key '${key}' in group [${group.name}]`);
-    if (value === '') return fail(`${key}: empty value`);
-    group.values.set(key, { value, line });
+  return readKeyFile(text, PROVISIONING_SYNTAX, (line, detail) => {
+    throw new ProvisioningError(file, line, detail);
   });
-  return groups;
 }
 
 function buildService(file: string, g: RawGroup, index: number): ProvisionedService {
