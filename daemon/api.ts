@@ -20,7 +20,8 @@ export interface SessionStatistics {
 export interface DaemonApi {
   // net.connman.Manager
   managerProperties(): PropDict;
-  setManagerProperty(caller: BusCaller, name: string, value: RawValue): void;
+  /** May return a promise: the reply waits until a persisted setting is written. */
+  setManagerProperty(caller: BusCaller, name: string, value: RawValue): void | Promise<void>;
   /** Services in order, each with its full ConnMan property dict. */
   services(): Array<{ path: string; props: PropDict }>;
   technologies(): Array<{ path: string; props: PropDict }>;
@@ -45,7 +46,8 @@ export interface DaemonApi {
 
   // net.connman.Technology (type = the last path element)
   technologyProperties(type: string): PropDict;
-  setTechnologyProperty(caller: BusCaller, type: string, name: string, value: RawValue): void;
+  /** May return a promise: the reply waits until a persisted setting is written. */
+  setTechnologyProperty(caller: BusCaller, type: string, name: string, value: RawValue): void | Promise<void>;
 
   // net.connman.Session
   // These may return a promise: the Updates they cause wait until the kernel holds what the

@@ -15,6 +15,7 @@ import { createLinkStats } from './adapters/rtnetlink/link-stats.js';
 import { createRtnetlinkRouting } from './adapters/rtnetlink/routing.js';
 import { createCgroupDirectory } from './adapters/system/cgroup-dir.js';
 import { systemClock } from './adapters/system/clock.js';
+import { openFileStore } from './adapters/system/file-store.js';
 import { createIdentityResolver } from './adapters/system/identity.js';
 import { inRootNetns } from './adapters/system/netns.js';
 import { loadConfig, USAGE, type DaemonConfig } from './config.js';
@@ -62,6 +63,7 @@ async function main(argv: string[]): Promise<number> {
       urls: { 4: config.onlineCheckUrl4, 6: config.onlineCheckUrl6 },
     },
     policies: createPolicyDir(config.policyDir, log),
+    store: await openFileStore(config.stateDir),
     linkStats: createLinkStats({ log }),
     cgroups: createCgroupDirectory(),
     ...datapath,

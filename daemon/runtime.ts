@@ -25,6 +25,7 @@ import { changedProps, managerProps, serviceProps, settingProp, technologyProps,
 import { isConnected, usableAddress } from './core/services.js';
 import type { RawValue } from './core/settings.js';
 import { statisticsProps } from './core/statistics-schedule.js';
+import { decodeSettings, defaultSettings, encodeSettings, type PersistedSettings } from './core/persisted-settings.js';
 import { KernelSync, type KernelWait } from './kernel-sync.js';
 import { OnlineRunner } from './online-runner.js';
 import { StatisticsSignals } from './statistics-signals.js';
@@ -46,6 +47,7 @@ import type {
   Prop,
   PropDict,
   Routing,
+  Store,
 } from './ports.js';
 
 export interface RuntimeDeps {
@@ -65,8 +67,13 @@ export interface RuntimeDeps {
   linkStats?: LinkStats;
   /** cgroup directories, for ClaimCgroup (which also needs the firewall); without it ClaimCgroup is NotSupported. */
   cgroups?: CgroupDirectory;
+  /** Where OfflineMode and Technology.Powered survive restarts (and crashes: writes are atomic). */
+  store?: Store;
   log: Logger;
 }
+
+/** Store key of the persisted switches. */
+export const SETTINGS_KEY = 'settings';
 
 /** Node timers take at most 2^31-1 ms; a longer counter period is served at that interval. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -89,6 +96,9 @@ export class Runtime implements DaemonApi {
   /** `Statistics` signals (SetStatisticsInterval); null without accounting, where they are NotSupported. */
   readonly #statsSignals: StatisticsSignals | null;
   #stopping = false;
+  #persisted: PersistedSettings | null = null;
+  #lastSwitches = '';
+  #storeChain: Promise<void> = Promise.resolve();
 
   constructor(deps: RuntimeDeps) {
     this.#d = deps;
@@ -125,6 +135,7 @@ export class Runtime implements DaemonApi {
 
   /** Loads policy files and the initial link dump, then follows events. */
   async start(): Promise<void> {
+    await this.#restoreSettings();
     if (this.#d.policies) await this.#d.policies.start((file, text) => this.#policyFile(file, text));
     const facts = await this.#d.links.start((e) => this.#linkEvent(e));
     for (const f of facts) this.apply(this.engine.linkChanged(f));
@@ -151,6 +162,7 @@ export class Runtime implements DaemonApi {
     this.#reconcileTimer = null;
     await this.#d.policies?.stop();
     await this.#d.links.stop();
+    await this.#storeChain;
     await kernelStopped;
     await this.#d.firewall?.clear();
     await this.#d.routing?.clear();
@@ -213,6 +225,7 @@ export class Runtime implements DaemonApi {
     }
     for (const w of fx.warnings) this.#d.log('warn', w);
     this.#trackCounters(fx);
+    if (fx.managerChanged.has('OfflineMode') || fx.changedTechnologies.size) this.#persistSwitches();
     if (fx.kernelDirty) this.#kernel.request();
     if (sendNow) return;
     return this.#kernel.after(need ? { stage: need, gen: this.#kernel.generation } : null, send);
@@ -237,6 +250,39 @@ export class Runtime implements DaemonApi {
     return need;
   }
 
+
+  /** Restores OfflineMode and Powered before the first link is seen, so nothing flaps at start. */
+  async #restoreSettings(): Promise<void> {
+    const { store, log } = this.#d;
+    if (!store) return;
+    const text = await store.read(SETTINGS_KEY);
+    if (text === null) return;
+    const { state, warnings } = decodeSettings(text);
+    for (const w of warnings) log('warn', `settings: ${w}`);
+    this.#persisted = state;
+    const powered = Object.fromEntries(Object.entries(state.technologies).map(([b, t]) => [b, t.powered]));
+    this.engine.registry.restore(state.offlineMode, powered);
+    this.#lastSwitches = JSON.stringify(this.engine.registry.switches());
+    log('info', `settings restored: OfflineMode ${state.offlineMode}`);
+  }
+
+  /** Writes the switches when they changed; writes are serialised and atomic (the store's). */
+  #persistSwitches(): void {
+    const { store, log } = this.#d;
+    if (!store) return;
+    const sw = this.engine.registry.switches();
+    const fingerprint = JSON.stringify(sw);
+    if (fingerprint === this.#lastSwitches) return;
+    this.#lastSwitches = fingerprint;
+    const base = this.#persisted ?? defaultSettings();
+    const technologies = { ...base.technologies };
+    for (const [b, p] of Object.entries(sw.powered) as Array<[Bearer, boolean]>) technologies[b] = { powered: p };
+    const state: PersistedSettings = { ...base, offlineMode: sw.offline, technologies };
+    this.#persisted = state;
+    this.#storeChain = this.#storeChain
+      .then(() => store.write(SETTINGS_KEY, encodeSettings(state)))
+      .catch((err: unknown) => log('error', `settings not saved: ${(err as Error).message}`));
+  }
 
   /** Counters' `Time` runs only while a service is connected; a removed service's totals go. */
   #trackCounters(fx: Effects): void {
@@ -304,7 +350,7 @@ export class Runtime implements DaemonApi {
     return managerProps(this.engine.managerState(), this.engine.offlineMode, this.#sessionMode);
   }
 
-  setManagerProperty(caller: BusCaller, name: string, value: RawValue): void {
+  setManagerProperty(caller: BusCaller, name: string, value: RawValue): void | Promise<void> {
     if (name !== 'OfflineMode' && name !== 'SessionMode') throw new InvalidPropertyError(name);
     if (value.signature !== 'b') throw new WrongTypeError(name, 'b', value.signature);
     if (name === 'SessionMode') {
@@ -314,6 +360,7 @@ export class Runtime implements DaemonApi {
     }
     if (caller.uid !== 0) throw new RootOnlyError('change OfflineMode');
     this.apply(this.engine.setOfflineMode(value.value as boolean));
+    return this.#storeChain;
   }
 
   services(): Array<{ path: string; props: PropDict }> {
@@ -375,13 +422,14 @@ export class Runtime implements DaemonApi {
     return technologyProps(t);
   }
 
-  setTechnologyProperty(caller: BusCaller, type: string, name: string, value: RawValue): void {
+  setTechnologyProperty(caller: BusCaller, type: string, name: string, value: RawValue): void | Promise<void> {
     this.technologyProperties(type);
     if (name === 'Tethering') throw new NotSupportedError('tethering is not supported');
     if (name !== 'Powered') throw new InvalidPropertyError(name);
     if (value.signature !== 'b') throw new WrongTypeError(name, 'b', value.signature);
     if (caller.uid !== 0) throw new RootOnlyError('power technologies on or off');
     this.apply(this.engine.setTechnologyPowered(type, value.value as boolean));
+    return this.#storeChain;
   }
 
   // ------------------------------------------------------------------ DaemonApi: Session

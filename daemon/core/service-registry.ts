@@ -234,6 +234,20 @@ export class ServiceRegistry {
     this.refresh(fx);
   }
 
+  /**
+   * Restores persisted switches before any link is known (no effects: nothing is announced yet).
+   * A technology without services keeps its Powered value for when its first service appears.
+   */
+  restore(offline: boolean, powered: Partial<Record<Bearer, boolean>>): void {
+    this.#offline = offline;
+    for (const [b, p] of Object.entries(powered) as Array<[Bearer, boolean]>) this.#powered.set(b, p);
+  }
+
+  /** Persistable switches: OfflineMode and Powered of every technology ever seen. */
+  switches(): { offline: boolean; powered: Partial<Record<Bearer, boolean>> } {
+    return { offline: this.#offline, powered: Object.fromEntries(this.#powered) as Partial<Record<Bearer, boolean>> };
+  }
+
   /** Manager.SetProperty('OfflineMode'). Returns false when nothing changed. */
   setOffline(offline: boolean, fx: Effects): boolean {
     if (this.#offline === offline) return false;

@@ -27,8 +27,9 @@ export function technologyInterface(ctx: AdapterContext): InterfaceSpec {
           const [name, value] = call.args as [string, DBusVariant];
           const raw = fromVariant(value);
           return call.withCaller((caller) => {
-            ctx.api().setTechnologyProperty(caller, lastElement(call.path), name, raw);
-            return EMPTY;
+            // A promise means: reply once the setting is on disk (it survives a crash after the reply).
+            const saved = ctx.api().setTechnologyProperty(caller, lastElement(call.path), name, raw);
+            return saved instanceof Promise ? saved.then(() => EMPTY) : EMPTY;
           });
         },
       },
