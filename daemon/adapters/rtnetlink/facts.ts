@@ -9,6 +9,8 @@
  * Every NEW message carries the whole object and every DEL names it, so folding is idempotent
  * per object: replaying a message the dump already reflected converges to the kernel's state.
  */
+export { NLM_F_REPLACE, RTM } from './constants.js';
+import { RTN_BY_NAME, AF_INET, AF_INET6, AF_UNSPEC, NLM_F_REPLACE, RTM, RTN_UNICAST, RT_SCOPE_LINK, RT_SCOPE_SITE, RT_TABLE_MAIN } from './constants.js';
 import type { rt } from 'netlink';
 import type { Bearer, IpMethod } from '../../../lib/protocol.js';
 import type { AddressFact, Family, GatewayFact, LinkEvent, LinkFacts } from '../../ports.js';
@@ -88,27 +90,9 @@ export type RtChange =
 // Constants (linux/rtnetlink.h, linux/if.h)
 // ---------------------------------------------------------------------------------------------
 
-/** nlmsg_type values of the messages we fold. */
-export const RTM = {
-  NEWLINK: 16,
-  DELLINK: 17,
-  NEWADDR: 20,
-  DELADDR: 21,
-  NEWROUTE: 24,
-  DELROUTE: 25,
-} as const;
 
-/** NLM_F_REPLACE: on a NEWROUTE notification, the route replaced another with the same key. */
-export const NLM_F_REPLACE = 0x100;
 
-const AF_UNSPEC = 0;
-const AF_INET = 2;
-const AF_INET6 = 10;
-const RT_TABLE_MAIN = 254;
-const RTN_UNICAST = 1;
 const IF_OPER_UP = 6;
-const RT_SCOPE_SITE = 200;
-const RT_SCOPE_LINK = 253;
 
 /** ARPHRD names as the package spells them → numbers (only those the bearer logic tells apart). */
 const ARPHRD_BY_NAME: Readonly<Record<string, number>> = {
@@ -127,21 +111,6 @@ const ARPHRD_BY_NAME: Readonly<Record<string, number>> = {
   NONE: 65534,
 };
 
-/** RTN_* names as the package spells them → numbers. */
-const RTN_BY_NAME: Readonly<Record<string, number>> = {
-  UNSPEC: 0,
-  UNICAST: 1,
-  LOCAL: 2,
-  BROADCAST: 3,
-  ANYCAST: 4,
-  MULTICAST: 5,
-  BLACKHOLE: 6,
-  UNREACHABLE: 7,
-  PROHIBIT: 8,
-  THROW: 9,
-  NAT: 10,
-  XRESOLVE: 11,
-};
 
 // ---------------------------------------------------------------------------------------------
 // Formatting

@@ -13,6 +13,8 @@
  * default route is ours, except those the kernel installs from router advertisements
  * (`proto ra`), which the kernel keeps up to date itself (see the seed RFC).
  */
+export { RTPROT_RA, RT_TABLE_MAIN } from './constants.js';
+import { RTPROT_RA, RT_TABLE_MAIN } from './constants.js';
 import type { Family } from '../../ports.js';
 import { canonicalAddress, networkOf } from '../../core/kernel-state.js';
 import { DEFAULT_METRIC, RTN_UNICAST, routeIdentity, type KernelRoute, type RouteSpec, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE } from './routing-diff.js';
@@ -21,10 +23,6 @@ import { DEFAULT_METRIC, RTN_UNICAST, routeIdentity, type KernelRoute, type Rout
 export const IFA_PROTO = 11;
 /** Our IFA_PROTO tag, the same number as the route/rule tag (`proto 110`). */
 export const IFAPROT_NETSESSION = 0x6e;
-/** RT_TABLE_MAIN. */
-export const RT_TABLE_MAIN = 254;
-/** RTPROT_RA: defaults the kernel learnt from router advertisements; never ours. */
-export const RTPROT_RA = 9;
 
 // ---------------------------------------------------------------------------------------------
 // Metric

@@ -8,10 +8,11 @@
  * tagged with our IFA_PROTO and non-RA default routes (ownership rules in link-config-diff.ts).
  * The one thing remembered is the lifecycle view, which is fed by the kernel's route
  * notifications (groups IPV4_ROUTE and IPV6_ROUTE, opened by {@link LinkConfig.start}) and by the
- * read-back dump of every apply. The dump matters: the kernel sends no RTM_DELROUTE for the IPv4
+ * read-back dump of every apply. The dump matters: the kernel sends no RTM.DELROUTE for the IPv4
  * routes it flushes when a link goes down, so such a route stays `active` in the view until the
  * next applyMainDefaults reads it back (the caller re-applies on link events anyway).
  */
+import { NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, RTM } from './constants.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AttrStream, createRtNetlink, rt, type NetlinkMessage, type RtNetlinkSocket } from 'netlink';
@@ -44,14 +45,6 @@ import { delRouteRequest } from './routing.js';
 export { metricFor } from './link-config-diff.js';
 export type { DesiredDefault, DesiredLink, GatewayState, LinkAddress } from './link-config-diff.js';
 
-const NLM_F_REPLACE = 0x100;
-const NLM_F_EXCL = 0x200;
-const NLM_F_CREATE = 0x400;
-const RTM_NEWADDR = 20;
-const RTM_GETADDR = 22;
-const NLM_F_DUMP = 0x300;
-const RTM_NEWROUTE = 24;
-const RTM_DELROUTE = 25;
 const REQUEST_TIMEOUT_MS = 10_000;
 const RECV_BUFFER = 1 << 20;
 const SEND_BUFFER = 256 << 10;
@@ -183,7 +176,7 @@ export function createLinkConfig(opts: LinkConfigOptions = {}): LinkConfig {
 
   function onMessages(msgs: readonly NetlinkMessage[]): void {
     for (const m of msgs) {
-      if (m.type !== RTM_NEWROUTE && m.type !== RTM_DELROUTE) continue;
+      if (m.type !== RTM.NEWROUTE && m.type !== RTM.DELROUTE) continue;
       let r: KernelRoute | null;
       try {
         r = decodeTableRoute(rt.parseMessage(m.type, m.data) as rt.RouteMessage);
@@ -192,7 +185,7 @@ export function createLinkConfig(opts: LinkConfigOptions = {}): LinkConfig {
       }
       if (!r || r.table !== RT_TABLE_MAIN || r.dstLen !== 0 || r.srcLen !== 0) continue;
       // Only routes we track: notifications never create entries.
-      feed(kernelDefaultKey(r), m.type === RTM_NEWROUTE ? 'kernel-new' : 'kernel-del');
+      feed(kernelDefaultKey(r), m.type === RTM.NEWROUTE ? 'kernel-new' : 'kernel-del');
     }
   }
 
@@ -221,9 +214,9 @@ export function createLinkConfig(opts: LinkConfigOptions = {}): LinkConfig {
       // Raw dump: IFA_PROTO is read from the payload (see ifaProtoOf).
       const req = new AttrStream();
       rt.formatAddressMessage({ kind: 'address', data: {}, attrs: {} }, req);
-      const [raw] = await sock.socket.request(RTM_GETADDR, req.bufs, { flags: NLM_F_DUMP, timeout: REQUEST_TIMEOUT_MS });
+      const [raw] = await sock.socket.request(RTM.GETADDR, req.bufs, { flags: NLM_F_DUMP, timeout: REQUEST_TIMEOUT_MS });
       for (const m of raw) {
-        if (m.type !== RTM_NEWADDR) continue;
+        if (m.type !== RTM.NEWADDR) continue;
         const a = decodeAddress(rt.parseMessage(m.type, m.data) as rt.AddressMessage, ifaProtoOf(m.data));
         if (a) addrs.push(a);
       }
@@ -258,7 +251,7 @@ export function createLinkConfig(opts: LinkConfigOptions = {}): LinkConfig {
               const msg = new AttrStream();
               rt.formatAddressMessage({ kind: 'address', data, attrs: { local: bytes, address: bytes } }, msg);
               msg.push(IFA_PROTO, Buffer.from([IFAPROT_NETSESSION]));
-              await sock.request(RTM_NEWADDR as rt.MessageType, msg.bufs, opt(NLM_F_CREATE | NLM_F_EXCL));
+              await sock.request(RTM.NEWADDR as rt.MessageType, msg.bufs, opt(NLM_F_CREATE | NLM_F_EXCL));
             } else {
               await sock.delAddress(data, { local: bytes, address: bytes }, opt(0));
             }

@@ -14,6 +14,8 @@
  * an entry in our ranges that carries anything we never install (an `iif`, a second next hop,
  * another metric) differs from the desired one and gets replaced.
  */
+export { RTNH_F_ONLINK, RTN_UNICAST, RTPROT_NETSESSION, RT_SCOPE_LINK, RT_SCOPE_NOWHERE, RT_SCOPE_UNIVERSE } from './constants.js';
+import { RTN_BY_NAME, AF_INET, AF_INET6, RTNH_F_ONLINK, RTN_UNICAST, RTPROT_NETSESSION, RT_SCOPE_LINK, RT_SCOPE_NOWHERE, RT_SCOPE_UNIVERSE } from './constants.js';
 import type { rt } from 'netlink';
 import type { IntRange } from '../../core/config.js';
 import { canonicalAddress, networkOf } from '../../core/kernel-state.js';
@@ -28,27 +30,13 @@ import { formatAddress } from './facts.js';
  * rtm_protocol / FRA_PROTOCOL of everything the daemon adds: 0x6e ('n'), unassigned in
  * linux/rtnetlink.h and /etc/iproute2/rt_protos, so `ip rule` / `ip route` show `proto 110`.
  */
-export const RTPROT_NETSESSION = 0x6e;
-/** rtm_flags bit: the gateway is on the link even though no prefix of the link covers it. */
-export const RTNH_F_ONLINK = 0x4;
-export const RTN_UNICAST = 1;
-export const RT_SCOPE_UNIVERSE = 0;
-export const RT_SCOPE_LINK = 253;
-/** As rtm_scope of a delete request: "any scope" (what `ip route del` sends). */
-export const RT_SCOPE_NOWHERE = 255;
 /** FR_ACT_TO_TBL: `lookup T`. */
 export const FR_ACT_TO_TBL = 1;
 /** Metric the kernel gives a route added without one: 0 for v4, IP6_RT_PRIO_USER for v6. */
 export const DEFAULT_METRIC: Readonly<Record<Family, number>> = { 4: 0, 6: 1024 };
 
-const AF_INET = 2;
-const AF_INET6 = 10;
 const U32_UNSET = 0xffffffff;
 
-const RTN_BY_NAME: Readonly<Record<string, number>> = {
-  UNSPEC: 0, UNICAST: 1, LOCAL: 2, BROADCAST: 3, ANYCAST: 4, MULTICAST: 5,
-  BLACKHOLE: 6, UNREACHABLE: 7, PROHIBIT: 8, THROW: 9, NAT: 10, XRESOLVE: 11,
-};
 const SCOPE_BY_NAME: Readonly<Record<string, number>> = { UNIVERSE: 0, SITE: 200, LINK: 253, HOST: 254, NOWHERE: 255 };
 const RTPROT_BY_NAME: Readonly<Record<string, number>> = {
   UNSPEC: 0, REDIRECT: 1, KERNEL: 2, BOOT: 3, STATIC: 4, GATED: 8, RA: 9, MRT: 10, ZEBRA: 11, BIRD: 12,

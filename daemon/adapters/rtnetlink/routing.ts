@@ -21,6 +21,7 @@
  * interface (see {@link rpFilterToWrite}). They are not reverted at clear(): the original values
  * are not remembered, and both settings are harmless without our rules.
  */
+import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from './constants.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createRtNetlink, type rt, type RtNetlinkSocket } from 'netlink';
@@ -116,9 +117,6 @@ export interface RtnetlinkRouting extends Routing {
   readonly lastReport: RoutingApplyReport;
 }
 
-const NLM_F_REPLACE = 0x100;
-const NLM_F_EXCL = 0x200;
-const NLM_F_CREATE = 0x400;
 /** Three rounds cover a race on add (EEXIST) and an ambiguous delete; more would mean a fight. */
 const MAX_ROUNDS = 3;
 const REQUEST_TIMEOUT_MS = 10_000;
