@@ -69,8 +69,9 @@
  * - The comment match sits after the discriminating matches, so a packet that fails them never
  *   pays for it.
  */
-import type { Classifier, Family, FirewallState, SessionMarking } from '../../ports.js';
+import type { Classifier, Family, FirewallState } from '../../ports.js';
 import { canonicalAddress } from '../../core/kernel-state.js';
+import { planFirewall, type FirewallNaming } from '../firewall/plan.js';
 import { cgroupComponents } from '../nftables/cgroup.js';
 import { fingerprint } from '../nftables/ruleset.js';
 import type { CgroupRef } from '../nftables/ruleset.js';
@@ -110,6 +111,14 @@ export const HOOKS: Record<TableName, ReadonlyArray<{ chain: string; target: str
 const SESSION_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,22}$/;
 /** Interface names iptables matches exactly: no `+` (its wildcard), no `!`, nothing to quote. */
 const IFNAME = /^[^\s"'\\/:+!]{1,15}$/;
+
+const IPTABLES_NAMING: FirewallNaming = {
+  sessionKey: SESSION_KEY,
+  sessionKeyProblem: 'iptables chain / NFACCT name (at most 23 of [A-Za-z0-9_.-])',
+  ifname: IFNAME,
+  ifnameProblem: 'cannot be matched exactly by iptables',
+  hex,
+};
 const DECIMAL = /^\d{1,10}$/;
 /** Cgroup paths that go through iptables-restore's quoting unchanged (xt_cgroup v2 allows 512 bytes). */
 const CGROUP_PATH = /^\/[^\s"'\\\x00-\x1f\x7f]{0,500}$/;
@@ -231,26 +240,6 @@ export function snatRule(mask: number, mark: number, ifname: string, address: st
 
 // ---------------------------------------------------------------------------------------------
 
-function isMask(n: unknown): n is number {
-  return typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= UINT32_MAX;
-}
-
-function outside(value: number, mask: number): number {
-  return (value & ~mask) >>> 0;
-}
-
-function checkSession(s: SessionMarking, state: FirewallState): string | null {
-  if (!SESSION_KEY.test(s.sessionKey)) return `session key ${JSON.stringify(s.sessionKey)} is not a valid iptables chain / NFACCT name (at most 23 of [A-Za-z0-9_.-])`;
-  if (!Number.isInteger(s.tag) || s.tag <= 0 || s.tag > UINT32_MAX || outside(s.tag, state.tagMask) !== 0) {
-    return `session ${s.sessionKey}: tag ${String(s.tag)} is zero or outside tagMask ${hex(state.tagMask)}`;
-  }
-  if (!Number.isInteger(s.mark) || s.mark < 0 || s.mark > UINT32_MAX || outside(s.mark, state.mask) !== 0) {
-    return `session ${s.sessionKey}: mark ${String(s.mark)} is outside mask ${hex(state.mask)}`;
-  }
-  if (s.mark !== 0 && s.ifname !== '' && !IFNAME.test(s.ifname)) return `session ${s.sessionKey}: interface name ${JSON.stringify(s.ifname)} cannot be matched exactly by iptables`;
-  return null;
-}
-
 /** NFACCT object names of a session. */
 export function nfacctNames(sessionKey: string): { tx: string; rx: string } {
   return { tx: `${NFACCT_TX_PREFIX}${sessionKey}`, rx: `${NFACCT_RX_PREFIX}${sessionKey}` };
@@ -289,58 +278,19 @@ interface Claim {
  */
 export function buildRuleset(state: FirewallState, opts: RulesetOptions): Ruleset {
   const { mask, tagMask } = state;
-  if (!isMask(mask) || !isMask(tagMask) || (mask & tagMask) !== 0) {
-    throw new Error(`firewall masks must be non-zero, 32-bit and disjoint (mask ${String(mask)}, tagMask ${String(tagMask)})`);
-  }
-  const ours = (mask | tagMask) >>> 0;
-  const warnings: string[] = [];
+  const { ours, sessions, live, snat, warnings } = planFirewall(state, IPTABLES_NAMING);
   const model = emptyDatapath();
 
   const sessionChains: ChainModel[] = [];
   const tx: RuleSpec[] = [];
   const rx: RuleSpec[] = [];
-  const live = new Set<string>();
-  const tags = new Set<number>();
-  const snat = new Map<string, { mark: number; ifname: string; family: Family; address: string }>();
-  const parsed = new Map<string, string | null>();
-  const canonical = (family: Family, address: string): string | null => {
-    const k = `${family}/${address}`;
-    let v = parsed.get(k);
-    if (v === undefined) {
-      v = canonicalAddress(family, address);
-      parsed.set(k, v);
-    }
-    return v;
-  };
-
-  for (const s of state.sessions) {
-    const problem = checkSession(s, state);
-    if (problem) {
-      warnings.push(problem);
-      continue;
-    }
-    if (live.has(s.sessionKey) || tags.has(s.tag)) {
-      warnings.push(`session ${s.sessionKey}: duplicate key or tag ${hex(s.tag)}; skipped`);
-      continue;
-    }
-    live.add(s.sessionKey);
-    tags.add(s.tag);
+  for (const s of sessions) {
     sessionChains.push(chain(`${SESSION_CHAIN_PREFIX}${s.sessionKey}`, [sessionMarkRule(ours, s.mark, s.tag), sessionSaveRule(ours)]));
     const names = nfacctNames(s.sessionKey);
     model.nfacct.add(names.tx);
     model.nfacct.add(names.rx);
     tx.push(countRule(s.tag, tagMask, names.tx));
     rx.push(countRule(s.tag, tagMask, names.rx));
-    if (s.mark === 0 || s.ifname === '') continue;
-    for (const n of s.snat) {
-      const address = canonical(n.family, n.address);
-      if (address === null) {
-        warnings.push(`session ${s.sessionKey}: SNAT address ${JSON.stringify(n.address)} does not parse`);
-        continue;
-      }
-      const k = `${s.mark} ${s.ifname} ${n.family}`;
-      if (!snat.has(k)) snat.set(k, { mark: s.mark, ifname: s.ifname, family: n.family, address });
-    }
   }
 
   const claims: Claim[] = [];
@@ -364,9 +314,7 @@ export function buildRuleset(state: FirewallState, opts: RulesetOptions): Rulese
   });
   claims.sort((a, b) => a.rank - b.rank || b.level - a.level || a.seq - b.seq);
 
-  const natRules = [...snat.values()].sort(
-    (a, b) => a.mark - b.mark || (a.ifname < b.ifname ? -1 : a.ifname > b.ifname ? 1 : 0) || a.family - b.family,
-  );
+  const natRules = snat;
 
   const claimRules = claims.map((c) => ({ families: c.families, rule: withComment(c.spec) }));
   const uncounted = withComment(uncountedRule(tagMask));

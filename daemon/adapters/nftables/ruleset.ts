@@ -63,8 +63,9 @@
  *   whose source is a local address (`fib saddr type local`): never forwarded traffic. One rule
  *   per service and family, not per session.
  */
-import type { Classifier, Family, FirewallState, SessionMarking } from '../../ports.js';
+import type { Classifier, Family, FirewallState } from '../../ports.js';
 import { canonicalAddress } from '../../core/kernel-state.js';
+import { planFirewall, type FirewallNaming } from '../firewall/plan.js';
 import { hex32 } from './model.js';
 import type { BaseChainSpec, ChainModel, ElementModel, MapModel, RuleModel, TableModel } from './model.js';
 
@@ -85,6 +86,14 @@ const PRIO_SRCNAT = 100;
 const SESSION_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 /** Linux interface names; `"` and control characters would break nft's quoting. */
 const IFNAME = /^[^\s"\\/:]{1,15}$/;
+
+const NFT_NAMING: FirewallNaming = {
+  sessionKey: SESSION_KEY,
+  sessionKeyProblem: 'nft name',
+  ifname: IFNAME,
+  ifnameProblem: 'cannot be quoted for nft',
+  hex: hex32,
+};
 const DECIMAL = /^\d{1,10}$/;
 /** Text that can sit between nft's double quotes (which have no escapes). */
 const QUOTABLE = /^[^"\\\x00-\x1f\x7f]*$/;
@@ -201,27 +210,6 @@ export function snatRule(mask: number, mark: number, ifname: string, family: Fam
 
 // ---------------------------------------------------------------------------------------------
 
-function isMask(n: unknown): n is number {
-  return typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= UINT32_MAX;
-}
-
-/** Bits of `value` outside `mask`, as an unsigned number. */
-function outside(value: number, mask: number): number {
-  return (value & ~mask) >>> 0;
-}
-
-function checkSession(s: SessionMarking, state: FirewallState): string | null {
-  if (!SESSION_KEY.test(s.sessionKey)) return `session key ${JSON.stringify(s.sessionKey)} is not a valid nft name`;
-  if (!Number.isInteger(s.tag) || s.tag <= 0 || s.tag > UINT32_MAX || outside(s.tag, state.tagMask) !== 0) {
-    return `session ${s.sessionKey}: tag ${String(s.tag)} is zero or outside tagMask ${hex32(state.tagMask)}`;
-  }
-  if (!Number.isInteger(s.mark) || s.mark < 0 || s.mark > UINT32_MAX || outside(s.mark, state.mask) !== 0) {
-    return `session ${s.sessionKey}: mark ${String(s.mark)} is outside mask ${hex32(state.mask)}`;
-  }
-  if (s.mark !== 0 && s.ifname !== '' && !IFNAME.test(s.ifname)) return `session ${s.sessionKey}: interface name ${JSON.stringify(s.ifname)} cannot be quoted for nft`;
-  return null;
-}
-
 function goto(sessionKey: string): string {
   return `goto ${SESSION_CHAIN_PREFIX}${sessionKey}`;
 }
@@ -232,11 +220,7 @@ function goto(sessionKey: string): string {
  */
 export function buildRuleset(state: FirewallState, opts: RulesetOptions): Ruleset {
   const { mask, tagMask } = state;
-  if (!isMask(mask) || !isMask(tagMask) || (mask & tagMask) !== 0) {
-    throw new Error(`firewall masks must be non-zero, 32-bit and disjoint (mask ${String(mask)}, tagMask ${String(tagMask)})`);
-  }
-  const ours = (mask | tagMask) >>> 0;
-  const warnings: string[] = [];
+  const { ours, sessions, live, snat, warnings } = planFirewall(state, NFT_NAMING);
 
   const maps = new Map<string, MapModel>();
   const addMap = (m: MapModel): MapModel => {
@@ -253,34 +237,7 @@ export function buildRuleset(state: FirewallState, opts: RulesetOptions): Rulese
 
   const chains = new Map<string, ChainModel>();
   const counters = new Set<string>();
-  const live = new Set<string>();
-  const tags = new Set<number>();
-  // (mark, ifname, family) → address; sorted later for a deterministic postrouting chain.
-  const snat = new Map<string, { mark: number; ifname: string; family: Family; address: string }>();
-  // Sessions of one service share its few addresses: parse each once.
-  const parsed = new Map<string, string | null>();
-  const canonical = (family: Family, address: string): string | null => {
-    const k = `${family}/${address}`;
-    let v = parsed.get(k);
-    if (v === undefined) {
-      v = canonicalAddress(family, address);
-      parsed.set(k, v);
-    }
-    return v;
-  };
-
-  for (const s of state.sessions) {
-    const problem = checkSession(s, state);
-    if (problem) {
-      warnings.push(problem);
-      continue;
-    }
-    if (live.has(s.sessionKey) || tags.has(s.tag)) {
-      warnings.push(`session ${s.sessionKey}: duplicate key or tag ${hex32(s.tag)}; skipped`);
-      continue;
-    }
-    live.add(s.sessionKey);
-    tags.add(s.tag);
+  for (const s of sessions) {
     const chain = `${SESSION_CHAIN_PREFIX}${s.sessionKey}`;
     chains.set(chain, { name: chain, base: null, rules: [rule(sessionRule(ours, s.mark, s.tag))] });
     counters.add(`${TX_PREFIX}${s.sessionKey}`);
@@ -288,16 +245,6 @@ export function buildRuleset(state: FirewallState, opts: RulesetOptions): Rulese
     const tagKey = String(s.tag);
     tx.elements.set(tagKey, { key: hex32(s.tag), value: `"${TX_PREFIX}${s.sessionKey}"` });
     rx.elements.set(tagKey, { key: hex32(s.tag), value: `"${RX_PREFIX}${s.sessionKey}"` });
-    if (s.mark === 0 || s.ifname === '') continue;
-    for (const n of s.snat) {
-      const address = canonical(n.family, n.address);
-      if (address === null) {
-        warnings.push(`session ${s.sessionKey}: SNAT address ${JSON.stringify(n.address)} does not parse`);
-        continue;
-      }
-      const k = `${s.mark} ${s.ifname} ${n.family}`;
-      if (!snat.has(k)) snat.set(k, { mark: s.mark, ifname: s.ifname, family: n.family, address });
-    }
   }
 
   for (const c of state.classifiers) {
@@ -328,9 +275,7 @@ export function buildRuleset(state: FirewallState, opts: RulesetOptions): Rulese
   );
   chains.set(CHAIN.prerouting, baseChain(CHAIN.prerouting, { type: 'filter', hook: 'prerouting', prio: PRIO_MANGLE, policy: 'accept' }, [restoreRule(ours)]));
   chains.set(CHAIN.input, baseChain(CHAIN.input, { type: 'filter', hook: 'input', prio: PRIO_MANGLE, policy: 'accept' }, [countRule(tagMask, MAP.rx)]));
-  const natRules = [...snat.values()]
-    .sort((a, b) => a.mark - b.mark || (a.ifname < b.ifname ? -1 : a.ifname > b.ifname ? 1 : 0) || a.family - b.family)
-    .map((n) => snatRule(mask, n.mark, n.ifname, n.family, n.address));
+  const natRules = snat.map((n) => snatRule(mask, n.mark, n.ifname, n.family, n.address));
   chains.set(CHAIN.postrouting, baseChain(CHAIN.postrouting, { type: 'nat', hook: 'postrouting', prio: PRIO_SRCNAT, policy: 'accept' }, natRules));
 
   return { table: { chains, maps, counters, others: [] }, warnings };

@@ -1,0 +1,122 @@
+/**
+ * What both firewall backends (nftables, iptables + NFACCT) do to a FirewallState before they
+ * express it in their own syntax: check the masks, keep the sessions they can name (dropping
+ * invalid or duplicate ones with a warning), and gather SNAT entries (one per service mark,
+ * interface and family) in a deterministic order.
+ */
+import { canonicalAddress } from '../../core/kernel-state.js';
+import type { Family, FirewallState, SessionMarking } from '../../ports.js';
+
+const UINT32_MAX = 0xffffffff;
+
+/** How one backend names things, and how its warnings say so. */
+export interface FirewallNaming {
+  /** Session keys the backend can turn into chain/counter names. */
+  sessionKey: RegExp;
+  /** "… is not a valid <this>" */
+  sessionKeyProblem: string;
+  /** Interface names the backend can match exactly. */
+  ifname: RegExp;
+  /** "interface name … <this>" */
+  ifnameProblem: string;
+  /** Mark formatting in messages. */
+  hex(n: number): string;
+}
+
+/** One SNAT rule: traffic re-marked for service `mark` leaving by `ifname` gets `address`. */
+export interface SnatEntry {
+  mark: number;
+  ifname: string;
+  family: Family;
+  address: string;
+}
+
+export interface FirewallPlan {
+  /** Every mark bit the daemon owns (`mask | tagMask`). */
+  ours: number;
+  /** Usable sessions, in state order, each key and tag once. */
+  sessions: SessionMarking[];
+  /** Keys of `sessions` (classifiers of other owners must be skipped). */
+  live: Set<string>;
+  /** Sorted by mark, interface, family. */
+  snat: SnatEntry[];
+  warnings: string[];
+}
+
+function isMask(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= UINT32_MAX;
+}
+
+/** Bits of `value` outside `mask`, as an unsigned number. */
+function outside(value: number, mask: number): number {
+  return (value & ~mask) >>> 0;
+}
+
+function checkSession(s: SessionMarking, state: FirewallState, naming: FirewallNaming): string | null {
+  if (!naming.sessionKey.test(s.sessionKey)) return `session key ${JSON.stringify(s.sessionKey)} is not a valid ${naming.sessionKeyProblem}`;
+  if (!Number.isInteger(s.tag) || s.tag <= 0 || s.tag > UINT32_MAX || outside(s.tag, state.tagMask) !== 0) {
+    return `session ${s.sessionKey}: tag ${String(s.tag)} is zero or outside tagMask ${naming.hex(state.tagMask)}`;
+  }
+  if (!Number.isInteger(s.mark) || s.mark < 0 || s.mark > UINT32_MAX || outside(s.mark, state.mask) !== 0) {
+    return `session ${s.sessionKey}: mark ${String(s.mark)} is outside mask ${naming.hex(state.mask)}`;
+  }
+  if (s.mark !== 0 && s.ifname !== '' && !naming.ifname.test(s.ifname)) {
+    return `session ${s.sessionKey}: interface name ${JSON.stringify(s.ifname)} ${naming.ifnameProblem}`;
+  }
+  return null;
+}
+
+/**
+ * Plans the backend-independent part. Throws only for invalid masks (nothing sensible can be
+ * built then); a bad session is skipped and reported in `warnings`.
+ */
+export function planFirewall(state: FirewallState, naming: FirewallNaming): FirewallPlan {
+  const { mask, tagMask } = state;
+  if (!isMask(mask) || !isMask(tagMask) || (mask & tagMask) !== 0) {
+    throw new Error(`firewall masks must be non-zero, 32-bit and disjoint (mask ${String(mask)}, tagMask ${String(tagMask)})`);
+  }
+  const warnings: string[] = [];
+  const sessions: SessionMarking[] = [];
+  const live = new Set<string>();
+  const tags = new Set<number>();
+  const snat = new Map<string, SnatEntry>();
+  // Sessions of one service share its few addresses: parse each once.
+  const parsed = new Map<string, string | null>();
+  const canonical = (family: Family, address: string): string | null => {
+    const k = `${family}/${address}`;
+    let v = parsed.get(k);
+    if (v === undefined) {
+      v = canonicalAddress(family, address);
+      parsed.set(k, v);
+    }
+    return v;
+  };
+  for (const s of state.sessions) {
+    const problem = checkSession(s, state, naming);
+    if (problem) {
+      warnings.push(problem);
+      continue;
+    }
+    if (live.has(s.sessionKey) || tags.has(s.tag)) {
+      warnings.push(`session ${s.sessionKey}: duplicate key or tag ${naming.hex(s.tag)}; skipped`);
+      continue;
+    }
+    live.add(s.sessionKey);
+    tags.add(s.tag);
+    sessions.push(s);
+    if (s.mark === 0 || s.ifname === '') continue;
+    for (const n of s.snat) {
+      const address = canonical(n.family, n.address);
+      if (address === null) {
+        warnings.push(`session ${s.sessionKey}: SNAT address ${JSON.stringify(n.address)} does not parse`);
+        continue;
+      }
+      const k = `${s.mark} ${s.ifname} ${n.family}`;
+      if (!snat.has(k)) snat.set(k, { mark: s.mark, ifname: s.ifname, family: n.family, address });
+    }
+  }
+  const sortedSnat = [...snat.values()].sort(
+    (a, b) => a.mark - b.mark || (a.ifname < b.ifname ? -1 : a.ifname > b.ifname ? 1 : 0) || a.family - b.family,
+  );
+  return { ours: (mask | tagMask) >>> 0, sessions, live, snat: sortedSnat, warnings };
+}
