@@ -33,7 +33,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_CORE_CONFIG } from '../daemon/core/config.js';
-import { REPO_ROOT, startNetsessiond } from '../test/integration/harness/daemon.js';
+import { REPO_ROOT } from '../test/integration/harness/daemon.js';
+import { startTestDaemon } from '../test/integration/harness/test-daemon.js';
 import { waitFor } from '../test/integration/harness/exec.js';
 import { createSandbox, integrationSkipReason, type RunAs, type Sandbox, type SandboxProcess } from '../test/integration/harness/sandbox.js';
 import { ConnmanClient, v } from '../test/integration/support/connman-client.js';
@@ -179,26 +180,7 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
     const policyDir = join(sb.tmpDir, 'policy');
     mkdirSync(policyDir, { recursive: true });
     writeFileSync(join(policyDir, 'bench.policy'), `[policy_bench]\nuid = ${user}\nAllowedBearers = wifi cellular\n`);
-    const conf = join(sb.tmpDir, 'netsessiond.conf');
     const max = 2 * total + 100;
-    writeFileSync(
-      conf,
-      [
-        '[General]',
-        'OnlineCheckMode = one-shot',
-        'OnlineCheckInitialInterval = 1',
-        'OnlineCheckMaxInterval = 1',
-        'OnlineCheckConnectTimeout = 1',
-        'ReconcileInterval = 0',
-        `MaxSessionsPerClient = ${max}`,
-        `MaxSessionsPerUid = ${max}`,
-        '[Bearers]',
-        'eth-a = ethernet',
-        'eth-b = wifi',
-        'eth-c = cellular',
-        '',
-      ].join('\n'),
-    );
     const s0 = sb;
     const measure = async (who: RunAs | undefined) => {
       const out: Record<string, number[]> = { tcp: [], 'udp-new': [], 'udp-same': [] };
@@ -211,10 +193,10 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
     // (d), first part: no daemon yet, so no table (measured again after the daemon stops).
     const absentBefore = await measure(classified);
 
-    const daemon: SandboxProcess = await startNetsessiond(sb, {
-      args: ['--config', conf, '--state-dir', join(sb.tmpDir, 'state'), '--policy-dir', policyDir, '--online-check-url', sb.inet.onlineUrl4, '--online-check-url6', sb.inet.onlineUrl6, '--firewall', 'nftables'],
+    const { daemon } = await startTestDaemon(sb, {
+      general: ['ReconcileInterval = 0', `MaxSessionsPerClient = ${max}`, `MaxSessionsPerUid = ${max}`],
+      args: ['--firewall', 'nftables'],
     });
-    await daemon.waitForLine(/ready:/, { timeoutMs: 20_000 });
     client = await ConnmanClient.connect(sb.dbusAddress!);
     const c = client;
     await waitFor('three uplinks online', async () => ((await c.services()).filter((s) => s.props.State === 'online').length === 3 ? true : undefined), { timeoutMs: 20_000, intervalMs: 100 });
