@@ -3,8 +3,10 @@
  * (daemon/runtime.ts); the D-Bus adapter only decodes messages, calls these, and encodes
  * replies and errors (DaemonError -> net.connman.Error.* via DBUS_ERROR_OF).
  *
- * Ordering contract (ConnMan's): createSession resolves before the first Update is sent;
- * the other session calls send their Updates before they return.
+ * Ordering contract (ConnMan's): the first Update of a session goes on the wire after the
+ * CreateSession reply — the bus adapter holds it until then, so createSession may send it at
+ * once; the other session calls send their Updates before they return (or before their promise
+ * resolves).
  */
 import type { RawValue } from './core/settings.js';
 import type { BusCaller, PropDict } from './ports.js';

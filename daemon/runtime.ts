@@ -374,8 +374,9 @@ export class Runtime implements DaemonApi {
   async createSession(caller: BusCaller, settings: Record<string, RawValue>, notifier: string): Promise<string> {
     const identity = await this.#d.identity.resolve(caller);
     const { path, effects } = this.engine.createSession({ owner: caller.sender, notifier, identity, settings });
-    // ConnMan replies first and sends the first Update right after: defer past the reply.
-    setImmediate(() => this.apply(effects));
+    // ConnMan's order (the reply before the first Update) is kept on the wire by the bus
+    // adapter, which holds Updates for this notifier until its CreateSession reply is out.
+    void this.apply(effects);
     return path;
   }
 

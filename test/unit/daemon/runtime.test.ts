@@ -166,7 +166,9 @@ describe('runtime: Updates and the kernel', () => {
   });
 
   it('SIGTERM-style stop releases every session', async () => {
-    const { rt, log } = await setup();
+    const { rt, log, routing } = await setup();
+    // About Release, not kernel gating: let applies finish so stop() can await the last one.
+    routing.auto = true;
     await rt.createSession(ROOT, {}, '/a');
     await rt.createSession({ ...ROOT, sender: ':1.6' }, {}, '/b');
     await rt.stop();
