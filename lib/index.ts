@@ -20,7 +20,7 @@ export { UplinkMonitor, monitorUplinks, type UplinkMonitorEvents, type UplinkRes
 export type { MonitorUplinksOptions } from './monitor/options.js';
 export type { UplinkProbe } from './monitor/probes.js';
 export type { SessionInfo, SessionUpdate, IPv4Info, IPv6Info } from './settings.js';
-export { OPTION_KEYS, isValidInterfaceName, type BearerOption, type SessionOptions } from './options.js';
+export { OPTION_KEYS, type BearerOption, type SessionOptions } from './options.js';
 export type { WaitOptions } from './deadline.js';
 export type {
   ManagerProperties,

@@ -5,6 +5,7 @@
  * `InvalidArguments`). The checks are the daemon's own (see daemon/core/settings.ts), so what
  * passes here is accepted by netsessiond. Pure.
  */
+import { isValidInterfaceName } from './protocol.js';
 import { BEARERS, CONNECTION_TYPES, type Bearer, type ConnectionType, type RequestKey } from './protocol.js';
 import { InvalidOptionError } from './errors.js';
 import type { SessionRequest } from './transport.js';
@@ -54,15 +55,6 @@ export const OPTION_KEYS = {
 const OPTION_NAMES = Object.keys(OPTION_KEYS) as Array<keyof SessionOptions>;
 const BEARER_OPTIONS: ReadonlySet<string> = new Set<string>([...BEARERS, '*']);
 
-/**
- * Linux's rule for interface names (dev_valid_name): 1–15 bytes, not `.` or `..`, no `/`, `:`,
- * whitespace or NUL. The daemon applies the same rule.
- */
-export function isValidInterfaceName(name: string): boolean {
-  if (name.length < 1 || Buffer.byteLength(name) > 15) return false;
-  if (name === '.' || name === '..') return false;
-  return !/[/:\s\0]/.test(name);
-}
 
 function show(v: unknown): string {
   if (v === null) return 'null';

@@ -301,3 +301,14 @@ export function technologyPath(bearer: Bearer): string {
 export function isObjectPath(s: string): boolean {
   return s === '/' || /^(\/[A-Za-z0-9_]+)+$/.test(s);
 }
+
+/**
+ * Can this be a Linux interface name? 1-15 bytes, no '/', ':' or whitespace, not '.' or '..'
+ * (the kernel's dev_valid_name). Used by the daemon and the SDK alike, so both reject the same
+ * names; `*` and `""` ("any interface") are handled by the callers.
+ */
+export function isValidInterfaceName(name: string): boolean {
+  if (name.length < 1 || Buffer.byteLength(name) > 15) return false;
+  if (name === '.' || name === '..') return false;
+  return !/[/:\s\0]/.test(name);
+}

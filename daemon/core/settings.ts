@@ -8,6 +8,7 @@ import {
   CONNECTION_TYPES,
   CREATE_SETTING_SIGNATURES,
   DEFAULT_BEARERS,
+  isValidInterfaceName,
   SETTING_SIGNATURES,
   type Bearer,
   type ConnectionType,
@@ -71,15 +72,8 @@ export function parseBearerList(items: readonly string[]): Bearer[] {
   return out;
 }
 
-/**
- * Linux accepts 1-15 bytes without '/', ':' or whitespace (dev_valid_name); '.' and '..' are
- * reserved. `*` and `""` mean "any" and are handled before this check.
- */
-export function isValidInterfaceName(name: string): boolean {
-  if (name.length < 1 || Buffer.byteLength(name) > 15) return false;
-  if (name === '.' || name === '..') return false;
-  return !/[/:\s\0]/.test(name);
-}
+export { isValidInterfaceName } from '../../lib/protocol.js';
+
 
 function expectSignature(key: string, raw: RawValue, expected: string): void {
   if (raw.signature !== expected) throw new WrongTypeError(key, expected, raw.signature);

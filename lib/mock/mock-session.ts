@@ -3,7 +3,7 @@
  * levers a test pulls to script it (Updates, uplink moves, Release).
  */
 import { BEARERS, CONNECTION_TYPES, SESSION_STATES, SETTING_KEYS, SETTING_SIGNATURES, type RequestKey, type SessionSettings } from '../protocol.js';
-import { isValidInterfaceName } from '../options.js';
+import { isValidInterfaceName } from '../protocol.js';
 import type { NetsessionError } from '../errors.js';
 import type { SessionNotifier, SessionRequest, SessionStatistics } from '../transport.js';
 import { NO_UPLINK, expandBearers, selectUplink, uplinkGroup, type MockUplink, type UplinkGroup } from './uplink.js';
