@@ -41,8 +41,11 @@ export interface DaemonApi {
   serviceProperties(serviceId: string): PropDict;
   /** org.netsession.Service1.GetOnlineCheck: per family, online and the captive-portal URL. */
   serviceOnlineCheck(serviceId: string): PropDict;
-  serviceConnect(caller: BusCaller, serviceId: string): void;
-  serviceDisconnect(caller: BusCaller, serviceId: string): void;
+  /** Brings a managed service up; a promise means: reply once its link is configured. */
+  serviceConnect(caller: BusCaller, serviceId: string): void | Promise<void>;
+  serviceDisconnect(caller: BusCaller, serviceId: string): void | Promise<void>;
+  /** `SetProperty`: only `AutoConnect` of managed services; a promise means: reply once saved. */
+  setServiceProperty(caller: BusCaller, serviceId: string, name: string, value: RawValue): void | Promise<void>;
   /** `ResetCounters()`: the service's counter totals restart from zero, for every counter. */
   serviceResetCounters(caller: BusCaller, serviceId: string): void;
 

@@ -7,6 +7,8 @@ import { parseArgs } from 'node:util';
 import { BEARERS, BUS_NAME, type Bearer } from '../lib/protocol.js';
 import { DEFAULT_CORE_CONFIG, type CoreConfig } from './core/config.js';
 import { ConfigError } from './core/errors.js';
+import { compileGlobList } from './core/glob.js';
+import { DEFAULT_MANAGE_CONFIG, type ManageConfig } from './core/manage.js';
 import { DEFAULT_ONLINE_CHECK_SETTINGS, validateOnlineCheckSettings, type OnlineCheckSettings } from './core/online-schedule.js';
 
 export interface DaemonConfig {
@@ -28,6 +30,14 @@ export interface DaemonConfig {
   reconcileInterval: number;
   debug: boolean;
   allowRootNetns: boolean;
+  /** Manage mode: interfaces the daemon configures (globs; observe wins), autoconnect switches. */
+  manage: ManageConfig;
+  /** ConnMan `.config` provisioning files; default <stateDir>/provisioning. */
+  provisioningDir: string;
+  /** Command (words) that runs busybox udhcpc. */
+  dhcpClient: string[];
+  /** The resolv.conf-style file for managed services' nameservers; default <stateDir>/resolv.conf. */
+  resolvConf: string;
 }
 
 /** Defaults (ConnMan's where ConnMan has the setting). */
@@ -48,6 +58,10 @@ export function defaultConfig(): DaemonConfig {
     reconcileInterval: 30,
     debug: false,
     allowRootNetns: false,
+    manage: { ...DEFAULT_MANAGE_CONFIG },
+    provisioningDir: '/var/lib/netsession/provisioning',
+    dhcpClient: ['udhcpc'],
+    resolvConf: '/var/lib/netsession/resolv.conf',
   };
 }
 
@@ -100,6 +114,17 @@ function firewallKind(key: string, v: string): DaemonConfig['firewall'] {
   return v;
 }
 
+/** Interface globs, checked now so a typo fails at start, not at the first link. */
+function globs(key: string, v: string): string[] {
+  const out = list(v);
+  try {
+    compileGlobList(out);
+  } catch (err) {
+    throw new ConfigError(`${key}: ${(err as Error).message}`);
+  }
+  return out;
+}
+
 function bearer(key: string, v: string): Bearer {
   if (!(BEARERS as readonly string[]).includes(v)) throw new ConfigError(`${key}: unknown bearer '${v}'`);
   return v as Bearer;
@@ -139,6 +164,17 @@ const GENERAL: Record<string, (c: DaemonConfig, v: string, key: string) => void>
     c.reconcileInterval = n;
   },
   Debug: (c, v, k) => (c.debug = bool(k, v)),
+  ManageInterfaces: (c, v, k) => (c.manage.manage = globs(k, v)),
+  ObserveInterfaces: (c, v, k) => (c.manage.observe = globs(k, v)),
+  ProvisioningDir: (c, v) => (c.provisioningDir = v),
+  SingleConnectedTechnology: (c, v, k) => (c.manage.singleConnectedTechnology = bool(k, v)),
+  AlwaysConnectedTechnologies: (c, v, k) => (c.manage.alwaysConnected = list(v).map((b) => bearer(k, b))),
+  DhcpClient: (c, v, k) => {
+    const words = v.split(/\s+/).filter(Boolean);
+    if (words.length === 0) throw new ConfigError(`${k}: expected a command, e.g. 'udhcpc' or 'busybox udhcpc'`);
+    c.dhcpClient = words;
+  },
+  ResolvConf: (c, v) => (c.resolvConf = v),
 };
 
 /** Applies an INI file's text on top of `base`. */
@@ -168,6 +204,7 @@ export const USAGE = `usage: netsessiond [options]
   --bus-name NAME           well-known bus name to own (default ${BUS_NAME})
   --state-dir DIR           state directory (default /var/lib/netsession)
   --policy-dir DIR          session policy directory (default <state-dir>/session_policy_local)
+  --provisioning-dir DIR    ConnMan .config provisioning files (default <state-dir>/provisioning)
   --interfaces GLOBS        only manage these interfaces (comma-separated globs, like connmand -i)
   --ignore GLOBS            never manage these interfaces (like connmand -I)
   --online-check-url URL    IPv4 online-check URL
@@ -188,6 +225,7 @@ export function loadConfig(argv: string[], readFile: (path: string) => string): 
       'bus-name': { type: 'string' },
       'state-dir': { type: 'string' },
       'policy-dir': { type: 'string' },
+      'provisioning-dir': { type: 'string' },
       interfaces: { type: 'string' },
       ignore: { type: 'string' },
       'online-check-url': { type: 'string' },
@@ -203,10 +241,15 @@ export function loadConfig(argv: string[], readFile: (path: string) => string): 
   let c = defaultConfig();
   if (values.config) c = applyConfigFile(c, readFile(values.config), values.config);
   const policyDirSet = values['policy-dir'] !== undefined || c.policyDir !== defaultConfig().policyDir;
+  const provisioningDirSet = values['provisioning-dir'] !== undefined || c.provisioningDir !== defaultConfig().provisioningDir;
+  const resolvSet = c.resolvConf !== defaultConfig().resolvConf;
   if (values['bus-name']) c.busName = values['bus-name'];
   if (values['state-dir']) c.stateDir = values['state-dir'];
   if (values['policy-dir']) c.policyDir = values['policy-dir'];
   else if (!policyDirSet) c.policyDir = `${c.stateDir}/session_policy_local`;
+  if (values['provisioning-dir']) c.provisioningDir = values['provisioning-dir'];
+  else if (!provisioningDirSet) c.provisioningDir = `${c.stateDir}/provisioning`;
+  if (!resolvSet) c.resolvConf = `${c.stateDir}/resolv.conf`;
   if (values.interfaces) c.interfaces = list(values.interfaces);
   if (values.ignore) c.ignore = [...new Set([...c.ignore, ...list(values.ignore)])];
   if (values['online-check-url']) c.onlineCheckUrl4 = values['online-check-url'];

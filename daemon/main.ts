@@ -5,11 +5,17 @@
  * Notification.Release to every session's client.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createDBusAdapter } from './adapters/dbus/index.js';
 import { createIptablesBackend } from './adapters/iptables/index.js';
 import { HttpProbe } from './adapters/online-check/http-probe.js';
 import { createNftablesBackend } from './adapters/nftables/index.js';
+import { UdhcpcClient } from './adapters/dhcp/index.js';
 import { createPolicyDir } from './adapters/policy-dir/policy-dir.js';
+import { createProvisioningDir } from './adapters/policy-dir/provisioning-dir.js';
+import { createLinkConfig } from './adapters/rtnetlink/link-config.js';
+import { createIpv6Switches } from './adapters/system/ipv6-sysctl.js';
+import { createResolvWriter } from './adapters/system/resolv-writer.js';
 import { createRtnetlinkLinkSource } from './adapters/rtnetlink/link-source.js';
 import { createLinkStats } from './adapters/rtnetlink/link-stats.js';
 import { createRtnetlinkRouting } from './adapters/rtnetlink/routing.js';
@@ -21,7 +27,7 @@ import { inRootNetns } from './adapters/system/netns.js';
 import { loadConfig, USAGE, type DaemonConfig } from './config.js';
 import { Engine } from './core/engine.js';
 import type { Accounting, Firewall, Logger, Routing } from './ports.js';
-import { Runtime } from './runtime.js';
+import { Runtime, type RuntimeDeps } from './runtime.js';
 
 function makeLogger(debug: boolean): Logger {
   return (level, msg) => {
@@ -48,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
 
-  const engine = new Engine({ core: config.core, preferredTechnologies: config.preferredTechnologies });
+  const engine = new Engine({ core: config.core, preferredTechnologies: config.preferredTechnologies, manage: config.manage });
   const bus = createDBusAdapter({ busName: config.busName, log });
   const datapath = makeDatapath(config, engine, log);
   const runtime = new Runtime({
@@ -66,6 +72,7 @@ async function main(argv: string[]): Promise<number> {
     store: await openFileStore(config.stateDir),
     linkStats: createLinkStats({ log }),
     cgroups: createCgroupDirectory(),
+    ...(engine.manage.enabled ? { manage: makeManage(config, log) } : {}),
     ...datapath,
     reconcileIntervalMs: config.reconcileInterval * 1000,
     log,
@@ -95,6 +102,22 @@ async function main(argv: string[]): Promise<number> {
   // Keep the process alive: the bus connection and netlink sockets may be unref'd.
   setInterval(() => {}, 1 << 30);
   return -1;
+}
+
+/** Manage mode's adapters: rtnetlink link configuration, udhcpc, IPv6 sysctls, the nameserver file, provisioning files. */
+function makeManage(config: DaemonConfig, log: Logger): NonNullable<RuntimeDeps['manage']> {
+  return {
+    links: createLinkConfig({ log }),
+    dhcp: new UdhcpcClient({
+      command: config.dhcpClient,
+      // A udhcpc left by a daemon that was SIGKILLed is found by its pid file and ended.
+      runDir: join(config.stateDir, 'dhcp'),
+      log: (level, msg) => log(level, `dhcp: ${msg}`),
+    }),
+    ipv6: createIpv6Switches(),
+    nameservers: createResolvWriter({ path: config.resolvConf }),
+    provisioning: createProvisioningDir(config.provisioningDir, log),
+  };
 }
 
 /** The kernel datapath chosen by `--firewall`: routing always, marking and counting by backend. */

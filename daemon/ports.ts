@@ -309,6 +309,9 @@ export interface PolicySource {
   stop(): Promise<void>;
 }
 
+/** Delivers provisioning files (`*.config`) the same way: whole directory at start, then each change. */
+export type ProvisioningSource = PolicySource;
+
 /** Log sink (stderr in the daemon). */
 export type Logger = (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
 
@@ -346,4 +349,42 @@ export interface DhcpClient {
   renew(ifname: string): void;
   /** Releases the lease (a `release` event when one was held) and ends the client. No-op when not running. */
   stop(ifname: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Manage mode: configuring the links the daemon owns.
+// ---------------------------------------------------------------------------------------------
+
+/** One main-table default route of a managed link. */
+export interface DefaultRoute {
+  ifindex: number;
+  family: Family;
+  gateway: string | null;
+  /** 0 for the default service; the kernel shows IPv6 metric 0 as 1024. */
+  metric: number;
+}
+
+/** Admin state, static addresses and main-table default routes of managed links (rtnetlink). */
+export interface LinkConfigurator {
+  /** Subscribes to route notifications (a default route is `active` only once the kernel says so). */
+  start(): Promise<void>;
+  stop(): void;
+  /** Reconciles admin state and the daemon's own addresses; throws when some operation failed (the rest is applied). */
+  applyLinkConfig(desired: readonly { ifindex: number; up: boolean; addresses: Array<{ family: Family; address: string; prefixLength: number }> }[]): Promise<{ problems: string[] }>;
+  /** Reconciles the default routes of `managed` links; reports routes whose next hop is not reachable yet as `skipped`. */
+  applyMainDefaults(desired: readonly DefaultRoute[], managed: readonly number[]): Promise<{ problems: string[]; skipped: string[] }>;
+  /** Resolves true once the kernel has confirmed `route`, false after `timeoutMs`. */
+  waitActive(route: DefaultRoute, timeoutMs: number): Promise<boolean>;
+}
+
+/** Per-link IPv6 switches (sysctls): enabled at all, and autoconfiguration from router advertisements. */
+export interface Ipv6Switches {
+  set(ifname: string, enabled: boolean, slaac: boolean): Promise<void>;
+}
+
+/** The resolv.conf-style nameserver file in the state dir. */
+export interface NameserverFile {
+  readonly path: string;
+  /** Rewrites the file when its text changes (default service first). */
+  update(services: readonly { ifname: string; nameservers: readonly string[]; domains: readonly string[] }[]): Promise<boolean>;
 }

@@ -14,6 +14,7 @@ import {
   InvalidPropertyError,
   NotSupportedError,
   PolicyParseError,
+  ProvisioningError,
   RootOnlyError,
   ServiceNotFoundError,
   NotOwnerError,
@@ -22,11 +23,12 @@ import {
 } from './core/errors.js';
 import type { OnlineCheckSettings } from './core/online-schedule.js';
 import { changedProps, managerProps, serviceProps, settingProp, technologyProps, updateDict } from './core/properties.js';
-import { isConnected, usableAddress } from './core/services.js';
+import { isConnected, usableAddress, type Service } from './core/services.js';
 import type { RawValue } from './core/settings.js';
 import { statisticsProps } from './core/statistics-schedule.js';
 import { decodeSettings, defaultSettings, encodeSettings, type PersistedSettings } from './core/persisted-settings.js';
 import { KernelSync, type KernelWait } from './kernel-sync.js';
+import { ManageSync } from './manage-sync.js';
 import { OnlineRunner } from './online-runner.js';
 import { StatisticsSignals } from './statistics-signals.js';
 import type {
@@ -35,6 +37,11 @@ import type {
   BusEvents,
   CgroupDirectory,
   Clock,
+  DhcpClient,
+  Ipv6Switches,
+  LinkConfigurator,
+  NameserverFile,
+  ProvisioningSource,
   Family,
   Firewall,
   IdentityResolver,
@@ -67,8 +74,16 @@ export interface RuntimeDeps {
   linkStats?: LinkStats;
   /** cgroup directories, for ClaimCgroup (which also needs the firewall); without it ClaimCgroup is NotSupported. */
   cgroups?: CgroupDirectory;
-  /** Where OfflineMode and Technology.Powered survive restarts (and crashes: writes are atomic). */
+  /** Where OfflineMode, Technology.Powered and managed services' flags survive restarts (and crashes: writes are atomic). */
   store?: Store;
+  /** Manage mode's adapters; used when the engine manages any interface. */
+  manage?: {
+    links: LinkConfigurator;
+    dhcp: DhcpClient;
+    ipv6?: Ipv6Switches;
+    nameservers?: NameserverFile;
+    provisioning?: ProvisioningSource;
+  };
   log: Logger;
 }
 
@@ -97,7 +112,8 @@ export class Runtime implements DaemonApi {
   readonly #statsSignals: StatisticsSignals | null;
   #stopping = false;
   #persisted: PersistedSettings | null = null;
-  #lastSwitches = '';
+  #lastSaved = '';
+  readonly #manage: ManageSync | null;
   #storeChain: Promise<void> = Promise.resolve();
 
   constructor(deps: RuntimeDeps) {
@@ -122,6 +138,23 @@ export class Runtime implements DaemonApi {
       report: (id, family, online, portal, error) => this.apply(this.engine.onlineStatus(id, family, { online, portal }, error)),
       log: (m) => deps.log('debug', m),
     });
+    const m = deps.manage;
+    this.#manage =
+      m && this.engine.manage.enabled
+        ? new ManageSync({
+            plan: () => this.engine.managePlan(),
+            links: m.links,
+            dhcp: m.dhcp,
+            ...(m.ipv6 ? { ipv6: m.ipv6 } : {}),
+            ...(m.nameservers ? { nameservers: m.nameservers } : {}),
+            onLease: (ifname, e) => {
+              deps.log('info', `manage: DHCP ${e.type} ${e.address}/${e.prefixLength} on ${ifname}${e.router ? ` router ${e.router}` : ''}`);
+              this.apply(this.engine.dhcpLease(ifname, e));
+            },
+            clock: deps.clock,
+            log: deps.log,
+          })
+        : null;
     const accounting = deps.accounting;
     this.#statsSignals = accounting
       ? new StatisticsSignals({
@@ -137,8 +170,13 @@ export class Runtime implements DaemonApi {
   async start(): Promise<void> {
     await this.#restoreSettings();
     if (this.#d.policies) await this.#d.policies.start((file, text) => this.#policyFile(file, text));
+    if (this.#manage) {
+      await this.#d.manage?.provisioning?.start((file, text) => this.#provisioningFile(file, text));
+      await this.#d.manage?.links.start();
+    }
     const facts = await this.#d.links.start((e) => this.#linkEvent(e));
     for (const f of facts) this.apply(this.engine.linkChanged(f));
+    this.#manage?.request(true);
     // Even with nothing to install, the first pass removes or adopts what a crashed run left.
     this.reconcileNow(true);
     this.#scheduleReconcile();
@@ -160,6 +198,11 @@ export class Runtime implements DaemonApi {
     this.#runner.stopAll();
     this.#reconcileTimer?.cancel();
     this.#reconcileTimer = null;
+    if (this.#manage) {
+      await this.#manage.stop(this.engine.managePlan().links.map((l) => l.ifindex));
+      this.#d.manage?.links.stop();
+      await this.#d.manage?.provisioning?.stop();
+    }
     await this.#d.policies?.stop();
     await this.#d.links.stop();
     await this.#storeChain;
@@ -178,6 +221,7 @@ export class Runtime implements DaemonApi {
     if (ms <= 0) return;
     this.#reconcileTimer = this.#d.clock.setTimeout(() => {
       this.#kernel.request(true);
+      this.#manage?.request(true);
       this.#scheduleReconcile();
     }, ms);
   }
@@ -225,8 +269,9 @@ export class Runtime implements DaemonApi {
     }
     for (const w of fx.warnings) this.#d.log('warn', w);
     this.#trackCounters(fx);
-    if (fx.managerChanged.has('OfflineMode') || fx.changedTechnologies.size) this.#persistSwitches();
+    if (fx.managerChanged.has('OfflineMode') || fx.changedTechnologies.size || fx.settingsChanged) this.#persist();
     if (fx.kernelDirty) this.#kernel.request();
+    this.#manage?.request();
     if (sendNow) return;
     return this.#kernel.after(need ? { stage: need, gen: this.#kernel.generation } : null, send);
   }
@@ -262,25 +307,33 @@ export class Runtime implements DaemonApi {
     this.#persisted = state;
     const powered = Object.fromEntries(Object.entries(state.technologies).map(([b, t]) => [b, t.powered]));
     this.engine.registry.restore(state.offlineMode, powered);
-    this.#lastSwitches = JSON.stringify(this.engine.registry.switches());
+    this.engine.restoreServiceFlags(state.services);
+    this.#lastSaved = encodeSettings(this.#settingsNow());
     log('info', `settings restored: OfflineMode ${state.offlineMode}`);
   }
 
-  /** Writes the switches when they changed; writes are serialised and atomic (the store's). */
-  #persistSwitches(): void {
-    const { store, log } = this.#d;
-    if (!store) return;
+  /** The settings as they are now: switches from the registry, service flags from manage mode. */
+  #settingsNow(): PersistedSettings {
     const sw = this.engine.registry.switches();
-    const fingerprint = JSON.stringify(sw);
-    if (fingerprint === this.#lastSwitches) return;
-    this.#lastSwitches = fingerprint;
     const base = this.#persisted ?? defaultSettings();
     const technologies = { ...base.technologies };
     for (const [b, p] of Object.entries(sw.powered) as Array<[Bearer, boolean]>) technologies[b] = { powered: p };
-    const state: PersistedSettings = { ...base, offlineMode: sw.offline, technologies };
+    // Flags of services this run does not manage are kept for when they are managed again.
+    const services = this.engine.manage.enabled ? { ...base.services, ...this.engine.manage.persisted() } : base.services;
+    return { ...base, offlineMode: sw.offline, technologies, services };
+  }
+
+  /** Writes the settings when they changed; writes are serialised and atomic (the store's). */
+  #persist(): void {
+    const { store, log } = this.#d;
+    if (!store) return;
+    const state = this.#settingsNow();
+    const text = encodeSettings(state);
+    if (text === this.#lastSaved) return;
+    this.#lastSaved = text;
     this.#persisted = state;
     this.#storeChain = this.#storeChain
-      .then(() => store.write(SETTINGS_KEY, encodeSettings(state)))
+      .then(() => store.write(SETTINGS_KEY, text))
       .catch((err: unknown) => log('error', `settings not saved: ${(err as Error).message}`));
   }
 
@@ -302,7 +355,7 @@ export class Runtime implements DaemonApi {
     for (const id of fx.changedServices) {
       const s = this.engine.registry.byId(id);
       if (!s) continue;
-      const props = serviceProps(s, isConnected(s.state));
+      const props = this.#serviceProps(s);
       const changes = changedProps(this.#serviceCache.get(id), props);
       const isNew = !this.#serviceCache.has(id);
       this.#serviceCache.set(id, props);
@@ -313,6 +366,11 @@ export class Runtime implements DaemonApi {
       const order = this.engine.services().map((s) => ({ path: servicePath(s.id), props: changed.includes(s.id) ? this.#serviceCache.get(s.id)! : null }));
       ev.servicesChanged(order, fx.removedServices.map(servicePath));
     }
+  }
+
+  #serviceProps(s: Service): PropDict {
+    const f = this.engine.manage.enabled && this.engine.manage.isManaged(s) ? this.engine.manage.flags(s.id) : null;
+    return f ? serviceProps(s, f.favorite, f.autoConnect) : serviceProps(s, isConnected(s.state));
   }
 
   #signalTechnologies(fx: Effects): void {
@@ -332,6 +390,18 @@ export class Runtime implements DaemonApi {
 
   #linkEvent(e: LinkEvent): void {
     this.apply(e.type === 'link' ? this.engine.linkChanged(e.facts) : this.engine.linkRemoved(e.ifindex));
+    // The kernel may have dropped routes of ours on its own (IPv4 routes go with a link's carrier).
+    this.#manage?.request(true);
+  }
+
+  #provisioningFile(file: string, text: string | null): void {
+    try {
+      this.apply(text === null ? this.engine.removeProvisioning(file) : this.engine.loadProvisioning(file, text));
+      this.#d.log('info', `provisioning ${file} ${text === null ? 'removed' : 'loaded'}`);
+    } catch (err) {
+      if (!(err instanceof ProvisioningError)) throw err;
+      this.#d.log('error', `provisioning rejected, previous version kept: ${err.message}`);
+    }
   }
 
   #policyFile(file: string, text: string | null): void {
@@ -364,7 +434,7 @@ export class Runtime implements DaemonApi {
   }
 
   services(): Array<{ path: string; props: PropDict }> {
-    return this.engine.services().map((s) => ({ path: servicePath(s.id), props: serviceProps(s, isConnected(s.state)) }));
+    return this.engine.services().map((s) => ({ path: servicePath(s.id), props: this.#serviceProps(s) }));
   }
 
   technologies(): Array<{ path: string; props: PropDict }> {
@@ -389,7 +459,7 @@ export class Runtime implements DaemonApi {
   serviceProperties(serviceId: string): PropDict {
     const s = this.engine.registry.byId(serviceId);
     if (!s) throw new ServiceNotFoundError(serviceId);
-    return serviceProps(s, isConnected(s.state));
+    return this.#serviceProps(s);
   }
 
   serviceOnlineCheck(serviceId: string): PropDict {
@@ -402,19 +472,38 @@ export class Runtime implements DaemonApi {
     return { IPv4: family(4), IPv6: family(6) };
   }
 
-  serviceConnect(caller: BusCaller, serviceId: string): void {
+  serviceConnect(caller: BusCaller, serviceId: string): Promise<void> {
     const s = this.engine.registry.byId(serviceId);
     if (!s) throw new ServiceNotFoundError(serviceId);
     if (caller.uid !== 0) throw new RootOnlyError('connect services');
     if (isConnected(s.state)) throw new AlreadyConnectedError(serviceId);
-    throw new NotSupportedError(`${s.ifname} is configured by another tool (observe mode); netsessiond cannot connect it`);
+    this.apply(this.engine.serviceConnect(serviceId));
+    return this.#manageDone();
   }
 
-  serviceDisconnect(caller: BusCaller, serviceId: string): void {
+  serviceDisconnect(caller: BusCaller, serviceId: string): Promise<void> {
     const s = this.engine.registry.byId(serviceId);
     if (!s) throw new ServiceNotFoundError(serviceId);
     if (caller.uid !== 0) throw new RootOnlyError('disconnect services');
-    throw new NotSupportedError(`${s.ifname} is configured by another tool (observe mode); netsessiond cannot disconnect it`);
+    this.apply(this.engine.serviceDisconnect(serviceId));
+    return this.#manageDone();
+  }
+
+  setServiceProperty(caller: BusCaller, serviceId: string, name: string, value: RawValue): Promise<void> {
+    if (!this.engine.registry.byId(serviceId)) throw new ServiceNotFoundError(serviceId);
+    if (name !== 'AutoConnect') {
+      throw new NotSupportedError(`Service.SetProperty('${name}') is not supported: only AutoConnect can be set (addressing comes from provisioning files)`);
+    }
+    if (value.signature !== 'b') throw new WrongTypeError(name, 'b', value.signature);
+    if (caller.uid !== 0) throw new RootOnlyError('change AutoConnect');
+    this.apply(this.engine.setServiceAutoConnect(serviceId, value.value as boolean));
+    return this.#manageDone();
+  }
+
+  /** Connect/Disconnect/AutoConnect reply once the links are configured and the flags are saved. */
+  async #manageDone(): Promise<void> {
+    await this.#manage?.settled();
+    await this.#storeChain;
   }
 
   technologyProperties(type: string): PropDict {

@@ -41,6 +41,8 @@ export interface Effects {
   warnings: string[];
   /** Sessions that ended, so the bus adapter can drop their objects. */
   destroyedSessions: string[];
+  /** Persisted per-service flags (Favorite, AutoConnect) changed: save them. */
+  settingsChanged: boolean;
 }
 
 /** A fresh, empty result. */
@@ -58,5 +60,6 @@ export function noEffects(): Effects {
     checks: [],
     warnings: [],
     destroyedSessions: [],
+    settingsChanged: false,
   };
 }

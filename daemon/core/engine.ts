@@ -8,7 +8,7 @@
  * service changed), not O(all sessions).
  */
 import { isObjectPath, sessionPath, type Bearer, type ManagerState, type SessionSettings } from '../../lib/protocol.js';
-import type { Family, Identity, KernelState, LinkFacts } from '../ports.js';
+import type { DhcpLeaseEvent, Family, Identity, KernelState, LinkFacts } from '../ports.js';
 import { Allocations } from './alloc.js';
 import { DEFAULT_CORE_CONFIG, validateCoreConfig, type CoreConfig } from './config.js';
 import { noEffects, type Effects } from './effects.js';
@@ -19,10 +19,14 @@ import {
   SessionExistsError,
   SessionLimitError,
   SessionNotFoundError,
+  ServiceNotFoundError,
 } from './errors.js';
 import { addClaim, checkCgroupOwner, checkCgroupPath, type CgroupDirOwner } from './cgroup-claims.js';
 import { computeKernelState, type KernelSessionInput } from './kernel-state.js';
 import { mergeSettings, parsePolicyFile, PolicySet } from './policy.js';
+import type { ActiveSession } from './manage-autoconnect.js';
+import { ManageState, type ManageConfig, type ManagePlan } from './manage.js';
+import type { PersistedService } from './persisted-settings.js';
 import { DEFAULT_BEARER_RANK, type OnlineStatus, type Service } from './services.js';
 import { ServiceRegistry, type TechnologyView } from './service-registry.js';
 import { selectionKeyString, selectService } from './selection.js';
@@ -42,6 +46,8 @@ export interface EngineConfig {
   core?: Partial<CoreConfig>;
   /** Technology preference for service ordering (ConnMan's PreferredTechnologies). */
   preferredTechnologies?: Bearer[];
+  /** Manage mode (which interfaces the daemon configures, autoconnect switches). */
+  manage?: Partial<ManageConfig>;
 }
 
 /** A session as listed for admins (extension interface). */
@@ -67,6 +73,9 @@ interface Group {
 export class Engine {
   readonly config: CoreConfig;
   readonly registry: ServiceRegistry;
+  /** Manage-mode state (inert when no interface is managed). */
+  readonly manage: ManageState;
+  readonly #preferred: readonly Bearer[];
   readonly #sessions = new Map<string, Session>();
   readonly #byOwner = new Map<string, Set<Session>>();
   readonly #countByUid = new Map<number, number>();
@@ -79,7 +88,10 @@ export class Engine {
   constructor(config: EngineConfig = {}) {
     this.config = validateCoreConfig({ ...DEFAULT_CORE_CONFIG, ...config.core });
     this.#alloc = new Allocations(this.config);
-    this.registry = new ServiceRegistry(this.#alloc, config.preferredTechnologies ?? DEFAULT_BEARER_RANK);
+    this.#preferred = config.preferredTechnologies ?? DEFAULT_BEARER_RANK;
+    this.registry = new ServiceRegistry(this.#alloc, this.#preferred);
+    this.manage = new ManageState(config.manage);
+    this.registry.setWantedHook((s) => this.manage.wanted(s));
   }
 
   // ---------------------------------------------------------------- links and online checks
@@ -88,7 +100,10 @@ export class Engine {
   linkChanged(facts: LinkFacts): Effects {
     const fx = noEffects();
     const before = this.#managerState();
-    const id = this.registry.applyLink(facts, fx);
+    const id = this.registry.applyLink(this.#withLeaseMethod(facts), fx);
+    const s = id === null ? undefined : this.registry.byId(id);
+    if (s) this.manage.linkSeen(s);
+    this.#managePass(fx);
     this.#rebind(fx, id);
     this.#noteManager(before, fx);
     return fx;
@@ -99,6 +114,8 @@ export class Engine {
     const fx = noEffects();
     const before = this.#managerState();
     const id = this.registry.removeLink(ifindex, fx);
+    if (id !== null) this.manage.linkGone(id);
+    this.#managePass(fx);
     this.#rebind(fx, id);
     this.#noteManager(before, fx);
     return fx;
@@ -175,6 +192,7 @@ export class Engine {
     const fx = noEffects();
     s.request = request;
     this.#reapply(s, fx);
+    this.#managePass(fx);
     return fx;
   }
 
@@ -190,6 +208,7 @@ export class Engine {
       this.#join(s);
       this.#notify(s, fx);
     }
+    this.#managePass(fx);
     return fx;
   }
 
@@ -206,6 +225,7 @@ export class Engine {
       s.serviceId = null;
       this.#notify(s, fx);
     }
+    this.#managePass(fx);
     return fx;
   }
 
@@ -217,6 +237,7 @@ export class Engine {
     s.serviceId = null;
     this.#notify(s, fx);
     this.#forget(s, fx);
+    this.#managePass(fx);
     return fx;
   }
 
@@ -255,6 +276,7 @@ export class Engine {
       this.#leave(s);
       this.#forget(s, fx);
     }
+    this.#managePass(fx);
     return fx;
   }
 
@@ -310,7 +332,10 @@ export class Engine {
   setOfflineMode(offline: boolean): Effects {
     const fx = noEffects();
     const before = this.#managerState();
-    if (this.registry.setOffline(offline, fx)) this.#rebind(fx, null);
+    if (this.registry.setOffline(offline, fx)) {
+      this.#managePass(fx);
+      this.#rebind(fx, null);
+    }
     this.#noteManager(before, fx);
     return fx;
   }
@@ -320,6 +345,7 @@ export class Engine {
     const fx = noEffects();
     const before = this.#managerState();
     this.registry.setPowered(bearer, powered, fx);
+    this.#managePass(fx);
     this.#rebind(fx, null);
     this.#noteManager(before, fx);
     return fx;
@@ -342,6 +368,118 @@ export class Engine {
     return this.registry.technologies();
   }
 
+  // ---------------------------------------------------------------- manage mode
+
+  /** Loads (or reloads) a provisioning file; throws ProvisioningError and keeps the previous version. */
+  loadProvisioning(file: string, text: string): Effects {
+    const warnings = this.manage.loadFile(file, text);
+    const fx = this.#manageChanged();
+    fx.warnings.push(...warnings);
+    return fx;
+  }
+
+  removeProvisioning(file: string): Effects {
+    this.manage.removeFile(file);
+    return this.#manageChanged();
+  }
+
+  /** Service.Connect (root, managed services only). */
+  serviceConnect(serviceId: string): Effects {
+    const s = this.#service(serviceId);
+    const sw = this.registry.switches();
+    const enabled = !sw.offline && sw.powered[s.bearer] !== false;
+    const fx = noEffects();
+    if (this.manage.connect(s, enabled)) fx.settingsChanged = true;
+    return this.#manageChanged(fx);
+  }
+
+  /** Service.Disconnect (root, managed services only). */
+  serviceDisconnect(serviceId: string): Effects {
+    this.manage.disconnect(this.#service(serviceId));
+    return this.#manageChanged();
+  }
+
+  /** Service.SetProperty('AutoConnect'). */
+  setServiceAutoConnect(serviceId: string, value: boolean): Effects {
+    const s = this.#service(serviceId);
+    const fx = noEffects();
+    if (this.manage.setAutoConnect(s, value)) {
+      fx.settingsChanged = true;
+      fx.changedServices.add(s.id);
+    }
+    return this.#manageChanged(fx);
+  }
+
+  /** A DHCP client event for `ifname`. */
+  dhcpLease(ifname: string, e: DhcpLeaseEvent): Effects {
+    const s = this.registry.ranked.find((x) => x.ifname === ifname);
+    if (!s) return noEffects();
+    const gone = e.type === 'expire' || e.type === 'release';
+    const changed = this.manage.lease(s.id, gone ? null : { address: e.address, prefixLength: e.prefixLength, router: e.router, dns: [...e.dns] });
+    return changed ? this.#manageChanged() : noEffects();
+  }
+
+  /** Restores persisted Favorite/AutoConnect flags (before the first link is seen). */
+  restoreServiceFlags(services: Readonly<Record<string, PersistedService>>): void {
+    this.manage.restore(services);
+  }
+
+  /** What the runtime must apply to the managed links. */
+  managePlan(): ManagePlan {
+    return this.manage.plan(this.registry.ranked, this.registry.switches(), this.#preferred);
+  }
+
+  #service(id: string): Service {
+    const s = this.registry.byId(id);
+    if (!s) throw new ServiceNotFoundError(id);
+    return s;
+  }
+
+  #manageChanged(fx: Effects = noEffects()): Effects {
+    const before = this.#managerState();
+    this.#managePass(fx);
+    this.#rebind(fx, null);
+    this.#noteManager(before, fx);
+    fx.kernelDirty = true;
+    return fx;
+  }
+
+  /**
+   * Re-derives states with the current connect reasons and runs autoconnect until it is quiet.
+   * Each pass can only add reasons the next one keeps (decideAutoconnect is idempotent on its own
+   * result), so a few passes always suffice; the bound only guards against a rule bug.
+   */
+  #managePass(fx: Effects): void {
+    if (!this.manage.enabled) return;
+    this.registry.refresh(fx);
+    for (let i = 0; i < 4; i++) {
+      if (!this.manage.autoconnect(this.registry.ranked, this.registry.switches(), this.#activeSessions())) break;
+      this.registry.refresh(fx);
+    }
+  }
+
+  /** One entry per selection group with an active session: groups share bearers and binding. */
+  #activeSessions(): ActiveSession[] {
+    const out: ActiveSession[] = [];
+    for (const [key, g] of this.#groups) {
+      for (const s of g.sessions) {
+        if (!s.active) continue;
+        out.push({ id: key, bearers: s.effective.allowedBearers, boundTo: g.serviceId });
+        break;
+      }
+    }
+    return out;
+  }
+
+  /** IPv4 Method 'dhcp' for the leased address (the kernel holds it as a permanent address). */
+  #withLeaseMethod(facts: LinkFacts): LinkFacts {
+    if (!this.manage.enabled) return facts;
+    const s = this.registry.byIfindex(facts.ifindex);
+    const lease = s && this.manage.leaseOf(s.id);
+    if (!lease) return facts;
+    return { ...facts, addresses: facts.addresses.map((a) => (a.family === 4 && a.address === lease.address ? { ...a, method: 'dhcp' as const } : a)) };
+  }
+
   // ---------------------------------------------------------------- kernel
 
   /** The desired kernel state for the current services and sessions. */
@@ -356,6 +494,7 @@ export class Engine {
         mark: s.alloc!.mark,
         slot: s.alloc!.slot,
         connected: s.state === 'ready' || s.state === 'online',
+        sourceRules: this.manage.enabled && this.manage.isManaged(s),
         addresses: s.addresses,
         gateways: s.gateways,
       }));

@@ -209,6 +209,14 @@ export class AlreadyConnectedError extends DaemonError {
   }
 }
 
+/** Service.Disconnect on a managed service that is neither connected nor connecting. */
+export class NotConnectedError extends DaemonError {
+  readonly code = 'NSD_ERR_NOT_CONNECTED' as const;
+  constructor(readonly serviceId: string) {
+    super(`${serviceId} is not connected`);
+  }
+}
+
 /** RegisterCounter for a path the caller has already registered (ConnMan's EEXIST). */
 export class CounterExistsError extends DaemonError {
   readonly code = 'NSD_ERR_COUNTER_EXISTS' as const;
@@ -317,6 +325,7 @@ export type DaemonErrorCode =
   | EmergencyBusyError['code']
   | RootOnlyError['code']
   | AlreadyConnectedError['code']
+  | NotConnectedError['code']
   | CounterExistsError['code']
   | CounterNotRegisteredError['code']
   | BadCounterPeriodError['code']
@@ -357,6 +366,7 @@ export const DBUS_ERROR_OF: Readonly<Record<DaemonErrorCode, ConnmanErrorName>> 
   NSD_ERR_EMERGENCY_BUSY: 'Failed',
   NSD_ERR_ROOT_ONLY: 'PermissionDenied',
   NSD_ERR_ALREADY_CONNECTED: 'AlreadyConnected',
+  NSD_ERR_NOT_CONNECTED: 'NotConnected',
   NSD_ERR_COUNTER_EXISTS: 'AlreadyExists',
   NSD_ERR_COUNTER_NOT_REGISTERED: 'NotRegistered',
   NSD_ERR_BAD_COUNTER_PERIOD: 'InvalidArguments',

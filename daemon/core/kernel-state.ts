@@ -10,8 +10,8 @@
  * - **Rules**, at fixed priorities inside the configured range (a slot per service):
  *   `from ADDR lookup T` (source rules, first) then `fwmark M/MASK lookup T` (fwmark rules). The
  *   fwmark rule exists per family that has a route in the table; source rules exist for every
- *   global address of a service while at least one session bound to it has SourceIPRule. Source
- *   before fwmark: a socket bound to uplink B's address leaves through B even if its owner's
+ *   global address of a service while at least one session bound to it has SourceIPRule, or
+ *   always when the service asks for them (`sourceRules`, manage mode). Source before fwmark: a socket bound to uplink B's address leaves through B even if its owner's
  *   identity is marked for A.
  * - **Marking**: one {@link SessionMarking} per session (bound: the service's mark, interface and
  *   SNAT source per family; unbound: mark 0, only counted), and classifiers that map identities
@@ -58,6 +58,12 @@ export interface KernelServiceInput {
   connected: boolean;
   addresses: AddressFact[];
   gateways: GatewayFact[];
+  /**
+   * Source rules for every global address while connected, whether or not a session asks for
+   * them: in manage mode a socket bound to a non-default service's address must leave through
+   * that service without any session involved (issue 7).
+   */
+  sourceRules?: boolean;
 }
 
 /** One session as the kernel state needs it. */
@@ -329,7 +335,7 @@ export function computeKernelState(input: KernelInput): KernelState {
     for (const family of [4, 6] as const) {
       if (families.has(family)) rules.push({ kind: 'fwmark', family, priority: prio.fwmark, mark, mask: config.markMask, table });
     }
-    if (wantsSourceRules.has(id)) {
+    if (p.input.sourceRules === true || wantsSourceRules.has(id)) {
       for (const a of p.globals) {
         rules.push({ kind: 'source', family: a.family, priority: prio.source, src: a.address, srcLen: a.family === 4 ? 32 : 128, table });
       }

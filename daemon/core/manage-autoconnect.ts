@@ -7,9 +7,12 @@
  *
  * Terms: a service is *up* when connecting or connected (association, configuration, ready,
  * online); a *candidate* is a managed service of an enabled technology (Powered and not
- * OfflineMode) in state idle that is Favorite and AutoConnect and not disconnected by the user
- * (ConnMan's `is_ignore` plus the AutoConnect flag; `failure` is not retried, as ConnMan). An *active* session called Connect
- * and has not called Disconnect; the caller passes its resolved AllowedBearers and bound service.
+ * OfflineMode) in state idle that is Favorite and AutoConnect, not disconnected by the user
+ * (ConnMan's `is_ignore` plus the AutoConnect flag; `failure` is not retried, as ConnMan) and
+ * available (has carrier: ConnMan's ethernet services only exist while the cable is plugged, ours
+ * exist regardless, so without this an unplugged link would be picked forever). An *active*
+ * session called Connect and has not called Disconnect; the caller passes its resolved
+ * AllowedBearers and bound service. *Wired* bearers are ethernet and gadget.
  *
  * Rules, applied in this order (each service gets at most one decision):
  *
@@ -17,17 +20,26 @@
  * |---|------|------|----------|
  * | 1 | observed | `managed` is false | never touched |
  * | 2 | disabled technology | Powered false or OfflineMode | never a candidate (manage-actions takes the link down) |
- * | 3 | session release | up, reason `session`, no active session allows its bearer or is bound to it | disconnect `session-released` (or keep as `auto` by row 6/7) |
+ * | 3 | session release | up, reason `session`, no active session allows its bearer or is bound to it | disconnect `session-released` (or keep as `auto` by row 7) |
+ * | 3a | wired | SingleConnectedTechnology false | connect EVERY wired candidate, reason `auto` (ConnMan's connect-on-plug in `__connman_service_create_from_network`, outside the one-at-a-time autoconnect); they count as up for rows 4-6 |
  * | 4 | session connect | active session, unbound, no up service (managed or observed) of an allowed bearer | connect its best candidate — AllowedBearers order, then ranking — reason `session` |
  * | 5 | always connected | bearer in AlwaysConnectedTechnologies, no up managed service of it | connect its best candidate, reason `auto` |
  * | 6 | general | no up managed service outside AlwaysConnectedTechnologies | connect the best candidate outside them, reason `auto` |
- * | 7 | keep instead of release | a row-3 service is the pick of row 5 or 6 | no disconnect; retag as `auto` |
+ * | 7 | keep instead of release | a row-3 service is the pick of row 3a, 5 or 6 | no disconnect; retag as `auto` |
  * | 8 | single technology | SingleConnectedTechnology, a connected managed service outside AlwaysConnected exists | keep the technology of the first such service in ranking; disconnect up services of other technologies `single-technology`, except AlwaysConnected bearers and services an active session holds (bound to it, or allows its bearer) |
+ *
+ * Row 3a runs before row 4 so that a session wanting a wired bearer finds it up (as in ConnMan,
+ * where the cable connected it at plug time), and before row 6 so that row 6 sees it up (no
+ * cellular while a cable comes up). It is off under SingleConnectedTechnology, where it and row 8
+ * would undo each other.
  *
  * Output lists follow the input ranking, so equal inputs give equal outputs.
  */
 import type { Bearer, ServiceState } from '../../lib/protocol.js';
 import { isConnected } from './services.js';
+
+/** Bearers ConnMan connects as soon as their link appears (row 3a). */
+const WIRED: ReadonlySet<Bearer> = new Set<Bearer>(['ethernet', 'gadget']);
 
 /** Why a service was brought up; ConnMan's `connect_reason` (USER, AUTO, SESSION). */
 export type ConnectReason = 'user' | 'auto' | 'session';
@@ -45,6 +57,8 @@ export interface AutoService {
   readonly connectReason: ConnectReason | null;
   /** The user called Disconnect and has not called Connect since (see manage-actions.ts). */
   readonly userDisconnected?: boolean;
+  /** The link has carrier; false means never a candidate. Absent means true. */
+  readonly available?: boolean;
 }
 
 /** A session that called Connect and has not called Disconnect. */
@@ -88,7 +102,8 @@ export function decideAutoconnect(input: AutoInput): AutoDecision {
   const always = new Set(input.alwaysConnected);
   const enabled = (b: Bearer) => !input.offlineMode && input.powered[b] === true;
   const managed = services.filter((s) => s.managed && enabled(s.bearer));
-  const isCandidate = (s: AutoService) => s.state === 'idle' && s.favorite && s.autoConnect && s.userDisconnected !== true;
+  const isCandidate = (s: AutoService) =>
+    s.state === 'idle' && s.favorite && s.autoConnect && s.userDisconnected !== true && s.available !== false;
 
   // Row 3: session services nobody holds any more.
   const held = (s: AutoService) => sessions.some((x) => x.boundTo === s.id || x.bearers.includes(s.bearer));
@@ -107,10 +122,15 @@ export function decideAutoconnect(input: AutoInput): AutoDecision {
     }
     upIds.add(s.id);
   };
-  // Row 7: a released service is pickable by rows 5 and 6 as if idle, if it is Favorite and
-  // AutoConnect — a service the user set AutoConnect=false on must still go down.
+  // Row 7: a released service is pickable by rows 3a, 5 and 6 as if idle, if it is Favorite,
+  // AutoConnect and available — a service the user set AutoConnect=false on must still go down.
   const pickable = (s: AutoService) =>
-    !upIds.has(s.id) && (isCandidate(s) || (released.has(s.id) && s.favorite && s.autoConnect));
+    !upIds.has(s.id) && (isCandidate(s) || (released.has(s.id) && s.favorite && s.autoConnect && s.available !== false));
+
+  // Row 3a.
+  if (!input.singleConnectedTechnology) {
+    for (const s of managed) if (WIRED.has(s.bearer) && pickable(s)) pick(s, 'auto');
+  }
 
   // Row 4.
   for (const session of sessions) {

@@ -41,7 +41,8 @@ const EMPTY_DICT: Prop = { signature: 'a{sv}', value: {} };
 const EMPTY_LIST: Prop = { signature: 'as', value: [] };
 
 /** Service.GetProperties, with ConnMan's keys and signatures. */
-export function serviceProps(s: Service, favorite: boolean): PropDict {
+/** `favorite`/`autoConnect`: persisted flags of managed services; observed ones report `connected` for both. */
+export function serviceProps(s: Service, favorite: boolean, autoConnect = favorite): PropDict {
   const v4 = ipv4Dict(s);
   const v6 = ipv6Dict(s);
   const props: PropDict = {
@@ -52,7 +53,7 @@ export function serviceProps(s: Service, favorite: boolean): PropDict {
     ...(s.error ? { Error: { signature: 's', value: s.error } } : {}),
     Favorite: { signature: 'b', value: favorite },
     Immutable: { signature: 'b', value: false },
-    AutoConnect: { signature: 'b', value: favorite },
+    AutoConnect: { signature: 'b', value: autoConnect },
     Name: { signature: 's', value: s.ifname },
     Ethernet: {
       signature: 'a{sv}',

@@ -37,6 +37,8 @@ export class ServiceRegistry {
   readonly #powered = new Map<Bearer, boolean>();
   #offline = false;
   #ranked: Service[] = [];
+  /** Manage mode's say in state derivation (see deriveState); observed links answer null. */
+  #wanted: (s: Service) => boolean | null = () => null;
 
   constructor(
     private readonly alloc: Allocations,
@@ -50,6 +52,15 @@ export class ServiceRegistry {
 
   get offline(): boolean {
     return this.#offline;
+  }
+
+  /** Installs manage mode's hook; states are re-derived at the next refresh. */
+  setWantedHook(hook: (s: Service) => boolean | null): void {
+    this.#wanted = hook;
+  }
+
+  byIfindex(ifindex: number): Service | undefined {
+    return this.#byIfindex.get(ifindex);
   }
 
   byId(id: string): Service | undefined {
@@ -162,7 +173,7 @@ export class ServiceRegistry {
     const before = this.#ranked.map((s) => s.id).join(' ');
     for (const s of this.#byId.values()) {
       const enabled = this.#enabled(s.bearer);
-      const state = deriveState(s, enabled);
+      const state = deriveState(s, enabled, this.#wanted(s));
       if (state !== s.state) {
         s.state = state;
         fx.changedServices.add(s.id);
@@ -180,7 +191,7 @@ export class ServiceRegistry {
     const checking = this.#checking.get(s.id);
     if (!checking) return;
     for (const f of FAMILIES) {
-      const addr = enabled && s.adminUp && s.carrier ? (usableAddress(s, f)?.address ?? null) : null;
+      const addr = enabled && s.adminUp && s.carrier && this.#wanted(s) !== false ? (usableAddress(s, f)?.address ?? null) : null;
       if (addr === checking[f]) continue;
       if (checking[f]) fx.checks.push({ serviceId: s.id, family: f, op: 'stop' });
       // A result for the old address says nothing about the new one.
@@ -192,7 +203,7 @@ export class ServiceRegistry {
       if (addr) fx.checks.push({ serviceId: s.id, family: f, op: 'start' });
     }
     // State may have depended on the check we just reset.
-    const state = deriveState(s, enabled);
+    const state = deriveState(s, enabled, this.#wanted(s));
     if (state !== s.state) {
       s.state = state;
       fx.changedServices.add(s.id);

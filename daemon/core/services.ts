@@ -61,10 +61,12 @@ export function serviceIdFor(facts: Pick<LinkFacts, 'bearer' | 'mac' | 'name'>):
 /**
  * State from facts: admin-down or no carrier is idle, carrier without a global address is
  * configuration, an address makes it ready, a passed online check makes it online.
- * A disabled technology (Powered=false or OfflineMode) holds every service at idle.
+ * A disabled technology (Powered=false or OfflineMode) holds every service at idle. `wanted` is
+ * null for observed links; for managed ones, whether the daemon means to configure it.
  */
-export function deriveState(s: Service, technologyEnabled: boolean): ServiceState {
-  if (!technologyEnabled || !s.adminUp || !s.carrier) return 'idle';
+export function deriveState(s: Service, technologyEnabled: boolean, wanted: boolean | null = null): ServiceState {
+  // A managed link nobody asked to connect stays idle, whatever addresses it still carries.
+  if (!technologyEnabled || !s.adminUp || !s.carrier || wanted === false) return 'idle';
   const v4 = usableAddress(s, 4);
   const v6 = usableAddress(s, 6);
   if (!v4 && !v6) return 'configuration';

@@ -1,19 +1,23 @@
 /**
- * `net.connman.Service` on `/net/connman/service/<id>`. netsessiond observes links configured by
- * other tools, so only reading, Connect/Disconnect (which the daemon answers) and ResetCounters
- * are wired; ConnMan's configuration methods answer NotSupported.
+ * `net.connman.Service` on `/net/connman/service/<id>`. Reading, Connect/Disconnect and
+ * SetProperty('AutoConnect') (which the daemon answers: they act on managed links only) and
+ * ResetCounters are wired; ConnMan's other configuration methods answer NotSupported.
  */
 import { INTERFACES, METHODS, SIGNATURES } from '../../../lib/protocol.js';
 import { NotSupportedError } from '../../core/errors.js';
 import type { AdapterContext } from './context.js';
 import { EMPTY, unsupported, type InterfaceSpec } from './interface-spec.js';
 import { lastElement } from './objects.js';
-import { encodeDict } from './variants.js';
+import { encodeDict, fromVariant, type DBusVariant } from './variants.js';
 
 const M = METHODS.service;
 
 function notHere(what: string): () => Error {
   return () => new NotSupportedError(`${what} is not supported: netsessiond does not configure services`);
+}
+
+function replyWhenDone(done: void | Promise<void>): typeof EMPTY | Promise<typeof EMPTY> {
+  return done instanceof Promise ? done.then(() => EMPTY) : EMPTY;
 }
 
 /** The Service interface table. */
@@ -27,25 +31,28 @@ export function serviceInterface(ctx: AdapterContext): InterfaceSpec {
         outNames: ['properties'],
         handle: (call) => [encodeDict(ctx.api().serviceProperties(lastElement(call.path)))],
       },
-      SetProperty: unsupported(SIGNATURES.SetProperty.in, SIGNATURES.SetProperty.out, notHere('Service.SetProperty'), ['name', 'value']),
+      SetProperty: {
+        in: SIGNATURES.SetProperty.in,
+        out: SIGNATURES.SetProperty.out,
+        inNames: ['name', 'value'],
+        handle(call) {
+          const [name, value] = call.args as [string, DBusVariant];
+          const raw = fromVariant(value);
+          return call.withCaller((caller) => replyWhenDone(ctx.api().setServiceProperty(caller, lastElement(call.path), name, raw)));
+        },
+      },
       ClearProperty: unsupported('s', '', notHere('Service.ClearProperty'), ['name']),
       [M.Connect]: {
         in: '',
         out: '',
         handle: (call) =>
-          call.withCaller((caller) => {
-            ctx.api().serviceConnect(caller, lastElement(call.path));
-            return EMPTY;
-          }),
+          call.withCaller((caller) => replyWhenDone(ctx.api().serviceConnect(caller, lastElement(call.path)))),
       },
       [M.Disconnect]: {
         in: '',
         out: '',
         handle: (call) =>
-          call.withCaller((caller) => {
-            ctx.api().serviceDisconnect(caller, lastElement(call.path));
-            return EMPTY;
-          }),
+          call.withCaller((caller) => replyWhenDone(ctx.api().serviceDisconnect(caller, lastElement(call.path)))),
       },
       Remove: unsupported('', '', notHere('Service.Remove')),
       MoveBefore: unsupported('o', '', notHere('Service.MoveBefore'), ['service']),

@@ -17,6 +17,7 @@ export { RTPROT_RA, RT_TABLE_MAIN } from './constants.js';
 import { RTPROT_RA, RT_TABLE_MAIN } from './constants.js';
 import type { Family } from '../../ports.js';
 import { canonicalAddress, networkOf } from '../../core/kernel-state.js';
+import { lowPriorityMetric, UINT32_MAX } from '../../core/manage-routes.js';
 import { DEFAULT_METRIC, RTN_UNICAST, routeIdentity, type KernelRoute, type RouteSpec, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE } from './routing-diff.js';
 
 /** IFA_PROTO attribute type (linux/if_addr.h). */
@@ -28,22 +29,16 @@ export const IFAPROT_NETSESSION = 0x6e;
 // Metric
 // ---------------------------------------------------------------------------------------------
 
-const UINT32_MAX = 0xffffffff;
-const LOW_PRIORITY_FLOOR = 1 << 20;
-const METRIC_INDEX_STEP = 1 << 10;
-
 /**
  * Metric of an interface's default route, as ConnMan computes it
  * (`compute_low_priority_metric` in src/connection.c): 0 (high priority) for the default
- * service; otherwise max(2^20, UINT32_MAX − 1024·ifindex), so every non-default interface gets
- * its own low-priority slot and all of them lose against any ordinary route. ConnMan does this
- * in uint32 arithmetic; for an ifindex so large that the subtraction would wrap, the floor 2^20
- * is what it means, so that is what we return.
+ * service; otherwise {@link lowPriorityMetric}, max(2^20, UINT32_MAX − 1024·ifindex), so every
+ * non-default interface gets its own low-priority slot and all of them lose against any ordinary
+ * route. ConnMan does this in uint32 arithmetic; for an ifindex so large that the subtraction
+ * would wrap, the floor 2^20 is what it means, and that is what the core function returns.
  */
 export function metricFor(ifindex: number, isDefault: boolean): number {
-  if (isDefault) return 0;
-  const step = METRIC_INDEX_STEP * ifindex;
-  return step >= UINT32_MAX - LOW_PRIORITY_FLOOR ? LOW_PRIORITY_FLOOR : Math.max(LOW_PRIORITY_FLOOR, UINT32_MAX - step);
+  return isDefault ? 0 : lowPriorityMetric(ifindex);
 }
 
 /** The metric the kernel will report: IPv6 turns 0 into IP6_RT_PRIO_USER (1024). */

@@ -107,6 +107,26 @@ export interface LinkState {
   flags: string[];
 }
 
+/** One address of a device-side link (see {@link Sandbox.addresses}). */
+export interface DevAddress {
+  family: 4 | 6;
+  local: string;
+  prefixlen: number;
+  scope: string;
+  /** The whole `ip -d -j addr` entry (e.g. its protocol tag). */
+  raw: Record<string, unknown>;
+}
+
+/** One main-table default route in the device namespace (see {@link Sandbox.defaultRoutes}). */
+export interface DevRoute {
+  family: 4 | 6;
+  dev: string;
+  gateway?: string;
+  /** As the kernel reports it: an IPv6 route added with metric 0 shows 1024. */
+  metric: number;
+  raw: Record<string, unknown>;
+}
+
 let createdInProcess = 0;
 
 /**
@@ -267,6 +287,46 @@ export class Sandbox {
     const peer = await this.run(u.routerNs, ['ip', '-j', 'link', 'show', 'dev', u.routerLan]);
     const peerUp = (JSON.parse(peer.stdout) as Array<{ flags: string[] }>)[0]?.flags.includes('UP') ?? false;
     if (peerUp) await waitFor(`carrier on ${u.ifname}`, async () => (await this.linkState(uplink)).carrier || undefined);
+  }
+
+  /**
+   * Leaves an uplink's device side the way a freshly plugged link looks to a connection manager
+   * that configures it itself (manage mode): admin down, no addresses (v4, v6, link-local), no
+   * routes of either family on it in any table. The router side is untouched, so the carrier
+   * comes back as soon as something sets the link up. Undo with {@link setAdmin}(name, true).
+   */
+  async bareUplink(uplink: string): Promise<void> {
+    const u = this.uplink(uplink);
+    // Down first: with keep_addr_on_down the v6 addresses survive the down, so flush after it.
+    await this.run(this.devNs, ['ip', 'link', 'set', u.ifname, 'down']);
+    await this.run(this.devNs, ['ip', 'addr', 'flush', 'dev', u.ifname]);
+    for (const family of ['-4', '-6']) await this.run(this.devNs, ['ip', family, 'route', 'flush', 'dev', u.ifname, 'table', 'all'], { allowFail: true });
+  }
+
+  /** Addresses on an uplink's device side (`ip -j addr`), optionally one family only. */
+  async addresses(uplink: string, family?: 4 | 6): Promise<DevAddress[]> {
+    const u = this.uplink(uplink);
+    const { stdout } = await this.run(this.devNs, ['ip', '-d', '-j', ...(family ? [`-${family}`] : []), 'addr', 'show', 'dev', u.ifname]);
+    const [link] = JSON.parse(stdout || '[]') as Array<{ addr_info?: Array<Record<string, unknown>> }>;
+    return (link?.addr_info ?? []).map((a) => ({
+      family: a.family === 'inet6' ? 6 : 4,
+      local: String(a.local),
+      prefixlen: Number(a.prefixlen),
+      scope: String(a.scope ?? ''),
+      raw: a,
+    }));
+  }
+
+  /** Main-table default routes of the device namespace, both families (metric 0 when absent). */
+  async defaultRoutes(): Promise<DevRoute[]> {
+    const out: DevRoute[] = [];
+    for (const family of [4, 6] as const) {
+      const { stdout } = await this.run(this.devNs, ['ip', `-${family}`, '-j', 'route', 'show', 'table', 'main', 'default']);
+      for (const r of JSON.parse(stdout || '[]') as Array<Record<string, unknown>>) {
+        out.push({ family, dev: String(r.dev ?? ''), gateway: r.gateway === undefined ? undefined : String(r.gateway), metric: Number(r.metric ?? 0), raw: r });
+      }
+    }
+    return out;
   }
 
   /** The uplink's router silently drops (or again forwards) all forwarded traffic; links stay up. */

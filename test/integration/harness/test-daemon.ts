@@ -18,6 +18,8 @@ export interface TestDaemonOptions extends Omit<DaemonOptions, 'args'> {
   /** Extra command-line arguments (e.g. `--firewall`, `iptables`). */
   args?: string[];
   readyTimeoutMs?: number;
+  /** `[Bearers]` entries (ifname = bearer); replaces {@link TEST_BEARERS} when given. */
+  bearers?: Record<string, string>;
 }
 
 export interface TestDaemon {
@@ -42,11 +44,11 @@ export async function startTestDaemon(sb: Sandbox, opts: TestDaemonOptions = {})
       'OnlineCheckConnectTimeout = 1',
       ...(opts.general ?? []),
       '[Bearers]',
-      ...Object.entries(TEST_BEARERS).map(([ifname, bearer]) => `${ifname} = ${bearer}`),
+      ...Object.entries(opts.bearers ?? TEST_BEARERS).map(([ifname, bearer]) => `${ifname} = ${bearer}`),
       '',
     ].join('\n'),
   );
-  const { general: _g, args = [], readyTimeoutMs = 20_000, ...rest } = opts;
+  const { general: _g, bearers: _b, args = [], readyTimeoutMs = 20_000, ...rest } = opts;
   const daemon = await startNetsessiond(sb, {
     ...rest,
     args: ['--config', configPath, '--state-dir', stateDir, '--policy-dir', policyDir, '--online-check-url', sb.inet.onlineUrl4, '--online-check-url6', sb.inet.onlineUrl6, ...args],

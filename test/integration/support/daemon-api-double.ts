@@ -183,6 +183,10 @@ export class ScriptedDaemonApiDouble implements DaemonApi {
     this.#record('serviceConnect', caller, serviceId);
   }
 
+  setServiceProperty(caller: BusCaller, serviceId: string, name: string, value: RawValue): void {
+    this.#record('setServiceProperty', caller, serviceId, name, value);
+  }
+
   serviceDisconnect(caller: BusCaller, serviceId: string): void {
     this.#record('serviceDisconnect', caller, serviceId);
   }

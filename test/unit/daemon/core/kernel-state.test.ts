@@ -314,6 +314,41 @@ describe('computeKernelState: two sessions', () => {
   });
 });
 
+describe('computeKernelState: sourceRules (manage mode)', () => {
+  const dual = (n: number, over: Partial<KernelServiceInput> = {}) =>
+    service(n, { addresses: [v4(`198.51.100.${10 + n}`, 24), v6(`2001:db8:${n + 1}::10`, 64)], ...over });
+  const sourceRules = (rules: PolicyRule[]) => rules.filter((r) => r.kind === 'source');
+
+  it('a connected service with the flag gets a source rule per global address without any session', () => {
+    const state = compute([dual(0), dual(1, { sourceRules: true })], []);
+    expect(sourceRules(state.routing.rules)).toEqual([
+      { kind: 'source', family: 4, priority: 10001, src: '198.51.100.11', srcLen: 32, table: 10001 },
+      { kind: 'source', family: 6, priority: 10001, src: '2001:db8:2::10', srcLen: 128, table: 10001 },
+    ]);
+    // Routing only: no session asked, so nothing is classified.
+    expect(state.firewall.classifiers).toEqual([]);
+  });
+
+  it('without the flag and without SourceIPRule sessions there are none', () => {
+    const state = compute([dual(0), dual(1, { sourceRules: false })], [session(1, { serviceId: 'ethernet_1' })]);
+    expect(sourceRules(state.routing.rules)).toEqual([]);
+  });
+
+  it('the flag and a SourceIPRule session together give the same rules, once', () => {
+    const both = compute([dual(0, { sourceRules: true })], [session(1, { serviceId: 'ethernet_0', sourceIPRule: true })]);
+    const sessionOnly = compute([dual(0)], [session(1, { serviceId: 'ethernet_0', sourceIPRule: true })]);
+    const flagOnly = compute([dual(0, { sourceRules: true })], []);
+    expect(sourceRules(both.routing.rules)).toHaveLength(2);
+    expect(both.routing.rules).toEqual(sessionOnly.routing.rules);
+    expect(flagOnly.routing.rules).toEqual(sessionOnly.routing.rules);
+  });
+
+  it('a disconnected service with the flag gets none', () => {
+    const state = compute([dual(0, { sourceRules: true, connected: false })], [session(1, { serviceId: 'ethernet_0', sourceIPRule: true })]);
+    expect(state.routing.rules).toEqual([]);
+  });
+});
+
 describe('computeKernelState: many sessions', () => {
   it('1000 sessions: rules stay per service and family; one classifier per distinct claim', () => {
     const services = [
@@ -383,10 +418,12 @@ const serviceArb = (n: number): fc.Arbitrary<KernelServiceInput> =>
     addresses: fc.subarray(ADDRS),
     gw4: fc.boolean(),
     gw6: fc.boolean(),
-  }).map(({ connected, addresses, gw4, gw6 }) =>
+    sourceRules: fc.boolean(),
+  }).map(({ connected, addresses, gw4, gw6, sourceRules }) =>
     service(n, {
       connected,
       addresses,
+      sourceRules,
       gateways: [
         ...(gw4 ? [{ family: 4 as const, gateway: '198.51.100.1', metric: 1 }] : []),
         ...(gw6 ? [{ family: 6 as const, gateway: 'fe80::1', metric: 1 }] : []),
@@ -493,6 +530,21 @@ describe('computeKernelState: properties', () => {
         for (const r of rules) expect(connected.some((s) => s.table === r.table)).toBe(true);
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it('source rules: exactly one per global address of each connected service that has the flag or a bound SourceIPRule session', () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const expected = input.services
+          .filter((s) => s.connected && (s.sourceRules === true || input.sessions.some((x) => x.sourceIPRule && x.serviceId === s.id)))
+          .flatMap((s) => s.addresses.filter((a) => a.scope === 'global').map((a) => `${s.table} ${a.address}`));
+        const actual = computeKernelState(input)
+          .routing.rules.filter((r) => r.kind === 'source')
+          .map((r) => `${r.table} ${r.src}`);
+        expect(actual.sort()).toEqual(expected.sort());
+      }),
+      { numRuns: 300 },
     );
   });
 });

@@ -28,7 +28,7 @@ describe('decideAutoconnect', () => {
     });
     it('connects nothing more once one service is up (connecting counts)', () => {
       expect(decideAutoconnect(input([s('eth', 'ethernet', 'configuration'), s('wifi', 'wifi')]))).toEqual(NONE);
-      expect(decideAutoconnect(input([s('wifi', 'wifi', 'ready'), s('eth', 'ethernet')]))).toEqual(NONE);
+      expect(decideAutoconnect(input([s('wifi', 'wifi', 'ready'), s('cell', 'cellular')]))).toEqual(NONE);
     });
     it('skips services that are not favorite, not AutoConnect, or in failure', () => {
       const out = decideAutoconnect(
@@ -42,6 +42,75 @@ describe('decideAutoconnect', () => {
     });
     it('is idempotent: applying the decision leaves nothing more to do', () => {
       expect(decideAutoconnect(input([s('eth', 'ethernet', 'association', { connectReason: 'auto' }), s('wifi', 'wifi')]))).toEqual(NONE);
+    });
+  });
+
+  describe('available: a link without carrier is never a candidate', () => {
+    it('skips an unplugged wired candidate and connects the next one', () => {
+      const out = decideAutoconnect(input([s('eth1', 'ethernet', 'idle', { available: false }), s('eth2', 'ethernet'), s('wifi', 'wifi')]));
+      expect(out).toEqual({ ...NONE, connect: [{ id: 'eth2', reason: 'auto' }] });
+    });
+    it('skips it in the general rule too (SingleConnectedTechnology, where the wired row is off)', () => {
+      const out = decideAutoconnect(input([s('eth', 'ethernet', 'idle', { available: false }), s('wifi', 'wifi')], { singleConnectedTechnology: true }));
+      expect(out).toEqual({ ...NONE, connect: [{ id: 'wifi', reason: 'auto' }] });
+    });
+    it('treats an absent flag as available and an explicit true the same', () => {
+      expect(decideAutoconnect(input([s('eth', 'ethernet', 'idle', { available: true })])).connect).toEqual([{ id: 'eth', reason: 'auto' }]);
+      expect(decideAutoconnect(input([s('eth', 'ethernet')])).connect).toEqual([{ id: 'eth', reason: 'auto' }]);
+    });
+    it('does not keep a released session service that lost carrier', () => {
+      const out = decideAutoconnect(input([s('eth', 'ethernet', 'ready', { connectReason: 'session', available: false }), s('wifi', 'wifi')]));
+      expect(out).toEqual({ connect: [{ id: 'wifi', reason: 'auto' }], disconnect: [{ id: 'eth', why: 'session-released' }], retag: [] });
+    });
+  });
+
+  describe('row 3a: wired connect-on-plug', () => {
+    it('connects every wired candidate (ethernet and gadget) and then no cellular by the general rule', () => {
+      const out = decideAutoconnect(input([s('eth', 'ethernet'), s('cell', 'cellular'), s('usb', 'gadget')]));
+      expect(out).toEqual({ ...NONE, connect: [{ id: 'eth', reason: 'auto' }, { id: 'usb', reason: 'auto' }] });
+    });
+    it('connects a wired candidate even when another service is already up', () => {
+      const out = decideAutoconnect(input([s('wifi', 'wifi', 'online'), s('eth', 'ethernet'), s('cell', 'cellular')]));
+      expect(out).toEqual({ ...NONE, connect: [{ id: 'eth', reason: 'auto' }] });
+    });
+    it('connects only one service under SingleConnectedTechnology (rows 5 and 6 as usual)', () => {
+      const out = decideAutoconnect(input([s('eth1', 'ethernet'), s('eth2', 'ethernet'), s('cell', 'cellular')], { singleConnectedTechnology: true }));
+      expect(out).toEqual({ ...NONE, connect: [{ id: 'eth1', reason: 'auto' }] });
+    });
+    it('falls back to cellular by the general rule when every wired link is unplugged', () => {
+      const out = decideAutoconnect(
+        input([s('eth1', 'ethernet', 'idle', { available: false }), s('usb', 'gadget', 'idle', { available: false }), s('cell', 'cellular')]),
+      );
+      expect(out).toEqual({ ...NONE, connect: [{ id: 'cell', reason: 'auto' }] });
+    });
+    it('skips wired services that are not candidates', () => {
+      const out = decideAutoconnect(
+        input([
+          s('a', 'ethernet', 'idle', { favorite: false }),
+          s('b', 'ethernet', 'idle', { autoConnect: false }),
+          s('c', 'ethernet', 'idle', { userDisconnected: true }),
+          s('d', 'ethernet', 'failure'),
+          s('e', 'ethernet', 'idle', { managed: false }),
+          s('f', 'gadget'),
+        ]),
+      );
+      expect(out.connect).toEqual([{ id: 'f', reason: 'auto' }]);
+    });
+    it('never connects a wired service of a disabled technology', () => {
+      const powered = { ...ALL_POWERED, ethernet: false };
+      expect(decideAutoconnect(input([s('eth', 'ethernet'), s('cell', 'cellular')], { powered })).connect).toEqual([{ id: 'cell', reason: 'auto' }]);
+    });
+    it('runs before the session row: a session allowing a wired bearer finds it up', () => {
+      const out = decideAutoconnect(input([s('wifi', 'wifi'), s('eth', 'ethernet')], { sessions: [sess('x', ['wifi', 'ethernet'])] }));
+      expect(out).toEqual({ ...NONE, connect: [{ id: 'eth', reason: 'auto' }] });
+    });
+    it('keeps a released session-connected wired service as auto instead of taking it down', () => {
+      const out = decideAutoconnect(input([s('cell', 'cellular', 'online'), s('eth', 'ethernet', 'ready', { connectReason: 'session' })]));
+      expect(out).toEqual({ ...NONE, retag: [{ id: 'eth', reason: 'auto' }] });
+    });
+    it('does not stop an always-connected technology', () => {
+      const out = decideAutoconnect(input([s('eth', 'ethernet'), s('cell', 'cellular'), s('wifi', 'wifi')], { alwaysConnected: ['cellular'] }));
+      expect(out).toEqual({ ...NONE, connect: [{ id: 'eth', reason: 'auto' }, { id: 'cell', reason: 'auto' }] });
     });
   });
 
@@ -119,8 +188,14 @@ describe('decideAutoconnect', () => {
       expect(out).toEqual(NONE);
     });
     it('a session pick satisfies the general rule too (no second connect)', () => {
-      const out = decideAutoconnect(input([s('eth', 'ethernet'), s('wifi', 'wifi')], { sessions: [sess('x', ['wifi'])] }));
+      const out = decideAutoconnect(input([s('cell', 'cellular'), s('wifi', 'wifi')], { sessions: [sess('x', ['wifi'])] }));
       expect(out.connect).toEqual([{ id: 'wifi', reason: 'session' }]);
+    });
+    it('skips an unavailable (no carrier) service and takes the next allowed one', () => {
+      const out = decideAutoconnect(
+        input([s('eth', 'ethernet', 'ready'), s('w1', 'wifi', 'idle', { available: false }), s('w2', 'wifi')], { sessions: [sess('x', ['wifi'])] }),
+      );
+      expect(out.connect).toEqual([{ id: 'w2', reason: 'session' }]);
     });
   });
 
@@ -185,23 +260,40 @@ describe('decideAutoconnect', () => {
   });
 
   it('property: applying a decision and deciding again changes nothing (no flapping between rules)', () => {
-    const bearer = fc.constantFrom<Bearer>('ethernet', 'wifi', 'cellular', 'bluetooth');
-    const svcArb = fc.record({
+    const bearer = fc.constantFrom<Bearer>('ethernet', 'gadget', 'wifi', 'cellular', 'bluetooth');
+    const connectReason = fc.constantFrom(null, 'user' as const, 'auto' as const, 'session' as const);
+    const available = fc.constantFrom(undefined, true, false);
+    const anySvc = fc.record({
       bearer,
       state: fc.constantFrom<ServiceState>(...SERVICE_STATES),
       favorite: fc.boolean(),
       autoConnect: fc.boolean(),
       managed: fc.boolean(),
-      connectReason: fc.constantFrom(null, 'user' as const, 'auto' as const, 'session' as const),
+      connectReason,
+      available,
+      userDisconnected: fc.boolean(),
     });
+    // Candidates are rare among arbitrary services; without these, rows 3a-6 would seldom fire.
+    const candidateSvc = fc.record({
+      bearer,
+      state: fc.constant<ServiceState>('idle'),
+      favorite: fc.constant(true),
+      autoConnect: fc.constant(true),
+      managed: fc.constant(true),
+      connectReason,
+      available,
+    });
+    const svcArb = fc.oneof(anySvc, candidateSvc);
     const arb = fc.record({
       services: fc.array(svcArb, { maxLength: 7 }),
-      sessions: fc.array(fc.record({ bearers: fc.subarray(['ethernet', 'wifi', 'cellular', 'bluetooth'] as Bearer[]), bound: fc.nat(4) }), { maxLength: 3 }),
+      sessions: fc.array(fc.record({ bearers: fc.subarray(['ethernet', 'gadget', 'wifi', 'cellular', 'bluetooth'] as Bearer[]), bound: fc.nat(4) }), { maxLength: 3 }),
       single: fc.boolean(),
       always: fc.subarray(['wifi', 'cellular'] as Bearer[]),
       offline: fc.boolean(),
-      unpowered: fc.subarray(['ethernet', 'wifi', 'cellular', 'bluetooth'] as Bearer[]),
+      unpowered: fc.subarray(['ethernet', 'gadget', 'wifi', 'cellular', 'bluetooth'] as Bearer[]),
     });
+    // Runs where the wired row connected more than one service: the property must exercise it.
+    let wiredRuns = 0;
     fc.assert(
       fc.property(arb, (g) => {
         const services = g.services.map((x, i) => ({ id: `s${i}`, ...x }));
@@ -227,8 +319,13 @@ describe('decideAutoconnect', () => {
         // Observed services never appear in any decision.
         const touched = [...first.connect, ...first.disconnect, ...first.retag].map((d) => d.id);
         expect(touched.filter((id) => !services.find((x) => x.id === id)?.managed)).toEqual([]);
+        // A service without carrier is never brought up.
+        expect(first.connect.filter((c) => services.find((x) => x.id === c.id)?.available === false)).toEqual([]);
+        const wired = first.connect.filter((c) => ['ethernet', 'gadget'].includes(services.find((x) => x.id === c.id)?.bearer ?? ''));
+        if (!g.single && wired.length > 1) wiredRuns++;
       }),
       { numRuns: 2000 },
     );
+    expect(wiredRuns).toBeGreaterThan(0);
   });
 });

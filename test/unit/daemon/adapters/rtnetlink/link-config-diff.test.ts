@@ -15,6 +15,7 @@ import {
   type LifecycleEvent,
 } from '../../../../../daemon/adapters/rtnetlink/link-config-diff.js';
 import type { KernelRoute } from '../../../../../daemon/adapters/rtnetlink/routing-diff.js';
+import { lowPriorityMetric } from '../../../../../daemon/core/manage-routes.js';
 
 describe('metricFor', () => {
   it('is 0 for the default service', () => {
@@ -26,6 +27,11 @@ describe('metricFor', () => {
     expect(metricFor(4_000_000, false)).toBe(4294967295 - 4_000_000 * 1024);
     expect(metricFor(4_194_000, false)).toBe(1 << 20);
     expect(metricFor(5_000_000, false)).toBe(1 << 20);
+  });
+  it('is the core lowPriorityMetric for non-default services, also around the 2^20 floor', () => {
+    for (const ifindex of [1, 1000, 4_193_279, 4_193_280, 4_193_281, 2 ** 31]) expect(metricFor(ifindex, false)).toBe(lowPriorityMetric(ifindex));
+    expect(metricFor(4_193_279, false)).toBe(4294967295 - 4_193_279 * 1024);
+    expect([metricFor(4_193_280, false), metricFor(4_193_281, false), metricFor(2 ** 31, false)]).toEqual([1 << 20, 1 << 20, 1 << 20]);
   });
   it('IPv6 metric 0 is reported as 1024 by the kernel', () => {
     expect(kernelMetric(6, 0)).toBe(1024);

@@ -1,0 +1,12 @@
+/**
+ * ProvisioningSource over a directory of ConnMan provisioning files (`*.config`, see
+ * daemon/core/provisioning.ts); watched like the policy directory (watched-dir.ts).
+ */
+import { isProvisioningFileName } from '../../core/provisioning.js';
+import type { Logger, ProvisioningSource } from '../../ports.js';
+import { createWatchedDir, DEFAULT_SETTLE_MS } from './watched-dir.js';
+
+/** Watches `dir` for provisioning files. */
+export function createProvisioningDir(dir: string, log: Logger, settleMs = DEFAULT_SETTLE_MS): ProvisioningSource {
+  return createWatchedDir({ dir, accept: isProvisioningFileName, label: 'provisioning', log, settleMs });
+}

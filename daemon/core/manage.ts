@@ -1,0 +1,319 @@
+/**
+ * Manage-mode state of the engine: which links are managed, what their provisioning asks for,
+ * why each managed service is up, DHCP leases, and the persisted Favorite/AutoConnect flags.
+ * It turns all of that into one plain {@link ManagePlan} (admin state, addresses, DHCP clients,
+ * main-table default routes, nameservers) that the runtime carries out.
+ *
+ * The engine owns one instance and calls it from its event methods; the rules live in the
+ * manage-*.ts modules, this file only holds the state and assembles their inputs.
+ *
+ * Defaults (documented in docs/behaviour.md, M13–M15):
+ * - A managed link with no provisioning section gets ConnMan's defaults: IPv4 DHCP, IPv6 auto.
+ * - Every managed service starts Favorite and AutoConnect: the admin named the interface in
+ *   `ManageInterfaces`, which is the consent ConnMan asks a user for on Wi-Fi. Wired ones come up
+ *   on carrier (ConnMan's connect-on-plug); others when nothing else is up or a session asks.
+ */
+import { BEARERS, type Bearer } from '../../lib/protocol.js';
+import type { Family } from '../ports.js';
+import { ServiceNotFoundError, NotSupportedError, AlreadyConnectedError, NotConnectedError } from './errors.js';
+import { compileModeOf, type ManageModeConfig } from './manage-mode.js';
+import { decideAutoconnect, isUp, type ActiveSession, type AutoService } from './manage-autoconnect.js';
+import { applyAutoDecision, carrierLost, emptyRuntime, userConnect, userDisconnect, type ManageRuntime } from './manage-actions.js';
+import { compareForDefault, desiredDefaultRoutes, type DesiredRoute } from './manage-routes.js';
+import { desiredAddressing, matchProvisioned, parseProvisioningFile, type DesiredAddressing, type ProvisionedService } from './provisioning.js';
+import { defaultSettings, type PersistedService, type PersistedSettings } from './persisted-settings.js';
+import { isConnected, type Service } from './services.js';
+
+/** Manage-mode configuration. */
+export interface ManageConfig extends ManageModeConfig {
+  singleConnectedTechnology: boolean;
+  alwaysConnected: readonly Bearer[];
+}
+
+export const DEFAULT_MANAGE_CONFIG: ManageConfig = { manage: [], observe: [], singleConnectedTechnology: false, alwaysConnected: [] };
+
+/** A DHCPv4 lease as the engine keeps it. */
+export interface Lease {
+  address: string;
+  prefixLength: number;
+  /** '' when the server offered none. */
+  router: string;
+  dns: string[];
+}
+
+/** Desired state of one managed link. */
+export interface ManagedLinkPlan {
+  serviceId: string;
+  ifindex: number;
+  ifname: string;
+  /** IFF_UP: the technology is enabled. */
+  adminUp: boolean;
+  /** Has a connect reason and carrier: addresses, DHCP and routes present. */
+  configured: boolean;
+  addresses: Array<{ family: Family; address: string; prefixLength: number }>;
+  /** Run the DHCPv4 client. */
+  dhcp: boolean;
+  /** IPv6 enabled on the link (disable_ipv6 = 0), and whether it autoconfigures from RAs. */
+  ipv6: boolean;
+  slaac: boolean;
+}
+
+/** Everything the runtime applies for managed links. */
+export interface ManagePlan {
+  links: ManagedLinkPlan[];
+  /** Main-table default routes of the managed links. */
+  defaults: DesiredRoute[];
+  /** Nameservers and search domains per connected service, default service first. */
+  resolv: Array<{ ifname: string; nameservers: string[]; domains: string[] }>;
+}
+
+const DEFAULT_ADDRESSING: DesiredAddressing = {
+  addresses: [],
+  gateways: [],
+  dhcpv4: true,
+  ipv6: true,
+  slaac: true,
+  ipv6Privacy: null,
+  nameservers: [],
+  searchDomains: [],
+  domain: null,
+};
+
+/** What the technologies allow, as the registry reports it. */
+export interface Switches {
+  offline: boolean;
+  powered: Partial<Record<Bearer, boolean>>;
+}
+
+export class ManageState {
+  readonly config: ManageConfig;
+  readonly #modeOf: (ifname: string) => 'manage' | 'observe';
+  readonly #modeCache = new Map<string, boolean>();
+  readonly #files = new Map<string, ProvisionedService[]>();
+  #sections: ProvisionedService[] = [];
+  #flags: Record<string, PersistedService> = {};
+  #rt: ManageRuntime = emptyRuntime();
+  readonly #leases = new Map<string, Lease>();
+  readonly #carrier = new Map<string, boolean>();
+
+  constructor(config: Partial<ManageConfig> = {}) {
+    this.config = { ...DEFAULT_MANAGE_CONFIG, ...config };
+    this.#modeOf = compileModeOf(this.config);
+  }
+
+  /** True when any interface could be managed at all (cheap exit for observe-only daemons). */
+  get enabled(): boolean {
+    return this.config.manage.length > 0;
+  }
+
+  isManaged(s: Pick<Service, 'ifname'>): boolean {
+    let m = this.#modeCache.get(s.ifname);
+    if (m === undefined) {
+      m = this.#modeOf(s.ifname) === 'manage';
+      this.#modeCache.set(s.ifname, m);
+    }
+    return m;
+  }
+
+  /** For the registry's state derivation: null observed, else whether it is meant to be configured. */
+  wanted(s: Service): boolean | null {
+    if (!this.enabled || !this.isManaged(s)) return null;
+    return this.#rt.reasons.has(s.id);
+  }
+
+  // ---------------------------------------------------------------- provisioning
+
+  /** Loads a provisioning file; throws ProvisioningError (previous version kept). Returns its warnings. */
+  loadFile(file: string, text: string): string[] {
+    const sections = parseProvisioningFile(file, text);
+    this.#files.set(file, sections);
+    this.#sections = [...this.#files.values()].flat();
+    return sections.flatMap((s) => s.warnings);
+  }
+
+  removeFile(file: string): boolean {
+    if (!this.#files.delete(file)) return false;
+    this.#sections = [...this.#files.values()].flat();
+    return true;
+  }
+
+  files(): string[] {
+    return [...this.#files.keys()].sort();
+  }
+
+  /** The section provisioning `s`, or null (ConnMan defaults then apply). */
+  sectionOf(s: Service): ProvisionedService | null {
+    return matchProvisioned(this.#sections, { name: s.ifname, mac: s.mac, bearer: s.bearer });
+  }
+
+  addressingOf(s: Service): DesiredAddressing {
+    const sec = this.sectionOf(s);
+    return sec ? desiredAddressing(sec) : DEFAULT_ADDRESSING;
+  }
+
+  // ---------------------------------------------------------------- persisted flags
+
+  restore(services: Readonly<Record<string, PersistedService>>): void {
+    this.#flags = { ...services };
+  }
+
+  flags(id: string): PersistedService {
+    return this.#flags[id] ?? { favorite: true, autoConnect: true };
+  }
+
+  /** The flags to persist (only services the user touched have entries). */
+  persisted(): Record<string, PersistedService> {
+    return { ...this.#flags };
+  }
+
+  setAutoConnect(s: Service, value: boolean): boolean {
+    this.#requireManaged(s);
+    const cur = this.flags(s.id);
+    if (cur.autoConnect === value && this.#flags[s.id]) return false;
+    this.#flags = { ...this.#flags, [s.id]: { ...cur, autoConnect: value } };
+    return true;
+  }
+
+  // ---------------------------------------------------------------- user actions and link events
+
+  /** Service.Connect. Returns true when the persisted flags changed. */
+  connect(s: Service, enabled: boolean): boolean {
+    this.#requireManaged(s);
+    if (isConnected(s.state)) throw new AlreadyConnectedError(s.id);
+    if (!enabled) throw new NotSupportedError(`${s.bearer} is disabled (Powered false or OfflineMode): enable it first`);
+    if (!s.carrier) throw new NotSupportedError(`${s.ifname} has no carrier`);
+    const before: PersistedSettings = { ...defaultSettings(), services: this.#flags };
+    const r = userConnect(this.#rt, before, s.id);
+    this.#rt = r.rt;
+    const changed = r.settings !== before;
+    if (changed) this.#flags = { ...r.settings.services };
+    return changed;
+  }
+
+  /** Service.Disconnect. */
+  disconnect(s: Service): void {
+    this.#requireManaged(s);
+    if (!this.#rt.reasons.has(s.id) && !isUp(s.state)) throw new NotConnectedError(s.id);
+    this.#rt = userDisconnect(this.#rt, s.id);
+    this.#leases.delete(s.id);
+  }
+
+  /** Notes carrier changes: a lost carrier ends the connection (ConnMan removes the service). */
+  linkSeen(s: Service): void {
+    const had = this.#carrier.get(s.id);
+    this.#carrier.set(s.id, s.carrier);
+    if (had === true && !s.carrier && this.isManaged(s)) this.#drop(s.id, true);
+  }
+
+  linkGone(id: string): void {
+    this.#carrier.delete(id);
+    this.#drop(id, true);
+  }
+
+  #drop(id: string, carrier: boolean): void {
+    if (this.#rt.reasons.has(id)) {
+      const reasons = new Map(this.#rt.reasons);
+      reasons.delete(id);
+      this.#rt = { reasons, userDisconnected: this.#rt.userDisconnected };
+    }
+    if (carrier) this.#rt = carrierLost(this.#rt, id);
+    this.#leases.delete(id);
+  }
+
+  /** A DHCP event; returns true when the lease changed. */
+  lease(id: string, lease: Lease | null): boolean {
+    const cur = this.#leases.get(id);
+    if (lease === null) return this.#leases.delete(id);
+    if (cur && JSON.stringify(cur) === JSON.stringify(lease)) return false;
+    this.#leases.set(id, lease);
+    return true;
+  }
+
+  leaseOf(id: string): Lease | undefined {
+    return this.#leases.get(id);
+  }
+
+  #requireManaged(s: Service): void {
+    if (!this.enabled || !this.isManaged(s)) {
+      throw new NotSupportedError(`${s.ifname} is configured by another tool (observe mode); netsessiond cannot change it`);
+    }
+  }
+
+  // ---------------------------------------------------------------- autoconnect
+
+  /**
+   * One autoconnect pass over `ranked` (best first). Returns true when a connect reason changed
+   * (the caller re-derives states and runs another pass until nothing changes).
+   */
+  autoconnect(ranked: readonly Service[], switches: Switches, sessions: readonly ActiveSession[]): boolean {
+    const services: AutoService[] = ranked.map((s) => {
+      const managed = this.isManaged(s);
+      const f = this.flags(s.id);
+      return {
+        id: s.id,
+        bearer: s.bearer,
+        state: s.state,
+        favorite: f.favorite,
+        autoConnect: f.autoConnect,
+        managed,
+        connectReason: this.#rt.reasons.get(s.id) ?? null,
+        userDisconnected: this.#rt.userDisconnected.has(s.id),
+        available: s.carrier,
+      };
+    });
+    const powered = Object.fromEntries(BEARERS.map((b) => [b, switches.powered[b] !== false])) as Record<Bearer, boolean>;
+    const d = decideAutoconnect({
+      services,
+      powered,
+      offlineMode: switches.offline,
+      singleConnectedTechnology: this.config.singleConnectedTechnology,
+      alwaysConnected: this.config.alwaysConnected,
+      sessions,
+    });
+    // A connect of a service that already has that reason (it is idle only for lack of an address
+    // yet) changes nothing.
+    const changes =
+      d.disconnect.length > 0 ||
+      d.connect.some((c) => this.#rt.reasons.get(c.id) !== c.reason) ||
+      d.retag.some((r) => this.#rt.reasons.get(r.id) !== r.reason);
+    if (!changes) return false;
+    this.#rt = applyAutoDecision(this.#rt, d);
+    for (const x of d.disconnect) this.#leases.delete(x.id);
+    return true;
+  }
+
+  // ---------------------------------------------------------------- plan
+
+  /** The desired configuration of every managed link, given the services (best first). */
+  plan(ranked: readonly Service[], switches: Switches, preferred: readonly Bearer[]): ManagePlan {
+    const links: ManagedLinkPlan[] = [];
+    const routeInputs: Array<{ s: Service; gateways: Array<{ family: Family; gateway: string }> }> = [];
+    const resolv: ManagePlan['resolv'] = [];
+    const byDefault = [...ranked].sort((a, b) => compareForDefault(a, b, preferred));
+    for (const s of byDefault) {
+      if (!this.isManaged(s)) {
+        if (isConnected(s.state) && s.nameservers.length > 0) resolv.push({ ifname: s.ifname, nameservers: [...s.nameservers], domains: [] });
+        continue;
+      }
+      const adminUp = !switches.offline && switches.powered[s.bearer] !== false;
+      const configured = adminUp && s.carrier && this.#rt.reasons.has(s.id);
+      const a = this.addressingOf(s);
+      const lease = a.dhcpv4 ? this.#leases.get(s.id) : undefined;
+      const addresses = configured ? [...a.addresses] : [];
+      if (configured && lease) addresses.push({ family: 4, address: lease.address, prefixLength: lease.prefixLength });
+      links.push({ serviceId: s.id, ifindex: s.ifindex, ifname: s.ifname, adminUp, configured, addresses, dhcp: configured && a.dhcpv4, ipv6: configured && a.ipv6, slaac: configured && a.slaac });
+      if (!configured) continue;
+      const gateways = [...a.gateways];
+      if (lease?.router && !gateways.some((g) => g.family === 4)) gateways.push({ family: 4, gateway: lease.router });
+      routeInputs.push({ s, gateways });
+      if (isConnected(s.state)) {
+        const nameservers = a.nameservers.length > 0 ? [...a.nameservers] : [...(lease?.dns ?? []), ...s.nameservers];
+        const domains = [...a.searchDomains, ...(a.domain ? [a.domain] : [])];
+        resolv.push({ ifname: s.ifname, nameservers, domains });
+      }
+    }
+    const defaults = desiredDefaultRoutes(routeInputs.map(({ s, gateways }) => ({ id: s.id, ifindex: s.ifindex, state: s.state, gateways })));
+    links.sort((x, y) => x.ifindex - y.ifindex);
+    return { links, defaults, resolv };
+  }
+}

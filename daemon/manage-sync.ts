@@ -1,0 +1,203 @@
+/**
+ * Carries out the engine's manage plan (see core/manage.ts) on the managed links, one pass at a
+ * time; requests made during a pass coalesce into one more pass.
+ *
+ * Order inside a pass, and why:
+ * 1. DHCP clients no longer wanted are stopped and awaited first: their RELEASE must leave while
+ *    the leased address is still on the link.
+ * 2. IPv6 switches, before addresses: a static IPv6 address cannot be added while IPv6 is off.
+ * 3. Admin state and addresses.
+ * 4. New DHCP clients, once their link is up.
+ * 5. Main-table default routes, after the addresses their next hops need; each new one is
+ *    awaited until the kernel confirms it (the gateway lifecycle of the seed RFC).
+ * 6. The nameserver file.
+ *
+ * A pass whose plan equals the last applied one is skipped, unless it is forced (link events and
+ * the periodic reconcile force: the kernel may have dropped routes on its own) or the last pass
+ * left something undone, which is then retried after {@link RETRY_MS}.
+ */
+import type { ManagePlan } from './core/manage.js';
+import type { Clock, DefaultRoute, DhcpClient, DhcpLeaseEvent, Ipv6Switches, LinkConfigurator, Logger, NameserverFile } from './ports.js';
+
+/** Delay before a pass that left work undone is tried again. */
+export const RETRY_MS = 1000;
+/** How long a pass waits for the kernel to confirm a new default route. */
+export const ACTIVE_TIMEOUT_MS = 3000;
+
+export interface ManageSyncDeps {
+  plan: () => ManagePlan;
+  links: LinkConfigurator;
+  dhcp: DhcpClient;
+  ipv6?: Ipv6Switches;
+  nameservers?: NameserverFile;
+  /** A lease event, or the lease-expiry timer firing (type `expire`). */
+  onLease: (ifname: string, e: DhcpLeaseEvent) => void;
+  clock: Clock;
+  log: Logger;
+}
+
+const routeKey = (r: DefaultRoute): string => `${r.family} ${r.gateway ?? '-'} #${r.ifindex} ${r.metric}`;
+
+export class ManageSync {
+  readonly #d: ManageSyncDeps;
+  readonly #dhcpRunning = new Set<string>();
+  readonly #leaseTimers = new Map<string, { cancel(): void }>();
+  #active = new Set<string>();
+  #last = '';
+  #clean = false;
+  #wanted = false;
+  #force = false;
+  #running: Promise<void> | null = null;
+  #retry: { cancel(): void } | null = null;
+  #stopped = false;
+
+  constructor(deps: ManageSyncDeps) {
+    this.#d = deps;
+  }
+
+  /** Asks for a pass; `force` re-applies even an unchanged plan. */
+  request(force = false): void {
+    if (this.#stopped) return;
+    this.#wanted = true;
+    this.#force ||= force;
+    this.#running ??= this.#loop().finally(() => {
+      this.#running = null;
+    });
+  }
+
+  /** Resolves once no pass is running or pending. */
+  async settled(): Promise<void> {
+    while (this.#running) await this.#running;
+  }
+
+  /**
+   * Stops every DHCP client (each sends its RELEASE), then removes what the daemon configured:
+   * its addresses and default routes. Admin state is left as it is.
+   */
+  async stop(managed: readonly number[]): Promise<void> {
+    this.#stopped = true;
+    this.#retry?.cancel();
+    await this.settled();
+    for (const t of this.#leaseTimers.values()) t.cancel();
+    this.#leaseTimers.clear();
+    await Promise.all([...this.#dhcpRunning].map((ifname) => this.#d.dhcp.stop(ifname)));
+    this.#dhcpRunning.clear();
+    try {
+      await this.#d.links.applyMainDefaults([], managed);
+      const plan = this.#d.plan();
+      await this.#d.links.applyLinkConfig(plan.links.map((l) => ({ ifindex: l.ifindex, up: l.adminUp, addresses: [] })));
+    } catch (err) {
+      this.#d.log('warn', `manage: cleanup at stop incomplete: ${(err as Error).message}`);
+    }
+  }
+
+  async #loop(): Promise<void> {
+    while (this.#wanted && !this.#stopped) {
+      this.#wanted = false;
+      const force = this.#force;
+      this.#force = false;
+      const plan = this.#d.plan();
+      const fingerprint = JSON.stringify(plan);
+      if (!force && this.#clean && fingerprint === this.#last) continue;
+      this.#clean = await this.#pass(plan);
+      this.#last = fingerprint;
+      if (!this.#clean && !this.#retry) {
+        this.#retry = this.#d.clock.setTimeout(() => {
+          this.#retry = null;
+          this.request(true);
+        }, RETRY_MS);
+      }
+    }
+  }
+
+  /** One pass; true when everything was applied. */
+  async #pass(plan: ManagePlan): Promise<boolean> {
+    const { links, dhcp, ipv6, nameservers, log } = this.#d;
+    let clean = true;
+    const fail = (what: string, err: unknown): void => {
+      clean = false;
+      log('warn', `manage: ${what}: ${(err as Error).message}`);
+    };
+
+    const wantDhcp = new Set(plan.links.filter((l) => l.dhcp).map((l) => l.ifname));
+    for (const ifname of [...this.#dhcpRunning]) {
+      if (wantDhcp.has(ifname)) continue;
+      this.#dhcpRunning.delete(ifname);
+      this.#cancelLeaseTimer(ifname);
+      await dhcp.stop(ifname).catch((err: unknown) => fail(`stopping DHCP on ${ifname}`, err));
+    }
+
+    if (ipv6) {
+      for (const l of plan.links) await ipv6.set(l.ifname, l.ipv6, l.slaac).catch((err: unknown) => fail(`IPv6 switches of ${l.ifname}`, err));
+    }
+
+    try {
+      const r = await links.applyLinkConfig(plan.links.map((l) => ({ ifindex: l.ifindex, up: l.adminUp, addresses: l.addresses })));
+      for (const p of r.problems) log('warn', `manage: ${p}`);
+    } catch (err) {
+      fail('link configuration', err);
+    }
+
+    for (const l of plan.links) {
+      if (!l.dhcp || this.#dhcpRunning.has(l.ifname)) continue;
+      try {
+        dhcp.start(l.ifname, (e) => this.#lease(l.ifname, e));
+        this.#dhcpRunning.add(l.ifname);
+        log('info', `manage: DHCP client started on ${l.ifname}`);
+      } catch (err) {
+        fail(`starting DHCP on ${l.ifname}`, err);
+      }
+    }
+
+    const defaults: DefaultRoute[] = plan.defaults.map((r) => ({ ifindex: r.ifindex, family: r.family, gateway: r.gateway, metric: r.metric }));
+    try {
+      const r = await links.applyMainDefaults(defaults, plan.links.map((l) => l.ifindex));
+      for (const p of r.problems) log('warn', `manage: ${p}`);
+      // A next hop not reachable yet is not an error, but the route is still owed.
+      if (r.skipped.length > 0) clean = false;
+    } catch (err) {
+      fail('default routes', err);
+    }
+    const active = new Set<string>();
+    for (const r of defaults) {
+      const key = routeKey(r);
+      if (this.#active.has(key)) {
+        active.add(key);
+        continue;
+      }
+      if (await links.waitActive(r, ACTIVE_TIMEOUT_MS)) {
+        active.add(key);
+        log('debug', `manage: default route ${key} active`);
+      } else {
+        clean = false;
+        log('warn', `manage: default route ${key} not confirmed by the kernel within ${ACTIVE_TIMEOUT_MS} ms`);
+      }
+    }
+    this.#active = active;
+
+    if (nameservers) await nameservers.update(plan.resolv).catch((err: unknown) => fail(`writing ${nameservers.path}`, err));
+    return clean;
+  }
+
+  /** Forwards a lease event and keeps a timer that ends the lease if nobody renews it. */
+  #lease(ifname: string, e: DhcpLeaseEvent): void {
+    this.#cancelLeaseTimer(ifname);
+    if ((e.type === 'bound' || e.type === 'renew') && e.leaseSeconds > 0) {
+      // udhcpc reports its own expiry too; the timer covers a client that hangs or is killed.
+      this.#leaseTimers.set(
+        ifname,
+        this.#d.clock.setTimeout(() => {
+          this.#leaseTimers.delete(ifname);
+          this.#d.log('warn', `manage: DHCP lease of ${e.address} on ${ifname} expired without renewal`);
+          this.#d.onLease(ifname, { ...e, type: 'expire' });
+        }, e.leaseSeconds * 1000),
+      );
+    }
+    this.#d.onLease(ifname, e);
+  }
+
+  #cancelLeaseTimer(ifname: string): void {
+    this.#leaseTimers.get(ifname)?.cancel();
+    this.#leaseTimers.delete(ifname);
+  }
+}

@@ -1,0 +1,247 @@
+/**
+ * Manage mode end to end: netsessiond configures the uplinks itself from provisioning files and
+ * DHCP, keeps ConnMan's two kinds of default route, and follows carrier and Connect/Disconnect.
+ *
+ * World: eth-a and eth-b ethernet, eth-c cellular, all matched by `ManageInterfaces = eth-*` and
+ * handed to the daemon bare (down, no addresses, no routes). `wired.config` gives eth-a static
+ * IPv4 + IPv6 with a nameserver; `dhcpb.config` gives eth-b IPv4 DHCP from dnsmasq on router 2.
+ * eth-c has no section (default DHCP) and is cellular, so it is not brought up.
+ *
+ * | step                                   | expected                                                     |
+ * |----------------------------------------|--------------------------------------------------------------|
+ * | start                                  | eth-a manual .10 + 2001:db8:1::2, eth-b dhcp lease, eth-c idle |
+ * | main table                             | eth-a metric 0 (v6 1024); eth-b 2^32-1-1024·12; nothing else |
+ * | socket bound to eth-b's lease          | reaches the internet through router 2, nothing spoofed       |
+ * | SO_BINDTODEVICE eth-b (curl)           | same, via eth-b's low-priority default                        |
+ * | resolv.conf                            | provisioning DNS (default service) before the DHCP one       |
+ * | Disconnect / Connect eth-b             | idle, lease address gone, DHCPRELEASE, link up / back        |
+ * | carrier loss / return on eth-a         | eth-b promoted to metric 0 / demoted again                   |
+ * | provisioning edit, then malformed edit | new address applied; rejected with file:line, address stays  |
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INTERFACES } from '../../lib/protocol.js';
+import { startDhcpServer, type DhcpServer } from './harness/dhcp-server.js';
+import { waitFor } from './harness/exec.js';
+import { createSandbox, requireRoot, type DevRoute, type Sandbox } from './harness/sandbox.js';
+import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
+import { ConnmanClient } from './support/connman-client.js';
+
+function canRun(): boolean {
+  if (!requireRoot()) return false;
+  const missing = ['udhcpc', 'dnsmasq', 'ethtool', 'curl'].filter((t) => {
+    try {
+      execFileSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore', env: { PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` } });
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length === 0) return true;
+  const reason = `missing ${missing.join(', ')} (apt-get install -y udhcpc dnsmasq-base ethtool curl)`;
+  if (process.env.NETSESSION_INTEGRATION === 'require') throw new Error(`integration tests required but cannot run: ${reason}`);
+  console.warn(`[integration] skipping manage-mode: ${reason}`);
+  return false;
+}
+
+const supported = canRun();
+
+/** ConnMan's low-priority metric for a non-default service. */
+const low = (ifindex: number): number => 0xffff_ffff - 1024 * ifindex;
+const STATIC_DNS = '203.0.113.53';
+const DHCP_DNS = '203.0.113.54';
+const WIRED = '[service_a]\nType = ethernet\nDeviceName = eth-a\nIPv4 = 198.51.100.10/255.255.255.248/198.51.100.9\nIPv6 = 2001:db8:1::2/64/2001:db8:1::1\nNameservers = 203.0.113.53\n';
+const DHCPB = '[service_b]\nType = ethernet\nDeviceName = eth-b\nIPv4 = dhcp\nIPv6 = off\n';
+
+let sb: Sandbox;
+let td: TestDaemon;
+let client: ConnmanClient;
+let dhcp: DhcpServer;
+let provDir: string;
+
+type Svc = { path: string; props: Record<string, unknown> };
+const service = async (name: string): Promise<Svc> => {
+  const s = (await client.services()).find((x) => x.props.Name === name);
+  if (!s) throw new Error(`no service ${name}`);
+  return s;
+};
+const connected = (state: unknown): boolean => state === 'ready' || state === 'online';
+/** Waits until `check` returns a value (not undefined); the message carries the last state. */
+const until = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> => waitFor(what, check, { timeoutMs, intervalMs: 100 });
+/** Default routes as comparable tuples, sorted. */
+const routeTuples = (routes: DevRoute[]): string[] => routes.map((r) => `${r.family} ${r.dev} ${r.gateway ?? '-'} ${r.metric}`).sort();
+const waitRoutes = async (what: string, want: string[]): Promise<void> => {
+  let last: string[] = [];
+  try {
+    await until(what, async () => {
+      last = routeTuples(await sb.defaultRoutes());
+      return JSON.stringify(last) === JSON.stringify([...want].sort()) ? true : undefined;
+    });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\nwant ${JSON.stringify([...want].sort())}\ngot  ${JSON.stringify(last)}\ndaemon log tail:\n${tail()}`);
+  }
+};
+const globals4 = async (name: string): Promise<string[]> => (await sb.addresses(name, 4)).map((a) => `${a.local}/${a.prefixlen}`);
+const globals6 = async (name: string): Promise<string[]> => (await sb.addresses(name, 6)).filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`);
+const tail = (): string => (td.daemon.stdout + td.daemon.stderr).split('\n').slice(-40).join('\n');
+
+/** The routes of the steady state: eth-a default, eth-b low priority (IPv6 off on eth-b). */
+const steady = (): string[] => ['4 eth-a 198.51.100.9 0', `4 eth-b 198.51.100.17 ${low(12)}`, '6 eth-a 2001:db8:1::1 1024'];
+
+describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
+  let leaseB: string;
+
+  beforeAll(async () => {
+    sb = await createSandbox();
+    for (const u of sb.uplinks) await sb.bareUplink(u.name);
+    dhcp = await startDhcpServer(sb, 'eth-b', { dns: [DHCP_DNS] });
+    provDir = join(sb.tmpDir, 'provisioning');
+    mkdirSync(provDir, { recursive: true });
+    writeFileSync(join(provDir, 'wired.config'), WIRED);
+    writeFileSync(join(provDir, 'dhcpb.config'), DHCPB);
+    td = await startTestDaemon(sb, {
+      args: ['--debug'],
+      bearers: { 'eth-a': 'ethernet', 'eth-b': 'ethernet', 'eth-c': 'cellular' },
+      general: ['ManageInterfaces = eth-*', `ProvisioningDir = ${provDir}`, 'DhcpClient = udhcpc'],
+    });
+    client = await ConnmanClient.connect(sb.dbusAddress!);
+  }, 120_000);
+
+  afterAll(async () => {
+    client?.disconnect();
+    await sb?.destroy();
+  });
+
+  it('configures eth-a statically and eth-b by DHCP; the cellular eth-c stays idle', async () => {
+    const a = await until('eth-a connected', async () => {
+      const s = await service('eth-a');
+      return connected(s.props.State) ? s : undefined;
+    });
+    expect(a.props).toMatchObject({ Type: 'ethernet', Favorite: true, AutoConnect: true });
+    expect(a.props.IPv4).toMatchObject({ Method: 'manual', Address: '198.51.100.10', Netmask: '255.255.255.248', Gateway: '198.51.100.9' });
+    expect(await globals4('eth-a')).toEqual(['198.51.100.10/29']);
+    expect(await globals6('eth-a')).toEqual(['2001:db8:1::2/64']);
+
+    const lease = await dhcp.waitForLease('02:00:00:00:00:02');
+    expect(dhcp.pool).toContain(lease.address);
+    leaseB = lease.address;
+    const b = await until('eth-b connected with its lease', async () => {
+      const s = await service('eth-b');
+      return connected(s.props.State) && (s.props.IPv4 as { Address?: string } | undefined)?.Address === leaseB ? s : undefined;
+    });
+    expect(b.props).toMatchObject({ Type: 'ethernet', Favorite: true, AutoConnect: true });
+    expect(b.props.IPv4).toMatchObject({ Method: 'dhcp', Address: leaseB, Netmask: '255.255.255.248', Gateway: '198.51.100.17' });
+    await until('lease on eth-b', async () => ((await globals4('eth-b')).includes(`${leaseB}/29`) ? true : undefined));
+    expect(await globals6('eth-b')).toEqual([]);
+
+    const c = await service('eth-c');
+    expect(c.props).toMatchObject({ Type: 'cellular', State: 'idle' });
+    expect(await globals4('eth-c')).toEqual([]);
+    for (const name of ['eth-a', 'eth-b', 'eth-c']) expect((await sb.linkState(name)).adminUp, `${name} admin up`).toBe(true);
+  });
+
+  it('keeps metric 0 on the default service and a low-priority default on the other', async () => {
+    await waitRoutes('steady-state default routes', steady());
+  });
+
+  it("a socket bound to eth-b's address reaches the internet through router 2", async () => {
+    const before = await Promise.all(['eth-a', 'eth-b', 'eth-c'].map((n) => sb.routerCounters(n)));
+    await sb.clearHttpLog();
+    const r = await sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/bound?bytes=1000`, { localAddress: leaseB });
+    expect(r).toMatchObject({ ok: true, status: 200, bytes: 1000, localAddress: leaseB });
+    const after = await Promise.all(['eth-a', 'eth-b', 'eth-c'].map((n) => sb.routerCounters(n)));
+    expect(after[1]!.fwdOut).toBeGreaterThan(before[1]!.fwdOut);
+    expect(after.map((c) => c.spoofed)).toEqual(before.map((c) => c.spoofed));
+    // Unbound traffic follows metric 0: eth-a.
+    const unbound = await sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/unbound`);
+    expect(unbound).toMatchObject({ ok: true, localAddress: '198.51.100.10' });
+    const log = await sb.httpLog();
+    expect(log.find((e) => e.path === '/bound')?.client).toBe(leaseB);
+    expect(log.find((e) => e.path === '/unbound')?.client).toBe('198.51.100.10');
+    const { stdout } = await sb.run(sb.devNs, ['ip', '-j', 'rule', 'show']);
+    const rules = (JSON.parse(stdout) as Array<{ src?: string; table?: string }>).filter((x) => x.src === leaseB || x.src === '198.51.100.10');
+    expect(rules.map((x) => x.src).sort()).toEqual(['198.51.100.10', leaseB].sort());
+  });
+
+  it('SO_BINDTODEVICE to eth-b works through its low-priority default route', async () => {
+    const before = await sb.routerCounters('eth-b');
+    const r = await sb.run(sb.devNs, ['curl', '-sS', '--max-time', '5', '--interface', 'eth-b', '-o', '/dev/null', '-w', '%{http_code} %{local_ip}', `http://${sb.inet.addr4}/bindtodevice`], { allowFail: true });
+    expect(`${r.code} ${r.stdout} ${r.stderr}`.trim()).toBe(`0 200 ${leaseB}`);
+    expect((await sb.routerCounters('eth-b')).fwdOut).toBeGreaterThan(before.fwdOut);
+  });
+
+  it('writes resolv.conf: the default service first', async () => {
+    const file = join(td.stateDir, 'resolv.conf');
+    const servers = await until('both nameservers in resolv.conf', async () => {
+      const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('nameserver '));
+      return lines.length >= 2 ? lines : undefined;
+    });
+    expect(servers).toEqual([`nameserver ${STATIC_DNS}`, `nameserver ${DHCP_DNS}`]);
+  });
+
+  it('Service.Disconnect releases the lease and Connect brings it back', async () => {
+    const b = await service('eth-b');
+    await expect(client.call(b.path, INTERFACES.service, 'Connect', '', [])).rejects.toMatchObject({ type: 'net.connman.Error.AlreadyConnected' });
+    const releases = dhcp.count(/DHCPRELEASE/);
+    await client.call(b.path, INTERFACES.service, 'Disconnect', '', []);
+    await until('eth-b idle', async () => ((await service('eth-b')).props.State === 'idle' ? true : undefined));
+    await until('lease address gone from eth-b', async () => ((await globals4('eth-b')).length === 0 ? true : undefined));
+    await until('DHCPRELEASE at the server', async () => (dhcp.count(/DHCPRELEASE/) > releases ? true : undefined));
+    await waitRoutes('no eth-b default route while idle', ['4 eth-a 198.51.100.9 0', '6 eth-a 2001:db8:1::1 1024']);
+    expect((await sb.linkState('eth-b')).adminUp).toBe(true);
+
+    await client.call(b.path, INTERFACES.service, 'Connect', '', []);
+    const lease = await dhcp.waitForLease('02:00:00:00:00:02');
+    leaseB = lease.address;
+    await until('eth-b connected again', async () => {
+      const s = await service('eth-b');
+      return connected(s.props.State) && (s.props.IPv4 as { Address?: string } | undefined)?.Address === leaseB ? true : undefined;
+    });
+    await waitRoutes('eth-b low-priority route back', steady());
+  });
+
+  it('promotes eth-b when eth-a loses carrier and demotes it when eth-a returns', async () => {
+    await sb.setCarrier('eth-a', false);
+    await until('eth-a idle', async () => ((await service('eth-a')).props.State === 'idle' ? true : undefined));
+    await waitRoutes('eth-b promoted', ['4 eth-b 198.51.100.17 0']);
+    expect(await globals4('eth-a')).toEqual([]);
+    expect(await globals6('eth-a')).toEqual([]);
+    const r = await sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/promoted`);
+    expect(r).toMatchObject({ ok: true, localAddress: leaseB });
+
+    await sb.setCarrier('eth-a', true);
+    await until('eth-a connected again', async () => (connected((await service('eth-a')).props.State) ? true : undefined));
+    await waitRoutes('eth-a default again, eth-b demoted', steady());
+    expect(await globals4('eth-a')).toEqual(['198.51.100.10/29']);
+    expect(await globals6('eth-a')).toEqual(['2001:db8:1::2/64']);
+  });
+
+  it('applies a provisioning edit, and keeps the previous version when an edit is malformed', async () => {
+    writeFileSync(join(provDir, 'wired.config'), WIRED.replace('198.51.100.10/', '198.51.100.11/'));
+    await until('eth-a re-addressed to .11', async () => {
+      const got = await globals4('eth-a');
+      return got.length === 1 && got[0] === '198.51.100.11/29' ? true : undefined;
+    });
+    await waitRoutes('routes unchanged by the re-address', steady());
+
+    writeFileSync(join(provDir, 'wired.config'), WIRED.replace('198.51.100.10/255.255.255.248/', '198.51.100.12/255.0.255.0/'));
+    const line = await td.daemon.waitForLine(/provisioning rejected, previous version kept:/, { timeoutMs: 5_000 });
+    expect(line).toContain('wired.config');
+    expect(line).toMatch(/:\d+|line \d+/);
+    writeFileSync(join(provDir, 'typo.config'), '[service_x]\nType = ethernet\nDeviceName = eth-c\nIPv4 = dhcp\nBogusKey = 1\n');
+    const typo = await td.daemon.waitForLine(/provisioning rejected, previous version kept:.*typo\.config/, { timeoutMs: 5_000 });
+    expect(typo).toMatch(/BogusKey/);
+
+    // Everything keeps working on the previous versions.
+    expect(await globals4('eth-a')).toEqual(['198.51.100.11/29']);
+    expect(connected((await service('eth-a')).props.State)).toBe(true);
+    expect((await service('eth-a')).props.IPv4).toMatchObject({ Method: 'manual', Address: '198.51.100.11' });
+    expect(connected((await service('eth-b')).props.State)).toBe(true);
+    expect((await service('eth-c')).props.State).toBe('idle');
+    await waitRoutes('routes unchanged by the rejected files', steady());
+    const r = await sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/after-reject`, { localAddress: '198.51.100.11' });
+    expect(r).toMatchObject({ ok: true, status: 200 });
+  });
+});

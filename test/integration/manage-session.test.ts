@@ -1,0 +1,161 @@
+/**
+ * Session autoconnect in manage mode (ConnMan's session_auto_connect): a session's Connect()
+ * brings up a matching service when none is connected, and the service goes back to idle when
+ * the last session that asked for it lets go.
+ *
+ * World: eth-a and eth-b managed ethernet with static addresses (`wired.config`); eth-c managed
+ * cellular without a section (default IPv4 DHCP) and a dnsmasq on router 3. Cellular is not
+ * brought up on its own while ethernet is up, so eth-c starts idle.
+ *
+ * | step                                          | expected                                          |
+ * |-----------------------------------------------|---------------------------------------------------|
+ * | start                                         | eth-c idle, no lease                              |
+ * | session (any bearer) Connect                  | bound to eth-a; eth-c still idle                  |
+ * | session [cellular] Connect                    | eth-c leased, ready/online, session bound to it;  |
+ * |                                               | eth-c low-priority default, eth-a keeps metric 0 |
+ * | second [cellular] session Connect, first Destroy | eth-c stays up                                 |
+ * | second Disconnect                             | eth-c idle, address and route gone, DHCPRELEASE   |
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDhcpServer, type DhcpServer } from './harness/dhcp-server.js';
+import { waitFor } from './harness/exec.js';
+import { createSandbox, requireRoot, type Sandbox } from './harness/sandbox.js';
+import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
+import { ConnmanClient, v } from './support/connman-client.js';
+
+function canRun(): boolean {
+  if (!requireRoot()) return false;
+  const missing = ['udhcpc', 'dnsmasq', 'ethtool'].filter((t) => {
+    try {
+      execFileSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore', env: { PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` } });
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length === 0) return true;
+  const reason = `missing ${missing.join(', ')} (apt-get install -y udhcpc dnsmasq-base ethtool)`;
+  if (process.env.NETSESSION_INTEGRATION === 'require') throw new Error(`integration tests required but cannot run: ${reason}`);
+  console.warn(`[integration] skipping manage-session: ${reason}`);
+  return false;
+}
+
+const supported = canRun();
+
+const low = (ifindex: number): number => 0xffff_ffff - 1024 * ifindex;
+const WIRED =
+  '[service_a]\nType = ethernet\nDeviceName = eth-a\nIPv4 = 198.51.100.10/255.255.255.248/198.51.100.9\nIPv6 = off\n' +
+  '[service_b]\nType = ethernet\nDeviceName = eth-b\nIPv4 = 198.51.100.18/255.255.255.248/198.51.100.17\nIPv6 = off\n';
+const ETH_C_MAC = '02:00:00:00:00:03';
+const BASE = ['4 eth-a 198.51.100.9 0', `4 eth-b 198.51.100.17 ${low(12)}`];
+
+let sb: Sandbox;
+let td: TestDaemon;
+let client: ConnmanClient;
+let dhcp: DhcpServer;
+let seq = 0;
+const notifierPath = () => `/test/manage${++seq}`;
+
+type Svc = { path: string; props: Record<string, unknown> };
+const service = async (name: string): Promise<Svc> => {
+  const s = (await client.services()).find((x) => x.props.Name === name);
+  if (!s) throw new Error(`no service ${name}`);
+  return s;
+};
+const connected = (state: unknown): boolean => state === 'ready' || state === 'online';
+const until = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> => waitFor(what, check, { timeoutMs, intervalMs: 100 });
+const tail = (): string => (td.daemon.stdout + td.daemon.stderr).split('\n').slice(-40).join('\n');
+const waitRoutes = async (what: string, want: string[]): Promise<void> => {
+  let last: string[] = [];
+  try {
+    await until(what, async () => {
+      last = (await sb.defaultRoutes()).map((r) => `${r.family} ${r.dev} ${r.gateway ?? '-'} ${r.metric}`).sort();
+      return JSON.stringify(last) === JSON.stringify([...want].sort()) ? true : undefined;
+    });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\nwant ${JSON.stringify([...want].sort())}\ngot  ${JSON.stringify(last)}\ndaemon log tail:\n${tail()}`);
+  }
+};
+const v4 = async (name: string): Promise<string[]> => (await sb.addresses(name, 4)).map((a) => a.local);
+
+describe.runIf(supported)('manage mode: session autoconnect', () => {
+  beforeAll(async () => {
+    sb = await createSandbox();
+    for (const u of sb.uplinks) await sb.bareUplink(u.name);
+    dhcp = await startDhcpServer(sb, 'eth-c');
+    const provDir = join(sb.tmpDir, 'provisioning');
+    mkdirSync(provDir, { recursive: true });
+    writeFileSync(join(provDir, 'wired.config'), WIRED);
+    td = await startTestDaemon(sb, {
+      args: ['--debug'],
+      bearers: { 'eth-a': 'ethernet', 'eth-b': 'ethernet', 'eth-c': 'cellular' },
+      general: ['ManageInterfaces = eth-*', `ProvisioningDir = ${provDir}`, 'DhcpClient = udhcpc'],
+    });
+    client = await ConnmanClient.connect(sb.dbusAddress!);
+    await until('eth-a and eth-b connected', async () => {
+      const s = Object.fromEntries((await client.services()).map((x) => [x.props.Name, x.props.State]));
+      return connected(s['eth-a']) && connected(s['eth-b']) ? true : undefined;
+    });
+    await waitRoutes('ethernet routes', BASE);
+  }, 120_000);
+
+  afterAll(async () => {
+    client?.disconnect();
+    await sb?.destroy();
+  });
+
+  it('starts with the cellular eth-c idle and unleased', async () => {
+    expect((await service('eth-c')).props).toMatchObject({ Type: 'cellular', State: 'idle', Favorite: true, AutoConnect: true });
+    expect(await v4('eth-c')).toEqual([]);
+    expect(dhcp.leases()).toEqual([]);
+  });
+
+  it('a session that any connected service satisfies does not bring up eth-c', async () => {
+    const { path, n } = await client.createSession({}, notifierPath());
+    await client.session(path).connect();
+    await n.waitFor((s) => s.Interface === 'eth-a', 10_000, 'bound to eth-a');
+    expect((await service('eth-c')).props.State).toBe('idle');
+    await client.session(path).destroy();
+    expect(dhcp.count(/DHCPDISCOVER/)).toBe(0);
+  });
+
+  it('Connect() on a cellular session brings eth-c up; it stays while a session wants it', async () => {
+    const first = await client.createSession({ AllowedBearers: v.as(['cellular']) }, notifierPath());
+    await first.n.waitCount(1);
+    expect(first.n.settings).toMatchObject({ State: 'disconnected', Interface: '' });
+    await client.session(first.path).connect();
+
+    const lease = await dhcp.waitForLease(ETH_C_MAC);
+    const s = await first.n.waitFor((x) => x.Interface === 'eth-c' && (x.State === 'connected' || x.State === 'online'), 20_000, 'session bound to eth-c');
+    expect(s).toMatchObject({ Bearer: 'cellular', IPv4: { Address: lease.address, Gateway: '198.51.100.25' } });
+    const c = await until('eth-c connected', async () => {
+      const x = await service('eth-c');
+      return connected(x.props.State) ? x : undefined;
+    });
+    expect(c.props.IPv4).toMatchObject({ Method: 'dhcp', Address: lease.address });
+    expect(await v4('eth-c')).toEqual([lease.address]);
+    await waitRoutes('eth-c low-priority default, eth-a still default', [...BASE, `4 eth-c 198.51.100.25 ${low(13)}`]);
+    const r = await sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/cellular`, { localAddress: lease.address });
+    expect(r).toMatchObject({ ok: true, status: 200 });
+
+    const second = await client.createSession({ AllowedBearers: v.as(['cellular']) }, notifierPath());
+    await client.session(second.path).connect();
+    await second.n.waitFor((x) => x.Interface === 'eth-c', 10_000, 'second session on eth-c');
+    await client.session(first.path).destroy();
+    // The second session still wants cellular: eth-c stays up and keeps the session.
+    expect(connected((await service('eth-c')).props.State)).toBe(true);
+    expect(await v4('eth-c')).toEqual([lease.address]);
+
+    const releases = dhcp.count(/DHCPRELEASE/);
+    await client.session(second.path).disconnect();
+    await until('eth-c idle after the last session let go', async () => ((await service('eth-c')).props.State === 'idle' ? true : undefined));
+    await until('eth-c address gone', async () => ((await v4('eth-c')).length === 0 ? true : undefined));
+    await waitRoutes('eth-c route gone', BASE);
+    await until('DHCPRELEASE from eth-c', async () => (dhcp.count(/DHCPRELEASE/) > releases ? true : undefined));
+    expect(second.n.settings).toMatchObject({ State: 'disconnected', Interface: '' });
+    await client.session(second.path).destroy();
+  });
+});
