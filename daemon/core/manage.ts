@@ -15,7 +15,7 @@
  */
 import { BEARERS, type Bearer } from '../../lib/protocol.js';
 import type { Family } from '../ports.js';
-import { ServiceNotFoundError, NotSupportedError, AlreadyConnectedError, NotConnectedError } from './errors.js';
+import { NotSupportedError, AlreadyConnectedError, NotConnectedError } from './errors.js';
 import { compileModeOf, type ManageModeConfig } from './manage-mode.js';
 import { decideAutoconnect, isUp, type ActiveSession, type AutoService } from './manage-autoconnect.js';
 import { applyAutoDecision, carrierLost, emptyRuntime, userConnect, userDisconnect, type ManageRuntime } from './manage-actions.js';
@@ -178,8 +178,9 @@ export class ManageState {
 
   /** Service.Connect. Returns true when the persisted flags changed. */
   connect(s: Service, enabled: boolean): boolean {
-    this.#requireManaged(s);
+    // ConnMan's answer for a connected service comes first, observed or not.
     if (isConnected(s.state)) throw new AlreadyConnectedError(s.id);
+    this.#requireManaged(s);
     if (!enabled) throw new NotSupportedError(`${s.bearer} is disabled (Powered false or OfflineMode): enable it first`);
     if (!s.carrier) throw new NotSupportedError(`${s.ifname} has no carrier`);
     const before: PersistedSettings = { ...defaultSettings(), services: this.#flags };
