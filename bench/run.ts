@@ -5,6 +5,7 @@
 import { runCoreBench } from './core-link-event.js';
 import { runDaemonBench } from './daemon-latency.js';
 import { runDatapathBench } from './datapath.js';
+import { runManageBench } from './manage.js';
 import { runSdkBench } from './sdk.js';
 
 console.log('# core: one link event with N live sessions (target: < 5 ms at 10,000, linear or better)');
@@ -21,3 +22,7 @@ await runSdkBench();
 // Needs root and `ip netns` too; prints why when it cannot run.
 console.log('\n# datapath: kernel rules and marking through the daemon — ip rules vs sessions, apply 10,000 sessions, move one, per-packet cost (a minute or two)');
 await runDatapathBench();
+
+// Needs root and `ip netns` too; prints why when it cannot run.
+console.log('\n# manage mode: the main table following the ranking when the default uplink loses and regains its carrier (kernel timestamps)');
+await runManageBench();

@@ -214,6 +214,7 @@ export class Runtime implements DaemonApi {
   /** Reconciles the kernel with the desired state now; `verify` reads everything back first. */
   reconcileNow(verify = false): void {
     this.#kernel.request(verify);
+    if (verify) this.#manage?.request(true);
   }
 
   #scheduleReconcile(): void {
