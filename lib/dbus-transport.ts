@@ -53,6 +53,9 @@ const STATISTICS_SIGNAL = 'StatisticsSignal';
 const SESSION: CallTarget = { kind: 'session' };
 const MANAGER: CallTarget = { kind: 'manager' };
 
+/** `/net/connman/service/<id>`: what {@link DBusTransport.connectService} and its siblings accept. */
+const SERVICE_PATH = new RegExp(`^${PATHS.servicePrefix}[A-Za-z0-9_]+$`);
+
 /** How long a broken service watch waits before it tries the bus again. */
 const SERVICE_WATCH_RETRY_MS = 1_000;
 
@@ -228,6 +231,29 @@ export class DBusTransport implements Transport {
     const link = await this.#connect();
     const body = ['Powered', new Variant('b', powered)];
     await link.call(this.#msg(`${PATHS.technologyPrefix}${type}`, INTERFACES.technology, METHODS.technology.SetProperty, SIGNATURES.SetProperty.in, body), MANAGER);
+  }
+
+  /** @internal `Service.Connect` on the service at `path`. */
+  connectService(path: string): Promise<void> {
+    return this.#callService(path, METHODS.service.Connect, '', []);
+  }
+
+  /** @internal `Service.Disconnect` on the service at `path`. */
+  disconnectService(path: string): Promise<void> {
+    return this.#callService(path, METHODS.service.Disconnect, '', []);
+  }
+
+  /** @internal `Service.SetProperty('AutoConnect', b)` on the service at `path`. */
+  setServiceAutoConnect(path: string, autoConnect: boolean): Promise<void> {
+    // Service has the same SetProperty(sv) as Technology and Manager (protocol.ts lists it under those).
+    return this.#callService(path, METHODS.technology.SetProperty, SIGNATURES.SetProperty.in, ['AutoConnect', new Variant('b', autoConnect)]);
+  }
+
+  async #callService(path: string, member: string, signature: string, body: unknown[]): Promise<void> {
+    // A path that is not a service's would fail in marshalling or reach another object.
+    if (!SERVICE_PATH.test(path)) throw new InvalidOptionError('path', `${JSON.stringify(path)} is not a service object path`);
+    const link = await this.#connect();
+    await link.call(this.#msg(path, INTERFACES.service, member, signature, body), MANAGER);
   }
 
   /** `org.netsession.Manager1.ListSessions` (root only); {@link ExtensionNotSupportedError} from a real connmand. */

@@ -6,9 +6,20 @@
  */
 import { getDefaultTransport, isTransport } from './default-transport.js';
 import { ExtensionNotSupportedError, InvalidOptionError, type NetsessionError } from './errors.js';
+import { PATHS } from './protocol.js';
 import type { ManagerProperties, ServiceInfo, ServicesListener, SessionListEntry, SessionStatistics, TechnologyInfo, Transport } from './transport.js';
 
-type Optional = 'services' | 'watchServices' | 'managerProperties' | 'setOfflineMode' | 'technologies' | 'setTechnologyPowered' | 'listSessions';
+type Optional =
+  | 'services'
+  | 'watchServices'
+  | 'managerProperties'
+  | 'setOfflineMode'
+  | 'technologies'
+  | 'setTechnologyPowered'
+  | 'listSessions'
+  | 'connectService'
+  | 'disconnectService'
+  | 'setServiceAutoConnect';
 
 /**
  * The daemon's Manager, through one transport. Made by {@link getManager}. Every call goes to the
@@ -59,6 +70,29 @@ export class Manager {
     return this.#need('setTechnologyPowered').then((t) => t.setTechnologyPowered!(type, powered));
   }
 
+  /**
+   * @internal For netsessionctl (not part of the SDK's API yet). `Service.Connect` on the service
+   * at `path`: netsessiond brings a managed link up. Root only. Rejects like the daemon:
+   * `AlreadyConnectedError`, `NotSupportedError` for an observed link.
+   */
+  connectService(path: string): Promise<void> {
+    if (!isServicePath(path)) return Promise.reject(new InvalidOptionError('path', 'must be a service object path'));
+    return this.#need('connectService').then((t) => t.connectService!(path));
+  }
+
+  /** @internal For netsessionctl. `Service.Disconnect`; `NotConnectedReplyError` when it is not connected. */
+  disconnectService(path: string): Promise<void> {
+    if (!isServicePath(path)) return Promise.reject(new InvalidOptionError('path', 'must be a service object path'));
+    return this.#need('disconnectService').then((t) => t.disconnectService!(path));
+  }
+
+  /** @internal For netsessionctl. `Service.SetProperty('AutoConnect', b)` (netsessiond persists it). Root only. */
+  setServiceAutoConnect(path: string, autoConnect: boolean): Promise<void> {
+    if (!isServicePath(path)) return Promise.reject(new InvalidOptionError('path', 'must be a service object path'));
+    if (typeof autoConnect !== 'boolean') return Promise.reject(new InvalidOptionError('autoConnect', 'must be a boolean'));
+    return this.#need('setServiceAutoConnect').then((t) => t.setServiceAutoConnect!(path, autoConnect));
+  }
+
   /** `Manager.GetServices`: the daemon's services, in its order. */
   services(): Promise<readonly ServiceInfo[]> {
     return this.#need('services').then((t) => t.services!());
@@ -101,6 +135,10 @@ export class Manager {
   #need(method: Optional): Promise<Transport> {
     return typeof this.#t[method] === 'function' ? Promise.resolve(this.#t) : Promise.reject(missing(method));
   }
+}
+
+function isServicePath(path: unknown): path is string {
+  return typeof path === 'string' && path.startsWith(PATHS.servicePrefix) && path.length > PATHS.servicePrefix.length;
 }
 
 function missing(method: string): InvalidOptionError {

@@ -166,6 +166,15 @@ export interface Transport {
   technologies?(): Promise<readonly TechnologyInfo[]>;
   /** Optional (needed by {@link getManager}): `Technology.SetProperty('Powered', b)` on technology `type` (root only). */
   setTechnologyPowered?(type: string, powered: boolean): Promise<void>;
+  /**
+   * @internal Optional (netsessionctl's `connect`): `Service.Connect` on the service at `path` (root only;
+   * netsessiond's managed links).
+   */
+  connectService?(path: string): Promise<void>;
+  /** @internal Optional (netsessionctl's `disconnect`): `Service.Disconnect` on the service at `path` (root only). */
+  disconnectService?(path: string): Promise<void>;
+  /** @internal Optional (netsessionctl's `autoconnect`): `Service.SetProperty('AutoConnect', b)` on the service at `path` (root only). */
+  setServiceAutoConnect?(path: string, autoConnect: boolean): Promise<void>;
   /** Optional (needed by {@link getManager}): `org.netsession.Manager1.ListSessions` (netsessiond only, root only). */
   listSessions?(): Promise<readonly SessionListEntry[]>;
   /** Optional (needed by `Session.claimCgroup`): `org.netsession.Session1.ClaimCgroup(cgroup)` on the session at `path`. */

@@ -13,6 +13,9 @@ export type Command =
   | { name: 'services' }
   | { name: 'technologies' }
   | { name: 'power'; technology: Bearer; on: boolean }
+  /** `connect` (on) / `disconnect`: `service` as given (a service path, id or interface name). */
+  | { name: 'connect'; service: string; on: boolean }
+  | { name: 'autoconnect'; service: string; on: boolean }
   | { name: 'offline'; on: boolean }
   | { name: 'sessions' }
   | { name: 'session-create'; session: SessionOptions; wait: boolean }
@@ -30,7 +33,7 @@ export interface Invocation {
 }
 
 /** Every command name, in the order the usage lists them. */
-export const COMMANDS = ['state', 'services', 'technologies', 'enable', 'disable', 'offline', 'sessions', 'session', 'monitor', 'run', 'stats', 'help'] as const;
+export const COMMANDS = ['state', 'services', 'technologies', 'enable', 'disable', 'connect', 'disconnect', 'autoconnect', 'offline', 'sessions', 'session', 'monitor', 'run', 'stats', 'help'] as const;
 
 /** Default poll interval of `monitor` for the session list (ms). */
 export const DEFAULT_MONITOR_INTERVAL_MS = 1000;
@@ -138,6 +141,16 @@ function onOff(command: string, value: string | undefined): boolean {
   throw new UsageError(`${command}: expected 'on' or 'off'${value === undefined ? '' : `, got '${value}'`}`);
 }
 
+/** A service as the user names it: its object path, its id or an interface name (resolved against the daemon's list later). */
+function serviceArg(command: string, value: string | undefined): string {
+  if (value === undefined) throw new UsageError(`${command}: expected a service (its path, id or interface name)`);
+  if (value.startsWith('-')) throw new UsageError(`${command}: unknown option '${value}'`);
+  if (value.startsWith('/') ? !/^\/net\/connman\/service\/[A-Za-z0-9_]+$/.test(value) : !/^[A-Za-z0-9_]+$/.test(value) && !isValidInterfaceName(value)) {
+    throw new UsageError(`${command}: '${value}' is not a service path, id or interface name`);
+  }
+  return value;
+}
+
 /** Parses argv (without node and the script). Throws {@link UsageError}. */
 export function parseArgs(argv: readonly string[]): Invocation {
   const s = scan(argv);
@@ -161,6 +174,20 @@ export function parseArgs(argv: readonly string[]): Invocation {
       if (!(BEARERS as readonly string[]).includes(tech)) throw new UsageError(`${name}: unknown technology '${tech}' (expected ${BEARERS.join(', ')})`);
       noMore(name, more);
       return inv({ name: 'power', technology: tech as Bearer, on: name === 'enable' });
+    }
+    case 'connect':
+    case 'disconnect': {
+      const [service, ...more] = args;
+      const arg = serviceArg(name, service);
+      noMore(name, more);
+      return inv({ name: 'connect', service: arg, on: name === 'connect' });
+    }
+    case 'autoconnect': {
+      const [service, value, ...more] = args;
+      const arg = serviceArg(name, service);
+      const on = onOff(name, value);
+      noMore(name, more);
+      return inv({ name: 'autoconnect', service: arg, on });
     }
     case 'offline': {
       const [value, ...more] = args;

@@ -7,6 +7,7 @@ import { parseArgs, type Command } from './args.js';
 import { offline, power, services, state, technologies } from './commands/info.js';
 import { monitor } from './commands/monitor.js';
 import { run } from './commands/run.js';
+import { autoconnect, connect } from './commands/service.js';
 import { sessionCreate } from './commands/session-create.js';
 import { sessions, stats } from './commands/sessions.js';
 import type { Context, Output } from './context.js';
@@ -31,6 +32,10 @@ function dispatch(ctx: Context, c: Command): Promise<number> {
       return technologies(ctx);
     case 'power':
       return power(ctx, c.technology, c.on);
+    case 'connect':
+      return connect(ctx, c.service, c.on);
+    case 'autoconnect':
+      return autoconnect(ctx, c.service, c.on);
     case 'offline':
       return offline(ctx, c.on);
     case 'sessions':

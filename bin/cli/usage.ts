@@ -6,6 +6,9 @@ commands:
   services                        the services (uplinks), in the daemon's order
   technologies                    the technologies and whether they are powered
   enable TECH | disable TECH      power a technology on or off (root)
+  connect SERVICE                 bring a managed uplink up (root)
+  disconnect SERVICE              take a managed uplink down (root)
+  autoconnect SERVICE on|off      whether the daemon brings it up by itself (root)
   offline on|off                  OfflineMode on or off (root)
   sessions                        every session of every client (root)
   session create [SESSION-OPTS]   create a session and print its updates until Ctrl-C
@@ -13,6 +16,8 @@ commands:
   run [SESSION-OPTS] -- CMD ARGS  run CMD with all its traffic in a new session
   stats [SESSION-PATH]            per-session traffic counters (all sessions: root)
   help                            this text
+
+SERVICE is a service's path, its id (ethernet_020000000001_cable) or its interface name.
 
 session options:
   --bearers LIST      allowed bearers in order of preference, e.g. cellular,wifi or *

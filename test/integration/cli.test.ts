@@ -11,18 +11,20 @@
  * | sessions, stats                 | root sees the other process's session with owner, uid, service |
  * | monitor --json                  | a carrier loss shows up as a services line                     |
  * | run                             | the command's HTTP request leaves via eth-c (server log, router counters) while the same command outside leaves via eth-a; exit status passed on; session and cgroup gone after |
+ * | connect/disconnect/autoconnect  | observed link: disconnect/autoconnect refused (NotSupported), exit 1; connect of a connected one is `changed: false` (D4); unknown service: exit 1 |
+ * | (manage mode, eth-a managed)    | by interface, id and path: eth-a idle / connected again, `changed: false` when already so, AutoConnect persisted; their doc examples run |
  * | bad command lines               | one line on stderr, exit 2                                     |
  * | no daemon / no bus              | exit 3                                                         |
  * | docs/netsessionctl.md           | every command shown there runs and succeeds                    |
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cgroup2Mounts } from '../../bin/cli/cgroup.js';
 import { parseArgs } from '../../bin/cli/args.js';
 import { REPO_ROOT } from './harness/daemon.js';
-import { startTestDaemon } from './harness/test-daemon.js';
+import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
 import { waitFor } from './harness/exec.js';
 import { createSandbox, requireRoot, type CommandResult, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
 import { docCommands } from './support/doc-commands.js';
@@ -44,17 +46,25 @@ function ctlArgv(args: readonly string[]): string[] {
   return ['sh', '-c', 'mount -t cgroup2 none /sys/fs/cgroup && exec "$@"', 'ctl', NODE, '--import', 'tsx', CLI, ...args];
 }
 
-function ctl(args: readonly string[], timeoutMs = 60_000): Promise<CommandResult> {
-  return sb.run(sb.devNs, ctlArgv(args), { allowFail: true, cwd: REPO_ROOT, timeoutMs });
+function ctl(args: readonly string[], timeoutMs = 60_000, box: Sandbox = sb): Promise<CommandResult> {
+  return box.run(box.devNs, ctlArgv(args), { allowFail: true, cwd: REPO_ROOT, timeoutMs });
 }
 
-/** Runs `--json ARGS`, expects exit 0 and parses stdout. */
-async function json<T = unknown>(...args: string[]): Promise<T> {
-  const r = await ctl(['--json', ...args]);
+/** Runs `--json ARGS` (in `box`), expects exit 0 and parses stdout. */
+async function jsonIn<T = unknown>(box: Sandbox, ...args: string[]): Promise<T> {
+  const r = await ctl(['--json', ...args], 60_000, box);
   expect(r.stderr, `${args.join(' ')}: stderr`).toBe('');
   expect(r.code, `${args.join(' ')}: exit`).toBe(0);
   return JSON.parse(r.stdout) as T;
 }
+
+/** Runs `--json ARGS` against the main sandbox's daemon. */
+function json<T = unknown>(...args: string[]): Promise<T> {
+  return jsonIn<T>(sb, ...args);
+}
+
+/** Commands that switch a service of a managed link: their doc examples run in the manage-mode block. */
+const MANAGE_COMMANDS: ReadonlySet<string> = new Set(['connect', 'autoconnect']);
 
 function spawnCtl(args: readonly string[]): SandboxProcess {
   return sb.spawn(sb.devNs, ctlArgv(args), { cwd: REPO_ROOT });
@@ -303,6 +313,23 @@ describe.skipIf(!supported)('netsessionctl', () => {
     expect(stats.txPackets).toBeGreaterThan(0);
   });
 
+  it('connect, disconnect, autoconnect on observed links: the daemon\'s refusal, exit 1; an unknown service: exit 1', async () => {
+    const ethA = (await json<Service[]>('services'))[0]!.path;
+    // ConnMan's answer for a connected service comes first, observed or not (dbus-api.md D4).
+    expect(await json('connect', 'eth-a')).toEqual({ service: ethA, interface: 'eth-a', connected: true, changed: false });
+    for (const args of [['disconnect', 'eth-b'], ['autoconnect', 'eth-c', 'off']]) {
+      const r = await ctl(['--json', ...args]);
+      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 1, stdout: '' });
+      expect(r.stderr.trimEnd().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(r.stderr, args.join(' ')).toMatch(/^netsessionctl: .*observe mode/);
+    }
+    const unknown = await ctl(['disconnect', 'eth-x']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toBe("netsessionctl: no service 'eth-x' (the daemon has eth-a, eth-b, eth-c)\n");
+    // Nothing changed.
+    expect((await json<Service[]>('services')).map((s) => s.state)).toEqual(['online', 'online', 'online']);
+  });
+
   it('bad command lines: one line on stderr, exit 2', async () => {
     for (const args of [['frobnicate'], ['state', '--frob'], ['session', 'create', '--bearers', 'lte'], ['run', 'echo', 'hi']]) {
       const r = await ctl(args);
@@ -325,6 +352,7 @@ describe.skipIf(!supported)('netsessionctl', () => {
       const args = doc.map((a, i) => (a.startsWith('/sessions/') ? path : doc[i - 1] === '--bus' ? sb.dbusAddress! : a));
       const command = parseArgs(args).command;
       const name = command.name;
+      if (MANAGE_COMMANDS.has(name)) continue;
       if (name === 'session-create' || name === 'monitor') {
         const proc = spawnCtl(args);
         await waitFor(`output of ${args.join(' ')}`, () => (proc.stdout.length > 0 ? true : proc.exitStatus ? Promise.reject(new Error(proc.stderr)) : undefined), { timeoutMs: 20_000 });
@@ -352,5 +380,80 @@ describe.skipIf(!supported)('netsessionctl', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^netsessionctl: the session daemon is not on the bus/);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+  });
+});
+
+/**
+ * The service commands against a daemon in manage mode: eth-a managed (static addresses from a
+ * provisioning file), eth-b and eth-c observed as in the block above. A sandbox of its own, so
+ * the block above keeps its observed world.
+ */
+describe.skipIf(!supported)('netsessionctl on a managed link', () => {
+  let msb: Sandbox;
+  let td: TestDaemon;
+  const WIRED = '[service_a]\nType = ethernet\nDeviceName = eth-a\nIPv4 = 198.51.100.10/255.255.255.248/198.51.100.9\nIPv6 = off\n';
+
+  const ethA = async (): Promise<Service> => (await jsonIn<Service[]>(msb, 'services')).find((s) => s.interface === 'eth-a')!;
+  const connected = (state: string): boolean => state === 'ready' || state === 'online';
+  const until = (what: string, ok: (s: Service) => boolean): Promise<true> =>
+    waitFor(what, async () => (ok(await ethA()) ? true : undefined), { timeoutMs: 20_000, intervalMs: 200 });
+
+  beforeAll(async () => {
+    msb = await createSandbox();
+    await msb.bareUplink('eth-a');
+    const provDir = join(msb.tmpDir, 'provisioning');
+    mkdirSync(provDir, { recursive: true });
+    writeFileSync(join(provDir, 'wired.config'), WIRED);
+    td = await startTestDaemon(msb, { args: ['--debug'], general: ['ManageInterfaces = eth-a', `ProvisioningDir = ${provDir}`] });
+    await until('eth-a connected by the daemon', (s) => connected(s.state));
+  }, 120_000);
+
+  afterAll(async () => {
+    await msb?.destroy();
+  });
+
+  it('disconnect and connect by interface name, id and path; already so is changed: false', async () => {
+    const path = (await ethA()).path;
+    const id = path.slice('/net/connman/service/'.length);
+    expect(await jsonIn(msb, 'disconnect', 'eth-a')).toEqual({ service: path, interface: 'eth-a', connected: false, changed: true });
+    await until('eth-a idle', (s) => s.state === 'idle');
+    expect(await msb.addresses('eth-a', 4)).toEqual([]);
+    expect(await jsonIn(msb, 'disconnect', path)).toEqual({ service: path, interface: 'eth-a', connected: false, changed: false });
+
+    const up = await ctl(['connect', id], 60_000, msb);
+    expect({ code: up.code, stdout: up.stdout, stderr: up.stderr }).toEqual({ code: 0, stdout: 'eth-a: connected\n', stderr: '' });
+    // Connect replies once the service is up.
+    expect(connected((await ethA()).state)).toBe(true);
+    expect((await msb.addresses('eth-a', 4)).map((a) => `${a.local}/${a.prefixlen}`)).toEqual(['198.51.100.10/29']);
+    expect(await jsonIn(msb, 'connect', 'eth-a')).toEqual({ service: path, interface: 'eth-a', connected: true, changed: false });
+  });
+
+  it('autoconnect off/on is stored by the daemon; the observed eth-c stays refused', async () => {
+    const path = (await ethA()).path;
+    const id = path.slice('/net/connman/service/'.length);
+    const saved = (): boolean | undefined =>
+      (JSON.parse(readFileSync(join(td.stateDir, 'settings'), 'utf8')) as { services?: Record<string, { autoConnect?: boolean }> }).services?.[id]?.autoConnect;
+    expect(await jsonIn(msb, 'autoconnect', 'eth-a', 'off')).toEqual({ service: path, interface: 'eth-a', autoConnect: false });
+    expect(saved()).toBe(false);
+    // Off alone does not take the connected service down.
+    expect(connected((await ethA()).state)).toBe(true);
+    const on = await ctl(['autoconnect', path, 'on'], 60_000, msb);
+    expect({ code: on.code, stdout: on.stdout, stderr: on.stderr }).toEqual({ code: 0, stdout: 'eth-a: autoconnect on\n', stderr: '' });
+    expect(saved()).toBe(true);
+
+    const observed = await ctl(['autoconnect', 'eth-c', 'off'], 60_000, msb);
+    expect(observed.code).toBe(1);
+    expect(observed.stderr.trimEnd().split('\n')).toHaveLength(1);
+  });
+
+  it('the connect, disconnect and autoconnect commands in docs/netsessionctl.md run and succeed', async () => {
+    const commands = docCommands().filter((doc) => MANAGE_COMMANDS.has(parseArgs(doc).command.name));
+    expect(commands.length).toBeGreaterThanOrEqual(4);
+    for (const args of commands) {
+      const r = await ctl(args, 60_000, msb);
+      expect({ args: args.join(' '), code: r.code, stderr: r.stderr }).toEqual({ args: args.join(' '), code: 0, stderr: '' });
+      if (args.includes('--json')) expect(() => JSON.parse(r.stdout)).not.toThrow();
+    }
+    await until('eth-a connected after the doc commands', (s) => connected(s.state));
   });
 });

@@ -31,6 +31,14 @@ describe('parseArgs', () => {
     expect(parseArgs(['offline', 'off']).command).toEqual({ name: 'offline', on: false });
   });
 
+  it('connect/disconnect SERVICE and autoconnect SERVICE on|off keep the service as given', () => {
+    expect(parseArgs(['connect', 'eth-a']).command).toEqual({ name: 'connect', service: 'eth-a', on: true });
+    expect(parseArgs(['disconnect', 'ethernet_020000000001_cable']).command).toEqual({ name: 'connect', service: 'ethernet_020000000001_cable', on: false });
+    expect(parseArgs(['--json', 'connect', '/net/connman/service/wifi_020000000002_eth_b']).command).toEqual({ name: 'connect', service: '/net/connman/service/wifi_020000000002_eth_b', on: true });
+    expect(parseArgs(['autoconnect', 'eth-b', 'off']).command).toEqual({ name: 'autoconnect', service: 'eth-b', on: false });
+    expect(parseArgs(['autoconnect', 'eth-b', 'on', '--json'])).toEqual({ command: { name: 'autoconnect', service: 'eth-b', on: true }, json: true, bus: undefined });
+  });
+
   it('session create and run take session options; run needs -- and a command', () => {
     expect(parseArgs(['session', 'create', '--bearers', 'cellular,wifi', '--type', 'internet', '--source-ip-rule', '--context', 'ci', '--wait']).command).toEqual({
       name: 'session-create',
@@ -70,6 +78,14 @@ describe('parseArgs', () => {
     expect(usageError(['enable'])).toMatch(/^enable: expected a technology/);
     expect(usageError(['enable', 'lte'])).toMatch(/^enable: unknown technology 'lte'/);
     expect(usageError(['offline', 'maybe'])).toBe("offline: expected 'on' or 'off', got 'maybe'");
+    expect(usageError(['connect'])).toBe('connect: expected a service (its path, id or interface name)');
+    expect(usageError(['disconnect', '--all'])).toBe("disconnect: unknown option '--all'");
+    expect(usageError(['connect', 'eth-a', 'eth-b'])).toBe("connect: unexpected argument 'eth-b'");
+    expect(usageError(['connect', '/net/connman/technology/wifi'])).toBe("connect: '/net/connman/technology/wifi' is not a service path, id or interface name");
+    expect(usageError(['disconnect', 'a/b'])).toBe("disconnect: 'a/b' is not a service path, id or interface name");
+    expect(usageError(['autoconnect', 'eth-a'])).toBe("autoconnect: expected 'on' or 'off'");
+    expect(usageError(['autoconnect', 'eth-a', 'yes'])).toBe("autoconnect: expected 'on' or 'off', got 'yes'");
+    expect(usageError(['autoconnect', 'eth-a', 'on', 'now'])).toBe("autoconnect: unexpected argument 'now'");
     expect(usageError(['monitor', '--interval', '5'])).toMatch(/--interval needs/);
     expect(usageError(['stats', 'not/a/path'])).toBe("stats: unexpected argument 'not/a/path'");
     expect(usageError(['stats', '/a-b'])).toMatch(/not a session object path/);

@@ -16,7 +16,7 @@ describe('docs/netsessionctl.md', () => {
 
   it('shows every command at least once, each with a section', () => {
     const shown = new Set(docCommands(md).map((argv) => parseArgs(argv).command.name));
-    const expected = ['state', 'services', 'technologies', 'power', 'offline', 'sessions', 'session-create', 'monitor', 'run', 'stats'];
+    const expected = ['state', 'services', 'technologies', 'power', 'connect', 'autoconnect', 'offline', 'sessions', 'session-create', 'monitor', 'run', 'stats'];
     expect([...shown].sort()).toEqual(expected.sort());
     for (const c of COMMANDS.filter((c) => c !== 'help' && c !== 'disable' && c !== 'session')) expect(md, c).toMatch(new RegExp(`^### .*\\b${c}\\b`, 'm'));
   });

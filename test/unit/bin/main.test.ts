@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { main } from '../../../bin/cli/main.js';
-import { createSession, MockTransport, type MockTransportOptions, type Transport } from '../../../lib/index.js';
+import { createSession, fromDBusError, MockTransport, type MockTransportOptions, type Transport } from '../../../lib/index.js';
 
 const UPLINKS = [
   { interface: 'eth-a', bearer: 'ethernet' as const, ipv4: '198.51.100.10/29' },
@@ -30,6 +30,48 @@ async function cli(argv: string[], mock: MockTransport = new MockTransport({ upl
 }
 
 const mockWith = (o: MockTransportOptions) => new MockTransport({ uplinks: UPLINKS, ...o });
+
+/**
+ * The mock daemon plus Service.Connect / Disconnect / SetProperty('AutoConnect'), which the mock
+ * does not have: connected services are kept here, refusals come as the daemon's D-Bus errors
+ * through the SDK's mapping (`fail`: every service call is refused with that error).
+ */
+class ServiceDouble {
+  readonly mock = new MockTransport({ uplinks: UPLINKS });
+  readonly calls: string[] = [];
+  readonly #connected = new Set(['/net/connman/service/mock_eth_a', '/net/connman/service/mock_eth_c']);
+
+  constructor(readonly fail?: string, readonly failMessage = '') {}
+
+  #refuse(): void {
+    if (this.fail) throw fromDBusError(this.fail, this.failMessage);
+  }
+
+  async cli(argv: string[]) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const base = keepOpen(this.mock);
+    const transport: Transport = Object.assign(Object.create(base) as Transport, {
+      connectService: async (path: string) => {
+        this.calls.push(`connect ${path}`);
+        this.#refuse();
+        if (this.#connected.has(path)) throw fromDBusError('net.connman.Error.AlreadyConnected', 'already connected');
+        this.#connected.add(path);
+      },
+      disconnectService: async (path: string) => {
+        this.calls.push(`disconnect ${path}`);
+        this.#refuse();
+        if (!this.#connected.delete(path)) throw fromDBusError('net.connman.Error.NotConnected', 'not connected');
+      },
+      setServiceAutoConnect: async (path: string, on: boolean) => {
+        this.calls.push(`autoconnect ${path} ${on}`);
+        this.#refuse();
+      },
+    });
+    const code = await main(argv, { out: (t) => out.push(t), err: (t) => err.push(t), isTTY: false }, { transport: () => transport });
+    return { code, out: out.join('\n'), err };
+  }
+}
 
 describe('netsessionctl against the mock daemon', () => {
   it('state, services, technologies: JSON and text', async () => {
@@ -59,6 +101,44 @@ describe('netsessionctl against the mock daemon', () => {
     const mock = new MockTransport({ uplinks: UPLINKS });
     expect(JSON.parse((await cli(['--json', 'offline', 'on'], mock)).out)).toMatchObject({ state: 'offline', offlineMode: true });
     expect((await cli(['offline', 'off'], mock)).out).toContain('OfflineMode:  off');
+  });
+
+  it('connect/disconnect name the service by interface, id or path; already in that state is changed: false', async () => {
+    const d = new ServiceDouble();
+    const eth = '/net/connman/service/mock_eth_a';
+    expect(JSON.parse((await d.cli(['--json', 'disconnect', 'eth-a'])).out)).toEqual({ service: eth, interface: 'eth-a', connected: false, changed: true });
+    expect(JSON.parse((await d.cli(['--json', 'disconnect', 'mock_eth_a'])).out)).toEqual({ service: eth, interface: 'eth-a', connected: false, changed: false });
+    expect(await d.cli(['connect', eth])).toMatchObject({ code: 0, out: 'eth-a: connected', err: [] });
+    expect(await d.cli(['connect', 'eth-a'])).toMatchObject({ code: 0, out: 'eth-a: already connected', err: [] });
+    expect(await d.cli(['disconnect', 'eth-a'])).toMatchObject({ code: 0, out: 'eth-a: disconnected', err: [] });
+    expect(d.calls).toEqual([`disconnect ${eth}`, `disconnect ${eth}`, `connect ${eth}`, `connect ${eth}`, `disconnect ${eth}`]);
+  });
+
+  it('autoconnect SERVICE on|off sets the service\'s AutoConnect', async () => {
+    const d = new ServiceDouble();
+    expect(JSON.parse((await d.cli(['--json', 'autoconnect', 'eth-c', 'off'])).out)).toEqual({ service: '/net/connman/service/mock_eth_c', interface: 'eth-c', autoConnect: false });
+    expect(await d.cli(['autoconnect', 'eth-c', 'on'])).toMatchObject({ code: 0, out: 'eth-c: autoconnect on', err: [] });
+    expect(d.calls).toEqual(['autoconnect /net/connman/service/mock_eth_c false', 'autoconnect /net/connman/service/mock_eth_c true']);
+  });
+
+  it('an unknown service is one line and exit 1, and nothing is sent for it', async () => {
+    const d = new ServiceDouble();
+    for (const argv of [['connect', 'eth-x'], ['autoconnect', 'wifi_1_x', 'on'], ['--json', 'disconnect', '/net/connman/service/nope']]) {
+      const r = await d.cli(argv);
+      expect(r.code, argv.join(' ')).toBe(1);
+      expect(r.out).toBe('');
+      expect(r.err).toEqual([`netsessionctl: no service '${argv.at(argv[0] === '--json' ? 2 : 1)}' (the daemon has eth-a, eth-c)`]);
+    }
+    expect(d.calls).toEqual([]);
+  });
+
+  it('connect, disconnect, autoconnect: the daemon\'s refusals (observed link, not root) are exit 1 with its reason', async () => {
+    const d = new ServiceDouble('net.connman.Error.NotSupported', 'eth-c is observed, not managed');
+    for (const argv of [['connect', 'eth-c'], ['disconnect', 'eth-c'], ['autoconnect', 'eth-c', 'off']]) {
+      expect(await d.cli(argv), argv.join(' ')).toMatchObject({ code: 1, out: '', err: ['netsessionctl: eth-c is observed, not managed'] });
+    }
+    const user = new ServiceDouble('net.connman.Error.PermissionDenied', 'only root may call Connect');
+    expect(await user.cli(['--json', 'connect', 'eth-a'])).toMatchObject({ code: 1, out: '', err: ['netsessionctl: only root may call Connect'] });
   });
 
   it('sessions and stats', async () => {
