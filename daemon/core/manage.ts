@@ -22,7 +22,7 @@ import { applyAutoDecision, carrierLost, emptyRuntime, userConnect, userDisconne
 import { compareForDefault, desiredDefaultRoutes, type DesiredRoute } from './manage-routes.js';
 import { desiredAddressing, matchProvisioned, parseProvisioningFile, type DesiredAddressing, type ProvisionedService } from './provisioning.js';
 import { defaultSettings, type PersistedService, type PersistedSettings } from './persisted-settings.js';
-import { isConnected, type Service } from './services.js';
+import { isConnected, usableAddress, type Service, type Wanted } from './services.js';
 
 /** Manage-mode configuration. */
 export interface ManageConfig extends ManageModeConfig {
@@ -115,10 +115,23 @@ export class ManageState {
     return m;
   }
 
-  /** For the registry's state derivation: null observed, else whether it is meant to be configured. */
-  wanted(s: Service): boolean | null {
+  /** For the registry's state derivation (see {@link Wanted}). */
+  wanted(s: Service): Wanted {
     if (!this.enabled || !this.isManaged(s)) return null;
-    return this.#rt.reasons.has(s.id);
+    if (!this.#rt.reasons.has(s.id)) return false;
+    for (const g of this.#gateways(s)) {
+      if (usableAddress(s, g.family) && !s.gateways.some((x) => x.family === g.family)) return 'pending';
+    }
+    return true;
+  }
+
+  /** The default-route gateways `s` is owed: static ones, else the lease's router. */
+  #gateways(s: Service): Array<{ family: Family; gateway: string }> {
+    const a = this.addressingOf(s);
+    const gateways = [...a.gateways];
+    const lease = a.dhcpv4 ? this.#leases.get(s.id) : undefined;
+    if (lease?.router && !gateways.some((g) => g.family === 4)) gateways.push({ family: 4, gateway: lease.router });
+    return gateways;
   }
 
   // ---------------------------------------------------------------- provisioning
@@ -290,7 +303,10 @@ export class ManageState {
     const links: ManagedLinkPlan[] = [];
     const routeInputs: Array<{ s: Service; gateways: Array<{ family: Family; gateway: string }> }> = [];
     const resolv: ManagePlan['resolv'] = [];
-    const byDefault = [...ranked].sort((a, b) => compareForDefault(a, b, preferred));
+    // A service waiting only for its default route ranks (and gets its route) as ready: the
+    // route is what it waits for.
+    const routeState = (s: Service): Service['state'] => (s.state === 'configuration' && this.wanted(s) === 'pending' ? 'ready' : s.state);
+    const byDefault = [...ranked].sort((a, b) => compareForDefault({ ...a, id: a.id, state: routeState(a) }, { ...b, id: b.id, state: routeState(b) }, preferred));
     for (const s of byDefault) {
       if (!this.isManaged(s)) {
         if (isConnected(s.state) && s.nameservers.length > 0) resolv.push({ ifname: s.ifname, nameservers: [...s.nameservers], domains: [] });
@@ -304,16 +320,14 @@ export class ManageState {
       if (configured && lease) addresses.push({ family: 4, address: lease.address, prefixLength: lease.prefixLength });
       links.push({ serviceId: s.id, ifindex: s.ifindex, ifname: s.ifname, adminUp, configured, addresses, dhcp: configured && a.dhcpv4, ipv6: configured && a.ipv6, slaac: configured && a.slaac });
       if (!configured) continue;
-      const gateways = [...a.gateways];
-      if (lease?.router && !gateways.some((g) => g.family === 4)) gateways.push({ family: 4, gateway: lease.router });
-      routeInputs.push({ s, gateways });
+      routeInputs.push({ s, gateways: this.#gateways(s) });
       if (isConnected(s.state)) {
         const nameservers = a.nameservers.length > 0 ? [...a.nameservers] : [...(lease?.dns ?? []), ...s.nameservers];
         const domains = [...a.searchDomains, ...(a.domain ? [a.domain] : [])];
         resolv.push({ ifname: s.ifname, nameservers, domains });
       }
     }
-    const defaults = desiredDefaultRoutes(routeInputs.map(({ s, gateways }) => ({ id: s.id, ifindex: s.ifindex, state: s.state, gateways })));
+    const defaults = desiredDefaultRoutes(routeInputs.map(({ s, gateways }) => ({ id: s.id, ifindex: s.ifindex, state: routeState(s), gateways })));
     links.sort((x, y) => x.ifindex - y.ifindex);
     return { links, defaults, resolv };
   }

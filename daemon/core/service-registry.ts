@@ -8,7 +8,7 @@ import type { Family, LinkFacts } from '../ports.js';
 import type { Allocations } from './alloc.js';
 import type { Effects } from './effects.js';
 import { AlreadyDisabledError, AlreadyEnabledError, TechnologyNotFoundError } from './errors.js';
-import { compareServices, deriveState, isConnected, serviceIdFor, usableAddress, type OnlineStatus, type Service } from './services.js';
+import { compareServices, deriveState, isConnected, serviceIdFor, usableAddress, type OnlineStatus, type Service, type Wanted } from './services.js';
 
 const FAMILIES: readonly Family[] = [4, 6];
 
@@ -38,7 +38,7 @@ export class ServiceRegistry {
   #offline = false;
   #ranked: Service[] = [];
   /** Manage mode's say in state derivation (see deriveState); observed links answer null. */
-  #wanted: (s: Service) => boolean | null = () => null;
+  #wanted: (s: Service) => Wanted = () => null;
 
   constructor(
     private readonly alloc: Allocations,
@@ -55,7 +55,7 @@ export class ServiceRegistry {
   }
 
   /** Installs manage mode's hook; states are re-derived at the next refresh. */
-  setWantedHook(hook: (s: Service) => boolean | null): void {
+  setWantedHook(hook: (s: Service) => Wanted): void {
     this.#wanted = hook;
   }
 

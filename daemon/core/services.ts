@@ -34,6 +34,13 @@ export interface Service {
   alloc: { table: number; mark: number; slot: number } | null;
 }
 
+/**
+ * Manage mode's say in a service's state: null for observed links; false: not to be configured
+ * (idle); true: configured; 'pending': configured, but a default route it is owed is not in the
+ * kernel yet (configuration).
+ */
+export type Wanted = boolean | 'pending' | null;
+
 /** Does the service have a usable (global) address of this family? */
 export function usableAddress(s: Pick<Service, 'addresses'>, family: Family): AddressFact | undefined {
   return s.addresses.find((a) => a.family === family && a.scope === 'global');
@@ -64,9 +71,12 @@ export function serviceIdFor(facts: Pick<LinkFacts, 'bearer' | 'mac' | 'name'>):
  * A disabled technology (Powered=false or OfflineMode) holds every service at idle. `wanted` is
  * null for observed links; for managed ones, whether the daemon means to configure it.
  */
-export function deriveState(s: Service, technologyEnabled: boolean, wanted: boolean | null = null): ServiceState {
+export function deriveState(s: Service, technologyEnabled: boolean, wanted: Wanted = null): ServiceState {
   // A managed link nobody asked to connect stays idle, whatever addresses it still carries.
   if (!technologyEnabled || !s.adminUp || !s.carrier || wanted === false) return 'idle';
+  // Managed, addressed, but its default route is not in the kernel yet: a session bound now
+  // would find no route in the service's table (behaviour M22).
+  if (wanted === 'pending') return 'configuration';
   const v4 = usableAddress(s, 4);
   const v6 = usableAddress(s, 6);
   if (!v4 && !v6) return 'configuration';

@@ -23,13 +23,14 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DhcpLeaseEvent } from '../../daemon/ports.js';
+import { MIN_LEASE_SECONDS, startDhcpServer, type DhcpServer } from './harness/dhcp-server.js';
 import { waitFor } from './harness/exec.js';
 import { createSandbox, requireRoot, type Sandbox, type SandboxProcess, type Uplink } from './harness/sandbox.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DRIVER = join(ROOT, 'test/integration/drivers/dhcp-driver.ts');
 const DNS = ['203.0.113.53', '203.0.113.54'];
-const LEASE_SECONDS = 120; // dnsmasq's minimum
+const LEASE_SECONDS = MIN_LEASE_SECONDS;
 
 function missingTools(): string[] {
   return ['udhcpc', 'dnsmasq', 'ethtool'].filter((t) => {
@@ -98,10 +99,10 @@ function alive(pid: number): boolean {
 describe.runIf(supported)('udhcpc DHCP client adapter', () => {
   let sb: Sandbox;
   let u: Uplink;
-  let dnsmasq: SandboxProcess;
+  let dhcp: DhcpServer;
   let driver: Driver;
   let leaseFile: string;
-  let pool: string[];
+  let pool: readonly string[];
 
   const v4Addresses = async (): Promise<string[]> => {
     const { stdout } = await sb.run(sb.devNs, ['ip', '-j', '-4', 'addr', 'show', 'dev', u.ifname]);
@@ -113,21 +114,11 @@ describe.runIf(supported)('udhcpc DHCP client adapter', () => {
   beforeAll(async () => {
     sb = await createSandbox({ dbus: false });
     u = sb.uplink('eth-b');
-    // The harness gives eth-b gw .17 and the device .18 of a /29: serve the four addresses after.
-    const [a, b, c, d] = u.gw4.split('.').map(Number) as [number, number, number, number];
-    pool = [2, 3, 4, 5].map((n) => `${a}.${b}.${c}.${d + n}`);
-    leaseFile = join(sb.tmpDir, 'dnsmasq.leases');
     await sb.run(sb.devNs, ['ip', '-4', 'addr', 'flush', 'dev', u.ifname]);
-    // veth TX checksum offload leaves UDP checksums unfilled, and raw-socket DHCP clients drop such packets.
-    await sb.run(sb.devNs, ['ethtool', '-K', u.ifname, 'tx', 'off']);
-    await sb.run(u.routerNs, ['ethtool', '-K', u.routerLan, 'tx', 'off']);
-    dnsmasq = sb.spawn(u.routerNs, [
-      'dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--user=root', '--group=root', '--port=0', '--log-dhcp', '--log-facility=-',
-      `--interface=${u.routerLan}`, '--bind-interfaces', '--pid-file=', `--dhcp-leasefile=${leaseFile}`, '--dhcp-authoritative',
-      `--dhcp-range=${pool[0]},${pool[3]},255.255.255.248,${LEASE_SECONDS}`,
-      `--dhcp-option=option:router,${u.gw4}`, `--dhcp-option=option:dns-server,${DNS.join(',')}`,
-    ]);
-    await dnsmasq.waitForLine(/DHCP, IP range/, { stream: 'both', timeoutMs: 10_000 });
+    // Serves the four addresses after the device's static one (.19-.22), checksum offload off.
+    dhcp = await startDhcpServer(sb, u.name, { dns: DNS, leaseSeconds: LEASE_SECONDS });
+    pool = dhcp.pool;
+    leaseFile = dhcp.leaseFile;
     driver = await startDriver('dhcp-driver-1.sock');
   });
 
@@ -165,11 +156,11 @@ describe.runIf(supported)('udhcpc DHCP client adapter', () => {
   it('renews the same lease once the daemon has configured the address', async () => {
     // udhcpc renews by unicast from the leased address, so it must be on the interface first.
     await sb.run(sb.devNs, ['ip', 'addr', 'add', `${bound.address}/${bound.prefixLength}`, 'dev', u.ifname]);
-    const requestsBefore = dnsmasq.stdout.concat(dnsmasq.stderr).split('\n').filter((l) => /DHCPACK/.test(l)).length;
+    const requestsBefore = dhcp.count(/DHCPACK/);
     await driver.call('renew', u.ifname);
     const renew = await waitEvent('renew', (es) => es.find((e) => e.type === 'renew'));
     expect(renew).toMatchObject({ address: bound.address, router: u.gw4, dns: DNS });
-    const requestsAfter = dnsmasq.stdout.concat(dnsmasq.stderr).split('\n').filter((l) => /DHCPACK/.test(l)).length;
+    const requestsAfter = dhcp.count(/DHCPACK/);
     expect(requestsAfter).toBeGreaterThan(requestsBefore);
   });
 
@@ -195,7 +186,7 @@ describe.runIf(supported)('udhcpc DHCP client adapter', () => {
     expect(events.at(-1)).toMatchObject({ type: 'release', address: bound.address });
     expect(events.filter((e) => e.type === 'release')).toHaveLength(1);
     expect(alive(pid ?? 0)).toBe(false);
-    await waitFor('DHCPRELEASE at the server', () => (/DHCPRELEASE/.test(dnsmasq.stdout + dnsmasq.stderr) ? true : undefined), { timeoutMs: 5000 });
+    await waitFor('DHCPRELEASE at the server', () => (/DHCPRELEASE/.test(dhcp.log()) ? true : undefined), { timeoutMs: 5000 });
     await waitFor('lease dropped from the lease file', () => (readFileSync(leaseFile, 'utf8').includes(` ${bound.address} `) ? undefined : true), { timeoutMs: 5000 });
     // No restart after a stop, even well past the backoff.
     await new Promise((r) => setTimeout(r, 600));

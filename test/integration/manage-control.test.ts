@@ -3,7 +3,8 @@
  * (persisted across a SIGKILL), and the line between managed and observed links.
  *
  * World: eth-a (static, `wired.config`) and eth-b (DHCP from dnsmasq on router 2) are managed
- * ethernet; eth-c is cellular and observed (`ObserveInterfaces = eth-c` wins over
+ * ethernet (provisioning from the default <StateDir>/provisioning, nameservers to a custom
+ * ResolvConf path); eth-c is cellular and observed (`ObserveInterfaces = eth-c` wins over
  * `ManageInterfaces = eth-*`), so it keeps the harness's own addresses and routes throughout.
  *
  * | step                                   | expected                                                      |
@@ -14,11 +15,11 @@
  * | eth-b AutoConnect false, SIGKILL, start| persisted; eth-b idle without address after restart; Connect ok |
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INTERFACES } from '../../lib/protocol.js';
-import { startDhcpServer, type DhcpServer } from './harness/dhcp-server.js';
+import { dhcpClientPids, startDhcpServer, type DhcpServer } from './harness/dhcp-server.js';
 import { waitFor } from './harness/exec.js';
 import { createSandbox, requireRoot, type Sandbox } from './harness/sandbox.js';
 import { startTestDaemon, type TestDaemon, type TestDaemonOptions } from './harness/test-daemon.js';
@@ -44,7 +45,7 @@ function canRun(): boolean {
 const supported = canRun();
 
 const low = (ifindex: number): number => 0xffff_ffff - 1024 * ifindex;
-const WIRED = '[service_a]\nType = ethernet\nDeviceName = eth-a\nIPv4 = 198.51.100.10/255.255.255.248/198.51.100.9\nIPv6 = 2001:db8:1::2/64/2001:db8:1::1\n';
+const WIRED = '[service_a]\nType = ethernet\nDeviceName = eth-a\nIPv4 = 198.51.100.10/255.255.255.248/198.51.100.9\nIPv6 = 2001:db8:1::2/64/2001:db8:1::1\nNameservers = 203.0.113.53,2001:db8:cafe::53\n';
 const DHCPB = '[service_b]\nType = ethernet\nDeviceName = eth-b\nIPv4 = dhcp\nIPv6 = off\n';
 /** The observed eth-c keeps the harness's routes (metric 300) whatever the daemon does. */
 const OBSERVED = ['4 eth-c 198.51.100.25 300', '6 eth-c 2001:db8:3::1 300'];
@@ -56,6 +57,7 @@ let td: TestDaemon;
 let client: ConnmanClient;
 let dhcp: DhcpServer;
 let daemonOpts: TestDaemonOptions;
+let resolvConf: string;
 
 type Svc = { path: string; props: Record<string, unknown> };
 const service = async (name: string): Promise<Svc> => {
@@ -83,9 +85,12 @@ const states = async (): Promise<Record<string, unknown>> => Object.fromEntries(
 
 /** Waits for eth-a and eth-b connected (eth-b on a lease) and the steady routes. */
 async function waitSteady(what: string): Promise<void> {
+  let last: Record<string, unknown> = {};
   await until(`${what}: eth-a and eth-b connected`, async () => {
-    const s = await states();
-    return connected(s['eth-a']) && connected(s['eth-b']) ? true : undefined;
+    last = await states();
+    return connected(last['eth-a']) && connected(last['eth-b']) ? true : undefined;
+  }).catch((err: Error) => {
+    throw new Error(`${err.message}; states ${JSON.stringify(last)}\ndaemon log tail:\n${tail()}`);
   });
   await until(`${what}: eth-b lease address`, async () => ((await v4('eth-b')).some((a) => dhcp.pool.some((p) => a === `${p}/29`)) ? true : undefined));
   await waitRoutes(`${what}: steady routes`, STEADY);
@@ -110,14 +115,16 @@ describe.runIf(supported)('manage mode: Powered, OfflineMode, AutoConnect, obser
     await sb.bareUplink('eth-a');
     await sb.bareUplink('eth-b');
     dhcp = await startDhcpServer(sb, 'eth-b');
-    const provDir = join(sb.tmpDir, 'provisioning');
+    // The default ProvisioningDir: <StateDir>/provisioning (startTestDaemon's state dir).
+    const provDir = join(sb.tmpDir, 'state', 'provisioning');
+    resolvConf = join(sb.tmpDir, 'resolv-custom.conf');
     mkdirSync(provDir, { recursive: true });
     writeFileSync(join(provDir, 'wired.config'), WIRED);
     writeFileSync(join(provDir, 'dhcpb.config'), DHCPB);
     daemonOpts = {
       args: ['--debug'],
       bearers: { 'eth-a': 'ethernet', 'eth-b': 'ethernet', 'eth-c': 'cellular' },
-      general: ['ManageInterfaces = eth-*', 'ObserveInterfaces = eth-c', `ProvisioningDir = ${provDir}`, 'DhcpClient = udhcpc'],
+      general: ['ManageInterfaces = eth-*', 'ObserveInterfaces = eth-c', 'DhcpClient = udhcpc', `ResolvConf = ${resolvConf}`],
     };
     td = await startTestDaemon(sb, daemonOpts);
     client = await ConnmanClient.connect(sb.dbusAddress!);
@@ -127,6 +134,15 @@ describe.runIf(supported)('manage mode: Powered, OfflineMode, AutoConnect, obser
   afterAll(async () => {
     client?.disconnect();
     await sb?.destroy();
+  });
+
+  it('writes the provisioned nameservers to the ResolvConf path', async () => {
+    const servers = await until('nameservers written', async () => {
+      const lines = existsSync(resolvConf) ? readFileSync(resolvConf, 'utf8').split('\n').filter((l) => l.startsWith('nameserver ')) : [];
+      return lines.length ? lines : undefined;
+    });
+    expect(servers).toEqual(['nameserver 203.0.113.53', 'nameserver 2001:db8:cafe::53']);
+    expect(existsSync(join(td.stateDir, 'resolv.conf'))).toBe(false);
   });
 
   it('Technology Powered false takes the ethernet links down; true brings them back', async () => {
@@ -149,11 +165,18 @@ describe.runIf(supported)('manage mode: Powered, OfflineMode, AutoConnect, obser
     expect(r).toMatchObject({ ok: true, status: 200, localAddress: '198.51.100.10' });
   });
 
-  it('Connect and Disconnect on an observed link are NotSupported', async () => {
+  it('Connect on a connected observed link is AlreadyConnected (as in ConnMan, D4); Disconnect is NotSupported', async () => {
     const c = await service('eth-c');
+    const outcome: Record<string, string> = {};
     for (const member of ['Connect', 'Disconnect']) {
-      await expect(client.call(c.path, INTERFACES.service, member, '', [])).rejects.toMatchObject({ type: 'net.connman.Error.NotSupported' });
+      outcome[member] = await client.call(c.path, INTERFACES.service, member, '', []).then(
+        () => 'ok',
+        (e: { type?: string }) => e.type ?? String(e),
+      );
     }
+    // ConnMan's answer for a connected service comes first (observe-mode clients rely on it);
+    // Disconnect would change the link, which another tool owns.
+    expect(outcome).toEqual({ Connect: 'net.connman.Error.AlreadyConnected', Disconnect: 'net.connman.Error.NotSupported' });
     expect(await v4('eth-c')).toEqual(['198.51.100.26/29']);
     await waitRoutes('nothing changed', STEADY);
   });
@@ -168,6 +191,7 @@ describe.runIf(supported)('manage mode: Powered, OfflineMode, AutoConnect, obser
     const saved = JSON.parse(readFileSync(join(td.stateDir, 'settings'), 'utf8')) as { services?: Record<string, { autoConnect?: boolean }> };
     expect(saved.services?.[id]?.autoConnect).toBe(false);
 
+    expect(await dhcpClientPids(sb, 'eth-b'), 'one udhcpc on eth-b while connected').toHaveLength(1);
     await td.daemon.kill('SIGKILL', 0);
     client.disconnect();
     td = await startTestDaemon(sb, daemonOpts);
@@ -176,6 +200,8 @@ describe.runIf(supported)('manage mode: Powered, OfflineMode, AutoConnect, obser
     const after = await service('eth-b');
     expect(after.props).toMatchObject({ State: 'idle', AutoConnect: false, Favorite: true });
     await until('no address left on idle eth-b', async () => ((await v4('eth-b')).length === 0 ? true : undefined));
+    // The killed daemon's udhcpc must not keep the lease alive behind an idle service.
+    await until('no udhcpc left on eth-b', async () => ((await dhcpClientPids(sb, 'eth-b')).length === 0 ? true : undefined), 5_000);
     await waitRoutes('no route for idle eth-b', ['4 eth-a 198.51.100.9 0', '6 eth-a 2001:db8:1::1 1024', ...OBSERVED]);
 
     // A manual Connect still works without AutoConnect.

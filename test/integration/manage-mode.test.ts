@@ -14,7 +14,8 @@
  * | socket bound to eth-b's lease          | reaches the internet through router 2, nothing spoofed       |
  * | SO_BINDTODEVICE eth-b (curl)           | same, via eth-b's low-priority default                        |
  * | resolv.conf                            | provisioning DNS (default service) before the DHCP one       |
- * | Disconnect / Connect eth-b             | idle, lease address gone, DHCPRELEASE, link up / back        |
+ * | Disconnect / Connect eth-b             | idle, lease address gone (a foreign one stays), DHCPRELEASE, |
+ * |                                        | udhcpc ended, link still up / all back                       |
  * | carrier loss / return on eth-a         | eth-b promoted to metric 0 / demoted again                   |
  * | provisioning edit, then malformed edit | new address applied; rejected with file:line, address stays  |
  */
@@ -23,7 +24,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INTERFACES } from '../../lib/protocol.js';
-import { startDhcpServer, type DhcpServer } from './harness/dhcp-server.js';
+import { dhcpClientPids, startDhcpServer, type DhcpServer } from './harness/dhcp-server.js';
 import { waitFor } from './harness/exec.js';
 import { createSandbox, requireRoot, type DevRoute, type Sandbox } from './harness/sandbox.js';
 import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
@@ -52,6 +53,7 @@ const supported = canRun();
 const low = (ifindex: number): number => 0xffff_ffff - 1024 * ifindex;
 const STATIC_DNS = '203.0.113.53';
 const DHCP_DNS = '203.0.113.54';
+const ETH_B_MAC = '02:00:00:00:00:02';
 const WIRED = '[service_a]\nType = ethernet\nDeviceName = eth-a\nIPv4 = 198.51.100.10/255.255.255.248/198.51.100.9\nIPv6 = 2001:db8:1::2/64/2001:db8:1::1\nNameservers = 203.0.113.53\n';
 const DHCPB = '[service_b]\nType = ethernet\nDeviceName = eth-b\nIPv4 = dhcp\nIPv6 = off\n';
 
@@ -85,13 +87,18 @@ const waitRoutes = async (what: string, want: string[]): Promise<void> => {
 };
 const globals4 = async (name: string): Promise<string[]> => (await sb.addresses(name, 4)).map((a) => `${a.local}/${a.prefixlen}`);
 const globals6 = async (name: string): Promise<string[]> => (await sb.addresses(name, 6)).filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`);
+const nameservers = (): string[] => readFileSync(join(td.stateDir, 'resolv.conf'), 'utf8').split('\n').filter((l) => l.startsWith('nameserver '));
+const waitNameservers = (what: string, want: string[]): Promise<true> =>
+  until(what, async () => (JSON.stringify(nameservers()) === JSON.stringify(want.map((x) => `nameserver ${x}`)) ? true : undefined));
 const tail = (): string => (td.daemon.stdout + td.daemon.stderr).split('\n').slice(-40).join('\n');
 
 /** The routes of the steady state: eth-a default, eth-b low priority (IPv6 off on eth-b). */
 const steady = (): string[] => ['4 eth-a 198.51.100.9 0', `4 eth-b 198.51.100.17 ${low(12)}`, '6 eth-a 2001:db8:1::1 1024'];
 
 describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
-  let leaseB: string;
+  // Every test that needs the lease waits for it itself, so one failure does not cascade.
+  let leaseB = '';
+  const lease = async (): Promise<string> => (leaseB ||= (await dhcp.waitForLease(ETH_B_MAC)).address);
 
   beforeAll(async () => {
     sb = await createSandbox();
@@ -114,32 +121,41 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
     await sb?.destroy();
   });
 
-  it('configures eth-a statically and eth-b by DHCP; the cellular eth-c stays idle', async () => {
-    const a = await until('eth-a connected', async () => {
+  it('configures eth-a statically', async () => {
+    // The address can show before the gateway: wait for the complete IPv4 settings.
+    const a = await until('eth-a connected with its static settings', async () => {
       const s = await service('eth-a');
-      return connected(s.props.State) ? s : undefined;
+      return connected(s.props.State) && (s.props.IPv4 as { Gateway?: string } | undefined)?.Gateway !== undefined ? s : undefined;
     });
     expect(a.props).toMatchObject({ Type: 'ethernet', Favorite: true, AutoConnect: true });
     expect(a.props.IPv4).toMatchObject({ Method: 'manual', Address: '198.51.100.10', Netmask: '255.255.255.248', Gateway: '198.51.100.9' });
+    await until('eth-a IPv6 settings', async () => ((await service('eth-a')).props.IPv6 as { Address?: string } | undefined)?.Address === '2001:db8:1::2' || undefined);
+    expect((await service('eth-a')).props.IPv6).toMatchObject({ Method: 'manual', Address: '2001:db8:1::2', PrefixLength: 64, Gateway: '2001:db8:1::1' });
     expect(await globals4('eth-a')).toEqual(['198.51.100.10/29']);
     expect(await globals6('eth-a')).toEqual(['2001:db8:1::2/64']);
+    expect((await sb.linkState('eth-a')).adminUp).toBe(true);
+  });
 
-    const lease = await dhcp.waitForLease('02:00:00:00:00:02');
-    expect(dhcp.pool).toContain(lease.address);
-    leaseB = lease.address;
+  it('configures eth-b from its DHCP lease', async () => {
+    expect(dhcp.pool).toContain(await lease());
     const b = await until('eth-b connected with its lease', async () => {
       const s = await service('eth-b');
-      return connected(s.props.State) && (s.props.IPv4 as { Address?: string } | undefined)?.Address === leaseB ? s : undefined;
+      const ipv4 = s.props.IPv4 as { Address?: string; Gateway?: string } | undefined;
+      return connected(s.props.State) && ipv4?.Address === leaseB && ipv4.Gateway !== undefined ? s : undefined;
     });
     expect(b.props).toMatchObject({ Type: 'ethernet', Favorite: true, AutoConnect: true });
     expect(b.props.IPv4).toMatchObject({ Method: 'dhcp', Address: leaseB, Netmask: '255.255.255.248', Gateway: '198.51.100.17' });
     await until('lease on eth-b', async () => ((await globals4('eth-b')).includes(`${leaseB}/29`) ? true : undefined));
     expect(await globals6('eth-b')).toEqual([]);
+    expect((await sb.linkState('eth-b')).adminUp).toBe(true);
+  });
 
+  it('leaves the cellular eth-c idle, unaddressed but admin up', async () => {
     const c = await service('eth-c');
-    expect(c.props).toMatchObject({ Type: 'cellular', State: 'idle' });
+    expect(c.props).toMatchObject({ Type: 'cellular', State: 'idle', Favorite: true, AutoConnect: true });
     expect(await globals4('eth-c')).toEqual([]);
-    for (const name of ['eth-a', 'eth-b', 'eth-c']) expect((await sb.linkState(name)).adminUp, `${name} admin up`).toBe(true);
+    expect(await globals6('eth-c')).toEqual([]);
+    expect((await sb.linkState('eth-c')).adminUp).toBe(true);
   });
 
   it('keeps metric 0 on the default service and a low-priority default on the other', async () => {
@@ -147,6 +163,7 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
   });
 
   it("a socket bound to eth-b's address reaches the internet through router 2", async () => {
+    await lease();
     const before = await Promise.all(['eth-a', 'eth-b', 'eth-c'].map((n) => sb.routerCounters(n)));
     await sb.clearHttpLog();
     const r = await sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/bound?bytes=1000`, { localAddress: leaseB });
@@ -166,6 +183,7 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
   });
 
   it('SO_BINDTODEVICE to eth-b works through its low-priority default route', async () => {
+    await lease();
     const before = await sb.routerCounters('eth-b');
     const r = await sb.run(sb.devNs, ['curl', '-sS', '--max-time', '5', '--interface', 'eth-b', '-o', '/dev/null', '-w', '%{http_code} %{local_ip}', `http://${sb.inet.addr4}/bindtodevice`], { allowFail: true });
     expect(`${r.code} ${r.stdout} ${r.stderr}`.trim()).toBe(`0 200 ${leaseB}`);
@@ -173,9 +191,8 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
   });
 
   it('writes resolv.conf: the default service first', async () => {
-    const file = join(td.stateDir, 'resolv.conf');
     const servers = await until('both nameservers in resolv.conf', async () => {
-      const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('nameserver '));
+      const lines = nameservers();
       return lines.length >= 2 ? lines : undefined;
     });
     expect(servers).toEqual([`nameserver ${STATIC_DNS}`, `nameserver ${DHCP_DNS}`]);
@@ -184,17 +201,22 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
   it('Service.Disconnect releases the lease and Connect brings it back', async () => {
     const b = await service('eth-b');
     await expect(client.call(b.path, INTERFACES.service, 'Connect', '', [])).rejects.toMatchObject({ type: 'net.connman.Error.AlreadyConnected' });
+    expect(await dhcpClientPids(sb, 'eth-b')).toHaveLength(1);
+    // An address someone else added (no netsessiond tag) is not ours to remove.
+    // (.18 is outside the DHCP pool; IPv6 is disabled on eth-b by `IPv6 = off`.)
+    await sb.run(sb.devNs, ['ip', 'addr', 'add', '198.51.100.18/29', 'dev', 'eth-b']);
     const releases = dhcp.count(/DHCPRELEASE/);
     await client.call(b.path, INTERFACES.service, 'Disconnect', '', []);
     await until('eth-b idle', async () => ((await service('eth-b')).props.State === 'idle' ? true : undefined));
-    await until('lease address gone from eth-b', async () => ((await globals4('eth-b')).length === 0 ? true : undefined));
+    await until('lease address gone from eth-b, the foreign one left', async () => ((await globals4('eth-b')).join() === '198.51.100.18/29' ? true : undefined));
     await until('DHCPRELEASE at the server', async () => (dhcp.count(/DHCPRELEASE/) > releases ? true : undefined));
+    await until('udhcpc on eth-b ended', async () => ((await dhcpClientPids(sb, 'eth-b')).length === 0 ? true : undefined), 5_000);
     await waitRoutes('no eth-b default route while idle', ['4 eth-a 198.51.100.9 0', '6 eth-a 2001:db8:1::1 1024']);
     expect((await sb.linkState('eth-b')).adminUp).toBe(true);
+    await sb.run(sb.devNs, ['ip', 'addr', 'del', '198.51.100.18/29', 'dev', 'eth-b']);
 
     await client.call(b.path, INTERFACES.service, 'Connect', '', []);
-    const lease = await dhcp.waitForLease('02:00:00:00:00:02');
-    leaseB = lease.address;
+    leaseB = (await dhcp.waitForLease(ETH_B_MAC)).address;
     await until('eth-b connected again', async () => {
       const s = await service('eth-b');
       return connected(s.props.State) && (s.props.IPv4 as { Address?: string } | undefined)?.Address === leaseB ? true : undefined;
@@ -203,6 +225,7 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
   });
 
   it('promotes eth-b when eth-a loses carrier and demotes it when eth-a returns', async () => {
+    await lease();
     await sb.setCarrier('eth-a', false);
     await until('eth-a idle', async () => ((await service('eth-a')).props.State === 'idle' ? true : undefined));
     await waitRoutes('eth-b promoted', ['4 eth-b 198.51.100.17 0']);
@@ -210,10 +233,12 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
     expect(await globals6('eth-a')).toEqual([]);
     const r = await sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/promoted`);
     expect(r).toMatchObject({ ok: true, localAddress: leaseB });
+    await waitNameservers('only the DHCP nameserver while eth-a is down', [DHCP_DNS]);
 
     await sb.setCarrier('eth-a', true);
     await until('eth-a connected again', async () => (connected((await service('eth-a')).props.State) ? true : undefined));
     await waitRoutes('eth-a default again, eth-b demoted', steady());
+    await waitNameservers('eth-a nameserver first again', [STATIC_DNS, DHCP_DNS]);
     expect(await globals4('eth-a')).toEqual(['198.51.100.10/29']);
     expect(await globals6('eth-a')).toEqual(['2001:db8:1::2/64']);
   });

@@ -16,7 +16,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { waitFor } from './exec.js';
+import { runCommand, waitFor } from './exec.js';
 import type { SandboxProcess } from './exec.js';
 import type { Sandbox } from './sandbox.js';
 
@@ -29,6 +29,11 @@ export interface DhcpServerOptions {
   dns?: string[];
   /** Lease time in seconds (default and minimum {@link MIN_LEASE_SECONDS}). */
   leaseSeconds?: number;
+  /**
+   * Also send IPv6 router advertisements for the uplink's /64 (SLAAC, no DHCPv6), every 4 s and
+   * on router solicitations; the router's link-local address is the advertised gateway.
+   */
+  ra?: boolean;
 }
 
 /** One line of dnsmasq's lease file. */
@@ -96,6 +101,7 @@ export async function startDhcpServer(sb: Sandbox, uplinkName: string, opts: Dhc
     `--dhcp-range=${pool[0]},${pool[pool.length - 1]},${mask},${leaseSeconds}`,
     `--dhcp-option=option:router,${u.gw4}`,
     ...(dns.length ? [`--dhcp-option=option:dns-server,${dns.join(',')}`] : []),
+    ...(opts.ra ? ['--enable-ra', `--dhcp-range=::,constructor:${u.routerLan},ra-only,64`, `--ra-param=${u.routerLan},4,1800`] : []),
   ]);
   await proc.waitForLine(/DHCP, IP range/, { stream: 'both', timeoutMs: 10_000 });
 
@@ -124,4 +130,24 @@ export async function startDhcpServer(sb: Sandbox, uplinkName: string, opts: Dhc
 function prefixToMask(prefix: number): string {
   const bits = prefix === 0 ? 0 : (0xffff_ffff << (32 - prefix)) >>> 0;
   return [24, 16, 8, 0].map((s) => (bits >>> s) & 0xff).join('.');
+}
+
+/**
+ * PIDs of udhcpc clients for `ifname` running in the sandbox's device namespace (matched on their
+ * command line: an argv word ending in `udhcpc` and `-i ifname`), whoever started them.
+ */
+export async function dhcpClientPids(sb: Sandbox, ifname: string): Promise<number[]> {
+  const { stdout } = await runCommand(['ip', 'netns', 'pids', sb.devNs]);
+  return stdout
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((pid) => {
+      try {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        return argv.some((a) => a.endsWith('udhcpc')) && argv[argv.indexOf('-i') + 1] === ifname;
+      } catch {
+        return false; // exited meanwhile
+      }
+    });
 }

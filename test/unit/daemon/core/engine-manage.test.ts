@@ -150,7 +150,16 @@ describe('manage mode: DHCP leases', () => {
     e.linkChanged({ ...bare(12, 'eth-b', 'ethernet'), addresses: [{ family: 4, address: '198.51.100.19', prefixLength: 29, method: 'manual', scope: 'global' }] });
     const s = e.services().find((x) => x.ifname === 'eth-b')!;
     expect(s.addresses[0]!.method).toBe('dhcp');
+    // Addressed but its default route is not in the kernel yet: not ready, but the route is planned.
+    expect(s.state).toBe('configuration');
     expect(e.managePlan().defaults).toEqual([{ serviceId: s.id, ifindex: 12, family: 4, gateway: '198.51.100.17', metric: 0 }]);
+    expect(e.managePlan().resolv).toEqual([]);
+    e.linkChanged({
+      ...bare(12, 'eth-b', 'ethernet'),
+      addresses: [{ family: 4, address: '198.51.100.19', prefixLength: 29, method: 'manual', scope: 'global' }],
+      gateways: [{ family: 4, gateway: '198.51.100.17', metric: 0 }],
+    });
+    expect(state(e, 'eth-b')).toBe('ready');
     expect(e.managePlan().resolv).toEqual([{ ifname: 'eth-b', nameservers: ['203.0.113.54'], domains: [] }]);
     e.dhcpLease('eth-b', { type: 'release', address: '198.51.100.19', prefixLength: 29, router: '', dns: [], leaseSeconds: 0, serverId: '' });
     expect(e.managePlan().links[0]!.addresses).toEqual([]);
