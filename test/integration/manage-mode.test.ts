@@ -18,6 +18,7 @@
  * |                                        | udhcpc ended, link still up / all back                       |
  * | carrier loss / return on eth-a         | eth-b promoted to metric 0 / demoted again                   |
  * | provisioning edit, then malformed edit | new address applied; rejected with file:line, address stays  |
+ * | SIGTERM                                | DHCPRELEASE, udhcpc gone, no address/default/rule of ours, links up |
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -268,5 +269,22 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
     await waitRoutes('routes unchanged by the rejected files', steady());
     const r = await sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/after-reject`, { localAddress: '198.51.100.11' });
     expect(r).toMatchObject({ ok: true, status: 200 });
+  });
+
+  it('at SIGTERM gives the lease back and removes what it configured; the links stay up', async () => {
+    await lease();
+    const releases = dhcp.count(/DHCPRELEASE/);
+    const exit = await td.daemon.kill('SIGTERM', 10_000);
+    expect(exit.code).toBe(0);
+    expect(dhcp.count(/DHCPRELEASE/)).toBe(releases + 1);
+    expect(await dhcpClientPids(sb, 'eth-b')).toEqual([]);
+    expect(routeTuples(await sb.defaultRoutes())).toEqual([]);
+    expect(await globals4('eth-a')).toEqual([]);
+    expect(await globals4('eth-b')).toEqual([]);
+    expect(await globals6('eth-a')).toEqual([]);
+    // Rules and per-service tables go too (the routing adapter's clear).
+    const rules = (await sb.run(sb.devNs, ['ip', 'rule', 'list'])).stdout;
+    expect(rules).not.toMatch(/proto 110|lookup 1\d{4}/);
+    for (const name of ['eth-a', 'eth-b', 'eth-c']) expect((await sb.linkState(name)).adminUp, `${name} admin up`).toBe(true);
   });
 });
