@@ -22,6 +22,7 @@ import {
   WrongTypeError,
 } from './core/errors.js';
 import type { OnlineCheckSettings } from './core/online-schedule.js';
+import { managedServiceProps } from './core/manage-properties.js';
 import { changedProps, managerProps, serviceProps, settingProp, technologyProps, updateDict } from './core/properties.js';
 import { isConnected, usableAddress, type Service } from './core/services.js';
 import type { RawValue } from './core/settings.js';
@@ -370,8 +371,10 @@ export class Runtime implements DaemonApi {
   }
 
   #serviceProps(s: Service): PropDict {
-    const f = this.engine.manage.enabled && this.engine.manage.isManaged(s) ? this.engine.manage.flags(s.id) : null;
-    return f ? serviceProps(s, f.favorite, f.autoConnect) : serviceProps(s, isConnected(s.state));
+    const m = this.engine.manage;
+    if (!m.enabled || !m.isManaged(s)) return serviceProps(s, isConnected(s.state));
+    const f = m.flags(s.id);
+    return managedServiceProps(serviceProps(s, f.favorite, f.autoConnect), m.configView(s));
   }
 
   #signalTechnologies(fx: Effects): void {

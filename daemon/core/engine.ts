@@ -437,6 +437,8 @@ export class Engine {
 
   #manageChanged(fx: Effects = noEffects()): Effects {
     const before = this.#managerState();
+    // Their configuration properties may have changed (the runtime signals only real differences).
+    for (const s of this.registry.ranked) if (this.manage.isManaged(s)) fx.changedServices.add(s.id);
     this.#managePass(fx);
     this.#rebind(fx, null);
     this.#noteManager(before, fx);

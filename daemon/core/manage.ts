@@ -22,6 +22,7 @@ import { applyAutoDecision, carrierLost, emptyRuntime, userConnect, userDisconne
 import { compareForDefault, desiredDefaultRoutes, type DesiredRoute } from './manage-routes.js';
 import { desiredAddressing, matchProvisioned, parseProvisioningFile, type DesiredAddressing, type ProvisionedService } from './provisioning.js';
 import { defaultSettings, type PersistedService, type PersistedSettings } from './persisted-settings.js';
+import type { ManagedConfigView } from './manage-properties.js';
 import { isConnected, usableAddress, type Service, type Wanted } from './services.js';
 
 /** Manage-mode configuration. */
@@ -157,6 +158,15 @@ export class ManageState {
   /** The section provisioning `s`, or null (ConnMan defaults then apply). */
   sectionOf(s: Service): ProvisionedService | null {
     return matchProvisioned(this.#sections, { name: s.ifname, mac: s.mac, bearer: s.bearer });
+  }
+
+  /** What Service properties show of a managed service's configuration (manage-properties.ts). */
+  configView(s: Service): ManagedConfigView {
+    const section = this.sectionOf(s);
+    const addressing = section ? desiredAddressing(section) : DEFAULT_ADDRESSING;
+    const lease = addressing.dhcpv4 ? this.#leases.get(s.id) : undefined;
+    const nameservers = !isConnected(s.state) ? [] : addressing.nameservers.length > 0 ? addressing.nameservers : [...(lease?.dns ?? []), ...s.nameservers];
+    return { section, addressing, nameservers };
   }
 
   addressingOf(s: Service): DesiredAddressing {
@@ -322,9 +332,8 @@ export class ManageState {
       if (!configured) continue;
       routeInputs.push({ s, gateways: this.#gateways(s) });
       if (isConnected(s.state)) {
-        const nameservers = a.nameservers.length > 0 ? [...a.nameservers] : [...(lease?.dns ?? []), ...s.nameservers];
         const domains = [...a.searchDomains, ...(a.domain ? [a.domain] : [])];
-        resolv.push({ ifname: s.ifname, nameservers, domains });
+        resolv.push({ ifname: s.ifname, nameservers: [...this.configView(s).nameservers], domains });
       }
     }
     const defaults = desiredDefaultRoutes(routeInputs.map(({ s, gateways }) => ({ id: s.id, ifindex: s.ifindex, state: routeState(s), gateways })));
