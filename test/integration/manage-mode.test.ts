@@ -128,7 +128,8 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
       const s = await service('eth-a');
       return connected(s.props.State) && (s.props.IPv4 as { Gateway?: string } | undefined)?.Gateway !== undefined ? s : undefined;
     });
-    expect(a.props).toMatchObject({ Type: 'ethernet', Favorite: true, AutoConnect: true });
+    expect(a.props).toMatchObject({ Type: 'ethernet', Favorite: true, AutoConnect: true, Immutable: true, 'Nameservers.Configuration': [STATIC_DNS] });
+    expect(a.props['IPv4.Configuration']).toEqual({ Method: 'manual', Address: '198.51.100.10', Netmask: '255.255.255.248', Gateway: '198.51.100.9' });
     expect(a.props.IPv4).toMatchObject({ Method: 'manual', Address: '198.51.100.10', Netmask: '255.255.255.248', Gateway: '198.51.100.9' });
     await until('eth-a IPv6 settings', async () => ((await service('eth-a')).props.IPv6 as { Address?: string } | undefined)?.Address === '2001:db8:1::2' || undefined);
     expect((await service('eth-a')).props.IPv6).toMatchObject({ Method: 'manual', Address: '2001:db8:1::2', PrefixLength: 64, Gateway: '2001:db8:1::1' });
@@ -144,7 +145,8 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
       const ipv4 = s.props.IPv4 as { Address?: string; Gateway?: string } | undefined;
       return connected(s.props.State) && ipv4?.Address === leaseB && ipv4.Gateway !== undefined ? s : undefined;
     });
-    expect(b.props).toMatchObject({ Type: 'ethernet', Favorite: true, AutoConnect: true });
+    expect(b.props).toMatchObject({ Type: 'ethernet', Favorite: true, AutoConnect: true, Immutable: true, Nameservers: [DHCP_DNS] });
+    expect(b.props['IPv4.Configuration']).toEqual({ Method: 'dhcp' });
     expect(b.props.IPv4).toMatchObject({ Method: 'dhcp', Address: leaseB, Netmask: '255.255.255.248', Gateway: '198.51.100.17' });
     await until('lease on eth-b', async () => ((await globals4('eth-b')).includes(`${leaseB}/29`) ? true : undefined));
     expect(await globals6('eth-b')).toEqual([]);
