@@ -44,6 +44,8 @@ export interface DaemonApi {
   /** Brings a managed service up; a promise means: reply once its link is configured. */
   serviceConnect(caller: BusCaller, serviceId: string): void | Promise<void>;
   serviceDisconnect(caller: BusCaller, serviceId: string): void | Promise<void>;
+  /** `MoveBefore`/`MoveAfter(o target)`: the user's order of managed services; a promise means: reply once routes follow. */
+  serviceMove(caller: BusCaller, serviceId: string, target: string, before: boolean): void | Promise<void>;
   /** `SetProperty`: only `AutoConnect` of managed services; a promise means: reply once saved. */
   setServiceProperty(caller: BusCaller, serviceId: string, name: string, value: RawValue): void | Promise<void>;
   /** `ResetCounters()`: the service's counter totals restart from zero, for every counter. */

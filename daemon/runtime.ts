@@ -5,6 +5,12 @@
  * It names no concrete adapter: daemon/main.ts hands them in.
  */
 import { servicePath, technologyPath, type Bearer } from '../lib/protocol.js';
+
+/** The id of a service object path (`/net/connman/service/<id>`); anything else as given, which no id matches. */
+function serviceIdOfPath(path: string): string {
+  const prefix = servicePath('');
+  return path.startsWith(prefix) ? path.slice(prefix.length) : path;
+}
 import type { DaemonApi, SessionStatistics } from './api.js';
 import { CounterTable, type CounterRegistration } from './core/counters.js';
 import type { Engine } from './core/engine.js';
@@ -490,6 +496,13 @@ export class Runtime implements DaemonApi {
     if (!s) throw new ServiceNotFoundError(serviceId);
     if (caller.uid !== 0) throw new RootOnlyError('disconnect services');
     this.apply(this.engine.serviceDisconnect(serviceId));
+    return this.#manageDone();
+  }
+
+  serviceMove(caller: BusCaller, serviceId: string, target: string, before: boolean): Promise<void> {
+    if (!this.engine.registry.byId(serviceId)) throw new ServiceNotFoundError(serviceId);
+    if (caller.uid !== 0) throw new RootOnlyError('reorder services');
+    this.apply(this.engine.moveService(serviceId, serviceIdOfPath(target), before));
     return this.#manageDone();
   }
 

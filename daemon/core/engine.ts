@@ -399,6 +399,12 @@ export class Engine {
     return this.#manageChanged();
   }
 
+  /** Service.MoveBefore / MoveAfter (`target` is a service id). */
+  moveService(serviceId: string, target: string, before: boolean): Effects {
+    this.manage.move(this.#service(serviceId), this.registry.byId(target), target, before);
+    return this.#manageChanged();
+  }
+
   /** Service.SetProperty('AutoConnect'). */
   setServiceAutoConnect(serviceId: string, value: boolean): Effects {
     const s = this.#service(serviceId);

@@ -217,6 +217,14 @@ export class NotConnectedError extends DaemonError {
   }
 }
 
+/** MoveBefore/MoveAfter with a target that is unknown, not managed, or the service itself. */
+export class InvalidServiceError extends DaemonError {
+  readonly code = 'NSD_ERR_INVALID_SERVICE' as const;
+  constructor(readonly target: string, why: string) {
+    super(`${target}: ${why}`);
+  }
+}
+
 /** RegisterCounter for a path the caller has already registered (ConnMan's EEXIST). */
 export class CounterExistsError extends DaemonError {
   readonly code = 'NSD_ERR_COUNTER_EXISTS' as const;
@@ -326,6 +334,7 @@ export type DaemonErrorCode =
   | RootOnlyError['code']
   | AlreadyConnectedError['code']
   | NotConnectedError['code']
+  | InvalidServiceError['code']
   | CounterExistsError['code']
   | CounterNotRegisteredError['code']
   | BadCounterPeriodError['code']
@@ -367,6 +376,7 @@ export const DBUS_ERROR_OF: Readonly<Record<DaemonErrorCode, ConnmanErrorName>> 
   NSD_ERR_ROOT_ONLY: 'PermissionDenied',
   NSD_ERR_ALREADY_CONNECTED: 'AlreadyConnected',
   NSD_ERR_NOT_CONNECTED: 'NotConnected',
+  NSD_ERR_INVALID_SERVICE: 'InvalidService',
   NSD_ERR_COUNTER_EXISTS: 'AlreadyExists',
   NSD_ERR_COUNTER_NOT_REGISTERED: 'NotRegistered',
   NSD_ERR_BAD_COUNTER_PERIOD: 'InvalidArguments',

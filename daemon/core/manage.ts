@@ -15,7 +15,7 @@
  */
 import { BEARERS, type Bearer } from '../../lib/protocol.js';
 import type { Family } from '../ports.js';
-import { NotSupportedError, AlreadyConnectedError, NotConnectedError } from './errors.js';
+import { NotSupportedError, AlreadyConnectedError, NotConnectedError, InvalidServiceError } from './errors.js';
 import { compileModeOf, type ManageModeConfig } from './manage-mode.js';
 import { decideAutoconnect, isUp, type ActiveSession, type AutoService } from './manage-autoconnect.js';
 import { applyAutoDecision, carrierLost, emptyRuntime, userConnect, userDisconnect, type ManageRuntime } from './manage-actions.js';
@@ -96,6 +96,8 @@ export class ManageState {
   #rt: ManageRuntime = emptyRuntime();
   readonly #leases = new Map<string, Lease>();
   readonly #carrier = new Map<string, boolean>();
+  /** The user's order (MoveBefore/MoveAfter), earlier is better; kept while the daemon runs. */
+  #order: string[] = [];
 
   constructor(config: Partial<ManageConfig> = {}) {
     this.config = { ...DEFAULT_MANAGE_CONFIG, ...config };
@@ -222,6 +224,25 @@ export class ManageState {
     this.#leases.delete(s.id);
   }
 
+  /**
+   * Service.MoveBefore / MoveAfter: `s` goes right before (or after) `target` in the user's
+   * order, which breaks ties between connected services of one technology and state (M8).
+   * Both must be managed (ConnMan: favorites); a target missing from the order is appended first.
+   */
+  move(s: Service, target: Service | undefined, targetName: string, before: boolean): boolean {
+    this.#requireManaged(s);
+    if (!target) throw new InvalidServiceError(targetName, 'no such service');
+    if (target.id === s.id) throw new InvalidServiceError(targetName, 'a service cannot be moved relative to itself');
+    if (!this.enabled || !this.isManaged(target)) throw new InvalidServiceError(targetName, 'not a managed service');
+    const order = this.#order.filter((id) => id !== s.id);
+    if (!order.includes(target.id)) order.push(target.id);
+    const at = order.indexOf(target.id) + (before ? 0 : 1);
+    order.splice(at, 0, s.id);
+    const changed = order.join(' ') !== this.#order.join(' ');
+    this.#order = order;
+    return changed;
+  }
+
   /** Notes carrier changes: a lost carrier ends the connection (ConnMan removes the service). */
   linkSeen(s: Service): void {
     const had = this.#carrier.get(s.id);
@@ -316,7 +337,7 @@ export class ManageState {
     // A service waiting only for its default route ranks (and gets its route) as ready: the
     // route is what it waits for.
     const routeState = (s: Service): Service['state'] => (s.state === 'configuration' && this.wanted(s) === 'pending' ? 'ready' : s.state);
-    const byDefault = [...ranked].sort((a, b) => compareForDefault({ ...a, id: a.id, state: routeState(a) }, { ...b, id: b.id, state: routeState(b) }, preferred));
+    const byDefault = [...ranked].sort((a, b) => compareForDefault({ ...a, id: a.id, state: routeState(a) }, { ...b, id: b.id, state: routeState(b) }, preferred, this.#order));
     for (const s of byDefault) {
       if (!this.isManaged(s)) {
         if (isConnected(s.state) && s.nameservers.length > 0) resolv.push({ ifname: s.ifname, nameservers: [...s.nameservers], domains: [] });

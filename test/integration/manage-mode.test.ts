@@ -18,6 +18,7 @@
  * |                                        | udhcpc ended, link still up / all back                       |
  * | carrier loss / return on eth-a         | eth-b promoted to metric 0 / demoted again                   |
  * | provisioning edit, then malformed edit | new address applied; rejected with file:line, address stays  |
+ * | MoveBefore / MoveAfter eth-b, eth-a     | eth-b's default at metric 0, eth-a low / back              |
  * | SIGTERM                                | DHCPRELEASE, udhcpc gone, no address/default/rule of ours, links up |
  */
 import { execFileSync } from 'node:child_process';
@@ -271,6 +272,23 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
     await waitRoutes('routes unchanged by the rejected files', steady());
     const r = await sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/after-reject`, { localAddress: '198.51.100.11' });
     expect(r).toMatchObject({ ok: true, status: 200 });
+  });
+
+  it('MoveBefore/MoveAfter reorder two equal services: the default route follows', async () => {
+    await lease();
+    await until('eth-a and eth-b online', async () => ((await service('eth-a')).props.State === 'online' && (await service('eth-b')).props.State === 'online' ? true : undefined));
+    const [a, b] = [await service('eth-a'), await service('eth-b')];
+    await client.call(b.path, INTERFACES.service, 'MoveBefore', 'o', [a.path]);
+    await waitRoutes('eth-b first', ['4 eth-b 198.51.100.17 0', `4 eth-a 198.51.100.9 ${low(11)}`, '6 eth-a 2001:db8:1::1 1024']);
+    const r = await sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/moved`);
+    expect(r).toMatchObject({ ok: true, localAddress: leaseB });
+    await client.call(b.path, INTERFACES.service, 'MoveAfter', 'o', [a.path]);
+    await waitRoutes('eth-a first again', steady());
+    const self = await client.call(b.path, INTERFACES.service, 'MoveBefore', 'o', [b.path]).then(
+      () => 'ok',
+      (e: { type?: string }) => e.type ?? String(e),
+    );
+    expect(self).toBe('net.connman.Error.InvalidService');
   });
 
   it('at SIGTERM gives the lease back and removes what it configured; the links stay up', async () => {

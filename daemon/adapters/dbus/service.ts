@@ -55,8 +55,18 @@ export function serviceInterface(ctx: AdapterContext): InterfaceSpec {
           call.withCaller((caller) => replyWhenDone(ctx.api().serviceDisconnect(caller, lastElement(call.path)))),
       },
       Remove: unsupported('', '', notHere('Service.Remove')),
-      MoveBefore: unsupported('o', '', notHere('Service.MoveBefore'), ['service']),
-      MoveAfter: unsupported('o', '', notHere('Service.MoveAfter'), ['service']),
+      MoveBefore: {
+        in: 'o',
+        out: '',
+        inNames: ['service'],
+        handle: (call) => call.withCaller((caller) => replyWhenDone(ctx.api().serviceMove(caller, lastElement(call.path), call.args[0] as string, true))),
+      },
+      MoveAfter: {
+        in: 'o',
+        out: '',
+        inNames: ['service'],
+        handle: (call) => call.withCaller((caller) => replyWhenDone(ctx.api().serviceMove(caller, lastElement(call.path), call.args[0] as string, false))),
+      },
       [M.ResetCounters]: {
         in: SIGNATURES.ResetCounters.in,
         out: SIGNATURES.ResetCounters.out,

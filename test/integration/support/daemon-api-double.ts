@@ -183,6 +183,10 @@ export class ScriptedDaemonApiDouble implements DaemonApi {
     this.#record('serviceConnect', caller, serviceId);
   }
 
+  serviceMove(caller: BusCaller, serviceId: string, target: string, before: boolean): void {
+    this.#record('serviceMove', caller, serviceId, target, before);
+  }
+
   setServiceProperty(caller: BusCaller, serviceId: string, name: string, value: RawValue): void {
     this.#record('setServiceProperty', caller, serviceId, name, value);
   }

@@ -189,6 +189,31 @@ describe('manage mode: user actions', () => {
     expect(codeOf(() => e.setServiceAutoConnect(idOf(e, 'eth-b'), false))).toBe('NSD_ERR_NOT_SUPPORTED');
   });
 
+  it('MoveBefore/MoveAfter decide between equal services; errors as ConnMan', () => {
+    const e = engine();
+    e.loadProvisioning('lab.config', `${STATIC_A}\n[service_b]\nType = ethernet\nDeviceName = eth-b\nIPv4 = 198.51.100.18/29/198.51.100.17\n`);
+    e.linkChanged(configured(11, 'eth-a', 'ethernet', '198.51.100.10', '198.51.100.9'));
+    e.linkChanged(configured(12, 'eth-b', 'ethernet', '198.51.100.18', '198.51.100.17'));
+    const [a, b] = [idOf(e, 'eth-a'), idOf(e, 'eth-b')];
+    const metric0 = () => e.managePlan().defaults.find((d) => d.metric === 0)?.ifindex;
+    expect(metric0()).toBe(11);
+    e.moveService(b, a, true);
+    expect(metric0()).toBe(12);
+    e.moveService(b, a, false);
+    expect(metric0()).toBe(11);
+    // Preferred technology and state still come first (M8): an online eth-b beats a ready eth-a.
+    e.moveService(a, b, true);
+    e.onlineStatus(b, 4, { online: true, portal: null });
+    expect(metric0()).toBe(12);
+    expect(codeOf(() => e.moveService(a, a, true))).toBe('NSD_ERR_INVALID_SERVICE');
+    expect(codeOf(() => e.moveService(a, 'nope', true))).toBe('NSD_ERR_INVALID_SERVICE');
+    const o = new Engine({ manage: { manage: ['eth-a'] } });
+    o.linkChanged(configured(11, 'eth-a', 'ethernet', '198.51.100.10', '198.51.100.9'));
+    o.linkChanged(configured(12, 'eth-b', 'ethernet', '198.51.100.18', '198.51.100.17'));
+    expect(codeOf(() => o.moveService(idOf(o, 'eth-b'), idOf(o, 'eth-a'), true))).toBe('NSD_ERR_NOT_SUPPORTED');
+    expect(codeOf(() => o.moveService(idOf(o, 'eth-a'), idOf(o, 'eth-b'), true))).toBe('NSD_ERR_INVALID_SERVICE');
+  });
+
   it('a saved AutoConnect=false keeps the link idle after a restart', () => {
     const e = engine();
     e.restoreServiceFlags({ ethernet_02000000000b_cable: { favorite: true, autoConnect: false } });
