@@ -472,7 +472,7 @@ export class Engine {
     for (const [key, g] of this.#groups) {
       for (const s of g.sessions) {
         if (!s.active) continue;
-        out.push({ id: key, bearers: s.effective.allowedBearers, boundTo: g.serviceId });
+        out.push({ id: key, bearers: s.effective.allowedBearers, boundTo: g.serviceId, allowedInterface: s.effective.allowedInterface });
         break;
       }
     }

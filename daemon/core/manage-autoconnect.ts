@@ -20,9 +20,9 @@
  * |---|------|------|----------|
  * | 1 | observed | `managed` is false | never touched |
  * | 2 | disabled technology | Powered false or OfflineMode | never a candidate (manage-actions takes the link down) |
- * | 3 | session release | up, reason `session`, no active session allows its bearer or is bound to it | disconnect `session-released` (or keep as `auto` by row 7) |
+ * | 3 | session release | up, reason `session`, no active session could use it (its bearer, and its interface when the session has AllowedInterface) or is bound to it | disconnect `session-released` (or keep as `auto` by row 7) |
  * | 3a | wired | SingleConnectedTechnology false | connect EVERY wired candidate, reason `auto` (ConnMan's connect-on-plug in `__connman_service_create_from_network`, outside the one-at-a-time autoconnect); they count as up for rows 4-6 |
- * | 4 | session connect | active session, unbound, no up service (managed or observed) of an allowed bearer | connect its best candidate — AllowedBearers order, then ranking — reason `session` |
+ * | 4 | session connect | active session, unbound, no up service (managed or observed) it could use (allowed bearer and, with AllowedInterface, that interface) | connect its best candidate — AllowedBearers order, then ranking — reason `session` |
  * | 5 | always connected | bearer in AlwaysConnectedTechnologies, no up managed service of it | connect its best candidate, reason `auto` |
  * | 6 | general | no up managed service outside AlwaysConnectedTechnologies | connect the best candidate outside them, reason `auto` |
  * | 7 | keep instead of release | a row-3 service is the pick of row 3a, 5 or 6 | no disconnect; retag as `auto` |
@@ -59,6 +59,8 @@ export interface AutoService {
   readonly userDisconnected?: boolean;
   /** The link has carrier; false means never a candidate. Absent means true. */
   readonly available?: boolean;
+  /** Interface name, for sessions restricted by AllowedInterface. */
+  readonly ifname?: string;
 }
 
 /** A session that called Connect and has not called Disconnect. */
@@ -68,6 +70,14 @@ export interface ActiveSession {
   readonly bearers: readonly Bearer[];
   /** Service the session is bound to, if any. */
   readonly boundTo: string | null;
+  /** Effective AllowedInterface: only a service on this interface can serve it. */
+  readonly allowedInterface?: string | null;
+}
+
+/** Could `s` serve `session` (bearer and interface restrictions)? */
+function serves(session: ActiveSession, s: AutoService): boolean {
+  if (!session.bearers.includes(s.bearer)) return false;
+  return !session.allowedInterface || s.ifname === session.allowedInterface;
 }
 
 /** Everything one autoconnect pass depends on. */
@@ -106,7 +116,7 @@ export function decideAutoconnect(input: AutoInput): AutoDecision {
     s.state === 'idle' && s.favorite && s.autoConnect && s.userDisconnected !== true && s.available !== false;
 
   // Row 3: session services nobody holds any more.
-  const held = (s: AutoService) => sessions.some((x) => x.boundTo === s.id || x.bearers.includes(s.bearer));
+  const held = (s: AutoService) => sessions.some((x) => x.boundTo === s.id || serves(x, s));
   const released = new Set(managed.filter((s) => isUp(s.state) && s.connectReason === 'session' && !held(s)).map((s) => s.id));
 
   // What counts as up for rows 4-6: up now (minus releases) or about to be connected.
@@ -135,10 +145,9 @@ export function decideAutoconnect(input: AutoInput): AutoDecision {
   // Row 4.
   for (const session of sessions) {
     if (session.boundTo !== null) continue;
-    const allowed = (s: AutoService) => session.bearers.includes(s.bearer);
-    if (services.some((s) => upIds.has(s.id) && allowed(s))) continue;
+    if (services.some((s) => upIds.has(s.id) && serves(session, s))) continue;
     const best = session.bearers
-      .map((b) => managed.find((s) => s.bearer === b && isCandidate(s) && !upIds.has(s.id)))
+      .map((b) => managed.find((s) => s.bearer === b && serves(session, s) && isCandidate(s) && !upIds.has(s.id)))
       .find((s) => s !== undefined);
     if (best) pick(best, 'session');
   }

@@ -304,6 +304,7 @@ export class ManageState {
         connectReason: this.#rt.reasons.get(s.id) ?? null,
         userDisconnected: this.#rt.userDisconnected.has(s.id),
         available: s.carrier,
+        ifname: s.ifname,
       };
     });
     const powered = Object.fromEntries(BEARERS.map((b) => [b, switches.powered[b] !== false])) as Record<Bearer, boolean>;

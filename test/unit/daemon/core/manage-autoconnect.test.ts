@@ -45,6 +45,19 @@ describe('decideAutoconnect', () => {
     });
   });
 
+  describe('sessions restricted by AllowedInterface', () => {
+    it('brings up the named interface even though another service of an allowed bearer is up, and holds only it', () => {
+      const services = [s('eth', 'ethernet', 'ready', { ifname: 'eth0', connectReason: 'auto' }), s('cell1', 'cellular', 'idle', { ifname: 'wwan0' }), s('cell2', 'cellular', 'idle', { ifname: 'wwan1' })];
+      const session: ActiveSession = { id: 'x', bearers: ['ethernet', 'cellular'], boundTo: null, allowedInterface: 'wwan1' };
+      expect(decideAutoconnect(input(services, { sessions: [session] }))).toEqual({ ...NONE, connect: [{ id: 'cell2', reason: 'session' }] });
+      // Once up for the session, the restricted session holds it; a session on another interface would not.
+      const up = [services[0]!, services[1]!, s('cell2', 'cellular', 'configuration', { ifname: 'wwan1', connectReason: 'session' })];
+      expect(decideAutoconnect(input(up, { sessions: [session] }))).toEqual(NONE);
+      const other: ActiveSession = { ...session, allowedInterface: 'wwan0', boundTo: 'none-yet' };
+      expect(decideAutoconnect(input(up, { sessions: [other] })).disconnect).toEqual([{ id: 'cell2', why: 'session-released' }]);
+    });
+  });
+
   describe('available: a link without carrier is never a candidate', () => {
     it('skips an unplugged wired candidate and connects the next one', () => {
       const out = decideAutoconnect(input([s('eth1', 'ethernet', 'idle', { available: false }), s('eth2', 'ethernet'), s('wifi', 'wifi')]));
