@@ -4,7 +4,7 @@
  * Runs in the foreground, logs to stderr, exits cleanly on SIGTERM/SIGINT after sending
  * Notification.Release to every session's client.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDBusAdapter } from './adapters/dbus/index.js';
 import { createIptablesBackend } from './adapters/iptables/index.js';
@@ -106,6 +106,10 @@ async function main(argv: string[]): Promise<number> {
 
 /** Manage mode's adapters: rtnetlink link configuration, udhcpc, IPv6 sysctls, the nameserver file, provisioning files. */
 function makeManage(config: DaemonConfig, log: Logger): NonNullable<RuntimeDeps['manage']> {
+  const cmd = config.dhcpClient[0] ?? '';
+  const found = cmd.includes('/') ? existsSync(cmd) : (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(join(d, cmd)));
+  // Not fatal: statically provisioned links work without it.
+  if (!found) log('error', `DhcpClient '${cmd}' not found (PATH=${process.env.PATH ?? ''}): links configured by DHCP will stay in 'configuration'; install busybox's udhcpc or set DhcpClient`);
   return {
     links: createLinkConfig({ log }),
     dhcp: new UdhcpcClient({
