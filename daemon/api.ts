@@ -44,6 +44,8 @@ export interface DaemonApi {
   /** Brings a managed service up; a promise means: reply once its link is configured. */
   serviceConnect(caller: BusCaller, serviceId: string): void | Promise<void>;
   serviceDisconnect(caller: BusCaller, serviceId: string): void | Promise<void>;
+  /** org.netsession.Manager1.GetDefaultRoutes: the gateway lifecycle of managed links' default routes. */
+  defaultRoutes(): PropDict[];
   /** `MoveBefore`/`MoveAfter(o target)`: the user's order of managed services; a promise means: reply once routes follow. */
   serviceMove(caller: BusCaller, serviceId: string, target: string, before: boolean): void | Promise<void>;
   /** `SetProperty`: only `AutoConnect` of managed services; a promise means: reply once saved. */

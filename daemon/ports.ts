@@ -375,6 +375,8 @@ export interface LinkConfigurator {
   applyMainDefaults(desired: readonly DefaultRoute[], managed: readonly number[]): Promise<{ problems: string[]; skipped: string[] }>;
   /** Resolves true once the kernel has confirmed `route`, false after `timeoutMs`. */
   waitActive(route: DefaultRoute, timeoutMs: number): Promise<boolean>;
+  /** Every default route handled so far with its lifecycle state (inactive, added, active, removed). */
+  lifecycle(): Array<{ family: Family; ifindex: number; gateway: string | null; metric: number; state: string }>;
 }
 
 /** Per-link IPv6 switches (sysctls): enabled at all, and autoconfiguration from router advertisements. */

@@ -709,8 +709,22 @@ export class Runtime implements DaemonApi {
     await this.kernelSettled();
   }
 
+  defaultRoutes(): PropDict[] {
+    const links = this.#manage ? this.#d.manage?.links : undefined;
+    if (!links) return [];
+    const names = new Map(this.engine.services().map((s) => [s.ifindex, s.ifname]));
+    return links.lifecycle().map((r) => ({
+      Interface: { signature: 's', value: names.get(r.ifindex) ?? `#${r.ifindex}` },
+      Family: { signature: 'y', value: r.family },
+      Gateway: { signature: 's', value: r.gateway ?? '' },
+      Metric: { signature: 'u', value: r.metric },
+      State: { signature: 's', value: r.state },
+    }));
+  }
+
   capabilities(): string[] {
     const caps = ['ListSessions', 'PerServiceOnlineCheck', 'CgroupPolicy'];
+    if (this.#manage) caps.push('ManageMode');
     if (this.#d.accounting) caps.push('Statistics', 'StatisticsSignal');
     if (this.#d.routing || this.#d.firewall) caps.push('Datapath');
     if (this.#d.firewall && this.#d.cgroups) caps.push('ClaimCgroup');

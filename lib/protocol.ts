@@ -43,7 +43,7 @@ export const NETSESSION_MANAGER_INTERFACE = 'org.netsession.Manager1';
 /** Method names of the extension interfaces. */
 export const NETSESSION_METHODS = {
   /** On {@link NETSESSION_MANAGER_INTERFACE} (object `/`). */
-  manager: { ListSessions: 'ListSessions', GetCapabilities: 'GetCapabilities' },
+  manager: { ListSessions: 'ListSessions', GetCapabilities: 'GetCapabilities', GetDefaultRoutes: 'GetDefaultRoutes' },
   /** On {@link NETSESSION_INTERFACE} (each session object). */
   session: { GetStatistics: 'GetStatistics', ResetStatistics: 'ResetStatistics', ClaimCgroup: 'ClaimCgroup', SetStatisticsInterval: 'SetStatisticsInterval' },
   /** On {@link NETSESSION_SERVICE_INTERFACE} (each service object). */
@@ -57,6 +57,12 @@ export const NETSESSION_SIGNATURES = {
   /** Root only: every session with its properties. */
   ListSessions: { in: '', out: 'a(oa{sv})' },
   GetCapabilities: { in: '', out: 'as' },
+  /**
+   * Manage mode: every main-table default route the daemon handled, with its gateway lifecycle
+   * state as the kernel confirmed it: `{ Interface: s, Family: y (4|6), Gateway: s, Metric: u,
+   * State: s (inactive|added|active|removed) }`. Empty when no interface is managed.
+   */
+  GetDefaultRoutes: { in: '', out: 'aa{sv}' },
   /** Per family (`IPv4`, `IPv6`): `{ Online: b, Portal: s }` (Portal '' unless a captive portal answered). */
   GetOnlineCheck: { in: '', out: 'a{sv}' },
   /** Keys {@link STATISTICS_KEYS}, each a `t`. */

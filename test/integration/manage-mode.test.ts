@@ -25,12 +25,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INTERFACES } from '../../lib/protocol.js';
+import { INTERFACES, NETSESSION_MANAGER_INTERFACE } from '../../lib/protocol.js';
 import { dhcpClientPids, startDhcpServer, type DhcpServer } from './harness/dhcp-server.js';
 import { waitFor } from './harness/exec.js';
 import { createSandbox, requireRoot, type DevRoute, type Sandbox } from './harness/sandbox.js';
 import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
-import { ConnmanClient } from './support/connman-client.js';
+import { ConnmanClient, unwrap } from './support/connman-client.js';
 
 function canRun(): boolean {
   if (!requireRoot()) return false;
@@ -92,6 +92,11 @@ const globals6 = async (name: string): Promise<string[]> => (await sb.addresses(
 const nameservers = (): string[] => readFileSync(join(td.stateDir, 'resolv.conf'), 'utf8').split('\n').filter((l) => l.startsWith('nameserver '));
 const waitNameservers = (what: string, want: string[]): Promise<true> =>
   until(what, async () => (JSON.stringify(nameservers()) === JSON.stringify(want.map((x) => `nameserver ${x}`)) ? true : undefined));
+/** org.netsession.Manager1.GetDefaultRoutes as `'<ifname> <family> <gateway> <metric>' → state`. */
+const lifecycle = async (): Promise<Record<string, string>> => {
+  const [routes] = unwrap(await client.call('/', NETSESSION_MANAGER_INTERFACE, 'GetDefaultRoutes', '', [])) as [Array<Record<string, unknown>>];
+  return Object.fromEntries(routes.map((r) => [`${String(r.Interface)} ${String(r.Family)} ${String(r.Gateway)} ${String(r.Metric)}`, String(r.State)]));
+};
 const tail = (): string => (td.daemon.stdout + td.daemon.stderr).split('\n').slice(-40).join('\n');
 
 /** The routes of the steady state: eth-a default, eth-b low priority (IPv6 off on eth-b). */
@@ -233,6 +238,11 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
     await sb.setCarrier('eth-a', false);
     await until('eth-a idle', async () => ((await service('eth-a')).props.State === 'idle' ? true : undefined));
     await waitRoutes('eth-b promoted', ['4 eth-b 198.51.100.17 0']);
+    // The daemon's own view: each route's state as the kernel's notifications confirmed it.
+    await until('lifecycle: eth-b metric 0 active, its low-priority route and eth-a\'s gone', async () => {
+      const l = await lifecycle();
+      return l['eth-b 4 198.51.100.17 0'] === 'active' && l[`eth-b 4 198.51.100.17 ${low(12)}`] !== 'active' && l['eth-a 4 198.51.100.9 0'] !== 'active' ? true : undefined;
+    });
     expect(await globals4('eth-a')).toEqual([]);
     expect(await globals6('eth-a')).toEqual([]);
     const r = await sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/promoted`);
@@ -242,6 +252,10 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
     await sb.setCarrier('eth-a', true);
     await until('eth-a connected again', async () => (connected((await service('eth-a')).props.State) ? true : undefined));
     await waitRoutes('eth-a default again, eth-b demoted', steady());
+    await until('lifecycle: eth-a metric 0 and eth-b low priority active again', async () => {
+      const l = await lifecycle();
+      return l['eth-a 4 198.51.100.9 0'] === 'active' && l[`eth-b 4 198.51.100.17 ${low(12)}`] === 'active' && l['eth-b 4 198.51.100.17 0'] !== 'active' ? true : undefined;
+    });
     await waitNameservers('eth-a nameserver first again', [STATIC_DNS, DHCP_DNS]);
     expect(await globals4('eth-a')).toEqual(['198.51.100.10/29']);
     expect(await globals6('eth-a')).toEqual(['2001:db8:1::2/64']);

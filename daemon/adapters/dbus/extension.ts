@@ -40,6 +40,12 @@ export function managerExtension(ctx: AdapterContext): InterfaceSpec {
         outNames: ['capabilities'],
         handle: () => [ctx.api().capabilities()],
       },
+      [M.GetDefaultRoutes]: {
+        in: SIG.GetDefaultRoutes.in,
+        out: SIG.GetDefaultRoutes.out,
+        outNames: ['routes'],
+        handle: () => [ctx.api().defaultRoutes().map(encodeDict)],
+      },
     },
   };
 }

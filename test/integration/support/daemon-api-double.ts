@@ -183,6 +183,11 @@ export class ScriptedDaemonApiDouble implements DaemonApi {
     this.#record('serviceConnect', caller, serviceId);
   }
 
+  defaultRoutes(): PropDict[] {
+    this.#record('defaultRoutes', undefined);
+    return [];
+  }
+
   serviceMove(caller: BusCaller, serviceId: string, target: string, before: boolean): void {
     this.#record('serviceMove', caller, serviceId, target, before);
   }
