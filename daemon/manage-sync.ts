@@ -23,6 +23,7 @@ import type { Clock, DefaultRoute, DhcpClient, DhcpLeaseEvent, Ipv6Switches, Lin
 
 /** Delay before a pass that left work undone is tried again. */
 export const RETRY_MS = 1000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How long a pass waits for the kernel to confirm a new default route. */
 export const ACTIVE_TIMEOUT_MS = 3000;
 
@@ -201,7 +202,8 @@ export class ManageSync {
   /** Forwards a lease event and keeps a timer that ends the lease if nobody renews it. */
   #lease(ifname: string, e: DhcpLeaseEvent): void {
     this.#cancelLeaseTimer(ifname);
-    if ((e.type === 'bound' || e.type === 'renew') && e.leaseSeconds > 0) {
+    // Node timers stop at 2^31-1 ms (24.8 days); a longer lease is left to the client alone.
+    if ((e.type === 'bound' || e.type === 'renew') && e.leaseSeconds > 0 && e.leaseSeconds * 1000 <= MAX_TIMER_MS) {
       // udhcpc reports its own expiry too; the timer covers a client that hangs or is killed.
       this.#leaseTimers.set(
         ifname,
