@@ -16,13 +16,16 @@
  *
  * A pass whose plan equals the last applied one is skipped, unless it is forced (link events and
  * the periodic reconcile force: the kernel may have dropped routes on its own) or the last pass
- * left something undone, which is then retried after {@link RETRY_MS}.
+ * left something undone, which is then retried after {@link RETRY_MS}, doubling up to
+ * {@link MAX_RETRY_MS} while it keeps failing.
  */
 import type { ManagePlan } from './core/manage.js';
 import type { Clock, DefaultRoute, DhcpClient, DhcpLeaseEvent, Ipv6Switches, LinkConfigurator, Logger, NameserverFile } from './ports.js';
 
-/** Delay before a pass that left work undone is tried again. */
+/** Delay before a pass that left work undone is tried again; doubled while it keeps failing. */
 export const RETRY_MS = 1000;
+/** Longest delay between retries (a link-config error that persists is logged at most this often). */
+export const MAX_RETRY_MS = 30_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How long a pass waits for the kernel to confirm a new default route. */
 export const ACTIVE_TIMEOUT_MS = 3000;
@@ -52,6 +55,7 @@ export class ManageSync {
   #force = false;
   #running: Promise<void> | null = null;
   #retry: { cancel(): void } | null = null;
+  #retryMs = RETRY_MS;
   #stopped = false;
 
   constructor(deps: ManageSyncDeps) {
@@ -109,11 +113,15 @@ export class ManageSync {
       if (!force && this.#clean && fingerprint === this.#last) continue;
       this.#clean = await this.#pass(plan);
       this.#last = fingerprint;
-      if (!this.#clean && !this.#retry) {
+      if (this.#clean) {
+        this.#retryMs = RETRY_MS;
+      } else if (!this.#retry) {
+        const ms = this.#retryMs;
+        this.#retryMs = Math.min(ms * 2, MAX_RETRY_MS);
         this.#retry = this.#d.clock.setTimeout(() => {
           this.#retry = null;
           this.request(true);
-        }, RETRY_MS);
+        }, ms);
       }
     }
   }

@@ -146,6 +146,28 @@ describe('ManageSync', () => {
     expect(w.calls).toEqual(['defaults #12:0', 'links #12+[]']);
   });
 
+  it('backs off while a pass keeps failing, and starts over after a clean one', async () => {
+    const w = world({ links: [link({ dhcp: false })], defaults: [{ serviceId: 'b', ifindex: 12, family: 4, gateway: '198.51.100.17', metric: 0 }], resolv: [] });
+    const passesAfter = async (ms: number): Promise<number> => {
+      w.calls.length = 0;
+      w.clock.advance(ms);
+      await w.sync.settled();
+      return w.calls.filter((c) => c.startsWith('links')).length;
+    };
+    w.skip(1000);
+    w.sync.request();
+    await w.sync.settled();
+    expect(await passesAfter(RETRY_MS)).toBe(1);
+    // The next retry is due after 2·RETRY_MS, not RETRY_MS.
+    expect(await passesAfter(RETRY_MS)).toBe(0);
+    expect(await passesAfter(RETRY_MS)).toBe(1);
+    expect(await passesAfter(4 * RETRY_MS)).toBe(1);
+    w.skip(0);
+    expect(await passesAfter(8 * RETRY_MS)).toBe(1);
+    // Clean now: no more retries.
+    expect(await passesAfter(60 * RETRY_MS)).toBe(0);
+  });
+
   it('ends a lease nobody renewed when its time is up, and forgets the timer on renewal', async () => {
     const w = world({ links: [link()], defaults: [], resolv: [] });
     w.sync.request();
