@@ -19,7 +19,7 @@
  */
 import type { Bearer, ServiceState } from '../../lib/protocol.js';
 import type { Family } from '../ports.js';
-import { DEFAULT_BEARER_RANK, isConnected } from './services.js';
+import { bearerRank, isConnected } from './services.js';
 
 /** Largest value of the kernel's u32 route priority. */
 export const UINT32_MAX = 0xffff_ffff;
@@ -116,11 +116,6 @@ export function compareForDefault(a: RankedService, b: RankedService, preferred:
     if (ur !== 0) return ur;
   }
   return a.ifindex - b.ifindex;
-}
-
-function bearerRank(b: Bearer, preferred: readonly Bearer[]): number {
-  const i = preferred.indexOf(b);
-  return i >= 0 ? i : preferred.length + DEFAULT_BEARER_RANK.indexOf(b);
 }
 
 function orderRank(id: string, order: readonly string[]): number {

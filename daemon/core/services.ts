@@ -114,7 +114,8 @@ export function compareServices(a: Service, b: Service, preferred: readonly Bear
   return a.ifindex - b.ifindex;
 }
 
-function bearerRank(b: Bearer, preferred: readonly Bearer[]): number {
+/** Position of a bearer in the preference: configured ones first, then the default order. */
+export function bearerRank(b: Bearer, preferred: readonly Bearer[]): number {
   const i = preferred.indexOf(b);
   return i >= 0 ? i : preferred.length + DEFAULT_BEARER_RANK.indexOf(b);
 }
