@@ -129,8 +129,7 @@ export class ManageState {
   }
 
   /** The default-route gateways `s` is owed: static ones, else the lease's router. */
-  #gateways(s: Service): Array<{ family: Family; gateway: string }> {
-    const a = this.addressingOf(s);
+  #gateways(s: Service, a: DesiredAddressing = this.addressingOf(s)): Array<{ family: Family; gateway: string }> {
     const gateways = [...a.gateways];
     const lease = a.dhcpv4 ? this.#leases.get(s.id) : undefined;
     if (lease?.router && !gateways.some((g) => g.family === 4)) gateways.push({ family: 4, gateway: lease.router });
@@ -166,9 +165,14 @@ export class ManageState {
   configView(s: Service): ManagedConfigView {
     const section = this.sectionOf(s);
     const addressing = section ? desiredAddressing(section) : DEFAULT_ADDRESSING;
-    const lease = addressing.dhcpv4 ? this.#leases.get(s.id) : undefined;
-    const nameservers = !isConnected(s.state) ? [] : addressing.nameservers.length > 0 ? addressing.nameservers : [...(lease?.dns ?? []), ...s.nameservers];
-    return { section, addressing, nameservers };
+    return { section, addressing, nameservers: isConnected(s.state) ? this.#nameservers(s, addressing) : [] };
+  }
+
+  /** Nameservers in use: the provisioned ones, else the lease's and what the kernel reports. */
+  #nameservers(s: Service, a: DesiredAddressing): string[] {
+    if (a.nameservers.length > 0) return [...a.nameservers];
+    const lease = a.dhcpv4 ? this.#leases.get(s.id) : undefined;
+    return [...(lease?.dns ?? []), ...s.nameservers];
   }
 
   addressingOf(s: Service): DesiredAddressing {
@@ -337,8 +341,10 @@ export class ManageState {
     const resolv: ManagePlan['resolv'] = [];
     // A service waiting only for its default route ranks (and gets its route) as ready: the
     // route is what it waits for.
-    const routeState = (s: Service): Service['state'] => (s.state === 'configuration' && this.wanted(s) === 'pending' ? 'ready' : s.state);
-    const byDefault = [...ranked].sort((a, b) => compareForDefault({ ...a, id: a.id, state: routeState(a) }, { ...b, id: b.id, state: routeState(b) }, preferred, this.#order));
+    // Computed once per service: wanted() matches provisioning sections.
+    const routeStates = new Map(ranked.map((s) => [s.id, s.state === 'configuration' && this.wanted(s) === 'pending' ? 'ready' : s.state] as const));
+    const routeState = (s: Service): Service['state'] => routeStates.get(s.id) ?? s.state;
+    const byDefault = [...ranked].sort((a, b) => compareForDefault({ ...a, state: routeState(a) }, { ...b, state: routeState(b) }, preferred, this.#order));
     for (const s of byDefault) {
       if (!this.isManaged(s)) {
         if (isConnected(s.state) && s.nameservers.length > 0) resolv.push({ ifname: s.ifname, nameservers: [...s.nameservers], domains: [] });
@@ -352,10 +358,10 @@ export class ManageState {
       if (configured && lease) addresses.push({ family: 4, address: lease.address, prefixLength: lease.prefixLength });
       links.push({ serviceId: s.id, ifindex: s.ifindex, ifname: s.ifname, adminUp, configured, addresses, dhcp: configured && a.dhcpv4, ipv6: configured && a.ipv6, slaac: configured && a.slaac });
       if (!configured) continue;
-      routeInputs.push({ s, gateways: this.#gateways(s) });
+      routeInputs.push({ s, gateways: this.#gateways(s, a) });
       if (isConnected(s.state)) {
         const domains = [...a.searchDomains, ...(a.domain ? [a.domain] : [])];
-        resolv.push({ ifname: s.ifname, nameservers: [...this.configView(s).nameservers], domains });
+        resolv.push({ ifname: s.ifname, nameservers: this.#nameservers(s, a), domains });
       }
     }
     const defaults = desiredDefaultRoutes(routeInputs.map(({ s, gateways }) => ({ id: s.id, ifindex: s.ifindex, state: routeState(s), gateways })));
