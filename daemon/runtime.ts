@@ -16,7 +16,6 @@ import { CounterTable, type CounterRegistration } from './core/counters.js';
 import type { Engine } from './core/engine.js';
 import type { Effects } from './core/effects.js';
 import {
-  AlreadyConnectedError,
   InvalidPropertyError,
   NotSupportedError,
   PolicyParseError,
@@ -400,27 +399,28 @@ export class Runtime implements DaemonApi {
 
   #linkEvent(e: LinkEvent): void {
     this.apply(e.type === 'link' ? this.engine.linkChanged(e.facts) : this.engine.linkRemoved(e.ifindex));
-    // The kernel may have dropped routes of ours on its own (IPv4 routes go with a link's carrier).
-    this.#manage?.request(true);
+    // The kernel may have dropped routes of ours on its own (IPv4 routes go with a link's
+    // carrier), which the plan cannot show: re-read the managed links. Observed links' events
+    // need no such pass (a plan change still gets one through apply()).
+    if (e.type === 'link-removed' || this.engine.manage.isManaged({ ifname: e.facts.name })) this.#manage?.request(true);
   }
 
   #provisioningFile(file: string, text: string | null): void {
-    try {
-      this.apply(text === null ? this.engine.removeProvisioning(file) : this.engine.loadProvisioning(file, text));
-      this.#d.log('info', `provisioning ${file} ${text === null ? 'removed' : 'loaded'}`);
-    } catch (err) {
-      if (!(err instanceof ProvisioningError)) throw err;
-      this.#d.log('error', `provisioning rejected, previous version kept: ${err.message}`);
-    }
+    this.#keyFile('provisioning', file, text, ProvisioningError, () => (text === null ? this.engine.removeProvisioning(file) : this.engine.loadProvisioning(file, text)));
   }
 
   #policyFile(file: string, text: string | null): void {
+    this.#keyFile('policy', file, text, PolicyParseError, () => (text === null ? this.engine.removePolicy(file) : this.engine.loadPolicy(file, text)));
+  }
+
+  /** A policy or provisioning file changed; a malformed one is logged and its previous version stays. */
+  #keyFile(kind: string, file: string, text: string | null, parseError: new (...args: never[]) => Error, change: () => Effects): void {
     try {
-      this.apply(text === null ? this.engine.removePolicy(file) : this.engine.loadPolicy(file, text));
-      this.#d.log('info', `policy ${file} ${text === null ? 'removed' : 'loaded'}`);
+      this.apply(change());
+      this.#d.log('info', `${kind} ${file} ${text === null ? 'removed' : 'loaded'}`);
     } catch (err) {
-      if (!(err instanceof PolicyParseError)) throw err;
-      this.#d.log('error', `policy rejected, previous version kept: ${err.message}`);
+      if (!(err instanceof parseError)) throw err;
+      this.#d.log('error', `${kind} rejected, previous version kept: ${err.message}`);
     }
   }
 
@@ -486,7 +486,6 @@ export class Runtime implements DaemonApi {
     const s = this.engine.registry.byId(serviceId);
     if (!s) throw new ServiceNotFoundError(serviceId);
     if (caller.uid !== 0) throw new RootOnlyError('connect services');
-    if (isConnected(s.state)) throw new AlreadyConnectedError(serviceId);
     this.apply(this.engine.serviceConnect(serviceId));
     return this.#manageDone();
   }
