@@ -15,7 +15,6 @@
  *
  * Needs busybox udhcpc, dnsmasq (dnsmasq-base) and ethtool besides the harness's tools.
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -25,35 +24,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DhcpLeaseEvent } from '../../daemon/ports.js';
 import { MIN_LEASE_SECONDS, startDhcpServer, type DhcpServer } from './harness/dhcp-server.js';
 import { waitFor } from './harness/exec.js';
-import { createSandbox, requireRoot, type Sandbox, type SandboxProcess, type Uplink } from './harness/sandbox.js';
+import { canRunWith } from './support/manage-world.js';
+import { createSandbox, type Sandbox, type SandboxProcess, type Uplink } from './harness/sandbox.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DRIVER = join(ROOT, 'test/integration/drivers/dhcp-driver.ts');
 const DNS = ['203.0.113.53', '203.0.113.54'];
 const LEASE_SECONDS = MIN_LEASE_SECONDS;
 
-function missingTools(): string[] {
-  return ['udhcpc', 'dnsmasq', 'ethtool'].filter((t) => {
-    try {
-      execFileSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore', env: { PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` } });
-      return false;
-    } catch {
-      return true;
-    }
-  });
-}
-
-function canRun(): boolean {
-  if (!requireRoot()) return false;
-  const missing = missingTools();
-  if (missing.length === 0) return true;
-  const reason = `missing ${missing.join(', ')} (apt-get install -y udhcpc dnsmasq-base ethtool)`;
-  if (process.env.NETSESSION_INTEGRATION === 'require') throw new Error(`integration tests required but cannot run: ${reason}`);
-  console.warn(`[integration] skipping dhcp-client: ${reason}`);
-  return false;
-}
-
-const supported = canRun();
+const supported = canRunWith('dhcp-client', ['udhcpc', 'dnsmasq', 'ethtool'], 'udhcpc dnsmasq-base ethtool');
 
 type Event = DhcpLeaseEvent & { ifname: string };
 

@@ -14,37 +14,18 @@
  * | Connect / Disconnect on observed eth-c | net.connman.Error.NotSupported                                |
  * | eth-b AutoConnect false, SIGKILL, start| persisted; eth-b idle without address after restart; Connect ok |
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INTERFACES } from '../../lib/protocol.js';
 import { dhcpClientPids, startDhcpServer, type DhcpServer } from './harness/dhcp-server.js';
-import { waitFor } from './harness/exec.js';
-import { createSandbox, requireRoot, type Sandbox } from './harness/sandbox.js';
+import { createSandbox, type Sandbox } from './harness/sandbox.js';
 import { startTestDaemon, type TestDaemon, type TestDaemonOptions } from './harness/test-daemon.js';
+import { canRunWith, connected, lowMetric as low, manageView, until } from './support/manage-world.js';
 import { ConnmanClient, v } from './support/connman-client.js';
 
-function canRun(): boolean {
-  if (!requireRoot()) return false;
-  const missing = ['udhcpc', 'dnsmasq', 'ethtool'].filter((t) => {
-    try {
-      execFileSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore', env: { PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` } });
-      return false;
-    } catch {
-      return true;
-    }
-  });
-  if (missing.length === 0) return true;
-  const reason = `missing ${missing.join(', ')} (apt-get install -y udhcpc dnsmasq-base ethtool)`;
-  if (process.env.NETSESSION_INTEGRATION === 'require') throw new Error(`integration tests required but cannot run: ${reason}`);
-  console.warn(`[integration] skipping manage-control: ${reason}`);
-  return false;
-}
+const supported = canRunWith('manage-control', ['udhcpc', 'dnsmasq', 'ethtool'], 'udhcpc dnsmasq-base ethtool');
 
-const supported = canRun();
-
-const low = (ifindex: number): number => 0xffff_ffff - 1024 * ifindex;
 const WIRED = '[service_a]\nType = ethernet\nDeviceName = eth-a\nIPv4 = 198.51.100.10/255.255.255.248/198.51.100.9\nIPv6 = 2001:db8:1::2/64/2001:db8:1::1\nNameservers = 203.0.113.53,2001:db8:cafe::53\n';
 const DHCPB = '[service_b]\nType = ethernet\nDeviceName = eth-b\nIPv4 = dhcp\nIPv6 = off\n';
 /** The observed eth-c keeps the harness's routes (metric 300) whatever the daemon does. */
@@ -59,27 +40,7 @@ let dhcp: DhcpServer;
 let daemonOpts: TestDaemonOptions;
 let resolvConf: string;
 
-type Svc = { path: string; props: Record<string, unknown> };
-const service = async (name: string): Promise<Svc> => {
-  const s = (await client.services()).find((x) => x.props.Name === name);
-  if (!s) throw new Error(`no service ${name}`);
-  return s;
-};
-const connected = (state: unknown): boolean => state === 'ready' || state === 'online';
-const until = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> => waitFor(what, check, { timeoutMs, intervalMs: 100 });
-const tail = (): string => (td.daemon.stdout + td.daemon.stderr).split('\n').slice(-40).join('\n');
-const routes = async (): Promise<string[]> => (await sb.defaultRoutes()).map((r) => `${r.family} ${r.dev} ${r.gateway ?? '-'} ${r.metric}`).sort();
-const waitRoutes = async (what: string, want: string[]): Promise<void> => {
-  let last: string[] = [];
-  try {
-    await until(what, async () => {
-      last = await routes();
-      return JSON.stringify(last) === JSON.stringify([...want].sort()) ? true : undefined;
-    });
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\nwant ${JSON.stringify([...want].sort())}\ngot  ${JSON.stringify(last)}\ndaemon log tail:\n${tail()}`);
-  }
-};
+const { service, waitRoutes, tail } = manageView(() => ({ sb, td, client }));
 const v4 = async (name: string): Promise<string[]> => (await sb.addresses(name, 4)).map((a) => `${a.local}/${a.prefixlen}`);
 const states = async (): Promise<Record<string, unknown>> => Object.fromEntries((await client.services()).map((s) => [s.props.Name, s.props.State]));
 

@@ -21,38 +21,18 @@
  * | MoveBefore / MoveAfter eth-b, eth-a     | eth-b's default at metric 0, eth-a low / back              |
  * | SIGTERM                                | DHCPRELEASE, udhcpc gone, no address/default/rule of ours, links up |
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INTERFACES, NETSESSION_MANAGER_INTERFACE } from '../../lib/protocol.js';
 import { dhcpClientPids, startDhcpServer, type DhcpServer } from './harness/dhcp-server.js';
-import { waitFor } from './harness/exec.js';
-import { createSandbox, requireRoot, type DevRoute, type Sandbox } from './harness/sandbox.js';
+import { createSandbox, type Sandbox } from './harness/sandbox.js';
 import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
+import { canRunWith, connected, lowMetric as low, manageView, routeTuples, until } from './support/manage-world.js';
 import { ConnmanClient, unwrap } from './support/connman-client.js';
 
-function canRun(): boolean {
-  if (!requireRoot()) return false;
-  const missing = ['udhcpc', 'dnsmasq', 'ethtool', 'curl'].filter((t) => {
-    try {
-      execFileSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore', env: { PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` } });
-      return false;
-    } catch {
-      return true;
-    }
-  });
-  if (missing.length === 0) return true;
-  const reason = `missing ${missing.join(', ')} (apt-get install -y udhcpc dnsmasq-base ethtool curl)`;
-  if (process.env.NETSESSION_INTEGRATION === 'require') throw new Error(`integration tests required but cannot run: ${reason}`);
-  console.warn(`[integration] skipping manage-mode: ${reason}`);
-  return false;
-}
+const supported = canRunWith('manage-mode', ['udhcpc', 'dnsmasq', 'ethtool', 'curl'], 'udhcpc dnsmasq-base ethtool curl');
 
-const supported = canRun();
-
-/** ConnMan's low-priority metric for a non-default service. */
-const low = (ifindex: number): number => 0xffff_ffff - 1024 * ifindex;
 const STATIC_DNS = '203.0.113.53';
 const DHCP_DNS = '203.0.113.54';
 const ETH_B_MAC = '02:00:00:00:00:02';
@@ -65,28 +45,7 @@ let client: ConnmanClient;
 let dhcp: DhcpServer;
 let provDir: string;
 
-type Svc = { path: string; props: Record<string, unknown> };
-const service = async (name: string): Promise<Svc> => {
-  const s = (await client.services()).find((x) => x.props.Name === name);
-  if (!s) throw new Error(`no service ${name}`);
-  return s;
-};
-const connected = (state: unknown): boolean => state === 'ready' || state === 'online';
-/** Waits until `check` returns a value (not undefined); the message carries the last state. */
-const until = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> => waitFor(what, check, { timeoutMs, intervalMs: 100 });
-/** Default routes as comparable tuples, sorted. */
-const routeTuples = (routes: DevRoute[]): string[] => routes.map((r) => `${r.family} ${r.dev} ${r.gateway ?? '-'} ${r.metric}`).sort();
-const waitRoutes = async (what: string, want: string[]): Promise<void> => {
-  let last: string[] = [];
-  try {
-    await until(what, async () => {
-      last = routeTuples(await sb.defaultRoutes());
-      return JSON.stringify(last) === JSON.stringify([...want].sort()) ? true : undefined;
-    });
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\nwant ${JSON.stringify([...want].sort())}\ngot  ${JSON.stringify(last)}\ndaemon log tail:\n${tail()}`);
-  }
-};
+const { service, waitRoutes } = manageView(() => ({ sb, td, client }));
 const globals4 = async (name: string): Promise<string[]> => (await sb.addresses(name, 4)).map((a) => `${a.local}/${a.prefixlen}`);
 const globals6 = async (name: string): Promise<string[]> => (await sb.addresses(name, 6)).filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`);
 const nameservers = (): string[] => readFileSync(join(td.stateDir, 'resolv.conf'), 'utf8').split('\n').filter((l) => l.startsWith('nameserver '));
@@ -97,7 +56,6 @@ const lifecycle = async (): Promise<Record<string, string>> => {
   const [routes] = unwrap(await client.call('/', NETSESSION_MANAGER_INTERFACE, 'GetDefaultRoutes', '', [])) as [Array<Record<string, unknown>>];
   return Object.fromEntries(routes.map((r) => [`${String(r.Interface)} ${String(r.Family)} ${String(r.Gateway)} ${String(r.Metric)}`, String(r.State)]));
 };
-const tail = (): string => (td.daemon.stdout + td.daemon.stderr).split('\n').slice(-40).join('\n');
 
 /** The routes of the steady state: eth-a default, eth-b low priority (IPv6 off on eth-b). */
 const steady = (): string[] => ['4 eth-a 198.51.100.9 0', `4 eth-b 198.51.100.17 ${low(12)}`, '6 eth-a 2001:db8:1::1 1024'];

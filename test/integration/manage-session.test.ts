@@ -21,37 +21,19 @@
  *
  * Also covers `--provisioning-dir` on the command line and `DhcpClient = busybox udhcpc`.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INTERFACES } from '../../lib/protocol.js';
 import { dhcpClientPids, startDhcpServer, type DhcpServer } from './harness/dhcp-server.js';
 import { waitFor } from './harness/exec.js';
-import { createSandbox, requireRoot, type Sandbox } from './harness/sandbox.js';
+import { createSandbox, type Sandbox } from './harness/sandbox.js';
 import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
+import { canRunWith, connected, lowMetric as low, manageView, until } from './support/manage-world.js';
 import { ConnmanClient, v } from './support/connman-client.js';
 
-function canRun(): boolean {
-  if (!requireRoot()) return false;
-  const missing = ['udhcpc', 'dnsmasq', 'ethtool'].filter((t) => {
-    try {
-      execFileSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore', env: { PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` } });
-      return false;
-    } catch {
-      return true;
-    }
-  });
-  if (missing.length === 0) return true;
-  const reason = `missing ${missing.join(', ')} (apt-get install -y udhcpc dnsmasq-base ethtool)`;
-  if (process.env.NETSESSION_INTEGRATION === 'require') throw new Error(`integration tests required but cannot run: ${reason}`);
-  console.warn(`[integration] skipping manage-session: ${reason}`);
-  return false;
-}
+const supported = canRunWith('manage-session', ['udhcpc', 'dnsmasq', 'ethtool'], 'udhcpc dnsmasq-base ethtool');
 
-const supported = canRun();
-
-const low = (ifindex: number): number => 0xffff_ffff - 1024 * ifindex;
 const WIRED =
   '[service_a]\nType = ethernet\nDeviceName = eth-a\nIPv4 = 198.51.100.10/255.255.255.248/198.51.100.9\nIPv6 = off\n' +
   '[service_b]\nType = ethernet\nDeviceName = eth-b\nIPv4 = 198.51.100.18/255.255.255.248/198.51.100.17\nIPv6 = off\n';
@@ -67,26 +49,7 @@ let dhcp: DhcpServer;
 let seq = 0;
 const notifierPath = () => `/test/manage${++seq}`;
 
-type Svc = { path: string; props: Record<string, unknown> };
-const service = async (name: string): Promise<Svc> => {
-  const s = (await client.services()).find((x) => x.props.Name === name);
-  if (!s) throw new Error(`no service ${name}`);
-  return s;
-};
-const connected = (state: unknown): boolean => state === 'ready' || state === 'online';
-const until = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> => waitFor(what, check, { timeoutMs, intervalMs: 100 });
-const tail = (): string => (td.daemon.stdout + td.daemon.stderr).split('\n').slice(-40).join('\n');
-const waitRoutes = async (what: string, want: string[]): Promise<void> => {
-  let last: string[] = [];
-  try {
-    await until(what, async () => {
-      last = (await sb.defaultRoutes()).map((r) => `${r.family} ${r.dev} ${r.gateway ?? '-'} ${r.metric}`).sort();
-      return JSON.stringify(last) === JSON.stringify([...want].sort()) ? true : undefined;
-    });
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\nwant ${JSON.stringify([...want].sort())}\ngot  ${JSON.stringify(last)}\ndaemon log tail:\n${tail()}`);
-  }
-};
+const { service, waitRoutes } = manageView(() => ({ sb, td, client }));
 const v4 = async (name: string): Promise<string[]> => (await sb.addresses(name, 4)).map((a) => a.local);
 const globals6 = async (name: string): Promise<string[]> => (await sb.addresses(name, 6)).filter((a) => a.scope === 'global').map((a) => a.local);
 
