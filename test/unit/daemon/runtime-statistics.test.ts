@@ -15,10 +15,10 @@
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../daemon/core/engine.js';
 import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../daemon/core/online-schedule.js';
-import type { DaemonError } from '../../../daemon/core/errors.js';
 import type { Accounting, BusCaller, BusEvents, Clock, Counters, PropDict } from '../../../daemon/ports.js';
 import { Runtime } from '../../../daemon/runtime.js';
 import { uplink } from '../../fakes/links.js';
+import { codeOf } from '../../fakes/errors.js';
 
 /** A clock whose time moves only when the test says; due timers fire in order. */
 class ManualClock implements Clock {
@@ -96,15 +96,6 @@ const ALICE: BusCaller = { sender: ':1.6', uid: 1001, gids: [1001], pid: undefin
 const BOB: BusCaller = { sender: ':1.7', uid: 1002, gids: [1002], pid: undefined };
 /** A second root client (e.g. an admin tool). */
 const ROOT_TOOL: BusCaller = { sender: ':1.8', uid: 0, gids: [0], pid: undefined };
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-    return 'no error';
-  } catch (err) {
-    return (err as DaemonError).code;
-  }
-}
 
 const counters = (rx: bigint): Counters => ({ rxBytes: rx, txBytes: rx / 2n, rxPackets: 3n, txPackets: 4n });
 

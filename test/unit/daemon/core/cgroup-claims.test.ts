@@ -5,8 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { checkCgroupPath, MAX_CGROUP_CLAIMS } from '../../../../daemon/core/cgroup-claims.js';
 import { Engine, type Caller } from '../../../../daemon/core/engine.js';
-import type { DaemonError } from '../../../../daemon/core/errors.js';
 import { alice, ROOT, uplink } from '../../../fakes/links.js';
+import { codeOf } from '../../../fakes/errors.js';
 
 const OWNER = ':1.7';
 const ME: Caller = { owner: OWNER, uid: 0 };
@@ -17,15 +17,6 @@ function setup() {
   e.linkChanged(uplink(2, 'eth0', 'ethernet'));
   e.linkChanged(uplink(4, 'wwan0', 'cellular'));
   return e;
-}
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    return (err as DaemonError).code;
-  }
-  return 'no error';
 }
 
 const cgroupClassifiers = (e: Engine) => e.kernelState().firewall.classifiers.filter((c) => c.kind === 'cgroup');

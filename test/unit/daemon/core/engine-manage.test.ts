@@ -5,10 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../../daemon/core/engine.js';
-import type { DaemonError } from '../../../../daemon/core/errors.js';
 import { lowPriorityMetric } from '../../../../daemon/core/manage-routes.js';
 import type { LinkFacts } from '../../../../daemon/ports.js';
 import { as, ROOT, uplink } from '../../../fakes/links.js';
+import { codeOf } from '../../../fakes/errors.js';
 
 const STATIC_A = '[service_a]\nType = ethernet\nDeviceName = eth-a\nIPv4 = 198.51.100.10/255.255.255.248/198.51.100.9\nNameservers = 203.0.113.53\n';
 
@@ -36,15 +36,6 @@ function state(e: Engine, ifname: string): string {
 
 function idOf(e: Engine, ifname: string): string {
   return e.services().find((s) => s.ifname === ifname)!.id;
-}
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    return (err as DaemonError).code;
-  }
-  return 'no error';
 }
 
 describe('manage mode: which links are configured', () => {

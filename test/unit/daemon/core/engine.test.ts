@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Engine, type Caller } from '../../../../daemon/core/engine.js';
 import type { Effects } from '../../../../daemon/core/effects.js';
-import type { DaemonError } from '../../../../daemon/core/errors.js';
 import { SETTING_KEYS } from '../../../../lib/protocol.js';
 import { alice, as, bool, ROOT, str, uplink } from '../../../fakes/links.js';
+import { codeOf } from '../../../fakes/errors.js';
 
 const OWNER = ':1.7';
 const ME: Caller = { owner: OWNER, uid: 0 };
@@ -25,15 +25,6 @@ function upd(fx: Effects, path: string): Record<string, unknown> | undefined {
   const u = fx.updates.filter((x) => x.path === path);
   expect(u.length).toBeLessThanOrEqual(1);
   return u[0] ? Object.fromEntries(u[0].changes) : undefined;
-}
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    return (err as DaemonError).code;
-  }
-  return 'no error';
 }
 
 function serviceIdOf(e: Engine, ifname: string): string {

@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { applySetting, defaultRequest, isValidInterfaceName, parseBearerList, parseCreateSettings } from '../../../../daemon/core/settings.js';
-import { DBUS_ERROR_OF, type DaemonError } from '../../../../daemon/core/errors.js';
+import { DBUS_ERROR_OF } from '../../../../daemon/core/errors.js';
 import { as, bool, str } from '../../../fakes/links.js';
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    return (e as DaemonError).code;
-  }
-  return 'no error';
-}
+import { codeOf } from '../../../fakes/errors.js';
 
 describe('parseBearerList', () => {
   it('expands * in place to the five default bearers, without vpn', () => {

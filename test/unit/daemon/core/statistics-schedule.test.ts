@@ -11,17 +11,9 @@
  * | set again / set 0 / session ends / subscriber gone | replaced (old one not live) / removed             |
  */
 import { describe, expect, it } from 'vitest';
-import { DBUS_ERROR_OF, type DaemonError } from '../../../../daemon/core/errors.js';
+import { DBUS_ERROR_OF } from '../../../../daemon/core/errors.js';
 import { DUE_SLACK_MS, StatisticsSchedule, checkStatisticsInterval, statisticsProps } from '../../../../daemon/core/statistics-schedule.js';
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-    return 'no error';
-  } catch (err) {
-    return (err as DaemonError).code;
-  }
-}
+import { codeOf } from '../../../fakes/errors.js';
 
 /** Runs the schedule like the runtime's timer would: to each next due time, taking what is due. */
 function run(sch: StatisticsSchedule, until: number): Array<[number, string[]]> {
