@@ -25,7 +25,8 @@
  */
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import type { Accounting, Counters, Family, Firewall, FirewallState, Logger } from '../../ports.js';
+import type { Accounting, Counters, Family, FirewallState, Logger } from '../../ports.js';
+import { FirewallBackendBase, type ApplyStats } from '../firewall/backend-base.js';
 import { createCgroupResolver } from '../nftables/cgroup.js';
 import type { CgroupRef } from '../nftables/ruleset.js';
 import { isOurNfacct, sessionCounters } from './counters.js';
@@ -56,100 +57,41 @@ export interface IptablesBackendOptions {
   log?: Logger;
 }
 
-/** Options of one apply. */
-export interface ApplyOptions {
-  /** Read the kernel back instead of trusting the cache. */
-  verify?: boolean;
-}
-
-/** What the last apply did (for tests and benchmarks); the same shape as the nftables backend's. */
-export interface ApplyStats {
-  /** Kernel changes: each restore line (chain created/flushed/deleted, rule added/deleted) and each NFACCT object created or deleted. */
-  ops: number;
-  /** Calls made to apply them: iptables-restore per family with changes, plus one per NFACCT batch (create, delete). */
-  commands: number;
-  /** Bytes of iptables-restore input. */
-  bytes: number;
-  /** Whether the kernel was read back (verify, first apply, or a retry). */
-  readBack: boolean;
-  /** Batches tried: 1 normally, more after a failure. */
-  attempts: number;
-  /** Every chain of ours was removed and the state built again as a last resort. */
-  rebuilt: boolean;
-  /** Wall time of the whole apply, in ms. */
-  ms: number;
-  /** Sessions and classifiers that could not be expressed (and were left out). */
-  warnings: string[];
-}
+export type { ApplyOptions, ApplyStats } from '../firewall/backend-base.js';
 
 /** iptables + NFACCT implementation of the Firewall and Accounting ports. */
-export class IptablesBackend implements Firewall, Accounting {
+export class IptablesBackend extends FirewallBackendBase implements Accounting {
   readonly #runner: IptablesRunner;
   readonly #nfacct: NfacctClient;
   readonly #resolver: () => (path: string) => CgroupRef | null;
-  readonly #log: Logger;
   readonly #families: readonly Family[];
   /** What the kernel holds as last written or read; undefined = unknown. */
   #known: DatapathModel | undefined = undefined;
-  #lastDesired: FirewallState | null = null;
-  #lastStats: ApplyStats | null = null;
-  #lastWarnings = new Set<string>();
-  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: IptablesBackendOptions = {}) {
+    super(opts.log ?? (() => undefined), 'iptables');
     this.#runner = opts.runner ?? createIptablesRunner(opts.tools);
     this.#nfacct = opts.nfacct ?? createNfacctClient(opts.nfacctOptions);
     this.#resolver = opts.cgroupResolver ?? (() => createCgroupResolver());
-    this.#log = opts.log ?? (() => undefined);
     this.#families = opts.families ?? (existsSync('/proc/sys/net/ipv6') ? [4, 6] : [4]);
-    this.#log('info', `iptables: using ${this.#runner.description}, NFACCT over netlink${this.#families.includes(6) ? '' : ' (IPv4 only: no IPv6 in this kernel)'}`);
-  }
-
-  /** Statistics of the last successful apply (null before the first). */
-  get lastApply(): ApplyStats | null {
-    return this.#lastStats;
-  }
-
-  /** Kernel changes made by the last apply (0 when it found nothing to do). */
-  get lastOps(): number {
-    return this.#lastStats?.ops ?? 0;
-  }
-
-  /** Bytes of iptables-restore input the last apply ran (0 when it found nothing to do). */
-  get lastBatchSize(): number {
-    return this.#lastStats?.bytes ?? 0;
-  }
-
-  /** Makes the kernel match `desired` (see the module comment for when it reads back). */
-  apply(desired: FirewallState, opts: ApplyOptions = {}): Promise<void> {
-    return this.#serial(() => this.#apply(desired, opts.verify === true));
-  }
-
-  /** Re-applies the last desired state against a fresh read-back (a no-op before any apply). */
-  verify(): Promise<void> {
-    return this.#serial(async () => {
-      if (this.#lastDesired) await this.#apply(this.#lastDesired, true);
-    });
+    this.log('info', `iptables: using ${this.#runner.description}, NFACCT over netlink${this.#families.includes(6) ? '' : ' (IPv4 only: no IPv6 in this kernel)'}`);
   }
 
   /** Removes every chain, hook and NFACCT object of ours (read back first: nothing is missed). */
-  clear(): Promise<void> {
-    return this.#serial(async () => {
-      this.#known = undefined;
-      const actual = await this.#readBack();
-      for (const family of this.#families) {
-        const ops = diffFamily(actual.families[family], emptyFamilyModel());
-        if (ops.length) await this.#runner.restore(family, opsToRestore(ops));
-      }
-      await this.#deleteNfacct([...actual.nfacct]);
-      this.#known = emptyDatapath();
-      this.#lastDesired = null;
-    });
+  protected async clearKernel(): Promise<void> {
+    this.#known = undefined;
+    const actual = await this.#readBack();
+    for (const family of this.#families) {
+      const ops = diffFamily(actual.families[family], emptyFamilyModel());
+      if (ops.length) await this.#runner.restore(family, opsToRestore(ops));
+    }
+    await this.#deleteNfacct([...actual.nfacct]);
+    this.#known = emptyDatapath();
   }
 
   /** Counters of every session, from one NFACCT dump. */
   read(): Promise<Map<string, Counters>> {
-    return this.#serial(async () => sessionCounters(await this.#nfacct.list()));
+    return this.serial(async () => sessionCounters(await this.#nfacct.list()));
   }
 
   /**
@@ -157,19 +99,13 @@ export class IptablesBackend implements Firewall, Accounting {
    * `nfacct list reset` would zero everybody's); unknown sessions are ignored.
    */
   reset(sessionKeys: string[]): Promise<void> {
-    return this.#serial(async () => {
+    return this.serial(async () => {
       const names = sessionKeys.flatMap((k) => {
         const n = nfacctNames(k);
         return [n.tx, n.rx];
       });
       await this.#nfacct.reset(names);
     });
-  }
-
-  #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.#queue.then(fn, fn);
-    this.#queue = next.catch(() => undefined);
-    return next;
   }
 
   async #readBack(): Promise<DatapathModel> {
@@ -183,7 +119,7 @@ export class IptablesBackend implements Firewall, Accounting {
   async #deleteNfacct(names: readonly string[]): Promise<string[]> {
     const failures = await this.#nfacct.delete(names);
     for (const f of failures) {
-      this.#log('warn', `iptables: cannot delete NFACCT object ${f.name} (${f.code}); a rule outside the daemon's chains may still name it`);
+      this.log('warn', `iptables: cannot delete NFACCT object ${f.name} (${f.code}); a rule outside the daemon's chains may still name it`);
     }
     return failures.map((f) => f.name);
   }
@@ -196,14 +132,14 @@ export class IptablesBackend implements Firewall, Accounting {
     }
   }
 
-  async #apply(desired: FirewallState, verify: boolean): Promise<void> {
+  protected async applyOnce(desired: FirewallState, verify: boolean): Promise<ApplyStats> {
     const started = performance.now();
     let readBack = verify || this.#known === undefined;
     let rebuilt = false;
     for (let attempt = 1; ; attempt++) {
       const { model: want, warnings } = buildRuleset(desired, { cgroup: this.#resolver() });
       for (const f of [4, 6] as const) if (!this.#families.includes(f)) want.families[f] = emptyFamilyModel();
-      this.#reportWarnings(warnings);
+      this.reportWarnings(warnings);
       const actual = readBack ? await this.#readBack() : (this.#known as DatapathModel);
       const nf = diffNfacct(actual.nfacct, want.nfacct);
       const scripts: Array<{ family: Family; ops: Op[]; text: string }> = [];
@@ -222,13 +158,13 @@ export class IptablesBackend implements Firewall, Accounting {
       } catch (err) {
         this.#known = undefined;
         if (!readBack) {
-          this.#log('warn', `iptables: batch failed (${(err as Error).message}); retrying from a read-back`);
+          this.log('warn', `iptables: batch failed (${(err as Error).message}); retrying from a read-back`);
           readBack = true;
           continue;
         }
         // Removing our rules cannot help NFACCT objects that cannot be created.
         if (!rebuilt && restoring) {
-          this.#log('error', `iptables: batch failed on a fresh read-back (${(err as Error).message}); removing every chain of ours and building them again`);
+          this.log('error', `iptables: batch failed on a fresh read-back (${(err as Error).message}); removing every chain of ours and building them again`);
           await this.#removeRules();
           rebuilt = true;
           continue;
@@ -238,8 +174,7 @@ export class IptablesBackend implements Firewall, Accounting {
       // Objects that could not be deleted are left out of the cache: the next verifying apply
       // tries again, plain applies do not (they would only log the same warning each time).
       this.#known = want;
-      this.#lastDesired = desired;
-      this.#lastStats = {
+      return {
         ops: scripts.reduce((n, s) => n + s.ops.length, 0) + nf.add.length + nf.del.length - left.length,
         commands: scripts.length + (nf.add.length ? 1 : 0) + (nf.del.length ? 1 : 0),
         bytes: scripts.reduce((n, s) => n + Buffer.byteLength(s.text), 0),
@@ -249,14 +184,7 @@ export class IptablesBackend implements Firewall, Accounting {
         ms: performance.now() - started,
         warnings,
       };
-      return;
     }
-  }
-
-  #reportWarnings(warnings: string[]): void {
-    const now = new Set(warnings);
-    for (const w of now) if (!this.#lastWarnings.has(w)) this.#log('warn', `iptables: ${w}`);
-    this.#lastWarnings = now;
   }
 }
 

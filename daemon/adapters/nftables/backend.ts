@@ -17,7 +17,8 @@
  * Calls are serialised: an apply never interleaves with another apply, a clear or a reset.
  */
 import { performance } from 'node:perf_hooks';
-import type { Accounting, Counters, Firewall, FirewallState, Logger } from '../../ports.js';
+import type { Accounting, Counters, FirewallState, Logger } from '../../ports.js';
+import { FirewallBackendBase, type ApplyStats } from '../firewall/backend-base.js';
 import { createCgroupResolver } from './cgroup.js';
 import { parseCounters } from './counters.js';
 import { diffTable } from './diff.js';
@@ -43,93 +44,34 @@ export interface NftablesBackendOptions {
   log?: Logger;
 }
 
-/** Options of one apply. */
-export interface ApplyOptions {
-  /** Read the table back from the kernel instead of trusting the cache. */
-  verify?: boolean;
-}
-
-/** What the last apply did (for tests and benchmarks). */
-export interface ApplyStats {
-  /** Kernel changes in the batch that succeeded: each map element once, every other op once. */
-  ops: number;
-  /** nft commands in that batch. */
-  commands: number;
-  /** Bytes of nft script in that batch. */
-  bytes: number;
-  /** Whether the table was read back from the kernel (verify, first apply, or a retry). */
-  readBack: boolean;
-  /** Batches tried: 1 normally, more after a failure. */
-  attempts: number;
-  /** The table was deleted and rebuilt as a last resort (counters lost). */
-  rebuilt: boolean;
-  /** Wall time of the whole apply, in ms. */
-  ms: number;
-  /** Sessions and classifiers that could not be expressed (and were left out). */
-  warnings: string[];
-}
+export type { ApplyOptions, ApplyStats } from '../firewall/backend-base.js';
 
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 
 /** nftables implementation of the Firewall and Accounting ports. */
-export class NftablesBackend implements Firewall, Accounting {
+export class NftablesBackend extends FirewallBackendBase implements Accounting {
   readonly table: string;
   readonly #runner: NftRunner;
   readonly #resolver: () => (path: string) => CgroupRef | null;
-  readonly #log: Logger;
   /** The kernel's table as last written or read: null = absent, undefined = unknown. */
   #known: TableModel | null | undefined = undefined;
-  #lastDesired: FirewallState | null = null;
-  #lastStats: ApplyStats | null = null;
-  #lastWarnings = new Set<string>();
-  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: NftablesBackendOptions = {}) {
+    super(opts.log ?? (() => undefined), 'nftables');
     this.table = opts.table ?? 'netsession';
     if (!TABLE_NAME.test(this.table)) throw new Error(`invalid nftables table name ${JSON.stringify(this.table)}`);
     this.#runner = opts.runner ?? createNftRunner(opts.nft);
     this.#resolver = opts.cgroupResolver ?? (() => createCgroupResolver());
-    this.#log = opts.log ?? (() => undefined);
-  }
-
-  /** Statistics of the last successful apply (null before the first). */
-  get lastApply(): ApplyStats | null {
-    return this.#lastStats;
-  }
-
-  /** Kernel changes made by the last apply (0 when it found nothing to do). */
-  get lastOps(): number {
-    return this.#lastStats?.ops ?? 0;
-  }
-
-  /** Bytes of nft script the last apply ran (0 when it found nothing to do). */
-  get lastBatchSize(): number {
-    return this.#lastStats?.bytes ?? 0;
-  }
-
-  /** Makes the kernel's table match `desired` (see the module comment for when it reads back). */
-  apply(desired: FirewallState, opts: ApplyOptions = {}): Promise<void> {
-    return this.#serial(() => this.#apply(desired, opts.verify === true));
-  }
-
-  /** Re-applies the last desired state against a fresh read-back (a no-op before any apply). */
-  verify(): Promise<void> {
-    return this.#serial(async () => {
-      if (this.#lastDesired) await this.#apply(this.#lastDesired, true);
-    });
   }
 
   /** Deletes the table (all marking, classification, SNAT and counters). */
-  clear(): Promise<void> {
-    return this.#serial(async () => {
-      await this.#deleteTable();
-      this.#lastDesired = null;
-    });
+  protected clearKernel(): Promise<void> {
+    return this.#deleteTable();
   }
 
   /** Counters of every session in the table, from one dump. */
   read(): Promise<Map<string, Counters>> {
-    return this.#serial(async () => {
+    return this.serial(async () => {
       try {
         return parseCounters(await this.#runner.run(['-j', 'list', 'counters', 'table', NFT_FAMILY, this.table]), this.table);
       } catch (err) {
@@ -141,7 +83,7 @@ export class NftablesBackend implements Firewall, Accounting {
 
   /** Zeroes the counters of these sessions in one nft call; unknown sessions are ignored. */
   reset(sessionKeys: string[]): Promise<void> {
-    return this.#serial(async () => {
+    return this.serial(async () => {
       const existing = await this.#counterNames();
       const names = sessionKeys.flatMap((k) => [`${TX_PREFIX}${k}`, `${RX_PREFIX}${k}`]).filter((n) => existing.has(n));
       if (!names.length) return;
@@ -161,12 +103,6 @@ export class NftablesBackend implements Firewall, Accounting {
       throw err;
     }
     return new Set([...sessions.keys()].flatMap((k) => [`${TX_PREFIX}${k}`, `${RX_PREFIX}${k}`]));
-  }
-
-  #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.#queue.then(fn, fn);
-    this.#queue = next.catch(() => undefined);
-    return next;
   }
 
   async #readBack(): Promise<TableModel | null> {
@@ -190,13 +126,13 @@ export class NftablesBackend implements Firewall, Accounting {
     this.#known = null;
   }
 
-  async #apply(desired: FirewallState, verify: boolean): Promise<void> {
+  protected async applyOnce(desired: FirewallState, verify: boolean): Promise<ApplyStats> {
     const started = performance.now();
     let readBack = verify || this.#known === undefined;
     let rebuilt = false;
     for (let attempt = 1; ; attempt++) {
       const { table: want, warnings } = buildRuleset(desired, { cgroup: this.#resolver() });
-      this.#reportWarnings(warnings);
+      this.reportWarnings(warnings);
       const actual = rebuilt ? null : readBack ? await this.#readBack() : (this.#known as TableModel | null);
       const ops = diffTable(actual, want);
       const script = opsToScript(ops, this.table);
@@ -206,12 +142,12 @@ export class NftablesBackend implements Firewall, Accounting {
         this.#known = undefined;
         if (!readBack) {
           // The cache may be stale (something changed the table): retry from the kernel's view.
-          this.#log('warn', `nftables: batch failed (${(err as Error).message}); retrying from a read-back`);
+          this.log('warn', `nftables: batch failed (${(err as Error).message}); retrying from a read-back`);
           readBack = true;
           continue;
         }
         if (!rebuilt) {
-          this.#log('error', `nftables: batch failed on a fresh read-back (${(err as Error).message}); deleting table ${this.table} and rebuilding it (counters are lost)`);
+          this.log('error', `nftables: batch failed on a fresh read-back (${(err as Error).message}); deleting table ${this.table} and rebuilding it (counters are lost)`);
           await this.#deleteTable();
           rebuilt = true;
           continue;
@@ -219,8 +155,7 @@ export class NftablesBackend implements Firewall, Accounting {
         throw err;
       }
       this.#known = want;
-      this.#lastDesired = desired;
-      this.#lastStats = {
+      return {
         ops: countChanges(ops),
         commands: ops.length === 0 ? 0 : script.split('\n').length - 1,
         bytes: Buffer.byteLength(script),
@@ -230,14 +165,7 @@ export class NftablesBackend implements Firewall, Accounting {
         ms: performance.now() - started,
         warnings,
       };
-      return;
     }
-  }
-
-  #reportWarnings(warnings: string[]): void {
-    const now = new Set(warnings);
-    for (const w of now) if (!this.#lastWarnings.has(w)) this.#log('warn', `nftables: ${w}`);
-    this.#lastWarnings = now;
   }
 }
 
