@@ -18,7 +18,7 @@ import { RTPROT_RA, RT_TABLE_MAIN } from './constants.js';
 import type { Family } from '../../ports.js';
 import { canonicalAddress, networkOf } from '../../core/kernel-state.js';
 import { lowPriorityMetric, UINT32_MAX } from '../../core/manage-routes.js';
-import { DEFAULT_METRIC, RTN_UNICAST, routeIdentity, type KernelRoute, type RouteSpec, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE } from './routing-diff.js';
+import { DEFAULT_METRIC, RTN_UNICAST, diffRoutes, routeIdentity, type KernelRoute, type RouteSpec, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE } from './routing-diff.js';
 
 /** IFA_PROTO attribute type (linux/if_addr.h). */
 export const IFA_PROTO = 11;
@@ -291,37 +291,17 @@ export function planMainDefaults(desired: readonly DesiredDefault[], routes: rea
     want.push(spec);
   }
   const ours = routes.filter((r) => isOurDefault(r, own));
-  const present = new Map<string, KernelRoute[]>();
-  for (const r of ours) {
-    const k = kernelDefaultKey(r);
-    // A route carrying selectors we never install differs from every desired one.
-    const key = r.exotic ? `${k} ${r.exotic}` : k;
-    const list = present.get(key);
-    if (list) list.push(r);
-    else present.set(key, [r]);
-  }
-  const missing: RouteSpec[] = [];
-  for (const r of want) {
-    const list = present.get(kernelDefaultKey(r as KernelRoute));
-    if (list && list.length > 0) list.shift();
-    else missing.push(r);
-  }
-  const staleBySlot = new Map<string, KernelRoute[]>();
-  for (const list of present.values()) {
-    for (const r of list) {
-      const id = routeIdentity(r);
-      const l = staleBySlot.get(id);
-      if (l) l.push(r);
-      else staleBySlot.set(id, [r]);
-    }
-  }
+  // A route carrying selectors we never install differs from every desired one.
+  const keyOf = (r: KernelRoute | RouteSpec): string => {
+    const k = kernelDefaultKey(r as KernelRoute);
+    const exotic = (r as KernelRoute).exotic;
+    return exotic ? `${k} ${exotic}` : k;
+  };
+  const diff = diffRoutes(ours, want, keyOf);
   const ops: DefaultOp[] = [];
-  for (const r of missing) {
-    const replaced = staleBySlot.get(routeIdentity(r))?.shift();
-    ops.push({ op: replaced ? 'replace' : 'add', route: r, key: kernelDefaultKey(r as KernelRoute) });
-    // The replaced route disappears with the replace: its lifecycle entry is ended by the read-back.
-  }
-  for (const list of staleBySlot.values()) for (const r of list) ops.push({ op: 'del', route: r, key: kernelDefaultKey(r) });
+  // A replaced route disappears with the replace: its lifecycle entry is ended by the read-back.
+  for (const { route: r, replaces } of diff.write) ops.push({ op: replaces ? 'replace' : 'add', route: r, key: kernelDefaultKey(r as KernelRoute) });
+  for (const r of diff.del) ops.push({ op: 'del', route: r, key: kernelDefaultKey(r) });
   return { ops, problems, desiredKeys: [...keys] };
 }
 

@@ -485,27 +485,26 @@ export interface RoutingPlan {
 }
 
 /**
- * Diffs the desired state against a kernel snapshot. Only entries inside our ranges are ever
- * deleted; identical entries are kept (one of each, extra duplicates deleted); a missing route
- * whose kernel slot (destination, metric) is taken by a stale one of ours is written with
- * NLM_F_REPLACE instead of delete-then-add, so the table never goes empty in between.
+ * Matches desired routes against ours in the kernel, by `keyOf` (identical entries are kept, one
+ * of each). A missing route whose slot (routeIdentity: destination, metric, table) a stale one
+ * holds replaces it (NLM_F_REPLACE: the slot never goes empty); every other stale route, extra
+ * duplicates included, is to be deleted.
  */
-export function planRouting(desired: RoutingState, actual: KernelSnapshot, own: Ownership): RoutingPlan {
-  const want = normaliseDesired(desired, own);
-  const ops: RoutingOp[] = [];
-
-  // Routes.
-  const ourRoutes = actual.routes.filter((r) => isOurRoute(r, own));
+export function diffRoutes<W extends RouteSpec>(
+  ours: readonly KernelRoute[],
+  want: readonly W[],
+  keyOf: (r: KernelRoute | W) => string,
+): { write: Array<{ route: W; replaces: boolean }>; del: KernelRoute[] } {
   const present = new Map<string, KernelRoute[]>();
-  for (const r of ourRoutes) {
-    const k = routeKey(r);
+  for (const r of ours) {
+    const k = keyOf(r);
     const list = present.get(k);
     if (list) list.push(r);
     else present.set(k, [r]);
   }
-  const missing: RouteSpec[] = [];
-  for (const r of want.routes) {
-    const list = present.get(routeKey(r));
+  const missing: W[] = [];
+  for (const r of want) {
+    const list = present.get(keyOf(r));
     if (list && list.length > 0) list.shift();
     else missing.push(r);
   }
@@ -519,13 +518,25 @@ export function planRouting(desired: RoutingState, actual: KernelSnapshot, own: 
       else staleBySlot.set(id, [r]);
     }
   }
-  for (const r of missing) {
-    const slot = staleBySlot.get(routeIdentity(r));
-    const replaced = slot?.shift();
-    ops.push({ phase: r.gateway === '' ? 1 : 2, kind: 'route', op: replaced ? 'replace' : 'add', route: r });
-  }
-  const stale = [...staleBySlot.values()].flat();
-  for (const r of stale) ops.push({ phase: r.gateway === '' ? 6 : 5, kind: 'route', op: 'del', route: r });
+  const write = missing.map((route) => ({ route, replaces: staleBySlot.get(routeIdentity(route))?.shift() !== undefined }));
+  return { write, del: [...staleBySlot.values()].flat() };
+}
+
+/**
+ * Diffs the desired state against a kernel snapshot. Only entries inside our ranges are ever
+ * deleted; identical entries are kept (one of each, extra duplicates deleted); a missing route
+ * whose kernel slot (destination, metric) is taken by a stale one of ours is written with
+ * NLM_F_REPLACE instead of delete-then-add, so the table never goes empty in between.
+ */
+export function planRouting(desired: RoutingState, actual: KernelSnapshot, own: Ownership): RoutingPlan {
+  const want = normaliseDesired(desired, own);
+  const ops: RoutingOp[] = [];
+
+  // Routes.
+  const ourRoutes = actual.routes.filter((r) => isOurRoute(r, own));
+  const routes = diffRoutes(ourRoutes, want.routes, routeKey);
+  for (const { route: r, replaces } of routes.write) ops.push({ phase: r.gateway === '' ? 1 : 2, kind: 'route', op: replaces ? 'replace' : 'add', route: r });
+  for (const r of routes.del) ops.push({ phase: r.gateway === '' ? 6 : 5, kind: 'route', op: 'del', route: r });
 
   const desiredTables = new Set(want.routes.map((r) => r.table));
   const removedTables = [...new Set(ourRoutes.map((r) => r.table))].filter((t) => !desiredTables.has(t)).sort((a, b) => a - b);
