@@ -26,7 +26,6 @@
  * Raw numbers go to .bench-out/datapath.json. Needs root and `ip netns`; otherwise prints why
  * and returns. Creates one system user (removed afterwards).
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,6 +39,7 @@ import { createSandbox, integrationSkipReason, type RunAs, type Sandbox, type Sa
 import { ConnmanClient, v } from '../test/integration/support/connman-client.js';
 import { Holder } from '../test/integration/support/session-holder.js';
 import { r3, summarize } from './stats.js';
+import { createTestUsers, removeTestUsers } from '../test/integration/support/test-users.js';
 
 /** Knobs of {@link runDatapathBench}. */
 export interface DatapathBenchOptions {
@@ -168,9 +168,8 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
   mkdirSync(OUT_DIR, { recursive: true });
 
   const user = `nsb${randomBytes(3).toString('hex')}`;
-  execFileSync('useradd', ['--system', '--no-create-home', '--user-group', '--shell', '/usr/sbin/nologin', user]);
-  const id = (flag: string) => Number(execFileSync('id', [flag, user], { encoding: 'utf8' }).trim());
-  const classified: RunAs = { uid: id('-u'), gid: id('-g') };
+  const created: string[] = [];
+  const [classified] = createTestUsers([user], created) as [RunAs];
   const unclassified: RunAs = { uid: 65534, gid: 65534 };
   let sb: Sandbox | null = null;
   let client: ConnmanClient | null = null;
@@ -320,16 +319,7 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
   } finally {
     client?.disconnect();
     await sb?.destroy().catch((err: unknown) => console.log(`sandbox cleanup: ${(err as Error).message}`));
-    try {
-      execFileSync('userdel', [user], { stdio: 'ignore' });
-    } catch {
-      // already gone
-    }
-    try {
-      execFileSync('groupdel', [user], { stdio: 'ignore' });
-    } catch {
-      // removed with the user
-    }
+    removeTestUsers(created);
   }
 }
 

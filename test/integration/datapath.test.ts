@@ -35,7 +35,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,6 +48,7 @@ import { waitFor } from './harness/exec.js';
 import { createSandbox, requireRoot, type HttpRequestResult, type RunAs, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
 import { ConnmanClient, unwrap, v } from './support/connman-client.js';
 import { Holder } from './support/session-holder.js';
+import { createTestUsers, removeCgroupDirs, removeTestUsers, tracedRequest, type TracedRequestOptions } from './support/test-users.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PROBE = join(HERE, 'harness', 'http-probe.cjs');
@@ -340,19 +341,7 @@ for (const backend of BACKENDS) {
       });
     }
 
-    /** One request from the device; returns the probe's answer and the source address the server saw. */
-    async function request(label: string, opts: { user?: RunAs; localAddress?: string; v6?: boolean; query?: string; bodyBytes?: number; timeoutMs?: number } = {}) {
-      const host = opts.v6 ? `[${sb.inet.addr6}]` : sb.inet.addr4;
-      const path = `/${label}-${randomBytes(3).toString('hex')}`;
-      const res = await sb.httpRequest(sb.devNs, `http://${host}${path}${opts.query ? `?${opts.query}` : ''}`, {
-        ...(opts.user ? { user: opts.user } : {}),
-        ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
-        ...(opts.bodyBytes ? { bodyBytes: opts.bodyBytes } : {}),
-        timeoutMs: opts.timeoutMs ?? 5000,
-      });
-      const seen = (await sb.httpLog()).find((e) => e.path === path);
-      return { res, client: seen?.client ?? null, path };
-    }
+    const request = (label: string, opts: TracedRequestOptions = {}) => tracedRequest(sb, label, opts);
 
     /** The same request from a root process inside cgroup `cgroupApp`. */
     async function requestInCgroup(label: string): Promise<{ res: HttpRequestResult; client: string | null }> {
@@ -416,12 +405,7 @@ for (const backend of BACKENDS) {
       mkdirSync(policyDir, { recursive: true });
       conf = join(sb.tmpDir, 'netsessiond.conf');
 
-      for (const name of [userA, userB]) {
-        execFileSync('useradd', ['--system', '--no-create-home', '--user-group', '--shell', '/usr/sbin/nologin', name]);
-        createdUsers.push(name);
-      }
-      const id = (flag: string, name: string) => Number(execFileSync('id', [flag, name], { encoding: 'utf8' }).trim());
-      [uidA, gidA, uidB, gidB] = [id('-u', userA), id('-g', userA), id('-u', userB), id('-g', userB)];
+      [{ uid: uidA, gid: gidA }, { uid: uidB, gid: gidB }] = createTestUsers([userA, userB], createdUsers) as [{ uid: number; gid: number }, { uid: number; gid: number }];
 
       cgroupMount = findCgroup2Mount(readFileSync('/proc/self/mountinfo', 'utf8'));
       if (!cgroupMount) throw new Error('no cgroup2 mount on this machine: the cgroup policy cannot be tested');
@@ -454,27 +438,8 @@ for (const backend of BACKENDS) {
       for (const h of holders) h.close();
       client?.disconnect();
       await sb?.destroy();
-      for (const name of createdUsers) {
-        try {
-          execFileSync('userdel', [name], { stdio: 'ignore' });
-        } catch {
-          // already gone
-        }
-        try {
-          execFileSync('groupdel', [name], { stdio: 'ignore' });
-        } catch {
-          // userdel removed it with the user
-        }
-      }
-      if (cgroupMount) {
-        for (const dir of [join(cgroupMount, cgroupApp), join(cgroupMount, cgroupPolicy)]) {
-          try {
-            rmdirSync(dir);
-          } catch (err) {
-            console.warn(`[datapath] could not remove cgroup ${dir}: ${(err as Error).message}`);
-          }
-        }
-      }
+      removeTestUsers(createdUsers);
+      if (cgroupMount) removeCgroupDirs([join(cgroupMount, cgroupApp), join(cgroupMount, cgroupPolicy)], '[datapath]');
     });
 
     it('the routing adapter loosened strict rp_filter on the uplinks only, and set src_valid_mark', async () => {

@@ -23,7 +23,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -39,6 +39,7 @@ import { parseTableListing } from '../../../daemon/adapters/nftables/readback.js
 import { buildRuleset, type CgroupRef } from '../../../daemon/adapters/nftables/ruleset.js';
 import { createSandbox, requireRoot, type RunAs, type Sandbox, type SandboxProcess } from '../harness/sandbox.js';
 import { waitFor } from '../harness/exec.js';
+import { createTestUsers, removeCgroupDirs, removeTestUsers, tracedRequest, type TracedRequestOptions } from '../support/test-users.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..', '..');
@@ -340,19 +341,7 @@ export function firewallSuite(backend: BackendName): void {
     };
     const ctx = (): KitContext => ({ sb, cgroupMount, resolver });
 
-    /** One request from the device; returns the probe's answer and the source address the server saw. */
-    async function request(label: string, opts: { user?: RunAs; localAddress?: string; v6?: boolean; query?: string; bodyBytes?: number; timeoutMs?: number } = {}) {
-      const host = opts.v6 ? `[${sb.inet.addr6}]` : sb.inet.addr4;
-      const path = `/${label}-${randomBytes(3).toString('hex')}`;
-      const res = await sb.httpRequest(sb.devNs, `http://${host}${path}${opts.query ? `?${opts.query}` : ''}`, {
-        ...(opts.user ? { user: opts.user } : {}),
-        ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
-        ...(opts.bodyBytes ? { bodyBytes: opts.bodyBytes } : {}),
-        timeoutMs: opts.timeoutMs ?? 5000,
-      });
-      const seen = (await sb.httpLog()).find((e) => e.path === path);
-      return { res, client: seen?.client ?? null, path };
-    }
+    const request = (label: string, opts: TracedRequestOptions = {}) => tracedRequest(sb, label, opts);
 
     beforeAll(async () => {
       sb = await createSandbox({ dbus: false });
@@ -362,12 +351,7 @@ export function firewallSuite(backend: BackendName): void {
       svcB = { mark: MARK_B, ifname: b.ifname, snat: [{ family: 4, address: b.devAddr4 }, { family: 6, address: b.devAddr6 as string }] };
       svcC = { mark: MARK_C, ifname: c.ifname, snat: [{ family: 4, address: c.devAddr4 }, { family: 6, address: c.devAddr6 as string }] };
 
-      for (const name of [userA, userB]) {
-        execFileSync('useradd', ['--system', '--no-create-home', '--user-group', '--shell', '/usr/sbin/nologin', name]);
-        createdUsers.push(name);
-      }
-      const id = (flag: string, name: string) => Number(execFileSync('id', [flag, name], { encoding: 'utf8' }).trim());
-      [uidA, gidA, uidB, gidB] = [id('-u', userA), id('-g', userA), id('-u', userB), id('-g', userB)];
+      [{ uid: uidA, gid: gidA }, { uid: uidB, gid: gidB }] = createTestUsers([userA, userB], createdUsers) as [{ uid: number; gid: number }, { uid: number; gid: number }];
 
       cgroupMount = findCgroup2Mount(readFileSync('/proc/self/mountinfo', 'utf8'));
       if (cgroupMount) mkdirSync(join(cgroupMount, cgroupKey), { recursive: true });
@@ -390,27 +374,8 @@ export function firewallSuite(backend: BackendName): void {
     afterAll(async () => {
       driver?.close();
       await sb?.destroy();
-      for (const name of createdUsers) {
-        try {
-          execFileSync('userdel', [name], { stdio: 'ignore' });
-        } catch {
-          // already gone
-        }
-        try {
-          execFileSync('groupdel', [name], { stdio: 'ignore' });
-        } catch {
-          // userdel removed it with the user
-        }
-      }
-      if (cgroupMount) {
-        for (const dir of [join(cgroupMount, cgroupKey), dirname(join(cgroupMount, cgroupKey))]) {
-          try {
-            rmdirSync(dir);
-          } catch (err) {
-            console.warn(`${tag} could not remove cgroup ${dir}: ${(err as Error).message}`);
-          }
-        }
-      }
+      removeTestUsers(createdUsers);
+      if (cgroupMount) removeCgroupDirs([join(cgroupMount, cgroupKey), dirname(join(cgroupMount, cgroupKey))], tag);
     });
 
     // Sessions used across the tests (tags are unique per session).
