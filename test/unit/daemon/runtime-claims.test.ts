@@ -8,25 +8,12 @@ import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../daemon/core/online-sched
 import type { DaemonError } from '../../../daemon/core/errors.js';
 import type { BusCaller, BusEvents, CgroupDirectory, Firewall, FirewallState } from '../../../daemon/ports.js';
 import { Runtime } from '../../../daemon/runtime.js';
+import { GatedPort } from '../../fakes/gated.js';
 import { uplink } from '../../fakes/links.js';
 
 const events = new Proxy({}, { get: () => () => {} }) as BusEvents;
 
-/** A firewall whose applies finish only when the test says so. */
-class GatedFirewall implements Firewall {
-  applies: FirewallState[] = [];
-  auto = true;
-  #open: Array<() => void> = [];
-  apply(desired: FirewallState): Promise<void> {
-    this.applies.push(desired);
-    if (this.auto) return Promise.resolve();
-    return new Promise((resolve) => this.#open.push(resolve));
-  }
-  async clear(): Promise<void> {}
-  finishAll(): void {
-    for (const r of this.#open.splice(0)) r();
-  }
-}
+class GatedFirewall extends GatedPort<FirewallState> implements Firewall {}
 
 async function setup(opts: { firewall?: boolean; owners?: Record<string, number> } = {}) {
   const firewall = new GatedFirewall();

@@ -7,6 +7,7 @@ import { Engine } from '../../../daemon/core/engine.js';
 import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../daemon/core/online-schedule.js';
 import type { BusCaller, BusEvents, Firewall, FirewallState, PropDict, Routing, RoutingState } from '../../../daemon/ports.js';
 import { Runtime } from '../../../daemon/runtime.js';
+import { GatedPort } from '../../fakes/gated.js';
 import { uplink } from '../../fakes/links.js';
 
 type Event = [string, ...unknown[]];
@@ -32,38 +33,8 @@ function recorder(log: Event[]): BusEvents {
   } as BusEvents;
 }
 
-/** A routing port whose applies finish only when the test says so. */
-class GatedRouting implements Routing {
-  applies: RoutingState[] = [];
-  /** While true, applies finish at once (start-up); the tests then gate them. */
-  auto = true;
-  #open: Array<() => void> = [];
-  apply(desired: RoutingState): Promise<void> {
-    this.applies.push(desired);
-    if (this.auto) return Promise.resolve();
-    return new Promise((resolve) => this.#open.push(resolve));
-  }
-  async clear(): Promise<void> {}
-  finishAll(): void {
-    for (const r of this.#open.splice(0)) r();
-  }
-}
-
-/** A firewall port gated like the routing one. */
-class GatedFirewall implements Firewall {
-  applies: FirewallState[] = [];
-  auto = true;
-  #open: Array<() => void> = [];
-  apply(desired: FirewallState): Promise<void> {
-    this.applies.push(desired);
-    if (this.auto) return Promise.resolve();
-    return new Promise((resolve) => this.#open.push(resolve));
-  }
-  async clear(): Promise<void> {}
-  finishAll(): void {
-    for (const r of this.#open.splice(0)) r();
-  }
-}
+class GatedRouting extends GatedPort<RoutingState> implements Routing {}
+class GatedFirewall extends GatedPort<FirewallState> implements Firewall {}
 
 async function setup(withFirewall = false) {
   const log: Event[] = [];
