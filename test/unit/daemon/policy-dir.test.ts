@@ -2,25 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync, ftr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../../fakes/until.js';
 import { createPolicyDir } from '../../../daemon/adapters/policy-dir/policy-dir.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-function until(pred: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const t = setInterval(() => {
-      if (pred()) {
-        clearInterval(t);
-        resolve();
-      } else if (Date.now() > end) {
-        clearInterval(t);
-        reject(new Error('timed out'));
-      }
-    }, 10);
-  });
-}
 
 describe('policy directory source', () => {
   it('delivers existing files at start, then changes, deletions, and never a half-written file', async () => {

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../../fakes/until.js';
 import { createProvisioningDir } from '../../../daemon/adapters/policy-dir/provisioning-dir.js';
 import type { PolicySource } from '../../../daemon/ports.js';
 
@@ -11,22 +12,6 @@ afterEach(async () => {
   for (const s of sources.splice(0)) await s.stop();
   dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true }));
 });
-
-/** Waits for `pred` with a generous limit; only a failure, never a duration, is asserted. */
-function until(pred: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const t = setInterval(() => {
-      if (pred()) {
-        clearInterval(t);
-        resolve();
-      } else if (Date.now() > end) {
-        clearInterval(t);
-        reject(new Error('timed out'));
-      }
-    }, 10);
-  });
-}
 
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'ns-prov-'));
