@@ -80,6 +80,11 @@ const DEFAULT_ADDRESSING: DesiredAddressing = {
   domain: null,
 };
 
+/** A section's addressing, or ConnMan's defaults without one. */
+function addressingFor(section: ProvisionedService | null): DesiredAddressing {
+  return section ? desiredAddressing(section) : DEFAULT_ADDRESSING;
+}
+
 /** What the technologies allow, as the registry reports it. */
 export interface Switches {
   offline: boolean;
@@ -152,10 +157,6 @@ export class ManageState {
     return true;
   }
 
-  files(): string[] {
-    return [...this.#files.keys()].sort();
-  }
-
   /** The section provisioning `s`, or null (ConnMan defaults then apply). */
   sectionOf(s: Service): ProvisionedService | null {
     return matchProvisioned(this.#sections, { name: s.ifname, mac: s.mac, bearer: s.bearer });
@@ -164,7 +165,7 @@ export class ManageState {
   /** What Service properties show of a managed service's configuration (manage-properties.ts). */
   configView(s: Service): ManagedConfigView {
     const section = this.sectionOf(s);
-    const addressing = section ? desiredAddressing(section) : DEFAULT_ADDRESSING;
+    const addressing = addressingFor(section);
     return { section, addressing, nameservers: isConnected(s.state) ? this.#nameservers(s, addressing) : [] };
   }
 
@@ -176,8 +177,7 @@ export class ManageState {
   }
 
   addressingOf(s: Service): DesiredAddressing {
-    const sec = this.sectionOf(s);
-    return sec ? desiredAddressing(sec) : DEFAULT_ADDRESSING;
+    return addressingFor(this.sectionOf(s));
   }
 
   // ---------------------------------------------------------------- persisted flags
