@@ -6,20 +6,17 @@
  * Link changes are single RTM_NEWLINK requests (IFF_UP cleared or set) on netlink sockets opened
  * once up front: no `ip` process in the timed path (one `ip` spawn costs 3–8 ms, more than the
  * latency measured). Device-side sockets live in this namespace. Router-side ones (the veth peer,
- * whose admin-down is carrier loss for the device) are opened in the router's namespace by
- * moving this thread there with setns(2) for the moment of socket() and straight back, like the
- * connmand harness's NetnsLink: a socket stays in the namespace it was created in. Node cannot
- * setns by itself; koffi (already a dependency) calls libc. Only the main thread moves, and only
- * into one of the sandbox's own namespaces.
+ * whose admin-down is carrier loss for the device) are opened in the router's namespace
+ * (netns-socket.ts), like the connmand harness's NetnsLink.
  *
  * Input: one JSON argument ({@link DriverInput}). Output: one JSON line on stdout
  * ({@link DriverOutput}); progress on stderr.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
+import { createRtNetlink } from 'netlink';
 import { ConnmanClient, v, type Notifier } from '../../test/integration/support/connman-client.js';
+import { NlLink, socketInNamespace } from './netns-socket.js';
 
 /** One uplink as the driver needs it. */
 export interface DriverUplink {
@@ -69,7 +66,6 @@ export interface DriverOutput {
   scenarios: ScenarioResult[];
 }
 
-const CLONE_NEWNET = 0x40000000;
 const RTM_NEWLINK = 16;
 /** performance.now() + this = process.hrtime (CLOCK_MONOTONIC, the same clock in every process), in ms. */
 const MONOTONIC_OFFSET = Number(process.hrtime.bigint()) / 1e6 - performance.now();
@@ -77,60 +73,6 @@ const MONOTONIC_OFFSET = Number(process.hrtime.bigint()) / 1e6 - performance.now
 type SessionSettings = Parameters<ConnmanClient['createSession']>[0];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (m: string) => process.stderr.write(`[failover-driver] ${m}\n`);
-
-type SetNs = (fd: number, nstype: number) => number;
-
-async function loadSetns(): Promise<{ setns: SetNs; errno: () => number }> {
-  const { default: koffi } = await import('koffi');
-  const lib = koffi.load('libc.so.6');
-  const fn = lib.func('int setns(int, int)');
-  return { setns: (fd, t) => fn(fd, t) as number, errno: () => koffi.errno() };
-}
-
-/** Opens an rtnetlink socket inside named namespace `ns` (see the module comment). */
-async function socketInNamespace(ns: string): Promise<RtNetlinkSocket> {
-  const { setns, errno } = await loadSetns();
-  const home = openSync('/proc/thread-self/ns/net', 'r');
-  const target = openSync(`/run/netns/${ns}`, 'r');
-  try {
-    if (setns(target, CLONE_NEWNET) !== 0) throw new Error(`setns(${ns}) failed: errno ${errno()}`);
-    try {
-      // socket() and bind() run synchronously here, so the socket belongs to `ns`.
-      return createRtNetlink();
-    } finally {
-      if (setns(home, CLONE_NEWNET) !== 0) {
-        // Staying in the router namespace would make every later step lie: give up loudly.
-        log(`cannot return to the device namespace: errno ${errno()}`);
-        process.exit(3);
-      }
-    }
-  } finally {
-    closeSync(home);
-    closeSync(target);
-  }
-}
-
-/** A link that can be set down/up with one RTM_NEWLINK on a pre-opened socket. */
-class NlLink {
-  constructor(
-    readonly sock: RtNetlinkSocket,
-    readonly index: number,
-  ) {}
-
-  static async open(sock: RtNetlinkSocket, ifname: string): Promise<NlLink> {
-    const links = await sock.getLinks();
-    const l = links.find((m) => m.attrs.ifname === ifname);
-    if (!l?.data.index) throw new Error(`no link ${ifname}`);
-    return new NlLink(sock, l.data.index);
-  }
-
-  /** Sets IFF_UP; returns the send time and the ACK delay. */
-  async set(up: boolean): Promise<{ t0: number; ack: number }> {
-    const t0 = performance.now();
-    await this.sock.newLink({ index: this.index, flags: up ? { up: true } : {}, change: { up: true } });
-    return { t0, ack: performance.now() - t0 };
-  }
-}
 
 interface Scenario {
   name: string;

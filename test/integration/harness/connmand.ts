@@ -70,6 +70,11 @@ export interface ConnmandOptions {
   waitOnline?: boolean;
   /** Default 30 s, for the bus name and the services together. */
   readyTimeoutMs?: number;
+  /**
+   * Uplinks whose IPv4 comes from DHCP (ConnMan's own client) instead of the plan's fixed
+   * address; a DHCP server must serve them (startDhcpServer). Default none.
+   */
+  dhcp?: readonly string[];
 }
 
 /** One ConnMan service, as `Manager.GetServices` reports it. */
@@ -211,15 +216,18 @@ function netmask(prefix: number): string {
   return [24, 16, 8, 0].map((s) => (bits >>> s) & 0xff).join('.');
 }
 
-/** The provisioning file: each uplink's service (matched by MAC) gets the plan's addresses. */
-export function provisioningConfig(uplinks: readonly Uplink[]): string {
+/**
+ * The provisioning file: each uplink's service (matched by MAC) gets the plan's addresses, or
+ * IPv4 by DHCP when its name is in `dhcp`.
+ */
+export function provisioningConfig(uplinks: readonly Uplink[], dhcp: readonly string[] = []): string {
   const lines = ['[global]', 'Name = netsession-it', 'Description = sandbox uplinks with the harness plan addresses', ''];
   for (const u of uplinks) {
     lines.push(
       `[service_${u.name.replace(/[^A-Za-z0-9]/g, '_')}]`,
       'Type = ethernet',
       `MAC = ${u.mac}`,
-      `IPv4 = ${u.devAddr4}/${netmask(u.prefix4)}/${u.gw4}`,
+      dhcp.includes(u.name) ? 'IPv4 = dhcp' : `IPv4 = ${u.devAddr4}/${netmask(u.prefix4)}/${u.gw4}`,
       u.devAddr6 && u.gw6 ? `IPv6 = ${u.devAddr6}/${u.prefix6}/${u.gw6}` : 'IPv6 = off',
       // 1.41's online check gives up ("Could not get nameservers") on a service without any, even
       // for a URL with an address literal, which it then never looks up. Nothing answers DNS here.
@@ -295,7 +303,7 @@ export async function startConnmand(sb: Sandbox, opts: ConnmandOptions = {}): Pr
     join(storage, 'settings'),
     ['[global]', 'OfflineMode=false', 'TimeUpdates=manual', 'TimezoneUpdates=manual', '', '[Wired]', 'Enable=true', 'Tethering=false', ''].join('\n'),
   );
-  await writeFile(join(storage, 'netsession-it.config'), provisioningConfig(sb.uplinks));
+  await writeFile(join(storage, 'netsession-it.config'), provisioningConfig(sb.uplinks, opts.dhcp));
 
   // connmand configures the uplinks itself: hand them over down and empty, as a boot would.
   await ipBatch(sb.tmpDir, sb.devNs, 'connmand-handover', sb.uplinks.flatMap((u) => [`address flush dev ${u.ifname}`, `link set ${u.ifname} down`]));
