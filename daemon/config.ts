@@ -34,7 +34,7 @@ export interface DaemonConfig {
   manage: ManageConfig;
   /** ConnMan `.config` provisioning files; default <stateDir>/provisioning. */
   provisioningDir: string;
-  /** Command (words) that runs busybox udhcpc. */
+  /** `['internal']` (the daemon's own DHCPv4 client, default) or the command (words) that runs busybox udhcpc. */
   dhcpClient: string[];
   /** The resolv.conf-style file for managed services' nameservers; default <stateDir>/resolv.conf. */
   resolvConf: string;
@@ -60,7 +60,7 @@ export function defaultConfig(): DaemonConfig {
     allowRootNetns: false,
     manage: { ...DEFAULT_MANAGE_CONFIG },
     provisioningDir: '/var/lib/netsession/provisioning',
-    dhcpClient: ['udhcpc'],
+    dhcpClient: ['internal'],
     resolvConf: '/var/lib/netsession/resolv.conf',
   };
 }
@@ -171,7 +171,7 @@ const GENERAL: Record<string, (c: DaemonConfig, v: string, key: string) => void>
   AlwaysConnectedTechnologies: (c, v, k) => (c.manage.alwaysConnected = list(v).map((b) => bearer(k, b))),
   DhcpClient: (c, v, k) => {
     const words = v.split(/\s+/).filter(Boolean);
-    if (words.length === 0) throw new ConfigError(`${k}: expected a command, e.g. 'udhcpc' or 'busybox udhcpc'`);
+    if (words.length === 0) throw new ConfigError(`${k}: expected 'internal' or a command, e.g. 'udhcpc' or 'busybox udhcpc'`);
     c.dhcpClient = words;
   },
   ResolvConf: (c, v) => (c.resolvConf = v),

@@ -10,7 +10,7 @@ import { createDBusAdapter } from './adapters/dbus/index.js';
 import { createIptablesBackend } from './adapters/iptables/index.js';
 import { HttpProbe } from './adapters/online-check/http-probe.js';
 import { createNftablesBackend } from './adapters/nftables/index.js';
-import { UdhcpcClient } from './adapters/dhcp/index.js';
+import { InternalDhcpClient, UdhcpcClient } from './adapters/dhcp/index.js';
 import { createPolicyDir } from './adapters/policy-dir/policy-dir.js';
 import { createProvisioningDir } from './adapters/policy-dir/provisioning-dir.js';
 import { createLinkConfig } from './adapters/rtnetlink/link-config.js';
@@ -26,7 +26,7 @@ import { createIdentityResolver } from './adapters/system/identity.js';
 import { inRootNetns } from './adapters/system/netns.js';
 import { loadConfig, USAGE, type DaemonConfig } from './config.js';
 import { Engine } from './core/engine.js';
-import type { Accounting, Firewall, Logger, Routing } from './ports.js';
+import type { Accounting, DhcpClient, Firewall, Logger, Routing } from './ports.js';
 import { Runtime, type RuntimeDeps } from './runtime.js';
 
 function makeLogger(debug: boolean): Logger {
@@ -104,24 +104,31 @@ async function main(argv: string[]): Promise<number> {
   return -1;
 }
 
-/** Manage mode's adapters: rtnetlink link configuration, udhcpc, IPv6 sysctls, the nameserver file, provisioning files. */
+/** Manage mode's adapters: rtnetlink link configuration, DHCPv4, IPv6 sysctls, the nameserver file, provisioning files. */
 function makeManage(config: DaemonConfig, log: Logger): NonNullable<RuntimeDeps['manage']> {
-  const cmd = config.dhcpClient[0] ?? '';
-  const found = cmd.includes('/') ? existsSync(cmd) : (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(join(d, cmd)));
-  // Not fatal: statically provisioned links work without it.
-  if (!found) log('error', `DhcpClient '${cmd}' not found (PATH=${process.env.PATH ?? ''}): links configured by DHCP will stay in 'configuration'; install busybox's udhcpc or set DhcpClient`);
   return {
     links: createLinkConfig({ log }),
-    dhcp: new UdhcpcClient({
-      command: config.dhcpClient,
-      // A udhcpc left by a daemon that was SIGKILLed is found by its pid file and ended.
-      runDir: join(config.stateDir, 'dhcp'),
-      log: (level, msg) => log(level, `dhcp: ${msg}`),
-    }),
+    dhcp: makeDhcpClient(config, log),
     ipv6: createIpv6Switches(),
     nameservers: createResolvWriter({ path: config.resolvConf }),
     provisioning: createProvisioningDir(config.provisioningDir, log),
   };
+}
+
+/** `DhcpClient = internal` (default): the in-process client; otherwise the udhcpc command given. */
+function makeDhcpClient(config: DaemonConfig, log: Logger): DhcpClient {
+  const dhcpLog = (level: 'debug' | 'info' | 'warn', msg: string): void => log(level, `dhcp: ${msg}`);
+  if (config.dhcpClient.length === 1 && config.dhcpClient[0] === 'internal') return new InternalDhcpClient({ log: dhcpLog });
+  const cmd = config.dhcpClient[0] ?? '';
+  const found = cmd.includes('/') ? existsSync(cmd) : (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(join(d, cmd)));
+  // Not fatal: statically provisioned links work without it.
+  if (!found) log('error', `DhcpClient '${cmd}' not found (PATH=${process.env.PATH ?? ''}): links configured by DHCP will stay in 'configuration'; install busybox's udhcpc or set DhcpClient = internal`);
+  return new UdhcpcClient({
+    command: config.dhcpClient,
+    // A udhcpc left by a daemon that was SIGKILLed is found by its pid file and ended.
+    runDir: join(config.stateDir, 'dhcp'),
+    log: dhcpLog,
+  });
 }
 
 /** The kernel datapath chosen by `--firewall`: routing always, marking and counting by backend. */

@@ -48,6 +48,8 @@ export class ManageSync {
   readonly #d: ManageSyncDeps;
   readonly #dhcpRunning = new Set<string>();
   readonly #leaseTimers = new Map<string, { cancel(): void }>();
+  /** IPv6 switches last written per `ifindex ifname`, as `ipv6 slaac`. */
+  readonly #ipv6Set = new Map<string, string>();
   #active = new Set<string>();
   #last = '';
   #clean = false;
@@ -140,13 +142,28 @@ export class ManageSync {
       if (wantDhcp.has(ifname)) continue;
       this.#dhcpRunning.delete(ifname);
       this.#cancelLeaseTimer(ifname);
-      await dhcp.stop(ifname).catch((err: unknown) => fail(`stopping DHCP on ${ifname}`, err));
+      // Without carrier a RELEASE cannot arrive: the client keeps the lease to ask for it again.
+      const release = plan.links.find((l) => l.ifname === ifname)?.carrier !== false;
+      await dhcp.stop(ifname, { release }).catch((err: unknown) => fail(`stopping DHCP on ${ifname}`, err));
     }
 
+    // The kernel never flips these switches itself, and a re-created link has another ifindex:
+    // what was written for this ifindex and name still holds, so it is not read back (three
+    // sysctl reads per link on the thread pool) on every pass.
+    const present = new Set(plan.links.map((l) => `${l.ifindex} ${l.ifname}`));
+    for (const key of this.#ipv6Set.keys()) if (!present.has(key)) this.#ipv6Set.delete(key);
     const switchIpv6 = async (on: boolean): Promise<void> => {
       if (!ipv6) return;
       for (const l of plan.links) {
-        if (l.ipv6 === on) await ipv6.set(l.ifname, l.ipv6, l.slaac).catch((err: unknown) => fail(`IPv6 switches of ${l.ifname}`, err));
+        if (l.ipv6 !== on) continue;
+        const key = `${l.ifindex} ${l.ifname}`;
+        const want = `${l.ipv6} ${l.slaac}`;
+        if (this.#ipv6Set.get(key) === want) continue;
+        this.#ipv6Set.delete(key);
+        await ipv6.set(l.ifname, l.ipv6, l.slaac).then(
+          () => void this.#ipv6Set.set(key, want),
+          (err: unknown) => fail(`IPv6 switches of ${l.ifname}`, err),
+        );
       }
     };
     await switchIpv6(true);

@@ -341,6 +341,16 @@ export interface DhcpLeaseEvent {
   serverId: string;
 }
 
+/** How {@link DhcpClient.stop} ends a lease. */
+export interface StopOptions {
+  /**
+   * Send DHCPRELEASE (default true). False when the link lost its carrier: the RELEASE could not
+   * arrive, and a client that can keeps the lease to ask for it again (INIT-REBOOT) when the link
+   * comes back. A `release` event is reported either way.
+   */
+  release?: boolean;
+}
+
 /** Runs a DHCPv4 client per interface. It never configures the interface; it reports leases. */
 export interface DhcpClient {
   /** Starts acquiring a lease on `ifname`; lease events go to `onLease`. Throws if already running there. */
@@ -348,7 +358,7 @@ export interface DhcpClient {
   /** Asks the server to extend the current lease now (e.g. after the carrier came back). No-op when not running. */
   renew(ifname: string): void;
   /** Releases the lease (a `release` event when one was held) and ends the client. No-op when not running. */
-  stop(ifname: string): Promise<void>;
+  stop(ifname: string, opts?: StopOptions): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -51,6 +51,8 @@ export interface ManagedLinkPlan {
   adminUp: boolean;
   /** Has a connect reason and carrier: addresses, DHCP and routes present. */
   configured: boolean;
+  /** The link has carrier (a DHCP client stopped without it keeps its lease for INIT-REBOOT). */
+  carrier: boolean;
   addresses: Array<{ family: Family; address: string; prefixLength: number }>;
   /** Run the DHCPv4 client. */
   dhcp: boolean;
@@ -334,15 +336,28 @@ export class ManageState {
 
   // ---------------------------------------------------------------- plan
 
+  /** The state `s` ranks and gets routes by (see plan()). */
+  #routeState(s: Service, switches: Switches): Service['state'] {
+    if (s.state !== 'configuration' || !this.enabled || !this.isManaged(s)) return s.state;
+    const wanted = this.wanted(s);
+    if (wanted === 'pending') return 'ready';
+    if (wanted !== true || !s.carrier || switches.offline || switches.powered[s.bearer] === false) return s.state;
+    const a = this.addressingOf(s);
+    const planned = (family: Family): boolean => a.addresses.some((x) => x.family === family) || (family === 4 && a.dhcpv4 && this.#leases.has(s.id));
+    return this.#gateways(s, a).some((g) => planned(g.family)) ? 'ready' : s.state;
+  }
+
   /** The desired configuration of every managed link, given the services (best first). */
   plan(ranked: readonly Service[], switches: Switches, preferred: readonly Bearer[]): ManagePlan {
     const links: ManagedLinkPlan[] = [];
     const routeInputs: Array<{ s: Service; gateways: Array<{ family: Family; gateway: string }> }> = [];
     const resolv: ManagePlan['resolv'] = [];
     // A service waiting only for its default route ranks (and gets its route) as ready: the
-    // route is what it waits for.
+    // route is what it waits for. So does one whose address this very plan adds (a new lease, a
+    // static address after carrier came back): the runtime adds the route right after the
+    // address in the same pass, instead of a pass later once the kernel has echoed the address.
     // Computed once per service: wanted() matches provisioning sections.
-    const routeStates = new Map(ranked.map((s) => [s.id, s.state === 'configuration' && this.wanted(s) === 'pending' ? 'ready' : s.state] as const));
+    const routeStates = new Map(ranked.map((s) => [s.id, this.#routeState(s, switches)] as const));
     const routeState = (s: Service): Service['state'] => routeStates.get(s.id) ?? s.state;
     const byDefault = [...ranked].sort((a, b) => compareForDefault({ ...a, state: routeState(a) }, { ...b, state: routeState(b) }, preferred, this.#order));
     for (const s of byDefault) {
@@ -356,7 +371,7 @@ export class ManageState {
       const lease = a.dhcpv4 ? this.#leases.get(s.id) : undefined;
       const addresses = configured ? [...a.addresses] : [];
       if (configured && lease) addresses.push({ family: 4, address: lease.address, prefixLength: lease.prefixLength });
-      links.push({ serviceId: s.id, ifindex: s.ifindex, ifname: s.ifname, adminUp, configured, addresses, dhcp: configured && a.dhcpv4, ipv6: configured && a.ipv6, slaac: configured && a.slaac });
+      links.push({ serviceId: s.id, ifindex: s.ifindex, ifname: s.ifname, adminUp, configured, carrier: s.carrier, addresses, dhcp: configured && a.dhcpv4, ipv6: configured && a.ipv6, slaac: configured && a.slaac });
       if (!configured) continue;
       routeInputs.push({ s, gateways: this.#gateways(s, a) });
       if (isConnected(s.state)) {

@@ -1,4 +1,7 @@
-/** DHCPv4 client adapter (busybox udhcpc, report-only). */
+/** DHCPv4 client adapters, report-only: the daemon's own (default) and busybox udhcpc. */
+export { InternalDhcpClient } from './internal-client.js';
+export type { InternalDhcpOptions } from './internal-client.js';
+export { PacketSocket } from './packet-socket.js';
 export { UDHCPC_HOOK, UdhcpcClient } from './udhcpc-client.js';
 export type { UdhcpcOptions } from './udhcpc-client.js';
 export { DEFAULT_BACKOFF, nextFailureCount, restartDelayMs } from './backoff.js';

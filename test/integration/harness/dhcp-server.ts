@@ -34,6 +34,11 @@ export interface DhcpServerOptions {
    * on router solicitations; the router's link-local address is the advertised gateway.
    */
   ra?: boolean;
+  /**
+   * Answer requests for leases it does not know (default true). A non-authoritative server
+   * stays silent to an INIT-REBOOT for an address it has no record of (RFC 2131 §4.3.2).
+   */
+  authoritative?: boolean;
 }
 
 /** One line of dnsmasq's lease file. */
@@ -97,7 +102,8 @@ export async function startDhcpServer(sb: Sandbox, uplinkName: string, opts: Dhc
   await sb.run(u.routerNs, ['ethtool', '-K', u.routerLan, 'tx', 'off']);
   const proc = sb.spawn(u.routerNs, [
     'dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--user=root', '--group=root', '--port=0', '--log-dhcp', '--log-facility=-',
-    `--interface=${u.routerLan}`, '--bind-interfaces', '--pid-file=', `--dhcp-leasefile=${leaseFile}`, '--dhcp-authoritative',
+    `--interface=${u.routerLan}`, '--bind-interfaces', '--pid-file=', `--dhcp-leasefile=${leaseFile}`,
+    ...(opts.authoritative === false ? [] : ['--dhcp-authoritative']),
     `--dhcp-range=${pool[0]},${pool[pool.length - 1]},${mask},${leaseSeconds}`,
     `--dhcp-option=option:router,${u.gw4}`,
     ...(dns.length ? [`--dhcp-option=option:dns-server,${dns.join(',')}`] : []),

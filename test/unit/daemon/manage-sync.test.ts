@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ManagePlan } from '../../../daemon/core/manage.js';
 import { ManageSync, RETRY_MS } from '../../../daemon/manage-sync.js';
-import type { Clock, DefaultRoute, DhcpClient, DhcpLeaseEvent, LinkConfigurator } from '../../../daemon/ports.js';
+import type { Clock, DefaultRoute, DhcpClient, DhcpLeaseEvent, Ipv6Switches, LinkConfigurator } from '../../../daemon/ports.js';
 
 class FakeClock implements Clock {
   t = 0;
@@ -30,7 +30,7 @@ class FakeClock implements Clock {
 
 const LEASE: DhcpLeaseEvent = { type: 'bound', address: '198.51.100.19', prefixLength: 29, router: '198.51.100.17', dns: [], leaseSeconds: 120, serverId: '198.51.100.17' };
 
-function world(initial: ManagePlan) {
+function world(initial: ManagePlan, ipv6?: Ipv6Switches) {
   const calls: string[] = [];
   const leases: Array<[string, DhcpLeaseEvent]> = [];
   let plan = initial;
@@ -58,12 +58,12 @@ function world(initial: ManagePlan) {
       onLease = cb;
     },
     renew: () => {},
-    stop: async (ifname) => {
-      calls.push(`dhcp stop ${ifname}`);
+    stop: async (ifname, opts) => {
+      calls.push(`dhcp stop ${ifname}${opts?.release === false ? ' (keep lease)' : ''}`);
     },
   };
   const clock = new FakeClock();
-  const sync = new ManageSync({ plan: () => plan, links, dhcp, onLease: (ifname, e) => leases.push([ifname, e]), clock, log: () => {} });
+  const sync = new ManageSync({ plan: () => plan, links, dhcp, ...(ipv6 ? { ipv6 } : {}), onLease: (ifname, e) => leases.push([ifname, e]), clock, log: () => {} });
   return {
     sync,
     calls,
@@ -81,6 +81,7 @@ const link = (over: Partial<ManagePlan['links'][number]> = {}): ManagePlan['link
   ifname: 'eth-b',
   adminUp: true,
   configured: true,
+  carrier: true,
   addresses: [],
   dhcp: true,
   ipv6: false,
@@ -107,6 +108,49 @@ describe('ManageSync', () => {
     w.sync.request();
     await w.sync.settled();
     expect(w.calls).toEqual(['defaults #12:0', 'links #12+[198.51.100.18]', 'defaults #12:0']);
+  });
+
+  it('stops the DHCP client without a release when the link lost its carrier', async () => {
+    const w = world({ links: [link()], defaults: [], resolv: [] });
+    w.sync.request();
+    await w.sync.settled();
+    w.calls.length = 0;
+    w.setPlan({ links: [link({ configured: false, carrier: false, dhcp: false })], defaults: [], resolv: [] });
+    w.sync.request(true);
+    await w.sync.settled();
+    expect(w.calls[0]).toBe('dhcp stop eth-b (keep lease)');
+  });
+
+  it('writes IPv6 switches once per link and value, again for a re-created link or after a failure', async () => {
+    const sets: string[] = [];
+    let failNext = false;
+    const ipv6: Ipv6Switches = {
+      set: async (ifname, on, slaac) => {
+        sets.push(`${ifname} ${on} ${slaac}`);
+        if (failNext) {
+          failNext = false;
+          throw new Error('EACCES');
+        }
+      },
+    };
+    const w = world({ links: [link({ dhcp: false })], defaults: [], resolv: [] }, ipv6);
+    const pass = async (plan?: ManagePlan) => {
+      if (plan) w.setPlan(plan);
+      w.sync.request(true);
+      await w.sync.settled();
+    };
+    await pass();
+    await pass();
+    expect(sets).toEqual(['eth-b false false']);
+    await pass({ links: [link({ dhcp: false, ipv6: true, slaac: true })], defaults: [], resolv: [] });
+    expect(sets.at(-1)).toBe('eth-b true true');
+    // Same name, new ifindex: the kernel's defaults are back, so it is written again.
+    await pass({ links: [link({ dhcp: false, ifindex: 13, ipv6: true, slaac: true })], defaults: [], resolv: [] });
+    expect(sets).toHaveLength(3);
+    failNext = true;
+    await pass({ links: [link({ dhcp: false, ifindex: 13 })], defaults: [], resolv: [] });
+    await pass();
+    expect(sets).toHaveLength(5);
   });
 
   it('skips an unchanged plan, but not a forced request made in the same turn', async () => {

@@ -132,11 +132,27 @@ describe('manage mode: provisioning', () => {
 });
 
 describe('manage mode: DHCP leases', () => {
+  it('plans a static link\'s default route with its address once carrier is back, and keeps it ranked behind a connected one', () => {
+    const e = engine();
+    e.loadProvisioning('a.config', STATIC_A + '[service_b]\nType = ethernet\nDeviceName = eth-b\nIPv4 = 198.51.100.18/255.255.255.248/198.51.100.17\n');
+    e.linkChanged(configured(11, 'eth-a', 'ethernet', '198.51.100.10', '198.51.100.9'));
+    e.linkChanged(bare(12, 'eth-b', 'ethernet'));
+    const d = e.managePlan().defaults;
+    expect(d.map((r) => `${r.ifindex}:${r.metric}`)).toEqual(['11:0', `12:${lowPriorityMetric(12)}`]);
+    // Without carrier nothing is planned for it.
+    e.linkChanged(bare(12, 'eth-b', 'ethernet', { carrier: false }));
+    expect(e.managePlan().defaults.map((r) => r.ifindex)).toEqual([11]);
+  });
+
   it('adds the leased address and its router, reports Method dhcp, and drops both on release', () => {
     const e = engine();
     e.linkChanged(bare(12, 'eth-b', 'ethernet'));
     e.dhcpLease('eth-b', { type: 'bound', address: '198.51.100.19', prefixLength: 29, router: '198.51.100.17', dns: ['203.0.113.54'], leaseSeconds: 120, serverId: '198.51.100.17' });
     expect(e.managePlan().links[0]!.addresses).toEqual([{ family: 4, address: '198.51.100.19', prefixLength: 29 }]);
+    // The route comes in the same plan as the address (the runtime adds it right after the
+    // address), not one kernel round trip later; the service is still in configuration.
+    expect(e.managePlan().defaults).toEqual([{ serviceId: idOf(e, 'eth-b'), ifindex: 12, family: 4, gateway: '198.51.100.17', metric: 0 }]);
+    expect(state(e, 'eth-b')).toBe('configuration');
     // The kernel now reports the address (permanent, as link-config adds it).
     e.linkChanged({ ...bare(12, 'eth-b', 'ethernet'), addresses: [{ family: 4, address: '198.51.100.19', prefixLength: 29, method: 'manual', scope: 'global' }] });
     const s = e.services().find((x) => x.ifname === 'eth-b')!;

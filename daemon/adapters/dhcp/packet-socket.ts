@@ -1,0 +1,248 @@
+/**
+ * An AF_PACKET socket (cooked, IPv4 only) on one interface, read on Node's own event loop.
+ *
+ * Why a packet socket: a DHCP client talks before its address exists. Replies to an interface
+ * without an address are dropped by the IP layer when rp_filter is on (strict or loose: no
+ * route back through that device), and a server that unicasts an OFFER to the offered address
+ * cannot reach a kernel UDP socket at all; a packet socket sees the frame before any of that.
+ * A classic BPF filter lets only UDP to port 68 through, so a busy uplink does not wake us.
+ *
+ * Why libuv through koffi: Node cannot watch an arbitrary fd (net.Socket and dgram accept only
+ * TCP, UDP and Unix fds). Node exports libuv to addons, so a `uv_poll_t` on the default loop
+ * (the main thread's, where the daemon runs) calls back on the main thread when the socket is
+ * readable: no thread is blocked and no process is spawned. koffi is already a dependency.
+ */
+import { close as fsClose } from 'node:fs';
+import os from 'node:os';
+
+const AF_PACKET = 17;
+const SOCK_DGRAM = 2;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+const ETH_P_IP = 0x0800;
+const SOL_SOCKET = 1;
+const SO_ATTACH_FILTER = 26;
+const MSG_DONTWAIT = 0x40;
+const UV_POLL = 8;
+const UV_READABLE = 1;
+const SOCKADDR_LL_SIZE = 20;
+const EAGAIN = os.constants.errno.EAGAIN;
+const EINTR = os.constants.errno.EINTR;
+
+/** Classic BPF over the IP header: UDP, not a fragment, destination port 68. */
+const FILTER: Array<[code: number, jt: number, jf: number, k: number]> = [
+  [0x30, 0, 0, 9], // ldb [9]            protocol
+  [0x15, 0, 6, 17], // jeq #17            else drop
+  [0x28, 0, 0, 6], // ldh [6]            flags and fragment offset
+  [0x45, 4, 0, 0x1fff], // jset #0x1fff   fragment: drop
+  [0xb1, 0, 0, 0], // ldxb 4*([0]&0xf)  header length
+  [0x48, 0, 0, 2], // ldh [x+2]          UDP destination port
+  [0x15, 0, 1, 68], // jeq #68            else drop
+  [0x06, 0, 0, 0xffff], // ret whole packet
+  [0x06, 0, 0, 0], // ret 0: drop
+];
+
+interface Native {
+  socket(domain: number, type: number, protocol: number): number;
+  bind(fd: number, addr: Buffer, len: number): number;
+  getsockname(fd: number, addr: Buffer, len: number[]): number;
+  setsockopt(fd: number, level: number, name: number, value: unknown, len: number): number;
+  sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, alen: number): number;
+  recv(fd: number, buf: Buffer, len: number, flags: number): number;
+  close(fd: number): number;
+  ifNameToIndex(name: string): number;
+  errno(): number;
+  pollStart(fd: number, onReadable: () => void): () => void;
+}
+
+let native: Promise<Native> | undefined;
+
+function loadNative(): Promise<Native> {
+  native ??= import('koffi').then(({ default: koffi }) => {
+    const libc = koffi.load('libc.so.6');
+    // The node binary itself (or libnode it links): libuv's exported functions.
+    const self = koffi.load(null as unknown as string);
+    const socket = libc.func('int socket(int, int, int)');
+    const bind = libc.func('int bind(int, const void *, uint32_t)');
+    const getsockname = libc.func('int getsockname(int, _Inout_ void *, _Inout_ uint32_t *)');
+    const FProg = koffi.struct('netsession_sock_fprog', { len: 'uint16_t', filter: 'void *' });
+    const setsockopt = libc.func('int setsockopt(int, int, int, const void *, uint32_t)');
+    const setsockoptProg = libc.func('setsockopt', 'int', ['int', 'int', 'int', koffi.pointer(FProg), 'uint32_t']);
+    const sendto = libc.func('long sendto(int, const void *, size_t, int, const void *, uint32_t)');
+    const recv = libc.func('long recv(int, _Out_ void *, size_t, int)');
+    const close = libc.func('int close(int)');
+    const ifNameToIndex = libc.func('unsigned int if_nametoindex(const char *)');
+    const uvDefaultLoop = self.func('void *uv_default_loop()');
+    const uvHandleSize = self.func('size_t uv_handle_size(int)');
+    const uvPollInit = self.func('int uv_poll_init(void *, void *, int)');
+    const PollCb = koffi.proto('void netsession_uv_poll_cb(void *handle, int status, int events)');
+    const CloseCb = koffi.proto('void netsession_uv_close_cb(void *handle)');
+    const uvPollStart = self.func('int uv_poll_start(void *, int, netsession_uv_poll_cb *)');
+    const uvClose = self.func('void uv_close(void *, netsession_uv_close_cb *)');
+    const loop = uvDefaultLoop();
+    const handleSize = Number(uvHandleSize(UV_POLL));
+    // One callback of each kind for the process, dispatching on the handle's address: koffi has a
+    // bounded number of callback slots.
+    const readers = new Map<bigint, () => void>();
+    const closing = new Map<bigint, unknown>();
+    const onPoll = koffi.register((handle: unknown, status: number) => {
+      const reader = readers.get(koffi.address(handle));
+      // Nothing may throw into libuv: the reader catches its own errors.
+      if (reader && status === 0) reader();
+    }, koffi.pointer(PollCb));
+    const onClosed = koffi.register((handle: unknown) => {
+      const at = koffi.address(handle);
+      const mem = closing.get(at);
+      closing.delete(at);
+      if (mem !== undefined) koffi.free(mem);
+    }, koffi.pointer(CloseCb));
+    return {
+      socket: (d, t, p) => socket(d, t, p) as number,
+      bind: (fd, a, l) => bind(fd, a, l) as number,
+      getsockname: (fd, a, l) => getsockname(fd, a, l) as number,
+      setsockopt: (fd, level, name, value, len) =>
+        (value instanceof Buffer ? setsockopt(fd, level, name, value, len) : setsockoptProg(fd, level, name, value, len)) as number,
+      sendto: (fd, b, l, f, a, al) => Number(sendto(fd, b, l, f, a, al)),
+      recv: (fd, b, l, f) => Number(recv(fd, b, l, f)),
+      close: (fd) => close(fd) as number,
+      ifNameToIndex: (name) => ifNameToIndex(name) as number,
+      errno: () => koffi.errno(),
+      pollStart: (fd, onReadable) => {
+        const mem = koffi.alloc('uint8_t', handleSize);
+        const at = koffi.address(mem);
+        if ((uvPollInit(loop, mem, fd) as number) !== 0) {
+          koffi.free(mem);
+          throw new Error('uv_poll_init failed');
+        }
+        readers.set(at, onReadable);
+        if ((uvPollStart(mem, UV_READABLE, onPoll) as number) !== 0) {
+          readers.delete(at);
+          closing.set(at, mem);
+          uvClose(mem, onClosed);
+          throw new Error('uv_poll_start failed');
+        }
+        return () => {
+          readers.delete(at);
+          closing.set(at, mem);
+          // The memory is freed once libuv is done with the handle (onClosed).
+          uvClose(mem, onClosed);
+        };
+      },
+    };
+  });
+  return native;
+}
+
+const ERRNO_NAME = new Map<number, string>(Object.entries(os.constants.errno).map(([name, n]) => [n, name]));
+const errnoName = (n: number): string => ERRNO_NAME.get(n) ?? `errno ${n}`;
+
+function sockaddrLl(ifindex: number, broadcast: boolean): Buffer {
+  const a = Buffer.alloc(SOCKADDR_LL_SIZE);
+  a.writeUInt16LE(AF_PACKET, 0);
+  a.writeUInt16BE(ETH_P_IP, 2);
+  a.writeInt32LE(ifindex, 4);
+  if (broadcast) {
+    a[11] = 6; // sll_halen
+    a.fill(0xff, 12, 18);
+  }
+  return a;
+}
+
+/** One interface's packet socket: IPv4 datagrams out to the link broadcast, UDP/68 in. */
+export class PacketSocket {
+  readonly ifindex: number;
+  /** The interface's hardware address (6 bytes for Ethernet). */
+  readonly mac: Buffer;
+  readonly #n: Native;
+  #fd: number;
+  #stopPoll: (() => void) | null;
+  readonly #buf = Buffer.alloc(2048);
+  readonly #dest: Buffer;
+
+  private constructor(n: Native, fd: number, ifindex: number, mac: Buffer, onPacket: (ip: Buffer) => void, onError: (err: Error) => void) {
+    this.#n = n;
+    this.#fd = fd;
+    this.ifindex = ifindex;
+    this.mac = mac;
+    this.#dest = sockaddrLl(ifindex, true);
+    this.#stopPoll = null;
+    this.#stopPoll = n.pollStart(fd, () => {
+      try {
+        this.#drain(onPacket);
+      } catch (err) {
+        onError(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  }
+
+  /**
+   * Opens the socket on `ifname`, filtered to UDP port 68; `onPacket` gets each IPv4 datagram
+   * (starting at its IP header) on the main thread. Needs CAP_NET_RAW.
+   */
+  static async open(ifname: string, onPacket: (ip: Buffer) => void, onError: (err: Error) => void): Promise<PacketSocket> {
+    const n = await loadNative();
+    const ifindex = n.ifNameToIndex(ifname);
+    if (!ifindex) throw new Error(`no interface ${ifname}: ${errnoName(n.errno())}`);
+    // Protocol 0 here and ETH_P_IP only at bind: a socket created with a protocol is hooked on
+    // every device at once, and re-binding it to one device waits for an RCU grace period
+    // (synchronize_net, measured 10 ms) on the main thread.
+    const fd = n.socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw new Error(`packet socket on ${ifname}: ${errnoName(n.errno())}`);
+    try {
+      const filter = Buffer.alloc(FILTER.length * 8);
+      FILTER.forEach(([code, jt, jf, k], i) => {
+        filter.writeUInt16LE(code, i * 8);
+        filter[i * 8 + 2] = jt;
+        filter[i * 8 + 3] = jf;
+        filter.writeUInt32LE(k, i * 8 + 4);
+      });
+      // Filter before bind: nothing unfiltered is queued in between.
+      if (n.setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, { len: FILTER.length, filter }, 16) < 0) throw new Error(`SO_ATTACH_FILTER: ${errnoName(n.errno())}`);
+      const addr = sockaddrLl(ifindex, false);
+      if (n.bind(fd, addr, SOCKADDR_LL_SIZE) < 0) throw new Error(`bind to ${ifname}: ${errnoName(n.errno())}`);
+      const got = Buffer.alloc(SOCKADDR_LL_SIZE);
+      if (n.getsockname(fd, got, [SOCKADDR_LL_SIZE]) < 0) throw new Error(`getsockname: ${errnoName(n.errno())}`);
+      const halen = got[11] ?? 0;
+      if (halen !== 6) throw new Error(`${ifname} has no Ethernet address (length ${halen})`);
+      return new PacketSocket(n, fd, ifindex, Buffer.from(got.subarray(12, 18)), onPacket, onError);
+    } catch (err) {
+      n.close(fd);
+      throw err;
+    }
+  }
+
+  /** Sends one IPv4 datagram to the link-layer broadcast address. Throws on a send error. */
+  send(ip: Buffer): void {
+    if (this.#fd < 0) throw new Error('packet socket closed');
+    const r = this.#n.sendto(this.#fd, ip, ip.length, 0, this.#dest, SOCKADDR_LL_SIZE);
+    if (r < 0) throw new Error(`send: ${errnoName(this.#n.errno())}`);
+  }
+
+  /**
+   * Stops reading and closes the socket. close(2) of a packet socket waits for an RCU grace
+   * period (~10 ms), so it runs on libuv's thread pool (fs.close takes any fd), not on the
+   * daemon's thread: a carrier loss that stops the client must not delay the failover.
+   */
+  close(): void {
+    if (this.#fd < 0) return;
+    this.#stopPoll?.();
+    this.#stopPoll = null;
+    const fd = this.#fd;
+    this.#fd = -1;
+    fsClose(fd, () => {});
+  }
+
+  #drain(onPacket: (ip: Buffer) => void): void {
+    // A bounded number per wake-up, so a flood cannot starve the loop.
+    for (let i = 0; i < 64 && this.#fd >= 0; i++) {
+      const r = this.#n.recv(this.#fd, this.#buf, this.#buf.length, MSG_DONTWAIT);
+      if (r < 0) {
+        const e = this.#n.errno();
+        if (e === EINTR) continue;
+        if (e === EAGAIN) return;
+        throw new Error(`recv: ${errnoName(e)}`);
+      }
+      onPacket(Buffer.from(this.#buf.subarray(0, r)));
+    }
+  }
+}
