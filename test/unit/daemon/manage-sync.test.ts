@@ -110,7 +110,7 @@ describe('ManageSync', () => {
     expect(w.calls).toEqual(['defaults #12:0', 'links #12+[198.51.100.18]', 'defaults #12:0']);
   });
 
-  it('stops the DHCP client without a release when the link lost its carrier', async () => {
+  it('stops the DHCP client without a release when the link lost its carrier, and starts it first when carrier is back', async () => {
     const w = world({ links: [link()], defaults: [], resolv: [] });
     w.sync.request();
     await w.sync.settled();
@@ -119,6 +119,12 @@ describe('ManageSync', () => {
     w.sync.request(true);
     await w.sync.settled();
     expect(w.calls[0]).toBe('dhcp stop eth-b (keep lease)');
+    // Carrier back on a link that stayed up: the client starts before the route and address work.
+    w.calls.length = 0;
+    w.setPlan({ links: [link()], defaults: [], resolv: [] });
+    w.sync.request(true);
+    await w.sync.settled();
+    expect(w.calls).toEqual(['dhcp start eth-b', 'defaults ', 'links #12+[]']);
   });
 
   it('writes IPv6 switches once per link and value, again for a re-created link or after a failure', async () => {
