@@ -29,13 +29,16 @@ import { r3, summarize } from './stats.js';
 export interface CarrierBackOptions {
   rounds?: number;
   warmup?: number;
-  /** Which daemons to measure (default both; connmand is skipped with a reason when absent). */
-  daemons?: ReadonlyArray<'netsessiond' | 'connmand'>;
+  /**
+   * Which daemons to measure (default netsessiond and connmand; connmand is skipped with a reason
+   * when absent). `netsessiond-udhcpc` is netsessiond with `DhcpClient = udhcpc`, for comparison.
+   */
+  daemons?: readonly DaemonName[];
   /** Print every round's steps, not only the medians. */
   verbose?: boolean;
 }
 
-type DaemonName = 'netsessiond' | 'connmand';
+type DaemonName = 'netsessiond' | 'netsessiond-udhcpc' | 'connmand';
 
 /** One stamped event of a round, in ms after the carrier-up request was sent. */
 interface Stamp {
@@ -145,7 +148,7 @@ async function startWorld(daemon: DaemonName): Promise<{ sb: Sandbox; proc: Sand
     writeFileSync(join(prov, 'bench.config'), PROVISIONING);
     const td = await startTestDaemon(sb, {
       args: ['--debug'],
-      general: ['ManageInterfaces = eth-*', `ProvisioningDir = ${prov}`],
+      general: ['ManageInterfaces = eth-*', `ProvisioningDir = ${prov}`, ...(daemon === 'netsessiond-udhcpc' ? ['DhcpClient = udhcpc'] : [])],
       bearers: { 'eth-a': 'ethernet', 'eth-b': 'ethernet' },
     });
     return { sb, proc: td.daemon, dnsmasq: dhcp.proc };
@@ -272,6 +275,8 @@ export async function runCarrierBackBench(opts: CarrierBackOptions = {}): Promis
       target: '',
     },
   ]);
+  const udhcpc = med('netsessiond-udhcpc', 'connected');
+  if (udhcpc) console.log(`(netsessiond with DhcpClient = udhcpc: median ${r3(udhcpc.median)} ms, p90 ${r3(udhcpc.p90)} ms)`);
   for (const [d, rs] of results) {
     console.log(`\n## ${d}: where the time goes (ms after the router-side link-up request, medians per step)`);
     console.table(stepMedians(rs));
@@ -279,7 +284,7 @@ export async function runCarrierBackBench(opts: CarrierBackOptions = {}): Promis
   }
 }
 
-// `node --import tsx bench/carrier-back.ts [rounds] [netsessiond|connmand]` runs this alone.
+// `node --import tsx bench/carrier-back.ts [rounds] [netsessiond|netsessiond-udhcpc|connmand]` runs this alone.
 if (import.meta.url === `file://${process.argv[1]}`) {
   const rounds = Number(process.argv[2] ?? 10);
   const only = process.argv[3] as DaemonName | undefined;

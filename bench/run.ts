@@ -2,6 +2,7 @@
  * `npm run bench`: prints every benchmark's figures. Figures, not pass/fail: targets are
  * printed beside the numbers so a reader can compare.
  */
+import { runCarrierBackBench } from './carrier-back.js';
 import { runCoreBench } from './core-link-event.js';
 import { runDaemonBench } from './daemon-latency.js';
 import { runDatapathBench } from './datapath.js';
@@ -26,3 +27,7 @@ await runDatapathBench();
 // Needs root and `ip netns` too; prints why when it cannot run.
 console.log('\n# manage mode: the main table following the ranking when the default uplink loses and regains its carrier (kernel timestamps)');
 await runManageBench();
+
+// Needs root, `ip netns`, dnsmasq and (for the comparison) connmand; prints why when it cannot run.
+console.log("\n# manage mode with DHCP: pinned uplink's carrier back → session connected, beside connmand 1.41 (ratio target ≤ 0.5)");
+await runCarrierBackBench();

@@ -239,7 +239,7 @@ export class ManageSync {
     this.#cancelLeaseTimer(ifname);
     // Node timers stop at 2^31-1 ms (24.8 days); a longer lease is left to the client alone.
     if ((e.type === 'bound' || e.type === 'renew') && e.leaseSeconds > 0 && e.leaseSeconds * 1000 <= MAX_TIMER_MS) {
-      // udhcpc reports its own expiry too; the timer covers a client that hangs or is killed.
+      // The client reports its own expiry too; the timer covers one that hangs or is killed.
       this.#leaseTimers.set(
         ifname,
         this.#d.clock.setTimeout(() => {

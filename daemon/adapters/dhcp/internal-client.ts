@@ -12,7 +12,8 @@
  */
 import { randomInt } from 'node:crypto';
 import type { DhcpClient, DhcpLeaseEvent, StopOptions } from '../../ports.js';
-import { classfulPrefix, decodeDhcp, decodeIpUdp, encodeDhcp, encodeIpUdp, MalformedPacket, MessageType, type ClientMessage, type ServerMessage } from './dhcp-packet.js';
+import { decodeDhcp, decodeIpUdp, encodeDhcp, encodeIpUdp, MalformedPacket, MessageType, type ClientMessage, type ServerMessage } from './dhcp-packet.js';
+import { eventOf, heldOf, unexpired, type Held } from './lease-times.js';
 import { PacketSocket } from './packet-socket.js';
 
 /** Options for {@link InternalDhcpClient}. */
@@ -31,20 +32,6 @@ export interface InternalDhcpOptions {
 }
 
 type Phase = 'opening' | 'rebooting' | 'selecting' | 'requesting' | 'bound' | 'renewing' | 'rebinding' | 'stopped';
-
-/** A lease as held or remembered, with its timers' origin. */
-interface Held {
-  address: string;
-  prefixLength: number;
-  router: string;
-  dns: string[];
-  leaseSeconds: number;
-  serverId: string;
-  /** When the ACK arrived (wall clock ms). */
-  since: number;
-  t1: number;
-  t2: number;
-}
 
 interface Instance {
   ifname: string;
@@ -97,7 +84,7 @@ export class InternalDhcpClient implements DhcpClient {
     const inst: Instance = { ifname, onLease, phase: 'opening', sock: null, opening: null, xid: 0, exchangeStart: 0, timer: undefined, attempt: 0, naks: 0, offer: null, lease: null, reported: false };
     this.#instances.set(ifname, inst);
     const kept = this.#remembered.get(ifname);
-    const valid = kept && (kept.leaseSeconds === 0 || kept.since + kept.leaseSeconds * 1000 > this.#now());
+    const valid = kept && unexpired(kept, this.#now());
     if (!valid) this.#remembered.delete(ifname);
     void this.#socket(inst).then((sock) => {
       if (!sock || inst.phase === 'stopped') return;
@@ -285,21 +272,7 @@ export class InternalDhcpClient implements DhcpClient {
   }
 
   #bind(inst: Instance, ack: ServerMessage): void {
-    const leaseSeconds = ack.leaseSeconds ?? 0;
-    // Server-given T1/T2 only when they are in order (§4.4.5), else the defaults.
-    const t1 = ack.t1 !== null && ack.t2 !== null && ack.t1 < ack.t2 && ack.t2 < leaseSeconds ? ack.t1 : leaseSeconds * 0.5;
-    const t2 = ack.t2 !== null && t1 < ack.t2 && ack.t2 < leaseSeconds ? ack.t2 : leaseSeconds * 0.875;
-    const held: Held = {
-      address: ack.yiaddr,
-      prefixLength: ack.prefixLength ?? classfulPrefix(ack.yiaddr),
-      router: ack.routers[0] ?? '',
-      dns: ack.dns,
-      leaseSeconds,
-      serverId: ack.serverId,
-      since: this.#now(),
-      t1,
-      t2,
-    };
+    const held = heldOf(ack, this.#now());
     const same = inst.reported && inst.lease?.address === held.address;
     inst.lease = held;
     inst.naks = 0;
@@ -308,7 +281,7 @@ export class InternalDhcpClient implements DhcpClient {
     inst.phase = 'bound';
     this.#quiet(inst);
     // An infinite lease (or none given) has no timers.
-    if (leaseSeconds > 0) this.#after(inst, t1 * 1000, () => void this.#renewing(inst));
+    if (held.leaseSeconds > 0) this.#after(inst, held.t1 * 1000, () => void this.#renewing(inst));
     inst.reported = true;
     this.#emit(inst, { type: same ? 'renew' : 'bound', ...eventOf(held) });
   }
@@ -365,8 +338,4 @@ export class InternalDhcpClient implements DhcpClient {
       this.#log('warn', `${inst.ifname}: lease listener threw: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
-}
-
-function eventOf(l: Held): Omit<DhcpLeaseEvent, 'type'> {
-  return { address: l.address, prefixLength: l.prefixLength, router: l.router, dns: [...l.dns], leaseSeconds: l.leaseSeconds, serverId: l.serverId };
 }
