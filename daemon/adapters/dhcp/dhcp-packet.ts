@@ -179,8 +179,12 @@ export class MalformedPacket extends Error {
   }
 }
 
-/** The UDP payload of an IPv4 datagram to port 68, with its source address; checks both headers. */
-export function decodeIpUdp(ip: Buffer): { src: string; payload: Buffer } {
+/**
+ * The UDP payload of an IPv4 datagram to port 68, with its source address; checks both headers.
+ * `checksumReady: false` (the kernel says a local sender's offload has not filled the UDP
+ * checksum in yet) skips only the UDP checksum: such a datagram never crossed a wire.
+ */
+export function decodeIpUdp(ip: Buffer, opts: { checksumReady?: boolean } = {}): { src: string; payload: Buffer } {
   if (ip.length < IP_HEADER + UDP_HEADER) throw new MalformedPacket('shorter than IP and UDP headers');
   if (ip[0]! >> 4 !== 4) throw new MalformedPacket('not IPv4');
   const ihl = (ip[0]! & 0x0f) * 4;
@@ -194,7 +198,7 @@ export function decodeIpUdp(ip: Buffer): { src: string; payload: Buffer } {
   if (udpLength < UDP_HEADER || ihl + udpLength > total) throw new MalformedPacket('bad UDP length');
   if (ip.readUInt16BE(ihl + 2) !== DHCP_CLIENT_PORT) throw new MalformedPacket('not to port 68');
   const src = ip.readUInt32BE(12);
-  if (ip.readUInt16BE(ihl + 6) !== 0) {
+  if (opts.checksumReady !== false && ip.readUInt16BE(ihl + 6) !== 0) {
     const s = sum16(ip, ihl, ihl + udpLength, udpPseudoSum(src, ip.readUInt32BE(16), udpLength));
     if (s !== 0xffff) throw new MalformedPacket('bad UDP checksum');
   }

@@ -140,7 +140,7 @@ export class InternalDhcpClient implements DhcpClient {
     if (inst.sock) return Promise.resolve(inst.sock);
     inst.opening ??= this.#open(
       inst.ifname,
-      (ip) => this.#packet(inst, ip),
+      (ip, info) => this.#packet(inst, ip, info.checksumReady),
       (err) => this.#log('warn', `${inst.ifname}: packet socket: ${err.message}`),
     ).then(
       (sock) => {
@@ -300,10 +300,10 @@ export class InternalDhcpClient implements DhcpClient {
     else this.#after(inst, delay, () => this.#discover(inst));
   }
 
-  #packet(inst: Instance, ip: Buffer): void {
+  #packet(inst: Instance, ip: Buffer, checksumReady: boolean): void {
     let m: ServerMessage;
     try {
-      const { src, payload } = decodeIpUdp(ip);
+      const { src, payload } = decodeIpUdp(ip, { checksumReady });
       m = decodeDhcp(payload, src);
     } catch (err) {
       if (err instanceof MalformedPacket) this.#log('debug', `${inst.ifname}: dropped a datagram: ${err.message}`);

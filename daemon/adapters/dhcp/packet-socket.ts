@@ -26,6 +26,24 @@ const MSG_DONTWAIT = 0x40;
 const UV_POLL = 8;
 const UV_READABLE = 1;
 const SOCKADDR_LL_SIZE = 20;
+const SOL_PACKET = 263;
+const PACKET_AUXDATA = 8;
+/** tpacket_auxdata.tp_status: the checksum is still to be computed (a local sender's offload). */
+const TP_STATUS_CSUMNOTREADY = 8;
+// recvmsg area (x86-64/arm64 LP64 layout): msghdr 56 bytes, iovec 16, then data and control.
+const IOV_AT = 56;
+const DATA_AT = 72;
+const DATA_ROOM = 2048;
+const CONTROL_AT = DATA_AT + DATA_ROOM;
+const CONTROL_ROOM = 64;
+const AREA_SIZE = CONTROL_AT + CONTROL_ROOM;
+
+/** C memory for recvmsg(2), allocated once per socket. */
+interface RecvArea {
+  mem: unknown;
+  view: Buffer;
+  free(): void;
+}
 const EAGAIN = os.constants.errno.EAGAIN;
 const EINTR = os.constants.errno.EINTR;
 
@@ -48,7 +66,9 @@ interface Native {
   getsockname(fd: number, addr: Buffer, len: number[]): number;
   setsockopt(fd: number, level: number, name: number, value: unknown, len: number): number;
   sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, alen: number): number;
-  recv(fd: number, buf: Buffer, len: number, flags: number): number;
+  /** recvmsg(2) into a {@link RecvArea}; returns the byte count or -1. */
+  recvmsg(fd: number, area: RecvArea, flags: number): number;
+  recvArea(): RecvArea;
   close(fd: number): number;
   ifNameToIndex(name: string): number;
   errno(): number;
@@ -69,7 +89,7 @@ function loadNative(): Promise<Native> {
     const setsockopt = libc.func('int setsockopt(int, int, int, const void *, uint32_t)');
     const setsockoptProg = libc.func('setsockopt', 'int', ['int', 'int', 'int', koffi.pointer(FProg), 'uint32_t']);
     const sendto = libc.func('long sendto(int, const void *, size_t, int, const void *, uint32_t)');
-    const recv = libc.func('long recv(int, _Out_ void *, size_t, int)');
+    const recvmsg = libc.func('long recvmsg(int, void *, int)');
     const close = libc.func('int close(int)');
     const ifNameToIndex = libc.func('unsigned int if_nametoindex(const char *)');
     const uvDefaultLoop = self.func('void *uv_default_loop()');
@@ -103,7 +123,24 @@ function loadNative(): Promise<Native> {
       setsockopt: (fd, level, name, value, len) =>
         (value instanceof Buffer ? setsockopt(fd, level, name, value, len) : setsockoptProg(fd, level, name, value, len)) as number,
       sendto: (fd, b, l, f, a, al) => Number(sendto(fd, b, l, f, a, al)),
-      recv: (fd, b, l, f) => Number(recv(fd, b, l, f)),
+      recvmsg: (fd, area, f) => {
+        // The kernel shrinks msg_controllen to what it wrote: give the whole room back each time.
+        area.view.writeBigUInt64LE(BigInt(CONTROL_ROOM), 40);
+        return Number(recvmsg(fd, area.mem, f));
+      },
+      recvArea: () => {
+        // One block of C memory: msghdr, one iovec, the datagram, the control messages.
+        const mem = koffi.alloc('uint8_t', AREA_SIZE);
+        const base = koffi.address(mem);
+        const view = Buffer.from(koffi.view(mem, AREA_SIZE));
+        view.fill(0);
+        view.writeBigUInt64LE(base + BigInt(IOV_AT), 16); // msg_iov
+        view.writeBigUInt64LE(1n, 24); // msg_iovlen
+        view.writeBigUInt64LE(base + BigInt(CONTROL_AT), 32); // msg_control
+        view.writeBigUInt64LE(base + BigInt(DATA_AT), IOV_AT); // iov_base
+        view.writeBigUInt64LE(BigInt(DATA_ROOM), IOV_AT + 8); // iov_len
+        return { mem, view, free: () => koffi.free(mem) };
+      },
       close: (fd) => close(fd) as number,
       ifNameToIndex: (name) => ifNameToIndex(name) as number,
       errno: () => koffi.errno(),
@@ -148,6 +185,29 @@ function sockaddrLl(ifindex: number, broadcast: boolean): Buffer {
   return a;
 }
 
+/** What the kernel says about a received datagram. */
+export interface PacketInfo {
+  /** False when a local sender's checksum offload left the UDP checksum unfilled. */
+  checksumReady: boolean;
+}
+
+export type PacketHandler = (ip: Buffer, info: PacketInfo) => void;
+
+/** tp_status of the PACKET_AUXDATA control message, or 0 when there is none. */
+function auxStatus(area: Buffer): number {
+  const len = Number(area.readBigUInt64LE(40)); // msg_controllen as the kernel left it
+  // struct cmsghdr: cmsg_len (size_t), cmsg_level, cmsg_type (int), data aligned to 8.
+  for (let at = 0; at + 16 <= Math.min(len, CONTROL_ROOM); ) {
+    const cmsgLen = Number(area.readBigUInt64LE(CONTROL_AT + at));
+    if (cmsgLen < 16) break;
+    if (area.readInt32LE(CONTROL_AT + at + 8) === SOL_PACKET && area.readInt32LE(CONTROL_AT + at + 12) === PACKET_AUXDATA && cmsgLen >= 20) {
+      return area.readUInt32LE(CONTROL_AT + at + 16);
+    }
+    at += (cmsgLen + 7) & ~7;
+  }
+  return 0;
+}
+
 /** One interface's packet socket: IPv4 datagrams out to the link broadcast, UDP/68 in. */
 export class PacketSocket {
   readonly ifindex: number;
@@ -156,11 +216,12 @@ export class PacketSocket {
   readonly #n: Native;
   #fd: number;
   #stopPoll: (() => void) | null;
-  readonly #buf = Buffer.alloc(2048);
+  readonly #area: RecvArea;
   readonly #dest: Buffer;
 
-  private constructor(n: Native, fd: number, ifindex: number, mac: Buffer, onPacket: (ip: Buffer) => void, onError: (err: Error) => void) {
+  private constructor(n: Native, fd: number, ifindex: number, mac: Buffer, onPacket: PacketHandler, onError: (err: Error) => void) {
     this.#n = n;
+    this.#area = n.recvArea();
     this.#fd = fd;
     this.ifindex = ifindex;
     this.mac = mac;
@@ -179,7 +240,7 @@ export class PacketSocket {
    * Opens the socket on `ifname`, filtered to UDP port 68; `onPacket` gets each IPv4 datagram
    * (starting at its IP header) on the main thread. Needs CAP_NET_RAW.
    */
-  static async open(ifname: string, onPacket: (ip: Buffer) => void, onError: (err: Error) => void): Promise<PacketSocket> {
+  static async open(ifname: string, onPacket: PacketHandler, onError: (err: Error) => void): Promise<PacketSocket> {
     const n = await loadNative();
     const ifindex = n.ifNameToIndex(ifname);
     if (!ifindex) throw new Error(`no interface ${ifname}: ${errnoName(n.errno())}`);
@@ -198,6 +259,9 @@ export class PacketSocket {
       });
       // Filter before bind: nothing unfiltered is queued in between.
       if (n.setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, { len: FILTER.length, filter }, 16) < 0) throw new Error(`SO_ATTACH_FILTER: ${errnoName(n.errno())}`);
+      // Tells which datagrams a local sender left with its UDP checksum still to compute
+      // (checksum offload on a veth, or a virtio NIC): those are not checked against it.
+      if (n.setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, Buffer.from([1, 0, 0, 0]), 4) < 0) throw new Error(`PACKET_AUXDATA: ${errnoName(n.errno())}`);
       const addr = sockaddrLl(ifindex, false);
       if (n.bind(fd, addr, SOCKADDR_LL_SIZE) < 0) throw new Error(`bind to ${ifname}: ${errnoName(n.errno())}`);
       const got = Buffer.alloc(SOCKADDR_LL_SIZE);
@@ -230,19 +294,22 @@ export class PacketSocket {
     const fd = this.#fd;
     this.#fd = -1;
     fsClose(fd, () => {});
+    // Nothing reads into it any more (reads happen only on this thread, while the fd is open).
+    this.#area.free();
   }
 
-  #drain(onPacket: (ip: Buffer) => void): void {
+  #drain(onPacket: PacketHandler): void {
     // A bounded number per wake-up, so a flood cannot starve the loop.
     for (let i = 0; i < 64 && this.#fd >= 0; i++) {
-      const r = this.#n.recv(this.#fd, this.#buf, this.#buf.length, MSG_DONTWAIT);
+      const r = this.#n.recvmsg(this.#fd, this.#area, MSG_DONTWAIT);
       if (r < 0) {
         const e = this.#n.errno();
         if (e === EINTR) continue;
         if (e === EAGAIN) return;
         throw new Error(`recv: ${errnoName(e)}`);
       }
-      onPacket(Buffer.from(this.#buf.subarray(0, r)));
+      const view = this.#area.view;
+      onPacket(Buffer.from(view.subarray(DATA_AT, DATA_AT + Math.min(r, DATA_ROOM))), { checksumReady: !(auxStatus(view) & TP_STATUS_CSUMNOTREADY) });
     }
   }
 }

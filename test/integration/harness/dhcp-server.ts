@@ -10,8 +10,9 @@
  *
  * The pool is the four addresses after the device's static one (router .8k+1, device .8k+2,
  * pool .8k+3 … .8k+6 of the /29), so a leased address passes the router's anti-spoof filter.
- * Starting it also turns TX checksum offload off on both ends of the veth: otherwise the
- * server's UDP replies leave with unfilled checksums, and raw-socket clients (udhcpc) drop them.
+ * Starting it also turns TX checksum offload off on both ends of the veth (unless asked not to):
+ * otherwise the server's UDP replies leave with unfilled checksums, and raw-socket clients that
+ * check them (udhcpc, ConnMan's) drop them.
  * Needs dnsmasq (dnsmasq-base) and ethtool.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -39,6 +40,12 @@ export interface DhcpServerOptions {
    * stays silent to an INIT-REBOOT for an address it has no record of (RFC 2131 §4.3.2).
    */
   authoritative?: boolean;
+  /**
+   * Leave TX checksum offload on (default false: turned off on both veth ends). With it on, the
+   * server's replies reach the device with the UDP checksum unfilled, as from any local sender;
+   * a client must then trust the kernel's word (PACKET_AUXDATA) instead of the checksum.
+   */
+  checksumOffload?: boolean;
 }
 
 /** One line of dnsmasq's lease file. */
@@ -98,8 +105,9 @@ export async function startDhcpServer(sb: Sandbox, uplinkName: string, opts: Dhc
   const mask = prefixToMask(u.prefix4);
   const leaseFile = join(sb.tmpDir, `dnsmasq-${u.name}.leases`);
 
-  await sb.run(sb.devNs, ['ethtool', '-K', u.ifname, 'tx', 'off']);
-  await sb.run(u.routerNs, ['ethtool', '-K', u.routerLan, 'tx', 'off']);
+  const tx = opts.checksumOffload ? 'on' : 'off';
+  await sb.run(sb.devNs, ['ethtool', '-K', u.ifname, 'tx', tx]);
+  await sb.run(u.routerNs, ['ethtool', '-K', u.routerLan, 'tx', tx]);
   const proc = sb.spawn(u.routerNs, [
     'dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--user=root', '--group=root', '--port=0', '--log-dhcp', '--log-facility=-',
     `--interface=${u.routerLan}`, '--bind-interfaces', '--pid-file=', `--dhcp-leasefile=${leaseFile}`,

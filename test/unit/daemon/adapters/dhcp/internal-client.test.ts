@@ -1,16 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InternalDhcpClient } from '../../../../../daemon/adapters/dhcp/internal-client.js';
-import type { PacketSocket } from '../../../../../daemon/adapters/dhcp/packet-socket.js';
+import type { PacketHandler, PacketSocket } from '../../../../../daemon/adapters/dhcp/packet-socket.js';
 import type { DhcpLeaseEvent } from '../../../../../daemon/ports.js';
 import { bootpReply, ipUdp, leaseOptions, MAC, readClient } from './dhcp-wire.js';
 
 /** A fake link: what the client sent, and a way to answer it. */
 function link() {
   const sent: Array<ReturnType<typeof readClient>> = [];
-  let deliver: ((ip: Buffer) => void) | null = null;
+  let deliver: PacketHandler | null = null;
   let opens = 0;
   let closes = 0;
-  const open = (async (_ifname: string, onPacket: (ip: Buffer) => void) => {
+  const open = (async (_ifname: string, onPacket: PacketHandler) => {
     opens++;
     deliver = onPacket;
     return {
@@ -22,8 +22,8 @@ function link() {
   }) as typeof PacketSocket.open;
   const last = () => sent.at(-1)!;
   const reply = (type: number, over: { yiaddr?: string; xid?: number; options?: Array<[number, number[]]> } = {}) =>
-    deliver?.(ipUdp(bootpReply({ type, xid: over.xid ?? last().xid, yiaddr: over.yiaddr ?? (type === 6 ? '0.0.0.0' : '198.51.100.19'), options: over.options ?? (type === 6 ? [[54, [198, 51, 100, 17]]] : leaseOptions(120)) })));
-  return { sent, open, last, reply, raw: (d: Buffer) => deliver?.(d), counts: () => ({ opens, closes }) };
+    deliver?.(ipUdp(bootpReply({ type, xid: over.xid ?? last().xid, yiaddr: over.yiaddr ?? (type === 6 ? '0.0.0.0' : '198.51.100.19'), options: over.options ?? (type === 6 ? [[54, [198, 51, 100, 17]]] : leaseOptions(120)) })), { checksumReady: true });
+  return { sent, open, last, reply, raw: (d: Buffer, checksumReady = true) => deliver?.(d, { checksumReady }), counts: () => ({ opens, closes }) };
 }
 
 const LEASE = { address: '198.51.100.19', prefixLength: 29, router: '198.51.100.17', dns: ['203.0.113.53', '203.0.113.54'], leaseSeconds: 120, serverId: '198.51.100.17' };
@@ -69,6 +69,17 @@ describe('InternalDhcpClient', () => {
     await vi.advanceTimersByTimeAsync(4000);
     expect(l.sent.map((m) => m.type)).toEqual([1, 1, 1]);
     expect(new Set(l.sent.map((m) => m.xid)).size).toBe(1);
+  });
+
+  it('takes an OFFER whose UDP checksum a local sender left unfilled, only when the kernel says so', async () => {
+    client.start('eth-b', (e) => events.push(e));
+    await settle();
+    const offer = ipUdp(bootpReply({ type: 2, xid: l.last().xid, yiaddr: '198.51.100.19', options: leaseOptions() }));
+    offer.writeUInt16BE(offer.readUInt16BE(26) ^ 0x1234, 26);
+    l.raw(offer);
+    expect(l.sent).toHaveLength(1);
+    l.raw(offer, false);
+    expect(l.last()).toMatchObject({ type: 3, requestedIp: '198.51.100.19' });
   });
 
   it('ignores replies for another transaction or another client, and malformed ones', async () => {
