@@ -284,9 +284,10 @@ export async function runCarrierBackBench(opts: CarrierBackOptions = {}): Promis
   }
 }
 
-// `node --import tsx bench/carrier-back.ts [rounds] [netsessiond|netsessiond-udhcpc|connmand]` runs this alone.
+// `node --import tsx bench/carrier-back.ts [rounds] [daemon,daemon…]` runs this alone (daemons:
+// netsessiond, netsessiond-udhcpc, connmand; default netsessiond,connmand).
 if (import.meta.url === `file://${process.argv[1]}`) {
   const rounds = Number(process.argv[2] ?? 10);
-  const only = process.argv[3] as DaemonName | undefined;
-  await runCarrierBackBench({ rounds, verbose: true, ...(only ? { daemons: [only] } : {}) });
+  const only = process.argv[3]?.split(',') as DaemonName[] | undefined;
+  await runCarrierBackBench({ rounds, verbose: true, ...(only ? { daemons: only } : {}) });
 }

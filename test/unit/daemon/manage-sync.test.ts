@@ -101,13 +101,24 @@ describe('ManageSync', () => {
     w.sync.request();
     await w.sync.settled();
     expect(w.calls).toEqual(['dhcp stop eth-b', 'defaults ', 'links #12+[]']);
-    // A route whose next hop needs the address being added is skipped first, then added.
+    // A forced pass: a route whose next hop needs the address being added is skipped first, then added.
     w.calls.length = 0;
     w.skip(1);
-    w.setPlan({ links: [link({ dhcp: false, addresses: [{ family: 4, address: '198.51.100.18', prefixLength: 29 }] })], defaults: [{ serviceId: 'b', ifindex: 12, family: 4, gateway: '198.51.100.17', metric: 0 }], resolv: [] });
-    w.sync.request();
+    const addressed = (address: string): ManagePlan => ({ links: [link({ dhcp: false, addresses: [{ family: 4, address, prefixLength: 29 }] })], defaults: [{ serviceId: 'b', ifindex: 12, family: 4, gateway: '198.51.100.17', metric: 0 }], resolv: [] });
+    w.setPlan(addressed('198.51.100.18'));
+    w.sync.request(true);
     await w.sync.settled();
     expect(w.calls).toEqual(['defaults #12:0', 'links #12+[198.51.100.18]', 'defaults #12:0']);
+    // Unforced (a new lease), with the only new route on the link being re-addressed: the address
+    // first, the route right after, no route work before.
+    w.setPlan({ links: [link({ dhcp: false })], defaults: [], resolv: [] });
+    w.sync.request();
+    await w.sync.settled();
+    w.calls.length = 0;
+    w.setPlan(addressed('198.51.100.19'));
+    w.sync.request();
+    await w.sync.settled();
+    expect(w.calls).toEqual(['links #12+[198.51.100.19]', 'defaults #12:0']);
   });
 
   it('stops the DHCP client without a release when the link lost its carrier, and starts it first when carrier is back', async () => {
