@@ -150,8 +150,10 @@ export class InternalDhcpClient implements DhcpClient {
       },
       (err: unknown) => {
         inst.opening = null;
-        this.#log('warn', `${inst.ifname}: cannot open a packet socket: ${(err as Error).message}; retrying`);
-        if (inst.phase !== 'stopped') inst.timer = setTimeout(() => void this.#socket(inst).then((s) => s && inst.phase !== 'stopped' && this.#discover(inst)), this.#retryMs);
+        // Doubling, so a lasting cause (no CAP_NET_RAW, the link gone) is not logged every 2 s.
+        const wait = Math.min(this.#maxRetryMs, this.#retryMs * 2 ** inst.attempt++);
+        this.#log('warn', `${inst.ifname}: cannot open a packet socket: ${(err as Error).message}; retrying in ${wait} ms`);
+        if (inst.phase !== 'stopped') inst.timer = setTimeout(() => void this.#socket(inst).then((s) => s && inst.phase !== 'stopped' && this.#discover(inst)), wait);
         return null;
       },
     );

@@ -175,6 +175,23 @@ describe('InternalDhcpClient', () => {
     expect(l.last()).toMatchObject({ type: 1 });
   });
 
+  it('retries a socket that cannot be opened with a doubling wait, then discovers', async () => {
+    let failures = 2;
+    const logs: string[] = [];
+    const flaky = (async (...args: Parameters<typeof PacketSocket.open>) => {
+      if (failures-- > 0) throw new Error('EPERM');
+      return l.open(...args);
+    }) as typeof PacketSocket.open;
+    client = new InternalDhcpClient({ openSocket: flaky, retryMs: 2000, log: (_level, m) => logs.push(m) });
+    client.start('eth-b', (e) => events.push(e));
+    await settle();
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(l.sent).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(4000);
+    expect(l.last()).toMatchObject({ type: 1 });
+    expect(logs.filter((m) => /cannot open a packet socket: EPERM; retrying in (2000|4000) ms/.test(m))).toHaveLength(2);
+  });
+
   it('renew() starts a renewal at once when bound', async () => {
     await bind();
     client.renew('eth-b');
