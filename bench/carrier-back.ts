@@ -79,8 +79,8 @@ const IFF_LOWER_UP = 0x10000;
 const RTA_OIF = 4;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Which log lines are steps worth stamping (first match after the carrier-up request). */
-const LINE_STEPS: Array<[string, RegExp]> = [
+/** Which log lines are steps worth stamping; `once`: only the first of a round. */
+const LINE_STEPS: Array<[string, RegExp, 'once'?]> = [
   ['dnsmasq: DHCPDISCOVER', /DHCPDISCOVER\(/],
   ['dnsmasq: DHCPOFFER', /DHCPOFFER\(/],
   ['dnsmasq: DHCPREQUEST', /DHCPREQUEST\(/],
@@ -89,6 +89,8 @@ const LINE_STEPS: Array<[string, RegExp]> = [
   ['daemon: DHCP client started', /manage: DHCP client started on eth-b/],
   ['daemon: client sends', /dhcp: eth-b: .*(sending|INIT-REBOOT|REQUEST)/i],
   ['daemon: lease reported', /manage: DHCP (bound|renew) /],
+  // The session side: the kernel reconcile a session's Update waits for (routing adapter ops).
+  ['daemon: first routing op', /netsessiond debug: routing: (?!no sysctls)/, 'once'],
 ];
 
 /** Kernel notifications in the device namespace: carrier, address and default route of `ifindex`. */
@@ -128,7 +130,7 @@ function describeKernel(type: number, d: Buffer, ifindex: number): string | null
 function stampLines(proc: SandboxProcess, out: Stamp[]): void {
   proc.onLine((line) => {
     const at = performance.now();
-    for (const [what, re] of LINE_STEPS) if (re.test(line)) out.push({ at, what });
+    for (const [what, re, once] of LINE_STEPS) if (re.test(line) && !(once && out.some((x) => x.what === what))) out.push({ at, what });
   });
 }
 
