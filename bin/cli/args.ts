@@ -9,6 +9,7 @@ import { UsageError } from './errors.js';
 /** What to do. */
 export type Command =
   | { name: 'help' }
+  | { name: 'version' }
   | { name: 'state' }
   | { name: 'services' }
   | { name: 'technologies' }
@@ -47,6 +48,7 @@ interface Scanned {
   json: boolean;
   bus: string | undefined;
   help: boolean;
+  version: boolean;
   /** Positionals and command options, in order, global options removed. */
   rest: string[];
   /** Everything after the first `--` (null: there was none). */
@@ -55,7 +57,7 @@ interface Scanned {
 
 /** Splits `--opt=value`, takes global options out wherever they are (up to `--`). */
 function scan(argv: readonly string[]): Scanned {
-  const out: Scanned = { json: false, bus: undefined, help: false, rest: [], tail: null };
+  const out: Scanned = { json: false, bus: undefined, help: false, version: false, rest: [], tail: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') {
@@ -64,9 +66,10 @@ function scan(argv: readonly string[]): Scanned {
     }
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
     const name = eq > 0 ? arg.slice(0, eq) : arg;
-    if (name === '--json' || name === '-h' || name === '--help') {
+    if (name === '--json' || name === '-h' || name === '--help' || name === '--version') {
       if (eq > 0) throw new UsageError(`option '${name}' takes no value`);
       if (name === '--json') out.json = true;
+      else if (name === '--version') out.version = true;
       else out.help = true;
       continue;
     }
@@ -157,6 +160,7 @@ export function parseArgs(argv: readonly string[]): Invocation {
   const [name, ...args] = s.rest;
   const inv = (command: Command): Invocation => ({ command, json: s.json, bus: s.bus });
   if (s.help || name === 'help') return inv({ name: 'help' });
+  if (s.version) return inv({ name: 'version' });
   if (name === undefined) throw new UsageError(s.tail ? "'--' needs the run command before it" : 'no command given');
   if (name.startsWith('-')) throw new UsageError(`unknown option '${name}'`);
   if (s.tail !== null && name !== 'run') throw new UsageError(`${name}: unexpected '--'`);

@@ -10,9 +10,10 @@ import { run } from './commands/run.js';
 import { autoconnect, connect } from './commands/service.js';
 import { sessionCreate } from './commands/session-create.js';
 import { sessions, stats } from './commands/sessions.js';
-import type { Context, Output } from './context.js';
+import { emit, type Context, type Output } from './context.js';
 import { errorLine, EXIT, exitCodeOf } from './errors.js';
 import { USAGE } from './usage.js';
+import { packageVersion, versionLine } from './version.js';
 
 /** Signals that end a streaming command cleanly (a second one ends netsessionctl at once). */
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -23,6 +24,9 @@ function dispatch(ctx: Context, c: Command): Promise<number> {
   switch (c.name) {
     case 'help':
       ctx.io.out(USAGE);
+      return Promise.resolve(EXIT.ok);
+    case 'version':
+      emit(ctx, { version: packageVersion() }, () => versionLine('netsessionctl'));
       return Promise.resolve(EXIT.ok);
     case 'state':
       return state(ctx);
