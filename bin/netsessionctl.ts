@@ -14,8 +14,22 @@ const die = (err: unknown): never => {
 process.on('uncaughtException', die);
 process.on('unhandledRejection', die);
 
+// A reader that went away (`netsessionctl ... | head`) is not an error: stop writing, end
+// streaming commands as on Ctrl-C, exit 0. Errors after it are the same closed pipe.
+const stdoutGone = new AbortController();
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE' || stdoutGone.signal.aborted) {
+    stdoutGone.abort();
+    return;
+  }
+  die(err);
+});
+
 const code = await main(process.argv.slice(2), {
-  out: (text) => process.stdout.write(`${text}\n`),
+  out: (text) => {
+    if (!stdoutGone.signal.aborted) process.stdout.write(`${text}\n`);
+  },
+  closed: stdoutGone.signal,
   err: (text) => process.stderr.write(`${text}\n`),
   isTTY: Boolean(process.stdout.isTTY),
 });

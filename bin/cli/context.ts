@@ -14,6 +14,11 @@ export interface Output {
   err(text: string): void;
   /** stdout is a terminal (monitor redraws in place then). */
   readonly isTTY: boolean;
+  /**
+   * Aborts once stdout's reader has gone (EPIPE, e.g. `netsessionctl monitor | head -1`):
+   * streaming commands then end as on Ctrl-C and exit 0; output after it is dropped.
+   */
+  readonly closed?: AbortSignal;
 }
 
 /** A command's world. */

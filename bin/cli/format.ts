@@ -53,6 +53,19 @@ export function formatServices(list: readonly ServiceInfo[]): string {
   );
 }
 
+/** How a service is named on one line: its interface, else its name, else its path. */
+export const serviceLabel = (s: ServiceInfo): string => s.interface ?? (s.name || s.path);
+
+/** The services as one line (monitor without a terminal): `services eth-a=online eth-b=idle`. */
+export function servicesLine(list: readonly ServiceInfo[]): string {
+  return list.length === 0 ? 'services none' : `services ${list.map((s) => `${serviceLabel(s)}=${s.state}`).join(' ')}`;
+}
+
+/** The sessions as one line (monitor without a terminal): `sessions /sessions/…/s1=online/eth-c`. */
+export function sessionsLine(list: readonly SessionListEntry[]): string {
+  return list.length === 0 ? 'sessions none' : `sessions ${list.map((s) => `${s.path}=${s.settings.state}/${dash(s.settings.interface)}`).join(' ')}`;
+}
+
 /** `technologies` as a table. */
 export function formatTechnologies(list: readonly TechnologyInfo[]): string {
   if (list.length === 0) return 'no technologies';

@@ -80,6 +80,11 @@ export async function main(argv: readonly string[], io: Output, deps: MainDeps =
   };
   const streaming = STREAMING.has(inv.command.name);
   if (streaming) for (const sig of STOP_SIGNALS) process.on(sig, onStop);
+  // Nobody reads any more: a streaming command ends as on Ctrl-C (a `run` command's output is its own).
+  const onClosed = (): void => {
+    if (inv.command.name !== 'run') ac.abort();
+  };
+  io.closed?.addEventListener('abort', onClosed, { once: true });
   const ctx: Context = {
     inv,
     transport,
@@ -109,6 +114,7 @@ export async function main(argv: readonly string[], io: Output, deps: MainDeps =
     return exitCodeOf(err);
   } finally {
     for (const sig of STOP_SIGNALS) process.off(sig, onStop);
+    io.closed?.removeEventListener('abort', onClosed);
     await transport.close().catch(() => undefined);
   }
 }
