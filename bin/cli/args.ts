@@ -11,7 +11,8 @@ export type Command =
   | { name: 'help' }
   | { name: 'version' }
   | { name: 'state' }
-  | { name: 'services' }
+  /** Without `service`: the list; with it, that one service in detail (a path, id or interface name). */
+  | { name: 'services'; service?: string }
   | { name: 'technologies' }
   | { name: 'power'; technology: Bearer; on: boolean }
   /** `connect` (on) / `disconnect`: `service` as given (a service path, id or interface name). */
@@ -165,8 +166,14 @@ export function parseArgs(argv: readonly string[]): Invocation {
   if (name.startsWith('-')) throw new UsageError(`unknown option '${name}'`);
   if (s.tail !== null && name !== 'run') throw new UsageError(`${name}: unexpected '--'`);
   switch (name) {
+    case 'services': {
+      const [service, ...more] = args;
+      if (service === undefined) return inv({ name });
+      const arg = serviceArg(name, service);
+      noMore(name, more);
+      return inv({ name, service: arg });
+    }
     case 'state':
-    case 'services':
     case 'technologies':
     case 'sessions':
       noMore(name, args);

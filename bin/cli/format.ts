@@ -3,7 +3,7 @@
  * lines for people; JSON keeps the SDK's field names, with byte and packet counts as numbers
  * (exact up to 2^53 bytes, 8 PiB; larger counts become strings rather than lose digits).
  */
-import type { ManagerProperties, ServiceInfo, SessionInfo, SessionListEntry, SessionStatistics, SessionUpdate, TechnologyInfo } from '../../lib/index.js';
+import type { IPv4Info, IPv6Info, ManagerProperties, ServiceInfo, SessionInfo, SessionListEntry, SessionStatistics, SessionUpdate, TechnologyInfo } from '../../lib/index.js';
 
 /** `JSON.stringify` that writes bigints as numbers (strings beyond 2^53). */
 export function toJson(value: unknown): string {
@@ -64,6 +64,40 @@ export function servicesLine(list: readonly ServiceInfo[]): string {
 /** The sessions as one line (monitor without a terminal): `sessions /sessions/…/s1=online/eth-c`. */
 export function sessionsLine(list: readonly SessionListEntry[]): string {
   return list.length === 0 ? 'sessions none' : `sessions ${list.map((s) => `${s.path}=${s.settings.state}/${dash(s.settings.interface)}`).join(' ')}`;
+}
+
+/**
+ * A service as `services SERVICE` shows it. `nameservers` is ConnMan's `Nameservers`, for an SDK
+ * whose ServiceInfo carries it: without the field the line is left out rather than shown empty.
+ */
+export type ServiceDetail = ServiceInfo & { readonly nameservers?: readonly string[] };
+
+/** `255.255.255.248` → 29 (a non-contiguous mask counts its set bits). */
+export function prefixOf(netmask: string): number {
+  return netmask.split('.').reduce((n, octet) => n + (Number(octet) >>> 0).toString(2).replace(/0/g, '').length, 0);
+}
+
+/** `198.51.100.10/29 via 198.51.100.9 (dhcp)`, `-` without an address. */
+function addressLine(a: IPv4Info | IPv6Info | null): string {
+  if (!a?.address) return '-';
+  const prefix = 'prefixLength' in a && a.prefixLength !== undefined ? `/${a.prefixLength}` : 'netmask' in a && a.netmask ? `/${prefixOf(a.netmask)}` : '';
+  return `${a.address}${prefix}${a.gateway ? ` via ${a.gateway}` : ''}${a.method ? ` (${a.method})` : ''}`;
+}
+
+/** One service in detail: `Key:  value` lines. */
+export function formatServiceDetail(s: ServiceDetail): string {
+  const rows: Array<[string, string]> = [
+    ['Service', s.path],
+    ['Name', dash(s.name)],
+    ['Interface', dash(s.interface)],
+    ['Bearer', dash(s.bearer)],
+    ['State', s.state],
+    ['Online', yesNo(s.state === 'online')],
+    ['IPv4', addressLine(s.ipv4)],
+    ['IPv6', addressLine(s.ipv6)],
+  ];
+  if (s.nameservers !== undefined) rows.push(['Nameservers', s.nameservers.join(' ') || '-']);
+  return rows.map(([k, v]) => `${`${k}:`.padEnd(14)}${v}`).join('\n');
 }
 
 /** `technologies` as a table. */

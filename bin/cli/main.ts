@@ -7,7 +7,7 @@ import { parseArgs, type Command } from './args.js';
 import { offline, power, services, state, technologies } from './commands/info.js';
 import { monitor } from './commands/monitor.js';
 import { run } from './commands/run.js';
-import { autoconnect, connect } from './commands/service.js';
+import { autoconnect, connect, serviceDetail } from './commands/service.js';
 import { sessionCreate } from './commands/session-create.js';
 import { sessions, stats } from './commands/sessions.js';
 import { emit, type Context, type Output } from './context.js';
@@ -31,7 +31,7 @@ function dispatch(ctx: Context, c: Command): Promise<number> {
     case 'state':
       return state(ctx);
     case 'services':
-      return services(ctx);
+      return c.service === undefined ? services(ctx) : serviceDetail(ctx, c.service);
     case 'technologies':
       return technologies(ctx);
     case 'power':

@@ -3,7 +3,7 @@ export const USAGE = `usage: netsessionctl [--json] [--bus ADDRESS] COMMAND [ARG
 
 commands:
   state                           the daemon's state and OfflineMode
-  services                        the services (uplinks), in the daemon's order
+  services [SERVICE]              the services (uplinks), in the daemon's order, or one in detail
   technologies                    the technologies and whether they are powered
   enable TECH | disable TECH      power a technology on or off (root)
   connect SERVICE                 bring a managed uplink up (root)

@@ -1,8 +1,8 @@
-/** `connect`/`disconnect` and `autoconnect`: one service of a daemon in manage mode. */
+/** One service: `services SERVICE` (any daemon); `connect`/`disconnect` and `autoconnect` (a daemon in manage mode). */
 import { AlreadyConnectedError, NotConnectedReplyError, servicePath, type ServiceInfo } from '../../../lib/index.js';
 import { emit, type Context } from '../context.js';
 import { EXIT } from '../errors.js';
-import { serviceLabel } from '../format.js';
+import { formatServiceDetail, serviceLabel } from '../format.js';
 
 /** A service the daemon does not have is a plain error (exit 1), as an unknown technology is. */
 class NoSuchService extends Error {}
@@ -23,6 +23,13 @@ export async function resolveService(ctx: Context, arg: string): Promise<Service
     if (hits.length > 1) throw new NoSuchService(`'${arg}' names ${hits.length} services (${hits.map((s) => s.path).join(', ')}): give its path`);
   }
   throw new NoSuchService(`no service '${arg}' (the daemon has ${list.map(serviceLabel).join(', ') || 'none'})`);
+}
+
+/** `services SERVICE`: one service with its addresses, gateways and online state (and nameservers where the SDK has them). */
+export async function serviceDetail(ctx: Context, arg: string): Promise<number> {
+  const s = await resolveService(ctx, arg);
+  emit(ctx, s, () => formatServiceDetail(s));
+  return EXIT.ok;
 }
 
 /** `connect`/`disconnect`: already in that state counts as success (`changed: false`), as for `enable`. */
