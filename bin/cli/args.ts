@@ -4,6 +4,7 @@
  * name, a missing `--`) is a {@link UsageError} here, before anything is sent.
  */
 import { BEARERS, CONNECTION_TYPES, isValidInterfaceName, type Bearer, type BearerOption, type ConnectionType, type SessionOptions } from '../../lib/index.js';
+import { LIST_FIELDS, type ListCommand } from './columns.js';
 import { UsageError } from './errors.js';
 
 /** What to do. */
@@ -25,6 +26,14 @@ export type Command =
   | { name: 'run'; session: SessionOptions; wait: boolean; argv: string[] }
   | { name: 'stats'; path: string | null };
 
+/** `-o FIELDS` and `--no-headers` of a list command. */
+export interface ListOutput {
+  /** The fields to show, in this order (null: the command's default columns). */
+  fields: readonly string[] | null;
+  /** false with `--no-headers`: table rows only, for scripts. */
+  headers: boolean;
+}
+
 /** A parsed command line. */
 export interface Invocation {
   command: Command;
@@ -32,6 +41,8 @@ export interface Invocation {
   json: boolean;
   /** `--bus ADDRESS`; undefined: `DBUS_SYSTEM_BUS_ADDRESS`, else the system bus. */
   bus: string | undefined;
+  /** `-o`/`--no-headers` (list commands only); undefined when neither was given. */
+  output?: ListOutput;
 }
 
 /** Every command name, in the order the usage lists them. */
@@ -41,7 +52,7 @@ export const COMMANDS = ['state', 'services', 'technologies', 'enable', 'disable
 export const DEFAULT_MONITOR_INTERVAL_MS = 1000;
 
 /** Options that take a value, per place they may appear. */
-const GLOBAL_VALUED = new Set(['--bus']);
+const GLOBAL_VALUED = new Set(['--bus', '-o', '--output']);
 const SESSION_VALUED = new Set(['--bearers', '--interface', '--type', '--context']);
 const SESSION_FLAGS = new Set(['--source-ip-rule', '--wait']);
 
@@ -50,6 +61,9 @@ interface Scanned {
   bus: string | undefined;
   help: boolean;
   version: boolean;
+  /** `-o`/`--output` as given (comma-separated). */
+  fields: string | undefined;
+  noHeaders: boolean;
   /** Positionals and command options, in order, global options removed. */
   rest: string[];
   /** Everything after the first `--` (null: there was none). */
@@ -58,7 +72,7 @@ interface Scanned {
 
 /** Splits `--opt=value`, takes global options out wherever they are (up to `--`). */
 function scan(argv: readonly string[]): Scanned {
-  const out: Scanned = { json: false, bus: undefined, help: false, version: false, rest: [], tail: null };
+  const out: Scanned = { json: false, bus: undefined, help: false, version: false, fields: undefined, noHeaders: false, rest: [], tail: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') {
@@ -67,17 +81,19 @@ function scan(argv: readonly string[]): Scanned {
     }
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
     const name = eq > 0 ? arg.slice(0, eq) : arg;
-    if (name === '--json' || name === '-h' || name === '--help' || name === '--version') {
+    if (name === '--json' || name === '-h' || name === '--help' || name === '--version' || name === '--no-headers') {
       if (eq > 0) throw new UsageError(`option '${name}' takes no value`);
       if (name === '--json') out.json = true;
       else if (name === '--version') out.version = true;
+      else if (name === '--no-headers') out.noHeaders = true;
       else out.help = true;
       continue;
     }
     if (GLOBAL_VALUED.has(name)) {
       const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
       if (value === undefined || value === '') throw new UsageError(`option '${name}' needs a value`);
-      out.bus = value;
+      if (name === '--bus') out.bus = value;
+      else out.fields = value;
       continue;
     }
     if (eq > 0) out.rest.push(name, arg.slice(eq + 1));
@@ -155,11 +171,29 @@ function serviceArg(command: string, value: string | undefined): string {
   return value;
 }
 
+/** `-o`/`--no-headers` checked against the command: only lists take them, only their fields. */
+function listOutput(s: Scanned, command: Command): ListOutput | undefined {
+  if ((s.fields === undefined && !s.noHeaders) || command.name === 'help' || command.name === 'version') return undefined;
+  const list = command.name in LIST_FIELDS && !('service' in command && command.service !== undefined) ? (command.name as ListCommand) : null;
+  const option = s.fields !== undefined ? '-o' : '--no-headers';
+  if (!list) throw new UsageError(`${option} applies to the lists (${Object.keys(LIST_FIELDS).join(', ')}), not to '${command.name}'`);
+  if (s.fields === undefined) return { fields: null, headers: false };
+  const known: readonly string[] = LIST_FIELDS[list];
+  const fields = s.fields.split(',').map((f) => f.trim().toLowerCase());
+  for (const f of fields) {
+    if (!known.includes(f)) throw new UsageError(`${list}: unknown field '${f}' (fields: ${known.join(', ')})`);
+  }
+  return { fields, headers: !s.noHeaders };
+}
+
 /** Parses argv (without node and the script). Throws {@link UsageError}. */
 export function parseArgs(argv: readonly string[]): Invocation {
   const s = scan(argv);
   const [name, ...args] = s.rest;
-  const inv = (command: Command): Invocation => ({ command, json: s.json, bus: s.bus });
+  const inv = (command: Command): Invocation => {
+    const output = listOutput(s, command);
+    return output ? { command, json: s.json, bus: s.bus, output } : { command, json: s.json, bus: s.bus };
+  };
   if (s.help || name === 'help') return inv({ name: 'help' });
   if (s.version) return inv({ name: 'version' });
   if (name === undefined) throw new UsageError(s.tail ? "'--' needs the run command before it" : 'no command given');

@@ -30,6 +30,8 @@ session options:
 global options:
   --json              JSON output (JSON lines for session create and monitor)
   --bus ADDRESS       D-Bus address (default: $DBUS_SYSTEM_BUS_ADDRESS, else the system bus)
+  -o FIELD,...        lists only: these fields, in this order (an unknown one lists those there are)
+  --no-headers        lists only: rows without the header line
   --version           print the version and exit
 
 exit status: 0 ok, 1 failure, 2 bad command line, 3 daemon or bus not available,
