@@ -21,9 +21,10 @@ export type Command =
   | { name: 'autoconnect'; service: string; on: boolean }
   | { name: 'offline'; on: boolean }
   | { name: 'sessions' }
-  | { name: 'session-create'; session: SessionOptions; wait: boolean }
+  /** `waitMs`: `--wait[=SECONDS]`, how long to wait for an uplink (null: no waiting). */
+  | { name: 'session-create'; session: SessionOptions; waitMs: number | null }
   | { name: 'monitor'; intervalMs: number }
-  | { name: 'run'; session: SessionOptions; wait: boolean; argv: string[] }
+  | { name: 'run'; session: SessionOptions; waitMs: number | null; argv: string[] }
   | { name: 'stats'; path: string | null };
 
 /** `-o FIELDS` and `--no-headers` of a list command. */
@@ -48,13 +49,20 @@ export interface Invocation {
 /** Every command name, in the order the usage lists them. */
 export const COMMANDS = ['state', 'services', 'technologies', 'enable', 'disable', 'connect', 'disconnect', 'autoconnect', 'offline', 'sessions', 'session', 'monitor', 'run', 'stats', 'help'] as const;
 
+/** How long `--wait` without a value waits for an uplink (s). */
+export const DEFAULT_WAIT_S = 30;
+/** The longest `--wait=SECONDS` (an hour: longer is a job for a service, not a command). */
+const MAX_WAIT_S = 3600;
+
 /** Default poll interval of `monitor` for the session list (ms). */
 export const DEFAULT_MONITOR_INTERVAL_MS = 1000;
 
 /** Options that take a value, per place they may appear. */
 const GLOBAL_VALUED = new Set(['--bus', '-o', '--output']);
 const SESSION_VALUED = new Set(['--bearers', '--interface', '--type', '--context']);
-const SESSION_FLAGS = new Set(['--source-ip-rule', '--wait']);
+const SESSION_FLAGS = new Set(['--source-ip-rule']);
+/** Options whose value is optional, so only `--opt=value` gives one (`--wait` alone is the default). */
+const OPTIONAL_VALUED = new Set(['--wait']);
 
 interface Scanned {
   json: boolean;
@@ -96,21 +104,33 @@ function scan(argv: readonly string[]): Scanned {
       else out.fields = value;
       continue;
     }
-    if (eq > 0) out.rest.push(name, arg.slice(eq + 1));
+    if (eq > 0 && !OPTIONAL_VALUED.has(name)) out.rest.push(name, arg.slice(eq + 1));
     else out.rest.push(arg);
   }
   return out;
 }
 
-/** Reads session options (and `--wait`) from `args`; anything else left over is an error. */
-function sessionOptions(command: string, args: readonly string[]): { session: SessionOptions; wait: boolean } {
+/** `--wait` (the default) or `--wait=SECONDS` (more than 0, at most an hour, fractions allowed) in ms. */
+function waitOption(arg: string): number {
+  if (arg === '--wait') return DEFAULT_WAIT_S * 1000;
+  const value = arg.slice('--wait='.length);
+  const s = Number(value);
+  if (value.trim() === '' || !Number.isFinite(s) || s <= 0 || s > MAX_WAIT_S) throw new UsageError(`--wait=SECONDS needs a number of seconds above 0, at most ${MAX_WAIT_S} (got '${value}')`);
+  return Math.round(s * 1000);
+}
+
+/** Reads session options (and `--wait[=SECONDS]`) from `args`; anything else left over is an error. */
+function sessionOptions(command: string, args: readonly string[]): { session: SessionOptions; waitMs: number | null } {
   const session: { -readonly [K in keyof SessionOptions]: SessionOptions[K] } = {};
-  let wait = false;
+  let waitMs: number | null = null;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
+    if (arg === '--wait' || arg.startsWith('--wait=')) {
+      waitMs = waitOption(arg);
+      continue;
+    }
     if (SESSION_FLAGS.has(arg)) {
-      if (arg === '--wait') wait = true;
-      else session.sourceIPRule = true;
+      session.sourceIPRule = true;
       continue;
     }
     if (!SESSION_VALUED.has(arg)) {
@@ -137,7 +157,7 @@ function sessionOptions(command: string, args: readonly string[]): { session: Se
         break;
     }
   }
-  return { session, wait };
+  return { session, waitMs };
 }
 
 /** `cellular,wifi` or `*`: bearers in order of preference. */

@@ -20,6 +20,11 @@ export interface Output {
    * streaming commands then end as on Ctrl-C and exit 0; output after it is dropped.
    */
   readonly closed?: AbortSignal;
+  /**
+   * Shows (a string) or clears (null) a progress line in place; only given when there is a
+   * terminal to show it on (stderr), so piped output never carries one.
+   */
+  readonly progress?: (line: string | null) => void;
 }
 
 /** A command's world. */

@@ -47,11 +47,11 @@ function dispatch(ctx: Context, c: Command): Promise<number> {
     case 'stats':
       return stats(ctx, c.path);
     case 'session-create':
-      return sessionCreate(ctx, c.session, c.wait);
+      return sessionCreate(ctx, c.session, c.waitMs);
     case 'monitor':
       return monitor(ctx, c.intervalMs);
     case 'run':
-      return run(ctx, c.session, c.wait, c.argv);
+      return run(ctx, c.session, c.waitMs, c.argv);
   }
 }
 

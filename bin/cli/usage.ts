@@ -25,7 +25,7 @@ session options:
   --type TYPE         any, local or internet (only uplinks whose online check passed)
   --source-ip-rule    also route by the session's source address
   --context TEXT      a context identifier shown to administrators
-  --wait              wait (up to 30 s) until the session has an uplink
+  --wait[=SECONDS]    wait (default 30 s) until the session has an uplink
 
 global options:
   --json              JSON output (JSON lines for session create and monitor)
