@@ -28,6 +28,10 @@ describe('npm pack', () => {
     for (const f of ['LICENSE', 'CHANGELOG.md', 'README.md', 'package.json', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/daemon/main.js', 'dist/bin/netsessionctl.js']) expect(files, f).toContain(f);
   });
 
+  it('ships the bash and zsh completion', () => {
+    expect(files).toEqual(expect.arrayContaining(['bin/completions/netsessionctl.bash', 'bin/completions/_netsessionctl']));
+  });
+
   it('ships the man pages and names them in package.json `man` (npm installs them with a global install)', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { man: string[] };
     expect(pkg.man.map((m) => posix.normalize(m))).toEqual(['dist/man/netsessiond.8', 'dist/man/netsessionctl.1', 'dist/man/netsessiond.conf.5']);
