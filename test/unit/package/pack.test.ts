@@ -1,11 +1,14 @@
 /**
  * What `npm pack` puts in the tarball (prepack builds first, so this is what would be
- * published): the licence, the changelog and the man pages are in; no source map points at a
- * source that is not shipped; the registry fields people and tools look for are set.
+ * published): the licence, the changelog, the man pages and the shell completion are in; no
+ * source map points at a source that is not shipped; the registry fields people and tools look
+ * for are set; publint has nothing to say.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
+import { publint } from 'publint';
+import { formatMessage } from 'publint/utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '../../..');
@@ -54,6 +57,12 @@ describe('npm pack', () => {
   it('has no test, bench or tooling files', () => {
     expect(files.filter((f) => /^(test|bench|scripts|typings|node_modules)\//.test(f) || f.endsWith('.tsbuildinfo'))).toEqual([]);
   });
+
+  it('publint (strict) finds nothing to fix', async () => {
+    // Packs with --ignore-scripts: dist/ is the one the prepack build above made.
+    const { messages, pkg } = await publint({ pkgDir: ROOT, strict: true, pack: 'npm' });
+    expect(messages.map((m) => `${m.type}: ${formatMessage(m, pkg) ?? m.code}`)).toEqual([]);
+  }, 120_000);
 
   it('package.json has repository, bugs, homepage, keywords, os and a licence matching LICENSE', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
