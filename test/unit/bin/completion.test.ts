@@ -147,7 +147,9 @@ describe('zsh completion', () => {
       [
         'zmodload zsh/zpty',
         'zpty z zsh -f -i',
-        `zpty -w z "PS1='%% '; PATH=${dir}:\\$PATH; fpath=(${ZSH_DIR} \\$fpath); autoload -Uz compinit; compinit -u -D; zstyle ':completion:*' list-prompt ''; LISTMAX=0; stty columns 200"`,
+        `zpty -w z "PS1='%% '; PATH=${dir}:\\$PATH; fpath=(${ZSH_DIR} \\$fpath); autoload -Uz compinit; compinit -u -D; zstyle ':completion:*' list-prompt ''; LISTMAX=0; stty columns 200; print RE''ADY"`,
+        // Wait until compinit is done however loaded the machine is (the echoed line says RE''ADY).
+        "zpty -r z setup '*READY*'",
         // A second Tab lists the matches when the first could extend the word to their common prefix.
         'zpty -w -n z "$1"$\'\\t\'',
         'sleep 1.5',
@@ -156,7 +158,7 @@ describe('zsh completion', () => {
         'out=""',
         'while zpty -r -t z chunk; do out+=$chunk; done',
         'zpty -d z',
-        'print -r -- ${out##*compinit -u -D}',
+        'print -r -- $out',
       ].join('\n'),
     );
     return execFileSync('zsh', ['-f', driver, line], { encoding: 'utf8', timeout: 30_000 }).replace(/\r/g, '').replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, '');
@@ -175,5 +177,11 @@ describe('zsh completion', () => {
     const services = zshComplete('netsessionctl connect e');
     expect(services).toMatch(/eth-a/);
     expect(services).toMatch(/eth-b/);
+  }, 30_000);
+
+  it('completes session options after `session create` and their values', () => {
+    expect(zshComplete('netsessionctl session create --b')).toMatch(/session create --bearers=/);
+    expect(zshComplete('netsessionctl run --type ')).toMatch(/any +internet +local/);
+    expect(zshComplete('netsessionctl enable ')).toMatch(/ethernet +wifi/);
   }, 30_000);
 });
