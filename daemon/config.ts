@@ -213,6 +213,7 @@ export const USAGE = `usage: netsessiond [options]
   --firewall KIND           nftables (default) | iptables | none
   --debug                   log debug messages
   --allow-root-netns        run even in the machine's root network namespace
+  --version                 print the version and exit
   --help                    this text`;
 
 /** Parses argv, reading the `--config` file through `readFile`. Returns null for --help. */

@@ -24,6 +24,8 @@ import { systemClock } from './adapters/system/clock.js';
 import { openFileStore } from './adapters/system/file-store.js';
 import { createIdentityResolver } from './adapters/system/identity.js';
 import { inRootNetns } from './adapters/system/netns.js';
+// The daemon and netsessionctl ship in one package and report its version the same way.
+import { versionLine } from '../bin/cli/version.js';
 import { loadConfig, USAGE, type DaemonConfig } from './config.js';
 import { Engine } from './core/engine.js';
 import type { Accounting, DhcpClient, Firewall, Logger, Routing } from './ports.js';
@@ -37,6 +39,11 @@ function makeLogger(debug: boolean): Logger {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // Before the options are parsed: `--version` answers even next to options this build lacks.
+  if (argv.includes('--version')) {
+    process.stdout.write(`${versionLine('netsessiond')}\n`);
+    return 0;
+  }
   let config: DaemonConfig | null;
   try {
     config = loadConfig(argv, (p) => readFileSync(p, 'utf8'));

@@ -89,7 +89,8 @@ export const EMPTY_INFO: SessionInfo = Object.freeze({
 /** The keys that describe the bound uplink (cleared together when a session ends). */
 export const UPLINK_INFO: SessionUpdate = Object.freeze({ state: 'disconnected', name: null, ipv4: null, ipv6: null, interface: null, bearer: null });
 
-function ipv4(s: IPv4Settings): IPv4Info | null {
+/** ConnMan's `IPv4` dict (a session's or a service's) in the SDK's form; `null` when empty. */
+export function ipv4Info(s: IPv4Settings): IPv4Info | null {
   const out: { -readonly [K in keyof IPv4Info]: IPv4Info[K] } = {};
   if (s.Method !== undefined) out.method = s.Method;
   if (s.Address !== undefined) out.address = s.Address;
@@ -98,7 +99,8 @@ function ipv4(s: IPv4Settings): IPv4Info | null {
   return Object.keys(out).length ? Object.freeze(out) : null;
 }
 
-function ipv6(s: IPv6Settings): IPv6Info | null {
+/** ConnMan's `IPv6` dict (a session's or a service's) in the SDK's form; `null` when empty. */
+export function ipv6Info(s: IPv6Settings): IPv6Info | null {
   const out: { -readonly [K in keyof IPv6Info]: IPv6Info[K] } = {};
   if (s.Method !== undefined) out.method = s.Method;
   if (s.Address !== undefined) out.address = s.Address;
@@ -115,8 +117,8 @@ export function decodeUpdate(wire: Partial<SessionSettings>): SessionUpdate {
   const out: { -readonly [K in keyof SessionInfo]?: SessionInfo[K] } = {};
   if (wire.State !== undefined) out.state = wire.State;
   if (wire.Name !== undefined) out.name = orNull(wire.Name);
-  if (wire.IPv4 !== undefined) out.ipv4 = ipv4(wire.IPv4);
-  if (wire.IPv6 !== undefined) out.ipv6 = ipv6(wire.IPv6);
+  if (wire.IPv4 !== undefined) out.ipv4 = ipv4Info(wire.IPv4);
+  if (wire.IPv6 !== undefined) out.ipv6 = ipv6Info(wire.IPv6);
   if (wire.Interface !== undefined) out.interface = orNull(wire.Interface);
   if (wire.Bearer !== undefined) out.bearer = orNull(wire.Bearer);
   if (wire.ConnectionType !== undefined) out.connectionType = orNull(wire.ConnectionType);

@@ -9,7 +9,7 @@
  */
 import type { ExtensionNotSupportedError, NetsessionError } from './errors.js';
 import type { Bearer, ConnectionType, ManagerState, RequestKey, ServiceState, SessionSettings, STATISTICS_INTERVAL_LIMITS } from './protocol.js';
-import type { SessionInfo } from './settings.js';
+import type { IPv4Info, IPv6Info, SessionInfo } from './settings.js';
 
 /** Settings for CreateSession (and values for Change), keyed and typed as ConnMan's wire format. */
 export interface SessionRequest {
@@ -59,6 +59,10 @@ export interface ServiceInfo {
   readonly bearer: Bearer | null;
   /** `State`: sessions may bind to it while it is `ready` or `online`. */
   readonly state: ServiceState;
+  /** `IPv4`: address, netmask, gateway and method while it is connected; `null` when it has none. */
+  readonly ipv4: IPv4Info | null;
+  /** `IPv6`: address, prefix length, gateway and method while it is connected; `null` when it has none. */
+  readonly ipv6: IPv6Info | null;
 }
 
 /** The Manager's properties (`Manager.GetProperties`). */

@@ -50,7 +50,7 @@ function step(title, cmd, args) {
 
 step('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
 vitest('unit');
-step('build', 'npx', ['tsc', '-p', 'tsconfig.build.json']);
+step('build', 'npm', ['run', 'build']);
 step('type tests (tsd)', 'npx', ['tsd']);
 
 const isRoot = process.getuid?.() === 0;

@@ -5,6 +5,8 @@ import {
   getManager,
   Manager,
   MockTransport,
+  type IPv4Info,
+  type IPv6Info,
   type ManagerProperties,
   type ManagerState,
   type SessionInfo,
@@ -23,6 +25,12 @@ expectType<ManagerState>((await m.properties()).state);
 expectType<Promise<void>>(m.setOfflineMode(true));
 expectError(m.setOfflineMode('on'));
 expectType<Promise<readonly TechnologyInfo[]>>(m.technologies());
+const [service] = await m.services();
+if (service) {
+  expectType<IPv4Info | null>(service.ipv4);
+  expectType<IPv6Info | null>(service.ipv6);
+  expectType<string | undefined>(service.ipv4?.gateway);
+}
 expectType<Promise<void>>(m.setPowered('wifi', false));
 expectError(m.setPowered('wifi'));
 

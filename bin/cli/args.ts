@@ -4,13 +4,16 @@
  * name, a missing `--`) is a {@link UsageError} here, before anything is sent.
  */
 import { BEARERS, CONNECTION_TYPES, isValidInterfaceName, type Bearer, type BearerOption, type ConnectionType, type SessionOptions } from '../../lib/index.js';
+import { LIST_FIELDS, type ListCommand } from './columns.js';
 import { UsageError } from './errors.js';
 
 /** What to do. */
 export type Command =
   | { name: 'help' }
+  | { name: 'version' }
   | { name: 'state' }
-  | { name: 'services' }
+  /** Without `service`: the list; with it, that one service in detail (a path, id or interface name). */
+  | { name: 'services'; service?: string }
   | { name: 'technologies' }
   | { name: 'power'; technology: Bearer; on: boolean }
   /** `connect` (on) / `disconnect`: `service` as given (a service path, id or interface name). */
@@ -18,10 +21,19 @@ export type Command =
   | { name: 'autoconnect'; service: string; on: boolean }
   | { name: 'offline'; on: boolean }
   | { name: 'sessions' }
-  | { name: 'session-create'; session: SessionOptions; wait: boolean }
+  /** `waitMs`: `--wait[=SECONDS]`, how long to wait for an uplink (null: no waiting). */
+  | { name: 'session-create'; session: SessionOptions; waitMs: number | null }
   | { name: 'monitor'; intervalMs: number }
-  | { name: 'run'; session: SessionOptions; wait: boolean; argv: string[] }
+  | { name: 'run'; session: SessionOptions; waitMs: number | null; argv: string[] }
   | { name: 'stats'; path: string | null };
+
+/** `-o FIELDS` and `--no-headers` of a list command. */
+export interface ListOutput {
+  /** The fields to show, in this order (null: the command's default columns). */
+  fields: readonly string[] | null;
+  /** false with `--no-headers`: table rows only, for scripts. */
+  headers: boolean;
+}
 
 /** A parsed command line. */
 export interface Invocation {
@@ -30,23 +42,36 @@ export interface Invocation {
   json: boolean;
   /** `--bus ADDRESS`; undefined: `DBUS_SYSTEM_BUS_ADDRESS`, else the system bus. */
   bus: string | undefined;
+  /** `-o`/`--no-headers` (list commands only); undefined when neither was given. */
+  output?: ListOutput;
 }
 
 /** Every command name, in the order the usage lists them. */
 export const COMMANDS = ['state', 'services', 'technologies', 'enable', 'disable', 'connect', 'disconnect', 'autoconnect', 'offline', 'sessions', 'session', 'monitor', 'run', 'stats', 'help'] as const;
 
+/** How long `--wait` without a value waits for an uplink (s). */
+export const DEFAULT_WAIT_S = 30;
+/** The longest `--wait=SECONDS` (an hour: longer is a job for a service, not a command). */
+const MAX_WAIT_S = 3600;
+
 /** Default poll interval of `monitor` for the session list (ms). */
 export const DEFAULT_MONITOR_INTERVAL_MS = 1000;
 
 /** Options that take a value, per place they may appear. */
-const GLOBAL_VALUED = new Set(['--bus']);
+const GLOBAL_VALUED = new Set(['--bus', '-o', '--output']);
 const SESSION_VALUED = new Set(['--bearers', '--interface', '--type', '--context']);
-const SESSION_FLAGS = new Set(['--source-ip-rule', '--wait']);
+const SESSION_FLAGS = new Set(['--source-ip-rule']);
+/** Options whose value is optional, so only `--opt=value` gives one (`--wait` alone is the default). */
+const OPTIONAL_VALUED = new Set(['--wait']);
 
 interface Scanned {
   json: boolean;
   bus: string | undefined;
   help: boolean;
+  version: boolean;
+  /** `-o`/`--output` as given (comma-separated). */
+  fields: string | undefined;
+  noHeaders: boolean;
   /** Positionals and command options, in order, global options removed. */
   rest: string[];
   /** Everything after the first `--` (null: there was none). */
@@ -55,7 +80,7 @@ interface Scanned {
 
 /** Splits `--opt=value`, takes global options out wherever they are (up to `--`). */
 function scan(argv: readonly string[]): Scanned {
-  const out: Scanned = { json: false, bus: undefined, help: false, rest: [], tail: null };
+  const out: Scanned = { json: false, bus: undefined, help: false, version: false, fields: undefined, noHeaders: false, rest: [], tail: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') {
@@ -64,33 +89,48 @@ function scan(argv: readonly string[]): Scanned {
     }
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
     const name = eq > 0 ? arg.slice(0, eq) : arg;
-    if (name === '--json' || name === '-h' || name === '--help') {
+    if (name === '--json' || name === '-h' || name === '--help' || name === '--version' || name === '--no-headers') {
       if (eq > 0) throw new UsageError(`option '${name}' takes no value`);
       if (name === '--json') out.json = true;
+      else if (name === '--version') out.version = true;
+      else if (name === '--no-headers') out.noHeaders = true;
       else out.help = true;
       continue;
     }
     if (GLOBAL_VALUED.has(name)) {
       const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
       if (value === undefined || value === '') throw new UsageError(`option '${name}' needs a value`);
-      out.bus = value;
+      if (name === '--bus') out.bus = value;
+      else out.fields = value;
       continue;
     }
-    if (eq > 0) out.rest.push(name, arg.slice(eq + 1));
+    if (eq > 0 && !OPTIONAL_VALUED.has(name)) out.rest.push(name, arg.slice(eq + 1));
     else out.rest.push(arg);
   }
   return out;
 }
 
-/** Reads session options (and `--wait`) from `args`; anything else left over is an error. */
-function sessionOptions(command: string, args: readonly string[]): { session: SessionOptions; wait: boolean } {
+/** `--wait` (the default) or `--wait=SECONDS` (more than 0, at most an hour, fractions allowed) in ms. */
+function waitOption(arg: string): number {
+  if (arg === '--wait') return DEFAULT_WAIT_S * 1000;
+  const value = arg.slice('--wait='.length);
+  const s = Number(value);
+  if (value.trim() === '' || !Number.isFinite(s) || s <= 0 || s > MAX_WAIT_S) throw new UsageError(`--wait=SECONDS needs a number of seconds above 0, at most ${MAX_WAIT_S} (got '${value}')`);
+  return Math.round(s * 1000);
+}
+
+/** Reads session options (and `--wait[=SECONDS]`) from `args`; anything else left over is an error. */
+function sessionOptions(command: string, args: readonly string[]): { session: SessionOptions; waitMs: number | null } {
   const session: { -readonly [K in keyof SessionOptions]: SessionOptions[K] } = {};
-  let wait = false;
+  let waitMs: number | null = null;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
+    if (arg === '--wait' || arg.startsWith('--wait=')) {
+      waitMs = waitOption(arg);
+      continue;
+    }
     if (SESSION_FLAGS.has(arg)) {
-      if (arg === '--wait') wait = true;
-      else session.sourceIPRule = true;
+      session.sourceIPRule = true;
       continue;
     }
     if (!SESSION_VALUED.has(arg)) {
@@ -117,7 +157,7 @@ function sessionOptions(command: string, args: readonly string[]): { session: Se
         break;
     }
   }
-  return { session, wait };
+  return { session, waitMs };
 }
 
 /** `cellular,wifi` or `*`: bearers in order of preference. */
@@ -151,18 +191,43 @@ function serviceArg(command: string, value: string | undefined): string {
   return value;
 }
 
+/** `-o`/`--no-headers` checked against the command: only lists take them, only their fields. */
+function listOutput(s: Scanned, command: Command): ListOutput | undefined {
+  if ((s.fields === undefined && !s.noHeaders) || command.name === 'help' || command.name === 'version') return undefined;
+  const list = command.name in LIST_FIELDS && !('service' in command && command.service !== undefined) ? (command.name as ListCommand) : null;
+  const option = s.fields !== undefined ? '-o' : '--no-headers';
+  if (!list) throw new UsageError(`${option} applies to the lists (${Object.keys(LIST_FIELDS).join(', ')}), not to '${command.name}'`);
+  if (s.fields === undefined) return { fields: null, headers: false };
+  const known: readonly string[] = LIST_FIELDS[list];
+  const fields = s.fields.split(',').map((f) => f.trim().toLowerCase());
+  for (const f of fields) {
+    if (!known.includes(f)) throw new UsageError(`${list}: unknown field '${f}' (fields: ${known.join(', ')})`);
+  }
+  return { fields, headers: !s.noHeaders };
+}
+
 /** Parses argv (without node and the script). Throws {@link UsageError}. */
 export function parseArgs(argv: readonly string[]): Invocation {
   const s = scan(argv);
   const [name, ...args] = s.rest;
-  const inv = (command: Command): Invocation => ({ command, json: s.json, bus: s.bus });
+  const inv = (command: Command): Invocation => {
+    const output = listOutput(s, command);
+    return output ? { command, json: s.json, bus: s.bus, output } : { command, json: s.json, bus: s.bus };
+  };
   if (s.help || name === 'help') return inv({ name: 'help' });
+  if (s.version) return inv({ name: 'version' });
   if (name === undefined) throw new UsageError(s.tail ? "'--' needs the run command before it" : 'no command given');
   if (name.startsWith('-')) throw new UsageError(`unknown option '${name}'`);
   if (s.tail !== null && name !== 'run') throw new UsageError(`${name}: unexpected '--'`);
   switch (name) {
+    case 'services': {
+      const [service, ...more] = args;
+      if (service === undefined) return inv({ name });
+      const arg = serviceArg(name, service);
+      noMore(name, more);
+      return inv({ name, service: arg });
+    }
     case 'state':
-    case 'services':
     case 'technologies':
     case 'sessions':
       noMore(name, args);

@@ -7,12 +7,13 @@ import { parseArgs, type Command } from './args.js';
 import { offline, power, services, state, technologies } from './commands/info.js';
 import { monitor } from './commands/monitor.js';
 import { run } from './commands/run.js';
-import { autoconnect, connect } from './commands/service.js';
+import { autoconnect, connect, serviceDetail } from './commands/service.js';
 import { sessionCreate } from './commands/session-create.js';
 import { sessions, stats } from './commands/sessions.js';
-import type { Context, Output } from './context.js';
+import { emit, type Context, type Output } from './context.js';
 import { errorLine, EXIT, exitCodeOf } from './errors.js';
 import { USAGE } from './usage.js';
+import { packageVersion, versionLine } from './version.js';
 
 /** Signals that end a streaming command cleanly (a second one ends netsessionctl at once). */
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -24,10 +25,13 @@ function dispatch(ctx: Context, c: Command): Promise<number> {
     case 'help':
       ctx.io.out(USAGE);
       return Promise.resolve(EXIT.ok);
+    case 'version':
+      emit(ctx, { version: packageVersion() }, () => versionLine('netsessionctl'));
+      return Promise.resolve(EXIT.ok);
     case 'state':
       return state(ctx);
     case 'services':
-      return services(ctx);
+      return c.service === undefined ? services(ctx) : serviceDetail(ctx, c.service);
     case 'technologies':
       return technologies(ctx);
     case 'power':
@@ -43,11 +47,11 @@ function dispatch(ctx: Context, c: Command): Promise<number> {
     case 'stats':
       return stats(ctx, c.path);
     case 'session-create':
-      return sessionCreate(ctx, c.session, c.wait);
+      return sessionCreate(ctx, c.session, c.waitMs);
     case 'monitor':
       return monitor(ctx, c.intervalMs);
     case 'run':
-      return run(ctx, c.session, c.wait, c.argv);
+      return run(ctx, c.session, c.waitMs, c.argv);
   }
 }
 
@@ -76,6 +80,11 @@ export async function main(argv: readonly string[], io: Output, deps: MainDeps =
   };
   const streaming = STREAMING.has(inv.command.name);
   if (streaming) for (const sig of STOP_SIGNALS) process.on(sig, onStop);
+  // Nobody reads any more: a streaming command ends as on Ctrl-C (a `run` command's output is its own).
+  const onClosed = (): void => {
+    if (inv.command.name !== 'run') ac.abort();
+  };
+  io.closed?.addEventListener('abort', onClosed, { once: true });
   const ctx: Context = {
     inv,
     transport,
@@ -105,6 +114,7 @@ export async function main(argv: readonly string[], io: Output, deps: MainDeps =
     return exitCodeOf(err);
   } finally {
     for (const sig of STOP_SIGNALS) process.off(sig, onStop);
+    io.closed?.removeEventListener('abort', onClosed);
     await transport.close().catch(() => undefined);
   }
 }

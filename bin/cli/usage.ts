@@ -3,7 +3,7 @@ export const USAGE = `usage: netsessionctl [--json] [--bus ADDRESS] COMMAND [ARG
 
 commands:
   state                           the daemon's state and OfflineMode
-  services                        the services (uplinks), in the daemon's order
+  services [SERVICE]              the services (uplinks), in the daemon's order, or one in detail
   technologies                    the technologies and whether they are powered
   enable TECH | disable TECH      power a technology on or off (root)
   connect SERVICE                 bring a managed uplink up (root)
@@ -25,11 +25,14 @@ session options:
   --type TYPE         any, local or internet (only uplinks whose online check passed)
   --source-ip-rule    also route by the session's source address
   --context TEXT      a context identifier shown to administrators
-  --wait              wait (up to 30 s) until the session has an uplink
+  --wait[=SECONDS]    wait (default 30 s) until the session has an uplink
 
 global options:
   --json              JSON output (JSON lines for session create and monitor)
   --bus ADDRESS       D-Bus address (default: $DBUS_SYSTEM_BUS_ADDRESS, else the system bus)
+  -o FIELD,...        lists only: these fields, in this order (an unknown one lists those there are)
+  --no-headers        lists only: rows without the header line
+  --version           print the version and exit
 
 exit status: 0 ok, 1 failure, 2 bad command line, 3 daemon or bus not available,
 130 interrupted while setting up;

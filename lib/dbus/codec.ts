@@ -13,12 +13,14 @@ import {
   STATISTICS_KEYS,
   servicePath,
   type Bearer,
+  type IPv4Settings,
+  type IPv6Settings,
   type ManagerState,
   type RequestKey,
   type ServiceState,
   type SessionSettings,
 } from '../protocol.js';
-import { decodeUpdate, EMPTY_INFO, mergeUpdate } from '../settings.js';
+import { decodeUpdate, EMPTY_INFO, ipv4Info, ipv6Info, mergeUpdate } from '../settings.js';
 import type { ManagerProperties, ServiceInfo, SessionListEntry, SessionRequest, SessionStatistics, TechnologyInfo } from '../transport.js';
 
 const { Variant } = dbus;
@@ -108,6 +110,9 @@ export function decodeServiceProps(dict: unknown): ServiceProps {
   return out;
 }
 
+/** A nested dict from decodeServiceProps, or `{}` for anything else. */
+const dictOf = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+
 /** The SDK's view of one service from its properties. */
 export function toServiceInfo(path: string, props: ServiceProps): ServiceInfo {
   const ethernet = props.Ethernet as Record<string, unknown> | null | undefined;
@@ -120,6 +125,8 @@ export function toServiceInfo(path: string, props: ServiceProps): ServiceInfo {
     interface: ifname,
     bearer: BEARERS.includes(type as Bearer) ? (type as Bearer) : null,
     state: SERVICE_STATES.includes(state as ServiceState) ? (state as ServiceState) : 'idle',
+    ipv4: ipv4Info(dictOf(props.IPv4) as IPv4Settings),
+    ipv6: ipv6Info(dictOf(props.IPv6) as IPv6Settings),
   });
 }
 

@@ -5,7 +5,7 @@
 import { BUS_ERROR, errorFromReply, type CallTarget } from '../reply-errors.js';
 import { DaemonUnavailableError, SessionClosedError, type NetsessionError } from '../errors.js';
 import { STATISTICS_INTERVAL_LIMITS, errorName, servicePath, sessionPath, technologyPath, type Bearer, type ManagerState, type RequestKey } from '../protocol.js';
-import { decodeUpdate, EMPTY_INFO, mergeUpdate } from '../settings.js';
+import { decodeUpdate, EMPTY_INFO, ipv4Info, ipv6Info, mergeUpdate } from '../settings.js';
 import type {
   ManagerProperties,
   ServiceInfo,
@@ -19,7 +19,7 @@ import type {
   TransportSession,
 } from '../transport.js';
 import { MockRejection, MockSession } from './mock-session.js';
-import type { MockUplink } from './uplink.js';
+import { uplinkGroup, type MockUplink } from './uplink.js';
 
 /** The daemon methods a {@link MockTransport} answers (and records), by their D-Bus names. */
 export type MockMethod =
@@ -93,12 +93,16 @@ const servicePathOf = (ifname: string): string => servicePath(`mock_${ifname.rep
 
 /** The service the mock daemon shows for an uplink (`idle` while OfflineMode or its technology is off). */
 function serviceOf(u: MockUplink, enabled: boolean): ServiceInfo {
+  const group = uplinkGroup(u);
   return Object.freeze({
     path: servicePathOf(u.interface),
     name: u.name ?? u.interface,
     interface: u.interface,
     bearer: u.bearer,
     state: !enabled ? 'idle' : (u.state ?? 'online') === 'online' ? 'online' : 'ready',
+    // As the daemon: addresses only while connected.
+    ipv4: enabled ? ipv4Info(group.IPv4) : null,
+    ipv6: enabled ? ipv6Info(group.IPv6) : null,
   });
 }
 

@@ -27,35 +27,16 @@ import { REPO_ROOT } from './harness/daemon.js';
 import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
 import { waitFor } from './harness/exec.js';
 import { createSandbox, requireRoot, type CommandResult, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
+import { CLI, jsonIn, jsonLine, NODE, runCtl, spawnCtlIn } from './support/cli-driver.js';
 import { docCommands } from './support/doc-commands.js';
 
 const supported = requireRoot();
 
-const NODE = process.execPath;
-const CLI = join(REPO_ROOT, 'bin/netsessionctl.ts');
-
 let sb: Sandbox;
 let daemon: SandboxProcess;
 
-/**
- * argv that runs netsessionctl in the device namespace. `ip netns exec` gives every command a
- * fresh /sys without cgroup mounts, so cgroup2 is mounted first (in that command's own mount
- * namespace): `run` needs it, the others do not mind.
- */
-function ctlArgv(args: readonly string[]): string[] {
-  return ['sh', '-c', 'mount -t cgroup2 none /sys/fs/cgroup && exec "$@"', 'ctl', NODE, '--import', 'tsx', CLI, ...args];
-}
-
 function ctl(args: readonly string[], timeoutMs = 60_000, box: Sandbox = sb): Promise<CommandResult> {
-  return box.run(box.devNs, ctlArgv(args), { allowFail: true, cwd: REPO_ROOT, timeoutMs });
-}
-
-/** Runs `--json ARGS` (in `box`), expects exit 0 and parses stdout. */
-async function jsonIn<T = unknown>(box: Sandbox, ...args: string[]): Promise<T> {
-  const r = await ctl(['--json', ...args], 60_000, box);
-  expect(r.stderr, `${args.join(' ')}: stderr`).toBe('');
-  expect(r.code, `${args.join(' ')}: exit`).toBe(0);
-  return JSON.parse(r.stdout) as T;
+  return runCtl(box, args, timeoutMs);
 }
 
 /** Runs `--json ARGS` against the main sandbox's daemon. */
@@ -67,42 +48,7 @@ function json<T = unknown>(...args: string[]): Promise<T> {
 const MANAGE_COMMANDS: ReadonlySet<string> = new Set(['connect', 'autoconnect']);
 
 function spawnCtl(args: readonly string[]): SandboxProcess {
-  return sb.spawn(sb.devNs, ctlArgv(args), { cwd: REPO_ROOT });
-}
-
-/** The first JSON line of `proc` (printed already or later) that `match` accepts. */
-function jsonLine<T = Record<string, unknown>>(proc: SandboxProcess, match: (o: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const parse = (line: string): T | undefined => {
-    try {
-      const o = JSON.parse(line) as T;
-      return match(o) ? o : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  for (const line of proc.stdout.split('\n')) {
-    const o = parse(line);
-    if (o) return Promise.resolve(o);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`no matching line from ${proc.argv.slice(-4).join(' ')} within ${timeoutMs} ms; stdout:\n${proc.stdout.slice(-2000)}\nstderr:\n${proc.stderr.slice(-2000)}`));
-    }, timeoutMs);
-    const off = proc.onLine((line, stream) => {
-      if (stream !== 'stdout') return;
-      const o = parse(line);
-      if (!o) return;
-      clearTimeout(timer);
-      off();
-      resolve(o);
-    });
-    void proc.exited.then(() => {
-      clearTimeout(timer);
-      off();
-      reject(new Error(`${proc.argv.slice(-4).join(' ')} exited: ${proc.stderr.slice(-2000)}`));
-    });
-  });
+  return spawnCtlIn(sb, args);
 }
 
 interface Service {

@@ -1,8 +1,9 @@
 /** `state`, `services`, `technologies`, `enable`/`disable`, `offline`. */
 import { AlreadyDisabledError, AlreadyEnabledError, type Bearer } from '../../../lib/index.js';
-import { emit, type Context } from '../context.js';
+import { SERVICE_COLUMNS, TECHNOLOGY_COLUMNS } from '../columns.js';
+import { emit, emitList, type Context } from '../context.js';
 import { EXIT } from '../errors.js';
-import { formatServices, formatState, formatTechnologies } from '../format.js';
+import { formatState } from '../format.js';
 
 export async function state(ctx: Context): Promise<number> {
   const p = await ctx.manager.properties();
@@ -11,14 +12,12 @@ export async function state(ctx: Context): Promise<number> {
 }
 
 export async function services(ctx: Context): Promise<number> {
-  const list = await ctx.manager.services();
-  emit(ctx, list, () => formatServices(list));
+  emitList(ctx, SERVICE_COLUMNS, await ctx.manager.services());
   return EXIT.ok;
 }
 
 export async function technologies(ctx: Context): Promise<number> {
-  const list = await ctx.manager.technologies();
-  emit(ctx, list, () => formatTechnologies(list));
+  emitList(ctx, TECHNOLOGY_COLUMNS, await ctx.manager.technologies());
   return EXIT.ok;
 }
 

@@ -1,13 +1,14 @@
 /**
  * `monitor`: services as the daemon announces them (ServicesChanged) and sessions as a poll of
  * ListSessions finds them (there is no signal for sessions), until Ctrl-C. On a terminal the
- * two tables are redrawn in place; otherwise each change is printed (JSON lines with --json:
+ * two tables are redrawn in place; otherwise each change is one line, for scripts and logs
+ * (`services eth-a=online ...`, `sessions PATH=STATE/INTERFACE ...`, `error MESSAGE`; with --json
  * `{"event":"services",...}`, `{"event":"sessions",...}`, `{"event":"error",...}`).
  */
 import { PermissionDeniedError, type NetsessionError, type ServiceInfo, type SessionListEntry } from '../../../lib/index.js';
 import { aborted, type Context } from '../context.js';
 import { EXIT } from '../errors.js';
-import { formatServices, formatSessions, toJson } from '../format.js';
+import { formatServices, formatSessions, servicesLine, sessionsLine, toJson } from '../format.js';
 
 /** What monitor shows for sessions: the list, or why there is none. */
 type SessionsView = { list: readonly SessionListEntry[] } | { unavailable: string };
@@ -29,6 +30,13 @@ export async function monitor(ctx: Context, intervalMs: number): Promise<number>
       else if (sessions) io.out(toJson({ event: 'sessions', sessions: null, unavailable: sessions.unavailable }));
       return;
     }
+    if (!io.isTTY) {
+      if (what === 'services' && services) io.out(servicesLine(services));
+      else if (what === 'error') io.out(`error ${lastError}`);
+      else if (sessions && 'list' in sessions) io.out(sessionsLine(sessions.list));
+      else if (sessions) io.out(`sessions unavailable: ${sessions.unavailable}`);
+      return;
+    }
     const parts = [
       `netsessionctl monitor  ${new Date().toTimeString().slice(0, 8)}${lastError ? `  (${lastError})` : ''}`,
       '',
@@ -36,7 +44,7 @@ export async function monitor(ctx: Context, intervalMs: number): Promise<number>
       '',
       sessions === null ? 'sessions: …' : 'list' in sessions ? formatSessions(sessions.list) : `sessions: ${sessions.unavailable}`,
     ];
-    io.out(io.isTTY ? `${CLEAR}${parts.join('\n')}` : `${parts.join('\n')}\n`);
+    io.out(`${CLEAR}${parts.join('\n')}`);
   };
 
   const unwatch = ctx.manager.watchServices(

@@ -21,10 +21,10 @@ const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SI
 /** `$1` is cgroup.procs; the shell's pid ($$) becomes the command's through exec. */
 const ENTER_AND_EXEC = `echo $$ > "$1" || exit ${EXIT_RUN.cgroup}; shift; exec "$@"`;
 
-export async function run(ctx: Context, options: SessionOptions, wait: boolean, argv: readonly string[]): Promise<number> {
+export async function run(ctx: Context, options: SessionOptions, waitMs: number | null, argv: readonly string[]): Promise<number> {
   const cg = await createRunCgroup();
   try {
-    const s = await openSession(ctx, options, wait);
+    const s = await openSession(ctx, options, waitMs);
     try {
       await s.claimCgroup(cg.path);
       s.once('destroyed', (err) => {

@@ -1,13 +1,11 @@
-/** `connect`/`disconnect` and `autoconnect`: one service of a daemon in manage mode. */
+/** One service: `services SERVICE` (any daemon); `connect`/`disconnect` and `autoconnect` (a daemon in manage mode). */
 import { AlreadyConnectedError, NotConnectedReplyError, servicePath, type ServiceInfo } from '../../../lib/index.js';
 import { emit, type Context } from '../context.js';
 import { EXIT } from '../errors.js';
+import { formatServiceDetail, serviceLabel } from '../format.js';
 
 /** A service the daemon does not have is a plain error (exit 1), as an unknown technology is. */
 class NoSuchService extends Error {}
-
-/** How a service is named in text output and error messages. */
-const label = (s: ServiceInfo): string => s.interface ?? (s.name || s.path);
 
 /**
  * The service `arg` names: its object path, its id, else the one whose interface (`Ethernet.Interface`)
@@ -24,7 +22,14 @@ export async function resolveService(ctx: Context, arg: string): Promise<Service
     // connmand names services by SSID or `Wired`: several may share one.
     if (hits.length > 1) throw new NoSuchService(`'${arg}' names ${hits.length} services (${hits.map((s) => s.path).join(', ')}): give its path`);
   }
-  throw new NoSuchService(`no service '${arg}' (the daemon has ${list.map(label).join(', ') || 'none'})`);
+  throw new NoSuchService(`no service '${arg}' (the daemon has ${list.map(serviceLabel).join(', ') || 'none'})`);
+}
+
+/** `services SERVICE`: one service with its addresses, gateways and online state (and nameservers where the SDK has them). */
+export async function serviceDetail(ctx: Context, arg: string): Promise<number> {
+  const s = await resolveService(ctx, arg);
+  emit(ctx, s, () => formatServiceDetail(s));
+  return EXIT.ok;
 }
 
 /** `connect`/`disconnect`: already in that state counts as success (`changed: false`), as for `enable`. */
@@ -38,7 +43,7 @@ export async function connect(ctx: Context, arg: string, on: boolean): Promise<n
     if (!(err instanceof (on ? AlreadyConnectedError : NotConnectedReplyError))) throw err;
     changed = false;
   }
-  emit(ctx, { service: s.path, interface: s.interface, connected: on, changed }, () => `${label(s)}: ${changed ? '' : 'already '}${on ? 'connected' : 'disconnected'}`);
+  emit(ctx, { service: s.path, interface: s.interface, connected: on, changed }, () => `${serviceLabel(s)}: ${changed ? '' : 'already '}${on ? 'connected' : 'disconnected'}`);
   return EXIT.ok;
 }
 
@@ -46,6 +51,6 @@ export async function connect(ctx: Context, arg: string, on: boolean): Promise<n
 export async function autoconnect(ctx: Context, arg: string, on: boolean): Promise<number> {
   const s = await resolveService(ctx, arg);
   await ctx.manager.setServiceAutoConnect(s.path, on);
-  emit(ctx, { service: s.path, interface: s.interface, autoConnect: on }, () => `${label(s)}: autoconnect ${on ? 'on' : 'off'}`);
+  emit(ctx, { service: s.path, interface: s.interface, autoConnect: on }, () => `${serviceLabel(s)}: autoconnect ${on ? 'on' : 'off'}`);
   return EXIT.ok;
 }

@@ -3,30 +3,47 @@
  * update until Ctrl-C (or SIGTERM), then destroyed. JSON lines: `{"event":"session",...}` first,
  * then `{"event":"update",...}` per update, `{"event":"end",...}` last.
  */
-import { createSession, DaemonUnavailableError, type Session, type SessionOptions } from '../../../lib/index.js';
+import { createSession, DaemonUnavailableError, TimeoutError, type Session, type SessionOptions } from '../../../lib/index.js';
 import { aborted, emit, type Context } from '../context.js';
 import { EXIT } from '../errors.js';
 import { formatUpdate, formatUplink } from '../format.js';
 
-/** How long `--wait` waits for an uplink. */
-export const WAIT_MS = 30_000;
+/** How often the progress line of `--wait` changes. */
+const PROGRESS_MS = 1000;
 
-/** Creates the session (and with `wait`, waits until it has an uplink). */
-export async function openSession(ctx: Context, options: SessionOptions, wait: boolean): Promise<Session> {
+/** `--wait` ran out: exit 1 with what was waited for, not the SDK's waitFor wording. */
+class NoUplinkError extends Error {}
+
+/** Creates the session (and with `waitMs`, waits up to that long until it has an uplink). */
+export async function openSession(ctx: Context, options: SessionOptions, waitMs: number | null): Promise<Session> {
   const s = await createSession({ ...options, transport: ctx.transport, signal: ctx.stop });
-  if (wait) {
+  if (waitMs !== null) {
     try {
-      await s.waitFor('connected', { timeout: WAIT_MS, signal: ctx.stop });
+      await waitForUplink(ctx, s, waitMs);
     } catch (err) {
       await s.destroy().catch(() => undefined);
-      throw err;
+      throw err instanceof TimeoutError ? new NoUplinkError(`the session got no uplink within ${waitMs / 1000} s (its state: ${s.settings.state})`) : err;
     }
   }
   return s;
 }
 
-export async function sessionCreate(ctx: Context, options: SessionOptions, wait: boolean): Promise<number> {
-  const s = await openSession(ctx, options, wait);
+/** waitFor('connected'), with a progress line once a second while a terminal shows it. */
+async function waitForUplink(ctx: Context, s: Session, waitMs: number): Promise<void> {
+  const { progress } = ctx.io;
+  const started = Date.now();
+  const show = (): void => progress?.(`waiting for an uplink: ${Math.round((Date.now() - started) / 1000)} s of ${waitMs / 1000} s (session ${s.settings.state})`);
+  const timer = progress ? setInterval(show, PROGRESS_MS) : undefined;
+  try {
+    await s.waitFor('connected', { timeout: waitMs, signal: ctx.stop });
+  } finally {
+    clearInterval(timer);
+    progress?.(null);
+  }
+}
+
+export async function sessionCreate(ctx: Context, options: SessionOptions, waitMs: number | null): Promise<number> {
+  const s = await openSession(ctx, options, waitMs);
   emit(ctx, { event: 'session', path: s.path, settings: s.settings }, () => {
     const { connectionType, allowedBearers, allowedInterface, contextIdentifier, sourceIPRule } = s.settings;
     return [`session ${s.path}`, formatUplink(s.settings), formatUpdate({ connectionType, allowedBearers, allowedInterface, contextIdentifier, sourceIPRule })].join('\n');

@@ -1,11 +1,10 @@
 /** `sessions` (root's list of every session) and `stats` (per-session counters). */
-import { emit, type Context } from '../context.js';
+import { SESSION_COLUMNS, STATS_COLUMNS, type StatsRow } from '../columns.js';
+import { emitList, type Context } from '../context.js';
 import { EXIT } from '../errors.js';
-import { formatSessions, formatStats, type StatsRow } from '../format.js';
 
 export async function sessions(ctx: Context): Promise<number> {
-  const list = await ctx.manager.sessions();
-  emit(ctx, list, () => formatSessions(list));
+  emitList(ctx, SESSION_COLUMNS, await ctx.manager.sessions());
   return EXIT.ok;
 }
 
@@ -16,7 +15,7 @@ export async function sessions(ctx: Context): Promise<number> {
 export async function stats(ctx: Context, path: string | null): Promise<number> {
   if (path !== null) {
     const row: StatsRow = { path, ...(await ctx.manager.statistics(path)) };
-    emit(ctx, row, () => formatStats([row]));
+    emitList(ctx, STATS_COLUMNS, [row], true);
     return EXIT.ok;
   }
   const rows: StatsRow[] = [];
@@ -28,6 +27,6 @@ export async function stats(ctx: Context, path: string | null): Promise<number> 
       if ((err as { code?: string }).code !== 'NS_ERR_SESSION_CLOSED') throw err;
     }
   }
-  emit(ctx, rows, () => formatStats(rows));
+  emitList(ctx, STATS_COLUMNS, rows);
   return EXIT.ok;
 }

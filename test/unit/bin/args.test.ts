@@ -43,12 +43,12 @@ describe('parseArgs', () => {
     expect(parseArgs(['session', 'create', '--bearers', 'cellular,wifi', '--type', 'internet', '--source-ip-rule', '--context', 'ci', '--wait']).command).toEqual({
       name: 'session-create',
       session: { allowedBearers: ['cellular', 'wifi'], connectionType: 'internet', sourceIPRule: true, contextIdentifier: 'ci' },
-      wait: true,
+      waitMs: 30_000,
     });
     expect(parseArgs(['run', '--interface=eth-c', '--', 'curl', '--json', '-s', 'http://x/']).command).toEqual({
       name: 'run',
       session: { allowedInterface: 'eth-c' },
-      wait: false,
+      waitMs: null,
       argv: ['curl', '--json', '-s', 'http://x/'],
     });
     // Options after -- belong to the command, global ones included.

@@ -38,8 +38,8 @@ describe('formatting', () => {
   it('state, services and technologies', () => {
     expect(formatState({ state: 'online', offlineMode: false, sessionMode: false })).toBe('State:        online\nOfflineMode:  off');
     const services = formatServices([
-      { path: '/net/connman/service/ethernet_020000000001_cable', name: 'eth-a', interface: 'eth-a', bearer: 'ethernet', state: 'online' },
-      { path: '/net/connman/service/x', name: '', interface: null, bearer: null, state: 'idle' },
+      { path: '/net/connman/service/ethernet_020000000001_cable', name: 'eth-a', interface: 'eth-a', bearer: 'ethernet', state: 'online', ipv4: null, ipv6: null },
+      { path: '/net/connman/service/x', name: '', interface: null, bearer: null, state: 'idle', ipv4: null, ipv6: null },
     ]);
     expect(services.split('\n')).toEqual([
       'INTERFACE  BEARER    STATE   NAME   PATH',

@@ -5,29 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { main } from '../../../bin/cli/main.js';
 import { createSession, fromDBusError, MockTransport, type MockTransportOptions, type Transport } from '../../../lib/index.js';
-
-const UPLINKS = [
-  { interface: 'eth-a', bearer: 'ethernet' as const, ipv4: '198.51.100.10/29' },
-  { interface: 'eth-c', bearer: 'cellular' as const, ipv4: '198.51.100.26/29' },
-];
-
-/** The mock as main() sees it, minus close(): main closes its transport, the next call reuses the mock. */
-function keepOpen(mock: MockTransport): Transport {
-  return new Proxy(mock, {
-    get(target, prop) {
-      if (prop === 'close') return async () => {};
-      const v = Reflect.get(target, prop, target) as unknown;
-      return typeof v === 'function' ? v.bind(target) : v;
-    },
-  });
-}
-
-async function cli(argv: string[], mock: MockTransport = new MockTransport({ uplinks: UPLINKS })) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (t) => out.push(t), err: (t) => err.push(t), isTTY: false }, { transport: () => keepOpen(mock) });
-  return { code, out: out.join('\n'), err, mock };
-}
+import { cli, keepOpen, UPLINKS } from '../../fakes/cli.js';
 
 const mockWith = (o: MockTransportOptions) => new MockTransport({ uplinks: UPLINKS, ...o });
 
