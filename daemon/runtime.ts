@@ -250,7 +250,7 @@ export class Runtime implements DaemonApi {
    *
    * Updates that need not wait go out first, before the signals and the reconcile's synchronous
    * start: on a carrier loss those took 0.6–1.5 ms (a dozen PropertyChanged/ServicesChanged
-   * messages marshalled by dbus-next, kernelState()) between the event and the session's Update.
+   * messages marshalled, kernelState()) between the event and the session's Update.
    */
   apply(fx: Effects): void | Promise<void> {
     const ev = this.#d.events;

@@ -7,15 +7,13 @@
  * order the daemon produced them (the one exception is the UpdateGate, which only delays a
  * notifier's Updates past its pending CreateSession reply).
  */
-import dbus from 'dbus-next';
 import { INTERFACES, METHODS, NETSESSION_INTERFACE, NETSESSION_METHODS, NETSESSION_SIGNATURES, PATHS, SIGNATURES, servicePath } from '../../../lib/protocol.js';
+import { Message, MessageFlag, MessageType } from '../../../lib/dbus/message.js';
 import type { BusEvents, Logger, Prop, PropDict } from '../../ports.js';
 import type { DBusMessage } from './connection.js';
 import type { ObjectTable } from './objects.js';
 import type { UpdateGate } from './update-gate.js';
 import { encodeDict, toVariant } from './variants.js';
-
-const { Message, MessageFlag, MessageType } = dbus;
 
 /** What the events need from the adapter. */
 export interface EventDeps {

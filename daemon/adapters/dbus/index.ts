@@ -50,13 +50,13 @@ export function createDBusAdapter(opts: DBusAdapterOptions = {}): DBusAdapter {
 
   const emit = (msg: DBusMessage): void => {
     if (!conn?.open) {
-      log('debug', `bus not connected, dropped ${msg.member} for ${msg.destination ?? msg.path}`);
+      log('debug', `bus not connected, dropped ${msg.member} for ${msg.destination || msg.path}`);
       return;
     }
     try {
       conn.send(msg);
     } catch (err) {
-      log('warn', `cannot send ${msg.member} to ${msg.destination ?? msg.path}: ${(err as Error).message}`);
+      log('warn', `cannot send ${msg.member} to ${msg.destination || msg.path}: ${(err as Error).message}`);
     }
   };
 

@@ -1,11 +1,10 @@
 /**
- * Dispatch of incoming method calls: one low-level handler for every object, ahead of
- * dbus-next's own (which only keeps org.freedesktop.DBus.Peer and Properties).
+ * Dispatch of incoming method calls: one handler for every object. What it does not claim
+ * (org.freedesktop.DBus.Peer, Properties) the connection answers (Peer) or refuses
+ * (UnknownMethod).
  *
- * Why not dbus-next's `Interface` classes: they hide the message (and so the sender), answer any
- * non-DBusError with a stack trace under `com.github.dbus_next.ServiceError`, and need one
- * exported object per session. Here the sender is read straight from the message, errors map
- * through DBUS_ERROR_OF, sessions are strings in a set, and the moment the reply is written is
+ * The sender is read straight from the message, errors map through DBUS_ERROR_OF, sessions are
+ * strings in a set (no exported object per session), and the moment the reply is written is
  * ours (CreateSession needs its reply out before the first Update).
  *
  * Wire behaviour copied from libdbus/gdbus, as connmand shows it: a known method with the wrong
@@ -13,7 +12,7 @@
  * UnknownObject; Introspect works on every path (a plain node with children where nothing is
  * exported).
  */
-import dbus from 'dbus-next';
+import { Message, MessageFlag } from '../../../lib/dbus/message.js';
 import { errorName } from '../../../lib/protocol.js';
 import type { BusCaller, Logger } from '../../ports.js';
 import type { DBusMessage } from './connection.js';
@@ -21,8 +20,6 @@ import { BUS_ERRORS, BusReplyError, toWireError } from './errors.js';
 import type { InterfaceSpec, MethodCall, MethodSpec } from './interface-spec.js';
 import { childNames, introspectXml } from './introspect.js';
 import type { ObjectTable } from './objects.js';
-
-const { Message, MessageFlag } = dbus;
 
 const INTROSPECTABLE = 'org.freedesktop.DBus.Introspectable';
 const PEER = 'org.freedesktop.DBus.Peer';
@@ -197,7 +194,7 @@ export class Router {
   #error(msg: DBusMessage, name: string, text: string): void {
     if (msg.flags & MessageFlag.NO_REPLY_EXPECTED || !this.#d.isOpen()) return;
     try {
-      this.#d.send(Message.newError(msg as never, name, text));
+      this.#d.send(Message.newError(msg, name, text));
     } catch (err) {
       this.#d.log('debug', `cannot send ${name} to ${msg.sender}: ${(err as Error).message}`);
     }
