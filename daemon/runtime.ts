@@ -258,7 +258,7 @@ export class Runtime implements DaemonApi {
       for (const u of fx.updates) ev.update(u.owner, u.notifier, updateDict(u.changes));
       for (const path of fx.destroyedSessions) ev.sessionRemoved(path);
     };
-    const need = fx.kernelDirty && this.#kernel.active ? this.#kernelNeed(fx.updates.map((u) => u.path)) : null;
+    const need = fx.kernelDirty && this.#kernel.active ? this.#kernelNeed(fx.updates, fx.destroyedSessions) : null;
     const sendNow = !need && !this.#kernel.queued;
     if (sendNow) send();
     // At once, even when the removal itself waits behind held Updates: no signal for a dead session.
@@ -287,9 +287,11 @@ export class Runtime implements DaemonApi {
    * Which reconcile stage these sessions' Updates must wait for: a source rule only needs
    * routing; identity marks (policy claims, cgroups) need the firewall too; others need nothing.
    */
-  #kernelNeed(paths: string[]): KernelWait['stage'] | null {
+  #kernelNeed(updates: Effects['updates'], destroyed: Effects['destroyedSessions']): KernelWait['stage'] | null {
     let need: KernelWait['stage'] | null = null;
-    for (const path of paths) {
+    for (const { path } of updates) {
+      // A destroyed session's last Update waits for nothing (and looking it up would throw).
+      if (destroyed.includes(path)) continue;
       let s;
       try {
         s = this.engine.session(path);

@@ -86,6 +86,7 @@ export class BusSocket {
   #uniqueName = '';
   #serial = 0;
   #open = true;
+  #corked = false;
   readonly #pending = new Map<number, Pending>();
   #chunks: Buffer[] = [];
   #have = 0;
@@ -213,6 +214,22 @@ export class BusSocket {
     this.#socket.write(marshallMessage(msg, serial));
     msg.serial = serial;
     return serial;
+  }
+
+  /**
+   * Runs `fn`, and writes every message it sends in one system call (writev) when it returns:
+   * a method's reply and the Updates released with it leave together. Nests.
+   */
+  batch<T>(fn: () => T): T {
+    if (this.#corked || !this.#open) return fn();
+    this.#corked = true;
+    this.#socket.cork();
+    try {
+      return fn();
+    } finally {
+      this.#corked = false;
+      this.#socket.uncork();
+    }
   }
 
   /** Keeps the process alive while the connection is open (the default). */

@@ -94,6 +94,8 @@ export interface BusConnection {
   readonly open: boolean;
   /** Writes one message now; throws if it cannot be marshalled or the stream is closed. */
   send(msg: DBusMessage): void;
+  /** Runs `fn`; what it sends leaves in one write when it returns. */
+  batch<T>(fn: () => T): T;
   call(msg: DBusMessage): Promise<DBusMessage>;
   /** Requests `name` with DO_NOT_QUEUE; rejects with a clear Error if someone else owns it. */
   requestName(name: string): Promise<void>;
@@ -148,6 +150,7 @@ export async function openBusConnection(opts: ConnectionOptions): Promise<BusCon
     send(msg) {
       bus.send(msg);
     },
+    batch: (fn) => bus.batch(fn),
     call,
     async requestName(name) {
       let result: unknown;

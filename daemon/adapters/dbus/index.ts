@@ -101,6 +101,7 @@ export function createDBusAdapter(opts: DBusAdapterOptions = {}): DBusAdapter {
         router = new Router({
           objects,
           send: (m) => c.send(m),
+          batch: (fn) => c.batch(fn),
           isOpen: () => c.open,
           credentials: c.credentials,
           clientGone: (name) => daemon.clientGone(name),

@@ -30,6 +30,8 @@ export interface RouterDeps {
   objects: ObjectTable;
   /** Writes a message now; throws if it cannot. */
   send(msg: DBusMessage): void;
+  /** Runs `fn`; the messages it sends leave in one write (default: as they are sent). */
+  batch?<T>(fn: () => T): T;
   /** False once the connection closed (replies are then dropped quietly). */
   isOpen(): boolean;
   credentials: { cached(sender: string): BusCaller | undefined; get(sender: string): Promise<BusCaller> };
@@ -38,7 +40,7 @@ export interface RouterDeps {
   log: Logger;
 }
 
-function isThenable(x: unknown): x is PromiseLike<unknown> {
+function isThenable(x: unknown): x is PromiseLike<readonly unknown[]> {
   return x !== null && typeof x === 'object' && typeof (x as { then?: unknown }).then === 'function';
 }
 
@@ -141,25 +143,30 @@ export class Router {
         }
       }
     };
-    let result: readonly unknown[] | Promise<readonly unknown[]>;
-    try {
-      result = method.handle(call);
-    } catch (err) {
-      finish(false, err);
-      return;
-    }
-    if (!isThenable(result)) {
-      finish(true, result);
-      return;
-    }
+    // What a call sends (its Updates, its reply, the Updates released after the reply) leaves
+    // in one write: one system call per call instead of one per message.
+    const batch = this.#d.batch ?? (<T>(fn: () => T): T => fn());
+    const result = batch((): PromiseLike<readonly unknown[]> | null => {
+      let r: readonly unknown[] | Promise<readonly unknown[]>;
+      try {
+        r = method.handle(call);
+      } catch (err) {
+        finish(false, err);
+        return null;
+      }
+      if (isThenable(r)) return r;
+      finish(true, r);
+      return null;
+    });
+    if (result === null) return;
     this.#enter(sender);
     result.then(
       (body) => {
-        finish(true, body);
+        batch(() => finish(true, body));
         this.#leave(sender);
       },
       (err: unknown) => {
-        finish(false, err);
+        batch(() => finish(false, err));
         this.#leave(sender);
       },
     );
