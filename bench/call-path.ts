@@ -22,6 +22,8 @@ import { r3, summarize } from './stats.js';
 const OUT_DIR = join(REPO_ROOT, '.bench-out');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CLK_TCK = 100;
+/** The failover driver's scenario for the carrier-loss row. */
+const CARRIER_LOSS = 'unpinned on eth-a, router-side carrier loss';
 
 /** Knobs of {@link runCallPathBench}. */
 export interface CallPathOptions {
@@ -95,8 +97,8 @@ async function measure(sb: Sandbox, pid: number, opts: Required<Omit<CallPathOpt
     let carrierLoss: number | null = null;
     if (opts.failoverRounds > 0) {
       try {
-        const out = await runFailoverDriver(sb, opts.failoverRounds, 2);
-        const s = out.scenarios.find((x) => x.name === 'unpinned on eth-a, router-side carrier loss');
+        const out = await runFailoverDriver(sb, opts.failoverRounds, 2, { only: [CARRIER_LOSS], backWhenConnected: true });
+        const s = out.scenarios.find((x) => x.name === CARRIER_LOSS);
         carrierLoss = summarize(s?.firstUpdate.filter((x): x is number => x !== null) ?? [])?.median ?? null;
       } catch (err) {
         console.log(`(carrier loss not measured: ${(err as Error).message.split('\n')[0]})`);

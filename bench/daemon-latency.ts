@@ -304,8 +304,9 @@ async function measureRoundTrips(client: ConnmanClient, rounds: number, gapMs: n
 
 // ---------------------------------------------------------------- (b) failover
 
-export async function runFailoverDriver(sb: Sandbox, rounds: number, warmup: number): Promise<DriverOutput> {
+export async function runFailoverDriver(sb: Sandbox, rounds: number, warmup: number, extra: Pick<DriverInput, 'only' | 'backWhenConnected'> = {}): Promise<DriverOutput> {
   const input: DriverInput = {
+    ...extra,
     rounds,
     warmup,
     settleMs: 100,

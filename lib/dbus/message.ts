@@ -109,14 +109,30 @@ export class DBusError extends Error {
 const ELEMENT = '[A-Za-z_][A-Za-z0-9_]*';
 const INTERFACE_RE = new RegExp(`^${ELEMENT}(?:\\.${ELEMENT})+$`);
 const MEMBER_RE = new RegExp(`^${ELEMENT}$`);
-const PATH_RE = /^\/(?:[A-Za-z0-9_]+(?:\/[A-Za-z0-9_]+)*)?$/;
 const UNIQUE_RE = /^:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+$/;
 const WELL_KNOWN_RE = /^[A-Za-z_-][A-Za-z0-9_-]*(?:\.[A-Za-z_-][A-Za-z0-9_-]*)+$/;
 const MAX_NAME = 255;
 
 /** An object path by the specification (`/`, or `/`-separated `[A-Za-z0-9_]+` elements). */
 export function isObjectPath(s: string): boolean {
-  return PATH_RE.test(s);
+  // A loop, not a regular expression: every message carries one or more paths, checked both
+  // ways, and this is several times faster.
+  const n = s.length;
+  if (n === 0 || s.charCodeAt(0) !== 0x2f) return false;
+  if (n === 1) return true;
+  let prevSlash = true;
+  for (let i = 1; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x2f) {
+      if (prevSlash) return false;
+      prevSlash = true;
+    } else if ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f) {
+      prevSlash = false;
+    } else {
+      return false;
+    }
+  }
+  return !prevSlash;
 }
 
 /** An interface name (also the syntax of error names). */

@@ -67,10 +67,11 @@ export function createBusEvents(deps: EventDeps): BusEvents {
 
   return {
     update(owner: string, notifier: string, changes: PropDict): void {
-      guarded(`Update for ${owner}${notifier}`, () => {
-        const msg = notification(owner, notifier, METHODS.notification.Update, SIGNATURES.Update.in, [encodeDict(changes)]);
-        return gate.offer(owner, notifier, msg) ? null : msg;
-      });
+      // The hot path: the marshaller takes a PropDict as it is (a `{ signature, value }` is a
+      // variant, nested dicts included), so no copy is built; a value that does not fit its
+      // signature is logged by `emit` when the message is written, and nothing is sent.
+      const msg = notification(owner, notifier, METHODS.notification.Update, SIGNATURES.Update.in, [changes]);
+      if (!gate.offer(owner, notifier, msg)) deps.emit(msg);
     },
 
     release(owner: string, notifier: string): void {

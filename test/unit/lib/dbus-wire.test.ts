@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { marshallMessage } from '../../../lib/dbus/marshall.js';
-import { Message, MessageFlag, MessageType, Variant } from '../../../lib/dbus/message.js';
+import { Message, MessageFlag, MessageType, Variant, isBusName, isInterfaceName, isMemberName, isObjectPath } from '../../../lib/dbus/message.js';
 import { SignatureError, parseSignature, splitSignature } from '../../../lib/dbus/signature.js';
 import { MalformedMessageError, frameLength, unmarshallMessage } from '../../../lib/dbus/unmarshall.js';
 
@@ -232,6 +232,33 @@ describe('wire codec: malformed input', () => {
     for (let i = 0; i < 65; i++) v = new Variant(i === 0 ? 'y' : 'v', v);
     const bytes = marshallMessage(call('v', [v]), 3);
     expectMalformed(bytes, /nested too deeply/);
+  });
+});
+
+describe('names and paths', () => {
+  it('object paths by the specification (a loop, checked against the grammar as a regular expression)', () => {
+    const grammar = /^\/(?:[A-Za-z0-9_]+(?:\/[A-Za-z0-9_]+)*)?$/;
+    for (const p of ['/', '/a', '/net/connman/service/ethernet_0a_cable', '/a_B9/c']) expect(isObjectPath(p)).toBe(true);
+    for (const p of ['', 'a', '/a/', '//', '/a//b', '/a-b', '/é', '/a.b']) expect(isObjectPath(p)).toBe(false);
+    fc.assert(
+      fc.property(fc.stringMatching(/^[/a-z_.\-9]{0,8}$/), (p) => {
+        expect(isObjectPath(p)).toBe(grammar.test(p));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('interface, member and bus names', () => {
+    expect(isInterfaceName('net.connman.Manager')).toBe(true);
+    expect(isInterfaceName('net')).toBe(false);
+    expect(isInterfaceName('net.1x')).toBe(false);
+    expect(isMemberName('CreateSession')).toBe(true);
+    expect(isMemberName('Create.Session')).toBe(false);
+    expect(isBusName(':1.42')).toBe(true);
+    expect(isBusName('net.connman')).toBe(true);
+    expect(isBusName('org.freedesktop.DBus')).toBe(true);
+    expect(isBusName('connman')).toBe(false);
+    expect(isBusName(`a.${'b'.repeat(255)}`)).toBe(false);
   });
 });
 
