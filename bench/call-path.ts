@@ -20,6 +20,8 @@ import { buildDaemon, createBenchSandbox, runFailoverDriver, startDaemon, writeC
 import { r3, summarize } from './stats.js';
 
 const OUT_DIR = join(REPO_ROOT, '.bench-out');
+/** The profile recorded on dbus-next, before the call-path cuts. */
+const BASELINE = join(REPO_ROOT, 'bench/baselines/call-path-profile-dbus-next.json');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CLK_TCK = 100;
 /** The failover driver's scenario for the carrier-loss row. */
@@ -37,7 +39,16 @@ export interface CallPathOptions {
   noConnmand?: boolean;
   /** Profile only (no latency rows): for before/after comparisons while changing the daemon. */
   profileOnly?: boolean;
+  /** Extra daemon arguments (e.g. `--firewall none`, to see what the firewall costs). */
+  daemonArgs?: string[];
 }
+
+/**
+ * connmand 1.41's carrier loss → Update for the same scenario (connmand-harness RESULTS.md), used
+ * when the live run cannot place connmand's unpinned session on eth-a (its default service
+ * order differs from ours).
+ */
+const CONNMAND_CARRIER_LOSS_MS = 2.58;
 
 /** The figures of one daemon. */
 export interface CallPathFigures {
@@ -63,7 +74,7 @@ async function pair(client: ConnmanClient, np: string): Promise<void> {
 
 let seq = 0;
 
-async function measure(sb: Sandbox, pid: number, opts: Required<Omit<CallPathOptions, 'noConnmand' | 'profileOnly'>>): Promise<CallPathFigures> {
+async function measure(sb: Sandbox, pid: number, opts: { rounds: number; cpuPairs: number; failoverRounds: number }): Promise<CallPathFigures> {
   const client = await ConnmanClient.connect(sb.dbusAddress!);
   try {
     const first: number[] = [];
@@ -182,11 +193,11 @@ export function topEntries(file: string, n = 15, window: [number, number] = [0, 
 }
 
 /** 1,000 pairs against a netsessiond under `--cpu-prof`; returns the profile file and the pairs' time window. */
-async function profileDaemon(sb: Sandbox, conf: string, entry: string, pairs: number): Promise<{ file: string; window: [number, number] }> {
+async function profileDaemon(sb: Sandbox, conf: string, entry: string, pairs: number, daemonArgs: string[] = []): Promise<{ file: string; window: [number, number] }> {
   const dir = join(OUT_DIR, 'cpuprof');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const d = await startDaemon(sb, conf, [process.execPath, '--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=200', entry]);
+  const d = await startDaemon(sb, conf, [process.execPath, '--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=200', entry], daemonArgs);
   const client = await ConnmanClient.connect(sb.dbusAddress!);
   const window: [number, number] = [0, 0];
   try {
@@ -223,7 +234,7 @@ export async function runCallPathBench(options: CallPathOptions = {}): Promise<v
     const conf = writeConfig(sb, 4096);
     let ours: CallPathFigures | null = null;
     if (!options.profileOnly) {
-      const d = await startDaemon(sb, conf, [process.execPath, entry]);
+      const d = await startDaemon(sb, conf, [process.execPath, entry], options.daemonArgs);
       try {
         await sleep(2000);
         ours = await measure(sb, d.pid, opts);
@@ -231,7 +242,7 @@ export async function runCallPathBench(options: CallPathOptions = {}): Promise<v
         await d.proc.kill('SIGTERM', 5000);
       }
     }
-    const prof = await profileDaemon(sb, conf, entry, opts.cpuPairs);
+    const prof = await profileDaemon(sb, conf, entry, opts.cpuPairs, options.daemonArgs);
     const profile = topEntries(prof.file, 15, prof.window);
     let theirs: CallPathFigures | null = null;
     if (!options.profileOnly && !connmandSkip) {
@@ -243,6 +254,10 @@ export async function runCallPathBench(options: CallPathOptions = {}): Promise<v
         console.log(`(connmand not measured: ${(err as Error).message.split('\n')[0]})`);
       } finally {
         await c.stop();
+      }
+      if (theirs && theirs.carrierLoss === null) {
+        theirs.carrierLoss = CONNMAND_CARRIER_LOSS_MS;
+        console.log(`(connmand's carrier loss → Update: ${CONNMAND_CARRIER_LOSS_MS} ms from the connmand-harness RESULTS.md, not this run)`);
       }
     }
     if (ours) {
@@ -267,8 +282,13 @@ export async function runCallPathBench(options: CallPathOptions = {}): Promise<v
     console.log(
       `\n# netsessiond CPU profile over ${opts.cpuPairs} sequential {} pairs (node --cpu-prof, 200 µs sampling; ${r3(profile.total)} ms busy = ${r3((1000 * profile.total) / opts.cpuPairs)} µs per pair, idle excluded)`,
     );
-    console.table(profile.groups.map((e) => ({ where: e.what, 'self ms': r3(e.selfMs), share: `${(100 * e.share).toFixed(1)}%` })));
-    console.table(profile.entries.map((e) => ({ function: e.what, 'self ms': r3(e.selfMs), share: `${(100 * e.share).toFixed(1)}%` })));
+    const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+    console.table(profile.groups.map((e) => ({ where: e.what, 'self ms': r3(e.selfMs), share: pct(e.share) })));
+    console.table(profile.entries.map((e) => ({ function: e.what, 'self ms': r3(e.selfMs), share: pct(e.share) })));
+    const before = JSON.parse(readFileSync(BASELINE, 'utf8')) as { note: string; pairs: number; busyMs: number; groups: ProfileEntry[]; entries: ProfileEntry[] };
+    console.log(`\n# for comparison, the profile before (${before.note}): ${r3(before.busyMs)} ms busy over ${before.pairs} pairs`);
+    console.table(before.groups.map((e) => ({ where: e.what, 'self ms': r3(e.selfMs), share: pct(e.share) })));
+    console.table(before.entries.map((e) => ({ function: e.what, 'self ms': r3(e.selfMs), share: pct(e.share) })));
   } finally {
     await sb.destroy();
   }
@@ -276,5 +296,6 @@ export async function runCallPathBench(options: CallPathOptions = {}): Promise<v
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const profileOnly = process.argv.includes('--profile-only');
-  await runCallPathBench({ profileOnly, noConnmand: process.argv.includes('--no-connmand') });
+  const daemonArgs = process.argv.includes('--no-firewall') ? ['--firewall', 'none'] : [];
+  await runCallPathBench({ profileOnly, daemonArgs, noConnmand: process.argv.includes('--no-connmand') });
 }
