@@ -12,6 +12,8 @@ export { DEFAULT_SYSTEM_BUS } from '../../../lib/dbus/bus-socket.js';
 export type DBusMessage = Message;
 
 const CONNECT_TIMEOUT_MS = 10_000;
+/** The bus answers its own methods at once; a call that hangs longer means the bus is broken. */
+const BUS_CALL_TIMEOUT_MS = 25_000;
 
 // Only disappearances: arg2 (the new owner) empty. One rule for the daemon's whole life, so
 // 10,000 clients cost no match rules and no wakeups when they merely appear.
@@ -118,7 +120,7 @@ export async function openBusConnection(opts: ConnectionOptions): Promise<BusCon
   bus.onClose = (err) => log('error', `the bus closed the connection: ${err.message}`);
   bus.onMalformed = (err) => log('warn', `dropped a malformed D-Bus message: ${err.message}`);
 
-  const call = (msg: DBusMessage): Promise<DBusMessage> => bus.call(msg);
+  const call = (msg: DBusMessage): Promise<DBusMessage> => bus.call(msg, BUS_CALL_TIMEOUT_MS);
 
   const credentials = new CredentialCache(async (sender) => {
     const reply = await call(busMethod('GetConnectionCredentials', 's', [sender]));
