@@ -316,7 +316,11 @@ export class BusSocket {
     try {
       msg = unmarshallMessage(b, at, len);
     } catch (err) {
-      if (!(err instanceof MalformedMessageError)) throw err;
+      if (!(err instanceof MalformedMessageError)) {
+        // A reader bug must not escape the data handler either: the stream is not trusted any more.
+        this.#fatal(err as Error);
+        return;
+      }
       this.onMalformed(err);
       if (!err.header) this.#fatal(err);
       else if (err.header.type === MessageType.METHOD_CALL) this.#replyError(err.header, 'org.freedesktop.DBus.Error.InvalidArgs', `malformed message: ${err.message}`);
