@@ -264,7 +264,11 @@ export class Runtime implements DaemonApi {
     // At once, even when the removal itself waits behind held Updates: no signal for a dead session.
     for (const path of fx.destroyedSessions) this.#statsSignals?.sessionEnded(path);
     this.#signalServices(fx);
-    this.#signalTechnologies(fx);
+    // Technologies follow the registry and the services only: a session's create, change or
+    // destroy touches neither, so it does not rebuild and compare every technology's properties.
+    if (fx.addedTechnologies.length || fx.removedTechnologies.length || fx.changedTechnologies.size || fx.changedServices.size || fx.removedServices.length) {
+      this.#signalTechnologies(fx);
+    }
     for (const name of fx.managerChanged) {
       const props = this.managerProperties();
       const p = props[name];
