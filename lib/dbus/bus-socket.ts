@@ -1,6 +1,6 @@
 /**
- * One connection to a D-Bus message bus over a unix socket (`unix:path=` or `unix:abstract=`):
- * SASL EXTERNAL with our uid, `Hello`, then messages framed off the stream, replies matched to
+ * One connection to a D-Bus message bus over a unix socket (`unix:path=` or `unix:abstract=`,
+ * address.ts): SASL EXTERNAL with our uid (sasl.ts), `Hello`, then messages framed off the stream, replies matched to
  * calls by serial, everything else handed to the owner. Each message is one buffer and one
  * socket write.
  *
@@ -11,14 +11,15 @@
 import { readFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { connectAbstract } from './abstract-socket.js';
+import { socketPathOf } from './address.js';
 import { marshallMessage } from './marshall.js';
 import { DBusError, Message, MessageFlag, MessageType } from './message.js';
+import { authenticate } from './sasl.js';
 import { MalformedMessageError, frameLength, unmarshallMessage } from './unmarshall.js';
 
 export const DBUS_NAME = 'org.freedesktop.DBus';
 export const DBUS_PATH = '/org/freedesktop/DBus';
-/** The D-Bus specification's default system bus address. */
-export const DEFAULT_SYSTEM_BUS = 'unix:path=/var/run/dbus/system_bus_socket';
+export { DEFAULT_SYSTEM_BUS, socketPathOf } from './address.js';
 
 /** A method call to the bus itself. */
 export function busMethod(member: string, signature = '', body: unknown[] = []): Message {
@@ -33,30 +34,6 @@ export class CallTimeoutError extends Error {
 /** The connection ended before a reply came. */
 export class ConnectionClosedError extends Error {
   override readonly name = 'ConnectionClosedError';
-}
-
-/** Where to connect: the socket path (abstract names start with NUL, as node:net wants them). */
-export function socketPathOf(address: string): string {
-  const tried: string[] = [];
-  for (const one of address.split(';')) {
-    const colon = one.indexOf(':');
-    const transport = colon < 0 ? one : one.slice(0, colon);
-    if (transport !== 'unix') {
-      if (one !== '') tried.push(transport);
-      continue;
-    }
-    const params = new Map<string, string>();
-    for (const kv of one.slice(colon + 1).split(',')) {
-      const eq = kv.indexOf('=');
-      if (eq > 0) params.set(kv.slice(0, eq), decodeURIComponent(kv.slice(eq + 1)));
-    }
-    const path = params.get('path');
-    if (path) return path;
-    const abstract = params.get('abstract');
-    if (abstract) return `\0${abstract}`;
-    tried.push('unix without path= or abstract=');
-  }
-  throw new Error(`unsupported D-Bus address '${address}'${tried.length ? ` (${tried.join(', ')})` : ''}: only unix:path= and unix:abstract= are supported`);
 }
 
 interface Pending {
@@ -108,62 +85,26 @@ export class BusSocket {
   static async connect(address: string, timeoutMs: number): Promise<BusSocket> {
     const path = socketPathOf(address);
     const socket = path.startsWith('\0') ? await connectAbstract(path.slice(1)) : createConnection({ path });
-    return new Promise((resolve, reject) => {
-      const conn = new BusSocket(socket);
-      let done = false;
-      const fail = (err: Error): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        socket.destroy();
-        reject(err);
-      };
-      const timer = setTimeout(() => fail(new Error(`no answer from the bus within ${timeoutMs} ms`)), timeoutMs);
-      socket.once('error', (err) => fail(err));
-      socket.once('close', () => fail(new Error('the bus closed the connection during authentication')));
-      const auth = (): void => {
-        const uid = process.getuid?.() ?? 0;
-        socket.write(`\0AUTH EXTERNAL ${Buffer.from(String(uid)).toString('hex')}\r\n`);
-      };
-      if (socket.connecting) socket.once('connect', auth);
-      else auth();
-      let line = '';
-      const onAuthData = (chunk: Buffer): void => {
-        line += chunk.toString('latin1');
-        const eol = line.indexOf('\r\n');
-        if (eol < 0) {
-          if (line.length > 4096) fail(new Error('the bus sent an overlong authentication line'));
-          return;
-        }
-        const reply = line.slice(0, eol);
-        if (!reply.startsWith('OK ')) {
-          fail(new Error(`the bus refused authentication: ${reply}`));
-          return;
-        }
-        socket.removeListener('data', onAuthData);
-        socket.on('data', (c: Buffer) => conn.#onData(c));
-        conn.#serial = 1;
-        // BEGIN and Hello in one write: the bus reads the binary protocol right after BEGIN.
-        const hello = marshallMessage(busMethod('Hello'), 1);
-        const pending: Pending = {
-          resolve: (msg) => {
-            if (done) return;
-            done = true;
-            clearTimeout(timer);
-            socket.removeAllListeners('error');
-            socket.removeAllListeners('close');
-            conn.#uniqueName = typeof msg.body[0] === 'string' ? msg.body[0] : '';
-            conn.#watch();
-            resolve(conn);
-          },
-          reject: (err) => fail(err),
-          timer: null,
-        };
-        conn.#pending.set(1, pending);
-        socket.write(Buffer.concat([Buffer.from('BEGIN\r\n', 'latin1'), hello]));
-      };
-      socket.on('data', onAuthData);
+    await authenticate(socket, timeoutMs);
+    const conn = new BusSocket(socket);
+    socket.on('data', (c: Buffer) => conn.#onData(c));
+    conn.#watch();
+    conn.#serial = 1;
+    const hello = new Promise<Message>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no answer to Hello within ${timeoutMs} ms`)), timeoutMs);
+      conn.#pending.set(1, { resolve, reject, timer });
     });
+    // BEGIN and Hello in one write: the bus reads the binary protocol right after BEGIN.
+    socket.write(Buffer.concat([Buffer.from('BEGIN\r\n', 'latin1'), marshallMessage(busMethod('Hello'), 1)]));
+    try {
+      const reply = await hello;
+      conn.#uniqueName = typeof reply.body[0] === 'string' ? reply.body[0] : '';
+    } catch (err) {
+      conn.#open = false;
+      socket.destroy();
+      throw err;
+    }
+    return conn;
   }
 
   /** Our unique name on the bus (from Hello). */

@@ -196,6 +196,22 @@ async function fakeBus(): Promise<{ address: string; server: Server; peer: Promi
 }
 
 describe('BusSocket against a hostile peer', () => {
+  it('a bus that refuses EXTERNAL, or never answers, fails the connect with a clear error', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nsd-rej-'));
+    const refusing = createServer((s) => s.on('data', () => s.write('REJECTED DBUS_COOKIE_SHA1\r\n')));
+    const silent = createServer(() => {});
+    try {
+      await new Promise<void>((r) => refusing.listen(join(dir, 'refuse'), r));
+      await new Promise<void>((r) => silent.listen(join(dir, 'silent'), r));
+      await expect(BusSocket.connect(`unix:path=${join(dir, 'refuse')}`, 2_000)).rejects.toThrow(/refused authentication: REJECTED/);
+      await expect(BusSocket.connect(`unix:path=${join(dir, 'silent')}`, 200)).rejects.toThrow(/no answer from the bus within 200 ms/);
+    } finally {
+      refusing.close();
+      silent.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a method call with a malformed body gets InvalidArgs; the connection stays up', async () => {
     const fake = await fakeBus();
     const conn = await BusSocket.connect(fake.address, 5_000);
