@@ -3,7 +3,8 @@
  * address kinds, Hello, calls with replies, errors and timeouts, signals through AddMatch and
  * RemoveMatch, NameOwnerChanged, RequestName/ReleaseName, GetConnectionCredentials, Peer. And
  * against a hostile fake bus on a socket of our own: malformed messages end in an error reply
- * or a closed connection, never in an exception out of the event loop.
+ * or a closed connection, never in an exception out of the event loop; the daemon adapter on such
+ * a peer answers a malformed call with InvalidArgs and keeps serving.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -15,7 +16,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BusSocket, CallTimeoutError, ConnectionClosedError, busMethod, socketPathOf } from '../../lib/dbus/bus-socket.js';
 import { marshallMessage } from '../../lib/dbus/marshall.js';
 import { DBusError, Message, MessageType, NameFlag, RequestNameReply, Variant } from '../../lib/dbus/message.js';
+import { createDBusAdapter } from '../../daemon/adapters/dbus/index.js';
+import { unmarshallMessage as readMessage } from '../../lib/dbus/unmarshall.js';
 import { prepareDbus } from './harness/dbus.js';
+import { ScriptedDaemonApiDouble } from './support/daemon-api-double.js';
 import { startPrivateBus, type PrivateBus } from './support/private-bus.js';
 
 let bus: PrivateBus;
@@ -282,3 +286,57 @@ describe('BusSocket against a hostile peer', () => {
     }
   });
 });
+
+describe('the daemon adapter against a hostile peer', () => {
+  it('answers a malformed CreateSession with InvalidArgs and keeps serving; a broken header only ends its bus connection', async () => {
+    const fake = await fakeBus();
+    const logs: string[] = [];
+    const adapter = createDBusAdapter({ busAddress: fake.address, log: (_l, m) => logs.push(m) });
+    try {
+      const starting = adapter.start(new ScriptedDaemonApiDouble());
+      const peer = await fake.peer;
+      // Plays the bus: answers the daemon's AddMatch and RequestName, records everything else.
+      const got: Message[] = [];
+      let buf = Buffer.alloc(0);
+      peer.on('data', (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        while (buf.length >= 16) {
+          const len = frameLengthOf(buf);
+          if (buf.length < len) break;
+          const m = readMessage(buf.subarray(0, len));
+          buf = buf.subarray(len);
+          if (m.destination === 'org.freedesktop.DBus') {
+            const body = m.member === 'RequestName' ? [RequestNameReply.PRIMARY_OWNER] : [];
+            peer.write(marshallMessage(new Message({ type: MessageType.METHOD_RETURN, replySerial: m.serial, destination: ':1.9', sender: 'org.freedesktop.DBus', signature: body.length ? 'u' : '', body }), 1000 + m.serial));
+          } else got.push(m);
+        }
+      });
+      await starting;
+      const bad = Buffer.from(marshallMessage(new Message({ path: '/', interface: 'net.connman.Manager', member: 'CreateSession', sender: ':1.50', destination: 'net.connman', signature: 'a{sv}o', body: [{ K: new Variant('b', true) }, '/n'] }), 5));
+      // The boolean inside the dict (after its variant signature 'b', 4-aligned) becomes 2.
+      const sigEnd = bad.indexOf(Buffer.from([1, 0x62, 0])) + 3;
+      bad.writeUInt32LE(2, sigEnd + ((4 - (sigEnd % 4)) % 4));
+      peer.write(bad);
+      peer.write(marshallMessage(new Message({ path: '/', interface: 'org.freedesktop.DBus.Introspectable', member: 'Introspect', sender: ':1.50', destination: 'net.connman' }), 6));
+      await until<void>((done) => {
+        const t = setInterval(() => got.length >= 2 && (clearInterval(t), done()), 5);
+      });
+      expect(got[0]).toMatchObject({ type: MessageType.ERROR, replySerial: 5, errorName: 'org.freedesktop.DBus.Error.InvalidArgs', destination: ':1.50' });
+      expect(got[1]).toMatchObject({ type: MessageType.METHOD_RETURN, replySerial: 6, signature: 's' });
+      expect(logs.some((l) => l.includes('malformed') && l.includes('boolean 2'))).toBe(true);
+      // Garbage where a header should be: the daemon drops the connection and says so; no exception.
+      peer.write(Buffer.alloc(24, 0x58));
+      await until<void>((done) => {
+        const t = setInterval(() => logs.some((l) => l.includes('closed the connection')) && (clearInterval(t), done()), 5);
+      });
+    } finally {
+      await adapter.stop();
+      await fake.close();
+    }
+  });
+});
+
+function frameLengthOf(b: Buffer): number {
+  const fields = b.readUInt32LE(12);
+  return 16 + fields + ((8 - (fields % 8)) % 8) + b.readUInt32LE(4);
+}
