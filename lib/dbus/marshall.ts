@@ -16,7 +16,9 @@ export const MAX_MESSAGE_LENGTH = 2 ** 27;
 /** Largest array the specification allows. */
 export const MAX_ARRAY_LENGTH = 2 ** 26;
 
-let buf = Buffer.allocUnsafe(16 * 1024);
+const SCRATCH_SIZE = 16 * 1024;
+const SCRATCH_KEEP = 1024 * 1024;
+let buf = Buffer.allocUnsafe(SCRATCH_SIZE);
 let off = 0;
 let le = true;
 
@@ -301,5 +303,7 @@ export function marshallMessage(msg: Message, serial: number, bigEndian = false)
   }
   const out = Buffer.allocUnsafe(off);
   buf.copy(out, 0, 0, off);
+  // One huge message (a GetServices of thousands) must not pin its scratch space for good.
+  if (buf.length > SCRATCH_KEEP) buf = Buffer.allocUnsafe(SCRATCH_SIZE);
   return out;
 }
