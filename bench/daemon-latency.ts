@@ -192,11 +192,11 @@ export function buildDaemon(): string {
  * The sandbox: Debian's system-bus policy plus the daemon's own, as connmand had (system.conf +
  * its policy file); one extra hole lets the test client's connect-time Peer.Ping to the bus through.
  */
-export async function createBenchSandbox(): Promise<Sandbox> {
+export async function createBenchSandbox(moreIncludes: string[] = []): Promise<Sandbox> {
   mkdirSync(OUT_DIR, { recursive: true });
   const extra = join(OUT_DIR, 'bench-dbus.conf');
   writeFileSync(extra, BENCH_BUS_POLICY);
-  return createSandbox({ dbus: { policy: 'system', include: [join(REPO_ROOT, 'daemon/netsession-dbus.conf'), extra] } });
+  return createSandbox({ dbus: { policy: 'system', include: [join(REPO_ROOT, 'daemon/netsession-dbus.conf'), extra, ...moreIncludes] } });
 }
 
 export function writeConfig(sb: Sandbox, maxSessions: number): string {
@@ -304,8 +304,9 @@ async function measureRoundTrips(client: ConnmanClient, rounds: number, gapMs: n
 
 // ---------------------------------------------------------------- (b) failover
 
-export async function runFailoverDriver(sb: Sandbox, rounds: number, warmup: number): Promise<DriverOutput> {
+export async function runFailoverDriver(sb: Sandbox, rounds: number, warmup: number, extra: Pick<DriverInput, 'only' | 'backWhenConnected'> = {}): Promise<DriverOutput> {
   const input: DriverInput = {
+    ...extra,
     rounds,
     warmup,
     settleMs: 100,

@@ -3,6 +3,7 @@
  * printed beside the numbers so a reader can compare.
  */
 import { runCarrierBackBench } from './carrier-back.js';
+import { runCallPathBench } from './call-path.js';
 import { runCoreBench } from './core-link-event.js';
 import { runDaemonBench } from './daemon-latency.js';
 import { runDatapathBench } from './datapath.js';
@@ -15,6 +16,10 @@ console.table(runCoreBench());
 // Needs root and `ip netns` (it builds a sandbox of namespaces); prints why when it cannot run.
 console.log('\n# daemon: netsessiond in a sandbox of network namespaces, beside connmand 1.41 on this machine (a few minutes)');
 await runDaemonBench();
+
+// Needs root, `ip netns` and connmand 1.41 (without it, no ratios); prints why when it cannot run.
+console.log('\n# call path: the D-Bus round trips and carrier loss beside connmand as ratios, and the daemon\'s CPU profile (a few minutes)');
+await runCallPathBench();
 
 // Needs root and `ip netns` too; prints why when it cannot run.
 console.log('\n# SDK: createSession latency through the SDK, and session.fetch vs plain fetch, in a sandbox');

@@ -66,11 +66,19 @@ export class KernelSync {
       return;
     }
     this.#running = true;
-    this.#idle = this.#loop();
+    // The reconcile starts after the current dispatch: its synchronous part (the desired state,
+    // the routing diff) is not needed before the reply and the Updates of the call that asked
+    // for it, which are written first. The generation is already counted, so waiters are exact.
+    this.#idle = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#loop());
   }
 
   async #loop(): Promise<void> {
     const { routing, firewall, log } = this.#d;
+    if (this.#stopped) {
+      this.#running = false;
+      this.#again = false;
+      return;
+    }
     do {
       this.#again = false;
       const verify = this.#verify;

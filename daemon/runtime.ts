@@ -250,7 +250,7 @@ export class Runtime implements DaemonApi {
    *
    * Updates that need not wait go out first, before the signals and the reconcile's synchronous
    * start: on a carrier loss those took 0.6–1.5 ms (a dozen PropertyChanged/ServicesChanged
-   * messages marshalled by dbus-next, kernelState()) between the event and the session's Update.
+   * messages marshalled, kernelState()) between the event and the session's Update.
    */
   apply(fx: Effects): void | Promise<void> {
     const ev = this.#d.events;
@@ -258,13 +258,17 @@ export class Runtime implements DaemonApi {
       for (const u of fx.updates) ev.update(u.owner, u.notifier, updateDict(u.changes));
       for (const path of fx.destroyedSessions) ev.sessionRemoved(path);
     };
-    const need = fx.kernelDirty && this.#kernel.active ? this.#kernelNeed(fx.updates.map((u) => u.path)) : null;
+    const need = fx.kernelDirty && this.#kernel.active ? this.#kernelNeed(fx.updates, fx.destroyedSessions) : null;
     const sendNow = !need && !this.#kernel.queued;
     if (sendNow) send();
     // At once, even when the removal itself waits behind held Updates: no signal for a dead session.
     for (const path of fx.destroyedSessions) this.#statsSignals?.sessionEnded(path);
     this.#signalServices(fx);
-    this.#signalTechnologies(fx);
+    // Technologies follow the registry and the services only: a session's create, change or
+    // destroy touches neither, so it does not rebuild and compare every technology's properties.
+    if (fx.addedTechnologies.length || fx.removedTechnologies.length || fx.changedTechnologies.size || fx.changedServices.size || fx.removedServices.length) {
+      this.#signalTechnologies(fx);
+    }
     for (const name of fx.managerChanged) {
       const props = this.managerProperties();
       const p = props[name];
@@ -287,9 +291,11 @@ export class Runtime implements DaemonApi {
    * Which reconcile stage these sessions' Updates must wait for: a source rule only needs
    * routing; identity marks (policy claims, cgroups) need the firewall too; others need nothing.
    */
-  #kernelNeed(paths: string[]): KernelWait['stage'] | null {
+  #kernelNeed(updates: Effects['updates'], destroyed: Effects['destroyedSessions']): KernelWait['stage'] | null {
     let need: KernelWait['stage'] | null = null;
-    for (const path of paths) {
+    for (const { path } of updates) {
+      // A destroyed session's last Update waits for nothing (and looking it up would throw).
+      if (destroyed.includes(path)) continue;
       let s;
       try {
         s = this.engine.session(path);

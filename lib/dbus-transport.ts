@@ -4,7 +4,6 @@
  * each session's `net.connman.Notification` is answered by the SDK itself at a notifier path of
  * its own (`/netsession/<pid>/s<n>`), as low-level method calls (no exported objects).
  */
-import dbus from 'dbus-next';
 import { BUS_NAME, INTERFACES, METHODS, NETSESSION_INTERFACE, NETSESSION_MANAGER_INTERFACE, NETSESSION_METHODS, NETSESSION_SIGNATURES, PATHS, SIGNATURES, type RequestKey } from './protocol.js';
 import { DaemonUnavailableError, ExtensionNotSupportedError, InvalidOptionError, ProtocolError, SessionClosedError, type NetsessionError } from './errors.js';
 import { BusLink, DEFAULT_SYSTEM_BUS, type DBusMessage } from './dbus/bus-link.js';
@@ -20,6 +19,7 @@ import {
   toServiceInfo,
   type ServiceProps,
 } from './dbus/codec.js';
+import { Message, MessageFlag, MessageType, Variant } from './dbus/message.js';
 import type { CallTarget } from './reply-errors.js';
 import type {
   ManagerProperties,
@@ -33,8 +33,6 @@ import type {
   Transport,
   TransportSession,
 } from './transport.js';
-
-const { Message, MessageFlag, MessageType, Variant } = dbus;
 
 /** Options of {@link DBusTransport}. */
 export interface DBusTransportOptions {
@@ -514,9 +512,9 @@ export class DBusTransport implements Transport {
     this.#setServices(next);
   }
 
-  /** `net.connman.Notification` calls to our notifier paths; false lets dbus-next handle the rest. */
+  /** `net.connman.Notification` calls to our notifier paths; false lets the connection answer the rest (Peer, UnknownMethod). */
   #onMethodCall(msg: DBusMessage, link: BusLink): boolean {
-    if (msg.type !== MessageType.METHOD_CALL || msg.interface !== INTERFACES.notification || !msg.path?.startsWith(`${NOTIFIER_ROOT}/`)) return false;
+    if (msg.type !== MessageType.METHOD_CALL || msg.interface !== INTERFACES.notification || !msg.path.startsWith(`${NOTIFIER_ROOT}/`)) return false;
     const expectsReply = !(msg.flags & MessageFlag.NO_REPLY_EXPECTED);
     const reply = (m: DBusMessage): void => {
       if (expectsReply) link.send(m);
@@ -524,13 +522,13 @@ export class DBusTransport implements Transport {
     const owner = link.owner;
     // Only the daemon may drive our sessions; anyone else on the bus could otherwise fake an uplink.
     if (owner !== null && msg.sender !== owner) {
-      reply(Message.newError(msg as never, 'org.freedesktop.DBus.Error.AccessDenied', 'only the session daemon may call this notifier'));
+      reply(Message.newError(msg, 'org.freedesktop.DBus.Error.AccessDenied', 'only the session daemon may call this notifier'));
       return true;
     }
     const N = METHODS.notification;
-    const known = (msg.member === N.Update && msg.signature === SIGNATURES.Update.in) || (msg.member === N.Release && (msg.signature ?? '') === '');
+    const known = (msg.member === N.Update && msg.signature === SIGNATURES.Update.in) || (msg.member === N.Release && msg.signature === '');
     if (!known) {
-      reply(Message.newError(msg as never, 'org.freedesktop.DBus.Error.UnknownMethod', `no method ${msg.member}(${msg.signature ?? ''}) on ${INTERFACES.notification}`));
+      reply(Message.newError(msg, 'org.freedesktop.DBus.Error.UnknownMethod', `no method ${msg.member}(${msg.signature}) on ${INTERFACES.notification}`));
       return true;
     }
     // Answer first: a listener that throws must not cost the daemon its reply.

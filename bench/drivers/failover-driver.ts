@@ -33,6 +33,10 @@ export interface DriverInput {
   uplinks: DriverUplink[];
   /** Pause after the session is back on its uplink, before the next cut (ms). */
   settleMs: number;
+  /** Run only the scenarios with these names (default all). */
+  only?: string[];
+  /** A session back on its uplink may be `connected` too (connmand checks only the default service online). */
+  backWhenConnected?: boolean;
 }
 
 /** Raw samples of one scenario, in ms from the moment before the RTM_NEWLINK was sent. */
@@ -109,7 +113,7 @@ async function runScenario(client: ConnmanClient, sc: Scenario, link: NlLink, up
   const wall0 = performance.now();
   const notifier = `/bench/failover/n${++seq}`;
   const { path, n } = await client.createSession(sc.settings, notifier);
-  const back = (s: Record<string, unknown>) => s.Interface === sc.cut && s.State === 'online';
+  const back = (s: Record<string, unknown>) => s.Interface === sc.cut && (s.State === 'online' || (input.backWhenConnected === true && s.State === 'connected'));
   await n.waitFor(back, 15_000, `${sc.name}: session online on ${sc.cut}`);
   const out: ScenarioResult = {
     name: sc.name,
@@ -200,7 +204,10 @@ async function main(): Promise<void> {
     [{ name: 'unpinned on eth-a, dev-side admin down', settings: {}, cut: 'eth-a', side: 'dev', pinned: false }, links.devA, a, links.devA.index],
   ];
   const results: ScenarioResult[] = [];
-  for (const [sc, link, u, devIndex] of scenarios) results.push(await runScenario(client, sc, link, u, input, mon, devIndex));
+  for (const [sc, link, u, devIndex] of scenarios) {
+    if (input.only && !input.only.includes(sc.name)) continue;
+    results.push(await runScenario(client, sc, link, u, input, mon, devIndex));
+  }
   client.disconnect();
   process.stdout.write(`${JSON.stringify({ scenarios: results } satisfies DriverOutput)}\n`);
   process.exit(0);

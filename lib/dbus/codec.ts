@@ -1,9 +1,8 @@
 /**
- * ConnMan's wire values and dbus-next's Variants: encoding CreateSession/Change values with their
+ * ConnMan's wire values and the wire module's Variants: encoding CreateSession/Change values with their
  * exact signatures, decoding Update dicts and GetStatistics. A key whose signature is not
  * ConnMan's is dropped rather than trusted (a strict client, as ConnMan's own tools are).
  */
-import dbus from 'dbus-next';
 import {
   BEARERS,
   CREATE_SETTING_SIGNATURES,
@@ -22,10 +21,10 @@ import {
 } from '../protocol.js';
 import { decodeUpdate, EMPTY_INFO, ipv4Info, ipv6Info, mergeUpdate } from '../settings.js';
 import type { ManagerProperties, ServiceInfo, SessionListEntry, SessionRequest, SessionStatistics, TechnologyInfo } from '../transport.js';
+import { Variant } from './message.js';
 
-const { Variant } = dbus;
-/** dbus-next's Variant instance. */
-export type DBusVariant = InstanceType<typeof Variant>;
+/** A D-Bus variant as the wire module reads and writes it. */
+export type DBusVariant = Variant;
 
 /** One setting as the Variant CreateSession's dict and Change take. */
 export function encodeSetting(key: RequestKey, value: unknown): DBusVariant {

@@ -31,6 +31,7 @@ import {
 } from '../../lib/protocol.js';
 import { statisticsProps } from '../../daemon/core/statistics-schedule.js';
 import { ScriptedDaemonApiDouble } from './support/daemon-api-double.js';
+import { patchMatchRuleLeak } from './support/dbus-next-match-fix.js';
 import { privateBusSkipReason, startPrivateBus, type PrivateBus } from './support/private-bus.js';
 
 const { Message, Variant, MessageType, MessageFlag, DBusError } = dbus;
@@ -97,6 +98,7 @@ class Client {
       bus.once('error', reject);
     });
     bus.on('error', () => {});
+    patchMatchRuleLeak(bus);
     return new Client(bus);
   }
 

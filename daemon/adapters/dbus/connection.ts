@@ -1,61 +1,23 @@
 /**
  * The daemon's bus connection: connect, own the name, watch clients leave, and know who is
- * calling. Everything here talks to `org.freedesktop.DBus` only, with raw messages — no proxy
- * objects, so dbus-next's signal bookkeeping (and its match-rule leak) stays out of the daemon.
+ * calling. Everything here talks to `org.freedesktop.DBus` only, with raw messages over the
+ * project's own wire module (lib/dbus), which the SDK uses too.
  */
-import dbus from 'dbus-next';
+import { BusSocket, DBUS_NAME, busMethod } from '../../../lib/dbus/bus-socket.js';
+import { NameFlag, RequestNameReply, type Message } from '../../../lib/dbus/message.js';
 import type { BusCaller, Logger } from '../../ports.js';
 
-const { Message, MessageType, NameFlag, RequestNameReply } = dbus;
-/** dbus-next's message class instance type. */
-export type DBusMessage = InstanceType<typeof Message>;
-type MessageBus = ReturnType<typeof dbus.sessionBus>;
+export { DEFAULT_SYSTEM_BUS } from '../../../lib/dbus/bus-socket.js';
+/** A D-Bus message as the adapter sends and receives it. */
+export type DBusMessage = Message;
 
-const DBUS_NAME = 'org.freedesktop.DBus';
-const DBUS_PATH = '/org/freedesktop/DBus';
 const CONNECT_TIMEOUT_MS = 10_000;
-/** Where the system bus lives when DBUS_SYSTEM_BUS_ADDRESS is not set (the D-Bus spec's default). */
-export const DEFAULT_SYSTEM_BUS = 'unix:path=/var/run/dbus/system_bus_socket';
+/** The bus answers its own methods at once; a call that hangs longer means the bus is broken. */
+const BUS_CALL_TIMEOUT_MS = 25_000;
 
 // Only disappearances: arg2 (the new owner) empty. One rule for the daemon's whole life, so
 // 10,000 clients cost no match rules and no wakeups when they merely appear.
-const NAME_LOST_RULE = `type='signal',sender='${DBUS_NAME}',path='${DBUS_PATH}',interface='${DBUS_NAME}',member='NameOwnerChanged',arg2=''`;
-
-function busCall(member: string, signature = '', body: unknown[] = []): DBusMessage {
-  return new Message({ destination: DBUS_NAME, path: DBUS_PATH, interface: DBUS_NAME, member, signature, body });
-}
-
-const PATCHED = Symbol.for('netsession.dbus-next.matchRulesPatched');
-
-/**
- * dbus-next 0.10.2 swaps the arguments of `hasOwnProperty.call` in `_addMatch`/`_removeMatch`:
- * every subscription sends AddMatch and no unsubscription ever sends RemoveMatch, so a long-lived
- * process runs into `max_match_rules_per_connection` (upstream PR #110, unmerged). This fixes the
- * shared prototype, i.e. every MessageBus in the process (the daemon uses no proxies, but tools
- * and tests in the same process do). Idempotent.
- */
-export function patchMatchRuleLeak(bus: MessageBus): void {
-  const proto = Object.getPrototypeOf(bus) as Record<PropertyKey, unknown>;
-  if (proto[PATCHED]) return;
-  type Internals = { _matchRules: Record<string, number>; _connection: { stream: { writable: boolean } }; call(m: DBusMessage): Promise<unknown> };
-  const own = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
-  proto._addMatch = function (this: Internals, match: string) {
-    if (own(this._matchRules, match)) {
-      this._matchRules[match]! += 1;
-      return Promise.resolve();
-    }
-    this._matchRules[match] = 1;
-    return this.call(busCall('AddMatch', 's', [match]));
-  };
-  proto._removeMatch = function (this: Internals, match: string) {
-    if (!this._connection.stream.writable || !own(this._matchRules, match)) return Promise.resolve();
-    this._matchRules[match]! -= 1;
-    if (this._matchRules[match]! > 0) return Promise.resolve();
-    delete this._matchRules[match];
-    return this.call(busCall('RemoveMatch', 's', [match]));
-  };
-  proto[PATCHED] = true;
-}
+const NAME_LOST_RULE = `type='signal',sender='${DBUS_NAME}',path='/org/freedesktop/DBus',interface='${DBUS_NAME}',member='NameOwnerChanged',arg2=''`;
 
 /**
  * Credentials per unique name, fetched once per client with GetConnectionCredentials and kept
@@ -122,7 +84,7 @@ export interface ConnectionOptions {
   log: Logger;
   /** A unique name (a client connection) left the bus. */
   onClientLost(uniqueName: string): void;
-  /** Every incoming method call, before dbus-next's own dispatch; return true when handled. */
+  /** Every incoming method call; return true when handled (the rest get Peer or UnknownMethod). */
   onMethodCall(msg: DBusMessage): boolean;
 }
 
@@ -134,6 +96,8 @@ export interface BusConnection {
   readonly open: boolean;
   /** Writes one message now; throws if it cannot be marshalled or the stream is closed. */
   send(msg: DBusMessage): void;
+  /** Runs `fn`; what it sends leaves in one write when it returns. */
+  batch<T>(fn: () => T): T;
   call(msg: DBusMessage): Promise<DBusMessage>;
   /** Requests `name` with DO_NOT_QUEUE; rejects with a clear Error if someone else owns it. */
   requestName(name: string): Promise<void>;
@@ -141,96 +105,59 @@ export interface BusConnection {
   close(): void;
 }
 
-function connect(address: string): Promise<MessageBus> {
-  return new Promise((resolve, reject) => {
-    let bus: MessageBus;
-    try {
-      bus = dbus.sessionBus({ busAddress: address });
-    } catch (err) {
-      reject(err instanceof Error ? err : new Error(String(err)));
-      return;
-    }
-    const timer = setTimeout(() => fail(new Error(`no answer from the bus at ${address} within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
-    const fail = (err: unknown) => {
-      clearTimeout(timer);
-      bus.removeListener('connect', ok);
-      try {
-        bus.disconnect();
-      } catch {
-        // already closed
-      }
-      reject(new Error(`cannot connect to the bus at ${address}: ${err instanceof Error ? err.message : String(err)}`));
-    };
-    const ok = () => {
-      clearTimeout(timer);
-      bus.removeListener('error', fail);
-      resolve(bus);
-    };
-    bus.once('connect', ok);
-    bus.once('error', fail);
-  });
-}
-
 /**
  * Connects, installs the method-call hook and the client watch (before any name is owned, so no
  * call and no departure can be missed), and returns the connection.
  */
 export async function openBusConnection(opts: ConnectionOptions): Promise<BusConnection> {
-  const bus = await connect(opts.address);
+  let bus: BusSocket;
+  try {
+    bus = await BusSocket.connect(opts.address, CONNECT_TIMEOUT_MS);
+  } catch (err) {
+    throw new Error(`cannot connect to the bus at ${opts.address}: ${err instanceof Error ? err.message : String(err)}`);
+  }
   const { log } = opts;
-  patchMatchRuleLeak(bus);
-  let open = true;
-  // Without a listener, a write after the stream ended would throw from an EventEmitter.
-  bus.on('error', (err: unknown) => log('error', `bus connection error: ${err instanceof Error ? err.message : String(err)}`));
-  const internals = bus as unknown as { name: string | null; _connection: { on(ev: 'end', fn: () => void): void } };
-  internals._connection.on('end', () => {
-    if (open) log('error', 'the bus closed the connection');
-    open = false;
-  });
+  bus.onClose = (err) => log('error', `the bus closed the connection: ${err.message}`);
+  bus.onMalformed = (err) => log('warn', `dropped a malformed D-Bus message: ${err.message}`);
 
-  const call = async (msg: DBusMessage): Promise<DBusMessage> => {
-    const reply = await bus.call(msg);
-    if (!reply) throw new Error(`no reply to ${msg.member}`);
-    return reply;
-  };
+  const call = (msg: DBusMessage): Promise<DBusMessage> => bus.call(msg, BUS_CALL_TIMEOUT_MS);
 
   const credentials = new CredentialCache(async (sender) => {
-    const reply = await call(busCall('GetConnectionCredentials', 's', [sender]));
+    const reply = await call(busMethod('GetConnectionCredentials', 's', [sender]));
     return callerFromCredentials(sender, (reply.body[0] ?? {}) as CredentialDict);
   });
 
-  bus.on('message', (msg: DBusMessage) => {
-    if (msg.type !== MessageType.SIGNAL || msg.member !== 'NameOwnerChanged' || msg.sender !== DBUS_NAME) return;
+  bus.onSignal = (msg) => {
+    if (msg.member !== 'NameOwnerChanged' || msg.sender !== DBUS_NAME || msg.signature !== 'sss') return;
     const [name, , newOwner] = msg.body as [string, string, string];
     if (newOwner !== '' || !name.startsWith(':')) return;
     credentials.forget(name);
     opts.onClientLost(name);
-  });
-  bus.addMethodHandler((msg: DBusMessage) => opts.onMethodCall(msg));
+  };
+  bus.onMethodCall = (msg) => opts.onMethodCall(msg);
 
   try {
-    await call(busCall('AddMatch', 's', [NAME_LOST_RULE]));
+    await call(busMethod('AddMatch', 's', [NAME_LOST_RULE]));
   } catch (err) {
-    bus.disconnect();
+    bus.close();
     throw new Error(`cannot watch clients leaving the bus (AddMatch): ${(err as Error).message}`);
   }
 
-  const uniqueName = internals.name ?? '';
   return {
-    uniqueName,
+    uniqueName: bus.uniqueName,
     credentials,
     get open() {
-      return open;
+      return bus.open;
     },
     send(msg) {
-      if (!open) throw new Error('the bus connection is closed');
       bus.send(msg);
     },
+    batch: (fn) => bus.batch(fn),
     call,
     async requestName(name) {
-      let result: number;
+      let result: unknown;
       try {
-        result = await bus.requestName(name, NameFlag.DO_NOT_QUEUE);
+        result = (await call(busMethod('RequestName', 'su', [name, NameFlag.DO_NOT_QUEUE]))).body[0];
       } catch (err) {
         throw new Error(`cannot own the bus name ${name}: ${(err as Error).message}`);
       }
@@ -238,13 +165,11 @@ export async function openBusConnection(opts: ConnectionOptions): Promise<BusCon
       throw new Error(`the bus name ${name} is already owned by another process (is connmand or another netsessiond running?)`);
     },
     async releaseName(name) {
-      await bus.releaseName(name);
+      await call(busMethod('ReleaseName', 's', [name]));
     },
     close() {
-      if (!open) return;
-      open = false;
       // end() flushes what is already written (a shutdown's Releases) before closing.
-      bus.disconnect();
+      bus.close();
     },
   };
 }

@@ -7,15 +7,13 @@
  * order the daemon produced them (the one exception is the UpdateGate, which only delays a
  * notifier's Updates past its pending CreateSession reply).
  */
-import dbus from 'dbus-next';
 import { INTERFACES, METHODS, NETSESSION_INTERFACE, NETSESSION_METHODS, NETSESSION_SIGNATURES, PATHS, SIGNATURES, servicePath } from '../../../lib/protocol.js';
+import { Message, MessageFlag, MessageType } from '../../../lib/dbus/message.js';
 import type { BusEvents, Logger, Prop, PropDict } from '../../ports.js';
 import type { DBusMessage } from './connection.js';
 import type { ObjectTable } from './objects.js';
 import type { UpdateGate } from './update-gate.js';
 import { encodeDict, toVariant } from './variants.js';
-
-const { Message, MessageFlag, MessageType } = dbus;
 
 /** What the events need from the adapter. */
 export interface EventDeps {
@@ -69,10 +67,11 @@ export function createBusEvents(deps: EventDeps): BusEvents {
 
   return {
     update(owner: string, notifier: string, changes: PropDict): void {
-      guarded(`Update for ${owner}${notifier}`, () => {
-        const msg = notification(owner, notifier, METHODS.notification.Update, SIGNATURES.Update.in, [encodeDict(changes)]);
-        return gate.offer(owner, notifier, msg) ? null : msg;
-      });
+      // The hot path: the marshaller takes a PropDict as it is (a `{ signature, value }` is a
+      // variant, nested dicts included), so no copy is built; a value that does not fit its
+      // signature is logged by `emit` when the message is written, and nothing is sent.
+      const msg = notification(owner, notifier, METHODS.notification.Update, SIGNATURES.Update.in, [changes]);
+      if (!gate.offer(owner, notifier, msg)) deps.emit(msg);
     },
 
     release(owner: string, notifier: string): void {

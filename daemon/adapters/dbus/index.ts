@@ -50,13 +50,13 @@ export function createDBusAdapter(opts: DBusAdapterOptions = {}): DBusAdapter {
 
   const emit = (msg: DBusMessage): void => {
     if (!conn?.open) {
-      log('debug', `bus not connected, dropped ${msg.member} for ${msg.destination ?? msg.path}`);
+      log('debug', `bus not connected, dropped ${msg.member} for ${msg.destination || msg.path}`);
       return;
     }
     try {
       conn.send(msg);
     } catch (err) {
-      log('warn', `cannot send ${msg.member} to ${msg.destination ?? msg.path}: ${(err as Error).message}`);
+      log('warn', `cannot send ${msg.member} to ${msg.destination || msg.path}: ${(err as Error).message}`);
     }
   };
 
@@ -101,6 +101,7 @@ export function createDBusAdapter(opts: DBusAdapterOptions = {}): DBusAdapter {
         router = new Router({
           objects,
           send: (m) => c.send(m),
+          batch: (fn) => c.batch(fn),
           isOpen: () => c.open,
           credentials: c.credentials,
           clientGone: (name) => daemon.clientGone(name),

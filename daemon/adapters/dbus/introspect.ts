@@ -22,7 +22,7 @@ function args(sig: string, names: readonly string[] | undefined, direction: 'in'
     .join('');
 }
 
-/** Introspectable and Peer are answered on every object (Peer by dbus-next itself). */
+/** Introspectable and Peer are answered on every object (Peer by the connection itself). */
 const STANDARD =
   ' <interface name="org.freedesktop.DBus.Introspectable">\n' +
   '  <method name="Introspect"><arg name="xml" type="s" direction="out"/></method>\n' +

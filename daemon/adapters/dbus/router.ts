@@ -1,11 +1,10 @@
 /**
- * Dispatch of incoming method calls: one low-level handler for every object, ahead of
- * dbus-next's own (which only keeps org.freedesktop.DBus.Peer and Properties).
+ * Dispatch of incoming method calls: one handler for every object. What it does not claim
+ * (org.freedesktop.DBus.Peer, Properties) the connection answers (Peer) or refuses
+ * (UnknownMethod).
  *
- * Why not dbus-next's `Interface` classes: they hide the message (and so the sender), answer any
- * non-DBusError with a stack trace under `com.github.dbus_next.ServiceError`, and need one
- * exported object per session. Here the sender is read straight from the message, errors map
- * through DBUS_ERROR_OF, sessions are strings in a set, and the moment the reply is written is
+ * The sender is read straight from the message, errors map through DBUS_ERROR_OF, sessions are
+ * strings in a set (no exported object per session), and the moment the reply is written is
  * ours (CreateSession needs its reply out before the first Update).
  *
  * Wire behaviour copied from libdbus/gdbus, as connmand shows it: a known method with the wrong
@@ -13,7 +12,7 @@
  * UnknownObject; Introspect works on every path (a plain node with children where nothing is
  * exported).
  */
-import dbus from 'dbus-next';
+import { Message, MessageFlag } from '../../../lib/dbus/message.js';
 import { errorName } from '../../../lib/protocol.js';
 import type { BusCaller, Logger } from '../../ports.js';
 import type { DBusMessage } from './connection.js';
@@ -21,8 +20,6 @@ import { BUS_ERRORS, BusReplyError, toWireError } from './errors.js';
 import type { InterfaceSpec, MethodCall, MethodSpec } from './interface-spec.js';
 import { childNames, introspectXml } from './introspect.js';
 import type { ObjectTable } from './objects.js';
-
-const { Message, MessageFlag } = dbus;
 
 const INTROSPECTABLE = 'org.freedesktop.DBus.Introspectable';
 const PEER = 'org.freedesktop.DBus.Peer';
@@ -33,6 +30,8 @@ export interface RouterDeps {
   objects: ObjectTable;
   /** Writes a message now; throws if it cannot. */
   send(msg: DBusMessage): void;
+  /** Runs `fn`; the messages it sends leave in one write (default: as they are sent). */
+  batch?<T>(fn: () => T): T;
   /** False once the connection closed (replies are then dropped quietly). */
   isOpen(): boolean;
   credentials: { cached(sender: string): BusCaller | undefined; get(sender: string): Promise<BusCaller> };
@@ -41,7 +40,7 @@ export interface RouterDeps {
   log: Logger;
 }
 
-function isThenable(x: unknown): x is PromiseLike<unknown> {
+function isThenable(x: unknown): x is PromiseLike<readonly unknown[]> {
   return x !== null && typeof x === 'object' && typeof (x as { then?: unknown }).then === 'function';
 }
 
@@ -144,25 +143,30 @@ export class Router {
         }
       }
     };
-    let result: readonly unknown[] | Promise<readonly unknown[]>;
-    try {
-      result = method.handle(call);
-    } catch (err) {
-      finish(false, err);
-      return;
-    }
-    if (!isThenable(result)) {
-      finish(true, result);
-      return;
-    }
+    // What a call sends (its Updates, its reply, the Updates released after the reply) leaves
+    // in one write: one system call per call instead of one per message.
+    const batch = this.#d.batch ?? (<T>(fn: () => T): T => fn());
+    const result = batch((): PromiseLike<readonly unknown[]> | null => {
+      let r: readonly unknown[] | Promise<readonly unknown[]>;
+      try {
+        r = method.handle(call);
+      } catch (err) {
+        finish(false, err);
+        return null;
+      }
+      if (isThenable(r)) return r;
+      finish(true, r);
+      return null;
+    });
+    if (result === null) return;
     this.#enter(sender);
     result.then(
       (body) => {
-        finish(true, body);
+        batch(() => finish(true, body));
         this.#leave(sender);
       },
       (err: unknown) => {
-        finish(false, err);
+        batch(() => finish(false, err));
         this.#leave(sender);
       },
     );
@@ -197,7 +201,7 @@ export class Router {
   #error(msg: DBusMessage, name: string, text: string): void {
     if (msg.flags & MessageFlag.NO_REPLY_EXPECTED || !this.#d.isOpen()) return;
     try {
-      this.#d.send(Message.newError(msg as never, name, text));
+      this.#d.send(Message.newError(msg, name, text));
     } catch (err) {
       this.#d.log('debug', `cannot send ${name} to ${msg.sender}: ${(err as Error).message}`);
     }

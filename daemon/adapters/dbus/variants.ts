@@ -1,89 +1,32 @@
 /**
- * Pure conversions between the daemon's values and dbus-next's.
+ * Pure conversions between the daemon's values and the wire module's (lib/dbus).
  *
  * Outgoing: a {@link PropDict} (values tagged with their D-Bus signature) becomes a dict of
- * dbus-next `Variant`s, recursively (a nested `a{sv}` is itself a PropDict). Incoming: a
- * dbus-next `Variant` becomes a {@link RawValue}; variants nested inside it become RawValues
- * too, so the daemon never sees a dbus-next class and never loses a nested signature.
+ * `Variant`s, recursively (a nested `a{sv}` is itself a PropDict). Incoming: a `Variant` becomes
+ * a {@link RawValue}; variants nested inside it become RawValues too, so the daemon never sees a
+ * wire class and never loses a nested signature.
  *
- * dbus-next marshals by signature but is strict about JS types (`t` wants an integer or
- * BigInt, `u`/`y` want a number, `a{..}` wants a plain object), so the encoder coerces here
- * instead of letting a `bigint` PrefixLength or a numeric counter fail deep in the marshaller.
+ * The encoder coerces (a `bigint` PrefixLength to a number, a numeric counter to BigInt, Maps to
+ * plain dicts) and checks shapes here, so a value that does not fit its signature is reported
+ * while the message is built, with the key's name in the log line, rather than by the marshaller.
  */
-import dbus from 'dbus-next';
+import { Variant } from '../../../lib/dbus/message.js';
+import { singleType, splitSignature as split, type TypeNode } from '../../../lib/dbus/signature.js';
 import type { RawValue } from '../../core/settings.js';
 import type { Prop, PropDict } from '../../ports.js';
 
-const { Variant } = dbus;
-/** dbus-next's Variant instance type. */
-export type DBusVariant = InstanceType<typeof Variant>;
+/** A D-Bus variant as the wire module reads and writes it. */
+export type DBusVariant = Variant;
 
-/** One complete D-Bus type, parsed. */
-interface TypeNode {
-  type: string;
-  child: TypeNode[];
-}
-
-const BASIC = new Set(['y', 'b', 'n', 'q', 'i', 'u', 'x', 't', 'd', 'h', 's', 'o', 'g', 'v']);
 const SMALL_INTEGERS = new Set(['y', 'n', 'q', 'i', 'u', 'h']);
 
-function parseAt(sig: string, pos: number): [TypeNode, number] {
-  const c = sig[pos];
-  if (c === undefined) throw new Error(`truncated D-Bus signature '${sig}'`);
-  if (BASIC.has(c)) return [{ type: c, child: [] }, pos + 1];
-  if (c === 'a') {
-    const [elem, next] = parseAt(sig, pos + 1);
-    return [{ type: 'a', child: [elem] }, next];
-  }
-  if (c === '(' || c === '{') {
-    const close = c === '(' ? ')' : '}';
-    const child: TypeNode[] = [];
-    let p = pos + 1;
-    while (sig[p] !== close) {
-      if (p >= sig.length) throw new Error(`unterminated '${c}' in D-Bus signature '${sig}'`);
-      const [node, next] = parseAt(sig, p);
-      child.push(node);
-      p = next;
-    }
-    if (c === '{' && child.length !== 2) throw new Error(`dict entry needs 2 types in '${sig}'`);
-    return [{ type: c, child }, p + 1];
-  }
-  throw new Error(`bad character '${c}' in D-Bus signature '${sig}'`);
-}
-
-const parsed = new Map<string, TypeNode[]>();
-
-/** Parses a signature into its complete types (cached: the daemon uses a handful of signatures). */
-function parseSignature(sig: string): TypeNode[] {
-  let nodes = parsed.get(sig);
-  if (!nodes) {
-    nodes = [];
-    for (let p = 0; p < sig.length; ) {
-      const [node, next] = parseAt(sig, p);
-      nodes.push(node);
-      p = next;
-    }
-    if (parsed.size < 1024) parsed.set(sig, nodes);
-  }
-  return nodes;
-}
-
 function single(sig: string): TypeNode {
-  const nodes = parseSignature(sig);
-  if (nodes.length !== 1) throw new Error(`'${sig}' is not a single complete D-Bus type`);
-  return nodes[0]!;
-}
-
-function collapse(node: TypeNode): string {
-  if (node.type === 'a') return `a${collapse(node.child[0]!)}`;
-  if (node.type === '(') return `(${node.child.map(collapse).join('')})`;
-  if (node.type === '{') return `{${node.child.map(collapse).join('')}}`;
-  return node.type;
+  return singleType(sig);
 }
 
 /** Splits a signature into its complete types: `a{sv}o` -> [`a{sv}`, `o`]. Throws on a malformed one. */
 export function splitSignature(sig: string): string[] {
-  return parseSignature(sig).map(collapse);
+  return split(sig);
 }
 
 // Assigning `__proto__` on a plain object would set its prototype instead of adding a key.
@@ -109,7 +52,7 @@ function isTagged(value: unknown): value is Prop {
 }
 
 function encodeNode(node: TypeNode, value: unknown): unknown {
-  switch (node.type) {
+  switch (node.code) {
     case 'v': {
       if (value instanceof Variant) return new Variant(value.signature, encodeValue(value.signature, value.value));
       if (!isTagged(value)) throw new TypeError(`expected a {signature, value} for 'v', got ${describe(value)}`);
@@ -120,44 +63,44 @@ function encodeNode(node: TypeNode, value: unknown): unknown {
       if (typeof value === 'bigint') return value;
       if (typeof value === 'number' && Number.isInteger(value)) return BigInt(value);
       if (typeof value === 'string' && /^-?\d+$/.test(value)) return BigInt(value);
-      throw new TypeError(`expected an integer for '${node.type}', got ${describe(value)}`);
+      throw new TypeError(`expected an integer for '${node.code}', got ${describe(value)}`);
     case 'd':
       return typeof value === 'bigint' ? Number(value) : value;
     case 'a': {
       const elem = node.child[0]!;
-      if (elem.type === '{') {
+      if (elem.code === '{') {
         const valueType = elem.child[1]!;
         const out: Record<string, unknown> = {};
-        for (const [k, v] of entriesOf(value, collapse(node))) setOwn(out, k, encodeNode(valueType, v));
+        for (const [k, v] of entriesOf(value, node.sig)) setOwn(out, k, encodeNode(valueType, v));
         return out;
       }
-      if (elem.type === 'y' && value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-      if (!Array.isArray(value)) throw new TypeError(`expected an array for '${collapse(node)}', got ${describe(value)}`);
+      if (elem.code === 'y' && value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      if (!Array.isArray(value)) throw new TypeError(`expected an array for '${node.sig}', got ${describe(value)}`);
       return value.map((v) => encodeNode(elem, v));
     }
     case '(': {
       if (!Array.isArray(value) || value.length !== node.child.length) {
-        throw new TypeError(`expected a ${node.child.length}-element array for '${collapse(node)}'`);
+        throw new TypeError(`expected a ${node.child.length}-element array for '${node.sig}'`);
       }
       return node.child.map((c, i) => encodeNode(c, value[i]));
     }
     default:
-      if (SMALL_INTEGERS.has(node.type) && typeof value === 'bigint') return Number(value);
+      if (SMALL_INTEGERS.has(node.code) && typeof value === 'bigint') return Number(value);
       return value;
   }
 }
 
-/** Converts `value` to what dbus-next marshals for the single complete type `sig`. */
+/** Converts `value` to what the marshaller takes for the single complete type `sig` (coerced and shape-checked). */
 export function encodeValue(sig: string, value: unknown): unknown {
   return encodeNode(single(sig), value);
 }
 
-/** A daemon property as a dbus-next Variant. */
+/** A daemon property as a wire Variant. */
 export function toVariant(prop: Prop): DBusVariant {
   return new Variant(prop.signature, encodeValue(prop.signature, prop.value));
 }
 
-/** A property dict (`a{sv}`) as dbus-next marshals it; key order is kept. */
+/** A property dict (`a{sv}`) as wire Variants; key order is kept. */
 export function encodeDict(dict: PropDict): Record<string, DBusVariant> {
   const out: Record<string, DBusVariant> = {};
   for (const [k, p] of Object.entries(dict)) setOwn(out, k, toVariant(p));
@@ -165,15 +108,15 @@ export function encodeDict(dict: PropDict): Record<string, DBusVariant> {
 }
 
 function decodeNode(node: TypeNode, value: unknown): unknown {
-  switch (node.type) {
+  switch (node.code) {
     case 'v':
       return value instanceof Variant ? fromVariant(value) : value;
     case 'a': {
       const elem = node.child[0]!;
-      if (elem.type === '{') {
+      if (elem.code === '{') {
         const valueType = elem.child[1]!;
         const out: Record<string, unknown> = {};
-        for (const [k, v] of entriesOf(value, collapse(node))) setOwn(out, k, decodeNode(valueType, v));
+        for (const [k, v] of entriesOf(value, node.sig)) setOwn(out, k, decodeNode(valueType, v));
         return out;
       }
       if (!Array.isArray(value)) return value; // `ay` arrives as a Buffer

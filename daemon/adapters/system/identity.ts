@@ -3,7 +3,7 @@
  * /etc/passwd and /etc/group (re-read only when they change), the cgroupv2 path from
  * /proc/<pid>/cgroup. Name lookups never fail a session: an id without a name just has none.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import type { BusCaller, Identity, IdentityResolver } from '../../ports.js';
 
 interface Db {
@@ -26,6 +26,24 @@ function loadIds(file: string, cache: Db | null): Db {
     if (f[0] && Number.isInteger(id) && !names.has(id)) names.set(id, f[0]);
   }
   return { mtimeMs, names };
+}
+
+const scratch = Buffer.allocUnsafe(8192);
+
+/**
+ * A small procfs file, read with one open, one read and one close into a reused buffer:
+ * readFileSync adds an fstat and its option handling, on the CreateSession path before the reply.
+ */
+function readSmall(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    const n = readSync(fd, scratch, 0, scratch.length, null);
+    // procfs gives the whole file in one read when it fits; a longer one is read the usual way.
+    if (n < scratch.length) return scratch.toString('utf8', 0, n);
+    return readFileSync(path, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Parses `/proc/<pid>/cgroup` content: the cgroupv2 line is `0::<path>`. */
@@ -59,7 +77,7 @@ export function createIdentityResolver(opts: { passwd?: string; group?: string; 
           // Synchronous on purpose: procfs answers from memory (~25 µs here), while the promise
           // API takes ~250 µs of wall time (open, fstat, read, close: one thread-pool hop each),
           // all of it on the CreateSession path before the reply.
-          const cg = cgroupV2Path(readFileSync(`${proc}/${caller.pid}/cgroup`, 'utf8'));
+          const cg = cgroupV2Path(readSmall(`${proc}/${caller.pid}/cgroup`));
           if (cg) id.cgroup = cg;
         } catch {
           // The caller may already have exited; it then simply has no cgroup to match.

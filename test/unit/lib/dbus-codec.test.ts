@@ -2,7 +2,7 @@
  * The D-Bus transport's wire codec and its error mapping (no bus needed): exact ConnMan
  * signatures out, strict decoding in, bus error names turned into the right SDK errors.
  */
-import dbus from 'dbus-next';
+import { Variant } from '../../../lib/dbus/message.js';
 import { describe, expect, it } from 'vitest';
 import { decodeSettings, decodeStatistics, encodeRequest } from '../../../lib/dbus/codec.js';
 import { errorFromReply } from '../../../lib/reply-errors.js';
@@ -13,8 +13,6 @@ import {
   SessionClosedError,
   UnknownDaemonError,
 } from '../../../lib/errors.js';
-
-const { Variant } = dbus;
 
 describe('encodeRequest', () => {
   it("gives every CreateSession key ConnMan's signature", () => {

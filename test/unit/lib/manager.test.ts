@@ -2,7 +2,7 @@
  * getManager() and Session.claimCgroup() against the mock daemon, and the D-Bus decoding of
  * the Manager's replies (GetProperties, GetTechnologies, ListSessions).
  */
-import dbus from 'dbus-next';
+import { Variant } from '../../../lib/dbus/message.js';
 import { describe, expect, it } from 'vitest';
 import {
   AlreadyDisabledError,
@@ -17,8 +17,6 @@ import {
   type Transport,
 } from '../../../lib/index.js';
 import { decodeManagerProps, decodeSessionList, decodeTechnologyList } from '../../../lib/dbus/codec.js';
-
-const { Variant } = dbus;
 const UPLINKS = [
   { interface: 'eth0', bearer: 'ethernet' as const, ipv4: '198.51.100.7/24' },
   { interface: 'wwan0', bearer: 'cellular' as const, ipv4: '203.0.113.9' },

@@ -2,12 +2,10 @@
  * The service list behind monitorUplinks: decoding GetServices/ServicesChanged dicts, and the
  * MockTransport's services and watch.
  */
-import dbus from 'dbus-next';
+import { Variant } from '../../../lib/dbus/message.js';
 import { describe, expect, it } from 'vitest';
 import { decodeServiceList, decodeServiceProps, toServiceInfo } from '../../../lib/dbus/codec.js';
 import { MockTransport, type ServiceInfo } from '../../../lib/index.js';
-
-const { Variant } = dbus;
 
 describe('service dicts', () => {
   it('decodes a GetServices entry as netsessiond and connmand send it', () => {

@@ -1,11 +1,12 @@
 /**
- * The `org.netsession.Session1.Statistics` signal as it leaves the adapter (through dbus-next's
- * own marshaller and parser), and the extension table that serves SetStatisticsInterval and
+ * The `org.netsession.Session1.Statistics` signal as it leaves the adapter (through the wire
+ * module's marshaller and parser), and the extension table that serves SetStatisticsInterval and
  * describes the signal in introspection.
  */
-import { createRequire } from 'node:module';
-import dbus from 'dbus-next';
 import { describe, expect, it } from 'vitest';
+import { marshallMessage } from '../../../../../lib/dbus/marshall.js';
+import { MessageFlag, MessageType, Variant } from '../../../../../lib/dbus/message.js';
+import { unmarshallMessage } from '../../../../../lib/dbus/unmarshall.js';
 import { NETSESSION_INTERFACE, STATISTICS_KEYS } from '../../../../../lib/protocol.js';
 import type { DaemonApi } from '../../../../../daemon/api.js';
 import { createBusEvents } from '../../../../../daemon/adapters/dbus/events.js';
@@ -18,20 +19,10 @@ import type { DBusMessage } from '../../../../../daemon/adapters/dbus/connection
 import { statisticsProps } from '../../../../../daemon/core/statistics-schedule.js';
 import type { BusCaller } from '../../../../../daemon/ports.js';
 
-const { Variant, MessageType } = dbus;
-type Var = InstanceType<typeof Variant>;
-
-const require = createRequire(import.meta.url);
-const { marshallMessage, messageToJsFmt } = require('dbus-next/lib/marshall-compat.js') as {
-  marshallMessage(m: unknown): [Buffer, unknown[]];
-  messageToJsFmt(m: unknown): { type: number; body: unknown[]; signature: string; interface: string; member: string; path: string; destination: string };
-};
-const { unmarshall } = require('dbus-next/lib/message.js') as { unmarshall(b: Buffer): unknown };
+type Var = Variant;
 
 function throughWire(msg: DBusMessage) {
-  (msg as { serial?: number }).serial = 11;
-  const [bytes] = marshallMessage(msg);
-  return messageToJsFmt(unmarshall(bytes));
+  return unmarshallMessage(marshallMessage(msg, 11));
 }
 
 const ROOT: BusCaller = { sender: ':1.5', uid: 0, gids: [0], pid: undefined };

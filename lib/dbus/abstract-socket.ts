@@ -1,0 +1,66 @@
+/**
+ * Connecting to a Linux abstract unix socket (`unix:abstract=` bus addresses). `node:net`
+ * accepts a path starting with NUL but passes the whole 108-byte `sun_path` as the address, so
+ * it reaches `@name@@@@…`, never the `@name` a dbus-daemon listens on. Here the socket is made
+ * and connected with libc through koffi (already a dependency of the package, loaded only when
+ * such an address is used) with the exact address length, then handed to `net.Socket`.
+ */
+import net from 'node:net';
+import os from 'node:os';
+
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOCK_CLOEXEC = 0o2000000;
+/** sizeof(struct sockaddr_un). */
+const SOCKADDR_UN = 110;
+
+interface Libc {
+  socket(domain: number, type: number, protocol: number): number;
+  connect(fd: number, addr: Buffer, len: number): number;
+  close(fd: number): number;
+  errno(): number;
+}
+
+let libc: Promise<Libc> | undefined;
+
+function loadLibc(): Promise<Libc> {
+  libc ??= import('koffi').then(({ default: koffi }) => {
+    const lib = koffi.load('libc.so.6');
+    const socket = lib.func('int socket(int, int, int)');
+    const connect = lib.func('int connect(int, void *, uint32_t)');
+    const close = lib.func('int close(int)');
+    return {
+      socket: (d, t, p) => socket(d, t, p) as number,
+      connect: (fd, a, l) => connect(fd, a, l) as number,
+      close: (fd) => close(fd) as number,
+      errno: () => koffi.errno(),
+    };
+  });
+  return libc;
+}
+
+const ERRNO_NAME = new Map<number, string>(Object.entries(os.constants.errno).map(([name, n]) => [n, name]));
+
+/** A connected stream socket to the abstract name `name` (without the leading NUL). */
+export async function connectAbstract(name: string): Promise<net.Socket> {
+  const bytes = Buffer.from(name, 'utf8');
+  if (bytes.length === 0 || bytes.length > SOCKADDR_UN - 3) throw new Error(`abstract socket name of ${bytes.length} bytes`);
+  const c = await loadLibc();
+  const fail = (call: string): Error => {
+    const code = ERRNO_NAME.get(c.errno()) ?? `errno ${c.errno()}`;
+    return Object.assign(new Error(`${call} @${name}: ${code}`), { code });
+  };
+  // Blocking: a unix connect completes at once (or fails), and libuv makes the fd non-blocking.
+  const fd = c.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw fail('socket');
+  const addr = Buffer.alloc(SOCKADDR_UN);
+  // sa_family_t in the host's byte order.
+  Buffer.from(new Uint16Array([AF_UNIX]).buffer).copy(addr, 0);
+  bytes.copy(addr, 3);
+  if (c.connect(fd, addr, 3 + bytes.length) < 0) {
+    const err = fail('connect');
+    c.close(fd);
+    throw err;
+  }
+  return new net.Socket({ fd, readable: true, writable: true });
+}

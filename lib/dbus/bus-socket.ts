@@ -1,0 +1,336 @@
+/**
+ * One connection to a D-Bus message bus over a unix socket (`unix:path=` or `unix:abstract=`,
+ * address.ts): SASL EXTERNAL with our uid (sasl.ts), `Hello`, then messages framed off the stream, replies matched to
+ * calls by serial, everything else handed to the owner. Each message is one buffer and one
+ * socket write.
+ *
+ * A message that breaks the wire format never throws out of the socket's data handler: a bad
+ * body of a method call is answered with `InvalidArgs`, any other bad body is dropped, and a bad
+ * header (after which the stream cannot be resynchronised) ends the connection.
+ */
+import { readFileSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
+import { connectAbstract } from './abstract-socket.js';
+import { socketPathOf } from './address.js';
+import { marshallMessage } from './marshall.js';
+import { DBusError, Message, MessageFlag, MessageType } from './message.js';
+import { authenticate } from './sasl.js';
+import { MalformedMessageError, frameLength, unmarshallMessage } from './unmarshall.js';
+
+export const DBUS_NAME = 'org.freedesktop.DBus';
+export const DBUS_PATH = '/org/freedesktop/DBus';
+export { DEFAULT_SYSTEM_BUS, socketPathOf } from './address.js';
+
+/** A method call to the bus itself. */
+export function busMethod(member: string, signature = '', body: unknown[] = []): Message {
+  return new Message({ destination: DBUS_NAME, path: DBUS_PATH, interface: DBUS_NAME, member, signature, body });
+}
+
+/** A call that got no reply within its timeout. */
+export class CallTimeoutError extends Error {
+  override readonly name = 'CallTimeoutError';
+}
+
+/** The connection ended before a reply came. */
+export class ConnectionClosedError extends Error {
+  override readonly name = 'ConnectionClosedError';
+}
+
+interface Pending {
+  resolve(msg: Message): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout | null;
+}
+
+let machineId: string | null = null;
+function readMachineId(): string {
+  if (machineId !== null) return machineId;
+  for (const p of ['/etc/machine-id', '/var/lib/dbus/machine-id']) {
+    try {
+      machineId = readFileSync(p, 'utf8').trim();
+      return machineId;
+    } catch {
+      // try the next
+    }
+  }
+  machineId = '';
+  return machineId;
+}
+
+/** A connected, authenticated bus connection; see the file comment. */
+export class BusSocket {
+  readonly #socket: Socket;
+  #uniqueName = '';
+  #serial = 0;
+  #open = true;
+  #corked = false;
+  readonly #pending = new Map<number, Pending>();
+  #chunks: Buffer[] = [];
+  #have = 0;
+  #need = 16;
+  /** Signals, and method calls not claimed by {@link onMethodCall}. Set before the first call arrives. */
+  onSignal: (msg: Message) => void = () => {};
+  /** Incoming method calls; return true when answered (or going to be). Unclaimed calls get Peer or UnknownMethod. */
+  onMethodCall: (msg: Message) => boolean = () => false;
+  /** The connection ended (not called for {@link close}). */
+  onClose: (err: Error) => void = () => {};
+  /** A message could not be read (logged by the owner if it wants). */
+  onMalformed: (err: MalformedMessageError) => void = () => {};
+
+  private constructor(socket: Socket) {
+    this.#socket = socket;
+  }
+
+  /** Connects, authenticates and says Hello. Rejects on any failure, or after `timeoutMs`. */
+  static async connect(address: string, timeoutMs: number): Promise<BusSocket> {
+    const path = socketPathOf(address);
+    const socket = path.startsWith('\0') ? await connectAbstract(path.slice(1)) : createConnection({ path });
+    await authenticate(socket, timeoutMs);
+    const conn = new BusSocket(socket);
+    socket.on('data', (c: Buffer) => conn.#onData(c));
+    conn.#watch();
+    conn.#serial = 1;
+    const hello = new Promise<Message>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no answer to Hello within ${timeoutMs} ms`)), timeoutMs);
+      conn.#pending.set(1, { resolve, reject, timer });
+    });
+    // BEGIN and Hello in one write: the bus reads the binary protocol right after BEGIN.
+    socket.write(Buffer.concat([Buffer.from('BEGIN\r\n', 'latin1'), marshallMessage(busMethod('Hello'), 1)]));
+    try {
+      const reply = await hello;
+      conn.#uniqueName = typeof reply.body[0] === 'string' ? reply.body[0] : '';
+    } catch (err) {
+      conn.#open = false;
+      socket.destroy();
+      throw err;
+    }
+    return conn;
+  }
+
+  /** Our unique name on the bus (from Hello). */
+  get uniqueName(): string {
+    return this.#uniqueName;
+  }
+
+  /** False once the connection ended or was closed. */
+  get open(): boolean {
+    return this.#open;
+  }
+
+  /** Calls in flight. */
+  get pendingCalls(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * Sends a method call and resolves with its reply. An error reply rejects with {@link DBusError};
+   * no reply within `timeoutMs` (if given) with {@link CallTimeoutError}; the end of the connection
+   * with {@link ConnectionClosedError}. A message that cannot be marshalled rejects with its TypeError.
+   */
+  call(msg: Message, timeoutMs?: number): Promise<Message> {
+    return new Promise((resolve, reject) => {
+      let serial: number;
+      try {
+        serial = this.send(msg);
+      } catch (err) {
+        reject(err as Error);
+        return;
+      }
+      const pending: Pending = { resolve, reject, timer: null };
+      if (timeoutMs !== undefined) {
+        pending.timer = setTimeout(() => {
+          this.#pending.delete(serial);
+          reject(new CallTimeoutError(`${msg.interface}.${msg.member}: no reply within ${timeoutMs} ms`));
+        }, timeoutMs);
+      }
+      this.#pending.set(serial, pending);
+    });
+  }
+
+  /** Writes `msg` now and returns its serial. Throws if the connection is closed or the message cannot be marshalled. */
+  send(msg: Message): number {
+    if (!this.#open) throw new ConnectionClosedError('the bus connection is closed');
+    this.#serial = this.#serial >= 0xffffffff ? 1 : this.#serial + 1;
+    const serial = this.#serial;
+    this.#socket.write(marshallMessage(msg, serial));
+    msg.serial = serial;
+    return serial;
+  }
+
+  /**
+   * Runs `fn`, and writes every message it sends in one system call (writev) when it returns:
+   * a method's reply and the Updates released with it leave together. Nests.
+   */
+  batch<T>(fn: () => T): T {
+    if (this.#corked || !this.#open) return fn();
+    this.#corked = true;
+    this.#socket.cork();
+    try {
+      return fn();
+    } finally {
+      this.#corked = false;
+      this.#socket.uncork();
+    }
+  }
+
+  /** Keeps the process alive while the connection is open (the default). */
+  ref(): void {
+    this.#socket.ref();
+  }
+
+  /** Lets the process exit even though the connection is open. */
+  unref(): void {
+    this.#socket.unref();
+  }
+
+  /** Flushes what was written, then disconnects; pending calls reject with {@link ConnectionClosedError}. Idempotent. */
+  close(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.#socket.end();
+    this.#failPending(new ConnectionClosedError('the bus connection was closed'));
+  }
+
+  #watch(): void {
+    this.#socket.on('error', () => {
+      // 'close' follows and reports the end.
+    });
+    this.#socket.on('close', () => {
+      if (!this.#open) return;
+      this.#open = false;
+      const err = new ConnectionClosedError('the bus closed the connection');
+      this.#failPending(err);
+      this.onClose(err);
+    });
+  }
+
+  #failPending(err: Error): void {
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of pending) {
+      if (p.timer) clearTimeout(p.timer);
+      p.reject(err);
+    }
+  }
+
+  #onData(chunk: Buffer): void {
+    let b = chunk;
+    if (this.#have > 0) {
+      this.#chunks.push(chunk);
+      this.#have += chunk.length;
+      if (this.#have < this.#need) return;
+      b = Buffer.concat(this.#chunks, this.#have);
+    }
+    let at = 0;
+    let need = 16;
+    while (this.#open && b.length - at >= 16) {
+      let len: number;
+      try {
+        len = frameLength(b, at);
+      } catch (err) {
+        this.#fatal(err as Error);
+        return;
+      }
+      if (b.length - at < len) {
+        need = len;
+        break;
+      }
+      this.#dispatch(b, at, len);
+      at += len;
+    }
+    const rest = b.length - at;
+    if (rest === 0 || !this.#open) {
+      this.#chunks = [];
+      this.#have = 0;
+      this.#need = 16;
+      return;
+    }
+    // A copy of the tail only: the rest of the chunk need not stay alive.
+    const tail = Buffer.from(b.subarray(at));
+    this.#chunks = [tail];
+    this.#have = rest;
+    this.#need = need;
+  }
+
+  #dispatch(b: Buffer, at: number, len: number): void {
+    let msg: Message;
+    try {
+      msg = unmarshallMessage(b, at, len);
+    } catch (err) {
+      if (!(err instanceof MalformedMessageError)) {
+        // A reader bug must not escape the data handler either: the stream is not trusted any more.
+        this.#fatal(err as Error);
+        return;
+      }
+      this.onMalformed(err);
+      if (!err.header) this.#fatal(err);
+      else if (err.header.type === MessageType.METHOD_CALL) this.#replyError(err.header, 'org.freedesktop.DBus.Error.InvalidArgs', `malformed message: ${err.message}`);
+      else if (err.header.type === MessageType.METHOD_RETURN || err.header.type === MessageType.ERROR) this.#settle(err.header.replySerial, null, err);
+      return;
+    }
+    try {
+      switch (msg.type) {
+        case MessageType.METHOD_RETURN:
+          this.#settle(msg.replySerial, msg, null);
+          return;
+        case MessageType.ERROR:
+          this.#settle(msg.replySerial, null, new DBusError(msg.errorName, typeof msg.body[0] === 'string' ? msg.body[0] : '', msg));
+          return;
+        case MessageType.SIGNAL:
+          this.onSignal(msg);
+          return;
+        case MessageType.METHOD_CALL:
+          if (!this.onMethodCall(msg)) this.#fallback(msg);
+          return;
+        default:
+          // Unknown message types are ignored (the specification's rule).
+          return;
+      }
+    } catch (err) {
+      // A handler's bug must not take the connection down with it.
+      process.nextTick(() => {
+        throw err;
+      });
+    }
+  }
+
+  #settle(serial: number, reply: Message | null, err: Error | null): void {
+    const p = this.#pending.get(serial);
+    if (!p) return;
+    this.#pending.delete(serial);
+    if (p.timer) clearTimeout(p.timer);
+    if (reply) p.resolve(reply);
+    else p.reject(err!);
+  }
+
+  /** org.freedesktop.DBus.Peer on every path; UnknownMethod for anything else nobody claimed. */
+  #fallback(msg: Message): void {
+    if (msg.interface === 'org.freedesktop.DBus.Peer' || msg.interface === '') {
+      if (msg.member === 'Ping' && msg.signature === '') return this.#reply(msg, Message.newMethodReturn(msg));
+      if (msg.member === 'GetMachineId' && msg.signature === '') return this.#reply(msg, Message.newMethodReturn(msg, 's', [readMachineId()]));
+    }
+    this.#replyError(msg, 'org.freedesktop.DBus.Error.UnknownMethod', `Method '${msg.member}' on interface '${msg.interface || '(none)'}' does not exist`);
+  }
+
+  #replyError(call: Message, name: string, text: string): void {
+    this.#reply(call, Message.newError(call, name, text));
+  }
+
+  #reply(call: Message, reply: Message): void {
+    if (call.flags & MessageFlag.NO_REPLY_EXPECTED || !this.#open) return;
+    try {
+      this.send(reply);
+    } catch {
+      // closing
+    }
+  }
+
+  #fatal(err: Error): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.#socket.destroy();
+    const closed = new ConnectionClosedError(`the bus sent a malformed message: ${err.message}`, { cause: err });
+    this.#failPending(closed);
+    this.onClose(closed);
+  }
+}
