@@ -5,6 +5,7 @@
  */
 import { errorLine } from './cli/errors.js';
 import { main } from './cli/main.js';
+import { packageVersion } from '../lib/index.js';
 
 // Errors are reported by main() in one line; anything escaping it is a bug, still one line.
 const die = (err: unknown): never => {
@@ -13,6 +14,11 @@ const die = (err: unknown): never => {
 };
 process.on('uncaughtException', die);
 process.on('unhandledRejection', die);
+
+if (process.argv[2] === '--version') {
+  process.stdout.write(`netsessionctl (${packageVersion()})\n`);
+  process.exit(0);
+}
 
 const code = await main(process.argv.slice(2), {
   out: (text) => process.stdout.write(`${text}\n`),

@@ -4,7 +4,7 @@
  * Runs in the foreground, logs to stderr, exits cleanly on SIGTERM/SIGINT after sending
  * Notification.Release to every session's client.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDBusAdapter } from './adapters/dbus/index.js';
 import { createIptablesBackend } from './adapters/iptables/index.js';
@@ -21,7 +21,10 @@ import { createLinkStats } from './adapters/rtnetlink/link-stats.js';
 import { createRtnetlinkRouting } from './adapters/rtnetlink/routing.js';
 import { createCgroupDirectory } from './adapters/system/cgroup-dir.js';
 import { systemClock } from './adapters/system/clock.js';
-import { openFileStore } from './adapters/system/file-store.js';
+import { openFileStore, type FileStore } from './adapters/system/file-store.js';
+import { readCappedFileSync } from './adapters/system/capped-read.js';
+import { createLogger, isJournalStream } from './adapters/system/logger.js';
+import { packageVersion } from '../lib/version.js';
 import { createIdentityResolver } from './adapters/system/identity.js';
 import { inRootNetns } from './adapters/system/netns.js';
 import { loadConfig, USAGE, type DaemonConfig } from './config.js';
@@ -29,17 +32,18 @@ import { Engine } from './core/engine.js';
 import type { Accounting, Firewall, Logger, Routing } from './ports.js';
 import { Runtime, type RuntimeDeps } from './runtime.js';
 
-function makeLogger(debug: boolean): Logger {
-  return (level, msg) => {
-    if (level === 'debug' && !debug) return;
-    process.stderr.write(`netsessiond ${level}: ${msg}\n`);
-  }
-}
-
 async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--version')) {
+    process.stdout.write(`netsessiond (${packageVersion()})\n`);
+    return 0;
+  }
   let config: DaemonConfig | null;
   try {
-    config = loadConfig(argv, (p) => readFileSync(p, 'utf8'));
+    config = loadConfig(argv, (p, maxBytes) => {
+      const text = readCappedFileSync(p, maxBytes);
+      if (text === null) throw new Error(`${p}: no such file`);
+      return text;
+    });
   } catch (err) {
     process.stderr.write(`netsessiond: ${(err as Error).message}\n${USAGE}\n`);
     return 2;
@@ -48,7 +52,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const log = makeLogger(config.debug);
+  const log = createLogger({ level: config.logLevel, journal: isJournalStream(process.env.JOURNAL_STREAM) });
   if (!config.allowRootNetns && inRootNetns()) {
     log('error', "refusing to run in the machine's root network namespace (it would manage this host's links); run it inside a namespace (ip netns exec ...) or pass --allow-root-netns");
     return 1;
@@ -57,6 +61,8 @@ async function main(argv: string[]): Promise<number> {
   const engine = new Engine({ core: config.core, preferredTechnologies: config.preferredTechnologies, manage: config.manage });
   const bus = createDBusAdapter({ busName: config.busName, log });
   const datapath = makeDatapath(config, engine, log);
+  const caps = { maxFileBytes: config.maxFileBytes, maxFiles: config.maxDirFiles };
+  const store = await openStateStore(config, log);
   const runtime = new Runtime({
     engine,
     events: bus.events,
@@ -68,8 +74,8 @@ async function main(argv: string[]): Promise<number> {
       probe: new HttpProbe({ connectTimeoutMs: config.onlineCheck.connectTimeoutMs }),
       urls: { 4: config.onlineCheckUrl4, 6: config.onlineCheckUrl6 },
     },
-    policies: createPolicyDir(config.policyDir, log),
-    store: await openFileStore(config.stateDir),
+    policies: createPolicyDir(config.policyDir, log, undefined, caps),
+    ...(store ? { store } : {}),
     linkStats: createLinkStats({ log }),
     cgroups: createCgroupDirectory(),
     ...(engine.manage.enabled ? { manage: makeManage(config, log) } : {}),
@@ -120,8 +126,23 @@ function makeManage(config: DaemonConfig, log: Logger): NonNullable<RuntimeDeps[
     }),
     ipv6: createIpv6Switches(),
     nameservers: createResolvWriter({ path: config.resolvConf }),
-    provisioning: createProvisioningDir(config.provisioningDir, log),
+    provisioning: createProvisioningDir(config.provisioningDir, log, undefined, { maxFileBytes: config.maxFileBytes, maxFiles: config.maxDirFiles }),
   };
+}
+
+/**
+ * The settings store, or none: a state dir that cannot be created or written (a file in its
+ * place, read-only, no permission) must not keep the network down, so the daemon runs without
+ * persistence and says so once, with the fix.
+ */
+async function openStateStore(config: DaemonConfig, log: Logger): Promise<FileStore | null> {
+  try {
+    return await openFileStore(config.stateDir, { maxFileBytes: config.maxFileBytes });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    log('warn', `state directory ${config.stateDir} is unusable (${code}): running with default settings and without saving them; fix: make ${config.stateDir} a directory writable by the daemon, then restart it`);
+    return null;
+  }
 }
 
 /** The kernel datapath chosen by `--firewall`: routing always, marking and counting by backend. */

@@ -38,3 +38,4 @@ export { Manager, getManager } from './manager.js';
 export { DBusTransport, type DBusTransportOptions } from './dbus-transport.js';
 export { getDefaultTransport, setDefaultTransport } from './default-transport.js';
 export { MockSession, MockTransport, type MockCall, type MockMethod, type MockTransportOptions, type MockUplink } from './mock/index.js';
+export { packageVersion } from './version.js';

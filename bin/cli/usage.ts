@@ -30,6 +30,7 @@ session options:
 global options:
   --json              JSON output (JSON lines for session create and monitor)
   --bus ADDRESS       D-Bus address (default: $DBUS_SYSTEM_BUS_ADDRESS, else the system bus)
+  --version           print the version and exit (alone)
 
 exit status: 0 ok, 1 failure, 2 bad command line, 3 daemon or bus not available,
 130 interrupted while setting up;

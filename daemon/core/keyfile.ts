@@ -32,13 +32,23 @@ export interface KeyFileSyntax {
   checkGroup(name: string): string | null;
   /** An error detail for a key (and its value) in a group, or null when it is fine. */
   checkKey(group: string, key: string, value: string): string | null;
+  /** Whether a group counts against a {@link GroupCap} (default: every group). */
+  countsGroup?(name: string): boolean;
+}
+
+/** A cap on the groups one read may return; the reader stops at the first group over it. */
+export interface GroupCap {
+  max: number;
+  /** The whole error detail for the group over the cap (the line is added by the caller). */
+  detail: string;
 }
 
 /** Reads `text`; `fail(line, detail)` must throw (the caller's typed error). */
-export function readKeyFile(text: string, syntax: KeyFileSyntax, fail: (line: number, detail: string) => never): KeyFileGroup[] {
+export function readKeyFile(text: string, syntax: KeyFileSyntax, fail: (line: number, detail: string) => never, cap?: GroupCap): KeyFileGroup[] {
   const groups: KeyFileGroup[] = [];
   const names = new Set<string>();
   let current: KeyFileGroup | null = null;
+  let counted = 0;
   text
     .replace(/^\uFEFF/, '')
     .split(/\r?\n/)
@@ -53,6 +63,7 @@ export function readKeyFile(text: string, syntax: KeyFileSyntax, fail: (line: nu
         const bad = syntax.checkGroup(name);
         if (bad) return fail(line, bad);
         if (names.has(name)) return fail(line, `group [${name}] appears twice in this file`);
+        if (cap && syntax.countsGroup?.(name) !== false && ++counted > cap.max) return fail(line, cap.detail);
         names.add(name);
         current = { name, line, values: new Map() };
         groups.push(current);
