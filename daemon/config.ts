@@ -247,9 +247,9 @@ export const USAGE = `usage: netsessiond [options]
   --firewall KIND           nftables (default) | iptables | none
   --log-level LEVEL         debug | info (default) | warn | error
   --debug                   same as --log-level debug
-  --max-file-size BYTES     largest policy, provisioning, config or settings file read (default 1048576)
+  --max-file-size BYTES     largest policy, provisioning, config or settings file read (default 262144)
   --max-dir-files N         most files held per policy or provisioning directory (default 1000)
-  --max-policy-groups N     most policy groups in force across all policy files (default 10000)
+  --max-policy-groups N     most policy groups in force across all policy files (default 1000)
   --max-provisioning-services N  most [service_*] sections in force (default 1000)
   --version                 print the version and exit
   --allow-root-netns        run even in the machine's root network namespace

@@ -40,7 +40,7 @@ export interface CoreConfig {
   maxProvisioningServices: number;
 }
 
-/** The defaults: 4095 marks in `0x0fff0000`, tables and priorities 10000-10999, 64/256 sessions, 10,000 policy groups, 1,000 provisioned services. */
+/** The defaults: 4095 marks in `0x0fff0000`, tables and priorities 10000-10999, 64/256 sessions, 1,000 policy groups, 1,000 provisioned services. */
 export const DEFAULT_CORE_CONFIG: Readonly<CoreConfig> = Object.freeze({
   markMask: 0x0fff0000,
   sessionTagMask: 0x0000ffff,
@@ -48,7 +48,7 @@ export const DEFAULT_CORE_CONFIG: Readonly<CoreConfig> = Object.freeze({
   priorityRange: Object.freeze({ start: 10000, end: 10999 }),
   maxSessionsPerClient: 64,
   maxSessionsPerUid: 256,
-  maxPolicyGroups: 10_000,
+  maxPolicyGroups: 1_000,
   maxProvisioningServices: 1_000,
 });
 

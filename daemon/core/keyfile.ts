@@ -43,6 +43,11 @@ export interface GroupCap {
   detail: string;
 }
 
+/** A line as quoted in an error: a one-line 1 MiB file must not make a 1 MiB log line. */
+function quote(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
 /** Reads `text`; `fail(line, detail)` must throw (the caller's typed error). */
 export function readKeyFile(text: string, syntax: KeyFileSyntax, fail: (line: number, detail: string) => never, cap?: GroupCap): KeyFileGroup[] {
   const groups: KeyFileGroup[] = [];
@@ -59,7 +64,7 @@ export function readKeyFile(text: string, syntax: KeyFileSyntax, fail: (line: nu
       if (trimmed.startsWith('[')) {
         const m = /^\[([^[\]]*)\]$/.exec(trimmed)?.[1];
         const name = syntax.trimGroupName ? m?.trim() : m;
-        if (name === undefined) return fail(line, `malformed group header '${trimmed}' (expected ${syntax.headerHint})`);
+        if (name === undefined) return fail(line, `malformed group header '${quote(trimmed)}' (expected ${syntax.headerHint})`);
         const bad = syntax.checkGroup(name);
         if (bad) return fail(line, bad);
         if (names.has(name)) return fail(line, `group [${name}] appears twice in this file`);
@@ -70,12 +75,12 @@ export function readKeyFile(text: string, syntax: KeyFileSyntax, fail: (line: nu
         return;
       }
       const eq = trimmed.indexOf('=');
-      if (eq < 0) return fail(line, `malformed line '${trimmed}' (expected ${syntax.lineHint}, [group] or a # comment)`);
+      if (eq < 0) return fail(line, `malformed line '${quote(trimmed)}' (expected ${syntax.lineHint}, [group] or a # comment)`);
       const key = trimmed.slice(0, eq).trim();
       const value = trimmed.slice(eq + 1).trim();
       if (key === '') return fail(line, 'missing key before =');
       const group: KeyFileGroup | null = current;
-      if (group === null) return fail(line, `key '${key}' appears before any ${syntax.groupWord} header`);
+      if (group === null) return fail(line, `key '${quote(key)}' appears before any ${syntax.groupWord} header`);
       const bad = syntax.checkKey(group.name, key, value);
       if (bad) return fail(line, bad);
       if (group.values.has(key)) return fail(line, `duplicate key '${key}' in group [${group.name}]`);

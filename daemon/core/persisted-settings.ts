@@ -47,7 +47,7 @@ export interface DecodedSettings {
 export const SETTINGS_VERSION = 1;
 
 /** Most services kept from a settings file: far above any device's links, and a bound on memory. */
-export const MAX_SAVED_SERVICES = 4096;
+export const MAX_SAVED_SERVICES = 1024;
 
 /** Service ids become D-Bus object path elements, so only these characters can be real ids. */
 const SERVICE_ID_RE = /^[A-Za-z0-9_]+$/;

@@ -10,10 +10,14 @@
  * (refused, EACCES, a symlink loop) is logged once per change and never delivered, so its
  * previous version stays in force. At most `maxFiles` files are held; more are refused. What is
  * remembered per file is a digest, not the text, so memory does not grow with file sizes.
+ *
+ * inotify drops events when its queue overflows (thousands of files written at once), and
+ * fs.watch does not say so; a rescan every `rescanMs` (stat of each name, a read only where
+ * inode, size or mtime changed) picks up whatever was missed.
  */
 import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger, PolicySource } from '../../ports.js';
 import { DEFAULT_MAX_DIR_FILES, DEFAULT_MAX_FILE_BYTES, DIR_FILES_CAP, overCap } from '../../file-caps.js';
@@ -39,7 +43,12 @@ export interface WatchedDirOptions {
   maxFileBytes?: number;
   /** Files held at once (default {@link DEFAULT_MAX_DIR_FILES}). */
   maxFiles?: number;
+  /** Interval of the backstop rescan (default {@link DEFAULT_RESCAN_MS}). */
+  rescanMs?: number;
 }
+
+/** Default interval of the backstop rescan. */
+export const DEFAULT_RESCAN_MS = 10_000;
 
 const digest = (text: string): string => createHash('sha256').update(text).digest('base64');
 
@@ -51,22 +60,56 @@ export function createWatchedDir(opts: WatchedDirOptions): PolicySource {
   const maxFiles = opts.maxFiles ?? DEFAULT_MAX_DIR_FILES;
   let watcher: FSWatcher | null = null;
   const known = new Map<string, string>();
+  /** Per name, what stat said when it was last looked at (for the rescan). */
+  const looked = new Map<string, string>();
+  /** Per name refused as unreadable, the stat it had then: logged once per version. */
+  const refused = new Map<string, string>();
   const pending = new Map<string, NodeJS.Timeout>();
+  let rescanTimer: NodeJS.Timeout | null = null;
+  const signature = (file: string) =>
+    stat(join(dir, file)).then(
+      (st) => `${st.ino}:${st.size}:${st.mtimeMs}`,
+      (e: NodeJS.ErrnoException) => e.code ?? 'error',
+    );
   const rejected = (file: string, detail: string) => log('error', `${label} rejected, previous version kept: ${join(dir, file)}: ${detail}`);
 
-  async function readOne(file: string, onFile: (file: string, text: string | null) => void, quietCap = false): Promise<boolean> {
-    if (!known.has(file) && known.size >= maxFiles) {
+  /**
+   * Reads run one at a time: the file cap is checked against files actually held (10,000
+   * concurrent reads would all pass it), and at most one file's bytes are in memory.
+   */
+  let chain: Promise<unknown> = Promise.resolve();
+  function readOne(file: string, onFile: (file: string, text: string | null) => void, quietCap = false): Promise<boolean> {
+    const next = chain.then(() => readNow(file, onFile, quietCap));
+    chain = next.catch(() => {});
+    return next;
+  }
+
+  async function readNow(file: string, onFile: (file: string, text: string | null) => void, quietCap: boolean): Promise<boolean> {
+    const sig = await signature(file);
+    // Over the file cap nothing is remembered about a name (10,000 names would cost megabytes):
+    // the rescan then skips it, and each of its change events gets one line.
+    // Unreadable names count too: they are remembered (to log them once per version).
+    if (sig !== 'ENOENT' && !known.has(file) && !refused.has(file) && known.size + refused.size >= maxFiles) {
       if (!quietCap) rejected(file, overCap(`file ${known.size + 1}`, maxFiles, DIR_FILES_CAP));
       return false;
     }
+    if (sig === 'ENOENT') looked.delete(file);
+    else looked.set(file, sig);
+    // One line per refused version: more events for the same, unchanged file say nothing new.
+    const refuse = (detail: string) => {
+      if (refused.get(file) !== sig) rejected(file, detail);
+      refused.set(file, sig);
+    };
     let text: string | null;
     try {
       text = await readCappedFile(join(dir, file), maxBytes);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      rejected(file, e.code ? `${e.code}: cannot read it` : e.message.slice(join(dir, file).length + 2));
+      refuse(e.code ? `${e.code}: cannot read it` : e.message.slice(join(dir, file).length + 2));
       return true;
     }
+    refused.delete(file);
+    if (text === null) looked.delete(file);
     // fs.watch fires several events per write; only real content changes reach the consumer.
     const sum = text === null ? null : digest(text);
     if (sum === null ? !known.has(file) : known.get(file) === sum) return true;
@@ -74,6 +117,32 @@ export function createWatchedDir(opts: WatchedDirOptions): PolicySource {
     else known.set(file, sum);
     onFile(file, text);
     return true;
+  }
+
+  /** Reads every name whose stat changed since it was last looked at, and every one gone. */
+  async function rescan(onFile: (file: string, text: string | null) => void): Promise<void> {
+    let names: string[];
+    try {
+      names = (await readdir(dir)).filter(accept);
+    } catch {
+      return;
+    }
+    const present = new Set(names);
+    for (const f of [...looked.keys()]) if (!present.has(f) && !pending.has(f)) await readOne(f, onFile);
+    for (const f of names) {
+      // Names over the file cap are not looked at again until a held file goes.
+      if (pending.has(f) || (!looked.has(f) && known.size + refused.size >= maxFiles)) continue;
+      if ((await signature(f)) !== looked.get(f)) await readOne(f, onFile);
+    }
+  }
+
+  function scheduleRescan(onFile: (file: string, text: string | null) => void): void {
+    rescanTimer = setTimeout(() => {
+      void rescan(onFile).finally(() => {
+        if (rescanTimer) scheduleRescan(onFile);
+      });
+    }, opts.rescanMs ?? DEFAULT_RESCAN_MS);
+    rescanTimer.unref();
   }
 
   return {
@@ -110,8 +179,11 @@ export function createWatchedDir(opts: WatchedDirOptions): PolicySource {
         }
       }
       if (over) log('error', `${label}: ${over} file(s) not loaded from ${dir}, from ${firstOver} on: ${overCap(`${known.size + over} files`, maxFiles, DIR_FILES_CAP)}`);
+      scheduleRescan(onFile);
     },
     async stop() {
+      if (rescanTimer) clearTimeout(rescanTimer);
+      rescanTimer = null;
       watcher?.close();
       watcher = null;
       for (const t of pending.values()) clearTimeout(t);

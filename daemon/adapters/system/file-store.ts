@@ -135,7 +135,7 @@ export interface FileStore extends Store {
 
 /** Options of {@link openFileStore}. */
 export interface FileStoreOptions {
-  /** Largest file `read` accepts (default 1 MiB); bigger ones throw FileRefusedError. */
+  /** Largest file `read` accepts (default MaxFileSize, 256 KiB); bigger ones throw FileRefusedError. */
   maxFileBytes?: number;
 }
 

@@ -46,7 +46,8 @@ export function withCgroup2Mount(argv: readonly string[]): string[] {
  */
 export async function startNetsessiond(sb: Sandbox, opts: DaemonOptions = {}): Promise<SandboxProcess> {
   if (!sb.dbusAddress) throw new Error('startNetsessiond needs a sandbox with a private bus');
-  const base = opts.command ?? [process.execPath, '--import', 'tsx', opts.entry ?? `${REPO_ROOT}daemon/main.ts`, ...(opts.args ?? [])];
+  // The V8 flag of daemon/main.ts's shebang (which this command bypasses).
+  const base = opts.command ?? [process.execPath, '--max-semi-space-size=2', '--import', 'tsx', opts.entry ?? `${REPO_ROOT}daemon/main.ts`, ...(opts.args ?? [])];
   if (opts.mountCgroup2 && opts.user) throw new Error('startNetsessiond: mountCgroup2 needs root; it cannot be combined with user');
   const command = opts.mountCgroup2 ? withCgroup2Mount(base) : base;
   const proc = sb.spawn(sb.devNs, command, { env: opts.env ?? {}, cwd: REPO_ROOT, ...(opts.user ? { user: opts.user } : {}) });

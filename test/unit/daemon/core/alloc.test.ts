@@ -260,7 +260,7 @@ describe('validateCoreConfig', () => {
       priorityRange: { start: 10000, end: 10999 },
       maxSessionsPerClient: 64,
       maxSessionsPerUid: 256,
-      maxPolicyGroups: 10_000,
+      maxPolicyGroups: 1_000,
       maxProvisioningServices: 1_000,
     });
   });
