@@ -123,6 +123,7 @@ export class Runtime implements DaemonApi {
   #saving = true;
   /** The session count last logged (see #noteSessionCount). */
   #loggedSessions = 0;
+  #loggedSessionsAt = -Infinity;
   readonly #manage: ManageSync | null;
   #storeChain: Promise<void> = Promise.resolve();
 
@@ -310,13 +311,17 @@ export class Runtime implements DaemonApi {
 
   /**
    * One line when the number of sessions has moved a lot since the last line (by half, and by
-   * at least 16): a person sees load coming and going, not each of 10,000 churns.
+   * at least 16), at most once a minute: a person sees load coming and going, not each of
+   * 10,000 churns (nor a count swinging between 0 and 20 with every burst).
    */
   #noteSessionCount(): void {
     const n = this.engine.sessionCount();
     const last = this.#loggedSessions;
     if (Math.abs(n - last) < Math.max(16, last / 2)) return;
+    const now = this.#d.clock.now();
+    if (now - this.#loggedSessionsAt < 60_000) return;
     this.#loggedSessions = n;
+    this.#loggedSessionsAt = now;
     this.#d.log('info', `sessions: ${n} (was ${last})`);
   }
 
