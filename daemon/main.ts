@@ -70,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
   const runtime = new Runtime({
     engine,
     events: bus.events,
-    links: createRtnetlinkLinkSource({ overrides: config.bearers, include: config.interfaces, ignore: config.ignore, log: (m) => log('debug', m) }),
+    links: createRtnetlinkLinkSource({ overrides: config.bearers, include: config.interfaces, ignore: config.ignore, log: (m, level = 'debug') => log(level, m), ...netlinkRcvbuf() }),
     identity: createIdentityResolver(),
     clock: systemClock,
     online: {
@@ -121,7 +121,7 @@ function makeManage(config: DaemonConfig, log: Logger): NonNullable<RuntimeDeps[
   // Not fatal: statically provisioned links work without it.
   if (!found) log('error', `DhcpClient '${cmd}' not found (PATH=${process.env.PATH ?? ''}): links configured by DHCP will stay in 'configuration'; install busybox's udhcpc or set DhcpClient`);
   return {
-    links: createLinkConfig({ log }),
+    links: createLinkConfig({ log, ...netlinkRcvbuf() }),
     dhcp: new UdhcpcClient({
       command: config.dhcpClient,
       // A udhcpc left by a daemon that was SIGKILLed is found by its pid file and ended.
@@ -132,6 +132,15 @@ function makeManage(config: DaemonConfig, log: Logger): NonNullable<RuntimeDeps[
     nameservers: createResolvWriter({ path: config.resolvConf }),
     provisioning: createProvisioningDir(config.provisioningDir, log, undefined, { maxFileBytes: config.maxFileBytes, maxFiles: config.maxDirFiles }),
   };
+}
+
+/**
+ * `NETSESSIOND_EVENT_RCVBUF` (bytes): the event sockets' receive buffer. A diagnostic knob: the
+ * storm test makes it tiny to force overruns.
+ */
+function netlinkRcvbuf(): { eventRcvbuf?: number } {
+  const n = Number(process.env.NETSESSIOND_EVENT_RCVBUF);
+  return Number.isInteger(n) && n > 0 ? { eventRcvbuf: n } : {};
 }
 
 /**
