@@ -280,7 +280,7 @@ export function createLinkConfig(opts: LinkConfigOptions = {}): LinkConfig {
               await sock.delAddress(data, { local: bytes, address: bytes }, opt(0));
             }
           }
-          log('info', `link-config: ${describeLinkOp(o)}`);
+          log('debug', `link-config: ${describeLinkOp(o)}`);
         } catch (err) {
           const code = netlinkErrorCode(err);
           // Gone already / there already: the goal is reached.
@@ -324,7 +324,7 @@ export function createLinkConfig(opts: LinkConfigOptions = {}): LinkConfig {
         if (r.gateway) attrs.gateway = addressBytes(r.family, r.gateway) ?? undefined;
         await sock.newRoute(data, attrs, opt(NLM_F_CREATE | (o.op === 'replace' ? NLM_F_REPLACE : NLM_F_EXCL)));
       }
-      log('info', `link-config: ${what}`);
+      log('debug', `link-config: ${what}`);
     } catch (err) {
       const code = netlinkErrorCode(err);
       if (o.op === 'del' && (code === 'ESRCH' || code === 'ENOENT')) {
