@@ -166,14 +166,21 @@ describe.skipIf(!supported)('hostile files', () => {
     sample('10k files');
 
     await ping.stop();
-    await new Promise((r) => setTimeout(r, 2000));
-    const rss1 = rssKb(daemon.pid);
+    // V8 gives memory back some seconds after a burst (its memory reducer): sample until then.
+    const settle: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      await new Promise((r) => setTimeout(r, 2000));
+      settle.push(rssKb(daemon.pid));
+    }
+    console.log(`RSS every 2 s after the faults (kB): ${settle.join(' ')}`);
+    const rss1 = Math.min(...settle);
     console.log(`RSS after each fault: ${phases.join(', ')}`);
     console.log(`GetProperties: slowest ${ping.worst.toFixed(1)} ms, ${ping.failures} failed; RSS ${rss0} kB at start, peak ${peak} kB, ${rss1} kB at the end (${((rss1 - rss0) / 1024).toFixed(1)} MB more)`);
     expect(daemon.exitStatus).toBeNull();
     expect(ping.failures).toBe(0);
     expect(ping.worst).toBeLessThan(100);
     expect(rss1 - rss0).toBeLessThan(10 * 1024);
+    expect(peak - rss0).toBeLessThan(10 * 1024);
 
     // The good policy is still in force, for the old session and for a new one.
     expect(s1.n.settings.Interface).toBe('eth-c');

@@ -50,6 +50,8 @@ export interface WatchedDirOptions {
 /** Default interval of the backstop rescan. */
 export const DEFAULT_RESCAN_MS = 10_000;
 
+const first = (set: ReadonlySet<string>): string | undefined => set.values().next().value;
+
 const digest = (text: string): string => createHash('sha256').update(text).digest('base64');
 
 /** Watches `opts.dir`; see the module comment. */
@@ -64,7 +66,16 @@ export function createWatchedDir(opts: WatchedDirOptions): PolicySource {
   const looked = new Map<string, string>();
   /** Per name refused as unreadable, the stat it had then: logged once per version. */
   const refused = new Map<string, string>();
-  const pending = new Map<string, NodeJS.Timeout>();
+  /**
+   * Per name, when its last change event came. One timer sweeps them all: 10,000 files written
+   * at once must not cost 10,000 timers (memory the daemon keeps after the burst).
+   */
+  const pending = new Map<string, number>();
+  let sweepTimer: NodeJS.Timeout | null = null;
+  /** Names settled and waiting to be read, in order; one reader drains them. */
+  const queue = new Set<string>();
+  let draining = false;
+  let deliver: ((file: string, text: string | null) => void) | null = null;
   let rescanTimer: NodeJS.Timeout | null = null;
   const signature = (file: string) =>
     stat(join(dir, file)).then(
@@ -128,11 +139,49 @@ export function createWatchedDir(opts: WatchedDirOptions): PolicySource {
       return;
     }
     const present = new Set(names);
-    for (const f of [...looked.keys()]) if (!present.has(f) && !pending.has(f)) await readOne(f, onFile);
+    for (const f of [...looked.keys()]) if (!present.has(f) && !pending.has(f) && !queue.has(f)) await readOne(f, onFile);
     for (const f of names) {
       // Names over the file cap are not looked at again until a held file goes.
-      if (pending.has(f) || (!looked.has(f) && known.size + refused.size >= maxFiles)) continue;
+      if (pending.has(f) || queue.has(f) || (!looked.has(f) && known.size + refused.size >= maxFiles)) continue;
       if ((await signature(f)) !== looked.get(f)) await readOne(f, onFile);
+    }
+  }
+
+  function onEvent(name: string): void {
+    pending.set(name, Date.now());
+    if (!sweepTimer) armSweep(settleMs);
+  }
+
+  function armSweep(ms: number): void {
+    sweepTimer = setTimeout(sweep, ms);
+    sweepTimer.unref();
+  }
+
+  /** Moves names quiet for `settleMs` to the read queue; re-arms for the earliest of the rest. */
+  function sweep(): void {
+    sweepTimer = null;
+    const now = Date.now();
+    let next = Infinity;
+    for (const [name, at] of pending) {
+      if (now - at >= settleMs) {
+        pending.delete(name);
+        queue.add(name);
+      } else next = Math.min(next, at + settleMs - now);
+    }
+    if (next !== Infinity) armSweep(Math.max(1, next));
+    void drain();
+  }
+
+  async function drain(): Promise<void> {
+    if (draining || !deliver) return;
+    draining = true;
+    try {
+      for (let name = first(queue); name !== undefined; name = first(queue)) {
+        queue.delete(name);
+        await readOne(name, deliver);
+      }
+    } finally {
+      draining = false;
     }
   }
 
@@ -157,14 +206,7 @@ export function createWatchedDir(opts: WatchedDirOptions): PolicySource {
         return;
       }
       watcher = watch(dir, { persistent: false }, (_event, name) => {
-        if (!name || !accept(name)) return;
-        clearTimeout(pending.get(name));
-        const t = setTimeout(() => {
-          pending.delete(name);
-          void readOne(name, onFile);
-        }, settleMs);
-        t.unref();
-        pending.set(name, t);
+        if (name && accept(name)) onEvent(name);
       });
       // An error on the watch (the directory removed, inotify limits) must not end the daemon.
       watcher.on('error', (err) => log('warn', `${label} directory ${dir}: watch stopped (${err.message}); files in force stay`));
@@ -179,6 +221,9 @@ export function createWatchedDir(opts: WatchedDirOptions): PolicySource {
         }
       }
       if (over) log('error', `${label}: ${over} file(s) not loaded from ${dir}, from ${firstOver} on: ${overCap(`${known.size + over} files`, maxFiles, DIR_FILES_CAP)}`);
+      // Events that came during the initial read are read now.
+      deliver = onFile;
+      void drain();
       scheduleRescan(onFile);
     },
     async stop() {
@@ -186,8 +231,11 @@ export function createWatchedDir(opts: WatchedDirOptions): PolicySource {
       rescanTimer = null;
       watcher?.close();
       watcher = null;
-      for (const t of pending.values()) clearTimeout(t);
+      if (sweepTimer) clearTimeout(sweepTimer);
+      sweepTimer = null;
       pending.clear();
+      queue.clear();
+      deliver = null;
     },
   };
 }
