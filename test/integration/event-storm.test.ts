@@ -1,22 +1,32 @@
 /**
  * An rtnetlink event storm with a tiny receive buffer (NETSESSIOND_EVENT_RCVBUF=4096), so the
  * kernel drops notifications and flags ENOBUFS on the daemon's event sockets, while sessions
- * churn and an uplink loses its carrier in the middle of it. With netlink 0.3.0's sockets this
+ * churn and an uplink loses its carrier in the middle of it. eth-c is managed (its address and
+ * default route come from a provisioning file), so manage mode's route-notification socket is
+ * overrun too. With netlink 0.3.0's sockets this
  * aborted the process (SIGABRT); ours report the overrun and the daemon re-reads everything.
  *
  * Expected: the daemon is alive, it logged the overrun, and its services and sessions equal what
  * a freshly started daemon sees.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
 import { createSandbox, requireRoot, type Sandbox } from './harness/sandbox.js';
-import { ConnmanClient, v } from './support/connman-client.js';
+import { ConnmanClient, unwrap, v } from './support/connman-client.js';
+import { NETSESSION_MANAGER_INTERFACE } from '../../lib/protocol.js';
 
 const supported = requireRoot();
 let sb: Sandbox;
 let td: TestDaemon;
+const DAEMON = {
+  args: ['--ignore', 'st*'],
+  bearers: { 'eth-a': 'ethernet', 'eth-b': 'wifi', 'eth-c': 'ethernet' },
+  get general() {
+    return ['ManageInterfaces = eth-c', `ProvisioningDir = ${join(sb.tmpDir, 'prov')}`];
+  },
+};
 
 /** The parts of the daemon's view a storm could corrupt: services and two sessions' settings. */
 async function view(client: ConnmanClient, tag: string) {
@@ -26,7 +36,10 @@ async function view(client: ConnmanClient, tag: string) {
   await any.n.waitCount(1);
   await wifi.n.waitCount(1);
   const pick = (s: Record<string, unknown>) => ({ State: s.State, Bearer: s.Bearer, Interface: s.Interface });
-  return { services, any: pick(any.n.settings), wifi: pick(wifi.n.settings) };
+  // Manage mode's view of eth-c's default route (what the route-notification socket feeds).
+  const [routes] = unwrap(await client.call('/', NETSESSION_MANAGER_INTERFACE, 'GetDefaultRoutes', '', [])) as [Array<Record<string, unknown>>];
+  const defaults = routes.map((r) => `${String(r.Interface)} ${String(r.Family)} ${String(r.Gateway)} ${String(r.State)}`).sort();
+  return { services, any: pick(any.n.settings), wifi: pick(wifi.n.settings), defaults };
 }
 
 async function settled(client: ConnmanClient, want: (states: string[]) => boolean): Promise<void> {
@@ -46,7 +59,11 @@ describe.skipIf(!supported)('event storm', () => {
     await sb.run(sb.devNs, ['ip', 'link', 'add', 'st0', 'type', 'veth', 'peer', 'name', 'st1']);
     await sb.run(sb.devNs, ['ip', 'link', 'set', 'st0', 'up']);
     await sb.run(sb.devNs, ['ip', 'link', 'set', 'st1', 'up']);
-    td = await startTestDaemon(sb, { args: ['--ignore', 'st*'], env: { NETSESSIOND_EVENT_RCVBUF: '4096' } });
+    await sb.bareUplink('eth-c');
+    const u = sb.uplink('eth-c');
+    mkdirSync(join(sb.tmpDir, 'prov'), { recursive: true });
+    writeFileSync(join(sb.tmpDir, 'prov', 'c.config'), `[service_c]\nType = ethernet\nDeviceName = eth-c\nIPv4 = ${u.devAddr4}/255.255.255.248/${u.gw4}\nIPv6 = off\n`);
+    td = await startTestDaemon(sb, { ...DAEMON, args: [...DAEMON.args, '--log-level', 'debug'], env: { NETSESSIOND_EVENT_RCVBUF: '4096' } });
   }, 120_000);
 
   afterAll(async () => {
@@ -90,12 +107,13 @@ describe.skipIf(!supported)('event storm', () => {
 
     expect(td.daemon.exitStatus).toBeNull();
     expect(td.daemon.stderr).toMatch(/rtnetlink: \d+ event overrun\(s\) \(ENOBUFS: notifications lost\); re-reading/);
+    expect(td.daemon.stderr).toMatch(/link-config: route notifications overrun \(ENOBUFS\)/);
     await settled(client, (s) => s.filter((x) => x === 'online').length === 2 && s.includes('idle'));
     const stormed = await view(client, 'stormed');
     client.disconnect();
 
     await td.daemon.kill('SIGTERM');
-    td = await startTestDaemon(sb, { args: ['--ignore', 'st*'] });
+    td = await startTestDaemon(sb, DAEMON);
     const fresh = await ConnmanClient.connect(sb.dbusAddress!);
     await settled(fresh, (s) => s.filter((x) => x === 'online').length === 2 && s.includes('idle'));
     const freshView = await view(fresh, 'fresh');

@@ -374,7 +374,10 @@ export function createLinkConfig(opts: LinkConfigOptions = {}): LinkConfig {
           groups: [RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE],
           rcvbuf: opts.eventRcvbuf ?? RECV_BUFFER,
           onMessages: (msgs) => onMessages(msgs),
-          onOverrun: () => void serial(resyncTracked),
+          onOverrun: () => {
+            log('debug', 'link-config: route notifications overrun (ENOBUFS); re-reading the default routes it tracks');
+            void serial(resyncTracked);
+          },
           onError: (err) => {
             log('error', `link-config: route notifications: ${err.message}; re-subscribing`);
             events = null;
