@@ -9,6 +9,7 @@ import { DEFAULT_CORE_CONFIG, type CoreConfig } from './core/config.js';
 import { ConfigError } from './core/errors.js';
 import { compileGlobList } from './core/glob.js';
 import { DEFAULT_MANAGE_CONFIG, type ManageConfig } from './core/manage.js';
+import { DEFAULT_MAX_DIR_FILES, DEFAULT_MAX_FILE_BYTES } from './file-caps.js';
 import { DEFAULT_ONLINE_CHECK_SETTINGS, validateOnlineCheckSettings, type OnlineCheckSettings } from './core/online-schedule.js';
 
 export interface DaemonConfig {
@@ -38,7 +39,17 @@ export interface DaemonConfig {
   dhcpClient: string[];
   /** The resolv.conf-style file for managed services' nameservers; default <stateDir>/resolv.conf. */
   resolvConf: string;
+  /** Bytes per file the daemon reads (policy, provisioning, configuration, settings). */
+  maxFileBytes: number;
+  /** Files held per policy or provisioning directory. */
+  maxDirFiles: number;
+  /** Log lines below this level are dropped. */
+  logLevel: LogLevel;
 }
+
+/** Log levels, most verbose first. */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Defaults (ConnMan's where ConnMan has the setting). */
 export function defaultConfig(): DaemonConfig {
@@ -62,6 +73,9 @@ export function defaultConfig(): DaemonConfig {
     provisioningDir: '/var/lib/netsession/provisioning',
     dhcpClient: ['internal'],
     resolvConf: '/var/lib/netsession/resolv.conf',
+    maxFileBytes: DEFAULT_MAX_FILE_BYTES,
+    maxDirFiles: DEFAULT_MAX_DIR_FILES,
+    logLevel: 'info',
   };
 }
 
@@ -101,6 +115,17 @@ function int(key: string, v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n)) throw new ConfigError(`${key}: expected an integer, got '${v}'`);
   return n;
+}
+
+function positive(key: string, v: string): number {
+  const n = int(key, v);
+  if (n < 1) throw new ConfigError(`${key}: expected an integer >= 1, got '${v}'`);
+  return n;
+}
+
+function logLevel(key: string, v: string): LogLevel {
+  if (!(LOG_LEVELS as readonly string[]).includes(v)) throw new ConfigError(`${key}: expected one of ${LOG_LEVELS.join(', ')}, got '${v}'`);
+  return v as LogLevel;
 }
 
 function range(key: string, v: string): { start: number; end: number } {
@@ -164,6 +189,11 @@ const GENERAL: Record<string, (c: DaemonConfig, v: string, key: string) => void>
     c.reconcileInterval = n;
   },
   Debug: (c, v, k) => (c.debug = bool(k, v)),
+  LogLevel: (c, v, k) => (c.logLevel = logLevel(k, v)),
+  MaxFileSize: (c, v, k) => (c.maxFileBytes = positive(k, v)),
+  MaxDirFiles: (c, v, k) => (c.maxDirFiles = positive(k, v)),
+  MaxPolicyGroups: (c, v, k) => (c.core.maxPolicyGroups = positive(k, v)),
+  MaxProvisioningServices: (c, v, k) => (c.core.maxProvisioningServices = positive(k, v)),
   ManageInterfaces: (c, v, k) => (c.manage.manage = globs(k, v)),
   ObserveInterfaces: (c, v, k) => (c.manage.observe = globs(k, v)),
   ProvisioningDir: (c, v) => (c.provisioningDir = v),
@@ -177,10 +207,14 @@ const GENERAL: Record<string, (c: DaemonConfig, v: string, key: string) => void>
   ResolvConf: (c, v) => (c.resolvConf = v),
 };
 
+/** Most `[Bearers]` entries: each is matched against every new link's name. */
+export const MAX_BEARER_OVERRIDES = 256;
+
 /** Applies an INI file's text on top of `base`. */
 export function applyConfigFile(base: DaemonConfig, text: string, file: string): DaemonConfig {
   const c = structuredClone(base);
   for (const [name, keys] of parseIni(text, file)) {
+    if (name === 'Bearers' && keys.size > MAX_BEARER_OVERRIDES) throw new ConfigError(`${file}: [Bearers] has ${keys.size} entries, over the cap of ${MAX_BEARER_OVERRIDES}`);
     if (name === 'General') {
       for (const [k, v] of keys) {
         const set = GENERAL[k];
@@ -211,13 +245,22 @@ export const USAGE = `usage: netsessiond [options]
   --online-check-url6 URL   IPv6 online-check URL
   --online-check-mode MODE  none | one-shot | continuous
   --firewall KIND           nftables (default) | iptables | none
-  --debug                   log debug messages
+  --log-level LEVEL         debug | info (default) | warn | error
+  --debug                   same as --log-level debug
+  --max-file-size BYTES     largest policy, provisioning, config or settings file read (default 262144)
+  --max-dir-files N         most files held per policy or provisioning directory (default 1000)
+  --max-policy-groups N     most policy groups in force across all policy files (default 1000)
+  --max-provisioning-services N  most [service_*] sections in force (default 1000)
+  --version                 print the version and exit
   --allow-root-netns        run even in the machine's root network namespace
   --version                 print the version and exit
   --help                    this text`;
 
-/** Parses argv, reading the `--config` file through `readFile`. Returns null for --help. */
-export function loadConfig(argv: string[], readFile: (path: string) => string): DaemonConfig | null {
+/**
+ * Parses argv, reading the `--config` file through `readFile` (given the file-size cap). Returns
+ * null for --help (`--version` is answered before this runs).
+ */
+export function loadConfig(argv: string[], readFile: (path: string, maxBytes: number) => string): DaemonConfig | null {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -234,13 +277,20 @@ export function loadConfig(argv: string[], readFile: (path: string) => string): 
       'online-check-mode': { type: 'string' },
       firewall: { type: 'string' },
       debug: { type: 'boolean' },
+      'log-level': { type: 'string' },
+      'max-file-size': { type: 'string' },
+      'max-dir-files': { type: 'string' },
+      'max-policy-groups': { type: 'string' },
+      'max-provisioning-services': { type: 'string' },
       'allow-root-netns': { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
   if (values.help) return null;
   let c = defaultConfig();
-  if (values.config) c = applyConfigFile(c, readFile(values.config), values.config);
+  // The cap from the command line applies to the config file itself too.
+  const maxFile = values['max-file-size'] !== undefined ? positive('--max-file-size', values['max-file-size']) : c.maxFileBytes;
+  if (values.config) c = applyConfigFile(c, readFile(values.config, maxFile), values.config);
   const policyDirSet = values['policy-dir'] !== undefined || c.policyDir !== defaultConfig().policyDir;
   const provisioningDirSet = values['provisioning-dir'] !== undefined || c.provisioningDir !== defaultConfig().provisioningDir;
   const resolvSet = c.resolvConf !== defaultConfig().resolvConf;
@@ -258,6 +308,12 @@ export function loadConfig(argv: string[], readFile: (path: string) => string): 
   if (values['online-check-mode']) c.onlineCheck.mode = values['online-check-mode'] as OnlineCheckSettings['mode'];
   if (values.firewall) c.firewall = firewallKind('--firewall', values.firewall);
   if (values.debug) c.debug = true;
+  if (values['log-level']) c.logLevel = logLevel('--log-level', values['log-level']);
+  else if (c.debug) c.logLevel = 'debug';
+  if (values['max-file-size'] !== undefined) c.maxFileBytes = maxFile;
+  if (values['max-dir-files'] !== undefined) c.maxDirFiles = positive('--max-dir-files', values['max-dir-files']);
+  if (values['max-policy-groups'] !== undefined) c.core.maxPolicyGroups = positive('--max-policy-groups', values['max-policy-groups']);
+  if (values['max-provisioning-services'] !== undefined) c.core.maxProvisioningServices = positive('--max-provisioning-services', values['max-provisioning-services']);
   if (values['allow-root-netns']) c.allowRootNetns = true;
   c.onlineCheck = validateOnlineCheckSettings(c.onlineCheck);
   return c;

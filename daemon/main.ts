@@ -1,10 +1,14 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 /**
  * netsessiond: the composition root. The only file that names concrete adapters.
  * Runs in the foreground, logs to stderr, exits cleanly on SIGTERM/SIGINT after sending
  * Notification.Release to every session's client.
+ *
+ * `--max-semi-space-size=2` (MB): V8 grows its young generation to 16 MB semi-spaces under a burst
+ * of allocation (10,000 policy files, a session storm) and keeps the memory; at 2 MB the daemon
+ * ends such a burst ~2 MB larger instead of ~30 MB (docs/architecture.md, "Memory").
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDBusAdapter } from './adapters/dbus/index.js';
 import { createIptablesBackend } from './adapters/iptables/index.js';
@@ -21,7 +25,9 @@ import { createLinkStats } from './adapters/rtnetlink/link-stats.js';
 import { createRtnetlinkRouting } from './adapters/rtnetlink/routing.js';
 import { createCgroupDirectory } from './adapters/system/cgroup-dir.js';
 import { systemClock } from './adapters/system/clock.js';
-import { openFileStore } from './adapters/system/file-store.js';
+import { openFileStore, type FileStore } from './adapters/system/file-store.js';
+import { readCappedFileSync } from './adapters/system/capped-read.js';
+import { createLogger, isJournalStream } from './adapters/system/logger.js';
 import { createIdentityResolver } from './adapters/system/identity.js';
 import { inRootNetns } from './adapters/system/netns.js';
 // The daemon and netsessionctl ship in one package and report its version the same way.
@@ -31,13 +37,6 @@ import { Engine } from './core/engine.js';
 import type { Accounting, DhcpClient, Firewall, Logger, Routing } from './ports.js';
 import { Runtime, type RuntimeDeps } from './runtime.js';
 
-function makeLogger(debug: boolean): Logger {
-  return (level, msg) => {
-    if (level === 'debug' && !debug) return;
-    process.stderr.write(`netsessiond ${level}: ${msg}\n`);
-  }
-}
-
 async function main(argv: string[]): Promise<number> {
   // Before the options are parsed: `--version` answers even next to options this build lacks.
   if (argv.includes('--version')) {
@@ -46,7 +45,11 @@ async function main(argv: string[]): Promise<number> {
   }
   let config: DaemonConfig | null;
   try {
-    config = loadConfig(argv, (p) => readFileSync(p, 'utf8'));
+    config = loadConfig(argv, (p, maxBytes) => {
+      const text = readCappedFileSync(p, maxBytes);
+      if (text === null) throw new Error(`${p}: no such file`);
+      return text;
+    });
   } catch (err) {
     process.stderr.write(`netsessiond: ${(err as Error).message}\n${USAGE}\n`);
     return 2;
@@ -55,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const log = makeLogger(config.debug);
+  const log = createLogger({ level: config.logLevel, journal: isJournalStream(process.env.JOURNAL_STREAM) });
   if (!config.allowRootNetns && inRootNetns()) {
     log('error', "refusing to run in the machine's root network namespace (it would manage this host's links); run it inside a namespace (ip netns exec ...) or pass --allow-root-netns");
     return 1;
@@ -64,10 +67,12 @@ async function main(argv: string[]): Promise<number> {
   const engine = new Engine({ core: config.core, preferredTechnologies: config.preferredTechnologies, manage: config.manage });
   const bus = createDBusAdapter({ busName: config.busName, log });
   const datapath = makeDatapath(config, engine, log);
+  const caps = { maxFileBytes: config.maxFileBytes, maxFiles: config.maxDirFiles };
+  const store = await openStateStore(config, log);
   const runtime = new Runtime({
     engine,
     events: bus.events,
-    links: createRtnetlinkLinkSource({ overrides: config.bearers, include: config.interfaces, ignore: config.ignore, log: (m) => log('debug', m) }),
+    links: createRtnetlinkLinkSource({ overrides: config.bearers, include: config.interfaces, ignore: config.ignore, log: (m, level = 'debug') => log(level, m), ...netlinkRcvbuf() }),
     identity: createIdentityResolver(),
     clock: systemClock,
     online: {
@@ -75,8 +80,8 @@ async function main(argv: string[]): Promise<number> {
       probe: new HttpProbe({ connectTimeoutMs: config.onlineCheck.connectTimeoutMs }),
       urls: { 4: config.onlineCheckUrl4, 6: config.onlineCheckUrl6 },
     },
-    policies: createPolicyDir(config.policyDir, log),
-    store: await openFileStore(config.stateDir),
+    policies: createPolicyDir(config.policyDir, log, undefined, caps),
+    ...(store ? { store } : {}),
     linkStats: createLinkStats({ log }),
     cgroups: createCgroupDirectory(),
     ...(engine.manage.enabled ? { manage: makeManage(config, log) } : {}),
@@ -114,11 +119,11 @@ async function main(argv: string[]): Promise<number> {
 /** Manage mode's adapters: rtnetlink link configuration, DHCPv4, IPv6 sysctls, the nameserver file, provisioning files. */
 function makeManage(config: DaemonConfig, log: Logger): NonNullable<RuntimeDeps['manage']> {
   return {
-    links: createLinkConfig({ log }),
+    links: createLinkConfig({ log, ...netlinkRcvbuf() }),
     dhcp: makeDhcpClient(config, log),
     ipv6: createIpv6Switches(),
     nameservers: createResolvWriter({ path: config.resolvConf }),
-    provisioning: createProvisioningDir(config.provisioningDir, log),
+    provisioning: createProvisioningDir(config.provisioningDir, log, undefined, { maxFileBytes: config.maxFileBytes, maxFiles: config.maxDirFiles }),
   };
 }
 
@@ -136,6 +141,30 @@ function makeDhcpClient(config: DaemonConfig, log: Logger): DhcpClient {
     runDir: join(config.stateDir, 'dhcp'),
     log: dhcpLog,
   });
+}
+
+/**
+ * `NETSESSIOND_EVENT_RCVBUF` (bytes): the event sockets' receive buffer. A diagnostic knob: the
+ * storm test makes it tiny to force overruns.
+ */
+function netlinkRcvbuf(): { eventRcvbuf?: number } {
+  const n = Number(process.env.NETSESSIOND_EVENT_RCVBUF);
+  return Number.isInteger(n) && n > 0 ? { eventRcvbuf: n } : {};
+}
+
+/**
+ * The settings store, or none: a state dir that cannot be created or written (a file in its
+ * place, read-only, no permission) must not keep the network down, so the daemon runs without
+ * persistence and says so once, with the fix.
+ */
+async function openStateStore(config: DaemonConfig, log: Logger): Promise<FileStore | null> {
+  try {
+    return await openFileStore(config.stateDir, { maxFileBytes: config.maxFileBytes });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    log('warn', `state directory ${config.stateDir} is unusable (${code}): running with default settings and without saving them; fix: make ${config.stateDir} a directory writable by the daemon, then restart it`);
+    return null;
+  }
 }
 
 /** The kernel datapath chosen by `--firewall`: routing always, marking and counting by backend. */

@@ -236,6 +236,10 @@ export interface Clock {
 export interface Store {
   read(key: string): Promise<string | null>;
   write(key: string, data: string): Promise<void>;
+  /** False when writes cannot succeed (a read-only directory): the runtime then never writes. */
+  readonly writable?: boolean;
+  /** Where a key lives, for log lines that tell an operator what to fix. */
+  describe?(key: string): string;
 }
 
 /** A ConnMan property value with its D-Bus signature (e.g. `{ signature: 'b', value: true }`). */

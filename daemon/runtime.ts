@@ -119,6 +119,11 @@ export class Runtime implements DaemonApi {
   #stopping = false;
   #persisted: PersistedSettings | null = null;
   #lastSaved = '';
+  /** False when the settings file could not be read or the store is read-only: never written then. */
+  #saving = true;
+  /** The session count last logged (see #noteSessionCount). */
+  #loggedSessions = 0;
+  #loggedSessionsAt = -Infinity;
   readonly #manage: ManageSync | null;
   #storeChain: Promise<void> = Promise.resolve();
 
@@ -263,6 +268,7 @@ export class Runtime implements DaemonApi {
     if (sendNow) send();
     // At once, even when the removal itself waits behind held Updates: no signal for a dead session.
     for (const path of fx.destroyedSessions) this.#statsSignals?.sessionEnded(path);
+    if (fx.destroyedSessions.length || fx.updates.length) this.#noteSessionCount();
     this.#signalServices(fx);
     // Technologies follow the registry and the services only: a session's create, change or
     // destroy touches neither, so it does not rebuild and compare every technology's properties.
@@ -309,14 +315,47 @@ export class Runtime implements DaemonApi {
   }
 
 
+  /**
+   * One line when the number of sessions has moved a lot since the last line (by half, and by
+   * at least 16), at most once a minute: a person sees load coming and going, not each of
+   * 10,000 churns (nor a count swinging between 0 and 20 with every burst).
+   */
+  #noteSessionCount(): void {
+    const n = this.engine.sessionCount();
+    const last = this.#loggedSessions;
+    if (Math.abs(n - last) < Math.max(16, last / 2)) return;
+    const now = this.#d.clock.now();
+    if (now - this.#loggedSessionsAt < 60_000) return;
+    this.#loggedSessions = n;
+    this.#loggedSessionsAt = now;
+    this.#d.log('info', `sessions: ${n} (was ${last})`);
+  }
+
   /** Restores OfflineMode and Powered before the first link is seen, so nothing flaps at start. */
   async #restoreSettings(): Promise<void> {
     const { store, log } = this.#d;
     if (!store) return;
-    const text = await store.read(SETTINGS_KEY);
+    const where = store.describe?.(SETTINGS_KEY) ?? SETTINGS_KEY;
+    const noSaving = (why: string) => {
+      // What could not be read is never overwritten: the operator may want it back.
+      this.#saving = false;
+      log('warn', `settings: ${where} ${why}: running with default settings and without saving them; fix: repair or remove ${where}, then restart the daemon`);
+    };
+    if (store.writable === false) log('warn', `settings: the state directory of ${where} is not writable: settings changes will not be saved; fix: make it writable, then restart the daemon`);
+    this.#saving = store.writable !== false;
+    let text: string | null;
+    try {
+      text = await store.read(SETTINGS_KEY);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      return noSaving(`cannot be read (${e.code ?? e.message.slice(where.length + 2)})`);
+    }
     if (text === null) return;
-    const { state, warnings } = decodeSettings(text);
-    for (const w of warnings) log('warn', `settings: ${w}`);
+    const { state, warnings, usable } = decodeSettings(text);
+    if (!usable) return noSaving(`is corrupt (${warnings.join('; ')})`);
+    // A hand-broken file can hold thousands of bad entries: a few lines say enough.
+    for (const w of warnings.slice(0, 5)) log('warn', `settings: ${w}`);
+    if (warnings.length > 5) log('warn', `settings: ${warnings.length - 5} more problem(s) in ${where}`);
     this.#persisted = state;
     const powered = Object.fromEntries(Object.entries(state.technologies).map(([b, t]) => [b, t.powered]));
     this.engine.registry.restore(state.offlineMode, powered);
@@ -339,7 +378,7 @@ export class Runtime implements DaemonApi {
   /** Writes the settings when they changed; writes are serialised and atomic (the store's). */
   #persist(): void {
     const { store, log } = this.#d;
-    if (!store) return;
+    if (!store || !this.#saving) return;
     const state = this.#settingsNow();
     const text = encodeSettings(state);
     if (text === this.#lastSaved) return;
@@ -374,6 +413,8 @@ export class Runtime implements DaemonApi {
       this.#serviceCache.set(id, props);
       if (isNew || changes.length) changed.push(id);
       for (const [k, p] of changes) ev.servicePropertyChanged(id, k, p);
+      const state = changes.find(([k]) => k === 'State');
+      if (state) this.#d.log('info', `service ${s.ifname} (${s.id}): ${String(state[1].value)}`);
     }
     if (fx.servicesReordered || changed.length || fx.removedServices.length) {
       const order = this.engine.services().map((s) => ({ path: servicePath(s.id), props: changed.includes(s.id) ? this.#serviceCache.get(s.id)! : null }));

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages tests and the demo need, without letting any package start a
+# Installs the Debian packages tests and the demo need (systemd: for systemd-analyze, which
+# scores the unit's sandboxing), without letting any package start a
 # service in the root namespace (policy-rc.d answers 101 during the install). `connman` is
 # installed only for connmanctl (compatibility tests); its daemon must never run outside a
 # test namespace, which the check at the end enforces. man-db and groff-base render the man
 # pages in their test; bash and zsh load the shell completion in theirs.
 set -euo pipefail
-PKGS="iproute2 dbus nftables iptables nfacct procps util-linux connman udhcpc dnsmasq-base ethtool curl busybox man-db groff-base bash zsh"
+PKGS="iproute2 dbus nftables iptables nfacct procps util-linux connman udhcpc dnsmasq-base ethtool curl busybox man-db groff-base bash zsh systemd"
 missing=$(for p in $PKGS; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"; done)
 check_no_root_connmand() {
   # A connmand in the root namespace would take over this machine's network. If the install

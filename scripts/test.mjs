@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: typecheck, unit tests, type tests of the public API, integration tests (netns,
-// root). Prints each step, then one plain summary line `N passed, N failed`.
+// root). Prints each step, then one plain summary line `N passed, N failed`. As root it first
+// installs the Debian packages the integration tests need (scripts/install-deps.sh, as the demo
+// does) and says so; without root it runs what it can and says exactly what it skipped and why.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 
@@ -54,11 +56,24 @@ step('build', 'npm', ['run', 'build']);
 step('type tests (tsd)', 'npx', ['tsd']);
 
 const isRoot = process.getuid?.() === 0;
+const skipped = [];
+if (isRoot) {
+  console.log('\n== Debian packages for the integration tests: scripts/install-deps.sh (installs only what is missing; never starts a service)');
+  const deps = spawnSync('bash', ['scripts/install-deps.sh'], { stdio: 'inherit' });
+  if (deps.status !== 0) {
+    failed += 1;
+    failures.push('install-deps');
+  }
+}
 const hasNetns = spawnSync('ip', ['netns', 'list'], { stdio: 'ignore' }).status === 0;
 if (isRoot && hasNetns) vitest('integration', { allowEmpty: true });
-else console.log(`\n== integration tests SKIPPED: they need root and 'ip netns' (root: ${isRoot}, ip netns: ${hasNetns})`);
+else {
+  const why = !isRoot ? 'they need root (network namespaces, nftables, other uids); run `sudo npm test`' : "'ip netns' does not work here (install iproute2; containers need CAP_SYS_ADMIN)";
+  skipped.push(`integration tests (test/integration/*.test.ts): ${why}`);
+}
 
 console.log('');
+for (const sk of skipped) console.log(`SKIPPED: ${sk}`);
 if (failures.length) console.log(`failed steps: ${failures.join(', ')}`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

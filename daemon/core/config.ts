@@ -34,9 +34,13 @@ export interface CoreConfig {
   maxSessionsPerClient: number;
   /** Most live sessions all connections of one uid may own together. */
   maxSessionsPerUid: number;
+  /** Most policy groups in force across all policy files (`MaxPolicyGroups`). */
+  maxPolicyGroups: number;
+  /** Most `[service_*]` sections in force across all provisioning files (`MaxProvisioningServices`). */
+  maxProvisioningServices: number;
 }
 
-/** The defaults: 4095 marks in `0x0fff0000`, tables and priorities 10000-10999, 64/256 sessions. */
+/** The defaults: 4095 marks in `0x0fff0000`, tables and priorities 10000-10999, 64/256 sessions, 1,000 policy groups, 1,000 provisioned services. */
 export const DEFAULT_CORE_CONFIG: Readonly<CoreConfig> = Object.freeze({
   markMask: 0x0fff0000,
   sessionTagMask: 0x0000ffff,
@@ -44,6 +48,8 @@ export const DEFAULT_CORE_CONFIG: Readonly<CoreConfig> = Object.freeze({
   priorityRange: Object.freeze({ start: 10000, end: 10999 }),
   maxSessionsPerClient: 64,
   maxSessionsPerUid: 256,
+  maxPolicyGroups: 1_000,
+  maxProvisioningServices: 1_000,
 });
 
 const UINT32_MAX = 0xffffffff;
@@ -106,5 +112,7 @@ export function validateCoreConfig(c: CoreConfig): CoreConfig {
     priorityRange,
     maxSessionsPerClient: checkPositive('maxSessionsPerClient', c.maxSessionsPerClient),
     maxSessionsPerUid: checkPositive('maxSessionsPerUid', c.maxSessionsPerUid),
+    maxPolicyGroups: checkPositive('maxPolicyGroups', c.maxPolicyGroups),
+    maxProvisioningServices: checkPositive('maxProvisioningServices', c.maxProvisioningServices),
   };
 }

@@ -287,6 +287,11 @@ export class Engine {
     return s;
   }
 
+  /** How many sessions are live (cheap, unlike {@link sessions}). */
+  sessionCount(): number {
+    return this.#sessions.size;
+  }
+
   /** All sessions, oldest first. */
   sessions(): SessionInfo[] {
     return [...this.#sessions.values()].map((s) => ({
@@ -310,7 +315,7 @@ export class Engine {
    * previous version of that file stays in force. Live sessions get one Update each.
    */
   loadPolicy(file: string, text: string): Effects {
-    const groups = parsePolicyFile(file, text);
+    const groups = parsePolicyFile(file, text, Math.max(0, this.config.maxPolicyGroups - this.#policies.groupsExcept(file)), this.config.maxPolicyGroups);
     this.#policies = this.#policies.withFile(file, groups);
     return this.#rematchAll();
   }
@@ -372,7 +377,7 @@ export class Engine {
 
   /** Loads (or reloads) a provisioning file; throws ProvisioningError and keeps the previous version. */
   loadProvisioning(file: string, text: string): Effects {
-    const warnings = this.manage.loadFile(file, text);
+    const warnings = this.manage.loadFile(file, text, this.config.maxProvisioningServices);
     const fx = this.#manageChanged();
     fx.warnings.push(...warnings);
     return fx;

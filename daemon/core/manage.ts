@@ -146,8 +146,9 @@ export class ManageState {
   // ---------------------------------------------------------------- provisioning
 
   /** Loads a provisioning file; throws ProvisioningError (previous version kept). Returns its warnings. */
-  loadFile(file: string, text: string): string[] {
-    const sections = parseProvisioningFile(file, text);
+  loadFile(file: string, text: string, maxServices = Infinity): string[] {
+    const others = this.#sections.length - (this.#files.get(file)?.length ?? 0);
+    const sections = parseProvisioningFile(file, text, Math.max(0, maxServices - others), maxServices);
     this.#files.set(file, sections);
     this.#sections = [...this.#files.values()].flat();
     return sections.flatMap((s) => s.warnings);

@@ -36,10 +36,18 @@ export interface DecodedSettings {
   state: PersistedSettings;
   /** One line per thing dropped or defaulted, for the log. */
   warnings: string[];
+  /**
+   * False when nothing of the file could be used (not JSON, not an object): overwriting it would
+   * destroy what someone may want back, so the caller should not save over it.
+   */
+  usable: boolean;
 }
 
 /** The only version this code writes. */
 export const SETTINGS_VERSION = 1;
+
+/** Most services kept from a settings file: far above any device's links, and a bound on memory. */
+export const MAX_SAVED_SERVICES = 1024;
 
 /** Service ids become D-Bus object path elements, so only these characters can be real ids. */
 const SERVICE_ID_RE = /^[A-Za-z0-9_]+$/;
@@ -137,7 +145,10 @@ function decodeServices(v: unknown, warnings: string[]): Record<string, Persiste
     return {};
   }
   const entries: Array<[string, PersistedService]> = [];
-  for (const [id, s] of Object.entries(v)) {
+  const all = Object.keys(v);
+  if (all.length > MAX_SAVED_SERVICES) warnings.push(`services: ${all.length} entries, over the cap of ${MAX_SAVED_SERVICES}; the rest dropped`);
+  for (const id of all.slice(0, MAX_SAVED_SERVICES)) {
+    const s = v[id];
     if (!SERVICE_ID_RE.test(id)) {
       warnings.push(`services: invalid service id ${quote(id)} dropped`);
       continue;
@@ -166,18 +177,18 @@ export function decodeSettings(text: string): DecodedSettings {
   const state = defaultSettings();
   if (text.trim() === '') {
     warnings.push('settings file is empty; using defaults');
-    return { state, warnings };
+    return { state, warnings, usable: true };
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
     warnings.push(`settings file is not valid JSON (${(e as Error).message}); using defaults`);
-    return { state, warnings };
+    return { state, warnings, usable: false };
   }
   if (!isRecord(raw)) {
     warnings.push(`settings file holds ${describe(raw)}, not an object; using defaults`);
-    return { state, warnings };
+    return { state, warnings, usable: false };
   }
   if (raw['version'] !== SETTINGS_VERSION) {
     warnings.push(`settings version is ${Object.hasOwn(raw, 'version') ? describe(raw['version']) : 'missing'}, expected ${SETTINGS_VERSION}; reading the keys this version knows`);
@@ -186,5 +197,5 @@ export function decodeSettings(text: string): DecodedSettings {
   if (Object.hasOwn(raw, 'offlineMode')) state.offlineMode = bool(raw, 'offlineMode', false, 'settings', warnings);
   if (Object.hasOwn(raw, 'technologies')) decodeTechnologies(raw['technologies'], state, warnings);
   if (Object.hasOwn(raw, 'services')) state.services = decodeServices(raw['services'], warnings);
-  return { state, warnings };
+  return { state, warnings, usable: true };
 }

@@ -46,8 +46,8 @@ type RawGroup = KeyFileGroup;
  * the first error rejects the whole file, so the caller can keep that file's previous version.
  * @throws PolicyParseError naming the file, the 1-based line and what is wrong.
  */
-export function parsePolicyFile(file: string, text: string): PolicyGroup[] {
-  const raw = splitGroups(file, text);
+export function parsePolicyFile(file: string, text: string, maxGroups = Infinity, cap = maxGroups): PolicyGroup[] {
+  const raw = splitGroups(file, text, maxGroups, cap);
   return raw.map((g, index) => buildGroup(file, g, index));
 }
 
@@ -60,10 +60,22 @@ const POLICY_SYNTAX: KeyFileSyntax = {
   checkKey: (_group, key) => (KEY_SET.has(key) ? null : `unknown key '${key}' (known keys: ${KEYS.join(', ')})`),
 };
 
-function splitGroups(file: string, text: string): RawGroup[] {
-  return readKeyFile(text, POLICY_SYNTAX, (line, detail) => {
-    throw new PolicyParseError(file, line, detail);
-  });
+/** `MaxPolicyGroups` / `--max-policy-groups`: groups in force across the policy directory. */
+export const POLICY_GROUPS_CAP = { key: 'MaxPolicyGroups', flag: '--max-policy-groups' } as const;
+
+function splitGroups(file: string, text: string, maxGroups: number, total: number): RawGroup[] {
+  // `maxGroups` is what is left of the cap once the other files' groups are counted.
+  const cap = Number.isFinite(maxGroups)
+    ? { max: maxGroups, detail: `group ${maxGroups + 1} of this file is over ${POLICY_GROUPS_CAP.key} ${total} (${POLICY_GROUPS_CAP.flag}; ${total - maxGroups} in force in other files)` }
+    : undefined;
+  return readKeyFile(
+    text,
+    POLICY_SYNTAX,
+    (line, detail) => {
+      throw new PolicyParseError(file, line, detail);
+    },
+    cap,
+  );
 }
 
 function buildGroup(file: string, g: RawGroup, index: number): PolicyGroup {

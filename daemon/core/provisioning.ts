@@ -170,8 +170,8 @@ type Fail = (detail: string) => never;
  * ignored; every other group must be `[service_<ident>]`.
  * @throws ProvisioningError naming the file, the 1-based line and the key at fault.
  */
-export function parseProvisioningFile(file: string, text: string): ProvisionedService[] {
-  const groups = splitGroups(file, text);
+export function parseProvisioningFile(file: string, text: string, maxServices = Infinity, cap = maxServices): ProvisionedService[] {
+  const groups = splitGroups(file, text, maxServices, cap);
   const out: ProvisionedService[] = [];
   for (const g of groups) {
     if (g.name === 'global') continue;
@@ -196,12 +196,25 @@ const PROVISIONING_SYNTAX: KeyFileSyntax = {
     if (!known.has(key)) return `unknown key '${key}' in [${group}] (known keys: ${[...known].join(', ')})`;
     return value === '' ? `${key}: empty value` : null;
   },
+  countsGroup: (name) => name !== 'global',
 };
 
-function splitGroups(file: string, text: string): RawGroup[] {
-  return readKeyFile(text, PROVISIONING_SYNTAX, (line, detail) => {
-    throw new ProvisioningError(file, line, detail);
-  });
+/** `MaxProvisioningServices` / `--max-provisioning-services`: sections in force across the directory. */
+export const PROVISIONING_SERVICES_CAP = { key: 'MaxProvisioningServices', flag: '--max-provisioning-services' } as const;
+
+function splitGroups(file: string, text: string, maxServices: number, total: number): RawGroup[] {
+  // `maxServices` is what is left of the cap once the other files' services are counted.
+  const cap = Number.isFinite(maxServices)
+    ? { max: maxServices, detail: `service ${maxServices + 1} of this file is over ${PROVISIONING_SERVICES_CAP.key} ${total} (${PROVISIONING_SERVICES_CAP.flag}; ${total - maxServices} in force in other files)` }
+    : undefined;
+  return readKeyFile(
+    text,
+    PROVISIONING_SYNTAX,
+    (line, detail) => {
+      throw new ProvisioningError(file, line, detail);
+    },
+    cap,
+  );
 }
 
 function buildService(file: string, g: RawGroup, index: number): ProvisionedService {

@@ -7,6 +7,7 @@
  * scripted answers, recorded calls. Clients are dbus-next connections of their own; one runs as
  * `nobody` in a child process.
  */
+import { reachPrefix } from './harness/reach.js';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -530,9 +531,10 @@ describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', (
       destroySession: METHODS.manager.DestroySession,
       listSessions: NETSESSION_METHODS.manager.ListSessions,
     };
-    const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [UID_CLIENT, JSON.stringify(cfg)], {
-      uid: 65534,
-      gid: 65534,
+    // As nobody, through setpriv (exec in place: the pid stays the client's), with the checkout
+    // reachable even under a 0700 directory (harness/reach.ts).
+    const argv = [...reachPrefix(), 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, UID_CLIENT, JSON.stringify(cfg)];
+    const child: ChildProcessWithoutNullStreams = spawn(argv[0]!, argv.slice(1), {
       cwd: ROOT_DIR,
       stdio: ['pipe', 'pipe', 'pipe'],
     });

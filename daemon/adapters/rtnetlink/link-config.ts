@@ -16,6 +16,7 @@ import { NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, RTM } from './cons
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AttrStream, createRtNetlink, rt, type NetlinkMessage, type RtNetlinkSocket } from 'netlink';
+import { openEventSocket, type EventSocket } from '../netlink/event-socket.js';
 import type { Family, Logger } from '../../ports.js';
 import { formatAddress } from './facts.js';
 import {
@@ -47,6 +48,9 @@ export type { DesiredDefault, DesiredLink, GatewayState, LinkAddress } from './l
 
 const REQUEST_TIMEOUT_MS = 10_000;
 const RECV_BUFFER = 1 << 20;
+/** Multicast groups of route notifications. */
+const RTNLGRP_IPV4_ROUTE = 7;
+const RTNLGRP_IPV6_ROUTE = 11;
 const SEND_BUFFER = 256 << 10;
 
 /** One failed kernel operation. */
@@ -95,6 +99,8 @@ export interface LinkConfigOptions {
   log?: Logger;
   /** Root of the sysctl tree; default `/proc/sys`. */
   sysctlRoot?: string;
+  /** SO_RCVBUF of the route-notification socket (default 1 MiB); tests make it small. */
+  eventRcvbuf?: number;
 }
 
 /** The link-configuration adapter. */
@@ -140,7 +146,8 @@ export function createLinkConfig(opts: LinkConfigOptions = {}): LinkConfig {
   const sysctlRoot = opts.sysctlRoot ?? '/proc/sys';
   const entries = new Map<string, GatewayLifecycle>();
   const waiters = new Set<{ key: string; done: (ok: boolean) => void }>();
-  let events: Sock | null = null;
+  let events: EventSocket | null = null;
+  let stopped = false;
   let queue: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
     const run = queue.then(fn, fn);
@@ -186,6 +193,23 @@ export function createLinkConfig(opts: LinkConfigOptions = {}): LinkConfig {
       if (!r || r.table !== RT_TABLE_MAIN || r.dstLen !== 0 || r.srcLen !== 0) continue;
       // Only routes we track: notifications never create entries.
       feed(kernelDefaultKey(r), m.type === RTM.NEWROUTE ? 'kernel-new' : 'kernel-del');
+    }
+  }
+
+  /**
+   * Route notifications were lost (an overrun) or the socket was replaced: the kernel's word on
+   * every default route we track, from a dump.
+   */
+  async function resyncTracked(): Promise<void> {
+    if (entries.size === 0) return;
+    const sock = createRtNetlink({ recvBufferSize: RECV_BUFFER, sendBufferSize: SEND_BUFFER });
+    try {
+      const present = new Set((await dumpRoutes(sock)).map(kernelDefaultKey));
+      for (const e of [...entries.values()]) feed(e.key, present.has(e.key) ? 'kernel-present' : 'kernel-absent');
+    } catch (err) {
+      log('warn', `link-config: re-reading routes after lost notifications failed: ${(err as Error).message}`);
+    } finally {
+      close(sock);
     }
   }
 
@@ -256,7 +280,7 @@ export function createLinkConfig(opts: LinkConfigOptions = {}): LinkConfig {
               await sock.delAddress(data, { local: bytes, address: bytes }, opt(0));
             }
           }
-          log('info', `link-config: ${describeLinkOp(o)}`);
+          log('debug', `link-config: ${describeLinkOp(o)}`);
         } catch (err) {
           const code = netlinkErrorCode(err);
           // Gone already / there already: the goal is reached.
@@ -300,7 +324,7 @@ export function createLinkConfig(opts: LinkConfigOptions = {}): LinkConfig {
         if (r.gateway) attrs.gateway = addressBytes(r.family, r.gateway) ?? undefined;
         await sock.newRoute(data, attrs, opt(NLM_F_CREATE | (o.op === 'replace' ? NLM_F_REPLACE : NLM_F_EXCL)));
       }
-      log('info', `link-config: ${what}`);
+      log('debug', `link-config: ${what}`);
     } catch (err) {
       const code = netlinkErrorCode(err);
       if (o.op === 'del' && (code === 'ESRCH' || code === 'ENOENT')) {
@@ -344,17 +368,35 @@ export function createLinkConfig(opts: LinkConfigOptions = {}): LinkConfig {
   return {
     async start() {
       if (events) return;
-      // ref: the daemon stays alive while it watches; the package unrefs sockets by default.
-      const s = createRtNetlink({ ref: true, recvBufferSize: RECV_BUFFER, sendBufferSize: SEND_BUFFER });
-      // The high-level 'message' event drops nlmsg_type (NEW vs DEL): listen below it.
-      s.socket.on('message', (msgs: NetlinkMessage[]) => onMessages(msgs));
-      s.socket.on('error', (err: Error) => log('error', `link-config: route notifications: ${err.message}`));
-      s.addMembership('IPV4_ROUTE');
-      s.addMembership('IPV6_ROUTE');
-      events = s;
+      // Our own socket (event-socket.ts): netlink 0.3.0's aborts the process on an overrun.
+      const open = (): Promise<EventSocket> =>
+        openEventSocket({
+          groups: [RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE],
+          rcvbuf: opts.eventRcvbuf ?? RECV_BUFFER,
+          onMessages: (msgs) => onMessages(msgs),
+          onOverrun: () => {
+            log('debug', 'link-config: route notifications overrun (ENOBUFS); re-reading the default routes it tracks');
+            void serial(resyncTracked);
+          },
+          onError: (err) => {
+            log('error', `link-config: route notifications: ${err.message}; re-subscribing`);
+            events = null;
+            void open().then(
+              (s) => {
+                if (stopped) s.close();
+                else events = s;
+                return serial(resyncTracked);
+              },
+              (e: Error) => log('error', `link-config: cannot re-subscribe to route notifications: ${e.message}`),
+            );
+          },
+        });
+      stopped = false;
+      events = await open();
     },
     stop() {
-      if (events) close(events);
+      stopped = true;
+      events?.close();
       events = null;
       for (const w of [...waiters]) w.done(false);
     },

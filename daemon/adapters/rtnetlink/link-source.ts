@@ -9,13 +9,14 @@
  * After start, each received datagram is folded and its events are delivered synchronously in
  * the same tick: no debounce, no timers.
  *
- * Lost notifications: when the socket's receive buffer overflows the kernel flags ENOBUFS on it.
- * netlink 0.3.0 cannot survive that — libuv reports the socket error as a poll error and the
- * addon aborts the process (it builds its error with a NULL syscall name). So the receive buffer
- * is made as large as the system allows (a warning is logged when it stays small), and should a
- * fixed addon report a socket error instead, the source opens a new socket and re-dumps.
+ * Lost notifications: when the event socket's receive buffer overflows, the kernel drops
+ * notifications and flags ENOBUFS. The event socket is our own (adapters/netlink/event-socket.ts;
+ * netlink 0.3.0's aborts the process on that error): it reports the overrun and stays open, and
+ * the source re-dumps everything and delivers the difference. Any other socket error: a new
+ * socket, then the same re-dump.
  */
-import { createRtNetlink, rt, type RtNetlinkSocket, type NetlinkMessage } from 'netlink';
+import { createRtNetlink, rt, type NetlinkMessage } from 'netlink';
+import { openEventSocket, type EventSocket } from '../netlink/event-socket.js';
 import type { LinkEvent, LinkFacts, LinkSource } from '../../ports.js';
 import { createBearerDecider, readSysfsHints, type BearerOverride, type SysfsHints } from './bearer.js';
 import { LinkTable, decodeLink, decodeAddress, decodeRoute, decodeRtMessage, type RtChange } from './facts.js';
@@ -28,23 +29,25 @@ export interface RtnetlinkLinkSourceOptions {
   include?: string[];
   /** Globs like `connmand -I`: matching links are never services. */
   ignore?: string[];
-  /** Diagnostics (small receive buffer, socket errors, undecodable messages, consumer errors). */
-  log?: (msg: string) => void;
+  /** Diagnostics (undecodable messages, consumer errors: debug; overruns, socket errors: warn). */
+  log?: (msg: string, level?: 'debug' | 'warn') => void;
   /** Sysfs reader, replaceable in tests. */
   readSysfs?: (ifname: string) => SysfsHints;
+  /** SO_RCVBUF of the event socket (default 8 MiB); tests make it small to force overruns. */
+  eventRcvbuf?: number;
 }
 
-/** Multicast groups: links, v4/v6 addresses, v4/v6 routes. */
-const GROUPS = ['LINK', 'IPV4_IFADDR', 'IPV6_IFADDR', 'IPV4_ROUTE', 'IPV6_ROUTE'] as const;
+/** Multicast groups (RTNLGRP_*): links, v4/v6 addresses, v4/v6 routes. */
+const GROUPS = [1, 5, 9, 7, 11] as const;
 
 /**
- * Requested SO_RCVBUF of the event socket. Bursts (a VPN pushing a routing table, many links
- * at boot) must fit, because an overflow is fatal with this addon (see the module comment).
- * The kernel caps it at net.core.rmem_max (and doubles it for bookkeeping).
+ * Requested SO_RCVBUF of the event socket: bursts (a VPN pushing a routing table, many links at
+ * boot) should fit, because an overrun costs a full re-dump. Root may exceed net.core.rmem_max
+ * (SO_RCVBUFFORCE).
  */
 const EVENT_RCVBUF = 8 << 20;
-/** Below this (as reported back), an overflow is plausible: say so once. */
-const EVENT_RCVBUF_WARN = 1 << 20;
+/** Overruns are logged at most this often (each one is answered by a re-dump regardless). */
+const OVERRUN_LOG_MS = 60_000;
 const DUMP_RCVBUF = 1 << 20;
 const SOCKET_SNDBUF = 64 << 10;
 
@@ -71,14 +74,6 @@ async function dumpAll(): Promise<RtChange[]> {
   }
 }
 
-function closeQuietly(sock: RtNetlinkSocket | null): void {
-  try {
-    sock?.socket.close();
-  } catch {
-    // Already closed by the addon after a socket error.
-  }
-}
-
 /** Creates the rtnetlink link source. Nothing is opened until `start`. */
 export function createRtnetlinkLinkSource(opts: RtnetlinkLinkSourceOptions = {}): LinkSource {
   const log = opts.log ?? (() => {});
@@ -88,14 +83,15 @@ export function createRtnetlinkLinkSource(opts: RtnetlinkLinkSourceOptions = {})
       opts.readSysfs ?? readSysfsHints,
     ),
   );
-  let events: RtNetlinkSocket | null = null;
+  let events: EventSocket | null = null;
+  let overrunsUnlogged = 0;
+  let overrunLoggedAt = -Infinity;
   let deliver: ((e: LinkEvent) => void) | null = null;
   /** Notifications held back while a dump runs; null when folding live. */
   let held: NetlinkMessage[] | null = null;
   /** A dump is running (initial or re-dump); a socket error meanwhile asks for another one. */
   let loading = false;
   let reloadAgain = false;
-  let warnedSmallBuffer = false;
   let stopped = false;
   let started = false;
 
@@ -134,27 +130,35 @@ export function createRtnetlinkLinkSource(opts: RtnetlinkLinkSourceOptions = {})
     emit();
   }
 
-  function openEvents(): RtNetlinkSocket {
-    // ref: keep the daemon alive while it watches; the package unrefs sockets by default.
-    const sock = createRtNetlink({ ref: true, recvBufferSize: EVENT_RCVBUF, sendBufferSize: SOCKET_SNDBUF });
-    // The high-level 'message' event drops nlmsg_type (NEW vs DEL) and flags: listen below it.
-    sock.socket.on('message', (msgs) => {
-      if (sock === events) onMessages(msgs);
+  async function openEvents(): Promise<EventSocket> {
+    const sock: EventSocket = await openEventSocket({
+      groups: GROUPS,
+      rcvbuf: opts.eventRcvbuf ?? EVENT_RCVBUF,
+      onMessages: (msgs) => {
+        if (sock === events) onMessages(msgs);
+      },
+      onOverrun: () => {
+        if (sock === events) onOverrun();
+      },
+      onError: (err) => {
+        if (sock === events) void onSocketError(err);
+      },
     });
-    sock.socket.on('error', (err) => {
-      if (sock === events) onSocketError(err);
-    });
-    sock.socket.on('invalid', (err) => log(`rtnetlink: invalid datagram: ${String(err)}`));
-    for (const g of GROUPS) sock.addMembership(g);
-    const got = sock.socket.getRecvBufferSize();
-    if (got < EVENT_RCVBUF_WARN && !warnedSmallBuffer) {
-      warnedSmallBuffer = true;
-      log(
-        `rtnetlink: event socket receive buffer is only ${got} bytes (net.core.rmem_max caps it); ` +
-          'a notification burst that overflows it aborts the process with netlink 0.3.0',
-      );
-    }
     return sock;
+  }
+
+  /** Notifications were lost: the socket is fine; read everything again. */
+  function onOverrun(): void {
+    if (stopped) return;
+    overrunsUnlogged++;
+    const now = Date.now();
+    if (now - overrunLoggedAt >= OVERRUN_LOG_MS) {
+      log(`rtnetlink: ${overrunsUnlogged} event overrun(s) (ENOBUFS: notifications lost); re-reading links, addresses and routes`, 'warn');
+      overrunsUnlogged = 0;
+      overrunLoggedAt = now;
+    }
+    if (loading) reloadAgain = true;
+    else void resync();
   }
 
   /** Dump, then replay what arrived meanwhile. */
@@ -189,7 +193,7 @@ export function createRtnetlinkLinkSource(opts: RtnetlinkLinkSourceOptions = {})
       await loadUntilConsistent();
       if (!stopped) emit();
     } catch (err) {
-      log(`rtnetlink: re-dump failed: ${String(err)}`);
+      log(`rtnetlink: re-dump failed: ${String(err)}`, 'warn');
     }
   }
 
@@ -197,18 +201,20 @@ export function createRtnetlinkLinkSource(opts: RtnetlinkLinkSourceOptions = {})
    * Any error on the event socket may have lost notifications (ENOBUFS) or closed the socket
    * (the addon closes it after a poll error): subscribe on a fresh socket, then re-dump.
    */
-  function onSocketError(err: unknown): void {
+  async function onSocketError(err: unknown): Promise<void> {
     if (stopped) return;
     log(`rtnetlink: event socket error, re-subscribing and re-reading: ${String((err as Error)?.message ?? err)}`);
     const old = events;
+    events = null;
+    old?.close();
     try {
-      events = openEvents();
+      const fresh = await openEvents();
+      if (stopped) return fresh.close();
+      events = fresh;
     } catch (openErr) {
-      events = null;
-      log(`rtnetlink: cannot reopen the event socket: ${String(openErr)}`);
+      log(`rtnetlink: cannot reopen the event socket: ${String(openErr)}`, 'warn');
+      return;
     }
-    closeQuietly(old);
-    if (!events) return;
     if (loading) reloadAgain = true;
     else void resync();
   }
@@ -219,11 +225,11 @@ export function createRtnetlinkLinkSource(opts: RtnetlinkLinkSourceOptions = {})
       if (stopped) throw new Error('rtnetlink link source was stopped');
       started = true;
       try {
-        events = openEvents();
+        events = await openEvents();
         await loadUntilConsistent();
       } catch (err) {
         stopped = true;
-        closeQuietly(events);
+        events?.close();
         events = null;
         throw err;
       }
@@ -239,7 +245,7 @@ export function createRtnetlinkLinkSource(opts: RtnetlinkLinkSourceOptions = {})
       deliver = null;
       const sock = events;
       events = null;
-      closeQuietly(sock);
+      sock?.close();
     },
   };
 }

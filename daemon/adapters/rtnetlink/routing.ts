@@ -411,7 +411,7 @@ export function createRtnetlinkRouting(opts: RtnetlinkRoutingOptions): Rtnetlink
     }
     if (report.ops > 0) {
       const tables = report.removedTables.length ? `; tables emptied: ${report.removedTables.join(', ')}` : '';
-      log('info', `routing: ${report.ops} kernel operation(s) in ${report.rounds} round(s)${tables}`);
+      log('debug', `routing: ${report.ops} kernel operation(s) in ${report.rounds} round(s)${tables}`);
     }
     if (report.failures.length > 0) throw new RoutingApplyError(report.failures);
   }

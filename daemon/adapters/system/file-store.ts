@@ -7,9 +7,11 @@
  * across processes or across two stores over the same directory.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { access, chmod, constants, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Store } from '../../ports.js';
+import { DEFAULT_MAX_FILE_BYTES } from '../../file-caps.js';
+import { readCappedFile } from './capped-read.js';
 
 /** A key that is not a safe file name. */
 export class StoreKeyError extends Error {
@@ -131,16 +133,35 @@ export interface FileStore extends Store {
   readonly dir: string;
 }
 
+/** Options of {@link openFileStore}. */
+export interface FileStoreOptions {
+  /** Largest file `read` accepts (default MaxFileSize, 256 KiB); bigger ones throw FileRefusedError. */
+  maxFileBytes?: number;
+}
+
 /**
  * Opens (creating it if missing, mode 0700) the store directory `dir` and removes stale temp
  * files left by a crash. Files are written with mode 0600: settings are the daemon's business.
- * `read` of a missing key is null; invalid keys throw {@link StoreKeyError}.
+ * `read` of a missing key is null; invalid keys throw {@link StoreKeyError}; a key's file that is
+ * not a regular file, or too big, throws FileRefusedError (capped-read.ts).
+ *
+ * A directory that exists but cannot be written (read-only mount, wrong owner) opens as a store
+ * with `writable: false`: its files can still be read. One that is missing and cannot be
+ * created, or is not a directory, throws.
  */
-export async function openFileStore(dir: string): Promise<FileStore> {
+export async function openFileStore(dir: string, opts: FileStoreOptions = {}): Promise<FileStore> {
+  const maxBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  // mkdir leaves an existing directory's mode alone (and the umask may narrow a new one).
-  await chmod(dir, 0o700);
-  await removeStaleTemps(dir);
+  if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error(`${dir}: not a directory`), { code: 'ENOTDIR' });
+  const writable = await access(dir, constants.W_OK).then(
+    () => true,
+    () => false,
+  );
+  if (writable) {
+    // mkdir leaves an existing directory's mode alone (and the umask may narrow a new one).
+    await chmod(dir, 0o700);
+    await removeStaleTemps(dir);
+  }
 
   /** The last queued write per key: later writes chain after it, so the last call lands last. */
   const pending = new Map<string, Promise<void>>();
@@ -152,16 +173,13 @@ export async function openFileStore(dir: string): Promise<FileStore> {
 
   return {
     dir,
+    writable,
+    describe: (key) => join(dir, key),
     async read(key) {
       const path = check(key);
       // Read-your-writes: a read issued after a write sees it (or its failure's previous value).
       await pending.get(key)?.catch(() => {});
-      try {
-        return await readFile(path, 'utf8');
-      } catch (e) {
-        if (errno(e) === 'ENOENT') return null;
-        throw e;
-      }
+      return readCappedFile(path, maxBytes);
     },
     write(key, data) {
       let path: string;

@@ -32,6 +32,8 @@ export interface DaemonOptions {
    * Default false: the command is started as given.
    */
   mountCgroup2?: boolean;
+  /** Argv put before the daemon's command (e.g. a sandbox: `unshare … sh -c '…; exec "$@"' x`); it must exec the rest in place. */
+  wrap?: string[];
 }
 
 /** Wraps argv so it runs in a private mount namespace with cgroup2 on /sys/fs/cgroup. */
@@ -46,9 +48,11 @@ export function withCgroup2Mount(argv: readonly string[]): string[] {
  */
 export async function startNetsessiond(sb: Sandbox, opts: DaemonOptions = {}): Promise<SandboxProcess> {
   if (!sb.dbusAddress) throw new Error('startNetsessiond needs a sandbox with a private bus');
-  const base = opts.command ?? [process.execPath, '--import', 'tsx', opts.entry ?? `${REPO_ROOT}daemon/main.ts`, ...(opts.args ?? [])];
+  // The V8 flag of daemon/main.ts's shebang (which this command bypasses).
+  const base = opts.command ?? [process.execPath, '--max-semi-space-size=2', '--import', 'tsx', opts.entry ?? `${REPO_ROOT}daemon/main.ts`, ...(opts.args ?? [])];
   if (opts.mountCgroup2 && opts.user) throw new Error('startNetsessiond: mountCgroup2 needs root; it cannot be combined with user');
-  const command = opts.mountCgroup2 ? withCgroup2Mount(base) : base;
+  const wrapped = [...(opts.wrap ?? []), ...base];
+  const command = opts.mountCgroup2 ? withCgroup2Mount(wrapped) : wrapped;
   const proc = sb.spawn(sb.devNs, command, { env: opts.env ?? {}, cwd: REPO_ROOT, ...(opts.user ? { user: opts.user } : {}) });
   const name = opts.busName ?? BUS_NAME;
   let exitedFirst = false;

@@ -17,6 +17,7 @@ import type { DbusOptions } from './dbus.js';
 import { ManagedProcess, runCommand, waitFor } from './exec.js';
 import type { CommandResult, SandboxProcess } from './exec.js';
 import { HTTP_SERVER_SCRIPT, HttpControl, httpServerEnv } from './inet.js';
+import { reachPrefix } from './reach.js';
 import type { HttpLogEntry, OnlineMode } from './inet.js';
 import { buildTopology, devAddressCommands, devRouteCommands, ipBatch } from './netns.js';
 import { DEFAULT_UPLINKS, namespacesOf, planTopology } from './plan.js';
@@ -428,8 +429,9 @@ export class Sandbox {
     // Refusing foreign names keeps a typo from running something in the root namespace.
     if (!this.namespaces.includes(ns)) throw new Error(`${ns} is not a namespace of sandbox ${this.id}`);
     if (cmd.length === 0) throw new Error('empty command');
+    // Another uid must reach the checkout even when it sits under a 0700 directory (reach.ts).
     const as = user
-      ? ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, user.groups?.length ? `--groups=${user.groups.join(',')}` : '--clear-groups', '--']
+      ? [...reachPrefix(), 'setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, user.groups?.length ? `--groups=${user.groups.join(',')}` : '--clear-groups', '--']
       : [];
     return ['ip', 'netns', 'exec', ns, ...as, ...cmd];
   }

@@ -67,4 +67,20 @@ describe('daemon configuration', () => {
     expect(err(() => loadConfig(['--frobnicate'], () => ''))).toMatch(/Unknown option '--frobnicate'/);
     expect(err(() => loadConfig(['--online-check-mode', 'sometimes'], () => ''))).toMatch(/^NSD_ERR_CONFIG: .*mode/);
   });
+
+  it('caps and the log level: defaults, file keys, flags (the flags win), and the file-size cap reaches the config file itself', () => {
+    const d = defaultConfig();
+    expect([d.maxFileBytes, d.maxDirFiles, d.core.maxPolicyGroups, d.core.maxProvisioningServices, d.logLevel]).toEqual([262144, 1000, 1000, 1000, 'info']);
+    let cap = 0;
+    const c = loadConfig(['--config', 'x.conf', '--max-file-size', '4096', '--max-policy-groups', '7', '--log-level', 'warn'], (_p, max) => {
+      cap = max;
+      return '[General]\nMaxDirFiles = 5\nMaxPolicyGroups = 9\nMaxProvisioningServices = 3\nLogLevel = debug\n';
+    })!;
+    expect(cap).toBe(4096);
+    expect([c.maxFileBytes, c.maxDirFiles, c.core.maxPolicyGroups, c.core.maxProvisioningServices, c.logLevel]).toEqual([4096, 5, 7, 3, 'warn']);
+    expect(loadConfig(['--debug'], () => '')!.logLevel).toBe('debug');
+    expect(err(() => loadConfig(['--log-level', 'loud'], () => ''))).toMatch(/--log-level: expected one of debug, info, warn, error/);
+    expect(err(() => loadConfig(['--max-dir-files', '0'], () => ''))).toMatch(/--max-dir-files: expected an integer >= 1/);
+    expect(err(() => applyConfigFile(defaultConfig(), `[Bearers]\n${Array.from({ length: 257 }, (_, i) => `e${i} = wifi`).join('\n')}\n`, 'f.conf'))).toMatch(/\[Bearers\] has 257 entries, over the cap of 256/);
+  });
 });

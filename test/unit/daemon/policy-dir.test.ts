@@ -35,3 +35,24 @@ describe('policy directory source', () => {
     await src.stop();
   });
 });
+
+describe('policy directory caps', () => {
+  it('holds at most maxFiles files, refuses unreadable ones in one line each, and keeps the previous version of a file turned bad', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ns-polcap-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'a.policy'), '[a]\nuid=1\n');
+    writeFileSync(join(dir, 'b.policy'), '[b]\nuid=2\n');
+    writeFileSync(join(dir, 'c.policy'), '[c]\nuid=3\n');
+    const logs: string[] = [];
+    const seen: Array<[string, string | null]> = [];
+    const src = createPolicyDir(dir, (level, msg) => logs.push(`${level} ${msg}`), 30, { maxFiles: 2, maxFileBytes: 64 });
+    await src.start((f, t) => seen.push([f, t]));
+    expect(seen.map(([f]) => f)).toEqual(['a.policy', 'b.policy']);
+    expect(logs.filter((l) => l.includes('file(s) not loaded'))).toEqual([expect.stringMatching(/1 file\(s\) not loaded from .*, from c\.policy on: 3 files is over MaxDirFiles 2 \(--max-dir-files\)/)]);
+    // a.policy grows past the size cap: refused, its previous version is not withdrawn.
+    writeFileSync(join(dir, 'a.policy'), `[a]\nuid=1\n#${'x'.repeat(100)}\n`);
+    await until(() => logs.some((l) => l.includes('a.policy') && l.includes('over MaxFileSize 64')));
+    expect(seen.filter(([f]) => f === 'a.policy')).toHaveLength(1);
+    await src.stop();
+  });
+});

@@ -36,7 +36,8 @@ describe('provisioning directory source', () => {
       ['a.config', '# a.config\n'],
       ['b.config', '# b.config\n'],
     ]);
-    expect(logs.filter((l) => l.startsWith('warn provisioning d.config:'))).toHaveLength(1);
+    expect(logs.filter((l) => l.startsWith('error provisioning rejected, previous version kept:') && l.includes('d.config: a directory, not a regular file'))).toHaveLength(1);
+    expect(logs.filter((l) => l.startsWith('info provisioning: ignoring 4 file(s)'))).toHaveLength(1);
   });
 
   it('creates a missing directory', async () => {

@@ -260,6 +260,8 @@ describe('validateCoreConfig', () => {
       priorityRange: { start: 10000, end: 10999 },
       maxSessionsPerClient: 64,
       maxSessionsPerUid: 256,
+      maxPolicyGroups: 1_000,
+      maxProvisioningServices: 1_000,
     });
   });
 

@@ -354,3 +354,18 @@ describe('mergeSettings', () => {
     );
   });
 });
+
+describe('policy caps', () => {
+  it('a set of 200,000 groups builds (no argument spread of the whole file)', () => {
+    const groups = Array.from({ length: 200_000 }, (_, i) => ({ ...parsePolicyFile('big.policy', `[g]\nuid=${i}\n`)[0]!, name: `g${i}`, index: i }));
+    const set = PolicySet.empty().withFile('big.policy', groups);
+    expect(set.groups()).toHaveLength(200_000);
+    expect(set.groupsExcept('big.policy')).toBe(0);
+  });
+
+  it('the group cap rejects the file at the first group over it, naming the line and the cap', () => {
+    const text = Array.from({ length: 5 }, (_, i) => `[g${i}]\nuid=${i}\n`).join('');
+    expect(parsePolicyFile('a.policy', text, 5)).toHaveLength(5);
+    expect(() => parsePolicyFile('a.policy', text, 3, 10)).toThrow('a.policy:7: group 4 of this file is over MaxPolicyGroups 10 (--max-policy-groups; 7 in force in other files)');
+  });
+});

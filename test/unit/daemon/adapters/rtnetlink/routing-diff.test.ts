@@ -567,7 +567,7 @@ class FakeKernel {
 function fakeAdapter(kernel: FakeKernel, sysctlRoot = '/nonexistent-sysctl-root') {
   const logs: string[] = [];
   const routing = createRtnetlinkRouting({
-    config: { markMask: MASK, sessionTagMask: 0xffff, tableRange: OWN.tableRange, priorityRange: OWN.priorityRange, maxSessionsPerClient: 64, maxSessionsPerUid: 256 },
+    config: { markMask: MASK, sessionTagMask: 0xffff, tableRange: OWN.tableRange, priorityRange: OWN.priorityRange, maxSessionsPerClient: 64, maxSessionsPerUid: 256, maxPolicyGroups: 1_000, maxProvisioningServices: 1_000 },
     log: (level, msg) => logs.push(`${level} ${msg}`),
     sysctlRoot,
     openSocket: () => kernel.socket(),
