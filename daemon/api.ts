@@ -88,5 +88,7 @@ export interface DaemonApi {
    * packet). Owner or root; a non-root caller may claim only a cgroup directory it owns.
    */
   claimCgroup(caller: BusCaller, path: string, cgroup: string): Promise<void>;
+  /** `GetPolicy()`: `{ Group: 'file:group' | '' }` of the session's policy match. Owner or root. */
+  sessionPolicy(caller: BusCaller, path: string): PropDict;
   capabilities(): string[];
 }

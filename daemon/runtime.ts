@@ -721,8 +721,13 @@ export class Runtime implements DaemonApi {
     }));
   }
 
+  sessionPolicy(caller: BusCaller, path: string): PropDict {
+    const s = this.#owned(caller, path);
+    return { Group: { signature: 's', value: s.match ? `${s.match.group.file}:${s.match.group.name}` : '' } };
+  }
+
   capabilities(): string[] {
-    const caps = ['ListSessions', 'PerServiceOnlineCheck', 'CgroupPolicy'];
+    const caps = ['ListSessions', 'PerServiceOnlineCheck', 'CgroupPolicy', 'Policy'];
     if (this.#manage) caps.push('ManageMode');
     if (this.#d.accounting) caps.push('Statistics', 'StatisticsSignal');
     if (this.#d.routing || this.#d.firewall) caps.push('Datapath');

@@ -10,6 +10,7 @@ import { DaemonUnavailableError, ExtensionNotSupportedError, InvalidOptionError,
 import { BusLink, DEFAULT_SYSTEM_BUS, type DBusMessage } from './dbus/bus-link.js';
 import {
   decodeManagerProps,
+  decodePolicyGroup,
   decodeServiceList,
   decodeSessionList,
   decodeSettings,
@@ -182,7 +183,7 @@ export class DBusTransport implements Transport {
   async watchStatistics(path: string, seconds: number, listener: (statistics: SessionStatistics) => void): Promise<() => Promise<void>> {
     const link = await this.#connect();
     const owner = link.owner;
-    if (owner === null) throw new DaemonUnavailableError('no-daemon', `${this.#busName} is not on the bus`);
+    if (owner === null) throw new DaemonUnavailableError('no-daemon', `${this.#busName} is not on the bus: is netsessiond (or connmand) running?`);
     const S = NETSESSION_METHODS.sessionSignals;
     const rule = `type='signal',sender='${owner}',path='${path}',interface='${NETSESSION_INTERFACE}',member='${S.Statistics}'`;
     const w: StatisticsWatch = { listener, link, rule, unmatched: true };
@@ -200,6 +201,14 @@ export class DBusTransport implements Transport {
       throw err;
     }
     return () => this.#unwatchStatistics(path, w);
+  }
+
+  /** `org.netsession.Session1.GetPolicy` on the session at `path`: its policy group, or `null`. */
+  async sessionPolicy(path: string): Promise<string | null> {
+    const link = await this.#connect();
+    const target: CallTarget = { kind: 'extension', feature: 'Policy', onSession: true };
+    const reply = await link.call(this.#msg(path, NETSESSION_INTERFACE, NETSESSION_METHODS.session.GetPolicy, '', []), target);
+    return decodePolicyGroup(reply.body[0]);
   }
 
   /** `Manager.GetProperties`. */

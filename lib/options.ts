@@ -6,7 +6,7 @@
  * passes here is accepted by netsessiond. Pure.
  */
 import { isValidInterfaceName } from './protocol.js';
-import { BEARERS, CONNECTION_TYPES, type Bearer, type ConnectionType, type RequestKey } from './protocol.js';
+import { BEARERS, CONNECTION_TYPES, DEFAULT_BEARERS, type Bearer, type ConnectionType, type RequestKey } from './protocol.js';
 import { InvalidOptionError } from './errors.js';
 import type { SessionRequest } from './transport.js';
 
@@ -126,5 +126,14 @@ export function toSessionRequest(options: unknown, ignore: readonly string[] = [
   if (v('allowedInterface') !== undefined) out.AllowedInterface = allowedInterface(v('allowedInterface'));
   if (v('sourceIPRule') !== undefined) out.SourceIPRule = bool('sourceIPRule', v('sourceIPRule'));
   if (v('contextIdentifier') !== undefined) out.ContextIdentifier = text('contextIdentifier', v('contextIdentifier'));
+  return out;
+}
+
+/** The bearers a request asks for, `'*'` expanded in place (the defaults when it names none), without repeats. */
+export function requestedBearers(request: SessionRequest): Bearer[] {
+  const out: Bearer[] = [];
+  for (const b of request.AllowedBearers ?? ['*']) {
+    for (const x of b === '*' ? DEFAULT_BEARERS : [b]) if (!out.includes(x)) out.push(x);
+  }
   return out;
 }

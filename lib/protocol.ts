@@ -45,7 +45,7 @@ export const NETSESSION_METHODS = {
   /** On {@link NETSESSION_MANAGER_INTERFACE} (object `/`). */
   manager: { ListSessions: 'ListSessions', GetCapabilities: 'GetCapabilities', GetDefaultRoutes: 'GetDefaultRoutes' },
   /** On {@link NETSESSION_INTERFACE} (each session object). */
-  session: { GetStatistics: 'GetStatistics', ResetStatistics: 'ResetStatistics', ClaimCgroup: 'ClaimCgroup', SetStatisticsInterval: 'SetStatisticsInterval' },
+  session: { GetStatistics: 'GetStatistics', ResetStatistics: 'ResetStatistics', ClaimCgroup: 'ClaimCgroup', SetStatisticsInterval: 'SetStatisticsInterval', GetPolicy: 'GetPolicy' },
   /** On {@link NETSESSION_SERVICE_INTERFACE} (each service object). */
   service: { GetOnlineCheck: 'GetOnlineCheck' },
   /** Signals on {@link NETSESSION_INTERFACE} (each session object). */
@@ -80,6 +80,11 @@ export const NETSESSION_SIGNATURES = {
    * the session ends or the caller leaves the bus. Each caller has its own interval.
    */
   SetStatisticsInterval: { in: 'u', out: '' },
+  /**
+   * Owner or root: the policy that applies to the session, `{ Group: s }` (`file:group`, '' when
+   * no policy group matches). Lets a client say which policy removed the bearers it asked for.
+   */
+  GetPolicy: { in: '', out: 'a{sv}' },
   /** Signal: the session's counters, the dict of `GetStatistics`, sent to one subscriber. */
   Statistics: 'a{sv}',
 } as const;

@@ -25,6 +25,7 @@ import {
 } from './bind/sockets.js';
 import { checkWaitOptions, race, type WaitOptions } from './deadline.js';
 import {
+  BearersNotAllowedError,
   DaemonUnavailableError,
   ExtensionNotSupportedError,
   InvalidOptionError,
@@ -32,7 +33,7 @@ import {
   type NetsessionError,
   type SessionClosedReason,
 } from './errors.js';
-import { toSessionRequest, type SessionOptions } from './options.js';
+import { requestedBearers, toSessionRequest, type SessionOptions } from './options.js';
 import { STATISTICS_INTERVAL_LIMITS, type Bearer, type RequestKey, type SessionSettings, type SessionState } from './protocol.js';
 import { EMPTY_INFO, UPLINK_INFO, decodeUpdate, mergeUpdate, type IPv4Info, type IPv6Info, type SessionInfo, type SessionUpdate } from './settings.js';
 import type { SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from './transport.js';
@@ -52,11 +53,11 @@ export interface SessionEvents {
   /** The session moved to another interface (`null`: it has none now). Sockets bound to the old one should be recreated. */
   interface: [name: string | null, previous: string | null];
   /**
-   * The session ended. `null` when `destroy()` was called; a {@link SessionClosedError} when the
-   * daemon released it or forgot it; a {@link DaemonUnavailableError} when the daemon or the bus
-   * went away.
+   * The session ended. `error` is `null` when `destroy()` was called; a {@link SessionClosedError}
+   * when the daemon released it or forgot it; a {@link DaemonUnavailableError} when the daemon or
+   * the bus went away. `reason` says which, in {@link SessionClosedError}'s terms.
    */
-  destroyed: [error: NetsessionError | null];
+  destroyed: [error: NetsessionError | null, reason: SessionClosedReason];
   /**
    * The session's traffic counters, every {@link Session.setStatisticsInterval} (default 1 s)
    * while someone listens: the first listener asks the daemon for them (netsessiond's
@@ -81,6 +82,9 @@ export type WaitCondition =
   | 'connected'
   /** `state` is `disconnected`. */
   | 'disconnected';
+
+/** Conditions that need an uplink: they cannot hold while the policy allows no bearer. */
+const NEEDS_UPLINK: ReadonlySet<string> = new Set(['online', 'connected']);
 
 const CONDITIONS: Record<WaitCondition, (i: SessionInfo) => boolean> = {
   online: (i) => i.state === 'online',
@@ -116,6 +120,8 @@ function isSessionOver(err: unknown): err is NetsessionError {
  */
 export class Session extends EventEmitter<SessionEvents> {
   readonly #transport: Transport;
+  /** What the app asked for (CreateSession, then each Change the daemon accepted). */
+  #request: SessionRequest;
   #handle: TransportSession | null = null;
   #info: SessionInfo = EMPTY_INFO;
   #gotFirst = false;
@@ -141,9 +147,10 @@ export class Session extends EventEmitter<SessionEvents> {
     },
   });
 
-  private constructor(transport: Transport) {
+  private constructor(transport: Transport, request: SessionRequest) {
     super();
     this.#transport = transport;
+    this.#request = request;
     this.#followStatisticsListeners();
     this.#first = new Promise<void>((resolve, reject) => {
       this.#firstDone = { resolve, reject };
@@ -158,7 +165,7 @@ export class Session extends EventEmitter<SessionEvents> {
    * @internal
    */
   static async _open(transport: Transport, request: SessionRequest, opts: WaitOptions): Promise<Session> {
-    const s = new Session(transport);
+    const s = new Session(transport, request);
     const creating = transport.createSession(request, s.#notifier());
     const ready = creating.then((handle) => {
       s.#handle = handle;
@@ -252,7 +259,15 @@ export class Session extends EventEmitter<SessionEvents> {
   async change(options: SessionOptions): Promise<void> {
     const request = toSessionRequest(options);
     for (const [key, value] of Object.entries(request) as Array<[RequestKey, never]>) {
-      await this.#call((h) => h.change(key, value));
+      // Set before the call: the Updates it causes arrive before its reply, and waits judge them by it.
+      const before = this.#request;
+      this.#request = { ...before, [key]: value };
+      try {
+        await this.#call((h) => h.change(key, value));
+      } catch (err) {
+        if (this.#request[key] === value) this.#request = { ...this.#request, [key]: before[key] };
+        throw err;
+      }
     }
   }
 
@@ -426,15 +441,20 @@ export class Session extends EventEmitter<SessionEvents> {
     const test = typeof condition === 'function' ? condition : Object.hasOwn(CONDITIONS, condition) ? CONDITIONS[condition] : null;
     if (!test) return Promise.reject(new InvalidOptionError('condition', `must be ${Object.keys(CONDITIONS).join(', ')} or a function`));
     const what = `waitFor(${typeof condition === 'function' ? 'predicate' : condition})`;
+    const needsUplink = typeof condition === 'string' && NEEDS_UPLINK.has(condition);
     let waiter: () => void = () => undefined;
+    let blockedSeen = false;
     const work = new Promise<SessionInfo>((resolve, reject) => {
       waiter = () => {
         if (this.#ending) return reject(this.#closedError());
         try {
-          if (test(this.#info)) resolve(this.#info);
+          if (test(this.#info)) return resolve(this.#info);
         } catch (err) {
-          reject(err);
+          return reject(err);
         }
+        const blocked = needsUplink && !blockedSeen ? this.#blockedBearers() : null;
+        if (blocked) blockedSeen = true;
+        if (blocked) void this.#policyName().then((policy) => reject(new BearersNotAllowedError(blocked, policy)));
       };
       waiter();
       this.#waiters.add(waiter);
@@ -469,6 +489,29 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   // ------------------------------------------------------------------ internals
+
+  /**
+   * The bearers asked for when the daemon's policy removed every one of them (the effective list
+   * is empty although the request named some): no uplink can ever be bound. Otherwise null.
+   */
+  #blockedBearers(): Bearer[] | null {
+    if (this.#info.allowedBearers.length > 0) return null;
+    const requested = requestedBearers(this.#request);
+    return requested.length > 0 ? requested : null;
+  }
+
+  /** The policy group that applies, when the daemon says (netsessiond's `Policy` capability); else null. */
+  async #policyName(): Promise<string | null> {
+    const ask = this.#transport.sessionPolicy;
+    if (typeof ask !== 'function' || !this.#handle) return null;
+    try {
+      if (!(await this.#transport.capabilities()).includes('Policy')) return null;
+      return await ask.call(this.#transport, this.path);
+    } catch {
+      // The name is a courtesy: the error stands without it.
+      return null;
+    }
+  }
 
   /** `newListener`/`removeListener` hook: the first `statistics` listener starts the daemon's signals, the last one's removal stops them. */
   readonly #statisticsListenersChanged = (event: string | symbol): void => {
@@ -551,7 +594,9 @@ export class Session extends EventEmitter<SessionEvents> {
       const previous = this.#info;
       const { info, changed } = mergeUpdate(previous, UPLINK_INFO);
       this.#info = info;
-      const moved = info !== previous;
+      // The app's own destroy() is not a loss of the uplink: the values are cleared without
+      // events, so an app that alarms on 'offline' does not alarm on every clean shutdown.
+      const moved = info !== previous && !(reason === 'destroyed' && error === null);
       if (moved) for (const s of this.#streams) s.push(changed);
       for (const w of [...this.#waiters]) w();
       for (const s of [...this.#streams]) s.end();
@@ -560,7 +605,7 @@ export class Session extends EventEmitter<SessionEvents> {
     if (error && !(error instanceof SessionClosedError) && this.listenerCount('error') > 0) this.emit('error', error);
     this.#fetchDispatcher?.close().catch(() => undefined);
     this.#statistics.sync();
-    this.emit('destroyed', error);
+    this.emit('destroyed', error, reason);
   }
 
   #closedError(): SessionClosedError {

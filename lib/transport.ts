@@ -7,7 +7,7 @@
  *
  * @packageDocumentation
  */
-import type { ExtensionNotSupportedError, NetsessionError } from './errors.js';
+import type { BearersNotAllowedError, ExtensionNotSupportedError, NetsessionError } from './errors.js';
 import type { Bearer, ConnectionType, ManagerState, RequestKey, ServiceState, SessionSettings, STATISTICS_INTERVAL_LIMITS } from './protocol.js';
 import type { SessionInfo } from './settings.js';
 
@@ -177,6 +177,11 @@ export interface Transport {
   setServiceAutoConnect?(path: string, autoConnect: boolean): Promise<void>;
   /** Optional (needed by {@link getManager}): `org.netsession.Manager1.ListSessions` (netsessiond only, root only). */
   listSessions?(): Promise<readonly SessionListEntry[]>;
+  /**
+   * Optional (names the policy in a {@link BearersNotAllowedError}): the policy group that applies
+   * to the session at `path` (`org.netsession.Session1.GetPolicy`), `null` when none does.
+   */
+  sessionPolicy?(path: string): Promise<string | null>;
   /** Optional (needed by `Session.claimCgroup`): `org.netsession.Session1.ClaimCgroup(cgroup)` on the session at `path`. */
   claimCgroup?(path: string, cgroup: string): Promise<void>;
   /**

@@ -11,6 +11,7 @@ import {
   Session,
   type SessionInfo,
   type SessionOptions,
+  type SessionClosedReason,
   type SessionState,
   type SessionStatistics,
   type SessionUpdate,
@@ -57,7 +58,10 @@ s.on('interface', (name, previous) => {
 });
 s.on('online', () => undefined);
 s.on('offline', () => undefined);
-s.on('destroyed', (err) => expectType<NetsessionError | null>(err));
+s.on('destroyed', (err, reason) => {
+  expectType<NetsessionError | null>(err);
+  expectType<SessionClosedReason>(reason);
+});
 s.on('error', (err) => expectType<NetsessionError>(err));
 s.on('statistics', (st) => {
   expectType<SessionStatistics>(st);

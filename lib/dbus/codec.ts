@@ -134,6 +134,12 @@ export function decodeServiceList(list: unknown): Array<[string, ServiceProps]> 
   return out;
 }
 
+/** GetPolicy's `a{sv}`: the `Group` name, `null` when empty or absent. */
+export function decodePolicyGroup(dict: unknown): string | null {
+  const g = decodeServiceProps(dict).Group;
+  return typeof g === 'string' && g !== '' ? g : null;
+}
+
 /** Manager.GetProperties' `a{sv}`; unknown values fall back to ConnMan's defaults. */
 export function decodeManagerProps(dict: unknown): ManagerProperties {
   const p = decodeServiceProps(dict);

@@ -36,7 +36,8 @@ export type MockMethod =
   | 'GetTechnologies'
   | 'ListSessions'
   | 'ClaimCgroup'
-  | 'SetStatisticsInterval';
+  | 'SetStatisticsInterval'
+  | 'GetPolicy';
 
 /**
  * One recorded call: the method, the object path it went to (a session's, a technology's for its
@@ -67,6 +68,12 @@ export interface MockTransportOptions {
    * test sends it with `mock.lastSession().update({...every key})`; `createSession` resolves then.
    */
   autoUpdate?: boolean;
+  /**
+   * A policy group that applies to every session, as an administrator's policy file would:
+   * `allowedBearers` filters what sessions ask for (an empty result never binds), `group` is what
+   * GetPolicy answers (`file:group`). Default none.
+   */
+  policy?: { group: string; allowedBearers: readonly Bearer[] };
 }
 
 const TARGET: Record<MockMethod, CallTarget> = {
@@ -84,6 +91,7 @@ const TARGET: Record<MockMethod, CallTarget> = {
   ListSessions: { kind: 'extension', feature: 'ListSessions', onSession: false },
   ClaimCgroup: { kind: 'extension', feature: 'ClaimCgroup', onSession: true },
   SetStatisticsInterval: { kind: 'extension', feature: 'StatisticsSignal', onSession: true },
+  GetPolicy: { kind: 'extension', feature: 'Policy', onSession: true },
 };
 
 const TECH_NAMES: Record<Bearer, string> = { ethernet: 'Wired', wifi: 'WiFi', bluetooth: 'Bluetooth', cellular: 'Cellular', gadget: 'Gadget', vpn: 'VPN' };
@@ -128,6 +136,7 @@ export class MockTransport implements Transport {
   readonly #capabilities: readonly string[] | null;
   readonly #autoUpdate: boolean;
   readonly #uid: number;
+  readonly #policy: { group: string; allowedBearers: readonly Bearer[] } | null;
   #offline = false;
   readonly #unpowered = new Set<string>();
   readonly #failures = new Map<MockMethod, Array<{ name: string; message: string }>>();
@@ -138,7 +147,8 @@ export class MockTransport implements Transport {
 
   constructor(options: MockTransportOptions = {}) {
     this.#uplinks = Object.freeze([...(options.uplinks ?? [])]);
-    this.#capabilities = options.capabilities === undefined ? ['ListSessions', 'Statistics', 'StatisticsSignal', 'ClaimCgroup'] : options.capabilities;
+    this.#capabilities = options.capabilities === undefined ? ['ListSessions', 'Statistics', 'StatisticsSignal', 'ClaimCgroup', 'Policy'] : options.capabilities;
+    this.#policy = options.policy ? Object.freeze({ group: options.policy.group, allowedBearers: Object.freeze([...options.policy.allowedBearers]) }) : null;
     this.#autoUpdate = options.autoUpdate ?? true;
     this.#uid = options.uid ?? 0;
   }
@@ -210,7 +220,7 @@ export class MockTransport implements Transport {
   createSession(settings: SessionRequest, notifier: SessionNotifier): Promise<TransportSession> {
     return this.#run('CreateSession', null, [structuredClone(settings)], () => {
       const path = sessionPath(':1.1', `/netsession/mock/s${++this.#serial}`);
-      const s = MockSession._create(path, settings, notifier, () => this.#enabledUplinks());
+      const s = MockSession._create(path, settings, notifier, () => this.#enabledUplinks(), this.#policy?.allowedBearers ?? null);
       this.sessions.push(s);
       if (this.#autoUpdate) queueMicrotask(() => s._start());
       return this.#handle(s);
@@ -299,7 +309,7 @@ export class MockTransport implements Transport {
             owner: ':1.1',
             uid: this.#uid,
             service: s.settings.Interface ? servicePathOf(s.settings.Interface) : null,
-            policyGroup: null,
+            policyGroup: this.#policy?.group ?? null,
             active: s.active,
             cgroups: Object.freeze([...s.cgroups]),
             settings: mergeUpdate(EMPTY_INFO, decodeUpdate(s.settings)).info,
@@ -308,6 +318,15 @@ export class MockTransport implements Transport {
           }),
         ),
       );
+    });
+  }
+
+  /** GetPolicy (needs the `Policy` capability): the `policy` option's group, or null without one. */
+  sessionPolicy(path: string): Promise<string | null> {
+    return this.#run('GetPolicy', path, [], () => {
+      this.#extension('GetPolicy', 'Policy');
+      this.#live('GetPolicy', path);
+      return this.#policy?.group ?? null;
     });
   }
 

@@ -99,6 +99,12 @@ export function sessionExtension(ctx: AdapterContext): InterfaceSpec {
         handle: (call) =>
           Promise.resolve(call.withCaller((caller) => ctx.api().setStatisticsInterval(caller, call.path, call.args[0] as number))).then(() => EMPTY),
       },
+      [M.GetPolicy]: {
+        in: SIG.GetPolicy.in,
+        out: SIG.GetPolicy.out,
+        outNames: ['policy'],
+        handle: (call) => call.withCaller((caller) => [encodeDict(ctx.api().sessionPolicy(caller, call.path))]),
+      },
     },
     signals: {
       [NETSESSION_METHODS.sessionSignals.Statistics]: { signature: SIG.Statistics, names: ['statistics'] },
