@@ -73,6 +73,8 @@ async function main(argv: string[]): Promise<number> {
     linkStats: createLinkStats({ log }),
     cgroups: createCgroupDirectory(),
     ...(engine.manage.enabled ? { manage: makeManage(config, log) } : {}),
+    // Both modes: observed links take nameservers, Metered and Roaming from it too.
+    provisioning: createProvisioningDir(config.provisioningDir, log),
     ...datapath,
     reconcileIntervalMs: config.reconcileInterval * 1000,
     log,
@@ -104,7 +106,7 @@ async function main(argv: string[]): Promise<number> {
   return -1;
 }
 
-/** Manage mode's adapters: rtnetlink link configuration, udhcpc, IPv6 sysctls, the nameserver file, provisioning files. */
+/** Manage mode's adapters: rtnetlink link configuration, udhcpc, IPv6 sysctls, the nameserver file. */
 function makeManage(config: DaemonConfig, log: Logger): NonNullable<RuntimeDeps['manage']> {
   const cmd = config.dhcpClient[0] ?? '';
   const found = cmd.includes('/') ? existsSync(cmd) : (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(join(d, cmd)));
@@ -120,7 +122,6 @@ function makeManage(config: DaemonConfig, log: Logger): NonNullable<RuntimeDeps[
     }),
     ipv6: createIpv6Switches(),
     nameservers: createResolvWriter({ path: config.resolvConf }),
-    provisioning: createProvisioningDir(config.provisioningDir, log),
   };
 }
 

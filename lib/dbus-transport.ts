@@ -16,12 +16,14 @@ import {
   decodeSettings,
   decodeStatistics,
   decodeTechnologyList,
+  applyServiceProperty,
   encodeRequest,
   encodeSetting,
   toServiceInfo,
   type ServiceProps,
 } from './dbus/codec.js';
 import type { CallTarget } from './reply-errors.js';
+import type { ServiceStatusDict } from './uplink-props.js';
 import type {
   ManagerProperties,
   ServiceInfo,
@@ -51,6 +53,7 @@ export interface DBusTransportOptions {
 const NOTIFIER_ROOT = `/netsession/${process.pid}`;
 const STATISTICS = 'Statistics';
 const STATISTICS_SIGNAL = 'StatisticsSignal';
+const SERVICE_STATUS = 'ServiceStatus';
 const SESSION: CallTarget = { kind: 'session' };
 const MANAGER: CallTarget = { kind: 'manager' };
 
@@ -112,6 +115,10 @@ export class DBusTransport implements Transport {
   // The service watch: the daemon's services as last read (null: not known), who listens, and
   // the link on which ServicesChanged is subscribed.
   #serviceList: Array<[string, ServiceProps]> | null = null;
+  /** netsessiond's status dict per service path (empty from a daemon without `ServiceStatus`). */
+  #serviceStatus = new Map<string, ServiceStatusDict>();
+  /** The link on which ServiceStatusChanged is subscribed. */
+  #statusLink: BusLink | null = null;
   readonly #watchers = new Set<Watcher>();
   #watchedLink: BusLink | null = null;
   #arming: Promise<void> | null = null;
@@ -455,10 +462,13 @@ export class DBusTransport implements Transport {
       const link = await this.#connect();
       if (this.#watchedLink !== link) {
         await link.addMatch(`type='signal',sender='${this.#busName}',path='${PATHS.manager}',interface='${INTERFACES.manager}',member='${METHODS.managerSignals.ServicesChanged}'`);
+        // connmand tells a service's later Nameservers (and Roaming) with PropertyChanged only.
+        await link.addMatch(`type='signal',sender='${this.#busName}',interface='${INTERFACES.service}',member='${METHODS.managerSignals.PropertyChanged}',path_namespace='${PATHS.servicePrefix.slice(0, -1)}'`);
         this.#watchedLink = link;
       }
       // A daemon that is not on the bus has no services (and the owner change will bring them).
       const list = link.owner === null ? [] : await this.#getServices(link);
+      this.#serviceStatus = link.owner === null ? new Map() : await this.#getServiceStatus(link);
       this.#setServices(list);
     })()
       .catch((err: unknown) => this.#servicesLost(err as NetsessionError))
@@ -468,6 +478,19 @@ export class DBusTransport implements Transport {
       });
   }
 
+  /** netsessiond's GetServiceStatus (subscribing to its changes first); empty from a daemon without it. */
+  async #getServiceStatus(link: BusLink): Promise<Map<string, ServiceStatusDict>> {
+    if (!(await this.capabilities()).includes(SERVICE_STATUS)) return new Map();
+    if (this.#statusLink !== link) {
+      const S = NETSESSION_METHODS.managerSignals;
+      await link.addMatch(`type='signal',sender='${this.#busName}',path='${PATHS.manager}',interface='${NETSESSION_MANAGER_INTERFACE}',member='${S.ServiceStatusChanged}'`);
+      this.#statusLink = link;
+    }
+    const target: CallTarget = { kind: 'extension', feature: SERVICE_STATUS, onSession: false };
+    const reply = await link.call(this.#msg(PATHS.manager, NETSESSION_MANAGER_INTERFACE, NETSESSION_METHODS.manager.GetServiceStatus, '', []), target);
+    return new Map(decodeServiceList(reply.body[0]));
+  }
+
   #setServices(list: Array<[string, ServiceProps]>): void {
     if (this.#watchers.size === 0) return;
     this.#serviceList = list;
@@ -475,7 +498,7 @@ export class DBusTransport implements Transport {
   }
 
   #deliverTo(w: Watcher, list: Array<[string, ServiceProps]>): void {
-    const services = Object.freeze(list.map(([path, props]) => toServiceInfo(path, props)));
+    const services = Object.freeze(list.map(([path, props]) => toServiceInfo(path, props, this.#serviceStatus.get(path))));
     deliver(() => w.listener(services));
   }
 
@@ -511,6 +534,17 @@ export class DBusTransport implements Transport {
     if (msg.interface === NETSESSION_INTERFACE && msg.member === NETSESSION_METHODS.sessionSignals.Statistics) {
       const w = msg.signature === NETSESSION_SIGNATURES.Statistics ? this.#statsWatches.get(msg.path) : undefined;
       if (w) deliver(() => w.listener(decodeStatistics(msg.body[0])));
+      return;
+    }
+    if (msg.interface === NETSESSION_MANAGER_INTERFACE && msg.member === NETSESSION_METHODS.managerSignals.ServiceStatusChanged) {
+      if (msg.signature !== NETSESSION_SIGNATURES.ServiceStatusChanged || !this.#serviceList) return;
+      for (const [path, status] of decodeServiceList(msg.body[0])) this.#serviceStatus.set(path, status);
+      this.#setServices(this.#serviceList);
+      return;
+    }
+    if (msg.interface === INTERFACES.service && msg.member === METHODS.managerSignals.PropertyChanged) {
+      const next = this.#serviceList ? applyServiceProperty(this.#serviceList, msg.path, msg.signature, msg.body) : null;
+      if (next) this.#setServices(next);
       return;
     }
     if (msg.path !== PATHS.manager || msg.interface !== INTERFACES.manager || msg.member !== METHODS.managerSignals.ServicesChanged) return;

@@ -20,6 +20,7 @@ export { UplinkMonitor, monitorUplinks, type UplinkMonitorEvents, type UplinkRes
 export type { MonitorUplinksOptions } from './monitor/options.js';
 export type { UplinkProbe } from './monitor/probes.js';
 export type { SessionInfo, SessionUpdate, IPv4Info, IPv6Info } from './settings.js';
+export type { UplinkProperties } from './uplink-props.js';
 export { OPTION_KEYS, type BearerOption, type SessionOptions } from './options.js';
 export type { WaitOptions } from './deadline.js';
 export type {
@@ -33,6 +34,7 @@ export type {
   TechnologyInfo,
   Transport,
   TransportSession,
+  WatchServicesOptions,
 } from './transport.js';
 export { Manager, getManager } from './manager.js';
 export { DBusTransport, type DBusTransportOptions } from './dbus-transport.js';

@@ -34,9 +34,10 @@ import {
   type SessionClosedReason,
 } from './errors.js';
 import { requestedBearers, toSessionRequest, type SessionOptions } from './options.js';
-import { STATISTICS_INTERVAL_LIMITS, type Bearer, type RequestKey, type SessionSettings, type SessionState } from './protocol.js';
+import { EXTENSION_REQUEST_KEYS, STATISTICS_INTERVAL_LIMITS, type Bearer, type RequestKey, type SessionSettings, type SessionState } from './protocol.js';
 import { EMPTY_INFO, UPLINK_INFO, decodeUpdate, mergeUpdate, type IPv4Info, type IPv6Info, type SessionInfo, type SessionUpdate } from './settings.js';
-import type { SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from './transport.js';
+import type { ServiceInfo, SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from './transport.js';
+import { uplinkPropertiesFor } from './uplink-props.js';
 import { StatisticsFeed } from './statistics-feed.js';
 import { UpdateStream } from './update-stream.js';
 
@@ -52,6 +53,14 @@ export interface SessionEvents {
   offline: [];
   /** The session moved to another interface (`null`: it has none now). Sockets bound to the old one should be recreated. */
   interface: [name: string | null, previous: string | null];
+  /** The uplink's DNS servers changed (another uplink, or new servers on it). */
+  nameservers: [nameservers: readonly string[]];
+  /** Whether the uplink is metered changed (`null`: the daemon does not say, or no uplink). */
+  metered: [metered: boolean | null];
+  /** Whether the uplink is roaming changed. */
+  roaming: [roaming: boolean | null];
+  /** A captive portal appeared on the uplink (`true`, with its URL when known) or was lifted. */
+  captivePortal: [captivePortal: boolean | null, url: string | null];
   /**
    * The session ended. `error` is `null` when `destroy()` was called; a {@link SessionClosedError}
    * when the daemon released it or forgot it; a {@link DaemonUnavailableError} when the daemon or
@@ -107,6 +116,19 @@ interface Ending {
 /** The capability behind the `statistics` event. */
 const STATISTICS_SIGNAL = 'StatisticsSignal';
 
+/**
+ * Rejects with {@link ExtensionNotSupportedError} when `request` uses an extension key
+ * (AvoidMetered) the daemon lacks: sent anyway, a real connmand would refuse the whole call.
+ */
+function checkExtensions(transport: Transport, request: SessionRequest): Promise<void> | null {
+  const used = Object.entries(EXTENSION_REQUEST_KEYS).filter(([key]) => (request as Record<string, unknown>)[key] !== undefined);
+  // Nothing to ask: the call goes out in this tick, as without extensions.
+  if (used.length === 0) return null;
+  return transport.capabilities().then((caps) => {
+    for (const [, capability] of used) if (!caps.includes(capability)) throw new ExtensionNotSupportedError(capability);
+  });
+}
+
 function isSessionOver(err: unknown): err is NetsessionError {
   return (err instanceof SessionClosedError && err.reason === 'gone') || err instanceof DaemonUnavailableError;
 }
@@ -131,6 +153,10 @@ export class Session extends EventEmitter<SessionEvents> {
   #destroying: Promise<void> | null = null;
   readonly #streams = new Set<UpdateStream>();
   readonly #waiters = new Set<() => void>();
+  /** The daemon's services (their uplink properties), while the transport can list them. */
+  #services: readonly ServiceInfo[] = [];
+  #unwatchServices: (() => void) | null = null;
+  #followScheduled = false;
   /** The dispatcher behind `fetch()`, made on first use and closed with the session. */
   #fetchDispatcher: Dispatcher | null = null;
   /** Seconds between `statistics` events. */
@@ -166,10 +192,14 @@ export class Session extends EventEmitter<SessionEvents> {
    */
   static async _open(transport: Transport, request: SessionRequest, opts: WaitOptions): Promise<Session> {
     const s = new Session(transport, request);
-    const creating = transport.createSession(request, s.#notifier());
-    const ready = creating.then((handle) => {
+    const servicesKnown = s.#watchServices();
+    const check = checkExtensions(transport, request);
+    const creating = check ? check.then(() => transport.createSession(request, s.#notifier())) : transport.createSession(request, s.#notifier());
+    const ready = creating.then(async (handle) => {
       s.#handle = handle;
-      return s.#first;
+      await Promise.all([s.#first, servicesKnown]);
+      // The services may have arrived after the first Update: the uplink's properties now.
+      s.#followUplink();
     });
     try {
       await race(ready, opts, 'createSession');
@@ -258,6 +288,8 @@ export class Session extends EventEmitter<SessionEvents> {
    */
   async change(options: SessionOptions): Promise<void> {
     const request = toSessionRequest(options);
+    this.#assertOpen();
+    await checkExtensions(this.#transport, request);
     for (const [key, value] of Object.entries(request) as Array<[RequestKey, never]>) {
       // Set before the call: the Updates it causes arrive before its reply, and waits judge them by it.
       const before = this.#request;
@@ -545,9 +577,48 @@ export class Session extends EventEmitter<SessionEvents> {
     };
   }
 
+  /**
+   * Follows the daemon's service list for the bound uplink's properties (nameservers, metered, …).
+   * Resolves once the first list arrived (or could not be read: the properties stay unknown).
+   */
+  #watchServices(): Promise<void> {
+    const watch = this.#transport.watchServices;
+    if (typeof watch !== 'function') return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.#unwatchServices = watch.call(
+        this.#transport,
+        (services) => {
+          this.#services = services;
+          resolve();
+          // Deferred: an Update read in the same tick (the move the new list goes with) applies
+          // the new uplink's properties itself, so the app sees one update, not two.
+          if (this.#gotFirst && !this.#followScheduled) {
+            this.#followScheduled = true;
+            queueMicrotask(() => {
+              this.#followScheduled = false;
+              this.#followUplink();
+            });
+          }
+        },
+        // Unknown properties are no reason to fail the session; the watch retries by itself.
+        () => resolve(),
+        { forSession: true },
+      );
+    });
+  }
+
+  /** Applies the bound uplink's properties from the service list, as an update of their keys. */
+  #followUplink(): void {
+    if (this.#ending || !this.#gotFirst) return;
+    this.#apply(uplinkPropertiesFor(this.#services, this.#info.interface));
+  }
+
   #onUpdate(wire: Partial<SessionSettings>): void {
     if (this.#ending) return;
-    const update = decodeUpdate(wire);
+    const decoded = decodeUpdate(wire);
+    // The properties of the uplink the session is (now) bound to go with the same update.
+    const iface = decoded.interface !== undefined ? decoded.interface : this.#info.interface;
+    const update = { ...decoded, ...uplinkPropertiesFor(this.#services, iface) };
     if (!this.#gotFirst) {
       // The first Update carries every key; nobody can listen yet (createSession has not resolved).
       this.#gotFirst = true;
@@ -578,6 +649,10 @@ export class Session extends EventEmitter<SessionEvents> {
       else if (previous.state === 'online') this.emit('offline');
     }
     if (Object.hasOwn(changed, 'interface')) this.emit('interface', info.interface, previous.interface);
+    if (Object.hasOwn(changed, 'nameservers')) this.emit('nameservers', info.nameservers);
+    if (Object.hasOwn(changed, 'metered')) this.emit('metered', info.metered);
+    if (Object.hasOwn(changed, 'roaming')) this.emit('roaming', info.roaming);
+    if (Object.hasOwn(changed, 'captivePortal') || (Object.hasOwn(changed, 'portalUrl') && info.captivePortal)) this.emit('captivePortal', info.captivePortal, info.portalUrl);
   }
 
   /**
@@ -587,6 +662,8 @@ export class Session extends EventEmitter<SessionEvents> {
   #end(reason: SessionClosedReason, error: NetsessionError | null, announce = true): void {
     if (this.#ending) return;
     this.#ending = { reason, error };
+    this.#unwatchServices?.();
+    this.#unwatchServices = null;
     // A session that ends before its first Update fails createSession with the cause itself.
     this.#firstDone.reject(error ?? this.#closedError());
     if (!announce) return;

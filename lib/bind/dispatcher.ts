@@ -15,6 +15,7 @@ import type * as Undici from 'undici';
 import { InvalidOptionError } from '../errors.js';
 import type { Session } from '../session.js';
 import { followBinding } from './follow.js';
+import { sessionLookup } from './lookup.js';
 import { socketOptionsOf } from './options.js';
 
 /** `Omit` over each member of a union (undici's connector options are one). */
@@ -55,6 +56,8 @@ function sessionConnector(session: Session, options: SessionDispatcherOptions): 
     ...(options.connectTimeout != null ? { timeout: options.connectTimeout } : {}),
     ...(options.allowH2 != null ? { allowH2: options.allowH2 } : {}),
     ...(options.maxCachedSessions != null ? { maxCachedSessions: options.maxCachedSessions } : {}),
+    // Names resolve through the uplink's servers (the app's own lookup, if any, wins).
+    lookup: sessionLookup(() => session.settings),
     ...options.connect,
   } as Undici.buildConnector.BuildOptions;
   // The family goes to Node's lookup, so a hostname resolves to an address the bound socket can reach.

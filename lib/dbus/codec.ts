@@ -19,6 +19,7 @@ import {
   type SessionSettings,
 } from '../protocol.js';
 import { decodeUpdate, EMPTY_INFO, mergeUpdate } from '../settings.js';
+import { uplinkPropertiesOfService, type ServiceStatusDict } from '../uplink-props.js';
 import type { ManagerProperties, ServiceInfo, SessionListEntry, SessionRequest, SessionStatistics, TechnologyInfo } from '../transport.js';
 
 const { Variant } = dbus;
@@ -108,8 +109,8 @@ export function decodeServiceProps(dict: unknown): ServiceProps {
   return out;
 }
 
-/** The SDK's view of one service from its properties. */
-export function toServiceInfo(path: string, props: ServiceProps): ServiceInfo {
+/** The SDK's view of one service from its properties and, from netsessiond, its status dict. */
+export function toServiceInfo(path: string, props: ServiceProps, status?: ServiceStatusDict): ServiceInfo {
   const ethernet = props.Ethernet as Record<string, unknown> | null | undefined;
   const ifname = ethernet && typeof ethernet.Interface === 'string' && ethernet.Interface !== '' ? ethernet.Interface : null;
   const type = props.Type;
@@ -120,7 +121,25 @@ export function toServiceInfo(path: string, props: ServiceProps): ServiceInfo {
     interface: ifname,
     bearer: BEARERS.includes(type as Bearer) ? (type as Bearer) : null,
     state: SERVICE_STATES.includes(state as ServiceState) ? (state as ServiceState) : 'idle',
+    ...uplinkPropertiesOfService(props, status),
   });
+}
+
+/** The Service properties the SDK follows through `PropertyChanged` (the rest comes with ServicesChanged). */
+const FOLLOWED_SERVICE_PROPERTIES: ReadonlySet<string> = new Set(['Nameservers', 'Nameservers.Configuration', 'Roaming']);
+
+/**
+ * A service's `PropertyChanged(s, v)` applied to a list of services: the new list, or null when
+ * it changes nothing the SDK follows (another property, an unknown service, a malformed signal).
+ */
+export function applyServiceProperty(list: ReadonlyArray<[string, ServiceProps]>, path: string, signature: string | undefined, body: readonly unknown[]): Array<[string, ServiceProps]> | null {
+  const [name, value] = body;
+  if (signature !== 'sv' || typeof name !== 'string' || !FOLLOWED_SERVICE_PROPERTIES.has(name)) return null;
+  const i = list.findIndex(([p]) => p === path);
+  if (i < 0) return null;
+  const next = [...list];
+  next[i] = [path, { ...list[i]![1], ...decodeServiceProps({ [name]: value }) }];
+  return next;
 }
 
 /** Decodes GetServices' `a(oa{sv})` into paths and property dicts, in the daemon's order. */

@@ -53,6 +53,7 @@ export class MockSession {
   #ended = false;
   #active = true;
   #scripted: UplinkGroup | null = null;
+  #avoidMetered: boolean;
   #statsWatch: { seconds: number; listener: (statistics: SessionStatistics) => void } | null = null;
   readonly #notifier: SessionNotifier;
   readonly #uplinks: () => readonly MockUplink[];
@@ -64,6 +65,7 @@ export class MockSession {
     this.#notifier = notifier;
     this.#uplinks = uplinks;
     this.#policyBearers = policyBearers;
+    this.#avoidMetered = request.AvoidMetered ?? false;
   }
 
   /** @internal Only MockTransport creates them. */
@@ -208,6 +210,12 @@ export class MockSession {
         if (typeof value !== 'string') throw new MockRejection('ContextIdentifier must be a string');
         next.ContextIdentifier = value;
         break;
+      case 'AvoidMetered':
+        if (typeof value !== 'boolean') throw new MockRejection('AvoidMetered must be a boolean');
+        this.#avoidMetered = value;
+        // Not an Update key: only the binding may change.
+        this.#reselect({});
+        return;
       default:
         throw new MockRejection(`unknown or read-only setting '${String(key)}'`);
     }
@@ -259,7 +267,7 @@ export class MockSession {
     if (!this.#active) return { ...NO_UPLINK };
     if (this.#scripted) return this.#scripted;
     const s = this.#settings as SessionSettings;
-    const u = selectUplink(s, this.#uplinks());
+    const u = selectUplink(s, this.#uplinks(), this.#avoidMetered);
     return u ? uplinkGroup(u) : { ...NO_UPLINK };
   }
 

@@ -17,9 +17,10 @@ import type {
   TechnologyInfo,
   Transport,
   TransportSession,
+  WatchServicesOptions,
 } from '../transport.js';
 import { MockRejection, MockSession } from './mock-session.js';
-import type { MockUplink } from './uplink.js';
+import { isMetered, type MockUplink } from './uplink.js';
 
 /** The daemon methods a {@link MockTransport} answers (and records), by their D-Bus names. */
 export type MockMethod =
@@ -99,14 +100,24 @@ const ROOT_ONLY = errorName('PermissionDenied');
 
 const servicePathOf = (ifname: string): string => servicePath(`mock_${ifname.replace(/[^A-Za-z0-9_]/g, '_')}`);
 
-/** The service the mock daemon shows for an uplink (`idle` while OfflineMode or its technology is off). */
-function serviceOf(u: MockUplink, enabled: boolean): ServiceInfo {
+/**
+ * The service the mock daemon shows for an uplink (`idle` while OfflineMode or its technology is
+ * off). Metered, roaming and the portal are known only with the `ServiceStatus` capability
+ * (netsessiond's extension), as from the D-Bus transport.
+ */
+function serviceOf(u: MockUplink, enabled: boolean, status: boolean): ServiceInfo {
+  const portal = status ? (u.captivePortal ?? false) : null;
   return Object.freeze({
     path: servicePathOf(u.interface),
     name: u.name ?? u.interface,
     interface: u.interface,
     bearer: u.bearer,
     state: !enabled ? 'idle' : (u.state ?? 'online') === 'online' ? 'online' : 'ready',
+    nameservers: Object.freeze([...(u.nameservers ?? [])]),
+    metered: status ? isMetered(u) : null,
+    roaming: status ? (u.roaming ?? false) : null,
+    captivePortal: portal,
+    portalUrl: portal ? (u.portalUrl ?? null) : null,
   });
 }
 
@@ -147,7 +158,8 @@ export class MockTransport implements Transport {
 
   constructor(options: MockTransportOptions = {}) {
     this.#uplinks = Object.freeze([...(options.uplinks ?? [])]);
-    this.#capabilities = options.capabilities === undefined ? ['ListSessions', 'Statistics', 'StatisticsSignal', 'ClaimCgroup', 'Policy'] : options.capabilities;
+    this.#capabilities =
+      options.capabilities === undefined ? ['ListSessions', 'Statistics', 'StatisticsSignal', 'ClaimCgroup', 'Policy', 'ServiceStatus', 'AvoidMetered'] : options.capabilities;
     this.#policy = options.policy ? Object.freeze({ group: options.policy.group, allowedBearers: Object.freeze([...options.policy.allowedBearers]) }) : null;
     this.#autoUpdate = options.autoUpdate ?? true;
     this.#uid = options.uid ?? 0;
@@ -219,6 +231,10 @@ export class MockTransport implements Transport {
 
   createSession(settings: SessionRequest, notifier: SessionNotifier): Promise<TransportSession> {
     return this.#run('CreateSession', null, [structuredClone(settings)], () => {
+      // Like connmand, a daemon without the extension refuses the unknown key.
+      if (settings.AvoidMetered !== undefined && !this.#capabilities?.includes('AvoidMetered')) {
+        throw this.#error('CreateSession', errorName('InvalidArguments'), 'unknown setting AvoidMetered');
+      }
       const path = sessionPath(':1.1', `/netsession/mock/s${++this.#serial}`);
       const s = MockSession._create(path, settings, notifier, () => this.#enabledUplinks(), this.#policy?.allowedBearers ?? null);
       this.sessions.push(s);
@@ -363,10 +379,14 @@ export class MockTransport implements Transport {
     });
   }
 
-  /** The services now (one recorded GetServices), then on every `setUplinks`; `[]` while the daemon is stopped. */
-  watchServices(listener: ServicesListener, onError?: (error: NetsessionError) => void): () => void {
+  /**
+   * The services now (one recorded GetServices), then on every `setUplinks`; `[]` while the daemon
+   * is stopped. A session's own watch (`forSession`) is not recorded and takes no injected failure.
+   */
+  watchServices(listener: ServicesListener, onError?: (error: NetsessionError) => void, options: WatchServicesOptions = {}): () => void {
     this.#watchers.add(listener);
-    this.services().then(
+    const first = options.forSession && !this.#closed ? Promise.resolve(this.#running ? this.#serviceList() : Object.freeze([])) : this.services();
+    first.then(
       (list) => {
         if (this.#watchers.has(listener)) listener(list);
       },
@@ -396,6 +416,7 @@ export class MockTransport implements Transport {
       path: s.path,
       change: (key: RequestKey, value: unknown) =>
         this.#run('Change', s.path, [key, structuredClone(value)], () => {
+          if (key === 'AvoidMetered' && !this.#capabilities?.includes('AvoidMetered')) throw this.#error('Change', errorName('InvalidArguments'), 'unknown setting AvoidMetered');
           try {
             this.#live('Change', s.path)._change(key, value);
           } catch (err) {
@@ -445,12 +466,14 @@ export class MockTransport implements Transport {
   }
 
   #serviceList(): readonly ServiceInfo[] {
-    return Object.freeze(this.#uplinks.map((u) => serviceOf(u, this.#enabled(u))));
+    const status = this.#capabilities?.includes('ServiceStatus') ?? false;
+    return Object.freeze(this.#uplinks.map((u) => serviceOf(u, this.#enabled(u), status)));
   }
 
   #uplinksChanged(): void {
-    for (const s of this.sessions) s._uplinksChanged();
+    // Services first: a session applies its new uplink's properties with the Update that moves it.
     this.#servicesChanged();
+    for (const s of this.sessions) s._uplinksChanged();
   }
 
   #rootOnly(method: MockMethod): void {

@@ -40,12 +40,21 @@ export function managerExtension(ctx: AdapterContext): InterfaceSpec {
         outNames: ['capabilities'],
         handle: () => [ctx.api().capabilities()],
       },
+      [M.GetServiceStatus]: {
+        in: SIG.GetServiceStatus.in,
+        out: SIG.GetServiceStatus.out,
+        outNames: ['services'],
+        handle: () => [ctx.api().serviceStatus().map((s) => [s.path, encodeDict(s.props)])],
+      },
       [M.GetDefaultRoutes]: {
         in: SIG.GetDefaultRoutes.in,
         out: SIG.GetDefaultRoutes.out,
         outNames: ['routes'],
         handle: () => [ctx.api().defaultRoutes().map(encodeDict)],
       },
+    },
+    signals: {
+      [NETSESSION_METHODS.managerSignals.ServiceStatusChanged]: { signature: SIG.ServiceStatusChanged, names: ['services'] },
     },
   };
 }

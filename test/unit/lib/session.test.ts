@@ -56,6 +56,12 @@ describe('createSession', () => {
       allowedInterface: '*',
       contextIdentifier: '',
       sourceIPRule: false,
+      // The uplink's service, from the daemon's service list (netsessiond's status extension).
+      nameservers: [],
+      metered: false,
+      roaming: false,
+      captivePortal: false,
+      portalUrl: null,
     });
     expect(Object.isFrozen(s.settings)).toBe(true);
   });
@@ -167,7 +173,8 @@ describe('updates and events', () => {
     expect(log).toEqual([
       [
         'update',
-        { state: 'connected', name: 'wwan0', ipv4: { method: 'manual', address: '203.0.113.9' }, ipv6: null, interface: 'wwan0', bearer: 'cellular' },
+        // A scripted uplink the mock does not list: its properties are unknown (null), no longer eth0's.
+        { state: 'connected', name: 'wwan0', ipv4: { method: 'manual', address: '203.0.113.9' }, ipv6: null, interface: 'wwan0', bearer: 'cellular', metered: null, roaming: null, captivePortal: null },
       ],
       ['state', 'connected', 'online'],
       ['offline'],
