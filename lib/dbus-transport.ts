@@ -290,7 +290,8 @@ export class DBusTransport implements Transport {
   /** `Manager.GetServices`: the daemon's services, in its order. */
   async services(): Promise<readonly ServiceInfo[]> {
     const link = await this.#connect();
-    return this.#getServices(link).then((list) => list.map(([path, props]) => toServiceInfo(path, props)));
+    const [list, status] = await Promise.all([this.#getServices(link), this.#readServiceStatus(link)]);
+    return list.map(([path, props]) => toServiceInfo(path, props, status.get(path)));
   }
 
   /**
@@ -486,6 +487,12 @@ export class DBusTransport implements Transport {
       await link.addMatch(`type='signal',sender='${this.#busName}',path='${PATHS.manager}',interface='${NETSESSION_MANAGER_INTERFACE}',member='${S.ServiceStatusChanged}'`);
       this.#statusLink = link;
     }
+    return this.#readServiceStatus(link);
+  }
+
+  /** GetServiceStatus alone (no subscription); empty from a daemon without it. */
+  async #readServiceStatus(link: BusLink): Promise<Map<string, ServiceStatusDict>> {
+    if (!(await this.capabilities()).includes(SERVICE_STATUS)) return new Map();
     const target: CallTarget = { kind: 'extension', feature: SERVICE_STATUS, onSession: false };
     const reply = await link.call(this.#msg(PATHS.manager, NETSESSION_MANAGER_INTERFACE, NETSESSION_METHODS.manager.GetServiceStatus, '', []), target);
     return new Map(decodeServiceList(reply.body[0]));
