@@ -12,7 +12,7 @@
 export * from './protocol.js';
 export * from './errors.js';
 export { createSession, DEFAULT_CREATE_TIMEOUT, type CreateSessionOptions } from './create-session.js';
-export { Session, type SessionEvents, type UpdatesOptions, type WaitCondition } from './session.js';
+export { Session, type PersistentOptions, type SessionEvents, type UpdatesOptions, type WaitCondition } from './session.js';
 export { socketOptionsOf, type IpFamily, type SocketOptions, type SocketOptionsRequest } from './bind/options.js';
 export type { SessionConnectOptions, SessionDgramOptions, SessionResolverOptions, SessionTlsOptions } from './bind/sockets.js';
 export type { SessionDispatcherOptions } from './bind/dispatcher.js';

@@ -39,6 +39,7 @@ import { EMPTY_INFO, UPLINK_INFO, decodeUpdate, mergeUpdate, type IPv4Info, type
 import type { ServiceInfo, SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from './transport.js';
 import { uplinkPropertiesFor } from './uplink-props.js';
 import { StatisticsFeed } from './statistics-feed.js';
+import { DEFAULT_MAX_RETRY_DELAY, Restorer, type AttemptOutcome } from './restore.js';
 import { UpdateStream } from './update-stream.js';
 
 /** Events of a {@link Session}, with their arguments. Every property is already current when they fire. */
@@ -67,6 +68,14 @@ export interface SessionEvents {
    * the bus went away. `reason` says which, in {@link SessionClosedError}'s terms.
    */
   destroyed: [error: NetsessionError | null, reason: SessionClosedReason];
+  /**
+   * A persistent session (`createSession({ persistent: true })`) lost its daemon (it left the
+   * bus, or released the session on shutdown): the uplink values are cleared (with their events),
+   * and the session waits for the daemon to return. Fires once per loss.
+   */
+  'daemon-lost': [error: NetsessionError];
+  /** A persistent session was made again on the returned daemon; its values are current (their events came first). */
+  'daemon-restored': [];
   /**
    * The session's traffic counters, every {@link Session.setStatisticsInterval} (default 1 s)
    * while someone listens: the first listener asks the daemon for them (netsessiond's
@@ -100,6 +109,14 @@ const CONDITIONS: Record<WaitCondition, (i: SessionInfo) => boolean> = {
   connected: (i) => i.state !== 'disconnected',
   disconnected: (i) => i.state === 'disconnected',
 };
+
+/** How a persistent session waits for a lost daemon (`createSession({ persistent })`). */
+export interface PersistentOptions {
+  /** Aborting it stops the waiting: a wait under way ends the session, as without `persistent`. */
+  signal?: AbortSignal;
+  /** The longest pause between two attempts to make the session again, in ms (default 1000; the first is 50 ms, doubling). */
+  maxRetryDelay?: number;
+}
 
 /** Options of {@link Session.updates}. */
 export interface UpdatesOptions {
@@ -157,12 +174,20 @@ export class Session extends EventEmitter<SessionEvents> {
   #services: readonly ServiceInfo[] = [];
   #unwatchServices: (() => void) | null = null;
   #followScheduled = false;
+  /** Set for a persistent session: how it waits for a lost daemon. */
+  #persistent: { signal: AbortSignal | undefined; maxDelay: number } | null = null;
+  /** While a persistent session waits for its daemon: the attempts, and the loss that started them. */
+  #restorer: Restorer | null = null;
+  #loss: NetsessionError | null = null;
+  /** Each making of the session on the daemon; a notifier of an older one is ignored. */
+  #generation = 0;
+  #awaitingRestore = false;
   /** The dispatcher behind `fetch()`, made on first use and closed with the session. */
   #fetchDispatcher: Dispatcher | null = null;
   /** Seconds between `statistics` events. */
   #statisticsInterval = 1;
   readonly #statistics = new StatisticsFeed({
-    wanted: () => (this.#ending || this.listenerCount('statistics') === 0 ? 0 : this.#statisticsInterval),
+    wanted: () => (this.#ending || this.#handle === null || this.listenerCount('statistics') === 0 ? 0 : this.#statisticsInterval),
     subscribe: (seconds, listener) => this.#watchStatistics(seconds, listener),
     deliver: (statistics) => {
       if (!this.#ending) this.emit('statistics', statistics);
@@ -190,8 +215,9 @@ export class Session extends EventEmitter<SessionEvents> {
    * {@link createSession}; on failure or abort the half-made session is destroyed.
    * @internal
    */
-  static async _open(transport: Transport, request: SessionRequest, opts: WaitOptions): Promise<Session> {
+  static async _open(transport: Transport, request: SessionRequest, opts: WaitOptions, persistent?: PersistentOptions | null): Promise<Session> {
     const s = new Session(transport, request);
+    if (persistent) s.#persist(persistent);
     const servicesKnown = s.#watchServices();
     const check = checkExtensions(transport, request);
     const creating = check ? check.then(() => transport.createSession(request, s.#notifier())) : transport.createSession(request, s.#notifier());
@@ -569,11 +595,21 @@ export class Session extends EventEmitter<SessionEvents> {
     return this.#call(() => watch.call(this.#transport, this.path, seconds, listener));
   }
 
-  #notifier(): SessionNotifier {
+  #notifier(generation = this.#generation): SessionNotifier {
+    const current = () => generation === this.#generation;
     return {
-      update: (settings) => this.#onUpdate(settings),
-      release: () => this.#end('released', new SessionClosedError('released', 'the daemon released the session')),
-      lost: (error) => this.#end(error instanceof SessionClosedError ? error.reason : 'lost', error),
+      update: (settings) => {
+        if (current()) this.#onUpdate(settings);
+      },
+      release: () => {
+        if (current()) this.#daemonLost(new SessionClosedError('released', 'the daemon released the session'));
+      },
+      lost: (error) => {
+        if (!current()) return;
+        // Only the daemon going away is survivable; a closed transport or a forgotten session is not.
+        if (error instanceof DaemonUnavailableError) this.#daemonLost(error);
+        else this.#end(error instanceof SessionClosedError ? error.reason : 'lost', error);
+      },
     };
   }
 
@@ -590,6 +626,8 @@ export class Session extends EventEmitter<SessionEvents> {
         (services) => {
           this.#services = services;
           resolve();
+          // The daemon's services are back: it probably is too.
+          if (services.length > 0) this.#restorer?.poke();
           // Deferred: an Update read in the same tick (the move the new list goes with) applies
           // the new uplink's properties itself, so the app sees one update, not two.
           if (this.#gotFirst && !this.#followScheduled) {
@@ -627,6 +665,11 @@ export class Session extends EventEmitter<SessionEvents> {
       return;
     }
     this.#apply(update);
+    if (this.#awaitingRestore) {
+      // The first Update of the session made again: everything is current now.
+      this.#awaitingRestore = false;
+      this.emit('daemon-restored');
+    }
   }
 
   /** Merges an update and tells everyone, waiters and iterators before listeners (which may throw). */
@@ -662,6 +705,8 @@ export class Session extends EventEmitter<SessionEvents> {
   #end(reason: SessionClosedReason, error: NetsessionError | null, announce = true): void {
     if (this.#ending) return;
     this.#ending = { reason, error };
+    this.#restorer?.cancel();
+    this.#restorer = null;
     this.#unwatchServices?.();
     this.#unwatchServices = null;
     // A session that ends before its first Update fails createSession with the cause itself.
@@ -698,11 +743,80 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Runs a daemon call; an answer meaning "this session is over" closes the session too. */
   async #call<T>(fn: (h: TransportSession) => Promise<T>): Promise<T> {
     this.#assertOpen();
+    const handle = this.#handle;
+    if (!handle) throw new DaemonUnavailableError('no-daemon', 'the session daemon is gone; this persistent session waits for it to return');
     try {
-      return await fn(this.#handle!);
+      return await fn(handle);
     } catch (err) {
-      if (isSessionOver(err)) this.#end(err instanceof DaemonUnavailableError ? 'lost' : 'gone', err);
+      if (err instanceof DaemonUnavailableError) this.#daemonLost(err, handle);
+      else if (isSessionOver(err)) this.#end('gone', err);
       throw err;
     }
+  }
+
+  // ------------------------------------------------------------------ persistence
+
+  #persist(p: PersistentOptions): void {
+    this.#persistent = { signal: p.signal, maxDelay: p.maxRetryDelay ?? DEFAULT_MAX_RETRY_DELAY };
+    p.signal?.addEventListener('abort', () => this.#stopPersisting(), { once: true });
+  }
+
+  /** The signal aborted: no more waiting; a wait under way ends the session as a plain one would have ended. */
+  #stopPersisting(): void {
+    this.#persistent = null;
+    if (!this.#restorer) return;
+    this.#restorer.cancel();
+    this.#restorer = null;
+    const loss = this.#loss ?? new DaemonUnavailableError('daemon-left', 'the session daemon left the bus');
+    this.#end(loss instanceof SessionClosedError ? loss.reason : 'lost', loss);
+  }
+
+  /**
+   * The daemon of generation `handle` is gone. A plain session ends; a persistent one clears its
+   * uplink (a real loss, with its events), says so once, and waits for the daemon to return.
+   */
+  #daemonLost(error: NetsessionError, handle: TransportSession | null = this.#handle): void {
+    if (this.#ending || handle !== this.#handle) return;
+    if (!this.#persistent) {
+      this.#end(error instanceof SessionClosedError ? error.reason : 'lost', error);
+      return;
+    }
+    if (this.#restorer) return;
+    this.#handle = null;
+    this.#generation++;
+    this.#loss = error;
+    this.#awaitingRestore = true;
+    this.#apply(UPLINK_INFO);
+    this.emit('daemon-lost', error);
+    this.#statistics.sync();
+    const restorer: Restorer = new Restorer((): Promise<AttemptOutcome> => this.#recreate(restorer), this.#persistent.maxDelay);
+    this.#restorer = restorer;
+    restorer.start();
+  }
+
+  /** One attempt to make the session again, with the settings it has now. */
+  async #recreate(restorer: Restorer): Promise<AttemptOutcome> {
+    const generation = this.#generation;
+    let handle: TransportSession;
+    try {
+      handle = await this.#transport.createSession(this.#request, this.#notifier(generation));
+    } catch (err) {
+      if (err instanceof DaemonUnavailableError) return 'retry';
+      // The new daemon refuses these settings (its policy, a bad state): that ends the session.
+      if (this.#restorer === restorer) {
+        this.#restorer = null;
+        this.#end('lost', err as NetsessionError);
+      }
+      return 'done';
+    }
+    if (this.#ending || this.#restorer !== restorer) {
+      handle.destroy().catch(() => undefined);
+      return 'done';
+    }
+    this.#restorer = null;
+    this.#loss = null;
+    this.#handle = handle;
+    this.#statistics.sync();
+    return 'done';
   }
 }

@@ -12,6 +12,7 @@
  * | uplink-dns.ts wifi http://only-cell.test/…                   | eth-b's server refuses it: "cannot resolve", exit 1; no request |
  * | uplink-status.ts cellular; portal on eth-c, then lifted       | "captive portal <url>" on eth-c, then "not captive portal"; the service too |
  * | avoid-metered.ts cellular,wifi with eth-b down, then up       | on eth-c (metered), then moves to eth-b (unmetered)             |
+ * | persistent-fetch.ts cellular <url>; SIGKILL, restart the daemon | "daemon lost" once; online via eth-c again within 2 s of the new daemon owning its name; the fetch loop succeeds again, from eth-c |
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -137,5 +138,40 @@ describe.skipIf(!supported)('uplink properties against netsessiond', () => {
     await p.waitForLine(/^on eth-b \(wifi, unmetered\)$/, { stream: 'stdout', timeoutMs: 15_000 });
     expect(lines(p)).toEqual(['on eth-c (cellular, metered)', 'on eth-b (wifi, unmetered)']);
     await p.kill('SIGTERM', 3000);
+  }, 60_000);
+
+  // Last: it restarts the daemon.
+  it('a persistent session is online again on the same bearer within 2 s of a SIGKILLed daemon coming back, and its fetch loop resumes', async () => {
+    await sb.clearHttpLog();
+    const p = example('persistent-fetch.ts', ['cellular', `http://${sb.inet.addr4}/persistent`, '100']);
+    const seen: Array<{ line: string; at: number }> = [];
+    p.onLine((line, stream) => {
+      if (stream === 'stdout') seen.push({ line, at: Date.now() });
+    });
+    try {
+      await lineAfter(p, 0, /^#\d+ HTTP 200 via eth-c$/);
+      await daemon.kill('SIGKILL', 0);
+      await daemon.exited;
+      await lineAfter(p, 0, /^daemon lost \(NS_ERR_DAEMON_UNAVAILABLE\)$/);
+      const okBefore = (await sb.httpLog()).filter((e) => e.path === '/persistent').length;
+      daemon = await startNetsessiond(sb, {
+        args: ['--config', conf, '--state-dir', join(sb.tmpDir, 'state'), '--policy-dir', join(sb.tmpDir, 'policy'), '--online-check-url', sb.inet.onlineUrl4, '--online-check-url6', sb.inet.onlineUrl6],
+      });
+      // The new daemon owns its bus name: the restart, as a client can see it.
+      const restarted = Date.now();
+      const lostAt = lines(p).findIndex((l) => l.startsWith('daemon lost'));
+      const backAt = await lineAfter(p, lostAt + 1, /^online via eth-c \(cellular\)$/, 10_000);
+      const at = seen.find((x) => x.line === lines(p)[backAt] && x.at >= restarted - 5_000)?.at ?? Date.now();
+      console.log(`[sdk-uplinks] persistent session online again ${at - restarted} ms after the restarted daemon took its name`);
+      expect(at - restarted).toBeLessThan(2_000);
+      // The loop, untouched, gets answers again.
+      await lineAfter(p, backAt + 1, /^#\d+ HTTP 200 via eth-c$/);
+      expect(lines(p).filter((l) => l.startsWith('daemon lost'))).toHaveLength(1);
+      const after = (await sb.httpLog()).filter((e) => e.path === '/persistent').slice(okBefore);
+      expect(after.length).toBeGreaterThan(0);
+      expect(new Set(after.map((e) => e.client))).toEqual(new Set([sb.uplink('eth-c').devAddr4]));
+    } finally {
+      await p.kill('SIGTERM', 3000);
+    }
   }, 60_000);
 });
