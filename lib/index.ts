@@ -15,7 +15,7 @@ export { createSession, DEFAULT_CREATE_TIMEOUT, type CreateSessionOptions } from
 export { Session, type PersistentOptions, type SessionEvents, type UpdatesOptions, type WaitCondition } from './session.js';
 export { socketOptionsOf, type IpFamily, type SocketOptions, type SocketOptionsRequest } from './bind/options.js';
 export type { SessionConnectOptions, SessionDgramOptions, SessionResolverOptions, SessionTlsOptions } from './bind/sockets.js';
-export type { SessionDispatcherOptions } from './bind/dispatcher.js';
+export type { GlobalFetchDispatcher, SessionDispatcher, SessionDispatcherOptions, SessionFetchInput } from './bind/dispatcher.js';
 export { UplinkMonitor, monitorUplinks, type UplinkMonitorEvents, type UplinkResult, type UplinkStatus } from './monitor/monitor.js';
 export type { MonitorUplinksOptions } from './monitor/options.js';
 export type { UplinkProbe } from './monitor/probes.js';

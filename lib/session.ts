@@ -9,9 +9,9 @@ import type http from 'node:http';
 import type https from 'node:https';
 import type net from 'node:net';
 import type tls from 'node:tls';
-import type { Dispatcher, RequestInfo, RequestInit, Response } from 'undici';
+
 import { SessionHttpAgent, SessionHttpsAgent } from './bind/agents.js';
-import { createSessionDispatcher, sessionFetch, type SessionDispatcherOptions } from './bind/dispatcher.js';
+import { createSessionDispatcher, sessionFetch, type SessionDispatcher, type SessionDispatcherOptions, type SessionFetchInput } from './bind/dispatcher.js';
 import { socketOptionsOf, type SocketOptions, type SocketOptionsRequest } from './bind/options.js';
 import {
   connectBound,
@@ -183,7 +183,7 @@ export class Session extends EventEmitter<SessionEvents> {
   #generation = 0;
   #awaitingRestore = false;
   /** The dispatcher behind `fetch()`, made on first use and closed with the session. */
-  #fetchDispatcher: Dispatcher | null = null;
+  #fetchDispatcher: SessionDispatcher | null = null;
   /** Seconds between `statistics` events. */
   #statisticsInterval = 1;
   readonly #statistics = new StatisticsFeed({
@@ -432,22 +432,25 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   /**
-   * An undici `Dispatcher` (for undici's `request`/`fetch` or Node's global `fetch`) whose
-   * connections leave through the session's uplink, following it: when the session moves, new
-   * requests go to a fresh agent and the old one is closed gracefully. `close()` it when done.
-   * It forwards undici's `connect`, `disconnect` and `connectionError` events.
+   * An undici `Dispatcher` whose connections leave through the session's uplink, following it:
+   * when the session moves, new requests go to a fresh agent and the old one is closed
+   * gracefully. Typed for both undici's `request`/`fetch` and Node's global `fetch`
+   * (`fetch(url, { dispatcher: s.dispatcher() })` compiles under `strict`). `close()` it when
+   * done. It forwards undici's `connect`, `disconnect` and `connectionError` events.
    */
-  dispatcher(options?: SessionDispatcherOptions): Dispatcher {
+  dispatcher(options?: SessionDispatcherOptions): SessionDispatcher {
     this.#assertOpen();
     return createSessionDispatcher(this, options);
   }
 
   /**
-   * undici's `fetch` through the session's uplink (one dispatcher per session, made on first
-   * use, closed when the session ends). Rejects with {@link NotConnectedError} or
-   * {@link SourceIPRuleRequiredError} before anything is sent when the session cannot carry it.
+   * Node's global `fetch` through the session's uplink (one dispatcher per session, made on
+   * first use, closed when the session ends): it takes what `fetch` takes — a URL, a global
+   * `Request`, and `FormData`, `Blob`, `URLSearchParams`, web streams (with `duplex: 'half'`) as
+   * bodies. Rejects with {@link NotConnectedError} or {@link SourceIPRuleRequiredError} before
+   * anything is sent when the session cannot carry it.
    */
-  fetch(input: RequestInfo, init?: RequestInit): Promise<Response> {
+  fetch(input: SessionFetchInput, init?: RequestInit): Promise<Response> {
     try {
       this.#assertOpen();
       this.#fetchDispatcher ??= createSessionDispatcher(this);

@@ -78,7 +78,7 @@ describe('names resolve through the uplink of the session', () => {
     expect(await res.text()).toBe('127.0.0.1');
     // Node's global fetch with the session's dispatcher resolves the same way.
     const dispatcher = s.dispatcher();
-    const viaGlobal = await fetch(`http://only-a.test:${port}/`, { dispatcher } as unknown as RequestInit);
+    const viaGlobal = await fetch(`http://only-a.test:${port}/`, { dispatcher });
     expect(await viaGlobal.text()).toBe('127.0.0.1');
     await dispatcher.close();
 
