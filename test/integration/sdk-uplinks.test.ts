@@ -12,6 +12,7 @@
  * | uplink-dns.ts wifi http://only-cell.test/…                   | eth-b's server refuses it: "cannot resolve", exit 1; no request |
  * | uplink-status.ts cellular; portal on eth-c, then lifted       | "captive portal <url>" on eth-c, then "not captive portal"; the service too |
  * | avoid-metered.ts cellular,wifi with eth-b down, then up       | on eth-c (metered), then moves to eth-b (unmetered)             |
+ * | upload-form.ts cellular <url>                                 | the form (global Request, FormData, Blob) and the global fetch's ping arrive from eth-c |
  * | persistent-fetch.ts cellular <url>; SIGKILL, restart the daemon | "daemon lost" once; online via eth-c again within 2 s of the new daemon owning its name; the fetch loop succeeds again, from eth-c |
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -138,6 +139,19 @@ describe.skipIf(!supported)('uplink properties against netsessiond', () => {
     await p.waitForLine(/^on eth-b \(wifi, unmetered\)$/, { stream: 'stdout', timeoutMs: 15_000 });
     expect(lines(p)).toEqual(['on eth-c (cellular, metered)', 'on eth-b (wifi, unmetered)']);
     await p.kill('SIGTERM', 3000);
+  }, 60_000);
+
+  it('s.fetch takes a global Request with a FormData body, and the global fetch takes s.dispatcher()', async () => {
+    await sb.clearHttpLog();
+    const p = example('upload-form.ts', ['cellular', `http://${sb.inet.addr4}/upload`]);
+    expect(await p.exited, p.stderr).toMatchObject({ code: 0 });
+    expect(lines(p)).toEqual(['upload: HTTP 200 via eth-c', 'ping with the global fetch: HTTP 200 via eth-c']);
+    const log = (await sb.httpLog()).filter((e) => e.path === '/upload');
+    expect(log.map((e) => [e.method, e.client])).toEqual([
+      ['POST', sb.uplink('eth-c').devAddr4],
+      ['GET', sb.uplink('eth-c').devAddr4],
+    ]);
+    expect(log[0]!.bytesIn).toBeGreaterThan(200);
   }, 60_000);
 
   // Last: it restarts the daemon.
