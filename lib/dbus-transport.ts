@@ -302,12 +302,15 @@ export class DBusTransport implements Transport {
     const w: Watcher = { listener, onError };
     this.#watchers.add(w);
     const known = this.#serviceList;
+    // A list kept current by the signals needs no new read (every session watches: creating one
+    // must not cost a GetServices, nor a delivery to every other session).
     if (known && this.#watchedLink) queueMicrotask(() => this.#watchers.has(w) && this.#deliverTo(w, known));
-    this.#armServiceWatch();
+    else this.#armServiceWatch();
     return () => {
       this.#watchers.delete(w);
       if (this.#watchers.size > 0) return;
-      this.#serviceList = null;
+      // The list stays, kept current by the signals while the link lives: the next session's
+      // watch (sessions come and go) then costs no read.
       if (this.#retry) clearTimeout(this.#retry);
       this.#retry = null;
     };
@@ -499,8 +502,8 @@ export class DBusTransport implements Transport {
   }
 
   #setServices(list: Array<[string, ServiceProps]>): void {
-    if (this.#watchers.size === 0) return;
     this.#serviceList = list;
+    if (this.#watchers.size === 0) return;
     for (const w of [...this.#watchers]) this.#deliverTo(w, list);
   }
 
@@ -510,14 +513,22 @@ export class DBusTransport implements Transport {
   }
 
   #servicesOwnerChanged(current: string | null): void {
-    if (this.#watchers.size === 0) return;
+    if (this.#watchers.size === 0) {
+      // Nobody follows the new daemon's services: the next watch reads them.
+      this.#serviceList = null;
+      return;
+    }
     if (current === null) this.#setServices([]);
     else this.#armServiceWatch();
   }
 
   /** The watch broke (bus gone, call failed): tell, show no services, try again later. */
   #servicesLost(err: NetsessionError): void {
-    if (this.#watchers.size === 0) return;
+    if (this.#watchers.size === 0) {
+      this.#watchedLink = null;
+      this.#serviceList = null;
+      return;
+    }
     this.#watchedLink = null;
     const hadServices = (this.#serviceList?.length ?? 0) > 0;
     this.#serviceList = [];
