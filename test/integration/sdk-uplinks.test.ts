@@ -13,12 +13,13 @@
  * | uplink-status.ts cellular; portal on eth-c, then lifted       | "captive portal <url>" on eth-c, then "not captive portal"; the service too |
  * | avoid-metered.ts cellular,wifi with eth-b down, then up       | on eth-c (metered), then moves to eth-b (unmetered)             |
  * | upload-form.ts cellular <url>                                 | the form (global Request, FormData, Blob) and the global fetch's ping arrive from eth-c |
+ * | policy AllowedBearers = wifi; wait-for-online.ts 20000 cellular | at once (well before the timeout): "never: policy uplinks.policy:policy_kiosk allows none of cellular", exit 3 |
  * | persistent-fetch.ts cellular <url>; SIGKILL, restart the daemon | "daemon lost" once; online via eth-c again within 2 s of the new daemon owning its name; the fetch loop succeeds again, from eth-c |
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DBusTransport, type ServiceInfo } from '../../lib/index.js';
+import { DBusTransport, createSession, type ServiceInfo } from '../../lib/index.js';
 import { REPO_ROOT, startNetsessiond } from './harness/daemon.js';
 import { startDnsServer, type DnsServer } from './harness/dns-server.js';
 import { waitFor } from './harness/exec.js';
@@ -152,6 +153,30 @@ describe.skipIf(!supported)('uplink properties against netsessiond', () => {
       ['GET', sb.uplink('eth-c').devAddr4],
     ]);
     expect(log[0]!.bytesIn).toBeGreaterThan(200);
+  }, 60_000);
+
+  it('a wait the policy made impossible fails at once, naming the policy and the bearers', async () => {
+    const policy = join(sb.tmpDir, 'policy', 'uplinks.policy');
+    mkdirSync(join(sb.tmpDir, 'policy'), { recursive: true });
+    writeFileSync(policy, '[policy_kiosk]\nuid = root\nAllowedBearers = wifi\n');
+    try {
+      // The daemon loads the file within ~100 ms: wait until a session of root's sees it.
+      await waitFor('the policy in force', async () => {
+        const probe = await createSession({ transport, allowedBearers: ['cellular'] });
+        const blocked = probe.settings.allowedBearers.length === 0;
+        await probe.destroy();
+        return blocked || undefined;
+      }, { timeoutMs: 5_000, intervalMs: 50 });
+      const t0 = Date.now();
+      const p = example('wait-for-online.ts', ['20000', 'cellular']);
+      const exit = await p.exited;
+      expect(exit, p.stderr).toMatchObject({ code: 3 });
+      expect(lines(p).at(-1)).toBe('never: policy uplinks.policy:policy_kiosk allows none of cellular');
+      // Not the 20 s timeout: the process start dominates what it took.
+      expect(Date.now() - t0).toBeLessThan(15_000);
+    } finally {
+      rmSync(policy);
+    }
   }, 60_000);
 
   // Last: it restarts the daemon.
