@@ -808,7 +808,7 @@ export class Session extends EventEmitter<SessionEvents> {
       // The new daemon refuses these settings (its policy, a bad state): that ends the session.
       if (this.#restorer === restorer) {
         this.#restorer = null;
-        this.#end('lost', err as NetsessionError);
+        this.#end(err instanceof SessionClosedError ? err.reason : 'lost', err as NetsessionError);
       }
       return 'done';
     }

@@ -109,6 +109,17 @@ describe('persistent sessions', () => {
     await until(() => s.destroyed);
   });
 
+  it('closing the transport during the wait ends the session (transport-closed)', async () => {
+    const mock = new MockTransport({ uplinks: [eth] });
+    const s = await createSession({ transport: mock, persistent: { maxRetryDelay: 50 } });
+    const ends: unknown[] = [];
+    s.on('destroyed', (_e, reason) => ends.push(reason));
+    mock.stopDaemon();
+    await mock.close();
+    await until(() => s.destroyed);
+    expect(ends).toEqual(['transport-closed']);
+  });
+
   it('a plain session still ends with the daemon', async () => {
     const mock = new MockTransport({ uplinks: [eth] });
     const s = await createSession({ transport: mock });
