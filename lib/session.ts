@@ -36,8 +36,8 @@ import {
 import { requestedBearers, toSessionRequest, type SessionOptions } from './options.js';
 import { EXTENSION_REQUEST_KEYS, STATISTICS_INTERVAL_LIMITS, type Bearer, type RequestKey, type SessionSettings, type SessionState } from './protocol.js';
 import { EMPTY_INFO, UPLINK_INFO, decodeUpdate, mergeUpdate, type IPv4Info, type IPv6Info, type SessionInfo, type SessionUpdate } from './settings.js';
-import type { ServiceInfo, SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from './transport.js';
-import { uplinkPropertiesFor } from './uplink-props.js';
+import type { SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from './transport.js';
+import { UplinkFollower } from './uplink-follower.js';
 import { StatisticsFeed } from './statistics-feed.js';
 import { DEFAULT_MAX_RETRY_DELAY, Restorer, type AttemptOutcome } from './restore.js';
 import { UpdateStream } from './update-stream.js';
@@ -170,10 +170,12 @@ export class Session extends EventEmitter<SessionEvents> {
   #destroying: Promise<void> | null = null;
   readonly #streams = new Set<UpdateStream>();
   readonly #waiters = new Set<() => void>();
-  /** The daemon's services (their uplink properties), while the transport can list them. */
-  #services: readonly ServiceInfo[] = [];
-  #unwatchServices: (() => void) | null = null;
-  #followScheduled = false;
+  /** The daemon's services, for the bound uplink's properties (nameservers, metered, …). */
+  readonly #uplink = new UplinkFollower({
+    changed: () => this.#followUplink(),
+    // The daemon's services are back: it probably is too.
+    servicesSeen: () => this.#restorer?.poke(),
+  });
   /** Set for a persistent session: how it waits for a lost daemon. */
   #persistent: { signal: AbortSignal | undefined; maxDelay: number } | null = null;
   /** While a persistent session waits for its daemon: the attempts, and the loss that started them. */
@@ -218,7 +220,7 @@ export class Session extends EventEmitter<SessionEvents> {
   static async _open(transport: Transport, request: SessionRequest, opts: WaitOptions, persistent?: PersistentOptions | null): Promise<Session> {
     const s = new Session(transport, request);
     if (persistent) s.#persist(persistent);
-    const servicesKnown = s.#watchServices();
+    const servicesKnown = s.#uplink.start(transport);
     const check = checkExtensions(transport, request);
     const creating = check ? check.then(() => transport.createSession(request, s.#notifier())) : transport.createSession(request, s.#notifier());
     const ready = creating.then(async (handle) => {
@@ -616,42 +618,10 @@ export class Session extends EventEmitter<SessionEvents> {
     };
   }
 
-  /**
-   * Follows the daemon's service list for the bound uplink's properties (nameservers, metered, …).
-   * Resolves once the first list arrived (or could not be read: the properties stay unknown).
-   */
-  #watchServices(): Promise<void> {
-    const watch = this.#transport.watchServices;
-    if (typeof watch !== 'function') return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      this.#unwatchServices = watch.call(
-        this.#transport,
-        (services) => {
-          this.#services = services;
-          resolve();
-          // The daemon's services are back: it probably is too.
-          if (services.length > 0) this.#restorer?.poke();
-          // Deferred: an Update read in the same tick (the move the new list goes with) applies
-          // the new uplink's properties itself, so the app sees one update, not two.
-          if (this.#gotFirst && !this.#followScheduled) {
-            this.#followScheduled = true;
-            queueMicrotask(() => {
-              this.#followScheduled = false;
-              this.#followUplink();
-            });
-          }
-        },
-        // Unknown properties are no reason to fail the session; the watch retries by itself.
-        () => resolve(),
-        { forSession: true },
-      );
-    });
-  }
-
   /** Applies the bound uplink's properties from the service list, as an update of their keys. */
   #followUplink(): void {
     if (this.#ending || !this.#gotFirst) return;
-    this.#apply(uplinkPropertiesFor(this.#services, this.#info.interface));
+    this.#apply(this.#uplink.propertiesFor(this.#info.interface));
   }
 
   #onUpdate(wire: Partial<SessionSettings>): void {
@@ -659,7 +629,7 @@ export class Session extends EventEmitter<SessionEvents> {
     const decoded = decodeUpdate(wire);
     // The properties of the uplink the session is (now) bound to go with the same update.
     const iface = decoded.interface !== undefined ? decoded.interface : this.#info.interface;
-    const update = { ...decoded, ...uplinkPropertiesFor(this.#services, iface) };
+    const update = { ...decoded, ...this.#uplink.propertiesFor(iface) };
     if (!this.#gotFirst) {
       // The first Update carries every key; nobody can listen yet (createSession has not resolved).
       this.#gotFirst = true;
@@ -710,8 +680,7 @@ export class Session extends EventEmitter<SessionEvents> {
     this.#ending = { reason, error };
     this.#restorer?.cancel();
     this.#restorer = null;
-    this.#unwatchServices?.();
-    this.#unwatchServices = null;
+    this.#uplink.stop();
     // A session that ends before its first Update fails createSession with the cause itself.
     this.#firstDone.reject(error ?? this.#closedError());
     if (!announce) return;
