@@ -7,7 +7,7 @@
  * i.e. /etc/resolv.conf and nsswitch), whose queries may leave by any uplink.
  */
 import dns from 'node:dns';
-import type { LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import type { SessionInfo } from '../settings.js';
 
 /** One resolver per settings object: settings are frozen and replaced on every change, so this is per uplink and servers. */
@@ -58,9 +58,12 @@ function resolveBoth(resolver: dns.Resolver, hostname: string, family: number, d
  * lookup, else the system resolver.
  */
 export function sessionLookup(info: () => SessionInfo): LookupFunction {
-  return (hostname, options, callback) => {
+  return (hostname, opts, callback) => {
+    // dgram passes the family as a bare number (lookup(host, 4, cb)), net and undici an object.
+    const options: dns.LookupOptions = typeof opts === 'number' ? { family: opts } : (opts ?? {});
     const resolver = uplinkResolver(info());
-    if (!resolver) return dns.lookup(hostname, options, callback as never);
+    // An address literal (dgram looks up its bind address too) is no name to ask a server about.
+    if (!resolver || isIP(hostname) !== 0) return dns.lookup(hostname, options, callback as never);
     const family = typeof options.family === 'number' ? options.family : options.family === 'IPv6' ? 6 : options.family === 'IPv4' ? 4 : 0;
     resolveBoth(resolver, hostname, family, (err, list) => {
       if (err || list.length === 0) {

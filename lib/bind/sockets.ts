@@ -67,7 +67,8 @@ export function dgramBound(info: SessionInfo, typeOrOptions: 'udp4' | 'udp6' | S
   const { type, port = 0, ...rest } = options;
   if (type !== undefined && type !== 'udp4' && type !== 'udp6') throw new InvalidOptionError('type', `must be 'udp4' or 'udp6', got ${String(type)}`);
   const b = socketOptionsOf(info, type ? { family: type === 'udp6' ? 6 : 4 } : {});
-  const socket = dgram.createSocket({ ...rest, type: b.family === 6 ? 'udp6' : 'udp4' });
+  // send() to a host name resolves it through the uplink's servers too.
+  const socket = dgram.createSocket({ lookup: sessionLookup(() => info) as dgram.SocketOptions['lookup'], ...rest, type: b.family === 6 ? 'udp6' : 'udp4' });
   socket.bind({ address: b.localAddress, port });
   return socket;
 }

@@ -6,11 +6,12 @@
  *
  * | situation                                            | expected                                                    |
  * |------------------------------------------------------|-------------------------------------------------------------|
- * | session on lo-a (servers: A), name only A knows       | resolver(), connect(), httpAgent, dispatcher, fetch reach it; A saw the queries from 127.0.0.1 |
+ * | session on lo-a (servers: A), name only A knows       | resolver(), connect(), httpAgent, dispatcher, fetch, dgram send reach it; A saw the queries from 127.0.0.1 |
  * | session on lo-b (servers: B, which does not know it)  | resolver() ENOTFOUND; fetch fails; B saw the query           |
  * | the session moves lo-a -> lo-b                        | settings.nameservers follow, 'nameservers' fires             |
  * | uplink without servers                                | resolver() asks the system's servers                         |
  */
+import dgram from 'node:dgram';
 import dns from 'node:dns';
 import { once } from 'node:events';
 import http from 'node:http';
@@ -82,7 +83,19 @@ describe('names resolve through the uplink of the session', () => {
     expect(await viaGlobal.text()).toBe('127.0.0.1');
     await dispatcher.close();
 
-    expect(dnsA.queries.filter((q) => q.name === 'only-a.test' && q.type === 1).length).toBeGreaterThanOrEqual(5);
+    // dgram's send() to a name resolves the same way.
+    const udpServer = dgram.createSocket('udp4');
+    udpServer.bind(0, '127.0.0.1');
+    await once(udpServer, 'listening');
+    const got = once(udpServer, 'message');
+    const udp = s.dgram();
+    udp.send('ping', udpServer.address().port, 'only-a.test');
+    const [msg] = (await got) as [Buffer];
+    expect(msg.toString()).toBe('ping');
+    udp.close();
+    udpServer.close();
+
+    expect(dnsA.queries.filter((q) => q.name === 'only-a.test' && q.type === 1).length).toBeGreaterThanOrEqual(6);
     expect(dnsA.queries.every((q) => q.from === '127.0.0.1')).toBe(true);
   });
 
