@@ -247,7 +247,7 @@ export class Session extends EventEmitter<SessionEvents> {
     return this.#handle?.path ?? '';
   }
 
-  /** Everything the session knows, as one frozen object (replaced, never mutated, on each Update). */
+  /** Everything the session knows, as one frozen object (replaced, never mutated, on each Update and each change of its uplink's properties). */
   get settings(): SessionInfo {
     return this.#info;
   }
