@@ -88,5 +88,9 @@ export interface DaemonApi {
    * packet). Owner or root; a non-root caller may claim only a cgroup directory it owns.
    */
   claimCgroup(caller: BusCaller, path: string, cgroup: string): Promise<void>;
+  /** `GetServiceStatus()`: every service's status dict (metered, roaming, captive portal), in service order. */
+  serviceStatus(): Array<{ path: string; props: PropDict }>;
+  /** `GetPolicy()`: `{ Group: 'file:group' | '' }` of the session's policy match. Owner or root. */
+  sessionPolicy(caller: BusCaller, path: string): PropDict;
   capabilities(): string[];
 }

@@ -85,6 +85,8 @@ async function main(argv: string[]): Promise<number> {
     linkStats: createLinkStats({ log }),
     cgroups: createCgroupDirectory(),
     ...(engine.manage.enabled ? { manage: makeManage(config, log) } : {}),
+    // Both modes: observed links take nameservers, Metered and Roaming from it too.
+    provisioning: createProvisioningDir(config.provisioningDir, log, undefined, { maxFileBytes: config.maxFileBytes, maxFiles: config.maxDirFiles }),
     ...datapath,
     reconcileIntervalMs: config.reconcileInterval * 1000,
     log,
@@ -116,14 +118,13 @@ async function main(argv: string[]): Promise<number> {
   return -1;
 }
 
-/** Manage mode's adapters: rtnetlink link configuration, DHCPv4, IPv6 sysctls, the nameserver file, provisioning files. */
+/** Manage mode's adapters: rtnetlink link configuration, DHCPv4, IPv6 sysctls, the nameserver file. */
 function makeManage(config: DaemonConfig, log: Logger): NonNullable<RuntimeDeps['manage']> {
   return {
     links: createLinkConfig({ log, ...netlinkRcvbuf() }),
     dhcp: makeDhcpClient(config, log),
     ipv6: createIpv6Switches(),
     nameservers: createResolvWriter({ path: config.resolvConf }),
-    provisioning: createProvisioningDir(config.provisioningDir, log, undefined, { maxFileBytes: config.maxFileBytes, maxFiles: config.maxDirFiles }),
   };
 }
 

@@ -278,6 +278,8 @@ export interface BusEvents {
   servicesChanged(order: Array<{ path: string; props: PropDict | null }>, removed: string[]): void;
   /** `Service.PropertyChanged(s, v)` on one service object. */
   servicePropertyChanged(serviceId: string, name: string, value: Prop): void;
+  /** `org.netsession.Manager1.ServiceStatusChanged(a(oa{sv}))`: the whole status of each service whose status changed. */
+  serviceStatusChanged?(changed: Array<{ path: string; props: PropDict }>): void;
   technologyAdded(path: string, props: PropDict): void;
   technologyRemoved(path: string): void;
   technologyPropertyChanged(path: string, name: string, value: Prop): void;

@@ -4,6 +4,7 @@
  * the bus, online checks, kernel reconciliation). It implements DaemonApi for the D-Bus adapter.
  * It names no concrete adapter: daemon/main.ts hands them in.
  */
+import { serviceStatusProps, withObservedNameservers } from './core/service-traits.js';
 import { servicePath, technologyPath, type Bearer } from '../lib/protocol.js';
 
 /** The id of a service object path (`/net/connman/service/<id>`); anything else as given, which no id matches. */
@@ -88,8 +89,12 @@ export interface RuntimeDeps {
     dhcp: DhcpClient;
     ipv6?: Ipv6Switches;
     nameservers?: NameserverFile;
-    provisioning?: ProvisioningSource;
   };
+  /**
+   * Provisioning files (ConnMan `.config`): in manage mode they configure the links; in both
+   * modes they give a service its nameservers (observed links), `Metered` and `Roaming`.
+   */
+  provisioning?: ProvisioningSource;
   log: Logger;
 }
 
@@ -105,6 +110,8 @@ export class Runtime implements DaemonApi {
   readonly #d: RuntimeDeps;
   readonly #runner: OnlineRunner;
   readonly #serviceCache = new Map<string, PropDict>();
+  /** Each service's status dict as last signalled (ServiceStatusChanged). */
+  readonly #statusCache = new Map<string, PropDict>();
   readonly #techCache = new Map<Bearer, PropDict>();
   #sessionMode = false;
   #started = false;
@@ -181,10 +188,8 @@ export class Runtime implements DaemonApi {
   async start(): Promise<void> {
     await this.#restoreSettings();
     if (this.#d.policies) await this.#d.policies.start((file, text) => this.#policyFile(file, text));
-    if (this.#manage) {
-      await this.#d.manage?.provisioning?.start((file, text) => this.#provisioningFile(file, text));
-      await this.#d.manage?.links.start();
-    }
+    await this.#d.provisioning?.start((file, text) => this.#provisioningFile(file, text));
+    if (this.#manage) await this.#d.manage?.links.start();
     const facts = await this.#d.links.start((e) => this.#linkEvent(e));
     for (const f of facts) this.apply(this.engine.linkChanged(f));
     this.#manage?.request(true);
@@ -212,8 +217,8 @@ export class Runtime implements DaemonApi {
     if (this.#manage) {
       await this.#manage.stop(this.engine.managePlan().links.map((l) => l.ifindex));
       this.#d.manage?.links.stop();
-      await this.#d.manage?.provisioning?.stop();
     }
+    await this.#d.provisioning?.stop();
     await this.#d.policies?.stop();
     await this.#d.links.stop();
     await this.#storeChain;
@@ -402,7 +407,11 @@ export class Runtime implements DaemonApi {
 
   #signalServices(fx: Effects): void {
     const ev = this.#d.events;
-    for (const id of fx.removedServices) this.#serviceCache.delete(id);
+    for (const id of fx.removedServices) {
+      this.#serviceCache.delete(id);
+      this.#statusCache.delete(id);
+    }
+    this.#signalStatus(fx);
     const changed: string[] = [];
     for (const id of fx.changedServices) {
       const s = this.engine.registry.byId(id);
@@ -422,9 +431,23 @@ export class Runtime implements DaemonApi {
     }
   }
 
+  /** ServiceStatusChanged for the changed services whose status dict really changed. */
+  #signalStatus(fx: Effects): void {
+    const changed: Array<{ path: string; props: PropDict }> = [];
+    for (const id of fx.changedServices) {
+      const s = this.engine.registry.byId(id);
+      if (!s) continue;
+      const props = serviceStatusProps(s);
+      const before = this.#statusCache.get(id);
+      this.#statusCache.set(id, props);
+      if (!before || JSON.stringify(before) !== JSON.stringify(props)) changed.push({ path: servicePath(id), props });
+    }
+    if (changed.length) this.#d.events.serviceStatusChanged?.(changed);
+  }
+
   #serviceProps(s: Service): PropDict {
     const m = this.engine.manage;
-    if (!m.enabled || !m.isManaged(s)) return serviceProps(s, isConnected(s.state));
+    if (!m.enabled || !m.isManaged(s)) return withObservedNameservers(serviceProps(s, isConnected(s.state)), s, m.sectionOf(s));
     const f = m.flags(s.id);
     return managedServiceProps(serviceProps(s, f.favorite, f.autoConnect), m.configView(s));
   }
@@ -768,8 +791,17 @@ export class Runtime implements DaemonApi {
     }));
   }
 
+  serviceStatus(): Array<{ path: string; props: PropDict }> {
+    return this.engine.services().map((s) => ({ path: servicePath(s.id), props: serviceStatusProps(s) }));
+  }
+
+  sessionPolicy(caller: BusCaller, path: string): PropDict {
+    const s = this.#owned(caller, path);
+    return { Group: { signature: 's', value: s.match ? `${s.match.group.file}:${s.match.group.name}` : '' } };
+  }
+
   capabilities(): string[] {
-    const caps = ['ListSessions', 'PerServiceOnlineCheck', 'CgroupPolicy'];
+    const caps = ['ListSessions', 'PerServiceOnlineCheck', 'CgroupPolicy', 'Policy', 'ServiceStatus', 'AvoidMetered'];
     if (this.#manage) caps.push('ManageMode');
     if (this.#d.accounting) caps.push('Statistics', 'StatisticsSignal');
     if (this.#d.routing || this.#d.firewall) caps.push('Datapath');

@@ -5,7 +5,7 @@ import { getDefaultTransport, isTransport } from './default-transport.js';
 import { abortError, checkWaitOptions, type WaitOptions } from './deadline.js';
 import { InvalidOptionError } from './errors.js';
 import { toSessionRequest, type SessionOptions } from './options.js';
-import { Session } from './session.js';
+import { Session, type PersistentOptions } from './session.js';
 import type { Transport } from './transport.js';
 
 /** How long `createSession` waits for the daemon by default: D-Bus' own default call timeout. */
@@ -15,6 +15,30 @@ export const DEFAULT_CREATE_TIMEOUT = 25_000;
 export interface CreateSessionOptions extends SessionOptions, WaitOptions {
   /** Where the session lives. Default: {@link getDefaultTransport} (the system bus). */
   transport?: Transport;
+  /**
+   * Survive the daemon: when it goes away (a crash, a restart, a shutdown's Release) the session
+   * emits `'daemon-lost'` once, waits for it to return (retrying with a backoff of 50 ms doubling
+   * to `maxRetryDelay`, default 1 s, and at once when its services reappear), is made again with
+   * its current settings and emits `'daemon-restored'` (with the usual `interface`/`state`
+   * events before). It ends only by `destroy()`, the `signal` given here, a closed transport, or a
+   * daemon that refuses it. Bound helpers keep working across it. Default false: the session ends
+   * with the daemon (`destroyed` with a `DaemonUnavailableError`).
+   */
+  persistent?: boolean | PersistentOptions;
+}
+
+function checkPersistent(value: unknown): PersistentOptions | null {
+  if (value === undefined || value === false) return null;
+  if (value === true) return {};
+  if (value === null || typeof value !== 'object') throw new InvalidOptionError('persistent', 'must be a boolean or { signal?, maxRetryDelay? }');
+  const { signal, maxRetryDelay, ...rest } = value as PersistentOptions;
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) throw new InvalidOptionError('persistent', `unknown key ${unknown} (expected signal, maxRetryDelay)`);
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidOptionError('persistent', 'signal must be an AbortSignal');
+  if (maxRetryDelay !== undefined && !(typeof maxRetryDelay === 'number' && maxRetryDelay >= 50 && Number.isFinite(maxRetryDelay))) {
+    throw new InvalidOptionError('persistent', `maxRetryDelay must be a number of ms from 50, got ${String(maxRetryDelay)}`);
+  }
+  return { ...(signal ? { signal } : {}), ...(maxRetryDelay !== undefined ? { maxRetryDelay } : {}) };
 }
 
 /**
@@ -33,13 +57,14 @@ export interface CreateSessionOptions extends SessionOptions, WaitOptions {
  * await s.waitFor('online', { timeout: 10_000 });
  */
 export async function createSession(options: CreateSessionOptions = {}): Promise<Session> {
-  const request = toSessionRequest(options, ['signal', 'timeout', 'transport']);
+  const request = toSessionRequest(options, ['signal', 'timeout', 'transport', 'persistent']);
   checkWaitOptions(options);
+  const persistent = checkPersistent(options.persistent);
   const { signal, timeout = DEFAULT_CREATE_TIMEOUT } = options;
   if (options.transport !== undefined && !isTransport(options.transport)) {
     throw new InvalidOptionError('transport', 'must implement createSession, capabilities, statistics and close');
   }
   if (signal?.aborted) throw abortError(signal, 'createSession');
   const transport = options.transport ?? getDefaultTransport();
-  return Session._open(transport, request, signal ? { signal, timeout } : { timeout });
+  return Session._open(transport, request, signal ? { signal, timeout } : { timeout }, persistent);
 }

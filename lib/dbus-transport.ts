@@ -9,11 +9,13 @@ import { DaemonUnavailableError, ExtensionNotSupportedError, InvalidOptionError,
 import { BusLink, DEFAULT_SYSTEM_BUS, type DBusMessage } from './dbus/bus-link.js';
 import {
   decodeManagerProps,
+  decodePolicyGroup,
   decodeServiceList,
   decodeSessionList,
   decodeSettings,
   decodeStatistics,
   decodeTechnologyList,
+  applyServiceProperty,
   encodeRequest,
   encodeSetting,
   toServiceInfo,
@@ -21,6 +23,7 @@ import {
 } from './dbus/codec.js';
 import { Message, MessageFlag, MessageType, Variant } from './dbus/message.js';
 import type { CallTarget } from './reply-errors.js';
+import type { ServiceStatusDict } from './uplink-props.js';
 import type {
   ManagerProperties,
   ServiceInfo,
@@ -48,6 +51,7 @@ export interface DBusTransportOptions {
 const NOTIFIER_ROOT = `/netsession/${process.pid}`;
 const STATISTICS = 'Statistics';
 const STATISTICS_SIGNAL = 'StatisticsSignal';
+const SERVICE_STATUS = 'ServiceStatus';
 const SESSION: CallTarget = { kind: 'session' };
 const MANAGER: CallTarget = { kind: 'manager' };
 
@@ -109,6 +113,10 @@ export class DBusTransport implements Transport {
   // The service watch: the daemon's services as last read (null: not known), who listens, and
   // the link on which ServicesChanged is subscribed.
   #serviceList: Array<[string, ServiceProps]> | null = null;
+  /** netsessiond's status dict per service path (empty from a daemon without `ServiceStatus`). */
+  #serviceStatus = new Map<string, ServiceStatusDict>();
+  /** The link on which ServiceStatusChanged is subscribed. */
+  #statusLink: BusLink | null = null;
   readonly #watchers = new Set<Watcher>();
   #watchedLink: BusLink | null = null;
   #arming: Promise<void> | null = null;
@@ -180,7 +188,7 @@ export class DBusTransport implements Transport {
   async watchStatistics(path: string, seconds: number, listener: (statistics: SessionStatistics) => void): Promise<() => Promise<void>> {
     const link = await this.#connect();
     const owner = link.owner;
-    if (owner === null) throw new DaemonUnavailableError('no-daemon', `${this.#busName} is not on the bus`);
+    if (owner === null) throw new DaemonUnavailableError('no-daemon', `${this.#busName} is not on the bus: is netsessiond (or connmand) running?`);
     const S = NETSESSION_METHODS.sessionSignals;
     const rule = `type='signal',sender='${owner}',path='${path}',interface='${NETSESSION_INTERFACE}',member='${S.Statistics}'`;
     const w: StatisticsWatch = { listener, link, rule, unmatched: true };
@@ -198,6 +206,14 @@ export class DBusTransport implements Transport {
       throw err;
     }
     return () => this.#unwatchStatistics(path, w);
+  }
+
+  /** `org.netsession.Session1.GetPolicy` on the session at `path`: its policy group, or `null`. */
+  async sessionPolicy(path: string): Promise<string | null> {
+    const link = await this.#connect();
+    const target: CallTarget = { kind: 'extension', feature: 'Policy', onSession: true };
+    const reply = await link.call(this.#msg(path, NETSESSION_INTERFACE, NETSESSION_METHODS.session.GetPolicy, '', []), target);
+    return decodePolicyGroup(reply.body[0]);
   }
 
   /** `Manager.GetProperties`. */
@@ -272,7 +288,8 @@ export class DBusTransport implements Transport {
   /** `Manager.GetServices`: the daemon's services, in its order. */
   async services(): Promise<readonly ServiceInfo[]> {
     const link = await this.#connect();
-    return this.#getServices(link).then((list) => list.map(([path, props]) => toServiceInfo(path, props)));
+    const [list, status] = await Promise.all([this.#getServices(link), this.#readServiceStatus(link)]);
+    return list.map(([path, props]) => toServiceInfo(path, props, status.get(path)));
   }
 
   /**
@@ -283,12 +300,15 @@ export class DBusTransport implements Transport {
     const w: Watcher = { listener, onError };
     this.#watchers.add(w);
     const known = this.#serviceList;
+    // A list kept current by the signals needs no new read (every session watches: creating one
+    // must not cost a GetServices, nor a delivery to every other session).
     if (known && this.#watchedLink) queueMicrotask(() => this.#watchers.has(w) && this.#deliverTo(w, known));
-    this.#armServiceWatch();
+    else this.#armServiceWatch();
     return () => {
       this.#watchers.delete(w);
       if (this.#watchers.size > 0) return;
-      this.#serviceList = null;
+      // The list stays, kept current by the signals while the link lives: the next session's
+      // watch (sessions come and go) then costs no read.
       if (this.#retry) clearTimeout(this.#retry);
       this.#retry = null;
     };
@@ -444,10 +464,13 @@ export class DBusTransport implements Transport {
       const link = await this.#connect();
       if (this.#watchedLink !== link) {
         await link.addMatch(`type='signal',sender='${this.#busName}',path='${PATHS.manager}',interface='${INTERFACES.manager}',member='${METHODS.managerSignals.ServicesChanged}'`);
+        // connmand tells a service's later Nameservers (and Roaming) with PropertyChanged only.
+        await link.addMatch(`type='signal',sender='${this.#busName}',interface='${INTERFACES.service}',member='${METHODS.managerSignals.PropertyChanged}',path_namespace='${PATHS.servicePrefix.slice(0, -1)}'`);
         this.#watchedLink = link;
       }
       // A daemon that is not on the bus has no services (and the owner change will bring them).
       const list = link.owner === null ? [] : await this.#getServices(link);
+      this.#serviceStatus = link.owner === null ? new Map() : await this.#getServiceStatus(link);
       this.#setServices(list);
     })()
       .catch((err: unknown) => this.#servicesLost(err as NetsessionError))
@@ -457,26 +480,53 @@ export class DBusTransport implements Transport {
       });
   }
 
+  /** netsessiond's GetServiceStatus (subscribing to its changes first); empty from a daemon without it. */
+  async #getServiceStatus(link: BusLink): Promise<Map<string, ServiceStatusDict>> {
+    if (!(await this.capabilities()).includes(SERVICE_STATUS)) return new Map();
+    if (this.#statusLink !== link) {
+      const S = NETSESSION_METHODS.managerSignals;
+      await link.addMatch(`type='signal',sender='${this.#busName}',path='${PATHS.manager}',interface='${NETSESSION_MANAGER_INTERFACE}',member='${S.ServiceStatusChanged}'`);
+      this.#statusLink = link;
+    }
+    return this.#readServiceStatus(link);
+  }
+
+  /** GetServiceStatus alone (no subscription); empty from a daemon without it. */
+  async #readServiceStatus(link: BusLink): Promise<Map<string, ServiceStatusDict>> {
+    if (!(await this.capabilities()).includes(SERVICE_STATUS)) return new Map();
+    const target: CallTarget = { kind: 'extension', feature: SERVICE_STATUS, onSession: false };
+    const reply = await link.call(this.#msg(PATHS.manager, NETSESSION_MANAGER_INTERFACE, NETSESSION_METHODS.manager.GetServiceStatus, '', []), target);
+    return new Map(decodeServiceList(reply.body[0]));
+  }
+
   #setServices(list: Array<[string, ServiceProps]>): void {
-    if (this.#watchers.size === 0) return;
     this.#serviceList = list;
+    if (this.#watchers.size === 0) return;
     for (const w of [...this.#watchers]) this.#deliverTo(w, list);
   }
 
   #deliverTo(w: Watcher, list: Array<[string, ServiceProps]>): void {
-    const services = Object.freeze(list.map(([path, props]) => toServiceInfo(path, props)));
+    const services = Object.freeze(list.map(([path, props]) => toServiceInfo(path, props, this.#serviceStatus.get(path))));
     deliver(() => w.listener(services));
   }
 
   #servicesOwnerChanged(current: string | null): void {
-    if (this.#watchers.size === 0) return;
+    if (this.#watchers.size === 0) {
+      // Nobody follows the new daemon's services: the next watch reads them.
+      this.#serviceList = null;
+      return;
+    }
     if (current === null) this.#setServices([]);
     else this.#armServiceWatch();
   }
 
   /** The watch broke (bus gone, call failed): tell, show no services, try again later. */
   #servicesLost(err: NetsessionError): void {
-    if (this.#watchers.size === 0) return;
+    if (this.#watchers.size === 0) {
+      this.#watchedLink = null;
+      this.#serviceList = null;
+      return;
+    }
     this.#watchedLink = null;
     const hadServices = (this.#serviceList?.length ?? 0) > 0;
     this.#serviceList = [];
@@ -500,6 +550,17 @@ export class DBusTransport implements Transport {
     if (msg.interface === NETSESSION_INTERFACE && msg.member === NETSESSION_METHODS.sessionSignals.Statistics) {
       const w = msg.signature === NETSESSION_SIGNATURES.Statistics ? this.#statsWatches.get(msg.path) : undefined;
       if (w) deliver(() => w.listener(decodeStatistics(msg.body[0])));
+      return;
+    }
+    if (msg.interface === NETSESSION_MANAGER_INTERFACE && msg.member === NETSESSION_METHODS.managerSignals.ServiceStatusChanged) {
+      if (msg.signature !== NETSESSION_SIGNATURES.ServiceStatusChanged || !this.#serviceList) return;
+      for (const [path, status] of decodeServiceList(msg.body[0])) this.#serviceStatus.set(path, status);
+      this.#setServices(this.#serviceList);
+      return;
+    }
+    if (msg.interface === INTERFACES.service && msg.member === METHODS.managerSignals.PropertyChanged) {
+      const next = this.#serviceList ? applyServiceProperty(this.#serviceList, msg.path, msg.signature, msg.body) : null;
+      if (next) this.#setServices(next);
       return;
     }
     if (msg.path !== PATHS.manager || msg.interface !== INTERFACES.manager || msg.member !== METHODS.managerSignals.ServicesChanged) return;

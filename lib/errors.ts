@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-import { ERROR_PREFIX, type ConnmanErrorName } from './protocol.js';
+import { ERROR_PREFIX, type Bearer, type ConnmanErrorName } from './protocol.js';
 
 /** Base class of every error the SDK throws. Check `code` rather than the message. */
 export abstract class NetsessionError extends Error {
@@ -246,6 +246,35 @@ export class NotConnectedError extends NetsessionError {
  */
 export class SourceIPRuleRequiredError extends NetsessionError {
   readonly code = 'NS_ERR_SOURCE_IP_RULE_REQUIRED' as const;
+}
+
+/**
+ * A wait for an uplink cannot succeed: the daemon's policy removed every bearer the session asked
+ * for (e.g. a policy with `AllowedBearers = wifi` and a session asking for `['cellular']`: its
+ * effective `allowedBearers` is empty, so no uplink will ever be bound). Raised at once by
+ * `waitFor('online' | 'connected')` instead of a timeout.
+ */
+export class BearersNotAllowedError extends NetsessionError {
+  readonly code = 'NS_ERR_BEARERS_NOT_ALLOWED' as const;
+  constructor(
+    /** The bearers the session asked for. */
+    readonly requested: readonly Bearer[],
+    /** The policy group that removed them (`file:group`, netsessiond), or `null` when the daemon does not say. */
+    readonly policy: string | null,
+  ) {
+    super(
+      `the daemon's policy${policy ? ` ${policy}` : ''} allows none of the requested bearers (${requested.join(', ') || 'none'}): no uplink can be bound`,
+    );
+  }
+}
+
+/**
+ * An uplink probe of {@link monitorUplinks} failed with something that is not an SDK error (a
+ * socket error, an HTTP status the probe rejected, …). `cause` is the original error; the message
+ * is its message.
+ */
+export class ProbeFailedError extends NetsessionError {
+  readonly code = 'NS_ERR_PROBE_FAILED' as const;
 }
 
 /** The daemon sent something the SDK cannot understand (a malformed Update, a bad reply). */

@@ -12,14 +12,15 @@
 export * from './protocol.js';
 export * from './errors.js';
 export { createSession, DEFAULT_CREATE_TIMEOUT, type CreateSessionOptions } from './create-session.js';
-export { Session, type SessionEvents, type UpdatesOptions, type WaitCondition } from './session.js';
+export { Session, type PersistentOptions, type SessionEvents, type UpdatesOptions, type WaitCondition } from './session.js';
 export { socketOptionsOf, type IpFamily, type SocketOptions, type SocketOptionsRequest } from './bind/options.js';
 export type { SessionConnectOptions, SessionDgramOptions, SessionResolverOptions, SessionTlsOptions } from './bind/sockets.js';
-export type { SessionDispatcherOptions } from './bind/dispatcher.js';
+export type { GlobalFetchDispatcher, SessionDispatcher, SessionDispatcherOptions, SessionFetchInput } from './bind/dispatcher.js';
 export { UplinkMonitor, monitorUplinks, type UplinkMonitorEvents, type UplinkResult, type UplinkStatus } from './monitor/monitor.js';
 export type { MonitorUplinksOptions } from './monitor/options.js';
 export type { UplinkProbe } from './monitor/probes.js';
 export type { SessionInfo, SessionUpdate, IPv4Info, IPv6Info } from './settings.js';
+export type { UplinkProperties } from './uplink-props.js';
 export { OPTION_KEYS, type BearerOption, type SessionOptions } from './options.js';
 export type { WaitOptions } from './deadline.js';
 export type {
@@ -33,6 +34,7 @@ export type {
   TechnologyInfo,
   Transport,
   TransportSession,
+  WatchServicesOptions,
 } from './transport.js';
 export { Manager, getManager } from './manager.js';
 export { DBusTransport, type DBusTransportOptions } from './dbus-transport.js';

@@ -6,8 +6,8 @@
  * passes here is accepted by netsessiond. Pure.
  */
 import { isValidInterfaceName } from './protocol.js';
-import { BEARERS, CONNECTION_TYPES, type Bearer, type ConnectionType, type RequestKey } from './protocol.js';
-import { InvalidOptionError } from './errors.js';
+import { BEARERS, CONNECTION_TYPES, DEFAULT_BEARERS, type Bearer, type ConnectionType, type RequestKey } from './protocol.js';
+import { InvalidOptionError, type ExtensionNotSupportedError } from './errors.js';
 import type { SessionRequest } from './transport.js';
 
 /** A bearer name, or `'*'` for ConnMan's default set (ethernet, wifi, bluetooth, cellular, gadget). */
@@ -41,6 +41,16 @@ export interface SessionOptions {
   sourceIPRule?: boolean;
   /** Free text identifying the session (shown to administrators). netsessiond only. */
   contextIdentifier?: string;
+  /**
+   * Keep off metered uplinks unless nothing else is up: among the uplinks the other options
+   * allow, an unmetered one is always preferred to a metered one (whatever the bearer order),
+   * and a metered one is used only while no unmetered one is eligible — the session moves off it
+   * as soon as one is (Android's preference for unmetered networks; not Apple's
+   * `prohibitExpensivePaths`, which would leave the session without any uplink). netsessiond
+   * only (capability `AvoidMetered`): against a daemon without it, `createSession`/`change`
+   * reject with {@link ExtensionNotSupportedError}. Default false.
+   */
+  avoidMetered?: boolean;
 }
 
 /** Each option's ConnMan settings key. The one table between the two spellings. */
@@ -50,6 +60,7 @@ export const OPTION_KEYS = {
   allowedInterface: 'AllowedInterface',
   sourceIPRule: 'SourceIPRule',
   contextIdentifier: 'ContextIdentifier',
+  avoidMetered: 'AvoidMetered',
 } as const satisfies Record<keyof SessionOptions, RequestKey>;
 
 const OPTION_NAMES = Object.keys(OPTION_KEYS) as Array<keyof SessionOptions>;
@@ -126,5 +137,15 @@ export function toSessionRequest(options: unknown, ignore: readonly string[] = [
   if (v('allowedInterface') !== undefined) out.AllowedInterface = allowedInterface(v('allowedInterface'));
   if (v('sourceIPRule') !== undefined) out.SourceIPRule = bool('sourceIPRule', v('sourceIPRule'));
   if (v('contextIdentifier') !== undefined) out.ContextIdentifier = text('contextIdentifier', v('contextIdentifier'));
+  if (v('avoidMetered') !== undefined) out.AvoidMetered = bool('avoidMetered', v('avoidMetered'));
+  return out;
+}
+
+/** The bearers a request asks for, `'*'` expanded in place (the defaults when it names none), without repeats. */
+export function requestedBearers(request: SessionRequest): Bearer[] {
+  const out: Bearer[] = [];
+  for (const b of request.AllowedBearers ?? ['*']) {
+    for (const x of b === '*' ? DEFAULT_BEARERS : [b]) if (!out.includes(x)) out.push(x);
+  }
   return out;
 }

@@ -43,9 +43,11 @@ export const NETSESSION_MANAGER_INTERFACE = 'org.netsession.Manager1';
 /** Method names of the extension interfaces. */
 export const NETSESSION_METHODS = {
   /** On {@link NETSESSION_MANAGER_INTERFACE} (object `/`). */
-  manager: { ListSessions: 'ListSessions', GetCapabilities: 'GetCapabilities', GetDefaultRoutes: 'GetDefaultRoutes' },
+  manager: { ListSessions: 'ListSessions', GetCapabilities: 'GetCapabilities', GetDefaultRoutes: 'GetDefaultRoutes', GetServiceStatus: 'GetServiceStatus' },
+  /** Signals on {@link NETSESSION_MANAGER_INTERFACE} (object `/`). */
+  managerSignals: { ServiceStatusChanged: 'ServiceStatusChanged' },
   /** On {@link NETSESSION_INTERFACE} (each session object). */
-  session: { GetStatistics: 'GetStatistics', ResetStatistics: 'ResetStatistics', ClaimCgroup: 'ClaimCgroup', SetStatisticsInterval: 'SetStatisticsInterval' },
+  session: { GetStatistics: 'GetStatistics', ResetStatistics: 'ResetStatistics', ClaimCgroup: 'ClaimCgroup', SetStatisticsInterval: 'SetStatisticsInterval', GetPolicy: 'GetPolicy' },
   /** On {@link NETSESSION_SERVICE_INTERFACE} (each service object). */
   service: { GetOnlineCheck: 'GetOnlineCheck' },
   /** Signals on {@link NETSESSION_INTERFACE} (each session object). */
@@ -63,6 +65,13 @@ export const NETSESSION_SIGNATURES = {
    * State: s (inactive|added|active|removed) }`. Empty when no interface is managed.
    */
   GetDefaultRoutes: { in: '', out: 'aa{sv}' },
+  /**
+   * Every service's status, keys {@link SERVICE_STATUS_KEYS}: what ConnMan's Service dict has no
+   * key for (metered, captive portal; roaming as netsessiond knows it).
+   */
+  GetServiceStatus: { in: '', out: 'a(oa{sv})' },
+  /** Signal: the complete status dicts of the services whose status changed. */
+  ServiceStatusChanged: 'a(oa{sv})',
   /** Per family (`IPv4`, `IPv6`): `{ Online: b, Portal: s }` (Portal '' unless a captive portal answered). */
   GetOnlineCheck: { in: '', out: 'a{sv}' },
   /** Keys {@link STATISTICS_KEYS}, each a `t`. */
@@ -80,9 +89,22 @@ export const NETSESSION_SIGNATURES = {
    * the session ends or the caller leaves the bus. Each caller has its own interval.
    */
   SetStatisticsInterval: { in: 'u', out: '' },
+  /**
+   * Owner or root: the policy that applies to the session, `{ Group: s }` (`file:group`, '' when
+   * no policy group matches). Lets a client say which policy removed the bearers it asked for.
+   */
+  GetPolicy: { in: '', out: 'a{sv}' },
   /** Signal: the session's counters, the dict of `GetStatistics`, sent to one subscriber. */
   Statistics: 'a{sv}',
 } as const;
+
+/**
+ * Keys of a service's status dict (`GetServiceStatus`, `ServiceStatusChanged`): `Metered` (b: the
+ * uplink bills by volume; cellular by default, a provisioning file's `Metered` overrides),
+ * `Roaming` (b), `CaptivePortal` (b: the online check met a captive portal on either family),
+ * `PortalURL` (s: the portal's URL, '' when none or unknown).
+ */
+export const SERVICE_STATUS_KEYS = { metered: 'Metered', roaming: 'Roaming', captivePortal: 'CaptivePortal', portalUrl: 'PortalURL' } as const;
 
 /** Bounds of `SetStatisticsInterval`'s seconds. 0 stops the signals; any other value outside them is `InvalidArguments`. */
 export const STATISTICS_INTERVAL_LIMITS = { min: 1, max: 3600 } as const;
@@ -196,14 +218,21 @@ export type SettingKey = keyof typeof SETTING_SIGNATURES;
 /** Update keys in wire order. */
 export const SETTING_KEYS = Object.keys(SETTING_SIGNATURES) as SettingKey[];
 
-/** Keys a client may pass to CreateSession, with their signatures. */
+/**
+ * Keys a client may pass to CreateSession, with their signatures. `AvoidMetered` is netsessiond's
+ * extension (capability `AvoidMetered`): a client sends it only to a daemon that lists that
+ * capability (ConnMan rejects unknown keys), and no Update ever carries it.
+ */
 export const CREATE_SETTING_SIGNATURES = {
   AllowedBearers: 'as',
   ConnectionType: 's',
   AllowedInterface: 's',
   SourceIPRule: 'b',
   ContextIdentifier: 's',
+  AvoidMetered: 'b',
 } as const;
+/** Request keys that are netsessiond's extensions, each with the capability that announces it. */
+export const EXTENSION_REQUEST_KEYS = { AvoidMetered: 'AvoidMetered' } as const satisfies Partial<Record<keyof typeof CREATE_SETTING_SIGNATURES, string>>;
 /** A key accepted in CreateSession (and, in netsessiond, in Change). */
 export type RequestKey = keyof typeof CREATE_SETTING_SIGNATURES;
 

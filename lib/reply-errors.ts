@@ -37,7 +37,8 @@ export type CallTarget =
 export function errorFromReply(dbusName: string, message: string, target: CallTarget, cause?: unknown): NetsessionError {
   const opts = { cause };
   if (dbusName === BUS_ERROR.serviceUnknown || dbusName === BUS_ERROR.nameHasNoOwner) {
-    return new DaemonUnavailableError('no-daemon', `the session daemon is not on the bus: ${message || dbusName}`, opts);
+    // dbus-daemon's own text ("…was not provided by any .service files") stays in `cause`.
+    return new DaemonUnavailableError('no-daemon', 'no session daemon on the bus: is netsessiond (or connmand) running?', opts);
   }
   if (target.kind === 'extension' && (dbusName === BUS_ERROR.unknownMethod || dbusName === BUS_ERROR.unknownInterface)) {
     return new ExtensionNotSupportedError(target.feature, undefined, opts);

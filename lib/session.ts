@@ -9,9 +9,9 @@ import type http from 'node:http';
 import type https from 'node:https';
 import type net from 'node:net';
 import type tls from 'node:tls';
-import type { Dispatcher, RequestInfo, RequestInit, Response } from 'undici';
+
 import { SessionHttpAgent, SessionHttpsAgent } from './bind/agents.js';
-import { createSessionDispatcher, sessionFetch, type SessionDispatcherOptions } from './bind/dispatcher.js';
+import { createSessionDispatcher, sessionFetch, type SessionDispatcher, type SessionDispatcherOptions, type SessionFetchInput } from './bind/dispatcher.js';
 import { socketOptionsOf, type SocketOptions, type SocketOptionsRequest } from './bind/options.js';
 import {
   connectBound,
@@ -25,6 +25,7 @@ import {
 } from './bind/sockets.js';
 import { checkWaitOptions, race, type WaitOptions } from './deadline.js';
 import {
+  BearersNotAllowedError,
   DaemonUnavailableError,
   ExtensionNotSupportedError,
   InvalidOptionError,
@@ -32,11 +33,13 @@ import {
   type NetsessionError,
   type SessionClosedReason,
 } from './errors.js';
-import { toSessionRequest, type SessionOptions } from './options.js';
-import { STATISTICS_INTERVAL_LIMITS, type Bearer, type RequestKey, type SessionSettings, type SessionState } from './protocol.js';
+import { requestedBearers, toSessionRequest, type SessionOptions } from './options.js';
+import { EXTENSION_REQUEST_KEYS, STATISTICS_INTERVAL_LIMITS, type Bearer, type RequestKey, type SessionSettings, type SessionState } from './protocol.js';
 import { EMPTY_INFO, UPLINK_INFO, decodeUpdate, mergeUpdate, type IPv4Info, type IPv6Info, type SessionInfo, type SessionUpdate } from './settings.js';
 import type { SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from './transport.js';
+import { UplinkFollower } from './uplink-follower.js';
 import { StatisticsFeed } from './statistics-feed.js';
+import { DEFAULT_MAX_RETRY_DELAY, Restorer, type AttemptOutcome } from './restore.js';
 import { UpdateStream } from './update-stream.js';
 
 /** Events of a {@link Session}, with their arguments. Every property is already current when they fire. */
@@ -51,12 +54,28 @@ export interface SessionEvents {
   offline: [];
   /** The session moved to another interface (`null`: it has none now). Sockets bound to the old one should be recreated. */
   interface: [name: string | null, previous: string | null];
+  /** The uplink's DNS servers changed (another uplink, or new servers on it). */
+  nameservers: [nameservers: readonly string[]];
+  /** Whether the uplink is metered changed (`null`: the daemon does not say, or no uplink). */
+  metered: [metered: boolean | null];
+  /** Whether the uplink is roaming changed. */
+  roaming: [roaming: boolean | null];
+  /** A captive portal appeared on the uplink (`true`, with its URL when known) or was lifted. */
+  captivePortal: [captivePortal: boolean | null, url: string | null];
   /**
-   * The session ended. `null` when `destroy()` was called; a {@link SessionClosedError} when the
-   * daemon released it or forgot it; a {@link DaemonUnavailableError} when the daemon or the bus
-   * went away.
+   * The session ended. `error` is `null` when `destroy()` was called; a {@link SessionClosedError}
+   * when the daemon released it or forgot it; a {@link DaemonUnavailableError} when the daemon or
+   * the bus went away. `reason` says which, in {@link SessionClosedError}'s terms.
    */
-  destroyed: [error: NetsessionError | null];
+  destroyed: [error: NetsessionError | null, reason: SessionClosedReason];
+  /**
+   * A persistent session (`createSession({ persistent: true })`) lost its daemon (it left the
+   * bus, or released the session on shutdown): the uplink values are cleared (with their events),
+   * and the session waits for the daemon to return. Fires once per loss.
+   */
+  'daemon-lost': [error: NetsessionError];
+  /** A persistent session was made again on the returned daemon; its values are current (their events came first). */
+  'daemon-restored': [];
   /**
    * The session's traffic counters, every {@link Session.setStatisticsInterval} (default 1 s)
    * while someone listens: the first listener asks the daemon for them (netsessiond's
@@ -82,11 +101,22 @@ export type WaitCondition =
   /** `state` is `disconnected`. */
   | 'disconnected';
 
+/** Conditions that need an uplink: they cannot hold while the policy allows no bearer. */
+const NEEDS_UPLINK: ReadonlySet<string> = new Set(['online', 'connected']);
+
 const CONDITIONS: Record<WaitCondition, (i: SessionInfo) => boolean> = {
   online: (i) => i.state === 'online',
   connected: (i) => i.state !== 'disconnected',
   disconnected: (i) => i.state === 'disconnected',
 };
+
+/** How a persistent session waits for a lost daemon (`createSession({ persistent })`). */
+export interface PersistentOptions {
+  /** Aborting it stops the waiting: a wait under way ends the session, as without `persistent`. */
+  signal?: AbortSignal;
+  /** The longest pause between two attempts to make the session again, in ms (default 1000; the first is 50 ms, doubling). */
+  maxRetryDelay?: number;
+}
 
 /** Options of {@link Session.updates}. */
 export interface UpdatesOptions {
@@ -103,6 +133,19 @@ interface Ending {
 /** The capability behind the `statistics` event. */
 const STATISTICS_SIGNAL = 'StatisticsSignal';
 
+/**
+ * Rejects with {@link ExtensionNotSupportedError} when `request` uses an extension key
+ * (AvoidMetered) the daemon lacks: sent anyway, a real connmand would refuse the whole call.
+ */
+function checkExtensions(transport: Transport, request: SessionRequest): Promise<void> | null {
+  const used = Object.entries(EXTENSION_REQUEST_KEYS).filter(([key]) => (request as Record<string, unknown>)[key] !== undefined);
+  // Nothing to ask: the call goes out in this tick, as without extensions.
+  if (used.length === 0) return null;
+  return transport.capabilities().then((caps) => {
+    for (const [, capability] of used) if (!caps.includes(capability)) throw new ExtensionNotSupportedError(capability);
+  });
+}
+
 function isSessionOver(err: unknown): err is NetsessionError {
   return (err instanceof SessionClosedError && err.reason === 'gone') || err instanceof DaemonUnavailableError;
 }
@@ -116,6 +159,8 @@ function isSessionOver(err: unknown): err is NetsessionError {
  */
 export class Session extends EventEmitter<SessionEvents> {
   readonly #transport: Transport;
+  /** What the app asked for (CreateSession, then each Change the daemon accepted). */
+  #request: SessionRequest;
   #handle: TransportSession | null = null;
   #info: SessionInfo = EMPTY_INFO;
   #gotFirst = false;
@@ -125,12 +170,26 @@ export class Session extends EventEmitter<SessionEvents> {
   #destroying: Promise<void> | null = null;
   readonly #streams = new Set<UpdateStream>();
   readonly #waiters = new Set<() => void>();
+  /** The daemon's services, for the bound uplink's properties (nameservers, metered, …). */
+  readonly #uplink = new UplinkFollower({
+    changed: () => this.#followUplink(),
+    // The daemon's services are back: it probably is too.
+    servicesSeen: () => this.#restorer?.poke(),
+  });
+  /** Set for a persistent session: how it waits for a lost daemon. */
+  #persistent: { signal: AbortSignal | undefined; maxDelay: number } | null = null;
+  /** While a persistent session waits for its daemon: the attempts, and the loss that started them. */
+  #restorer: Restorer | null = null;
+  #loss: NetsessionError | null = null;
+  /** Each making of the session on the daemon; a notifier of an older one is ignored. */
+  #generation = 0;
+  #awaitingRestore = false;
   /** The dispatcher behind `fetch()`, made on first use and closed with the session. */
-  #fetchDispatcher: Dispatcher | null = null;
+  #fetchDispatcher: SessionDispatcher | null = null;
   /** Seconds between `statistics` events. */
   #statisticsInterval = 1;
   readonly #statistics = new StatisticsFeed({
-    wanted: () => (this.#ending || this.listenerCount('statistics') === 0 ? 0 : this.#statisticsInterval),
+    wanted: () => (this.#ending || this.#handle === null || this.listenerCount('statistics') === 0 ? 0 : this.#statisticsInterval),
     subscribe: (seconds, listener) => this.#watchStatistics(seconds, listener),
     deliver: (statistics) => {
       if (!this.#ending) this.emit('statistics', statistics);
@@ -141,9 +200,10 @@ export class Session extends EventEmitter<SessionEvents> {
     },
   });
 
-  private constructor(transport: Transport) {
+  private constructor(transport: Transport, request: SessionRequest) {
     super();
     this.#transport = transport;
+    this.#request = request;
     this.#followStatisticsListeners();
     this.#first = new Promise<void>((resolve, reject) => {
       this.#firstDone = { resolve, reject };
@@ -157,12 +217,17 @@ export class Session extends EventEmitter<SessionEvents> {
    * {@link createSession}; on failure or abort the half-made session is destroyed.
    * @internal
    */
-  static async _open(transport: Transport, request: SessionRequest, opts: WaitOptions): Promise<Session> {
-    const s = new Session(transport);
-    const creating = transport.createSession(request, s.#notifier());
-    const ready = creating.then((handle) => {
+  static async _open(transport: Transport, request: SessionRequest, opts: WaitOptions, persistent?: PersistentOptions | null): Promise<Session> {
+    const s = new Session(transport, request);
+    if (persistent) s.#persist(persistent);
+    const servicesKnown = s.#uplink.start(transport);
+    const check = checkExtensions(transport, request);
+    const creating = check ? check.then(() => transport.createSession(request, s.#notifier())) : transport.createSession(request, s.#notifier());
+    const ready = creating.then(async (handle) => {
       s.#handle = handle;
-      return s.#first;
+      await Promise.all([s.#first, servicesKnown]);
+      // The services may have arrived after the first Update: the uplink's properties now.
+      s.#followUplink();
     });
     try {
       await race(ready, opts, 'createSession');
@@ -182,7 +247,7 @@ export class Session extends EventEmitter<SessionEvents> {
     return this.#handle?.path ?? '';
   }
 
-  /** Everything the session knows, as one frozen object (replaced, never mutated, on each Update). */
+  /** Everything the session knows, as one frozen object (replaced, never mutated, on each Update and each change of its uplink's properties). */
   get settings(): SessionInfo {
     return this.#info;
   }
@@ -251,8 +316,18 @@ export class Session extends EventEmitter<SessionEvents> {
    */
   async change(options: SessionOptions): Promise<void> {
     const request = toSessionRequest(options);
+    this.#assertOpen();
+    await checkExtensions(this.#transport, request);
     for (const [key, value] of Object.entries(request) as Array<[RequestKey, never]>) {
-      await this.#call((h) => h.change(key, value));
+      // Set before the call: the Updates it causes arrive before its reply, and waits judge them by it.
+      const before = this.#request;
+      this.#request = { ...before, [key]: value };
+      try {
+        await this.#call((h) => h.change(key, value));
+      } catch (err) {
+        if (this.#request[key] === value) this.#request = { ...this.#request, [key]: before[key] };
+        throw err;
+      }
     }
   }
 
@@ -359,22 +434,25 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   /**
-   * An undici `Dispatcher` (for undici's `request`/`fetch` or Node's global `fetch`) whose
-   * connections leave through the session's uplink, following it: when the session moves, new
-   * requests go to a fresh agent and the old one is closed gracefully. `close()` it when done.
-   * It forwards undici's `connect`, `disconnect` and `connectionError` events.
+   * An undici `Dispatcher` whose connections leave through the session's uplink, following it:
+   * when the session moves, new requests go to a fresh agent and the old one is closed
+   * gracefully. Typed for both undici's `request`/`fetch` and Node's global `fetch`
+   * (`fetch(url, { dispatcher: s.dispatcher() })` compiles under `strict`). `close()` it when
+   * done. It forwards undici's `connect`, `disconnect` and `connectionError` events.
    */
-  dispatcher(options?: SessionDispatcherOptions): Dispatcher {
+  dispatcher(options?: SessionDispatcherOptions): SessionDispatcher {
     this.#assertOpen();
     return createSessionDispatcher(this, options);
   }
 
   /**
-   * undici's `fetch` through the session's uplink (one dispatcher per session, made on first
-   * use, closed when the session ends). Rejects with {@link NotConnectedError} or
-   * {@link SourceIPRuleRequiredError} before anything is sent when the session cannot carry it.
+   * Node's global `fetch` through the session's uplink (one dispatcher per session, made on
+   * first use, closed when the session ends): it takes what `fetch` takes — a URL, a global
+   * `Request`, and `FormData`, `Blob`, `URLSearchParams`, web streams (with `duplex: 'half'`) as
+   * bodies. Rejects with {@link NotConnectedError} or {@link SourceIPRuleRequiredError} before
+   * anything is sent when the session cannot carry it.
    */
-  fetch(input: RequestInfo, init?: RequestInit): Promise<Response> {
+  fetch(input: SessionFetchInput, init?: RequestInit): Promise<Response> {
     try {
       this.#assertOpen();
       this.#fetchDispatcher ??= createSessionDispatcher(this);
@@ -426,15 +504,20 @@ export class Session extends EventEmitter<SessionEvents> {
     const test = typeof condition === 'function' ? condition : Object.hasOwn(CONDITIONS, condition) ? CONDITIONS[condition] : null;
     if (!test) return Promise.reject(new InvalidOptionError('condition', `must be ${Object.keys(CONDITIONS).join(', ')} or a function`));
     const what = `waitFor(${typeof condition === 'function' ? 'predicate' : condition})`;
+    const needsUplink = typeof condition === 'string' && NEEDS_UPLINK.has(condition);
     let waiter: () => void = () => undefined;
+    let blockedSeen = false;
     const work = new Promise<SessionInfo>((resolve, reject) => {
       waiter = () => {
         if (this.#ending) return reject(this.#closedError());
         try {
-          if (test(this.#info)) resolve(this.#info);
+          if (test(this.#info)) return resolve(this.#info);
         } catch (err) {
-          reject(err);
+          return reject(err);
         }
+        const blocked = needsUplink && !blockedSeen ? this.#blockedBearers() : null;
+        if (blocked) blockedSeen = true;
+        if (blocked) void this.#policyName().then((policy) => reject(new BearersNotAllowedError(blocked, policy)));
       };
       waiter();
       this.#waiters.add(waiter);
@@ -470,6 +553,29 @@ export class Session extends EventEmitter<SessionEvents> {
 
   // ------------------------------------------------------------------ internals
 
+  /**
+   * The bearers asked for when the daemon's policy removed every one of them (the effective list
+   * is empty although the request named some): no uplink can ever be bound. Otherwise null.
+   */
+  #blockedBearers(): Bearer[] | null {
+    if (this.#info.allowedBearers.length > 0) return null;
+    const requested = requestedBearers(this.#request);
+    return requested.length > 0 ? requested : null;
+  }
+
+  /** The policy group that applies, when the daemon says (netsessiond's `Policy` capability); else null. */
+  async #policyName(): Promise<string | null> {
+    const ask = this.#transport.sessionPolicy;
+    if (typeof ask !== 'function' || !this.#handle) return null;
+    try {
+      if (!(await this.#transport.capabilities()).includes('Policy')) return null;
+      return await ask.call(this.#transport, this.path);
+    } catch {
+      // The name is a courtesy: the error stands without it.
+      return null;
+    }
+  }
+
   /** `newListener`/`removeListener` hook: the first `statistics` listener starts the daemon's signals, the last one's removal stops them. */
   readonly #statisticsListenersChanged = (event: string | symbol): void => {
     if (event !== 'statistics') return;
@@ -494,17 +600,36 @@ export class Session extends EventEmitter<SessionEvents> {
     return this.#call(() => watch.call(this.#transport, this.path, seconds, listener));
   }
 
-  #notifier(): SessionNotifier {
+  #notifier(generation = this.#generation): SessionNotifier {
+    const current = () => generation === this.#generation;
     return {
-      update: (settings) => this.#onUpdate(settings),
-      release: () => this.#end('released', new SessionClosedError('released', 'the daemon released the session')),
-      lost: (error) => this.#end(error instanceof SessionClosedError ? error.reason : 'lost', error),
+      update: (settings) => {
+        if (current()) this.#onUpdate(settings);
+      },
+      release: () => {
+        if (current()) this.#daemonLost(new SessionClosedError('released', 'the daemon released the session'));
+      },
+      lost: (error) => {
+        if (!current()) return;
+        // Only the daemon going away is survivable; a closed transport or a forgotten session is not.
+        if (error instanceof DaemonUnavailableError) this.#daemonLost(error);
+        else this.#end(error instanceof SessionClosedError ? error.reason : 'lost', error);
+      },
     };
+  }
+
+  /** Applies the bound uplink's properties from the service list, as an update of their keys. */
+  #followUplink(): void {
+    if (this.#ending || !this.#gotFirst) return;
+    this.#apply(this.#uplink.propertiesFor(this.#info.interface));
   }
 
   #onUpdate(wire: Partial<SessionSettings>): void {
     if (this.#ending) return;
-    const update = decodeUpdate(wire);
+    const decoded = decodeUpdate(wire);
+    // The properties of the uplink the session is (now) bound to go with the same update.
+    const iface = decoded.interface !== undefined ? decoded.interface : this.#info.interface;
+    const update = { ...decoded, ...this.#uplink.propertiesFor(iface) };
     if (!this.#gotFirst) {
       // The first Update carries every key; nobody can listen yet (createSession has not resolved).
       this.#gotFirst = true;
@@ -513,6 +638,11 @@ export class Session extends EventEmitter<SessionEvents> {
       return;
     }
     this.#apply(update);
+    if (this.#awaitingRestore) {
+      // The first Update of the session made again: everything is current now.
+      this.#awaitingRestore = false;
+      this.emit('daemon-restored');
+    }
   }
 
   /** Merges an update and tells everyone, waiters and iterators before listeners (which may throw). */
@@ -535,6 +665,10 @@ export class Session extends EventEmitter<SessionEvents> {
       else if (previous.state === 'online') this.emit('offline');
     }
     if (Object.hasOwn(changed, 'interface')) this.emit('interface', info.interface, previous.interface);
+    if (Object.hasOwn(changed, 'nameservers')) this.emit('nameservers', info.nameservers);
+    if (Object.hasOwn(changed, 'metered')) this.emit('metered', info.metered);
+    if (Object.hasOwn(changed, 'roaming')) this.emit('roaming', info.roaming);
+    if (Object.hasOwn(changed, 'captivePortal') || (Object.hasOwn(changed, 'portalUrl') && info.captivePortal)) this.emit('captivePortal', info.captivePortal, info.portalUrl);
   }
 
   /**
@@ -544,6 +678,9 @@ export class Session extends EventEmitter<SessionEvents> {
   #end(reason: SessionClosedReason, error: NetsessionError | null, announce = true): void {
     if (this.#ending) return;
     this.#ending = { reason, error };
+    this.#restorer?.cancel();
+    this.#restorer = null;
+    this.#uplink.stop();
     // A session that ends before its first Update fails createSession with the cause itself.
     this.#firstDone.reject(error ?? this.#closedError());
     if (!announce) return;
@@ -551,7 +688,9 @@ export class Session extends EventEmitter<SessionEvents> {
       const previous = this.#info;
       const { info, changed } = mergeUpdate(previous, UPLINK_INFO);
       this.#info = info;
-      const moved = info !== previous;
+      // The app's own destroy() is not a loss of the uplink: the values are cleared without
+      // events, so an app that alarms on 'offline' does not alarm on every clean shutdown.
+      const moved = info !== previous && !(reason === 'destroyed' && error === null);
       if (moved) for (const s of this.#streams) s.push(changed);
       for (const w of [...this.#waiters]) w();
       for (const s of [...this.#streams]) s.end();
@@ -560,7 +699,7 @@ export class Session extends EventEmitter<SessionEvents> {
     if (error && !(error instanceof SessionClosedError) && this.listenerCount('error') > 0) this.emit('error', error);
     this.#fetchDispatcher?.close().catch(() => undefined);
     this.#statistics.sync();
-    this.emit('destroyed', error);
+    this.emit('destroyed', error, reason);
   }
 
   #closedError(): SessionClosedError {
@@ -576,11 +715,80 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Runs a daemon call; an answer meaning "this session is over" closes the session too. */
   async #call<T>(fn: (h: TransportSession) => Promise<T>): Promise<T> {
     this.#assertOpen();
+    const handle = this.#handle;
+    if (!handle) throw new DaemonUnavailableError('no-daemon', 'the session daemon is gone; this persistent session waits for it to return');
     try {
-      return await fn(this.#handle!);
+      return await fn(handle);
     } catch (err) {
-      if (isSessionOver(err)) this.#end(err instanceof DaemonUnavailableError ? 'lost' : 'gone', err);
+      if (err instanceof DaemonUnavailableError) this.#daemonLost(err, handle);
+      else if (isSessionOver(err)) this.#end('gone', err);
       throw err;
     }
+  }
+
+  // ------------------------------------------------------------------ persistence
+
+  #persist(p: PersistentOptions): void {
+    this.#persistent = { signal: p.signal, maxDelay: p.maxRetryDelay ?? DEFAULT_MAX_RETRY_DELAY };
+    p.signal?.addEventListener('abort', () => this.#stopPersisting(), { once: true });
+  }
+
+  /** The signal aborted: no more waiting; a wait under way ends the session as a plain one would have ended. */
+  #stopPersisting(): void {
+    this.#persistent = null;
+    if (!this.#restorer) return;
+    this.#restorer.cancel();
+    this.#restorer = null;
+    const loss = this.#loss ?? new DaemonUnavailableError('daemon-left', 'the session daemon left the bus');
+    this.#end(loss instanceof SessionClosedError ? loss.reason : 'lost', loss);
+  }
+
+  /**
+   * The daemon of generation `handle` is gone. A plain session ends; a persistent one clears its
+   * uplink (a real loss, with its events), says so once, and waits for the daemon to return.
+   */
+  #daemonLost(error: NetsessionError, handle: TransportSession | null = this.#handle): void {
+    if (this.#ending || handle !== this.#handle) return;
+    if (!this.#persistent) {
+      this.#end(error instanceof SessionClosedError ? error.reason : 'lost', error);
+      return;
+    }
+    if (this.#restorer) return;
+    this.#handle = null;
+    this.#generation++;
+    this.#loss = error;
+    this.#awaitingRestore = true;
+    this.#apply(UPLINK_INFO);
+    this.emit('daemon-lost', error);
+    this.#statistics.sync();
+    const restorer: Restorer = new Restorer((): Promise<AttemptOutcome> => this.#recreate(restorer), this.#persistent.maxDelay);
+    this.#restorer = restorer;
+    restorer.start();
+  }
+
+  /** One attempt to make the session again, with the settings it has now. */
+  async #recreate(restorer: Restorer): Promise<AttemptOutcome> {
+    const generation = this.#generation;
+    let handle: TransportSession;
+    try {
+      handle = await this.#transport.createSession(this.#request, this.#notifier(generation));
+    } catch (err) {
+      if (err instanceof DaemonUnavailableError) return 'retry';
+      // The new daemon refuses these settings (its policy, a bad state): that ends the session.
+      if (this.#restorer === restorer) {
+        this.#restorer = null;
+        this.#end(err instanceof SessionClosedError ? err.reason : 'lost', err as NetsessionError);
+      }
+      return 'done';
+    }
+    if (this.#ending || this.#restorer !== restorer) {
+      handle.destroy().catch(() => undefined);
+      return 'done';
+    }
+    this.#restorer = null;
+    this.#loss = null;
+    this.#handle = handle;
+    this.#statistics.sync();
+    return 'done';
   }
 }

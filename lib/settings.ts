@@ -4,6 +4,7 @@
  * and lives here; the Session only holds the result.
  */
 import type { Bearer, ConnectionType, IPv4Settings, IPv6Settings, IpMethod, SessionSettings, SessionState, SettingKey } from './protocol.js';
+import { NO_UPLINK_PROPERTIES, type UplinkProperties } from './uplink-props.js';
 
 /** The IPv4 configuration of the session's uplink. */
 export interface IPv4Info {
@@ -27,10 +28,11 @@ export interface IPv6Info {
 
 /**
  * Everything a session knows, always complete. The first six describe the uplink the daemon
- * bound the session to (all `null` while it has none); the last five are the effective settings
- * (after the daemon's policy).
+ * bound the session to (all `null` while it has none); the next five are the effective settings
+ * (after the daemon's policy); the {@link UplinkProperties} (`nameservers`, `metered`, `roaming`,
+ * `captivePortal`, `portalUrl`) are the bound uplink's, from the daemon's service list.
  */
-export interface SessionInfo {
+export interface SessionInfo extends UplinkProperties {
   /** `disconnected` (no uplink), `connected` (an uplink, internet not verified) or `online`. */
   readonly state: SessionState;
   /** Name of the bound service (netsessiond: the interface name; connmand: SSID, operator, `Wired`). */
@@ -84,10 +86,11 @@ export const EMPTY_INFO: SessionInfo = Object.freeze({
   allowedInterface: '*',
   contextIdentifier: '',
   sourceIPRule: false,
+  ...NO_UPLINK_PROPERTIES,
 });
 
 /** The keys that describe the bound uplink (cleared together when a session ends). */
-export const UPLINK_INFO: SessionUpdate = Object.freeze({ state: 'disconnected', name: null, ipv4: null, ipv6: null, interface: null, bearer: null });
+export const UPLINK_INFO: SessionUpdate = Object.freeze({ state: 'disconnected', name: null, ipv4: null, ipv6: null, interface: null, bearer: null, ...NO_UPLINK_PROPERTIES });
 
 /** ConnMan's `IPv4` dict (a session's or a service's) in the SDK's form; `null` when empty. */
 export function ipv4Info(s: IPv4Settings): IPv4Info | null {

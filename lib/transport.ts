@@ -7,9 +7,10 @@
  *
  * @packageDocumentation
  */
-import type { ExtensionNotSupportedError, NetsessionError } from './errors.js';
+import type { BearersNotAllowedError, ExtensionNotSupportedError, NetsessionError } from './errors.js';
 import type { Bearer, ConnectionType, ManagerState, RequestKey, ServiceState, SessionSettings, STATISTICS_INTERVAL_LIMITS } from './protocol.js';
 import type { IPv4Info, IPv6Info, SessionInfo } from './settings.js';
+import type { UplinkProperties } from './uplink-props.js';
 
 /** Settings for CreateSession (and values for Change), keyed and typed as ConnMan's wire format. */
 export interface SessionRequest {
@@ -18,6 +19,8 @@ export interface SessionRequest {
   AllowedInterface?: string;
   SourceIPRule?: boolean;
   ContextIdentifier?: string;
+  /** netsessiond's extension (capability `AvoidMetered`); never sent to a daemon without it. */
+  AvoidMetered?: boolean;
 }
 
 /** Per-session traffic counters (the `org.netsession.Session1.GetStatistics` extension). */
@@ -47,8 +50,12 @@ export interface SessionNotifier {
   lost(error: NetsessionError): void;
 }
 
-/** One service (an uplink the daemon manages), from `Manager.GetServices` / `ServicesChanged`. */
-export interface ServiceInfo {
+/**
+ * One service (an uplink the daemon manages), from `Manager.GetServices` / `ServicesChanged`, with
+ * its {@link UplinkProperties} (`nameservers` from ConnMan's `Nameservers`; `metered`, `roaming`,
+ * `captivePortal`, `portalUrl` from netsessiond's service status, `null` where the daemon does not say).
+ */
+export interface ServiceInfo extends UplinkProperties {
   /** Its object path (`/net/connman/service/...`). */
   readonly path: string;
   /** `Name` (netsessiond: the interface name; connmand: SSID, operator, `Wired`). */
@@ -107,11 +114,20 @@ export interface SessionListEntry {
   readonly active: boolean;
   /** cgroups the session claimed (ClaimCgroup). */
   readonly cgroups: readonly string[];
-  /** Its settings, as an Update would report them. */
+  /** Its settings, as an Update would report them (the uplink properties, `nameservers` …, are not listed: empty/`null`). */
   readonly settings: SessionInfo;
   /** Bytes received and sent by its traffic; `null` without the kernel datapath. */
   readonly rxBytes: bigint | null;
   readonly txBytes: bigint | null;
+}
+
+/** Options of `Transport.watchServices`. */
+export interface WatchServicesOptions {
+  /**
+   * The watch a session keeps for its uplink's properties (nameservers, metered, …): the same
+   * data, but {@link MockTransport} does not record it in `calls` (an app's test sees only its own calls).
+   */
+  forSession?: boolean;
 }
 
 /** Receives the daemon's services: first the current list, then the whole list again on each change. */
@@ -161,7 +177,7 @@ export interface Transport {
    * then with the whole list each time it changes (`Manager.ServicesChanged`; an empty list while
    * the daemon is gone). `onError` hears failures to read them. Returns the function that stops it.
    */
-  watchServices?(listener: ServicesListener, onError?: (error: NetsessionError) => void): () => void;
+  watchServices?(listener: ServicesListener, onError?: (error: NetsessionError) => void, options?: WatchServicesOptions): () => void;
   /** Optional (needed by {@link getManager}): `Manager.GetProperties`. */
   managerProperties?(): Promise<ManagerProperties>;
   /** Optional (needed by {@link getManager}): `Manager.SetProperty('OfflineMode', b)` (root only). */
@@ -181,6 +197,11 @@ export interface Transport {
   setServiceAutoConnect?(path: string, autoConnect: boolean): Promise<void>;
   /** Optional (needed by {@link getManager}): `org.netsession.Manager1.ListSessions` (netsessiond only, root only). */
   listSessions?(): Promise<readonly SessionListEntry[]>;
+  /**
+   * Optional (names the policy in a {@link BearersNotAllowedError}): the policy group that applies
+   * to the session at `path` (`org.netsession.Session1.GetPolicy`), `null` when none does.
+   */
+  sessionPolicy?(path: string): Promise<string | null>;
   /** Optional (needed by `Session.claimCgroup`): `org.netsession.Session1.ClaimCgroup(cgroup)` on the session at `path`. */
   claimCgroup?(path: string, cgroup: string): Promise<void>;
   /**

@@ -5,7 +5,7 @@ import type https from 'node:https';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { expectAssignable, expectError, expectType } from 'tsd';
-import type { Dispatcher, Response } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { socketOptionsOf, SourceIPRuleRequiredError, type IpFamily, type Session, type SessionInfo, type SocketOptions } from 'netsession';
 
 declare const s: Session;
@@ -34,11 +34,22 @@ expectType<tls.TLSSocket>(s.tlsConnect(443, 'example.org', { ca: 'pem', serverna
 expectError(s.tlsConnect(443, 'example.org', { socket: null }));
 expectType<http.Agent>(s.httpAgent({ keepAlive: true }));
 expectType<https.Agent>(s.httpsAgent({ keepAlive: true, ca: 'pem' }));
-expectType<Dispatcher>(s.dispatcher({ connections: 4, connect: { ca: 'pem' } }));
+// The dispatcher is undici's, and also what Node's global fetch takes, under strict NodeNext.
+expectAssignable<Dispatcher>(s.dispatcher({ connections: 4, connect: { ca: 'pem' } }));
+expectType<Promise<Response>>(fetch('https://example.org/', { dispatcher: s.dispatcher() }));
+expectAssignable<Promise<unknown>>(request('https://example.org/', { dispatcher: s.dispatcher() }));
 expectError(s.dispatcher({ localAddress: '198.51.100.1' }));
 expectError(s.dispatcher({ connect: { family: 4 } }));
+// s.fetch takes what the global fetch takes: a global Request, FormData, Blob, web streams.
 expectType<Promise<Response>>(s.fetch('https://example.org/', { method: 'POST', body: 'x' }));
 expectType<Promise<Response>>(s.fetch(new URL('https://example.org/')));
+expectType<Promise<Response>>(s.fetch(new Request('https://example.org/', { method: 'PUT', body: 'x' })));
+const form = new FormData();
+form.append('file', new Blob(['hello']), 'hello.txt');
+expectType<Promise<Response>>(s.fetch('https://example.org/upload', { method: 'POST', body: form }));
+expectType<Promise<Response>>(s.fetch('https://example.org/upload', { method: 'POST', body: new Blob(['x'], { type: 'text/plain' }) }));
+expectType<Promise<Response>>(s.fetch('https://example.org/upload', { method: 'POST', body: new ReadableStream<Uint8Array>(), duplex: 'half' }));
+expectType<Promise<Response>>(s.fetch('https://example.org/', { body: new URLSearchParams({ a: '1' }), method: 'POST' }));
 expectType<dgram.Socket>(s.dgram());
 expectType<dgram.Socket>(s.dgram('udp6'));
 expectType<dgram.Socket>(s.dgram({ type: 'udp4', port: 5353, reuseAddr: true }));

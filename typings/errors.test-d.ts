@@ -1,15 +1,18 @@
 import { expectAssignable, expectError, expectType } from 'tsd';
 import {
   AbortError,
+  BearersNotAllowedError,
   DaemonUnavailableError,
   ExtensionNotSupportedError,
   InvalidOptionError,
   NetsessionError,
   NotConnectedError,
   NotSupportedError,
+  ProbeFailedError,
   ProtocolError,
   SessionClosedError,
   TimeoutError,
+  type Bearer,
   type DaemonUnavailableReason,
   type SessionClosedReason,
 } from 'netsession';
@@ -39,3 +42,10 @@ expectError(new DaemonUnavailableError('offline', 'm'));
 // Narrowing on the code works across the union of classes.
 declare const err: SessionClosedError | TimeoutError | AbortError;
 if (err.code === 'NS_ERR_TIMEOUT') expectType<TimeoutError>(err);
+
+// A wait the policy made impossible names the bearers and the policy; probe failures are SDK errors.
+const blocked = new BearersNotAllowedError(['cellular'], 'kiosk.policy:policy_kiosk');
+expectType<'NS_ERR_BEARERS_NOT_ALLOWED'>(blocked.code);
+expectType<readonly Bearer[]>(blocked.requested);
+expectType<string | null>(blocked.policy);
+expectType<'NS_ERR_PROBE_FAILED'>(new ProbeFailedError('refused').code);

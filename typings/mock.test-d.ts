@@ -41,3 +41,10 @@ expectAssignable<MockUplink>({ interface: 'usb0', bearer: 'gadget' });
 // Only the MockTransport makes MockSessions (tsd cannot expectError a private constructor).
 // @ts-expect-error -- private constructor
 new MockSession();
+
+// Scripting the uplink's properties and a policy.
+new MockTransport({
+  uplinks: [{ interface: 'wwan0', bearer: 'cellular', nameservers: ['203.0.113.1'], metered: true, roaming: false, captivePortal: true, portalUrl: 'http://portal.example/' }],
+  policy: { group: 'kiosk.policy:policy_kiosk', allowedBearers: ['wifi'] },
+});
+expectError(new MockTransport({ policy: { group: 'x', allowedBearers: ['wimax'] } }));

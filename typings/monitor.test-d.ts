@@ -35,7 +35,7 @@ m.on('result', (r) => {
   expectType<boolean>(r.reachable);
   expectType<number | null>(r.rttMs);
   expectType<number>(r.lossRatio);
-  expectType<Error | null>(r.error);
+  expectType<NetsessionError | null>(r.error);
 });
 m.on('up', (r) => expectType<UplinkResult>(r));
 m.on('down', (r) => expectType<UplinkResult>(r));

@@ -11,6 +11,7 @@ import {
   Session,
   type SessionInfo,
   type SessionOptions,
+  type SessionClosedReason,
   type SessionState,
   type SessionStatistics,
   type SessionUpdate,
@@ -57,7 +58,10 @@ s.on('interface', (name, previous) => {
 });
 s.on('online', () => undefined);
 s.on('offline', () => undefined);
-s.on('destroyed', (err) => expectType<NetsessionError | null>(err));
+s.on('destroyed', (err, reason) => {
+  expectType<NetsessionError | null>(err);
+  expectType<SessionClosedReason>(reason);
+});
 s.on('error', (err) => expectType<NetsessionError>(err));
 s.on('statistics', (st) => {
   expectType<SessionStatistics>(st);
@@ -103,3 +107,23 @@ expectError(setDefaultTransport({}));
 // Sessions come from createSession only (tsd cannot expectError a private constructor).
 // @ts-expect-error -- private constructor
 new Session();
+
+// The uplink's properties, their events, persistence and avoidMetered.
+expectType<readonly string[]>(s.settings.nameservers);
+expectType<boolean | null>(s.settings.metered);
+expectType<boolean | null>(s.settings.roaming);
+expectType<boolean | null>(s.settings.captivePortal);
+expectType<string | null>(s.settings.portalUrl);
+s.on('nameservers', (ns) => expectType<readonly string[]>(ns));
+s.on('metered', (m) => expectType<boolean | null>(m));
+s.on('captivePortal', (portal, url) => {
+  expectType<boolean | null>(portal);
+  expectType<string | null>(url);
+});
+s.on('daemon-lost', (err) => expectType<NetsessionError>(err));
+s.on('daemon-restored', () => undefined);
+expectError(s.on('daemon-lost', (err: string) => err));
+expectAssignable<CreateSessionOptions>({ persistent: true, avoidMetered: true });
+expectAssignable<CreateSessionOptions>({ persistent: { signal: AbortSignal.timeout(1_000), maxRetryDelay: 500 } });
+expectNotAssignable<CreateSessionOptions>({ persistent: { retries: 3 } });
+expectNotAssignable<SessionOptions>({ avoidMetered: 'yes' });

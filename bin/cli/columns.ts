@@ -61,7 +61,7 @@ export function humanBytes(n: bigint | number | null): string {
 }
 
 /** A service with ConnMan's `Nameservers`, for an SDK whose ServiceInfo carries them. */
-export type ServiceDetail = ServiceInfo & { readonly nameservers?: readonly string[] };
+export type ServiceDetail = ServiceInfo;
 
 export const SERVICE_COLUMNS: ColumnSet<ServiceDetail> = {
   columns: {
@@ -76,7 +76,7 @@ export const SERVICE_COLUMNS: ColumnSet<ServiceDetail> = {
     ipv6: same((s) => addressOf(s.ipv6)),
     gateway: same((s) => s.ipv4?.gateway ?? null),
     gateway6: same((s) => s.ipv6?.gateway ?? null),
-    nameservers: { text: (s) => s.nameservers?.join(',') || '-', json: (s) => s.nameservers ?? null },
+    nameservers: { text: (s) => s.nameservers.join(',') || '-', json: (s) => s.nameservers },
   },
   defaults: ['interface', 'bearer', 'state', 'name', 'path'],
   empty: 'no services',

@@ -54,8 +54,12 @@ export function formatServiceDetail(s: ServiceDetail): string {
     ['Online', yesNo(s.state === 'online')],
     ['IPv4', addressLine(s.ipv4)],
     ['IPv6', addressLine(s.ipv6)],
+    ['Nameservers', s.nameservers.join(' ') || '-'],
   ];
-  if (s.nameservers !== undefined) rows.push(['Nameservers', s.nameservers.join(' ') || '-']);
+  // Known only from netsessiond's extension; a real connmand leaves them null, so no row.
+  if (s.metered !== null) rows.push(['Metered', yesNo(s.metered)]);
+  if (s.roaming !== null) rows.push(['Roaming', yesNo(s.roaming)]);
+  if (s.captivePortal !== null) rows.push(['Portal', s.captivePortal ? (s.portalUrl ?? 'yes') : 'no']);
   return rows.map(([k, v]) => `${`${k}:`.padEnd(14)}${v}`).join('\n');
 }
 

@@ -28,6 +28,7 @@ import type { ActiveSession } from './manage-autoconnect.js';
 import { ManageState, type ManageConfig, type ManagePlan } from './manage.js';
 import type { PersistedService } from './persisted-settings.js';
 import { DEFAULT_BEARER_RANK, type OnlineStatus, type Service } from './services.js';
+import { applyTraits } from './service-traits.js';
 import { ServiceRegistry, type TechnologyView } from './service-registry.js';
 import { selectionKeyString, selectService } from './selection.js';
 import { ownPartOf, servicePartOf, settingsOf, type Session } from './session-model.js';
@@ -103,6 +104,7 @@ export class Engine {
     const id = this.registry.applyLink(this.#withLeaseMethod(facts), fx);
     const s = id === null ? undefined : this.registry.byId(id);
     if (s) this.manage.linkSeen(s);
+    if (s && applyTraits(s, this.manage.sectionOf(s))) fx.changedServices.add(s.id);
     this.#managePass(fx);
     this.#rebind(fx, id);
     this.#noteManager(before, fx);
@@ -378,14 +380,27 @@ export class Engine {
   /** Loads (or reloads) a provisioning file; throws ProvisioningError and keeps the previous version. */
   loadProvisioning(file: string, text: string): Effects {
     const warnings = this.manage.loadFile(file, text, this.config.maxProvisioningServices);
-    const fx = this.#manageChanged();
+    const fx = this.#manageChanged(this.#provisioningChanged());
     fx.warnings.push(...warnings);
     return fx;
   }
 
   removeProvisioning(file: string): Effects {
     this.manage.removeFile(file);
-    return this.#manageChanged();
+    return this.#manageChanged(this.#provisioningChanged());
+  }
+
+  /**
+   * Provisioning also speaks for observed links (nameservers, metered, roaming): every service's
+   * properties may have changed (the runtime signals only real differences), and its traits.
+   */
+  #provisioningChanged(): Effects {
+    const fx = noEffects();
+    for (const s of this.registry.ranked) {
+      applyTraits(s, this.manage.sectionOf(s));
+      fx.changedServices.add(s.id);
+    }
+    return fx;
   }
 
   /** Service.Connect (root, managed services only). */

@@ -160,9 +160,9 @@ export class ManageState {
     return true;
   }
 
-  /** The section provisioning `s`, or null (ConnMan defaults then apply). */
+  /** The section provisioning `s`, or null (ConnMan defaults then apply). Observed links match Wi-Fi sections that name them too. */
   sectionOf(s: Service): ProvisionedService | null {
-    return matchProvisioned(this.#sections, { name: s.ifname, mac: s.mac, bearer: s.bearer });
+    return matchProvisioned(this.#sections, { name: s.ifname, mac: s.mac, bearer: s.bearer }, !this.enabled || !this.isManaged(s));
   }
 
   /** What Service properties show of a managed service's configuration (manage-properties.ts). */

@@ -192,6 +192,8 @@ export interface EffectiveSettings {
   allowedInterface: string | null;
   sourceIPRule: boolean;
   contextIdentifier: string;
+  /** The client's AvoidMetered (no policy key overrides it). */
+  avoidMetered: boolean;
   priority: boolean;
   emergencyCall: boolean;
   roamingPolicy: RoamingPolicy;
@@ -220,6 +222,7 @@ export function mergeSettings(request: RequestedSettings, group: PolicyGroup | n
     allowedInterface: group?.allowedInterface ?? request.allowedInterface,
     sourceIPRule: group?.sourceIPRule ?? request.sourceIPRule,
     contextIdentifier: request.contextIdentifier,
+    avoidMetered: request.avoidMetered,
     priority: group?.priority ?? false,
     emergencyCall: group?.emergencyCall ?? false,
     roamingPolicy: group?.roamingPolicy ?? 'default',

@@ -29,7 +29,7 @@ import { canonicalAddress, networkOf } from './kernel-state.js';
 import { isValidInterfaceName } from './settings.js';
 
 /** Service types a provisioning section may name (ConnMan provisions exactly these). */
-export const PROVISIONED_TYPES = ['ethernet', 'gadget', 'wifi'] as const;
+export const PROVISIONED_TYPES = ['ethernet', 'gadget', 'wifi', 'cellular'] as const;
 /** A provisioning section's `Type`. */
 export type ProvisionedType = (typeof PROVISIONED_TYPES)[number];
 
@@ -77,6 +77,10 @@ export interface ProvisionedService {
   /** Host names or canonical addresses. */
   timeservers: string[];
   mdns: boolean | null;
+  /** netsessiond's `Metered` (null: the bearer's default, cellular metered). */
+  metered: boolean | null;
+  /** netsessiond's `Roaming` (null: not roaming). */
+  roaming: boolean | null;
   /** Things accepted but without effect here, each `file:line: text`. */
   warnings: string[];
 }
@@ -131,6 +135,9 @@ const COMMON_KEYS = [
   'Timeservers',
   'Domain',
   'mDNS',
+  // netsessiond's own (ConnMan warns about unknown keys and goes on):
+  'Metered',
+  'Roaming',
 ] as const;
 /** Keys ConnMan reads only for Wi-Fi sections. */
 const WIFI_KEYS = [
@@ -265,6 +272,8 @@ function buildService(file: string, g: RawGroup, index: number): ProvisionedServ
     domain: get('Domain', parseDomain),
     timeservers,
     mdns,
+    metered: get('Metered', parseBoolean),
+    roaming: get('Roaming', parseBoolean),
     warnings,
   };
   return service;
@@ -272,7 +281,7 @@ function buildService(file: string, g: RawGroup, index: number): ProvisionedServ
 
 function parseType(value: string, fail: Fail): ProvisionedType {
   if ((PROVISIONED_TYPES as readonly string[]).includes(value)) return value as ProvisionedType;
-  return fail(`'${value}' cannot be provisioned (expected ethernet, gadget or wifi)`);
+  return fail(`'${value}' cannot be provisioned (expected ethernet, gadget, wifi or cellular)`);
 }
 
 function oneOf<T extends string>(values: readonly T[]): (value: string, fail: Fail) => T {
@@ -484,8 +493,11 @@ function specificity(s: ProvisionedService): number {
   return (s.mac !== null ? 2 : 0) + (s.deviceName !== null ? 1 : 0);
 }
 
-function matches(s: ProvisionedService, link: ProvisioningLink): boolean {
-  if (!s.supported || link.bearer === null || s.type !== link.bearer) return false;
+function matches(s: ProvisionedService, link: ProvisioningLink, observed: boolean): boolean {
+  // An observed link is configured by another tool: a Wi-Fi section that names it (MAC or
+  // DeviceName) still tells its nameservers, metered and roaming.
+  const usable = s.supported || (observed && (s.mac !== null || s.deviceName !== null));
+  if (!usable || link.bearer === null || s.type !== link.bearer) return false;
   if (s.mac !== null && s.mac !== link.mac.toLowerCase()) return false;
   if (s.deviceName !== null && s.deviceName !== link.name) return false;
   return true;
@@ -498,10 +510,10 @@ function matches(s: ProvisionedService, link: ProvisioningLink): boolean {
  * DeviceName, then Type alone); on a tie the later one wins, ordering by file name (code-unit
  * order) and then by position in the file. The input order does not matter.
  */
-export function matchProvisioned(services: readonly ProvisionedService[], link: ProvisioningLink): ProvisionedService | null {
+export function matchProvisioned(services: readonly ProvisionedService[], link: ProvisioningLink, observed = false): ProvisionedService | null {
   let best: ProvisionedService | null = null;
   for (const s of services) {
-    if (!matches(s, link)) continue;
+    if (!matches(s, link, observed)) continue;
     if (best === null) {
       best = s;
       continue;

@@ -119,6 +119,9 @@ export class ServiceRegistry {
       addresses: facts.addresses.map((a) => ({ ...a })),
       gateways: facts.gateways.map((g) => ({ ...g })),
       nameservers: [...facts.nameservers],
+      // Until the engine applies a provisioning section: the bearer's default (service-traits.ts).
+      metered: bearer === 'cellular',
+      roaming: false,
       check: { 4: { online: false, portal: null }, 6: { online: false, portal: null } },
       error: '',
       state: 'idle',

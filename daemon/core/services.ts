@@ -27,6 +27,10 @@ export interface Service {
   gateways: GatewayFact[];
   nameservers: string[];
   check: Record<Family, OnlineStatus>;
+  /** Bills by volume (cellular by default; a provisioning section's `Metered` overrides). */
+  metered: boolean;
+  /** Roaming, as a provisioning section's `Roaming` says (netsessiond talks to no modem). */
+  roaming: boolean;
   /** ConnMan's service Error property ('' or e.g. 'online-check-failed'). */
   error: string;
   state: ServiceState;

@@ -38,11 +38,13 @@ export interface RequestedSettings {
   allowedInterface: string | null;
   sourceIPRule: boolean;
   contextIdentifier: string;
+  /** Prefer unmetered uplinks; a metered one only while no unmetered one is eligible (extension). */
+  avoidMetered: boolean;
 }
 
 /** Defaults for a session that passed an empty dict. */
 export function defaultRequest(): RequestedSettings {
-  return { allowedBearers: null, connectionType: 'any', allowedInterface: null, sourceIPRule: false, contextIdentifier: '' };
+  return { allowedBearers: null, connectionType: 'any', allowedInterface: null, sourceIPRule: false, contextIdentifier: '', avoidMetered: false };
 }
 
 const BEARER_SET: ReadonlySet<string> = new Set(BEARERS);
@@ -121,6 +123,10 @@ export function applySetting(base: RequestedSettings, key: string, raw: RawValue
       break;
     case 'ContextIdentifier':
       next.contextIdentifier = String(raw.value);
+      break;
+    case 'AvoidMetered':
+      if (typeof raw.value !== 'boolean') throw new WrongTypeError(k, 'b', raw.signature);
+      next.avoidMetered = raw.value;
       break;
     default: {
       const never: never = k;

@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Session } from '../session.js';
 import { followBinding } from './follow.js';
+import { sessionLookup } from './lookup.js';
 import { socketOptionsOf, type SocketOptions } from './options.js';
 
 type Callback = (err: Error | null, stream: Duplex) => void;
@@ -35,7 +36,9 @@ function boundConnection(session: Session, options: http.ClientRequestArgs, call
     callback(err as Error, undefined as unknown as Duplex);
     return undefined;
   }
-  return connect({ ...options, localAddress: binding.localAddress, family: binding.family }, callback);
+  // Names resolve through the uplink's servers unless the app brought its own lookup.
+  const lookup = options.lookup ?? sessionLookup(() => session.settings);
+  return connect({ ...options, lookup, localAddress: binding.localAddress, family: binding.family }, callback);
 }
 
 /** True while `socket` is bound to an address the session still has (so it may be pooled). */

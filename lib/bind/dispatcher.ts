@@ -15,7 +15,22 @@ import type * as Undici from 'undici';
 import { InvalidOptionError } from '../errors.js';
 import type { Session } from '../session.js';
 import { followBinding } from './follow.js';
+import { sessionLookup } from './lookup.js';
 import { socketOptionsOf } from './options.js';
+
+/**
+ * The dispatcher Node's global `fetch` takes (@types/node's copy of undici's types), or `unknown`
+ * where the DOM lib's fetch types replace Node's (they have no `dispatcher`).
+ */
+export type GlobalFetchDispatcher = RequestInit extends { dispatcher?: infer D } ? NonNullable<D> : unknown;
+
+/**
+ * What `Session.dispatcher()` returns: an undici 7 `Dispatcher` (the SDK's own undici, for
+ * undici's `request`/`fetch`) that is also the type Node's global `fetch` takes — at run time
+ * Node's fetch drives it as it drives its own (undici's handler API is the same on both sides),
+ * so `fetch(url, { dispatcher: s.dispatcher() })` compiles under `strict` and works.
+ */
+export type SessionDispatcher = Undici.Dispatcher & GlobalFetchDispatcher;
 
 /** `Omit` over each member of a union (undici's connector options are one). */
 type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -55,6 +70,8 @@ function sessionConnector(session: Session, options: SessionDispatcherOptions): 
     ...(options.connectTimeout != null ? { timeout: options.connectTimeout } : {}),
     ...(options.allowH2 != null ? { allowH2: options.allowH2 } : {}),
     ...(options.maxCachedSessions != null ? { maxCachedSessions: options.maxCachedSessions } : {}),
+    // Names resolve through the uplink's servers (the app's own lookup, if any, wins).
+    lookup: sessionLookup(() => session.settings),
     ...options.connect,
   } as Undici.buildConnector.BuildOptions;
   // The family goes to Node's lookup, so a hostname resolves to an address the bound socket can reach.
@@ -72,12 +89,12 @@ function sessionConnector(session: Session, options: SessionDispatcherOptions): 
 }
 
 /** Builds the dispatcher of `Session.dispatcher()`. */
-export function createSessionDispatcher(session: Session, options: SessionDispatcherOptions = {}): Undici.Dispatcher {
+export function createSessionDispatcher(session: Session, options: SessionDispatcherOptions = {}): SessionDispatcher {
   checkOptions(options);
   const { Agent, Dispatcher } = loadUndici();
   const connect = sessionConnector(session, options);
 
-  class SessionDispatcher extends Dispatcher {
+  class FollowingDispatcher extends Dispatcher {
     #agent: Undici.Agent | null = null;
     #closed = false;
     readonly #retired = new Set<Promise<void>>();
@@ -141,17 +158,40 @@ export function createSessionDispatcher(session: Session, options: SessionDispat
     }
   }
 
-  return new SessionDispatcher();
+  return new FollowingDispatcher() as unknown as SessionDispatcher;
 }
 
-/** `fetch` through `dispatcher`, failing with the binding's own error rather than `TypeError('fetch failed')`. */
-export function sessionFetch(session: Session, dispatcher: Undici.Dispatcher, input: Undici.RequestInfo, init?: Undici.RequestInit): Promise<Undici.Response> {
-  const { fetch } = loadUndici();
+/** What `Session.fetch` takes: the global `fetch`'s input. */
+export type SessionFetchInput = string | URL | Request;
+
+/**
+ * A Request of another fetch implementation (undici's own package, a polyfill) as Node's global
+ * `Request`, which Node's fetch would otherwise stringify ("[object Request]").
+ */
+function asGlobalRequest(input: SessionFetchInput): SessionFetchInput {
+  if (typeof input === 'string' || input instanceof URL || input instanceof Request) return input;
+  const r = input as Request;
+  const init: RequestInit & { duplex?: 'half' } = { method: r.method, headers: r.headers, signal: r.signal, redirect: r.redirect };
+  if (r.body) {
+    init.body = r.body;
+    init.duplex = 'half';
+  }
+  return new Request(r.url, init);
+}
+
+/**
+ * Node's global `fetch` through `dispatcher`, so it takes Node's own `Request`, `FormData`,
+ * `Blob` and web streams as any `fetch` call does; fails with the binding's own error rather
+ * than `TypeError('fetch failed')` when the session cannot carry it.
+ */
+export function sessionFetch(session: Session, dispatcher: SessionDispatcher, input: SessionFetchInput, init?: RequestInit): Promise<Response> {
+  let request: SessionFetchInput;
   try {
-    const url = typeof input === 'string' ? new URL(input) : input instanceof URL ? input : new URL(input.url);
+    request = asGlobalRequest(input);
+    const url = typeof request === 'string' ? new URL(request) : request instanceof URL ? request : new URL(request.url);
     socketOptionsOf(session.settings, { host: url.hostname });
   } catch (err) {
     return Promise.reject(err);
   }
-  return fetch(input, { ...init, dispatcher });
+  return fetch(request, { ...init, dispatcher } as RequestInit);
 }

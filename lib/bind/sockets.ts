@@ -9,6 +9,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { InvalidOptionError } from '../errors.js';
 import type { SessionInfo } from '../settings.js';
+import { sessionLookup } from './lookup.js';
 import { familyOfHost, socketOptionsOf, type IpFamily } from './options.js';
 
 /** Options of `Session.connect(port, host, options)`: `net.connect`'s, less what the session decides. */
@@ -43,7 +44,7 @@ export function connectBound(info: SessionInfo, port: number, host: string, opti
   checkHost(host);
   const { family, ...rest } = options;
   const b = socketOptionsOf(info, { host, ...(family !== undefined ? { family } : {}) });
-  return net.connect({ ...rest, port, host, localAddress: b.localAddress, family: b.family });
+  return net.connect({ lookup: sessionLookup(() => info), ...rest, port, host, localAddress: b.localAddress, family: b.family });
 }
 
 /** A TLS connection to `host:port` bound to the session's address; SNI is `host` unless it is an IP. */
@@ -53,7 +54,7 @@ export function tlsConnectBound(info: SessionInfo, port: number, host: string, o
   const b = socketOptionsOf(info, { host, ...(family !== undefined ? { family } : {}) });
   const servername = familyOfHost(host) === null ? host : undefined;
   // tls.connect hands localAddress and family to the underlying net.Socket (Node's typings omit them).
-  return tls.connect({ ...(servername ? { servername } : {}), ...rest, port, host, localAddress: b.localAddress, family: b.family } as tls.ConnectionOptions);
+  return tls.connect({ lookup: sessionLookup(() => info), ...(servername ? { servername } : {}), ...rest, port, host, localAddress: b.localAddress, family: b.family } as tls.ConnectionOptions);
 }
 
 /**
@@ -66,14 +67,16 @@ export function dgramBound(info: SessionInfo, typeOrOptions: 'udp4' | 'udp6' | S
   const { type, port = 0, ...rest } = options;
   if (type !== undefined && type !== 'udp4' && type !== 'udp6') throw new InvalidOptionError('type', `must be 'udp4' or 'udp6', got ${String(type)}`);
   const b = socketOptionsOf(info, type ? { family: type === 'udp6' ? 6 : 4 } : {});
-  const socket = dgram.createSocket({ ...rest, type: b.family === 6 ? 'udp6' : 'udp4' });
+  // send() to a host name resolves it through the uplink's servers too.
+  const socket = dgram.createSocket({ lookup: sessionLookup(() => info) as dgram.SocketOptions['lookup'], ...rest, type: b.family === 6 ? 'udp6' : 'udp4' });
   socket.bind({ address: b.localAddress, port });
   return socket;
 }
 
 /**
- * A DNS resolver whose queries leave from the session's addresses (`setLocalAddress`). It asks
- * the system's servers unless told otherwise: give it the uplink's servers with `setServers`.
+ * A DNS resolver whose queries leave from the session's addresses (`setLocalAddress`) to the
+ * uplink's own servers (the session's `nameservers`); the system's servers only when the uplink
+ * has none.
  */
 export function resolverBound(info: SessionInfo, options?: SessionResolverOptions): dns.Resolver {
   // Validates the session (connected, source rule) and that it has some address.
@@ -81,5 +84,12 @@ export function resolverBound(info: SessionInfo, options?: SessionResolverOption
   const resolver = new dns.Resolver(options);
   // A family the uplink lacks keeps the wildcard: queries to such servers cannot leave this way anyway.
   resolver.setLocalAddress(info.ipv4?.address || '0.0.0.0', info.ipv6?.address || '::0');
+  if (info.nameservers.length > 0) {
+    try {
+      resolver.setServers([...info.nameservers]);
+    } catch {
+      // A server c-ares cannot take: the system's servers stand in (as without any).
+    }
+  }
   return resolver;
 }

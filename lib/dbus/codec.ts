@@ -20,6 +20,7 @@ import {
   type SessionSettings,
 } from '../protocol.js';
 import { decodeUpdate, EMPTY_INFO, ipv4Info, ipv6Info, mergeUpdate } from '../settings.js';
+import { uplinkPropertiesOfService, type ServiceStatusDict } from '../uplink-props.js';
 import type { ManagerProperties, ServiceInfo, SessionListEntry, SessionRequest, SessionStatistics, TechnologyInfo } from '../transport.js';
 import { Variant } from './message.js';
 
@@ -112,8 +113,8 @@ export function decodeServiceProps(dict: unknown): ServiceProps {
 /** A nested dict from decodeServiceProps, or `{}` for anything else. */
 const dictOf = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
 
-/** The SDK's view of one service from its properties. */
-export function toServiceInfo(path: string, props: ServiceProps): ServiceInfo {
+/** The SDK's view of one service from its properties and, from netsessiond, its status dict. */
+export function toServiceInfo(path: string, props: ServiceProps, status?: ServiceStatusDict): ServiceInfo {
   const ethernet = props.Ethernet as Record<string, unknown> | null | undefined;
   const ifname = ethernet && typeof ethernet.Interface === 'string' && ethernet.Interface !== '' ? ethernet.Interface : null;
   const type = props.Type;
@@ -126,7 +127,25 @@ export function toServiceInfo(path: string, props: ServiceProps): ServiceInfo {
     state: SERVICE_STATES.includes(state as ServiceState) ? (state as ServiceState) : 'idle',
     ipv4: ipv4Info(dictOf(props.IPv4) as IPv4Settings),
     ipv6: ipv6Info(dictOf(props.IPv6) as IPv6Settings),
+    ...uplinkPropertiesOfService(props, status),
   });
+}
+
+/** The Service properties the SDK follows through `PropertyChanged` (the rest comes with ServicesChanged). */
+const FOLLOWED_SERVICE_PROPERTIES: ReadonlySet<string> = new Set(['Nameservers', 'Nameservers.Configuration', 'Roaming']);
+
+/**
+ * A service's `PropertyChanged(s, v)` applied to a list of services: the new list, or null when
+ * it changes nothing the SDK follows (another property, an unknown service, a malformed signal).
+ */
+export function applyServiceProperty(list: ReadonlyArray<[string, ServiceProps]>, path: string, signature: string | undefined, body: readonly unknown[]): Array<[string, ServiceProps]> | null {
+  const [name, value] = body;
+  if (signature !== 'sv' || typeof name !== 'string' || !FOLLOWED_SERVICE_PROPERTIES.has(name)) return null;
+  const i = list.findIndex(([p]) => p === path);
+  if (i < 0) return null;
+  const next = [...list];
+  next[i] = [path, { ...list[i]![1], ...decodeServiceProps({ [name]: value }) }];
+  return next;
 }
 
 /** Decodes GetServices' `a(oa{sv})` into paths and property dicts, in the daemon's order. */
@@ -138,6 +157,12 @@ export function decodeServiceList(list: unknown): Array<[string, ServiceProps]> 
     out.push([entry[0], decodeServiceProps(entry[1])]);
   }
   return out;
+}
+
+/** GetPolicy's `a{sv}`: the `Group` name, `null` when empty or absent. */
+export function decodePolicyGroup(dict: unknown): string | null {
+  const g = decodeServiceProps(dict).Group;
+  return typeof g === 'string' && g !== '' ? g : null;
 }
 
 /** Manager.GetProperties' `a{sv}`; unknown values fall back to ConnMan's defaults. */

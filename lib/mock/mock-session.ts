@@ -2,7 +2,7 @@
  * The mock daemon's side of one session: its current settings in ConnMan's wire form, and the
  * levers a test pulls to script it (Updates, uplink moves, Release).
  */
-import { BEARERS, CONNECTION_TYPES, SESSION_STATES, SETTING_KEYS, SETTING_SIGNATURES, type RequestKey, type SessionSettings } from '../protocol.js';
+import { BEARERS, CONNECTION_TYPES, SESSION_STATES, SETTING_KEYS, SETTING_SIGNATURES, type Bearer, type RequestKey, type SessionSettings } from '../protocol.js';
 import { isValidInterfaceName } from '../protocol.js';
 import type { NetsessionError } from '../errors.js';
 import type { SessionNotifier, SessionRequest, SessionStatistics } from '../transport.js';
@@ -53,20 +53,31 @@ export class MockSession {
   #ended = false;
   #active = true;
   #scripted: UplinkGroup | null = null;
+  #avoidMetered: boolean;
   #statsWatch: { seconds: number; listener: (statistics: SessionStatistics) => void } | null = null;
   readonly #notifier: SessionNotifier;
   readonly #uplinks: () => readonly MockUplink[];
+  readonly #policyBearers: readonly Bearer[] | null;
 
-  private constructor(path: string, request: SessionRequest, notifier: SessionNotifier, uplinks: () => readonly MockUplink[]) {
+  private constructor(path: string, request: SessionRequest, notifier: SessionNotifier, uplinks: () => readonly MockUplink[], policyBearers: readonly Bearer[] | null) {
     this.path = path;
     this.request = Object.freeze({ ...request });
     this.#notifier = notifier;
     this.#uplinks = uplinks;
+    this.#policyBearers = policyBearers;
+    this.#avoidMetered = request.AvoidMetered ?? false;
   }
 
   /** @internal Only MockTransport creates them. */
-  static _create(path: string, request: SessionRequest, notifier: SessionNotifier, uplinks: () => readonly MockUplink[]): MockSession {
-    return new MockSession(path, request, notifier, uplinks);
+  static _create(path: string, request: SessionRequest, notifier: SessionNotifier, uplinks: () => readonly MockUplink[], policyBearers: readonly Bearer[] | null = null): MockSession {
+    return new MockSession(path, request, notifier, uplinks, policyBearers);
+  }
+
+  /** The bearers asked for, filtered by the mock's policy (netsessiond keeps the user's order). */
+  #effectiveBearers(list: readonly string[]): Bearer[] {
+    const asked = expandBearers(list);
+    const policy = this.#policyBearers;
+    return policy ? asked.filter((b) => policy.includes(b)) : asked;
   }
 
   /** The settings as the daemon last sent them (complete once the first Update went out). */
@@ -159,7 +170,7 @@ export class MockSession {
     const r = this.request;
     const config = {
       ConnectionType: r.ConnectionType ?? 'any',
-      AllowedBearers: expandBearers(r.AllowedBearers ?? ['*']),
+      AllowedBearers: this.#effectiveBearers(r.AllowedBearers ?? ['*']),
       AllowedInterface: !r.AllowedInterface ? '*' : r.AllowedInterface,
       ContextIdentifier: r.ContextIdentifier ?? '',
       SourceIPRule: r.SourceIPRule ?? false,
@@ -180,7 +191,7 @@ export class MockSession {
         if (!Array.isArray(value) || value.some((b) => typeof b !== 'string' || (b !== '*' && b !== '' && !BEARERS.includes(b as never)))) {
           throw new MockRejection(`invalid AllowedBearers ${JSON.stringify(value)}`);
         }
-        next.AllowedBearers = expandBearers(value as string[]);
+        next.AllowedBearers = this.#effectiveBearers(value as string[]);
         break;
       }
       case 'ConnectionType':
@@ -199,6 +210,12 @@ export class MockSession {
         if (typeof value !== 'string') throw new MockRejection('ContextIdentifier must be a string');
         next.ContextIdentifier = value;
         break;
+      case 'AvoidMetered':
+        if (typeof value !== 'boolean') throw new MockRejection('AvoidMetered must be a boolean');
+        this.#avoidMetered = value;
+        // Not an Update key: only the binding may change.
+        this.#reselect({});
+        return;
       default:
         throw new MockRejection(`unknown or read-only setting '${String(key)}'`);
     }
@@ -250,7 +267,7 @@ export class MockSession {
     if (!this.#active) return { ...NO_UPLINK };
     if (this.#scripted) return this.#scripted;
     const s = this.#settings as SessionSettings;
-    const u = selectUplink(s, this.#uplinks());
+    const u = selectUplink(s, this.#uplinks(), this.#avoidMetered);
     return u ? uplinkGroup(u) : { ...NO_UPLINK };
   }
 

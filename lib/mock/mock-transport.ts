@@ -17,9 +17,10 @@ import type {
   TechnologyInfo,
   Transport,
   TransportSession,
+  WatchServicesOptions,
 } from '../transport.js';
 import { MockRejection, MockSession } from './mock-session.js';
-import { uplinkGroup, type MockUplink } from './uplink.js';
+import { isMetered, uplinkGroup, type MockUplink } from './uplink.js';
 
 /** The daemon methods a {@link MockTransport} answers (and records), by their D-Bus names. */
 export type MockMethod =
@@ -36,7 +37,8 @@ export type MockMethod =
   | 'GetTechnologies'
   | 'ListSessions'
   | 'ClaimCgroup'
-  | 'SetStatisticsInterval';
+  | 'SetStatisticsInterval'
+  | 'GetPolicy';
 
 /**
  * One recorded call: the method, the object path it went to (a session's, a technology's for its
@@ -67,6 +69,12 @@ export interface MockTransportOptions {
    * test sends it with `mock.lastSession().update({...every key})`; `createSession` resolves then.
    */
   autoUpdate?: boolean;
+  /**
+   * A policy group that applies to every session, as an administrator's policy file would:
+   * `allowedBearers` filters what sessions ask for (an empty result never binds), `group` is what
+   * GetPolicy answers (`file:group`). Default none.
+   */
+  policy?: { group: string; allowedBearers: readonly Bearer[] };
 }
 
 const TARGET: Record<MockMethod, CallTarget> = {
@@ -84,6 +92,7 @@ const TARGET: Record<MockMethod, CallTarget> = {
   ListSessions: { kind: 'extension', feature: 'ListSessions', onSession: false },
   ClaimCgroup: { kind: 'extension', feature: 'ClaimCgroup', onSession: true },
   SetStatisticsInterval: { kind: 'extension', feature: 'StatisticsSignal', onSession: true },
+  GetPolicy: { kind: 'extension', feature: 'Policy', onSession: true },
 };
 
 const TECH_NAMES: Record<Bearer, string> = { ethernet: 'Wired', wifi: 'WiFi', bluetooth: 'Bluetooth', cellular: 'Cellular', gadget: 'Gadget', vpn: 'VPN' };
@@ -91,9 +100,14 @@ const ROOT_ONLY = errorName('PermissionDenied');
 
 const servicePathOf = (ifname: string): string => servicePath(`mock_${ifname.replace(/[^A-Za-z0-9_]/g, '_')}`);
 
-/** The service the mock daemon shows for an uplink (`idle` while OfflineMode or its technology is off). */
-function serviceOf(u: MockUplink, enabled: boolean): ServiceInfo {
+/**
+ * The service the mock daemon shows for an uplink (`idle` while OfflineMode or its technology is
+ * off). Metered, roaming and the portal are known only with the `ServiceStatus` capability
+ * (netsessiond's extension), as from the D-Bus transport.
+ */
+function serviceOf(u: MockUplink, enabled: boolean, status: boolean): ServiceInfo {
   const group = uplinkGroup(u);
+  const portal = status ? (u.captivePortal ?? false) : null;
   return Object.freeze({
     path: servicePathOf(u.interface),
     name: u.name ?? u.interface,
@@ -103,6 +117,11 @@ function serviceOf(u: MockUplink, enabled: boolean): ServiceInfo {
     // As the daemon: addresses only while connected.
     ipv4: enabled ? ipv4Info(group.IPv4) : null,
     ipv6: enabled ? ipv6Info(group.IPv6) : null,
+    nameservers: Object.freeze([...(u.nameservers ?? [])]),
+    metered: status ? isMetered(u) : null,
+    roaming: status ? (u.roaming ?? false) : null,
+    captivePortal: portal,
+    portalUrl: portal ? (u.portalUrl ?? null) : null,
   });
 }
 
@@ -132,6 +151,7 @@ export class MockTransport implements Transport {
   readonly #capabilities: readonly string[] | null;
   readonly #autoUpdate: boolean;
   readonly #uid: number;
+  readonly #policy: { group: string; allowedBearers: readonly Bearer[] } | null;
   #offline = false;
   readonly #unpowered = new Set<string>();
   readonly #failures = new Map<MockMethod, Array<{ name: string; message: string }>>();
@@ -142,7 +162,9 @@ export class MockTransport implements Transport {
 
   constructor(options: MockTransportOptions = {}) {
     this.#uplinks = Object.freeze([...(options.uplinks ?? [])]);
-    this.#capabilities = options.capabilities === undefined ? ['ListSessions', 'Statistics', 'StatisticsSignal', 'ClaimCgroup'] : options.capabilities;
+    this.#capabilities =
+      options.capabilities === undefined ? ['ListSessions', 'Statistics', 'StatisticsSignal', 'ClaimCgroup', 'Policy', 'ServiceStatus', 'AvoidMetered'] : options.capabilities;
+    this.#policy = options.policy ? Object.freeze({ group: options.policy.group, allowedBearers: Object.freeze([...options.policy.allowedBearers]) }) : null;
     this.#autoUpdate = options.autoUpdate ?? true;
     this.#uid = options.uid ?? 0;
   }
@@ -213,8 +235,12 @@ export class MockTransport implements Transport {
 
   createSession(settings: SessionRequest, notifier: SessionNotifier): Promise<TransportSession> {
     return this.#run('CreateSession', null, [structuredClone(settings)], () => {
+      // Like connmand, a daemon without the extension refuses the unknown key.
+      if (settings.AvoidMetered !== undefined && !this.#capabilities?.includes('AvoidMetered')) {
+        throw this.#error('CreateSession', errorName('InvalidArguments'), 'unknown setting AvoidMetered');
+      }
       const path = sessionPath(':1.1', `/netsession/mock/s${++this.#serial}`);
-      const s = MockSession._create(path, settings, notifier, () => this.#enabledUplinks());
+      const s = MockSession._create(path, settings, notifier, () => this.#enabledUplinks(), this.#policy?.allowedBearers ?? null);
       this.sessions.push(s);
       if (this.#autoUpdate) queueMicrotask(() => s._start());
       return this.#handle(s);
@@ -303,7 +329,7 @@ export class MockTransport implements Transport {
             owner: ':1.1',
             uid: this.#uid,
             service: s.settings.Interface ? servicePathOf(s.settings.Interface) : null,
-            policyGroup: null,
+            policyGroup: this.#policy?.group ?? null,
             active: s.active,
             cgroups: Object.freeze([...s.cgroups]),
             settings: mergeUpdate(EMPTY_INFO, decodeUpdate(s.settings)).info,
@@ -312,6 +338,15 @@ export class MockTransport implements Transport {
           }),
         ),
       );
+    });
+  }
+
+  /** GetPolicy (needs the `Policy` capability): the `policy` option's group, or null without one. */
+  sessionPolicy(path: string): Promise<string | null> {
+    return this.#run('GetPolicy', path, [], () => {
+      this.#extension('GetPolicy', 'Policy');
+      this.#live('GetPolicy', path);
+      return this.#policy?.group ?? null;
     });
   }
 
@@ -348,10 +383,14 @@ export class MockTransport implements Transport {
     });
   }
 
-  /** The services now (one recorded GetServices), then on every `setUplinks`; `[]` while the daemon is stopped. */
-  watchServices(listener: ServicesListener, onError?: (error: NetsessionError) => void): () => void {
+  /**
+   * The services now (one recorded GetServices), then on every `setUplinks`; `[]` while the daemon
+   * is stopped. A session's own watch (`forSession`) is not recorded and takes no injected failure.
+   */
+  watchServices(listener: ServicesListener, onError?: (error: NetsessionError) => void, options: WatchServicesOptions = {}): () => void {
     this.#watchers.add(listener);
-    this.services().then(
+    const first = options.forSession && !this.#closed ? Promise.resolve(this.#running ? this.#serviceList() : Object.freeze([])) : this.services();
+    first.then(
       (list) => {
         if (this.#watchers.has(listener)) listener(list);
       },
@@ -381,6 +420,7 @@ export class MockTransport implements Transport {
       path: s.path,
       change: (key: RequestKey, value: unknown) =>
         this.#run('Change', s.path, [key, structuredClone(value)], () => {
+          if (key === 'AvoidMetered' && !this.#capabilities?.includes('AvoidMetered')) throw this.#error('Change', errorName('InvalidArguments'), 'unknown setting AvoidMetered');
           try {
             this.#live('Change', s.path)._change(key, value);
           } catch (err) {
@@ -430,12 +470,14 @@ export class MockTransport implements Transport {
   }
 
   #serviceList(): readonly ServiceInfo[] {
-    return Object.freeze(this.#uplinks.map((u) => serviceOf(u, this.#enabled(u))));
+    const status = this.#capabilities?.includes('ServiceStatus') ?? false;
+    return Object.freeze(this.#uplinks.map((u) => serviceOf(u, this.#enabled(u), status)));
   }
 
   #uplinksChanged(): void {
-    for (const s of this.sessions) s._uplinksChanged();
+    // Services first: a session applies its new uplink's properties with the Update that moves it.
     this.#servicesChanged();
+    for (const s of this.sessions) s._uplinksChanged();
   }
 
   #rootOnly(method: MockMethod): void {

@@ -18,6 +18,21 @@ export interface MockUplink {
   ipv4?: string | IPv4Settings;
   /** `'2001:db8::7'`, `'2001:db8::7/64'` (adds the prefix length), or ConnMan's dict. */
   ipv6?: string | IPv6Settings;
+  /** Its DNS servers (the service's `Nameservers`); default none. */
+  nameservers?: readonly string[];
+  /** Bills by volume; default: cellular is metered, the rest is not (netsessiond's rule). */
+  metered?: boolean;
+  /** Roaming; default false. */
+  roaming?: boolean;
+  /** The online check met a captive portal; default false. */
+  captivePortal?: boolean;
+  /** The portal's URL, when `captivePortal`. */
+  portalUrl?: string;
+}
+
+/** Whether sessions with AvoidMetered count `u` as metered. */
+export function isMetered(u: MockUplink): boolean {
+  return u.metered ?? u.bearer === 'cellular';
 }
 
 /** The Update keys that describe the bound uplink. */
@@ -71,7 +86,12 @@ export function expandBearers(list: readonly string[]): Bearer[] {
 }
 
 /** The uplink a session with these settings binds to, or null. */
-export function selectUplink(settings: Pick<SessionSettings, 'AllowedBearers' | 'AllowedInterface' | 'ConnectionType'>, uplinks: readonly MockUplink[]): MockUplink | null {
+export function selectUplink(settings: Pick<SessionSettings, 'AllowedBearers' | 'AllowedInterface' | 'ConnectionType'>, uplinks: readonly MockUplink[], avoidMetered = false): MockUplink | null {
+  if (avoidMetered) return pickUplink(settings, uplinks.filter((u) => !isMetered(u))) ?? pickUplink(settings, uplinks);
+  return pickUplink(settings, uplinks);
+}
+
+function pickUplink(settings: Pick<SessionSettings, 'AllowedBearers' | 'AllowedInterface' | 'ConnectionType'>, uplinks: readonly MockUplink[]): MockUplink | null {
   const rank = (u: MockUplink) => settings.AllowedBearers.indexOf(u.bearer);
   const eligible = uplinks.filter(
     (u) =>

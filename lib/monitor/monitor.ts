@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { createSession } from '../create-session.js';
 import { getDefaultTransport } from '../default-transport.js';
-import { InvalidOptionError, NetsessionError, TimeoutError } from '../errors.js';
+import { InvalidOptionError, NetsessionError, ProbeFailedError, TimeoutError } from '../errors.js';
 import type { Bearer } from '../protocol.js';
 import type { Session } from '../session.js';
 import type { ServiceInfo, Transport } from '../transport.js';
@@ -33,8 +33,8 @@ export interface UplinkResult {
   readonly lossRatio: number;
   /** Probes `lossRatio` covers (fewer than `window` at first). */
   readonly probes: number;
-  /** Why it failed: a {@link TimeoutError}, a {@link NotConnectedError} (the uplink has no address), a socket error, … */
-  readonly error: Error | null;
+  /** Why it failed: a {@link TimeoutError}, a {@link NotConnectedError} (the uplink has no address), or a {@link ProbeFailedError} wrapping a socket error, … */
+  readonly error: NetsessionError | null;
   /** When it finished (`Date.now()`). */
   readonly time: number;
 }
@@ -80,6 +80,12 @@ interface Entry {
 }
 
 /** Lets a throwing listener surface as an uncaught exception without breaking the monitor's own flow. */
+/** A probe's failure as an SDK error: ours pass through, anything else is wrapped (its text kept). */
+function asNetsessionError(err: unknown): NetsessionError {
+  if (err instanceof NetsessionError) return err;
+  return new ProbeFailedError(err instanceof Error ? err.message : String(err), { cause: err });
+}
+
 function safely(fn: () => void): void {
   try {
     fn();
@@ -244,13 +250,13 @@ export class UplinkMonitor extends EventEmitter<UplinkMonitorEvents> {
       // No address: the probe itself fails with the reason.
     }
     const t0 = performance.now();
-    let error: Error | null = null;
+    let error: NetsessionError | null = null;
     try {
       await this.#config.probe(session, ac.signal);
       // A probe that ignored its signal and succeeded late still counts as lost.
       if (ac.signal.aborted) throw ac.signal.reason;
     } catch (err) {
-      error = ac.signal.aborted && ac.signal.reason instanceof TimeoutError ? ac.signal.reason : err instanceof Error ? err : new Error(String(err));
+      error = ac.signal.aborted && ac.signal.reason instanceof TimeoutError ? ac.signal.reason : asNetsessionError(err);
     }
     const rtt = performance.now() - t0;
     clearTimeout(timer);

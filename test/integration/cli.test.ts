@@ -324,7 +324,7 @@ describe.skipIf(!supported)('netsessionctl', () => {
     const r = await ctl(['--json', 'services']);
     expect(r.code).toBe(3);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^netsessionctl: the session daemon is not on the bus/);
+    expect(r.stderr).toMatch(/^netsessionctl: no session daemon on the bus: is netsessiond \(or connmand\) running\?/);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
   });
 });

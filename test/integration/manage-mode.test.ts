@@ -11,6 +11,7 @@
  * |----------------------------------------|--------------------------------------------------------------|
  * | start                                  | eth-a manual .10 + 2001:db8:1::2, eth-b dhcp lease, eth-c idle |
  * | main table                             | eth-a metric 0 (v6 1024); eth-b 2^32-1-1024·12; nothing else |
+ * | the SDK: services(), a session on eth-b | the lease's DNS server as nameservers on both                |
  * | socket bound to eth-b's lease          | reaches the internet through router 2, nothing spoofed       |
  * | SO_BINDTODEVICE eth-b (curl)           | same, via eth-b's low-priority default                        |
  * | resolv.conf                            | provisioning DNS (default service) before the DHCP one       |
@@ -24,6 +25,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DBusTransport, createSession } from '../../lib/index.js';
 import { INTERFACES, NETSESSION_MANAGER_INTERFACE } from '../../lib/protocol.js';
 import { dhcpClientPids, startDhcpServer, type DhcpServer } from './harness/dhcp-server.js';
 import { createSandbox, type Sandbox } from './harness/sandbox.js';
@@ -110,6 +112,15 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
       return connected(s.props.State) && ipv4?.Address === leaseB && ipv4.Gateway !== undefined ? s : undefined;
     });
     expect(b.props).toMatchObject({ Type: 'ethernet', Favorite: true, AutoConnect: true, Immutable: true, Nameservers: [DHCP_DNS] });
+    // The SDK sees the lease's DNS server on the service and on a session bound to it.
+    const transport = new DBusTransport({ busAddress: sb.dbusAddress! });
+    try {
+      expect((await transport.services()).find((x) => x.interface === 'eth-b')?.nameservers).toEqual([DHCP_DNS]);
+      await using session = await createSession({ transport, allowedInterface: 'eth-b' });
+      expect(session.settings).toMatchObject({ interface: 'eth-b', nameservers: [DHCP_DNS], metered: false });
+    } finally {
+      await transport.close();
+    }
     expect(b.props['IPv4.Configuration']).toEqual({ Method: 'dhcp' });
     expect(b.props.IPv4).toMatchObject({ Method: 'dhcp', Address: leaseB, Netmask: '255.255.255.248', Gateway: '198.51.100.17' });
     await until('lease on eth-b', async () => ((await globals4('eth-b')).includes(`${leaseB}/29`) ? true : undefined));

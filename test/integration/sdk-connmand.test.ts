@@ -8,11 +8,15 @@
  * | input                                   | expected                                                        |
  * |-----------------------------------------|-----------------------------------------------------------------|
  * | capabilities(), statistics()            | no extension: [] and ExtensionNotSupportedError (the SDK degrades) |
+ * | services, a session on eth-c; DNS servers on routers b and c (only c knows the name) | nameservers = the router (ConnMan's own key), metered/portal null; uplink-dns.ts resolves and fetches via eth-c, not via eth-b; avoidMetered: ExtensionNotSupportedError |
  * | on('statistics')                        | no event, 'error' with ExtensionNotSupportedError; session goes on |
  * | the shared suite                        | see suites/sdk-session-suite.ts, with ConnMan's documented differences |
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
 import { DBusTransport, ExtensionNotSupportedError, createSession } from '../../lib/index.js';
+import { REPO_ROOT } from './harness/daemon.js';
+import { startDnsServer } from './harness/dns-server.js';
 import { CONNMAN_BUS_POLICY, connmandSkipReason, startConnmand, type ConnmandHandle } from './harness/connmand.js';
 import { createSandbox, requireRoot, type Sandbox } from './harness/sandbox.js';
 import { defineSdkSessionSuite, type SdkSuiteContext } from './suites/sdk-session-suite.js';
@@ -67,6 +71,44 @@ describe.skipIf(!supported)('the SDK against a real connmand', () => {
   });
 
   // Before the shared suite, which ends by stopping the daemon.
+  it("per-uplink DNS works against connmand (its services' Nameservers); metered and portals are unknown, avoidMetered is refused", async () => {
+    const services = await transport.services();
+    for (const u of sb.uplinks) {
+      // The harness's provisioning gives each uplink its router as nameserver.
+      expect(services.find((s) => s.interface === u.name)).toMatchObject({ nameservers: [u.gw4], metered: null, roaming: null, captivePortal: null, portalUrl: null });
+    }
+    await using s = await createSession({ transport, allowedInterface: 'eth-c' });
+    await s.waitFor('connected', { timeout: 10_000 });
+    expect(s.settings).toMatchObject({ nameservers: [sb.uplink('eth-c').gw4], metered: null, captivePortal: null });
+    await expect(createSession({ transport, avoidMetered: true })).rejects.toBeInstanceOf(ExtensionNotSupportedError);
+    await expect(s.change({ avoidMetered: true })).rejects.toMatchObject({ feature: 'AvoidMetered' });
+
+    const dnsB = await startDnsServer(sb, 'eth-b', {});
+    const dnsC = await startDnsServer(sb, 'eth-c', { 'only-cell.test': sb.inet.addr4 });
+    try {
+      const run = async (iface: string) => {
+        const p = sb.spawn(sb.devNs, [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'examples', 'uplink-dns.ts'), iface, 'http://only-cell.test/dns-connmand'], { cwd: REPO_ROOT });
+        const exit = await p.exited;
+        return { exit, out: p.stdout.split('\n').filter(Boolean), err: p.stderr };
+      };
+      await sb.clearHttpLog();
+      const c = await run('eth-c');
+      expect(c.out.slice(0, 2), c.err).toEqual([`uplink eth-c, nameservers ${sb.uplink('eth-c').gw4}`, `resolved only-cell.test: ${sb.inet.addr4}`]);
+      expect(dnsC.queries().map((q) => q.client)).toContain(sb.uplink('eth-c').devAddr4);
+      const b = await run('eth-b');
+      expect(b.exit, b.err).toMatchObject({ code: 1 });
+      expect(b.out[1]).toMatch(/^cannot resolve only-cell\.test on eth-b: /);
+      expect(dnsB.queries().map((q) => q.client)).toContain(sb.uplink('eth-b').devAddr4);
+      // connmand routes the session's source address through its uplink: the fetch left by eth-c.
+      expect(c.exit, c.err).toMatchObject({ code: 0 });
+      expect(c.out[2]).toBe(`HTTP 200 via eth-c from ${sb.uplink('eth-c').devAddr4}`);
+      expect((await sb.httpLog()).filter((e) => e.path === '/dns-connmand').map((e) => e.client)).toEqual([sb.uplink('eth-c').devAddr4]);
+    } finally {
+      await dnsB.stop();
+      await dnsC.stop();
+    }
+  }, 60_000);
+
   it('without extensions the SDK degrades: no capabilities, statistics() is a typed rejection', async () => {
     await using s = await createSession({ transport });
     expect(await transport.capabilities()).toEqual([]);

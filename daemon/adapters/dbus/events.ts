@@ -7,7 +7,7 @@
  * order the daemon produced them (the one exception is the UpdateGate, which only delays a
  * notifier's Updates past its pending CreateSession reply).
  */
-import { INTERFACES, METHODS, NETSESSION_INTERFACE, NETSESSION_METHODS, NETSESSION_SIGNATURES, PATHS, SIGNATURES, servicePath } from '../../../lib/protocol.js';
+import { INTERFACES, METHODS, NETSESSION_INTERFACE, NETSESSION_MANAGER_INTERFACE, NETSESSION_METHODS, NETSESSION_SIGNATURES, PATHS, SIGNATURES, servicePath } from '../../../lib/protocol.js';
 import { Message, MessageFlag, MessageType } from '../../../lib/dbus/message.js';
 import type { BusEvents, Logger, Prop, PropDict } from '../../ports.js';
 import type { DBusMessage } from './connection.js';
@@ -123,6 +123,12 @@ export function createBusEvents(deps: EventDeps): BusEvents {
 
     servicePropertyChanged(serviceId: string, name: string, value: Prop): void {
       signal(servicePath(serviceId), INTERFACES.service, METHODS.managerSignals.PropertyChanged, SIGNATURES.PropertyChanged, () => [name, toVariant(value)]);
+    },
+
+    serviceStatusChanged(changed: Array<{ path: string; props: PropDict }>): void {
+      signal(PATHS.manager, NETSESSION_MANAGER_INTERFACE, NETSESSION_METHODS.managerSignals.ServiceStatusChanged, NETSESSION_SIGNATURES.ServiceStatusChanged, () => [
+        changed.map((s) => [s.path, encodeDict(s.props)]),
+      ]);
     },
 
     technologyAdded(path: string, props: PropDict): void {

@@ -40,12 +40,21 @@ export function managerExtension(ctx: AdapterContext): InterfaceSpec {
         outNames: ['capabilities'],
         handle: () => [ctx.api().capabilities()],
       },
+      [M.GetServiceStatus]: {
+        in: SIG.GetServiceStatus.in,
+        out: SIG.GetServiceStatus.out,
+        outNames: ['services'],
+        handle: () => [ctx.api().serviceStatus().map((s) => [s.path, encodeDict(s.props)])],
+      },
       [M.GetDefaultRoutes]: {
         in: SIG.GetDefaultRoutes.in,
         out: SIG.GetDefaultRoutes.out,
         outNames: ['routes'],
         handle: () => [ctx.api().defaultRoutes().map(encodeDict)],
       },
+    },
+    signals: {
+      [NETSESSION_METHODS.managerSignals.ServiceStatusChanged]: { signature: SIG.ServiceStatusChanged, names: ['services'] },
     },
   };
 }
@@ -98,6 +107,12 @@ export function sessionExtension(ctx: AdapterContext): InterfaceSpec {
         // The reply leaves in a microtask; the first signal waits for a timer, so it comes after.
         handle: (call) =>
           Promise.resolve(call.withCaller((caller) => ctx.api().setStatisticsInterval(caller, call.path, call.args[0] as number))).then(() => EMPTY),
+      },
+      [M.GetPolicy]: {
+        in: SIG.GetPolicy.in,
+        out: SIG.GetPolicy.out,
+        outNames: ['policy'],
+        handle: (call) => call.withCaller((caller) => [encodeDict(ctx.api().sessionPolicy(caller, call.path))]),
       },
     },
     signals: {

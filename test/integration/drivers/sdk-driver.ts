@@ -196,7 +196,7 @@ const ops: Record<string, (a: Args) => Promise<unknown>> = {
   async globalFetch(a) {
     const d = session(a.id).dispatcher();
     try {
-      const res = await withTimeout(fetch(a.url as string, { dispatcher: d } as unknown as RequestInit), 8_000, 'fetch');
+      const res = await withTimeout(fetch(a.url as string, { dispatcher: d }), 8_000, 'fetch');
       return { status: res.status, body: await res.text() };
     } finally {
       await d.close();

@@ -17,6 +17,7 @@
  * | two sessions, destroy one                      | the other lives on, disconnect/connect work                     |
  * | SIGTERM to the daemon                          | Release -> 'destroyed' with SessionClosedError(released)        |
  * | SIGKILL to a restarted daemon                  | NameOwnerChanged -> 'destroyed' + 'error', daemon-left          |
+ * | the same with a persistent session, restarted  | one 'daemon-lost', not destroyed; back on its uplink with 'daemon-restored' |
  *
  * The last two tests stop the daemon: define the suite after every test that needs it running.
  */
@@ -302,4 +303,30 @@ export function defineSdkSessionSuite(getContext: () => SdkSuiteContext): void {
     expect(errors).toEqual([err]);
     await expect(s.connect()).rejects.toMatchObject({ code: 'NS_ERR_SESSION_CLOSED', reason: 'lost' });
   });
+
+  it('a persistent session survives SIGKILL and restart of the daemon: one daemon-lost, then back on its uplink', async () => {
+    const { transport } = getContext();
+    await getContext().startDaemon();
+    const s = await createSession({ transport, ...selecting('eth-c'), persistent: true });
+    await s.waitFor('connected', { timeout: 15_000 });
+    expect(s.interface).toBe('eth-c');
+    const lost: NetsessionError[] = [];
+    s.on('daemon-lost', (e) => lost.push(e));
+    const destroyed: unknown[] = [];
+    s.on('destroyed', (e) => destroyed.push(e));
+    await getContext().stopDaemon('SIGKILL');
+    await waitUntil(() => lost.length === 1);
+    expect(s.destroyed).toBe(false);
+    expect(s.interface).toBeNull();
+    const restored = new Promise<void>((resolve) => s.once('daemon-restored', resolve));
+    await getContext().startDaemon();
+    const t0 = Date.now();
+    await restored;
+    await s.waitFor((i) => i.interface === 'eth-c' && i.state !== 'disconnected', { timeout: 15_000 });
+    console.log(`[sdk-session-suite] persistent session back on eth-c ${Date.now() - t0} ms after the daemon was ready`);
+    expect(lost).toHaveLength(1);
+    expect(destroyed).toEqual([]);
+    await s.destroy();
+    expect(destroyed).toEqual([null]);
+  }, 60_000);
 }

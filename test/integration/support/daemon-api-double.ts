@@ -284,6 +284,16 @@ export class ScriptedDaemonApiDouble implements DaemonApi {
     this.#owned(caller, path);
   }
 
+  serviceStatus(): Array<{ path: string; props: PropDict }> {
+    return [];
+  }
+
+  sessionPolicy(caller: BusCaller, path: string): PropDict {
+    this.#record('sessionPolicy', caller, path);
+    this.#owned(caller, path);
+    return { Group: { signature: 's', value: '' } };
+  }
+
   capabilities(): string[] {
     return ['ListSessions', 'Statistics'];
   }

@@ -63,6 +63,6 @@ describe('list output with -o', () => {
 
   it('without -o the output is what it was (default columns, the SDK objects in JSON)', async () => {
     expect((await cli(['services'])).out.split('\n')[0]).toMatch(/^INTERFACE +BEARER +STATE +NAME +PATH$/);
-    expect(Object.keys((JSON.parse((await cli(['--json', 'services'])).out) as object[])[0]!)).toEqual(['path', 'name', 'interface', 'bearer', 'state', 'ipv4', 'ipv6']);
+    expect(Object.keys((JSON.parse((await cli(['--json', 'services'])).out) as object[])[0]!)).toEqual(['path', 'name', 'interface', 'bearer', 'state', 'ipv4', 'ipv6', 'nameservers', 'metered', 'roaming', 'captivePortal', 'portalUrl']);
   });
 });

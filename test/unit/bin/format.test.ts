@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { cgroup2Mounts, ownCgroup, planRunCgroup } from '../../../bin/cli/cgroup.js';
 import { formatServices, formatSessions, formatState, formatStats, formatTechnologies, formatUpdate, formatUplink, humanBytes, table, toJson } from '../../../bin/cli/format.js';
 import type { SessionInfo, SessionListEntry } from '../../../lib/index.js';
+import { NO_UPLINK_PROPERTIES } from '../../../lib/uplink-props.js';
 
 const INFO: SessionInfo = {
   state: 'online',
@@ -16,6 +17,7 @@ const INFO: SessionInfo = {
   allowedInterface: 'eth-c',
   contextIdentifier: '',
   sourceIPRule: false,
+  ...NO_UPLINK_PROPERTIES,
 };
 
 describe('formatting', () => {
@@ -38,8 +40,8 @@ describe('formatting', () => {
   it('state, services and technologies', () => {
     expect(formatState({ state: 'online', offlineMode: false, sessionMode: false })).toBe('State:        online\nOfflineMode:  off');
     const services = formatServices([
-      { path: '/net/connman/service/ethernet_020000000001_cable', name: 'eth-a', interface: 'eth-a', bearer: 'ethernet', state: 'online', ipv4: null, ipv6: null },
-      { path: '/net/connman/service/x', name: '', interface: null, bearer: null, state: 'idle', ipv4: null, ipv6: null },
+      { path: '/net/connman/service/ethernet_020000000001_cable', name: 'eth-a', interface: 'eth-a', bearer: 'ethernet', state: 'online', ipv4: null, ipv6: null, ...NO_UPLINK_PROPERTIES },
+      { path: '/net/connman/service/x', name: '', interface: null, bearer: null, state: 'idle', ipv4: null, ipv6: null, ...NO_UPLINK_PROPERTIES },
     ]);
     expect(services.split('\n')).toEqual([
       'INTERFACE  BEARER    STATE   NAME   PATH',

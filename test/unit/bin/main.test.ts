@@ -149,7 +149,7 @@ describe('netsessionctl against the mock daemon', () => {
     const r = await cli(['state'], mock);
     expect(r.code).toBe(3);
     expect(r.err).toHaveLength(1);
-    expect(r.err[0]).toMatch(/^netsessionctl: the session daemon is not on the bus/);
+    expect(r.err[0]).toMatch(/^netsessionctl: no session daemon on the bus: is netsessiond \(or connmand\) running\?/);
   });
 
   it('usage errors: exit 2 before any call', async () => {

@@ -33,9 +33,13 @@ describe('services SERVICE', () => {
       'Online:       yes',
       'IPv4:         198.51.100.10/29 via 198.51.100.9 (dhcp)',
       'IPv6:         2001:db8:1::2/64 via fe80::1 (auto)',
+      'Nameservers:  -',
+      'Metered:      no',
+      'Roaming:      no',
+      'Portal:       no',
     ]);
     const ready = await cli(['services', 'mock_wwan0'], mock());
-    expect(ready.out).toMatch(/^State: +ready\nOnline: +no\nIPv4: +-\nIPv6: +-$/m);
+    expect(ready.out).toMatch(/^State: +ready\nOnline: +no\nIPv4: +-\nIPv6: +-\nNameservers: +-\nMetered: +yes$/m);
   });
 
   it('--json gives the SDK\'s ServiceInfo', async () => {
@@ -48,6 +52,11 @@ describe('services SERVICE', () => {
       state: 'online',
       ipv4: { method: 'dhcp', address: '198.51.100.10', netmask: '255.255.255.248', gateway: '198.51.100.9' },
       ipv6: { method: 'auto', address: '2001:db8:1::2', prefixLength: 64, gateway: 'fe80::1' },
+      nameservers: [],
+      metered: false,
+      roaming: false,
+      captivePortal: false,
+      portalUrl: null,
     });
   });
 
@@ -55,11 +64,12 @@ describe('services SERVICE', () => {
     expect(await cli(['services', 'eth-x'], mock())).toMatchObject({ code: 1, out: '', err: ["netsessionctl: no service 'eth-x' (the daemon has eth-a, wwan0)"] });
   });
 
-  it('shows nameservers when the SDK reports them ("-" for none), nothing when it does not', () => {
-    const base = { path: '/net/connman/service/x', name: 'x', interface: 'x', bearer: 'wifi' as const, state: 'online' as const, ipv4: null, ipv6: null };
+  it('shows nameservers ("-" for none), and metered/roaming/portal only when the daemon knows them', () => {
+    const base = { path: '/net/connman/service/x', name: 'x', interface: 'x', bearer: 'wifi' as const, state: 'online' as const, ipv4: null, ipv6: null, metered: null, roaming: null, captivePortal: null, portalUrl: null };
     expect(formatServiceDetail({ ...base, nameservers: ['198.51.100.1', '2001:db8::53'] })).toMatch(/\nNameservers: +198\.51\.100\.1 2001:db8::53$/);
     expect(formatServiceDetail({ ...base, nameservers: [] })).toMatch(/\nNameservers: +-$/);
-    expect(formatServiceDetail(base)).not.toContain('Nameservers');
+    const portal = formatServiceDetail({ ...base, nameservers: [], metered: true, roaming: false, captivePortal: true, portalUrl: 'http://portal.example/' });
+    expect(portal).toMatch(/\nMetered: +yes\nRoaming: +no\nPortal: +http:\/\/portal\.example\/$/);
   });
 
   it('prefixOf counts netmask bits', () => {

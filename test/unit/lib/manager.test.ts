@@ -16,6 +16,7 @@ import {
   PermissionDeniedError,
   type Transport,
 } from '../../../lib/index.js';
+import { NO_UPLINK_PROPERTIES } from '../../../lib/uplink-props.js';
 import { decodeManagerProps, decodeSessionList, decodeTechnologyList } from '../../../lib/dbus/codec.js';
 const UPLINKS = [
   { interface: 'eth0', bearer: 'ethernet' as const, ipv4: '198.51.100.7/24' },
@@ -80,7 +81,8 @@ describe('getManager with the mock daemon', () => {
     const [entry, ...rest] = await getManager(mock).sessions();
     expect(rest).toEqual([]);
     expect(entry).toMatchObject({ path: s.path, owner: ':1.1', uid: 0, service: '/net/connman/service/mock_wwan0', active: true, cgroups: ['/netsession.run/7'], rxBytes: 10n, txBytes: 20n });
-    expect(entry!.settings).toEqual(s.settings);
+    // ListSessions carries the Update keys; the uplink's properties are not listed.
+    expect(entry!.settings).toEqual({ ...s.settings, ...NO_UPLINK_PROPERTIES });
     expect(await getManager(mock).statistics(s.path)).toEqual({ rxBytes: 10n, txBytes: 20n, rxPackets: 1n, txPackets: 2n });
     await s.destroy();
     expect(await getManager(mock).sessions()).toEqual([]);

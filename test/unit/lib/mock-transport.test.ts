@@ -44,7 +44,8 @@ describe('MockTransport selection (the daemon rule: bearer order, online first, 
     const updates: unknown[] = [];
     s.on('update', (u) => updates.push(u));
     await s.change({ allowedBearers: ['cellular'] });
-    expect(updates).toEqual([{ allowedBearers: ['cellular'], state: 'connected', name: 'wwan0', interface: 'wwan0', bearer: 'cellular' }]);
+    // The uplink's properties move with it: cellular is metered.
+    expect(updates).toEqual([{ allowedBearers: ['cellular'], state: 'connected', name: 'wwan0', interface: 'wwan0', bearer: 'cellular', metered: true }]);
   });
 
   it('a scripted uplink sticks until the next scripted one', async () => {

@@ -23,6 +23,7 @@ import {
   InvalidOptionError,
   MockTransport,
   NotConnectedError,
+  ProbeFailedError,
   TimeoutError,
   monitorUplinks,
   type MockUplink,
@@ -112,6 +113,10 @@ describe('monitorUplinks', () => {
     expect(rs.map((r) => Math.round(r.lossRatio * 100) / 100)).toEqual([0, 0.5, 0.67, 0.5, 0.5, 0.25, 0]);
     expect(rs.map((r) => r.probes)).toEqual([1, 2, 3, 4, 4, 4, 4]);
     expect(rs[1]!.error?.message).toBe('wlan0: scripted failure');
+    // A probe's own error arrives wrapped as an SDK error, the original kept as its cause.
+    expect(rs[1]!.error).toBeInstanceOf(ProbeFailedError);
+    expect(rs[1]!.error?.code).toBe('NS_ERR_PROBE_FAILED');
+    expect((rs[1]!.error?.cause as Error).message).toBe('wlan0: scripted failure');
     expect(rs[1]!.rttMs).toBeNull();
     // Transitions, in order, each right after the result that caused it.
     const transitions = log.filter(([e]) => e === 'up' || e === 'down').map(([e, r]) => [e, rs.indexOf(r as UplinkResult)]);

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError, OPTION_KEYS, isValidInterfaceName } from '../../../lib/index.js';
-import { CREATE_SETTING_SIGNATURES, SETTING_KEYS } from '../../../lib/protocol.js';
+import { CREATE_SETTING_SIGNATURES, EXTENSION_REQUEST_KEYS, SETTING_KEYS } from '../../../lib/protocol.js';
 import { toSessionRequest } from '../../../lib/options.js';
 import { EMPTY_INFO, INFO_KEYS, decodeUpdate, mergeUpdate } from '../../../lib/settings.js';
 
@@ -22,14 +22,17 @@ function rejects(options: unknown, option: string, message?: RegExp): void {
 
 describe('toSessionRequest', () => {
   it('maps every option to its ConnMan key, in wire order', () => {
-    const out = toSessionRequest({ contextIdentifier: 'c', sourceIPRule: true, allowedInterface: 'wwan0', connectionType: 'internet', allowedBearers: ['cellular', '*'] });
-    expect(out).toEqual({ AllowedBearers: ['cellular', '*'], ConnectionType: 'internet', AllowedInterface: 'wwan0', SourceIPRule: true, ContextIdentifier: 'c' });
+    const out = toSessionRequest({ avoidMetered: true, contextIdentifier: 'c', sourceIPRule: true, allowedInterface: 'wwan0', connectionType: 'internet', allowedBearers: ['cellular', '*'] });
+    expect(out).toEqual({ AllowedBearers: ['cellular', '*'], ConnectionType: 'internet', AllowedInterface: 'wwan0', SourceIPRule: true, ContextIdentifier: 'c', AvoidMetered: true });
     expect(Object.keys(out)).toEqual(Object.keys(CREATE_SETTING_SIGNATURES));
   });
 
   it('the option table covers exactly the keys a client may send', () => {
     expect(Object.values(OPTION_KEYS).sort()).toEqual(Object.keys(CREATE_SETTING_SIGNATURES).sort());
-    for (const [option, key] of Object.entries(OPTION_KEYS)) expect(INFO_KEYS[key]).toBe(option);
+    // Extension keys (AvoidMetered) are requests only: no Update carries them back.
+    for (const [option, key] of Object.entries(OPTION_KEYS)) if (!Object.hasOwn(EXTENSION_REQUEST_KEYS, key)) expect(INFO_KEYS[key as keyof typeof INFO_KEYS]).toBe(option);
+    expect(toSessionRequest({ avoidMetered: false })).toEqual({ AvoidMetered: false });
+    expect(() => toSessionRequest({ avoidMetered: 'yes' })).toThrow(/avoidMetered: must be a boolean|must be a boolean/);
   });
 
   it('treats undefined options and undefined values as absent', () => {

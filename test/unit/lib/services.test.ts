@@ -4,7 +4,7 @@
  */
 import { Variant } from '../../../lib/dbus/message.js';
 import { describe, expect, it } from 'vitest';
-import { decodeServiceList, decodeServiceProps, toServiceInfo } from '../../../lib/dbus/codec.js';
+import { applyServiceProperty, decodeServiceList, decodeServiceProps, toServiceInfo } from '../../../lib/dbus/codec.js';
 import { MockTransport, type ServiceInfo } from '../../../lib/index.js';
 
 describe('service dicts', () => {
@@ -28,6 +28,8 @@ describe('service dicts', () => {
     const list = decodeServiceList(wire);
     expect(list.length).toBe(2);
     expect(list[0]![1]).toMatchObject({ Type: 'wifi', Ethernet: { Interface: 'eth-b', MTU: 1500 }, IPv4: { Address: '198.51.100.18' }, Nameservers: ['198.51.100.17'] });
+    // Without netsessiond's status dict (connmand): nameservers from ConnMan's own key, the rest unknown.
+    const unknown = { metered: null, roaming: null, captivePortal: null, portalUrl: null };
     expect(list.map(([p, props]) => toServiceInfo(p, props))).toEqual([
       {
         path: '/net/connman/service/ethernet_020000000002_cable',
@@ -37,10 +39,23 @@ describe('service dicts', () => {
         state: 'online',
         ipv4: { method: 'dhcp', address: '198.51.100.18', netmask: '255.255.255.248', gateway: '198.51.100.17' },
         ipv6: { method: 'auto', address: '2001:db8:2::2', prefixLength: 64, gateway: 'fe80::1' },
+        nameservers: ['198.51.100.17'],
+        ...unknown,
       },
       // Unknown type and state are not trusted; no Ethernet dict, no interface; no address dicts.
-      { path: '/net/connman/service/x', name: '', interface: null, bearer: null, state: 'idle', ipv4: null, ipv6: null },
+      { path: '/net/connman/service/x', name: '', interface: null, bearer: null, state: 'idle', ipv4: null, ipv6: null, nameservers: [], ...unknown },
     ]);
+    // With it (netsessiond): metered, roaming and the portal; the URL only while there is a portal.
+    const status = { Metered: true, Roaming: false, CaptivePortal: true, PortalURL: 'http://portal.example/' };
+    expect(toServiceInfo(list[0]![0], list[0]![1], status)).toMatchObject({ metered: true, roaming: false, captivePortal: true, portalUrl: 'http://portal.example/' });
+    expect(toServiceInfo(list[0]![0], list[0]![1], { ...status, CaptivePortal: false })).toMatchObject({ captivePortal: false, portalUrl: null });
+    // Nameservers.Configuration stands in while Nameservers is empty; connmand's cellular Roaming is read.
+    expect(toServiceInfo('/s', { Nameservers: [], 'Nameservers.Configuration': ['2001:db8::53'], Roaming: true })).toMatchObject({ nameservers: ['2001:db8::53'], roaming: true });
+    // A PropertyChanged of a followed key updates the list; others change nothing.
+    const next = applyServiceProperty(list, list[0]![0], 'sv', ['Nameservers', new Variant('as', ['198.51.100.25', '2001:db8:3::1'])]);
+    expect(next?.[0]![1].Nameservers).toEqual(['198.51.100.25', '2001:db8:3::1']);
+    expect(applyServiceProperty(list, list[0]![0], 'sv', ['Strength', new Variant('y', 5)])).toBeNull();
+    expect(applyServiceProperty(list, '/nope', 'sv', ['Nameservers', new Variant('as', [])])).toBeNull();
     expect(decodeServiceList(null)).toEqual([]);
     expect(decodeServiceProps([1, 2])).toEqual({});
   });
@@ -49,9 +64,10 @@ describe('service dicts', () => {
 describe('MockTransport services', () => {
   it('lists one service per uplink and tells watchers about every change', async () => {
     const mock = new MockTransport({ uplinks: [{ interface: 'eth-a', bearer: 'ethernet', ipv4: '198.51.100.10/29' }, { interface: 'wwan0', bearer: 'cellular', state: 'connected', name: 'Operator', ipv6: '2001:db8:3::2/64' }] });
+    const none = { nameservers: [], roaming: false, captivePortal: false, portalUrl: null };
     expect(await mock.services()).toEqual([
-      { path: '/net/connman/service/mock_eth_a', name: 'eth-a', interface: 'eth-a', bearer: 'ethernet', state: 'online', ipv4: { method: 'manual', address: '198.51.100.10', netmask: '255.255.255.248' }, ipv6: null },
-      { path: '/net/connman/service/mock_wwan0', name: 'Operator', interface: 'wwan0', bearer: 'cellular', state: 'ready', ipv4: null, ipv6: { method: 'manual', address: '2001:db8:3::2', prefixLength: 64 } },
+      { path: '/net/connman/service/mock_eth_a', name: 'eth-a', interface: 'eth-a', bearer: 'ethernet', state: 'online', ipv4: { method: 'manual', address: '198.51.100.10', netmask: '255.255.255.248' }, ipv6: null, ...none, metered: false },
+      { path: '/net/connman/service/mock_wwan0', name: 'Operator', interface: 'wwan0', bearer: 'cellular', state: 'ready', ipv4: null, ipv6: { method: 'manual', address: '2001:db8:3::2', prefixLength: 64 }, ...none, metered: true },
     ]);
     const seen: Array<Array<string | null>> = [];
     const stop = mock.watchServices((list: readonly ServiceInfo[]) => seen.push(list.map((s) => s.interface)));

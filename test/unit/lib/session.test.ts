@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  BearersNotAllowedError,
   AbortError,
   DaemonUnavailableError,
   ExtensionNotSupportedError,
@@ -55,6 +56,12 @@ describe('createSession', () => {
       allowedInterface: '*',
       contextIdentifier: '',
       sourceIPRule: false,
+      // The uplink's service, from the daemon's service list (netsessiond's status extension).
+      nameservers: [],
+      metered: false,
+      roaming: false,
+      captivePortal: false,
+      portalUrl: null,
     });
     expect(Object.isFrozen(s.settings)).toBe(true);
   });
@@ -166,7 +173,8 @@ describe('updates and events', () => {
     expect(log).toEqual([
       [
         'update',
-        { state: 'connected', name: 'wwan0', ipv4: { method: 'manual', address: '203.0.113.9' }, ipv6: null, interface: 'wwan0', bearer: 'cellular' },
+        // A scripted uplink the mock does not list: its properties are unknown (null), no longer eth0's.
+        { state: 'connected', name: 'wwan0', ipv4: { method: 'manual', address: '203.0.113.9' }, ipv6: null, interface: 'wwan0', bearer: 'cellular', metered: null, roaming: null, captivePortal: null },
       ],
       ['state', 'connected', 'online'],
       ['offline'],
@@ -246,6 +254,32 @@ describe('waitFor', () => {
     await expect(t.waitFor('online', { timeout: Number.NaN })).rejects.toMatchObject({ option: 'timeout' });
   });
 
+  it('a wait for an uplink the policy made impossible fails at once, naming the policy and the bearers', async () => {
+    const mock = new MockTransport({ uplinks: [cell, wifi], policy: { group: 'kiosk.policy:policy_kiosk', allowedBearers: ['wifi'] } });
+    const s = await createSession({ transport: mock, allowedBearers: ['cellular'] });
+    expect(s.settings.allowedBearers).toEqual([]);
+    const t0 = Date.now();
+    const err = await s.waitFor('online', { timeout: 5_000 }).catch((e: unknown) => e);
+    expect(Date.now() - t0).toBeLessThan(1_000);
+    expect(err).toBeInstanceOf(BearersNotAllowedError);
+    expect(err).toMatchObject({ code: 'NS_ERR_BEARERS_NOT_ALLOWED', requested: ['cellular'], policy: 'kiosk.policy:policy_kiosk' });
+    expect((err as Error).message).toMatch(/kiosk\.policy:policy_kiosk.*cellular/);
+    await expect(s.waitFor('connected')).rejects.toBeInstanceOf(BearersNotAllowedError);
+    // 'disconnected' holds, and a predicate is the app's own business: neither is refused.
+    await expect(s.waitFor('disconnected')).resolves.toMatchObject({ state: 'disconnected' });
+    // A wait under way fails as soon as a Change leaves no bearer.
+    const ok = await createSession({ transport: mock, allowedBearers: ['wifi', 'cellular'] });
+    expect(ok.interface).toBe('wlan0');
+    await ok.disconnect();
+    const pending = ok.waitFor('online', { timeout: 5_000 });
+    await ok.change({ allowedBearers: ['cellular'] });
+    await expect(pending).rejects.toMatchObject({ code: 'NS_ERR_BEARERS_NOT_ALLOWED', requested: ['cellular'] });
+    // Against a daemon that does not say which policy (connmand), policy is null.
+    const anon = new MockTransport({ uplinks: [wifi], capabilities: null, policy: { group: 'x:y', allowedBearers: ['wifi'] } });
+    const a = await createSession({ transport: anon, allowedBearers: ['cellular'] });
+    await expect(a.waitFor('online')).rejects.toMatchObject({ policy: null, requested: ['cellular'] });
+  });
+
   it('a predicate that throws rejects the wait', async () => {
     const mock = new MockTransport();
     const s = await createSession({ transport: mock });
@@ -270,8 +304,20 @@ describe('updates()', () => {
     mock.lastSession().update({ ContextIdentifier: 'x' });
     await s.destroy();
     await done;
-    expect(seen.map((u) => Object.keys(u))).toEqual([['name', 'ipv4', 'ipv6', 'interface', 'bearer'], ['contextIdentifier'], ['state', 'name', 'ipv4', 'interface', 'bearer']]);
-    expect(seen[2]).toMatchObject({ state: 'disconnected', interface: null });
+    // destroy() ends the iterator without a last "uplink lost" update: the app ended it.
+    expect(seen.map((u) => Object.keys(u))).toEqual([['name', 'ipv4', 'ipv6', 'interface', 'bearer'], ['contextIdentifier']]);
+  });
+
+  it('ends with a last update clearing the uplink when the daemon ends the session', async () => {
+    const mock = new MockTransport({ uplinks: [eth] });
+    const s = await createSession({ transport: mock });
+    const seen: SessionUpdate[] = [];
+    const done = (async () => {
+      for await (const u of s.updates()) seen.push(u);
+    })();
+    mock.stopDaemon({ release: true });
+    await done;
+    expect(seen).toEqual([expect.objectContaining({ state: 'disconnected', interface: null })]);
   });
 
   it('throws AbortError when its signal aborts; break stops it', async () => {
@@ -377,8 +423,10 @@ describe('the end of a session', () => {
     expect(a).toBe(b);
     expect(s.destroyed).toBe(true);
     await a;
-    expect(log.map((e) => e[0])).toEqual(['update', 'state', 'offline', 'interface', 'destroyed']);
-    expect(log.at(-1)).toEqual(['destroyed', null]);
+    // The app's own destroy() is no loss of the uplink: no 'offline', 'state' or 'interface'.
+    expect(log).toEqual([['destroyed', null, 'destroyed']]);
+    expect(s.state).toBe('disconnected');
+    expect(s.interface).toBeNull();
     expect(mock.calls.filter((c) => c.method === 'Destroy')).toHaveLength(1);
     await expect(s.connect()).rejects.toMatchObject({ code: 'NS_ERR_SESSION_CLOSED', reason: 'destroyed' });
     await expect(s.change({ sourceIPRule: true })).rejects.toBeInstanceOf(SessionClosedError);
@@ -416,9 +464,12 @@ describe('the end of a session', () => {
     const log = record(s);
     mock.stopDaemon({ release: true });
     expect(s.destroyed).toBe(true);
-    const [, err] = log.at(-1)!;
+    const [, err, reason] = log.at(-1)!;
     expect(log.at(-1)![0]).toBe('destroyed');
     expect(err).toMatchObject({ code: 'NS_ERR_SESSION_CLOSED', reason: 'released' });
+    expect(reason).toBe('released');
+    // A daemon that ends the session is a real loss: the uplink events come first.
+    expect(log.map((e) => e[0])).toEqual(['update', 'state', 'offline', 'interface', 'destroyed']);
     expect(s.state).toBe('disconnected');
     await expect(s.destroy()).resolves.toBeUndefined();
     expect(mock.calls.map((c) => c.method)).not.toContain('Destroy');
@@ -431,10 +482,15 @@ describe('the end of a session', () => {
     const errors: unknown[] = [];
     loud.on('error', (e) => errors.push(e));
     const destroyed: unknown[] = [];
-    quiet.on('destroyed', (e) => destroyed.push(e));
+    const reasons: string[] = [];
+    quiet.on('destroyed', (e, reason) => {
+      destroyed.push(e);
+      reasons.push(reason);
+    });
     mock.stopDaemon();
     expect(destroyed).toHaveLength(1);
     expect(destroyed[0]).toBeInstanceOf(DaemonUnavailableError);
+    expect(reasons).toEqual(['lost']);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ reason: 'daemon-left' });
     await expect(quiet.connect()).rejects.toMatchObject({ code: 'NS_ERR_SESSION_CLOSED', reason: 'lost' });

@@ -17,6 +17,8 @@ const svc: Service = {
   addresses: [],
   gateways: [],
   nameservers: [],
+  metered: false,
+  roaming: false,
   check: { 4: { online: false, portal: null }, 6: { online: false, portal: null } },
   error: '',
   state: 'idle',

@@ -278,7 +278,7 @@ describe('mergeSettings', () => {
   it('without a group: the request, default bearers, and default policy-only values', () => {
     expect(mergeSettings(req({ contextIdentifier: 'ctx' }), null)).toEqual({
       allowedBearers: [...DEFAULT_BEARERS], connectionType: 'any', allowedInterface: null, sourceIPRule: false,
-      contextIdentifier: 'ctx', priority: false, emergencyCall: false, roamingPolicy: 'default',
+      contextIdentifier: 'ctx', avoidMetered: false, priority: false, emergencyCall: false, roamingPolicy: 'default',
     });
   });
 

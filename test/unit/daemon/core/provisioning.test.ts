@@ -145,7 +145,7 @@ describe('parseProvisioningFile: malformed input names file, line and key', () =
     ['missing key', '[service_a]\n= ethernet\n', 2, /missing key/],
     ['empty value', '[service_a]\nType=ethernet\nDomain =\n', 3, /Domain: empty value/],
     ['missing Type', '# x\n[service_a]\nIPv4=dhcp\n', 2, /has no Type/],
-    ['cellular Type', '[service_a]\nType=cellular\n', 2, /Type: 'cellular' cannot be provisioned/],
+    ['vpn Type', '[service_a]\nType=vpn\n', 2, /Type: 'vpn' cannot be provisioned/],
     ['Type is case-sensitive', '[service_a]\nType=Ethernet\n', 2, /Type: 'Ethernet'/],
     ['wifi key in ethernet', '[service_a]\nType=ethernet\nPassphrase=x\n', 3, /Passphrase: only valid in a Type = wifi/],
     ['bad SSID', '[service_a]\nType=wifi\nSSID=abc\n', 3, /SSID: 'abc' is not a hexadecimal SSID/],

@@ -29,8 +29,9 @@ describe('CreateSession settings', () => {
       AllowedInterface: str('wwan0'),
       SourceIPRule: bool(true),
       ContextIdentifier: str('ctx-1'),
+      AvoidMetered: bool(true),
     });
-    expect(r).toEqual({ allowedBearers: ['cellular', 'wifi'], connectionType: 'internet', allowedInterface: 'wwan0', sourceIPRule: true, contextIdentifier: 'ctx-1' });
+    expect(r).toEqual({ allowedBearers: ['cellular', 'wifi'], connectionType: 'internet', allowedInterface: 'wwan0', sourceIPRule: true, contextIdentifier: 'ctx-1', avoidMetered: true });
   });
   it('treats AllowedInterface "" and "*" as any (ConnMan stores "" as matching nothing)', () => {
     expect(parseCreateSettings({ AllowedInterface: str('') }).allowedInterface).toBeNull();
