@@ -119,7 +119,8 @@ describe.skipIf(!supported)('netsessionctl for scripts and shells', () => {
     // carrier change makes sure there is one).
     const status = join(sb.tmpDir, 'pipe-status');
     const pipeline = sb.spawn(sb.devNs, ['bash', '-c', `PATH=${sb.tmpDir}/bin:$PATH; netsessionctl monitor 2>${status}.err | head -1; echo "\${PIPESTATUS[0]}" > ${status}`], { cwd: REPO_ROOT });
-    await pipeline.waitForLine(/^services /, { timeoutMs: 20_000 });
+    // Either list may come first: the services and the sessions are read concurrently.
+    await pipeline.waitForLine(/^(services|sessions) /, { timeoutMs: 20_000 });
     await sb.setCarrier('eth-b', false);
     await sb.setCarrier('eth-b', true);
     expect(await pipeline.exited).toEqual({ code: 0, signal: null });
