@@ -190,6 +190,11 @@ function formatAddress(family: Family, bytes: readonly number[]): string {
   return family === 4 ? bytes.join('.') : formatV6(bytes);
 }
 
+/** The address as bytes in network order (4 or 16), or null when it does not parse. */
+export function addressBytes(family: Family, address: string): number[] | null {
+  return parseAddress(family, address);
+}
+
 /** The address in canonical text (dotted quad, RFC 5952 for v6), or null when it does not parse. */
 export function canonicalAddress(family: Family, address: string): string | null {
   const bytes = parseAddress(family, address);
