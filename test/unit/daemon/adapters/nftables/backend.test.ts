@@ -3,6 +3,8 @@ import type { FirewallState } from '../../../../../daemon/ports.js';
 import { createNftablesBackend } from '../../../../../daemon/adapters/nftables/backend.js';
 import { NftError } from '../../../../../daemon/adapters/nftables/nft.js';
 import type { NftRunner } from '../../../../../daemon/adapters/nftables/nft.js';
+import type { NetlinkTransport } from '../../../../../daemon/adapters/nftables/netlink-client.js';
+import { NetlinkOverrunError, parseMessages, type NetlinkMessage } from '../../../../../daemon/adapters/netlink/request-socket.js';
 
 const ENOENT = () => new NftError('nft: Could not process rule: No such file or directory', 'Error: Could not process rule: No such file or directory', 1);
 
@@ -152,4 +154,90 @@ describe('nftables backend (cache, verify, retries)', () => {
   it('refuses a table name nft could not parse', () => {
     expect(() => createNftablesBackend({ table: 'a b' })).toThrow(/table name/);
   });
+});
+
+/** A netlink socket stand-in: ACKs every batch, or fails the next one as told. */
+class FakeNetlink implements NetlinkTransport {
+  readonly sendBufferSize = 1 << 20;
+  #seq = 1;
+  batches: NetlinkMessage[][] = [];
+  fail: { errno: number; message?: string } | 'overrun' | null = null;
+
+  nextSeq(): number {
+    return this.#seq++;
+  }
+
+  exchange(request: Buffer): NetlinkMessage[] {
+    const msgs = parseMessages(request, request.length);
+    this.batches.push(msgs);
+    const cmds = msgs.filter((m) => m.type !== 16 && m.type !== 17);
+    const fail = this.fail;
+    this.fail = null;
+    if (fail === 'overrun') throw new NetlinkOverrunError();
+    const ack = (seq: number, errno: number, message?: string): NetlinkMessage => {
+      // errno, the echoed header (NETLINK_CAP_ACK), then the extended-ACK text as NLMSGERR_ATTR_MSG.
+      const text = message === undefined ? Buffer.alloc(0) : Buffer.from(`${message}\0`);
+      const tlv = Buffer.alloc(message === undefined ? 0 : (4 + text.length + 3) & ~3);
+      if (message !== undefined) {
+        tlv.writeUInt16LE(4 + text.length, 0);
+        tlv.writeUInt16LE(1, 2);
+        text.copy(tlv, 4);
+      }
+      const payload = Buffer.concat([Buffer.alloc(20), tlv]);
+      payload.writeInt32LE(-errno, 0);
+      return { type: 2, flags: message === undefined ? 0 : 0x300, seq, payload };
+    };
+    const out: NetlinkMessage[] = [];
+    if (fail) out.push(ack(cmds[0]!.seq, fail.errno, fail.message));
+    out.push(ack(cmds.at(-1)!.seq, 0));
+    return out;
+  }
+}
+
+describe('nftables backend: the session path over netlink', () => {
+  function setupNl() {
+    const nft = new FakeNft();
+    const netlink = new FakeNetlink();
+    const logs: string[] = [];
+    const fw = createNftablesBackend({ runner: nft, netlink: async () => netlink, cgroupResolver: () => () => null, log: (l, m) => logs.push(`${l} ${m}`) });
+    return { nft, netlink, fw, logs };
+  }
+
+  it('after the first (full) apply, a move goes as one netlink batch and spawns nothing', async () => {
+    const { nft, netlink, fw } = setupNl();
+    await fw.apply(state());
+    expect(netlink.batches).toHaveLength(0);
+    nft.calls = [];
+    await fw.apply(state()); // nothing changed: nothing sent
+    await fw.apply({ ...state(), sessions: [{ ...state().sessions[0]!, tag: 2 }] });
+    expect(nft.calls).toEqual([]);
+    expect(netlink.batches).toHaveLength(1);
+    expect(fw.lastApply).toMatchObject({ readBack: false, attempts: 1 });
+  });
+
+  for (const [name, fail, line] of [
+    ['an apply the kernel rejects', { errno: 2 }, /^warn nftables: kernel rejected the change: DEL\w+ #1 of \d+ failed with ENOENT; retrying through a full read-back$/],
+    ['a missing kernel feature', { errno: 95, message: 'Object type unknown' }, /^warn nftables: kernel lacks a feature: .* failed with EOPNOTSUPP \(Object type unknown\); retrying through a full read-back$/],
+    ['a receive overrun (ENOBUFS)', 'overrun', /^warn nftables: netlink receive queue overflowed \(ENOBUFS\).*; retrying through a full read-back$/],
+  ] as const) {
+    it(`${name}: one log line, then the full path from a read-back`, async () => {
+      const { nft, netlink, fw, logs } = setupNl();
+      await fw.apply(state());
+      nft.listing = EMPTY_LISTING;
+      nft.calls = [];
+      logs.length = 0;
+      netlink.fail = fail;
+      await fw.apply({ ...state(), sessions: [{ ...state().sessions[0]!, tag: 2 }] });
+      expect(logs).toHaveLength(1);
+      expect(logs[0]).toMatch(line);
+      expect(nft.calls[0]).toBe('run -j list table inet netsession');
+      expect(nft.calls[1]).toMatch(/^script add counter inet netsession tx_s1\n/);
+      expect(fw.lastApply).toMatchObject({ readBack: true, attempts: 2 });
+      // Back on the session path afterwards.
+      nft.calls = [];
+      await fw.apply({ ...state(), sessions: [{ ...state().sessions[0]!, tag: 3 }] });
+      expect(nft.calls).toEqual([]);
+      expect(netlink.batches).toHaveLength(2);
+    });
+  }
 });
