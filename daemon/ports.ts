@@ -149,7 +149,11 @@ export interface KernelState {
 
 /** Applies routing (rules, per-service tables) by reconciling with what the kernel holds. */
 export interface Routing {
-  apply(desired: RoutingState): Promise<void>;
+  /**
+   * Makes the kernel hold `desired`. An adapter may plan against what it applied last; with
+   * `verify` it must read the kernel back first (undoing changes made from outside).
+   */
+  apply(desired: RoutingState, opts?: { verify?: boolean }): Promise<void>;
   /** Removes everything the daemon owns. */
   clear(): Promise<void>;
 }

@@ -398,6 +398,8 @@ export class Runtime implements DaemonApi {
   }
 
   #linkEvent(e: LinkEvent): void {
+    // Before apply(), which may start a reconcile at once.
+    this.#kernel.routingMayHaveChanged();
     this.apply(e.type === 'link' ? this.engine.linkChanged(e.facts) : this.engine.linkRemoved(e.ifindex));
     // The kernel may have dropped routes of ours on its own (IPv4 routes go with a link's
     // carrier), which the plan cannot show: re-read the managed links. Observed links' events
