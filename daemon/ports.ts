@@ -176,9 +176,13 @@ export interface Counters {
   txPackets: bigint;
 }
 
-/** Reads and resets per-session counters in one dump. */
+/** Reads and resets per-session counters. */
 export interface Accounting {
-  read(): Promise<Map<string, Counters>>;
+  /**
+   * Counters by session key: of every session (one dump), or with `sessionKeys` of those
+   * sessions at least (an adapter that can reads just them; others may come along).
+   */
+  read(sessionKeys?: readonly string[]): Promise<Map<string, Counters>>;
   reset(sessionKeys: string[]): Promise<void>;
 }
 

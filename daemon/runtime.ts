@@ -684,7 +684,7 @@ export class Runtime implements DaemonApi {
   async statistics(caller: BusCaller, path: string): Promise<SessionStatistics> {
     const s = this.#owned(caller, path);
     if (!this.#d.accounting) throw new NotSupportedError('per-session statistics need the kernel datapath (not configured)');
-    const c = (await this.#d.accounting.read()).get(s.key);
+    const c = (await this.#d.accounting.read([s.key])).get(s.key);
     return c ?? { rxBytes: 0n, txBytes: 0n, rxPackets: 0n, txPackets: 0n };
   }
 

@@ -31,7 +31,7 @@ import { performance } from 'node:perf_hooks';
 import type { Accounting, Counters, FirewallState, Logger } from '../../ports.js';
 import { FirewallBackendBase, type ApplyStats } from '../firewall/backend-base.js';
 import { createCgroupResolver } from './cgroup.js';
-import { parseCounters } from './counters.js';
+import { countersFromNamed, parseCounters } from './counters.js';
 import { diffTable } from './diff.js';
 import { NFT_FAMILY, countChanges } from './model.js';
 import type { TableModel } from './model.js';
@@ -66,6 +66,12 @@ export interface NftablesBackendOptions {
 export type { ApplyOptions, ApplyStats } from '../firewall/backend-base.js';
 
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
+/** Up to this many sessions are read counter by counter; more take one dump of the table. */
+const FEW_SESSIONS = 256;
+
+function counterNames(sessionKeys: readonly string[]): string[] {
+  return sessionKeys.flatMap((k) => [`${TX_PREFIX}${k}`, `${RX_PREFIX}${k}`]);
+}
 
 /** nftables implementation of the Firewall and Accounting ports. */
 export class NftablesBackend extends FirewallBackendBase implements Accounting {
@@ -127,9 +133,22 @@ export class NftablesBackend extends FirewallBackendBase implements Accounting {
     return this.#deleteTable();
   }
 
-  /** Counters of every session in the table, from one dump. */
-  read(): Promise<Map<string, Counters>> {
+  /**
+   * Counters of every session (one dump), or of `sessionKeys` only: over netlink, a GETOBJ per
+   * counter in one send (O(1) per session), or one dump of the table's counters; through nft when
+   * there is no netlink socket.
+   */
+  read(sessionKeys?: readonly string[]): Promise<Map<string, Counters>> {
     return this.serial(async () => {
+      const client = await this.#client();
+      if (client) {
+        try {
+          const names = sessionKeys && sessionKeys.length <= FEW_SESSIONS ? counterNames(sessionKeys) : null;
+          return countersFromNamed(names ? client.getCounters(names) : (client.dumpCounters() ?? []));
+        } catch (err) {
+          this.log('warn', `nftables: reading counters over netlink failed (${(err as Error).message}); reading them through nft`);
+        }
+      }
       try {
         return parseCounters(await this.#runner.run(['-j', 'list', 'counters', 'table', NFT_FAMILY, this.table]), this.table);
       } catch (err) {
@@ -139,9 +158,18 @@ export class NftablesBackend extends FirewallBackendBase implements Accounting {
     });
   }
 
-  /** Zeroes the counters of these sessions in one nft call; unknown sessions are ignored. */
+  /** Zeroes the counters of these sessions (one netlink send, else one nft call); unknown sessions are ignored. */
   reset(sessionKeys: string[]): Promise<void> {
     return this.serial(async () => {
+      const client = await this.#client();
+      if (client) {
+        try {
+          client.getCounters(counterNames(sessionKeys), true);
+          return;
+        } catch (err) {
+          this.log('warn', `nftables: resetting counters over netlink failed (${(err as Error).message}); resetting them through nft`);
+        }
+      }
       const existing = await this.#counterNames();
       const names = sessionKeys.flatMap((k) => [`${TX_PREFIX}${k}`, `${RX_PREFIX}${k}`]).filter((n) => existing.has(n));
       if (!names.length) return;

@@ -4,6 +4,7 @@ import { createNftablesBackend } from '../../../../../daemon/adapters/nftables/b
 import { NftError } from '../../../../../daemon/adapters/nftables/nft.js';
 import type { NftRunner } from '../../../../../daemon/adapters/nftables/nft.js';
 import type { NetlinkTransport } from '../../../../../daemon/adapters/nftables/netlink-client.js';
+import * as nl from '../../../../../daemon/adapters/nftables/netlink-encode.js';
 import { NetlinkOverrunError, parseMessages, type NetlinkMessage } from '../../../../../daemon/adapters/netlink/request-socket.js';
 
 const ENOENT = () => new NftError('nft: Could not process rule: No such file or directory', 'Error: Could not process rule: No such file or directory', 1);
@@ -167,8 +168,12 @@ class FakeNetlink implements NetlinkTransport {
     return this.#seq++;
   }
 
+  requests: string[] = [];
+
   exchange(request: Buffer): NetlinkMessage[] {
     const msgs = parseMessages(request, request.length);
+    const gets = msgs.filter((m) => m.type === ((10 << 8) | 19) || m.type === ((10 << 8) | 21));
+    if (gets.length) return this.#answerGets(gets);
     this.batches.push(msgs);
     const cmds = msgs.filter((m) => m.type !== 16 && m.type !== 17);
     const fail = this.fail;
@@ -192,6 +197,34 @@ class FakeNetlink implements NetlinkTransport {
     out.push(ack(cmds.at(-1)!.seq, 0));
     return out;
   }
+
+  /** GETOBJ / GETOBJ_RESET: a counter reply per named counter and an ACK; a dump: every counter, then DONE. */
+  #answerGets(gets: NetlinkMessage[]): NetlinkMessage[] {
+    const out: NetlinkMessage[] = [];
+    for (const g of gets) {
+      const attrs = nl.parseAttrs(g.payload, 4);
+      const name = attrs.get(2)?.toString('utf8').replace(/\0+$/, '');
+      const dump = (g.flags & 0x300) === 0x300;
+      this.requests.push(dump ? 'dump' : `${g.type === ((10 << 8) | 21) ? 'reset' : 'get'} ${name}`);
+      if (dump) {
+        out.push(counterReply(g.seq, 'tx_s1', 3n, 300n), counterReply(g.seq, 'rx_s1', 2n, 200n), { type: 3, flags: 2, seq: g.seq, payload: Buffer.alloc(4) });
+        continue;
+      }
+      out.push(counterReply(g.seq, name!, 1n, 100n), { type: 2, flags: 0, seq: g.seq, payload: Buffer.alloc(20) });
+    }
+    return out;
+  }
+}
+
+function counterReply(seq: number, name: string, packets: bigint, bytes: bigint): NetlinkMessage {
+  const payload = Buffer.concat([Buffer.from([1, 0, 0, 0]), nl.strAttr(1, 'netsession'), nl.strAttr(2, name), nl.be32Attr(3, 1), nl.nest(4, [nl.attr(1, be64(bytes)), nl.attr(2, be64(packets))])]);
+  return { type: (10 << 8) | 18, flags: 0, seq, payload };
+}
+
+function be64(n: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(n);
+  return b;
 }
 
 describe('nftables backend: the session path over netlink', () => {
@@ -213,6 +246,16 @@ describe('nftables backend: the session path over netlink', () => {
     expect(nft.calls).toEqual([]);
     expect(netlink.batches).toHaveLength(1);
     expect(fw.lastApply).toMatchObject({ readBack: false, attempts: 1 });
+  });
+
+  it('reads one session with a GETOBJ per counter (one send), all sessions with one dump, resets with GETOBJ_RESET', async () => {
+    const { nft, netlink, fw } = setupNl();
+    expect(await fw.read(['s1'])).toEqual(new Map([['s1', { rxBytes: 100n, txBytes: 100n, rxPackets: 1n, txPackets: 1n }]]));
+    expect(netlink.requests).toEqual(['get tx_s1', 'get rx_s1']);
+    expect(await fw.read()).toEqual(new Map([['s1', { rxBytes: 200n, txBytes: 300n, rxPackets: 2n, txPackets: 3n }]]));
+    await fw.reset(['s1']);
+    expect(netlink.requests.slice(2)).toEqual(['dump', 'reset tx_s1', 'reset rx_s1']);
+    expect(nft.calls).toEqual([]);
   });
 
   for (const [name, fail, line] of [
