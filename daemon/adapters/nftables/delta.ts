@@ -3,13 +3,15 @@
  * the next desired state, the netlink commands that change only what differs, and the update of
  * the table model that goes with them. Pure.
  *
- * It covers what sessions change on their own: a session added, removed, moved to another
- * service or re-tagged (its two counters, its chain and rule, its two counter-map elements) and
- * uid/gid/source classifiers added, removed or handed to another owner. Anything else makes
- * {@link planDelta} return null and the adapter takes the full path (build the whole table, diff,
- * nft): other masks, a new or vanished SNAT entry (a service connected or lost its address), a
- * cgroup classifier changed, or input that the full path would skip with a warning. The result
- * is then exactly what {@link buildRuleset} and {@link diffTable} would have made of the change.
+ * It covers what sessions and link events change: a session added, removed, moved to another
+ * service or re-tagged (its two counters, its chain and rule, its two counter-map elements),
+ * uid/gid/source classifiers added, removed or handed to another owner, and the SNAT entries
+ * (a service connected, lost or changed its address: the postrouting chain, one rule per
+ * service and family, is rewritten in the same batch). Anything else makes {@link planDelta}
+ * return null and the adapter takes the full path (build the whole table, diff, nft): other
+ * masks, a cgroup classifier changed, or input that the full path would skip with a warning.
+ * Committing a delta leaves the table model exactly as {@link buildRuleset} would build it for
+ * the new state (a property test holds it to that).
  *
  * Cost: one Map lookup per session and classifier of the next state (identity checks first, so
  * the core's unchanged objects cost a pointer comparison) plus work for what changed.
@@ -18,9 +20,9 @@ import { addressBytes, canonicalAddress } from '../../core/kernel-state.js';
 import type { Classifier, Family, FirewallState, SessionMarking } from '../../ports.js';
 import { checkSession } from '../firewall/plan.js';
 import { hex32 } from './model.js';
-import type { ElementModel, TableModel } from './model.js';
+import type { ElementModel, RuleModel, TableModel } from './model.js';
 import * as nl from './netlink-encode.js';
-import { MAP, NFT_NAMING, RX_PREFIX, SESSION_CHAIN_PREFIX, TX_PREFIX, fingerprint, sessionRule } from './ruleset.js';
+import { CHAIN, MAP, NFT_NAMING, RX_PREFIX, SESSION_CHAIN_PREFIX, TX_PREFIX, fingerprint, sessionRule, snatRule } from './ruleset.js';
 
 interface SessionEntry {
   s: SessionMarking;
@@ -70,6 +72,11 @@ function snatKeys(s: SessionMarking): Array<[string, string]> {
   return s.snat.map((n) => [`${s.mark} ${s.ifname} ${n.family}`, canonicalAddress(n.family, n.address) ?? '']);
 }
 
+function parseSnatKey(k: string): { mark: number; ifname: string; family: Family } {
+  const [mark, ifname, family] = k.split(' ');
+  return { mark: Number(mark), ifname: ifname as string, family: Number(family) as Family };
+}
+
 function sameSession(a: SessionMarking, b: SessionMarking): boolean {
   if (a === b) return true;
   if (a.mark !== b.mark || a.tag !== b.tag || a.ifname !== b.ifname || a.snat.length !== b.snat.length) return false;
@@ -98,13 +105,6 @@ export function indexState(state: FirewallState): SessionIndex {
   return ix;
 }
 
-/** Puts back the epochs a pass that gave up had stamped (so the index is as before the pass). */
-function resetEpochs(ix: SessionIndex, epoch: number): null {
-  for (const e of ix.sessions.values()) if (e.epoch === epoch) e.epoch = ix.epoch;
-  for (const e of ix.classifiers.values()) if (e.epoch === epoch) e.epoch = ix.epoch;
-  return null;
-}
-
 /** Key bytes and model element of a uid/gid/source classifier; null when a delta must not write it. */
 function classifierElement(c: Classifier): { map: string; key: Buffer; norm: string } | null {
   if (c.kind === 'uid' || c.kind === 'gid') {
@@ -124,7 +124,8 @@ function classifierElement(c: Classifier): { map: string; key: Buffer; norm: str
 export function planDelta(ix: SessionIndex, next: FirewallState, table: string): Delta | null {
   if (next.mask !== ix.mask || next.tagMask !== ix.tagMask) return null;
   const ours = (next.mask | next.tagMask) >>> 0;
-  const epoch = ix.epoch + 1;
+  // Every pass stamps with a new epoch, committed or not, so a pass that is dropped leaves nothing behind.
+  const epoch = ++ix.epoch;
   const added: SessionMarking[] = [];
   const changed: Array<{ before: SessionMarking; after: SessionMarking }> = [];
   let matched = 0;
@@ -132,19 +133,18 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
   for (const s of next.sessions) {
     const e = ix.sessions.get(s.sessionKey);
     if (e) {
-      if (e.epoch === epoch) return resetEpochs(ix, epoch); // duplicate key: the full path warns
+      if (e.epoch === epoch) return null; // duplicate key: the full path warns
       matched++;
       e.epoch = epoch;
       if (!sameSession(e.s, s)) changed.push({ before: e.s, after: s });
     } else {
-      if (addedKeys.has(s.sessionKey)) return resetEpochs(ix, epoch);
+      if (addedKeys.has(s.sessionKey)) return null;
       addedKeys.add(s.sessionKey);
       added.push(s);
     }
   }
   const removed: SessionMarking[] = [];
   if (matched < ix.sessions.size) for (const e of ix.sessions.values()) if (e.epoch !== epoch) removed.push(e.s);
-  const restore = (): null => resetEpochs(ix, epoch);
 
   // Validity and tag uniqueness of what is new.
   const tagOwner = (tag: number): string | undefined => ix.tags.get(tag);
@@ -153,39 +153,57 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
   for (const { before, after } of changed) if (before.tag !== after.tag) freedTags.add(before.tag);
   const takenTags = new Set<number>();
   for (const s of [...added, ...changed.map((c) => c.after)]) {
-    if (checkSession(s, next, NFT_NAMING) !== null) return restore();
+    if (checkSession(s, next, NFT_NAMING) !== null) return null;
     const prev = ix.sessions.get(s.sessionKey);
     if (prev && prev.s.tag === s.tag) continue;
     const owner = tagOwner(s.tag);
-    if ((owner !== undefined && !freedTags.has(s.tag)) || takenTags.has(s.tag)) return restore();
+    if ((owner !== undefined && !freedTags.has(s.tag)) || takenTags.has(s.tag)) return null;
     takenTags.add(s.tag);
   }
 
-  // SNAT entries must stay the same set with the same addresses.
-  const snatDelta = new Map<string, number>();
-  const bump = (s: SessionMarking, by: number): boolean => {
+  // SNAT entries: counted per (mark, interface, family); all of one entry's sessions must agree
+  // on its address. When the set or an address changes, the postrouting chain is rewritten.
+  const minus = new Map<string, number>();
+  const plus = new Map<string, { count: number; address: string }>();
+  const take = (s: SessionMarking): void => {
+    for (const [k] of snatKeys(s)) minus.set(k, (minus.get(k) ?? 0) + 1);
+  };
+  const give = (s: SessionMarking): boolean => {
     for (const [k, address] of snatKeys(s)) {
-      const have = ix.snat.get(k);
-      if (!have || have.address !== address) return false;
-      snatDelta.set(k, (snatDelta.get(k) ?? 0) + by);
+      if (address === '') return false;
+      const p = plus.get(k);
+      if (p && p.address !== address) return false;
+      if (p) p.count++;
+      else plus.set(k, { count: 1, address });
     }
     return true;
   };
-  for (const s of added) if (!bump(s, 1)) return restore();
-  for (const s of removed) if (!bump(s, -1)) return restore();
-  for (const { before, after } of changed) if (!bump(before, -1) || !bump(after, 1)) return restore();
-  for (const [k, d] of snatDelta) if ((ix.snat.get(k)?.count ?? 0) + d <= 0) return restore();
+  for (const s of removed) take(s);
+  for (const { before } of changed) take(before);
+  for (const s of added) if (!give(s)) return null;
+  for (const { after } of changed) if (!give(after)) return null;
+  const snatNext = new Map<string, { count: number; address: string }>();
+  let snatChanged = false;
+  for (const k of new Set([...minus.keys(), ...plus.keys()])) {
+    const have = ix.snat.get(k);
+    const left = (have?.count ?? 0) - (minus.get(k) ?? 0);
+    const p = plus.get(k);
+    if (left > 0 && p && p.address !== have!.address) return null; // sessions of one entry disagree: the full path decides
+    const count = left + (p?.count ?? 0);
+    const address = left > 0 ? have!.address : (p?.address ?? '');
+    snatNext.set(k, { count, address });
+    if ((count > 0) !== (have !== undefined) || (count > 0 && have !== undefined && address !== have.address)) snatChanged = true;
+  }
 
   // Classifiers.
   const cAdded: Classifier[] = [];
   const cChanged: Array<{ before: Classifier; after: Classifier }> = [];
   const cRemoved: Classifier[] = [];
   let cMatched = 0;
-  const undoClassifiers = restore;
   for (const c of next.classifiers) {
     const id = classifierId(c);
     const e = ix.classifiers.get(id);
-    if (e && e.epoch === epoch) return undoClassifiers();
+    if (e && e.epoch === epoch) return null;
     if (e) {
       cMatched++;
       e.epoch = epoch;
@@ -201,14 +219,14 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
     owned.set(key, (owned.get(key) ?? ix.owned.get(key) ?? 0) + by);
   };
   for (const c of [...cAdded, ...cChanged.map((x) => x.after)]) {
-    if (classifierElement(c) === null || !live(c.sessionKey)) return undoClassifiers();
+    if (classifierElement(c) === null || !live(c.sessionKey)) return null;
     own(c.sessionKey, 1);
   }
   for (const c of [...cRemoved, ...cChanged.map((x) => x.before)]) {
-    if (classifierElement(c) === null) return undoClassifiers();
+    if (classifierElement(c) === null) return null;
     own(c.sessionKey, -1);
   }
-  for (const s of removed) if ((owned.get(s.sessionKey) ?? ix.owned.get(s.sessionKey) ?? 0) !== 0) return undoClassifiers();
+  for (const s of removed) if ((owned.get(s.sessionKey) ?? ix.owned.get(s.sessionKey) ?? 0) !== 0) return null;
 
   // Commands, in the order diff.ts documents (objects, stale elements, rules, new elements, stale objects).
   const cmds: nl.Command[] = [];
@@ -265,6 +283,22 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
     ops++;
   }
   for (const [map, es] of byMap) cmds.push(...nl.addElements(table, map, es));
+  let snatRules: RuleModel[] = [];
+  if (snatChanged) {
+    const entries: Array<{ mark: number; ifname: string; family: Family; address: string }> = [];
+    for (const [k, v] of ix.snat) if (!snatNext.has(k)) entries.push({ ...parseSnatKey(k), address: v.address });
+    for (const [k, v] of snatNext) if (v.count > 0) entries.push({ ...parseSnatKey(k), address: v.address });
+    entries.sort((a, b) => a.mark - b.mark || (a.ifname < b.ifname ? -1 : a.ifname > b.ifname ? 1 : 0) || a.family - b.family);
+    cmds.push(nl.flushChain(table, CHAIN.postrouting));
+    ops++;
+    for (const e of entries) {
+      const text = snatRule(next.mask, e.mark, e.ifname, e.family, e.address);
+      const id = fingerprint(text);
+      snatRules.push({ id, text });
+      cmds.push(nl.addSnatRule(table, CHAIN.postrouting, next.mask, e.mark, e.ifname, e.family, Buffer.from(addressBytes(e.family, e.address) as number[]), id));
+      ops++;
+    }
+  }
   for (const s of removed) {
     cmds.push(nl.deleteChain(table, chain(s.sessionKey)), nl.deleteCounter(table, tx(s.sessionKey)), nl.deleteCounter(table, rx(s.sessionKey)));
     ops += 3;
@@ -316,8 +350,14 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
       if (v === 0) ix.owned.delete(k);
       else ix.owned.set(k, v);
     }
-    for (const [k, d] of snatDelta) (ix.snat.get(k) as { count: number }).count += d;
-    ix.epoch = epoch;
+    for (const [k, v] of snatNext) {
+      if (v.count > 0) ix.snat.set(k, v);
+      else ix.snat.delete(k);
+    }
+    if (snatChanged) {
+      const post = known.chains.get(CHAIN.postrouting);
+      if (post) post.rules = snatRules;
+    }
   };
   return { commands: cmds, ops, commit };
 }

@@ -293,6 +293,58 @@ export function addSessionRule(table: string, chain: string, ours: number, value
   };
 }
 
+const NFT_META_OIFNAME = 7;
+const NFT_FIB_RESULT_ADDRTYPE = 3;
+const NFTA_FIB_F_SADDR = 1;
+const RTN_LOCAL = 2;
+const NFT_NAT_SNAT = 0;
+const NFPROTO_IPV4 = 2;
+const NFPROTO_IPV6 = 10;
+
+function cmpEq(data: Buffer): Buffer {
+  return expr('cmp', [be32Attr(1, NFT_REG_1), be32Attr(2, 0), nest(3, [attr(DATA.VALUE, data)])]);
+}
+
+/**
+ * The SNAT rule of one service and family (ruleset.ts snatRule):
+ * `meta mark and MASK == MARK oifname "IF" fib saddr type local snat ip|ip6 to ADDR`, with its
+ * fingerprint comment: meta load mark → bitwise and → cmp; meta load oifname → cmp (16 bytes, NUL
+ * padded); fib saddr type → cmp local; immediate address → nat snat.
+ */
+export function addSnatRule(table: string, chain: string, mask: number, mark: number, ifname: string, family: 4 | 6, address: Buffer, comment: string): Command {
+  const name = Buffer.alloc(16);
+  name.write(ifname, 'utf8');
+  const local = Buffer.alloc(4);
+  local.writeUInt32LE(RTN_LOCAL);
+  return {
+    type: MSG.NEWRULE,
+    flags: NLM_F_CREATE | NLM_F_APPEND,
+    attrs: [
+      strAttr(RULE.TABLE, table),
+      strAttr(RULE.CHAIN, chain),
+      nest(RULE.EXPRESSIONS, [
+        metaLoadMark(),
+        expr('bitwise', [
+          be32Attr(1, NFT_REG_1),
+          be32Attr(2, NFT_REG_1),
+          be32Attr(6, 0),
+          be32Attr(3, 4),
+          nest(4, [attr(DATA.VALUE, hostU32(mask))]),
+          nest(5, [attr(DATA.VALUE, hostU32(0))]),
+        ]),
+        cmpEq(hostU32(mark)),
+        expr('meta', [be32Attr(2, NFT_META_OIFNAME), be32Attr(1, NFT_REG_1)]),
+        cmpEq(name),
+        expr('fib', [be32Attr(3, NFTA_FIB_F_SADDR), be32Attr(2, NFT_FIB_RESULT_ADDRTYPE), be32Attr(1, NFT_REG_1)]),
+        cmpEq(local),
+        expr('immediate', [be32Attr(1, NFT_REG_1), nest(2, [attr(DATA.VALUE, address)])]),
+        expr('nat', [be32Attr(1, NFT_NAT_SNAT), be32Attr(2, family === 4 ? NFPROTO_IPV4 : NFPROTO_IPV6), be32Attr(3, NFT_REG_1)]),
+      ]),
+      attr(RULE.USERDATA, commentUserdata(comment)),
+    ],
+  };
+}
+
 // --- map elements ------------------------------------------------------------------------------
 
 const ELEM_LIST = { TABLE: 1, SET: 2, ELEMENTS: 3 } as const;

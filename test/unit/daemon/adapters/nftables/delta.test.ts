@@ -30,8 +30,11 @@ describe('nftables session delta', () => {
     const b = fw([session('s1', 1, 'b'), { ...session('s2', 2, 'b'), mark: 0x20000 }], a.classifiers);
     expect(planDelta(ix, b, 'netsession')?.commands).toEqual([]);
     const moved = fw([session('s1', 1, 'b'), session('s2', 2, 'c')], a.classifiers);
-    // s2 on c needs c's SNAT entries, which no session needed before: the full path.
-    expect(planDelta(ix, moved, 'netsession')).toBeNull();
+    // s2 on c needs c's SNAT entries, which no session needed before: postrouting is rewritten too.
+    const d0 = planDelta(ix, moved, 'netsession');
+    expect(d0?.commands.map((c) => c.type)).toEqual([MSG.DELRULE, MSG.NEWRULE, MSG.DELRULE, MSG.NEWRULE, MSG.NEWRULE, MSG.NEWRULE]);
+    d0!.commit(known);
+    expect(diffTable(known, buildRuleset(moved, opts).table)).toEqual([]);
     const two = fw([session('s1', 1, 'b'), session('s2', 2, 'b'), session('s3', 3, 'c')], a.classifiers);
     const full = buildRuleset(two, opts).table;
     const ix2 = indexState(two);
@@ -42,7 +45,7 @@ describe('nftables session delta', () => {
     expect(known.chains.size).toBeGreaterThan(0);
   });
 
-  it('gives up (full path) on other masks, cgroup claims changing, invalid or duplicate input', () => {
+  it('gives up (full path) on other masks, cgroup claims changing, invalid or duplicate input, disagreeing SNAT addresses', () => {
     const a = fw([session('s1', 1, 'b')], [{ kind: 'uid', key: '1001', sessionKey: 's1' }]);
     const ix = () => indexState(a);
     expect(planDelta(ix(), { ...a, mask: 0x0ff00000 }, 't')).toBeNull();
@@ -52,6 +55,8 @@ describe('nftables session delta', () => {
     expect(planDelta(ix(), fw([...a.sessions, session('s1', 2, 'b')], a.classifiers), 't')).toBeNull(); // key twice
     expect(planDelta(ix(), fw(a.sessions, [{ kind: 'uid', key: '1002', sessionKey: 'gone' }]), 't')).toBeNull();
     expect(planDelta(ix(), fw([], a.classifiers), 't')).toBeNull(); // a removed session still owns a claim
+    const other = { ...session('s2', 2, 'b'), snat: [{ family: 4 as const, address: '198.51.100.99' }] };
+    expect(planDelta(ix(), fw([...a.sessions, other], a.classifiers), 't')).toBeNull();
     // A refusal leaves the index usable: the same index still plans a valid change.
     const i = ix();
     expect(planDelta(i, fw([...a.sessions, session('s1', 2, 'b')], a.classifiers), 't')).toBeNull();
@@ -64,12 +69,18 @@ describe('nftables session delta', () => {
       .record({
         present: fc.subarray(keys),
         tagBase: fc.integer({ min: 1, max: 3 }),
-        svc: fc.array(fc.constantFrom<'b' | 'c' | null>('b', 'c', null), { minLength: 5, maxLength: 5 }),
+        svc: fc.array(fc.constantFrom<'b' | 'c' | 'c2' | null>('b', 'c', 'c2', null), { minLength: 5, maxLength: 5 }),
         uids: fc.array(fc.tuple(fc.integer({ min: 1000, max: 1004 }), fc.integer({ min: 0, max: 4 })), { maxLength: 4 }),
         sources: fc.array(fc.tuple(fc.constantFrom('198.51.100.18', '2001:db8:3::2'), fc.integer({ min: 0, max: 4 })), { maxLength: 2 }),
       })
       .map(({ present, tagBase, svc, uids, sources }) => {
-        const sessions = present.map((k) => session(k, tagBase * 10 + keys.indexOf(k), svc[keys.indexOf(k)] ?? null));
+        // c2: service c after its address changed (every session on c moves to it in the same state).
+        const moved = svc.includes('c2');
+        const pick = (x: 'b' | 'c' | 'c2' | null): 'b' | 'c' | null => (x === 'c2' ? 'c' : x);
+        const sessions = present.map((k) => {
+          const s = session(k, tagBase * 10 + keys.indexOf(k), pick(svc[keys.indexOf(k)] ?? null));
+          return moved && s.ifname === 'eth-c' ? { ...s, snat: [{ family: 4 as const, address: '203.0.113.99' }] } : s;
+        });
         const live = sessions.map((s) => s.sessionKey);
         const claims = new Map<string, Classifier>();
         if (live.length) {

@@ -57,6 +57,21 @@ describe('nf_tables netlink encoding (byte layouts)', () => {
     expect(contains(body, '0a00 0700 0004 61626300 0000')).toBe(true);
   });
 
+  it('the SNAT rule is what nft 1.0.6 sends: mark and mask, 16-byte interface name, fib saddr type local, immediate address, nat', () => {
+    const r = nl.addSnatRule('t', 'postrouting', 0x0fff0000, 0x20000, 'eth-b', 4, Buffer.from([198, 51, 100, 18]), 'x');
+    const body = Buffer.concat(r.attrs);
+    expect(contains(body, '0c00 0480 0800 0100 0000ff0f')).toBe(true); // mask 0x0fff0000, host order
+    expect(contains(body, '0c00 0380 0800 0100 00000200')).toBe(true); // cmp eq 0x00020000
+    expect(contains(body, '0800 0200 00000007 0800 0100 00000001')).toBe(true); // meta load oifname
+    expect(contains(body, '1400 0100 6574682d62000000 0000000000000000')).toBe(true); // "eth-b" in 16 bytes
+    expect(contains(body, '0800 0300 00000001 0800 0200 00000003 0800 0100 00000001')).toBe(true); // fib saddr type
+    expect(contains(body, '0c00 0380 0800 0100 02000000')).toBe(true); // RTN_LOCAL
+    expect(contains(body, '0c00 0280 0800 0100 c6336412')).toBe(true); // immediate 198.51.100.18
+    expect(contains(body, '0800 0100 00000000 0800 0200 00000002 0800 0300 00000001')).toBe(true); // snat, NFPROTO_IPV4, reg 1
+    const r6 = nl.addSnatRule('t', 'postrouting', 0x0fff0000, 0x20000, 'eth-b', 6, Buffer.alloc(16), 'x');
+    expect(contains(Buffer.concat(r6.attrs), '0800 0200 0000000a')).toBe(true); // NFPROTO_IPV6
+  });
+
   it('map elements: uid key in host order, goto as be32 -4 with the chain, counter references by name', () => {
     const [add] = nl.addElements('t', 'uid', [{ key: nl.hostU32(99999), data: { goto: 's_5' } }]);
     const body = Buffer.concat(add!.attrs);
