@@ -4,7 +4,7 @@
 # installed only for connmanctl (compatibility tests); its daemon must never run outside a
 # test namespace, which the check at the end enforces.
 set -euo pipefail
-PKGS="iproute2 dbus nftables iptables nfacct procps util-linux connman udhcpc dnsmasq-base ethtool curl busybox"
+PKGS="iproute2 dbus nftables iptables nfacct procps util-linux connman udhcpc dnsmasq-base ethtool curl busybox strace"
 missing=$(for p in $PKGS; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"; done)
 check_no_root_connmand() {
   # A connmand in the root namespace would take over this machine's network. If the install
