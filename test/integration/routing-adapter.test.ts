@@ -43,7 +43,7 @@ interface StepResult {
   ok: boolean;
   ms: number;
   lastOps: number;
-  report: { ops: number; rounds: number; skipped: string[]; failures: Array<{ op: string; code: string | null }>; removedTables: number[] };
+  report: { ops: number; rounds: number; skipped: string[]; failures: Array<{ op: string; code: string | null }>; removedTables: number[]; reads: number };
   logs: string[];
   error?: string;
   failures?: Array<{ op: string; code: string | null; message: string }>;

@@ -454,8 +454,9 @@ export function createRtnetlinkRouting(opts: RtnetlinkRoutingOptions): Rtnetlink
       lastReport = report;
     }
     if (report.ops > 0) {
+      // Routine per-session changes are debug detail; emptied tables (a service went) are news.
       const tables = report.removedTables.length ? `; tables emptied: ${report.removedTables.join(', ')}` : '';
-      log('info', `routing: ${report.ops} kernel operation(s) in ${report.rounds} round(s)${tables}`);
+      log(tables ? 'info' : 'debug', `routing: ${report.ops} kernel operation(s) in ${report.rounds} round(s)${tables}`);
     }
     if (report.failures.length > 0) throw new RoutingApplyError(report.failures);
     if (clean) model = { json, snapshot: snapshotOf(desired, own), interfaces };
