@@ -135,6 +135,13 @@ async function waitKernelSessions(sb: Sandbox, want: number, timeoutMs: number):
   return seen;
 }
 
+/** `p`, or a clear error after `ms` (a call on a connection the bus dropped would never settle). */
+function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)));
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
 /** Resolves on the next stdout line (from now on) that matches. */
 function nextLine(proc: SandboxProcess, re: RegExp, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -231,6 +238,7 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
     console.log('\n## (a) ip rules vs sessions (SourceIPRule sessions over 3 uplinks; expected: 2 fwmark + 2 source rules per service, whatever the session count)');
     console.table(growthRows);
 
+    console.log('  starting the classified session');
     // The classified session, owned by a process running as the policy's uid.
     const holder = await Holder.start(sb, 'bench', { user: classified });
     const notifier = '/bench/classified';
@@ -252,6 +260,7 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
     const perSize: Row[] = [];
     const rawSizes: Record<string, unknown> = {};
     let bulk: ConnmanClient | null = null;
+    let movesDone = 0;
     for (const size of sizes) try {
       bulk?.disconnect();
       await waitKernelSessions(sb, 1, 600_000);
@@ -262,16 +271,27 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
       const repliedMs = performance.now() - t0;
       await waitKernelSessions(sb, size + 1, 600_000);
       const appliedMs = performance.now() - t0;
+      console.log(`  ${size} sessions applied from empty in ${r3(appliedMs)} ms; measuring moves, creates, statistics`);
       // Started after the bulk apply: thousands of events at once overrun nft monitor's socket.
+      // It listens only once it has read the ruleset (seconds at 10,000 sessions): a rule of a
+      // scratch table tells when it does.
       const monitor = sb.spawn(sb.devNs, ['nft', 'monitor', 'rules']);
-      await sleep(300);
+      await waitFor('nft monitor listening', async () => {
+        const ready = nextLine(monitor, /^add rule inet nsbenchprobe /, 1000);
+        await s0.run(s0.devNs, ['nft', 'add table inet nsbenchprobe; add chain inet nsbenchprobe c; add rule inet nsbenchprobe c counter']);
+        const ok = await ready.then(() => true, () => undefined);
+        await s0.run(s0.devNs, ['nft', 'delete table inet nsbenchprobe']);
+        return ok;
+      }, { timeoutMs: 120_000, intervalMs: 100 });
 
       // Move one: Change by the classified session's owner until `nft monitor` shows its chain's new rule.
       const moveMs: number[] = [];
       const replyMs: number[] = [];
       for (let i = 0; i < moves; i++) {
-        const to = i % 2 === 0 ? 'eth-c' : '*';
-        const expect = i % 2 === 0 ? 'eth-c' : 'eth-b';
+        // Alternates across sizes too: a Change to where the session already is changes nothing.
+        const toC = movesDone++ % 2 === 0;
+        const to = toC ? 'eth-c' : '*';
+        const expect = toC ? 'eth-c' : 'eth-b';
         const seen = nextLine(monitor, new RegExp(`^add rule inet netsession s_${target} `), 60_000);
         const m0 = performance.now();
         await holder.change(path, 'AllowedInterface', 's', to);
@@ -281,16 +301,18 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
         await holder.waitFor(notifier, (st) => st.Interface === expect, `moved to ${expect}`);
       }
 
-      // Create one more: CreateSession until `nft monitor` shows the new session chain's rule.
+      // Create one more: CreateSession until `nft monitor` shows the new session chain's rule,
+      // from a client of its own (connected now, so nothing of the bulk phase is queued for it).
+      const one = await ConnmanClient.connect(sb.dbusAddress!);
       const createMs: number[] = [];
       for (let i = 0; i < moves; i++) {
         const seen = nextLine(monitor, /^add rule inet netsession s_/, 20_000);
         seen.catch(() => undefined); // awaited below; a timeout must not be an unhandled rejection meanwhile
         const c0 = performance.now();
-        const { path: extra } = await b.createSession({ AllowedInterface: v.s('eth-b') }, `/one-more${size}/${i}`);
+        const { path: extra } = await within(20_000, 'CreateSession', one.createSession({ AllowedInterface: v.s('eth-b') }, `/onemore${size}/${i}`));
         await seen;
         createMs.push(performance.now() - c0);
-        await b.session(extra).destroy();
+        await within(20_000, 'Destroy', one.session(extra).destroy());
         await sleep(50);
       }
 
@@ -298,21 +320,22 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
       const statsMs: number[] = [];
       for (let i = 0; i < 3 * moves; i++) {
         const s0t = performance.now();
-        await c.call(path, NETSESSION_INTERFACE, 'GetStatistics', '', []);
+        await within(20_000, 'GetStatistics', one.call(path, NETSESSION_INTERFACE, 'GetStatistics', '', []));
         statsMs.push(performance.now() - s0t);
       }
       const floorMs: number[] = [];
       for (let i = 0; i < 3 * moves; i++) {
         const f0 = performance.now();
-        await c.call('/', 'org.freedesktop.DBus.Peer', 'Ping', '', []);
+        await within(20_000, 'Peer.Ping', one.call('/', 'org.freedesktop.DBus.Peer', 'Ping', '', []));
         floorMs.push(performance.now() - f0);
       }
+      one.disconnect();
       await monitor.kill('SIGTERM', 1000);
       const med = (xs: number[]) => r3(summarize(xs)?.median);
       rawSizes[size] = { repliedMs, appliedMs, moveMs, replyMs, createMs, statsMs, floorMs };
       perSize.push({
         'live sessions': size + 1,
-        [`apply ${size} from empty, until the kernel holds them (ms)`]: r3(appliedMs),
+        'apply the N sessions from empty, until the kernel holds them (ms)': r3(appliedMs),
         'CreateSession ×N, all replied (ms)': r3(repliedMs),
         'move one: Change → rule in the kernel (median ms)': med(moveMs),
         'move one: Change → reply (median ms)': med(replyMs),
@@ -335,7 +358,7 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
     const keys = Object.keys(perSize[0] ?? {}).filter((k) => k !== 'live sessions');
     console.table(
       keys.map((k) => {
-        const row: Row = { measurement: k.replace(/apply \d+ from empty/, 'apply N from empty') };
+        const row: Row = { measurement: k };
         for (const r of perSize) row[`${String(r['live sessions'])} live`] = r[k] ?? null;
         if (perSize.length > 1) row['last / first'] = r3(Number(perSize.at(-1)?.[k]) / Number(perSize[0]?.[k]));
         return row;
