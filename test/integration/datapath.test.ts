@@ -599,7 +599,7 @@ for (const backend of BACKENDS) {
 
     it('creating, moving and destroying sessions and a link event spawn no process (strace -f -e execve on the daemon)', async (tctx) => {
       if (backend.name !== 'nftables') {
-        console.log(`[datapath] no-spawn check: skipped for ${backend.name}, which runs iptables-restore and nfacct per change (docs/architecture.md); nftables is checked`);
+        console.log(`[datapath] no-spawn check: skipped for ${backend.name}, which runs iptables-restore per change (docs/architecture.md); nftables is checked`);
         tctx.skip();
         return;
       }
