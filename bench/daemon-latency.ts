@@ -79,7 +79,7 @@ const CONNMAND = {
   rss: { idle: 8036, idleAnon: 924, idleFile: 7112, with200: 8480, perSessionBytes: 2220 },
 };
 
-const BENCH_BUS_POLICY = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+export const BENCH_BUS_POLICY = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <policy user="root">

@@ -6,15 +6,17 @@
  * (a) `ip rule` count as sessions grow (1, 10, 100, 1,000 live SourceIPRule sessions spread over
  *     the three uplinks): must stay proportional to services (2 fwmark + 2 source rules per
  *     service, v4 and v6), not sessions; per-session objects live in nftables (chain + 2 counters).
- * (b) Time to apply 10,000 sessions: 10,000 CreateSession calls over D-Bus from one root client
- *     (64 in flight; AllowedInterface spread over the uplinks; no SourceIPRule, so the source
- *     maps stay empty and (d) measures the uid path), measured from the first call until the
- *     kernel holds all 10,001 sessions (the tx counter map has 10,001 elements; polled).
- * (c) Time to move one session with 10,000 live: its owner calls Change(AllowedInterface)
- *     (eth-b <-> eth-c); measured from the call until `nft monitor` reports the session chain's
- *     new rule (the end of the daemon's whole reconcile: engine, routing read-back, nft batch).
- *     The reply is timed too: for a session with an identity claim the daemon replies to Change
- *     only once the kernel holds the new state, so the two figures coincide.
+ * (b) At 1,000 and at 10,000 live sessions (each time from empty: the previous bulk client
+ *     leaves the bus first): the time to apply them — N CreateSession calls over D-Bus from one
+ *     root client (64 in flight; AllowedInterface spread over the uplinks; no SourceIPRule, so
+ *     the source maps stay empty and (d) measures the uid path), from the first call until the
+ *     kernel holds all N+1 sessions (the tx counter map's elements; polled);
+ * (c) at the same sizes, per-session operations: move one session (its owner calls
+ *     Change(AllowedInterface), eth-b <-> eth-c, measured until `nft monitor` reports the
+ *     session chain's new rule; the reply too, which for a session with an identity claim comes
+ *     once the kernel holds the new state); create one more (CreateSession until `nft monitor`
+ *     reports the new chain's rule); GetStatistics of one session (round trip, beside a
+ *     Peer.Ping floor). The table shows how each grows from the first size to the last.
  * (d) Per-packet cost of classification: tight loops in the device namespace (a node child) —
  *     N sequential TCP connects, N UDP sends each opening a new flow (distinct destination ports:
  *     every one is classified), N UDP sends on one connected flow (restore + count only) — as
@@ -37,6 +39,7 @@ import { startTestDaemon } from '../test/integration/harness/test-daemon.js';
 import { waitFor } from '../test/integration/harness/exec.js';
 import { createSandbox, integrationSkipReason, type RunAs, type Sandbox, type SandboxProcess } from '../test/integration/harness/sandbox.js';
 import { ConnmanClient, v } from '../test/integration/support/connman-client.js';
+import { NETSESSION_INTERFACE } from '../lib/protocol.js';
 import { Holder } from '../test/integration/support/session-holder.js';
 import { r3, summarize } from './stats.js';
 import { createTestUsers, removeTestUsers } from '../test/integration/support/test-users.js';
@@ -54,6 +57,8 @@ export interface DatapathBenchOptions {
   udpFlows?: number;
   udpPackets?: number;
   rounds?: number;
+  /** Live-session counts at which (b)/(c) are measured (default 1,000 and `sessions`). */
+  sizes?: number[];
 }
 
 const OUT_DIR = join(REPO_ROOT, '.bench-out');
@@ -130,12 +135,19 @@ async function waitKernelSessions(sb: Sandbox, want: number, timeoutMs: number):
   return seen;
 }
 
+/** `p`, or a clear error after `ms` (a call on a connection the bus dropped would never settle). */
+function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)));
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
 /** Resolves on the next stdout line (from now on) that matches. */
 function nextLine(proc: SandboxProcess, re: RegExp, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       off();
-      reject(new Error(`no line matching ${String(re)} within ${timeoutMs} ms`));
+      reject(new Error(`no line matching ${String(re)} within ${timeoutMs} ms (last output: ${proc.stdout.slice(-300)})`));
     }, timeoutMs);
     const off = proc.onLine((line, stream) => {
       if (stream !== 'stdout' || !re.test(line)) return;
@@ -226,6 +238,7 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
     console.log('\n## (a) ip rules vs sessions (SourceIPRule sessions over 3 uplinks; expected: 2 fwmark + 2 source rules per service, whatever the session count)');
     console.table(growthRows);
 
+    console.log('  starting the classified session');
     // The classified session, owned by a process running as the policy's uid.
     const holder = await Holder.start(sb, 'bench', { user: classified });
     const notifier = '/bench/classified';
@@ -242,54 +255,121 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
     const seenFrom = (await sb.httpLog()).find((e) => e.path === check)?.client;
     if (seenFrom !== sb.uplink('eth-b').devAddr4) throw new Error(`the classified uid's traffic did not leave through eth-b (server saw ${String(seenFrom)})`);
 
-    // (b) apply 10,000 sessions.
-    const bulk = await ConnmanClient.connect(sb.dbusAddress!);
-    const t0 = performance.now();
-    await createMany(bulk, total, '/bulk', (i) => ({ AllowedInterface: v.s(UPLINKS[i % 3]!) }));
-    const repliedMs = performance.now() - t0;
-    await waitKernelSessions(sb, total + 1, 600_000);
-    const appliedMs = performance.now() - t0;
+    // (b)/(c) at each size: apply from empty, move one, create one more, read one session's statistics.
+    const sizes = [...new Set([...(opts.sizes ?? [1000, total]).filter((n) => n <= total), total])].sort((a, b) => a - b);
+    const perSize: Row[] = [];
+    const rawSizes: Record<string, unknown> = {};
+    let bulk: ConnmanClient | null = null;
+    let movesDone = 0;
+    for (const size of sizes) try {
+      bulk?.disconnect();
+      await waitKernelSessions(sb, 1, 600_000);
+      bulk = await ConnmanClient.connect(sb.dbusAddress!);
+      const b = bulk;
+      const t0 = performance.now();
+      await createMany(b, size, `/bulk${size}`, (i) => ({ AllowedInterface: v.s(UPLINKS[i % 3]!) }));
+      const repliedMs = performance.now() - t0;
+      await waitKernelSessions(sb, size + 1, 600_000);
+      const appliedMs = performance.now() - t0;
+      console.log(`  ${size} sessions applied from empty in ${r3(appliedMs)} ms; measuring moves, creates, statistics`);
+      // Started after the bulk apply: thousands of events at once overrun nft monitor's socket.
+      // It listens only once it has read the ruleset (seconds at 10,000 sessions): a rule of a
+      // scratch table tells when it does.
+      const monitor = sb.spawn(sb.devNs, ['nft', 'monitor', 'rules']);
+      await waitFor('nft monitor listening', async () => {
+        const ready = nextLine(monitor, /^add rule inet nsbenchprobe /, 1000);
+        await s0.run(s0.devNs, ['nft', 'add table inet nsbenchprobe; add chain inet nsbenchprobe c; add rule inet nsbenchprobe c counter']);
+        const ok = await ready.then(() => true, () => undefined);
+        await s0.run(s0.devNs, ['nft', 'delete table inet nsbenchprobe']);
+        return ok;
+      }, { timeoutMs: 120_000, intervalMs: 100 });
+
+      // Move one: Change by the classified session's owner until `nft monitor` shows its chain's new rule.
+      const moveMs: number[] = [];
+      const replyMs: number[] = [];
+      for (let i = 0; i < moves; i++) {
+        // Alternates across sizes too: a Change to where the session already is changes nothing.
+        const toC = movesDone++ % 2 === 0;
+        const to = toC ? 'eth-c' : '*';
+        const expect = toC ? 'eth-c' : 'eth-b';
+        const seen = nextLine(monitor, new RegExp(`^add rule inet netsession s_${target} `), 60_000);
+        const m0 = performance.now();
+        await holder.change(path, 'AllowedInterface', 's', to);
+        replyMs.push(performance.now() - m0);
+        await seen;
+        moveMs.push(performance.now() - m0);
+        await holder.waitFor(notifier, (st) => st.Interface === expect, `moved to ${expect}`);
+      }
+
+      // Create one more: CreateSession until `nft monitor` shows the new session chain's rule,
+      // from a client of its own (connected now, so nothing of the bulk phase is queued for it).
+      const one = await ConnmanClient.connect(sb.dbusAddress!);
+      const createMs: number[] = [];
+      for (let i = 0; i < moves; i++) {
+        const seen = nextLine(monitor, /^add rule inet netsession s_/, 20_000);
+        seen.catch(() => undefined); // awaited below; a timeout must not be an unhandled rejection meanwhile
+        const c0 = performance.now();
+        const { path: extra } = await within(20_000, 'CreateSession', one.createSession({ AllowedInterface: v.s('eth-b') }, `/onemore${size}/${i}`));
+        await seen;
+        createMs.push(performance.now() - c0);
+        await within(20_000, 'Destroy', one.session(extra).destroy());
+        await sleep(50);
+      }
+
+      // Statistics of one session (the daemon reads that session's two counters).
+      const statsMs: number[] = [];
+      for (let i = 0; i < 3 * moves; i++) {
+        const s0t = performance.now();
+        await within(20_000, 'GetStatistics', one.call(path, NETSESSION_INTERFACE, 'GetStatistics', '', []));
+        statsMs.push(performance.now() - s0t);
+      }
+      const floorMs: number[] = [];
+      for (let i = 0; i < 3 * moves; i++) {
+        const f0 = performance.now();
+        await within(20_000, 'Peer.Ping', one.call('/', 'org.freedesktop.DBus.Peer', 'Ping', '', []));
+        floorMs.push(performance.now() - f0);
+      }
+      one.disconnect();
+      await monitor.kill('SIGTERM', 1000);
+      const med = (xs: number[]) => r3(summarize(xs)?.median);
+      rawSizes[size] = { repliedMs, appliedMs, moveMs, replyMs, createMs, statsMs, floorMs };
+      perSize.push({
+        'live sessions': size + 1,
+        'apply the N sessions from empty, until the kernel holds them (ms)': r3(appliedMs),
+        'CreateSession ×N, all replied (ms)': r3(repliedMs),
+        'move one: Change → rule in the kernel (median ms)': med(moveMs),
+        'move one: Change → reply (median ms)': med(replyMs),
+        'create one more: CreateSession → rule in the kernel (median ms)': med(createMs),
+        'GetStatistics of one session, round trip (median ms)': med(statsMs),
+        'floor: Peer.Ping round trip (median ms)': med(floorMs),
+      });
+    } catch (err) {
+      writeFileSync(join(OUT_DIR, 'datapath-failure.log'), `${(err as Error).stack}\n--- daemon log\n${daemon.stderr}`);
+      throw new Error(`${(err as Error).message}; daemon log: ${daemon.stderr.slice(-2000)}`);
+    }
+    raw.sizes = rawSizes;
     const objects = await nftObjects(sb);
     const rulesAt = await ipRules(sb);
-    const applyRows: Row[] = [
-      { measurement: `CreateSession ×${total} over D-Bus, all replied`, ms: r3(repliedMs), 'per session ms': r3(repliedMs / total) },
-      { measurement: `… until the kernel holds all ${total + 1} sessions`, ms: r3(appliedMs), 'per session ms': r3(appliedMs / total) },
-    ];
-    raw.apply = { repliedMs, appliedMs, nftChains: objects.chains, nftCounters: objects.counters, ipRules: rulesAt };
-    console.log(`\n## (b) apply ${total} sessions through the daemon (D-Bus CreateSession, ${IN_FLIGHT} in flight) — nft: ${objects.chains} chains, ${objects.counters} counters; ip rules of ours: ${rulesAt.ours}`);
-    console.table(applyRows);
-
-    // (c) move one session with 10,000 live.
-    const monitor = sb.spawn(sb.devNs, ['nft', 'monitor', 'rules']);
-    await sleep(300);
-    const moveMs: number[] = [];
-    const replyMs: number[] = [];
-    for (let i = 0; i < moves; i++) {
-      const to = i % 2 === 0 ? 'eth-c' : '*';
-      const expect = i % 2 === 0 ? 'eth-c' : 'eth-b';
-      const seen = nextLine(monitor, new RegExp(`^add rule inet netsession s_${target} `), 60_000);
-      const m0 = performance.now();
-      await holder.change(path, 'AllowedInterface', 's', to);
-      replyMs.push(performance.now() - m0);
-      await seen;
-      moveMs.push(performance.now() - m0);
-      await holder.waitFor(notifier, (s) => s.Interface === expect, `moved to ${expect}`);
-    }
-    await monitor.kill('SIGTERM', 1000);
-    const moveSummary = summarize(moveMs);
-    const replySummary = summarize(replyMs);
-    raw.move = { moveMs, replyMs };
-    console.log(`\n## (c) move one session (Change AllowedInterface by its owner) with ${total + 1} live`);
-    console.table([
-      { measurement: 'Change → reply', n: replySummary?.n ?? 0, 'median ms': r3(replySummary?.median), 'min ms': r3(replySummary?.min), 'max ms': r3(replySummary?.max) },
-      { measurement: 'Change → new chain rule in the kernel (nft monitor)', n: moveSummary?.n ?? 0, 'median ms': r3(moveSummary?.median), 'min ms': r3(moveSummary?.min), 'max ms': r3(moveSummary?.max) },
-    ]);
+    raw.apply = { nftChains: objects.chains, nftCounters: objects.counters, ipRules: rulesAt };
+    console.log(
+      `\n## (b)/(c) per-session operations at ${sizes.join(' and ')} live sessions (targets at 10,000: move < 10 ms, create < 5 ms, apply 10,000 < 2 s, statistics read < 1 ms; ` +
+        `a per-session figure must not grow with the count) — nft at the end: ${objects.chains} chains, ${objects.counters} counters; ip rules of ours: ${rulesAt.ours}`,
+    );
+    const keys = Object.keys(perSize[0] ?? {}).filter((k) => k !== 'live sessions');
+    console.table(
+      keys.map((k) => {
+        const row: Row = { measurement: k };
+        for (const r of perSize) row[`${String(r['live sessions'])} live`] = r[k] ?? null;
+        if (perSize.length > 1) row['last / first'] = r3(Number(perSize.at(-1)?.[k]) / Number(perSize[0]?.[k]));
+        return row;
+      }),
+    );
 
     // (d) per-packet cost.
     const withTable = await measure(classified);
     const missing = await measure(unclassified);
     holder.close();
-    bulk.disconnect();
+    bulk?.disconnect();
     const stopped = await daemon.kill('SIGTERM', 60_000);
     if (stopped.code !== 0) throw new Error(`daemon did not stop cleanly: ${JSON.stringify(stopped)}`);
     const gone = await sb.run(sb.devNs, ['nft', 'list', 'tables']);

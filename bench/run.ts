@@ -9,6 +9,7 @@ import { runDaemonBench } from './daemon-latency.js';
 import { runDatapathBench } from './datapath.js';
 import { runManageBench } from './manage.js';
 import { runSdkBench } from './sdk.js';
+import { runSourceIpRuleBench } from './source-ip-rule.js';
 
 console.log('# core: one link event with N live sessions (target: < 5 ms at 10,000, linear or better)');
 console.table(runCoreBench());
@@ -21,12 +22,16 @@ await runDaemonBench();
 console.log('\n# call path: the D-Bus round trips and carrier loss beside connmand as ratios, and the daemon\'s CPU profile (a few minutes)');
 await runCallPathBench();
 
+// Needs root, `ip netns` and connmand; prints why when it cannot run.
+console.log('\n# SourceIPRule sessions: netsessiond / connmand 1.41, both run here (a few minutes)');
+await runSourceIpRuleBench();
+
 // Needs root and `ip netns` too; prints why when it cannot run.
 console.log('\n# SDK: createSession latency through the SDK, and session.fetch vs plain fetch, in a sandbox');
 await runSdkBench();
 
 // Needs root and `ip netns` too; prints why when it cannot run.
-console.log('\n# datapath: kernel rules and marking through the daemon — ip rules vs sessions, apply 10,000 sessions, move one, per-packet cost (a minute or two)');
+console.log('\n# datapath: kernel rules and marking through the daemon — ip rules vs sessions; apply from empty, move one, create one more, statistics of one at 1,000 and 10,000 sessions; per-packet cost (a few minutes)');
 await runDatapathBench();
 
 // Needs root and `ip netns` too; prints why when it cannot run.

@@ -26,6 +26,7 @@ export class KernelSync {
   #running = false;
   #again = false;
   #verify = false;
+  #routingStale = false;
   #idle: Promise<void> = Promise.resolve();
   #stopped = false;
   readonly #gen = { requested: 0, routed: 0, done: 0 };
@@ -52,8 +53,9 @@ export class KernelSync {
   }
 
   /**
-   * Asks for a reconcile. Routing always reads the kernel back (few services: cheap); the
-   * firewall does when `verify` (its adapter may otherwise diff against what it applied last).
+   * Asks for a reconcile. With `verify` both adapters read the kernel back first; otherwise each
+   * may plan against what it applied last (routing still reads back after
+   * {@link KernelSync.routingMayHaveChanged}).
    */
   request(verify = false): void {
     // Once stopping only the final clear() may touch the kernel: a late event (clients leaving
@@ -72,6 +74,14 @@ export class KernelSync {
     this.#idle = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#loop());
   }
 
+  /**
+   * The kernel may have changed routes of ours on its own (a link went down or lost an address:
+   * its routes go with it): the next routing apply reads the kernel back.
+   */
+  routingMayHaveChanged(): void {
+    this.#routingStale = true;
+  }
+
   async #loop(): Promise<void> {
     const { routing, firewall, log } = this.#d;
     if (this.#stopped) {
@@ -82,12 +92,14 @@ export class KernelSync {
     do {
       this.#again = false;
       const verify = this.#verify;
+      const verifyRouting = verify || this.#routingStale;
       this.#verify = false;
+      this.#routingStale = false;
       const gen = this.#gen.requested;
       const desired = this.#d.desired();
       // Routes and rules first, so a newly marked packet never meets a rule without routes.
       try {
-        await routing?.apply(desired.routing);
+        await routing?.apply(desired.routing, { verify: verifyRouting });
       } catch (err) {
         log('error', `routing reconcile failed: ${(err as Error).message}`);
       }

@@ -149,7 +149,11 @@ export interface KernelState {
 
 /** Applies routing (rules, per-service tables) by reconciling with what the kernel holds. */
 export interface Routing {
-  apply(desired: RoutingState): Promise<void>;
+  /**
+   * Makes the kernel hold `desired`. An adapter may plan against what it applied last; with
+   * `verify` it must read the kernel back first (undoing changes made from outside).
+   */
+  apply(desired: RoutingState, opts?: { verify?: boolean }): Promise<void>;
   /** Removes everything the daemon owns. */
   clear(): Promise<void>;
 }
@@ -172,9 +176,13 @@ export interface Counters {
   txPackets: bigint;
 }
 
-/** Reads and resets per-session counters in one dump. */
+/** Reads and resets per-session counters. */
 export interface Accounting {
-  read(): Promise<Map<string, Counters>>;
+  /**
+   * Counters by session key: of every session (one dump), or with `sessionKeys` of those
+   * sessions at least (an adapter that can reads just them; others may come along).
+   */
+  read(sessionKeys?: readonly string[]): Promise<Map<string, Counters>>;
   reset(sessionKeys: string[]): Promise<void>;
 }
 

@@ -468,6 +468,8 @@ export class Runtime implements DaemonApi {
   }
 
   #linkEvent(e: LinkEvent): void {
+    // Before apply(), which may start a reconcile at once.
+    this.#kernel.routingMayHaveChanged();
     this.apply(e.type === 'link' ? this.engine.linkChanged(e.facts) : this.engine.linkRemoved(e.ifindex));
     // The kernel may have dropped routes of ours on its own (IPv4 routes go with a link's
     // carrier), which the plan cannot show: re-read the managed links. Observed links' events
@@ -752,7 +754,7 @@ export class Runtime implements DaemonApi {
   async statistics(caller: BusCaller, path: string): Promise<SessionStatistics> {
     const s = this.#owned(caller, path);
     if (!this.#d.accounting) throw new NotSupportedError('per-session statistics need the kernel datapath (not configured)');
-    const c = (await this.#d.accounting.read()).get(s.key);
+    const c = (await this.#d.accounting.read([s.key])).get(s.key);
     return c ?? { rxBytes: 0n, txBytes: 0n, rxPackets: 0n, txPackets: 0n };
   }
 

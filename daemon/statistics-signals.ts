@@ -97,7 +97,7 @@ export class StatisticsSignals {
     try {
       let counters: Map<string, Counters> | null = null;
       try {
-        counters = await this.#d.accounting.read();
+        counters = await this.#d.accounting.read([...new Set(due.map((s) => s.sessionKey))]);
       } catch (err) {
         this.#d.log('warn', `statistics signals: cannot read the session counters: ${(err as Error).message}`);
       }

@@ -6,7 +6,7 @@
 # test namespace, which the check at the end enforces. man-db and groff-base render the man
 # pages in their test; bash and zsh load the shell completion in theirs.
 set -euo pipefail
-PKGS="iproute2 dbus nftables iptables nfacct procps util-linux connman udhcpc dnsmasq-base ethtool curl busybox man-db groff-base bash zsh systemd"
+PKGS="iproute2 dbus nftables iptables nfacct procps util-linux connman udhcpc dnsmasq-base ethtool curl busybox man-db groff-base bash zsh systemd strace"
 missing=$(for p in $PKGS; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"; done)
 check_no_root_connmand() {
   # A connmand in the root namespace would take over this machine's network. If the install

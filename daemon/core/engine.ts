@@ -22,7 +22,8 @@ import {
   ServiceNotFoundError,
 } from './errors.js';
 import { addClaim, checkCgroupOwner, checkCgroupPath, type CgroupDirOwner } from './cgroup-claims.js';
-import { computeKernelState, type KernelSessionInput } from './kernel-state.js';
+import type { KernelSessionInput } from './kernel-state.js';
+import { KernelStateMemo } from './kernel-state-memo.js';
 import { mergeSettings, parsePolicyFile, PolicySet } from './policy.js';
 import type { ActiveSession } from './manage-autoconnect.js';
 import { ManageState, type ManageConfig, type ManagePlan } from './manage.js';
@@ -81,6 +82,7 @@ export class Engine {
   readonly #byOwner = new Map<string, Set<Session>>();
   readonly #countByUid = new Map<number, number>();
   readonly #groups = new Map<string, Group>();
+  readonly #kernelMemo = new KernelStateMemo();
   readonly #alloc: Allocations;
   #policies = PolicySet.empty();
   #serial = 0;
@@ -510,7 +512,10 @@ export class Engine {
 
   // ---------------------------------------------------------------- kernel
 
-  /** The desired kernel state for the current services and sessions. */
+  /**
+   * The desired kernel state for the current services and sessions, kept up to date per change
+   * (unchanged parts are the previous call's objects; see kernel-state-memo.ts).
+   */
   kernelState(): KernelState {
     const services = this.registry.ranked
       .filter((s) => s.alloc !== null)
@@ -538,7 +543,7 @@ export class Engine {
         sourceIPRule: s.effective.sourceIPRule,
       });
     }
-    return computeKernelState({ config: this.config, services, sessions });
+    return this.#kernelMemo.compute({ config: this.config, services, sessions });
   }
 
   // ---------------------------------------------------------------- internals

@@ -38,6 +38,7 @@ import type {
   IdentityKind,
   KernelState,
   PolicyRule,
+  RoutingState,
   ServiceRouting,
   SessionMarking,
   TableRoute,
@@ -190,6 +191,11 @@ function formatAddress(family: Family, bytes: readonly number[]): string {
   return family === 4 ? bytes.join('.') : formatV6(bytes);
 }
 
+/** The address as bytes in network order (4 or 16), or null when it does not parse. */
+export function addressBytes(family: Family, address: string): number[] | null {
+  return parseAddress(family, address);
+}
+
 /** The address in canonical text (dotted quad, RFC 5952 for v6), or null when it does not parse. */
 export function canonicalAddress(family: Family, address: string): string | null {
   const bytes = parseAddress(family, address);
@@ -258,7 +264,7 @@ interface GlobalAddress {
   prefixLength: number;
 }
 
-interface PreparedService {
+export interface PreparedService {
   input: KernelServiceInput;
   /** Global addresses, canonical, de-duplicated, in input order. */
   globals: GlobalAddress[];
@@ -305,26 +311,17 @@ function prepareService(svc: KernelServiceInput): PreparedService {
   return { input: svc, globals, routes };
 }
 
-/**
- * Computes the whole desired kernel state. Pure and deterministic; see the module comment for
- * the model and the ownership rule.
- */
-export function computeKernelState(input: KernelInput): KernelState {
-  const { config } = input;
-
+/** Connected services, prepared (canonical global addresses, table routes), by id. */
+export function connectedServices(services: readonly KernelServiceInput[]): Map<string, PreparedService> {
   const connected = new Map<string, PreparedService>();
-  for (const svc of input.services) {
+  for (const svc of services) {
     if (svc.connected) connected.set(svc.id, prepareService(svc));
   }
+  return connected;
+}
 
-  const sessions = [...input.sessions].sort((a, b) => cmpNum(a.serial, b.serial) || cmpStr(a.sessionKey, b.sessionKey));
-
-  const wantsSourceRules = new Set<string>();
-  for (const s of sessions) {
-    if (s.sourceIPRule && s.serviceId !== null) wantsSourceRules.add(s.serviceId);
-  }
-
-  // Routing: tables and rules per connected service.
+/** Tables and rules per connected service; `wantsSourceRules`: services a SourceIPRule session is bound to. */
+export function routingOf(config: CoreConfig, connected: ReadonlyMap<string, PreparedService>, wantsSourceRules: (serviceId: string) => boolean): RoutingState {
   const services: ServiceRouting[] = [];
   const rules: PolicyRule[] = [];
   for (const p of connected.values()) {
@@ -335,7 +332,7 @@ export function computeKernelState(input: KernelInput): KernelState {
     for (const family of [4, 6] as const) {
       if (families.has(family)) rules.push({ kind: 'fwmark', family, priority: prio.fwmark, mark, mask: config.markMask, table });
     }
-    if (p.input.sourceRules === true || wantsSourceRules.has(id)) {
+    if (p.input.sourceRules === true || wantsSourceRules(id)) {
       for (const a of p.globals) {
         rules.push({ kind: 'source', family: a.family, priority: prio.source, src: a.address, srcLen: a.family === 4 ? 32 : 128, table });
       }
@@ -343,41 +340,88 @@ export function computeKernelState(input: KernelInput): KernelState {
   }
   services.sort((a, b) => cmpStr(a.serviceId, b.serviceId));
   rules.sort(cmpRule);
+  return { services, rules };
+}
+
+/** A session's marking: the service's mark, interface and first global address per family (SNAT). */
+export function markingOf(s: Pick<KernelSessionInput, 'sessionKey' | 'tag'>, svc: PreparedService | undefined): SessionMarking {
+  const mark = svc ? svc.input.mark : 0;
+  const snat: SessionMarking['snat'] = [];
+  if (svc && mark !== 0) {
+    for (const family of [4, 6] as const) {
+      const first = svc.globals.find((a) => a.family === family);
+      if (first) snat.push({ family, address: first.address });
+    }
+  }
+  return { sessionKey: s.sessionKey, mark, tag: s.tag, ifname: svc ? svc.input.ifname : '', snat };
+}
+
+/** One identity a session claims, normalised; `id` is the same for every claimant. */
+export interface SessionClaim {
+  id: string;
+  kind: IdentityKind;
+  key: string;
+  family?: Family;
+}
+
+/** The identities a session claims, in claim order: policy claims, then its service's addresses (SourceIPRule). */
+export function claimsOf(s: Pick<KernelSessionInput, 'claims' | 'sourceIPRule'>, svc: PreparedService | undefined): SessionClaim[] {
+  const out: SessionClaim[] = [];
+  for (const c of s.claims) {
+    const key = normaliseKey(c.kind, c.key);
+    out.push({ id: `${c.kind}\u0000${key}`, kind: c.kind, key });
+  }
+  if (s.sourceIPRule && svc) {
+    for (const a of svc.globals) out.push({ id: `source\u0000${a.address}`, kind: 'source', key: a.address, family: a.family });
+  }
+  return out;
+}
+
+/** The classifier of a claim owned by `sessionKey`. */
+export function classifierOf(c: SessionClaim, sessionKey: string): Classifier {
+  return c.family === undefined ? { kind: c.kind, key: c.key, sessionKey } : { kind: c.kind, key: c.key, family: c.family, sessionKey };
+}
+
+/** Session order of the output: creation order (serial), then key. */
+export function cmpSession(a: Pick<KernelSessionInput, 'serial' | 'sessionKey'>, b: Pick<KernelSessionInput, 'serial' | 'sessionKey'>): number {
+  return cmpNum(a.serial, b.serial) || cmpStr(a.sessionKey, b.sessionKey);
+}
+
+export { cmpClassifier };
+
+/**
+ * Computes the whole desired kernel state. Pure and deterministic; see the module comment for
+ * the model and the ownership rule. (The engine keeps it up to date per change with
+ * {@link KernelStateMemo}, which must agree with this function.)
+ */
+export function computeKernelState(input: KernelInput): KernelState {
+  const { config } = input;
+  const connected = connectedServices(input.services);
+  const sessions = [...input.sessions].sort(cmpSession);
+
+  const wantsSourceRules = new Set<string>();
+  for (const s of sessions) {
+    if (s.sourceIPRule && s.serviceId !== null) wantsSourceRules.add(s.serviceId);
+  }
+  const routing = routingOf(config, connected, (id) => wantsSourceRules.has(id));
 
   // Firewall: one marking per session, one classifier per claimed identity (its owner's).
   const markings: SessionMarking[] = [];
   const owners = new Map<string, { classifier: Classifier; owner: KernelSessionInput }>();
-  const claim = (s: KernelSessionInput, kind: IdentityKind, rawKey: string, family?: Family): void => {
-    const key = normaliseKey(kind, rawKey);
-    const id = `${kind}\u0000${key}`;
-    const current = owners.get(id);
-    if (current && ownerOf(current.owner, s) <= 0) return;
-    const classifier: Classifier = family === undefined ? { kind, key, sessionKey: s.sessionKey } : { kind, key, family, sessionKey: s.sessionKey };
-    owners.set(id, { classifier, owner: s });
-  };
-
   for (const s of sessions) {
     const svc = s.serviceId === null ? undefined : connected.get(s.serviceId);
-    const mark = svc ? svc.input.mark : 0;
-    const snat: SessionMarking['snat'] = [];
-    if (svc && mark !== 0) {
-      for (const family of [4, 6] as const) {
-        const first = svc.globals.find((a) => a.family === family);
-        if (first) snat.push({ family, address: first.address });
-      }
-    }
-    markings.push({ sessionKey: s.sessionKey, mark, tag: s.tag, ifname: svc ? svc.input.ifname : '', snat });
-
-    for (const c of s.claims) claim(s, c.kind, c.key);
-    if (s.sourceIPRule && svc) {
-      for (const a of svc.globals) claim(s, 'source', a.address, a.family);
+    markings.push(markingOf(s, svc));
+    for (const c of claimsOf(s, svc)) {
+      const current = owners.get(c.id);
+      if (current && ownerOf(current.owner, s) <= 0) continue;
+      owners.set(c.id, { classifier: classifierOf(c, s.sessionKey), owner: s });
     }
   }
 
   const classifiers = [...owners.values()].map((o) => o.classifier).sort(cmpClassifier);
 
   return {
-    routing: { services, rules },
+    routing,
     firewall: { mask: config.markMask, tagMask: config.sessionTagMask, sessions: markings, classifiers },
   };
 }

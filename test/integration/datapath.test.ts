@@ -48,6 +48,7 @@ import { waitFor } from './harness/exec.js';
 import { createSandbox, requireRoot, type HttpRequestResult, type RunAs, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
 import { ConnmanClient, unwrap, v } from './support/connman-client.js';
 import { Holder } from './support/session-holder.js';
+import { traceExecs } from './support/exec-trace.js';
 import { createTestUsers, removeCgroupDirs, removeTestUsers, tracedRequest, type TracedRequestOptions } from './support/test-users.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -594,6 +595,41 @@ for (const backend of BACKENDS) {
       await waitFor('source rules gone', async () => ((await routingDump()).rules.v4.some((r) => ourRule(r) && r.src === addr('eth-b')) ? undefined : true));
       await waitFor('source classifier gone', async () => ((await backend.ownerOf(sb, 'source', addr('eth-b'))) === null ? true : undefined));
       await control('src-after');
+    });
+
+    it('creating, moving and destroying sessions and a link event spawn no process (strace -f -e execve on the daemon)', async (tctx) => {
+      if (backend.name !== 'nftables') {
+        console.log(`[datapath] no-spawn check: skipped for ${backend.name}, which runs iptables-restore per change (docs/architecture.md); nftables is checked`);
+        tctx.skip();
+        return;
+      }
+      const trace = await traceExecs(sb, daemon.pid);
+      let execs: string[] = [];
+      try {
+        // Routing (source rules) and firewall (source classifier, chain, counters) on create.
+        const { path, n } = await client.createSession({ AllowedInterface: v.s('eth-b'), SourceIPRule: v.b(true) }, `/dp/nospawn${++seq}`);
+        await n.waitFor((st) => st.Interface === 'eth-b' && st.SourceIPRule === true, 10_000, 'source session on eth-b');
+        const key = await waitFor('source classifier', () => backend.ownerOf(sb, 'source', addr('eth-b')).then((k) => k ?? undefined));
+        // A move: the classifier follows to eth-c's address, the session's mark to eth-c.
+        await client.session(path).change('AllowedInterface', v.s('eth-c'));
+        await n.waitFor((st) => st.Interface === 'eth-c', 10_000, 'moved to eth-c');
+        await waitFor('classifier on eth-c', async () => ((await backend.ownerOf(sb, 'source', addr('eth-c'))) === key ? true : undefined));
+        // A link event: eth-b's carrier goes and comes back; A fails over and returns.
+        await sb.setCarrier('eth-b', false);
+        try {
+          await hA.waitFor(notifierA, (st) => st.Interface === 'eth-c', 'A failed over to eth-c');
+          await kernelMoved(keyA, 'eth-c');
+        } finally {
+          await sb.setCarrier('eth-b', true);
+        }
+        await hA.waitFor(notifierA, (st) => st.Interface === 'eth-b', 'A back on eth-b');
+        await kernelMoved(keyA, 'eth-b');
+        await client.session(path).destroy();
+        await waitFor('classifier gone', async () => ((await backend.ownerOf(sb, 'source', addr('eth-c'))) === null ? true : undefined));
+      } finally {
+        execs = await trace.stop();
+      }
+      expect(execs).toEqual([]);
     });
 
     it('GetStatistics counts exactly what the session\'s traffic carried (v4 and v6, headers included)', async () => {

@@ -12,6 +12,8 @@
  * | bound to eth-b / eth-c addresses, v4 and v6    | through router 2 / 3, replies accepted (rp_filter)            |
  * | apply again; readActual                       | 0 kernel operations; reads back the desired rules and routes   |
  * | `ip rule del` of one of ours                  | next apply restores it with 1 operation                       |
+ * | in one run: a change after a clean apply       | planned from the model: its own operations, no dump; a rule   |
+ * |                                               | deleted from outside stays gone until the next verify         |
  * | strict rp_filter, source-rule path            | works (measured), next apply relaxes it again (1 operation)   |
  * | strict rp_filter, fwmark path (no mark restore)| replies dropped by rp_filter; loose (our setting) accepts them |
  * | a route on a missing interface                | that op fails (summary error), all others applied             |
@@ -41,14 +43,14 @@ interface StepResult {
   ok: boolean;
   ms: number;
   lastOps: number;
-  report: { ops: number; rounds: number; skipped: string[]; failures: Array<{ op: string; code: string | null }>; removedTables: number[] };
+  report: { ops: number; rounds: number; skipped: string[]; failures: Array<{ op: string; code: string | null }>; removedTables: number[]; reads: number };
   logs: string[];
   error?: string;
   failures?: Array<{ op: string; code: string | null; message: string }>;
   actual?: RoutingState;
 }
 
-type Step = { cmd: 'apply'; desired: RoutingState } | { cmd: 'clear' } | { cmd: 'read' };
+type Step = { cmd: 'apply'; desired: RoutingState; verify?: boolean } | { cmd: 'clear' } | { cmd: 'read' } | { cmd: 'exec'; argv: string[] };
 
 let sb: Sandbox;
 let b: Uplink;
@@ -341,6 +343,31 @@ describe.skipIf(!supported)('rtnetlink routing adapter (device namespace, real p
     expect(await ourRules()).not.toEqual(expectedRules());
     const r = await apply(main());
     expect(r.lastOps).toBe(1);
+    expect(await ourRules()).toEqual(expectedRules());
+    await expectForeignIntact();
+  });
+
+  it('within one run, a change is planned from the model of the last apply (no dump); verify reads the kernel back', async () => {
+    const base = main();
+    const pb = prio(1);
+    // Without eth-b's v4 source rule (its session dropped SourceIPRule for v4, say).
+    const fewer: RoutingState = { ...base, rules: base.rules.filter((r) => !(r.kind === 'source' && r.family === 4 && r.table === 10001)) };
+    const del = ['ip', 'rule', 'del', 'pref', String(pb.fwmark), 'fwmark', '0x10000/0x0fff0000', 'lookup', '10001'];
+    const [first, change, same, , trusted, verified] = await drive([
+      { cmd: 'apply', desired: fewer },
+      { cmd: 'apply', desired: base },
+      { cmd: 'apply', desired: base },
+      { cmd: 'exec', argv: del },
+      { cmd: 'apply', desired: fewer },
+      { cmd: 'apply', desired: base, verify: true },
+    ]);
+    expect(first?.report.reads).toBe(1);
+    expect(change).toMatchObject({ ok: true, lastOps: 1, report: { reads: 0 } });
+    expect(same).toMatchObject({ ok: true, lastOps: 0, report: { reads: 0 } });
+    // Removing the source rule is planned from the model: the rule deleted from outside is not seen...
+    expect(trusted).toMatchObject({ ok: true, lastOps: 1, report: { reads: 0 } });
+    // ...until the verify, which reads the kernel and puts both back.
+    expect(verified).toMatchObject({ ok: true, lastOps: 2, report: { reads: 1 } });
     expect(await ourRules()).toEqual(expectedRules());
     await expectForeignIntact();
   });

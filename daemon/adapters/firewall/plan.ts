@@ -52,7 +52,7 @@ function outside(value: number, mask: number): number {
   return (value & ~mask) >>> 0;
 }
 
-function checkSession(s: SessionMarking, state: FirewallState, naming: FirewallNaming): string | null {
+export function checkSession(s: SessionMarking, state: FirewallState, naming: FirewallNaming): string | null {
   if (!naming.sessionKey.test(s.sessionKey)) return `session key ${JSON.stringify(s.sessionKey)} is not a valid ${naming.sessionKeyProblem}`;
   if (!Number.isInteger(s.tag) || s.tag <= 0 || s.tag > UINT32_MAX || outside(s.tag, state.tagMask) !== 0) {
     return `session ${s.sessionKey}: tag ${String(s.tag)} is zero or outside tagMask ${naming.hex(state.tagMask)}`;

@@ -2,14 +2,25 @@
  * The nftables datapath: {@link Firewall} (classification, marking, SNAT) and {@link Accounting}
  * (per-session counters) over one table `inet <table>` that the daemon owns.
  *
- * Reconciliation: every apply computes the desired table (ruleset.ts), diffs it against what the
- * kernel holds (diff.ts) and runs the difference as one nft transaction (script.ts, nft.ts).
+ * Two paths:
+ * - **Session path** (every apply that is not a verify): the change from the state applied last
+ *   (delta.ts) goes to the kernel as one nf_tables netlink batch over the daemon's own socket
+ *   (netlink-client.ts): no process spawned, cost proportional to what changed. It covers
+ *   sessions added, removed, moved or re-tagged and uid/gid/source classifiers.
+ * - **Full path** (start-up, verify, after a failure, and changes the session path does not
+ *   cover: masks, SNAT entries, cgroup classifiers): the desired table (ruleset.ts) is diffed
+ *   against what the kernel holds (diff.ts) and the difference runs as one nft transaction
+ *   (script.ts, nft.ts).
+ *
  * "What the kernel holds" is the table as this adapter last wrote it, kept in memory, because
  * reading a 10,000-session table back costs hundreds of milliseconds. The kernel is read back
  * (`nft -j list table`) instead:
  * - on the first apply (adopting, or cleaning up, whatever a crashed run left),
  * - when asked: `apply(state, { verify: true })` or {@link NftablesBackend.verify},
- * - after a failed batch (the cache may be wrong), which is then retried once from the read-back.
+ * - after a failed batch (the cache may be wrong), which is then retried once from the read-back;
+ *   a netlink batch the kernel refused (or lacked a feature for), or a receive overrun (ENOBUFS)
+ *   on the socket, is logged as one line and retried the same way. A batch is all-or-nothing in
+ *   the kernel, so no session is ever left half-applied.
  * If the batch still fails on a fresh read-back, the table is deleted and built from scratch
  * (counters are lost then; it is logged as an error); if even that fails, apply rejects.
  * Changes made from outside are therefore undone at the next verifying apply, not before.
@@ -20,7 +31,7 @@ import { performance } from 'node:perf_hooks';
 import type { Accounting, Counters, FirewallState, Logger } from '../../ports.js';
 import { FirewallBackendBase, type ApplyStats } from '../firewall/backend-base.js';
 import { createCgroupResolver } from './cgroup.js';
-import { parseCounters } from './counters.js';
+import { countersFromNamed, parseCounters } from './counters.js';
 import { diffTable } from './diff.js';
 import { NFT_FAMILY, countChanges } from './model.js';
 import type { TableModel } from './model.js';
@@ -30,6 +41,9 @@ import { parseTableListing } from './readback.js';
 import { RX_PREFIX, TX_PREFIX, buildRuleset } from './ruleset.js';
 import type { CgroupRef } from './ruleset.js';
 import { opsToScript } from './script.js';
+import { indexState, planDelta, type SessionIndex } from './delta.js';
+import { NftNetlinkClient, NftNetlinkError, openNftNetlink, type NetlinkTransport } from './netlink-client.js';
+import { NetlinkOverrunError } from '../netlink/request-socket.js';
 
 /** Options of {@link createNftablesBackend}. */
 export interface NftablesBackendOptions {
@@ -41,12 +55,23 @@ export interface NftablesBackendOptions {
   nft?: NftRunnerOptions;
   /** Makes a cgroup resolver for one apply (default: from this process's mounts, see cgroup.ts). */
   cgroupResolver?: () => (path: string) => CgroupRef | null;
+  /**
+   * The nf_tables netlink socket of the session path: opened on first use by default (when no
+   * `runner` is given); `false` sends everything through nft; a function supplies a transport.
+   */
+  netlink?: boolean | (() => Promise<NetlinkTransport>);
   log?: Logger;
 }
 
 export type { ApplyOptions, ApplyStats } from '../firewall/backend-base.js';
 
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
+/** Up to this many sessions are read counter by counter; more take one dump of the table. */
+const FEW_SESSIONS = 256;
+
+function counterNames(sessionKeys: readonly string[]): string[] {
+  return sessionKeys.flatMap((k) => [`${TX_PREFIX}${k}`, `${RX_PREFIX}${k}`]);
+}
 
 /** nftables implementation of the Firewall and Accounting ports. */
 export class NftablesBackend extends FirewallBackendBase implements Accounting {
@@ -55,6 +80,12 @@ export class NftablesBackend extends FirewallBackendBase implements Accounting {
   readonly #resolver: () => (path: string) => CgroupRef | null;
   /** The kernel's table as last written or read: null = absent, undefined = unknown. */
   #known: TableModel | null | undefined = undefined;
+  /** The state #known was built from, indexed for the session path (null: take the full path). */
+  #index: SessionIndex | null = null;
+  readonly #openNetlink: (() => Promise<NetlinkTransport>) | null;
+  /** undefined until first needed; null when netlink is off or could not be opened. */
+  #netlink: Promise<NftNetlinkClient | null> | undefined;
+  #close: (() => void) | null = null;
 
   constructor(opts: NftablesBackendOptions = {}) {
     super(opts.log ?? (() => undefined), 'nftables');
@@ -62,6 +93,39 @@ export class NftablesBackend extends FirewallBackendBase implements Accounting {
     if (!TABLE_NAME.test(this.table)) throw new Error(`invalid nftables table name ${JSON.stringify(this.table)}`);
     this.#runner = opts.runner ?? createNftRunner(opts.nft);
     this.#resolver = opts.cgroupResolver ?? (() => createCgroupResolver());
+    // A custom runner means the kernel is not the real one (tests): no real socket unless asked for.
+    const nlOpt = opts.netlink ?? opts.runner === undefined;
+    this.#openNetlink =
+      nlOpt === false
+        ? null
+        : nlOpt === true
+          ? async () => {
+              const { socket } = await openNftNetlink(this.table);
+              this.#close = () => socket.close();
+              return socket;
+            }
+          : nlOpt;
+  }
+
+  /** The netlink client, opened once; null (logged once) when it cannot be had. */
+  #client(): Promise<NftNetlinkClient | null> {
+    this.#netlink ??= (async () => {
+      if (!this.#openNetlink) return null;
+      try {
+        return new NftNetlinkClient(await this.#openNetlink(), this.table);
+      } catch (err) {
+        this.log('warn', `nftables: no netlink socket (${(err as Error).message}); every change goes through nft`);
+        return null;
+      }
+    })();
+    return this.#netlink;
+  }
+
+  /** Closes the netlink socket (the backend opens it again when needed). */
+  close(): void {
+    this.#close?.();
+    this.#close = null;
+    this.#netlink = undefined;
   }
 
   /** Deletes the table (all marking, classification, SNAT and counters). */
@@ -69,9 +133,22 @@ export class NftablesBackend extends FirewallBackendBase implements Accounting {
     return this.#deleteTable();
   }
 
-  /** Counters of every session in the table, from one dump. */
-  read(): Promise<Map<string, Counters>> {
+  /**
+   * Counters of every session (one dump), or of `sessionKeys` only: over netlink, a GETOBJ per
+   * counter in one send (O(1) per session), or one dump of the table's counters; through nft when
+   * there is no netlink socket.
+   */
+  read(sessionKeys?: readonly string[]): Promise<Map<string, Counters>> {
     return this.serial(async () => {
+      const client = await this.#client();
+      if (client) {
+        try {
+          const names = sessionKeys && sessionKeys.length <= FEW_SESSIONS ? counterNames(sessionKeys) : null;
+          return countersFromNamed(names ? client.getCounters(names) : (client.dumpCounters() ?? []));
+        } catch (err) {
+          this.log('warn', `nftables: reading counters over netlink failed (${(err as Error).message}); reading them through nft`);
+        }
+      }
       try {
         return parseCounters(await this.#runner.run(['-j', 'list', 'counters', 'table', NFT_FAMILY, this.table]), this.table);
       } catch (err) {
@@ -81,9 +158,18 @@ export class NftablesBackend extends FirewallBackendBase implements Accounting {
     });
   }
 
-  /** Zeroes the counters of these sessions in one nft call; unknown sessions are ignored. */
+  /** Zeroes the counters of these sessions (one netlink send, else one nft call); unknown sessions are ignored. */
   reset(sessionKeys: string[]): Promise<void> {
     return this.serial(async () => {
+      const client = await this.#client();
+      if (client) {
+        try {
+          client.getCounters(counterNames(sessionKeys), true);
+          return;
+        } catch (err) {
+          this.log('warn', `nftables: resetting counters over netlink failed (${(err as Error).message}); resetting them through nft`);
+        }
+      }
       const existing = await this.#counterNames();
       const names = sessionKeys.flatMap((k) => [`${TX_PREFIX}${k}`, `${RX_PREFIX}${k}`]).filter((n) => existing.has(n));
       if (!names.length) return;
@@ -124,13 +210,52 @@ export class NftablesBackend extends FirewallBackendBase implements Accounting {
       }
     }
     this.#known = null;
+    this.#index = null;
+  }
+
+  /**
+   * The session path: the delta from the indexed state as one netlink batch. Null when it does
+   * not apply (then the full path runs); on a failed batch logs one line, forgets the cache and
+   * returns 'failed' (the full path then reads the kernel back).
+   */
+  async #applyDelta(desired: FirewallState, started: number): Promise<ApplyStats | 'failed' | null> {
+    const known = this.#known;
+    if (!known || !this.#index) return null;
+    const client = await this.#client();
+    if (!client) return null;
+    const delta = planDelta(this.#index, desired, this.table);
+    if (!delta) return null;
+    const batch = client.encode(delta.commands);
+    if (!batch) {
+      this.#index = null; // too big for one sendmsg: a bulk change, the full path does it
+      return null;
+    }
+    try {
+      client.send(batch, delta.commands);
+    } catch (err) {
+      this.#known = undefined;
+      this.#index = null;
+      const what = err instanceof NftNetlinkError || err instanceof NetlinkOverrunError ? err.message : `netlink: ${(err as Error).message}`;
+      this.log('warn', `nftables: ${what}; retrying through a full read-back`);
+      return 'failed';
+    }
+    delta.commit(known);
+    this.reportWarnings([]);
+    return { ops: delta.ops, commands: delta.commands.length, bytes: batch.buf.length, readBack: false, attempts: 1, rebuilt: false, ms: performance.now() - started, warnings: [] };
   }
 
   protected async applyOnce(desired: FirewallState, verify: boolean): Promise<ApplyStats> {
     const started = performance.now();
+    let firstAttempt = 1;
+    if (!verify) {
+      const fast = await this.#applyDelta(desired, started);
+      if (fast !== null && fast !== 'failed') return fast;
+      if (fast === 'failed') firstAttempt = 2;
+    }
+    this.#index = null;
     let readBack = verify || this.#known === undefined;
     let rebuilt = false;
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = firstAttempt; ; attempt++) {
       const { table: want, warnings } = buildRuleset(desired, { cgroup: this.#resolver() });
       this.reportWarnings(warnings);
       const actual = rebuilt ? null : readBack ? await this.#readBack() : (this.#known as TableModel | null);
@@ -155,6 +280,8 @@ export class NftablesBackend extends FirewallBackendBase implements Accounting {
         throw err;
       }
       this.#known = want;
+      // The session path starts from here, unless something was left out (its warnings need the full path).
+      this.#index = warnings.length === 0 ? indexState(desired) : null;
       return {
         ops: countChanges(ops),
         commands: ops.length === 0 ? 0 : script.split('\n').length - 1,

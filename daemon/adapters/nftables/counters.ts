@@ -20,6 +20,26 @@ function big(s: string | undefined): bigint {
   return s !== undefined && /^\d+$/.test(s) ? BigInt(s) : 0n;
 }
 
+/** Session key → counters, from named counters read over netlink (`tx_<key>` / `rx_<key>`). */
+export function countersFromNamed(list: ReadonlyArray<{ name: string; packets: bigint; bytes: bigint }>): Map<string, Counters> {
+  const out = new Map<string, Counters>();
+  for (const c of list) {
+    const tx = c.name.startsWith(TX_PREFIX);
+    if (!tx && !c.name.startsWith(RX_PREFIX)) continue;
+    const key = c.name.slice(tx ? TX_PREFIX.length : RX_PREFIX.length);
+    let e = out.get(key);
+    if (!e) out.set(key, (e = { rxBytes: 0n, txBytes: 0n, rxPackets: 0n, txPackets: 0n }));
+    if (tx) {
+      e.txBytes = c.bytes;
+      e.txPackets = c.packets;
+    } else {
+      e.rxBytes = c.bytes;
+      e.rxPackets = c.packets;
+    }
+  }
+  return out;
+}
+
 /** Session key → counters, from the `tx_<key>` / `rx_<key>` counters of `table`. */
 export function parseCounters(json: string, table: string): Map<string, Counters> {
   const exact = json.replace(/"(packets|bytes)":\s*(\d+)/g, '"$1":"$2"');

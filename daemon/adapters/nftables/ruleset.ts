@@ -87,7 +87,7 @@ const SESSION_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 /** Linux interface names; `"` and control characters would break nft's quoting. */
 const IFNAME = /^[^\s"\\/:]{1,15}$/;
 
-const NFT_NAMING: FirewallNaming = {
+export const NFT_NAMING: FirewallNaming = {
   sessionKey: SESSION_KEY,
   sessionKeyProblem: 'nft name',
   ifname: IFNAME,

@@ -1,11 +1,11 @@
 /**
  * TCP sockets bound to one network device before they connect. Node has no API for
  * SO_BINDTODEVICE and a `net.connect()` socket has no fd until the connect is under way (too late
- * for routing), so the fd is made with libc through koffi and then handed to `net.Socket`.
+ * for routing), so the fd is made with libc through koffi (netlink/libc.ts) and then handed to `net.Socket`.
  * See research deps.md §5(c).
  */
 import net from 'node:net';
-import os from 'node:os';
+import { errnoName, loadLibc, type Libc } from '../netlink/libc.js';
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -16,34 +16,6 @@ const SOL_SOCKET = 1;
 const SO_BINDTODEVICE = 25;
 /** Linux ≥ 5.0; immune to a rename between the daemon's snapshot and the probe. */
 const SO_BINDTOIFINDEX = 62;
-
-interface Libc {
-  socket(domain: number, type: number, protocol: number): number;
-  setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
-  close(fd: number): number;
-  errno(): number;
-}
-
-let libc: Promise<Libc> | undefined;
-
-/** Loads koffi lazily: a daemon with the online check off never needs the native module. */
-function loadLibc(): Promise<Libc> {
-  libc ??= import('koffi').then(({ default: koffi }) => {
-    const lib = koffi.load('libc.so.6');
-    const socket = lib.func('int socket(int, int, int)');
-    const setsockopt = lib.func('int setsockopt(int, int, int, void *, uint32_t)');
-    const close = lib.func('int close(int)');
-    return {
-      socket: (d, t, p) => socket(d, t, p) as number,
-      setsockopt: (fd, l, n, v, len) => setsockopt(fd, l, n, v, len) as number,
-      close: (fd) => close(fd) as number,
-      errno: () => koffi.errno(),
-    };
-  });
-  return libc;
-}
-
-const ERRNO_NAME = new Map<number, string>(Object.entries(os.constants.errno).map(([name, n]) => [n, name]));
 
 /** A failed libc call, with the errno name as `code` (like Node's own system errors). */
 export class SocketSetupError extends Error {
@@ -79,7 +51,7 @@ export async function openDeviceBoundSocket(family: 4 | 6, ifindex: number, ifna
     rc = c.setsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, value, 4);
     errno = rc < 0 ? c.errno() : 0;
   }
-  if (rc < 0 && (ifindex <= 0 || ERRNO_NAME.get(errno) === 'ENOPROTOOPT')) {
+  if (rc < 0 && (ifindex <= 0 || errnoName(errno) === 'ENOPROTOOPT')) {
     const value = Buffer.from(`${ifname}\0`);
     rc = c.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, value, value.length);
     errno = rc < 0 ? c.errno() : 0;
@@ -94,8 +66,4 @@ export async function openDeviceBoundSocket(family: 4 | 6, ifindex: number, ifna
     c.close(fd);
     throw err;
   }
-}
-
-function errnoName(n: number): string {
-  return ERRNO_NAME.get(n) ?? `errno ${n}`;
 }

@@ -2,12 +2,16 @@
  * The daemon's {@link Routing} over rtnetlink (`netlink` 0.3.0): per-service routing tables and
  * the `ip rule`s that select them.
  *
- * Reconcile, never remember: every apply dumps the rules (both families) and routes the kernel
- * holds, diffs them against the desired state ({@link planRouting}) and sends only the
- * difference. Nothing about earlier applies is kept, so a rule deleted from outside comes back
- * on the next apply, a restarted daemon adopts identical leftovers of a crashed run and deletes
- * the rest, and an apply of an unchanged state sends nothing ({@link RtnetlinkRouting.lastOps}
- * is 0).
+ * Reconcile against a model, verify against the kernel: after an apply that went through
+ * cleanly, the adapter keeps what it applied (the desired state as kernel records) and plans the
+ * next apply against that model, so a change costs its own netlink requests and no dump. The
+ * kernel's rules (both families) and routes are dumped and diffed ({@link planRouting}) instead:
+ * on the first apply, on `apply(desired, { verify: true })` (the daemon's periodic verify and
+ * link events, after which the kernel may have dropped routes on its own), after any failure,
+ * skipped route or race, and for the later rounds of an apply. So a rule deleted from outside
+ * comes back at the next verify, a restarted daemon adopts identical leftovers of a crashed run
+ * and deletes the rest, and an apply of an unchanged state sends nothing
+ * ({@link RtnetlinkRouting.lastOps} is 0).
  *
  * Only entries inside the configured ranges are ever touched: rules whose priority is in
  * `priorityRange` AND whose table is in `tableRange`, and routes of tables in `tableRange`.
@@ -46,11 +50,13 @@ import {
   isSysctlIfname,
   managedInterfaces,
   netlinkErrorCode,
+  normaliseDesired,
   planRouting,
   rpFilterToWrite,
   type KernelRoute,
   type KernelRule,
   type KernelSnapshot,
+  type Ownership,
   type RouteSpec,
   type RoutingOp,
   type RuleSpec,
@@ -94,6 +100,8 @@ export interface RoutingApplyReport {
   failures: RoutingOpFailure[];
   /** Our tables that were emptied because no service uses them any more. */
   removedTables: number[];
+  /** Kernel dumps read (0 when the apply was planned from the model of the previous one). */
+  reads: number;
 }
 
 /** Thrown by apply/clear when some operations failed; all others were still carried out. */
@@ -112,6 +120,8 @@ export class RoutingApplyError extends Error {
 export interface RtnetlinkRouting extends Routing {
   /** What the kernel holds inside our ranges, as a RoutingState (one service per table). */
   readActual(): Promise<RoutingState>;
+  /** Makes the kernel hold `desired`; `verify` dumps the kernel instead of trusting the model. */
+  apply(desired: RoutingState, opts?: { verify?: boolean }): Promise<void>;
   /** Kernel write operations of the last apply/clear (0 when nothing had to change). */
   readonly lastOps: number;
   readonly lastReport: RoutingApplyReport;
@@ -240,6 +250,18 @@ interface RoundResult {
   recheck: boolean;
 }
 
+/**
+ * What the kernel holds of ours once `desired` was applied cleanly: its records, as a dump would
+ * show them (deletes built from them name every field, see delRouteRequest / delRuleRequest).
+ */
+function snapshotOf(desired: RoutingState, own: Ownership): KernelSnapshot {
+  const want = normaliseDesired(desired, own);
+  return {
+    routes: want.routes.map((r) => ({ ...r, protocol: RTPROT_NETSESSION })),
+    rules: want.rules.map((r) => ({ ...r, protocol: RTPROT_NETSESSION })),
+  };
+}
+
 async function dumpKernel(sock: RoutingSocket): Promise<KernelSnapshot> {
   const rules: KernelRule[] = [];
   for (const m of await sock.getRules(undefined, undefined, { timeout: REQUEST_TIMEOUT_MS })) {
@@ -261,7 +283,9 @@ export function createRtnetlinkRouting(opts: RtnetlinkRoutingOptions): Rtnetlink
   const sysctlRoot = opts.sysctlRoot ?? '/proc/sys';
   const concurrency = Math.max(1, opts.concurrency ?? 32);
   const own = { tableRange: config.tableRange, priorityRange: config.priorityRange };
-  let lastReport: RoutingApplyReport = { ops: 0, rounds: 0, skipped: [], failures: [], removedTables: [] };
+  let lastReport: RoutingApplyReport = { ops: 0, rounds: 0, skipped: [], failures: [], removedTables: [], reads: 0 };
+  /** What the last clean apply left in the kernel (see the module comment); null: dump first. */
+  let model: { json: string; snapshot: KernelSnapshot; interfaces: string } | null = null;
   // Problems of the desired state are logged once each, not at every apply.
   const reported = new Set<string>();
   // Applies never interleave: each one reads, then writes, what the previous one left.
@@ -369,17 +393,33 @@ export function createRtnetlinkRouting(opts: RtnetlinkRoutingOptions): Rtnetlink
     return res;
   }
 
-  async function reconcile(desired: RoutingState): Promise<void> {
-    const report: RoutingApplyReport = { ops: 0, rounds: 0, skipped: [], failures: [], removedTables: [] };
+  async function reconcile(desired: RoutingState, verify: boolean): Promise<void> {
+    const report: RoutingApplyReport = { ops: 0, rounds: 0, skipped: [], failures: [], removedTables: [], reads: 0 };
+    const json = JSON.stringify(desired);
+    const interfaces = managedInterfaces(desired).join('\n');
+    const from = verify ? null : model;
+    model = null;
+    if (from && from.json === json) {
+      lastReport = report;
+      model = from;
+      return;
+    }
     const sysctlFailures: RoutingOpFailure[] = [];
     // Before the rules: replies to rerouted traffic must pass the reverse-path check from the start.
-    report.ops += await ensureSysctls(desired, sysctlFailures);
+    if (!from || from.interfaces !== interfaces) report.ops += await ensureSysctls(desired, sysctlFailures);
     const sock = openSocket();
+    let clean = false;
     try {
       const skippedKeys = new Set<string>();
       let recheck = true;
+      let snapshot: KernelSnapshot | null = from?.snapshot ?? null;
+      const read = async (): Promise<KernelSnapshot> => {
+        report.reads++;
+        return dumpKernel(sock);
+      };
       while (recheck && report.rounds < MAX_ROUNDS) {
-        const plan = planRouting(desired, await dumpKernel(sock), own);
+        const plan = planRouting(desired, snapshot ?? (await read()), own);
+        snapshot = null; // later rounds check the kernel itself
         for (const p of plan.problems) {
           if (reported.has(p)) continue;
           if (reported.size > 1000) reported.clear();
@@ -389,7 +429,10 @@ export function createRtnetlinkRouting(opts: RtnetlinkRoutingOptions): Rtnetlink
         // Routes skipped as unreachable in an earlier round are not retried within this apply.
         const ops = plan.ops.filter((o) => !(o.kind === 'route' && o.op !== 'del' && skippedKeys.has(describeOp(o))));
         if (report.rounds === 0) report.removedTables = plan.removedTables;
-        if (ops.length === 0) break;
+        if (ops.length === 0) {
+          recheck = false;
+          break;
+        }
         report.rounds++;
         const res = await runPlan(sock, ops);
         report.ops += res.issued;
@@ -399,21 +442,24 @@ export function createRtnetlinkRouting(opts: RtnetlinkRoutingOptions): Rtnetlink
         recheck = res.recheck || plan.ambiguous;
       }
       if (recheck && report.rounds >= MAX_ROUNDS) {
-        const left = planRouting(desired, await dumpKernel(sock), own).ops.filter((o) => !skippedKeys.has(describeOp(o)));
+        const left = planRouting(desired, await read(), own).ops.filter((o) => !skippedKeys.has(describeOp(o)));
         if (left.length > 0) {
           report.failures.push({ op: `reconcile`, code: null, message: `${left.length} change(s) still pending after ${MAX_ROUNDS} rounds (someone else is changing our tables?)` });
         }
       }
+      clean = !recheck && report.failures.length === 0 && report.skipped.length === 0 && sysctlFailures.length === 0;
     } finally {
       closeSocket(sock);
       report.failures.unshift(...sysctlFailures);
       lastReport = report;
     }
     if (report.ops > 0) {
+      // Routine per-session changes are debug detail; emptied tables (a service went) are news.
       const tables = report.removedTables.length ? `; tables emptied: ${report.removedTables.join(', ')}` : '';
-      log('debug', `routing: ${report.ops} kernel operation(s) in ${report.rounds} round(s)${tables}`);
+      log(tables ? 'info' : 'debug', `routing: ${report.ops} kernel operation(s) in ${report.rounds} round(s)${tables}`);
     }
     if (report.failures.length > 0) throw new RoutingApplyError(report.failures);
+    if (clean) model = { json, snapshot: snapshotOf(desired, own), interfaces };
   }
 
   async function readActual(): Promise<RoutingState> {
@@ -456,8 +502,8 @@ export function createRtnetlinkRouting(opts: RtnetlinkRoutingOptions): Rtnetlink
   }
 
   return {
-    apply: (desired) => serial(() => reconcile(desired)),
-    clear: () => serial(() => reconcile({ services: [], rules: [] })),
+    apply: (desired, o) => serial(() => reconcile(desired, o?.verify === true)),
+    clear: () => serial(() => reconcile({ services: [], rules: [] }, true)),
     readActual: () => serial(readActual),
     get lastOps() {
       return lastReport.ops;

@@ -145,6 +145,13 @@ interface BackendKit {
    * `sessionKey`. Returns the kernel changes the verifying apply must make to undo it.
    */
   damage(ctx: KitContext, uid: number, sessionKey: string, current: FirewallState): Promise<number>;
+  /**
+   * From outside: removes an object the next change of `sessionKey` (tag `tag`) deletes, so the
+   * kernel rejects that change's batch. Null when the backend has no such incremental path.
+   */
+  sabotage: ((ctx: KitContext, sessionKey: string, tag: number) => Promise<void>) | null;
+  /** The kernel holds exactly what `current` requires (read back as the adapter reads it). */
+  expectExactly(ctx: KitContext, current: FirewallState): Promise<void>;
   /** Nothing of ours is left in the namespace. */
   expectCleared(sb: Sandbox): Promise<void>;
   /** Session counts for the figures. */
@@ -189,6 +196,13 @@ const nftablesKit: BackendKit = {
     await nft(sb, 'delete element inet netsession uid { ' + String(uid) + ' }');
     await nft(sb, 'flush chain inet netsession s_' + sessionKey);
     return 2; // the uid element, s_sC's rule
+  },
+  async sabotage({ sb }, _sessionKey, tag) {
+    await nft(sb, `delete element inet netsession tx { ${tag} }`);
+  },
+  async expectExactly({ sb, resolver }, current) {
+    const listing = await nft(sb, '-j', 'list', 'table', 'inet', 'netsession');
+    expect(diffTable(parseTableListing(listing, 'netsession'), buildRuleset(current, { cgroup: resolver }).table)).toEqual([]);
   },
   async expectCleared(sb) {
     expect(await nft(sb, 'list', 'tables')).not.toMatch(/inet netsession/);
@@ -289,6 +303,12 @@ const iptablesKit: BackendKit = {
     await sb.run(sb.devNs, [IPT.restore[4], '--noflush'], { input: `*mangle\n-D NS-CLASSIFY ${rule}\nCOMMIT\n` });
     await sb.run(sb.devNs, [ipt(4), '-t', 'mangle', '-F', `NS-S-${sessionKey}`]);
     return 3; // the classify rule inserted back at its place; the session chain's two rules
+  },
+  sabotage: null,
+  async expectExactly({ sb, resolver }, current) {
+    const want = buildIptables(current, { cgroup: resolver }).model;
+    for (const family of [4, 6] as const) expect(diffFamily(parseSave(await save(sb, family)), want.families[family])).toEqual([]);
+    expect((await nfacctNames(sb)).filter((n) => n.startsWith('ns-'))).toEqual([...want.nfacct].sort());
   },
   async expectCleared(sb) {
     for (const family of [4, 6] as const) expect(await save(sb, family)).not.toMatch(/NS-/);
@@ -577,6 +597,28 @@ export function firewallSuite(backend: BackendName): void {
       const again = await request('ext-restored', { user: asA() });
       expect(again.client).toBe(sb.uplink('eth-c').devAddr4);
       expect((await driver.apply(current, true)).stats?.ops).toBe(0);
+    });
+
+    it('a change the kernel rejects (its object removed from outside): one log line, a retry through a full read-back, nothing half-applied', async (tctx) => {
+      if (!kit.sabotage) {
+        console.log(`${tag} rejected change: skipped, this backend has no incremental session path to reject`);
+        tctx.skip();
+        return;
+      }
+      await kit.sabotage(ctx(), 'sN', 9);
+      const logBefore = driver.proc.stderr.length;
+      current = firewall(
+        current.sessions.filter((s) => s.sessionKey !== 'sN'),
+        current.classifiers.filter((c) => c.sessionKey !== 'sN'),
+      );
+      const applied = await driver.apply(current);
+      expect(applied.stats).toMatchObject({ readBack: true, attempts: 2, rebuilt: false });
+      const lines = driver.proc.stderr.slice(logBefore).split('\n').filter(Boolean);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^warn nftables: kernel rejected the change: DELSETELEM .* failed with ENOENT; retrying through a full read-back$/);
+      await kit.expectExactly(ctx(), current);
+      const still = await request('after-reject', { user: asA() });
+      expect(still.client).toBe(sb.uplink('eth-c').devAddr4);
     });
 
     it('clear() removes everything of ours and leaves the foreign objects as they were', async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isOurNfacct, sessionCounters } from '../../../../../daemon/adapters/iptables/counters.js';
-import { decodeObject, encodeNameRequest, errnoOf, validNfacctName } from '../../../../../daemon/adapters/iptables/nfacct.js';
+import { decodeObject, encodeNameRequest, validNfacctName } from '../../../../../daemon/adapters/iptables/nfacct.js';
 import { chooseBinaries, summariseRestoreError } from '../../../../../daemon/adapters/iptables/tools.js';
 
 describe('choosing the iptables binaries', () => {
@@ -83,10 +83,5 @@ describe('NFACCT over netlink: message codec', () => {
     ]);
     expect(decodeObject(big)).toEqual({ name: 'ns-rx-a', value: { pkts: 21n, bytes: 9007199254740993n } });
     expect(decodeObject(Buffer.from('00000000', 'hex'))).toBeNull();
-  });
-
-  it('reads the errno name out of the netlink package\'s rejection', () => {
-    expect(errnoOf(new Error('Request rejected: EBUSY'))).toBe('EBUSY');
-    expect(errnoOf(new Error('timeout'))).toBe('timeout');
   });
 });

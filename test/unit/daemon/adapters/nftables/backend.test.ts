@@ -3,6 +3,9 @@ import type { FirewallState } from '../../../../../daemon/ports.js';
 import { createNftablesBackend } from '../../../../../daemon/adapters/nftables/backend.js';
 import { NftError } from '../../../../../daemon/adapters/nftables/nft.js';
 import type { NftRunner } from '../../../../../daemon/adapters/nftables/nft.js';
+import type { NetlinkTransport } from '../../../../../daemon/adapters/nftables/netlink-client.js';
+import * as nl from '../../../../../daemon/adapters/nftables/netlink-encode.js';
+import { NetlinkOverrunError, parseMessages, type NetlinkMessage } from '../../../../../daemon/adapters/netlink/request-socket.js';
 
 const ENOENT = () => new NftError('nft: Could not process rule: No such file or directory', 'Error: Could not process rule: No such file or directory', 1);
 
@@ -152,4 +155,132 @@ describe('nftables backend (cache, verify, retries)', () => {
   it('refuses a table name nft could not parse', () => {
     expect(() => createNftablesBackend({ table: 'a b' })).toThrow(/table name/);
   });
+});
+
+/** A netlink socket stand-in: ACKs every batch, or fails the next one as told. */
+class FakeNetlink implements NetlinkTransport {
+  readonly sendBufferSize = 1 << 20;
+  #seq = 1;
+  batches: NetlinkMessage[][] = [];
+  fail: { errno: number; message?: string } | 'overrun' | null = null;
+
+  nextSeq(): number {
+    return this.#seq++;
+  }
+
+  requests: string[] = [];
+
+  exchange(request: Buffer): NetlinkMessage[] {
+    const msgs = parseMessages(request, request.length);
+    const gets = msgs.filter((m) => m.type === ((10 << 8) | 19) || m.type === ((10 << 8) | 21));
+    if (gets.length) return this.#answerGets(gets);
+    this.batches.push(msgs);
+    const cmds = msgs.filter((m) => m.type !== 16 && m.type !== 17);
+    const fail = this.fail;
+    this.fail = null;
+    if (fail === 'overrun') throw new NetlinkOverrunError();
+    const ack = (seq: number, errno: number, message?: string): NetlinkMessage => {
+      // errno, the echoed header (NETLINK_CAP_ACK), then the extended-ACK text as NLMSGERR_ATTR_MSG.
+      const text = message === undefined ? Buffer.alloc(0) : Buffer.from(`${message}\0`);
+      const tlv = Buffer.alloc(message === undefined ? 0 : (4 + text.length + 3) & ~3);
+      if (message !== undefined) {
+        tlv.writeUInt16LE(4 + text.length, 0);
+        tlv.writeUInt16LE(1, 2);
+        text.copy(tlv, 4);
+      }
+      const payload = Buffer.concat([Buffer.alloc(20), tlv]);
+      payload.writeInt32LE(-errno, 0);
+      return { type: 2, flags: message === undefined ? 0 : 0x300, seq, payload };
+    };
+    const out: NetlinkMessage[] = [];
+    if (fail) out.push(ack(cmds[0]!.seq, fail.errno, fail.message));
+    out.push(ack(cmds.at(-1)!.seq, 0));
+    return out;
+  }
+
+  /** GETOBJ / GETOBJ_RESET: a counter reply per named counter and an ACK; a dump: every counter, then DONE. */
+  #answerGets(gets: NetlinkMessage[]): NetlinkMessage[] {
+    const out: NetlinkMessage[] = [];
+    for (const g of gets) {
+      const attrs = nl.parseAttrs(g.payload, 4);
+      const name = attrs.get(2)?.toString('utf8').replace(/\0+$/, '');
+      const dump = (g.flags & 0x300) === 0x300;
+      this.requests.push(dump ? 'dump' : `${g.type === ((10 << 8) | 21) ? 'reset' : 'get'} ${name}`);
+      if (dump) {
+        out.push(counterReply(g.seq, 'tx_s1', 3n, 300n), counterReply(g.seq, 'rx_s1', 2n, 200n), { type: 3, flags: 2, seq: g.seq, payload: Buffer.alloc(4) });
+        continue;
+      }
+      out.push(counterReply(g.seq, name!, 1n, 100n), { type: 2, flags: 0, seq: g.seq, payload: Buffer.alloc(20) });
+    }
+    return out;
+  }
+}
+
+function counterReply(seq: number, name: string, packets: bigint, bytes: bigint): NetlinkMessage {
+  const payload = Buffer.concat([Buffer.from([1, 0, 0, 0]), nl.strAttr(1, 'netsession'), nl.strAttr(2, name), nl.be32Attr(3, 1), nl.nest(4, [nl.attr(1, be64(bytes)), nl.attr(2, be64(packets))])]);
+  return { type: (10 << 8) | 18, flags: 0, seq, payload };
+}
+
+function be64(n: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(n);
+  return b;
+}
+
+describe('nftables backend: the session path over netlink', () => {
+  function setupNl() {
+    const nft = new FakeNft();
+    const netlink = new FakeNetlink();
+    const logs: string[] = [];
+    const fw = createNftablesBackend({ runner: nft, netlink: async () => netlink, cgroupResolver: () => () => null, log: (l, m) => logs.push(`${l} ${m}`) });
+    return { nft, netlink, fw, logs };
+  }
+
+  it('after the first (full) apply, a move goes as one netlink batch and spawns nothing', async () => {
+    const { nft, netlink, fw } = setupNl();
+    await fw.apply(state());
+    expect(netlink.batches).toHaveLength(0);
+    nft.calls = [];
+    await fw.apply(state()); // nothing changed: nothing sent
+    await fw.apply({ ...state(), sessions: [{ ...state().sessions[0]!, tag: 2 }] });
+    expect(nft.calls).toEqual([]);
+    expect(netlink.batches).toHaveLength(1);
+    expect(fw.lastApply).toMatchObject({ readBack: false, attempts: 1 });
+  });
+
+  it('reads one session with a GETOBJ per counter (one send), all sessions with one dump, resets with GETOBJ_RESET', async () => {
+    const { nft, netlink, fw } = setupNl();
+    expect(await fw.read(['s1'])).toEqual(new Map([['s1', { rxBytes: 100n, txBytes: 100n, rxPackets: 1n, txPackets: 1n }]]));
+    expect(netlink.requests).toEqual(['get tx_s1', 'get rx_s1']);
+    expect(await fw.read()).toEqual(new Map([['s1', { rxBytes: 200n, txBytes: 300n, rxPackets: 2n, txPackets: 3n }]]));
+    await fw.reset(['s1']);
+    expect(netlink.requests.slice(2)).toEqual(['dump', 'reset tx_s1', 'reset rx_s1']);
+    expect(nft.calls).toEqual([]);
+  });
+
+  for (const [name, fail, line] of [
+    ['an apply the kernel rejects', { errno: 2 }, /^warn nftables: kernel rejected the change: DEL\w+ #1 of \d+ failed with ENOENT; retrying through a full read-back$/],
+    ['a missing kernel feature', { errno: 95, message: 'Object type unknown' }, /^warn nftables: kernel lacks a feature: .* failed with EOPNOTSUPP \(Object type unknown\); retrying through a full read-back$/],
+    ['a receive overrun (ENOBUFS)', 'overrun', /^warn nftables: netlink receive queue overflowed \(ENOBUFS\).*; retrying through a full read-back$/],
+  ] as const) {
+    it(`${name}: one log line, then the full path from a read-back`, async () => {
+      const { nft, netlink, fw, logs } = setupNl();
+      await fw.apply(state());
+      nft.listing = EMPTY_LISTING;
+      nft.calls = [];
+      logs.length = 0;
+      netlink.fail = fail;
+      await fw.apply({ ...state(), sessions: [{ ...state().sessions[0]!, tag: 2 }] });
+      expect(logs).toHaveLength(1);
+      expect(logs[0]).toMatch(line);
+      expect(nft.calls[0]).toBe('run -j list table inet netsession');
+      expect(nft.calls[1]).toMatch(/^script add counter inet netsession tx_s1\n/);
+      expect(fw.lastApply).toMatchObject({ readBack: true, attempts: 2 });
+      // Back on the session path afterwards.
+      nft.calls = [];
+      await fw.apply({ ...state(), sessions: [{ ...state().sessions[0]!, tag: 3 }] });
+      expect(nft.calls).toEqual([]);
+      expect(netlink.batches).toHaveLength(2);
+    });
+  }
 });

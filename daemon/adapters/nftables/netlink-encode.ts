@@ -1,0 +1,396 @@
+/**
+ * nf_tables netlink messages, encoded and decoded by hand. Pure (Buffers in, Buffers out).
+ *
+ * Only what the session path needs: counter objects (add, delete, get, get-and-reset, dump),
+ * regular chains (add, delete, flush), the one rule of a session chain, and map elements
+ * (uid/gid/mark keys in host order, addresses in network order; `goto` verdicts or counter
+ * references as data). Layouts follow uapi nf_tables.h / nfnetlink.h and are what nft 1.0.6
+ * itself sends (checked with `nft --debug=netlink`; research nftables-netlink.md):
+ * - nlmsghdr and nlattr headers are host order; every nf_tables scalar attribute is big-endian;
+ *   NFTA_DATA_VALUE holds raw register bytes (host order for uid/gid/mark, network order for
+ *   addresses).
+ * - Batches are BATCH_BEGIN, the commands, BATCH_END, sent in one sendmsg; only the last command
+ *   asks for an ACK (errors are reported anyway), so a large batch cannot overrun the receive queue.
+ * - A nest's length is a u16: element lists are split into several messages of one batch.
+ */
+
+export const NFNL_SUBSYS_NFTABLES = 10;
+export const NFNL_MSG_BATCH_BEGIN = 16;
+export const NFNL_MSG_BATCH_END = 17;
+export const NFPROTO_INET = 1;
+
+export const MSG = {
+  NEWCHAIN: 3,
+  DELCHAIN: 5,
+  NEWRULE: 6,
+  DELRULE: 8,
+  NEWSETELEM: 12,
+  DELSETELEM: 14,
+  NEWGEN: 15,
+  GETGEN: 16,
+  NEWOBJ: 18,
+  GETOBJ: 19,
+  DELOBJ: 20,
+  GETOBJ_RESET: 21,
+} as const;
+
+export const NLM_F_REQUEST = 0x1;
+export const NLM_F_MULTI = 0x2;
+export const NLM_F_ACK = 0x4;
+export const NLM_F_DUMP = 0x300;
+export const NLM_F_EXCL = 0x200;
+export const NLM_F_CREATE = 0x400;
+export const NLM_F_APPEND = 0x800;
+const NLA_F_NESTED = 0x8000;
+
+const NFT_OBJECT_COUNTER = 1;
+const NFT_GOTO = -4;
+const NFT_REG_1 = 1;
+const NFT_META_MARK = 3;
+const NFT_CT_MARK = 3;
+/** libnftnl's user-data TLV type of a rule comment. */
+const NFTNL_UDATA_RULE_COMMENT = 0;
+/** Elements per NEWSETELEM/DELSETELEM message: keeps the list nest under 64 KiB. */
+export const ELEMENTS_PER_MESSAGE = 1000;
+
+// ---------------------------------------------------------------------------------------------
+// Attributes.
+// ---------------------------------------------------------------------------------------------
+
+function pad4(n: number): number {
+  return (n + 3) & ~3;
+}
+
+/** One attribute: header (len without padding, type) + payload + padding. */
+export function attr(type: number, payload: Buffer): Buffer {
+  const len = 4 + payload.length;
+  if (len > 0xffff) throw new RangeError(`netlink attribute ${type} of ${len} bytes exceeds 65535`);
+  const b = Buffer.alloc(pad4(len));
+  b.writeUInt16LE(len, 0);
+  b.writeUInt16LE(type, 2);
+  payload.copy(b, 4);
+  return b;
+}
+
+export function nest(type: number, children: readonly Buffer[]): Buffer {
+  return attr(type | NLA_F_NESTED, Buffer.concat(children));
+}
+
+export function strAttr(type: number, s: string): Buffer {
+  return attr(type, Buffer.from(`${s}\0`, 'utf8'));
+}
+
+export function be32Attr(type: number, n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n >>> 0);
+  return attr(type, b);
+}
+
+/** A 32-bit register value in host order (uid, gid, mark): what NFTA_DATA_VALUE holds for them. */
+export function hostU32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b;
+}
+
+/** Attributes of a message payload after its nfgenmsg: type → raw payload (last one wins). */
+export function parseAttrs(buf: Buffer, start = 0, end = buf.length): Map<number, Buffer> {
+  const out = new Map<number, Buffer>();
+  let off = start;
+  while (off + 4 <= end) {
+    const len = buf.readUInt16LE(off);
+    if (len < 4 || off + len > end) break;
+    out.set(buf.readUInt16LE(off + 2) & 0x3fff, buf.subarray(off + 4, off + len));
+    off += pad4(len);
+  }
+  return out;
+}
+
+function cstr(b: Buffer | undefined): string | undefined {
+  return b === undefined ? undefined : b.toString('utf8').replace(/\0+$/, '');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages.
+// ---------------------------------------------------------------------------------------------
+
+/** nlmsghdr + nfgenmsg + attributes. */
+export function message(type: number, flags: number, seq: number, family: number, attrs: readonly Buffer[], resId = 0): Buffer {
+  const body = Buffer.concat(attrs);
+  const b = Buffer.alloc(20 + body.length);
+  b.writeUInt32LE(b.length, 0);
+  b.writeUInt16LE(type, 4);
+  b.writeUInt16LE(flags, 6);
+  b.writeUInt32LE(seq >>> 0, 8);
+  b.writeUInt32LE(0, 12);
+  b.writeUInt8(family, 16);
+  b.writeUInt8(0, 17);
+  b.writeUInt16BE(resId, 18);
+  body.copy(b, 20);
+  return b;
+}
+
+function nftType(msg: number): number {
+  return (NFNL_SUBSYS_NFTABLES << 8) | msg;
+}
+
+/** One command of a batch, before sequence numbers are given. */
+export interface Command {
+  type: number;
+  flags: number;
+  attrs: Buffer[];
+}
+
+/** A batch ready to send, and the sequence numbers that tell its outcome. */
+export interface EncodedBatch {
+  buf: Buffer;
+  beginSeq: number;
+  /** Sequence number of each command, in order (the last one carries NLM_F_ACK). */
+  seqs: number[];
+}
+
+/**
+ * BEGIN, the commands (family inet), END; each with its own sequence number from `nextSeq`.
+ * Only the last command asks for an ACK.
+ */
+export function encodeBatch(commands: readonly Command[], nextSeq: () => number): EncodedBatch {
+  const beginSeq = nextSeq();
+  const parts: Buffer[] = [message(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, beginSeq, 0, [], NFNL_SUBSYS_NFTABLES)];
+  const seqs: number[] = [];
+  commands.forEach((c, i) => {
+    const seq = nextSeq();
+    seqs.push(seq);
+    const ack = i === commands.length - 1 ? NLM_F_ACK : 0;
+    parts.push(message(nftType(c.type), NLM_F_REQUEST | c.flags | ack, seq, NFPROTO_INET, c.attrs));
+  });
+  parts.push(message(NFNL_MSG_BATCH_END, NLM_F_REQUEST, nextSeq(), 0, [], NFNL_SUBSYS_NFTABLES));
+  return { buf: Buffer.concat(parts), beginSeq, seqs };
+}
+
+// --- counters -------------------------------------------------------------------------------
+
+const OBJ = { TABLE: 1, NAME: 2, TYPE: 3, DATA: 4 } as const;
+const COUNTER = { BYTES: 1, PACKETS: 2 } as const;
+
+export function addCounter(table: string, name: string): Command {
+  const zero = Buffer.alloc(8);
+  return {
+    type: MSG.NEWOBJ,
+    flags: NLM_F_CREATE,
+    attrs: [strAttr(OBJ.TABLE, table), strAttr(OBJ.NAME, name), be32Attr(OBJ.TYPE, NFT_OBJECT_COUNTER), nest(OBJ.DATA, [attr(COUNTER.BYTES, zero), attr(COUNTER.PACKETS, zero)])],
+  };
+}
+
+export function deleteCounter(table: string, name: string): Command {
+  return { type: MSG.DELOBJ, flags: 0, attrs: [strAttr(OBJ.TABLE, table), strAttr(OBJ.NAME, name), be32Attr(OBJ.TYPE, NFT_OBJECT_COUNTER)] };
+}
+
+/** GETOBJ (or GETOBJ_RESET) of one counter: a plain request, answered by NEWOBJ then the ACK. */
+export function getCounter(table: string, name: string, seq: number, reset = false): Buffer {
+  return message(nftType(reset ? MSG.GETOBJ_RESET : MSG.GETOBJ), NLM_F_REQUEST | NLM_F_ACK, seq, NFPROTO_INET, [
+    strAttr(OBJ.TABLE, table),
+    strAttr(OBJ.NAME, name),
+    be32Attr(OBJ.TYPE, NFT_OBJECT_COUNTER),
+  ]);
+}
+
+/** A dump of every counter of `table` (filtered by the kernel), ended by NLMSG_DONE. */
+export function dumpCounters(table: string, seq: number): Buffer {
+  return message(nftType(MSG.GETOBJ), NLM_F_REQUEST | NLM_F_DUMP, seq, NFPROTO_INET, [strAttr(OBJ.TABLE, table), be32Attr(OBJ.TYPE, NFT_OBJECT_COUNTER)]);
+}
+
+/** A counter as the kernel reported it. */
+export interface CounterValue {
+  table: string;
+  name: string;
+  packets: bigint;
+  bytes: bigint;
+}
+
+/** Is this a NEWOBJ reply (of GETOBJ, GETOBJ_RESET or a dump)? */
+export function isNewObj(type: number): boolean {
+  return type === nftType(MSG.NEWOBJ);
+}
+
+/** Decodes a NEWOBJ payload (nfgenmsg + attributes); null for objects that are not counters. */
+export function parseCounter(payload: Buffer): CounterValue | null {
+  const a = parseAttrs(payload, 4);
+  const type = a.get(OBJ.TYPE);
+  if (!type || type.length < 4 || type.readUInt32BE(0) !== NFT_OBJECT_COUNTER) return null;
+  const data = a.get(OBJ.DATA);
+  const d = data ? parseAttrs(data) : new Map<number, Buffer>();
+  const u64 = (b: Buffer | undefined): bigint => (b && b.length >= 8 ? b.readBigUInt64BE(0) : 0n);
+  return { table: cstr(a.get(OBJ.TABLE)) ?? '', name: cstr(a.get(OBJ.NAME)) ?? '', packets: u64(d.get(COUNTER.PACKETS)), bytes: u64(d.get(COUNTER.BYTES)) };
+}
+
+// --- chains and the session rule --------------------------------------------------------------
+
+const CHAIN = { TABLE: 1, NAME: 3 } as const;
+const RULE = { TABLE: 1, CHAIN: 2, EXPRESSIONS: 4, USERDATA: 7 } as const;
+const LIST_ELEM = 1;
+const EXPR = { NAME: 1, DATA: 2 } as const;
+const DATA = { VALUE: 1, VERDICT: 2 } as const;
+const VERDICT = { CODE: 1, CHAIN: 2 } as const;
+
+export function addChain(table: string, name: string): Command {
+  return { type: MSG.NEWCHAIN, flags: NLM_F_CREATE, attrs: [strAttr(CHAIN.TABLE, table), strAttr(CHAIN.NAME, name)] };
+}
+
+/** DELCHAIN also removes the chain's rules. */
+export function deleteChain(table: string, name: string): Command {
+  return { type: MSG.DELCHAIN, flags: 0, attrs: [strAttr(CHAIN.TABLE, table), strAttr(CHAIN.NAME, name)] };
+}
+
+/** DELRULE naming only the chain: every rule of the chain (nft's `flush chain`). */
+export function flushChain(table: string, name: string): Command {
+  return { type: MSG.DELRULE, flags: 0, attrs: [strAttr(RULE.TABLE, table), strAttr(RULE.CHAIN, name)] };
+}
+
+function expr(name: string, data: Buffer[]): Buffer {
+  return nest(LIST_ELEM, [strAttr(EXPR.NAME, name), nest(EXPR.DATA, data)]);
+}
+
+function metaLoadMark(): Buffer {
+  return expr('meta', [be32Attr(2, NFT_META_MARK), be32Attr(1, NFT_REG_1)]);
+}
+
+/** A rule comment as nft stores it: libnftnl user data, one TLV (type, length, NUL-terminated text). */
+export function commentUserdata(comment: string): Buffer {
+  const text = Buffer.from(`${comment}\0`, 'utf8');
+  if (text.length > 255) throw new RangeError('rule comment longer than 254 bytes');
+  return Buffer.concat([Buffer.from([NFTNL_UDATA_RULE_COMMENT, text.length]), text]);
+}
+
+/**
+ * The session chain's rule `meta mark set meta mark and ~ours or value ct mark set meta mark`
+ * (ruleset.ts sessionRule), with its fingerprint comment:
+ * meta load → bitwise (mask = ~ours & ~value, xor = value) → meta set → meta load → ct set.
+ */
+export function addSessionRule(table: string, chain: string, ours: number, value: number, comment: string): Command {
+  const mask = (~ours & ~value) >>> 0;
+  return {
+    type: MSG.NEWRULE,
+    flags: NLM_F_CREATE | NLM_F_APPEND,
+    attrs: [
+      strAttr(RULE.TABLE, table),
+      strAttr(RULE.CHAIN, chain),
+      nest(RULE.EXPRESSIONS, [
+        metaLoadMark(),
+        expr('bitwise', [
+          be32Attr(1, NFT_REG_1),
+          be32Attr(2, NFT_REG_1),
+          be32Attr(6, 0), // NFTA_BITWISE_OP = NFT_BITWISE_BOOL, as nft sends it
+          be32Attr(3, 4),
+          nest(4, [attr(DATA.VALUE, hostU32(mask))]),
+          nest(5, [attr(DATA.VALUE, hostU32(value))]),
+        ]),
+        expr('meta', [be32Attr(2, NFT_META_MARK), be32Attr(3, NFT_REG_1)]),
+        metaLoadMark(),
+        expr('ct', [be32Attr(2, NFT_CT_MARK), be32Attr(4, NFT_REG_1)]),
+      ]),
+      attr(RULE.USERDATA, commentUserdata(comment)),
+    ],
+  };
+}
+
+const NFT_META_OIFNAME = 7;
+const NFT_FIB_RESULT_ADDRTYPE = 3;
+const NFTA_FIB_F_SADDR = 1;
+const RTN_LOCAL = 2;
+const NFT_NAT_SNAT = 0;
+const NFPROTO_IPV4 = 2;
+const NFPROTO_IPV6 = 10;
+
+function cmpEq(data: Buffer): Buffer {
+  return expr('cmp', [be32Attr(1, NFT_REG_1), be32Attr(2, 0), nest(3, [attr(DATA.VALUE, data)])]);
+}
+
+/**
+ * The SNAT rule of one service and family (ruleset.ts snatRule):
+ * `meta mark and MASK == MARK oifname "IF" fib saddr type local snat ip|ip6 to ADDR`, with its
+ * fingerprint comment: meta load mark → bitwise and → cmp; meta load oifname → cmp (16 bytes, NUL
+ * padded); fib saddr type → cmp local; immediate address → nat snat.
+ */
+export function addSnatRule(table: string, chain: string, mask: number, mark: number, ifname: string, family: 4 | 6, address: Buffer, comment: string): Command {
+  const name = Buffer.alloc(16);
+  name.write(ifname, 'utf8');
+  const local = Buffer.alloc(4);
+  local.writeUInt32LE(RTN_LOCAL);
+  return {
+    type: MSG.NEWRULE,
+    flags: NLM_F_CREATE | NLM_F_APPEND,
+    attrs: [
+      strAttr(RULE.TABLE, table),
+      strAttr(RULE.CHAIN, chain),
+      nest(RULE.EXPRESSIONS, [
+        metaLoadMark(),
+        expr('bitwise', [
+          be32Attr(1, NFT_REG_1),
+          be32Attr(2, NFT_REG_1),
+          be32Attr(6, 0),
+          be32Attr(3, 4),
+          nest(4, [attr(DATA.VALUE, hostU32(mask))]),
+          nest(5, [attr(DATA.VALUE, hostU32(0))]),
+        ]),
+        cmpEq(hostU32(mark)),
+        expr('meta', [be32Attr(2, NFT_META_OIFNAME), be32Attr(1, NFT_REG_1)]),
+        cmpEq(name),
+        expr('fib', [be32Attr(3, NFTA_FIB_F_SADDR), be32Attr(2, NFT_FIB_RESULT_ADDRTYPE), be32Attr(1, NFT_REG_1)]),
+        cmpEq(local),
+        expr('immediate', [be32Attr(1, NFT_REG_1), nest(2, [attr(DATA.VALUE, address)])]),
+        expr('nat', [be32Attr(1, NFT_NAT_SNAT), be32Attr(2, family === 4 ? NFPROTO_IPV4 : NFPROTO_IPV6), be32Attr(3, NFT_REG_1)]),
+      ]),
+      attr(RULE.USERDATA, commentUserdata(comment)),
+    ],
+  };
+}
+
+// --- map elements ------------------------------------------------------------------------------
+
+const ELEM_LIST = { TABLE: 1, SET: 2, ELEMENTS: 3 } as const;
+const ELEM = { KEY: 1, DATA: 2, OBJREF: 9 } as const;
+
+/** An element's data: a `goto` to a chain (verdict maps) or a named counter (objref maps). */
+export type ElementData = { goto: string } | { counter: string };
+
+export interface ElementSpec {
+  /** Raw key bytes (see the module comment for byte order). */
+  key: Buffer;
+  data: ElementData;
+}
+
+function elementAttrs(e: ElementSpec): Buffer {
+  const parts = [nest(ELEM.KEY, [attr(DATA.VALUE, e.key)])];
+  if ('goto' in e.data) {
+    const code = Buffer.alloc(4);
+    code.writeInt32BE(NFT_GOTO);
+    parts.push(nest(ELEM.DATA, [nest(DATA.VERDICT, [attr(VERDICT.CODE, code), strAttr(VERDICT.CHAIN, e.data.goto)])]));
+  } else {
+    parts.push(strAttr(ELEM.OBJREF, e.data.counter));
+  }
+  return nest(LIST_ELEM, parts);
+}
+
+function chunked<T>(xs: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += ELEMENTS_PER_MESSAGE) out.push(xs.slice(i, i + ELEMENTS_PER_MESSAGE));
+  return out;
+}
+
+/** NEWSETELEM messages for `elements` (CREATE without EXCL: re-adding an identical element is a no-op). */
+export function addElements(table: string, map: string, elements: readonly ElementSpec[]): Command[] {
+  return chunked(elements).map((es) => ({
+    type: MSG.NEWSETELEM,
+    flags: NLM_F_CREATE,
+    attrs: [strAttr(ELEM_LIST.TABLE, table), strAttr(ELEM_LIST.SET, map), nest(ELEM_LIST.ELEMENTS, es.map(elementAttrs))],
+  }));
+}
+
+/** DELSETELEM messages: keys only. */
+export function deleteElements(table: string, map: string, keys: readonly Buffer[]): Command[] {
+  return chunked(keys).map((ks) => ({
+    type: MSG.DELSETELEM,
+    flags: 0,
+    attrs: [strAttr(ELEM_LIST.TABLE, table), strAttr(ELEM_LIST.SET, map), nest(ELEM_LIST.ELEMENTS, ks.map((k) => nest(LIST_ELEM, [nest(ELEM.KEY, [attr(DATA.VALUE, k)])])))],
+  }));
+}

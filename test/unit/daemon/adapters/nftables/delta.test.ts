@@ -1,0 +1,118 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { Classifier, FirewallState, SessionMarking } from '../../../../../daemon/ports.js';
+import { indexState, planDelta } from '../../../../../daemon/adapters/nftables/delta.js';
+import { diffTable } from '../../../../../daemon/adapters/nftables/diff.js';
+import { buildRuleset } from '../../../../../daemon/adapters/nftables/ruleset.js';
+import { MSG } from '../../../../../daemon/adapters/nftables/netlink-encode.js';
+
+const MASK = 0x0fff0000;
+const TAGS = 0xffff;
+const SVC = {
+  b: { mark: 0x20000, ifname: 'eth-b', snat: [{ family: 4 as const, address: '198.51.100.18' }] },
+  c: { mark: 0x30000, ifname: 'eth-c', snat: [{ family: 4 as const, address: '203.0.113.18' }, { family: 6 as const, address: '2001:db8:3::2' }] },
+};
+const opts = { cgroup: () => null };
+
+function session(key: string, tag: number, svc: 'b' | 'c' | null): SessionMarking {
+  return svc === null ? { sessionKey: key, mark: 0, tag, ifname: '', snat: [] } : { sessionKey: key, tag, ...SVC[svc] };
+}
+
+function fw(sessions: SessionMarking[], classifiers: Classifier[] = []): FirewallState {
+  return { mask: MASK, tagMask: TAGS, sessions, classifiers };
+}
+
+describe('nftables session delta', () => {
+  it('moving one session is a flush and one rule: no other object is touched', () => {
+    const a = fw([session('s1', 1, 'b'), session('s2', 2, 'b')], [{ kind: 'uid', key: '1001', sessionKey: 's1' }]);
+    const known = buildRuleset(a, opts).table;
+    const ix = indexState(a);
+    const b = fw([session('s1', 1, 'b'), { ...session('s2', 2, 'b'), mark: 0x20000 }], a.classifiers);
+    expect(planDelta(ix, b, 'netsession')?.commands).toEqual([]);
+    const moved = fw([session('s1', 1, 'b'), session('s2', 2, 'c')], a.classifiers);
+    // s2 on c needs c's SNAT entries, which no session needed before: postrouting is rewritten too.
+    const d0 = planDelta(ix, moved, 'netsession');
+    expect(d0?.commands.map((c) => c.type)).toEqual([MSG.DELRULE, MSG.NEWRULE, MSG.DELRULE, MSG.NEWRULE, MSG.NEWRULE, MSG.NEWRULE]);
+    d0!.commit(known);
+    expect(diffTable(known, buildRuleset(moved, opts).table)).toEqual([]);
+    const two = fw([session('s1', 1, 'b'), session('s2', 2, 'b'), session('s3', 3, 'c')], a.classifiers);
+    const full = buildRuleset(two, opts).table;
+    const ix2 = indexState(two);
+    const d = planDelta(ix2, fw([session('s1', 1, 'c'), session('s2', 2, 'b'), session('s3', 3, 'c')], a.classifiers), 'netsession');
+    expect(d?.commands.map((c) => c.type)).toEqual([MSG.DELRULE, MSG.NEWRULE]);
+    d!.commit(full);
+    expect(diffTable(full, buildRuleset(fw([session('s1', 1, 'c'), session('s2', 2, 'b'), session('s3', 3, 'c')], a.classifiers), opts).table)).toEqual([]);
+    expect(known.chains.size).toBeGreaterThan(0);
+  });
+
+  it('gives up (full path) on other masks, cgroup claims changing, invalid or duplicate input, disagreeing SNAT addresses', () => {
+    const a = fw([session('s1', 1, 'b')], [{ kind: 'uid', key: '1001', sessionKey: 's1' }]);
+    const ix = () => indexState(a);
+    expect(planDelta(ix(), { ...a, mask: 0x0ff00000 }, 't')).toBeNull();
+    expect(planDelta(ix(), fw(a.sessions, [...a.classifiers, { kind: 'cgroup', key: '/x', sessionKey: 's1' }]), 't')).toBeNull();
+    expect(planDelta(ix(), fw([...a.sessions, session('bad key', 2, 'b')], a.classifiers), 't')).toBeNull();
+    expect(planDelta(ix(), fw([...a.sessions, session('s2', 1, 'b')], a.classifiers), 't')).toBeNull(); // tag taken
+    expect(planDelta(ix(), fw([...a.sessions, session('s1', 2, 'b')], a.classifiers), 't')).toBeNull(); // key twice
+    expect(planDelta(ix(), fw(a.sessions, [{ kind: 'uid', key: '1002', sessionKey: 'gone' }]), 't')).toBeNull();
+    expect(planDelta(ix(), fw([], a.classifiers), 't')).toBeNull(); // a removed session still owns a claim
+    const other = { ...session('s2', 2, 'b'), snat: [{ family: 4 as const, address: '198.51.100.99' }] };
+    expect(planDelta(ix(), fw([...a.sessions, other], a.classifiers), 't')).toBeNull();
+    // A refusal leaves the index usable: the same index still plans a valid change.
+    const i = ix();
+    expect(planDelta(i, fw([...a.sessions, session('s1', 2, 'b')], a.classifiers), 't')).toBeNull();
+    expect(planDelta(i, fw([...a.sessions, session('s2', 2, 'b')], a.classifiers), 't')).not.toBeNull();
+  });
+
+  it('property: committing each delta leaves the model equal to the full build of the new state', () => {
+    const keys = ['s1', 's2', 's3', 's4', 's5'];
+    const stateArb = fc
+      .record({
+        present: fc.subarray(keys),
+        tagBase: fc.integer({ min: 1, max: 3 }),
+        svc: fc.array(fc.constantFrom<'b' | 'c' | 'c2' | null>('b', 'c', 'c2', null), { minLength: 5, maxLength: 5 }),
+        uids: fc.array(fc.tuple(fc.integer({ min: 1000, max: 1004 }), fc.integer({ min: 0, max: 4 })), { maxLength: 4 }),
+        sources: fc.array(fc.tuple(fc.constantFrom('198.51.100.18', '2001:db8:3::2'), fc.integer({ min: 0, max: 4 })), { maxLength: 2 }),
+      })
+      .map(({ present, tagBase, svc, uids, sources }) => {
+        // c2: service c after its address changed (every session on c moves to it in the same state).
+        const moved = svc.includes('c2');
+        const pick = (x: 'b' | 'c' | 'c2' | null): 'b' | 'c' | null => (x === 'c2' ? 'c' : x);
+        const sessions = present.map((k) => {
+          const s = session(k, tagBase * 10 + keys.indexOf(k), pick(svc[keys.indexOf(k)] ?? null));
+          return moved && s.ifname === 'eth-c' ? { ...s, snat: [{ family: 4 as const, address: '203.0.113.99' }] } : s;
+        });
+        const live = sessions.map((s) => s.sessionKey);
+        const claims = new Map<string, Classifier>();
+        if (live.length) {
+          for (const [uid, owner] of uids) claims.set(`uid${uid}`, { kind: 'uid', key: String(uid), sessionKey: live[owner % live.length] as string });
+          for (const [addr, owner] of sources) claims.set(`src${addr}`, { kind: 'source', key: addr, family: addr.includes(':') ? 6 : 4, sessionKey: live[owner % live.length] as string });
+        }
+        return fw(sessions, [...claims.values()]);
+      });
+    let total = 0;
+    fc.assert(
+      fc.property(fc.array(stateArb, { minLength: 2, maxLength: 8 }), (states) => {
+        let known = buildRuleset(states[0]!, opts).table;
+        let ix = indexState(states[0]!);
+        let deltas = 0;
+        for (const next of states.slice(1)) {
+          const want = buildRuleset(next, opts);
+          const d = planDelta(ix, next, 'netsession');
+          if (d === null) {
+            known = want.table;
+            ix = indexState(next);
+            continue;
+          }
+          deltas++;
+          d.commit(known);
+          expect(diffTable(known, want.table)).toEqual([]);
+          expect(known).toEqual(want.table);
+        }
+        total += deltas;
+      }),
+      { numRuns: 300 },
+    );
+    // The property must exercise the session path, not only the full one.
+    expect(total).toBeGreaterThan(100);
+  });
+});

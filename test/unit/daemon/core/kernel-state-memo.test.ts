@@ -1,0 +1,93 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CORE_CONFIG } from '../../../../daemon/core/config.js';
+import { computeKernelState, type KernelInput, type KernelServiceInput, type KernelSessionInput } from '../../../../daemon/core/kernel-state.js';
+import { KernelStateMemo } from '../../../../daemon/core/kernel-state-memo.js';
+
+const config = DEFAULT_CORE_CONFIG;
+
+function service(n: number, connected: boolean, addr: number): KernelServiceInput {
+  return {
+    id: `svc${n}`,
+    ifindex: 10 + n,
+    ifname: `eth${n}`,
+    table: 10000 + n,
+    mark: (n + 1) * 0x10000,
+    slot: n,
+    connected,
+    addresses: [
+      { family: 4, address: `198.51.100.${10 + n * 10 + addr}`, prefixLength: 24, method: 'manual', scope: 'global' },
+      ...(n === 1 ? [{ family: 6 as const, address: `2001:db8:${n}::${addr + 2}`, prefixLength: 64, method: 'auto' as const, scope: 'global' as const }] : []),
+    ],
+    gateways: [{ family: 4, gateway: '198.51.100.1', metric: 100 }],
+  };
+}
+
+const sessionArb = fc.record({
+  serial: fc.integer({ min: 1, max: 12 }),
+  priority: fc.boolean(),
+  service: fc.constantFrom<number | null>(0, 1, 2, null),
+  uid: fc.option(fc.constantFrom('1000', '1001', '0042'), { nil: null }),
+  cgroup: fc.boolean(),
+  sourceIPRule: fc.boolean(),
+  tagShift: fc.integer({ min: 0, max: 1 }),
+});
+
+const inputArb = fc
+  .record({
+    services: fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 1 })), { minLength: 3, maxLength: 3 }),
+    sessions: fc.uniqueArray(sessionArb, { selector: (s) => s.serial, maxLength: 8 }),
+  })
+  .map(({ services, sessions }): KernelInput => ({
+    config,
+    services: services.map(([connected, addr], n) => service(n, connected, addr)),
+    sessions: sessions.map(
+      (s): KernelSessionInput => ({
+        sessionKey: `s${s.serial}`,
+        serial: s.serial,
+        tag: s.serial + 100 * s.tagShift,
+        priority: s.priority,
+        serviceId: s.service === null ? null : `svc${s.service}`,
+        claims: [...(s.uid ? [{ kind: 'uid' as const, key: s.uid }] : []), ...(s.cgroup ? [{ kind: 'cgroup' as const, key: '/app' }] : [])],
+        sourceIPRule: s.sourceIPRule,
+      }),
+    ),
+  }));
+
+describe('KernelStateMemo', () => {
+  it('property: every step equals computeKernelState of the same input', () => {
+    fc.assert(
+      fc.property(fc.array(inputArb, { minLength: 1, maxLength: 10 }), (inputs) => {
+        const memo = new KernelStateMemo();
+        for (const input of inputs) expect(memo.compute(input)).toEqual(computeKernelState(input));
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('hands back the same objects for what did not change', () => {
+    const memo = new KernelStateMemo();
+    const services = [service(0, true, 0), service(1, true, 0)];
+    const sessions: KernelSessionInput[] = Array.from({ length: 5 }, (_, i) => ({
+      sessionKey: `s${i}`, serial: i, tag: i + 1, priority: false, serviceId: 'svc0', claims: [{ kind: 'uid', key: String(1000 + i) }], sourceIPRule: false,
+    }));
+    const a = memo.compute({ config, services, sessions });
+    // Fresh but equal input objects (as the engine builds them): everything is reused.
+    const b = memo.compute({ config, services: services.map((s) => ({ ...s })), sessions: sessions.map((s) => ({ ...s, claims: [...s.claims] })) });
+    expect(b).toBe(a);
+    // One session moves: its marking is new, the others are the same objects; routing unchanged.
+    const c = memo.compute({ config, services, sessions: sessions.map((s, i) => (i === 2 ? { ...s, serviceId: 'svc1' } : s)) });
+    expect(c.routing).toBe(a.routing);
+    expect(c.firewall.sessions[2]).not.toBe(a.firewall.sessions[2]);
+    expect(c.firewall.sessions.filter((m, i) => m === a.firewall.sessions[i])).toHaveLength(4);
+    expect(c.firewall.classifiers).toBe(a.firewall.classifiers);
+  });
+
+  it('duplicate session keys (never from the engine) still give the full result', () => {
+    const memo = new KernelStateMemo();
+    const s: KernelSessionInput = { sessionKey: 'x', serial: 1, tag: 1, priority: false, serviceId: null, claims: [], sourceIPRule: false };
+    const input = { config, services: [], sessions: [s, { ...s, serial: 2, tag: 2 }] };
+    expect(memo.compute(input)).toEqual(computeKernelState(input));
+    expect(memo.compute({ ...input, sessions: [s] })).toEqual(computeKernelState({ ...input, sessions: [s] }));
+  });
+});
