@@ -7,6 +7,7 @@
  */
 import net from 'node:net';
 import os from 'node:os';
+import { loadLibcLibrary } from '../native/libc.js';
 
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
@@ -24,8 +25,7 @@ interface Libc {
 let libc: Promise<Libc> | undefined;
 
 function loadLibc(): Promise<Libc> {
-  libc ??= import('koffi').then(({ default: koffi }) => {
-    const lib = koffi.load('libc.so.6');
+  libc ??= loadLibcLibrary().then(({ koffi, lib }) => {
     const socket = lib.func('int socket(int, int, int)');
     const connect = lib.func('int connect(int, void *, uint32_t)');
     const close = lib.func('int close(int)');

@@ -14,6 +14,7 @@
  */
 import { close as fsClose } from 'node:fs';
 import os from 'node:os';
+import { loadLibcLibrary } from '../../../lib/native/libc.js';
 
 const AF_PACKET = 17;
 const SOCK_DGRAM = 2;
@@ -78,8 +79,7 @@ interface Native {
 let native: Promise<Native> | undefined;
 
 function loadNative(): Promise<Native> {
-  native ??= import('koffi').then(({ default: koffi }) => {
-    const libc = koffi.load('libc.so.6');
+  native ??= loadLibcLibrary().then(({ koffi, lib: libc }) => {
     // The node binary itself (or libnode it links): libuv's exported functions.
     const self = koffi.load(null as unknown as string);
     const socket = libc.func('int socket(int, int, int)');

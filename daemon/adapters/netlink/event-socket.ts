@@ -16,6 +16,7 @@
  */
 import os from 'node:os';
 import type { NetlinkMessage } from 'netlink';
+import { loadLibcLibrary } from '../../../lib/native/libc.js';
 
 const AF_NETLINK = 16;
 const SOCK_RAW = 3;
@@ -99,8 +100,7 @@ let libcLoad: Promise<Libc> | undefined;
 
 /** Loads koffi lazily (as bound-socket.ts does): nothing native until the first socket. */
 function loadLibc(): Promise<Libc> {
-  libcLoad ??= import('koffi').then(({ default: koffi }) => {
-    const lib = koffi.load('libc.so.6');
+  libcLoad ??= loadLibcLibrary().then(({ koffi, lib }) => {
     const f = (sig: string) => lib.func(sig);
     const socket = f('int socket(int, int, int)');
     const bind = f('int bind(int, void *, uint32_t)');

@@ -3,11 +3,10 @@
  * that Node has no API for (SO_BINDTODEVICE before connect, NETLINK_NETFILTER request sockets
  * with SO_RCVBUFFORCE, NETLINK_EXT_ACK and a receive that reports ENOBUFS instead of dying).
  *
- * libc is found by name so the same code runs on glibc and musl: `libc.so.6` (glibc), then
- * musl's `libc.musl-<arch>.so.1` (Alpine's name for its one libc/loader), then plain `libc.so`
- * (musl's own install name; on glibc it is a linker script, which is why it comes last).
+ * libc is found by name on glibc and musl alike (lib/native/libc.ts).
  */
 import os from 'node:os';
+import { loadLibcLibrary } from '../../../lib/native/libc.js';
 
 /** The bound libc functions (synchronous; they block the loop only for one syscall). */
 export interface Libc {
@@ -22,13 +21,7 @@ export interface Libc {
   errno(): number;
 }
 
-const MUSL_ARCH: Readonly<Record<string, string>> = { x64: 'x86_64', arm64: 'aarch64', arm: 'armhf', ia32: 'x86', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
-
-/** Names tried in order; see the module comment. */
-export function libcNames(arch: string = process.arch): string[] {
-  const musl = MUSL_ARCH[arch];
-  return ['libc.so.6', ...(musl ? [`libc.musl-${musl}.so.1`] : []), 'libc.so'];
-}
+export { libcNames } from '../../../lib/native/libc.js';
 
 let loaded: Promise<Libc> | undefined;
 
@@ -38,18 +31,7 @@ let loaded: Promise<Libc> | undefined;
  * @throws Error naming every library name tried when none loads.
  */
 export function loadLibc(): Promise<Libc> {
-  loaded ??= import('koffi').then(({ default: koffi }) => {
-    let lib: ReturnType<typeof koffi.load> | undefined;
-    const problems: string[] = [];
-    for (const name of libcNames()) {
-      try {
-        lib = koffi.load(name);
-        break;
-      } catch (err) {
-        problems.push(`${name}: ${(err as Error).message}`);
-      }
-    }
-    if (!lib) throw new Error(`cannot load libc (${problems.join('; ')})`);
+  loaded ??= loadLibcLibrary().then(({ koffi, lib }) => {
     const socket = lib.func('int socket(int, int, int)');
     const bind = lib.func('int bind(int, void *, uint32_t)');
     const setsockopt = lib.func('int setsockopt(int, int, int, void *, uint32_t)');
