@@ -599,13 +599,11 @@ export function firewallSuite(backend: BackendName): void {
       expect((await driver.apply(current, true)).stats?.ops).toBe(0);
     });
 
-    it('a change the kernel rejects (its object removed from outside): one log line, a retry through a full read-back, nothing half-applied', async (tctx) => {
-      if (!kit.sabotage) {
-        console.log(`${tag} rejected change: skipped, this backend has no incremental session path to reject`);
-        tctx.skip();
-        return;
-      }
-      await kit.sabotage(ctx(), 'sN', 9);
+    // Defined only where there is an incremental session path to reject (not skipped elsewhere).
+    if (!kit.sabotage) console.log(`${tag} rejected change: not defined, this backend has no incremental session path to reject`);
+    const sabotage = kit.sabotage;
+    (sabotage ? it : () => undefined)('a change the kernel rejects (its object removed from outside): one log line, a retry through a full read-back, nothing half-applied', async () => {
+      await sabotage!(ctx(), 'sN', 9);
       const logBefore = driver.proc.stderr.length;
       current = firewall(
         current.sessions.filter((s) => s.sessionKey !== 'sN'),
