@@ -8,10 +8,8 @@
 import net from 'node:net';
 import os from 'node:os';
 import { loadLibcLibrary } from '../native/libc.js';
+import { AF_UNIX, SOCK_CLOEXEC, SOCK_STREAM } from '../native/linux.js';
 
-const AF_UNIX = 1;
-const SOCK_STREAM = 1;
-const SOCK_CLOEXEC = 0o2000000;
 /** sizeof(struct sockaddr_un). */
 const SOCKADDR_UN = 110;
 

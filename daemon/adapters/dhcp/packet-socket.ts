@@ -15,19 +15,12 @@
 import { close as fsClose } from 'node:fs';
 import os from 'node:os';
 import { loadLibcLibrary } from '../../../lib/native/libc.js';
+import { AF_PACKET, MSG_DONTWAIT, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOL_PACKET, SOL_SOCKET, SO_ATTACH_FILTER } from '../../../lib/native/linux.js';
 
-const AF_PACKET = 17;
-const SOCK_DGRAM = 2;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
 const ETH_P_IP = 0x0800;
-const SOL_SOCKET = 1;
-const SO_ATTACH_FILTER = 26;
-const MSG_DONTWAIT = 0x40;
 const UV_POLL = 8;
 const UV_READABLE = 1;
 const SOCKADDR_LL_SIZE = 20;
-const SOL_PACKET = 263;
 const PACKET_AUXDATA = 8;
 /** tpacket_auxdata.tp_status: the checksum is still to be computed (a local sender's offload). */
 const TP_STATUS_CSUMNOTREADY = 8;

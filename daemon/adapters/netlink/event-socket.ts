@@ -17,17 +17,9 @@
 import os from 'node:os';
 import type { NetlinkMessage } from 'netlink';
 import { loadLibcLibrary } from '../../../lib/native/libc.js';
+import { AF_NETLINK, MSG_DONTWAIT, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, SOL_NETLINK, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE } from '../../../lib/native/linux.js';
 
-const AF_NETLINK = 16;
-const SOCK_RAW = 3;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
-const SO_RCVBUF = 8;
-const SO_RCVBUFFORCE = 33;
-const SOL_NETLINK = 270;
 const NETLINK_ADD_MEMBERSHIP = 1;
-const MSG_DONTWAIT = 0x40;
 const POLLIN = 0x1;
 const EFD_NONBLOCK = 0o4000;
 const EFD_CLOEXEC = 0o2000000;

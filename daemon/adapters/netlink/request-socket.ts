@@ -13,21 +13,10 @@
  * by a full read-back.
  */
 import { errnoName, loadLibc, type Libc } from './libc.js';
+import { AF_NETLINK, MSG_DONTWAIT, MSG_TRUNC, SOCK_CLOEXEC, SOCK_RAW, SOL_NETLINK, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE, SO_RCVTIMEO, SO_SNDBUF, SO_SNDBUFFORCE } from '../../../lib/native/linux.js';
 
-const AF_NETLINK = 16;
-const SOCK_RAW = 3;
-const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
-const SO_SNDBUF = 7;
-const SO_RCVBUF = 8;
-const SO_RCVTIMEO = 20;
-const SO_SNDBUFFORCE = 32;
-const SO_RCVBUFFORCE = 33;
-const SOL_NETLINK = 270;
 const NETLINK_CAP_ACK = 10;
 const NETLINK_EXT_ACK = 11;
-const MSG_DONTWAIT = 0x40;
-const MSG_TRUNC = 0x20;
 const EINTR = 4;
 const EAGAIN = 11;
 const ENOBUFS = 105;

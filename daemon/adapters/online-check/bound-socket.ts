@@ -6,16 +6,7 @@
  */
 import net from 'node:net';
 import { errnoName, loadLibc, type Libc } from '../netlink/libc.js';
-
-const AF_INET = 2;
-const AF_INET6 = 10;
-const SOCK_STREAM = 1;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
-const SO_BINDTODEVICE = 25;
-/** Linux ≥ 5.0; immune to a rename between the daemon's snapshot and the probe. */
-const SO_BINDTOIFINDEX = 62;
+import { AF_INET, AF_INET6, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET, SO_BINDTODEVICE, SO_BINDTOIFINDEX } from '../../../lib/native/linux.js';
 
 /** A failed libc call, with the errno name as `code` (like Node's own system errors). */
 export class SocketSetupError extends Error {
