@@ -261,6 +261,18 @@ export function commentUserdata(comment: string): Buffer {
   return Buffer.concat([Buffer.from([NFTNL_UDATA_RULE_COMMENT, text.length]), text]);
 }
 
+/** `register 1 = (register 1 & mask) ^ xor` over the 4-byte mark, as nft encodes `and`/`or`. */
+function markBitwise(mask: number, xor: number): Buffer {
+  return expr('bitwise', [
+    be32Attr(1, NFT_REG_1),
+    be32Attr(2, NFT_REG_1),
+    be32Attr(6, 0), // NFTA_BITWISE_OP = NFT_BITWISE_BOOL, as nft sends it
+    be32Attr(3, 4),
+    nest(4, [attr(DATA.VALUE, hostU32(mask))]),
+    nest(5, [attr(DATA.VALUE, hostU32(xor))]),
+  ]);
+}
+
 /**
  * The session chain's rule `meta mark set meta mark and ~ours or value ct mark set meta mark`
  * (ruleset.ts sessionRule), with its fingerprint comment:
@@ -276,14 +288,7 @@ export function addSessionRule(table: string, chain: string, ours: number, value
       strAttr(RULE.CHAIN, chain),
       nest(RULE.EXPRESSIONS, [
         metaLoadMark(),
-        expr('bitwise', [
-          be32Attr(1, NFT_REG_1),
-          be32Attr(2, NFT_REG_1),
-          be32Attr(6, 0), // NFTA_BITWISE_OP = NFT_BITWISE_BOOL, as nft sends it
-          be32Attr(3, 4),
-          nest(4, [attr(DATA.VALUE, hostU32(mask))]),
-          nest(5, [attr(DATA.VALUE, hostU32(value))]),
-        ]),
+        markBitwise(mask, value),
         expr('meta', [be32Attr(2, NFT_META_MARK), be32Attr(3, NFT_REG_1)]),
         metaLoadMark(),
         expr('ct', [be32Attr(2, NFT_CT_MARK), be32Attr(4, NFT_REG_1)]),
@@ -324,14 +329,7 @@ export function addSnatRule(table: string, chain: string, mask: number, mark: nu
       strAttr(RULE.CHAIN, chain),
       nest(RULE.EXPRESSIONS, [
         metaLoadMark(),
-        expr('bitwise', [
-          be32Attr(1, NFT_REG_1),
-          be32Attr(2, NFT_REG_1),
-          be32Attr(6, 0),
-          be32Attr(3, 4),
-          nest(4, [attr(DATA.VALUE, hostU32(mask))]),
-          nest(5, [attr(DATA.VALUE, hostU32(0))]),
-        ]),
+        markBitwise(mask, 0),
         cmpEq(hostU32(mark)),
         expr('meta', [be32Attr(2, NFT_META_OIFNAME), be32Attr(1, NFT_REG_1)]),
         cmpEq(name),
