@@ -5,14 +5,8 @@
 import type { DhcpLeaseEvent } from '../../ports.js';
 import { classfulPrefix, type ServerMessage } from './dhcp-packet.js';
 
-export interface Held {
-  address: string;
-  prefixLength: number;
-  router: string;
-  dns: string[];
-  /** 0: infinite, or none given (no timers). */
-  leaseSeconds: number;
-  serverId: string;
+/** The lease as the runtime hears of it, plus when it arrived and its timers. */
+export interface Held extends Omit<DhcpLeaseEvent, 'type'> {
   /** When the ACK arrived (wall clock ms). */
   since: number;
   /** Seconds after `since`. */
