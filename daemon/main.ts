@@ -30,6 +30,7 @@ import { readCappedFileSync } from './adapters/system/capped-read.js';
 import { createLogger, isJournalStream } from './adapters/system/logger.js';
 import { createIdentityResolver } from './adapters/system/identity.js';
 import { inRootNetns } from './adapters/system/netns.js';
+import { createServiceNotifier } from './adapters/system/sd-notify.js';
 // The daemon and netsessionctl ship in one package and report its version the same way.
 import { versionLine } from '../bin/cli/version.js';
 import { loadConfig, USAGE, type DaemonConfig } from './config.js';
@@ -92,14 +93,24 @@ async function main(argv: string[]): Promise<number> {
     log,
   });
 
-  await bus.start(runtime);
+  // Readiness: the name is owned only once links, policy and provisioning files, saved settings
+  // and the kernel baseline are in place, so a client that starts the instant net.connman
+  // appears gets the complete, policied state in its first Update (the bus adapter records
+  // events until then and seeds its objects from the runtime).
+  const notifier = await createServiceNotifier({ log });
+  notifier.status('reading links, policy files and saved settings');
   await runtime.start();
+  notifier.status('programming the kernel baseline');
+  await runtime.kernelSettled();
+  await bus.start(runtime);
+  notifier.ready(runtime.readyLine());
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log('info', `${signal}: releasing sessions and stopping`);
+    notifier.stopping(`${signal}: releasing sessions and stopping`);
     try {
       await runtime.stop();
     } finally {

@@ -197,7 +197,12 @@ export class Runtime implements DaemonApi {
     this.reconcileNow(true);
     this.#scheduleReconcile();
     this.#started = true;
-    this.#d.log('info', `ready: ${this.engine.services().length} services, ${this.engine.policyFiles().length} policy files`);
+    this.#d.log('info', `ready: ${this.readyLine()}`);
+  }
+
+  /** One line for humans on the daemon's state (the log's `ready:` line, systemd's STATUS=). */
+  readyLine(): string {
+    return `${this.engine.services().length} services, ${this.engine.policyFiles().length} policy files`;
   }
 
   /** Sends Release to every session's client (as ConnMan does at shutdown), then stops everything. */
