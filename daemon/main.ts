@@ -7,22 +7,19 @@
  * `--max-semi-space-size=2` (MB): V8 grows its young generation to 16 MB semi-spaces under a burst
  * of allocation (10,000 policy files, a session storm) and keeps the memory; at 2 MB the daemon
  * ends such a burst ~2 MB larger instead of ~30 MB (docs/architecture.md, "Memory").
+ *
+ * Adapters a configuration does not use are never loaded (dynamic imports below): the firewall
+ * backend not chosen, manage mode's link configuration, DHCP, sysctl and nameserver writers when
+ * observing, the online check's HTTP probe until the first probe (docs/architecture.md,
+ * "Memory and start-up", has each one's cost).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDBusAdapter } from './adapters/dbus/index.js';
-import { createIptablesBackend } from './adapters/iptables/index.js';
-import { HttpProbe } from './adapters/online-check/http-probe.js';
-import { createNftablesBackend } from './adapters/nftables/index.js';
-import { InternalDhcpClient, UdhcpcClient } from './adapters/dhcp/index.js';
 import { createPolicyDir } from './adapters/policy-dir/policy-dir.js';
 import { createProvisioningDir } from './adapters/policy-dir/provisioning-dir.js';
-import { createLinkConfig } from './adapters/rtnetlink/link-config.js';
-import { createIpv6Switches } from './adapters/system/ipv6-sysctl.js';
-import { createResolvWriter } from './adapters/system/resolv-writer.js';
 import { createRtnetlinkLinkSource } from './adapters/rtnetlink/link-source.js';
 import { createLinkStats } from './adapters/rtnetlink/link-stats.js';
-import { createRtnetlinkRouting } from './adapters/rtnetlink/routing.js';
 import { createCgroupDirectory } from './adapters/system/cgroup-dir.js';
 import { systemClock } from './adapters/system/clock.js';
 import { openFileStore, type FileStore } from './adapters/system/file-store.js';
@@ -35,7 +32,7 @@ import { createServiceNotifier } from './adapters/system/sd-notify.js';
 import { versionLine } from '../bin/cli/version.js';
 import { loadConfig, USAGE, type DaemonConfig } from './config.js';
 import { Engine } from './core/engine.js';
-import type { Accounting, DhcpClient, Firewall, Logger, Routing } from './ports.js';
+import type { Accounting, DhcpClient, Firewall, Logger, OnlineCheck, Routing } from './ports.js';
 import { Runtime, type RuntimeDeps } from './runtime.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -67,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
 
   const engine = new Engine({ core: config.core, preferredTechnologies: config.preferredTechnologies, manage: config.manage });
   const bus = createDBusAdapter({ busName: config.busName, log });
-  const datapath = makeDatapath(config, engine, log);
+  const datapath = await makeDatapath(config, engine, log);
   const caps = { maxFileBytes: config.maxFileBytes, maxFiles: config.maxDirFiles };
   const store = await openStateStore(config, log);
   const runtime = new Runtime({
@@ -78,14 +75,14 @@ async function main(argv: string[]): Promise<number> {
     clock: systemClock,
     online: {
       settings: config.onlineCheck,
-      probe: new HttpProbe({ connectTimeoutMs: config.onlineCheck.connectTimeoutMs }),
+      probe: lazyProbe(config.onlineCheck.connectTimeoutMs),
       urls: { 4: config.onlineCheckUrl4, 6: config.onlineCheckUrl6 },
     },
     policies: createPolicyDir(config.policyDir, log, undefined, caps),
     ...(store ? { store } : {}),
     linkStats: createLinkStats({ log }),
     cgroups: createCgroupDirectory(),
-    ...(engine.manage.enabled ? { manage: makeManage(config, log) } : {}),
+    ...(engine.manage.enabled ? { manage: await makeManage(config, log) } : {}),
     // Both modes: observed links take nameservers, Metered and Roaming from it too.
     provisioning: createProvisioningDir(config.provisioningDir, log, undefined, { maxFileBytes: config.maxFileBytes, maxFiles: config.maxDirFiles }),
     ...datapath,
@@ -130,18 +127,24 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** Manage mode's adapters: rtnetlink link configuration, DHCPv4, IPv6 sysctls, the nameserver file. */
-function makeManage(config: DaemonConfig, log: Logger): NonNullable<RuntimeDeps['manage']> {
+async function makeManage(config: DaemonConfig, log: Logger): Promise<NonNullable<RuntimeDeps['manage']>> {
+  const [{ createLinkConfig }, { createIpv6Switches }, { createResolvWriter }] = await Promise.all([
+    import('./adapters/rtnetlink/link-config.js'),
+    import('./adapters/system/ipv6-sysctl.js'),
+    import('./adapters/system/resolv-writer.js'),
+  ]);
   return {
     links: createLinkConfig({ log, ...netlinkRcvbuf() }),
-    dhcp: makeDhcpClient(config, log),
+    dhcp: await makeDhcpClient(config, log),
     ipv6: createIpv6Switches(),
     nameservers: createResolvWriter({ path: config.resolvConf }),
   };
 }
 
 /** `DhcpClient = internal` (default): the in-process client; otherwise the udhcpc command given. */
-function makeDhcpClient(config: DaemonConfig, log: Logger): DhcpClient {
+async function makeDhcpClient(config: DaemonConfig, log: Logger): Promise<DhcpClient> {
   const dhcpLog = (level: 'debug' | 'info' | 'warn', msg: string): void => log(level, `dhcp: ${msg}`);
+  const { InternalDhcpClient, UdhcpcClient } = await import('./adapters/dhcp/index.js');
   if (config.dhcpClient.length === 1 && config.dhcpClient[0] === 'internal') return new InternalDhcpClient({ log: dhcpLog });
   const cmd = config.dhcpClient[0] ?? '';
   const found = cmd.includes('/') ? existsSync(cmd) : (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(join(d, cmd)));
@@ -180,15 +183,32 @@ async function openStateStore(config: DaemonConfig, log: Logger): Promise<FileSt
 }
 
 /** The kernel datapath chosen by `--firewall`: routing always, marking and counting by backend. */
-function makeDatapath(config: DaemonConfig, engine: Engine, log: Logger): { routing?: Routing; firewall?: Firewall; accounting?: Accounting } {
+async function makeDatapath(config: DaemonConfig, engine: Engine, log: Logger): Promise<{ routing?: Routing; firewall?: Firewall; accounting?: Accounting }> {
   if (config.firewall === 'none') return {};
+  const { createRtnetlinkRouting } = await import('./adapters/rtnetlink/routing.js');
   const routing = createRtnetlinkRouting({ config: engine.config, log });
   if (config.firewall === 'iptables') {
+    const { createIptablesBackend } = await import('./adapters/iptables/index.js');
     const ipt = createIptablesBackend({ log });
     return { routing, firewall: ipt, accounting: ipt };
   }
+  const { createNftablesBackend } = await import('./adapters/nftables/index.js');
   const nft = createNftablesBackend({ log });
   return { routing, firewall: nft, accounting: nft };
+}
+
+/**
+ * The online check's HTTP probe, loaded with its first probe: with `OnlineCheckMode = none` (or
+ * no service yet) the daemon never loads it.
+ */
+function lazyProbe(connectTimeoutMs: number): OnlineCheck {
+  let probe: Promise<OnlineCheck> | null = null;
+  return {
+    async probe(request, signal) {
+      probe ??= import('./adapters/online-check/http-probe.js').then(({ HttpProbe }) => new HttpProbe({ connectTimeoutMs }));
+      return (await probe).probe(request, signal);
+    },
+  };
 }
 
 main(process.argv.slice(2)).then(
