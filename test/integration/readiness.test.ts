@@ -10,11 +10,12 @@
  * |                                                                 |   services are listed                                       |
  * | WATCHDOG_USEC=200000                                            | WATCHDOG=1 pings every ~100 ms after READY=1                 |
  */
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import dbus from 'dbus-next';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUS_NAME } from '../../lib/protocol.js';
+import { DAEMON_BUNDLE, shebangNodeFlags } from './harness/daemon.js';
 import { startTestDaemon } from './harness/test-daemon.js';
 import { createSandbox, requireRoot, type Sandbox } from './harness/sandbox.js';
 import { ConnmanClient, type Notifier, type RecordedUpdate } from './support/connman-client.js';
@@ -95,6 +96,12 @@ describe.skipIf(!supported)('readiness', () => {
     expect(Number(ready.fields.MAINPID)).toBeGreaterThan(0);
     expect(await atReady).toEqual({ owned: true, services: ['eth-a:ethernet', 'eth-b:wifi', 'eth-c:cellular'] });
     expect(listener.messages.filter((m) => m.fields.READY === '1')).toHaveLength(1);
+  });
+
+  it('runs the daemon as it ships: the bundle, with its shebang\'s Node options', async () => {
+    const ready = await listener.waitFor((m) => m.fields.READY === '1');
+    const argv = readFileSync(`/proc/${ready.fields.MAINPID}/cmdline`, 'utf8').split('\0').filter((x) => x !== '');
+    expect(argv.slice(0, 2 + shebangNodeFlags().length)).toEqual([process.execPath, ...shebangNodeFlags(), DAEMON_BUNDLE]);
   });
 
   it('pings WATCHDOG=1 at half of WATCHDOG_USEC after READY=1', async () => {
