@@ -24,15 +24,17 @@ export function shebangNodeFlags(file = DAEMON_BUNDLE): string[] {
   return m[1]!.trim().split(/\s+/).filter((x) => x !== '');
 }
 
-/** argv that runs the shipped daemon bundle with its shebang's Node options. */
-export function daemonCommand(args: readonly string[] = []): string[] {
-  return [process.execPath, ...shebangNodeFlags(), DAEMON_BUNDLE, ...args];
+/** argv that runs the shipped daemon bundle with its shebang's Node options (plus `nodeArgs`, e.g. diagnostics). */
+export function daemonCommand(args: readonly string[] = [], nodeArgs: readonly string[] = []): string[] {
+  return [process.execPath, ...shebangNodeFlags(), ...nodeArgs, DAEMON_BUNDLE, ...args];
 }
 
 /** Options for {@link startNetsessiond}. */
 export interface DaemonOptions {
   /** A TypeScript entry to run with tsx instead of the shipped bundle ({@link DAEMON_BUNDLE}). */
   entry?: string;
+  /** Node options after the shebang's (e.g. `--heapsnapshot-signal=SIGUSR2`). */
+  nodeArgs?: string[];
   /** Arguments after the entry. */
   args?: string[];
   /** Replaces the whole command (e.g. a built `dist/` daemon or a stand-in). */
@@ -69,7 +71,7 @@ export function withCgroup2Mount(argv: readonly string[]): string[] {
 export async function startNetsessiond(sb: Sandbox, opts: DaemonOptions = {}): Promise<SandboxProcess> {
   if (!sb.dbusAddress) throw new Error('startNetsessiond needs a sandbox with a private bus');
   // The bundle with its shebang's Node options, as the unit runs it.
-  const base = opts.command ?? (opts.entry ? [process.execPath, ...shebangNodeFlags(`${REPO_ROOT}daemon/main.ts`), '--import', 'tsx', opts.entry, ...(opts.args ?? [])] : daemonCommand(opts.args ?? []));
+  const base = opts.command ?? (opts.entry ? [process.execPath, ...shebangNodeFlags(`${REPO_ROOT}daemon/main.ts`), '--import', 'tsx', opts.entry, ...(opts.args ?? [])] : daemonCommand(opts.args ?? [], opts.nodeArgs ?? []));
   if (opts.mountCgroup2 && opts.user) throw new Error('startNetsessiond: mountCgroup2 needs root; it cannot be combined with user');
   const wrapped = [...(opts.wrap ?? []), ...base];
   const command = opts.mountCgroup2 ? withCgroup2Mount(wrapped) : wrapped;
