@@ -45,6 +45,8 @@ export interface Footprint {
   after500: MemStatus | null;
   after10000: MemStatus | null;
   readyMs: number[];
+  /** Mean µs per create → first Update → destroy cycle over the 9,500 cycles (32 in flight). */
+  cycleUs?: number;
 }
 
 async function settleAndSample(pid: number): Promise<MemStatus> {
@@ -90,7 +92,7 @@ async function cycle(client: ConnmanClient, cycles: number, tag: string, window 
 }
 
 /** The memory phases, on a server already idle with 3 services. */
-async function measureSessions(client: ConnmanClient, pid: number, tag: string, maxLive: number): Promise<Omit<Footprint, 'idle' | 'readyMs'>> {
+async function measureSessions(client: ConnmanClient, pid: number, tag: string, maxLive: number): Promise<Omit<Footprint, 'idle' | 'readyMs' | 'cycleUs'> & { cycleUs: number }> {
   const first = await createMany(client, Math.min(1000, maxLive), `${tag}a`);
   const s1000 = await settleAndSample(pid);
   let s10000: MemStatus | null = null;
@@ -103,9 +105,11 @@ async function measureSessions(client: ConnmanClient, pid: number, tag: string, 
   const afterDestroy = await settleAndSample(pid);
   await cycle(client, 500, `${tag}c`);
   const after500 = await settleAndSample(pid);
+  const t0 = performance.now();
   await cycle(client, 9500, `${tag}d`);
+  const cycleUs = ((performance.now() - t0) * 1000) / 9500;
   const after10000 = await settleAndSample(pid);
-  return { s1000, s10000, afterDestroy, after500, after10000 };
+  return { s1000, s10000, afterDestroy, after500, after10000, cycleUs };
 }
 
 async function measureNetsessiond(sb: Sandbox, starts: number): Promise<Footprint> {
@@ -119,7 +123,10 @@ async function measureNetsessiond(sb: Sandbox, starts: number): Promise<Footprin
     const listener = new NotifyListener(join(sb.tmpDir, `fp-notify-${i}`));
     try {
       const t0 = performance.now();
-      const proc = sb.spawn(sb.devNs, daemonCommand(args), { env: { NOTIFY_SOCKET: listener.address } });
+      // FP_NODE_ARGS / FP_ENV: extra Node options and environment, to compare settings.
+      const extraArgs = (process.env.FP_NODE_ARGS ?? '').split(' ').filter((x) => x !== '');
+      const extraEnv = Object.fromEntries((process.env.FP_ENV ?? '').split(' ').filter((x) => x.includes('=')).map((x) => [x.slice(0, x.indexOf('=')), x.slice(x.indexOf('=') + 1)]));
+      const proc = sb.spawn(sb.devNs, daemonCommand(args, extraArgs), { env: { ...extraEnv, NOTIFY_SOCKET: listener.address } });
       const ready = await listener.waitFor((m) => m.fields.READY === '1', 20_000, 'READY=1');
       readyMs.push(ready.at - t0);
       if (i < starts - 1) {
@@ -196,7 +203,7 @@ export async function runFootprintBench(opts: { starts?: number; connmand?: bool
   const out: Record<string, Footprint | null> = { netsessiond: null, connmand: null, node: null };
   try {
     out.netsessiond = await measureNetsessiond(sb, starts);
-    out.node = await bareNode(sb, starts);
+    if (!process.env.FP_ONLY_DAEMON) out.node = await bareNode(sb, starts);
     if (!connmandSkip) {
       try {
         out.connmand = await measureConnmand(sb, Math.min(starts, 3));
@@ -209,7 +216,7 @@ export async function runFootprintBench(opts: { starts?: number; connmand?: bool
   }
   const n = out.netsessiond!;
   const c = out.connmand;
-  const b = out.node!;
+  const b = out.node ?? { idle: { VmRSS: 0, RssAnon: 0 } as MemStatus, s1000: null, s10000: null, afterDestroy: null, after500: null, after10000: null, readyMs: [0] };
   const row = (what: string, pick: (f: Footprint) => string | null, target: string) => ({
     measurement: what,
     netsessiond: pick(n),
@@ -228,6 +235,7 @@ export async function runFootprintBench(opts: { starts?: number; connmand?: bool
     row('VmRSS after destroying them (Δ idle)', (f) => (f.afterDestroy ? `${mb(f.afterDestroy.VmRSS)} (${delta(f.afterDestroy, f.idle)})` : null), TARGETS.afterDestroy),
     row('VmRSS after 500 create/destroy cycles', (f) => mb(f.after500?.VmRSS), ''),
     row('VmRSS after 10,000 cycles (Δ after-500)', (f) => (f.after10000 ? `${mb(f.after10000.VmRSS)} (${delta(f.after10000, f.after500)})` : null), TARGETS.cycles),
+    row('create → first Update → destroy, µs per cycle (32 in flight, throughput)', (f) => (f.cycleUs === undefined ? null : `${f.cycleUs.toFixed(0)} µs`), 'speed check for the V8 flags'),
     row(`exec → ready, median of ${starts} (min–max)`, (f) => `${median(f.readyMs).toFixed(0)} ms (${Math.min(...f.readyMs).toFixed(0)}–${Math.max(...f.readyMs).toFixed(0)})`, TARGETS.ready),
   ]);
   console.log('ready = READY=1 on NOTIFY_SOCKET (netsessiond), net.connman owned with 3 services ready (connmand, harness poll), first line printed (bare node).');

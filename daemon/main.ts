@@ -1,12 +1,21 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S node --max-semi-space-size=1 --max-old-space-size=64 --optimize-for-size --no-opt --v8-pool-size=1
 /**
  * netsessiond: the composition root. The only file that names concrete adapters.
  * Runs in the foreground, logs to stderr, exits cleanly on SIGTERM/SIGINT after sending
  * Notification.Release to every session's client.
  *
- * `--max-semi-space-size=2` (MB): V8 grows its young generation to 16 MB semi-spaces under a burst
- * of allocation (10,000 policy files, a session storm) and keeps the memory; at 2 MB the daemon
- * ends such a burst ~2 MB larger instead of ~30 MB (docs/architecture.md, "Memory").
+ * The #! line's V8 options fit a device (measured: docs/architecture.md, "Memory and start-up"):
+ * - `--max-old-space-size=64` (MB): a heap limit. Without one V8 sizes its heap for a desktop and,
+ *   under churn (10,000 sessions, a session storm), keeps ~80 MB of garbage headroom it never
+ *   returns; with it the same runs end within a few MB of idle. The limit also caps the session
+ *   count (sessionCapacity below), so clients get an error instead of an out-of-memory abort.
+ * - `--max-semi-space-size=1` (MB): the young generation stays small after a burst of allocation
+ *   (at the default 16 MB, 10,000 policy files left the daemon ~30 MB larger).
+ * - `--optimize-for-size`, `--no-opt` (no optimizing compiler; the baseline compiler stays, and
+ *   the daemon's hot paths are short and bounded), `--v8-pool-size=1` (one V8 worker thread):
+ *   ~5 MB less at idle. Not `--lite-mode`: on Node 20 it implies `--jitless` (interpreter only,
+ *   no WebAssembly, a warning on every start) for the same memory.
+ * The tests and the bench run the daemon with exactly this line (test/integration/harness/daemon.ts).
  *
  * Adapters a configuration does not use are never loaded (dynamic imports below): the firewall
  * backend not chosen, manage mode's link configuration, DHCP, sysctl and nameserver writers when
@@ -14,6 +23,7 @@
  * "Memory and start-up", has each one's cost).
  */
 import { existsSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import { join } from 'node:path';
 import { createDBusAdapter } from './adapters/dbus/index.js';
 import { createPolicyDir } from './adapters/policy-dir/policy-dir.js';
@@ -87,6 +97,7 @@ async function main(argv: string[]): Promise<number> {
     provisioning: createProvisioningDir(config.provisioningDir, log, undefined, { maxFileBytes: config.maxFileBytes, maxFiles: config.maxDirFiles }),
     ...datapath,
     reconcileIntervalMs: config.reconcileInterval * 1000,
+    sessionCapacity: sessionCapacity(log),
     log,
   });
 
@@ -156,6 +167,22 @@ async function makeDhcpClient(config: DaemonConfig, log: Logger): Promise<DhcpCl
     runDir: join(config.stateDir, 'dhcp'),
     log: dhcpLog,
   });
+}
+
+/** Live heap of an idle daemon with its services (measured ~7 MB), with room for garbage. */
+const HEAP_BASE_BYTES = 16 * 1024 * 1024;
+/** Live heap per session, measured 2.8 kB (heap snapshots, 10,000 sessions), with room for garbage. */
+const HEAP_PER_SESSION_BYTES = 4 * 1024;
+
+/**
+ * How many sessions the JS heap limit (`--max-old-space-size`, set in the #! line) holds: past it
+ * V8 would abort the daemon with "JavaScript heap out of memory", dropping every session.
+ */
+function sessionCapacity(log: Logger): number {
+  const limit = getHeapStatistics().heap_size_limit;
+  const cap = Math.max(1, Math.floor((limit - HEAP_BASE_BYTES) / HEAP_PER_SESSION_BYTES));
+  log('debug', `memory: JS heap limit ${Math.round(limit / 1048576)} MB holds ${cap} sessions`);
+  return cap;
 }
 
 /**
