@@ -15,6 +15,7 @@
  *   the daemon's hot paths are short and bounded), `--v8-pool-size=1` (one V8 worker thread):
  *   ~5 MB less at idle. Not `--lite-mode`: on Node 20 it implies `--jitless` (interpreter only,
  *   no WebAssembly, a warning on every start) for the same memory.
+ * - `--expose-gc`: one full collection after many sessions ended (returnMemoryAfterChurn).
  * The tests and the bench run the daemon with exactly this line (test/integration/harness/daemon.ts).
  *
  * Adapters a configuration does not use are never loaded (dynamic imports below): the firewall
