@@ -104,7 +104,7 @@ function latencyRow(what: string, s: Summary | null, connmand: number | null | u
 
 // ---------------------------------------------------------------- process memory
 
-interface MemStatus {
+export interface MemStatus {
   VmRSS: number;
   RssAnon: number;
   RssFile: number;
@@ -120,7 +120,7 @@ function memStatus(pid: number): MemStatus {
 }
 
 /** Median of `n` samples `gapMs` apart of each field (kB), like bench.py's rss_samples. */
-async function memSamples(pid: number, n = 20, gapMs = 50): Promise<MemStatus & { samples: number[] }> {
+export async function memSamples(pid: number, n = 20, gapMs = 50): Promise<MemStatus & { samples: number[] }> {
   const xs: MemStatus[] = [];
   for (let i = 0; i < n; i++) {
     xs.push(memStatus(pid));
@@ -152,7 +152,7 @@ export function rssByMapping(pid: number): { nodeBinary: number; otherFiles: num
  * The node process behind a harness process. `ip netns exec` execs its command (it forks only in
  * batch mode), so the tracked pid normally IS node; otherwise walk the children to find it.
  */
-function nodePid(pid: number): number {
+export function nodePid(pid: number): number {
   const node = realpathSync(process.execPath);
   const isNode = (p: number) => {
     try {
@@ -446,7 +446,7 @@ async function destroyMany(client: ConnmanClient, paths: string[], window = 64):
 }
 
 /** RSS of a node process that does nothing, for the floor Node itself sets. */
-async function bareNodeRss(sb: Sandbox): Promise<MemStatus> {
+export async function bareNodeRss(sb: Sandbox): Promise<MemStatus> {
   const proc = sb.spawn(sb.devNs, [process.execPath, '-e', 'setInterval(() => {}, 1 << 30); console.log("up")']);
   await proc.waitForLine('up', { stream: 'stdout' });
   await sleep(1000);

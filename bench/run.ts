@@ -7,6 +7,8 @@ import { runCallPathBench } from './call-path.js';
 import { runCoreBench } from './core-link-event.js';
 import { runDaemonBench } from './daemon-latency.js';
 import { runDatapathBench } from './datapath.js';
+import { runFootprintBench } from './footprint.js';
+import { runModuleCostBench } from './module-cost.js';
 import { runManageBench } from './manage.js';
 import { runSdkBench } from './sdk.js';
 import { runSourceIpRuleBench } from './source-ip-rule.js';
@@ -17,6 +19,13 @@ console.table(runCoreBench());
 // Needs root and `ip netns` (it builds a sandbox of namespaces); prints why when it cannot run.
 console.log('\n# daemon: netsessiond in a sandbox of network namespaces, beside connmand 1.41 on this machine (a few minutes)');
 await runDaemonBench();
+
+// Needs root and `ip netns` (connmand 1.41 for its column); prints why when it cannot run.
+console.log('\n# footprint: the shipped daemon bundle beside connmand and bare node — memory idle, with 1,000/10,000 sessions, after destroying them, after 10,000 create/destroy cycles; exec → READY=1 (a few minutes)');
+await runFootprintBench();
+
+console.log('\n# module cost: what each optional part of the daemon adds when loaded (it is loaded only when the configuration uses it)');
+console.table(runModuleCostBench());
 
 // Needs root, `ip netns` and connmand 1.41 (without it, no ratios); prints why when it cannot run.
 console.log('\n# call path: the D-Bus round trips and carrier loss beside connmand as ratios, and the daemon\'s CPU profile (a few minutes)');

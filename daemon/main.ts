@@ -1,28 +1,36 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S node --max-semi-space-size=1 --max-old-space-size=64 --optimize-for-size --no-opt --v8-pool-size=1 --expose-gc
 /**
  * netsessiond: the composition root. The only file that names concrete adapters.
  * Runs in the foreground, logs to stderr, exits cleanly on SIGTERM/SIGINT after sending
  * Notification.Release to every session's client.
  *
- * `--max-semi-space-size=2` (MB): V8 grows its young generation to 16 MB semi-spaces under a burst
- * of allocation (10,000 policy files, a session storm) and keeps the memory; at 2 MB the daemon
- * ends such a burst ~2 MB larger instead of ~30 MB (docs/architecture.md, "Memory").
+ * The #! line's V8 options fit a device (measured: docs/architecture.md, "Memory and start-up"):
+ * - `--max-old-space-size=64` (MB): a heap limit. Without one V8 sizes its heap for a desktop and,
+ *   under churn (10,000 sessions, a session storm), keeps ~80 MB of garbage headroom it never
+ *   returns; with it the same runs end within a few MB of idle. The limit also caps the session
+ *   count (sessionCapacity below), so clients get an error instead of an out-of-memory abort.
+ * - `--max-semi-space-size=1` (MB): the young generation stays small after a burst of allocation
+ *   (at the default 16 MB, 10,000 policy files left the daemon ~30 MB larger).
+ * - `--optimize-for-size`, `--no-opt` (no optimizing compiler; the baseline compiler stays, and
+ *   the daemon's hot paths are short and bounded), `--v8-pool-size=1` (one V8 worker thread):
+ *   ~5 MB less at idle. Not `--lite-mode`: on Node 20 it implies `--jitless` (interpreter only,
+ *   no WebAssembly, a warning on every start) for the same memory.
+ * - `--expose-gc`: one full collection after many sessions ended (returnMemoryAfterChurn).
+ * The tests and the bench run the daemon with exactly this line (test/integration/harness/daemon.ts).
+ *
+ * Adapters a configuration does not use are never loaded (dynamic imports below): the firewall
+ * backend not chosen, manage mode's link configuration, DHCP, sysctl and nameserver writers when
+ * observing, the online check's HTTP probe until the first probe (docs/architecture.md,
+ * "Memory and start-up", has each one's cost).
  */
 import { existsSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import { join } from 'node:path';
 import { createDBusAdapter } from './adapters/dbus/index.js';
-import { createIptablesBackend } from './adapters/iptables/index.js';
-import { HttpProbe } from './adapters/online-check/http-probe.js';
-import { createNftablesBackend } from './adapters/nftables/index.js';
-import { InternalDhcpClient, UdhcpcClient } from './adapters/dhcp/index.js';
 import { createPolicyDir } from './adapters/policy-dir/policy-dir.js';
 import { createProvisioningDir } from './adapters/policy-dir/provisioning-dir.js';
-import { createLinkConfig } from './adapters/rtnetlink/link-config.js';
-import { createIpv6Switches } from './adapters/system/ipv6-sysctl.js';
-import { createResolvWriter } from './adapters/system/resolv-writer.js';
 import { createRtnetlinkLinkSource } from './adapters/rtnetlink/link-source.js';
 import { createLinkStats } from './adapters/rtnetlink/link-stats.js';
-import { createRtnetlinkRouting } from './adapters/rtnetlink/routing.js';
 import { createCgroupDirectory } from './adapters/system/cgroup-dir.js';
 import { systemClock } from './adapters/system/clock.js';
 import { openFileStore, type FileStore } from './adapters/system/file-store.js';
@@ -30,11 +38,12 @@ import { readCappedFileSync } from './adapters/system/capped-read.js';
 import { createLogger, isJournalStream } from './adapters/system/logger.js';
 import { createIdentityResolver } from './adapters/system/identity.js';
 import { inRootNetns } from './adapters/system/netns.js';
+import { createServiceNotifier } from './adapters/system/sd-notify.js';
 // The daemon and netsessionctl ship in one package and report its version the same way.
 import { versionLine } from '../bin/cli/version.js';
 import { loadConfig, USAGE, type DaemonConfig } from './config.js';
 import { Engine } from './core/engine.js';
-import type { Accounting, DhcpClient, Firewall, Logger, Routing } from './ports.js';
+import type { Accounting, DhcpClient, Firewall, Logger, OnlineCheck, Routing } from './ports.js';
 import { Runtime, type RuntimeDeps } from './runtime.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -66,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
 
   const engine = new Engine({ core: config.core, preferredTechnologies: config.preferredTechnologies, manage: config.manage });
   const bus = createDBusAdapter({ busName: config.busName, log });
-  const datapath = makeDatapath(config, engine, log);
+  const datapath = await makeDatapath(config, engine, log);
   const caps = { maxFileBytes: config.maxFileBytes, maxFiles: config.maxDirFiles };
   const store = await openStateStore(config, log);
   const runtime = new Runtime({
@@ -77,29 +86,40 @@ async function main(argv: string[]): Promise<number> {
     clock: systemClock,
     online: {
       settings: config.onlineCheck,
-      probe: new HttpProbe({ connectTimeoutMs: config.onlineCheck.connectTimeoutMs }),
+      probe: lazyProbe(config.onlineCheck.connectTimeoutMs),
       urls: { 4: config.onlineCheckUrl4, 6: config.onlineCheckUrl6 },
     },
     policies: createPolicyDir(config.policyDir, log, undefined, caps),
     ...(store ? { store } : {}),
     linkStats: createLinkStats({ log }),
     cgroups: createCgroupDirectory(),
-    ...(engine.manage.enabled ? { manage: makeManage(config, log) } : {}),
+    ...(engine.manage.enabled ? { manage: await makeManage(config, log) } : {}),
     // Both modes: observed links take nameservers, Metered and Roaming from it too.
     provisioning: createProvisioningDir(config.provisioningDir, log, undefined, { maxFileBytes: config.maxFileBytes, maxFiles: config.maxDirFiles }),
     ...datapath,
     reconcileIntervalMs: config.reconcileInterval * 1000,
+    sessionCapacity: sessionCapacity(log),
     log,
   });
 
-  await bus.start(runtime);
+  // Readiness: the name is owned only once links, policy and provisioning files, saved settings
+  // and the kernel baseline are in place, so a client that starts the instant net.connman
+  // appears gets the complete, policied state in its first Update (the bus adapter records
+  // events until then and seeds its objects from the runtime).
+  const notifier = await createServiceNotifier({ log });
+  notifier.status('reading links, policy files and saved settings');
   await runtime.start();
+  notifier.status('programming the kernel baseline');
+  await runtime.kernelSettled();
+  await bus.start(runtime);
+  notifier.ready(runtime.readyLine());
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log('info', `${signal}: releasing sessions and stopping`);
+    notifier.stopping(`${signal}: releasing sessions and stopping`);
     try {
       await runtime.stop();
     } finally {
@@ -115,22 +135,29 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', () => void stop('SIGINT'));
   // Keep the process alive: the bus connection and netlink sockets may be unref'd.
   setInterval(() => {}, 1 << 30);
+  returnMemoryAfterChurn(engine);
   return -1;
 }
 
 /** Manage mode's adapters: rtnetlink link configuration, DHCPv4, IPv6 sysctls, the nameserver file. */
-function makeManage(config: DaemonConfig, log: Logger): NonNullable<RuntimeDeps['manage']> {
+async function makeManage(config: DaemonConfig, log: Logger): Promise<NonNullable<RuntimeDeps['manage']>> {
+  const [{ createLinkConfig }, { createIpv6Switches }, { createResolvWriter }] = await Promise.all([
+    import('./adapters/rtnetlink/link-config.js'),
+    import('./adapters/system/ipv6-sysctl.js'),
+    import('./adapters/system/resolv-writer.js'),
+  ]);
   return {
     links: createLinkConfig({ log, ...netlinkRcvbuf() }),
-    dhcp: makeDhcpClient(config, log),
+    dhcp: await makeDhcpClient(config, log),
     ipv6: createIpv6Switches(),
     nameservers: createResolvWriter({ path: config.resolvConf }),
   };
 }
 
 /** `DhcpClient = internal` (default): the in-process client; otherwise the udhcpc command given. */
-function makeDhcpClient(config: DaemonConfig, log: Logger): DhcpClient {
+async function makeDhcpClient(config: DaemonConfig, log: Logger): Promise<DhcpClient> {
   const dhcpLog = (level: 'debug' | 'info' | 'warn', msg: string): void => log(level, `dhcp: ${msg}`);
+  const { InternalDhcpClient, UdhcpcClient } = await import('./adapters/dhcp/index.js');
   if (config.dhcpClient.length === 1 && config.dhcpClient[0] === 'internal') return new InternalDhcpClient({ log: dhcpLog });
   const cmd = config.dhcpClient[0] ?? '';
   const found = cmd.includes('/') ? existsSync(cmd) : (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(join(d, cmd)));
@@ -142,6 +169,40 @@ function makeDhcpClient(config: DaemonConfig, log: Logger): DhcpClient {
     runDir: join(config.stateDir, 'dhcp'),
     log: dhcpLog,
   });
+}
+
+/**
+ * After many sessions ended (1,000 below the high-water mark), one full garbage collection, so V8
+ * gives their pages back now instead of keeping them as headroom (`--expose-gc` in the #! line;
+ * without it, nothing). Checked once a second: O(1), and no timer per session.
+ */
+function returnMemoryAfterChurn(engine: Engine): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return;
+  let high = 0;
+  setInterval(() => {
+    const n = engine.sessionCount();
+    high = Math.max(high, n);
+    if (high - n < 1000) return;
+    gc();
+    high = n;
+  }, 1000).unref();
+}
+
+/** Live heap of an idle daemon with its services (measured ~7 MB), with room for garbage. */
+const HEAP_BASE_BYTES = 16 * 1024 * 1024;
+/** Live heap per session, measured 2.8 kB (heap snapshots, 10,000 sessions), with room for garbage. */
+const HEAP_PER_SESSION_BYTES = 4 * 1024;
+
+/**
+ * How many sessions the JS heap limit (`--max-old-space-size`, set in the #! line) holds: past it
+ * V8 would abort the daemon with "JavaScript heap out of memory", dropping every session.
+ */
+function sessionCapacity(log: Logger): number {
+  const limit = getHeapStatistics().heap_size_limit;
+  const cap = Math.max(1, Math.floor((limit - HEAP_BASE_BYTES) / HEAP_PER_SESSION_BYTES));
+  log('debug', `memory: JS heap limit ${Math.round(limit / 1048576)} MB holds ${cap} sessions`);
+  return cap;
 }
 
 /**
@@ -169,15 +230,32 @@ async function openStateStore(config: DaemonConfig, log: Logger): Promise<FileSt
 }
 
 /** The kernel datapath chosen by `--firewall`: routing always, marking and counting by backend. */
-function makeDatapath(config: DaemonConfig, engine: Engine, log: Logger): { routing?: Routing; firewall?: Firewall; accounting?: Accounting } {
+async function makeDatapath(config: DaemonConfig, engine: Engine, log: Logger): Promise<{ routing?: Routing; firewall?: Firewall; accounting?: Accounting }> {
   if (config.firewall === 'none') return {};
+  const { createRtnetlinkRouting } = await import('./adapters/rtnetlink/routing.js');
   const routing = createRtnetlinkRouting({ config: engine.config, log });
   if (config.firewall === 'iptables') {
+    const { createIptablesBackend } = await import('./adapters/iptables/index.js');
     const ipt = createIptablesBackend({ log });
     return { routing, firewall: ipt, accounting: ipt };
   }
+  const { createNftablesBackend } = await import('./adapters/nftables/index.js');
   const nft = createNftablesBackend({ log });
   return { routing, firewall: nft, accounting: nft };
+}
+
+/**
+ * The online check's HTTP probe, loaded with its first probe: with `OnlineCheckMode = none` (or
+ * no service yet) the daemon never loads it.
+ */
+function lazyProbe(connectTimeoutMs: number): OnlineCheck {
+  let probe: Promise<OnlineCheck> | null = null;
+  return {
+    async probe(request, signal) {
+      probe ??= import('./adapters/online-check/http-probe.js').then(({ HttpProbe }) => new HttpProbe({ connectTimeoutMs }));
+      return (await probe).probe(request, signal);
+    },
+  };
 }
 
 main(process.argv.slice(2)).then(

@@ -20,6 +20,7 @@ import {
   InvalidPropertyError,
   NotSupportedError,
   PolicyParseError,
+  SessionLimitError,
   ProvisioningError,
   RootOnlyError,
   ServiceNotFoundError,
@@ -71,6 +72,11 @@ export interface RuntimeDeps {
   identity: IdentityResolver;
   clock: Clock;
   online: { settings: OnlineCheckSettings; probe: OnlineCheck; urls: Record<Family, string> };
+  /**
+   * Most live sessions in the whole daemon: what its JS heap limit holds (daemon/main.ts derives
+   * it from the limit); none when absent. Beyond it CreateSession fails with a clear error.
+   */
+  sessionCapacity?: number;
   /** Milliseconds between full read-back reconciliations; 0 = only when state changes. */
   reconcileIntervalMs?: number;
   policies?: PolicySource;
@@ -132,6 +138,8 @@ export class Runtime implements DaemonApi {
   #loggedSessions = 0;
   #loggedSessionsAt = -Infinity;
   readonly #manage: ManageSync | null;
+  /** The session capacity warning was logged (until a create succeeds again). */
+  #capLogged = false;
   #storeChain: Promise<void> = Promise.resolve();
 
   constructor(deps: RuntimeDeps) {
@@ -197,7 +205,12 @@ export class Runtime implements DaemonApi {
     this.reconcileNow(true);
     this.#scheduleReconcile();
     this.#started = true;
-    this.#d.log('info', `ready: ${this.engine.services().length} services, ${this.engine.policyFiles().length} policy files`);
+    this.#d.log('info', `ready: ${this.readyLine()}`);
+  }
+
+  /** One line for humans on the daemon's state (the log's `ready:` line, systemd's STATUS=). */
+  readyLine(): string {
+    return `${this.engine.services().length} services, ${this.engine.policyFiles().length} policy files`;
   }
 
   /** Sends Release to every session's client (as ConnMan does at shutdown), then stops everything. */
@@ -524,6 +537,14 @@ export class Runtime implements DaemonApi {
   }
 
   async createSession(caller: BusCaller, settings: Record<string, RawValue>, notifier: string): Promise<string> {
+    const cap = this.#d.sessionCapacity;
+    // A clear refusal instead of a crash at the heap limit ("JavaScript heap out of memory").
+    if (cap !== undefined && this.engine.sessionCount() >= cap) {
+      if (!this.#capLogged) this.#d.log('warn', `refusing new sessions: ${cap} live sessions is what the JS heap limit holds (raise --max-old-space-size to allow more)`);
+      this.#capLogged = true;
+      throw new SessionLimitError('daemon', cap);
+    }
+    this.#capLogged = false;
     const identity = await this.#d.identity.resolve(caller);
     const { path, effects } = this.engine.createSession({ owner: caller.sender, notifier, identity, settings });
     // ConnMan's order (the reply before the first Update) is kept on the wire by the bus

@@ -14,7 +14,8 @@ import { AllocationExhaustedError, ConfigError } from './errors.js';
 /**
  * A pool over an arithmetic run of integers `first, first+step, ..., first+(count-1)*step`
  * (step 1 is a plain contiguous range). Every operation is O(1) amortised, whatever the size of
- * the range: values are never materialised up front.
+ * the range (except {@link unreserve}, linear in the released values, and rare): values are
+ * never materialised up front.
  *
  * Values are in one of four states: fresh (never handed out), allocated, free (released, waiting
  * in a FIFO queue), and reserved (present in the kernel but not ours: never handed out). A
@@ -29,10 +30,15 @@ export class IdPool {
   readonly #reserved = new Set<number>();
   /** Reserved values we do not hold; kept so {@link free} stays O(1). */
   #reservedIdle = 0;
-  /** FIFO of released values (from #head on); #queued mirrors its contents, each value at most once. */
-  #queue: number[] = [];
+  /**
+   * FIFO of released values, as indices into the range, in a ring that doubles when full: 4 bytes
+   * per queued value (a session tag pool holds up to 65,535 of them; an array plus a Set of
+   * them cost ~45 bytes each, left behind by every session that ever ended). Each value is in it
+   * at most once.
+   */
+  #ring = new Uint32Array(0);
   #head = 0;
-  readonly #queued = new Set<number>();
+  #len = 0;
 
   /**
    * @param name Used in {@link AllocationExhaustedError} (`no free <name> left ...`).
@@ -88,16 +94,14 @@ export class IdPool {
       this.#allocated.add(v);
       return v;
     }
-    while (this.#head < this.#queue.length) {
-      const v = this.#queue[this.#head] as number;
-      this.#head++;
-      this.#queued.delete(v);
+    while (this.#len > 0) {
+      const v = this.first + (this.#ring[this.#head] as number) * this.step;
+      this.#head = (this.#head + 1) % this.#ring.length;
+      this.#len--;
       if (this.#reserved.has(v)) continue; // re-queued by unreserve()
-      this.#compact();
       this.#allocated.add(v);
       return v;
     }
-    this.#compact();
     throw new AllocationExhaustedError(this.name);
   }
 
@@ -127,20 +131,24 @@ export class IdPool {
     if (this.#allocated.has(v)) return;
     this.#reservedIdle--;
     const index = (v - this.first) / this.step;
-    if (index < this.#cursor && !this.#queued.has(v)) this.#enqueue(v);
+    if (index < this.#cursor && !this.#isQueued(index)) this.#enqueue(v);
+  }
+
+  /** A linear scan: only unreserve() asks, when a foreign kernel object goes away (rare). */
+  #isQueued(index: number): boolean {
+    for (let i = 0; i < this.#len; i++) if (this.#ring[(this.#head + i) % this.#ring.length] === index) return true;
+    return false;
   }
 
   #enqueue(v: number): void {
-    this.#queue.push(v);
-    this.#queued.add(v);
-  }
-
-  /** Drops the consumed head of the queue once it is at least half of it (amortised O(1)). */
-  #compact(): void {
-    if (this.#head > 64 && this.#head * 2 >= this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
+    if (this.#len === this.#ring.length) {
+      const grown = new Uint32Array(Math.min(this.size, Math.max(64, this.#ring.length * 2)));
+      for (let i = 0; i < this.#len; i++) grown[i] = this.#ring[(this.#head + i) % this.#ring.length] as number;
+      this.#ring = grown;
       this.#head = 0;
     }
+    this.#ring[(this.#head + this.#len) % this.#ring.length] = (v - this.first) / this.step;
+    this.#len++;
   }
 }
 

@@ -98,14 +98,21 @@ export class NotOwnerError extends DaemonError {
   }
 }
 
-/** The caller reached a configured session limit. */
+/**
+ * The caller reached a configured session limit, or (`daemon`) the number of sessions the
+ * daemon's JS heap limit holds.
+ */
 export class SessionLimitError extends DaemonError {
   readonly code = 'NSD_ERR_SESSION_LIMIT' as const;
   constructor(
-    readonly scope: 'client' | 'uid',
+    readonly scope: 'client' | 'uid' | 'daemon',
     readonly limit: number,
   ) {
-    super(`session limit reached: at most ${limit} sessions per ${scope}`);
+    super(
+      scope === 'daemon'
+        ? `session limit reached: the daemon's memory limit holds at most ${limit} sessions (raise --max-old-space-size in netsessiond's #! line to allow more)`
+        : `session limit reached: at most ${limit} sessions per ${scope}`,
+    );
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * Starting netsessiond inside a sandbox's device namespace, on the sandbox's private bus.
  */
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BUS_NAME } from '../../../lib/protocol.js';
 import type { SandboxProcess } from './exec.js';
@@ -9,10 +10,31 @@ import type { RunAs, Sandbox } from './sandbox.js';
 /** Repository root (three levels above this file). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
+/** The daemon as it ships (`bin.netsessiond`), built by the integration project's global setup. */
+export const DAEMON_BUNDLE = `${REPO_ROOT}dist/netsessiond.cjs`;
+
+/**
+ * The Node options of the bundle's `#!/usr/bin/env -S node …` line: what the installed
+ * `netsessiond` (the unit's ExecStart) runs with.
+ */
+export function shebangNodeFlags(file = DAEMON_BUNDLE): string[] {
+  const first = readFileSync(file, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\/usr\/bin\/env -S node(.*)$/.exec(first);
+  if (!m) throw new Error(`${file}: no '#!/usr/bin/env -S node' line`);
+  return m[1]!.trim().split(/\s+/).filter((x) => x !== '');
+}
+
+/** argv that runs the shipped daemon bundle with its shebang's Node options (plus `nodeArgs`, e.g. diagnostics). */
+export function daemonCommand(args: readonly string[] = [], nodeArgs: readonly string[] = []): string[] {
+  return [process.execPath, ...shebangNodeFlags(), ...nodeArgs, DAEMON_BUNDLE, ...args];
+}
+
 /** Options for {@link startNetsessiond}. */
 export interface DaemonOptions {
-  /** TypeScript entry run with tsx (default `<repo>/daemon/main.ts`). */
+  /** A TypeScript entry to run with tsx instead of the shipped bundle ({@link DAEMON_BUNDLE}). */
   entry?: string;
+  /** Node options after the shebang's (e.g. `--heapsnapshot-signal=SIGUSR2`). */
+  nodeArgs?: string[];
   /** Arguments after the entry. */
   args?: string[];
   /** Replaces the whole command (e.g. a built `dist/` daemon or a stand-in). */
@@ -48,8 +70,8 @@ export function withCgroup2Mount(argv: readonly string[]): string[] {
  */
 export async function startNetsessiond(sb: Sandbox, opts: DaemonOptions = {}): Promise<SandboxProcess> {
   if (!sb.dbusAddress) throw new Error('startNetsessiond needs a sandbox with a private bus');
-  // The V8 flag of daemon/main.ts's shebang (which this command bypasses).
-  const base = opts.command ?? [process.execPath, '--max-semi-space-size=2', '--import', 'tsx', opts.entry ?? `${REPO_ROOT}daemon/main.ts`, ...(opts.args ?? [])];
+  // The bundle with its shebang's Node options, as the unit runs it.
+  const base = opts.command ?? (opts.entry ? [process.execPath, ...shebangNodeFlags(`${REPO_ROOT}daemon/main.ts`), '--import', 'tsx', opts.entry, ...(opts.args ?? [])] : daemonCommand(opts.args ?? [], opts.nodeArgs ?? []));
   if (opts.mountCgroup2 && opts.user) throw new Error('startNetsessiond: mountCgroup2 needs root; it cannot be combined with user');
   const wrapped = [...(opts.wrap ?? []), ...base];
   const command = opts.mountCgroup2 ? withCgroup2Mount(wrapped) : wrapped;

@@ -28,7 +28,13 @@ describe('npm pack', () => {
   }, 180_000);
 
   it('ships LICENSE, CHANGELOG.md, README.md and the built SDK, daemon and CLI', () => {
-    for (const f of ['LICENSE', 'CHANGELOG.md', 'README.md', 'package.json', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/daemon/main.js', 'dist/bin/netsessionctl.js']) expect(files, f).toContain(f);
+    for (const f of ['LICENSE', 'CHANGELOG.md', 'README.md', 'package.json', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/netsessiond.cjs', 'dist/udhcpc-hook.sh', 'dist/bin/netsessionctl.js']) expect(files, f).toContain(f);
+  });
+
+  it('ships the daemon as one bundled file, not the per-module tsc output', () => {
+    expect(files.filter((f) => f.startsWith('dist/daemon/'))).toEqual([]);
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    expect(posix.normalize(pkg.bin.netsessiond!)).toBe('dist/netsessiond.cjs');
   });
 
   it('ships the bash and zsh completion', () => {

@@ -1,0 +1,75 @@
+/**
+ * No per-session structure outlives its session: a census of the daemon's live JS heap (heap
+ * snapshots, which collect garbage first) after 500 create/destroy cycles and again after 10,000
+ * more finds no constructor, closure or native type whose count grew with the cycles, and the
+ * live heap within a small margin.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestDaemon } from './harness/test-daemon.js';
+import { createSandbox, requireRoot, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
+import { ConnmanClient } from './support/connman-client.js';
+import { censusGrowth, heapCensus } from './support/heap-census.js';
+
+const supported = requireRoot();
+const CYCLES = 10_000;
+
+let sb: Sandbox;
+let daemon: SandboxProcess;
+let client: ConnmanClient;
+let diagDir: string;
+
+/** `n` create → first Update → destroy cycles, 32 in flight. */
+async function cycles(n: number, tag: string): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const { path, n: notifier } = await client.createSession({}, `/mem/${tag}/c${next++}`);
+      await notifier.waitCount(1, 30_000);
+      await client.session(path).destroy();
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, worker));
+}
+
+describe.skipIf(!supported)('session memory', () => {
+  beforeAll(async () => {
+    sb = await createSandbox();
+    diagDir = join(sb.tmpDir, 'diag');
+    mkdirSync(diagDir, { recursive: true });
+    ({ daemon } = await startTestDaemon(sb, {
+      nodeArgs: ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${diagDir}`],
+      general: ['OnlineCheckMode = none', `MaxSessionsPerClient = ${2 * CYCLES}`, `MaxSessionsPerUid = ${2 * CYCLES}`],
+    }));
+    client = await ConnmanClient.connect(sb.dbusAddress!);
+  }, 120_000);
+
+  afterAll(async () => {
+    client?.disconnect();
+    await sb?.destroy();
+  });
+
+  it(`leaves no per-session structure behind after ${CYCLES} create/destroy cycles`, async () => {
+    await cycles(500, 'warm');
+    const a = await heapCensus(daemon.pid, diagDir);
+    await cycles(CYCLES, 'run1');
+    const b = await heapCensus(daemon.pid, diagDir);
+    await cycles(CYCLES, 'run2');
+    const c = await heapCensus(daemon.pid, diagDir);
+    // Anything left per session grows by ~CYCLES in each run; 1/10 of that catches one in ten.
+    // JIT code and bounded tables (the FIFO of released session tags) grow in the first run only.
+    const first = censusGrowth(a, b, CYCLES / 10);
+    const second = censusGrowth(b, c, CYCLES / 10);
+    const kB = (n: number) => (n / 1024).toFixed(0);
+    console.log(
+      `[session-memory] live heap ${kB(a.totalBytes)} kB after 500 cycles, ${kB(b.totalBytes)} kB after ${CYCLES} more, ${kB(c.totalBytes)} kB after another ${CYCLES}; ` +
+        `grown by ≥${CYCLES / 10} in the first run: ${JSON.stringify(first.slice(0, 5))}, in the second: ${JSON.stringify(second.slice(0, 5))}; ` +
+        `most bytes added in the second: ${JSON.stringify(censusGrowth(b, c, 1).sort((x, y) => y.bytes - x.bytes).slice(0, 6))}`,
+    );
+    expect(second).toEqual([]);
+    // JIT code comes and goes with optimisation; the data must not grow.
+    const data = (x: typeof a) => x.totalBytes - (x.byName.get('code')?.bytes ?? 0);
+    expect(data(c) - data(b)).toBeLessThan(256 * 1024);
+  }, 600_000);
+});
