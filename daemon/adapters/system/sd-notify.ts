@@ -3,14 +3,13 @@
  * `WATCHDOG=1` sent to the unix datagram socket named by `NOTIFY_SOCKET` (a path, or an abstract
  * name written `@name`). Node has no unix datagram sockets and the hot path spawns no process
  * (`systemd-notify` would also be reported as a different pid, which `NotifyAccess=main`
- * rejects), so the socket is made with libc through koffi, as bound-socket.ts does. Without
+ * rejects), so the socket is made with libc through koffi (lib/native/libc.ts). Without
  * `NOTIFY_SOCKET` (not run by systemd) nothing is loaded and every call is a no-op.
  */
+import { loadLibcLibrary } from '../../../lib/native/libc.js';
+import { AF_UNIX, SOCK_CLOEXEC, SOCK_DGRAM } from '../../../lib/native/linux.js';
 import type { Logger } from '../../ports.js';
 
-const AF_UNIX = 1;
-const SOCK_DGRAM = 2;
-const SOCK_CLOEXEC = 0o2000000;
 const MSG_NOSIGNAL = 0x4000;
 /** sizeof(struct sockaddr_un): sa_family_t + sun_path[108]. */
 const SOCKADDR_UN_SIZE = 110;
@@ -23,8 +22,7 @@ interface Libc {
 }
 
 async function loadLibc(): Promise<Libc> {
-  const { default: koffi } = await import('koffi');
-  const lib = koffi.load('libc.so.6');
+  const { koffi, lib } = await loadLibcLibrary();
   const socket = lib.func('int socket(int, int, int)');
   const sendto = lib.func('long sendto(int, const void *, size_t, int, const void *, uint32_t)');
   const close = lib.func('int close(int)');
