@@ -24,6 +24,7 @@ import { startTestDaemon } from '../test/integration/harness/test-daemon.js';
 import { ConnmanClient, v } from '../test/integration/support/connman-client.js';
 import { NlLink, socketInNamespace } from './drivers/netns-socket.js';
 import { r3, summarize } from './stats.js';
+import { twoEthernets } from './manage.js';
 
 /** Knobs of {@link runCarrierBackBench}. */
 export interface CarrierBackOptions {
@@ -57,20 +58,7 @@ const UPLINKS = [
   { name: 'eth-b', v6: false },
 ];
 
-const PROVISIONING = [
-  '[service_a]',
-  'Type = ethernet',
-  'DeviceName = eth-a',
-  'IPv4 = 198.51.100.10/255.255.255.248/198.51.100.9',
-  'IPv6 = off',
-  '',
-  '[service_b]',
-  'Type = ethernet',
-  'DeviceName = eth-b',
-  'IPv4 = dhcp',
-  'IPv6 = off',
-  '',
-].join('\n');
+const PROVISIONING = twoEthernets('dhcp');
 
 const RTM_NEWLINK = 16;
 const RTM_NEWADDR = 20;

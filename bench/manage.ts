@@ -16,20 +16,28 @@ import { createSandbox, integrationSkipReason } from '../test/integration/harnes
 import { startTestDaemon } from '../test/integration/harness/test-daemon.js';
 import { r3, summarize } from './stats.js';
 
-const PROVISIONING = [
-  '[service_a]',
-  'Type = ethernet',
-  'DeviceName = eth-a',
-  'IPv4 = 198.51.100.10/255.255.255.248/198.51.100.9',
-  'IPv6 = off',
-  '',
-  '[service_b]',
-  'Type = ethernet',
-  'DeviceName = eth-b',
-  'IPv4 = 198.51.100.19/255.255.255.248/198.51.100.17',
-  'IPv6 = off',
-  '',
-].join('\n');
+/**
+ * Two provisioned ethernet uplinks: eth-a static, eth-b as `ipv4B` (a static triple or `dhcp`).
+ * Shared with the carrier-back bench.
+ */
+export function twoEthernets(ipv4B: string): string {
+  return [
+    '[service_a]',
+    'Type = ethernet',
+    'DeviceName = eth-a',
+    'IPv4 = 198.51.100.10/255.255.255.248/198.51.100.9',
+    'IPv6 = off',
+    '',
+    '[service_b]',
+    'Type = ethernet',
+    'DeviceName = eth-b',
+    `IPv4 = ${ipv4B}`,
+    'IPv6 = off',
+    '',
+  ].join('\n');
+}
+
+const PROVISIONING = twoEthernets('198.51.100.19/255.255.255.248/198.51.100.17');
 
 /** `[2026-11-21T08:09:00.123456] …` → ms since the epoch (microseconds kept). */
 function stampOf(line: string): number | null {

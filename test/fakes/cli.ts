@@ -1,4 +1,7 @@
 /** netsessionctl's main() against the SDK's MockTransport, output collected (unit tests of bin/). */
+import { expect } from 'vitest';
+import { parseArgs } from '../../bin/cli/args.js';
+import { UsageError } from '../../bin/cli/errors.js';
 import { main } from '../../bin/cli/main.js';
 import type { Output } from '../../bin/cli/context.js';
 import { MockTransport, type Transport } from '../../lib/index.js';
@@ -26,4 +29,15 @@ export async function cli(argv: string[], mock: MockTransport = new MockTranspor
   const err: string[] = [];
   const code = await main(argv, { out: (t) => out.push(t), err: (t) => err.push(t), isTTY: false, ...io }, { transport: () => keepOpen(mock) });
   return { code, out: out.join('\n'), err, mock };
+}
+
+/** The UsageError message parseArgs gives for `argv`; fails the test when it parses. */
+export function usageError(argv: string[]): string {
+  try {
+    parseArgs(argv);
+  } catch (err) {
+    expect(err).toBeInstanceOf(UsageError);
+    return (err as Error).message;
+  }
+  throw new Error(`${argv.join(' ')} parsed`);
 }

@@ -261,6 +261,15 @@ export function commentUserdata(comment: string): Buffer {
   return Buffer.concat([Buffer.from([NFTNL_UDATA_RULE_COMMENT, text.length]), text]);
 }
 
+/** NEWRULE appending `expressions` to `chain`, with its fingerprint comment as userdata. */
+function appendRule(table: string, chain: string, comment: string, expressions: Buffer[]): Command {
+  return {
+    type: MSG.NEWRULE,
+    flags: NLM_F_CREATE | NLM_F_APPEND,
+    attrs: [strAttr(RULE.TABLE, table), strAttr(RULE.CHAIN, chain), nest(RULE.EXPRESSIONS, expressions), attr(RULE.USERDATA, commentUserdata(comment))],
+  };
+}
+
 /** `register 1 = (register 1 & mask) ^ xor` over the 4-byte mark, as nft encodes `and`/`or`. */
 function markBitwise(mask: number, xor: number): Buffer {
   return expr('bitwise', [
@@ -280,22 +289,13 @@ function markBitwise(mask: number, xor: number): Buffer {
  */
 export function addSessionRule(table: string, chain: string, ours: number, value: number, comment: string): Command {
   const mask = (~ours & ~value) >>> 0;
-  return {
-    type: MSG.NEWRULE,
-    flags: NLM_F_CREATE | NLM_F_APPEND,
-    attrs: [
-      strAttr(RULE.TABLE, table),
-      strAttr(RULE.CHAIN, chain),
-      nest(RULE.EXPRESSIONS, [
-        metaLoadMark(),
-        markBitwise(mask, value),
-        expr('meta', [be32Attr(2, NFT_META_MARK), be32Attr(3, NFT_REG_1)]),
-        metaLoadMark(),
-        expr('ct', [be32Attr(2, NFT_CT_MARK), be32Attr(4, NFT_REG_1)]),
-      ]),
-      attr(RULE.USERDATA, commentUserdata(comment)),
-    ],
-  };
+  return appendRule(table, chain, comment, [
+    metaLoadMark(),
+    markBitwise(mask, value),
+    expr('meta', [be32Attr(2, NFT_META_MARK), be32Attr(3, NFT_REG_1)]),
+    metaLoadMark(),
+    expr('ct', [be32Attr(2, NFT_CT_MARK), be32Attr(4, NFT_REG_1)]),
+  ]);
 }
 
 const NFT_META_OIFNAME = 7;
@@ -321,26 +321,17 @@ export function addSnatRule(table: string, chain: string, mask: number, mark: nu
   name.write(ifname, 'utf8');
   const local = Buffer.alloc(4);
   local.writeUInt32LE(RTN_LOCAL);
-  return {
-    type: MSG.NEWRULE,
-    flags: NLM_F_CREATE | NLM_F_APPEND,
-    attrs: [
-      strAttr(RULE.TABLE, table),
-      strAttr(RULE.CHAIN, chain),
-      nest(RULE.EXPRESSIONS, [
-        metaLoadMark(),
-        markBitwise(mask, 0),
-        cmpEq(hostU32(mark)),
-        expr('meta', [be32Attr(2, NFT_META_OIFNAME), be32Attr(1, NFT_REG_1)]),
-        cmpEq(name),
-        expr('fib', [be32Attr(3, NFTA_FIB_F_SADDR), be32Attr(2, NFT_FIB_RESULT_ADDRTYPE), be32Attr(1, NFT_REG_1)]),
-        cmpEq(local),
-        expr('immediate', [be32Attr(1, NFT_REG_1), nest(2, [attr(DATA.VALUE, address)])]),
-        expr('nat', [be32Attr(1, NFT_NAT_SNAT), be32Attr(2, family === 4 ? NFPROTO_IPV4 : NFPROTO_IPV6), be32Attr(3, NFT_REG_1)]),
-      ]),
-      attr(RULE.USERDATA, commentUserdata(comment)),
-    ],
-  };
+  return appendRule(table, chain, comment, [
+    metaLoadMark(),
+    markBitwise(mask, 0),
+    cmpEq(hostU32(mark)),
+    expr('meta', [be32Attr(2, NFT_META_OIFNAME), be32Attr(1, NFT_REG_1)]),
+    cmpEq(name),
+    expr('fib', [be32Attr(3, NFTA_FIB_F_SADDR), be32Attr(2, NFT_FIB_RESULT_ADDRTYPE), be32Attr(1, NFT_REG_1)]),
+    cmpEq(local),
+    expr('immediate', [be32Attr(1, NFT_REG_1), nest(2, [attr(DATA.VALUE, address)])]),
+    expr('nat', [be32Attr(1, NFT_NAT_SNAT), be32Attr(2, family === 4 ? NFPROTO_IPV4 : NFPROTO_IPV6), be32Attr(3, NFT_REG_1)]),
+  ]);
 }
 
 // --- map elements ------------------------------------------------------------------------------

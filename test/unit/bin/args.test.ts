@@ -3,16 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { parseArgs, parseBearers } from '../../../bin/cli/args.js';
 import { errorLine, EXIT, exitCodeOf, UsageError } from '../../../bin/cli/errors.js';
 import { AbortError, DaemonUnavailableError, FailedError, InvalidOptionError } from '../../../lib/index.js';
+import { usageError } from '../../fakes/cli.js';
 
-function usageError(argv: string[]): string {
-  try {
-    parseArgs(argv);
-  } catch (err) {
-    expect(err).toBeInstanceOf(UsageError);
-    return (err as Error).message;
-  }
-  throw new Error(`${argv.join(' ')} parsed`);
-}
 
 describe('parseArgs', () => {
   it('simple commands, with global options anywhere before --', () => {

@@ -1,20 +1,10 @@
 /** `-o FIELD,...` and `--no-headers` on the list commands: chosen columns, JSON with just those keys, errors for the rest. */
 import { describe, expect, it } from 'vitest';
 import { parseArgs } from '../../../bin/cli/args.js';
-import { UsageError } from '../../../bin/cli/errors.js';
 import { LIST_FIELDS } from '../../../bin/cli/columns.js';
 import { createSession, MockTransport } from '../../../lib/index.js';
-import { cli, UPLINKS } from '../../fakes/cli.js';
+import { cli, UPLINKS, usageError as usage } from '../../fakes/cli.js';
 
-const usage = (argv: string[]): string => {
-  try {
-    parseArgs(argv);
-  } catch (err) {
-    expect(err).toBeInstanceOf(UsageError);
-    return (err as Error).message;
-  }
-  throw new Error(`${argv.join(' ')} parsed`);
-};
 
 describe('parsing -o and --no-headers', () => {
   it('takes a comma-separated list anywhere before --, as -o LIST, --output LIST or --output=LIST', () => {
