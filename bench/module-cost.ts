@@ -13,7 +13,7 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const D = `${ROOT}dist/daemon/`;
 
 /** Always loaded by daemon/main.ts, whatever the configuration. */
-const CORE = ['runtime.js', 'config.js', 'adapters/dbus/index.js', 'adapters/rtnetlink/link-source.js', 'adapters/policy-dir/policy-dir.js', 'adapters/system/identity.js'].map((f) => D + f);
+const CORE = ['runtime/runtime.js', 'config.js', 'adapters/dbus/index.js', 'adapters/rtnetlink/link-source.js', 'adapters/policy-dir/policy-dir.js', 'adapters/system/identity.js'].map((f) => D + f);
 
 /** Loaded only when the configuration uses them (main.ts imports them dynamically). */
 export const PARTS: Record<string, string[]> = {
@@ -50,7 +50,7 @@ function medianOf(mods: string[], runs: number): { rss: number; anon: number } {
 }
 
 export function runModuleCostBench(runs = 5): Array<Record<string, string | number>> {
-  if (!existsSync(`${D}runtime.js`)) {
+  if (!existsSync(`${D}runtime/runtime.js`)) {
     console.log('module cost: skipped: run `npm run build` first (it measures dist/)');
     return [];
   }

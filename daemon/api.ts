@@ -1,6 +1,6 @@
 /**
  * The daemon's operations as the D-Bus adapter calls them. Implemented by the runtime
- * (daemon/runtime.ts); the D-Bus adapter only decodes messages, calls these, and encodes
+ * (daemon/runtime/); the D-Bus adapter only decodes messages, calls these, and encodes
  * replies and errors (DaemonError -> net.connman.Error.* via DBUS_ERROR_OF).
  *
  * Ordering contract (ConnMan's): the first Update of a session goes on the wire after the

@@ -22,7 +22,7 @@ describe('lazy loading', () => {
       .split('\n')
       .filter((l) => l.startsWith('MOD file://'))
       .map((l) => l.slice(4).replace(`file://${ROOT}`, ''));
-    expect(mods).toContain('daemon/runtime.ts');
+    expect(mods).toContain('daemon/runtime/runtime.ts');
     const optional = [/^daemon\/adapters\/(iptables|nftables\/(index|backend)|dhcp)\//, /rtnetlink\/(routing|link-config)/, /system\/(ipv6-sysctl|resolv-writer)/, /online-check\//, /undici/, /^lib\/(bind|index|session|create-session)/];
     expect(mods.filter((m) => optional.some((re) => re.test(m)))).toEqual([]);
   });

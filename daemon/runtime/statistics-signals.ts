@@ -3,8 +3,8 @@
  * (daemon/core/statistics-schedule.ts) says who is due, one timer from the Clock port wakes up
  * for the earliest, and one accounting dump per tick serves every subscription due at that tick.
  */
-import { StatisticsSchedule } from './core/statistics-schedule.js';
-import type { Accounting, Clock, Counters } from './ports.js';
+import { StatisticsSchedule } from '../core/statistics-schedule.js';
+import type { Accounting, Clock, Counters } from '../ports.js';
 
 export interface StatisticsSignalsDeps {
   clock: Clock;

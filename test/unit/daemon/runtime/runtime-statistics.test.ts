@@ -13,12 +13,12 @@
  * | stop() while a dump is in flight                     | nothing sent, no timer left                                |
  */
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../../../daemon/core/engine.js';
-import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../daemon/core/online-schedule.js';
-import type { Accounting, BusCaller, BusEvents, Clock, Counters, PropDict } from '../../../daemon/ports.js';
-import { Runtime } from '../../../daemon/runtime.js';
-import { uplink } from '../../fakes/links.js';
-import { codeOf } from '../../fakes/errors.js';
+import { Engine } from '../../../../daemon/core/engine.js';
+import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../../daemon/core/online-schedule.js';
+import type { Accounting, BusCaller, BusEvents, Clock, Counters, PropDict } from '../../../../daemon/ports.js';
+import { Runtime } from '../../../../daemon/runtime/runtime.js';
+import { uplink } from '../../../fakes/links.js';
+import { codeOf } from '../../../fakes/errors.js';
 
 /** A clock whose time moves only when the test says; due timers fire in order. */
 class ManualClock implements Clock {

@@ -5,8 +5,8 @@
  * applies nothing.
  */
 import { describe, expect, it } from 'vitest';
-import { KernelSync } from '../../../daemon/kernel-sync.js';
-import type { Firewall, FirewallState, KernelState, Routing, RoutingState } from '../../../daemon/ports.js';
+import { KernelSync } from '../../../../daemon/runtime/kernel-sync.js';
+import type { Firewall, FirewallState, KernelState, Routing, RoutingState } from '../../../../daemon/ports.js';
 
 const STATE: KernelState = {
   routing: { services: [], rules: [] },

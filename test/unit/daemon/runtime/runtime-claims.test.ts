@@ -3,13 +3,13 @@
  * owner it reports feeds the core's permission rule, and the reply waits for the firewall.
  */
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../../../daemon/core/engine.js';
-import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../daemon/core/online-schedule.js';
-import type { DaemonError } from '../../../daemon/core/errors.js';
-import type { BusCaller, BusEvents, CgroupDirectory, Firewall, FirewallState } from '../../../daemon/ports.js';
-import { Runtime } from '../../../daemon/runtime.js';
-import { GatedPort } from '../../fakes/gated.js';
-import { uplink } from '../../fakes/links.js';
+import { Engine } from '../../../../daemon/core/engine.js';
+import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../../daemon/core/online-schedule.js';
+import type { DaemonError } from '../../../../daemon/core/errors.js';
+import type { BusCaller, BusEvents, CgroupDirectory, Firewall, FirewallState } from '../../../../daemon/ports.js';
+import { Runtime } from '../../../../daemon/runtime/runtime.js';
+import { GatedPort } from '../../../fakes/gated.js';
+import { uplink } from '../../../fakes/links.js';
 
 const events = new Proxy({}, { get: () => () => {} }) as BusEvents;
 

@@ -4,12 +4,12 @@
  * by Destroy is usable again.
  */
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../../../daemon/core/engine.js';
-import { SessionLimitError } from '../../../daemon/core/errors.js';
-import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../daemon/core/online-schedule.js';
-import type { BusCaller, BusEvents } from '../../../daemon/ports.js';
-import { Runtime } from '../../../daemon/runtime.js';
-import { uplink } from '../../fakes/links.js';
+import { Engine } from '../../../../daemon/core/engine.js';
+import { SessionLimitError } from '../../../../daemon/core/errors.js';
+import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../../daemon/core/online-schedule.js';
+import type { BusCaller, BusEvents } from '../../../../daemon/ports.js';
+import { Runtime } from '../../../../daemon/runtime/runtime.js';
+import { uplink } from '../../../fakes/links.js';
 
 const ROOT: BusCaller = { sender: ':1.5', uid: 0, gids: [0], pid: undefined };
 

@@ -3,11 +3,11 @@
  * starts with defaults, warns once with the path and the fix, and saves nothing in that run.
  */
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../../../daemon/core/engine.js';
-import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../daemon/core/online-schedule.js';
-import type { BusCaller, BusEvents, Store } from '../../../daemon/ports.js';
-import { Runtime } from '../../../daemon/runtime.js';
-import { uplink } from '../../fakes/links.js';
+import { Engine } from '../../../../daemon/core/engine.js';
+import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../../daemon/core/online-schedule.js';
+import type { BusCaller, BusEvents, Store } from '../../../../daemon/ports.js';
+import { Runtime } from '../../../../daemon/runtime/runtime.js';
+import { uplink } from '../../../fakes/links.js';
 
 const ROOT: BusCaller = { sender: ':1.5', uid: 0, gids: [0], pid: undefined };
 const events = new Proxy({}, { get: () => () => {} }) as BusEvents;

@@ -3,8 +3,8 @@
  * (daemon/core/online-schedule.ts), timers from the Clock port, probes through the
  * OnlineCheck port. Results go back to the engine through `report`.
  */
-import { onConnected, onResult, initialCheckState, type CheckAction, type CheckState, type OnlineCheckSettings } from './core/online-schedule.js';
-import type { Clock, Family, OnlineCheck, OnlineCheckResult } from './ports.js';
+import { onConnected, onResult, initialCheckState, type CheckAction, type CheckState, type OnlineCheckSettings } from '../core/online-schedule.js';
+import type { Clock, Family, OnlineCheck, OnlineCheckResult } from '../ports.js';
 
 /** Where a probe must go out: the service's interface and address, looked up at probe time. */
 export interface ProbeTarget {

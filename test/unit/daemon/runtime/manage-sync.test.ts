@@ -4,9 +4,9 @@
  * is covered by test/integration/manage-*.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import type { ManagePlan } from '../../../daemon/core/manage.js';
-import { ManageSync, RETRY_MS } from '../../../daemon/manage-sync.js';
-import type { Clock, DefaultRoute, DhcpClient, DhcpLeaseEvent, Ipv6Switches, LinkConfigurator } from '../../../daemon/ports.js';
+import type { ManagePlan } from '../../../../daemon/core/manage.js';
+import { ManageSync, RETRY_MS } from '../../../../daemon/runtime/manage-sync.js';
+import type { Clock, DefaultRoute, DhcpClient, DhcpLeaseEvent, Ipv6Switches, LinkConfigurator } from '../../../../daemon/ports.js';
 
 class FakeClock implements Clock {
   t = 0;

@@ -4,18 +4,18 @@
  * the bus, online checks, kernel reconciliation). It implements DaemonApi for the D-Bus adapter.
  * It names no concrete adapter: daemon/main.ts hands them in.
  */
-import { serviceStatusProps, withObservedNameservers } from './core/service-traits.js';
-import { servicePath, technologyPath, type Bearer } from '../lib/protocol.js';
+import { serviceStatusProps, withObservedNameservers } from '../core/service-traits.js';
+import { servicePath, technologyPath, type Bearer } from '../../lib/protocol.js';
 
 /** The id of a service object path (`/net/connman/service/<id>`); anything else as given, which no id matches. */
 function serviceIdOfPath(path: string): string {
   const prefix = servicePath('');
   return path.startsWith(prefix) ? path.slice(prefix.length) : path;
 }
-import type { DaemonApi, SessionStatistics } from './api.js';
-import { CounterTable, type CounterRegistration } from './core/counters.js';
-import type { Engine } from './core/engine.js';
-import type { Effects } from './core/effects.js';
+import type { DaemonApi, SessionStatistics } from '../api.js';
+import { CounterTable, type CounterRegistration } from '../core/counters.js';
+import type { Engine } from '../core/engine.js';
+import type { Effects } from '../core/effects.js';
 import {
   InvalidPropertyError,
   NotSupportedError,
@@ -27,14 +27,14 @@ import {
   NotOwnerError,
   TechnologyNotFoundError,
   WrongTypeError,
-} from './core/errors.js';
-import type { OnlineCheckSettings } from './core/online-schedule.js';
-import { managedServiceProps } from './core/manage-properties.js';
-import { changedProps, managerProps, serviceProps, settingProp, technologyProps, updateDict } from './core/properties.js';
-import { isConnected, usableAddress, type Service } from './core/services.js';
-import type { RawValue } from './core/settings.js';
-import { statisticsProps } from './core/statistics-schedule.js';
-import { decodeSettings, defaultSettings, encodeSettings, type PersistedSettings } from './core/persisted-settings.js';
+} from '../core/errors.js';
+import type { OnlineCheckSettings } from '../core/online-schedule.js';
+import { managedServiceProps } from '../core/manage-properties.js';
+import { changedProps, managerProps, serviceProps, settingProp, technologyProps, updateDict } from '../core/properties.js';
+import { isConnected, usableAddress, type Service } from '../core/services.js';
+import type { RawValue } from '../core/settings.js';
+import { statisticsProps } from '../core/statistics-schedule.js';
+import { decodeSettings, defaultSettings, encodeSettings, type PersistedSettings } from '../core/persisted-settings.js';
 import { KernelSync, type KernelWait } from './kernel-sync.js';
 import { ManageSync } from './manage-sync.js';
 import { OnlineRunner } from './online-runner.js';
@@ -63,7 +63,7 @@ import type {
   PropDict,
   Routing,
   Store,
-} from './ports.js';
+} from '../ports.js';
 
 export interface RuntimeDeps {
   engine: Engine;

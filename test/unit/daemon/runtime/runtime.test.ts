@@ -3,12 +3,12 @@
  * adapters are covered by the integration tests).
  */
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../../../daemon/core/engine.js';
-import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../daemon/core/online-schedule.js';
-import type { BusCaller, BusEvents, Firewall, FirewallState, PropDict, Routing, RoutingState } from '../../../daemon/ports.js';
-import { Runtime } from '../../../daemon/runtime.js';
-import { GatedPort } from '../../fakes/gated.js';
-import { uplink } from '../../fakes/links.js';
+import { Engine } from '../../../../daemon/core/engine.js';
+import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../../daemon/core/online-schedule.js';
+import type { BusCaller, BusEvents, Firewall, FirewallState, PropDict, Routing, RoutingState } from '../../../../daemon/ports.js';
+import { Runtime } from '../../../../daemon/runtime/runtime.js';
+import { GatedPort } from '../../../fakes/gated.js';
+import { uplink } from '../../../fakes/links.js';
 
 type Event = [string, ...unknown[]];
 
