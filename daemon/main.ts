@@ -44,7 +44,8 @@ import { versionLine } from '../bin/cli/version.js';
 import { loadConfig, USAGE, type DaemonConfig } from './config.js';
 import { Engine } from './core/engine.js';
 import type { Accounting, DhcpClient, Firewall, Logger, OnlineCheck, Routing } from './ports.js';
-import { Runtime, type RuntimeDeps } from './runtime/runtime.js';
+import type { RuntimeDeps } from './runtime/deps.js';
+import { Runtime } from './runtime/runtime.js';
 
 async function main(argv: string[]): Promise<number> {
   // Before the options are parsed: `--version` answers even next to options this build lacks.

@@ -1,0 +1,170 @@
+/**
+ * Carries out every Effects value the engine returns: Updates and signals on the bus, online
+ * checks, counters, saved settings, the kernel reconcile and manage mode's link configuration.
+ * It builds and holds the runtime's parts (one file each in this folder) so that the DaemonApi
+ * facade and the lifecycle reach them through one object.
+ */
+import { updateDict } from '../core/properties.js';
+import type { Effects } from '../core/effects.js';
+import type { Engine } from '../core/engine.js';
+import { statisticsProps } from '../core/statistics-schedule.js';
+import { usableAddress } from '../core/services.js';
+import type { BusCaller, PropDict } from '../ports.js';
+import type { RuntimeDeps } from './deps.js';
+import { KernelSync, type KernelWait } from './kernel-sync.js';
+import { ManageSync } from './manage-sync.js';
+import { OnlineRunner } from './online-runner.js';
+import { PropertySignals } from './property-signals.js';
+import { SavedSettings } from './saved-settings.js';
+import { ServiceCounters } from './service-counters.js';
+import { StatisticsSignals } from './statistics-signals.js';
+
+/** The engine's view of a bus caller. */
+export function engineCaller(c: BusCaller): { owner: string; uid: number } {
+  return { owner: c.sender, uid: c.uid };
+}
+
+export class EffectsCarrier {
+  readonly d: RuntimeDeps;
+  readonly engine: Engine;
+  readonly kernel: KernelSync;
+  readonly runner: OnlineRunner;
+  /** Manage mode's link configuration; null when the engine manages no interface. */
+  readonly manage: ManageSync | null;
+  /** `Statistics` signals (SetStatisticsInterval); null without accounting, where they are NotSupported. */
+  readonly statsSignals: StatisticsSignals | null;
+  readonly signals: PropertySignals;
+  readonly counters: ServiceCounters;
+  readonly settings: SavedSettings;
+  /** The session count last logged (see #noteSessionCount). */
+  #loggedSessions = 0;
+  #loggedSessionsAt = -Infinity;
+
+  constructor(deps: RuntimeDeps, managerProperties: () => PropDict) {
+    this.d = deps;
+    const engine = (this.engine = deps.engine);
+    this.kernel = new KernelSync({
+      ...(deps.routing ? { routing: deps.routing } : {}),
+      ...(deps.firewall ? { firewall: deps.firewall } : {}),
+      desired: () => engine.kernelState(),
+      log: deps.log,
+    });
+    this.runner = new OnlineRunner({
+      settings: deps.online.settings,
+      probe: deps.online.probe,
+      clock: deps.clock,
+      urls: deps.online.urls,
+      target: (id, family) => {
+        const s = engine.registry.byId(id);
+        const a = s && usableAddress(s, family);
+        return s && a ? { ifname: s.ifname, ifindex: s.ifindex, localAddress: a.address } : null;
+      },
+      report: (id, family, online, portal, error) => this.apply(engine.onlineStatus(id, family, { online, portal }, error)),
+      log: (m) => deps.log('debug', m),
+    });
+    const m = deps.manage;
+    this.manage =
+      m && engine.manage.enabled
+        ? new ManageSync({
+            plan: () => engine.managePlan(),
+            links: m.links,
+            dhcp: m.dhcp,
+            ...(m.ipv6 ? { ipv6: m.ipv6 } : {}),
+            ...(m.nameservers ? { nameservers: m.nameservers } : {}),
+            onLease: (ifname, e) => {
+              deps.log('info', `manage: DHCP ${e.type} ${e.address}/${e.prefixLength} on ${ifname}${e.router ? ` router ${e.router}` : ''}`);
+              this.apply(engine.dhcpLease(ifname, e));
+            },
+            clock: deps.clock,
+            log: deps.log,
+          })
+        : null;
+    const accounting = deps.accounting;
+    this.statsSignals = accounting
+      ? new StatisticsSignals({
+          clock: deps.clock,
+          accounting,
+          send: (subscriber, path, c) => deps.events.sessionStatistics(subscriber, path, statisticsProps(c)),
+          log: deps.log,
+        })
+      : null;
+    this.signals = new PropertySignals({ engine, events: deps.events, managerProperties, log: deps.log });
+    this.counters = new ServiceCounters({ engine, events: deps.events, clock: deps.clock, ...(deps.linkStats ? { linkStats: deps.linkStats } : {}), log: deps.log });
+    this.settings = new SavedSettings({ engine, ...(deps.store ? { store: deps.store } : {}), log: deps.log });
+  }
+
+  /**
+   * Carries out one engine result. Signals go out at once. Updates go out in the order they
+   * were produced, but an Update of a session whose traffic depends on the kernel (SourceIPRule
+   * or an identity claim) waits until the reconcile it triggered has finished: an app acting on
+   * the Update must find the source rule and marks in place (ConnMan, too, changes the kernel
+   * before it notifies). Later Updates queue behind a waiting one to keep the order. Returns a
+   * promise when Updates wait, resolved once they are sent.
+   *
+   * Updates that need not wait go out first, before the signals and the reconcile's synchronous
+   * start: on a carrier loss those took 0.6–1.5 ms (a dozen PropertyChanged/ServicesChanged
+   * messages marshalled, kernelState()) between the event and the session's Update.
+   */
+  apply(fx: Effects): void | Promise<void> {
+    const ev = this.d.events;
+    const send = () => {
+      for (const u of fx.updates) ev.update(u.owner, u.notifier, updateDict(u.changes));
+      for (const path of fx.destroyedSessions) ev.sessionRemoved(path);
+    };
+    const need = fx.kernelDirty && this.kernel.active ? this.#kernelNeed(fx.updates, fx.destroyedSessions) : null;
+    const sendNow = !need && !this.kernel.queued;
+    if (sendNow) send();
+    // At once, even when the removal itself waits behind held Updates: no signal for a dead session.
+    for (const path of fx.destroyedSessions) this.statsSignals?.sessionEnded(path);
+    if (fx.destroyedSessions.length || fx.updates.length) this.#noteSessionCount();
+    this.signals.signal(fx);
+    for (const c of fx.checks) {
+      if (c.op === 'start') this.runner.start(c.serviceId, c.family);
+      else this.runner.stop(c.serviceId, c.family);
+    }
+    for (const w of fx.warnings) this.d.log('warn', w);
+    this.counters.track(fx);
+    if (fx.managerChanged.has('OfflineMode') || fx.changedTechnologies.size || fx.settingsChanged) this.settings.persist();
+    if (fx.kernelDirty) this.kernel.request();
+    this.manage?.request();
+    if (sendNow) return;
+    return this.kernel.after(need ? { stage: need, gen: this.kernel.generation } : null, send);
+  }
+
+  /**
+   * Which reconcile stage these sessions' Updates must wait for: a source rule only needs
+   * routing; identity marks (policy claims, cgroups) need the firewall too; others need nothing.
+   */
+  #kernelNeed(updates: Effects['updates'], destroyed: Effects['destroyedSessions']): KernelWait['stage'] | null {
+    let need: KernelWait['stage'] | null = null;
+    for (const { path } of updates) {
+      // A destroyed session's last Update waits for nothing (and looking it up would throw).
+      if (destroyed.includes(path)) continue;
+      let s;
+      try {
+        s = this.engine.session(path);
+      } catch {
+        continue;
+      }
+      if (s.match?.claim != null || s.cgroups.length > 0) return 'done';
+      if (s.effective.sourceIPRule) need = 'routed';
+    }
+    return need;
+  }
+
+  /**
+   * One line when the number of sessions has moved a lot since the last line (by half, and by
+   * at least 16), at most once a minute: a person sees load coming and going, not each of
+   * 10,000 churns (nor a count swinging between 0 and 20 with every burst).
+   */
+  #noteSessionCount(): void {
+    const n = this.engine.sessionCount();
+    const last = this.#loggedSessions;
+    if (Math.abs(n - last) < Math.max(16, last / 2)) return;
+    const now = this.d.clock.now();
+    if (now - this.#loggedSessionsAt < 60_000) return;
+    this.#loggedSessions = n;
+    this.#loggedSessionsAt = now;
+    this.d.log('info', `sessions: ${n} (was ${last})`);
+  }
+}
