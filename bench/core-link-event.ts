@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Engine } from '../daemon/core/engine.js';
-import type { LinkFacts } from '../daemon/ports.js';
+import type { LinkFacts } from '../daemon/core/services.js';
 import type { Bearer } from '../lib/protocol.js';
 import type { RawValue } from '../daemon/core/settings.js';
 

@@ -7,9 +7,21 @@
  * CreateSession reply — the bus adapter holds it until then, so createSession may send it at
  * once; the other session calls send their Updates before they return (or before their promise
  * resolves).
+ *
+ * It sits at daemon/'s top level beside ports.ts because it is the daemon's way in as the ports
+ * are its ways out: the D-Bus adapter and the runtime both import it, and neither owns it.
  */
 import type { RawValue } from './core/settings.js';
-import type { BusCaller, PropDict } from './ports.js';
+import type { PropDict } from './core/properties.js';
+
+/** A D-Bus caller, from GetConnectionCredentials. */
+export interface BusCaller {
+  /** Unique bus name, e.g. `:1.42`. */
+  sender: string;
+  uid: number;
+  gids: number[];
+  pid: number | undefined;
+}
 
 /** Per-session statistics on the extension interface. */
 export interface SessionStatistics {

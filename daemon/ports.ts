@@ -1,48 +1,20 @@
 /**
- * Ports: the small interfaces through which the daemon touches the world. The core imports
- * only this file (and lib/protocol.ts); adapters implement these; only daemon/main.ts names
- * concrete adapters. The plain-value types exchanged across the ports live here too.
+ * Ports: the interfaces through which the daemon touches the world (driven by the runtime,
+ * implemented by adapters; only daemon/main.ts names concrete adapters), each with the messages
+ * that cross only it (a link event, a probe request, a default route).
+ * The values the core computes or keeps and that ports carry (link facts, the desired kernel
+ * state, property dicts, counters, identities, DHCP leases) live beside the core code that owns them.
+ * The way in, the D-Bus adapter calling the daemon, is daemon/api.ts.
  */
-import type { Bearer, IpMethod } from '../lib/protocol.js';
-
-/** 4 or 6. */
-export type Family = 4 | 6;
-
-/** One address on a link, as rtnetlink reports it. */
-export interface AddressFact {
-  family: Family;
-  address: string;
-  prefixLength: number;
-  /** How the address came to be: dynamic v4 leases are `dhcp`, SLAAC v6 `auto`, others `manual`. */
-  method: IpMethod;
-  /** Link-local and host-scoped addresses never make a service ready. */
-  scope: 'global' | 'link' | 'host';
-}
-
-/** A default route through a link (from the main table). */
-export interface GatewayFact {
-  family: Family;
-  gateway: string;
-  metric: number;
-}
-
-/** Everything the core needs to know about one network link. */
-export interface LinkFacts {
-  ifindex: number;
-  name: string;
-  /** rtnetlink link kind (`veth`, `wireguard`, `tun`, ...), or '' for plain devices. */
-  kind: string;
-  /** MAC address as `aa:bb:cc:dd:ee:ff`, or '' when the link has none. */
-  mac: string;
-  /** Bearer decided by the link source (sysfs, link kind, per-interface override); null: not a service. */
-  bearer: Bearer | null;
-  adminUp: boolean;
-  carrier: boolean;
-  mtu: number;
-  addresses: AddressFact[];
-  gateways: GatewayFact[];
-  nameservers: string[];
-}
+import type { BusCaller } from './api.js';
+import type { LinkCounters } from './core/counters.js';
+import type { FirewallState, RoutingState } from './core/kernel-state-types.js';
+import type { OnlineCheckResult } from './core/online-schedule.js';
+import type { Identity } from './core/policy.js';
+import type { Prop, PropDict } from './core/properties.js';
+import type { Family, LinkFacts } from './core/services.js';
+import type { DhcpLeaseEvent } from './core/manage.js';
+import type { Counters } from './core/statistics-schedule.js';
 
 /** What a link source reports. */
 export type LinkEvent = { type: 'link'; facts: LinkFacts } | { type: 'link-removed'; ifindex: number };
@@ -52,99 +24,6 @@ export interface LinkSource {
   /** Starts watching; resolves with the initial dump. Events after the dump go to `onEvent`. */
   start(onEvent: (event: LinkEvent) => void): Promise<LinkFacts[]>;
   stop(): Promise<void>;
-}
-
-/** Who is calling: from the bus (GetConnectionCredentials) plus name lookups. */
-export interface Identity {
-  uid: number;
-  /** User name for `uid`, when the passwd database has one. */
-  user?: string;
-  /** Primary and supplementary groups, with names when known. */
-  groups: Array<{ gid: number; name?: string }>;
-  pid?: number;
-  /** cgroupv2 path of the calling process (e.g. `/system.slice/app.service`), when known. */
-  cgroup?: string;
-  /** SELinux type (third field of the context), when the bus reports a label. */
-  selinuxType?: string;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Desired kernel state: a plain value computed by the core, applied by reconciling adapters.
-// ---------------------------------------------------------------------------------------------
-
-/** A route inside one of the daemon's per-service tables. */
-export interface TableRoute {
-  family: Family;
-  /** Destination prefix; `default` routes have dst '' and dstLen 0. */
-  dst: string;
-  dstLen: number;
-  /** Next hop; absent for on-link routes. */
-  gateway?: string;
-  ifindex: number;
-  table: number;
-}
-
-/** `ip rule` entries the daemon owns. */
-export type PolicyRule =
-  | { kind: 'fwmark'; family: Family; priority: number; mark: number; mask: number; table: number }
-  | { kind: 'source'; family: Family; priority: number; src: string; srcLen: number; table: number };
-
-/** One service's share of the routing state. */
-export interface ServiceRouting {
-  serviceId: string;
-  ifindex: number;
-  ifname: string;
-  table: number;
-  mark: number;
-  routes: TableRoute[];
-}
-
-/** Routing half of the desired state. */
-export interface RoutingState {
-  services: ServiceRouting[];
-  rules: PolicyRule[];
-}
-
-/** How a packet's owner is recognised. */
-export type IdentityKind = 'cgroup' | 'uid' | 'gid' | 'source';
-
-/** One classification entry: traffic of `key` belongs to `sessionKey`. */
-export interface Classifier {
-  kind: IdentityKind;
-  /** uid/gid as a decimal number, cgroup path, or source address. */
-  key: string;
-  family?: Family;
-  sessionKey: string;
-}
-
-/** Per-session marking and counting. */
-export interface SessionMarking {
-  /** Stable, kernel-safe name of this session (counter and chain names derive from it). */
-  sessionKey: string;
-  /** Mark of the service the session is bound to, or 0 when it is not bound (count only). */
-  mark: number;
-  /** The session's tag (inside FirewallState.tagMask); packet and conntrack marks carry it. */
-  tag: number;
-  /** Outgoing interface of the bound service (for SNAT), or '' when unbound. */
-  ifname: string;
-  /** Source addresses to SNAT to on that interface (one per family at most). */
-  snat: Array<{ family: Family; address: string }>;
-}
-
-/** Firewall half of the desired state. */
-export interface FirewallState {
-  mask: number;
-  /** Bits of the mark that carry session tags (disjoint from `mask`). */
-  tagMask: number;
-  sessions: SessionMarking[];
-  /** Classifiers sorted by kind order then key; each identity key appears once (its owner). */
-  classifiers: Classifier[];
-}
-
-/** The whole desired kernel state. */
-export interface KernelState {
-  routing: RoutingState;
-  firewall: FirewallState;
 }
 
 /** Applies routing (rules, per-service tables) by reconciling with what the kernel holds. */
@@ -168,14 +47,6 @@ export interface Firewall {
   clear(): Promise<void>;
 }
 
-/** Byte and packet counts of one session, both directions. */
-export interface Counters {
-  rxBytes: bigint;
-  txBytes: bigint;
-  rxPackets: bigint;
-  txPackets: bigint;
-}
-
 /** Reads and resets per-session counters. */
 export interface Accounting {
   /**
@@ -184,21 +55,6 @@ export interface Accounting {
    */
   read(sessionKeys?: readonly string[]): Promise<Map<string, Counters>>;
   reset(sessionKeys: string[]): Promise<void>;
-}
-
-/**
- * A link's kernel statistics (`rtnl_link_stats64`): totals since the link was created. They
- * only grow, except when a driver resets them or the link is re-created.
- */
-export interface LinkCounters {
-  rxPackets: bigint;
-  txPackets: bigint;
-  rxBytes: bigint;
-  txBytes: bigint;
-  rxErrors: bigint;
-  txErrors: bigint;
-  rxDropped: bigint;
-  txDropped: bigint;
 }
 
 /** Reads link statistics (per-service counters, ConnMan's `net.connman.Counter`). */
@@ -217,21 +73,9 @@ export interface OnlineCheckRequest {
   url: string;
 }
 
-/** Outcome of one probe (ConnMan's `wispr_portal_web_result`, reduced). */
-export type OnlineCheckResult =
-  | { kind: 'online' }
-  | { kind: 'portal'; location?: string }
-  | { kind: 'failure'; reason: string };
-
 /** Runs HTTP online checks bound to a service's interface. */
 export interface OnlineCheck {
   probe(request: OnlineCheckRequest, signal: AbortSignal): Promise<OnlineCheckResult>;
-}
-
-/** Calls the client's `net.connman.Notification` object. */
-export interface NotificationSink {
-  update(owner: string, notifier: string, changes: ReadonlyMap<string, unknown>): void;
-  release(owner: string, notifier: string): void;
 }
 
 /** Time, injectable for tests. */
@@ -249,14 +93,6 @@ export interface Store {
   /** Where a key lives, for log lines that tell an operator what to fix. */
   describe?(key: string): string;
 }
-
-/** A ConnMan property value with its D-Bus signature (e.g. `{ signature: 'b', value: true }`). */
-export interface Prop {
-  signature: string;
-  value: unknown;
-}
-/** A property dict (`a{sv}`), keys in the order they should go on the wire. */
-export type PropDict = Record<string, Prop>;
 
 /**
  * What the daemon tells its D-Bus clients: Updates, Releases, and the signals of the
@@ -294,15 +130,6 @@ export interface BusEvents {
   managerPropertyChanged(name: string, value: Prop): void;
 }
 
-/** A D-Bus caller, from GetConnectionCredentials. */
-export interface BusCaller {
-  /** Unique bus name, e.g. `:1.42`. */
-  sender: string;
-  uid: number;
-  gids: number[];
-  pid: number | undefined;
-}
-
 /** Turns a bus caller into an Identity (names from passwd/group, cgroup from /proc). */
 export interface IdentityResolver {
   resolve(caller: BusCaller): Promise<Identity>;
@@ -332,28 +159,6 @@ export type Logger = (level: 'debug' | 'info' | 'warn' | 'error', msg: string) =
 // ---------------------------------------------------------------------------------------------
 // DHCPv4: a client that only reports leases; the daemon configures the interface itself.
 // ---------------------------------------------------------------------------------------------
-
-/**
- * One DHCPv4 lease event. `bound`: a new lease (it may replace an earlier one without an `expire`
- * in between, e.g. after the client process was restarted). `renew`: the same lease extended,
- * options possibly changed. `expire`: the lease was lost (not renewed in time, or NAKed).
- * `release`: the lease was given back because the client was stopped. `expire` and `release`
- * carry the lease that ends.
- */
-export interface DhcpLeaseEvent {
-  type: 'bound' | 'renew' | 'expire' | 'release';
-  /** The leased IPv4 address. */
-  address: string;
-  prefixLength: number;
-  /** First router the server offered, or '' for none. */
-  router: string;
-  /** DNS servers in the server's order (IPv4 only). */
-  dns: string[];
-  /** Lease time in seconds as the server granted it (0 when the server sent none). */
-  leaseSeconds: number;
-  /** The server's identifier (its address), or '' when unknown. */
-  serverId: string;
-}
 
 /** How {@link DhcpClient.stop} ends a lease. */
 export interface StopOptions {

@@ -16,8 +16,23 @@
  *
  * Pure: the runtime feeds samples and the time, and sends what {@link CounterTable.usage} returns.
  */
-import type { LinkCounters, PropDict } from '../ports.js';
+import type { PropDict } from './properties.js';
 import { BadCounterPeriodError, CounterExistsError, CounterLimitError, CounterNotRegisteredError } from './errors.js';
+
+/**
+ * A link's kernel statistics (`rtnl_link_stats64`): totals since the link was created. They
+ * only grow, except when a driver resets them or the link is re-created.
+ */
+export interface LinkCounters {
+  rxPackets: bigint;
+  txPackets: bigint;
+  rxBytes: bigint;
+  txBytes: bigint;
+  rxErrors: bigint;
+  txErrors: bigint;
+  rxDropped: bigint;
+  txDropped: bigint;
+}
 
 /** Keys of a Usage dict, in ConnMan's order (`stats_append_counters`); every value is a `u`. */
 export const COUNTER_KEYS = ['RX.Packets', 'TX.Packets', 'RX.Bytes', 'TX.Bytes', 'RX.Errors', 'TX.Errors', 'RX.Dropped', 'TX.Dropped', 'Time'] as const;

@@ -3,7 +3,7 @@
  * read this value and act (send Updates, emit signals, reconcile the kernel, start checks).
  */
 import type { Bearer } from '../../lib/protocol.js';
-import type { Family } from '../ports.js';
+import type { Family } from './services.js';
 import type { SettingsDelta } from './updates.js';
 
 /** One `Notification.Update` to send. */

@@ -8,7 +8,10 @@
  * service changed), not O(all sessions).
  */
 import { isObjectPath, sessionPath, type Bearer, type ManagerState, type SessionSettings } from '../../lib/protocol.js';
-import type { DhcpLeaseEvent, Family, Identity, KernelState, LinkFacts } from '../ports.js';
+import type { DhcpLeaseEvent } from './manage.js';
+import type { Family, LinkFacts } from './services.js';
+import type { Identity } from './policy.js';
+import type { KernelState } from './kernel-state-types.js';
 import { Allocations } from './alloc.js';
 import { DEFAULT_CORE_CONFIG, validateCoreConfig, type CoreConfig } from './config.js';
 import { noEffects, type Effects } from './effects.js';

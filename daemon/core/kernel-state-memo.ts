@@ -11,7 +11,7 @@
  * and are recomputed on every call; a service whose input is unchanged keeps its prepared object,
  * so its sessions count as unchanged.
  */
-import type { Classifier, FirewallState, KernelState, RoutingState, SessionMarking } from '../ports.js';
+import type { Classifier, FirewallState, KernelState, RoutingState, SessionMarking } from './kernel-state-types.js';
 import {
   classifierOf,
   claimsOf,

@@ -30,19 +30,8 @@
  * reports back. Unparseable addresses and prefix lengths are skipped rather than thrown on: one
  * bad fact must not stop the daemon from applying everything else.
  */
-import type {
-  AddressFact,
-  Classifier,
-  Family,
-  GatewayFact,
-  IdentityKind,
-  KernelState,
-  PolicyRule,
-  RoutingState,
-  ServiceRouting,
-  SessionMarking,
-  TableRoute,
-} from '../ports.js';
+import type { AddressFact, Family, GatewayFact } from './services.js';
+import type { Classifier, IdentityKind, KernelState, PolicyRule, RoutingState, ServiceRouting, SessionMarking, TableRoute } from './kernel-state-types.js';
 import { priorityForSlot } from './alloc.js';
 import type { CoreConfig } from './config.js';
 

@@ -4,7 +4,7 @@
  * `*.Configuration` keys from what the daemon applies, so `connmanctl services <id>` shows
  * where the settings came from. Overlays {@link serviceProps}; observed services keep theirs.
  */
-import type { PropDict } from '../ports.js';
+import type { PropDict } from './properties.js';
 import type { DesiredAddressing, ProvisionedService } from './provisioning.js';
 import { netmaskOf } from './services.js';
 

@@ -18,7 +18,7 @@
  *   "the" IPv6 uplink depends on ifindex, not on the ranking.
  */
 import type { Bearer, ServiceState } from '../../lib/protocol.js';
-import type { Family } from '../ports.js';
+import type { Family } from './services.js';
 import { bearerRank, isConnected } from './services.js';
 
 /** Largest value of the kernel's u32 route priority. */

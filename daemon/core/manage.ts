@@ -14,7 +14,7 @@
  *   on carrier (ConnMan's connect-on-plug); others when nothing else is up or a session asks.
  */
 import { BEARERS, type Bearer } from '../../lib/protocol.js';
-import type { Family } from '../ports.js';
+import type { Family } from './services.js';
 import { NotSupportedError, AlreadyConnectedError, NotConnectedError, InvalidServiceError } from './errors.js';
 import { compileModeOf, type ManageModeConfig } from './manage-mode.js';
 import { decideAutoconnect, isUp, type ActiveSession, type AutoService } from './manage-autoconnect.js';
@@ -24,6 +24,28 @@ import { desiredAddressing, matchProvisioned, parseProvisioningFile, type Desire
 import { defaultSettings, type PersistedService, type PersistedSettings } from './persisted-settings.js';
 import type { ManagedConfigView } from './manage-properties.js';
 import { isConnected, usableAddress, type Service, type Wanted } from './services.js';
+
+/**
+ * One DHCPv4 lease event. `bound`: a new lease (it may replace an earlier one without an `expire`
+ * in between, e.g. after the client process was restarted). `renew`: the same lease extended,
+ * options possibly changed. `expire`: the lease was lost (not renewed in time, or NAKed).
+ * `release`: the lease was given back because the client was stopped. `expire` and `release`
+ * carry the lease that ends.
+ */
+export interface DhcpLeaseEvent {
+  type: 'bound' | 'renew' | 'expire' | 'release';
+  /** The leased IPv4 address. */
+  address: string;
+  prefixLength: number;
+  /** First router the server offered, or '' for none. */
+  router: string;
+  /** DNS servers in the server's order (IPv4 only). */
+  dns: string[];
+  /** Lease time in seconds as the server granted it (0 when the server sent none). */
+  leaseSeconds: number;
+  /** The server's identifier (its address), or '' when unknown. */
+  serverId: string;
+}
 
 /** Manage-mode configuration. */
 export interface ManageConfig extends ManageModeConfig {

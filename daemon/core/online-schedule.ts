@@ -8,8 +8,13 @@
  * leaves hanging (204, 500, ...) count as failures and are retried, and a portal reply takes
  * the family offline at once. The full list of differences is in docs/behaviour.md.
  */
-import type { OnlineCheckResult } from '../ports.js';
 import { ConfigError } from './errors.js';
+
+/** Outcome of one probe (ConnMan's `wispr_portal_web_result`, reduced). */
+export type OnlineCheckResult =
+  | { kind: 'online' }
+  | { kind: 'portal'; location?: string }
+  | { kind: 'failure'; reason: string };
 
 /** `none`: never probe, never online. `one-shot`: probe until the first success. `continuous`: keep probing. */
 export type OnlineCheckMode = 'none' | 'one-shot' | 'continuous';

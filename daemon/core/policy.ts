@@ -5,8 +5,21 @@
  * Differences from ConnMan are listed in docs/behaviour.md.
  */
 import { BEARERS, DEFAULT_BEARERS, type Bearer, type ConnectionType } from '../../lib/protocol.js';
-import type { Identity } from '../ports.js';
 import type { RequestedSettings } from './settings.js';
+
+/** Who is calling: from the bus (GetConnectionCredentials) plus name lookups. */
+export interface Identity {
+  uid: number;
+  /** User name for `uid`, when the passwd database has one. */
+  user?: string;
+  /** Primary and supplementary groups, with names when known. */
+  groups: Array<{ gid: number; name?: string }>;
+  pid?: number;
+  /** cgroupv2 path of the calling process (e.g. `/system.slice/app.service`), when known. */
+  cgroup?: string;
+  /** SELinux type (third field of the context), when the bus reports a label. */
+  selinuxType?: string;
+}
 
 export { isPolicyFileName, parsePolicyFile, ROAMING_POLICIES } from './policy-parse.js';
 

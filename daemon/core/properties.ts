@@ -4,9 +4,17 @@
  */
 import { SETTING_SIGNATURES, type ManagerState, type SessionSettings, type SettingKey } from '../../lib/protocol.js';
 import { IPV4_SIGNATURES, IPV6_SIGNATURES } from '../../lib/protocol.js';
-import type { Prop, PropDict } from '../ports.js';
 import type { TechnologyView } from './service-registry.js';
 import { ipv4Dict, ipv6Dict, type Service } from './services.js';
+
+/** A ConnMan property value with its D-Bus signature (e.g. `{ signature: 'b', value: true }`). */
+export interface Prop {
+  signature: string;
+  value: unknown;
+}
+
+/** A property dict (`a{sv}`), keys in the order they should go on the wire. */
+export type PropDict = Record<string, Prop>;
 
 function dictOf(values: Record<string, unknown>, signatures: Record<string, string>): PropDict {
   const out: PropDict = {};

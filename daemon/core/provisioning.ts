@@ -23,7 +23,7 @@
  */
 import { readKeyFile, type KeyFileGroup, type KeyFileSyntax } from './keyfile.js';
 import type { Bearer } from '../../lib/protocol.js';
-import type { Family } from '../ports.js';
+import type { Family } from './services.js';
 import { ProvisioningError } from './errors.js';
 import { canonicalAddress, networkOf } from './kernel-state.js';
 import { isValidInterfaceName } from './settings.js';

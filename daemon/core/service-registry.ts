@@ -4,7 +4,7 @@
  * service's kernel resources (table, mark, rule slot) for its lifetime.
  */
 import type { Bearer } from '../../lib/protocol.js';
-import type { Family, LinkFacts } from '../ports.js';
+import type { Family, LinkFacts } from './services.js';
 import type { Allocations } from './alloc.js';
 import type { Effects } from './effects.js';
 import { AlreadyDisabledError, AlreadyEnabledError, TechnologyNotFoundError } from './errors.js';

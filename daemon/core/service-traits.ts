@@ -8,7 +8,7 @@
  * is not, and a provisioning section's `Metered = true|false` overrides either way.
  */
 import { SERVICE_STATUS_KEYS } from '../../lib/protocol.js';
-import type { PropDict } from '../ports.js';
+import type { PropDict } from './properties.js';
 import type { ProvisionedService } from './provisioning.js';
 import { isConnected, type Service } from './services.js';
 

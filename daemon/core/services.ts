@@ -2,8 +2,46 @@
  * Services, derived from link facts: identifier, state, ordering, and the IP dicts that
  * Updates and Service properties carry. Pure functions over plain data.
  */
-import type { Bearer, IPv4Settings, IPv6Settings, ServiceState } from '../../lib/protocol.js';
-import type { AddressFact, Family, GatewayFact, LinkFacts } from '../ports.js';
+import type { Bearer, IpMethod, IPv4Settings, IPv6Settings, ServiceState } from '../../lib/protocol.js';
+
+/** 4 or 6. */
+export type Family = 4 | 6;
+
+/** One address on a link, as rtnetlink reports it. */
+export interface AddressFact {
+  family: Family;
+  address: string;
+  prefixLength: number;
+  /** How the address came to be: dynamic v4 leases are `dhcp`, SLAAC v6 `auto`, others `manual`. */
+  method: IpMethod;
+  /** Link-local and host-scoped addresses never make a service ready. */
+  scope: 'global' | 'link' | 'host';
+}
+
+/** A default route through a link (from the main table). */
+export interface GatewayFact {
+  family: Family;
+  gateway: string;
+  metric: number;
+}
+
+/** Everything the core needs to know about one network link. */
+export interface LinkFacts {
+  ifindex: number;
+  name: string;
+  /** rtnetlink link kind (`veth`, `wireguard`, `tun`, ...), or '' for plain devices. */
+  kind: string;
+  /** MAC address as `aa:bb:cc:dd:ee:ff`, or '' when the link has none. */
+  mac: string;
+  /** Bearer decided by the link source (sysfs, link kind, per-interface override); null: not a service. */
+  bearer: Bearer | null;
+  adminUp: boolean;
+  carrier: boolean;
+  mtu: number;
+  addresses: AddressFact[];
+  gateways: GatewayFact[];
+  nameservers: string[];
+}
 
 /** Per-family online-check outcome, fed by the online-check scheduler. */
 export interface OnlineStatus {

@@ -12,8 +12,16 @@
  * Pure: the runtime passes the time, reads the counters and sends the signals.
  */
 import { STATISTICS_INTERVAL_LIMITS, STATISTICS_KEYS } from '../../lib/protocol.js';
-import type { Counters, PropDict } from '../ports.js';
+import type { PropDict } from './properties.js';
 import { BadStatisticsIntervalError } from './errors.js';
+
+/** Byte and packet counts of one session, both directions. */
+export interface Counters {
+  rxBytes: bigint;
+  txBytes: bigint;
+  rxPackets: bigint;
+  txPackets: bigint;
+}
 
 /**
  * Subscriptions due within this many ms of a tick are served by it: timers fire a little late

@@ -10,7 +10,8 @@ import { InvalidPropertyError, NotSupportedError, RootOnlyError, ServiceNotFound
 import { managerProps, technologyProps } from '../core/properties.js';
 import { serviceStatusProps } from '../core/service-traits.js';
 import type { RawValue } from '../core/settings.js';
-import type { BusCaller, Prop, PropDict } from '../ports.js';
+import type { BusCaller } from '../api.js';
+import type { Prop, PropDict } from '../core/properties.js';
 import type { RuntimeDeps } from './deps.js';
 import { EffectsCarrier, engineCaller } from './effects-carrier.js';
 import * as ext from './extension-api.js';

@@ -6,7 +6,8 @@
 import type { SessionStatistics } from '../api.js';
 import { NotOwnerError, NotSupportedError, RootOnlyError } from '../core/errors.js';
 import { settingProp } from '../core/properties.js';
-import type { BusCaller, PropDict } from '../ports.js';
+import type { BusCaller } from '../api.js';
+import type { PropDict } from '../core/properties.js';
 import { engineCaller, type EffectsCarrier } from './effects-carrier.js';
 
 const NO_DATAPATH = 'per-session statistics need the kernel datapath (not configured)';

@@ -24,7 +24,8 @@
  * {@link MAX_RETRY_MS} while it keeps failing.
  */
 import type { ManagePlan } from '../core/manage.js';
-import type { Clock, DefaultRoute, DhcpClient, DhcpLeaseEvent, Ipv6Switches, LinkConfigurator, Logger, NameserverFile } from '../ports.js';
+import type { Clock, DefaultRoute, DhcpClient, Ipv6Switches, LinkConfigurator, Logger, NameserverFile } from '../ports.js';
+import type { DhcpLeaseEvent } from '../core/manage.js';
 
 /** Delay before a pass that left work undone is tried again; doubled while it keeps failing. */
 export const RETRY_MS = 1000;

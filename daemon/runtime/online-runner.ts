@@ -4,7 +4,9 @@
  * OnlineCheck port. Results go back to the engine through `report`.
  */
 import { onConnected, onResult, initialCheckState, type CheckAction, type CheckState, type OnlineCheckSettings } from '../core/online-schedule.js';
-import type { Clock, Family, OnlineCheck, OnlineCheckResult } from '../ports.js';
+import type { Clock, OnlineCheck } from '../ports.js';
+import type { Family } from '../core/services.js';
+import type { OnlineCheckResult } from '../core/online-schedule.js';
 
 /** Where a probe must go out: the service's interface and address, looked up at probe time. */
 export interface ProbeTarget {

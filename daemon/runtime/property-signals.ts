@@ -11,7 +11,8 @@ import { managedServiceProps } from '../core/manage-properties.js';
 import { changedProps, serviceProps, technologyProps } from '../core/properties.js';
 import { serviceStatusProps, withObservedNameservers } from '../core/service-traits.js';
 import { isConnected, type Service } from '../core/services.js';
-import type { BusEvents, Logger, PropDict } from '../ports.js';
+import type { BusEvents, Logger } from '../ports.js';
+import type { PropDict } from '../core/properties.js';
 
 export interface PropertySignalsDeps {
   engine: Engine;

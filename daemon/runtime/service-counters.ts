@@ -9,7 +9,8 @@ import type { Effects } from '../core/effects.js';
 import type { Engine } from '../core/engine.js';
 import { NotSupportedError, RootOnlyError, ServiceNotFoundError } from '../core/errors.js';
 import { isConnected } from '../core/services.js';
-import type { BusCaller, BusEvents, Clock, LinkStats, Logger } from '../ports.js';
+import type { BusEvents, Clock, LinkStats, Logger } from '../ports.js';
+import type { BusCaller } from '../api.js';
 
 /** Node timers take at most 2^31-1 ms; a longer counter period is served at that interval. */
 const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -4,7 +4,8 @@
  * for the earliest, and one accounting dump per tick serves every subscription due at that tick.
  */
 import { StatisticsSchedule } from '../core/statistics-schedule.js';
-import type { Accounting, Clock, Counters } from '../ports.js';
+import type { Accounting, Clock } from '../ports.js';
+import type { Counters } from '../core/statistics-schedule.js';
 
 export interface StatisticsSignalsDeps {
   clock: Clock;

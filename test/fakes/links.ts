@@ -1,8 +1,8 @@
 /** Builders for link facts in unit tests (pure data, no kernel). */
 import type { Bearer } from '../../lib/protocol.js';
-import type { AddressFact, LinkFacts } from '../../daemon/ports.js';
+import type { AddressFact, LinkFacts } from '../../daemon/core/services.js';
 import type { RawValue } from '../../daemon/core/settings.js';
-import type { Identity } from '../../daemon/ports.js';
+import type { Identity } from '../../daemon/core/policy.js';
 
 /** A connected uplink with a v4 address (and optionally v6) and a default gateway. */
 export function uplink(ifindex: number, name: string, bearer: Bearer, opts: Partial<LinkFacts> & { v4?: string | null; v6?: string | null } = {}): LinkFacts {

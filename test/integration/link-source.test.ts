@@ -12,7 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import type { LinkEvent, LinkFacts } from '../../daemon/ports.js';
+import type { LinkEvent } from '../../daemon/ports.js';
+import type { LinkFacts } from '../../daemon/core/services.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');

@@ -14,7 +14,8 @@ import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_pro
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { OnlineCheckRequest, OnlineCheckResult } from '../../daemon/ports.js';
+import type { OnlineCheckRequest } from '../../daemon/ports.js';
+import type { OnlineCheckResult } from '../../daemon/core/online-schedule.js';
 
 const execFileAsync = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -29,7 +29,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CORE_CONFIG } from '../../daemon/core/config.js';
 import { computeKernelState, type KernelServiceInput, type KernelSessionInput } from '../../daemon/core/kernel-state.js';
 import { priorityForSlot } from '../../daemon/core/alloc.js';
-import type { RoutingState } from '../../daemon/ports.js';
+import type { RoutingState } from '../../daemon/core/kernel-state-types.js';
 import { createSandbox, requireRoot, type Sandbox, type Uplink } from './harness/sandbox.js';
 
 const supported = requireRoot();

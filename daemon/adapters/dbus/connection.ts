@@ -5,7 +5,8 @@
  */
 import { BusSocket, DBUS_NAME, busMethod } from '../../../lib/dbus/bus-socket.js';
 import { NameFlag, RequestNameReply, type Message } from '../../../lib/dbus/message.js';
-import type { BusCaller, Logger } from '../../ports.js';
+import type { Logger } from '../../ports.js';
+import type { BusCaller } from '../../api.js';
 
 export { DEFAULT_SYSTEM_BUS } from '../../../lib/dbus/bus-socket.js';
 /** A D-Bus message as the adapter sends and receives it. */

@@ -9,7 +9,8 @@
  */
 import { INTERFACES, METHODS, NETSESSION_INTERFACE, NETSESSION_MANAGER_INTERFACE, NETSESSION_METHODS, NETSESSION_SIGNATURES, PATHS, SIGNATURES, servicePath } from '../../../lib/protocol.js';
 import { Message, MessageFlag, MessageType } from '../../../lib/dbus/message.js';
-import type { BusEvents, Logger, Prop, PropDict } from '../../ports.js';
+import type { BusEvents, Logger } from '../../ports.js';
+import type { Prop, PropDict } from '../../core/properties.js';
 import type { DBusMessage } from './connection.js';
 import type { ObjectTable } from './objects.js';
 import type { UpdateGate } from './update-gate.js';

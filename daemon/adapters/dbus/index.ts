@@ -4,7 +4,8 @@
  */
 import { BUS_NAME } from '../../../lib/protocol.js';
 import type { DaemonApi } from '../../api.js';
-import type { BusCaller, BusEvents, Logger } from '../../ports.js';
+import type { BusEvents, Logger } from '../../ports.js';
+import type { BusCaller } from '../../api.js';
 import { DEFAULT_SYSTEM_BUS, openBusConnection, type BusConnection, type DBusMessage } from './connection.js';
 import type { AdapterContext } from './context.js';
 import { createBusEvents } from './events.js';

@@ -2,7 +2,7 @@
  * How the adapter describes a D-Bus interface: plain tables of methods and signals. One table
  * serves dispatch and introspection, so what `Introspect` says is exactly what is answered.
  */
-import type { BusCaller } from '../../ports.js';
+import type { BusCaller } from '../../api.js';
 
 /** One incoming method call, as a handler sees it. */
 export interface MethodCall {

@@ -14,7 +14,8 @@
  */
 import { Message, MessageFlag } from '../../../lib/dbus/message.js';
 import { errorName } from '../../../lib/protocol.js';
-import type { BusCaller, Logger } from '../../ports.js';
+import type { Logger } from '../../ports.js';
+import type { BusCaller } from '../../api.js';
 import type { DBusMessage } from './connection.js';
 import { BUS_ERRORS, BusReplyError, toWireError } from './errors.js';
 import type { InterfaceSpec, MethodCall, MethodSpec } from './interface-spec.js';

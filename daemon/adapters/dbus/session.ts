@@ -5,7 +5,7 @@
  * resolves, when the Updates wait for the kernel), so they precede the reply.
  */
 import { INTERFACES, METHODS, SIGNATURES } from '../../../lib/protocol.js';
-import type { BusCaller } from '../../ports.js';
+import type { BusCaller } from '../../api.js';
 import type { AdapterContext } from './context.js';
 import { EMPTY, type InterfaceSpec, type MethodCall, type MethodSpec } from './interface-spec.js';
 import { fromVariant, type DBusVariant } from './variants.js';

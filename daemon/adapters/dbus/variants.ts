@@ -13,7 +13,7 @@
 import { Variant } from '../../../lib/dbus/message.js';
 import { singleType, splitSignature as split, type TypeNode } from '../../../lib/dbus/signature.js';
 import type { RawValue } from '../../core/settings.js';
-import type { Prop, PropDict } from '../../ports.js';
+import type { Prop, PropDict } from '../../core/properties.js';
 
 /** A D-Bus variant as the wire module reads and writes it. */
 export type DBusVariant = Variant;

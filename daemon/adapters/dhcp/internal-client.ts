@@ -11,7 +11,8 @@
  * lease), until it expires or a server NAKs it.
  */
 import { randomInt } from 'node:crypto';
-import type { DhcpClient, DhcpLeaseEvent, StopOptions } from '../../ports.js';
+import type { DhcpClient, StopOptions } from '../../ports.js';
+import type { DhcpLeaseEvent } from '../../core/manage.js';
 import { decodeDhcp, decodeIpUdp, encodeDhcp, encodeIpUdp, MalformedPacket, MessageType, type ClientMessage, type ServerMessage } from './dhcp-packet.js';
 import { eventOf, heldOf, unexpired, type Held } from './lease-times.js';
 import { PacketSocket } from './packet-socket.js';

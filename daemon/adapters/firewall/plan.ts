@@ -5,7 +5,8 @@
  * interface and family) in a deterministic order.
  */
 import { canonicalAddress } from '../../core/kernel-state.js';
-import type { Family, FirewallState, SessionMarking } from '../../ports.js';
+import type { Family } from '../../core/services.js';
+import type { FirewallState, SessionMarking } from '../../core/kernel-state-types.js';
 
 const UINT32_MAX = 0xffffffff;
 

@@ -25,7 +25,10 @@
  */
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import type { Accounting, Counters, Family, FirewallState, Logger } from '../../ports.js';
+import type { Accounting, Logger } from '../../ports.js';
+import type { Counters } from '../../core/statistics-schedule.js';
+import type { Family } from '../../core/services.js';
+import type { FirewallState } from '../../core/kernel-state-types.js';
 import { FirewallBackendBase, type ApplyStats } from '../firewall/backend-base.js';
 import { createCgroupResolver } from '../nftables/cgroup.js';
 import type { CgroupRef } from '../nftables/ruleset.js';

@@ -2,7 +2,7 @@
  * NFACCT objects → per-session Counters. Pure. Only objects named `ns-tx-<key>` / `ns-rx-<key>`
  * are ours; other NFACCT users' objects in the namespace are ignored.
  */
-import type { Counters } from '../../ports.js';
+import type { Counters } from '../../core/statistics-schedule.js';
 import { NFACCT_RX_PREFIX, NFACCT_TX_PREFIX } from './model.js';
 import type { NfacctValue } from './nfacct.js';
 

@@ -11,7 +11,7 @@
  * comments does not. Hooks (the jumps from built-in chains) carry no comment: they are
  * recognised by their target.
  */
-import type { Family } from '../../ports.js';
+import type { Family } from '../../core/services.js';
 
 /** Tables the daemon touches, in the order each restore script names them. */
 export const TABLES = ['mangle', 'filter', 'nat'] as const;

@@ -69,7 +69,8 @@
  * - The comment match sits after the discriminating matches, so a packet that fails them never
  *   pays for it.
  */
-import type { Classifier, Family, FirewallState } from '../../ports.js';
+import type { Classifier, FirewallState } from '../../core/kernel-state-types.js';
+import type { Family } from '../../core/services.js';
 import { canonicalAddress } from '../../core/kernel-state.js';
 import { planFirewall, type FirewallNaming } from '../firewall/plan.js';
 import { cgroupComponents } from '../nftables/cgroup.js';

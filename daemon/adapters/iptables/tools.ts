@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import type { Family } from '../../ports.js';
+import type { Family } from '../../core/services.js';
 
 /** An iptables call failed; `message` is one line. */
 export class IptablesError extends Error {

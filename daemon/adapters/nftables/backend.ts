@@ -28,7 +28,9 @@
  * Calls are serialised: an apply never interleaves with another apply, a clear or a reset.
  */
 import { performance } from 'node:perf_hooks';
-import type { Accounting, Counters, FirewallState, Logger } from '../../ports.js';
+import type { Accounting, Logger } from '../../ports.js';
+import type { Counters } from '../../core/statistics-schedule.js';
+import type { FirewallState } from '../../core/kernel-state-types.js';
 import { FirewallBackendBase, type ApplyStats } from '../firewall/backend-base.js';
 import { createCgroupResolver } from './cgroup.js';
 import { countersFromNamed, parseCounters } from './counters.js';

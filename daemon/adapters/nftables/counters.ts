@@ -4,7 +4,7 @@
  * Byte counts can exceed 2^53, where JSON.parse would round them: the numbers are turned into
  * strings before parsing and read as BigInt.
  */
-import type { Counters } from '../../ports.js';
+import type { Counters } from '../../core/statistics-schedule.js';
 import { NFT_FAMILY } from './model.js';
 import { RX_PREFIX, TX_PREFIX } from './ruleset.js';
 

@@ -17,7 +17,8 @@
  * the core's unchanged objects cost a pointer comparison) plus work for what changed.
  */
 import { addressBytes, canonicalAddress } from '../../core/kernel-state.js';
-import type { Classifier, Family, FirewallState, SessionMarking } from '../../ports.js';
+import type { Classifier, FirewallState, SessionMarking } from '../../core/kernel-state-types.js';
+import type { Family } from '../../core/services.js';
 import { checkSession } from '../firewall/plan.js';
 import { hex32 } from './model.js';
 import type { ElementModel, RuleModel, TableModel } from './model.js';

@@ -7,7 +7,7 @@
  * otherwise). Anything the adapter never writes (sets, interval keys, quotas, ...) is still
  * parsed, so the diff can remove it.
  */
-import type { Family } from '../../ports.js';
+import type { Family } from '../../core/services.js';
 import { canonicalAddress } from '../../core/kernel-state.js';
 import { NFT_FAMILY, emptyTable } from './model.js';
 import type { BaseChainSpec, ChainModel, ElementModel, MapModel, TableModel } from './model.js';

@@ -63,7 +63,8 @@
  *   whose source is a local address (`fib saddr type local`): never forwarded traffic. One rule
  *   per service and family, not per session.
  */
-import type { Classifier, Family, FirewallState } from '../../ports.js';
+import type { Classifier, FirewallState } from '../../core/kernel-state-types.js';
+import type { Family } from '../../core/services.js';
 import { canonicalAddress } from '../../core/kernel-state.js';
 import { planFirewall, type FirewallNaming } from '../firewall/plan.js';
 import { hex32 } from './model.js';

@@ -10,7 +10,8 @@
  */
 import dns from 'node:dns/promises';
 import net from 'node:net';
-import type { OnlineCheck, OnlineCheckRequest, OnlineCheckResult } from '../../ports.js';
+import type { OnlineCheck, OnlineCheckRequest } from '../../ports.js';
+import type { OnlineCheckResult } from '../../core/online-schedule.js';
 import { openDeviceBoundSocket, SocketSetupError } from './bound-socket.js';
 
 /**

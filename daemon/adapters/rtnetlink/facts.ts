@@ -13,7 +13,8 @@ export { NLM_F_REPLACE, RTM } from './constants.js';
 import { RTN_BY_NAME, AF_INET, AF_INET6, AF_UNSPEC, NLM_F_REPLACE, RTM, RTN_UNICAST, RT_SCOPE_LINK, RT_SCOPE_SITE, RT_TABLE_MAIN } from './constants.js';
 import type { rt } from 'netlink';
 import type { Bearer, IpMethod } from '../../../lib/protocol.js';
-import type { AddressFact, Family, GatewayFact, LinkEvent, LinkFacts } from '../../ports.js';
+import type { LinkEvent } from '../../ports.js';
+import type { AddressFact, Family, GatewayFact, LinkFacts } from '../../core/services.js';
 import type { BearerLinkInput } from './bearer.js';
 
 // ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@
  */
 export { RTPROT_RA, RT_TABLE_MAIN } from './constants.js';
 import { RTPROT_RA, RT_TABLE_MAIN } from './constants.js';
-import type { Family } from '../../ports.js';
+import type { Family } from '../../core/services.js';
 import { canonicalAddress, networkOf } from '../../core/kernel-state.js';
 import { lowPriorityMetric, UINT32_MAX } from '../../core/manage-routes.js';
 import { DEFAULT_METRIC, RTN_UNICAST, diffRoutes, routeIdentity, type KernelRoute, type RouteSpec, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE } from './routing-diff.js';

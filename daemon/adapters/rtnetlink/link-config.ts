@@ -17,7 +17,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AttrStream, createRtNetlink, rt, type NetlinkMessage, type RtNetlinkSocket } from 'netlink';
 import { openEventSocket, type EventSocket } from '../netlink/event-socket.js';
-import type { Family, Logger } from '../../ports.js';
+import type { Logger } from '../../ports.js';
+import type { Family } from '../../core/services.js';
 import { formatAddress } from './facts.js';
 import {
   IFAPROT_NETSESSION,

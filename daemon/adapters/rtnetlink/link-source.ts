@@ -17,7 +17,8 @@
  */
 import { createRtNetlink, rt, type NetlinkMessage } from 'netlink';
 import { openEventSocket, type EventSocket } from '../netlink/event-socket.js';
-import type { LinkEvent, LinkFacts, LinkSource } from '../../ports.js';
+import type { LinkEvent, LinkSource } from '../../ports.js';
+import type { LinkFacts } from '../../core/services.js';
 import { createBearerDecider, readSysfsHints, type BearerOverride, type SysfsHints } from './bearer.js';
 import { LinkTable, decodeLink, decodeAddress, decodeRoute, decodeRtMessage, type RtChange } from './facts.js';
 

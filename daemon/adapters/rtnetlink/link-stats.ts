@@ -13,7 +13,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
-import type { LinkCounters, LinkStats, Logger } from '../../ports.js';
+import type { LinkStats, Logger } from '../../ports.js';
+import type { LinkCounters } from '../../core/counters.js';
 
 /** Statistics fields as `netlink` names them (the same names in IFLA_STATS and IFLA_STATS64). */
 type StatsAttr = Partial<Record<keyof LinkCounters, number | bigint>>;

@@ -19,7 +19,8 @@ import { RTN_BY_NAME, AF_INET, AF_INET6, RTNH_F_ONLINK, RTN_UNICAST, RTPROT_NETS
 import type { rt } from 'netlink';
 import type { IntRange } from '../../core/config.js';
 import { canonicalAddress, networkOf } from '../../core/kernel-state.js';
-import type { Family, PolicyRule, RoutingState } from '../../ports.js';
+import type { Family } from '../../core/services.js';
+import type { PolicyRule, RoutingState } from '../../core/kernel-state-types.js';
 import { formatAddress } from './facts.js';
 
 // ---------------------------------------------------------------------------------------------

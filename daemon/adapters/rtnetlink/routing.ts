@@ -30,7 +30,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createRtNetlink, type rt, type RtNetlinkSocket } from 'netlink';
 import type { CoreConfig } from '../../core/config.js';
-import type { Logger, PolicyRule, Routing, RoutingState, ServiceRouting, TableRoute } from '../../ports.js';
+import type { Logger, Routing } from '../../ports.js';
+import type { PolicyRule, RoutingState, ServiceRouting, TableRoute } from '../../core/kernel-state-types.js';
 import {
   DEFAULT_METRIC,
   FR_ACT_TO_TBL,

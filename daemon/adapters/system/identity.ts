@@ -4,7 +4,9 @@
  * /proc/<pid>/cgroup. Name lookups never fail a session: an id without a name just has none.
  */
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import type { BusCaller, Identity, IdentityResolver } from '../../ports.js';
+import type { IdentityResolver } from '../../ports.js';
+import type { BusCaller } from '../../api.js';
+import type { Identity } from '../../core/policy.js';
 
 interface Db {
   mtimeMs: number;

@@ -20,7 +20,8 @@ import { readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import type { Accounting, Firewall, FirewallState } from '../../../daemon/ports.js';
+import type { Accounting, Firewall } from '../../../daemon/ports.js';
+import type { FirewallState } from '../../../daemon/core/kernel-state-types.js';
 import { createIptablesBackend } from '../../../daemon/adapters/iptables/index.js';
 import { createNftablesBackend } from '../../../daemon/adapters/nftables/index.js';
 

@@ -11,7 +11,7 @@
 import { execFileSync } from 'node:child_process';
 import { createRtnetlinkRouting, RoutingApplyError } from '../../../daemon/adapters/rtnetlink/routing.js';
 import { DEFAULT_CORE_CONFIG, type CoreConfig } from '../../../daemon/core/config.js';
-import type { RoutingState } from '../../../daemon/ports.js';
+import type { RoutingState } from '../../../daemon/core/kernel-state-types.js';
 
 type Step = { cmd: 'apply'; desired: RoutingState; verify?: boolean } | { cmd: 'clear' } | { cmd: 'read' } | { cmd: 'exec'; argv: string[] };
 

@@ -28,7 +28,7 @@ import { connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { Classifier, FirewallState, SessionMarking } from '../../../daemon/ports.js';
+import type { Classifier, FirewallState, SessionMarking } from '../../../daemon/core/kernel-state-types.js';
 import { diffFamily } from '../../../daemon/adapters/iptables/diff.js';
 import { parseNfacctList, parseSave } from '../../../daemon/adapters/iptables/readback.js';
 import { buildRuleset as buildIptables } from '../../../daemon/adapters/iptables/ruleset.js';

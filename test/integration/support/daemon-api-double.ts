@@ -22,7 +22,9 @@ import { settingProp, updateDict } from '../../../daemon/core/properties.js';
 import { checkStatisticsInterval } from '../../../daemon/core/statistics-schedule.js';
 import { applySetting, parseCreateSettings, type RawValue, type RequestedSettings } from '../../../daemon/core/settings.js';
 import { fullUpdate } from '../../../daemon/core/updates.js';
-import type { BusCaller, BusEvents, PropDict } from '../../../daemon/ports.js';
+import type { BusEvents } from '../../../daemon/ports.js';
+import type { BusCaller } from '../../../daemon/api.js';
+import type { PropDict } from '../../../daemon/core/properties.js';
 
 /** One recorded call. */
 export interface RecordedCall {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { COUNTER_KEYS, CounterTable, MAX_COUNTERS_PER_CLIENT, toUint32 } from '../../../../daemon/core/counters.js';
 import { BadCounterPeriodError, CounterExistsError, CounterLimitError, CounterNotRegisteredError } from '../../../../daemon/core/errors.js';
-import type { LinkCounters, PropDict } from '../../../../daemon/ports.js';
+import type { LinkCounters } from '../../../../daemon/core/counters.js';
+import type { PropDict } from '../../../../daemon/core/properties.js';
 
 const SVC = 'ethernet_020000000001_cable';
 

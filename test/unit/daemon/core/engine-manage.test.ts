@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../../daemon/core/engine.js';
 import { lowPriorityMetric } from '../../../../daemon/core/manage-routes.js';
-import type { LinkFacts } from '../../../../daemon/ports.js';
+import type { LinkFacts } from '../../../../daemon/core/services.js';
 import { as, ROOT, uplink } from '../../../fakes/links.js';
 import { codeOf } from '../../../fakes/errors.js';
 

@@ -10,7 +10,8 @@ import {
   type KernelServiceInput,
   type KernelSessionInput,
 } from '../../../../daemon/core/kernel-state.js';
-import type { AddressFact, Classifier, PolicyRule } from '../../../../daemon/ports.js';
+import type { AddressFact } from '../../../../daemon/core/services.js';
+import type { Classifier, PolicyRule } from '../../../../daemon/core/kernel-state-types.js';
 
 const config = DEFAULT_CORE_CONFIG;
 const MASK = 0x0fff0000;

@@ -8,7 +8,7 @@ import {
   type RouteService,
 } from '../../../../daemon/core/manage-routes.js';
 import { SERVICE_STATES, type Bearer, type ServiceState } from '../../../../lib/protocol.js';
-import type { Family } from '../../../../daemon/ports.js';
+import type { Family } from '../../../../daemon/core/services.js';
 
 function svc(id: string, ifindex: number, state: ServiceState, gw4: string | null, gw6: string | null = null): RouteService {
   const gateways: { family: Family; gateway: string }[] = [];

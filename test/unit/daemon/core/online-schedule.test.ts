@@ -13,7 +13,7 @@ import {
   type OnlineCheckSettings,
 } from '../../../../daemon/core/online-schedule.js';
 import { ConfigError } from '../../../../daemon/core/errors.js';
-import type { OnlineCheckResult } from '../../../../daemon/ports.js';
+import type { OnlineCheckResult } from '../../../../daemon/core/online-schedule.js';
 
 const OK: OnlineCheckResult = { kind: 'online' };
 const FAIL: OnlineCheckResult = { kind: 'failure', reason: 'timeout' };

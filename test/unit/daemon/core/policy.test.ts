@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { BEARERS, DEFAULT_BEARERS, type Bearer } from '../../../../lib/protocol.js';
-import type { Identity } from '../../../../daemon/ports.js';
+import type { Identity } from '../../../../daemon/core/policy.js';
 import { PolicyParseError } from '../../../../daemon/core/errors.js';
 import { defaultRequest, type RequestedSettings } from '../../../../daemon/core/settings.js';
 import {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../../daemon/core/engine.js';
 import { eligible } from '../../../../daemon/core/selection.js';
 import { BEARERS, CONNECTION_TYPES, type Bearer } from '../../../../lib/protocol.js';
-import type { LinkFacts } from '../../../../daemon/ports.js';
+import type { LinkFacts } from '../../../../daemon/core/services.js';
 import { as, ROOT, str, uplink } from '../../../fakes/links.js';
 
 const NAMES = ['eth0', 'eth1', 'wlan0', 'wwan0', 'usb0'];

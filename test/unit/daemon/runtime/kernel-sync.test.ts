@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { KernelSync } from '../../../../daemon/runtime/kernel-sync.js';
-import type { Firewall, FirewallState, KernelState, Routing, RoutingState } from '../../../../daemon/ports.js';
+import type { Firewall, Routing } from '../../../../daemon/ports.js';
+import type { FirewallState, KernelState, RoutingState } from '../../../../daemon/core/kernel-state-types.js';
 
 const STATE: KernelState = {
   routing: { services: [], rules: [] },

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ManagePlan } from '../../../../daemon/core/manage.js';
 import { ManageSync, RETRY_MS } from '../../../../daemon/runtime/manage-sync.js';
-import type { Clock, DefaultRoute, DhcpClient, DhcpLeaseEvent, Ipv6Switches, LinkConfigurator } from '../../../../daemon/ports.js';
+import type { Clock, DefaultRoute, DhcpClient, Ipv6Switches, LinkConfigurator } from '../../../../daemon/ports.js';
+import type { DhcpLeaseEvent } from '../../../../daemon/core/manage.js';
 
 class FakeClock implements Clock {
   t = 0;

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../../daemon/core/engine.js';
 import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../../daemon/core/online-schedule.js';
-import type { BusCaller, BusEvents, Store } from '../../../../daemon/ports.js';
+import type { BusEvents, Store } from '../../../../daemon/ports.js';
+import type { BusCaller } from '../../../../daemon/api.js';
 import { Runtime } from '../../../../daemon/runtime/runtime.js';
 import { uplink } from '../../../fakes/links.js';
 

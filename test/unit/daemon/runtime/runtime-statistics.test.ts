@@ -15,7 +15,10 @@
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../../daemon/core/engine.js';
 import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../../daemon/core/online-schedule.js';
-import type { Accounting, BusCaller, BusEvents, Clock, Counters, PropDict } from '../../../../daemon/ports.js';
+import type { Accounting, BusEvents, Clock } from '../../../../daemon/ports.js';
+import type { BusCaller } from '../../../../daemon/api.js';
+import type { Counters } from '../../../../daemon/core/statistics-schedule.js';
+import type { PropDict } from '../../../../daemon/core/properties.js';
 import { Runtime } from '../../../../daemon/runtime/runtime.js';
 import { uplink } from '../../../fakes/links.js';
 import { codeOf } from '../../../fakes/errors.js';

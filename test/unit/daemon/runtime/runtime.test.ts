@@ -5,7 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../../daemon/core/engine.js';
 import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../../daemon/core/online-schedule.js';
-import type { BusCaller, BusEvents, Firewall, FirewallState, PropDict, Routing, RoutingState } from '../../../../daemon/ports.js';
+import type { BusEvents, Firewall, Routing } from '../../../../daemon/ports.js';
+import type { BusCaller } from '../../../../daemon/api.js';
+import type { FirewallState, RoutingState } from '../../../../daemon/core/kernel-state-types.js';
+import type { PropDict } from '../../../../daemon/core/properties.js';
 import { Runtime } from '../../../../daemon/runtime/runtime.js';
 import { GatedPort } from '../../../fakes/gated.js';
 import { uplink } from '../../../fakes/links.js';

@@ -17,7 +17,7 @@ import { ObjectTable } from '../../../../../daemon/adapters/dbus/objects.js';
 import { UpdateGate } from '../../../../../daemon/adapters/dbus/update-gate.js';
 import type { DBusMessage } from '../../../../../daemon/adapters/dbus/connection.js';
 import { statisticsProps } from '../../../../../daemon/core/statistics-schedule.js';
-import type { BusCaller } from '../../../../../daemon/ports.js';
+import type { BusCaller } from '../../../../../daemon/api.js';
 
 type Var = Variant;
 

@@ -4,7 +4,7 @@ import { Message, Variant } from '../../../../../lib/dbus/message.js';
 import { unmarshallMessage } from '../../../../../lib/dbus/unmarshall.js';
 import { CREATE_SETTING_SIGNATURES, IPV4_SIGNATURES, IPV6_SIGNATURES, SETTING_KEYS, SETTING_SIGNATURES } from '../../../../../lib/protocol.js';
 import { decodeDict, encodeDict, encodeValue, fromVariant, splitSignature, toVariant } from '../../../../../daemon/adapters/dbus/variants.js';
-import type { PropDict } from '../../../../../daemon/ports.js';
+import type { PropDict } from '../../../../../daemon/core/properties.js';
 
 // The wire module's marshaller and parser: a round trip here is a round trip through wire bytes.
 function throughWire(signature: string, body: unknown[]): unknown[] {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Family, FirewallState } from '../../../../../daemon/ports.js';
+import type { Family } from '../../../../../daemon/core/services.js';
+import type { FirewallState } from '../../../../../daemon/core/kernel-state-types.js';
 import { createIptablesBackend } from '../../../../../daemon/adapters/iptables/backend.js';
 import { NfacctError } from '../../../../../daemon/adapters/iptables/nfacct.js';
 import type { NfacctClient, NfacctFailure, NfacctValue } from '../../../../../daemon/adapters/iptables/nfacct.js';

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { FirewallState } from '../../../../../daemon/ports.js';
+import type { FirewallState } from '../../../../../daemon/core/kernel-state-types.js';
 import { diffFamily, diffNfacct, editChain, opLine, opsToRestore } from '../../../../../daemon/adapters/iptables/diff.js';
 import { emptyFamilyModel } from '../../../../../daemon/adapters/iptables/model.js';
 import { parseNfacctList, parseSave, ruleId } from '../../../../../daemon/adapters/iptables/readback.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { FirewallState } from '../../../../../daemon/ports.js';
+import type { FirewallState } from '../../../../../daemon/core/kernel-state-types.js';
 import { createNftablesBackend } from '../../../../../daemon/adapters/nftables/backend.js';
 import { NftError } from '../../../../../daemon/adapters/nftables/nft.js';
 import type { NftRunner } from '../../../../../daemon/adapters/nftables/nft.js';

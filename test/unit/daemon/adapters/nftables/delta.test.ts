@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Classifier, FirewallState, SessionMarking } from '../../../../../daemon/ports.js';
+import type { Classifier, FirewallState, SessionMarking } from '../../../../../daemon/core/kernel-state-types.js';
 import { indexState, planDelta } from '../../../../../daemon/adapters/nftables/delta.js';
 import { diffTable } from '../../../../../daemon/adapters/nftables/diff.js';
 import { buildRuleset } from '../../../../../daemon/adapters/nftables/ruleset.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { FirewallState } from '../../../../../daemon/ports.js';
+import type { FirewallState } from '../../../../../daemon/core/kernel-state-types.js';
 import { diffTable } from '../../../../../daemon/adapters/nftables/diff.js';
 import { countChanges } from '../../../../../daemon/adapters/nftables/model.js';
 import type { Op, TableModel } from '../../../../../daemon/adapters/nftables/model.js';

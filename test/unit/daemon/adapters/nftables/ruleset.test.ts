@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { FirewallState } from '../../../../../daemon/ports.js';
+import type { FirewallState } from '../../../../../daemon/core/kernel-state-types.js';
 import { diffTable } from '../../../../../daemon/adapters/nftables/diff.js';
 import { buildRuleset, fingerprint, sessionRule } from '../../../../../daemon/adapters/nftables/ruleset.js';
 import type { CgroupRef } from '../../../../../daemon/adapters/nftables/ruleset.js';

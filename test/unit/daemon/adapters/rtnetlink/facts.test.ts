@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { rt } from 'netlink';
 import type { Bearer } from '../../../../../lib/protocol.js';
-import type { LinkFacts } from '../../../../../daemon/ports.js';
+import type { LinkFacts } from '../../../../../daemon/core/services.js';
 import type { BearerLinkInput } from '../../../../../daemon/adapters/rtnetlink/bearer.js';
 import {
   LinkTable,

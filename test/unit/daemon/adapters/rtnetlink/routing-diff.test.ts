@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { rt } from 'netlink';
-import type { PolicyRule, RoutingState, TableRoute } from '../../../../../daemon/ports.js';
+import type { PolicyRule, RoutingState, TableRoute } from '../../../../../daemon/core/kernel-state-types.js';
 import {
   RTPROT_NETSESSION,
   RT_SCOPE_LINK,
