@@ -8,8 +8,21 @@
  * it should be the last one handed to another service, not the next. (ConnMan never reuses its
  * numbers and does not handle wrap-around; see the spec §4.1.)
  */
-import type { CoreConfig, IntRange } from './config.js';
 import { AllocationExhaustedError, ConfigError } from './errors.js';
+
+/** An inclusive range of integers. */
+export interface IntRange {
+  start: number;
+  end: number;
+}
+
+/** The parts of the core's configuration the pools are made of (config.ts documents each). */
+export interface AllocationRanges {
+  markMask: number;
+  sessionTagMask: number;
+  tableRange: IntRange;
+  priorityRange: IntRange;
+}
 
 /**
  * A pool over an arithmetic run of integers `first, first+step, ..., first+(count-1)*step`
@@ -206,7 +219,7 @@ export interface ServiceAllocation {
   slot: number;
 }
 
-/** The three pools a {@link CoreConfig} defines, allocated together per service. */
+/** The pools the configuration's ranges define; a service's table, mark and slot are allocated together. */
 export class Allocations {
   readonly tables: IdPool;
   readonly marks: IdPool;
@@ -214,7 +227,7 @@ export class Allocations {
   /** Per-session tags (mark bits inside sessionTagMask). */
   readonly tags: IdPool;
 
-  constructor(readonly config: CoreConfig) {
+  constructor(readonly config: AllocationRanges) {
     this.tables = IdPool.ofRange('routing table', config.tableRange);
     this.marks = markPool(config.markMask);
     this.slots = slotPool(config.priorityRange);

@@ -4,14 +4,8 @@
  * tagged by these ranges, which is how a restarted daemon finds (and cleans up or adopts) what it
  * left, and how it coexists with other users of marks and tables.
  */
-import { markIndexRange } from './alloc.js';
+import { markIndexRange, type IntRange } from './alloc.js';
 import { ConfigError } from './errors.js';
-
-/** An inclusive range of integers. */
-export interface IntRange {
-  start: number;
-  end: number;
-}
 
 /** Configuration of the pure core. Validate with {@link validateCoreConfig} before use. */
 export interface CoreConfig {

@@ -27,7 +27,8 @@ import {
 import { addClaim, checkCgroupOwner, checkCgroupPath, type CgroupDirOwner } from './cgroup-claims.js';
 import type { KernelSessionInput } from './kernel-state.js';
 import { KernelStateMemo } from './kernel-state-memo.js';
-import { mergeSettings, parsePolicyFile, PolicySet } from './policy.js';
+import { mergeSettings, PolicySet } from './policy.js';
+import { parsePolicyFile } from './policy-parse.js';
 import type { ActiveSession } from './manage-autoconnect.js';
 import { ManageState, type ManageConfig, type ManagePlan } from './manage.js';
 import type { PersistedService } from './persisted-settings.js';

@@ -8,8 +8,40 @@
 import { readKeyFile, type KeyFileGroup, type KeyFileSyntax } from './keyfile.js';
 import { CONNECTION_TYPES, type Bearer, type ConnectionType } from '../../lib/protocol.js';
 import { PolicyParseError, UnknownBearerError } from './errors.js';
-import type { PolicyGroup, RoamingPolicy } from './policy.js';
 import { isValidInterfaceName, parseBearerList } from './settings.js';
+
+/** ConnMan's roaming values. Stored and reported only; nothing acts on them (as in ConnMan). */
+export type RoamingPolicy = 'default' | 'always' | 'forbidden' | 'national' | 'international';
+
+/** One `[group]` of a policy file, validated. */
+export interface PolicyGroup {
+  /** File name, e.g. `foo.policy`. */
+  file: string;
+  /** Group name as written, e.g. `policy_foo`. */
+  name: string;
+  /** Position of the group in its file (0-based); orders groups deterministically. */
+  index: number;
+  /** User name or decimal uid (ConnMan accepted names only). */
+  uid: string | null;
+  /** Group name or decimal gid. */
+  gid: string | null;
+  /** Absolute cgroupv2 path; matches that cgroup and everything below it (our extension). */
+  cgroup: string | null;
+  /** SELinux type, e.g. `foo_t`. */
+  selinux: string | null;
+  /** `null`: key absent, every bearer (including vpn) is allowed. `[]`: sessions never connect. */
+  allowedBearers: Bearer[] | null;
+  /** `null`: key absent, same as `any`. */
+  connectionType: ConnectionType | null;
+  /** Forced interface, or `null` for none (absent or `*`). Our extension. */
+  allowedInterface: string | null;
+  /** Forced SourceIPRule, or `null` for the user's own value. Our extension. */
+  sourceIPRule: boolean | null;
+  priority: boolean;
+  emergencyCall: boolean;
+  /** Defaults to `default` (ConnMan's code default; its documentation wrongly says `forbidden`). */
+  roamingPolicy: RoamingPolicy;
+}
 
 /** RoamingPolicy values ConnMan knows (they have no effect there or here; stored and reported only). */
 export const ROAMING_POLICIES: readonly RoamingPolicy[] = ['default', 'always', 'forbidden', 'national', 'international'];

@@ -5,6 +5,7 @@
  * Differences from ConnMan are listed in docs/behaviour.md.
  */
 import { BEARERS, DEFAULT_BEARERS, type Bearer, type ConnectionType } from '../../lib/protocol.js';
+import type { PolicyGroup, RoamingPolicy } from './policy-parse.js';
 import type { RequestedSettings } from './settings.js';
 
 /** Who is calling: from the bus (GetConnectionCredentials) plus name lookups. */
@@ -19,41 +20,6 @@ export interface Identity {
   cgroup?: string;
   /** SELinux type (third field of the context), when the bus reports a label. */
   selinuxType?: string;
-}
-
-export { isPolicyFileName, parsePolicyFile, ROAMING_POLICIES } from './policy-parse.js';
-
-/** ConnMan's roaming values. Stored and reported only; nothing acts on them (as in ConnMan). */
-export type RoamingPolicy = 'default' | 'always' | 'forbidden' | 'national' | 'international';
-
-/** One `[group]` of a policy file, validated. */
-export interface PolicyGroup {
-  /** File name, e.g. `foo.policy`. */
-  file: string;
-  /** Group name as written, e.g. `policy_foo`. */
-  name: string;
-  /** Position of the group in its file (0-based); orders groups deterministically. */
-  index: number;
-  /** User name or decimal uid (ConnMan accepted names only). */
-  uid: string | null;
-  /** Group name or decimal gid. */
-  gid: string | null;
-  /** Absolute cgroupv2 path; matches that cgroup and everything below it (our extension). */
-  cgroup: string | null;
-  /** SELinux type, e.g. `foo_t`. */
-  selinux: string | null;
-  /** `null`: key absent, every bearer (including vpn) is allowed. `[]`: sessions never connect. */
-  allowedBearers: Bearer[] | null;
-  /** `null`: key absent, same as `any`. */
-  connectionType: ConnectionType | null;
-  /** Forced interface, or `null` for none (absent or `*`). Our extension. */
-  allowedInterface: string | null;
-  /** Forced SourceIPRule, or `null` for the user's own value. Our extension. */
-  sourceIPRule: boolean | null;
-  priority: boolean;
-  emergencyCall: boolean;
-  /** Defaults to `default` (ConnMan's code default; its documentation wrongly says `forbidden`). */
-  roamingPolicy: RoamingPolicy;
 }
 
 /** Which identity key selected the group. */

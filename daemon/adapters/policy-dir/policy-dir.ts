@@ -2,7 +2,7 @@
  * PolicySource over a directory of `*.policy` files (see watched-dir.ts for the watching rules).
  * A malformed file keeps the previous version (the engine's rule).
  */
-import { isPolicyFileName } from '../../core/policy.js';
+import { isPolicyFileName } from '../../core/policy-parse.js';
 import type { Logger, PolicySource } from '../../ports.js';
 import { createWatchedDir, DEFAULT_SETTLE_MS, type WatchedDirOptions } from './watched-dir.js';
 

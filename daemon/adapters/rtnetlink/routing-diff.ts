@@ -17,7 +17,7 @@
 export { RTNH_F_ONLINK, RTN_UNICAST, RTPROT_NETSESSION, RT_SCOPE_LINK, RT_SCOPE_NOWHERE, RT_SCOPE_UNIVERSE } from './constants.js';
 import { RTN_BY_NAME, AF_INET, AF_INET6, RTNH_F_ONLINK, RTN_UNICAST, RTPROT_NETSESSION, RT_SCOPE_LINK, RT_SCOPE_NOWHERE, RT_SCOPE_UNIVERSE } from './constants.js';
 import type { rt } from 'netlink';
-import type { IntRange } from '../../core/config.js';
+import type { IntRange } from '../../core/alloc.js';
 import { canonicalAddress, networkOf } from '../../core/kernel-state.js';
 import type { Family } from '../../core/services.js';
 import type { PolicyRule, RoutingState } from '../../core/kernel-state-types.js';

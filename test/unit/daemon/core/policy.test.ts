@@ -1,16 +1,10 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { BEARERS, DEFAULT_BEARERS, type Bearer } from '../../../../lib/protocol.js';
-import type { Identity } from '../../../../daemon/core/policy.js';
 import { PolicyParseError } from '../../../../daemon/core/errors.js';
 import { defaultRequest, type RequestedSettings } from '../../../../daemon/core/settings.js';
-import {
-  PolicySet,
-  isPolicyFileName,
-  mergeSettings,
-  parsePolicyFile,
-  type PolicyGroup,
-} from '../../../../daemon/core/policy.js';
+import { PolicySet, mergeSettings, type Identity } from '../../../../daemon/core/policy.js';
+import { isPolicyFileName, parsePolicyFile, type PolicyGroup } from '../../../../daemon/core/policy-parse.js';
 
 function group(over: Partial<PolicyGroup>): PolicyGroup {
   return {
