@@ -1,0 +1,199 @@
+/**
+ * The live sessions, indexed by path, owner and uid, and their selection groups: sessions with
+ * equal effective selection settings always bind the same service, so they are grouped, and a
+ * link event costs O(groups x services) plus O(sessions whose binding or bound service changed),
+ * not O(all sessions). This file binds the groups and writes each session's Updates (deltas
+ * against what the session was last told); the engine decides when.
+ */
+import type { SessionSettings } from '../../lib/protocol.js';
+import type { Effects } from './effects.js';
+import type { ActiveSession } from './manage-autoconnect.js';
+import { mergeSettings } from './policy.js';
+import type { ServiceRegistry } from './service-registry.js';
+import { selectionKeyString, selectService } from './selection.js';
+import { ownPartOf, servicePartOf, settingsOf, type Session } from './session-model.js';
+import { ownDelta, serviceDelta, type ServicePart, type SettingsDelta } from './updates.js';
+
+/** A session as listed for admins (extension interface). */
+export interface SessionInfo {
+  path: string;
+  owner: string;
+  uid: number;
+  key: string;
+  serviceId: string | null;
+  active: boolean;
+  held: boolean;
+  policyGroup: string | null;
+  /** cgroups the session claimed with ClaimCgroup, in claim order. */
+  cgroups: readonly string[];
+  settings: SessionSettings;
+}
+
+interface Group {
+  sessions: Set<Session>;
+  serviceId: string | null;
+}
+
+export class SessionTable {
+  readonly #registry: ServiceRegistry;
+  readonly #sessions = new Map<string, Session>();
+  readonly #byOwner = new Map<string, Set<Session>>();
+  readonly #countByUid = new Map<number, number>();
+  readonly #groups = new Map<string, Group>();
+
+  constructor(registry: ServiceRegistry) {
+    this.#registry = registry;
+  }
+
+  get(path: string): Session | undefined {
+    return this.#sessions.get(path);
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  /** Every session, oldest first. */
+  values(): IterableIterator<Session> {
+    return this.#sessions.values();
+  }
+
+  /** How many sessions one bus connection owns. */
+  countOfOwner(owner: string): number {
+    return this.#byOwner.get(owner)?.size ?? 0;
+  }
+
+  /** How many sessions the connections of one uid own together. */
+  countOfUid(uid: number): number {
+    return this.#countByUid.get(uid) ?? 0;
+  }
+
+  /** The sessions of one bus connection (a copy: the caller may end them while iterating). */
+  ofOwner(owner: string): Session[] {
+    return [...(this.#byOwner.get(owner) ?? [])];
+  }
+
+  add(s: Session): void {
+    this.#sessions.set(s.path, s);
+    let set = this.#byOwner.get(s.owner);
+    if (!set) this.#byOwner.set(s.owner, (set = new Set()));
+    set.add(s);
+    this.#countByUid.set(s.identity.uid, this.countOfUid(s.identity.uid) + 1);
+  }
+
+  /** Drops a session from the indexes (it has left its group already). */
+  delete(s: Session): void {
+    this.#sessions.delete(s.path);
+    const set = this.#byOwner.get(s.owner);
+    set?.delete(s);
+    if (set && set.size === 0) this.#byOwner.delete(s.owner);
+    const n = this.countOfUid(s.identity.uid) - 1;
+    if (n > 0) this.#countByUid.set(s.identity.uid, n);
+    else this.#countByUid.delete(s.identity.uid);
+  }
+
+  /** All sessions as listed for admins, oldest first. */
+  list(): SessionInfo[] {
+    return [...this.#sessions.values()].map((s) => ({
+      path: s.path,
+      owner: s.owner,
+      uid: s.identity.uid,
+      key: s.key,
+      serviceId: s.serviceId,
+      active: s.active,
+      held: s.held,
+      policyGroup: s.match ? `${s.match.group.file}:${s.match.group.name}` : null,
+      cgroups: s.cgroups,
+      settings: settingsOf(s, s.serviceId ? (this.#registry.byId(s.serviceId) ?? null) : null),
+    }));
+  }
+
+  /** Puts a session into its selection group and binds it to the group's service. */
+  join(s: Session): void {
+    const key = selectionKeyString(s.effective);
+    let g = this.#groups.get(key);
+    if (!g) {
+      g = { sessions: new Set(), serviceId: selectService(this.#registry.ranked, s.effective)?.id ?? null };
+      this.#groups.set(key, g);
+    }
+    g.sessions.add(s);
+    s.group = key;
+    s.serviceId = g.serviceId;
+  }
+
+  leave(s: Session): void {
+    if (s.group === null) return;
+    const g = this.#groups.get(s.group);
+    if (g) {
+      g.sessions.delete(s);
+      if (g.sessions.size === 0) this.#groups.delete(s.group);
+    }
+    s.group = null;
+  }
+
+  /** The service half of a session's settings as it is bound now. */
+  servicePart(s: Session): ServicePart {
+    return servicePartOf(s.serviceId ? (this.#registry.byId(s.serviceId) ?? null) : null);
+  }
+
+  /** Sends what changed since the last Update, if anything did. */
+  notify(s: Session, fx: Effects): void {
+    const svc = this.servicePart(s);
+    const own = ownPartOf(s.effective);
+    const changes = new Map([...serviceDelta(s.sentService ?? svc, svc), ...ownDelta(s.sentOwn ?? own, own)]);
+    s.sentService = svc;
+    s.sentOwn = own;
+    if (changes.size > 0) fx.updates.push({ path: s.path, owner: s.owner, notifier: s.notifier, changes });
+  }
+
+  /** Re-selects every group; touches only sessions whose binding or bound service changed. */
+  rebind(fx: Effects, changedServiceId: string | null): void {
+    const touched = fx.changedServices;
+    for (const g of this.#groups.values()) {
+      const first = g.sessions.values().next().value;
+      if (!first) continue;
+      const next = selectService(this.#registry.ranked, first.effective)?.id ?? null;
+      const moved = next !== g.serviceId;
+      const boundChanged = g.serviceId !== null && (touched.has(g.serviceId) || g.serviceId === changedServiceId);
+      if (!moved && !boundChanged) continue;
+      g.serviceId = next;
+      if (moved) fx.kernelDirty = true;
+      // Every session of the group gets the same service half; most were told the same old
+      // half too, so each distinct old half is diffed once and the delta shared.
+      const part = servicePartOf(next ? (this.#registry.byId(next) ?? null) : null);
+      const deltas = new Map<ServicePart, SettingsDelta>();
+      for (const s of g.sessions) {
+        s.serviceId = next;
+        const old = s.sentService ?? part;
+        let changes = deltas.get(old);
+        if (!changes) deltas.set(old, (changes = new Map(serviceDelta(old, part))));
+        s.sentService = part;
+        if (changes.size > 0) fx.updates.push({ path: s.path, owner: s.owner, notifier: s.notifier, changes });
+      }
+    }
+  }
+
+  /** Effective settings changed (Change or policy): regroup, keep Connect's effect, one Update. */
+  reapply(s: Session, fx: Effects): void {
+    s.effective = mergeSettings(s.request, s.match?.group ?? null);
+    if (!s.held) {
+      this.leave(s);
+      this.join(s);
+    }
+    fx.kernelDirty = true;
+    this.notify(s, fx);
+  }
+
+  /** One entry per selection group with an active session: groups share bearers and binding. */
+  activeSessions(): ActiveSession[] {
+    const out: ActiveSession[] = [];
+    for (const [key, g] of this.#groups) {
+      for (const s of g.sessions) {
+        if (!s.active) continue;
+        out.push({ id: key, bearers: s.effective.allowedBearers, boundTo: g.serviceId, allowedInterface: s.effective.allowedInterface });
+        break;
+      }
+    }
+    return out;
+  }
+}
