@@ -5,7 +5,8 @@
  * where the settings came from. Overlays {@link serviceProps}; observed services keep theirs.
  */
 import type { PropDict } from './properties.js';
-import type { DesiredAddressing, ProvisionedService } from './provisioning.js';
+import type { DesiredAddressing } from './provisioning.js';
+import type { ProvisionedService } from './provisioning-parse.js';
 import { netmaskOf } from './services.js';
 
 const str = (value: string) => ({ signature: 's', value });

@@ -9,7 +9,7 @@
  */
 import { SERVICE_STATUS_KEYS } from '../../lib/protocol.js';
 import type { PropDict } from './properties.js';
-import type { ProvisionedService } from './provisioning.js';
+import type { ProvisionedService } from './provisioning-parse.js';
 import { isConnected, type Service } from './services.js';
 
 /** The traits a service gets from its bearer and its provisioning section (or none). */

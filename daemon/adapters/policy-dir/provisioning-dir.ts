@@ -2,7 +2,7 @@
  * ProvisioningSource over a directory of ConnMan provisioning files (`*.config`, see
  * daemon/core/provisioning.ts); watched like the policy directory (watched-dir.ts).
  */
-import { isProvisioningFileName } from '../../core/provisioning.js';
+import { isProvisioningFileName } from '../../core/provisioning-parse.js';
 import type { Logger, ProvisioningSource } from '../../ports.js';
 import type { DirCaps } from './policy-dir.js';
 import { createWatchedDir, DEFAULT_SETTLE_MS } from './watched-dir.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { managedServiceProps } from '../../../../daemon/core/manage-properties.js';
-import { desiredAddressing, parseProvisioningFile } from '../../../../daemon/core/provisioning.js';
+import { desiredAddressing } from '../../../../daemon/core/provisioning.js';
+import { parseProvisioningFile } from '../../../../daemon/core/provisioning-parse.js';
 import { serviceProps } from '../../../../daemon/core/properties.js';
 import type { Service } from '../../../../daemon/core/services.js';
 

@@ -1,13 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { DBUS_ERROR_OF, ProvisioningError } from '../../../../daemon/core/errors.js';
-import {
-  desiredAddressing,
-  isProvisioningFileName,
-  matchProvisioned,
-  parseProvisioningFile,
-  type ProvisionedService,
-} from '../../../../daemon/core/provisioning.js';
+import { desiredAddressing, matchProvisioned } from '../../../../daemon/core/provisioning.js';
+import { isProvisioningFileName, parseProvisioningFile, type ProvisionedService } from '../../../../daemon/core/provisioning-parse.js';
 
 const FULL = `# uplinks of the test rig
 [global]
