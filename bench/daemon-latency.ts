@@ -1,9 +1,8 @@
 /**
  * Daemon benchmarks: netsessiond on a private bus in a sandbox of network namespaces (the
- * integration harness), measured the way the connmand 1.41 reference was
- * (/work/shared/research/connmand-harness/RESULTS.md, bench.py), with connmand's figures printed
- * beside ours. Figures, not pass/fail. Targets (issue): both latencies under 1 ms; RSS as low as
- * Node allows.
+ * integration harness), measured the way the connmand 1.41 reference was (the connmand
+ * harness's bench.py in the project's research notes), with connmand's figures printed beside
+ * ours. Figures, not pass/fail. Targets: both latencies under 1 ms; RSS as low as Node allows.
  *
  * (a) CreateSession call → first Update on the client's notifier (and → method reply, and the
  *     Destroy round trip), per settings variant, N samples after warm-up, 20 ms apart as in

@@ -97,12 +97,13 @@ export interface RankedService {
 }
 
 /**
- * The manage-mode ranking (issue 7): connected services first; among them PreferredTechnologies,
+ * The manage-mode ranking: connected services first; among them PreferredTechnologies,
  * then online before ready, then the user's order (`userOrder`: service ids, earlier is better,
  * unlisted after listed), then ifindex so the order is total. Unconnected services follow by
  * ifindex. ConnMan's `service_compare` puts the user's order (MoveBefore/MoveAfter) before
- * PreferredTechnologies; the issue ranks the configured preference first, so a user reorder only
- * breaks ties within a technology and state.
+ * PreferredTechnologies; here the configured preference comes first, so a client's reorder cannot
+ * override the operator's choice of technology (wired before cellular, say): it only breaks ties
+ * within a technology and state.
  */
 export function compareForDefault(a: RankedService, b: RankedService, preferred: readonly Bearer[], userOrder: readonly string[] = []): number {
   const ac = isConnected(a.state);
