@@ -13,7 +13,7 @@ import type { OnlineCheckResult } from './core/online-schedule.js';
 import type { Identity } from './core/policy.js';
 import type { Prop, PropDict } from './core/properties.js';
 import type { Family, LinkFacts } from './core/services.js';
-import type { DhcpLeaseEvent } from './core/manage.js';
+import type { DhcpLeaseEvent } from './core/manage-plan.js';
 import type { Counters } from './core/statistics-schedule.js';
 
 /** What a link source reports. */

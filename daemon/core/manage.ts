@@ -19,34 +19,13 @@ import { NotSupportedError, AlreadyConnectedError, NotConnectedError, InvalidSer
 import { compileModeOf, type ManageModeConfig } from './manage-mode.js';
 import { decideAutoconnect, isUp, type ActiveSession, type AutoService } from './manage-autoconnect.js';
 import { applyAutoDecision, carrierLost, emptyRuntime, userConnect, userDisconnect, type ManageRuntime } from './manage-actions.js';
-import { compareForDefault, desiredDefaultRoutes, type DesiredRoute } from './manage-routes.js';
+import { compareForDefault, desiredDefaultRoutes } from './manage-routes.js';
+import type { Lease, ManagedLinkPlan, ManagePlan } from './manage-plan.js';
 import { desiredAddressing, matchProvisioned, type DesiredAddressing } from './provisioning.js';
 import { parseProvisioningFile, type ProvisionedService } from './provisioning-parse.js';
 import { defaultSettings, type PersistedService, type PersistedSettings } from './persisted-settings.js';
 import type { ManagedConfigView } from './manage-properties.js';
 import { isConnected, usableAddress, type Service, type Wanted } from './services.js';
-
-/**
- * One DHCPv4 lease event. `bound`: a new lease (it may replace an earlier one without an `expire`
- * in between, e.g. after the client process was restarted). `renew`: the same lease extended,
- * options possibly changed. `expire`: the lease was lost (not renewed in time, or NAKed).
- * `release`: the lease was given back because the client was stopped. `expire` and `release`
- * carry the lease that ends.
- */
-export interface DhcpLeaseEvent {
-  type: 'bound' | 'renew' | 'expire' | 'release';
-  /** The leased IPv4 address. */
-  address: string;
-  prefixLength: number;
-  /** First router the server offered, or '' for none. */
-  router: string;
-  /** DNS servers in the server's order (IPv4 only). */
-  dns: string[];
-  /** Lease time in seconds as the server granted it (0 when the server sent none). */
-  leaseSeconds: number;
-  /** The server's identifier (its address), or '' when unknown. */
-  serverId: string;
-}
 
 /** Manage-mode configuration. */
 export interface ManageConfig extends ManageModeConfig {
@@ -55,43 +34,6 @@ export interface ManageConfig extends ManageModeConfig {
 }
 
 export const DEFAULT_MANAGE_CONFIG: ManageConfig = { manage: [], observe: [], singleConnectedTechnology: false, alwaysConnected: [] };
-
-/** A DHCPv4 lease as the engine keeps it. */
-export interface Lease {
-  address: string;
-  prefixLength: number;
-  /** '' when the server offered none. */
-  router: string;
-  dns: string[];
-}
-
-/** Desired state of one managed link. */
-export interface ManagedLinkPlan {
-  serviceId: string;
-  ifindex: number;
-  ifname: string;
-  /** IFF_UP: the technology is enabled. */
-  adminUp: boolean;
-  /** Has a connect reason and carrier: addresses, DHCP and routes present. */
-  configured: boolean;
-  /** The link has carrier (a DHCP client stopped without it keeps its lease for INIT-REBOOT). */
-  carrier: boolean;
-  addresses: Array<{ family: Family; address: string; prefixLength: number }>;
-  /** Run the DHCPv4 client. */
-  dhcp: boolean;
-  /** IPv6 enabled on the link (disable_ipv6 = 0), and whether it autoconfigures from RAs. */
-  ipv6: boolean;
-  slaac: boolean;
-}
-
-/** Everything the runtime applies for managed links. */
-export interface ManagePlan {
-  links: ManagedLinkPlan[];
-  /** Main-table default routes of the managed links. */
-  defaults: DesiredRoute[];
-  /** Nameservers and search domains per connected service, default service first. */
-  resolv: Array<{ ifname: string; nameservers: string[]; domains: string[] }>;
-}
 
 const DEFAULT_ADDRESSING: DesiredAddressing = {
   addresses: [],

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DhcpLeaseEvent } from '../../daemon/core/manage.js';
+import type { DhcpLeaseEvent } from '../../daemon/core/manage-plan.js';
 import { MIN_LEASE_SECONDS, startDhcpServer, type DhcpServer } from './harness/dhcp-server.js';
 import { waitFor } from './harness/exec.js';
 import { canRunWith } from './support/manage-world.js';

@@ -4,7 +4,7 @@
  * validated here and anything malformed is dropped rather than passed on.
  */
 import { isIPv4 } from 'node:net';
-import type { DhcpLeaseEvent } from '../../core/manage.js';
+import type { DhcpLeaseEvent } from '../../core/manage-plan.js';
 
 /** One hook run: udhcpc's event name and the environment it was given. */
 export interface HookRecord {

@@ -12,7 +12,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { DhcpClient, StopOptions } from '../../ports.js';
-import type { DhcpLeaseEvent } from '../../core/manage.js';
+import type { DhcpLeaseEvent } from '../../core/manage-plan.js';
 import { decodeDhcp, decodeIpUdp, encodeDhcp, encodeIpUdp, MalformedPacket, MessageType, type ClientMessage, type ServerMessage } from './dhcp-packet.js';
 import { eventOf, heldOf, unexpired, type Held } from './lease-times.js';
 import { PacketSocket } from './packet-socket.js';

@@ -2,7 +2,7 @@
  * A DHCPv4 lease as the in-process client holds or remembers it, with the renewal (T1) and
  * rebinding (T2) times RFC 2131 §4.4.5 gives it. Pure.
  */
-import type { DhcpLeaseEvent } from '../../core/manage.js';
+import type { DhcpLeaseEvent } from '../../core/manage-plan.js';
 import { classfulPrefix, type ServerMessage } from './dhcp-packet.js';
 
 /** The lease as the runtime hears of it, plus when it arrived and its timers. */

@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DhcpClient } from '../../ports.js';
-import type { DhcpLeaseEvent } from '../../core/manage.js';
+import type { DhcpLeaseEvent } from '../../core/manage-plan.js';
 import { DEFAULT_BACKOFF, nextFailureCount, restartDelayMs } from './backoff.js';
 import type { BackoffOptions } from './backoff.js';
 import { HookRecordSplitter, LeaseTracker } from './hook-records.js';

@@ -12,7 +12,7 @@
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
-import type { DhcpLeaseEvent } from '../../../daemon/core/manage.js';
+import type { DhcpLeaseEvent } from '../../../daemon/core/manage-plan.js';
 import { UdhcpcClient } from '../../../daemon/adapters/dhcp/index.js';
 import type { BackoffOptions } from '../../../daemon/adapters/dhcp/index.js';
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InternalDhcpClient } from '../../../../../daemon/adapters/dhcp/internal-client.js';
 import type { PacketHandler, PacketSocket } from '../../../../../daemon/adapters/dhcp/packet-socket.js';
-import type { DhcpLeaseEvent } from '../../../../../daemon/core/manage.js';
+import type { DhcpLeaseEvent } from '../../../../../daemon/core/manage-plan.js';
 import { bootpReply, ipUdp, leaseOptions, MAC, readClient } from './dhcp-wire.js';
 
 /** A fake link: what the client sent, and a way to answer it. */
