@@ -46,6 +46,12 @@ describe('architecture boundaries', () => {
     expect(bad).toEqual([]);
   });
 
+  // Values live beside the code that owns them; a port file with code in it would become a grab-bag.
+  it('daemon/ports.ts declares ports only: no value, function or class', () => {
+    const src = readFileSync(join(ROOT, 'daemon/ports.ts'), 'utf8');
+    expect(src.match(/^export\s+(?!interface\b|type\b)\S+.*$/gm) ?? []).toEqual([]);
+  });
+
   it('only daemon/main.ts names concrete adapters', () => {
     const bad = files('daemon')
       .filter((f) => !f.startsWith('daemon/adapters/') && f !== 'daemon/main.ts')

@@ -21,7 +21,7 @@ function recorder(log: Event[]): BusEvents {
     (...args: unknown[]) =>
       log.push([name, ...args]);
   return {
-    update: (owner: string, notifier: string, changes: PropDict) => log.push(['update', notifier, Object.keys(changes)]),
+    update: (_owner: string, notifier: string, changes: PropDict) => log.push(['update', notifier, Object.keys(changes)]),
     release: rec('release'),
     sessionRemoved: rec('sessionRemoved'),
     sessionStatistics: rec('sessionStatistics'),
