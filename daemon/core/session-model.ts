@@ -3,8 +3,7 @@
  * settings an Update reports.
  */
 import type { SessionSettings } from '../../lib/protocol.js';
-import type { Identity } from './policy.js';
-import type { EffectiveSettings, PolicyMatch } from './policy.js';
+import type { Identity, EffectiveSettings, PolicyMatch } from './policy.js';
 import { ipv4Dict, ipv6Dict, type Service } from './services.js';
 import type { RequestedSettings } from './settings.js';
 import type { OwnPart, ServicePart } from './updates.js';

@@ -4,13 +4,12 @@
  * carrier; replies wait where the contract in daemon/api.ts says so.
  */
 import { servicePath, technologyPath } from '../../lib/protocol.js';
-import type { DaemonApi, SessionStatistics } from '../api.js';
+import type { DaemonApi, SessionStatistics, BusCaller } from '../api.js';
 import type { Engine } from '../core/engine.js';
 import { InvalidPropertyError, NotSupportedError, RootOnlyError, ServiceNotFoundError, SessionLimitError, TechnologyNotFoundError, WrongTypeError } from '../core/errors.js';
 import { managerProps, technologyProps } from '../core/properties.js';
 import { serviceStatusProps } from '../core/service-traits.js';
 import type { RawValue } from '../core/settings.js';
-import type { BusCaller } from '../api.js';
 import type { Prop, PropDict } from '../core/properties.js';
 import type { RuntimeDeps } from './deps.js';
 import { EffectsCarrier, engineCaller } from './effects-carrier.js';

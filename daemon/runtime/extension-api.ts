@@ -3,10 +3,9 @@
  * `Session1`): what ConnMan has no method for. Functions over the runtime's parts; the DaemonApi
  * facade (daemon-api.ts) exposes them beside ConnMan's calls.
  */
-import type { SessionStatistics } from '../api.js';
+import type { SessionStatistics, BusCaller } from '../api.js';
 import { NotOwnerError, NotSupportedError, RootOnlyError } from '../core/errors.js';
 import { settingProp } from '../core/properties.js';
-import type { BusCaller } from '../api.js';
 import type { PropDict } from '../core/properties.js';
 import { engineCaller, type EffectsCarrier } from './effects-carrier.js';
 

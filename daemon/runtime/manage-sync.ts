@@ -23,9 +23,8 @@
  * left something undone, which is then retried after {@link RETRY_MS}, doubling up to
  * {@link MAX_RETRY_MS} while it keeps failing.
  */
-import type { ManagePlan } from '../core/manage-plan.js';
+import type { ManagePlan, DhcpLeaseEvent } from '../core/manage-plan.js';
 import type { Clock, DefaultRoute, DhcpClient, Ipv6Switches, LinkConfigurator, Logger, NameserverFile } from '../ports.js';
-import type { DhcpLeaseEvent } from '../core/manage-plan.js';
 
 /** Delay before a pass that left work undone is tried again; doubled while it keeps failing. */
 export const RETRY_MS = 1000;

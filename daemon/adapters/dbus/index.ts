@@ -3,9 +3,8 @@
  * interfaces) by calling {@link DaemonApi}, and implements the {@link BusEvents} port.
  */
 import { BUS_NAME } from '../../../lib/protocol.js';
-import type { DaemonApi } from '../../api.js';
+import type { DaemonApi, BusCaller } from '../../api.js';
 import type { BusEvents, Logger } from '../../ports.js';
-import type { BusCaller } from '../../api.js';
 import { DEFAULT_SYSTEM_BUS, openBusConnection, type BusConnection, type DBusMessage } from './connection.js';
 import type { AdapterContext } from './context.js';
 import { createBusEvents } from './events.js';

@@ -6,7 +6,7 @@
  * its errors are the daemon's DaemonErrors.
  */
 import { sessionPath, type SessionSettings } from '../../../lib/protocol.js';
-import type { DaemonApi, SessionStatistics } from '../../../daemon/api.js';
+import type { DaemonApi, SessionStatistics, BusCaller } from '../../../daemon/api.js';
 import {
   CounterExistsError,
   CounterNotRegisteredError,
@@ -23,7 +23,6 @@ import { checkStatisticsInterval } from '../../../daemon/core/statistics-schedul
 import { applySetting, parseCreateSettings, type RawValue, type RequestedSettings } from '../../../daemon/core/settings.js';
 import { fullUpdate } from '../../../daemon/core/updates.js';
 import type { BusEvents } from '../../../daemon/ports.js';
-import type { BusCaller } from '../../../daemon/api.js';
 import type { PropDict } from '../../../daemon/core/properties.js';
 
 /** One recorded call. */

@@ -4,10 +4,9 @@
  * is covered by test/integration/manage-*.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import type { ManagePlan } from '../../../../daemon/core/manage-plan.js';
+import type { ManagePlan, DhcpLeaseEvent } from '../../../../daemon/core/manage-plan.js';
 import { ManageSync, RETRY_MS } from '../../../../daemon/runtime/manage-sync.js';
 import type { Clock, DefaultRoute, DhcpClient, Ipv6Switches, LinkConfigurator } from '../../../../daemon/ports.js';
-import type { DhcpLeaseEvent } from '../../../../daemon/core/manage-plan.js';
 
 class FakeClock implements Clock {
   t = 0;

@@ -8,7 +8,7 @@ import { marshallMessage } from '../../../../../lib/dbus/marshall.js';
 import { MessageFlag, MessageType, Variant } from '../../../../../lib/dbus/message.js';
 import { unmarshallMessage } from '../../../../../lib/dbus/unmarshall.js';
 import { NETSESSION_INTERFACE, STATISTICS_KEYS } from '../../../../../lib/protocol.js';
-import type { DaemonApi } from '../../../../../daemon/api.js';
+import type { DaemonApi, BusCaller } from '../../../../../daemon/api.js';
 import { createBusEvents } from '../../../../../daemon/adapters/dbus/events.js';
 import { sessionExtension } from '../../../../../daemon/adapters/dbus/extension.js';
 import type { MethodCall } from '../../../../../daemon/adapters/dbus/interface-spec.js';
@@ -17,7 +17,6 @@ import { ObjectTable } from '../../../../../daemon/adapters/dbus/objects.js';
 import { UpdateGate } from '../../../../../daemon/adapters/dbus/update-gate.js';
 import type { DBusMessage } from '../../../../../daemon/adapters/dbus/connection.js';
 import { statisticsProps } from '../../../../../daemon/core/statistics-schedule.js';
-import type { BusCaller } from '../../../../../daemon/api.js';
 
 type Var = Variant;
 
