@@ -23,14 +23,14 @@
  * left something undone, which is then retried after {@link RETRY_MS}, doubling up to
  * {@link MAX_RETRY_MS} while it keeps failing.
  */
-import type { ManagePlan, DhcpLeaseEvent } from '../core/manage-plan.js';
+import type { DhcpLeaseEvent, ManagePlan } from '../core/manage-plan.js';
+import { DhcpClients } from './dhcp-clients.js';
 import type { Clock, DefaultRoute, DhcpClient, Ipv6Switches, LinkConfigurator, Logger, NameserverFile } from '../ports.js';
 
 /** Delay before a pass that left work undone is tried again; doubled while it keeps failing. */
 export const RETRY_MS = 1000;
 /** Longest delay between retries (a link-config error that persists is logged at most this often). */
 export const MAX_RETRY_MS = 30_000;
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How long a pass waits for the kernel to confirm a new default route. */
 export const ACTIVE_TIMEOUT_MS = 3000;
 
@@ -50,8 +50,7 @@ const routeKey = (r: DefaultRoute): string => `${r.family} ${r.gateway ?? '-'} #
 
 export class ManageSync {
   readonly #d: ManageSyncDeps;
-  readonly #dhcpRunning = new Set<string>();
-  readonly #leaseTimers = new Map<string, { cancel(): void }>();
+  readonly #dhcp: DhcpClients;
   /** The previous pass's default routes (keys) and addresses per ifindex; trusted only when it was clean. */
   #prevDefaults = new Set<string>();
   #prevAddresses = new Map<number, string>();
@@ -71,6 +70,7 @@ export class ManageSync {
 
   constructor(deps: ManageSyncDeps) {
     this.#d = deps;
+    this.#dhcp = new DhcpClients({ client: deps.dhcp, onLease: deps.onLease, clock: deps.clock, log: deps.log });
   }
 
   /** Asks for a pass; `force` re-applies even an unchanged plan. */
@@ -99,10 +99,7 @@ export class ManageSync {
     this.#stopped = true;
     this.#retry?.cancel();
     await this.settled();
-    for (const t of this.#leaseTimers.values()) t.cancel();
-    this.#leaseTimers.clear();
-    await Promise.all([...this.#dhcpRunning].map((ifname) => this.#d.dhcp.stop(ifname)));
-    this.#dhcpRunning.clear();
+    await this.#dhcp.stopAll();
     try {
       await this.#d.links.applyMainDefaults([], managed);
       const plan = this.#d.plan();
@@ -139,7 +136,7 @@ export class ManageSync {
 
   /** One pass; true when everything was applied. */
   async #pass(plan: ManagePlan, force: boolean): Promise<boolean> {
-    const { links, dhcp, ipv6, nameservers, log } = this.#d;
+    const { links, ipv6, nameservers, log } = this.#d;
     let clean = true;
     const fail = (what: string, err: unknown): void => {
       clean = false;
@@ -147,13 +144,11 @@ export class ManageSync {
     };
 
     const wantDhcp = new Set(plan.links.filter((l) => l.dhcp).map((l) => l.ifname));
-    for (const ifname of [...this.#dhcpRunning]) {
+    for (const ifname of this.#dhcp.running()) {
       if (wantDhcp.has(ifname)) continue;
-      this.#dhcpRunning.delete(ifname);
-      this.#cancelLeaseTimer(ifname);
       // Without carrier a RELEASE cannot arrive: the client keeps the lease to ask for it again.
       const release = plan.links.find((l) => l.ifname === ifname)?.carrier !== false;
-      await dhcp.stop(ifname, { release }).catch((err: unknown) => fail(`stopping DHCP on ${ifname}`, err));
+      await this.#dhcp.stop(ifname, { release }).catch((err: unknown) => fail(`stopping DHCP on ${ifname}`, err));
     }
 
     // The kernel never flips these switches itself, and a re-created link has another ifindex:
@@ -179,10 +174,9 @@ export class ManageSync {
 
     const startDhcp = (upOnly: boolean): void => {
       for (const l of plan.links) {
-        if (!l.dhcp || this.#dhcpRunning.has(l.ifname) || (upOnly && !this.#upApplied.has(l.ifindex))) continue;
+        if (!l.dhcp || this.#dhcp.has(l.ifname) || (upOnly && !this.#upApplied.has(l.ifindex))) continue;
         try {
-          dhcp.start(l.ifname, (e) => this.#lease(l.ifname, e));
-          this.#dhcpRunning.add(l.ifname);
+          this.#dhcp.start(l.ifname);
           log('info', `manage: DHCP client started on ${l.ifname}`);
         } catch (err) {
           fail(`starting DHCP on ${l.ifname}`, err);
@@ -248,28 +242,5 @@ export class ManageSync {
 
     if (nameservers) await nameservers.update(plan.resolv).catch((err: unknown) => fail(`writing ${nameservers.path}`, err));
     return clean;
-  }
-
-  /** Forwards a lease event and keeps a timer that ends the lease if nobody renews it. */
-  #lease(ifname: string, e: DhcpLeaseEvent): void {
-    this.#cancelLeaseTimer(ifname);
-    // Node timers stop at 2^31-1 ms (24.8 days); a longer lease is left to the client alone.
-    if ((e.type === 'bound' || e.type === 'renew') && e.leaseSeconds > 0 && e.leaseSeconds * 1000 <= MAX_TIMER_MS) {
-      // The client reports its own expiry too; the timer covers one that hangs or is killed.
-      this.#leaseTimers.set(
-        ifname,
-        this.#d.clock.setTimeout(() => {
-          this.#leaseTimers.delete(ifname);
-          this.#d.log('warn', `manage: DHCP lease of ${e.address} on ${ifname} expired without renewal`);
-          this.#d.onLease(ifname, { ...e, type: 'expire' });
-        }, e.leaseSeconds * 1000),
-      );
-    }
-    this.#d.onLease(ifname, e);
-  }
-
-  #cancelLeaseTimer(ifname: string): void {
-    this.#leaseTimers.get(ifname)?.cancel();
-    this.#leaseTimers.delete(ifname);
   }
 }

@@ -6,7 +6,8 @@
  * The folder, one role per file: effects-carrier.ts carries out the engine's Effects and holds
  * the parts; kernel-sync.ts keeps the kernel in step; daemon-api.ts and extension-api.ts answer
  * the D-Bus adapter; property-signals.ts, service-counters.ts, statistics-signals.ts,
- * online-runner.ts, saved-settings.ts and manage-sync.ts each serve one kind of effect.
+ * online-runner.ts, saved-settings.ts and manage-sync.ts (with dhcp-clients.ts) each serve one
+ * kind of effect.
  */
 import type { Effects } from '../core/effects.js';
 import { PolicyParseError, ProvisioningError } from '../core/errors.js';
