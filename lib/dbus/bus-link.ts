@@ -5,7 +5,7 @@
  * wire module ({@link BusSocket}); match rules are added and removed by hand, with AddMatch and
  * RemoveMatch calls.
  */
-import { DaemonUnavailableError, ProtocolError, TimeoutError, type NetsessionError } from '../errors.js';
+import { DaemonUnavailableError, NativeModuleMissingError, ProtocolError, TimeoutError, type NetsessionError } from '../errors.js';
 import { errorFromReply, type CallTarget } from '../reply-errors.js';
 import { BusSocket, CallTimeoutError, ConnectionClosedError, DBUS_NAME, busMethod } from './bus-socket.js';
 import { DBusError, MessageType, type Message } from './message.js';
@@ -54,12 +54,17 @@ export class BusLink {
     this.#opts = opts;
   }
 
-  /** Connects, watches the daemon's name and learns its owner. Rejects with {@link DaemonUnavailableError} (`bus-unreachable`). */
+  /**
+   * Connects, watches the daemon's name and learns its owner. Rejects with
+   * {@link DaemonUnavailableError} (`bus-unreachable`), or {@link NativeModuleMissingError} when
+   * the address is abstract and koffi is missing (the app must act, so it is not hidden in a cause).
+   */
   static async open(opts: BusLinkOptions): Promise<BusLink> {
     let b: BusSocket;
     try {
       b = await BusSocket.connect(opts.address, opts.callTimeout);
     } catch (err) {
+      if (err instanceof NativeModuleMissingError) throw err;
       throw new DaemonUnavailableError('bus-unreachable', `cannot connect to the bus at ${opts.address}: ${errorText(err)}`, { cause: err });
     }
     const link = new BusLink(b, opts);
