@@ -62,7 +62,7 @@ export async function createSession(options: CreateSessionOptions = {}): Promise
   const persistent = checkPersistent(options.persistent);
   const { signal, timeout = DEFAULT_CREATE_TIMEOUT } = options;
   if (options.transport !== undefined && !isTransport(options.transport)) {
-    throw new InvalidOptionError('transport', 'must implement createSession, capabilities, statistics and close');
+    throw new InvalidOptionError('transport', 'must implement createSession, capabilities and close');
   }
   if (signal?.aborted) throw abortError(signal, 'createSession');
   const transport = options.transport ?? getDefaultTransport();

@@ -339,8 +339,9 @@ export class Session extends EventEmitter<SessionEvents> {
   async statistics(): Promise<SessionStatistics> {
     this.#assertOpen();
     const caps = await this.#transport.capabilities();
-    if (!caps.includes('Statistics')) throw new ExtensionNotSupportedError('Statistics');
-    return this.#call(() => this.#transport.statistics(this.path));
+    const read = this.#transport.statistics;
+    if (!caps.includes('Statistics') || typeof read !== 'function') throw new ExtensionNotSupportedError('Statistics');
+    return this.#call(() => read.call(this.#transport, this.path));
   }
 
   /**

@@ -6,19 +6,8 @@ import { BUS_ERROR, errorFromReply, type CallTarget } from '../reply-errors.js';
 import { DaemonUnavailableError, SessionClosedError, type NetsessionError } from '../errors.js';
 import { STATISTICS_INTERVAL_LIMITS, errorName, servicePath, sessionPath, technologyPath, type Bearer, type ManagerState, type RequestKey } from '../protocol.js';
 import { decodeUpdate, EMPTY_INFO, ipv4Info, ipv6Info, mergeUpdate } from '../settings.js';
-import type {
-  ManagerProperties,
-  ServiceInfo,
-  ServicesListener,
-  SessionListEntry,
-  SessionNotifier,
-  SessionRequest,
-  SessionStatistics,
-  TechnologyInfo,
-  Transport,
-  TransportSession,
-  WatchServicesOptions,
-} from '../transport.js';
+import type { ManagerProperties, ServiceInfo, ServicesListener, SessionListEntry, TechnologyInfo, WatchServicesOptions } from '../manager-transport.js';
+import type { SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from '../transport.js';
 import { MockRejection, MockSession } from './mock-session.js';
 import { isMetered, uplinkGroup, type MockUplink } from './uplink.js';
 
