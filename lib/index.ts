@@ -13,7 +13,8 @@
  */
 export * from './errors.js';
 export { createSession, DEFAULT_CREATE_TIMEOUT, type CreateSessionOptions } from './create-session.js';
-export { Session, type PersistentOptions, type SessionEvents, type UpdatesOptions, type WaitCondition } from './session.js';
+export { Session } from './session.js';
+export type { PersistentOptions, SessionEvents, UpdatesOptions, WaitCondition } from './session-events.js';
 export { socketOptionsOf, type IpFamily, type SocketOptions, type SocketOptionsRequest } from './bind/options.js';
 export type { SessionConnectOptions, SessionDgramOptions, SessionResolverOptions, SessionTlsOptions } from './bind/sockets.js';
 export type { GlobalFetchDispatcher, SessionDispatcher, SessionDispatcherOptions, SessionFetchInput } from './bind/dispatcher.js';

@@ -2,27 +2,11 @@
  * A network session: what the daemon decided for this app (state, uplink, addresses), kept
  * current from the daemon's Updates, with events, waiting and the Session methods.
  */
-import { EventEmitter } from 'node:events';
-import type dgram from 'node:dgram';
-import type { promises as dns } from 'node:dns';
-import type http from 'node:http';
-import type https from 'node:https';
+import type { EventEmitter } from 'node:events';
 import type net from 'node:net';
-import type tls from 'node:tls';
 
-import { SessionHttpAgent, SessionHttpsAgent } from './bind/agents.js';
-import { createSessionDispatcher, sessionFetch, type SessionDispatcher, type SessionDispatcherOptions, type SessionFetchInput } from './bind/dispatcher.js';
-import { socketOptionsOf, type SocketOptions, type SocketOptionsRequest } from './bind/options.js';
-import {
-  connectBound,
-  dgramBound,
-  resolverBound,
-  tlsConnectBound,
-  type SessionConnectOptions,
-  type SessionDgramOptions,
-  type SessionResolverOptions,
-  type SessionTlsOptions,
-} from './bind/sockets.js';
+import { BoundSession } from './bind/bound-session.js';
+import { connectBound, type SessionConnectOptions } from './bind/sockets.js';
 import { checkWaitOptions, race, type WaitOptions } from './deadline.js';
 import {
   BearersNotAllowedError,
@@ -41,88 +25,7 @@ import { UplinkFollower } from './uplink-follower.js';
 import { StatisticsFeed } from './statistics-feed.js';
 import { DEFAULT_MAX_RETRY_DELAY, Restorer, type AttemptOutcome } from './restore.js';
 import { UpdateStream } from './update-stream.js';
-
-/** Events of a {@link Session}, with their arguments. Every property is already current when they fire. */
-export interface SessionEvents {
-  /** The keys an Update changed, camelCase (only keys whose value really changed). */
-  update: [changes: SessionUpdate];
-  /** `state` changed. */
-  state: [state: SessionState, previous: SessionState];
-  /** `state` became `online`. */
-  online: [];
-  /** `state` was `online` and no longer is. */
-  offline: [];
-  /** The session moved to another interface (`null`: it has none now). Sockets bound to the old one should be recreated. */
-  interface: [name: string | null, previous: string | null];
-  /** The uplink's DNS servers changed (another uplink, or new servers on it). */
-  nameservers: [nameservers: readonly string[]];
-  /** Whether the uplink is metered changed (`null`: the daemon does not say, or no uplink). */
-  metered: [metered: boolean | null];
-  /** Whether the uplink is roaming changed. */
-  roaming: [roaming: boolean | null];
-  /** A captive portal appeared on the uplink (`true`, with its URL when known) or was lifted. */
-  captivePortal: [captivePortal: boolean | null, url: string | null];
-  /**
-   * The session ended. `error` is `null` when `destroy()` was called; a {@link SessionClosedError}
-   * when the daemon released it or forgot it; a {@link DaemonUnavailableError} when the daemon or
-   * the bus went away. `reason` says which, in {@link SessionClosedError}'s terms.
-   */
-  destroyed: [error: NetsessionError | null, reason: SessionClosedReason];
-  /**
-   * A persistent session (`createSession({ persistent: true })`) lost its daemon (it left the
-   * bus, or released the session on shutdown): the uplink values are cleared (with their events),
-   * and the session waits for the daemon to return. Fires once per loss.
-   */
-  'daemon-lost': [error: NetsessionError];
-  /** A persistent session was made again on the returned daemon; its values are current (their events came first). */
-  'daemon-restored': [];
-  /**
-   * The session's traffic counters, every {@link Session.setStatisticsInterval} (default 1 s)
-   * while someone listens: the first listener asks the daemon for them (netsessiond's
-   * `SetStatisticsInterval`), removing the last one stops them. Without the daemon's
-   * `StatisticsSignal` capability (a real connmand, or netsessiond without its datapath) nothing
-   * fires and `error` reports an {@link ExtensionNotSupportedError}.
-   */
-  statistics: [statistics: SessionStatistics];
-  /**
-   * The session was lost because the daemon or the bus went away, or the `statistics` event
-   * cannot be served (the daemon lacks it, or refused). Unlike a plain EventEmitter, a session
-   * emits `error` only when someone listens: `destroyed` reports the same loss.
-   */
-  error: [error: NetsessionError];
-}
-
-/** Named conditions for {@link Session.waitFor}. */
-export type WaitCondition =
-  /** `state` is `online`. */
-  | 'online'
-  /** `state` is `connected` or `online` (the session has an uplink). */
-  | 'connected'
-  /** `state` is `disconnected`. */
-  | 'disconnected';
-
-/** Conditions that need an uplink: they cannot hold while the policy allows no bearer. */
-const NEEDS_UPLINK: ReadonlySet<string> = new Set(['online', 'connected']);
-
-const CONDITIONS: Record<WaitCondition, (i: SessionInfo) => boolean> = {
-  online: (i) => i.state === 'online',
-  connected: (i) => i.state !== 'disconnected',
-  disconnected: (i) => i.state === 'disconnected',
-};
-
-/** How a persistent session waits for a lost daemon (`createSession({ persistent })`). */
-export interface PersistentOptions {
-  /** Aborting it stops the waiting: a wait under way ends the session, as without `persistent`. */
-  signal?: AbortSignal;
-  /** The longest pause between two attempts to make the session again, in ms (default 1000; the first is 50 ms, doubling). */
-  maxRetryDelay?: number;
-}
-
-/** Options of {@link Session.updates}. */
-export interface UpdatesOptions {
-  /** Aborting it makes the iterator throw an {@link AbortError}. */
-  signal?: AbortSignal;
-}
+import { CONDITIONS, NEEDS_UPLINK, type PersistentOptions, type SessionEvents, type UpdatesOptions, type WaitCondition } from './session-events.js';
 
 interface Ending {
   reason: SessionClosedReason;
@@ -157,7 +60,7 @@ function isSessionOver(err: unknown): err is NetsessionError {
  * A live session keeps the process running, like an open socket: `destroy()` it when done, or
  * use `await using`.
  */
-export class Session extends EventEmitter<SessionEvents> {
+export class Session extends BoundSession {
   readonly #transport: Transport;
   /** What the app asked for (CreateSession, then each Change the daemon accepted). */
   #request: SessionRequest;
@@ -184,8 +87,6 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Each making of the session on the daemon; a notifier of an older one is ignored. */
   #generation = 0;
   #awaitingRestore = false;
-  /** The dispatcher behind `fetch()`, made on first use and closed with the session. */
-  #fetchDispatcher: SessionDispatcher | null = null;
   /** Seconds between `statistics` events. */
   #statisticsInterval = 1;
   readonly #statistics = new StatisticsFeed({
@@ -299,7 +200,7 @@ export class Session extends EventEmitter<SessionEvents> {
   connect(...args: unknown[]): Promise<void> | net.Socket {
     if (args.length === 0) return this.#call((h) => h.connect());
     if (typeof args[0] !== 'number') throw new InvalidOptionError('port', 'connect() takes no arguments (Session.Connect) or a port number and a host');
-    this.#assertOpen();
+    this._assertOpen();
     return connectBound(this.#info, args[0], args[1] as string, args[2] as SessionConnectOptions | undefined);
   }
 
@@ -316,7 +217,7 @@ export class Session extends EventEmitter<SessionEvents> {
    */
   async change(options: SessionOptions): Promise<void> {
     const request = toSessionRequest(options);
-    this.#assertOpen();
+    this._assertOpen();
     await checkExtensions(this.#transport, request);
     for (const [key, value] of Object.entries(request) as Array<[RequestKey, never]>) {
       // Set before the call: the Updates it causes arrive before its reply, and waits judge them by it.
@@ -337,7 +238,7 @@ export class Session extends EventEmitter<SessionEvents> {
    * connmand, or netsessiond without its kernel datapath).
    */
   async statistics(): Promise<SessionStatistics> {
-    this.#assertOpen();
+    this._assertOpen();
     const caps = await this.#transport.capabilities();
     const read = this.#transport.statistics;
     if (!caps.includes('Statistics') || typeof read !== 'function') throw new ExtensionNotSupportedError('Statistics');
@@ -373,7 +274,7 @@ export class Session extends EventEmitter<SessionEvents> {
    */
   async claimCgroup(cgroup: string): Promise<void> {
     if (typeof cgroup !== 'string' || !cgroup.startsWith('/')) throw new InvalidOptionError('cgroup', `must be an absolute cgroup path, got ${JSON.stringify(cgroup)}`);
-    this.#assertOpen();
+    this._assertOpen();
     const caps = await this.#transport.capabilities();
     const claim = this.#transport.claimCgroup;
     if (!caps.includes('ClaimCgroup') || typeof claim !== 'function') throw new ExtensionNotSupportedError('ClaimCgroup');
@@ -395,88 +296,6 @@ export class Session extends EventEmitter<SessionEvents> {
         })
       : Promise.resolve();
     return this.#destroying;
-  }
-
-  // ------------------------------------------------------------------ bind helpers
-
-  /**
-   * `{ localAddress, family }` that make a socket leave through the session's uplink: IPv4 when
-   * the uplink has it (or the family of `host` when it is an IP literal, or `family`). A pure
-   * function of the current settings: call it when opening each socket. Throws
-   * {@link NotConnectedError} (no uplink, or no address of that family) and
-   * {@link SourceIPRuleRequiredError} (the session's `sourceIPRule` is off).
-   */
-  socketOptions(request?: SocketOptionsRequest): SocketOptions {
-    this.#assertOpen();
-    return socketOptionsOf(this.#info, request);
-  }
-
-  /** A TLS connection to `host:port` through the session's uplink (SNI is `host` unless it is an IP). Throws as {@link Session.socketOptions}. */
-  tlsConnect(port: number, host: string, options?: SessionTlsOptions): tls.TLSSocket {
-    this.#assertOpen();
-    return tlsConnectBound(this.#info, port, host, options);
-  }
-
-  /**
-   * An `http.Agent` whose connections leave through the session's uplink, following it: each
-   * new connection binds to the address of the moment; when the session moves, idle pooled
-   * sockets are destroyed and busy ones are not pooled again. A request made while the session
-   * has no address fails with {@link NotConnectedError}. `destroy()` it when done.
-   */
-  httpAgent(options?: http.AgentOptions): http.Agent {
-    this.#assertOpen();
-    return new SessionHttpAgent(this, options);
-  }
-
-  /** The `https.Agent` counterpart of {@link Session.httpAgent}. */
-  httpsAgent(options?: https.AgentOptions): https.Agent {
-    this.#assertOpen();
-    return new SessionHttpsAgent(this, options);
-  }
-
-  /**
-   * An undici `Dispatcher` whose connections leave through the session's uplink, following it:
-   * when the session moves, new requests go to a fresh agent and the old one is closed
-   * gracefully. Typed for both undici's `request`/`fetch` and Node's global `fetch`
-   * (`fetch(url, { dispatcher: s.dispatcher() })` compiles under `strict`). `close()` it when
-   * done. It forwards undici's `connect`, `disconnect` and `connectionError` events.
-   */
-  dispatcher(options?: SessionDispatcherOptions): SessionDispatcher {
-    this.#assertOpen();
-    return createSessionDispatcher(this, options);
-  }
-
-  /**
-   * Node's global `fetch` through the session's uplink (one dispatcher per session, made on
-   * first use, closed when the session ends): it takes what `fetch` takes — a URL, a global
-   * `Request`, and `FormData`, `Blob`, `URLSearchParams`, web streams (with `duplex: 'half'`) as
-   * bodies. Rejects with {@link NotConnectedError} or {@link SourceIPRuleRequiredError} before
-   * anything is sent when the session cannot carry it.
-   */
-  fetch(input: SessionFetchInput, init?: RequestInit): Promise<Response> {
-    try {
-      this.#assertOpen();
-      this.#fetchDispatcher ??= createSessionDispatcher(this);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return sessionFetch(this, this.#fetchDispatcher, input, init);
-  }
-
-  /** A UDP socket bound to the session's address (`'udp4'`/`'udp6'`, default by the uplink's addresses). Throws as {@link Session.socketOptions}. */
-  dgram(typeOrOptions?: 'udp4' | 'udp6' | SessionDgramOptions): dgram.Socket {
-    this.#assertOpen();
-    return dgramBound(this.#info, typeOrOptions);
-  }
-
-  /**
-   * A DNS resolver whose queries leave from the session's addresses. It asks the system's
-   * servers unless given others with `setServers` (the uplink's own servers are usually what
-   * you want). Bound at creation: make a new one after the session moves.
-   */
-  resolver(options?: SessionResolverOptions): dns.Resolver {
-    this.#assertOpen();
-    return resolverBound(this.#info, options);
   }
 
   /** `await using s = await createSession()`: destroys the session at the end of the scope. */
@@ -594,7 +413,7 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   async #watchStatistics(seconds: number, listener: (statistics: SessionStatistics) => void): Promise<() => Promise<void>> {
-    this.#assertOpen();
+    this._assertOpen();
     const caps = await this.#transport.capabilities();
     const watch = this.#transport.watchStatistics;
     if (!caps.includes(STATISTICS_SIGNAL) || typeof watch !== 'function') throw new ExtensionNotSupportedError(STATISTICS_SIGNAL);
@@ -698,7 +517,7 @@ export class Session extends EventEmitter<SessionEvents> {
       if (moved) this.#emitChange(previous, changed);
     }
     if (error && !(error instanceof SessionClosedError) && this.listenerCount('error') > 0) this.emit('error', error);
-    this.#fetchDispatcher?.close().catch(() => undefined);
+    this._closeBindings();
     this.#statistics.sync();
     this.emit('destroyed', error, reason);
   }
@@ -709,13 +528,14 @@ export class Session extends EventEmitter<SessionEvents> {
     return new SessionClosedError(ending.reason, undefined, ending.error ? { cause: ending.error } : undefined);
   }
 
-  #assertOpen(): void {
+  /** @internal */
+  protected _assertOpen(): void {
     if (this.#ending) throw this.#closedError();
   }
 
   /** Runs a daemon call; an answer meaning "this session is over" closes the session too. */
   async #call<T>(fn: (h: TransportSession) => Promise<T>): Promise<T> {
-    this.#assertOpen();
+    this._assertOpen();
     const handle = this.#handle;
     if (!handle) throw new DaemonUnavailableError('no-daemon', 'the session daemon is gone; this persistent session waits for it to return');
     try {
