@@ -7,9 +7,8 @@ import type net from 'node:net';
 
 import { BoundSession } from './bind/bound-session.js';
 import { connectBound, type SessionConnectOptions } from './bind/sockets.js';
-import { checkWaitOptions, race, type WaitOptions } from './deadline.js';
+import { race, type WaitOptions } from './deadline.js';
 import {
-  BearersNotAllowedError,
   DaemonUnavailableError,
   ExtensionNotSupportedError,
   InvalidOptionError,
@@ -19,13 +18,13 @@ import {
 } from './errors.js';
 import { requestedBearers, toSessionRequest, type SessionOptions } from './options.js';
 import { EXTENSION_REQUEST_KEYS, STATISTICS_INTERVAL_LIMITS, type Bearer, type RequestKey, type SessionSettings, type SessionState } from './protocol.js';
-import { EMPTY_INFO, UPLINK_INFO, decodeUpdate, mergeUpdate, type IPv4Info, type IPv6Info, type SessionInfo, type SessionUpdate } from './settings.js';
+import { UPLINK_INFO, decodeUpdate, type IPv4Info, type IPv6Info, type SessionInfo, type SessionUpdate } from './settings.js';
 import type { SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from './transport.js';
 import { UplinkFollower } from './uplink-follower.js';
 import { StatisticsFeed } from './statistics-feed.js';
 import { DEFAULT_MAX_RETRY_DELAY, Restorer, type AttemptOutcome } from './restore.js';
-import { UpdateStream } from './update-stream.js';
-import { CONDITIONS, NEEDS_UPLINK, type PersistentOptions, type SessionEvents, type UpdatesOptions, type WaitCondition } from './session-events.js';
+import { SessionView } from './session-view.js';
+import { type PersistentOptions, type SessionEvents, type UpdatesOptions, type WaitCondition } from './session-events.js';
 
 interface Ending {
   reason: SessionClosedReason;
@@ -65,14 +64,17 @@ export class Session extends BoundSession {
   /** What the app asked for (CreateSession, then each Change the daemon accepted). */
   #request: SessionRequest;
   #handle: TransportSession | null = null;
-  #info: SessionInfo = EMPTY_INFO;
   #gotFirst = false;
   readonly #first: Promise<void>;
   #firstDone!: { resolve(): void; reject(err: unknown): void };
   #ending: Ending | null = null;
   #destroying: Promise<void> | null = null;
-  readonly #streams = new Set<UpdateStream>();
-  readonly #waiters = new Set<() => void>();
+  readonly #view = new SessionView({
+    emit: this.emit.bind(this),
+    closedError: () => (this.#ending ? this.#closedError() : null),
+    blockedBearers: () => this.#blockedBearers(),
+    policyName: () => this.#policyName(),
+  });
   /** The daemon's services, for the bound uplink's properties (nameservers, metered, …). */
   readonly #uplink = new UplinkFollower({
     changed: () => this.#followUplink(),
@@ -150,32 +152,32 @@ export class Session extends BoundSession {
 
   /** Everything the session knows, as one frozen object (replaced, never mutated, on each Update and each change of its uplink's properties). */
   get settings(): SessionInfo {
-    return this.#info;
+    return this.#view.info;
   }
 
   /** `disconnected`, `connected` or `online`. */
   get state(): SessionState {
-    return this.#info.state;
+    return this.#view.info.state;
   }
 
   /** Interface name of the uplink the session is bound to, or `null`. */
   get interface(): string | null {
-    return this.#info.interface;
+    return this.#view.info.interface;
   }
 
   /** Bearer of that uplink, or `null`. */
   get bearer(): Bearer | null {
-    return this.#info.bearer;
+    return this.#view.info.bearer;
   }
 
   /** IPv4 configuration of that uplink (`ipv4?.address` is the address to bind to), or `null`. */
   get ipv4(): IPv4Info | null {
-    return this.#info.ipv4;
+    return this.#view.info.ipv4;
   }
 
   /** IPv6 configuration of that uplink, or `null`. */
   get ipv6(): IPv6Info | null {
-    return this.#info.ipv6;
+    return this.#view.info.ipv6;
   }
 
   /** True once the session ended (destroyed, released by the daemon, or lost). */
@@ -201,7 +203,7 @@ export class Session extends BoundSession {
     if (args.length === 0) return this.#call((h) => h.connect());
     if (typeof args[0] !== 'number') throw new InvalidOptionError('port', 'connect() takes no arguments (Session.Connect) or a port number and a host');
     this._assertOpen();
-    return connectBound(this.#info, args[0], args[1] as string, args[2] as SessionConnectOptions | undefined);
+    return connectBound(this.#view.info, args[0], args[1] as string, args[2] as SessionConnectOptions | undefined);
   }
 
   /** Detaches the session from its uplink until the next {@link Session.connect} (`Session.Disconnect`). */
@@ -316,33 +318,7 @@ export class Session extends BoundSession {
   /** Waits until `predicate(settings)` is true. */
   waitFor(predicate: (info: SessionInfo) => boolean, options?: WaitOptions): Promise<SessionInfo>;
   waitFor(condition: WaitCondition | ((info: SessionInfo) => boolean), options: WaitOptions = {}): Promise<SessionInfo> {
-    try {
-      checkWaitOptions(options);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const test = typeof condition === 'function' ? condition : Object.hasOwn(CONDITIONS, condition) ? CONDITIONS[condition] : null;
-    if (!test) return Promise.reject(new InvalidOptionError('condition', `must be ${Object.keys(CONDITIONS).join(', ')} or a function`));
-    const what = `waitFor(${typeof condition === 'function' ? 'predicate' : condition})`;
-    const needsUplink = typeof condition === 'string' && NEEDS_UPLINK.has(condition);
-    let waiter: () => void = () => undefined;
-    let blockedSeen = false;
-    const work = new Promise<SessionInfo>((resolve, reject) => {
-      waiter = () => {
-        if (this.#ending) return reject(this.#closedError());
-        try {
-          if (test(this.#info)) return resolve(this.#info);
-        } catch (err) {
-          return reject(err);
-        }
-        const blocked = needsUplink && !blockedSeen ? this.#blockedBearers() : null;
-        if (blocked) blockedSeen = true;
-        if (blocked) void this.#policyName().then((policy) => reject(new BearersNotAllowedError(blocked, policy)));
-      };
-      waiter();
-      this.#waiters.add(waiter);
-    });
-    return race(work, options, what, () => this.#waiters.delete(waiter));
+    return this.#view.waitFor(condition, options);
   }
 
   /**
@@ -351,12 +327,7 @@ export class Session extends BoundSession {
    * {@link AbortError} when `signal` aborts. Each iterator has its own queue.
    */
   updates(options: UpdatesOptions = {}): AsyncIterableIterator<SessionUpdate> {
-    checkWaitOptions(options);
-    let stream: UpdateStream | null = null;
-    stream = new UpdateStream(() => stream && this.#streams.delete(stream), options.signal);
-    if (this.#ending) stream.end();
-    if (!stream.ended) this.#streams.add(stream);
-    return stream;
+    return this.#view.updates(options);
   }
 
   /**
@@ -378,7 +349,7 @@ export class Session extends BoundSession {
    * is empty although the request named some): no uplink can ever be bound. Otherwise null.
    */
   #blockedBearers(): Bearer[] | null {
-    if (this.#info.allowedBearers.length > 0) return null;
+    if (this.#view.info.allowedBearers.length > 0) return null;
     const requested = requestedBearers(this.#request);
     return requested.length > 0 ? requested : null;
   }
@@ -441,54 +412,28 @@ export class Session extends BoundSession {
   /** Applies the bound uplink's properties from the service list, as an update of their keys. */
   #followUplink(): void {
     if (this.#ending || !this.#gotFirst) return;
-    this.#apply(this.#uplink.propertiesFor(this.#info.interface));
+    this.#view.apply(this.#uplink.propertiesFor(this.#view.info.interface));
   }
 
   #onUpdate(wire: Partial<SessionSettings>): void {
     if (this.#ending) return;
     const decoded = decodeUpdate(wire);
     // The properties of the uplink the session is (now) bound to go with the same update.
-    const iface = decoded.interface !== undefined ? decoded.interface : this.#info.interface;
+    const iface = decoded.interface !== undefined ? decoded.interface : this.#view.info.interface;
     const update = { ...decoded, ...this.#uplink.propertiesFor(iface) };
     if (!this.#gotFirst) {
       // The first Update carries every key; nobody can listen yet (createSession has not resolved).
       this.#gotFirst = true;
-      this.#info = mergeUpdate(EMPTY_INFO, update).info;
+      this.#view.first(update);
       this.#firstDone.resolve();
       return;
     }
-    this.#apply(update);
+    this.#view.apply(update);
     if (this.#awaitingRestore) {
       // The first Update of the session made again: everything is current now.
       this.#awaitingRestore = false;
       this.emit('daemon-restored');
     }
-  }
-
-  /** Merges an update and tells everyone, waiters and iterators before listeners (which may throw). */
-  #apply(update: SessionUpdate): void {
-    const previous = this.#info;
-    const { info, changed } = mergeUpdate(previous, update);
-    if (info === previous) return;
-    this.#info = info;
-    for (const w of [...this.#waiters]) w();
-    for (const s of this.#streams) s.push(changed);
-    this.#emitChange(previous, changed);
-  }
-
-  #emitChange(previous: SessionInfo, changed: SessionUpdate): void {
-    const info = this.#info;
-    this.emit('update', changed);
-    if (changed.state !== undefined) {
-      this.emit('state', info.state, previous.state);
-      if (info.state === 'online') this.emit('online');
-      else if (previous.state === 'online') this.emit('offline');
-    }
-    if (Object.hasOwn(changed, 'interface')) this.emit('interface', info.interface, previous.interface);
-    if (Object.hasOwn(changed, 'nameservers')) this.emit('nameservers', info.nameservers);
-    if (Object.hasOwn(changed, 'metered')) this.emit('metered', info.metered);
-    if (Object.hasOwn(changed, 'roaming')) this.emit('roaming', info.roaming);
-    if (Object.hasOwn(changed, 'captivePortal') || (Object.hasOwn(changed, 'portalUrl') && info.captivePortal)) this.emit('captivePortal', info.captivePortal, info.portalUrl);
   }
 
   /**
@@ -504,18 +449,9 @@ export class Session extends BoundSession {
     // A session that ends before its first Update fails createSession with the cause itself.
     this.#firstDone.reject(error ?? this.#closedError());
     if (!announce) return;
-    if (this.#gotFirst) {
-      const previous = this.#info;
-      const { info, changed } = mergeUpdate(previous, UPLINK_INFO);
-      this.#info = info;
-      // The app's own destroy() is not a loss of the uplink: the values are cleared without
-      // events, so an app that alarms on 'offline' does not alarm on every clean shutdown.
-      const moved = info !== previous && !(reason === 'destroyed' && error === null);
-      if (moved) for (const s of this.#streams) s.push(changed);
-      for (const w of [...this.#waiters]) w();
-      for (const s of [...this.#streams]) s.end();
-      if (moved) this.#emitChange(previous, changed);
-    }
+    // The app's own destroy() is not a loss of the uplink: the values are cleared without
+    // events, so an app that alarms on 'offline' does not alarm on every clean shutdown.
+    if (this.#gotFirst) this.#view.close(reason === 'destroyed' && error === null);
     if (error && !(error instanceof SessionClosedError) && this.listenerCount('error') > 0) this.emit('error', error);
     this._closeBindings();
     this.#statistics.sync();
@@ -579,7 +515,7 @@ export class Session extends BoundSession {
     this.#generation++;
     this.#loss = error;
     this.#awaitingRestore = true;
-    this.#apply(UPLINK_INFO);
+    this.#view.apply(UPLINK_INFO);
     this.emit('daemon-lost', error);
     this.#statistics.sync();
     const restorer: Restorer = new Restorer((): Promise<AttemptOutcome> => this.#recreate(restorer), this.#persistent.maxDelay);
