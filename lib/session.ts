@@ -5,7 +5,6 @@
 import type { EventEmitter } from 'node:events';
 import type net from 'node:net';
 
-import { BoundSession } from './bind/bound-session.js';
 import { connectBound, type SessionConnectOptions } from './bind/sockets.js';
 import { race, type WaitOptions } from './deadline.js';
 import {
@@ -16,40 +15,22 @@ import {
   type NetsessionError,
   type SessionClosedReason,
 } from './errors.js';
-import { requestedBearers, toSessionRequest, type SessionOptions } from './options.js';
-import { EXTENSION_REQUEST_KEYS, STATISTICS_INTERVAL_LIMITS, type Bearer, type RequestKey, type SessionSettings, type SessionState } from './protocol.js';
-import { UPLINK_INFO, decodeUpdate, type IPv4Info, type IPv6Info, type SessionInfo, type SessionUpdate } from './settings.js';
+import { toSessionRequest, type SessionOptions } from './options.js';
+import type { RequestKey, SessionSettings } from './protocol.js';
+import { UPLINK_INFO, decodeUpdate, type SessionInfo, type SessionUpdate } from './settings.js';
 import type { SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from './transport.js';
 import { UplinkFollower } from './uplink-follower.js';
-import { StatisticsFeed } from './statistics-feed.js';
-import { DEFAULT_MAX_RETRY_DELAY, Restorer, type AttemptOutcome } from './restore.js';
+import { StatisticsEvent } from './session-statistics.js';
+import { blockedBearers, checkExtensions, extension, isSessionOver, policyName } from './session-extensions.js';
+import { Persistence } from './session-persistence.js';
+import { SessionValues } from './session-values.js';
 import { SessionView } from './session-view.js';
-import { type PersistentOptions, type SessionEvents, type UpdatesOptions, type WaitCondition } from './session-events.js';
+import type { PersistentOptions, SessionEvents, UpdatesOptions, WaitCondition } from './session-events.js';
 
 interface Ending {
   reason: SessionClosedReason;
   /** What `destroyed` carries. */
   error: NetsessionError | null;
-}
-
-/** The capability behind the `statistics` event. */
-const STATISTICS_SIGNAL = 'StatisticsSignal';
-
-/**
- * Rejects with {@link ExtensionNotSupportedError} when `request` uses an extension key
- * (AvoidMetered) the daemon lacks: sent anyway, a real connmand would refuse the whole call.
- */
-function checkExtensions(transport: Transport, request: SessionRequest): Promise<void> | null {
-  const used = Object.entries(EXTENSION_REQUEST_KEYS).filter(([key]) => (request as Record<string, unknown>)[key] !== undefined);
-  // Nothing to ask: the call goes out in this tick, as without extensions.
-  if (used.length === 0) return null;
-  return transport.capabilities().then((caps) => {
-    for (const [, capability] of used) if (!caps.includes(capability)) throw new ExtensionNotSupportedError(capability);
-  });
-}
-
-function isSessionOver(err: unknown): err is NetsessionError {
-  return (err instanceof SessionClosedError && err.reason === 'gone') || err instanceof DaemonUnavailableError;
 }
 
 /**
@@ -59,7 +40,7 @@ function isSessionOver(err: unknown): err is NetsessionError {
  * A live session keeps the process running, like an open socket: `destroy()` it when done, or
  * use `await using`.
  */
-export class Session extends BoundSession {
+export class Session extends SessionValues {
   readonly #transport: Transport;
   /** What the app asked for (CreateSession, then each Change the daemon accepted). */
   #request: SessionRequest;
@@ -72,34 +53,27 @@ export class Session extends BoundSession {
   readonly #view = new SessionView({
     emit: this.emit.bind(this),
     closedError: () => (this.#ending ? this.#closedError() : null),
-    blockedBearers: () => this.#blockedBearers(),
-    policyName: () => this.#policyName(),
+    blockedBearers: () => blockedBearers(this.settings, this.#request),
+    policyName: () => (this.#handle ? policyName(this.#transport, this.path) : Promise.resolve(null)),
   });
   /** The daemon's services, for the bound uplink's properties (nameservers, metered, …). */
   readonly #uplink = new UplinkFollower({
     changed: () => this.#followUplink(),
     // The daemon's services are back: it probably is too.
-    servicesSeen: () => this.#restorer?.poke(),
+    servicesSeen: () => this.#persistence?.poke(),
   });
   /** Set for a persistent session: how it waits for a lost daemon. */
-  #persistent: { signal: AbortSignal | undefined; maxDelay: number } | null = null;
-  /** While a persistent session waits for its daemon: the attempts, and the loss that started them. */
-  #restorer: Restorer | null = null;
-  #loss: NetsessionError | null = null;
+  #persistence: Persistence | null = null;
   /** Each making of the session on the daemon; a notifier of an older one is ignored. */
   #generation = 0;
-  #awaitingRestore = false;
-  /** Seconds between `statistics` events. */
-  #statisticsInterval = 1;
-  readonly #statistics = new StatisticsFeed({
-    wanted: () => (this.#ending || this.#handle === null || this.listenerCount('statistics') === 0 ? 0 : this.#statisticsInterval),
-    subscribe: (seconds, listener) => this.#watchStatistics(seconds, listener),
-    deliver: (statistics) => {
-      if (!this.#ending) this.emit('statistics', statistics);
-    },
-    failed: (err) => {
-      // An ending session has announced its end already.
-      if (!this.#ending && this.listenerCount('error') > 0) this.emit('error', err as NetsessionError);
+  readonly #statistics = new StatisticsEvent({
+    emitter: this as unknown as EventEmitter,
+    ending: () => this.#ending !== null,
+    attached: () => this.#handle !== null,
+    watch: async (seconds, listener) => {
+      this._assertOpen();
+      const watch = await extension(this.#transport, 'StatisticsSignal', 'watchStatistics');
+      return this.#call(() => watch(this.path, seconds, listener));
     },
   });
 
@@ -107,7 +81,6 @@ export class Session extends BoundSession {
     super();
     this.#transport = transport;
     this.#request = request;
-    this.#followStatisticsListeners();
     this.#first = new Promise<void>((resolve, reject) => {
       this.#firstDone = { resolve, reject };
     });
@@ -153,31 +126,6 @@ export class Session extends BoundSession {
   /** Everything the session knows, as one frozen object (replaced, never mutated, on each Update and each change of its uplink's properties). */
   get settings(): SessionInfo {
     return this.#view.info;
-  }
-
-  /** `disconnected`, `connected` or `online`. */
-  get state(): SessionState {
-    return this.#view.info.state;
-  }
-
-  /** Interface name of the uplink the session is bound to, or `null`. */
-  get interface(): string | null {
-    return this.#view.info.interface;
-  }
-
-  /** Bearer of that uplink, or `null`. */
-  get bearer(): Bearer | null {
-    return this.#view.info.bearer;
-  }
-
-  /** IPv4 configuration of that uplink (`ipv4?.address` is the address to bind to), or `null`. */
-  get ipv4(): IPv4Info | null {
-    return this.#view.info.ipv4;
-  }
-
-  /** IPv6 configuration of that uplink, or `null`. */
-  get ipv6(): IPv6Info | null {
-    return this.#view.info.ipv6;
   }
 
   /** True once the session ended (destroyed, released by the daemon, or lost). */
@@ -241,10 +189,8 @@ export class Session extends BoundSession {
    */
   async statistics(): Promise<SessionStatistics> {
     this._assertOpen();
-    const caps = await this.#transport.capabilities();
-    const read = this.#transport.statistics;
-    if (!caps.includes('Statistics') || typeof read !== 'function') throw new ExtensionNotSupportedError('Statistics');
-    return this.#call(() => read.call(this.#transport, this.path));
+    const read = await extension(this.#transport, 'Statistics', 'statistics');
+    return this.#call(() => read(this.path));
   }
 
   /**
@@ -253,14 +199,7 @@ export class Session extends BoundSession {
    * With listeners already there, the daemon is asked at once (the next event comes right away).
    */
   setStatisticsInterval(ms: number): this {
-    const { min, max } = STATISTICS_INTERVAL_LIMITS;
-    if (typeof ms !== 'number' || !Number.isInteger(ms / 1000) || ms < min * 1000 || ms > max * 1000) {
-      throw new InvalidOptionError('interval', `must be a whole number of seconds from ${min * 1000} to ${max * 1000} ms, got ${String(ms)}`);
-    }
-    if (ms / 1000 !== this.#statisticsInterval) {
-      this.#statisticsInterval = ms / 1000;
-      this.#statistics.sync();
-    }
+    this.#statistics.setInterval(ms);
     return this;
   }
 
@@ -277,10 +216,8 @@ export class Session extends BoundSession {
   async claimCgroup(cgroup: string): Promise<void> {
     if (typeof cgroup !== 'string' || !cgroup.startsWith('/')) throw new InvalidOptionError('cgroup', `must be an absolute cgroup path, got ${JSON.stringify(cgroup)}`);
     this._assertOpen();
-    const caps = await this.#transport.capabilities();
-    const claim = this.#transport.claimCgroup;
-    if (!caps.includes('ClaimCgroup') || typeof claim !== 'function') throw new ExtensionNotSupportedError('ClaimCgroup');
-    return this.#call(() => claim.call(this.#transport, this.path, cgroup));
+    const claim = await extension(this.#transport, 'ClaimCgroup', 'claimCgroup');
+    return this.#call(() => claim(this.path, cgroup));
   }
 
   /**
@@ -337,59 +274,12 @@ export class Session extends BoundSession {
   override removeAllListeners(...args: Parameters<EventEmitter<SessionEvents>['removeAllListeners']>): this {
     super.removeAllListeners(...args);
     const [event] = args;
-    if (event === undefined || event === 'newListener' || event === 'removeListener') this.#followStatisticsListeners();
+    if (event === undefined || event === 'newListener' || event === 'removeListener') this.#statistics.follow();
     this.#statistics.sync();
     return this;
   }
 
   // ------------------------------------------------------------------ internals
-
-  /**
-   * The bearers asked for when the daemon's policy removed every one of them (the effective list
-   * is empty although the request named some): no uplink can ever be bound. Otherwise null.
-   */
-  #blockedBearers(): Bearer[] | null {
-    if (this.#view.info.allowedBearers.length > 0) return null;
-    const requested = requestedBearers(this.#request);
-    return requested.length > 0 ? requested : null;
-  }
-
-  /** The policy group that applies, when the daemon says (netsessiond's `Policy` capability); else null. */
-  async #policyName(): Promise<string | null> {
-    const ask = this.#transport.sessionPolicy;
-    if (typeof ask !== 'function' || !this.#handle) return null;
-    try {
-      if (!(await this.#transport.capabilities()).includes('Policy')) return null;
-      return await ask.call(this.#transport, this.path);
-    } catch {
-      // The name is a courtesy: the error stands without it.
-      return null;
-    }
-  }
-
-  /** `newListener`/`removeListener` hook: the first `statistics` listener starts the daemon's signals, the last one's removal stops them. */
-  readonly #statisticsListenersChanged = (event: string | symbol): void => {
-    if (event !== 'statistics') return;
-    if (this.listenerCount('statistics') === 0) this.#statistics.forgetFailure();
-    // Steps run after this tick, so `newListener` (fired before the add) sees the new count.
-    this.#statistics.sync();
-  };
-
-  /** Installs the hook (once: removeAllListeners() calls itself per event, then wipes everything). */
-  #followStatisticsListeners(): void {
-    const raw = this as unknown as EventEmitter;
-    for (const event of ['newListener', 'removeListener'] as const) {
-      if (!raw.listeners(event).includes(this.#statisticsListenersChanged)) raw.on(event, this.#statisticsListenersChanged);
-    }
-  }
-
-  async #watchStatistics(seconds: number, listener: (statistics: SessionStatistics) => void): Promise<() => Promise<void>> {
-    this._assertOpen();
-    const caps = await this.#transport.capabilities();
-    const watch = this.#transport.watchStatistics;
-    if (!caps.includes(STATISTICS_SIGNAL) || typeof watch !== 'function') throw new ExtensionNotSupportedError(STATISTICS_SIGNAL);
-    return this.#call(() => watch.call(this.#transport, this.path, seconds, listener));
-  }
 
   #notifier(generation = this.#generation): SessionNotifier {
     const current = () => generation === this.#generation;
@@ -429,11 +319,8 @@ export class Session extends BoundSession {
       return;
     }
     this.#view.apply(update);
-    if (this.#awaitingRestore) {
-      // The first Update of the session made again: everything is current now.
-      this.#awaitingRestore = false;
-      this.emit('daemon-restored');
-    }
+    // The first Update of the session made again: everything is current now.
+    if (this.#persistence?.restoredBy()) this.emit('daemon-restored');
   }
 
   /**
@@ -443,8 +330,7 @@ export class Session extends BoundSession {
   #end(reason: SessionClosedReason, error: NetsessionError | null, announce = true): void {
     if (this.#ending) return;
     this.#ending = { reason, error };
-    this.#restorer?.cancel();
-    this.#restorer = null;
+    this.#persistence?.cancel();
     this.#uplink.stop();
     // A session that ends before its first Update fails createSession with the cause itself.
     this.#firstDone.reject(error ?? this.#closedError());
@@ -483,69 +369,31 @@ export class Session extends BoundSession {
     }
   }
 
-  // ------------------------------------------------------------------ persistence
-
-  #persist(p: PersistentOptions): void {
-    this.#persistent = { signal: p.signal, maxDelay: p.maxRetryDelay ?? DEFAULT_MAX_RETRY_DELAY };
-    p.signal?.addEventListener('abort', () => this.#stopPersisting(), { once: true });
-  }
-
-  /** The signal aborted: no more waiting; a wait under way ends the session as a plain one would have ended. */
-  #stopPersisting(): void {
-    this.#persistent = null;
-    if (!this.#restorer) return;
-    this.#restorer.cancel();
-    this.#restorer = null;
-    const loss = this.#loss ?? new DaemonUnavailableError('daemon-left', 'the session daemon left the bus');
-    this.#end(loss instanceof SessionClosedError ? loss.reason : 'lost', loss);
-  }
-
   /**
    * The daemon of generation `handle` is gone. A plain session ends; a persistent one clears its
    * uplink (a real loss, with its events), says so once, and waits for the daemon to return.
    */
   #daemonLost(error: NetsessionError, handle: TransportSession | null = this.#handle): void {
     if (this.#ending || handle !== this.#handle) return;
-    if (!this.#persistent) {
-      this.#end(error instanceof SessionClosedError ? error.reason : 'lost', error);
-      return;
-    }
-    if (this.#restorer) return;
-    this.#handle = null;
-    this.#generation++;
-    this.#loss = error;
-    this.#awaitingRestore = true;
-    this.#view.apply(UPLINK_INFO);
-    this.emit('daemon-lost', error);
-    this.#statistics.sync();
-    const restorer: Restorer = new Restorer((): Promise<AttemptOutcome> => this.#recreate(restorer), this.#persistent.maxDelay);
-    this.#restorer = restorer;
-    restorer.start();
+    if (!this.#persistence?.lose(error)) this.#end(error instanceof SessionClosedError ? error.reason : 'lost', error);
   }
 
-  /** One attempt to make the session again, with the settings it has now. */
-  async #recreate(restorer: Restorer): Promise<AttemptOutcome> {
-    const generation = this.#generation;
-    let handle: TransportSession;
-    try {
-      handle = await this.#transport.createSession(this.#request, this.#notifier(generation));
-    } catch (err) {
-      if (err instanceof DaemonUnavailableError) return 'retry';
-      // The new daemon refuses these settings (its policy, a bad state): that ends the session.
-      if (this.#restorer === restorer) {
-        this.#restorer = null;
-        this.#end(err instanceof SessionClosedError ? err.reason : 'lost', err as NetsessionError);
-      }
-      return 'done';
-    }
-    if (this.#ending || this.#restorer !== restorer) {
-      handle.destroy().catch(() => undefined);
-      return 'done';
-    }
-    this.#restorer = null;
-    this.#loss = null;
-    this.#handle = handle;
-    this.#statistics.sync();
-    return 'done';
+  #persist(options: PersistentOptions): void {
+    this.#persistence = new Persistence(options, {
+      createAgain: () => this.#transport.createSession(this.#request, this.#notifier(this.#generation)),
+      detach: (error) => {
+        this.#handle = null;
+        this.#generation++;
+        this.#view.apply(UPLINK_INFO);
+        this.emit('daemon-lost', error);
+        this.#statistics.sync();
+      },
+      attach: (handle) => {
+        this.#handle = handle;
+        this.#statistics.sync();
+      },
+      ending: () => this.#ending !== null,
+      end: (reason, error) => this.#end(reason, error),
+    });
   }
 }
