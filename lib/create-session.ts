@@ -5,7 +5,8 @@ import { getDefaultTransport, isTransport } from './default-transport.js';
 import { abortError, checkWaitOptions, type WaitOptions } from './deadline.js';
 import { InvalidOptionError } from './errors.js';
 import { toSessionRequest, type SessionOptions } from './options.js';
-import { Session, type PersistentOptions } from './session.js';
+import type { PersistentOptions } from './session-events.js';
+import { Session } from './session.js';
 import type { Transport } from './transport.js';
 
 /** How long `createSession` waits for the daemon by default: D-Bus' own default call timeout. */
@@ -62,7 +63,7 @@ export async function createSession(options: CreateSessionOptions = {}): Promise
   const persistent = checkPersistent(options.persistent);
   const { signal, timeout = DEFAULT_CREATE_TIMEOUT } = options;
   if (options.transport !== undefined && !isTransport(options.transport)) {
-    throw new InvalidOptionError('transport', 'must implement createSession, capabilities, statistics and close');
+    throw new InvalidOptionError('transport', 'must implement createSession, capabilities and close');
   }
   if (signal?.aborted) throw abortError(signal, 'createSession');
   const transport = options.transport ?? getDefaultTransport();

@@ -4,9 +4,9 @@
  * {@link setDefaultTransport}. Kept on `globalThis` under a registered symbol so that two copies
  * of the package in one process share it.
  */
-import { DBusTransport } from './dbus-transport.js';
+import { DBusTransport } from './dbus/dbus-transport.js';
 import { InvalidOptionError } from './errors.js';
-import type { Transport } from './transport.js';
+import type { SessionTransport, Transport } from './transport.js';
 
 // Bump the number if the Transport interface ever changes incompatibly, so copies of different
 // major versions do not hand each other a transport they cannot use.
@@ -14,11 +14,11 @@ const GLOBAL_KEY = Symbol.for('netsession.defaultTransport.1');
 
 type Holder = { [GLOBAL_KEY]?: Transport };
 
-/** True if `t` has the methods of a {@link Transport}. */
+/** True if `t` has the methods every {@link Transport} has (its {@link SessionTransport} minimum). */
 export function isTransport(t: unknown): t is Transport {
   if (t === null || typeof t !== 'object') return false;
   const o = t as Record<string, unknown>;
-  return ['createSession', 'capabilities', 'statistics', 'close'].every((m) => typeof o[m] === 'function');
+  return ['createSession', 'capabilities', 'close'].every((m) => typeof o[m] === 'function');
 }
 
 /**
@@ -37,6 +37,6 @@ export function getDefaultTransport(): Transport {
  * transport is not closed.
  */
 export function setDefaultTransport(transport: Transport): void {
-  if (!isTransport(transport)) throw new InvalidOptionError('transport', 'must implement createSession, capabilities, statistics and close');
+  if (!isTransport(transport)) throw new InvalidOptionError('transport', 'must implement createSession, capabilities and close');
   (globalThis as Holder)[GLOBAL_KEY] = transport;
 }

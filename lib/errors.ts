@@ -277,6 +277,23 @@ export class ProbeFailedError extends NetsessionError {
   readonly code = 'NS_ERR_PROBE_FAILED' as const;
 }
 
+/**
+ * An optional native package the call needs is not installed (or cannot load on this system).
+ * Today only `koffi`, which a `unix:abstract=` bus address needs: install it, or give the bus a
+ * `unix:path=` address. In a bus address list (`a;b`) the SDK tries the next entry first.
+ */
+export class NativeModuleMissingError extends NetsessionError {
+  readonly code = 'NS_ERR_NATIVE_MODULE_MISSING' as const;
+  constructor(
+    /** The npm package that is missing, e.g. `koffi`. */
+    readonly module: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** The daemon sent something the SDK cannot understand (a malformed Update, a bad reply). */
 export class ProtocolError extends NetsessionError {
   readonly code = 'NS_ERR_PROTOCOL' as const;

@@ -7,7 +7,8 @@
 import { getDefaultTransport, isTransport } from './default-transport.js';
 import { ExtensionNotSupportedError, InvalidOptionError, type NetsessionError } from './errors.js';
 import { PATHS } from './protocol.js';
-import type { ManagerProperties, ServiceInfo, ServicesListener, SessionListEntry, SessionStatistics, TechnologyInfo, Transport } from './transport.js';
+import type { ManagerProperties, ServiceInfo, ServicesListener, SessionListEntry, TechnologyInfo } from './manager-transport.js';
+import type { SessionStatistics, Transport } from './transport.js';
 
 type Optional =
   | 'services'
@@ -123,8 +124,9 @@ export class Manager {
   async statistics(path: string): Promise<SessionStatistics> {
     if (typeof path !== 'string' || !path.startsWith('/')) throw new InvalidOptionError('path', 'must be a session object path');
     const caps = await this.#t.capabilities();
-    if (!caps.includes('Statistics')) throw new ExtensionNotSupportedError('Statistics');
-    return this.#t.statistics(path);
+    const read = this.#t.statistics;
+    if (!caps.includes('Statistics') || typeof read !== 'function') throw new ExtensionNotSupportedError('Statistics');
+    return read.call(this.#t, path);
   }
 
   /** The daemon's extension capabilities (`[]` for a real connmand). */
@@ -156,7 +158,7 @@ function missing(method: string): InvalidOptionError {
  */
 export function getManager(transport?: Transport): Manager {
   if (transport !== undefined && !isTransport(transport)) {
-    throw new InvalidOptionError('transport', 'must implement createSession, capabilities, statistics and close');
+    throw new InvalidOptionError('transport', 'must implement createSession, capabilities and close');
   }
   return Manager._create(transport ?? getDefaultTransport());
 }

@@ -1,6 +1,8 @@
 /**
  * The D-Bus contract shared by netsessiond and the SDK: bus and interface names, object paths,
  * method names, settings keys with their D-Bus signatures, error names, bearers and states.
+ * Published as the `netsession/protocol` entry point (for tools that speak D-Bus themselves);
+ * the main entry point re-exports only the types and lists an app needs.
  *
  * Everything here is ConnMan's wire format (`net.connman.*`), except what lives under
  * {@link NETSESSION_INTERFACE}, the extension interface that ConnMan clients never see.
@@ -235,9 +237,6 @@ export const CREATE_SETTING_SIGNATURES = {
 export const EXTENSION_REQUEST_KEYS = { AvoidMetered: 'AvoidMetered' } as const satisfies Partial<Record<keyof typeof CREATE_SETTING_SIGNATURES, string>>;
 /** A key accepted in CreateSession (and, in netsessiond, in Change). */
 export type RequestKey = keyof typeof CREATE_SETTING_SIGNATURES;
-
-/** Keys that always change together when the bound service changes (ConnMan sends them as a group). */
-export const SERVICE_GROUP_KEYS: readonly SettingKey[] = ['Name', 'IPv4', 'IPv6', 'Interface', 'Bearer'];
 
 /** Signatures inside the `IPv4` dict. */
 export const IPV4_SIGNATURES = { Method: 's', Address: 's', Netmask: 's', Gateway: 's' } as const;

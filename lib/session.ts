@@ -2,30 +2,12 @@
  * A network session: what the daemon decided for this app (state, uplink, addresses), kept
  * current from the daemon's Updates, with events, waiting and the Session methods.
  */
-import { EventEmitter } from 'node:events';
-import type dgram from 'node:dgram';
-import type { promises as dns } from 'node:dns';
-import type http from 'node:http';
-import type https from 'node:https';
+import type { EventEmitter } from 'node:events';
 import type net from 'node:net';
-import type tls from 'node:tls';
 
-import { SessionHttpAgent, SessionHttpsAgent } from './bind/agents.js';
-import { createSessionDispatcher, sessionFetch, type SessionDispatcher, type SessionDispatcherOptions, type SessionFetchInput } from './bind/dispatcher.js';
-import { socketOptionsOf, type SocketOptions, type SocketOptionsRequest } from './bind/options.js';
+import { connectBound, type SessionConnectOptions } from './bind/sockets.js';
+import { race, type WaitOptions } from './deadline.js';
 import {
-  connectBound,
-  dgramBound,
-  resolverBound,
-  tlsConnectBound,
-  type SessionConnectOptions,
-  type SessionDgramOptions,
-  type SessionResolverOptions,
-  type SessionTlsOptions,
-} from './bind/sockets.js';
-import { checkWaitOptions, race, type WaitOptions } from './deadline.js';
-import {
-  BearersNotAllowedError,
   DaemonUnavailableError,
   ExtensionNotSupportedError,
   InvalidOptionError,
@@ -33,121 +15,22 @@ import {
   type NetsessionError,
   type SessionClosedReason,
 } from './errors.js';
-import { requestedBearers, toSessionRequest, type SessionOptions } from './options.js';
-import { EXTENSION_REQUEST_KEYS, STATISTICS_INTERVAL_LIMITS, type Bearer, type RequestKey, type SessionSettings, type SessionState } from './protocol.js';
-import { EMPTY_INFO, UPLINK_INFO, decodeUpdate, mergeUpdate, type IPv4Info, type IPv6Info, type SessionInfo, type SessionUpdate } from './settings.js';
+import { toSessionRequest, type SessionOptions } from './options.js';
+import type { RequestKey, SessionSettings } from './protocol.js';
+import { UPLINK_INFO, decodeUpdate, type SessionInfo, type SessionUpdate } from './settings.js';
 import type { SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from './transport.js';
 import { UplinkFollower } from './uplink-follower.js';
-import { StatisticsFeed } from './statistics-feed.js';
-import { DEFAULT_MAX_RETRY_DELAY, Restorer, type AttemptOutcome } from './restore.js';
-import { UpdateStream } from './update-stream.js';
-
-/** Events of a {@link Session}, with their arguments. Every property is already current when they fire. */
-export interface SessionEvents {
-  /** The keys an Update changed, camelCase (only keys whose value really changed). */
-  update: [changes: SessionUpdate];
-  /** `state` changed. */
-  state: [state: SessionState, previous: SessionState];
-  /** `state` became `online`. */
-  online: [];
-  /** `state` was `online` and no longer is. */
-  offline: [];
-  /** The session moved to another interface (`null`: it has none now). Sockets bound to the old one should be recreated. */
-  interface: [name: string | null, previous: string | null];
-  /** The uplink's DNS servers changed (another uplink, or new servers on it). */
-  nameservers: [nameservers: readonly string[]];
-  /** Whether the uplink is metered changed (`null`: the daemon does not say, or no uplink). */
-  metered: [metered: boolean | null];
-  /** Whether the uplink is roaming changed. */
-  roaming: [roaming: boolean | null];
-  /** A captive portal appeared on the uplink (`true`, with its URL when known) or was lifted. */
-  captivePortal: [captivePortal: boolean | null, url: string | null];
-  /**
-   * The session ended. `error` is `null` when `destroy()` was called; a {@link SessionClosedError}
-   * when the daemon released it or forgot it; a {@link DaemonUnavailableError} when the daemon or
-   * the bus went away. `reason` says which, in {@link SessionClosedError}'s terms.
-   */
-  destroyed: [error: NetsessionError | null, reason: SessionClosedReason];
-  /**
-   * A persistent session (`createSession({ persistent: true })`) lost its daemon (it left the
-   * bus, or released the session on shutdown): the uplink values are cleared (with their events),
-   * and the session waits for the daemon to return. Fires once per loss.
-   */
-  'daemon-lost': [error: NetsessionError];
-  /** A persistent session was made again on the returned daemon; its values are current (their events came first). */
-  'daemon-restored': [];
-  /**
-   * The session's traffic counters, every {@link Session.setStatisticsInterval} (default 1 s)
-   * while someone listens: the first listener asks the daemon for them (netsessiond's
-   * `SetStatisticsInterval`), removing the last one stops them. Without the daemon's
-   * `StatisticsSignal` capability (a real connmand, or netsessiond without its datapath) nothing
-   * fires and `error` reports an {@link ExtensionNotSupportedError}.
-   */
-  statistics: [statistics: SessionStatistics];
-  /**
-   * The session was lost because the daemon or the bus went away, or the `statistics` event
-   * cannot be served (the daemon lacks it, or refused). Unlike a plain EventEmitter, a session
-   * emits `error` only when someone listens: `destroyed` reports the same loss.
-   */
-  error: [error: NetsessionError];
-}
-
-/** Named conditions for {@link Session.waitFor}. */
-export type WaitCondition =
-  /** `state` is `online`. */
-  | 'online'
-  /** `state` is `connected` or `online` (the session has an uplink). */
-  | 'connected'
-  /** `state` is `disconnected`. */
-  | 'disconnected';
-
-/** Conditions that need an uplink: they cannot hold while the policy allows no bearer. */
-const NEEDS_UPLINK: ReadonlySet<string> = new Set(['online', 'connected']);
-
-const CONDITIONS: Record<WaitCondition, (i: SessionInfo) => boolean> = {
-  online: (i) => i.state === 'online',
-  connected: (i) => i.state !== 'disconnected',
-  disconnected: (i) => i.state === 'disconnected',
-};
-
-/** How a persistent session waits for a lost daemon (`createSession({ persistent })`). */
-export interface PersistentOptions {
-  /** Aborting it stops the waiting: a wait under way ends the session, as without `persistent`. */
-  signal?: AbortSignal;
-  /** The longest pause between two attempts to make the session again, in ms (default 1000; the first is 50 ms, doubling). */
-  maxRetryDelay?: number;
-}
-
-/** Options of {@link Session.updates}. */
-export interface UpdatesOptions {
-  /** Aborting it makes the iterator throw an {@link AbortError}. */
-  signal?: AbortSignal;
-}
+import { StatisticsEvent } from './session-statistics.js';
+import { blockedBearers, checkExtensions, extension, isSessionOver, policyName } from './session-extensions.js';
+import { Persistence } from './session-persistence.js';
+import { SessionValues } from './session-values.js';
+import { SessionView } from './session-view.js';
+import type { PersistentOptions, SessionEvents, UpdatesOptions, WaitCondition } from './session-events.js';
 
 interface Ending {
   reason: SessionClosedReason;
   /** What `destroyed` carries. */
   error: NetsessionError | null;
-}
-
-/** The capability behind the `statistics` event. */
-const STATISTICS_SIGNAL = 'StatisticsSignal';
-
-/**
- * Rejects with {@link ExtensionNotSupportedError} when `request` uses an extension key
- * (AvoidMetered) the daemon lacks: sent anyway, a real connmand would refuse the whole call.
- */
-function checkExtensions(transport: Transport, request: SessionRequest): Promise<void> | null {
-  const used = Object.entries(EXTENSION_REQUEST_KEYS).filter(([key]) => (request as Record<string, unknown>)[key] !== undefined);
-  // Nothing to ask: the call goes out in this tick, as without extensions.
-  if (used.length === 0) return null;
-  return transport.capabilities().then((caps) => {
-    for (const [, capability] of used) if (!caps.includes(capability)) throw new ExtensionNotSupportedError(capability);
-  });
-}
-
-function isSessionOver(err: unknown): err is NetsessionError {
-  return (err instanceof SessionClosedError && err.reason === 'gone') || err instanceof DaemonUnavailableError;
 }
 
 /**
@@ -157,46 +40,40 @@ function isSessionOver(err: unknown): err is NetsessionError {
  * A live session keeps the process running, like an open socket: `destroy()` it when done, or
  * use `await using`.
  */
-export class Session extends EventEmitter<SessionEvents> {
+export class Session extends SessionValues {
   readonly #transport: Transport;
   /** What the app asked for (CreateSession, then each Change the daemon accepted). */
   #request: SessionRequest;
   #handle: TransportSession | null = null;
-  #info: SessionInfo = EMPTY_INFO;
   #gotFirst = false;
   readonly #first: Promise<void>;
   #firstDone!: { resolve(): void; reject(err: unknown): void };
   #ending: Ending | null = null;
   #destroying: Promise<void> | null = null;
-  readonly #streams = new Set<UpdateStream>();
-  readonly #waiters = new Set<() => void>();
+  readonly #view = new SessionView({
+    emit: this.emit.bind(this),
+    closedError: () => (this.#ending ? this.#closedError() : null),
+    blockedBearers: () => blockedBearers(this.settings, this.#request),
+    policyName: () => (this.#handle ? policyName(this.#transport, this.path) : Promise.resolve(null)),
+  });
   /** The daemon's services, for the bound uplink's properties (nameservers, metered, …). */
   readonly #uplink = new UplinkFollower({
     changed: () => this.#followUplink(),
     // The daemon's services are back: it probably is too.
-    servicesSeen: () => this.#restorer?.poke(),
+    servicesSeen: () => this.#persistence?.poke(),
   });
   /** Set for a persistent session: how it waits for a lost daemon. */
-  #persistent: { signal: AbortSignal | undefined; maxDelay: number } | null = null;
-  /** While a persistent session waits for its daemon: the attempts, and the loss that started them. */
-  #restorer: Restorer | null = null;
-  #loss: NetsessionError | null = null;
+  #persistence: Persistence | null = null;
   /** Each making of the session on the daemon; a notifier of an older one is ignored. */
   #generation = 0;
-  #awaitingRestore = false;
-  /** The dispatcher behind `fetch()`, made on first use and closed with the session. */
-  #fetchDispatcher: SessionDispatcher | null = null;
-  /** Seconds between `statistics` events. */
-  #statisticsInterval = 1;
-  readonly #statistics = new StatisticsFeed({
-    wanted: () => (this.#ending || this.#handle === null || this.listenerCount('statistics') === 0 ? 0 : this.#statisticsInterval),
-    subscribe: (seconds, listener) => this.#watchStatistics(seconds, listener),
-    deliver: (statistics) => {
-      if (!this.#ending) this.emit('statistics', statistics);
-    },
-    failed: (err) => {
-      // An ending session has announced its end already.
-      if (!this.#ending && this.listenerCount('error') > 0) this.emit('error', err as NetsessionError);
+  readonly #statistics = new StatisticsEvent({
+    emitter: this as unknown as EventEmitter,
+    ending: () => this.#ending !== null,
+    attached: () => this.#handle !== null,
+    watch: async (seconds, listener) => {
+      this._assertOpen();
+      const watch = await extension(this.#transport, 'StatisticsSignal', 'watchStatistics');
+      return this.#call(() => watch(this.path, seconds, listener));
     },
   });
 
@@ -204,7 +81,6 @@ export class Session extends EventEmitter<SessionEvents> {
     super();
     this.#transport = transport;
     this.#request = request;
-    this.#followStatisticsListeners();
     this.#first = new Promise<void>((resolve, reject) => {
       this.#firstDone = { resolve, reject };
     });
@@ -249,32 +125,7 @@ export class Session extends EventEmitter<SessionEvents> {
 
   /** Everything the session knows, as one frozen object (replaced, never mutated, on each Update and each change of its uplink's properties). */
   get settings(): SessionInfo {
-    return this.#info;
-  }
-
-  /** `disconnected`, `connected` or `online`. */
-  get state(): SessionState {
-    return this.#info.state;
-  }
-
-  /** Interface name of the uplink the session is bound to, or `null`. */
-  get interface(): string | null {
-    return this.#info.interface;
-  }
-
-  /** Bearer of that uplink, or `null`. */
-  get bearer(): Bearer | null {
-    return this.#info.bearer;
-  }
-
-  /** IPv4 configuration of that uplink (`ipv4?.address` is the address to bind to), or `null`. */
-  get ipv4(): IPv4Info | null {
-    return this.#info.ipv4;
-  }
-
-  /** IPv6 configuration of that uplink, or `null`. */
-  get ipv6(): IPv6Info | null {
-    return this.#info.ipv6;
+    return this.#view.info;
   }
 
   /** True once the session ended (destroyed, released by the daemon, or lost). */
@@ -299,8 +150,8 @@ export class Session extends EventEmitter<SessionEvents> {
   connect(...args: unknown[]): Promise<void> | net.Socket {
     if (args.length === 0) return this.#call((h) => h.connect());
     if (typeof args[0] !== 'number') throw new InvalidOptionError('port', 'connect() takes no arguments (Session.Connect) or a port number and a host');
-    this.#assertOpen();
-    return connectBound(this.#info, args[0], args[1] as string, args[2] as SessionConnectOptions | undefined);
+    this._assertOpen();
+    return connectBound(this.#view.info, args[0], args[1] as string, args[2] as SessionConnectOptions | undefined);
   }
 
   /** Detaches the session from its uplink until the next {@link Session.connect} (`Session.Disconnect`). */
@@ -316,7 +167,7 @@ export class Session extends EventEmitter<SessionEvents> {
    */
   async change(options: SessionOptions): Promise<void> {
     const request = toSessionRequest(options);
-    this.#assertOpen();
+    this._assertOpen();
     await checkExtensions(this.#transport, request);
     for (const [key, value] of Object.entries(request) as Array<[RequestKey, never]>) {
       // Set before the call: the Updates it causes arrive before its reply, and waits judge them by it.
@@ -337,10 +188,9 @@ export class Session extends EventEmitter<SessionEvents> {
    * connmand, or netsessiond without its kernel datapath).
    */
   async statistics(): Promise<SessionStatistics> {
-    this.#assertOpen();
-    const caps = await this.#transport.capabilities();
-    if (!caps.includes('Statistics')) throw new ExtensionNotSupportedError('Statistics');
-    return this.#call(() => this.#transport.statistics(this.path));
+    this._assertOpen();
+    const read = await extension(this.#transport, 'Statistics', 'statistics');
+    return this.#call(() => read(this.path));
   }
 
   /**
@@ -349,14 +199,7 @@ export class Session extends EventEmitter<SessionEvents> {
    * With listeners already there, the daemon is asked at once (the next event comes right away).
    */
   setStatisticsInterval(ms: number): this {
-    const { min, max } = STATISTICS_INTERVAL_LIMITS;
-    if (typeof ms !== 'number' || !Number.isInteger(ms / 1000) || ms < min * 1000 || ms > max * 1000) {
-      throw new InvalidOptionError('interval', `must be a whole number of seconds from ${min * 1000} to ${max * 1000} ms, got ${String(ms)}`);
-    }
-    if (ms / 1000 !== this.#statisticsInterval) {
-      this.#statisticsInterval = ms / 1000;
-      this.#statistics.sync();
-    }
+    this.#statistics.setInterval(ms);
     return this;
   }
 
@@ -372,11 +215,9 @@ export class Session extends EventEmitter<SessionEvents> {
    */
   async claimCgroup(cgroup: string): Promise<void> {
     if (typeof cgroup !== 'string' || !cgroup.startsWith('/')) throw new InvalidOptionError('cgroup', `must be an absolute cgroup path, got ${JSON.stringify(cgroup)}`);
-    this.#assertOpen();
-    const caps = await this.#transport.capabilities();
-    const claim = this.#transport.claimCgroup;
-    if (!caps.includes('ClaimCgroup') || typeof claim !== 'function') throw new ExtensionNotSupportedError('ClaimCgroup');
-    return this.#call(() => claim.call(this.#transport, this.path, cgroup));
+    this._assertOpen();
+    const claim = await extension(this.#transport, 'ClaimCgroup', 'claimCgroup');
+    return this.#call(() => claim(this.path, cgroup));
   }
 
   /**
@@ -394,88 +235,6 @@ export class Session extends EventEmitter<SessionEvents> {
         })
       : Promise.resolve();
     return this.#destroying;
-  }
-
-  // ------------------------------------------------------------------ bind helpers
-
-  /**
-   * `{ localAddress, family }` that make a socket leave through the session's uplink: IPv4 when
-   * the uplink has it (or the family of `host` when it is an IP literal, or `family`). A pure
-   * function of the current settings: call it when opening each socket. Throws
-   * {@link NotConnectedError} (no uplink, or no address of that family) and
-   * {@link SourceIPRuleRequiredError} (the session's `sourceIPRule` is off).
-   */
-  socketOptions(request?: SocketOptionsRequest): SocketOptions {
-    this.#assertOpen();
-    return socketOptionsOf(this.#info, request);
-  }
-
-  /** A TLS connection to `host:port` through the session's uplink (SNI is `host` unless it is an IP). Throws as {@link Session.socketOptions}. */
-  tlsConnect(port: number, host: string, options?: SessionTlsOptions): tls.TLSSocket {
-    this.#assertOpen();
-    return tlsConnectBound(this.#info, port, host, options);
-  }
-
-  /**
-   * An `http.Agent` whose connections leave through the session's uplink, following it: each
-   * new connection binds to the address of the moment; when the session moves, idle pooled
-   * sockets are destroyed and busy ones are not pooled again. A request made while the session
-   * has no address fails with {@link NotConnectedError}. `destroy()` it when done.
-   */
-  httpAgent(options?: http.AgentOptions): http.Agent {
-    this.#assertOpen();
-    return new SessionHttpAgent(this, options);
-  }
-
-  /** The `https.Agent` counterpart of {@link Session.httpAgent}. */
-  httpsAgent(options?: https.AgentOptions): https.Agent {
-    this.#assertOpen();
-    return new SessionHttpsAgent(this, options);
-  }
-
-  /**
-   * An undici `Dispatcher` whose connections leave through the session's uplink, following it:
-   * when the session moves, new requests go to a fresh agent and the old one is closed
-   * gracefully. Typed for both undici's `request`/`fetch` and Node's global `fetch`
-   * (`fetch(url, { dispatcher: s.dispatcher() })` compiles under `strict`). `close()` it when
-   * done. It forwards undici's `connect`, `disconnect` and `connectionError` events.
-   */
-  dispatcher(options?: SessionDispatcherOptions): SessionDispatcher {
-    this.#assertOpen();
-    return createSessionDispatcher(this, options);
-  }
-
-  /**
-   * Node's global `fetch` through the session's uplink (one dispatcher per session, made on
-   * first use, closed when the session ends): it takes what `fetch` takes — a URL, a global
-   * `Request`, and `FormData`, `Blob`, `URLSearchParams`, web streams (with `duplex: 'half'`) as
-   * bodies. Rejects with {@link NotConnectedError} or {@link SourceIPRuleRequiredError} before
-   * anything is sent when the session cannot carry it.
-   */
-  fetch(input: SessionFetchInput, init?: RequestInit): Promise<Response> {
-    try {
-      this.#assertOpen();
-      this.#fetchDispatcher ??= createSessionDispatcher(this);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return sessionFetch(this, this.#fetchDispatcher, input, init);
-  }
-
-  /** A UDP socket bound to the session's address (`'udp4'`/`'udp6'`, default by the uplink's addresses). Throws as {@link Session.socketOptions}. */
-  dgram(typeOrOptions?: 'udp4' | 'udp6' | SessionDgramOptions): dgram.Socket {
-    this.#assertOpen();
-    return dgramBound(this.#info, typeOrOptions);
-  }
-
-  /**
-   * A DNS resolver whose queries leave from the session's addresses. It asks the system's
-   * servers unless given others with `setServers` (the uplink's own servers are usually what
-   * you want). Bound at creation: make a new one after the session moves.
-   */
-  resolver(options?: SessionResolverOptions): dns.Resolver {
-    this.#assertOpen();
-    return resolverBound(this.#info, options);
   }
 
   /** `await using s = await createSession()`: destroys the session at the end of the scope. */
@@ -496,33 +255,7 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Waits until `predicate(settings)` is true. */
   waitFor(predicate: (info: SessionInfo) => boolean, options?: WaitOptions): Promise<SessionInfo>;
   waitFor(condition: WaitCondition | ((info: SessionInfo) => boolean), options: WaitOptions = {}): Promise<SessionInfo> {
-    try {
-      checkWaitOptions(options);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const test = typeof condition === 'function' ? condition : Object.hasOwn(CONDITIONS, condition) ? CONDITIONS[condition] : null;
-    if (!test) return Promise.reject(new InvalidOptionError('condition', `must be ${Object.keys(CONDITIONS).join(', ')} or a function`));
-    const what = `waitFor(${typeof condition === 'function' ? 'predicate' : condition})`;
-    const needsUplink = typeof condition === 'string' && NEEDS_UPLINK.has(condition);
-    let waiter: () => void = () => undefined;
-    let blockedSeen = false;
-    const work = new Promise<SessionInfo>((resolve, reject) => {
-      waiter = () => {
-        if (this.#ending) return reject(this.#closedError());
-        try {
-          if (test(this.#info)) return resolve(this.#info);
-        } catch (err) {
-          return reject(err);
-        }
-        const blocked = needsUplink && !blockedSeen ? this.#blockedBearers() : null;
-        if (blocked) blockedSeen = true;
-        if (blocked) void this.#policyName().then((policy) => reject(new BearersNotAllowedError(blocked, policy)));
-      };
-      waiter();
-      this.#waiters.add(waiter);
-    });
-    return race(work, options, what, () => this.#waiters.delete(waiter));
+    return this.#view.waitFor(condition, options);
   }
 
   /**
@@ -531,12 +264,7 @@ export class Session extends EventEmitter<SessionEvents> {
    * {@link AbortError} when `signal` aborts. Each iterator has its own queue.
    */
   updates(options: UpdatesOptions = {}): AsyncIterableIterator<SessionUpdate> {
-    checkWaitOptions(options);
-    let stream: UpdateStream | null = null;
-    stream = new UpdateStream(() => stream && this.#streams.delete(stream), options.signal);
-    if (this.#ending) stream.end();
-    if (!stream.ended) this.#streams.add(stream);
-    return stream;
+    return this.#view.updates(options);
   }
 
   /**
@@ -546,59 +274,12 @@ export class Session extends EventEmitter<SessionEvents> {
   override removeAllListeners(...args: Parameters<EventEmitter<SessionEvents>['removeAllListeners']>): this {
     super.removeAllListeners(...args);
     const [event] = args;
-    if (event === undefined || event === 'newListener' || event === 'removeListener') this.#followStatisticsListeners();
+    if (event === undefined || event === 'newListener' || event === 'removeListener') this.#statistics.follow();
     this.#statistics.sync();
     return this;
   }
 
   // ------------------------------------------------------------------ internals
-
-  /**
-   * The bearers asked for when the daemon's policy removed every one of them (the effective list
-   * is empty although the request named some): no uplink can ever be bound. Otherwise null.
-   */
-  #blockedBearers(): Bearer[] | null {
-    if (this.#info.allowedBearers.length > 0) return null;
-    const requested = requestedBearers(this.#request);
-    return requested.length > 0 ? requested : null;
-  }
-
-  /** The policy group that applies, when the daemon says (netsessiond's `Policy` capability); else null. */
-  async #policyName(): Promise<string | null> {
-    const ask = this.#transport.sessionPolicy;
-    if (typeof ask !== 'function' || !this.#handle) return null;
-    try {
-      if (!(await this.#transport.capabilities()).includes('Policy')) return null;
-      return await ask.call(this.#transport, this.path);
-    } catch {
-      // The name is a courtesy: the error stands without it.
-      return null;
-    }
-  }
-
-  /** `newListener`/`removeListener` hook: the first `statistics` listener starts the daemon's signals, the last one's removal stops them. */
-  readonly #statisticsListenersChanged = (event: string | symbol): void => {
-    if (event !== 'statistics') return;
-    if (this.listenerCount('statistics') === 0) this.#statistics.forgetFailure();
-    // Steps run after this tick, so `newListener` (fired before the add) sees the new count.
-    this.#statistics.sync();
-  };
-
-  /** Installs the hook (once: removeAllListeners() calls itself per event, then wipes everything). */
-  #followStatisticsListeners(): void {
-    const raw = this as unknown as EventEmitter;
-    for (const event of ['newListener', 'removeListener'] as const) {
-      if (!raw.listeners(event).includes(this.#statisticsListenersChanged)) raw.on(event, this.#statisticsListenersChanged);
-    }
-  }
-
-  async #watchStatistics(seconds: number, listener: (statistics: SessionStatistics) => void): Promise<() => Promise<void>> {
-    this.#assertOpen();
-    const caps = await this.#transport.capabilities();
-    const watch = this.#transport.watchStatistics;
-    if (!caps.includes(STATISTICS_SIGNAL) || typeof watch !== 'function') throw new ExtensionNotSupportedError(STATISTICS_SIGNAL);
-    return this.#call(() => watch.call(this.#transport, this.path, seconds, listener));
-  }
 
   #notifier(generation = this.#generation): SessionNotifier {
     const current = () => generation === this.#generation;
@@ -621,54 +302,25 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Applies the bound uplink's properties from the service list, as an update of their keys. */
   #followUplink(): void {
     if (this.#ending || !this.#gotFirst) return;
-    this.#apply(this.#uplink.propertiesFor(this.#info.interface));
+    this.#view.apply(this.#uplink.propertiesFor(this.#view.info.interface));
   }
 
   #onUpdate(wire: Partial<SessionSettings>): void {
     if (this.#ending) return;
     const decoded = decodeUpdate(wire);
     // The properties of the uplink the session is (now) bound to go with the same update.
-    const iface = decoded.interface !== undefined ? decoded.interface : this.#info.interface;
+    const iface = decoded.interface !== undefined ? decoded.interface : this.#view.info.interface;
     const update = { ...decoded, ...this.#uplink.propertiesFor(iface) };
     if (!this.#gotFirst) {
       // The first Update carries every key; nobody can listen yet (createSession has not resolved).
       this.#gotFirst = true;
-      this.#info = mergeUpdate(EMPTY_INFO, update).info;
+      this.#view.first(update);
       this.#firstDone.resolve();
       return;
     }
-    this.#apply(update);
-    if (this.#awaitingRestore) {
-      // The first Update of the session made again: everything is current now.
-      this.#awaitingRestore = false;
-      this.emit('daemon-restored');
-    }
-  }
-
-  /** Merges an update and tells everyone, waiters and iterators before listeners (which may throw). */
-  #apply(update: SessionUpdate): void {
-    const previous = this.#info;
-    const { info, changed } = mergeUpdate(previous, update);
-    if (info === previous) return;
-    this.#info = info;
-    for (const w of [...this.#waiters]) w();
-    for (const s of this.#streams) s.push(changed);
-    this.#emitChange(previous, changed);
-  }
-
-  #emitChange(previous: SessionInfo, changed: SessionUpdate): void {
-    const info = this.#info;
-    this.emit('update', changed);
-    if (changed.state !== undefined) {
-      this.emit('state', info.state, previous.state);
-      if (info.state === 'online') this.emit('online');
-      else if (previous.state === 'online') this.emit('offline');
-    }
-    if (Object.hasOwn(changed, 'interface')) this.emit('interface', info.interface, previous.interface);
-    if (Object.hasOwn(changed, 'nameservers')) this.emit('nameservers', info.nameservers);
-    if (Object.hasOwn(changed, 'metered')) this.emit('metered', info.metered);
-    if (Object.hasOwn(changed, 'roaming')) this.emit('roaming', info.roaming);
-    if (Object.hasOwn(changed, 'captivePortal') || (Object.hasOwn(changed, 'portalUrl') && info.captivePortal)) this.emit('captivePortal', info.captivePortal, info.portalUrl);
+    this.#view.apply(update);
+    // The first Update of the session made again: everything is current now.
+    if (this.#persistence?.restoredBy()) this.emit('daemon-restored');
   }
 
   /**
@@ -678,26 +330,16 @@ export class Session extends EventEmitter<SessionEvents> {
   #end(reason: SessionClosedReason, error: NetsessionError | null, announce = true): void {
     if (this.#ending) return;
     this.#ending = { reason, error };
-    this.#restorer?.cancel();
-    this.#restorer = null;
+    this.#persistence?.cancel();
     this.#uplink.stop();
     // A session that ends before its first Update fails createSession with the cause itself.
     this.#firstDone.reject(error ?? this.#closedError());
     if (!announce) return;
-    if (this.#gotFirst) {
-      const previous = this.#info;
-      const { info, changed } = mergeUpdate(previous, UPLINK_INFO);
-      this.#info = info;
-      // The app's own destroy() is not a loss of the uplink: the values are cleared without
-      // events, so an app that alarms on 'offline' does not alarm on every clean shutdown.
-      const moved = info !== previous && !(reason === 'destroyed' && error === null);
-      if (moved) for (const s of this.#streams) s.push(changed);
-      for (const w of [...this.#waiters]) w();
-      for (const s of [...this.#streams]) s.end();
-      if (moved) this.#emitChange(previous, changed);
-    }
+    // The app's own destroy() is not a loss of the uplink: the values are cleared without
+    // events, so an app that alarms on 'offline' does not alarm on every clean shutdown.
+    if (this.#gotFirst) this.#view.close(reason === 'destroyed' && error === null);
     if (error && !(error instanceof SessionClosedError) && this.listenerCount('error') > 0) this.emit('error', error);
-    this.#fetchDispatcher?.close().catch(() => undefined);
+    this._closeBindings();
     this.#statistics.sync();
     this.emit('destroyed', error, reason);
   }
@@ -708,13 +350,14 @@ export class Session extends EventEmitter<SessionEvents> {
     return new SessionClosedError(ending.reason, undefined, ending.error ? { cause: ending.error } : undefined);
   }
 
-  #assertOpen(): void {
+  /** @internal */
+  protected _assertOpen(): void {
     if (this.#ending) throw this.#closedError();
   }
 
   /** Runs a daemon call; an answer meaning "this session is over" closes the session too. */
   async #call<T>(fn: (h: TransportSession) => Promise<T>): Promise<T> {
-    this.#assertOpen();
+    this._assertOpen();
     const handle = this.#handle;
     if (!handle) throw new DaemonUnavailableError('no-daemon', 'the session daemon is gone; this persistent session waits for it to return');
     try {
@@ -726,69 +369,31 @@ export class Session extends EventEmitter<SessionEvents> {
     }
   }
 
-  // ------------------------------------------------------------------ persistence
-
-  #persist(p: PersistentOptions): void {
-    this.#persistent = { signal: p.signal, maxDelay: p.maxRetryDelay ?? DEFAULT_MAX_RETRY_DELAY };
-    p.signal?.addEventListener('abort', () => this.#stopPersisting(), { once: true });
-  }
-
-  /** The signal aborted: no more waiting; a wait under way ends the session as a plain one would have ended. */
-  #stopPersisting(): void {
-    this.#persistent = null;
-    if (!this.#restorer) return;
-    this.#restorer.cancel();
-    this.#restorer = null;
-    const loss = this.#loss ?? new DaemonUnavailableError('daemon-left', 'the session daemon left the bus');
-    this.#end(loss instanceof SessionClosedError ? loss.reason : 'lost', loss);
-  }
-
   /**
    * The daemon of generation `handle` is gone. A plain session ends; a persistent one clears its
    * uplink (a real loss, with its events), says so once, and waits for the daemon to return.
    */
   #daemonLost(error: NetsessionError, handle: TransportSession | null = this.#handle): void {
     if (this.#ending || handle !== this.#handle) return;
-    if (!this.#persistent) {
-      this.#end(error instanceof SessionClosedError ? error.reason : 'lost', error);
-      return;
-    }
-    if (this.#restorer) return;
-    this.#handle = null;
-    this.#generation++;
-    this.#loss = error;
-    this.#awaitingRestore = true;
-    this.#apply(UPLINK_INFO);
-    this.emit('daemon-lost', error);
-    this.#statistics.sync();
-    const restorer: Restorer = new Restorer((): Promise<AttemptOutcome> => this.#recreate(restorer), this.#persistent.maxDelay);
-    this.#restorer = restorer;
-    restorer.start();
+    if (!this.#persistence?.lose(error)) this.#end(error instanceof SessionClosedError ? error.reason : 'lost', error);
   }
 
-  /** One attempt to make the session again, with the settings it has now. */
-  async #recreate(restorer: Restorer): Promise<AttemptOutcome> {
-    const generation = this.#generation;
-    let handle: TransportSession;
-    try {
-      handle = await this.#transport.createSession(this.#request, this.#notifier(generation));
-    } catch (err) {
-      if (err instanceof DaemonUnavailableError) return 'retry';
-      // The new daemon refuses these settings (its policy, a bad state): that ends the session.
-      if (this.#restorer === restorer) {
-        this.#restorer = null;
-        this.#end(err instanceof SessionClosedError ? err.reason : 'lost', err as NetsessionError);
-      }
-      return 'done';
-    }
-    if (this.#ending || this.#restorer !== restorer) {
-      handle.destroy().catch(() => undefined);
-      return 'done';
-    }
-    this.#restorer = null;
-    this.#loss = null;
-    this.#handle = handle;
-    this.#statistics.sync();
-    return 'done';
+  #persist(options: PersistentOptions): void {
+    this.#persistence = new Persistence(options, {
+      createAgain: () => this.#transport.createSession(this.#request, this.#notifier(this.#generation)),
+      detach: (error) => {
+        this.#handle = null;
+        this.#generation++;
+        this.#view.apply(UPLINK_INFO);
+        this.emit('daemon-lost', error);
+        this.#statistics.sync();
+      },
+      attach: (handle) => {
+        this.#handle = handle;
+        this.#statistics.sync();
+      },
+      ending: () => this.#ending !== null,
+      end: (reason, error) => this.#end(reason, error),
+    });
   }
 }

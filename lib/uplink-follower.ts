@@ -4,7 +4,8 @@
  * changed" so that a list and the Update of the same move, read in one tick, reach the app as one
  * update. Internal: not re-exported from the package.
  */
-import type { ServiceInfo, Transport } from './transport.js';
+import type { ServiceInfo } from './manager-transport.js';
+import type { Transport } from './transport.js';
 import { uplinkPropertiesFor, type UplinkProperties } from './uplink-props.js';
 
 /** What the follower tells its session. */

@@ -7,7 +7,7 @@
  * are `null` where the daemon does not say. Pure.
  */
 import { SERVICE_STATUS_KEYS } from './protocol.js';
-import type { ServiceInfo } from './transport.js';
+import type { ServiceInfo } from './manager-transport.js';
 
 /** The uplink keys the SDK adds to a session's info. */
 export interface UplinkProperties {

@@ -1,18 +1,17 @@
 import { expectAssignable, expectError, expectNotAssignable, expectType } from 'tsd';
 import {
-  BUS_NAME,
   FailedError,
   InvalidArgumentsError,
   InvalidOptionError,
   NetsessionError,
   PermissionDeniedError,
   fromDBusError,
-  sessionPath,
   type Bearer,
   type ConnectionType,
   type SessionSettings,
   type SessionState,
 } from 'netsession';
+import { BUS_NAME, sessionPath } from 'netsession/protocol';
 
 expectType<'net.connman'>(BUS_NAME);
 expectType<string>(sessionPath(':1.2', '/n'));

@@ -8,8 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Session } from '../session.js';
-import { followBinding } from './follow.js';
+import { followBinding, type BindableSession } from './follow.js';
 import { sessionLookup } from './lookup.js';
 import { socketOptionsOf, type SocketOptions } from './options.js';
 
@@ -17,7 +16,7 @@ type Callback = (err: Error | null, stream: Duplex) => void;
 type Connect = (options: http.ClientRequestArgs, callback?: Callback) => Duplex | null | undefined;
 
 /** The session's binding for one connection, or the error that stops it. */
-function bindingFor(session: Session, options: http.ClientRequestArgs): SocketOptions {
+function bindingFor(session: BindableSession, options: http.ClientRequestArgs): SocketOptions {
   const family = options.family === 4 || options.family === 6 ? options.family : undefined;
   const host = options.host ?? options.hostname ?? undefined;
   return socketOptionsOf(session.settings, { family, ...(host ? { host } : {}) });
@@ -27,7 +26,7 @@ function bindingFor(session: Session, options: http.ClientRequestArgs): SocketOp
  * Opens a connection bound to the session. A session without an address fails the request
  * through the agent's callback (an `error` on the request), not with a throw out of `http.request`.
  */
-function boundConnection(session: Session, options: http.ClientRequestArgs, callback: Callback | undefined, connect: Connect): Duplex | null | undefined {
+function boundConnection(session: BindableSession, options: http.ClientRequestArgs, callback: Callback | undefined, connect: Connect): Duplex | null | undefined {
   let binding: SocketOptions;
   try {
     binding = bindingFor(session, options);
@@ -42,7 +41,7 @@ function boundConnection(session: Session, options: http.ClientRequestArgs, call
 }
 
 /** True while `socket` is bound to an address the session still has (so it may be pooled). */
-function isCurrent(session: Session, socket: Duplex): boolean {
+function isCurrent(session: BindableSession, socket: Duplex): boolean {
   const local = (socket as Socket).localAddress;
   const info = session.settings;
   if (!info.sourceIPRule || info.state === 'disconnected' || !local) return false;
@@ -60,10 +59,10 @@ function destroyFreeSockets(agent: http.Agent): void {
 
 /** An `http.Agent` bound to a session (see `Session.httpAgent`). */
 export class SessionHttpAgent extends http.Agent {
-  readonly #session: Session;
+  readonly #session: BindableSession;
   readonly #unfollow: () => void;
 
-  constructor(session: Session, options?: http.AgentOptions) {
+  constructor(session: BindableSession, options?: http.AgentOptions) {
     super(options);
     this.#session = session;
     this.#unfollow = followBinding(session, () => destroyFreeSockets(this));
@@ -87,10 +86,10 @@ export class SessionHttpAgent extends http.Agent {
 
 /** An `https.Agent` bound to a session (see `Session.httpsAgent`). */
 export class SessionHttpsAgent extends https.Agent {
-  readonly #session: Session;
+  readonly #session: BindableSession;
   readonly #unfollow: () => void;
 
-  constructor(session: Session, options?: https.AgentOptions) {
+  constructor(session: BindableSession, options?: https.AgentOptions) {
     super(options);
     this.#session = session;
     this.#unfollow = followBinding(session, () => destroyFreeSockets(this));

@@ -13,8 +13,7 @@ import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import type * as Undici from 'undici';
 import { InvalidOptionError } from '../errors.js';
-import type { Session } from '../session.js';
-import { followBinding } from './follow.js';
+import { followBinding, type BindableSession } from './follow.js';
 import { sessionLookup } from './lookup.js';
 import { socketOptionsOf } from './options.js';
 
@@ -64,7 +63,7 @@ function checkOptions(options: SessionDispatcherOptions): void {
 }
 
 /** A connector that binds each connection to the session's address of the moment. */
-function sessionConnector(session: Session, options: SessionDispatcherOptions): Connector {
+function sessionConnector(session: BindableSession, options: SessionDispatcherOptions): Connector {
   const { buildConnector } = loadUndici();
   const base = {
     ...(options.connectTimeout != null ? { timeout: options.connectTimeout } : {}),
@@ -89,7 +88,7 @@ function sessionConnector(session: Session, options: SessionDispatcherOptions): 
 }
 
 /** Builds the dispatcher of `Session.dispatcher()`. */
-export function createSessionDispatcher(session: Session, options: SessionDispatcherOptions = {}): SessionDispatcher {
+export function createSessionDispatcher(session: BindableSession, options: SessionDispatcherOptions = {}): SessionDispatcher {
   checkOptions(options);
   const { Agent, Dispatcher } = loadUndici();
   const connect = sessionConnector(session, options);
@@ -184,7 +183,7 @@ function asGlobalRequest(input: SessionFetchInput): SessionFetchInput {
  * `Blob` and web streams as any `fetch` call does; fails with the binding's own error rather
  * than `TypeError('fetch failed')` when the session cannot carry it.
  */
-export function sessionFetch(session: Session, dispatcher: SessionDispatcher, input: SessionFetchInput, init?: RequestInit): Promise<Response> {
+export function sessionFetch(session: BindableSession, dispatcher: SessionDispatcher, input: SessionFetchInput, init?: RequestInit): Promise<Response> {
   let request: SessionFetchInput;
   try {
     request = asGlobalRequest(input);

@@ -4,16 +4,29 @@
  * telling each follower when the binding changed — another uplink, another address, the
  * source rule switched, or the session ended.
  */
-import type { Session } from '../session.js';
+import type { SessionInfo } from '../settings.js';
 import { bindKey } from './options.js';
 
+/**
+ * What the bind helpers need of a session (a `Session` is one): its current settings, whether it
+ * ended, and its `update` and `destroyed` events. Declared here, by its user, so the helpers do
+ * not depend on the session's module.
+ */
+export interface BindableSession {
+  readonly settings: SessionInfo;
+  readonly destroyed: boolean;
+  on(event: 'update' | 'destroyed', listener: () => void): unknown;
+  once(event: 'destroyed', listener: () => void): unknown;
+  off(event: 'update' | 'destroyed', listener: () => void): unknown;
+}
+
 class Hub {
-  readonly #session: Session;
+  readonly #session: BindableSession;
   readonly #followers = new Set<() => void>();
   #key: string;
   #attached = false;
 
-  constructor(session: Session) {
+  constructor(session: BindableSession) {
     this.#session = session;
     this.#key = bindKey(session.settings);
   }
@@ -55,13 +68,13 @@ class Hub {
   }
 }
 
-const hubs = new WeakMap<Session, Hub>();
+const hubs = new WeakMap<BindableSession, Hub>();
 
 /**
  * Calls `onChange` each time what the session's sockets bind to changes (see {@link bindKey}),
  * until the returned function is called or the session ends.
  */
-export function followBinding(session: Session, onChange: () => void): () => void {
+export function followBinding(session: BindableSession, onChange: () => void): () => void {
   let hub = hubs.get(session);
   if (!hub) {
     hub = new Hub(session);

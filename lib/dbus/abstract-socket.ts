@@ -2,12 +2,14 @@
  * Connecting to a Linux abstract unix socket (`unix:abstract=` bus addresses). `node:net`
  * accepts a path starting with NUL but passes the whole 108-byte `sun_path` as the address, so
  * it reaches `@name@@@@…`, never the `@name` a dbus-daemon listens on. Here the socket is made
- * and connected with libc through koffi (already a dependency of the package, loaded only when
- * such an address is used) with the exact address length, then handed to `net.Socket`.
+ * and connected with libc through koffi (an optional peer dependency, loaded only when such an
+ * address is used) with the exact address length, then handed to `net.Socket`. Without koffi
+ * the connect fails with a {@link NativeModuleMissingError} that says what to do.
  */
 import net from 'node:net';
 import os from 'node:os';
-import { loadLibcLibrary } from '../native/libc.js';
+import { NativeModuleMissingError } from '../errors.js';
+import { importKoffi, loadLibcLibrary, type KoffiImporter } from '../native/libc.js';
 import { AF_UNIX, SOCK_CLOEXEC, SOCK_STREAM } from '../native/linux.js';
 
 /** sizeof(struct sockaddr_un). */
@@ -22,8 +24,8 @@ interface Libc {
 
 let libc: Promise<Libc> | undefined;
 
-function loadLibc(): Promise<Libc> {
-  libc ??= loadLibcLibrary().then(({ koffi, lib }) => {
+function bind(importer: KoffiImporter): Promise<Libc> {
+  return loadLibcLibrary(importer).then(({ koffi, lib }) => {
     const socket = lib.func('int socket(int, int, int)');
     const connect = lib.func('int connect(int, void *, uint32_t)');
     const close = lib.func('int close(int)');
@@ -34,16 +36,37 @@ function loadLibc(): Promise<Libc> {
       errno: () => koffi.errno(),
     };
   });
-  return libc;
+}
+
+async function loadLibc(name: string, importer: KoffiImporter): Promise<Libc> {
+  let pending: Promise<Libc>;
+  if (importer !== importKoffi) pending = bind(importer);
+  else {
+    pending = libc ??= bind(importer);
+    // A failure is not kept: koffi installed later is then found.
+    pending.catch(() => {
+      if (libc === pending) libc = undefined;
+    });
+  }
+  try {
+    return await pending;
+  } catch (err) {
+    if (!(err instanceof NativeModuleMissingError)) throw err;
+    const advice = `the bus address unix:abstract=${name} needs the optional package koffi (Node's net cannot reach abstract socket names): install it (npm install koffi) or use a unix:path= bus address`;
+    throw new NativeModuleMissingError('koffi', `${advice}; ${err.message}`, { cause: err.cause });
+  }
 }
 
 const ERRNO_NAME = new Map<number, string>(Object.entries(os.constants.errno).map(([name, n]) => [n, name]));
 
-/** A connected stream socket to the abstract name `name` (without the leading NUL). */
-export async function connectAbstract(name: string): Promise<net.Socket> {
+/**
+ * A connected stream socket to the abstract name `name` (without the leading NUL). `importer`
+ * replaces koffi's import (tests of the path without it).
+ */
+export async function connectAbstract(name: string, importer: KoffiImporter = importKoffi): Promise<net.Socket> {
   const bytes = Buffer.from(name, 'utf8');
   if (bytes.length === 0 || bytes.length > SOCKADDR_UN - 3) throw new Error(`abstract socket name of ${bytes.length} bytes`);
-  const c = await loadLibc();
+  const c = await loadLibc(name, importer);
   const fail = (call: string): Error => {
     const code = ERRNO_NAME.get(c.errno()) ?? `errno ${c.errno()}`;
     return Object.assign(new Error(`${call} @${name}: ${code}`), { code });

@@ -1,14 +1,15 @@
 /**
  * One client connection to the bus, as the D-Bus transport needs it: connected with a timeout,
- * calls with a timeout and typed errors, the daemon's current owner (GetNameOwner plus one
- * NameOwnerChanged match), and the end of the connection noticed. Built on the project's own
+ * calls with a timeout and typed errors, the daemon's current owner ({@link NameOwner}), and the
+ * end of the connection noticed. Built on the project's own
  * wire module ({@link BusSocket}); match rules are added and removed by hand, with AddMatch and
  * RemoveMatch calls.
  */
-import { DaemonUnavailableError, ProtocolError, TimeoutError, type NetsessionError } from '../errors.js';
+import { DaemonUnavailableError, NativeModuleMissingError, ProtocolError, TimeoutError, type NetsessionError } from '../errors.js';
 import { errorFromReply, type CallTarget } from '../reply-errors.js';
 import { BusSocket, CallTimeoutError, ConnectionClosedError, DBUS_NAME, busMethod } from './bus-socket.js';
 import { DBusError, MessageType, type Message } from './message.js';
+import { NameOwner } from './name-owner.js';
 
 export { DEFAULT_SYSTEM_BUS } from './bus-socket.js';
 /** A D-Bus message as the link sends and receives it. */
@@ -44,7 +45,7 @@ function errorText(err: unknown): string {
 export class BusLink {
   readonly #bus: BusSocket;
   readonly #opts: BusLinkOptions;
-  #owner: string | null = null;
+  readonly #owner: NameOwner;
   #open = true;
   #holds = 0;
   readonly #pending = new Set<(err: NetsessionError) => void>();
@@ -52,22 +53,26 @@ export class BusLink {
   private constructor(b: BusSocket, opts: BusLinkOptions) {
     this.#bus = b;
     this.#opts = opts;
+    this.#owner = new NameOwner(opts.busName, (previous, current) => opts.events.ownerChanged(previous, current));
   }
 
-  /** Connects, watches the daemon's name and learns its owner. Rejects with {@link DaemonUnavailableError} (`bus-unreachable`). */
+  /**
+   * Connects, watches the daemon's name and learns its owner. Rejects with
+   * {@link DaemonUnavailableError} (`bus-unreachable`), or {@link NativeModuleMissingError} when
+   * the address is abstract and koffi is missing (the app must act, so it is not hidden in a cause).
+   */
   static async open(opts: BusLinkOptions): Promise<BusLink> {
     let b: BusSocket;
     try {
       b = await BusSocket.connect(opts.address, opts.callTimeout);
     } catch (err) {
+      if (err instanceof NativeModuleMissingError) throw err;
       throw new DaemonUnavailableError('bus-unreachable', `cannot connect to the bus at ${opts.address}: ${errorText(err)}`, { cause: err });
     }
     const link = new BusLink(b, opts);
     link.#start();
     try {
-      const rule = `type='signal',sender='${DBUS_NAME}',path='/org/freedesktop/DBus',interface='${DBUS_NAME}',member='NameOwnerChanged',arg0='${opts.busName}'`;
-      await link.call(busMethod('AddMatch', 's', [rule]), { kind: 'manager' });
-      link.#owner = await link.#getOwner();
+      await link.#owner.start((msg, target) => link.call(msg, target));
     } catch (err) {
       link.close();
       throw err instanceof DaemonUnavailableError ? err : new DaemonUnavailableError('bus-unreachable', `the bus at ${opts.address} refused the SDK: ${errorText(err)}`, { cause: err });
@@ -78,9 +83,7 @@ export class BusLink {
 
   /** Unique name of the daemon's current owner, or `null`. */
   get owner(): string | null {
-    // Kept current synchronously: NameOwnerChanged is handled as it is read, before any later
-    // message in the same chunk (such as the new owner's first Update).
-    return this.#owner;
+    return this.#owner.current;
   }
 
   /** False once the connection ended or was closed. */
@@ -170,29 +173,10 @@ export class BusLink {
     };
     this.#bus.onSignal = (msg) => {
       // Anyone may send us a unicast signal: only the daemon's own are passed on.
-      if (msg.sender !== DBUS_NAME) {
-        const owner = this.#owner;
-        if (owner !== null && msg.sender === owner) this.#opts.events.signal?.(msg);
-        return;
-      }
-      if (msg.member !== 'NameOwnerChanged' || msg.signature !== 'sss') return;
-      const [name, , now] = msg.body as [string, string, string];
-      if (name !== this.#opts.busName) return;
-      const previous = this.#owner;
-      this.#owner = now || null;
-      if (previous !== this.#owner) this.#opts.events.ownerChanged(previous, this.#owner);
+      if (msg.sender === DBUS_NAME) this.#owner.onBusSignal(msg);
+      else if (this.#owner.current !== null && msg.sender === this.#owner.current) this.#opts.events.signal?.(msg);
     };
     this.#bus.onMethodCall = (msg) => msg.type === MessageType.METHOD_CALL && this.#opts.events.methodCall(msg, this);
-  }
-
-  async #getOwner(): Promise<string | null> {
-    try {
-      const reply = await this.call(busMethod('GetNameOwner', 's', [this.#opts.busName]), { kind: 'manager' });
-      return (reply.body[0] as string) || null;
-    } catch (err) {
-      if (err instanceof DaemonUnavailableError && err.reason === 'no-daemon') return null;
-      throw err;
-    }
   }
 
   #translate(err: unknown, target: CallTarget, what: string): NetsessionError {

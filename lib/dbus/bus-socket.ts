@@ -10,8 +10,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
+import { NativeModuleMissingError } from '../errors.js';
+import type { KoffiImporter } from '../native/libc.js';
 import { connectAbstract } from './abstract-socket.js';
-import { socketPathOf } from './address.js';
+import { socketPathsOf } from './address.js';
 import { marshallMessage } from './marshall.js';
 import { DBusError, Message, MessageFlag, MessageType } from './message.js';
 import { authenticate } from './sasl.js';
@@ -19,7 +21,7 @@ import { MalformedMessageError, frameLength, unmarshallMessage } from './unmarsh
 
 export const DBUS_NAME = 'org.freedesktop.DBus';
 export const DBUS_PATH = '/org/freedesktop/DBus';
-export { DEFAULT_SYSTEM_BUS, socketPathOf } from './address.js';
+export { DEFAULT_SYSTEM_BUS, socketPathOf, socketPathsOf } from './address.js';
 
 /** A method call to the bus itself. */
 export function busMethod(member: string, signature = '', body: unknown[] = []): Message {
@@ -57,6 +59,21 @@ function readMachineId(): string {
   return machineId;
 }
 
+/** The first socket of `paths` that opens; only a missing koffi passes to the next one. */
+async function openSocket(paths: readonly string[], importer: KoffiImporter | undefined): Promise<Socket> {
+  let missing: NativeModuleMissingError | undefined;
+  for (const path of paths) {
+    if (!path.startsWith('\0')) return createConnection({ path });
+    try {
+      return await connectAbstract(path.slice(1), importer);
+    } catch (err) {
+      if (!(err instanceof NativeModuleMissingError)) throw err;
+      missing ??= err;
+    }
+  }
+  throw missing!;
+}
+
 /** A connected, authenticated bus connection; see the file comment. */
 export class BusSocket {
   readonly #socket: Socket;
@@ -81,10 +98,13 @@ export class BusSocket {
     this.#socket = socket;
   }
 
-  /** Connects, authenticates and says Hello. Rejects on any failure, or after `timeoutMs`. */
-  static async connect(address: string, timeoutMs: number): Promise<BusSocket> {
-    const path = socketPathOf(address);
-    const socket = path.startsWith('\0') ? await connectAbstract(path.slice(1)) : createConnection({ path });
+  /**
+   * Connects, authenticates and says Hello. Rejects on any failure, or after `timeoutMs`. An
+   * abstract address that needs koffi where it is missing passes to the next address of the
+   * list; {@link NativeModuleMissingError} when none is left. `importer` replaces koffi's import (tests).
+   */
+  static async connect(address: string, timeoutMs: number, importer?: KoffiImporter): Promise<BusSocket> {
+    const socket = await openSocket(socketPathsOf(address), importer);
     await authenticate(socket, timeoutMs);
     const conn = new BusSocket(socket);
     socket.on('data', (c: Buffer) => conn.#onData(c));

@@ -21,7 +21,8 @@ import {
 } from '../protocol.js';
 import { decodeUpdate, EMPTY_INFO, ipv4Info, ipv6Info, mergeUpdate } from '../settings.js';
 import { uplinkPropertiesOfService, type ServiceStatusDict } from '../uplink-props.js';
-import type { ManagerProperties, ServiceInfo, SessionListEntry, SessionRequest, SessionStatistics, TechnologyInfo } from '../transport.js';
+import type { ManagerProperties, ServiceInfo, SessionListEntry, TechnologyInfo } from '../manager-transport.js';
+import type { SessionRequest, SessionStatistics } from '../transport.js';
 import { Variant } from './message.js';
 
 /** A D-Bus variant as the wire module reads and writes it. */

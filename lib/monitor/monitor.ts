@@ -14,7 +14,8 @@ import { getDefaultTransport } from '../default-transport.js';
 import { InvalidOptionError, NetsessionError, ProbeFailedError, TimeoutError } from '../errors.js';
 import type { Bearer } from '../protocol.js';
 import type { Session } from '../session.js';
-import type { ServiceInfo, Transport } from '../transport.js';
+import type { ServiceInfo } from '../manager-transport.js';
+import type { Transport } from '../transport.js';
 import { LossWindow } from './loss-window.js';
 import { monitorConfig, type MonitorConfig, type MonitorUplinksOptions } from './options.js';
 

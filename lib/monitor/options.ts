@@ -4,7 +4,8 @@
 import { isIP } from 'node:net';
 import { InvalidOptionError } from '../errors.js';
 import { isTransport } from '../default-transport.js';
-import type { ServiceInfo, Transport } from '../transport.js';
+import type { ServiceInfo } from '../manager-transport.js';
+import type { Transport } from '../transport.js';
 import { httpProbe, tcpProbe, type UplinkProbe } from './probes.js';
 
 /** Options of {@link monitorUplinks}. */

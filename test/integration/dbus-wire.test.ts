@@ -13,7 +13,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BusSocket, CallTimeoutError, ConnectionClosedError, busMethod, socketPathOf } from '../../lib/dbus/bus-socket.js';
+import { BusSocket, CallTimeoutError, ConnectionClosedError, busMethod, socketPathOf, socketPathsOf } from '../../lib/dbus/bus-socket.js';
+import { NativeModuleMissingError } from '../../lib/errors.js';
 import { marshallMessage } from '../../lib/dbus/marshall.js';
 import { DBusError, Message, MessageType, NameFlag, RequestNameReply, Variant } from '../../lib/dbus/message.js';
 import { createDBusAdapter } from '../../daemon/adapters/dbus/index.js';
@@ -45,6 +46,7 @@ describe('BusSocket on a real dbus-daemon', () => {
     expect(socketPathOf('unix:path=/run/x%20y,guid=abc')).toBe('/run/x y');
     expect(socketPathOf('unix:abstract=/tmp/dbus-1')).toBe('\0/tmp/dbus-1');
     expect(socketPathOf('tcp:host=a,port=1;unix:path=/b')).toBe('/b');
+    expect(socketPathsOf('unix:abstract=a;tcp:host=a,port=1;unix:path=/b')).toEqual(['\0a', '/b']);
     expect(() => socketPathOf('tcp:host=a,port=1')).toThrow(/only unix:path= and unix:abstract=/);
   });
 
@@ -158,6 +160,23 @@ describe('BusSocket on a real dbus-daemon', () => {
       child.kill('SIGTERM');
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('without koffi, passes an abstract address over for the next one of the list, and says what to do when none is left', async () => {
+    const noKoffi = () => Promise.reject(Object.assign(new Error("Cannot find package 'koffi'"), { code: 'ERR_MODULE_NOT_FOUND' }));
+    const abstract = `unix:abstract=/netsession-test/${process.pid}-nobody`;
+    expect(bus.address).toMatch(/^unix:path=/);
+    const a = await BusSocket.connect(`${abstract};${bus.address}`, 5_000, noKoffi);
+    try {
+      expect(a.uniqueName).toMatch(/^:1\./);
+    } finally {
+      a.close();
+    }
+    const err = await BusSocket.connect(abstract, 5_000, noKoffi).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NativeModuleMissingError);
+    expect((err as NativeModuleMissingError).module).toBe('koffi');
+    expect((err as Error).message).toMatch(/install it \(npm install koffi\) or use a unix:path= bus address/);
+    expect((err as Error).message).toContain("Cannot find package 'koffi'");
   });
 
   it('fails clearly for an address nobody listens on', async () => {

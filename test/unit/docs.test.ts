@@ -1,6 +1,7 @@
 /**
  * The SDK's docs stay in step with its code (fastify's errors test, in our terms):
- * every export of lib/index.ts has an entry in docs/sdk.md and every entry there is an export;
+ * every export of each entry point (lib/index.ts, and lib/protocol.ts for `netsession/protocol`)
+ * has an entry in its part of docs/sdk.md and every entry there is an export;
  * every NS_ERR_* code in lib/errors.ts has an anchor in docs/errors.md and every anchor a code.
  */
 import { readFileSync } from 'node:fs';
@@ -11,9 +12,9 @@ import { describe, expect, it } from 'vitest';
 const ROOT = resolve(import.meta.dirname, '../..');
 const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
 
-/** Every name lib/index.ts exports, types included (resolved through `export *`). */
-function exportedNames(): string[] {
-  const entry = join(ROOT, 'lib/index.ts');
+/** Every name an entry point exports, types included (resolved through `export *`). */
+function exportedNames(file: string): string[] {
+  const entry = join(ROOT, file);
   const program = ts.createProgram([entry], {
     module: ts.ModuleKind.NodeNext,
     moduleResolution: ts.ModuleResolutionKind.NodeNext,
@@ -37,15 +38,39 @@ function documentedNames(md: string): string[] {
   return [...names].sort();
 }
 
+/** docs/sdk.md cut where `netsession/protocol`'s section starts: [main entry point, protocol]. */
+function sdkDocParts(): [string, string] {
+  const md = read('docs/sdk.md');
+  const at = md.indexOf('\n## The D-Bus contract: `netsession/protocol`');
+  expect(at).toBeGreaterThan(0);
+  return [md.slice(0, at), md.slice(at)];
+}
+
 describe('docs/sdk.md', () => {
-  it('documents every export of lib/index.ts, and nothing else', () => {
-    const exported = exportedNames();
-    const documented = documentedNames(read('docs/sdk.md'));
+  it('documents every export of lib/index.ts before the protocol section, and nothing else', () => {
+    const exported = exportedNames('lib/index.ts');
+    const documented = documentedNames(sdkDocParts()[0]);
     expect(exported.length).toBeGreaterThan(50);
     expect(exported.filter((n) => !documented.includes(n)), 'exported but not in docs/sdk.md').toEqual([]);
     expect(documented.filter((n) => !exported.includes(n)), 'in docs/sdk.md but not exported').toEqual([]);
     // A whole type-check of lib/: seconds on a loaded machine (the pack test builds beside it).
   }, 60_000);
+
+  it('documents every export of lib/protocol.ts (netsession/protocol) in its section, and nothing else', () => {
+    const exported = exportedNames('lib/protocol.ts');
+    const documented = documentedNames(sdkDocParts()[1]);
+    expect(exported.length).toBeGreaterThan(30);
+    expect(exported.filter((n) => !documented.includes(n)), 'exported but not in docs/sdk.md').toEqual([]);
+    expect(documented.filter((n) => !exported.includes(n)), 'in docs/sdk.md but not exported').toEqual([]);
+  }, 60_000);
+
+  it('package.json exports exactly the two entry points, each with its types', () => {
+    const pkg = JSON.parse(read('package.json')) as { exports: Record<string, { types: string; default: string }> };
+    expect(pkg.exports).toEqual({
+      '.': { types: './dist/lib/index.d.ts', default: './dist/lib/index.js' },
+      './protocol': { types: './dist/lib/protocol.d.ts', default: './dist/lib/protocol.js' },
+    });
+  });
 });
 
 describe('docs/errors.md', () => {

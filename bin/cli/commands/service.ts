@@ -1,5 +1,6 @@
 /** One service: `services SERVICE` (any daemon); `connect`/`disconnect` and `autoconnect` (a daemon in manage mode). */
-import { AlreadyConnectedError, NotConnectedReplyError, servicePath, type ServiceInfo } from '../../../lib/index.js';
+import { AlreadyConnectedError, NotConnectedReplyError, type ServiceInfo } from '../../../lib/index.js';
+import { servicePath } from '../../../lib/protocol.js';
 import { emit, type Context } from '../context.js';
 import { EXIT } from '../errors.js';
 import { formatServiceDetail, serviceLabel } from '../format.js';

@@ -23,7 +23,6 @@
  */
 import { expect, it } from 'vitest';
 import {
-  DEFAULT_BEARERS,
   DaemonUnavailableError,
   InvalidArgumentsError,
   InvalidOptionError,
@@ -37,6 +36,7 @@ import {
   type SessionInfo,
   type SessionOptions,
 } from '../../../lib/index.js';
+import { DEFAULT_BEARERS } from '../../../lib/protocol.js';
 import type { Sandbox } from '../harness/sandbox.js';
 
 /** What the suite needs from a test file, and how its daemon differs from netsessiond. */
