@@ -34,7 +34,7 @@ import { createLinkStats } from './adapters/rtnetlink/link-stats.js';
 import { createCgroupDirectory } from './adapters/system/cgroup-dir.js';
 import { systemClock } from './adapters/system/clock.js';
 import { openFileStore, type FileStore } from './adapters/system/file-store.js';
-import { readCappedFileSync } from './adapters/system/capped-read.js';
+import { readCappedFileSync } from './adapters/files/capped-read.js';
 import { createLogger, isJournalStream } from './adapters/system/logger.js';
 import { createIdentityResolver } from './adapters/system/identity.js';
 import { inRootNetns } from './adapters/system/netns.js';

@@ -7,7 +7,6 @@
  * are `null` where the daemon does not say. Pure.
  */
 import { SERVICE_STATUS_KEYS } from './protocol.js';
-import type { ServiceInfo } from './manager-transport.js';
 
 /** The uplink keys the SDK adds to a session's info. */
 export interface UplinkProperties {
@@ -62,7 +61,10 @@ export function uplinkPropertiesOfService(props: Readonly<Record<string, unknown
 }
 
 /** The uplink properties of the service bound to `iface` (none while the session has no uplink or the service is not listed). */
-export function uplinkPropertiesFor(services: readonly ServiceInfo[], iface: string | null): UplinkProperties {
+export function uplinkPropertiesFor(
+  services: readonly (UplinkProperties & { readonly interface: string | null })[],
+  iface: string | null,
+): UplinkProperties {
   if (iface === null) return NO_UPLINK_PROPERTIES;
   const s = services.find((x) => x.interface === iface);
   if (!s) return NO_UPLINK_PROPERTIES;

@@ -21,7 +21,7 @@ import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger, PolicySource } from '../../ports.js';
 import { DEFAULT_MAX_DIR_FILES, DEFAULT_MAX_FILE_BYTES, DIR_FILES_CAP, overCap } from '../../file-caps.js';
-import { readCappedFile } from '../system/capped-read.js';
+import { readCappedFile } from '../files/capped-read.js';
 
 /** Default for how long a file's change events must be quiet before it is read. */
 export const DEFAULT_SETTLE_MS = 100;

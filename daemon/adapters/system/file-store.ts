@@ -11,7 +11,7 @@ import { access, chmod, constants, mkdir, open, readdir, rename, stat, unlink } 
 import { basename, dirname, join } from 'node:path';
 import type { Store } from '../../ports.js';
 import { DEFAULT_MAX_FILE_BYTES } from '../../file-caps.js';
-import { readCappedFile } from './capped-read.js';
+import { readCappedFile } from '../files/capped-read.js';
 
 /** A key that is not a safe file name. */
 export class StoreKeyError extends Error {

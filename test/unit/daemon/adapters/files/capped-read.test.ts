@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FileRefusedError, readCappedFile, readCappedFileSync } from '../../../../../daemon/adapters/system/capped-read.js';
+import { FileRefusedError, readCappedFile, readCappedFileSync } from '../../../../../daemon/adapters/files/capped-read.js';
 import { createLogger, isJournalStream } from '../../../../../daemon/adapters/system/logger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ns-capped-'));
