@@ -43,7 +43,7 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-function time(e: Engine, rounds: number, step: (i: number) => unknown): number {
+function time(rounds: number, step: (i: number) => unknown): number {
   const t: number[] = [];
   for (let i = 0; i < rounds; i++) {
     const t0 = performance.now();
@@ -63,13 +63,13 @@ export function runCoreBench(sizes = [1_000, 5_000, 10_000, 20_000]): Array<Reco
       e.linkChanged(link(2, 'eth0', 'ethernet', i % 2 === 0));
     }
     e.linkChanged(link(2, 'eth0', 'ethernet', true));
-    const quiet = time(e, 50, (i) => e.linkChanged(link(4, 'wwan0', 'cellular', true, i % 2 ? '198.51.100.18' : '198.51.100.50')));
+    const quiet = time(50, (i) => e.linkChanged(link(4, 'wwan0', 'cellular', true, i % 2 ? '198.51.100.18' : '198.51.100.50')));
     let moved = 0;
-    const failover = time(e, 30, (i) => {
+    const failover = time(30, (i) => {
       const fx = e.linkChanged(link(2, 'eth0', 'ethernet', i % 2 === 1));
       moved = Math.max(moved, fx.updates.length);
     });
-    const tk = time(e, 10, () => e.kernelState());
+    const tk = time(10, () => e.kernelState());
     rows.push({ sessions: n, 'quiet event ms': +quiet.toFixed(3), 'failover ms': +failover.toFixed(3), 'sessions moved': moved, 'kernelState ms': +tk.toFixed(2) });
   }
   return rows;

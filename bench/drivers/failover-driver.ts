@@ -15,7 +15,7 @@
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { createRtNetlink } from 'netlink';
-import { ConnmanClient, v, type Notifier } from '../../test/integration/support/connman-client.js';
+import { ConnmanClient, v } from '../../test/integration/support/connman-client.js';
 import { NlLink, socketInNamespace } from './netns-socket.js';
 
 /** One uplink as the driver needs it. */

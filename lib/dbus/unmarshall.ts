@@ -8,7 +8,7 @@
 import { isUtf8 } from 'node:buffer';
 import { MAX_ARRAY_LENGTH, MAX_MESSAGE_LENGTH } from './marshall.js';
 import { Message, MessageType, Variant, isBusName, isInterfaceName, isMemberName, isObjectPath } from './message.js';
-import { SignatureError, parseSignature, singleType, type TypeNode } from './signature.js';
+import { SignatureError, parseSignature, type TypeNode } from './signature.js';
 
 /** A message that breaks the wire format. `header` is set when only its body is bad (the header could be read). */
 export class MalformedMessageError extends Error {

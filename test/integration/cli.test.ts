@@ -23,7 +23,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cgroup2Mounts } from '../../bin/cli/cgroup.js';
 import { parseArgs } from '../../bin/cli/args.js';
-import { REPO_ROOT } from './harness/daemon.js';
 import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
 import { waitFor } from './harness/exec.js';
 import { createSandbox, requireRoot, type CommandResult, type Sandbox, type SandboxProcess } from './harness/sandbox.js';

@@ -26,7 +26,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INTERFACES } from '../../lib/protocol.js';
 import { dhcpClientPids, startDhcpServer, type DhcpServer } from './harness/dhcp-server.js';
-import { waitFor } from './harness/exec.js';
 import { createSandbox, type Sandbox } from './harness/sandbox.js';
 import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
 import { canRunWith, connected, lowMetric as low, manageView, until } from './support/manage-world.js';

@@ -33,7 +33,6 @@ import {
   type NetsessionError,
   type RequestKey,
   type Session,
-  type SessionInfo,
   type SessionOptions,
 } from '../../../lib/index.js';
 import { DEFAULT_BEARERS } from '../../../lib/protocol.js';
