@@ -5,7 +5,7 @@ import {
   DaemonUnavailableError,
   ExtensionNotSupportedError,
   InvalidOptionError,
-  NetsessionError,
+  type NetsessionError,
   NotConnectedError,
   NotSupportedError,
   ProbeFailedError,

@@ -2,7 +2,7 @@
 // here (the type-only names are held to docs/sdk.md by test/unit/docs.test.ts).
 import { expectAssignable, expectError, expectType } from 'tsd';
 import * as sdk from 'netsession';
-import * as protocol from 'netsession/protocol';
+import type * as protocol from 'netsession/protocol';
 import type { SessionTransport, Transport } from 'netsession';
 
 declare const sdkNames: keyof typeof sdk;

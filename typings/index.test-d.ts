@@ -3,7 +3,7 @@ import {
   FailedError,
   InvalidArgumentsError,
   InvalidOptionError,
-  NetsessionError,
+  type NetsessionError,
   PermissionDeniedError,
   fromDBusError,
   type Bearer,

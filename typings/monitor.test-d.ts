@@ -2,7 +2,7 @@ import { expectError, expectType } from 'tsd';
 import {
   MockTransport,
   monitorUplinks,
-  UplinkMonitor,
+  type UplinkMonitor,
   type Bearer,
   type NetsessionError,
   type ServiceInfo,
@@ -25,7 +25,7 @@ expectType<UplinkMonitor>(
 );
 expectError(monitorUplinks({ target: 'example.org:443', probe: 'icmp' }));
 expectError(monitorUplinks({ target: 'example.org:443', interval: '5s' }));
-expectError(monitorUplinks({ target: 'example.org:443', probe: (session: Session) => true }));
+expectError(monitorUplinks({ target: 'example.org:443', probe: (_session: Session) => true }));
 
 // Events: names and payloads are checked.
 m.on('result', (r) => {

@@ -42,7 +42,7 @@ export function userConnect(rt: ManageRuntime, settings: PersistedSettings, id: 
   userDisconnected.delete(id);
   const prev = settings.services[id];
   const entry = { favorite: true, autoConnect: prev ? prev.autoConnect : true };
-  const changed = !prev || !prev.favorite;
+  const changed = !prev?.favorite;
   return {
     rt: { reasons, userDisconnected },
     settings: changed ? { ...settings, services: { ...settings.services, [id]: entry } } : settings,

@@ -190,12 +190,12 @@ export function decodeSettings(text: string): DecodedSettings {
     warnings.push(`settings file holds ${describe(raw)}, not an object; using defaults`);
     return { state, warnings, usable: false };
   }
-  if (raw['version'] !== SETTINGS_VERSION) {
-    warnings.push(`settings version is ${Object.hasOwn(raw, 'version') ? describe(raw['version']) : 'missing'}, expected ${SETTINGS_VERSION}; reading the keys this version knows`);
+  if (raw.version !== SETTINGS_VERSION) {
+    warnings.push(`settings version is ${Object.hasOwn(raw, 'version') ? describe(raw.version) : 'missing'}, expected ${SETTINGS_VERSION}; reading the keys this version knows`);
   }
   unknownKeys(raw, ['version', 'offlineMode', 'technologies', 'services'], 'settings', warnings);
   if (Object.hasOwn(raw, 'offlineMode')) state.offlineMode = bool(raw, 'offlineMode', false, 'settings', warnings);
-  if (Object.hasOwn(raw, 'technologies')) decodeTechnologies(raw['technologies'], state, warnings);
-  if (Object.hasOwn(raw, 'services')) state.services = decodeServices(raw['services'], warnings);
+  if (Object.hasOwn(raw, 'technologies')) decodeTechnologies(raw.technologies, state, warnings);
+  if (Object.hasOwn(raw, 'services')) state.services = decodeServices(raw.services, warnings);
   return { state, warnings, usable: true };
 }

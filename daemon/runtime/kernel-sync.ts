@@ -156,7 +156,7 @@ export class KernelSync {
       }
       this.#queue = [entry];
       void (async () => {
-        while (this.#queue && this.#queue.length) {
+        while (this.#queue?.length) {
           const next = this.#queue.shift()!;
           if (next.cond) await this.reached(next.cond);
           next.run();

@@ -12,7 +12,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import dbus from 'dbus-next';
+import type dbus from 'dbus-next';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUS_NAME } from '../../lib/protocol.js';
 import { DAEMON_BUNDLE, shebangNodeFlags } from './harness/daemon.js';

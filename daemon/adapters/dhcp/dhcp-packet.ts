@@ -254,7 +254,7 @@ export function decodeDhcp(b: Buffer, ipSource: string): ServerMessage {
     if (overload[0]! & 2) readOptions(b, 44, 108, opts);
   }
   const typeOpt = opts.get(OPT.MESSAGE_TYPE);
-  if (!typeOpt || typeOpt.length !== 1) throw new MalformedPacket('no DHCP message type');
+  if (typeOpt?.length !== 1) throw new MalformedPacket('no DHCP message type');
   const type = typeOpt[0]!;
   if (type !== MessageType.OFFER && type !== MessageType.ACK && type !== MessageType.NAK) throw new MalformedPacket(`message type ${type} is not a server reply`);
   const maskValue = u32(opts.get(OPT.SUBNET_MASK), 'subnet mask');

@@ -91,12 +91,12 @@ function diffTable(table: TableName, have: TableModel, want: TableModel): Op[] {
   for (const c of want.chains.values()) {
     const cur = have.chains.get(c.name);
     if (cur && sameRules(cur, c)) continue;
-    const edit = cur && cur.rules.length ? editChain(table, cur, c) : null;
+    const edit = cur?.rules.length ? editChain(table, cur, c) : null;
     if (edit) {
       ops.push(...edit);
       continue;
     }
-    if (cur && cur.rules.length) ops.push({ op: 'flush-chain', table, chain: c.name });
+    if (cur?.rules.length) ops.push({ op: 'flush-chain', table, chain: c.name });
     appendAll(ops, table, c);
   }
   // 3.

@@ -60,7 +60,7 @@ export function parseSave(text: string): FamilyModel {
       chainOf(table, chain).rules.push({ id: ruleId(spec), spec });
     } else if (BUILTIN.has(chain)) {
       const target = TARGET.exec(spec)?.[1];
-      if (target !== undefined && target.startsWith(CHAIN_PREFIX)) {
+      if (target?.startsWith(CHAIN_PREFIX)) {
         model.tables[table].hooks.push({ chain, target, spec, plain: spec === `-j ${target}` });
       }
     }

@@ -205,7 +205,7 @@ const control = http.createServer(async (req, res) => {
     if (req.method === 'GET' && req.url === '/health') return reply(200, { ok: true });
     reply(404, { error: `no ${req.method} ${req.url}` });
   } catch (e) {
-    reply(400, { error: String(e && e.message ? e.message : e) });
+    reply(400, { error: String(e?.message ? e.message : e) });
   }
 });
 
@@ -225,6 +225,6 @@ async function main() {
 
 process.on('SIGTERM', () => process.exit(0));
 main().catch((e) => {
-  process.stderr.write(`http-server: ${e && e.stack ? e.stack : e}\n`);
+  process.stderr.write(`http-server: ${e?.stack ? e.stack : e}\n`);
   process.exit(1);
 });

@@ -20,7 +20,7 @@ export function patchMatchRuleLeak(bus: MessageBus): void {
   const proto = Object.getPrototypeOf(bus) as Record<PropertyKey, unknown>;
   if (proto[PATCHED]) return;
   type Internals = { _matchRules: Record<string, number>; _connection: { stream: { writable: boolean } }; call(m: DBusMessage): Promise<unknown> };
-  const own = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+  const own = (o: object, k: string) => Object.hasOwn(o, k);
   proto._addMatch = function (this: Internals, match: string) {
     if (own(this._matchRules, match)) {
       this._matchRules[match]! += 1;

@@ -11,7 +11,7 @@ const { Message, Variant, MessageFlag } = dbus;
 const bus = dbus.sessionBus({ busAddress: cfg.address });
 const out = (o) => process.stdout.write(`${JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
 
-bus.on('error', (e) => out({ ev: 'error', message: String((e && e.message) || e) }));
+bus.on('error', (e) => out({ ev: 'error', message: String((e?.message) || e) }));
 
 bus.addMethodHandler((m) => {
   if (m.path !== cfg.notifier || m.interface !== cfg.notificationInterface) return false;

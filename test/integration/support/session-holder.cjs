@@ -32,7 +32,7 @@ function unwrap(v) {
   return v;
 }
 
-bus.on('error', (e) => out({ ev: 'error', message: String((e && e.message) || e) }));
+bus.on('error', (e) => out({ ev: 'error', message: String((e?.message) || e) }));
 
 bus.addMethodHandler((m) => {
   if (m.interface !== cfg.notificationInterface || !m.path) return false;

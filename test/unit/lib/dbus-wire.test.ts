@@ -222,8 +222,8 @@ describe('wire codec: malformed input', () => {
   });
 
   it('bounds nesting: 33 nested arrays and 65 nested variants are refused', () => {
-    expect(() => parseSignature('a'.repeat(33) + 'y')).toThrow(SignatureError);
-    expect(() => parseSignature('('.repeat(33) + 'y' + ')'.repeat(33))).toThrow(/nested structs/);
+    expect(() => parseSignature(`${'a'.repeat(33)}y`)).toThrow(SignatureError);
+    expect(() => parseSignature(`${'('.repeat(33)}y${')'.repeat(33)}`)).toThrow(/nested structs/);
     expect(() => parseSignature('{sv}')).toThrow(/outside an array/);
     expect(() => parseSignature('a{vs}')).toThrow(/basic type/);
     expect(() => parseSignature('()')).toThrow(/empty struct/);

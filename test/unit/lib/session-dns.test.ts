@@ -15,7 +15,7 @@ import dgram from 'node:dgram';
 import dns from 'node:dns';
 import { once } from 'node:events';
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MockTransport, createSession, type MockUplink } from '../../../lib/index.js';
 import { startFakeDns, type FakeDnsServer } from '../../fakes/dns-server.js';

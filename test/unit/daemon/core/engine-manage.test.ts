@@ -134,7 +134,7 @@ describe('manage mode: provisioning', () => {
 describe('manage mode: DHCP leases', () => {
   it('plans a static link\'s default route with its address once carrier is back, and keeps it ranked behind a connected one', () => {
     const e = engine();
-    e.loadProvisioning('a.config', STATIC_A + '[service_b]\nType = ethernet\nDeviceName = eth-b\nIPv4 = 198.51.100.18/255.255.255.248/198.51.100.17\n');
+    e.loadProvisioning('a.config', `${STATIC_A}[service_b]\nType = ethernet\nDeviceName = eth-b\nIPv4 = 198.51.100.18/255.255.255.248/198.51.100.17\n`);
     e.linkChanged(configured(11, 'eth-a', 'ethernet', '198.51.100.10', '198.51.100.9'));
     e.linkChanged(bare(12, 'eth-b', 'ethernet'));
     const d = e.managePlan().defaults;

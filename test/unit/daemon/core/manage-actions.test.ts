@@ -21,12 +21,12 @@ describe('user actions', () => {
   it('Connect sets reason user, Favorite, and AutoConnect for a new entry', () => {
     const { rt, settings } = userConnect(emptyRuntime(), defaultSettings(), 'eth');
     expect(rt.reasons.get('eth')).toBe('user');
-    expect(settings.services['eth']).toEqual({ favorite: true, autoConnect: true });
+    expect(settings.services.eth).toEqual({ favorite: true, autoConnect: true });
   });
 
   it('Connect keeps an explicit AutoConnect=false', () => {
     const base = { ...defaultSettings(), services: { eth: { favorite: false, autoConnect: false } } };
-    expect(userConnect(emptyRuntime(), base, 'eth').settings.services['eth']).toEqual({ favorite: true, autoConnect: false });
+    expect(userConnect(emptyRuntime(), base, 'eth').settings.services.eth).toEqual({ favorite: true, autoConnect: false });
   });
 
   it('Connect on a favorite returns the same settings object (nothing to persist)', () => {

@@ -15,8 +15,8 @@ function sample(): PersistedSettings {
   const s = defaultSettings();
   s.offlineMode = true;
   s.technologies.wifi.powered = false;
-  s.services['wifi_0011aabbccdd_wlan0'] = { favorite: true, autoConnect: false };
-  s.services['ethernet_0200c633640a_cable'] = { favorite: true, autoConnect: true };
+  s.services.wifi_0011aabbccdd_wlan0 = { favorite: true, autoConnect: false };
+  s.services.ethernet_0200c633640a_cable = { favorite: true, autoConnect: true };
   return s;
 }
 
@@ -41,7 +41,7 @@ describe('persisted settings codec', () => {
   it('writes only the known fields', () => {
     const s = sample() as PersistedSettings & { extra?: number };
     s.extra = 1;
-    (s.services['wifi_0011aabbccdd_wlan0'] as unknown as Record<string, unknown>)['password'] = 'x';
+    (s.services.wifi_0011aabbccdd_wlan0 as unknown as Record<string, unknown>).password = 'x';
     const text = encodeSettings(s);
     expect(text).not.toContain('extra');
     expect(text).not.toContain('password');

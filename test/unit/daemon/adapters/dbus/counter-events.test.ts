@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { marshallMessage } from '../../../../../lib/dbus/marshall.js';
-import { MessageFlag, Variant } from '../../../../../lib/dbus/message.js';
+import { MessageFlag, type Variant } from '../../../../../lib/dbus/message.js';
 import { unmarshallMessage } from '../../../../../lib/dbus/unmarshall.js';
 import { INTERFACES } from '../../../../../lib/protocol.js';
 import { createBusEvents } from '../../../../../daemon/adapters/dbus/events.js';

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { marshallMessage } from '../../../../../lib/dbus/marshall.js';
-import { MessageType, Variant } from '../../../../../lib/dbus/message.js';
+import { MessageType, type Variant } from '../../../../../lib/dbus/message.js';
 import { unmarshallMessage } from '../../../../../lib/dbus/unmarshall.js';
 import { NETSESSION_INTERFACE, STATISTICS_KEYS } from '../../../../../lib/protocol.js';
 import type { DaemonApi, BusCaller } from '../../../../../daemon/api.js';

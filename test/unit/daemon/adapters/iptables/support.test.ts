@@ -66,7 +66,7 @@ describe('NFACCT object names', () => {
 
 describe('NFACCT over netlink: message codec', () => {
   it('a request naming one object: nfgenmsg, then NFACCT_NAME NUL-terminated and padded to 4 bytes', () => {
-    expect(encodeNameRequest('ns-tx-s1').toString('hex')).toBe('00000000' + '0d000100' + Buffer.from('ns-tx-s1\0').toString('hex') + '000000');
+    expect(encodeNameRequest('ns-tx-s1').toString('hex')).toBe(`000000000d000100${Buffer.from('ns-tx-s1\0').toString('hex')}000000`);
     expect(() => encodeNameRequest('x'.repeat(32))).toThrow(/longer than 31 bytes/);
     expect(['ns-tx-s1', 'x'.repeat(31), 'x'.repeat(32), '', 'a\0b'].map(validNfacctName)).toEqual([true, true, false, false, false]);
   });

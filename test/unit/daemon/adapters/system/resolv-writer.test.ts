@@ -55,7 +55,7 @@ describe('formatResolvConf', () => {
 
   it('skips entries that are not addresses or domain names, so nothing can inject lines', () => {
     const text = formatResolvConf([
-      svc('eth0', ['198.51.100.1\nnameserver 6.6.6.6', 'dns.example', '', '999.1.1.1', 'fe80::1%bad name', '198.51.100.2'], ['ok.example', 'evil\noptions debug', 'a..b', '-x.example', 'x'.repeat(64) + '.example']),
+      svc('eth0', ['198.51.100.1\nnameserver 6.6.6.6', 'dns.example', '', '999.1.1.1', 'fe80::1%bad name', '198.51.100.2'], ['ok.example', 'evil\noptions debug', 'a..b', '-x.example', `${'x'.repeat(64)}.example`]),
       svc('bad\nif', ['fe80::9']),
     ]);
     expect(text).toBe([HEADER, 'nameserver 198.51.100.2', 'search ok.example', ''].join('\n'));
