@@ -131,7 +131,10 @@ async function createMany(client: ConnmanClient, count: number, prefix: string, 
 
 async function waitKernelSessions(sb: Sandbox, want: number, timeoutMs: number): Promise<number> {
   let seen = -2;
-  await waitFor(`${want} sessions in the kernel`, async () => ((seen = await kernelSessions(sb)) === want ? true : undefined), { timeoutMs, intervalMs: 100 });
+  await waitFor(`${want} sessions in the kernel`, async () => {
+    seen = await kernelSessions(sb);
+    return seen === want ? true : undefined;
+  }, { timeoutMs, intervalMs: 100 });
   return seen;
 }
 

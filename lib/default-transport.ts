@@ -28,7 +28,8 @@ export function isTransport(t: unknown): t is Transport {
  */
 export function getDefaultTransport(): Transport {
   const holder = globalThis as Holder;
-  return (holder[GLOBAL_KEY] ??= new DBusTransport());
+  holder[GLOBAL_KEY] ??= new DBusTransport();
+  return holder[GLOBAL_KEY];
 }
 
 /**

@@ -79,7 +79,10 @@ export class Restorer {
       this.#over = true;
       return;
     }
-    if (this.#pokedWhileRunning) return this.#run();
+    if (this.#pokedWhileRunning) {
+      this.#run();
+      return;
+    }
     const delay = retryDelay(this.#failures++, this.#maxDelay);
     // The session keeps the process alive while it waits for the daemon, as a live one does.
     this.#timer = setTimeout(() => this.#run(), delay);

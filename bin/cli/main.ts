@@ -63,7 +63,7 @@ export interface MainDeps {
 
 /** Runs netsessionctl with `argv` (without node and the script); resolves with the exit code. */
 export async function main(argv: readonly string[], io: Output, deps: MainDeps = {}): Promise<number> {
-  let inv;
+  let inv: ReturnType<typeof parseArgs>;
   try {
     inv = parseArgs(argv);
   } catch (err) {

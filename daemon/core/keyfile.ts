@@ -54,37 +54,35 @@ export function readKeyFile(text: string, syntax: KeyFileSyntax, fail: (line: nu
   const names = new Set<string>();
   let current: KeyFileGroup | null = null;
   let counted = 0;
-  text
-    .replace(/^\uFEFF/, '')
-    .split(/\r?\n/)
-    .forEach((rawLine, i) => {
-      const line = i + 1;
-      const trimmed = rawLine.trim();
-      if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith(';')) return;
-      if (trimmed.startsWith('[')) {
-        const m = /^\[([^[\]]*)\]$/.exec(trimmed)?.[1];
-        const name = syntax.trimGroupName ? m?.trim() : m;
-        if (name === undefined) return fail(line, `malformed group header '${quote(trimmed)}' (expected ${syntax.headerHint})`);
-        const bad = syntax.checkGroup(name);
-        if (bad) return fail(line, bad);
-        if (names.has(name)) return fail(line, `group [${name}] appears twice in this file`);
-        if (cap && syntax.countsGroup?.(name) !== false && ++counted > cap.max) return fail(line, cap.detail);
-        names.add(name);
-        current = { name, line, values: new Map() };
-        groups.push(current);
-        return;
-      }
-      const eq = trimmed.indexOf('=');
-      if (eq < 0) return fail(line, `malformed line '${quote(trimmed)}' (expected ${syntax.lineHint}, [group] or a # comment)`);
-      const key = trimmed.slice(0, eq).trim();
-      const value = trimmed.slice(eq + 1).trim();
-      if (key === '') return fail(line, 'missing key before =');
-      const group: KeyFileGroup | null = current;
-      if (group === null) return fail(line, `key '${quote(key)}' appears before any ${syntax.groupWord} header`);
-      const bad = syntax.checkKey(group.name, key, value);
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  for (const [i, rawLine] of lines.entries()) {
+    const line = i + 1;
+    const trimmed = rawLine.trim();
+    if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith(';')) continue;
+    if (trimmed.startsWith('[')) {
+      const m = /^\[([^[\]]*)\]$/.exec(trimmed)?.[1];
+      const name = syntax.trimGroupName ? m?.trim() : m;
+      if (name === undefined) return fail(line, `malformed group header '${quote(trimmed)}' (expected ${syntax.headerHint})`);
+      const bad = syntax.checkGroup(name);
       if (bad) return fail(line, bad);
-      if (group.values.has(key)) return fail(line, `duplicate key '${key}' in group [${group.name}]`);
-      group.values.set(key, { value, line });
-    });
+      if (names.has(name)) return fail(line, `group [${name}] appears twice in this file`);
+      if (cap && syntax.countsGroup?.(name) !== false && ++counted > cap.max) return fail(line, cap.detail);
+      names.add(name);
+      current = { name, line, values: new Map() };
+      groups.push(current);
+      continue;
+    }
+    const eq = trimmed.indexOf('=');
+    if (eq < 0) return fail(line, `malformed line '${quote(trimmed)}' (expected ${syntax.lineHint}, [group] or a # comment)`);
+    const key = trimmed.slice(0, eq).trim();
+    const value = trimmed.slice(eq + 1).trim();
+    if (key === '') return fail(line, 'missing key before =');
+    const group: KeyFileGroup | null = current;
+    if (group === null) return fail(line, `key '${quote(key)}' appears before any ${syntax.groupWord} header`);
+    const bad = syntax.checkKey(group.name, key, value);
+    if (bad) return fail(line, bad);
+    if (group.values.has(key)) return fail(line, `duplicate key '${key}' in group [${group.name}]`);
+    group.values.set(key, { value, line });
+  }
   return groups;
 }

@@ -76,7 +76,10 @@ export class SessionTable {
   add(s: Session): void {
     this.#sessions.set(s.path, s);
     let set = this.#byOwner.get(s.owner);
-    if (!set) this.#byOwner.set(s.owner, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.#byOwner.set(s.owner, set);
+    }
     set.add(s);
     this.#countByUid.set(s.identity.uid, this.countOfUid(s.identity.uid) + 1);
   }
@@ -166,7 +169,10 @@ export class SessionTable {
         s.serviceId = next;
         const old = s.sentService ?? part;
         let changes = deltas.get(old);
-        if (!changes) deltas.set(old, (changes = new Map(serviceDelta(old, part))));
+        if (!changes) {
+          changes = new Map(serviceDelta(old, part));
+          deltas.set(old, changes);
+        }
         s.sentService = part;
         if (changes.size > 0) fx.updates.push({ path: s.path, owner: s.owner, notifier: s.notifier, changes });
       }

@@ -43,7 +43,8 @@ export class EffectsCarrier {
 
   constructor(deps: RuntimeDeps, managerProperties: () => PropDict) {
     this.d = deps;
-    const engine = (this.engine = deps.engine);
+    this.engine = deps.engine;
+    const engine = deps.engine;
     this.kernel = new KernelSync({
       ...(deps.routing ? { routing: deps.routing } : {}),
       ...(deps.firewall ? { firewall: deps.firewall } : {}),
@@ -141,7 +142,7 @@ export class EffectsCarrier {
     for (const { path } of updates) {
       // A destroyed session's last Update waits for nothing (and looking it up would throw).
       if (destroyed.includes(path)) continue;
-      let s;
+      let s: ReturnType<typeof this.engine.session>;
       try {
         s = this.engine.session(path);
       } catch {

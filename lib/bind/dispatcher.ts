@@ -76,7 +76,7 @@ function sessionConnector(session: BindableSession, options: SessionDispatcherOp
   // The family goes to Node's lookup, so a hostname resolves to an address the bound socket can reach.
   const byFamily = { 4: buildConnector({ ...base, family: 4 }), 6: buildConnector({ ...base, family: 6 }) };
   return (opts, callback) => {
-    let binding;
+    let binding: ReturnType<typeof socketOptionsOf>;
     try {
       binding = socketOptionsOf(session.settings, { host: opts.hostname });
     } catch (err) {

@@ -46,7 +46,10 @@ function resolveBoth(resolver: dns.Resolver, hostname: string, family: number, d
     if (f === 4) resolver.resolve4(hostname, cb);
     else resolver.resolve6(hostname, cb);
   };
-  if (family === 4 || family === 6) return ask(family, done);
+  if (family === 4 || family === 6) {
+    ask(family, done);
+    return;
+  }
   ask(4, (err4, list4) => {
     if (list4.length > 0) return done(null, list4);
     ask(6, (err6, list6) => done(list6.length > 0 ? null : (err4 ?? err6), list6));

@@ -326,8 +326,14 @@ export class BusSocket {
   /** org.freedesktop.DBus.Peer on every path; UnknownMethod for anything else nobody claimed. */
   #fallback(msg: Message): void {
     if (msg.interface === 'org.freedesktop.DBus.Peer' || msg.interface === '') {
-      if (msg.member === 'Ping' && msg.signature === '') return this.#reply(msg, Message.newMethodReturn(msg));
-      if (msg.member === 'GetMachineId' && msg.signature === '') return this.#reply(msg, Message.newMethodReturn(msg, 's', [readMachineId()]));
+      if (msg.member === 'Ping' && msg.signature === '') {
+        this.#reply(msg, Message.newMethodReturn(msg));
+        return;
+      }
+      if (msg.member === 'GetMachineId' && msg.signature === '') {
+        this.#reply(msg, Message.newMethodReturn(msg, 's', [readMachineId()]));
+        return;
+      }
     }
     this.#replyError(msg, 'org.freedesktop.DBus.Error.UnknownMethod', `Method '${msg.member}' on interface '${msg.interface || '(none)'}' does not exist`);
   }

@@ -7,7 +7,7 @@
  * Symlinks to regular files are followed: operators link policy files from elsewhere.
  */
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { DEFAULT_MAX_FILE_BYTES, FILE_SIZE_CAP, overCap } from '../../file-caps.js';
 
 /** A file that exists but may not be read (not a regular file, too big, not UTF-8 text). */
@@ -68,7 +68,7 @@ function collect(readChunk: (buf: Buffer) => number, maxBytes: number): Buffer {
  *   errors (EACCES, ELOOP, EISDIR …) as thrown by the system.
  */
 export async function readCappedFile(path: string, maxBytes = DEFAULT_MAX_FILE_BYTES): Promise<string | null> {
-  let fh;
+  let fh: FileHandle;
   try {
     fh = await open(path, FLAGS);
   } catch (e) {
