@@ -225,7 +225,7 @@ export async function stagePackages({ daemonMetafile } = {}) {
       exports,
       main: exports['.'].require.default,
       types: exports['.'].import.types,
-      files: [...new Set(sdkFiles.map(([, to]) => to))],
+      files: ['CHANGELOG.md', ...new Set(sdkFiles.map(([, to]) => to))],
       ...dependencyFields(pkg, externalPackages(sdkMeta)),
     },
     netsessiond: {
@@ -235,7 +235,7 @@ export async function stagePackages({ daemonMetafile } = {}) {
       type: 'module',
       bin: PACKAGES.netsessiond.bin,
       man: PACKAGES.netsessiond.man,
-      files: [...new Set(PACKAGES.netsessiond.files.map(([, to]) => to))],
+      files: ['CHANGELOG.md', ...new Set(PACKAGES.netsessiond.files.map(([, to]) => to))],
       ...dependencyFields(pkg, [...externalPackages(daemonMeta), ...externalPackages(cliMeta)], { netsession: pkg.version }),
     },
   };
