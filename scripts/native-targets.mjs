@@ -16,8 +16,9 @@
 // A check that cannot run here prints why. Exit 1 if any check that ran failed.
 //
 //   node scripts/native-targets.mjs [--json]     check
-//   node scripts/native-targets.mjs --prepare    (root) sysroots: dpkg foreign architectures,
-//                                                apt-get download, dpkg-deb -x; no install
+//   node scripts/native-targets.mjs --prepare [--force]
+//                                    (root) sysroots: dpkg foreign architectures, apt-get
+//                                    download, dpkg-deb -x; nothing is installed on this system
 // Sysroots live in $NETSESSION_SYSROOTS (default /var/tmp/netsession-sysroots).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -172,6 +173,10 @@ function prepare() {
   for (const d of missing) execFileSync('dpkg', ['--add-architecture', d], { stdio: 'inherit' });
   if (missing.length) execFileSync('apt-get', ['update', '-q'], { stdio: 'inherit' });
   for (const deb of debs) {
+    if (existsSync(join(SYSROOTS, deb, 'usr/bin/node')) && !process.argv.includes('--force')) {
+      console.log(`sysroot ${join(SYSROOTS, deb)}: already there (--force to make it again)`);
+      continue;
+    }
     const lines = execFileSync('apt-cache', ['depends', '--recurse', '--no-recommends', '--no-suggests', '--no-conflicts', '--no-breaks', '--no-replaces', '--no-enhances', `nodejs:${deb}`, `musl:${deb}`], { encoding: 'utf8' }).split('\n');
     const names = new Set(lines.filter((l) => /^[a-z0-9]/.test(l)));
     // Foreign-arch packages, and the architecture-independent ones (Node's externalised JS builtins).
