@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run pack [-- --out DIR] [-- --no-build]`: builds, stages (scripts/packages.mjs) and packs
 // both published packages, netsession-VERSION.tgz and netsessiond-VERSION.tgz, into DIR
-// (default: the current directory). Prints one JSON line: { name: tarball path }.
+// (default: dist/tarballs). Prints one JSON line: { name: tarball path }.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -24,7 +24,7 @@ export function packStaged(dirs, outDir) {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   const outAt = args.indexOf('--out');
-  const outDir = resolve(outAt >= 0 ? args[outAt + 1] : '.');
+  const outDir = outAt >= 0 ? resolve(args[outAt + 1]) : join(ROOT, 'dist/tarballs');
   if (!args.includes('--no-build')) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 2, 2] });
   const { dirs } = args.includes('--no-build') ? await stagePackages() : { dirs: { netsession: join(ROOT, 'dist/packages/netsession'), netsessiond: join(ROOT, 'dist/packages/netsessiond') } };
   console.log(JSON.stringify(packStaged(dirs, outDir)));
