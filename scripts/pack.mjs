@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stagePackages } from './packages.mjs';
+import { PACKAGES, STAGE, stagePackages } from './packages.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -25,7 +25,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   const outAt = args.indexOf('--out');
   const outDir = outAt >= 0 ? resolve(args[outAt + 1]) : join(ROOT, 'dist/tarballs');
-  if (!args.includes('--no-build')) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 2, 2] });
-  const { dirs } = args.includes('--no-build') ? await stagePackages() : { dirs: { netsession: join(ROOT, 'dist/packages/netsession'), netsessiond: join(ROOT, 'dist/packages/netsessiond') } };
+  // `npm run build` stages both packages; --no-build stages again from the dist/ already built.
+  if (args.includes('--no-build')) await stagePackages();
+  else execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 2, 2] });
+  const dirs = Object.fromEntries(Object.keys(PACKAGES).map((name) => [name, join(STAGE, name)]));
   console.log(JSON.stringify(packStaged(dirs, outDir)));
 }
