@@ -4,9 +4,11 @@
 # service in the root namespace (policy-rc.d answers 101 during the install). `connman` is
 # installed only for connmanctl (compatibility tests); its daemon must never run outside a
 # test namespace, which the check at the end enforces. man-db and groff-base render the man
-# pages in their test; bash and zsh load the shell completion in theirs.
+# pages in their test; bash and zsh load the shell completion in theirs. binutils (readelf),
+# musl and qemu-user check the native addon's builds for other targets
+# (scripts/native-targets.mjs).
 set -euo pipefail
-PKGS="iproute2 dbus nftables iptables nfacct procps util-linux connman udhcpc dnsmasq-base ethtool curl busybox man-db groff-base bash zsh systemd strace"
+PKGS="iproute2 dbus nftables iptables nfacct procps util-linux connman udhcpc dnsmasq-base ethtool curl busybox man-db groff-base bash zsh systemd strace binutils musl qemu-user"
 missing=$(for p in $PKGS; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"; done)
 check_no_root_connmand() {
   # A connmand in the root namespace would take over this machine's network. If the install

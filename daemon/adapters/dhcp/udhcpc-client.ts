@@ -18,7 +18,7 @@ import { HookRecordSplitter, LeaseTracker } from './hook-records.js';
 /**
  * The hook shipped next to this module. tsc does not copy it into dist/, so a built daemon
  * (dist/daemon/adapters/dhcp/) falls back to the source copy in the package
- * (daemon/adapters/dhcp/udhcpc-hook.sh, which package.json `files` must list).
+ * (daemon/adapters/dhcp/udhcpc-hook.sh, which scripts/packages.mjs ships in the netsessiond package).
  */
 export const UDHCPC_HOOK = ((): string => {
   const sibling = fileURLToPath(new URL('./udhcpc-hook.sh', import.meta.url));

@@ -1,88 +1,173 @@
 /**
- * What `npm pack` puts in the tarball (prepack builds first, so this is what would be
- * published): the licence, the changelog, the man pages and the shell completion are in; no
- * source map points at a source that is not shipped; the registry fields people and tools look
- * for are set; publint has nothing to say.
+ * What `npm run pack` publishes (scripts/pack.mjs: build, stage both packages from the root
+ * manifest, `npm pack` each): the SDK tarball holds only the SDK (ESM and CommonJS builds, their
+ * types), the daemon tarball the daemon, CLI, man pages, completion, unit and policy; both carry
+ * the licence and changelog; no source map points at a source that is not shipped; publint
+ * (both) and attw (the SDK) have nothing to say. Installing them is
+ * test/integration/pack-install.test.ts.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '../../..');
+const STAGE = join(ROOT, 'dist/packages');
+const NAMES = ['netsession', 'netsessiond'] as const;
+type Name = (typeof NAMES)[number];
 
-interface PackResult {
-  files: Array<{ path: string }>;
+interface Manifest {
+  name: string;
+  version: string;
+  scripts?: Record<string, string>;
+  dependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+  bin?: Record<string, string>;
+  man?: string[];
+  exports?: Record<string, unknown>;
+  [key: string]: unknown;
 }
 
-let files: string[];
+let out: string;
+let tarballs: Record<Name, string>;
+const files = {} as Record<Name, string[]>;
+const manifests = {} as Record<Name, Manifest>;
+const rootPkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Manifest;
 
-describe('npm pack', () => {
+describe('npm run pack', () => {
   beforeAll(() => {
-    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--loglevel=error'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-    // prepack's build output comes first on stdout; the JSON array is the last thing printed.
-    const json = out.slice(out.lastIndexOf('\n[') + 1);
-    files = (JSON.parse(json) as PackResult[])[0]!.files.map((f) => f.path);
-  }, 180_000);
+    out = mkdtempSync(join(tmpdir(), 'netsession-pack-'));
+    const stdout = execFileSync('node', ['scripts/pack.mjs', '--out', out], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    tarballs = JSON.parse(stdout.trim().split('\n').pop()!) as Record<Name, string>;
+    for (const name of NAMES) {
+      files[name] = execFileSync('tar', ['-tzf', tarballs[name]], { encoding: 'utf8' })
+        .split('\n')
+        .filter((l) => l !== '' && !l.endsWith('/'))
+        .map((l) => l.replace(/^package\//, ''));
+      manifests[name] = JSON.parse(execFileSync('tar', ['-xzOf', tarballs[name], 'package/package.json'], { encoding: 'utf8' })) as Manifest;
+    }
+  }, 240_000);
 
-  it('ships LICENSE, CHANGELOG.md, README.md and the built SDK, daemon and CLI', () => {
-    for (const f of ['LICENSE', 'CHANGELOG.md', 'README.md', 'package.json', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/netsessiond.cjs', 'dist/udhcpc-hook.sh', 'dist/bin/netsessionctl.js']) expect(files, f).toContain(f);
+  afterAll(() => {
+    if (out) rmSync(out, { recursive: true, force: true });
   });
 
-  it('ships the daemon as one bundled file, not the per-module tsc output', () => {
-    expect(files.filter((f) => f.startsWith('dist/daemon/'))).toEqual([]);
-    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
-    expect(posix.normalize(pkg.bin.netsessiond!)).toBe('dist/netsessiond.cjs');
+  it('packs netsession and netsessiond at the root version; the root manifest itself is private', () => {
+    expect(rootPkg.private).toBe(true);
+    for (const name of NAMES) {
+      expect(manifests[name].name).toBe(name);
+      expect(manifests[name].version).toBe(rootPkg.version);
+      expect(posix.basename(tarballs[name])).toBe(`${name}-${rootPkg.version}.tgz`);
+    }
   });
 
-  it('ships the bash and zsh completion', () => {
-    expect(files).toEqual(expect.arrayContaining(['bin/completions/netsessionctl.bash', 'bin/completions/_netsessionctl']));
+  it('the SDK tarball holds the ESM and CommonJS builds with their types, and nothing of the daemon', () => {
+    const f = files.netsession;
+    for (const want of ['LICENSE', 'CHANGELOG.md', 'README.md', 'package.json', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/package.json']) expect(f, want).toContain(want);
+    expect(f.filter((p) => /^dist\/(daemon|bin|man|cli)\/|netsessiond|udhcpc|completions|\.service$|\.conf$/.test(p))).toEqual([]);
   });
 
-  it('ships the man pages and names them in package.json `man` (npm installs them with a global install)', () => {
-    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { man: string[] };
-    expect(pkg.man.map((m) => posix.normalize(m))).toEqual(['dist/man/netsessiond.8', 'dist/man/netsessionctl.1', 'dist/man/netsessiond.conf.5']);
-    for (const m of pkg.man) expect(files, m).toContain(posix.normalize(m));
+  it('the SDK has no install script, no native dependency, koffi only as an optional peer', () => {
+    const m = manifests.netsession;
+    expect(m.scripts ?? {}).toEqual({});
+    expect(Object.keys(m.dependencies ?? {})).toEqual(['undici']);
+    expect(m.peerDependencies).toEqual({ koffi: rootPkg.dependencies!.koffi });
+    expect(m.peerDependenciesMeta).toEqual({ koffi: { optional: true } });
+    expect(files.netsession.filter((p) => p.endsWith('.node') || p.endsWith('binding.gyp'))).toEqual([]);
+  });
+
+  it("the SDK's exports give `import` the ESM build and `require` the CommonJS one, for every root export", () => {
+    const exp = manifests.netsession.exports!;
+    expect(Object.keys(exp)).toEqual(Object.keys(rootPkg.exports!));
+    expect(exp['.']).toEqual({
+      import: { types: './dist/lib/index.d.ts', default: './dist/lib/index.js' },
+      require: { types: './dist/cjs/index.d.ts', default: './dist/cjs/index.js' },
+    });
+    expect(JSON.parse(execFileSync('tar', ['-xzOf', tarballs.netsession, 'package/dist/cjs/package.json'], { encoding: 'utf8' }))).toEqual({ type: 'commonjs' });
+  });
+
+  it('the daemon tarball holds the bundle, the CLI, man pages, completion, unit and D-Bus policy, and takes the SDK from netsession', () => {
+    const f = files.netsessiond;
+    for (const want of ['LICENSE', 'CHANGELOG.md', 'README.md', 'dist/netsessiond.cjs', 'dist/udhcpc-hook.sh', 'dist/bin/netsessionctl.js', 'bin/completions/netsessionctl.bash', 'bin/completions/_netsessionctl', 'daemon/netsessiond.service', 'daemon/netsession-dbus.conf']) expect(f, want).toContain(want);
+    // The daemon ships as one bundled file, not the per-module tsc output; the CLI imports the SDK package.
+    expect(f.filter((p) => /^dist\/(daemon|lib|cjs)\//.test(p))).toEqual([]);
+    const cli = execFileSync('tar', ['-xzOf', tarballs.netsessiond, 'package/dist/bin/netsessionctl.js'], { encoding: 'utf8' });
+    expect(cli).toMatch(/from\s*"netsession"/);
+    const m = manifests.netsessiond;
+    expect(m.dependencies?.netsession).toBe(rootPkg.version);
+    expect(m.dependencies?.koffi).toBe(rootPkg.dependencies!.koffi);
+    expect(m.scripts ?? {}).toEqual({});
+    expect(m.bin).toEqual({ netsessiond: 'dist/netsessiond.cjs', netsessionctl: 'dist/bin/netsessionctl.js' });
+  });
+
+  it('names the man pages in `man` (npm installs them with a global install) and ships them', () => {
+    const man = manifests.netsessiond.man!;
+    expect(man.map((m) => posix.normalize(m))).toEqual(['dist/man/netsessiond.8', 'dist/man/netsessionctl.1', 'dist/man/netsessiond.conf.5']);
+    for (const m of man) expect(files.netsessiond, m).toContain(posix.normalize(m));
   });
 
   it('has no source map without the source it points at', () => {
-    const shipped = new Set(files);
     const dead: string[] = [];
-    for (const map of files.filter((f) => f.endsWith('.map'))) {
-      const { sources, sourceRoot = '' } = JSON.parse(readFileSync(join(ROOT, map), 'utf8')) as { sources: string[]; sourceRoot?: string };
-      for (const s of sources) {
-        const target = posix.normalize(posix.join(posix.dirname(map), sourceRoot, s));
-        if (!shipped.has(target)) dead.push(`${map} -> ${target}`);
+    for (const name of NAMES) {
+      const shipped = new Set(files[name]);
+      for (const map of files[name].filter((f) => f.endsWith('.map'))) {
+        const { sources, sourceRoot = '' } = JSON.parse(readFileSync(join(STAGE, name, map), 'utf8')) as { sources: string[]; sourceRoot?: string };
+        for (const s of sources) {
+          const target = posix.normalize(posix.join(posix.dirname(map), sourceRoot, s));
+          if (!shipped.has(target)) dead.push(`${name}: ${map} -> ${target}`);
+        }
       }
     }
     expect(dead).toEqual([]);
   });
 
   it('has no test, bench or tooling files', () => {
-    expect(files.filter((f) => /^(test|bench|scripts|typings|node_modules)\//.test(f) || f.endsWith('.tsbuildinfo'))).toEqual([]);
+    for (const name of NAMES) expect(files[name].filter((f) => /^(test|bench|scripts|typings|node_modules)\//.test(f) || f.endsWith('.tsbuildinfo'))).toEqual([]);
   });
 
-  it('publint (strict) finds nothing to fix', async () => {
-    // Packs with --ignore-scripts: dist/ is the one the prepack build above made.
-    const { messages, pkg } = await publint({ pkgDir: ROOT, strict: true, pack: 'npm' });
+  it.each(NAMES)('publint (strict) finds nothing to fix in %s', async (name) => {
+    const { messages, pkg } = await publint({ pkgDir: join(STAGE, name), strict: true, pack: 'npm' });
     expect(messages.map((m) => `${m.type}: ${formatMessage(m, pkg) ?? m.code}`)).toEqual([]);
   }, 120_000);
 
-  it('package.json has repository, bugs, homepage, keywords, os and a licence matching LICENSE', () => {
-    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
-    expect(pkg.repository).toEqual({ type: 'git', url: 'git+https://github.com/netsession/netsession.git' });
-    expect(pkg.bugs).toEqual({ url: 'https://github.com/netsession/netsession/issues' });
-    expect(pkg.homepage).toMatch(/^https:\/\/github\.com\/netsession\/netsession/);
-    expect((pkg.keywords as string[]).length).toBeGreaterThan(3);
-    expect(pkg.os).toEqual(['linux']);
-    expect(pkg.license).toBe('MIT');
+  it('attw (strict profile) finds no problem in the SDK tarball: node10, node16 from CJS and ESM, bundler', () => {
+    const r = spawnSync(join(ROOT, 'node_modules/.bin/attw'), [tarballs.netsession, '--format', 'json', '--no-definitely-typed', '--profile', 'strict'], { encoding: 'utf8' });
+    const report = JSON.parse(r.stdout) as {
+      analysis: {
+        problems: unknown[];
+        entrypoints: Record<string, { resolutions: Record<string, { resolution?: { fileName: string } }> }>;
+        programInfo: { node16: { moduleKinds: Record<string, { detectedKind: number }> } };
+      };
+    };
+    expect(report.analysis.problems, r.stdout).toEqual([]);
+    expect(r.status).toBe(0);
+    // `require` gets types TypeScript reads as CommonJS (kind 1), `import` ESM ones (kind 99).
+    const { resolutions } = report.analysis.entrypoints['.']!;
+    const kind = (mode: string) => report.analysis.programInfo.node16.moduleKinds[resolutions[mode]!.resolution!.fileName]?.detectedKind;
+    expect(resolutions['node16-cjs']!.resolution!.fileName).toBe('/node_modules/netsession/dist/cjs/index.d.ts');
+    expect(kind('node16-cjs')).toBe(1);
+    expect(kind('node16-esm')).toBe(99);
+  });
+
+  it('both manifests have repository, bugs, homepage, keywords, os, engines and a licence matching LICENSE', () => {
+    for (const name of NAMES) {
+      const pkg = manifests[name];
+      expect(pkg.repository).toEqual({ type: 'git', url: 'git+https://github.com/netsession/netsession.git' });
+      expect(pkg.bugs).toEqual({ url: 'https://github.com/netsession/netsession/issues' });
+      expect(pkg.homepage).toMatch(/^https:\/\/github\.com\/netsession\/netsession/);
+      expect((pkg.keywords as string[]).length).toBeGreaterThan(3);
+      expect(pkg.os).toEqual(['linux']);
+      expect(pkg.engines).toEqual(rootPkg.engines);
+      expect(pkg.license).toBe('MIT');
+    }
     expect(readFileSync(join(ROOT, 'LICENSE'), 'utf8')).toMatch(/^MIT License\n/);
   });
 
   it('CHANGELOG.md has an entry for the current version', () => {
-    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-    expect(readFileSync(join(ROOT, 'CHANGELOG.md'), 'utf8')).toMatch(new RegExp(`^## \\[${version.replace(/\./g, '\\.')}\\] - \\d{4}-\\d{2}-\\d{2}$`, 'm'));
+    expect(readFileSync(join(ROOT, 'CHANGELOG.md'), 'utf8')).toMatch(new RegExp(`^## \\[${rootPkg.version.replace(/\./g, '\\.')}\\] - \\d{4}-\\d{2}-\\d{2}$`, 'm'));
   });
 });
