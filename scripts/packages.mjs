@@ -167,7 +167,7 @@ export async function buildSdkCjs(entries) {
 
 /**
  * netsessionctl for the daemon package: one ESM file that takes the SDK from the `netsession`
- * package (its only import of lib/ is the public index), not a copy of it.
+ * package (it imports lib/ only through the published entries), not a copy of it.
  */
 export async function buildCli() {
   const result = await build({
@@ -182,8 +182,9 @@ export async function buildCli() {
         name: 'sdk-from-package',
         setup(b) {
           b.onResolve({ filter: /\/lib\/index\.js$/ }, () => ({ path: 'netsession', external: true }));
+          b.onResolve({ filter: /\/lib\/protocol\.js$/ }, () => ({ path: 'netsession/protocol', external: true }));
           b.onResolve({ filter: /\/lib\// }, (args) => {
-            throw new Error(`netsessionctl imports ${args.path} from ${args.importer}: only lib/index.js (the package's public entry) is published`);
+            throw new Error(`netsessionctl imports ${args.path} from ${args.importer}: only the package's entries (lib/index.js, lib/protocol.js) are published`);
           });
         },
       },
