@@ -1,10 +1,10 @@
 /**
  * Netlink multicast (event) sockets that survive a receive-buffer overrun.
  *
- * Why not the `netlink` package's sockets: when a notification burst overflows the receive
- * buffer the kernel flags ENOBUFS on the socket, libuv reports POLLERR, and netlink 0.3.0 builds
- * its exception with a NULL syscall name: a C++ exception, std::terminate, SIGABRT. For event
- * sockets an overrun is normal under load, so these are our own: libc through koffi (already a
+ * Why our own: when a notification burst overflows the receive buffer the kernel flags ENOBUFS
+ * on the socket, libuv reports POLLERR, and the `netlink` npm package (0.3.0, no longer used)
+ * built its exception with a NULL syscall name: a C++ exception, std::terminate, SIGABRT. For
+ * event sockets an overrun is normal under load, so these are our own: libc through koffi (already a
  * dependency, prebuilt, no compiler on the device). docs/architecture.md says why this and not
  * an addon or a fork.
  *
@@ -15,8 +15,8 @@
  * re-dumps and resyncs. Any other recv error is reported as a socket error.
  */
 import os from 'node:os';
-import type { NetlinkMessage } from 'netlink';
 import { loadLibcLibrary } from '../../../lib/native/libc.js';
+import { parseMessages, type NetlinkMessage } from './request-socket.js';
 import { AF_NETLINK, MSG_DONTWAIT, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, SOL_NETLINK, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE } from '../../../lib/native/linux.js';
 
 const NETLINK_ADD_MEMBERSHIP = 1;
@@ -124,19 +124,6 @@ function loadLibc(): Promise<Libc> {
 const ERRNO_NAME = new Map<number, string>(Object.entries(E).map(([name, n]) => [n, name]));
 const errnoName = (n: number) => ERRNO_NAME.get(n) ?? `errno ${n}`;
 
-/** Splits one datagram into netlink messages (nlmsghdr: len, type, flags, seq, pid; 4-aligned). */
-export function splitDatagram(buf: Buffer): NetlinkMessage[] {
-  const out: NetlinkMessage[] = [];
-  let off = 0;
-  while (off + 16 <= buf.length) {
-    const len = buf.readUInt32LE(off);
-    if (len < 16 || off + len > buf.length) break;
-    out.push({ type: buf.readUInt16LE(off + 4), flags: buf.readUInt16LE(off + 6), seq: buf.readUInt32LE(off + 8), port: buf.readUInt32LE(off + 12), data: buf.subarray(off + 16, off + len) });
-    off += (len + 3) & ~3;
-  }
-  return out;
-}
-
 interface Entry {
   fd: number;
   handlers: EventSocketHandlers;
@@ -222,8 +209,8 @@ class Reactor {
         return this.#fail(e, new EventSocketError('recv', errnoName(errno)));
       }
       if (got === 0) return;
-      // Copied: consumers may keep message data past the next recv into the shared buffer.
-      const msgs = splitDatagram(Buffer.from(this.#recvBuf.subarray(0, got)));
+      // parseMessages copies: consumers may keep message data past the next recv into the shared buffer.
+      const msgs = parseMessages(this.#recvBuf, got);
       this.#call(e, () => e.handlers.onMessages(msgs));
     }
   }
