@@ -72,6 +72,12 @@ export interface RequestSocketOptions {
   sndbuf?: number;
   /** Bound on a blocking wait for a late reply (default 2000 ms). */
   timeoutMs?: number;
+  /**
+   * Size of the buffer one datagram is received into (default 1 MiB). rtnetlink dump parts are at
+   * most 32 KiB, and a short-lived socket with a 1 MiB buffer leaves that much resident in
+   * malloc's arena once glibc's mmap threshold has risen past it.
+   */
+  recvBufferBytes?: number;
 }
 
 function int32(n: number): Buffer {
@@ -85,13 +91,14 @@ export class RequestSocket {
   readonly #c: Libc;
   #fd: number;
   #seq: number;
-  #buf = Buffer.alloc(1 << 20);
+  #buf: Buffer;
   /** The kernel's SO_SNDBUF after setup: a batch must stay below it (minus 32 bytes). */
   readonly sendBufferSize: number;
 
-  constructor(c: Libc, fd: number, sendBufferSize: number) {
+  constructor(c: Libc, fd: number, sendBufferSize: number, recvBufferBytes = 1 << 20) {
     this.#c = c;
     this.#fd = fd;
+    this.#buf = Buffer.alloc(recvBufferBytes);
     this.sendBufferSize = sendBufferSize;
     this.#seq = (Date.now() / 1000) >>> 0;
   }
@@ -250,5 +257,5 @@ export async function openRequestSocket(protocol: number, opts: RequestSocketOpt
   const len = Buffer.alloc(4);
   len.writeUInt32LE(4);
   const sndbuf = c.getsockopt(fd, SOL_SOCKET, SO_SNDBUF, val, len) < 0 ? 212_992 : val.readInt32LE(0);
-  return new RequestSocket(c, fd, sndbuf);
+  return new RequestSocket(c, fd, sndbuf, opts.recvBufferBytes);
 }

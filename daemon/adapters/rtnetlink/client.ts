@@ -61,9 +61,15 @@ export interface RtnlClientOptions {
   timeoutMs?: number;
 }
 
+/**
+ * One datagram of a dump is at most 32 KiB (the kernel sizes dump parts by the largest receive
+ * it has seen, capped there); twice that leaves room for a kernel that grows it.
+ */
+const RECV_BUFFER_BYTES = 64 << 10;
+
 /** Opens an rtnetlink request socket. @throws NetlinkSocketError. */
 export async function openRtnlClient(opts: RtnlClientOptions = {}): Promise<RtnlClient> {
-  return new SocketClient(await openRequestSocket(NETLINK_ROUTE, opts));
+  return new SocketClient(await openRequestSocket(NETLINK_ROUTE, { ...opts, recvBufferBytes: RECV_BUFFER_BYTES }));
 }
 
 class SocketClient implements RtnlClient {
