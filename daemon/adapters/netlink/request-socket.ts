@@ -7,7 +7,7 @@
  * `recv(MSG_DONTWAIT)` therefore needs no event loop turn, no poll and no timer. A blocking
  * `recv` bounded by SO_RCVTIMEO is the fallback should a reply ever be late.
  *
- * Why not the `netlink` package: its poll error path aborts the whole process on ENOBUFS, and it
+ * Why not the `netlink` npm package (no longer a dependency): its poll error path aborted the whole process on ENOBUFS, and it
  * cannot set SO_RCVBUFFORCE or NETLINK_EXT_ACK. Here a receive overrun is an ordinary typed error
  * ({@link NetlinkOverrunError}) after which the socket stays usable; the caller resynchronises
  * by a full read-back.
