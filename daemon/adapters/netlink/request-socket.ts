@@ -1,5 +1,6 @@
 /**
- * A synchronous netlink request socket (made for NETLINK_NETFILTER), on libc through koffi.
+ * A synchronous netlink request socket (NETLINK_NETFILTER for nf_tables and NFACCT, NETLINK_ROUTE
+ * for rtnetlink), on libc through koffi.
  *
  * Why synchronous: the kernel handles a request (an nfnetlink batch, a GET, the first part of a
  * dump) inside `send()`, so its replies are queued on the socket when `send()` returns; later
@@ -7,10 +8,10 @@
  * `recv(MSG_DONTWAIT)` therefore needs no event loop turn, no poll and no timer. A blocking
  * `recv` bounded by SO_RCVTIMEO is the fallback should a reply ever be late.
  *
- * Why not the `netlink` npm package (no longer a dependency): its poll error path aborted the whole process on ENOBUFS, and it
- * cannot set SO_RCVBUFFORCE or NETLINK_EXT_ACK. Here a receive overrun is an ordinary typed error
- * ({@link NetlinkOverrunError}) after which the socket stays usable; the caller resynchronises
- * by a full read-back.
+ * Why not the `netlink` npm package (no longer a dependency): its poll error path aborted the
+ * whole process on ENOBUFS, and it could not set SO_RCVBUFFORCE or NETLINK_EXT_ACK. Here a
+ * receive overrun is an ordinary typed error ({@link NetlinkOverrunError}) after which the socket
+ * stays usable; the caller resynchronises by a full read-back.
  */
 import { errnoName, loadLibc, type Libc } from './libc.js';
 import { AF_NETLINK, MSG_DONTWAIT, MSG_TRUNC, SOCK_CLOEXEC, SOCK_RAW, SOL_NETLINK, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE, SO_RCVTIMEO, SO_SNDBUF, SO_SNDBUFFORCE } from '../../../lib/native/linux.js';
