@@ -72,8 +72,12 @@ export async function openRtnlClient(opts: RtnlClientOptions = {}): Promise<Rtnl
   return new SocketClient(await openRequestSocket(NETLINK_ROUTE, { ...opts, recvBufferBytes: RECV_BUFFER_BYTES }));
 }
 
-class SocketClient implements RtnlClient {
-  constructor(private readonly sock: RequestSocket) {}
+/** The part of a request socket the client uses (a scripted kernel stands in for it in unit tests). */
+export type ExchangeSocket = Pick<RequestSocket, 'nextSeq' | 'exchange' | 'close'>;
+
+/** @internal An {@link RtnlClient} on an open socket (exported for tests). */
+export class SocketClient implements RtnlClient {
+  constructor(private readonly sock: ExchangeSocket) {}
 
   dump(kind: RtKind): RtMessage[] {
     const body = encodeMessage(emptyMessage(kind));
