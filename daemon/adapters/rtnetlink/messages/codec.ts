@@ -8,7 +8,11 @@
  * delete can echo a dumped message's attributes unchanged (the kernel then matches exactly what
  * it dumped, including attributes this file has no name for).
  */
+import { attr, parseAttrs } from '../../netlink/framing.js';
 import { RTM } from './constants.js';
+
+// The generic framing, for the rtnetlink modules that build or read messages.
+export { attr, frame, parseAttrs, strOf, u32, u32Of, u8Of, walkAttrs } from '../../netlink/framing.js';
 
 /** Attributes by type (nlattr type with the NESTED/BYTEORDER bits cleared), raw payloads. */
 export type Attrs = Map<number, Buffer>;
@@ -82,68 +86,6 @@ export function kindOf(type: number): RtKind | null {
 
 const HEADER_LEN: Readonly<Record<RtKind, number>> = { link: 16, address: 8, route: 12, rule: 12 };
 
-// ---------------------------------------------------------------------------------------------
-// Attributes
-// ---------------------------------------------------------------------------------------------
-
-/** One attribute (struct nlattr), padded to 4 bytes. */
-export function attr(type: number, payload: Uint8Array): Buffer {
-  const len = 4 + payload.length;
-  const b = Buffer.alloc((len + 3) & ~3);
-  b.writeUInt16LE(len, 0);
-  b.writeUInt16LE(type, 2);
-  b.set(payload, 4);
-  return b;
-}
-
-/** A u32 attribute payload (host order). */
-export function u32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n >>> 0);
-  return b;
-}
-
-/** Walks the attributes packed in `b` (stops at a malformed one). */
-export function* walkAttrs(b: Buffer): Generator<{ type: number; data: Buffer }> {
-  for (let off = 0; off + 4 <= b.length; ) {
-    const len = b.readUInt16LE(off);
-    if (len < 4 || off + len > b.length) return;
-    yield { type: b.readUInt16LE(off + 2) & 0x3fff, data: b.subarray(off + 4, off + len) };
-    off += (len + 3) & ~3;
-  }
-}
-
-/** The attributes packed in `b` by type (a repeated type keeps its last value). */
-export function parseAttrs(b: Buffer): Attrs {
-  const out: Attrs = new Map();
-  for (const a of walkAttrs(b)) out.set(a.type, a.data);
-  return out;
-}
-
-/** A u32 attribute's value, or undefined when absent or short. */
-export function u32Of(attrs: Attrs, type: number): number | undefined {
-  const b = attrs.get(type);
-  return b && b.length >= 4 ? b.readUInt32LE(0) : undefined;
-}
-
-/** A u8 attribute's value, or undefined when absent. */
-export function u8Of(attrs: Attrs, type: number): number | undefined {
-  const b = attrs.get(type);
-  return b && b.length >= 1 ? b[0] : undefined;
-}
-
-/** A NUL-terminated string attribute's value, or undefined when absent. */
-export function strOf(attrs: Attrs, type: number): string | undefined {
-  const b = attrs.get(type);
-  if (!b) return undefined;
-  const end = b.indexOf(0);
-  return b.toString('utf8', 0, end >= 0 ? end : b.length);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Messages
-// ---------------------------------------------------------------------------------------------
-
 /**
  * Decodes the payload (after the 16-byte nlmsghdr) of an rtnetlink message of type `nlType`;
  * null for other types and for payloads shorter than their fixed header.
@@ -191,18 +133,6 @@ export function encodeMessage(m: RtMessage): Buffer {
       break;
   }
   return Buffer.concat([h, ...[...m.attrs].map(([t, v]) => attr(t, v))]);
-}
-
-/** One netlink message: nlmsghdr (length, type, flags, seq, port 0) and `payload`. */
-export function frame(type: number, flags: number, seq: number, payload: Buffer): Buffer {
-  const len = 16 + payload.length;
-  const b = Buffer.alloc((len + 3) & ~3);
-  b.writeUInt32LE(len, 0);
-  b.writeUInt16LE(type, 4);
-  b.writeUInt16LE(flags, 6);
-  b.writeUInt32LE(seq >>> 0, 8);
-  payload.copy(b, 16);
-  return b;
 }
 
 /** An empty message of `kind` (all header fields 0, no attributes): a dump request's body. */
