@@ -16,13 +16,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { RtNetlinkSocket } from 'netlink';
+import type { EventSocket } from '../daemon/adapters/netlink/event-socket.js';
+import type { RtnlClient } from '../daemon/adapters/rtnetlink/client.js';
+import { RTNLGRP } from '../daemon/adapters/rtnetlink/messages/constants.js';
 import { connmandSkipReason, startConnmand } from '../test/integration/harness/connmand.js';
 import { startDhcpServer } from '../test/integration/harness/dhcp-server.js';
 import { createSandbox, integrationSkipReason, type Sandbox, type SandboxProcess } from '../test/integration/harness/sandbox.js';
 import { startTestDaemon } from '../test/integration/harness/test-daemon.js';
 import { ConnmanClient, v } from '../test/integration/support/connman-client.js';
-import { NlLink, socketInNamespace } from './drivers/netns-socket.js';
+import { eventsIn, NlLink, socketInNamespace } from './drivers/netns-socket.js';
 import { r3, summarize } from './stats.js';
 import { twoEthernets } from './manage.js';
 
@@ -85,15 +87,19 @@ const LINE_STEPS: Array<[string, RegExp, 'once'?]> = [
 class KernelMonitor {
   readonly seen: Stamp[] = [];
 
-  constructor(sock: RtNetlinkSocket, ifindex: number) {
-    for (const g of ['LINK', 'IPV4_IFADDR', 'IPV4_ROUTE'] as const) sock.addMembership(g);
-    sock.socket.on('message', (msgs: Array<{ type: number; data: Buffer }>) => {
+  private constructor(readonly events: EventSocket) {}
+
+  static async open(ns: string, ifindex: number): Promise<KernelMonitor> {
+    let mon: KernelMonitor | null = null;
+    const events = await eventsIn(ns, [RTNLGRP.LINK, RTNLGRP.IPV4_IFADDR, RTNLGRP.IPV4_ROUTE], (msgs) => {
       const at = performance.now();
       for (const m of msgs) {
-        const what = describeKernel(m.type, m.data, ifindex);
-        if (what) this.seen.push({ at, what });
+        const what = describeKernel(m.type, m.payload, ifindex);
+        if (what) mon?.seen.push({ at, what });
       }
     });
+    mon = new KernelMonitor(events);
+    return mon;
   }
 }
 
@@ -151,17 +157,17 @@ async function startWorld(daemon: DaemonName): Promise<{ sb: Sandbox; proc: Sand
 async function measureDaemon(daemon: DaemonName, rounds: number, warmup: number): Promise<RoundResult[]> {
   const { sb, proc, dnsmasq } = await startWorld(daemon);
   const client = await ConnmanClient.connect(sb.dbusAddress!);
-  const sockets: RtNetlinkSocket[] = [];
-  const open = async (ns: string): Promise<RtNetlinkSocket> => {
+  const sockets: Array<RtnlClient | EventSocket> = [];
+  const open = async (ns: string): Promise<RtnlClient> => {
     const sock = await socketInNamespace(ns);
-    sock.socket.on('error', () => undefined);
     sockets.push(sock);
     return sock;
   };
   try {
     const b = sb.uplink('eth-b');
-    const router = await NlLink.open(await open(b.routerNs), b.routerLan);
-    const kernel = new KernelMonitor(await open(sb.devNs), b.ifindex);
+    const router = NlLink.open(await open(b.routerNs), b.routerLan);
+    const kernel = await KernelMonitor.open(sb.devNs, b.ifindex);
+    sockets.push(kernel.events);
     const lines: Stamp[] = [];
     stampLines(proc, lines);
     stampLines(dnsmasq, lines);
@@ -203,7 +209,7 @@ async function measureDaemon(daemon: DaemonName, rounds: number, warmup: number)
     return out;
   } finally {
     // Closed before their namespaces go: a socket left in a deleted namespace errors out.
-    for (const sock of sockets) sock.socket.close();
+    for (const sock of sockets) sock.close();
     client.disconnect();
     await sb.destroy();
   }

@@ -142,13 +142,14 @@ async function main(argv: string[]): Promise<number> {
 
 /** Manage mode's adapters: rtnetlink link configuration, DHCPv4, IPv6 sysctls, the nameserver file. */
 async function makeManage(config: DaemonConfig, log: Logger): Promise<NonNullable<RuntimeDeps['manage']>> {
-  const [{ createLinkConfig }, { createIpv6Switches }, { createResolvWriter }] = await Promise.all([
+  const [{ createLinkConfig }, { createIpv6Switches }, { createResolvWriter }, { createProcSysctl }] = await Promise.all([
     import('./adapters/rtnetlink/link-config.js'),
     import('./adapters/system/ipv6-sysctl.js'),
     import('./adapters/system/resolv-writer.js'),
+    import('./adapters/system/proc-sysctl.js'),
   ]);
   return {
-    links: createLinkConfig({ log, ...netlinkRcvbuf() }),
+    links: createLinkConfig({ sysctls: createProcSysctl(), log, ...netlinkRcvbuf() }),
     dhcp: await makeDhcpClient(config, log),
     ipv6: createIpv6Switches(),
     nameservers: createResolvWriter({ path: config.resolvConf }),
@@ -233,8 +234,8 @@ async function openStateStore(config: DaemonConfig, log: Logger): Promise<FileSt
 /** The kernel datapath chosen by `--firewall`: routing always, marking and counting by backend. */
 async function makeDatapath(config: DaemonConfig, engine: Engine, log: Logger): Promise<{ routing?: Routing; firewall?: Firewall; accounting?: Accounting }> {
   if (config.firewall === 'none') return {};
-  const { createRtnetlinkRouting } = await import('./adapters/rtnetlink/routing.js');
-  const routing = createRtnetlinkRouting({ config: engine.config, log });
+  const [{ createRtnetlinkRouting }, { createProcSysctl }] = await Promise.all([import('./adapters/rtnetlink/routing.js'), import('./adapters/system/proc-sysctl.js')]);
+  const routing = createRtnetlinkRouting({ config: engine.config, sysctls: createProcSysctl(), log });
   if (config.firewall === 'iptables') {
     const { createIptablesBackend } = await import('./adapters/iptables/index.js');
     const ipt = createIptablesBackend({ log });

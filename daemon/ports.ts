@@ -219,3 +219,14 @@ export interface NameserverFile {
   /** Rewrites the file when its text changes (default service first). */
   update(services: readonly { ifname: string; nameservers: readonly string[]; domains: readonly string[] }[]): Promise<boolean>;
 }
+
+/**
+ * Integer sysctls of the daemon's own network namespace, by path below /proc/sys
+ * (`net/ipv4/conf/eth0/rp_filter`).
+ */
+export interface SysctlWriter {
+  /** The value; null when the file is missing (the interface is gone) or holds no integer. */
+  read(path: string): Promise<number | null>;
+  /** Writes the value; rejects with the failed write's error (`code` is its errno name). */
+  write(path: string, value: number): Promise<void>;
+}

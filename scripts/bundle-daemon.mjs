@@ -4,9 +4,9 @@
 // instead of resolving ~85 modules. CommonJS, not ESM: on Node 20 the ESM loader alone costs
 // ~3 MB VmRSS (0.85 MB RssAnon) and ~17 ms of start-up (docs/architecture.md, "Memory and
 // start-up"), so no `import()` may survive either (`dynamic-import: false` turns them into
-// require). koffi and netlink stay external: they load native addons
-// relative to their own package directory. The optional adapters main.ts imports dynamically are
-// in the file but only evaluated when imported (esbuild wraps each module in a lazy initializer).
+// require). koffi stays external: it loads its native addon relative to its own package
+// directory. The optional adapters main.ts imports dynamically are in the file but only
+// evaluated when imported (esbuild wraps each module in a lazy initializer).
 // No source map: none is read at run time, and tsc's dist/ keeps readable per-file output.
 // Run by `npm run build` and by the integration tests' global setup (test/integration/setup.ts).
 import { copyFileSync, mkdirSync } from 'node:fs';
@@ -15,24 +15,6 @@ import { build } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const BUNDLE = `${ROOT}dist/netsessiond.cjs`;
-
-/**
- * `netlink`'s index also loads its nl80211, genl and WireGuard tables, which the daemon never
- * uses: 1.6 MB of RssAnon (of the 3.9 MB the whole package costs). The bundle imports the parts
- * it uses (sockets, attribute codecs, rtnetlink) from their files instead; the names are the
- * index's own.
- */
-const netlinkSlim = {
-  name: 'netlink-slim',
-  setup(b) {
-    b.onResolve({ filter: /^netlink$/ }, () => ({ path: 'netlink', namespace: 'netlink-slim' }));
-    b.onLoad({ filter: /.*/, namespace: 'netlink-slim' }, () => ({
-      contents: `module.exports = { ...require('netlink/dist/constants'), ...require('netlink/dist/structs'), ...require('netlink/dist/netlink'), ...require('netlink/dist/rt/rt'), rt: require('netlink/dist/rt/structs') };`,
-      loader: 'js',
-      resolveDir: ROOT,
-    }));
-  },
-};
 
 export async function bundleDaemon() {
   mkdirSync(`${ROOT}dist`, { recursive: true });
@@ -47,8 +29,7 @@ export async function bundleDaemon() {
     // The sources are ESM: import.meta.url is the bundle's own file URL.
     define: { 'import.meta.url': '__importMetaUrl' },
     banner: { js: '"use strict";var __importMetaUrl=require("node:url").pathToFileURL(__filename).href;' },
-    external: ['koffi', 'netlink', 'netlink/*'],
-    plugins: [netlinkSlim],
+    external: ['koffi'],
     // Whitespace and syntax only: function and class names stay for stack traces.
     minifyWhitespace: true,
     minifySyntax: true,

@@ -81,6 +81,21 @@ export function sdkExports(rootExports) {
   return { exports, entries };
 }
 
+/**
+ * Resolvers that predate `exports` (TypeScript's node10 resolution, old bundlers) look for
+ * `netsession/protocol` as a folder: one `protocol/package.json` per subpath points them at the
+ * CommonJS build and its types.
+ */
+function subpathStubs(exports) {
+  const stubs = {};
+  for (const [key, value] of Object.entries(exports)) {
+    if (key === '.' || !value?.require) continue;
+    const dir = key.replace(/^\.\//, '');
+    stubs[dir] = { main: `../${value.require.default.slice(2)}`, types: `../${value.require.types.slice(2)}` };
+  }
+  return stubs;
+}
+
 /** The package a bare specifier names (`@scope/name/x` → `@scope/name`), or null for builtins and paths. */
 function packageOf(spec) {
   if (spec.startsWith('node:') || spec.startsWith('.') || spec.startsWith('/')) return null;
@@ -226,7 +241,7 @@ export async function stagePackages({ daemonMetafile } = {}) {
       exports,
       main: exports['.'].require.default,
       types: exports['.'].import.types,
-      files: ['CHANGELOG.md', ...new Set(sdkFiles.map(([, to]) => to))],
+      files: ['CHANGELOG.md', ...new Set(sdkFiles.map(([, to]) => to)), ...Object.keys(subpathStubs(exports))],
       ...dependencyFields(pkg, externalPackages(sdkMeta)),
     },
     netsessiond: {
@@ -254,6 +269,10 @@ export async function stagePackages({ daemonMetafile } = {}) {
     mkdirSync(dest, { recursive: true });
     copyFiles([...SHARED_FILES, ...PACKAGES[name].files], dest);
     writeFileSync(join(dest, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  }
+  for (const [dir, stub] of Object.entries(subpathStubs(exports))) {
+    mkdirSync(join(STAGE, 'netsession', dir), { recursive: true });
+    writeFileSync(join(STAGE, 'netsession', dir, 'package.json'), `${JSON.stringify(stub, null, 2)}\n`);
   }
   return { dirs: Object.fromEntries(Object.keys(manifests).map((n) => [n, join(STAGE, n)])), manifests };
 }

@@ -14,9 +14,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { createRtNetlink } from 'netlink';
+import { openRtnlClient } from '../../daemon/adapters/rtnetlink/client.js';
+import { RTNLGRP } from '../../daemon/adapters/rtnetlink/messages/constants.js';
 import { ConnmanClient, v } from '../../test/integration/support/connman-client.js';
-import { NlLink, socketInNamespace } from './netns-socket.js';
+import { eventsIn, NlLink, socketInNamespace } from './netns-socket.js';
 
 /** One uplink as the driver needs it. */
 export interface DriverUplink {
@@ -93,13 +94,12 @@ let seq = 0;
 class LinkMonitor {
   readonly seen: Array<{ at: number; index: number }> = [];
 
-  constructor() {
-    const sock = createRtNetlink();
-    sock.addMembership('LINK');
-    sock.socket.on('message', (msgs: Array<{ type: number; data: Buffer }>) => {
+  /** Joins RTNLGRP_LINK in this process's namespace (the device's). */
+  async start(): Promise<void> {
+    await eventsIn(null, [RTNLGRP.LINK], (msgs) => {
       const at = performance.now();
       // struct ifinfomsg: family u8, pad u8, type u16, index s32, ...
-      for (const m of msgs) if (m.type === RTM_NEWLINK && m.data.length >= 8) this.seen.push({ at, index: m.data.readInt32LE(4) });
+      for (const m of msgs) if (m.type === RTM_NEWLINK && m.payload.length >= 8) this.seen.push({ at, index: m.payload.readInt32LE(4) });
     });
   }
 
@@ -187,14 +187,15 @@ async function main(): Promise<void> {
   };
   const a = uplink('eth-a');
   const b = uplink('eth-b');
-  const devSock = createRtNetlink();
+  const devSock = await openRtnlClient();
   const links = {
-    devA: await NlLink.open(devSock, a.name),
-    devB: await NlLink.open(devSock, b.name),
-    routerA: await NlLink.open(await socketInNamespace(a.routerNs), a.routerLan),
-    routerB: await NlLink.open(await socketInNamespace(b.routerNs), b.routerLan),
+    devA: NlLink.open(devSock, a.name),
+    devB: NlLink.open(devSock, b.name),
+    routerA: NlLink.open(await socketInNamespace(a.routerNs), a.routerLan),
+    routerB: NlLink.open(await socketInNamespace(b.routerNs), b.routerLan),
   };
   const mon = new LinkMonitor();
+  await mon.start();
   const client = await ConnmanClient.connect(bus);
   const pinnedB = { AllowedInterface: v.s('eth-b') };
   const scenarios: Array<[Scenario, NlLink, DriverUplink, number]> = [

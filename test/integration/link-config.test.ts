@@ -20,7 +20,7 @@ import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metricFor } from '../../daemon/adapters/rtnetlink/link-config-diff.js';
+import { metricFor } from '../../daemon/adapters/rtnetlink/link-config.js';
 import type { DesiredDefault, DesiredLink, GatewayLifecycle } from '../../daemon/adapters/rtnetlink/link-config.js';
 import { createSandbox, requireRoot, type Sandbox, type SandboxProcess, type Uplink } from './harness/sandbox.js';
 

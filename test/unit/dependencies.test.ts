@@ -103,7 +103,7 @@ describe('production dependencies', () => {
   it('hold no known-bad version and no D-Bus library', () => {
     const pkgs = productionTree();
     // The runtime dependencies are there: the listing was read, not empty.
-    expect(pkgs.map((p) => p.name)).toEqual(expect.arrayContaining(['netlink', 'undici']));
+    expect(pkgs.map((p) => p.name)).toEqual(expect.arrayContaining(['undici']));
     // koffi is the SDK's optional peer (abstract bus addresses only): an app does not get it unasked.
     expect(pkgs.map((p) => p.name)).not.toContain('koffi');
     expect(findBad(pkgs)).toEqual([]);

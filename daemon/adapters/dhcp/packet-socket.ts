@@ -7,19 +7,15 @@
  * cannot reach a kernel UDP socket at all; a packet socket sees the frame before any of that.
  * A classic BPF filter lets only UDP to port 68 through, so a busy uplink does not wake us.
  *
- * Why libuv through koffi: Node cannot watch an arbitrary fd (net.Socket and dgram accept only
- * TCP, UDP and Unix fds). Node exports libuv to addons, so a `uv_poll_t` on the default loop
- * (the main thread's, where the daemon runs) calls back on the main thread when the socket is
- * readable: no thread is blocked and no process is spawned. koffi is already a dependency.
+ * It is read on Node's own loop through a libuv poll handle (../netlink/uv-poll.ts says why).
  */
 import { close as fsClose } from 'node:fs';
 import os from 'node:os';
 import { loadLibcLibrary } from '../../../lib/native/libc.js';
+import { loadFdWatcher } from '../netlink/uv-poll.js';
 import { AF_PACKET, MSG_DONTWAIT, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOL_PACKET, SOL_SOCKET, SO_ATTACH_FILTER } from '../../../lib/native/linux.js';
 
 const ETH_P_IP = 0x0800;
-const UV_POLL = 8;
-const UV_READABLE = 1;
 const SOCKADDR_LL_SIZE = 20;
 const PACKET_AUXDATA = 8;
 /** tpacket_auxdata.tp_status: the checksum is still to be computed (a local sender's offload). */
@@ -72,9 +68,7 @@ interface Native {
 let native: Promise<Native> | undefined;
 
 function loadNative(): Promise<Native> {
-  native ??= loadLibcLibrary().then(({ koffi, lib: libc }) => {
-    // The node binary itself (or libnode it links): libuv's exported functions.
-    const self = koffi.load(null as unknown as string);
+  native ??= Promise.all([loadLibcLibrary(), loadFdWatcher()]).then(([{ koffi, lib: libc }, watch]) => {
     const socket = libc.func('int socket(int, int, int)');
     const bind = libc.func('int bind(int, const void *, uint32_t)');
     const getsockname = libc.func('int getsockname(int, _Inout_ void *, _Inout_ uint32_t *)');
@@ -85,30 +79,6 @@ function loadNative(): Promise<Native> {
     const recvmsg = libc.func('long recvmsg(int, void *, int)');
     const close = libc.func('int close(int)');
     const ifNameToIndex = libc.func('unsigned int if_nametoindex(const char *)');
-    const uvDefaultLoop = self.func('void *uv_default_loop()');
-    const uvHandleSize = self.func('size_t uv_handle_size(int)');
-    const uvPollInit = self.func('int uv_poll_init(void *, void *, int)');
-    const PollCb = koffi.proto('void netsession_uv_poll_cb(void *handle, int status, int events)');
-    const CloseCb = koffi.proto('void netsession_uv_close_cb(void *handle)');
-    const uvPollStart = self.func('int uv_poll_start(void *, int, netsession_uv_poll_cb *)');
-    const uvClose = self.func('void uv_close(void *, netsession_uv_close_cb *)');
-    const loop = uvDefaultLoop();
-    const handleSize = Number(uvHandleSize(UV_POLL));
-    // One callback of each kind for the process, dispatching on the handle's address: koffi has a
-    // bounded number of callback slots.
-    const readers = new Map<bigint, () => void>();
-    const closing = new Map<bigint, unknown>();
-    const onPoll = koffi.register((handle: unknown, status: number) => {
-      const reader = readers.get(koffi.address(handle));
-      // Nothing may throw into libuv: the reader catches its own errors.
-      if (reader && status === 0) reader();
-    }, koffi.pointer(PollCb));
-    const onClosed = koffi.register((handle: unknown) => {
-      const at = koffi.address(handle);
-      const mem = closing.get(at);
-      closing.delete(at);
-      if (mem !== undefined) koffi.free(mem);
-    }, koffi.pointer(CloseCb));
     return {
       socket: (d, t, p) => socket(d, t, p) as number,
       bind: (fd, a, l) => bind(fd, a, l) as number,
@@ -138,25 +108,11 @@ function loadNative(): Promise<Native> {
       ifNameToIndex: (name) => ifNameToIndex(name) as number,
       errno: () => koffi.errno(),
       pollStart: (fd, onReadable) => {
-        const mem = koffi.alloc('uint8_t', handleSize);
-        const at = koffi.address(mem);
-        if ((uvPollInit(loop, mem, fd) as number) !== 0) {
-          koffi.free(mem);
-          throw new Error('uv_poll_init failed');
-        }
-        readers.set(at, onReadable);
-        if ((uvPollStart(mem, UV_READABLE, onPoll) as number) !== 0) {
-          readers.delete(at);
-          closing.set(at, mem);
-          uvClose(mem, onClosed);
-          throw new Error('uv_poll_start failed');
-        }
-        return () => {
-          readers.delete(at);
-          closing.set(at, mem);
-          // The memory is freed once libuv is done with the handle (onClosed).
-          uvClose(mem, onClosed);
-        };
+        // Errors (POLLERR) stop the watch; the socket is then read no more, as before.
+        const w = watch(fd, (status) => {
+          if (status === 0) onReadable();
+        });
+        return () => w.stop();
       },
     };
   });

@@ -1,5 +1,6 @@
 /**
- * A synchronous netlink request socket (made for NETLINK_NETFILTER), on libc through koffi.
+ * A synchronous netlink request socket (NETLINK_NETFILTER for nf_tables and NFACCT, NETLINK_ROUTE
+ * for rtnetlink), on libc through koffi.
  *
  * Why synchronous: the kernel handles a request (an nfnetlink batch, a GET, the first part of a
  * dump) inside `send()`, so its replies are queued on the socket when `send()` returns; later
@@ -7,10 +8,10 @@
  * `recv(MSG_DONTWAIT)` therefore needs no event loop turn, no poll and no timer. A blocking
  * `recv` bounded by SO_RCVTIMEO is the fallback should a reply ever be late.
  *
- * Why not the `netlink` package: its poll error path aborts the whole process on ENOBUFS, and it
- * cannot set SO_RCVBUFFORCE or NETLINK_EXT_ACK. Here a receive overrun is an ordinary typed error
- * ({@link NetlinkOverrunError}) after which the socket stays usable; the caller resynchronises
- * by a full read-back.
+ * Why not the `netlink` npm package (no longer a dependency): its poll error path aborted the
+ * whole process on ENOBUFS, and it could not set SO_RCVBUFFORCE or NETLINK_EXT_ACK. Here a
+ * receive overrun is an ordinary typed error ({@link NetlinkOverrunError}) after which the socket
+ * stays usable; the caller resynchronises by a full read-back.
  */
 import { errnoName, loadLibc, type Libc } from './libc.js';
 import { AF_NETLINK, MSG_DONTWAIT, MSG_TRUNC, SOCK_CLOEXEC, SOCK_RAW, SOL_NETLINK, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE, SO_RCVTIMEO, SO_SNDBUF, SO_SNDBUFFORCE } from '../../../lib/native/linux.js';
@@ -72,6 +73,12 @@ export interface RequestSocketOptions {
   sndbuf?: number;
   /** Bound on a blocking wait for a late reply (default 2000 ms). */
   timeoutMs?: number;
+  /**
+   * Size of the buffer one datagram is received into (default 1 MiB). rtnetlink dump parts are at
+   * most 32 KiB, and a short-lived socket with a 1 MiB buffer leaves that much resident in
+   * malloc's arena once glibc's mmap threshold has risen past it.
+   */
+  recvBufferBytes?: number;
 }
 
 function int32(n: number): Buffer {
@@ -85,13 +92,14 @@ export class RequestSocket {
   readonly #c: Libc;
   #fd: number;
   #seq: number;
-  #buf = Buffer.alloc(1 << 20);
+  #buf: Buffer;
   /** The kernel's SO_SNDBUF after setup: a batch must stay below it (minus 32 bytes). */
   readonly sendBufferSize: number;
 
-  constructor(c: Libc, fd: number, sendBufferSize: number) {
+  constructor(c: Libc, fd: number, sendBufferSize: number, recvBufferBytes = 1 << 20) {
     this.#c = c;
     this.#fd = fd;
+    this.#buf = Buffer.alloc(recvBufferBytes);
     this.sendBufferSize = sendBufferSize;
     this.#seq = (Date.now() / 1000) >>> 0;
   }
@@ -250,5 +258,5 @@ export async function openRequestSocket(protocol: number, opts: RequestSocketOpt
   const len = Buffer.alloc(4);
   len.writeUInt32LE(4);
   const sndbuf = c.getsockopt(fd, SOL_SOCKET, SO_SNDBUF, val, len) < 0 ? 212_992 : val.readInt32LE(0);
-  return new RequestSocket(c, fd, sndbuf);
+  return new RequestSocket(c, fd, sndbuf, opts.recvBufferBytes);
 }

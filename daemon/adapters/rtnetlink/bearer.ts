@@ -9,6 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Bearer } from '../../../lib/protocol.js';
 import { compileGlob, compileGlobList, type GlobMatcher } from './glob.js';
+import { ARPHRD } from './messages/constants.js';
 
 /** One per-interface-name override: first matching glob wins; `ignore` means "not a service". */
 export interface BearerOverride {
@@ -46,21 +47,6 @@ export interface SysfsHints {
   /** DEVTYPE from `uevent`, '' when absent. */
   devtype: string;
 }
-
-/** ARPHRD_* values the decision looks at (linux/if_arp.h). */
-export const ARPHRD = {
-  ETHER: 1,
-  PPP: 512,
-  RAWIP: 519,
-  TUNNEL: 768,
-  TUNNEL6: 769,
-  LOOPBACK: 772,
-  SIT: 776,
-  IPGRE: 778,
-  PHONET_PIPE: 821,
-  IP6GRE: 823,
-  NONE: 65534,
-} as const;
 
 /** Layer-3 tunnel kinds that carry traffic to a remote network: they are VPNs. */
 const VPN_KINDS = new Set(['wireguard', 'tun', 'xfrm', 'vti', 'vti6', 'ipip', 'gre', 'ip6gre', 'sit', 'ip6tnl']);

@@ -1,5 +1,5 @@
 /**
- * The daemon's {@link LinkSource} over rtnetlink (`netlink` 0.3.0).
+ * The daemon's {@link LinkSource} over rtnetlink: link-records.ts decodes, link-table.ts folds.
  *
  * Start-up order matters: the event socket joins its multicast groups before anything is
  * dumped, and notifications received while dumping are held and folded after the dump.
@@ -10,17 +10,20 @@
  * the same tick: no debounce, no timers.
  *
  * Lost notifications: when the event socket's receive buffer overflows, the kernel drops
- * notifications and flags ENOBUFS. The event socket is our own (adapters/netlink/event-socket.ts;
- * netlink 0.3.0's aborts the process on that error): it reports the overrun and stays open, and
+ * notifications and flags ENOBUFS. The event socket (adapters/netlink/event-socket.ts) reports
+ * the overrun and stays open, and
  * the source re-dumps everything and delivers the difference. Any other socket error: a new
  * socket, then the same re-dump.
  */
-import { createRtNetlink, rt, type NetlinkMessage } from 'netlink';
 import { openEventSocket, type EventSocket } from '../netlink/event-socket.js';
+import type { NetlinkMessage } from '../netlink/request-socket.js';
 import type { LinkEvent, LinkSource } from '../../ports.js';
 import type { LinkFacts } from '../../core/services.js';
 import { createBearerDecider, readSysfsHints, type BearerOverride, type SysfsHints } from './bearer.js';
-import { LinkTable, decodeLink, decodeAddress, decodeRoute, decodeRtMessage, type RtChange } from './facts.js';
+import { openRtnlClient } from './client.js';
+import { decodeAddress, decodeLink, decodeRoute, decodeRtMessage, type RtChange } from './link-records.js';
+import { LinkTable } from './link-table.js';
+import { RTNLGRP } from './messages/constants.js';
 
 /** Options of {@link createRtnetlinkLinkSource}. */
 export interface RtnetlinkLinkSourceOptions {
@@ -30,7 +33,7 @@ export interface RtnetlinkLinkSourceOptions {
   include?: string[];
   /** Globs like `connmand -I`: matching links are never services. */
   ignore?: string[];
-  /** Diagnostics (undecodable messages, consumer errors: debug; overruns, socket errors: warn). */
+  /** Diagnostics (consumer errors: debug; overruns, socket errors: warn). */
   log?: (msg: string, level?: 'debug' | 'warn') => void;
   /** Sysfs reader, replaceable in tests. */
   readSysfs?: (ifname: string) => SysfsHints;
@@ -38,8 +41,8 @@ export interface RtnetlinkLinkSourceOptions {
   eventRcvbuf?: number;
 }
 
-/** Multicast groups (RTNLGRP_*): links, v4/v6 addresses, v4/v6 routes. */
-const GROUPS = [1, 5, 9, 7, 11] as const;
+/** Multicast groups: links, v4/v6 addresses, v4/v6 routes. */
+const GROUPS = [RTNLGRP.LINK, RTNLGRP.IPV4_IFADDR, RTNLGRP.IPV6_IFADDR, RTNLGRP.IPV4_ROUTE, RTNLGRP.IPV6_ROUTE];
 
 /**
  * Requested SO_RCVBUF of the event socket: bursts (a VPN pushing a routing table, many links at
@@ -54,24 +57,24 @@ const SOCKET_SNDBUF = 64 << 10;
 
 /** Dumps links, then addresses, then routes, on a socket of its own (closed afterwards). */
 async function dumpAll(): Promise<RtChange[]> {
-  const sock = createRtNetlink({ recvBufferSize: DUMP_RCVBUF, sendBufferSize: SOCKET_SNDBUF });
+  const client = await openRtnlClient({ rcvbuf: DUMP_RCVBUF, sndbuf: SOCKET_SNDBUF });
   try {
     const changes: RtChange[] = [];
-    for (const m of await sock.getLinks()) {
-      const link = decodeLink(m);
+    for (const m of client.dump('link')) {
+      const link = m.kind === 'link' ? decodeLink(m) : null;
       if (link) changes.push({ op: 'new-link', link });
     }
-    for (const m of await sock.getAddresses()) {
-      const address = decodeAddress(m);
+    for (const m of client.dump('address')) {
+      const address = m.kind === 'address' ? decodeAddress(m) : null;
       if (address) changes.push({ op: 'new-address', address });
     }
-    for (const m of await sock.getRoutes()) {
-      const route = decodeRoute(m);
+    for (const m of client.dump('route')) {
+      const route = m.kind === 'route' ? decodeRoute(m) : null;
       if (route) changes.push({ op: 'new-route', route, replace: false });
     }
     return changes;
   } finally {
-    sock.socket.close();
+    client.close();
   }
 }
 
@@ -98,13 +101,7 @@ export function createRtnetlinkLinkSource(opts: RtnetlinkLinkSourceOptions = {})
 
   function fold(msgs: readonly NetlinkMessage[]): void {
     for (const m of msgs) {
-      let change: RtChange | null;
-      try {
-        change = decodeRtMessage(m.type, m.flags, rt.parseMessage(m.type, m.data));
-      } catch (err) {
-        log(`rtnetlink: cannot decode message type ${m.type}: ${String(err)}`);
-        continue;
-      }
+      const change = decodeRtMessage(m.type, m.flags, m.payload);
       if (change) table.apply(change);
     }
   }
@@ -200,7 +197,7 @@ export function createRtnetlinkLinkSource(opts: RtnetlinkLinkSourceOptions = {})
 
   /**
    * Any error on the event socket may have lost notifications (ENOBUFS) or closed the socket
-   * (the addon closes it after a poll error): subscribe on a fresh socket, then re-dump.
+   * (it is closed after any error but an overrun): subscribe on a fresh socket, then re-dump.
    */
   async function onSocketError(err: unknown): Promise<void> {
     if (stopped) return;

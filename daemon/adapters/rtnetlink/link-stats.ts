@@ -1,7 +1,7 @@
 /**
  * The {@link LinkStats} port: per-link kernel statistics for ConnMan's per-service counters.
  *
- * Primary source: one RTM_GETLINK dump (`netlink` 0.3.0), reading `IFLA_STATS64` (64-bit, so
+ * Primary source: one RTM_GETLINK dump, reading `IFLA_STATS64` (64-bit, so
  * nothing wraps in the kernel's numbers), or `IFLA_STATS` where a kernel lacks it. A dump is one
  * round trip whatever the number of services, and each read uses a socket of its own (as the
  * routing adapter does), so a failed socket never outlives a read.
@@ -12,18 +12,18 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
 import type { LinkStats, Logger } from '../../ports.js';
 import type { LinkCounters } from '../../core/counters.js';
+import { openRtnlClient } from './client.js';
+import { IFLA } from './messages/constants.js';
 
-/** Statistics fields as `netlink` names them (the same names in IFLA_STATS and IFLA_STATS64). */
-type StatsAttr = Partial<Record<keyof LinkCounters, number | bigint>>;
-
-/** What a dump yields per link: its index and whichever statistics attribute it carried. */
+/** What a dump yields per link: its index and whichever statistics attribute it carried (raw). */
 export interface DumpedLink {
   index: number;
-  stats64?: StatsAttr;
-  stats?: StatsAttr;
+  /** struct rtnl_link_stats64 (u64 fields). */
+  stats64?: Buffer;
+  /** struct rtnl_link_stats (u32 fields, the same order). */
+  stats?: Buffer;
 }
 
 /** Options of {@link createLinkStats}. */
@@ -35,6 +35,7 @@ export interface LinkStatsOptions {
   sysfsRoot?: string;
 }
 
+/** The leading fields of struct rtnl_link_stats(64), in their order. */
 const FIELDS = ['rxPackets', 'txPackets', 'rxBytes', 'txBytes', 'rxErrors', 'txErrors', 'rxDropped', 'txDropped'] as const satisfies ReadonlyArray<keyof LinkCounters>;
 const SYSFS_FILES: Record<keyof LinkCounters, string> = {
   rxPackets: 'rx_packets',
@@ -46,34 +47,31 @@ const SYSFS_FILES: Record<keyof LinkCounters, string> = {
   rxDropped: 'rx_dropped',
   txDropped: 'tx_dropped',
 };
-const REQUEST_TIMEOUT_MS = 2_000;
-const RECV_BUFFER = 1 << 20;
-const SEND_BUFFER = 64 << 10;
+const SOCKET = { rcvbuf: 1 << 20, sndbuf: 64 << 10, timeoutMs: 2_000 };
 
 async function netlinkDump(): Promise<DumpedLink[]> {
-  const sock: RtNetlinkSocket = createRtNetlink({ recvBufferSize: RECV_BUFFER, sendBufferSize: SEND_BUFFER });
+  const client = await openRtnlClient(SOCKET);
   try {
-    const links = await sock.getLinks(undefined, undefined, { timeout: REQUEST_TIMEOUT_MS });
-    return links.map((m) => ({
-      index: m.data.index ?? 0,
-      ...(m.attrs.stats64 ? { stats64: m.attrs.stats64 as StatsAttr } : {}),
-      ...(m.attrs.stats ? { stats: m.attrs.stats as StatsAttr } : {}),
-    }));
+    return client.dump('link').flatMap((m) => {
+      if (m.kind !== 'link') return [];
+      const stats64 = m.attrs.get(IFLA.STATS64);
+      const stats = m.attrs.get(IFLA.STATS);
+      return [{ index: m.index, ...(stats64 ? { stats64 } : {}), ...(stats ? { stats } : {}) }];
+    });
   } finally {
-    try {
-      sock.socket.close();
-    } catch {
-      // Already closed by the addon after a socket error.
-    }
+    client.close();
   }
 }
 
-/** A statistics attribute as LinkCounters; null when the link carried none. */
+/** A statistics attribute as LinkCounters; null when the link carried none (or a short one). */
 export function countersFromDump(link: DumpedLink): LinkCounters | null {
-  const src = link.stats64 ?? link.stats;
-  if (!src) return null;
+  const wide = link.stats64 !== undefined && link.stats64.length >= 8 * FIELDS.length;
+  const src = wide ? link.stats64 : link.stats;
+  if (!src || (!wide && src.length < 4 * FIELDS.length)) return null;
   const out = {} as LinkCounters;
-  for (const f of FIELDS) out[f] = BigInt(src[f] ?? 0);
+  FIELDS.forEach((f, i) => {
+    out[f] = wide ? src.readBigUInt64LE(8 * i) : BigInt(src.readUInt32LE(4 * i));
+  });
   return out;
 }
 

@@ -12,10 +12,11 @@
 import { createServer } from 'node:net';
 import { unlinkSync } from 'node:fs';
 import { createLinkConfig, LinkConfigError } from '../../../daemon/adapters/rtnetlink/link-config.js';
+import { createProcSysctl } from '../../../daemon/adapters/system/proc-sysctl.js';
 
 const path = process.argv[2];
 if (!path) throw new Error('usage: link-config-driver.ts <socket path> [--no-events]');
-const lc = createLinkConfig({ log: (level, msg) => process.stderr.write(`${level} ${msg}\n`) });
+const lc = createLinkConfig({ sysctls: createProcSysctl(), log: (level, msg) => process.stderr.write(`${level} ${msg}\n`) });
 if (!process.argv.includes('--no-events')) await lc.start();
 
 type Req = { id: number; cmd: string; args?: any };

@@ -10,6 +10,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createRtnetlinkRouting, RoutingApplyError } from '../../../daemon/adapters/rtnetlink/routing.js';
+import { createProcSysctl } from '../../../daemon/adapters/system/proc-sysctl.js';
 import { DEFAULT_CORE_CONFIG, type CoreConfig } from '../../../daemon/core/config.js';
 import type { RoutingState } from '../../../daemon/core/kernel-state-types.js';
 
@@ -22,6 +23,7 @@ const input = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { config?: C
 let logs: string[] = [];
 const routing = createRtnetlinkRouting({
   config: input.config ?? DEFAULT_CORE_CONFIG,
+  sysctls: createProcSysctl(),
   log: (level, msg) => logs.push(`${level} ${msg}`),
 });
 

@@ -75,7 +75,7 @@ describe('npm run pack', () => {
     const m = manifests.netsession;
     expect(m.scripts ?? {}).toEqual({});
     expect(Object.keys(m.dependencies ?? {})).toEqual(['undici']);
-    expect(m.peerDependencies).toEqual({ koffi: rootPkg.dependencies!.koffi });
+    expect(m.peerDependencies).toEqual({ koffi: rootPkg.peerDependencies!.koffi });
     expect(m.peerDependenciesMeta).toEqual({ koffi: { optional: true } });
     expect(files.netsession.filter((p) => p.endsWith('.node') || p.endsWith('binding.gyp'))).toEqual([]);
   });
@@ -99,7 +99,7 @@ describe('npm run pack', () => {
     expect(cli).toMatch(/from\s*"netsession"/);
     const m = manifests.netsessiond;
     expect(m.dependencies?.netsession).toBe(rootPkg.version);
-    expect(m.dependencies?.koffi).toBe(rootPkg.dependencies!.koffi);
+    expect(m.dependencies?.koffi).toBe(rootPkg.peerDependencies!.koffi);
     expect(m.scripts ?? {}).toEqual({});
     expect(m.bin).toEqual({ netsessiond: 'dist/netsessiond.cjs', netsessionctl: 'dist/bin/netsessionctl.js' });
   });

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { splitDatagram } from '../../../../daemon/adapters/netlink/event-socket.js';
+import { parseMessages } from '../../../../daemon/adapters/netlink/request-socket.js';
+
+/** What the event socket does with one received datagram. */
+const splitDatagram = (b: Buffer) => parseMessages(b, b.length);
 
 function nlmsg(type: number, flags: number, payload: number[]): Buffer {
   const len = 16 + payload.length;
@@ -16,7 +19,7 @@ function nlmsg(type: number, flags: number, payload: number[]): Buffer {
 describe('netlink event socket datagrams', () => {
   it('splits a datagram into messages, honouring 4-byte alignment', () => {
     const msgs = splitDatagram(Buffer.concat([nlmsg(16, 0, [1, 2, 3]), nlmsg(17, 2, [4, 5, 6, 7, 8])]));
-    expect(msgs.map((m) => [m.type, m.flags, m.seq, [...m.data]])).toEqual([
+    expect(msgs.map((m) => [m.type, m.flags, m.seq, [...m.payload]])).toEqual([
       [16, 0, 7, [1, 2, 3]],
       [17, 2, 7, [4, 5, 6, 7, 8]],
     ]);

@@ -2,8 +2,8 @@ import { describe, it, expect, afterAll } from 'vitest';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ARPHRD } from '../../../../../daemon/adapters/rtnetlink/messages/constants.js';
 import {
-  ARPHRD,
   compileBearerPolicy,
   createBearerDecider,
   decideBearer,

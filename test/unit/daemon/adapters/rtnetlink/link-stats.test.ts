@@ -23,18 +23,33 @@ function fakeSysfs(links: Record<string, [number, number]>): string {
   return root;
 }
 
+/** struct rtnl_link_stats64 / rtnl_link_stats: rx/tx packets, bytes, errors, dropped, then more fields. */
+const ORDER = ['rxPackets', 'txPackets', 'rxBytes', 'txBytes', 'rxErrors', 'txErrors', 'rxDropped', 'txDropped'] as const;
+function stats64(v: Partial<Record<(typeof ORDER)[number], bigint>>): Buffer {
+  const b = Buffer.alloc(8 * 24);
+  ORDER.forEach((f, i) => b.writeBigUInt64LE(v[f] ?? 0n, 8 * i));
+  return b;
+}
+function stats32(v: Partial<Record<(typeof ORDER)[number], number>>): Buffer {
+  const b = Buffer.alloc(4 * 24);
+  ORDER.forEach((f, i) => b.writeUInt32LE(v[f] ?? 0, 4 * i));
+  return b;
+}
+
 describe('link statistics adapter', () => {
   it('takes IFLA_STATS64 (bigint) and falls back to IFLA_STATS (number)', () => {
-    expect(countersFromDump({ index: 2, stats64: { rxBytes: 2n ** 40n, txPackets: 3n } })).toMatchObject({ rxBytes: 2n ** 40n, txPackets: 3n, rxErrors: 0n });
-    expect(countersFromDump({ index: 2, stats: { rxBytes: 77, txDropped: 1 } })).toMatchObject({ rxBytes: 77n, txDropped: 1n });
+    expect(countersFromDump({ index: 2, stats64: stats64({ rxBytes: 2n ** 40n, txPackets: 3n }) })).toMatchObject({ rxBytes: 2n ** 40n, txPackets: 3n, rxErrors: 0n });
+    expect(countersFromDump({ index: 2, stats: stats32({ rxBytes: 77, txDropped: 1 }) })).toMatchObject({ rxBytes: 77n, txDropped: 1n });
     expect(countersFromDump({ index: 2 })).toBeNull();
+    // A short attribute is no statistics (never read past it).
+    expect(countersFromDump({ index: 2, stats: Buffer.alloc(8) })).toBeNull();
   });
 
   it('returns only the wanted links from the netlink dump', async () => {
     const stats = createLinkStats({
       dump: async () => [
-        { index: 1, stats64: { rxBytes: 1n } },
-        { index: 11, stats64: { rxBytes: 500n } },
+        { index: 1, stats64: stats64({ rxBytes: 1n }) },
+        { index: 11, stats64: stats64({ rxBytes: 500n }) },
         { index: 12 },
       ],
     });

@@ -2,46 +2,27 @@ import { describe, it, expect } from 'vitest';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { rt } from 'netlink';
 import type { PolicyRule, RoutingState, TableRoute } from '../../../../../daemon/core/kernel-state-types.js';
-import {
-  RTPROT_NETSESSION,
-  RT_SCOPE_LINK,
-  RT_SCOPE_NOWHERE,
-  addressBytes,
-  decodeRule,
-  decodeTableRoute,
-  isOurRule,
-  isSysctlIfname,
-  managedInterfaces,
-  netlinkErrorCode,
-  normaliseDesired,
-  planRouting,
-  routeKey,
-  rpFilterToWrite,
-  ruleKey,
-  type KernelRoute,
-  type KernelRule,
-  type KernelSnapshot,
-  type RoutingOp,
-} from '../../../../../daemon/adapters/rtnetlink/routing-diff.js';
-import {
-  RoutingApplyError,
-  addRouteRequest,
-  addRuleRequest,
-  createRtnetlinkRouting,
-  delRouteRequest,
-  delRuleRequest,
-  type RoutingSocket,
-} from '../../../../../daemon/adapters/rtnetlink/routing.js';
+import { NetlinkSocketError } from '../../../../../daemon/adapters/netlink/request-socket.js';
+import { createProcSysctl } from '../../../../../daemon/adapters/system/proc-sysctl.js';
+import { RtnlError, errorCode, type RtnlClient, type RtRequest } from '../../../../../daemon/adapters/rtnetlink/client.js';
+import { addressBytes } from '../../../../../daemon/adapters/rtnetlink/messages/addresses.js';
+import { u32, type Attrs, type RouteMessage, type RuleMessage, type RtKind, type RtMessage } from '../../../../../daemon/adapters/rtnetlink/messages/codec.js';
+import { FRA, RTA, RTM, RTM_F_CLONED, RTNH_F_ONLINK, RTPROT_NETSESSION, RT_SCOPE_LINK, RT_SCOPE_NOWHERE } from '../../../../../daemon/adapters/rtnetlink/messages/constants.js';
+import { addRouteMessage, decodeTableRoute, delRouteMessage, routeKey, type KernelRoute } from '../../../../../daemon/adapters/rtnetlink/routes.js';
+import { addRuleMessage, decodeRule, delRuleMessage, ruleKey, type KernelRule } from '../../../../../daemon/adapters/rtnetlink/rules.js';
+import { isOurRule, normaliseDesired, planRouting, type KernelSnapshot } from '../../../../../daemon/adapters/rtnetlink/routing-plan.js';
+import type { RoutingOp } from '../../../../../daemon/adapters/rtnetlink/routing-plan.js';
+import { managedInterfaces, rpFilterToWrite } from '../../../../../daemon/adapters/rtnetlink/routing-sysctls.js';
+import { isSysctlIfname } from '../../../../../daemon/adapters/rtnetlink/sysctl-paths.js';
+import { RoutingApplyError, createRtnetlinkRouting } from '../../../../../daemon/adapters/rtnetlink/routing.js';
 
 const OWN = { tableRange: { start: 10000, end: 10999 }, priorityRange: { start: 10000, end: 10999 } };
 const MASK = 0x0fff0000;
 
 // ---------------------------------------------------------------------------------------------
-// Dump-shaped messages, as the `netlink` package parses what the kernel sends (shapes taken from
-// a real dump: tables above 255 come with rtm_table = 252 and the id in the attribute, known enum
-// values by name, unknown ones as numbers).
+// Dump-shaped messages, as the codec decodes what the kernel sends (shapes taken from a real
+// dump: tables above 255 come with rtm_table = 252 and the id in the attribute).
 // ---------------------------------------------------------------------------------------------
 
 const ip = (family: 4 | 6, s: string): Buffer => {
@@ -59,19 +40,20 @@ interface RuleOpts {
   iifname?: string;
 }
 
-function kRule(family: 4 | 6, priority: number, table: number, o: RuleOpts = {}): rt.RuleMessage {
-  const attrs: rt.RuleAttrs = { table, suppressPrefixlen: Buffer.from('ffffffff', 'hex'), protocol: o.protocol ?? RTPROT_NETSESSION, priority };
+function kRule(family: 4 | 6, priority: number, table: number, o: RuleOpts = {}): RuleMessage {
+  const attrs: Attrs = new Map([
+    [FRA.TABLE, u32(table)],
+    [FRA.SUPPRESS_PREFIXLEN, Buffer.from('ffffffff', 'hex')],
+    [FRA.PROTOCOL, Buffer.from([o.protocol ?? RTPROT_NETSESSION])],
+    [FRA.PRIORITY, u32(priority)],
+  ]);
   if (o.mark !== undefined) {
-    attrs.fwmark = o.mark;
-    attrs.fwmask = o.mask ?? 0xffffffff;
+    attrs.set(FRA.FWMARK, u32(o.mark));
+    attrs.set(FRA.FWMASK, u32(o.mask ?? 0xffffffff));
   }
-  if (o.src) attrs.src = ip(family, o.src);
-  if (o.iifname) attrs.iifname = o.iifname;
-  return {
-    kind: 'rule',
-    data: { family: family === 4 ? 2 : 10, dstLen: 0, srcLen: o.srcLen ?? (o.src ? (family === 4 ? 32 : 128) : 0), tos: 0, table: table > 255 ? 252 : table, action: 'toTbl', flags: {} },
-    attrs,
-  };
+  if (o.src) attrs.set(FRA.SRC, ip(family, o.src));
+  if (o.iifname) attrs.set(FRA.IIFNAME, Buffer.from(`${o.iifname}\0`));
+  return { kind: 'rule', family: family === 4 ? 2 : 10, dstLen: 0, srcLen: o.srcLen ?? (o.src ? (family === 4 ? 32 : 128) : 0), tos: 0, table: table > 255 ? 252 : table, action: 1, flags: 0, attrs };
 }
 
 interface RouteOpts {
@@ -81,38 +63,38 @@ interface RouteOpts {
   oif: number;
   metric?: number;
   onlink?: boolean;
-  scope?: 'UNIVERSE' | 'LINK';
-  protocol?: number | 'STATIC' | 'BOOT';
+  scope?: number;
+  protocol?: number;
   cloned?: boolean;
 }
 
-function kRoute(family: 4 | 6, table: number, o: RouteOpts): rt.RouteMessage {
-  const attrs: rt.RouteAttrs = { table, oif: o.oif };
-  if (o.dst) attrs.dst = ip(family, o.dst);
-  if (o.gw) attrs.gateway = ip(family, o.gw);
+const RTPROT_BOOT = 3;
+
+function kRoute(family: 4 | 6, table: number, o: RouteOpts): RouteMessage {
+  const attrs: Attrs = new Map([
+    [RTA.TABLE, u32(table)],
+    [RTA.OIF, u32(o.oif)],
+  ]);
+  if (o.dst) attrs.set(RTA.DST, ip(family, o.dst));
+  if (o.gw) attrs.set(RTA.GATEWAY, ip(family, o.gw));
   const metric = o.metric ?? (family === 6 ? 1024 : 0);
-  if (metric) attrs.priority = metric;
-  const flags: rt.RouteFlags = {};
-  if (o.onlink) flags.__unknown = 4;
-  if (o.cloned) flags.cloned = true;
+  if (metric) attrs.set(RTA.PRIORITY, u32(metric));
   return {
     kind: 'route',
-    data: {
-      family: family === 4 ? 2 : 10,
-      dstLen: o.dstLen ?? 0,
-      srcLen: 0,
-      tos: 0,
-      table: table > 255 ? 252 : table,
-      protocol: (o.protocol ?? RTPROT_NETSESSION) as rt.RouteProtocol,
-      scope: o.scope ?? (family === 4 && !o.gw ? 'LINK' : 'UNIVERSE'),
-      type: 'UNICAST',
-      flags,
-    },
+    family: family === 4 ? 2 : 10,
+    dstLen: o.dstLen ?? 0,
+    srcLen: 0,
+    tos: 0,
+    table: table > 255 ? 252 : table,
+    protocol: o.protocol ?? RTPROT_NETSESSION,
+    scope: o.scope ?? (family === 4 && !o.gw ? RT_SCOPE_LINK : 0),
+    type: 1,
+    flags: (o.onlink ? RTNH_F_ONLINK : 0) | (o.cloned ? RTM_F_CLONED : 0),
     attrs,
   };
 }
 
-function snapshot(rules: rt.RuleMessage[], routes: rt.RouteMessage[]): KernelSnapshot {
+function snapshot(rules: RuleMessage[], routes: RouteMessage[]): KernelSnapshot {
   return {
     rules: rules.map((m) => decodeRule(m)).filter((r): r is KernelRule => r !== null),
     routes: routes.map((m) => decodeTableRoute(m)).filter((r): r is KernelRoute => r !== null),
@@ -156,7 +138,7 @@ function desiredState(): RoutingState {
 }
 
 /** The same state as the kernel reports it after it was applied. */
-function kernelView(): { rules: rt.RuleMessage[]; routes: rt.RouteMessage[] } {
+function kernelView(): { rules: RuleMessage[]; routes: RouteMessage[] } {
   return {
     rules: [
       kRule(4, 10001, 10001, { src: '198.51.100.18' }),
@@ -179,7 +161,7 @@ function kernelView(): { rules: rt.RuleMessage[]; routes: rt.RouteMessage[] } {
 }
 
 /** Kernel defaults and foreign entries that must never be touched. */
-function foreign(): { rules: rt.RuleMessage[]; routes: rt.RouteMessage[] } {
+function foreign(): { rules: RuleMessage[]; routes: RouteMessage[] } {
   return {
     rules: [
       kRule(4, 0, 255, { protocol: 2 }),
@@ -192,10 +174,10 @@ function foreign(): { rules: rt.RuleMessage[]; routes: rt.RouteMessage[] } {
       kRule(6, 32766, 254, { protocol: 2 }),
     ],
     routes: [
-      kRoute(4, 254, { gw: '198.51.100.9', oif: 11, metric: 100, protocol: 'BOOT' }),
-      kRoute(4, 500, { gw: '198.51.100.9', oif: 11, protocol: 'BOOT' }),
-      kRoute(4, 500, { dst: '203.0.113.0', dstLen: 24, gw: '198.51.100.9', oif: 11, protocol: 'BOOT' }),
-      kRoute(6, 254, { gw: '2001:db8:1::1', oif: 11, metric: 100, protocol: 'BOOT' }),
+      kRoute(4, 254, { gw: '198.51.100.9', oif: 11, metric: 100, protocol: RTPROT_BOOT }),
+      kRoute(4, 500, { gw: '198.51.100.9', oif: 11, protocol: RTPROT_BOOT }),
+      kRoute(4, 500, { dst: '203.0.113.0', dstLen: 24, gw: '198.51.100.9', oif: 11, protocol: RTPROT_BOOT }),
+      kRoute(6, 254, { gw: '2001:db8:1::1', oif: 11, metric: 100, protocol: RTPROT_BOOT }),
     ],
   };
 }
@@ -212,13 +194,13 @@ describe('decoders', () => {
 
   it('reads a mark without FRA_FWMASK as mask 0xffffffff, and keeps extra selectors', () => {
     const m = kRule(4, 10501, 10001, { iifname: 'eth-b' });
-    m.attrs.fwmark = 7;
+    m.attrs.set(FRA.FWMARK, u32(7));
     expect(decodeRule(m)).toMatchObject({ mark: 7, mask: 0xffffffff, extra: 'iif eth-b' });
   });
 
   it('ignores IPMR rule families and canonicalises source addresses', () => {
     const ipmr = kRule(4, 32767, 253);
-    ipmr.data.family = 128;
+    ipmr.family = 128;
     expect(decodeRule(ipmr)).toBeNull();
     expect(decodeRule(kRule(6, 10001, 10001, { src: '2001:0db8:0:0::2' }))?.src).toBe('2001:db8::2');
   });
@@ -228,13 +210,13 @@ describe('decoders', () => {
     expect(decodeTableRoute(kRoute(4, 10002, { gw: '203.0.113.1', oif: C, onlink: true }))?.onlink).toBe(true);
     expect(decodeTableRoute(kRoute(4, 10001, { dst: '198.51.100.16', dstLen: 29, oif: B }))).toMatchObject({ scope: RT_SCOPE_LINK, dst: '198.51.100.16', dstLen: 29, protocol: 0x6e });
     expect(decodeTableRoute(kRoute(6, 10001, { dst: '2001:db8::1', dstLen: 128, oif: B, cloned: true }))).toBeNull();
-    expect(decodeTableRoute(kRoute(4, 254, { gw: '198.51.100.9', oif: 11, protocol: 'BOOT' }))?.protocol).toBe(3);
+    expect(decodeTableRoute(kRoute(4, 254, { gw: '198.51.100.9', oif: 11, protocol: RTPROT_BOOT }))?.protocol).toBe(3);
   });
 
   it('marks multipath routes as exotic so they never equal a desired route', () => {
     const m = kRoute(4, 10001, { oif: B });
-    delete m.attrs.oif;
-    m.attrs.multipath = Buffer.alloc(8);
+    m.attrs.delete(RTA.OIF);
+    m.attrs.set(RTA.MULTIPATH, Buffer.alloc(8));
     expect(decodeTableRoute(m)?.exotic).toBe('multipath');
   });
 });
@@ -411,6 +393,9 @@ describe('planRouting', () => {
   });
 });
 
+/** A message's attributes as a plain object (type → bytes). */
+const attrsOf = (m: RtMessage): Record<number, Buffer> => Object.fromEntries(m.attrs);
+
 describe('requests', () => {
   it('puts table ids in RTA_TABLE/FRA_TABLE (rtm_table is a u8), tags proto 110, sets onlink', () => {
     const n = normaliseDesired(
@@ -429,34 +414,39 @@ describe('requests', () => {
       },
       OWN,
     );
-    const [data, attrs] = addRouteRequest(n.routes[0]!);
-    expect(data).toMatchObject({ family: 2, table: 0, protocol: 0x6e, type: 1, flags: { __unknown: 4 } });
-    expect(attrs).toMatchObject({ table: 10003, oif: C, gateway: Buffer.from([198, 51, 100, 25]) });
-    expect(attrs.priority).toBeUndefined();
-    const [rdata, rattrs] = addRuleRequest(n.rules[0]!);
-    expect(rdata).toMatchObject({ family: 10, srcLen: 128, table: 0, action: 1 });
-    expect(rattrs).toMatchObject({ priority: 10003, table: 10003, protocol: 0x6e, src: ip(6, '2001:db8:3::2') });
-    expect(rattrs.fwmark).toBeUndefined();
+    const route = addRouteMessage(n.routes[0]!);
+    expect(route).toMatchObject({ family: 2, table: 0, protocol: 0x6e, type: 1, flags: RTNH_F_ONLINK });
+    expect(attrsOf(route)).toEqual({ [RTA.TABLE]: u32(10003), [RTA.OIF]: u32(C), [RTA.GATEWAY]: Buffer.from([198, 51, 100, 25]) });
+    const rule = addRuleMessage(n.rules[0]!);
+    expect(rule).toMatchObject({ family: 10, srcLen: 128, table: 0, action: 1 });
+    expect(attrsOf(rule)).toEqual({ [FRA.PRIORITY]: u32(10003), [FRA.TABLE]: u32(10003), [FRA.PROTOCOL]: Buffer.from([0x6e]), [FRA.SRC]: ip(6, '2001:db8:3::2') });
   });
 
   it('deletes echo every dumped selector, and routes are deleted at any scope', () => {
     const rule = decodeRule(kRule(4, 10502, 10002, { mark: 0x20000, mask: MASK, iifname: 'eth-c' }))!;
-    const [, rattrs] = delRuleRequest(rule);
-    expect(rattrs).toMatchObject({ priority: 10502, table: 10002, fwmark: 0x20000, fwmask: MASK, iifname: 'eth-c', protocol: 0x6e });
+    expect(attrsOf(delRuleMessage(rule))).toMatchObject({
+      [FRA.PRIORITY]: u32(10502),
+      [FRA.TABLE]: u32(10002),
+      [FRA.FWMARK]: u32(0x20000),
+      [FRA.FWMASK]: u32(MASK),
+      [FRA.IIFNAME]: Buffer.from('eth-c\0'),
+      [FRA.PROTOCOL]: Buffer.from([0x6e]),
+    });
     const route = decodeTableRoute(kRoute(4, 10001, { dst: '198.51.100.16', dstLen: 29, oif: B }))!;
-    const [data, attrs] = delRouteRequest(route);
-    expect(data).toMatchObject({ family: 2, dstLen: 29, table: 0, scope: RT_SCOPE_NOWHERE, protocol: 0x6e });
-    expect(attrs).toMatchObject({ table: 10001, oif: B, dst: ip(4, '198.51.100.16') });
+    const del = delRouteMessage(route);
+    expect(del).toMatchObject({ family: 2, dstLen: 29, table: 0, scope: RT_SCOPE_NOWHERE, protocol: 0x6e });
+    expect(attrsOf(del)).toEqual({ [RTA.TABLE]: u32(10001), [RTA.OIF]: u32(B), [RTA.DST]: ip(4, '198.51.100.16') });
   });
 });
 
 describe('helpers', () => {
-  it('parses the package rejection messages into errno names', () => {
-    expect(netlinkErrorCode(new Error('Request rejected: EEXIST'))).toBe('EEXIST');
-    expect(netlinkErrorCode(new Error('Request rejected: ENETUNREACH'))).toBe('ENETUNREACH');
-    expect(netlinkErrorCode(new Error('Request rejected: -523'))).toBe('-523');
-    expect(netlinkErrorCode(new Error('Timeout has been reached'))).toBe('ETIMEDOUT');
-    expect(netlinkErrorCode(new Error('something else'))).toBeNull();
+  it('names the errno of a kernel rejection and of a socket failure', () => {
+    expect(errorCode(new RtnlError('EEXIST'))).toBe('EEXIST');
+    expect(new RtnlError('EEXIST').message).toBe('Request rejected: EEXIST');
+    expect(new RtnlError('EINVAL', 'Invalid prefix for given prefix length').message).toBe('Request rejected: EINVAL (Invalid prefix for given prefix length)');
+    expect(errorCode(new NetlinkSocketError('recv', 'ETIMEDOUT'))).toBe('ETIMEDOUT');
+    expect(errorCode(new Error('something else'))).toBeNull();
+    expect(errorCode(null)).toBeNull();
   });
 
   it('relaxes rp_filter only where the effective value max(all, if) is strict', () => {
@@ -491,77 +481,65 @@ describe('helpers', () => {
 
 type Inject = (op: string, key: string, kernel: FakeKernel) => Error | undefined;
 
-class FakeKernel {
-  rules: rt.RuleMessage[] = [];
-  routes: rt.RouteMessage[] = [];
+const OP_NAME: Readonly<Record<number, string>> = { [RTM.NEWRULE]: 'newRule', [RTM.DELRULE]: 'delRule', [RTM.NEWROUTE]: 'newRoute', [RTM.DELROUTE]: 'delRoute' };
+
+class FakeKernel implements RtnlClient {
+  rules: RuleMessage[] = [];
+  routes: RouteMessage[] = [];
   writes: string[] = [];
+  datagrams = 0;
   inject: Inject = () => undefined;
 
-  static ruleMsg(data: rt.Rule, attrs: rt.RuleAttrs): rt.RuleMessage {
-    const table = attrs.table ?? data.table ?? 0;
-    return { kind: 'rule', data: { ...data, table: table > 255 ? 252 : table, action: 'toTbl', flags: {} }, attrs: { ...attrs } };
+  /** What a dump would show of a request: the header's table capped at 252, the v6 default metric. */
+  static stored<M extends RuleMessage | RouteMessage>(m: M): M {
+    // FRA_TABLE and RTA_TABLE are both 15.
+    const table = m.attrs.get(RTA.TABLE)?.readUInt32LE(0) ?? m.table;
+    const attrs = new Map(m.attrs);
+    if (m.kind === 'route' && m.family === 10 && !attrs.has(RTA.PRIORITY)) attrs.set(RTA.PRIORITY, u32(1024));
+    return { ...m, table: table > 255 ? 252 : table, attrs };
   }
 
-  static routeMsg(data: rt.Route, attrs: rt.RouteAttrs): rt.RouteMessage {
-    const table = attrs.table ?? data.table ?? 0;
-    const a: rt.RouteAttrs = { ...attrs };
-    if (data.family === 10 && a.priority === undefined) a.priority = 1024;
-    return { kind: 'route', data: { ...data, table: table > 255 ? 252 : table, type: 'UNICAST' }, attrs: a };
+  dump(kind: RtKind): RtMessage[] {
+    return kind === 'rule' ? [...this.rules] : kind === 'route' ? [...this.routes] : [];
   }
 
-  socket(): RoutingSocket {
-    const run = async <T>(op: string, key: string, fn: () => T): Promise<T> => {
+  request(reqs: readonly RtRequest[]): Array<RtnlError | null> {
+    this.datagrams++;
+    return reqs.map((r) => {
+      const op = OP_NAME[r.type] ?? `type ${r.type}`;
+      const key = r.msg.kind === 'rule' ? ruleKey(decodeRule(FakeKernel.stored(r.msg))!) : r.msg.kind === 'route' ? routeKey(decodeTableRoute(FakeKernel.stored(r.msg))!) : '';
       this.writes.push(`${op} ${key}`);
       const err = this.inject(op, key, this);
-      if (err) throw err;
-      return fn();
-    };
-    const fake = {
-      getRules: async () => [...this.rules],
-      getRoutes: async () => [...this.routes],
-      getLinks: async () => [],
-      newRule: (d: rt.Rule, a: rt.RuleAttrs) => {
-        const m = FakeKernel.ruleMsg(d, a);
-        const key = ruleKey(decodeRule(m)!);
-        return run('newRule', key, () => {
-          if (this.rules.some((r) => ruleKey(decodeRule(r)!) === key)) throw new Error('Request rejected: EEXIST');
-          this.rules.push(m);
-          return [];
-        });
-      },
-      delRule: (d: rt.Rule, a: rt.RuleAttrs) => {
-        const key = ruleKey(decodeRule(FakeKernel.ruleMsg(d, a))!);
-        return run('delRule', key, () => {
-          const i = this.rules.findIndex((r) => ruleKey(decodeRule(r)!) === key);
-          if (i < 0) throw new Error('Request rejected: ENOENT');
-          this.rules.splice(i, 1);
-          return [];
-        });
-      },
-      newRoute: (d: rt.Route, a: rt.RouteAttrs, o?: { flags?: number }) => {
-        const m = FakeKernel.routeMsg(d, a);
-        const key = routeKey(decodeTableRoute(m)!);
-        return run('newRoute', key, () => {
-          const slot = this.routes.findIndex((r) => routeKey(decodeTableRoute(r)!).split(' via ')[0] === key.split(' via ')[0]);
-          if (slot >= 0 && ((o?.flags ?? 0) & 0x100) === 0) throw new Error('Request rejected: EEXIST');
-          if (slot >= 0) this.routes.splice(slot, 1, m);
-          else this.routes.push(m);
-          return [];
-        });
-      },
-      delRoute: (d: rt.Route, a: rt.RouteAttrs) => {
-        const key = routeKey(decodeTableRoute(FakeKernel.routeMsg(d, a))!);
-        return run('delRoute', key, () => {
-          const i = this.routes.findIndex((r) => routeKey(decodeTableRoute(r)!) === key);
-          if (i < 0) throw new Error('Request rejected: ESRCH');
-          this.routes.splice(i, 1);
-          return [];
-        });
-      },
-      socket: { close: () => undefined },
-    };
-    return fake as unknown as RoutingSocket;
+      if (err) return err as RtnlError;
+      return this.apply(op, key, r);
+    });
   }
+
+  private apply(op: string, key: string, r: RtRequest): RtnlError | null {
+    const ruleKeyOf = (m: RuleMessage) => ruleKey(decodeRule(m)!);
+    const routeKeyOf = (m: RouteMessage) => routeKey(decodeTableRoute(m)!);
+    if (op === 'newRule') {
+      if (this.rules.some((x) => ruleKeyOf(x) === key)) return new RtnlError('EEXIST');
+      this.rules.push(FakeKernel.stored(r.msg as RuleMessage));
+    } else if (op === 'delRule') {
+      const i = this.rules.findIndex((x) => ruleKeyOf(x) === key);
+      if (i < 0) return new RtnlError('ENOENT');
+      this.rules.splice(i, 1);
+    } else if (op === 'newRoute') {
+      const slot = this.routes.findIndex((x) => routeKeyOf(x).split(' via ')[0] === key.split(' via ')[0]);
+      if (slot >= 0 && (r.flags & 0x100) === 0) return new RtnlError('EEXIST');
+      const m = FakeKernel.stored(r.msg as RouteMessage);
+      if (slot >= 0) this.routes.splice(slot, 1, m);
+      else this.routes.push(m);
+    } else if (op === 'delRoute') {
+      const i = this.routes.findIndex((x) => routeKeyOf(x) === key);
+      if (i < 0) return new RtnlError('ESRCH');
+      this.routes.splice(i, 1);
+    }
+    return null;
+  }
+
+  close(): void {}
 }
 
 function fakeAdapter(kernel: FakeKernel, sysctlRoot = '/nonexistent-sysctl-root') {
@@ -569,8 +547,8 @@ function fakeAdapter(kernel: FakeKernel, sysctlRoot = '/nonexistent-sysctl-root'
   const routing = createRtnetlinkRouting({
     config: { markMask: MASK, sessionTagMask: 0xffff, tableRange: OWN.tableRange, priorityRange: OWN.priorityRange, maxSessionsPerClient: 64, maxSessionsPerUid: 256, maxPolicyGroups: 1_000, maxProvisioningServices: 1_000 },
     log: (level, msg) => logs.push(`${level} ${msg}`),
-    sysctlRoot,
-    openSocket: () => kernel.socket(),
+    sysctls: createProcSysctl(sysctlRoot),
+    openClient: async () => kernel,
   });
   return { routing, logs };
 }
@@ -600,7 +578,7 @@ describe('adapter rounds (fake kernel)', () => {
         raced = true;
         // Someone else adds exactly this rule between our dump and our add.
         k.rules.push(kRule(4, 10501, 10001, { mark: 0x10000, mask: MASK, protocol: 4 }));
-        return new Error('Request rejected: EEXIST');
+        return new RtnlError('EEXIST');
       }
       return undefined;
     };
@@ -616,7 +594,7 @@ describe('adapter rounds (fake kernel)', () => {
   it('skips routes whose next hop is not reachable yet, without an error, and adds them on a later apply', async () => {
     const kernel = new FakeKernel();
     let reachable = false;
-    kernel.inject = (op, key) => (op === 'newRoute' && key.includes('t10002') && !reachable ? new Error('Request rejected: ENETUNREACH') : undefined);
+    kernel.inject = (op, key) => (op === 'newRoute' && key.includes('t10002') && !reachable ? new RtnlError('ENETUNREACH') : undefined);
     const { routing, logs } = fakeAdapter(kernel);
     await routing.apply(desiredState());
     expect(routing.lastReport.skipped).toHaveLength(3);
@@ -629,7 +607,7 @@ describe('adapter rounds (fake kernel)', () => {
 
   it('one failing operation does not stop the others; a summary error names it', async () => {
     const kernel = new FakeKernel();
-    kernel.inject = (op, key) => (op === 'newRule' && key.startsWith('6 pref 10502') ? new Error('Request rejected: EINVAL') : undefined);
+    kernel.inject = (op, key) => (op === 'newRule' && key.startsWith('6 pref 10502') ? new RtnlError('EINVAL') : undefined);
     const { routing } = fakeAdapter(kernel);
     const err = await routing.apply(desiredState()).then(
       () => null,

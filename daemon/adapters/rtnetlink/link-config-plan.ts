@@ -1,8 +1,8 @@
 /**
- * Pure half of the link-configuration adapter (link-config.ts): admin state and static addresses
+ * The plan of the link-configuration adapter (link-config.ts): admin state and static addresses
  * of the managed interfaces, the main table's default routes, and ConnMan's gateway lifecycle.
  *
- * Address ownership: every address the daemon adds carries IFA_PROTO = {@link IFAPROT_NETSESSION}
+ * Address ownership: every address the daemon adds carries IFA_PROTO = {@link RTPROT_NETSESSION}
  * (kernel ≥ 6.1 keeps and reports it; `ip addr` shows `proto 0x6e`). Only addresses with that tag
  * are ever deleted, and never a link-local IPv6 one. An identical address that is already there
  * without the tag (configured by hand, by the harness, by an older kernel that drops IFA_PROTO)
@@ -13,17 +13,11 @@
  * default route is ours, except those the kernel installs from router advertisements
  * (`proto ra`), which the kernel keeps up to date itself (see the seed RFC).
  */
-export { RTPROT_RA, RT_TABLE_MAIN } from './constants.js';
-import { RTPROT_RA, RT_TABLE_MAIN } from './constants.js';
 import type { Family } from '../../core/services.js';
 import { canonicalAddress, networkOf } from '../../core/kernel-state.js';
 import { lowPriorityMetric, UINT32_MAX } from '../../core/manage-routes.js';
-import { DEFAULT_METRIC, RTN_UNICAST, diffRoutes, routeIdentity, type KernelRoute, type RouteSpec, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE } from './routing-diff.js';
-
-/** IFA_PROTO attribute type (linux/if_addr.h). */
-export const IFA_PROTO = 11;
-/** Our IFA_PROTO tag, the same number as the route/rule tag (`proto 110`). */
-export const IFAPROT_NETSESSION = 0x6e;
+import { RTN_UNICAST, RTPROT_NETSESSION, RTPROT_RA, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN } from './messages/constants.js';
+import { DEFAULT_METRIC, diffRoutes, routeIdentity, type KernelRoute, type RouteSpec } from './routes.js';
 
 // ---------------------------------------------------------------------------------------------
 // Metric
@@ -99,22 +93,6 @@ function isLinkLocalV6(a: LinkAddress): boolean {
 const addrKey = (ifindex: number, a: LinkAddress): string => `${ifindex} ${a.family} ${a.address}/${a.prefixLength}`;
 
 /**
- * IFA_PROTO of a raw RTM_NEWADDR payload (struct ifaddrmsg, then attributes), 0 when absent.
- * Read by hand: `netlink` 0.3.0 drops attributes it does not know (its `__unparsed` is never filled).
- */
-export function ifaProtoOf(payload: Uint8Array): number {
-  const b = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  for (let off = 8; off + 4 <= b.length; ) {
-    const len = b.readUInt16LE(off);
-    const type = b.readUInt16LE(off + 2) & 0x3fff;
-    if (len < 4 || off + len > b.length) break;
-    if (type === IFA_PROTO && len >= 5) return b[off + 4] ?? 0;
-    off += (len + 3) & ~3;
-  }
-  return 0;
-}
-
-/**
  * Links where deleting one of our IPv4 addresses would take foreign ones with it: the kernel
  * deletes all secondaries of a primary address (same subnet, added after it) together with it
  * unless `promote_secondaries` is set. Returns the ifindexes that need that sysctl before the
@@ -137,7 +115,7 @@ export function needsPromoteSecondaries(ops: readonly LinkOp[], addrs: readonly 
 
 /** Is this dumped address ours to delete? */
 export function isOurAddress(a: KernelAddress): boolean {
-  return a.proto === IFAPROT_NETSESSION && !isLinkLocalV6(a);
+  return a.proto === RTPROT_NETSESSION && !isLinkLocalV6(a);
 }
 
 /**

@@ -1,11 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { RTPROT_NETSESSION as IFAPROT_NETSESSION, RTPROT_RA, RT_TABLE_MAIN } from '../../../../../daemon/adapters/rtnetlink/messages/constants.js';
 import {
-  IFAPROT_NETSESSION,
-  RTPROT_RA,
-  RT_TABLE_MAIN,
   kernelMetric,
   metricFor,
-  ifaProtoOf,
   needsPromoteSecondaries,
   nextGatewayState,
   planLinkConfig,
@@ -13,8 +10,8 @@ import {
   type GatewayState,
   type KernelAddress,
   type LifecycleEvent,
-} from '../../../../../daemon/adapters/rtnetlink/link-config-diff.js';
-import type { KernelRoute } from '../../../../../daemon/adapters/rtnetlink/routing-diff.js';
+} from '../../../../../daemon/adapters/rtnetlink/link-config-plan.js';
+import type { KernelRoute } from '../../../../../daemon/adapters/rtnetlink/routes.js';
 import { lowPriorityMetric } from '../../../../../daemon/core/manage-routes.js';
 
 describe('metricFor', () => {
@@ -183,18 +180,6 @@ describe('gateway lifecycle', () => {
   it('a late notification of an earlier add does not revive a removed route', () => {
     expect(run('active', 'del-requested', 'kernel-new')).toBe('removed');
     expect(run('removed', 'add-requested', 'kernel-new')).toBe('active');
-  });
-});
-
-describe('ifaProtoOf', () => {
-  it('finds IFA_PROTO among the attributes after struct ifaddrmsg', () => {
-    const hdr = Buffer.alloc(8);
-    const local = Buffer.from([8, 0, 2, 0, 198, 51, 100, 20]);
-    const proto = Buffer.from([5, 0, 11, 0, 0x6e, 0, 0, 0]);
-    expect(ifaProtoOf(Buffer.concat([hdr, local, proto]))).toBe(IFAPROT_NETSESSION);
-    expect(ifaProtoOf(Buffer.concat([hdr, local]))).toBe(0);
-    // A truncated attribute ends the scan instead of reading past the end.
-    expect(ifaProtoOf(Buffer.concat([hdr, Buffer.from([40, 0, 11, 0, 1])]))).toBe(0);
   });
 });
 
