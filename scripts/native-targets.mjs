@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const KOFFI = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).dependencies.koffi;
+const KOFFI = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).peerDependencies.koffi;
 export const SYSROOTS = process.env.NETSESSION_SYSROOTS ?? '/var/tmp/netsession-sysroots';
 const CACHE = join(ROOT, 'node_modules/.cache/netsession-native', KOFFI);
 
