@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: typecheck, unit tests, type tests of the public API, integration tests (netns,
+// `npm test`: typecheck, lint and format check (Biome), unit tests, type tests of the public API, integration tests (netns,
 // root). Prints each step, then one plain summary line `N passed, N failed`. As root it first
 // installs the Debian packages the integration tests need (scripts/install-deps.sh, as the demo
 // does) and says so; without root it runs what it can and says exactly what it skipped and why.
@@ -51,6 +51,7 @@ function step(title, cmd, args) {
 }
 
 step('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
+step('lint and format (biome)', 'npx', ['biome', 'check', '.']);
 vitest('unit');
 step('build', 'npm', ['run', 'build']);
 step('type tests (tsd)', 'npx', ['tsd']);

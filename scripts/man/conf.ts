@@ -5,7 +5,7 @@
  * that follow one comment without one of their own share it (one entry, several tags). Comment
  * lines that are themselves `key = value` examples are shown as such (no fill).
  */
-import { escape } from './roff.js';
+import { roffEscape } from './roff.js';
 
 interface Entry {
   keys: Array<[string, string]>;
@@ -68,7 +68,7 @@ function commentText(lines: readonly string[]): string {
     if (example && !inExample) out.push('.RS 4', '.nf');
     if (!example && inExample) out.push('.fi', '.RE');
     inExample = example;
-    out.push(escape(line, example));
+    out.push(roffEscape(line, example));
   }
   if (inExample) out.push('.fi', '.RE');
   return out.join('\n');
@@ -79,9 +79,9 @@ export function confSections(text: string): { description: string; body: string 
   const { description, sections } = parseConfExample(text);
   const body: string[] = [];
   for (const s of sections) {
-    body.push(`.SS "[${escape(s.name)}]"`);
+    body.push(`.SS "[${roffEscape(s.name)}]"`);
     for (const e of s.entries) {
-      const [first, ...more] = e.keys.map(([k, v]) => `\\fB${escape(k, true)}\\fR = ${v === '' ? '(empty)' : `\\fI${escape(v, true)}\\fR`}`);
+      const [first, ...more] = e.keys.map(([k, v]) => `\\fB${roffEscape(k, true)}\\fR = ${v === '' ? '(empty)' : `\\fI${roffEscape(v, true)}\\fR`}`);
       body.push('.TP', first!);
       // .TQ: another tag for the same paragraph (groff and mandoc).
       for (const m of more) body.push('.TQ', m);

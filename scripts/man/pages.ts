@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Token } from 'marked';
 import { USAGE as DAEMON_USAGE } from '../../daemon/config.js';
 import { confSections } from './conf.js';
-import { blocks, escape, lex } from './roff.js';
+import { blocks, lex, roffEscape } from './roff.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 
@@ -38,7 +38,7 @@ const MANUAL: Record<ManPage['section'], string> = { 1: 'User Commands', 5: 'Fil
 function header(name: string, section: ManPage['section'], summary: string): string {
   const { version, date } = release();
   // No hyphenation, ragged right: paths, option names and addresses stay whole.
-  return [`.TH ${name.toUpperCase()} ${section} "${date}" "netsession ${version}" "${MANUAL[section]}"`, '.nh', '.ad l', '.SH NAME', `${escape(name)} \\- ${escape(summary)}`].join('\n');
+  return [`.TH ${name.toUpperCase()} ${section} "${date}" "netsession ${version}" "${MANUAL[section]}"`, '.nh', '.ad l', '.SH NAME', `${roffEscape(name)} \\- ${roffEscape(summary)}`].join('\n');
 }
 
 /** Splits a doc into its introduction (before the first `##`) and the rest. */
@@ -48,7 +48,7 @@ function splitIntro(tokens: Token[]): { intro: Token[]; rest: Token[] } {
 }
 
 function synopsis(lines: readonly string[]): string {
-  return ['.SH SYNOPSIS', '.nf', ...lines.map((l) => escape(l, true)), '.fi'].join('\n');
+  return ['.SH SYNOPSIS', '.nf', ...lines.map((l) => roffEscape(l, true)), '.fi'].join('\n');
 }
 
 function seeAlso(refs: readonly string[]): string {
@@ -61,7 +61,7 @@ export function optionsFromUsage(usage: string): string {
   for (const line of usage.split('\n')) {
     const m = /^\s+(-\S+)((?: [A-Z][A-Z-]*)?)\s{2,}(.+)$/.exec(line);
     if (!m) continue;
-    out.push('.TP', `\\fB${escape(m[1]!, true)}\\fR${m[2] ? ` \\fI${escape(m[2].trim())}\\fR` : ''}`, escape(m[3]!));
+    out.push('.TP', `\\fB${roffEscape(m[1]!, true)}\\fR${m[2] ? ` \\fI${roffEscape(m[2].trim())}\\fR` : ''}`, roffEscape(m[3]!));
   }
   return out.join('\n');
 }

@@ -11,7 +11,7 @@ import { Lexer, type Token, type Tokens } from 'marked';
  * line (a request otherwise). `-` becomes `\-` (a minus, so options copied from the page work)
  * inside literals.
  */
-export function escape(text: string, literal = false): string {
+export function roffEscape(text: string, literal = false): string {
   let out = text.replace(/\\/g, '\\e');
   if (literal) out = out.replace(/-/g, '\\-');
   // Non-ASCII as groff's Unicode escapes: the page is ASCII, whatever the reader's locale and
@@ -35,7 +35,7 @@ export function inline(tokens: readonly Token[] | undefined): string {
     .map((t): string => {
       switch (t.type) {
         case 'codespan':
-          return `\\fB${escape(unescapeHtml((t as Tokens.Codespan).text), true)}\\fR`;
+          return `\\fB${roffEscape(unescapeHtml((t as Tokens.Codespan).text), true)}\\fR`;
         case 'strong':
           return `\\fB${inline((t as Tokens.Strong).tokens)}\\fR`;
         case 'em':
@@ -47,12 +47,12 @@ export function inline(tokens: readonly Token[] | undefined): string {
         case 'text':
         case 'escape': {
           const x = t as Tokens.Text;
-          return x.tokens ? inline(x.tokens) : escape(unescapeHtml(x.text));
+          return x.tokens ? inline(x.tokens) : roffEscape(unescapeHtml(x.text));
         }
         case 'html':
           return '';
         default:
-          return escape('text' in t && typeof t.text === 'string' ? t.text : t.raw);
+          return roffEscape('text' in t && typeof t.text === 'string' ? t.text : t.raw);
       }
     })
     .join('');
@@ -69,7 +69,7 @@ function flow(text: string): string {
 }
 
 function codeBlock(text: string): string {
-  return ['.PP', '.RS 4', '.nf', escape(text, true), '.fi', '.RE'].join('\n');
+  return ['.PP', '.RS 4', '.nf', roffEscape(text, true), '.fi', '.RE'].join('\n');
 }
 
 function list(l: Tokens.List): string {
@@ -115,7 +115,7 @@ export function blocks(tokens: readonly Token[]): string {
         const h = t as Tokens.Heading;
         if (h.depth === 1) break;
         // Section names are plain upper case; subsections keep their fonts.
-        const text = h.depth === 2 ? escape(h.text.replace(/[`*]/g, '').toUpperCase()) : inline(h.tokens);
+        const text = h.depth === 2 ? roffEscape(h.text.replace(/[`*]/g, '').toUpperCase()) : inline(h.tokens);
         out.push(`${h.depth === 2 ? '.SH' : '.SS'} "${text.replace(/"/g, '\\(dq')}"`);
         break;
       }
@@ -139,7 +139,7 @@ export function blocks(tokens: readonly Token[]): string {
       case 'html':
         break;
       default:
-        out.push('.PP', flow(escape(t.raw)));
+        out.push('.PP', flow(roffEscape(t.raw)));
     }
   }
   return out.join('\n');

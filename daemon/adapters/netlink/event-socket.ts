@@ -110,7 +110,8 @@ function onEvent(e: Entry, status: number): void {
         call(() => e.handlers.onOverrun());
         continue;
       }
-      return fail(e, new EventSocketError('recv', errnoName(errno)));
+      fail(e, new EventSocketError('recv', errnoName(errno)));
+      return;
     }
     if (got === 0) break;
     // parseMessages copies: consumers may keep message data past the next recv into the shared buffer.

@@ -98,17 +98,24 @@ export class LinkTable {
   apply(change: RtChange): void {
     switch (change.op) {
       case 'new-link':
-        return this.newLink(change.link);
+        this.newLink(change.link);
+        return;
       case 'del-link':
-        return this.delLink(change.ifindex);
+        this.delLink(change.ifindex);
+        return;
       case 'new-address':
-        return isUsableAddress(change.address.flags) ? this.newAddress(change.address) : this.delAddress(change.address);
+        if (isUsableAddress(change.address.flags)) this.newAddress(change.address);
+        else this.delAddress(change.address);
+        return;
       case 'del-address':
-        return this.delAddress(change.address);
+        this.delAddress(change.address);
+        return;
       case 'new-route':
-        return this.newRoute(change.route, change.replace);
+        this.newRoute(change.route, change.replace);
+        return;
       case 'del-route':
-        return this.delRoute(change.route);
+        this.delRoute(change.route);
+        return;
     }
   }
 
@@ -175,7 +182,10 @@ export class LinkTable {
 
   private newAddress(a: AddressRecord): void {
     let m = this.addrs.get(a.ifindex);
-    if (!m) this.addrs.set(a.ifindex, (m = new Map()));
+    if (!m) {
+      m = new Map();
+      this.addrs.set(a.ifindex, m);
+    }
     const key = `${a.family}|${a.address}|${a.prefixLength}`;
     const fact: AddressFact = {
       family: a.family,
@@ -216,7 +226,10 @@ export class LinkTable {
   private delRoute(r: RouteRecord): void {
     if (!isDefaultGatewayRoute(r)) return;
     const group = `${r.family}|${r.tos}|${r.metric}`;
-    if (r.nexthops.length === 0) return this.dropGroup(group);
+    if (r.nexthops.length === 0) {
+      this.dropGroup(group);
+      return;
+    }
     for (const nh of r.nexthops) {
       if (this.gateways.delete(`${group}|${nh.ifindex}|${nh.gateway}`)) this.dirty.add(nh.ifindex);
     }

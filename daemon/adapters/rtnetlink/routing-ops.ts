@@ -59,7 +59,7 @@ export function runPlan(client: RtnlClient, ops: readonly RoutingOp[], batch: nu
       // The socket failed (timeout, overrun): every request of the datagram has an unknown outcome.
       answers = chunk.map(() => err as Error);
     }
-    chunk.forEach((o, k) => judge(o, answers[k] ?? null, res, log));
+    for (const [k, o] of chunk.entries()) judge(o, answers[k] ?? null, res, log);
     i = j;
   }
   return res;

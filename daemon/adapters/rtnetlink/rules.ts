@@ -63,7 +63,7 @@ export function decodeRule(msg: RuleMessage): KernelRule | null {
   const flow = u32Of(a, FRA.FLOW);
   if (flow) extra.push(`realms ${flow}`);
   const tunId = a.get(FRA.TUN_ID);
-  if (tunId && tunId.some((x) => x !== 0)) extra.push(`tun_id ${tunId.toString('hex')}`);
+  if (tunId?.some((x) => x !== 0)) extra.push(`tun_id ${tunId.toString('hex')}`);
   const sp = u32Of(a, FRA.SUPPRESS_PREFIXLEN);
   if (sp !== undefined && sp !== U32_UNSET) extra.push(`suppress_prefixlength ${sp}`);
   const sg = u32Of(a, FRA.SUPPRESS_IFGROUP);

@@ -193,8 +193,8 @@ const nftablesKit: BackendKit = {
     expect(diffTable(parseTableListing(listing, 'netsession'), buildRuleset(current, { cgroup: resolver }).table)).toEqual([]);
   },
   async damage({ sb }, uid, sessionKey) {
-    await nft(sb, 'delete element inet netsession uid { ' + String(uid) + ' }');
-    await nft(sb, 'flush chain inet netsession s_' + sessionKey);
+    await nft(sb, `delete element inet netsession uid { ${String(uid)} }`);
+    await nft(sb, `flush chain inet netsession s_${sessionKey}`);
     return 2; // the uid element, s_sC's rule
   },
   async sabotage({ sb }, _sessionKey, tag) {

@@ -44,7 +44,7 @@ export function formatAddress(family: Family, b: Uint8Array | undefined): string
 
 /** `aa:bb:cc:dd:ee:ff` for a 6-byte hardware address; '' for none, all-zero or other lengths. */
 export function formatMac(b: Uint8Array | undefined): string {
-  if (!b || b.length !== 6 || b.every((x) => x === 0)) return '';
+  if (b?.length !== 6 || b.every((x) => x === 0)) return '';
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
@@ -59,7 +59,7 @@ export function addressBytes(family: Family, text: string): Buffer | null {
   const t = tail === undefined ? [] : groups(tail);
   const all = tail === undefined ? h : [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
   const out = Buffer.alloc(16);
-  all.forEach((g, i) => out.writeUInt16BE(g, i * 2));
+  for (const [i, g] of all.entries()) out.writeUInt16BE(g, i * 2);
   return out;
 }
 

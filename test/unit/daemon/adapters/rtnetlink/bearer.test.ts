@@ -156,7 +156,7 @@ describe('readSysfsHints', () => {
     expect(readSysfsHints('gone0', root)).toEqual({ wireless: false, devtype: '' });
     mkdirSync(join(root, 'evil'), { recursive: true });
     writeFileSync(join(root, 'evil', 'uevent'), 'DEVTYPE=wlan\n');
-    expect(readSysfsHints('../' + root.split('/').pop() + '/evil', root)).toEqual({ wireless: false, devtype: '' });
+    expect(readSysfsHints(`../${root.split('/').pop()}/evil`, root)).toEqual({ wireless: false, devtype: '' });
     expect(readSysfsHints('..', root)).toEqual({ wireless: false, devtype: '' });
   });
 

@@ -133,7 +133,7 @@ describe('planMainDefaults', () => {
     );
     expect(plan.ops.map((o) => `${o.op} ${o.key}`)).toEqual([
       'replace 4 default via 198.51.100.17 dev #12 metric 0',
-      'add 4 default via 198.51.100.25 dev #13 metric ' + low,
+      `add 4 default via 198.51.100.25 dev #13 metric ${low}`,
       `del 4 default via 198.51.100.17 dev #12 metric ${metricFor(12, false)}`,
     ]);
   });
