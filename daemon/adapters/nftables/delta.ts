@@ -260,12 +260,12 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
     cmds.push(nl.flushChain(table, chain(after.sessionKey)));
     ops++;
   }
-  const ruleOf = (s: SessionMarking): { text: string; id: string } => {
+  const ruleOf = (s: SessionMarking): RuleModel => {
     const text = sessionRule(ours, s.mark, s.tag);
-    return { text, id: fingerprint(text) };
+    return { id: fingerprint(text), text, spec: { kind: 'session', ours, value: (s.mark | s.tag) >>> 0 } };
   };
   for (const s of [...added, ...rewritten.map((x) => x.after)]) {
-    cmds.push(nl.addSessionRule(table, chain(s.sessionKey), ours, (s.mark | s.tag) >>> 0, ruleOf(s).id));
+    cmds.push(nl.addSessionRule(table, chain(s.sessionKey), ours, (s.mark | s.tag) >>> 0, ruleOf(s).id as string));
     ops++;
   }
   const newCounterElements = [...added, ...retagged.map((x) => x.after)];
@@ -294,7 +294,7 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
     for (const e of entries) {
       const text = snatRule(next.mask, e.mark, e.ifname, e.family, e.address);
       const id = fingerprint(text);
-      snatRules.push({ id, text });
+      snatRules.push({ id, text, spec: { kind: 'snat', mask: next.mask, mark: e.mark, ifname: e.ifname, family: e.family, address: e.address } });
       cmds.push(nl.addSnatRule(table, CHAIN.postrouting, next.mask, e.mark, e.ifname, e.family, Buffer.from(addressBytes(e.family, e.address) as number[]), id));
       ops++;
     }
