@@ -13,8 +13,10 @@
  * Committing a delta leaves the table model exactly as {@link buildRuleset} would build it for
  * the new state (a property test holds it to that).
  *
- * Cost: one Map lookup per session and classifier of the next state (identity checks first, so
- * the core's unchanged objects cost a pointer comparison) plus work for what changed.
+ * Cost: the next state's arrays are compared by pointer with the ones the index was built from,
+ * from both ends, and only the window where they differ is looked up (the core hands back its
+ * unchanged objects in the same order): at 10,000 sessions a move or a create costs pointer
+ * comparisons plus work for what changed; a state of fresh objects costs one Map lookup each.
  */
 import { addressBytes, canonicalAddress } from '../../core/kernel-state.js';
 import type { Classifier, Family, FirewallState, SessionMarking } from '../../ports.js';
@@ -46,6 +48,9 @@ export interface SessionIndex {
   /** SNAT entries (`mark ifname family`) → address and how many sessions need them. */
   snat: Map<string, { address: string; count: number }>;
   epoch: number;
+  /** The arrays of the state the index holds: the next state's are compared with them by pointer first. */
+  lastSessions: readonly SessionMarking[];
+  lastClassifiers: readonly Classifier[];
 }
 
 /** A planned change: netlink commands, and what to record once the kernel accepted them. */
@@ -88,7 +93,7 @@ function sameSession(a: SessionMarking, b: SessionMarking): boolean {
  * is in the table). A cgroup classifier may be indexed: a delta never changes one.
  */
 export function indexState(state: FirewallState): SessionIndex {
-  const ix: SessionIndex = { mask: state.mask, tagMask: state.tagMask, sessions: new Map(), tags: new Map(), classifiers: new Map(), owned: new Map(), snat: new Map(), epoch: 0 };
+  const ix: SessionIndex = { mask: state.mask, tagMask: state.tagMask, sessions: new Map(), tags: new Map(), classifiers: new Map(), owned: new Map(), snat: new Map(), epoch: 0, lastSessions: state.sessions, lastClassifiers: state.classifiers };
   for (const s of state.sessions) {
     ix.sessions.set(s.sessionKey, { s, epoch: 0 });
     ix.tags.set(s.tag, s.sessionKey);
@@ -120,6 +125,24 @@ function classifierElement(c: Classifier): { map: string; key: Buffer; norm: str
   return null;
 }
 
+/**
+ * Where two arrays differ: `[lo, hiPrev)` of `prev` and `[lo, hiNext)` of `next`, outside of
+ * which they hold the same objects in the same order.
+ */
+function window<T>(prev: readonly T[], next: readonly T[]): { lo: number; hiPrev: number; hiNext: number } {
+  let lo = 0;
+  let hiPrev = prev.length;
+  let hiNext = next.length;
+  if (prev === next) return { lo: 0, hiPrev: 0, hiNext: 0 };
+  const n = Math.min(hiPrev, hiNext);
+  while (lo < n && prev[lo] === next[lo]) lo++;
+  while (hiPrev > lo && hiNext > lo && prev[hiPrev - 1] === next[hiNext - 1]) {
+    hiPrev--;
+    hiNext--;
+  }
+  return { lo, hiPrev, hiNext };
+}
+
 /** The change from the indexed state to `next` as netlink commands, or null (take the full path). */
 export function planDelta(ix: SessionIndex, next: FirewallState, table: string): Delta | null {
   if (next.mask !== ix.mask || next.tagMask !== ix.tagMask) return null;
@@ -128,13 +151,16 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
   const epoch = ++ix.epoch;
   const added: SessionMarking[] = [];
   const changed: Array<{ before: SessionMarking; after: SessionMarking }> = [];
-  let matched = 0;
   const addedKeys = new Set<string>();
-  for (const s of next.sessions) {
+  // Only the window where the arrays differ is looked at: the core hands back the same objects,
+  // in the same order, for what did not change (kernel-state-memo.ts), so a move or a create
+  // costs pointer comparisons, not a Map lookup per session.
+  const sw = window(ix.lastSessions, next.sessions);
+  for (let i = sw.lo; i < sw.hiNext; i++) {
+    const s = next.sessions[i] as SessionMarking;
     const e = ix.sessions.get(s.sessionKey);
     if (e) {
       if (e.epoch === epoch) return null; // duplicate key: the full path warns
-      matched++;
       e.epoch = epoch;
       if (!sameSession(e.s, s)) changed.push({ before: e.s, after: s });
     } else {
@@ -144,7 +170,16 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
     }
   }
   const removed: SessionMarking[] = [];
-  if (matched < ix.sessions.size) for (const e of ix.sessions.values()) if (e.epoch !== epoch) removed.push(e.s);
+  const removedKeys = new Set<string>();
+  for (let i = sw.lo; i < sw.hiPrev; i++) {
+    const e = ix.sessions.get((ix.lastSessions[i] as SessionMarking).sessionKey);
+    if (e && e.epoch !== epoch && !removedKeys.has(e.s.sessionKey)) {
+      removed.push(e.s);
+      removedKeys.add(e.s.sessionKey);
+    }
+  }
+  // A key outside the window repeated inside it (input the full path warns about) shows as a count mismatch.
+  if (ix.sessions.size - removed.length + added.length !== next.sessions.length) return null;
 
   // Validity and tag uniqueness of what is new.
   const tagOwner = (tag: number): string | undefined => ix.tags.get(tag);
@@ -199,21 +234,30 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
   const cAdded: Classifier[] = [];
   const cChanged: Array<{ before: Classifier; after: Classifier }> = [];
   const cRemoved: Classifier[] = [];
-  let cMatched = 0;
-  for (const c of next.classifiers) {
+  const cw = window(ix.lastClassifiers, next.classifiers);
+  for (let i = cw.lo; i < cw.hiNext; i++) {
+    const c = next.classifiers[i] as Classifier;
     const id = classifierId(c);
     const e = ix.classifiers.get(id);
     if (e && e.epoch === epoch) return null;
     if (e) {
-      cMatched++;
       e.epoch = epoch;
       if (e.c.sessionKey !== c.sessionKey || e.c.family !== c.family) cChanged.push({ before: e.c, after: c });
     } else {
       cAdded.push(c);
     }
   }
-  if (cMatched < ix.classifiers.size) for (const e of ix.classifiers.values()) if (e.epoch !== epoch) cRemoved.push(e.c);
-  const live = (key: string): boolean => addedKeys.has(key) || ix.sessions.get(key)?.epoch === epoch;
+  const cRemovedIds = new Set<string>();
+  for (let i = cw.lo; i < cw.hiPrev; i++) {
+    const id = classifierId(ix.lastClassifiers[i] as Classifier);
+    const e = ix.classifiers.get(id);
+    if (e && e.epoch !== epoch && !cRemovedIds.has(id)) {
+      cRemoved.push(e.c);
+      cRemovedIds.add(id);
+    }
+  }
+  if (ix.classifiers.size - cRemoved.length + cAdded.length !== next.classifiers.length) return null;
+  const live = (key: string): boolean => addedKeys.has(key) || (ix.sessions.has(key) && !removedKeys.has(key));
   const owned = new Map<string, number>();
   const own = (key: string, by: number): void => {
     owned.set(key, (owned.get(key) ?? ix.owned.get(key) ?? 0) + by);
@@ -358,6 +402,8 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
       const post = known.chains.get(CHAIN.postrouting);
       if (post) post.rules = snatRules;
     }
+    ix.lastSessions = next.sessions;
+    ix.lastClassifiers = next.classifiers;
   };
   return { commands: cmds, ops, commit };
 }
