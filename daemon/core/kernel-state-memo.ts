@@ -5,9 +5,11 @@
  * for what did not (the previous session markings, classifiers, arrays and states), so the
  * adapters' own diffs mostly compare pointers.
  *
- * Per call it still looks at every session once (one Map lookup and a field comparison: the engine
- * gives its sessions as a list), which at 10,000 sessions is a fraction of a millisecond; sorting,
- * ownership and object building happen only for sessions whose input changed. Services are few
+ * Per call it looks only where the session list differs from the last one: while the services are
+ * unchanged, a session input that is the same object as last time (the engine reuses them) cannot
+ * have changed, so the two lists are compared by pointer from both ends and only the window
+ * between is looked up (a fresh list of new objects costs one Map lookup and a field comparison
+ * per session). Sorting, ownership and object building happen only for sessions whose input changed. Services are few
  * and are recomputed on every call; a service whose input is unchanged keeps its prepared object,
  * so its sessions count as unchanged.
  */
@@ -103,6 +105,24 @@ function search(list: readonly Classifier[], c: Classifier): number {
   return -lo - 1;
 }
 
+/**
+ * Where two lists differ: `[lo, hiPrev)` of `prev` and `[lo, hiNext)` of `next`, outside of
+ * which they hold the same objects in the same order.
+ */
+function diffWindow<T>(prev: readonly T[], next: readonly T[]): { lo: number; hiPrev: number; hiNext: number } {
+  if (prev === next) return { lo: 0, hiPrev: 0, hiNext: 0 };
+  let lo = 0;
+  let hiPrev = prev.length;
+  let hiNext = next.length;
+  const n = Math.min(hiPrev, hiNext);
+  while (lo < n && prev[lo] === next[lo]) lo++;
+  while (hiPrev > lo && hiNext > lo && prev[hiPrev - 1] === next[hiNext - 1]) {
+    hiPrev--;
+    hiNext--;
+  }
+  return { lo, hiPrev, hiNext };
+}
+
 /** Incremental {@link computeKernelState}; see the module comment. */
 export class KernelStateMemo {
   #config: CoreConfig | null = null;
@@ -115,11 +135,19 @@ export class KernelStateMemo {
   #epoch = 0;
   #last: KernelState | null = null;
   #lastRoutingJson = '';
+  /** The session inputs of the last call, and the connected services it saw. */
+  #lastInputs: readonly KernelSessionInput[] = [];
+  #lastConnected: ReadonlyMap<string, PreparedService> | null = null;
 
   /** The desired kernel state for `input` (equal to computeKernelState(input)). */
   compute(input: KernelInput): KernelState {
     if (input.config !== this.#config) this.#reset(input.config);
     const connected = this.#prepareServices(input.services);
+    // While every service is the same prepared object, a session input that is the same object as
+    // last time cannot have changed: only the window where the two lists differ is looked at.
+    const sameServices = this.#lastConnected !== null && connected.size === this.#lastConnected.size && [...connected].every(([id, p]) => this.#lastConnected!.get(id) === p);
+    const prevInputs = this.#lastInputs;
+    const w = sameServices ? diffWindow(prevInputs, input.sessions) : { lo: 0, hiPrev: prevInputs.length, hiNext: input.sessions.length };
     const epoch = ++this.#epoch;
     let orderChanged = false;
     let resort = false;
@@ -129,7 +157,8 @@ export class KernelStateMemo {
     const added: SessionEntry[] = [];
     let duplicate = false;
 
-    for (const s of input.sessions) {
+    for (let i = w.lo; i < w.hiNext; i++) {
+      const s = input.sessions[i] as KernelSessionInput;
       const svc = s.serviceId === null ? undefined : connected.get(s.serviceId);
       let e = this.#sessions.get(s.sessionKey);
       if (e && e.epoch === epoch) {
@@ -164,18 +193,24 @@ export class KernelStateMemo {
     // Duplicate session keys never come from the engine; the full computation handles them.
     if (duplicate) return this.#fallback(input);
 
-    // Removed sessions: every entry not stamped by this pass.
-    if (this.#sessions.size > input.sessions.length) {
-      for (const [key, e] of this.#sessions) {
-        if (e.epoch === epoch) continue;
-        this.#sessions.delete(key);
-        this.#setClaims(e, [], dirty);
-        this.#countSourceRule(e.input, -1);
-        e.epoch = -1;
-        orderChanged = true;
-      }
-      if (orderChanged) this.#order = this.#order.filter((e) => e.epoch !== -1);
+    // Removed sessions: inputs of the last call's window that this pass did not stamp.
+    let removedAny = false;
+    for (let i = w.lo; i < w.hiPrev; i++) {
+      const key = (prevInputs[i] as KernelSessionInput).sessionKey;
+      const e = this.#sessions.get(key);
+      if (!e || e.epoch === epoch) continue;
+      removedAny = true;
+      this.#sessions.delete(key);
+      this.#setClaims(e, [], dirty);
+      this.#countSourceRule(e.input, -1);
+      e.epoch = -1;
+      orderChanged = true;
     }
+    if (removedAny) this.#order = this.#order.filter((e) => e.epoch !== -1);
+    // A key outside the window repeated inside it (never from the engine): the full computation.
+    if (this.#sessions.size !== input.sessions.length) return this.#fallback(input);
+    this.#lastInputs = input.sessions;
+    this.#lastConnected = connected;
     if (added.length) {
       added.sort((a, b) => cmpSession(a.input, b.input));
       const last = this.#order[this.#order.length - 1];
@@ -211,6 +246,8 @@ export class KernelStateMemo {
     this.#sourceRuleSessions.clear();
     this.#last = null;
     this.#lastRoutingJson = '';
+    this.#lastInputs = [];
+    this.#lastConnected = null;
   }
 
   #fallback(input: KernelInput): KernelState {
