@@ -83,6 +83,8 @@ export class Engine {
   readonly #countByUid = new Map<number, number>();
   readonly #groups = new Map<string, Group>();
   readonly #kernelMemo = new KernelStateMemo();
+  /** Each session's last kernel input and what its claims were built from (see kernelState). */
+  readonly #kernelInputs = new WeakMap<Session, { input: KernelSessionInput; claim: unknown; cgroups: readonly string[] }>();
   readonly #alloc: Allocations;
   #policies = PolicySet.empty();
   #serial = 0;
@@ -533,7 +535,13 @@ export class Engine {
       }));
     const sessions: KernelSessionInput[] = [];
     for (const s of this.#sessions.values()) {
-      sessions.push({
+      // The same input object while nothing in it changed: the memo then skips the session by pointer.
+      const had = this.#kernelInputs.get(s);
+      if (had && had.claim === s.match?.claim && had.cgroups === s.cgroups && had.input.serial === s.serial && had.input.tag === s.tag && had.input.priority === s.effective.priority && had.input.serviceId === s.serviceId && had.input.sourceIPRule === s.effective.sourceIPRule) {
+        sessions.push(had.input);
+        continue;
+      }
+      const input: KernelSessionInput = {
         sessionKey: s.key,
         serial: s.serial,
         tag: s.tag,
@@ -541,7 +549,9 @@ export class Engine {
         serviceId: s.serviceId,
         claims: [...(s.match?.claim ? [s.match.claim] : []), ...s.cgroups.map((key) => ({ kind: 'cgroup' as const, key }))],
         sourceIPRule: s.effective.sourceIPRule,
-      });
+      };
+      this.#kernelInputs.set(s, { input, claim: s.match?.claim, cgroups: s.cgroups });
+      sessions.push(input);
     }
     return this.#kernelMemo.compute({ config: this.config, services, sessions });
   }
