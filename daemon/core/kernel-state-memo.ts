@@ -38,6 +38,8 @@ interface SessionEntry {
   marking: SessionMarking;
   claims: SessionClaim[];
   epoch: number;
+  /** Position in #order (and in the last firewall session list). */
+  at: number;
 }
 
 interface IdentityEntry {
@@ -151,7 +153,7 @@ export class KernelStateMemo {
     const epoch = ++this.#epoch;
     let orderChanged = false;
     let resort = false;
-    let markingsChanged = false;
+    const remarked: SessionEntry[] = [];
     let appendOnly = true;
     const dirty = new Set<string>();
     const added: SessionEntry[] = [];
@@ -166,7 +168,7 @@ export class KernelStateMemo {
         break;
       }
       if (!e) {
-        e = { input: s, svc, marking: markingOf(s, svc), claims: [], epoch };
+        e = { input: s, svc, marking: markingOf(s, svc), claims: [], epoch, at: -1 };
         this.#sessions.set(s.sessionKey, e);
         added.push(e);
         this.#setClaims(e, claimsOf(s, svc), dirty);
@@ -185,7 +187,7 @@ export class KernelStateMemo {
       const marking = markingOf(s, svc);
       if (!sameMarking(e.marking, marking)) {
         e.marking = marking;
-        markingsChanged = true;
+        remarked.push(e);
       }
       const claims = claimsOf(s, svc);
       if (ownershipInputs || claims.length !== e.claims.length || claims.some((c, i) => c.id !== e!.claims[i]!.id || c.family !== e!.claims[i]!.family)) this.#setClaims(e, claims, dirty);
@@ -225,7 +227,7 @@ export class KernelStateMemo {
     const classifiersChanged = this.#resolveOwners(dirty);
     const routing = this.#routing(input.config, connected);
     const prev = this.#last;
-    const sessions = !prev || orderChanged || markingsChanged ? this.#order.map((e) => e.marking) : prev.firewall.sessions;
+    const sessions = this.#sessionList(prev, orderChanged && !(appendOnly && !resort && !removedAny), added, remarked);
     const classifiers = !prev || classifiersChanged ? [...this.#classifiers] : prev.firewall.classifiers;
     const firewall: FirewallState =
       prev && prev.firewall.sessions === sessions && prev.firewall.classifiers === classifiers
@@ -234,6 +236,31 @@ export class KernelStateMemo {
     const state = prev && prev.routing === routing && prev.firewall === firewall ? prev : { routing, firewall };
     this.#last = state;
     return state;
+  }
+
+  /**
+   * The firewall's session list: the last one when nothing changed; a copy with the changed
+   * markings put in place and new sessions appended (a builtin copy, no callback per session);
+   * built again only when sessions were removed or the order changed.
+   */
+  #sessionList(prev: KernelState | null, rebuild: boolean, added: readonly SessionEntry[], remarked: readonly SessionEntry[]): SessionMarking[] {
+    if (!prev || rebuild) {
+      const out: SessionMarking[] = new Array<SessionMarking>(this.#order.length);
+      for (let i = 0; i < this.#order.length; i++) {
+        const e = this.#order[i] as SessionEntry;
+        e.at = i;
+        out[i] = e.marking;
+      }
+      return out;
+    }
+    if (added.length === 0 && remarked.length === 0) return prev.firewall.sessions;
+    const out = prev.firewall.sessions.slice();
+    for (const e of remarked) out[e.at] = e.marking;
+    for (const e of added) {
+      e.at = out.length;
+      out.push(e.marking);
+    }
+    return out;
   }
 
   #reset(config: CoreConfig): void {
