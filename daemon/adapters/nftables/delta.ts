@@ -18,7 +18,7 @@
  * unchanged objects in the same order): at 10,000 sessions a move or a create costs pointer
  * comparisons plus work for what changed; a state of fresh objects costs one Map lookup each.
  */
-import { addressBytes, canonicalAddress } from '../../core/kernel-state.js';
+import { addressBytes, canonicalAddress } from '../../core/addresses.js';
 import type { Classifier, Family, FirewallState, SessionMarking } from '../../ports.js';
 import { checkSession } from '../firewall/plan.js';
 import { hex32 } from './model.js';

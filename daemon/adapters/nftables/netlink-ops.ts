@@ -4,7 +4,7 @@
  * kind or key the adapter never creates, found in a read-back) throws
  * {@link NetlinkUnsupportedError}; the adapter then runs that diff through nft.
  */
-import { addressBytes } from '../../core/kernel-state.js';
+import { addressBytes } from '../../core/addresses.js';
 import type { ElementModel, Op, TableModel } from './model.js';
 import * as nl from './netlink-encode.js';
 import { NetlinkUnsupportedError, addBaseChain, addMap, addRule, addTable, deleteMap, flushMap, keyType } from './netlink-table.js';

@@ -5,7 +5,7 @@
  * lists a table built here exactly as one it built itself, and the verify can read it back with
  * `nft -j`.
  */
-import { addressBytes } from '../../core/kernel-state.js';
+import { addressBytes } from '../../core/addresses.js';
 import type { BaseChainSpec, RuleSpec } from './model.js';
 import {
   MSG,

@@ -64,7 +64,7 @@
  *   per service and family, not per session.
  */
 import type { Classifier, Family, FirewallState } from '../../ports.js';
-import { canonicalAddress } from '../../core/kernel-state.js';
+import { canonicalAddress } from '../../core/addresses.js';
 import { planFirewall, type FirewallNaming } from '../firewall/plan.js';
 import { hex32 } from './model.js';
 import type { BaseChainSpec, ChainModel, ElementModel, MapModel, RuleModel, RuleSpec, TableModel } from './model.js';
