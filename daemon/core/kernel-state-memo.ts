@@ -31,6 +31,7 @@ import {
   type SessionClaim,
 } from './kernel-state.js';
 import type { CoreConfig } from './config.js';
+import { diffWindow } from './list-window.js';
 
 interface SessionEntry {
   input: KernelSessionInput;
@@ -105,24 +106,6 @@ function search(list: readonly Classifier[], c: Classifier): number {
     else hi = mid - 1;
   }
   return -lo - 1;
-}
-
-/**
- * Where two lists differ: `[lo, hiPrev)` of `prev` and `[lo, hiNext)` of `next`, outside of
- * which they hold the same objects in the same order.
- */
-function diffWindow<T>(prev: readonly T[], next: readonly T[]): { lo: number; hiPrev: number; hiNext: number } {
-  if (prev === next) return { lo: 0, hiPrev: 0, hiNext: 0 };
-  let lo = 0;
-  let hiPrev = prev.length;
-  let hiNext = next.length;
-  const n = Math.min(hiPrev, hiNext);
-  while (lo < n && prev[lo] === next[lo]) lo++;
-  while (hiPrev > lo && hiNext > lo && prev[hiPrev - 1] === next[hiNext - 1]) {
-    hiPrev--;
-    hiNext--;
-  }
-  return { lo, hiPrev, hiNext };
 }
 
 /** Incremental {@link computeKernelState}; see the module comment. */

@@ -19,6 +19,7 @@
  * comparisons plus work for what changed; a state of fresh objects costs one Map lookup each.
  */
 import { addressBytes, canonicalAddress } from '../../core/addresses.js';
+import { diffWindow } from '../../core/list-window.js';
 import type { Classifier, Family, FirewallState, SessionMarking } from '../../ports.js';
 import { checkSession } from '../firewall/plan.js';
 import { hex32 } from './model.js';
@@ -125,24 +126,6 @@ function classifierElement(c: Classifier): { map: string; key: Buffer; norm: str
   return null;
 }
 
-/**
- * Where two arrays differ: `[lo, hiPrev)` of `prev` and `[lo, hiNext)` of `next`, outside of
- * which they hold the same objects in the same order.
- */
-function window<T>(prev: readonly T[], next: readonly T[]): { lo: number; hiPrev: number; hiNext: number } {
-  let lo = 0;
-  let hiPrev = prev.length;
-  let hiNext = next.length;
-  if (prev === next) return { lo: 0, hiPrev: 0, hiNext: 0 };
-  const n = Math.min(hiPrev, hiNext);
-  while (lo < n && prev[lo] === next[lo]) lo++;
-  while (hiPrev > lo && hiNext > lo && prev[hiPrev - 1] === next[hiNext - 1]) {
-    hiPrev--;
-    hiNext--;
-  }
-  return { lo, hiPrev, hiNext };
-}
-
 /** The change from the indexed state to `next` as netlink commands, or null (take the full path). */
 export function planDelta(ix: SessionIndex, next: FirewallState, table: string): Delta | null {
   if (next.mask !== ix.mask || next.tagMask !== ix.tagMask) return null;
@@ -155,7 +138,7 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
   // Only the window where the arrays differ is looked at: the core hands back the same objects,
   // in the same order, for what did not change (kernel-state-memo.ts), so a move or a create
   // costs pointer comparisons, not a Map lookup per session.
-  const sw = window(ix.lastSessions, next.sessions);
+  const sw = diffWindow(ix.lastSessions, next.sessions);
   for (let i = sw.lo; i < sw.hiNext; i++) {
     const s = next.sessions[i] as SessionMarking;
     const e = ix.sessions.get(s.sessionKey);
@@ -234,7 +217,7 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
   const cAdded: Classifier[] = [];
   const cChanged: Array<{ before: Classifier; after: Classifier }> = [];
   const cRemoved: Classifier[] = [];
-  const cw = window(ix.lastClassifiers, next.classifiers);
+  const cw = diffWindow(ix.lastClassifiers, next.classifiers);
   for (let i = cw.lo; i < cw.hiNext; i++) {
     const c = next.classifiers[i] as Classifier;
     const id = classifierId(c);
