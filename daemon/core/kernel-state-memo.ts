@@ -5,9 +5,11 @@
  * for what did not (the previous session markings, classifiers, arrays and states), so the
  * adapters' own diffs mostly compare pointers.
  *
- * Per call it still looks at every session once (one Map lookup and a field comparison: the engine
- * gives its sessions as a list), which at 10,000 sessions is a fraction of a millisecond; sorting,
- * ownership and object building happen only for sessions whose input changed. Services are few
+ * Per call it looks only where the session list differs from the last one: while the services are
+ * unchanged, a session input that is the same object as last time (the engine reuses them) cannot
+ * have changed, so the two lists are compared by pointer from both ends and only the window
+ * between is looked up (a fresh list of new objects costs one Map lookup and a field comparison
+ * per session). Sorting, ownership and object building happen only for sessions whose input changed. Services are few
  * and are recomputed on every call; a service whose input is unchanged keeps its prepared object,
  * so its sessions count as unchanged.
  */
@@ -29,6 +31,7 @@ import {
   type SessionClaim,
 } from './kernel-state.js';
 import type { CoreConfig } from './config.js';
+import { diffWindow } from './list-window.js';
 
 interface SessionEntry {
   input: KernelSessionInput;
@@ -36,6 +39,8 @@ interface SessionEntry {
   marking: SessionMarking;
   claims: SessionClaim[];
   epoch: number;
+  /** Position in #order (and in the last firewall session list). */
+  at: number;
 }
 
 interface IdentityEntry {
@@ -115,21 +120,30 @@ export class KernelStateMemo {
   #epoch = 0;
   #last: KernelState | null = null;
   #lastRoutingJson = '';
+  /** The session inputs of the last call, and the connected services it saw. */
+  #lastInputs: readonly KernelSessionInput[] = [];
+  #lastConnected: ReadonlyMap<string, PreparedService> | null = null;
 
   /** The desired kernel state for `input` (equal to computeKernelState(input)). */
   compute(input: KernelInput): KernelState {
     if (input.config !== this.#config) this.#reset(input.config);
     const connected = this.#prepareServices(input.services);
+    // While every service is the same prepared object, a session input that is the same object as
+    // last time cannot have changed: only the window where the two lists differ is looked at.
+    const sameServices = this.#lastConnected !== null && connected.size === this.#lastConnected.size && [...connected].every(([id, p]) => this.#lastConnected!.get(id) === p);
+    const prevInputs = this.#lastInputs;
+    const w = sameServices ? diffWindow(prevInputs, input.sessions) : { lo: 0, hiPrev: prevInputs.length, hiNext: input.sessions.length };
     const epoch = ++this.#epoch;
     let orderChanged = false;
     let resort = false;
-    let markingsChanged = false;
+    const remarked: SessionEntry[] = [];
     let appendOnly = true;
     const dirty = new Set<string>();
     const added: SessionEntry[] = [];
     let duplicate = false;
 
-    for (const s of input.sessions) {
+    for (let i = w.lo; i < w.hiNext; i++) {
+      const s = input.sessions[i] as KernelSessionInput;
       const svc = s.serviceId === null ? undefined : connected.get(s.serviceId);
       let e = this.#sessions.get(s.sessionKey);
       if (e && e.epoch === epoch) {
@@ -137,7 +151,7 @@ export class KernelStateMemo {
         break;
       }
       if (!e) {
-        e = { input: s, svc, marking: markingOf(s, svc), claims: [], epoch };
+        e = { input: s, svc, marking: markingOf(s, svc), claims: [], epoch, at: -1 };
         this.#sessions.set(s.sessionKey, e);
         added.push(e);
         this.#setClaims(e, claimsOf(s, svc), dirty);
@@ -156,7 +170,7 @@ export class KernelStateMemo {
       const marking = markingOf(s, svc);
       if (!sameMarking(e.marking, marking)) {
         e.marking = marking;
-        markingsChanged = true;
+        remarked.push(e);
       }
       const claims = claimsOf(s, svc);
       if (ownershipInputs || claims.length !== e.claims.length || claims.some((c, i) => c.id !== e!.claims[i]!.id || c.family !== e!.claims[i]!.family)) this.#setClaims(e, claims, dirty);
@@ -164,18 +178,24 @@ export class KernelStateMemo {
     // Duplicate session keys never come from the engine; the full computation handles them.
     if (duplicate) return this.#fallback(input);
 
-    // Removed sessions: every entry not stamped by this pass.
-    if (this.#sessions.size > input.sessions.length) {
-      for (const [key, e] of this.#sessions) {
-        if (e.epoch === epoch) continue;
-        this.#sessions.delete(key);
-        this.#setClaims(e, [], dirty);
-        this.#countSourceRule(e.input, -1);
-        e.epoch = -1;
-        orderChanged = true;
-      }
-      if (orderChanged) this.#order = this.#order.filter((e) => e.epoch !== -1);
+    // Removed sessions: inputs of the last call's window that this pass did not stamp.
+    let removedAny = false;
+    for (let i = w.lo; i < w.hiPrev; i++) {
+      const key = (prevInputs[i] as KernelSessionInput).sessionKey;
+      const e = this.#sessions.get(key);
+      if (!e || e.epoch === epoch) continue;
+      removedAny = true;
+      this.#sessions.delete(key);
+      this.#setClaims(e, [], dirty);
+      this.#countSourceRule(e.input, -1);
+      e.epoch = -1;
+      orderChanged = true;
     }
+    if (removedAny) this.#order = this.#order.filter((e) => e.epoch !== -1);
+    // A key outside the window repeated inside it (never from the engine): the full computation.
+    if (this.#sessions.size !== input.sessions.length) return this.#fallback(input);
+    this.#lastInputs = input.sessions;
+    this.#lastConnected = connected;
     if (added.length) {
       added.sort((a, b) => cmpSession(a.input, b.input));
       const last = this.#order[this.#order.length - 1];
@@ -190,7 +210,7 @@ export class KernelStateMemo {
     const classifiersChanged = this.#resolveOwners(dirty);
     const routing = this.#routing(input.config, connected);
     const prev = this.#last;
-    const sessions = !prev || orderChanged || markingsChanged ? this.#order.map((e) => e.marking) : prev.firewall.sessions;
+    const sessions = this.#sessionList(prev, orderChanged && !(appendOnly && !resort && !removedAny), added, remarked);
     const classifiers = !prev || classifiersChanged ? [...this.#classifiers] : prev.firewall.classifiers;
     const firewall: FirewallState =
       prev && prev.firewall.sessions === sessions && prev.firewall.classifiers === classifiers
@@ -199,6 +219,31 @@ export class KernelStateMemo {
     const state = prev && prev.routing === routing && prev.firewall === firewall ? prev : { routing, firewall };
     this.#last = state;
     return state;
+  }
+
+  /**
+   * The firewall's session list: the last one when nothing changed; a copy with the changed
+   * markings put in place and new sessions appended (a builtin copy, no callback per session);
+   * built again only when sessions were removed or the order changed.
+   */
+  #sessionList(prev: KernelState | null, rebuild: boolean, added: readonly SessionEntry[], remarked: readonly SessionEntry[]): SessionMarking[] {
+    if (!prev || rebuild) {
+      const out: SessionMarking[] = new Array<SessionMarking>(this.#order.length);
+      for (let i = 0; i < this.#order.length; i++) {
+        const e = this.#order[i] as SessionEntry;
+        e.at = i;
+        out[i] = e.marking;
+      }
+      return out;
+    }
+    if (added.length === 0 && remarked.length === 0) return prev.firewall.sessions;
+    const out = prev.firewall.sessions.slice();
+    for (const e of remarked) out[e.at] = e.marking;
+    for (const e of added) {
+      e.at = out.length;
+      out.push(e.marking);
+    }
+    return out;
   }
 
   #reset(config: CoreConfig): void {
@@ -211,6 +256,8 @@ export class KernelStateMemo {
     this.#sourceRuleSessions.clear();
     this.#last = null;
     this.#lastRoutingJson = '';
+    this.#lastInputs = [];
+    this.#lastConnected = null;
   }
 
   #fallback(input: KernelInput): KernelState {

@@ -32,7 +32,9 @@
  */
 import type { AddressFact, Family, GatewayFact } from './services.js';
 import type { Classifier, IdentityKind, KernelState, PolicyRule, RoutingState, ServiceRouting, SessionMarking, TableRoute } from './kernel-state-types.js';
+import { canonicalAddress, networkOf } from './addresses.js';
 import { priorityForSlot } from './alloc.js';
+
 import type { CoreConfig } from './config.js';
 
 /** One service as the kernel state needs it. */
@@ -91,116 +93,6 @@ export function ownerOf(a: OwnerCandidate, b: OwnerCandidate): number {
   if (a.priority !== b.priority) return a.priority ? -1 : 1;
   if (a.serial !== b.serial) return a.serial < b.serial ? -1 : 1;
   return cmpStr(a.sessionKey, b.sessionKey);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Address arithmetic (pure; no node:net so the core stays free of I/O modules).
-// ---------------------------------------------------------------------------------------------
-
-function parseV4(s: string): number[] | null {
-  const parts = s.split('.');
-  if (parts.length !== 4) return null;
-  const out: number[] = [];
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return null;
-    const n = Number(p);
-    if (n > 255) return null;
-    out.push(n);
-  }
-  return out;
-}
-
-function parseV6(text: string): number[] | null {
-  let s = text;
-  const zone = s.indexOf('%');
-  if (zone >= 0) s = s.slice(0, zone);
-  const groups: number[] = [];
-  const pushGroups = (part: string, allowV4Tail: boolean): boolean => {
-    if (part === '') return true;
-    const items = part.split(':');
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i] as string;
-      if (allowV4Tail && i === items.length - 1 && item.includes('.')) {
-        const v4 = parseV4(item);
-        if (!v4) return false;
-        groups.push(((v4[0] as number) << 8) | (v4[1] as number), ((v4[2] as number) << 8) | (v4[3] as number));
-      } else {
-        if (!/^[0-9a-fA-F]{1,4}$/.test(item)) return false;
-        groups.push(parseInt(item, 16));
-      }
-    }
-    return true;
-  };
-  const halves = s.split('::');
-  if (halves.length > 2) return null;
-  if (halves.length === 1) {
-    if (!pushGroups(s, true) || groups.length !== 8) return null;
-  } else {
-    if (!pushGroups(halves[0] as string, false)) return null;
-    const head = groups.length;
-    if (!pushGroups(halves[1] as string, true)) return null;
-    const missing = 8 - groups.length;
-    if (missing < 1) return null;
-    groups.splice(head, 0, ...new Array<number>(missing).fill(0));
-  }
-  const bytes: number[] = [];
-  for (const g of groups) bytes.push(g >> 8, g & 0xff);
-  return bytes;
-}
-
-function formatV6(bytes: readonly number[]): string {
-  const g: number[] = [];
-  for (let i = 0; i < 16; i += 2) g.push(((bytes[i] as number) << 8) | (bytes[i + 1] as number));
-  // RFC 5952: compress the longest run (≥ 2) of zero groups, the first one on a tie.
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (xs: number[]): string => xs.map((x) => x.toString(16)).join(':');
-  if (bestStart < 0) return hex(g);
-  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
-}
-
-function parseAddress(family: Family, address: string): number[] | null {
-  return family === 4 ? parseV4(address) : parseV6(address);
-}
-
-function formatAddress(family: Family, bytes: readonly number[]): string {
-  return family === 4 ? bytes.join('.') : formatV6(bytes);
-}
-
-/** The address as bytes in network order (4 or 16), or null when it does not parse. */
-export function addressBytes(family: Family, address: string): number[] | null {
-  return parseAddress(family, address);
-}
-
-/** The address in canonical text (dotted quad, RFC 5952 for v6), or null when it does not parse. */
-export function canonicalAddress(family: Family, address: string): string | null {
-  const bytes = parseAddress(family, address);
-  return bytes ? formatAddress(family, bytes) : null;
-}
-
-/** The network address of `address/prefixLength` (host bits cleared), or null when invalid. */
-export function networkOf(family: Family, address: string, prefixLength: number): string | null {
-  const bytes = parseAddress(family, address);
-  const bits = family === 4 ? 32 : 128;
-  if (!bytes || !Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > bits) return null;
-  for (let i = 0; i < bytes.length; i++) {
-    const keep = Math.min(8, Math.max(0, prefixLength - i * 8));
-    bytes[i] = (bytes[i] as number) & ((0xff << (8 - keep)) & 0xff);
-  }
-  return formatAddress(family, bytes);
 }
 
 // ---------------------------------------------------------------------------------------------

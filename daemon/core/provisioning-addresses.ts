@@ -4,7 +4,7 @@
  * the subnet (or IPv6 link-local), no unusable addresses. Each parser reports a bad value
  * through `fail`, which the file parser turns into a ProvisioningError naming file, line and key.
  */
-import { canonicalAddress, networkOf } from './kernel-state.js';
+import { canonicalAddress, networkOf } from './addresses.js';
 
 /** Reports a bad value; never returns. */
 export type Fail = (detail: string) => never;

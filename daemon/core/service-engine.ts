@@ -19,6 +19,7 @@ import type { PersistedService } from './persisted-settings.js';
 import { applyTraits } from './service-traits.js';
 import { ServiceRegistry, type TechnologyView } from './service-registry.js';
 import { DEFAULT_BEARER_RANK, type Family, type LinkFacts, type OnlineStatus, type Service } from './services.js';
+import type { Session } from './session-model.js';
 import { SessionTable } from './session-table.js';
 
 /** Engine configuration. */
@@ -39,6 +40,8 @@ export class ServiceEngine {
   protected readonly alloc: Allocations;
   readonly #preferred: readonly Bearer[];
   readonly #kernelMemo = new KernelStateMemo();
+  /** Each session's last kernel input and what its claims were built from (see kernelState). */
+  readonly #kernelInputs = new WeakMap<Session, { input: KernelSessionInput; claim: unknown; cgroups: readonly string[] }>();
 
   constructor(config: EngineConfig = {}) {
     this.config = validateCoreConfig({ ...DEFAULT_CORE_CONFIG, ...config.core });
@@ -272,7 +275,22 @@ export class ServiceEngine {
       }));
     const sessions: KernelSessionInput[] = [];
     for (const s of this.sessionTable.values()) {
-      sessions.push({
+      // The same input object while nothing in it changed: the memo then skips the session by pointer.
+      const had = this.#kernelInputs.get(s);
+      if (
+        had &&
+        had.claim === s.match?.claim &&
+        had.cgroups === s.cgroups &&
+        had.input.serial === s.serial &&
+        had.input.tag === s.tag &&
+        had.input.priority === s.effective.priority &&
+        had.input.serviceId === s.serviceId &&
+        had.input.sourceIPRule === s.effective.sourceIPRule
+      ) {
+        sessions.push(had.input);
+        continue;
+      }
+      const input: KernelSessionInput = {
         sessionKey: s.key,
         serial: s.serial,
         tag: s.tag,
@@ -280,7 +298,9 @@ export class ServiceEngine {
         serviceId: s.serviceId,
         claims: [...(s.match?.claim ? [s.match.claim] : []), ...s.cgroups.map((key) => ({ kind: 'cgroup' as const, key }))],
         sourceIPRule: s.effective.sourceIPRule,
-      });
+      };
+      this.#kernelInputs.set(s, { input, claim: s.match?.claim, cgroups: s.cgroups });
+      sessions.push(input);
     }
     return this.#kernelMemo.compute({ config: this.config, services, sessions });
   }

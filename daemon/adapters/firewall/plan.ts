@@ -4,7 +4,7 @@
  * invalid or duplicate ones with a warning), and gather SNAT entries (one per service mark,
  * interface and family) in a deterministic order.
  */
-import { canonicalAddress } from '../../core/kernel-state.js';
+import { canonicalAddress } from '../../core/addresses.js';
 import type { Family } from '../../core/services.js';
 import type { FirewallState, SessionMarking } from '../../core/kernel-state-types.js';
 

@@ -71,7 +71,7 @@
  */
 import type { Classifier, FirewallState } from '../../core/kernel-state-types.js';
 import type { Family } from '../../core/services.js';
-import { canonicalAddress } from '../../core/kernel-state.js';
+import { canonicalAddress } from '../../core/addresses.js';
 import { planFirewall, type FirewallNaming } from '../firewall/plan.js';
 import { cgroupComponents } from '../nftables/cgroup.js';
 import { fingerprint } from '../nftables/ruleset.js';

@@ -9,14 +9,19 @@
  *   sessions added, removed, moved or re-tagged and uid/gid/source classifiers.
  * - **Full path** (start-up, verify, after a failure, and changes the session path does not
  *   cover: masks, SNAT entries, cgroup classifiers): the desired table (ruleset.ts) is diffed
- *   against what the kernel holds (diff.ts) and the difference runs as one nft transaction
- *   (script.ts, nft.ts).
+ *   against what the kernel holds (diff.ts) and the difference goes over the same socket
+ *   (netlink-ops.ts, netlink-table.ts), split into batches under the socket's send limit. nft
+ *   (script.ts, nft.ts) runs it only when there is no socket, or when the diff must remove
+ *   something the encoder never writes (an object another tool left in the table).
  *
  * "What the kernel holds" is the table as this adapter last wrote it, kept in memory, because
  * reading a 10,000-session table back costs hundreds of milliseconds. The kernel is read back
- * (`nft -j list table`) instead:
- * - on the first apply (adopting, or cleaning up, whatever a crashed run left),
- * - when asked: `apply(state, { verify: true })` or {@link NftablesBackend.verify},
+ * instead:
+ * - on the first apply: one GETTABLE over netlink; if the table exists (a crashed run left it),
+ *   `nft -j list table` reads it so it is adopted, not duplicated; if not, nothing is read and
+ *   no process runs,
+ * - when asked: `apply(state, { verify: true })` or {@link NftablesBackend.verify} (the periodic
+ *   verify: `nft -j`, off the session path),
  * - after a failed batch (the cache may be wrong), which is then retried once from the read-back;
  *   a netlink batch the kernel refused (or lacked a feature for), or a receive overrun (ENOBUFS)
  *   on the socket, is logged as one line and retried the same way. A batch is all-or-nothing in
@@ -36,7 +41,7 @@ import { createCgroupResolver } from './cgroup.js';
 import { countersFromNamed, parseCounters } from './counters.js';
 import { diffTable } from './diff.js';
 import { NFT_FAMILY, countChanges } from './model.js';
-import type { TableModel } from './model.js';
+import type { Op, TableModel } from './model.js';
 import { createNftRunner, NftError } from './nft.js';
 import type { NftRunner, NftRunnerOptions } from './nft.js';
 import { parseTableListing } from './readback.js';
@@ -46,6 +51,8 @@ import { opsToScript } from './script.js';
 import { indexState, planDelta, type SessionIndex } from './delta.js';
 import { NftNetlinkClient, NftNetlinkError, openNftNetlink, type NetlinkTransport } from './netlink-client.js';
 import { NetlinkOverrunError } from '../netlink/request-socket.js';
+import { opsToNetlink } from './netlink-ops.js';
+import { NetlinkUnsupportedError, deleteTable } from './netlink-table.js';
 
 /** Options of {@link createNftablesBackend}. */
 export interface NftablesBackendOptions {
@@ -193,7 +200,18 @@ export class NftablesBackend extends FirewallBackendBase implements Accounting {
     return new Set([...sessions.keys()].flatMap((k) => [`${TX_PREFIX}${k}`, `${RX_PREFIX}${k}`]));
   }
 
-  async #readBack(): Promise<TableModel | null> {
+  /**
+   * What the kernel holds: null without a process when netlink says the table does not exist
+   * (a fresh start); else the table as `nft -j` lists it (adopting what an earlier run left, a verify).
+   */
+  async #readBack(client: NftNetlinkClient | null): Promise<TableModel | null> {
+    if (client) {
+      try {
+        if (!client.tableExists()) return null;
+      } catch (err) {
+        this.log('warn', `nftables: asking for table ${this.table} over netlink failed (${(err as Error).message}); reading it through nft`);
+      }
+    }
     try {
       return parseTableListing(await this.#runner.run(['-j', 'list', 'table', NFT_FAMILY, this.table]), this.table);
     } catch (err) {
@@ -203,10 +221,13 @@ export class NftablesBackend extends FirewallBackendBase implements Accounting {
   }
 
   async #deleteTable(): Promise<void> {
+    const client = await this.#client();
     try {
-      await this.#runner.script(`delete table ${NFT_FAMILY} ${this.table}`);
+      if (client) client.sendAll([deleteTable(this.table)]);
+      else await this.#runner.script(`delete table ${NFT_FAMILY} ${this.table}`);
     } catch (err) {
-      if (!(err instanceof NftError && err.noSuchObject)) {
+      const absent = err instanceof NftNetlinkError ? err.code === 'ENOENT' : err instanceof NftError && err.noSuchObject;
+      if (!absent) {
         this.#known = undefined;
         throw err;
       }
@@ -246,6 +267,27 @@ export class NftablesBackend extends FirewallBackendBase implements Accounting {
     return { ops: delta.ops, commands: delta.commands.length, bytes: batch.buf.length, readBack: false, attempts: 1, rebuilt: false, ms: performance.now() - started, warnings: [] };
   }
 
+  /**
+   * Runs the full path's ops: over netlink (batches under the socket's limit, no process), or as
+   * one nft transaction when there is no socket or the ops name something the encoder does not
+   * write (objects found in a read-back that the adapter never creates).
+   */
+  async #run(ops: readonly Op[], maps: ReadonlyArray<TableModel['maps']>, client: NftNetlinkClient | null): Promise<{ commands: number; bytes: number }> {
+    if (ops.length === 0) return { commands: 0, bytes: 0 };
+    if (client) {
+      try {
+        const commands = opsToNetlink(ops, this.table, maps);
+        return { commands: commands.length, bytes: client.sendAll(commands) };
+      } catch (err) {
+        if (!(err instanceof NetlinkUnsupportedError)) throw err;
+        this.log('info', `nftables: ${err.message}; this change goes through nft`);
+      }
+    }
+    const script = opsToScript(ops, this.table);
+    await this.#runner.script(script);
+    return { commands: script.split('\n').length - 1, bytes: Buffer.byteLength(script) };
+  }
+
   protected async applyOnce(desired: FirewallState, verify: boolean): Promise<ApplyStats> {
     const started = performance.now();
     let firstAttempt = 1;
@@ -260,11 +302,12 @@ export class NftablesBackend extends FirewallBackendBase implements Accounting {
     for (let attempt = firstAttempt; ; attempt++) {
       const { table: want, warnings } = buildRuleset(desired, { cgroup: this.#resolver() });
       this.reportWarnings(warnings);
-      const actual = rebuilt ? null : readBack ? await this.#readBack() : (this.#known as TableModel | null);
+      const client = await this.#client();
+      const actual = rebuilt ? null : readBack ? await this.#readBack(client) : (this.#known as TableModel | null);
       const ops = diffTable(actual, want);
-      const script = opsToScript(ops, this.table);
+      let sent: { commands: number; bytes: number };
       try {
-        if (script !== '') await this.#runner.script(script);
+        sent = await this.#run(ops, [want.maps, actual?.maps ?? new Map()], client);
       } catch (err) {
         this.#known = undefined;
         if (!readBack) {
@@ -286,8 +329,8 @@ export class NftablesBackend extends FirewallBackendBase implements Accounting {
       this.#index = warnings.length === 0 ? indexState(desired) : null;
       return {
         ops: countChanges(ops),
-        commands: ops.length === 0 ? 0 : script.split('\n').length - 1,
-        bytes: Buffer.byteLength(script),
+        commands: sent.commands,
+        bytes: sent.bytes,
         readBack,
         attempts: attempt,
         rebuilt,

@@ -13,11 +13,14 @@
  * Committing a delta leaves the table model exactly as {@link buildRuleset} would build it for
  * the new state (a property test holds it to that).
  *
- * Cost: one Map lookup per session and classifier of the next state (identity checks first, so
- * the core's unchanged objects cost a pointer comparison) plus work for what changed.
+ * Cost: the next state's arrays are compared by pointer with the ones the index was built from,
+ * from both ends, and only the window where they differ is looked up (the core hands back its
+ * unchanged objects in the same order): at 10,000 sessions a move or a create costs pointer
+ * comparisons plus work for what changed; a state of fresh objects costs one Map lookup each.
  */
-import { addressBytes, canonicalAddress } from '../../core/kernel-state.js';
+import { addressBytes, canonicalAddress } from '../../core/addresses.js';
 import type { Classifier, FirewallState, SessionMarking } from '../../core/kernel-state-types.js';
+import { diffWindow } from '../../core/list-window.js';
 import type { Family } from '../../core/services.js';
 import { checkSession } from '../firewall/plan.js';
 import { hex32 } from './model.js';
@@ -47,6 +50,9 @@ export interface SessionIndex {
   /** SNAT entries (`mark ifname family`) → address and how many sessions need them. */
   snat: Map<string, { address: string; count: number }>;
   epoch: number;
+  /** The arrays of the state the index holds: the next state's are compared with them by pointer first. */
+  lastSessions: readonly SessionMarking[];
+  lastClassifiers: readonly Classifier[];
 }
 
 /** A planned change: netlink commands, and what to record once the kernel accepted them. */
@@ -89,7 +95,7 @@ function sameSession(a: SessionMarking, b: SessionMarking): boolean {
  * is in the table). A cgroup classifier may be indexed: a delta never changes one.
  */
 export function indexState(state: FirewallState): SessionIndex {
-  const ix: SessionIndex = { mask: state.mask, tagMask: state.tagMask, sessions: new Map(), tags: new Map(), classifiers: new Map(), owned: new Map(), snat: new Map(), epoch: 0 };
+  const ix: SessionIndex = { mask: state.mask, tagMask: state.tagMask, sessions: new Map(), tags: new Map(), classifiers: new Map(), owned: new Map(), snat: new Map(), epoch: 0, lastSessions: state.sessions, lastClassifiers: state.classifiers };
   for (const s of state.sessions) {
     ix.sessions.set(s.sessionKey, { s, epoch: 0 });
     ix.tags.set(s.tag, s.sessionKey);
@@ -129,13 +135,16 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
   const epoch = ++ix.epoch;
   const added: SessionMarking[] = [];
   const changed: Array<{ before: SessionMarking; after: SessionMarking }> = [];
-  let matched = 0;
   const addedKeys = new Set<string>();
-  for (const s of next.sessions) {
+  // Only the window where the arrays differ is looked at: the core hands back the same objects,
+  // in the same order, for what did not change (kernel-state-memo.ts), so a move or a create
+  // costs pointer comparisons, not a Map lookup per session.
+  const sw = diffWindow(ix.lastSessions, next.sessions);
+  for (let i = sw.lo; i < sw.hiNext; i++) {
+    const s = next.sessions[i] as SessionMarking;
     const e = ix.sessions.get(s.sessionKey);
     if (e) {
       if (e.epoch === epoch) return null; // duplicate key: the full path warns
-      matched++;
       e.epoch = epoch;
       if (!sameSession(e.s, s)) changed.push({ before: e.s, after: s });
     } else {
@@ -145,7 +154,16 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
     }
   }
   const removed: SessionMarking[] = [];
-  if (matched < ix.sessions.size) for (const e of ix.sessions.values()) if (e.epoch !== epoch) removed.push(e.s);
+  const removedKeys = new Set<string>();
+  for (let i = sw.lo; i < sw.hiPrev; i++) {
+    const e = ix.sessions.get((ix.lastSessions[i] as SessionMarking).sessionKey);
+    if (e && e.epoch !== epoch && !removedKeys.has(e.s.sessionKey)) {
+      removed.push(e.s);
+      removedKeys.add(e.s.sessionKey);
+    }
+  }
+  // A key outside the window repeated inside it (input the full path warns about) shows as a count mismatch.
+  if (ix.sessions.size - removed.length + added.length !== next.sessions.length) return null;
 
   // Validity and tag uniqueness of what is new.
   const tagOwner = (tag: number): string | undefined => ix.tags.get(tag);
@@ -200,21 +218,30 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
   const cAdded: Classifier[] = [];
   const cChanged: Array<{ before: Classifier; after: Classifier }> = [];
   const cRemoved: Classifier[] = [];
-  let cMatched = 0;
-  for (const c of next.classifiers) {
+  const cw = diffWindow(ix.lastClassifiers, next.classifiers);
+  for (let i = cw.lo; i < cw.hiNext; i++) {
+    const c = next.classifiers[i] as Classifier;
     const id = classifierId(c);
     const e = ix.classifiers.get(id);
     if (e && e.epoch === epoch) return null;
     if (e) {
-      cMatched++;
       e.epoch = epoch;
       if (e.c.sessionKey !== c.sessionKey || e.c.family !== c.family) cChanged.push({ before: e.c, after: c });
     } else {
       cAdded.push(c);
     }
   }
-  if (cMatched < ix.classifiers.size) for (const e of ix.classifiers.values()) if (e.epoch !== epoch) cRemoved.push(e.c);
-  const live = (key: string): boolean => addedKeys.has(key) || ix.sessions.get(key)?.epoch === epoch;
+  const cRemovedIds = new Set<string>();
+  for (let i = cw.lo; i < cw.hiPrev; i++) {
+    const id = classifierId(ix.lastClassifiers[i] as Classifier);
+    const e = ix.classifiers.get(id);
+    if (e && e.epoch !== epoch && !cRemovedIds.has(id)) {
+      cRemoved.push(e.c);
+      cRemovedIds.add(id);
+    }
+  }
+  if (ix.classifiers.size - cRemoved.length + cAdded.length !== next.classifiers.length) return null;
+  const live = (key: string): boolean => addedKeys.has(key) || (ix.sessions.has(key) && !removedKeys.has(key));
   const owned = new Map<string, number>();
   const own = (key: string, by: number): void => {
     owned.set(key, (owned.get(key) ?? ix.owned.get(key) ?? 0) + by);
@@ -261,12 +288,12 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
     cmds.push(nl.flushChain(table, chain(after.sessionKey)));
     ops++;
   }
-  const ruleOf = (s: SessionMarking): { text: string; id: string } => {
+  const ruleOf = (s: SessionMarking): RuleModel => {
     const text = sessionRule(ours, s.mark, s.tag);
-    return { text, id: fingerprint(text) };
+    return { id: fingerprint(text), text, spec: { kind: 'session', ours, value: (s.mark | s.tag) >>> 0 } };
   };
   for (const s of [...added, ...rewritten.map((x) => x.after)]) {
-    cmds.push(nl.addSessionRule(table, chain(s.sessionKey), ours, (s.mark | s.tag) >>> 0, ruleOf(s).id));
+    cmds.push(nl.addSessionRule(table, chain(s.sessionKey), ours, (s.mark | s.tag) >>> 0, ruleOf(s).id as string));
     ops++;
   }
   const newCounterElements = [...added, ...retagged.map((x) => x.after)];
@@ -295,7 +322,7 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
     for (const e of entries) {
       const text = snatRule(next.mask, e.mark, e.ifname, e.family, e.address);
       const id = fingerprint(text);
-      snatRules.push({ id, text });
+      snatRules.push({ id, text, spec: { kind: 'snat', mask: next.mask, mark: e.mark, ifname: e.ifname, family: e.family, address: e.address } });
       cmds.push(nl.addSnatRule(table, CHAIN.postrouting, next.mask, e.mark, e.ifname, e.family, Buffer.from(addressBytes(e.family, e.address) as number[]), id));
       ops++;
     }
@@ -359,6 +386,8 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
       const post = known.chains.get(CHAIN.postrouting);
       if (post) post.rules = snatRules;
     }
+    ix.lastSessions = next.sessions;
+    ix.lastClassifiers = next.classifiers;
   };
   return { commands: cmds, ops, commit };
 }

@@ -54,7 +54,7 @@ function needsRebuild(actual: TableModel, desired: TableModel): boolean {
 function addRules(ops: Op[], chain: ChainModel): void {
   for (const r of chain.rules) {
     if (r.id === null || r.text === undefined) throw new Error(`desired rule in chain ${chain.name} lacks text or id`);
-    ops.push({ op: 'add-rule', chain: chain.name, text: r.text, id: r.id });
+    ops.push(r.spec ? { op: 'add-rule', chain: chain.name, text: r.text, id: r.id, spec: r.spec } : { op: 'add-rule', chain: chain.name, text: r.text, id: r.id });
   }
 }
 

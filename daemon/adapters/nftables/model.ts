@@ -20,11 +20,26 @@ export interface BaseChainSpec {
   policy: 'accept' | 'drop';
 }
 
-/** One rule: `id` is its comment (the fingerprint); `text` is known only for desired rules. */
+/**
+ * What a desired rule does, as plain values: what the netlink encoder (netlink-rules.ts) needs
+ * to write the same rule that `text` says to nft.
+ */
+export type RuleSpec =
+  | { kind: 'restore'; ours: number }
+  | { kind: 'classify-jump'; ours: number; chain: string }
+  | { kind: 'count'; tagMask: number; map: string }
+  | { kind: 'source-lookup'; family: 4 | 6; map: string }
+  | { kind: 'cgroup-lookup'; level: number; map: string }
+  | { kind: 'identity-lookup'; key: 'uid' | 'gid'; map: string }
+  | { kind: 'session'; ours: number; value: number }
+  | { kind: 'snat'; mask: number; mark: number; ifname: string; family: 4 | 6; address: string };
+
+/** One rule: `id` is its comment (the fingerprint); `text` and `spec` are known only for desired rules. */
 export interface RuleModel {
   id: string | null;
   /** nft text of the rule body, without the comment. */
   text?: string;
+  spec?: RuleSpec;
 }
 
 /** A chain and its rules in order. */
@@ -81,7 +96,7 @@ export type Op =
   | { op: 'add-map'; name: string; kind: 'map' | 'set'; type: string; data: string | null }
   | { op: 'add-chain'; name: string; base: BaseChainSpec | null }
   | { op: 'flush-chain'; name: string }
-  | { op: 'add-rule'; chain: string; text: string; id: string }
+  | { op: 'add-rule'; chain: string; text: string; id: string; spec?: RuleSpec }
   | { op: 'delete-elements'; map: string; kind: 'map' | 'set'; keys: string[] }
   | { op: 'flush-map'; map: string; kind: 'map' | 'set' }
   | { op: 'add-elements'; map: string; kind: 'map' | 'set'; elements: ElementModel[] }

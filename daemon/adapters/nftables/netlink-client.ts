@@ -7,6 +7,9 @@ import { errnoName } from '../netlink/libc.js';
 import { NETLINK_NETFILTER, NLMSG_DONE, NLMSG_ERROR, openRequestSocket, parseAck } from '../netlink/request-socket.js';
 import type { NetlinkMessage, RequestSocket, RequestSocketOptions } from '../netlink/request-socket.js';
 import * as nl from './netlink-encode.js';
+import { getTable } from './netlink-table.js';
+
+const EMSGSIZE = 90;
 
 const MSG_NAME = new Map<number, string>(Object.entries(nl.MSG).map(([k, v]) => [v, k]));
 
@@ -67,6 +70,49 @@ export class NftNetlinkClient {
   encode(commands: readonly nl.Command[]): nl.EncodedBatch | null {
     const b = nl.encodeBatch(commands, () => this.transport.nextSeq());
     return b.buf.length <= this.maxBatchBytes ? b : null;
+  }
+
+  /**
+   * Sends `commands` as few batches as the socket takes, in order, each all-or-nothing in the
+   * kernel (a bulk change, such as the table built from empty, can exceed one sendmsg). On a
+   * failure the batches before it stay applied: the caller must read the kernel back.
+   * @returns bytes sent.
+   */
+  sendAll(commands: readonly nl.Command[]): number {
+    let bytes = 0;
+    let start = 0;
+    while (start < commands.length) {
+      // BEGIN and END are 20 bytes each; a command is its 20-byte header and its attributes.
+      let size = 40;
+      let end = start;
+      while (end < commands.length) {
+        const c = commands[end] as nl.Command;
+        const len = 20 + c.attrs.reduce((n, a) => n + a.length, 0);
+        if (size + len > this.maxBatchBytes) break;
+        size += len;
+        end++;
+      }
+      if (end === start) throw new NftNetlinkError(EMSGSIZE, `one command of more than ${this.maxBatchBytes} bytes`);
+      const slice = commands.slice(start, end);
+      const batch = nl.encodeBatch(slice, () => this.transport.nextSeq());
+      this.send(batch, slice);
+      bytes += batch.buf.length;
+      start = end;
+    }
+    return bytes;
+  }
+
+  /** Whether the table exists (one GETTABLE). */
+  tableExists(): boolean {
+    const seq = this.transport.nextSeq();
+    const replies = this.transport.exchange(getTable(this.table, seq), (m) => m.seq === seq && m.type === NLMSG_ERROR);
+    for (const m of replies) {
+      if (m.seq !== seq || m.type !== NLMSG_ERROR) continue;
+      const ack = parseAck(m);
+      if (ack.error === 2) return false; // ENOENT
+      if (ack.error !== 0) throw new NftNetlinkError(ack.error, 'GETTABLE', ack.message);
+    }
+    return true;
   }
 
   /**

@@ -20,10 +20,15 @@ export const NFNL_MSG_BATCH_END = 17;
 export const NFPROTO_INET = 1;
 
 export const MSG = {
+  NEWTABLE: 0,
+  GETTABLE: 1,
+  DELTABLE: 2,
   NEWCHAIN: 3,
   DELCHAIN: 5,
   NEWRULE: 6,
   DELRULE: 8,
+  NEWSET: 9,
+  DELSET: 11,
   NEWSETELEM: 12,
   DELSETELEM: 14,
   NEWGEN: 15,
@@ -246,11 +251,11 @@ export function flushChain(table: string, name: string): Command {
   return { type: MSG.DELRULE, flags: 0, attrs: [strAttr(RULE.TABLE, table), strAttr(RULE.CHAIN, name)] };
 }
 
-function expr(name: string, data: Buffer[]): Buffer {
+export function expr(name: string, data: Buffer[]): Buffer {
   return nest(LIST_ELEM, [strAttr(EXPR.NAME, name), nest(EXPR.DATA, data)]);
 }
 
-function metaLoadMark(): Buffer {
+export function metaLoadMark(): Buffer {
   return expr('meta', [be32Attr(2, NFT_META_MARK), be32Attr(1, NFT_REG_1)]);
 }
 
@@ -262,7 +267,7 @@ export function commentUserdata(comment: string): Buffer {
 }
 
 /** NEWRULE appending `expressions` to `chain`, with its fingerprint comment as userdata. */
-function appendRule(table: string, chain: string, comment: string, expressions: Buffer[]): Command {
+export function appendRule(table: string, chain: string, comment: string, expressions: Buffer[]): Command {
   return {
     type: MSG.NEWRULE,
     flags: NLM_F_CREATE | NLM_F_APPEND,
@@ -271,7 +276,7 @@ function appendRule(table: string, chain: string, comment: string, expressions: 
 }
 
 /** `register 1 = (register 1 & mask) ^ xor` over the 4-byte mark, as nft encodes `and`/`or`. */
-function markBitwise(mask: number, xor: number): Buffer {
+export function markBitwise(mask: number, xor: number): Buffer {
   return expr('bitwise', [
     be32Attr(1, NFT_REG_1),
     be32Attr(2, NFT_REG_1),
@@ -336,8 +341,8 @@ export function addSnatRule(table: string, chain: string, mask: number, mark: nu
 
 // --- map elements ------------------------------------------------------------------------------
 
-const ELEM_LIST = { TABLE: 1, SET: 2, ELEMENTS: 3 } as const;
-const ELEM = { KEY: 1, DATA: 2, OBJREF: 9 } as const;
+const ELEM_LIST = { TABLE: 1, SET: 2, ELEMENTS: 3, SET_ID: 4 } as const;
+const ELEM = { KEY: 1, DATA: 2, USERDATA: 6, OBJREF: 9 } as const;
 
 /** An element's data: a `goto` to a chain (verdict maps) or a named counter (objref maps). */
 export type ElementData = { goto: string } | { counter: string };
@@ -346,9 +351,12 @@ export interface ElementSpec {
   /** Raw key bytes (see the module comment for byte order). */
   key: Buffer;
   data: ElementData;
+  /** Stored as the element's user data, as nft stores `comment "..."`. */
+  comment?: string;
 }
 
-function elementAttrs(e: ElementSpec): Buffer {
+/** One element; `n` numbers the element's nest inside its message, as libnftnl does (the kernel ignores it). */
+function elementAttrs(e: ElementSpec, n: number): Buffer {
   const parts = [nest(ELEM.KEY, [attr(DATA.VALUE, e.key)])];
   if ('goto' in e.data) {
     const code = Buffer.alloc(4);
@@ -357,7 +365,8 @@ function elementAttrs(e: ElementSpec): Buffer {
   } else {
     parts.push(strAttr(ELEM.OBJREF, e.data.counter));
   }
-  return nest(LIST_ELEM, parts);
+  if (e.comment !== undefined) parts.push(attr(ELEM.USERDATA, commentUserdata(e.comment)));
+  return nest(n + 1, parts);
 }
 
 function chunked<T>(xs: readonly T[]): T[][] {
@@ -367,12 +376,11 @@ function chunked<T>(xs: readonly T[]): T[][] {
 }
 
 /** NEWSETELEM messages for `elements` (CREATE without EXCL: re-adding an identical element is a no-op). */
-export function addElements(table: string, map: string, elements: readonly ElementSpec[]): Command[] {
-  return chunked(elements).map((es) => ({
-    type: MSG.NEWSETELEM,
-    flags: NLM_F_CREATE,
-    attrs: [strAttr(ELEM_LIST.TABLE, table), strAttr(ELEM_LIST.SET, map), nest(ELEM_LIST.ELEMENTS, es.map(elementAttrs))],
-  }));
+export function addElements(table: string, map: string, elements: readonly ElementSpec[], setId?: number): Command[] {
+  const head = [strAttr(ELEM_LIST.TABLE, table), strAttr(ELEM_LIST.SET, map)];
+  // A map created in the same batch is named by its batch id too, as nft does.
+  if (setId !== undefined) head.push(be32Attr(ELEM_LIST.SET_ID, setId));
+  return chunked(elements).map((es) => ({ type: MSG.NEWSETELEM, flags: NLM_F_CREATE, attrs: [...head, nest(ELEM_LIST.ELEMENTS, es.map(elementAttrs))] }));
 }
 
 /** DELSETELEM messages: keys only. */

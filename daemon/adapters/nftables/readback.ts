@@ -8,7 +8,7 @@
  * parsed, so the diff can remove it.
  */
 import type { Family } from '../../core/services.js';
-import { canonicalAddress } from '../../core/kernel-state.js';
+import { canonicalAddress } from '../../core/addresses.js';
 import { NFT_FAMILY, emptyTable } from './model.js';
 import type { BaseChainSpec, ChainModel, ElementModel, MapModel, TableModel } from './model.js';
 

@@ -65,10 +65,10 @@
  */
 import type { Classifier, FirewallState } from '../../core/kernel-state-types.js';
 import type { Family } from '../../core/services.js';
-import { canonicalAddress } from '../../core/kernel-state.js';
+import { canonicalAddress } from '../../core/addresses.js';
 import { planFirewall, type FirewallNaming } from '../firewall/plan.js';
 import { hex32 } from './model.js';
-import type { BaseChainSpec, ChainModel, ElementModel, MapModel, RuleModel, TableModel } from './model.js';
+import type { BaseChainSpec, ChainModel, ElementModel, MapModel, RuleModel, RuleSpec, TableModel } from './model.js';
 
 /** Names of the fixed chains and maps. */
 export const CHAIN = { output: 'output', classify: 'classify', prerouting: 'prerouting', input: 'input', postrouting: 'postrouting' } as const;
@@ -139,11 +139,11 @@ export function fingerprint(text: string): string {
   return (h1 >>> 0).toString(16).padStart(8, '0') + (h2 >>> 0).toString(16).padStart(8, '0');
 }
 
-function rule(text: string): RuleModel {
-  return { id: fingerprint(text), text };
+function rule([text, spec]: readonly [string, RuleSpec]): RuleModel {
+  return { id: fingerprint(text), text, spec };
 }
 
-function baseChain(name: string, base: BaseChainSpec, rules: string[]): ChainModel {
+function baseChain(name: string, base: BaseChainSpec, rules: Array<readonly [string, RuleSpec]>): ChainModel {
   return { name, base, rules: rules.map(rule) };
 }
 
@@ -240,7 +240,7 @@ export function buildRuleset(state: FirewallState, opts: RulesetOptions): Rulese
   const counters = new Set<string>();
   for (const s of sessions) {
     const chain = `${SESSION_CHAIN_PREFIX}${s.sessionKey}`;
-    chains.set(chain, { name: chain, base: null, rules: [rule(sessionRule(ours, s.mark, s.tag))] });
+    chains.set(chain, { name: chain, base: null, rules: [rule([sessionRule(ours, s.mark, s.tag), { kind: 'session', ours, value: (s.mark | s.tag) >>> 0 }])] });
     counters.add(`${TX_PREFIX}${s.sessionKey}`);
     counters.add(`${RX_PREFIX}${s.sessionKey}`);
     const tagKey = String(s.tag);
@@ -263,20 +263,26 @@ export function buildRuleset(state: FirewallState, opts: RulesetOptions): Rulese
   chains.set(CHAIN.classify, {
     name: CHAIN.classify,
     base: null,
-    rules: [sourceLookupRule(4), sourceLookupRule(6), ...levels.map(cgroupLookupRule), identityLookupRule('uid'), identityLookupRule('gid')].map(rule),
+    rules: [
+      [sourceLookupRule(4), { kind: 'source-lookup', family: 4, map: MAP.src4 }] as const,
+      [sourceLookupRule(6), { kind: 'source-lookup', family: 6, map: MAP.src6 }] as const,
+      ...levels.map((level) => [cgroupLookupRule(level), { kind: 'cgroup-lookup', level, map: cgroupMapName(level) }] as const),
+      [identityLookupRule('uid'), { kind: 'identity-lookup', key: 'uid', map: MAP.uid }] as const,
+      [identityLookupRule('gid'), { kind: 'identity-lookup', key: 'gid', map: MAP.gid }] as const,
+    ].map(rule),
   });
 
   chains.set(
     CHAIN.output,
     baseChain(CHAIN.output, { type: 'route', hook: 'output', prio: PRIO_MANGLE, policy: 'accept' }, [
-      restoreRule(ours),
-      classifyJumpRule(ours),
-      countRule(tagMask, MAP.tx),
+      [restoreRule(ours), { kind: 'restore', ours }],
+      [classifyJumpRule(ours), { kind: 'classify-jump', ours, chain: CHAIN.classify }],
+      [countRule(tagMask, MAP.tx), { kind: 'count', tagMask, map: MAP.tx }],
     ]),
   );
-  chains.set(CHAIN.prerouting, baseChain(CHAIN.prerouting, { type: 'filter', hook: 'prerouting', prio: PRIO_MANGLE, policy: 'accept' }, [restoreRule(ours)]));
-  chains.set(CHAIN.input, baseChain(CHAIN.input, { type: 'filter', hook: 'input', prio: PRIO_MANGLE, policy: 'accept' }, [countRule(tagMask, MAP.rx)]));
-  const natRules = snat.map((n) => snatRule(mask, n.mark, n.ifname, n.family, n.address));
+  chains.set(CHAIN.prerouting, baseChain(CHAIN.prerouting, { type: 'filter', hook: 'prerouting', prio: PRIO_MANGLE, policy: 'accept' }, [[restoreRule(ours), { kind: 'restore', ours }]]));
+  chains.set(CHAIN.input, baseChain(CHAIN.input, { type: 'filter', hook: 'input', prio: PRIO_MANGLE, policy: 'accept' }, [[countRule(tagMask, MAP.rx), { kind: 'count', tagMask, map: MAP.rx }]]));
+  const natRules = snat.map((n) => [snatRule(mask, n.mark, n.ifname, n.family, n.address), { kind: 'snat', mask, mark: n.mark, ifname: n.ifname, family: n.family, address: n.address }] as const);
   chains.set(CHAIN.postrouting, baseChain(CHAIN.postrouting, { type: 'nat', hook: 'postrouting', prio: PRIO_SRCNAT, policy: 'accept' }, natRules));
 
   return { table: { chains, maps, counters, others: [] }, warnings };

@@ -14,7 +14,7 @@
  * (`proto ra`), which the kernel keeps up to date itself (see the seed RFC).
  */
 import type { Family } from '../../core/services.js';
-import { canonicalAddress, networkOf } from '../../core/kernel-state.js';
+import { canonicalAddress, networkOf } from '../../core/addresses.js';
 import { lowPriorityMetric, UINT32_MAX } from '../../core/manage-routes.js';
 import { RTN_UNICAST, RTPROT_NETSESSION, RTPROT_RA, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN } from './messages/constants.js';
 import { DEFAULT_METRIC, diffRoutes, routeIdentity, type KernelRoute, type RouteSpec } from './routes.js';

@@ -7,7 +7,7 @@
  * route that carries anything we never install (an `iif`, a second next hop, another metric)
  * differs from the desired one and gets replaced. The rtm_protocol tag is no part of a key.
  */
-import { canonicalAddress } from '../../core/kernel-state.js';
+import { canonicalAddress } from '../../core/addresses.js';
 import type { Family } from '../../core/services.js';
 import { addressBytes, afOf, familyOf, formatAddress } from './messages/addresses.js';
 import { u32, u32Of, type Attrs, type RouteMessage } from './messages/codec.js';

@@ -11,7 +11,7 @@
  * with another tag (a hand-made one, or one from an older version) is adopted, not churned.
  */
 import type { IntRange } from '../../core/alloc.js';
-import { canonicalAddress, networkOf } from '../../core/kernel-state.js';
+import { canonicalAddress, networkOf } from '../../core/addresses.js';
 import type { PolicyRule, RoutingState } from '../../core/kernel-state-types.js';
 import type { Family } from '../../core/services.js';
 import { FR_ACT_TO_TBL, RTN_UNICAST, RTPROT_NETSESSION, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE } from './messages/constants.js';

@@ -2,7 +2,7 @@
  * Address bytes of rtnetlink attributes ↔ text: dotted quads, RFC 5952 IPv6, MAC addresses.
  * Pure.
  */
-import { canonicalAddress } from '../../../core/kernel-state.js';
+import { canonicalAddress } from '../../../core/addresses.js';
 import type { Family } from '../../../core/services.js';
 import { AF_INET, AF_INET6 } from './constants.js';
 

@@ -65,6 +65,32 @@ describe('KernelStateMemo', () => {
     );
   });
 
+  it('property: the same, with the previous input objects reused wherever they are equal (as the engine reuses them)', () => {
+    const reuse = (prev: KernelInput | null, next: KernelInput): KernelInput => {
+      if (!prev) return next;
+      const same = <T>(a: T | undefined, b: T): T => (a !== undefined && JSON.stringify(a) === JSON.stringify(b) ? a : b);
+      const byKey = new Map(prev.sessions.map((s) => [s.sessionKey, s]));
+      const byId = new Map(prev.services.map((s) => [s.id, s]));
+      return { config, services: next.services.map((s) => same(byId.get(s.id), s)), sessions: next.sessions.map((s) => same(byKey.get(s.sessionKey), s)) };
+    };
+    fc.assert(
+      fc.property(fc.array(inputArb, { minLength: 1, maxLength: 10 }), (inputs) => {
+        const memo = new KernelStateMemo();
+        let prev: KernelInput | null = null;
+        for (const generated of inputs) {
+          const input = reuse(prev, generated);
+          // Small steps from it too, sharing every other object: one changed, one removed, the middle dropped.
+          const changed = { ...input, sessions: input.sessions.map((s, i) => (i === 1 ? { ...s, serviceId: 'svc2', claims: [{ kind: 'uid' as const, key: '1000' }] } : s)) };
+          const removed = { ...changed, sessions: changed.sessions.slice(1) };
+          const middle = { ...removed, sessions: [...removed.sessions.slice(0, 1), ...removed.sessions.slice(3)] };
+          for (const step of [input, changed, removed, middle]) expect(memo.compute(step)).toEqual(computeKernelState(step));
+          prev = middle;
+        }
+      }),
+      { numRuns: 400 },
+    );
+  });
+
   it('hands back the same objects for what did not change', () => {
     const memo = new KernelStateMemo();
     const services = [service(0, true, 0), service(1, true, 0)];

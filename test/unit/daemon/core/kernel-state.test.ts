@@ -1,10 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CORE_CONFIG } from '../../../../daemon/core/config.js';
+import { canonicalAddress, networkOf } from '../../../../daemon/core/addresses.js';
 import {
-  canonicalAddress,
   computeKernelState,
-  networkOf,
   ownerOf,
   type KernelInput,
   type KernelServiceInput,

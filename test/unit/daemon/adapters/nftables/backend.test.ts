@@ -169,16 +169,27 @@ class FakeNetlink implements NetlinkTransport {
   }
 
   requests: string[] = [];
+  /** Whether the kernel holds the table: GETTABLE's answer; NEWTABLE and DELTABLE in a batch that succeeds change it. */
+  table = false;
 
   exchange(request: Buffer): NetlinkMessage[] {
     const msgs = parseMessages(request, request.length);
     const gets = msgs.filter((m) => m.type === ((10 << 8) | 19) || m.type === ((10 << 8) | 21));
     if (gets.length) return this.#answerGets(gets);
+    const getTable = msgs.find((m) => m.type === ((10 << 8) | 1));
+    if (getTable) {
+      this.requests.push('gettable');
+      const payload = Buffer.alloc(20);
+      payload.writeInt32LE(this.table ? 0 : -2, 0);
+      return [{ type: 2, flags: 0, seq: getTable.seq, payload }];
+    }
     this.batches.push(msgs);
     const cmds = msgs.filter((m) => m.type !== 16 && m.type !== 17);
     const fail = this.fail;
     this.fail = null;
     if (fail === 'overrun') throw new NetlinkOverrunError();
+    if (!fail && cmds.some((m) => m.type === ((10 << 8) | 0))) this.table = true;
+    if (!fail && cmds.some((m) => m.type === ((10 << 8) | 2))) this.table = false;
     const ack = (seq: number, errno: number, message?: string): NetlinkMessage => {
       // errno, the echoed header (NETLINK_CAP_ACK), then the extended-ACK text as NLMSGERR_ATTR_MSG.
       const text = message === undefined ? Buffer.alloc(0) : Buffer.from(`${message}\0`);
@@ -236,16 +247,41 @@ describe('nftables backend: the session path over netlink', () => {
     return { nft, netlink, fw, logs };
   }
 
-  it('after the first (full) apply, a move goes as one netlink batch and spawns nothing', async () => {
+  it('the first apply on a fresh kernel asks for the table and builds it in one batch; a move is one more batch; nothing spawned', async () => {
     const { nft, netlink, fw } = setupNl();
     await fw.apply(state());
-    expect(netlink.batches).toHaveLength(0);
-    nft.calls = [];
+    expect(netlink.requests).toEqual(['gettable']);
+    expect(netlink.batches).toHaveLength(1);
+    expect(netlink.batches[0]!.map((m) => m.type & 0xff).slice(0, 3)).toEqual([16, 0, 18]); // BEGIN, NEWTABLE, NEWOBJ
+    expect(fw.lastApply).toMatchObject({ readBack: true, attempts: 1 });
     await fw.apply(state()); // nothing changed: nothing sent
     await fw.apply({ ...state(), sessions: [{ ...state().sessions[0]!, tag: 2 }] });
     expect(nft.calls).toEqual([]);
-    expect(netlink.batches).toHaveLength(1);
+    expect(netlink.batches).toHaveLength(2);
     expect(fw.lastApply).toMatchObject({ readBack: false, attempts: 1 });
+  });
+
+  it('a table left by an earlier run is read back through nft and adopted: only the difference is sent', async () => {
+    const { nft, netlink, fw } = setupNl();
+    netlink.table = true;
+    nft.listing = EMPTY_LISTING;
+    await fw.apply(state());
+    expect(nft.calls).toEqual(['run -j list table inet netsession']);
+    expect(netlink.batches).toHaveLength(1);
+    expect(netlink.batches[0]!.map((m) => m.type & 0xff)).not.toContain(0); // no NEWTABLE: the table is kept
+  });
+
+  it('a full apply the kernel rejects on a fresh read-back: the table is deleted and built again over netlink; clear deletes it', async () => {
+    const { nft, netlink, fw, logs } = setupNl();
+    netlink.fail = { errno: 22 };
+    await fw.apply(state());
+    expect(logs[0]).toMatch(/^error nftables: batch failed on a fresh read-back \(kernel rejected the change: NEWTABLE #1 of \d+ failed with EINVAL\); deleting table netsession/);
+    expect(netlink.batches.map((b) => b[1]!.type & 0xff)).toEqual([0, 2, 0]); // refused build, DELTABLE, the build again
+    expect(fw.lastApply).toMatchObject({ attempts: 2, rebuilt: true });
+    await fw.clear();
+    expect(netlink.batches.at(-1)!.map((m) => m.type & 0xff)).toEqual([16, 2, 17]);
+    expect(netlink.table).toBe(false);
+    expect(nft.calls).toEqual([]);
   });
 
   it('reads one session with a GETOBJ per counter (one send), all sessions with one dump, resets with GETOBJ_RESET', async () => {
@@ -273,14 +309,15 @@ describe('nftables backend: the session path over netlink', () => {
       await fw.apply({ ...state(), sessions: [{ ...state().sessions[0]!, tag: 2 }] });
       expect(logs).toHaveLength(1);
       expect(logs[0]).toMatch(line);
-      expect(nft.calls[0]).toBe('run -j list table inet netsession');
-      expect(nft.calls[1]).toMatch(/^script add counter inet netsession tx_s1\n/);
+      expect(nft.calls).toEqual(['run -j list table inet netsession']);
       expect(fw.lastApply).toMatchObject({ readBack: true, attempts: 2 });
+      // The full build, the refused delta, the retry from the read-back: all netlink batches.
+      expect(netlink.batches).toHaveLength(3);
       // Back on the session path afterwards.
       nft.calls = [];
       await fw.apply({ ...state(), sessions: [{ ...state().sessions[0]!, tag: 3 }] });
       expect(nft.calls).toEqual([]);
-      expect(netlink.batches).toHaveLength(2);
+      expect(netlink.batches).toHaveLength(4);
     });
   }
 });
