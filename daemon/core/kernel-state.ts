@@ -53,7 +53,7 @@ export interface KernelServiceInput {
   /**
    * Source rules for every global address while connected, whether or not a session asks for
    * them: in manage mode a socket bound to a non-default service's address must leave through
-   * that service without any session involved (issue 7).
+   * that service without any session involved (ConnMan's behaviour for bound sockets, which clients rely on).
    */
   sourceRules?: boolean;
 }

@@ -40,7 +40,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chooseBinaries } from '../../daemon/adapters/iptables/tools.js';
-import { findCgroup2Mount } from '../../daemon/adapters/nftables/cgroup.js';
+import { findCgroup2Mount } from '../../daemon/adapters/firewall/cgroup.js';
 import { DEFAULT_CORE_CONFIG } from '../../daemon/core/config.js';
 import { NETSESSION_INTERFACE, NETSESSION_METHODS } from '../../lib/protocol.js';
 import { startNetsessiond } from './harness/daemon.js';

@@ -73,9 +73,9 @@ import type { Classifier, FirewallState } from '../../core/kernel-state-types.js
 import type { Family } from '../../core/services.js';
 import { canonicalAddress } from '../../core/addresses.js';
 import { planFirewall, type FirewallNaming } from '../firewall/plan.js';
-import { cgroupComponents } from '../nftables/cgroup.js';
-import { fingerprint } from '../nftables/ruleset.js';
-import type { CgroupRef } from '../nftables/ruleset.js';
+import { cgroupComponents } from '../firewall/cgroup.js';
+import { fingerprint } from '../firewall/fingerprint.js';
+import type { CgroupRef } from '../firewall/cgroup.js';
 import { COMMENT_PREFIX, NFACCT_RX_PREFIX, NFACCT_TX_PREFIX, emptyDatapath, hex } from './model.js';
 import type { ChainModel, DatapathModel, FamilyModel, RuleModel, TableModel, TableName } from './model.js';
 

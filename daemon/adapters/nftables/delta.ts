@@ -26,7 +26,8 @@ import { checkSession } from '../firewall/plan.js';
 import { hex32 } from './model.js';
 import type { ElementModel, RuleModel, TableModel } from './model.js';
 import * as nl from './netlink-encode.js';
-import { CHAIN, MAP, NFT_NAMING, RX_PREFIX, SESSION_CHAIN_PREFIX, TX_PREFIX, fingerprint, sessionRule, snatRule } from './ruleset.js';
+import { CHAIN, MAP, NFT_NAMING, RX_PREFIX, SESSION_CHAIN_PREFIX, TX_PREFIX, sessionRule, snatRule } from './ruleset.js';
+import { fingerprint } from '../firewall/fingerprint.js';
 
 interface SessionEntry {
   s: SessionMarking;

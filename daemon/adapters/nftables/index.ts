@@ -6,4 +6,4 @@ export { NftablesBackend, createNftablesBackend } from './backend.js';
 export type { ApplyOptions, ApplyStats, NftablesBackendOptions } from './backend.js';
 export { NftError, createNftRunner } from './nft.js';
 export type { NftRunner, NftRunnerOptions } from './nft.js';
-export type { CgroupRef } from './ruleset.js';
+export type { CgroupRef } from '../firewall/cgroup.js';

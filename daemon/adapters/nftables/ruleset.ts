@@ -66,6 +66,8 @@
 import type { Classifier, FirewallState } from '../../core/kernel-state-types.js';
 import type { Family } from '../../core/services.js';
 import { canonicalAddress } from '../../core/addresses.js';
+import type { CgroupRef } from '../firewall/cgroup.js';
+import { fingerprint } from '../firewall/fingerprint.js';
 import { planFirewall, type FirewallNaming } from '../firewall/plan.js';
 import { hex32 } from './model.js';
 import type { BaseChainSpec, ChainModel, ElementModel, MapModel, RuleModel, RuleSpec, TableModel } from './model.js';
@@ -100,16 +102,6 @@ const DECIMAL = /^\d{1,10}$/;
 const QUOTABLE = /^[^"\\\x00-\x1f\x7f]*$/;
 const UINT32_MAX = 0xffffffff;
 
-/** A cgroup path resolved on this machine (see cgroup.ts). */
-export interface CgroupRef {
-  /** cgroup id (the directory's inode number), decimal. */
-  id: string;
-  /** The path as nft wants it: relative to /sys/fs/cgroup, without a leading slash. */
-  nftPath: string;
-  /** Depth below the cgroup2 root (`/a/b` → 2): the `level` of `socket cgroupv2`. */
-  level: number;
-}
-
 /** Options of {@link buildRuleset}. */
 export interface RulesetOptions {
   /** Resolves a cgroup path (as in Classifier.key); null when it does not exist here. */
@@ -121,22 +113,6 @@ export interface Ruleset {
   table: TableModel;
   /** One line per session or classifier that could not be expressed (and was skipped). */
   warnings: string[];
-}
-
-/**
- * Fingerprint of a rule's text, stored as its comment: two independent 32-bit FNV-1a style
- * hashes, 16 hex digits. Deterministic; a change anywhere in the text changes it.
- */
-export function fingerprint(text: string): string {
-  let h1 = 0x811c9dc5;
-  let h2 = 0x01000193 ^ text.length;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 0x01000193);
-    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
-    h2 ^= h2 >>> 15;
-  }
-  return (h1 >>> 0).toString(16).padStart(8, '0') + (h2 >>> 0).toString(16).padStart(8, '0');
 }
 
 function rule([text, spec]: readonly [string, RuleSpec]): RuleModel {

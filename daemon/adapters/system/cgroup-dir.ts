@@ -6,7 +6,7 @@
 import { readFile, lstat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { CgroupDirectory } from '../../ports.js';
-import { cgroupComponents, findCgroup2Mount } from '../nftables/cgroup.js';
+import { cgroupComponents, findCgroup2Mount } from '../firewall/cgroup.js';
 
 /** Options of {@link createCgroupDirectory} (tests hand in their own mountinfo and stat). */
 export interface CgroupDirectoryOptions {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FirewallState } from '../../../../../daemon/core/kernel-state-types.js';
-import { fingerprint } from '../../../../../daemon/adapters/nftables/ruleset.js';
-import type { CgroupRef } from '../../../../../daemon/adapters/nftables/ruleset.js';
+import { fingerprint } from '../../../../../daemon/adapters/firewall/fingerprint.js';
+import type { CgroupRef } from '../../../../../daemon/adapters/firewall/cgroup.js';
 import {
   buildRuleset,
   cgroupRule,

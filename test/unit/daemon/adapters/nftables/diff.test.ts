@@ -6,7 +6,7 @@ import { countChanges } from '../../../../../daemon/adapters/nftables/model.js';
 import type { Op, TableModel } from '../../../../../daemon/adapters/nftables/model.js';
 import { parseTableListing } from '../../../../../daemon/adapters/nftables/readback.js';
 import { buildRuleset } from '../../../../../daemon/adapters/nftables/ruleset.js';
-import type { CgroupRef } from '../../../../../daemon/adapters/nftables/ruleset.js';
+import type { CgroupRef } from '../../../../../daemon/adapters/firewall/cgroup.js';
 import { opsToScript } from '../../../../../daemon/adapters/nftables/script.js';
 
 const cgroups = (ids: Record<string, string>) => ({

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { FirewallState } from '../../../../../daemon/core/kernel-state-types.js';
 import { diffTable } from '../../../../../daemon/adapters/nftables/diff.js';
-import { buildRuleset, fingerprint, sessionRule } from '../../../../../daemon/adapters/nftables/ruleset.js';
-import type { CgroupRef } from '../../../../../daemon/adapters/nftables/ruleset.js';
+import { buildRuleset, sessionRule } from '../../../../../daemon/adapters/nftables/ruleset.js';
+import { fingerprint } from '../../../../../daemon/adapters/firewall/fingerprint.js';
+import type { CgroupRef } from '../../../../../daemon/adapters/firewall/cgroup.js';
 import { opsToScript } from '../../../../../daemon/adapters/nftables/script.js';
 
 const noCgroups = { cgroup: (): CgroupRef | null => null };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cgroupComponents, createCgroupResolver, findCgroup2Mount } from '../../../../../daemon/adapters/nftables/cgroup.js';
+import { cgroupComponents, createCgroupResolver, findCgroup2Mount } from '../../../../../daemon/adapters/firewall/cgroup.js';
 import { parseCounters } from '../../../../../daemon/adapters/nftables/counters.js';
 import { summariseNftError } from '../../../../../daemon/adapters/nftables/nft.js';
 

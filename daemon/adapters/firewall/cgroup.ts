@@ -11,7 +11,16 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
-import type { CgroupRef } from './ruleset.js';
+
+/** A cgroup path resolved on this machine (createCgroupResolver). */
+export interface CgroupRef {
+  /** cgroup id (the directory's inode number), decimal. */
+  id: string;
+  /** The path as nft wants it: relative to /sys/fs/cgroup, without a leading slash. */
+  nftPath: string;
+  /** Depth below the cgroup2 root (`/a/b` → 2): the `level` of `socket cgroupv2`. */
+  level: number;
+}
 
 /** Where nft looks for cgroups. */
 export const NFT_CGROUP_ROOT = '/sys/fs/cgroup';
