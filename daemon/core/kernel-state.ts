@@ -53,7 +53,8 @@ export interface KernelServiceInput {
   /**
    * Source rules for every global address while connected, whether or not a session asks for
    * them: in manage mode a socket bound to a non-default service's address must leave through
-   * that service without any session involved (ConnMan's behaviour for bound sockets, which clients rely on).
+   * that service without any session involved (an app that binds its socket to an address expects
+   * that address's network, whoever is the default).
    */
   sourceRules?: boolean;
 }
