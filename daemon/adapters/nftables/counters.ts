@@ -28,7 +28,10 @@ export function countersFromNamed(list: ReadonlyArray<{ name: string; packets: b
     if (!tx && !c.name.startsWith(RX_PREFIX)) continue;
     const key = c.name.slice(tx ? TX_PREFIX.length : RX_PREFIX.length);
     let e = out.get(key);
-    if (!e) out.set(key, (e = { rxBytes: 0n, txBytes: 0n, rxPackets: 0n, txPackets: 0n }));
+    if (!e) {
+      e = { rxBytes: 0n, txBytes: 0n, rxPackets: 0n, txPackets: 0n };
+      out.set(key, e);
+    }
     if (tx) {
       e.txBytes = c.bytes;
       e.txPackets = c.packets;

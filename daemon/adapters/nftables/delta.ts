@@ -270,7 +270,10 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
   const staleElements = new Map<string, Buffer[]>();
   const stale = (map: string, key: Buffer): void => {
     let l = staleElements.get(map);
-    if (!l) staleElements.set(map, (l = []));
+    if (!l) {
+      l = [];
+      staleElements.set(map, l);
+    }
     l.push(key);
     ops++;
   };
@@ -307,12 +310,15 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
   for (const c of [...cAdded, ...cChanged.map((x) => x.after)]) {
     const el = classifierElement(c)!;
     let l = byMap.get(el.map);
-    if (!l) byMap.set(el.map, (l = []));
+    if (!l) {
+      l = [];
+      byMap.set(el.map, l);
+    }
     l.push({ key: el.key, data: { goto: chain(c.sessionKey) } });
     ops++;
   }
   for (const [map, es] of byMap) cmds.push(...nl.addElements(table, map, es));
-  let snatRules: RuleModel[] = [];
+  const snatRules: RuleModel[] = [];
   if (snatChanged) {
     const entries: Array<{ mark: number; ifname: string; family: Family; address: string }> = [];
     for (const [k, v] of ix.snat) if (!snatNext.has(k)) entries.push({ ...parseSnatKey(k), address: v.address });

@@ -113,7 +113,7 @@ export function diffTable(actual: TableModel | null, desired: TableModel): Op[] 
   for (const want of desired.chains.values()) {
     const cur = have.chains.get(want.name);
     if (cur && sameRules(cur, want)) continue;
-    if (cur && cur.rules.length) ops.push({ op: 'flush-chain', name: want.name });
+    if (cur?.rules.length) ops.push({ op: 'flush-chain', name: want.name });
     addRules(ops, want);
   }
 
