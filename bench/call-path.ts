@@ -12,8 +12,8 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { REPO_ROOT } from '../test/integration/harness/daemon.js';
 import { CONNMAN_BUS_POLICY, connmandSkipReason, startConnmand } from '../test/integration/harness/connmand.js';
+import { REPO_ROOT } from '../test/integration/harness/daemon.js';
 import { integrationSkipReason, type Sandbox } from '../test/integration/harness/sandbox.js';
 import { ConnmanClient } from '../test/integration/support/connman-client.js';
 import { buildDaemon, createBenchSandbox, runFailoverDriver, startDaemon, writeConfig } from './daemon-latency.js';
@@ -74,7 +74,11 @@ async function pair(client: ConnmanClient, np: string): Promise<void> {
 
 let seq = 0;
 
-async function measure(sb: Sandbox, pid: number, opts: { rounds: number; cpuPairs: number; failoverRounds: number }): Promise<CallPathFigures> {
+async function measure(
+  sb: Sandbox,
+  pid: number,
+  opts: { rounds: number; cpuPairs: number; failoverRounds: number },
+): Promise<CallPathFigures> {
   const client = await ConnmanClient.connect(sb.dbusAddress!);
   try {
     const first: number[] = [];
@@ -108,7 +112,10 @@ async function measure(sb: Sandbox, pid: number, opts: { rounds: number; cpuPair
     let carrierLoss: number | null = null;
     if (opts.failoverRounds > 0) {
       try {
-        const out = await runFailoverDriver(sb, opts.failoverRounds, 2, { only: [CARRIER_LOSS], backWhenConnected: true });
+        const out = await runFailoverDriver(sb, opts.failoverRounds, 2, {
+          only: [CARRIER_LOSS],
+          backWhenConnected: true,
+        });
         const s = out.scenarios.find((x) => x.name === CARRIER_LOSS);
         carrierLoss = summarize(s?.firstUpdate.filter((x): x is number => x !== null) ?? [])?.median ?? null;
       } catch (err) {
@@ -149,7 +156,11 @@ const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
  * Self time per function (idle excluded), largest first; `share` is of the non-idle time. Only
  * samples inside `window` (monotonic µs) count, so start-up does not pass for per-call work.
  */
-export function topEntries(file: string, n = 15, window: [number, number] = [0, Infinity]): { total: number; entries: ProfileEntry[]; groups: ProfileEntry[] } {
+export function topEntries(
+  file: string,
+  n = 15,
+  window: [number, number] = [0, Infinity],
+): { total: number; entries: ProfileEntry[]; groups: ProfileEntry[] } {
   const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(prof.nodes.map((x) => [x.id, x]));
   const self = new Map<string, number>();
@@ -163,7 +174,10 @@ export function topEntries(file: string, n = 15, window: [number, number] = [0, 
     if (at < window[0] || at > window[1]) continue;
     if (!node || node.callFrame.functionName === '(idle)') continue;
     const { functionName, url, lineNumber } = node.callFrame;
-    const short = url.replace(/^file:\/\//, '').replace(`${REPO_ROOT}`, '').replace(/^.*node_modules\//, 'node_modules/');
+    const short = url
+      .replace(/^file:\/\//, '')
+      .replace(`${REPO_ROOT}`, '')
+      .replace(/^.*node_modules\//, 'node_modules/');
     const key = `${functionName || '(anonymous)'}${short ? ` ${short}:${lineNumber + 1}` : ''}`;
     self.set(key, (self.get(key) ?? 0) + dt);
     const group = !url
@@ -193,11 +207,22 @@ export function topEntries(file: string, n = 15, window: [number, number] = [0, 
 }
 
 /** 1,000 pairs against a netsessiond under `--cpu-prof`; returns the profile file and the pairs' time window. */
-async function profileDaemon(sb: Sandbox, conf: string, entry: string, pairs: number, daemonArgs: string[] = []): Promise<{ file: string; window: [number, number] }> {
+async function profileDaemon(
+  sb: Sandbox,
+  conf: string,
+  entry: string,
+  pairs: number,
+  daemonArgs: string[] = [],
+): Promise<{ file: string; window: [number, number] }> {
   const dir = join(OUT_DIR, 'cpuprof');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const d = await startDaemon(sb, conf, [process.execPath, '--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=200', entry], daemonArgs);
+  const d = await startDaemon(
+    sb,
+    conf,
+    [process.execPath, '--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=200', entry],
+    daemonArgs,
+  );
   const client = await ConnmanClient.connect(sb.dbusAddress!);
   const window: [number, number] = [0, 0];
   try {
@@ -215,7 +240,8 @@ async function profileDaemon(sb: Sandbox, conf: string, entry: string, pairs: nu
   return { file: join(dir, file), window };
 }
 
-const ratio = (a: number | null, b: number | null) => (a !== null && b !== null && b > 0 ? `${(a / b).toFixed(2)}×` : '–');
+const ratio = (a: number | null, b: number | null) =>
+  a !== null && b !== null && b > 0 ? `${(a / b).toFixed(2)}×` : '–';
 
 /** Prints the call-path rows beside connmand and the daemon's CPU profile. */
 export async function runCallPathBench(options: CallPathOptions = {}): Promise<void> {
@@ -224,7 +250,11 @@ export async function runCallPathBench(options: CallPathOptions = {}): Promise<v
     console.log(`# call-path benchmark skipped: ${skip}`);
     return;
   }
-  const opts = { rounds: options.rounds ?? 200, cpuPairs: options.cpuPairs ?? 1000, failoverRounds: options.failoverRounds ?? 20 };
+  const opts = {
+    rounds: options.rounds ?? 200,
+    cpuPairs: options.cpuPairs ?? 1000,
+    failoverRounds: options.failoverRounds ?? 20,
+  };
   const connmandSkip = options.noConnmand ? 'not asked for' : connmandSkipReason();
   const entry = buildDaemon();
   mkdirSync(OUT_DIR, { recursive: true });
@@ -257,11 +287,15 @@ export async function runCallPathBench(options: CallPathOptions = {}): Promise<v
       }
       if (theirs && theirs.carrierLoss === null) {
         theirs.carrierLoss = CONNMAND_CARRIER_LOSS_MS;
-        console.log(`(connmand's carrier loss → Update: ${CONNMAND_CARRIER_LOSS_MS} ms from the connmand-harness RESULTS.md, not this run)`);
+        console.log(
+          `(connmand's carrier loss → Update: ${CONNMAND_CARRIER_LOSS_MS} ms from the connmand-harness RESULTS.md, not this run)`,
+        );
       }
     }
     if (ours) {
-      console.log(`\n# call path: netsessiond beside connmand 1.41, same sandbox, same client (medians; load ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]})`);
+      console.log(
+        `\n# call path: netsessiond beside connmand 1.41, same sandbox, same client (medians; load ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]})`,
+      );
       if (connmandSkip) console.log(`(connmand not run: ${connmandSkip})`);
       const row = (what: string, unit: string, k: keyof CallPathFigures, target: string) => ({
         measurement: what,
@@ -285,8 +319,16 @@ export async function runCallPathBench(options: CallPathOptions = {}): Promise<v
     const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
     console.table(profile.groups.map((e) => ({ where: e.what, 'self ms': r3(e.selfMs), share: pct(e.share) })));
     console.table(profile.entries.map((e) => ({ function: e.what, 'self ms': r3(e.selfMs), share: pct(e.share) })));
-    const before = JSON.parse(readFileSync(BASELINE, 'utf8')) as { note: string; pairs: number; busyMs: number; groups: ProfileEntry[]; entries: ProfileEntry[] };
-    console.log(`\n# for comparison, the profile before (${before.note}): ${r3(before.busyMs)} ms busy over ${before.pairs} pairs`);
+    const before = JSON.parse(readFileSync(BASELINE, 'utf8')) as {
+      note: string;
+      pairs: number;
+      busyMs: number;
+      groups: ProfileEntry[];
+      entries: ProfileEntry[];
+    };
+    console.log(
+      `\n# for comparison, the profile before (${before.note}): ${r3(before.busyMs)} ms busy over ${before.pairs} pairs`,
+    );
     console.table(before.groups.map((e) => ({ where: e.what, 'self ms': r3(e.selfMs), share: pct(e.share) })));
     console.table(before.entries.map((e) => ({ function: e.what, 'self ms': r3(e.selfMs), share: pct(e.share) })));
   } finally {

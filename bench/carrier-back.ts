@@ -21,12 +21,17 @@ import type { RtnlClient } from '../daemon/adapters/rtnetlink/client.js';
 import { RTNLGRP } from '../daemon/adapters/rtnetlink/messages/constants.js';
 import { connmandSkipReason, startConnmand } from '../test/integration/harness/connmand.js';
 import { startDhcpServer } from '../test/integration/harness/dhcp-server.js';
-import { createSandbox, integrationSkipReason, type Sandbox, type SandboxProcess } from '../test/integration/harness/sandbox.js';
+import {
+  createSandbox,
+  integrationSkipReason,
+  type Sandbox,
+  type SandboxProcess,
+} from '../test/integration/harness/sandbox.js';
 import { startTestDaemon } from '../test/integration/harness/test-daemon.js';
 import { ConnmanClient, v } from '../test/integration/support/connman-client.js';
 import { eventsIn, NlLink, socketInNamespace } from './drivers/netns-socket.js';
-import { r3, summarize } from './stats.js';
 import { twoEthernets } from './manage.js';
+import { r3, summarize } from './stats.js';
 
 /** Knobs of {@link runCarrierBackBench}. */
 export interface CarrierBackOptions {
@@ -105,15 +110,18 @@ class KernelMonitor {
 
 function describeKernel(type: number, d: Buffer, ifindex: number): string | null {
   // struct ifinfomsg: family u8, pad u8, type u16, index s32, flags u32, change u32
-  if (type === RTM_NEWLINK && d.length >= 12 && d.readInt32LE(4) === ifindex) return d.readUInt32LE(8) & IFF_LOWER_UP ? 'kernel: carrier on' : null;
+  if (type === RTM_NEWLINK && d.length >= 12 && d.readInt32LE(4) === ifindex)
+    return d.readUInt32LE(8) & IFF_LOWER_UP ? 'kernel: carrier on' : null;
   // struct ifaddrmsg: family, prefixlen, flags, scope u8; index u32
-  if (type === RTM_NEWADDR && d.length >= 8 && d[0] === 2 && d.readUInt32LE(4) === ifindex) return 'kernel: address added';
+  if (type === RTM_NEWADDR && d.length >= 8 && d[0] === 2 && d.readUInt32LE(4) === ifindex)
+    return 'kernel: address added';
   // struct rtmsg (12 bytes): family, dst_len, src_len, tos, table, protocol, scope, type, flags u32
   if (type === RTM_NEWROUTE && d.length >= 12 && d[0] === 2 && d[1] === 0) {
     for (let off = 12; off + 4 <= d.length; ) {
       const len = d.readUInt16LE(off);
       if (len < 4) break;
-      if (d.readUInt16LE(off + 2) === RTA_OIF && len >= 8 && d.readUInt32LE(off + 4) === ifindex) return 'kernel: default route added';
+      if (d.readUInt16LE(off + 2) === RTA_OIF && len >= 8 && d.readUInt32LE(off + 4) === ifindex)
+        return 'kernel: default route added';
       off += (len + 3) & ~3;
     }
   }
@@ -124,7 +132,8 @@ function describeKernel(type: number, d: Buffer, ifindex: number): string | null
 function stampLines(proc: SandboxProcess, out: Stamp[]): void {
   proc.onLine((line) => {
     const at = performance.now();
-    for (const [what, re, once] of LINE_STEPS) if (re.test(line) && !(once && out.some((x) => x.what === what))) out.push({ at, what });
+    for (const [what, re, once] of LINE_STEPS)
+      if (re.test(line) && !(once && out.some((x) => x.what === what))) out.push({ at, what });
   });
 }
 
@@ -144,7 +153,11 @@ async function startWorld(daemon: DaemonName): Promise<{ sb: Sandbox; proc: Sand
     writeFileSync(join(prov, 'bench.config'), PROVISIONING);
     const td = await startTestDaemon(sb, {
       args: ['--debug'],
-      general: ['ManageInterfaces = eth-*', `ProvisioningDir = ${prov}`, ...(daemon === 'netsessiond-udhcpc' ? ['DhcpClient = udhcpc'] : [])],
+      general: [
+        'ManageInterfaces = eth-*',
+        `ProvisioningDir = ${prov}`,
+        ...(daemon === 'netsessiond-udhcpc' ? ['DhcpClient = udhcpc'] : []),
+      ],
       bearers: { 'eth-a': 'ethernet', 'eth-b': 'ethernet' },
     });
     return { sb, proc: td.daemon, dnsmasq: dhcp.proc };
@@ -172,7 +185,8 @@ async function measureDaemon(daemon: DaemonName, rounds: number, warmup: number)
     stampLines(proc, lines);
     stampLines(dnsmasq, lines);
     const { path, n } = await client.createSession({ AllowedInterface: v.s('eth-b') }, '/bench/carrier/n1');
-    const up = (s: Record<string, unknown>) => s.Interface === 'eth-b' && (s.State === 'connected' || s.State === 'online');
+    const up = (s: Record<string, unknown>) =>
+      s.Interface === 'eth-b' && (s.State === 'connected' || s.State === 'online');
     await n.waitFor(up, 30_000, `${daemon}: session connected on eth-b`);
     const out: RoundResult[] = [];
     for (let i = 0; i < warmup + rounds; i++) {
@@ -180,14 +194,25 @@ async function measureDaemon(daemon: DaemonName, rounds: number, warmup: number)
       await sleep(300);
       const k = n.updates.length;
       await router.set(false);
-      await n.waitFor(() => n.updates.slice(k).some((u) => u.values.State === 'disconnected'), 10_000, `${daemon}: disconnected in round ${i}`);
+      await n.waitFor(
+        () => n.updates.slice(k).some((u) => u.values.State === 'disconnected'),
+        10_000,
+        `${daemon}: disconnected in round ${i}`,
+      );
       // Let the daemon finish its reaction to the loss (the DHCP client stopped, addresses removed).
       await sleep(300);
       const k2 = n.updates.length;
       kernel.seen.length = 0;
       lines.length = 0;
       const { t0 } = await router.set(true);
-      await n.waitFor(() => n.updates.slice(k2).some((u) => up(u.values) || u.values.State === 'connected' || u.values.State === 'online'), 30_000, `${daemon}: back in round ${i}`);
+      await n.waitFor(
+        () =>
+          n.updates
+            .slice(k2)
+            .some((u) => up(u.values) || u.values.State === 'connected' || u.values.State === 'online'),
+        30_000,
+        `${daemon}: back in round ${i}`,
+      );
       // Late steps (the online check, the route) still land in the buffers.
       await sleep(200);
       if (i < warmup) continue;
@@ -203,7 +228,11 @@ async function measureDaemon(daemon: DaemonName, rounds: number, warmup: number)
         first.set(w, s.at);
       }
       if (c) first.set('session: Update connected', c.at - t0);
-      out.push({ connected: c ? c.at - t0 : null, online: o ? o.at - t0 : null, steps: [...first].map(([what, at]) => ({ what, at })).sort((x, y) => x.at - y.at) });
+      out.push({
+        connected: c ? c.at - t0 : null,
+        online: o ? o.at - t0 : null,
+        steps: [...first].map(([what, at]) => ({ what, at })).sort((x, y) => x.at - y.at),
+      });
     }
     await client.session(path).destroy();
     return out;
@@ -246,7 +275,8 @@ export async function runCarrierBackBench(opts: CarrierBackOptions = {}): Promis
     }
     results.set(d, await measureDaemon(d, rounds, warmup));
   }
-  const med = (d: DaemonName, k: 'connected' | 'online') => summarize((results.get(d) ?? []).flatMap((r) => (r[k] === null ? [] : [r[k]])));
+  const med = (d: DaemonName, k: 'connected' | 'online') =>
+    summarize((results.get(d) ?? []).flatMap((r) => (r[k] === null ? [] : [r[k]])));
   const ours = med('netsessiond', 'connected');
   const theirs = med('connmand', 'connected');
   console.table([
@@ -272,7 +302,8 @@ export async function runCarrierBackBench(opts: CarrierBackOptions = {}): Promis
     },
   ]);
   const udhcpc = med('netsessiond-udhcpc', 'connected');
-  if (udhcpc) console.log(`(netsessiond with DhcpClient = udhcpc: median ${r3(udhcpc.median)} ms, p90 ${r3(udhcpc.p90)} ms)`);
+  if (udhcpc)
+    console.log(`(netsessiond with DhcpClient = udhcpc: median ${r3(udhcpc.median)} ms, p90 ${r3(udhcpc.p90)} ms)`);
   for (const [d, rs] of results) {
     console.log(`\n## ${d}: where the time goes (ms after the router-side link-up request, medians per step)`);
     console.table(stepMedians(rs));

@@ -8,10 +8,16 @@
 import { performance } from 'node:perf_hooks';
 import { Engine } from '../daemon/core/engine.js';
 import type { LinkFacts } from '../daemon/core/services.js';
-import type { Bearer } from '../lib/protocol.js';
 import type { RawValue } from '../daemon/core/settings.js';
+import type { Bearer } from '../lib/protocol.js';
 
-function link(ifindex: number, name: string, bearer: Bearer, carrier = true, addr = `198.51.100.${ifindex * 4 + 2}`): LinkFacts {
+function link(
+  ifindex: number,
+  name: string,
+  bearer: Bearer,
+  carrier = true,
+  addr = `198.51.100.${ifindex * 4 + 2}`,
+): LinkFacts {
   return {
     ifindex,
     name,
@@ -28,14 +34,19 @@ function link(ifindex: number, name: string, bearer: Bearer, carrier = true, add
 }
 
 const ROOT = { uid: 0, user: 'root', groups: [{ gid: 0, name: 'root' }] };
-const VARIANTS: Array<Record<string, RawValue>> = [{}, { AllowedBearers: { signature: 'as', value: ['wifi', 'ethernet'] } }, { ConnectionType: { signature: 's', value: 'local' } }];
+const VARIANTS: Array<Record<string, RawValue>> = [
+  {},
+  { AllowedBearers: { signature: 'as', value: ['wifi', 'ethernet'] } },
+  { ConnectionType: { signature: 's', value: 'local' } },
+];
 
 function build(n: number): Engine {
   const e = new Engine({ core: { maxSessionsPerClient: n + 1, maxSessionsPerUid: n + 1 } });
   e.linkChanged(link(2, 'eth0', 'ethernet'));
   e.linkChanged(link(3, 'wlan0', 'wifi'));
   e.linkChanged(link(4, 'wwan0', 'cellular'));
-  for (let i = 0; i < n; i++) e.createSession({ owner: ':1.1', notifier: `/s/${i}`, identity: ROOT, settings: VARIANTS[i % VARIANTS.length]! });
+  for (let i = 0; i < n; i++)
+    e.createSession({ owner: ':1.1', notifier: `/s/${i}`, identity: ROOT, settings: VARIANTS[i % VARIANTS.length]! });
   return e;
 }
 
@@ -64,14 +75,22 @@ export function runCoreBench(sizes = [1_000, 5_000, 10_000, 20_000]): Array<Reco
       e.linkChanged(link(2, 'eth0', 'ethernet', i % 2 === 0));
     }
     e.linkChanged(link(2, 'eth0', 'ethernet', true));
-    const quiet = time(50, (i) => e.linkChanged(link(4, 'wwan0', 'cellular', true, i % 2 ? '198.51.100.18' : '198.51.100.50')));
+    const quiet = time(50, (i) =>
+      e.linkChanged(link(4, 'wwan0', 'cellular', true, i % 2 ? '198.51.100.18' : '198.51.100.50')),
+    );
     let moved = 0;
     const failover = time(30, (i) => {
       const fx = e.linkChanged(link(2, 'eth0', 'ethernet', i % 2 === 1));
       moved = Math.max(moved, fx.updates.length);
     });
     const tk = time(10, () => e.kernelState());
-    rows.push({ sessions: n, 'quiet event ms': +quiet.toFixed(3), 'failover ms': +failover.toFixed(3), 'sessions moved': moved, 'kernelState ms': +tk.toFixed(2) });
+    rows.push({
+      sessions: n,
+      'quiet event ms': +quiet.toFixed(3),
+      'failover ms': +failover.toFixed(3),
+      'sessions moved': moved,
+      'kernelState ms': +tk.toFixed(2),
+    });
   }
   return rows;
 }

@@ -31,10 +31,15 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { REPO_ROOT, startNetsessiond } from '../test/integration/harness/daemon.js';
 import { devAddressCommands, devRouteCommands } from '../test/integration/harness/netns.js';
-import { createSandbox, integrationSkipReason, type Sandbox, type SandboxProcess } from '../test/integration/harness/sandbox.js';
+import {
+  createSandbox,
+  integrationSkipReason,
+  type Sandbox,
+  type SandboxProcess,
+} from '../test/integration/harness/sandbox.js';
 import { ConnmanClient, v } from '../test/integration/support/connman-client.js';
 import type { DriverInput, DriverOutput, ScenarioResult } from './drivers/failover-driver.js';
-import { r3, summarize, type Summary } from './stats.js';
+import { r3, type Summary, summarize } from './stats.js';
 
 /** Knobs of {@link runDaemonBench}. */
 export interface DaemonBenchOptions {
@@ -115,7 +120,14 @@ export interface MemStatus {
 function memStatus(pid: number): MemStatus {
   const text = readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
-  return { VmRSS: field('VmRSS'), RssAnon: field('RssAnon'), RssFile: field('RssFile'), RssShmem: field('RssShmem'), VmHWM: field('VmHWM'), Threads: field('Threads') };
+  return {
+    VmRSS: field('VmRSS'),
+    RssAnon: field('RssAnon'),
+    RssFile: field('RssFile'),
+    RssShmem: field('RssShmem'),
+    VmHWM: field('VmHWM'),
+    Threads: field('Threads'),
+  };
 }
 
 /** Median of `n` samples `gapMs` apart of each field (kB), like bench.py's rss_samples. */
@@ -126,7 +138,15 @@ export async function memSamples(pid: number, n = 20, gapMs = 50): Promise<MemSt
     await sleep(gapMs);
   }
   const med = (k: keyof MemStatus) => summarize(xs.map((x) => x[k]))!.median;
-  return { VmRSS: med('VmRSS'), RssAnon: med('RssAnon'), RssFile: med('RssFile'), RssShmem: med('RssShmem'), VmHWM: Math.max(...xs.map((x) => x.VmHWM)), Threads: med('Threads'), samples: xs.map((x) => x.VmRSS) };
+  return {
+    VmRSS: med('VmRSS'),
+    RssAnon: med('RssAnon'),
+    RssFile: med('RssFile'),
+    RssShmem: med('RssShmem'),
+    VmHWM: Math.max(...xs.map((x) => x.VmHWM)),
+    Threads: med('Threads'),
+    samples: xs.map((x) => x.VmRSS),
+  };
 }
 
 /** Where the RSS is (kB): the node binary's pages, other files, brk heap, other anonymous memory. */
@@ -138,7 +158,8 @@ export function rssByMapping(pid: number): { nodeBinary: number; otherFiles: num
     const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
     if (head) {
       const name = head[1] ?? '';
-      kind = name === node ? 'nodeBinary' : name === '[heap]' ? 'brkHeap' : name.startsWith('/') ? 'otherFiles' : 'anon';
+      kind =
+        name === node ? 'nodeBinary' : name === '[heap]' ? 'brkHeap' : name.startsWith('/') ? 'otherFiles' : 'anon';
       continue;
     }
     const rss = /^Rss:\s+(\d+)/.exec(line);
@@ -165,7 +186,8 @@ export function nodePid(pid: number): number {
     const p = queue.shift()!;
     if (isNode(p)) return p;
     try {
-      for (const c of readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/)) if (c) queue.push(Number(c));
+      for (const c of readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/))
+        if (c) queue.push(Number(c));
     } catch {
       // gone
     }
@@ -178,12 +200,27 @@ export function nodePid(pid: number): number {
 /** Compiles the daemon to plain JS (tsc emits even if an unrelated file fails to typecheck). */
 export function buildDaemon(): string {
   const main = join(BUILD_DIR, 'daemon', 'main.js');
-  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', BUILD_DIR, '--declaration', 'false', '--sourceMap', 'false'], {
-    cwd: REPO_ROOT,
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    process.execPath,
+    [
+      join(REPO_ROOT, 'node_modules/typescript/bin/tsc'),
+      '-p',
+      'tsconfig.build.json',
+      '--outDir',
+      BUILD_DIR,
+      '--declaration',
+      'false',
+      '--sourceMap',
+      'false',
+    ],
+    {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    },
+  );
   if (!existsSync(main)) throw new Error(`tsc did not produce ${main}: ${r.stdout}${r.stderr}`);
-  if (r.status !== 0) console.log(`(tsc reported errors but emitted; benchmarking what it emitted)\n${r.stdout.slice(0, 2000)}`);
+  if (r.status !== 0)
+    console.log(`(tsc reported errors but emitted; benchmarking what it emitted)\n${r.stdout.slice(0, 2000)}`);
   return main;
 }
 
@@ -195,7 +232,9 @@ export async function createBenchSandbox(moreIncludes: string[] = []): Promise<S
   mkdirSync(OUT_DIR, { recursive: true });
   const extra = join(OUT_DIR, 'bench-dbus.conf');
   writeFileSync(extra, BENCH_BUS_POLICY);
-  return createSandbox({ dbus: { policy: 'system', include: [join(REPO_ROOT, 'daemon/netsession-dbus.conf'), extra, ...moreIncludes] } });
+  return createSandbox({
+    dbus: { policy: 'system', include: [join(REPO_ROOT, 'daemon/netsession-dbus.conf'), extra, ...moreIncludes] },
+  });
 }
 
 export function writeConfig(sb: Sandbox, maxSessions: number): string {
@@ -220,10 +259,26 @@ export function writeConfig(sb: Sandbox, maxSessions: number): string {
   return conf;
 }
 
-export async function startDaemon(sb: Sandbox, conf: string, command: string[], extraArgs: string[] = []): Promise<{ proc: SandboxProcess; pid: number; readyMs: number }> {
+export async function startDaemon(
+  sb: Sandbox,
+  conf: string,
+  command: string[],
+  extraArgs: string[] = [],
+): Promise<{ proc: SandboxProcess; pid: number; readyMs: number }> {
   const t0 = performance.now();
   mkdirSync(join(sb.tmpDir, 'policy'), { recursive: true });
-  const args = ['--config', conf, '--state-dir', join(sb.tmpDir, 'state'), '--policy-dir', join(sb.tmpDir, 'policy'), '--online-check-url', sb.inet.onlineUrl4, '--online-check-url6', sb.inet.onlineUrl6];
+  const args = [
+    '--config',
+    conf,
+    '--state-dir',
+    join(sb.tmpDir, 'state'),
+    '--policy-dir',
+    join(sb.tmpDir, 'policy'),
+    '--online-check-url',
+    sb.inet.onlineUrl4,
+    '--online-check-url6',
+    sb.inet.onlineUrl6,
+  ];
   const proc = await startNetsessiond(sb, { command: [...command, ...args, ...extraArgs] });
   await proc.waitForLine(/ready:/, { timeoutMs: 15_000 });
   return { proc, pid: nodePid(proc.pid), readyMs: performance.now() - t0 };
@@ -258,7 +313,13 @@ interface CreateRaw {
 
 let seq = 0;
 
-async function measureCreate(client: ConnmanClient, settings: SessionSettings, rounds: number, warmup: number, gapMs: number): Promise<CreateRaw> {
+async function measureCreate(
+  client: ConnmanClient,
+  settings: SessionSettings,
+  rounds: number,
+  warmup: number,
+  gapMs: number,
+): Promise<CreateRaw> {
   const out: CreateRaw = { firstUpdate: [], reply: [], replyToUpdate: [], destroy: [], firstStates: [] };
   for (let i = 0; i < warmup + rounds; i++) {
     const np = `/bench/create/n${++seq}`;
@@ -283,7 +344,11 @@ async function measureCreate(client: ConnmanClient, settings: SessionSettings, r
 }
 
 /** Round trips of a method with no daemon work, for the floor the bus and dbus-next set. */
-async function measureRoundTrips(client: ConnmanClient, rounds: number, gapMs: number): Promise<Record<string, number[]>> {
+async function measureRoundTrips(
+  client: ConnmanClient,
+  rounds: number,
+  gapMs: number,
+): Promise<Record<string, number[]>> {
   const out: Record<string, number[]> = { 'Peer.Ping': [], 'Manager.GetProperties': [] };
   const calls: Record<string, () => Promise<unknown>> = {
     'Peer.Ping': () => client.call('/', 'org.freedesktop.DBus.Peer', 'Ping', '', []),
@@ -303,7 +368,12 @@ async function measureRoundTrips(client: ConnmanClient, rounds: number, gapMs: n
 
 // ---------------------------------------------------------------- (b) failover
 
-export async function runFailoverDriver(sb: Sandbox, rounds: number, warmup: number, extra: Pick<DriverInput, 'only' | 'backWhenConnected'> = {}): Promise<DriverOutput> {
+export async function runFailoverDriver(
+  sb: Sandbox,
+  rounds: number,
+  warmup: number,
+  extra: Pick<DriverInput, 'only' | 'backWhenConnected'> = {},
+): Promise<DriverOutput> {
   const input: DriverInput = {
     ...extra,
     rounds,
@@ -316,7 +386,11 @@ export async function runFailoverDriver(sb: Sandbox, rounds: number, warmup: num
       restore: [...devAddressCommands(u), ...devRouteCommands(u)].map((line) => line.split(' ')),
     })),
   };
-  const proc = sb.spawn(sb.devNs, [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'bench/drivers/failover-driver.ts'), JSON.stringify(input)], { cwd: REPO_ROOT });
+  const proc = sb.spawn(
+    sb.devNs,
+    [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'bench/drivers/failover-driver.ts'), JSON.stringify(input)],
+    { cwd: REPO_ROOT },
+  );
   proc.onLine((line, stream) => {
     if (stream === 'stderr') console.log(`  ${line}`);
   });
@@ -324,7 +398,8 @@ export async function runFailoverDriver(sb: Sandbox, rounds: number, warmup: num
   const exit = await proc.exited;
   clearTimeout(timer);
   const last = proc.stdout.trim().split('\n').pop() ?? '';
-  if (exit.code !== 0 || !last.startsWith('{')) throw new Error(`failover driver failed (${JSON.stringify(exit)}): ${proc.stderr.slice(-3000)}`);
+  if (exit.code !== 0 || !last.startsWith('{'))
+    throw new Error(`failover driver failed (${JSON.stringify(exit)}): ${proc.stderr.slice(-3000)}`);
   return JSON.parse(last) as DriverOutput;
 }
 
@@ -417,7 +492,11 @@ async function measureHeap(client: ConnmanClient, pid: number, sessions: number,
   return { before, withSessions, afterDestroy, sessions };
 }
 
-async function createMany(client: ConnmanClient, count: number, window = 64): Promise<{ paths: string[]; seconds: number }> {
+async function createMany(
+  client: ConnmanClient,
+  count: number,
+  window = 64,
+): Promise<{ paths: string[]; seconds: number }> {
   const paths: string[] = [];
   const t0 = performance.now();
   let next = 0;
@@ -459,7 +538,10 @@ export async function bareNodeRss(sb: Sandbox): Promise<MemStatus> {
 /** Latencies on a busy machine are not comparable with connmand's (taken at load 0.05–0.9). */
 function warnIfBusy(when: string): void {
   const load = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
-  if (load > 1) console.log(`(warning: load average ${load} ${when}; connmand's figures were taken at 0.05–0.9, and RESULTS.md says to compare only low-load runs)`);
+  if (load > 1)
+    console.log(
+      `(warning: load average ${load} ${when}; connmand's figures were taken at 0.05–0.9, and RESULTS.md says to compare only low-load runs)`,
+    );
 }
 
 /** Runs every daemon benchmark, prints its tables and writes `.bench-out/daemon.json`. */
@@ -476,7 +558,11 @@ export async function runDaemonBench(opts: DaemonBenchOptions = {}): Promise<voi
   const rssSessions = opts.rssSessions ?? 1000;
   const wall0 = performance.now();
   warnIfBusy('at start');
-  const raw: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, loadavg: { start: readFileSync('/proc/loadavg', 'utf8').trim() } };
+  const raw: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    node: process.version,
+    loadavg: { start: readFileSync('/proc/loadavg', 'utf8').trim() },
+  };
 
   const tb = performance.now();
   const entry = buildDaemon();
@@ -491,10 +577,20 @@ export async function runDaemonBench(opts: DaemonBenchOptions = {}): Promise<voi
     const diagDir = join(sb.tmpDir, 'diag');
     mkdirSync(diagDir, { recursive: true });
     const snapshotArgs = ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${diagDir}`];
-    const daemon = await startDaemon(sb, conf, [process.execPath, ...snapshotArgs, ...(opts.daemonNodeArgs ?? []), entry], opts.daemonArgs);
+    const daemon = await startDaemon(
+      sb,
+      conf,
+      [process.execPath, ...snapshotArgs, ...(opts.daemonNodeArgs ?? []), entry],
+      opts.daemonArgs,
+    );
     client = await ConnmanClient.connect(sb.dbusAddress!);
     await waitAllOnline(client);
-    raw.daemon = { pid: daemon.pid, harnessPid: daemon.proc.pid, startToReadyMs: daemon.readyMs, argv: daemon.proc.argv };
+    raw.daemon = {
+      pid: daemon.pid,
+      harnessPid: daemon.proc.pid,
+      startToReadyMs: daemon.readyMs,
+      argv: daemon.proc.argv,
+    };
 
     // ---- (c) memory first, so the idle figure is a fresh daemon's (as connmand's was).
     let memory: MemoryResult | null = null;
@@ -508,7 +604,8 @@ export async function runDaemonBench(opts: DaemonBenchOptions = {}): Promise<voi
     let roundTrips: Record<string, number[]> = {};
     if (phases.has('create')) {
       create = {};
-      for (const [name, settings] of CREATE_VARIANTS) create[name] = await measureCreate(client, settings, createRounds, createWarmup, opts.createGapMs ?? 20);
+      for (const [name, settings] of CREATE_VARIANTS)
+        create[name] = await measureCreate(client, settings, createRounds, createWarmup, opts.createGapMs ?? 20);
       // The same without the pause: a machine that is busy anyway answers faster than an idle one.
       create[BACK_TO_BACK] = await measureCreate(client, {}, createRounds, createWarmup, 1);
       raw.create = create;
@@ -538,7 +635,12 @@ export async function runDaemonBench(opts: DaemonBenchOptions = {}): Promise<voi
     let context: MemoryContext | null = null;
     if (phases.has('context')) {
       const bareNode = await bareNodeRss(sb);
-      const tsxDaemon = await startDaemon(sb, conf, [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'daemon/main.ts')]);
+      const tsxDaemon = await startDaemon(sb, conf, [
+        process.execPath,
+        '--import',
+        'tsx',
+        join(REPO_ROOT, 'daemon/main.ts'),
+      ]);
       await sleep(2000);
       const tsxDaemonIdle = await memSamples(tsxDaemon.pid, 10);
       await tsxDaemon.proc.kill('SIGTERM', 3000);
@@ -559,7 +661,9 @@ export async function runDaemonBench(opts: DaemonBenchOptions = {}): Promise<voi
     if (memory) printMemory(memory, heap, context);
     writeFileSync(join(OUT_DIR, 'daemon.json'), `${JSON.stringify(raw, null, 1)}\n`);
     warnIfBusy('at the end');
-    console.log(`(raw samples: .bench-out/daemon.json; daemon benches took ${(raw.wallSeconds as number).toFixed(0)} s; loadavg ${JSON.stringify(raw.loadavg)})`);
+    console.log(
+      `(raw samples: .bench-out/daemon.json; daemon benches took ${(raw.wallSeconds as number).toFixed(0)} s; loadavg ${JSON.stringify(raw.loadavg)})`,
+    );
   } finally {
     client?.disconnect();
     await sb.destroy();
@@ -577,35 +681,56 @@ function printCreate(create: Record<string, CreateRaw>, roundTrips: Record<strin
     rows.push(latencyRow(`${name}: call → reply`, summarize(r.reply), c?.reply));
     rows.push(latencyRow(`${name}: Destroy round trip`, summarize(r.destroy), c?.destroy));
   }
-  for (const [name, xs] of Object.entries(roundTrips)) rows.push(latencyRow(`floor: ${name} round trip (no session work, same pause)`, summarize(xs), null));
+  for (const [name, xs] of Object.entries(roundTrips))
+    rows.push(latencyRow(`floor: ${name} round trip (no session work, same pause)`, summarize(xs), null));
   console.table(rows);
-  console.log(`first Update State per variant: ${Object.entries(create).map(([k, r]) => `${k} → ${[...new Set(r.firstStates)].join('/')}`).join('; ')}`);
+  console.log(
+    `first Update State per variant: ${Object.entries(create)
+      .map(([k, r]) => `${k} → ${[...new Set(r.firstStates)].join('/')}`)
+      .join('; ')}`,
+  );
 }
 
 function printFailover(scenarios: ScenarioResult[]): void {
-  console.log('\n# daemon (b): link change (one RTM_NEWLINK from inside the namespace) → session Update (target < 1 ms; connmand 1.41 beside)');
+  console.log(
+    '\n# daemon (b): link change (one RTM_NEWLINK from inside the namespace) → session Update (target < 1 ms; connmand 1.41 beside)',
+  );
   const rows: Row[] = [];
   for (const s of scenarios) {
     const c = CONNMAND.failover[s.name] ?? {};
-    rows.push(latencyRow(`${s.name}: → first Update`, summarize(s.firstUpdate), c.firstUpdate ?? (s.newInterface.some((x) => x !== null) ? undefined : c.disconnected)));
+    rows.push(
+      latencyRow(
+        `${s.name}: → first Update`,
+        summarize(s.firstUpdate),
+        c.firstUpdate ?? (s.newInterface.some((x) => x !== null) ? undefined : c.disconnected),
+      ),
+    );
     if (s.disconnected.some((x) => x !== null) && s.newInterface.every((x) => x === null)) {
       // Pinned: the first Update is the disconnected one; say so only if they differ.
-      if (s.disconnected.some((x, i) => x !== s.firstUpdate[i])) rows.push(latencyRow(`${s.name}: → State=disconnected`, summarize(s.disconnected), c.disconnected));
+      if (s.disconnected.some((x, i) => x !== s.firstUpdate[i]))
+        rows.push(latencyRow(`${s.name}: → State=disconnected`, summarize(s.disconnected), c.disconnected));
     }
-    if (s.newInterface.some((x) => x !== null)) rows.push(latencyRow(`${s.name}: → Update with the new Interface`, summarize(s.newInterface), c.newInterface));
+    if (s.newInterface.some((x) => x !== null))
+      rows.push(latencyRow(`${s.name}: → Update with the new Interface`, summarize(s.newInterface), c.newInterface));
     rows.push(latencyRow(`${s.name}: netlink ACK of the change`, summarize(s.netlinkAck), null));
     rows.push(latencyRow(`${s.name}: kernel event reaches a listener`, summarize(s.kernelEvent), null));
     const share = s.firstUpdate.map((u, i) => (s.kernelEvent[i] == null ? null : u - s.kernelEvent[i]!));
     rows.push(latencyRow(`${s.name}: event → first Update (daemon + D-Bus)`, summarize(share), null));
-    if (s.upToBack.some((x) => x !== null)) rows.push(latencyRow(`${s.name}: link up → back on the uplink`, summarize(s.upToBack), c.upToBack));
-    if (s.upToOnline.some((x) => x !== null)) rows.push(latencyRow(`${s.name}: link up → State=online (incl. online check)`, summarize(s.upToOnline), null));
+    if (s.upToBack.some((x) => x !== null))
+      rows.push(latencyRow(`${s.name}: link up → back on the uplink`, summarize(s.upToBack), c.upToBack));
+    if (s.upToOnline.some((x) => x !== null))
+      rows.push(latencyRow(`${s.name}: link up → State=online (incl. online check)`, summarize(s.upToOnline), null));
   }
   console.table(rows);
-  console.log(`first Update keys: ${scenarios.map((s) => `${s.name} → {${[...new Set(s.firstUpdateKeys)].join(' | ')}}`).join('; ')}`);
+  console.log(
+    `first Update keys: ${scenarios.map((s) => `${s.name} → {${[...new Set(s.firstUpdateKeys)].join(' | ')}}`).join('; ')}`,
+  );
 }
 
 function printMemory(m: MemoryResult, heap: HeapResult | null, context: MemoryContext | null): void {
-  console.log(`\n# daemon (c): memory of the daemon process (kB, median of 20 samples over 1 s; target: as low as Node allows; connmand 1.41 beside)`);
+  console.log(
+    `\n# daemon (c): memory of the daemon process (kB, median of 20 samples over 1 s; target: as low as Node allows; connmand 1.41 beside)`,
+  );
   const row = (what: string, x: MemStatus, connmand: string | null): Row => ({
     state: what,
     'VmRSS kB': x.VmRSS,
@@ -630,7 +755,8 @@ function printMemory(m: MemoryResult, heap: HeapResult | null, context: MemoryCo
     rows.push(row('context: daemon under tsx (as the tests run it), idle', context.tsxDaemonIdle, null));
   }
   console.table(rows);
-  const perRss = (a: MemStatus, b: MemStatus, n: number) => `${(((b.VmRSS - a.VmRSS) * 1024) / n).toFixed(0)} (RssAnon ${(((b.RssAnon - a.RssAnon) * 1024) / n).toFixed(0)})`;
+  const perRss = (a: MemStatus, b: MemStatus, n: number) =>
+    `${(((b.VmRSS - a.VmRSS) * 1024) / n).toFixed(0)} (RssAnon ${(((b.RssAnon - a.RssAnon) * 1024) / n).toFixed(0)})`;
   console.log(
     `VmRSS growth per live session: ${perRss(m.idle, m.withSessions, m.sessions)} bytes` +
       (context ? `; tuned: ${perRss(context.tuned.idle, context.tuned.withSessions, context.tuned.sessions)}` : '') +

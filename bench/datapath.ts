@@ -34,15 +34,21 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_CORE_CONFIG } from '../daemon/core/config.js';
-import { REPO_ROOT } from '../test/integration/harness/daemon.js';
-import { startTestDaemon } from '../test/integration/harness/test-daemon.js';
-import { waitFor } from '../test/integration/harness/exec.js';
-import { createSandbox, integrationSkipReason, type RunAs, type Sandbox, type SandboxProcess } from '../test/integration/harness/sandbox.js';
-import { ConnmanClient, v } from '../test/integration/support/connman-client.js';
 import { NETSESSION_INTERFACE } from '../lib/protocol.js';
+import { REPO_ROOT } from '../test/integration/harness/daemon.js';
+import { waitFor } from '../test/integration/harness/exec.js';
+import {
+  createSandbox,
+  integrationSkipReason,
+  type RunAs,
+  type Sandbox,
+  type SandboxProcess,
+} from '../test/integration/harness/sandbox.js';
+import { startTestDaemon } from '../test/integration/harness/test-daemon.js';
+import { ConnmanClient, v } from '../test/integration/support/connman-client.js';
 import { Holder } from '../test/integration/support/session-holder.js';
-import { r3, summarize } from './stats.js';
 import { createTestUsers, removeTestUsers } from '../test/integration/support/test-users.js';
+import { r3, summarize } from './stats.js';
 
 /** Knobs of {@link runDatapathBench}. */
 export interface DatapathBenchOptions {
@@ -94,7 +100,9 @@ async function ipRules(sb: Sandbox): Promise<{ ours: number; total: number }> {
   let ours = 0;
   let total = 0;
   for (const fam of ['-4', '-6']) {
-    const list = JSON.parse((await sb.run(sb.devNs, ['ip', '-j', fam, 'rule', 'list'])).stdout) as Array<{ priority: number }>;
+    const list = JSON.parse((await sb.run(sb.devNs, ['ip', '-j', fam, 'rule', 'list'])).stdout) as Array<{
+      priority: number;
+    }>;
     total += list.length;
     ours += list.filter((r) => r.priority >= PRIORITIES.start && r.priority <= PRIORITIES.end).length;
   }
@@ -103,9 +111,14 @@ async function ipRules(sb: Sandbox): Promise<{ ours: number; total: number }> {
 
 /** Sessions the kernel holds: elements of the tx counter map (one per session). */
 async function kernelSessions(sb: Sandbox): Promise<number> {
-  const r = await sb.run(sb.devNs, ['nft', '-j', 'list', 'map', 'inet', 'netsession', 'tx'], { allowFail: true, timeoutMs: 60_000 });
+  const r = await sb.run(sb.devNs, ['nft', '-j', 'list', 'map', 'inet', 'netsession', 'tx'], {
+    allowFail: true,
+    timeoutMs: 60_000,
+  });
   if (r.code !== 0) return -1;
-  const map = (JSON.parse(r.stdout) as { nftables: Array<{ map?: { elem?: unknown[] } }> }).nftables.find((i) => i.map)?.map;
+  const map = (JSON.parse(r.stdout) as { nftables: Array<{ map?: { elem?: unknown[] } }> }).nftables.find(
+    (i) => i.map,
+  )?.map;
   return map?.elem?.length ?? 0;
 }
 
@@ -116,7 +129,12 @@ async function nftObjects(sb: Sandbox): Promise<{ chains: number; counters: numb
 }
 
 /** Creates `count` sessions on `client`, `IN_FLIGHT` at a time; returns the paths. */
-async function createMany(client: ConnmanClient, count: number, prefix: string, settings: (i: number) => Parameters<ConnmanClient['createSession']>[0]): Promise<string[]> {
+async function createMany(
+  client: ConnmanClient,
+  count: number,
+  prefix: string,
+  settings: (i: number) => Parameters<ConnmanClient['createSession']>[0],
+): Promise<string[]> {
   const paths: string[] = new Array<string>(count);
   let next = 0;
   const worker = async () => {
@@ -131,17 +149,23 @@ async function createMany(client: ConnmanClient, count: number, prefix: string, 
 
 async function waitKernelSessions(sb: Sandbox, want: number, timeoutMs: number): Promise<number> {
   let seen = -2;
-  await waitFor(`${want} sessions in the kernel`, async () => {
-    seen = await kernelSessions(sb);
-    return seen === want ? true : undefined;
-  }, { timeoutMs, intervalMs: 100 });
+  await waitFor(
+    `${want} sessions in the kernel`,
+    async () => {
+      seen = await kernelSessions(sb);
+      return seen === want ? true : undefined;
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
   return seen;
 }
 
 /** `p`, or a clear error after `ms` (a call on a connection the bus dropped would never settle). */
 function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)));
+  const t = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)),
+  );
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
@@ -150,7 +174,9 @@ function nextLine(proc: SandboxProcess, re: RegExp, timeoutMs: number): Promise<
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       off();
-      reject(new Error(`no line matching ${String(re)} within ${timeoutMs} ms (last output: ${proc.stdout.slice(-300)})`));
+      reject(
+        new Error(`no line matching ${String(re)} within ${timeoutMs} ms (last output: ${proc.stdout.slice(-300)})`),
+      );
     }, timeoutMs);
     const off = proc.onLine((line, stream) => {
       if (stream !== 'stdout' || !re.test(line)) return;
@@ -161,8 +187,16 @@ function nextLine(proc: SandboxProcess, re: RegExp, timeoutMs: number): Promise<
   });
 }
 
-async function loop(sb: Sandbox, user: RunAs | undefined, mode: 'tcp' | 'udp-new' | 'udp-same', n: number): Promise<number> {
-  const r = await sb.run(sb.devNs, [process.execPath, '-e', LOOP, mode, String(n), sb.inet.addr4], { timeoutMs: 300_000, ...(user ? { user } : {}) });
+async function loop(
+  sb: Sandbox,
+  user: RunAs | undefined,
+  mode: 'tcp' | 'udp-new' | 'udp-same',
+  n: number,
+): Promise<number> {
+  const r = await sb.run(sb.devNs, [process.execPath, '-e', LOOP, mode, String(n), sb.inet.addr4], {
+    timeoutMs: 300_000,
+    ...(user ? { user } : {}),
+  });
   const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { perOpUs?: number; error?: string };
   if (out.perOpUs === undefined) throw new Error(`traffic loop ${mode} failed: ${out.error ?? r.stdout}`);
   return out.perOpUs;
@@ -179,7 +213,11 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
   const growth = opts.growth ?? [1, 10, 100, 1000];
   const moves = opts.moves ?? 10;
   const rounds = opts.rounds ?? 5;
-  const counts = { tcp: opts.tcpConnects ?? 2000, 'udp-new': opts.udpFlows ?? 5000, 'udp-same': opts.udpPackets ?? 20_000 };
+  const counts = {
+    tcp: opts.tcpConnects ?? 2000,
+    'udp-new': opts.udpFlows ?? 5000,
+    'udp-same': opts.udpPackets ?? 20_000,
+  };
   mkdirSync(OUT_DIR, { recursive: true });
 
   const user = `nsb${randomBytes(3).toString('hex')}`;
@@ -213,32 +251,59 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
     });
     client = await ConnmanClient.connect(sb.dbusAddress!);
     const c = client;
-    await waitFor('three uplinks online', async () => ((await c.services()).filter((s) => s.props.State === 'online').length === 3 ? true : undefined), { timeoutMs: 20_000, intervalMs: 100 });
+    await waitFor(
+      'three uplinks online',
+      async () => ((await c.services()).filter((s) => s.props.State === 'online').length === 3 ? true : undefined),
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
 
     // (a) ip rule count as sessions grow.
     const growthRows: Row[] = [];
     // A fwmark rule per service and family before anything is measured.
-    const rules0 = await waitFor('fwmark rules of three services', async () => {
-      const r = await ipRules(s0);
-      return r.ours === 6 ? r : undefined;
-    }, { timeoutMs: 10_000, intervalMs: 50 });
-    growthRows.push({ 'live sessions': 0, 'ip rules (ours, v4+v6)': rules0.ours, 'ip rules (all)': rules0.total, 'nft chains': (await nftObjects(sb)).chains, 'nft counters': 0, 'apply ms': null });
+    const rules0 = await waitFor(
+      'fwmark rules of three services',
+      async () => {
+        const r = await ipRules(s0);
+        return r.ours === 6 ? r : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 50 },
+    );
+    growthRows.push({
+      'live sessions': 0,
+      'ip rules (ours, v4+v6)': rules0.ours,
+      'ip rules (all)': rules0.total,
+      'nft chains': (await nftObjects(sb)).chains,
+      'nft counters': 0,
+      'apply ms': null,
+    });
     const grower = await ConnmanClient.connect(sb.dbusAddress!);
     let live = 0;
     for (const n of growth) {
       const t0 = performance.now();
-      await createMany(grower, n - live, `/grow${n}`, (i) => ({ AllowedInterface: v.s(UPLINKS[(live + i) % 3]!), SourceIPRule: v.b(true) }));
+      await createMany(grower, n - live, `/grow${n}`, (i) => ({
+        AllowedInterface: v.s(UPLINKS[(live + i) % 3]!),
+        SourceIPRule: v.b(true),
+      }));
       live = n;
       await waitKernelSessions(sb, n, 120_000);
       const ms = performance.now() - t0;
       const r = await ipRules(sb);
       const o = await nftObjects(sb);
-      growthRows.push({ 'live sessions': n, 'ip rules (ours, v4+v6)': r.ours, 'ip rules (all)': r.total, 'nft chains': o.chains, 'nft counters': o.counters, 'apply ms': r3(ms) });
+      growthRows.push({
+        'live sessions': n,
+        'ip rules (ours, v4+v6)': r.ours,
+        'ip rules (all)': r.total,
+        'nft chains': o.chains,
+        'nft counters': o.counters,
+        'apply ms': r3(ms),
+      });
     }
     grower.disconnect();
     await waitKernelSessions(sb, 0, 120_000);
     raw.growth = growthRows;
-    console.log('\n## (a) ip rules vs sessions (SourceIPRule sessions over 3 uplinks; expected: 2 fwmark + 2 source rules per service, whatever the session count)');
+    console.log(
+      '\n## (a) ip rules vs sessions (SourceIPRule sessions over 3 uplinks; expected: 2 fwmark + 2 source rules per service, whatever the session count)',
+    );
     console.table(growthRows);
 
     console.log('  starting the classified session');
@@ -256,100 +321,123 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
     const check = `/bench-check-${randomBytes(3).toString('hex')}`;
     await sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}${check}`, { user: classified });
     const seenFrom = (await sb.httpLog()).find((e) => e.path === check)?.client;
-    if (seenFrom !== sb.uplink('eth-b').devAddr4) throw new Error(`the classified uid's traffic did not leave through eth-b (server saw ${String(seenFrom)})`);
+    if (seenFrom !== sb.uplink('eth-b').devAddr4)
+      throw new Error(`the classified uid's traffic did not leave through eth-b (server saw ${String(seenFrom)})`);
 
     // (b)/(c) at each size: apply from empty, move one, create one more, read one session's statistics.
-    const sizes = [...new Set([...(opts.sizes ?? [1000, total]).filter((n) => n <= total), total])].sort((a, b) => a - b);
+    const sizes = [...new Set([...(opts.sizes ?? [1000, total]).filter((n) => n <= total), total])].sort(
+      (a, b) => a - b,
+    );
     const perSize: Row[] = [];
     const rawSizes: Record<string, unknown> = {};
     let bulk: ConnmanClient | null = null;
     let movesDone = 0;
-    for (const size of sizes) try {
-      bulk?.disconnect();
-      await waitKernelSessions(sb, 1, 600_000);
-      bulk = await ConnmanClient.connect(sb.dbusAddress!);
-      const b = bulk;
-      const t0 = performance.now();
-      await createMany(b, size, `/bulk${size}`, (i) => ({ AllowedInterface: v.s(UPLINKS[i % 3]!) }));
-      const repliedMs = performance.now() - t0;
-      await waitKernelSessions(sb, size + 1, 600_000);
-      const appliedMs = performance.now() - t0;
-      console.log(`  ${size} sessions applied from empty in ${r3(appliedMs)} ms; measuring moves, creates, statistics`);
-      // Started after the bulk apply: thousands of events at once overrun nft monitor's socket.
-      // It listens only once it has read the ruleset (seconds at 10,000 sessions): a rule of a
-      // scratch table tells when it does.
-      const monitor = sb.spawn(sb.devNs, ['nft', 'monitor', 'rules']);
-      await waitFor('nft monitor listening', async () => {
-        const ready = nextLine(monitor, /^add rule inet nsbenchprobe /, 1000);
-        await s0.run(s0.devNs, ['nft', 'add table inet nsbenchprobe; add chain inet nsbenchprobe c; add rule inet nsbenchprobe c counter']);
-        const ok = await ready.then(() => true, () => undefined);
-        await s0.run(s0.devNs, ['nft', 'delete table inet nsbenchprobe']);
-        return ok;
-      }, { timeoutMs: 120_000, intervalMs: 100 });
+    for (const size of sizes)
+      try {
+        bulk?.disconnect();
+        await waitKernelSessions(sb, 1, 600_000);
+        bulk = await ConnmanClient.connect(sb.dbusAddress!);
+        const b = bulk;
+        const t0 = performance.now();
+        await createMany(b, size, `/bulk${size}`, (i) => ({ AllowedInterface: v.s(UPLINKS[i % 3]!) }));
+        const repliedMs = performance.now() - t0;
+        await waitKernelSessions(sb, size + 1, 600_000);
+        const appliedMs = performance.now() - t0;
+        console.log(
+          `  ${size} sessions applied from empty in ${r3(appliedMs)} ms; measuring moves, creates, statistics`,
+        );
+        // Started after the bulk apply: thousands of events at once overrun nft monitor's socket.
+        // It listens only once it has read the ruleset (seconds at 10,000 sessions): a rule of a
+        // scratch table tells when it does.
+        const monitor = sb.spawn(sb.devNs, ['nft', 'monitor', 'rules']);
+        await waitFor(
+          'nft monitor listening',
+          async () => {
+            const ready = nextLine(monitor, /^add rule inet nsbenchprobe /, 1000);
+            await s0.run(s0.devNs, [
+              'nft',
+              'add table inet nsbenchprobe; add chain inet nsbenchprobe c; add rule inet nsbenchprobe c counter',
+            ]);
+            const ok = await ready.then(
+              () => true,
+              () => undefined,
+            );
+            await s0.run(s0.devNs, ['nft', 'delete table inet nsbenchprobe']);
+            return ok;
+          },
+          { timeoutMs: 120_000, intervalMs: 100 },
+        );
 
-      // Move one: Change by the classified session's owner until `nft monitor` shows its chain's new rule.
-      const moveMs: number[] = [];
-      const replyMs: number[] = [];
-      for (let i = 0; i < moves; i++) {
-        // Alternates across sizes too: a Change to where the session already is changes nothing.
-        const toC = movesDone++ % 2 === 0;
-        const to = toC ? 'eth-c' : '*';
-        const expect = toC ? 'eth-c' : 'eth-b';
-        const seen = nextLine(monitor, new RegExp(`^add rule inet netsession s_${target} `), 60_000);
-        const m0 = performance.now();
-        await holder.change(path, 'AllowedInterface', 's', to);
-        replyMs.push(performance.now() - m0);
-        await seen;
-        moveMs.push(performance.now() - m0);
-        await holder.waitFor(notifier, (st) => st.Interface === expect, `moved to ${expect}`);
-      }
+        // Move one: Change by the classified session's owner until `nft monitor` shows its chain's new rule.
+        const moveMs: number[] = [];
+        const replyMs: number[] = [];
+        for (let i = 0; i < moves; i++) {
+          // Alternates across sizes too: a Change to where the session already is changes nothing.
+          const toC = movesDone++ % 2 === 0;
+          const to = toC ? 'eth-c' : '*';
+          const expect = toC ? 'eth-c' : 'eth-b';
+          const seen = nextLine(monitor, new RegExp(`^add rule inet netsession s_${target} `), 60_000);
+          const m0 = performance.now();
+          await holder.change(path, 'AllowedInterface', 's', to);
+          replyMs.push(performance.now() - m0);
+          await seen;
+          moveMs.push(performance.now() - m0);
+          await holder.waitFor(notifier, (st) => st.Interface === expect, `moved to ${expect}`);
+        }
 
-      // Create one more: CreateSession until `nft monitor` shows the new session chain's rule,
-      // from a client of its own (connected now, so nothing of the bulk phase is queued for it).
-      const one = await ConnmanClient.connect(sb.dbusAddress!);
-      const createMs: number[] = [];
-      for (let i = 0; i < moves; i++) {
-        const seen = nextLine(monitor, /^add rule inet netsession s_/, 20_000);
-        seen.catch(() => undefined); // awaited below; a timeout must not be an unhandled rejection meanwhile
-        const c0 = performance.now();
-        const { path: extra } = await within(20_000, 'CreateSession', one.createSession({ AllowedInterface: v.s('eth-b') }, `/onemore${size}/${i}`));
-        await seen;
-        createMs.push(performance.now() - c0);
-        await within(20_000, 'Destroy', one.session(extra).destroy());
-        await sleep(50);
-      }
+        // Create one more: CreateSession until `nft monitor` shows the new session chain's rule,
+        // from a client of its own (connected now, so nothing of the bulk phase is queued for it).
+        const one = await ConnmanClient.connect(sb.dbusAddress!);
+        const createMs: number[] = [];
+        for (let i = 0; i < moves; i++) {
+          const seen = nextLine(monitor, /^add rule inet netsession s_/, 20_000);
+          seen.catch(() => undefined); // awaited below; a timeout must not be an unhandled rejection meanwhile
+          const c0 = performance.now();
+          const { path: extra } = await within(
+            20_000,
+            'CreateSession',
+            one.createSession({ AllowedInterface: v.s('eth-b') }, `/onemore${size}/${i}`),
+          );
+          await seen;
+          createMs.push(performance.now() - c0);
+          await within(20_000, 'Destroy', one.session(extra).destroy());
+          await sleep(50);
+        }
 
-      // Statistics of one session (the daemon reads that session's two counters).
-      const statsMs: number[] = [];
-      for (let i = 0; i < 3 * moves; i++) {
-        const s0t = performance.now();
-        await within(20_000, 'GetStatistics', one.call(path, NETSESSION_INTERFACE, 'GetStatistics', '', []));
-        statsMs.push(performance.now() - s0t);
+        // Statistics of one session (the daemon reads that session's two counters).
+        const statsMs: number[] = [];
+        for (let i = 0; i < 3 * moves; i++) {
+          const s0t = performance.now();
+          await within(20_000, 'GetStatistics', one.call(path, NETSESSION_INTERFACE, 'GetStatistics', '', []));
+          statsMs.push(performance.now() - s0t);
+        }
+        const floorMs: number[] = [];
+        for (let i = 0; i < 3 * moves; i++) {
+          const f0 = performance.now();
+          await within(20_000, 'Peer.Ping', one.call('/', 'org.freedesktop.DBus.Peer', 'Ping', '', []));
+          floorMs.push(performance.now() - f0);
+        }
+        one.disconnect();
+        await monitor.kill('SIGTERM', 1000);
+        const med = (xs: number[]) => r3(summarize(xs)?.median);
+        rawSizes[size] = { repliedMs, appliedMs, moveMs, replyMs, createMs, statsMs, floorMs };
+        perSize.push({
+          'live sessions': size + 1,
+          'apply the N sessions from empty, until the kernel holds them (ms)': r3(appliedMs),
+          'CreateSession ×N, all replied (ms)': r3(repliedMs),
+          'move one: Change → rule in the kernel (median ms)': med(moveMs),
+          'move one: Change → reply (median ms)': med(replyMs),
+          'create one more: CreateSession → rule in the kernel (median ms)': med(createMs),
+          'GetStatistics of one session, round trip (median ms)': med(statsMs),
+          'floor: Peer.Ping round trip (median ms)': med(floorMs),
+        });
+      } catch (err) {
+        writeFileSync(
+          join(OUT_DIR, 'datapath-failure.log'),
+          `${(err as Error).stack}\n--- daemon log\n${daemon.stderr}`,
+        );
+        throw new Error(`${(err as Error).message}; daemon log: ${daemon.stderr.slice(-2000)}`);
       }
-      const floorMs: number[] = [];
-      for (let i = 0; i < 3 * moves; i++) {
-        const f0 = performance.now();
-        await within(20_000, 'Peer.Ping', one.call('/', 'org.freedesktop.DBus.Peer', 'Ping', '', []));
-        floorMs.push(performance.now() - f0);
-      }
-      one.disconnect();
-      await monitor.kill('SIGTERM', 1000);
-      const med = (xs: number[]) => r3(summarize(xs)?.median);
-      rawSizes[size] = { repliedMs, appliedMs, moveMs, replyMs, createMs, statsMs, floorMs };
-      perSize.push({
-        'live sessions': size + 1,
-        'apply the N sessions from empty, until the kernel holds them (ms)': r3(appliedMs),
-        'CreateSession ×N, all replied (ms)': r3(repliedMs),
-        'move one: Change → rule in the kernel (median ms)': med(moveMs),
-        'move one: Change → reply (median ms)': med(replyMs),
-        'create one more: CreateSession → rule in the kernel (median ms)': med(createMs),
-        'GetStatistics of one session, round trip (median ms)': med(statsMs),
-        'floor: Peer.Ping round trip (median ms)': med(floorMs),
-      });
-    } catch (err) {
-      writeFileSync(join(OUT_DIR, 'datapath-failure.log'), `${(err as Error).stack}\n--- daemon log\n${daemon.stderr}`);
-      throw new Error(`${(err as Error).message}; daemon log: ${daemon.stderr.slice(-2000)}`);
-    }
     raw.sizes = rawSizes;
     const objects = await nftObjects(sb);
     const rulesAt = await ipRules(sb);
@@ -378,11 +466,22 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
     const gone = await sb.run(sb.devNs, ['nft', 'list', 'tables']);
     if (/netsession/.test(gone.stdout)) throw new Error('the nft table is still there after SIGTERM');
     const absentAfter = await measure(classified);
-    const absent = Object.fromEntries((['tcp', 'udp-new', 'udp-same'] as const).map((m) => [m, [...absentBefore[m]!, ...absentAfter[m]!]]));
-    raw.perPacket = { withTable, unclassifiedWithTable: missing, tableAbsentBeforeStart: absentBefore, tableAbsentAfterStop: absentAfter };
+    const absent = Object.fromEntries(
+      (['tcp', 'udp-new', 'udp-same'] as const).map((m) => [m, [...absentBefore[m]!, ...absentAfter[m]!]]),
+    );
+    raw.perPacket = {
+      withTable,
+      unclassifiedWithTable: missing,
+      tableAbsentBeforeStart: absentBefore,
+      tableAbsentAfterStop: absentAfter,
+    };
     const med = (xs: number[]) => summarize(xs)?.median ?? NaN;
     const perPacketRows: Row[] = (['tcp', 'udp-new', 'udp-same'] as const).map((mode) => ({
-      loop: { tcp: `TCP connect+close ×${counts.tcp}`, 'udp-new': `UDP send, new flow each ×${counts['udp-new']}`, 'udp-same': `UDP send, one flow ×${counts['udp-same']}` }[mode],
+      loop: {
+        tcp: `TCP connect+close ×${counts.tcp}`,
+        'udp-new': `UDP send, new flow each ×${counts['udp-new']}`,
+        'udp-same': `UDP send, one flow ×${counts['udp-same']}`,
+      }[mode],
       'table absent µs/op': r3(med(absent[mode]!)),
       [`classified uid, ${total + 1} sessions µs/op`]: r3(med(withTable[mode]!)),
       'ratio classified/absent': r3(med(withTable[mode]!) / med(absent[mode]!)),

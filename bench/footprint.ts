@@ -14,14 +14,14 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+// @ts-expect-error: a plain .mjs build script without type declarations
+import { bundleDaemon } from '../scripts/bundle-daemon.mjs';
 import { CONNMAN_BUS_POLICY, connmandSkipReason, startConnmand } from '../test/integration/harness/connmand.js';
 import { DAEMON_BUNDLE, daemonCommand } from '../test/integration/harness/daemon.js';
 import { integrationSkipReason, type Sandbox } from '../test/integration/harness/sandbox.js';
 import { ConnmanClient } from '../test/integration/support/connman-client.js';
 import { NotifyListener } from '../test/integration/support/notify-listener.js';
-import { bareNodeRss, createBenchSandbox, memSamples, nodePid, writeConfig, type MemStatus } from './daemon-latency.js';
-// @ts-expect-error: a plain .mjs build script without type declarations
-import { bundleDaemon } from '../scripts/bundle-daemon.mjs';
+import { bareNodeRss, createBenchSandbox, type MemStatus, memSamples, nodePid, writeConfig } from './daemon-latency.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -92,7 +92,12 @@ async function cycle(client: ConnmanClient, cycles: number, tag: string, window 
 }
 
 /** The memory phases, on a server already idle with 3 services. */
-async function measureSessions(client: ConnmanClient, pid: number, tag: string, maxLive: number): Promise<Omit<Footprint, 'idle' | 'readyMs' | 'cycleUs'> & { cycleUs: number }> {
+async function measureSessions(
+  client: ConnmanClient,
+  pid: number,
+  tag: string,
+  maxLive: number,
+): Promise<Omit<Footprint, 'idle' | 'readyMs' | 'cycleUs'> & { cycleUs: number }> {
   const first = await createMany(client, Math.min(1000, maxLive), `${tag}a`);
   const s1000 = await settleAndSample(pid);
   let s10000: MemStatus | null = null;
@@ -116,8 +121,20 @@ async function measureNetsessiond(sb: Sandbox, starts: number): Promise<Footprin
   const conf = writeConfig(sb, 20_000);
   const policyDir = join(sb.tmpDir, 'fp-policy');
   mkdirSync(policyDir, { recursive: true });
-  for (let i = 0; i < 10; i++) writeFileSync(join(policyDir, `p${i}.policy`), `[policy_${i}]\nuid = nobody\nAllowedBearers = ethernet wifi\n`);
-  const args = ['--config', conf, '--state-dir', join(sb.tmpDir, 'fp-state'), '--policy-dir', policyDir, '--online-check-url', sb.inet.onlineUrl4, '--online-check-url6', sb.inet.onlineUrl6];
+  for (let i = 0; i < 10; i++)
+    writeFileSync(join(policyDir, `p${i}.policy`), `[policy_${i}]\nuid = nobody\nAllowedBearers = ethernet wifi\n`);
+  const args = [
+    '--config',
+    conf,
+    '--state-dir',
+    join(sb.tmpDir, 'fp-state'),
+    '--policy-dir',
+    policyDir,
+    '--online-check-url',
+    sb.inet.onlineUrl4,
+    '--online-check-url6',
+    sb.inet.onlineUrl6,
+  ];
   const readyMs: number[] = [];
   for (let i = 0; ; i++) {
     const listener = new NotifyListener(join(sb.tmpDir, `fp-notify-${i}`));
@@ -125,8 +142,15 @@ async function measureNetsessiond(sb: Sandbox, starts: number): Promise<Footprin
       const t0 = performance.now();
       // FP_NODE_ARGS / FP_ENV: extra Node options and environment, to compare settings.
       const extraArgs = (process.env.FP_NODE_ARGS ?? '').split(' ').filter((x) => x !== '');
-      const extraEnv = Object.fromEntries((process.env.FP_ENV ?? '').split(' ').filter((x) => x.includes('=')).map((x) => [x.slice(0, x.indexOf('=')), x.slice(x.indexOf('=') + 1)]));
-      const proc = sb.spawn(sb.devNs, daemonCommand(args, extraArgs), { env: { ...extraEnv, NOTIFY_SOCKET: listener.address } });
+      const extraEnv = Object.fromEntries(
+        (process.env.FP_ENV ?? '')
+          .split(' ')
+          .filter((x) => x.includes('='))
+          .map((x) => [x.slice(0, x.indexOf('=')), x.slice(x.indexOf('=') + 1)]),
+      );
+      const proc = sb.spawn(sb.devNs, daemonCommand(args, extraArgs), {
+        env: { ...extraEnv, NOTIFY_SOCKET: listener.address },
+      });
       const ready = await listener.waitFor((m) => m.fields.READY === '1', 20_000, 'READY=1');
       readyMs.push(ready.at - t0);
       if (i < starts - 1) {
@@ -183,13 +207,23 @@ async function bareNode(sb: Sandbox, starts: number): Promise<Footprint> {
     readyMs.push(performance.now() - t0);
     await proc.exited;
   }
-  return { idle: await bareNodeRss(sb), s1000: null, s10000: null, afterDestroy: null, after500: null, after10000: null, readyMs };
+  return {
+    idle: await bareNodeRss(sb),
+    s1000: null,
+    s10000: null,
+    afterDestroy: null,
+    after500: null,
+    after10000: null,
+    readyMs,
+  };
 }
 
 const mb = (kB: number | undefined) => (kB === undefined ? null : `${(kB / 1024).toFixed(1)} MB`);
 
 /** Prints the table; returns the figures (also written to .bench-out/footprint.json). */
-export async function runFootprintBench(opts: { starts?: number; connmand?: boolean } = {}): Promise<Record<string, Footprint | null> | null> {
+export async function runFootprintBench(
+  opts: { starts?: number; connmand?: boolean } = {},
+): Promise<Record<string, Footprint | null> | null> {
   const skip = integrationSkipReason();
   if (skip) {
     console.log(`# footprint skipped: ${skip}`);
@@ -216,7 +250,15 @@ export async function runFootprintBench(opts: { starts?: number; connmand?: bool
   }
   const n = out.netsessiond!;
   const c = out.connmand;
-  const b = out.node ?? { idle: { VmRSS: 0, RssAnon: 0 } as MemStatus, s1000: null, s10000: null, afterDestroy: null, after500: null, after10000: null, readyMs: [0] };
+  const b = out.node ?? {
+    idle: { VmRSS: 0, RssAnon: 0 } as MemStatus,
+    s1000: null,
+    s10000: null,
+    afterDestroy: null,
+    after500: null,
+    after10000: null,
+    readyMs: [0],
+  };
   const row = (what: string, pick: (f: Footprint) => string | null, target: string) => ({
     measurement: what,
     netsessiond: pick(n),
@@ -224,24 +266,50 @@ export async function runFootprintBench(opts: { starts?: number; connmand?: bool
     'bare node': pick(b),
     target,
   });
-  const delta = (x: MemStatus | null, y: MemStatus | null) => (x && y ? `${((x.VmRSS - y.VmRSS) / 1024).toFixed(1)} MB` : null);
-  console.log(`\n# footprint: netsessiond (${DAEMON_BUNDLE.replace(/.*\//, '')}, shebang options) beside connmand 1.41 and a bare node process (load at start ${load0}, at end ${readFileSync('/proc/loadavg', 'utf8').trim()})`);
+  const delta = (x: MemStatus | null, y: MemStatus | null) =>
+    x && y ? `${((x.VmRSS - y.VmRSS) / 1024).toFixed(1)} MB` : null;
+  console.log(
+    `\n# footprint: netsessiond (${DAEMON_BUNDLE.replace(/.*\//, '')}, shebang options) beside connmand 1.41 and a bare node process (load at start ${load0}, at end ${readFileSync('/proc/loadavg', 'utf8').trim()})`,
+  );
   if (connmandSkip) console.log(`(connmand not run: ${connmandSkip})`);
   console.table([
     row('idle VmRSS, 3 services', (f) => mb(f.idle.VmRSS), TARGETS.idleRss),
     row('idle RssAnon', (f) => mb(f.idle.RssAnon), TARGETS.idleAnon),
     row('VmRSS, 1,000 live sessions', (f) => mb(f.s1000?.VmRSS), TARGETS.s1000),
     row('VmRSS, 10,000 live sessions', (f) => mb(f.s10000?.VmRSS), TARGETS.s10000),
-    row('VmRSS after destroying them (Δ idle)', (f) => (f.afterDestroy ? `${mb(f.afterDestroy.VmRSS)} (${delta(f.afterDestroy, f.idle)})` : null), TARGETS.afterDestroy),
+    row(
+      'VmRSS after destroying them (Δ idle)',
+      (f) => (f.afterDestroy ? `${mb(f.afterDestroy.VmRSS)} (${delta(f.afterDestroy, f.idle)})` : null),
+      TARGETS.afterDestroy,
+    ),
     row('VmRSS after 500 create/destroy cycles', (f) => mb(f.after500?.VmRSS), ''),
-    row('VmRSS after 10,000 cycles (Δ after-500)', (f) => (f.after10000 ? `${mb(f.after10000.VmRSS)} (${delta(f.after10000, f.after500)})` : null), TARGETS.cycles),
-    row('create → first Update → destroy, µs per cycle (32 in flight, throughput)', (f) => (f.cycleUs === undefined ? null : `${f.cycleUs.toFixed(0)} µs`), 'speed check for the V8 flags'),
-    row(`exec → ready, median of ${starts} (min–max)`, (f) => `${median(f.readyMs).toFixed(0)} ms (${Math.min(...f.readyMs).toFixed(0)}–${Math.max(...f.readyMs).toFixed(0)})`, TARGETS.ready),
+    row(
+      'VmRSS after 10,000 cycles (Δ after-500)',
+      (f) => (f.after10000 ? `${mb(f.after10000.VmRSS)} (${delta(f.after10000, f.after500)})` : null),
+      TARGETS.cycles,
+    ),
+    row(
+      'create → first Update → destroy, µs per cycle (32 in flight, throughput)',
+      (f) => (f.cycleUs === undefined ? null : `${f.cycleUs.toFixed(0)} µs`),
+      'speed check for the V8 flags',
+    ),
+    row(
+      `exec → ready, median of ${starts} (min–max)`,
+      (f) =>
+        `${median(f.readyMs).toFixed(0)} ms (${Math.min(...f.readyMs).toFixed(0)}–${Math.max(...f.readyMs).toFixed(0)})`,
+      TARGETS.ready,
+    ),
   ]);
-  console.log('ready = READY=1 on NOTIFY_SOCKET (netsessiond), net.connman owned with 3 services ready (connmand, harness poll), first line printed (bare node).');
+  console.log(
+    'ready = READY=1 on NOTIFY_SOCKET (netsessiond), net.connman owned with 3 services ready (connmand, harness poll), first line printed (bare node).',
+  );
   mkdirSync('.bench-out', { recursive: true });
   writeFileSync('.bench-out/footprint.json', `${JSON.stringify(out, null, 1)}\n`);
   return out;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await runFootprintBench({ connmand: process.argv.includes('--no-connmand') ? false : undefined, starts: Number(process.env.STARTS ?? 7) });
+if (import.meta.url === `file://${process.argv[1]}`)
+  await runFootprintBench({
+    connmand: process.argv.includes('--no-connmand') ? false : undefined,
+    starts: Number(process.env.STARTS ?? 7),
+  });

@@ -53,14 +53,23 @@ export async function runManageBench(opts: { rounds?: number } = {}): Promise<vo
     return;
   }
   const rounds = opts.rounds ?? 10;
-  const sb = await createSandbox({ uplinks: [{ name: 'eth-a', v6: false }, { name: 'eth-b', v6: false }] });
+  const sb = await createSandbox({
+    uplinks: [
+      { name: 'eth-a', v6: false },
+      { name: 'eth-b', v6: false },
+    ],
+  });
   try {
     for (const u of ['eth-a', 'eth-b']) await sb.bareUplink(u);
     const prov = join(sb.tmpDir, 'state', 'provisioning');
     mkdirSync(prov, { recursive: true });
     writeFileSync(join(prov, 'bench.config'), PROVISIONING);
-    await startTestDaemon(sb, { general: ['ManageInterfaces = eth-*', 'OnlineCheckMode = none'], bearers: { 'eth-a': 'ethernet', 'eth-b': 'ethernet' } });
-    const metricOf = async (dev: string): Promise<number | undefined> => (await sb.defaultRoutes()).find((r) => r.family === 4 && r.dev === dev)?.metric;
+    await startTestDaemon(sb, {
+      general: ['ManageInterfaces = eth-*', 'OnlineCheckMode = none'],
+      bearers: { 'eth-a': 'ethernet', 'eth-b': 'ethernet' },
+    });
+    const metricOf = async (dev: string): Promise<number | undefined> =>
+      (await sb.defaultRoutes()).find((r) => r.family === 4 && r.dev === dev)?.metric;
     const settle = async (dev: string): Promise<void> => {
       for (let i = 0; i < 200 && (await metricOf(dev)) !== 0; i++) await new Promise((r) => setTimeout(r, 50));
       if ((await metricOf(dev)) !== 0) throw new Error(`${dev} never got metric 0`);
@@ -76,9 +85,20 @@ export async function runManageBench(opts: { rounds?: number } = {}): Promise<vo
       await sb.setCarrier(uplink, up);
       await settle(promoted);
       // The monitor's pipe may lag behind the table we just read.
-      for (let i = 0; i < 100 && !monitor.stdout.slice(mark).split('\n').some((l) => defaultOn(promoted).test(l)); i++) await new Promise((r) => setTimeout(r, 20));
+      for (
+        let i = 0;
+        i < 100 &&
+        !monitor.stdout
+          .slice(mark)
+          .split('\n')
+          .some((l) => defaultOn(promoted).test(l));
+        i++
+      )
+        await new Promise((r) => setTimeout(r, 20));
       const lines = monitor.stdout.slice(mark).split('\n');
-      const linkLine = lines.find((l) => new RegExp(`^\\[[^\\]]+\\] \\d+: ${uplink}@`).test(l) && l.includes(up ? 'LOWER_UP' : 'NO-CARRIER'));
+      const linkLine = lines.find(
+        (l) => new RegExp(`^\\[[^\\]]+\\] \\d+: ${uplink}@`).test(l) && l.includes(up ? 'LOWER_UP' : 'NO-CARRIER'),
+      );
       const routeLine = lines.find((l) => defaultOn(promoted).test(l));
       const t0 = linkLine ? stampOf(linkLine) : null;
       const t1 = routeLine ? stampOf(routeLine) : null;
@@ -95,7 +115,7 @@ export async function runManageBench(opts: { rounds?: number } = {}): Promise<vo
     }
     const row = (name: string, xs: number[]) => {
       const s = summarize(xs);
-      return { transition: name, n: xs.length, "median ms": r3(s?.median), "p90 ms": r3(s?.p90), "max ms": r3(s?.max) };
+      return { transition: name, n: xs.length, 'median ms': r3(s?.median), 'p90 ms': r3(s?.p90), 'max ms': r3(s?.max) };
     };
     console.table([
       row('carrier lost on the default uplink → next uplink at metric 0 (kernel)', failover),

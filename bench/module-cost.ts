@@ -13,14 +13,25 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const D = `${ROOT}dist/daemon/`;
 
 /** Always loaded by daemon/main.ts, whatever the configuration. */
-const CORE = ['runtime/runtime.js', 'config.js', 'adapters/dbus/index.js', 'adapters/rtnetlink/link-source.js', 'adapters/policy-dir/policy-dir.js', 'adapters/system/identity.js'].map((f) => D + f);
+const CORE = [
+  'runtime/runtime.js',
+  'config.js',
+  'adapters/dbus/index.js',
+  'adapters/rtnetlink/link-source.js',
+  'adapters/policy-dir/policy-dir.js',
+  'adapters/system/identity.js',
+].map((f) => D + f);
 
 /** Loaded only when the configuration uses them (main.ts imports them dynamically). */
 export const PARTS: Record<string, string[]> = {
   'nftables backend + routing': [`${D}adapters/nftables/index.js`, `${D}adapters/rtnetlink/routing.js`],
   'iptables backend': [`${D}adapters/iptables/index.js`],
   'DHCP client': [`${D}adapters/dhcp/index.js`],
-  'manage mode (link config, sysctls, resolv.conf)': [`${D}adapters/rtnetlink/link-config.js`, `${D}adapters/system/ipv6-sysctl.js`, `${D}adapters/system/resolv-writer.js`],
+  'manage mode (link config, sysctls, resolv.conf)': [
+    `${D}adapters/rtnetlink/link-config.js`,
+    `${D}adapters/system/ipv6-sysctl.js`,
+    `${D}adapters/system/resolv-writer.js`,
+  ],
   'online check HTTP probe': [`${D}adapters/online-check/http-probe.js`],
   // Never loaded by the daemon: what it would cost if it were.
   'undici (not loaded)': ['undici'],
@@ -36,7 +47,9 @@ function measure(mods: string[]): { rss: number; anon: number } {
     const s = (await import('node:fs')).readFileSync('/proc/self/status', 'utf8');
     const f = (k) => Number(new RegExp('^' + k + ':\\\\s+(\\\\d+)', 'm').exec(s)[1]);
     process.stdout.write(JSON.stringify({ rss: f('VmRSS'), anon: f('RssAnon') }));`;
-  return JSON.parse(execFileSync(process.execPath, [...FLAGS, '--input-type=module', '-e', src], { cwd: ROOT, encoding: 'utf8' })) as { rss: number; anon: number };
+  return JSON.parse(
+    execFileSync(process.execPath, [...FLAGS, '--input-type=module', '-e', src], { cwd: ROOT, encoding: 'utf8' }),
+  ) as { rss: number; anon: number };
 }
 
 function median(xs: number[]): number {
@@ -58,7 +71,11 @@ export function runModuleCostBench(runs = 5): Array<Record<string, string | numb
   const core = medianOf(CORE, runs);
   const rows: Array<Record<string, string | number>> = [
     { part: 'bare node (no import)', 'VmRSS kB': bare.rss, 'RssAnon kB': bare.anon },
-    { part: 'core (always loaded), over bare node', 'VmRSS kB': core.rss - bare.rss, 'RssAnon kB': core.anon - bare.anon },
+    {
+      part: 'core (always loaded), over bare node',
+      'VmRSS kB': core.rss - bare.rss,
+      'RssAnon kB': core.anon - bare.anon,
+    },
   ];
   for (const [part, mods] of Object.entries(PARTS)) {
     const m = medianOf([...CORE, ...mods], runs);

@@ -20,7 +20,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { DBusTransport, createSession, type CreateSessionOptions } from '../lib/index.js';
+import { type CreateSessionOptions, createSession, DBusTransport } from '../lib/index.js';
 import { startNetsessiond } from '../test/integration/harness/daemon.js';
 import { createSandbox, integrationSkipReason, type Sandbox } from '../test/integration/harness/sandbox.js';
 import { ConnmanClient, v } from '../test/integration/support/connman-client.js';
@@ -41,15 +41,47 @@ type Row = Record<string, string | number | null>;
 
 function row(what: string, xs: number[], extra: Row = {}): Row {
   const s = summarize(xs);
-  return { measurement: what, n: s?.n ?? 0, 'median ms': r3(s?.median), 'min ms': r3(s?.min), 'p90 ms': r3(s?.p90), 'max ms': r3(s?.max), ...extra };
+  return {
+    measurement: what,
+    n: s?.n ?? 0,
+    'median ms': r3(s?.median),
+    'min ms': r3(s?.min),
+    'p90 ms': r3(s?.p90),
+    'max ms': r3(s?.max),
+    ...extra,
+  };
 }
 
 async function startWorld(): Promise<Sandbox> {
   const sb = await createSandbox();
   const conf = join(sb.tmpDir, 'netsessiond.conf');
-  writeFileSync(conf, ['[General]', 'OnlineCheckMode = one-shot', 'OnlineCheckInitialInterval = 1', 'OnlineCheckMaxInterval = 1', '[Bearers]', 'eth-a = ethernet', 'eth-b = wifi', 'eth-c = cellular', ''].join('\n'));
+  writeFileSync(
+    conf,
+    [
+      '[General]',
+      'OnlineCheckMode = one-shot',
+      'OnlineCheckInitialInterval = 1',
+      'OnlineCheckMaxInterval = 1',
+      '[Bearers]',
+      'eth-a = ethernet',
+      'eth-b = wifi',
+      'eth-c = cellular',
+      '',
+    ].join('\n'),
+  );
   const daemon = await startNetsessiond(sb, {
-    args: ['--config', conf, '--state-dir', join(sb.tmpDir, 'state'), '--policy-dir', join(sb.tmpDir, 'policy'), '--online-check-url', sb.inet.onlineUrl4, '--online-check-url6', sb.inet.onlineUrl6],
+    args: [
+      '--config',
+      conf,
+      '--state-dir',
+      join(sb.tmpDir, 'state'),
+      '--policy-dir',
+      join(sb.tmpDir, 'policy'),
+      '--online-check-url',
+      sb.inet.onlineUrl4,
+      '--online-check-url6',
+      sb.inet.onlineUrl6,
+    ],
   });
   await daemon.waitForLine(/ready:/, { timeoutMs: 15_000 });
   return sb;
@@ -59,9 +91,17 @@ async function startWorld(): Promise<Sandbox> {
 async function benchCreate(sb: Sandbox, rounds: number, warmup: number): Promise<Row[]> {
   const transport = new DBusTransport({ busAddress: sb.dbusAddress! });
   const raw = await ConnmanClient.connect(sb.dbusAddress!);
-  const variants: Array<{ name: string; sdk: CreateSessionOptions; wire: Parameters<ConnmanClient['createSession']>[0] }> = [
+  const variants: Array<{
+    name: string;
+    sdk: CreateSessionOptions;
+    wire: Parameters<ConnmanClient['createSession']>[0];
+  }> = [
     { name: '{}', sdk: {}, wire: {} },
-    { name: 'allowedInterface eth-b, sourceIPRule', sdk: { allowedInterface: 'eth-b', sourceIPRule: true }, wire: { AllowedInterface: v.s('eth-b'), SourceIPRule: v.b(true) } },
+    {
+      name: 'allowedInterface eth-b, sourceIPRule',
+      sdk: { allowedInterface: 'eth-b', sourceIPRule: true },
+      wire: { AllowedInterface: v.s('eth-b'), SourceIPRule: v.b(true) },
+    },
   ];
   const rows: Row[] = [];
   let seq = 0;
@@ -92,7 +132,12 @@ async function benchCreate(sb: Sandbox, rounds: number, warmup: number): Promise
       }
       const ms = summarize(sdk)!.median;
       const mb = summarize(bare)!.median;
-      rows.push(row(`createSession(${variant.name}) → resolved`, sdk, { 'raw client median ms': r3(mb), 'SDK overhead ms': r3(ms - mb) }));
+      rows.push(
+        row(`createSession(${variant.name}) → resolved`, sdk, {
+          'raw client median ms': r3(mb),
+          'SDK overhead ms': r3(ms - mb),
+        }),
+      );
     }
   } finally {
     await transport.close();
@@ -103,7 +148,11 @@ async function benchCreate(sb: Sandbox, rounds: number, warmup: number): Promise
 
 /** (b): inside the device namespace, through the SDK test driver. */
 async function benchFetch(sb: Sandbox, rounds: number): Promise<Row[]> {
-  const listeners = sb.spawn(sb.inetNs, [process.execPath, LISTENERS, JSON.stringify({ addr: sb.inet.addr4, httpPort: POOLED_PORT, udpPort: 5300 })]);
+  const listeners = sb.spawn(sb.inetNs, [
+    process.execPath,
+    LISTENERS,
+    JSON.stringify({ addr: sb.inet.addr4, httpPort: POOLED_PORT, udpPort: 5300 }),
+  ]);
   await listeners.waitForLine(/ready/, { stream: 'stdout' });
   const drv = await startSdkDriver(sb, 'bench-driver');
   // Pinned to eth-a, the uplink plain fetch takes too (main table): the same path for all three.

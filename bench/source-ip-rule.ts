@@ -64,7 +64,11 @@ async function pair(client: ConnmanClient): Promise<number> {
   return first.at - t0;
 }
 
-async function measure(client: ConnmanClient, pid: number, o: Required<SourceIpRuleBenchOptions>): Promise<DaemonFigures> {
+async function measure(
+  client: ConnmanClient,
+  pid: number,
+  o: Required<SourceIpRuleBenchOptions>,
+): Promise<DaemonFigures> {
   const firstUpdateMs: number[] = [];
   for (let i = 0; i < o.warmup + o.samples; i++) {
     const ms = await pair(client);
@@ -86,7 +90,9 @@ async function withSandbox<T>(fn: (sb: Sandbox) => Promise<T>): Promise<T> {
   // As daemon-latency.ts: the system policy, both daemons' own, and the client's Peer.Ping to the bus.
   const extra = join(OUT_DIR, 'bench-dbus.conf');
   writeFileSync(extra, BENCH_BUS_POLICY);
-  const sb = await createSandbox({ dbus: { policy: 'system', include: [join(REPO_ROOT, 'daemon/netsession-dbus.conf'), CONNMAN_BUS_POLICY, extra] } });
+  const sb = await createSandbox({
+    dbus: { policy: 'system', include: [join(REPO_ROOT, 'daemon/netsession-dbus.conf'), CONNMAN_BUS_POLICY, extra] },
+  });
   try {
     return await fn(sb);
   } finally {
@@ -101,7 +107,12 @@ export async function runSourceIpRuleBench(opts: SourceIpRuleBenchOptions = {}):
     console.log(`(skipped: ${skip})`);
     return;
   }
-  const o: Required<SourceIpRuleBenchOptions> = { samples: opts.samples ?? 100, warmup: opts.warmup ?? 10, pairs: opts.pairs ?? 200, cpuPairs: opts.cpuPairs ?? 1000 };
+  const o: Required<SourceIpRuleBenchOptions> = {
+    samples: opts.samples ?? 100,
+    warmup: opts.warmup ?? 10,
+    pairs: opts.pairs ?? 200,
+    cpuPairs: opts.cpuPairs ?? 1000,
+  };
   mkdirSync(OUT_DIR, { recursive: true });
   const load = readFileSync('/proc/loadavg', 'utf8').trim();
 
@@ -136,13 +147,34 @@ export async function runSourceIpRuleBench(opts: SourceIpRuleBenchOptions = {}):
 
   const med = (xs: number[]) => summarize(xs)?.median ?? NaN;
   const rows = [
-    { measurement: `CreateSession(AllowedInterface, SourceIPRule) → first Update, median of ${o.samples} (ms)`, netsessiond: r3(med(ours.firstUpdateMs)), connmand: r3(med(connmand.firstUpdateMs)), ratio: r3(med(ours.firstUpdateMs) / med(connmand.firstUpdateMs)), target: '≤ 1.0×' },
-    { measurement: `${o.pairs} sequential SourceIPRule pairs (s)`, netsessiond: r3(ours.pairsSeconds), connmand: r3(connmand.pairsSeconds), ratio: r3(ours.pairsSeconds / connmand.pairsSeconds), target: '≤ 0.5×' },
-    { measurement: 'daemon CPU per 1,000 SourceIPRule pairs (s)', netsessiond: r3(ours.cpuSecondsPer1000), connmand: r3(connmand.cpuSecondsPer1000), ratio: r3(ours.cpuSecondsPer1000 / connmand.cpuSecondsPer1000), target: '≤ 1.0×' },
+    {
+      measurement: `CreateSession(AllowedInterface, SourceIPRule) → first Update, median of ${o.samples} (ms)`,
+      netsessiond: r3(med(ours.firstUpdateMs)),
+      connmand: r3(med(connmand.firstUpdateMs)),
+      ratio: r3(med(ours.firstUpdateMs) / med(connmand.firstUpdateMs)),
+      target: '≤ 1.0×',
+    },
+    {
+      measurement: `${o.pairs} sequential SourceIPRule pairs (s)`,
+      netsessiond: r3(ours.pairsSeconds),
+      connmand: r3(connmand.pairsSeconds),
+      ratio: r3(ours.pairsSeconds / connmand.pairsSeconds),
+      target: '≤ 0.5×',
+    },
+    {
+      measurement: 'daemon CPU per 1,000 SourceIPRule pairs (s)',
+      netsessiond: r3(ours.cpuSecondsPer1000),
+      connmand: r3(connmand.cpuSecondsPer1000),
+      ratio: r3(ours.cpuSecondsPer1000 / connmand.cpuSecondsPer1000),
+      target: '≤ 1.0×',
+    },
   ];
   console.table(rows);
   console.log(`(load average at start: ${load}; compare only low-load runs)`);
-  writeFileSync(join(OUT_DIR, 'source-ip-rule.json'), `${JSON.stringify({ date: new Date().toISOString(), load, options: o, netsessiond: ours, connmand }, null, 1)}\n`);
+  writeFileSync(
+    join(OUT_DIR, 'source-ip-rule.json'),
+    `${JSON.stringify({ date: new Date().toISOString(), load, options: o, netsessiond: ours, connmand }, null, 1)}\n`,
+  );
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

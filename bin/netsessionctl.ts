@@ -33,7 +33,9 @@ const code = await main(process.argv.slice(2), {
   err: (text) => process.stderr.write(`${text}\n`),
   isTTY: Boolean(process.stdout.isTTY),
   // On the terminal's own line (stderr), rewritten in place; \x1b[K clears what was there.
-  ...(process.stderr.isTTY ? { progress: (line: string | null) => process.stderr.write(line === null ? '\r\x1b[K' : `\r\x1b[K${line}`) } : {}),
+  ...(process.stderr.isTTY
+    ? { progress: (line: string | null) => process.stderr.write(line === null ? '\r\x1b[K' : `\r\x1b[K${line}`) }
+    : {}),
 });
 // The bus connection and signal handlers must not keep a finished command alive.
 process.exit(code);

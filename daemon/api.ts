@@ -11,8 +11,9 @@
  * It sits at daemon/'s top level beside ports.ts because it is the daemon's way in as the ports
  * are its ways out: the D-Bus adapter and the runtime both import it, and neither owns it.
  */
-import type { RawValue } from './core/settings.js';
+
 import type { PropDict } from './core/properties.js';
+import type { RawValue } from './core/settings.js';
 
 /** A D-Bus caller, from GetConnectionCredentials. */
 export interface BusCaller {

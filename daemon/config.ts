@@ -4,13 +4,17 @@
  * docs/netsessiond.conf.example; a test keeps the two in step.
  */
 import { parseArgs } from 'node:util';
-import { BEARERS, BUS_NAME, type Bearer } from '../lib/protocol.js';
-import { DEFAULT_CORE_CONFIG, type CoreConfig } from './core/config.js';
+import { BEARERS, type Bearer, BUS_NAME } from '../lib/protocol.js';
+import { type CoreConfig, DEFAULT_CORE_CONFIG } from './core/config.js';
 import { ConfigError } from './core/errors.js';
 import { compileGlobList } from './core/glob.js';
 import { DEFAULT_MANAGE_CONFIG, type ManageConfig } from './core/manage.js';
+import {
+  DEFAULT_ONLINE_CHECK_SETTINGS,
+  type OnlineCheckSettings,
+  validateOnlineCheckSettings,
+} from './core/online-schedule.js';
 import { DEFAULT_MAX_DIR_FILES, DEFAULT_MAX_FILE_BYTES } from './file-caps.js';
-import { DEFAULT_ONLINE_CHECK_SETTINGS, validateOnlineCheckSettings, type OnlineCheckSettings } from './core/online-schedule.js';
 
 export interface DaemonConfig {
   busName: string;
@@ -124,7 +128,8 @@ function positive(key: string, v: string): number {
 }
 
 function logLevel(key: string, v: string): LogLevel {
-  if (!(LOG_LEVELS as readonly string[]).includes(v)) throw new ConfigError(`${key}: expected one of ${LOG_LEVELS.join(', ')}, got '${v}'`);
+  if (!(LOG_LEVELS as readonly string[]).includes(v))
+    throw new ConfigError(`${key}: expected one of ${LOG_LEVELS.join(', ')}, got '${v}'`);
   return v as LogLevel;
 }
 
@@ -135,7 +140,8 @@ function range(key: string, v: string): { start: number; end: number } {
 }
 
 function firewallKind(key: string, v: string): DaemonConfig['firewall'] {
-  if (v !== 'nftables' && v !== 'iptables' && v !== 'none') throw new ConfigError(`${key}: expected nftables, iptables or none, got '${v}'`);
+  if (v !== 'nftables' && v !== 'iptables' && v !== 'none')
+    throw new ConfigError(`${key}: expected nftables, iptables or none, got '${v}'`);
   return v;
 }
 
@@ -201,7 +207,8 @@ const GENERAL: Record<string, (c: DaemonConfig, v: string, key: string) => void>
   AlwaysConnectedTechnologies: (c, v, k) => (c.manage.alwaysConnected = list(v).map((b) => bearer(k, b))),
   DhcpClient: (c, v, k) => {
     const words = v.split(/\s+/).filter(Boolean);
-    if (words.length === 0) throw new ConfigError(`${k}: expected 'internal' or a command, e.g. 'udhcpc' or 'busybox udhcpc'`);
+    if (words.length === 0)
+      throw new ConfigError(`${k}: expected 'internal' or a command, e.g. 'udhcpc' or 'busybox udhcpc'`);
     c.dhcpClient = words;
   },
   ResolvConf: (c, v) => (c.resolvConf = v),
@@ -214,7 +221,8 @@ export const MAX_BEARER_OVERRIDES = 256;
 export function applyConfigFile(base: DaemonConfig, text: string, file: string): DaemonConfig {
   const c = structuredClone(base);
   for (const [name, keys] of parseIni(text, file)) {
-    if (name === 'Bearers' && keys.size > MAX_BEARER_OVERRIDES) throw new ConfigError(`${file}: [Bearers] has ${keys.size} entries, over the cap of ${MAX_BEARER_OVERRIDES}`);
+    if (name === 'Bearers' && keys.size > MAX_BEARER_OVERRIDES)
+      throw new ConfigError(`${file}: [Bearers] has ${keys.size} entries, over the cap of ${MAX_BEARER_OVERRIDES}`);
     if (name === 'General') {
       for (const [k, v] of keys) {
         const set = GENERAL[k];
@@ -222,7 +230,8 @@ export function applyConfigFile(base: DaemonConfig, text: string, file: string):
         set(c, v, k);
       }
     } else if (name === 'Bearers') {
-      for (const [glob, v] of keys) c.bearers.push({ glob, bearer: v === 'ignore' ? 'ignore' : bearer(`[Bearers] ${glob}`, v) });
+      for (const [glob, v] of keys)
+        c.bearers.push({ glob, bearer: v === 'ignore' ? 'ignore' : bearer(`[Bearers] ${glob}`, v) });
     } else {
       throw new ConfigError(`${file}: unknown section [${name}]`);
     }
@@ -289,10 +298,12 @@ export function loadConfig(argv: string[], readFile: (path: string, maxBytes: nu
   if (values.help) return null;
   let c = defaultConfig();
   // The cap from the command line applies to the config file itself too.
-  const maxFile = values['max-file-size'] !== undefined ? positive('--max-file-size', values['max-file-size']) : c.maxFileBytes;
+  const maxFile =
+    values['max-file-size'] !== undefined ? positive('--max-file-size', values['max-file-size']) : c.maxFileBytes;
   if (values.config) c = applyConfigFile(c, readFile(values.config, maxFile), values.config);
   const policyDirSet = values['policy-dir'] !== undefined || c.policyDir !== defaultConfig().policyDir;
-  const provisioningDirSet = values['provisioning-dir'] !== undefined || c.provisioningDir !== defaultConfig().provisioningDir;
+  const provisioningDirSet =
+    values['provisioning-dir'] !== undefined || c.provisioningDir !== defaultConfig().provisioningDir;
   const resolvSet = c.resolvConf !== defaultConfig().resolvConf;
   if (values['bus-name']) c.busName = values['bus-name'];
   if (values['state-dir']) c.stateDir = values['state-dir'];
@@ -312,8 +323,10 @@ export function loadConfig(argv: string[], readFile: (path: string, maxBytes: nu
   else if (c.debug) c.logLevel = 'debug';
   if (values['max-file-size'] !== undefined) c.maxFileBytes = maxFile;
   if (values['max-dir-files'] !== undefined) c.maxDirFiles = positive('--max-dir-files', values['max-dir-files']);
-  if (values['max-policy-groups'] !== undefined) c.core.maxPolicyGroups = positive('--max-policy-groups', values['max-policy-groups']);
-  if (values['max-provisioning-services'] !== undefined) c.core.maxProvisioningServices = positive('--max-provisioning-services', values['max-provisioning-services']);
+  if (values['max-policy-groups'] !== undefined)
+    c.core.maxPolicyGroups = positive('--max-policy-groups', values['max-policy-groups']);
+  if (values['max-provisioning-services'] !== undefined)
+    c.core.maxProvisioningServices = positive('--max-provisioning-services', values['max-provisioning-services']);
   if (values['allow-root-netns']) c.allowRootNetns = true;
   c.onlineCheck = validateOnlineCheckSettings(c.onlineCheck);
   return c;

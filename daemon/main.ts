@@ -24,24 +24,24 @@
  * "Memory and start-up", has each one's cost).
  */
 import { existsSync } from 'node:fs';
-import { getHeapStatistics } from 'node:v8';
 import { join } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
+// The daemon and netsessionctl ship in one package and report its version the same way.
+import { versionLine } from '../bin/cli/version.js';
 import { createDBusAdapter } from './adapters/dbus/index.js';
+import { readCappedFileSync } from './adapters/files/capped-read.js';
 import { createPolicyDir } from './adapters/policy-dir/policy-dir.js';
 import { createProvisioningDir } from './adapters/policy-dir/provisioning-dir.js';
 import { createRtnetlinkLinkSource } from './adapters/rtnetlink/link-source.js';
 import { createLinkStats } from './adapters/rtnetlink/link-stats.js';
 import { createCgroupDirectory } from './adapters/system/cgroup-dir.js';
 import { systemClock } from './adapters/system/clock.js';
-import { openFileStore, type FileStore } from './adapters/system/file-store.js';
-import { readCappedFileSync } from './adapters/files/capped-read.js';
-import { createLogger, isJournalStream } from './adapters/system/logger.js';
+import { type FileStore, openFileStore } from './adapters/system/file-store.js';
 import { createIdentityResolver } from './adapters/system/identity.js';
+import { createLogger, isJournalStream } from './adapters/system/logger.js';
 import { inRootNetns } from './adapters/system/netns.js';
 import { createServiceNotifier } from './adapters/system/sd-notify.js';
-// The daemon and netsessionctl ship in one package and report its version the same way.
-import { versionLine } from '../bin/cli/version.js';
-import { loadConfig, USAGE, type DaemonConfig } from './config.js';
+import { type DaemonConfig, loadConfig, USAGE } from './config.js';
 import { Engine } from './core/engine.js';
 import type { Accounting, DhcpClient, Firewall, Logger, OnlineCheck, Routing } from './ports.js';
 import type { RuntimeDeps } from './runtime/deps.js';
@@ -70,11 +70,18 @@ async function main(argv: string[]): Promise<number> {
   }
   const log = createLogger({ level: config.logLevel, journal: isJournalStream(process.env.JOURNAL_STREAM) });
   if (!config.allowRootNetns && inRootNetns()) {
-    log('error', "refusing to run in the machine's root network namespace (it would manage this host's links); run it inside a namespace (ip netns exec ...) or pass --allow-root-netns");
+    log(
+      'error',
+      "refusing to run in the machine's root network namespace (it would manage this host's links); run it inside a namespace (ip netns exec ...) or pass --allow-root-netns",
+    );
     return 1;
   }
 
-  const engine = new Engine({ core: config.core, preferredTechnologies: config.preferredTechnologies, manage: config.manage });
+  const engine = new Engine({
+    core: config.core,
+    preferredTechnologies: config.preferredTechnologies,
+    manage: config.manage,
+  });
   const bus = createDBusAdapter({ busName: config.busName, log });
   const datapath = await makeDatapath(config, engine, log);
   const caps = { maxFileBytes: config.maxFileBytes, maxFiles: config.maxDirFiles };
@@ -82,7 +89,13 @@ async function main(argv: string[]): Promise<number> {
   const runtime = new Runtime({
     engine,
     events: bus.events,
-    links: createRtnetlinkLinkSource({ overrides: config.bearers, include: config.interfaces, ignore: config.ignore, log: (m, level = 'debug') => log(level, m), ...netlinkRcvbuf() }),
+    links: createRtnetlinkLinkSource({
+      overrides: config.bearers,
+      include: config.interfaces,
+      ignore: config.ignore,
+      log: (m, level = 'debug') => log(level, m),
+      ...netlinkRcvbuf(),
+    }),
     identity: createIdentityResolver(),
     clock: systemClock,
     online: {
@@ -96,7 +109,10 @@ async function main(argv: string[]): Promise<number> {
     cgroups: createCgroupDirectory(),
     ...(engine.manage.enabled ? { manage: await makeManage(config, log) } : {}),
     // Both modes: observed links take nameservers, Metered and Roaming from it too.
-    provisioning: createProvisioningDir(config.provisioningDir, log, undefined, { maxFileBytes: config.maxFileBytes, maxFiles: config.maxDirFiles }),
+    provisioning: createProvisioningDir(config.provisioningDir, log, undefined, {
+      maxFileBytes: config.maxFileBytes,
+      maxFiles: config.maxDirFiles,
+    }),
     ...datapath,
     reconcileIntervalMs: config.reconcileInterval * 1000,
     sessionCapacity: sessionCapacity(log),
@@ -142,12 +158,13 @@ async function main(argv: string[]): Promise<number> {
 
 /** Manage mode's adapters: rtnetlink link configuration, DHCPv4, IPv6 sysctls, the nameserver file. */
 async function makeManage(config: DaemonConfig, log: Logger): Promise<NonNullable<RuntimeDeps['manage']>> {
-  const [{ createLinkConfig }, { createIpv6Switches }, { createResolvWriter }, { createProcSysctl }] = await Promise.all([
-    import('./adapters/rtnetlink/link-config.js'),
-    import('./adapters/system/ipv6-sysctl.js'),
-    import('./adapters/system/resolv-writer.js'),
-    import('./adapters/system/proc-sysctl.js'),
-  ]);
+  const [{ createLinkConfig }, { createIpv6Switches }, { createResolvWriter }, { createProcSysctl }] =
+    await Promise.all([
+      import('./adapters/rtnetlink/link-config.js'),
+      import('./adapters/system/ipv6-sysctl.js'),
+      import('./adapters/system/resolv-writer.js'),
+      import('./adapters/system/proc-sysctl.js'),
+    ]);
   return {
     links: createLinkConfig({ sysctls: createProcSysctl(), log, ...netlinkRcvbuf() }),
     dhcp: await makeDhcpClient(config, log),
@@ -160,11 +177,18 @@ async function makeManage(config: DaemonConfig, log: Logger): Promise<NonNullabl
 async function makeDhcpClient(config: DaemonConfig, log: Logger): Promise<DhcpClient> {
   const dhcpLog = (level: 'debug' | 'info' | 'warn', msg: string): void => log(level, `dhcp: ${msg}`);
   const { InternalDhcpClient, UdhcpcClient } = await import('./adapters/dhcp/index.js');
-  if (config.dhcpClient.length === 1 && config.dhcpClient[0] === 'internal') return new InternalDhcpClient({ log: dhcpLog });
+  if (config.dhcpClient.length === 1 && config.dhcpClient[0] === 'internal')
+    return new InternalDhcpClient({ log: dhcpLog });
   const cmd = config.dhcpClient[0] ?? '';
-  const found = cmd.includes('/') ? existsSync(cmd) : (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(join(d, cmd)));
+  const found = cmd.includes('/')
+    ? existsSync(cmd)
+    : (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(join(d, cmd)));
   // Not fatal: statically provisioned links work without it.
-  if (!found) log('error', `DhcpClient '${cmd}' not found (PATH=${process.env.PATH ?? ''}): links configured by DHCP will stay in 'configuration'; install busybox's udhcpc or set DhcpClient = internal`);
+  if (!found)
+    log(
+      'error',
+      `DhcpClient '${cmd}' not found (PATH=${process.env.PATH ?? ''}): links configured by DHCP will stay in 'configuration'; install busybox's udhcpc or set DhcpClient = internal`,
+    );
   return new UdhcpcClient({
     command: config.dhcpClient,
     // A udhcpc left by a daemon that was SIGKILLed is found by its pid file and ended.
@@ -226,15 +250,25 @@ async function openStateStore(config: DaemonConfig, log: Logger): Promise<FileSt
     return await openFileStore(config.stateDir, { maxFileBytes: config.maxFileBytes });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    log('warn', `state directory ${config.stateDir} is unusable (${code}): running with default settings and without saving them; fix: make ${config.stateDir} a directory writable by the daemon, then restart it`);
+    log(
+      'warn',
+      `state directory ${config.stateDir} is unusable (${code}): running with default settings and without saving them; fix: make ${config.stateDir} a directory writable by the daemon, then restart it`,
+    );
     return null;
   }
 }
 
 /** The kernel datapath chosen by `--firewall`: routing always, marking and counting by backend. */
-async function makeDatapath(config: DaemonConfig, engine: Engine, log: Logger): Promise<{ routing?: Routing; firewall?: Firewall; accounting?: Accounting }> {
+async function makeDatapath(
+  config: DaemonConfig,
+  engine: Engine,
+  log: Logger,
+): Promise<{ routing?: Routing; firewall?: Firewall; accounting?: Accounting }> {
   if (config.firewall === 'none') return {};
-  const [{ createRtnetlinkRouting }, { createProcSysctl }] = await Promise.all([import('./adapters/rtnetlink/routing.js'), import('./adapters/system/proc-sysctl.js')]);
+  const [{ createRtnetlinkRouting }, { createProcSysctl }] = await Promise.all([
+    import('./adapters/rtnetlink/routing.js'),
+    import('./adapters/system/proc-sysctl.js'),
+  ]);
   const routing = createRtnetlinkRouting({ config: engine.config, sysctls: createProcSysctl(), log });
   if (config.firewall === 'iptables') {
     const { createIptablesBackend } = await import('./adapters/iptables/index.js');
@@ -254,7 +288,9 @@ function lazyProbe(connectTimeoutMs: number): OnlineCheck {
   let probe: Promise<OnlineCheck> | null = null;
   return {
     async probe(request, signal) {
-      probe ??= import('./adapters/online-check/http-probe.js').then(({ HttpProbe }) => new HttpProbe({ connectTimeoutMs }));
+      probe ??= import('./adapters/online-check/http-probe.js').then(
+        ({ HttpProbe }) => new HttpProbe({ connectTimeoutMs }),
+      );
       return (await probe).probe(request, signal);
     },
   };

@@ -9,11 +9,11 @@
 import type { BusCaller } from './api.js';
 import type { LinkCounters } from './core/counters.js';
 import type { FirewallState, RoutingState } from './core/kernel-state-types.js';
+import type { DhcpLeaseEvent } from './core/manage-plan.js';
 import type { OnlineCheckResult } from './core/online-schedule.js';
 import type { Identity } from './core/policy.js';
 import type { Prop, PropDict } from './core/properties.js';
 import type { Family, LinkFacts } from './core/services.js';
-import type { DhcpLeaseEvent } from './core/manage-plan.js';
 import type { Counters } from './core/statistics-schedule.js';
 
 /** What a link source reports. */
@@ -199,9 +199,18 @@ export interface LinkConfigurator {
   start(): Promise<void>;
   stop(): void;
   /** Reconciles admin state and the daemon's own addresses; throws when some operation failed (the rest is applied). */
-  applyLinkConfig(desired: readonly { ifindex: number; up: boolean; addresses: Array<{ family: Family; address: string; prefixLength: number }> }[]): Promise<{ problems: string[] }>;
+  applyLinkConfig(
+    desired: readonly {
+      ifindex: number;
+      up: boolean;
+      addresses: Array<{ family: Family; address: string; prefixLength: number }>;
+    }[],
+  ): Promise<{ problems: string[] }>;
   /** Reconciles the default routes of `managed` links; reports routes whose next hop is not reachable yet as `skipped`. */
-  applyMainDefaults(desired: readonly DefaultRoute[], managed: readonly number[]): Promise<{ problems: string[]; skipped: string[] }>;
+  applyMainDefaults(
+    desired: readonly DefaultRoute[],
+    managed: readonly number[],
+  ): Promise<{ problems: string[]; skipped: string[] }>;
   /** Resolves true once the kernel has confirmed `route`, false after `timeoutMs`. */
   waitActive(route: DefaultRoute, timeoutMs: number): Promise<boolean>;
   /** Every default route handled so far with its lifecycle state (inactive, added, active, removed). */
@@ -217,7 +226,9 @@ export interface Ipv6Switches {
 export interface NameserverFile {
   readonly path: string;
   /** Rewrites the file when its text changes (default service first). */
-  update(services: readonly { ifname: string; nameservers: readonly string[]; domains: readonly string[] }[]): Promise<boolean>;
+  update(
+    services: readonly { ifname: string; nameservers: readonly string[]; domains: readonly string[] }[],
+  ): Promise<boolean>;
 }
 
 /**

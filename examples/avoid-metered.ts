@@ -6,13 +6,15 @@
  *
  *   node --import tsx examples/avoid-metered.ts [bearer,bearer...]
  */
-import { createSession, type BearerOption, type Session } from '../lib/index.js'; // in an app: from 'netsession'
+import { type BearerOption, createSession, type Session } from '../lib/index.js'; // in an app: from 'netsession'
 
 const bearers = (process.argv[2]?.split(',') ?? ['cellular', 'wifi', 'ethernet']) as BearerOption[];
 const session = await createSession({ allowedBearers: bearers, avoidMetered: true });
 
 const show = (s: Session): void =>
-  console.log(s.interface ? `on ${s.interface} (${s.bearer}, ${s.settings.metered ? 'metered' : 'unmetered'})` : 'no uplink');
+  console.log(
+    s.interface ? `on ${s.interface} (${s.bearer}, ${s.settings.metered ? 'metered' : 'unmetered'})` : 'no uplink',
+  );
 show(session);
 session.on('interface', () => show(session));
 process.on('SIGTERM', () => void session.destroy().then(() => process.exit(0)));

@@ -17,7 +17,9 @@ const monitor = monitorUplinks({ target, interval });
 
 monitor.on('result', (r) => {
   const rtt = r.reachable ? `${r.rttMs?.toFixed(1)} ms` : (r.error?.message ?? 'failed');
-  console.log(`${r.interface.padEnd(8)} ${String(r.bearer).padEnd(9)} ${r.reachable ? 'ok  ' : 'FAIL'} ${rtt.padEnd(24)} loss ${(r.lossRatio * 100).toFixed(0)}%`);
+  console.log(
+    `${r.interface.padEnd(8)} ${String(r.bearer).padEnd(9)} ${r.reachable ? 'ok  ' : 'FAIL'} ${rtt.padEnd(24)} loss ${(r.lossRatio * 100).toFixed(0)}%`,
+  );
 });
 monitor.on('up', (r) => console.log(`UP ${r.interface} (from ${r.address})`));
 monitor.on('down', (r) => console.log(`DOWN ${r.interface}: ${r.error?.message}`));

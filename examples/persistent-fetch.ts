@@ -6,7 +6,7 @@
  *
  *   node --import tsx examples/persistent-fetch.ts <bearer> <url> [interval-ms]
  */
-import { createSession, type Bearer } from '../lib/index.js'; // in an app: from 'netsession'
+import { type Bearer, createSession } from '../lib/index.js'; // in an app: from 'netsession'
 
 const [bearer = 'cellular', url, interval = '200'] = process.argv.slice(2);
 if (!url) {
@@ -14,7 +14,11 @@ if (!url) {
   process.exit(2);
 }
 const stop = new AbortController();
-const session = await createSession({ allowedBearers: [bearer as Bearer], sourceIPRule: true, persistent: { signal: stop.signal } });
+const session = await createSession({
+  allowedBearers: [bearer as Bearer],
+  sourceIPRule: true,
+  persistent: { signal: stop.signal },
+});
 session.on('daemon-lost', (err) => console.log(`daemon lost (${err.code})`));
 session.on('daemon-restored', () => console.log(`daemon back: ${session.state} via ${session.interface}`));
 session.on('online', () => console.log(`online via ${session.interface} (${session.bearer})`));
@@ -25,7 +29,9 @@ process.on('SIGTERM', () => {
 
 for (let n = 1; !session.destroyed; n++) {
   try {
-    const res = await session.fetch(`${url}${url.includes('?') ? '&' : '?'}n=${n}`, { signal: AbortSignal.timeout(2_000) });
+    const res = await session.fetch(`${url}${url.includes('?') ? '&' : '?'}n=${n}`, {
+      signal: AbortSignal.timeout(2_000),
+    });
     await res.arrayBuffer();
     console.log(`#${n} HTTP ${res.status} via ${session.interface}`);
   } catch (err) {

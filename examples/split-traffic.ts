@@ -14,8 +14,16 @@ const sensitiveUrl = process.argv[2] ?? process.env.SENSITIVE_URL ?? 'https://ex
 const bulkUrl = process.argv[3] ?? process.env.BULK_URL ?? 'https://example.com/big-file.iso';
 
 // sourceIPRule: sockets bound to a session's address leave through that session's uplink.
-await using sensitive = await createSession({ allowedBearers: ['cellular'], connectionType: 'internet', sourceIPRule: true });
-await using bulk = await createSession({ allowedBearers: ['wifi', 'ethernet'], connectionType: 'internet', sourceIPRule: true });
+await using sensitive = await createSession({
+  allowedBearers: ['cellular'],
+  connectionType: 'internet',
+  sourceIPRule: true,
+});
+await using bulk = await createSession({
+  allowedBearers: ['wifi', 'ethernet'],
+  connectionType: 'internet',
+  sourceIPRule: true,
+});
 await Promise.all([sensitive.waitFor('online', { timeout: 10_000 }), bulk.waitFor('online', { timeout: 10_000 })]);
 
 const [answer, download] = await Promise.all([

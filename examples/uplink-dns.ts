@@ -7,21 +7,25 @@
  *   node --import tsx examples/uplink-dns.ts <bearer|interface> <url>
  *   node --import tsx examples/uplink-dns.ts cellular http://portal.carrier.internal/balance
  */
-import { BEARERS, createSession, type Bearer } from '../lib/index.js'; // in an app: from 'netsession'
+import { BEARERS, type Bearer, createSession } from '../lib/index.js'; // in an app: from 'netsession'
 
 const [which = 'cellular', url] = process.argv.slice(2);
 if (!url) {
   console.error('usage: uplink-dns.ts <bearer|interface> <url>');
   process.exit(2);
 }
-const pin = (BEARERS as readonly string[]).includes(which) ? { allowedBearers: [which as Bearer] } : { allowedInterface: which };
+const pin = (BEARERS as readonly string[]).includes(which)
+  ? { allowedBearers: [which as Bearer] }
+  : { allowedInterface: which };
 
 // The plain form of `await using` (which needs TypeScript >= 5.2 or Node >= 24).
 const session = await createSession({ ...pin, sourceIPRule: true });
 try {
   await session.waitFor('connected', { timeout: 10_000 });
   const servers = session.settings.nameservers;
-  console.log(`uplink ${session.interface}, nameservers ${servers.length ? servers.join(' ') : '(none: the system resolver)'}`);
+  console.log(
+    `uplink ${session.interface}, nameservers ${servers.length ? servers.join(' ') : '(none: the system resolver)'}`,
+  );
   const host = new URL(url).hostname;
   const addresses = await session
     .resolver({ timeout: 1_000, tries: 2 })

@@ -5,7 +5,7 @@
  *
  *   node --import tsx examples/uplink-status.ts [bearer,bearer...]
  */
-import { createSession, type BearerOption, type Session } from '../lib/index.js'; // in an app: from 'netsession'
+import { type BearerOption, createSession, type Session } from '../lib/index.js'; // in an app: from 'netsession'
 
 const bearers = process.argv[2]?.split(',') as BearerOption[] | undefined;
 const session = await createSession(bearers ? { allowedBearers: bearers } : {});

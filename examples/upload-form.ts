@@ -5,7 +5,7 @@
  *
  *   node --import tsx examples/upload-form.ts <bearer> <upload-url>
  */
-import { createSession, type Bearer } from '../lib/index.js'; // in an app: from 'netsession'
+import { type Bearer, createSession } from '../lib/index.js'; // in an app: from 'netsession'
 
 const [bearer = 'cellular', url] = process.argv.slice(2);
 if (!url) {

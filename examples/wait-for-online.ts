@@ -8,12 +8,15 @@
  * Defaults: `$TIMEOUT` (else 30 s) and `$BEARERS` (else any). The daemon is found on the system
  * bus (`DBUS_SYSTEM_BUS_ADDRESS`).
  */
-import { BearersNotAllowedError, TimeoutError, createSession, type BearerOption } from '../lib/index.js'; // in an app: from 'netsession'
+import { type BearerOption, BearersNotAllowedError, createSession, TimeoutError } from '../lib/index.js'; // in an app: from 'netsession'
 
 const timeout = Number(process.argv[2] ?? process.env.TIMEOUT ?? 30_000);
 const bearers = (process.argv[3] ?? process.env.BEARERS)?.split(',') as BearerOption[] | undefined;
 
-await using session = await createSession({ connectionType: 'internet', ...(bearers ? { allowedBearers: bearers } : {}) });
+await using session = await createSession({
+  connectionType: 'internet',
+  ...(bearers ? { allowedBearers: bearers } : {}),
+});
 if (session.state !== 'online') console.log(`waiting up to ${timeout} ms for an uplink to come online...`);
 try {
   await session.waitFor('online', { timeout });

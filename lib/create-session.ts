@@ -1,12 +1,13 @@
 /**
  * `createSession()`: the SDK's front door.
  */
-import { getDefaultTransport, isTransport } from './default-transport.js';
+
 import { abortError, checkWaitOptions, type WaitOptions } from './deadline.js';
+import { getDefaultTransport, isTransport } from './default-transport.js';
 import { InvalidOptionError } from './errors.js';
-import { toSessionRequest, type SessionOptions } from './options.js';
-import type { PersistentOptions } from './session-events.js';
+import { type SessionOptions, toSessionRequest } from './options.js';
 import { Session } from './session.js';
+import type { PersistentOptions } from './session-events.js';
 import type { Transport } from './transport.js';
 
 /** How long `createSession` waits for the daemon by default: D-Bus' own default call timeout. */
@@ -31,13 +32,22 @@ export interface CreateSessionOptions extends SessionOptions, WaitOptions {
 function checkPersistent(value: unknown): PersistentOptions | null {
   if (value === undefined || value === false) return null;
   if (value === true) return {};
-  if (value === null || typeof value !== 'object') throw new InvalidOptionError('persistent', 'must be a boolean or { signal?, maxRetryDelay? }');
+  if (value === null || typeof value !== 'object')
+    throw new InvalidOptionError('persistent', 'must be a boolean or { signal?, maxRetryDelay? }');
   const { signal, maxRetryDelay, ...rest } = value as PersistentOptions;
   const unknown = Object.keys(rest)[0];
-  if (unknown !== undefined) throw new InvalidOptionError('persistent', `unknown key ${unknown} (expected signal, maxRetryDelay)`);
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidOptionError('persistent', 'signal must be an AbortSignal');
-  if (maxRetryDelay !== undefined && !(typeof maxRetryDelay === 'number' && maxRetryDelay >= 50 && Number.isFinite(maxRetryDelay))) {
-    throw new InvalidOptionError('persistent', `maxRetryDelay must be a number of ms from 50, got ${String(maxRetryDelay)}`);
+  if (unknown !== undefined)
+    throw new InvalidOptionError('persistent', `unknown key ${unknown} (expected signal, maxRetryDelay)`);
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw new InvalidOptionError('persistent', 'signal must be an AbortSignal');
+  if (
+    maxRetryDelay !== undefined &&
+    !(typeof maxRetryDelay === 'number' && maxRetryDelay >= 50 && Number.isFinite(maxRetryDelay))
+  ) {
+    throw new InvalidOptionError(
+      'persistent',
+      `maxRetryDelay must be a number of ms from 50, got ${String(maxRetryDelay)}`,
+    );
   }
   return { ...(signal ? { signal } : {}), ...(maxRetryDelay !== undefined ? { maxRetryDelay } : {}) };
 }

@@ -17,7 +17,8 @@ export function checkWaitOptions(opts: WaitOptions | undefined): void {
   if (opts === undefined) return;
   if (opts === null || typeof opts !== 'object') throw new InvalidOptionError('options', 'must be an object');
   const { signal, timeout } = opts;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidOptionError('signal', 'must be an AbortSignal');
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw new InvalidOptionError('signal', 'must be an AbortSignal');
   if (timeout !== undefined && (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0)) {
     throw new InvalidOptionError('timeout', `must be a non-negative number of milliseconds, got ${String(timeout)}`);
   }
@@ -53,7 +54,10 @@ export function race<T>(work: Promise<T>, opts: WaitOptions, what: string, clean
     const onAbort = (): void => settle(() => reject(abortError(signal!, what)));
     signal?.addEventListener('abort', onAbort, { once: true });
     if (timeout !== undefined && timeout !== Infinity) {
-      timer = setTimeout(() => settle(() => reject(new TimeoutError(`${what} timed out after ${timeout} ms`, timeout))), timeout);
+      timer = setTimeout(
+        () => settle(() => reject(new TimeoutError(`${what} timed out after ${timeout} ms`, timeout))),
+        timeout,
+      );
     }
     work.then(
       (value) => settle(() => resolve(value)),

@@ -38,6 +38,7 @@ export function getDefaultTransport(): Transport {
  * transport is not closed.
  */
 export function setDefaultTransport(transport: Transport): void {
-  if (!isTransport(transport)) throw new InvalidOptionError('transport', 'must implement createSession, capabilities and close');
+  if (!isTransport(transport))
+    throw new InvalidOptionError('transport', 'must implement createSession, capabilities and close');
   (globalThis as Holder)[GLOBAL_KEY] = transport;
 }

@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-import { ERROR_PREFIX, type Bearer, type ConnmanErrorName } from './protocol.js';
+import { type Bearer, type ConnmanErrorName, ERROR_PREFIX } from './protocol.js';
 
 /** Base class of every error the SDK throws. Check `code` rather than the message. */
 export abstract class NetsessionError extends Error {
@@ -123,7 +123,9 @@ const CLASS_OF: Partial<Record<ConnmanErrorName, ReplyErrorClass>> = {
 
 /** Turns a D-Bus error (name and message) into the matching SDK error class. */
 export function fromDBusError(dbusName: string, message: string, cause?: unknown): DaemonReplyError {
-  const suffix = dbusName.startsWith(ERROR_PREFIX) ? (dbusName.slice(ERROR_PREFIX.length) as ConnmanErrorName) : undefined;
+  const suffix = dbusName.startsWith(ERROR_PREFIX)
+    ? (dbusName.slice(ERROR_PREFIX.length) as ConnmanErrorName)
+    : undefined;
   const Cls = (suffix && CLASS_OF[suffix]) || UnknownDaemonError;
   return new Cls(message || dbusName, dbusName, { cause });
 }

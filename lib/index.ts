@@ -11,36 +11,26 @@
  *
  * @packageDocumentation
  */
-export * from './errors.js';
-export { createSession, DEFAULT_CREATE_TIMEOUT, type CreateSessionOptions } from './create-session.js';
-export { Session } from './session.js';
-export type { PersistentOptions, SessionEvents, UpdatesOptions, WaitCondition } from './session-events.js';
-export { socketOptionsOf, type IpFamily, type SocketOptions, type SocketOptionsRequest } from './bind/options.js';
-export type { SessionConnectOptions, SessionDgramOptions, SessionResolverOptions, SessionTlsOptions } from './bind/sockets.js';
-export type { GlobalFetchDispatcher, SessionDispatcher, SessionDispatcherOptions, SessionFetchInput } from './bind/dispatcher.js';
-export { UplinkMonitor, monitorUplinks, type UplinkMonitorEvents, type UplinkResult, type UplinkStatus } from './monitor/monitor.js';
-export type { MonitorUplinksOptions } from './monitor/options.js';
-export type { UplinkProbe } from './monitor/probes.js';
-export type { SessionInfo, SessionUpdate, IPv4Info, IPv6Info } from './settings.js';
-export type { UplinkProperties } from './uplink-props.js';
-export { OPTION_KEYS, type BearerOption, type SessionOptions } from './options.js';
+
+export type {
+  GlobalFetchDispatcher,
+  SessionDispatcher,
+  SessionDispatcherOptions,
+  SessionFetchInput,
+} from './bind/dispatcher.js';
+export { type IpFamily, type SocketOptions, type SocketOptionsRequest, socketOptionsOf } from './bind/options.js';
+export type {
+  SessionConnectOptions,
+  SessionDgramOptions,
+  SessionResolverOptions,
+  SessionTlsOptions,
+} from './bind/sockets.js';
+export { type CreateSessionOptions, createSession, DEFAULT_CREATE_TIMEOUT } from './create-session.js';
+export { DBusTransport, type DBusTransportOptions } from './dbus/dbus-transport.js';
 export type { WaitOptions } from './deadline.js';
-export {
-  BEARERS,
-  CONNECTION_TYPES,
-  isValidInterfaceName,
-  type Bearer,
-  type ConnectionType,
-  type IPv4Settings,
-  type IPv6Settings,
-  type IpMethod,
-  type ManagerState,
-  type RequestKey,
-  type ServiceState,
-  type SessionSettings,
-  type SessionState,
-} from './protocol.js';
-export type { SessionExtensions, SessionNotifier, SessionRequest, SessionStatistics, SessionTransport, Transport, TransportSession } from './transport.js';
+export { getDefaultTransport, setDefaultTransport } from './default-transport.js';
+export * from './errors.js';
+export { getManager, Manager } from './manager.js';
 export type {
   ManagerProperties,
   ManagerTransport,
@@ -50,7 +40,49 @@ export type {
   TechnologyInfo,
   WatchServicesOptions,
 } from './manager-transport.js';
-export { Manager, getManager } from './manager.js';
-export { DBusTransport, type DBusTransportOptions } from './dbus/dbus-transport.js';
-export { getDefaultTransport, setDefaultTransport } from './default-transport.js';
-export { MockSession, MockTransport, type MockCall, type MockMethod, type MockTransportOptions, type MockUplink } from './mock/index.js';
+export {
+  type MockCall,
+  type MockMethod,
+  MockSession,
+  MockTransport,
+  type MockTransportOptions,
+  type MockUplink,
+} from './mock/index.js';
+export {
+  monitorUplinks,
+  UplinkMonitor,
+  type UplinkMonitorEvents,
+  type UplinkResult,
+  type UplinkStatus,
+} from './monitor/monitor.js';
+export type { MonitorUplinksOptions } from './monitor/options.js';
+export type { UplinkProbe } from './monitor/probes.js';
+export { type BearerOption, OPTION_KEYS, type SessionOptions } from './options.js';
+export {
+  BEARERS,
+  type Bearer,
+  CONNECTION_TYPES,
+  type ConnectionType,
+  type IPv4Settings,
+  type IPv6Settings,
+  type IpMethod,
+  isValidInterfaceName,
+  type ManagerState,
+  type RequestKey,
+  type ServiceState,
+  type SessionSettings,
+  type SessionState,
+} from './protocol.js';
+export { Session } from './session.js';
+export type { PersistentOptions, SessionEvents, UpdatesOptions, WaitCondition } from './session-events.js';
+export type { IPv4Info, IPv6Info, SessionInfo, SessionUpdate } from './settings.js';
+export type {
+  SessionExtensions,
+  SessionNotifier,
+  SessionRequest,
+  SessionStatistics,
+  SessionTransport,
+  Transport,
+  TransportSession,
+} from './transport.js';
+export type { UplinkProperties } from './uplink-props.js';

@@ -105,7 +105,11 @@ export interface ManagerTransport {
    * then with the whole list each time it changes (`Manager.ServicesChanged`; an empty list while
    * the daemon is gone). `onError` hears failures to read them. Returns the function that stops it.
    */
-  watchServices?(listener: ServicesListener, onError?: (error: NetsessionError) => void, options?: WatchServicesOptions): () => void;
+  watchServices?(
+    listener: ServicesListener,
+    onError?: (error: NetsessionError) => void,
+    options?: WatchServicesOptions,
+  ): () => void;
   /** Optional (needed by {@link getManager}): `Manager.GetProperties`. */
   managerProperties?(): Promise<ManagerProperties>;
   /** Optional (needed by {@link getManager}): `Manager.SetProperty('OfflineMode', b)` (root only). */

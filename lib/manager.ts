@@ -6,8 +6,14 @@
  */
 import { getDefaultTransport, isTransport } from './default-transport.js';
 import { ExtensionNotSupportedError, InvalidOptionError, type NetsessionError } from './errors.js';
+import type {
+  ManagerProperties,
+  ServiceInfo,
+  ServicesListener,
+  SessionListEntry,
+  TechnologyInfo,
+} from './manager-transport.js';
 import { PATHS } from './protocol.js';
-import type { ManagerProperties, ServiceInfo, ServicesListener, SessionListEntry, TechnologyInfo } from './manager-transport.js';
 import type { SessionStatistics, Transport } from './transport.js';
 
 type Optional =
@@ -66,7 +72,8 @@ export class Manager {
    * a daemon error when there is no such technology.
    */
   setPowered(type: string, powered: boolean): Promise<void> {
-    if (typeof type !== 'string' || type === '') return Promise.reject(new InvalidOptionError('type', 'must be a technology type such as ethernet'));
+    if (typeof type !== 'string' || type === '')
+      return Promise.reject(new InvalidOptionError('type', 'must be a technology type such as ethernet'));
     if (typeof powered !== 'boolean') return Promise.reject(new InvalidOptionError('powered', 'must be a boolean'));
     return this.#need('setTechnologyPowered').then((t) => t.setTechnologyPowered!(type, powered));
   }
@@ -90,7 +97,8 @@ export class Manager {
   /** @internal For netsessionctl. `Service.SetProperty('AutoConnect', b)` (netsessiond persists it). Root only. */
   setServiceAutoConnect(path: string, autoConnect: boolean): Promise<void> {
     if (!isServicePath(path)) return Promise.reject(new InvalidOptionError('path', 'must be a service object path'));
-    if (typeof autoConnect !== 'boolean') return Promise.reject(new InvalidOptionError('autoConnect', 'must be a boolean'));
+    if (typeof autoConnect !== 'boolean')
+      return Promise.reject(new InvalidOptionError('autoConnect', 'must be a boolean'));
     return this.#need('setServiceAutoConnect').then((t) => t.setServiceAutoConnect!(path, autoConnect));
   }
 
@@ -122,7 +130,8 @@ export class Manager {
    * with {@link ExtensionNotSupportedError} when the daemon lacks the `Statistics` capability.
    */
   async statistics(path: string): Promise<SessionStatistics> {
-    if (typeof path !== 'string' || !path.startsWith('/')) throw new InvalidOptionError('path', 'must be a session object path');
+    if (typeof path !== 'string' || !path.startsWith('/'))
+      throw new InvalidOptionError('path', 'must be a session object path');
     const caps = await this.#t.capabilities();
     const read = this.#t.statistics;
     if (!caps.includes('Statistics') || typeof read !== 'function') throw new ExtensionNotSupportedError('Statistics');

@@ -5,9 +5,17 @@
  * `InvalidArguments`). The checks are the daemon's own (see daemon/core/settings.ts), so what
  * passes here is accepted by netsessiond. Pure.
  */
-import { isValidInterfaceName } from './protocol.js';
-import { BEARERS, CONNECTION_TYPES, DEFAULT_BEARERS, type Bearer, type ConnectionType, type RequestKey } from './protocol.js';
-import { InvalidOptionError, type ExtensionNotSupportedError } from './errors.js';
+
+import { type ExtensionNotSupportedError, InvalidOptionError } from './errors.js';
+import {
+  BEARERS,
+  type Bearer,
+  CONNECTION_TYPES,
+  type ConnectionType,
+  DEFAULT_BEARERS,
+  isValidInterfaceName,
+  type RequestKey,
+} from './protocol.js';
 import type { SessionRequest } from './transport.js';
 
 /** A bearer name, or `'*'` for ConnMan's default set (ethernet, wifi, bluetooth, cellular, gadget). */
@@ -66,7 +74,6 @@ export const OPTION_KEYS = {
 const OPTION_NAMES = Object.keys(OPTION_KEYS) as Array<keyof SessionOptions>;
 const BEARER_OPTIONS: ReadonlySet<string> = new Set<string>([...BEARERS, '*']);
 
-
 function show(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
@@ -74,10 +81,14 @@ function show(v: unknown): string {
 }
 
 function bearers(value: unknown): Array<Bearer | '*'> {
-  if (!Array.isArray(value)) throw new InvalidOptionError('allowedBearers', `must be an array of bearer names, got ${show(value)}`);
+  if (!Array.isArray(value))
+    throw new InvalidOptionError('allowedBearers', `must be an array of bearer names, got ${show(value)}`);
   return value.map((b: unknown) => {
     if (typeof b !== 'string' || !BEARER_OPTIONS.has(b)) {
-      throw new InvalidOptionError('allowedBearers', `unknown bearer ${show(b)} (expected one of ${BEARERS.join(', ')} or '*')`);
+      throw new InvalidOptionError(
+        'allowedBearers',
+        `unknown bearer ${show(b)} (expected one of ${BEARERS.join(', ')} or '*')`,
+      );
     }
     return b as Bearer | '*';
   });
@@ -91,12 +102,16 @@ function connectionType(value: unknown): ConnectionType {
 }
 
 function allowedInterface(value: unknown): string {
-  if (typeof value !== 'string') throw new InvalidOptionError('allowedInterface', `must be a string, got ${show(value)}`);
+  if (typeof value !== 'string')
+    throw new InvalidOptionError('allowedInterface', `must be a string, got ${show(value)}`);
   // ConnMan's CreateSession takes "" literally (a session that never binds, spec §7.1.5), its
   // Change takes it as "any": sending '*' means "any" to both it and netsessiond.
   if (value === '' || value === '*') return '*';
   if (!isValidInterfaceName(value)) {
-    throw new InvalidOptionError('allowedInterface', `${show(value)} is not a valid interface name (1-15 bytes, no '/', ':' or whitespace)`);
+    throw new InvalidOptionError(
+      'allowedInterface',
+      `${show(value)} is not a valid interface name (1-15 bytes, no '/', ':' or whitespace)`,
+    );
   }
   return value;
 }

@@ -45,11 +45,22 @@ export const NETSESSION_MANAGER_INTERFACE = 'org.netsession.Manager1';
 /** Method names of the extension interfaces. */
 export const NETSESSION_METHODS = {
   /** On {@link NETSESSION_MANAGER_INTERFACE} (object `/`). */
-  manager: { ListSessions: 'ListSessions', GetCapabilities: 'GetCapabilities', GetDefaultRoutes: 'GetDefaultRoutes', GetServiceStatus: 'GetServiceStatus' },
+  manager: {
+    ListSessions: 'ListSessions',
+    GetCapabilities: 'GetCapabilities',
+    GetDefaultRoutes: 'GetDefaultRoutes',
+    GetServiceStatus: 'GetServiceStatus',
+  },
   /** Signals on {@link NETSESSION_MANAGER_INTERFACE} (object `/`). */
   managerSignals: { ServiceStatusChanged: 'ServiceStatusChanged' },
   /** On {@link NETSESSION_INTERFACE} (each session object). */
-  session: { GetStatistics: 'GetStatistics', ResetStatistics: 'ResetStatistics', ClaimCgroup: 'ClaimCgroup', SetStatisticsInterval: 'SetStatisticsInterval', GetPolicy: 'GetPolicy' },
+  session: {
+    GetStatistics: 'GetStatistics',
+    ResetStatistics: 'ResetStatistics',
+    ClaimCgroup: 'ClaimCgroup',
+    SetStatisticsInterval: 'SetStatisticsInterval',
+    GetPolicy: 'GetPolicy',
+  },
   /** On {@link NETSESSION_SERVICE_INTERFACE} (each service object). */
   service: { GetOnlineCheck: 'GetOnlineCheck' },
   /** Signals on {@link NETSESSION_INTERFACE} (each session object). */
@@ -106,7 +117,12 @@ export const NETSESSION_SIGNATURES = {
  * `Roaming` (b), `CaptivePortal` (b: the online check met a captive portal on either family),
  * `PortalURL` (s: the portal's URL, '' when none or unknown).
  */
-export const SERVICE_STATUS_KEYS = { metered: 'Metered', roaming: 'Roaming', captivePortal: 'CaptivePortal', portalUrl: 'PortalURL' } as const;
+export const SERVICE_STATUS_KEYS = {
+  metered: 'Metered',
+  roaming: 'Roaming',
+  captivePortal: 'CaptivePortal',
+  portalUrl: 'PortalURL',
+} as const;
 
 /** Bounds of `SetStatisticsInterval`'s seconds. 0 stops the signals; any other value outside them is `InvalidArguments`. */
 export const STATISTICS_INTERVAL_LIMITS = { min: 1, max: 3600 } as const;
@@ -137,7 +153,12 @@ export const METHODS = {
     TechnologyAdded: 'TechnologyAdded',
     TechnologyRemoved: 'TechnologyRemoved',
   },
-  service: { GetProperties: 'GetProperties', Connect: 'Connect', Disconnect: 'Disconnect', ResetCounters: 'ResetCounters' },
+  service: {
+    GetProperties: 'GetProperties',
+    Connect: 'Connect',
+    Disconnect: 'Disconnect',
+    ResetCounters: 'ResetCounters',
+  },
   technology: { GetProperties: 'GetProperties', SetProperty: 'SetProperty' },
   session: { Destroy: 'Destroy', Connect: 'Connect', Disconnect: 'Disconnect', Change: 'Change' },
   notification: { Update: 'Update', Release: 'Release' },
@@ -186,7 +207,15 @@ export const SESSION_STATES = ['disconnected', 'connected', 'online'] as const;
 export type SessionState = (typeof SESSION_STATES)[number];
 
 /** ConnMan service states. */
-export const SERVICE_STATES = ['idle', 'association', 'configuration', 'ready', 'online', 'disconnect', 'failure'] as const;
+export const SERVICE_STATES = [
+  'idle',
+  'association',
+  'configuration',
+  'ready',
+  'online',
+  'disconnect',
+  'failure',
+] as const;
 /** A service's state. */
 export type ServiceState = (typeof SERVICE_STATES)[number];
 
@@ -234,7 +263,9 @@ export const CREATE_SETTING_SIGNATURES = {
   AvoidMetered: 'b',
 } as const;
 /** Request keys that are netsessiond's extensions, each with the capability that announces it. */
-export const EXTENSION_REQUEST_KEYS = { AvoidMetered: 'AvoidMetered' } as const satisfies Partial<Record<keyof typeof CREATE_SETTING_SIGNATURES, string>>;
+export const EXTENSION_REQUEST_KEYS = { AvoidMetered: 'AvoidMetered' } as const satisfies Partial<
+  Record<keyof typeof CREATE_SETTING_SIGNATURES, string>
+>;
 /** A key accepted in CreateSession (and, in netsessiond, in Change). */
 export type RequestKey = keyof typeof CREATE_SETTING_SIGNATURES;
 

@@ -10,9 +10,9 @@
 import {
   DaemonUnavailableError,
   ExtensionNotSupportedError,
-  SessionClosedError,
   fromDBusError,
   type NetsessionError,
+  SessionClosedError,
 } from './errors.js';
 
 /** The bus's own error names the SDK gives a meaning to. */
@@ -34,18 +34,33 @@ export type CallTarget =
   | { kind: 'extension'; feature: string; onSession: boolean };
 
 /** Maps one error reply (name and text) for a call on `target`. */
-export function errorFromReply(dbusName: string, message: string, target: CallTarget, cause?: unknown): NetsessionError {
+export function errorFromReply(
+  dbusName: string,
+  message: string,
+  target: CallTarget,
+  cause?: unknown,
+): NetsessionError {
   const opts = { cause };
   if (dbusName === BUS_ERROR.serviceUnknown || dbusName === BUS_ERROR.nameHasNoOwner) {
     // dbus-daemon's own text ("…was not provided by any .service files") stays in `cause`.
-    return new DaemonUnavailableError('no-daemon', 'no session daemon on the bus: is netsessiond (or connmand) running?', opts);
+    return new DaemonUnavailableError(
+      'no-daemon',
+      'no session daemon on the bus: is netsessiond (or connmand) running?',
+      opts,
+    );
   }
-  if (target.kind === 'extension' && (dbusName === BUS_ERROR.unknownMethod || dbusName === BUS_ERROR.unknownInterface)) {
+  if (
+    target.kind === 'extension' &&
+    (dbusName === BUS_ERROR.unknownMethod || dbusName === BUS_ERROR.unknownInterface)
+  ) {
     return new ExtensionNotSupportedError(target.feature, undefined, opts);
   }
   // A session object that vanished: destroyed by root, or the daemon restarted under the same
   // name. On the manager object it would be a daemon bug, which the generic path reports.
-  if (dbusName === BUS_ERROR.unknownObject && (target.kind === 'session' || (target.kind === 'extension' && target.onSession))) {
+  if (
+    dbusName === BUS_ERROR.unknownObject &&
+    (target.kind === 'session' || (target.kind === 'extension' && target.onSession))
+  ) {
     return new SessionClosedError('gone', `the daemon no longer knows this session: ${message || dbusName}`, opts);
   }
   return fromDBusError(dbusName, message, cause);

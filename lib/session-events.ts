@@ -89,4 +89,3 @@ export interface UpdatesOptions {
   /** Aborting it makes the iterator throw an {@link AbortError}. */
   signal?: AbortSignal;
 }
-

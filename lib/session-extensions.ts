@@ -3,9 +3,14 @@
  * daemon announces its capability and the transport has the optional method, else an
  * {@link ExtensionNotSupportedError} (a real connmand has none of them).
  */
-import { DaemonUnavailableError, ExtensionNotSupportedError, SessionClosedError, type NetsessionError } from './errors.js';
+import {
+  DaemonUnavailableError,
+  ExtensionNotSupportedError,
+  type NetsessionError,
+  SessionClosedError,
+} from './errors.js';
 import { requestedBearers } from './options.js';
-import { EXTENSION_REQUEST_KEYS, type Bearer } from './protocol.js';
+import { type Bearer, EXTENSION_REQUEST_KEYS } from './protocol.js';
 import type { SessionInfo } from './settings.js';
 import type { SessionExtensions, SessionRequest, Transport } from './transport.js';
 
@@ -15,7 +20,9 @@ import type { SessionExtensions, SessionRequest, Transport } from './transport.j
  * Null when it uses none (nothing to ask: the call goes out in this tick, as without extensions).
  */
 export function checkExtensions(transport: Transport, request: SessionRequest): Promise<void> | null {
-  const used = Object.entries(EXTENSION_REQUEST_KEYS).filter(([key]) => (request as Record<string, unknown>)[key] !== undefined);
+  const used = Object.entries(EXTENSION_REQUEST_KEYS).filter(
+    ([key]) => (request as Record<string, unknown>)[key] !== undefined,
+  );
   if (used.length === 0) return null;
   return transport.capabilities().then((caps) => {
     for (const [, capability] of used) if (!caps.includes(capability)) throw new ExtensionNotSupportedError(capability);
@@ -23,7 +30,11 @@ export function checkExtensions(transport: Transport, request: SessionRequest): 
 }
 
 /** The transport's extension method `name`, bound, once the daemon announced `capability`. */
-export async function extension<K extends keyof SessionExtensions>(transport: Transport, capability: string, name: K): Promise<NonNullable<SessionExtensions[K]>> {
+export async function extension<K extends keyof SessionExtensions>(
+  transport: Transport,
+  capability: string,
+  name: K,
+): Promise<NonNullable<SessionExtensions[K]>> {
   const caps = await transport.capabilities();
   const fn = transport[name];
   if (!caps.includes(capability) || typeof fn !== 'function') throw new ExtensionNotSupportedError(capability);

@@ -5,8 +5,13 @@
  * first Update of the new one. Aborting the `signal` stops the waiting and ends the session as a
  * plain one would have ended. The session keeps its handle and generation; this keeps the rest.
  */
-import { DaemonUnavailableError, SessionClosedError, type NetsessionError, type SessionClosedReason } from './errors.js';
-import { DEFAULT_MAX_RETRY_DELAY, Restorer, type AttemptOutcome } from './restore.js';
+import {
+  DaemonUnavailableError,
+  type NetsessionError,
+  SessionClosedError,
+  type SessionClosedReason,
+} from './errors.js';
+import { type AttemptOutcome, DEFAULT_MAX_RETRY_DELAY, Restorer } from './restore.js';
 import type { PersistentOptions } from './session-events.js';
 import type { TransportSession } from './transport.js';
 
@@ -23,7 +28,8 @@ export interface PersistenceHost {
   end(reason: SessionClosedReason, error: NetsessionError): void;
 }
 
-const reasonOf = (error: NetsessionError): SessionClosedReason => (error instanceof SessionClosedError ? error.reason : 'lost');
+const reasonOf = (error: NetsessionError): SessionClosedReason =>
+  error instanceof SessionClosedError ? error.reason : 'lost';
 
 /** See the file comment. */
 export class Persistence {

@@ -33,7 +33,8 @@ export class StatisticsEvent {
     this.#host = host;
     const emitter = host.emitter;
     this.#feed = new StatisticsFeed({
-      wanted: () => (host.ending() || !host.attached() || emitter.listenerCount('statistics') === 0 ? 0 : this.#interval),
+      wanted: () =>
+        host.ending() || !host.attached() || emitter.listenerCount('statistics') === 0 ? 0 : this.#interval,
       subscribe: (seconds, listener) => host.watch(seconds, listener),
       deliver: (statistics) => {
         if (!host.ending()) emitter.emit('statistics', statistics);
@@ -55,7 +56,10 @@ export class StatisticsEvent {
   setInterval(ms: number): void {
     const { min, max } = STATISTICS_INTERVAL_LIMITS;
     if (typeof ms !== 'number' || !Number.isInteger(ms / 1000) || ms < min * 1000 || ms > max * 1000) {
-      throw new InvalidOptionError('interval', `must be a whole number of seconds from ${min * 1000} to ${max * 1000} ms, got ${String(ms)}`);
+      throw new InvalidOptionError(
+        'interval',
+        `must be a whole number of seconds from ${min * 1000} to ${max * 1000} ms, got ${String(ms)}`,
+      );
     }
     if (ms / 1000 === this.#interval) return;
     this.#interval = ms / 1000;

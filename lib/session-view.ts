@@ -7,8 +7,14 @@
 import { checkWaitOptions, race, type WaitOptions } from './deadline.js';
 import { BearersNotAllowedError, InvalidOptionError, type SessionClosedError } from './errors.js';
 import type { Bearer } from './protocol.js';
-import { CONDITIONS, NEEDS_UPLINK, type SessionEvents, type UpdatesOptions, type WaitCondition } from './session-events.js';
-import { EMPTY_INFO, UPLINK_INFO, mergeUpdate, type SessionInfo, type SessionUpdate } from './settings.js';
+import {
+  CONDITIONS,
+  NEEDS_UPLINK,
+  type SessionEvents,
+  type UpdatesOptions,
+  type WaitCondition,
+} from './session-events.js';
+import { EMPTY_INFO, mergeUpdate, type SessionInfo, type SessionUpdate, UPLINK_INFO } from './settings.js';
 import { UpdateStream } from './update-stream.js';
 
 /** What the view needs of its session. */
@@ -75,8 +81,12 @@ export class SessionView {
     } catch (err) {
       return Promise.reject(err);
     }
-    const test = typeof condition === 'function' ? condition : Object.hasOwn(CONDITIONS, condition) ? CONDITIONS[condition] : null;
-    if (!test) return Promise.reject(new InvalidOptionError('condition', `must be ${Object.keys(CONDITIONS).join(', ')} or a function`));
+    const test =
+      typeof condition === 'function' ? condition : Object.hasOwn(CONDITIONS, condition) ? CONDITIONS[condition] : null;
+    if (!test)
+      return Promise.reject(
+        new InvalidOptionError('condition', `must be ${Object.keys(CONDITIONS).join(', ')} or a function`),
+      );
     const what = `waitFor(${typeof condition === 'function' ? 'predicate' : condition})`;
     const needsUplink = typeof condition === 'string' && NEEDS_UPLINK.has(condition);
     let waiter: () => void = () => undefined;
@@ -123,6 +133,7 @@ export class SessionView {
     if (Object.hasOwn(changed, 'nameservers')) emit('nameservers', info.nameservers);
     if (Object.hasOwn(changed, 'metered')) emit('metered', info.metered);
     if (Object.hasOwn(changed, 'roaming')) emit('roaming', info.roaming);
-    if (Object.hasOwn(changed, 'captivePortal') || (Object.hasOwn(changed, 'portalUrl') && info.captivePortal)) emit('captivePortal', info.captivePortal, info.portalUrl);
+    if (Object.hasOwn(changed, 'captivePortal') || (Object.hasOwn(changed, 'portalUrl') && info.captivePortal))
+      emit('captivePortal', info.captivePortal, info.portalUrl);
   }
 }

@@ -11,21 +11,21 @@ import {
   DaemonUnavailableError,
   ExtensionNotSupportedError,
   InvalidOptionError,
-  SessionClosedError,
   type NetsessionError,
+  SessionClosedError,
   type SessionClosedReason,
 } from './errors.js';
-import { toSessionRequest, type SessionOptions } from './options.js';
+import { type SessionOptions, toSessionRequest } from './options.js';
 import type { RequestKey, SessionSettings } from './protocol.js';
-import { UPLINK_INFO, decodeUpdate, type SessionInfo, type SessionUpdate } from './settings.js';
-import type { SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from './transport.js';
-import { UplinkFollower } from './uplink-follower.js';
-import { StatisticsEvent } from './session-statistics.js';
+import type { PersistentOptions, SessionEvents, UpdatesOptions, WaitCondition } from './session-events.js';
 import { blockedBearers, checkExtensions, extension, isSessionOver, policyName } from './session-extensions.js';
 import { Persistence } from './session-persistence.js';
+import { StatisticsEvent } from './session-statistics.js';
 import { SessionValues } from './session-values.js';
 import { SessionView } from './session-view.js';
-import type { PersistentOptions, SessionEvents, UpdatesOptions, WaitCondition } from './session-events.js';
+import { decodeUpdate, type SessionInfo, type SessionUpdate, UPLINK_INFO } from './settings.js';
+import type { SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from './transport.js';
+import { UplinkFollower } from './uplink-follower.js';
 
 interface Ending {
   reason: SessionClosedReason;
@@ -93,12 +93,19 @@ export class Session extends SessionValues {
    * {@link createSession}; on failure or abort the half-made session is destroyed.
    * @internal
    */
-  static async _open(transport: Transport, request: SessionRequest, opts: WaitOptions, persistent?: PersistentOptions | null): Promise<Session> {
+  static async _open(
+    transport: Transport,
+    request: SessionRequest,
+    opts: WaitOptions,
+    persistent?: PersistentOptions | null,
+  ): Promise<Session> {
     const s = new Session(transport, request);
     if (persistent) s.#persist(persistent);
     const servicesKnown = s.#uplink.start(transport);
     const check = checkExtensions(transport, request);
-    const creating = check ? check.then(() => transport.createSession(request, s.#notifier())) : transport.createSession(request, s.#notifier());
+    const creating = check
+      ? check.then(() => transport.createSession(request, s.#notifier()))
+      : transport.createSession(request, s.#notifier());
     const ready = creating.then(async (handle) => {
       s.#handle = handle;
       await Promise.all([s.#first, servicesKnown]);
@@ -149,7 +156,11 @@ export class Session extends SessionValues {
   // One implementation for both: no arguments is Session.Connect, a port is a socket.
   connect(...args: unknown[]): Promise<void> | net.Socket {
     if (args.length === 0) return this.#call((h) => h.connect());
-    if (typeof args[0] !== 'number') throw new InvalidOptionError('port', 'connect() takes no arguments (Session.Connect) or a port number and a host');
+    if (typeof args[0] !== 'number')
+      throw new InvalidOptionError(
+        'port',
+        'connect() takes no arguments (Session.Connect) or a port number and a host',
+      );
     this._assertOpen();
     return connectBound(this.#view.info, args[0], args[1] as string, args[2] as SessionConnectOptions | undefined);
   }
@@ -214,7 +225,8 @@ export class Session extends SessionValues {
    * (`InvalidArgumentsError` for a bad path, `NotFoundError`, `PermissionDeniedError`).
    */
   async claimCgroup(cgroup: string): Promise<void> {
-    if (typeof cgroup !== 'string' || !cgroup.startsWith('/')) throw new InvalidOptionError('cgroup', `must be an absolute cgroup path, got ${JSON.stringify(cgroup)}`);
+    if (typeof cgroup !== 'string' || !cgroup.startsWith('/'))
+      throw new InvalidOptionError('cgroup', `must be an absolute cgroup path, got ${JSON.stringify(cgroup)}`);
     this._assertOpen();
     const claim = await extension(this.#transport, 'ClaimCgroup', 'claimCgroup');
     return this.#call(() => claim(this.path, cgroup));
@@ -254,7 +266,10 @@ export class Session extends SessionValues {
   waitFor<T extends SessionInfo>(predicate: (info: SessionInfo) => info is T, options?: WaitOptions): Promise<T>;
   /** Waits until `predicate(settings)` is true. */
   waitFor(predicate: (info: SessionInfo) => boolean, options?: WaitOptions): Promise<SessionInfo>;
-  waitFor(condition: WaitCondition | ((info: SessionInfo) => boolean), options: WaitOptions = {}): Promise<SessionInfo> {
+  waitFor(
+    condition: WaitCondition | ((info: SessionInfo) => boolean),
+    options: WaitOptions = {},
+  ): Promise<SessionInfo> {
     return this.#view.waitFor(condition, options);
   }
 
@@ -359,7 +374,11 @@ export class Session extends SessionValues {
   async #call<T>(fn: (h: TransportSession) => Promise<T>): Promise<T> {
     this._assertOpen();
     const handle = this.#handle;
-    if (!handle) throw new DaemonUnavailableError('no-daemon', 'the session daemon is gone; this persistent session waits for it to return');
+    if (!handle)
+      throw new DaemonUnavailableError(
+        'no-daemon',
+        'the session daemon is gone; this persistent session waits for it to return',
+      );
     try {
       return await fn(handle);
     } catch (err) {

@@ -3,7 +3,16 @@
  * "nothing" as `null` instead of ConnMan's `""` and `{}`. Decoding and merging Updates is pure
  * and lives here; the Session only holds the result.
  */
-import type { Bearer, ConnectionType, IPv4Settings, IPv6Settings, IpMethod, SessionSettings, SessionState, SettingKey } from './protocol.js';
+import type {
+  Bearer,
+  ConnectionType,
+  IPv4Settings,
+  IPv6Settings,
+  IpMethod,
+  SessionSettings,
+  SessionState,
+  SettingKey,
+} from './protocol.js';
 import { NO_UPLINK_PROPERTIES, type UplinkProperties } from './uplink-props.js';
 
 /** The IPv4 configuration of the session's uplink. */
@@ -90,7 +99,15 @@ export const EMPTY_INFO: SessionInfo = Object.freeze({
 });
 
 /** The keys that describe the bound uplink (cleared together when a session ends). */
-export const UPLINK_INFO: SessionUpdate = Object.freeze({ state: 'disconnected', name: null, ipv4: null, ipv6: null, interface: null, bearer: null, ...NO_UPLINK_PROPERTIES });
+export const UPLINK_INFO: SessionUpdate = Object.freeze({
+  state: 'disconnected',
+  name: null,
+  ipv4: null,
+  ipv6: null,
+  interface: null,
+  bearer: null,
+  ...NO_UPLINK_PROPERTIES,
+});
 
 /** ConnMan's `IPv4` dict (a session's or a service's) in the SDK's form; `null` when empty. */
 export function ipv4Info(s: IPv4Settings): IPv4Info | null {
@@ -126,7 +143,8 @@ export function decodeUpdate(wire: Partial<SessionSettings>): SessionUpdate {
   if (wire.Bearer !== undefined) out.bearer = orNull(wire.Bearer);
   if (wire.ConnectionType !== undefined) out.connectionType = orNull(wire.ConnectionType);
   if (wire.AllowedBearers !== undefined) out.allowedBearers = Object.freeze([...wire.AllowedBearers]);
-  if (wire.AllowedInterface !== undefined) out.allowedInterface = wire.AllowedInterface === '' ? '*' : wire.AllowedInterface;
+  if (wire.AllowedInterface !== undefined)
+    out.allowedInterface = wire.AllowedInterface === '' ? '*' : wire.AllowedInterface;
   if (wire.ContextIdentifier !== undefined) out.contextIdentifier = wire.ContextIdentifier;
   if (wire.SourceIPRule !== undefined) out.sourceIPRule = wire.SourceIPRule;
   return out;
@@ -139,7 +157,9 @@ function same(a: unknown, b: unknown): boolean {
   const ka = Object.keys(a);
   const kb = Object.keys(b);
   if (ka.length !== kb.length) return false;
-  return ka.every((k) => Object.hasOwn(b, k) && same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  return ka.every(
+    (k) => Object.hasOwn(b, k) && same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]),
+  );
 }
 
 /**

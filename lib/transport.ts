@@ -111,7 +111,11 @@ export interface SessionExtensions {
    * ({@link ExtensionNotSupportedError} from a daemon without it, `InvalidArgumentsError` for
    * seconds outside {@link STATISTICS_INTERVAL_LIMITS}).
    */
-  watchStatistics?(path: string, seconds: number, listener: (statistics: SessionStatistics) => void): Promise<() => Promise<void>>;
+  watchStatistics?(
+    path: string,
+    seconds: number,
+    listener: (statistics: SessionStatistics) => void,
+  ): Promise<() => Promise<void>>;
 }
 
 /**

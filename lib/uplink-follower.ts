@@ -6,7 +6,7 @@
  */
 import type { ServiceInfo } from './manager-transport.js';
 import type { Transport } from './transport.js';
-import { uplinkPropertiesFor, type UplinkProperties } from './uplink-props.js';
+import { type UplinkProperties, uplinkPropertiesFor } from './uplink-props.js';
 
 /** What the follower tells its session. */
 export interface UplinkFollowerEvents {

@@ -37,20 +37,27 @@ export const NO_UPLINK_PROPERTIES: UplinkProperties = Object.freeze({
 /** The status extension's dict as a service carries it (values unwrapped); absent keys stay unknown. */
 export type ServiceStatusDict = Readonly<Record<string, unknown>>;
 
-const strings = (v: unknown): string[] | null => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : null);
+const strings = (v: unknown): string[] | null =>
+  Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : null;
 const bool = (v: unknown): boolean | null => (typeof v === 'boolean' ? v : null);
 
 /**
  * A service's uplink properties from its ConnMan properties (`Nameservers`, falling back to
  * `Nameservers.Configuration`; connmand's cellular `Roaming`) and netsessiond's status dict, if any.
  */
-export function uplinkPropertiesOfService(props: Readonly<Record<string, unknown>>, status: ServiceStatusDict | undefined): UplinkProperties {
+export function uplinkPropertiesOfService(
+  props: Readonly<Record<string, unknown>>,
+  status: ServiceStatusDict | undefined,
+): UplinkProperties {
   const K = SERVICE_STATUS_KEYS;
   const inUse = strings(props.Nameservers);
   const configured = strings(props['Nameservers.Configuration']);
   const nameservers = inUse && inUse.length > 0 ? inUse : (configured ?? []);
   const portal = status ? bool(status[K.captivePortal]) : null;
-  const url = status && typeof status[K.portalUrl] === 'string' && status[K.portalUrl] !== '' ? (status[K.portalUrl] as string) : null;
+  const url =
+    status && typeof status[K.portalUrl] === 'string' && status[K.portalUrl] !== ''
+      ? (status[K.portalUrl] as string)
+      : null;
   return Object.freeze({
     nameservers: Object.freeze([...nameservers]),
     metered: status ? bool(status[K.metered]) : null,
@@ -68,5 +75,11 @@ export function uplinkPropertiesFor(
   if (iface === null) return NO_UPLINK_PROPERTIES;
   const s = services.find((x) => x.interface === iface);
   if (!s) return NO_UPLINK_PROPERTIES;
-  return { nameservers: s.nameservers, metered: s.metered, roaming: s.roaming, captivePortal: s.captivePortal, portalUrl: s.portalUrl };
+  return {
+    nameservers: s.nameservers,
+    metered: s.metered,
+    roaming: s.roaming,
+    captivePortal: s.captivePortal,
+    portalUrl: s.portalUrl,
+  };
 }

@@ -46,5 +46,7 @@ export async function bundleDaemon() {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const r = await bundleDaemon();
   const bytes = Object.values(r.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
-  console.log(`daemon bundle: ${Object.keys(r.metafile.inputs).length} modules -> dist/netsessiond.cjs (${Math.round(bytes / 1024)} kB)`);
+  console.log(
+    `daemon bundle: ${Object.keys(r.metafile.inputs).length} modules -> dist/netsessiond.cjs (${Math.round(bytes / 1024)} kB)`,
+  );
 }

@@ -19,13 +19,20 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SessionUpdate } from '../lib/index.js';
-import { TMP_BASE, listNamespaces } from '../test/integration/harness/cleanup.js';
+import { listNamespaces, TMP_BASE } from '../test/integration/harness/cleanup.js';
 import { REPO_ROOT, startNetsessiond } from '../test/integration/harness/daemon.js';
 import { waitFor } from '../test/integration/harness/exec.js';
-import { createSandbox, integrationSkipReason, type ProcessExit, type RouterCounters, type Sandbox, type SandboxProcess } from '../test/integration/harness/sandbox.js';
-import { startApp, type DemoApp } from './demo/app-client.js';
+import {
+  createSandbox,
+  integrationSkipReason,
+  type ProcessExit,
+  type RouterCounters,
+  type Sandbox,
+  type SandboxProcess,
+} from '../test/integration/harness/sandbox.js';
+import { type DemoApp, startApp } from './demo/app-client.js';
 import { HeartbeatWatch } from './demo/heartbeat-watch.js';
-import { LiveView, formatBytes, type ServiceRow, type SessionRow, type StepResult } from './demo/view.js';
+import { formatBytes, LiveView, type ServiceRow, type SessionRow, type StepResult } from './demo/view.js';
 
 /** The whole demo normally takes a few seconds. */
 const DEADLINE_MS = 120_000;
@@ -40,7 +47,9 @@ const UPLINKS = [
 
 const argv = process.argv.slice(2);
 if (argv.includes('--help') || argv.includes('-h')) {
-  console.log('usage: sudo npm run demo [-- --non-interactive]\n  --non-interactive  plain lines, no in-place refresh (also when CI=true or stdout is not a terminal)');
+  console.log(
+    'usage: sudo npm run demo [-- --non-interactive]\n  --non-interactive  plain lines, no in-place refresh (also when CI=true or stdout is not a terminal)',
+  );
   process.exit(0);
 }
 const interactive = Boolean(process.stdout.isTTY) && !argv.includes('--non-interactive') && process.env.CI !== 'true';
@@ -107,7 +116,11 @@ async function rx(id: string): Promise<number> {
 }
 
 /** `Update default: interface eth-a → eth-b, bearer ethernet → wifi, ipv4 198.51.100.18, state online` */
-function formatUpdate(id: string, u: SessionUpdate, before: { interface: string | null; bearer: string | null }): string {
+function formatUpdate(
+  id: string,
+  u: SessionUpdate,
+  before: { interface: string | null; bearer: string | null },
+): string {
   const parts: string[] = [];
   if ('interface' in u) parts.push(`interface ${before.interface ?? '-'} → ${u.interface ?? '-'}`);
   if ('bearer' in u) parts.push(`bearer ${before.bearer ?? '-'} → ${u.bearer ?? '-'}`);
@@ -128,21 +141,57 @@ const steps: Step[] = [
       sandboxPending = createSandbox();
       sb = await sandboxPending;
       view.line(`    sandbox ${sb.id}: namespaces ${sb.namespaces.join(', ')}`);
-      view.line(`    device ${sb.devNs}: ${UPLINKS.map((u) => `${u.name} (${u.bearer}) ${uplink(u.name).devAddr4}`).join(', ')}`);
+      view.line(
+        `    device ${sb.devNs}: ${UPLINKS.map((u) => `${u.name} (${u.bearer}) ${uplink(u.name).devAddr4}`).join(', ')}`,
+      );
       view.line(`    internet host ${sb.inet.addr4}: HTTP server, online check ${sb.inet.onlineUrl4}`);
-      c.that(listNamespaces().filter((n) => n.startsWith(`${sb!.id}-`)).length === sb.namespaces.length, `${sb.namespaces.length} namespaces built (device, 3 routers, internet host)`);
+      c.that(
+        listNamespaces().filter((n) => n.startsWith(`${sb!.id}-`)).length === sb.namespaces.length,
+        `${sb.namespaces.length} namespaces built (device, 3 routers, internet host)`,
+      );
 
       const conf = join(sb.tmpDir, 'netsessiond.conf');
       const bearers = UPLINKS.map((u) => `${u.name} = ${u.bearer}`);
-      writeFileSync(conf, ['[General]', 'OnlineCheckMode = one-shot', 'OnlineCheckInitialInterval = 1', 'OnlineCheckMaxInterval = 1', 'OnlineCheckConnectTimeout = 1', '[Bearers]', ...bearers, ''].join('\n'));
+      writeFileSync(
+        conf,
+        [
+          '[General]',
+          'OnlineCheckMode = one-shot',
+          'OnlineCheckInitialInterval = 1',
+          'OnlineCheckMaxInterval = 1',
+          'OnlineCheckConnectTimeout = 1',
+          '[Bearers]',
+          ...bearers,
+          '',
+        ].join('\n'),
+      );
       daemon = await startNetsessiond(sb, {
-        args: ['--config', conf, '--firewall', 'nftables', '--state-dir', join(sb.tmpDir, 'state'), '--policy-dir', join(sb.tmpDir, 'policy'), '--online-check-url', sb.inet.onlineUrl4, '--online-check-url6', sb.inet.onlineUrl6],
+        args: [
+          '--config',
+          conf,
+          '--firewall',
+          'nftables',
+          '--state-dir',
+          join(sb.tmpDir, 'state'),
+          '--policy-dir',
+          join(sb.tmpDir, 'policy'),
+          '--online-check-url',
+          sb.inet.onlineUrl4,
+          '--online-check-url6',
+          sb.inet.onlineUrl6,
+        ],
       });
       await daemon.waitForLine(/ready:/, { timeoutMs: 15_000 });
-      c.that(await sb.busNameHasOwner('net.connman'), `netsessiond (pid ${daemon.pid}, --firewall nftables, bearers ${bearers.join(', ')}) owns net.connman on the private bus`);
+      c.that(
+        await sb.busNameHasOwner('net.connman'),
+        `netsessiond (pid ${daemon.pid}, --firewall nftables, bearers ${bearers.join(', ')}) owns net.connman on the private bus`,
+      );
 
       app = await startApp(sb);
-      c.that(app.proc.exitStatus === null, `the demo app (scripts/demo/app.ts, pid ${app.proc.pid}) runs in ${sb.devNs} and talks to the daemon through the SDK`);
+      c.that(
+        app.proc.exitStatus === null,
+        `the demo app (scripts/demo/app.ts, pid ${app.proc.pid}) runs in ${sb.devNs} and talks to the daemon through the SDK`,
+      );
     },
   },
   {
@@ -159,7 +208,11 @@ const steps: Step[] = [
       ).catch(() => app!.call<ServiceRow[]>('services'));
       for (const u of UPLINKS) {
         const s = services.find((x) => x.name === u.name);
-        c.that(s?.bearer === u.bearer && s.state === 'online', `service ${u.name}: bearer ${u.bearer}, online`, `daemon says ${s ? `${s.bearer}, ${s.state}` : 'no such service'}`);
+        c.that(
+          s?.bearer === u.bearer && s.state === 'online',
+          `service ${u.name}: bearer ${u.bearer}, online`,
+          `daemon says ${s ? `${s.bearer}, ${s.state}` : 'no such service'}`,
+        );
       }
     },
   },
@@ -183,17 +236,33 @@ const steps: Step[] = [
       await sb!.clearHttpLog();
       const before = await countersByUplink();
       view.line(`    each session fetches ${formatBytes(N)} with s.fetch(), all three at once`);
-      const got = await Promise.all(UPLINKS.map((u) => app!.call<{ status: number; bytes: number }>('fetch', { id: u.bearer, url: url(`/download-${u.bearer}`, N) })));
+      const got = await Promise.all(
+        UPLINKS.map((u) =>
+          app!.call<{ status: number; bytes: number }>('fetch', { id: u.bearer, url: url(`/download-${u.bearer}`, N) }),
+        ),
+      );
       const after = await countersByUplink();
       for (const [i, u] of UPLINKS.entries()) {
         const r = got[i]!;
         const clients = await clientsOf(`/download-${u.bearer}`);
         const delta = after.get(u.name)!.bytesIn - before.get(u.name)!.bytesIn;
         const spoofed = after.get(u.name)!.spoofed - before.get(u.name)!.spoofed;
-        c.that(r.status === 200 && r.bytes === N, `"${u.bearer}" received ${formatBytes(r.bytes)} (HTTP ${r.status})`, `expected ${formatBytes(N)} with HTTP 200`);
-        c.that(clients.length === 1 && clients[0] === uplink(u.name).devAddr4, `the server saw the "${u.bearer}" request from ${uplink(u.name).devAddr4} (${u.name})`, `it saw ${clients.join(', ') || 'nothing'}`);
+        c.that(
+          r.status === 200 && r.bytes === N,
+          `"${u.bearer}" received ${formatBytes(r.bytes)} (HTTP ${r.status})`,
+          `expected ${formatBytes(N)} with HTTP 200`,
+        );
+        c.that(
+          clients.length === 1 && clients[0] === uplink(u.name).devAddr4,
+          `the server saw the "${u.bearer}" request from ${uplink(u.name).devAddr4} (${u.name})`,
+          `it saw ${clients.join(', ') || 'nothing'}`,
+        );
         // Each router carried exactly one of the three downloads: at least N bytes, less than 2N.
-        c.that(delta >= N && delta < 2 * N && spoofed === 0, `router of ${u.name} forwarded ${formatBytes(delta)} to the device (one download, no spoofed packets)`, `spoofed ${spoofed}`);
+        c.that(
+          delta >= N && delta < 2 * N && spoofed === 0,
+          `router of ${u.name} forwarded ${formatBytes(delta)} to the device (one download, no spoofed packets)`,
+          `spoofed ${spoofed}`,
+        );
       }
     },
   },
@@ -201,12 +270,23 @@ const steps: Step[] = [
     title: 'per-session byte counts',
     async run(c) {
       for (const u of UPLINKS) {
-        const st = await app!.call<{ rx: number; tx: number; rxPackets: number; txPackets: number }>('statistics', { id: u.bearer });
-        c.that(st.rx >= N, `session "${u.bearer}" on ${u.name}: rx ${formatBytes(st.rx)} in ${st.rxPackets} packets, tx ${formatBytes(st.tx)} (≥ ${formatBytes(N)} downloaded)`);
+        const st = await app!.call<{ rx: number; tx: number; rxPackets: number; txPackets: number }>('statistics', {
+          id: u.bearer,
+        });
+        c.that(
+          st.rx >= N,
+          `session "${u.bearer}" on ${u.name}: rx ${formatBytes(st.rx)} in ${st.rxPackets} packets, tx ${formatBytes(st.tx)} (≥ ${formatBytes(N)} downloaded)`,
+        );
       }
-      const nft = await sb!.run(sb!.devNs, ['nft', 'list', 'counters', 'table', 'inet', 'netsession'], { allowFail: true });
+      const nft = await sb!.run(sb!.devNs, ['nft', 'list', 'counters', 'table', 'inet', 'netsession'], {
+        allowFail: true,
+      });
       const named = (nft.stdout.match(/^\s*counter \S+ \{/gm) ?? []).length;
-      c.that(nft.code === 0 && named > 0, `the nftables datapath is in place: table inet netsession in ${sb!.devNs} holds ${named} named counters`, nft.stderr.trim());
+      c.that(
+        nft.code === 0 && named > 0,
+        `the nftables datapath is in place: table inet netsession in ${sb!.devNs} holds ${named} named counters`,
+        nft.stderr.trim(),
+      );
       await refreshStatus();
       view.snapshot();
       // The datapath counts traffic from an address to the oldest session bound there with
@@ -222,7 +302,11 @@ const steps: Step[] = [
     async run(c) {
       await app!.call('create', { id: 'default', options: { sourceIPRule: true } });
       const info = await waitOnline('default', 'eth-a');
-      c.that(info.interface === 'eth-a' && info.bearer === 'ethernet', 'session "default" picks ethernet: online on eth-a', `it is ${info.state} on ${info.interface ?? 'nothing'} (${info.bearer})`);
+      c.that(
+        info.interface === 'eth-a' && info.bearer === 'ethernet',
+        'session "default" picks ethernet: online on eth-a',
+        `it is ${info.state} on ${info.interface ?? 'nothing'} (${info.bearer})`,
+      );
     },
   },
   {
@@ -240,7 +324,11 @@ const steps: Step[] = [
       await hb.waitAll(names, true, 0, 15_000).catch(() => undefined);
       for (const u of UPLINKS) c.that(hb.last(u.name) === true, `heartbeat reports ${u.name} (${u.bearer}) UP`);
       const clients = new Set(await clientsOf('/heartbeat'));
-      c.that(UPLINKS.every((u) => clients.has(uplink(u.name).devAddr4)) && clients.size === UPLINKS.length, 'the server saw probes from each uplink\'s own address', `it saw ${[...clients].join(', ')}`);
+      c.that(
+        UPLINKS.every((u) => clients.has(uplink(u.name).devAddr4)) && clients.size === UPLINKS.length,
+        "the server saw probes from each uplink's own address",
+        `it saw ${[...clients].join(', ')}`,
+      );
       view.line('    (the datapath counts traffic by source address, to the oldest session bound there:');
       view.line('     probes leaving from the default session\'s uplink count to "default" too)');
     },
@@ -251,23 +339,40 @@ const steps: Step[] = [
       const fromUpdate = app!.updates.length;
       const fromHb = hb!.transitions.length;
       const rxBefore = await rx('default');
-      view.line('    eth-a\'s router takes its side of the link down: the device sees NO-CARRIER');
+      view.line("    eth-a's router takes its side of the link down: the device sees NO-CARRIER");
       await sb!.setCarrier('eth-a', false);
       const u = await app!.waitUpdate('default', fromUpdate, (x) => 'interface' in x, 10_000);
       view.line(`    ${formatUpdate('default', u, { interface: 'eth-a', bearer: 'ethernet' })}`);
-      c.that(u.interface === 'eth-b' && u.bearer === 'wifi', 'session "default" failed over to eth-b (wifi) in one Update');
+      c.that(
+        u.interface === 'eth-b' && u.bearer === 'wifi',
+        'session "default" failed over to eth-b (wifi) in one Update',
+      );
       await hb!.waitAll(['eth-a'], false, fromHb, 10_000).catch(() => undefined);
       c.that(hb!.last('eth-a', fromHb) === false, 'heartbeat reports eth-a DOWN');
-      c.that(hb!.last('eth-b', fromHb) !== false && hb!.last('eth-c', fromHb) !== false, 'heartbeat keeps eth-b and eth-c up');
+      c.that(
+        hb!.last('eth-b', fromHb) !== false && hb!.last('eth-c', fromHb) !== false,
+        'heartbeat keeps eth-b and eth-c up',
+      );
 
       await sb!.clearHttpLog();
       const before = await sb!.routerCounters('eth-b');
-      const r = await app!.call<{ status: number; bytes: number }>('fetch', { id: 'default', url: url('/after-failover', N) });
+      const r = await app!.call<{ status: number; bytes: number }>('fetch', {
+        id: 'default',
+        url: url('/after-failover', N),
+      });
       const delta = (await sb!.routerCounters('eth-b')).bytesIn - before.bytesIn;
       const clients = await clientsOf('/after-failover');
       const rxDelta = (await rx('default')) - rxBefore;
-      c.that(r.status === 200 && r.bytes === N, `a new request through "default" received ${formatBytes(r.bytes)} (HTTP ${r.status})`, `expected ${formatBytes(N)} with HTTP 200`);
-      c.that(clients.length === 1 && clients[0] === uplink('eth-b').devAddr4, `the server saw it from ${uplink('eth-b').devAddr4} (eth-b)`, `it saw ${clients.join(', ') || 'nothing'}`);
+      c.that(
+        r.status === 200 && r.bytes === N,
+        `a new request through "default" received ${formatBytes(r.bytes)} (HTTP ${r.status})`,
+        `expected ${formatBytes(N)} with HTTP 200`,
+      );
+      c.that(
+        clients.length === 1 && clients[0] === uplink('eth-b').devAddr4,
+        `the server saw it from ${uplink('eth-b').devAddr4} (eth-b)`,
+        `it saw ${clients.join(', ') || 'nothing'}`,
+      );
       c.that(delta >= N, `router of eth-b forwarded ${formatBytes(delta)} to the device`);
       c.that(rxDelta >= N, `"default" counted rx +${formatBytes(rxDelta)} for it`);
     },
@@ -284,9 +389,16 @@ const steps: Step[] = [
       await hb!.waitAll(['eth-a'], true, fromHb, 15_000).catch(() => undefined);
       c.that(hb!.last('eth-a', fromHb) === true, 'heartbeat reports eth-a UP again');
       await sb!.clearHttpLog();
-      const r = await app!.call<{ status: number; bytes: number }>('fetch', { id: 'default', url: url('/after-restore', 1000) });
+      const r = await app!.call<{ status: number; bytes: number }>('fetch', {
+        id: 'default',
+        url: url('/after-restore', 1000),
+      });
       const clients = await clientsOf('/after-restore');
-      c.that(r.status === 200 && clients.length === 1 && clients[0] === uplink('eth-a').devAddr4, `a new request through "default" left from ${uplink('eth-a').devAddr4} (eth-a)`, `HTTP ${r.status}, server saw ${clients.join(', ') || 'nothing'}`);
+      c.that(
+        r.status === 200 && clients.length === 1 && clients[0] === uplink('eth-a').devAddr4,
+        `a new request through "default" left from ${uplink('eth-a').devAddr4} (eth-a)`,
+        `HTTP ${r.status}, server saw ${clients.join(', ') || 'nothing'}`,
+      );
     },
   },
 ];
@@ -317,21 +429,38 @@ const teardownStep: Step = {
     // existed at that moment, but the build goes on until it settles. Wait for it, then destroy.
     if (!sb && sandboxPending) {
       view.line('    waiting for the sandbox under construction to settle');
-      sb = await Promise.race([sandboxPending.catch(() => null), new Promise<null>((r) => setTimeout(() => r(null), 30_000).unref())]);
+      sb = await Promise.race([
+        sandboxPending.catch(() => null),
+        new Promise<null>((r) => setTimeout(() => r(null), 30_000).unref()),
+      ]);
     }
     let err: string | null = null;
-    if (sb) err = await sb.destroy().then(() => null, (e: unknown) => (e as Error).message);
+    if (sb)
+      err = await sb.destroy().then(
+        () => null,
+        (e: unknown) => (e as Error).message,
+      );
     // Every sandbox this process made is named nsh-<our pid>-…: none may be left.
     const prefix = `nsh-${process.pid}-`;
     const left = [...listNamespaces().filter((n) => n.startsWith(prefix)), ...ownTmpDirs(prefix)];
-    const what = sb ? `sandbox ${sb.id} removed` : sandboxPending ? 'the half-built sandbox removed' : 'nothing was built';
-    c.that(err === null && left.length === 0, `${what}: no namespace or temp dir named ${prefix}* left`, err ?? `left: ${left.join(', ')}`);
+    const what = sb
+      ? `sandbox ${sb.id} removed`
+      : sandboxPending
+        ? 'the half-built sandbox removed'
+        : 'nothing was built';
+    c.that(
+      err === null && left.length === 0,
+      `${what}: no namespace or temp dir named ${prefix}* left`,
+      err ?? `left: ${left.join(', ')}`,
+    );
   },
 };
 
 function ownTmpDirs(prefix: string): string[] {
   try {
-    return readdirSync(TMP_BASE).filter((d) => d.startsWith(prefix)).map((d) => join(TMP_BASE, d));
+    return readdirSync(TMP_BASE)
+      .filter((d) => d.startsWith(prefix))
+      .map((d) => join(TMP_BASE, d));
   } catch {
     return [];
   }
@@ -349,7 +478,10 @@ async function refreshStatus(): Promise<void> {
   if (refreshing || !app) return;
   refreshing = true;
   try {
-    const [services, sessions] = await Promise.all([app.call<ServiceRow[]>('services', {}, 3000), app.call<SessionRow[]>('status', {}, 3000)]);
+    const [services, sessions] = await Promise.all([
+      app.call<ServiceRow[]>('services', {}, 3000),
+      app.call<SessionRow[]>('status', {}, 3000),
+    ]);
     view.setStatus({ services, sessions, heartbeat: hb ? hb.rows : null });
   } catch {
     /* a status read that fails (e.g. during teardown) just leaves the last view */
@@ -371,7 +503,11 @@ async function runStep(i: number, step: Step): Promise<boolean> {
   current = null;
   if (finishing && step !== teardownStep) return false;
   const ok = c.failed.length === 0 && c.passed > 0;
-  results.push({ title: step.title, ok, detail: ok ? `${c.passed} check${c.passed === 1 ? '' : 's'} passed` : `failed: ${c.failed.join('; ')}` });
+  results.push({
+    title: step.title,
+    ok,
+    detail: ok ? `${c.passed} check${c.passed === 1 ? '' : 's'} passed` : `failed: ${c.failed.join('; ')}`,
+  });
   if (step !== teardownStep) {
     await refreshStatus();
     view.snapshot();
@@ -385,16 +521,29 @@ let finishing: Promise<void> | null = null;
 function finish(): Promise<void> {
   finishing ??= (async () => {
     clearInterval(ticker);
-    if (current) results.push({ title: current, ok: false, detail: interrupted ? `interrupted by ${interrupted}` : `timed out after ${DEADLINE_MS / 1000} s` });
+    if (current)
+      results.push({
+        title: current,
+        ok: false,
+        detail: interrupted ? `interrupted by ${interrupted}` : `timed out after ${DEADLINE_MS / 1000} s`,
+      });
     const failed = results.some((r) => !r.ok);
     if (failed && !interrupted) {
-      for (const [name, p] of [['netsessiond', daemon], ['app', app?.proc]] as const) {
+      for (const [name, p] of [
+        ['netsessiond', daemon],
+        ['app', app?.proc],
+      ] as const) {
         const tail = p?.stderr.trim().split('\n').slice(-12).join('\n    ');
         if (tail) view.line(`\n  ${name} stderr (last lines):\n    ${tail}`);
       }
     }
     view.release();
-    for (const s of steps.slice(results.length)) results.push({ title: s.title, ok: null, detail: interrupted ? 'not run (interrupted)' : 'not run (an earlier step failed)' });
+    for (const s of steps.slice(results.length))
+      results.push({
+        title: s.title,
+        ok: null,
+        detail: interrupted ? 'not run (interrupted)' : 'not run (an earlier step failed)',
+      });
     await runStep(steps.length, teardownStep);
     view.summary(results);
     const allOk = !interrupted && results.every((r) => r.ok === true);
@@ -431,11 +580,13 @@ setTimeout(() => {
 
 async function main(): Promise<void> {
   if (process.platform !== 'linux' || process.getuid?.() !== 0) {
-    console.error('netsession demo: needs root on Linux (it builds network namespaces with `ip netns`); run: sudo npm run demo');
+    console.error(
+      'netsession demo: needs root on Linux (it builds network namespaces with `ip netns`); run: sudo npm run demo',
+    );
     process.exit(1);
   }
   view.line('netsession demo: per-application network sessions in a sandbox of network namespaces');
-  view.line('(this machine\'s own network is never touched)');
+  view.line("(this machine's own network is never touched)");
   const deps = spawnSync('bash', [join(REPO_ROOT, 'scripts', 'install-deps.sh')], { stdio: 'inherit' });
   if (deps.status !== 0) {
     console.error('netsession demo: could not install the Debian packages it needs (scripts/install-deps.sh failed)');

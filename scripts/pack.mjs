@@ -15,7 +15,10 @@ export function packStaged(dirs, outDir) {
   mkdirSync(outDir, { recursive: true });
   const tarballs = {};
   for (const [name, dir] of Object.entries(dirs)) {
-    const out = execFileSync('npm', ['pack', '--json', '--loglevel=error', '--pack-destination', outDir], { cwd: dir, encoding: 'utf8' });
+    const out = execFileSync('npm', ['pack', '--json', '--loglevel=error', '--pack-destination', outDir], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
     tarballs[name] = join(outDir, JSON.parse(out)[0].filename);
   }
   return tarballs;

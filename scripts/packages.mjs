@@ -28,15 +28,25 @@ const root = () => JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 const COMMON = ['version', 'keywords', 'homepage', 'bugs', 'repository', 'license', 'os', 'engines'];
 
 /** Files each package ships besides its manifest ([from, to] pairs, relative to the root). */
-const SHARED_FILES = [['LICENSE', 'LICENSE'], ['CHANGELOG.md', 'CHANGELOG.md'], ['README.md', 'README.md']];
+const SHARED_FILES = [
+  ['LICENSE', 'LICENSE'],
+  ['CHANGELOG.md', 'CHANGELOG.md'],
+  ['README.md', 'README.md'],
+];
 
 export const PACKAGES = {
   netsession: {
-    description: 'Per-application network sessions for Linux: the Node SDK for netsessiond and ConnMan (sessions, sockets, agents and fetch bound to the uplink a session chose).',
-    files: [['dist/lib', 'dist/lib', (f) => !f.endsWith('.tsbuildinfo')], ['dist/cjs', 'dist/cjs'], ['docs/sdk.md', 'docs/sdk.md']],
+    description:
+      'Per-application network sessions for Linux: the Node SDK for netsessiond and ConnMan (sessions, sockets, agents and fetch bound to the uplink a session chose).',
+    files: [
+      ['dist/lib', 'dist/lib', (f) => !f.endsWith('.tsbuildinfo')],
+      ['dist/cjs', 'dist/cjs'],
+      ['docs/sdk.md', 'docs/sdk.md'],
+    ],
   },
   netsessiond: {
-    description: 'netsessiond, a ConnMan-compatible per-application network session daemon for Linux, and netsessionctl, its CLI.',
+    description:
+      'netsessiond, a ConnMan-compatible per-application network session daemon for Linux, and netsessionctl, its CLI.',
     files: [
       ['dist/netsessiond.cjs', 'dist/netsessiond.cjs'],
       ['dist/udhcpc-hook.sh', 'dist/udhcpc-hook.sh'],
@@ -129,7 +139,10 @@ function dependencyFields(pkg, names, extra = {}) {
       peers[name] = pkg.peerDependencies[name];
       if (pkg.peerDependenciesMeta?.[name]) meta[name] = pkg.peerDependenciesMeta[name];
     } else if (pkg.dependencies?.[name]) deps[name] = pkg.dependencies[name];
-    else throw new Error(`the build imports '${name}', which package.json does not list in dependencies or peerDependencies`);
+    else
+      throw new Error(
+        `the build imports '${name}', which package.json does not list in dependencies or peerDependencies`,
+      );
   }
   const fields = {};
   if (Object.keys(deps).length) fields.dependencies = deps;
@@ -142,7 +155,9 @@ function dependencyFields(pkg, names, extra = {}) {
 const externalPackagesPlugin = {
   name: 'external-packages',
   setup(b) {
-    b.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith('node:') ? undefined : { path: args.path, external: true }));
+    b.onResolve({ filter: /^[^./]/ }, (args) =>
+      args.path.startsWith('node:') ? undefined : { path: args.path, external: true },
+    );
   },
 };
 
@@ -199,7 +214,9 @@ export async function buildCli() {
           b.onResolve({ filter: /\/lib\/index\.js$/ }, () => ({ path: 'netsession', external: true }));
           b.onResolve({ filter: /\/lib\/protocol\.js$/ }, () => ({ path: 'netsession/protocol', external: true }));
           b.onResolve({ filter: /\/lib\// }, (args) => {
-            throw new Error(`netsessionctl imports ${args.path} from ${args.importer}: only the package's entries (lib/index.js, lib/protocol.js) are published`);
+            throw new Error(
+              `netsessionctl imports ${args.path} from ${args.importer}: only the package's entries (lib/index.js, lib/protocol.js) are published`,
+            );
           });
         },
       },
@@ -252,7 +269,9 @@ export async function stagePackages({ daemonMetafile } = {}) {
       bin: PACKAGES.netsessiond.bin,
       man: PACKAGES.netsessiond.man,
       files: ['CHANGELOG.md', ...new Set(PACKAGES.netsessiond.files.map(([, to]) => to))],
-      ...dependencyFields(pkg, [...externalPackages(daemonMeta), ...externalPackages(cliMeta)], { netsession: pkg.version }),
+      ...dependencyFields(pkg, [...externalPackages(daemonMeta), ...externalPackages(cliMeta)], {
+        netsession: pkg.version,
+      }),
     },
   };
   // The daemon package installs koffi for its own use; it is no optional peer there.
@@ -281,10 +300,14 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { bundleDaemon } = await import('./bundle-daemon.mjs');
   const daemon = await bundleDaemon();
   const bytes = Object.values(daemon.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
-  console.log(`daemon bundle: ${Object.keys(daemon.metafile.inputs).length} modules -> dist/netsessiond.cjs (${Math.round(bytes / 1024)} kB)`);
+  console.log(
+    `daemon bundle: ${Object.keys(daemon.metafile.inputs).length} modules -> dist/netsessiond.cjs (${Math.round(bytes / 1024)} kB)`,
+  );
   const { dirs, manifests } = await stagePackages({ daemonMetafile: daemon.metafile });
   for (const [name, dir] of Object.entries(dirs)) {
     const m = manifests[name];
-    console.log(`${name}@${m.version}: ${dir} (dependencies: ${Object.keys(m.dependencies ?? {}).join(', ') || 'none'}; optional peers: ${Object.keys(m.peerDependencies ?? {}).join(', ') || 'none'})`);
+    console.log(
+      `${name}@${m.version}: ${dir} (dependencies: ${Object.keys(m.dependencies ?? {}).join(', ') || 'none'}; optional peers: ${Object.keys(m.peerDependencies ?? {}).join(', ') || 'none'})`,
+    );
   }
 }

@@ -4,7 +4,7 @@
 // installs the Debian packages the integration tests need (scripts/install-deps.sh, as the demo
 // does) and says so; without root it runs what it can and says exactly what it skipped and why.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 
 const OUT = '.test-out';
 mkdirSync(OUT, { recursive: true });
@@ -21,7 +21,16 @@ function run(title, cmd, args) {
 function vitest(project, { allowEmpty = false } = {}) {
   const json = `${OUT}/${project}.json`;
   const extra = allowEmpty ? ['--passWithNoTests'] : [];
-  const ok = run(`${project} tests`, 'npx', ['vitest', 'run', '--project', project, ...extra, '--reporter=default', '--reporter=json', `--outputFile=${json}`]);
+  const ok = run(`${project} tests`, 'npx', [
+    'vitest',
+    'run',
+    '--project',
+    project,
+    ...extra,
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile=${json}`,
+  ]);
   if (existsSync(json)) {
     const r = JSON.parse(readFileSync(json, 'utf8'));
     passed += r.numPassedTests;
@@ -59,7 +68,9 @@ step('type tests (tsd)', 'npx', ['tsd']);
 const isRoot = process.getuid?.() === 0;
 const skipped = [];
 if (isRoot) {
-  console.log('\n== Debian packages for the integration tests: scripts/install-deps.sh (installs only what is missing; never starts a service)');
+  console.log(
+    '\n== Debian packages for the integration tests: scripts/install-deps.sh (installs only what is missing; never starts a service)',
+  );
   const deps = spawnSync('bash', ['scripts/install-deps.sh'], { stdio: 'inherit' });
   if (deps.status !== 0) {
     failed += 1;
@@ -69,7 +80,9 @@ if (isRoot) {
 const hasNetns = spawnSync('ip', ['netns', 'list'], { stdio: 'ignore' }).status === 0;
 if (isRoot && hasNetns) vitest('integration', { allowEmpty: true });
 else {
-  const why = !isRoot ? 'they need root (network namespaces, nftables, other uids); run `sudo npm test`' : "'ip netns' does not work here (install iproute2; containers need CAP_SYS_ADMIN)";
+  const why = !isRoot
+    ? 'they need root (network namespaces, nftables, other uids); run `sudo npm test`'
+    : "'ip netns' does not work here (install iproute2; containers need CAP_SYS_ADMIN)";
   skipped.push(`integration tests (test/integration/*.test.ts): ${why}`);
 }
 

@@ -4,9 +4,16 @@ import type http from 'node:http';
 import type https from 'node:https';
 import type net from 'node:net';
 import type tls from 'node:tls';
+import {
+  type IpFamily,
+  type Session,
+  type SessionInfo,
+  type SocketOptions,
+  SourceIPRuleRequiredError,
+  socketOptionsOf,
+} from 'netsession';
 import { expectAssignable, expectError, expectType } from 'tsd';
-import { request, type Dispatcher } from 'undici';
-import { socketOptionsOf, SourceIPRuleRequiredError, type IpFamily, type Session, type SessionInfo, type SocketOptions } from 'netsession';
+import { type Dispatcher, request } from 'undici';
 
 declare const s: Session;
 declare const info: SessionInfo;
@@ -47,9 +54,15 @@ expectType<Promise<Response>>(s.fetch(new Request('https://example.org/', { meth
 const form = new FormData();
 form.append('file', new Blob(['hello']), 'hello.txt');
 expectType<Promise<Response>>(s.fetch('https://example.org/upload', { method: 'POST', body: form }));
-expectType<Promise<Response>>(s.fetch('https://example.org/upload', { method: 'POST', body: new Blob(['x'], { type: 'text/plain' }) }));
-expectType<Promise<Response>>(s.fetch('https://example.org/upload', { method: 'POST', body: new ReadableStream<Uint8Array>(), duplex: 'half' }));
-expectType<Promise<Response>>(s.fetch('https://example.org/', { body: new URLSearchParams({ a: '1' }), method: 'POST' }));
+expectType<Promise<Response>>(
+  s.fetch('https://example.org/upload', { method: 'POST', body: new Blob(['x'], { type: 'text/plain' }) }),
+);
+expectType<Promise<Response>>(
+  s.fetch('https://example.org/upload', { method: 'POST', body: new ReadableStream<Uint8Array>(), duplex: 'half' }),
+);
+expectType<Promise<Response>>(
+  s.fetch('https://example.org/', { body: new URLSearchParams({ a: '1' }), method: 'POST' }),
+);
 expectType<dgram.Socket>(s.dgram());
 expectType<dgram.Socket>(s.dgram('udp6'));
 expectType<dgram.Socket>(s.dgram({ type: 'udp4', port: 5353, reuseAddr: true }));

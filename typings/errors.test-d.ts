@@ -1,8 +1,9 @@
-import { expectAssignable, expectError, expectType } from 'tsd';
 import {
   AbortError,
+  type Bearer,
   BearersNotAllowedError,
   DaemonUnavailableError,
+  type DaemonUnavailableReason,
   ExtensionNotSupportedError,
   InvalidOptionError,
   type NetsessionError,
@@ -11,11 +12,10 @@ import {
   ProbeFailedError,
   ProtocolError,
   SessionClosedError,
-  TimeoutError,
-  type Bearer,
-  type DaemonUnavailableReason,
   type SessionClosedReason,
+  TimeoutError,
 } from 'netsession';
+import { expectAssignable, expectError, expectType } from 'tsd';
 
 // Every SDK-side error has a literal code and shares the base class.
 expectType<'NS_ERR_SESSION_CLOSED'>(new SessionClosedError('destroyed').code);

@@ -1,9 +1,10 @@
 // The value names of both entry points, exactly: one appearing or disappearing by mistake fails
 // here (the type-only names are held to docs/sdk.md by test/unit/docs.test.ts).
-import { expectAssignable, expectError, expectType } from 'tsd';
+
+import type { SessionTransport, Transport } from 'netsession';
 import * as sdk from 'netsession';
 import type * as protocol from 'netsession/protocol';
-import type { SessionTransport, Transport } from 'netsession';
+import { expectAssignable, expectError, expectType } from 'tsd';
 
 declare const sdkNames: keyof typeof sdk;
 expectType<

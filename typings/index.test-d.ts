@@ -1,17 +1,17 @@
-import { expectAssignable, expectError, expectNotAssignable, expectType } from 'tsd';
 import {
+  type Bearer,
+  type ConnectionType,
   FailedError,
+  fromDBusError,
   InvalidArgumentsError,
   InvalidOptionError,
   type NetsessionError,
   PermissionDeniedError,
-  fromDBusError,
-  type Bearer,
-  type ConnectionType,
   type SessionSettings,
   type SessionState,
 } from 'netsession';
 import { BUS_NAME, sessionPath } from 'netsession/protocol';
+import { expectAssignable, expectError, expectNotAssignable, expectType } from 'tsd';
 
 expectType<'net.connman'>(BUS_NAME);
 expectType<string>(sessionPath(':1.2', '/n'));

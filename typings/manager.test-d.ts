@@ -1,18 +1,18 @@
-import { expectError, expectType } from 'tsd';
 import {
   createSession,
   DBusTransport,
   getManager,
-  type Manager,
-  MockTransport,
   type IPv4Info,
   type IPv6Info,
+  type Manager,
   type ManagerProperties,
   type ManagerState,
+  MockTransport,
   type SessionInfo,
   type SessionStatistics,
   type TechnologyInfo,
 } from 'netsession';
+import { expectError, expectType } from 'tsd';
 
 const m = getManager(new DBusTransport({ busAddress: 'unix:path=/run/test/bus' }));
 expectType<Manager>(m);

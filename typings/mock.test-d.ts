@@ -1,5 +1,14 @@
+import {
+  createSession,
+  type MockCall,
+  type MockMethod,
+  MockSession,
+  MockTransport,
+  type MockUplink,
+  type SessionSettings,
+  type Transport,
+} from 'netsession';
 import { expectAssignable, expectError, expectType } from 'tsd';
-import { MockSession, MockTransport, createSession, type MockCall, type MockMethod, type MockUplink, type SessionSettings, type Transport } from 'netsession';
 
 const mock = new MockTransport({
   uplinks: [{ interface: 'wwan0', bearer: 'cellular', ipv4: '198.51.100.7', state: 'connected' }],
@@ -22,7 +31,9 @@ expectType<void>(mock.stopDaemon({ release: true }));
 expectType<void>(mock.startDaemon());
 
 const m = mock.lastSession();
-expectType<void>(m.update({ State: 'online', Interface: 'wwan0', Bearer: 'cellular', IPv4: { Address: '198.51.100.7' } }));
+expectType<void>(
+  m.update({ State: 'online', Interface: 'wwan0', Bearer: 'cellular', IPv4: { Address: '198.51.100.7' } }),
+);
 expectError(m.update({ State: 'ready' }));
 expectError(m.update({ Bogus: 1 }));
 expectType<void>(m.goOnline({ interface: 'wwan0', bearer: 'cellular', ipv4: '198.51.100.7/24' }));
@@ -44,7 +55,17 @@ new MockSession();
 
 // Scripting the uplink's properties and a policy.
 new MockTransport({
-  uplinks: [{ interface: 'wwan0', bearer: 'cellular', nameservers: ['203.0.113.1'], metered: true, roaming: false, captivePortal: true, portalUrl: 'http://portal.example/' }],
+  uplinks: [
+    {
+      interface: 'wwan0',
+      bearer: 'cellular',
+      nameservers: ['203.0.113.1'],
+      metered: true,
+      roaming: false,
+      captivePortal: true,
+      portalUrl: 'http://portal.example/',
+    },
+  ],
   policy: { group: 'kiosk.policy:policy_kiosk', allowedBearers: ['wifi'] },
 });
 expectError(new MockTransport({ policy: { group: 'x', allowedBearers: ['wimax'] } }));

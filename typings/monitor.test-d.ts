@@ -1,17 +1,24 @@
-import { expectError, expectType } from 'tsd';
 import {
+  type Bearer,
   MockTransport,
   monitorUplinks,
-  type UplinkMonitor,
-  type Bearer,
   type NetsessionError,
   type ServiceInfo,
   type Session,
+  type UplinkMonitor,
   type UplinkResult,
   type UplinkStatus,
 } from 'netsession';
+import { expectError, expectType } from 'tsd';
 
-const m = monitorUplinks({ target: 'https://example.org/health', interval: 2000, timeout: 1000, window: 20, signal: AbortSignal.timeout(60_000), transport: new MockTransport() });
+const m = monitorUplinks({
+  target: 'https://example.org/health',
+  interval: 2000,
+  timeout: 1000,
+  window: 20,
+  signal: AbortSignal.timeout(60_000),
+  transport: new MockTransport(),
+});
 expectType<UplinkMonitor>(m);
 expectType<UplinkMonitor>(monitorUplinks({ target: 'example.org:443', probe: 'tcp' }));
 expectType<UplinkMonitor>(

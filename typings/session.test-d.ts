@@ -1,30 +1,43 @@
-import { expectAssignable, expectError, expectNotAssignable, expectType } from 'tsd';
 import {
-  createSession,
-  DBusTransport,
-  MockTransport,
-  setDefaultTransport,
-  getDefaultTransport,
   type Bearer,
   type CreateSessionOptions,
+  createSession,
+  DBusTransport,
+  getDefaultTransport,
+  MockTransport,
   type NetsessionError,
   Session,
+  type SessionClosedReason,
   type SessionInfo,
   type SessionOptions,
-  type SessionClosedReason,
   type SessionState,
   type SessionStatistics,
   type SessionUpdate,
+  setDefaultTransport,
   type Transport,
   type WaitCondition,
 } from 'netsession';
+import { expectAssignable, expectError, expectNotAssignable, expectType } from 'tsd';
 
 // createSession: options are typed; a wrong bearer or an unknown option is a type error.
 expectType<Promise<Session>>(createSession());
-expectType<Promise<Session>>(createSession({ allowedBearers: ['cellular', '*'], connectionType: 'internet', sourceIPRule: true }));
-expectType<Promise<Session>>(createSession({ allowedInterface: 'wwan0', contextIdentifier: 'x', signal: AbortSignal.timeout(1000), timeout: 5000 }));
+expectType<Promise<Session>>(
+  createSession({ allowedBearers: ['cellular', '*'], connectionType: 'internet', sourceIPRule: true }),
+);
+expectType<Promise<Session>>(
+  createSession({
+    allowedInterface: 'wwan0',
+    contextIdentifier: 'x',
+    signal: AbortSignal.timeout(1000),
+    timeout: 5000,
+  }),
+);
 expectType<Promise<Session>>(createSession({ transport: new MockTransport() }));
-expectType<Promise<Session>>(createSession({ transport: new DBusTransport({ busAddress: 'unix:path=/x', busName: 'net.connman', callTimeout: 1000 }) }));
+expectType<Promise<Session>>(
+  createSession({
+    transport: new DBusTransport({ busAddress: 'unix:path=/x', busName: 'net.connman', callTimeout: 1000 }),
+  }),
+);
 expectError(createSession({ allowedBearers: ['lte'] }));
 expectError(createSession({ connectionType: 'online' }));
 expectError(createSession({ allowedBearer: ['wifi'] }));

@@ -99,7 +99,8 @@ class LinkMonitor {
     await eventsIn(null, [RTNLGRP.LINK], (msgs) => {
       const at = performance.now();
       // struct ifinfomsg: family u8, pad u8, type u16, index s32, ...
-      for (const m of msgs) if (m.type === RTM_NEWLINK && m.payload.length >= 8) this.seen.push({ at, index: m.payload.readInt32LE(4) });
+      for (const m of msgs)
+        if (m.type === RTM_NEWLINK && m.payload.length >= 8) this.seen.push({ at, index: m.payload.readInt32LE(4) });
     });
   }
 
@@ -109,11 +110,20 @@ class LinkMonitor {
   }
 }
 
-async function runScenario(client: ConnmanClient, sc: Scenario, link: NlLink, uplink: DriverUplink, input: DriverInput, mon: LinkMonitor, devIndex: number): Promise<ScenarioResult> {
+async function runScenario(
+  client: ConnmanClient,
+  sc: Scenario,
+  link: NlLink,
+  uplink: DriverUplink,
+  input: DriverInput,
+  mon: LinkMonitor,
+  devIndex: number,
+): Promise<ScenarioResult> {
   const wall0 = performance.now();
   const notifier = `/bench/failover/n${++seq}`;
   const { path, n } = await client.createSession(sc.settings, notifier);
-  const back = (s: Record<string, unknown>) => s.Interface === sc.cut && (s.State === 'online' || (input.backWhenConnected === true && s.State === 'connected'));
+  const back = (s: Record<string, unknown>) =>
+    s.Interface === sc.cut && (s.State === 'online' || (input.backWhenConnected === true && s.State === 'connected'));
   await n.waitFor(back, 15_000, `${sc.name}: session online on ${sc.cut}`);
   const out: ScenarioResult = {
     name: sc.name,
@@ -133,8 +143,15 @@ async function runScenario(client: ConnmanClient, sc: Scenario, link: NlLink, up
     await sleep(input.settleMs);
     const k = n.updates.length;
     const { t0, ack } = await link.set(false);
-    const done = (s: Record<string, unknown>) => (sc.pinned ? s.State === 'disconnected' : s.Interface !== sc.cut && s.Interface !== '' && s.Interface !== undefined);
-    await n.waitFor(() => n.updates.length > k && done(n.settings), 5_000, `${sc.name}: reaction to the cut in round ${i}`);
+    const done = (s: Record<string, unknown>) =>
+      sc.pinned
+        ? s.State === 'disconnected'
+        : s.Interface !== sc.cut && s.Interface !== '' && s.Interface !== undefined;
+    await n.waitFor(
+      () => n.updates.length > k && done(n.settings),
+      5_000,
+      `${sc.name}: reaction to the cut in round ${i}`,
+    );
     // Let a second Update of the same event (if the daemon sends one) arrive before up.
     await sleep(30);
     const ups = n.updates.slice(k);
@@ -156,7 +173,9 @@ async function runScenario(client: ConnmanClient, sc: Scenario, link: NlLink, up
     out.firstUpdate.push(ups[0]!.at - t0);
     out.firstUpdateKeys.push(Object.keys(ups[0]!.values).join(','));
     out.disconnected.push(at((u) => u.State === 'disconnected'));
-    out.newInterface.push(sc.pinned ? null : at((u) => typeof u.Interface === 'string' && u.Interface !== '' && u.Interface !== sc.cut));
+    out.newInterface.push(
+      sc.pinned ? null : at((u) => typeof u.Interface === 'string' && u.Interface !== '' && u.Interface !== sc.cut),
+    );
     out.netlinkAck.push(ack);
     out.t0Monotonic.push(t0 + MONOTONIC_OFFSET);
     const ev = mon.firstAfter(t0, devIndex);
@@ -164,7 +183,11 @@ async function runScenario(client: ConnmanClient, sc: Scenario, link: NlLink, up
     mon.seen.length = 0;
     if (sc.side === 'router') {
       const ups2 = n.updates.slice(k2);
-      const b = ups2.find((x) => (x.values.State === 'connected' || x.values.State === 'online') && (sc.pinned || x.values.Interface === sc.cut));
+      const b = ups2.find(
+        (x) =>
+          (x.values.State === 'connected' || x.values.State === 'online') &&
+          (sc.pinned || x.values.Interface === sc.cut),
+      );
       const o = ups2.find((x) => x.values.State === 'online' && (sc.pinned || n.settings.Interface === sc.cut));
       out.upToBack.push(b ? b.at - up.t0 : null);
       out.upToOnline.push(o ? o.at - up.t0 : null);
@@ -199,10 +222,36 @@ async function main(): Promise<void> {
   const client = await ConnmanClient.connect(bus);
   const pinnedB = { AllowedInterface: v.s('eth-b') };
   const scenarios: Array<[Scenario, NlLink, DriverUplink, number]> = [
-    [{ name: 'pinned eth-b, dev-side admin down', settings: pinnedB, cut: 'eth-b', side: 'dev', pinned: true }, links.devB, b, links.devB.index],
-    [{ name: 'pinned eth-b, router-side carrier loss', settings: pinnedB, cut: 'eth-b', side: 'router', pinned: true }, links.routerB, b, links.devB.index],
-    [{ name: 'unpinned on eth-a, router-side carrier loss', settings: {}, cut: 'eth-a', side: 'router', pinned: false }, links.routerA, a, links.devA.index],
-    [{ name: 'unpinned on eth-a, dev-side admin down', settings: {}, cut: 'eth-a', side: 'dev', pinned: false }, links.devA, a, links.devA.index],
+    [
+      { name: 'pinned eth-b, dev-side admin down', settings: pinnedB, cut: 'eth-b', side: 'dev', pinned: true },
+      links.devB,
+      b,
+      links.devB.index,
+    ],
+    [
+      { name: 'pinned eth-b, router-side carrier loss', settings: pinnedB, cut: 'eth-b', side: 'router', pinned: true },
+      links.routerB,
+      b,
+      links.devB.index,
+    ],
+    [
+      {
+        name: 'unpinned on eth-a, router-side carrier loss',
+        settings: {},
+        cut: 'eth-a',
+        side: 'router',
+        pinned: false,
+      },
+      links.routerA,
+      a,
+      links.devA.index,
+    ],
+    [
+      { name: 'unpinned on eth-a, dev-side admin down', settings: {}, cut: 'eth-a', side: 'dev', pinned: false },
+      links.devA,
+      a,
+      links.devA.index,
+    ],
   ];
   const results: ScenarioResult[] = [];
   for (const [sc, link, u, devIndex] of scenarios) {

@@ -10,7 +10,7 @@
  */
 import { closeSync, openSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { openEventSocket, type EventSocket } from '../../daemon/adapters/netlink/event-socket.js';
+import { type EventSocket, openEventSocket } from '../../daemon/adapters/netlink/event-socket.js';
 import type { NetlinkMessage } from '../../daemon/adapters/netlink/request-socket.js';
 import { openRtnlClient, type RtnlClient } from '../../daemon/adapters/rtnetlink/client.js';
 import { decodeLink } from '../../daemon/adapters/rtnetlink/link-records.js';
@@ -64,7 +64,11 @@ export function socketInNamespace(ns: string): Promise<RtnlClient> {
 }
 
 /** Opens an rtnetlink event socket joined to `groups` (RTNLGRP_*), in named namespace `ns` or here. */
-export function eventsIn(ns: string | null, groups: readonly number[], onMessages: (msgs: NetlinkMessage[]) => void): Promise<EventSocket> {
+export function eventsIn(
+  ns: string | null,
+  groups: readonly number[],
+  onMessages: (msgs: NetlinkMessage[]) => void,
+): Promise<EventSocket> {
   const open = () => openEventSocket({ groups, onMessages, onOverrun: () => undefined, onError: () => undefined });
   return ns === null ? open() : inNamespace(ns, open);
 }
@@ -87,7 +91,21 @@ export class NlLink {
   /** Sets IFF_UP; returns the send time and the ACK delay. */
   async set(up: boolean): Promise<{ t0: number; ack: number }> {
     const t0 = performance.now();
-    const [err] = this.client.request([{ type: RTM.NEWLINK, flags: 0, msg: { kind: 'link', family: 0, type: 0, index: this.index, flags: up ? IFF.UP : 0, change: IFF.UP, attrs: new Map() } }]);
+    const [err] = this.client.request([
+      {
+        type: RTM.NEWLINK,
+        flags: 0,
+        msg: {
+          kind: 'link',
+          family: 0,
+          type: 0,
+          index: this.index,
+          flags: up ? IFF.UP : 0,
+          change: IFF.UP,
+          attrs: new Map(),
+        },
+      },
+    ]);
     if (err) throw err;
     return { t0, ack: performance.now() - t0 };
   }

@@ -3,7 +3,15 @@
  * daemon would reject for a reason the command line can see (an unknown bearer, a bad interface
  * name, a missing `--`) is a {@link UsageError} here, before anything is sent.
  */
-import { BEARERS, CONNECTION_TYPES, isValidInterfaceName, type Bearer, type BearerOption, type ConnectionType, type SessionOptions } from '../../lib/index.js';
+import {
+  BEARERS,
+  type Bearer,
+  type BearerOption,
+  CONNECTION_TYPES,
+  type ConnectionType,
+  isValidInterfaceName,
+  type SessionOptions,
+} from '../../lib/index.js';
 import { LIST_FIELDS, type ListCommand } from './columns.js';
 import { UsageError } from './errors.js';
 
@@ -47,7 +55,23 @@ export interface Invocation {
 }
 
 /** Every command name, in the order the usage lists them. */
-export const COMMANDS = ['state', 'services', 'technologies', 'enable', 'disable', 'connect', 'disconnect', 'autoconnect', 'offline', 'sessions', 'session', 'monitor', 'run', 'stats', 'help'] as const;
+export const COMMANDS = [
+  'state',
+  'services',
+  'technologies',
+  'enable',
+  'disable',
+  'connect',
+  'disconnect',
+  'autoconnect',
+  'offline',
+  'sessions',
+  'session',
+  'monitor',
+  'run',
+  'stats',
+  'help',
+] as const;
 
 /** How long `--wait` without a value waits for an uplink (s). */
 export const DEFAULT_WAIT_S = 30;
@@ -80,7 +104,16 @@ interface Scanned {
 
 /** Splits `--opt=value`, takes global options out wherever they are (up to `--`). */
 function scan(argv: readonly string[]): Scanned {
-  const out: Scanned = { json: false, bus: undefined, help: false, version: false, fields: undefined, noHeaders: false, rest: [], tail: null };
+  const out: Scanned = {
+    json: false,
+    bus: undefined,
+    help: false,
+    version: false,
+    fields: undefined,
+    noHeaders: false,
+    rest: [],
+    tail: null,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') {
@@ -115,7 +148,8 @@ function waitOption(arg: string): number {
   if (arg === '--wait') return DEFAULT_WAIT_S * 1000;
   const value = arg.slice('--wait='.length);
   const s = Number(value);
-  if (value.trim() === '' || !Number.isFinite(s) || s <= 0 || s > MAX_WAIT_S) throw new UsageError(`--wait=SECONDS needs a number of seconds above 0, at most ${MAX_WAIT_S} (got '${value}')`);
+  if (value.trim() === '' || !Number.isFinite(s) || s <= 0 || s > MAX_WAIT_S)
+    throw new UsageError(`--wait=SECONDS needs a number of seconds above 0, at most ${MAX_WAIT_S} (got '${value}')`);
   return Math.round(s * 1000);
 }
 
@@ -144,11 +178,13 @@ function sessionOptions(command: string, args: readonly string[]): { session: Se
         session.allowedBearers = parseBearers(value);
         break;
       case '--interface':
-        if (value !== '*' && !isValidInterfaceName(value)) throw new UsageError(`'${value}' is not a valid interface name (1-15 bytes, no '/', ':' or whitespace)`);
+        if (value !== '*' && !isValidInterfaceName(value))
+          throw new UsageError(`'${value}' is not a valid interface name (1-15 bytes, no '/', ':' or whitespace)`);
         session.allowedInterface = value;
         break;
       case '--type':
-        if (!(CONNECTION_TYPES as readonly string[]).includes(value)) throw new UsageError(`'${value}' is not a connection type (expected ${CONNECTION_TYPES.join(', ')})`);
+        if (!(CONNECTION_TYPES as readonly string[]).includes(value))
+          throw new UsageError(`'${value}' is not a connection type (expected ${CONNECTION_TYPES.join(', ')})`);
         session.connectionType = value as ConnectionType;
         break;
       case '--context':
@@ -164,7 +200,8 @@ function sessionOptions(command: string, args: readonly string[]): { session: Se
 export function parseBearers(value: string): BearerOption[] {
   const list = value.split(',').map((b) => b.trim());
   for (const b of list) {
-    if (b !== '*' && !(BEARERS as readonly string[]).includes(b)) throw new UsageError(`unknown bearer '${b}' (expected ${BEARERS.join(', ')} or *)`);
+    if (b !== '*' && !(BEARERS as readonly string[]).includes(b))
+      throw new UsageError(`unknown bearer '${b}' (expected ${BEARERS.join(', ')} or *)`);
   }
   return list as BearerOption[];
 }
@@ -172,7 +209,9 @@ export function parseBearers(value: string): BearerOption[] {
 function noMore(command: string, args: readonly string[]): void {
   const extra = args[0];
   if (extra === undefined) return;
-  throw new UsageError(extra.startsWith('-') ? `${command}: unknown option '${extra}'` : `${command}: unexpected argument '${extra}'`);
+  throw new UsageError(
+    extra.startsWith('-') ? `${command}: unknown option '${extra}'` : `${command}: unexpected argument '${extra}'`,
+  );
 }
 
 function onOff(command: string, value: string | undefined): boolean {
@@ -185,7 +224,11 @@ function onOff(command: string, value: string | undefined): boolean {
 function serviceArg(command: string, value: string | undefined): string {
   if (value === undefined) throw new UsageError(`${command}: expected a service (its path, id or interface name)`);
   if (value.startsWith('-')) throw new UsageError(`${command}: unknown option '${value}'`);
-  if (value.startsWith('/') ? !/^\/net\/connman\/service\/[A-Za-z0-9_]+$/.test(value) : !/^[A-Za-z0-9_]+$/.test(value) && !isValidInterfaceName(value)) {
+  if (
+    value.startsWith('/')
+      ? !/^\/net\/connman\/service\/[A-Za-z0-9_]+$/.test(value)
+      : !/^[A-Za-z0-9_]+$/.test(value) && !isValidInterfaceName(value)
+  ) {
     throw new UsageError(`${command}: '${value}' is not a service path, id or interface name`);
   }
   return value;
@@ -193,10 +236,17 @@ function serviceArg(command: string, value: string | undefined): string {
 
 /** `-o`/`--no-headers` checked against the command: only lists take them, only their fields. */
 function listOutput(s: Scanned, command: Command): ListOutput | undefined {
-  if ((s.fields === undefined && !s.noHeaders) || command.name === 'help' || command.name === 'version') return undefined;
-  const list = command.name in LIST_FIELDS && !('service' in command && command.service !== undefined) ? (command.name as ListCommand) : null;
+  if ((s.fields === undefined && !s.noHeaders) || command.name === 'help' || command.name === 'version')
+    return undefined;
+  const list =
+    command.name in LIST_FIELDS && !('service' in command && command.service !== undefined)
+      ? (command.name as ListCommand)
+      : null;
   const option = s.fields !== undefined ? '-o' : '--no-headers';
-  if (!list) throw new UsageError(`${option} applies to the lists (${Object.keys(LIST_FIELDS).join(', ')}), not to '${command.name}'`);
+  if (!list)
+    throw new UsageError(
+      `${option} applies to the lists (${Object.keys(LIST_FIELDS).join(', ')}), not to '${command.name}'`,
+    );
   if (s.fields === undefined) return { fields: null, headers: false };
   const known: readonly string[] = LIST_FIELDS[list];
   const fields = s.fields.split(',').map((f) => f.trim().toLowerCase());
@@ -236,7 +286,8 @@ export function parseArgs(argv: readonly string[]): Invocation {
     case 'disable': {
       const [tech, ...more] = args;
       if (tech === undefined) throw new UsageError(`${name}: expected a technology (${BEARERS.join(', ')})`);
-      if (!(BEARERS as readonly string[]).includes(tech)) throw new UsageError(`${name}: unknown technology '${tech}' (expected ${BEARERS.join(', ')})`);
+      if (!(BEARERS as readonly string[]).includes(tech))
+        throw new UsageError(`${name}: unknown technology '${tech}' (expected ${BEARERS.join(', ')})`);
       noMore(name, more);
       return inv({ name: 'power', technology: tech as Bearer, on: name === 'enable' });
     }
@@ -262,7 +313,8 @@ export function parseArgs(argv: readonly string[]): Invocation {
     }
     case 'session': {
       const [sub, ...more] = args;
-      if (sub !== 'create') throw new UsageError(`session: expected 'create'${sub === undefined ? '' : `, got '${sub}'`}`);
+      if (sub !== 'create')
+        throw new UsageError(`session: expected 'create'${sub === undefined ? '' : `, got '${sub}'`}`);
       return inv({ name: 'session-create', ...sessionOptions('session create', more) });
     }
     case 'monitor': {
@@ -271,20 +323,23 @@ export function parseArgs(argv: readonly string[]): Invocation {
         if (args[i] !== '--interval') noMore(name, args.slice(i));
         const v = args[++i];
         const n = Number(v);
-        if (v === undefined || !Number.isInteger(n) || n < 100 || n > 3_600_000) throw new UsageError('--interval needs a number of milliseconds (100 to 3600000)');
+        if (v === undefined || !Number.isInteger(n) || n < 100 || n > 3_600_000)
+          throw new UsageError('--interval needs a number of milliseconds (100 to 3600000)');
         intervalMs = n;
       }
       return inv({ name: 'monitor', intervalMs });
     }
     case 'run': {
-      if (s.tail === null) throw new UsageError("run: missing '--' before the command (netsessionctl run [options] -- COMMAND [ARGS])");
+      if (s.tail === null)
+        throw new UsageError("run: missing '--' before the command (netsessionctl run [options] -- COMMAND [ARGS])");
       if (s.tail.length === 0) throw new UsageError("run: no command after '--'");
       return inv({ name: 'run', ...sessionOptions('run', args), argv: s.tail });
     }
     case 'stats': {
       const [path, ...more] = args;
       if (path !== undefined && !path.startsWith('/')) noMore(name, [path]);
-      if (path !== undefined && !/^(\/[A-Za-z0-9_]+)+$/.test(path)) throw new UsageError(`stats: '${path}' is not a session object path`);
+      if (path !== undefined && !/^(\/[A-Za-z0-9_]+)+$/.test(path))
+        throw new UsageError(`stats: '${path}' is not a session object path`);
       noMore(name, more);
       return inv({ name: 'stats', path: path ?? null });
     }

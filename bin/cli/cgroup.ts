@@ -53,7 +53,12 @@ export interface RunCgroupPlan {
  * Plans the run's cgroup (pure). Throws a plain Error with the reason when there is no usable
  * cgroup2 mount.
  */
-export function planRunCgroup(opts: { mountinfo: string; procCgroup: string; uid: number; pid: number }): RunCgroupPlan {
+export function planRunCgroup(opts: {
+  mountinfo: string;
+  procCgroup: string;
+  uid: number;
+  pid: number;
+}): RunCgroupPlan {
   const mount = cgroup2Mounts(opts.mountinfo)[0];
   if (!mount) throw new Error('no cgroup2 file system is mounted (run needs cgroup v2, usually at /sys/fs/cgroup)');
   let path: string;
@@ -80,7 +85,10 @@ export interface RunCgroup extends RunCgroupPlan {
 
 /** Creates the run's cgroup for this process. */
 export async function createRunCgroup(): Promise<RunCgroup> {
-  const [mountinfo, procCgroup] = await Promise.all([readFile('/proc/self/mountinfo', 'utf8'), readFile('/proc/self/cgroup', 'utf8').catch(() => '')]);
+  const [mountinfo, procCgroup] = await Promise.all([
+    readFile('/proc/self/mountinfo', 'utf8'),
+    readFile('/proc/self/cgroup', 'utf8').catch(() => ''),
+  ]);
   const plan = planRunCgroup({ mountinfo, procCgroup, uid: process.getuid?.() ?? 0, pid: process.pid });
   await mkdir(posix.dirname(plan.dir), { recursive: true });
   await mkdir(plan.dir);

@@ -4,7 +4,14 @@
  * One definition serves the default tables, `-o` and its JSON, the usage error for an unknown
  * field, and the shell completion of field names.
  */
-import type { IPv4Info, IPv6Info, ServiceInfo, SessionListEntry, SessionStatistics, TechnologyInfo } from '../../lib/index.js';
+import type {
+  IPv4Info,
+  IPv6Info,
+  ServiceInfo,
+  SessionListEntry,
+  SessionStatistics,
+  TechnologyInfo,
+} from '../../lib/index.js';
 
 /** One session's counters with its path, as `stats` prints them. */
 export interface StatsRow extends SessionStatistics {
@@ -30,7 +37,10 @@ export const dash = (s: string | null | undefined): string => (s === null || s =
 export const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
 const same = <Row>(get: (row: Row) => string | null): Column<Row> => ({ text: (r) => dash(get(r)), json: get });
 const flag = <Row>(get: (row: Row) => boolean): Column<Row> => ({ text: (r) => yesNo(get(r)), json: get });
-const count = <Row>(get: (row: Row) => bigint | null, text: (n: bigint | null) => string = (n) => (n === null ? '-' : n.toString())): Column<Row> => ({ text: (r) => text(get(r)), json: get });
+const count = <Row>(
+  get: (row: Row) => bigint | null,
+  text: (n: bigint | null) => string = (n) => (n === null ? '-' : n.toString()),
+): Column<Row> => ({ text: (r) => text(get(r)), json: get });
 
 /** `198.51.100.10` plus `/29` (from the netmask) or `/64`; null without an address. */
 export function addressOf(a: IPv4Info | IPv6Info | null): string | null {
@@ -141,7 +151,12 @@ export const LIST_FIELDS = {
 export type ListCommand = keyof typeof LIST_FIELDS;
 
 /** The rows of `set` as a table of `fields` (default: the set's defaults), optionally without the header line. */
-export function columnTable<Row>(set: ColumnSet<Row>, rows: readonly Row[], fields: readonly string[] = set.defaults, headers = true): string {
+export function columnTable<Row>(
+  set: ColumnSet<Row>,
+  rows: readonly Row[],
+  fields: readonly string[] = set.defaults,
+  headers = true,
+): string {
   const cols = fields.map((f) => set.columns[f]!);
   const body = rows.map((r) => cols.map((c) => c.text(r)));
   if (!headers) return table(null, body);
@@ -153,7 +168,11 @@ export function columnTable<Row>(set: ColumnSet<Row>, rows: readonly Row[], fiel
 }
 
 /** The rows as JSON objects holding only `fields` (keys as the fields are named). */
-export function columnJson<Row>(set: ColumnSet<Row>, rows: readonly Row[], fields: readonly string[]): Array<Record<string, unknown>> {
+export function columnJson<Row>(
+  set: ColumnSet<Row>,
+  rows: readonly Row[],
+  fields: readonly string[],
+): Array<Record<string, unknown>> {
   return rows.map((r) => Object.fromEntries(fields.map((f) => [f, set.columns[f]!.json(r)])));
 }
 

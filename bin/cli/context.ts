@@ -4,7 +4,7 @@
  */
 import type { Manager, Transport } from '../../lib/index.js';
 import type { Invocation } from './args.js';
-import { columnJson, columnTable, type ColumnSet } from './columns.js';
+import { type ColumnSet, columnJson, columnTable } from './columns.js';
 import { toJson } from './format.js';
 
 /** Where output goes. */

@@ -3,14 +3,40 @@
  * lines for people; JSON keeps the SDK's field names, with byte and packet counts as numbers
  * (exact up to 2^53 bytes, 8 PiB; larger counts become strings rather than lose digits).
  */
-import type { IPv4Info, IPv6Info, ManagerProperties, ServiceInfo, SessionInfo, SessionListEntry, SessionUpdate, TechnologyInfo } from '../../lib/index.js';
-import { addressOf, columnTable, dash, SERVICE_COLUMNS, SESSION_COLUMNS, STATS_COLUMNS, TECHNOLOGY_COLUMNS, yesNo, type ServiceDetail, type StatsRow } from './columns.js';
+import type {
+  IPv4Info,
+  IPv6Info,
+  ManagerProperties,
+  ServiceInfo,
+  SessionInfo,
+  SessionListEntry,
+  SessionUpdate,
+  TechnologyInfo,
+} from '../../lib/index.js';
+import {
+  addressOf,
+  columnTable,
+  dash,
+  SERVICE_COLUMNS,
+  SESSION_COLUMNS,
+  type ServiceDetail,
+  STATS_COLUMNS,
+  type StatsRow,
+  TECHNOLOGY_COLUMNS,
+  yesNo,
+} from './columns.js';
 
-export { humanBytes, prefixOf, table, type ServiceDetail, type StatsRow } from './columns.js';
+export { humanBytes, prefixOf, type ServiceDetail, type StatsRow, table } from './columns.js';
 
 /** `JSON.stringify` that writes bigints as numbers (strings beyond 2^53). */
 export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? (v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()) : v));
+  return JSON.stringify(value, (_k, v: unknown) =>
+    typeof v === 'bigint'
+      ? v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER)
+        ? Number(v)
+        : v.toString()
+      : v,
+  );
 }
 
 /** `state` as text. */
@@ -33,7 +59,9 @@ export function servicesLine(list: readonly ServiceInfo[]): string {
 
 /** The sessions as one line (monitor without a terminal): `sessions /sessions/…/s1=online/eth-c`. */
 export function sessionsLine(list: readonly SessionListEntry[]): string {
-  return list.length === 0 ? 'sessions none' : `sessions ${list.map((s) => `${s.path}=${s.settings.state}/${dash(s.settings.interface)}`).join(' ')}`;
+  return list.length === 0
+    ? 'sessions none'
+    : `sessions ${list.map((s) => `${s.path}=${s.settings.state}/${dash(s.settings.interface)}`).join(' ')}`;
 }
 
 /** `198.51.100.10/29 via 198.51.100.9 (dhcp)`, `-` without an address. */
@@ -96,7 +124,19 @@ function show(value: unknown): string {
 }
 
 /** The keys of SessionInfo in ConnMan's Update order. */
-const INFO_ORDER: ReadonlyArray<keyof SessionInfo> = ['state', 'name', 'ipv4', 'ipv6', 'interface', 'bearer', 'connectionType', 'allowedBearers', 'allowedInterface', 'contextIdentifier', 'sourceIPRule'];
+const INFO_ORDER: ReadonlyArray<keyof SessionInfo> = [
+  'state',
+  'name',
+  'ipv4',
+  'ipv6',
+  'interface',
+  'bearer',
+  'connectionType',
+  'allowedBearers',
+  'allowedInterface',
+  'contextIdentifier',
+  'sourceIPRule',
+];
 
 /** An update as `key=value` pairs in ConnMan's key order: `state=online interface=eth-c ...`. */
 export function formatUpdate(changes: SessionUpdate): string {

@@ -3,15 +3,15 @@
  * one line on stderr and an exit code (see errors.ts).
  */
 import { DBusTransport, getManager, type Transport } from '../../lib/index.js';
-import { parseArgs, type Command } from './args.js';
+import { type Command, parseArgs } from './args.js';
 import { offline, power, services, state, technologies } from './commands/info.js';
 import { monitor } from './commands/monitor.js';
 import { run } from './commands/run.js';
 import { autoconnect, connect, serviceDetail } from './commands/service.js';
 import { sessionCreate } from './commands/session-create.js';
 import { sessions, stats } from './commands/sessions.js';
-import { emit, type Context, type Output } from './context.js';
-import { errorLine, EXIT, exitCodeOf } from './errors.js';
+import { type Context, emit, type Output } from './context.js';
+import { EXIT, errorLine, exitCodeOf } from './errors.js';
 import { USAGE } from './usage.js';
 import { packageVersion, versionLine } from './version.js';
 
@@ -70,7 +70,9 @@ export async function main(argv: readonly string[], io: Output, deps: MainDeps =
     io.err(errorLine(err));
     return exitCodeOf(err);
   }
-  const transport = deps.transport ? deps.transport(inv.bus) : new DBusTransport(inv.bus === undefined ? {} : { busAddress: inv.bus });
+  const transport = deps.transport
+    ? deps.transport(inv.bus)
+    : new DBusTransport(inv.bus === undefined ? {} : { busAddress: inv.bus });
   const ac = new AbortController();
   let intercepting = 0;
   const onStop = (): void => {

@@ -65,7 +65,13 @@ export class IdPool {
     count: number,
     readonly step = 1,
   ) {
-    if (!Number.isSafeInteger(first) || !Number.isSafeInteger(count) || count < 0 || !Number.isSafeInteger(step) || step < 1) {
+    if (
+      !Number.isSafeInteger(first) ||
+      !Number.isSafeInteger(count) ||
+      count < 0 ||
+      !Number.isSafeInteger(step) ||
+      step < 1
+    ) {
       throw new RangeError(`bad pool ${name}: first=${first} count=${count} step=${step}`);
     }
     this.size = count;
@@ -203,7 +209,8 @@ export function slotCount(range: IntRange): number {
  */
 export function priorityForSlot(range: IntRange, slot: number): { source: number; fwmark: number } {
   const slots = slotCount(range);
-  if (!Number.isInteger(slot) || slot < 0 || slot >= slots) throw new RangeError(`slot ${slot} outside 0..${slots - 1}`);
+  if (!Number.isInteger(slot) || slot < 0 || slot >= slots)
+    throw new RangeError(`slot ${slot} outside 0..${slots - 1}`);
   return { source: range.start + slot, fwmark: range.start + slots + slot };
 }
 

@@ -4,7 +4,7 @@
  * tagged by these ranges, which is how a restarted daemon finds (and cleans up or adopts) what it
  * left, and how it coexists with other users of marks and tables.
  */
-import { markIndexRange, type IntRange } from './alloc.js';
+import { type IntRange, markIndexRange } from './alloc.js';
 import { ConfigError } from './errors.js';
 
 /** Configuration of the pure core. Validate with {@link validateCoreConfig} before use. */
@@ -50,22 +50,28 @@ const UINT32_MAX = 0xffffffff;
 /** Kernel rule priority of the `main` lookup; ours must all come before it. */
 const MAIN_RULE_PRIORITY = 32766;
 
-const hex = (v: unknown): string => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? `0x${v.toString(16)}` : String(v));
+const hex = (v: unknown): string =>
+  typeof v === 'number' && Number.isInteger(v) && v >= 0 ? `0x${v.toString(16)}` : String(v);
 
 function checkRange(key: string, r: unknown, min: number, max: number): IntRange {
   if (typeof r !== 'object' || r === null) throw new ConfigError(`${key} must be an object { start, end }`);
   const { start, end } = r as Partial<IntRange>;
-  for (const [name, v] of [['start', start], ['end', end]] as const) {
+  for (const [name, v] of [
+    ['start', start],
+    ['end', end],
+  ] as const) {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
       throw new ConfigError(`${key}.${name} must be an integer in ${min}..${max}, got ${String(v)}`);
     }
   }
-  if ((start as number) > (end as number)) throw new ConfigError(`${key}.start (${start}) must not be greater than ${key}.end (${end})`);
+  if ((start as number) > (end as number))
+    throw new ConfigError(`${key}.start (${start}) must not be greater than ${key}.end (${end})`);
   return { start: start as number, end: end as number };
 }
 
 function checkPositive(key: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ConfigError(`${key} must be a positive integer, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+    throw new ConfigError(`${key} must be a positive integer, got ${String(v)}`);
   return v;
 }
 
@@ -80,7 +86,12 @@ export function validateCoreConfig(c: CoreConfig): CoreConfig {
   }
   markIndexRange(markMask); // throws ConfigError('markMask ...') for non-contiguous bits
   const sessionTagMask: unknown = c.sessionTagMask;
-  if (typeof sessionTagMask !== 'number' || !Number.isInteger(sessionTagMask) || sessionTagMask < 1 || sessionTagMask > UINT32_MAX) {
+  if (
+    typeof sessionTagMask !== 'number' ||
+    !Number.isInteger(sessionTagMask) ||
+    sessionTagMask < 1 ||
+    sessionTagMask > UINT32_MAX
+  ) {
     throw new ConfigError(`sessionTagMask must be a non-zero 32-bit mask, got ${hex(sessionTagMask)}`);
   }
   markIndexRange(sessionTagMask, 'sessionTagMask');
@@ -91,7 +102,9 @@ export function validateCoreConfig(c: CoreConfig): CoreConfig {
 
   const tableRange = checkRange('tableRange', c.tableRange, 1, UINT32_MAX);
   if (tableRange.start <= 255 && tableRange.end >= 253) {
-    throw new ConfigError(`tableRange ${tableRange.start}..${tableRange.end} overlaps the kernel's tables 253-255 (default, main, local)`);
+    throw new ConfigError(
+      `tableRange ${tableRange.start}..${tableRange.end} overlaps the kernel's tables 253-255 (default, main, local)`,
+    );
   }
 
   const priorityRange = checkRange('priorityRange', c.priorityRange, 1, MAIN_RULE_PRIORITY - 1);

@@ -16,8 +16,9 @@
  *
  * Pure: the runtime feeds samples and the time, and sends what {@link CounterTable.usage} returns.
  */
-import type { PropDict } from './properties.js';
+
 import { BadCounterPeriodError, CounterExistsError, CounterLimitError, CounterNotRegisteredError } from './errors.js';
+import type { PropDict } from './properties.js';
 
 /**
  * A link's kernel statistics (`rtnl_link_stats64`): totals since the link was created. They
@@ -35,12 +36,31 @@ export interface LinkCounters {
 }
 
 /** Keys of a Usage dict, in ConnMan's order (`stats_append_counters`); every value is a `u`. */
-export const COUNTER_KEYS = ['RX.Packets', 'TX.Packets', 'RX.Bytes', 'TX.Bytes', 'RX.Errors', 'TX.Errors', 'RX.Dropped', 'TX.Dropped', 'Time'] as const;
+export const COUNTER_KEYS = [
+  'RX.Packets',
+  'TX.Packets',
+  'RX.Bytes',
+  'TX.Bytes',
+  'RX.Errors',
+  'TX.Errors',
+  'RX.Dropped',
+  'TX.Dropped',
+  'Time',
+] as const;
 /** One key of a Usage dict. */
 export type CounterKey = (typeof COUNTER_KEYS)[number];
 
 /** Link statistics fields behind the first eight {@link COUNTER_KEYS}, in the same order. */
-const FIELDS = ['rxPackets', 'txPackets', 'rxBytes', 'txBytes', 'rxErrors', 'txErrors', 'rxDropped', 'txDropped'] as const satisfies ReadonlyArray<keyof LinkCounters>;
+const FIELDS = [
+  'rxPackets',
+  'txPackets',
+  'rxBytes',
+  'txBytes',
+  'rxErrors',
+  'txErrors',
+  'rxDropped',
+  'txDropped',
+] as const satisfies ReadonlyArray<keyof LinkCounters>;
 
 /** How many counters one bus client may hold (each costs a timer and a statistics read per period). */
 export const MAX_COUNTERS_PER_CLIENT = 32;
@@ -87,7 +107,16 @@ interface Sent {
 }
 
 function zeroCounters(): LinkCounters {
-  return { rxPackets: 0n, txPackets: 0n, rxBytes: 0n, txBytes: 0n, rxErrors: 0n, txErrors: 0n, rxDropped: 0n, txDropped: 0n };
+  return {
+    rxPackets: 0n,
+    txPackets: 0n,
+    rxBytes: 0n,
+    txBytes: 0n,
+    rxErrors: 0n,
+    txErrors: 0n,
+    rxDropped: 0n,
+    txDropped: 0n,
+  };
 }
 
 /** A total as ConnMan's `unsigned int` carries it: modulo 2^32. */
@@ -164,7 +193,13 @@ export class CounterTable {
   sample(serviceId: string, ifindex: number, raw: LinkCounters, now: number): void {
     const t = this.#services.get(serviceId);
     if (!t) {
-      this.#services.set(serviceId, { ifindex, last: { ...raw }, total: zeroCounters(), timeMs: 0, connectedSince: now });
+      this.#services.set(serviceId, {
+        ifindex,
+        last: { ...raw },
+        total: zeroCounters(),
+        timeMs: 0,
+        connectedSince: now,
+      });
       return;
     }
     t.connectedSince ??= now;

@@ -9,10 +9,17 @@
  * (session-table.ts), policy (policy.ts, policy-parse.ts), cgroup claims (cgroup-claims.ts).
  */
 import { isObjectPath, sessionPath } from '../../lib/protocol.js';
-import { addClaim, checkCgroupOwner, checkCgroupPath, type CgroupDirOwner } from './cgroup-claims.js';
-import { noEffects, type Effects } from './effects.js';
-import { BadNotifierError, EmergencyBusyError, NotOwnerError, SessionExistsError, SessionLimitError, SessionNotFoundError } from './errors.js';
-import { mergeSettings, PolicySet, type Identity } from './policy.js';
+import { addClaim, type CgroupDirOwner, checkCgroupOwner, checkCgroupPath } from './cgroup-claims.js';
+import { type Effects, noEffects } from './effects.js';
+import {
+  BadNotifierError,
+  EmergencyBusyError,
+  NotOwnerError,
+  SessionExistsError,
+  SessionLimitError,
+  SessionNotFoundError,
+} from './errors.js';
+import { type Identity, mergeSettings, PolicySet } from './policy.js';
 import { parsePolicyFile } from './policy-parse.js';
 import { ServiceEngine } from './service-engine.js';
 import { ownPartOf, type Session } from './session-model.js';
@@ -35,7 +42,12 @@ export class Engine extends ServiceEngine {
   // ---------------------------------------------------------------- sessions
 
   /** Manager.CreateSession. The returned effects hold the first Update. */
-  createSession(req: { owner: string; notifier: string; identity: Identity; settings: Readonly<Record<string, RawValue>> }): {
+  createSession(req: {
+    owner: string;
+    notifier: string;
+    identity: Identity;
+    settings: Readonly<Record<string, RawValue>>;
+  }): {
     path: string;
     effects: Effects;
   } {
@@ -44,8 +56,10 @@ export class Engine extends ServiceEngine {
     const request = parseCreateSettings(req.settings);
     const path = sessionPath(req.owner, req.notifier);
     if (this.sessionTable.get(path)) throw new SessionExistsError(path);
-    if (this.sessionTable.countOfOwner(req.owner) >= this.config.maxSessionsPerClient) throw new SessionLimitError('client', this.config.maxSessionsPerClient);
-    if (this.sessionTable.countOfUid(req.identity.uid) >= this.config.maxSessionsPerUid) throw new SessionLimitError('uid', this.config.maxSessionsPerUid);
+    if (this.sessionTable.countOfOwner(req.owner) >= this.config.maxSessionsPerClient)
+      throw new SessionLimitError('client', this.config.maxSessionsPerClient);
+    if (this.sessionTable.countOfUid(req.identity.uid) >= this.config.maxSessionsPerUid)
+      throw new SessionLimitError('uid', this.config.maxSessionsPerUid);
 
     const tag = this.alloc.tags.allocate();
     const serial = ++this.#serial;
@@ -200,7 +214,12 @@ export class Engine extends ServiceEngine {
    * previous version of that file stays in force. Live sessions get one Update each.
    */
   loadPolicy(file: string, text: string): Effects {
-    const groups = parsePolicyFile(file, text, Math.max(0, this.config.maxPolicyGroups - this.#policies.groupsExcept(file)), this.config.maxPolicyGroups);
+    const groups = parsePolicyFile(
+      file,
+      text,
+      Math.max(0, this.config.maxPolicyGroups - this.#policies.groupsExcept(file)),
+      this.config.maxPolicyGroups,
+    );
     this.#policies = this.#policies.withFile(file, groups);
     return this.#rematchAll();
   }

@@ -227,7 +227,10 @@ export class NotConnectedError extends DaemonError {
 /** MoveBefore/MoveAfter with a target that is unknown, not managed, or the service itself. */
 export class InvalidServiceError extends DaemonError {
   readonly code = 'NSD_ERR_INVALID_SERVICE' as const;
-  constructor(readonly target: string, why: string) {
+  constructor(
+    readonly target: string,
+    why: string,
+  ) {
     super(`${target}: ${why}`);
   }
 }

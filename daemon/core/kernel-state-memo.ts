@@ -13,24 +13,25 @@
  * and are recomputed on every call; a service whose input is unchanged keeps its prepared object,
  * so its sessions count as unchanged.
  */
-import type { Classifier, FirewallState, KernelState, RoutingState, SessionMarking } from './kernel-state-types.js';
+
+import type { CoreConfig } from './config.js';
 import {
-  classifierOf,
   claimsOf,
+  classifierOf,
   cmpClassifier,
-  computeKernelState,
   cmpSession,
+  computeKernelState,
   connectedServices,
-  markingOf,
-  ownerOf,
-  routingOf,
   type KernelInput,
   type KernelServiceInput,
   type KernelSessionInput,
+  markingOf,
+  ownerOf,
   type PreparedService,
+  routingOf,
   type SessionClaim,
 } from './kernel-state.js';
-import type { CoreConfig } from './config.js';
+import type { Classifier, FirewallState, KernelState, RoutingState, SessionMarking } from './kernel-state-types.js';
 import { diffWindow } from './list-window.js';
 
 interface SessionEntry {
@@ -84,14 +85,33 @@ function sameMarking(a: SessionMarking, b: SessionMarking): boolean {
 }
 
 function sameClassifier(a: Classifier | null, b: Classifier | null): boolean {
-  return a === b || (a !== null && b !== null && a.kind === b.kind && a.key === b.key && a.family === b.family && a.sessionKey === b.sessionKey);
+  return (
+    a === b ||
+    (a !== null &&
+      b !== null &&
+      a.kind === b.kind &&
+      a.key === b.key &&
+      a.family === b.family &&
+      a.sessionKey === b.sessionKey)
+  );
 }
 
 function sameServiceInput(a: KernelServiceInput, b: KernelServiceInput): boolean {
   if (a === b) return true;
   const scalar =
-    a.id === b.id && a.ifindex === b.ifindex && a.ifname === b.ifname && a.table === b.table && a.mark === b.mark && a.slot === b.slot && a.connected === b.connected && a.sourceRules === b.sourceRules;
-  return scalar && (a.addresses === b.addresses || JSON.stringify(a.addresses) === JSON.stringify(b.addresses)) && (a.gateways === b.gateways || JSON.stringify(a.gateways) === JSON.stringify(b.gateways));
+    a.id === b.id &&
+    a.ifindex === b.ifindex &&
+    a.ifname === b.ifname &&
+    a.table === b.table &&
+    a.mark === b.mark &&
+    a.slot === b.slot &&
+    a.connected === b.connected &&
+    a.sourceRules === b.sourceRules;
+  return (
+    scalar &&
+    (a.addresses === b.addresses || JSON.stringify(a.addresses) === JSON.stringify(b.addresses)) &&
+    (a.gateways === b.gateways || JSON.stringify(a.gateways) === JSON.stringify(b.gateways))
+  );
 }
 
 /** Index of `c`'s identity in a list sorted by cmpClassifier, or -(insertion point) - 1. */
@@ -130,9 +150,14 @@ export class KernelStateMemo {
     const connected = this.#prepareServices(input.services);
     // While every service is the same prepared object, a session input that is the same object as
     // last time cannot have changed: only the window where the two lists differ is looked at.
-    const sameServices = this.#lastConnected !== null && connected.size === this.#lastConnected.size && [...connected].every(([id, p]) => this.#lastConnected!.get(id) === p);
+    const sameServices =
+      this.#lastConnected !== null &&
+      connected.size === this.#lastConnected.size &&
+      [...connected].every(([id, p]) => this.#lastConnected!.get(id) === p);
     const prevInputs = this.#lastInputs;
-    const w = sameServices ? diffWindow(prevInputs, input.sessions) : { lo: 0, hiPrev: prevInputs.length, hiNext: input.sessions.length };
+    const w = sameServices
+      ? diffWindow(prevInputs, input.sessions)
+      : { lo: 0, hiPrev: prevInputs.length, hiNext: input.sessions.length };
     const epoch = ++this.#epoch;
     let orderChanged = false;
     let resort = false;
@@ -173,7 +198,12 @@ export class KernelStateMemo {
         remarked.push(e);
       }
       const claims = claimsOf(s, svc);
-      if (ownershipInputs || claims.length !== e.claims.length || claims.some((c, i) => c.id !== e!.claims[i]!.id || c.family !== e!.claims[i]!.family)) this.#setClaims(e, claims, dirty);
+      if (
+        ownershipInputs ||
+        claims.length !== e.claims.length ||
+        claims.some((c, i) => c.id !== e!.claims[i]!.id || c.family !== e!.claims[i]!.family)
+      )
+        this.#setClaims(e, claims, dirty);
     }
     // Duplicate session keys never come from the engine; the full computation handles them.
     if (duplicate) return this.#fallback(input);
@@ -226,7 +256,12 @@ export class KernelStateMemo {
    * markings put in place and new sessions appended (a builtin copy, no callback per session);
    * built again only when sessions were removed or the order changed.
    */
-  #sessionList(prev: KernelState | null, rebuild: boolean, added: readonly SessionEntry[], remarked: readonly SessionEntry[]): SessionMarking[] {
+  #sessionList(
+    prev: KernelState | null,
+    rebuild: boolean,
+    added: readonly SessionEntry[],
+    remarked: readonly SessionEntry[],
+  ): SessionMarking[] {
     if (!prev || rebuild) {
       const out: SessionMarking[] = new Array<SessionMarking>(this.#order.length);
       for (let i = 0; i < this.#order.length; i++) {

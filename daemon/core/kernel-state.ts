@@ -30,12 +30,21 @@
  * reports back. Unparseable addresses and prefix lengths are skipped rather than thrown on: one
  * bad fact must not stop the daemon from applying everything else.
  */
-import type { AddressFact, Family, GatewayFact } from './services.js';
-import type { Classifier, IdentityKind, KernelState, PolicyRule, RoutingState, ServiceRouting, SessionMarking, TableRoute } from './kernel-state-types.js';
+
 import { canonicalAddress, networkOf } from './addresses.js';
 import { priorityForSlot } from './alloc.js';
-
 import type { CoreConfig } from './config.js';
+import type {
+  Classifier,
+  IdentityKind,
+  KernelState,
+  PolicyRule,
+  RoutingState,
+  ServiceRouting,
+  SessionMarking,
+  TableRoute,
+} from './kernel-state-types.js';
+import type { AddressFact, Family, GatewayFact } from './services.js';
 
 /** One service as the kernel state needs it. */
 export interface KernelServiceInput {
@@ -109,7 +118,12 @@ function cmpNum(a: number, b: number): number {
 }
 
 function cmpRoute(a: TableRoute, b: TableRoute): number {
-  return cmpNum(a.family, b.family) || cmpNum(a.dstLen, b.dstLen) || cmpStr(a.dst, b.dst) || cmpStr(a.gateway ?? '', b.gateway ?? '');
+  return (
+    cmpNum(a.family, b.family) ||
+    cmpNum(a.dstLen, b.dstLen) ||
+    cmpStr(a.dst, b.dst) ||
+    cmpStr(a.gateway ?? '', b.gateway ?? '')
+  );
 }
 
 function cmpRule(a: PolicyRule, b: PolicyRule): number {
@@ -175,7 +189,8 @@ function prepareService(svc: KernelServiceInput): PreparedService {
       if (g.family !== family) continue;
       const gateway = canonicalAddress(family, g.gateway);
       if (gateway === null) continue;
-      if (best === null || g.metric < best.metric || (g.metric === best.metric && gateway < best.gateway)) best = { gateway, metric: g.metric };
+      if (best === null || g.metric < best.metric || (g.metric === best.metric && gateway < best.gateway))
+        best = { gateway, metric: g.metric };
     }
     if (best) routes.push({ family, dst: '', dstLen: 0, gateway: best.gateway, ifindex, table });
   }
@@ -203,7 +218,11 @@ export function connectedServices(services: readonly KernelServiceInput[]): Map<
 }
 
 /** Tables and rules per connected service; `wantsSourceRules`: services a SourceIPRule session is bound to. */
-export function routingOf(config: CoreConfig, connected: ReadonlyMap<string, PreparedService>, wantsSourceRules: (serviceId: string) => boolean): RoutingState {
+export function routingOf(
+  config: CoreConfig,
+  connected: ReadonlyMap<string, PreparedService>,
+  wantsSourceRules: (serviceId: string) => boolean,
+): RoutingState {
   const services: ServiceRouting[] = [];
   const rules: PolicyRule[] = [];
   for (const p of connected.values()) {
@@ -212,11 +231,19 @@ export function routingOf(config: CoreConfig, connected: ReadonlyMap<string, Pre
     const prio = priorityForSlot(config.priorityRange, slot);
     const families = new Set(p.routes.map((r) => r.family));
     for (const family of [4, 6] as const) {
-      if (families.has(family)) rules.push({ kind: 'fwmark', family, priority: prio.fwmark, mark, mask: config.markMask, table });
+      if (families.has(family))
+        rules.push({ kind: 'fwmark', family, priority: prio.fwmark, mark, mask: config.markMask, table });
     }
     if (p.input.sourceRules === true || wantsSourceRules(id)) {
       for (const a of p.globals) {
-        rules.push({ kind: 'source', family: a.family, priority: prio.source, src: a.address, srcLen: a.family === 4 ? 32 : 128, table });
+        rules.push({
+          kind: 'source',
+          family: a.family,
+          priority: prio.source,
+          src: a.address,
+          srcLen: a.family === 4 ? 32 : 128,
+          table,
+        });
       }
     }
   }
@@ -226,7 +253,10 @@ export function routingOf(config: CoreConfig, connected: ReadonlyMap<string, Pre
 }
 
 /** A session's marking: the service's mark, interface and first global address per family (SNAT). */
-export function markingOf(s: Pick<KernelSessionInput, 'sessionKey' | 'tag'>, svc: PreparedService | undefined): SessionMarking {
+export function markingOf(
+  s: Pick<KernelSessionInput, 'sessionKey' | 'tag'>,
+  svc: PreparedService | undefined,
+): SessionMarking {
   const mark = svc ? svc.input.mark : 0;
   const snat: SessionMarking['snat'] = [];
   if (svc && mark !== 0) {
@@ -247,25 +277,34 @@ export interface SessionClaim {
 }
 
 /** The identities a session claims, in claim order: policy claims, then its service's addresses (SourceIPRule). */
-export function claimsOf(s: Pick<KernelSessionInput, 'claims' | 'sourceIPRule'>, svc: PreparedService | undefined): SessionClaim[] {
+export function claimsOf(
+  s: Pick<KernelSessionInput, 'claims' | 'sourceIPRule'>,
+  svc: PreparedService | undefined,
+): SessionClaim[] {
   const out: SessionClaim[] = [];
   for (const c of s.claims) {
     const key = normaliseKey(c.kind, c.key);
     out.push({ id: `${c.kind}\u0000${key}`, kind: c.kind, key });
   }
   if (s.sourceIPRule && svc) {
-    for (const a of svc.globals) out.push({ id: `source\u0000${a.address}`, kind: 'source', key: a.address, family: a.family });
+    for (const a of svc.globals)
+      out.push({ id: `source\u0000${a.address}`, kind: 'source', key: a.address, family: a.family });
   }
   return out;
 }
 
 /** The classifier of a claim owned by `sessionKey`. */
 export function classifierOf(c: SessionClaim, sessionKey: string): Classifier {
-  return c.family === undefined ? { kind: c.kind, key: c.key, sessionKey } : { kind: c.kind, key: c.key, family: c.family, sessionKey };
+  return c.family === undefined
+    ? { kind: c.kind, key: c.key, sessionKey }
+    : { kind: c.kind, key: c.key, family: c.family, sessionKey };
 }
 
 /** Session order of the output: creation order (serial), then key. */
-export function cmpSession(a: Pick<KernelSessionInput, 'serial' | 'sessionKey'>, b: Pick<KernelSessionInput, 'serial' | 'sessionKey'>): number {
+export function cmpSession(
+  a: Pick<KernelSessionInput, 'serial' | 'sessionKey'>,
+  b: Pick<KernelSessionInput, 'serial' | 'sessionKey'>,
+): number {
   return cmpNum(a.serial, b.serial) || cmpStr(a.sessionKey, b.sessionKey);
 }
 

@@ -49,7 +49,12 @@ function quote(text: string): string {
 }
 
 /** Reads `text`; `fail(line, detail)` must throw (the caller's typed error). */
-export function readKeyFile(text: string, syntax: KeyFileSyntax, fail: (line: number, detail: string) => never, cap?: GroupCap): KeyFileGroup[] {
+export function readKeyFile(
+  text: string,
+  syntax: KeyFileSyntax,
+  fail: (line: number, detail: string) => never,
+  cap?: GroupCap,
+): KeyFileGroup[] {
   const groups: KeyFileGroup[] = [];
   const names = new Set<string>();
   let current: KeyFileGroup | null = null;
@@ -62,7 +67,8 @@ export function readKeyFile(text: string, syntax: KeyFileSyntax, fail: (line: nu
     if (trimmed.startsWith('[')) {
       const m = /^\[([^[\]]*)\]$/.exec(trimmed)?.[1];
       const name = syntax.trimGroupName ? m?.trim() : m;
-      if (name === undefined) return fail(line, `malformed group header '${quote(trimmed)}' (expected ${syntax.headerHint})`);
+      if (name === undefined)
+        return fail(line, `malformed group header '${quote(trimmed)}' (expected ${syntax.headerHint})`);
       const bad = syntax.checkGroup(name);
       if (bad) return fail(line, bad);
       if (names.has(name)) return fail(line, `group [${name}] appears twice in this file`);
@@ -73,7 +79,8 @@ export function readKeyFile(text: string, syntax: KeyFileSyntax, fail: (line: nu
       continue;
     }
     const eq = trimmed.indexOf('=');
-    if (eq < 0) return fail(line, `malformed line '${quote(trimmed)}' (expected ${syntax.lineHint}, [group] or a # comment)`);
+    if (eq < 0)
+      return fail(line, `malformed line '${quote(trimmed)}' (expected ${syntax.lineHint}, [group] or a # comment)`);
     const key = trimmed.slice(0, eq).trim();
     const value = trimmed.slice(eq + 1).trim();
     if (key === '') return fail(line, 'missing key before =');

@@ -36,7 +36,11 @@ export function emptyRuntime(): ManageRuntime {
 }
 
 /** Service.Connect by the user. Returns new values; the inputs are not changed. */
-export function userConnect(rt: ManageRuntime, settings: PersistedSettings, id: string): { rt: ManageRuntime; settings: PersistedSettings } {
+export function userConnect(
+  rt: ManageRuntime,
+  settings: PersistedSettings,
+  id: string,
+): { rt: ManageRuntime; settings: PersistedSettings } {
   const reasons = new Map(rt.reasons).set(id, 'user');
   const userDisconnected = new Set(rt.userDisconnected);
   userDisconnected.delete(id);
@@ -106,7 +110,12 @@ export function planLinks(
   return links
     .map((l) => {
       const adminUp = !tech.offlineMode && tech.powered[l.bearer] === true;
-      return { ifindex: l.ifindex, serviceId: l.serviceId, adminUp, configured: adminUp && rt.reasons.has(l.serviceId) };
+      return {
+        ifindex: l.ifindex,
+        serviceId: l.serviceId,
+        adminUp,
+        configured: adminUp && rt.reasons.has(l.serviceId),
+      };
     })
     .sort((a, b) => a.ifindex - b.ifindex);
 }

@@ -117,7 +117,9 @@ export function decideAutoconnect(input: AutoInput): AutoDecision {
 
   // Row 3: session services nobody holds any more.
   const held = (s: AutoService) => sessions.some((x) => x.boundTo === s.id || serves(x, s));
-  const released = new Set(managed.filter((s) => isUp(s.state) && s.connectReason === 'session' && !held(s)).map((s) => s.id));
+  const released = new Set(
+    managed.filter((s) => isUp(s.state) && s.connectReason === 'session' && !held(s)).map((s) => s.id),
+  );
 
   // What counts as up for rows 4-6: up now (minus releases) or about to be connected.
   const upIds = new Set(services.filter((s) => isUp(s.state) && !released.has(s.id)).map((s) => s.id));
@@ -135,7 +137,8 @@ export function decideAutoconnect(input: AutoInput): AutoDecision {
   // Row 7: a released service is pickable by rows 3a, 5 and 6 as if idle, if it is Favorite,
   // AutoConnect and available — a service the user set AutoConnect=false on must still go down.
   const pickable = (s: AutoService) =>
-    !upIds.has(s.id) && (isCandidate(s) || (released.has(s.id) && s.favorite && s.autoConnect && s.available !== false));
+    !upIds.has(s.id) &&
+    (isCandidate(s) || (released.has(s.id) && s.favorite && s.autoConnect && s.available !== false));
 
   // Row 3a.
   if (!input.singleConnectedTechnology) {

@@ -24,14 +24,22 @@ export function managedServiceProps(base: PropDict, v: ManagedConfigView): PropD
   const sec = v.section;
   const ipv4: PropDict = {};
   if (sec?.ipv4.method === 'manual') {
-    Object.assign(ipv4, { Method: str('manual'), Address: str(sec.ipv4.address), Netmask: str(netmaskOf(sec.ipv4.prefixLength)) });
+    Object.assign(ipv4, {
+      Method: str('manual'),
+      Address: str(sec.ipv4.address),
+      Netmask: str(netmaskOf(sec.ipv4.prefixLength)),
+    });
     if (sec.ipv4.gateway) ipv4.Gateway = str(sec.ipv4.gateway);
   } else {
     ipv4.Method = str(sec?.ipv4.method ?? 'dhcp');
   }
   const ipv6: PropDict = {};
   if (sec?.ipv6.method === 'manual') {
-    Object.assign(ipv6, { Method: str('manual'), Address: str(sec.ipv6.address), PrefixLength: { signature: 'y', value: sec.ipv6.prefixLength } });
+    Object.assign(ipv6, {
+      Method: str('manual'),
+      Address: str(sec.ipv6.address),
+      PrefixLength: { signature: 'y', value: sec.ipv6.prefixLength },
+    });
     if (sec.ipv6.gateway) ipv6.Gateway = str(sec.ipv6.gateway);
   } else {
     ipv6.Method = str(sec?.ipv6.method ?? 'auto');

@@ -81,7 +81,13 @@ export function desiredDefaultRoutes(ranked: readonly RouteService[]): DesiredRo
       const gw = s.gateways.find((g) => g.family === family);
       if (!gw) continue;
       seen.add(s.ifindex);
-      out.push({ serviceId: s.id, ifindex: s.ifindex, family, gateway: gw.gateway, metric: haveDefault ? lowPriorityMetric(s.ifindex) : 0 });
+      out.push({
+        serviceId: s.id,
+        ifindex: s.ifindex,
+        family,
+        gateway: gw.gateway,
+        metric: haveDefault ? lowPriorityMetric(s.ifindex) : 0,
+      });
       haveDefault = true;
     }
   }
@@ -105,7 +111,12 @@ export interface RankedService {
  * override the operator's choice of technology (wired before cellular, say): it only breaks ties
  * within a technology and state.
  */
-export function compareForDefault(a: RankedService, b: RankedService, preferred: readonly Bearer[], userOrder: readonly string[] = []): number {
+export function compareForDefault(
+  a: RankedService,
+  b: RankedService,
+  preferred: readonly Bearer[],
+  userOrder: readonly string[] = [],
+): number {
   const ac = isConnected(a.state);
   const bc = isConnected(b.state);
   if (ac !== bc) return ac ? -1 : 1;

@@ -14,18 +14,25 @@
  *   on carrier (ConnMan's connect-on-plug); others when nothing else is up or a session asks.
  */
 import { BEARERS, type Bearer } from '../../lib/protocol.js';
-import type { Family } from './services.js';
-import { NotSupportedError, AlreadyConnectedError, NotConnectedError, InvalidServiceError } from './errors.js';
+import { AlreadyConnectedError, InvalidServiceError, NotConnectedError, NotSupportedError } from './errors.js';
+import {
+  applyAutoDecision,
+  carrierLost,
+  emptyRuntime,
+  type ManageRuntime,
+  userConnect,
+  userDisconnect,
+} from './manage-actions.js';
+import { type ActiveSession, type AutoService, decideAutoconnect, isUp } from './manage-autoconnect.js';
 import { compileModeOf, type ManageModeConfig } from './manage-mode.js';
-import { decideAutoconnect, isUp, type ActiveSession, type AutoService } from './manage-autoconnect.js';
-import { applyAutoDecision, carrierLost, emptyRuntime, userConnect, userDisconnect, type ManageRuntime } from './manage-actions.js';
-import { compareForDefault, desiredDefaultRoutes } from './manage-routes.js';
 import type { Lease, ManagedLinkPlan, ManagePlan } from './manage-plan.js';
-import { desiredAddressing, matchProvisioned, type DesiredAddressing } from './provisioning.js';
-import { parseProvisioningFile, type ProvisionedService } from './provisioning-parse.js';
-import { defaultSettings, type PersistedService, type PersistedSettings } from './persisted-settings.js';
 import type { ManagedConfigView } from './manage-properties.js';
-import { isConnected, usableAddress, type Service, type Wanted } from './services.js';
+import { compareForDefault, desiredDefaultRoutes } from './manage-routes.js';
+import { defaultSettings, type PersistedService, type PersistedSettings } from './persisted-settings.js';
+import { type DesiredAddressing, desiredAddressing, matchProvisioned } from './provisioning.js';
+import { type ProvisionedService, parseProvisioningFile } from './provisioning-parse.js';
+import type { Family } from './services.js';
+import { isConnected, type Service, usableAddress, type Wanted } from './services.js';
 
 /** Manage-mode configuration. */
 export interface ManageConfig extends ManageModeConfig {
@@ -33,7 +40,12 @@ export interface ManageConfig extends ManageModeConfig {
   alwaysConnected: readonly Bearer[];
 }
 
-export const DEFAULT_MANAGE_CONFIG: ManageConfig = { manage: [], observe: [], singleConnectedTechnology: false, alwaysConnected: [] };
+export const DEFAULT_MANAGE_CONFIG: ManageConfig = {
+  manage: [],
+  observe: [],
+  singleConnectedTechnology: false,
+  alwaysConnected: [],
+};
 
 const DEFAULT_ADDRESSING: DesiredAddressing = {
   addresses: [],
@@ -127,7 +139,11 @@ export class ManageState {
 
   /** The section provisioning `s`, or null (ConnMan defaults then apply). Observed links match Wi-Fi sections that name them too. */
   sectionOf(s: Service): ProvisionedService | null {
-    return matchProvisioned(this.#sections, { name: s.ifname, mac: s.mac, bearer: s.bearer }, !this.enabled || !this.isManaged(s));
+    return matchProvisioned(
+      this.#sections,
+      { name: s.ifname, mac: s.mac, bearer: s.bearer },
+      !this.enabled || !this.isManaged(s),
+    );
   }
 
   /** What Service properties show of a managed service's configuration (manage-properties.ts). */
@@ -178,7 +194,8 @@ export class ManageState {
     // ConnMan's answer for a connected service comes first, observed or not.
     if (isConnected(s.state)) throw new AlreadyConnectedError(s.id);
     this.#requireManaged(s);
-    if (!enabled) throw new NotSupportedError(`${s.bearer} is disabled (Powered false or OfflineMode): enable it first`);
+    if (!enabled)
+      throw new NotSupportedError(`${s.bearer} is disabled (Powered false or OfflineMode): enable it first`);
     if (!s.carrier) throw new NotSupportedError(`${s.ifname} has no carrier`);
     const before: PersistedSettings = { ...defaultSettings(), services: this.#flags };
     const r = userConnect(this.#rt, before, s.id);
@@ -252,7 +269,9 @@ export class ManageState {
 
   #requireManaged(s: Service): void {
     if (!this.enabled || !this.isManaged(s)) {
-      throw new NotSupportedError(`${s.ifname} is configured by another tool (observe mode); netsessiond cannot change it`);
+      throw new NotSupportedError(
+        `${s.ifname} is configured by another tool (observe mode); netsessiond cannot change it`,
+      );
     }
   }
 
@@ -279,7 +298,10 @@ export class ManageState {
         ifname: s.ifname,
       };
     });
-    const powered = Object.fromEntries(BEARERS.map((b) => [b, switches.powered[b] !== false])) as Record<Bearer, boolean>;
+    const powered = Object.fromEntries(BEARERS.map((b) => [b, switches.powered[b] !== false])) as Record<
+      Bearer,
+      boolean
+    >;
     const d = decideAutoconnect({
       services,
       powered,
@@ -309,7 +331,8 @@ export class ManageState {
     if (wanted === 'pending') return 'ready';
     if (wanted !== true || !s.carrier || switches.offline || switches.powered[s.bearer] === false) return s.state;
     const a = this.addressingOf(s);
-    const planned = (family: Family): boolean => a.addresses.some((x) => x.family === family) || (family === 4 && a.dhcpv4 && this.#leases.has(s.id));
+    const planned = (family: Family): boolean =>
+      a.addresses.some((x) => x.family === family) || (family === 4 && a.dhcpv4 && this.#leases.has(s.id));
     return this.#gateways(s, a).some((g) => planned(g.family)) ? 'ready' : s.state;
   }
 
@@ -325,10 +348,13 @@ export class ManageState {
     // Computed once per service: wanted() matches provisioning sections.
     const routeStates = new Map(ranked.map((s) => [s.id, this.#routeState(s, switches)] as const));
     const routeState = (s: Service): Service['state'] => routeStates.get(s.id) ?? s.state;
-    const byDefault = [...ranked].sort((a, b) => compareForDefault({ ...a, state: routeState(a) }, { ...b, state: routeState(b) }, preferred, this.#order));
+    const byDefault = [...ranked].sort((a, b) =>
+      compareForDefault({ ...a, state: routeState(a) }, { ...b, state: routeState(b) }, preferred, this.#order),
+    );
     for (const s of byDefault) {
       if (!this.isManaged(s)) {
-        if (isConnected(s.state) && s.nameservers.length > 0) resolv.push({ ifname: s.ifname, nameservers: [...s.nameservers], domains: [] });
+        if (isConnected(s.state) && s.nameservers.length > 0)
+          resolv.push({ ifname: s.ifname, nameservers: [...s.nameservers], domains: [] });
         continue;
       }
       const adminUp = !switches.offline && switches.powered[s.bearer] !== false;
@@ -337,7 +363,18 @@ export class ManageState {
       const lease = a.dhcpv4 ? this.#leases.get(s.id) : undefined;
       const addresses = configured ? [...a.addresses] : [];
       if (configured && lease) addresses.push({ family: 4, address: lease.address, prefixLength: lease.prefixLength });
-      links.push({ serviceId: s.id, ifindex: s.ifindex, ifname: s.ifname, adminUp, configured, carrier: s.carrier, addresses, dhcp: configured && a.dhcpv4, ipv6: configured && a.ipv6, slaac: configured && a.slaac });
+      links.push({
+        serviceId: s.id,
+        ifindex: s.ifindex,
+        ifname: s.ifname,
+        adminUp,
+        configured,
+        carrier: s.carrier,
+        addresses,
+        dhcp: configured && a.dhcpv4,
+        ipv6: configured && a.ipv6,
+        slaac: configured && a.slaac,
+      });
       if (!configured) continue;
       routeInputs.push({ s, gateways: this.#gateways(s, a) });
       if (isConnected(s.state)) {
@@ -345,7 +382,9 @@ export class ManageState {
         resolv.push({ ifname: s.ifname, nameservers: this.#nameservers(s, a), domains });
       }
     }
-    const defaults = desiredDefaultRoutes(routeInputs.map(({ s, gateways }) => ({ id: s.id, ifindex: s.ifindex, state: routeState(s), gateways })));
+    const defaults = desiredDefaultRoutes(
+      routeInputs.map(({ s, gateways }) => ({ id: s.id, ifindex: s.ifindex, state: routeState(s), gateways })),
+    );
     links.sort((x, y) => x.ifindex - y.ifindex);
     return { links, defaults, resolv };
   }

@@ -102,7 +102,9 @@ export function validateOnlineCheckSettings(
     connectTimeoutMs < 0 ||
     connectTimeoutMs > 0x7fffffff
   ) {
-    throw new ConfigError(`online check: connectTimeoutMs must be an integer between 0 and 2^31-1, got ${String(connectTimeoutMs)}`);
+    throw new ConfigError(
+      `online check: connectTimeoutMs must be an integer between 0 and 2^31-1, got ${String(connectTimeoutMs)}`,
+    );
   }
   return {
     mode: mode as OnlineCheckMode,
@@ -148,7 +150,16 @@ export interface CheckState {
 
 /** State of a family that is not connected. */
 export function initialCheckState(): CheckState {
-  return { active: false, pending: false, online: false, interval: 0, failures: 0, successes: 0, error: null, portal: null };
+  return {
+    active: false,
+    pending: false,
+    online: false,
+    interval: 0,
+    failures: 0,
+    successes: 0,
+    error: null,
+    portal: null,
+  };
 }
 
 /** What the caller should do next for this family. */
@@ -215,7 +226,15 @@ function oneShot(
 ): { state: CheckState; action: CheckAction } {
   if (result.kind === 'online') {
     return {
-      state: { ...state, pending: false, online: true, portal: null, error: null, failures: 0, successes: state.successes + 1 },
+      state: {
+        ...state,
+        pending: false,
+        online: true,
+        portal: null,
+        error: null,
+        failures: 0,
+        successes: state.successes + 1,
+      },
       action: STOP,
     };
   }

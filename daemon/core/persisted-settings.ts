@@ -57,7 +57,10 @@ export function defaultSettings(): PersistedSettings {
   return {
     version: 1,
     offlineMode: false,
-    technologies: Object.fromEntries(BEARERS.map((b) => [b, { powered: true }])) as Record<Bearer, { powered: boolean }>,
+    technologies: Object.fromEntries(BEARERS.map((b) => [b, { powered: true }])) as Record<
+      Bearer,
+      { powered: boolean }
+    >,
     services: {},
   };
 }
@@ -96,7 +99,11 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
-  return typeof v === 'string' ? `string ${JSON.stringify(v.slice(0, 40))}` : typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
+  return typeof v === 'string'
+    ? `string ${JSON.stringify(v.slice(0, 40))}`
+    : typeof v === 'object'
+      ? 'an object'
+      : `${typeof v} ${String(v)}`;
 }
 
 function quote(key: string): string {
@@ -104,7 +111,13 @@ function quote(key: string): string {
 }
 
 /** Reads a boolean field of `obj`, warning (and returning `fallback`) when absent or not a boolean. */
-function bool(obj: Record<string, unknown>, key: string, fallback: boolean, where: string, warnings: string[]): boolean {
+function bool(
+  obj: Record<string, unknown>,
+  key: string,
+  fallback: boolean,
+  where: string,
+  warnings: string[],
+): boolean {
   if (!Object.hasOwn(obj, key)) {
     warnings.push(`${where}: ${key} missing, using ${fallback}`);
     return fallback;
@@ -146,7 +159,8 @@ function decodeServices(v: unknown, warnings: string[]): Record<string, Persiste
   }
   const entries: Array<[string, PersistedService]> = [];
   const all = Object.keys(v);
-  if (all.length > MAX_SAVED_SERVICES) warnings.push(`services: ${all.length} entries, over the cap of ${MAX_SAVED_SERVICES}; the rest dropped`);
+  if (all.length > MAX_SAVED_SERVICES)
+    warnings.push(`services: ${all.length} entries, over the cap of ${MAX_SAVED_SERVICES}; the rest dropped`);
   for (const id of all.slice(0, MAX_SAVED_SERVICES)) {
     const s = v[id];
     if (!SERVICE_ID_RE.test(id)) {
@@ -191,7 +205,9 @@ export function decodeSettings(text: string): DecodedSettings {
     return { state, warnings, usable: false };
   }
   if (raw.version !== SETTINGS_VERSION) {
-    warnings.push(`settings version is ${Object.hasOwn(raw, 'version') ? describe(raw.version) : 'missing'}, expected ${SETTINGS_VERSION}; reading the keys this version knows`);
+    warnings.push(
+      `settings version is ${Object.hasOwn(raw, 'version') ? describe(raw.version) : 'missing'}, expected ${SETTINGS_VERSION}; reading the keys this version knows`,
+    );
   }
   unknownKeys(raw, ['version', 'offlineMode', 'technologies', 'services'], 'settings', warnings);
   if (Object.hasOwn(raw, 'offlineMode')) state.offlineMode = bool(raw, 'offlineMode', false, 'settings', warnings);

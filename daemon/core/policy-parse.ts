@@ -5,9 +5,10 @@
  * silently does less than its author meant is a security problem. Differences from ConnMan are
  * listed in docs/behaviour.md.
  */
-import { readKeyFile, type KeyFileGroup, type KeyFileSyntax } from './keyfile.js';
-import { CONNECTION_TYPES, type Bearer, type ConnectionType } from '../../lib/protocol.js';
+
+import { type Bearer, CONNECTION_TYPES, type ConnectionType } from '../../lib/protocol.js';
 import { PolicyParseError, UnknownBearerError } from './errors.js';
+import { type KeyFileGroup, type KeyFileSyntax, readKeyFile } from './keyfile.js';
 import { isValidInterfaceName, parseBearerList } from './settings.js';
 
 /** ConnMan's roaming values. Stored and reported only; nothing acts on them (as in ConnMan). */
@@ -44,7 +45,13 @@ export interface PolicyGroup {
 }
 
 /** RoamingPolicy values ConnMan knows (they have no effect there or here; stored and reported only). */
-export const ROAMING_POLICIES: readonly RoamingPolicy[] = ['default', 'always', 'forbidden', 'national', 'international'];
+export const ROAMING_POLICIES: readonly RoamingPolicy[] = [
+  'default',
+  'always',
+  'forbidden',
+  'national',
+  'international',
+];
 
 /** Keys a group may hold; anything else is rejected so typos do not go unnoticed. */
 const KEYS = [
@@ -68,7 +75,13 @@ const KEY_SET: ReadonlySet<string> = new Set(KEYS);
  * ends in `.policy`) plus "a plain name", so a path can never be smuggled in.
  */
 export function isPolicyFileName(name: string): boolean {
-  return !name.startsWith('.') && name.endsWith('.policy') && name.length > '.policy'.length && !name.includes('/') && !name.includes('\0');
+  return (
+    !name.startsWith('.') &&
+    name.endsWith('.policy') &&
+    name.length > '.policy'.length &&
+    !name.includes('/') &&
+    !name.includes('\0')
+  );
 }
 
 type RawGroup = KeyFileGroup;
@@ -98,7 +111,10 @@ export const POLICY_GROUPS_CAP = { key: 'MaxPolicyGroups', flag: '--max-policy-g
 function splitGroups(file: string, text: string, maxGroups: number, total: number): RawGroup[] {
   // `maxGroups` is what is left of the cap once the other files' groups are counted.
   const cap = Number.isFinite(maxGroups)
-    ? { max: maxGroups, detail: `group ${maxGroups + 1} of this file is over ${POLICY_GROUPS_CAP.key} ${total} (${POLICY_GROUPS_CAP.flag}; ${total - maxGroups} in force in other files)` }
+    ? {
+        max: maxGroups,
+        detail: `group ${maxGroups + 1} of this file is over ${POLICY_GROUPS_CAP.key} ${total} (${POLICY_GROUPS_CAP.flag}; ${total - maxGroups} in force in other files)`,
+      }
     : undefined;
   return readKeyFile(
     text,
@@ -164,7 +180,8 @@ function parseSelinux(value: string, fail: Fail): string {
 }
 
 function parseCgroup(value: string, fail: Fail): string {
-  if (!value.startsWith('/')) return fail(`'${value}' must be an absolute cgroupv2 path such as /system.slice/app.service`);
+  if (!value.startsWith('/'))
+    return fail(`'${value}' must be an absolute cgroupv2 path such as /system.slice/app.service`);
   if (/[\p{Cc}]/u.test(value)) return fail('path contains control characters');
   if (value === '/') return value;
   const segments = value.slice(1).split('/');
@@ -184,12 +201,14 @@ function parseBearers(value: string, fail: Fail): Bearer[] {
 }
 
 function parseConnectionType(value: string, fail: Fail): ConnectionType {
-  if (!(CONNECTION_TYPES as readonly string[]).includes(value)) return fail(`'${value}' is not one of ${CONNECTION_TYPES.join(', ')}`);
+  if (!(CONNECTION_TYPES as readonly string[]).includes(value))
+    return fail(`'${value}' is not one of ${CONNECTION_TYPES.join(', ')}`);
   return value as ConnectionType;
 }
 
 function parseRoaming(value: string, fail: Fail): RoamingPolicy {
-  if (!(ROAMING_POLICIES as readonly string[]).includes(value)) return fail(`'${value}' is not one of ${ROAMING_POLICIES.join(', ')}`);
+  if (!(ROAMING_POLICIES as readonly string[]).includes(value))
+    return fail(`'${value}' is not one of ${ROAMING_POLICIES.join(', ')}`);
   return value as RoamingPolicy;
 }
 
@@ -203,6 +222,7 @@ function parseBoolean(value: string, fail: Fail): boolean {
 /** `*` means "no restriction from the policy": stored like an absent key, so the user's value applies. */
 function parseInterface(value: string, fail: Fail): string | null {
   if (value === '*') return null;
-  if (!isValidInterfaceName(value)) return fail(`'${value}' is not a valid interface name (1-15 characters, no '/', ':' or whitespace; * for any)`);
+  if (!isValidInterfaceName(value))
+    return fail(`'${value}' is not a valid interface name (1-15 characters, no '/', ':' or whitespace; * for any)`);
   return value;
 }

@@ -4,7 +4,7 @@
  * deterministic matching, cgroup identities, and a merge that keeps the user's request intact.
  * Differences from ConnMan are listed in docs/behaviour.md.
  */
-import { BEARERS, DEFAULT_BEARERS, type Bearer, type ConnectionType } from '../../lib/protocol.js';
+import { BEARERS, type Bearer, type ConnectionType, DEFAULT_BEARERS } from '../../lib/protocol.js';
 import type { PolicyGroup, RoamingPolicy } from './policy-parse.js';
 import type { RequestedSettings } from './settings.js';
 
@@ -140,7 +140,8 @@ export class PolicySet {
       identity.user === undefined ? undefined : this.byUid.get(identity.user),
       this.byUid.get(String(identity.uid)),
     );
-    if (uidHit !== undefined) return { group: uidHit.group, kind: 'uid', claim: { kind: 'uid', key: String(identity.uid) } };
+    if (uidHit !== undefined)
+      return { group: uidHit.group, kind: 'uid', claim: { kind: 'uid', key: String(identity.uid) } };
     for (const g of identity.groups) {
       const hit = later(g.name === undefined ? undefined : this.byGid.get(g.name), this.byGid.get(String(g.gid)));
       if (hit !== undefined) return { group: hit.group, kind: 'gid', claim: { kind: 'gid', key: String(g.gid) } };

@@ -2,8 +2,14 @@
  * ConnMan property dicts (with D-Bus signatures) for the Manager, Service and Technology
  * objects, and session settings as Update dicts. Pure: the bus adapter only encodes them.
  */
-import { SETTING_SIGNATURES, type ManagerState, type SessionSettings, type SettingKey } from '../../lib/protocol.js';
-import { IPV4_SIGNATURES, IPV6_SIGNATURES } from '../../lib/protocol.js';
+import {
+  IPV4_SIGNATURES,
+  IPV6_SIGNATURES,
+  type ManagerState,
+  SETTING_SIGNATURES,
+  type SessionSettings,
+  type SettingKey,
+} from '../../lib/protocol.js';
 import type { TechnologyView } from './service-registry.js';
 import { ipv4Dict, ipv6Dict, type Service } from './services.js';
 
@@ -18,7 +24,8 @@ export type PropDict = Record<string, Prop>;
 
 function dictOf(values: Record<string, unknown>, signatures: Record<string, string>): PropDict {
   const out: PropDict = {};
-  for (const [k, v] of Object.entries(values)) if (v !== undefined) out[k] = { signature: signatures[k] ?? 's', value: v };
+  for (const [k, v] of Object.entries(values))
+    if (v !== undefined) out[k] = { signature: signatures[k] ?? 's', value: v };
   return out;
 }
 
@@ -80,7 +87,12 @@ export function serviceProps(s: Service, favorite: boolean, autoConnect = favori
     IPv6: { signature: 'a{sv}', value: dictOf(v6 as Record<string, unknown>, IPV6_SIGNATURES) },
     'IPv6.Configuration': {
       signature: 'a{sv}',
-      value: v6.Method ? { Method: { signature: 's', value: v6.Method === 'manual' ? 'manual' : 'auto' }, Privacy: { signature: 's', value: 'disabled' } } : {},
+      value: v6.Method
+        ? {
+            Method: { signature: 's', value: v6.Method === 'manual' ? 'manual' : 'auto' },
+            Privacy: { signature: 's', value: 'disabled' },
+          }
+        : {},
     },
     Nameservers: { signature: 'as', value: [...s.nameservers] },
     'Nameservers.Configuration': EMPTY_LIST,
@@ -116,7 +128,8 @@ export function changedProps(before: PropDict | undefined, after: PropDict): Arr
   if (!before) return [];
   const out: Array<[string, Prop]> = [];
   for (const [k, p] of Object.entries(after)) if (JSON.stringify(before[k]) !== JSON.stringify(p)) out.push([k, p]);
-  for (const [k, p] of Object.entries(before)) if (!(k in after)) out.push([k, { signature: p.signature, value: emptyOf(p.signature) }]);
+  for (const [k, p] of Object.entries(before))
+    if (!(k in after)) out.push([k, { signature: p.signature, value: emptyOf(p.signature) }]);
   return out;
 }
 

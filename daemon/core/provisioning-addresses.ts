@@ -123,16 +123,20 @@ export function parseIPv4(value: string, fail: Fail): IPv4Provision {
   const broadcast = (network | ~mask) >>> 0;
   // /31 (RFC 3021) and /32 have no network or broadcast address to avoid.
   const edges = prefixLength <= 30 ? [network, broadcast] : [];
-  if (edges.includes(address)) return fail(`${addrText} is the ${address === network ? 'network' : 'broadcast'} address of /${prefixLength}`);
+  if (edges.includes(address))
+    return fail(`${addrText} is the ${address === network ? 'network' : 'broadcast'} address of /${prefixLength}`);
   let gateway: string | null = null;
   if (gwText !== null) {
     const gw = v4(gwText);
     if (gw === null) return fail(`gateway '${gwText}' is not an IPv4 address in dotted-quad form`);
     if (gw === address) return fail(`gateway ${gwText} is the address itself`);
-    if (((gw & mask) >>> 0) !== network) {
-      return fail(`gateway ${gwText} is outside ${v4Text(network)}/${prefixLength} (off-link gateways are not supported)`);
+    if ((gw & mask) >>> 0 !== network) {
+      return fail(
+        `gateway ${gwText} is outside ${v4Text(network)}/${prefixLength} (off-link gateways are not supported)`,
+      );
     }
-    if (edges.includes(gw)) return fail(`gateway ${gwText} is the ${gw === network ? 'network' : 'broadcast'} address of /${prefixLength}`);
+    if (edges.includes(gw))
+      return fail(`gateway ${gwText} is the ${gw === network ? 'network' : 'broadcast'} address of /${prefixLength}`);
     gateway = gwText;
   }
   return { method: 'manual', address: addrText, prefixLength, gateway };
@@ -159,7 +163,9 @@ export function parseIPv6(value: string, fail: Fail): IPv6Provision {
     if (badGw) return fail(`gateway ${gwText} ${badGw}`);
     if (gw === address) return fail(`gateway ${gwText} is the address itself`);
     if (!isLinkLocalV6(gw) && networkOf(6, gw, prefixLength) !== networkOf(6, address, prefixLength)) {
-      return fail(`gateway ${gwText} is neither link-local nor inside ${networkOf(6, address, prefixLength)}/${prefixLength}`);
+      return fail(
+        `gateway ${gwText} is neither link-local nor inside ${networkOf(6, address, prefixLength)}/${prefixLength}`,
+      );
     }
     gateway = gw;
   }

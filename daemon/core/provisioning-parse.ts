@@ -23,8 +23,17 @@
  *   or inside the prefix.
  */
 import { ProvisioningError } from './errors.js';
-import { readKeyFile, type KeyFileGroup, type KeyFileSyntax } from './keyfile.js';
-import { parseAnyAddress, parseDomain, parseHost, parseIPv4, parseIPv6, type Fail, type IPv4Provision, type IPv6Provision } from './provisioning-addresses.js';
+import { type KeyFileGroup, type KeyFileSyntax, readKeyFile } from './keyfile.js';
+import {
+  type Fail,
+  type IPv4Provision,
+  type IPv6Provision,
+  parseAnyAddress,
+  parseDomain,
+  parseHost,
+  parseIPv4,
+  parseIPv6,
+} from './provisioning-addresses.js';
 import { isValidInterfaceName } from './settings.js';
 
 /** Service types a provisioning section may name (ConnMan provisions exactly these). */
@@ -129,7 +138,12 @@ type RawGroup = KeyFileGroup;
  * ignored; every other group must be `[service_<ident>]`.
  * @throws ProvisioningError naming the file, the 1-based line and the key at fault.
  */
-export function parseProvisioningFile(file: string, text: string, maxServices = Infinity, cap = maxServices): ProvisionedService[] {
+export function parseProvisioningFile(
+  file: string,
+  text: string,
+  maxServices = Infinity,
+  cap = maxServices,
+): ProvisionedService[] {
   const groups = splitGroups(file, text, maxServices, cap);
   const out: ProvisionedService[] = [];
   for (const g of groups) {
@@ -147,7 +161,8 @@ const PROVISIONING_SYNTAX: KeyFileSyntax = {
   checkGroup(name) {
     if (name === 'global') return null;
     if (!name.startsWith('service_')) return `unknown group [${name}] (expected [global] or [service_<name>])`;
-    if (!/^service_[\x21-\x7e]+$/.test(name) || /[[\]]/.test(name)) return `group [${name}] needs a name after 'service_' (printable, no spaces)`;
+    if (!/^service_[\x21-\x7e]+$/.test(name) || /[[\]]/.test(name))
+      return `group [${name}] needs a name after 'service_' (printable, no spaces)`;
     return null;
   },
   checkKey(group, key, value) {
@@ -159,12 +174,18 @@ const PROVISIONING_SYNTAX: KeyFileSyntax = {
 };
 
 /** `MaxProvisioningServices` / `--max-provisioning-services`: sections in force across the directory. */
-export const PROVISIONING_SERVICES_CAP = { key: 'MaxProvisioningServices', flag: '--max-provisioning-services' } as const;
+export const PROVISIONING_SERVICES_CAP = {
+  key: 'MaxProvisioningServices',
+  flag: '--max-provisioning-services',
+} as const;
 
 function splitGroups(file: string, text: string, maxServices: number, total: number): RawGroup[] {
   // `maxServices` is what is left of the cap once the other files' services are counted.
   const cap = Number.isFinite(maxServices)
-    ? { max: maxServices, detail: `service ${maxServices + 1} of this file is over ${PROVISIONING_SERVICES_CAP.key} ${total} (${PROVISIONING_SERVICES_CAP.flag}; ${total - maxServices} in force in other files)` }
+    ? {
+        max: maxServices,
+        detail: `service ${maxServices + 1} of this file is over ${PROVISIONING_SERVICES_CAP.key} ${total} (${PROVISIONING_SERVICES_CAP.flag}; ${total - maxServices} in force in other files)`,
+      }
     : undefined;
   return readKeyFile(
     text,
@@ -185,7 +206,8 @@ function buildService(file: string, g: RawGroup, index: number): ProvisionedServ
     });
   };
   const type = get('Type', parseType);
-  if (type === null) throw new ProvisioningError(file, g.line, `group [${g.name}] has no Type (ethernet, gadget or wifi)`);
+  if (type === null)
+    throw new ProvisioningError(file, g.line, `group [${g.name}] has no Type (ethernet, gadget or wifi)`);
   const warnings: string[] = [];
   if (type === 'wifi') {
     // Validated for shape only; secrets are deliberately not kept.
@@ -194,18 +216,28 @@ function buildService(file: string, g: RawGroup, index: number): ProvisionedServ
     get('EAP', oneOf(['tls', 'ttls', 'peap']));
     get('PrivateKeyPassphraseType', oneOf(['fsid']));
     get('Hidden', parseBoolean);
-    warnings.push(`${file}:${g.line}: [${g.name}] is a wifi section; this daemon does not manage Wi-Fi, so it is never applied`);
+    warnings.push(
+      `${file}:${g.line}: [${g.name}] is a wifi section; this daemon does not manage Wi-Fi, so it is never applied`,
+    );
   } else {
     for (const [key, entry] of g.values) {
-      if (WIFI_KEY_SET.has(key)) throw new ProvisioningError(file, entry.line, `${key}: only valid in a Type = wifi section (this one is ${type})`);
+      if (WIFI_KEY_SET.has(key))
+        throw new ProvisioningError(
+          file,
+          entry.line,
+          `${key}: only valid in a Type = wifi section (this one is ${type})`,
+        );
     }
   }
   const timeservers = get('Timeservers', (v, fail) => parseList(v, fail, parseHost)) ?? [];
   if (timeservers.length > 0) {
-    warnings.push(`${file}:${g.values.get('Timeservers')?.line ?? g.line}: Timeservers are recorded but this daemon runs no time synchronisation`);
+    warnings.push(
+      `${file}:${g.values.get('Timeservers')?.line ?? g.line}: Timeservers are recorded but this daemon runs no time synchronisation`,
+    );
   }
   const mdns = get('mDNS', parseBoolean);
-  if (mdns !== null) warnings.push(`${file}:${g.values.get('mDNS')?.line ?? g.line}: mDNS is recorded but has no effect here`);
+  if (mdns !== null)
+    warnings.push(`${file}:${g.values.get('mDNS')?.line ?? g.line}: mDNS is recorded but has no effect here`);
   const service: ProvisionedService = {
     file,
     ident: g.name.slice('service_'.length),
@@ -237,7 +269,10 @@ function parseType(value: string, fail: Fail): ProvisionedType {
 }
 
 function oneOf<T extends string>(values: readonly T[]): (value: string, fail: Fail) => T {
-  return (value, fail) => ((values as readonly string[]).includes(value) ? (value as T) : fail(`'${value}' is not one of ${values.join(', ')}`));
+  return (value, fail) =>
+    (values as readonly string[]).includes(value)
+      ? (value as T)
+      : fail(`'${value}' is not one of ${values.join(', ')}`);
 }
 
 function parseBoolean(value: string, fail: Fail): boolean {
@@ -253,14 +288,17 @@ function parseSsid(value: string, fail: Fail): string {
 }
 
 function parseMac(value: string, fail: Fail): string {
-  if (!/^[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}$/.test(value)) return fail(`'${value}' is not a MAC address (aa:bb:cc:dd:ee:ff)`);
+  if (!/^[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}$/.test(value))
+    return fail(`'${value}' is not a MAC address (aa:bb:cc:dd:ee:ff)`);
   const mac = value.toLowerCase();
-  if (mac === '00:00:00:00:00:00' || mac === 'ff:ff:ff:ff:ff:ff') return fail(`'${value}' cannot be an interface's address`);
+  if (mac === '00:00:00:00:00:00' || mac === 'ff:ff:ff:ff:ff:ff')
+    return fail(`'${value}' cannot be an interface's address`);
   return mac;
 }
 
 function parseDeviceName(value: string, fail: Fail): string {
-  if (!isValidInterfaceName(value)) return fail(`'${value}' is not a valid interface name (1-15 characters, no '/', ':' or whitespace)`);
+  if (!isValidInterfaceName(value))
+    return fail(`'${value}' is not a valid interface name (1-15 characters, no '/', ':' or whitespace)`);
   return value;
 }
 

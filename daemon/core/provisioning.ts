@@ -57,7 +57,11 @@ function matches(s: ProvisionedService, link: ProvisioningLink, observed: boolea
  * DeviceName, then Type alone); on a tie the later one wins, ordering by file name (code-unit
  * order) and then by position in the file. The input order does not matter.
  */
-export function matchProvisioned(services: readonly ProvisionedService[], link: ProvisioningLink, observed = false): ProvisionedService | null {
+export function matchProvisioned(
+  services: readonly ProvisionedService[],
+  link: ProvisioningLink,
+  observed = false,
+): ProvisionedService | null {
   let best: ProvisionedService | null = null;
   for (const s of services) {
     if (!matches(s, link, observed)) continue;

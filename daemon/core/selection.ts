@@ -5,7 +5,7 @@
  * whatever order events arrived in, and sessions with equal settings always agree.
  */
 import type { Bearer, ConnectionType, ServiceState } from '../../lib/protocol.js';
-import { isConnected, type Service as FullService } from './services.js';
+import { type Service as FullService, isConnected } from './services.js';
 
 /** What selection reads of a service. */
 type Service = Pick<FullService, 'state' | 'ifname' | 'bearer' | 'metered'>;

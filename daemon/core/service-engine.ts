@@ -7,17 +7,17 @@
  */
 import type { Bearer, ManagerState } from '../../lib/protocol.js';
 import { Allocations } from './alloc.js';
-import { DEFAULT_CORE_CONFIG, validateCoreConfig, type CoreConfig } from './config.js';
-import { noEffects, type Effects } from './effects.js';
+import { type CoreConfig, DEFAULT_CORE_CONFIG, validateCoreConfig } from './config.js';
+import { type Effects, noEffects } from './effects.js';
 import { ServiceNotFoundError } from './errors.js';
 import type { KernelSessionInput } from './kernel-state.js';
 import { KernelStateMemo } from './kernel-state-memo.js';
 import type { KernelState } from './kernel-state-types.js';
-import { ManageState, type ManageConfig } from './manage.js';
+import { type ManageConfig, ManageState } from './manage.js';
 import type { DhcpLeaseEvent, ManagePlan } from './manage-plan.js';
 import type { PersistedService } from './persisted-settings.js';
-import { applyTraits } from './service-traits.js';
 import { ServiceRegistry, type TechnologyView } from './service-registry.js';
+import { applyTraits } from './service-traits.js';
 import { DEFAULT_BEARER_RANK, type Family, type LinkFacts, type OnlineStatus, type Service } from './services.js';
 import type { Session } from './session-model.js';
 import { SessionTable } from './session-table.js';
@@ -41,7 +41,10 @@ export class ServiceEngine {
   readonly #preferred: readonly Bearer[];
   readonly #kernelMemo = new KernelStateMemo();
   /** Each session's last kernel input and what its claims were built from (see kernelState). */
-  readonly #kernelInputs = new WeakMap<Session, { input: KernelSessionInput; claim: unknown; cgroups: readonly string[] }>();
+  readonly #kernelInputs = new WeakMap<
+    Session,
+    { input: KernelSessionInput; claim: unknown; cgroups: readonly string[] }
+  >();
 
   constructor(config: EngineConfig = {}) {
     this.config = validateCoreConfig({ ...DEFAULT_CORE_CONFIG, ...config.core });
@@ -198,7 +201,10 @@ export class ServiceEngine {
     const s = this.registry.ranked.find((x) => x.ifname === ifname);
     if (!s) return noEffects();
     const gone = e.type === 'expire' || e.type === 'release';
-    const changed = this.manage.lease(s.id, gone ? null : { address: e.address, prefixLength: e.prefixLength, router: e.router, dns: [...e.dns] });
+    const changed = this.manage.lease(
+      s.id,
+      gone ? null : { address: e.address, prefixLength: e.prefixLength, router: e.router, dns: [...e.dns] },
+    );
     return changed ? this.#manageChanged() : noEffects();
   }
 
@@ -238,7 +244,8 @@ export class ServiceEngine {
     if (!this.manage.enabled) return;
     this.registry.refresh(fx);
     for (let i = 0; i < 4; i++) {
-      if (!this.manage.autoconnect(this.registry.ranked, this.registry.switches(), this.sessionTable.activeSessions())) break;
+      if (!this.manage.autoconnect(this.registry.ranked, this.registry.switches(), this.sessionTable.activeSessions()))
+        break;
       this.registry.refresh(fx);
     }
   }
@@ -249,7 +256,12 @@ export class ServiceEngine {
     const s = this.registry.byIfindex(facts.ifindex);
     const lease = s && this.manage.leaseOf(s.id);
     if (!lease) return facts;
-    return { ...facts, addresses: facts.addresses.map((a) => (a.family === 4 && a.address === lease.address ? { ...a, method: 'dhcp' as const } : a)) };
+    return {
+      ...facts,
+      addresses: facts.addresses.map((a) =>
+        a.family === 4 && a.address === lease.address ? { ...a, method: 'dhcp' as const } : a,
+      ),
+    };
   }
 
   // ---------------------------------------------------------------- kernel
@@ -296,7 +308,10 @@ export class ServiceEngine {
         tag: s.tag,
         priority: s.effective.priority,
         serviceId: s.serviceId,
-        claims: [...(s.match?.claim ? [s.match.claim] : []), ...s.cgroups.map((key) => ({ kind: 'cgroup' as const, key }))],
+        claims: [
+          ...(s.match?.claim ? [s.match.claim] : []),
+          ...s.cgroups.map((key) => ({ kind: 'cgroup' as const, key })),
+        ],
         sourceIPRule: s.effective.sourceIPRule,
       };
       this.#kernelInputs.set(s, { input, claim: s.match?.claim, cgroups: s.cgroups });

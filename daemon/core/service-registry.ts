@@ -4,11 +4,20 @@
  * service's kernel resources (table, mark, rule slot) for its lifetime.
  */
 import type { Bearer } from '../../lib/protocol.js';
-import type { Family, LinkFacts } from './services.js';
 import type { Allocations } from './alloc.js';
 import type { Effects } from './effects.js';
 import { AlreadyDisabledError, AlreadyEnabledError, TechnologyNotFoundError } from './errors.js';
-import { compareServices, deriveState, isConnected, serviceIdFor, usableAddress, type OnlineStatus, type Service, type Wanted } from './services.js';
+import type { Family, LinkFacts } from './services.js';
+import {
+  compareServices,
+  deriveState,
+  isConnected,
+  type OnlineStatus,
+  type Service,
+  serviceIdFor,
+  usableAddress,
+  type Wanted,
+} from './services.js';
 
 const FAMILIES: readonly Family[] = [4, 6];
 
@@ -75,7 +84,8 @@ export class ServiceRegistry {
       return null;
     }
     // A bearer or MAC change gives the link a new identity: drop the old service first.
-    if (existing && (existing.bearer !== facts.bearer || existing.mac !== facts.mac)) this.removeLink(facts.ifindex, fx);
+    if (existing && (existing.bearer !== facts.bearer || existing.mac !== facts.mac))
+      this.removeLink(facts.ifindex, fx);
     let s = this.#byIfindex.get(facts.ifindex);
     if (!s) {
       s = this.#create(facts, fx);
@@ -194,7 +204,8 @@ export class ServiceRegistry {
     const checking = this.#checking.get(s.id);
     if (!checking) return;
     for (const f of FAMILIES) {
-      const addr = enabled && s.adminUp && s.carrier && this.#wanted(s) !== false ? (usableAddress(s, f)?.address ?? null) : null;
+      const addr =
+        enabled && s.adminUp && s.carrier && this.#wanted(s) !== false ? (usableAddress(s, f)?.address ?? null) : null;
       if (addr === checking[f]) continue;
       if (checking[f]) fx.checks.push({ serviceId: s.id, family: f, op: 'stop' });
       // A result for the old address says nothing about the new one.
@@ -234,7 +245,12 @@ export class ServiceRegistry {
     }
     return (Object.keys(TECH_NAMES) as Bearer[])
       .filter((b) => present.has(b))
-      .map((b) => ({ type: b, name: TECH_NAMES[b], powered: this.#powered.get(b) !== false, connected: connected.has(b) }));
+      .map((b) => ({
+        type: b,
+        name: TECH_NAMES[b],
+        powered: this.#powered.get(b) !== false,
+        connected: connected.has(b),
+      }));
   }
 
   /** Technology.SetProperty('Powered'). */
@@ -242,7 +258,10 @@ export class ServiceRegistry {
     const b = bearer as Bearer;
     if (!this.#hasTechnology(b)) throw new TechnologyNotFoundError(bearer);
     const cur = this.#powered.get(b) !== false;
-    if (cur === powered) throw powered ? new AlreadyEnabledError(`${bearer} is already enabled`) : new AlreadyDisabledError(`${bearer} is already disabled`);
+    if (cur === powered)
+      throw powered
+        ? new AlreadyEnabledError(`${bearer} is already enabled`)
+        : new AlreadyDisabledError(`${bearer} is already disabled`);
     this.#powered.set(b, powered);
     fx.changedTechnologies.add(b);
     this.refresh(fx);

@@ -13,7 +13,10 @@ import type { ProvisionedService } from './provisioning-parse.js';
 import { isConnected, type Service } from './services.js';
 
 /** The traits a service gets from its bearer and its provisioning section (or none). */
-export function traitsOf(s: Pick<Service, 'bearer'>, section: ProvisionedService | null): { metered: boolean; roaming: boolean } {
+export function traitsOf(
+  s: Pick<Service, 'bearer'>,
+  section: ProvisionedService | null,
+): { metered: boolean; roaming: boolean } {
   return { metered: section?.metered ?? s.bearer === 'cellular', roaming: section?.roaming ?? false };
 }
 

@@ -2,7 +2,7 @@
  * Services, derived from link facts: identifier, state, ordering, and the IP dicts that
  * Updates and Service properties carry. Pure functions over plain data.
  */
-import type { Bearer, IpMethod, IPv4Settings, IPv6Settings, ServiceState } from '../../lib/protocol.js';
+import type { Bearer, IPv4Settings, IPv6Settings, IpMethod, ServiceState } from '../../lib/protocol.js';
 
 /** 4 or 6. */
 export type Family = 4 | 6;

@@ -3,7 +3,7 @@
  * settings an Update reports.
  */
 import type { SessionSettings } from '../../lib/protocol.js';
-import type { Identity, EffectiveSettings, PolicyMatch } from './policy.js';
+import type { EffectiveSettings, Identity, PolicyMatch } from './policy.js';
 import { ipv4Dict, ipv6Dict, type Service } from './services.js';
 import type { RequestedSettings } from './settings.js';
 import type { OwnPart, ServicePart } from './updates.js';
@@ -40,7 +40,14 @@ export interface Session {
   sentOwn: OwnPart | null;
 }
 
-const NO_SERVICE: ServicePart = Object.freeze({ State: 'disconnected', Name: '', IPv4: {}, IPv6: {}, Interface: '', Bearer: '' });
+const NO_SERVICE: ServicePart = Object.freeze({
+  State: 'disconnected',
+  Name: '',
+  IPv4: {},
+  IPv6: {},
+  Interface: '',
+  Bearer: '',
+});
 
 /** The service half of the settings for a bound service (or none). */
 export function servicePartOf(service: Service | null): ServicePart {

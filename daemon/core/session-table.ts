@@ -9,10 +9,10 @@ import type { SessionSettings } from '../../lib/protocol.js';
 import type { Effects } from './effects.js';
 import type { ActiveSession } from './manage-autoconnect.js';
 import { mergeSettings } from './policy.js';
-import type { ServiceRegistry } from './service-registry.js';
 import { selectionKeyString, selectService } from './selection.js';
-import { ownPartOf, servicePartOf, settingsOf, type Session } from './session-model.js';
-import { ownDelta, serviceDelta, type ServicePart, type SettingsDelta } from './updates.js';
+import type { ServiceRegistry } from './service-registry.js';
+import { ownPartOf, type Session, servicePartOf, settingsOf } from './session-model.js';
+import { ownDelta, type ServicePart, type SettingsDelta, serviceDelta } from './updates.js';
 
 /** A session as listed for admins (extension interface). */
 export interface SessionInfo {
@@ -196,7 +196,12 @@ export class SessionTable {
     for (const [key, g] of this.#groups) {
       for (const s of g.sessions) {
         if (!s.active) continue;
-        out.push({ id: key, bearers: s.effective.allowedBearers, boundTo: g.serviceId, allowedInterface: s.effective.allowedInterface });
+        out.push({
+          id: key,
+          bearers: s.effective.allowedBearers,
+          boundTo: g.serviceId,
+          allowedInterface: s.effective.allowedInterface,
+        });
         break;
       }
     }

@@ -5,14 +5,14 @@
  */
 import {
   BEARERS,
+  type Bearer,
   CONNECTION_TYPES,
+  type ConnectionType,
   CREATE_SETTING_SIGNATURES,
   DEFAULT_BEARERS,
   isValidInterfaceName,
-  SETTING_SIGNATURES,
-  type Bearer,
-  type ConnectionType,
   type RequestKey,
+  SETTING_SIGNATURES,
 } from '../../lib/protocol.js';
 import {
   BadConnectionTypeError,
@@ -44,7 +44,14 @@ export interface RequestedSettings {
 
 /** Defaults for a session that passed an empty dict. */
 export function defaultRequest(): RequestedSettings {
-  return { allowedBearers: null, connectionType: 'any', allowedInterface: null, sourceIPRule: false, contextIdentifier: '', avoidMetered: false };
+  return {
+    allowedBearers: null,
+    connectionType: 'any',
+    allowedInterface: null,
+    sourceIPRule: false,
+    contextIdentifier: '',
+    avoidMetered: false,
+  };
 }
 
 const BEARER_SET: ReadonlySet<string> = new Set(BEARERS);
@@ -76,7 +83,6 @@ export function parseBearerList(items: readonly string[]): Bearer[] {
 
 export { isValidInterfaceName } from '../../lib/protocol.js';
 
-
 function expectSignature(key: string, raw: RawValue, expected: string): void {
   if (raw.signature !== expected) throw new WrongTypeError(key, expected, raw.signature);
 }
@@ -107,7 +113,8 @@ export function applySetting(base: RequestedSettings, key: string, raw: RawValue
   switch (k) {
     case 'AllowedBearers': {
       const items = raw.value;
-      if (!Array.isArray(items) || items.some((x) => typeof x !== 'string')) throw new WrongTypeError(k, 'as', raw.signature);
+      if (!Array.isArray(items) || items.some((x) => typeof x !== 'string'))
+        throw new WrongTypeError(k, 'as', raw.signature);
       next.allowedBearers = parseBearerList(items as string[]);
       break;
     }

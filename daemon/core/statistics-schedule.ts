@@ -12,8 +12,8 @@
  * Pure: the runtime passes the time, reads the counters and sends the signals.
  */
 import { STATISTICS_INTERVAL_LIMITS, STATISTICS_KEYS } from '../../lib/protocol.js';
-import type { PropDict } from './properties.js';
 import { BadStatisticsIntervalError } from './errors.js';
+import type { PropDict } from './properties.js';
 
 /** Byte and packet counts of one session, both directions. */
 export interface Counters {
@@ -55,7 +55,8 @@ export function statisticsProps(c: Counters): PropDict {
 export function checkStatisticsInterval(seconds: number): void {
   const { min, max } = STATISTICS_INTERVAL_LIMITS;
   if (seconds === 0) return;
-  if (!Number.isInteger(seconds) || seconds < min || seconds > max) throw new BadStatisticsIntervalError(seconds, min, max);
+  if (!Number.isInteger(seconds) || seconds < min || seconds > max)
+    throw new BadStatisticsIntervalError(seconds, min, max);
 }
 
 /** The first multiple of `intervalMs` at least half an interval after `t`: steady ticks land on the grid. */
@@ -72,7 +73,13 @@ export class StatisticsSchedule {
    * first signal is due at `now`), or ends it for 0. Returns the new subscription, or null when
    * none remains. Throws {@link BadStatisticsIntervalError}.
    */
-  set(path: string, sessionKey: string, subscriber: string, seconds: number, now: number): StatisticsSubscription | null {
+  set(
+    path: string,
+    sessionKey: string,
+    subscriber: string,
+    seconds: number,
+    now: number,
+  ): StatisticsSubscription | null {
     checkStatisticsInterval(seconds);
     const key = `${path} ${subscriber}`;
     this.#subs.delete(key);

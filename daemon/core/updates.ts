@@ -17,7 +17,10 @@ export type SettingsDelta = ReadonlyMap<SettingKey, SessionSettings[SettingKey]>
 /** The keys that derive from the bound service. */
 export type ServicePart = Pick<SessionSettings, 'State' | 'Name' | 'IPv4' | 'IPv6' | 'Interface' | 'Bearer'>;
 /** The keys that derive from the session's own settings. */
-export type OwnPart = Pick<SessionSettings, 'ConnectionType' | 'AllowedBearers' | 'AllowedInterface' | 'ContextIdentifier' | 'SourceIPRule'>;
+export type OwnPart = Pick<
+  SessionSettings,
+  'ConnectionType' | 'AllowedBearers' | 'AllowedInterface' | 'ContextIdentifier' | 'SourceIPRule'
+>;
 
 const SERVICE_KEYS = ['State', 'Name', 'IPv4', 'IPv6', 'Interface', 'Bearer'] as const;
 const OWN_KEYS = ['ConnectionType', 'AllowedBearers', 'AllowedInterface', 'ContextIdentifier', 'SourceIPRule'] as const;
@@ -29,7 +32,10 @@ export function sameValue(a: unknown, b: unknown): boolean {
   if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
     const ka = Object.keys(a);
     const kb = Object.keys(b);
-    return ka.length === kb.length && ka.every((k) => sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+    return (
+      ka.length === kb.length &&
+      ka.every((k) => sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+    );
   }
   return false;
 }
@@ -42,9 +48,13 @@ export function fullUpdate(current: SessionSettings): SettingsDelta {
 }
 
 /** Changed keys of the service half, with the group rule applied. */
-export function serviceDelta(last: ServicePart, current: ServicePart): Array<[SettingKey, SessionSettings[SettingKey]]> {
+export function serviceDelta(
+  last: ServicePart,
+  current: ServicePart,
+): Array<[SettingKey, SessionSettings[SettingKey]]> {
   if (last === current) return [];
-  const serviceMoved = last.Name !== current.Name || last.Interface !== current.Interface || last.Bearer !== current.Bearer;
+  const serviceMoved =
+    last.Name !== current.Name || last.Interface !== current.Interface || last.Bearer !== current.Bearer;
   const out: Array<[SettingKey, SessionSettings[SettingKey]]> = [];
   for (const k of SERVICE_KEYS) {
     if ((serviceMoved && k !== 'State') || !sameValue(last[k], current[k])) out.push([k, current[k]]);

@@ -4,13 +4,21 @@
  * carrier; replies wait where the contract in daemon/api.ts says so.
  */
 import { servicePath, technologyPath } from '../../lib/protocol.js';
-import type { DaemonApi, SessionStatistics, BusCaller } from '../api.js';
+import type { BusCaller, DaemonApi, SessionStatistics } from '../api.js';
 import type { Engine } from '../core/engine.js';
-import { InvalidPropertyError, NotSupportedError, RootOnlyError, ServiceNotFoundError, SessionLimitError, TechnologyNotFoundError, WrongTypeError } from '../core/errors.js';
+import {
+  InvalidPropertyError,
+  NotSupportedError,
+  RootOnlyError,
+  ServiceNotFoundError,
+  SessionLimitError,
+  TechnologyNotFoundError,
+  WrongTypeError,
+} from '../core/errors.js';
+import type { Prop, PropDict } from '../core/properties.js';
 import { managerProps, technologyProps } from '../core/properties.js';
 import { serviceStatusProps } from '../core/service-traits.js';
 import type { RawValue } from '../core/settings.js';
-import type { Prop, PropDict } from '../core/properties.js';
 import type { RuntimeDeps } from './deps.js';
 import { EffectsCarrier, engineCaller } from './effects-carrier.js';
 import * as ext from './extension-api.js';
@@ -64,7 +72,11 @@ export class RuntimeApi implements DaemonApi {
     const cap = this.fx.d.sessionCapacity;
     // A clear refusal instead of a crash at the heap limit ("JavaScript heap out of memory").
     if (cap !== undefined && this.engine.sessionCount() >= cap) {
-      if (!this.#capLogged) this.fx.d.log('warn', `refusing new sessions: ${cap} live sessions is what the JS heap limit holds (raise --max-old-space-size to allow more)`);
+      if (!this.#capLogged)
+        this.fx.d.log(
+          'warn',
+          `refusing new sessions: ${cap} live sessions is what the JS heap limit holds (raise --max-old-space-size to allow more)`,
+        );
       this.#capLogged = true;
       throw new SessionLimitError('daemon', cap);
     }
@@ -99,7 +111,10 @@ export class RuntimeApi implements DaemonApi {
     const s = this.#service(serviceId);
     const family = (f: 4 | 6): Prop => ({
       signature: 'a{sv}',
-      value: { Online: { signature: 'b', value: s.check[f].online }, Portal: { signature: 's', value: s.check[f].portal ?? '' } },
+      value: {
+        Online: { signature: 'b', value: s.check[f].online },
+        Portal: { signature: 's', value: s.check[f].portal ?? '' },
+      },
     });
     return { IPv4: family(4), IPv6: family(6) };
   }
@@ -128,7 +143,9 @@ export class RuntimeApi implements DaemonApi {
   setServiceProperty(caller: BusCaller, serviceId: string, name: string, value: RawValue): Promise<void> {
     this.#service(serviceId);
     if (name !== 'AutoConnect') {
-      throw new NotSupportedError(`Service.SetProperty('${name}') is not supported: only AutoConnect can be set (addressing comes from provisioning files)`);
+      throw new NotSupportedError(
+        `Service.SetProperty('${name}') is not supported: only AutoConnect can be set (addressing comes from provisioning files)`,
+      );
     }
     if (value.signature !== 'b') throw new WrongTypeError(name, 'b', value.signature);
     if (caller.uid !== 0) throw new RootOnlyError('change AutoConnect');

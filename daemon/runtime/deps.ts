@@ -5,8 +5,27 @@
  */
 import type { Engine } from '../core/engine.js';
 import type { OnlineCheckSettings } from '../core/online-schedule.js';
-import type { Accounting, BusEvents, CgroupDirectory, Clock, DhcpClient, Firewall, IdentityResolver, Ipv6Switches, LinkConfigurator, LinkSource, LinkStats, Logger, NameserverFile, OnlineCheck, PolicySource, ProvisioningSource, Routing, Store } from '../ports.js';
 import type { Family } from '../core/services.js';
+import type {
+  Accounting,
+  BusEvents,
+  CgroupDirectory,
+  Clock,
+  DhcpClient,
+  Firewall,
+  IdentityResolver,
+  Ipv6Switches,
+  LinkConfigurator,
+  LinkSource,
+  LinkStats,
+  Logger,
+  NameserverFile,
+  OnlineCheck,
+  PolicySource,
+  ProvisioningSource,
+  Routing,
+  Store,
+} from '../ports.js';
 
 export interface RuntimeDeps {
   engine: Engine;

@@ -4,13 +4,14 @@
  * It builds and holds the runtime's parts (one file each in this folder) so that the DaemonApi
  * facade and the lifecycle reach them through one object.
  */
-import { updateDict } from '../core/properties.js';
+
+import type { BusCaller } from '../api.js';
 import type { Effects } from '../core/effects.js';
 import type { Engine } from '../core/engine.js';
-import { statisticsProps } from '../core/statistics-schedule.js';
-import { usableAddress } from '../core/services.js';
-import type { BusCaller } from '../api.js';
 import type { PropDict } from '../core/properties.js';
+import { updateDict } from '../core/properties.js';
+import { usableAddress } from '../core/services.js';
+import { statisticsProps } from '../core/statistics-schedule.js';
 import type { RuntimeDeps } from './deps.js';
 import { KernelSync, type KernelWait } from './kernel-sync.js';
 import { ManageSync } from './manage-sync.js';
@@ -61,7 +62,8 @@ export class EffectsCarrier {
         const a = s && usableAddress(s, family);
         return s && a ? { ifname: s.ifname, ifindex: s.ifindex, localAddress: a.address } : null;
       },
-      report: (id, family, online, portal, error) => this.apply(engine.onlineStatus(id, family, { online, portal }, error)),
+      report: (id, family, online, portal, error) =>
+        this.apply(engine.onlineStatus(id, family, { online, portal }, error)),
       log: (m) => deps.log('debug', m),
     });
     const m = deps.manage;
@@ -74,7 +76,10 @@ export class EffectsCarrier {
             ...(m.ipv6 ? { ipv6: m.ipv6 } : {}),
             ...(m.nameservers ? { nameservers: m.nameservers } : {}),
             onLease: (ifname, e) => {
-              deps.log('info', `manage: DHCP ${e.type} ${e.address}/${e.prefixLength} on ${ifname}${e.router ? ` router ${e.router}` : ''}`);
+              deps.log(
+                'info',
+                `manage: DHCP ${e.type} ${e.address}/${e.prefixLength} on ${ifname}${e.router ? ` router ${e.router}` : ''}`,
+              );
               this.apply(engine.dhcpLease(ifname, e));
             },
             clock: deps.clock,
@@ -91,7 +96,13 @@ export class EffectsCarrier {
         })
       : null;
     this.signals = new PropertySignals({ engine, events: deps.events, managerProperties, log: deps.log });
-    this.counters = new ServiceCounters({ engine, events: deps.events, clock: deps.clock, ...(deps.linkStats ? { linkStats: deps.linkStats } : {}), log: deps.log });
+    this.counters = new ServiceCounters({
+      engine,
+      events: deps.events,
+      clock: deps.clock,
+      ...(deps.linkStats ? { linkStats: deps.linkStats } : {}),
+      log: deps.log,
+    });
     this.settings = new SavedSettings({ engine, ...(deps.store ? { store: deps.store } : {}), log: deps.log });
   }
 
@@ -126,7 +137,8 @@ export class EffectsCarrier {
     }
     for (const w of fx.warnings) this.d.log('warn', w);
     this.counters.track(fx);
-    if (fx.managerChanged.has('OfflineMode') || fx.changedTechnologies.size || fx.settingsChanged) this.settings.persist();
+    if (fx.managerChanged.has('OfflineMode') || fx.changedTechnologies.size || fx.settingsChanged)
+      this.settings.persist();
     if (fx.kernelDirty) this.kernel.request();
     this.manage?.request();
     if (sendNow) return;

@@ -3,11 +3,11 @@
  * `Session1`): what ConnMan has no method for. Functions over the runtime's parts; the DaemonApi
  * facade (daemon-api.ts) exposes them beside ConnMan's calls.
  */
-import type { SessionStatistics, BusCaller } from '../api.js';
+import type { BusCaller, SessionStatistics } from '../api.js';
 import { NotOwnerError, NotSupportedError, RootOnlyError } from '../core/errors.js';
-import { settingProp } from '../core/properties.js';
 import type { PropDict } from '../core/properties.js';
-import { engineCaller, type EffectsCarrier } from './effects-carrier.js';
+import { settingProp } from '../core/properties.js';
+import { type EffectsCarrier, engineCaller } from './effects-carrier.js';
 
 const NO_DATAPATH = 'per-session statistics need the kernel datapath (not configured)';
 
@@ -19,7 +19,10 @@ function owned(rt: EffectsCarrier, caller: BusCaller, path: string) {
 }
 
 /** `ListSessions()`: every session with owner, uid, settings, bound service and byte counts; root only. */
-export async function listSessions(rt: EffectsCarrier, caller: BusCaller): Promise<Array<{ path: string; props: PropDict }>> {
+export async function listSessions(
+  rt: EffectsCarrier,
+  caller: BusCaller,
+): Promise<Array<{ path: string; props: PropDict }>> {
   if (caller.uid !== 0) throw new RootOnlyError('list all sessions');
   const counters = rt.d.accounting ? await rt.d.accounting.read() : null;
   return rt.engine.sessions().map((s) => {
@@ -64,7 +67,8 @@ export function setStatisticsInterval(rt: EffectsCarrier, caller: BusCaller, pat
 
 /** `ClaimCgroup(s)`: resolves once the kernel classifies the cgroup's traffic. */
 export async function claimCgroup(rt: EffectsCarrier, caller: BusCaller, path: string, cgroup: string): Promise<void> {
-  if (!rt.d.firewall || !rt.d.cgroups) throw new NotSupportedError('claiming cgroups needs the kernel datapath (not configured)');
+  if (!rt.d.firewall || !rt.d.cgroups)
+    throw new NotSupportedError('claiming cgroups needs the kernel datapath (not configured)');
   // Path and ownership first: the filesystem is looked at only for a well-formed request.
   rt.engine.checkCgroupClaim(path, engineCaller(caller), cgroup);
   const dirOwner = await rt.d.cgroups.ownerOf(cgroup);

@@ -6,8 +6,9 @@
  * the generation it applied, so a caller can wait for "the routing that includes my change" and
  * nothing more. Update batches queue here in order, each waiting for the stage it needs.
  */
-import type { Firewall, Logger, Routing } from '../ports.js';
+
 import type { KernelState } from '../core/kernel-state-types.js';
+import type { Firewall, Logger, Routing } from '../ports.js';
 
 /** A reconcile stage and the state generation it must have reached. */
 export interface KernelWait {

@@ -24,8 +24,16 @@
  * {@link MAX_RETRY_MS} while it keeps failing.
  */
 import type { DhcpLeaseEvent, ManagePlan } from '../core/manage-plan.js';
+import type {
+  Clock,
+  DefaultRoute,
+  DhcpClient,
+  Ipv6Switches,
+  LinkConfigurator,
+  Logger,
+  NameserverFile,
+} from '../ports.js';
 import { DhcpClients } from './dhcp-clients.js';
-import type { Clock, DefaultRoute, DhcpClient, Ipv6Switches, LinkConfigurator, Logger, NameserverFile } from '../ports.js';
 
 /** Delay before a pass that left work undone is tried again; doubled while it keeps failing. */
 export const RETRY_MS = 1000;
@@ -103,7 +111,9 @@ export class ManageSync {
     try {
       await this.#d.links.applyMainDefaults([], managed);
       const plan = this.#d.plan();
-      await this.#d.links.applyLinkConfig(plan.links.map((l) => ({ ifindex: l.ifindex, up: l.adminUp, addresses: [] })));
+      await this.#d.links.applyLinkConfig(
+        plan.links.map((l) => ({ ifindex: l.ifindex, up: l.adminUp, addresses: [] })),
+      );
     } catch (err) {
       this.#d.log('warn', `manage: cleanup at stop incomplete: ${(err as Error).message}`);
     }
@@ -185,7 +195,12 @@ export class ManageSync {
     };
     startDhcp(true);
 
-    const defaults: DefaultRoute[] = plan.defaults.map((r) => ({ ifindex: r.ifindex, family: r.family, gateway: r.gateway, metric: r.metric }));
+    const defaults: DefaultRoute[] = plan.defaults.map((r) => ({
+      ifindex: r.ifindex,
+      family: r.family,
+      gateway: r.gateway,
+      metric: r.metric,
+    }));
     const managed = plan.links.map((l) => l.ifindex);
     const applyDefaults = async (): Promise<number> => {
       try {
@@ -202,16 +217,24 @@ export class ManageSync {
     // first and the routes right after (saves a route dump on the way to `connected`).
     const addressesOf = (l: ManagePlan['links'][number]): string => JSON.stringify(l.addresses);
     const keys = new Set(defaults.map(routeKey));
-    const readdressed = new Set(plan.links.filter((l) => this.#prevAddresses.get(l.ifindex) !== addressesOf(l)).map((l) => l.ifindex));
+    const readdressed = new Set(
+      plan.links.filter((l) => this.#prevAddresses.get(l.ifindex) !== addressesOf(l)).map((l) => l.ifindex),
+    );
     const added = defaults.filter((r) => !this.#prevDefaults.has(routeKey(r)));
     const onlyNewOnReaddressed =
-      !force && this.#clean && added.length > 0 && added.every((r) => readdressed.has(r.ifindex)) && [...this.#prevDefaults].every((k) => keys.has(k));
+      !force &&
+      this.#clean &&
+      added.length > 0 &&
+      added.every((r) => readdressed.has(r.ifindex)) &&
+      [...this.#prevDefaults].every((k) => keys.has(k));
     this.#prevDefaults = keys;
     this.#prevAddresses = new Map(plan.links.map((l) => [l.ifindex, addressesOf(l)]));
     const skipped = onlyNewOnReaddressed ? 1 : await applyDefaults();
 
     try {
-      const r = await links.applyLinkConfig(plan.links.map((l) => ({ ifindex: l.ifindex, up: l.adminUp, addresses: l.addresses })));
+      const r = await links.applyLinkConfig(
+        plan.links.map((l) => ({ ifindex: l.ifindex, up: l.adminUp, addresses: l.addresses })),
+      );
       for (const p of r.problems) log('warn', `manage: ${p}`);
       this.#upApplied = new Set(plan.links.filter((l) => l.adminUp).map((l) => l.ifindex));
     } catch (err) {
@@ -240,7 +263,8 @@ export class ManageSync {
     this.#active = active;
     await switchIpv6(false);
 
-    if (nameservers) await nameservers.update(plan.resolv).catch((err: unknown) => fail(`writing ${nameservers.path}`, err));
+    if (nameservers)
+      await nameservers.update(plan.resolv).catch((err: unknown) => fail(`writing ${nameservers.path}`, err));
     return clean;
   }
 }

@@ -3,10 +3,18 @@
  * (daemon/core/online-schedule.ts), timers from the Clock port, probes through the
  * OnlineCheck port. Results go back to the engine through `report`.
  */
-import { onConnected, onResult, initialCheckState, type CheckAction, type CheckState, type OnlineCheckSettings } from '../core/online-schedule.js';
-import type { Clock, OnlineCheck } from '../ports.js';
-import type { Family } from '../core/services.js';
+
 import type { OnlineCheckResult } from '../core/online-schedule.js';
+import {
+  type CheckAction,
+  type CheckState,
+  initialCheckState,
+  type OnlineCheckSettings,
+  onConnected,
+  onResult,
+} from '../core/online-schedule.js';
+import type { Family } from '../core/services.js';
+import type { Clock, OnlineCheck } from '../ports.js';
 
 /** Where a probe must go out: the service's interface and address, looked up at probe time. */
 export interface ProbeTarget {
@@ -85,7 +93,10 @@ export class OnlineRunner {
       const abort = new AbortController();
       entry.abort = abort;
       try {
-        result = await this.deps.probe.probe({ serviceId, family, ...target, url: this.deps.urls[family] }, abort.signal);
+        result = await this.deps.probe.probe(
+          { serviceId, family, ...target, url: this.deps.urls[family] },
+          abort.signal,
+        );
       } catch (err) {
         // An aborted probe belongs to a stopped or restarted check: its result means nothing.
         if (abort.signal.aborted) return;
@@ -97,9 +108,12 @@ export class OnlineRunner {
     // The entry may have been stopped or replaced while the probe ran.
     if (this.#entries.get(key(serviceId, family)) !== entry) return;
     const r = onResult(this.deps.settings, entry.state, result);
-    const changed = r.online !== entry.state.online || r.portal !== entry.state.portal || r.state.error !== entry.state.error;
+    const changed =
+      r.online !== entry.state.online || r.portal !== entry.state.portal || r.state.error !== entry.state.error;
     entry.state = r.state;
-    this.deps.log(`online check ${serviceId} v${family}: ${result.kind}${result.kind === 'failure' ? ` (${result.reason})` : ''}`);
+    this.deps.log(
+      `online check ${serviceId} v${family}: ${result.kind}${result.kind === 'failure' ? ` (${result.reason})` : ''}`,
+    );
     if (changed) this.deps.report(serviceId, family, r.online, r.portal, r.state.error ?? '');
     this.#act(serviceId, family, entry, r.action);
   }

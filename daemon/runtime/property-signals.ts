@@ -4,15 +4,15 @@
  * ServiceStatusChanged. The engine says which objects changed; this keeps each object's
  * properties as last signalled and sends only the keys whose values differ.
  */
-import { servicePath, technologyPath, type Bearer } from '../../lib/protocol.js';
+import { type Bearer, servicePath, technologyPath } from '../../lib/protocol.js';
 import type { Effects } from '../core/effects.js';
 import type { Engine } from '../core/engine.js';
 import { managedServiceProps } from '../core/manage-properties.js';
+import type { PropDict } from '../core/properties.js';
 import { changedProps, serviceProps, technologyProps } from '../core/properties.js';
 import { serviceStatusProps, withObservedNameservers } from '../core/service-traits.js';
 import { isConnected, type Service } from '../core/services.js';
 import type { BusEvents, Logger } from '../ports.js';
-import type { PropDict } from '../core/properties.js';
 
 export interface PropertySignalsDeps {
   engine: Engine;
@@ -38,7 +38,13 @@ export class PropertySignals {
     this.#signalServices(fx);
     // Technologies follow the registry and the services only: a session's create, change or
     // destroy touches neither, so it does not rebuild and compare every technology's properties.
-    if (fx.addedTechnologies.length || fx.removedTechnologies.length || fx.changedTechnologies.size || fx.changedServices.size || fx.removedServices.length) {
+    if (
+      fx.addedTechnologies.length ||
+      fx.removedTechnologies.length ||
+      fx.changedTechnologies.size ||
+      fx.changedServices.size ||
+      fx.removedServices.length
+    ) {
       this.#signalTechnologies(fx);
     }
     if (fx.managerChanged.size === 0) return;
@@ -52,7 +58,8 @@ export class PropertySignals {
   /** A service's ConnMan properties: a managed service's from its provisioning and flags. */
   serviceProps(s: Service): PropDict {
     const m = this.#d.engine.manage;
-    if (!m.enabled || !m.isManaged(s)) return withObservedNameservers(serviceProps(s, isConnected(s.state)), s, m.sectionOf(s));
+    if (!m.enabled || !m.isManaged(s))
+      return withObservedNameservers(serviceProps(s, isConnected(s.state)), s, m.sectionOf(s));
     const f = m.flags(s.id);
     return managedServiceProps(serviceProps(s, f.favorite, f.autoConnect), m.configView(s));
   }
@@ -78,7 +85,10 @@ export class PropertySignals {
       if (state) this.#d.log('info', `service ${s.ifname} (${s.id}): ${String(state[1].value)}`);
     }
     if (fx.servicesReordered || changed.length || fx.removedServices.length) {
-      const order = engine.services().map((s) => ({ path: servicePath(s.id), props: changed.includes(s.id) ? this.#serviceCache.get(s.id)! : null }));
+      const order = engine.services().map((s) => ({
+        path: servicePath(s.id),
+        props: changed.includes(s.id) ? this.#serviceCache.get(s.id)! : null,
+      }));
       ev.servicesChanged(order, fx.removedServices.map(servicePath));
     }
   }

@@ -97,19 +97,30 @@ export class Runtime extends RuntimeApi {
     // The kernel may have dropped routes of ours on its own (IPv4 routes go with a link's
     // carrier), which the plan cannot show: re-read the managed links. Observed links' events
     // need no such pass (a plan change still gets one through apply()).
-    if (e.type === 'link-removed' || this.engine.manage.isManaged({ ifname: e.facts.name })) this.fx.manage?.request(true);
+    if (e.type === 'link-removed' || this.engine.manage.isManaged({ ifname: e.facts.name }))
+      this.fx.manage?.request(true);
   }
 
   #provisioningFile(file: string, text: string | null): void {
-    this.#keyFile('provisioning', file, text, ProvisioningError, () => (text === null ? this.engine.removeProvisioning(file) : this.engine.loadProvisioning(file, text)));
+    this.#keyFile('provisioning', file, text, ProvisioningError, () =>
+      text === null ? this.engine.removeProvisioning(file) : this.engine.loadProvisioning(file, text),
+    );
   }
 
   #policyFile(file: string, text: string | null): void {
-    this.#keyFile('policy', file, text, PolicyParseError, () => (text === null ? this.engine.removePolicy(file) : this.engine.loadPolicy(file, text)));
+    this.#keyFile('policy', file, text, PolicyParseError, () =>
+      text === null ? this.engine.removePolicy(file) : this.engine.loadPolicy(file, text),
+    );
   }
 
   /** A policy or provisioning file changed; a malformed one is logged and its previous version stays. */
-  #keyFile(kind: string, file: string, text: string | null, parseError: new (...args: never[]) => Error, change: () => Effects): void {
+  #keyFile(
+    kind: string,
+    file: string,
+    text: string | null,
+    parseError: new (...args: never[]) => Error,
+    change: () => Effects,
+  ): void {
     try {
       this.fx.apply(change());
       this.#d.log('info', `${kind} ${file} ${text === null ? 'removed' : 'loaded'}`);

@@ -42,9 +42,16 @@ export class SavedSettings {
     const where = store.describe?.(SETTINGS_KEY) ?? SETTINGS_KEY;
     const noSaving = (why: string) => {
       this.#saving = false;
-      log('warn', `settings: ${where} ${why}: running with default settings and without saving them; fix: repair or remove ${where}, then restart the daemon`);
+      log(
+        'warn',
+        `settings: ${where} ${why}: running with default settings and without saving them; fix: repair or remove ${where}, then restart the daemon`,
+      );
     };
-    if (store.writable === false) log('warn', `settings: the state directory of ${where} is not writable: settings changes will not be saved; fix: make it writable, then restart the daemon`);
+    if (store.writable === false)
+      log(
+        'warn',
+        `settings: the state directory of ${where} is not writable: settings changes will not be saved; fix: make it writable, then restart the daemon`,
+      );
     this.#saving = store.writable !== false;
     let text: string | null;
     try {

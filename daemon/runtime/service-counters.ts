@@ -4,13 +4,13 @@
  * arithmetic (totals, accuracy, home and roaming) is core/counters.ts.
  */
 import { servicePath } from '../../lib/protocol.js';
-import { CounterTable, type CounterRegistration } from '../core/counters.js';
+import type { BusCaller } from '../api.js';
+import { type CounterRegistration, CounterTable } from '../core/counters.js';
 import type { Effects } from '../core/effects.js';
 import type { Engine } from '../core/engine.js';
 import { NotSupportedError, RootOnlyError, ServiceNotFoundError } from '../core/errors.js';
 import { isConnected } from '../core/services.js';
 import type { BusEvents, Clock, LinkStats, Logger } from '../ports.js';
-import type { BusCaller } from '../api.js';
 
 /** Node timers take at most 2^31-1 ms; a longer counter period is served at that interval. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -87,7 +87,10 @@ export class ServiceCounters {
   }
 
   #arm(reg: CounterRegistration, ms: number): void {
-    this.#timers.set(reg.key, this.#d.clock.setTimeout(() => void this.#tick(reg), ms));
+    this.#timers.set(
+      reg.key,
+      this.#d.clock.setTimeout(() => void this.#tick(reg), ms),
+    );
   }
 
   #disarm(reg: CounterRegistration): void {

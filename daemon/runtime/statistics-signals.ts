@@ -3,9 +3,10 @@
  * (daemon/core/statistics-schedule.ts) says who is due, one timer from the Clock port wakes up
  * for the earliest, and one accounting dump per tick serves every subscription due at that tick.
  */
+
+import type { Counters } from '../core/statistics-schedule.js';
 import { StatisticsSchedule } from '../core/statistics-schedule.js';
 import type { Accounting, Clock } from '../ports.js';
-import type { Counters } from '../core/statistics-schedule.js';
 
 export interface StatisticsSignalsDeps {
   clock: Clock;
@@ -38,19 +39,26 @@ export class StatisticsSignals {
   set(path: string, sessionKey: string, subscriber: string, seconds: number): void {
     if (this.#stopped) return;
     const sub = this.#schedule.set(path, sessionKey, subscriber, seconds, this.#d.clock.now());
-    this.#d.log('debug', sub ? `statistics signals for ${path} to ${subscriber} every ${seconds} s` : `statistics signals for ${path} to ${subscriber} stopped (requested)`);
+    this.#d.log(
+      'debug',
+      sub
+        ? `statistics signals for ${path} to ${subscriber} every ${seconds} s`
+        : `statistics signals for ${path} to ${subscriber} stopped (requested)`,
+    );
     this.#arm();
   }
 
   /** The session ended. */
   sessionEnded(path: string): void {
-    for (const s of this.#schedule.removeSession(path)) this.#d.log('debug', `statistics signals for ${s.path} to ${s.subscriber} stopped (session ended)`);
+    for (const s of this.#schedule.removeSession(path))
+      this.#d.log('debug', `statistics signals for ${s.path} to ${s.subscriber} stopped (session ended)`);
     this.#arm();
   }
 
   /** A client left the bus. */
   clientGone(subscriber: string): void {
-    for (const s of this.#schedule.subscriberGone(subscriber)) this.#d.log('debug', `statistics signals for ${s.path} to ${s.subscriber} stopped (client left)`);
+    for (const s of this.#schedule.subscriberGone(subscriber))
+      this.#d.log('debug', `statistics signals for ${s.path} to ${s.subscriber} stopped (client left)`);
     this.#arm();
   }
 
@@ -77,10 +85,13 @@ export class StatisticsSignals {
     if (this.#timer && this.#timerAt === due) return;
     this.#disarm();
     this.#timerAt = due;
-    this.#timer = this.#d.clock.setTimeout(() => {
-      this.#timer = null;
-      void this.#tick();
-    }, Math.max(0, due - this.#d.clock.now()));
+    this.#timer = this.#d.clock.setTimeout(
+      () => {
+        this.#timer = null;
+        void this.#tick();
+      },
+      Math.max(0, due - this.#d.clock.now()),
+    );
   }
 
   #disarm(): void {
@@ -109,7 +120,10 @@ export class StatisticsSignals {
           try {
             this.#d.send(s.subscriber, s.path, counters.get(s.sessionKey) ?? ZERO);
           } catch (err) {
-            this.#d.log('warn', `statistics signal for ${s.path} to ${s.subscriber} not sent: ${(err as Error).message}`);
+            this.#d.log(
+              'warn',
+              `statistics signal for ${s.path} to ${s.subscriber} not sent: ${(err as Error).message}`,
+            );
           }
         }
       }

@@ -8,9 +8,9 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { followBinding, type BindableSession } from './follow.js';
+import { type BindableSession, followBinding } from './follow.js';
 import { sessionLookup } from './lookup.js';
-import { socketOptionsOf, type SocketOptions } from './options.js';
+import { type SocketOptions, socketOptionsOf } from './options.js';
 
 type Callback = (err: Error | null, stream: Duplex) => void;
 type Connect = (options: http.ClientRequestArgs, callback?: Callback) => Duplex | null | undefined;
@@ -26,7 +26,12 @@ function bindingFor(session: BindableSession, options: http.ClientRequestArgs): 
  * Opens a connection bound to the session. A session without an address fails the request
  * through the agent's callback (an `error` on the request), not with a throw out of `http.request`.
  */
-function boundConnection(session: BindableSession, options: http.ClientRequestArgs, callback: Callback | undefined, connect: Connect): Duplex | null | undefined {
+function boundConnection(
+  session: BindableSession,
+  options: http.ClientRequestArgs,
+  callback: Callback | undefined,
+  connect: Connect,
+): Duplex | null | undefined {
   let binding: SocketOptions;
   try {
     binding = bindingFor(session, options);

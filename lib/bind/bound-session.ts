@@ -4,19 +4,33 @@
  * themselves (this folder) see only a {@link BindableSession}, so nothing here depends on the
  * session's own module.
  */
-import { EventEmitter } from 'node:events';
+
 import type dgram from 'node:dgram';
 import type { promises as dns } from 'node:dns';
+import { EventEmitter } from 'node:events';
 import type http from 'node:http';
 import type https from 'node:https';
 import type tls from 'node:tls';
 import type { SessionEvents } from '../session-events.js';
 import type { SessionInfo } from '../settings.js';
 import { SessionHttpAgent, SessionHttpsAgent } from './agents.js';
-import { createSessionDispatcher, sessionFetch, type SessionDispatcher, type SessionDispatcherOptions, type SessionFetchInput } from './dispatcher.js';
+import {
+  createSessionDispatcher,
+  type SessionDispatcher,
+  type SessionDispatcherOptions,
+  type SessionFetchInput,
+  sessionFetch,
+} from './dispatcher.js';
 import type { BindableSession } from './follow.js';
-import { socketOptionsOf, type SocketOptions, type SocketOptionsRequest } from './options.js';
-import { dgramBound, resolverBound, tlsConnectBound, type SessionDgramOptions, type SessionResolverOptions, type SessionTlsOptions } from './sockets.js';
+import { type SocketOptions, type SocketOptionsRequest, socketOptionsOf } from './options.js';
+import {
+  dgramBound,
+  resolverBound,
+  type SessionDgramOptions,
+  type SessionResolverOptions,
+  type SessionTlsOptions,
+  tlsConnectBound,
+} from './sockets.js';
 
 /** A session's bind helpers; see the file comment. */
 export abstract class BoundSession extends EventEmitter<SessionEvents> implements BindableSession {
@@ -114,5 +128,4 @@ export abstract class BoundSession extends EventEmitter<SessionEvents> implement
     this._assertOpen();
     return resolverBound(this.settings, options);
   }
-
 }

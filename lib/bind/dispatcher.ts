@@ -13,7 +13,7 @@ import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import type * as Undici from 'undici';
 import { InvalidOptionError } from '../errors.js';
-import { followBinding, type BindableSession } from './follow.js';
+import { type BindableSession, followBinding } from './follow.js';
 import { sessionLookup } from './lookup.js';
 import { socketOptionsOf } from './options.js';
 
@@ -55,11 +55,17 @@ const FORWARDED = ['connect', 'disconnect', 'connectionError'] as const;
 function checkOptions(options: SessionDispatcherOptions): void {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'must be an object');
   const o = options as Record<string, unknown>;
-  if (o.localAddress !== undefined) throw new InvalidOptionError('localAddress', "is the session's address: it cannot be set");
+  if (o.localAddress !== undefined)
+    throw new InvalidOptionError('localAddress', "is the session's address: it cannot be set");
   if (o.factory !== undefined) throw new InvalidOptionError('factory', 'is not supported by a session dispatcher');
   const c = o.connect as Record<string, unknown> | undefined;
-  if (c !== undefined && (c === null || typeof c !== 'object')) throw new InvalidOptionError('connect', 'must be an object of connector options (a custom connector function cannot be bound)');
-  if (c?.localAddress !== undefined || c?.family !== undefined) throw new InvalidOptionError('connect', 'localAddress and family are the session\'s: they cannot be set');
+  if (c !== undefined && (c === null || typeof c !== 'object'))
+    throw new InvalidOptionError(
+      'connect',
+      'must be an object of connector options (a custom connector function cannot be bound)',
+    );
+  if (c?.localAddress !== undefined || c?.family !== undefined)
+    throw new InvalidOptionError('connect', "localAddress and family are the session's: they cannot be set");
 }
 
 /** A connector that binds each connection to the session's address of the moment. */
@@ -88,7 +94,10 @@ function sessionConnector(session: BindableSession, options: SessionDispatcherOp
 }
 
 /** Builds the dispatcher of `Session.dispatcher()`. */
-export function createSessionDispatcher(session: BindableSession, options: SessionDispatcherOptions = {}): SessionDispatcher {
+export function createSessionDispatcher(
+  session: BindableSession,
+  options: SessionDispatcherOptions = {},
+): SessionDispatcher {
   checkOptions(options);
   const { Agent, Dispatcher } = loadUndici();
   const connect = sessionConnector(session, options);
@@ -132,7 +141,10 @@ export function createSessionDispatcher(session: BindableSession, options: Sessi
     #current(): Undici.Agent {
       if (this.#agent) return this.#agent;
       const agent = new Agent({ ...options, connect } as Undici.Agent.Options);
-      const forward = (ev: string) => (...args: unknown[]) => (this as EventEmitter).emit(ev, ...args);
+      const forward =
+        (ev: string) =>
+        (...args: unknown[]) =>
+          (this as EventEmitter).emit(ev, ...args);
       for (const ev of FORWARDED) (agent as EventEmitter).on(ev, forward(ev));
       if (this.#closed) void agent.close();
       this.#agent = agent;
@@ -170,7 +182,12 @@ export type SessionFetchInput = string | URL | Request;
 function asGlobalRequest(input: SessionFetchInput): SessionFetchInput {
   if (typeof input === 'string' || input instanceof URL || input instanceof Request) return input;
   const r = input as Request;
-  const init: RequestInit & { duplex?: 'half' } = { method: r.method, headers: r.headers, signal: r.signal, redirect: r.redirect };
+  const init: RequestInit & { duplex?: 'half' } = {
+    method: r.method,
+    headers: r.headers,
+    signal: r.signal,
+    redirect: r.redirect,
+  };
   if (r.body) {
     init.body = r.body;
     init.duplex = 'half';
@@ -183,11 +200,17 @@ function asGlobalRequest(input: SessionFetchInput): SessionFetchInput {
  * `Blob` and web streams as any `fetch` call does; fails with the binding's own error rather
  * than `TypeError('fetch failed')` when the session cannot carry it.
  */
-export function sessionFetch(session: BindableSession, dispatcher: SessionDispatcher, input: SessionFetchInput, init?: RequestInit): Promise<Response> {
+export function sessionFetch(
+  session: BindableSession,
+  dispatcher: SessionDispatcher,
+  input: SessionFetchInput,
+  init?: RequestInit,
+): Promise<Response> {
   let request: SessionFetchInput;
   try {
     request = asGlobalRequest(input);
-    const url = typeof request === 'string' ? new URL(request) : request instanceof URL ? request : new URL(request.url);
+    const url =
+      typeof request === 'string' ? new URL(request) : request instanceof URL ? request : new URL(request.url);
     socketOptionsOf(session.settings, { host: url.hostname });
   } catch (err) {
     return Promise.reject(err);

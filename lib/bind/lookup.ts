@@ -40,9 +40,15 @@ export function uplinkResolver(info: SessionInfo): dns.Resolver | null {
 type Address = { address: string; family: 4 | 6 };
 
 /** A/AAAA through `resolver`: the family asked for, or (family 0) IPv4 first, then IPv6. */
-function resolveBoth(resolver: dns.Resolver, hostname: string, family: number, done: (err: NodeJS.ErrnoException | null, list: Address[]) => void): void {
+function resolveBoth(
+  resolver: dns.Resolver,
+  hostname: string,
+  family: number,
+  done: (err: NodeJS.ErrnoException | null, list: Address[]) => void,
+): void {
   const ask = (f: 4 | 6, next: (err: NodeJS.ErrnoException | null, list: Address[]) => void): void => {
-    const cb = (err: NodeJS.ErrnoException | null, addresses: string[]) => next(err, err ? [] : addresses.map((address) => ({ address, family: f })));
+    const cb = (err: NodeJS.ErrnoException | null, addresses: string[]) =>
+      next(err, err ? [] : addresses.map((address) => ({ address, family: f })));
     if (f === 4) resolver.resolve4(hostname, cb);
     else resolver.resolve6(hostname, cb);
   };
@@ -67,10 +73,18 @@ export function sessionLookup(info: () => SessionInfo): LookupFunction {
     const resolver = uplinkResolver(info());
     // An address literal (dgram looks up its bind address too) is no name to ask a server about.
     if (!resolver || isIP(hostname) !== 0) return dns.lookup(hostname, options, callback as never);
-    const family = typeof options.family === 'number' ? options.family : options.family === 'IPv6' ? 6 : options.family === 'IPv4' ? 4 : 0;
+    const family =
+      typeof options.family === 'number'
+        ? options.family
+        : options.family === 'IPv6'
+          ? 6
+          : options.family === 'IPv4'
+            ? 4
+            : 0;
     resolveBoth(resolver, hostname, family, (err, list) => {
       if (err || list.length === 0) {
-        const e: NodeJS.ErrnoException = err ?? Object.assign(new Error(`queryA ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+        const e: NodeJS.ErrnoException =
+          err ?? Object.assign(new Error(`queryA ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
         (e as { hostname?: string }).hostname = hostname;
         return (callback as (err: NodeJS.ErrnoException) => void)(e);
       }

@@ -47,12 +47,14 @@ export function familyOfHost(host: string | undefined): IpFamily | null {
  */
 export function socketOptionsOf(info: SessionInfo, request: SocketOptionsRequest = {}): SocketOptions {
   const { family, host } = request;
-  if (family !== undefined && family !== 4 && family !== 6) throw new InvalidOptionError('family', `must be 4 or 6, got ${String(family)}`);
+  if (family !== undefined && family !== 4 && family !== 6)
+    throw new InvalidOptionError('family', `must be 4 or 6, got ${String(family)}`);
   const hostFamily = familyOfHost(host);
   if (family !== undefined && hostFamily !== null && family !== hostFamily) {
     throw new InvalidOptionError('family', `is ${family} but host ${host} is an IPv${hostFamily} address`);
   }
-  if (info.state === 'disconnected' || info.interface === null) throw new NotConnectedError('the session has no uplink: wait for it with waitFor(\'connected\')');
+  if (info.state === 'disconnected' || info.interface === null)
+    throw new NotConnectedError("the session has no uplink: wait for it with waitFor('connected')");
   if (!info.sourceIPRule) {
     throw new SourceIPRuleRequiredError(
       `binding to the session's address picks its uplink only with sourceIPRule: create the session with { sourceIPRule: true } or call change({ sourceIPRule: true })`,
@@ -65,7 +67,10 @@ export function socketOptionsOf(info: SessionInfo, request: SocketOptionsRequest
     if (!v4) throw new NotConnectedError(`the session's uplink ${info.interface} has no IPv4 address`);
     return Object.freeze({ localAddress: v4, family: 4 as const });
   }
-  if (!v6) throw new NotConnectedError(`the session's uplink ${info.interface} has no ${wanted === 6 ? 'IPv6 address' : 'address'}`);
+  if (!v6)
+    throw new NotConnectedError(
+      `the session's uplink ${info.interface} has no ${wanted === 6 ? 'IPv6 address' : 'address'}`,
+    );
   return Object.freeze({ localAddress: v6, family: 6 as const });
 }
 

@@ -10,16 +10,18 @@ import tls from 'node:tls';
 import { InvalidOptionError } from '../errors.js';
 import type { SessionInfo } from '../settings.js';
 import { sessionLookup } from './lookup.js';
-import { familyOfHost, socketOptionsOf, type IpFamily } from './options.js';
+import { familyOfHost, type IpFamily, socketOptionsOf } from './options.js';
 
 /** Options of `Session.connect(port, host, options)`: `net.connect`'s, less what the session decides. */
-export interface SessionConnectOptions extends Omit<net.TcpNetConnectOpts, 'port' | 'host' | 'localAddress' | 'family'> {
+export interface SessionConnectOptions
+  extends Omit<net.TcpNetConnectOpts, 'port' | 'host' | 'localAddress' | 'family'> {
   /** Address family (default: the host literal's, else IPv4 when the uplink has it). */
   family?: IpFamily;
 }
 
 /** Options of `Session.tlsConnect(port, host, options)`: `tls.connect`'s, less what the session decides. */
-export interface SessionTlsOptions extends Omit<tls.ConnectionOptions, 'port' | 'host' | 'localAddress' | 'family' | 'path' | 'socket'> {
+export interface SessionTlsOptions
+  extends Omit<tls.ConnectionOptions, 'port' | 'host' | 'localAddress' | 'family' | 'path' | 'socket'> {
   /** Address family (default: the host literal's, else IPv4 when the uplink has it). */
   family?: IpFamily;
 }
@@ -36,25 +38,51 @@ export interface SessionDgramOptions extends Omit<dgram.SocketOptions, 'type'> {
 export type SessionResolverOptions = ResolverOptions;
 
 function checkHost(host: unknown): asserts host is string {
-  if (typeof host !== 'string' || host === '') throw new InvalidOptionError('host', 'must be a non-empty host name or address');
+  if (typeof host !== 'string' || host === '')
+    throw new InvalidOptionError('host', 'must be a non-empty host name or address');
 }
 
 /** A TCP connection to `host:port` bound to the session's address. */
-export function connectBound(info: SessionInfo, port: number, host: string, options: SessionConnectOptions = {}): net.Socket {
+export function connectBound(
+  info: SessionInfo,
+  port: number,
+  host: string,
+  options: SessionConnectOptions = {},
+): net.Socket {
   checkHost(host);
   const { family, ...rest } = options;
   const b = socketOptionsOf(info, { host, ...(family !== undefined ? { family } : {}) });
-  return net.connect({ lookup: sessionLookup(() => info), ...rest, port, host, localAddress: b.localAddress, family: b.family });
+  return net.connect({
+    lookup: sessionLookup(() => info),
+    ...rest,
+    port,
+    host,
+    localAddress: b.localAddress,
+    family: b.family,
+  });
 }
 
 /** A TLS connection to `host:port` bound to the session's address; SNI is `host` unless it is an IP. */
-export function tlsConnectBound(info: SessionInfo, port: number, host: string, options: SessionTlsOptions = {}): tls.TLSSocket {
+export function tlsConnectBound(
+  info: SessionInfo,
+  port: number,
+  host: string,
+  options: SessionTlsOptions = {},
+): tls.TLSSocket {
   checkHost(host);
   const { family, ...rest } = options;
   const b = socketOptionsOf(info, { host, ...(family !== undefined ? { family } : {}) });
   const servername = familyOfHost(host) === null ? host : undefined;
   // tls.connect hands localAddress and family to the underlying net.Socket (Node's typings omit them).
-  return tls.connect({ lookup: sessionLookup(() => info), ...(servername ? { servername } : {}), ...rest, port, host, localAddress: b.localAddress, family: b.family } as tls.ConnectionOptions);
+  return tls.connect({
+    lookup: sessionLookup(() => info),
+    ...(servername ? { servername } : {}),
+    ...rest,
+    port,
+    host,
+    localAddress: b.localAddress,
+    family: b.family,
+  } as tls.ConnectionOptions);
 }
 
 /**
@@ -63,12 +91,18 @@ export function tlsConnectBound(info: SessionInfo, port: number, host: string, o
  */
 export function dgramBound(info: SessionInfo, typeOrOptions: 'udp4' | 'udp6' | SessionDgramOptions = {}): dgram.Socket {
   const options: SessionDgramOptions = typeof typeOrOptions === 'string' ? { type: typeOrOptions } : typeOrOptions;
-  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', "must be 'udp4', 'udp6' or an options object");
+  if (options === null || typeof options !== 'object')
+    throw new InvalidOptionError('options', "must be 'udp4', 'udp6' or an options object");
   const { type, port = 0, ...rest } = options;
-  if (type !== undefined && type !== 'udp4' && type !== 'udp6') throw new InvalidOptionError('type', `must be 'udp4' or 'udp6', got ${String(type)}`);
+  if (type !== undefined && type !== 'udp4' && type !== 'udp6')
+    throw new InvalidOptionError('type', `must be 'udp4' or 'udp6', got ${String(type)}`);
   const b = socketOptionsOf(info, type ? { family: type === 'udp6' ? 6 : 4 } : {});
   // send() to a host name resolves it through the uplink's servers too.
-  const socket = dgram.createSocket({ lookup: sessionLookup(() => info) as dgram.SocketOptions['lookup'], ...rest, type: b.family === 6 ? 'udp6' : 'udp4' });
+  const socket = dgram.createSocket({
+    lookup: sessionLookup(() => info) as dgram.SocketOptions['lookup'],
+    ...rest,
+    type: b.family === 6 ? 'udp6' : 'udp4',
+  });
   socket.bind({ address: b.localAddress, port });
   return socket;
 }

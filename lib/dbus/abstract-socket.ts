@@ -9,7 +9,7 @@
 import net from 'node:net';
 import os from 'node:os';
 import { NativeModuleMissingError } from '../errors.js';
-import { importKoffi, loadLibcLibrary, type KoffiImporter } from '../native/libc.js';
+import { importKoffi, type KoffiImporter, loadLibcLibrary } from '../native/libc.js';
 import { AF_UNIX, SOCK_CLOEXEC, SOCK_STREAM } from '../native/linux.js';
 
 /** sizeof(struct sockaddr_un). */
@@ -65,7 +65,8 @@ const ERRNO_NAME = new Map<number, string>(Object.entries(os.constants.errno).ma
  */
 export async function connectAbstract(name: string, importer: KoffiImporter = importKoffi): Promise<net.Socket> {
   const bytes = Buffer.from(name, 'utf8');
-  if (bytes.length === 0 || bytes.length > SOCKADDR_UN - 3) throw new Error(`abstract socket name of ${bytes.length} bytes`);
+  if (bytes.length === 0 || bytes.length > SOCKADDR_UN - 3)
+    throw new Error(`abstract socket name of ${bytes.length} bytes`);
   const c = await loadLibc(name, importer);
   const fail = (call: string): Error => {
     const code = ERRNO_NAME.get(c.errno()) ?? `errno ${c.errno()}`;

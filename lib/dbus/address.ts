@@ -37,5 +37,7 @@ export function socketPathsOf(address: string): string[] {
     else tried.push('unix without path= or abstract=');
   }
   if (paths.length > 0) return paths;
-  throw new Error(`unsupported D-Bus address '${address}'${tried.length ? ` (${tried.join(', ')})` : ''}: only unix:path= and unix:abstract= are supported`);
+  throw new Error(
+    `unsupported D-Bus address '${address}'${tried.length ? ` (${tried.join(', ')})` : ''}: only unix:path= and unix:abstract= are supported`,
+  );
 }

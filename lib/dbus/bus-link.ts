@@ -5,10 +5,16 @@
  * wire module ({@link BusSocket}); match rules are added and removed by hand, with AddMatch and
  * RemoveMatch calls.
  */
-import { DaemonUnavailableError, NativeModuleMissingError, ProtocolError, TimeoutError, type NetsessionError } from '../errors.js';
-import { errorFromReply, type CallTarget } from '../reply-errors.js';
-import { BusSocket, CallTimeoutError, ConnectionClosedError, DBUS_NAME, busMethod } from './bus-socket.js';
-import { DBusError, MessageType, type Message } from './message.js';
+import {
+  DaemonUnavailableError,
+  NativeModuleMissingError,
+  type NetsessionError,
+  ProtocolError,
+  TimeoutError,
+} from '../errors.js';
+import { type CallTarget, errorFromReply } from '../reply-errors.js';
+import { BusSocket, busMethod, CallTimeoutError, ConnectionClosedError, DBUS_NAME } from './bus-socket.js';
+import { DBusError, type Message, MessageType } from './message.js';
 import { NameOwner } from './name-owner.js';
 
 export { DEFAULT_SYSTEM_BUS } from './bus-socket.js';
@@ -67,7 +73,11 @@ export class BusLink {
       b = await BusSocket.connect(opts.address, opts.callTimeout);
     } catch (err) {
       if (err instanceof NativeModuleMissingError) throw err;
-      throw new DaemonUnavailableError('bus-unreachable', `cannot connect to the bus at ${opts.address}: ${errorText(err)}`, { cause: err });
+      throw new DaemonUnavailableError(
+        'bus-unreachable',
+        `cannot connect to the bus at ${opts.address}: ${errorText(err)}`,
+        { cause: err },
+      );
     }
     const link = new BusLink(b, opts);
     link.#start();
@@ -75,7 +85,13 @@ export class BusLink {
       await link.#owner.start((msg, target) => link.call(msg, target));
     } catch (err) {
       link.close();
-      throw err instanceof DaemonUnavailableError ? err : new DaemonUnavailableError('bus-unreachable', `the bus at ${opts.address} refused the SDK: ${errorText(err)}`, { cause: err });
+      throw err instanceof DaemonUnavailableError
+        ? err
+        : new DaemonUnavailableError(
+            'bus-unreachable',
+            `the bus at ${opts.address} refused the SDK: ${errorText(err)}`,
+            { cause: err },
+          );
     }
     link.#refresh();
     return link;
@@ -181,7 +197,8 @@ export class BusLink {
 
   #translate(err: unknown, target: CallTarget, what: string): NetsessionError {
     if (err instanceof DBusError) return errorFromReply(err.type, err.text, target, err);
-    if (err instanceof CallTimeoutError) return new TimeoutError(`${what}: no reply within ${this.#opts.callTimeout} ms`, this.#opts.callTimeout);
+    if (err instanceof CallTimeoutError)
+      return new TimeoutError(`${what}: no reply within ${this.#opts.callTimeout} ms`, this.#opts.callTimeout);
     if (err instanceof ConnectionClosedError || !this.#open || !this.#bus.open) {
       return new DaemonUnavailableError('bus-closed', `${what}: the bus connection is closed`, { cause: err });
     }

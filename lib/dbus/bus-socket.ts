@@ -17,7 +17,7 @@ import { socketPathsOf } from './address.js';
 import { marshallMessage } from './marshall.js';
 import { DBusError, Message, MessageFlag, MessageType } from './message.js';
 import { authenticate } from './sasl.js';
-import { MalformedMessageError, frameLength, unmarshallMessage } from './unmarshall.js';
+import { frameLength, MalformedMessageError, unmarshallMessage } from './unmarshall.js';
 
 export const DBUS_NAME = 'org.freedesktop.DBus';
 export const DBUS_PATH = '/org/freedesktop/DBus';
@@ -284,8 +284,10 @@ export class BusSocket {
       }
       this.onMalformed(err);
       if (!err.header) this.#fatal(err);
-      else if (err.header.type === MessageType.METHOD_CALL) this.#replyError(err.header, 'org.freedesktop.DBus.Error.InvalidArgs', `malformed message: ${err.message}`);
-      else if (err.header.type === MessageType.METHOD_RETURN || err.header.type === MessageType.ERROR) this.#settle(err.header.replySerial, null, err);
+      else if (err.header.type === MessageType.METHOD_CALL)
+        this.#replyError(err.header, 'org.freedesktop.DBus.Error.InvalidArgs', `malformed message: ${err.message}`);
+      else if (err.header.type === MessageType.METHOD_RETURN || err.header.type === MessageType.ERROR)
+        this.#settle(err.header.replySerial, null, err);
       return;
     }
     try {
@@ -294,7 +296,11 @@ export class BusSocket {
           this.#settle(msg.replySerial, msg, null);
           return;
         case MessageType.ERROR:
-          this.#settle(msg.replySerial, null, new DBusError(msg.errorName, typeof msg.body[0] === 'string' ? msg.body[0] : '', msg));
+          this.#settle(
+            msg.replySerial,
+            null,
+            new DBusError(msg.errorName, typeof msg.body[0] === 'string' ? msg.body[0] : '', msg),
+          );
           return;
         case MessageType.SIGNAL:
           this.onSignal(msg);
@@ -335,7 +341,11 @@ export class BusSocket {
         return;
       }
     }
-    this.#replyError(msg, 'org.freedesktop.DBus.Error.UnknownMethod', `Method '${msg.member}' on interface '${msg.interface || '(none)'}' does not exist`);
+    this.#replyError(
+      msg,
+      'org.freedesktop.DBus.Error.UnknownMethod',
+      `Method '${msg.member}' on interface '${msg.interface || '(none)'}' does not exist`,
+    );
   }
 
   #replyError(call: Message, name: string, text: string): void {

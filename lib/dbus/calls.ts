@@ -6,7 +6,17 @@
  */
 import { ExtensionNotSupportedError, InvalidOptionError, ProtocolError } from '../errors.js';
 import type { ManagerProperties, ServiceInfo, SessionListEntry, TechnologyInfo } from '../manager-transport.js';
-import { INTERFACES, METHODS, NETSESSION_INTERFACE, NETSESSION_MANAGER_INTERFACE, NETSESSION_METHODS, NETSESSION_SIGNATURES, PATHS, SIGNATURES, type RequestKey } from '../protocol.js';
+import {
+  INTERFACES,
+  METHODS,
+  NETSESSION_INTERFACE,
+  NETSESSION_MANAGER_INTERFACE,
+  NETSESSION_METHODS,
+  NETSESSION_SIGNATURES,
+  PATHS,
+  type RequestKey,
+  SIGNATURES,
+} from '../protocol.js';
 import type { CallTarget } from '../reply-errors.js';
 import type { SessionRequest, SessionStatistics, TransportSession } from '../transport.js';
 import type { ServiceStatusDict } from '../uplink-props.js';
@@ -20,8 +30,8 @@ import {
   decodeTechnologyList,
   encodeRequest,
   encodeSetting,
-  toServiceInfo,
   type ServiceProps,
+  toServiceInfo,
 } from './codec.js';
 import { Message, Variant } from './message.js';
 
@@ -54,7 +64,10 @@ export class DaemonCalls {
   /** `Manager.CreateSession(settings, notifierPath)`: the session's object path. */
   async createSession(link: BusLink, settings: SessionRequest, notifierPath: string): Promise<string> {
     const body = [encodeRequest(settings), notifierPath];
-    const reply = await link.call(this.msg(PATHS.manager, INTERFACES.manager, METHODS.manager.CreateSession, SIGNATURES.CreateSession.in, body), MANAGER);
+    const reply = await link.call(
+      this.msg(PATHS.manager, INTERFACES.manager, METHODS.manager.CreateSession, SIGNATURES.CreateSession.in, body),
+      MANAGER,
+    );
     const path = reply.body[0];
     if (typeof path !== 'string') throw new ProtocolError('CreateSession returned no object path');
     return path;
@@ -67,7 +80,8 @@ export class DaemonCalls {
     const M = METHODS.session;
     return {
       path,
-      change: (key: RequestKey, value: unknown) => call(M.Change, SIGNATURES.Change.in, [key, encodeSetting(key, value)]),
+      change: (key: RequestKey, value: unknown) =>
+        call(M.Change, SIGNATURES.Change.in, [key, encodeSetting(key, value)]),
       connect: () => call(M.Connect),
       disconnect: () => call(M.Disconnect),
       destroy: () => {
@@ -82,14 +96,19 @@ export class DaemonCalls {
     const owner = link.owner;
     if (this.#capabilities?.owner === owner) return this.#capabilities.value;
     const M = NETSESSION_METHODS.manager;
-    const value = link.call(this.msg(PATHS.manager, NETSESSION_MANAGER_INTERFACE, M.GetCapabilities, '', []), extension('Capabilities', false)).then(
-      (reply) => Object.freeze([...((reply.body[0] as string[] | undefined) ?? [])]),
-      (err: unknown) => {
-        if (err instanceof ExtensionNotSupportedError) return Object.freeze([]) as readonly string[];
-        if (this.#capabilities?.value === value) this.#capabilities = null;
-        throw err;
-      },
-    );
+    const value = link
+      .call(
+        this.msg(PATHS.manager, NETSESSION_MANAGER_INTERFACE, M.GetCapabilities, '', []),
+        extension('Capabilities', false),
+      )
+      .then(
+        (reply) => Object.freeze([...((reply.body[0] as string[] | undefined) ?? [])]),
+        (err: unknown) => {
+          if (err instanceof ExtensionNotSupportedError) return Object.freeze([]) as readonly string[];
+          if (this.#capabilities?.value === value) this.#capabilities = null;
+          throw err;
+        },
+      );
     this.#capabilities = { owner, value };
     return value;
   }
@@ -100,44 +119,76 @@ export class DaemonCalls {
   }
 
   async statistics(link: BusLink, path: string): Promise<SessionStatistics> {
-    const reply = await link.call(this.msg(path, NETSESSION_INTERFACE, NETSESSION_METHODS.session.GetStatistics, '', []), extension('Statistics', true));
+    const reply = await link.call(
+      this.msg(path, NETSESSION_INTERFACE, NETSESSION_METHODS.session.GetStatistics, '', []),
+      extension('Statistics', true),
+    );
     return decodeStatistics(reply.body[0]);
   }
 
   /** `SetStatisticsInterval(seconds)` on the session at `path` (0 stops the signals). */
   async setStatisticsInterval(link: BusLink, path: string, seconds: number): Promise<void> {
     const M = NETSESSION_METHODS.session;
-    await link.call(this.msg(path, NETSESSION_INTERFACE, M.SetStatisticsInterval, NETSESSION_SIGNATURES.SetStatisticsInterval.in, [seconds]), extension(STATISTICS_SIGNAL, true));
+    await link.call(
+      this.msg(path, NETSESSION_INTERFACE, M.SetStatisticsInterval, NETSESSION_SIGNATURES.SetStatisticsInterval.in, [
+        seconds,
+      ]),
+      extension(STATISTICS_SIGNAL, true),
+    );
   }
 
   async sessionPolicy(link: BusLink, path: string): Promise<string | null> {
-    const reply = await link.call(this.msg(path, NETSESSION_INTERFACE, NETSESSION_METHODS.session.GetPolicy, '', []), extension('Policy', true));
+    const reply = await link.call(
+      this.msg(path, NETSESSION_INTERFACE, NETSESSION_METHODS.session.GetPolicy, '', []),
+      extension('Policy', true),
+    );
     return decodePolicyGroup(reply.body[0]);
   }
 
   async claimCgroup(link: BusLink, path: string, cgroup: string): Promise<void> {
     const M = NETSESSION_METHODS.session;
-    await link.call(this.msg(path, NETSESSION_INTERFACE, M.ClaimCgroup, NETSESSION_SIGNATURES.ClaimCgroup.in, [cgroup]), extension('ClaimCgroup', true));
+    await link.call(
+      this.msg(path, NETSESSION_INTERFACE, M.ClaimCgroup, NETSESSION_SIGNATURES.ClaimCgroup.in, [cgroup]),
+      extension('ClaimCgroup', true),
+    );
   }
 
   async managerProperties(link: BusLink): Promise<ManagerProperties> {
-    const reply = await link.call(this.msg(PATHS.manager, INTERFACES.manager, METHODS.manager.GetProperties, SIGNATURES.GetProperties.in, []), MANAGER);
+    const reply = await link.call(
+      this.msg(PATHS.manager, INTERFACES.manager, METHODS.manager.GetProperties, SIGNATURES.GetProperties.in, []),
+      MANAGER,
+    );
     return decodeManagerProps(reply.body[0]);
   }
 
   async setOfflineMode(link: BusLink, offline: boolean): Promise<void> {
     const body = ['OfflineMode', new Variant('b', offline)];
-    await link.call(this.msg(PATHS.manager, INTERFACES.manager, METHODS.manager.SetProperty, SIGNATURES.SetProperty.in, body), MANAGER);
+    await link.call(
+      this.msg(PATHS.manager, INTERFACES.manager, METHODS.manager.SetProperty, SIGNATURES.SetProperty.in, body),
+      MANAGER,
+    );
   }
 
   async technologies(link: BusLink): Promise<readonly TechnologyInfo[]> {
-    const reply = await link.call(this.msg(PATHS.manager, INTERFACES.manager, METHODS.manager.GetTechnologies, SIGNATURES.GetTechnologies.in, []), MANAGER);
+    const reply = await link.call(
+      this.msg(PATHS.manager, INTERFACES.manager, METHODS.manager.GetTechnologies, SIGNATURES.GetTechnologies.in, []),
+      MANAGER,
+    );
     return Object.freeze(decodeTechnologyList(reply.body[0]));
   }
 
   async setTechnologyPowered(link: BusLink, type: string, powered: boolean): Promise<void> {
     const body = ['Powered', new Variant('b', powered)];
-    await link.call(this.msg(`${PATHS.technologyPrefix}${type}`, INTERFACES.technology, METHODS.technology.SetProperty, SIGNATURES.SetProperty.in, body), MANAGER);
+    await link.call(
+      this.msg(
+        `${PATHS.technologyPrefix}${type}`,
+        INTERFACES.technology,
+        METHODS.technology.SetProperty,
+        SIGNATURES.SetProperty.in,
+        body,
+      ),
+      MANAGER,
+    );
   }
 
   /** A `net.connman.Service` method on the service at `path`. */
@@ -146,20 +197,29 @@ export class DaemonCalls {
   }
 
   async listSessions(link: BusLink): Promise<readonly SessionListEntry[]> {
-    const reply = await link.call(this.msg(PATHS.manager, NETSESSION_MANAGER_INTERFACE, NETSESSION_METHODS.manager.ListSessions, '', []), extension('ListSessions', false));
+    const reply = await link.call(
+      this.msg(PATHS.manager, NETSESSION_MANAGER_INTERFACE, NETSESSION_METHODS.manager.ListSessions, '', []),
+      extension('ListSessions', false),
+    );
     return Object.freeze(decodeSessionList(reply.body[0]));
   }
 
   /** `Manager.GetServices`, as path and raw properties. */
   async serviceList(link: BusLink): Promise<Array<[string, ServiceProps]>> {
-    const reply = await link.call(this.msg(PATHS.manager, INTERFACES.manager, METHODS.manager.GetServices, SIGNATURES.GetServices.in, []), MANAGER);
+    const reply = await link.call(
+      this.msg(PATHS.manager, INTERFACES.manager, METHODS.manager.GetServices, SIGNATURES.GetServices.in, []),
+      MANAGER,
+    );
     return decodeServiceList(reply.body[0]);
   }
 
   /** netsessiond's GetServiceStatus; empty from a daemon without it. */
   async serviceStatus(link: BusLink): Promise<Map<string, ServiceStatusDict>> {
     if (!(await this.capabilities(link)).includes(SERVICE_STATUS)) return new Map();
-    const reply = await link.call(this.msg(PATHS.manager, NETSESSION_MANAGER_INTERFACE, NETSESSION_METHODS.manager.GetServiceStatus, '', []), extension(SERVICE_STATUS, false));
+    const reply = await link.call(
+      this.msg(PATHS.manager, NETSESSION_MANAGER_INTERFACE, NETSESSION_METHODS.manager.GetServiceStatus, '', []),
+      extension(SERVICE_STATUS, false),
+    );
     return new Map(decodeServiceList(reply.body[0]));
   }
 
@@ -172,10 +232,12 @@ export class DaemonCalls {
 
 /** Refuses a technology type that cannot be a path element (it would fail in marshalling, far from the cause). */
 export function checkTechnologyType(type: string): void {
-  if (!/^[A-Za-z0-9_]+$/.test(type)) throw new InvalidOptionError('type', `${JSON.stringify(type)} is not a technology type`);
+  if (!/^[A-Za-z0-9_]+$/.test(type))
+    throw new InvalidOptionError('type', `${JSON.stringify(type)} is not a technology type`);
 }
 
 /** Refuses a path that is not a service's (it would fail in marshalling or reach another object). */
 export function checkServicePath(path: string): void {
-  if (!SERVICE_PATH.test(path)) throw new InvalidOptionError('path', `${JSON.stringify(path)} is not a service object path`);
+  if (!SERVICE_PATH.test(path))
+    throw new InvalidOptionError('path', `${JSON.stringify(path)} is not a service object path`);
 }

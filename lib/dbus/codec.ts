@@ -3,26 +3,27 @@
  * exact signatures, decoding Update dicts and GetStatistics. A key whose signature is not
  * ConnMan's is dropped rather than trusted (a strict client, as ConnMan's own tools are).
  */
+
+import type { ManagerProperties, ServiceInfo, SessionListEntry, TechnologyInfo } from '../manager-transport.js';
 import {
   BEARERS,
-  CREATE_SETTING_SIGNATURES,
-  MANAGER_STATES,
-  SERVICE_STATES,
-  SETTING_SIGNATURES,
-  STATISTICS_KEYS,
-  servicePath,
   type Bearer,
+  CREATE_SETTING_SIGNATURES,
   type IPv4Settings,
   type IPv6Settings,
+  MANAGER_STATES,
   type ManagerState,
   type RequestKey,
+  SERVICE_STATES,
+  SETTING_SIGNATURES,
   type ServiceState,
   type SessionSettings,
+  STATISTICS_KEYS,
+  servicePath,
 } from '../protocol.js';
 import { decodeUpdate, EMPTY_INFO, ipv4Info, ipv6Info, mergeUpdate } from '../settings.js';
-import { uplinkPropertiesOfService, type ServiceStatusDict } from '../uplink-props.js';
-import type { ManagerProperties, ServiceInfo, SessionListEntry, TechnologyInfo } from '../manager-transport.js';
 import type { SessionRequest, SessionStatistics } from '../transport.js';
+import { type ServiceStatusDict, uplinkPropertiesOfService } from '../uplink-props.js';
 import { Variant } from './message.js';
 
 /** A D-Bus variant as the wire module reads and writes it. */
@@ -112,12 +113,14 @@ export function decodeServiceProps(dict: unknown): ServiceProps {
 }
 
 /** A nested dict from decodeServiceProps, or `{}` for anything else. */
-const dictOf = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const dictOf = (v: unknown): Record<string, unknown> =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 
 /** The SDK's view of one service from its properties and, from netsessiond, its status dict. */
 export function toServiceInfo(path: string, props: ServiceProps, status?: ServiceStatusDict): ServiceInfo {
   const ethernet = props.Ethernet as Record<string, unknown> | null | undefined;
-  const ifname = ethernet && typeof ethernet.Interface === 'string' && ethernet.Interface !== '' ? ethernet.Interface : null;
+  const ifname =
+    ethernet && typeof ethernet.Interface === 'string' && ethernet.Interface !== '' ? ethernet.Interface : null;
   const type = props.Type;
   const state = props.State;
   return Object.freeze({
@@ -133,13 +136,22 @@ export function toServiceInfo(path: string, props: ServiceProps, status?: Servic
 }
 
 /** The Service properties the SDK follows through `PropertyChanged` (the rest comes with ServicesChanged). */
-const FOLLOWED_SERVICE_PROPERTIES: ReadonlySet<string> = new Set(['Nameservers', 'Nameservers.Configuration', 'Roaming']);
+const FOLLOWED_SERVICE_PROPERTIES: ReadonlySet<string> = new Set([
+  'Nameservers',
+  'Nameservers.Configuration',
+  'Roaming',
+]);
 
 /**
  * A service's `PropertyChanged(s, v)` applied to a list of services: the new list, or null when
  * it changes nothing the SDK follows (another property, an unknown service, a malformed signal).
  */
-export function applyServiceProperty(list: ReadonlyArray<[string, ServiceProps]>, path: string, signature: string | undefined, body: readonly unknown[]): Array<[string, ServiceProps]> | null {
+export function applyServiceProperty(
+  list: ReadonlyArray<[string, ServiceProps]>,
+  path: string,
+  signature: string | undefined,
+  body: readonly unknown[],
+): Array<[string, ServiceProps]> | null {
   const [name, value] = body;
   if (signature !== 'sv' || typeof name !== 'string' || !FOLLOWED_SERVICE_PROPERTIES.has(name)) return null;
   const i = list.findIndex(([p]) => p === path);

@@ -5,12 +5,18 @@
  * Notification calls (notifier.ts), signal watches (service-watch.ts, statistics-watch.ts) and
  * the daemon's owner (name-owner.ts, through bus-link.ts).
  */
-import { DaemonUnavailableError, SessionClosedError, type NetsessionError } from '../errors.js';
-import type { ManagerProperties, ServiceInfo, ServicesListener, SessionListEntry, TechnologyInfo } from '../manager-transport.js';
-import type { SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from '../transport.js';
+import { DaemonUnavailableError, type NetsessionError, SessionClosedError } from '../errors.js';
+import type {
+  ManagerProperties,
+  ServiceInfo,
+  ServicesListener,
+  SessionListEntry,
+  TechnologyInfo,
+} from '../manager-transport.js';
 import { BUS_NAME, METHODS, SIGNATURES } from '../protocol.js';
+import type { SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from '../transport.js';
 import { BusLink, DEFAULT_SYSTEM_BUS } from './bus-link.js';
-import { DaemonCalls, checkServicePath, checkTechnologyType } from './calls.js';
+import { checkServicePath, checkTechnologyType, DaemonCalls } from './calls.js';
 import { Variant } from './message.js';
 import { Notifiers } from './notifier.js';
 import { ServiceWatch } from './service-watch.js';
@@ -49,7 +55,12 @@ export class DBusTransport implements Transport {
     this.#calls = new DaemonCalls(this.#busName);
     this.#stats = new StatisticsWatches(this.#calls, this.#busName);
     this.#notifiers = new Notifiers((path) => this.#stats.drop(path));
-    this.#services = new ServiceWatch({ busName: this.#busName, calls: this.#calls, connect: () => this.#connect(), isClosed: () => this.#closed });
+    this.#services = new ServiceWatch({
+      busName: this.#busName,
+      calls: this.#calls,
+      connect: () => this.#connect(),
+      isClosed: () => this.#closed,
+    });
   }
 
   /** The bus address this transport connects to. */
@@ -81,7 +92,11 @@ export class DBusTransport implements Transport {
   }
 
   /** See `Transport.watchStatistics`. */
-  async watchStatistics(path: string, seconds: number, listener: (statistics: SessionStatistics) => void): Promise<() => Promise<void>> {
+  async watchStatistics(
+    path: string,
+    seconds: number,
+    listener: (statistics: SessionStatistics) => void,
+  ): Promise<() => Promise<void>> {
     return this.#stats.watch(await this.#connect(), path, seconds, listener);
   }
 
@@ -129,7 +144,10 @@ export class DBusTransport implements Transport {
   /** @internal `Service.SetProperty('AutoConnect', b)` on the service at `path`. */
   setServiceAutoConnect(path: string, autoConnect: boolean): Promise<void> {
     // Service has the same SetProperty(sv) as Technology and Manager (protocol.ts lists it under those).
-    return this.#callService(path, METHODS.technology.SetProperty, SIGNATURES.SetProperty.in, ['AutoConnect', new Variant('b', autoConnect)]);
+    return this.#callService(path, METHODS.technology.SetProperty, SIGNATURES.SetProperty.in, [
+      'AutoConnect',
+      new Variant('b', autoConnect),
+    ]);
   }
 
   async #callService(path: string, member: string, signature: string, body: unknown[]): Promise<void> {
@@ -181,7 +199,8 @@ export class DBusTransport implements Transport {
       events: {
         ownerChanged: (previous, current) => {
           // A daemon we may have sessions with is gone (or was replaced): they are gone with it.
-          if (previous !== null) this.#loseAll(new DaemonUnavailableError('daemon-left', `${this.#busName} left the bus`));
+          if (previous !== null)
+            this.#loseAll(new DaemonUnavailableError('daemon-left', `${this.#busName} left the bus`));
           this.#services.ownerChanged(current);
         },
         closed: (err) => {

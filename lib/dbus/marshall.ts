@@ -8,7 +8,7 @@
  * as plain objects or Maps; `ay` as a Buffer/Uint8Array or an array. Anything that does not fit
  * its type throws a TypeError before a byte reaches the socket.
  */
-import { MessageType, isBusName, isInterfaceName, isMemberName, isObjectPath, type Message } from './message.js';
+import { isBusName, isInterfaceName, isMemberName, isObjectPath, type Message, MessageType } from './message.js';
 import { parseSignature, singleType, type TypeNode } from './signature.js';
 
 /** Largest message the specification allows. */
@@ -57,7 +57,9 @@ function describe(value: unknown): string {
 function int(code: string, value: unknown, min: number, max: number): number {
   const n = typeof value === 'bigint' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-    throw new TypeError(`expected an integer in [${min}, ${max}] for '${code}', got ${typeof value === 'number' || typeof value === 'bigint' ? String(value) : describe(value)}`);
+    throw new TypeError(
+      `expected an integer in [${min}, ${max}] for '${code}', got ${typeof value === 'number' || typeof value === 'bigint' ? String(value) : describe(value)}`,
+    );
   }
   return n;
 }
@@ -67,7 +69,8 @@ function big(code: string, value: unknown, min: bigint, max: bigint): bigint {
   if (typeof value === 'bigint') b = value;
   else if (typeof value === 'number' && Number.isInteger(value)) b = BigInt(value);
   else if (typeof value === 'string' && /^-?\d+$/.test(value)) b = BigInt(value);
-  if (b === null || b < min || b > max) throw new TypeError(`expected an integer for '${code}', got ${describe(value)}`);
+  if (b === null || b < min || b > max)
+    throw new TypeError(`expected an integer for '${code}', got ${describe(value)}`);
   return b;
 }
 
@@ -95,7 +98,8 @@ function sig(value: unknown): void {
 
 function entries(value: unknown, what: string): Iterable<[unknown, unknown]> {
   if (value instanceof Map) return value as Map<unknown, unknown>;
-  if (value !== null && typeof value === 'object' && !Array.isArray(value) && !ArrayBuffer.isView(value)) return Object.entries(value);
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && !ArrayBuffer.isView(value))
+    return Object.entries(value);
   throw new TypeError(`expected a dict for '${what}', got ${describe(value)}`);
 }
 
@@ -173,7 +177,12 @@ function write(t: TypeNode, value: unknown): void {
     case 'h':
       throw new TypeError("unix file descriptors ('h') cannot be sent over this connection");
     case 'v': {
-      if (value === null || typeof value !== 'object' || typeof (value as { signature?: unknown }).signature !== 'string' || !('value' in value)) {
+      if (
+        value === null ||
+        typeof value !== 'object' ||
+        typeof (value as { signature?: unknown }).signature !== 'string' ||
+        !('value' in value)
+      ) {
         throw new TypeError(`expected a {signature, value} for 'v', got ${describe(value)}`);
       }
       const v = value as { signature: string; value: unknown };
@@ -186,7 +195,8 @@ function write(t: TypeNode, value: unknown): void {
       writeArray(t, value);
       return;
     case '(': {
-      if (!Array.isArray(value) || value.length !== t.child.length) throw new TypeError(`expected a ${t.child.length}-element array for '${t.sig}'`);
+      if (!Array.isArray(value) || value.length !== t.child.length)
+        throw new TypeError(`expected a ${t.child.length}-element array for '${t.sig}'`);
       pad(8);
       for (let i = 0; i < t.child.length; i++) write(t.child[i]!, value[i]);
       return;
@@ -269,7 +279,8 @@ function checkHeader(msg: Message): void {
 export function marshallMessage(msg: Message, serial: number, bigEndian = false): Buffer {
   checkHeader(msg);
   const types = parseSignature(msg.signature);
-  if (types.length !== msg.body.length) throw new TypeError(`signature '${msg.signature}' wants ${types.length} values, got ${msg.body.length}`);
+  if (types.length !== msg.body.length)
+    throw new TypeError(`signature '${msg.signature}' wants ${types.length} values, got ${msg.body.length}`);
   off = 0;
   le = !bigEndian;
   ensure(16);

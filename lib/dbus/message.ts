@@ -79,12 +79,25 @@ export class Message {
 
   /** The reply to the method call `call`. */
   static newMethodReturn(call: Message, signature = '', body: unknown[] = []): Message {
-    return new Message({ type: MessageType.METHOD_RETURN, replySerial: call.serial, destination: call.sender, signature, body });
+    return new Message({
+      type: MessageType.METHOD_RETURN,
+      replySerial: call.serial,
+      destination: call.sender,
+      signature,
+      body,
+    });
   }
 
   /** An error reply to `call`, with the text as its one `s` argument. */
   static newError(call: Message, errorName: string, text = ''): Message {
-    return new Message({ type: MessageType.ERROR, replySerial: call.serial, destination: call.sender, errorName, signature: 's', body: [text] });
+    return new Message({
+      type: MessageType.ERROR,
+      replySerial: call.serial,
+      destination: call.sender,
+      errorName,
+      signature: 's',
+      body: [text],
+    });
   }
 
   /** A broadcast signal. */

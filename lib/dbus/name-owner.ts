@@ -6,7 +6,7 @@
  */
 import { DaemonUnavailableError } from '../errors.js';
 import type { CallTarget } from '../reply-errors.js';
-import { DBUS_NAME, busMethod } from './bus-socket.js';
+import { busMethod, DBUS_NAME } from './bus-socket.js';
 import type { Message } from './message.js';
 
 const BUS: CallTarget = { kind: 'manager' };

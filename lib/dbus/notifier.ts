@@ -72,7 +72,12 @@ export class Notifiers {
 
   /** `net.connman.Notification` calls to our notifier paths; false lets the connection answer the rest (Peer, UnknownMethod). */
   onMethodCall(msg: DBusMessage, link: BusLink): boolean {
-    if (msg.type !== MessageType.METHOD_CALL || msg.interface !== INTERFACES.notification || !msg.path.startsWith(`${NOTIFIER_ROOT}/`)) return false;
+    if (
+      msg.type !== MessageType.METHOD_CALL ||
+      msg.interface !== INTERFACES.notification ||
+      !msg.path.startsWith(`${NOTIFIER_ROOT}/`)
+    )
+      return false;
     const expectsReply = !(msg.flags & MessageFlag.NO_REPLY_EXPECTED);
     const reply = (m: DBusMessage): void => {
       if (expectsReply) link.send(m);
@@ -80,13 +85,27 @@ export class Notifiers {
     const owner = link.owner;
     // Only the daemon may drive our sessions; anyone else on the bus could otherwise fake an uplink.
     if (owner !== null && msg.sender !== owner) {
-      reply(Message.newError(msg, 'org.freedesktop.DBus.Error.AccessDenied', 'only the session daemon may call this notifier'));
+      reply(
+        Message.newError(
+          msg,
+          'org.freedesktop.DBus.Error.AccessDenied',
+          'only the session daemon may call this notifier',
+        ),
+      );
       return true;
     }
     const N = METHODS.notification;
-    const known = (msg.member === N.Update && msg.signature === SIGNATURES.Update.in) || (msg.member === N.Release && msg.signature === '');
+    const known =
+      (msg.member === N.Update && msg.signature === SIGNATURES.Update.in) ||
+      (msg.member === N.Release && msg.signature === '');
     if (!known) {
-      reply(Message.newError(msg, 'org.freedesktop.DBus.Error.UnknownMethod', `no method ${msg.member}(${msg.signature}) on ${INTERFACES.notification}`));
+      reply(
+        Message.newError(
+          msg,
+          'org.freedesktop.DBus.Error.UnknownMethod',
+          `no method ${msg.member}(${msg.signature}) on ${INTERFACES.notification}`,
+        ),
+      );
       return true;
     }
     // Answer first: a listener that throws must not cost the daemon its reply.

@@ -7,11 +7,19 @@
  */
 import type { NetsessionError } from '../errors.js';
 import type { ServicesListener } from '../manager-transport.js';
-import { INTERFACES, METHODS, NETSESSION_MANAGER_INTERFACE, NETSESSION_METHODS, NETSESSION_SIGNATURES, PATHS, SIGNATURES } from '../protocol.js';
+import {
+  INTERFACES,
+  METHODS,
+  NETSESSION_MANAGER_INTERFACE,
+  NETSESSION_METHODS,
+  NETSESSION_SIGNATURES,
+  PATHS,
+  SIGNATURES,
+} from '../protocol.js';
 import type { ServiceStatusDict } from '../uplink-props.js';
 import type { BusLink, DBusMessage } from './bus-link.js';
-import { SERVICE_STATUS, type DaemonCalls } from './calls.js';
-import { applyServiceProperty, decodeServiceList, toServiceInfo, type ServiceProps } from './codec.js';
+import { type DaemonCalls, SERVICE_STATUS } from './calls.js';
+import { applyServiceProperty, decodeServiceList, type ServiceProps, toServiceInfo } from './codec.js';
 import { deliver } from './deliver.js';
 
 /** How long a broken service watch waits before it tries the bus again. */
@@ -113,7 +121,10 @@ export class ServiceWatch {
    * services that changed), a service's PropertyChanged, or ServiceStatusChanged; false for any other signal.
    */
   onSignal(msg: DBusMessage): boolean {
-    if (msg.interface === NETSESSION_MANAGER_INTERFACE && msg.member === NETSESSION_METHODS.managerSignals.ServiceStatusChanged) {
+    if (
+      msg.interface === NETSESSION_MANAGER_INTERFACE &&
+      msg.member === NETSESSION_METHODS.managerSignals.ServiceStatusChanged
+    ) {
       if (msg.signature !== NETSESSION_SIGNATURES.ServiceStatusChanged || !this.#list) return true;
       for (const [path, status] of decodeServiceList(msg.body[0])) this.#status.set(path, status);
       this.#set(this.#list);
@@ -124,7 +135,12 @@ export class ServiceWatch {
       if (next) this.#set(next);
       return true;
     }
-    if (msg.path !== PATHS.manager || msg.interface !== INTERFACES.manager || msg.member !== METHODS.managerSignals.ServicesChanged) return false;
+    if (
+      msg.path !== PATHS.manager ||
+      msg.interface !== INTERFACES.manager ||
+      msg.member !== METHODS.managerSignals.ServicesChanged
+    )
+      return false;
     if (msg.signature !== SIGNATURES.ServicesChanged || !this.#list) return true;
     const [changed, removed] = msg.body as [unknown, unknown];
     const known = new Map(this.#list);
@@ -161,9 +177,13 @@ export class ServiceWatch {
     const { busName, calls } = this.#host;
     const link = await this.#host.connect();
     if (this.#watchedLink !== link) {
-      await link.addMatch(`type='signal',sender='${busName}',path='${PATHS.manager}',interface='${INTERFACES.manager}',member='${METHODS.managerSignals.ServicesChanged}'`);
+      await link.addMatch(
+        `type='signal',sender='${busName}',path='${PATHS.manager}',interface='${INTERFACES.manager}',member='${METHODS.managerSignals.ServicesChanged}'`,
+      );
       // connmand tells a service's later Nameservers (and Roaming) with PropertyChanged only.
-      await link.addMatch(`type='signal',sender='${busName}',interface='${INTERFACES.service}',member='${METHODS.managerSignals.PropertyChanged}',path_namespace='${PATHS.servicePrefix.slice(0, -1)}'`);
+      await link.addMatch(
+        `type='signal',sender='${busName}',interface='${INTERFACES.service}',member='${METHODS.managerSignals.PropertyChanged}',path_namespace='${PATHS.servicePrefix.slice(0, -1)}'`,
+      );
       this.#watchedLink = link;
     }
     // A daemon that is not on the bus has no services (and the owner change will bring them).
@@ -178,7 +198,9 @@ export class ServiceWatch {
     if (!(await calls.capabilities(link)).includes(SERVICE_STATUS)) return new Map();
     if (this.#statusLink !== link) {
       const S = NETSESSION_METHODS.managerSignals;
-      await link.addMatch(`type='signal',sender='${busName}',path='${PATHS.manager}',interface='${NETSESSION_MANAGER_INTERFACE}',member='${S.ServiceStatusChanged}'`);
+      await link.addMatch(
+        `type='signal',sender='${busName}',path='${PATHS.manager}',interface='${NETSESSION_MANAGER_INTERFACE}',member='${S.ServiceStatusChanged}'`,
+      );
       this.#statusLink = link;
     }
     return calls.serviceStatus(link);

@@ -19,7 +19,23 @@ export class SignatureError extends Error {
 }
 
 const ALIGN: Readonly<Record<string, number>> = {
-  y: 1, b: 4, n: 2, q: 2, i: 4, u: 4, x: 8, t: 8, d: 8, h: 4, s: 4, o: 4, g: 1, v: 1, a: 4, '(': 8, '{': 8,
+  y: 1,
+  b: 4,
+  n: 2,
+  q: 2,
+  i: 4,
+  u: 4,
+  x: 8,
+  t: 8,
+  d: 8,
+  h: 4,
+  s: 4,
+  o: 4,
+  g: 1,
+  v: 1,
+  a: 4,
+  '(': 8,
+  '{': 8,
 };
 /** Types that may be dict keys. */
 const BASIC = 'ybnqiuxtdhsog';

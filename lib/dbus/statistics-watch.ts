@@ -32,9 +32,18 @@ export class StatisticsWatches {
   }
 
   /** See `Transport.watchStatistics`. */
-  async watch(link: BusLink, path: string, seconds: number, listener: (statistics: SessionStatistics) => void): Promise<() => Promise<void>> {
+  async watch(
+    link: BusLink,
+    path: string,
+    seconds: number,
+    listener: (statistics: SessionStatistics) => void,
+  ): Promise<() => Promise<void>> {
     const owner = link.owner;
-    if (owner === null) throw new DaemonUnavailableError('no-daemon', `${this.#busName} is not on the bus: is netsessiond (or connmand) running?`);
+    if (owner === null)
+      throw new DaemonUnavailableError(
+        'no-daemon',
+        `${this.#busName} is not on the bus: is netsessiond (or connmand) running?`,
+      );
     const S = NETSESSION_METHODS.sessionSignals;
     const rule = `type='signal',sender='${owner}',path='${path}',interface='${NETSESSION_INTERFACE}',member='${S.Statistics}'`;
     const w: StatisticsWatch = { listener, link, rule, unmatched: true };
@@ -72,7 +81,8 @@ export class StatisticsWatches {
 
   /** A session's `Statistics(a{sv})`; false for any other signal. */
   onSignal(msg: DBusMessage): boolean {
-    if (msg.interface !== NETSESSION_INTERFACE || msg.member !== NETSESSION_METHODS.sessionSignals.Statistics) return false;
+    if (msg.interface !== NETSESSION_INTERFACE || msg.member !== NETSESSION_METHODS.sessionSignals.Statistics)
+      return false;
     const w = msg.signature === NETSESSION_SIGNATURES.Statistics ? this.#watches.get(msg.path) : undefined;
     if (w) deliver(() => w.listener(decodeStatistics(msg.body[0])));
     return true;

@@ -7,8 +7,8 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { MAX_ARRAY_LENGTH, MAX_MESSAGE_LENGTH } from './marshall.js';
-import { Message, MessageType, Variant, isBusName, isInterfaceName, isMemberName, isObjectPath } from './message.js';
-import { SignatureError, parseSignature, type TypeNode } from './signature.js';
+import { isBusName, isInterfaceName, isMemberName, isObjectPath, Message, MessageType, Variant } from './message.js';
+import { parseSignature, SignatureError, type TypeNode } from './signature.js';
 
 /** A message that breaks the wire format. `header` is set when only its body is bad (the header could be read). */
 export class MalformedMessageError extends Error {
@@ -98,7 +98,8 @@ function parsed(s: string): readonly TypeNode[] {
 
 // Assigning `__proto__` on a plain object would set its prototype instead of adding a key.
 function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
   else target[key] = value;
 }
 
@@ -116,7 +117,14 @@ function read(t: TypeNode, depth: number): unknown {
     case 'q': {
       align(2);
       need(2);
-      const v = t.code === 'n' ? (le ? buf.readInt16LE(off) : buf.readInt16BE(off)) : le ? buf.readUInt16LE(off) : buf.readUInt16BE(off);
+      const v =
+        t.code === 'n'
+          ? le
+            ? buf.readInt16LE(off)
+            : buf.readInt16BE(off)
+          : le
+            ? buf.readUInt16LE(off)
+            : buf.readUInt16BE(off);
       off += 2;
       return v;
     }
@@ -134,7 +142,14 @@ function read(t: TypeNode, depth: number): unknown {
     case 't': {
       align(8);
       need(8);
-      const v = t.code === 'x' ? (le ? buf.readBigInt64LE(off) : buf.readBigInt64BE(off)) : le ? buf.readBigUInt64LE(off) : buf.readBigUInt64BE(off);
+      const v =
+        t.code === 'x'
+          ? le
+            ? buf.readBigInt64LE(off)
+            : buf.readBigInt64BE(off)
+          : le
+            ? buf.readBigUInt64LE(off)
+            : buf.readBigUInt64BE(off);
       off += 8;
       return v;
     }

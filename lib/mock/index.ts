@@ -3,6 +3,7 @@
  *
  * @packageDocumentation
  */
-export { MockTransport, type MockCall, type MockMethod, type MockTransportOptions } from './mock-transport.js';
+
 export { MockSession } from './mock-session.js';
+export { type MockCall, type MockMethod, MockTransport, type MockTransportOptions } from './mock-transport.js';
 export type { MockUplink } from './uplink.js';

@@ -3,13 +3,13 @@
  * {@link MockTransport}: the uplinks and switches (OfflineMode, Powered), capabilities, uid and
  * policy, recorded calls, injected failures, and whether the daemon is on the "bus".
  */
-import { SessionClosedError, type NetsessionError } from '../errors.js';
+import { type NetsessionError, SessionClosedError } from '../errors.js';
 import type { ServiceInfo, ServicesListener } from '../manager-transport.js';
-import { errorName, servicePath, type Bearer } from '../protocol.js';
-import { BUS_ERROR, errorFromReply, type CallTarget } from '../reply-errors.js';
+import { type Bearer, errorName, servicePath } from '../protocol.js';
+import { BUS_ERROR, type CallTarget, errorFromReply } from '../reply-errors.js';
 import { ipv4Info, ipv6Info } from '../settings.js';
 import type { MockSession } from './mock-session.js';
-import { isMetered, uplinkGroup, type MockUplink } from './uplink.js';
+import { isMetered, type MockUplink, uplinkGroup } from './uplink.js';
 
 /** The daemon methods a {@link MockTransport} answers (and records), by their D-Bus names. */
 export type MockMethod =
@@ -134,8 +134,15 @@ export class MockDaemon {
   constructor(options: MockTransportOptions) {
     this.uplinks = Object.freeze([...(options.uplinks ?? [])]);
     this.capabilities =
-      options.capabilities === undefined ? ['ListSessions', 'Statistics', 'StatisticsSignal', 'ClaimCgroup', 'Policy', 'ServiceStatus', 'AvoidMetered'] : options.capabilities;
-    this.policy = options.policy ? Object.freeze({ group: options.policy.group, allowedBearers: Object.freeze([...options.policy.allowedBearers]) }) : null;
+      options.capabilities === undefined
+        ? ['ListSessions', 'Statistics', 'StatisticsSignal', 'ClaimCgroup', 'Policy', 'ServiceStatus', 'AvoidMetered']
+        : options.capabilities;
+    this.policy = options.policy
+      ? Object.freeze({
+          group: options.policy.group,
+          allowedBearers: Object.freeze([...options.policy.allowedBearers]),
+        })
+      : null;
     this.autoUpdate = options.autoUpdate ?? true;
     this.uid = options.uid ?? 0;
   }
@@ -159,7 +166,12 @@ export class MockDaemon {
       if (this.closed) throw new SessionClosedError('transport-closed', 'the transport is closed');
       const injected = this.#failures.get(method)?.shift();
       if (injected) throw this.error(method, injected.name, injected.message);
-      if (!this.running) throw this.error(method, BUS_ERROR.serviceUnknown, 'The name net.connman was not provided by any .service files');
+      if (!this.running)
+        throw this.error(
+          method,
+          BUS_ERROR.serviceUnknown,
+          'The name net.connman was not provided by any .service files',
+        );
       return Promise.resolve(fn());
     } catch (err) {
       return Promise.reject(err);
@@ -197,7 +209,8 @@ export class MockDaemon {
 
   /** An extension method needs its capability (and any extension at all: `capabilities: null` is connmand). */
   extension(method: MockMethod, capability: string): void {
-    if (this.capabilities === null || !this.capabilities.includes(capability)) throw this.error(method, BUS_ERROR.unknownMethod, `no ${method} here`);
+    if (this.capabilities === null || !this.capabilities.includes(capability))
+      throw this.error(method, BUS_ERROR.unknownMethod, `no ${method} here`);
   }
 
   live(method: MockMethod, path: string): MockSession {

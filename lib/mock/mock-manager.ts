@@ -3,12 +3,26 @@
  * switches, and the session list, answered by the mock daemon as netsessiond would.
  */
 import type { NetsessionError } from '../errors.js';
-import type { ManagerProperties, ServiceInfo, ServicesListener, SessionListEntry, TechnologyInfo, WatchServicesOptions } from '../manager-transport.js';
-import { errorName, technologyPath, type Bearer, type ManagerState } from '../protocol.js';
+import type {
+  ManagerProperties,
+  ServiceInfo,
+  ServicesListener,
+  SessionListEntry,
+  TechnologyInfo,
+  WatchServicesOptions,
+} from '../manager-transport.js';
+import { type Bearer, errorName, type ManagerState, technologyPath } from '../protocol.js';
 import { decodeUpdate, EMPTY_INFO, mergeUpdate } from '../settings.js';
-import { servicePathOf, type MockDaemon } from './mock-daemon.js';
+import { type MockDaemon, servicePathOf } from './mock-daemon.js';
 
-const TECH_NAMES: Record<Bearer, string> = { ethernet: 'Wired', wifi: 'WiFi', bluetooth: 'Bluetooth', cellular: 'Cellular', gadget: 'Gadget', vpn: 'VPN' };
+const TECH_NAMES: Record<Bearer, string> = {
+  ethernet: 'Wired',
+  wifi: 'WiFi',
+  bluetooth: 'Bluetooth',
+  cellular: 'Cellular',
+  gadget: 'Gadget',
+  vpn: 'VPN',
+};
 
 export function services(d: MockDaemon): Promise<readonly ServiceInfo[]> {
   return d.run('GetServices', null, [], () => d.serviceList());
@@ -17,7 +31,13 @@ export function services(d: MockDaemon): Promise<readonly ServiceInfo[]> {
 export function managerProperties(d: MockDaemon): Promise<ManagerProperties> {
   return d.run('GetProperties', null, [], () => {
     const up = d.enabledUplinks();
-    const state: ManagerState = d.offline ? 'offline' : up.some((u) => (u.state ?? 'online') === 'online') ? 'online' : up.length ? 'ready' : 'idle';
+    const state: ManagerState = d.offline
+      ? 'offline'
+      : up.some((u) => (u.state ?? 'online') === 'online')
+        ? 'online'
+        : up.length
+          ? 'ready'
+          : 'idle';
     return Object.freeze({ state, offlineMode: d.offline, sessionMode: false });
   });
 }
@@ -38,7 +58,16 @@ export function technologies(d: MockDaemon): Promise<readonly TechnologyInfo[]> 
       if (out.some((t) => t.type === u.bearer)) continue;
       const powered = !d.unpowered.has(u.bearer);
       const connected = powered && !d.offline && d.uplinks.some((x) => x.bearer === u.bearer);
-      out.push(Object.freeze({ path: technologyPath(u.bearer), type: u.bearer, name: TECH_NAMES[u.bearer], powered, connected, tethering: false }));
+      out.push(
+        Object.freeze({
+          path: technologyPath(u.bearer),
+          type: u.bearer,
+          name: TECH_NAMES[u.bearer],
+          powered,
+          connected,
+          tethering: false,
+        }),
+      );
     }
     return Object.freeze(out);
   });
@@ -47,8 +76,14 @@ export function technologies(d: MockDaemon): Promise<readonly TechnologyInfo[]> 
 export function setTechnologyPowered(d: MockDaemon, type: string, powered: boolean): Promise<void> {
   return d.run('SetProperty', `/net/connman/technology/${type}`, ['Powered', powered], () => {
     d.rootOnly('SetProperty');
-    if (!d.uplinks.some((u) => u.bearer === type)) throw d.error('SetProperty', 'org.freedesktop.DBus.Error.UnknownObject', `no technology ${type}`);
-    if (powered === !d.unpowered.has(type)) throw d.error('SetProperty', errorName(powered ? 'AlreadyEnabled' : 'AlreadyDisabled'), `${type} is already ${powered ? 'enabled' : 'disabled'}`);
+    if (!d.uplinks.some((u) => u.bearer === type))
+      throw d.error('SetProperty', 'org.freedesktop.DBus.Error.UnknownObject', `no technology ${type}`);
+    if (powered === !d.unpowered.has(type))
+      throw d.error(
+        'SetProperty',
+        errorName(powered ? 'AlreadyEnabled' : 'AlreadyDisabled'),
+        `${type} is already ${powered ? 'enabled' : 'disabled'}`,
+      );
     if (powered) d.unpowered.delete(type);
     else d.unpowered.add(type);
     d.uplinksChanged();
@@ -79,9 +114,15 @@ export function listSessions(d: MockDaemon): Promise<readonly SessionListEntry[]
   });
 }
 
-export function watchServices(d: MockDaemon, listener: ServicesListener, onError: ((error: NetsessionError) => void) | undefined, options: WatchServicesOptions): () => void {
+export function watchServices(
+  d: MockDaemon,
+  listener: ServicesListener,
+  onError: ((error: NetsessionError) => void) | undefined,
+  options: WatchServicesOptions,
+): () => void {
   d.watchers.add(listener);
-  const first = options.forSession && !d.closed ? Promise.resolve(d.running ? d.serviceList() : Object.freeze([])) : services(d);
+  const first =
+    options.forSession && !d.closed ? Promise.resolve(d.running ? d.serviceList() : Object.freeze([])) : services(d);
   first.then(
     (list) => {
       if (d.watchers.has(listener)) listener(list);

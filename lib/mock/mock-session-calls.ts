@@ -3,7 +3,7 @@
  * netsessiond's per-session extensions, answered by the mock daemon as netsessiond would.
  */
 import type { NetsessionError } from '../errors.js';
-import { STATISTICS_INTERVAL_LIMITS, errorName, sessionPath, type RequestKey } from '../protocol.js';
+import { errorName, type RequestKey, STATISTICS_INTERVAL_LIMITS, sessionPath } from '../protocol.js';
 import { BUS_ERROR } from '../reply-errors.js';
 import type { SessionNotifier, SessionRequest, SessionStatistics, TransportSession } from '../transport.js';
 import type { MockDaemon } from './mock-daemon.js';
@@ -14,7 +14,11 @@ function isCgroupPath(p: string): boolean {
   return /^(\/[^/]+)+$/.test(p) && !p.split('/').some((x) => x === '.' || x === '..') && !/["\\\x00-\x1f\x7f]/.test(p);
 }
 
-export function createSession(d: MockDaemon, settings: SessionRequest, notifier: SessionNotifier): Promise<TransportSession> {
+export function createSession(
+  d: MockDaemon,
+  settings: SessionRequest,
+  notifier: SessionNotifier,
+): Promise<TransportSession> {
   return d.run('CreateSession', null, [structuredClone(settings)], () => {
     // Like connmand, a daemon without the extension refuses the unknown key.
     if (settings.AvoidMetered !== undefined && !d.capabilities?.includes('AvoidMetered')) {
@@ -33,7 +37,8 @@ function handle(d: MockDaemon, s: MockSession): TransportSession {
     path: s.path,
     change: (key: RequestKey, value: unknown) =>
       d.run('Change', s.path, [key, structuredClone(value)], () => {
-        if (key === 'AvoidMetered' && !d.capabilities?.includes('AvoidMetered')) throw d.error('Change', errorName('InvalidArguments'), 'unknown setting AvoidMetered');
+        if (key === 'AvoidMetered' && !d.capabilities?.includes('AvoidMetered'))
+          throw d.error('Change', errorName('InvalidArguments'), 'unknown setting AvoidMetered');
         try {
           d.live('Change', s.path)._change(key, value);
         } catch (err) {
@@ -57,7 +62,8 @@ function handle(d: MockDaemon, s: MockSession): TransportSession {
 export function capabilities(d: MockDaemon): Promise<readonly string[]> {
   return d
     .run('GetCapabilities', null, [], () => {
-      if (d.capabilities === null) throw d.error('GetCapabilities', BUS_ERROR.unknownMethod, 'no org.netsession.Manager1 here');
+      if (d.capabilities === null)
+        throw d.error('GetCapabilities', BUS_ERROR.unknownMethod, 'no org.netsession.Manager1 here');
       return [...d.capabilities];
     })
     .catch((err: unknown) => {
@@ -68,7 +74,8 @@ export function capabilities(d: MockDaemon): Promise<readonly string[]> {
 
 export function statistics(d: MockDaemon, path: string): Promise<SessionStatistics> {
   return d.run('GetStatistics', path, [], () => {
-    if (d.capabilities === null || !d.capabilities.includes('Statistics')) throw d.error('GetStatistics', BUS_ERROR.unknownMethod, 'no statistics here');
+    if (d.capabilities === null || !d.capabilities.includes('Statistics'))
+      throw d.error('GetStatistics', BUS_ERROR.unknownMethod, 'no statistics here');
     return { ...d.live('GetStatistics', path).statistics };
   });
 }
@@ -85,18 +92,32 @@ export function claimCgroup(d: MockDaemon, path: string, cgroup: string): Promis
   return d.run('ClaimCgroup', path, [cgroup], () => {
     d.extension('ClaimCgroup', 'ClaimCgroup');
     const s = d.live('ClaimCgroup', path);
-    if (!isCgroupPath(cgroup)) throw d.error('ClaimCgroup', errorName('InvalidArguments'), `'${cgroup}' is not an absolute, normalised cgroup path`);
+    if (!isCgroupPath(cgroup))
+      throw d.error(
+        'ClaimCgroup',
+        errorName('InvalidArguments'),
+        `'${cgroup}' is not an absolute, normalised cgroup path`,
+      );
     if (!s.cgroups.includes(cgroup)) s.cgroups.push(cgroup);
   });
 }
 
-export function watchStatistics(d: MockDaemon, path: string, seconds: number, listener: (statistics: SessionStatistics) => void): Promise<() => Promise<void>> {
+export function watchStatistics(
+  d: MockDaemon,
+  path: string,
+  seconds: number,
+  listener: (statistics: SessionStatistics) => void,
+): Promise<() => Promise<void>> {
   return d.run('SetStatisticsInterval', path, [seconds], () => {
     d.extension('SetStatisticsInterval', 'StatisticsSignal');
     const s = d.live('SetStatisticsInterval', path);
     const { min, max } = STATISTICS_INTERVAL_LIMITS;
     if (!Number.isInteger(seconds) || seconds < min || seconds > max) {
-      throw d.error('SetStatisticsInterval', errorName('InvalidArguments'), `statistics interval must be 0 (stop) or ${min} to ${max} seconds, got ${seconds}`);
+      throw d.error(
+        'SetStatisticsInterval',
+        errorName('InvalidArguments'),
+        `statistics interval must be 0 (stop) or ${min} to ${max} seconds, got ${seconds}`,
+      );
     }
     const token = s._watchStatistics(seconds, listener);
     return () => {

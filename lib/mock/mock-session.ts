@@ -2,11 +2,21 @@
  * The mock daemon's side of one session: its current settings in ConnMan's wire form, and the
  * levers a test pulls to script it (Updates, uplink moves, Release).
  */
-import { BEARERS, CONNECTION_TYPES, SESSION_STATES, SETTING_KEYS, SETTING_SIGNATURES, type Bearer, type RequestKey, type SessionSettings } from '../protocol.js';
-import { isValidInterfaceName } from '../protocol.js';
+
 import type { NetsessionError } from '../errors.js';
+import {
+  BEARERS,
+  type Bearer,
+  CONNECTION_TYPES,
+  isValidInterfaceName,
+  type RequestKey,
+  SESSION_STATES,
+  SETTING_KEYS,
+  SETTING_SIGNATURES,
+  type SessionSettings,
+} from '../protocol.js';
 import type { SessionNotifier, SessionRequest, SessionStatistics } from '../transport.js';
-import { NO_UPLINK, expandBearers, selectUplink, uplinkGroup, type MockUplink, type UplinkGroup } from './uplink.js';
+import { expandBearers, type MockUplink, NO_UPLINK, selectUplink, type UplinkGroup, uplinkGroup } from './uplink.js';
 
 /** A value the mock daemon refuses, like netsessiond would (`net.connman.Error.InvalidArguments`). */
 export class MockRejection extends Error {}
@@ -21,14 +31,24 @@ function settingsChanged(before: Partial<SessionSettings>, after: Partial<Sessio
 
 function checkUpdate(changes: Partial<SessionSettings>): void {
   for (const [key, value] of Object.entries(changes)) {
-    if (!Object.hasOwn(SETTING_SIGNATURES, key)) throw new TypeError(`MockSession.update: unknown key '${key}' (ConnMan sends only ${SETTING_KEYS.join(', ')})`);
+    if (!Object.hasOwn(SETTING_SIGNATURES, key))
+      throw new TypeError(`MockSession.update: unknown key '${key}' (ConnMan sends only ${SETTING_KEYS.join(', ')})`);
     const sig = SETTING_SIGNATURES[key as keyof typeof SETTING_SIGNATURES];
     const ok =
-      sig === 's' ? typeof value === 'string' : sig === 'b' ? typeof value === 'boolean' : sig === 'as' ? Array.isArray(value) : value !== null && typeof value === 'object';
-    if (!ok) throw new TypeError(`MockSession.update: '${key}' must have D-Bus type '${sig}', got ${JSON.stringify(value)}`);
+      sig === 's'
+        ? typeof value === 'string'
+        : sig === 'b'
+          ? typeof value === 'boolean'
+          : sig === 'as'
+            ? Array.isArray(value)
+            : value !== null && typeof value === 'object';
+    if (!ok)
+      throw new TypeError(`MockSession.update: '${key}' must have D-Bus type '${sig}', got ${JSON.stringify(value)}`);
   }
-  if (changes.State !== undefined && !SESSION_STATES.includes(changes.State)) throw new TypeError(`MockSession.update: State must be one of ${SESSION_STATES.join(', ')}`);
-  if (changes.Bearer !== undefined && changes.Bearer !== '' && !BEARERS.includes(changes.Bearer)) throw new TypeError(`MockSession.update: unknown Bearer '${changes.Bearer}'`);
+  if (changes.State !== undefined && !SESSION_STATES.includes(changes.State))
+    throw new TypeError(`MockSession.update: State must be one of ${SESSION_STATES.join(', ')}`);
+  if (changes.Bearer !== undefined && changes.Bearer !== '' && !BEARERS.includes(changes.Bearer))
+    throw new TypeError(`MockSession.update: unknown Bearer '${changes.Bearer}'`);
 }
 
 /**
@@ -59,7 +79,13 @@ export class MockSession {
   readonly #uplinks: () => readonly MockUplink[];
   readonly #policyBearers: readonly Bearer[] | null;
 
-  private constructor(path: string, request: SessionRequest, notifier: SessionNotifier, uplinks: () => readonly MockUplink[], policyBearers: readonly Bearer[] | null) {
+  private constructor(
+    path: string,
+    request: SessionRequest,
+    notifier: SessionNotifier,
+    uplinks: () => readonly MockUplink[],
+    policyBearers: readonly Bearer[] | null,
+  ) {
     this.path = path;
     this.request = Object.freeze({ ...request });
     this.#notifier = notifier;
@@ -69,7 +95,13 @@ export class MockSession {
   }
 
   /** @internal Only MockTransport creates them. */
-  static _create(path: string, request: SessionRequest, notifier: SessionNotifier, uplinks: () => readonly MockUplink[], policyBearers: readonly Bearer[] | null = null): MockSession {
+  static _create(
+    path: string,
+    request: SessionRequest,
+    notifier: SessionNotifier,
+    uplinks: () => readonly MockUplink[],
+    policyBearers: readonly Bearer[] | null = null,
+  ): MockSession {
     return new MockSession(path, request, notifier, uplinks, policyBearers);
   }
 
@@ -105,7 +137,8 @@ export class MockSession {
     checkUpdate(changes);
     if (!this.#sentFirst) {
       const missing = SETTING_KEYS.filter((k) => !Object.hasOwn(changes, k));
-      if (missing.length) throw new TypeError(`MockSession.update: the first Update must carry every key; missing ${missing.join(', ')}`);
+      if (missing.length)
+        throw new TypeError(`MockSession.update: the first Update must carry every key; missing ${missing.join(', ')}`);
     }
     const keys = ['State', 'Name', 'IPv4', 'IPv6', 'Interface', 'Bearer'] as const;
     if (keys.some((k) => Object.hasOwn(changes, k))) {
@@ -188,18 +221,23 @@ export class MockSession {
     const next: Partial<SessionSettings> = { ...this.#settings };
     switch (key) {
       case 'AllowedBearers': {
-        if (!Array.isArray(value) || value.some((b) => typeof b !== 'string' || (b !== '*' && b !== '' && !BEARERS.includes(b as never)))) {
+        if (
+          !Array.isArray(value) ||
+          value.some((b) => typeof b !== 'string' || (b !== '*' && b !== '' && !BEARERS.includes(b as never)))
+        ) {
           throw new MockRejection(`invalid AllowedBearers ${JSON.stringify(value)}`);
         }
         next.AllowedBearers = this.#effectiveBearers(value as string[]);
         break;
       }
       case 'ConnectionType':
-        if (!CONNECTION_TYPES.includes(value as never)) throw new MockRejection(`invalid ConnectionType ${JSON.stringify(value)}`);
+        if (!CONNECTION_TYPES.includes(value as never))
+          throw new MockRejection(`invalid ConnectionType ${JSON.stringify(value)}`);
         next.ConnectionType = value as SessionSettings['ConnectionType'];
         break;
       case 'AllowedInterface':
-        if (typeof value !== 'string' || (value !== '' && value !== '*' && !isValidInterfaceName(value))) throw new MockRejection(`invalid AllowedInterface ${JSON.stringify(value)}`);
+        if (typeof value !== 'string' || (value !== '' && value !== '*' && !isValidInterfaceName(value)))
+          throw new MockRejection(`invalid AllowedInterface ${JSON.stringify(value)}`);
         next.AllowedInterface = value === '' ? '*' : value;
         break;
       case 'SourceIPRule':
@@ -284,7 +322,8 @@ export class MockSession {
 
   #script(group: UplinkGroup): void {
     this.#assertLive('script');
-    if (!this.#sentFirst) throw new TypeError('MockSession: send the first Update (all keys) before scripting the uplink');
+    if (!this.#sentFirst)
+      throw new TypeError('MockSession: send the first Update (all keys) before scripting the uplink');
     this.#scripted = group;
     this.#reselect({});
   }

@@ -4,14 +4,21 @@
  * This file is the public face and the test's controls; the daemon's state and rules are in
  * mock-daemon.ts, its session role in mock-session-calls.ts, its manager role in mock-manager.ts.
  */
-import { DaemonUnavailableError, SessionClosedError, type NetsessionError } from '../errors.js';
-import type { ManagerProperties, ServiceInfo, ServicesListener, SessionListEntry, TechnologyInfo, WatchServicesOptions } from '../manager-transport.js';
+import { DaemonUnavailableError, type NetsessionError, SessionClosedError } from '../errors.js';
+import type {
+  ManagerProperties,
+  ServiceInfo,
+  ServicesListener,
+  SessionListEntry,
+  TechnologyInfo,
+  WatchServicesOptions,
+} from '../manager-transport.js';
 import { errorName } from '../protocol.js';
 import type { SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from '../transport.js';
-import { MockDaemon, type MockCall, type MockMethod, type MockTransportOptions } from './mock-daemon.js';
+import { type MockCall, MockDaemon, type MockMethod, type MockTransportOptions } from './mock-daemon.js';
 import * as manager from './mock-manager.js';
-import * as session from './mock-session-calls.js';
 import type { MockSession } from './mock-session.js';
+import * as session from './mock-session-calls.js';
 import type { MockUplink } from './uplink.js';
 
 export type { MockCall, MockMethod, MockTransportOptions } from './mock-daemon.js';
@@ -131,7 +138,11 @@ export class MockTransport implements Transport {
    * the test sends each signal with `mock.sessionFor(s).emitStatistics(...)`. The stop function
    * records `SetStatisticsInterval(0)` unless the session ended first.
    */
-  watchStatistics(path: string, seconds: number, listener: (statistics: SessionStatistics) => void): Promise<() => Promise<void>> {
+  watchStatistics(
+    path: string,
+    seconds: number,
+    listener: (statistics: SessionStatistics) => void,
+  ): Promise<() => Promise<void>> {
     return session.watchStatistics(this.#d, path, seconds, listener);
   }
 
@@ -140,7 +151,8 @@ export class MockTransport implements Transport {
     if (!this.#d.closed) {
       this.#d.closed = true;
       this.#d.watchers.clear();
-      for (const s of this.liveSessions) s._lose(new SessionClosedError('transport-closed', 'the transport was closed'));
+      for (const s of this.liveSessions)
+        s._lose(new SessionClosedError('transport-closed', 'the transport was closed'));
     }
     return Promise.resolve();
   }
@@ -181,7 +193,11 @@ export class MockTransport implements Transport {
    * The services now (one recorded GetServices), then on every `setUplinks`; `[]` while the daemon
    * is stopped. A session's own watch (`forSession`) is not recorded and takes no injected failure.
    */
-  watchServices(listener: ServicesListener, onError?: (error: NetsessionError) => void, options: WatchServicesOptions = {}): () => void {
+  watchServices(
+    listener: ServicesListener,
+    onError?: (error: NetsessionError) => void,
+    options: WatchServicesOptions = {},
+  ): () => void {
     return manager.watchServices(this.#d, listener, onError, options);
   }
 }

@@ -3,7 +3,13 @@
  * session gets for its settings (netsessiond's rule B1 in docs/behaviour.md: the session's
  * bearer order first, then online before connected, then the uplinks' order).
  */
-import { DEFAULT_BEARERS, type Bearer, type IPv4Settings, type IPv6Settings, type SessionSettings } from '../protocol.js';
+import {
+  type Bearer,
+  DEFAULT_BEARERS,
+  type IPv4Settings,
+  type IPv6Settings,
+  type SessionSettings,
+} from '../protocol.js';
 
 /** An uplink of the mock daemon (what a service is to netsessiond). */
 export interface MockUplink {
@@ -39,7 +45,14 @@ export function isMetered(u: MockUplink): boolean {
 export type UplinkGroup = Pick<SessionSettings, 'State' | 'Name' | 'IPv4' | 'IPv6' | 'Interface' | 'Bearer'>;
 
 /** What a session reports without an uplink. */
-export const NO_UPLINK: Readonly<UplinkGroup> = Object.freeze({ State: 'disconnected', Name: '', IPv4: {}, IPv6: {}, Interface: '', Bearer: '' });
+export const NO_UPLINK: Readonly<UplinkGroup> = Object.freeze({
+  State: 'disconnected',
+  Name: '',
+  IPv4: {},
+  IPv6: {},
+  Interface: '',
+  Bearer: '',
+});
 
 function netmask(prefix: number): string {
   const bits = prefix <= 0 ? 0 : (0xffffffff << (32 - Math.min(prefix, 32))) >>> 0;
@@ -50,14 +63,18 @@ function ipv4Dict(v: string | IPv4Settings | undefined): IPv4Settings {
   if (v === undefined) return {};
   if (typeof v !== 'string') return { ...v };
   const [address = '', prefix] = v.split('/');
-  return prefix === undefined ? { Method: 'manual', Address: address } : { Method: 'manual', Address: address, Netmask: netmask(Number(prefix)) };
+  return prefix === undefined
+    ? { Method: 'manual', Address: address }
+    : { Method: 'manual', Address: address, Netmask: netmask(Number(prefix)) };
 }
 
 function ipv6Dict(v: string | IPv6Settings | undefined): IPv6Settings {
   if (v === undefined) return {};
   if (typeof v !== 'string') return { ...v };
   const [address = '', prefix] = v.split('/');
-  return prefix === undefined ? { Method: 'manual', Address: address } : { Method: 'manual', Address: address, PrefixLength: Number(prefix) };
+  return prefix === undefined
+    ? { Method: 'manual', Address: address }
+    : { Method: 'manual', Address: address, PrefixLength: Number(prefix) };
 }
 
 /** The Update keys for a session bound to `u`. */
@@ -86,12 +103,25 @@ export function expandBearers(list: readonly string[]): Bearer[] {
 }
 
 /** The uplink a session with these settings binds to, or null. */
-export function selectUplink(settings: Pick<SessionSettings, 'AllowedBearers' | 'AllowedInterface' | 'ConnectionType'>, uplinks: readonly MockUplink[], avoidMetered = false): MockUplink | null {
-  if (avoidMetered) return pickUplink(settings, uplinks.filter((u) => !isMetered(u))) ?? pickUplink(settings, uplinks);
+export function selectUplink(
+  settings: Pick<SessionSettings, 'AllowedBearers' | 'AllowedInterface' | 'ConnectionType'>,
+  uplinks: readonly MockUplink[],
+  avoidMetered = false,
+): MockUplink | null {
+  if (avoidMetered)
+    return (
+      pickUplink(
+        settings,
+        uplinks.filter((u) => !isMetered(u)),
+      ) ?? pickUplink(settings, uplinks)
+    );
   return pickUplink(settings, uplinks);
 }
 
-function pickUplink(settings: Pick<SessionSettings, 'AllowedBearers' | 'AllowedInterface' | 'ConnectionType'>, uplinks: readonly MockUplink[]): MockUplink | null {
+function pickUplink(
+  settings: Pick<SessionSettings, 'AllowedBearers' | 'AllowedInterface' | 'ConnectionType'>,
+  uplinks: readonly MockUplink[],
+): MockUplink | null {
   const rank = (u: MockUplink) => settings.AllowedBearers.indexOf(u.bearer);
   const eligible = uplinks.filter(
     (u) =>

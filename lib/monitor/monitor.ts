@@ -12,12 +12,12 @@ import { performance } from 'node:perf_hooks';
 import { createSession } from '../create-session.js';
 import { getDefaultTransport } from '../default-transport.js';
 import { InvalidOptionError, NetsessionError, ProbeFailedError, TimeoutError } from '../errors.js';
+import type { ServiceInfo } from '../manager-transport.js';
 import type { Bearer } from '../protocol.js';
 import type { Session } from '../session.js';
-import type { ServiceInfo } from '../manager-transport.js';
 import type { Transport } from '../transport.js';
 import { LossWindow } from './loss-window.js';
-import { monitorConfig, type MonitorConfig, type MonitorUplinksOptions } from './options.js';
+import { type MonitorConfig, type MonitorUplinksOptions, monitorConfig } from './options.js';
 
 /** One probe's outcome on one uplink. */
 export interface UplinkResult {
@@ -116,7 +116,8 @@ export class UplinkMonitor extends EventEmitter<UplinkMonitorEvents> {
     super();
     this.#config = config;
     const transport = config.transport ?? getDefaultTransport();
-    if (typeof transport.watchServices !== 'function') throw new InvalidOptionError('transport', 'must implement watchServices to monitor uplinks');
+    if (typeof transport.watchServices !== 'function')
+      throw new InvalidOptionError('transport', 'must implement watchServices to monitor uplinks');
     this.#transport = transport;
     this.#timer = setInterval(() => this.#tick(), config.interval);
     this.#unwatch = transport.watchServices(
@@ -130,7 +131,8 @@ export class UplinkMonitor extends EventEmitter<UplinkMonitorEvents> {
   /** Every monitored uplink by interface name, with its last result. */
   get uplinks(): ReadonlyMap<string, UplinkStatus> {
     const out = new Map<string, UplinkStatus>();
-    for (const [name, e] of this.#entries) out.set(name, { service: e.service, session: e.session, reachable: e.reachable, last: e.last });
+    for (const [name, e] of this.#entries)
+      out.set(name, { service: e.service, session: e.session, reachable: e.reachable, last: e.last });
     return out;
   }
 
@@ -172,7 +174,8 @@ export class UplinkMonitor extends EventEmitter<UplinkMonitorEvents> {
   #onServices(services: readonly ServiceInfo[]): void {
     if (this.#closing) return;
     const wanted = new Map<string, ServiceInfo>();
-    for (const s of services) if (s.interface !== null && !wanted.has(s.interface) && this.#config.filter(s)) wanted.set(s.interface, s);
+    for (const s of services)
+      if (s.interface !== null && !wanted.has(s.interface) && this.#config.filter(s)) wanted.set(s.interface, s);
     for (const [name, e] of [...this.#entries]) {
       const s = wanted.get(name);
       if (s) e.service = s;
@@ -180,7 +183,16 @@ export class UplinkMonitor extends EventEmitter<UplinkMonitorEvents> {
     }
     for (const [name, service] of wanted) {
       if (this.#entries.has(name)) continue;
-      const e: Entry = { service, session: null, creating: false, probing: null, window: new LossWindow(this.#config.window), reachable: null, last: null, gone: false };
+      const e: Entry = {
+        service,
+        session: null,
+        creating: false,
+        probing: null,
+        window: new LossWindow(this.#config.window),
+        reachable: null,
+        last: null,
+        gone: false,
+      };
       this.#entries.set(name, e);
       safely(() => this.emit('added', service));
       this.#open(name, e);

@@ -2,8 +2,8 @@
  * `monitorUplinks` options: validated and defaulted in one place, before anything starts.
  */
 import { isIP } from 'node:net';
-import { InvalidOptionError } from '../errors.js';
 import { isTransport } from '../default-transport.js';
+import { InvalidOptionError } from '../errors.js';
 import type { ServiceInfo } from '../manager-transport.js';
 import type { Transport } from '../transport.js';
 import { httpProbe, tcpProbe, type UplinkProbe } from './probes.js';
@@ -49,7 +49,8 @@ const KNOWN = new Set(['target', 'probe', 'interval', 'timeout', 'window', 'filt
 
 function positive(name: string, v: unknown, fallback: number): number {
   if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new InvalidOptionError(name, `must be a positive number of milliseconds, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+    throw new InvalidOptionError(name, `must be a positive number of milliseconds, got ${String(v)}`);
   return v;
 }
 
@@ -57,26 +58,41 @@ function positive(name: string, v: unknown, fallback: number): number {
 export function parseHostPort(target: string): { host: string; port: number } {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(target) ?? /^([^:[\]]+):(\d+)$/.exec(target);
   const port = Number(m?.[2]);
-  if (!m || !Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidOptionError('target', `must be 'host:port' or '[ipv6]:port' for the tcp probe, got ${JSON.stringify(target)}`);
+  if (!m || !Number.isInteger(port) || port < 1 || port > 65535)
+    throw new InvalidOptionError(
+      'target',
+      `must be 'host:port' or '[ipv6]:port' for the tcp probe, got ${JSON.stringify(target)}`,
+    );
   const host = m[1]!;
-  if (target.startsWith('[') && isIP(host) !== 6) throw new InvalidOptionError('target', `${host} is not an IPv6 address`);
+  if (target.startsWith('[') && isIP(host) !== 6)
+    throw new InvalidOptionError('target', `${host} is not an IPv6 address`);
   return { host, port };
 }
 
 /** Validates and completes {@link MonitorUplinksOptions}; throws {@link InvalidOptionError}. */
 export function monitorConfig(options: MonitorUplinksOptions): MonitorConfig {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'must be an object');
-  for (const k of Object.keys(options)) if (!KNOWN.has(k)) throw new InvalidOptionError(k, 'is not an option of monitorUplinks');
+  for (const k of Object.keys(options))
+    if (!KNOWN.has(k)) throw new InvalidOptionError(k, 'is not an option of monitorUplinks');
   const { target, signal, transport, filter } = options;
   const interval = positive('interval', options.interval, 5000);
   const timeout = positive('timeout', options.timeout, Math.min(3000, interval));
-  if (timeout > interval) throw new InvalidOptionError('timeout', `must not exceed interval (${interval} ms): a probe ends before the next one starts`);
+  if (timeout > interval)
+    throw new InvalidOptionError(
+      'timeout',
+      `must not exceed interval (${interval} ms): a probe ends before the next one starts`,
+    );
   const window = options.window ?? 10;
-  if (!Number.isInteger(window) || window < 1) throw new InvalidOptionError('window', `must be a positive integer, got ${String(window)}`);
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidOptionError('signal', 'must be an AbortSignal');
-  if (filter !== undefined && typeof filter !== 'function') throw new InvalidOptionError('filter', 'must be a function');
-  if (transport !== undefined && !isTransport(transport)) throw new InvalidOptionError('transport', 'must implement the Transport interface');
-  if (target !== undefined && (typeof target !== 'string' || target === '')) throw new InvalidOptionError('target', 'must be a non-empty string');
+  if (!Number.isInteger(window) || window < 1)
+    throw new InvalidOptionError('window', `must be a positive integer, got ${String(window)}`);
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw new InvalidOptionError('signal', 'must be an AbortSignal');
+  if (filter !== undefined && typeof filter !== 'function')
+    throw new InvalidOptionError('filter', 'must be a function');
+  if (transport !== undefined && !isTransport(transport))
+    throw new InvalidOptionError('transport', 'must implement the Transport interface');
+  if (target !== undefined && (typeof target !== 'string' || target === ''))
+    throw new InvalidOptionError('target', 'must be a non-empty string');
 
   const isUrl = typeof target === 'string' && /^https?:\/\//i.test(target);
   const kind = options.probe ?? (isUrl ? 'http' : 'tcp');
@@ -85,7 +101,11 @@ export function monitorConfig(options: MonitorUplinksOptions): MonitorConfig {
   else if (kind === 'tcp' || kind === 'http') {
     if (target === undefined) throw new InvalidOptionError('target', `is needed by the ${kind} probe`);
     if (kind === 'http') {
-      if (!isUrl) throw new InvalidOptionError('target', `must be an http:// or https:// URL for the http probe, got ${JSON.stringify(target)}`);
+      if (!isUrl)
+        throw new InvalidOptionError(
+          'target',
+          `must be an http:// or https:// URL for the http probe, got ${JSON.stringify(target)}`,
+        );
       probe = httpProbe(new URL(target).href);
     } else {
       const { host, port } = parseHostPort(target);

@@ -19,7 +19,15 @@ export type KoffiLibrary = ReturnType<Koffi['load']>;
 /** Loads koffi; injectable so that its absence can be tested without uninstalling it. */
 export type KoffiImporter = () => Promise<Koffi>;
 
-const MUSL_ARCH: Readonly<Record<string, string>> = { x64: 'x86_64', arm64: 'aarch64', arm: 'armhf', ia32: 'x86', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+const MUSL_ARCH: Readonly<Record<string, string>> = {
+  x64: 'x86_64',
+  arm64: 'aarch64',
+  arm: 'armhf',
+  ia32: 'x86',
+  ppc64: 'ppc64le',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+};
 
 /** Names tried in order; see the module comment. */
 export function libcNames(arch: string = process.arch): string[] {
@@ -37,7 +45,11 @@ async function open(importer: KoffiImporter): Promise<{ koffi: Koffi; lib: Koffi
   try {
     koffi = await importer();
   } catch (err) {
-    throw new NativeModuleMissingError('koffi', `the optional package koffi cannot be loaded: ${(err as Error).message}`, { cause: err });
+    throw new NativeModuleMissingError(
+      'koffi',
+      `the optional package koffi cannot be loaded: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   const problems: string[] = [];
   for (const name of libcNames()) {

@@ -30,12 +30,15 @@ export interface DemoApp {
 
 function post(socketPath: string, body: string, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, method: 'POST', path: '/', headers: { 'Content-Type': 'application/json' }, timeout: timeoutMs }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve(text));
-    });
+    const req = http.request(
+      { socketPath, method: 'POST', path: '/', headers: { 'Content-Type': 'application/json' }, timeout: timeoutMs },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve(text));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`no answer from the app within ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end(body);
@@ -58,7 +61,9 @@ export async function startApp(sb: Sandbox): Promise<DemoApp> {
     proc,
     updates,
     async call<T>(op: string, args: Record<string, unknown> = {}, timeoutMs = 20_000): Promise<T> {
-      const r = JSON.parse(await post(socketPath, JSON.stringify({ op, ...args }), timeoutMs)) as { ok: true; value: T } | { ok: false; error: string };
+      const r = JSON.parse(await post(socketPath, JSON.stringify({ op, ...args }), timeoutMs)) as
+        | { ok: true; value: T }
+        | { ok: false; error: string };
       if (!r.ok) throw new Error(`${op}: ${r.error}`);
       return r.value;
     },

@@ -12,7 +12,7 @@
  * leaves the bus.
  */
 import http from 'node:http';
-import { DBusTransport, createSession, type Session, type SessionOptions } from '../../lib/index.js'; // in an app: from 'netsession'
+import { createSession, DBusTransport, type Session, type SessionOptions } from '../../lib/index.js'; // in an app: from 'netsession'
 
 const controlPath = process.argv[2];
 if (!controlPath) throw new Error('usage: app.ts <control socket path>');
@@ -45,7 +45,12 @@ async function counters(s: Session): Promise<{ rx: number; tx: number } | null> 
 
 const ops: Record<string, (a: Args) => Promise<unknown>> = {
   async services() {
-    return (await transport.services()).map((x) => ({ name: x.name, interface: x.interface, bearer: x.bearer, state: x.state }));
+    return (await transport.services()).map((x) => ({
+      name: x.name,
+      interface: x.interface,
+      bearer: x.bearer,
+      state: x.state,
+    }));
   },
   async create(a) {
     const id = String(a.id);
@@ -57,7 +62,9 @@ const ops: Record<string, (a: Args) => Promise<unknown>> = {
   /** Resolves once the session is online on `interface`. */
   async waitOnline(a) {
     const s = session(a.id);
-    await s.waitFor((i) => i.state === 'online' && i.interface === a.interface, { timeout: Number(a.timeout ?? 15_000) });
+    await s.waitFor((i) => i.state === 'online' && i.interface === a.interface, {
+      timeout: Number(a.timeout ?? 15_000),
+    });
     return describe(String(a.id), s);
   },
   /** A GET through the session's own `fetch`; the body is read and counted. */
@@ -69,7 +76,12 @@ const ops: Record<string, (a: Args) => Promise<unknown>> = {
   },
   async statistics(a) {
     const st = await session(a.id).statistics();
-    return { rx: Number(st.rxBytes), tx: Number(st.txBytes), rxPackets: Number(st.rxPackets), txPackets: Number(st.txPackets) };
+    return {
+      rx: Number(st.rxBytes),
+      tx: Number(st.txBytes),
+      rxPackets: Number(st.rxPackets),
+      txPackets: Number(st.txPackets),
+    };
   },
   /** Every live session with its counters (null where the daemon cannot count). */
   async status() {

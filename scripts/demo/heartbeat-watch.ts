@@ -20,7 +20,11 @@ export class HeartbeatWatch {
 
   /** Starts the example probing `target` every `intervalMs`; `onTransition` sees each UP/DOWN line. */
   constructor(sb: Sandbox, target: string, intervalMs: number, onTransition: (line: string) => void) {
-    this.proc = sb.spawn(sb.devNs, [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'examples', 'heartbeat.ts'), target, String(intervalMs)], { cwd: REPO_ROOT });
+    this.proc = sb.spawn(
+      sb.devNs,
+      [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'examples', 'heartbeat.ts'), target, String(intervalMs)],
+      { cwd: REPO_ROOT },
+    );
     this.proc.onLine((line, stream) => {
       if (stream !== 'stdout') return;
       const t = TRANSITION.exec(line);
@@ -30,7 +34,12 @@ export class HeartbeatWatch {
         return;
       }
       const r = RESULT.exec(line);
-      if (r) this.#rows.set(r[1]!, { name: r[1]!, up: r[2] === 'ok', detail: r[2] === 'ok' ? `${r[3]}, loss ${r[4]}%` : `loss ${r[4]}%` });
+      if (r)
+        this.#rows.set(r[1]!, {
+          name: r[1]!,
+          up: r[2] === 'ok',
+          detail: r[2] === 'ok' ? `${r[3]}, loss ${r[4]}%` : `loss ${r[4]}%`,
+        });
     });
   }
 
@@ -41,12 +50,19 @@ export class HeartbeatWatch {
 
   /** The last transition of `name` at index ≥ `from`: true for UP, false for DOWN, null for none. */
   last(name: string, from = 0): boolean | null {
-    const t = this.transitions.slice(from).filter((x) => x.name === name).at(-1);
+    const t = this.transitions
+      .slice(from)
+      .filter((x) => x.name === name)
+      .at(-1);
     return t ? t.up : null;
   }
 
   /** Waits until the last transition at index ≥ `from` of every name in `names` is `up`. */
   async waitAll(names: readonly string[], up: boolean, from: number, timeoutMs: number): Promise<void> {
-    await waitFor(`heartbeat ${up ? 'UP' : 'DOWN'} for ${names.join(', ')}`, () => names.every((n) => this.last(n, from) === up) || undefined, { timeoutMs, intervalMs: 50 });
+    await waitFor(
+      `heartbeat ${up ? 'UP' : 'DOWN'} for ${names.join(', ')}`,
+      () => names.every((n) => this.last(n, from) === up) || undefined,
+      { timeoutMs, intervalMs: 50 },
+    );
   }
 }

@@ -130,22 +130,29 @@ export class LiveView {
   #draw(): void {
     // A wrapped line would take two rows and throw off the cursor-up count of the next redraw.
     const width = Math.max(20, (this.#out.columns || 80) - 1);
-    for (const l of this.#block) this.#out.write(`${ESC}2m${l.length > width ? `${l.slice(0, width - 1)}…` : l}${ESC}0m\n`);
+    for (const l of this.#block)
+      this.#out.write(`${ESC}2m${l.length > width ? `${l.slice(0, width - 1)}…` : l}${ESC}0m\n`);
     this.#shown = this.#block.length;
   }
 }
 
 function renderStatus(s: Status): string[] {
   const lines = ['  ┌ live view'];
-  lines.push(`  │ services   ${s.services.map((x) => `${x.name} (${x.bearer ?? '?'}) ${x.state}`).join('   ') || '(none)'}`);
+  lines.push(
+    `  │ services   ${s.services.map((x) => `${x.name} (${x.bearer ?? '?'}) ${x.state}`).join('   ') || '(none)'}`,
+  );
   if (s.heartbeat) {
-    lines.push(`  │ heartbeat  ${s.heartbeat.map((h) => `${h.name} ${h.up === null ? '…' : h.up ? 'up' : 'DOWN'} ${h.detail}`.trimEnd()).join('   ')}`);
+    lines.push(
+      `  │ heartbeat  ${s.heartbeat.map((h) => `${h.name} ${h.up === null ? '…' : h.up ? 'up' : 'DOWN'} ${h.detail}`.trimEnd()).join('   ')}`,
+    );
   }
   if (s.sessions.length === 0) lines.push('  │ sessions   (none)');
   s.sessions.forEach((x, i) => {
     const where = x.interface ? `${x.interface} (${x.bearer})` : '-';
     const bytes = x.counters ? `rx ${formatBytes(x.counters.rx)}  tx ${formatBytes(x.counters.tx)}` : 'no counters';
-    lines.push(`  │ ${i === 0 ? 'sessions ' : '         '}  ${x.id.padEnd(9)} ${x.state.padEnd(12)} ${where.padEnd(18)} ${bytes}`);
+    lines.push(
+      `  │ ${i === 0 ? 'sessions ' : '         '}  ${x.id.padEnd(9)} ${x.state.padEnd(12)} ${where.padEnd(18)} ${bytes}`,
+    );
   });
   lines.push('  └');
   return lines;

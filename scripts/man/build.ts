@@ -9,4 +9,8 @@ import { manPages } from './pages.js';
 const out = join(import.meta.dirname, '../../dist/man');
 mkdirSync(out, { recursive: true });
 for (const page of manPages()) writeFileSync(join(out, page.file), `${page.roff}\n`);
-console.log(`man pages: ${manPages().map((p) => `${p.name}(${p.section})`).join(', ')} -> dist/man/`);
+console.log(
+  `man pages: ${manPages()
+    .map((p) => `${p.name}(${p.section})`)
+    .join(', ')} -> dist/man/`,
+);

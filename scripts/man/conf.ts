@@ -81,7 +81,9 @@ export function confSections(text: string): { description: string; body: string 
   for (const s of sections) {
     body.push(`.SS "[${roffEscape(s.name)}]"`);
     for (const e of s.entries) {
-      const [first, ...more] = e.keys.map(([k, v]) => `\\fB${roffEscape(k, true)}\\fR = ${v === '' ? '(empty)' : `\\fI${roffEscape(v, true)}\\fR`}`);
+      const [first, ...more] = e.keys.map(
+        ([k, v]) => `\\fB${roffEscape(k, true)}\\fR = ${v === '' ? '(empty)' : `\\fI${roffEscape(v, true)}\\fR`}`,
+      );
       body.push('.TP', first!);
       // .TQ: another tag for the same paragraph (groff and mandoc).
       for (const m of more) body.push('.TQ', m);

@@ -27,18 +27,30 @@ const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
 /** The package's version, and the date its changelog entry gives (the page's date; reproducible). */
 export function release(): { version: string; date: string } {
   const { version } = JSON.parse(read('package.json')) as { version: string };
-  const entry = new RegExp(`^## \\[${version.replace(/\./g, '\\.')}\\] - (\\d{4}-\\d{2}-\\d{2})$`, 'm').exec(read('CHANGELOG.md'));
+  const entry = new RegExp(`^## \\[${version.replace(/\./g, '\\.')}\\] - (\\d{4}-\\d{2}-\\d{2})$`, 'm').exec(
+    read('CHANGELOG.md'),
+  );
   const epoch = process.env.SOURCE_DATE_EPOCH;
   const date = entry?.[1] ?? (epoch ? new Date(Number(epoch) * 1000) : new Date()).toISOString().slice(0, 10);
   return { version, date };
 }
 
-const MANUAL: Record<ManPage['section'], string> = { 1: 'User Commands', 5: 'File Formats', 8: 'System Administration' };
+const MANUAL: Record<ManPage['section'], string> = {
+  1: 'User Commands',
+  5: 'File Formats',
+  8: 'System Administration',
+};
 
 function header(name: string, section: ManPage['section'], summary: string): string {
   const { version, date } = release();
   // No hyphenation, ragged right: paths, option names and addresses stay whole.
-  return [`.TH ${name.toUpperCase()} ${section} "${date}" "netsession ${version}" "${MANUAL[section]}"`, '.nh', '.ad l', '.SH NAME', `${roffEscape(name)} \\- ${roffEscape(summary)}`].join('\n');
+  return [
+    `.TH ${name.toUpperCase()} ${section} "${date}" "netsession ${version}" "${MANUAL[section]}"`,
+    '.nh',
+    '.ad l',
+    '.SH NAME',
+    `${roffEscape(name)} \\- ${roffEscape(summary)}`,
+  ].join('\n');
 }
 
 /** Splits a doc into its introduction (before the first `##`) and the rest. */
@@ -61,7 +73,11 @@ export function optionsFromUsage(usage: string): string {
   for (const line of usage.split('\n')) {
     const m = /^\s+(-\S+)((?: [A-Z][A-Z-]*)?)\s{2,}(.+)$/.exec(line);
     if (!m) continue;
-    out.push('.TP', `\\fB${roffEscape(m[1]!, true)}\\fR${m[2] ? ` \\fI${roffEscape(m[2].trim())}\\fR` : ''}`, roffEscape(m[3]!));
+    out.push(
+      '.TP',
+      `\\fB${roffEscape(m[1]!, true)}\\fR${m[2] ? ` \\fI${roffEscape(m[2].trim())}\\fR` : ''}`,
+      roffEscape(m[3]!),
+    );
   }
   return out.join('\n');
 }
@@ -70,7 +86,8 @@ export function netsessionctlPage(): ManPage {
   const { intro, rest } = splitIntro(lex(read('docs/netsessionctl.md')));
   // The doc's own synopsis block is the SYNOPSIS; the rest of its introduction the DESCRIPTION.
   const code = intro.findIndex((t) => t.type === 'code');
-  const synopsisLines = code >= 0 ? (intro[code] as { text: string }).text.split('\n') : ['netsessionctl [OPTIONS] COMMAND [ARGS]'];
+  const synopsisLines =
+    code >= 0 ? (intro[code] as { text: string }).text.split('\n') : ['netsessionctl [OPTIONS] COMMAND [ARGS]'];
   const description = intro.filter((_, i) => i !== code);
   const roff = [
     header('netsessionctl', 1, 'control netsessiond: its services, technologies and network sessions'),

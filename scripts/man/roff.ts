@@ -25,7 +25,10 @@ export function roffEscape(text: string, literal = false): string {
 
 /** Markdown's entities back to characters (marked keeps `&amp;` etc. in text tokens' `text`). */
 function unescapeHtml(text: string): string {
-  return text.replace(/&(amp|lt|gt|quot|#39);/g, (_m, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e] ?? _m);
+  return text.replace(
+    /&(amp|lt|gt|quot|#39);/g,
+    (_m, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e] ?? _m,
+  );
 }
 
 /** Inline tokens as roff text (one logical line; soft line breaks kept). */

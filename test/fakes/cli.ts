@@ -1,9 +1,9 @@
 /** netsessionctl's main() against the SDK's MockTransport, output collected (unit tests of bin/). */
 import { expect } from 'vitest';
 import { parseArgs } from '../../bin/cli/args.js';
+import type { Output } from '../../bin/cli/context.js';
 import { UsageError } from '../../bin/cli/errors.js';
 import { main } from '../../bin/cli/main.js';
-import type { Output } from '../../bin/cli/context.js';
 import { MockTransport, type Transport } from '../../lib/index.js';
 
 /** Two uplinks, as most CLI unit tests want them. */
@@ -24,10 +24,18 @@ export function keepOpen(mock: MockTransport): Transport {
 }
 
 /** Runs netsessionctl with `argv` against `mock`; stdout lines joined, stderr lines as a list. */
-export async function cli(argv: string[], mock: MockTransport = new MockTransport({ uplinks: UPLINKS }), io: Partial<Output> = {}) {
+export async function cli(
+  argv: string[],
+  mock: MockTransport = new MockTransport({ uplinks: UPLINKS }),
+  io: Partial<Output> = {},
+) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(argv, { out: (t) => out.push(t), err: (t) => err.push(t), isTTY: false, ...io }, { transport: () => keepOpen(mock) });
+  const code = await main(
+    argv,
+    { out: (t) => out.push(t), err: (t) => err.push(t), isTTY: false, ...io },
+    { transport: () => keepOpen(mock) },
+  );
   return { code, out: out.join('\n'), err, mock };
 }
 

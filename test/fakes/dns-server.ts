@@ -41,7 +41,14 @@ export async function startFakeDns(records: Record<string, string[]>): Promise<F
     header.writeUInt16BE(answers.length, 6);
     const question = msg.subarray(12, end + 4);
     const rrs = answers.map((a) => {
-      const rdata = type === 28 ? Buffer.from(a.split(':').length === 8 ? a.split(':').flatMap((h) => [parseInt(h, 16) >> 8, parseInt(h, 16) & 0xff]) : []) : Buffer.from(a.split('.').map(Number));
+      const rdata =
+        type === 28
+          ? Buffer.from(
+              a.split(':').length === 8
+                ? a.split(':').flatMap((h) => [parseInt(h, 16) >> 8, parseInt(h, 16) & 0xff])
+                : [],
+            )
+          : Buffer.from(a.split('.').map(Number));
       const rr = Buffer.alloc(12);
       rr.writeUInt16BE(0xc00c, 0); // pointer to the question's name
       rr.writeUInt16BE(type, 2);

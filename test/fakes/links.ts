@@ -1,18 +1,29 @@
 /** Builders for link facts in unit tests (pure data, no kernel). */
-import type { Bearer } from '../../lib/protocol.js';
+
+import type { Identity } from '../../daemon/core/policy.js';
 import type { AddressFact, LinkFacts } from '../../daemon/core/services.js';
 import type { RawValue } from '../../daemon/core/settings.js';
-import type { Identity } from '../../daemon/core/policy.js';
+import type { Bearer } from '../../lib/protocol.js';
 
 /** A connected uplink with a v4 address (and optionally v6) and a default gateway. */
-export function uplink(ifindex: number, name: string, bearer: Bearer, opts: Partial<LinkFacts> & { v4?: string | null; v6?: string | null } = {}): LinkFacts {
+export function uplink(
+  ifindex: number,
+  name: string,
+  bearer: Bearer,
+  opts: Partial<LinkFacts> & { v4?: string | null; v6?: string | null } = {},
+): LinkFacts {
   const v4 = opts.v4 === undefined ? `198.51.100.${ifindex * 4 + 2}` : opts.v4;
   const v6 = opts.v6 === undefined ? null : opts.v6;
   const addresses: AddressFact[] = [];
   if (v4) addresses.push({ family: 4, address: v4, prefixLength: 30, method: 'manual', scope: 'global' });
   if (v6) addresses.push({ family: 6, address: v6, prefixLength: 64, method: 'auto', scope: 'global' });
   const gateways = [];
-  if (v4) gateways.push({ family: 4 as const, gateway: v4.replace(/\.\d+$/, (m) => `.${Number(m.slice(1)) - 1}`), metric: 100 * ifindex });
+  if (v4)
+    gateways.push({
+      family: 4 as const,
+      gateway: v4.replace(/\.\d+$/, (m) => `.${Number(m.slice(1)) - 1}`),
+      metric: 100 * ifindex,
+    });
   if (v6) gateways.push({ family: 6 as const, gateway: 'fe80::1', metric: 100 * ifindex });
   const { v4: _a, v6: _b, ...rest } = opts;
   return {
@@ -37,4 +48,11 @@ export const str = (v: string): RawValue => ({ signature: 's', value: v });
 export const bool = (v: boolean): RawValue => ({ signature: 'b', value: v });
 
 export const ROOT: Identity = { uid: 0, user: 'root', groups: [{ gid: 0, name: 'root' }] };
-export const alice: Identity = { uid: 1001, user: 'alice', groups: [{ gid: 1001, name: 'alice' }, { gid: 2000, name: 'staff' }] };
+export const alice: Identity = {
+  uid: 1001,
+  user: 'alice',
+  groups: [
+    { gid: 1001, name: 'alice' },
+    { gid: 2000, name: 'staff' },
+  ],
+};

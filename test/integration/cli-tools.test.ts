@@ -47,7 +47,11 @@ async function allOnline(): Promise<void> {
 
 /** A shell line run in the device namespace, with `netsessionctl` on PATH as a small wrapper. */
 function shell(script: string, timeoutMs = 60_000) {
-  return sb.run(sb.devNs, ['bash', '-c', `PATH=${sb.tmpDir}/bin:$PATH; ${script}`], { allowFail: true, cwd: REPO_ROOT, timeoutMs });
+  return sb.run(sb.devNs, ['bash', '-c', `PATH=${sb.tmpDir}/bin:$PATH; ${script}`], {
+    allowFail: true,
+    cwd: REPO_ROOT,
+    timeoutMs,
+  });
 }
 
 describe.skipIf(!supported)('netsessionctl for scripts and shells', () => {
@@ -64,13 +68,17 @@ describe.skipIf(!supported)('netsessionctl for scripts and shells', () => {
     await sb?.destroy();
   });
 
-  it('--version is the package\'s', async () => {
+  it("--version is the package's", async () => {
     const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
     const r = await runCtl(sb, ['--version']);
-    expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 0, stdout: `netsessionctl ${version}\n`, stderr: '' });
+    expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({
+      code: 0,
+      stdout: `netsessionctl ${version}\n`,
+      stderr: '',
+    });
   });
 
-  it('services SERVICE shows the uplink\'s addresses, gateways and online state', async () => {
+  it("services SERVICE shows the uplink's addresses, gateways and online state", async () => {
     const c = sb.uplink('eth-c');
     const r = await runCtl(sb, ['services', 'eth-c']);
     expect(r.stderr).toBe('');
@@ -86,11 +94,16 @@ describe.skipIf(!supported)('netsessionctl for scripts and shells', () => {
     expect((await runCtl(sb, ['services', 'eth-x'])).code).toBe(1);
   });
 
-  it('-o picks fields in order with the kernel\'s values; --no-headers leaves rows only; an unknown field is exit 2', async () => {
+  it("-o picks fields in order with the kernel's values; --no-headers leaves rows only; an unknown field is exit 2", async () => {
     const r = await runCtl(sb, ['services', '-o', 'interface,ipv4,gateway,online', '--no-headers']);
     expect(r.stderr).toBe('');
-    const rows = r.stdout.trim().split('\n').map((l) => l.split(/ +/));
-    expect(rows).toEqual(['eth-a', 'eth-b', 'eth-c'].map((n) => [n, `${sb.uplink(n).devAddr4}/29`, sb.uplink(n).gw4, 'yes']));
+    const rows = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/ +/));
+    expect(rows).toEqual(
+      ['eth-a', 'eth-b', 'eth-c'].map((n) => [n, `${sb.uplink(n).devAddr4}/29`, sb.uplink(n).gw4, 'yes']),
+    );
     expect(await jsonIn(sb, 'technologies', '-o', 'type,powered')).toEqual([
       { type: 'ethernet', powered: true },
       { type: 'wifi', powered: true },
@@ -118,7 +131,15 @@ describe.skipIf(!supported)('netsessionctl for scripts and shells', () => {
     // head takes the first line and leaves; the next line monitor writes meets a closed pipe (a
     // carrier change makes sure there is one).
     const status = join(sb.tmpDir, 'pipe-status');
-    const pipeline = sb.spawn(sb.devNs, ['bash', '-c', `PATH=${sb.tmpDir}/bin:$PATH; netsessionctl monitor 2>${status}.err | head -1; echo "\${PIPESTATUS[0]}" > ${status}`], { cwd: REPO_ROOT });
+    const pipeline = sb.spawn(
+      sb.devNs,
+      [
+        'bash',
+        '-c',
+        `PATH=${sb.tmpDir}/bin:$PATH; netsessionctl monitor 2>${status}.err | head -1; echo "\${PIPESTATUS[0]}" > ${status}`,
+      ],
+      { cwd: REPO_ROOT },
+    );
     // Either list may come first: the services and the sessions are read concurrently.
     await pipeline.waitForLine(/^(services|sessions) /, { timeoutMs: 20_000 });
     await sb.setCarrier('eth-b', false);
@@ -143,7 +164,7 @@ describe.skipIf(!supported)('netsessionctl for scripts and shells', () => {
     expect(proc.stderr).toBe('');
   });
 
-  it('bash completion offers the running daemon\'s services', async () => {
+  it("bash completion offers the running daemon's services", async () => {
     const script = join(REPO_ROOT, 'bin/completions/netsessionctl.bash');
     const r = await shell(
       [
@@ -156,6 +177,8 @@ describe.skipIf(!supported)('netsessionctl for scripts and shells', () => {
     );
     expect(r.stderr).toBe('');
     const ids = (await jsonIn<Service[]>(sb, 'services')).map((s) => s.path.slice(s.path.lastIndexOf('/') + 1));
-    expect(r.stdout.trim().split('\n').sort()).toEqual(['eth-a', 'eth-b', 'eth-c', ...ids.filter((id) => id.startsWith('e'))].sort());
+    expect(r.stdout.trim().split('\n').sort()).toEqual(
+      ['eth-a', 'eth-b', 'eth-c', ...ids.filter((id) => id.startsWith('e'))].sort(),
+    );
   });
 });

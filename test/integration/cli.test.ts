@@ -21,11 +21,17 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cgroup2Mounts } from '../../bin/cli/cgroup.js';
 import { parseArgs } from '../../bin/cli/args.js';
-import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
+import { cgroup2Mounts } from '../../bin/cli/cgroup.js';
 import { waitFor } from './harness/exec.js';
-import { createSandbox, requireRoot, type CommandResult, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
+import {
+  type CommandResult,
+  createSandbox,
+  requireRoot,
+  type Sandbox,
+  type SandboxProcess,
+} from './harness/sandbox.js';
+import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
 import { CLI, jsonIn, jsonLine, NODE, runCtl, spawnCtlIn } from './support/cli-driver.js';
 import { docCommands } from './support/doc-commands.js';
 
@@ -125,9 +131,30 @@ describe.skipIf(!supported)('netsessionctl', () => {
     ]);
     expect(services[0]!.path).toMatch(/^\/net\/connman\/service\/ethernet_[0-9a-f]{12}_cable$/);
     expect(await json('technologies')).toEqual([
-      { path: '/net/connman/technology/ethernet', type: 'ethernet', name: 'Wired', powered: true, connected: true, tethering: false },
-      { path: '/net/connman/technology/wifi', type: 'wifi', name: 'WiFi', powered: true, connected: true, tethering: false },
-      { path: '/net/connman/technology/cellular', type: 'cellular', name: 'Cellular', powered: true, connected: true, tethering: false },
+      {
+        path: '/net/connman/technology/ethernet',
+        type: 'ethernet',
+        name: 'Wired',
+        powered: true,
+        connected: true,
+        tethering: false,
+      },
+      {
+        path: '/net/connman/technology/wifi',
+        type: 'wifi',
+        name: 'WiFi',
+        powered: true,
+        connected: true,
+        tethering: false,
+      },
+      {
+        path: '/net/connman/technology/cellular',
+        type: 'cellular',
+        name: 'Cellular',
+        powered: true,
+        connected: true,
+        tethering: false,
+      },
     ]);
 
     const state = await ctl(['state']);
@@ -144,7 +171,9 @@ describe.skipIf(!supported)('netsessionctl', () => {
   it('disable/enable a technology and OfflineMode on/off change the daemon', async () => {
     expect(await json('disable', 'wifi')).toEqual({ technology: 'wifi', powered: false, changed: true });
     expect(await json('disable', 'wifi')).toEqual({ technology: 'wifi', powered: false, changed: false });
-    expect((await json<Array<{ type: string; powered: boolean }>>('technologies')).find((t) => t.type === 'wifi')!.powered).toBe(false);
+    expect(
+      (await json<Array<{ type: string; powered: boolean }>>('technologies')).find((t) => t.type === 'wifi')!.powered,
+    ).toBe(false);
     expect((await json<Service[]>('services')).find((s) => s.interface === 'eth-b')!.state).toBe('idle');
     expect(await json('enable', 'wifi')).toEqual({ technology: 'wifi', powered: true, changed: true });
     await allOnline();
@@ -159,28 +188,46 @@ describe.skipIf(!supported)('netsessionctl', () => {
 
   it('session create: the session, its updates, and root sees it in sessions and stats until SIGINT', async () => {
     const proc = spawnCtl(['--json', 'session', 'create', '--bearers', 'wifi,ethernet']);
-    const first = await jsonLine<{ event: string; path: string; settings: { interface: string; bearer: string; state: string } }>(proc, (o) => o.event === 'session');
+    const first = await jsonLine<{
+      event: string;
+      path: string;
+      settings: { interface: string; bearer: string; state: string };
+    }>(proc, (o) => o.event === 'session');
     expect(first.settings).toMatchObject({ interface: 'eth-b', bearer: 'wifi', state: 'online' });
 
     const listed = (await json<ListEntry[]>('sessions')).find((s) => s.path === first.path);
-    expect(listed).toMatchObject({ uid: 0, cgroups: [], settings: { interface: 'eth-b', allowedBearers: ['wifi', 'ethernet'] } });
+    expect(listed).toMatchObject({
+      uid: 0,
+      cgroups: [],
+      settings: { interface: 'eth-b', allowedBearers: ['wifi', 'ethernet'] },
+    });
     expect(listed!.owner).toMatch(/^:1\.\d+$/);
     expect(listed!.service).toMatch(/^\/net\/connman\/service\/wifi_[0-9a-f]{12}_eth_b$/);
     expect(typeof listed!.rxBytes).toBe('number');
     expect((await ctl(['sessions'])).stdout).toContain(first.path);
     const all = await json<Stats[]>('stats');
-    expect(all.find((s) => s.path === first.path)).toMatchObject({ rxBytes: expect.any(Number), txPackets: expect.any(Number) });
+    expect(all.find((s) => s.path === first.path)).toMatchObject({
+      rxBytes: expect.any(Number),
+      txPackets: expect.any(Number),
+    });
     expect(await json<Stats>('stats', first.path)).toMatchObject({ path: first.path, rxBytes: expect.any(Number) });
 
     // Failover prints an update.
     await sb.setCarrier('eth-b', false);
-    const moved = await jsonLine<{ event: string; changes: { interface?: string } }>(proc, (o) => o.event === 'update' && o.changes.interface === 'eth-a');
+    const moved = await jsonLine<{ event: string; changes: { interface?: string } }>(
+      proc,
+      (o) => o.event === 'update' && o.changes.interface === 'eth-a',
+    );
     expect(moved.changes).toMatchObject({ interface: 'eth-a', bearer: 'ethernet' });
     await sb.setCarrier('eth-b', true);
 
     const exit = await proc.kill('SIGINT');
     expect(exit).toEqual({ code: 0, signal: null });
-    expect(JSON.parse(proc.stdout.trim().split('\n').at(-1)!)).toEqual({ event: 'end', path: first.path, reason: 'destroyed' });
+    expect(JSON.parse(proc.stdout.trim().split('\n').at(-1)!)).toEqual({
+      event: 'end',
+      path: first.path,
+      reason: 'destroyed',
+    });
     expect((await json<ListEntry[]>('sessions')).some((s) => s.path === first.path)).toBe(false);
     await allOnline();
   });
@@ -196,16 +243,25 @@ describe.skipIf(!supported)('netsessionctl', () => {
     const proc = spawnCtl(['--json', 'monitor', '--interval', '200']);
     const first = await jsonLine<{ event: string; services: Service[] }>(proc, (o) => o.event === 'services');
     expect(first.services.map((s) => s.state)).toEqual(['online', 'online', 'online']);
-    await jsonLine<{ event: string; sessions: unknown }>(proc, (o) => o.event === 'sessions' && Array.isArray(o.sessions));
+    await jsonLine<{ event: string; sessions: unknown }>(
+      proc,
+      (o) => o.event === 'sessions' && Array.isArray(o.sessions),
+    );
     await sb.setCarrier('eth-c', false);
-    const change = await jsonLine<{ event: string; services: Service[] }>(proc, (o) => o.event === 'services' && o.services.some((s) => s.interface === 'eth-c' && s.state !== 'online'));
+    const change = await jsonLine<{ event: string; services: Service[] }>(
+      proc,
+      (o) => o.event === 'services' && o.services.some((s) => s.interface === 'eth-c' && s.state !== 'online'),
+    );
     expect(change.services.find((s) => s.interface === 'eth-a')!.state).toBe('online');
     await sb.setCarrier('eth-c', true);
-    await jsonLine<{ event: string; services: Service[] }>(proc, (o) => o.event === 'services' && o.services.every((s) => s.state === 'online'));
+    await jsonLine<{ event: string; services: Service[] }>(
+      proc,
+      (o) => o.event === 'services' && o.services.every((s) => s.state === 'online'),
+    );
     expect(await proc.kill('SIGINT')).toEqual({ code: 0, signal: null });
   });
 
-  it('run: the command\'s traffic leaves through the session\'s uplink; the same command outside does not', async () => {
+  it("run: the command's traffic leaves through the session's uplink; the same command outside does not", async () => {
     const tag = randomBytes(3).toString('hex');
     const before = await sb.routerCounters('eth-c');
     const inside = `/cli-run-${tag}`;
@@ -239,7 +295,16 @@ describe.skipIf(!supported)('netsessionctl', () => {
   it('run: passes on the exit status (and 128+N for a signal) and the session path', async () => {
     expect((await ctl(['run', '--', 'sh', '-c', 'exit 7'])).code).toBe(7);
     expect((await ctl(['run', '--', 'sh', '-c', 'kill -TERM $$'])).code).toBe(128 + 15);
-    const env = await ctl(['run', '--bearers', 'cellular', '--wait', '--', 'sh', '-c', 'echo "$NETSESSION_SESSION $NETSESSION_CGROUP"']);
+    const env = await ctl([
+      'run',
+      '--bearers',
+      'cellular',
+      '--wait',
+      '--',
+      'sh',
+      '-c',
+      'echo "$NETSESSION_SESSION $NETSESSION_CGROUP"',
+    ]);
     expect(env.code).toBe(0);
     expect(env.stdout.trim()).toMatch(/^\/sessions\/\S+ \/netsession\.run\/\d+$/);
     const missing = await ctl(['run', '--', 'no-such-command-here']);
@@ -258,11 +323,19 @@ describe.skipIf(!supported)('netsessionctl', () => {
     expect(stats.txPackets).toBeGreaterThan(0);
   });
 
-  it('connect, disconnect, autoconnect on observed links: the daemon\'s refusal, exit 1; an unknown service: exit 1', async () => {
+  it("connect, disconnect, autoconnect on observed links: the daemon's refusal, exit 1; an unknown service: exit 1", async () => {
     const ethA = (await json<Service[]>('services'))[0]!.path;
     // ConnMan's answer for a connected service comes first, observed or not (dbus-api.md D4).
-    expect(await json('connect', 'eth-a')).toEqual({ service: ethA, interface: 'eth-a', connected: true, changed: false });
-    for (const args of [['disconnect', 'eth-b'], ['autoconnect', 'eth-c', 'off']]) {
+    expect(await json('connect', 'eth-a')).toEqual({
+      service: ethA,
+      interface: 'eth-a',
+      connected: true,
+      changed: false,
+    });
+    for (const args of [
+      ['disconnect', 'eth-b'],
+      ['autoconnect', 'eth-c', 'off'],
+    ]) {
       const r = await ctl(['--json', ...args]);
       expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 1, stdout: '' });
       expect(r.stderr.trimEnd().split('\n'), args.join(' ')).toHaveLength(1);
@@ -276,7 +349,12 @@ describe.skipIf(!supported)('netsessionctl', () => {
   });
 
   it('bad command lines: one line on stderr, exit 2', async () => {
-    for (const args of [['frobnicate'], ['state', '--frob'], ['session', 'create', '--bearers', 'lte'], ['run', 'echo', 'hi']]) {
+    for (const args of [
+      ['frobnicate'],
+      ['state', '--frob'],
+      ['session', 'create', '--bearers', 'lte'],
+      ['run', 'echo', 'hi'],
+    ]) {
       const r = await ctl(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stdout).toBe('');
@@ -294,18 +372,28 @@ describe.skipIf(!supported)('netsessionctl', () => {
     const commands = docCommands();
     expect(commands.length).toBeGreaterThan(10);
     for (const doc of commands) {
-      const args = doc.map((a, i) => (a.startsWith('/sessions/') ? path : doc[i - 1] === '--bus' ? sb.dbusAddress! : a));
+      const args = doc.map((a, i) =>
+        a.startsWith('/sessions/') ? path : doc[i - 1] === '--bus' ? sb.dbusAddress! : a,
+      );
       const command = parseArgs(args).command;
       const name = command.name;
       if (MANAGE_COMMANDS.has(name)) continue;
       if (name === 'session-create' || name === 'monitor') {
         const proc = spawnCtl(args);
-        await waitFor(`output of ${args.join(' ')}`, () => (proc.stdout.length > 0 ? true : proc.exitStatus ? Promise.reject(new Error(proc.stderr)) : undefined), { timeoutMs: 20_000 });
+        await waitFor(
+          `output of ${args.join(' ')}`,
+          () => (proc.stdout.length > 0 ? true : proc.exitStatus ? Promise.reject(new Error(proc.stderr)) : undefined),
+          { timeoutMs: 20_000 },
+        );
         expect(await proc.kill('SIGINT'), args.join(' ')).toEqual({ code: 0, signal: null });
         continue;
       }
       const r = await ctl(args);
-      expect({ args: args.join(' '), code: r.code, stderr: r.stderr }).toEqual({ args: args.join(' '), code: 0, stderr: '' });
+      expect({ args: args.join(' '), code: r.code, stderr: r.stderr }).toEqual({
+        args: args.join(' '),
+        code: 0,
+        stderr: '',
+      });
       if (args.includes('--json') && name !== 'run') expect(() => JSON.parse(r.stdout)).not.toThrow();
       // Commands that switch something back on: the uplinks need a moment to be online again.
       if ((command.name === 'power' && command.on) || (command.name === 'offline' && !command.on)) await allOnline();
@@ -336,9 +424,11 @@ describe.skipIf(!supported)('netsessionctl', () => {
 describe.skipIf(!supported)('netsessionctl on a managed link', () => {
   let msb: Sandbox;
   let td: TestDaemon;
-  const WIRED = '[service_a]\nType = ethernet\nDeviceName = eth-a\nIPv4 = 198.51.100.10/255.255.255.248/198.51.100.9\nIPv6 = off\n';
+  const WIRED =
+    '[service_a]\nType = ethernet\nDeviceName = eth-a\nIPv4 = 198.51.100.10/255.255.255.248/198.51.100.9\nIPv6 = off\n';
 
-  const ethA = async (): Promise<Service> => (await jsonIn<Service[]>(msb, 'services')).find((s) => s.interface === 'eth-a')!;
+  const ethA = async (): Promise<Service> =>
+    (await jsonIn<Service[]>(msb, 'services')).find((s) => s.interface === 'eth-a')!;
   const connected = (state: string): boolean => state === 'ready' || state === 'online';
   const until = (what: string, ok: (s: Service) => boolean): Promise<true> =>
     waitFor(what, async () => (ok(await ethA()) ? true : undefined), { timeoutMs: 20_000, intervalMs: 200 });
@@ -349,7 +439,10 @@ describe.skipIf(!supported)('netsessionctl on a managed link', () => {
     const provDir = join(msb.tmpDir, 'provisioning');
     mkdirSync(provDir, { recursive: true });
     writeFileSync(join(provDir, 'wired.config'), WIRED);
-    td = await startTestDaemon(msb, { args: ['--debug'], general: ['ManageInterfaces = eth-a', `ProvisioningDir = ${provDir}`] });
+    td = await startTestDaemon(msb, {
+      args: ['--debug'],
+      general: ['ManageInterfaces = eth-a', `ProvisioningDir = ${provDir}`],
+    });
     await until('eth-a connected by the daemon', (s) => connected(s.state));
   }, 120_000);
 
@@ -360,30 +453,61 @@ describe.skipIf(!supported)('netsessionctl on a managed link', () => {
   it('disconnect and connect by interface name, id and path; already so is changed: false', async () => {
     const path = (await ethA()).path;
     const id = path.slice('/net/connman/service/'.length);
-    expect(await jsonIn(msb, 'disconnect', 'eth-a')).toEqual({ service: path, interface: 'eth-a', connected: false, changed: true });
+    expect(await jsonIn(msb, 'disconnect', 'eth-a')).toEqual({
+      service: path,
+      interface: 'eth-a',
+      connected: false,
+      changed: true,
+    });
     await until('eth-a idle', (s) => s.state === 'idle');
     expect(await msb.addresses('eth-a', 4)).toEqual([]);
-    expect(await jsonIn(msb, 'disconnect', path)).toEqual({ service: path, interface: 'eth-a', connected: false, changed: false });
+    expect(await jsonIn(msb, 'disconnect', path)).toEqual({
+      service: path,
+      interface: 'eth-a',
+      connected: false,
+      changed: false,
+    });
 
     const up = await ctl(['connect', id], 60_000, msb);
-    expect({ code: up.code, stdout: up.stdout, stderr: up.stderr }).toEqual({ code: 0, stdout: 'eth-a: connected\n', stderr: '' });
+    expect({ code: up.code, stdout: up.stdout, stderr: up.stderr }).toEqual({
+      code: 0,
+      stdout: 'eth-a: connected\n',
+      stderr: '',
+    });
     // Connect replies once the service is up.
     expect(connected((await ethA()).state)).toBe(true);
     expect((await msb.addresses('eth-a', 4)).map((a) => `${a.local}/${a.prefixlen}`)).toEqual(['198.51.100.10/29']);
-    expect(await jsonIn(msb, 'connect', 'eth-a')).toEqual({ service: path, interface: 'eth-a', connected: true, changed: false });
+    expect(await jsonIn(msb, 'connect', 'eth-a')).toEqual({
+      service: path,
+      interface: 'eth-a',
+      connected: true,
+      changed: false,
+    });
   });
 
   it('autoconnect off/on is stored by the daemon; the observed eth-c stays refused', async () => {
     const path = (await ethA()).path;
     const id = path.slice('/net/connman/service/'.length);
     const saved = (): boolean | undefined =>
-      (JSON.parse(readFileSync(join(td.stateDir, 'settings'), 'utf8')) as { services?: Record<string, { autoConnect?: boolean }> }).services?.[id]?.autoConnect;
-    expect(await jsonIn(msb, 'autoconnect', 'eth-a', 'off')).toEqual({ service: path, interface: 'eth-a', autoConnect: false });
+      (
+        JSON.parse(readFileSync(join(td.stateDir, 'settings'), 'utf8')) as {
+          services?: Record<string, { autoConnect?: boolean }>;
+        }
+      ).services?.[id]?.autoConnect;
+    expect(await jsonIn(msb, 'autoconnect', 'eth-a', 'off')).toEqual({
+      service: path,
+      interface: 'eth-a',
+      autoConnect: false,
+    });
     expect(saved()).toBe(false);
     // Off alone does not take the connected service down.
     expect(connected((await ethA()).state)).toBe(true);
     const on = await ctl(['autoconnect', path, 'on'], 60_000, msb);
-    expect({ code: on.code, stdout: on.stdout, stderr: on.stderr }).toEqual({ code: 0, stdout: 'eth-a: autoconnect on\n', stderr: '' });
+    expect({ code: on.code, stdout: on.stdout, stderr: on.stderr }).toEqual({
+      code: 0,
+      stdout: 'eth-a: autoconnect on\n',
+      stderr: '',
+    });
     expect(saved()).toBe(true);
 
     const observed = await ctl(['autoconnect', 'eth-c', 'off'], 60_000, msb);
@@ -396,7 +520,11 @@ describe.skipIf(!supported)('netsessionctl on a managed link', () => {
     expect(commands.length).toBeGreaterThanOrEqual(4);
     for (const args of commands) {
       const r = await ctl(args, 60_000, msb);
-      expect({ args: args.join(' '), code: r.code, stderr: r.stderr }).toEqual({ args: args.join(' '), code: 0, stderr: '' });
+      expect({ args: args.join(' '), code: r.code, stderr: r.stderr }).toEqual({
+        args: args.join(' '),
+        code: 0,
+        stderr: '',
+      });
       if (args.includes('--json')) expect(() => JSON.parse(r.stdout)).not.toThrow();
     }
     await until('eth-a connected after the doc commands', (s) => connected(s.state));

@@ -23,9 +23,9 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NETSESSION_MANAGER_INTERFACE } from '../../lib/protocol.js';
-import { startTestDaemon } from './harness/test-daemon.js';
 import { waitFor } from './harness/exec.js';
-import { createSandbox, requireRoot, type RunAs, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
+import { createSandbox, type RunAs, requireRoot, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
+import { startTestDaemon } from './harness/test-daemon.js';
 import { CallError, ConnmanClient, unwrap, v } from './support/connman-client.js';
 
 const CONNMANCTL = '/usr/bin/connmanctl';
@@ -45,7 +45,8 @@ const supported = (() => {
   if (!requireRoot()) return false;
   const reason = connmanctlSkipReason();
   if (reason === null) return true;
-  if (process.env.NETSESSION_INTEGRATION === 'require') throw new Error(`integration tests required but cannot run: ${reason}`);
+  if (process.env.NETSESSION_INTEGRATION === 'require')
+    throw new Error(`integration tests required but cannot run: ${reason}`);
   console.warn(`[integration] skipping connmanctl tests: ${reason}`);
   return false;
 })();
@@ -122,7 +123,11 @@ const NOBODY: RunAs = { uid: 65534, gid: 65534 };
 
 /** One non-interactive connmanctl run in the device namespace, on the private bus. */
 async function ctlAs(user: RunAs | undefined, ...args: string[]): Promise<CtlResult> {
-  const r = await sb.run(sb.devNs, [CONNMANCTL, ...args], { allowFail: true, timeoutMs: 15_000, ...(user ? { user } : {}) });
+  const r = await sb.run(sb.devNs, [CONNMANCTL, ...args], {
+    allowFail: true,
+    timeoutMs: 15_000,
+    ...(user ? { user } : {}),
+  });
   const raw = `$ connmanctl ${args.join(' ')}  (exit ${r.code})\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`;
   return { ...r, lines: plainLines(r.stdout), raw };
 }
@@ -179,7 +184,11 @@ class InteractiveCtl {
 
   /** Waits for a line matching `re` on stdout or stderr. */
   line(re: RegExp, timeoutMs?: number): Promise<string> {
-    return this.until(`a line matching ${re}`, () => [...this.lines, ...plainLines(this.proc.stderr)].find((l) => re.test(l)), timeoutMs);
+    return this.until(
+      `a line matching ${re}`,
+      () => [...this.lines, ...plainLines(this.proc.stderr)].find((l) => re.test(l)),
+      timeoutMs,
+    );
   }
 
   /** Sends `command` and waits for the Update it causes (the n+1-th block); returns it. */
@@ -201,7 +210,10 @@ class InteractiveCtl {
 
 async function listSessions(): Promise<Array<{ path: string; props: Record<string, unknown> }>> {
   const [list] = await client.call('/', NETSESSION_MANAGER_INTERFACE, 'ListSessions', '', []);
-  return (list as Array<[string, unknown]>).map(([path, props]) => ({ path, props: unwrap(props) as Record<string, unknown> }));
+  return (list as Array<[string, unknown]>).map(([path, props]) => ({
+    path,
+    props: unwrap(props) as Record<string, unknown>,
+  }));
 }
 
 async function listedSession(path: string): Promise<Record<string, unknown> | undefined> {
@@ -227,10 +239,14 @@ describe.skipIf(!supported)('connmanctl (ConnMan 1.41 client) against netsession
     sb = await createSandbox();
     ({ daemon } = await startTestDaemon(sb));
     client = await ConnmanClient.connect(sb.dbusAddress!);
-    await waitFor('all three services online', async () => ((await client.services()).every((s) => s.props.State === 'online') || undefined), {
-      timeoutMs: 15_000,
-      intervalMs: 100,
-    });
+    await waitFor(
+      'all three services online',
+      async () => (await client.services()).every((s) => s.props.State === 'online') || undefined,
+      {
+        timeoutMs: 15_000,
+        intervalMs: 100,
+      },
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -267,7 +283,13 @@ describe.skipIf(!supported)('connmanctl (ConnMan 1.41 client) against netsession
     // Every property the daemon has is printed, nothing else.
     expect(Object.keys(kv).sort(), r.raw).toEqual(Object.keys(props).sort());
     const u = sb.uplink('eth-b');
-    expect(kv, r.raw).toMatchObject({ Type: 'wifi', State: 'online', Name: 'eth-b', Favorite: 'True', AutoConnect: 'True' });
+    expect(kv, r.raw).toMatchObject({
+      Type: 'wifi',
+      State: 'online',
+      Name: 'eth-b',
+      Favorite: 'True',
+      AutoConnect: 'True',
+    });
     expect(kv.Ethernet, r.raw).toContain(`Interface=${u.ifname}`);
     expect(kv.IPv4, r.raw).toBe(`[ Method=manual, Address=${u.devAddr4}, Netmask=255.255.255.248, Gateway=${u.gw4} ]`);
     expect(kv.IPv6, r.raw).toContain(`PrefixLength=64`);
@@ -295,7 +317,14 @@ describe.skipIf(!supported)('connmanctl (ConnMan 1.41 client) against netsession
       ['/net/connman/technology/cellular', 'cellular', 'True', 'True'],
     ]);
     const techs = await client.technologies();
-    expect(techs.map((t) => [t.path, t.props.Type, t.props.Powered ? 'True' : 'False', t.props.Connected ? 'True' : 'False'])).toEqual(printed);
+    expect(
+      techs.map((t) => [
+        t.path,
+        t.props.Type,
+        t.props.Powered ? 'True' : 'False',
+        t.props.Connected ? 'True' : 'False',
+      ]),
+    ).toEqual(printed);
   });
 
   it('disable/enable <technology> sets Technology.Powered; services shows idle, ready and online', async () => {
@@ -318,25 +347,41 @@ describe.skipIf(!supported)('connmanctl (ConnMan 1.41 client) against netsession
     const on = await ctl('enable', 'cellular');
     expect(on.stdout, on.raw).toMatch(/^Enabled cellular$/m);
     expect(await powered()).toMatchObject({ Powered: true, Connected: true });
-    await waitFor('eth-c ready', async () => ((await servicesByName())['eth-c']!.props.State === 'ready' || undefined));
+    await waitFor('eth-c ready', async () => (await servicesByName())['eth-c']!.props.State === 'ready' || undefined);
     const ready = await expectServicesMatchBus();
     expect(ready.find(([, name]) => name === 'eth-c')?.[0]).toBe('*AR');
 
     await sb.setOnlineMode('online', { uplink: 'eth-c' });
-    await waitFor('eth-c online again', async () => ((await servicesByName())['eth-c']!.props.State === 'online' || undefined), { timeoutMs: 10_000 });
+    await waitFor(
+      'eth-c online again',
+      async () => (await servicesByName())['eth-c']!.props.State === 'online' || undefined,
+      { timeoutMs: 10_000 },
+    );
     expect((await expectServicesMatchBus()).map(([flags]) => flags)).toEqual(['*AO', '*AO', '*AO']);
   });
 
   it('session on/config/disconnect/connect/off in interactive mode', async () => {
     const ctlr = InteractiveCtl.start('session');
     try {
-      const first = await ctlr.update('session on --bearers cellular wifi --type any --ifname eth-c --srciprule yes --ctxid ctx-1');
+      const first = await ctlr.update(
+        'session on --bearers cellular wifi --type any --ifname eth-c --srciprule yes --ctxid ctx-1',
+      );
       const created = await ctlr.line(/^Session \S+ created$/);
       const path = /^Session (\S+) created$/.exec(created)![1]!;
       expect(path).toMatch(/^\/sessions\/.+\/net\/connman\/connmanctl\d+$/);
       const c = sb.uplink('eth-c');
       expect(Object.keys(first), ctlr.raw).toEqual([
-        'State', 'Name', 'IPv4', 'IPv6', 'Interface', 'Bearer', 'ConnectionType', 'AllowedBearers', 'AllowedInterface', 'ContextIdentifier', 'SourceIPRule',
+        'State',
+        'Name',
+        'IPv4',
+        'IPv6',
+        'Interface',
+        'Bearer',
+        'ConnectionType',
+        'AllowedBearers',
+        'AllowedInterface',
+        'ContextIdentifier',
+        'SourceIPRule',
       ]);
       expect(first, ctlr.raw).toMatchObject({
         State: 'online',
@@ -357,16 +402,34 @@ describe.skipIf(!supported)('connmanctl (ConnMan 1.41 client) against netsession
       expect(await listedSession(path)).toMatchObject({
         Active: false,
         Service: lastElement((await servicesByName())['eth-c']!.path),
-        Settings: { AllowedBearers: ['cellular', 'wifi'], AllowedInterface: 'eth-c', ConnectionType: 'any', SourceIPRule: true, ContextIdentifier: 'ctx-1' },
+        Settings: {
+          AllowedBearers: ['cellular', 'wifi'],
+          AllowedInterface: 'eth-c',
+          ConnectionType: 'any',
+          SourceIPRule: true,
+          ContextIdentifier: 'ctx-1',
+        },
       });
 
       // One Change each; ours sends one Update per Change (docs/behaviour.md B7).
-      expect(await ctlr.update('session config --ifname eth-b')).toMatchObject({ AllowedInterface: 'eth-b', Interface: 'eth-b', Bearer: 'wifi', Name: 'eth-b' });
+      expect(await ctlr.update('session config --ifname eth-b')).toMatchObject({
+        AllowedInterface: 'eth-b',
+        Interface: 'eth-b',
+        Bearer: 'wifi',
+        Name: 'eth-b',
+      });
       // A bare --ifname sends AllowedInterface "", which clears it (any interface): back to the first bearer.
-      expect(await ctlr.update('session config --ifname')).toMatchObject({ AllowedInterface: '*', Interface: 'eth-c', Bearer: 'cellular' });
+      expect(await ctlr.update('session config --ifname')).toMatchObject({
+        AllowedInterface: '*',
+        Interface: 'eth-c',
+        Bearer: 'cellular',
+      });
       expect(await ctlr.update('session config --type internet')).toEqual({ ConnectionType: 'internet' });
       expect(await ctlr.update('session config --srciprule no')).toEqual({ SourceIPRule: 'False' });
-      expect(await ctlr.update('session config --bearers wifi')).toMatchObject({ AllowedBearers: '[ wifi ]', Interface: 'eth-b' });
+      expect(await ctlr.update('session config --bearers wifi')).toMatchObject({
+        AllowedBearers: '[ wifi ]',
+        Interface: 'eth-b',
+      });
 
       // connmanctl's --ctxid sends Change("ctxid", …); ConnMan rejects that key with
       // InvalidArguments and so do we. The error reply comes after any Update, so none came.
@@ -376,19 +439,37 @@ describe.skipIf(!supported)('connmanctl (ConnMan 1.41 client) against netsession
       const err = await ctlr.line(/Error setting session ctxid: \S/);
       expect(err).toMatch(/ctxid/);
       expect(ctlr.updates).toHaveLength(updates);
-      const rejected = await client.session(path).change('ctxid', v.s('ctx-2')).then(
-        () => null,
-        (e: unknown) => e,
-      );
+      const rejected = await client
+        .session(path)
+        .change('ctxid', v.s('ctx-2'))
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
       expect(rejected).toBeInstanceOf(CallError);
       expect((rejected as CallError).type).toBe('net.connman.Error.InvalidArguments');
       expect(await listedSession(path)).toMatchObject({
-        Settings: { AllowedBearers: ['wifi'], AllowedInterface: '*', ConnectionType: 'internet', SourceIPRule: false, ContextIdentifier: 'ctx-1' },
+        Settings: {
+          AllowedBearers: ['wifi'],
+          AllowedInterface: '*',
+          ConnectionType: 'internet',
+          SourceIPRule: false,
+          ContextIdentifier: 'ctx-1',
+        },
       });
 
-      expect(await ctlr.update('session disconnect')).toMatchObject({ State: 'disconnected', Interface: '', Bearer: '', Name: '' });
+      expect(await ctlr.update('session disconnect')).toMatchObject({
+        State: 'disconnected',
+        Interface: '',
+        Bearer: '',
+        Name: '',
+      });
       await ctlr.line(new RegExp(`^Session ${path} disconnected$`));
-      expect(await ctlr.update('session connect')).toMatchObject({ State: 'online', Interface: 'eth-b', Bearer: 'wifi' });
+      expect(await ctlr.update('session connect')).toMatchObject({
+        State: 'online',
+        Interface: 'eth-b',
+        Bearer: 'wifi',
+      });
       expect((await listedSession(path))?.Active).toBe(true);
 
       ctlr.send('agent on');
@@ -407,18 +488,36 @@ describe.skipIf(!supported)('connmanctl (ConnMan 1.41 client) against netsession
     // Only root may power technologies (docs/behaviour.md D6); connmanctl shows the error.
     const denied = await ctlAs(NOBODY, 'disable', 'wifi');
     expect(denied.stderr, denied.raw).toMatch(/^Error wifi: /);
-    expect((await client.technologies()).find((t) => t.path === '/net/connman/technology/wifi')?.props.Powered).toBe(true);
+    expect((await client.technologies()).find((t) => t.path === '/net/connman/technology/wifi')?.props.Powered).toBe(
+      true,
+    );
 
-    const proc = sb.spawn(sb.devNs, ['stdbuf', '-oL', '-eL', CONNMANCTL, 'session', 'connect', '--bearers', 'wifi', '--type', 'internet'], { user: NOBODY });
+    const proc = sb.spawn(
+      sb.devNs,
+      ['stdbuf', '-oL', '-eL', CONNMANCTL, 'session', 'connect', '--bearers', 'wifi', '--type', 'internet'],
+      { user: NOBODY },
+    );
     const raw = () => `--- stdout\n${proc.stdout}\n--- stderr\n${proc.stderr}`;
     try {
       const line = await proc.waitForLine(/^Session \S+ connected$/, { stream: 'stdout', timeoutMs: 10_000 });
       const path = /^Session (\S+) connected$/.exec(line)![1]!;
-      expect(sessionUpdates(plainLines(proc.stdout))[0], raw()).toMatchObject({ State: 'online', Interface: 'eth-b', ConnectionType: 'internet', AllowedBearers: '[ wifi ]' });
-      expect(await listedSession(path)).toMatchObject({ UID: NOBODY.uid, Active: true, Settings: { AllowedBearers: ['wifi'], ConnectionType: 'internet' } });
+      expect(sessionUpdates(plainLines(proc.stdout))[0], raw()).toMatchObject({
+        State: 'online',
+        Interface: 'eth-b',
+        ConnectionType: 'internet',
+        AllowedBearers: '[ wifi ]',
+      });
+      expect(await listedSession(path)).toMatchObject({
+        UID: NOBODY.uid,
+        Active: true,
+        Settings: { AllowedBearers: ['wifi'], ConnectionType: 'internet' },
+      });
       // Non-interactive connmanctl keeps running for the session; ending it ends the session.
       await proc.kill('SIGTERM');
-      await waitFor('the session to go with its client', async () => ((await listedSession(path)) === undefined || undefined));
+      await waitFor(
+        'the session to go with its client',
+        async () => (await listedSession(path)) === undefined || undefined,
+      );
     } finally {
       await proc.kill('SIGKILL', 0);
     }

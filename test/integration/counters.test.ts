@@ -47,7 +47,17 @@ describe.skipIf(!supported)('per-service counters (net.connman.Counter)', () => 
     const conf = join(sb.tmpDir, 'netsessiond.conf');
     writeFileSync(conf, ['[Bearers]', 'eth-a = ethernet', 'eth-b = wifi', 'eth-c = cellular', ''].join('\n'));
     daemon = await startNetsessiond(sb, {
-      args: ['--config', conf, '--state-dir', join(sb.tmpDir, 'state'), '--policy-dir', join(sb.tmpDir, 'policy'), '--online-check-mode', 'none', '--debug'],
+      args: [
+        '--config',
+        conf,
+        '--state-dir',
+        join(sb.tmpDir, 'state'),
+        '--policy-dir',
+        join(sb.tmpDir, 'policy'),
+        '--online-check-mode',
+        'none',
+        '--debug',
+      ],
     });
     await daemon.waitForLine(/ready:/, { timeoutMs: 15_000 });
     client = await ConnmanClient.connect(sb.dbusAddress!);
@@ -72,7 +82,11 @@ describe.skipIf(!supported)('per-service counters (net.connman.Counter)', () => 
 
   it('sends each connected service a first Usage with every key as u, roaming zeroed, no reply expected', async () => {
     main = await client.registerCounter('/counter/main', 0, 1);
-    await main.waitFor(() => Object.values(svc).every((p) => main.usagesFor(p).length >= 1), 10_000, 'a first Usage per service');
+    await main.waitFor(
+      () => Object.values(svc).every((p) => main.usagesFor(p).length >= 1),
+      10_000,
+      'a first Usage per service',
+    );
     for (const path of Object.values(svc)) {
       const first = main.usagesFor(path)[0]!;
       expect(Object.keys(first.home)).toEqual([...COUNTER_KEYS]);
@@ -89,9 +103,15 @@ describe.skipIf(!supported)('per-service counters (net.connman.Counter)', () => 
     const baseA = num(main.totals(a)['RX.Bytes']);
     const baseTxA = num(main.totals(a)['TX.Bytes']);
     const baseB = num(main.totals(b)['RX.Bytes']);
-    const r = await sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/data?bytes=300000`, { localAddress: sb.uplink('eth-a').devAddr4 });
+    const r = await sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/data?bytes=300000`, {
+      localAddress: sb.uplink('eth-a').devAddr4,
+    });
     expect(r.ok && r.bytes).toBe(300_000);
-    await main.waitFor(() => num(main.totals(a)['RX.Bytes']) >= baseA + 300_000, 10_000, 'RX.Bytes of eth-a to grow by 300 kB');
+    await main.waitFor(
+      () => num(main.totals(a)['RX.Bytes']) >= baseA + 300_000,
+      10_000,
+      'RX.Bytes of eth-a to grow by 300 kB',
+    );
     expect(num(main.totals(a)['TX.Bytes'])).toBeGreaterThan(baseTxA);
     expect(num(main.totals(b)['RX.Bytes']) - baseB).toBeLessThan(300_000);
 
@@ -109,7 +129,12 @@ describe.skipIf(!supported)('per-service counters (net.connman.Counter)', () => 
       }
     }
     // Nothing errs on a veth: no later call ever repeats RX.Errors.
-    expect(main.usagesFor(a).slice(1).some((u) => 'RX.Errors' in u.home)).toBe(false);
+    expect(
+      main
+        .usagesFor(a)
+        .slice(1)
+        .some((u) => 'RX.Errors' in u.home),
+    ).toBe(false);
     expect(main.usagesFor(a).length).toBeGreaterThan(1);
   });
 
@@ -123,7 +148,9 @@ describe.skipIf(!supported)('per-service counters (net.connman.Counter)', () => 
     const a = svc['eth-a']!;
     const second = await client.registerCounter('/counter/second', 0, 1);
     await second.waitFor(() => second.usagesFor(a).length >= 1, 10_000, 'first Usage of the second counter');
-    expect(num(second.totals(a)['RX.Bytes']), 'totals are per service, shared by counters').toBeGreaterThanOrEqual(300_000);
+    expect(num(second.totals(a)['RX.Bytes']), 'totals are per service, shared by counters').toBeGreaterThanOrEqual(
+      300_000,
+    );
 
     const script = `
       import dbus from 'dbus-next';
@@ -132,7 +159,9 @@ describe.skipIf(!supported)('per-service counters (net.connman.Counter)', () => 
       try { await bus.call(new dbus.Message({ destination: 'net.connman', path: ${JSON.stringify(a)}, interface: 'net.connman.Service', member: 'ResetCounters' })); }
       catch (e) { out = e.type; }
       console.log(out); bus.disconnect();`;
-    const r = await sb.run(sb.devNs, [process.execPath, '--input-type=module', '-e', script], { user: { uid: 65534, gid: 65534 } });
+    const r = await sb.run(sb.devNs, [process.execPath, '--input-type=module', '-e', script], {
+      user: { uid: 65534, gid: 65534 },
+    });
     expect(r.stdout.trim()).toBe('net.connman.Error.PermissionDenied');
     expect(num(main.totals(a)['RX.Bytes'])).toBeGreaterThanOrEqual(300_000);
 
@@ -146,7 +175,9 @@ describe.skipIf(!supported)('per-service counters (net.connman.Counter)', () => 
     await client.unregisterCounter('/counter/main');
     const count = main.usages.length;
     // Time changes every second, so a live counter with period 1 would get calls in this window.
-    await sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/data?bytes=10000`, { localAddress: sb.uplink('eth-a').devAddr4 });
+    await sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/data?bytes=10000`, {
+      localAddress: sb.uplink('eth-a').devAddr4,
+    });
     await new Promise((r) => setTimeout(r, 2_500));
     expect(main.usages.length).toBe(count);
     const again = await client.registerCounter('/counter/main', 0, 1);

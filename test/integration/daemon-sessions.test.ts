@@ -21,9 +21,9 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INTERFACES, SETTING_KEYS, SETTING_SIGNATURES } from '../../lib/protocol.js';
-import { startTestDaemon } from './harness/test-daemon.js';
 import { createSandbox, requireRoot, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
-import { CallError, ConnmanClient, unwrap, v, type Notifier } from './support/connman-client.js';
+import { startTestDaemon } from './harness/test-daemon.js';
+import { CallError, ConnmanClient, type Notifier, unwrap, v } from './support/connman-client.js';
 
 const supported = requireRoot();
 
@@ -61,7 +61,8 @@ describe.skipIf(!supported)('netsessiond sessions over D-Bus', () => {
     // All three uplinks pass their online check at start.
     const deadline = Date.now() + 15_000;
     while ((await client.services()).filter((s) => s.props.State === 'online').length < 3) {
-      if (Date.now() > deadline) throw new Error(`services never all online: ${JSON.stringify(await client.services())}`);
+      if (Date.now() > deadline)
+        throw new Error(`services never all online: ${JSON.stringify(await client.services())}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }, 120_000);
@@ -109,7 +110,12 @@ describe.skipIf(!supported)('netsessiond sessions over D-Bus', () => {
       SourceIPRule: false,
     });
     const ipv4 = first.raw.IPv4!.value as Record<string, { signature: string; value: unknown }>;
-    expect(Object.fromEntries(Object.entries(ipv4).map(([k, x]) => [k, x.signature]))).toEqual({ Method: 's', Address: 's', Netmask: 's', Gateway: 's' });
+    expect(Object.fromEntries(Object.entries(ipv4).map(([k, x]) => [k, x.signature]))).toEqual({
+      Method: 's',
+      Address: 's',
+      Netmask: 's',
+      Gateway: 's',
+    });
     expect(first.values.IPv4).toMatchObject({ Address: sb.uplink('eth-a').devAddr4, Gateway: sb.uplink('eth-a').gw4 });
     const ipv6 = first.raw.IPv6!.value as Record<string, { signature: string; value: unknown }>;
     expect(ipv6.PrefixLength?.signature).toBe('y');
@@ -144,7 +150,10 @@ describe.skipIf(!supported)('netsessiond sessions over D-Bus', () => {
     await n.waitFor((s) => s.State === 'disconnected', 5_000);
     await sb.setCarrier('eth-c', true);
     await n.waitFor((s) => s.State === 'connected' && s.Interface === 'eth-c', 5_000, 'connected on eth-c');
-    const internet = await client.createSession({ AllowedInterface: v.s('eth-c'), ConnectionType: v.s('internet') }, notifierPath());
+    const internet = await client.createSession(
+      { AllowedInterface: v.s('eth-c'), ConnectionType: v.s('internet') },
+      notifierPath(),
+    );
     await internet.n.waitCount(1);
     expect(internet.n.settings).toMatchObject({ State: 'disconnected', Interface: '' });
     await sb.setOnlineMode('online', { uplink: 'eth-c' });
@@ -184,10 +193,19 @@ describe.skipIf(!supported)('netsessiond sessions over D-Bus', () => {
   });
 
   it('bad input gets ConnMan errors and leaves the session as it was', async () => {
-    await expectError(client.createSession({ AllowedBearers: v.as(['wimax']) }, notifierPath()), 'net.connman.Error.InvalidArguments');
+    await expectError(
+      client.createSession({ AllowedBearers: v.as(['wimax']) }, notifierPath()),
+      'net.connman.Error.InvalidArguments',
+    );
     await expectError(client.createSession({ Bogus: v.s('x') }, notifierPath()), 'net.connman.Error.InvalidArguments');
-    await expectError(client.createSession({ ConnectionType: v.b(true) }, notifierPath()), 'net.connman.Error.InvalidArguments');
-    await expectError(client.createSession({ AllowedInterface: v.s('no/such') }, notifierPath()), 'net.connman.Error.InvalidArguments');
+    await expectError(
+      client.createSession({ ConnectionType: v.b(true) }, notifierPath()),
+      'net.connman.Error.InvalidArguments',
+    );
+    await expectError(
+      client.createSession({ AllowedInterface: v.s('no/such') }, notifierPath()),
+      'net.connman.Error.InvalidArguments',
+    );
     const np = notifierPath();
     const { path, n } = await client.createSession({ AllowedBearers: v.as(['cellular']) }, np);
     await n.waitCount(1);
@@ -199,7 +217,10 @@ describe.skipIf(!supported)('netsessiond sessions over D-Bus', () => {
     await expectError(s.change('ConnectionType', v.s('bogus')), 'net.connman.Error.InvalidArguments');
     await expectError(s.change('Nope', v.s('x')), 'net.connman.Error.InvalidArguments');
     await expectError(client.createSession({}, np), 'net.connman.Error.AlreadyExists');
-    await expectError(client.call('/', INTERFACES.manager, 'DestroySession', 'o', ['/sessions/nope']), 'net.connman.Error.InvalidArguments');
+    await expectError(
+      client.call('/', INTERFACES.manager, 'DestroySession', 'o', ['/sessions/nope']),
+      'net.connman.Error.InvalidArguments',
+    );
     await expectError(client.setManagerProperty('NoSuch', v.b(true)), 'net.connman.Error.InvalidProperty');
     expect(await quiet(n)).toBe(1);
     expect(n.settings).toEqual(before);
@@ -221,7 +242,9 @@ describe.skipIf(!supported)('netsessiond sessions over D-Bus', () => {
       try { await bus.call(new Message({ destination: 'net.connman', path: '/', interface: 'net.connman.Manager', member: 'SetProperty', signature: 'sv', body: ['OfflineMode', new Variant('b', true)] })); out.OfflineMode = 'ok'; }
       catch (e) { out.OfflineMode = e.type; }
       console.log(JSON.stringify(out)); bus.disconnect();`;
-    const r = await sb.run(sb.devNs, [process.execPath, '--input-type=module', '-e', script], { user: { uid: 65534, gid: 65534 } });
+    const r = await sb.run(sb.devNs, [process.execPath, '--input-type=module', '-e', script], {
+      user: { uid: 65534, gid: 65534 },
+    });
     expect(JSON.parse(r.stdout.trim())).toEqual({
       Change: 'net.connman.Error.PermissionDenied',
       Disconnect: 'net.connman.Error.PermissionDenied',
@@ -239,10 +262,13 @@ describe.skipIf(!supported)('netsessiond sessions over D-Bus', () => {
     other.disconnect();
     const deadline = Date.now() + 5_000;
     for (;;) {
-      const err = await client.session(path).connect().then(
-        () => null,
-        (e: CallError) => e.type,
-      );
+      const err = await client
+        .session(path)
+        .connect()
+        .then(
+          () => null,
+          (e: CallError) => e.type,
+        );
       if (err === 'org.freedesktop.DBus.Error.UnknownObject') break;
       if (Date.now() > deadline) throw new Error(`session still alive after its client left (${err})`);
       await new Promise((r) => setTimeout(r, 50));

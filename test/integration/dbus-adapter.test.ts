@@ -7,13 +7,14 @@
  * scripted answers, recorded calls. Clients are dbus-next connections of their own; one runs as
  * `nobody` in a child process.
  */
-import { reachPrefix } from './harness/reach.js';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import dbus from 'dbus-next';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDBusAdapter, type DBusAdapter } from '../../daemon/adapters/dbus/index.js';
+import { statisticsProps } from '../../daemon/core/statistics-schedule.js';
 import {
   BUS_NAME,
   INTERFACES,
@@ -30,10 +31,10 @@ import {
   STATISTICS_KEYS,
   sessionPath,
 } from '../../lib/protocol.js';
-import { statisticsProps } from '../../daemon/core/statistics-schedule.js';
+import { reachPrefix } from './harness/reach.js';
 import { ScriptedDaemonApiDouble } from './support/daemon-api-double.js';
 import { patchMatchRuleLeak } from './support/dbus-next-match-fix.js';
-import { privateBusSkipReason, startPrivateBus, type PrivateBus } from './support/private-bus.js';
+import { type PrivateBus, privateBusSkipReason, startPrivateBus } from './support/private-bus.js';
 
 const { Message, Variant, MessageType, MessageFlag, DBusError } = dbus;
 type Msg = InstanceType<typeof Message>;
@@ -85,11 +86,20 @@ class Client {
         if (msg.sender !== DBUS.name) this.signals.push(msg);
       } else if (msg.interface === INTERFACES.notification || msg.interface === INTERFACES.counter) {
         this.wire.push({ kind: 'notification', msg, at });
-        this.received.push({ member: msg.member, path: msg.path, signature: msg.signature, flags: msg.flags, body: msg.body, at });
+        this.received.push({
+          member: msg.member,
+          path: msg.path,
+          signature: msg.signature,
+          flags: msg.flags,
+          body: msg.body,
+          at,
+        });
       }
     });
     // Notification and Counter objects: answered here without a reply (the daemon asked for none).
-    bus.addMethodHandler((msg: Msg) => msg.interface === INTERFACES.notification || msg.interface === INTERFACES.counter);
+    bus.addMethodHandler(
+      (msg: Msg) => msg.interface === INTERFACES.notification || msg.interface === INTERFACES.counter,
+    );
   }
 
   static async connect(address: string): Promise<Client> {
@@ -108,12 +118,25 @@ class Client {
   }
 
   /** Sends a call; resolves with the reply message (errors reject as DBusError). */
-  call(path: string, iface: string, member: string, signature = '', body: unknown[] = [], destination: string = BUS_NAME): Promise<Msg> {
+  call(
+    path: string,
+    iface: string,
+    member: string,
+    signature = '',
+    body: unknown[] = [],
+    destination: string = BUS_NAME,
+  ): Promise<Msg> {
     return this.bus.call(new Message({ destination, path, interface: iface, member, signature, body })) as Promise<Msg>;
   }
 
   /** Sends a call and returns the serial (for ordering checks on `wire`). */
-  send(path: string, iface: string, member: string, signature: string, body: unknown[]): { serial: number; reply: Promise<Msg> } {
+  send(
+    path: string,
+    iface: string,
+    member: string,
+    signature: string,
+    body: unknown[],
+  ): { serial: number; reply: Promise<Msg> } {
     const msg = new Message({ destination: BUS_NAME, path, interface: iface, member, signature, body });
     const reply = this.bus.call(msg) as Promise<Msg>;
     return { serial: msg.serial!, reply };
@@ -130,7 +153,10 @@ class Client {
   }
 
   createSession(settings: Record<string, Var>, notifier: string) {
-    return this.send(PATHS.manager, INTERFACES.manager, METHODS.manager.CreateSession, SIGNATURES.CreateSession.in, [settings, notifier]);
+    return this.send(PATHS.manager, INTERFACES.manager, METHODS.manager.CreateSession, SIGNATURES.CreateSession.in, [
+      settings,
+      notifier,
+    ]);
   }
 
   bus_(member: string, signature = '', body: unknown[] = [], iface = DBUS.name): Promise<Msg> {
@@ -190,7 +216,10 @@ describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', (
 
   it('CreateSession(a{sv}, o) returns the session path; the reply precedes the first Update', async () => {
     const notifier = '/app/first';
-    const { serial, reply } = client.createSession({ AllowedBearers: new Variant('as', ['ethernet', 'wifi']), ConnectionType: new Variant('s', 'internet') }, notifier);
+    const { serial, reply } = client.createSession(
+      { AllowedBearers: new Variant('as', ['ethernet', 'wifi']), ConnectionType: new Variant('s', 'internet') },
+      notifier,
+    );
     const r = await reply;
     expect(r.signature).toBe(SIGNATURES.CreateSession.out);
     const path = r.body[0] as string;
@@ -246,27 +275,56 @@ describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', (
   });
 
   it('DaemonErrors arrive under their ConnMan names; other errors as Failed', async () => {
-    const bad = await client.error(client.createSession({ AllowedBearers: new Variant('as', ['foo']) }, '/app/bad').reply);
+    const bad = await client.error(
+      client.createSession({ AllowedBearers: new Variant('as', ['foo']) }, '/app/bad').reply,
+    );
     expect(bad.type).toBe('net.connman.Error.InvalidArguments');
     expect(bad.text).toContain("unknown bearer 'foo'");
-    expect((await client.error(client.createSession({ Bogus: new Variant('b', true) }, '/app/bad').reply)).type).toBe('net.connman.Error.InvalidArguments');
-    expect((await client.error(client.createSession({}, '/app/first').reply)).type).toBe('net.connman.Error.AlreadyExists');
+    expect((await client.error(client.createSession({ Bogus: new Variant('b', true) }, '/app/bad').reply)).type).toBe(
+      'net.connman.Error.InvalidArguments',
+    );
+    expect((await client.error(client.createSession({}, '/app/first').reply)).type).toBe(
+      'net.connman.Error.AlreadyExists',
+    );
     const boom = await client.error(client.createSession({}, '/boom').reply);
     expect(boom).toEqual({ type: 'net.connman.Error.Failed', text: 'internal error: scripted bug in the daemon' });
     expect(logs.some(([level, msg]) => level === 'error' && msg.includes('scripted bug'))).toBe(true);
-    const destroyUnknown = await client.error(client.call(PATHS.manager, INTERFACES.manager, METHODS.manager.DestroySession, SIGNATURES.DestroySession.in, ['/sessions/nope']));
+    const destroyUnknown = await client.error(
+      client.call(PATHS.manager, INTERFACES.manager, METHODS.manager.DestroySession, SIGNATURES.DestroySession.in, [
+        '/sessions/nope',
+      ]),
+    );
     expect(destroyUnknown.type).toBe('net.connman.Error.InvalidArguments');
-    const prop = await client.error(client.call(PATHS.manager, INTERFACES.manager, METHODS.manager.SetProperty, SIGNATURES.SetProperty.in, ['Bogus', new Variant('b', true)]));
+    const prop = await client.error(
+      client.call(PATHS.manager, INTERFACES.manager, METHODS.manager.SetProperty, SIGNATURES.SetProperty.in, [
+        'Bogus',
+        new Variant('b', true),
+      ]),
+    );
     expect(prop.type).toBe('net.connman.Error.InvalidProperty');
   });
 
   it('counter calls reach the daemon and map its errors; Usage reaches the client without a reply; agents are no-ops', async () => {
-    const register = () => client.call(PATHS.manager, INTERFACES.manager, METHODS.manager.RegisterCounter, SIGNATURES.RegisterCounter.in, ['/c', 1, 10]);
+    const register = () =>
+      client.call(PATHS.manager, INTERFACES.manager, METHODS.manager.RegisterCounter, SIGNATURES.RegisterCounter.in, [
+        '/c',
+        1,
+        10,
+      ]);
     expect((await register()).type).toBe(MessageType.METHOD_RETURN);
-    expect(api.callsOf('registerCounter').at(-1)).toMatchObject({ caller: { sender: client.name, uid: 0 }, args: ['/c', 1, 10] });
+    expect(api.callsOf('registerCounter').at(-1)).toMatchObject({
+      caller: { sender: client.name, uid: 0 },
+      args: ['/c', 1, 10],
+    });
     expect((await client.error(register())).type).toBe('net.connman.Error.AlreadyExists');
 
-    adapter.events.counterUsage(client.name, '/c', '/net/connman/service/ethernet_02aabbccdd01_cable', { 'RX.Bytes': { signature: 'u', value: 5 } }, {});
+    adapter.events.counterUsage(
+      client.name,
+      '/c',
+      '/net/connman/service/ethernet_02aabbccdd01_cable',
+      { 'RX.Bytes': { signature: 'u', value: 5 } },
+      {},
+    );
     await until(() => client.received.some((r) => r.member === METHODS.counter.Usage), 'the Usage call');
     const usage = client.received.find((r) => r.member === METHODS.counter.Usage)!;
     expect(usage).toMatchObject({ path: '/c', signature: SIGNATURES.Usage.in });
@@ -277,33 +335,59 @@ describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', (
     expect(home['RX.Bytes']!.value).toBe(5);
     expect(roaming).toEqual({});
 
-    const unregister = () => client.call(PATHS.manager, INTERFACES.manager, METHODS.manager.UnregisterCounter, SIGNATURES.UnregisterCounter.in, ['/c']);
+    const unregister = () =>
+      client.call(
+        PATHS.manager,
+        INTERFACES.manager,
+        METHODS.manager.UnregisterCounter,
+        SIGNATURES.UnregisterCounter.in,
+        ['/c'],
+      );
     expect((await unregister()).type).toBe(MessageType.METHOD_RETURN);
     expect((await client.error(unregister())).type).toBe('net.connman.Error.NotRegistered');
-    const reset = await client.call('/net/connman/service/ethernet_02aabbccdd01_cable', INTERFACES.service, METHODS.service.ResetCounters);
+    const reset = await client.call(
+      '/net/connman/service/ethernet_02aabbccdd01_cable',
+      INTERFACES.service,
+      METHODS.service.ResetCounters,
+    );
     expect(reset.type).toBe(MessageType.METHOD_RETURN);
     expect(api.callsOf('serviceResetCounters').at(-1)!.args).toEqual(['ethernet_02aabbccdd01_cable']);
-    expect((await client.call(PATHS.manager, INTERFACES.manager, 'RegisterAgent', 'o', ['/agent'])).type).toBe(MessageType.METHOD_RETURN);
-    expect((await client.call(PATHS.manager, INTERFACES.manager, 'UnregisterAgent', 'o', ['/agent'])).type).toBe(MessageType.METHOD_RETURN);
+    expect((await client.call(PATHS.manager, INTERFACES.manager, 'RegisterAgent', 'o', ['/agent'])).type).toBe(
+      MessageType.METHOD_RETURN,
+    );
+    expect((await client.call(PATHS.manager, INTERFACES.manager, 'UnregisterAgent', 'o', ['/agent'])).type).toBe(
+      MessageType.METHOD_RETURN,
+    );
   });
 
   it('a wrong input signature gets UnknownMethod (as libdbus/gdbus answer for connmand)', async () => {
-    const e = await client.error(client.call(PATHS.manager, INTERFACES.manager, METHODS.manager.CreateSession, 's', ['x']));
+    const e = await client.error(
+      client.call(PATHS.manager, INTERFACES.manager, METHODS.manager.CreateSession, 's', ['x']),
+    );
     expect(e.type).toBe(UNKNOWN_METHOD);
     expect(e.text).toContain('with signature "s"');
-    expect((await client.error(client.call(PATHS.manager, INTERFACES.manager, 'NoSuchMethod'))).type).toBe(UNKNOWN_METHOD);
+    expect((await client.error(client.call(PATHS.manager, INTERFACES.manager, 'NoSuchMethod'))).type).toBe(
+      UNKNOWN_METHOD,
+    );
   });
 
   it('Session.Change sends its Update before the reply; Connect/Disconnect reach the api', async () => {
     const path = sessionPath(client.name, '/app/first');
     const before = client.updatesFor('/app/first').length;
-    const { serial, reply } = client.send(path, INTERFACES.session, METHODS.session.Change, SIGNATURES.Change.in, ['AllowedBearers', new Variant('as', ['wifi'])]);
+    const { serial, reply } = client.send(path, INTERFACES.session, METHODS.session.Change, SIGNATURES.Change.in, [
+      'AllowedBearers',
+      new Variant('as', ['wifi']),
+    ]);
     await reply;
     const updateAt = client.wire.map((w) => w.kind === 'notification' && w.msg.path === '/app/first').lastIndexOf(true);
     const replyAt = client.wire.findIndex((w) => w.kind === 'reply' && Number(w.msg.replySerial) === serial);
     expect(client.updatesFor('/app/first').length).toBe(before + 1);
     expect(updateAt).toBeLessThan(replyAt);
-    expect(api.callsOf('sessionChange').at(-1)!.args).toEqual([path, 'AllowedBearers', { signature: 'as', value: ['wifi'] }]);
+    expect(api.callsOf('sessionChange').at(-1)!.args).toEqual([
+      path,
+      'AllowedBearers',
+      { signature: 'as', value: ['wifi'] },
+    ]);
     const changed = (client.updatesFor('/app/first').at(-1)!.body[0] as Record<string, Var>).AllowedBearers!;
     expect(changed.signature).toBe('as');
     expect(changed.value).toEqual(['wifi']);
@@ -312,16 +396,26 @@ describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', (
     await client.call(path, INTERFACES.session, METHODS.session.Disconnect);
     expect(api.callsOf('sessionConnect').at(-1)!.args).toEqual([path]);
     expect(api.callsOf('sessionDisconnect').at(-1)!.args).toEqual([path]);
-    const wrongKey = await client.error(client.call(path, INTERFACES.session, METHODS.session.Change, SIGNATURES.Change.in, ['State', new Variant('s', 'online')]));
+    const wrongKey = await client.error(
+      client.call(path, INTERFACES.session, METHODS.session.Change, SIGNATURES.Change.in, [
+        'State',
+        new Variant('s', 'online'),
+      ]),
+    );
     expect(wrongKey.type).toBe('net.connman.Error.InvalidArguments');
   });
 
   it('Introspect describes /, a session and the tree; dbus-next proxies can use it', async () => {
-    const root = (await client.call(PATHS.manager, 'org.freedesktop.DBus.Introspectable', 'Introspect')).body[0] as string;
+    const root = (await client.call(PATHS.manager, 'org.freedesktop.DBus.Introspectable', 'Introspect'))
+      .body[0] as string;
     expect(root).toContain(`<interface name="${INTERFACES.manager}">`);
     expect(root).toContain(`<interface name="${NETSESSION_MANAGER_INTERFACE}">`);
-    expect(root).toContain('<method name="CreateSession"><arg name="settings" type="a{sv}" direction="in"/><arg name="notifier" type="o" direction="in"/><arg name="session" type="o" direction="out"/></method>');
-    expect(root).toContain('<signal name="ServicesChanged"><arg name="changed" type="a(oa{sv})"/><arg name="removed" type="ao"/></signal>');
+    expect(root).toContain(
+      '<method name="CreateSession"><arg name="settings" type="a{sv}" direction="in"/><arg name="notifier" type="o" direction="in"/><arg name="session" type="o" direction="out"/></method>',
+    );
+    expect(root).toContain(
+      '<signal name="ServicesChanged"><arg name="changed" type="a(oa{sv})"/><arg name="removed" type="ao"/></signal>',
+    );
     expect(root).toContain('<node name="net"/>');
     expect(root).toContain('<node name="sessions"/>');
 
@@ -331,7 +425,8 @@ describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', (
     expect(xml).toContain(`<interface name="${NETSESSION_INTERFACE}">`);
     expect(xml).not.toContain(INTERFACES.manager);
 
-    const sessions = (await client.call(PATHS.sessionPrefix, 'org.freedesktop.DBus.Introspectable', 'Introspect')).body[0] as string;
+    const sessions = (await client.call(PATHS.sessionPrefix, 'org.freedesktop.DBus.Introspectable', 'Introspect'))
+      .body[0] as string;
     expect(sessions).toContain(`<node name="${client.name.replace(/[:.]/g, '_')}"/>`);
     expect(sessions).not.toContain('<interface');
 
@@ -349,19 +444,32 @@ describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', (
     expect(api.sessions.has(path)).toBe(false);
     const again = await client.error(client.call(path, INTERFACES.session, METHODS.session.Destroy));
     expect(again.type).toBe(UNKNOWN_OBJECT);
-    expect((await client.error(client.call(path, NETSESSION_INTERFACE, NETSESSION_METHODS.session.GetStatistics))).type).toBe(UNKNOWN_OBJECT);
+    expect(
+      (await client.error(client.call(path, NETSESSION_INTERFACE, NETSESSION_METHODS.session.GetStatistics))).type,
+    ).toBe(UNKNOWN_OBJECT);
     // Manager.DestroySession goes the same way.
     const p2 = (await client.createSession({}, '/app/doomed2').reply).body[0] as string;
-    await client.call(PATHS.manager, INTERFACES.manager, METHODS.manager.DestroySession, SIGNATURES.DestroySession.in, [p2]);
-    expect((await client.error(client.call(p2, INTERFACES.session, METHODS.session.Connect))).type).toBe(UNKNOWN_OBJECT);
+    await client.call(PATHS.manager, INTERFACES.manager, METHODS.manager.DestroySession, SIGNATURES.DestroySession.in, [
+      p2,
+    ]);
+    expect((await client.error(client.call(p2, INTERFACES.session, METHODS.session.Connect))).type).toBe(
+      UNKNOWN_OBJECT,
+    );
   });
 
   it('Manager, Service and Technology methods have ConnMan signatures', async () => {
     const props = await client.call(PATHS.manager, INTERFACES.manager, METHODS.manager.GetProperties);
     expect(props.signature).toBe(SIGNATURES.GetProperties.out);
-    expect(signaturesOf(props.body[0] as Record<string, Var>)).toEqual({ State: 's', OfflineMode: 'b', SessionMode: 'b' });
+    expect(signaturesOf(props.body[0] as Record<string, Var>)).toEqual({
+      State: 's',
+      OfflineMode: 'b',
+      SessionMode: 'b',
+    });
 
-    await client.call(PATHS.manager, INTERFACES.manager, METHODS.manager.SetProperty, SIGNATURES.SetProperty.in, ['SessionMode', new Variant('b', true)]);
+    await client.call(PATHS.manager, INTERFACES.manager, METHODS.manager.SetProperty, SIGNATURES.SetProperty.in, [
+      'SessionMode',
+      new Variant('b', true),
+    ]);
     const set = api.callsOf('setManagerProperty').at(-1)!;
     expect(set.args).toEqual(['SessionMode', { signature: 'b', value: true }]);
     expect(set.caller!.uid).toBe(0);
@@ -371,7 +479,7 @@ describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', (
     const list = services.body[0] as Array<[string, Record<string, Var>]>;
     expect(list.map(([p]) => p)).toEqual(api.services_.map((s) => s.path));
     expect(signaturesOf(list[0]![1])).toMatchObject({ Type: 's', State: 's', Ethernet: 'a{sv}', Nameservers: 'as' });
-    expect(((list[0]![1].Ethernet!.value as Record<string, Var>).MTU!).signature).toBe('q');
+    expect((list[0]![1].Ethernet!.value as Record<string, Var>).MTU!.signature).toBe('q');
 
     const techs = await client.call(PATHS.manager, INTERFACES.manager, METHODS.manager.GetTechnologies);
     expect(techs.signature).toBe(SIGNATURES.GetTechnologies.out);
@@ -384,12 +492,35 @@ describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', (
     await client.call(svcPath, INTERFACES.service, METHODS.service.Connect);
     expect(api.callsOf('serviceConnect').at(-1)!.args).toEqual(['ethernet_02aabbccdd01_cable']);
 
-    const tech = await client.call('/net/connman/technology/ethernet', INTERFACES.technology, METHODS.technology.GetProperties);
-    expect(signaturesOf(tech.body[0] as Record<string, Var>)).toEqual({ Name: 's', Type: 's', Powered: 'b', Connected: 'b', Tethering: 'b' });
-    await client.call('/net/connman/technology/ethernet', INTERFACES.technology, METHODS.technology.SetProperty, SIGNATURES.SetProperty.in, ['Powered', new Variant('b', true)]);
-    expect(api.callsOf('setTechnologyProperty').at(-1)!.args).toEqual(['ethernet', 'Powered', { signature: 'b', value: true }]);
+    const tech = await client.call(
+      '/net/connman/technology/ethernet',
+      INTERFACES.technology,
+      METHODS.technology.GetProperties,
+    );
+    expect(signaturesOf(tech.body[0] as Record<string, Var>)).toEqual({
+      Name: 's',
+      Type: 's',
+      Powered: 'b',
+      Connected: 'b',
+      Tethering: 'b',
+    });
+    await client.call(
+      '/net/connman/technology/ethernet',
+      INTERFACES.technology,
+      METHODS.technology.SetProperty,
+      SIGNATURES.SetProperty.in,
+      ['Powered', new Variant('b', true)],
+    );
+    expect(api.callsOf('setTechnologyProperty').at(-1)!.args).toEqual([
+      'ethernet',
+      'Powered',
+      { signature: 'b', value: true },
+    ]);
 
-    expect((await client.error(client.call('/net/connman/service/nope', INTERFACES.service, METHODS.service.GetProperties))).type).toBe(UNKNOWN_OBJECT);
+    expect(
+      (await client.error(client.call('/net/connman/service/nope', INTERFACES.service, METHODS.service.GetProperties)))
+        .type,
+    ).toBe(UNKNOWN_OBJECT);
   });
 
   it('signals: PropertyChanged, ServicesChanged, TechnologyAdded/Removed carry ConnMan signatures; objects follow', async () => {
@@ -425,20 +556,38 @@ describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', (
     expect(changed[1]).toEqual([api.services_[1]!.path]);
 
     // Object table follows the events: the removed service is gone, the new one answers.
-    expect((await client.error(client.call(api.services_[1]!.path, INTERFACES.service, METHODS.service.GetProperties))).type).toBe(UNKNOWN_OBJECT);
-    expect((await client.error(client.call(newSvc, INTERFACES.service, METHODS.service.GetProperties))).type).toBe('net.connman.Error.NotFound');
-    expect((await client.error(client.call('/net/connman/technology/wifi', INTERFACES.technology, METHODS.technology.GetProperties))).type).toBe(UNKNOWN_OBJECT);
+    expect(
+      (await client.error(client.call(api.services_[1]!.path, INTERFACES.service, METHODS.service.GetProperties))).type,
+    ).toBe(UNKNOWN_OBJECT);
+    expect((await client.error(client.call(newSvc, INTERFACES.service, METHODS.service.GetProperties))).type).toBe(
+      'net.connman.Error.NotFound',
+    );
+    expect(
+      (
+        await client.error(
+          client.call('/net/connman/technology/wifi', INTERFACES.technology, METHODS.technology.GetProperties),
+        )
+      ).type,
+    ).toBe(UNKNOWN_OBJECT);
   });
 
   it('extension interfaces: ListSessions, GetCapabilities, GetStatistics (t), ResetStatistics', async () => {
-    const list = await client.call(PATHS.manager, NETSESSION_MANAGER_INTERFACE, NETSESSION_METHODS.manager.ListSessions);
+    const list = await client.call(
+      PATHS.manager,
+      NETSESSION_MANAGER_INTERFACE,
+      NETSESSION_METHODS.manager.ListSessions,
+    );
     expect(list.signature).toBe('a(oa{sv})');
     const entries = list.body[0] as Array<[string, Record<string, Var>]>;
     const mine = entries.find(([p]) => p === sessionPath(client.name, '/app/first'))!;
     expect(signaturesOf(mine[1])).toEqual({ Owner: 's', UID: 'u', Settings: 'a{sv}', 'RX.Bytes': 't' });
     expect(mine[1]['RX.Bytes']!.value).toBe(2n ** 40n + 1n);
 
-    const caps = await client.call(PATHS.manager, NETSESSION_MANAGER_INTERFACE, NETSESSION_METHODS.manager.GetCapabilities);
+    const caps = await client.call(
+      PATHS.manager,
+      NETSESSION_MANAGER_INTERFACE,
+      NETSESSION_METHODS.manager.GetCapabilities,
+    );
     expect(caps.signature).toBe('as');
     expect(caps.body[0]).toEqual(['ListSessions', 'Statistics']);
 
@@ -455,7 +604,13 @@ describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', (
   it('SetStatisticsInterval(u) reaches the api; Statistics(a{sv}, t values) goes to the subscriber only', async () => {
     const M = NETSESSION_METHODS.session;
     const path = sessionPath(client.name, '/app/first');
-    await client.call(path, NETSESSION_INTERFACE, M.SetStatisticsInterval, NETSESSION_SIGNATURES.SetStatisticsInterval.in, [5]);
+    await client.call(
+      path,
+      NETSESSION_INTERFACE,
+      M.SetStatisticsInterval,
+      NETSESSION_SIGNATURES.SetStatisticsInterval.in,
+      [5],
+    );
     const set = api.callsOf('setStatisticsInterval').at(-1)!;
     expect(set.args).toEqual([path, 5]);
     expect(set.caller!.sender).toBe(client.name);
@@ -468,12 +623,21 @@ describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', (
     const other = await Client.connect(bus.address);
     try {
       await other.bus_('AddMatch', 's', [`type='signal',interface='${NETSESSION_INTERFACE}'`]);
-      await client.bus_('AddMatch', 's', [`type='signal',sender='${daemonName}',path='${path}',interface='${NETSESSION_INTERFACE}',member='Statistics'`]);
+      await client.bus_('AddMatch', 's', [
+        `type='signal',sender='${daemonName}',path='${path}',interface='${NETSESSION_INTERFACE}',member='Statistics'`,
+      ]);
       const from = client.signals.length;
       adapter.events.sessionStatistics(client.name, path, statisticsProps(api.stats));
       await until(() => client.signals.slice(from).some((m) => m.member === 'Statistics'), 'the Statistics signal');
       const sig = client.signals.slice(from).find((m) => m.member === 'Statistics')!;
-      expect(sig).toMatchObject({ type: MessageType.SIGNAL, path, interface: NETSESSION_INTERFACE, signature: 'a{sv}', destination: client.name, sender: daemonName });
+      expect(sig).toMatchObject({
+        type: MessageType.SIGNAL,
+        path,
+        interface: NETSESSION_INTERFACE,
+        signature: 'a{sv}',
+        destination: client.name,
+        sender: daemonName,
+      });
       const dict = sig.body[0] as Record<string, Var>;
       expect(Object.keys(dict)).toEqual(Object.values(STATISTICS_KEYS));
       expect(signaturesOf(dict)).toEqual({ 'RX.Bytes': 't', 'TX.Bytes': 't', 'RX.Packets': 't', 'TX.Packets': 't' });
@@ -497,7 +661,10 @@ describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', (
     try {
       const pending = other.createSession({}, '/other/late');
       pending.reply.catch(() => {});
-      await until(() => api.callsOf('createSession').some((c) => c.args[1] === '/other/late'), 'the late create to reach the api');
+      await until(
+        () => api.callsOf('createSession').some((c) => c.args[1] === '/other/late'),
+        'the late create to reach the api',
+      );
       other.close();
       await new Promise((r) => setTimeout(r, 50));
       expect(api.callsOf('clientGone').map((c) => c.args[0])).not.toContain(name);
@@ -508,7 +675,9 @@ describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', (
     await until(() => api.callsOf('clientGone').some((c) => c.args[0] === name), 'clientGone');
     expect(api.sessions.has(path)).toBe(false);
     expect(api.sessions.has(sessionPath(name, '/other/late'))).toBe(false);
-    expect((await client.error(client.call(path, INTERFACES.session, METHODS.session.Connect))).type).toBe(UNKNOWN_OBJECT);
+    expect((await client.error(client.call(path, INTERFACES.session, METHODS.session.Connect))).type).toBe(
+      UNKNOWN_OBJECT,
+    );
     // getCaller for a departed client asks the bus again (the cache was dropped) and fails.
     await expect(adapter.getCaller(name)).rejects.toThrow();
   });
@@ -533,7 +702,17 @@ describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', (
     };
     // As nobody, through setpriv (exec in place: the pid stays the client's), with the checkout
     // reachable even under a 0700 directory (harness/reach.ts).
-    const argv = [...reachPrefix(), 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, UID_CLIENT, JSON.stringify(cfg)];
+    const argv = [
+      ...reachPrefix(),
+      'setpriv',
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      '--',
+      process.execPath,
+      UID_CLIENT,
+      JSON.stringify(cfg),
+    ];
     const child: ChildProcessWithoutNullStreams = spawn(argv[0]!, argv.slice(1), {
       cwd: ROOT_DIR,
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -544,7 +723,11 @@ describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', (
     createInterface({ input: child.stdout }).on('line', (l) => events.push(JSON.parse(l) as Record<string, unknown>));
     const ev = (name: string) => events.find((e) => e.ev === name);
     try {
-      await until(() => Boolean(ev('created') && ev('Update')), `the nobody client to create a session (stderr: ${stderr})`, 10_000);
+      await until(
+        () => Boolean(ev('created') && ev('Update')),
+        `the nobody client to create a session (stderr: ${stderr})`,
+        10_000,
+      );
       const ready = ev('ready')!;
       expect(ready.uid).toBe(65534);
       expect(ev('created')).toMatchObject({ ok: true, body: [sessionPath(ready.name as string, notifier)] });
@@ -571,11 +754,16 @@ describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', (
     await client.createSession({}, notifier).reply;
     await until(() => client.updatesFor(notifier).length === 1, 'the first Update');
     const errorsBefore = client.wire.filter((w) => w.kind === 'error').length;
-    for (let i = 0; i < 300; i++) adapter.events.update(client.name, notifier, { State: { signature: 's', value: i % 2 ? 'online' : 'connected' } });
+    for (let i = 0; i < 300; i++)
+      adapter.events.update(client.name, notifier, {
+        State: { signature: 's', value: i % 2 ? 'online' : 'connected' },
+      });
     await until(() => client.updatesFor(notifier).length === 301, '300 Updates');
     const burst = client.updatesFor(notifier).slice(1);
     expect(burst.every((u) => u.flags & MessageFlag.NO_REPLY_EXPECTED)).toBe(true);
-    expect(burst.map((u) => (u.body[0] as Record<string, Var>).State!.value)).toEqual(Array.from({ length: 300 }, (_, i) => (i % 2 ? 'online' : 'connected')));
+    expect(burst.map((u) => (u.body[0] as Record<string, Var>).State!.value)).toEqual(
+      Array.from({ length: 300 }, (_, i) => (i % 2 ? 'online' : 'connected')),
+    );
     expect(logs.filter(([, m]) => m.includes('LimitsExceeded'))).toEqual([]);
     expect(client.wire.filter((w) => w.kind === 'error').length).toBe(errorsBefore);
   });
@@ -595,7 +783,12 @@ describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', (
       return;
     }
     const rules = async (name: string) =>
-      ((await client.bus_('GetConnectionStats', 's', [name], 'org.freedesktop.DBus.Debug.Stats')).body[0] as Record<string, Var>).MatchRules!.value as number;
+      (
+        (await client.bus_('GetConnectionStats', 's', [name], 'org.freedesktop.DBus.Debug.Stats')).body[0] as Record<
+          string,
+          Var
+        >
+      ).MatchRules!.value as number;
     const sub = await Client.connect(bus.address);
     try {
       const mgr = (await sub.bus.getProxyObject(BUS_NAME, PATHS.manager)).getInterface(INTERFACES.manager);
@@ -629,7 +822,9 @@ describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', (
     }
     lat.sort((a, b) => a - b);
     const pct = (p: number) => lat[Math.floor(p * (lat.length - 1))]!.toFixed(0);
-    console.log(`[dbus-adapter] CreateSession -> first Update over 200 sessions: p50 ${pct(0.5)} µs, p90 ${pct(0.9)} µs, p99 ${pct(0.99)} µs (client and daemon in one process, trivial api)`);
+    console.log(
+      `[dbus-adapter] CreateSession -> first Update over 200 sessions: p50 ${pct(0.5)} µs, p90 ${pct(0.9)} µs, p99 ${pct(0.99)} µs (client and daemon in one process, trivial api)`,
+    );
     expect(lat).toHaveLength(200);
   });
 

@@ -13,15 +13,22 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BusSocket, CallTimeoutError, ConnectionClosedError, busMethod, socketPathOf, socketPathsOf } from '../../lib/dbus/bus-socket.js';
-import { NativeModuleMissingError } from '../../lib/errors.js';
+import { createDBusAdapter } from '../../daemon/adapters/dbus/index.js';
+import {
+  BusSocket,
+  busMethod,
+  CallTimeoutError,
+  ConnectionClosedError,
+  socketPathOf,
+  socketPathsOf,
+} from '../../lib/dbus/bus-socket.js';
 import { marshallMessage } from '../../lib/dbus/marshall.js';
 import { DBusError, Message, MessageType, NameFlag, RequestNameReply, Variant } from '../../lib/dbus/message.js';
-import { createDBusAdapter } from '../../daemon/adapters/dbus/index.js';
 import { unmarshallMessage as readMessage } from '../../lib/dbus/unmarshall.js';
+import { NativeModuleMissingError } from '../../lib/errors.js';
 import { prepareDbus } from './harness/dbus.js';
 import { ScriptedDaemonApiDouble } from './support/daemon-api-double.js';
-import { startPrivateBus, type PrivateBus } from './support/private-bus.js';
+import { type PrivateBus, startPrivateBus } from './support/private-bus.js';
 
 let bus: PrivateBus;
 beforeAll(async () => {
@@ -77,14 +84,40 @@ describe('BusSocket on a real dbus-daemon', () => {
         else return false;
         return true;
       };
-      const body = [{ IPv4: new Variant('a{sv}', { Address: new Variant('s', '198.51.100.2'), PrefixLength: new Variant('y', 24) }) }, 2n ** 63n, -3, 2.5];
-      const to = (member: string, signature = '', b2: unknown[] = []) => new Message({ destination: b.uniqueName, path: '/net/connman', interface: 'org.example.T', member, signature, body: b2 });
+      const body = [
+        {
+          IPv4: new Variant('a{sv}', { Address: new Variant('s', '198.51.100.2'), PrefixLength: new Variant('y', 24) }),
+        },
+        2n ** 63n,
+        -3,
+        2.5,
+      ];
+      const to = (member: string, signature = '', b2: unknown[] = []) =>
+        new Message({
+          destination: b.uniqueName,
+          path: '/net/connman',
+          interface: 'org.example.T',
+          member,
+          signature,
+          body: b2,
+        });
       const echo = await a.call(to('Echo', 'a{sv}tid', body));
       expect(echo.body).toEqual(body);
       expect(echo.sender).toBe(b.uniqueName);
-      await expect(a.call(to('Fail'))).rejects.toMatchObject({ name: 'DBusError', type: 'net.connman.Error.InvalidArguments', text: 'no' });
+      await expect(a.call(to('Fail'))).rejects.toMatchObject({
+        name: 'DBusError',
+        type: 'net.connman.Error.InvalidArguments',
+        text: 'no',
+      });
       await expect(a.call(to('Other'))).rejects.toMatchObject({ type: 'org.freedesktop.DBus.Error.UnknownMethod' });
-      const ping = await a.call(new Message({ destination: b.uniqueName, path: '/any', interface: 'org.freedesktop.DBus.Peer', member: 'Ping' }));
+      const ping = await a.call(
+        new Message({
+          destination: b.uniqueName,
+          path: '/any',
+          interface: 'org.freedesktop.DBus.Peer',
+          member: 'Ping',
+        }),
+      );
       expect(ping.type).toBe(MessageType.METHOD_RETURN);
       await expect(a.call(to('Never'), 100)).rejects.toBeInstanceOf(CallTimeoutError);
       expect(a.pendingCalls).toBe(0);
@@ -103,10 +136,13 @@ describe('BusSocket on a real dbus-daemon', () => {
       const left: string[] = [];
       a.onSignal = (m) => {
         if (m.member === 'Tick') seen.push(m);
-        if (m.member === 'NameOwnerChanged' && m.body[0] === b.uniqueName && m.body[2] === '') left.push(m.body[0] as string);
+        if (m.member === 'NameOwnerChanged' && m.body[0] === b.uniqueName && m.body[2] === '')
+          left.push(m.body[0] as string);
       };
       await a.call(busMethod('AddMatch', 's', [rule]));
-      await a.call(busMethod('AddMatch', 's', [`type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg2=''`]));
+      await a.call(
+        busMethod('AddMatch', 's', [`type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg2=''`]),
+      );
       b.send(Message.newSignal('/s', 'org.example.S', 'Tick', 'u', [1]));
       await until<void>((done) => {
         const t = setInterval(() => seen.length === 1 && (clearInterval(t), done()), 5);
@@ -115,7 +151,9 @@ describe('BusSocket on a real dbus-daemon', () => {
       await a.call(busMethod('RemoveMatch', 's', [rule]));
       b.send(Message.newSignal('/s', 'org.example.S', 'Tick', 'u', [2]));
       // A round trip through b and the bus: the second signal, if delivered, would be here first.
-      await a.call(new Message({ destination: b.uniqueName, path: '/', interface: 'org.freedesktop.DBus.Peer', member: 'Ping' }));
+      await a.call(
+        new Message({ destination: b.uniqueName, path: '/', interface: 'org.freedesktop.DBus.Peer', member: 'Ping' }),
+      );
       expect(seen).toHaveLength(1);
       const name = b.uniqueName;
       b.close();
@@ -134,7 +172,8 @@ describe('BusSocket on a real dbus-daemon', () => {
     const b = await BusSocket.connect(bus.address, 5_000);
     try {
       const name = `org.example.W${randomBytes(3).toString('hex')}`;
-      const own = async (s: BusSocket) => (await s.call(busMethod('RequestName', 'su', [name, NameFlag.DO_NOT_QUEUE]))).body[0];
+      const own = async (s: BusSocket) =>
+        (await s.call(busMethod('RequestName', 'su', [name, NameFlag.DO_NOT_QUEUE]))).body[0];
       expect(await own(a)).toBe(RequestNameReply.PRIMARY_OWNER);
       expect(await own(b)).toBe(RequestNameReply.EXISTS);
       expect((await b.call(busMethod('GetNameOwner', 's', [name]))).body).toEqual([a.uniqueName]);
@@ -150,7 +189,18 @@ describe('BusSocket on a real dbus-daemon', () => {
     const dir = await mkdtemp(join(tmpdir(), 'nsd-abus-'));
     const setup = await prepareDbus(dir);
     const address = `unix:abstract=/netsession-test/${process.pid}-${randomBytes(4).toString('hex')}`;
-    const child = spawn('dbus-daemon', [`--config-file=${setup.configPath}`, `--address=${address}`, '--nofork', '--nopidfile', '--nosyslog', '--print-address=1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      'dbus-daemon',
+      [
+        `--config-file=${setup.configPath}`,
+        `--address=${address}`,
+        '--nofork',
+        '--nopidfile',
+        '--nosyslog',
+        '--print-address=1',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     try {
       await until<void>((done) => child.stdout.once('data', () => done()));
       const a = await BusSocket.connect(address, 5_000);
@@ -163,7 +213,8 @@ describe('BusSocket on a real dbus-daemon', () => {
   });
 
   it('without koffi, passes an abstract address over for the next one of the list, and says what to do when none is left', async () => {
-    const noKoffi = () => Promise.reject(Object.assign(new Error("Cannot find package 'koffi'"), { code: 'ERR_MODULE_NOT_FOUND' }));
+    const noKoffi = () =>
+      Promise.reject(Object.assign(new Error("Cannot find package 'koffi'"), { code: 'ERR_MODULE_NOT_FOUND' }));
     const abstract = `unix:abstract=/netsession-test/${process.pid}-nobody`;
     expect(bus.address).toMatch(/^unix:path=/);
     const a = await BusSocket.connect(`${abstract};${bus.address}`, 5_000, noKoffi);
@@ -200,7 +251,19 @@ async function fakeBus(): Promise<{ address: string; server: Server; peer: Promi
       }
       if (text.includes('BEGIN\r\n')) {
         s.removeListener('data', onData);
-        s.write(marshallMessage(new Message({ type: MessageType.METHOD_RETURN, replySerial: 1, destination: ':1.9', sender: 'org.freedesktop.DBus', signature: 's', body: [':1.9'] }), 1));
+        s.write(
+          marshallMessage(
+            new Message({
+              type: MessageType.METHOD_RETURN,
+              replySerial: 1,
+              destination: ':1.9',
+              sender: 'org.freedesktop.DBus',
+              signature: 's',
+              body: [':1.9'],
+            }),
+            1,
+          ),
+        );
         gotPeer(s);
       }
     };
@@ -226,8 +289,12 @@ describe('BusSocket against a hostile peer', () => {
     try {
       await new Promise<void>((r) => refusing.listen(join(dir, 'refuse'), r));
       await new Promise<void>((r) => silent.listen(join(dir, 'silent'), r));
-      await expect(BusSocket.connect(`unix:path=${join(dir, 'refuse')}`, 2_000)).rejects.toThrow(/refused authentication: REJECTED/);
-      await expect(BusSocket.connect(`unix:path=${join(dir, 'silent')}`, 200)).rejects.toThrow(/no answer from the bus within 200 ms/);
+      await expect(BusSocket.connect(`unix:path=${join(dir, 'refuse')}`, 2_000)).rejects.toThrow(
+        /refused authentication: REJECTED/,
+      );
+      await expect(BusSocket.connect(`unix:path=${join(dir, 'silent')}`, 200)).rejects.toThrow(
+        /no answer from the bus within 200 ms/,
+      );
     } finally {
       refusing.close();
       silent.close();
@@ -243,7 +310,12 @@ describe('BusSocket against a hostile peer', () => {
       const replies: Message[] = [];
       let chunks = Buffer.alloc(0);
       peer.on('data', (d: Buffer) => (chunks = Buffer.concat([chunks, d])));
-      const bytes = Buffer.from(marshallMessage(new Message({ path: '/x', interface: 'a.b', member: 'M', sender: ':1.2', signature: 'b', body: [true] }), 77));
+      const bytes = Buffer.from(
+        marshallMessage(
+          new Message({ path: '/x', interface: 'a.b', member: 'M', sender: ':1.2', signature: 'b', body: [true] }),
+          77,
+        ),
+      );
       bytes.writeUInt32LE(5, bytes.length - 4);
       let handled = 0;
       conn.onMethodCall = () => {
@@ -256,7 +328,12 @@ describe('BusSocket against a hostile peer', () => {
       });
       const { unmarshallMessage } = await import('../../lib/dbus/unmarshall.js');
       replies.push(unmarshallMessage(chunks));
-      expect(replies[0]).toMatchObject({ type: MessageType.ERROR, replySerial: 77, errorName: 'org.freedesktop.DBus.Error.InvalidArgs', destination: ':1.2' });
+      expect(replies[0]).toMatchObject({
+        type: MessageType.ERROR,
+        replySerial: 77,
+        errorName: 'org.freedesktop.DBus.Error.InvalidArgs',
+        destination: ':1.2',
+      });
       expect(handled).toBe(0);
       expect(conn.open).toBe(true);
     } finally {
@@ -293,7 +370,18 @@ describe('BusSocket against a hostile peer', () => {
       const peer = await fake.peer;
       const got = until<Message>((done) => (conn.onSignal = done));
       const big = 'x'.repeat(100_000);
-      const bytes = marshallMessage(new Message({ type: MessageType.SIGNAL, path: '/p', interface: 'a.b', member: 'S', sender: ':1.3', signature: 's', body: [big] }), 5);
+      const bytes = marshallMessage(
+        new Message({
+          type: MessageType.SIGNAL,
+          path: '/p',
+          interface: 'a.b',
+          member: 'S',
+          sender: ':1.3',
+          signature: 's',
+          body: [big],
+        }),
+        5,
+      );
       for (let i = 0; i < bytes.length; i += 7_000) {
         peer.write(bytes.subarray(i, i + 7_000));
         await new Promise((r) => setTimeout(r, 1));
@@ -326,27 +414,71 @@ describe('the daemon adapter against a hostile peer', () => {
           buf = buf.subarray(len);
           if (m.destination === 'org.freedesktop.DBus') {
             const body = m.member === 'RequestName' ? [RequestNameReply.PRIMARY_OWNER] : [];
-            peer.write(marshallMessage(new Message({ type: MessageType.METHOD_RETURN, replySerial: m.serial, destination: ':1.9', sender: 'org.freedesktop.DBus', signature: body.length ? 'u' : '', body }), 1000 + m.serial));
+            peer.write(
+              marshallMessage(
+                new Message({
+                  type: MessageType.METHOD_RETURN,
+                  replySerial: m.serial,
+                  destination: ':1.9',
+                  sender: 'org.freedesktop.DBus',
+                  signature: body.length ? 'u' : '',
+                  body,
+                }),
+                1000 + m.serial,
+              ),
+            );
           } else got.push(m);
         }
       });
       await starting;
-      const bad = Buffer.from(marshallMessage(new Message({ path: '/', interface: 'net.connman.Manager', member: 'CreateSession', sender: ':1.50', destination: 'net.connman', signature: 'a{sv}o', body: [{ K: new Variant('b', true) }, '/n'] }), 5));
+      const bad = Buffer.from(
+        marshallMessage(
+          new Message({
+            path: '/',
+            interface: 'net.connman.Manager',
+            member: 'CreateSession',
+            sender: ':1.50',
+            destination: 'net.connman',
+            signature: 'a{sv}o',
+            body: [{ K: new Variant('b', true) }, '/n'],
+          }),
+          5,
+        ),
+      );
       // The boolean inside the dict (after its variant signature 'b', 4-aligned) becomes 2.
       const sigEnd = bad.indexOf(Buffer.from([1, 0x62, 0])) + 3;
       bad.writeUInt32LE(2, sigEnd + ((4 - (sigEnd % 4)) % 4));
       peer.write(bad);
-      peer.write(marshallMessage(new Message({ path: '/', interface: 'org.freedesktop.DBus.Introspectable', member: 'Introspect', sender: ':1.50', destination: 'net.connman' }), 6));
+      peer.write(
+        marshallMessage(
+          new Message({
+            path: '/',
+            interface: 'org.freedesktop.DBus.Introspectable',
+            member: 'Introspect',
+            sender: ':1.50',
+            destination: 'net.connman',
+          }),
+          6,
+        ),
+      );
       await until<void>((done) => {
         const t = setInterval(() => got.length >= 2 && (clearInterval(t), done()), 5);
       });
-      expect(got[0]).toMatchObject({ type: MessageType.ERROR, replySerial: 5, errorName: 'org.freedesktop.DBus.Error.InvalidArgs', destination: ':1.50' });
+      expect(got[0]).toMatchObject({
+        type: MessageType.ERROR,
+        replySerial: 5,
+        errorName: 'org.freedesktop.DBus.Error.InvalidArgs',
+        destination: ':1.50',
+      });
       expect(got[1]).toMatchObject({ type: MessageType.METHOD_RETURN, replySerial: 6, signature: 's' });
       expect(logs.some((l) => l.includes('malformed') && l.includes('boolean 2'))).toBe(true);
       // Garbage where a header should be: the daemon drops the connection and says so; no exception.
       peer.write(Buffer.alloc(24, 0x58));
       await until<void>((done) => {
-        const t = setInterval(() => logs.some((l) => l.includes('closed the connection')) && (clearInterval(t), done()), 5);
+        const t = setInterval(
+          () => logs.some((l) => l.includes('closed the connection')) && (clearInterval(t), done()),
+          5,
+        );
       });
     } finally {
       await adapter.stop();

@@ -43,11 +43,15 @@ interface DemoRun {
 /** Runs the demo; `interruptAt` sends SIGINT once a line containing it has been printed. */
 function runDemo(interruptAt?: string): Promise<DemoRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts', 'demo.ts'), '--non-interactive'], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, CI: 'true' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(REPO_ROOT, 'scripts', 'demo.ts'), '--non-interactive'],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, CI: 'true' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let output = '';
     let sent = false;
     const take = (d: string): void => {
@@ -70,7 +74,10 @@ function runDemo(interruptAt?: string): Promise<DemoRun> {
 
 /** Summary rows: title and mark (✓, ✗, or - for not run). */
 function summaryOf(output: string): Array<{ title: string; mark: string; detail: string }> {
-  const after = output.slice(output.lastIndexOf('\nsummary\n') + 1).split('\n').slice(1);
+  const after = output
+    .slice(output.lastIndexOf('\nsummary\n') + 1)
+    .split('\n')
+    .slice(1);
   return after
     .map((l) => /^\s+\d+\s{2}(.+?)\s{2,}([✓✗-])\s{2}(.*)$/.exec(l))
     .filter((m): m is RegExpExecArray => m !== null)
@@ -109,15 +116,27 @@ describe.skipIf(!supported)('npm run demo', () => {
     expect(run.code, run.output).toBe(0);
 
     const summary = summaryOf(run.output);
-    expect(summary.map((r) => r.title), run.output).toEqual(STEPS);
-    expect(summary.filter((r) => r.mark !== '✓'), run.output).toEqual([]);
+    expect(
+      summary.map((r) => r.title),
+      run.output,
+    ).toEqual(STEPS);
+    expect(
+      summary.filter((r) => r.mark !== '✓'),
+      run.output,
+    ).toEqual([]);
     expect(run.output).toContain(`demo passed: all ${STEPS.length} steps did what they claimed`);
     expect(run.output).not.toContain('✗');
 
-    expect(run.output).toMatch(/Update default: interface eth-a → eth-b, bearer ethernet → wifi, ipv4 198\.51\.100\.18/);
+    expect(run.output).toMatch(
+      /Update default: interface eth-a → eth-b, bearer ethernet → wifi, ipv4 198\.51\.100\.18/,
+    );
     expect(run.output).toMatch(/✓ session "default" failed over to eth-b \(wifi\) in one Update/);
     expect(run.output).toMatch(/✓ the server saw it from 198\.51\.100\.18 \(eth-b\)/);
-    for (const [bearer, ifname] of [['ethernet', 'eth-a'], ['wifi', 'eth-b'], ['cellular', 'eth-c']]) {
+    for (const [bearer, ifname] of [
+      ['ethernet', 'eth-a'],
+      ['wifi', 'eth-b'],
+      ['cellular', 'eth-c'],
+    ]) {
       const m = new RegExp(`✓ session "${bearer}" on ${ifname}: rx ([\\d,]+) B`).exec(run.output);
       expect(m, `${bearer} byte count in:\n${run.output}`).not.toBeNull();
       expect(Number(m![1]!.replaceAll(',', ''))).toBeGreaterThanOrEqual(1_000_000);
@@ -132,7 +151,10 @@ describe.skipIf(!supported)('npm run demo', () => {
     expect(run.output).toContain('interrupted (SIGINT): tearing down');
 
     const summary = summaryOf(run.output);
-    expect(summary.map((r) => [r.title, r.mark]), run.output).toEqual([
+    expect(
+      summary.map((r) => [r.title, r.mark]),
+      run.output,
+    ).toEqual([
       ...STEPS.slice(0, 6).map((t) => [t, '✓']),
       [STEPS[6], '✗'],
       [STEPS[7], '-'],
@@ -142,7 +164,9 @@ describe.skipIf(!supported)('npm run demo', () => {
     expect(summary[6]!.detail).toBe('interrupted by SIGINT');
 
     expect(leftovers(`${sandboxIdOf(run.output)}-`)).toEqual([]);
-    const pids = [...run.output.matchAll(/(?:netsessiond|the demo app \(scripts\/demo\/app\.ts),? \(?pid (\d+)/g)].map((m) => Number(m[1]));
+    const pids = [...run.output.matchAll(/(?:netsessiond|the demo app \(scripts\/demo\/app\.ts),? \(?pid (\d+)/g)].map(
+      (m) => Number(m[1]),
+    );
     expect(pids.length, run.output).toBe(2);
     expect(pids.filter(alive)).toEqual([]);
   }, 120_000);

@@ -22,10 +22,10 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DhcpLeaseEvent } from '../../daemon/core/manage-plan.js';
-import { MIN_LEASE_SECONDS, startDhcpServer, type DhcpServer } from './harness/dhcp-server.js';
+import { type DhcpServer, MIN_LEASE_SECONDS, startDhcpServer } from './harness/dhcp-server.js';
 import { waitFor } from './harness/exec.js';
-import { canRunWith } from './support/manage-world.js';
 import { createSandbox, type Sandbox, type SandboxProcess, type Uplink } from './harness/sandbox.js';
+import { canRunWith } from './support/manage-world.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DRIVER = join(ROOT, 'test/integration/drivers/dhcp-driver.ts');
@@ -54,7 +54,9 @@ class Driver {
 
   async call<T = unknown>(op: string, ifname?: string): Promise<T> {
     const id = ++this.#seq;
-    const answer = new Promise<{ ok: boolean; result?: unknown; error?: string }>((resolve) => this.#pending.set(id, resolve));
+    const answer = new Promise<{ ok: boolean; result?: unknown; error?: string }>((resolve) =>
+      this.#pending.set(id, resolve),
+    );
     this.sock.write(`${JSON.stringify({ id, op, ifname })}\n`);
     const a = await answer;
     if (!a.ok) throw new Error(`driver ${op}: ${a.error}; stderr: ${this.proc.stderr.slice(-1000)}`);
@@ -85,7 +87,9 @@ describe.runIf(supported)('udhcpc DHCP client adapter', () => {
 
   const v4Addresses = async (): Promise<string[]> => {
     const { stdout } = await sb.run(sb.devNs, ['ip', '-j', '-4', 'addr', 'show', 'dev', u.ifname]);
-    return (JSON.parse(stdout || '[]') as Array<{ addr_info: Array<{ local: string }> }>).flatMap((l) => l.addr_info.map((a) => a.local));
+    return (JSON.parse(stdout || '[]') as Array<{ addr_info: Array<{ local: string }> }>).flatMap((l) =>
+      l.addr_info.map((a) => a.local),
+    );
   };
   const waitEvent = (what: string, pick: (events: Event[]) => Event | undefined, timeoutMs = 20_000) =>
     waitFor(what, async () => pick(await driver.events()), { timeoutMs, intervalMs: 100 });
@@ -103,8 +107,16 @@ describe.runIf(supported)('udhcpc DHCP client adapter', () => {
 
   async function startDriver(socketName: string): Promise<Driver> {
     const socketPath = join(sb.tmpDir, socketName);
-    const options = { socket: socketPath, runDir: sb.tmpDir, retrySeconds: 1, failPauseSeconds: 1, backoff: { baseMs: 200, maxMs: 2000, stableMs: 60_000 } };
-    const proc = sb.spawn(sb.devNs, [process.execPath, '--import', 'tsx', DRIVER, JSON.stringify(options)], { cwd: ROOT });
+    const options = {
+      socket: socketPath,
+      runDir: sb.tmpDir,
+      retrySeconds: 1,
+      failPauseSeconds: 1,
+      backoff: { baseMs: 200, maxMs: 2000, stableMs: 60_000 },
+    };
+    const proc = sb.spawn(sb.devNs, [process.execPath, '--import', 'tsx', DRIVER, JSON.stringify(options)], {
+      cwd: ROOT,
+    });
     await proc.waitForLine(/^ready$/, { stream: 'stdout', timeoutMs: 30_000 });
     const sock = await new Promise<Socket>((resolve, reject) => {
       const s = connect(socketPath, () => resolve(s));
@@ -125,7 +137,16 @@ describe.runIf(supported)('udhcpc DHCP client adapter', () => {
     await driver.call('start', u.ifname);
     bound = await waitEvent('bound', (es) => es.find((e) => e.type === 'bound'));
     expect(pool).toContain(bound.address);
-    expect(bound).toEqual({ ifname: u.ifname, type: 'bound', address: bound.address, prefixLength: 29, router: u.gw4, dns: DNS, leaseSeconds: LEASE_SECONDS, serverId: u.gw4 });
+    expect(bound).toEqual({
+      ifname: u.ifname,
+      type: 'bound',
+      address: bound.address,
+      prefixLength: 29,
+      router: u.gw4,
+      dns: DNS,
+      leaseSeconds: LEASE_SECONDS,
+      serverId: u.gw4,
+    });
     expect(await v4Addresses()).toEqual([]);
     expect(readFileSync(leaseFile, 'utf8')).toContain(` ${bound.address} `);
     firstPid = (await driver.call<number | null>('pid', u.ifname)) ?? 0;
@@ -146,10 +167,14 @@ describe.runIf(supported)('udhcpc DHCP client adapter', () => {
   it('restarts a killed client, which binds the same address again', async () => {
     const boundsBefore = (await driver.events()).filter((e) => e.type === 'bound').length;
     process.kill(firstPid, 'SIGKILL');
-    const newPid = await waitFor('a new udhcpc', async () => {
-      const pid = await driver.call<number | null>('pid', u.ifname);
-      return pid !== null && pid !== firstPid ? pid : undefined;
-    }, { timeoutMs: 10_000, intervalMs: 50 });
+    const newPid = await waitFor(
+      'a new udhcpc',
+      async () => {
+        const pid = await driver.call<number | null>('pid', u.ifname);
+        return pid !== null && pid !== firstPid ? pid : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 50 },
+    );
     expect(alive(firstPid)).toBe(false);
     expect(alive(newPid)).toBe(true);
     const rebound = await waitEvent('bound after restart', (es) => es.filter((e) => e.type === 'bound')[boundsBefore]);
@@ -165,8 +190,14 @@ describe.runIf(supported)('udhcpc DHCP client adapter', () => {
     expect(events.at(-1)).toMatchObject({ type: 'release', address: bound.address });
     expect(events.filter((e) => e.type === 'release')).toHaveLength(1);
     expect(alive(pid ?? 0)).toBe(false);
-    await waitFor('DHCPRELEASE at the server', () => (/DHCPRELEASE/.test(dhcp.log()) ? true : undefined), { timeoutMs: 5000 });
-    await waitFor('lease dropped from the lease file', () => (readFileSync(leaseFile, 'utf8').includes(` ${bound.address} `) ? undefined : true), { timeoutMs: 5000 });
+    await waitFor('DHCPRELEASE at the server', () => (/DHCPRELEASE/.test(dhcp.log()) ? true : undefined), {
+      timeoutMs: 5000,
+    });
+    await waitFor(
+      'lease dropped from the lease file',
+      () => (readFileSync(leaseFile, 'utf8').includes(` ${bound.address} `) ? undefined : true),
+      { timeoutMs: 5000 },
+    );
     // No restart after a stop, even well past the backoff.
     await new Promise((r) => setTimeout(r, 600));
     expect(await driver.call('pid', u.ifname)).toBeNull();

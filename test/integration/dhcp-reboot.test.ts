@@ -22,16 +22,15 @@
  * | Service.Disconnect                       | DHCPRELEASE at the server, address gone                     |
  * | Connect, then SIGTERM                    | DHCPRELEASE again                                           |
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INTERFACES } from '../../lib/protocol.js';
-import { startDhcpServer, type DhcpServer } from './harness/dhcp-server.js';
+import { type DhcpServer, startDhcpServer } from './harness/dhcp-server.js';
 import { createSandbox, type Sandbox } from './harness/sandbox.js';
 import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
+import { ConnmanClient, type Notifier, v } from './support/connman-client.js';
 import { canRunWith, connected, manageView, until } from './support/manage-world.js';
-import { ConnmanClient, v, type Notifier } from './support/connman-client.js';
 
 const supported = canRunWith('dhcp-reboot', ['dnsmasq', 'ethtool'], 'dnsmasq-base ethtool');
 
@@ -49,9 +48,17 @@ let session: Notifier;
 
 const { service } = manageView(() => ({ sb, td, client }));
 const v4 = async (): Promise<string[]> => (await sb.addresses('eth-b', 4)).map((a) => a.local);
-const nameservers = (): string[] => readFileSync(join(td.stateDir, 'resolv.conf'), 'utf8').split('\n').filter((l) => l.startsWith('nameserver '));
+const nameservers = (): string[] =>
+  readFileSync(join(td.stateDir, 'resolv.conf'), 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('nameserver '));
 /** dnsmasq's log lines from `mark` on that match `re`. */
-const since = (mark: number, re: RegExp): string[] => dhcp.log().slice(mark).split('\n').filter((l) => re.test(l));
+const since = (mark: number, re: RegExp): string[] =>
+  dhcp
+    .log()
+    .slice(mark)
+    .split('\n')
+    .filter((l) => re.test(l));
 const backOn = (address: string) => (s: Record<string, unknown>) =>
   s.Interface === 'eth-b' && connected(s.State) && (s.IPv4 as { Address?: string } | undefined)?.Address === address;
 
@@ -59,7 +66,11 @@ const backOn = (address: string) => (s: Record<string, unknown>) =>
 async function cut(): Promise<void> {
   const k = session.updates.length;
   await sb.setCarrier('eth-b', false);
-  await session.waitFor(() => session.updates.slice(k).some((u) => u.values.State === 'disconnected'), 10_000, 'session disconnected');
+  await session.waitFor(
+    () => session.updates.slice(k).some((u) => u.values.State === 'disconnected'),
+    10_000,
+    'session disconnected',
+  );
   await until('eth-b unaddressed', async () => ((await v4()).length === 0 ? true : undefined));
 }
 
@@ -67,7 +78,12 @@ describe.runIf(supported)('manage mode: the in-process DHCP client', () => {
   let first = '';
 
   beforeAll(async () => {
-    sb = await createSandbox({ uplinks: [{ name: 'eth-a', v6: false }, { name: 'eth-b', v6: false }] });
+    sb = await createSandbox({
+      uplinks: [
+        { name: 'eth-a', v6: false },
+        { name: 'eth-b', v6: false },
+      ],
+    });
     for (const u of sb.uplinks) await sb.bareUplink(u.name);
     dhcp = await startDhcpServer(sb, 'eth-b', { dns: [DHCP_DNS], checksumOffload: true });
     const prov = join(sb.tmpDir, 'provisioning');
@@ -93,7 +109,9 @@ describe.runIf(supported)('manage mode: the in-process DHCP client', () => {
     expect(dhcp.pool).toContain(first);
     await session.waitFor(backOn(first), 20_000, `session connected on eth-b with ${first}`);
     expect(await v4()).toEqual([first]);
-    await until('the DHCP nameserver in resolv.conf', async () => (nameservers().includes(`nameserver ${DHCP_DNS}`) ? true : undefined));
+    await until('the DHCP nameserver in resolv.conf', async () =>
+      nameservers().includes(`nameserver ${DHCP_DNS}`) ? true : undefined,
+    );
     // (tsx's esbuild service may be a child; no DHCP client or hook shell is.)
     const { stdout } = await sb.run(sb.devNs, ['sh', '-c', `ps -o comm= --ppid ${td.daemon.pid} || true`]);
     expect(stdout).not.toMatch(/udhcpc|busybox|^sh$/m);
@@ -124,7 +142,10 @@ describe.runIf(supported)('manage mode: the in-process DHCP client', () => {
     dhcp = await startDhcpServer(sb, 'eth-b', { dns: [DHCP_DNS], checksumOffload: true });
     const mark = 0;
     await sb.setCarrier('eth-b', true);
-    const next = await until('a new lease for eth-b', async () => dhcp.leases().find((l) => l.mac === ETH_B_MAC)?.address);
+    const next = await until(
+      'a new lease for eth-b',
+      async () => dhcp.leases().find((l) => l.mac === ETH_B_MAC)?.address,
+    );
     expect(next).not.toBe(first);
     await session.waitFor(backOn(next), 10_000, `session connected with ${next}`);
     const log = since(mark, /DHCPREQUEST|DHCPNAK|DHCPDISCOVER|DHCPOFFER|DHCPACK/);

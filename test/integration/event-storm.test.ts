@@ -12,10 +12,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
-import { createSandbox, requireRoot, type Sandbox } from './harness/sandbox.js';
-import { ConnmanClient, unwrap, v } from './support/connman-client.js';
 import { NETSESSION_MANAGER_INTERFACE } from '../../lib/protocol.js';
+import { createSandbox, requireRoot, type Sandbox } from './harness/sandbox.js';
+import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
+import { ConnmanClient, unwrap, v } from './support/connman-client.js';
 
 const supported = requireRoot();
 let sb: Sandbox;
@@ -30,15 +30,23 @@ const DAEMON = {
 
 /** The parts of the daemon's view a storm could corrupt: services and two sessions' settings. */
 async function view(client: ConnmanClient, tag: string) {
-  const services = (await client.services()).map((s) => ({ name: s.props.Name, state: s.props.State, ipv4: (s.props.IPv4 as Record<string, unknown>)?.Address ?? null }));
+  const services = (await client.services()).map((s) => ({
+    name: s.props.Name,
+    state: s.props.State,
+    ipv4: (s.props.IPv4 as Record<string, unknown>)?.Address ?? null,
+  }));
   const any = await client.createSession({}, `/test/${tag}/any`);
   const wifi = await client.createSession({ AllowedBearers: v.as(['wifi']) }, `/test/${tag}/wifi`);
   await any.n.waitCount(1);
   await wifi.n.waitCount(1);
   const pick = (s: Record<string, unknown>) => ({ State: s.State, Bearer: s.Bearer, Interface: s.Interface });
   // Manage mode's view of eth-c's default route (what the route-notification socket feeds).
-  const [routes] = unwrap(await client.call('/', NETSESSION_MANAGER_INTERFACE, 'GetDefaultRoutes', '', [])) as [Array<Record<string, unknown>>];
-  const defaults = routes.map((r) => `${String(r.Interface)} ${String(r.Family)} ${String(r.Gateway)} ${String(r.State)}`).sort();
+  const [routes] = unwrap(await client.call('/', NETSESSION_MANAGER_INTERFACE, 'GetDefaultRoutes', '', [])) as [
+    Array<Record<string, unknown>>,
+  ];
+  const defaults = routes
+    .map((r) => `${String(r.Interface)} ${String(r.Family)} ${String(r.Gateway)} ${String(r.State)}`)
+    .sort();
   return { services, any: pick(any.n.settings), wifi: pick(wifi.n.settings), defaults };
 }
 
@@ -62,8 +70,15 @@ describe.skipIf(!supported)('event storm', () => {
     await sb.bareUplink('eth-c');
     const u = sb.uplink('eth-c');
     mkdirSync(join(sb.tmpDir, 'prov'), { recursive: true });
-    writeFileSync(join(sb.tmpDir, 'prov', 'c.config'), `[service_c]\nType = ethernet\nDeviceName = eth-c\nIPv4 = ${u.devAddr4}/255.255.255.248/${u.gw4}\nIPv6 = off\n`);
-    td = await startTestDaemon(sb, { ...DAEMON, args: [...DAEMON.args, '--log-level', 'debug'], env: { NETSESSIOND_EVENT_RCVBUF: '4096' } });
+    writeFileSync(
+      join(sb.tmpDir, 'prov', 'c.config'),
+      `[service_c]\nType = ethernet\nDeviceName = eth-c\nIPv4 = ${u.devAddr4}/255.255.255.248/${u.gw4}\nIPv6 = off\n`,
+    );
+    td = await startTestDaemon(sb, {
+      ...DAEMON,
+      args: [...DAEMON.args, '--log-level', 'debug'],
+      env: { NETSESSIOND_EVENT_RCVBUF: '4096' },
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -79,8 +94,10 @@ describe.skipIf(!supported)('event storm', () => {
     const lines: string[] = [];
     const a = (i: number) => `${(i >> 8) & 255}.${i & 255}`;
     for (let round = 0; round < 8; round++) {
-      for (let i = 0; i < 2000; i++) lines.push(`address add 198.18.${a(i)}/32 dev st0`, `route add 198.19.${a(i)}/32 dev st0 table 100`);
-      for (let i = 0; i < 2000; i++) lines.push(`route del 198.19.${a(i)}/32 dev st0 table 100`, `address del 198.18.${a(i)}/32 dev st0`);
+      for (let i = 0; i < 2000; i++)
+        lines.push(`address add 198.18.${a(i)}/32 dev st0`, `route add 198.19.${a(i)}/32 dev st0 table 100`);
+      for (let i = 0; i < 2000; i++)
+        lines.push(`route del 198.19.${a(i)}/32 dev st0 table 100`, `address del 198.18.${a(i)}/32 dev st0`);
     }
     const batch = join(sb.tmpDir, 'storm.batch');
     writeFileSync(batch, `${lines.join('\n')}\n`);
@@ -103,7 +120,9 @@ describe.skipIf(!supported)('event storm', () => {
     const secs = (performance.now() - t0) / 1000;
     stop = true;
     await churn;
-    console.log(`storm: ${lines.length} address/route changes in ${secs.toFixed(1)} s = ${Math.round(lines.length / secs)}/s, ${churns} session churns meanwhile`);
+    console.log(
+      `storm: ${lines.length} address/route changes in ${secs.toFixed(1)} s = ${Math.round(lines.length / secs)}/s, ${churns} session churns meanwhile`,
+    );
 
     expect(td.daemon.exitStatus).toBeNull();
     expect(td.daemon.stderr).toMatch(/rtnetlink: \d+ event overrun\(s\) \(ENOBUFS: notifications lost\); re-reading/);

@@ -12,19 +12,23 @@
  * | wait-for-online.ts 20000 cellular         | eth-c without carrier, then back               | waits, then "online via eth-c", exit 0               |
  * | wait-for-online.ts 800 cellular           | eth-c without carrier                          | "still offline", exit 1                              |
  */
+
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, startNetsessiond } from './harness/daemon.js';
 import { waitFor } from './harness/exec.js';
 import { createSandbox, requireRoot, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
-import { writeFileSync } from 'node:fs';
 
 const supported = requireRoot();
 let sb: Sandbox;
 
 /** Starts an example in the device namespace. */
 function example(name: string, args: string[], env: Record<string, string> = {}): SandboxProcess {
-  return sb.spawn(sb.devNs, [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'examples', name), ...args], { cwd: REPO_ROOT, env });
+  return sb.spawn(sb.devNs, [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'examples', name), ...args], {
+    cwd: REPO_ROOT,
+    env,
+  });
 }
 
 function stdoutLines(p: SandboxProcess): string[] {
@@ -33,7 +37,9 @@ function stdoutLines(p: SandboxProcess): string[] {
 
 /** The last UP/DOWN heartbeat.ts printed for `name`, or null. */
 function lastTransition(p: SandboxProcess, name: string): 'UP' | 'DOWN' | null {
-  const line = stdoutLines(p).reverse().find((l) => l.startsWith(`UP ${name} `) || l.startsWith(`DOWN ${name}:`));
+  const line = stdoutLines(p)
+    .reverse()
+    .find((l) => l.startsWith(`UP ${name} `) || l.startsWith(`DOWN ${name}:`));
   return line ? (line.startsWith('UP') ? 'UP' : 'DOWN') : null;
 }
 
@@ -41,9 +47,34 @@ describe.skipIf(!supported)('examples', () => {
   beforeAll(async () => {
     sb = await createSandbox();
     const conf = join(sb.tmpDir, 'netsessiond.conf');
-    writeFileSync(conf, ['[General]', 'OnlineCheckMode = one-shot', 'OnlineCheckInitialInterval = 1', 'OnlineCheckMaxInterval = 1', 'OnlineCheckConnectTimeout = 1', '[Bearers]', 'eth-a = ethernet', 'eth-b = wifi', 'eth-c = cellular', ''].join('\n'));
+    writeFileSync(
+      conf,
+      [
+        '[General]',
+        'OnlineCheckMode = one-shot',
+        'OnlineCheckInitialInterval = 1',
+        'OnlineCheckMaxInterval = 1',
+        'OnlineCheckConnectTimeout = 1',
+        '[Bearers]',
+        'eth-a = ethernet',
+        'eth-b = wifi',
+        'eth-c = cellular',
+        '',
+      ].join('\n'),
+    );
     const daemon = await startNetsessiond(sb, {
-      args: ['--config', conf, '--state-dir', join(sb.tmpDir, 'state'), '--policy-dir', join(sb.tmpDir, 'policy'), '--online-check-url', sb.inet.onlineUrl4, '--online-check-url6', sb.inet.onlineUrl6],
+      args: [
+        '--config',
+        conf,
+        '--state-dir',
+        join(sb.tmpDir, 'state'),
+        '--policy-dir',
+        join(sb.tmpDir, 'policy'),
+        '--online-check-url',
+        sb.inet.onlineUrl4,
+        '--online-check-url6',
+        sb.inet.onlineUrl6,
+      ],
     });
     await daemon.waitForLine(/ready:/, { timeoutMs: 15_000 });
   }, 120_000);
@@ -57,14 +88,25 @@ describe.skipIf(!supported)('examples', () => {
     try {
       // Every uplink up (a first probe may fail while the daemon is still installing the
       // session's source rule: the UP that follows is what counts here).
-      await waitFor('UP for every uplink', async () => ['eth-a', 'eth-b', 'eth-c'].every((n) => lastTransition(hb, n) === 'UP') || undefined, { timeoutMs: 15_000 });
+      await waitFor(
+        'UP for every uplink',
+        async () => ['eth-a', 'eth-b', 'eth-c'].every((n) => lastTransition(hb, n) === 'UP') || undefined,
+        { timeoutMs: 15_000 },
+      );
       // Probes went through each uplink from its own address.
       const clients = new Set((await sb.httpLog()).filter((e) => e.path === '/heartbeat').map((e) => e.client));
       expect(clients).toEqual(new Set(sb.uplinks.map((u) => u.devAddr4)));
 
       await sb.dropTraffic('eth-b', true);
       const mark = stdoutLines(hb).length;
-      await waitFor('DOWN eth-b', async () => stdoutLines(hb).slice(mark).some((l) => l.startsWith('DOWN eth-b: ')) || undefined, { timeoutMs: 10_000 });
+      await waitFor(
+        'DOWN eth-b',
+        async () =>
+          stdoutLines(hb)
+            .slice(mark)
+            .some((l) => l.startsWith('DOWN eth-b: ')) || undefined,
+        { timeoutMs: 10_000 },
+      );
       const after = stdoutLines(hb).slice(mark);
       const downAt = after.findIndex((l) => l.startsWith('DOWN eth-b'));
       // Counted in eth-b's probes, not in time: at most one probe that was already under way
@@ -78,8 +120,20 @@ describe.skipIf(!supported)('examples', () => {
       expect((await sb.routerCounters('eth-b')).dropped).toBeGreaterThan(0);
 
       await sb.dropTraffic('eth-b', false);
-      await waitFor('UP eth-b again', async () => stdoutLines(hb).slice(mark).some((l) => l.startsWith('UP eth-b ')) || undefined, { timeoutMs: 10_000 });
-      expect(stdoutLines(hb).slice(mark).filter((l) => /^eth-b .* ok /.test(l)).at(-1)).toMatch(/loss \d+%$/);
+      await waitFor(
+        'UP eth-b again',
+        async () =>
+          stdoutLines(hb)
+            .slice(mark)
+            .some((l) => l.startsWith('UP eth-b ')) || undefined,
+        { timeoutMs: 10_000 },
+      );
+      expect(
+        stdoutLines(hb)
+          .slice(mark)
+          .filter((l) => /^eth-b .* ok /.test(l))
+          .at(-1),
+      ).toMatch(/loss \d+%$/);
     } finally {
       await sb.dropTraffic('eth-b', false);
       await hb.kill('SIGTERM', 3000);
@@ -90,14 +144,22 @@ describe.skipIf(!supported)('examples', () => {
     await sb.clearHttpLog();
     const before = await sb.routerCounters('eth-b');
     const bulkBytes = 2_000_000;
-    const p = example('split-traffic.ts', [`http://${sb.inet.addr4}/api/transfer`, `http://${sb.inet.addr4}/big-file?bytes=${bulkBytes}`]);
+    const p = example('split-traffic.ts', [
+      `http://${sb.inet.addr4}/api/transfer`,
+      `http://${sb.inet.addr4}/big-file?bytes=${bulkBytes}`,
+    ]);
     const exit = await p.exited;
     expect(exit, p.stderr).toMatchObject({ code: 0 });
     const c = sb.uplink('eth-c').devAddr4;
     const b = sb.uplink('eth-b').devAddr4;
-    expect(stdoutLines(p)).toEqual([`sensitive: HTTP 200 via eth-c from ${c}`, `bulk: ${bulkBytes} bytes via eth-b from ${b}`]);
+    expect(stdoutLines(p)).toEqual([
+      `sensitive: HTTP 200 via eth-c from ${c}`,
+      `bulk: ${bulkBytes} bytes via eth-b from ${b}`,
+    ]);
     const log = await sb.httpLog();
-    expect(log.filter((e) => e.path === '/api/transfer').map((e) => [e.method, e.client, e.bytesIn])).toEqual([['POST', c, 13]]);
+    expect(log.filter((e) => e.path === '/api/transfer').map((e) => [e.method, e.client, e.bytesIn])).toEqual([
+      ['POST', c, 13],
+    ]);
     expect(log.filter((e) => e.path === '/big-file').map((e) => e.client)).toEqual([b]);
     const after = await sb.routerCounters('eth-b');
     expect(after.bytesIn - before.bytesIn).toBeGreaterThan(bulkBytes);
@@ -124,7 +186,10 @@ describe.skipIf(!supported)('examples', () => {
       const p = example('wait-for-online.ts', ['800', 'cellular']);
       const exit = await p.exited;
       expect(exit, p.stderr).toMatchObject({ code: 1 });
-      expect(stdoutLines(p)).toEqual(['waiting up to 800 ms for an uplink to come online...', 'still offline after 800 ms']);
+      expect(stdoutLines(p)).toEqual([
+        'waiting up to 800 ms for an uplink to come online...',
+        'still offline after 800 ms',
+      ]);
     } finally {
       await sb.setCarrier('eth-c', true);
     }

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listNamespaces, processStartTime, reapStaleSandboxes, TMP_BASE } from './harness/cleanup.js';
 import { startNetsessiond } from './harness/daemon.js';
-import { createSandbox, ONLINE_PATH, requireRoot } from './harness/sandbox.js';
 import type { RouterCounters, Sandbox, Uplink } from './harness/sandbox.js';
+import { createSandbox, ONLINE_PATH, requireRoot } from './harness/sandbox.js';
 
 const supported = requireRoot();
 
@@ -106,7 +106,13 @@ describe.skipIf(!supported)('integration harness', () => {
     const u = sb.uplink('eth-b');
     const before = await allCounters(sb);
     const res = await sb.httpRequest(sb.devNs, url6('/probe6?bytes=99'), { localAddress: u.devAddr6 });
-    expect(res).toMatchObject({ ok: true, status: 200, bytes: 99, localAddress: u.devAddr6, remoteAddress: sb.inet.addr6 });
+    expect(res).toMatchObject({
+      ok: true,
+      status: 200,
+      bytes: 99,
+      localAddress: u.devAddr6,
+      remoteAddress: sb.inet.addr6,
+    });
     expect((await sb.httpLog()).filter((e) => e.path === '/probe6').map((e) => e.client)).toEqual([u.devAddr6]);
     const after = await allCounters(sb);
     expect(after.get('eth-b')!.fwdOut).toBeGreaterThan(before.get('eth-b')!.fwdOut);
@@ -120,7 +126,9 @@ describe.skipIf(!supported)('integration harness', () => {
     const before = await sb.routerCounters(u.name);
     const res = await sb.httpRequest(sb.devNs, url4('/upload'), { localAddress: u.devAddr4, bodyBytes: 50_000 });
     expect(res).toMatchObject({ ok: true, status: 200 });
-    expect((await sb.httpLog()).filter((e) => e.path === '/upload').map((e) => [e.method, e.bytesIn])).toEqual([['POST', 50_000]]);
+    expect((await sb.httpLog()).filter((e) => e.path === '/upload').map((e) => [e.method, e.bytesIn])).toEqual([
+      ['POST', 50_000],
+    ]);
     const after = await sb.routerCounters(u.name);
     expect(after.bytesOut - before.bytesOut).toBeGreaterThan(50_000);
   });
@@ -143,9 +151,15 @@ describe.skipIf(!supported)('integration harness', () => {
   it('answers the online check per mode, globally and per uplink', async () => {
     const a = sb.uplink('eth-a');
     const b = sb.uplink('eth-b');
-    const check = (u: Uplink) => sb.httpRequest(sb.devNs, sb.inet.onlineUrl4, { localAddress: u.devAddr4, timeoutMs: 3000 });
+    const check = (u: Uplink) =>
+      sb.httpRequest(sb.devNs, sb.inet.onlineUrl4, { localAddress: u.devAddr4, timeoutMs: 3000 });
 
-    expect(await check(a)).toMatchObject({ ok: true, status: 200, bytes: 0, headers: { 'x-connman-status': 'online' } });
+    expect(await check(a)).toMatchObject({
+      ok: true,
+      status: 200,
+      bytes: 0,
+      headers: { 'x-connman-status': 'online' },
+    });
     const v6 = await sb.httpRequest(sb.devNs, sb.inet.onlineUrl6, { localAddress: a.devAddr6 });
     expect(v6).toMatchObject({ ok: true, status: 200, headers: { 'x-connman-status': 'online' } });
 
@@ -155,7 +169,11 @@ describe.skipIf(!supported)('integration harness', () => {
     expect(portal.ok && portal.headers['x-connman-status']).toBeUndefined();
 
     await sb.setOnlineMode('redirect');
-    expect(await check(a)).toMatchObject({ ok: true, status: 302, headers: { location: expect.stringMatching(/^http:\/\//) } });
+    expect(await check(a)).toMatchObject({
+      ok: true,
+      status: 302,
+      headers: { location: expect.stringMatching(/^http:\/\//) },
+    });
 
     await sb.setOnlineMode('error');
     expect(await check(a)).toMatchObject({ ok: true, status: 500 });
@@ -180,7 +198,18 @@ describe.skipIf(!supported)('integration harness', () => {
     expect(await check(b)).toMatchObject({ ok: true, headers: { 'x-connman-status': 'online' } });
 
     const modes = (await sb.httpLog()).filter((e) => e.path === ONLINE_PATH).map((e) => e.mode);
-    expect(modes).toEqual(['online', 'online', 'portal', 'redirect', 'error', 'online', 'portal', 'online', 'online', 'online']);
+    expect(modes).toEqual([
+      'online',
+      'online',
+      'portal',
+      'redirect',
+      'error',
+      'online',
+      'portal',
+      'online',
+      'online',
+      'online',
+    ]);
   });
 
   it('setCarrier takes the carrier away from the device while its link stays admin-up', async () => {
@@ -193,7 +222,10 @@ describe.skipIf(!supported)('integration harness', () => {
     await sb.setCarrier('eth-b', true);
     expect(await sb.linkState('eth-b')).toMatchObject({ adminUp: true, carrier: true, operstate: 'UP' });
     const b = sb.uplink('eth-b');
-    expect(await sb.httpRequest(sb.devNs, url4('/after-carrier'), { localAddress: b.devAddr4 })).toMatchObject({ ok: true, status: 200 });
+    expect(await sb.httpRequest(sb.devNs, url4('/after-carrier'), { localAddress: b.devAddr4 })).toMatchObject({
+      ok: true,
+      status: 200,
+    });
   });
 
   it('setAdmin downs the device side and brings back its addresses and default routes', async () => {
@@ -211,8 +243,14 @@ describe.skipIf(!supported)('integration harness', () => {
     }
     // The kernel also flushed the test's own per-source table for eth-c.
     await routeBySource(sb, c);
-    expect(await sb.httpRequest(sb.devNs, url4('/after-admin'), { localAddress: c.devAddr4 })).toMatchObject({ ok: true, status: 200 });
-    expect(await sb.httpRequest(sb.devNs, url6('/after-admin6'), { localAddress: c.devAddr6 })).toMatchObject({ ok: true, status: 200 });
+    expect(await sb.httpRequest(sb.devNs, url4('/after-admin'), { localAddress: c.devAddr4 })).toMatchObject({
+      ok: true,
+      status: 200,
+    });
+    expect(await sb.httpRequest(sb.devNs, url6('/after-admin6'), { localAddress: c.devAddr6 })).toMatchObject({
+      ok: true,
+      status: 200,
+    });
   });
 
   it('dropTraffic black-holes forwarded traffic while the link stays up', async () => {
@@ -229,13 +267,23 @@ describe.skipIf(!supported)('integration harness', () => {
     } finally {
       await sb.dropTraffic('eth-a', false);
     }
-    expect(await sb.httpRequest(sb.devNs, url4('/undropped'), { localAddress: a.devAddr4 })).toMatchObject({ ok: true, status: 200 });
+    expect(await sb.httpRequest(sb.devNs, url4('/undropped'), { localAddress: a.devAddr4 })).toMatchObject({
+      ok: true,
+      status: 200,
+    });
     expect((await sb.httpLog()).filter((e) => e.path === '/dropped')).toEqual([]);
   });
 
   it('runs a private bus reachable from the device namespace, also for other uids', async () => {
     expect(sb.dbusAddress).toMatch(/^unix:path=\//);
-    const getId = ['dbus-send', `--bus=${sb.dbusAddress}`, '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.GetId'];
+    const getId = [
+      'dbus-send',
+      `--bus=${sb.dbusAddress}`,
+      '--print-reply',
+      '--dest=org.freedesktop.DBus',
+      '/org/freedesktop/DBus',
+      'org.freedesktop.DBus.GetId',
+    ];
     const asRoot = await sb.run(sb.devNs, getId);
     expect(asRoot.stdout).toMatch(/string "[0-9a-f]{32}"/);
     const nobody = { uid: 65534, gid: 65534 };
@@ -245,12 +293,15 @@ describe.skipIf(!supported)('integration harness', () => {
 
   it('startNetsessiond waits until the daemon owns its bus name', async () => {
     // A stand-in daemon: owns net.connman on DBUS_SYSTEM_BUS_ADDRESS, which the harness sets.
-    const standIn = "const b=require('dbus-next').systemBus(); b.requestName('net.connman',0).then(()=>console.log('owned'))";
+    const standIn =
+      "const b=require('dbus-next').systemBus(); b.requestName('net.connman',0).then(()=>console.log('owned'))";
     expect(await sb.busNameHasOwner('net.connman')).toBe(false);
     const daemon = await startNetsessiond(sb, { command: [process.execPath, '-e', standIn] });
     expect(await sb.busNameHasOwner('net.connman')).toBe(true);
     expect(daemon.exitStatus).toBeNull();
-    await expect(startNetsessiond(sb, { command: ['sh', '-c', 'echo broken >&2; exit 3'], busName: 'org.example.Never' })).rejects.toThrow(/broken/);
+    await expect(
+      startNetsessiond(sb, { command: ['sh', '-c', 'echo broken >&2; exit 3'], busName: 'org.example.Never' }),
+    ).rejects.toThrow(/broken/);
   });
 
   it('destroy kills every process and removes every namespace and file', async () => {
@@ -261,7 +312,9 @@ describe.skipIf(!supported)('integration harness', () => {
       const { stdout } = await sb.run(ns, ['ip', 'netns', 'identify'], { allowFail: true });
       expect(stdout.trim()).toBe(ns);
     }
-    const inside = execFileSync('sh', ['-c', sb.namespaces.map((ns) => `ip netns pids ${ns}`).join('; ')], { encoding: 'utf8' });
+    const inside = execFileSync('sh', ['-c', sb.namespaces.map((ns) => `ip netns pids ${ns}`).join('; ')], {
+      encoding: 'utf8',
+    });
     pids.push(...inside.split('\n').filter(Boolean).map(Number));
     // the http server, dbus-daemon, the stand-in daemon and the two sleeps
     expect(new Set(pids).size).toBeGreaterThanOrEqual(5);
@@ -279,14 +332,22 @@ describe.skipIf(!supported)('integration harness', () => {
 });
 
 describe.skipIf(!supported)('stale sandbox reaping', () => {
-  function fakeSandbox(pid: number, start: string | null, withProcess: boolean): { id: string; ns: string; sleeper?: number } {
-    const id = `nsh-${pid}-${Math.floor(Math.random() * 0xffff).toString(16).padStart(4, '0')}`;
+  function fakeSandbox(
+    pid: number,
+    start: string | null,
+    withProcess: boolean,
+  ): { id: string; ns: string; sleeper?: number } {
+    const id = `nsh-${pid}-${Math.floor(Math.random() * 0xffff)
+      .toString(16)
+      .padStart(4, '0')}`;
     const ns = `${id}-dev`;
     execFileSync('ip', ['netns', 'add', ns]);
     mkdirSync(join(TMP_BASE, id), { recursive: true });
     writeFileSync(join(TMP_BASE, id, 'owner.json'), JSON.stringify({ pid, start }));
     if (!withProcess) return { id, ns };
-    const out = execFileSync('ip', ['netns', 'exec', ns, 'sh', '-c', 'sleep 600 >/dev/null 2>&1 & echo $!'], { encoding: 'utf8' });
+    const out = execFileSync('ip', ['netns', 'exec', ns, 'sh', '-c', 'sleep 600 >/dev/null 2>&1 & echo $!'], {
+      encoding: 'utf8',
+    });
     return { id, ns, sleeper: Number(out.trim()) };
   }
 
@@ -305,7 +366,8 @@ describe.skipIf(!supported)('stale sandbox reaping', () => {
       expect(isAlive(dead.sleeper!)).toBe(false);
       expect(existsSync(join(TMP_BASE, dead.id))).toBe(false);
     } finally {
-      for (const ns of [dead.ns, live.ns]) if (listNamespaces().includes(ns)) execFileSync('ip', ['netns', 'delete', ns]);
+      for (const ns of [dead.ns, live.ns])
+        if (listNamespaces().includes(ns)) execFileSync('ip', ['netns', 'delete', ns]);
       for (const id of [dead.id, live.id]) execFileSync('rm', ['-rf', join(TMP_BASE, id)]);
     }
   });

@@ -17,13 +17,14 @@
  * where it started. A policy dir that is a file and a provisioning dir full of garbage: the
  * daemon starts, says so, and sessions work.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+
 import { execFile, execFileSync } from 'node:child_process';
-import { promisify } from 'node:util';
+import { mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
 import { createSandbox, requireRoot, type Sandbox } from './harness/sandbox.js';
+import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
 import { ConnmanClient } from './support/connman-client.js';
 
 const supported = requireRoot();
@@ -100,7 +101,10 @@ describe.skipIf(!supported)('hostile files', () => {
     const ping = pinger(client);
     const lines = () => daemon.stderr.split('\n');
     const rejectedLine = async (file: string, re: RegExp) => {
-      const line = await daemon.waitForLine(new RegExp(`policy rejected, previous version kept: .*${file.replace('.', '\\.')}`), { timeoutMs: 10_000 });
+      const line = await daemon.waitForLine(
+        new RegExp(`policy rejected, previous version kept: .*${file.replace('.', '\\.')}`),
+        { timeoutMs: 10_000 },
+      );
       expect(line).toMatch(re);
       expect(lines().filter((l) => l.includes(file) && l.includes('rejected')).length).toBe(1);
       return line;
@@ -120,7 +124,10 @@ describe.skipIf(!supported)('hostile files', () => {
     sample('huge');
     await put('groups.policy', 'groups', 1001);
     // The cap counts the root.policy group too, so the 1,000th group of this file is the one over.
-    await rejectedLine('groups.policy', /groups\.policy:1999: group 1000 of this file is over MaxPolicyGroups 1000 \(--max-policy-groups; 1 in force in other files\)/);
+    await rejectedLine(
+      'groups.policy',
+      /groups\.policy:1999: group 1000 of this file is over MaxPolicyGroups 1000 \(--max-policy-groups; 1 in force in other files\)/,
+    );
     sample('groups');
     execFileSync('mkfifo', [join(policyDir, 'x.policy')]);
     await rejectedLine('x.policy', /: a FIFO, not a regular file/);
@@ -175,7 +182,9 @@ describe.skipIf(!supported)('hostile files', () => {
     console.log(`RSS every 2 s after the faults (kB): ${settle.join(' ')}`);
     const rss1 = Math.min(...settle);
     console.log(`RSS after each fault: ${phases.join(', ')}`);
-    console.log(`GetProperties: slowest ${ping.worst.toFixed(1)} ms, ${ping.failures} failed; RSS ${rss0} kB at start, peak ${peak} kB, ${rss1} kB at the end (${((rss1 - rss0) / 1024).toFixed(1)} MB more)`);
+    console.log(
+      `GetProperties: slowest ${ping.worst.toFixed(1)} ms, ${ping.failures} failed; RSS ${rss0} kB at start, peak ${peak} kB, ${rss1} kB at the end (${((rss1 - rss0) / 1024).toFixed(1)} MB more)`,
+    );
     expect(daemon.exitStatus).toBeNull();
     expect(ping.failures).toBe(0);
     expect(ping.worst).toBeLessThan(100);
@@ -200,9 +209,14 @@ describe.skipIf(!supported)('hostile files', () => {
     writeFileSync(join(prov, 'g.config'), Buffer.from([0xff, 0xfe, 0xfd]));
     writeFileSync(join(prov, 'h.config'), 'this is not a key file\n');
     // A manage glob no link matches: provisioning is read, no link is touched.
-    td = await startTestDaemon(sb, { args: ['--firewall', 'none', '--policy-dir', policyFile, '--provisioning-dir', prov], general: ['ManageInterfaces = nomatch*'] });
+    td = await startTestDaemon(sb, {
+      args: ['--firewall', 'none', '--policy-dir', policyFile, '--provisioning-dir', prov],
+      general: ['ManageInterfaces = nomatch*'],
+    });
     const err = td.daemon.stderr;
-    expect(err).toMatch(new RegExp(`policy directory ${policyFile} is unusable \\(\\w+\\); no policy files are loaded; fix: `));
+    expect(err).toMatch(
+      new RegExp(`policy directory ${policyFile} is unusable \\(\\w+\\); no policy files are loaded; fix: `),
+    );
     expect(err).toMatch(/provisioning: ignoring 2 file\(s\) in .* not named <letters and digits>\.config: /);
     expect(err).toMatch(/provisioning rejected, previous version kept: .*g\.config: not UTF-8 text/);
     expect(err).toMatch(/provisioning rejected, previous version kept: h\.config:1: malformed line/);

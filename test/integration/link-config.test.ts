@@ -20,8 +20,8 @@ import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metricFor } from '../../daemon/adapters/rtnetlink/link-config.js';
 import type { DesiredDefault, DesiredLink, GatewayLifecycle } from '../../daemon/adapters/rtnetlink/link-config.js';
+import { metricFor } from '../../daemon/adapters/rtnetlink/link-config.js';
 import { createSandbox, requireRoot, type Sandbox, type SandboxProcess, type Uplink } from './harness/sandbox.js';
 
 const supported = requireRoot();
@@ -94,7 +94,10 @@ async function ipj(...args: string[]): Promise<Array<Record<string, unknown>>> {
 async function globalAddrs(dev: string): Promise<string[]> {
   const [link] = await ipj('addr', 'show', 'dev', dev);
   const info = (link?.addr_info ?? []) as Array<{ local: string; prefixlen: number; scope: string }>;
-  return info.filter((i) => i.scope === 'global').map((i) => `${i.local}/${i.prefixlen}`).sort();
+  return info
+    .filter((i) => i.scope === 'global')
+    .map((i) => `${i.local}/${i.prefixlen}`)
+    .sort();
 }
 
 /** Main-table defaults of the device namespace as `fam dev via metric`, sorted. */
@@ -119,8 +122,26 @@ async function unmanagedDump(): Promise<string> {
 }
 
 const links = (upB: boolean, withAddrs = true): DesiredLink[] => [
-  { ifindex: b.ifindex, up: upB, addresses: withAddrs ? [{ family: 4, address: B4, prefixLength: 29 }, { family: 6, address: B6, prefixLength: 64 }] : [] },
-  { ifindex: c.ifindex, up: true, addresses: withAddrs ? [{ family: 4, address: C4, prefixLength: 29 }, { family: 6, address: C6, prefixLength: 64 }] : [] },
+  {
+    ifindex: b.ifindex,
+    up: upB,
+    addresses: withAddrs
+      ? [
+          { family: 4, address: B4, prefixLength: 29 },
+          { family: 6, address: B6, prefixLength: 64 },
+        ]
+      : [],
+  },
+  {
+    ifindex: c.ifindex,
+    up: true,
+    addresses: withAddrs
+      ? [
+          { family: 4, address: C4, prefixLength: 29 },
+          { family: 6, address: C6, prefixLength: 64 },
+        ]
+      : [],
+  },
 ];
 
 const dflt = (u: Uplink, metric: number): DesiredDefault[] => [
@@ -133,7 +154,10 @@ const lifecycle = () => drv.call<GatewayLifecycle[]>('lifecycle');
 
 async function bound(addr: string) {
   await sb.clearHttpLog();
-  const r = await sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/x?bytes=100`, { localAddress: addr, timeoutMs: 3000 });
+  const r = await sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/x?bytes=100`, {
+    localAddress: addr,
+    timeoutMs: 3000,
+  });
   const log = await sb.httpLog();
   return { ok: r.ok, clients: log.map((e) => e.client) };
 }
@@ -160,7 +184,10 @@ describe.skipIf(!supported)('rtnetlink link configuration (device namespace)', (
 
   it('starts from flushed eth-b/eth-c', async () => {
     expect(await globalAddrs(b.ifname)).toEqual([]);
-    expect(await defaults()).toEqual([`-4 eth-a via ${a.gw4} metric ${a.metric}`, `-6 eth-a via ${a.gw6} metric ${a.metric}`]);
+    expect(await defaults()).toEqual([
+      `-4 eth-a via ${a.gw4} metric ${a.metric}`,
+      `-6 eth-a via ${a.gw6} metric ${a.metric}`,
+    ]);
   });
 
   it('applies static addresses; a second apply sends nothing; a foreign address is left alone', async () => {
@@ -177,7 +204,12 @@ describe.skipIf(!supported)('rtnetlink link configuration (device namespace)', (
   it('a default via eth-b with metric 50 carries traffic bound to its address', async () => {
     await applyDefaults(dflt(b, 50));
     expect(await defaults()).toEqual(
-      [`-4 eth-a via ${a.gw4} metric ${a.metric}`, `-6 eth-a via ${a.gw6} metric ${a.metric}`, `-4 eth-b via ${b.gw4} metric 50`, `-6 eth-b via ${b.gw6} metric 50`].sort(),
+      [
+        `-4 eth-a via ${a.gw4} metric ${a.metric}`,
+        `-6 eth-a via ${a.gw6} metric ${a.metric}`,
+        `-4 eth-b via ${b.gw4} metric 50`,
+        `-6 eth-b via ${b.gw6} metric 50`,
+      ].sort(),
     );
     const req = await bound(B4);
     expect(req.ok).toBe(true);
@@ -191,9 +223,12 @@ describe.skipIf(!supported)('rtnetlink link configuration (device namespace)', (
     await applyDefaults([...dflt(b, 0), ...dflt(c, lowC)]);
     expect(await defaults()).toEqual(
       [
-        `-4 eth-a via ${a.gw4} metric ${a.metric}`, `-6 eth-a via ${a.gw6} metric ${a.metric}`,
-        `-4 eth-b via ${b.gw4} metric 0`, `-6 eth-b via ${b.gw6} metric 1024`,
-        `-4 eth-c via ${c.gw4} metric ${lowC}`, `-6 eth-c via ${c.gw6} metric ${lowC}`,
+        `-4 eth-a via ${a.gw4} metric ${a.metric}`,
+        `-6 eth-a via ${a.gw6} metric ${a.metric}`,
+        `-4 eth-b via ${b.gw4} metric 0`,
+        `-6 eth-b via ${b.gw6} metric 1024`,
+        `-4 eth-c via ${c.gw4} metric ${lowC}`,
+        `-6 eth-c via ${c.gw6} metric ${lowC}`,
       ].sort(),
     );
     expect((await bound(B4)).ok).toBe(true);
@@ -203,19 +238,28 @@ describe.skipIf(!supported)('rtnetlink link configuration (device namespace)', (
     await applyDefaults([...dflt(b, lowB), ...dflt(c, 0)]);
     expect(await defaults()).toEqual(
       [
-        `-4 eth-a via ${a.gw4} metric ${a.metric}`, `-6 eth-a via ${a.gw6} metric ${a.metric}`,
-        `-4 eth-b via ${b.gw4} metric ${lowB}`, `-6 eth-b via ${b.gw6} metric ${lowB}`,
-        `-4 eth-c via ${c.gw4} metric 0`, `-6 eth-c via ${c.gw6} metric 1024`,
+        `-4 eth-a via ${a.gw4} metric ${a.metric}`,
+        `-6 eth-a via ${a.gw6} metric ${a.metric}`,
+        `-4 eth-b via ${b.gw4} metric ${lowB}`,
+        `-6 eth-b via ${b.gw6} metric ${lowB}`,
+        `-4 eth-c via ${c.gw4} metric 0`,
+        `-6 eth-c via ${c.gw6} metric 1024`,
       ].sort(),
     );
     expect(await bound(C4)).toEqual({ ok: true, clients: [C4] });
-    for (const route of [...dflt(b, lowB), ...dflt(c, 0)]) expect(await drv.call<boolean>('waitActive', { route, timeoutMs: 5000 })).toBe(true);
+    for (const route of [...dflt(b, lowB), ...dflt(c, 0)])
+      expect(await drv.call<boolean>('waitActive', { route, timeoutMs: 5000 })).toBe(true);
     const lc = await lifecycle();
-    const active = lc.filter((e) => e.state === 'active').map((e) => e.key).sort();
+    const active = lc
+      .filter((e) => e.state === 'active')
+      .map((e) => e.key)
+      .sort();
     expect(active).toEqual(
       [
-        `4 default via ${b.gw4} dev #${b.ifindex} metric ${lowB}`, `6 default via ${b.gw6} dev #${b.ifindex} metric ${lowB}`,
-        `4 default via ${c.gw4} dev #${c.ifindex} metric 0`, `6 default via ${c.gw6} dev #${c.ifindex} metric 1024`,
+        `4 default via ${b.gw4} dev #${b.ifindex} metric ${lowB}`,
+        `6 default via ${b.gw6} dev #${b.ifindex} metric ${lowB}`,
+        `4 default via ${c.gw4} dev #${c.ifindex} metric 0`,
+        `6 default via ${c.gw6} dev #${c.ifindex} metric 1024`,
       ].sort(),
     );
     // Every route we added became active through the kernel's notification, not through a dump.
@@ -231,13 +275,22 @@ describe.skipIf(!supported)('rtnetlink link configuration (device namespace)', (
     try {
       const route: DesiredDefault = { ifindex: c.ifindex, family: 4, gateway: c.gw4, metric: 0 };
       // Same desired state as the main driver holds: adopted from the dump (already there).
-      await quiet.call('defaults', { desired: [...dflt(b, metricFor(b.ifindex, false)), route, dflt(c, 0)[1]], managed: [b.ifindex, c.ifindex] });
+      await quiet.call('defaults', {
+        desired: [...dflt(b, metricFor(b.ifindex, false)), route, dflt(c, 0)[1]],
+        managed: [b.ifindex, c.ifindex],
+      });
       const extra: DesiredDefault = { ifindex: b.ifindex, family: 4, gateway: b.gw4, metric: 77 };
-      await quiet.call('defaults', { desired: [...dflt(b, metricFor(b.ifindex, false)), route, dflt(c, 0)[1], extra], managed: [b.ifindex, c.ifindex] });
+      await quiet.call('defaults', {
+        desired: [...dflt(b, metricFor(b.ifindex, false)), route, dflt(c, 0)[1], extra],
+        managed: [b.ifindex, c.ifindex],
+      });
       expect(await defaults()).toContain(`-4 eth-b via ${b.gw4} metric 77`);
       const lc = await quiet.call<GatewayLifecycle[]>('lifecycle');
       expect(lc.find((e) => e.key === `4 default via ${b.gw4} dev #${b.ifindex} metric 77`)?.state).toBe('added');
-      expect(lc.find((e) => e.key === `4 default via ${c.gw4} dev #${c.ifindex} metric 0`)).toMatchObject({ state: 'active', via: 'kernel-present' });
+      expect(lc.find((e) => e.key === `4 default via ${c.gw4} dev #${c.ifindex} metric 0`)).toMatchObject({
+        state: 'active',
+        via: 'kernel-present',
+      });
       expect(await quiet.call<boolean>('waitActive', { route: extra, timeoutMs: 300 })).toBe(false);
     } finally {
       await quiet.stop();
@@ -278,7 +331,10 @@ describe.skipIf(!supported)('rtnetlink link configuration (device namespace)', (
     expect(await globalAddrs(c.ifname)).toEqual([]);
     const [link] = await ipj('addr', 'show', 'dev', b.ifname);
     expect(((link?.addr_info ?? []) as Array<{ scope: string }>).some((i) => i.scope === 'link')).toBe(true);
-    expect(await defaults()).toEqual([`-4 eth-a via ${a.gw4} metric ${a.metric}`, `-6 eth-a via ${a.gw6} metric ${a.metric}`]);
+    expect(await defaults()).toEqual([
+      `-4 eth-a via ${a.gw4} metric ${a.metric}`,
+      `-6 eth-a via ${a.gw6} metric ${a.metric}`,
+    ]);
     const lc = await lifecycle();
     expect(lc.length).toBeGreaterThan(0);
     expect(lc.every((e) => e.state === 'inactive')).toBe(true);

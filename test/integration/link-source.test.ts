@@ -6,14 +6,15 @@
  *
  * Needs root (network namespaces). Nothing touches the root namespace.
  */
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+
+import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
-import type { LinkEvent } from '../../daemon/ports.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LinkFacts } from '../../daemon/core/services.js';
+import type { LinkEvent } from '../../daemon/ports.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
@@ -40,7 +41,12 @@ class LineLog {
   }
 
   /** First line at index ≥ `from` matching `pred`; fails (not hangs) after `guardMs`. */
-  async waitFor(what: string, pred: (l: Line) => boolean, from = 0, guardMs = 15_000): Promise<{ line: Line; index: number }> {
+  async waitFor(
+    what: string,
+    pred: (l: Line) => boolean,
+    from = 0,
+    guardMs = 15_000,
+  ): Promise<{ line: Line; index: number }> {
     const deadline = Date.now() + guardMs;
     for (let i = from; ; ) {
       for (; i < this.lines.length; i++) {
@@ -49,7 +55,12 @@ class LineLog {
       }
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new Error(`timed out waiting for ${what}; last lines:\n${this.lines.slice(-8).map((l) => JSON.stringify(l)).join('\n')}`);
+        throw new Error(
+          `timed out waiting for ${what}; last lines:\n${this.lines
+            .slice(-8)
+            .map((l) => JSON.stringify(l))
+            .join('\n')}`,
+        );
       }
       await new Promise<void>((resolve) => {
         const wake = () => {
@@ -71,7 +82,8 @@ const factsOf = (l: Line): LinkFacts => {
   return l.event.facts;
 };
 const hasAddress = (f: LinkFacts, address: string) => f.addresses.some((a) => a.address === address);
-const hasGateway = (f: LinkFacts, gateway: string, metric: number) => f.gateways.some((g) => g.gateway === gateway && g.metric === metric);
+const hasGateway = (f: LinkFacts, gateway: string, metric: number) =>
+  f.gateways.some((g) => g.gateway === gateway && g.metric === metric);
 
 describe.skipIf(!isRoot)('rtnetlink link source (real kernel, private namespace)', () => {
   const suffix = randomBytes(4).toString('hex');
@@ -115,10 +127,14 @@ describe.skipIf(!isRoot)('rtnetlink link source (real kernel, private namespace)
       ],
       ignore: ['n2'],
     };
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', DRIVER, JSON.stringify(options)], {
-      cwd: ROOT,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'ip',
+      ['netns', 'exec', ns, process.execPath, '--import', 'tsx', DRIVER, JSON.stringify(options)],
+      {
+        cwd: ROOT,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
     driver = child;
     driverExit = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -153,8 +169,20 @@ describe.skipIf(!isRoot)('rtnetlink link source (real kernel, private namespace)
     const u1 = byName.get('u1') as LinkFacts;
     expect(u1).toMatchObject({ kind: 'veth', bearer: 'ethernet', adminUp: true, carrier: true, mtu: 1500 });
     expect(u1.mac).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
-    expect(u1.addresses).toContainEqual({ family: 4, address: '198.51.100.2', prefixLength: 24, method: 'manual', scope: 'global' });
-    expect(u1.addresses).toContainEqual({ family: 6, address: '2001:db8:1::2', prefixLength: 64, method: 'manual', scope: 'global' });
+    expect(u1.addresses).toContainEqual({
+      family: 4,
+      address: '198.51.100.2',
+      prefixLength: 24,
+      method: 'manual',
+      scope: 'global',
+    });
+    expect(u1.addresses).toContainEqual({
+      family: 6,
+      address: '2001:db8:1::2',
+      prefixLength: 64,
+      method: 'manual',
+      scope: 'global',
+    });
     expect(u1.gateways).toEqual([
       { family: 4, gateway: '198.51.100.1', metric: 100 },
       { family: 6, gateway: '2001:db8:1::1', metric: 100 },
@@ -162,12 +190,30 @@ describe.skipIf(!isRoot)('rtnetlink link source (real kernel, private namespace)
 
     const u2 = byName.get('u2') as LinkFacts;
     expect(u2.bearer).toBe('cellular'); // per-name override beats sysfs
-    expect(u2.addresses).toContainEqual({ family: 4, address: '203.0.113.2', prefixLength: 24, method: 'dhcp', scope: 'global' });
-    expect(u2.addresses).toContainEqual({ family: 6, address: '2001:db8:2::2', prefixLength: 64, method: 'auto', scope: 'global' });
+    expect(u2.addresses).toContainEqual({
+      family: 4,
+      address: '203.0.113.2',
+      prefixLength: 24,
+      method: 'dhcp',
+      scope: 'global',
+    });
+    expect(u2.addresses).toContainEqual({
+      family: 6,
+      address: '2001:db8:2::2',
+      prefixLength: 64,
+      method: 'auto',
+      scope: 'global',
+    });
     expect(u2.gateways).toEqual([{ family: 4, gateway: '203.0.113.1', metric: 200 }]);
 
     expect(byName.get('lo')).toMatchObject({ bearer: null, mac: '' });
-    expect(byName.get('lo')?.addresses).toContainEqual({ family: 4, address: '127.0.0.1', prefixLength: 8, method: 'manual', scope: 'host' });
+    expect(byName.get('lo')?.addresses).toContainEqual({
+      family: 4,
+      address: '127.0.0.1',
+      prefixLength: 8,
+      method: 'manual',
+      scope: 'host',
+    });
   });
 
   it('reports carrier loss when the peer goes down, and its return', async () => {
@@ -183,27 +229,57 @@ describe.skipIf(!isRoot)('rtnetlink link source (real kernel, private namespace)
   it('reports an added and a removed address', async () => {
     const from = log.lines.length;
     ip('addr', 'add', '198.51.100.3/24', 'dev', 'u1');
-    const added = await log.waitFor('u1 with 198.51.100.3', (l) => linkEvent(l, 'u1', (f) => hasAddress(f, '198.51.100.3')), from);
-    expect(factsOf(added.line).addresses).toContainEqual({ family: 4, address: '198.51.100.3', prefixLength: 24, method: 'manual', scope: 'global' });
+    const added = await log.waitFor(
+      'u1 with 198.51.100.3',
+      (l) => linkEvent(l, 'u1', (f) => hasAddress(f, '198.51.100.3')),
+      from,
+    );
+    expect(factsOf(added.line).addresses).toContainEqual({
+      family: 4,
+      address: '198.51.100.3',
+      prefixLength: 24,
+      method: 'manual',
+      scope: 'global',
+    });
     ip('addr', 'del', '198.51.100.3/24', 'dev', 'u1');
-    const removed = await log.waitFor('u1 without 198.51.100.3', (l) => linkEvent(l, 'u1', (f) => !hasAddress(f, '198.51.100.3')), added.index + 1);
+    const removed = await log.waitFor(
+      'u1 without 198.51.100.3',
+      (l) => linkEvent(l, 'u1', (f) => !hasAddress(f, '198.51.100.3')),
+      added.index + 1,
+    );
     expect(hasAddress(factsOf(removed.line), '198.51.100.2')).toBe(true);
   });
 
   it('reports added and removed default routes (v4 and v6)', async () => {
     let from = log.lines.length;
     ip('route', 'add', 'default', 'via', '198.51.100.1', 'dev', 'u1', 'metric', '300');
-    const v4 = await log.waitFor('u1 gateway metric 300', (l) => linkEvent(l, 'u1', (f) => hasGateway(f, '198.51.100.1', 300)), from);
+    const v4 = await log.waitFor(
+      'u1 gateway metric 300',
+      (l) => linkEvent(l, 'u1', (f) => hasGateway(f, '198.51.100.1', 300)),
+      from,
+    );
     expect(factsOf(v4.line).gateways).toHaveLength(3);
     ip('route', 'del', 'default', 'via', '198.51.100.1', 'dev', 'u1', 'metric', '300');
-    await log.waitFor('u1 without metric 300', (l) => linkEvent(l, 'u1', (f) => !hasGateway(f, '198.51.100.1', 300)), v4.index + 1);
+    await log.waitFor(
+      'u1 without metric 300',
+      (l) => linkEvent(l, 'u1', (f) => !hasGateway(f, '198.51.100.1', 300)),
+      v4.index + 1,
+    );
 
     from = log.lines.length;
     ip('-6', 'route', 'add', 'default', 'via', '2001:db8:2::1', 'dev', 'u2', 'metric', '50');
-    const v6 = await log.waitFor('u2 v6 gateway', (l) => linkEvent(l, 'u2', (f) => hasGateway(f, '2001:db8:2::1', 50)), from);
+    const v6 = await log.waitFor(
+      'u2 v6 gateway',
+      (l) => linkEvent(l, 'u2', (f) => hasGateway(f, '2001:db8:2::1', 50)),
+      from,
+    );
     expect(factsOf(v6.line).gateways).toContainEqual({ family: 6, gateway: '2001:db8:2::1', metric: 50 });
     ip('-6', 'route', 'del', 'default', 'via', '2001:db8:2::1', 'dev', 'u2', 'metric', '50');
-    const gone = await log.waitFor('u2 without v6 gateway', (l) => linkEvent(l, 'u2', (f) => !hasGateway(f, '2001:db8:2::1', 50)), v6.index + 1);
+    const gone = await log.waitFor(
+      'u2 without v6 gateway',
+      (l) => linkEvent(l, 'u2', (f) => !hasGateway(f, '2001:db8:2::1', 50)),
+      v6.index + 1,
+    );
     expect(factsOf(gone.line).gateways).toEqual([{ family: 4, gateway: '203.0.113.1', metric: 200 }]);
   });
 
@@ -219,7 +295,9 @@ describe.skipIf(!isRoot)('rtnetlink link source (real kernel, private namespace)
 
   it('emits nothing for operations that change no fact, though the kernel notifies', async () => {
     // An independent listener proves the kernel did send notifications the source had to fold.
-    const monitor = spawn('ip', ['-n', ns, '-o', 'monitor', 'link', 'address'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const monitor = spawn('ip', ['-n', ns, '-o', 'monitor', 'link', 'address'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     const seen: string[] = [];
     createInterface({ input: monitor.stdout }).on('line', (l) => seen.push(l));
     try {
@@ -254,9 +332,17 @@ describe.skipIf(!isRoot)('rtnetlink link source (real kernel, private namespace)
     const from = log.lines.length;
     ip('link', 'set', 'u1', 'down');
     const down = await log.waitFor('u1 admin down', (l) => linkEvent(l, 'u1', (f) => !f.adminUp), from);
-    await log.waitFor('u1 without v4 gateway', (l) => linkEvent(l, 'u1', (f) => !f.gateways.some((g) => g.family === 4)), down.index);
+    await log.waitFor(
+      'u1 without v4 gateway',
+      (l) => linkEvent(l, 'u1', (f) => !f.gateways.some((g) => g.family === 4)),
+      down.index,
+    );
     ip('link', 'set', 'u1', 'up');
-    const up = await log.waitFor('u1 up with carrier', (l) => linkEvent(l, 'u1', (f) => f.adminUp && f.carrier), down.index + 1);
+    const up = await log.waitFor(
+      'u1 up with carrier',
+      (l) => linkEvent(l, 'u1', (f) => f.adminUp && f.carrier),
+      down.index + 1,
+    );
     expect(factsOf(up.line).gateways.filter((g) => g.family === 4)).toEqual([]);
     expect(ip('-4', 'route', 'show', 'default', 'dev', 'u1').trim()).toBe('');
   });
@@ -277,14 +363,26 @@ describe.skipIf(!isRoot)('rtnetlink link source (real kernel, private namespace)
 
     from = log.lines.length;
     ip('link', 'del', 'n2'); // takes its peer (now wan7) with it
-    await log.waitFor('n2 removed', (l) => l.kind === 'event' && l.event.type === 'link-removed' && l.event.ifindex === factsOf(n2.line).ifindex, from);
-    await log.waitFor('wan7 removed', (l) => l.kind === 'event' && l.event.type === 'link-removed' && l.event.ifindex === n1.ifindex, from);
+    await log.waitFor(
+      'n2 removed',
+      (l) => l.kind === 'event' && l.event.type === 'link-removed' && l.event.ifindex === factsOf(n2.line).ifindex,
+      from,
+    );
+    await log.waitFor(
+      'wan7 removed',
+      (l) => l.kind === 'event' && l.event.type === 'link-removed' && l.event.ifindex === n1.ifindex,
+      from,
+    );
 
     from = log.lines.length;
     ip('link', 'del', 'u2');
     const u2 = ifindex.get('u2');
     expect(u2).toBeGreaterThan(0);
-    await log.waitFor('u2 removed', (l) => l.kind === 'event' && l.event.type === 'link-removed' && l.event.ifindex === u2, from);
+    await log.waitFor(
+      'u2 removed',
+      (l) => l.kind === 'event' && l.event.type === 'link-removed' && l.event.ifindex === u2,
+      from,
+    );
   });
 
   it('measures the latency from `ip link set` to the event (printed, not asserted)', async () => {
@@ -320,14 +418,26 @@ describe.skipIf(!isRoot)('rtnetlink link source (real kernel, private namespace)
         const pct = (p: number) => (s[Math.min(s.length - 1, Math.floor(p * (s.length - 1)))] as number).toFixed(3);
         return `p50 ${pct(0.5)}  p90 ${pct(0.9)}  max ${pct(1)}`;
       };
-      console.log(`link-source latency, ${label} (ms, write to ip -batch → event delivered): off: ${fmt(off)} | on: ${fmt(on)}`);
+      console.log(
+        `link-source latency, ${label} (ms, write to ip -batch → event delivered): off: ${fmt(off)} | on: ${fmt(on)}`,
+      );
     }
 
     // Administrative state: the kernel notifies synchronously from the ioctl/netlink request.
-    await series('u1 admin down/up', ns, (up) => `link set u1 ${up ? 'up' : 'down'}`, (f, up) => f.adminUp === up);
+    await series(
+      'u1 admin down/up',
+      ns,
+      (up) => `link set u1 ${up ? 'up' : 'down'}`,
+      (f, up) => f.adminUp === up,
+    );
     await log.waitFor('u1 carrier back', (l) => linkEvent(l, 'u1', (f) => f.carrier), 0);
     // Carrier: the kernel reports it through linkwatch, which batches non-urgent changes (≤ 1 s).
-    await series('u1 carrier via peer p1 down/up', nsr, (up) => `link set p1 ${up ? 'up' : 'down'}`, (f, up) => f.carrier === up);
+    await series(
+      'u1 carrier via peer p1 down/up',
+      nsr,
+      (up) => `link set p1 ${up ? 'up' : 'down'}`,
+      (f, up) => f.carrier === up,
+    );
   });
 
   it('stops cleanly: the driver exits by itself once the source is stopped', async () => {

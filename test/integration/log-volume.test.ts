@@ -6,8 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './harness/daemon.js';
-import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
 import { createSandbox, requireRoot, type Sandbox } from './harness/sandbox.js';
+import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
 import { ConnmanClient } from './support/connman-client.js';
 
 const supported = requireRoot();
@@ -44,8 +44,13 @@ describe.skipIf(!supported)('log volume', () => {
     const secs = (performance.now() - t0) / 1000;
     // Let queued reconciles and their log lines (if any) come out.
     await new Promise((r) => setTimeout(r, 2000));
-    const lines = td.daemon.stderr.split('\n').slice(before - 1).filter(Boolean);
-    console.log(`${CHURNERS * EACH} churns in ${secs.toFixed(1)} s wrote ${lines.length} line(s) at the default level${lines.length ? `:\n  ${lines.slice(0, 10).join('\n  ')}` : ''}`);
+    const lines = td.daemon.stderr
+      .split('\n')
+      .slice(before - 1)
+      .filter(Boolean);
+    console.log(
+      `${CHURNERS * EACH} churns in ${secs.toFixed(1)} s wrote ${lines.length} line(s) at the default level${lines.length ? `:\n  ${lines.slice(0, 10).join('\n  ')}` : ''}`,
+    );
     expect(td.daemon.exitStatus).toBeNull();
     expect(lines.length).toBeLessThan(100);
     expect(lines.join('\n')).not.toMatch(/kernel operation/);
@@ -53,8 +58,14 @@ describe.skipIf(!supported)('log volume', () => {
   }, 600_000);
 
   it('--version answers on both binaries', () => {
-    const run = (entry: string) => execFileSync(process.execPath, ['--import', 'tsx', `${REPO_ROOT}${entry}`, '--version'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
-    const { version } = JSON.parse(execFileSync('cat', [`${REPO_ROOT}package.json`], { encoding: 'utf8' })) as { version: string };
+    const run = (entry: string) =>
+      execFileSync(process.execPath, ['--import', 'tsx', `${REPO_ROOT}${entry}`, '--version'], {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+      }).trim();
+    const { version } = JSON.parse(execFileSync('cat', [`${REPO_ROOT}package.json`], { encoding: 'utf8' })) as {
+      version: string;
+    };
     expect(run('daemon/main.ts')).toBe(`netsessiond ${version}`);
     expect(run('bin/netsessionctl.ts')).toBe(`netsessionctl ${version}`);
   });

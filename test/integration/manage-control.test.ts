@@ -18,19 +18,25 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INTERFACES } from '../../lib/protocol.js';
-import { dhcpClientPids, startDhcpServer, type DhcpServer } from './harness/dhcp-server.js';
+import { type DhcpServer, dhcpClientPids, startDhcpServer } from './harness/dhcp-server.js';
 import { createSandbox, type Sandbox } from './harness/sandbox.js';
 import { startTestDaemon, type TestDaemon, type TestDaemonOptions } from './harness/test-daemon.js';
-import { canRunWith, connected, lowMetric as low, manageView, until } from './support/manage-world.js';
 import { ConnmanClient, v } from './support/connman-client.js';
+import { canRunWith, connected, lowMetric as low, manageView, until } from './support/manage-world.js';
 
 const supported = canRunWith('manage-control', ['udhcpc', 'dnsmasq', 'ethtool'], 'udhcpc dnsmasq-base ethtool');
 
-const WIRED = '[service_a]\nType = ethernet\nDeviceName = eth-a\nIPv4 = 198.51.100.10/255.255.255.248/198.51.100.9\nIPv6 = 2001:db8:1::2/64/2001:db8:1::1\nNameservers = 203.0.113.53,2001:db8:cafe::53\n';
+const WIRED =
+  '[service_a]\nType = ethernet\nDeviceName = eth-a\nIPv4 = 198.51.100.10/255.255.255.248/198.51.100.9\nIPv6 = 2001:db8:1::2/64/2001:db8:1::1\nNameservers = 203.0.113.53,2001:db8:cafe::53\n';
 const DHCPB = '[service_b]\nType = ethernet\nDeviceName = eth-b\nIPv4 = dhcp\nIPv6 = off\n';
 /** The observed eth-c keeps the harness's routes (metric 300) whatever the daemon does. */
 const OBSERVED = ['4 eth-c 198.51.100.25 300', '6 eth-c 2001:db8:3::1 300'];
-const STEADY = ['4 eth-a 198.51.100.9 0', `4 eth-b 198.51.100.17 ${low(12)}`, '6 eth-a 2001:db8:1::1 1024', ...OBSERVED];
+const STEADY = [
+  '4 eth-a 198.51.100.9 0',
+  `4 eth-b 198.51.100.17 ${low(12)}`,
+  '6 eth-a 2001:db8:1::1 1024',
+  ...OBSERVED,
+];
 const MANAGED = ['eth-a', 'eth-b'];
 
 let sb: Sandbox;
@@ -41,8 +47,10 @@ let daemonOpts: TestDaemonOptions;
 let resolvConf: string;
 
 const { service, waitRoutes, tail } = manageView(() => ({ sb, td, client }));
-const v4 = async (name: string): Promise<string[]> => (await sb.addresses(name, 4)).map((a) => `${a.local}/${a.prefixlen}`);
-const states = async (): Promise<Record<string, unknown>> => Object.fromEntries((await client.services()).map((s) => [s.props.Name, s.props.State]));
+const v4 = async (name: string): Promise<string[]> =>
+  (await sb.addresses(name, 4)).map((a) => `${a.local}/${a.prefixlen}`);
+const states = async (): Promise<Record<string, unknown>> =>
+  Object.fromEntries((await client.services()).map((s) => [s.props.Name, s.props.State]));
 
 /** Waits for eth-a and eth-b connected (eth-b on a lease) and the steady routes. */
 async function waitSteady(what: string): Promise<void> {
@@ -53,7 +61,9 @@ async function waitSteady(what: string): Promise<void> {
   }).catch((err: Error) => {
     throw new Error(`${err.message}; states ${JSON.stringify(last)}\ndaemon log tail:\n${tail()}`);
   });
-  await until(`${what}: eth-b lease address`, async () => ((await v4('eth-b')).some((a) => dhcp.pool.some((p) => a === `${p}/29`)) ? true : undefined));
+  await until(`${what}: eth-b lease address`, async () =>
+    (await v4('eth-b')).some((a) => dhcp.pool.some((p) => a === `${p}/29`)) ? true : undefined,
+  );
   await waitRoutes(`${what}: steady routes`, STEADY);
 }
 
@@ -85,7 +95,12 @@ describe.runIf(supported)('manage mode: Powered, OfflineMode, AutoConnect, obser
     daemonOpts = {
       args: ['--debug'],
       bearers: { 'eth-a': 'ethernet', 'eth-b': 'ethernet', 'eth-c': 'cellular' },
-      general: ['ManageInterfaces = eth-*', 'ObserveInterfaces = eth-c', 'DhcpClient = udhcpc', `ResolvConf = ${resolvConf}`],
+      general: [
+        'ManageInterfaces = eth-*',
+        'ObserveInterfaces = eth-c',
+        'DhcpClient = udhcpc',
+        `ResolvConf = ${resolvConf}`,
+      ],
     };
     td = await startTestDaemon(sb, daemonOpts);
     client = await ConnmanClient.connect(sb.dbusAddress!);
@@ -99,7 +114,11 @@ describe.runIf(supported)('manage mode: Powered, OfflineMode, AutoConnect, obser
 
   it('writes the provisioned nameservers to the ResolvConf path', async () => {
     const servers = await until('nameservers written', async () => {
-      const lines = existsSync(resolvConf) ? readFileSync(resolvConf, 'utf8').split('\n').filter((l) => l.startsWith('nameserver ')) : [];
+      const lines = existsSync(resolvConf)
+        ? readFileSync(resolvConf, 'utf8')
+            .split('\n')
+            .filter((l) => l.startsWith('nameserver '))
+        : [];
       return lines.length ? lines : undefined;
     });
     expect(servers).toEqual(['nameserver 203.0.113.53', 'nameserver 2001:db8:cafe::53']);
@@ -107,11 +126,19 @@ describe.runIf(supported)('manage mode: Powered, OfflineMode, AutoConnect, obser
   });
 
   it('Technology Powered false takes the ethernet links down; true brings them back', async () => {
-    await client.call('/net/connman/technology/ethernet', INTERFACES.technology, 'SetProperty', 'sv', ['Powered', v.b(false)]);
+    await client.call('/net/connman/technology/ethernet', INTERFACES.technology, 'SetProperty', 'sv', [
+      'Powered',
+      v.b(false),
+    ]);
     await waitAllDown('ethernet off');
     expect((await sb.linkState('eth-c')).adminUp).toBe(true);
-    await client.call('/net/connman/technology/ethernet', INTERFACES.technology, 'SetProperty', 'sv', ['Powered', v.b(true)]);
-    await until('links admin up', async () => ((await Promise.all(MANAGED.map((n) => sb.linkState(n)))).every((l) => l.adminUp) ? true : undefined));
+    await client.call('/net/connman/technology/ethernet', INTERFACES.technology, 'SetProperty', 'sv', [
+      'Powered',
+      v.b(true),
+    ]);
+    await until('links admin up', async () =>
+      (await Promise.all(MANAGED.map((n) => sb.linkState(n)))).every((l) => l.adminUp) ? true : undefined,
+    );
     await waitSteady('ethernet on');
     expect(await v4('eth-a')).toEqual(['198.51.100.10/29']);
   });
@@ -137,7 +164,10 @@ describe.runIf(supported)('manage mode: Powered, OfflineMode, AutoConnect, obser
     }
     // ConnMan's answer for a connected service comes first (observe-mode clients rely on it);
     // Disconnect would change the link, which another tool owns.
-    expect(outcome).toEqual({ Connect: 'net.connman.Error.AlreadyConnected', Disconnect: 'net.connman.Error.NotSupported' });
+    expect(outcome).toEqual({
+      Connect: 'net.connman.Error.AlreadyConnected',
+      Disconnect: 'net.connman.Error.NotSupported',
+    });
     expect(await v4('eth-c')).toEqual(['198.51.100.26/29']);
     await waitRoutes('nothing changed', STEADY);
   });
@@ -149,7 +179,9 @@ describe.runIf(supported)('manage mode: Powered, OfflineMode, AutoConnect, obser
     expect((await service('eth-b')).props.AutoConnect).toBe(false);
     // AutoConnect alone does not disconnect a connected service (ConnMan).
     expect(connected((await service('eth-b')).props.State)).toBe(true);
-    const saved = JSON.parse(readFileSync(join(td.stateDir, 'settings'), 'utf8')) as { services?: Record<string, { autoConnect?: boolean }> };
+    const saved = JSON.parse(readFileSync(join(td.stateDir, 'settings'), 'utf8')) as {
+      services?: Record<string, { autoConnect?: boolean }>;
+    };
     expect(saved.services?.[id]?.autoConnect).toBe(false);
 
     expect(await dhcpClientPids(sb, 'eth-b'), 'one udhcpc on eth-b while connected').toHaveLength(1);
@@ -162,7 +194,11 @@ describe.runIf(supported)('manage mode: Powered, OfflineMode, AutoConnect, obser
     expect(after.props).toMatchObject({ State: 'idle', AutoConnect: false, Favorite: true });
     await until('no address left on idle eth-b', async () => ((await v4('eth-b')).length === 0 ? true : undefined));
     // The killed daemon's udhcpc must not keep the lease alive behind an idle service.
-    await until('no udhcpc left on eth-b', async () => ((await dhcpClientPids(sb, 'eth-b')).length === 0 ? true : undefined), 5_000);
+    await until(
+      'no udhcpc left on eth-b',
+      async () => ((await dhcpClientPids(sb, 'eth-b')).length === 0 ? true : undefined),
+      5_000,
+    );
     await waitRoutes('no route for idle eth-b', ['4 eth-a 198.51.100.9 0', '6 eth-a 2001:db8:1::1 1024', ...OBSERVED]);
 
     // A manual Connect still works without AutoConnect.

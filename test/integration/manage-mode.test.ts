@@ -25,20 +25,25 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DBusTransport, createSession } from '../../lib/index.js';
+import { createSession, DBusTransport } from '../../lib/index.js';
 import { INTERFACES, NETSESSION_MANAGER_INTERFACE } from '../../lib/protocol.js';
-import { dhcpClientPids, startDhcpServer, type DhcpServer } from './harness/dhcp-server.js';
+import { type DhcpServer, dhcpClientPids, startDhcpServer } from './harness/dhcp-server.js';
 import { createSandbox, type Sandbox } from './harness/sandbox.js';
 import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
-import { canRunWith, connected, lowMetric as low, manageView, routeTuples, until } from './support/manage-world.js';
 import { ConnmanClient, unwrap } from './support/connman-client.js';
+import { canRunWith, connected, lowMetric as low, manageView, routeTuples, until } from './support/manage-world.js';
 
-const supported = canRunWith('manage-mode', ['udhcpc', 'dnsmasq', 'ethtool', 'curl'], 'udhcpc dnsmasq-base ethtool curl');
+const supported = canRunWith(
+  'manage-mode',
+  ['udhcpc', 'dnsmasq', 'ethtool', 'curl'],
+  'udhcpc dnsmasq-base ethtool curl',
+);
 
 const STATIC_DNS = '203.0.113.53';
 const DHCP_DNS = '203.0.113.54';
 const ETH_B_MAC = '02:00:00:00:00:02';
-const WIRED = '[service_a]\nType = ethernet\nDeviceName = eth-a\nIPv4 = 198.51.100.10/255.255.255.248/198.51.100.9\nIPv6 = 2001:db8:1::2/64/2001:db8:1::1\nNameservers = 203.0.113.53\n';
+const WIRED =
+  '[service_a]\nType = ethernet\nDeviceName = eth-a\nIPv4 = 198.51.100.10/255.255.255.248/198.51.100.9\nIPv6 = 2001:db8:1::2/64/2001:db8:1::1\nNameservers = 203.0.113.53\n';
 const DHCPB = '[service_b]\nType = ethernet\nDeviceName = eth-b\nIPv4 = dhcp\nIPv6 = off\n';
 
 let sb: Sandbox;
@@ -48,19 +53,37 @@ let dhcp: DhcpServer;
 let provDir: string;
 
 const { service, waitRoutes } = manageView(() => ({ sb, td, client }));
-const globals4 = async (name: string): Promise<string[]> => (await sb.addresses(name, 4)).map((a) => `${a.local}/${a.prefixlen}`);
-const globals6 = async (name: string): Promise<string[]> => (await sb.addresses(name, 6)).filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`);
-const nameservers = (): string[] => readFileSync(join(td.stateDir, 'resolv.conf'), 'utf8').split('\n').filter((l) => l.startsWith('nameserver '));
+const globals4 = async (name: string): Promise<string[]> =>
+  (await sb.addresses(name, 4)).map((a) => `${a.local}/${a.prefixlen}`);
+const globals6 = async (name: string): Promise<string[]> =>
+  (await sb.addresses(name, 6)).filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`);
+const nameservers = (): string[] =>
+  readFileSync(join(td.stateDir, 'resolv.conf'), 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('nameserver '));
 const waitNameservers = (what: string, want: string[]): Promise<true> =>
-  until(what, async () => (JSON.stringify(nameservers()) === JSON.stringify(want.map((x) => `nameserver ${x}`)) ? true : undefined));
+  until(what, async () =>
+    JSON.stringify(nameservers()) === JSON.stringify(want.map((x) => `nameserver ${x}`)) ? true : undefined,
+  );
 /** org.netsession.Manager1.GetDefaultRoutes as `'<ifname> <family> <gateway> <metric>' → state`. */
 const lifecycle = async (): Promise<Record<string, string>> => {
-  const [routes] = unwrap(await client.call('/', NETSESSION_MANAGER_INTERFACE, 'GetDefaultRoutes', '', [])) as [Array<Record<string, unknown>>];
-  return Object.fromEntries(routes.map((r) => [`${String(r.Interface)} ${String(r.Family)} ${String(r.Gateway)} ${String(r.Metric)}`, String(r.State)]));
+  const [routes] = unwrap(await client.call('/', NETSESSION_MANAGER_INTERFACE, 'GetDefaultRoutes', '', [])) as [
+    Array<Record<string, unknown>>,
+  ];
+  return Object.fromEntries(
+    routes.map((r) => [
+      `${String(r.Interface)} ${String(r.Family)} ${String(r.Gateway)} ${String(r.Metric)}`,
+      String(r.State),
+    ]),
+  );
 };
 
 /** The routes of the steady state: eth-a default, eth-b low priority (IPv6 off on eth-b). */
-const steady = (): string[] => ['4 eth-a 198.51.100.9 0', `4 eth-b 198.51.100.17 ${low(12)}`, '6 eth-a 2001:db8:1::1 1024'];
+const steady = (): string[] => [
+  '4 eth-a 198.51.100.9 0',
+  `4 eth-b 198.51.100.17 ${low(12)}`,
+  '6 eth-a 2001:db8:1::1 1024',
+];
 
 describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
   // Every test that needs the lease waits for it itself, so one failure does not cascade.
@@ -92,13 +115,41 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
     // The address can show before the gateway: wait for the complete IPv4 settings.
     const a = await until('eth-a connected with its static settings', async () => {
       const s = await service('eth-a');
-      return connected(s.props.State) && (s.props.IPv4 as { Gateway?: string } | undefined)?.Gateway !== undefined ? s : undefined;
+      return connected(s.props.State) && (s.props.IPv4 as { Gateway?: string } | undefined)?.Gateway !== undefined
+        ? s
+        : undefined;
     });
-    expect(a.props).toMatchObject({ Type: 'ethernet', Favorite: true, AutoConnect: true, Immutable: true, 'Nameservers.Configuration': [STATIC_DNS] });
-    expect(a.props['IPv4.Configuration']).toEqual({ Method: 'manual', Address: '198.51.100.10', Netmask: '255.255.255.248', Gateway: '198.51.100.9' });
-    expect(a.props.IPv4).toMatchObject({ Method: 'manual', Address: '198.51.100.10', Netmask: '255.255.255.248', Gateway: '198.51.100.9' });
-    await until('eth-a IPv6 settings', async () => ((await service('eth-a')).props.IPv6 as { Address?: string } | undefined)?.Address === '2001:db8:1::2' || undefined);
-    expect((await service('eth-a')).props.IPv6).toMatchObject({ Method: 'manual', Address: '2001:db8:1::2', PrefixLength: 64, Gateway: '2001:db8:1::1' });
+    expect(a.props).toMatchObject({
+      Type: 'ethernet',
+      Favorite: true,
+      AutoConnect: true,
+      Immutable: true,
+      'Nameservers.Configuration': [STATIC_DNS],
+    });
+    expect(a.props['IPv4.Configuration']).toEqual({
+      Method: 'manual',
+      Address: '198.51.100.10',
+      Netmask: '255.255.255.248',
+      Gateway: '198.51.100.9',
+    });
+    expect(a.props.IPv4).toMatchObject({
+      Method: 'manual',
+      Address: '198.51.100.10',
+      Netmask: '255.255.255.248',
+      Gateway: '198.51.100.9',
+    });
+    await until(
+      'eth-a IPv6 settings',
+      async () =>
+        ((await service('eth-a')).props.IPv6 as { Address?: string } | undefined)?.Address === '2001:db8:1::2' ||
+        undefined,
+    );
+    expect((await service('eth-a')).props.IPv6).toMatchObject({
+      Method: 'manual',
+      Address: '2001:db8:1::2',
+      PrefixLength: 64,
+      Gateway: '2001:db8:1::1',
+    });
     expect(await globals4('eth-a')).toEqual(['198.51.100.10/29']);
     expect(await globals6('eth-a')).toEqual(['2001:db8:1::2/64']);
     expect((await sb.linkState('eth-a')).adminUp).toBe(true);
@@ -111,7 +162,13 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
       const ipv4 = s.props.IPv4 as { Address?: string; Gateway?: string } | undefined;
       return connected(s.props.State) && ipv4?.Address === leaseB && ipv4.Gateway !== undefined ? s : undefined;
     });
-    expect(b.props).toMatchObject({ Type: 'ethernet', Favorite: true, AutoConnect: true, Immutable: true, Nameservers: [DHCP_DNS] });
+    expect(b.props).toMatchObject({
+      Type: 'ethernet',
+      Favorite: true,
+      AutoConnect: true,
+      Immutable: true,
+      Nameservers: [DHCP_DNS],
+    });
     // The SDK sees the lease's DNS server on the service and on a session bound to it.
     const transport = new DBusTransport({ busAddress: sb.dbusAddress! });
     try {
@@ -122,7 +179,12 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
       await transport.close();
     }
     expect(b.props['IPv4.Configuration']).toEqual({ Method: 'dhcp' });
-    expect(b.props.IPv4).toMatchObject({ Method: 'dhcp', Address: leaseB, Netmask: '255.255.255.248', Gateway: '198.51.100.17' });
+    expect(b.props.IPv4).toMatchObject({
+      Method: 'dhcp',
+      Address: leaseB,
+      Netmask: '255.255.255.248',
+      Gateway: '198.51.100.17',
+    });
     await until('lease on eth-b', async () => ((await globals4('eth-b')).includes(`${leaseB}/29`) ? true : undefined));
     expect(await globals6('eth-b')).toEqual([]);
     expect((await sb.linkState('eth-b')).adminUp).toBe(true);
@@ -156,14 +218,32 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
     expect(log.find((e) => e.path === '/bound')?.client).toBe(leaseB);
     expect(log.find((e) => e.path === '/unbound')?.client).toBe('198.51.100.10');
     const { stdout } = await sb.run(sb.devNs, ['ip', '-j', 'rule', 'show']);
-    const rules = (JSON.parse(stdout) as Array<{ src?: string; table?: string }>).filter((x) => x.src === leaseB || x.src === '198.51.100.10');
+    const rules = (JSON.parse(stdout) as Array<{ src?: string; table?: string }>).filter(
+      (x) => x.src === leaseB || x.src === '198.51.100.10',
+    );
     expect(rules.map((x) => x.src).sort()).toEqual(['198.51.100.10', leaseB].sort());
   });
 
   it('SO_BINDTODEVICE to eth-b works through its low-priority default route', async () => {
     await lease();
     const before = await sb.routerCounters('eth-b');
-    const r = await sb.run(sb.devNs, ['curl', '-sS', '--max-time', '5', '--interface', 'eth-b', '-o', '/dev/null', '-w', '%{http_code} %{local_ip}', `http://${sb.inet.addr4}/bindtodevice`], { allowFail: true });
+    const r = await sb.run(
+      sb.devNs,
+      [
+        'curl',
+        '-sS',
+        '--max-time',
+        '5',
+        '--interface',
+        'eth-b',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code} %{local_ip}',
+        `http://${sb.inet.addr4}/bindtodevice`,
+      ],
+      { allowFail: true },
+    );
     expect(`${r.code} ${r.stdout} ${r.stderr}`.trim()).toBe(`0 200 ${leaseB}`);
     expect((await sb.routerCounters('eth-b')).fwdOut).toBeGreaterThan(before.fwdOut);
   });
@@ -178,7 +258,9 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
 
   it('Service.Disconnect releases the lease and Connect brings it back', async () => {
     const b = await service('eth-b');
-    await expect(client.call(b.path, INTERFACES.service, 'Connect', '', [])).rejects.toMatchObject({ type: 'net.connman.Error.AlreadyConnected' });
+    await expect(client.call(b.path, INTERFACES.service, 'Connect', '', [])).rejects.toMatchObject({
+      type: 'net.connman.Error.AlreadyConnected',
+    });
     expect(await dhcpClientPids(sb, 'eth-b')).toHaveLength(1);
     // An address someone else added (no netsessiond tag) is not ours to remove.
     // (.18 is outside the DHCP pool; IPv6 is disabled on eth-b by `IPv6 = off`.)
@@ -186,9 +268,15 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
     const releases = dhcp.count(/DHCPRELEASE/);
     await client.call(b.path, INTERFACES.service, 'Disconnect', '', []);
     await until('eth-b idle', async () => ((await service('eth-b')).props.State === 'idle' ? true : undefined));
-    await until('lease address gone from eth-b, the foreign one left', async () => ((await globals4('eth-b')).join() === '198.51.100.18/29' ? true : undefined));
+    await until('lease address gone from eth-b, the foreign one left', async () =>
+      (await globals4('eth-b')).join() === '198.51.100.18/29' ? true : undefined,
+    );
     await until('DHCPRELEASE at the server', async () => (dhcp.count(/DHCPRELEASE/) > releases ? true : undefined));
-    await until('udhcpc on eth-b ended', async () => ((await dhcpClientPids(sb, 'eth-b')).length === 0 ? true : undefined), 5_000);
+    await until(
+      'udhcpc on eth-b ended',
+      async () => ((await dhcpClientPids(sb, 'eth-b')).length === 0 ? true : undefined),
+      5_000,
+    );
     await waitRoutes('no eth-b default route while idle', ['4 eth-a 198.51.100.9 0', '6 eth-a 2001:db8:1::1 1024']);
     expect((await sb.linkState('eth-b')).adminUp).toBe(true);
     await sb.run(sb.devNs, ['ip', 'addr', 'del', '198.51.100.18/29', 'dev', 'eth-b']);
@@ -197,7 +285,9 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
     leaseB = (await dhcp.waitForLease(ETH_B_MAC)).address;
     await until('eth-b connected again', async () => {
       const s = await service('eth-b');
-      return connected(s.props.State) && (s.props.IPv4 as { Address?: string } | undefined)?.Address === leaseB ? true : undefined;
+      return connected(s.props.State) && (s.props.IPv4 as { Address?: string } | undefined)?.Address === leaseB
+        ? true
+        : undefined;
     });
     await waitRoutes('eth-b low-priority route back', steady());
   });
@@ -208,9 +298,13 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
     await until('eth-a idle', async () => ((await service('eth-a')).props.State === 'idle' ? true : undefined));
     await waitRoutes('eth-b promoted', ['4 eth-b 198.51.100.17 0']);
     // The daemon's own view: each route's state as the kernel's notifications confirmed it.
-    await until('lifecycle: eth-b metric 0 active, its low-priority route and eth-a\'s gone', async () => {
+    await until("lifecycle: eth-b metric 0 active, its low-priority route and eth-a's gone", async () => {
       const l = await lifecycle();
-      return l['eth-b 4 198.51.100.17 0'] === 'active' && l[`eth-b 4 198.51.100.17 ${low(12)}`] !== 'active' && l['eth-a 4 198.51.100.9 0'] !== 'active' ? true : undefined;
+      return l['eth-b 4 198.51.100.17 0'] === 'active' &&
+        l[`eth-b 4 198.51.100.17 ${low(12)}`] !== 'active' &&
+        l['eth-a 4 198.51.100.9 0'] !== 'active'
+        ? true
+        : undefined;
     });
     expect(await globals4('eth-a')).toEqual([]);
     expect(await globals6('eth-a')).toEqual([]);
@@ -219,11 +313,17 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
     await waitNameservers('only the DHCP nameserver while eth-a is down', [DHCP_DNS]);
 
     await sb.setCarrier('eth-a', true);
-    await until('eth-a connected again', async () => (connected((await service('eth-a')).props.State) ? true : undefined));
+    await until('eth-a connected again', async () =>
+      connected((await service('eth-a')).props.State) ? true : undefined,
+    );
     await waitRoutes('eth-a default again, eth-b demoted', steady());
     await until('lifecycle: eth-a metric 0 and eth-b low priority active again', async () => {
       const l = await lifecycle();
-      return l['eth-a 4 198.51.100.9 0'] === 'active' && l[`eth-b 4 198.51.100.17 ${low(12)}`] === 'active' && l['eth-b 4 198.51.100.17 0'] !== 'active' ? true : undefined;
+      return l['eth-a 4 198.51.100.9 0'] === 'active' &&
+        l[`eth-b 4 198.51.100.17 ${low(12)}`] === 'active' &&
+        l['eth-b 4 198.51.100.17 0'] !== 'active'
+        ? true
+        : undefined;
     });
     await waitNameservers('eth-a nameserver first again', [STATIC_DNS, DHCP_DNS]);
     expect(await globals4('eth-a')).toEqual(['198.51.100.10/29']);
@@ -238,12 +338,20 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
     });
     await waitRoutes('routes unchanged by the re-address', steady());
 
-    writeFileSync(join(provDir, 'wired.config'), WIRED.replace('198.51.100.10/255.255.255.248/', '198.51.100.12/255.0.255.0/'));
+    writeFileSync(
+      join(provDir, 'wired.config'),
+      WIRED.replace('198.51.100.10/255.255.255.248/', '198.51.100.12/255.0.255.0/'),
+    );
     const line = await td.daemon.waitForLine(/provisioning rejected, previous version kept:/, { timeoutMs: 5_000 });
     expect(line).toContain('wired.config');
     expect(line).toMatch(/:\d+|line \d+/);
-    writeFileSync(join(provDir, 'typo.config'), '[service_x]\nType = ethernet\nDeviceName = eth-c\nIPv4 = dhcp\nBogusKey = 1\n');
-    const typo = await td.daemon.waitForLine(/provisioning rejected, previous version kept:.*typo\.config/, { timeoutMs: 5_000 });
+    writeFileSync(
+      join(provDir, 'typo.config'),
+      '[service_x]\nType = ethernet\nDeviceName = eth-c\nIPv4 = dhcp\nBogusKey = 1\n',
+    );
+    const typo = await td.daemon.waitForLine(/provisioning rejected, previous version kept:.*typo\.config/, {
+      timeoutMs: 5_000,
+    });
     expect(typo).toMatch(/BogusKey/);
 
     // Everything keeps working on the previous versions.
@@ -259,10 +367,18 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
 
   it('MoveBefore/MoveAfter reorder two equal services: the default route follows', async () => {
     await lease();
-    await until('eth-a and eth-b online', async () => ((await service('eth-a')).props.State === 'online' && (await service('eth-b')).props.State === 'online' ? true : undefined));
+    await until('eth-a and eth-b online', async () =>
+      (await service('eth-a')).props.State === 'online' && (await service('eth-b')).props.State === 'online'
+        ? true
+        : undefined,
+    );
     const [a, b] = [await service('eth-a'), await service('eth-b')];
     await client.call(b.path, INTERFACES.service, 'MoveBefore', 'o', [a.path]);
-    await waitRoutes('eth-b first', ['4 eth-b 198.51.100.17 0', `4 eth-a 198.51.100.9 ${low(11)}`, '6 eth-a 2001:db8:1::1 1024']);
+    await waitRoutes('eth-b first', [
+      '4 eth-b 198.51.100.17 0',
+      `4 eth-a 198.51.100.9 ${low(11)}`,
+      '6 eth-a 2001:db8:1::1 1024',
+    ]);
     const r = await sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/moved`);
     expect(r).toMatchObject({ ok: true, localAddress: leaseB });
     await client.call(b.path, INTERFACES.service, 'MoveAfter', 'o', [a.path]);
@@ -288,6 +404,7 @@ describe.runIf(supported)('manage mode: provisioning, routes, failover', () => {
     // Rules and per-service tables go too (the routing adapter's clear).
     const rules = (await sb.run(sb.devNs, ['ip', 'rule', 'list'])).stdout;
     expect(rules).not.toMatch(/proto 110|lookup 1\d{4}/);
-    for (const name of ['eth-a', 'eth-b', 'eth-c']) expect((await sb.linkState(name)).adminUp, `${name} admin up`).toBe(true);
+    for (const name of ['eth-a', 'eth-b', 'eth-c'])
+      expect((await sb.linkState(name)).adminUp, `${name} admin up`).toBe(true);
   });
 });

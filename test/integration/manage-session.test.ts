@@ -25,11 +25,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INTERFACES } from '../../lib/protocol.js';
-import { dhcpClientPids, startDhcpServer, type DhcpServer } from './harness/dhcp-server.js';
+import { type DhcpServer, dhcpClientPids, startDhcpServer } from './harness/dhcp-server.js';
 import { createSandbox, type Sandbox } from './harness/sandbox.js';
 import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
-import { canRunWith, connected, lowMetric as low, manageView, until } from './support/manage-world.js';
 import { ConnmanClient, v } from './support/connman-client.js';
+import { canRunWith, connected, lowMetric as low, manageView, until } from './support/manage-world.js';
 
 const supported = canRunWith('manage-session', ['udhcpc', 'dnsmasq', 'ethtool'], 'udhcpc dnsmasq-base ethtool');
 
@@ -50,7 +50,8 @@ const notifierPath = () => `/test/manage${++seq}`;
 
 const { service, waitRoutes } = manageView(() => ({ sb, td, client }));
 const v4 = async (name: string): Promise<string[]> => (await sb.addresses(name, 4)).map((a) => a.local);
-const globals6 = async (name: string): Promise<string[]> => (await sb.addresses(name, 6)).filter((a) => a.scope === 'global').map((a) => a.local);
+const globals6 = async (name: string): Promise<string[]> =>
+  (await sb.addresses(name, 6)).filter((a) => a.scope === 'global').map((a) => a.local);
 
 /** Builds the world and starts the daemon with `general` lines added to manage mode's. */
 async function startWorld(general: string[]): Promise<void> {
@@ -69,7 +70,8 @@ async function startWorld(general: string[]): Promise<void> {
   client = await ConnmanClient.connect(sb.dbusAddress!);
 }
 
-const states = async (): Promise<Record<string, unknown>> => Object.fromEntries((await client.services()).map((x) => [x.props.Name, x.props.State]));
+const states = async (): Promise<Record<string, unknown>> =>
+  Object.fromEntries((await client.services()).map((x) => [x.props.Name, x.props.State]));
 
 describe.runIf(supported)('manage mode: session autoconnect', () => {
   beforeAll(async () => {
@@ -87,7 +89,12 @@ describe.runIf(supported)('manage mode: session autoconnect', () => {
   });
 
   it('starts with the cellular eth-c idle and unleased', async () => {
-    expect((await service('eth-c')).props).toMatchObject({ Type: 'cellular', State: 'idle', Favorite: true, AutoConnect: true });
+    expect((await service('eth-c')).props).toMatchObject({
+      Type: 'cellular',
+      State: 'idle',
+      Favorite: true,
+      AutoConnect: true,
+    });
     expect(await v4('eth-c')).toEqual([]);
     expect(await globals6('eth-c')).toEqual([]);
     expect(dhcp.leases()).toEqual([]);
@@ -114,7 +121,12 @@ describe.runIf(supported)('manage mode: session autoconnect', () => {
     // SLAAC may make eth-c ready before the lease is in: wait for the whole IPv4 settings too.
     const bound = (x: Record<string, unknown>): boolean => {
       const ipv4 = x.IPv4 as { Address?: string; Gateway?: string } | undefined;
-      return x.Interface === 'eth-c' && (x.State === 'connected' || x.State === 'online') && ipv4?.Address === lease.address && ipv4.Gateway !== undefined;
+      return (
+        x.Interface === 'eth-c' &&
+        (x.State === 'connected' || x.State === 'online') &&
+        ipv4?.Address === lease.address &&
+        ipv4.Gateway !== undefined
+      );
     };
     const s = await first.n.waitFor(bound, 20_000, 'session bound to eth-c with its lease');
     expect(s).toMatchObject({ Bearer: 'cellular', IPv4: { Address: lease.address, Gateway: '198.51.100.25' } });
@@ -125,8 +137,14 @@ describe.runIf(supported)('manage mode: session autoconnect', () => {
     expect(c.props.IPv4).toMatchObject({ Method: 'dhcp', Address: lease.address });
     expect(await v4('eth-c')).toEqual([lease.address]);
     // eth-a and eth-b have IPv6 off: eth-c is the only IPv6 service, so it has the v6 default.
-    await waitRoutes('eth-c low-priority v4 default, eth-a still default', [...BASE, `4 eth-c 198.51.100.25 ${low(13)}`, `6 eth-c ${RA_GW} 1024`]);
-    const slaac = await until('SLAAC address on eth-c', async () => (await globals6('eth-c')).find((a) => a.startsWith('2001:db8:3:')));
+    await waitRoutes('eth-c low-priority v4 default, eth-a still default', [
+      ...BASE,
+      `4 eth-c 198.51.100.25 ${low(13)}`,
+      `6 eth-c ${RA_GW} 1024`,
+    ]);
+    const slaac = await until('SLAAC address on eth-c', async () =>
+      (await globals6('eth-c')).find((a) => a.startsWith('2001:db8:3:')),
+    );
     expect((await service('eth-c')).props.IPv6).toMatchObject({ Method: 'auto', Address: slaac });
     const r = await sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/cellular`, { localAddress: lease.address });
     expect(r).toMatchObject({ ok: true, status: 200 });
@@ -141,26 +159,46 @@ describe.runIf(supported)('manage mode: session autoconnect', () => {
 
     const releases = dhcp.count(/DHCPRELEASE/);
     await client.session(second.path).disconnect();
-    await until('eth-c idle after the last session let go', async () => ((await service('eth-c')).props.State === 'idle' ? true : undefined));
-    await until('eth-c addresses gone', async () => ((await v4('eth-c')).length === 0 && (await globals6('eth-c')).length === 0 ? true : undefined));
+    await until('eth-c idle after the last session let go', async () =>
+      (await service('eth-c')).props.State === 'idle' ? true : undefined,
+    );
+    await until('eth-c addresses gone', async () =>
+      (await v4('eth-c')).length === 0 && (await globals6('eth-c')).length === 0 ? true : undefined,
+    );
     await waitRoutes('eth-c route gone', BASE);
     await until('DHCPRELEASE from eth-c', async () => (dhcp.count(/DHCPRELEASE/) > releases ? true : undefined));
-    await until('udhcpc on eth-c ended', async () => ((await dhcpClientPids(sb, 'eth-c')).length === 0 ? true : undefined), 5_000);
+    await until(
+      'udhcpc on eth-c ended',
+      async () => ((await dhcpClientPids(sb, 'eth-c')).length === 0 ? true : undefined),
+      5_000,
+    );
     expect(second.n.settings).toMatchObject({ State: 'disconnected', Interface: '' });
     await client.session(second.path).destroy();
   });
 
   it('brings cellular up on its own once no ethernet service is up', async () => {
-    await client.call('/net/connman/technology/ethernet', INTERFACES.technology, 'SetProperty', 'sv', ['Powered', v.b(false)]);
+    await client.call('/net/connman/technology/ethernet', INTERFACES.technology, 'SetProperty', 'sv', [
+      'Powered',
+      v.b(false),
+    ]);
     const lease = await dhcp.waitForLease(ETH_C_MAC);
-    await until('eth-c connected as the fallback', async () => (connected((await states())['eth-c']) ? true : undefined));
+    await until('eth-c connected as the fallback', async () =>
+      connected((await states())['eth-c']) ? true : undefined,
+    );
     await waitRoutes('eth-c is the default for both families', ['4 eth-c 198.51.100.25 0', `6 eth-c ${RA_GW} 1024`]);
     expect(await v4('eth-c')).toEqual([lease.address]);
 
-    await client.call('/net/connman/technology/ethernet', INTERFACES.technology, 'SetProperty', 'sv', ['Powered', v.b(true)]);
+    await client.call('/net/connman/technology/ethernet', INTERFACES.technology, 'SetProperty', 'sv', [
+      'Powered',
+      v.b(true),
+    ]);
     // Without SingleConnectedTechnology an auto-connected cellular stays up (ConnMan); it is
     // demoted to its low-priority default behind eth-a.
-    await waitRoutes('eth-a default again, eth-c demoted', [...BASE, `4 eth-c 198.51.100.25 ${low(13)}`, `6 eth-c ${RA_GW} 1024`]);
+    await waitRoutes('eth-a default again, eth-c demoted', [
+      ...BASE,
+      `4 eth-c 198.51.100.25 ${low(13)}`,
+      `6 eth-c ${RA_GW} 1024`,
+    ]);
     expect(connected((await states())['eth-c'])).toBe(true);
   });
 });
@@ -183,7 +221,11 @@ describe.runIf(supported)('manage mode: SingleConnectedTechnology with AlwaysCon
     });
     // One technology at a time: the second cable is not connected; cellular is exempt.
     expect((await states())['eth-b']).toBe('idle');
-    await waitRoutes('eth-a default, eth-c low priority', ['4 eth-a 198.51.100.9 0', `4 eth-c 198.51.100.25 ${low(13)}`, `6 eth-c ${RA_GW} 1024`]);
+    await waitRoutes('eth-a default, eth-c low priority', [
+      '4 eth-a 198.51.100.9 0',
+      `4 eth-c 198.51.100.25 ${low(13)}`,
+      `6 eth-c ${RA_GW} 1024`,
+    ]);
     expect(await v4('eth-c')).toEqual([lease.address]);
     expect(await v4('eth-b')).toEqual([]);
   });

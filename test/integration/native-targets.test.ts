@@ -33,7 +33,8 @@ describe('koffi prebuilds for the device targets', () => {
   }, 300_000);
 
   it('every check that can run here passes; the only missing prebuild is armv7 musl', () => {
-    for (const r of rows) console.log(`${r.skip ? 'SKIP' : r.ok ? 'ok  ' : 'FAIL'} ${r.target} ${r.check}: ${r.skip ?? r.detail}`);
+    for (const r of rows)
+      console.log(`${r.skip ? 'SKIP' : r.ok ? 'ok  ' : 'FAIL'} ${r.target} ${r.check}: ${r.skip ?? r.detail}`);
     const failed = rows.filter((r) => !r.skip && !r.ok).map((r) => `${r.target} ${r.check}`);
     expect(failed, JSON.stringify(rows, null, 1)).toEqual(['linux-armv7-musl exists']);
     for (const t of ['x64-glibc', 'x64-musl', 'arm64-glibc', 'arm64-musl', 'armv7-glibc']) {

@@ -9,13 +9,14 @@
  * The main table of `dev` has its default route via A only. Each router counts what it forwards
  * to and from the server (nft named counters); the server logs client addresses.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { OnlineCheckRequest } from '../../daemon/ports.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OnlineCheckResult } from '../../daemon/core/online-schedule.js';
+import type { OnlineCheckRequest } from '../../daemon/ports.js';
 
 const execFileAsync = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -34,7 +35,10 @@ function ip(...args: string[]): string {
 }
 
 function inNs(ns: string, cmd: string[], input?: string): string {
-  return execFileSync('ip', ['netns', 'exec', ns, ...cmd], { encoding: 'utf8', ...(input === undefined ? {} : { input }) });
+  return execFileSync('ip', ['netns', 'exec', ns, ...cmd], {
+    encoding: 'utf8',
+    ...(input === undefined ? {} : { input }),
+  });
 }
 
 const ROUTER_NFT = `table ip opcount {
@@ -165,7 +169,16 @@ async function probe(uplink: 'upA' | 'upB', connectTimeoutMs = 0): Promise<Onlin
   };
   const { stdout } = await execFileAsync(
     'ip',
-    ['netns', 'exec', NS.dev, process.execPath, '--import', 'tsx', DRIVER, JSON.stringify({ request, connectTimeoutMs })],
+    [
+      'netns',
+      'exec',
+      NS.dev,
+      process.execPath,
+      '--import',
+      'tsx',
+      DRIVER,
+      JSON.stringify({ request, connectTimeoutMs }),
+    ],
     { cwd: ROOT, timeout: 30_000 },
   );
   return JSON.parse(stdout) as OnlineCheckResult;

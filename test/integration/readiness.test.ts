@@ -16,8 +16,8 @@ import type dbus from 'dbus-next';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUS_NAME } from '../../lib/protocol.js';
 import { DAEMON_BUNDLE, shebangNodeFlags } from './harness/daemon.js';
-import { startTestDaemon } from './harness/test-daemon.js';
 import { createSandbox, requireRoot, type Sandbox } from './harness/sandbox.js';
+import { startTestDaemon } from './harness/test-daemon.js';
 import { ConnmanClient, type Notifier, type RecordedUpdate } from './support/connman-client.js';
 import { NotifyListener, type NotifyMessage } from './support/notify-listener.js';
 
@@ -40,7 +40,8 @@ describe.skipIf(!supported)('readiness', () => {
     writeFileSync(join(policyDir, 'root.policy'), '[policy_root]\nuid = root\nAllowedBearers = cellular wifi\n');
     // Other users' policies: reading them takes the daemon long enough that a name owned before
     // they are in would be seen with no policy applied.
-    for (let i = 0; i < POLICY_FILES - 1; i++) writeFileSync(join(policyDir, `other-${i}.policy`), `[policy_${i}]\nuid = nobody\nAllowedBearers = ethernet\n`);
+    for (let i = 0; i < POLICY_FILES - 1; i++)
+      writeFileSync(join(policyDir, `other-${i}.policy`), `[policy_${i}]\nuid = nobody\nAllowedBearers = ethernet\n`);
     listener = new NotifyListener(join(sb.tmpDir, 'notify'));
     early = await ConnmanClient.connect(sb.dbusAddress!);
     // The instant the name gets an owner (the bus sends NameOwnerChanged before the daemon
@@ -50,7 +51,14 @@ describe.skipIf(!supported)('readiness', () => {
     early.bus.on('message', (m: InstanceType<typeof dbus.Message>) => {
       if (m.member === 'NameOwnerChanged' && m.body[0] === BUS_NAME && m.body[2] !== '') appeared(performance.now());
     });
-    await early.call('/org/freedesktop/DBus', 'org.freedesktop.DBus', 'AddMatch', 's', [`type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='${BUS_NAME}'`], 'org.freedesktop.DBus');
+    await early.call(
+      '/org/freedesktop/DBus',
+      'org.freedesktop.DBus',
+      'AddMatch',
+      's',
+      [`type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='${BUS_NAME}'`],
+      'org.freedesktop.DBus',
+    );
     earlySession = appearedAt.then(async (t) => ({ ...(await early.createSession({}, '/test/early')), appearedAt: t }));
     listener.onMessage((m: NotifyMessage) => {
       if (m.fields.READY !== '1' || atReady) return;
@@ -81,7 +89,12 @@ describe.skipIf(!supported)('readiness', () => {
     const lateFirst = await l.n.waitCount(1);
     const strip = (u: RecordedUpdate) => u.values;
     expect(strip(first)).toEqual(strip(lateFirst));
-    expect(first.values).toMatchObject({ AllowedBearers: ['cellular', 'wifi'], Bearer: 'cellular', Interface: 'eth-c', State: 'connected' });
+    expect(first.values).toMatchObject({
+      AllowedBearers: ['cellular', 'wifi'],
+      Bearer: 'cellular',
+      Interface: 'eth-c',
+      State: 'connected',
+    });
     expect(first.values.IPv4).toMatchObject({ Address: sb.uplink('eth-c').devAddr4 });
     // Nothing corrected the early client's first view.
     await new Promise((r) => setTimeout(r, 300));
@@ -98,10 +111,16 @@ describe.skipIf(!supported)('readiness', () => {
     expect(listener.messages.filter((m) => m.fields.READY === '1')).toHaveLength(1);
   });
 
-  it('runs the daemon as it ships: the bundle, with its shebang\'s Node options', async () => {
+  it("runs the daemon as it ships: the bundle, with its shebang's Node options", async () => {
     const ready = await listener.waitFor((m) => m.fields.READY === '1');
-    const argv = readFileSync(`/proc/${ready.fields.MAINPID}/cmdline`, 'utf8').split('\0').filter((x) => x !== '');
-    expect(argv.slice(0, 2 + shebangNodeFlags().length)).toEqual([process.execPath, ...shebangNodeFlags(), DAEMON_BUNDLE]);
+    const argv = readFileSync(`/proc/${ready.fields.MAINPID}/cmdline`, 'utf8')
+      .split('\0')
+      .filter((x) => x !== '');
+    expect(argv.slice(0, 2 + shebangNodeFlags().length)).toEqual([
+      process.execPath,
+      ...shebangNodeFlags(),
+      DAEMON_BUNDLE,
+    ]);
   });
 
   it('pings WATCHDOG=1 at half of WATCHDOG_USEC after READY=1', async () => {

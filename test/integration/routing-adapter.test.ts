@@ -26,9 +26,13 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_CORE_CONFIG } from '../../daemon/core/config.js';
-import { computeKernelState, type KernelServiceInput, type KernelSessionInput } from '../../daemon/core/kernel-state.js';
 import { priorityForSlot } from '../../daemon/core/alloc.js';
+import { DEFAULT_CORE_CONFIG } from '../../daemon/core/config.js';
+import {
+  computeKernelState,
+  type KernelServiceInput,
+  type KernelSessionInput,
+} from '../../daemon/core/kernel-state.js';
 import type { RoutingState } from '../../daemon/core/kernel-state-types.js';
 import { createSandbox, requireRoot, type Sandbox, type Uplink } from './harness/sandbox.js';
 
@@ -43,14 +47,25 @@ interface StepResult {
   ok: boolean;
   ms: number;
   lastOps: number;
-  report: { ops: number; rounds: number; skipped: string[]; failures: Array<{ op: string; code: string | null }>; removedTables: number[]; reads: number };
+  report: {
+    ops: number;
+    rounds: number;
+    skipped: string[];
+    failures: Array<{ op: string; code: string | null }>;
+    removedTables: number[];
+    reads: number;
+  };
   logs: string[];
   error?: string;
   failures?: Array<{ op: string; code: string | null; message: string }>;
   actual?: RoutingState;
 }
 
-type Step = { cmd: 'apply'; desired: RoutingState; verify?: boolean } | { cmd: 'clear' } | { cmd: 'read' } | { cmd: 'exec'; argv: string[] };
+type Step =
+  | { cmd: 'apply'; desired: RoutingState; verify?: boolean }
+  | { cmd: 'clear' }
+  | { cmd: 'read' }
+  | { cmd: 'exec'; argv: string[] };
 
 let sb: Sandbox;
 let b: Uplink;
@@ -95,7 +110,12 @@ async function ourRules(): Promise<string[]> {
     for (const r of await ipj(fam, 'rule')) {
       const p = Number(r.priority);
       const t = Number(r.table);
-      if (p < CONFIG.priorityRange.start || p > CONFIG.priorityRange.end || !(t >= CONFIG.tableRange.start && t <= CONFIG.tableRange.end)) continue;
+      if (
+        p < CONFIG.priorityRange.start ||
+        p > CONFIG.priorityRange.end ||
+        !(t >= CONFIG.tableRange.start && t <= CONFIG.tableRange.end)
+      )
+        continue;
       const mark = r.fwmark ? ` fwmark ${String(r.fwmark)}/${String(r.fwmask)}` : '';
       out.push(`${fam} ${p} from ${String(r.src)}${mark} lookup ${t}`);
     }
@@ -121,7 +141,12 @@ async function tableRoutes(table: number): Promise<string[]> {
 /** Every rule and every route of every table, both families, as sorted text lines. */
 async function kernelDump(): Promise<string[]> {
   const lines: string[] = [];
-  for (const args of [['-4', 'rule'], ['-6', 'rule'], ['-4', 'route', 'show', 'table', 'all'], ['-6', 'route', 'show', 'table', 'all']]) {
+  for (const args of [
+    ['-4', 'rule'],
+    ['-6', 'rule'],
+    ['-4', 'route', 'show', 'table', 'all'],
+    ['-6', 'route', 'show', 'table', 'all'],
+  ]) {
     for (const e of await ipj(...args)) lines.push(`${args.join(' ')} ${JSON.stringify(e, Object.keys(e).sort())}`);
   }
   return lines.sort();
@@ -133,7 +158,10 @@ async function expectForeignIntact(): Promise<void> {
   expect(rules4.some((r) => r.priority === 10200 && r.table === '500')).toBe(true);
   expect(rules4.some((r) => r.priority === 20000 && r.table === '10050')).toBe(true);
   expect(rules6.some((r) => r.priority === 10300 && r.table === '501')).toBe(true);
-  expect(await tableRoutes(500)).toEqual(['-4 203.0.113.0/24 via 198.51.100.9 dev eth-a', '-4 default via 198.51.100.9 dev eth-a']);
+  expect(await tableRoutes(500)).toEqual([
+    '-4 203.0.113.0/24 via 198.51.100.9 dev eth-a',
+    '-4 default via 198.51.100.9 dev eth-a',
+  ]);
 }
 
 interface Svc {
@@ -159,11 +187,21 @@ function desiredFor(svcs: Svc[]): RoutingState {
     connected: true,
     addresses: [
       { family: 4, address: s.u.devAddr4, prefixLength: s.prefix4 ?? s.u.prefix4, method: 'manual', scope: 'global' },
-      ...(s.u.devAddr6 ? [{ family: 6 as const, address: s.u.devAddr6, prefixLength: s.u.prefix6 ?? 64, method: 'manual' as const, scope: 'global' as const }] : []),
+      ...(s.u.devAddr6
+        ? [
+            {
+              family: 6 as const,
+              address: s.u.devAddr6,
+              prefixLength: s.u.prefix6 ?? 64,
+              method: 'manual' as const,
+              scope: 'global' as const,
+            },
+          ]
+        : []),
     ],
     gateways: [
       { family: 4, gateway: s.u.gw4, metric: 0 },
-      ...(s.gw6 ?? s.u.gw6 ? [{ family: 6 as const, gateway: (s.gw6 ?? s.u.gw6) as string, metric: 0 }] : []),
+      ...((s.gw6 ?? s.u.gw6) ? [{ family: 6 as const, gateway: (s.gw6 ?? s.u.gw6) as string, metric: 0 }] : []),
     ],
   }));
   const sessions: KernelSessionInput[] = svcs.map((s, i) => ({
@@ -229,7 +267,12 @@ describe.skipIf(!supported)('rtnetlink routing adapter (device namespace, real p
     if (!c6ll) throw new Error(`router 3 has no link-local address: ${seen}`);
 
     // Strict reverse-path filtering everywhere, as many distributions ship it.
-    await sb.run(sb.devNs, ['sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=1', ...['eth-a', 'eth-b', 'eth-c'].map((i) => `net.ipv4.conf.${i}.rp_filter=1`)]);
+    await sb.run(sb.devNs, [
+      'sysctl',
+      '-qw',
+      'net.ipv4.conf.all.rp_filter=1',
+      ...['eth-a', 'eth-b', 'eth-c'].map((i) => `net.ipv4.conf.${i}.rp_filter=1`),
+    ]);
 
     // Foreign entries: a rule with a priority in our range but table 500, a rule with a table in
     // our range but priority 20000, a v6 one, and table 500's routes.
@@ -237,15 +280,76 @@ describe.skipIf(!supported)('rtnetlink routing adapter (device namespace, real p
     await sb.run(sb.devNs, ['ip', 'rule', 'add', 'pref', '20000', 'from', c.devAddr4, 'lookup', '10050']);
     await sb.run(sb.devNs, ['ip', '-6', 'rule', 'add', 'pref', '10300', 'from', c.devAddr6 as string, 'lookup', '501']);
     await sb.run(sb.devNs, ['ip', 'route', 'add', 'default', 'via', '198.51.100.9', 'dev', 'eth-a', 'table', '500']);
-    await sb.run(sb.devNs, ['ip', 'route', 'add', '203.0.113.0/24', 'via', '198.51.100.9', 'dev', 'eth-a', 'table', '500']);
+    await sb.run(sb.devNs, [
+      'ip',
+      'route',
+      'add',
+      '203.0.113.0/24',
+      'via',
+      '198.51.100.9',
+      'dev',
+      'eth-a',
+      'table',
+      '500',
+    ]);
     baseline = await kernelDump();
 
     // Leftovers of a "crashed" run: a rule and routes in our ranges that are not desired, and
     // one route identical to a desired one (to be adopted, not re-added).
-    await sb.run(sb.devNs, ['ip', 'rule', 'add', 'pref', '10777', 'fwmark', '0x90000/0x0fff0000', 'lookup', '10777', 'proto', '110']);
-    await sb.run(sb.devNs, ['ip', 'route', 'add', 'default', 'via', c.gw4, 'dev', 'eth-c', 'table', '10777', 'proto', '110']);
-    await sb.run(sb.devNs, ['ip', '-6', 'route', 'add', c.subnet6 as string, 'dev', 'eth-c', 'table', '10777', 'proto', '110']);
-    await sb.run(sb.devNs, ['ip', 'route', 'add', b.subnet4, 'dev', 'eth-b', 'table', '10001', 'proto', '110', 'scope', 'link']);
+    await sb.run(sb.devNs, [
+      'ip',
+      'rule',
+      'add',
+      'pref',
+      '10777',
+      'fwmark',
+      '0x90000/0x0fff0000',
+      'lookup',
+      '10777',
+      'proto',
+      '110',
+    ]);
+    await sb.run(sb.devNs, [
+      'ip',
+      'route',
+      'add',
+      'default',
+      'via',
+      c.gw4,
+      'dev',
+      'eth-c',
+      'table',
+      '10777',
+      'proto',
+      '110',
+    ]);
+    await sb.run(sb.devNs, [
+      'ip',
+      '-6',
+      'route',
+      'add',
+      c.subnet6 as string,
+      'dev',
+      'eth-c',
+      'table',
+      '10777',
+      'proto',
+      '110',
+    ]);
+    await sb.run(sb.devNs, [
+      'ip',
+      'route',
+      'add',
+      b.subnet4,
+      'dev',
+      'eth-b',
+      'table',
+      '10001',
+      'proto',
+      '110',
+      'scope',
+      'link',
+    ]);
   }, 120_000);
 
   afterAll(async () => {
@@ -271,10 +375,20 @@ describe.skipIf(!supported)('rtnetlink routing adapter (device namespace, real p
 
     expect(await ourRules()).toEqual(expectedRules());
     expect(await tableRoutes(10001)).toEqual(
-      [`-4 default via ${b.gw4} dev eth-b`, `-4 ${b.subnet4} dev eth-b`, `-6 default via ${b.gw6} dev eth-b`, `-6 ${b.subnet6} dev eth-b`].sort(),
+      [
+        `-4 default via ${b.gw4} dev eth-b`,
+        `-4 ${b.subnet4} dev eth-b`,
+        `-6 default via ${b.gw6} dev eth-b`,
+        `-6 ${b.subnet6} dev eth-b`,
+      ].sort(),
     );
     expect(await tableRoutes(10002)).toEqual(
-      [`-4 default via ${c.gw4} dev eth-c`, `-4 ${c.subnet4} dev eth-c`, `-6 default via ${c6ll} dev eth-c`, `-6 ${c.subnet6} dev eth-c`].sort(),
+      [
+        `-4 default via ${c.gw4} dev eth-c`,
+        `-4 ${c.subnet4} dev eth-c`,
+        `-6 default via ${c6ll} dev eth-c`,
+        `-6 ${c.subnet6} dev eth-c`,
+      ].sort(),
     );
     expect(await tableRoutes(10777)).toEqual([]);
     // Tagged for humans.
@@ -339,7 +453,17 @@ describe.skipIf(!supported)('rtnetlink routing adapter (device namespace, real p
 
   it('a rule deleted from outside comes back with the next apply (1 operation)', async () => {
     const pb = prio(1);
-    await sb.run(sb.devNs, ['ip', 'rule', 'del', 'pref', String(pb.fwmark), 'fwmark', '0x10000/0x0fff0000', 'lookup', '10001']);
+    await sb.run(sb.devNs, [
+      'ip',
+      'rule',
+      'del',
+      'pref',
+      String(pb.fwmark),
+      'fwmark',
+      '0x10000/0x0fff0000',
+      'lookup',
+      '10001',
+    ]);
     expect(await ourRules()).not.toEqual(expectedRules());
     const r = await apply(main());
     expect(r.lastOps).toBe(1);
@@ -351,7 +475,10 @@ describe.skipIf(!supported)('rtnetlink routing adapter (device namespace, real p
     const base = main();
     const pb = prio(1);
     // Without eth-b's v4 source rule (its session dropped SourceIPRule for v4, say).
-    const fewer: RoutingState = { ...base, rules: base.rules.filter((r) => !(r.kind === 'source' && r.family === 4 && r.table === 10001)) };
+    const fewer: RoutingState = {
+      ...base,
+      rules: base.rules.filter((r) => !(r.kind === 'source' && r.family === 4 && r.table === 10001)),
+    };
     const del = ['ip', 'rule', 'del', 'pref', String(pb.fwmark), 'fwmark', '0x10000/0x0fff0000', 'lookup', '10001'];
     const [first, change, same, , trusted, verified] = await drive([
       { cmd: 'apply', desired: fewer },
@@ -414,7 +541,9 @@ describe.skipIf(!supported)('rtnetlink routing adapter (device namespace, real p
       expect(mid.fwdOut).toBeGreaterThan(before.fwdOut);
       expect(mid.fwdIn).toBeGreaterThan(before.fwdIn);
       expect(await rpFilterDrops()).toBeGreaterThan(drops);
-      console.log(`[routing-adapter] strict rp_filter, fwmark path without mark restore: ${(await rpFilterDrops()) - drops} reply packet(s) dropped by rp_filter`);
+      console.log(
+        `[routing-adapter] strict rp_filter, fwmark path without mark restore: ${(await rpFilterDrops()) - drops} reply packet(s) dropped by rp_filter`,
+      );
 
       const r = await apply(main());
       expect(r.lastOps).toBe(1);
@@ -428,7 +557,11 @@ describe.skipIf(!supported)('rtnetlink routing adapter (device namespace, real p
   });
 
   it('one failing operation does not stop the others; the apply reports a summary error', async () => {
-    const broken = desiredFor([svcB(), svcC(), { u: b, table: 10009, mark: 0x90000, slot: 9, ifindex: 99, ifname: 'eth-zz' }]);
+    const broken = desiredFor([
+      svcB(),
+      svcC(),
+      { u: b, table: 10009, mark: 0x90000, slot: 9, ifindex: 99, ifname: 'eth-zz' },
+    ]);
     const r = await apply(broken);
     expect(r.ok).toBe(false);
     expect(r.error).toMatch(/routing: \d+ operation\(s\) failed/);
@@ -463,7 +596,12 @@ describe.skipIf(!supported)('rtnetlink routing adapter (device namespace, real p
       expect(up.ok).toBe(true);
       expect(up.report.skipped).toEqual([]);
       expect(await tableRoutes(10008)).toEqual(
-        [`-4 default via ${b.gw4} dev nsr0`, `-4 ${b.subnet4} dev nsr0`, `-6 default via ${b.gw6} dev nsr0`, `-6 ${b.subnet6} dev nsr0`].sort(),
+        [
+          `-4 default via ${b.gw4} dev nsr0`,
+          `-4 ${b.subnet4} dev nsr0`,
+          `-6 default via ${b.gw6} dev nsr0`,
+          `-6 ${b.subnet6} dev nsr0`,
+        ].sort(),
       );
     } finally {
       await sb.run(sb.devNs, ['ip', 'link', 'del', 'nsr0']);
@@ -479,7 +617,12 @@ describe.skipIf(!supported)('rtnetlink routing adapter (device namespace, real p
     const r = await apply(desiredFor([svcB(), p2p]));
     expect(r.ok).toBe(true);
     expect(await tableRoutes(10003)).toEqual(
-      [`-4 default via ${c.gw4} dev eth-c onlink`, `-4 ${c.devAddr4} dev eth-c`, `-6 default via ${c6ll} dev eth-c`, `-6 ${c.subnet6} dev eth-c`].sort(),
+      [
+        `-4 default via ${c.gw4} dev eth-c onlink`,
+        `-4 ${c.devAddr4} dev eth-c`,
+        `-6 default via ${c6ll} dev eth-c`,
+        `-6 ${c.subnet6} dev eth-c`,
+      ].sort(),
     );
     expect(await tableRoutes(10002)).toEqual([]);
     await sb.clearHttpLog();
@@ -493,7 +636,12 @@ describe.skipIf(!supported)('rtnetlink routing adapter (device namespace, real p
 
   it('apply time for 1 and for 200 services (printed, not asserted)', async () => {
     const uplinks = sb.uplinks;
-    const many: Svc[] = Array.from({ length: 200 }, (_, i) => ({ u: uplinks[i % uplinks.length]!, table: 10100 + i, mark: (i + 1) << 16, slot: 100 + i }));
+    const many: Svc[] = Array.from({ length: 200 }, (_, i) => ({
+      u: uplinks[i % uplinks.length]!,
+      table: 10100 + i,
+      mark: (i + 1) << 16,
+      slot: 100 + i,
+    }));
     const one = desiredFor([svcB()]);
     const all = desiredFor(many);
     const res = await drive([
@@ -505,7 +653,15 @@ describe.skipIf(!supported)('rtnetlink routing adapter (device namespace, real p
       { cmd: 'apply', desired: all },
       { cmd: 'clear' },
     ]);
-    const [, one1, one2, , all1, all2, clear200] = res as [StepResult, StepResult, StepResult, StepResult, StepResult, StepResult, StepResult];
+    const [, one1, one2, , all1, all2, clear200] = res as [
+      StepResult,
+      StepResult,
+      StepResult,
+      StepResult,
+      StepResult,
+      StepResult,
+      StepResult,
+    ];
     for (const s of res) expect(s.ok, s.error).toBe(true);
     console.log(
       `[routing-adapter] 1 service: first apply ${one1.ms} ms (${one1.lastOps} ops), repeat ${one2.ms} ms (${one2.lastOps} ops); ` +

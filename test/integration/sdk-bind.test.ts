@@ -29,8 +29,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DBusTransport, type ServiceInfo, type SessionInfo } from '../../lib/index.js';
 import { startNetsessiond } from './harness/daemon.js';
 import { waitFor } from './harness/exec.js';
-import { createSandbox, requireRoot, type RouterCounters, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
-import { startSdkDriver, type SdkDriver } from './support/sdk-driver.js';
+import {
+  createSandbox,
+  type RouterCounters,
+  requireRoot,
+  type Sandbox,
+  type SandboxProcess,
+} from './harness/sandbox.js';
+import { type SdkDriver, startSdkDriver } from './support/sdk-driver.js';
 
 const supported = requireRoot();
 const LISTENERS = fileURLToPath(new URL('./drivers/inet-listeners.cjs', import.meta.url));
@@ -50,7 +56,29 @@ function makeCert(dir: string, ip: string): { cert: string; key: string } | stri
   const cert = join(dir, 'inet-cert.pem');
   const key = join(dir, 'inet-key.pem');
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=inet.test', '-addext', `subjectAltName=IP:${ip}`], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '2',
+        '-subj',
+        '/CN=inet.test',
+        '-addext',
+        `subjectAltName=IP:${ip}`,
+      ],
+      { stdio: 'ignore' },
+    );
     return { cert, key };
   } catch (err) {
     return `openssl could not make a certificate (${(err as Error).message.split('\n')[0]})`;
@@ -72,7 +100,14 @@ async function countedDuring(fn: () => Promise<unknown>): Promise<Record<string,
   const delta: Record<string, RouterCounters> = {};
   for (const [name, a] of Object.entries(after)) {
     const b = before[name]!;
-    delta[name] = { fwdOut: a.fwdOut - b.fwdOut, fwdIn: a.fwdIn - b.fwdIn, bytesOut: a.bytesOut - b.bytesOut, bytesIn: a.bytesIn - b.bytesIn, dropped: a.dropped - b.dropped, spoofed: a.spoofed - b.spoofed };
+    delta[name] = {
+      fwdOut: a.fwdOut - b.fwdOut,
+      fwdIn: a.fwdIn - b.fwdIn,
+      bytesOut: a.bytesOut - b.bytesOut,
+      bytesIn: a.bytesIn - b.bytesIn,
+      dropped: a.dropped - b.dropped,
+      spoofed: a.spoofed - b.spoofed,
+    };
   }
   return delta;
 }
@@ -102,24 +137,63 @@ describe.skipIf(!supported)('bind helpers against netsessiond', () => {
     inet4 = sb.inet.addr4;
     inet6 = sb.inet.addr6;
     const conf = join(sb.tmpDir, 'netsessiond.conf');
-    writeFileSync(conf, ['[General]', 'OnlineCheckMode = one-shot', 'OnlineCheckInitialInterval = 1', 'OnlineCheckMaxInterval = 1', 'OnlineCheckConnectTimeout = 1', '[Bearers]', 'eth-a = ethernet', 'eth-b = wifi', 'eth-c = cellular', ''].join('\n'));
+    writeFileSync(
+      conf,
+      [
+        '[General]',
+        'OnlineCheckMode = one-shot',
+        'OnlineCheckInitialInterval = 1',
+        'OnlineCheckMaxInterval = 1',
+        'OnlineCheckConnectTimeout = 1',
+        '[Bearers]',
+        'eth-a = ethernet',
+        'eth-b = wifi',
+        'eth-c = cellular',
+        '',
+      ].join('\n'),
+    );
     const daemon = await startNetsessiond(sb, {
-      args: ['--config', conf, '--state-dir', join(sb.tmpDir, 'state'), '--policy-dir', join(sb.tmpDir, 'policy'), '--online-check-url', sb.inet.onlineUrl4, '--online-check-url6', sb.inet.onlineUrl6],
+      args: [
+        '--config',
+        conf,
+        '--state-dir',
+        join(sb.tmpDir, 'state'),
+        '--policy-dir',
+        join(sb.tmpDir, 'policy'),
+        '--online-check-url',
+        sb.inet.onlineUrl4,
+        '--online-check-url6',
+        sb.inet.onlineUrl6,
+      ],
     });
     await daemon.waitForLine(/ready:/, { timeoutMs: 15_000 });
 
     const cert = makeCert(sb.tmpDir, inet4);
     if (typeof cert === 'string') console.log(`[sdk-bind] TLS over the network is not tested: ${cert}`);
     else ca = readFileSync(cert.cert, 'utf8');
-    listeners = sb.spawn(sb.inetNs, [process.execPath, LISTENERS, JSON.stringify({ addr: inet4, tlsPort: TLS_PORT, httpPort: HTTP_PORT, udpPort: UDP_PORT, ...(typeof cert === 'string' ? {} : cert) })]);
+    listeners = sb.spawn(sb.inetNs, [
+      process.execPath,
+      LISTENERS,
+      JSON.stringify({
+        addr: inet4,
+        tlsPort: TLS_PORT,
+        httpPort: HTTP_PORT,
+        udpPort: UDP_PORT,
+        ...(typeof cert === 'string' ? {} : cert),
+      }),
+    ]);
     listeners.onLine((line, stream) => {
-      if (stream === 'stdout' && line.startsWith('{')) listenerLog.push(JSON.parse(line) as { kind: string; client: string; url?: string });
+      if (stream === 'stdout' && line.startsWith('{'))
+        listenerLog.push(JSON.parse(line) as { kind: string; client: string; url?: string });
     });
     await listeners.waitForLine(/ready/, { stream: 'stdout' });
 
     drv = await startSdkDriver(sb);
     // The fixture: a session pinned to eth-b, with the source rule; online (its check passed).
-    const info = await drv.call<SessionInfo>('create', { id: 'b', options: { allowedInterface: 'eth-b', sourceIPRule: true, connectionType: 'internet' } });
+    const info = await drv.call<SessionInfo>('create', {
+      id: 'b',
+      options: { allowedInterface: 'eth-b', sourceIPRule: true, connectionType: 'internet' },
+    });
     if (info.state !== 'online') await drv.call('waitInterface', { id: 'b', interface: 'eth-b' });
     await sourceRule(b4, true);
   }, 120_000);
@@ -133,10 +207,14 @@ describe.skipIf(!supported)('bind helpers against netsessiond', () => {
    * Update that reports the session's SourceIPRule, not before.
    */
   async function sourceRule(addr: string, present: boolean): Promise<void> {
-    await waitFor(`source rule for ${addr} ${present ? 'installed' : 'removed'}`, async () => {
-      const { stdout } = await sb.run(sb.devNs, ['ip', 'rule', 'show']);
-      return new RegExp(`from ${addr.replace(/\./g, '\\.')} lookup`).test(stdout) === present || undefined;
-    }, { timeoutMs: 5000 });
+    await waitFor(
+      `source rule for ${addr} ${present ? 'installed' : 'removed'}`,
+      async () => {
+        const { stdout } = await sb.run(sb.devNs, ['ip', 'rule', 'show']);
+        return new RegExp(`from ${addr.replace(/\./g, '\\.')} lookup`).test(stdout) === present || undefined;
+      },
+      { timeoutMs: 5000 },
+    );
   }
 
   it('control: without a source rule, a socket bound to eth-b leaves via eth-a and is dropped as spoofed', async () => {
@@ -151,15 +229,20 @@ describe.skipIf(!supported)('bind helpers against netsessiond', () => {
       expect(delta['eth-a']!.spoofed).toBeGreaterThan(0);
       expect(delta['eth-b']!.fwdOut).toBe(0);
       // And the helpers refuse, rather than send like that.
-      expect(await drv.call('expectThrow', { id: 'b', helper: 'connect', host: inet4 })).toEqual({ code: 'NS_ERR_SOURCE_IP_RULE_REQUIRED', name: 'SourceIPRuleRequiredError' });
-      expect(await drv.call('expectThrow', { id: 'b', helper: 'fetch', url: `http://${inet4}/x` })).toMatchObject({ code: 'NS_ERR_SOURCE_IP_RULE_REQUIRED' });
+      expect(await drv.call('expectThrow', { id: 'b', helper: 'connect', host: inet4 })).toEqual({
+        code: 'NS_ERR_SOURCE_IP_RULE_REQUIRED',
+        name: 'SourceIPRuleRequiredError',
+      });
+      expect(await drv.call('expectThrow', { id: 'b', helper: 'fetch', url: `http://${inet4}/x` })).toMatchObject({
+        code: 'NS_ERR_SOURCE_IP_RULE_REQUIRED',
+      });
     } finally {
       await drv.call('change', { id: 'b', options: { sourceIPRule: true } });
       await sourceRule(b4, true);
     }
   });
 
-  it('socketOptions() gives eth-b\'s addresses', async () => {
+  it("socketOptions() gives eth-b's addresses", async () => {
     expect(await drv.call('socketOptions', { id: 'b' })).toEqual({ localAddress: b4, family: 4 });
     expect(await drv.call('socketOptions', { id: 'b', family: 6 })).toEqual({ localAddress: b6, family: 6 });
   });
@@ -187,7 +270,12 @@ describe.skipIf(!supported)('bind helpers against netsessiond', () => {
     }
     listenerLog = [];
     const delta = await countedDuring(async () => {
-      const r = await drv.call<{ localAddress: string; authorized: boolean; statusLine: string; body: string }>('tls', { id: 'b', host: inet4, port: TLS_PORT, ca });
+      const r = await drv.call<{ localAddress: string; authorized: boolean; statusLine: string; body: string }>('tls', {
+        id: 'b',
+        host: inet4,
+        port: TLS_PORT,
+        ca,
+      });
       expect(r).toMatchObject({ localAddress: b4, authorized: true, statusLine: 'HTTP/1.1 200 OK' });
       expect(JSON.parse(r.body)).toEqual({ client: b4 });
     });
@@ -198,8 +286,14 @@ describe.skipIf(!supported)('bind helpers against netsessiond', () => {
   it('httpAgent() and httpsAgent(): requests leave through eth-b', async () => {
     await sb.clearHttpLog();
     const delta = await countedDuring(async () => {
-      expect(await drv.call('http', { id: 'b', key: 'pinned', url: `http://${inet4}/agent` })).toMatchObject({ status: 200, localAddress: b4 });
-      expect(await drv.call('http', { id: 'b', key: 'pinned', url: `http://[${inet6}]/agent6` })).toMatchObject({ status: 200, localAddress: b6 });
+      expect(await drv.call('http', { id: 'b', key: 'pinned', url: `http://${inet4}/agent` })).toMatchObject({
+        status: 200,
+        localAddress: b4,
+      });
+      expect(await drv.call('http', { id: 'b', key: 'pinned', url: `http://[${inet6}]/agent6` })).toMatchObject({
+        status: 200,
+        localAddress: b6,
+      });
     });
     expect(await clientsOf('/agent')).toEqual([b4]);
     expect(await clientsOf('/agent6')).toEqual([b6]);
@@ -208,18 +302,33 @@ describe.skipIf(!supported)('bind helpers against netsessiond', () => {
       console.log('[sdk-bind] httpsAgent: no certificate (see above); construction only');
       return;
     }
-    const r = await drv.call<{ status: number; body: string; localAddress: string }>('https', { id: 'b', key: 'pinned-tls', url: `https://${inet4}:${TLS_PORT}/agent`, ca });
+    const r = await drv.call<{ status: number; body: string; localAddress: string }>('https', {
+      id: 'b',
+      key: 'pinned-tls',
+      url: `https://${inet4}:${TLS_PORT}/agent`,
+      ca,
+    });
     expect(r).toMatchObject({ status: 200, localAddress: b4 });
     expect(JSON.parse(r.body)).toEqual({ client: b4 });
   });
 
-  it('dispatcher() with undici, fetch(), and Node\'s global fetch with the dispatcher', async () => {
+  it("dispatcher() with undici, fetch(), and Node's global fetch with the dispatcher", async () => {
     await sb.clearHttpLog();
     const delta = await countedDuring(async () => {
-      expect(await drv.call('undici', { id: 'b', key: 'pinned', url: `http://${inet4}/undici` })).toEqual({ status: 200, body: '' });
-      expect(await drv.call('undici', { id: 'b', key: 'pinned', url: `http://[${inet6}]/undici6` })).toEqual({ status: 200, body: '' });
-      expect(await drv.call('fetch', { id: 'b', url: `http://${inet4}/fetch?bytes=1000` })).toMatchObject({ status: 200 });
-      expect(await drv.call('globalFetch', { id: 'b', url: `http://${inet4}/global-fetch` })).toMatchObject({ status: 200 });
+      expect(await drv.call('undici', { id: 'b', key: 'pinned', url: `http://${inet4}/undici` })).toEqual({
+        status: 200,
+        body: '',
+      });
+      expect(await drv.call('undici', { id: 'b', key: 'pinned', url: `http://[${inet6}]/undici6` })).toEqual({
+        status: 200,
+        body: '',
+      });
+      expect(await drv.call('fetch', { id: 'b', url: `http://${inet4}/fetch?bytes=1000` })).toMatchObject({
+        status: 200,
+      });
+      expect(await drv.call('globalFetch', { id: 'b', url: `http://${inet4}/global-fetch` })).toMatchObject({
+        status: 200,
+      });
     });
     expect(await clientsOf('/undici')).toEqual([b4]);
     expect(await clientsOf('/undici6')).toEqual([b6]);
@@ -231,17 +340,28 @@ describe.skipIf(!supported)('bind helpers against netsessiond', () => {
   it('dgram(): datagrams to the inet host leave through eth-b', async () => {
     listenerLog = [];
     const delta = await countedDuring(async () => {
-      expect(await drv.call('dgram', { id: 'b', host: inet4, port: UDP_PORT, count: 3 })).toEqual({ localAddress: b4, sent: 3 });
-      await waitFor('3 datagrams at the listener', async () => listenerLog.filter((e) => e.kind === 'udp').length >= 3 || undefined, { timeoutMs: 5000 });
+      expect(await drv.call('dgram', { id: 'b', host: inet4, port: UDP_PORT, count: 3 })).toEqual({
+        localAddress: b4,
+        sent: 3,
+      });
+      await waitFor(
+        '3 datagrams at the listener',
+        async () => listenerLog.filter((e) => e.kind === 'udp').length >= 3 || undefined,
+        { timeoutMs: 5000 },
+      );
     });
     expect(listenerLog.filter((e) => e.kind === 'udp').map((e) => e.client)).toEqual([b4, b4, b4]);
     expect(delta['eth-b']!.fwdOut).toBeGreaterThanOrEqual(3);
     expect(sum(Object.values(delta), 'spoofed')).toBe(0);
   });
 
-  it('resolver(): DNS queries leave from eth-b\'s address', async () => {
+  it("resolver(): DNS queries leave from eth-b's address", async () => {
     listenerLog = [];
-    const r = await drv.call<{ error?: string }>('resolve', { id: 'b', server: `${inet4}:${UDP_PORT}`, name: 'example.test' });
+    const r = await drv.call<{ error?: string }>('resolve', {
+      id: 'b',
+      server: `${inet4}:${UDP_PORT}`,
+      name: 'example.test',
+    });
     // The listener never answers: what matters is where the question came from.
     expect(r.error).toBe('ETIMEOUT');
     const udp = listenerLog.filter((e) => e.kind === 'udp');
@@ -252,32 +372,64 @@ describe.skipIf(!supported)('bind helpers against netsessiond', () => {
   it('an agent and a dispatcher follow their session to eth-b on carrier loss, closing the old sockets', async () => {
     const a4 = sb.uplink('eth-a').devAddr4;
     const url = (path: string) => `http://${inet4}:${HTTP_PORT}${path}`;
-    const clients = (path: string) => listenerLog.filter((e) => e.kind === 'http' && e.url === path).map((e) => e.client);
+    const clients = (path: string) =>
+      listenerLog.filter((e) => e.kind === 'http' && e.url === path).map((e) => e.client);
     await drv.call('create', { id: 'follow', options: { sourceIPRule: true } });
     expect(await drv.call('settings', { id: 'follow' })).toMatchObject({ interface: 'eth-a' });
     listenerLog = [];
-    expect(await drv.call('http', { id: 'follow', key: 'follow', url: url('/before') })).toMatchObject({ status: 200, localAddress: a4 });
-    expect(await drv.call('undici', { id: 'follow', key: 'follow', url: url('/before-undici') })).toMatchObject({ status: 200 });
+    expect(await drv.call('http', { id: 'follow', key: 'follow', url: url('/before') })).toMatchObject({
+      status: 200,
+      localAddress: a4,
+    });
+    expect(await drv.call('undici', { id: 'follow', key: 'follow', url: url('/before-undici') })).toMatchObject({
+      status: 200,
+    });
     // Both pooled their connection (the listener keeps it open for 60 s).
-    expect(await drv.call('agentState', { key: 'follow' })).toEqual({ sockets: 1, closed: 0, closedByPeer: 0, free: 1 });
-    expect((await drv.call<Array<{ event: string }>>('dispatcherEvents', { key: 'follow' })).map((e) => e.event)).toEqual(['connect']);
+    expect(await drv.call('agentState', { key: 'follow' })).toEqual({
+      sockets: 1,
+      closed: 0,
+      closedByPeer: 0,
+      free: 1,
+    });
+    expect(
+      (await drv.call<Array<{ event: string }>>('dispatcherEvents', { key: 'follow' })).map((e) => e.event),
+    ).toEqual(['connect']);
     try {
       await sb.setCarrier('eth-a', false);
       await drv.call('waitInterface', { id: 'follow', interface: 'eth-b' });
       // The pooled eth-a socket is destroyed by the agent on the move (no FIN from the server:
       // none could cross eth-a now), and the dispatcher's old generation closes its connection.
-      await waitFor('the old socket closed', async () => ((await drv.call<{ closed: number }>('agentState', { key: 'follow' })).closed === 1) || undefined, { timeoutMs: 3000 });
-      await waitFor('the old connection closed', async () => (await drv.call<Array<{ event: string }>>('dispatcherEvents', { key: 'follow' })).length === 2 || undefined, { timeoutMs: 3000 });
+      await waitFor(
+        'the old socket closed',
+        async () => (await drv.call<{ closed: number }>('agentState', { key: 'follow' })).closed === 1 || undefined,
+        { timeoutMs: 3000 },
+      );
+      await waitFor(
+        'the old connection closed',
+        async () =>
+          (await drv.call<Array<{ event: string }>>('dispatcherEvents', { key: 'follow' })).length === 2 || undefined,
+        { timeoutMs: 3000 },
+      );
       const delta = await countedDuring(async () => {
-        expect(await drv.call('http', { id: 'follow', key: 'follow', url: url('/after') })).toMatchObject({ status: 200, localAddress: b4 });
-        expect(await drv.call('undici', { id: 'follow', key: 'follow', url: url('/after-undici') })).toMatchObject({ status: 200 });
+        expect(await drv.call('http', { id: 'follow', key: 'follow', url: url('/after') })).toMatchObject({
+          status: 200,
+          localAddress: b4,
+        });
+        expect(await drv.call('undici', { id: 'follow', key: 'follow', url: url('/after-undici') })).toMatchObject({
+          status: 200,
+        });
       });
       expectViaB(delta);
       expect(clients('/before')).toEqual([a4]);
       expect(clients('/before-undici')).toEqual([a4]);
       expect(clients('/after')).toEqual([b4]);
       expect(clients('/after-undici')).toEqual([b4]);
-      expect(await drv.call('agentState', { key: 'follow' })).toEqual({ sockets: 2, closed: 1, closedByPeer: 0, free: 1 });
+      expect(await drv.call('agentState', { key: 'follow' })).toEqual({
+        sockets: 2,
+        closed: 1,
+        closedByPeer: 0,
+        free: 1,
+      });
       const events = await drv.call<Array<{ event: string }>>('dispatcherEvents', { key: 'follow' });
       expect(events.map((e) => e.event).slice(0, 3)).toEqual(['connect', 'disconnect', 'connect']);
     } finally {
@@ -301,9 +453,18 @@ describe.skipIf(!supported)('bind helpers against netsessiond', () => {
         await waitFor('the first list', async () => seen.length > 0 || undefined, { timeoutMs: 5000 });
         expect(seen[0]!.map((s) => s.interface).sort()).toEqual(['eth-a', 'eth-b', 'eth-c']);
         await sb.setCarrier('eth-c', false);
-        await waitFor('eth-c idle', async () => seen.at(-1)?.find((s) => s.interface === 'eth-c')?.state === 'idle' || undefined, { timeoutMs: 5000 });
+        await waitFor(
+          'eth-c idle',
+          async () => seen.at(-1)?.find((s) => s.interface === 'eth-c')?.state === 'idle' || undefined,
+          { timeoutMs: 5000 },
+        );
         await sb.setCarrier('eth-c', true);
-        await waitFor('eth-c back', async () => ['ready', 'online'].includes(seen.at(-1)?.find((s) => s.interface === 'eth-c')?.state ?? '') || undefined, { timeoutMs: 10_000 });
+        await waitFor(
+          'eth-c back',
+          async () =>
+            ['ready', 'online'].includes(seen.at(-1)?.find((s) => s.interface === 'eth-c')?.state ?? '') || undefined,
+          { timeoutMs: 10_000 },
+        );
         // Unchanged services keep their properties through signals that carry none for them.
         expect(seen.at(-1)!.find((s) => s.interface === 'eth-a')).toMatchObject({ bearer: 'ethernet', name: 'eth-a' });
       } finally {

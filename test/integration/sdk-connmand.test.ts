@@ -12,12 +12,13 @@
  * | on('statistics')                        | no event, 'error' with ExtensionNotSupportedError; session goes on |
  * | the shared suite                        | see suites/sdk-session-suite.ts, with ConnMan's documented differences |
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { join } from 'node:path';
-import { DBusTransport, ExtensionNotSupportedError, createSession } from '../../lib/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSession, DBusTransport, ExtensionNotSupportedError } from '../../lib/index.js';
+import { CONNMAN_BUS_POLICY, type ConnmandHandle, connmandSkipReason, startConnmand } from './harness/connmand.js';
 import { REPO_ROOT } from './harness/daemon.js';
 import { startDnsServer } from './harness/dns-server.js';
-import { CONNMAN_BUS_POLICY, connmandSkipReason, startConnmand, type ConnmandHandle } from './harness/connmand.js';
 import { createSandbox, requireRoot, type Sandbox } from './harness/sandbox.js';
 import { defineSdkSessionSuite, type SdkSuiteContext } from './suites/sdk-session-suite.js';
 
@@ -25,7 +26,8 @@ const supported = (() => {
   if (!requireRoot()) return false;
   const reason = connmandSkipReason();
   if (reason === null) return true;
-  if (process.env.NETSESSION_INTEGRATION === 'require') throw new Error(`integration tests required but cannot run: ${reason}`);
+  if (process.env.NETSESSION_INTEGRATION === 'require')
+    throw new Error(`integration tests required but cannot run: ${reason}`);
   console.warn(`[integration] skipping connmand tests: ${reason}`);
   return false;
 })();
@@ -75,7 +77,13 @@ describe.skipIf(!supported)('the SDK against a real connmand', () => {
     const services = await transport.services();
     for (const u of sb.uplinks) {
       // The harness's provisioning gives each uplink its router as nameserver.
-      expect(services.find((s) => s.interface === u.name)).toMatchObject({ nameservers: [u.gw4], metered: null, roaming: null, captivePortal: null, portalUrl: null });
+      expect(services.find((s) => s.interface === u.name)).toMatchObject({
+        nameservers: [u.gw4],
+        metered: null,
+        roaming: null,
+        captivePortal: null,
+        portalUrl: null,
+      });
     }
     await using s = await createSession({ transport, allowedInterface: 'eth-c' });
     await s.waitFor('connected', { timeout: 10_000 });
@@ -87,13 +95,27 @@ describe.skipIf(!supported)('the SDK against a real connmand', () => {
     const dnsC = await startDnsServer(sb, 'eth-c', { 'only-cell.test': sb.inet.addr4 });
     try {
       const run = async (iface: string) => {
-        const p = sb.spawn(sb.devNs, [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'examples', 'uplink-dns.ts'), iface, 'http://only-cell.test/dns-connmand'], { cwd: REPO_ROOT });
+        const p = sb.spawn(
+          sb.devNs,
+          [
+            process.execPath,
+            '--import',
+            'tsx',
+            join(REPO_ROOT, 'examples', 'uplink-dns.ts'),
+            iface,
+            'http://only-cell.test/dns-connmand',
+          ],
+          { cwd: REPO_ROOT },
+        );
         const exit = await p.exited;
         return { exit, out: p.stdout.split('\n').filter(Boolean), err: p.stderr };
       };
       await sb.clearHttpLog();
       const c = await run('eth-c');
-      expect(c.out.slice(0, 2), c.err).toEqual([`uplink eth-c, nameservers ${sb.uplink('eth-c').gw4}`, `resolved only-cell.test: ${sb.inet.addr4}`]);
+      expect(c.out.slice(0, 2), c.err).toEqual([
+        `uplink eth-c, nameservers ${sb.uplink('eth-c').gw4}`,
+        `resolved only-cell.test: ${sb.inet.addr4}`,
+      ]);
       expect(dnsC.queries().map((q) => q.client)).toContain(sb.uplink('eth-c').devAddr4);
       const b = await run('eth-b');
       expect(b.exit, b.err).toMatchObject({ code: 1 });
@@ -102,7 +124,9 @@ describe.skipIf(!supported)('the SDK against a real connmand', () => {
       // connmand routes the session's source address through its uplink: the fetch left by eth-c.
       expect(c.exit, c.err).toMatchObject({ code: 0 });
       expect(c.out[2]).toBe(`HTTP 200 via eth-c from ${sb.uplink('eth-c').devAddr4}`);
-      expect((await sb.httpLog()).filter((e) => e.path === '/dns-connmand').map((e) => e.client)).toEqual([sb.uplink('eth-c').devAddr4]);
+      expect((await sb.httpLog()).filter((e) => e.path === '/dns-connmand').map((e) => e.client)).toEqual([
+        sb.uplink('eth-c').devAddr4,
+      ]);
     } finally {
       await dnsB.stop();
       await dnsC.stop();

@@ -19,7 +19,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import dbus from 'dbus-next';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DBusTransport, ExtensionNotSupportedError, createSession, type NetsessionError, type SessionStatistics } from '../../lib/index.js';
+import {
+  createSession,
+  DBusTransport,
+  ExtensionNotSupportedError,
+  type NetsessionError,
+  type SessionStatistics,
+} from '../../lib/index.js';
 import { startNetsessiond } from './harness/daemon.js';
 import { createSandbox, requireRoot, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
 import { defineSdkSessionSuite, type SdkSuiteContext } from './suites/sdk-session-suite.js';
@@ -32,7 +38,12 @@ let transport: DBusTransport;
 let ctx: SdkSuiteContext;
 
 /** Polls `cond` every 20 ms, running `refresh` first each time (no timing assertion: only a bound on how long to wait). */
-async function until(cond: () => boolean, what: string, timeoutMs = 5_000, refresh?: () => Promise<void>): Promise<void> {
+async function until(
+  cond: () => boolean,
+  what: string,
+  timeoutMs = 5_000,
+  refresh?: () => Promise<void>,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     await refresh?.();
@@ -50,14 +61,23 @@ async function matchRuleCounter(probeName: string): Promise<((name: string) => P
   const bus = dbus.sessionBus({ busAddress: sb.dbusAddress! });
   bus.on('error', () => undefined);
   const stats = async (name: string): Promise<number> => {
-    const msg = new dbus.Message({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus.Debug.Stats', member: 'GetConnectionStats', signature: 's', body: [name] });
+    const msg = new dbus.Message({
+      destination: 'org.freedesktop.DBus',
+      path: '/org/freedesktop/DBus',
+      interface: 'org.freedesktop.DBus.Debug.Stats',
+      member: 'GetConnectionStats',
+      signature: 's',
+      body: [name],
+    });
     const reply = await bus.call(msg);
     return (reply!.body[0] as Record<string, InstanceType<typeof dbus.Variant>>).MatchRules!.value as number;
   };
   try {
     await stats(probeName);
   } catch (err) {
-    console.log(`[sdk-session] match-rule check skipped: no org.freedesktop.DBus.Debug.Stats here (${(err as Error).message})`);
+    console.log(
+      `[sdk-session] match-rule check skipped: no org.freedesktop.DBus.Debug.Stats here (${(err as Error).message})`,
+    );
     bus.disconnect();
     return null;
   }
@@ -69,7 +89,19 @@ const statsBuses: Array<ReturnType<typeof dbus.sessionBus>> = [];
 /** Starts netsessiond in the sandbox with `conf` and waits until it is ready. */
 async function startDaemon(conf: string): Promise<SandboxProcess> {
   const d = await startNetsessiond(sb, {
-    args: ['--config', conf, '--state-dir', join(sb.tmpDir, 'state'), '--policy-dir', join(sb.tmpDir, 'policy'), '--online-check-url', sb.inet.onlineUrl4, '--online-check-url6', sb.inet.onlineUrl6, '--debug'],
+    args: [
+      '--config',
+      conf,
+      '--state-dir',
+      join(sb.tmpDir, 'state'),
+      '--policy-dir',
+      join(sb.tmpDir, 'policy'),
+      '--online-check-url',
+      sb.inet.onlineUrl4,
+      '--online-check-url6',
+      sb.inet.onlineUrl6,
+      '--debug',
+    ],
   });
   await d.waitForLine(/ready:/, { timeoutMs: 15_000 });
   return d;
@@ -137,7 +169,9 @@ describe.skipIf(!supported)('the SDK against netsessiond', () => {
       expect(typeof st.rxBytes).toBe('bigint');
       expect(st.rxBytes).toBeGreaterThanOrEqual(0n);
     } else {
-      console.log('[sdk-session] the daemon has no Statistics capability here (no kernel datapath): checking the typed rejection');
+      console.log(
+        '[sdk-session] the daemon has no Statistics capability here (no kernel datapath): checking the typed rejection',
+      );
       await expect(s.statistics()).rejects.toBeInstanceOf(ExtensionNotSupportedError);
     }
   });
@@ -151,7 +185,9 @@ describe.skipIf(!supported)('the SDK against netsessiond', () => {
     const onStats = (st: SessionStatistics) => seen.push(st);
     s.setStatisticsInterval(1000).on('statistics', onStats);
     if (!caps.includes('StatisticsSignal')) {
-      console.log('[sdk-session] the daemon has no StatisticsSignal capability here (no kernel datapath): checking the error event');
+      console.log(
+        '[sdk-session] the daemon has no StatisticsSignal capability here (no kernel datapath): checking the error event',
+      );
       await until(() => errors.length > 0, 'the error event');
       expect(errors[0]).toBeInstanceOf(ExtensionNotSupportedError);
       return;
@@ -163,7 +199,9 @@ describe.skipIf(!supported)('the SDK against netsessiond', () => {
     const before = seen.at(-1)!.rxBytes;
     // The session's source rule makes a socket bound to its address its traffic (and count).
     const BYTES = 200_000;
-    const r = await sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/sdk-statistics?bytes=${BYTES}`, { localAddress: addr! });
+    const r = await sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/sdk-statistics?bytes=${BYTES}`, {
+      localAddress: addr!,
+    });
     expect(r.ok && r.bytes).toBe(BYTES);
     await until(() => seen.at(-1)!.rxBytes >= before + BigInt(BYTES), 'RX bytes past the download', 10_000);
     expect(seen.length).toBeGreaterThanOrEqual(2);
@@ -177,11 +215,19 @@ describe.skipIf(!supported)('the SDK against netsessiond', () => {
     const rules = await matchRuleCounter(sdkName);
     const withWatch = rules ? await rules(sdkName) : 0;
     s.off('statistics', onStats);
-    await daemon.waitForLine(new RegExp(`statistics signals for ${path} to ${sdkName.replace(/\./g, '\\.')} stopped \\(requested\\)`), { timeoutMs: 5_000 });
+    await daemon.waitForLine(
+      new RegExp(`statistics signals for ${path} to ${sdkName.replace(/\./g, '\\.')} stopped \\(requested\\)`),
+      { timeoutMs: 5_000 },
+    );
     // The SDK's match rule for the session's signals is removed again (no dbus-next proxy leak).
     if (rules) {
       let now = withWatch;
-      await until(() => now === withWatch - 1, 'the match rule removed', 5_000, async () => void (now = await rules(sdkName)));
+      await until(
+        () => now === withWatch - 1,
+        'the match rule removed',
+        5_000,
+        async () => void (now = await rules(sdkName)),
+      );
     }
   });
 

@@ -19,9 +19,9 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DBusTransport, createSession, type ServiceInfo } from '../../lib/index.js';
+import { createSession, DBusTransport, type ServiceInfo } from '../../lib/index.js';
 import { REPO_ROOT, startNetsessiond } from './harness/daemon.js';
-import { startDnsServer, type DnsServer } from './harness/dns-server.js';
+import { type DnsServer, startDnsServer } from './harness/dns-server.js';
 import { waitFor } from './harness/exec.js';
 import { createSandbox, requireRoot, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
 
@@ -34,22 +34,39 @@ let dnsC: DnsServer;
 let conf: string;
 
 function example(name: string, args: string[]): SandboxProcess {
-  return sb.spawn(sb.devNs, [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'examples', name), ...args], { cwd: REPO_ROOT });
+  return sb.spawn(sb.devNs, [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'examples', name), ...args], {
+    cwd: REPO_ROOT,
+  });
 }
 
 const lines = (p: SandboxProcess): string[] => p.stdout.split('\n').filter((l) => l !== '');
 
 /** Waits for a stdout line matching `pattern` among those printed after the first `from`; returns its index. */
 async function lineAfter(p: SandboxProcess, from: number, pattern: RegExp, timeoutMs = 15_000): Promise<number> {
-  return waitFor(`a line ${pattern}`, async () => {
-    const i = lines(p).findIndex((l, k) => k >= from && pattern.test(l));
-    return i >= 0 ? i : undefined;
-  }, { timeoutMs, intervalMs: 50 });
+  return waitFor(
+    `a line ${pattern}`,
+    async () => {
+      const i = lines(p).findIndex((l, k) => k >= from && pattern.test(l));
+      return i >= 0 ? i : undefined;
+    },
+    { timeoutMs, intervalMs: 50 },
+  );
 }
 
 async function startDaemon(): Promise<SandboxProcess> {
   const d = await startNetsessiond(sb, {
-    args: ['--config', conf, '--state-dir', join(sb.tmpDir, 'state'), '--policy-dir', join(sb.tmpDir, 'policy'), '--online-check-url', sb.inet.onlineUrl4, '--online-check-url6', sb.inet.onlineUrl6],
+    args: [
+      '--config',
+      conf,
+      '--state-dir',
+      join(sb.tmpDir, 'state'),
+      '--policy-dir',
+      join(sb.tmpDir, 'policy'),
+      '--online-check-url',
+      sb.inet.onlineUrl4,
+      '--online-check-url6',
+      sb.inet.onlineUrl6,
+    ],
   });
   await d.waitForLine(/ready:/, { timeoutMs: 15_000 });
   return d;
@@ -65,17 +82,42 @@ describe.skipIf(!supported)('uplink properties against netsessiond', () => {
   beforeAll(async () => {
     sb = await createSandbox();
     conf = join(sb.tmpDir, 'netsessiond.conf');
-    writeFileSync(conf, ['[General]', 'OnlineCheckMode = one-shot', 'OnlineCheckInitialInterval = 1', 'OnlineCheckMaxInterval = 1', 'OnlineCheckConnectTimeout = 1', '[Bearers]', 'eth-a = ethernet', 'eth-b = wifi', 'eth-c = cellular', ''].join('\n'));
+    writeFileSync(
+      conf,
+      [
+        '[General]',
+        'OnlineCheckMode = one-shot',
+        'OnlineCheckInitialInterval = 1',
+        'OnlineCheckMaxInterval = 1',
+        'OnlineCheckConnectTimeout = 1',
+        '[Bearers]',
+        'eth-a = ethernet',
+        'eth-b = wifi',
+        'eth-c = cellular',
+        '',
+      ].join('\n'),
+    );
     // Observe mode: another tool configures the links; the provisioning file names their DNS.
     const prov = join(sb.tmpDir, 'state', 'provisioning');
     mkdirSync(prov, { recursive: true });
-    const section = (u: string, type: string) => [`[service_${u.replace('-', '')}]`, `Type = ${type}`, `DeviceName = ${u}`, `Nameservers = ${sb.uplink(u).gw4}`, ''];
-    writeFileSync(join(prov, 'uplinks.config'), [...section('eth-a', 'ethernet'), ...section('eth-b', 'wifi'), ...section('eth-c', 'cellular')].join('\n'));
+    const section = (u: string, type: string) => [
+      `[service_${u.replace('-', '')}]`,
+      `Type = ${type}`,
+      `DeviceName = ${u}`,
+      `Nameservers = ${sb.uplink(u).gw4}`,
+      '',
+    ];
+    writeFileSync(
+      join(prov, 'uplinks.config'),
+      [...section('eth-a', 'ethernet'), ...section('eth-b', 'wifi'), ...section('eth-c', 'cellular')].join('\n'),
+    );
     dnsB = await startDnsServer(sb, 'eth-b', {});
     dnsC = await startDnsServer(sb, 'eth-c', { 'only-cell.test': sb.inet.addr4 });
     daemon = await startDaemon();
     transport = new DBusTransport({ busAddress: sb.dbusAddress! });
-    await waitFor('eth-c online', async () => (await service('eth-c')).state === 'online' || undefined, { timeoutMs: 15_000 });
+    await waitFor('eth-c online', async () => (await service('eth-c')).state === 'online' || undefined, {
+      timeoutMs: 15_000,
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -87,7 +129,12 @@ describe.skipIf(!supported)('uplink properties against netsessiond', () => {
     for (const u of ['eth-a', 'eth-b', 'eth-c']) expect((await service(u)).nameservers).toEqual([sb.uplink(u).gw4]);
     expect((await service('eth-c')).metered).toBe(true);
     expect((await service('eth-b')).metered).toBe(false);
-    expect((await service('eth-a'))).toMatchObject({ metered: false, roaming: false, captivePortal: false, portalUrl: null });
+    expect(await service('eth-a')).toMatchObject({
+      metered: false,
+      roaming: false,
+      captivePortal: false,
+      portalUrl: null,
+    });
   });
 
   it('a name only the cellular DNS knows resolves through a cellular session and its fetch leaves by cellular; not through wifi', async () => {
@@ -96,15 +143,29 @@ describe.skipIf(!supported)('uplink properties against netsessiond', () => {
     const cell = example('uplink-dns.ts', ['cellular', url]);
     expect(await cell.exited, cell.stderr).toMatchObject({ code: 0 });
     const c = sb.uplink('eth-c').devAddr4;
-    expect(lines(cell)).toEqual([`uplink eth-c, nameservers ${sb.uplink('eth-c').gw4}`, `resolved only-cell.test: ${sb.inet.addr4}`, `HTTP 200 via eth-c from ${c}`]);
+    expect(lines(cell)).toEqual([
+      `uplink eth-c, nameservers ${sb.uplink('eth-c').gw4}`,
+      `resolved only-cell.test: ${sb.inet.addr4}`,
+      `HTTP 200 via eth-c from ${c}`,
+    ]);
     // The query went to eth-c's server from eth-c's address; the request left by eth-c.
-    expect(dnsC.queries().filter((q) => q.name === 'only-cell.test').map((q) => q.client)).toContain(c);
+    expect(
+      dnsC
+        .queries()
+        .filter((q) => q.name === 'only-cell.test')
+        .map((q) => q.client),
+    ).toContain(c);
     expect((await sb.httpLog()).filter((e) => e.path === '/dns-cell').map((e) => e.client)).toEqual([c]);
 
     const wifi = example('uplink-dns.ts', ['wifi', url]);
     expect(await wifi.exited, wifi.stderr).toMatchObject({ code: 1 });
     expect(lines(wifi)[1]).toMatch(/^cannot resolve only-cell\.test on eth-b: /);
-    expect(dnsB.queries().filter((q) => q.name === 'only-cell.test').map((q) => q.client)).toContain(sb.uplink('eth-b').devAddr4);
+    expect(
+      dnsB
+        .queries()
+        .filter((q) => q.name === 'only-cell.test')
+        .map((q) => q.client),
+    ).toContain(sb.uplink('eth-b').devAddr4);
     expect((await sb.httpLog()).filter((e) => e.path === '/dns-cell')).toHaveLength(1);
   }, 60_000);
 
@@ -161,12 +222,16 @@ describe.skipIf(!supported)('uplink properties against netsessiond', () => {
     writeFileSync(policy, '[policy_kiosk]\nuid = root\nAllowedBearers = wifi\n');
     try {
       // The daemon loads the file within ~100 ms: wait until a session of root's sees it.
-      await waitFor('the policy in force', async () => {
-        const probe = await createSession({ transport, allowedBearers: ['cellular'] });
-        const blocked = probe.settings.allowedBearers.length === 0;
-        await probe.destroy();
-        return blocked || undefined;
-      }, { timeoutMs: 5_000, intervalMs: 50 });
+      await waitFor(
+        'the policy in force',
+        async () => {
+          const probe = await createSession({ transport, allowedBearers: ['cellular'] });
+          const blocked = probe.settings.allowedBearers.length === 0;
+          await probe.destroy();
+          return blocked || undefined;
+        },
+        { timeoutMs: 5_000, intervalMs: 50 },
+      );
       const t0 = Date.now();
       const p = example('wait-for-online.ts', ['20000', 'cellular']);
       const exit = await p.exited;
@@ -194,14 +259,27 @@ describe.skipIf(!supported)('uplink properties against netsessiond', () => {
       await lineAfter(p, 0, /^daemon lost \(NS_ERR_DAEMON_UNAVAILABLE\)$/);
       const okBefore = (await sb.httpLog()).filter((e) => e.path === '/persistent').length;
       daemon = await startNetsessiond(sb, {
-        args: ['--config', conf, '--state-dir', join(sb.tmpDir, 'state'), '--policy-dir', join(sb.tmpDir, 'policy'), '--online-check-url', sb.inet.onlineUrl4, '--online-check-url6', sb.inet.onlineUrl6],
+        args: [
+          '--config',
+          conf,
+          '--state-dir',
+          join(sb.tmpDir, 'state'),
+          '--policy-dir',
+          join(sb.tmpDir, 'policy'),
+          '--online-check-url',
+          sb.inet.onlineUrl4,
+          '--online-check-url6',
+          sb.inet.onlineUrl6,
+        ],
       });
       // The new daemon owns its bus name: the restart, as a client can see it.
       const restarted = Date.now();
       const lostAt = lines(p).findIndex((l) => l.startsWith('daemon lost'));
       const backAt = await lineAfter(p, lostAt + 1, /^online via eth-c \(cellular\)$/, 10_000);
       const at = seen.find((x) => x.line === lines(p)[backAt] && x.at >= restarted - 5_000)?.at ?? Date.now();
-      console.log(`[sdk-uplinks] persistent session online again ${at - restarted} ms after the restarted daemon took its name`);
+      console.log(
+        `[sdk-uplinks] persistent session online again ${at - restarted} ms after the restarted daemon took its name`,
+      );
       expect(at - restarted).toBeLessThan(2_000);
       // The loop, untouched, gets answers again.
       await lineAfter(p, backAt + 1, /^#\d+ HTTP 200 via eth-c$/);

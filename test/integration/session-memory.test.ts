@@ -7,8 +7,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon } from './harness/test-daemon.js';
 import { createSandbox, requireRoot, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
+import { startTestDaemon } from './harness/test-daemon.js';
 import { ConnmanClient } from './support/connman-client.js';
 import { censusGrowth, heapCensus } from './support/heap-census.js';
 
@@ -65,7 +65,11 @@ describe.skipIf(!supported)('session memory', () => {
     console.log(
       `[session-memory] live heap ${kB(a.totalBytes)} kB after 500 cycles, ${kB(b.totalBytes)} kB after ${CYCLES} more, ${kB(c.totalBytes)} kB after another ${CYCLES}; ` +
         `grown by ≥${CYCLES / 10} in the first run: ${JSON.stringify(first.slice(0, 5))}, in the second: ${JSON.stringify(second.slice(0, 5))}; ` +
-        `most bytes added in the second: ${JSON.stringify(censusGrowth(b, c, 1).sort((x, y) => y.bytes - x.bytes).slice(0, 6))}`,
+        `most bytes added in the second: ${JSON.stringify(
+          censusGrowth(b, c, 1)
+            .sort((x, y) => y.bytes - x.bytes)
+            .slice(0, 6),
+        )}`,
     );
     expect(second).toEqual([]);
     // JIT code comes and goes with optimisation; the data must not grow.

@@ -36,8 +36,13 @@ describe.skipIf(!supported)('persisted settings', () => {
 
   it('OfflineMode and Powered acknowledged before a SIGKILL are there after a restart', async () => {
     let client = await ConnmanClient.connect(sb.dbusAddress!);
-    await until('three services online', async () => ((await client.services()).filter((s) => s.props.State === 'online').length === 3 ? true : undefined));
-    await client.call('/net/connman/technology/cellular', INTERFACES.technology, 'SetProperty', 'sv', ['Powered', v.b(false)]);
+    await until('three services online', async () =>
+      (await client.services()).filter((s) => s.props.State === 'online').length === 3 ? true : undefined,
+    );
+    await client.call('/net/connman/technology/cellular', INTERFACES.technology, 'SetProperty', 'sv', [
+      'Powered',
+      v.b(false),
+    ]);
     await client.setManagerProperty('OfflineMode', v.b(true));
     // Killed right after the reply: no chance to flush anything later.
     await td.daemon.kill('SIGKILL', 0);
@@ -45,7 +50,11 @@ describe.skipIf(!supported)('persisted settings', () => {
 
     const file = `${td.stateDir}/settings`;
     const saved = JSON.parse(readFileSync(file, 'utf8'));
-    expect(saved).toMatchObject({ version: 1, offlineMode: true, technologies: { cellular: { powered: false }, ethernet: { powered: true } } });
+    expect(saved).toMatchObject({
+      version: 1,
+      offlineMode: true,
+      technologies: { cellular: { powered: false }, ethernet: { powered: true } },
+    });
     expect(statSync(file).mode & 0o777).toBe(0o600);
 
     td = await startTestDaemon(sb);
@@ -61,7 +70,10 @@ describe.skipIf(!supported)('persisted settings', () => {
     expect(states['eth-c']).toBe('idle');
     const cellular = (await client.technologies()).find((t) => t.props.Type === 'cellular')!;
     expect(cellular.props).toMatchObject({ Powered: false, Connected: false });
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ offlineMode: false, technologies: { cellular: { powered: false } } });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({
+      offlineMode: false,
+      technologies: { cellular: { powered: false } },
+    });
     client.disconnect();
   });
 });

@@ -13,8 +13,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
 import { createSandbox, requireRoot, type Sandbox } from './harness/sandbox.js';
+import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
 import { ConnmanClient, v } from './support/connman-client.js';
 
 const supported = requireRoot();
@@ -64,7 +64,11 @@ describe.skipIf(!supported)('broken state', () => {
     mkdirSync(join(a, 'settings'));
     writeFileSync(join(a, 'settings', 'keep'), 'x');
     let err = await runOnce(a);
-    expect(err.match(/settings: .*\/settings cannot be read \(a directory, not a regular file\): running with default settings and without saving them; fix: repair or remove .*, then restart the daemon/g)).toHaveLength(1);
+    expect(
+      err.match(
+        /settings: .*\/settings cannot be read \(a directory, not a regular file\): running with default settings and without saving them; fix: repair or remove .*, then restart the daemon/g,
+      ),
+    ).toHaveLength(1);
     expect(statSync(join(a, 'settings')).isDirectory()).toBe(true);
     expect(readFileSync(join(a, 'settings', 'keep'), 'utf8')).toBe('x');
 
@@ -77,7 +81,11 @@ describe.skipIf(!supported)('broken state', () => {
     const c = fresh('state-corrupt-settings');
     writeFileSync(join(c, 'settings'), '{"version": 1, "offlineMode": tru');
     err = await runOnce(c);
-    expect(err.match(/settings: .*\/settings is corrupt \(settings file is not valid JSON .*\): running with default settings and without saving them/g)).toHaveLength(1);
+    expect(
+      err.match(
+        /settings: .*\/settings is corrupt \(settings file is not valid JSON .*\): running with default settings and without saving them/g,
+      ),
+    ).toHaveLength(1);
     expect(readFileSync(join(c, 'settings'), 'utf8')).toBe('{"version": 1, "offlineMode": tru');
   }, 180_000);
 
@@ -85,18 +93,40 @@ describe.skipIf(!supported)('broken state', () => {
     const file = join(sb.tmpDir, 'state-is-a-file');
     writeFileSync(file, 'mine\n');
     const err = await runOnce(file);
-    expect(err.match(/state directory .*state-is-a-file is unusable \(\w+\): running with default settings and without saving them; fix: make .* a directory writable by the daemon, then restart it/g)).toHaveLength(1);
+    expect(
+      err.match(
+        /state directory .*state-is-a-file is unusable \(\w+\): running with default settings and without saving them; fix: make .* a directory writable by the daemon, then restart it/g,
+      ),
+    ).toHaveLength(1);
     expect(readFileSync(file, 'utf8')).toBe('mine\n');
   }, 120_000);
 
   it('a read-only state dir: starts with the settings it holds, warns once, saves nothing', async () => {
     const d = fresh('state-ro');
-    const saved = JSON.stringify({ version: 1, offlineMode: false, technologies: { cellular: { powered: false } }, services: {} });
+    const saved = JSON.stringify({
+      version: 1,
+      offlineMode: false,
+      technologies: { cellular: { powered: false } },
+      services: {},
+    });
     writeFileSync(join(d, 'settings'), saved);
     // A read-only bind mount in the daemon's own mount namespace (root ignores mode bits).
-    const wrap = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"', d];
+    const wrap = [
+      'unshare',
+      '--mount',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"',
+      d,
+    ];
     const err = await runOnce(d, wrap);
-    expect(err.match(/settings: the state directory of .*state-ro\/settings is not writable: settings changes will not be saved/g)).toHaveLength(1);
+    expect(
+      err.match(
+        /settings: the state directory of .*state-ro\/settings is not writable: settings changes will not be saved/g,
+      ),
+    ).toHaveLength(1);
     expect(err).toMatch(/settings restored: OfflineMode false/);
     expect(readFileSync(join(d, 'settings'), 'utf8')).toBe(saved);
   }, 120_000);

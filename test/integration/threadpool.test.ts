@@ -10,8 +10,8 @@
  * | then eth-a's carrier lost at the router       | eth-a's service leaves `online`/`ready` (a link event) |
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon } from './harness/test-daemon.js';
 import { createSandbox, requireRoot, type Sandbox } from './harness/sandbox.js';
+import { startTestDaemon } from './harness/test-daemon.js';
 import { ConnmanClient } from './support/connman-client.js';
 
 const supported = requireRoot();
@@ -21,7 +21,11 @@ let client: ConnmanClient;
 describe.skipIf(!supported)('one libuv pool thread', () => {
   beforeAll(async () => {
     sb = await createSandbox();
-    await startTestDaemon(sb, { general: ['OnlineCheckMode = none'], env: { UV_THREADPOOL_SIZE: '1' }, readyTimeoutMs: 15_000 });
+    await startTestDaemon(sb, {
+      general: ['OnlineCheckMode = none'],
+      env: { UV_THREADPOOL_SIZE: '1' },
+      readyTimeoutMs: 15_000,
+    });
     client = await ConnmanClient.connect(sb.dbusAddress!);
   }, 60_000);
 

@@ -5,11 +5,11 @@
  * sessions. systemd is not PID 1 here, so the restrictions are applied as systemd applies them
  * (harness/unit-sandbox.ts lists how, and what is not reproduced).
  */
-import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
 import { createSandbox, requireRoot, type Sandbox } from './harness/sandbox.js';
+import { startTestDaemon, type TestDaemon } from './harness/test-daemon.js';
 import { exposure, unitSandbox } from './harness/unit-sandbox.js';
 import { ConnmanClient, v } from './support/connman-client.js';
 
@@ -31,8 +31,13 @@ describe.skipIf(!supported)('the systemd unit', () => {
 
   it('systemd-analyze security scores the unit at most 2.5', () => {
     const { score, report } = exposure();
-    const open = report.split('\n').filter((l) => l.startsWith('✗')).map((l) => l.split(/\s{2,}/)[0]);
-    console.log(`systemd-analyze security --offline=yes daemon/netsessiond.service: exposure ${score} (systemd-networkd's unit 2.8, connman's 7.8 on this machine); still open: ${open.join(', ')}`);
+    const open = report
+      .split('\n')
+      .filter((l) => l.startsWith('✗'))
+      .map((l) => l.split(/\s{2,}/)[0]);
+    console.log(
+      `systemd-analyze security --offline=yes daemon/netsessiond.service: exposure ${score} (systemd-networkd's unit 2.8, connman's 7.8 on this machine); still open: ${open.join(', ')}`,
+    );
     expect(score).toBeLessThanOrEqual(2.5);
   });
 
@@ -44,7 +49,10 @@ describe.skipIf(!supported)('the systemd unit', () => {
     const prov = join(sb.tmpDir, 'prov');
     mkdirSync(prov, { recursive: true });
     const u = sb.uplink('eth-c');
-    writeFileSync(join(prov, 'c.config'), `[service_c]\nType = ethernet\nDeviceName = eth-c\nIPv4 = ${u.devAddr4}/255.255.255.248/${u.gw4}\nIPv6 = off\n`);
+    writeFileSync(
+      join(prov, 'c.config'),
+      `[service_c]\nType = ethernet\nDeviceName = eth-c\nIPv4 = ${u.devAddr4}/255.255.255.248/${u.gw4}\nIPv6 = off\n`,
+    );
     td = await startTestDaemon(sb, {
       wrap: box.wrap,
       bearers: { 'eth-a': 'ethernet', 'eth-b': 'wifi', 'eth-c': 'ethernet' },

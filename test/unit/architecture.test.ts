@@ -36,13 +36,22 @@ describe('architecture boundaries', () => {
   });
 
   it('daemon/core uses no clock, timer or process state', () => {
-    const code = (f: string) => readFileSync(join(ROOT, f), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
-    const bad = files('daemon/core').filter((f) => /\b(Date\.now|new Date\(|setTimeout|setInterval|process\.|performance\.)/.test(code(f)));
+    const code = (f: string) =>
+      readFileSync(join(ROOT, f), 'utf8')
+        .replace(/\/\*[\s\S]*?\*\//g, '')
+        .replace(/\/\/.*$/gm, '');
+    const bad = files('daemon/core').filter((f) =>
+      /\b(Date\.now|new Date\(|setTimeout|setInterval|process\.|performance\.)/.test(code(f)),
+    );
     expect(bad).toEqual([]);
   });
 
   it('the SDK (lib/) never imports the daemon', () => {
-    const bad = files('lib').flatMap((f) => importsOf(f).filter((i) => i.startsWith('daemon/')).map((i) => `${f} -> ${i}`));
+    const bad = files('lib').flatMap((f) =>
+      importsOf(f)
+        .filter((i) => i.startsWith('daemon/'))
+        .map((i) => `${f} -> ${i}`),
+    );
     expect(bad).toEqual([]);
   });
 
@@ -55,14 +64,20 @@ describe('architecture boundaries', () => {
   it('only daemon/main.ts names concrete adapters', () => {
     const bad = files('daemon')
       .filter((f) => !f.startsWith('daemon/adapters/') && f !== 'daemon/main.ts')
-      .flatMap((f) => importsOf(f).filter((i) => i.startsWith('daemon/adapters/')).map((i) => `${f} -> ${i}`));
+      .flatMap((f) =>
+        importsOf(f)
+          .filter((i) => i.startsWith('daemon/adapters/'))
+          .map((i) => `${f} -> ${i}`),
+      );
     expect(bad).toEqual([]);
   });
 });
 
 /** The repo-relative `.ts` file a relative import names, or null for packages and non-source files. */
 function sourceOf(spec: string): string | null {
-  return spec.startsWith('daemon/') || spec.startsWith('lib/') || spec.startsWith('bin/') ? spec.replace(/\.js$/, '.ts') : null;
+  return spec.startsWith('daemon/') || spec.startsWith('lib/') || spec.startsWith('bin/')
+    ? spec.replace(/\.js$/, '.ts')
+    : null;
 }
 
 /** Every import circle among `roots`' files (type-only imports count), each as its files sorted. */

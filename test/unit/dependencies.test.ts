@@ -71,7 +71,11 @@ const BANNED: Record<string, string> = {
 };
 
 function productionTree(): Array<{ name: string; version: string; path: string }> {
-  const out = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable', '--long'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable', '--long'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const pkgs: Array<{ name: string; version: string; path: string }> = [];
   for (const line of out.split('\n')) {
     // path:name@version[:...]
@@ -88,16 +92,30 @@ export function findBad(pkgs: Array<{ name: string; version: string }>): string[
     const bad = Object.hasOwn(KNOWN_BAD, p.name) ? KNOWN_BAD[p.name]! : null;
     if (!bad) continue;
     const v = parse(p.version);
-    if (bad.ranges.some(([from, to]) => cmp(v, parse(from)) >= 0 && cmp(v, parse(to)) < 0)) found.push(`${p.name}@${p.version}: ${bad.why}`);
+    if (bad.ranges.some(([from, to]) => cmp(v, parse(from)) >= 0 && cmp(v, parse(to)) < 0))
+      found.push(`${p.name}@${p.version}: ${bad.why}`);
   }
   return found;
 }
 
 describe('production dependencies', () => {
   it('the check itself finds what it should', () => {
-    expect(findBad([{ name: 'xml2js', version: '0.4.23' }])).toEqual(['xml2js@0.4.23: CVE-2023-0842 (prototype pollution), fixed in 0.5.0']);
-    expect(findBad([{ name: 'xml2js', version: '0.6.2' }, { name: 'undici', version: '7.30.2' }, { name: 'semver', version: '7.5.2' }])).toEqual([]);
-    expect(findBad([{ name: 'undici', version: '6.21.0' }, { name: 'dbus-next', version: '0.10.2' }])).toHaveLength(2);
+    expect(findBad([{ name: 'xml2js', version: '0.4.23' }])).toEqual([
+      'xml2js@0.4.23: CVE-2023-0842 (prototype pollution), fixed in 0.5.0',
+    ]);
+    expect(
+      findBad([
+        { name: 'xml2js', version: '0.6.2' },
+        { name: 'undici', version: '7.30.2' },
+        { name: 'semver', version: '7.5.2' },
+      ]),
+    ).toEqual([]);
+    expect(
+      findBad([
+        { name: 'undici', version: '6.21.0' },
+        { name: 'dbus-next', version: '0.10.2' },
+      ]),
+    ).toHaveLength(2);
   });
 
   it('hold no known-bad version and no D-Bus library', () => {

@@ -12,7 +12,12 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
 
 function docCommands(): Array<{ file: string; line: string }> {
-  const files = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  const files = [
+    'README.md',
+    ...readdirSync(join(ROOT, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => `docs/${f}`),
+  ];
   const out: Array<{ file: string; line: string }> = [];
   for (const file of files) {
     let inSh = false;
@@ -33,7 +38,10 @@ const RULES: Array<{ match: (line: string) => boolean; covered: () => string | n
   {
     // docs/netsessionctl.md: run one by one against the daemon by test/integration/cli.test.ts.
     match: (l) => l.startsWith('netsessionctl '),
-    covered: () => (/doc-commands/.test(read('test/integration/cli.test.ts')) ? null : 'cli.test.ts no longer runs the documented commands'),
+    covered: () =>
+      /doc-commands/.test(read('test/integration/cli.test.ts'))
+        ? null
+        : 'cli.test.ts no longer runs the documented commands',
   },
   {
     match: (l) => l.startsWith('netsessiond'),
@@ -44,13 +52,16 @@ const RULES: Array<{ match: (line: string) => boolean; covered: () => string | n
     match: (l) => l === 'npm ci && npm run demo',
     covered: () => {
       const script = JSON.parse(read('package.json')).scripts.demo as string;
-      return script.includes('scripts/demo.ts') && read('test/integration/demo.test.ts').includes('scripts/demo.ts') ? null : 'demo is not run by demo.test.ts';
+      return script.includes('scripts/demo.ts') && read('test/integration/demo.test.ts').includes('scripts/demo.ts')
+        ? null
+        : 'demo is not run by demo.test.ts';
     },
   },
   {
     // CI runs exactly this (and it is what runs this test).
     match: (l) => l === 'npm test',
-    covered: () => (/^NETSESSION_INTEGRATION=require npm test$/m.test(read('.ci/run')) ? null : '.ci/run does not run npm test'),
+    covered: () =>
+      /^NETSESSION_INTEGRATION=require npm test$/m.test(read('.ci/run')) ? null : '.ci/run does not run npm test',
   },
 ];
 
@@ -70,7 +81,10 @@ describe('commands in the docs', () => {
 
   it.each(commands.filter((c) => c.line.startsWith('netsessiond')).map((c) => [c.line]))('runs `%s`', (line) => {
     const args = line.split(/\s+/).slice(1);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'daemon/main.ts'), ...args], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'daemon/main.ts'), ...args], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(args.includes('--version') ? /^netsessiond \d+\.\d+\.\d+\n$/ : /^usage: netsessiond/);
   });

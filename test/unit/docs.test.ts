@@ -51,8 +51,14 @@ describe('docs/sdk.md', () => {
     const exported = exportedNames('lib/index.ts');
     const documented = documentedNames(sdkDocParts()[0]);
     expect(exported.length).toBeGreaterThan(50);
-    expect(exported.filter((n) => !documented.includes(n)), 'exported but not in docs/sdk.md').toEqual([]);
-    expect(documented.filter((n) => !exported.includes(n)), 'in docs/sdk.md but not exported').toEqual([]);
+    expect(
+      exported.filter((n) => !documented.includes(n)),
+      'exported but not in docs/sdk.md',
+    ).toEqual([]);
+    expect(
+      documented.filter((n) => !exported.includes(n)),
+      'in docs/sdk.md but not exported',
+    ).toEqual([]);
     // A whole type-check of lib/: seconds on a loaded machine (the pack test builds beside it).
   }, 60_000);
 
@@ -60,8 +66,14 @@ describe('docs/sdk.md', () => {
     const exported = exportedNames('lib/protocol.ts');
     const documented = documentedNames(sdkDocParts()[1]);
     expect(exported.length).toBeGreaterThan(30);
-    expect(exported.filter((n) => !documented.includes(n)), 'exported but not in docs/sdk.md').toEqual([]);
-    expect(documented.filter((n) => !exported.includes(n)), 'in docs/sdk.md but not exported').toEqual([]);
+    expect(
+      exported.filter((n) => !documented.includes(n)),
+      'exported but not in docs/sdk.md',
+    ).toEqual([]);
+    expect(
+      documented.filter((n) => !exported.includes(n)),
+      'in docs/sdk.md but not exported',
+    ).toEqual([]);
   }, 60_000);
 
   it('package.json exports exactly the two entry points, each with its types', () => {
@@ -76,10 +88,18 @@ describe('docs/sdk.md', () => {
 describe('docs/errors.md', () => {
   it('has an anchor for every NS_ERR_* code in lib/errors.ts, and no other', () => {
     const codes = [...new Set([...read('lib/errors.ts').matchAll(/'(NS_ERR_[A-Z_]+)'/g)].map((m) => m[1]!))].sort();
-    const anchors = [...read('docs/errors.md').matchAll(/<a id="(ns_err_[a-z_]+)"><\/a>/g)].map((m) => m[1]!.toUpperCase()).sort();
+    const anchors = [...read('docs/errors.md').matchAll(/<a id="(ns_err_[a-z_]+)"><\/a>/g)]
+      .map((m) => m[1]!.toUpperCase())
+      .sort();
     expect(codes.length).toBeGreaterThan(20);
-    expect(codes.filter((c) => !anchors.includes(c)), 'codes without an anchor').toEqual([]);
-    expect(anchors.filter((a) => !codes.includes(a)), 'anchors without a code').toEqual([]);
+    expect(
+      codes.filter((c) => !anchors.includes(c)),
+      'codes without an anchor',
+    ).toEqual([]);
+    expect(
+      anchors.filter((a) => !codes.includes(a)),
+      'anchors without a code',
+    ).toEqual([]);
     expect(new Set(anchors).size).toBe(anchors.length);
   });
 

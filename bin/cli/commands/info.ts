@@ -1,7 +1,7 @@
 /** `state`, `services`, `technologies`, `enable`/`disable`, `offline`. */
 import { AlreadyDisabledError, AlreadyEnabledError, type Bearer } from '../../../lib/index.js';
 import { SERVICE_COLUMNS, TECHNOLOGY_COLUMNS } from '../columns.js';
-import { emit, emitList, type Context } from '../context.js';
+import { type Context, emit, emitList } from '../context.js';
 import { EXIT } from '../errors.js';
 import { formatState } from '../format.js';
 
@@ -28,7 +28,9 @@ class NoSuchTechnology extends Error {}
 export async function power(ctx: Context, technology: Bearer, on: boolean): Promise<number> {
   const have = await ctx.manager.technologies();
   if (!have.some((t) => t.type === technology)) {
-    throw new NoSuchTechnology(`no technology '${technology}' (the daemon has ${have.map((t) => t.type).join(', ') || 'none'})`);
+    throw new NoSuchTechnology(
+      `no technology '${technology}' (the daemon has ${have.map((t) => t.type).join(', ') || 'none'})`,
+    );
   }
   let changed = true;
   try {
@@ -37,7 +39,11 @@ export async function power(ctx: Context, technology: Bearer, on: boolean): Prom
     if (!(err instanceof (on ? AlreadyEnabledError : AlreadyDisabledError))) throw err;
     changed = false;
   }
-  emit(ctx, { technology, powered: on, changed }, () => `${technology}: ${changed ? '' : 'already '}${on ? 'enabled' : 'disabled'}`);
+  emit(
+    ctx,
+    { technology, powered: on, changed },
+    () => `${technology}: ${changed ? '' : 'already '}${on ? 'enabled' : 'disabled'}`,
+  );
   return EXIT.ok;
 }
 

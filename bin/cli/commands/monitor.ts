@@ -5,7 +5,12 @@
  * (`services eth-a=online ...`, `sessions PATH=STATE/INTERFACE ...`, `error MESSAGE`; with --json
  * `{"event":"services",...}`, `{"event":"sessions",...}`, `{"event":"error",...}`).
  */
-import { PermissionDeniedError, type NetsessionError, type ServiceInfo, type SessionListEntry } from '../../../lib/index.js';
+import {
+  type NetsessionError,
+  PermissionDeniedError,
+  type ServiceInfo,
+  type SessionListEntry,
+} from '../../../lib/index.js';
 import { aborted, type Context } from '../context.js';
 import { EXIT } from '../errors.js';
 import { formatServices, formatSessions, servicesLine, sessionsLine, toJson } from '../format.js';
@@ -42,7 +47,11 @@ export async function monitor(ctx: Context, intervalMs: number): Promise<number>
       '',
       services === null ? 'services: …' : formatServices(services),
       '',
-      sessions === null ? 'sessions: …' : 'list' in sessions ? formatSessions(sessions.list) : `sessions: ${sessions.unavailable}`,
+      sessions === null
+        ? 'sessions: …'
+        : 'list' in sessions
+          ? formatSessions(sessions.list)
+          : `sessions: ${sessions.unavailable}`,
     ];
     io.out(`${CLEAR}${parts.join('\n')}`);
   };
@@ -69,8 +78,14 @@ export async function monitor(ctx: Context, intervalMs: number): Promise<number>
         view = { list: await ctx.manager.sessions() };
       } catch (err) {
         // Not root, or a connmand: show services only, and say why once.
-        if (err instanceof PermissionDeniedError || (err as NetsessionError).code === 'NS_ERR_EXTENSION_NOT_SUPPORTED') {
-          sessions = { unavailable: err instanceof PermissionDeniedError ? 'listing sessions needs root' : 'the daemon cannot list sessions' };
+        if (
+          err instanceof PermissionDeniedError ||
+          (err as NetsessionError).code === 'NS_ERR_EXTENSION_NOT_SUPPORTED'
+        ) {
+          sessions = {
+            unavailable:
+              err instanceof PermissionDeniedError ? 'listing sessions needs root' : 'the daemon cannot list sessions',
+          };
           draw('sessions');
           return;
         }

@@ -21,27 +21,41 @@ const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SI
 /** `$1` is cgroup.procs; the shell's pid ($$) becomes the command's through exec. */
 const ENTER_AND_EXEC = `echo $$ > "$1" || exit ${EXIT_RUN.cgroup}; shift; exec "$@"`;
 
-export async function run(ctx: Context, options: SessionOptions, waitMs: number | null, argv: readonly string[]): Promise<number> {
+export async function run(
+  ctx: Context,
+  options: SessionOptions,
+  waitMs: number | null,
+  argv: readonly string[],
+): Promise<number> {
   const cg = await createRunCgroup();
   try {
     const s = await openSession(ctx, options, waitMs);
     try {
       await s.claimCgroup(cg.path);
       s.once('destroyed', (err) => {
-        if (err) ctx.io.err(`netsessionctl: warning: the session ended while the command runs (${err.message}); its traffic is no longer the session's`);
+        if (err)
+          ctx.io.err(
+            `netsessionctl: warning: the session ended while the command runs (${err.message}); its traffic is no longer the session's`,
+          );
       });
       return await runChild(ctx, argv, cg.procs, { NETSESSION_SESSION: s.path, NETSESSION_CGROUP: cg.path });
     } finally {
       await s.destroy().catch(() => undefined);
     }
   } finally {
-    if (!(await cg.remove())) ctx.io.err(`netsessionctl: warning: cgroup ${cg.path} still has processes (the command left some running); it was left in place`);
+    if (!(await cg.remove()))
+      ctx.io.err(
+        `netsessionctl: warning: cgroup ${cg.path} still has processes (the command left some running); it was left in place`,
+      );
   }
 }
 
 function runChild(ctx: Context, argv: readonly string[], procs: string, env: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', ENTER_AND_EXEC, 'netsessionctl-run', procs, ...argv], { stdio: 'inherit', env: { ...process.env, ...env } });
+    const child = spawn('sh', ['-c', ENTER_AND_EXEC, 'netsessionctl-run', procs, ...argv], {
+      stdio: 'inherit',
+      env: { ...process.env, ...env },
+    });
     const release = ctx.interceptSignals((signal) => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     }, FORWARDED);

@@ -1,7 +1,7 @@
 /** One service: `services SERVICE` (any daemon); `connect`/`disconnect` and `autoconnect` (a daemon in manage mode). */
 import { AlreadyConnectedError, NotConnectedReplyError, type ServiceInfo } from '../../../lib/index.js';
 import { servicePath } from '../../../lib/protocol.js';
-import { emit, type Context } from '../context.js';
+import { type Context, emit } from '../context.js';
 import { EXIT } from '../errors.js';
 import { formatServiceDetail, serviceLabel } from '../format.js';
 
@@ -21,7 +21,10 @@ export async function resolveService(ctx: Context, arg: string): Promise<Service
     const hits = list.filter((s) => s[key] === arg);
     if (hits.length === 1) return hits[0]!;
     // connmand names services by SSID or `Wired`: several may share one.
-    if (hits.length > 1) throw new NoSuchService(`'${arg}' names ${hits.length} services (${hits.map((s) => s.path).join(', ')}): give its path`);
+    if (hits.length > 1)
+      throw new NoSuchService(
+        `'${arg}' names ${hits.length} services (${hits.map((s) => s.path).join(', ')}): give its path`,
+      );
   }
   throw new NoSuchService(`no service '${arg}' (the daemon has ${list.map(serviceLabel).join(', ') || 'none'})`);
 }
@@ -44,7 +47,11 @@ export async function connect(ctx: Context, arg: string, on: boolean): Promise<n
     if (!(err instanceof (on ? AlreadyConnectedError : NotConnectedReplyError))) throw err;
     changed = false;
   }
-  emit(ctx, { service: s.path, interface: s.interface, connected: on, changed }, () => `${serviceLabel(s)}: ${changed ? '' : 'already '}${on ? 'connected' : 'disconnected'}`);
+  emit(
+    ctx,
+    { service: s.path, interface: s.interface, connected: on, changed },
+    () => `${serviceLabel(s)}: ${changed ? '' : 'already '}${on ? 'connected' : 'disconnected'}`,
+  );
   return EXIT.ok;
 }
 
@@ -52,6 +59,10 @@ export async function connect(ctx: Context, arg: string, on: boolean): Promise<n
 export async function autoconnect(ctx: Context, arg: string, on: boolean): Promise<number> {
   const s = await resolveService(ctx, arg);
   await ctx.manager.setServiceAutoConnect(s.path, on);
-  emit(ctx, { service: s.path, interface: s.interface, autoConnect: on }, () => `${serviceLabel(s)}: autoconnect ${on ? 'on' : 'off'}`);
+  emit(
+    ctx,
+    { service: s.path, interface: s.interface, autoConnect: on },
+    () => `${serviceLabel(s)}: autoconnect ${on ? 'on' : 'off'}`,
+  );
   return EXIT.ok;
 }

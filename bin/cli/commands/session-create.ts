@@ -3,8 +3,14 @@
  * update until Ctrl-C (or SIGTERM), then destroyed. JSON lines: `{"event":"session",...}` first,
  * then `{"event":"update",...}` per update, `{"event":"end",...}` last.
  */
-import { createSession, DaemonUnavailableError, TimeoutError, type Session, type SessionOptions } from '../../../lib/index.js';
-import { aborted, emit, type Context } from '../context.js';
+import {
+  createSession,
+  DaemonUnavailableError,
+  type Session,
+  type SessionOptions,
+  TimeoutError,
+} from '../../../lib/index.js';
+import { aborted, type Context, emit } from '../context.js';
 import { EXIT } from '../errors.js';
 import { formatUpdate, formatUplink } from '../format.js';
 
@@ -22,7 +28,9 @@ export async function openSession(ctx: Context, options: SessionOptions, waitMs:
       await waitForUplink(ctx, s, waitMs);
     } catch (err) {
       await s.destroy().catch(() => undefined);
-      throw err instanceof TimeoutError ? new NoUplinkError(`the session got no uplink within ${waitMs / 1000} s (its state: ${s.settings.state})`) : err;
+      throw err instanceof TimeoutError
+        ? new NoUplinkError(`the session got no uplink within ${waitMs / 1000} s (its state: ${s.settings.state})`)
+        : err;
     }
   }
   return s;
@@ -32,7 +40,10 @@ export async function openSession(ctx: Context, options: SessionOptions, waitMs:
 async function waitForUplink(ctx: Context, s: Session, waitMs: number): Promise<void> {
   const { progress } = ctx.io;
   const started = Date.now();
-  const show = (): void => progress?.(`waiting for an uplink: ${Math.round((Date.now() - started) / 1000)} s of ${waitMs / 1000} s (session ${s.settings.state})`);
+  const show = (): void =>
+    progress?.(
+      `waiting for an uplink: ${Math.round((Date.now() - started) / 1000)} s of ${waitMs / 1000} s (session ${s.settings.state})`,
+    );
   const timer = progress ? setInterval(show, PROGRESS_MS) : undefined;
   try {
     await s.waitFor('connected', { timeout: waitMs, signal: ctx.stop });
@@ -46,9 +57,15 @@ export async function sessionCreate(ctx: Context, options: SessionOptions, waitM
   const s = await openSession(ctx, options, waitMs);
   emit(ctx, { event: 'session', path: s.path, settings: s.settings }, () => {
     const { connectionType, allowedBearers, allowedInterface, contextIdentifier, sourceIPRule } = s.settings;
-    return [`session ${s.path}`, formatUplink(s.settings), formatUpdate({ connectionType, allowedBearers, allowedInterface, contextIdentifier, sourceIPRule })].join('\n');
+    return [
+      `session ${s.path}`,
+      formatUplink(s.settings),
+      formatUpdate({ connectionType, allowedBearers, allowedInterface, contextIdentifier, sourceIPRule }),
+    ].join('\n');
   });
-  s.on('update', (changes) => emit(ctx, { event: 'update', path: s.path, changes }, () => `update: ${formatUpdate(changes)}`));
+  s.on('update', (changes) =>
+    emit(ctx, { event: 'update', path: s.path, changes }, () => `update: ${formatUpdate(changes)}`),
+  );
   const ended = new Promise<Error | null>((resolve) => s.once('destroyed', resolve));
   const byUser = aborted(ctx.stop).then(() => 'stopped' as const);
   const outcome = await Promise.race([ended, byUser]);
@@ -59,6 +76,10 @@ export async function sessionCreate(ctx: Context, options: SessionOptions, waitM
   }
   // The daemon ended it (shutdown, or gone from the bus).
   const reason = outcome instanceof DaemonUnavailableError ? 'lost' : 'released';
-  emit(ctx, { event: 'end', path: s.path, reason, message: outcome?.message ?? null }, () => `session ended: ${outcome?.message ?? reason}`);
+  emit(
+    ctx,
+    { event: 'end', path: s.path, reason, message: outcome?.message ?? null },
+    () => `session ended: ${outcome?.message ?? reason}`,
+  );
   return outcome instanceof DaemonUnavailableError ? EXIT.unavailable : EXIT.failure;
 }

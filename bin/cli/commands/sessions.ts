@@ -1,6 +1,6 @@
 /** `sessions` (root's list of every session) and `stats` (per-session counters). */
 import { SESSION_COLUMNS, STATS_COLUMNS, type StatsRow } from '../columns.js';
-import { emitList, type Context } from '../context.js';
+import { type Context, emitList } from '../context.js';
 import { EXIT } from '../errors.js';
 
 export async function sessions(ctx: Context): Promise<number> {

@@ -3,10 +3,10 @@
  * calling. Everything here talks to `org.freedesktop.DBus` only, with raw messages over the
  * project's own wire module (lib/dbus), which the SDK uses too.
  */
-import { BusSocket, DBUS_NAME, busMethod } from '../../../lib/dbus/bus-socket.js';
-import { NameFlag, RequestNameReply, type Message } from '../../../lib/dbus/message.js';
-import type { Logger } from '../../ports.js';
+import { BusSocket, busMethod, DBUS_NAME } from '../../../lib/dbus/bus-socket.js';
+import { type Message, NameFlag, RequestNameReply } from '../../../lib/dbus/message.js';
 import type { BusCaller } from '../../api.js';
+import type { Logger } from '../../ports.js';
 
 export { DEFAULT_SYSTEM_BUS } from '../../../lib/dbus/bus-socket.js';
 /** A D-Bus message as the adapter sends and receives it. */
@@ -115,7 +115,9 @@ export async function openBusConnection(opts: ConnectionOptions): Promise<BusCon
   try {
     bus = await BusSocket.connect(opts.address, CONNECT_TIMEOUT_MS);
   } catch (err) {
-    throw new Error(`cannot connect to the bus at ${opts.address}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(
+      `cannot connect to the bus at ${opts.address}: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   const { log } = opts;
   bus.onClose = (err) => log('error', `the bus closed the connection: ${err.message}`);
@@ -163,7 +165,9 @@ export async function openBusConnection(opts: ConnectionOptions): Promise<BusCon
         throw new Error(`cannot own the bus name ${name}: ${(err as Error).message}`);
       }
       if (result === RequestNameReply.PRIMARY_OWNER || result === RequestNameReply.ALREADY_OWNER) return;
-      throw new Error(`the bus name ${name} is already owned by another process (is connmand or another netsessiond running?)`);
+      throw new Error(
+        `the bus name ${name} is already owned by another process (is connmand or another netsessiond running?)`,
+      );
     },
     async releaseName(name) {
       await call(busMethod('ReleaseName', 's', [name]));

@@ -4,7 +4,7 @@
  * generic `Failed` with a short message and the details go to the log only.
  */
 import { errorName } from '../../../lib/protocol.js';
-import { DBUS_ERROR_OF, DaemonError } from '../../core/errors.js';
+import { DaemonError, DBUS_ERROR_OF } from '../../core/errors.js';
 import type { Logger } from '../../ports.js';
 
 /** A D-Bus error reply: its name and its single string argument. */

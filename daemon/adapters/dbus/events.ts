@@ -7,10 +7,21 @@
  * order the daemon produced them (the one exception is the UpdateGate, which only delays a
  * notifier's Updates past its pending CreateSession reply).
  */
-import { INTERFACES, METHODS, NETSESSION_INTERFACE, NETSESSION_MANAGER_INTERFACE, NETSESSION_METHODS, NETSESSION_SIGNATURES, PATHS, SIGNATURES, servicePath } from '../../../lib/protocol.js';
+
 import { Message, MessageFlag, MessageType } from '../../../lib/dbus/message.js';
-import type { BusEvents, Logger } from '../../ports.js';
+import {
+  INTERFACES,
+  METHODS,
+  NETSESSION_INTERFACE,
+  NETSESSION_MANAGER_INTERFACE,
+  NETSESSION_METHODS,
+  NETSESSION_SIGNATURES,
+  PATHS,
+  SIGNATURES,
+  servicePath,
+} from '../../../lib/protocol.js';
 import type { Prop, PropDict } from '../../core/properties.js';
+import type { BusEvents, Logger } from '../../ports.js';
 import type { DBusMessage } from './connection.js';
 import type { ObjectTable } from './objects.js';
 import type { UpdateGate } from './update-gate.js';
@@ -30,7 +41,13 @@ export interface EventDeps {
  * bus allows a connection only 128 pending replies (max_replies_per_connection), which one
  * failover touching more sessions than that would exceed.
  */
-function notification(owner: string, notifier: string, member: string, signature: string, body: unknown[]): DBusMessage {
+function notification(
+  owner: string,
+  notifier: string,
+  member: string,
+  signature: string,
+  body: unknown[],
+): DBusMessage {
   return new Message({
     destination: owner,
     path: notifier,
@@ -44,7 +61,15 @@ function notification(owner: string, notifier: string, member: string, signature
 
 /** A call on a client's `net.connman.Counter` object; no reply expected, as connmand sends them. */
 function counterCall(owner: string, path: string, member: string, signature: string, body: unknown[]): DBusMessage {
-  return new Message({ destination: owner, path, interface: INTERFACES.counter, member, signature, body, flags: MessageFlag.NO_REPLY_EXPECTED });
+  return new Message({
+    destination: owner,
+    path,
+    interface: INTERFACES.counter,
+    member,
+    signature,
+    body,
+    flags: MessageFlag.NO_REPLY_EXPECTED,
+  });
 }
 
 /** Creates the BusEvents implementation over the adapter's object table and connection. */
@@ -83,7 +108,13 @@ export function createBusEvents(deps: EventDeps): BusEvents {
     },
 
     counterUsage(owner: string, path: string, service: string, home: PropDict, roaming: PropDict): void {
-      guarded(`Usage for ${owner}${path}`, () => counterCall(owner, path, METHODS.counter.Usage, SIGNATURES.Usage.in, [service, encodeDict(home), encodeDict(roaming)]));
+      guarded(`Usage for ${owner}${path}`, () =>
+        counterCall(owner, path, METHODS.counter.Usage, SIGNATURES.Usage.in, [
+          service,
+          encodeDict(home),
+          encodeDict(roaming),
+        ]),
+      );
     },
 
     counterRelease(owner: string, path: string): void {
@@ -116,38 +147,72 @@ export function createBusEvents(deps: EventDeps): BusEvents {
       for (const s of order) objects.services.add(s.path);
       for (const p of removed) objects.services.delete(p);
       // ConnMan sends an empty dict for services in the order whose properties did not change.
-      signal(PATHS.manager, INTERFACES.manager, METHODS.managerSignals.ServicesChanged, SIGNATURES.ServicesChanged, () => [
-        order.map((s) => [s.path, s.props ? encodeDict(s.props) : {}]),
-        removed,
-      ]);
+      signal(
+        PATHS.manager,
+        INTERFACES.manager,
+        METHODS.managerSignals.ServicesChanged,
+        SIGNATURES.ServicesChanged,
+        () => [order.map((s) => [s.path, s.props ? encodeDict(s.props) : {}]), removed],
+      );
     },
 
     servicePropertyChanged(serviceId: string, name: string, value: Prop): void {
-      signal(servicePath(serviceId), INTERFACES.service, METHODS.managerSignals.PropertyChanged, SIGNATURES.PropertyChanged, () => [name, toVariant(value)]);
+      signal(
+        servicePath(serviceId),
+        INTERFACES.service,
+        METHODS.managerSignals.PropertyChanged,
+        SIGNATURES.PropertyChanged,
+        () => [name, toVariant(value)],
+      );
     },
 
     serviceStatusChanged(changed: Array<{ path: string; props: PropDict }>): void {
-      signal(PATHS.manager, NETSESSION_MANAGER_INTERFACE, NETSESSION_METHODS.managerSignals.ServiceStatusChanged, NETSESSION_SIGNATURES.ServiceStatusChanged, () => [
-        changed.map((s) => [s.path, encodeDict(s.props)]),
-      ]);
+      signal(
+        PATHS.manager,
+        NETSESSION_MANAGER_INTERFACE,
+        NETSESSION_METHODS.managerSignals.ServiceStatusChanged,
+        NETSESSION_SIGNATURES.ServiceStatusChanged,
+        () => [changed.map((s) => [s.path, encodeDict(s.props)])],
+      );
     },
 
     technologyAdded(path: string, props: PropDict): void {
       objects.technologies.add(path);
-      signal(PATHS.manager, INTERFACES.manager, METHODS.managerSignals.TechnologyAdded, SIGNATURES.TechnologyAdded, () => [path, encodeDict(props)]);
+      signal(
+        PATHS.manager,
+        INTERFACES.manager,
+        METHODS.managerSignals.TechnologyAdded,
+        SIGNATURES.TechnologyAdded,
+        () => [path, encodeDict(props)],
+      );
     },
 
     technologyRemoved(path: string): void {
       objects.technologies.delete(path);
-      signal(PATHS.manager, INTERFACES.manager, METHODS.managerSignals.TechnologyRemoved, SIGNATURES.TechnologyRemoved, () => [path]);
+      signal(
+        PATHS.manager,
+        INTERFACES.manager,
+        METHODS.managerSignals.TechnologyRemoved,
+        SIGNATURES.TechnologyRemoved,
+        () => [path],
+      );
     },
 
     technologyPropertyChanged(path: string, name: string, value: Prop): void {
-      signal(path, INTERFACES.technology, METHODS.managerSignals.PropertyChanged, SIGNATURES.PropertyChanged, () => [name, toVariant(value)]);
+      signal(path, INTERFACES.technology, METHODS.managerSignals.PropertyChanged, SIGNATURES.PropertyChanged, () => [
+        name,
+        toVariant(value),
+      ]);
     },
 
     managerPropertyChanged(name: string, value: Prop): void {
-      signal(PATHS.manager, INTERFACES.manager, METHODS.managerSignals.PropertyChanged, SIGNATURES.PropertyChanged, () => [name, toVariant(value)]);
+      signal(
+        PATHS.manager,
+        INTERFACES.manager,
+        METHODS.managerSignals.PropertyChanged,
+        SIGNATURES.PropertyChanged,
+        () => [name, toVariant(value)],
+      );
     },
   };
 }

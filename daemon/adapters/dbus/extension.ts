@@ -10,10 +10,10 @@ import {
   NETSESSION_SERVICE_INTERFACE,
   NETSESSION_SIGNATURES,
 } from '../../../lib/protocol.js';
-import { lastElement } from './objects.js';
 import { statisticsProps } from '../../core/statistics-schedule.js';
 import type { AdapterContext } from './context.js';
 import { EMPTY, type InterfaceSpec } from './interface-spec.js';
+import { lastElement } from './objects.js';
 import { encodeDict } from './variants.js';
 
 const SIG = NETSESSION_SIGNATURES;
@@ -44,7 +44,12 @@ export function managerExtension(ctx: AdapterContext): InterfaceSpec {
         in: SIG.GetServiceStatus.in,
         out: SIG.GetServiceStatus.out,
         outNames: ['services'],
-        handle: () => [ctx.api().serviceStatus().map((s) => [s.path, encodeDict(s.props)])],
+        handle: () => [
+          ctx
+            .api()
+            .serviceStatus()
+            .map((s) => [s.path, encodeDict(s.props)]),
+        ],
       },
       [M.GetDefaultRoutes]: {
         in: SIG.GetDefaultRoutes.in,
@@ -54,7 +59,10 @@ export function managerExtension(ctx: AdapterContext): InterfaceSpec {
       },
     },
     signals: {
-      [NETSESSION_METHODS.managerSignals.ServiceStatusChanged]: { signature: SIG.ServiceStatusChanged, names: ['services'] },
+      [NETSESSION_METHODS.managerSignals.ServiceStatusChanged]: {
+        signature: SIG.ServiceStatusChanged,
+        names: ['services'],
+      },
     },
   };
 }
@@ -86,19 +94,25 @@ export function sessionExtension(ctx: AdapterContext): InterfaceSpec {
         out: SIG.GetStatistics.out,
         outNames: ['statistics'],
         handle: (call) =>
-          Promise.resolve(call.withCaller((caller) => ctx.api().statistics(caller, call.path))).then((s) => [encodeDict(statisticsProps(s))]),
+          Promise.resolve(call.withCaller((caller) => ctx.api().statistics(caller, call.path))).then((s) => [
+            encodeDict(statisticsProps(s)),
+          ]),
       },
       [M.ResetStatistics]: {
         in: SIG.ResetStatistics.in,
         out: SIG.ResetStatistics.out,
-        handle: (call) => Promise.resolve(call.withCaller((caller) => ctx.api().resetStatistics(caller, call.path))).then(() => EMPTY),
+        handle: (call) =>
+          Promise.resolve(call.withCaller((caller) => ctx.api().resetStatistics(caller, call.path))).then(() => EMPTY),
       },
       [M.ClaimCgroup]: {
         in: SIG.ClaimCgroup.in,
         out: SIG.ClaimCgroup.out,
         inNames: ['cgroup'],
         // The reply waits until the kernel classifies the cgroup's traffic.
-        handle: (call) => Promise.resolve(call.withCaller((caller) => ctx.api().claimCgroup(caller, call.path, call.args[0] as string))).then(() => EMPTY),
+        handle: (call) =>
+          Promise.resolve(
+            call.withCaller((caller) => ctx.api().claimCgroup(caller, call.path, call.args[0] as string)),
+          ).then(() => EMPTY),
       },
       [M.SetStatisticsInterval]: {
         in: SIG.SetStatisticsInterval.in,
@@ -106,7 +120,9 @@ export function sessionExtension(ctx: AdapterContext): InterfaceSpec {
         inNames: ['seconds'],
         // The reply leaves in a microtask; the first signal waits for a timer, so it comes after.
         handle: (call) =>
-          Promise.resolve(call.withCaller((caller) => ctx.api().setStatisticsInterval(caller, call.path, call.args[0] as number))).then(() => EMPTY),
+          Promise.resolve(
+            call.withCaller((caller) => ctx.api().setStatisticsInterval(caller, call.path, call.args[0] as number)),
+          ).then(() => EMPTY),
       },
       [M.GetPolicy]: {
         in: SIG.GetPolicy.in,

@@ -3,9 +3,9 @@
  * interfaces) by calling {@link DaemonApi}, and implements the {@link BusEvents} port.
  */
 import { BUS_NAME } from '../../../lib/protocol.js';
-import type { DaemonApi, BusCaller } from '../../api.js';
+import type { BusCaller, DaemonApi } from '../../api.js';
 import type { BusEvents, Logger } from '../../ports.js';
-import { DEFAULT_SYSTEM_BUS, openBusConnection, type BusConnection, type DBusMessage } from './connection.js';
+import { type BusConnection, type DBusMessage, DEFAULT_SYSTEM_BUS, openBusConnection } from './connection.js';
 import type { AdapterContext } from './context.js';
 import { createBusEvents } from './events.js';
 import { managerExtension, serviceExtension, sessionExtension } from './extension.js';

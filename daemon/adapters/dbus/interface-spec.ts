@@ -46,7 +46,12 @@ export interface InterfaceSpec {
 export const EMPTY: readonly unknown[] = Object.freeze([]);
 
 /** A method that always fails with `error` (for ConnMan methods netsessiond does not implement). */
-export function unsupported(inSig: string, outSig: string, error: () => Error, inNames?: readonly string[]): MethodSpec {
+export function unsupported(
+  inSig: string,
+  outSig: string,
+  error: () => Error,
+  inNames?: readonly string[],
+): MethodSpec {
   return {
     in: inSig,
     out: outSig,

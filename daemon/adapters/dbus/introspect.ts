@@ -2,8 +2,9 @@
  * Introspection XML, generated from the same interface tables that dispatch calls. Interface
  * fragments are built once; a document is those fragments plus the child nodes of the path.
  */
-import { splitSignature } from './variants.js';
+
 import type { InterfaceSpec } from './interface-spec.js';
+import { splitSignature } from './variants.js';
 
 const HEADER =
   '<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN"\n' +
@@ -39,7 +40,9 @@ function fragment(spec: InterfaceSpec): string {
   if (xml !== undefined) return xml;
   const lines = [` <interface name="${esc(spec.name)}">`];
   for (const [name, m] of Object.entries(spec.methods)) {
-    lines.push(`  <method name="${esc(name)}">${args(m.in, m.inNames, 'in')}${args(m.out, m.outNames, 'out')}</method>`);
+    lines.push(
+      `  <method name="${esc(name)}">${args(m.in, m.inNames, 'in')}${args(m.out, m.outNames, 'out')}</method>`,
+    );
   }
   for (const [name, s] of Object.entries(spec.signals ?? {})) {
     lines.push(`  <signal name="${esc(name)}">${args(s.signature, s.names, null)}</signal>`);

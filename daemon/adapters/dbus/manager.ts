@@ -6,8 +6,8 @@
 import { INTERFACES, METHODS, SIGNATURES } from '../../../lib/protocol.js';
 import { NotSupportedError } from '../../core/errors.js';
 import type { AdapterContext } from './context.js';
-import { EMPTY, unsupported, type InterfaceSpec } from './interface-spec.js';
-import { decodeDict, encodeDict, fromVariant, type DBusVariant } from './variants.js';
+import { EMPTY, type InterfaceSpec, unsupported } from './interface-spec.js';
+import { type DBusVariant, decodeDict, encodeDict, fromVariant } from './variants.js';
 
 const M = METHODS.manager;
 const S = METHODS.managerSignals;
@@ -45,13 +45,23 @@ export function managerInterface(ctx: AdapterContext): InterfaceSpec {
         in: SIGNATURES.GetTechnologies.in,
         out: SIGNATURES.GetTechnologies.out,
         outNames: ['technologies'],
-        handle: () => [ctx.api().technologies().map((t) => [t.path, encodeDict(t.props)])],
+        handle: () => [
+          ctx
+            .api()
+            .technologies()
+            .map((t) => [t.path, encodeDict(t.props)]),
+        ],
       },
       [M.GetServices]: {
         in: SIGNATURES.GetServices.in,
         out: SIGNATURES.GetServices.out,
         outNames: ['services'],
-        handle: () => [ctx.api().services().map((s) => [s.path, encodeDict(s.props)])],
+        handle: () => [
+          ctx
+            .api()
+            .services()
+            .map((s) => [s.path, encodeDict(s.props)]),
+        ],
       },
       // No P2P and no tethering here: an empty list is the true answer, and what
       // `connmanctl peers` / `connmanctl tethering` can show without an error.
@@ -120,7 +130,10 @@ export function managerInterface(ctx: AdapterContext): InterfaceSpec {
       },
       ConnectProvider: { ...unsupported('a{sv}', 'o', notYet('ConnectProvider'), ['provider']), outNames: ['path'] },
       RemoveProvider: unsupported('o', '', notYet('RemoveProvider'), ['provider']),
-      RequestPrivateNetwork: { ...unsupported('', 'oa{sv}h', notYet('RequestPrivateNetwork')), outNames: ['path', 'settings', 'socket'] },
+      RequestPrivateNetwork: {
+        ...unsupported('', 'oa{sv}h', notYet('RequestPrivateNetwork')),
+        outNames: ['path', 'settings', 'socket'],
+      },
       ReleasePrivateNetwork: unsupported('o', '', notYet('ReleasePrivateNetwork'), ['path']),
       RegisterPeerService: unsupported('a{sv}b', '', notYet('RegisterPeerService'), ['specification', 'master']),
       UnregisterPeerService: unsupported('a{sv}', '', notYet('UnregisterPeerService'), ['specification']),

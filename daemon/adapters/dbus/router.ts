@@ -14,8 +14,8 @@
  */
 import { Message, MessageFlag } from '../../../lib/dbus/message.js';
 import { errorName } from '../../../lib/protocol.js';
-import type { Logger } from '../../ports.js';
 import type { BusCaller } from '../../api.js';
+import type { Logger } from '../../ports.js';
 import type { DBusMessage } from './connection.js';
 import { BUS_ERRORS, BusReplyError, toWireError } from './errors.js';
 import type { InterfaceSpec, MethodCall, MethodSpec } from './interface-spec.js';
@@ -45,7 +45,11 @@ function isThenable(x: unknown): x is PromiseLike<readonly unknown[]> {
   return x !== null && typeof x === 'object' && typeof (x as { then?: unknown }).then === 'function';
 }
 
-function findMethod(interfaces: readonly InterfaceSpec[], iface: string | undefined, member: string): { spec: InterfaceSpec; method: MethodSpec } | null {
+function findMethod(
+  interfaces: readonly InterfaceSpec[],
+  iface: string | undefined,
+  member: string,
+): { spec: InterfaceSpec; method: MethodSpec } | null {
   for (const spec of interfaces) {
     if (iface && spec.name !== iface) continue;
     if (Object.hasOwn(spec.methods, member)) return { spec, method: spec.methods[member]! };
@@ -85,7 +89,11 @@ export class Router {
     const found = findMethod(interfaces, iface, member);
     if (!found || found.method.in !== signature) {
       // libdbus' wording, which connmand clients see for the same mistake.
-      this.#error(msg, BUS_ERRORS.unknownMethod, `Method "${member}" with signature "${signature}" on interface "${iface ?? '(null)'}" doesn't exist\n`);
+      this.#error(
+        msg,
+        BUS_ERRORS.unknownMethod,
+        `Method "${member}" with signature "${signature}" on interface "${iface ?? '(null)'}" doesn't exist\n`,
+      );
       return true;
     }
     this.#dispatch(msg, found.spec, member, found.method);
@@ -123,7 +131,10 @@ export class Router {
         const known = credentials.cached(sender);
         if (known) return fn(known);
         return credentials.get(sender).then(fn, (err: unknown) => {
-          throw new BusReplyError({ name: errorName('Failed'), message: `cannot identify the caller: ${(err as Error).message}` });
+          throw new BusReplyError({
+            name: errorName('Failed'),
+            message: `cannot identify the caller: ${(err as Error).message}`,
+          });
         }) as Promise<Awaited<T>>;
       },
       afterReply(fn) {

@@ -6,9 +6,9 @@
 import { INTERFACES, METHODS, SIGNATURES } from '../../../lib/protocol.js';
 import { NotSupportedError } from '../../core/errors.js';
 import type { AdapterContext } from './context.js';
-import { EMPTY, unsupported, type InterfaceSpec } from './interface-spec.js';
+import { EMPTY, type InterfaceSpec, unsupported } from './interface-spec.js';
 import { lastElement } from './objects.js';
-import { encodeDict, fromVariant, type DBusVariant } from './variants.js';
+import { type DBusVariant, encodeDict, fromVariant } from './variants.js';
 
 const M = METHODS.service;
 
@@ -38,7 +38,9 @@ export function serviceInterface(ctx: AdapterContext): InterfaceSpec {
         handle(call) {
           const [name, value] = call.args as [string, DBusVariant];
           const raw = fromVariant(value);
-          return call.withCaller((caller) => replyWhenDone(ctx.api().setServiceProperty(caller, lastElement(call.path), name, raw)));
+          return call.withCaller((caller) =>
+            replyWhenDone(ctx.api().setServiceProperty(caller, lastElement(call.path), name, raw)),
+          );
         },
       },
       ClearProperty: unsupported('s', '', notHere('Service.ClearProperty'), ['name']),
@@ -59,13 +61,19 @@ export function serviceInterface(ctx: AdapterContext): InterfaceSpec {
         in: 'o',
         out: '',
         inNames: ['service'],
-        handle: (call) => call.withCaller((caller) => replyWhenDone(ctx.api().serviceMove(caller, lastElement(call.path), call.args[0] as string, true))),
+        handle: (call) =>
+          call.withCaller((caller) =>
+            replyWhenDone(ctx.api().serviceMove(caller, lastElement(call.path), call.args[0] as string, true)),
+          ),
       },
       MoveAfter: {
         in: 'o',
         out: '',
         inNames: ['service'],
-        handle: (call) => call.withCaller((caller) => replyWhenDone(ctx.api().serviceMove(caller, lastElement(call.path), call.args[0] as string, false))),
+        handle: (call) =>
+          call.withCaller((caller) =>
+            replyWhenDone(ctx.api().serviceMove(caller, lastElement(call.path), call.args[0] as string, false)),
+          ),
       },
       [M.ResetCounters]: {
         in: SIGNATURES.ResetCounters.in,

@@ -8,7 +8,7 @@ import { INTERFACES, METHODS, SIGNATURES } from '../../../lib/protocol.js';
 import type { BusCaller } from '../../api.js';
 import type { AdapterContext } from './context.js';
 import { EMPTY, type InterfaceSpec, type MethodCall, type MethodSpec } from './interface-spec.js';
-import { fromVariant, type DBusVariant } from './variants.js';
+import { type DBusVariant, fromVariant } from './variants.js';
 
 const M = METHODS.session;
 

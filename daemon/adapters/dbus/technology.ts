@@ -2,9 +2,9 @@
 import { INTERFACES, METHODS, SIGNATURES } from '../../../lib/protocol.js';
 import { NotSupportedError } from '../../core/errors.js';
 import type { AdapterContext } from './context.js';
-import { EMPTY, unsupported, type InterfaceSpec } from './interface-spec.js';
+import { EMPTY, type InterfaceSpec, unsupported } from './interface-spec.js';
 import { lastElement } from './objects.js';
-import { encodeDict, fromVariant, type DBusVariant } from './variants.js';
+import { type DBusVariant, encodeDict, fromVariant } from './variants.js';
 
 const M = METHODS.technology;
 

@@ -12,8 +12,8 @@
  */
 import { Variant } from '../../../lib/dbus/message.js';
 import { singleType, splitSignature as split, type TypeNode } from '../../../lib/dbus/signature.js';
-import type { RawValue } from '../../core/settings.js';
 import type { Prop, PropDict } from '../../core/properties.js';
+import type { RawValue } from '../../core/settings.js';
 
 /** A D-Bus variant as the wire module reads and writes it. */
 export type DBusVariant = Variant;
@@ -31,7 +31,8 @@ export function splitSignature(sig: string): string[] {
 
 // Assigning `__proto__` on a plain object would set its prototype instead of adding a key.
 function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
   else target[key] = value;
 }
 
@@ -48,7 +49,9 @@ function describe(value: unknown): string {
 }
 
 function isTagged(value: unknown): value is Prop {
-  return value !== null && typeof value === 'object' && typeof (value as Prop).signature === 'string' && 'value' in value;
+  return (
+    value !== null && typeof value === 'object' && typeof (value as Prop).signature === 'string' && 'value' in value
+  );
 }
 
 function encodeNode(node: TypeNode, value: unknown): unknown {
@@ -74,7 +77,8 @@ function encodeNode(node: TypeNode, value: unknown): unknown {
         for (const [k, v] of entriesOf(value, node.sig)) setOwn(out, k, encodeNode(valueType, v));
         return out;
       }
-      if (elem.code === 'y' && value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      if (elem.code === 'y' && value instanceof Uint8Array)
+        return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
       if (!Array.isArray(value)) throw new TypeError(`expected an array for '${node.sig}', got ${describe(value)}`);
       return value.map((v) => encodeNode(elem, v));
     }

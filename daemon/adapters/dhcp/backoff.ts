@@ -12,7 +12,11 @@ export interface BackoffOptions {
 export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 500, maxMs: 30_000, stableMs: 60_000 };
 
 /** Consecutive quick failures so far, given how long the run that just ended lasted. */
-export function nextFailureCount(previousFailures: number, ranMs: number, opts: BackoffOptions = DEFAULT_BACKOFF): number {
+export function nextFailureCount(
+  previousFailures: number,
+  ranMs: number,
+  opts: BackoffOptions = DEFAULT_BACKOFF,
+): number {
   return ranMs >= opts.stableMs ? 1 : previousFailures + 1;
 }
 

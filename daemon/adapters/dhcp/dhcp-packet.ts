@@ -227,7 +227,8 @@ function readOptions(b: Buffer, start: number, end: number, into: Map<number, Bu
 
 function addrList(v: Buffer | undefined, what: string): string[] {
   if (!v) return [];
-  if (v.length === 0 || v.length % 4 !== 0) throw new MalformedPacket(`${what}: length ${v.length} is not a multiple of 4`);
+  if (v.length === 0 || v.length % 4 !== 0)
+    throw new MalformedPacket(`${what}: length ${v.length} is not a multiple of 4`);
   const out: string[] = [];
   for (let i = 0; i < v.length; i += 4) out.push(intToIpv4(v.readUInt32BE(i)));
   return out;
@@ -256,16 +257,19 @@ export function decodeDhcp(b: Buffer, ipSource: string): ServerMessage {
   const typeOpt = opts.get(OPT.MESSAGE_TYPE);
   if (typeOpt?.length !== 1) throw new MalformedPacket('no DHCP message type');
   const type = typeOpt[0]!;
-  if (type !== MessageType.OFFER && type !== MessageType.ACK && type !== MessageType.NAK) throw new MalformedPacket(`message type ${type} is not a server reply`);
+  if (type !== MessageType.OFFER && type !== MessageType.ACK && type !== MessageType.NAK)
+    throw new MalformedPacket(`message type ${type} is not a server reply`);
   const maskValue = u32(opts.get(OPT.SUBNET_MASK), 'subnet mask');
   const prefixLength = maskValue === null ? null : (prefixOfNetmask(intToIpv4(maskValue)) ?? null);
-  if (maskValue !== null && (prefixLength === null || prefixLength === 0)) throw new MalformedPacket(`subnet mask ${intToIpv4(maskValue)} is not contiguous`);
+  if (maskValue !== null && (prefixLength === null || prefixLength === 0))
+    throw new MalformedPacket(`subnet mask ${intToIpv4(maskValue)} is not contiguous`);
   const serverIds = addrList(opts.get(OPT.SERVER_ID), 'server identifier');
   if (serverIds.length > 1) throw new MalformedPacket('more than one server identifier');
   const yiaddr = intToIpv4(b.readUInt32BE(16));
   if (type !== MessageType.NAK) {
     const first = b[16]!;
-    if (yiaddr === '0.0.0.0' || yiaddr === '255.255.255.255' || first === 127 || first >= 224) throw new MalformedPacket(`offered address ${yiaddr} is not a unicast address`);
+    if (yiaddr === '0.0.0.0' || yiaddr === '255.255.255.255' || first === 127 || first >= 224)
+      throw new MalformedPacket(`offered address ${yiaddr} is not a unicast address`);
   }
   return {
     type,

@@ -82,7 +82,7 @@ export function prefixOfNetmask(mask: string): number | undefined {
   let len = 0;
   while (len < 32 && n & (2 ** (31 - len))) len++;
   // Contiguous: everything after the first zero bit must be zero too.
-  const expected = len === 0 ? 0 : (2 ** 32 - 2 ** (32 - len));
+  const expected = len === 0 ? 0 : 2 ** 32 - 2 ** (32 - len);
   return n === expected ? len : undefined;
 }
 
@@ -101,7 +101,8 @@ export function leaseOfRecord(record: HookRecord): Lease | undefined {
   if (!isIPv4(address) || address === '0.0.0.0') return undefined;
   const maskText = env.get('mask') ?? '';
   let prefixLength = /^\d{1,2}$/.test(maskText) ? Number(maskText) : undefined;
-  if (prefixLength === undefined || prefixLength < 1 || prefixLength > 32) prefixLength = prefixOfNetmask(env.get('subnet') ?? '');
+  if (prefixLength === undefined || prefixLength < 1 || prefixLength > 32)
+    prefixLength = prefixOfNetmask(env.get('subnet') ?? '');
   if (prefixLength === undefined || prefixLength < 1) return undefined;
   const leaseText = env.get('lease') ?? '';
   const leaseSeconds = /^\d{1,10}$/.test(leaseText) ? Number(leaseText) : 0;

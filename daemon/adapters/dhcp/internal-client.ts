@@ -11,10 +11,19 @@
  * lease), until it expires or a server NAKs it.
  */
 import { randomInt } from 'node:crypto';
-import type { DhcpClient, StopOptions } from '../../ports.js';
 import type { DhcpLeaseEvent } from '../../core/manage-plan.js';
-import { decodeDhcp, decodeIpUdp, encodeDhcp, encodeIpUdp, MalformedPacket, MessageType, type ClientMessage, type ServerMessage } from './dhcp-packet.js';
-import { eventOf, heldOf, unexpired, type Held } from './lease-times.js';
+import type { DhcpClient, StopOptions } from '../../ports.js';
+import {
+  type ClientMessage,
+  decodeDhcp,
+  decodeIpUdp,
+  encodeDhcp,
+  encodeIpUdp,
+  MalformedPacket,
+  MessageType,
+  type ServerMessage,
+} from './dhcp-packet.js';
+import { eventOf, type Held, heldOf, unexpired } from './lease-times.js';
 import { PacketSocket } from './packet-socket.js';
 
 /** Options for {@link InternalDhcpClient}. */
@@ -82,7 +91,21 @@ export class InternalDhcpClient implements DhcpClient {
 
   start(ifname: string, onLease: (event: DhcpLeaseEvent) => void): void {
     if (this.#instances.has(ifname)) throw new Error(`DHCP client already running on ${ifname}`);
-    const inst: Instance = { ifname, onLease, phase: 'opening', sock: null, opening: null, xid: 0, exchangeStart: 0, timer: undefined, attempt: 0, naks: 0, offer: null, lease: null, reported: false };
+    const inst: Instance = {
+      ifname,
+      onLease,
+      phase: 'opening',
+      sock: null,
+      opening: null,
+      xid: 0,
+      exchangeStart: 0,
+      timer: undefined,
+      attempt: 0,
+      naks: 0,
+      offer: null,
+      lease: null,
+      reported: false,
+    };
     this.#instances.set(ifname, inst);
     const kept = this.#remembered.get(ifname);
     const valid = kept && unexpired(kept, this.#now());
@@ -110,7 +133,19 @@ export class InternalDhcpClient implements DhcpClient {
     if (lease && release) {
       const sock = inst.sock ?? (await (wasOpening ?? this.#socket(inst)));
       try {
-        sock?.send(encodeIpUdp(encodeDhcp({ type: MessageType.RELEASE, xid: randomInt(2 ** 32), mac: sock.mac, ciaddr: lease.address, serverId: lease.serverId }), lease.address, lease.serverId));
+        sock?.send(
+          encodeIpUdp(
+            encodeDhcp({
+              type: MessageType.RELEASE,
+              xid: randomInt(2 ** 32),
+              mac: sock.mac,
+              ciaddr: lease.address,
+              serverId: lease.serverId,
+            }),
+            lease.address,
+            lease.serverId,
+          ),
+        );
       } catch (err) {
         this.#log('warn', `${ifname}: DHCPRELEASE not sent: ${(err as Error).message}`);
       }
@@ -153,8 +188,15 @@ export class InternalDhcpClient implements DhcpClient {
         inst.opening = null;
         // Doubling, so a lasting cause (no CAP_NET_RAW, the link gone) is not logged every 2 s.
         const wait = Math.min(this.#maxRetryMs, this.#retryMs * 2 ** inst.attempt++);
-        this.#log('warn', `${inst.ifname}: cannot open a packet socket: ${(err as Error).message}; retrying in ${wait} ms`);
-        if (inst.phase !== 'stopped') inst.timer = setTimeout(() => void this.#socket(inst).then((s) => s && inst.phase !== 'stopped' && this.#discover(inst)), wait);
+        this.#log(
+          'warn',
+          `${inst.ifname}: cannot open a packet socket: ${(err as Error).message}; retrying in ${wait} ms`,
+        );
+        if (inst.phase !== 'stopped')
+          inst.timer = setTimeout(
+            () => void this.#socket(inst).then((s) => s && inst.phase !== 'stopped' && this.#discover(inst)),
+            wait,
+          );
         return null;
       },
     );
@@ -229,7 +271,12 @@ export class InternalDhcpClient implements DhcpClient {
     inst.attempt = 0;
     const round = () => {
       if (inst.attempt++ >= REQUEST_TRIES) return this.#discover(inst);
-      this.#send(inst, { type: MessageType.REQUEST, requestedIp: offer.yiaddr, serverId: offer.serverId, broadcast: true });
+      this.#send(inst, {
+        type: MessageType.REQUEST,
+        requestedIp: offer.yiaddr,
+        serverId: offer.serverId,
+        broadcast: true,
+      });
       this.#after(inst, this.#retryMs, round);
     };
     round();

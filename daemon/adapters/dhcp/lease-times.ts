@@ -18,7 +18,8 @@ export interface Held extends Omit<DhcpLeaseEvent, 'type'> {
 export function heldOf(ack: ServerMessage, now: number): Held {
   const leaseSeconds = ack.leaseSeconds ?? 0;
   // Server-given T1/T2 only when they are in order (T1 < T2 < lease), else the defaults.
-  const t1 = ack.t1 !== null && ack.t2 !== null && ack.t1 < ack.t2 && ack.t2 < leaseSeconds ? ack.t1 : leaseSeconds * 0.5;
+  const t1 =
+    ack.t1 !== null && ack.t2 !== null && ack.t1 < ack.t2 && ack.t2 < leaseSeconds ? ack.t1 : leaseSeconds * 0.5;
   const t2 = ack.t2 !== null && t1 < ack.t2 && ack.t2 < leaseSeconds ? ack.t2 : leaseSeconds * 0.875;
   return {
     address: ack.yiaddr,
@@ -40,5 +41,12 @@ export function unexpired(l: Held, now: number): boolean {
 
 /** The lease as the DhcpClient port reports it. */
 export function eventOf(l: Held): Omit<DhcpLeaseEvent, 'type'> {
-  return { address: l.address, prefixLength: l.prefixLength, router: l.router, dns: [...l.dns], leaseSeconds: l.leaseSeconds, serverId: l.serverId };
+  return {
+    address: l.address,
+    prefixLength: l.prefixLength,
+    router: l.router,
+    dns: [...l.dns],
+    leaseSeconds: l.leaseSeconds,
+    serverId: l.serverId,
+  };
 }

@@ -12,8 +12,17 @@
 import { close as fsClose } from 'node:fs';
 import os from 'node:os';
 import { loadLibcLibrary } from '../../../lib/native/libc.js';
+import {
+  AF_PACKET,
+  MSG_DONTWAIT,
+  SO_ATTACH_FILTER,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
+  SOCK_NONBLOCK,
+  SOL_PACKET,
+  SOL_SOCKET,
+} from '../../../lib/native/linux.js';
 import { loadFdWatcher } from '../netlink/uv-poll.js';
-import { AF_PACKET, MSG_DONTWAIT, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOL_PACKET, SOL_SOCKET, SO_ATTACH_FILTER } from '../../../lib/native/linux.js';
 
 const ETH_P_IP = 0x0800;
 const SOCKADDR_LL_SIZE = 20;
@@ -84,7 +93,9 @@ function loadNative(): Promise<Native> {
       bind: (fd, a, l) => bind(fd, a, l) as number,
       getsockname: (fd, a, l) => getsockname(fd, a, l) as number,
       setsockopt: (fd, level, name, value, len) =>
-        (value instanceof Buffer ? setsockopt(fd, level, name, value, len) : setsockoptProg(fd, level, name, value, len)) as number,
+        (value instanceof Buffer
+          ? setsockopt(fd, level, name, value, len)
+          : setsockoptProg(fd, level, name, value, len)) as number,
       sendto: (fd, b, l, f, a, al) => Number(sendto(fd, b, l, f, a, al)),
       recvmsg: (fd, area, f) => {
         // The kernel shrinks msg_controllen to what it wrote: give the whole room back each time.
@@ -149,7 +160,11 @@ function auxStatus(area: Buffer): number {
   for (let at = 0; at + 16 <= Math.min(len, CONTROL_ROOM); ) {
     const cmsgLen = Number(area.readBigUInt64LE(CONTROL_AT + at));
     if (cmsgLen < 16) break;
-    if (area.readInt32LE(CONTROL_AT + at + 8) === SOL_PACKET && area.readInt32LE(CONTROL_AT + at + 12) === PACKET_AUXDATA && cmsgLen >= 20) {
+    if (
+      area.readInt32LE(CONTROL_AT + at + 8) === SOL_PACKET &&
+      area.readInt32LE(CONTROL_AT + at + 12) === PACKET_AUXDATA &&
+      cmsgLen >= 20
+    ) {
       return area.readUInt32LE(CONTROL_AT + at + 16);
     }
     at += (cmsgLen + 7) & ~7;
@@ -168,7 +183,14 @@ export class PacketSocket {
   readonly #area: RecvArea;
   readonly #dest: Buffer;
 
-  private constructor(n: Native, fd: number, ifindex: number, mac: Buffer, onPacket: PacketHandler, onError: (err: Error) => void) {
+  private constructor(
+    n: Native,
+    fd: number,
+    ifindex: number,
+    mac: Buffer,
+    onPacket: PacketHandler,
+    onError: (err: Error) => void,
+  ) {
     this.#n = n;
     this.#area = n.recvArea();
     this.#fd = fd;
@@ -207,10 +229,12 @@ export class PacketSocket {
         filter.writeUInt32LE(k, i * 8 + 4);
       });
       // Filter before bind: nothing unfiltered is queued in between.
-      if (n.setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, { len: FILTER.length, filter }, 16) < 0) throw new Error(`SO_ATTACH_FILTER: ${errnoName(n.errno())}`);
+      if (n.setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, { len: FILTER.length, filter }, 16) < 0)
+        throw new Error(`SO_ATTACH_FILTER: ${errnoName(n.errno())}`);
       // Tells which datagrams a local sender left with its UDP checksum still to compute
       // (checksum offload on a veth, or a virtio NIC): those are not checked against it.
-      if (n.setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, Buffer.from([1, 0, 0, 0]), 4) < 0) throw new Error(`PACKET_AUXDATA: ${errnoName(n.errno())}`);
+      if (n.setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, Buffer.from([1, 0, 0, 0]), 4) < 0)
+        throw new Error(`PACKET_AUXDATA: ${errnoName(n.errno())}`);
       const addr = sockaddrLl(ifindex, false);
       if (n.bind(fd, addr, SOCKADDR_LL_SIZE) < 0) throw new Error(`bind to ${ifname}: ${errnoName(n.errno())}`);
       const got = Buffer.alloc(SOCKADDR_LL_SIZE);
@@ -258,7 +282,9 @@ export class PacketSocket {
         throw new Error(`recv: ${errnoName(e)}`);
       }
       const view = this.#area.view;
-      onPacket(Buffer.from(view.subarray(DATA_AT, DATA_AT + Math.min(r, DATA_ROOM))), { checksumReady: !(auxStatus(view) & TP_STATUS_CSUMNOTREADY) });
+      onPacket(Buffer.from(view.subarray(DATA_AT, DATA_AT + Math.min(r, DATA_ROOM))), {
+        checksumReady: !(auxStatus(view) & TP_STATUS_CSUMNOTREADY),
+      });
     }
   }
 }

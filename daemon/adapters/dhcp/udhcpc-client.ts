@@ -4,15 +4,16 @@
  * interface (all configuration lives in its script), so netsessiond keeps ownership of addresses
  * and routes. The child is restarted with backoff when it dies; stop signals only its PID.
  */
-import { spawn } from 'node:child_process';
+
 import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DhcpClient } from '../../ports.js';
 import type { DhcpLeaseEvent } from '../../core/manage-plan.js';
-import { DEFAULT_BACKOFF, nextFailureCount, restartDelayMs } from './backoff.js';
+import type { DhcpClient } from '../../ports.js';
 import type { BackoffOptions } from './backoff.js';
+import { DEFAULT_BACKOFF, nextFailureCount, restartDelayMs } from './backoff.js';
 import { HookRecordSplitter, LeaseTracker } from './hook-records.js';
 
 /**
@@ -79,8 +80,17 @@ export class UdhcpcClient implements DhcpClient {
     if (this.#instances.has(ifname)) throw new Error(`DHCP client already running on ${ifname}`);
     // An interface name is at most 15 bytes and never starts with '-': refuse anything that could
     // be read as an option by udhcpc.
-    if (!/^[A-Za-z0-9_.:@][A-Za-z0-9_.:@-]{0,14}$/.test(ifname)) throw new Error(`bad interface name ${JSON.stringify(ifname)}`);
-    const inst: Instance = { ifname, onLease, child: undefined, tracker: new LeaseTracker(), failures: 0, restartTimer: undefined, stopping: false };
+    if (!/^[A-Za-z0-9_.:@][A-Za-z0-9_.:@-]{0,14}$/.test(ifname))
+      throw new Error(`bad interface name ${JSON.stringify(ifname)}`);
+    const inst: Instance = {
+      ifname,
+      onLease,
+      child: undefined,
+      tracker: new LeaseTracker(),
+      failures: 0,
+      restartTimer: undefined,
+      stopping: false,
+    };
     this.#instances.set(ifname, inst);
     // A leftover must be gone before ours asks: its late DHCPRELEASE would free our new lease.
     void this.#endLeftover(ifname).then(() => {
@@ -136,17 +146,24 @@ export class UdhcpcClient implements DhcpClient {
       // Broadcast flag: the leased address is not on the interface while acquiring (we configure
       // it later), so ask servers not to unicast OFFER/ACK to it.
       '-B',
-      '-i', inst.ifname,
-      '-s', this.#opts.hookPath,
-      '-T', String(this.#opts.retrySeconds),
-      '-A', String(this.#opts.failPauseSeconds),
+      '-i',
+      inst.ifname,
+      '-s',
+      this.#opts.hookPath,
+      '-T',
+      String(this.#opts.retrySeconds),
+      '-A',
+      String(this.#opts.failPauseSeconds),
       // After a restart ask for the address we still hold, so connections survive the crash.
       ...(held ? ['-r', held.address] : []),
       ...(this.#opts.runDir ? ['-p', this.#pidFile(inst.ifname)] : []),
     ];
     const startedAt = Date.now();
     // A minimal environment: the hook copies all of it into the record.
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+    });
     inst.child = child;
     const tracker = new LeaseTracker(held);
     if (inst.stopping) tracker.stopping();
@@ -221,7 +238,10 @@ export class UdhcpcClient implements DhcpClient {
       try {
         inst.onLease(e);
       } catch (err) {
-        this.#opts.log?.('warn', `${inst.ifname}: lease listener threw: ${err instanceof Error ? err.message : String(err)}`);
+        this.#opts.log?.(
+          'warn',
+          `${inst.ifname}: lease listener threw: ${err instanceof Error ? err.message : String(err)}`,
+        );
       }
     }
   }

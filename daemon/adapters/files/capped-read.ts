@@ -40,7 +40,11 @@ function check(path: string, st: Stats, maxBytes: number): void {
 }
 
 function decode(path: string, bytes: Uint8Array, maxBytes: number): string {
-  if (bytes.length > maxBytes) throw new FileRefusedError(path, overCap(`more than ${maxBytes} bytes (it grew while read)`, maxBytes, FILE_SIZE_CAP));
+  if (bytes.length > maxBytes)
+    throw new FileRefusedError(
+      path,
+      overCap(`more than ${maxBytes} bytes (it grew while read)`, maxBytes, FILE_SIZE_CAP),
+    );
   try {
     return utf8.decode(bytes);
   } catch {
@@ -103,7 +107,11 @@ export function readCappedFileSync(path: string, maxBytes = DEFAULT_MAX_FILE_BYT
   }
   try {
     check(path, fstatSync(fd), maxBytes);
-    return decode(path, collect((buf) => readSync(fd, buf, 0, buf.length, null), maxBytes), maxBytes);
+    return decode(
+      path,
+      collect((buf) => readSync(fd, buf, 0, buf.length, null), maxBytes),
+      maxBytes,
+    );
   } finally {
     closeSync(fd);
   }

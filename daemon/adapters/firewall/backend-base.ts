@@ -5,8 +5,9 @@
  * logged once while they persist. Each backend supplies the apply itself (its retry ladder
  * differs) and how to clear.
  */
-import type { Firewall, Logger } from '../../ports.js';
+
 import type { FirewallState } from '../../core/kernel-state-types.js';
+import type { Firewall, Logger } from '../../ports.js';
 
 /** Options of one apply. */
 export interface ApplyOptions {

@@ -5,8 +5,8 @@
  * interface and family) in a deterministic order.
  */
 import { canonicalAddress } from '../../core/addresses.js';
-import type { Family } from '../../core/services.js';
 import type { FirewallState, SessionMarking } from '../../core/kernel-state-types.js';
+import type { Family } from '../../core/services.js';
 
 const UINT32_MAX = 0xffffffff;
 
@@ -54,7 +54,8 @@ function outside(value: number, mask: number): number {
 }
 
 export function checkSession(s: SessionMarking, state: FirewallState, naming: FirewallNaming): string | null {
-  if (!naming.sessionKey.test(s.sessionKey)) return `session key ${JSON.stringify(s.sessionKey)} is not a valid ${naming.sessionKeyProblem}`;
+  if (!naming.sessionKey.test(s.sessionKey))
+    return `session key ${JSON.stringify(s.sessionKey)} is not a valid ${naming.sessionKeyProblem}`;
   if (!Number.isInteger(s.tag) || s.tag <= 0 || s.tag > UINT32_MAX || outside(s.tag, state.tagMask) !== 0) {
     return `session ${s.sessionKey}: tag ${String(s.tag)} is zero or outside tagMask ${naming.hex(state.tagMask)}`;
   }
@@ -74,7 +75,9 @@ export function checkSession(s: SessionMarking, state: FirewallState, naming: Fi
 export function planFirewall(state: FirewallState, naming: FirewallNaming): FirewallPlan {
   const { mask, tagMask } = state;
   if (!isMask(mask) || !isMask(tagMask) || (mask & tagMask) !== 0) {
-    throw new Error(`firewall masks must be non-zero, 32-bit and disjoint (mask ${String(mask)}, tagMask ${String(tagMask)})`);
+    throw new Error(
+      `firewall masks must be non-zero, 32-bit and disjoint (mask ${String(mask)}, tagMask ${String(tagMask)})`,
+    );
   }
   const warnings: string[] = [];
   const sessions: SessionMarking[] = [];

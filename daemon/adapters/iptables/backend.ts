@@ -25,23 +25,23 @@
  */
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import type { Accounting, Logger } from '../../ports.js';
-import type { Counters } from '../../core/statistics-schedule.js';
-import type { Family } from '../../core/services.js';
 import type { FirewallState } from '../../core/kernel-state-types.js';
-import { FirewallBackendBase, type ApplyStats } from '../firewall/backend-base.js';
-import { createCgroupResolver } from '../firewall/cgroup.js';
+import type { Family } from '../../core/services.js';
+import type { Counters } from '../../core/statistics-schedule.js';
+import type { Accounting, Logger } from '../../ports.js';
+import { type ApplyStats, FirewallBackendBase } from '../firewall/backend-base.js';
 import type { CgroupRef } from '../firewall/cgroup.js';
+import { createCgroupResolver } from '../firewall/cgroup.js';
 import { isOurNfacct, sessionCounters } from './counters.js';
 import { diffFamily, diffNfacct, opsToRestore } from './diff.js';
-import { emptyDatapath, emptyFamilyModel } from './model.js';
 import type { DatapathModel, Op } from './model.js';
-import { createNfacctClient } from './nfacct.js';
+import { emptyDatapath, emptyFamilyModel } from './model.js';
 import type { NfacctClient, NfacctClientOptions } from './nfacct.js';
+import { createNfacctClient } from './nfacct.js';
 import { parseSave } from './readback.js';
 import { buildRuleset, nfacctNames } from './ruleset.js';
-import { createIptablesRunner } from './tools.js';
 import type { IptablesRunner, IptablesRunnerOptions } from './tools.js';
+import { createIptablesRunner } from './tools.js';
 
 /** Options of {@link createIptablesBackend}. */
 export interface IptablesBackendOptions {
@@ -77,7 +77,10 @@ export class IptablesBackend extends FirewallBackendBase implements Accounting {
     this.#nfacct = opts.nfacct ?? createNfacctClient(opts.nfacctOptions);
     this.#resolver = opts.cgroupResolver ?? (() => createCgroupResolver());
     this.#families = opts.families ?? (existsSync('/proc/sys/net/ipv6') ? [4, 6] : [4]);
-    this.log('info', `iptables: using ${this.#runner.description}, NFACCT over netlink${this.#families.includes(6) ? '' : ' (IPv4 only: no IPv6 in this kernel)'}`);
+    this.log(
+      'info',
+      `iptables: using ${this.#runner.description}, NFACCT over netlink${this.#families.includes(6) ? '' : ' (IPv4 only: no IPv6 in this kernel)'}`,
+    );
   }
 
   /** Removes every chain, hook and NFACCT object of ours (read back first: nothing is missed). */
@@ -122,7 +125,10 @@ export class IptablesBackend extends FirewallBackendBase implements Accounting {
   async #deleteNfacct(names: readonly string[]): Promise<string[]> {
     const failures = await this.#nfacct.delete(names);
     for (const f of failures) {
-      this.log('warn', `iptables: cannot delete NFACCT object ${f.name} (${f.code}); a rule outside the daemon's chains may still name it`);
+      this.log(
+        'warn',
+        `iptables: cannot delete NFACCT object ${f.name} (${f.code}); a rule outside the daemon's chains may still name it`,
+      );
     }
     return failures.map((f) => f.name);
   }
@@ -167,7 +173,10 @@ export class IptablesBackend extends FirewallBackendBase implements Accounting {
         }
         // Removing our rules cannot help NFACCT objects that cannot be created.
         if (!rebuilt && restoring) {
-          this.log('error', `iptables: batch failed on a fresh read-back (${(err as Error).message}); removing every chain of ours and building them again`);
+          this.log(
+            'error',
+            `iptables: batch failed on a fresh read-back (${(err as Error).message}); removing every chain of ours and building them again`,
+          );
           await this.#removeRules();
           rebuilt = true;
           continue;

@@ -8,7 +8,10 @@ import type { NfacctValue } from './nfacct.js';
 
 /** Whether an NFACCT object name is one of ours. */
 export function isOurNfacct(name: string): boolean {
-  return (name.startsWith(NFACCT_TX_PREFIX) && name.length > NFACCT_TX_PREFIX.length) || (name.startsWith(NFACCT_RX_PREFIX) && name.length > NFACCT_RX_PREFIX.length);
+  return (
+    (name.startsWith(NFACCT_TX_PREFIX) && name.length > NFACCT_TX_PREFIX.length) ||
+    (name.startsWith(NFACCT_RX_PREFIX) && name.length > NFACCT_RX_PREFIX.length)
+  );
 }
 
 /** Session key → counters, from our NFACCT objects. */

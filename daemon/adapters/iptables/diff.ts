@@ -26,8 +26,9 @@
  * rules that name them need them) and stale ones deleted after (a referenced object cannot be
  * deleted: EBUSY). Wanted objects are never deleted and re-created, so their counts survive.
  */
-import { TABLES, emptyFamilyModel } from './model.js';
+
 import type { ChainModel, FamilyModel, HookModel, Op, TableModel, TableName } from './model.js';
+import { emptyFamilyModel, TABLES } from './model.js';
 
 function sameRules(a: ChainModel, b: ChainModel): boolean {
   if (a.rules.length !== b.rules.length) return false;
@@ -74,7 +75,8 @@ export function editChain(table: TableName, cur: ChainModel, want: ChainModel): 
       k++;
       return;
     }
-    if (seen.has(r.id as string)) k = -Infinity; // a kept rule out of order
+    if (seen.has(r.id as string))
+      k = -Infinity; // a kept rule out of order
     else if (k === kept.length) ops.push({ op: 'append', table, chain: want.name, text: r.text as string });
     else ops.push({ op: 'insert-rule', table, chain: want.name, position: i + 1, text: r.text as string });
   });
@@ -86,7 +88,8 @@ export function editChain(table: TableName, cur: ChainModel, want: ChainModel): 
 function diffTable(table: TableName, have: TableModel, want: TableModel): Op[] {
   const ops: Op[] = [];
   // 1.
-  for (const c of want.chains.values()) if (!have.chains.has(c.name)) ops.push({ op: 'new-chain', table, chain: c.name });
+  for (const c of want.chains.values())
+    if (!have.chains.has(c.name)) ops.push({ op: 'new-chain', table, chain: c.name });
   // 2.
   for (const c of want.chains.values()) {
     const cur = have.chains.get(c.name);
@@ -121,7 +124,10 @@ export function diffFamily(actual: FamilyModel | null, desired: FamilyModel): Op
 }
 
 /** NFACCT objects to create (before the restores) and to delete (after them), sorted. */
-export function diffNfacct(actual: ReadonlySet<string>, desired: ReadonlySet<string>): { add: string[]; del: string[] } {
+export function diffNfacct(
+  actual: ReadonlySet<string>,
+  desired: ReadonlySet<string>,
+): { add: string[]; del: string[] } {
   return {
     add: [...desired].filter((n) => !actual.has(n)).sort(),
     del: [...actual].filter((n) => !desired.has(n)).sort(),

@@ -15,7 +15,14 @@
  * the socket's receive buffer.
  */
 import { errnoName } from '../netlink/libc.js';
-import { NETLINK_NETFILTER, NLMSG_DONE, NLMSG_ERROR, openRequestSocket, parseAck, type RequestSocket } from '../netlink/request-socket.js';
+import {
+  NETLINK_NETFILTER,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  openRequestSocket,
+  parseAck,
+  type RequestSocket,
+} from '../netlink/request-socket.js';
 
 const NFNL_SUBSYS_ACCT = 7;
 const MSG = { new: 0, get: 1, del: 3 } as const;
@@ -59,7 +66,10 @@ export interface NfacctClientOptions {
 /** Thrown when NFACCT requests fail. */
 export class NfacctError extends Error {
   constructor(readonly failures: readonly NfacctFailure[]) {
-    const head = failures.slice(0, 3).map((f) => `${f.name}: ${f.code}`).join('; ');
+    const head = failures
+      .slice(0, 3)
+      .map((f) => `${f.name}: ${f.code}`)
+      .join('; ');
     super(`nfacct: ${failures.length} request(s) failed: ${head}${failures.length > 3 ? '; ...' : ''}`);
     this.name = 'NfacctError';
   }
@@ -76,7 +86,8 @@ export function validNfacctName(name: string): boolean {
 /** The payload of a request naming one object: nfgenmsg + NFACCT_NAME. */
 export function encodeNameRequest(name: string): Buffer {
   const value = Buffer.from(`${name}\0`, 'utf8');
-  if (!validNfacctName(name)) throw new Error(`NFACCT name ${JSON.stringify(name)} is longer than ${NAME_MAX - 1} bytes`);
+  if (!validNfacctName(name))
+    throw new Error(`NFACCT name ${JSON.stringify(name)} is longer than ${NAME_MAX - 1} bytes`);
   const len = 4 + value.length;
   const attr = Buffer.alloc((len + 3) & ~3);
   attr.writeUInt16LE(len, 0);
@@ -127,7 +138,12 @@ export function createNfacctClient(opts: NfacctClientOptions = {}): NfacctClient
   };
 
   /** One request per name, `inFlight` to a send; collects failures by errno. */
-  const each = async (names: readonly string[], msg: number, flags: number, ok: ReadonlySet<string>): Promise<NfacctFailure[]> => {
+  const each = async (
+    names: readonly string[],
+    msg: number,
+    flags: number,
+    ok: ReadonlySet<string>,
+  ): Promise<NfacctFailure[]> => {
     if (!names.length) return [];
     const sock = await open();
     const failures: NfacctFailure[] = [];
@@ -142,7 +158,10 @@ export function createNfacctClient(opts: NfacctClientOptions = {}): NfacctClient
         }),
       );
       const pending = new Set(bySeq.keys());
-      for (const m of sock.exchange(req, (r) => r.type === NLMSG_ERROR && pending.delete(r.seq) && pending.size === 0)) {
+      for (const m of sock.exchange(
+        req,
+        (r) => r.type === NLMSG_ERROR && pending.delete(r.seq) && pending.size === 0,
+      )) {
         if (m.type !== NLMSG_ERROR) continue;
         const ack = parseAck(m);
         const name = bySeq.get(m.seq);
@@ -158,7 +177,10 @@ export function createNfacctClient(opts: NfacctClientOptions = {}): NfacctClient
     const sock = await open();
     const seq = sock.nextSeq();
     const out = new Map<string, NfacctValue>();
-    for (const m of sock.exchange(nlmsg(type(MSG.get), NLM_F.request | NLM_F.dump, seq, NFGENMSG), (r) => r.seq === seq && (r.type === NLMSG_DONE || r.type === NLMSG_ERROR))) {
+    for (const m of sock.exchange(
+      nlmsg(type(MSG.get), NLM_F.request | NLM_F.dump, seq, NFGENMSG),
+      (r) => r.seq === seq && (r.type === NLMSG_DONE || r.type === NLMSG_ERROR),
+    )) {
       if (m.seq !== seq) continue;
       if (m.type === NLMSG_ERROR) {
         const ack = parseAck(m);
@@ -176,7 +198,12 @@ export function createNfacctClient(opts: NfacctClientOptions = {}): NfacctClient
   return {
     list,
     async create(names) {
-      const failures = await each(names, MSG.new, NLM_F.request | NLM_F.ack | NLM_F.create | NLM_F.excl, new Set(['EEXIST']));
+      const failures = await each(
+        names,
+        MSG.new,
+        NLM_F.request | NLM_F.ack | NLM_F.create | NLM_F.excl,
+        new Set(['EEXIST']),
+      );
       if (failures.length) throw new NfacctError(failures);
     },
     // A name the kernel cannot hold names no object: nothing to delete or reset.
@@ -187,7 +214,12 @@ export function createNfacctClient(opts: NfacctClientOptions = {}): NfacctClient
       // multipart message. NFNL_MSG_ACCT_NEW with NLM_F_REPLACE zeroes an existing object
       // instead; as it would create a missing one, only objects that exist are named.
       const existing = await list();
-      const failures = await each(names.filter((n) => existing.has(n)), MSG.new, NLM_F.request | NLM_F.ack | NLM_F.replace, new Set(['ENOENT']));
+      const failures = await each(
+        names.filter((n) => existing.has(n)),
+        MSG.new,
+        NLM_F.request | NLM_F.ack | NLM_F.replace,
+        new Set(['ENOENT']),
+      );
       if (failures.length) throw new NfacctError(failures);
     },
   };

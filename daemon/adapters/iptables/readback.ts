@@ -6,8 +6,9 @@
  * chain there that jumps or goes to an `NS-*` chain (a hook). Everything else is somebody
  * else's and is left alone.
  */
-import { CHAIN_PREFIX, COMMENT_PREFIX, TABLES, emptyFamilyModel } from './model.js';
+
 import type { ChainModel, FamilyModel, TableName } from './model.js';
+import { CHAIN_PREFIX, COMMENT_PREFIX, emptyFamilyModel, TABLES } from './model.js';
 import type { NfacctValue } from './nfacct.js';
 
 const BUILTIN = new Set(['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING']);

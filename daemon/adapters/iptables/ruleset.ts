@@ -69,15 +69,16 @@
  * - The comment match sits after the discriminating matches, so a packet that fails them never
  *   pays for it.
  */
+
+import { canonicalAddress } from '../../core/addresses.js';
 import type { Classifier, FirewallState } from '../../core/kernel-state-types.js';
 import type { Family } from '../../core/services.js';
-import { canonicalAddress } from '../../core/addresses.js';
-import { planFirewall, type FirewallNaming } from '../firewall/plan.js';
+import type { CgroupRef } from '../firewall/cgroup.js';
 import { cgroupComponents } from '../firewall/cgroup.js';
 import { fingerprint } from '../firewall/fingerprint.js';
-import type { CgroupRef } from '../firewall/cgroup.js';
-import { COMMENT_PREFIX, NFACCT_RX_PREFIX, NFACCT_TX_PREFIX, emptyDatapath, hex } from './model.js';
+import { type FirewallNaming, planFirewall } from '../firewall/plan.js';
 import type { ChainModel, DatapathModel, FamilyModel, RuleModel, TableModel, TableName } from './model.js';
+import { COMMENT_PREFIX, emptyDatapath, hex, NFACCT_RX_PREFIX, NFACCT_TX_PREFIX } from './model.js';
 
 /** The fixed chains: the first three in mangle, NS-TX and NS-RX in filter, NS-POSTROUTING in nat. */
 export const CHAIN = {
@@ -191,7 +192,10 @@ export function uncountedRule(tagMask: number): RuleSpec {
  * the session's NFACCT object counts the whole packet (IP header included, as nft's counter).
  */
 export function countRule(tag: number, tagMask: number, nfacctName: string): RuleSpec {
-  return { match: `-m connmark --mark ${hex(tag)}/${hex(tagMask)} -m nfacct --nfacct-name ${nfacctName}`, target: '-j RETURN' };
+  return {
+    match: `-m connmark --mark ${hex(tag)}/${hex(tagMask)} -m nfacct --nfacct-name ${nfacctName}`,
+    target: '-j RETURN',
+  };
 }
 
 /** `iptables -t mangle -A NS-S-<key> -j MARK --set-xmark (MARK|TAG)/OURS`: other bits kept. */
@@ -214,7 +218,11 @@ export function sourceRule(family: Family, address: string, sessionKey: string):
  * resolves the path when the rule is added and matches the cgroup and its descendants).
  */
 export function cgroupRule(path: string, sessionKey: string, id: string): RuleSpec {
-  return { match: `-m cgroup --path ${path}`, target: `-g ${SESSION_CHAIN_PREFIX}${sessionKey}`, salt: `cgroup id ${id}` };
+  return {
+    match: `-m cgroup --path ${path}`,
+    target: `-g ${SESSION_CHAIN_PREFIX}${sessionKey}`,
+    salt: `cgroup id ${id}`,
+  };
 }
 
 /** `iptables -t mangle -A NS-CLASSIFY -m owner --uid-owner UID -g NS-S-<key>`. */
@@ -236,7 +244,10 @@ export function gidRule(gid: number, sessionKey: string): RuleSpec {
  * forwarded traffic).
  */
 export function snatRule(mask: number, mark: number, ifname: string, address: string): RuleSpec {
-  return { match: `-o ${ifname} -m mark --mark ${hex(mark)}/${hex(mask)} -m addrtype --src-type LOCAL`, target: `-j SNAT --to-source ${address}` };
+  return {
+    match: `-o ${ifname} -m mark --mark ${hex(mark)}/${hex(mask)} -m addrtype --src-type LOCAL`,
+    target: `-j SNAT --to-source ${address}`,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -286,7 +297,9 @@ export function buildRuleset(state: FirewallState, opts: RulesetOptions): Rulese
   const tx: RuleSpec[] = [];
   const rx: RuleSpec[] = [];
   for (const s of sessions) {
-    sessionChains.push(chain(`${SESSION_CHAIN_PREFIX}${s.sessionKey}`, [sessionMarkRule(ours, s.mark, s.tag), sessionSaveRule(ours)]));
+    sessionChains.push(
+      chain(`${SESSION_CHAIN_PREFIX}${s.sessionKey}`, [sessionMarkRule(ours, s.mark, s.tag), sessionSaveRule(ours)]),
+    );
     const names = nfacctNames(s.sessionKey);
     model.nfacct.add(names.tx);
     model.nfacct.add(names.rx);
@@ -329,14 +342,22 @@ export function buildRuleset(state: FirewallState, opts: RulesetOptions): Rulese
       [
         chainOf(CHAIN.prerouting, [restore]),
         chainOf(CHAIN.output, output),
-        chainOf(CHAIN.classify, claimRules.filter((c) => c.families.includes(family)).map((c) => c.rule)),
+        chainOf(
+          CHAIN.classify,
+          claimRules.filter((c) => c.families.includes(family)).map((c) => c.rule),
+        ),
         ...sessionChains,
       ],
       'mangle',
     );
     fam.tables.filter = table([chainOf(CHAIN.tx, txRules), chainOf(CHAIN.rx, rxRules)], 'filter');
     fam.tables.nat = table(
-      [chain(CHAIN.postrouting, natRules.filter((n) => n.family === family).map((n) => snatRule(mask, n.mark, n.ifname, n.address)))],
+      [
+        chain(
+          CHAIN.postrouting,
+          natRules.filter((n) => n.family === family).map((n) => snatRule(mask, n.mark, n.ifname, n.address)),
+        ),
+      ],
       'nat',
     );
   }
@@ -348,7 +369,8 @@ function claimOf(c: Classifier, seq: number, opts: RulesetOptions): { claim: Cla
   switch (c.kind) {
     case 'uid':
     case 'gid': {
-      if (!DECIMAL.test(c.key) || Number(c.key) > UINT32_MAX) return `${c.kind} ${JSON.stringify(c.key)} is not a number`;
+      if (!DECIMAL.test(c.key) || Number(c.key) > UINT32_MAX)
+        return `${c.kind} ${JSON.stringify(c.key)} is not a number`;
       const n = Number(c.key);
       const spec = c.kind === 'uid' ? uidRule(n, c.sessionKey) : gidRule(n, c.sessionKey);
       return { claim: { rank, level: 0, seq, families: [4, 6], spec }, norm: `${c.kind}:${n}` };
@@ -357,15 +379,22 @@ function claimOf(c: Classifier, seq: number, opts: RulesetOptions): { claim: Cla
       const family: Family = c.family ?? (c.key.includes(':') ? 6 : 4);
       const address = canonicalAddress(family, c.key);
       if (address === null) return `source ${JSON.stringify(c.key)} is not an IPv${family} address`;
-      return { claim: { rank, level: 0, seq, families: [family], spec: sourceRule(family, address, c.sessionKey) }, norm: `source:${family}:${address}` };
+      return {
+        claim: { rank, level: 0, seq, families: [family], spec: sourceRule(family, address, c.sessionKey) },
+        norm: `source:${family}:${address}`,
+      };
     }
     case 'cgroup': {
       const parts = cgroupComponents(c.key);
       const path = parts === null ? null : `/${parts.join('/')}`;
-      if (path === null || !CGROUP_PATH.test(path)) return `cgroup ${JSON.stringify(c.key)} cannot be passed to iptables; skipped`;
+      if (path === null || !CGROUP_PATH.test(path))
+        return `cgroup ${JSON.stringify(c.key)} cannot be passed to iptables; skipped`;
       const ref = opts.cgroup(c.key);
       if (ref === null) return `cgroup ${JSON.stringify(c.key)} does not exist (or cgroup2 is not mounted); skipped`;
-      return { claim: { rank, level: ref.level, seq, families: [4, 6], spec: cgroupRule(path, c.sessionKey, ref.id) }, norm: `cgroup:${ref.id}` };
+      return {
+        claim: { rank, level: ref.level, seq, families: [4, 6], spec: cgroupRule(path, c.sessionKey, ref.id) },
+        norm: `cgroup:${ref.id}`,
+      };
     }
   }
 }

@@ -64,7 +64,10 @@ function onPath(name: string, path: string): boolean {
 const LEGACY = ['iptables-legacy-save', 'iptables-legacy-restore', 'ip6tables-legacy-save', 'ip6tables-legacy-restore'];
 
 /** The binaries an `auto` runner would use on this PATH. */
-export function chooseBinaries(variant: IptablesRunnerOptions['variant'] = 'auto', path = process.env.PATH ?? ''): { legacy: boolean; save: Record<Family, string>; restore: Record<Family, string> } {
+export function chooseBinaries(
+  variant: IptablesRunnerOptions['variant'] = 'auto',
+  path = process.env.PATH ?? '',
+): { legacy: boolean; save: Record<Family, string>; restore: Record<Family, string> } {
   const legacy = variant === 'legacy' || (variant === 'auto' && LEGACY.every((b) => onPath(b, path)));
   const v = legacy ? '-legacy' : '';
   return {
@@ -90,7 +93,12 @@ export function summariseRestoreError(tool: string, stderr: string, exitCode: nu
   return `${tool} failed (${status})${msgs.length ? `: ${msgs.join('; ')}` : ''}${shown ? ` (in: ${shown})` : ''}`;
 }
 
-function exec(file: string, args: readonly string[], input: string | undefined, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string; spawnError?: Error }> {
+function exec(
+  file: string,
+  args: readonly string[],
+  input: string | undefined,
+  timeoutMs: number,
+): Promise<{ code: number | null; stdout: string; stderr: string; spawnError?: Error }> {
   return new Promise((resolve) => {
     const child = spawn(file, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -108,7 +116,12 @@ function exec(file: string, args: readonly string[], input: string | undefined, 
     }
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), ...(spawnError ? { spawnError } : {}) });
+      resolve({
+        code,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        ...(spawnError ? { spawnError } : {}),
+      });
     });
   });
 }

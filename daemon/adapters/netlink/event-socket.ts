@@ -15,10 +15,20 @@
  * watch is restarted after the drain. Any other recv error is reported as a socket error.
  */
 import os from 'node:os';
-import { AF_NETLINK, MSG_DONTWAIT, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, SOL_NETLINK, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE } from '../../../lib/native/linux.js';
-import { errnoName, loadLibc, type Libc } from './libc.js';
-import { parseMessages, type NetlinkMessage } from './request-socket.js';
-import { loadFdWatcher, type FdWatch, type WatchFd } from './uv-poll.js';
+import {
+  AF_NETLINK,
+  MSG_DONTWAIT,
+  SO_RCVBUF,
+  SO_RCVBUFFORCE,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_RAW,
+  SOL_NETLINK,
+  SOL_SOCKET,
+} from '../../../lib/native/linux.js';
+import { errnoName, type Libc, loadLibc } from './libc.js';
+import { type NetlinkMessage, parseMessages } from './request-socket.js';
+import { type FdWatch, loadFdWatcher, type WatchFd } from './uv-poll.js';
 
 const NETLINK_ADD_MEMBERSHIP = 1;
 const E = os.constants.errno;
@@ -118,7 +128,8 @@ function onEvent(e: Entry, status: number): void {
     const msgs = parseMessages(recvBuf, got);
     call(() => e.handlers.onMessages(msgs));
   }
-  if (status < 0 && !e.closed && !e.watch?.restart()) fail(e, new EventSocketError('uv_poll_start', `status ${status}`));
+  if (status < 0 && !e.closed && !e.watch?.restart())
+    fail(e, new EventSocketError('uv_poll_start', `status ${status}`));
 }
 
 /**
@@ -153,7 +164,8 @@ export async function openEventSocket(opts: EventSocketOptions): Promise<EventSo
   const addr = Buffer.alloc(12);
   addr.writeUInt16LE(AF_NETLINK, 0);
   if (c.bind(fd, addr, 12) < 0) refuse('bind');
-  for (const g of opts.groups) if (c.setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, int(g), 4) < 0) refuse(`join group ${g}`);
+  for (const g of opts.groups)
+    if (c.setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, int(g), 4) < 0) refuse(`join group ${g}`);
   const got = Buffer.alloc(4);
   const len = int(4);
   const rcvbuf = c.getsockopt(fd, SOL_SOCKET, SO_RCVBUF, got, len) < 0 ? 0 : got.readInt32LE(0);

@@ -13,8 +13,22 @@
  * receive overrun is an ordinary typed error ({@link NetlinkOverrunError}) after which the socket
  * stays usable; the caller resynchronises by a full read-back.
  */
-import { errnoName, loadLibc, type Libc } from './libc.js';
-import { AF_NETLINK, MSG_DONTWAIT, MSG_TRUNC, SOCK_CLOEXEC, SOCK_RAW, SOL_NETLINK, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE, SO_RCVTIMEO, SO_SNDBUF, SO_SNDBUFFORCE } from '../../../lib/native/linux.js';
+
+import {
+  AF_NETLINK,
+  MSG_DONTWAIT,
+  MSG_TRUNC,
+  SO_RCVBUF,
+  SO_RCVBUFFORCE,
+  SO_RCVTIMEO,
+  SO_SNDBUF,
+  SO_SNDBUFFORCE,
+  SOCK_CLOEXEC,
+  SOCK_RAW,
+  SOL_NETLINK,
+  SOL_SOCKET,
+} from '../../../lib/native/linux.js';
+import { errnoName, type Libc, loadLibc } from './libc.js';
 
 const NETLINK_CAP_ACK = 10;
 const NETLINK_EXT_ACK = 11;
@@ -242,7 +256,11 @@ export async function openRequestSocket(protocol: number, opts: RequestSocketOpt
   if (c.bind(fd, addr, addr.length) < 0) fail('bind');
   const setBuf = (force: number, plain: number, bytes: number): void => {
     // FORCE needs CAP_NET_ADMIN and ignores rmem_max/wmem_max; without it the plain option is capped.
-    if (c.setsockopt(fd, SOL_SOCKET, force, int32(bytes), 4) < 0 && c.setsockopt(fd, SOL_SOCKET, plain, int32(bytes), 4) < 0) fail('setsockopt(buffer)');
+    if (
+      c.setsockopt(fd, SOL_SOCKET, force, int32(bytes), 4) < 0 &&
+      c.setsockopt(fd, SOL_SOCKET, plain, int32(bytes), 4) < 0
+    )
+      fail('setsockopt(buffer)');
   };
   setBuf(SO_RCVBUFFORCE, SO_RCVBUF, opts.rcvbuf ?? 4 << 20);
   setBuf(SO_SNDBUFFORCE, SO_SNDBUF, opts.sndbuf ?? 4 << 20);

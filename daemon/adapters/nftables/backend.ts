@@ -33,26 +33,26 @@
  * Calls are serialised: an apply never interleaves with another apply, a clear or a reset.
  */
 import { performance } from 'node:perf_hooks';
-import type { Accounting, Logger } from '../../ports.js';
-import type { Counters } from '../../core/statistics-schedule.js';
 import type { FirewallState } from '../../core/kernel-state-types.js';
-import { FirewallBackendBase, type ApplyStats } from '../firewall/backend-base.js';
-import { createCgroupResolver } from '../firewall/cgroup.js';
-import { countersFromNamed, parseCounters } from './counters.js';
-import { diffTable } from './diff.js';
-import { NFT_FAMILY, countChanges } from './model.js';
-import type { Op, TableModel } from './model.js';
-import { createNftRunner, NftError } from './nft.js';
-import type { NftRunner, NftRunnerOptions } from './nft.js';
-import { parseTableListing } from './readback.js';
-import { RX_PREFIX, TX_PREFIX, buildRuleset } from './ruleset.js';
+import type { Counters } from '../../core/statistics-schedule.js';
+import type { Accounting, Logger } from '../../ports.js';
+import { type ApplyStats, FirewallBackendBase } from '../firewall/backend-base.js';
 import type { CgroupRef } from '../firewall/cgroup.js';
-import { opsToScript } from './script.js';
-import { indexState, planDelta, type SessionIndex } from './delta.js';
-import { NftNetlinkClient, NftNetlinkError, openNftNetlink, type NetlinkTransport } from './netlink-client.js';
+import { createCgroupResolver } from '../firewall/cgroup.js';
 import { NetlinkOverrunError } from '../netlink/request-socket.js';
+import { countersFromNamed, parseCounters } from './counters.js';
+import { indexState, planDelta, type SessionIndex } from './delta.js';
+import { diffTable } from './diff.js';
+import type { Op, TableModel } from './model.js';
+import { countChanges, NFT_FAMILY } from './model.js';
+import { type NetlinkTransport, NftNetlinkClient, NftNetlinkError, openNftNetlink } from './netlink-client.js';
 import { opsToNetlink } from './netlink-ops.js';
-import { NetlinkUnsupportedError, deleteTable } from './netlink-table.js';
+import { deleteTable, NetlinkUnsupportedError } from './netlink-table.js';
+import type { NftRunner, NftRunnerOptions } from './nft.js';
+import { createNftRunner, NftError } from './nft.js';
+import { parseTableListing } from './readback.js';
+import { buildRuleset, RX_PREFIX, TX_PREFIX } from './ruleset.js';
+import { opsToScript } from './script.js';
 
 /** Options of {@link createNftablesBackend}. */
 export interface NftablesBackendOptions {
@@ -155,11 +155,17 @@ export class NftablesBackend extends FirewallBackendBase implements Accounting {
           const names = sessionKeys && sessionKeys.length <= FEW_SESSIONS ? counterNames(sessionKeys) : null;
           return countersFromNamed(names ? client.getCounters(names) : (client.dumpCounters() ?? []));
         } catch (err) {
-          this.log('warn', `nftables: reading counters over netlink failed (${(err as Error).message}); reading them through nft`);
+          this.log(
+            'warn',
+            `nftables: reading counters over netlink failed (${(err as Error).message}); reading them through nft`,
+          );
         }
       }
       try {
-        return parseCounters(await this.#runner.run(['-j', 'list', 'counters', 'table', NFT_FAMILY, this.table]), this.table);
+        return parseCounters(
+          await this.#runner.run(['-j', 'list', 'counters', 'table', NFT_FAMILY, this.table]),
+          this.table,
+        );
       } catch (err) {
         if (err instanceof NftError && err.noSuchObject) return new Map<string, Counters>();
         throw err;
@@ -176,7 +182,10 @@ export class NftablesBackend extends FirewallBackendBase implements Accounting {
           client.getCounters(counterNames(sessionKeys), true);
           return;
         } catch (err) {
-          this.log('warn', `nftables: resetting counters over netlink failed (${(err as Error).message}); resetting them through nft`);
+          this.log(
+            'warn',
+            `nftables: resetting counters over netlink failed (${(err as Error).message}); resetting them through nft`,
+          );
         }
       }
       const existing = await this.#counterNames();
@@ -192,7 +201,10 @@ export class NftablesBackend extends FirewallBackendBase implements Accounting {
     if (this.#known !== undefined) return this.#known?.counters ?? new Set();
     let sessions: Map<string, Counters>;
     try {
-      sessions = parseCounters(await this.#runner.run(['-j', 'list', 'counters', 'table', NFT_FAMILY, this.table]), this.table);
+      sessions = parseCounters(
+        await this.#runner.run(['-j', 'list', 'counters', 'table', NFT_FAMILY, this.table]),
+        this.table,
+      );
     } catch (err) {
       if (err instanceof NftError && err.noSuchObject) return new Set();
       throw err;
@@ -209,7 +221,10 @@ export class NftablesBackend extends FirewallBackendBase implements Accounting {
       try {
         if (!client.tableExists()) return null;
       } catch (err) {
-        this.log('warn', `nftables: asking for table ${this.table} over netlink failed (${(err as Error).message}); reading it through nft`);
+        this.log(
+          'warn',
+          `nftables: asking for table ${this.table} over netlink failed (${(err as Error).message}); reading it through nft`,
+        );
       }
     }
     try {
@@ -226,7 +241,8 @@ export class NftablesBackend extends FirewallBackendBase implements Accounting {
       if (client) client.sendAll([deleteTable(this.table)]);
       else await this.#runner.script(`delete table ${NFT_FAMILY} ${this.table}`);
     } catch (err) {
-      const absent = err instanceof NftNetlinkError ? err.code === 'ENOENT' : err instanceof NftError && err.noSuchObject;
+      const absent =
+        err instanceof NftNetlinkError ? err.code === 'ENOENT' : err instanceof NftError && err.noSuchObject;
       if (!absent) {
         this.#known = undefined;
         throw err;
@@ -258,13 +274,25 @@ export class NftablesBackend extends FirewallBackendBase implements Accounting {
     } catch (err) {
       this.#known = undefined;
       this.#index = null;
-      const what = err instanceof NftNetlinkError || err instanceof NetlinkOverrunError ? err.message : `netlink: ${(err as Error).message}`;
+      const what =
+        err instanceof NftNetlinkError || err instanceof NetlinkOverrunError
+          ? err.message
+          : `netlink: ${(err as Error).message}`;
       this.log('warn', `nftables: ${what}; retrying through a full read-back`);
       return 'failed';
     }
     delta.commit(known);
     this.reportWarnings([]);
-    return { ops: delta.ops, commands: delta.commands.length, bytes: batch.buf.length, readBack: false, attempts: 1, rebuilt: false, ms: performance.now() - started, warnings: [] };
+    return {
+      ops: delta.ops,
+      commands: delta.commands.length,
+      bytes: batch.buf.length,
+      readBack: false,
+      attempts: 1,
+      rebuilt: false,
+      ms: performance.now() - started,
+      warnings: [],
+    };
   }
 
   /**
@@ -272,7 +300,11 @@ export class NftablesBackend extends FirewallBackendBase implements Accounting {
    * one nft transaction when there is no socket or the ops name something the encoder does not
    * write (objects found in a read-back that the adapter never creates).
    */
-  async #run(ops: readonly Op[], maps: ReadonlyArray<TableModel['maps']>, client: NftNetlinkClient | null): Promise<{ commands: number; bytes: number }> {
+  async #run(
+    ops: readonly Op[],
+    maps: ReadonlyArray<TableModel['maps']>,
+    client: NftNetlinkClient | null,
+  ): Promise<{ commands: number; bytes: number }> {
     if (ops.length === 0) return { commands: 0, bytes: 0 };
     if (client) {
       try {
@@ -317,7 +349,10 @@ export class NftablesBackend extends FirewallBackendBase implements Accounting {
           continue;
         }
         if (!rebuilt) {
-          this.log('error', `nftables: batch failed on a fresh read-back (${(err as Error).message}); deleting table ${this.table} and rebuilding it (counters are lost)`);
+          this.log(
+            'error',
+            `nftables: batch failed on a fresh read-back (${(err as Error).message}); deleting table ${this.table} and rebuilding it (counters are lost)`,
+          );
           await this.#deleteTable();
           rebuilt = true;
           continue;

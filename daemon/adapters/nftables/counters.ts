@@ -21,7 +21,9 @@ function big(s: string | undefined): bigint {
 }
 
 /** Session key → counters, from named counters read over netlink (`tx_<key>` / `rx_<key>`). */
-export function countersFromNamed(list: ReadonlyArray<{ name: string; packets: bigint; bytes: bigint }>): Map<string, Counters> {
+export function countersFromNamed(
+  list: ReadonlyArray<{ name: string; packets: bigint; bytes: bigint }>,
+): Map<string, Counters> {
   const out = new Map<string, Counters>();
   for (const c of list) {
     const tx = c.name.startsWith(TX_PREFIX);

@@ -22,12 +22,21 @@ import { addressBytes, canonicalAddress } from '../../core/addresses.js';
 import type { Classifier, FirewallState, SessionMarking } from '../../core/kernel-state-types.js';
 import { diffWindow } from '../../core/list-window.js';
 import type { Family } from '../../core/services.js';
-import { checkSession } from '../firewall/plan.js';
-import { hex32 } from './model.js';
-import type { ElementModel, RuleModel, TableModel } from './model.js';
-import * as nl from './netlink-encode.js';
-import { CHAIN, MAP, NFT_NAMING, RX_PREFIX, SESSION_CHAIN_PREFIX, TX_PREFIX, sessionRule, snatRule } from './ruleset.js';
 import { fingerprint } from '../firewall/fingerprint.js';
+import { checkSession } from '../firewall/plan.js';
+import type { ElementModel, RuleModel, TableModel } from './model.js';
+import { hex32 } from './model.js';
+import * as nl from './netlink-encode.js';
+import {
+  CHAIN,
+  MAP,
+  NFT_NAMING,
+  RX_PREFIX,
+  SESSION_CHAIN_PREFIX,
+  sessionRule,
+  snatRule,
+  TX_PREFIX,
+} from './ruleset.js';
 
 interface SessionEntry {
   s: SessionMarking;
@@ -96,7 +105,18 @@ function sameSession(a: SessionMarking, b: SessionMarking): boolean {
  * is in the table). A cgroup classifier may be indexed: a delta never changes one.
  */
 export function indexState(state: FirewallState): SessionIndex {
-  const ix: SessionIndex = { mask: state.mask, tagMask: state.tagMask, sessions: new Map(), tags: new Map(), classifiers: new Map(), owned: new Map(), snat: new Map(), epoch: 0, lastSessions: state.sessions, lastClassifiers: state.classifiers };
+  const ix: SessionIndex = {
+    mask: state.mask,
+    tagMask: state.tagMask,
+    sessions: new Map(),
+    tags: new Map(),
+    classifiers: new Map(),
+    owned: new Map(),
+    snat: new Map(),
+    epoch: 0,
+    lastSessions: state.sessions,
+    lastClassifiers: state.classifiers,
+  };
   for (const s of state.sessions) {
     ix.sessions.set(s.sessionKey, { s, epoch: 0 });
     ix.tags.set(s.tag, s.sessionKey);
@@ -212,7 +232,8 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
     const count = left + (p?.count ?? 0);
     const address = left > 0 ? have!.address : (p?.address ?? '');
     snatNext.set(k, { count, address });
-    if ((count > 0) !== (have !== undefined) || (count > 0 && have !== undefined && address !== have.address)) snatChanged = true;
+    if (count > 0 !== (have !== undefined) || (count > 0 && have !== undefined && address !== have.address))
+      snatChanged = true;
   }
 
   // Classifiers.
@@ -264,7 +285,11 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
   const rx = (k: string): string => `${RX_PREFIX}${k}`;
   const chain = (k: string): string => `${SESSION_CHAIN_PREFIX}${k}`;
   for (const s of added) {
-    cmds.push(nl.addCounter(table, tx(s.sessionKey)), nl.addCounter(table, rx(s.sessionKey)), nl.addChain(table, chain(s.sessionKey)));
+    cmds.push(
+      nl.addCounter(table, tx(s.sessionKey)),
+      nl.addCounter(table, rx(s.sessionKey)),
+      nl.addChain(table, chain(s.sessionKey)),
+    );
     ops += 3;
   }
   const staleElements = new Map<string, Buffer[]>();
@@ -302,8 +327,20 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
   }
   const newCounterElements = [...added, ...retagged.map((x) => x.after)];
   if (newCounterElements.length) {
-    cmds.push(...nl.addElements(table, MAP.tx, newCounterElements.map((s) => ({ key: nl.hostU32(s.tag), data: { counter: tx(s.sessionKey) } }))));
-    cmds.push(...nl.addElements(table, MAP.rx, newCounterElements.map((s) => ({ key: nl.hostU32(s.tag), data: { counter: rx(s.sessionKey) } }))));
+    cmds.push(
+      ...nl.addElements(
+        table,
+        MAP.tx,
+        newCounterElements.map((s) => ({ key: nl.hostU32(s.tag), data: { counter: tx(s.sessionKey) } })),
+      ),
+    );
+    cmds.push(
+      ...nl.addElements(
+        table,
+        MAP.rx,
+        newCounterElements.map((s) => ({ key: nl.hostU32(s.tag), data: { counter: rx(s.sessionKey) } })),
+      ),
+    );
     ops += 2 * newCounterElements.length;
   }
   const byMap = new Map<string, nl.ElementSpec[]>();
@@ -323,19 +360,40 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
     const entries: Array<{ mark: number; ifname: string; family: Family; address: string }> = [];
     for (const [k, v] of ix.snat) if (!snatNext.has(k)) entries.push({ ...parseSnatKey(k), address: v.address });
     for (const [k, v] of snatNext) if (v.count > 0) entries.push({ ...parseSnatKey(k), address: v.address });
-    entries.sort((a, b) => a.mark - b.mark || (a.ifname < b.ifname ? -1 : a.ifname > b.ifname ? 1 : 0) || a.family - b.family);
+    entries.sort(
+      (a, b) => a.mark - b.mark || (a.ifname < b.ifname ? -1 : a.ifname > b.ifname ? 1 : 0) || a.family - b.family,
+    );
     cmds.push(nl.flushChain(table, CHAIN.postrouting));
     ops++;
     for (const e of entries) {
       const text = snatRule(next.mask, e.mark, e.ifname, e.family, e.address);
       const id = fingerprint(text);
-      snatRules.push({ id, text, spec: { kind: 'snat', mask: next.mask, mark: e.mark, ifname: e.ifname, family: e.family, address: e.address } });
-      cmds.push(nl.addSnatRule(table, CHAIN.postrouting, next.mask, e.mark, e.ifname, e.family, Buffer.from(addressBytes(e.family, e.address) as number[]), id));
+      snatRules.push({
+        id,
+        text,
+        spec: { kind: 'snat', mask: next.mask, mark: e.mark, ifname: e.ifname, family: e.family, address: e.address },
+      });
+      cmds.push(
+        nl.addSnatRule(
+          table,
+          CHAIN.postrouting,
+          next.mask,
+          e.mark,
+          e.ifname,
+          e.family,
+          Buffer.from(addressBytes(e.family, e.address) as number[]),
+          id,
+        ),
+      );
       ops++;
     }
   }
   for (const s of removed) {
-    cmds.push(nl.deleteChain(table, chain(s.sessionKey)), nl.deleteCounter(table, tx(s.sessionKey)), nl.deleteCounter(table, rx(s.sessionKey)));
+    cmds.push(
+      nl.deleteChain(table, chain(s.sessionKey)),
+      nl.deleteCounter(table, tx(s.sessionKey)),
+      nl.deleteCounter(table, rx(s.sessionKey)),
+    );
     ops += 3;
   }
 

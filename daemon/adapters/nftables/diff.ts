@@ -18,8 +18,9 @@
  * in place: then every chain, map and other object is removed and rebuilt in the same
  * transaction, keeping only the counters ("rebuild").
  */
-import { emptyTable } from './model.js';
+
 import type { BaseChainSpec, ChainModel, ElementModel, MapModel, Op, TableModel } from './model.js';
+import { emptyTable } from './model.js';
 
 function sameBase(a: BaseChainSpec | null, b: BaseChainSpec | null): boolean {
   if (a === null || b === null) return a === b;
@@ -54,7 +55,11 @@ function needsRebuild(actual: TableModel, desired: TableModel): boolean {
 function addRules(ops: Op[], chain: ChainModel): void {
   for (const r of chain.rules) {
     if (r.id === null || r.text === undefined) throw new Error(`desired rule in chain ${chain.name} lacks text or id`);
-    ops.push(r.spec ? { op: 'add-rule', chain: chain.name, text: r.text, id: r.id, spec: r.spec } : { op: 'add-rule', chain: chain.name, text: r.text, id: r.id });
+    ops.push(
+      r.spec
+        ? { op: 'add-rule', chain: chain.name, text: r.text, id: r.id, spec: r.spec }
+        : { op: 'add-rule', chain: chain.name, text: r.text, id: r.id },
+    );
   }
 }
 
@@ -77,8 +82,10 @@ export function diffTable(actual: TableModel | null, desired: TableModel): Op[] 
 
   // 2. New objects.
   for (const name of desired.counters) if (!have.counters.has(name)) ops.push({ op: 'add-counter', name });
-  for (const m of desired.maps.values()) if (!have.maps.has(m.name)) ops.push({ op: 'add-map', name: m.name, kind: m.kind, type: m.type, data: m.data });
-  for (const c of desired.chains.values()) if (!have.chains.has(c.name)) ops.push({ op: 'add-chain', name: c.name, base: c.base });
+  for (const m of desired.maps.values())
+    if (!have.maps.has(m.name)) ops.push({ op: 'add-map', name: m.name, kind: m.kind, type: m.type, data: m.data });
+  for (const c of desired.chains.values())
+    if (!have.chains.has(c.name)) ops.push({ op: 'add-chain', name: c.name, base: c.base });
 
   // 3. Stale elements of kept maps; collect what to add in 5.
   const elementAdds: Op[] = [];
@@ -97,7 +104,8 @@ export function diffTable(actual: TableModel | null, desired: TableModel): Op[] 
         else stale.push(e.key);
       }
       let changed = stale.length > 0 || flush;
-      if (!changed) for (const [norm, w] of want.elements) if (cur.elements.get(norm)?.value !== w.value) changed = true;
+      if (!changed)
+        for (const [norm, w] of want.elements) if (cur.elements.get(norm)?.value !== w.value) changed = true;
       if (changed && (flush || want.flushOnChange)) {
         ops.push({ op: 'flush-map', map: want.name, kind: want.kind });
         adds.push(...want.elements.values());
@@ -123,7 +131,8 @@ export function diffTable(actual: TableModel | null, desired: TableModel): Op[] 
   // 6. Stale objects.
   const staleChains = [...have.chains.values()].filter((c) => !desired.chains.has(c.name));
   for (const c of staleChains) if (c.rules.length) ops.push({ op: 'flush-chain', name: c.name });
-  for (const m of have.maps.values()) if (!desired.maps.has(m.name)) ops.push({ op: 'delete-map', name: m.name, kind: m.kind });
+  for (const m of have.maps.values())
+    if (!desired.maps.has(m.name)) ops.push({ op: 'delete-map', name: m.name, kind: m.kind });
   for (const c of staleChains) ops.push({ op: 'delete-chain', name: c.name });
   for (const name of have.counters) if (!desired.counters.has(name)) ops.push({ op: 'delete-counter', name });
   for (const o of have.others) ops.push({ op: 'delete-object', kind: o.kind, name: o.name });

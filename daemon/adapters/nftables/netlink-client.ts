@@ -4,8 +4,8 @@
  * clear line and resynchronise by a full read-back.
  */
 import { errnoName } from '../netlink/libc.js';
-import { NETLINK_NETFILTER, NLMSG_DONE, NLMSG_ERROR, openRequestSocket, parseAck } from '../netlink/request-socket.js';
 import type { NetlinkMessage, RequestSocket, RequestSocketOptions } from '../netlink/request-socket.js';
+import { NETLINK_NETFILTER, NLMSG_DONE, NLMSG_ERROR, openRequestSocket, parseAck } from '../netlink/request-socket.js';
 import * as nl from './netlink-encode.js';
 import { getTable } from './netlink-table.js';
 
@@ -37,7 +37,9 @@ export class NftNetlinkError extends Error {
   }
 
   static kind(errno: number): string {
-    return ['EOPNOTSUPP', 'EAFNOSUPPORT', 'EPROTONOSUPPORT', 'ENOTSUP'].includes(errnoName(errno)) ? 'kernel lacks a feature' : 'kernel rejected the change';
+    return ['EOPNOTSUPP', 'EAFNOSUPPORT', 'EPROTONOSUPPORT', 'ENOTSUP'].includes(errnoName(errno))
+      ? 'kernel lacks a feature'
+      : 'kernel rejected the change';
   }
 }
 
@@ -122,21 +124,31 @@ export class NftNetlinkClient {
   send(batch: nl.EncodedBatch, commands: readonly nl.Command[]): void {
     if (commands.length === 0) return;
     const last = batch.seqs[batch.seqs.length - 1] as number;
-    const replies = this.transport.exchange(batch.buf, (m) => m.type === NLMSG_ERROR && (m.seq === last || m.seq === batch.beginSeq));
+    const replies = this.transport.exchange(
+      batch.buf,
+      (m) => m.type === NLMSG_ERROR && (m.seq === last || m.seq === batch.beginSeq),
+    );
     for (const m of replies) {
       if (m.type !== NLMSG_ERROR) continue;
       const ack = parseAck(m);
       if (ack.error === 0) continue;
       const i = batch.seqs.indexOf(m.seq);
       const c = commands[i];
-      throw new NftNetlinkError(ack.error, c ? `${MSG_NAME.get(c.type) ?? c.type} #${i + 1} of ${commands.length}` : 'batch', ack.message);
+      throw new NftNetlinkError(
+        ack.error,
+        c ? `${MSG_NAME.get(c.type) ?? c.type} #${i + 1} of ${commands.length}` : 'batch',
+        ack.message,
+      );
     }
   }
 
   /** Every counter of the table, from one dump. Null when the table does not exist. */
   dumpCounters(): NamedCounter[] | null {
     const seq = this.transport.nextSeq();
-    const replies = this.transport.exchange(nl.dumpCounters(this.table, seq), (m) => m.seq === seq && (m.type === NLMSG_DONE || m.type === NLMSG_ERROR));
+    const replies = this.transport.exchange(
+      nl.dumpCounters(this.table, seq),
+      (m) => m.seq === seq && (m.type === NLMSG_DONE || m.type === NLMSG_ERROR),
+    );
     const out: NamedCounter[] = [];
     for (const m of replies) {
       if (m.seq !== seq) continue;
@@ -161,12 +173,16 @@ export class NftNetlinkClient {
     const seqs = names.map(() => this.transport.nextSeq());
     const req = Buffer.concat(names.map((n, i) => nl.getCounter(this.table, n, seqs[i] as number, reset)));
     const pending = new Set(seqs);
-    const replies = this.transport.exchange(req, (m) => m.type === NLMSG_ERROR && pending.delete(m.seq) && pending.size === 0);
+    const replies = this.transport.exchange(
+      req,
+      (m) => m.type === NLMSG_ERROR && pending.delete(m.seq) && pending.size === 0,
+    );
     const out: NamedCounter[] = [];
     for (const m of replies) {
       if (m.type === NLMSG_ERROR) {
         const ack = parseAck(m);
-        if (ack.error !== 0 && ack.error !== 2) throw new NftNetlinkError(ack.error, reset ? 'GETOBJ_RESET' : 'GETOBJ', ack.message);
+        if (ack.error !== 0 && ack.error !== 2)
+          throw new NftNetlinkError(ack.error, reset ? 'GETOBJ_RESET' : 'GETOBJ', ack.message);
       } else if (nl.isNewObj(m.type)) {
         const c = nl.parseCounter(m.payload);
         if (c) out.push({ name: c.name, packets: c.packets, bytes: c.bytes });
@@ -177,7 +193,10 @@ export class NftNetlinkClient {
 }
 
 /** Opens the daemon's nf_tables socket and a client on it. */
-export async function openNftNetlink(table: string, opts?: RequestSocketOptions): Promise<{ client: NftNetlinkClient; socket: RequestSocket }> {
+export async function openNftNetlink(
+  table: string,
+  opts?: RequestSocketOptions,
+): Promise<{ client: NftNetlinkClient; socket: RequestSocket }> {
   const socket = await openRequestSocket(NETLINK_NETFILTER, opts);
   return { client: new NftNetlinkClient(socket, table), socket };
 }

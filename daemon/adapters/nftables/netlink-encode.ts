@@ -120,7 +120,14 @@ function cstr(b: Buffer | undefined): string | undefined {
 // ---------------------------------------------------------------------------------------------
 
 /** nlmsghdr + nfgenmsg + attributes. */
-export function message(type: number, flags: number, seq: number, family: number, attrs: readonly Buffer[], resId = 0): Buffer {
+export function message(
+  type: number,
+  flags: number,
+  seq: number,
+  family: number,
+  attrs: readonly Buffer[],
+  resId = 0,
+): Buffer {
   const body = Buffer.concat(attrs);
   const b = Buffer.alloc(20 + body.length);
   b.writeUInt32LE(b.length, 0);
@@ -182,12 +189,21 @@ export function addCounter(table: string, name: string): Command {
   return {
     type: MSG.NEWOBJ,
     flags: NLM_F_CREATE,
-    attrs: [strAttr(OBJ.TABLE, table), strAttr(OBJ.NAME, name), be32Attr(OBJ.TYPE, NFT_OBJECT_COUNTER), nest(OBJ.DATA, [attr(COUNTER.BYTES, zero), attr(COUNTER.PACKETS, zero)])],
+    attrs: [
+      strAttr(OBJ.TABLE, table),
+      strAttr(OBJ.NAME, name),
+      be32Attr(OBJ.TYPE, NFT_OBJECT_COUNTER),
+      nest(OBJ.DATA, [attr(COUNTER.BYTES, zero), attr(COUNTER.PACKETS, zero)]),
+    ],
   };
 }
 
 export function deleteCounter(table: string, name: string): Command {
-  return { type: MSG.DELOBJ, flags: 0, attrs: [strAttr(OBJ.TABLE, table), strAttr(OBJ.NAME, name), be32Attr(OBJ.TYPE, NFT_OBJECT_COUNTER)] };
+  return {
+    type: MSG.DELOBJ,
+    flags: 0,
+    attrs: [strAttr(OBJ.TABLE, table), strAttr(OBJ.NAME, name), be32Attr(OBJ.TYPE, NFT_OBJECT_COUNTER)],
+  };
 }
 
 /** GETOBJ (or GETOBJ_RESET) of one counter: a plain request, answered by NEWOBJ then the ACK. */
@@ -201,7 +217,10 @@ export function getCounter(table: string, name: string, seq: number, reset = fal
 
 /** A dump of every counter of `table` (filtered by the kernel), ended by NLMSG_DONE. */
 export function dumpCounters(table: string, seq: number): Buffer {
-  return message(nftType(MSG.GETOBJ), NLM_F_REQUEST | NLM_F_DUMP, seq, NFPROTO_INET, [strAttr(OBJ.TABLE, table), be32Attr(OBJ.TYPE, NFT_OBJECT_COUNTER)]);
+  return message(nftType(MSG.GETOBJ), NLM_F_REQUEST | NLM_F_DUMP, seq, NFPROTO_INET, [
+    strAttr(OBJ.TABLE, table),
+    be32Attr(OBJ.TYPE, NFT_OBJECT_COUNTER),
+  ]);
 }
 
 /** A counter as the kernel reported it. */
@@ -225,7 +244,12 @@ export function parseCounter(payload: Buffer): CounterValue | null {
   const data = a.get(OBJ.DATA);
   const d = data ? parseAttrs(data) : new Map<number, Buffer>();
   const u64 = (b: Buffer | undefined): bigint => (b && b.length >= 8 ? b.readBigUInt64BE(0) : 0n);
-  return { table: cstr(a.get(OBJ.TABLE)) ?? '', name: cstr(a.get(OBJ.NAME)) ?? '', packets: u64(d.get(COUNTER.PACKETS)), bytes: u64(d.get(COUNTER.BYTES)) };
+  return {
+    table: cstr(a.get(OBJ.TABLE)) ?? '',
+    name: cstr(a.get(OBJ.NAME)) ?? '',
+    packets: u64(d.get(COUNTER.PACKETS)),
+    bytes: u64(d.get(COUNTER.BYTES)),
+  };
 }
 
 // --- chains and the session rule --------------------------------------------------------------
@@ -271,7 +295,12 @@ export function appendRule(table: string, chain: string, comment: string, expres
   return {
     type: MSG.NEWRULE,
     flags: NLM_F_CREATE | NLM_F_APPEND,
-    attrs: [strAttr(RULE.TABLE, table), strAttr(RULE.CHAIN, chain), nest(RULE.EXPRESSIONS, expressions), attr(RULE.USERDATA, commentUserdata(comment))],
+    attrs: [
+      strAttr(RULE.TABLE, table),
+      strAttr(RULE.CHAIN, chain),
+      nest(RULE.EXPRESSIONS, expressions),
+      attr(RULE.USERDATA, commentUserdata(comment)),
+    ],
   };
 }
 
@@ -321,7 +350,16 @@ function cmpEq(data: Buffer): Buffer {
  * fingerprint comment: meta load mark → bitwise and → cmp; meta load oifname → cmp (16 bytes, NUL
  * padded); fib saddr type → cmp local; immediate address → nat snat.
  */
-export function addSnatRule(table: string, chain: string, mask: number, mark: number, ifname: string, family: 4 | 6, address: Buffer, comment: string): Command {
+export function addSnatRule(
+  table: string,
+  chain: string,
+  mask: number,
+  mark: number,
+  ifname: string,
+  family: 4 | 6,
+  address: Buffer,
+  comment: string,
+): Command {
   const name = Buffer.alloc(16);
   name.write(ifname, 'utf8');
   const local = Buffer.alloc(4);
@@ -335,7 +373,11 @@ export function addSnatRule(table: string, chain: string, mask: number, mark: nu
     expr('fib', [be32Attr(3, NFTA_FIB_F_SADDR), be32Attr(2, NFT_FIB_RESULT_ADDRTYPE), be32Attr(1, NFT_REG_1)]),
     cmpEq(local),
     expr('immediate', [be32Attr(1, NFT_REG_1), nest(2, [attr(DATA.VALUE, address)])]),
-    expr('nat', [be32Attr(1, NFT_NAT_SNAT), be32Attr(2, family === 4 ? NFPROTO_IPV4 : NFPROTO_IPV6), be32Attr(3, NFT_REG_1)]),
+    expr('nat', [
+      be32Attr(1, NFT_NAT_SNAT),
+      be32Attr(2, family === 4 ? NFPROTO_IPV4 : NFPROTO_IPV6),
+      be32Attr(3, NFT_REG_1),
+    ]),
   ]);
 }
 
@@ -380,7 +422,11 @@ export function addElements(table: string, map: string, elements: readonly Eleme
   const head = [strAttr(ELEM_LIST.TABLE, table), strAttr(ELEM_LIST.SET, map)];
   // A map created in the same batch is named by its batch id too, as nft does.
   if (setId !== undefined) head.push(be32Attr(ELEM_LIST.SET_ID, setId));
-  return chunked(elements).map((es) => ({ type: MSG.NEWSETELEM, flags: NLM_F_CREATE, attrs: [...head, nest(ELEM_LIST.ELEMENTS, es.map(elementAttrs))] }));
+  return chunked(elements).map((es) => ({
+    type: MSG.NEWSETELEM,
+    flags: NLM_F_CREATE,
+    attrs: [...head, nest(ELEM_LIST.ELEMENTS, es.map(elementAttrs))],
+  }));
 }
 
 /** DELSETELEM messages: keys only. */
@@ -388,6 +434,13 @@ export function deleteElements(table: string, map: string, keys: readonly Buffer
   return chunked(keys).map((ks) => ({
     type: MSG.DELSETELEM,
     flags: 0,
-    attrs: [strAttr(ELEM_LIST.TABLE, table), strAttr(ELEM_LIST.SET, map), nest(ELEM_LIST.ELEMENTS, ks.map((k) => nest(LIST_ELEM, [nest(ELEM.KEY, [attr(DATA.VALUE, k)])])))],
+    attrs: [
+      strAttr(ELEM_LIST.TABLE, table),
+      strAttr(ELEM_LIST.SET, map),
+      nest(
+        ELEM_LIST.ELEMENTS,
+        ks.map((k) => nest(LIST_ELEM, [nest(ELEM.KEY, [attr(DATA.VALUE, k)])])),
+      ),
+    ],
   }));
 }

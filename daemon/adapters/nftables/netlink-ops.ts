@@ -7,7 +7,16 @@
 import { addressBytes } from '../../core/addresses.js';
 import type { ElementModel, Op, TableModel } from './model.js';
 import * as nl from './netlink-encode.js';
-import { NetlinkUnsupportedError, addBaseChain, addMap, addRule, addTable, deleteMap, flushMap, keyType } from './netlink-table.js';
+import {
+  addBaseChain,
+  addMap,
+  addRule,
+  addTable,
+  deleteMap,
+  flushMap,
+  keyType,
+  NetlinkUnsupportedError,
+} from './netlink-table.js';
 
 /** Raw key bytes of an element's key text in a map of `type`. */
 function keyBytes(type: string, key: string | null, comment: string | undefined): Buffer {
@@ -22,7 +31,8 @@ function keyBytes(type: string, key: string | null, comment: string | undefined)
   }
   if (key === null) throw new NetlinkUnsupportedError(`an element of type ${type} without a key`);
   if (k.len === 4 && k.order === 1) {
-    if (!/^(?:\d{1,10}|0x[0-9a-f]{1,8})$/i.test(key) || Number(key) > 0xffffffff) throw new NetlinkUnsupportedError(`key ${key} of type ${type}`);
+    if (!/^(?:\d{1,10}|0x[0-9a-f]{1,8})$/i.test(key) || Number(key) > 0xffffffff)
+      throw new NetlinkUnsupportedError(`key ${key} of type ${type}`);
     return nl.hostU32(Number(key));
   }
   const bytes = addressBytes(type === 'ipv4_addr' ? 4 : 6, key);
@@ -84,7 +94,13 @@ export function opsToNetlink(ops: readonly Op[], table: string, maps: ReadonlyAr
         break;
       case 'delete-elements': {
         const type = typeOf(o.map);
-        out.push(...nl.deleteElements(table, o.map, o.keys.map((k) => keyBytes(type, k, undefined))));
+        out.push(
+          ...nl.deleteElements(
+            table,
+            o.map,
+            o.keys.map((k) => keyBytes(type, k, undefined)),
+          ),
+        );
         break;
       }
       case 'flush-map':
@@ -92,7 +108,14 @@ export function opsToNetlink(ops: readonly Op[], table: string, maps: ReadonlyAr
         break;
       case 'add-elements': {
         const type = typeOf(o.map);
-        out.push(...nl.addElements(table, o.map, o.elements.map((e) => elementSpec(type, e)), idOf(o.map)));
+        out.push(
+          ...nl.addElements(
+            table,
+            o.map,
+            o.elements.map((e) => elementSpec(type, e)),
+            idOf(o.map),
+          ),
+        );
         break;
       }
       case 'delete-chain':

@@ -8,28 +8,39 @@
 import { addressBytes } from '../../core/addresses.js';
 import type { BaseChainSpec, RuleSpec } from './model.js';
 import {
+  addSessionRule,
+  addSnatRule,
+  appendRule,
+  attr,
+  be32Attr,
+  type Command,
+  expr,
+  hostU32,
   MSG,
+  markBitwise,
+  message,
+  metaLoadMark,
   NFPROTO_INET,
   NLM_F_ACK,
   NLM_F_CREATE,
   NLM_F_REQUEST,
-  appendRule,
-  addSessionRule,
-  addSnatRule,
-  attr,
-  be32Attr,
-  expr,
-  hostU32,
-  markBitwise,
-  message,
-  metaLoadMark,
   nest,
   strAttr,
-  type Command,
 } from './netlink-encode.js';
 
 const TABLE = { NAME: 1, FLAGS: 2 } as const;
-const SET = { TABLE: 1, NAME: 2, FLAGS: 3, KEY_TYPE: 4, KEY_LEN: 5, DATA_TYPE: 6, DATA_LEN: 7, ID: 10, USERDATA: 13, OBJ_TYPE: 15 } as const;
+const SET = {
+  TABLE: 1,
+  NAME: 2,
+  FLAGS: 3,
+  KEY_TYPE: 4,
+  KEY_LEN: 5,
+  DATA_TYPE: 6,
+  DATA_LEN: 7,
+  ID: 10,
+  USERDATA: 13,
+  OBJ_TYPE: 15,
+} as const;
 const CHAIN = { TABLE: 1, NAME: 3, HOOK: 4, POLICY: 5, TYPE: 7 } as const;
 const HOOK = { NUM: 1, PRIORITY: 2 } as const;
 
@@ -109,7 +120,14 @@ export function addMap(table: string, name: string, type: string, data: string |
         be32Attr(SET.DATA_TYPE, NFT_DATA_VERDICT),
         be32Attr(SET.DATA_LEN, 0),
         be32Attr(SET.ID, id),
-        attr(SET.USERDATA, Buffer.concat([tlv(UDATA_SET_KEYBYTEORDER, k.order), tlv(UDATA_SET_DATABYTEORDER, 0), tlv(UDATA_SET_DATA_INTERVAL, 0)])),
+        attr(
+          SET.USERDATA,
+          Buffer.concat([
+            tlv(UDATA_SET_KEYBYTEORDER, k.order),
+            tlv(UDATA_SET_DATABYTEORDER, 0),
+            tlv(UDATA_SET_DATA_INTERVAL, 0),
+          ]),
+        ),
       ],
     };
   }
@@ -210,7 +228,13 @@ function expressions(spec: RuleSpec, ids: SetIds): Buffer[] {
       return [
         ctLoad(NFT_CT_STATE),
         // nft sends the ct state test without a bitwise op attribute.
-        expr('bitwise', [be32Attr(1, REG_1), be32Attr(2, REG_1), be32Attr(3, 4), nest(4, [attr(1, hostU32(IP_CT_NEW_BIT))]), nest(5, [attr(1, hostU32(0))])]),
+        expr('bitwise', [
+          be32Attr(1, REG_1),
+          be32Attr(2, REG_1),
+          be32Attr(3, 4),
+          nest(4, [attr(1, hostU32(IP_CT_NEW_BIT))]),
+          nest(5, [attr(1, hostU32(0))]),
+        ]),
         cmp(1, hostU32(0)),
         metaLoadMark(),
         markBitwise(spec.ours, 0),
@@ -231,12 +255,20 @@ function expressions(spec: RuleSpec, ids: SetIds): Buffer[] {
       return [
         metaLoad(NFT_META_NFPROTO),
         cmp(0, Buffer.from([v4 ? NFPROTO_IPV4 : NFPROTO_IPV6])),
-        expr('payload', [be32Attr(1, REG_1), be32Attr(2, NFT_PAYLOAD_NETWORK_HEADER), be32Attr(3, v4 ? 12 : 8), be32Attr(4, v4 ? 4 : 16)]),
+        expr('payload', [
+          be32Attr(1, REG_1),
+          be32Attr(2, NFT_PAYLOAD_NETWORK_HEADER),
+          be32Attr(3, v4 ? 12 : 8),
+          be32Attr(4, v4 ? 4 : 16),
+        ]),
         lookup(spec.map, ids),
       ];
     }
     case 'cgroup-lookup':
-      return [expr('socket', [be32Attr(1, NFT_SOCKET_CGROUPV2), be32Attr(2, REG_1), be32Attr(3, spec.level)]), lookup(spec.map, ids)];
+      return [
+        expr('socket', [be32Attr(1, NFT_SOCKET_CGROUPV2), be32Attr(2, REG_1), be32Attr(3, spec.level)]),
+        lookup(spec.map, ids),
+      ];
     case 'identity-lookup':
       return [metaLoad(spec.key === 'uid' ? NFT_META_SKUID : NFT_META_SKGID), lookup(spec.map, ids)];
     default:
@@ -248,7 +280,13 @@ function expressions(spec: RuleSpec, ids: SetIds): Buffer[] {
  * NEWRULE appending the rule `spec` describes to `chain`, with its fingerprint comment; `ids`
  * gives the batch id of a map created in the same batch.
  */
-export function addRule(table: string, chain: string, spec: RuleSpec, comment: string, ids: SetIds = () => undefined): Command {
+export function addRule(
+  table: string,
+  chain: string,
+  spec: RuleSpec,
+  comment: string,
+  ids: SetIds = () => undefined,
+): Command {
   if (spec.kind === 'session') return addSessionRule(table, chain, spec.ours, spec.value, comment);
   if (spec.kind === 'snat') {
     const address = addressBytes(spec.family, spec.address);

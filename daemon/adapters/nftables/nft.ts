@@ -5,7 +5,7 @@
  * under the kernel's 128 KiB limit (MAX_ARG_STRLEN).
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, writeFileSync, unlinkSync } from 'node:fs';
+import { accessSync, constants, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 

@@ -7,10 +7,11 @@
  * otherwise). Anything the adapter never writes (sets, interval keys, quotas, ...) is still
  * parsed, so the diff can remove it.
  */
-import type { Family } from '../../core/services.js';
+
 import { canonicalAddress } from '../../core/addresses.js';
-import { NFT_FAMILY, emptyTable } from './model.js';
+import type { Family } from '../../core/services.js';
 import type { BaseChainSpec, ChainModel, ElementModel, MapModel, TableModel } from './model.js';
+import { emptyTable, NFT_FAMILY } from './model.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Obj = { [k: string]: Json };
@@ -33,7 +34,8 @@ export function normaliseData(v: Json | undefined): string {
     const [verdict] = Object.keys(v);
     if (verdict !== undefined && Object.keys(v).length === 1) {
       const body = v[verdict];
-      if ((verdict === 'goto' || verdict === 'jump') && isObj(body) && typeof body.target === 'string') return `${verdict} ${body.target}`;
+      if ((verdict === 'goto' || verdict === 'jump') && isObj(body) && typeof body.target === 'string')
+        return `${verdict} ${body.target}`;
       if (body === null) return verdict;
     }
   }

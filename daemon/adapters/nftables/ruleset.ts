@@ -63,17 +63,24 @@
  *   whose source is a local address (`fib saddr type local`): never forwarded traffic. One rule
  *   per service and family, not per session.
  */
+
+import { canonicalAddress } from '../../core/addresses.js';
 import type { Classifier, FirewallState } from '../../core/kernel-state-types.js';
 import type { Family } from '../../core/services.js';
-import { canonicalAddress } from '../../core/addresses.js';
 import type { CgroupRef } from '../firewall/cgroup.js';
 import { fingerprint } from '../firewall/fingerprint.js';
-import { planFirewall, type FirewallNaming } from '../firewall/plan.js';
-import { hex32 } from './model.js';
+import { type FirewallNaming, planFirewall } from '../firewall/plan.js';
 import type { BaseChainSpec, ChainModel, ElementModel, MapModel, RuleModel, RuleSpec, TableModel } from './model.js';
+import { hex32 } from './model.js';
 
 /** Names of the fixed chains and maps. */
-export const CHAIN = { output: 'output', classify: 'classify', prerouting: 'prerouting', input: 'input', postrouting: 'postrouting' } as const;
+export const CHAIN = {
+  output: 'output',
+  classify: 'classify',
+  prerouting: 'prerouting',
+  input: 'input',
+  postrouting: 'postrouting',
+} as const;
 export const MAP = { src4: 'src4', src6: 'src6', uid: 'uid', gid: 'gid', tx: 'tx', rx: 'rx' } as const;
 
 /** Prefixes of per-session objects: chain `s_<key>`, counters `tx_<key>` / `rx_<key>`. */
@@ -216,7 +223,11 @@ export function buildRuleset(state: FirewallState, opts: RulesetOptions): Rulese
   const counters = new Set<string>();
   for (const s of sessions) {
     const chain = `${SESSION_CHAIN_PREFIX}${s.sessionKey}`;
-    chains.set(chain, { name: chain, base: null, rules: [rule([sessionRule(ours, s.mark, s.tag), { kind: 'session', ours, value: (s.mark | s.tag) >>> 0 }])] });
+    chains.set(chain, {
+      name: chain,
+      base: null,
+      rules: [rule([sessionRule(ours, s.mark, s.tag), { kind: 'session', ours, value: (s.mark | s.tag) >>> 0 }])],
+    });
     counters.add(`${TX_PREFIX}${s.sessionKey}`);
     counters.add(`${RX_PREFIX}${s.sessionKey}`);
     const tagKey = String(s.tag);
@@ -242,7 +253,9 @@ export function buildRuleset(state: FirewallState, opts: RulesetOptions): Rulese
     rules: [
       [sourceLookupRule(4), { kind: 'source-lookup', family: 4, map: MAP.src4 }] as const,
       [sourceLookupRule(6), { kind: 'source-lookup', family: 6, map: MAP.src6 }] as const,
-      ...levels.map((level) => [cgroupLookupRule(level), { kind: 'cgroup-lookup', level, map: cgroupMapName(level) }] as const),
+      ...levels.map(
+        (level) => [cgroupLookupRule(level), { kind: 'cgroup-lookup', level, map: cgroupMapName(level) }] as const,
+      ),
       [identityLookupRule('uid'), { kind: 'identity-lookup', key: 'uid', map: MAP.uid }] as const,
       [identityLookupRule('gid'), { kind: 'identity-lookup', key: 'gid', map: MAP.gid }] as const,
     ].map(rule),
@@ -256,10 +269,29 @@ export function buildRuleset(state: FirewallState, opts: RulesetOptions): Rulese
       [countRule(tagMask, MAP.tx), { kind: 'count', tagMask, map: MAP.tx }],
     ]),
   );
-  chains.set(CHAIN.prerouting, baseChain(CHAIN.prerouting, { type: 'filter', hook: 'prerouting', prio: PRIO_MANGLE, policy: 'accept' }, [[restoreRule(ours), { kind: 'restore', ours }]]));
-  chains.set(CHAIN.input, baseChain(CHAIN.input, { type: 'filter', hook: 'input', prio: PRIO_MANGLE, policy: 'accept' }, [[countRule(tagMask, MAP.rx), { kind: 'count', tagMask, map: MAP.rx }]]));
-  const natRules = snat.map((n) => [snatRule(mask, n.mark, n.ifname, n.family, n.address), { kind: 'snat', mask, mark: n.mark, ifname: n.ifname, family: n.family, address: n.address }] as const);
-  chains.set(CHAIN.postrouting, baseChain(CHAIN.postrouting, { type: 'nat', hook: 'postrouting', prio: PRIO_SRCNAT, policy: 'accept' }, natRules));
+  chains.set(
+    CHAIN.prerouting,
+    baseChain(CHAIN.prerouting, { type: 'filter', hook: 'prerouting', prio: PRIO_MANGLE, policy: 'accept' }, [
+      [restoreRule(ours), { kind: 'restore', ours }],
+    ]),
+  );
+  chains.set(
+    CHAIN.input,
+    baseChain(CHAIN.input, { type: 'filter', hook: 'input', prio: PRIO_MANGLE, policy: 'accept' }, [
+      [countRule(tagMask, MAP.rx), { kind: 'count', tagMask, map: MAP.rx }],
+    ]),
+  );
+  const natRules = snat.map(
+    (n) =>
+      [
+        snatRule(mask, n.mark, n.ifname, n.family, n.address),
+        { kind: 'snat', mask, mark: n.mark, ifname: n.ifname, family: n.family, address: n.address },
+      ] as const,
+  );
+  chains.set(
+    CHAIN.postrouting,
+    baseChain(CHAIN.postrouting, { type: 'nat', hook: 'postrouting', prio: PRIO_SRCNAT, policy: 'accept' }, natRules),
+  );
 
   return { table: { chains, maps, counters, others: [] }, warnings };
 }
@@ -279,7 +311,8 @@ function addClassifier(
   switch (c.kind) {
     case 'uid':
     case 'gid': {
-      if (!DECIMAL.test(c.key) || Number(c.key) > UINT32_MAX) return `${c.kind} ${JSON.stringify(c.key)} is not a number`;
+      if (!DECIMAL.test(c.key) || Number(c.key) > UINT32_MAX)
+        return `${c.kind} ${JSON.stringify(c.key)} is not a number`;
       const n = String(Number(c.key));
       return put(c.kind === 'uid' ? fixed.uid : fixed.gid, n, { key: n, value });
     }
@@ -292,7 +325,8 @@ function addClassifier(
     case 'cgroup': {
       if (!QUOTABLE.test(c.key)) return `cgroup ${JSON.stringify(c.key)} cannot be quoted for nft; skipped`;
       const ref = opts.cgroup(c.key);
-      if (ref !== null && !QUOTABLE.test(ref.nftPath)) return `cgroup ${JSON.stringify(c.key)}: path ${JSON.stringify(ref.nftPath)} cannot be quoted for nft; skipped`;
+      if (ref !== null && !QUOTABLE.test(ref.nftPath))
+        return `cgroup ${JSON.stringify(c.key)}: path ${JSON.stringify(ref.nftPath)} cannot be quoted for nft; skipped`;
       if (ref === null) return `cgroup ${JSON.stringify(c.key)} does not exist (or cgroup2 is not mounted); skipped`;
       let map = cgroupMaps.get(ref.level);
       if (!map) {

@@ -6,8 +6,9 @@
  * adapter writes is either a validated identifier, a number, an address, or a string without
  * `"` between double quotes (nft strings have no escapes), so the text needs no escaping.
  */
-import { NFT_FAMILY } from './model.js';
+
 import type { BaseChainSpec, ElementModel, Op } from './model.js';
+import { NFT_FAMILY } from './model.js';
 
 /** Elements per `add element` / `delete element` command: keeps single lines reasonable. */
 const ELEMENTS_PER_COMMAND = 2000;
@@ -40,7 +41,11 @@ export function opsToCommands(ops: readonly Op[], table: string): string[] {
         out.push(`add counter ${t} ${o.name}`);
         break;
       case 'add-map':
-        out.push(o.data === null ? `add set ${t} ${o.name} { type ${o.type}; }` : `add map ${t} ${o.name} { type ${o.type} : ${o.data}; }`);
+        out.push(
+          o.data === null
+            ? `add set ${t} ${o.name} { type ${o.type}; }`
+            : `add map ${t} ${o.name} { type ${o.type} : ${o.data}; }`,
+        );
         break;
       case 'add-chain':
         out.push(`add chain ${t} ${o.name}${o.base ? chainSpec(o.base) : ''}`);

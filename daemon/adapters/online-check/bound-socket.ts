@@ -5,8 +5,17 @@
  * See research deps.md §5(c).
  */
 import net from 'node:net';
-import { errnoName, loadLibc, type Libc } from '../netlink/libc.js';
-import { AF_INET, AF_INET6, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET, SO_BINDTODEVICE, SO_BINDTOIFINDEX } from '../../../lib/native/linux.js';
+import {
+  AF_INET,
+  AF_INET6,
+  SO_BINDTODEVICE,
+  SO_BINDTOIFINDEX,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  SOL_SOCKET,
+} from '../../../lib/native/linux.js';
+import { errnoName, type Libc, loadLibc } from '../netlink/libc.js';
 
 /** A failed libc call, with the errno name as `code` (like Node's own system errors). */
 export class SocketSetupError extends Error {

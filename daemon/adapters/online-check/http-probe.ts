@@ -10,8 +10,8 @@
  */
 import dns from 'node:dns/promises';
 import net from 'node:net';
-import type { OnlineCheck, OnlineCheckRequest } from '../../ports.js';
 import type { OnlineCheckResult } from '../../core/online-schedule.js';
+import type { OnlineCheck, OnlineCheckRequest } from '../../ports.js';
 import { openDeviceBoundSocket, SocketSetupError } from './bound-socket.js';
 
 /**
@@ -54,7 +54,10 @@ export function parseReplyHead(data: Buffer): ReplyHead | null | 'bad' {
     if (!status) return 'bad';
     if (end < 0) return null;
     const headers = new Map<string, string>();
-    for (const line of data.subarray(firstLine + 2, end).toString('latin1').split('\r\n')) {
+    for (const line of data
+      .subarray(firstLine + 2, end)
+      .toString('latin1')
+      .split('\r\n')) {
       const colon = line.indexOf(':');
       if (colon <= 0) continue;
       const name = line.slice(0, colon).trim().toLowerCase();
@@ -180,7 +183,11 @@ export class HttpProbe implements OnlineCheck {
         let head = Buffer.alloc(0);
         s.on('error', (err) => finish(failure(describe(err, request))));
         s.on('close', () =>
-          finish(failure(head.length === 0 ? 'connection closed without a reply' : 'connection closed inside the reply head')),
+          finish(
+            failure(
+              head.length === 0 ? 'connection closed without a reply' : 'connection closed inside the reply head',
+            ),
+          ),
         );
         s.on('connect', () => {
           clearTimeout(timer);

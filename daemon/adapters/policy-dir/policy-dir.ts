@@ -13,6 +13,19 @@ export type DirCaps = Pick<WatchedDirOptions, 'maxFileBytes' | 'maxFiles'>;
 export const POLICY_SETTLE_MS = DEFAULT_SETTLE_MS;
 
 /** Watches `dir` for session policy files. */
-export function createPolicyDir(dir: string, log: Logger, settleMs = POLICY_SETTLE_MS, caps: DirCaps = {}): PolicySource {
-  return createWatchedDir({ dir, accept: isPolicyFileName, label: 'policy', pattern: '*.policy', log, settleMs, ...caps });
+export function createPolicyDir(
+  dir: string,
+  log: Logger,
+  settleMs = POLICY_SETTLE_MS,
+  caps: DirCaps = {},
+): PolicySource {
+  return createWatchedDir({
+    dir,
+    accept: isPolicyFileName,
+    label: 'policy',
+    pattern: '*.policy',
+    log,
+    settleMs,
+    ...caps,
+  });
 }

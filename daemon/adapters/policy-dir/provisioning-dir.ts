@@ -8,6 +8,19 @@ import type { DirCaps } from './policy-dir.js';
 import { createWatchedDir, DEFAULT_SETTLE_MS } from './watched-dir.js';
 
 /** Watches `dir` for provisioning files. */
-export function createProvisioningDir(dir: string, log: Logger, settleMs = DEFAULT_SETTLE_MS, caps: DirCaps = {}): ProvisioningSource {
-  return createWatchedDir({ dir, accept: isProvisioningFileName, label: 'provisioning', pattern: '<letters and digits>.config', log, settleMs, ...caps });
+export function createProvisioningDir(
+  dir: string,
+  log: Logger,
+  settleMs = DEFAULT_SETTLE_MS,
+  caps: DirCaps = {},
+): ProvisioningSource {
+  return createWatchedDir({
+    dir,
+    accept: isProvisioningFileName,
+    label: 'provisioning',
+    pattern: '<letters and digits>.config',
+    log,
+    settleMs,
+    ...caps,
+  });
 }

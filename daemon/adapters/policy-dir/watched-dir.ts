@@ -16,11 +16,11 @@
  * inode, size or mtime changed) picks up whatever was missed.
  */
 import { createHash } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
+import { type FSWatcher, watch } from 'node:fs';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger, PolicySource } from '../../ports.js';
 import { DEFAULT_MAX_DIR_FILES, DEFAULT_MAX_FILE_BYTES, DIR_FILES_CAP, overCap } from '../../file-caps.js';
+import type { Logger, PolicySource } from '../../ports.js';
 import { readCappedFile } from '../files/capped-read.js';
 
 /** Default for how long a file's change events must be quiet before it is read. */
@@ -82,20 +82,29 @@ export function createWatchedDir(opts: WatchedDirOptions): PolicySource {
       (st) => `${st.ino}:${st.size}:${st.mtimeMs}`,
       (e: NodeJS.ErrnoException) => e.code ?? 'error',
     );
-  const rejected = (file: string, detail: string) => log('error', `${label} rejected, previous version kept: ${join(dir, file)}: ${detail}`);
+  const rejected = (file: string, detail: string) =>
+    log('error', `${label} rejected, previous version kept: ${join(dir, file)}: ${detail}`);
 
   /**
    * Reads run one at a time: the file cap is checked against files actually held (10,000
    * concurrent reads would all pass it), and at most one file's bytes are in memory.
    */
   let chain: Promise<unknown> = Promise.resolve();
-  function readOne(file: string, onFile: (file: string, text: string | null) => void, quietCap = false): Promise<boolean> {
+  function readOne(
+    file: string,
+    onFile: (file: string, text: string | null) => void,
+    quietCap = false,
+  ): Promise<boolean> {
     const next = chain.then(() => readNow(file, onFile, quietCap));
     chain = next.catch(() => {});
     return next;
   }
 
-  async function readNow(file: string, onFile: (file: string, text: string | null) => void, quietCap: boolean): Promise<boolean> {
+  async function readNow(
+    file: string,
+    onFile: (file: string, text: string | null) => void,
+    quietCap: boolean,
+  ): Promise<boolean> {
     const sig = await signature(file);
     // Over the file cap nothing is remembered about a name (10,000 names would cost megabytes):
     // the rescan then skips it, and each of its change events gets one line.
@@ -139,7 +148,8 @@ export function createWatchedDir(opts: WatchedDirOptions): PolicySource {
       return;
     }
     const present = new Set(names);
-    for (const f of [...looked.keys()]) if (!present.has(f) && !pending.has(f) && !queue.has(f)) await readOne(f, onFile);
+    for (const f of [...looked.keys()])
+      if (!present.has(f) && !pending.has(f) && !queue.has(f)) await readOne(f, onFile);
     for (const f of names) {
       // Names over the file cap are not looked at again until a held file goes.
       if (pending.has(f) || queue.has(f) || (!looked.has(f) && known.size + refused.size >= maxFiles)) continue;
@@ -202,16 +212,25 @@ export function createWatchedDir(opts: WatchedDirOptions): PolicySource {
         names = await readdir(dir);
       } catch (err) {
         // Not fatal: sessions work without policies; the daemon must not keep the network down.
-        log('warn', `${label} directory ${dir} is unusable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); no ${label} files are loaded; fix: make ${dir} a directory the daemon can read, then restart it`);
+        log(
+          'warn',
+          `${label} directory ${dir} is unusable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); no ${label} files are loaded; fix: make ${dir} a directory the daemon can read, then restart it`,
+        );
         return;
       }
       watcher = watch(dir, { persistent: false }, (_event, name) => {
         if (name && accept(name)) onEvent(name);
       });
       // An error on the watch (the directory removed, inotify limits) must not end the daemon.
-      watcher.on('error', (err) => log('warn', `${label} directory ${dir}: watch stopped (${err.message}); files in force stay`));
+      watcher.on('error', (err) =>
+        log('warn', `${label} directory ${dir}: watch stopped (${err.message}); files in force stay`),
+      );
       const ignored = names.filter((n) => !accept(n) && !n.startsWith('.'));
-      if (ignored.length) log('info', `${label}: ignoring ${ignored.length} file(s) in ${dir} not named ${opts.pattern ?? 'as expected'}: ${ignored.slice(0, 3).join(', ')}${ignored.length > 3 ? ', …' : ''}`);
+      if (ignored.length)
+        log(
+          'info',
+          `${label}: ignoring ${ignored.length} file(s) in ${dir} not named ${opts.pattern ?? 'as expected'}: ${ignored.slice(0, 3).join(', ')}${ignored.length > 3 ? ', …' : ''}`,
+        );
       let over = 0;
       let firstOver = '';
       for (const f of names.filter(accept).sort()) {
@@ -220,7 +239,11 @@ export function createWatchedDir(opts: WatchedDirOptions): PolicySource {
           firstOver ||= f;
         }
       }
-      if (over) log('error', `${label}: ${over} file(s) not loaded from ${dir}, from ${firstOver} on: ${overCap(`${known.size + over} files`, maxFiles, DIR_FILES_CAP)}`);
+      if (over)
+        log(
+          'error',
+          `${label}: ${over} file(s) not loaded from ${dir}, from ${firstOver} on: ${overCap(`${known.size + over} files`, maxFiles, DIR_FILES_CAP)}`,
+        );
       // Events that came during the initial read are read now.
       deliver = onFile;
       void drain();

@@ -10,15 +10,28 @@
  *   messages of a datagram one after the other and answers each, a failure not stopping the
  *   rest), and every request gets its own outcome: null or an {@link RtnlError}.
  */
-import { NLMSG_DONE, NLMSG_ERROR, openRequestSocket, parseAck, type NetlinkMessage, type RequestSocket } from '../netlink/request-socket.js';
+
 import { errnoName } from '../netlink/libc.js';
+import {
+  type NetlinkMessage,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  openRequestSocket,
+  parseAck,
+  type RequestSocket,
+} from '../netlink/request-socket.js';
 import { decodeMessage, emptyMessage, encodeMessage, frame, type RtKind, type RtMessage } from './messages/codec.js';
 import { NETLINK_ROUTE, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, RTM } from './messages/constants.js';
 
 /** A dump interrupted this often in a row is reported as an error (someone rewrites the table nonstop). */
 const DUMP_ATTEMPTS = 5;
 
-const GET: Readonly<Record<RtKind, number>> = { link: RTM.GETLINK, address: RTM.GETADDR, route: RTM.GETROUTE, rule: RTM.GETRULE };
+const GET: Readonly<Record<RtKind, number>> = {
+  link: RTM.GETLINK,
+  address: RTM.GETADDR,
+  route: RTM.GETROUTE,
+  rule: RTM.GETRULE,
+};
 
 /** The kernel refused a request: `code` is the errno name (`EEXIST`, `ESRCH`, ...). */
 export class RtnlError extends Error {
@@ -83,7 +96,10 @@ export class SocketClient implements RtnlClient {
     const body = encodeMessage(emptyMessage(kind));
     for (let attempt = 1; ; attempt++) {
       const seq = this.sock.nextSeq();
-      const replies = this.sock.exchange(frame(GET[kind], NLM_F_REQUEST | NLM_F_DUMP, seq, body), (m) => m.seq === seq && (m.type === NLMSG_DONE || m.type === NLMSG_ERROR));
+      const replies = this.sock.exchange(
+        frame(GET[kind], NLM_F_REQUEST | NLM_F_DUMP, seq, body),
+        (m) => m.seq === seq && (m.type === NLMSG_DONE || m.type === NLMSG_ERROR),
+      );
       const out: RtMessage[] = [];
       let interrupted = false;
       for (const m of replies) {
@@ -110,7 +126,9 @@ export class SocketClient implements RtnlClient {
     const index = new Map(seqs.map((s, i) => [s, i]));
     const out: Array<RtnlError | null | undefined> = reqs.map(() => undefined);
     let pending = reqs.length;
-    const datagram = Buffer.concat(reqs.map((r, i) => frame(r.type, NLM_F_REQUEST | NLM_F_ACK | r.flags, seqs[i]!, encodeMessage(r.msg))));
+    const datagram = Buffer.concat(
+      reqs.map((r, i) => frame(r.type, NLM_F_REQUEST | NLM_F_ACK | r.flags, seqs[i]!, encodeMessage(r.msg))),
+    );
     this.sock.exchange(datagram, (m) => {
       const i = index.get(m.seq);
       if (m.type !== NLMSG_ERROR || i === undefined || out[i] !== undefined) return false;

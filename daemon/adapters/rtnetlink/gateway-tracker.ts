@@ -4,13 +4,14 @@
  * the adapter's own requests, by the kernel's route notifications and by read-back dumps, and
  * the waiters for a route to become active. No I/O.
  */
-import type { Logger } from '../../ports.js';
+
 import type { Family } from '../../core/services.js';
-import { decodeMessage } from './messages/codec.js';
-import { RTM, RT_TABLE_MAIN } from './messages/constants.js';
-import { kernelDefaultKey, nextGatewayState, type GatewayState, type LifecycleEvent } from './link-config-plan.js';
-import { decodeTableRoute } from './routes.js';
+import type { Logger } from '../../ports.js';
 import type { NetlinkMessage } from '../netlink/request-socket.js';
+import { type GatewayState, kernelDefaultKey, type LifecycleEvent, nextGatewayState } from './link-config-plan.js';
+import { decodeMessage } from './messages/codec.js';
+import { RT_TABLE_MAIN, RTM } from './messages/constants.js';
+import { decodeTableRoute } from './routes.js';
 
 /** One default route in the lifecycle view. */
 export interface GatewayLifecycle {

@@ -13,11 +13,19 @@
  * default route is ours, except those the kernel installs from router advertisements
  * (`proto ra`), which the kernel keeps up to date itself (see the seed RFC).
  */
-import type { Family } from '../../core/services.js';
+
 import { canonicalAddress, networkOf } from '../../core/addresses.js';
 import { lowPriorityMetric, UINT32_MAX } from '../../core/manage-routes.js';
-import { RTN_UNICAST, RTPROT_NETSESSION, RTPROT_RA, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN } from './messages/constants.js';
-import { DEFAULT_METRIC, diffRoutes, routeIdentity, type KernelRoute, type RouteSpec } from './routes.js';
+import type { Family } from '../../core/services.js';
+import {
+  RT_SCOPE_LINK,
+  RT_SCOPE_UNIVERSE,
+  RT_TABLE_MAIN,
+  RTN_UNICAST,
+  RTPROT_NETSESSION,
+  RTPROT_RA,
+} from './messages/constants.js';
+import { DEFAULT_METRIC, diffRoutes, type KernelRoute, type RouteSpec, routeIdentity } from './routes.js';
 
 // ---------------------------------------------------------------------------------------------
 // Metric
@@ -106,7 +114,12 @@ export function needsPromoteSecondaries(ops: readonly LinkOp[], addrs: readonly 
     const d = o.addr;
     const net = networkOf(4, d.address, d.prefixLength);
     const sharesSubnet = addrs.some(
-      (k) => k.family === 4 && k.ifindex === d.ifindex && !deleted.has(addrKey(k.ifindex, k)) && k.prefixLength === d.prefixLength && networkOf(4, k.address, k.prefixLength) === net,
+      (k) =>
+        k.family === 4 &&
+        k.ifindex === d.ifindex &&
+        !deleted.has(addrKey(k.ifindex, k)) &&
+        k.prefixLength === d.prefixLength &&
+        networkOf(4, k.address, k.prefixLength) === net,
     );
     if (sharesSubnet) out.add(d.ifindex);
   }
@@ -123,7 +136,11 @@ export function isOurAddress(a: KernelAddress): boolean {
  * the adds: the kernel keys an IPv6 address by address alone, so a prefix change is a delete and
  * an add), missing addresses added, links down last. Links not in `desired` are never touched.
  */
-export function planLinkConfig(desired: readonly DesiredLink[], links: readonly KernelLink[], addrs: readonly KernelAddress[]): LinkPlan {
+export function planLinkConfig(
+  desired: readonly DesiredLink[],
+  links: readonly KernelLink[],
+  addrs: readonly KernelAddress[],
+): LinkPlan {
   const problems: string[] = [];
   const ups: LinkOp[] = [];
   const downs: LinkOp[] = [];
@@ -208,14 +225,20 @@ export function defaultSpec(d: DesiredDefault, gateway: string): RouteSpec {
 
 /** Is this dumped route a main-table default of a managed interface that we own? */
 export function isOurDefault(r: KernelRoute, managed: ReadonlySet<number>): boolean {
-  return r.table === RT_TABLE_MAIN && r.dstLen === 0 && r.srcLen === 0 && r.type === RTN_UNICAST && managed.has(r.ifindex) && r.protocol !== RTPROT_RA;
+  return (
+    r.table === RT_TABLE_MAIN &&
+    r.dstLen === 0 &&
+    r.srcLen === 0 &&
+    r.type === RTN_UNICAST &&
+    managed.has(r.ifindex) &&
+    r.protocol !== RTPROT_RA
+  );
 }
 
 /** One kernel write of {@link planMainDefaults}. */
 export type DefaultOp =
   /** `replace`: a stale route of ours holds the same (family, metric) slot; swapped atomically. */
-  | { op: 'add' | 'replace'; route: RouteSpec; key: string }
-  | { op: 'del'; route: KernelRoute; key: string };
+  { op: 'add' | 'replace'; route: RouteSpec; key: string } | { op: 'del'; route: KernelRoute; key: string };
 
 /** Outcome of {@link planMainDefaults}. */
 export interface DefaultsPlan {
@@ -238,7 +261,11 @@ export function kernelDefaultKey(r: KernelRoute): string {
  * by a stale one of ours replaces it instead (promote/demote swap without a gap); two desired
  * routes of one family with the same metric are a problem (the second is dropped).
  */
-export function planMainDefaults(desired: readonly DesiredDefault[], routes: readonly KernelRoute[], managed: Iterable<number>): DefaultsPlan {
+export function planMainDefaults(
+  desired: readonly DesiredDefault[],
+  routes: readonly KernelRoute[],
+  managed: Iterable<number>,
+): DefaultsPlan {
   const own = new Set(managed);
   for (const d of desired) own.add(d.ifindex);
   const problems: string[] = [];
@@ -252,7 +279,14 @@ export function planMainDefaults(desired: readonly DesiredDefault[], routes: rea
       continue;
     }
     const gw = d.gateway === null || d.gateway === '' ? '' : canonicalAddress(d.family, d.gateway);
-    if (gw === null || !Number.isInteger(d.ifindex) || d.ifindex <= 0 || !Number.isInteger(d.metric) || d.metric < 0 || d.metric > UINT32_MAX) {
+    if (
+      gw === null ||
+      !Number.isInteger(d.ifindex) ||
+      d.ifindex <= 0 ||
+      !Number.isInteger(d.metric) ||
+      d.metric < 0 ||
+      d.metric > UINT32_MAX
+    ) {
       problems.push(`${what}: bad gateway, interface or metric`);
       continue;
     }
@@ -278,7 +312,8 @@ export function planMainDefaults(desired: readonly DesiredDefault[], routes: rea
   const diff = diffRoutes(ours, want, keyOf);
   const ops: DefaultOp[] = [];
   // A replaced route disappears with the replace: its lifecycle entry is ended by the read-back.
-  for (const { route: r, replaces } of diff.write) ops.push({ op: replaces ? 'replace' : 'add', route: r, key: kernelDefaultKey(r as KernelRoute) });
+  for (const { route: r, replaces } of diff.write)
+    ops.push({ op: replaces ? 'replace' : 'add', route: r, key: kernelDefaultKey(r as KernelRoute) });
   for (const r of diff.del) ops.push({ op: 'del', route: r, key: kernelDefaultKey(r) });
   return { ops, problems, desiredKeys: [...keys] };
 }
@@ -299,7 +334,15 @@ export type GatewayState = 'inactive' | 'added' | 'active' | 'removed';
  * - `kernel-absent`: a dump did not contain it (a notification was lost, or a replace swapped it out);
  * - `kernel-present`: a dump contained it.
  */
-export type LifecycleEvent = 'add-requested' | 'add-failed' | 'kernel-new' | 'del-requested' | 'del-failed' | 'kernel-del' | 'kernel-absent' | 'kernel-present';
+export type LifecycleEvent =
+  | 'add-requested'
+  | 'add-failed'
+  | 'kernel-new'
+  | 'del-requested'
+  | 'del-failed'
+  | 'kernel-del'
+  | 'kernel-absent'
+  | 'kernel-present';
 
 /**
  * One transition of the lifecycle. Only a kernel notification activates a route we added

@@ -13,33 +13,50 @@
  * next applyMainDefaults reads it back (the caller re-applies on link events anyway).
  */
 import type { Logger, SysctlWriter } from '../../ports.js';
-import { openEventSocket, type EventSocket } from '../netlink/event-socket.js';
+import { type EventSocket, openEventSocket } from '../netlink/event-socket.js';
 import { errorCode, openRtnlClient, type RtnlClient, type RtRequest } from './client.js';
-import { GatewayTracker, seedOf, type GatewayLifecycle } from './gateway-tracker.js';
-import { decodeLink } from './link-records.js';
-import { addressBytes, afOf, familyOf, formatAddress } from './messages/addresses.js';
-import { u8Of, type AddressMessage, type Attrs } from './messages/codec.js';
-import { IFA, IFF, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RTM, RTNLGRP, RTPROT_NETSESSION, RT_TABLE_MAIN } from './messages/constants.js';
+import { type GatewayLifecycle, GatewayTracker, seedOf } from './gateway-tracker.js';
 import {
-  defaultKey,
-  isOurDefault,
-  kernelDefaultKey,
-  needsPromoteSecondaries,
-  planLinkConfig,
-  planMainDefaults,
   type DefaultOp,
   type DesiredDefault,
   type DesiredLink,
+  defaultKey,
+  isOurDefault,
   type KernelAddress,
   type KernelLink,
+  kernelDefaultKey,
   type LinkOp,
+  needsPromoteSecondaries,
+  planLinkConfig,
+  planMainDefaults,
 } from './link-config-plan.js';
-import { addRouteMessage, decodeTableRoute, delRouteMessage, describeRoute, NOT_YET_REACHABLE, type KernelRoute } from './routes.js';
+import { decodeLink } from './link-records.js';
+import { addressBytes, afOf, familyOf, formatAddress } from './messages/addresses.js';
+import { type AddressMessage, type Attrs, u8Of } from './messages/codec.js';
+import {
+  IFA,
+  IFF,
+  NLM_F_CREATE,
+  NLM_F_EXCL,
+  NLM_F_REPLACE,
+  RT_TABLE_MAIN,
+  RTM,
+  RTNLGRP,
+  RTPROT_NETSESSION,
+} from './messages/constants.js';
+import {
+  addRouteMessage,
+  decodeTableRoute,
+  delRouteMessage,
+  describeRoute,
+  type KernelRoute,
+  NOT_YET_REACHABLE,
+} from './routes.js';
 import { ipv4Conf, isSysctlIfname } from './sysctl-paths.js';
 
-export { metricFor } from './link-config-plan.js';
-export type { DesiredDefault, DesiredLink, GatewayState, LinkAddress } from './link-config-plan.js';
 export type { GatewayLifecycle } from './gateway-tracker.js';
+export type { DesiredDefault, DesiredLink, GatewayState, LinkAddress } from './link-config-plan.js';
+export { metricFor } from './link-config-plan.js';
 
 const SOCKET = { rcvbuf: 1 << 20, sndbuf: 256 << 10, timeoutMs: 10_000 };
 const EVENT_RCVBUF = 1 << 20;
@@ -54,7 +71,12 @@ export interface LinkConfigFailure {
 /** Thrown by an apply when some operations failed; all others were still carried out. */
 export class LinkConfigError extends Error {
   constructor(readonly failures: readonly LinkConfigFailure[]) {
-    super(`link-config: ${failures.length} operation(s) failed: ${failures.slice(0, 3).map((f) => `${f.op}: ${f.code ?? f.message}`).join('; ')}`);
+    super(
+      `link-config: ${failures.length} operation(s) failed: ${failures
+        .slice(0, 3)
+        .map((f) => `${f.op}: ${f.code ?? f.message}`)
+        .join('; ')}`,
+    );
     this.name = 'LinkConfigError';
   }
 }
@@ -105,7 +127,10 @@ function decodeKernelAddress(m: AddressMessage): KernelAddress | null {
   const family = familyOf(m.family);
   if (!family) return null;
   // IPv4: IFA_LOCAL is the interface's address (IFA_ADDRESS is the peer on point-to-point links).
-  const address = formatAddress(family, family === 4 ? (m.attrs.get(IFA.LOCAL) ?? m.attrs.get(IFA.ADDRESS)) : m.attrs.get(IFA.ADDRESS));
+  const address = formatAddress(
+    family,
+    family === 4 ? (m.attrs.get(IFA.LOCAL) ?? m.attrs.get(IFA.ADDRESS)) : m.attrs.get(IFA.ADDRESS),
+  );
   if (address === '') return null;
   return { family, address, prefixLength: m.prefixLen, ifindex: m.index, proto: u8Of(m.attrs, IFA.PROTO) ?? 0 };
 }
@@ -119,7 +144,19 @@ function describeLinkOp(o: LinkOp): string {
 /** The request of a link or address operation. */
 function linkRequest(o: LinkOp): RtRequest {
   if (o.op === 'up' || o.op === 'down') {
-    return { type: RTM.SETLINK, flags: 0, msg: { kind: 'link', family: 0, type: 0, index: o.ifindex, flags: o.op === 'up' ? IFF.UP : 0, change: IFF.UP, attrs: new Map() } };
+    return {
+      type: RTM.SETLINK,
+      flags: 0,
+      msg: {
+        kind: 'link',
+        family: 0,
+        type: 0,
+        index: o.ifindex,
+        flags: o.op === 'up' ? IFF.UP : 0,
+        change: IFF.UP,
+        attrs: new Map(),
+      },
+    };
   }
   const a = o.addr;
   const bytes = addressBytes(a.family, a.address) ?? Buffer.alloc(0);
@@ -129,14 +166,28 @@ function linkRequest(o: LinkOp): RtRequest {
   ]);
   const ifindex = o.op === 'add-addr' ? o.ifindex : o.addr.ifindex;
   if (o.op === 'add-addr') attrs.set(IFA.PROTO, Buffer.from([RTPROT_NETSESSION]));
-  const msg: AddressMessage = { kind: 'address', family: afOf(a.family), prefixLen: a.prefixLength, flags: 0, scope: 0, index: ifindex, attrs };
-  return o.op === 'add-addr' ? { type: RTM.NEWADDR, flags: NLM_F_CREATE | NLM_F_EXCL, msg } : { type: RTM.DELADDR, flags: 0, msg };
+  const msg: AddressMessage = {
+    kind: 'address',
+    family: afOf(a.family),
+    prefixLen: a.prefixLength,
+    flags: 0,
+    scope: 0,
+    index: ifindex,
+    attrs,
+  };
+  return o.op === 'add-addr'
+    ? { type: RTM.NEWADDR, flags: NLM_F_CREATE | NLM_F_EXCL, msg }
+    : { type: RTM.DELADDR, flags: 0, msg };
 }
 
 /** The request of a default-route operation. */
 function defaultRequest(o: DefaultOp): RtRequest {
   if (o.op === 'del') return { type: RTM.DELROUTE, flags: 0, msg: delRouteMessage(o.route) };
-  return { type: RTM.NEWROUTE, flags: NLM_F_CREATE | (o.op === 'replace' ? NLM_F_REPLACE : NLM_F_EXCL), msg: addRouteMessage(o.route, 'always') };
+  return {
+    type: RTM.NEWROUTE,
+    flags: NLM_F_CREATE | (o.op === 'replace' ? NLM_F_REPLACE : NLM_F_EXCL),
+    msg: addRouteMessage(o.route, 'always'),
+  };
 }
 
 /** Main-table default routes of a dump. */
@@ -195,7 +246,11 @@ export function createLinkConfig(opts: LinkConfigOptions): LinkConfig {
   }
 
   /** promote_secondaries=1 where a delete of ours would take foreign addresses with it. */
-  async function promoteSecondaries(ifindexes: readonly number[], names: ReadonlyMap<number, string>, failures: LinkConfigFailure[]): Promise<number> {
+  async function promoteSecondaries(
+    ifindexes: readonly number[],
+    names: ReadonlyMap<number, string>,
+    failures: LinkConfigFailure[],
+  ): Promise<number> {
     let writes = 0;
     for (const ifindex of ifindexes) {
       const name = names.get(ifindex) ?? '';
@@ -208,7 +263,11 @@ export function createLinkConfig(opts: LinkConfigOptions): LinkConfig {
           log('info', `link-config: ${path} = 1 (a foreign address shares the subnet of one we delete)`);
         }
       } catch (err) {
-        failures.push({ op: `write ${path}=1`, code: (err as NodeJS.ErrnoException).code ?? null, message: (err as Error).message });
+        failures.push({
+          op: `write ${path}=1`,
+          code: (err as NodeJS.ErrnoException).code ?? null,
+          message: (err as Error).message,
+        });
       }
     }
     return writes;
@@ -273,7 +332,11 @@ export function createLinkConfig(opts: LinkConfigOptions): LinkConfig {
     log('error', `link-config: ${what} failed: ${err.message}`);
   }
 
-  function reconcileDefaults(client: RtnlClient, desired: readonly DesiredDefault[], managed: readonly number[]): LinkConfigReport {
+  function reconcileDefaults(
+    client: RtnlClient,
+    desired: readonly DesiredDefault[],
+    managed: readonly number[],
+  ): LinkConfigReport {
     const failures: LinkConfigFailure[] = [];
     const skipped: string[] = [];
     const plan = planMainDefaults(desired, dumpDefaults(client), managed);
@@ -283,10 +346,17 @@ export function createLinkConfig(opts: LinkConfigOptions): LinkConfig {
     const own = new Set([...managed, ...desired.map((d) => d.ifindex)]);
     const now = dumpDefaults(client).filter((r) => isOurDefault(r, own));
     const present = new Set(now.map(kernelDefaultKey));
-    for (const r of now) tracker.feed(kernelDefaultKey(r), 'kernel-present', plan.desiredKeys.includes(kernelDefaultKey(r)) ? seedOf(r) : undefined);
-    for (const e of tracker.entries()) if (!present.has(e.key) && own.has(e.ifindex)) tracker.feed(e.key, 'kernel-absent');
+    for (const r of now)
+      tracker.feed(
+        kernelDefaultKey(r),
+        'kernel-present',
+        plan.desiredKeys.includes(kernelDefaultKey(r)) ? seedOf(r) : undefined,
+      );
+    for (const e of tracker.entries())
+      if (!present.has(e.key) && own.has(e.ifindex)) tracker.feed(e.key, 'kernel-absent');
     const missing = plan.desiredKeys.filter((k) => !present.has(k) && !skipped.includes(k));
-    if (failures.length === 0 && missing.length > 0) failures.push({ op: 'read-back', code: null, message: `missing after apply: ${missing.join(', ')}` });
+    if (failures.length === 0 && missing.length > 0)
+      failures.push({ op: 'read-back', code: null, message: `missing after apply: ${missing.join(', ')}` });
     if (failures.length > 0) throw new LinkConfigError(failures);
     return { ops: plan.ops.length, problems: plan.problems, skipped };
   }
@@ -328,11 +398,15 @@ export function createLinkConfig(opts: LinkConfigOptions): LinkConfig {
       tracker.stop();
     },
     applyLinkConfig: (desired) => serial(() => withClient((c) => reconcileLinks(c, desired))),
-    applyMainDefaults: (desired, managed = []) => serial(() => withClient((c) => reconcileDefaults(c, desired, managed))),
+    applyMainDefaults: (desired, managed = []) =>
+      serial(() => withClient((c) => reconcileDefaults(c, desired, managed))),
     lifecycle: () => tracker.lifecycle(),
     waitActive(route, timeoutMs) {
       const gw = route.gateway === null || route.gateway === '' ? null : addressBytes(route.family, route.gateway);
-      return tracker.waitActive(defaultKey({ ...route, gateway: gw ? formatAddress(route.family, gw) : null }), timeoutMs);
+      return tracker.waitActive(
+        defaultKey({ ...route, gateway: gw ? formatAddress(route.family, gw) : null }),
+        timeoutMs,
+      );
     },
   };
 }

@@ -8,8 +8,33 @@
 import type { IpMethod } from '../../../lib/protocol.js';
 import type { AddressFact, Family } from '../../core/services.js';
 import { familyOf, formatAddress, formatMac } from './messages/addresses.js';
-import { decodeMessage, strOf, u32Of, u8Of, walkAttrs, type AddressMessage, type LinkMessage, type RouteMessage } from './messages/codec.js';
-import { AF_UNSPEC, IFA, IFA_F, IFF, IFLA, IFLA_INFO_KIND, IF_OPER_UP, NLM_F_REPLACE, RTA, RTM, RTM_F_CLONED, RTN_UNICAST, RT_SCOPE_LINK, RT_SCOPE_SITE, RT_TABLE_MAIN } from './messages/constants.js';
+import {
+  type AddressMessage,
+  decodeMessage,
+  type LinkMessage,
+  type RouteMessage,
+  strOf,
+  u8Of,
+  u32Of,
+  walkAttrs,
+} from './messages/codec.js';
+import {
+  AF_UNSPEC,
+  IF_OPER_UP,
+  IFA,
+  IFA_F,
+  IFF,
+  IFLA,
+  IFLA_INFO_KIND,
+  NLM_F_REPLACE,
+  RT_SCOPE_LINK,
+  RT_SCOPE_SITE,
+  RT_TABLE_MAIN,
+  RTA,
+  RTM,
+  RTM_F_CLONED,
+  RTN_UNICAST,
+} from './messages/constants.js';
 
 /** A link as one RTM_NEWLINK describes it. */
 export interface LinkRecord {
@@ -204,7 +229,9 @@ export function decodeRtMessage(nlType: number, nlFlags: number, payload: Buffer
     case 'route': {
       const route = decodeRoute(msg);
       if (!route || (nlType !== RTM.NEWROUTE && nlType !== RTM.DELROUTE)) return null;
-      return nlType === RTM.NEWROUTE ? { op: 'new-route', route, replace: (nlFlags & NLM_F_REPLACE) !== 0 } : { op: 'del-route', route };
+      return nlType === RTM.NEWROUTE
+        ? { op: 'new-route', route, replace: (nlFlags & NLM_F_REPLACE) !== 0 }
+        : { op: 'del-route', route };
     }
     default:
       return null;

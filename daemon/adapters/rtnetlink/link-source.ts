@@ -15,11 +15,12 @@
  * the source re-dumps everything and delivers the difference. Any other socket error: a new
  * socket, then the same re-dump.
  */
-import { openEventSocket, type EventSocket } from '../netlink/event-socket.js';
-import type { NetlinkMessage } from '../netlink/request-socket.js';
-import type { LinkEvent, LinkSource } from '../../ports.js';
+
 import type { LinkFacts } from '../../core/services.js';
-import { createBearerDecider, readSysfsHints, type BearerOverride, type SysfsHints } from './bearer.js';
+import type { LinkEvent, LinkSource } from '../../ports.js';
+import { type EventSocket, openEventSocket } from '../netlink/event-socket.js';
+import type { NetlinkMessage } from '../netlink/request-socket.js';
+import { type BearerOverride, createBearerDecider, readSysfsHints, type SysfsHints } from './bearer.js';
 import { openRtnlClient } from './client.js';
 import { decodeAddress, decodeLink, decodeRoute, decodeRtMessage, type RtChange } from './link-records.js';
 import { LinkTable } from './link-table.js';
@@ -151,7 +152,10 @@ export function createRtnetlinkLinkSource(opts: RtnetlinkLinkSourceOptions = {})
     overrunsUnlogged++;
     const now = Date.now();
     if (now - overrunLoggedAt >= OVERRUN_LOG_MS) {
-      log(`rtnetlink: ${overrunsUnlogged} event overrun(s) (ENOBUFS: notifications lost); re-reading links, addresses and routes`, 'warn');
+      log(
+        `rtnetlink: ${overrunsUnlogged} event overrun(s) (ENOBUFS: notifications lost); re-reading links, addresses and routes`,
+        'warn',
+      );
       overrunsUnlogged = 0;
       overrunLoggedAt = now;
     }

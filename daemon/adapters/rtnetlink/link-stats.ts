@@ -12,8 +12,8 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LinkStats, Logger } from '../../ports.js';
 import type { LinkCounters } from '../../core/counters.js';
+import type { LinkStats, Logger } from '../../ports.js';
 import { openRtnlClient } from './client.js';
 import { IFLA } from './messages/constants.js';
 
@@ -36,7 +36,16 @@ export interface LinkStatsOptions {
 }
 
 /** The leading fields of struct rtnl_link_stats(64), in their order. */
-const FIELDS = ['rxPackets', 'txPackets', 'rxBytes', 'txBytes', 'rxErrors', 'txErrors', 'rxDropped', 'txDropped'] as const satisfies ReadonlyArray<keyof LinkCounters>;
+const FIELDS = [
+  'rxPackets',
+  'txPackets',
+  'rxBytes',
+  'txBytes',
+  'rxErrors',
+  'txErrors',
+  'rxDropped',
+  'txDropped',
+] as const satisfies ReadonlyArray<keyof LinkCounters>;
 const SYSFS_FILES: Record<keyof LinkCounters, string> = {
   rxPackets: 'rx_packets',
   txPackets: 'tx_packets',
@@ -84,7 +93,8 @@ export function readSysfsStats(root: string, wanted: ReadonlySet<number>): Map<n
       const ifindex = Number(readFileSync(join(base, name, 'ifindex'), 'utf8').trim());
       if (!wanted.has(ifindex)) continue;
       const c = {} as LinkCounters;
-      for (const f of FIELDS) c[f] = BigInt(readFileSync(join(base, name, 'statistics', SYSFS_FILES[f]), 'utf8').trim());
+      for (const f of FIELDS)
+        c[f] = BigInt(readFileSync(join(base, name, 'statistics', SYSFS_FILES[f]), 'utf8').trim());
       out.set(ifindex, c);
     } catch {
       // The link went away while we read it: absent, as the port says.
@@ -115,7 +125,8 @@ export function createLinkStats(opts: LinkStatsOptions = {}): LinkStats {
         return out;
       } catch (err) {
         // Said once per outage, not once per period.
-        if (!fallingBack) log('warn', `link statistics: netlink dump failed (${(err as Error).message}); reading sysfs instead`);
+        if (!fallingBack)
+          log('warn', `link statistics: netlink dump failed (${(err as Error).message}); reading sysfs instead`);
         fallingBack = true;
         return readSysfsStats(sysfsRoot, wanted);
       }

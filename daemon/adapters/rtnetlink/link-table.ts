@@ -3,10 +3,19 @@
  * and reports, per link, only facts that really changed. Stateful, free of I/O.
  */
 import type { Bearer } from '../../../lib/protocol.js';
-import type { LinkEvent } from '../../ports.js';
 import type { AddressFact, Family, GatewayFact, LinkFacts } from '../../core/services.js';
+import type { LinkEvent } from '../../ports.js';
 import type { BearerLinkInput } from './bearer.js';
-import { addressMethod, addressScope, isDefaultGatewayRoute, isUsableAddress, type AddressRecord, type LinkRecord, type RouteRecord, type RtChange } from './link-records.js';
+import {
+  type AddressRecord,
+  addressMethod,
+  addressScope,
+  isDefaultGatewayRoute,
+  isUsableAddress,
+  type LinkRecord,
+  type RouteRecord,
+  type RtChange,
+} from './link-records.js';
 import { RT_TABLE_MAIN } from './messages/constants.js';
 
 function sameAddresses(a: readonly AddressFact[], b: readonly AddressFact[]): boolean {
@@ -268,7 +277,10 @@ export class LinkTable {
       seen.add(k);
       gateways.push({ family: g.family, gateway: g.gateway, metric: g.metric });
     }
-    gateways.sort((a, b) => a.family - b.family || a.metric - b.metric || (a.gateway < b.gateway ? -1 : a.gateway > b.gateway ? 1 : 0));
+    gateways.sort(
+      (a, b) =>
+        a.family - b.family || a.metric - b.metric || (a.gateway < b.gateway ? -1 : a.gateway > b.gateway ? 1 : 0),
+    );
     return {
       ifindex,
       name: rec.name,

@@ -10,8 +10,15 @@
 import { canonicalAddress } from '../../core/addresses.js';
 import type { Family } from '../../core/services.js';
 import { addressBytes, afOf, familyOf, formatAddress } from './messages/addresses.js';
-import { u32, u32Of, type Attrs, type RouteMessage } from './messages/codec.js';
-import { RTA, RTM_F_CLONED, RTNH_F_ONLINK, RTN_UNICAST, RTPROT_NETSESSION, RT_SCOPE_NOWHERE } from './messages/constants.js';
+import { type Attrs, type RouteMessage, u32, u32Of } from './messages/codec.js';
+import {
+  RT_SCOPE_NOWHERE,
+  RTA,
+  RTM_F_CLONED,
+  RTN_UNICAST,
+  RTNH_F_ONLINK,
+  RTPROT_NETSESSION,
+} from './messages/constants.js';
 
 /** Metric the kernel gives a route added without one: 0 for v4, IP6_RT_PRIO_USER for v6. */
 export const DEFAULT_METRIC: Readonly<Record<Family, number>> = { 4: 0, 6: 1024 };
@@ -146,13 +153,33 @@ export function diffRoutes<W extends RouteSpec>(
       else staleBySlot.set(id, [r]);
     }
   }
-  const write = missing.map((route) => ({ route, replaces: staleBySlot.get(routeIdentity(route))?.shift() !== undefined }));
+  const write = missing.map((route) => ({
+    route,
+    replaces: staleBySlot.get(routeIdentity(route))?.shift() !== undefined,
+  }));
   return { write, del: [...staleBySlot.values()].flat() };
 }
 
-function routeMessage(family: Family, fields: Partial<Omit<RouteMessage, 'kind' | 'family' | 'attrs'>>, attrs: Attrs): RouteMessage {
+function routeMessage(
+  family: Family,
+  fields: Partial<Omit<RouteMessage, 'kind' | 'family' | 'attrs'>>,
+  attrs: Attrs,
+): RouteMessage {
   // rtm_table is a u8: the real id always goes in RTA_TABLE.
-  return { kind: 'route', family: afOf(family), dstLen: 0, srcLen: 0, tos: 0, table: 0, protocol: 0, scope: 0, type: 0, flags: 0, ...fields, attrs };
+  return {
+    kind: 'route',
+    family: afOf(family),
+    dstLen: 0,
+    srcLen: 0,
+    tos: 0,
+    table: 0,
+    protocol: 0,
+    scope: 0,
+    type: 0,
+    flags: 0,
+    ...fields,
+    attrs,
+  };
 }
 
 /**
@@ -165,7 +192,17 @@ export function addRouteMessage(r: RouteSpec, metric: 'non-default' | 'always' =
   if (r.gateway) setAddress(attrs, RTA.GATEWAY, r.family, r.gateway);
   attrs.set(RTA.OIF, u32(r.ifindex));
   if (metric === 'always' || r.metric !== DEFAULT_METRIC[r.family]) attrs.set(RTA.PRIORITY, u32(r.metric));
-  return routeMessage(r.family, { dstLen: r.dstLen, protocol: RTPROT_NETSESSION, scope: r.scope, type: RTN_UNICAST, flags: r.onlink ? RTNH_F_ONLINK : 0 }, attrs);
+  return routeMessage(
+    r.family,
+    {
+      dstLen: r.dstLen,
+      protocol: RTPROT_NETSESSION,
+      scope: r.scope,
+      type: RTN_UNICAST,
+      flags: r.onlink ? RTNH_F_ONLINK : 0,
+    },
+    attrs,
+  );
 }
 
 /** Attributes a route delete echoes from the dump: everything that names the route. */
@@ -186,7 +223,18 @@ export function delRouteMessage(r: KernelRoute): RouteMessage {
     if (r.ifindex) attrs.set(RTA.OIF, u32(r.ifindex));
     if (r.metric) attrs.set(RTA.PRIORITY, u32(r.metric));
   }
-  return routeMessage(r.family, { dstLen: r.dstLen, srcLen: r.srcLen, tos: r.tos, protocol: r.protocol, scope: RT_SCOPE_NOWHERE, type: r.raw?.type ?? r.type }, attrs);
+  return routeMessage(
+    r.family,
+    {
+      dstLen: r.dstLen,
+      srcLen: r.srcLen,
+      tos: r.tos,
+      protocol: r.protocol,
+      scope: RT_SCOPE_NOWHERE,
+      type: r.raw?.type ?? r.type,
+    },
+    attrs,
+  );
 }
 
 /** Sets an address attribute when `text` parses (the caller validated it). */

@@ -6,8 +6,8 @@
 import type { Logger } from '../../ports.js';
 import { errorCode, type RtnlClient, type RtRequest } from './client.js';
 import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RTM } from './messages/constants.js';
-import type { RoutingOp } from './routing-plan.js';
 import { addRouteMessage, delRouteMessage, describeRoute, NOT_YET_REACHABLE } from './routes.js';
+import type { RoutingOp } from './routing-plan.js';
 import { addRuleMessage, delRuleMessage, describeRule } from './rules.js';
 
 /** One operation that failed. */
@@ -37,9 +37,13 @@ export function describeOp(o: RoutingOp): string {
 export function requestOf(o: RoutingOp): RtRequest {
   const create = NLM_F_CREATE | (o.op === 'replace' ? NLM_F_REPLACE : NLM_F_EXCL);
   if (o.kind === 'route') {
-    return o.op === 'del' ? { type: RTM.DELROUTE, flags: 0, msg: delRouteMessage(o.route) } : { type: RTM.NEWROUTE, flags: create, msg: addRouteMessage(o.route) };
+    return o.op === 'del'
+      ? { type: RTM.DELROUTE, flags: 0, msg: delRouteMessage(o.route) }
+      : { type: RTM.NEWROUTE, flags: create, msg: addRouteMessage(o.route) };
   }
-  return o.op === 'del' ? { type: RTM.DELRULE, flags: 0, msg: delRuleMessage(o.rule) } : { type: RTM.NEWRULE, flags: create, msg: addRuleMessage(o.rule) };
+  return o.op === 'del'
+    ? { type: RTM.DELRULE, flags: 0, msg: delRuleMessage(o.rule) }
+    : { type: RTM.NEWRULE, flags: create, msg: addRuleMessage(o.rule) };
 }
 
 /**

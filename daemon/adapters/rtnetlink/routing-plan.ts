@@ -10,13 +10,20 @@
  * humans (`ip rule` shows `proto 110`), but it is not part of any comparison: an identical entry
  * with another tag (a hand-made one, or one from an older version) is adopted, not churned.
  */
-import type { IntRange } from '../../core/alloc.js';
+
 import { canonicalAddress, networkOf } from '../../core/addresses.js';
+import type { IntRange } from '../../core/alloc.js';
 import type { PolicyRule, RoutingState } from '../../core/kernel-state-types.js';
 import type { Family } from '../../core/services.js';
-import { FR_ACT_TO_TBL, RTN_UNICAST, RTPROT_NETSESSION, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE } from './messages/constants.js';
-import { DEFAULT_METRIC, diffRoutes, routeIdentity, routeKey, type KernelRoute, type RouteSpec } from './routes.js';
-import { describeRule, ruleDeleteMatches, ruleKey, type KernelRule, type RuleSpec } from './rules.js';
+import {
+  FR_ACT_TO_TBL,
+  RT_SCOPE_LINK,
+  RT_SCOPE_UNIVERSE,
+  RTN_UNICAST,
+  RTPROT_NETSESSION,
+} from './messages/constants.js';
+import { DEFAULT_METRIC, diffRoutes, type KernelRoute, type RouteSpec, routeIdentity, routeKey } from './routes.js';
+import { describeRule, type KernelRule, type RuleSpec, ruleDeleteMatches, ruleKey } from './rules.js';
 
 /** What the kernel holds (any table, any priority: the diff filters by ownership). */
 export interface KernelSnapshot {
@@ -71,7 +78,15 @@ export function normaliseDesired(desired: RoutingState, own: Ownership): Normali
   const routes: RouteSpec[] = [];
   const byIdentity = new Map<string, string>();
 
-  const raw: Array<{ family: Family; table: number; dst: string; dstLen: number; gateway: string; ifindex: number; what: string }> = [];
+  const raw: Array<{
+    family: Family;
+    table: number;
+    dst: string;
+    dstLen: number;
+    gateway: string;
+    ifindex: number;
+    what: string;
+  }> = [];
   for (const svc of desired.services) {
     for (const r of svc.routes) {
       const what = `route ${r.dst || 'default'}/${r.dstLen} via ${r.gateway ?? '-'} dev ${r.ifindex} table ${r.table} (service ${svc.serviceId})`;
@@ -106,7 +121,13 @@ export function normaliseDesired(desired: RoutingState, own: Ownership): Normali
     let onlink = false;
     if (r.gateway !== '' && !(r.family === 6 && isLinkLocalV6(r.gateway))) {
       const covered = raw.some(
-        (p) => p.gateway === '' && p.family === r.family && p.table === r.table && p.ifindex === r.ifindex && p.dstLen > 0 && inPrefix(r.family, r.gateway, p.dst, p.dstLen),
+        (p) =>
+          p.gateway === '' &&
+          p.family === r.family &&
+          p.table === r.table &&
+          p.ifindex === r.ifindex &&
+          p.dstLen > 0 &&
+          inPrefix(r.family, r.gateway, p.dst, p.dstLen),
       );
       onlink = !covered;
     }
@@ -129,7 +150,8 @@ export function normaliseDesired(desired: RoutingState, own: Ownership): Normali
     const key = routeKey(spec);
     const prev = byIdentity.get(id);
     if (prev !== undefined) {
-      if (prev !== key) problems.push(`${r.what}: same destination and metric as another route of the table, not applied`);
+      if (prev !== key)
+        problems.push(`${r.what}: same destination and metric as another route of the table, not applied`);
       continue;
     }
     byIdentity.set(id, key);
@@ -162,7 +184,16 @@ function ruleSpecOf(r: PolicyRule, problems: string[]): RuleSpec | null {
     problems.push(`rule priority ${r.priority}: bad priority or table`);
     return null;
   }
-  const base = { family: r.family, priority: r.priority, table: r.table, action: FR_ACT_TO_TBL, dst: '', dstLen: 0, tos: 0, extra: '' };
+  const base = {
+    family: r.family,
+    priority: r.priority,
+    table: r.table,
+    action: FR_ACT_TO_TBL,
+    dst: '',
+    dstLen: 0,
+    tos: 0,
+    extra: '',
+  };
   if (r.kind === 'fwmark') {
     const mark = r.mark >>> 0;
     const mask = r.mask >>> 0;
@@ -173,7 +204,8 @@ function ruleSpecOf(r: PolicyRule, problems: string[]): RuleSpec | null {
     return { ...base, mark, mask, src: '', srcLen: 0 };
   }
   const bits = r.family === 4 ? 32 : 128;
-  const src = Number.isInteger(r.srcLen) && r.srcLen > 0 && r.srcLen <= bits ? networkOf(r.family, r.src, r.srcLen) : null;
+  const src =
+    Number.isInteger(r.srcLen) && r.srcLen > 0 && r.srcLen <= bits ? networkOf(r.family, r.src, r.srcLen) : null;
   if (src === null) {
     problems.push(`rule priority ${r.priority}: bad source ${r.src}/${r.srcLen}`);
     return null;
@@ -226,11 +258,14 @@ export function planRouting(desired: RoutingState, actual: KernelSnapshot, own: 
   // Routes.
   const ourRoutes = actual.routes.filter((r) => isOurRoute(r, own));
   const routes = diffRoutes(ourRoutes, want.routes, routeKey);
-  for (const { route: r, replaces } of routes.write) ops.push({ phase: r.gateway === '' ? 1 : 2, kind: 'route', op: replaces ? 'replace' : 'add', route: r });
+  for (const { route: r, replaces } of routes.write)
+    ops.push({ phase: r.gateway === '' ? 1 : 2, kind: 'route', op: replaces ? 'replace' : 'add', route: r });
   for (const r of routes.del) ops.push({ phase: r.gateway === '' ? 6 : 5, kind: 'route', op: 'del', route: r });
 
   const desiredTables = new Set(want.routes.map((r) => r.table));
-  const removedTables = [...new Set(ourRoutes.map((r) => r.table))].filter((t) => !desiredTables.has(t)).sort((a, b) => a - b);
+  const removedTables = [...new Set(ourRoutes.map((r) => r.table))]
+    .filter((t) => !desiredTables.has(t))
+    .sort((a, b) => a - b);
 
   // Rules.
   const ourRules = actual.rules.filter((r) => isOurRule(r, own));
@@ -270,4 +305,3 @@ function ruleDeletesAmbiguous(all: KernelRule[], added: RuleSpec[], deletes: Ker
   }
   return false;
 }
-

@@ -6,8 +6,9 @@
  * They are not reverted at clear(): the original values are not remembered, and both settings
  * are harmless without our rules.
  */
-import type { Logger, SysctlWriter } from '../../ports.js';
+
 import type { RoutingState } from '../../core/kernel-state-types.js';
+import type { Logger, SysctlWriter } from '../../ports.js';
 import { ipv4Conf, isSysctlIfname } from './sysctl-paths.js';
 
 /** One sysctl write that failed. */
@@ -33,7 +34,12 @@ export function managedInterfaces(desired: RoutingState): string[] {
 }
 
 /** Keeps src_valid_mark and rp_filter of the managed interfaces; returns the number of files written. */
-export async function ensureRoutingSysctls(desired: RoutingState, sysctls: SysctlWriter, log: Logger, failures: SysctlFailure[]): Promise<number> {
+export async function ensureRoutingSysctls(
+  desired: RoutingState,
+  sysctls: SysctlWriter,
+  log: Logger,
+  failures: SysctlFailure[],
+): Promise<number> {
   const ifnames = managedInterfaces(desired);
   if (ifnames.length === 0) return 0;
   const allRp = (await sysctls.read(ipv4Conf('all', 'rp_filter'))) ?? 0;
@@ -44,7 +50,11 @@ export async function ensureRoutingSysctls(desired: RoutingState, sysctls: Sysct
       await sysctls.write(path, value);
       log('info', `routing: ${path} = ${value}`);
     } catch (err) {
-      failures.push({ op: `write ${path}=${value}`, code: (err as NodeJS.ErrnoException).code ?? null, message: (err as Error).message });
+      failures.push({
+        op: `write ${path}=${value}`,
+        code: (err as NodeJS.ErrnoException).code ?? null,
+        message: (err as Error).message,
+      });
     }
   };
   for (const ifname of ifnames) {

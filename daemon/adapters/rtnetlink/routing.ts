@@ -19,16 +19,16 @@
  * and keeps the model.
  */
 import type { CoreConfig } from '../../core/config.js';
-import type { Logger, Routing, SysctlWriter } from '../../ports.js';
 import type { RoutingState } from '../../core/kernel-state-types.js';
+import type { Logger, Routing, SysctlWriter } from '../../ports.js';
 import { openRtnlClient, type RtnlClient } from './client.js';
 import { decodeLink } from './link-records.js';
 import { RTPROT_NETSESSION } from './messages/constants.js';
-import { describeOp, runPlan, type RoutingOpFailure } from './routing-ops.js';
-import { normaliseDesired, planRouting, type KernelSnapshot, type Ownership } from './routing-plan.js';
+import { decodeTableRoute, type KernelRoute } from './routes.js';
+import { describeOp, type RoutingOpFailure, runPlan } from './routing-ops.js';
+import { type KernelSnapshot, normaliseDesired, type Ownership, planRouting } from './routing-plan.js';
 import { ensureRoutingSysctls, managedInterfaces } from './routing-sysctls.js';
 import { routingStateOf } from './routing-view.js';
-import { decodeTableRoute, type KernelRoute } from './routes.js';
 import { decodeRule, type KernelRule } from './rules.js';
 
 export type { RoutingOpFailure } from './routing-ops.js';
@@ -150,7 +150,12 @@ export function createRtnetlinkRouting(opts: RtnetlinkRoutingOptions): Rtnetlink
   let model: { json: string; snapshot: KernelSnapshot; interfaces: string } | null = null;
 
   /** Read, diff, write until nothing is left to do (or MAX_ROUNDS); true when nothing raced. */
-  function rounds(client: RtnlClient, desired: RoutingState, start: KernelSnapshot | null, report: RoutingApplyReport): boolean {
+  function rounds(
+    client: RtnlClient,
+    desired: RoutingState,
+    start: KernelSnapshot | null,
+    report: RoutingApplyReport,
+  ): boolean {
     const skippedKeys = new Set<string>();
     let recheck = true;
     let snapshot = start;
@@ -177,7 +182,11 @@ export function createRtnetlinkRouting(opts: RtnetlinkRoutingOptions): Rtnetlink
     if (recheck) {
       const left = planRouting(desired, read(), own).ops.filter((o) => !skippedKeys.has(describeOp(o)));
       if (left.length > 0) {
-        report.failures.push({ op: 'reconcile', code: null, message: `${left.length} change(s) still pending after ${MAX_ROUNDS} rounds (someone else is changing our tables?)` });
+        report.failures.push({
+          op: 'reconcile',
+          code: null,
+          message: `${left.length} change(s) still pending after ${MAX_ROUNDS} rounds (someone else is changing our tables?)`,
+        });
       }
     }
     return !recheck;
@@ -198,7 +207,8 @@ export function createRtnetlinkRouting(opts: RtnetlinkRoutingOptions): Rtnetlink
     let settled = false;
     try {
       // Before the rules: replies to rerouted traffic must pass the reverse-path check from the start.
-      if (!from || from.interfaces !== interfaces) report.ops += await ensureRoutingSysctls(desired, sysctls, log, sysctlFailures);
+      if (!from || from.interfaces !== interfaces)
+        report.ops += await ensureRoutingSysctls(desired, sysctls, log, sysctlFailures);
       const client = await open();
       try {
         settled = rounds(client, desired, from?.snapshot ?? null, report);
@@ -212,7 +222,10 @@ export function createRtnetlinkRouting(opts: RtnetlinkRoutingOptions): Rtnetlink
     if (report.ops > 0) {
       // Routine per-session changes are debug detail; emptied tables (a service went) are news.
       const tables = report.removedTables.length ? `; tables emptied: ${report.removedTables.join(', ')}` : '';
-      log(tables ? 'info' : 'debug', `routing: ${report.ops} kernel operation(s) in ${report.rounds} round(s)${tables}`);
+      log(
+        tables ? 'info' : 'debug',
+        `routing: ${report.ops} kernel operation(s) in ${report.rounds} round(s)${tables}`,
+      );
     }
     if (report.failures.length > 0) throw new RoutingApplyError(report.failures);
     if (settled && report.skipped.length === 0) model = { json, snapshot: snapshotOf(desired, own), interfaces };

@@ -4,8 +4,8 @@
  */
 import type { Family } from '../../core/services.js';
 import { afOf, familyOf } from './messages/addresses.js';
-import { strOf, u32, u32Of, u8Of, type Attrs, type RuleMessage } from './messages/codec.js';
-import { FIB_RULE_INVERT, FRA, FR_ACT_TO_TBL, RTPROT_NETSESSION } from './messages/constants.js';
+import { type Attrs, type RuleMessage, strOf, u8Of, u32, u32Of } from './messages/codec.js';
+import { FIB_RULE_INVERT, FR_ACT_TO_TBL, FRA, RTPROT_NETSESSION } from './messages/constants.js';
 import { setAddress, textOf } from './routes.js';
 
 const U32_UNSET = 0xffffffff;
@@ -116,7 +116,17 @@ export function addRuleMessage(r: RuleSpec): RuleMessage {
     attrs.set(FRA.FWMASK, u32(r.mask));
   }
   if (r.srcLen > 0) setAddress(attrs, FRA.SRC, r.family, r.src);
-  return { kind: 'rule', family: afOf(r.family), dstLen: 0, srcLen: r.srcLen, tos: 0, table: 0, action: FR_ACT_TO_TBL, flags: 0, attrs };
+  return {
+    kind: 'rule',
+    family: afOf(r.family),
+    dstLen: 0,
+    srcLen: r.srcLen,
+    tos: 0,
+    table: 0,
+    action: FR_ACT_TO_TBL,
+    flags: 0,
+    attrs,
+  };
 }
 
 /** A delete that echoes every selector of the dumped rule (all attributes but padding). */
@@ -125,13 +135,26 @@ export function delRuleMessage(r: KernelRule): RuleMessage {
   if (r.raw) {
     attrs = new Map([...r.raw.attrs].filter(([t]) => t !== FRA.PAD));
   } else {
-    attrs = new Map([[FRA.PRIORITY, u32(r.priority)], [FRA.TABLE, u32(r.table)]]);
+    attrs = new Map([
+      [FRA.PRIORITY, u32(r.priority)],
+      [FRA.TABLE, u32(r.table)],
+    ]);
     if (r.mark) attrs.set(FRA.FWMARK, u32(r.mark));
     if (r.mask) attrs.set(FRA.FWMASK, u32(r.mask));
     if (r.srcLen > 0) setAddress(attrs, FRA.SRC, r.family, r.src);
     if (r.dstLen > 0) setAddress(attrs, FRA.DST, r.family, r.dst);
   }
-  return { kind: 'rule', family: afOf(r.family), dstLen: r.dstLen, srcLen: r.srcLen, tos: r.tos, table: 0, action: r.raw?.action ?? r.action, flags: r.raw?.flags ?? 0, attrs };
+  return {
+    kind: 'rule',
+    family: afOf(r.family),
+    dstLen: r.dstLen,
+    srcLen: r.srcLen,
+    tos: r.tos,
+    table: 0,
+    action: r.raw?.action ?? r.action,
+    flags: r.raw?.flags ?? 0,
+    attrs,
+  };
 }
 
 /**

@@ -3,7 +3,7 @@
  * directory (ClaimCgroup lets a non-root caller claim only its own). The mount is looked up on
  * every call, as the firewall backends do: cgroup2 may be mounted after the daemon started.
  */
-import { readFile, lstat } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { CgroupDirectory } from '../../ports.js';
 import { cgroupComponents, findCgroup2Mount } from '../firewall/cgroup.js';

@@ -9,8 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import { access, chmod, constants, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Store } from '../../ports.js';
 import { DEFAULT_MAX_FILE_BYTES } from '../../file-caps.js';
+import type { Store } from '../../ports.js';
 import { readCappedFile } from '../files/capped-read.js';
 
 /** A key that is not a safe file name. */

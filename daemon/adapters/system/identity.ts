@@ -4,9 +4,9 @@
  * /proc/<pid>/cgroup. Name lookups never fail a session: an id without a name just has none.
  */
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import type { IdentityResolver } from '../../ports.js';
 import type { BusCaller } from '../../api.js';
 import type { Identity } from '../../core/policy.js';
+import type { IdentityResolver } from '../../ports.js';
 
 interface Db {
   mtimeMs: number;
@@ -54,7 +54,9 @@ export function cgroupV2Path(content: string): string | undefined {
   return undefined;
 }
 
-export function createIdentityResolver(opts: { passwd?: string; group?: string; proc?: string } = {}): IdentityResolver {
+export function createIdentityResolver(
+  opts: { passwd?: string; group?: string; proc?: string } = {},
+): IdentityResolver {
   const passwd = opts.passwd ?? '/etc/passwd';
   const group = opts.group ?? '/etc/group';
   const proc = opts.proc ?? '/proc';

@@ -20,7 +20,8 @@ export function createIpv6Switches(sysctlRoot = '/proc/sys'): Ipv6Switches {
   }
   return {
     async set(ifname, enabled, slaac) {
-      if (!IFNAME_RE.test(ifname) || ifname === '.' || ifname === '..') throw new Error(`unusable interface name ${JSON.stringify(ifname)}`);
+      if (!IFNAME_RE.test(ifname) || ifname === '.' || ifname === '..')
+        throw new Error(`unusable interface name ${JSON.stringify(ifname)}`);
       // RA handling first: re-enabling IPv6 with accept_ra still on would autoconfigure at once.
       await put(ifname, 'accept_ra', slaac ? '1' : '0');
       await put(ifname, 'autoconf', slaac ? '1' : '0');

@@ -8,7 +8,8 @@ import type { SysctlWriter } from '../../ports.js';
 
 /** A path that stays below the root: relative, no empty, `.` or `..` segment. */
 function checked(path: string): string {
-  if (path.startsWith('/') || path.split('/').some((s) => s === '' || s === '.' || s === '..')) throw new Error(`not a sysctl path: ${JSON.stringify(path)}`);
+  if (path.startsWith('/') || path.split('/').some((s) => s === '' || s === '.' || s === '..'))
+    throw new Error(`not a sysctl path: ${JSON.stringify(path)}`);
   return path;
 }
 

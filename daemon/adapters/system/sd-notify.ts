@@ -82,7 +82,10 @@ export async function createServiceNotifier(opts: { env?: NodeJS.ProcessEnv; log
   if (raw === '') return noop;
   const target = notifyAddress(raw);
   if (!target) {
-    opts.log('warn', `NOTIFY_SOCKET=${raw} is not an absolute path or @abstract name: not notifying the service manager`);
+    opts.log(
+      'warn',
+      `NOTIFY_SOCKET=${raw} is not an absolute path or @abstract name: not notifying the service manager`,
+    );
     return noop;
   }
   let libc: Libc;

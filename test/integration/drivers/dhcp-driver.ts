@@ -12,9 +12,9 @@
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
-import type { DhcpLeaseEvent } from '../../../daemon/core/manage-plan.js';
-import { UdhcpcClient } from '../../../daemon/adapters/dhcp/index.js';
 import type { BackoffOptions } from '../../../daemon/adapters/dhcp/index.js';
+import { UdhcpcClient } from '../../../daemon/adapters/dhcp/index.js';
+import type { DhcpLeaseEvent } from '../../../daemon/core/manage-plan.js';
 
 interface Options {
   socket: string;
@@ -72,7 +72,10 @@ const server = createServer((conn) => {
     }
     handle(req).then(
       (result) => conn.write(`${JSON.stringify({ id: req.id, ok: true, result })}\n`),
-      (err: unknown) => conn.write(`${JSON.stringify({ id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) })}\n`),
+      (err: unknown) =>
+        conn.write(
+          `${JSON.stringify({ id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) })}\n`,
+        ),
     );
   });
   conn.on('error', () => undefined);

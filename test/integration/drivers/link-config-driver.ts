@@ -9,14 +9,18 @@
  * `lifecycle`, `waitActive` ({route, timeoutMs}), `exit`. `--no-events` skips start(): routes
  * then never become active.
  */
-import { createServer } from 'node:net';
+
 import { unlinkSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { createLinkConfig, LinkConfigError } from '../../../daemon/adapters/rtnetlink/link-config.js';
 import { createProcSysctl } from '../../../daemon/adapters/system/proc-sysctl.js';
 
 const path = process.argv[2];
 if (!path) throw new Error('usage: link-config-driver.ts <socket path> [--no-events]');
-const lc = createLinkConfig({ sysctls: createProcSysctl(), log: (level, msg) => process.stderr.write(`${level} ${msg}\n`) });
+const lc = createLinkConfig({
+  sysctls: createProcSysctl(),
+  log: (level, msg) => process.stderr.write(`${level} ${msg}\n`),
+});
 if (!process.argv.includes('--no-events')) await lc.start();
 
 type Req = { id: number; cmd: string; args?: any };
@@ -54,7 +58,9 @@ const server = createServer((conn) => {
       handle(req).then(
         (result) => conn.write(`${JSON.stringify({ id: req.id, ok: true, result })}\n`),
         (err: Error) =>
-          conn.write(`${JSON.stringify({ id: req.id, ok: false, error: err.message, failures: err instanceof LinkConfigError ? err.failures : undefined })}\n`),
+          conn.write(
+            `${JSON.stringify({ id: req.id, ok: false, error: err.message, failures: err instanceof LinkConfigError ? err.failures : undefined })}\n`,
+          ),
       );
     }
   });

@@ -6,7 +6,10 @@
  * Closing stdin stops the source; the process must then exit by itself (nothing left open),
  * and prints `{kind:'stopped'}` first.
  */
-import { createRtnetlinkLinkSource, type RtnetlinkLinkSourceOptions } from '../../../daemon/adapters/rtnetlink/link-source.js';
+import {
+  createRtnetlinkLinkSource,
+  type RtnetlinkLinkSourceOptions,
+} from '../../../daemon/adapters/rtnetlink/link-source.js';
 
 const print = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
 const now = () => process.hrtime.bigint().toString();

@@ -20,10 +20,10 @@ import { readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import type { Accounting, Firewall } from '../../../daemon/ports.js';
-import type { FirewallState } from '../../../daemon/core/kernel-state-types.js';
 import { createIptablesBackend } from '../../../daemon/adapters/iptables/index.js';
 import { createNftablesBackend } from '../../../daemon/adapters/nftables/index.js';
+import type { FirewallState } from '../../../daemon/core/kernel-state-types.js';
+import type { Accounting, Firewall } from '../../../daemon/ports.js';
 
 interface Options {
   socket: string;
@@ -45,7 +45,8 @@ type Backend = Firewall & Accounting & { verify(): Promise<void>; readonly lastA
 const args = process.argv.slice(2);
 const flag = args.indexOf('--backend');
 const backendName = flag >= 0 ? args.splice(flag, 2)[1] : 'nftables';
-if (backendName !== 'nftables' && backendName !== 'iptables') throw new Error(`--backend must be nftables or iptables, not ${String(backendName)}`);
+if (backendName !== 'nftables' && backendName !== 'iptables')
+  throw new Error(`--backend must be nftables or iptables, not ${String(backendName)}`);
 
 const opts = JSON.parse(args[0] ?? '{}') as Options;
 
@@ -57,7 +58,10 @@ if (opts.mountCgroup2) {
 }
 
 const log = (level: string, msg: string) => process.stderr.write(`${level} ${msg}\n`);
-const fw: Backend = backendName === 'iptables' ? createIptablesBackend({ log }) : createNftablesBackend({ ...(opts.table ? { table: opts.table } : {}), log });
+const fw: Backend =
+  backendName === 'iptables'
+    ? createIptablesBackend({ log })
+    : createNftablesBackend({ ...(opts.table ? { table: opts.table } : {}), log });
 
 async function handle(req: Request): Promise<unknown> {
   const t0 = performance.now();
@@ -75,7 +79,13 @@ async function handle(req: Request): Promise<unknown> {
     case 'read': {
       const counters = await fw.read();
       const result: Record<string, Record<string, string>> = {};
-      for (const [k, c] of counters) result[k] = { rxBytes: String(c.rxBytes), txBytes: String(c.txBytes), rxPackets: String(c.rxPackets), txPackets: String(c.txPackets) };
+      for (const [k, c] of counters)
+        result[k] = {
+          rxBytes: String(c.rxBytes),
+          txBytes: String(c.txBytes),
+          rxPackets: String(c.rxPackets),
+          txPackets: String(c.txPackets),
+        };
       return { result, ms: performance.now() - t0 };
     }
     case 'reset':
@@ -97,7 +107,10 @@ const server = createServer((conn) => {
     }
     handle(req).then(
       (r) => conn.write(`${JSON.stringify({ id: req.id, ok: true, ...(r as object) })}\n`),
-      (err: unknown) => conn.write(`${JSON.stringify({ id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) })}\n`),
+      (err: unknown) =>
+        conn.write(
+          `${JSON.stringify({ id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) })}\n`,
+        ),
     );
   });
   conn.on('error', () => undefined);

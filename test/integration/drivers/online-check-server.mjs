@@ -10,5 +10,7 @@ const server = http.createServer((req, res) => {
   res.writeHead(200, { 'X-ConnMan-Status': 'online', 'Content-Length': '0' });
   res.end();
 });
-server.listen(Number(port), address, () => process.stdout.write(`${JSON.stringify({ listening: `${address}:${port}` })}\n`));
+server.listen(Number(port), address, () =>
+  process.stdout.write(`${JSON.stringify({ listening: `${address}:${port}` })}\n`),
+);
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

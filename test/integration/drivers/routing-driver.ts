@@ -11,10 +11,14 @@
 import { execFileSync } from 'node:child_process';
 import { createRtnetlinkRouting, RoutingApplyError } from '../../../daemon/adapters/rtnetlink/routing.js';
 import { createProcSysctl } from '../../../daemon/adapters/system/proc-sysctl.js';
-import { DEFAULT_CORE_CONFIG, type CoreConfig } from '../../../daemon/core/config.js';
+import { type CoreConfig, DEFAULT_CORE_CONFIG } from '../../../daemon/core/config.js';
 import type { RoutingState } from '../../../daemon/core/kernel-state-types.js';
 
-type Step = { cmd: 'apply'; desired: RoutingState; verify?: boolean } | { cmd: 'clear' } | { cmd: 'read' } | { cmd: 'exec'; argv: string[] };
+type Step =
+  | { cmd: 'apply'; desired: RoutingState; verify?: boolean }
+  | { cmd: 'clear' }
+  | { cmd: 'read' }
+  | { cmd: 'exec'; argv: string[] };
 
 const chunks: Buffer[] = [];
 for await (const c of process.stdin) chunks.push(c as Buffer);

@@ -11,10 +11,10 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type https from 'node:https';
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import { Agent, fetch as undiciFetch, request as undiciRequest, type Dispatcher } from 'undici';
-import { DBusTransport, createSession, type Session, type SessionOptions } from '../../../lib/index.js';
+import type { Duplex } from 'node:stream';
+import { Agent, type Dispatcher, fetch as undiciFetch, request as undiciRequest } from 'undici';
+import { createSession, DBusTransport, type Session, type SessionOptions } from '../../../lib/index.js';
 
 const controlPath = process.argv[2];
 if (!controlPath) throw new Error('usage: sdk-driver.ts <control socket path>');
@@ -47,7 +47,10 @@ function session(id: unknown): Session {
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(Object.assign(new Error(`${what}: no answer within ${ms} ms`), { code: 'ETIMEDOUT' })), ms);
+    const t = setTimeout(
+      () => reject(Object.assign(new Error(`${what}: no answer within ${ms} ms`), { code: 'ETIMEDOUT' })),
+      ms,
+    );
     p.then(
       (v) => {
         clearTimeout(t);
@@ -80,7 +83,12 @@ function agentEntry(key: string, make: () => http.Agent): AgentEntry {
   return e;
 }
 
-async function agentGet(e: AgentEntry, url: string, mod: typeof http | typeof https, extra: https.RequestOptions = {}): Promise<unknown> {
+async function agentGet(
+  e: AgentEntry,
+  url: string,
+  mod: typeof http | typeof https,
+  extra: https.RequestOptions = {},
+): Promise<unknown> {
   return withTimeout(
     new Promise((resolve, reject) => {
       const req = mod.get(url, { agent: e.agent, ...extra }, (res) => {
@@ -128,7 +136,9 @@ const ops: Record<string, (a: Args) => Promise<unknown>> = {
   },
   async waitInterface(a) {
     const want = a.interface as string | null;
-    return session(a.id).waitFor((i) => i.interface === want && (want === null || i.state !== 'disconnected'), { timeout: Number(a.timeout ?? 15_000) });
+    return session(a.id).waitFor((i) => i.interface === want && (want === null || i.state !== 'disconnected'), {
+      timeout: Number(a.timeout ?? 15_000),
+    });
   },
   async socketOptions(a) {
     return session(a.id).socketOptions(a.family ? { family: a.family as 4 | 6 } : {});
@@ -177,11 +187,16 @@ const ops: Record<string, (a: Args) => Promise<unknown>> = {
     let e = dispatchers.get(String(a.key));
     if (!e) {
       const entry: DispatcherEntry = { dispatcher: session(a.id).dispatcher(), events: [] };
-      for (const event of ['connect', 'disconnect', 'connectionError']) entry.dispatcher.on(event as 'connect', (origin: URL) => entry.events.push({ event, origin: String(origin) }));
+      for (const event of ['connect', 'disconnect', 'connectionError'])
+        entry.dispatcher.on(event as 'connect', (origin: URL) => entry.events.push({ event, origin: String(origin) }));
       dispatchers.set(String(a.key), entry);
       e = entry;
     }
-    const res = await withTimeout(undiciRequest(a.url as string, { dispatcher: e.dispatcher }), 8_000, 'undici request');
+    const res = await withTimeout(
+      undiciRequest(a.url as string, { dispatcher: e.dispatcher }),
+      8_000,
+      'undici request',
+    );
     return { status: res.statusCode, body: await res.body.text() };
   },
   async dispatcherEvents(a) {
@@ -206,7 +221,11 @@ const ops: Record<string, (a: Args) => Promise<unknown>> = {
     const sock = session(a.id).dgram(a.type as 'udp4' | 'udp6' | undefined);
     const count = Number(a.count ?? 3);
     for (let i = 0; i < count; i++) {
-      await new Promise<void>((resolve, reject) => sock.send(Buffer.from(`probe ${i}`), Number(a.port), a.host as string, (err) => (err ? reject(err) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        sock.send(Buffer.from(`probe ${i}`), Number(a.port), a.host as string, (err) =>
+          err ? reject(err) : resolve(),
+        ),
+      );
     }
     const local = sock.address();
     sock.close();
@@ -283,8 +302,16 @@ const server = http.createServer((req, res) => {
     fn(args).then(
       (value) => reply({ ok: true, value }),
       (err: unknown) => {
-        const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
-        reply({ ok: false, error: { name: e?.name, code: e?.code ?? e?.cause?.code, message: e?.message ?? String(err) } });
+        const e = err as {
+          name?: string;
+          code?: string;
+          message?: string;
+          cause?: { code?: string; message?: string };
+        };
+        reply({
+          ok: false,
+          error: { name: e?.name, code: e?.code ?? e?.cause?.code, message: e?.message ?? String(err) },
+        });
       },
     );
   });

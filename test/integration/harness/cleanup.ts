@@ -63,7 +63,10 @@ export function claimSandboxId(): { id: string; tmpDir: string } {
     if (taken.has(id) || existsSync(tmpDir)) continue;
     // World-readable: test clients running as other uids must reach the bus socket inside.
     mkdirSync(tmpDir, { mode: 0o755 });
-    writeFileSync(join(tmpDir, 'owner.json'), JSON.stringify({ pid: process.pid, start: processStartTime(process.pid) }));
+    writeFileSync(
+      join(tmpDir, 'owner.json'),
+      JSON.stringify({ pid: process.pid, start: processStartTime(process.pid) }),
+    );
     return { id, tmpDir };
   }
   throw new Error('could not find an unused sandbox id');
@@ -133,7 +136,8 @@ export function destroyNamespacesSync(namespaces: readonly string[], tmpDir: str
 function ownerAlive(id: string, pid: number): { alive: boolean; recorded: boolean } {
   let recordedStart: string | null | undefined;
   try {
-    recordedStart = (JSON.parse(readFileSync(join(TMP_BASE, id, 'owner.json'), 'utf8')) as { start?: string | null }).start;
+    recordedStart = (JSON.parse(readFileSync(join(TMP_BASE, id, 'owner.json'), 'utf8')) as { start?: string | null })
+      .start;
   } catch {
     recordedStart = undefined;
   }

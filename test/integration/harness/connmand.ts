@@ -35,8 +35,8 @@ import { join } from 'node:path';
 import dbus from 'dbus-next';
 import { BUS_NAME, INTERFACES } from '../../../lib/protocol.js';
 import { unwrap } from '../support/connman-client.js';
-import { waitFor } from './exec.js';
 import type { ProcessExit, SandboxProcess } from './exec.js';
+import { waitFor } from './exec.js';
 import { ipBatch } from './netns.js';
 import type { Uplink } from './plan.js';
 import type { Sandbox } from './sandbox.js';
@@ -100,7 +100,11 @@ export interface ConnmandHandle {
   /** The services, in ConnMan's order (the default service first). */
   services(): Promise<ConnmanService[]>;
   /** Waits until `pred` holds for the services; rejects with the log tail on timeout or exit. */
-  waitForServices(what: string, pred: (services: ConnmanService[]) => boolean, timeoutMs?: number): Promise<ConnmanService[]>;
+  waitForServices(
+    what: string,
+    pred: (services: ConnmanService[]) => boolean,
+    timeoutMs?: number,
+  ): Promise<ConnmanService[]>;
   /** Stops connmand (signal to its process group, SIGKILL after `graceMs`, default 5 s). Idempotent. */
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<ProcessExit>;
 }
@@ -175,7 +179,15 @@ export async function proveDeviceNetns(sb: Sandbox): Promise<string> {
   } catch {
     named = statSync(`/var/run/netns/${sb.devNs}`).ino;
   }
-  const probe = await sb.run(sb.devNs, ['unshare', '--mount', '--uts', '--propagation', 'private', 'readlink', '/proc/self/ns/net']);
+  const probe = await sb.run(sb.devNs, [
+    'unshare',
+    '--mount',
+    '--uts',
+    '--propagation',
+    'private',
+    'readlink',
+    '/proc/self/ns/net',
+  ]);
   const seen = netnsInode(probe.stdout);
   const roots = rootNetnsCandidates();
   if (seen === null || seen !== named || roots.has(seen)) {
@@ -221,7 +233,12 @@ function netmask(prefix: number): string {
  * IPv4 by DHCP when its name is in `dhcp`.
  */
 export function provisioningConfig(uplinks: readonly Uplink[], dhcp: readonly string[] = []): string {
-  const lines = ['[global]', 'Name = netsession-it', 'Description = sandbox uplinks with the harness plan addresses', ''];
+  const lines = [
+    '[global]',
+    'Name = netsession-it',
+    'Description = sandbox uplinks with the harness plan addresses',
+    '',
+  ];
   for (const u of uplinks) {
     lines.push(
       `[service_${u.name.replace(/[^A-Za-z0-9]/g, '_')}]`,
@@ -286,11 +303,15 @@ export async function startConnmand(sb: Sandbox, opts: ConnmandOptions = {}): Pr
   const reason = connmandSkipReason();
   if (reason) throw new Error(reason);
   // The bus socket and our private dirs must stay visible after /var/lib and /run are covered.
-  if (/^\/(run|var\/run|var\/lib)(\/|$)/.test(sb.tmpDir)) throw new Error(`sandbox dir ${sb.tmpDir} would be hidden from connmand`);
+  if (/^\/(run|var\/run|var\/lib)(\/|$)/.test(sb.tmpDir))
+    throw new Error(`sandbox dir ${sb.tmpDir} would be hidden from connmand`);
   const onlineCheck = opts.onlineCheck ?? true;
 
   const foreign = rootNetnsConnmands();
-  if (foreign.length) throw new Error(`a connmand runs in the root network namespace (pid ${foreign.join(', ')}); not starting another, not touching it`);
+  if (foreign.length)
+    throw new Error(
+      `a connmand runs in the root network namespace (pid ${foreign.join(', ')}); not starting another, not touching it`,
+    );
   const netns = await proveDeviceNetns(sb);
   const dir = join(sb.tmpDir, 'connmand');
   const storage = join(dir, 'var-lib', 'connman');
@@ -301,19 +322,51 @@ export async function startConnmand(sb: Sandbox, opts: ConnmandOptions = {}): Pr
   // Technologies on, no time or timezone updates from the network.
   await writeFile(
     join(storage, 'settings'),
-    ['[global]', 'OfflineMode=false', 'TimeUpdates=manual', 'TimezoneUpdates=manual', '', '[Wired]', 'Enable=true', 'Tethering=false', ''].join('\n'),
+    [
+      '[global]',
+      'OfflineMode=false',
+      'TimeUpdates=manual',
+      'TimezoneUpdates=manual',
+      '',
+      '[Wired]',
+      'Enable=true',
+      'Tethering=false',
+      '',
+    ].join('\n'),
   );
   await writeFile(join(storage, 'netsession-it.config'), provisioningConfig(sb.uplinks, opts.dhcp));
 
   // connmand configures the uplinks itself: hand them over down and empty, as a boot would.
-  await ipBatch(sb.tmpDir, sb.devNs, 'connmand-handover', sb.uplinks.flatMap((u) => [`address flush dev ${u.ifname}`, `link set ${u.ifname} down`]));
+  await ipBatch(
+    sb.tmpDir,
+    sb.devNs,
+    'connmand-handover',
+    sb.uplinks.flatMap((u) => [`address flush dev ${u.ifname}`, `link set ${u.ifname} down`]),
+  );
 
-  const args = ['-n', '-c', join(dir, 'main.conf'), '--nodnsproxy', `--device=${sb.uplinks.map((u) => u.ifname).join(',')}`, ...(opts.debug ? ['-d'] : [])];
-  const proc = sb.spawn(sb.devNs, ['unshare', '--mount', '--uts', '--propagation', 'private', 'sh', '-c', START_SCRIPT, 'connmand-start', ...args], {
-    env: { NSH_CM_NETNS: netns, NSH_CM_HOST_MNT: readlinkSync('/proc/self/ns/mnt'), NSH_CM_BUS: bus, NSH_CM_DIR: dir },
-  });
+  const args = [
+    '-n',
+    '-c',
+    join(dir, 'main.conf'),
+    '--nodnsproxy',
+    `--device=${sb.uplinks.map((u) => u.ifname).join(',')}`,
+    ...(opts.debug ? ['-d'] : []),
+  ];
+  const proc = sb.spawn(
+    sb.devNs,
+    ['unshare', '--mount', '--uts', '--propagation', 'private', 'sh', '-c', START_SCRIPT, 'connmand-start', ...args],
+    {
+      env: {
+        NSH_CM_NETNS: netns,
+        NSH_CM_HOST_MNT: readlinkSync('/proc/self/ns/mnt'),
+        NSH_CM_BUS: bus,
+        NSH_CM_DIR: dir,
+      },
+    },
+  );
   const logs = (): string => proc.stdout + proc.stderr;
-  const describe = (list: ConnmanService[]): string => list.map((x) => `${x.interface ?? x.path}=${x.state}`).join(' ') || 'none';
+  const describe = (list: ConnmanService[]): string =>
+    list.map((x) => `${x.interface ?? x.path}=${x.state}`).join(' ') || 'none';
 
   let client: Promise<MessageBus> | null = null;
   let stopping: Promise<ProcessExit> | null = null;
@@ -331,14 +384,26 @@ export async function startConnmand(sb: Sandbox, opts: ConnmandOptions = {}): Pr
   };
   const services = async (): Promise<ConnmanService[]> => {
     const conn = await getClient();
-    const reply = await conn.call(new dbus.Message({ destination: BUS_NAME, path: '/', interface: INTERFACES.manager, member: 'GetServices' }));
+    const reply = await conn.call(
+      new dbus.Message({ destination: BUS_NAME, path: '/', interface: INTERFACES.manager, member: 'GetServices' }),
+    );
     const list = unwrap(reply?.body[0] ?? []) as Array<[string, Record<string, unknown>]>;
     return list.map(([path, props]) => {
       const eth = props.Ethernet as { Interface?: string } | undefined;
-      return { path, state: String(props.State ?? ''), interface: eth?.Interface ?? null, type: String(props.Type ?? ''), name: String(props.Name ?? '') };
+      return {
+        path,
+        state: String(props.State ?? ''),
+        interface: eth?.Interface ?? null,
+        type: String(props.Type ?? ''),
+        name: String(props.Name ?? ''),
+      };
     });
   };
-  const pollServices = async (what: string, pred: (s: ConnmanService[]) => boolean, timeoutMs: number): Promise<ConnmanService[]> => {
+  const pollServices = async (
+    what: string,
+    pred: (s: ConnmanService[]) => boolean,
+    timeoutMs: number,
+  ): Promise<ConnmanService[]> => {
     let last: ConnmanService[] = [];
     const outcome = await waitFor(
       what,
@@ -351,10 +416,15 @@ export async function startConnmand(sb: Sandbox, opts: ConnmandOptions = {}): Pr
     ).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}; services: ${describe(last)}`);
     });
-    if (outcome === 'exited') throw new Error(`connmand exited (${JSON.stringify(proc.exitStatus)}) while waiting for ${what}`);
+    if (outcome === 'exited')
+      throw new Error(`connmand exited (${JSON.stringify(proc.exitStatus)}) while waiting for ${what}`);
     return outcome;
   };
-  const waitForServices = (what: string, pred: (s: ConnmanService[]) => boolean, timeoutMs = 20_000): Promise<ConnmanService[]> =>
+  const waitForServices = (
+    what: string,
+    pred: (s: ConnmanService[]) => boolean,
+    timeoutMs = 20_000,
+  ): Promise<ConnmanService[]> =>
     pollServices(what, pred, timeoutMs).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}; connmand log tail:\n${logs().slice(-3000)}`);
     });
@@ -402,7 +472,10 @@ export async function startConnmand(sb: Sandbox, opts: ConnmandOptions = {}): Pr
       `${all ? 'every uplink' : 'one uplink'} ready${needOnline ? ' and one online' : ''}`,
       (list) => {
         const up = sb.uplinks.filter((u) => list.some((s) => s.interface === u.ifname && connected(s)));
-        return (all ? up.length === sb.uplinks.length : up.length > 0) && (!needOnline || list.some((s) => s.state === 'online'));
+        return (
+          (all ? up.length === sb.uplinks.length : up.length > 0) &&
+          (!needOnline || list.some((s) => s.state === 'online'))
+        );
       },
       Math.max(1000, timeoutMs - (Date.now() - started)),
     );

@@ -21,7 +21,10 @@ export function shebangNodeFlags(file = DAEMON_BUNDLE): string[] {
   const first = readFileSync(file, 'utf8').split('\n', 1)[0] ?? '';
   const m = /^#!\/usr\/bin\/env -S node(.*)$/.exec(first);
   if (!m) throw new Error(`${file}: no '#!/usr/bin/env -S node' line`);
-  return m[1]!.trim().split(/\s+/).filter((x) => x !== '');
+  return m[1]!
+    .trim()
+    .split(/\s+/)
+    .filter((x) => x !== '');
 }
 
 /** argv that runs the shipped daemon bundle with its shebang's Node options (plus `nodeArgs`, e.g. diagnostics). */
@@ -61,7 +64,17 @@ export interface DaemonOptions {
 /** Wraps argv so it runs in a private mount namespace with cgroup2 on /sys/fs/cgroup. */
 export function withCgroup2Mount(argv: readonly string[]): string[] {
   // sh and unshare exec in place, so the tracked pid stays the daemon's pid.
-  return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount -t cgroup2 none /sys/fs/cgroup && exec "$@"', 'netsessiond', ...argv];
+  return [
+    'unshare',
+    '--mount',
+    '--propagation',
+    'private',
+    'sh',
+    '-c',
+    'mount -t cgroup2 none /sys/fs/cgroup && exec "$@"',
+    'netsessiond',
+    ...argv,
+  ];
 }
 
 /**
@@ -71,16 +84,34 @@ export function withCgroup2Mount(argv: readonly string[]): string[] {
 export async function startNetsessiond(sb: Sandbox, opts: DaemonOptions = {}): Promise<SandboxProcess> {
   if (!sb.dbusAddress) throw new Error('startNetsessiond needs a sandbox with a private bus');
   // The bundle with its shebang's Node options, as the unit runs it.
-  const base = opts.command ?? (opts.entry ? [process.execPath, ...shebangNodeFlags(`${REPO_ROOT}daemon/main.ts`), '--import', 'tsx', opts.entry, ...(opts.args ?? [])] : daemonCommand(opts.args ?? [], opts.nodeArgs ?? []));
-  if (opts.mountCgroup2 && opts.user) throw new Error('startNetsessiond: mountCgroup2 needs root; it cannot be combined with user');
+  const base =
+    opts.command ??
+    (opts.entry
+      ? [
+          process.execPath,
+          ...shebangNodeFlags(`${REPO_ROOT}daemon/main.ts`),
+          '--import',
+          'tsx',
+          opts.entry,
+          ...(opts.args ?? []),
+        ]
+      : daemonCommand(opts.args ?? [], opts.nodeArgs ?? []));
+  if (opts.mountCgroup2 && opts.user)
+    throw new Error('startNetsessiond: mountCgroup2 needs root; it cannot be combined with user');
   const wrapped = [...(opts.wrap ?? []), ...base];
   const command = opts.mountCgroup2 ? withCgroup2Mount(wrapped) : wrapped;
-  const proc = sb.spawn(sb.devNs, command, { env: opts.env ?? {}, cwd: REPO_ROOT, ...(opts.user ? { user: opts.user } : {}) });
+  const proc = sb.spawn(sb.devNs, command, {
+    env: opts.env ?? {},
+    cwd: REPO_ROOT,
+    ...(opts.user ? { user: opts.user } : {}),
+  });
   const name = opts.busName ?? BUS_NAME;
   let exitedFirst = false;
   const exitedEarly = proc.exited.then((exit) => {
     exitedFirst = true;
-    throw new Error(`${command.join(' ')} exited (${JSON.stringify(exit)}) before owning ${name}; stderr:\n${proc.stderr.slice(-4000)}`);
+    throw new Error(
+      `${command.join(' ')} exited (${JSON.stringify(exit)}) before owning ${name}; stderr:\n${proc.stderr.slice(-4000)}`,
+    );
   });
   try {
     // race() subscribes to exitedEarly, so its later rejection (a normal exit) is never unhandled.

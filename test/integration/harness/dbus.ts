@@ -68,7 +68,8 @@ export interface DbusSetup {
 export async function prepareDbus(dir: string, opts: DbusOptions = {}): Promise<DbusSetup> {
   const socketPath = join(dir, 'system_bus_socket');
   const configPath = join(dir, 'bus.conf');
-  for (const file of opts.include ?? []) if (!file.startsWith('/')) throw new Error(`dbus include must be an absolute path: ${file}`);
+  for (const file of opts.include ?? [])
+    if (!file.startsWith('/')) throw new Error(`dbus include must be an absolute path: ${file}`);
   const includes = (opts.include ?? []).map((f) => `  <include>${xmlEscape(f)}</include>`).join('\n');
   const config = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">

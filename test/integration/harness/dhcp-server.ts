@@ -17,8 +17,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCommand, waitFor } from './exec.js';
 import type { SandboxProcess } from './exec.js';
+import { runCommand, waitFor } from './exec.js';
 import type { Sandbox } from './sandbox.js';
 
 /** dnsmasq refuses shorter leases. */
@@ -96,7 +96,11 @@ function parseLeases(text: string): DhcpLease[] {
 }
 
 /** Starts dnsmasq on the router side of `uplinkName` and resolves once it serves. */
-export async function startDhcpServer(sb: Sandbox, uplinkName: string, opts: DhcpServerOptions = {}): Promise<DhcpServer> {
+export async function startDhcpServer(
+  sb: Sandbox,
+  uplinkName: string,
+  opts: DhcpServerOptions = {},
+): Promise<DhcpServer> {
   const u = sb.uplink(uplinkName);
   const dns = opts.dns ?? [];
   const leaseSeconds = Math.max(MIN_LEASE_SECONDS, opts.leaseSeconds ?? MIN_LEASE_SECONDS);
@@ -109,13 +113,25 @@ export async function startDhcpServer(sb: Sandbox, uplinkName: string, opts: Dhc
   await sb.run(sb.devNs, ['ethtool', '-K', u.ifname, 'tx', tx]);
   await sb.run(u.routerNs, ['ethtool', '-K', u.routerLan, 'tx', tx]);
   const proc = sb.spawn(u.routerNs, [
-    'dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--user=root', '--group=root', '--port=0', '--log-dhcp', '--log-facility=-',
-    `--interface=${u.routerLan}`, '--bind-interfaces', '--pid-file=', `--dhcp-leasefile=${leaseFile}`,
+    'dnsmasq',
+    '--no-daemon',
+    '--conf-file=/dev/null',
+    '--user=root',
+    '--group=root',
+    '--port=0',
+    '--log-dhcp',
+    '--log-facility=-',
+    `--interface=${u.routerLan}`,
+    '--bind-interfaces',
+    '--pid-file=',
+    `--dhcp-leasefile=${leaseFile}`,
     ...(opts.authoritative === false ? [] : ['--dhcp-authoritative']),
     `--dhcp-range=${pool[0]},${pool[pool.length - 1]},${mask},${leaseSeconds}`,
     `--dhcp-option=option:router,${u.gw4}`,
     ...(dns.length ? [`--dhcp-option=option:dns-server,${dns.join(',')}`] : []),
-    ...(opts.ra ? ['--enable-ra', `--dhcp-range=::,constructor:${u.routerLan},ra-only,64`, `--ra-param=${u.routerLan},4,1800`] : []),
+    ...(opts.ra
+      ? ['--enable-ra', `--dhcp-range=::,constructor:${u.routerLan},ra-only,64`, `--ra-param=${u.routerLan},4,1800`]
+      : []),
   ]);
   await proc.waitForLine(/DHCP, IP range/, { stream: 'both', timeoutMs: 10_000 });
 
@@ -129,12 +145,23 @@ export async function startDhcpServer(sb: Sandbox, uplinkName: string, opts: Dhc
     leaseFile,
     leases,
     log,
-    count: (pattern) => log().split('\n').filter((l) => pattern.test(l)).length,
+    count: (pattern) =>
+      log()
+        .split('\n')
+        .filter((l) => pattern.test(l)).length,
     waitForLog: (pattern, timeoutMs = 10_000) => proc.waitForLine(pattern, { stream: 'both', timeoutMs }),
     waitForLease: (mac, timeoutMs = 20_000) =>
-      waitFor(`a DHCP lease${mac ? ` for ${mac}` : ''} from ${u.routerNs}`, () => leases().find((l) => mac === undefined || l.mac === mac), { timeoutMs, intervalMs: 100 }),
+      waitFor(
+        `a DHCP lease${mac ? ` for ${mac}` : ''} from ${u.routerNs}`,
+        () => leases().find((l) => mac === undefined || l.mac === mac),
+        { timeoutMs, intervalMs: 100 },
+      ),
     waitForNoLease: (mac, timeoutMs = 10_000) =>
-      waitFor(`no DHCP lease for ${mac} at ${u.routerNs}`, () => (leases().some((l) => l.mac === mac) ? undefined : true), { timeoutMs, intervalMs: 100 }).then(() => undefined),
+      waitFor(
+        `no DHCP lease for ${mac} at ${u.routerNs}`,
+        () => (leases().some((l) => l.mac === mac) ? undefined : true),
+        { timeoutMs, intervalMs: 100 },
+      ).then(() => undefined),
     stop: async () => {
       await proc.kill('SIGTERM', 3000);
     },

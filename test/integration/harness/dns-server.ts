@@ -24,12 +24,25 @@ export interface DnsServer {
 }
 
 /** Starts dnsmasq on `uplinkName`'s router, answering `records` (name -> IPv4 address). */
-export async function startDnsServer(sb: Sandbox, uplinkName: string, records: Record<string, string>): Promise<DnsServer> {
+export async function startDnsServer(
+  sb: Sandbox,
+  uplinkName: string,
+  records: Record<string, string>,
+): Promise<DnsServer> {
   const u = sb.uplink(uplinkName);
   const proc = sb.spawn(u.routerNs, [
-    'dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--user=root', '--group=root', '--pid-file=',
-    '--no-resolv', '--no-hosts', '--log-queries', '--log-facility=-',
-    `--listen-address=${u.gw4}`, '--bind-interfaces',
+    'dnsmasq',
+    '--no-daemon',
+    '--conf-file=/dev/null',
+    '--user=root',
+    '--group=root',
+    '--pid-file=',
+    '--no-resolv',
+    '--no-hosts',
+    '--log-queries',
+    '--log-facility=-',
+    `--listen-address=${u.gw4}`,
+    '--bind-interfaces',
     ...Object.entries(records).map(([name, addr]) => `--address=/${name}/${addr}`),
   ]);
   await proc.waitForLine(/started, version/, { stream: 'both', timeoutMs: 10_000 });
@@ -38,7 +51,10 @@ export async function startDnsServer(sb: Sandbox, uplinkName: string, records: R
     address: u.gw4,
     proc,
     queries: () =>
-      [...(proc.stdout + proc.stderr).matchAll(/query\[[A-Z]+\] (\S+) from (\S+)/g)].map((m) => ({ name: m[1]!, client: m[2]! })),
+      [...(proc.stdout + proc.stderr).matchAll(/query\[[A-Z]+\] (\S+) from (\S+)/g)].map((m) => ({
+        name: m[1]!,
+        client: m[2]!,
+      })),
     stop: async () => {
       await proc.kill('SIGTERM', 3000);
     },

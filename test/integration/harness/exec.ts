@@ -5,8 +5,9 @@
  * children it forked (a daemon under test may spawn helpers), and it is only ever signalled by
  * its own id — never by name.
  */
-import { spawn } from 'node:child_process';
+
 import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 
 /** How a process ended: exit code, or the signal that ended it. */
 export interface ProcessExit {
@@ -149,7 +150,8 @@ export class ManagedProcess implements SandboxProcess {
     child.stderr?.setEncoding('utf8').on('data', (d: string) => this.#take('stderr', d));
     this.exited = new Promise((resolve) => {
       child.on('close', (code, signal) => {
-        for (const stream of ['stdout', 'stderr'] as const) if (this.#partial[stream]) this.#emit(this.#partial[stream], stream);
+        for (const stream of ['stdout', 'stderr'] as const)
+          if (this.#partial[stream]) this.#emit(this.#partial[stream], stream);
         this.#exit = { code, signal };
         resolve(this.#exit);
       });
@@ -188,10 +190,14 @@ export class ManagedProcess implements SandboxProcess {
     return () => this.#listeners.delete(listener);
   }
 
-  waitForLine(pattern: RegExp | string, opts: { stream?: StreamName | 'both'; timeoutMs?: number } = {}): Promise<string> {
+  waitForLine(
+    pattern: RegExp | string,
+    opts: { stream?: StreamName | 'both'; timeoutMs?: number } = {},
+  ): Promise<string> {
     const want = opts.stream ?? 'both';
     const matches = (line: string, stream: StreamName): boolean =>
-      (want === 'both' || want === stream) && (typeof pattern === 'string' ? line.includes(pattern) : pattern.test(line));
+      (want === 'both' || want === stream) &&
+      (typeof pattern === 'string' ? line.includes(pattern) : pattern.test(line));
     const seen = this.#lines.find((l) => matches(l.line, l.stream));
     if (seen) return Promise.resolve(seen.line);
     return new Promise((resolve, reject) => {
@@ -206,11 +212,19 @@ export class ManagedProcess implements SandboxProcess {
       });
       const timer = setTimeout(() => {
         unsubscribe();
-        reject(new Error(`no line matching ${String(pattern)} from ${this.argv.join(' ')} within ${opts.timeoutMs ?? 10_000} ms; stderr: ${this.#stderr.slice(-2000)}`));
+        reject(
+          new Error(
+            `no line matching ${String(pattern)} from ${this.argv.join(' ')} within ${opts.timeoutMs ?? 10_000} ms; stderr: ${this.#stderr.slice(-2000)}`,
+          ),
+        );
       }, opts.timeoutMs ?? 10_000);
       void this.exited.then((exit) => {
         done();
-        reject(new Error(`${this.argv.join(' ')} exited (${JSON.stringify(exit)}) before printing ${String(pattern)}; stderr: ${this.#stderr.slice(-2000)}`));
+        reject(
+          new Error(
+            `${this.argv.join(' ')} exited (${JSON.stringify(exit)}) before printing ${String(pattern)}; stderr: ${this.#stderr.slice(-2000)}`,
+          ),
+        );
       });
     });
   }

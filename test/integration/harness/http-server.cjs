@@ -79,7 +79,8 @@ function respond(req, res, bytesIn) {
     entry.mode = mode;
     // ConnMan's wispr code gives up on a non-empty body, so the online answer has none.
     if (mode === 'online') res.writeHead(200, { 'X-ConnMan-Status': 'online', 'Content-Length': 0 });
-    else if (mode === 'redirect') res.writeHead((entry.status = 302), { Location: `http://${ADDR4}/portal/login`, 'Content-Length': 0 });
+    else if (mode === 'redirect')
+      res.writeHead((entry.status = 302), { Location: `http://${ADDR4}/portal/login`, 'Content-Length': 0 });
     else if (mode === 'error') res.writeHead((entry.status = 500), { 'Content-Length': 0 });
     else {
       // 'portal' (and a per-uplink 'down' that slipped past the connection filter)

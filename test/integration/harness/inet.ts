@@ -69,14 +69,18 @@ export class HttpControl {
           socketPath: this.socketPath,
           method,
           path,
-          headers: payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) },
+          headers:
+            payload === undefined
+              ? {}
+              : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) },
         },
         (res) => {
           let text = '';
           res.setEncoding('utf8');
           res.on('data', (d: string) => (text += d));
           res.on('end', () => {
-            if (res.statusCode !== 200) return reject(new Error(`http-server control ${method} ${path}: ${res.statusCode} ${text}`));
+            if (res.statusCode !== 200)
+              return reject(new Error(`http-server control ${method} ${path}: ${res.statusCode} ${text}`));
             try {
               resolve(JSON.parse(text) as T);
             } catch (err) {

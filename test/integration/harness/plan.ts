@@ -85,10 +85,12 @@ const RESERVED_IFNAMES = new Set(['lo', 'lan', 'wan']);
 
 /** Builds the plan, validating the specs. Throws on a bad name, a duplicate or too many uplinks. */
 export function planTopology(id: string, specs: readonly UplinkSpec[]): TopologyPlan {
-  if (specs.length < 1 || specs.length > MAX_UPLINKS) throw new Error(`need 1..${MAX_UPLINKS} uplinks, got ${specs.length}`);
+  if (specs.length < 1 || specs.length > MAX_UPLINKS)
+    throw new Error(`need 1..${MAX_UPLINKS} uplinks, got ${specs.length}`);
   const seen = new Set<string>();
   const uplinks = specs.map((spec, i): Uplink => {
-    if (!IFNAME.test(spec.name) || RESERVED_IFNAMES.has(spec.name)) throw new Error(`bad uplink interface name ${JSON.stringify(spec.name)}`);
+    if (!IFNAME.test(spec.name) || RESERVED_IFNAMES.has(spec.name))
+      throw new Error(`bad uplink interface name ${JSON.stringify(spec.name)}`);
     if (seen.has(spec.name)) throw new Error(`duplicate uplink name ${spec.name}`);
     seen.add(spec.name);
     const k = i + 1;
@@ -109,7 +111,9 @@ export function planTopology(id: string, specs: readonly UplinkSpec[]): Topology
       gw4: `198.51.100.${base + 1}`,
       prefix4: 29,
       subnet4: `198.51.100.${base}/29`,
-      ...(v6 ? { devAddr6: `2001:db8:${k}::2`, gw6: `2001:db8:${k}::1`, prefix6: 64, subnet6: `2001:db8:${k}::/64` } : {}),
+      ...(v6
+        ? { devAddr6: `2001:db8:${k}::2`, gw6: `2001:db8:${k}::1`, prefix6: 64, subnet6: `2001:db8:${k}::/64` }
+        : {}),
       wanRouter4: `198.18.${k}.1`,
       wanInet4: `198.18.${k}.2`,
       wanRouter6: `2001:db8:ff${hex}::1`,

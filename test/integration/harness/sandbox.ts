@@ -11,23 +11,31 @@
 import { rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { claimSandboxId, deleteNamespace, destroyNamespacesSync, killNamespaceProcesses, reapStaleSandboxes, trackLive, untrackLive } from './cleanup.js';
-import { prepareDbus } from './dbus.js';
+import {
+  claimSandboxId,
+  deleteNamespace,
+  destroyNamespacesSync,
+  killNamespaceProcesses,
+  reapStaleSandboxes,
+  trackLive,
+  untrackLive,
+} from './cleanup.js';
 import type { DbusOptions } from './dbus.js';
-import { ManagedProcess, runCommand, waitFor } from './exec.js';
+import { prepareDbus } from './dbus.js';
 import type { CommandResult, SandboxProcess } from './exec.js';
-import { HTTP_SERVER_SCRIPT, HttpControl, httpServerEnv } from './inet.js';
-import { reachPrefix } from './reach.js';
+import { ManagedProcess, runCommand, waitFor } from './exec.js';
 import type { HttpLogEntry, OnlineMode } from './inet.js';
+import { HTTP_SERVER_SCRIPT, HttpControl, httpServerEnv } from './inet.js';
 import { buildTopology, devAddressCommands, devRouteCommands, ipBatch } from './netns.js';
-import { DEFAULT_UPLINKS, namespacesOf, planTopology } from './plan.js';
 import type { InetPlan, TopologyPlan, Uplink, UplinkSpec } from './plan.js';
-import { readRouterCounters, setRouterDrop, setupRouterNft } from './router.js';
+import { DEFAULT_UPLINKS, namespacesOf, planTopology } from './plan.js';
+import { reachPrefix } from './reach.js';
 import type { RouterCounters } from './router.js';
+import { readRouterCounters, setRouterDrop, setupRouterNft } from './router.js';
 
+export type { DbusOptions } from './dbus.js';
 export type { CommandResult, ProcessExit, SandboxProcess, StreamName } from './exec.js';
 export { CommandError } from './exec.js';
-export type { DbusOptions } from './dbus.js';
 export type { HttpLogEntry, OnlineMode } from './inet.js';
 export type { InetPlan, Uplink, UplinkSpec } from './plan.js';
 export { ONLINE_PATH } from './plan.js';
@@ -201,7 +209,12 @@ export class Sandbox {
     );
     for (const u of this.uplinks) await setupRouterNft(u, this.tmpDir);
 
-    const server = this.#start(this.inetNs, [process.execPath, HTTP_SERVER_SCRIPT], { env: httpServerEnv(this.inet, this.#http.socketPath) }, true);
+    const server = this.#start(
+      this.inetNs,
+      [process.execPath, HTTP_SERVER_SCRIPT],
+      { env: httpServerEnv(this.inet, this.#http.socketPath) },
+      true,
+    );
     await server.waitForLine(/^ready$/, { stream: 'stdout' });
 
     if (dbus !== false) {
@@ -245,10 +258,14 @@ export class Sandbox {
   async httpRequest(ns: string, url: string, opts: HttpRequestOptions = {}): Promise<HttpRequestResult> {
     const { user, ...probe } = opts;
     const timeoutMs = probe.timeoutMs ?? 5000;
-    const { stdout } = await this.run(ns, [process.execPath, HTTP_PROBE_SCRIPT, JSON.stringify({ url, ...probe, timeoutMs })], {
-      timeoutMs: timeoutMs + 15_000,
-      ...(user ? { user } : {}),
-    });
+    const { stdout } = await this.run(
+      ns,
+      [process.execPath, HTTP_PROBE_SCRIPT, JSON.stringify({ url, ...probe, timeoutMs })],
+      {
+        timeoutMs: timeoutMs + 15_000,
+        ...(user ? { user } : {}),
+      },
+    );
     const last = stdout.trim().split('\n').pop() ?? '';
     return JSON.parse(last) as HttpRequestResult;
   }
@@ -259,7 +276,12 @@ export class Sandbox {
     const { stdout } = await this.run(this.devNs, ['ip', '-j', 'link', 'show', 'dev', u.ifname]);
     const [link] = JSON.parse(stdout) as Array<{ flags: string[]; operstate: string }>;
     if (!link) throw new Error(`${u.ifname} not found in ${this.devNs}`);
-    return { adminUp: link.flags.includes('UP'), carrier: link.flags.includes('LOWER_UP'), operstate: link.operstate, flags: link.flags };
+    return {
+      adminUp: link.flags.includes('UP'),
+      carrier: link.flags.includes('LOWER_UP'),
+      operstate: link.operstate,
+      flags: link.flags,
+    };
   }
 
   /**
@@ -287,7 +309,8 @@ export class Sandbox {
     await ipBatch(this.tmpDir, this.devNs, `restore-${u.k}`, [...devAddressCommands(u), ...devRouteCommands(u)]);
     const peer = await this.run(u.routerNs, ['ip', '-j', 'link', 'show', 'dev', u.routerLan]);
     const peerUp = (JSON.parse(peer.stdout) as Array<{ flags: string[] }>)[0]?.flags.includes('UP') ?? false;
-    if (peerUp) await waitFor(`carrier on ${u.ifname}`, async () => (await this.linkState(uplink)).carrier || undefined);
+    if (peerUp)
+      await waitFor(`carrier on ${u.ifname}`, async () => (await this.linkState(uplink)).carrier || undefined);
   }
 
   /**
@@ -301,13 +324,25 @@ export class Sandbox {
     // Down first: with keep_addr_on_down the v6 addresses survive the down, so flush after it.
     await this.run(this.devNs, ['ip', 'link', 'set', u.ifname, 'down']);
     await this.run(this.devNs, ['ip', 'addr', 'flush', 'dev', u.ifname]);
-    for (const family of ['-4', '-6']) await this.run(this.devNs, ['ip', family, 'route', 'flush', 'dev', u.ifname, 'table', 'all'], { allowFail: true });
+    for (const family of ['-4', '-6'])
+      await this.run(this.devNs, ['ip', family, 'route', 'flush', 'dev', u.ifname, 'table', 'all'], {
+        allowFail: true,
+      });
   }
 
   /** Addresses on an uplink's device side (`ip -j addr`), optionally one family only. */
   async addresses(uplink: string, family?: 4 | 6): Promise<DevAddress[]> {
     const u = this.uplink(uplink);
-    const { stdout } = await this.run(this.devNs, ['ip', '-d', '-j', ...(family ? [`-${family}`] : []), 'addr', 'show', 'dev', u.ifname]);
+    const { stdout } = await this.run(this.devNs, [
+      'ip',
+      '-d',
+      '-j',
+      ...(family ? [`-${family}`] : []),
+      'addr',
+      'show',
+      'dev',
+      u.ifname,
+    ]);
     const [link] = JSON.parse(stdout || '[]') as Array<{ addr_info?: Array<Record<string, unknown>> }>;
     return (link?.addr_info ?? []).map((a) => ({
       family: a.family === 'inet6' ? 6 : 4,
@@ -322,9 +357,24 @@ export class Sandbox {
   async defaultRoutes(): Promise<DevRoute[]> {
     const out: DevRoute[] = [];
     for (const family of [4, 6] as const) {
-      const { stdout } = await this.run(this.devNs, ['ip', `-${family}`, '-j', 'route', 'show', 'table', 'main', 'default']);
+      const { stdout } = await this.run(this.devNs, [
+        'ip',
+        `-${family}`,
+        '-j',
+        'route',
+        'show',
+        'table',
+        'main',
+        'default',
+      ]);
       for (const r of JSON.parse(stdout || '[]') as Array<Record<string, unknown>>) {
-        out.push({ family, dev: String(r.dev ?? ''), gateway: r.gateway === undefined ? undefined : String(r.gateway), metric: Number(r.metric ?? 0), raw: r });
+        out.push({
+          family,
+          dev: String(r.dev ?? ''),
+          gateway: r.gateway === undefined ? undefined : String(r.gateway),
+          metric: Number(r.metric ?? 0),
+          raw: r,
+        });
       }
     }
     return out;
@@ -368,15 +418,23 @@ export class Sandbox {
   async busNameHasOwner(name: string): Promise<boolean> {
     const addr = this.#requireBus();
     const { stdout } = await this.run(this.devNs, [
-      'dbus-send', `--bus=${addr}`, '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus',
-      'org.freedesktop.DBus.NameHasOwner', `string:${name}`,
+      'dbus-send',
+      `--bus=${addr}`,
+      '--print-reply',
+      '--dest=org.freedesktop.DBus',
+      '/org/freedesktop/DBus',
+      'org.freedesktop.DBus.NameHasOwner',
+      `string:${name}`,
     ]);
     return /boolean true/.test(stdout);
   }
 
   /** Waits until `name` is owned on the private bus (default timeout 15 s). */
   async waitForBusName(name: string, timeoutMs = 15_000): Promise<void> {
-    await waitFor(`bus name ${name}`, async () => (await this.busNameHasOwner(name)) || undefined, { timeoutMs, intervalMs: 50 });
+    await waitFor(`bus name ${name}`, async () => (await this.busNameHasOwner(name)) || undefined, {
+      timeoutMs,
+      intervalMs: 50,
+    });
   }
 
   /**
@@ -431,7 +489,14 @@ export class Sandbox {
     if (cmd.length === 0) throw new Error('empty command');
     // Another uid must reach the checkout even when it sits under a 0700 directory (reach.ts).
     const as = user
-      ? [...reachPrefix(), 'setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, user.groups?.length ? `--groups=${user.groups.join(',')}` : '--clear-groups', '--']
+      ? [
+          ...reachPrefix(),
+          'setpriv',
+          `--reuid=${user.uid}`,
+          `--regid=${user.gid}`,
+          user.groups?.length ? `--groups=${user.groups.join(',')}` : '--clear-groups',
+          '--',
+        ]
       : [];
     return ['ip', 'netns', 'exec', ns, ...as, ...cmd];
   }

@@ -28,7 +28,8 @@ export function integrationSkipReason(): string | null {
     if (process.platform !== 'linux') return `needs Linux (this is ${process.platform})`;
     if (process.getuid?.() !== 0) return 'needs root (network namespaces, nftables)';
     const missing = REQUIRED_TOOLS.filter((tool) => !works(['sh', '-c', `command -v ${tool}`]));
-    if (missing.length) return `missing tools: ${missing.join(', ')} (apt-get install -y iproute2 nftables dbus util-linux procps)`;
+    if (missing.length)
+      return `missing tools: ${missing.join(', ')} (apt-get install -y iproute2 nftables dbus util-linux procps)`;
     if (!works(['ip', 'netns', 'list'])) return '`ip netns` does not work here';
     return null;
   })();
@@ -42,7 +43,8 @@ export function integrationSkipReason(): string | null {
 export function requireRoot(): boolean {
   const reason = integrationSkipReason();
   if (reason === null) return true;
-  if (process.env.NETSESSION_INTEGRATION === 'require') throw new Error(`integration tests required but cannot run: ${reason}`);
+  if (process.env.NETSESSION_INTEGRATION === 'require')
+    throw new Error(`integration tests required but cannot run: ${reason}`);
   console.warn(`[integration] skipping: ${reason}`);
   return false;
 }

@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startNetsessiond, type DaemonOptions } from './daemon.js';
+import { type DaemonOptions, startNetsessiond } from './daemon.js';
 import type { Sandbox, SandboxProcess } from './sandbox.js';
 
 /** The bearer each default uplink gets through `[Bearers]`. */
@@ -51,7 +51,19 @@ export async function startTestDaemon(sb: Sandbox, opts: TestDaemonOptions = {})
   const { general: _g, bearers: _b, args = [], readyTimeoutMs = 20_000, ...rest } = opts;
   const daemon = await startNetsessiond(sb, {
     ...rest,
-    args: ['--config', configPath, '--state-dir', stateDir, '--policy-dir', policyDir, '--online-check-url', sb.inet.onlineUrl4, '--online-check-url6', sb.inet.onlineUrl6, ...args],
+    args: [
+      '--config',
+      configPath,
+      '--state-dir',
+      stateDir,
+      '--policy-dir',
+      policyDir,
+      '--online-check-url',
+      sb.inet.onlineUrl4,
+      '--online-check-url6',
+      sb.inet.onlineUrl6,
+      ...args,
+    ],
   });
   await daemon.waitForLine(/ready:/, { timeoutMs: readyTimeoutMs });
   return { daemon, configPath, policyDir, stateDir };

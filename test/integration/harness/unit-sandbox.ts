@@ -139,20 +139,53 @@ export function unitSandbox(sandboxDir: string): { wrap: string[]; applied: stri
     }
   };
   const mem = /^(\d+)([KMG]?)$/.exec(one('MemoryMax'));
-  if (mem) limit('memory', 'memory.limit_in_bytes', String(Number(mem[1]) * { '': 1, K: 1024, M: 1 << 20, G: 1 << 30 }[mem[2] as '' | 'K' | 'M' | 'G']), `MemoryMax=${one('MemoryMax')}`);
+  if (mem)
+    limit(
+      'memory',
+      'memory.limit_in_bytes',
+      String(Number(mem[1]) * { '': 1, K: 1024, M: 1 << 20, G: 1 << 30 }[mem[2] as '' | 'K' | 'M' | 'G']),
+      `MemoryMax=${one('MemoryMax')}`,
+    );
   if (one('TasksMax')) limit('pids', 'pids.max', one('TasksMax'), `TasksMax=${one('TasksMax')}`);
-  const caps = one('CapabilityBoundingSet').split(/\s+/).map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`);
+  const caps = one('CapabilityBoundingSet')
+    .split(/\s+/)
+    .map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`);
   const seccomp = {
     allow: allowedSyscalls(p.get('SystemCallFilter') ?? []),
-    families: one('RestrictAddressFamilies').split(/\s+/).map((f) => FAMILIES[f]!),
+    families: one('RestrictAddressFamilies')
+      .split(/\s+/)
+      .map((f) => FAMILIES[f]!),
   };
-  if (one('NoNewPrivileges') !== 'yes' || one('SystemCallErrorNumber') !== 'EPERM') throw new Error('the unit changed: update harness/unit-sandbox.ts');
+  if (one('NoNewPrivileges') !== 'yes' || one('SystemCallErrorNumber') !== 'EPERM')
+    throw new Error('the unit changed: update harness/unit-sandbox.ts');
   const wrap = [
-    'unshare', '--mount', '--propagation', 'private', 'sh', '-c', MOUNTS, 'unit-sandbox', REPO_ROOT.replace(/\/$/, ''), sandboxDir, cgroups.join(' '),
-    'setpriv', '--no-new-privs', '--bounding-set', `-all,${caps.join(',')}`, '--inh-caps', '-all', '--',
-    process.execPath, `${REPO_ROOT}test/integration/support/seccomp-exec.mjs`, JSON.stringify(seccomp),
+    'unshare',
+    '--mount',
+    '--propagation',
+    'private',
+    'sh',
+    '-c',
+    MOUNTS,
+    'unit-sandbox',
+    REPO_ROOT.replace(/\/$/, ''),
+    sandboxDir,
+    cgroups.join(' '),
+    'setpriv',
+    '--no-new-privs',
+    '--bounding-set',
+    `-all,${caps.join(',')}`,
+    '--inh-caps',
+    '-all',
+    '--',
+    process.execPath,
+    `${REPO_ROOT}test/integration/support/seccomp-exec.mjs`,
+    JSON.stringify(seccomp),
   ];
-  applied.push(`CapabilityBoundingSet=${one('CapabilityBoundingSet')}`, `SystemCallFilter= (${seccomp.allow.length} syscalls)`, `RestrictAddressFamilies=${one('RestrictAddressFamilies')}`);
+  applied.push(
+    `CapabilityBoundingSet=${one('CapabilityBoundingSet')}`,
+    `SystemCallFilter= (${seccomp.allow.length} syscalls)`,
+    `RestrictAddressFamilies=${one('RestrictAddressFamilies')}`,
+  );
   return {
     wrap,
     applied,

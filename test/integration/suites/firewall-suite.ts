@@ -20,7 +20,7 @@
  * Needs root. Creates two system users (removed afterwards) and a cgroup (removed afterwards);
  * nothing networked happens outside the sandbox's namespaces.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -28,19 +28,26 @@ import { connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { Classifier, FirewallState, SessionMarking } from '../../../daemon/core/kernel-state-types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CgroupRef } from '../../../daemon/adapters/firewall/cgroup.js';
+import { findCgroup2Mount } from '../../../daemon/adapters/firewall/cgroup.js';
 import { diffFamily } from '../../../daemon/adapters/iptables/diff.js';
 import { parseNfacctList, parseSave } from '../../../daemon/adapters/iptables/readback.js';
 import { buildRuleset as buildIptables } from '../../../daemon/adapters/iptables/ruleset.js';
 import { chooseBinaries } from '../../../daemon/adapters/iptables/tools.js';
-import { findCgroup2Mount } from '../../../daemon/adapters/firewall/cgroup.js';
 import { diffTable } from '../../../daemon/adapters/nftables/diff.js';
 import { parseTableListing } from '../../../daemon/adapters/nftables/readback.js';
 import { buildRuleset } from '../../../daemon/adapters/nftables/ruleset.js';
-import type { CgroupRef } from '../../../daemon/adapters/firewall/cgroup.js';
-import { createSandbox, requireRoot, type RunAs, type Sandbox, type SandboxProcess } from '../harness/sandbox.js';
+import type { Classifier, FirewallState, SessionMarking } from '../../../daemon/core/kernel-state-types.js';
 import { waitFor } from '../harness/exec.js';
-import { createTestUsers, removeCgroupDirs, removeTestUsers, tracedRequest, type TracedRequestOptions } from '../support/test-users.js';
+import { createSandbox, type RunAs, requireRoot, type Sandbox, type SandboxProcess } from '../harness/sandbox.js';
+import {
+  createTestUsers,
+  removeCgroupDirs,
+  removeTestUsers,
+  type TracedRequestOptions,
+  tracedRequest,
+} from '../support/test-users.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..', '..');
@@ -64,7 +71,16 @@ interface DriverAnswer {
   ok: boolean;
   error?: string;
   ms?: number;
-  stats?: { ops: number; commands: number; bytes: number; readBack: boolean; attempts: number; rebuilt: boolean; ms: number; warnings: string[] };
+  stats?: {
+    ops: number;
+    commands: number;
+    bytes: number;
+    readBack: boolean;
+    attempts: number;
+    rebuilt: boolean;
+    ms: number;
+    warnings: string[];
+  };
   result?: Record<string, { rxBytes: string; txBytes: string; rxPackets: string; txPackets: string }>;
 }
 
@@ -85,7 +101,19 @@ class Driver {
   }
 
   static async start(sb: Sandbox, socketPath: string, backend: BackendName): Promise<Driver> {
-    const proc = sb.spawn(sb.devNs, [process.execPath, '--import', 'tsx', DRIVER, '--backend', backend, JSON.stringify({ socket: socketPath, mountCgroup2: true })], { cwd: ROOT });
+    const proc = sb.spawn(
+      sb.devNs,
+      [
+        process.execPath,
+        '--import',
+        'tsx',
+        DRIVER,
+        '--backend',
+        backend,
+        JSON.stringify({ socket: socketPath, mountCgroup2: true }),
+      ],
+      { cwd: ROOT },
+    );
     await proc.waitForLine(/^ready$/, { stream: 'stdout', timeoutMs: 30_000 });
     const sock = await new Promise<Socket>((resolve, reject) => {
       const s = connect(socketPath, () => resolve(s));
@@ -171,27 +199,65 @@ const nftablesKit: BackendKit = {
     await nft(sb, 'add table inet foreign; add chain inet foreign c; add rule inet foreign c meta mark 0x1 counter');
   },
   foreign: (sb) => nft(sb, 'list', 'table', 'inet', 'foreign'),
-  supplementaryGid: { matched: false, why: "nft `meta skgid` sees the socket's fsgid; uid/cgroup claims are the way to catch such processes" },
+  supplementaryGid: {
+    matched: false,
+    why: "nft `meta skgid` sees the socket's fsgid; uid/cgroup claims are the way to catch such processes",
+  },
   moveOps: 2, // flush s_sA + its new rule: no map, counter or SNAT change
   async expectAdopted({ sb, cgroupMount, resolver }, current, uidA) {
-    const items = (JSON.parse(await nft(sb, '-j', 'list', 'table', 'inet', 'netsession')) as { nftables: Array<Record<string, Record<string, unknown>>> }).nftables;
-    const names = (kind: string) => items.filter((i) => i[kind]).map((i) => i[kind]?.name as string).sort();
+    const items = (
+      JSON.parse(await nft(sb, '-j', 'list', 'table', 'inet', 'netsession')) as {
+        nftables: Array<Record<string, Record<string, unknown>>>;
+      }
+    ).nftables;
+    const names = (kind: string) =>
+      items
+        .filter((i) => i[kind])
+        .map((i) => i[kind]?.name as string)
+        .sort();
     const rulesOf = (chain: string) => items.filter((i) => i.rule?.chain === chain).length;
     const elems = (map: string) =>
-      [...((items.find((i) => i.map?.name === map)?.map?.elem as Array<[number, unknown]> | undefined) ?? [])].sort((x, y) => x[0] - y[0]);
-    expect(names('chain')).toEqual(['classify', 'input', 'output', 'postrouting', 'prerouting', 's_sA', 's_sC', 's_sN'].sort());
+      [...((items.find((i) => i.map?.name === map)?.map?.elem as Array<[number, unknown]> | undefined) ?? [])].sort(
+        (x, y) => x[0] - y[0],
+      );
+    expect(names('chain')).toEqual(
+      ['classify', 'input', 'output', 'postrouting', 'prerouting', 's_sA', 's_sC', 's_sN'].sort(),
+    );
     expect(names('counter')).toEqual(['rx_sA', 'rx_sC', 'rx_sN', 'tx_sA', 'tx_sC', 'tx_sN'].sort());
     expect(names('map')).toEqual([...(cgroupMount ? ['cg2'] : []), 'gid', 'rx', 'src4', 'src6', 'tx', 'uid'].sort());
-    expect(Object.fromEntries(['output', 'prerouting', 'input', 'postrouting', 'classify', 's_sA', 's_sC', 's_sN'].map((c) => [c, rulesOf(c)]))).toEqual({
-      output: 3, prerouting: 1, input: 1, postrouting: 2, classify: cgroupMount ? 5 : 4, s_sA: 1, s_sC: 1, s_sN: 1,
+    expect(
+      Object.fromEntries(
+        ['output', 'prerouting', 'input', 'postrouting', 'classify', 's_sA', 's_sC', 's_sN'].map((c) => [
+          c,
+          rulesOf(c),
+        ]),
+      ),
+    ).toEqual({
+      output: 3,
+      prerouting: 1,
+      input: 1,
+      postrouting: 2,
+      classify: cgroupMount ? 5 : 4,
+      s_sA: 1,
+      s_sC: 1,
+      s_sN: 1,
     });
-    expect(elems('uid')).toEqual([[uidA, { goto: { target: 's_sA' } }], [65534, { goto: { target: 's_sN' } }]]);
+    expect(elems('uid')).toEqual([
+      [uidA, { goto: { target: 's_sA' } }],
+      [65534, { goto: { target: 's_sN' } }],
+    ]);
     expect(elems('gid')).toEqual([]);
     expect(elems('src4')).toEqual([]);
-    expect(elems('tx')).toEqual([[1, 'tx_sA'], [3, 'tx_sC'], [9, 'tx_sN']]);
+    expect(elems('tx')).toEqual([
+      [1, 'tx_sA'],
+      [3, 'tx_sC'],
+      [9, 'tx_sN'],
+    ]);
     // The adapter's own read of the kernel agrees with what the state requires.
     const listing = await nft(sb, '-j', 'list', 'table', 'inet', 'netsession');
-    expect(diffTable(parseTableListing(listing, 'netsession'), buildRuleset(current, { cgroup: resolver }).table)).toEqual([]);
+    expect(
+      diffTable(parseTableListing(listing, 'netsession'), buildRuleset(current, { cgroup: resolver }).table),
+    ).toEqual([]);
   },
   async damage({ sb }, uid, sessionKey) {
     await nft(sb, `delete element inet netsession uid { ${String(uid)} }`);
@@ -203,7 +269,9 @@ const nftablesKit: BackendKit = {
   },
   async expectExactly({ sb, resolver }, current) {
     const listing = await nft(sb, '-j', 'list', 'table', 'inet', 'netsession');
-    expect(diffTable(parseTableListing(listing, 'netsession'), buildRuleset(current, { cgroup: resolver }).table)).toEqual([]);
+    expect(
+      diffTable(parseTableListing(listing, 'netsession'), buildRuleset(current, { cgroup: resolver }).table),
+    ).toEqual([]);
   },
   async expectCleared(sb) {
     expect(await nft(sb, 'list', 'tables')).not.toMatch(/inet netsession/);
@@ -218,7 +286,8 @@ const nftablesKit: BackendKit = {
 const IPT = chooseBinaries('auto');
 const ipt = (family: 4 | 6) => (family === 4 ? 'iptables' : 'ip6tables') + (IPT.legacy ? '-legacy' : '');
 const save = async (sb: Sandbox, family: 4 | 6) => (await sb.run(sb.devNs, [IPT.save[family]])).stdout;
-const nfacctNames = async (sb: Sandbox) => [...parseNfacctList((await sb.run(sb.devNs, ['nfacct', 'list'])).stdout).keys()].sort();
+const nfacctNames = async (sb: Sandbox) =>
+  [...parseNfacctList((await sb.run(sb.devNs, ['nfacct', 'list'])).stdout).keys()].sort();
 /** `-A CHAIN spec` lines of a save, by chain, for our (`NS-`) chains in one table. */
 function ourRules(text: string, table: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
@@ -253,7 +322,20 @@ const iptablesKit: BackendKit = {
     await x(['-t', 'mangle', '-A', 'FOREIGN', '-m', 'mark', '--mark', '0x1', '-j', 'RETURN']);
     await x(['-t', 'mangle', '-I', 'OUTPUT', '1', '-j', 'FOREIGN']);
     await sb.run(sb.devNs, ['nfacct', 'add', 'foreign-acct']);
-    await x(['-t', 'filter', '-A', 'INPUT', '-m', 'mark', '--mark', '0x1', '-m', 'nfacct', '--nfacct-name', 'foreign-acct']);
+    await x([
+      '-t',
+      'filter',
+      '-A',
+      'INPUT',
+      '-m',
+      'mark',
+      '--mark',
+      '0x1',
+      '-m',
+      'nfacct',
+      '--nfacct-name',
+      'foreign-acct',
+    ]);
   },
   async foreign(sb) {
     // Every line of v4 mangle and filter that is not ours (packet counters left out), and the
@@ -266,10 +348,15 @@ const iptablesKit: BackendKit = {
         return (table === '*mangle' || table === '*filter') && !l.startsWith('#') && !/NS-/.test(l);
       })
       .map((l) => l.replace(/ \[\d+:\d+\]$/, ''));
-    const objects = (await sb.run(sb.devNs, ['nfacct', 'list'])).stdout.split('\n').filter((l) => l.includes('foreign-acct'));
+    const objects = (await sb.run(sb.devNs, ['nfacct', 'list'])).stdout
+      .split('\n')
+      .filter((l) => l.includes('foreign-acct'));
     return [...lines, ...objects].join('\n');
   },
-  supplementaryGid: { matched: true, why: 'iptables `-m owner --gid-owner G --suppl-groups` checks the socket\'s supplementary groups too (nft has no equivalent)' },
+  supplementaryGid: {
+    matched: true,
+    why: "iptables `-m owner --gid-owner G --suppl-groups` checks the socket's supplementary groups too (nft has no equivalent)",
+  },
   moveOps: 4, // per family: delete s_sA's mark rule, insert the new one; the SNAT rule for eth-c exists
   async expectAdopted({ sb, cgroupMount, resolver }, current) {
     const want = buildIptables(current, { cgroup: resolver }).model;
@@ -278,23 +365,55 @@ const iptablesKit: BackendKit = {
       const mangle = ourRules(text, 'mangle');
       const filter = ourRules(text, 'filter');
       const nat = ourRules(text, 'nat');
-      expect([...mangle.keys()].sort()).toEqual(['NS-CLASSIFY', 'NS-OUTPUT', 'NS-PREROUTING', 'NS-S-sA', 'NS-S-sC', 'NS-S-sN']);
+      expect([...mangle.keys()].sort()).toEqual([
+        'NS-CLASSIFY',
+        'NS-OUTPUT',
+        'NS-PREROUTING',
+        'NS-S-sA',
+        'NS-S-sC',
+        'NS-S-sN',
+      ]);
       expect([...filter.keys()].sort()).toEqual(['NS-RX', 'NS-TX']);
       expect([...nat.keys()]).toEqual(['NS-POSTROUTING']);
       const counts = Object.fromEntries([...mangle, ...filter, ...nat].map(([c, r]) => [c, r.length]));
       expect(counts).toEqual({
-        'NS-PREROUTING': 1, 'NS-OUTPUT': 2, 'NS-CLASSIFY': cgroupMount ? 3 : 2, 'NS-S-sA': 2, 'NS-S-sC': 2, 'NS-S-sN': 2,
-        'NS-TX': 4, 'NS-RX': 4, 'NS-POSTROUTING': 1, // sA and sC share eth-c's SNAT rule
+        'NS-PREROUTING': 1,
+        'NS-OUTPUT': 2,
+        'NS-CLASSIFY': cgroupMount ? 3 : 2,
+        'NS-S-sA': 2,
+        'NS-S-sC': 2,
+        'NS-S-sN': 2,
+        'NS-TX': 4,
+        'NS-RX': 4,
+        'NS-POSTROUTING': 1, // sA and sC share eth-c's SNAT rule
       });
       // One hook per built-in chain, at the top.
       const hooks = text.split('\n').filter((l) => /^-A (PREROUTING|INPUT|OUTPUT|POSTROUTING) .*-j NS-/.test(l));
-      expect(hooks.sort()).toEqual(['-A INPUT -j NS-RX', '-A OUTPUT -j NS-OUTPUT', '-A OUTPUT -j NS-TX', '-A POSTROUTING -j NS-POSTROUTING', '-A PREROUTING -j NS-PREROUTING']);
+      expect(hooks.sort()).toEqual([
+        '-A INPUT -j NS-RX',
+        '-A OUTPUT -j NS-OUTPUT',
+        '-A OUTPUT -j NS-TX',
+        '-A POSTROUTING -j NS-POSTROUTING',
+        '-A PREROUTING -j NS-PREROUTING',
+      ]);
       // The adapter's own read of the kernel agrees with what the state requires.
       expect(diffFamily(parseSave(text), want.families[family])).toEqual([]);
     }
-    expect(ourRules(await save(sb, 4), 'mangle').get('NS-CLASSIFY')?.some((r) => r.includes('--uid-owner 65534 ') && r.endsWith('-g NS-S-sN'))).toBe(true);
+    expect(
+      ourRules(await save(sb, 4), 'mangle')
+        .get('NS-CLASSIFY')
+        ?.some((r) => r.includes('--uid-owner 65534 ') && r.endsWith('-g NS-S-sN')),
+    ).toBe(true);
     expect((await nfacctNames(sb)).filter((n) => n.startsWith('ns-'))).toEqual([...want.nfacct].sort());
-    expect(await nfacctNames(sb)).toEqual(['foreign-acct', 'ns-rx-sA', 'ns-rx-sC', 'ns-rx-sN', 'ns-tx-sA', 'ns-tx-sC', 'ns-tx-sN']);
+    expect(await nfacctNames(sb)).toEqual([
+      'foreign-acct',
+      'ns-rx-sA',
+      'ns-rx-sC',
+      'ns-rx-sN',
+      'ns-tx-sA',
+      'ns-tx-sC',
+      'ns-tx-sN',
+    ]);
   },
   async damage({ sb }, uid, sessionKey) {
     const rule = ourRules(await save(sb, 4), 'mangle')
@@ -308,7 +427,8 @@ const iptablesKit: BackendKit = {
   sabotage: null,
   async expectExactly({ sb, resolver }, current) {
     const want = buildIptables(current, { cgroup: resolver }).model;
-    for (const family of [4, 6] as const) expect(diffFamily(parseSave(await save(sb, family)), want.families[family])).toEqual([]);
+    for (const family of [4, 6] as const)
+      expect(diffFamily(parseSave(await save(sb, family)), want.families[family])).toEqual([]);
     expect((await nfacctNames(sb)).filter((n) => n.startsWith('ns-'))).toEqual([...want.nfacct].sort());
   },
   async expectCleared(sb) {
@@ -329,7 +449,8 @@ export function firewallSuite(backend: BackendName): void {
   if (canRun) {
     const why = kit.missing();
     if (why !== null) {
-      if (process.env.NETSESSION_INTEGRATION === 'require') throw new Error(`integration tests required but cannot run: ${why}`);
+      if (process.env.NETSESSION_INTEGRATION === 'require')
+        throw new Error(`integration tests required but cannot run: ${why}`);
       console.warn(`[integration] skipping the ${backend} adapter: ${why}`);
       canRun = false;
     }
@@ -369,20 +490,63 @@ export function firewallSuite(backend: BackendName): void {
       socketPath = join(sb.tmpDir, 'nft-driver.sock');
       const b = sb.uplink('eth-b');
       const c = sb.uplink('eth-c');
-      svcB = { mark: MARK_B, ifname: b.ifname, snat: [{ family: 4, address: b.devAddr4 }, { family: 6, address: b.devAddr6 as string }] };
-      svcC = { mark: MARK_C, ifname: c.ifname, snat: [{ family: 4, address: c.devAddr4 }, { family: 6, address: c.devAddr6 as string }] };
+      svcB = {
+        mark: MARK_B,
+        ifname: b.ifname,
+        snat: [
+          { family: 4, address: b.devAddr4 },
+          { family: 6, address: b.devAddr6 as string },
+        ],
+      };
+      svcC = {
+        mark: MARK_C,
+        ifname: c.ifname,
+        snat: [
+          { family: 4, address: c.devAddr4 },
+          { family: 6, address: c.devAddr6 as string },
+        ],
+      };
 
-      [{ uid: uidA, gid: gidA }, { uid: uidB, gid: gidB }] = createTestUsers([userA, userB], createdUsers) as [{ uid: number; gid: number }, { uid: number; gid: number }];
+      [{ uid: uidA, gid: gidA }, { uid: uidB, gid: gidB }] = createTestUsers([userA, userB], createdUsers) as [
+        { uid: number; gid: number },
+        { uid: number; gid: number },
+      ];
 
       cgroupMount = findCgroup2Mount(readFileSync('/proc/self/mountinfo', 'utf8'));
       if (cgroupMount) mkdirSync(join(cgroupMount, cgroupKey), { recursive: true });
 
       // The routing adapter's job, by hand: a table per service and an fwmark rule per family.
-      for (const [u, mark, table, prio] of [[b, MARK_B, 102, 10500], [c, MARK_C, 103, 10501]] as const) {
+      for (const [u, mark, table, prio] of [
+        [b, MARK_B, 102, 10500],
+        [c, MARK_C, 103, 10501],
+      ] as const) {
         for (const fam of ['-4', '-6'] as const) {
           const gw = fam === '-4' ? u.gw4 : (u.gw6 as string);
-          await sb.run(sb.devNs, ['ip', fam, 'rule', 'add', 'fwmark', `0x${mark.toString(16)}/0x${MASK.toString(16)}`, 'lookup', String(table), 'priority', String(prio)]);
-          await sb.run(sb.devNs, ['ip', fam, 'route', 'add', 'default', 'via', gw, 'dev', u.ifname, 'table', String(table)]);
+          await sb.run(sb.devNs, [
+            'ip',
+            fam,
+            'rule',
+            'add',
+            'fwmark',
+            `0x${mark.toString(16)}/0x${MASK.toString(16)}`,
+            'lookup',
+            String(table),
+            'priority',
+            String(prio),
+          ]);
+          await sb.run(sb.devNs, [
+            'ip',
+            fam,
+            'route',
+            'add',
+            'default',
+            'via',
+            gw,
+            'dev',
+            u.ifname,
+            'table',
+            String(table),
+          ]);
         }
       }
       // Somebody else's objects in the same namespace: must survive every apply and the clear.
@@ -406,7 +570,7 @@ export function firewallSuite(backend: BackendName): void {
     const sS = () => ({ sessionKey: 'sS', tag: 4, ...svcC });
     let current: FirewallState;
 
-    it('uid: the session\'s traffic leaves through eth-b with eth-b\'s address (v4 and v6); root follows main (eth-a)', async () => {
+    it("uid: the session's traffic leaves through eth-b with eth-b's address (v4 and v6); root follows main (eth-a)", async () => {
       current = firewall([sA()], [{ kind: 'uid', key: String(uidA), sessionKey: 'sA' }]);
       const applied = await driver.apply(current);
       expect(applied.stats?.readBack).toBe(true); // first apply: adopt whatever is there
@@ -433,10 +597,13 @@ export function firewallSuite(backend: BackendName): void {
     });
 
     it(`gid: the primary gid is matched; the same gid only as a supplementary group ${kit.supplementaryGid.matched ? 'is matched too' : 'is not'}`, async () => {
-      current = firewall([sA(), sG()], [
-        { kind: 'uid', key: String(uidA), sessionKey: 'sA' },
-        { kind: 'gid', key: String(gidB), sessionKey: 'sG' },
-      ]);
+      current = firewall(
+        [sA(), sG()],
+        [
+          { kind: 'uid', key: String(uidA), sessionKey: 'sA' },
+          { kind: 'gid', key: String(gidB), sessionKey: 'sG' },
+        ],
+      );
       await driver.apply(current);
       const primary = await request('gid-primary', { user: { uid: uidB, gid: gidB } });
       expect(primary.res.ok).toBe(true);
@@ -445,7 +612,9 @@ export function firewallSuite(backend: BackendName): void {
       const supplementary = await request('gid-suppl', { user: { uid: uidB, gid: 65534, groups: [gidB] } });
       expect(supplementary.res.ok).toBe(true);
       expect(supplementary.client).toBe(sb.uplink(kit.supplementaryGid.matched ? 'eth-b' : 'eth-a').devAddr4);
-      console.log(`${tag} gid classifier: a supplementary-only gid is ${kit.supplementaryGid.matched ? '' : 'NOT '}matched (${kit.supplementaryGid.why})`);
+      console.log(
+        `${tag} gid classifier: a supplementary-only gid is ${kit.supplementaryGid.matched ? '' : 'NOT '}matched (${kit.supplementaryGid.why})`,
+      );
     });
 
     it('cgroup: a process in the claimed cgroupv2 leaves through eth-c; one outside does not', async (tctx) => {
@@ -454,11 +623,14 @@ export function firewallSuite(backend: BackendName): void {
         tctx.skip();
         return;
       }
-      current = firewall([sA(), sG(), sC()], [
-        { kind: 'cgroup', key: cgroupKey, sessionKey: 'sC' },
-        { kind: 'uid', key: String(uidA), sessionKey: 'sA' },
-        { kind: 'gid', key: String(gidB), sessionKey: 'sG' },
-      ]);
+      current = firewall(
+        [sA(), sG(), sC()],
+        [
+          { kind: 'cgroup', key: cgroupKey, sessionKey: 'sC' },
+          { kind: 'uid', key: String(uidA), sessionKey: 'sA' },
+          { kind: 'gid', key: String(gidB), sessionKey: 'sG' },
+        ],
+      );
       const applied = await driver.apply(current);
       expect(applied.stats?.warnings).toEqual([]);
 
@@ -476,14 +648,17 @@ export function firewallSuite(backend: BackendName): void {
       expect(outside.client).toBe(sb.uplink('eth-a').devAddr4);
     });
 
-    it('source address: a socket bound to eth-c\'s address is marked for eth-c (without it, main sends it out eth-a and the router drops it)', async () => {
+    it("source address: a socket bound to eth-c's address is marked for eth-c (without it, main sends it out eth-a and the router drops it)", async () => {
       const c = sb.uplink('eth-c');
       const spoof0 = (await sb.routerCounters('eth-a')).spoofed;
       const unclassified = await request('src-none', { localAddress: c.devAddr4, timeoutMs: 1500 });
       expect(unclassified.res.ok).toBe(false);
       expect((await sb.routerCounters('eth-a')).spoofed).toBeGreaterThan(spoof0);
 
-      current = firewall([...current.sessions, sS()], [{ kind: 'source', key: c.devAddr4, family: 4, sessionKey: 'sS' }, ...current.classifiers]);
+      current = firewall(
+        [...current.sessions, sS()],
+        [{ kind: 'source', key: c.devAddr4, family: 4, sessionKey: 'sS' }, ...current.classifiers],
+      );
       await driver.apply(current);
       const c0 = await sb.routerCounters('eth-c');
       const bound = await request('src-c', { localAddress: c.devAddr4 });
@@ -497,17 +672,29 @@ export function firewallSuite(backend: BackendName): void {
       const c = sb.uplink('eth-c');
       const body = 2_000_000;
       const label = `long-${randomBytes(3).toString('hex')}`;
-      const long = sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/${label}?bytes=${body}&delay=1500`, { user: asA(), timeoutMs: 20_000 });
+      const long = sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/${label}?bytes=${body}&delay=1500`, {
+        user: asA(),
+        timeoutMs: 20_000,
+      });
       // The server logs the request when it has read it: the connection is established (via B).
-      const entry = await waitFor(`request ${label} at the server`, async () => (await sb.httpLog()).find((e) => e.path === `/${label}`), { timeoutMs: 10_000, intervalMs: 20 });
+      const entry = await waitFor(
+        `request ${label} at the server`,
+        async () => (await sb.httpLog()).find((e) => e.path === `/${label}`),
+        { timeoutMs: 10_000, intervalMs: 20 },
+      );
       expect(entry.client).toBe(b.devAddr4);
       const b0 = await sb.routerCounters('eth-b');
       const c0 = await sb.routerCounters('eth-c');
 
-      current = firewall([{ ...sA(), ...svcC }, ...current.sessions.filter((s) => s.sessionKey !== 'sA')], current.classifiers);
+      current = firewall(
+        [{ ...sA(), ...svcC }, ...current.sessions.filter((s) => s.sessionKey !== 'sA')],
+        current.classifiers,
+      );
       const moved = await driver.apply(current);
       expect(moved.stats?.ops).toBe(kit.moveOps);
-      console.log(`${tag} move one session (4 live): ${moved.stats?.ops} ops, ${moved.stats?.bytes} bytes, ${moved.ms?.toFixed(1)} ms`);
+      console.log(
+        `${tag} move one session (4 live): ${moved.stats?.ops} ops, ${moved.stats?.bytes} bytes, ${moved.ms?.toFixed(1)} ms`,
+      );
 
       const fresh = await request('after-move', { user: asA() });
       expect(fresh.res.ok).toBe(true);
@@ -536,12 +723,22 @@ export function firewallSuite(backend: BackendName): void {
       expect(r.client).toBe(sb.uplink('eth-c').devAddr4);
       const c = (await driver.call({ op: 'read' })).result?.sA;
       if (!c || !r.res.ok) throw new Error('no counters for sA, or the request failed');
-      const [txBytes, txPackets, rxBytes, rxPackets] = [c.txBytes, c.txPackets, c.rxBytes, c.rxPackets].map(Number) as [number, number, number, number];
+      const [txBytes, txPackets, rxBytes, rxPackets] = [c.txBytes, c.txPackets, c.rxBytes, c.rxPackets].map(Number) as [
+        number,
+        number,
+        number,
+        number,
+      ];
       // What went over TCP: the request head Node's http client writes (the probe sets
       // Content-Length; agent:false means Connection: close) plus the body, and the server's status
       // line and headers plus its body.
-      const requestHead = `POST ${r.path}?bytes=${down} HTTP/1.1\r\nContent-Length: ${up}\r\nHost: ${sb.inet.addr4}\r\nConnection: close\r\n\r\n`.length;
-      const responseHead = 'HTTP/1.1 200 OK\r\n'.length + Object.entries(r.res.headers).reduce((n, [k, v]) => n + k.length + 2 + String(v).length + 2, 0) + 2;
+      const requestHead =
+        `POST ${r.path}?bytes=${down} HTTP/1.1\r\nContent-Length: ${up}\r\nHost: ${sb.inet.addr4}\r\nConnection: close\r\n\r\n`
+          .length;
+      const responseHead =
+        'HTTP/1.1 200 OK\r\n'.length +
+        Object.entries(r.res.headers).reduce((n, [k, v]) => n + k.length + 2 + String(v).length + 2, 0) +
+        2;
       // Both backends count whole IP packets (a GSO/GRO aggregate is one packet with one header),
       // so per direction: bytes = TCP payload + 52 per packet (IPv4 20 + TCP 20 + timestamps 12)
       // + 8 for the SYN or SYN-ACK (MSS, SACK-permitted and window-scale options).
@@ -601,24 +798,30 @@ export function firewallSuite(backend: BackendName): void {
     });
 
     // Defined only where there is an incremental session path to reject (not skipped elsewhere).
-    if (!kit.sabotage) console.log(`${tag} rejected change: not defined, this backend has no incremental session path to reject`);
+    if (!kit.sabotage)
+      console.log(`${tag} rejected change: not defined, this backend has no incremental session path to reject`);
     const sabotage = kit.sabotage;
-    (sabotage ? it : () => undefined)('a change the kernel rejects (its object removed from outside): one log line, a retry through a full read-back, nothing half-applied', async () => {
-      await sabotage!(ctx(), 'sN', 9);
-      const logBefore = driver.proc.stderr.length;
-      current = firewall(
-        current.sessions.filter((s) => s.sessionKey !== 'sN'),
-        current.classifiers.filter((c) => c.sessionKey !== 'sN'),
-      );
-      const applied = await driver.apply(current);
-      expect(applied.stats).toMatchObject({ readBack: true, attempts: 2, rebuilt: false });
-      const lines = driver.proc.stderr.slice(logBefore).split('\n').filter(Boolean);
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/^warn nftables: kernel rejected the change: DELSETELEM .* failed with ENOENT; retrying through a full read-back$/);
-      await kit.expectExactly(ctx(), current);
-      const still = await request('after-reject', { user: asA() });
-      expect(still.client).toBe(sb.uplink('eth-c').devAddr4);
-    });
+    (sabotage ? it : () => undefined)(
+      'a change the kernel rejects (its object removed from outside): one log line, a retry through a full read-back, nothing half-applied',
+      async () => {
+        await sabotage!(ctx(), 'sN', 9);
+        const logBefore = driver.proc.stderr.length;
+        current = firewall(
+          current.sessions.filter((s) => s.sessionKey !== 'sN'),
+          current.classifiers.filter((c) => c.sessionKey !== 'sN'),
+        );
+        const applied = await driver.apply(current);
+        expect(applied.stats).toMatchObject({ readBack: true, attempts: 2, rebuilt: false });
+        const lines = driver.proc.stderr.slice(logBefore).split('\n').filter(Boolean);
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatch(
+          /^warn nftables: kernel rejected the change: DELSETELEM .* failed with ENOENT; retrying through a full read-back$/,
+        );
+        await kit.expectExactly(ctx(), current);
+        const still = await request('after-reject', { user: asA() });
+        expect(still.client).toBe(sb.uplink('eth-c').devAddr4);
+      },
+    );
 
     it('clear() removes everything of ours and leaves the foreign objects as they were', async () => {
       await driver.call({ op: 'clear' });
@@ -629,56 +832,69 @@ export function firewallSuite(backend: BackendName): void {
       expect(await driver.call({ op: 'read' })).toMatchObject({ result: {} });
     });
 
-    it(
-      `figures (printed, not asserted): apply ${kit.figureSizes.join(' / ')} sessions, move one, verify, read, per-request cost`,
-      async () => {
-        const bulk = (n: number): FirewallState => {
-          const sessions: SessionMarking[] = [];
-          const classifiers: Classifier[] = [];
-          for (let i = 0; i < n; i++) {
-            sessions.push({ sessionKey: `b${i}`, tag: i + 2, ...(i % 2 ? svcB : svcC) });
-            classifiers.push({ kind: 'uid', key: String(400000 + i), sessionKey: `b${i}` });
-          }
-          sessions.push({ ...sA(), ...svcC });
-          classifiers.push({ kind: 'uid', key: String(uidA), sessionKey: 'sA' });
-          classifiers.sort((a, b) => Number(a.key) - Number(b.key));
-          return firewall(sessions, classifiers);
-        };
-        const fig: string[] = [];
-        const n1 = (n: number) => n.toLocaleString('en');
-        for (const n of kit.figureSizes) {
-          await driver.call({ op: 'clear' });
-          const state = bulk(n);
-          const a = await driver.apply(state);
-          fig.push(`apply ${n1(n)} sessions from empty: ${a.ms?.toFixed(0)} ms (${a.stats?.ops} changes, ${a.stats?.commands} commands, ${((a.stats?.bytes ?? 0) / 1024).toFixed(0)} KiB script)`);
-          const same = await driver.apply(state);
-          fig.push(`re-apply the same ${n1(n)} (cache): ${same.ms?.toFixed(1)} ms, ${same.stats?.ops} changes`);
-          const moved = structuredClone(state);
-          Object.assign(moved.sessions[n / 2] as SessionMarking, svcB.mark === (moved.sessions[n / 2] as SessionMarking).mark ? svcC : svcB);
-          const m = await driver.apply(moved);
-          fig.push(`move one session with ${n1(n)} live: ${m.ms?.toFixed(0)} ms (${m.stats?.ops} changes, ${m.stats?.bytes} bytes)`);
-          const v = await driver.apply(moved, true);
-          fig.push(`verifying apply at ${n1(n)} (read back + diff): ${v.ms?.toFixed(0)} ms, ${v.stats?.ops} changes`);
-          const r = await driver.call({ op: 'read' });
-          fig.push(`read() counters of ${n1(n)} sessions: ${r.ms?.toFixed(0)} ms`);
+    it(`figures (printed, not asserted): apply ${kit.figureSizes.join(' / ')} sessions, move one, verify, read, per-request cost`, async () => {
+      const bulk = (n: number): FirewallState => {
+        const sessions: SessionMarking[] = [];
+        const classifiers: Classifier[] = [];
+        for (let i = 0; i < n; i++) {
+          sessions.push({ sessionKey: `b${i}`, tag: i + 2, ...(i % 2 ? svcB : svcC) });
+          classifiers.push({ kind: 'uid', key: String(400000 + i), sessionKey: `b${i}` });
         }
-
-        const loop = `const http=require('http');const N=+process.argv[1];let i=0;const t0=process.hrtime.bigint();(function next(){if(i++>=N){console.log(Number(process.hrtime.bigint()-t0)/1e6/N);return}http.get(process.argv[2],{agent:false},(r)=>{r.resume();r.on('end',next)}).on('error',(e)=>{console.log('error '+e.message);process.exit(1)})})()`;
-        const perRequest = async () => Number((await sb.run(sb.devNs, [process.execPath, '-e', loop, '300', `http://${sb.inet.addr4}/loop`], { user: asA(), timeoutMs: 60_000 })).stdout.trim());
-        await perRequest(); // warm-up
-        const withTable = await perRequest();
-        const t0 = Date.now();
+        sessions.push({ ...sA(), ...svcC });
+        classifiers.push({ kind: 'uid', key: String(uidA), sessionKey: 'sA' });
+        classifiers.sort((a, b) => Number(a.key) - Number(b.key));
+        return firewall(sessions, classifiers);
+      };
+      const fig: string[] = [];
+      const n1 = (n: number) => n.toLocaleString('en');
+      for (const n of kit.figureSizes) {
         await driver.call({ op: 'clear' });
-        const clearMs = Date.now() - t0;
-        await perRequest();
-        const without = await perRequest();
-        const largest = n1(kit.figureSizes.at(-1) ?? 0);
-        fig.push(`clear() with ${largest} sessions: ${clearMs} ms`);
-        fig.push(`sequential HTTP requests as the classified uid: ${withTable.toFixed(2)} ms each with ${largest} sessions (via eth-c, SNAT) vs ${without.toFixed(2)} ms with nothing installed (via eth-a)`);
-        console.log(`${tag} figures (2 shared cores, noisy):\n  ${fig.join('\n  ')}`);
-        expect(fig).toHaveLength(5 * kit.figureSizes.length + 2);
-      },
-      300_000,
-    );
+        const state = bulk(n);
+        const a = await driver.apply(state);
+        fig.push(
+          `apply ${n1(n)} sessions from empty: ${a.ms?.toFixed(0)} ms (${a.stats?.ops} changes, ${a.stats?.commands} commands, ${((a.stats?.bytes ?? 0) / 1024).toFixed(0)} KiB script)`,
+        );
+        const same = await driver.apply(state);
+        fig.push(`re-apply the same ${n1(n)} (cache): ${same.ms?.toFixed(1)} ms, ${same.stats?.ops} changes`);
+        const moved = structuredClone(state);
+        Object.assign(
+          moved.sessions[n / 2] as SessionMarking,
+          svcB.mark === (moved.sessions[n / 2] as SessionMarking).mark ? svcC : svcB,
+        );
+        const m = await driver.apply(moved);
+        fig.push(
+          `move one session with ${n1(n)} live: ${m.ms?.toFixed(0)} ms (${m.stats?.ops} changes, ${m.stats?.bytes} bytes)`,
+        );
+        const v = await driver.apply(moved, true);
+        fig.push(`verifying apply at ${n1(n)} (read back + diff): ${v.ms?.toFixed(0)} ms, ${v.stats?.ops} changes`);
+        const r = await driver.call({ op: 'read' });
+        fig.push(`read() counters of ${n1(n)} sessions: ${r.ms?.toFixed(0)} ms`);
+      }
+
+      const loop = `const http=require('http');const N=+process.argv[1];let i=0;const t0=process.hrtime.bigint();(function next(){if(i++>=N){console.log(Number(process.hrtime.bigint()-t0)/1e6/N);return}http.get(process.argv[2],{agent:false},(r)=>{r.resume();r.on('end',next)}).on('error',(e)=>{console.log('error '+e.message);process.exit(1)})})()`;
+      const perRequest = async () =>
+        Number(
+          (
+            await sb.run(sb.devNs, [process.execPath, '-e', loop, '300', `http://${sb.inet.addr4}/loop`], {
+              user: asA(),
+              timeoutMs: 60_000,
+            })
+          ).stdout.trim(),
+        );
+      await perRequest(); // warm-up
+      const withTable = await perRequest();
+      const t0 = Date.now();
+      await driver.call({ op: 'clear' });
+      const clearMs = Date.now() - t0;
+      await perRequest();
+      const without = await perRequest();
+      const largest = n1(kit.figureSizes.at(-1) ?? 0);
+      fig.push(`clear() with ${largest} sessions: ${clearMs} ms`);
+      fig.push(
+        `sequential HTTP requests as the classified uid: ${withTable.toFixed(2)} ms each with ${largest} sessions (via eth-c, SNAT) vs ${without.toFixed(2)} ms with nothing installed (via eth-a)`,
+      );
+      console.log(`${tag} figures (2 shared cores, noisy):\n  ${fig.join('\n  ')}`);
+      expect(fig).toHaveLength(5 * kit.figureSizes.length + 2);
+    }, 300_000);
   });
 }

@@ -23,16 +23,16 @@
  */
 import { expect, it } from 'vitest';
 import {
+  type Bearer,
+  createSession,
   DaemonUnavailableError,
+  type DBusTransport,
   InvalidArgumentsError,
   InvalidOptionError,
-  SessionClosedError,
-  createSession,
-  type Bearer,
-  type DBusTransport,
   type NetsessionError,
   type RequestKey,
   type Session,
+  SessionClosedError,
   type SessionOptions,
 } from '../../../lib/index.js';
 import { DEFAULT_BEARERS } from '../../../lib/protocol.js';
@@ -146,7 +146,7 @@ export function defineSdkSessionSuite(getContext: () => SdkSuiteContext): void {
     expect(s.ipv4).toMatchObject({ address: sb.uplink(iface!).devAddr4, gateway: sb.uplink(iface!).gw4 });
   });
 
-  it("allowedBearers binds to an uplink of that bearer, or to nothing when no uplink has it", async () => {
+  it('allowedBearers binds to an uplink of that bearer, or to nothing when no uplink has it', async () => {
     const { transport, bearers } = getContext();
     const bearer = bearers['eth-c']!;
     const candidates = uplinksOf(bearer);
@@ -159,11 +159,19 @@ export function defineSdkSessionSuite(getContext: () => SdkSuiteContext): void {
     const absent = DEFAULT_BEARERS.find((b) => uplinksOf(b).length === 0);
     if (!absent) throw new Error('every default bearer has an uplink: no unmatched bearer to test');
     await using none = await createSession({ transport, allowedBearers: [absent] });
-    expect(none.settings).toMatchObject({ state: 'disconnected', interface: null, name: null, bearer: null, ipv4: null, allowedBearers: [absent] });
+    expect(none.settings).toMatchObject({
+      state: 'disconnected',
+      interface: null,
+      name: null,
+      bearer: null,
+      ipv4: null,
+      allowedBearers: [absent],
+    });
   });
 
   it("carrier loss moves the session to another uplink with an 'interface' event, and it comes back", async () => {
-    const { transport, sb, deterministicPick, returnsToBestService, everyServiceChecked, movesInOneUpdate } = getContext();
+    const { transport, sb, deterministicPick, returnsToBestService, everyServiceChecked, movesInOneUpdate } =
+      getContext();
     await using s = await createSession({ transport });
     const first = s.interface!;
     if (deterministicPick) expect(first).toBe('eth-a');
@@ -200,7 +208,11 @@ export function defineSdkSessionSuite(getContext: () => SdkSuiteContext): void {
     // With only the default service ever online (B9), an internet session pinned to eth-c may
     // never be online: wait for 'connected' there instead.
     const condition = everyServiceChecked ? 'online' : 'connected';
-    await using s = await createSession({ transport, allowedInterface: 'eth-c', ...(everyServiceChecked ? { connectionType: 'internet' as const } : {}) });
+    await using s = await createSession({
+      transport,
+      allowedInterface: 'eth-c',
+      ...(everyServiceChecked ? { connectionType: 'internet' as const } : {}),
+    });
     if (everyServiceChecked) expect(s.state).toBe('online');
     else expect(s.state).toMatch(CONNECTED);
     expect(s.interface).toBe('eth-c');
@@ -225,7 +237,11 @@ export function defineSdkSessionSuite(getContext: () => SdkSuiteContext): void {
     if (keepsContextIdentifier) {
       // 'eth-c' is a fine interface name, and the daemon accepts it; ContextIdentifier round-trips.
       await s.change({ allowedInterface: 'eth-c', contextIdentifier: 'sdk-test' });
-      expect(s.settings).toMatchObject({ interface: 'eth-c', allowedInterface: 'eth-c', contextIdentifier: 'sdk-test' });
+      expect(s.settings).toMatchObject({
+        interface: 'eth-c',
+        allowedInterface: 'eth-c',
+        contextIdentifier: 'sdk-test',
+      });
     } else {
       await s.change({ allowedInterface: 'eth-c' });
       expect(s.settings).toMatchObject({ interface: 'eth-c', allowedInterface: 'eth-c', contextIdentifier: '' });
@@ -241,20 +257,27 @@ export function defineSdkSessionSuite(getContext: () => SdkSuiteContext): void {
         : ['ContextIdentifier', 'sdk-test'];
     if (!rejected) throw new Error('the context names no Change this daemon rejects');
     const updates: unknown[] = [];
-    const raw = await transport.createSession({}, { update: (u) => updates.push(u), release: () => undefined, lost: () => undefined });
+    const raw = await transport.createSession(
+      {},
+      { update: (u) => updates.push(u), release: () => undefined, lost: () => undefined },
+    );
     await waitUntil(() => updates.length === 1);
     const err = await raw.change(rejected[0], rejected[1] as never).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidArgumentsError);
     expect((err as InvalidArgumentsError).dbusName).toBe('net.connman.Error.InvalidArguments');
     await raw.change('SourceIPRule', true);
-    const state = getContext().deterministicPick && getContext().everyServiceChecked ? 'online' : expect.stringMatching(CONNECTED);
+    const state =
+      getContext().deterministicPick && getContext().everyServiceChecked ? 'online' : expect.stringMatching(CONNECTED);
     expect(updates).toEqual([expect.objectContaining({ State: state }), { SourceIPRule: true }]);
     await raw.destroy();
   });
 
   it('two sessions in parallel; destroying one leaves the other working', async () => {
     const { transport, bearers, deterministicPick } = getContext();
-    const [a, b] = await Promise.all([createSession({ transport }), createSession({ transport, ...selecting('eth-b') })]);
+    const [a, b] = await Promise.all([
+      createSession({ transport }),
+      createSession({ transport, ...selecting('eth-b') }),
+    ]);
     if (deterministicPick) expect([a.interface, b.interface]).toEqual(['eth-a', 'eth-b']);
     else {
       expect(Object.keys(bearers)).toContain(a.interface);
@@ -284,7 +307,10 @@ export function defineSdkSessionSuite(getContext: () => SdkSuiteContext): void {
     expect(s.state).toBe('disconnected');
     expect(s.interface).toBeNull();
     // With nobody owning net.connman, a new session fails with a typed error.
-    await expect(createSession({ transport })).rejects.toMatchObject({ code: 'NS_ERR_DAEMON_UNAVAILABLE', reason: 'no-daemon' });
+    await expect(createSession({ transport })).rejects.toMatchObject({
+      code: 'NS_ERR_DAEMON_UNAVAILABLE',
+      reason: 'no-daemon',
+    });
   });
 
   it('a daemon that vanishes without Release (SIGKILL) destroys the session with DaemonUnavailableError', async () => {
@@ -322,7 +348,9 @@ export function defineSdkSessionSuite(getContext: () => SdkSuiteContext): void {
     const t0 = Date.now();
     await restored;
     await s.waitFor((i) => i.interface === 'eth-c' && i.state !== 'disconnected', { timeout: 15_000 });
-    console.log(`[sdk-session-suite] persistent session back on eth-c ${Date.now() - t0} ms after the daemon was ready`);
+    console.log(
+      `[sdk-session-suite] persistent session back on eth-c ${Date.now() - t0} ms after the daemon was ready`,
+    );
     expect(lost).toHaveLength(1);
     expect(destroyed).toEqual([]);
     await s.destroy();

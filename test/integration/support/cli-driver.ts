@@ -16,7 +16,17 @@ export const CLI = join(REPO_ROOT, 'bin/netsessionctl.ts');
  * namespace): `run` needs it, the others do not mind.
  */
 export function ctlArgv(args: readonly string[]): string[] {
-  return ['sh', '-c', 'mount -t cgroup2 none /sys/fs/cgroup && exec "$@"', 'ctl', NODE, '--import', 'tsx', CLI, ...args];
+  return [
+    'sh',
+    '-c',
+    'mount -t cgroup2 none /sys/fs/cgroup && exec "$@"',
+    'ctl',
+    NODE,
+    '--import',
+    'tsx',
+    CLI,
+    ...args,
+  ];
 }
 
 /** Runs netsessionctl ARGS in `box` and waits for it. */
@@ -38,7 +48,11 @@ export function spawnCtlIn(box: Sandbox, args: readonly string[]): SandboxProces
 }
 
 /** The first JSON line of `proc` (printed already or later) that `match` accepts. */
-export function jsonLine<T = Record<string, unknown>>(proc: SandboxProcess, match: (o: T) => boolean, timeoutMs = 20_000): Promise<T> {
+export function jsonLine<T = Record<string, unknown>>(
+  proc: SandboxProcess,
+  match: (o: T) => boolean,
+  timeoutMs = 20_000,
+): Promise<T> {
   const parse = (line: string): T | undefined => {
     try {
       const o = JSON.parse(line) as T;
@@ -54,7 +68,11 @@ export function jsonLine<T = Record<string, unknown>>(proc: SandboxProcess, matc
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
       off();
-      reject(new Error(`no matching line from ${proc.argv.slice(-4).join(' ')} within ${timeoutMs} ms; stdout:\n${proc.stdout.slice(-2000)}\nstderr:\n${proc.stderr.slice(-2000)}`));
+      reject(
+        new Error(
+          `no matching line from ${proc.argv.slice(-4).join(' ')} within ${timeoutMs} ms; stdout:\n${proc.stdout.slice(-2000)}\nstderr:\n${proc.stderr.slice(-2000)}`,
+        ),
+      );
     }, timeoutMs);
     const off = proc.onLine((line, stream) => {
       if (stream !== 'stdout') return;

@@ -24,7 +24,8 @@ export interface RecordedUpdate {
 export function unwrap(v: unknown): unknown {
   if (v instanceof Variant) return unwrap(v.value);
   if (Array.isArray(v)) return v.map(unwrap);
-  if (v && typeof v === 'object' && !(v instanceof Buffer)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]));
+  if (v && typeof v === 'object' && !(v instanceof Buffer))
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]));
   return v;
 }
 
@@ -46,7 +47,13 @@ export class Notifier {
   record(dict: Record<string, DVariant>, serial = 0): void {
     const signatures: Record<string, string> = {};
     for (const [k, v] of Object.entries(dict)) signatures[k] = v.signature;
-    this.updates.push({ at: performance.now(), serial, values: unwrap(dict) as Record<string, unknown>, signatures, raw: dict });
+    this.updates.push({
+      at: performance.now(),
+      serial,
+      values: unwrap(dict) as Record<string, unknown>,
+      signatures,
+      raw: dict,
+    });
     for (const w of this.#waiters.splice(0)) w();
   }
 
@@ -61,7 +68,11 @@ export class Notifier {
   }
 
   /** Waits until `pred` holds for the merged settings (checked after each Update). */
-  async waitFor(pred: (s: Record<string, unknown>) => boolean, timeoutMs = 10_000, what = 'condition'): Promise<Record<string, unknown>> {
+  async waitFor(
+    pred: (s: Record<string, unknown>) => boolean,
+    timeoutMs = 10_000,
+    what = 'condition',
+  ): Promise<Record<string, unknown>> {
     const deadline = Date.now() + timeoutMs;
     while (!pred(this.settings)) {
       const left = deadline - Date.now();
@@ -104,7 +115,8 @@ export class CounterObject {
   record(msg: DMessage): void {
     if (msg.member === 'Usage') {
       const [service, home, roaming] = msg.body as [string, Record<string, DVariant>, Record<string, DVariant>];
-      const sigs = (d: Record<string, DVariant>) => Object.fromEntries(Object.entries(d).map(([k, x]) => [k, x.signature]));
+      const sigs = (d: Record<string, DVariant>) =>
+        Object.fromEntries(Object.entries(d).map(([k, x]) => [k, x.signature]));
       this.usages.push({
         service,
         home: unwrap(home) as Record<string, unknown>,
@@ -132,7 +144,10 @@ export class CounterObject {
     const deadline = Date.now() + timeoutMs;
     while (!pred()) {
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${what}; ${this.usages.length} Usage calls, last: ${JSON.stringify(this.usages.at(-1))}`);
+      if (left <= 0)
+        throw new Error(
+          `timed out waiting for ${what}; ${this.usages.length} Usage calls, last: ${JSON.stringify(this.usages.at(-1))}`,
+        );
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
         this.#waiters.push(() => {
@@ -211,7 +226,14 @@ export class ConnmanClient {
   }
 
   /** A method call with an explicit signature; D-Bus errors become CallError. */
-  async call(path: string, iface: string, member: string, signature: string, body: unknown[], destination = BUS_NAME): Promise<unknown[]> {
+  async call(
+    path: string,
+    iface: string,
+    member: string,
+    signature: string,
+    body: unknown[],
+    destination = BUS_NAME,
+  ): Promise<unknown[]> {
     try {
       const reply = await this.bus.call(new Message({ destination, path, interface: iface, member, signature, body }));
       return reply?.body ?? [];
@@ -235,7 +257,14 @@ export class ConnmanClient {
     const n = this.notifier(notifier);
     try {
       const reply = await this.bus.call(
-        new Message({ destination: BUS_NAME, path: '/', interface: INTERFACES.manager, member: 'CreateSession', signature: 'a{sv}o', body: [settings, notifier] }),
+        new Message({
+          destination: BUS_NAME,
+          path: '/',
+          interface: INTERFACES.manager,
+          member: 'CreateSession',
+          signature: 'a{sv}o',
+          body: [settings, notifier],
+        }),
       );
       return { path: reply!.body[0] as string, n, repliedAt: performance.now(), replySerial: reply!.serial ?? 0 };
     } catch (err) {
@@ -246,7 +275,8 @@ export class ConnmanClient {
   }
 
   session(path: string) {
-    const call = (member: string, signature = '', body: unknown[] = []) => this.call(path, INTERFACES.session, member, signature, body);
+    const call = (member: string, signature = '', body: unknown[] = []) =>
+      this.call(path, INTERFACES.session, member, signature, body);
     return {
       change: (key: string, v: DVariant) => call('Change', 'sv', [key, v]),
       connect: () => call('Connect'),
@@ -266,12 +296,18 @@ export class ConnmanClient {
 
   async services(): Promise<Array<{ path: string; props: Record<string, unknown> }>> {
     const [list] = await this.call('/', INTERFACES.manager, 'GetServices', '', []);
-    return (list as Array<[string, Record<string, DVariant>]>).map(([path, props]) => ({ path, props: unwrap(props) as Record<string, unknown> }));
+    return (list as Array<[string, Record<string, DVariant>]>).map(([path, props]) => ({
+      path,
+      props: unwrap(props) as Record<string, unknown>,
+    }));
   }
 
   async technologies(): Promise<Array<{ path: string; props: Record<string, unknown> }>> {
     const [list] = await this.call('/', INTERFACES.manager, 'GetTechnologies', '', []);
-    return (list as Array<[string, Record<string, DVariant>]>).map(([path, props]) => ({ path, props: unwrap(props) as Record<string, unknown> }));
+    return (list as Array<[string, Record<string, DVariant>]>).map(([path, props]) => ({
+      path,
+      props: unwrap(props) as Record<string, unknown>,
+    }));
   }
 
   disconnect(): void {

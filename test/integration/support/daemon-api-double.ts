@@ -5,8 +5,8 @@
  * through BusEvents); it is not the daemon. Settings are validated by the real core parser, so
  * its errors are the daemon's DaemonErrors.
  */
-import { sessionPath, type SessionSettings } from '../../../lib/protocol.js';
-import type { DaemonApi, SessionStatistics, BusCaller } from '../../../daemon/api.js';
+
+import type { BusCaller, DaemonApi, SessionStatistics } from '../../../daemon/api.js';
 import {
   CounterExistsError,
   CounterNotRegisteredError,
@@ -18,12 +18,18 @@ import {
   SessionNotFoundError,
   TechnologyNotFoundError,
 } from '../../../daemon/core/errors.js';
+import type { PropDict } from '../../../daemon/core/properties.js';
 import { settingProp, updateDict } from '../../../daemon/core/properties.js';
+import {
+  applySetting,
+  parseCreateSettings,
+  type RawValue,
+  type RequestedSettings,
+} from '../../../daemon/core/settings.js';
 import { checkStatisticsInterval } from '../../../daemon/core/statistics-schedule.js';
-import { applySetting, parseCreateSettings, type RawValue, type RequestedSettings } from '../../../daemon/core/settings.js';
 import { fullUpdate } from '../../../daemon/core/updates.js';
 import type { BusEvents } from '../../../daemon/ports.js';
-import type { PropDict } from '../../../daemon/core/properties.js';
+import { type SessionSettings, sessionPath } from '../../../lib/protocol.js';
 
 /** One recorded call. */
 export interface RecordedCall {
@@ -61,7 +67,9 @@ export class ScriptedDaemonApiDouble implements DaemonApi {
     { path: '/net/connman/service/ethernet_02aabbccdd01_cable', props: serviceProps('veth-a', 'online') },
     { path: '/net/connman/service/ethernet_02aabbccdd02_cable', props: serviceProps('veth-b', 'ready') },
   ];
-  technologies_: Array<{ path: string; props: PropDict }> = [{ path: '/net/connman/technology/ethernet', props: techProps('ethernet') }];
+  technologies_: Array<{ path: string; props: PropDict }> = [
+    { path: '/net/connman/technology/ethernet', props: techProps('ethernet') },
+  ];
   stats: SessionStatistics = { rxBytes: 2n ** 40n + 1n, txBytes: 12345n, rxPackets: 7n, txPackets: 9n };
 
   #record(method: string, caller: BusCaller | undefined, ...args: unknown[]): void {
@@ -107,7 +115,11 @@ export class ScriptedDaemonApiDouble implements DaemonApi {
 
   managerProperties(): PropDict {
     this.#record('managerProperties', undefined);
-    return { State: { signature: 's', value: 'online' }, OfflineMode: { signature: 'b', value: false }, SessionMode: { signature: 'b', value: false } };
+    return {
+      State: { signature: 's', value: 'online' },
+      OfflineMode: { signature: 'b', value: false },
+      SessionMode: { signature: 'b', value: false },
+    };
   }
 
   setManagerProperty(caller: BusCaller, name: string, value: RawValue): void {
@@ -135,7 +147,8 @@ export class ScriptedDaemonApiDouble implements DaemonApi {
     const s: FakeSession = { owner: caller.sender, notifier, uid: caller.uid, request };
     this.sessions.set(path, s);
     const send = () => {
-      if (this.sessions.get(path) === s) this.#ev().update(s.owner, s.notifier, updateDict(fullUpdate(this.#settings(s))));
+      if (this.sessions.get(path) === s)
+        this.#ev().update(s.owner, s.notifier, updateDict(fullUpdate(this.#settings(s))));
     };
     if (this.firstUpdate === 'eager') send();
     else if (this.firstUpdate === 'deferred') setImmediate(send);
@@ -169,11 +182,14 @@ export class ScriptedDaemonApiDouble implements DaemonApi {
   serviceOnlineCheck(serviceId: string): PropDict {
     this.#record('serviceOnlineCheck', undefined, serviceId);
     if (!this.services_.some((x) => x.path.endsWith(`/${serviceId}`))) throw new ServiceNotFoundError(serviceId);
-    const fam = { signature: 'a{sv}', value: { Online: { signature: 'b', value: false }, Portal: { signature: 's', value: '' } } };
+    const fam = {
+      signature: 'a{sv}',
+      value: { Online: { signature: 'b', value: false }, Portal: { signature: 's', value: '' } },
+    };
     return { IPv4: fam, IPv6: fam };
   }
 
-    serviceProperties(serviceId: string): PropDict {
+  serviceProperties(serviceId: string): PropDict {
     this.#record('serviceProperties', undefined, serviceId);
     const s = this.services_.find((x) => x.path.endsWith(`/${serviceId}`));
     if (!s) throw new ServiceNotFoundError(serviceId);

@@ -13,13 +13,24 @@ type DBusMessage = InstanceType<typeof dbus.Message>;
 const PATCHED = Symbol.for('netsession.dbus-next.matchRulesPatched');
 
 function busCall(member: string, signature: string, body: unknown[]): DBusMessage {
-  return new dbus.Message({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member, signature, body });
+  return new dbus.Message({
+    destination: 'org.freedesktop.DBus',
+    path: '/org/freedesktop/DBus',
+    interface: 'org.freedesktop.DBus',
+    member,
+    signature,
+    body,
+  });
 }
 
 export function patchMatchRuleLeak(bus: MessageBus): void {
   const proto = Object.getPrototypeOf(bus) as Record<PropertyKey, unknown>;
   if (proto[PATCHED]) return;
-  type Internals = { _matchRules: Record<string, number>; _connection: { stream: { writable: boolean } }; call(m: DBusMessage): Promise<unknown> };
+  type Internals = {
+    _matchRules: Record<string, number>;
+    _connection: { stream: { writable: boolean } };
+    call(m: DBusMessage): Promise<unknown>;
+  };
   const own = (o: object, k: string) => Object.hasOwn(o, k);
   proto._addMatch = function (this: Internals, match: string) {
     if (own(this._matchRules, match)) {

@@ -9,9 +9,10 @@ const readline = require('node:readline');
 const cfg = JSON.parse(process.argv[2]);
 const { Message, Variant, MessageFlag } = dbus;
 const bus = dbus.sessionBus({ busAddress: cfg.address });
-const out = (o) => process.stdout.write(`${JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
+const out = (o) =>
+  process.stdout.write(`${JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
 
-bus.on('error', (e) => out({ ev: 'error', message: String((e?.message) || e) }));
+bus.on('error', (e) => out({ ev: 'error', message: String(e?.message || e) }));
 
 bus.addMethodHandler((m) => {
   if (m.path !== cfg.notifier || m.interface !== cfg.notificationInterface) return false;
@@ -43,7 +44,10 @@ bus.on('connect', async () => {
   out({ ev: 'ready', name: bus.name, uid: process.getuid(), pid: process.pid });
   await report(
     'created',
-    callManager(cfg.managerInterface, cfg.createSession, 'a{sv}o', [{ AllowedBearers: new Variant('as', ['ethernet']) }, cfg.notifier]),
+    callManager(cfg.managerInterface, cfg.createSession, 'a{sv}o', [
+      { AllowedBearers: new Variant('as', ['ethernet']) },
+      cfg.notifier,
+    ]),
   );
   const rl = readline.createInterface({ input: process.stdin });
   rl.on('line', async (line) => {

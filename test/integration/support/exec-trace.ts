@@ -19,7 +19,8 @@ function findProcess(pid: number, comm: string): number {
     const p = queue.shift() as number;
     try {
       if (readFileSync(`/proc/${p}/comm`, 'utf8').trim() === comm) return p;
-      for (const t of readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) queue.push(Number(t));
+      for (const t of readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/).filter(Boolean))
+        queue.push(Number(t));
     } catch {
       // gone meanwhile
     }
@@ -31,8 +32,22 @@ function findProcess(pid: number, comm: string): number {
 export async function traceExecs(sb: Sandbox, pid: number, comm = 'node'): Promise<ExecTrace> {
   const target = findProcess(pid, comm);
   const out = join(sb.tmpDir, `execs-${target}-${Date.now()}.strace`);
-  const proc = sb.spawn(sb.devNs, ['strace', '-f', '-qq', '-e', 'trace=execve,execveat', '-o', out, '-p', String(target)]);
-  await waitFor('strace attached', () => (/^TracerPid:\s+[1-9]/m.test(readFileSync(`/proc/${target}/status`, 'utf8')) ? true : undefined), { timeoutMs: 10_000 });
+  const proc = sb.spawn(sb.devNs, [
+    'strace',
+    '-f',
+    '-qq',
+    '-e',
+    'trace=execve,execveat',
+    '-o',
+    out,
+    '-p',
+    String(target),
+  ]);
+  await waitFor(
+    'strace attached',
+    () => (/^TracerPid:\s+[1-9]/m.test(readFileSync(`/proc/${target}/status`, 'utf8')) ? true : undefined),
+    { timeoutMs: 10_000 },
+  );
   return {
     async stop() {
       await proc.kill('SIGINT', 5000);

@@ -22,7 +22,11 @@ export async function heapCensus(pid: number, dir: string, timeoutMs = 120_000):
     if (Date.now() > deadline) throw new Error(`no heap snapshot from pid ${pid} in ${dir}`);
     const file = readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
     if (!file) continue;
-    type Snap = { snapshot: { meta: { node_fields: string[]; node_types: [string[]] } }; nodes: number[]; strings: string[] };
+    type Snap = {
+      snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };
+      nodes: number[];
+      strings: string[];
+    };
     let snap: Snap;
     try {
       // Written synchronously by the process; a partial file does not parse yet.
@@ -39,7 +43,10 @@ export async function heapCensus(pid: number, dir: string, timeoutMs = 120_000):
     for (let i = 0; i < snap.nodes.length; i += fields.length) {
       const type = types[snap.nodes[i + ti]!]!;
       // Strings and code are named by their content: bucket them by type only.
-      const name = type === 'object' || type === 'closure' || type === 'native' ? `${type}:${snap.strings[snap.nodes[i + ni]!]}` : type;
+      const name =
+        type === 'object' || type === 'closure' || type === 'native'
+          ? `${type}:${snap.strings[snap.nodes[i + ni]!]}`
+          : type;
       const bytes = snap.nodes[i + si]!;
       totalBytes += bytes;
       const e = byName.get(name);
@@ -53,7 +60,11 @@ export async function heapCensus(pid: number, dir: string, timeoutMs = 120_000):
 }
 
 /** Names whose count grew by at least `minGrowth` from `a` to `b`, largest growth first. */
-export function censusGrowth(a: HeapCensus, b: HeapCensus, minGrowth: number): Array<{ name: string; count: number; bytes: number }> {
+export function censusGrowth(
+  a: HeapCensus,
+  b: HeapCensus,
+  minGrowth: number,
+): Array<{ name: string; count: number; bytes: number }> {
   const out: Array<{ name: string; count: number; bytes: number }> = [];
   for (const [name, e] of b.byName) {
     const was = a.byName.get(name) ?? { count: 0, bytes: 0 };

@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { waitFor } from '../harness/exec.js';
-import { requireRoot, type DevRoute, type Sandbox } from '../harness/sandbox.js';
+import { type DevRoute, requireRoot, type Sandbox } from '../harness/sandbox.js';
 import type { TestDaemon } from '../harness/test-daemon.js';
 import type { ConnmanClient } from './connman-client.js';
 
@@ -20,7 +20,10 @@ export function canRunWith(file: string, tools: readonly string[], install: stri
   if (!requireRoot()) return false;
   const missing = tools.filter((t) => {
     try {
-      execFileSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore', env: { PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` } });
+      execFileSync('sh', ['-c', `command -v ${t}`], {
+        stdio: 'ignore',
+        env: { PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` },
+      });
       return false;
     } catch {
       return true;
@@ -28,7 +31,8 @@ export function canRunWith(file: string, tools: readonly string[], install: stri
   });
   if (missing.length === 0) return true;
   const reason = `missing ${missing.join(', ')} (apt-get install -y ${install})`;
-  if (process.env.NETSESSION_INTEGRATION === 'require') throw new Error(`integration tests required but cannot run: ${reason}`);
+  if (process.env.NETSESSION_INTEGRATION === 'require')
+    throw new Error(`integration tests required but cannot run: ${reason}`);
   console.warn(`[integration] skipping ${file}: ${reason}`);
   return false;
 }
@@ -39,10 +43,12 @@ export type Svc = { path: string; props: Record<string, unknown> };
 export const connected = (state: unknown): boolean => state === 'ready' || state === 'online';
 
 /** Waits until `check` returns a value (not undefined). */
-export const until = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> => waitFor(what, check, { timeoutMs, intervalMs: 100 });
+export const until = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> =>
+  waitFor(what, check, { timeoutMs, intervalMs: 100 });
 
 /** Default routes as comparable `family dev gateway metric` tuples, sorted. */
-export const routeTuples = (routes: readonly DevRoute[]): string[] => routes.map((r) => `${r.family} ${r.dev} ${r.gateway ?? '-'} ${r.metric}`).sort();
+export const routeTuples = (routes: readonly DevRoute[]): string[] =>
+  routes.map((r) => `${r.family} ${r.dev} ${r.gateway ?? '-'} ${r.metric}`).sort();
 
 /** The world's current sandbox, daemon and client (tests replace them, e.g. after a restart). */
 export interface World {
@@ -74,7 +80,9 @@ export function manageView(world: () => World) {
           return JSON.stringify(last) === wanted ? true : undefined;
         });
       } catch (err) {
-        throw new Error(`${(err as Error).message}\nwant ${wanted}\ngot  ${JSON.stringify(last)}\ndaemon log tail:\n${tail()}`);
+        throw new Error(
+          `${(err as Error).message}\nwant ${wanted}\ngot  ${JSON.stringify(last)}\ndaemon log tail:\n${tail()}`,
+        );
       }
     },
   };

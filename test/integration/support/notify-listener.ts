@@ -68,12 +68,17 @@ export class NotifyListener {
   }
 
   /** Resolves with the first recorded message (past or future) that `pred` accepts. */
-  async waitFor(pred: (m: NotifyMessage) => boolean, timeoutMs = 10_000, what = 'a notify message'): Promise<NotifyMessage> {
+  async waitFor(
+    pred: (m: NotifyMessage) => boolean,
+    timeoutMs = 10_000,
+    what = 'a notify message',
+  ): Promise<NotifyMessage> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       const m = this.messages.find(pred);
       if (m) return m;
-      if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}; got: ${JSON.stringify(this.messages.map((x) => x.text))}`);
+      if (performance.now() > deadline)
+        throw new Error(`timed out waiting for ${what}; got: ${JSON.stringify(this.messages.map((x) => x.text))}`);
       await new Promise((r) => setTimeout(r, 5));
     }
   }

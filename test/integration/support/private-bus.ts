@@ -7,7 +7,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { prepareDbus, type DbusOptions } from '../harness/dbus.js';
+import { type DbusOptions, prepareDbus } from '../harness/dbus.js';
 
 /** A running private bus. */
 export interface PrivateBus {
@@ -34,7 +34,10 @@ export async function startPrivateBus(opts: DbusOptions = {}): Promise<PrivateBu
 
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`dbus-daemon did not start within ${START_TIMEOUT_MS} ms: ${stderr}`)), START_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`dbus-daemon did not start within ${START_TIMEOUT_MS} ms: ${stderr}`)),
+        START_TIMEOUT_MS,
+      );
       let out = '';
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString();

@@ -23,17 +23,23 @@ export interface SdkDriver {
   /** Runs `op`; resolves with its value, rejects with an Error carrying the driver's `code`/`name`. */
   call<T = unknown>(op: string, args?: Record<string, unknown>): Promise<T>;
   /** Runs `op`; resolves with its outcome either way. */
-  attempt<T = unknown>(op: string, args?: Record<string, unknown>): Promise<{ ok: true; value: T } | { ok: false; error: DriverError }>;
+  attempt<T = unknown>(
+    op: string,
+    args?: Record<string, unknown>,
+  ): Promise<{ ok: true; value: T } | { ok: false; error: DriverError }>;
 }
 
 function post(socketPath: string, body: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, method: 'POST', path: '/', headers: { 'Content-Type': 'application/json' } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve(text));
-    });
+    const req = http.request(
+      { socketPath, method: 'POST', path: '/', headers: { 'Content-Type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve(text));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -45,7 +51,9 @@ export async function startSdkDriver(sb: Sandbox, name = 'sdk-driver'): Promise<
   const proc = sb.spawn(sb.devNs, [process.execPath, '--import', 'tsx', DRIVER, socketPath], { cwd: REPO_ROOT });
   await proc.waitForLine(/^ready$/, { stream: 'stdout', timeoutMs: 20_000 });
   const attempt = async <T>(op: string, args: Record<string, unknown> = {}) =>
-    JSON.parse(await post(socketPath, JSON.stringify({ op, ...args }))) as { ok: true; value: T } | { ok: false; error: DriverError };
+    JSON.parse(await post(socketPath, JSON.stringify({ op, ...args }))) as
+      | { ok: true; value: T }
+      | { ok: false; error: DriverError };
   return {
     proc,
     attempt,

@@ -28,11 +28,12 @@ const out = (o) => control.write(`${JSON.stringify(o, (_k, v) => (typeof v === '
 function unwrap(v) {
   if (v instanceof Variant) return unwrap(v.value);
   if (Array.isArray(v)) return v.map(unwrap);
-  if (v && typeof v === 'object' && !Buffer.isBuffer(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]));
+  if (v && typeof v === 'object' && !Buffer.isBuffer(v))
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]));
   return v;
 }
 
-bus.on('error', (e) => out({ ev: 'error', message: String((e?.message) || e) }));
+bus.on('error', (e) => out({ ev: 'error', message: String(e?.message || e) }));
 
 bus.addMethodHandler((m) => {
   if (m.interface !== cfg.notificationInterface || !m.path) return false;

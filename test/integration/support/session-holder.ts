@@ -43,7 +43,12 @@ export class Holder {
     readonly sock: Socket,
   ) {
     createInterface({ input: sock }).on('line', (line) => {
-      const e = JSON.parse(line) as { ev: string; id?: number; notifier?: string; values?: Record<string, unknown> } & HolderReply;
+      const e = JSON.parse(line) as {
+        ev: string;
+        id?: number;
+        notifier?: string;
+        values?: Record<string, unknown>;
+      } & HolderReply;
       if (e.ev === 'reply' && e.id !== undefined) {
         this.#pending.get(e.id)?.(e);
         this.#pending.delete(e.id);
@@ -84,7 +89,15 @@ export class Holder {
     };
     const argv = [process.execPath, HOLDER_SCRIPT, JSON.stringify(cfg)];
     // The daemon reads the caller's cgroup from /proc/<pid>/cgroup: join it before connecting.
-    const cmd = opts.cgroup ? ['sh', '-c', `mount -t cgroup2 none /sys/fs/cgroup && echo $$ > /sys/fs/cgroup${opts.cgroup}/cgroup.procs && exec "$@"`, 'holder', ...argv] : argv;
+    const cmd = opts.cgroup
+      ? [
+          'sh',
+          '-c',
+          `mount -t cgroup2 none /sys/fs/cgroup && echo $$ > /sys/fs/cgroup${opts.cgroup}/cgroup.procs && exec "$@"`,
+          'holder',
+          ...argv,
+        ]
+      : argv;
     const proc = sb.spawn(sb.devNs, cmd, { cwd: REPO_ROOT, ...(opts.user ? { user: opts.user } : {}) });
     try {
       const sock = await Promise.race([
@@ -126,11 +139,19 @@ export class Holder {
     return Object.assign({}, ...(this.#updates.get(notifier) ?? []));
   }
 
-  async waitFor(notifier: string, pred: (s: Record<string, unknown>) => boolean, what: string, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+  async waitFor(
+    notifier: string,
+    pred: (s: Record<string, unknown>) => boolean,
+    what: string,
+    timeoutMs = 10_000,
+  ): Promise<Record<string, unknown>> {
     const deadline = Date.now() + timeoutMs;
     while (!pred(this.settings(notifier))) {
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`holder ${this.label}: timed out waiting for ${what}; settings: ${JSON.stringify(this.settings(notifier))}`);
+      if (left <= 0)
+        throw new Error(
+          `holder ${this.label}: timed out waiting for ${what}; settings: ${JSON.stringify(this.settings(notifier))}`,
+        );
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, Math.min(left, 200));
         this.#waiters.push(() => {
@@ -146,4 +167,3 @@ export class Holder {
     this.sock.destroy();
   }
 }
-

@@ -1,16 +1,19 @@
 /** netsessionctl's command line: what parses to what, and what is a usage error. */
 import { describe, expect, it } from 'vitest';
 import { parseArgs, parseBearers } from '../../../bin/cli/args.js';
-import { errorLine, EXIT, exitCodeOf, UsageError } from '../../../bin/cli/errors.js';
+import { EXIT, errorLine, exitCodeOf, UsageError } from '../../../bin/cli/errors.js';
 import { AbortError, DaemonUnavailableError, FailedError, InvalidOptionError } from '../../../lib/index.js';
 import { usageError } from '../../fakes/cli.js';
-
 
 describe('parseArgs', () => {
   it('simple commands, with global options anywhere before --', () => {
     expect(parseArgs(['state'])).toEqual({ command: { name: 'state' }, json: false, bus: undefined });
     expect(parseArgs(['--json', 'services'])).toEqual({ command: { name: 'services' }, json: true, bus: undefined });
-    expect(parseArgs(['technologies', '--bus', 'unix:path=/x', '--json'])).toEqual({ command: { name: 'technologies' }, json: true, bus: 'unix:path=/x' });
+    expect(parseArgs(['technologies', '--bus', 'unix:path=/x', '--json'])).toEqual({
+      command: { name: 'technologies' },
+      json: true,
+      bus: 'unix:path=/x',
+    });
     expect(parseArgs(['--bus=unix:path=/y', 'sessions']).bus).toBe('unix:path=/y');
     expect(parseArgs(['help']).command).toEqual({ name: 'help' });
     expect(parseArgs(['state', '--help']).command).toEqual({ name: 'help' });
@@ -25,16 +28,50 @@ describe('parseArgs', () => {
 
   it('connect/disconnect SERVICE and autoconnect SERVICE on|off keep the service as given', () => {
     expect(parseArgs(['connect', 'eth-a']).command).toEqual({ name: 'connect', service: 'eth-a', on: true });
-    expect(parseArgs(['disconnect', 'ethernet_020000000001_cable']).command).toEqual({ name: 'connect', service: 'ethernet_020000000001_cable', on: false });
-    expect(parseArgs(['--json', 'connect', '/net/connman/service/wifi_020000000002_eth_b']).command).toEqual({ name: 'connect', service: '/net/connman/service/wifi_020000000002_eth_b', on: true });
-    expect(parseArgs(['autoconnect', 'eth-b', 'off']).command).toEqual({ name: 'autoconnect', service: 'eth-b', on: false });
-    expect(parseArgs(['autoconnect', 'eth-b', 'on', '--json'])).toEqual({ command: { name: 'autoconnect', service: 'eth-b', on: true }, json: true, bus: undefined });
+    expect(parseArgs(['disconnect', 'ethernet_020000000001_cable']).command).toEqual({
+      name: 'connect',
+      service: 'ethernet_020000000001_cable',
+      on: false,
+    });
+    expect(parseArgs(['--json', 'connect', '/net/connman/service/wifi_020000000002_eth_b']).command).toEqual({
+      name: 'connect',
+      service: '/net/connman/service/wifi_020000000002_eth_b',
+      on: true,
+    });
+    expect(parseArgs(['autoconnect', 'eth-b', 'off']).command).toEqual({
+      name: 'autoconnect',
+      service: 'eth-b',
+      on: false,
+    });
+    expect(parseArgs(['autoconnect', 'eth-b', 'on', '--json'])).toEqual({
+      command: { name: 'autoconnect', service: 'eth-b', on: true },
+      json: true,
+      bus: undefined,
+    });
   });
 
   it('session create and run take session options; run needs -- and a command', () => {
-    expect(parseArgs(['session', 'create', '--bearers', 'cellular,wifi', '--type', 'internet', '--source-ip-rule', '--context', 'ci', '--wait']).command).toEqual({
+    expect(
+      parseArgs([
+        'session',
+        'create',
+        '--bearers',
+        'cellular,wifi',
+        '--type',
+        'internet',
+        '--source-ip-rule',
+        '--context',
+        'ci',
+        '--wait',
+      ]).command,
+    ).toEqual({
       name: 'session-create',
-      session: { allowedBearers: ['cellular', 'wifi'], connectionType: 'internet', sourceIPRule: true, contextIdentifier: 'ci' },
+      session: {
+        allowedBearers: ['cellular', 'wifi'],
+        connectionType: 'internet',
+        sourceIPRule: true,
+        contextIdentifier: 'ci',
+      },
       waitMs: 30_000,
     });
     expect(parseArgs(['run', '--interface=eth-c', '--', 'curl', '--json', '-s', 'http://x/']).command).toEqual({
@@ -51,7 +88,10 @@ describe('parseArgs', () => {
     expect(parseArgs(['monitor']).command).toEqual({ name: 'monitor', intervalMs: 1000 });
     expect(parseArgs(['monitor', '--interval', '250']).command).toEqual({ name: 'monitor', intervalMs: 250 });
     expect(parseArgs(['stats']).command).toEqual({ name: 'stats', path: null });
-    expect(parseArgs(['stats', '/sessions/_1_5/netsession/9/s1']).command).toEqual({ name: 'stats', path: '/sessions/_1_5/netsession/9/s1' });
+    expect(parseArgs(['stats', '/sessions/_1_5/netsession/9/s1']).command).toEqual({
+      name: 'stats',
+      path: '/sessions/_1_5/netsession/9/s1',
+    });
   });
 
   it('usage errors name the problem in one line', () => {
@@ -73,7 +113,9 @@ describe('parseArgs', () => {
     expect(usageError(['connect'])).toBe('connect: expected a service (its path, id or interface name)');
     expect(usageError(['disconnect', '--all'])).toBe("disconnect: unknown option '--all'");
     expect(usageError(['connect', 'eth-a', 'eth-b'])).toBe("connect: unexpected argument 'eth-b'");
-    expect(usageError(['connect', '/net/connman/technology/wifi'])).toBe("connect: '/net/connman/technology/wifi' is not a service path, id or interface name");
+    expect(usageError(['connect', '/net/connman/technology/wifi'])).toBe(
+      "connect: '/net/connman/technology/wifi' is not a service path, id or interface name",
+    );
     expect(usageError(['disconnect', 'a/b'])).toBe("disconnect: 'a/b' is not a service path, id or interface name");
     expect(usageError(['autoconnect', 'eth-a'])).toBe("autoconnect: expected 'on' or 'off'");
     expect(usageError(['autoconnect', 'eth-a', 'yes'])).toBe("autoconnect: expected 'on' or 'off', got 'yes'");

@@ -19,10 +19,16 @@ describe('bin/ (netsessionctl)', () => {
     expect(all.length).toBeGreaterThan(5);
     for (const f of all) {
       const src = readFileSync(join(ROOT, f), 'utf8');
-      for (const m of src.matchAll(/(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+      for (const m of src.matchAll(
+        /(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g,
+      )) {
         const spec = m[1] ?? m[2]!;
         const target = spec.startsWith('.') ? relative(ROOT, resolve(ROOT, dirname(f), spec)) : spec;
-        const ok = spec.startsWith('node:') || target === 'lib/index.js' || target === 'lib/protocol.js' || target.startsWith('bin/');
+        const ok =
+          spec.startsWith('node:') ||
+          target === 'lib/index.js' ||
+          target === 'lib/protocol.js' ||
+          target.startsWith('bin/');
         if (!ok) bad.push(`${f} -> ${target}`);
       }
     }

@@ -42,7 +42,10 @@ function bashComplete(line: string, env: Record<string, string> = {}): string[] 
     '_netsessionctl',
     'printf "%s\\n" "${COMPREPLY[@]}"',
   ].join('\n');
-  const out = execFileSync('bash', ['--norc', '--noprofile', '-c', script], { encoding: 'utf8', env: { ...process.env, ...env } });
+  const out = execFileSync('bash', ['--norc', '--noprofile', '-c', script], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
   return out.split('\n').filter((l) => l !== '');
 }
 
@@ -80,13 +83,21 @@ const calls = (): string[] => {
 
 describe('bash completion', () => {
   it('registers _netsessionctl for netsessionctl', () => {
-    const out = execFileSync('bash', ['--norc', '--noprofile', '-c', `source ${shq(BASH)} && complete -p netsessionctl`], { encoding: 'utf8' });
+    const out = execFileSync(
+      'bash',
+      ['--norc', '--noprofile', '-c', `source ${shq(BASH)} && complete -p netsessionctl`],
+      { encoding: 'utf8' },
+    );
     expect(out.trim()).toBe('complete -F _netsessionctl netsessionctl');
   });
 
   it('knows every command, bearer and -o field the CLI has', () => {
     const script = `source ${shq(BASH)}; echo "$_netsessionctl_commands"; echo "$_netsessionctl_bearers"; for l in ${Object.keys(LIST_FIELDS).join(' ')}; do _netsessionctl_fields $l; done`;
-    const [commands, bearers, ...fields] = execFileSync('bash', ['--norc', '--noprofile', '-c', script], { encoding: 'utf8' }).trim().split('\n');
+    const [commands, bearers, ...fields] = execFileSync('bash', ['--norc', '--noprofile', '-c', script], {
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n');
     expect(commands!.split(' ')).toEqual([...COMMANDS]);
     expect(bearers!.split(' ').sort()).toEqual([...BEARERS].sort());
     expect(fields.map((f) => f.split(' '))).toEqual(Object.values(LIST_FIELDS));
@@ -95,7 +106,14 @@ describe('bash completion', () => {
   it('completes commands, global options and subcommands', () => {
     expect(bashComplete('netsessionctl se')).toEqual(['services', 'sessions', 'session']);
     expect(bashComplete('netsessionctl --json st')).toEqual(['state', 'stats']);
-    expect(bashComplete('netsessionctl --')).toEqual(['--json', '--bus', '--output', '--no-headers', '--help', '--version']);
+    expect(bashComplete('netsessionctl --')).toEqual([
+      '--json',
+      '--bus',
+      '--output',
+      '--no-headers',
+      '--help',
+      '--version',
+    ]);
     expect(bashComplete('netsessionctl session ')).toEqual(['create']);
     expect(bashComplete('netsessionctl session create --so')).toEqual(['--source-ip-rule']);
     expect(bashComplete('netsessionctl run --wa')).toEqual(['--wait', '--wait=']);
@@ -153,7 +171,7 @@ describe('zsh completion', () => {
         // A second Tab lists the matches when the first could extend the word to their common prefix.
         'zpty -w -n z "$1"$\'\\t\'',
         'sleep 1.5',
-        'zpty -w -n z $\'\\t\'',
+        "zpty -w -n z $'\\t'",
         'sleep 1',
         'out=""',
         'while zpty -r -t z chunk; do out+=$chunk; done',
@@ -161,7 +179,9 @@ describe('zsh completion', () => {
         'print -r -- $out',
       ].join('\n'),
     );
-    return execFileSync('zsh', ['-f', driver, line], { encoding: 'utf8', timeout: 30_000 }).replace(/\r/g, '').replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, '');
+    return execFileSync('zsh', ['-f', driver, line], { encoding: 'utf8', timeout: 30_000 })
+      .replace(/\r/g, '')
+      .replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, '');
   }
 
   it('parses, and defines _netsessionctl for #compdef netsessionctl', () => {

@@ -2,10 +2,22 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS, parseArgs } from '../../../bin/cli/args.js';
-import { LIST_FIELDS, SERVICE_COLUMNS, SESSION_COLUMNS, STATS_COLUMNS, TECHNOLOGY_COLUMNS } from '../../../bin/cli/columns.js';
+import {
+  LIST_FIELDS,
+  SERVICE_COLUMNS,
+  SESSION_COLUMNS,
+  STATS_COLUMNS,
+  TECHNOLOGY_COLUMNS,
+} from '../../../bin/cli/columns.js';
 import { EXIT, EXIT_RUN } from '../../../bin/cli/errors.js';
 
-const COLUMN_SETS = { services: SERVICE_COLUMNS, technologies: TECHNOLOGY_COLUMNS, sessions: SESSION_COLUMNS, stats: STATS_COLUMNS };
+const COLUMN_SETS = {
+  services: SERVICE_COLUMNS,
+  technologies: TECHNOLOGY_COLUMNS,
+  sessions: SESSION_COLUMNS,
+  stats: STATS_COLUMNS,
+};
+
 import { docCommands, NETSESSIONCTL_DOC, shellWords } from '../../integration/support/doc-commands.js';
 
 const md = readFileSync(NETSESSIONCTL_DOC, 'utf8');
@@ -19,9 +31,23 @@ describe('docs/netsessionctl.md', () => {
 
   it('shows every command at least once, each with a section', () => {
     const shown = new Set(docCommands(md).map((argv) => parseArgs(argv).command.name));
-    const expected = ['state', 'services', 'technologies', 'power', 'connect', 'autoconnect', 'offline', 'sessions', 'session-create', 'monitor', 'run', 'stats'];
+    const expected = [
+      'state',
+      'services',
+      'technologies',
+      'power',
+      'connect',
+      'autoconnect',
+      'offline',
+      'sessions',
+      'session-create',
+      'monitor',
+      'run',
+      'stats',
+    ];
     expect([...shown].sort()).toEqual(expected.sort());
-    for (const c of COMMANDS.filter((c) => c !== 'help' && c !== 'disable' && c !== 'session')) expect(md, c).toMatch(new RegExp(`^### .*\\b${c}\\b`, 'm'));
+    for (const c of COMMANDS.filter((c) => c !== 'help' && c !== 'disable' && c !== 'session'))
+      expect(md, c).toMatch(new RegExp(`^### .*\\b${c}\\b`, 'm'));
   });
 
   it('documents the exit codes the code uses', () => {
@@ -30,7 +56,15 @@ describe('docs/netsessionctl.md', () => {
   });
 
   it('splits shell words as the docs quote them', () => {
-    expect(shellWords(`a -- sh -c 'echo "x $Y"' "b \\"c\\"" d`)).toEqual(['a', '--', 'sh', '-c', 'echo "x $Y"', 'b "c"', 'd']);
+    expect(shellWords(`a -- sh -c 'echo "x $Y"' "b \\"c\\"" d`)).toEqual([
+      'a',
+      '--',
+      'sh',
+      '-c',
+      'echo "x $Y"',
+      'b "c"',
+      'd',
+    ]);
   });
 });
 
@@ -41,10 +75,13 @@ describe('docs/netsessionctl.md: fields', () => {
       const row = section.split('\n').find((l) => l.startsWith(`| \`${list}\` |`));
       expect(row, list).toBeDefined();
       const [, , defaults = '', more = ''] = row!.split('|');
-      const named = (cell: string) => [...cell.matchAll(/`([a-z0-9-]+)`/g)].map((m) => m[1]!).filter((f) => !/^[A-Z]/.test(f));
+      const named = (cell: string) =>
+        [...cell.matchAll(/`([a-z0-9-]+)`/g)].map((m) => m[1]!).filter((f) => !/^[A-Z]/.test(f));
       const cols = COLUMN_SETS[list as keyof typeof COLUMN_SETS];
       expect(named(defaults), list).toEqual(cols.defaults);
-      expect([...named(defaults), ...named(more).filter((f) => fields.includes(f))].sort(), list).toEqual([...fields].sort());
+      expect([...named(defaults), ...named(more).filter((f) => fields.includes(f))].sort(), list).toEqual(
+        [...fields].sort(),
+      );
     }
   });
 });

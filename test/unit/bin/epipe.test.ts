@@ -11,7 +11,11 @@ describe('EPIPE on stdout', () => {
     // monitor without a bus keeps printing `error ...` lines (and retrying) until stopped; its
     // reader is gone before node has even loaded the CLI.
     const noBus = `unix:path=${join(tmpdir(), `netsession-no-bus-${process.pid}`)}`;
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bin/netsessionctl.ts'), '--bus', noBus, 'monitor'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'bin/netsessionctl.ts'), '--bus', noBus, 'monitor'],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     child.stdout.destroy();
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

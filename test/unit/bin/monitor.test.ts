@@ -9,7 +9,11 @@ function startMonitor(argv: string[], mock: MockTransport) {
   const out: string[] = [];
   const err: string[] = [];
   const closed = new AbortController();
-  const done = main(['monitor', '--interval', '100', ...argv], { out: (t) => out.push(t), err: (t) => err.push(t), isTTY: false, closed: closed.signal }, { transport: () => mock });
+  const done = main(
+    ['monitor', '--interval', '100', ...argv],
+    { out: (t) => out.push(t), err: (t) => err.push(t), isTTY: false, closed: closed.signal },
+    { transport: () => mock },
+  );
   return { out, err, done, close: () => closed.abort() };
 }
 
@@ -57,7 +61,11 @@ describe('a closed stdout', () => {
     const mock = new MockTransport({ uplinks: UPLINKS });
     const closed = new AbortController();
     const out: string[] = [];
-    const done = main(['session', 'create'], { out: (t) => out.push(t), err: () => {}, isTTY: false, closed: closed.signal }, { transport: () => mock });
+    const done = main(
+      ['session', 'create'],
+      { out: (t) => out.push(t), err: () => {}, isTTY: false, closed: closed.signal },
+      { transport: () => mock },
+    );
     await until(() => out.length > 0);
     closed.abort();
     expect(await done).toBe(0);

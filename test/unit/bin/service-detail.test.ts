@@ -8,7 +8,12 @@ import { cli } from '../../fakes/cli.js';
 const mock = () =>
   new MockTransport({
     uplinks: [
-      { interface: 'eth-a', bearer: 'ethernet', ipv4: { Method: 'dhcp', Address: '198.51.100.10', Netmask: '255.255.255.248', Gateway: '198.51.100.9' }, ipv6: { Method: 'auto', Address: '2001:db8:1::2', PrefixLength: 64, Gateway: 'fe80::1' } },
+      {
+        interface: 'eth-a',
+        bearer: 'ethernet',
+        ipv4: { Method: 'dhcp', Address: '198.51.100.10', Netmask: '255.255.255.248', Gateway: '198.51.100.9' },
+        ipv6: { Method: 'auto', Address: '2001:db8:1::2', PrefixLength: 64, Gateway: 'fe80::1' },
+      },
       { interface: 'wwan0', bearer: 'cellular', state: 'connected' },
     ],
   });
@@ -17,7 +22,10 @@ describe('services SERVICE', () => {
   it('parses a path, id or interface name; the list without one', () => {
     expect(parseArgs(['services']).command).toEqual({ name: 'services' });
     expect(parseArgs(['services', 'eth-a']).command).toEqual({ name: 'services', service: 'eth-a' });
-    expect(parseArgs(['services', '/net/connman/service/mock_eth_a']).command).toEqual({ name: 'services', service: '/net/connman/service/mock_eth_a' });
+    expect(parseArgs(['services', '/net/connman/service/mock_eth_a']).command).toEqual({
+      name: 'services',
+      service: '/net/connman/service/mock_eth_a',
+    });
     expect(() => parseArgs(['services', 'eth-a', 'eth-b'])).toThrow("services: unexpected argument 'eth-b'");
   });
 
@@ -42,7 +50,7 @@ describe('services SERVICE', () => {
     expect(ready.out).toMatch(/^State: +ready\nOnline: +no\nIPv4: +-\nIPv6: +-\nNameservers: +-\nMetered: +yes$/m);
   });
 
-  it('--json gives the SDK\'s ServiceInfo', async () => {
+  it("--json gives the SDK's ServiceInfo", async () => {
     const r = await cli(['--json', 'services', 'eth-a'], mock());
     expect(JSON.parse(r.out)).toEqual({
       path: '/net/connman/service/mock_eth_a',
@@ -61,18 +69,48 @@ describe('services SERVICE', () => {
   });
 
   it('an unknown service is exit 1 with the services there are', async () => {
-    expect(await cli(['services', 'eth-x'], mock())).toMatchObject({ code: 1, out: '', err: ["netsessionctl: no service 'eth-x' (the daemon has eth-a, wwan0)"] });
+    expect(await cli(['services', 'eth-x'], mock())).toMatchObject({
+      code: 1,
+      out: '',
+      err: ["netsessionctl: no service 'eth-x' (the daemon has eth-a, wwan0)"],
+    });
   });
 
   it('shows nameservers ("-" for none), and metered/roaming/portal only when the daemon knows them', () => {
-    const base = { path: '/net/connman/service/x', name: 'x', interface: 'x', bearer: 'wifi' as const, state: 'online' as const, ipv4: null, ipv6: null, metered: null, roaming: null, captivePortal: null, portalUrl: null };
-    expect(formatServiceDetail({ ...base, nameservers: ['198.51.100.1', '2001:db8::53'] })).toMatch(/\nNameservers: +198\.51\.100\.1 2001:db8::53$/);
+    const base = {
+      path: '/net/connman/service/x',
+      name: 'x',
+      interface: 'x',
+      bearer: 'wifi' as const,
+      state: 'online' as const,
+      ipv4: null,
+      ipv6: null,
+      metered: null,
+      roaming: null,
+      captivePortal: null,
+      portalUrl: null,
+    };
+    expect(formatServiceDetail({ ...base, nameservers: ['198.51.100.1', '2001:db8::53'] })).toMatch(
+      /\nNameservers: +198\.51\.100\.1 2001:db8::53$/,
+    );
     expect(formatServiceDetail({ ...base, nameservers: [] })).toMatch(/\nNameservers: +-$/);
-    const portal = formatServiceDetail({ ...base, nameservers: [], metered: true, roaming: false, captivePortal: true, portalUrl: 'http://portal.example/' });
+    const portal = formatServiceDetail({
+      ...base,
+      nameservers: [],
+      metered: true,
+      roaming: false,
+      captivePortal: true,
+      portalUrl: 'http://portal.example/',
+    });
     expect(portal).toMatch(/\nMetered: +yes\nRoaming: +no\nPortal: +http:\/\/portal\.example\/$/);
   });
 
   it('prefixOf counts netmask bits', () => {
-    expect([prefixOf('255.255.255.248'), prefixOf('255.0.0.0'), prefixOf('0.0.0.0'), prefixOf('255.255.255.255')]).toEqual([29, 8, 0, 32]);
+    expect([
+      prefixOf('255.255.255.248'),
+      prefixOf('255.0.0.0'),
+      prefixOf('0.0.0.0'),
+      prefixOf('255.255.255.255'),
+    ]).toEqual([29, 8, 0, 32]);
   });
 });

@@ -30,13 +30,21 @@ describe('--version', () => {
     ] as const) {
       const out: string[] = [];
       const mock = new MockTransport();
-      const code = await main(argv, { out: (t) => out.push(t), err: (t) => out.push(`err: ${t}`), isTTY: false }, { transport: () => mock });
+      const code = await main(
+        argv,
+        { out: (t) => out.push(t), err: (t) => out.push(`err: ${t}`), isTTY: false },
+        { transport: () => mock },
+      );
       expect({ code, out, calls: mock.calls }).toEqual({ code: 0, out: [expected], calls: [] });
     }
   });
 
   it('netsessiond --version prints `netsessiond VERSION` and exits 0 before any other check', () => {
-    const out = execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'daemon/main.ts'), '--version', '--no-such-option'], { cwd: ROOT, encoding: 'utf8' });
+    const out = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'daemon/main.ts'), '--version', '--no-such-option'],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
     expect(out).toBe(`netsessiond ${VERSION}\n`);
   });
 });

@@ -45,7 +45,10 @@ describe('daemon configuration', () => {
     ['[General]\nNope = 1\n', "NSD_ERR_CONFIG: f.conf: unknown key 'Nope' in [General]"],
     ['[Other]\nx=1\n', 'NSD_ERR_CONFIG: f.conf: unknown section [Other]'],
     ['x=1\n', "NSD_ERR_CONFIG: f.conf:1: expected 'key = value' inside a [section]"],
-    ['[General]\nMaxSessionsPerClient = lots\n', "NSD_ERR_CONFIG: MaxSessionsPerClient: expected an integer, got 'lots'"],
+    [
+      '[General]\nMaxSessionsPerClient = lots\n',
+      "NSD_ERR_CONFIG: MaxSessionsPerClient: expected an integer, got 'lots'",
+    ],
     ['[General]\nRoutingTableRange = 5\n', "NSD_ERR_CONFIG: RoutingTableRange: expected START-END, got '5'"],
     ['[General]\nDebug = maybe\n', "NSD_ERR_CONFIG: Debug: expected true or false, got 'maybe'"],
     ['[Bearers]\neth0 = lte\n', "NSD_ERR_CONFIG: [Bearers] eth0: unknown bearer 'lte'"],
@@ -54,7 +57,21 @@ describe('daemon configuration', () => {
   });
 
   it('command-line options override the file; the policy dir follows the state dir', () => {
-    const c = loadConfig(['--config', 'x.conf', '--state-dir', '/tmp/st', '--bus-name', 'org.test.N', '--online-check-mode', 'none', '--ignore', 'veth*'], () => '[General]\nOnlineCheckMode = continuous\n')!;
+    const c = loadConfig(
+      [
+        '--config',
+        'x.conf',
+        '--state-dir',
+        '/tmp/st',
+        '--bus-name',
+        'org.test.N',
+        '--online-check-mode',
+        'none',
+        '--ignore',
+        'veth*',
+      ],
+      () => '[General]\nOnlineCheckMode = continuous\n',
+    )!;
     expect(c.busName).toBe('org.test.N');
     expect(c.onlineCheck.mode).toBe('none');
     expect(c.policyDir).toBe('/tmp/st/session_policy_local');
@@ -70,17 +87,36 @@ describe('daemon configuration', () => {
 
   it('caps and the log level: defaults, file keys, flags (the flags win), and the file-size cap reaches the config file itself', () => {
     const d = defaultConfig();
-    expect([d.maxFileBytes, d.maxDirFiles, d.core.maxPolicyGroups, d.core.maxProvisioningServices, d.logLevel]).toEqual([262144, 1000, 1000, 1000, 'info']);
+    expect([d.maxFileBytes, d.maxDirFiles, d.core.maxPolicyGroups, d.core.maxProvisioningServices, d.logLevel]).toEqual(
+      [262144, 1000, 1000, 1000, 'info'],
+    );
     let cap = 0;
-    const c = loadConfig(['--config', 'x.conf', '--max-file-size', '4096', '--max-policy-groups', '7', '--log-level', 'warn'], (_p, max) => {
-      cap = max;
-      return '[General]\nMaxDirFiles = 5\nMaxPolicyGroups = 9\nMaxProvisioningServices = 3\nLogLevel = debug\n';
-    })!;
+    const c = loadConfig(
+      ['--config', 'x.conf', '--max-file-size', '4096', '--max-policy-groups', '7', '--log-level', 'warn'],
+      (_p, max) => {
+        cap = max;
+        return '[General]\nMaxDirFiles = 5\nMaxPolicyGroups = 9\nMaxProvisioningServices = 3\nLogLevel = debug\n';
+      },
+    )!;
     expect(cap).toBe(4096);
-    expect([c.maxFileBytes, c.maxDirFiles, c.core.maxPolicyGroups, c.core.maxProvisioningServices, c.logLevel]).toEqual([4096, 5, 7, 3, 'warn']);
+    expect([c.maxFileBytes, c.maxDirFiles, c.core.maxPolicyGroups, c.core.maxProvisioningServices, c.logLevel]).toEqual(
+      [4096, 5, 7, 3, 'warn'],
+    );
     expect(loadConfig(['--debug'], () => '')!.logLevel).toBe('debug');
-    expect(err(() => loadConfig(['--log-level', 'loud'], () => ''))).toMatch(/--log-level: expected one of debug, info, warn, error/);
-    expect(err(() => loadConfig(['--max-dir-files', '0'], () => ''))).toMatch(/--max-dir-files: expected an integer >= 1/);
-    expect(err(() => applyConfigFile(defaultConfig(), `[Bearers]\n${Array.from({ length: 257 }, (_, i) => `e${i} = wifi`).join('\n')}\n`, 'f.conf'))).toMatch(/\[Bearers\] has 257 entries, over the cap of 256/);
+    expect(err(() => loadConfig(['--log-level', 'loud'], () => ''))).toMatch(
+      /--log-level: expected one of debug, info, warn, error/,
+    );
+    expect(err(() => loadConfig(['--max-dir-files', '0'], () => ''))).toMatch(
+      /--max-dir-files: expected an integer >= 1/,
+    );
+    expect(
+      err(() =>
+        applyConfigFile(
+          defaultConfig(),
+          `[Bearers]\n${Array.from({ length: 257 }, (_, i) => `e${i} = wifi`).join('\n')}\n`,
+          'f.conf',
+        ),
+      ),
+    ).toMatch(/\[Bearers\] has 257 entries, over the cap of 256/);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -20,7 +20,11 @@ describe('identity resolver', () => {
       cgroup: '/system.slice/app.service',
     });
     // A vanished caller has no cgroup, and an unknown uid no name; neither is an error.
-    expect(await r.resolve({ sender: ':1.2', uid: 4242, gids: [], pid: 99 })).toEqual({ uid: 4242, groups: [], pid: 99 });
+    expect(await r.resolve({ sender: ':1.2', uid: 4242, gids: [], pid: 99 })).toEqual({
+      uid: 4242,
+      groups: [],
+      pid: 99,
+    });
   });
   it('parses only the v2 line of /proc/<pid>/cgroup', () => {
     expect(cgroupV2Path('12:cpu:/x\n0::/user.slice/u.scope\n')).toBe('/user.slice/u.scope');

@@ -15,7 +15,10 @@ const HOOK = `data:text/javascript,${encodeURIComponent(
 
 describe('lazy loading', () => {
   it('the static module graph of daemon/main.ts holds no optional adapter, undici or SDK socket helper', () => {
-    const r = spawnSync(process.execPath, ['--import', HOOK, '--import', 'tsx', `${ROOT}daemon/main.ts`, '--help'], { cwd: ROOT, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--import', HOOK, '--import', 'tsx', `${ROOT}daemon/main.ts`, '--help'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(0);
     const out = r.stderr;
     const mods = out
@@ -23,7 +26,14 @@ describe('lazy loading', () => {
       .filter((l) => l.startsWith('MOD file://'))
       .map((l) => l.slice(4).replace(`file://${ROOT}`, ''));
     expect(mods).toContain('daemon/runtime/runtime.ts');
-    const optional = [/^daemon\/adapters\/(iptables|nftables\/(index|backend)|dhcp)\//, /rtnetlink\/(routing|link-config)/, /system\/(ipv6-sysctl|resolv-writer)/, /online-check\//, /undici/, /^lib\/(bind|index|session|create-session)/];
+    const optional = [
+      /^daemon\/adapters\/(iptables|nftables\/(index|backend)|dhcp)\//,
+      /rtnetlink\/(routing|link-config)/,
+      /system\/(ipv6-sysctl|resolv-writer)/,
+      /online-check\//,
+      /undici/,
+      /^lib\/(bind|index|session|create-session)/,
+    ];
     expect(mods.filter((m) => optional.some((re) => re.test(m)))).toEqual([]);
   });
 });

@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync, ftruncateSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { until } from '../../fakes/until.js';
 import { createPolicyDir } from '../../../daemon/adapters/policy-dir/policy-dir.js';
+import { until } from '../../fakes/until.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -45,10 +45,17 @@ describe('policy directory caps', () => {
     writeFileSync(join(dir, 'c.policy'), '[c]\nuid=3\n');
     const logs: string[] = [];
     const seen: Array<[string, string | null]> = [];
-    const src = createPolicyDir(dir, (level, msg) => logs.push(`${level} ${msg}`), 30, { maxFiles: 2, maxFileBytes: 64 });
+    const src = createPolicyDir(dir, (level, msg) => logs.push(`${level} ${msg}`), 30, {
+      maxFiles: 2,
+      maxFileBytes: 64,
+    });
     await src.start((f, t) => seen.push([f, t]));
     expect(seen.map(([f]) => f)).toEqual(['a.policy', 'b.policy']);
-    expect(logs.filter((l) => l.includes('file(s) not loaded'))).toEqual([expect.stringMatching(/1 file\(s\) not loaded from .*, from c\.policy on: 3 files is over MaxDirFiles 2 \(--max-dir-files\)/)]);
+    expect(logs.filter((l) => l.includes('file(s) not loaded'))).toEqual([
+      expect.stringMatching(
+        /1 file\(s\) not loaded from .*, from c\.policy on: 3 files is over MaxDirFiles 2 \(--max-dir-files\)/,
+      ),
+    ]);
     // a.policy grows past the size cap: refused, its previous version is not withdrawn.
     writeFileSync(join(dir, 'a.policy'), `[a]\nuid=1\n#${'x'.repeat(100)}\n`);
     await until(() => logs.some((l) => l.includes('a.policy') && l.includes('over MaxFileSize 64')));

@@ -2,9 +2,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { until } from '../../fakes/until.js';
 import { createProvisioningDir } from '../../../daemon/adapters/policy-dir/provisioning-dir.js';
 import type { PolicySource } from '../../../daemon/ports.js';
+import { until } from '../../fakes/until.js';
 
 const dirs: string[] = [];
 const sources: PolicySource[] = [];
@@ -22,7 +22,16 @@ function tempDir(): string {
 describe('provisioning directory source', () => {
   it('delivers only *.config files with a plain name, sorted, at start; logs unreadable ones under its label', async () => {
     const dir = tempDir();
-    for (const name of ['b.config', 'a.config', 'Z9.config', 'a.policy', 'a-b.config', '.config', 'a.config~', 'notes.txt']) {
+    for (const name of [
+      'b.config',
+      'a.config',
+      'Z9.config',
+      'a.policy',
+      'a-b.config',
+      '.config',
+      'a.config~',
+      'notes.txt',
+    ]) {
       writeFileSync(join(dir, name), `# ${name}\n`);
     }
     mkdirSync(join(dir, 'd.config'));
@@ -36,7 +45,13 @@ describe('provisioning directory source', () => {
       ['a.config', '# a.config\n'],
       ['b.config', '# b.config\n'],
     ]);
-    expect(logs.filter((l) => l.startsWith('error provisioning rejected, previous version kept:') && l.includes('d.config: a directory, not a regular file'))).toHaveLength(1);
+    expect(
+      logs.filter(
+        (l) =>
+          l.startsWith('error provisioning rejected, previous version kept:') &&
+          l.includes('d.config: a directory, not a regular file'),
+      ),
+    ).toHaveLength(1);
     expect(logs.filter((l) => l.startsWith('info provisioning: ignoring 4 file(s)'))).toHaveLength(1);
   });
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../../bin/cli/args.js';
 import { GENERAL_KEYS, USAGE } from '../../../daemon/config.js';
-import { manPages, type ManPage } from '../../../scripts/man/pages.js';
+import { type ManPage, manPages } from '../../../scripts/man/pages.js';
 
 let dir: string;
 const rendered = new Map<string, string>();
@@ -18,7 +18,10 @@ let pages: ManPage[];
 
 /** What `man -l` prints for a page: plain text (no bold overstrike), 100 columns. */
 function man(file: string): string {
-  return execFileSync('man', ['-l', file], { encoding: 'utf8', env: { ...process.env, MANWIDTH: '100', MAN_KEEP_FORMATTING: '', MANPAGER: 'cat', PAGER: 'cat', GROFF_NO_SGR: '1' } }).replace(/.\x08/g, '');
+  return execFileSync('man', ['-l', file], {
+    encoding: 'utf8',
+    env: { ...process.env, MANWIDTH: '100', MAN_KEEP_FORMATTING: '', MANPAGER: 'cat', PAGER: 'cat', GROFF_NO_SGR: '1' },
+  }).replace(/.\x08/g, '');
 }
 
 beforeAll(() => {
@@ -38,7 +41,10 @@ const sections = (text: string): string[] => text.split('\n').filter((l) => /^[A
 describe('man pages', () => {
   it('are netsessiond(8), netsessionctl(1) and netsessiond.conf(5), each with its name and version in the header', () => {
     expect(pages.map((p) => p.file)).toEqual(['netsessiond.8', 'netsessionctl.1', 'netsessiond.conf.5']);
-    for (const p of pages) expect(rendered.get(p.file)!.split('\n')[0]).toMatch(new RegExp(`^${p.name.toUpperCase().replace('.', '\\.')}\\(${p.section}\\)`));
+    for (const p of pages)
+      expect(rendered.get(p.file)!.split('\n')[0]).toMatch(
+        new RegExp(`^${p.name.toUpperCase().replace('.', '\\.')}\\(${p.section}\\)`),
+      );
   });
 
   it('render with no groff warning (unknown macro, bad escape, unbalanced font)', () => {
@@ -48,18 +54,32 @@ describe('man pages', () => {
     }
   });
 
-  it('netsessiond(8): NAME, SYNOPSIS, DESCRIPTION, OPTIONS with every --help option, the doc\'s sections, SEE ALSO', () => {
+  it("netsessiond(8): NAME, SYNOPSIS, DESCRIPTION, OPTIONS with every --help option, the doc's sections, SEE ALSO", () => {
     const text = rendered.get('netsessiond.8')!;
-    expect(sections(text)).toEqual(expect.arrayContaining(['NAME', 'SYNOPSIS', 'DESCRIPTION', 'OPTIONS', 'SAFETY: THE NETWORK NAMESPACE', 'MANAGE MODE', 'SEE ALSO']));
+    expect(sections(text)).toEqual(
+      expect.arrayContaining([
+        'NAME',
+        'SYNOPSIS',
+        'DESCRIPTION',
+        'OPTIONS',
+        'SAFETY: THE NETWORK NAMESPACE',
+        'MANAGE MODE',
+        'SEE ALSO',
+      ]),
+    );
     expect(sections(text).indexOf('OPTIONS')).toBe(3);
-    for (const opt of USAGE.matchAll(/^\s+(--[a-z0-9-]+)/gm)) expect(text, opt[1]).toMatch(new RegExp(`^ {7}${opt[1]}\\b`, 'm'));
+    for (const opt of USAGE.matchAll(/^\s+(--[a-z0-9-]+)/gm))
+      expect(text, opt[1]).toMatch(new RegExp(`^ {7}${opt[1]}\\b`, 'm'));
   });
 
   it('netsessionctl(1): EXIT STATUS, COMMANDS with a subsection per command', () => {
     const text = rendered.get('netsessionctl.1')!;
-    expect(sections(text)).toEqual(expect.arrayContaining(['NAME', 'SYNOPSIS', 'DESCRIPTION', 'EXIT STATUS', 'COMMANDS', 'SEE ALSO']));
+    expect(sections(text)).toEqual(
+      expect.arrayContaining(['NAME', 'SYNOPSIS', 'DESCRIPTION', 'EXIT STATUS', 'COMMANDS', 'SEE ALSO']),
+    );
     expect(text).toMatch(/^SYNOPSIS\n {7}netsessionctl \[--json\]/m);
-    for (const c of COMMANDS.filter((c) => c !== 'help' && c !== 'disable' && c !== 'session')) expect(text, c).toMatch(new RegExp(`^ {3}\\S*.*\\b${c}\\b`, 'm'));
+    for (const c of COMMANDS.filter((c) => c !== 'help' && c !== 'disable' && c !== 'session'))
+      expect(text, c).toMatch(new RegExp(`^ {3}\\S*.*\\b${c}\\b`, 'm'));
     // Literal options keep a real minus sign: copied from the page they work.
     expect(text).toContain('netsessionctl --json state');
   });

@@ -13,13 +13,22 @@
  * | no uplink / no source rule / destroyed session      | NotConnectedError / SourceIPRuleRequiredError / SessionClosedError |
  * | 20 agents on one session                            | one 'update' listener on the session; none once all are destroyed |
  */
-import { once } from 'node:events';
+
 import dgramMod from 'node:dgram';
+import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { MockTransport, NotConnectedError, SessionClosedError, SourceIPRuleRequiredError, createSession, type MockUplink, type Session } from '../../../lib/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createSession,
+  MockTransport,
+  type MockUplink,
+  NotConnectedError,
+  type Session,
+  SessionClosedError,
+  SourceIPRuleRequiredError,
+} from '../../../lib/index.js';
 
 const LO1: MockUplink = { interface: 'lo-a', bearer: 'ethernet', ipv4: '127.0.0.1' };
 const LO2: MockUplink = { interface: 'lo-b', bearer: 'wifi', ipv4: '127.0.0.2' };
@@ -46,7 +55,10 @@ afterAll(() => {
   server.close();
 });
 
-async function session(uplinks: MockUplink[] = [LO1], sourceIPRule = true): Promise<{ mock: MockTransport; s: Session }> {
+async function session(
+  uplinks: MockUplink[] = [LO1],
+  sourceIPRule = true,
+): Promise<{ mock: MockTransport; s: Session }> {
   const mock = new MockTransport({ uplinks });
   const s = await createSession({ transport: mock, sourceIPRule });
   return { mock, s };
@@ -256,7 +268,9 @@ describe('dispatcher and fetch follow the session', () => {
     const { s } = await session();
     const d = s.dispatcher();
     await d.close();
-    await expect(request(`http://127.0.0.1:${port}/`, { dispatcher: d })).rejects.toMatchObject({ code: expect.stringMatching(/^UND_ERR_(CLOSED|DESTROYED)$/) });
+    await expect(request(`http://127.0.0.1:${port}/`, { dispatcher: d })).rejects.toMatchObject({
+      code: expect.stringMatching(/^UND_ERR_(CLOSED|DESTROYED)$/),
+    });
     await s.destroy();
   });
 });
@@ -278,7 +292,16 @@ describe('session-level behaviour', () => {
   it('every helper throws SessionClosedError once the session ended', async () => {
     const { s } = await session();
     await s.destroy();
-    for (const call of [() => s.socketOptions(), () => s.connect(80, '127.0.0.1'), () => s.tlsConnect(443, '127.0.0.1'), () => s.httpAgent(), () => s.httpsAgent(), () => s.dispatcher(), () => s.dgram(), () => s.resolver()]) {
+    for (const call of [
+      () => s.socketOptions(),
+      () => s.connect(80, '127.0.0.1'),
+      () => s.tlsConnect(443, '127.0.0.1'),
+      () => s.httpAgent(),
+      () => s.httpsAgent(),
+      () => s.dispatcher(),
+      () => s.dgram(),
+      () => s.resolver(),
+    ]) {
       expect(call).toThrow(SessionClosedError);
     }
   });

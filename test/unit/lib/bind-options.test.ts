@@ -13,14 +13,30 @@
  */
 import { describe, expect, it } from 'vitest';
 import { bindKey, familyOfHost } from '../../../lib/bind/options.js';
-import { InvalidOptionError, NotConnectedError, SourceIPRuleRequiredError, socketOptionsOf, type SessionInfo } from '../../../lib/index.js';
+import {
+  InvalidOptionError,
+  NotConnectedError,
+  type SessionInfo,
+  SourceIPRuleRequiredError,
+  socketOptionsOf,
+} from '../../../lib/index.js';
 import { EMPTY_INFO } from '../../../lib/settings.js';
 
 const V4 = '198.51.100.18';
 const V6 = '2001:db8:2::2';
 
 function info(over: Partial<SessionInfo> = {}): SessionInfo {
-  return { ...EMPTY_INFO, state: 'online', interface: 'eth-b', bearer: 'wifi', name: 'eth-b', ipv4: { address: V4 }, ipv6: { address: V6, prefixLength: 64 }, sourceIPRule: true, ...over };
+  return {
+    ...EMPTY_INFO,
+    state: 'online',
+    interface: 'eth-b',
+    bearer: 'wifi',
+    name: 'eth-b',
+    ipv4: { address: V4 },
+    ipv6: { address: V6, prefixLength: 64 },
+    sourceIPRule: true,
+    ...over,
+  };
 }
 
 describe('socketOptionsOf', () => {
@@ -79,7 +95,14 @@ describe('socketOptionsOf', () => {
 
 describe('familyOfHost', () => {
   it('knows IP literals and nothing else', () => {
-    expect([familyOfHost('198.51.100.1'), familyOfHost('::1'), familyOfHost('[::1]'), familyOfHost('example.org'), familyOfHost(''), familyOfHost(undefined)]).toEqual([4, 6, 6, null, null, null]);
+    expect([
+      familyOfHost('198.51.100.1'),
+      familyOfHost('::1'),
+      familyOfHost('[::1]'),
+      familyOfHost('example.org'),
+      familyOfHost(''),
+      familyOfHost(undefined),
+    ]).toEqual([4, 6, 6, null, null, null]);
   });
 });
 

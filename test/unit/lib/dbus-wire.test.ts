@@ -7,21 +7,50 @@ import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { marshallMessage } from '../../../lib/dbus/marshall.js';
-import { Message, MessageFlag, MessageType, Variant, isBusName, isInterfaceName, isMemberName, isObjectPath } from '../../../lib/dbus/message.js';
-import { SignatureError, parseSignature, splitSignature } from '../../../lib/dbus/signature.js';
-import { MalformedMessageError, frameLength, unmarshallMessage } from '../../../lib/dbus/unmarshall.js';
+import {
+  isBusName,
+  isInterfaceName,
+  isMemberName,
+  isObjectPath,
+  Message,
+  MessageFlag,
+  MessageType,
+  Variant,
+} from '../../../lib/dbus/message.js';
+import { parseSignature, SignatureError, splitSignature } from '../../../lib/dbus/signature.js';
+import { frameLength, MalformedMessageError, unmarshallMessage } from '../../../lib/dbus/unmarshall.js';
 
 const require = createRequire(import.meta.url);
 const { unmarshall: nextUnmarshall } = require('dbus-next/lib/message.js') as { unmarshall(b: Buffer): unknown };
 const { marshallMessage: nextMarshall, messageToJsFmt } = require('dbus-next/lib/marshall-compat.js') as {
   marshallMessage(m: unknown): [Buffer];
-  messageToJsFmt(m: unknown): { body: unknown[]; signature: string; path: string; member: string; interface: string; serial: number; flags: number };
+  messageToJsFmt(m: unknown): {
+    body: unknown[];
+    signature: string;
+    path: string;
+    member: string;
+    interface: string;
+    serial: number;
+    flags: number;
+  };
 };
-const NextMessage = (require('dbus-next') as { Message: new (m: object) => unknown; Variant: new (s: string, v: unknown) => unknown }).Message;
+const NextMessage = (
+  require('dbus-next') as { Message: new (m: object) => unknown; Variant: new (s: string, v: unknown) => unknown }
+).Message;
 const NextVariant = (require('dbus-next') as { Variant: new (s: string, v: unknown) => unknown }).Variant;
 
 function call(signature: string, body: unknown[], extra: Partial<Message> = {}): Message {
-  return Object.assign(new Message({ destination: 'org.example.Dest', path: '/org/example/o', interface: 'org.example.I', member: 'Do', signature, body }), extra);
+  return Object.assign(
+    new Message({
+      destination: 'org.example.Dest',
+      path: '/org/example/o',
+      interface: 'org.example.I',
+      member: 'Do',
+      signature,
+      body,
+    }),
+    extra,
+  );
 }
 
 function roundTrip(msg: Message, bigEndian: boolean): Message {
@@ -47,9 +76,22 @@ const EVERY_TYPE: Array<[string, unknown, unknown?]> = [
   ['g', 'a{sv}(iu)'],
   ['v', new Variant('as', ['a', 'b'])],
   ['ay', Buffer.from([0, 1, 254, 255])],
-  ['a{sv}', { State: new Variant('s', 'online'), IPv4: new Variant('a{sv}', { Address: new Variant('s', '198.51.100.2') }), Prefix: new Variant('y', 64) }],
+  [
+    'a{sv}',
+    {
+      State: new Variant('s', 'online'),
+      IPv4: new Variant('a{sv}', { Address: new Variant('s', '198.51.100.2') }),
+      Prefix: new Variant('y', 64),
+    },
+  ],
   ['a{uv}', { 7: new Variant('b', false) }],
-  ['a(oa{sv})', [['/a', { K: new Variant('t', 3n) }], ['/b', {}]]],
+  [
+    'a(oa{sv})',
+    [
+      ['/a', { K: new Variant('t', 3n) }],
+      ['/b', {}],
+    ],
+  ],
   ['(ybnqiuxtdsog)', [1, true, -2, 3, -4, 5, -6n, 7n, 0.25, 's', '/', 'v']],
   ['aa{sv}', [{}, { A: new Variant('d', 2.5) }]],
   ['ax', []],
@@ -70,15 +112,39 @@ describe('wire codec: round trips', () => {
 
   it('keeps header fields, flags and serial', () => {
     const back = roundTrip(call('s', ['x'], { flags: MessageFlag.NO_REPLY_EXPECTED, sender: ':1.5' }), false);
-    expect(back).toMatchObject({ type: MessageType.METHOD_CALL, serial: 42, flags: 1, path: '/org/example/o', interface: 'org.example.I', member: 'Do', destination: 'org.example.Dest', sender: ':1.5' });
-    const err = roundTrip(Message.newError(Object.assign(call('', []), { serial: 9, sender: ':1.3' }), 'net.connman.Error.Failed', 'why'), true);
-    expect(err).toMatchObject({ type: MessageType.ERROR, replySerial: 9, destination: ':1.3', errorName: 'net.connman.Error.Failed', body: ['why'] });
-    const sig = roundTrip(Message.newSignal('/', 'net.connman.Manager', 'ServicesChanged', 'a(oa{sv})ao', [[], ['/x']]), false);
+    expect(back).toMatchObject({
+      type: MessageType.METHOD_CALL,
+      serial: 42,
+      flags: 1,
+      path: '/org/example/o',
+      interface: 'org.example.I',
+      member: 'Do',
+      destination: 'org.example.Dest',
+      sender: ':1.5',
+    });
+    const err = roundTrip(
+      Message.newError(Object.assign(call('', []), { serial: 9, sender: ':1.3' }), 'net.connman.Error.Failed', 'why'),
+      true,
+    );
+    expect(err).toMatchObject({
+      type: MessageType.ERROR,
+      replySerial: 9,
+      destination: ':1.3',
+      errorName: 'net.connman.Error.Failed',
+      body: ['why'],
+    });
+    const sig = roundTrip(
+      Message.newSignal('/', 'net.connman.Manager', 'ServicesChanged', 'a(oa{sv})ao', [[], ['/x']]),
+      false,
+    );
     expect(sig).toMatchObject({ type: MessageType.SIGNAL, path: '/', member: 'ServicesChanged', body: [[], ['/x']] });
   });
 
   it('accepts the values the code holds: numbers for t, BigInt for u, Maps for dicts, plain {signature, value} for v', () => {
-    const back = roundTrip(call('tuva{sv}', [3, 7n, { signature: 'q', value: 1500 }, new Map([['k', { signature: 's', value: 'v' }]])]), false);
+    const back = roundTrip(
+      call('tuva{sv}', [3, 7n, { signature: 'q', value: 1500 }, new Map([['k', { signature: 's', value: 'v' }]])]),
+      false,
+    );
     expect(back.body).toEqual([3n, 7, new Variant('q', 1500), { k: new Variant('s', 'v') }]);
   });
 
@@ -114,7 +180,8 @@ describe('wire codec: against dbus-next, an independent implementation', () => {
     return v;
   };
   const fromNext = (v: unknown): unknown => {
-    if (v instanceof (NextVariant as unknown as typeof Variant)) return new Variant((v as Variant).signature, fromNext((v as Variant).value));
+    if (v instanceof (NextVariant as unknown as typeof Variant))
+      return new Variant((v as Variant).signature, fromNext((v as Variant).value));
     if (Buffer.isBuffer(v)) return v;
     if (Array.isArray(v)) return v.map(fromNext);
     if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fromNext(x)]));
@@ -122,7 +189,9 @@ describe('wire codec: against dbus-next, an independent implementation', () => {
   };
   // Structs of every basic type and integer-keyed dicts are covered by the round trips above.
   // dbus-next refuses the minimum int64 itself (its range check is off by one): -5 instead.
-  const CASES = EVERY_TYPE.filter(([sig]) => !['(ybnqiuxtdsog)', 'a{uv}'].includes(sig)).map(([sig, v]): [string, unknown] => [sig, sig === 'x' ? -5n : v]);
+  const CASES = EVERY_TYPE.filter(([sig]) => !['(ybnqiuxtdsog)', 'a{uv}'].includes(sig)).map(
+    ([sig, v]): [string, unknown] => [sig, sig === 'x' ? -5n : v],
+  );
 
   it('our bytes parse to the same values in dbus-next', () => {
     for (const [sig, value] of CASES) {
@@ -135,7 +204,15 @@ describe('wire codec: against dbus-next, an independent implementation', () => {
 
   it("dbus-next's bytes parse to the same values here", () => {
     for (const [sig, value] of CASES) {
-      const msg = new NextMessage({ serial: 6, destination: 'org.example.Dest', path: '/org/example/o', interface: 'org.example.I', member: 'Do', signature: sig, body: [toNext(value)] });
+      const msg = new NextMessage({
+        serial: 6,
+        destination: 'org.example.Dest',
+        path: '/org/example/o',
+        interface: 'org.example.I',
+        member: 'Do',
+        signature: sig,
+        body: [toNext(value)],
+      });
       const [bytes] = nextMarshall(msg);
       const ours = unmarshallMessage(bytes);
       expect(ours).toMatchObject({ signature: sig, serial: 6, member: 'Do' });
@@ -170,7 +247,7 @@ describe('wire codec: malformed input', () => {
   });
 
   it('rejects a boolean other than 0/1, bad padding, bad UTF-8, NUL in strings, a bad path in the body', () => {
-    const bodyAt = (b: Buffer) => b.length - (b.readUInt32LE(4));
+    const bodyAt = (b: Buffer) => b.length - b.readUInt32LE(4);
     let b = Buffer.from(good());
     b.writeUInt32LE(2, bodyAt(b));
     expectMalformed(b, /boolean 2/);
@@ -196,7 +273,11 @@ describe('wire codec: malformed input', () => {
       expect.unreachable();
     } catch (err) {
       expect(err).toBeInstanceOf(MalformedMessageError);
-      expect((err as MalformedMessageError).header).toMatchObject({ type: MessageType.METHOD_CALL, serial: 3, member: 'Do' });
+      expect((err as MalformedMessageError).header).toMatchObject({
+        type: MessageType.METHOD_CALL,
+        serial: 3,
+        member: 'Do',
+      });
     }
   });
 
@@ -238,7 +319,8 @@ describe('wire codec: malformed input', () => {
 describe('names and paths', () => {
   it('object paths by the specification (a loop, checked against the grammar as a regular expression)', () => {
     const grammar = /^\/(?:[A-Za-z0-9_]+(?:\/[A-Za-z0-9_]+)*)?$/;
-    for (const p of ['/', '/a', '/net/connman/service/ethernet_0a_cable', '/a_B9/c']) expect(isObjectPath(p)).toBe(true);
+    for (const p of ['/', '/a', '/net/connman/service/ethernet_0a_cable', '/a_B9/c'])
+      expect(isObjectPath(p)).toBe(true);
     for (const p of ['', 'a', '/a/', '//', '/a//b', '/a-b', '/é', '/a.b']) expect(isObjectPath(p)).toBe(false);
     fc.assert(
       fc.property(fc.stringMatching(/^[/a-z_.\-9]{0,8}$/), (p) => {
@@ -274,8 +356,13 @@ describe('wire codec: fuzz', () => {
     fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map((value) => ({ sig: 'x', value })),
     fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map((value) => ({ sig: 't', value })),
     fc.double({ noNaN: true }).map((value) => ({ sig: 'd', value })),
-    fc.string({ unit: 'grapheme' }).filter((s) => !s.includes('\0')).map((value) => ({ sig: 's', value })),
-    fc.array(fc.stringMatching(/^[A-Za-z0-9_]+$/), { maxLength: 3 }).map((els) => ({ sig: 'o', value: `/${els.join('/')}` })),
+    fc
+      .string({ unit: 'grapheme' })
+      .filter((s) => !s.includes('\0'))
+      .map((value) => ({ sig: 's', value })),
+    fc
+      .array(fc.stringMatching(/^[A-Za-z0-9_]+$/), { maxLength: 3 })
+      .map((els) => ({ sig: 'o', value: `/${els.join('/')}` })),
     fc.uint8Array({ maxLength: 16 }).map((a) => ({ sig: 'ay', value: Buffer.from(a) })),
   );
   const typed: fc.Arbitrary<Typed> = fc.letrec<{ t: Typed }>((tie) => ({
@@ -283,10 +370,23 @@ describe('wire codec: fuzz', () => {
       { depthSize: 'small', withCrossShrink: true },
       leaf,
       tie('t').map((inner) => ({ sig: 'v', value: new Variant(inner.sig, inner.value) })),
-      fc.array(tie('t'), { minLength: 1, maxLength: 3 }).map((items) => ({ sig: `(${items.map((i) => i.sig).join('')})`, value: items.map((i) => i.value) })),
+      fc
+        .array(tie('t'), { minLength: 1, maxLength: 3 })
+        .map((items) => ({ sig: `(${items.map((i) => i.sig).join('')})`, value: items.map((i) => i.value) })),
       // `ay` always reads back as a Buffer.
-      tie('t').chain((proto) => fc.constant({ sig: `a${proto.sig}`, value: proto.sig === 'y' ? Buffer.from([proto.value as number]) : [proto.value, proto.value] })),
-      fc.dictionary(fc.string({ maxLength: 6 }).filter((k) => !k.includes('\0')), tie('t').map((x) => new Variant(x.sig, x.value)), { maxKeys: 3 }).map((value) => ({ sig: 'a{sv}', value })),
+      tie('t').chain((proto) =>
+        fc.constant({
+          sig: `a${proto.sig}`,
+          value: proto.sig === 'y' ? Buffer.from([proto.value as number]) : [proto.value, proto.value],
+        }),
+      ),
+      fc
+        .dictionary(
+          fc.string({ maxLength: 6 }).filter((k) => !k.includes('\0')),
+          tie('t').map((x) => new Variant(x.sig, x.value)),
+          { maxKeys: 3 },
+        )
+        .map((value) => ({ sig: 'a{sv}', value })),
     ),
   })).t;
 
@@ -297,7 +397,10 @@ describe('wire codec: fuzz', () => {
         fc.pre(sig.length <= 255);
         let msg: Message;
         try {
-          msg = call(sig, items.map((i) => i.value));
+          msg = call(
+            sig,
+            items.map((i) => i.value),
+          );
           parseSignature(sig);
         } catch {
           return; // nesting beyond the limits: not a message
@@ -310,19 +413,30 @@ describe('wire codec: fuzz', () => {
   });
 
   it('corrupted bytes are read or rejected with MalformedMessageError, never anything else', () => {
-    const sample = marshallMessage(call('a{sv}ao(tb)', [{ IPv4: new Variant('a{sv}', { Address: new Variant('s', '198.51.100.2') }) }, ['/a', '/b'], [5n, true]]), 9);
+    const sample = marshallMessage(
+      call('a{sv}ao(tb)', [
+        { IPv4: new Variant('a{sv}', { Address: new Variant('s', '198.51.100.2') }) },
+        ['/a', '/b'],
+        [5n, true],
+      ]),
+      9,
+    );
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(sample.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }), fc.nat(sample.length), (edits, cut) => {
-        const b = Buffer.from(sample.subarray(0, Math.max(16, cut)));
-        for (const [at, byte] of edits) if (at < b.length) b[at] = byte;
-        try {
-          const len = frameLength(b, 0);
-          if (len > b.length) return;
-          unmarshallMessage(b, 0, len);
-        } catch (err) {
-          expect(err).toBeInstanceOf(MalformedMessageError);
-        }
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.nat(sample.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
+        fc.nat(sample.length),
+        (edits, cut) => {
+          const b = Buffer.from(sample.subarray(0, Math.max(16, cut)));
+          for (const [at, byte] of edits) if (at < b.length) b[at] = byte;
+          try {
+            const len = frameLength(b, 0);
+            if (len > b.length) return;
+            unmarshallMessage(b, 0, len);
+          } catch (err) {
+            expect(err).toBeInstanceOf(MalformedMessageError);
+          }
+        },
+      ),
       { numRuns: 3000 },
     );
   });

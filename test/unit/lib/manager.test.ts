@@ -2,8 +2,10 @@
  * getManager() and Session.claimCgroup() against the mock daemon, and the D-Bus decoding of
  * the Manager's replies (GetProperties, GetTechnologies, ListSessions).
  */
-import { Variant } from '../../../lib/dbus/message.js';
+
 import { describe, expect, it } from 'vitest';
+import { decodeManagerProps, decodeSessionList, decodeTechnologyList } from '../../../lib/dbus/codec.js';
+import { Variant } from '../../../lib/dbus/message.js';
 import {
   AlreadyDisabledError,
   AlreadyEnabledError,
@@ -17,7 +19,7 @@ import {
   type Transport,
 } from '../../../lib/index.js';
 import { NO_UPLINK_PROPERTIES } from '../../../lib/uplink-props.js';
-import { decodeManagerProps, decodeSessionList, decodeTechnologyList } from '../../../lib/dbus/codec.js';
+
 const UPLINKS = [
   { interface: 'eth0', bearer: 'ethernet' as const, ipv4: '198.51.100.7/24' },
   { interface: 'wwan0', bearer: 'cellular' as const, ipv4: '203.0.113.9' },
@@ -29,8 +31,22 @@ describe('getManager with the mock daemon', () => {
     const m = getManager(mock);
     expect(await m.properties()).toEqual({ state: 'online', offlineMode: false, sessionMode: false });
     expect(await m.technologies()).toEqual([
-      { path: '/net/connman/technology/ethernet', type: 'ethernet', name: 'Wired', powered: true, connected: true, tethering: false },
-      { path: '/net/connman/technology/cellular', type: 'cellular', name: 'Cellular', powered: true, connected: true, tethering: false },
+      {
+        path: '/net/connman/technology/ethernet',
+        type: 'ethernet',
+        name: 'Wired',
+        powered: true,
+        connected: true,
+        tethering: false,
+      },
+      {
+        path: '/net/connman/technology/cellular',
+        type: 'cellular',
+        name: 'Cellular',
+        powered: true,
+        connected: true,
+        tethering: false,
+      },
     ]);
     expect((await m.services()).map((s) => [s.interface, s.state])).toEqual([
       ['eth0', 'online'],
@@ -80,10 +96,24 @@ describe('getManager with the mock daemon', () => {
     await s.claimCgroup('/netsession.run/7');
     const [entry, ...rest] = await getManager(mock).sessions();
     expect(rest).toEqual([]);
-    expect(entry).toMatchObject({ path: s.path, owner: ':1.1', uid: 0, service: '/net/connman/service/mock_wwan0', active: true, cgroups: ['/netsession.run/7'], rxBytes: 10n, txBytes: 20n });
+    expect(entry).toMatchObject({
+      path: s.path,
+      owner: ':1.1',
+      uid: 0,
+      service: '/net/connman/service/mock_wwan0',
+      active: true,
+      cgroups: ['/netsession.run/7'],
+      rxBytes: 10n,
+      txBytes: 20n,
+    });
     // ListSessions carries the Update keys; the uplink's properties are not listed.
     expect(entry!.settings).toEqual({ ...s.settings, ...NO_UPLINK_PROPERTIES });
-    expect(await getManager(mock).statistics(s.path)).toEqual({ rxBytes: 10n, txBytes: 20n, rxPackets: 1n, txPackets: 2n });
+    expect(await getManager(mock).statistics(s.path)).toEqual({
+      rxBytes: 10n,
+      txBytes: 20n,
+      rxPackets: 1n,
+      txPackets: 2n,
+    });
     await s.destroy();
     expect(await getManager(mock).sessions()).toEqual([]);
   });
@@ -93,7 +123,10 @@ describe('getManager with the mock daemon', () => {
     await expect(getManager(mock).sessions()).rejects.toBeInstanceOf(ExtensionNotSupportedError);
     await expect(getManager(mock).statistics('/sessions/x')).rejects.toBeInstanceOf(ExtensionNotSupportedError);
     const s = await createSession({ transport: mock });
-    await expect(s.claimCgroup('/a')).rejects.toMatchObject({ code: 'NS_ERR_EXTENSION_NOT_SUPPORTED', feature: 'ClaimCgroup' });
+    await expect(s.claimCgroup('/a')).rejects.toMatchObject({
+      code: 'NS_ERR_EXTENSION_NOT_SUPPORTED',
+      feature: 'ClaimCgroup',
+    });
     expect(mock.calls.some((c) => c.method === 'ClaimCgroup')).toBe(false);
   });
 
@@ -108,7 +141,12 @@ describe('getManager with the mock daemon', () => {
 
   it('a transport without the optional methods: InvalidOptionError naming the method', async () => {
     const mock = new MockTransport();
-    const bare: Transport = { createSession: mock.createSession.bind(mock), capabilities: mock.capabilities.bind(mock), statistics: mock.statistics.bind(mock), close: mock.close.bind(mock) };
+    const bare: Transport = {
+      createSession: mock.createSession.bind(mock),
+      capabilities: mock.capabilities.bind(mock),
+      statistics: mock.statistics.bind(mock),
+      close: mock.close.bind(mock),
+    };
     await expect(getManager(bare).technologies()).rejects.toThrow(/must implement technologies/);
     expect(() => getManager(bare).watchServices(() => {})).toThrow(InvalidOptionError);
     expect(() => getManager({} as Transport)).toThrow(InvalidOptionError);
@@ -119,13 +157,35 @@ describe('decoding the Manager replies', () => {
   const v = (sig: string, value: unknown) => new Variant(sig, value);
 
   it('GetProperties', () => {
-    expect(decodeManagerProps({ State: v('s', 'ready'), OfflineMode: v('b', true), SessionMode: v('b', false) })).toEqual({ state: 'ready', offlineMode: true, sessionMode: false });
+    expect(
+      decodeManagerProps({ State: v('s', 'ready'), OfflineMode: v('b', true), SessionMode: v('b', false) }),
+    ).toEqual({ state: 'ready', offlineMode: true, sessionMode: false });
     expect(decodeManagerProps({ State: v('s', 'weird') }).state).toBe('idle');
   });
 
   it('GetTechnologies', () => {
-    const list = [['/net/connman/technology/wifi', { Name: v('s', 'WiFi'), Type: v('s', 'wifi'), Powered: v('b', false), Connected: v('b', false), Tethering: v('b', false) }]];
-    expect(decodeTechnologyList(list)).toEqual([{ path: '/net/connman/technology/wifi', type: 'wifi', name: 'WiFi', powered: false, connected: false, tethering: false }]);
+    const list = [
+      [
+        '/net/connman/technology/wifi',
+        {
+          Name: v('s', 'WiFi'),
+          Type: v('s', 'wifi'),
+          Powered: v('b', false),
+          Connected: v('b', false),
+          Tethering: v('b', false),
+        },
+      ],
+    ];
+    expect(decodeTechnologyList(list)).toEqual([
+      {
+        path: '/net/connman/technology/wifi',
+        type: 'wifi',
+        name: 'WiFi',
+        powered: false,
+        connected: false,
+        tethering: false,
+      },
+    ]);
   });
 
   it('ListSessions: properties, nested settings, counters', () => {
@@ -159,10 +219,29 @@ describe('decoding the Manager replies', () => {
       ],
     ];
     const [e] = decodeSessionList(list);
-    expect(e).toMatchObject({ path: '/sessions/_1_5/n', owner: ':1.5', uid: 1001, service: '/net/connman/service/cellular_020000000003_eth_c', policyGroup: null, active: true, cgroups: ['/a'], rxBytes: 5n, txBytes: 6n });
-    expect(e!.settings).toMatchObject({ state: 'online', interface: 'eth-c', bearer: 'cellular', ipv4: { method: 'manual', address: '198.51.100.26' }, ipv6: null, allowedBearers: ['cellular'] });
+    expect(e).toMatchObject({
+      path: '/sessions/_1_5/n',
+      owner: ':1.5',
+      uid: 1001,
+      service: '/net/connman/service/cellular_020000000003_eth_c',
+      policyGroup: null,
+      active: true,
+      cgroups: ['/a'],
+      rxBytes: 5n,
+      txBytes: 6n,
+    });
+    expect(e!.settings).toMatchObject({
+      state: 'online',
+      interface: 'eth-c',
+      bearer: 'cellular',
+      ipv4: { method: 'manual', address: '198.51.100.26' },
+      ipv6: null,
+      allowedBearers: ['cellular'],
+    });
     // Without the datapath there are no counters, and an older daemon sends no Cgroups.
-    const [bare] = decodeSessionList([['/s', { Owner: v('s', ':1.2'), UID: v('u', 0), Service: v('s', ''), Settings: v('a{sv}', settings) }]]);
+    const [bare] = decodeSessionList([
+      ['/s', { Owner: v('s', ':1.2'), UID: v('u', 0), Service: v('s', ''), Settings: v('a{sv}', settings) }],
+    ]);
     expect(bare).toMatchObject({ service: null, rxBytes: null, txBytes: null, cgroups: [] });
   });
 });

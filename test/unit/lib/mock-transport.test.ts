@@ -4,15 +4,15 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  DBusTransport,
+  createSession,
   DaemonUnavailableError,
+  DBusTransport,
+  getDefaultTransport,
   InvalidArgumentsError,
   MockTransport,
-  createSession,
-  getDefaultTransport,
-  setDefaultTransport,
   type MockUplink,
   type SessionNotifier,
+  setDefaultTransport,
   type Transport,
 } from '../../../lib/index.js';
 import { selectUplink } from '../../../lib/mock/uplink.js';
@@ -22,11 +22,20 @@ const wifi: MockUplink = { interface: 'wlan0', bearer: 'wifi' };
 const cellUp: MockUplink = { interface: 'wwan0', bearer: 'cellular', state: 'connected' };
 
 describe('MockTransport selection (the daemon rule: bearer order, online first, uplink order)', () => {
-  const all = { AllowedBearers: ['ethernet', 'wifi', 'bluetooth', 'cellular', 'gadget'] as const, AllowedInterface: '*', ConnectionType: 'any' as const };
+  const all = {
+    AllowedBearers: ['ethernet', 'wifi', 'bluetooth', 'cellular', 'gadget'] as const,
+    AllowedInterface: '*',
+    ConnectionType: 'any' as const,
+  };
 
   it('picks by the session bearer order, then online over connected, then list order', () => {
     expect(selectUplink({ ...all, AllowedBearers: ['cellular', 'ethernet'] }, [eth, cellUp])).toBe(cellUp);
-    expect(selectUplink({ ...all, AllowedBearers: ['ethernet'] }, [{ ...eth, state: 'connected' }, { ...eth, interface: 'eth1' }])?.interface).toBe('eth1');
+    expect(
+      selectUplink({ ...all, AllowedBearers: ['ethernet'] }, [
+        { ...eth, state: 'connected' },
+        { ...eth, interface: 'eth1' },
+      ])?.interface,
+    ).toBe('eth1');
     expect(selectUplink({ ...all, AllowedBearers: [...all.AllowedBearers] }, [wifi, eth])).toBe(eth);
     expect(selectUplink({ ...all, AllowedBearers: ['wifi'] }, [eth])).toBeNull();
   });
@@ -45,7 +54,16 @@ describe('MockTransport selection (the daemon rule: bearer order, online first, 
     s.on('update', (u) => updates.push(u));
     await s.change({ allowedBearers: ['cellular'] });
     // The uplink's properties move with it: cellular is metered.
-    expect(updates).toEqual([{ allowedBearers: ['cellular'], state: 'connected', name: 'wwan0', interface: 'wwan0', bearer: 'cellular', metered: true }]);
+    expect(updates).toEqual([
+      {
+        allowedBearers: ['cellular'],
+        state: 'connected',
+        name: 'wwan0',
+        interface: 'wwan0',
+        bearer: 'cellular',
+        metered: true,
+      },
+    ]);
   });
 
   it('a scripted uplink sticks until the next scripted one', async () => {
@@ -84,7 +102,10 @@ describe('MockTransport bookkeeping', () => {
     mock.failNext('CreateSession', 'org.freedesktop.DBus.Error.ServiceUnknown');
     mock.failNext('CreateSession');
     await expect(createSession({ transport: mock })).rejects.toBeInstanceOf(DaemonUnavailableError);
-    await expect(createSession({ transport: mock })).rejects.toMatchObject({ code: 'NS_ERR_FAILED', dbusName: 'net.connman.Error.Failed' });
+    await expect(createSession({ transport: mock })).rejects.toMatchObject({
+      code: 'NS_ERR_FAILED',
+      dbusName: 'net.connman.Error.Failed',
+    });
     await expect(createSession({ transport: mock })).resolves.toBeDefined();
     mock.failNext('GetCapabilities', 'org.freedesktop.DBus.Error.UnknownMethod');
     await expect(mock.capabilities()).resolves.toEqual([]);

@@ -22,12 +22,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   InvalidOptionError,
   MockTransport,
+  type MockUplink,
+  monitorUplinks,
   NotConnectedError,
   ProbeFailedError,
-  TimeoutError,
-  monitorUplinks,
-  type MockUplink,
   type Session,
+  TimeoutError,
   type Transport,
   type UplinkMonitor,
   type UplinkMonitorEvents,
@@ -50,7 +50,8 @@ async function scripted(session: Session, signal: AbortSignal): Promise<void> {
   probed.push(name);
   const outcome = scripts.get(name)?.shift() ?? 'ok';
   if (outcome === 'fail') throw new Error(`${name}: scripted failure`);
-  if (outcome === 'hang') await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+  if (outcome === 'hang')
+    await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
 }
 
 const monitors: UplinkMonitor[] = [];
@@ -69,7 +70,8 @@ function start(mock: Transport, extra: Parameters<typeof monitorUplinks>[0] = {}
 /** Collects every event of `m` in order. */
 function record(m: UplinkMonitor): Array<[keyof UplinkMonitorEvents, unknown]> {
   const log: Array<[keyof UplinkMonitorEvents, unknown]> = [];
-  for (const ev of ['added', 'removed', 'result', 'up', 'down', 'close'] as const) m.on(ev, (arg?: unknown) => log.push([ev, arg]));
+  for (const ev of ['added', 'removed', 'result', 'up', 'down', 'close'] as const)
+    m.on(ev, (arg?: unknown) => log.push([ev, arg]));
   return log;
 }
 
@@ -78,7 +80,8 @@ async function until(cond: () => boolean): Promise<void> {
   expect(cond()).toBe(true);
 }
 
-const resultsOf = (log: Array<[string, unknown]>, name: string) => log.filter(([e, r]) => e === 'result' && (r as UplinkResult).interface === name).map(([, r]) => r as UplinkResult);
+const resultsOf = (log: Array<[string, unknown]>, name: string) =>
+  log.filter(([e, r]) => e === 'result' && (r as UplinkResult).interface === name).map(([, r]) => r as UplinkResult);
 
 describe('monitorUplinks', () => {
   it('makes one pinned session per uplink, with the source rule, and reports each up', async () => {
@@ -92,13 +95,28 @@ describe('monitorUplinks', () => {
       { AllowedInterface: 'wlan0', AllowedBearers: ['wifi'], SourceIPRule: true },
       { AllowedInterface: 'wwan0', AllowedBearers: ['cellular'], SourceIPRule: true },
     ]);
-    expect(log.filter(([e]) => e === 'added').map(([, s]) => (s as { interface: string }).interface)).toEqual(['eth0', 'wlan0', 'wwan0']);
+    expect(log.filter(([e]) => e === 'added').map(([, s]) => (s as { interface: string }).interface)).toEqual([
+      'eth0',
+      'wlan0',
+      'wwan0',
+    ]);
     const first = resultsOf(log, 'wlan0')[0]!;
-    expect(first).toMatchObject({ interface: 'wlan0', bearer: 'wifi', address: '198.51.100.10', reachable: true, lossRatio: 0, probes: 1, error: null });
+    expect(first).toMatchObject({
+      interface: 'wlan0',
+      bearer: 'wifi',
+      address: '198.51.100.10',
+      reachable: true,
+      lossRatio: 0,
+      probes: 1,
+      error: null,
+    });
     expect(first.rttMs).toBeGreaterThanOrEqual(0);
     expect(Object.isFrozen(first)).toBe(true);
     expect([...m.uplinks.keys()]).toEqual(['eth0', 'wlan0', 'wwan0']);
-    expect(m.uplinks.get('eth0')).toMatchObject({ reachable: true, service: { interface: 'eth0', bearer: 'ethernet', state: 'online' } });
+    expect(m.uplinks.get('eth0')).toMatchObject({
+      reachable: true,
+      service: { interface: 'eth0', bearer: 'ethernet', state: 'online' },
+    });
     expect(m.uplinks.get('eth0')!.session!.settings).toMatchObject({ interface: 'eth0', sourceIPRule: true });
   });
 
@@ -119,8 +137,14 @@ describe('monitorUplinks', () => {
     expect((rs[1]!.error?.cause as Error).message).toBe('wlan0: scripted failure');
     expect(rs[1]!.rttMs).toBeNull();
     // Transitions, in order, each right after the result that caused it.
-    const transitions = log.filter(([e]) => e === 'up' || e === 'down').map(([e, r]) => [e, rs.indexOf(r as UplinkResult)]);
-    expect(transitions.slice(0, 3)).toEqual([['up', 0], ['down', 1], ['up', 3]]);
+    const transitions = log
+      .filter(([e]) => e === 'up' || e === 'down')
+      .map(([e, r]) => [e, rs.indexOf(r as UplinkResult)]);
+    expect(transitions.slice(0, 3)).toEqual([
+      ['up', 0],
+      ['down', 1],
+      ['up', 3],
+    ]);
   });
 
   it('counts a probe that does not finish in time as lost, with a TimeoutError', async () => {
@@ -153,7 +177,9 @@ describe('monitorUplinks', () => {
     const wifiSession = m.uplinks.get('wlan0')!.session!;
     mock.setUplinks([ETH, WWAN]);
     await until(() => resultsOf(log, 'wwan0').length > 0);
-    expect(log.filter(([e]) => e === 'removed').map(([, s]) => (s as { interface: string }).interface)).toEqual(['wlan0']);
+    expect(log.filter(([e]) => e === 'removed').map(([, s]) => (s as { interface: string }).interface)).toEqual([
+      'wlan0',
+    ]);
     expect(wifiSession.destroyed).toBe(true);
     expect([...m.uplinks.keys()]).toEqual(['eth0', 'wwan0']);
     const count = resultsOf(log, 'wlan0').length;
@@ -218,12 +244,20 @@ describe('monitorUplinks', () => {
     await Promise.all([once(tcp, 'listening'), once(web, 'listening')]);
     try {
       const mock = new MockTransport({ uplinks: [lo] });
-      const t = monitorUplinks({ target: `127.0.0.1:${(tcp.address() as net.AddressInfo).port}`, interval: 50, transport: mock });
+      const t = monitorUplinks({
+        target: `127.0.0.1:${(tcp.address() as net.AddressInfo).port}`,
+        interval: 50,
+        transport: mock,
+      });
       monitors.push(t);
       const [rt] = (await once(t, 'result')) as [UplinkResult];
       expect(rt).toMatchObject({ reachable: true, address: '127.0.0.2' });
       await t.close();
-      const h = monitorUplinks({ target: `http://127.0.0.1:${(web.address() as net.AddressInfo).port}/health`, interval: 50, transport: mock });
+      const h = monitorUplinks({
+        target: `http://127.0.0.1:${(web.address() as net.AddressInfo).port}/health`,
+        interval: 50,
+        transport: mock,
+      });
       monitors.push(h);
       const [rh] = (await once(h, 'result')) as [UplinkResult];
       expect(rh.reachable).toBe(true);
@@ -255,10 +289,20 @@ describe('monitorUplinks', () => {
       [{ target: 'example.org:80', targets: [] }, 'targets'],
     ];
     for (const [opts, option] of bad) {
-      expect(() => monitorUplinks({ transport: mock, ...opts } as never), JSON.stringify(opts)).toThrow(expect.objectContaining({ option }));
+      expect(() => monitorUplinks({ transport: mock, ...opts } as never), JSON.stringify(opts)).toThrow(
+        expect.objectContaining({ option }),
+      );
     }
-    const { watchServices: _, ...partial } = { createSession: mock.createSession.bind(mock), capabilities: mock.capabilities.bind(mock), statistics: mock.statistics.bind(mock), close: mock.close.bind(mock), watchServices: undefined };
-    expect(() => monitorUplinks({ target: 'example.org:80', transport: partial as Transport })).toThrow(InvalidOptionError);
+    const { watchServices: _, ...partial } = {
+      createSession: mock.createSession.bind(mock),
+      capabilities: mock.capabilities.bind(mock),
+      statistics: mock.statistics.bind(mock),
+      close: mock.close.bind(mock),
+      watchServices: undefined,
+    };
+    expect(() => monitorUplinks({ target: 'example.org:80', transport: partial as Transport })).toThrow(
+      InvalidOptionError,
+    );
     // '[v6]:port' and a hostname are fine.
     expect(() => monitors.push(monitorUplinks({ target: '[2001:db8::1]:443', transport: mock }))).not.toThrow();
   });

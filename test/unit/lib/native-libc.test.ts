@@ -10,7 +10,12 @@ import { connectAbstract } from '../../../lib/dbus/abstract-socket.js';
 import { NativeModuleMissingError } from '../../../lib/errors.js';
 import { loadLibcLibrary } from '../../../lib/native/libc.js';
 
-const missing = () => Promise.reject(Object.assign(new Error("Cannot find package 'koffi' imported from /app/node_modules/netsession"), { code: 'ERR_MODULE_NOT_FOUND' }));
+const missing = () =>
+  Promise.reject(
+    Object.assign(new Error("Cannot find package 'koffi' imported from /app/node_modules/netsession"), {
+      code: 'ERR_MODULE_NOT_FOUND',
+    }),
+  );
 
 describe('the libc loader without koffi', () => {
   it('rejects with NativeModuleMissingError naming koffi and keeping the cause', async () => {
@@ -31,6 +36,8 @@ describe('the libc loader without koffi', () => {
   it('an abstract bus socket says to install koffi or use a unix:path= address', async () => {
     const err = await connectAbstract('/netsession-test/nobody', missing).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NativeModuleMissingError);
-    expect((err as Error).message).toMatch(/^the bus address unix:abstract=\/netsession-test\/nobody needs the optional package koffi .*install it \(npm install koffi\) or use a unix:path= bus address/);
+    expect((err as Error).message).toMatch(
+      /^the bus address unix:abstract=\/netsession-test\/nobody needs the optional package koffi .*install it \(npm install koffi\) or use a unix:path= bus address/,
+    );
   });
 });

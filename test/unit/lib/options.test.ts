@@ -3,10 +3,10 @@
  * decoding it mirrors (lib/settings.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { InvalidOptionError, OPTION_KEYS, isValidInterfaceName } from '../../../lib/index.js';
-import { CREATE_SETTING_SIGNATURES, EXTENSION_REQUEST_KEYS, SETTING_KEYS } from '../../../lib/protocol.js';
+import { InvalidOptionError, isValidInterfaceName, OPTION_KEYS } from '../../../lib/index.js';
 import { toSessionRequest } from '../../../lib/options.js';
-import { EMPTY_INFO, INFO_KEYS, decodeUpdate, mergeUpdate } from '../../../lib/settings.js';
+import { CREATE_SETTING_SIGNATURES, EXTENSION_REQUEST_KEYS, SETTING_KEYS } from '../../../lib/protocol.js';
+import { decodeUpdate, EMPTY_INFO, INFO_KEYS, mergeUpdate } from '../../../lib/settings.js';
 
 function rejects(options: unknown, option: string, message?: RegExp): void {
   let err: unknown;
@@ -22,17 +22,34 @@ function rejects(options: unknown, option: string, message?: RegExp): void {
 
 describe('toSessionRequest', () => {
   it('maps every option to its ConnMan key, in wire order', () => {
-    const out = toSessionRequest({ avoidMetered: true, contextIdentifier: 'c', sourceIPRule: true, allowedInterface: 'wwan0', connectionType: 'internet', allowedBearers: ['cellular', '*'] });
-    expect(out).toEqual({ AllowedBearers: ['cellular', '*'], ConnectionType: 'internet', AllowedInterface: 'wwan0', SourceIPRule: true, ContextIdentifier: 'c', AvoidMetered: true });
+    const out = toSessionRequest({
+      avoidMetered: true,
+      contextIdentifier: 'c',
+      sourceIPRule: true,
+      allowedInterface: 'wwan0',
+      connectionType: 'internet',
+      allowedBearers: ['cellular', '*'],
+    });
+    expect(out).toEqual({
+      AllowedBearers: ['cellular', '*'],
+      ConnectionType: 'internet',
+      AllowedInterface: 'wwan0',
+      SourceIPRule: true,
+      ContextIdentifier: 'c',
+      AvoidMetered: true,
+    });
     expect(Object.keys(out)).toEqual(Object.keys(CREATE_SETTING_SIGNATURES));
   });
 
   it('the option table covers exactly the keys a client may send', () => {
     expect(Object.values(OPTION_KEYS).sort()).toEqual(Object.keys(CREATE_SETTING_SIGNATURES).sort());
     // Extension keys (AvoidMetered) are requests only: no Update carries them back.
-    for (const [option, key] of Object.entries(OPTION_KEYS)) if (!Object.hasOwn(EXTENSION_REQUEST_KEYS, key)) expect(INFO_KEYS[key as keyof typeof INFO_KEYS]).toBe(option);
+    for (const [option, key] of Object.entries(OPTION_KEYS))
+      if (!Object.hasOwn(EXTENSION_REQUEST_KEYS, key)) expect(INFO_KEYS[key as keyof typeof INFO_KEYS]).toBe(option);
     expect(toSessionRequest({ avoidMetered: false })).toEqual({ AvoidMetered: false });
-    expect(() => toSessionRequest({ avoidMetered: 'yes' })).toThrow(/avoidMetered: must be a boolean|must be a boolean/);
+    expect(() => toSessionRequest({ avoidMetered: 'yes' })).toThrow(
+      /avoidMetered: must be a boolean|must be a boolean/,
+    );
   });
 
   it('treats undefined options and undefined values as absent', () => {
@@ -67,7 +84,9 @@ describe('toSessionRequest', () => {
   });
 
   it('lets the caller skip its own keys', () => {
-    expect(toSessionRequest({ signal: 1, timeout: 2, sourceIPRule: false }, ['signal', 'timeout'])).toEqual({ SourceIPRule: false });
+    expect(toSessionRequest({ signal: 1, timeout: 2, sourceIPRule: false }, ['signal', 'timeout'])).toEqual({
+      SourceIPRule: false,
+    });
     rejects({ signal: 1 }, 'signal');
   });
 });
@@ -84,7 +103,17 @@ describe('isValidInterfaceName', () => {
 describe('decodeUpdate / mergeUpdate', () => {
   it('turns ConnMan empties into null and camelCases every key', () => {
     expect(Object.keys(INFO_KEYS)).toEqual(SETTING_KEYS);
-    expect(decodeUpdate({ Name: '', Interface: '', Bearer: '', IPv4: {}, IPv6: {}, ConnectionType: '', AllowedInterface: '' })).toEqual({
+    expect(
+      decodeUpdate({
+        Name: '',
+        Interface: '',
+        Bearer: '',
+        IPv4: {},
+        IPv6: {},
+        ConnectionType: '',
+        AllowedInterface: '',
+      }),
+    ).toEqual({
       name: null,
       interface: null,
       bearer: null,
@@ -93,7 +122,11 @@ describe('decodeUpdate / mergeUpdate', () => {
       connectionType: null,
       allowedInterface: '*',
     });
-    expect(decodeUpdate({ IPv6: { Method: 'auto', Address: '2001:db8::1', PrefixLength: 64, Gateway: 'fe80::1', Privacy: 'prefered' } })).toEqual({
+    expect(
+      decodeUpdate({
+        IPv6: { Method: 'auto', Address: '2001:db8::1', PrefixLength: 64, Gateway: 'fe80::1', Privacy: 'prefered' },
+      }),
+    ).toEqual({
       ipv6: { method: 'auto', address: '2001:db8::1', prefixLength: 64, gateway: 'fe80::1', privacy: 'prefered' },
     });
   });

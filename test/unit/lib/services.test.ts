@@ -2,9 +2,10 @@
  * The service list behind monitorUplinks: decoding GetServices/ServicesChanged dicts, and the
  * MockTransport's services and watch.
  */
-import { Variant } from '../../../lib/dbus/message.js';
+
 import { describe, expect, it } from 'vitest';
 import { applyServiceProperty, decodeServiceList, decodeServiceProps, toServiceInfo } from '../../../lib/dbus/codec.js';
+import { Variant } from '../../../lib/dbus/message.js';
 import { MockTransport, type ServiceInfo } from '../../../lib/index.js';
 
 describe('service dicts', () => {
@@ -16,9 +17,23 @@ describe('service dicts', () => {
           Type: new Variant('s', 'wifi'),
           State: new Variant('s', 'online'),
           Name: new Variant('s', 'eth-b'),
-          Ethernet: new Variant('a{sv}', { Method: new Variant('s', 'auto'), Interface: new Variant('s', 'eth-b'), MTU: new Variant('q', 1500) }),
-          IPv4: new Variant('a{sv}', { Method: new Variant('s', 'dhcp'), Address: new Variant('s', '198.51.100.18'), Netmask: new Variant('s', '255.255.255.248'), Gateway: new Variant('s', '198.51.100.17') }),
-          IPv6: new Variant('a{sv}', { Method: new Variant('s', 'auto'), Address: new Variant('s', '2001:db8:2::2'), PrefixLength: new Variant('y', 64), Gateway: new Variant('s', 'fe80::1') }),
+          Ethernet: new Variant('a{sv}', {
+            Method: new Variant('s', 'auto'),
+            Interface: new Variant('s', 'eth-b'),
+            MTU: new Variant('q', 1500),
+          }),
+          IPv4: new Variant('a{sv}', {
+            Method: new Variant('s', 'dhcp'),
+            Address: new Variant('s', '198.51.100.18'),
+            Netmask: new Variant('s', '255.255.255.248'),
+            Gateway: new Variant('s', '198.51.100.17'),
+          }),
+          IPv6: new Variant('a{sv}', {
+            Method: new Variant('s', 'auto'),
+            Address: new Variant('s', '2001:db8:2::2'),
+            PrefixLength: new Variant('y', 64),
+            Gateway: new Variant('s', 'fe80::1'),
+          }),
           Nameservers: new Variant('as', ['198.51.100.17']),
         },
       ],
@@ -27,7 +42,12 @@ describe('service dicts', () => {
     ];
     const list = decodeServiceList(wire);
     expect(list.length).toBe(2);
-    expect(list[0]![1]).toMatchObject({ Type: 'wifi', Ethernet: { Interface: 'eth-b', MTU: 1500 }, IPv4: { Address: '198.51.100.18' }, Nameservers: ['198.51.100.17'] });
+    expect(list[0]![1]).toMatchObject({
+      Type: 'wifi',
+      Ethernet: { Interface: 'eth-b', MTU: 1500 },
+      IPv4: { Address: '198.51.100.18' },
+      Nameservers: ['198.51.100.17'],
+    });
     // Without netsessiond's status dict (connmand): nameservers from ConnMan's own key, the rest unknown.
     const unknown = { metered: null, roaming: null, captivePortal: null, portalUrl: null };
     expect(list.map(([p, props]) => toServiceInfo(p, props))).toEqual([
@@ -43,16 +63,39 @@ describe('service dicts', () => {
         ...unknown,
       },
       // Unknown type and state are not trusted; no Ethernet dict, no interface; no address dicts.
-      { path: '/net/connman/service/x', name: '', interface: null, bearer: null, state: 'idle', ipv4: null, ipv6: null, nameservers: [], ...unknown },
+      {
+        path: '/net/connman/service/x',
+        name: '',
+        interface: null,
+        bearer: null,
+        state: 'idle',
+        ipv4: null,
+        ipv6: null,
+        nameservers: [],
+        ...unknown,
+      },
     ]);
     // With it (netsessiond): metered, roaming and the portal; the URL only while there is a portal.
     const status = { Metered: true, Roaming: false, CaptivePortal: true, PortalURL: 'http://portal.example/' };
-    expect(toServiceInfo(list[0]![0], list[0]![1], status)).toMatchObject({ metered: true, roaming: false, captivePortal: true, portalUrl: 'http://portal.example/' });
-    expect(toServiceInfo(list[0]![0], list[0]![1], { ...status, CaptivePortal: false })).toMatchObject({ captivePortal: false, portalUrl: null });
+    expect(toServiceInfo(list[0]![0], list[0]![1], status)).toMatchObject({
+      metered: true,
+      roaming: false,
+      captivePortal: true,
+      portalUrl: 'http://portal.example/',
+    });
+    expect(toServiceInfo(list[0]![0], list[0]![1], { ...status, CaptivePortal: false })).toMatchObject({
+      captivePortal: false,
+      portalUrl: null,
+    });
     // Nameservers.Configuration stands in while Nameservers is empty; connmand's cellular Roaming is read.
-    expect(toServiceInfo('/s', { Nameservers: [], 'Nameservers.Configuration': ['2001:db8::53'], Roaming: true })).toMatchObject({ nameservers: ['2001:db8::53'], roaming: true });
+    expect(
+      toServiceInfo('/s', { Nameservers: [], 'Nameservers.Configuration': ['2001:db8::53'], Roaming: true }),
+    ).toMatchObject({ nameservers: ['2001:db8::53'], roaming: true });
     // A PropertyChanged of a followed key updates the list; others change nothing.
-    const next = applyServiceProperty(list, list[0]![0], 'sv', ['Nameservers', new Variant('as', ['198.51.100.25', '2001:db8:3::1'])]);
+    const next = applyServiceProperty(list, list[0]![0], 'sv', [
+      'Nameservers',
+      new Variant('as', ['198.51.100.25', '2001:db8:3::1']),
+    ]);
     expect(next?.[0]![1].Nameservers).toEqual(['198.51.100.25', '2001:db8:3::1']);
     expect(applyServiceProperty(list, list[0]![0], 'sv', ['Strength', new Variant('y', 5)])).toBeNull();
     expect(applyServiceProperty(list, '/nope', 'sv', ['Nameservers', new Variant('as', [])])).toBeNull();
@@ -63,11 +106,36 @@ describe('service dicts', () => {
 
 describe('MockTransport services', () => {
   it('lists one service per uplink and tells watchers about every change', async () => {
-    const mock = new MockTransport({ uplinks: [{ interface: 'eth-a', bearer: 'ethernet', ipv4: '198.51.100.10/29' }, { interface: 'wwan0', bearer: 'cellular', state: 'connected', name: 'Operator', ipv6: '2001:db8:3::2/64' }] });
+    const mock = new MockTransport({
+      uplinks: [
+        { interface: 'eth-a', bearer: 'ethernet', ipv4: '198.51.100.10/29' },
+        { interface: 'wwan0', bearer: 'cellular', state: 'connected', name: 'Operator', ipv6: '2001:db8:3::2/64' },
+      ],
+    });
     const none = { nameservers: [], roaming: false, captivePortal: false, portalUrl: null };
     expect(await mock.services()).toEqual([
-      { path: '/net/connman/service/mock_eth_a', name: 'eth-a', interface: 'eth-a', bearer: 'ethernet', state: 'online', ipv4: { method: 'manual', address: '198.51.100.10', netmask: '255.255.255.248' }, ipv6: null, ...none, metered: false },
-      { path: '/net/connman/service/mock_wwan0', name: 'Operator', interface: 'wwan0', bearer: 'cellular', state: 'ready', ipv4: null, ipv6: { method: 'manual', address: '2001:db8:3::2', prefixLength: 64 }, ...none, metered: true },
+      {
+        path: '/net/connman/service/mock_eth_a',
+        name: 'eth-a',
+        interface: 'eth-a',
+        bearer: 'ethernet',
+        state: 'online',
+        ipv4: { method: 'manual', address: '198.51.100.10', netmask: '255.255.255.248' },
+        ipv6: null,
+        ...none,
+        metered: false,
+      },
+      {
+        path: '/net/connman/service/mock_wwan0',
+        name: 'Operator',
+        interface: 'wwan0',
+        bearer: 'cellular',
+        state: 'ready',
+        ipv4: null,
+        ipv6: { method: 'manual', address: '2001:db8:3::2', prefixLength: 64 },
+        ...none,
+        metered: true,
+      },
     ]);
     const seen: Array<Array<string | null>> = [];
     const stop = mock.watchServices((list: readonly ServiceInfo[]) => seen.push(list.map((s) => s.interface)));
@@ -82,7 +150,9 @@ describe('MockTransport services', () => {
   });
 
   it('shows no addresses for a service that is not connected (as the daemon)', async () => {
-    const mock = new MockTransport({ uplinks: [{ interface: 'eth-a', bearer: 'ethernet', ipv4: '198.51.100.10/29', ipv6: '2001:db8:1::2/64' }] });
+    const mock = new MockTransport({
+      uplinks: [{ interface: 'eth-a', bearer: 'ethernet', ipv4: '198.51.100.10/29', ipv6: '2001:db8:1::2/64' }],
+    });
     expect((await mock.services())[0]!.ipv6).toEqual({ method: 'manual', address: '2001:db8:1::2', prefixLength: 64 });
     await mock.setOfflineMode(true);
     expect((await mock.services()).map((s) => [s.state, s.ipv4, s.ipv6])).toEqual([['idle', null, null]]);
@@ -92,7 +162,10 @@ describe('MockTransport services', () => {
     const mock = new MockTransport();
     mock.failNext('GetServices', 'org.freedesktop.DBus.Error.ServiceUnknown');
     const errors: unknown[] = [];
-    mock.watchServices(() => undefined, (e) => errors.push(e));
+    mock.watchServices(
+      () => undefined,
+      (e) => errors.push(e),
+    );
     await new Promise((r) => setTimeout(r, 0));
     expect(errors).toEqual([expect.objectContaining({ code: 'NS_ERR_DAEMON_UNAVAILABLE' })]);
   });

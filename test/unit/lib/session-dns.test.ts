@@ -17,8 +17,8 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MockTransport, createSession, type MockUplink } from '../../../lib/index.js';
-import { startFakeDns, type FakeDnsServer } from '../../fakes/dns-server.js';
+import { createSession, MockTransport, type MockUplink } from '../../../lib/index.js';
+import { type FakeDnsServer, startFakeDns } from '../../fakes/dns-server.js';
 
 let server: http.Server;
 let port: number;

@@ -15,9 +15,9 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Request as UndiciRequest } from 'undici';
-import { MockTransport, NotConnectedError, createSession } from '../../../lib/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSession, MockTransport, NotConnectedError } from '../../../lib/index.js';
 
 let server: http.Server;
 let base: string;
@@ -29,7 +29,12 @@ beforeAll(async () => {
     req.setEncoding('latin1');
     req.on('data', (c: string) => (body += c));
     req.on('end', () => {
-      seen.push({ method: req.method!, type: String(req.headers['content-type'] ?? ''), body, client: req.socket.remoteAddress! });
+      seen.push({
+        method: req.method!,
+        type: String(req.headers['content-type'] ?? ''),
+        body,
+        client: req.socket.remoteAddress!,
+      });
       res.end(`${req.method} ${body.length}`);
     });
   });
@@ -70,14 +75,18 @@ describe('fetch with the global fetch types', () => {
     expect(seen.at(-1)!.body).toContain('filename="a.txt"');
     expect(seen.at(-1)!.body).toContain('file-content');
 
-    expect(await (await s.fetch(`${base}/blob`, { method: 'POST', body: new Blob([new Uint8Array(300)]) })).text()).toBe('POST 300');
+    expect(
+      await (await s.fetch(`${base}/blob`, { method: 'POST', body: new Blob([new Uint8Array(300)]) })).text(),
+    ).toBe('POST 300');
     const stream = new ReadableStream<Uint8Array>({
       start(c) {
         c.enqueue(new TextEncoder().encode('streamed'));
         c.close();
       },
     });
-    expect(await (await s.fetch(`${base}/stream`, { method: 'POST', body: stream, duplex: 'half' })).text()).toBe('POST 8');
+    expect(await (await s.fetch(`${base}/stream`, { method: 'POST', body: stream, duplex: 'half' })).text()).toBe(
+      'POST 8',
+    );
     expect(seen.slice(-4).every((x) => x.client === '127.0.0.2')).toBe(true);
   });
 

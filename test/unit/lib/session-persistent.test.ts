@@ -14,7 +14,14 @@
  * | retryDelay                                               | 50, 100, 200, … capped                                          |
  */
 import { describe, expect, it } from 'vitest';
-import { DaemonUnavailableError, InvalidOptionError, MockTransport, createSession, type MockUplink, type Session } from '../../../lib/index.js';
+import {
+  createSession,
+  DaemonUnavailableError,
+  InvalidOptionError,
+  MockTransport,
+  type MockUplink,
+  type Session,
+} from '../../../lib/index.js';
 import { retryDelay } from '../../../lib/restore.js';
 
 const cell: MockUplink = { interface: 'wwan0', bearer: 'cellular', ipv4: '203.0.113.9' };
@@ -22,8 +29,20 @@ const eth: MockUplink = { interface: 'eth0', bearer: 'ethernet', ipv4: '198.51.1
 
 function record(s: Session): string[] {
   const log: string[] = [];
-  for (const ev of ['state', 'online', 'offline', 'interface', 'destroyed', 'daemon-lost', 'daemon-restored'] as const) {
-    s.on(ev, (...args: unknown[]) => log.push(`${ev}${args.length ? ` ${args.map((a) => (a instanceof Error ? (a as { code?: string }).code : String(a))).join(' ')}` : ''}`));
+  for (const ev of [
+    'state',
+    'online',
+    'offline',
+    'interface',
+    'destroyed',
+    'daemon-lost',
+    'daemon-restored',
+  ] as const) {
+    s.on(ev, (...args: unknown[]) =>
+      log.push(
+        `${ev}${args.length ? ` ${args.map((a) => (a instanceof Error ? (a as { code?: string }).code : String(a))).join(' ')}` : ''}`,
+      ),
+    );
   }
   return log;
 }
@@ -36,13 +55,23 @@ const until = async (cond: () => boolean): Promise<void> => {
 describe('persistent sessions', () => {
   it('survive the daemon vanishing: one daemon-lost, then made again with the same settings', async () => {
     const mock = new MockTransport({ uplinks: [eth, cell] });
-    const s = await createSession({ transport: mock, allowedBearers: ['cellular'], sourceIPRule: true, persistent: true });
+    const s = await createSession({
+      transport: mock,
+      allowedBearers: ['cellular'],
+      sourceIPRule: true,
+      persistent: true,
+    });
     const firstPath = s.path;
     const log = record(s);
     mock.stopDaemon();
     expect(s.destroyed).toBe(false);
     expect(s.state).toBe('disconnected');
-    expect(log).toEqual(['state disconnected online', 'offline', 'interface null wwan0', 'daemon-lost NS_ERR_DAEMON_UNAVAILABLE']);
+    expect(log).toEqual([
+      'state disconnected online',
+      'offline',
+      'interface null wwan0',
+      'daemon-lost NS_ERR_DAEMON_UNAVAILABLE',
+    ]);
     await expect(s.connect()).rejects.toBeInstanceOf(DaemonUnavailableError);
     expect(() => s.socketOptions()).toThrow(/no uplink|NotConnected|not connected/i);
     const waiting = s.waitFor('online', { timeout: 5_000 });
@@ -129,13 +158,21 @@ describe('persistent sessions', () => {
 
   it('bad persistent options are refused before anything is sent', async () => {
     const mock = new MockTransport();
-    await expect(createSession({ transport: mock, persistent: 'yes' as never })).rejects.toBeInstanceOf(InvalidOptionError);
-    await expect(createSession({ transport: mock, persistent: { maxRetryDelay: 1 } })).rejects.toMatchObject({ option: 'persistent' });
-    await expect(createSession({ transport: mock, persistent: { signal: 'x' as never } })).rejects.toMatchObject({ option: 'persistent' });
+    await expect(createSession({ transport: mock, persistent: 'yes' as never })).rejects.toBeInstanceOf(
+      InvalidOptionError,
+    );
+    await expect(createSession({ transport: mock, persistent: { maxRetryDelay: 1 } })).rejects.toMatchObject({
+      option: 'persistent',
+    });
+    await expect(createSession({ transport: mock, persistent: { signal: 'x' as never } })).rejects.toMatchObject({
+      option: 'persistent',
+    });
     expect(mock.calls).toEqual([]);
   });
 
   it('backs off 50 ms doubling, capped', () => {
-    expect([0, 1, 2, 3, 4, 5, 6, 40].map((n) => retryDelay(n, 1_000))).toEqual([50, 100, 200, 400, 800, 1000, 1000, 1000]);
+    expect([0, 1, 2, 3, 4, 5, 6, 40].map((n) => retryDelay(n, 1_000))).toEqual([
+      50, 100, 200, 400, 800, 1000, 1000, 1000,
+    ]);
   });
 });

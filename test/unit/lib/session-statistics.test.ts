@@ -17,14 +17,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  createSession,
   ExtensionNotSupportedError,
   InvalidOptionError,
   MockTransport,
-  PermissionDeniedError,
-  SessionClosedError,
-  createSession,
   type MockUplink,
   type NetsessionError,
+  PermissionDeniedError,
+  SessionClosedError,
   type SessionStatistics,
   type Transport,
 } from '../../../lib/index.js';

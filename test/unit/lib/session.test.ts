@@ -4,21 +4,21 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  BearersNotAllowedError,
   AbortError,
+  BearersNotAllowedError,
+  createSession,
   DaemonUnavailableError,
   ExtensionNotSupportedError,
   InvalidArgumentsError,
   InvalidOptionError,
   MockTransport,
+  type MockUplink,
   PermissionDeniedError,
+  type Session,
   SessionClosedError,
+  type SessionUpdate,
   SourceIPRuleRequiredError,
   TimeoutError,
-  createSession,
-  type MockUplink,
-  type Session,
-  type SessionUpdate,
 } from '../../../lib/index.js';
 
 const eth: MockUplink = { interface: 'eth0', bearer: 'ethernet', ipv4: '198.51.100.7/24', ipv6: '2001:db8::7/64' };
@@ -78,7 +78,14 @@ describe('createSession', () => {
     expect(mock.calls[0]).toEqual({
       method: 'CreateSession',
       path: null,
-      args: [{ AllowedBearers: ['cellular', '*'], ConnectionType: 'internet', SourceIPRule: true, ContextIdentifier: 'telemetry' }],
+      args: [
+        {
+          AllowedBearers: ['cellular', '*'],
+          ConnectionType: 'internet',
+          SourceIPRule: true,
+          ContextIdentifier: 'telemetry',
+        },
+      ],
     });
     expect(s.interface).toBe('wwan0');
     expect(s.settings.allowedBearers).toEqual(['cellular', 'ethernet', 'wifi', 'bluetooth', 'gadget']);
@@ -86,9 +93,14 @@ describe('createSession', () => {
 
   it('rejects bad options with InvalidOptionError before any call', async () => {
     const mock = new MockTransport();
-    await expect(createSession({ transport: mock, allowedBearers: ['lte' as never] })).rejects.toMatchObject({ code: 'NS_ERR_INVALID_OPTION', option: 'allowedBearers' });
+    await expect(createSession({ transport: mock, allowedBearers: ['lte' as never] })).rejects.toMatchObject({
+      code: 'NS_ERR_INVALID_OPTION',
+      option: 'allowedBearers',
+    });
     await expect(createSession({ transport: mock, bogus: 1 } as never)).rejects.toMatchObject({ option: 'bogus' });
-    await expect(createSession({ transport: mock, allowedInterface: 'a/b' })).rejects.toBeInstanceOf(InvalidOptionError);
+    await expect(createSession({ transport: mock, allowedInterface: 'a/b' })).rejects.toBeInstanceOf(
+      InvalidOptionError,
+    );
     await expect(createSession({ transport: mock, timeout: -1 })).rejects.toMatchObject({ option: 'timeout' });
     await expect(createSession({ transport: {} as never })).rejects.toMatchObject({ option: 'transport' });
     expect(mock.calls).toEqual([]);
@@ -105,7 +117,10 @@ describe('createSession', () => {
   it('rejects with DaemonUnavailableError when no daemon is on the bus', async () => {
     const mock = new MockTransport();
     mock.stopDaemon();
-    await expect(createSession({ transport: mock })).rejects.toMatchObject({ code: 'NS_ERR_DAEMON_UNAVAILABLE', reason: 'no-daemon' });
+    await expect(createSession({ transport: mock })).rejects.toMatchObject({
+      code: 'NS_ERR_DAEMON_UNAVAILABLE',
+      reason: 'no-daemon',
+    });
   });
 
   it('an already aborted signal rejects with AbortError and calls nothing', async () => {
@@ -158,7 +173,14 @@ describe('createSession', () => {
       SourceIPRule: false,
     });
     const s = await p;
-    expect(s.settings).toMatchObject({ state: 'connected', interface: 'usb0', bearer: 'gadget', ipv4: { address: '198.18.0.2' }, ipv6: null, connectionType: 'local' });
+    expect(s.settings).toMatchObject({
+      state: 'connected',
+      interface: 'usb0',
+      bearer: 'gadget',
+      ipv4: { address: '198.18.0.2' },
+      ipv6: null,
+      connectionType: 'local',
+    });
   });
 });
 
@@ -174,7 +196,17 @@ describe('updates and events', () => {
       [
         'update',
         // A scripted uplink the mock does not list: its properties are unknown (null), no longer eth0's.
-        { state: 'connected', name: 'wwan0', ipv4: { method: 'manual', address: '203.0.113.9' }, ipv6: null, interface: 'wwan0', bearer: 'cellular', metered: null, roaming: null, captivePortal: null },
+        {
+          state: 'connected',
+          name: 'wwan0',
+          ipv4: { method: 'manual', address: '203.0.113.9' },
+          ipv6: null,
+          interface: 'wwan0',
+          bearer: 'cellular',
+          metered: null,
+          roaming: null,
+          captivePortal: null,
+        },
       ],
       ['state', 'connected', 'online'],
       ['offline'],
@@ -188,14 +220,25 @@ describe('updates and events', () => {
     mock.lastSession().goOffline();
     expect(log.map((e) => e[0])).toEqual(['update', 'state', 'offline', 'interface']);
     expect(log[3]).toEqual(['interface', null, 'wwan0']);
-    expect(s.settings).toMatchObject({ state: 'disconnected', interface: null, bearer: null, name: null, ipv4: null, ipv6: null });
+    expect(s.settings).toMatchObject({
+      state: 'disconnected',
+      interface: null,
+      bearer: null,
+      name: null,
+      ipv4: null,
+      ipv6: null,
+    });
   });
 
   it('an Update that repeats current values emits nothing', async () => {
     const mock = new MockTransport({ uplinks: [eth] });
     const s = await createSession({ transport: mock });
     const log = record(s);
-    mock.lastSession().update({ State: 'online', Interface: 'eth0', IPv6: { Method: 'manual', Address: '2001:db8::7', PrefixLength: 64 } });
+    mock.lastSession().update({
+      State: 'online',
+      Interface: 'eth0',
+      IPv6: { Method: 'manual', Address: '2001:db8::7', PrefixLength: 64 },
+    });
     expect(log).toEqual([]);
   });
 
@@ -240,7 +283,9 @@ describe('waitFor', () => {
     const p = s.waitFor('online', { signal: ac.signal });
     ac.abort();
     await expect(p).rejects.toBeInstanceOf(AbortError);
-    await expect(s.waitFor('online', { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'NS_ERR_ABORTED' });
+    await expect(s.waitFor('online', { signal: AbortSignal.abort() })).rejects.toMatchObject({
+      code: 'NS_ERR_ABORTED',
+    });
   });
 
   it('rejects with SessionClosedError when the session ends first, and for bad arguments', async () => {
@@ -255,14 +300,21 @@ describe('waitFor', () => {
   });
 
   it('a wait for an uplink the policy made impossible fails at once, naming the policy and the bearers', async () => {
-    const mock = new MockTransport({ uplinks: [cell, wifi], policy: { group: 'kiosk.policy:policy_kiosk', allowedBearers: ['wifi'] } });
+    const mock = new MockTransport({
+      uplinks: [cell, wifi],
+      policy: { group: 'kiosk.policy:policy_kiosk', allowedBearers: ['wifi'] },
+    });
     const s = await createSession({ transport: mock, allowedBearers: ['cellular'] });
     expect(s.settings.allowedBearers).toEqual([]);
     const t0 = Date.now();
     const err = await s.waitFor('online', { timeout: 5_000 }).catch((e: unknown) => e);
     expect(Date.now() - t0).toBeLessThan(1_000);
     expect(err).toBeInstanceOf(BearersNotAllowedError);
-    expect(err).toMatchObject({ code: 'NS_ERR_BEARERS_NOT_ALLOWED', requested: ['cellular'], policy: 'kiosk.policy:policy_kiosk' });
+    expect(err).toMatchObject({
+      code: 'NS_ERR_BEARERS_NOT_ALLOWED',
+      requested: ['cellular'],
+      policy: 'kiosk.policy:policy_kiosk',
+    });
     expect((err as Error).message).toMatch(/kiosk\.policy:policy_kiosk.*cellular/);
     await expect(s.waitFor('connected')).rejects.toBeInstanceOf(BearersNotAllowedError);
     // 'disconnected' holds, and a predicate is the app's own business: neither is refused.
@@ -275,7 +327,11 @@ describe('waitFor', () => {
     await ok.change({ allowedBearers: ['cellular'] });
     await expect(pending).rejects.toMatchObject({ code: 'NS_ERR_BEARERS_NOT_ALLOWED', requested: ['cellular'] });
     // Against a daemon that does not say which policy (connmand), policy is null.
-    const anon = new MockTransport({ uplinks: [wifi], capabilities: null, policy: { group: 'x:y', allowedBearers: ['wifi'] } });
+    const anon = new MockTransport({
+      uplinks: [wifi],
+      capabilities: null,
+      policy: { group: 'x:y', allowedBearers: ['wifi'] },
+    });
     const a = await createSession({ transport: anon, allowedBearers: ['cellular'] });
     await expect(a.waitFor('online')).rejects.toMatchObject({ policy: null, requested: ['cellular'] });
   });
@@ -305,7 +361,10 @@ describe('updates()', () => {
     await s.destroy();
     await done;
     // destroy() ends the iterator without a last "uplink lost" update: the app ended it.
-    expect(seen.map((u) => Object.keys(u))).toEqual([['name', 'ipv4', 'ipv6', 'interface', 'bearer'], ['contextIdentifier']]);
+    expect(seen.map((u) => Object.keys(u))).toEqual([
+      ['name', 'ipv4', 'ipv6', 'interface', 'bearer'],
+      ['contextIdentifier'],
+    ]);
   });
 
   it('ends with a last update clearing the uplink when the daemon ends the session', async () => {
@@ -365,7 +424,10 @@ describe('change(), connect(), disconnect()', () => {
   it('validates before calling: a bad bearer or an unknown option sends nothing', async () => {
     const mock = new MockTransport();
     const s = await createSession({ transport: mock });
-    await expect(s.change({ allowedBearers: ['wimax' as never] })).rejects.toMatchObject({ code: 'NS_ERR_INVALID_OPTION', option: 'allowedBearers' });
+    await expect(s.change({ allowedBearers: ['wimax' as never] })).rejects.toMatchObject({
+      code: 'NS_ERR_INVALID_OPTION',
+      option: 'allowedBearers',
+    });
     await expect(s.change({ state: 'online' } as never)).rejects.toMatchObject({ option: 'state' });
     await expect(s.change({ connectionType: 'bogus' as never })).rejects.toMatchObject({ option: 'connectionType' });
     expect(mock.calls.map((c) => c.method)).toEqual(['CreateSession']);

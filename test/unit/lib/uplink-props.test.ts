@@ -10,21 +10,36 @@
  * | capabilities null (connmand)                         | metered/portal null; nameservers still; avoidMetered refused, nothing sent |
  */
 import { describe, expect, it } from 'vitest';
-import { ExtensionNotSupportedError, MockTransport, createSession, type MockUplink } from '../../../lib/index.js';
+import { createSession, ExtensionNotSupportedError, MockTransport, type MockUplink } from '../../../lib/index.js';
 
 const wifi: MockUplink = { interface: 'wlan0', bearer: 'wifi', ipv4: '198.51.100.20', nameservers: ['198.51.100.17'] };
-const cell: MockUplink = { interface: 'wwan0', bearer: 'cellular', ipv4: '203.0.113.9', nameservers: ['203.0.113.1', '2001:db8::53'] };
+const cell: MockUplink = {
+  interface: 'wwan0',
+  bearer: 'cellular',
+  ipv4: '203.0.113.9',
+  nameservers: ['203.0.113.1', '2001:db8::53'],
+};
 
 describe('uplink properties with the mock', () => {
   it('a captive portal appears on the bound uplink and is lifted', async () => {
     const mock = new MockTransport({ uplinks: [wifi] });
     await using s = await createSession({ transport: mock });
-    expect(s.settings).toMatchObject({ nameservers: ['198.51.100.17'], metered: false, roaming: false, captivePortal: false, portalUrl: null });
+    expect(s.settings).toMatchObject({
+      nameservers: ['198.51.100.17'],
+      metered: false,
+      roaming: false,
+      captivePortal: false,
+      portalUrl: null,
+    });
     const seen: unknown[][] = [];
     s.on('captivePortal', (portal, url) => seen.push([portal, url]));
     mock.setUplinks([{ ...wifi, state: 'connected', captivePortal: true, portalUrl: 'http://portal.example/login' }]);
     await Promise.resolve();
-    expect(s.settings).toMatchObject({ state: 'connected', captivePortal: true, portalUrl: 'http://portal.example/login' });
+    expect(s.settings).toMatchObject({
+      state: 'connected',
+      captivePortal: true,
+      portalUrl: 'http://portal.example/login',
+    });
     mock.setUplinks([wifi]);
     await Promise.resolve();
     expect(seen).toEqual([
@@ -40,7 +55,11 @@ describe('uplink properties with the mock', () => {
     expect(s.interface).toBe('wlan0');
     expect(mock.lastSession().request).toMatchObject({ AvoidMetered: true });
     mock.setUplinks([cell]);
-    expect(s.settings).toMatchObject({ interface: 'wwan0', metered: true, nameservers: ['203.0.113.1', '2001:db8::53'] });
+    expect(s.settings).toMatchObject({
+      interface: 'wwan0',
+      metered: true,
+      nameservers: ['203.0.113.1', '2001:db8::53'],
+    });
     mock.setUplinks([cell, wifi]);
     expect(s.settings).toMatchObject({ interface: 'wlan0', metered: false });
     // Off again: the bearer order decides.
@@ -51,9 +70,17 @@ describe('uplink properties with the mock', () => {
   it('against a daemon without the extensions (connmand) metered and portals are unknown and avoidMetered is refused', async () => {
     const mock = new MockTransport({ uplinks: [cell], capabilities: null });
     await using s = await createSession({ transport: mock });
-    expect(s.settings).toMatchObject({ nameservers: ['203.0.113.1', '2001:db8::53'], metered: null, roaming: null, captivePortal: null, portalUrl: null });
+    expect(s.settings).toMatchObject({
+      nameservers: ['203.0.113.1', '2001:db8::53'],
+      metered: null,
+      roaming: null,
+      captivePortal: null,
+      portalUrl: null,
+    });
     const calls = mock.calls.length;
-    await expect(createSession({ transport: mock, avoidMetered: true })).rejects.toBeInstanceOf(ExtensionNotSupportedError);
+    await expect(createSession({ transport: mock, avoidMetered: true })).rejects.toBeInstanceOf(
+      ExtensionNotSupportedError,
+    );
     await expect(s.change({ avoidMetered: true })).rejects.toMatchObject({ feature: 'AvoidMetered' });
     expect(mock.calls.slice(calls).map((c) => c.method)).toEqual(['GetCapabilities', 'GetCapabilities']);
   });

@@ -41,14 +41,20 @@ const rootPkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as 
 describe('npm run pack', () => {
   beforeAll(() => {
     out = mkdtempSync(join(tmpdir(), 'netsession-pack-'));
-    const stdout = execFileSync('node', ['scripts/pack.mjs', '--out', out], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    const stdout = execFileSync('node', ['scripts/pack.mjs', '--out', out], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
     tarballs = JSON.parse(stdout.trim().split('\n').pop()!) as Record<Name, string>;
     for (const name of NAMES) {
       files[name] = execFileSync('tar', ['-tzf', tarballs[name]], { encoding: 'utf8' })
         .split('\n')
         .filter((l) => l !== '' && !l.endsWith('/'))
         .map((l) => l.replace(/^package\//, ''));
-      manifests[name] = JSON.parse(execFileSync('tar', ['-xzOf', tarballs[name], 'package/package.json'], { encoding: 'utf8' })) as Manifest;
+      manifests[name] = JSON.parse(
+        execFileSync('tar', ['-xzOf', tarballs[name], 'package/package.json'], { encoding: 'utf8' }),
+      ) as Manifest;
     }
   }, 240_000);
 
@@ -67,8 +73,21 @@ describe('npm run pack', () => {
 
   it('the SDK tarball holds the ESM and CommonJS builds with their types, and nothing of the daemon', () => {
     const f = files.netsession;
-    for (const want of ['LICENSE', 'CHANGELOG.md', 'README.md', 'package.json', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/package.json']) expect(f, want).toContain(want);
-    expect(f.filter((p) => /^dist\/(daemon|bin|man|cli)\/|netsessiond|udhcpc|completions|\.service$|\.conf$/.test(p))).toEqual([]);
+    for (const want of [
+      'LICENSE',
+      'CHANGELOG.md',
+      'README.md',
+      'package.json',
+      'dist/lib/index.js',
+      'dist/lib/index.d.ts',
+      'dist/cjs/index.js',
+      'dist/cjs/index.d.ts',
+      'dist/cjs/package.json',
+    ])
+      expect(f, want).toContain(want);
+    expect(
+      f.filter((p) => /^dist\/(daemon|bin|man|cli)\/|netsessiond|udhcpc|completions|\.service$|\.conf$/.test(p)),
+    ).toEqual([]);
   });
 
   it('the SDK has no install script, no native dependency, koffi only as an optional peer', () => {
@@ -87,15 +106,33 @@ describe('npm run pack', () => {
       import: { types: './dist/lib/index.d.ts', default: './dist/lib/index.js' },
       require: { types: './dist/cjs/index.d.ts', default: './dist/cjs/index.js' },
     });
-    expect(JSON.parse(execFileSync('tar', ['-xzOf', tarballs.netsession, 'package/dist/cjs/package.json'], { encoding: 'utf8' }))).toEqual({ type: 'commonjs' });
+    expect(
+      JSON.parse(
+        execFileSync('tar', ['-xzOf', tarballs.netsession, 'package/dist/cjs/package.json'], { encoding: 'utf8' }),
+      ),
+    ).toEqual({ type: 'commonjs' });
   });
 
   it('the daemon tarball holds the bundle, the CLI, man pages, completion, unit and D-Bus policy, and takes the SDK from netsession', () => {
     const f = files.netsessiond;
-    for (const want of ['LICENSE', 'CHANGELOG.md', 'README.md', 'dist/netsessiond.cjs', 'dist/udhcpc-hook.sh', 'dist/bin/netsessionctl.js', 'bin/completions/netsessionctl.bash', 'bin/completions/_netsessionctl', 'daemon/netsessiond.service', 'daemon/netsession-dbus.conf']) expect(f, want).toContain(want);
+    for (const want of [
+      'LICENSE',
+      'CHANGELOG.md',
+      'README.md',
+      'dist/netsessiond.cjs',
+      'dist/udhcpc-hook.sh',
+      'dist/bin/netsessionctl.js',
+      'bin/completions/netsessionctl.bash',
+      'bin/completions/_netsessionctl',
+      'daemon/netsessiond.service',
+      'daemon/netsession-dbus.conf',
+    ])
+      expect(f, want).toContain(want);
     // The daemon ships as one bundled file, not the per-module tsc output; the CLI imports the SDK package.
     expect(f.filter((p) => /^dist\/(daemon|lib|cjs)\//.test(p))).toEqual([]);
-    const cli = execFileSync('tar', ['-xzOf', tarballs.netsessiond, 'package/dist/bin/netsessionctl.js'], { encoding: 'utf8' });
+    const cli = execFileSync('tar', ['-xzOf', tarballs.netsessiond, 'package/dist/bin/netsessionctl.js'], {
+      encoding: 'utf8',
+    });
     expect(cli).toMatch(/from\s*"netsession"/);
     const m = manifests.netsessiond;
     expect(m.dependencies?.netsession).toBe(rootPkg.version);
@@ -106,7 +143,11 @@ describe('npm run pack', () => {
 
   it('names the man pages in `man` (npm installs them with a global install) and ships them', () => {
     const man = manifests.netsessiond.man!;
-    expect(man.map((m) => posix.normalize(m))).toEqual(['dist/man/netsessiond.8', 'dist/man/netsessionctl.1', 'dist/man/netsessiond.conf.5']);
+    expect(man.map((m) => posix.normalize(m))).toEqual([
+      'dist/man/netsessiond.8',
+      'dist/man/netsessionctl.1',
+      'dist/man/netsessiond.conf.5',
+    ]);
     for (const m of man) expect(files.netsessiond, m).toContain(posix.normalize(m));
   });
 
@@ -115,7 +156,10 @@ describe('npm run pack', () => {
     for (const name of NAMES) {
       const shipped = new Set(files[name]);
       for (const map of files[name].filter((f) => f.endsWith('.map'))) {
-        const { sources, sourceRoot = '' } = JSON.parse(readFileSync(join(STAGE, name, map), 'utf8')) as { sources: string[]; sourceRoot?: string };
+        const { sources, sourceRoot = '' } = JSON.parse(readFileSync(join(STAGE, name, map), 'utf8')) as {
+          sources: string[];
+          sourceRoot?: string;
+        };
         for (const s of sources) {
           const target = posix.normalize(posix.join(posix.dirname(map), sourceRoot, s));
           if (!shipped.has(target)) dead.push(`${name}: ${map} -> ${target}`);
@@ -126,16 +170,27 @@ describe('npm run pack', () => {
   });
 
   it('has no test, bench or tooling files', () => {
-    for (const name of NAMES) expect(files[name].filter((f) => /^(test|bench|scripts|typings|node_modules)\//.test(f) || f.endsWith('.tsbuildinfo'))).toEqual([]);
+    for (const name of NAMES)
+      expect(
+        files[name].filter((f) => /^(test|bench|scripts|typings|node_modules)\//.test(f) || f.endsWith('.tsbuildinfo')),
+      ).toEqual([]);
   });
 
-  it.each(NAMES)('publint (strict) finds nothing to fix in %s', async (name) => {
-    const { messages, pkg } = await publint({ pkgDir: join(STAGE, name), strict: true, pack: 'npm' });
-    expect(messages.map((m) => `${m.type}: ${formatMessage(m, pkg) ?? m.code}`)).toEqual([]);
-  }, 120_000);
+  it.each(NAMES)(
+    'publint (strict) finds nothing to fix in %s',
+    async (name) => {
+      const { messages, pkg } = await publint({ pkgDir: join(STAGE, name), strict: true, pack: 'npm' });
+      expect(messages.map((m) => `${m.type}: ${formatMessage(m, pkg) ?? m.code}`)).toEqual([]);
+    },
+    120_000,
+  );
 
   it('attw (strict profile) finds no problem in the SDK tarball: node10, node16 from CJS and ESM, bundler', () => {
-    const r = spawnSync(join(ROOT, 'node_modules/.bin/attw'), [tarballs.netsession, '--format', 'json', '--no-definitely-typed', '--profile', 'strict'], { encoding: 'utf8' });
+    const r = spawnSync(
+      join(ROOT, 'node_modules/.bin/attw'),
+      [tarballs.netsession, '--format', 'json', '--no-definitely-typed', '--profile', 'strict'],
+      { encoding: 'utf8' },
+    );
     const report = JSON.parse(r.stdout) as {
       analysis: {
         problems: unknown[];
@@ -147,7 +202,8 @@ describe('npm run pack', () => {
     expect(r.status).toBe(0);
     // `require` gets types TypeScript reads as CommonJS (kind 1), `import` ESM ones (kind 99).
     const { resolutions } = report.analysis.entrypoints['.']!;
-    const kind = (mode: string) => report.analysis.programInfo.node16.moduleKinds[resolutions[mode]!.resolution!.fileName]?.detectedKind;
+    const kind = (mode: string) =>
+      report.analysis.programInfo.node16.moduleKinds[resolutions[mode]!.resolution!.fileName]?.detectedKind;
     expect(resolutions['node16-cjs']!.resolution!.fileName).toBe('/node_modules/netsession/dist/cjs/index.d.ts');
     expect(kind('node16-cjs')).toBe(1);
     expect(kind('node16-esm')).toBe(99);
@@ -168,6 +224,8 @@ describe('npm run pack', () => {
   });
 
   it('CHANGELOG.md has an entry for the current version', () => {
-    expect(readFileSync(join(ROOT, 'CHANGELOG.md'), 'utf8')).toMatch(new RegExp(`^## \\[${rootPkg.version.replace(/\./g, '\\.')}\\] - \\d{4}-\\d{2}-\\d{2}$`, 'm'));
+    expect(readFileSync(join(ROOT, 'CHANGELOG.md'), 'utf8')).toMatch(
+      new RegExp(`^## \\[${rootPkg.version.replace(/\./g, '\\.')}\\] - \\d{4}-\\d{2}-\\d{2}$`, 'm'),
+    );
   });
 });

@@ -12,7 +12,7 @@ import { attr, parseAttrs } from '../../netlink/framing.js';
 import { RTM } from './constants.js';
 
 // The generic framing, for the rtnetlink modules that build or read messages.
-export { attr, frame, parseAttrs, strOf, u32, u32Of, u8Of, walkAttrs } from '../../netlink/framing.js';
+export { attr, frame, parseAttrs, strOf, u8Of, u32, u32Of, walkAttrs } from '../../netlink/framing.js';
 
 /** Attributes by type (nlattr type with the NESTED/BYTEORDER bits cleared), raw payloads. */
 export type Attrs = Map<number, Buffer>;
@@ -97,14 +97,44 @@ export function decodeMessage(nlType: number, payload: Buffer): RtMessage | null
   const attrs = parseAttrs(p.subarray(HEADER_LEN[kind]));
   switch (kind) {
     case 'link':
-      return { kind, family: p[0]!, type: p.readUInt16LE(2), index: p.readInt32LE(4), flags: p.readUInt32LE(8), change: p.readUInt32LE(12), attrs };
+      return {
+        kind,
+        family: p[0]!,
+        type: p.readUInt16LE(2),
+        index: p.readInt32LE(4),
+        flags: p.readUInt32LE(8),
+        change: p.readUInt32LE(12),
+        attrs,
+      };
     case 'address':
       return { kind, family: p[0]!, prefixLen: p[1]!, flags: p[2]!, scope: p[3]!, index: p.readUInt32LE(4), attrs };
     case 'route':
-      return { kind, family: p[0]!, dstLen: p[1]!, srcLen: p[2]!, tos: p[3]!, table: p[4]!, protocol: p[5]!, scope: p[6]!, type: p[7]!, flags: p.readUInt32LE(8), attrs };
+      return {
+        kind,
+        family: p[0]!,
+        dstLen: p[1]!,
+        srcLen: p[2]!,
+        tos: p[3]!,
+        table: p[4]!,
+        protocol: p[5]!,
+        scope: p[6]!,
+        type: p[7]!,
+        flags: p.readUInt32LE(8),
+        attrs,
+      };
     case 'rule':
       // p[5], p[6]: res1, res2.
-      return { kind, family: p[0]!, dstLen: p[1]!, srcLen: p[2]!, tos: p[3]!, table: p[4]!, action: p[7]!, flags: p.readUInt32LE(8), attrs };
+      return {
+        kind,
+        family: p[0]!,
+        dstLen: p[1]!,
+        srcLen: p[2]!,
+        tos: p[3]!,
+        table: p[4]!,
+        action: p[7]!,
+        flags: p.readUInt32LE(8),
+        attrs,
+      };
   }
 }
 
@@ -144,7 +174,19 @@ export function emptyMessage(kind: RtKind): RtMessage {
     case 'address':
       return { kind, family: 0, prefixLen: 0, flags: 0, scope: 0, index: 0, attrs };
     case 'route':
-      return { kind, family: 0, dstLen: 0, srcLen: 0, tos: 0, table: 0, protocol: 0, scope: 0, type: 0, flags: 0, attrs };
+      return {
+        kind,
+        family: 0,
+        dstLen: 0,
+        srcLen: 0,
+        tos: 0,
+        table: 0,
+        protocol: 0,
+        scope: 0,
+        type: 0,
+        flags: 0,
+        attrs,
+      };
     case 'rule':
       return { kind, family: 0, dstLen: 0, srcLen: 0, tos: 0, table: 0, action: 0, flags: 0, attrs };
   }

@@ -73,7 +73,17 @@ export const IF_OPER_UP = 6;
 export const IFA_F = { SECONDARY: 0x01, DADFAILED: 0x08, TENTATIVE: 0x40, PERMANENT: 0x80 } as const;
 
 /** Link attributes (IFLA_*). */
-export const IFLA = { ADDRESS: 1, IFNAME: 3, MTU: 4, STATS: 7, MASTER: 10, WIRELESS: 11, OPERSTATE: 16, LINKINFO: 18, STATS64: 23 } as const;
+export const IFLA = {
+  ADDRESS: 1,
+  IFNAME: 3,
+  MTU: 4,
+  STATS: 7,
+  MASTER: 10,
+  WIRELESS: 11,
+  OPERSTATE: 16,
+  LINKINFO: 18,
+  STATS64: 23,
+} as const;
 export const IFLA_INFO_KIND = 1;
 
 /** Address attributes (IFA_*). */
@@ -81,15 +91,43 @@ export const IFA = { ADDRESS: 1, LOCAL: 2, FLAGS: 8, PROTO: 11 } as const;
 
 /** Route attributes (RTA_*). */
 export const RTA = {
-  DST: 1, SRC: 2, IIF: 3, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, MULTIPATH: 9, TABLE: 15,
-  VIA: 18, ENCAP_TYPE: 21, ENCAP: 22, NH_ID: 30,
+  DST: 1,
+  SRC: 2,
+  IIF: 3,
+  OIF: 4,
+  GATEWAY: 5,
+  PRIORITY: 6,
+  PREFSRC: 7,
+  MULTIPATH: 9,
+  TABLE: 15,
+  VIA: 18,
+  ENCAP_TYPE: 21,
+  ENCAP: 22,
+  NH_ID: 30,
 } as const;
 
 /** Rule attributes (FRA_*). */
 export const FRA = {
-  DST: 1, SRC: 2, IIFNAME: 3, GOTO: 4, PRIORITY: 6, FWMARK: 10, FLOW: 11, TUN_ID: 12, SUPPRESS_IFGROUP: 13,
-  SUPPRESS_PREFIXLEN: 14, TABLE: 15, FWMASK: 16, OIFNAME: 17, PAD: 18, L3MDEV: 19, UID_RANGE: 20, PROTOCOL: 21,
-  IP_PROTO: 22, SPORT_RANGE: 23, DPORT_RANGE: 24,
+  DST: 1,
+  SRC: 2,
+  IIFNAME: 3,
+  GOTO: 4,
+  PRIORITY: 6,
+  FWMARK: 10,
+  FLOW: 11,
+  TUN_ID: 12,
+  SUPPRESS_IFGROUP: 13,
+  SUPPRESS_PREFIXLEN: 14,
+  TABLE: 15,
+  FWMASK: 16,
+  OIFNAME: 17,
+  PAD: 18,
+  L3MDEV: 19,
+  UID_RANGE: 20,
+  PROTOCOL: 21,
+  IP_PROTO: 22,
+  SPORT_RANGE: 23,
+  DPORT_RANGE: 24,
 } as const;
 
 /** ARPHRD_* hardware types (ifi_type) the bearer logic tells apart (linux/if_arp.h). */

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { Allocations, IdPool, markIndexRange, markPool, priorityForSlot, slotCount, slotPool } from '../../../../daemon/core/alloc.js';
-import { DEFAULT_CORE_CONFIG, validateCoreConfig, type CoreConfig } from '../../../../daemon/core/config.js';
+import {
+  Allocations,
+  IdPool,
+  markIndexRange,
+  markPool,
+  priorityForSlot,
+  slotCount,
+  slotPool,
+} from '../../../../daemon/core/alloc.js';
+import { type CoreConfig, DEFAULT_CORE_CONFIG, validateCoreConfig } from '../../../../daemon/core/config.js';
 import { AllocationExhaustedError, ConfigError } from '../../../../daemon/core/errors.js';
 
 const drain = (pool: IdPool): number[] => {
@@ -207,7 +215,9 @@ describe('Allocations', () => {
 
   it('allocates all or nothing: an exhausted pool leaves the others untouched', () => {
     // 3 tables, 1 mark, 2 slots: the mark runs out first.
-    const a = new Allocations(small({ markMask: 0x00010000, tableRange: { start: 500, end: 502 }, priorityRange: { start: 10, end: 13 } }));
+    const a = new Allocations(
+      small({ markMask: 0x00010000, tableRange: { start: 500, end: 502 }, priorityRange: { start: 10, end: 13 } }),
+    );
     expect(a.allocateService()).toEqual({ table: 500, mark: 0x00010000, slot: 0 });
     const before = { tables: a.tables.free, marks: a.marks.free, slots: a.slots.free };
     expect(() => a.allocateService()).toThrow(expect.objectContaining({ pool: 'mark' }));
@@ -274,8 +284,12 @@ describe('validateCoreConfig', () => {
   });
 
   it('rejects a session tag mask that overlaps markMask or is not contiguous', () => {
-    expect(() => validateCoreConfig(bad({ markMask: 0xffffffff }))).toThrow(/sessionTagMask 0xffff must not share bits with markMask/);
-    expect(() => validateCoreConfig(bad({ sessionTagMask: 0x0101 }))).toThrow(/^sessionTagMask 0x101 must be one run of contiguous bits/);
+    expect(() => validateCoreConfig(bad({ markMask: 0xffffffff }))).toThrow(
+      /sessionTagMask 0xffff must not share bits with markMask/,
+    );
+    expect(() => validateCoreConfig(bad({ sessionTagMask: 0x0101 }))).toThrow(
+      /^sessionTagMask 0x101 must be one run of contiguous bits/,
+    );
     expect(() => validateCoreConfig(bad({ sessionTagMask: 0 }))).toThrow(/^sessionTagMask must be a non-zero/);
   });
 

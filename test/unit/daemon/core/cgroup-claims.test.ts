@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { checkCgroupPath, MAX_CGROUP_CLAIMS } from '../../../../daemon/core/cgroup-claims.js';
-import { Engine, type Caller } from '../../../../daemon/core/engine.js';
-import { alice, ROOT, uplink } from '../../../fakes/links.js';
+import { type Caller, Engine } from '../../../../daemon/core/engine.js';
 import { codeOf } from '../../../fakes/errors.js';
+import { alice, ROOT, uplink } from '../../../fakes/links.js';
 
 const OWNER = ':1.7';
 const ME: Caller = { owner: OWNER, uid: 0 };
@@ -23,14 +23,39 @@ const cgroupClassifiers = (e: Engine) => e.kernelState().firewall.classifiers.fi
 
 describe('cgroup paths', () => {
   it('accepts absolute, normalised paths', () => {
-    for (const p of ['/netsession.run/4242', '/a', '/user.slice/user-1000.slice/app-x.scope', '/with space/and:colon']) {
-      expect(codeOf(() => checkCgroupPath(p)), p).toBe('no error');
+    for (const p of [
+      '/netsession.run/4242',
+      '/a',
+      '/user.slice/user-1000.slice/app-x.scope',
+      '/with space/and:colon',
+    ]) {
+      expect(
+        codeOf(() => checkCgroupPath(p)),
+        p,
+      ).toBe('no error');
     }
   });
 
   it('rejects relative, unnormalised, root, quoted and overlong paths', () => {
-    for (const p of ['', 'a/b', '/', '/a/', '//a', '/a//b', '/a/./b', '/a/..', '/../etc', '/a"b', '/a\\b', '/a\nb', `/${'x'.repeat(512)}`]) {
-      expect(codeOf(() => checkCgroupPath(p)), JSON.stringify(p)).toBe('NSD_ERR_BAD_CGROUP_PATH');
+    for (const p of [
+      '',
+      'a/b',
+      '/',
+      '/a/',
+      '//a',
+      '/a//b',
+      '/a/./b',
+      '/a/..',
+      '/../etc',
+      '/a"b',
+      '/a\\b',
+      '/a\nb',
+      `/${'x'.repeat(512)}`,
+    ]) {
+      expect(
+        codeOf(() => checkCgroupPath(p)),
+        JSON.stringify(p),
+      ).toBe('NSD_ERR_BAD_CGROUP_PATH');
     }
   });
 });
@@ -38,7 +63,12 @@ describe('cgroup paths', () => {
 describe('Engine.claimCgroup', () => {
   it('a claimed cgroup becomes a classifier of the session, bound to its service', () => {
     const e = setup();
-    const { path } = e.createSession({ owner: OWNER, notifier: '/n', identity: ROOT, settings: { AllowedInterface: { signature: 's', value: 'wwan0' } } });
+    const { path } = e.createSession({
+      owner: OWNER,
+      notifier: '/n',
+      identity: ROOT,
+      settings: { AllowedInterface: { signature: 's', value: 'wwan0' } },
+    });
     const fx = e.claimCgroup(path, ME, '/netsession.run/42', 0);
     expect(fx.kernelDirty).toBe(true);
     expect(fx.updates).toEqual([]);

@@ -1,13 +1,28 @@
 import { describe, expect, it } from 'vitest';
-import { COUNTER_KEYS, CounterTable, MAX_COUNTERS_PER_CLIENT, toUint32 } from '../../../../daemon/core/counters.js';
-import { BadCounterPeriodError, CounterExistsError, CounterLimitError, CounterNotRegisteredError } from '../../../../daemon/core/errors.js';
 import type { LinkCounters } from '../../../../daemon/core/counters.js';
+import { COUNTER_KEYS, CounterTable, MAX_COUNTERS_PER_CLIENT, toUint32 } from '../../../../daemon/core/counters.js';
+import {
+  BadCounterPeriodError,
+  CounterExistsError,
+  CounterLimitError,
+  CounterNotRegisteredError,
+} from '../../../../daemon/core/errors.js';
 import type { PropDict } from '../../../../daemon/core/properties.js';
 
 const SVC = 'ethernet_020000000001_cable';
 
 function link(over: Partial<LinkCounters> = {}): LinkCounters {
-  return { rxPackets: 0n, txPackets: 0n, rxBytes: 0n, txBytes: 0n, rxErrors: 0n, txErrors: 0n, rxDropped: 0n, txDropped: 0n, ...over };
+  return {
+    rxPackets: 0n,
+    txPackets: 0n,
+    rxBytes: 0n,
+    txBytes: 0n,
+    rxErrors: 0n,
+    txErrors: 0n,
+    rxDropped: 0n,
+    txDropped: 0n,
+    ...over,
+  };
 }
 
 /** A dict's plain values. */
@@ -37,7 +52,7 @@ describe('CounterTable registrations', () => {
     expect(t.register(':1.2', '/c0', 0, 1).owner).toBe(':1.2');
   });
 
-  it('unregister of an unknown path, or of another client\'s counter, is NotRegistered', () => {
+  it("unregister of an unknown path, or of another client's counter, is NotRegistered", () => {
     const t = new CounterTable();
     t.register(':1.1', '/c', 0, 1);
     expect(() => t.unregister(':1.1', '/other')).toThrow(CounterNotRegisteredError);
@@ -73,7 +88,13 @@ describe('CounterTable Usage', () => {
 
     t.sample(SVC, 11, link({ rxBytes: 6500n, rxPackets: 12n, txBytes: 40n, txPackets: 1n }), 1000);
     const second = t.usage(reg, SVC, 1000)!;
-    expect(values(second.home)).toEqual({ 'RX.Packets': 2, 'TX.Packets': 1, 'RX.Bytes': 1500, 'TX.Bytes': 40, Time: 1 });
+    expect(values(second.home)).toEqual({
+      'RX.Packets': 2,
+      'TX.Packets': 1,
+      'RX.Bytes': 1500,
+      'TX.Bytes': 40,
+      Time: 1,
+    });
     expect(second.roaming).toEqual({});
 
     expect(t.usage(reg, SVC, 1500), 'nothing changed (Time still 1 s)').toBeNull();
@@ -164,7 +185,10 @@ describe('CounterTable Usage', () => {
     // The coarse counter was last told 0 everywhere: nothing differs, so nothing to send yet.
     expect(t.usage(coarse, SVC, 3100)).toBeNull();
     t.sample(SVC, 11, link({ rxBytes: 50_200n, rxPackets: 42n }), 3200);
-    expect(values(t.usage(coarse, SVC, 3200)!.home), 'forced despite 1 MB accuracy').toEqual({ 'RX.Packets': 1, 'RX.Bytes': 100 });
+    expect(values(t.usage(coarse, SVC, 3200)!.home), 'forced despite 1 MB accuracy').toEqual({
+      'RX.Packets': 1,
+      'RX.Bytes': 100,
+    });
     expect(t.usage(precise, SVC, 3200)).not.toBeNull();
   });
 

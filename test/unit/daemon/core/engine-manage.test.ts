@@ -7,10 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../../daemon/core/engine.js';
 import { lowPriorityMetric } from '../../../../daemon/core/manage-routes.js';
 import type { LinkFacts } from '../../../../daemon/core/services.js';
-import { as, ROOT, uplink } from '../../../fakes/links.js';
 import { codeOf } from '../../../fakes/errors.js';
+import { as, ROOT, uplink } from '../../../fakes/links.js';
 
-const STATIC_A = '[service_a]\nType = ethernet\nDeviceName = eth-a\nIPv4 = 198.51.100.10/255.255.255.248/198.51.100.9\nNameservers = 203.0.113.53\n';
+const STATIC_A =
+  '[service_a]\nType = ethernet\nDeviceName = eth-a\nIPv4 = 198.51.100.10/255.255.255.248/198.51.100.9\nNameservers = 203.0.113.53\n';
 
 /** A managed link as the kernel reports it before the daemon configured it: up, carrier, no address. */
 function bare(ifindex: number, name: string, bearer: LinkFacts['bearer'], over: Partial<LinkFacts> = {}): LinkFacts {
@@ -18,7 +19,13 @@ function bare(ifindex: number, name: string, bearer: LinkFacts['bearer'], over: 
 }
 
 /** The same link once the daemon's address (and its default route) is there. */
-function configured(ifindex: number, name: string, bearer: LinkFacts['bearer'], address: string, gateway: string): LinkFacts {
+function configured(
+  ifindex: number,
+  name: string,
+  bearer: LinkFacts['bearer'],
+  address: string,
+  gateway: string,
+): LinkFacts {
   return {
     ...bare(ifindex, name, bearer),
     addresses: [{ family: 4, address, prefixLength: 29, method: 'manual', scope: 'global' }],
@@ -52,7 +59,15 @@ describe('manage mode: which links are configured', () => {
     e.linkChanged(bare(11, 'eth-a', 'ethernet'));
     expect(state(e, 'eth-a')).toBe('configuration');
     const [l] = e.managePlan().links;
-    expect(l).toMatchObject({ ifname: 'eth-a', adminUp: true, configured: true, dhcp: true, ipv6: true, slaac: true, addresses: [] });
+    expect(l).toMatchObject({
+      ifname: 'eth-a',
+      adminUp: true,
+      configured: true,
+      dhcp: true,
+      ipv6: true,
+      slaac: true,
+      addresses: [],
+    });
   });
 
   it('keeps an observed link (ObserveInterfaces wins) out of the plan', () => {
@@ -96,7 +111,9 @@ describe('manage mode: provisioning', () => {
     e.linkChanged(bare(11, 'eth-a', 'ethernet'));
     const want = { addresses: [{ family: 4, address: '198.51.100.10', prefixLength: 29 }], dhcp: false };
     expect(e.managePlan().links[0]).toMatchObject(want);
-    expect(codeOf(() => e.loadProvisioning('lab.config', STATIC_A.replace('255.255.255.248', '255.0.255.0')))).toBe('NSD_ERR_PROVISIONING');
+    expect(codeOf(() => e.loadProvisioning('lab.config', STATIC_A.replace('255.255.255.248', '255.0.255.0')))).toBe(
+      'NSD_ERR_PROVISIONING',
+    );
     expect(e.managePlan().links[0]).toMatchObject(want);
     e.removeProvisioning('lab.config');
     expect(e.managePlan().links[0]).toMatchObject({ addresses: [], dhcp: true });
@@ -104,7 +121,10 @@ describe('manage mode: provisioning', () => {
 
   it('installs metric 0 for the best connected service and the low-priority metric for the others, per ranking', () => {
     const e = engine(['eth-*'], { preferredTechnologies: ['gadget', 'ethernet'] });
-    e.loadProvisioning('lab.config', `${STATIC_A}\n[service_b]\nType = gadget\nDeviceName = eth-b\nIPv4 = 198.51.100.18/29/198.51.100.17\n`);
+    e.loadProvisioning(
+      'lab.config',
+      `${STATIC_A}\n[service_b]\nType = gadget\nDeviceName = eth-b\nIPv4 = 198.51.100.18/29/198.51.100.17\n`,
+    );
     e.linkChanged(configured(11, 'eth-a', 'ethernet', '198.51.100.10', '198.51.100.9'));
     e.linkChanged(configured(12, 'eth-b', 'gadget', '198.51.100.18', '198.51.100.17'));
     expect(e.managePlan().defaults).toEqual([
@@ -113,7 +133,9 @@ describe('manage mode: provisioning', () => {
     ]);
     // eth-b loses its carrier: demoted out, eth-a promoted.
     e.linkChanged({ ...configured(12, 'eth-b', 'gadget', '198.51.100.18', '198.51.100.17'), carrier: false });
-    expect(e.managePlan().defaults).toEqual([{ serviceId: idOf(e, 'eth-a'), ifindex: 11, family: 4, gateway: '198.51.100.9', metric: 0 }]);
+    expect(e.managePlan().defaults).toEqual([
+      { serviceId: idOf(e, 'eth-a'), ifindex: 11, family: 4, gateway: '198.51.100.9', metric: 0 },
+    ]);
     expect(e.managePlan().links.find((l) => l.ifname === 'eth-b')).toMatchObject({ configured: false, addresses: [] });
     // Carrier back: it autoconnects again and is promoted back.
     e.linkChanged(configured(12, 'eth-b', 'gadget', '198.51.100.18', '198.51.100.17'));
@@ -132,9 +154,12 @@ describe('manage mode: provisioning', () => {
 });
 
 describe('manage mode: DHCP leases', () => {
-  it('plans a static link\'s default route with its address once carrier is back, and keeps it ranked behind a connected one', () => {
+  it("plans a static link's default route with its address once carrier is back, and keeps it ranked behind a connected one", () => {
     const e = engine();
-    e.loadProvisioning('a.config', `${STATIC_A}[service_b]\nType = ethernet\nDeviceName = eth-b\nIPv4 = 198.51.100.18/255.255.255.248/198.51.100.17\n`);
+    e.loadProvisioning(
+      'a.config',
+      `${STATIC_A}[service_b]\nType = ethernet\nDeviceName = eth-b\nIPv4 = 198.51.100.18/255.255.255.248/198.51.100.17\n`,
+    );
     e.linkChanged(configured(11, 'eth-a', 'ethernet', '198.51.100.10', '198.51.100.9'));
     e.linkChanged(bare(12, 'eth-b', 'ethernet'));
     const d = e.managePlan().defaults;
@@ -147,19 +172,34 @@ describe('manage mode: DHCP leases', () => {
   it('adds the leased address and its router, reports Method dhcp, and drops both on release', () => {
     const e = engine();
     e.linkChanged(bare(12, 'eth-b', 'ethernet'));
-    e.dhcpLease('eth-b', { type: 'bound', address: '198.51.100.19', prefixLength: 29, router: '198.51.100.17', dns: ['203.0.113.54'], leaseSeconds: 120, serverId: '198.51.100.17' });
+    e.dhcpLease('eth-b', {
+      type: 'bound',
+      address: '198.51.100.19',
+      prefixLength: 29,
+      router: '198.51.100.17',
+      dns: ['203.0.113.54'],
+      leaseSeconds: 120,
+      serverId: '198.51.100.17',
+    });
     expect(e.managePlan().links[0]!.addresses).toEqual([{ family: 4, address: '198.51.100.19', prefixLength: 29 }]);
     // The route comes in the same plan as the address (the runtime adds it right after the
     // address), not one kernel round trip later; the service is still in configuration.
-    expect(e.managePlan().defaults).toEqual([{ serviceId: idOf(e, 'eth-b'), ifindex: 12, family: 4, gateway: '198.51.100.17', metric: 0 }]);
+    expect(e.managePlan().defaults).toEqual([
+      { serviceId: idOf(e, 'eth-b'), ifindex: 12, family: 4, gateway: '198.51.100.17', metric: 0 },
+    ]);
     expect(state(e, 'eth-b')).toBe('configuration');
     // The kernel now reports the address (permanent, as link-config adds it).
-    e.linkChanged({ ...bare(12, 'eth-b', 'ethernet'), addresses: [{ family: 4, address: '198.51.100.19', prefixLength: 29, method: 'manual', scope: 'global' }] });
+    e.linkChanged({
+      ...bare(12, 'eth-b', 'ethernet'),
+      addresses: [{ family: 4, address: '198.51.100.19', prefixLength: 29, method: 'manual', scope: 'global' }],
+    });
     const s = e.services().find((x) => x.ifname === 'eth-b')!;
     expect(s.addresses[0]!.method).toBe('dhcp');
     // Addressed but its default route is not in the kernel yet: not ready, but the route is planned.
     expect(s.state).toBe('configuration');
-    expect(e.managePlan().defaults).toEqual([{ serviceId: s.id, ifindex: 12, family: 4, gateway: '198.51.100.17', metric: 0 }]);
+    expect(e.managePlan().defaults).toEqual([
+      { serviceId: s.id, ifindex: 12, family: 4, gateway: '198.51.100.17', metric: 0 },
+    ]);
     expect(e.managePlan().resolv).toEqual([]);
     e.linkChanged({
       ...bare(12, 'eth-b', 'ethernet'),
@@ -168,7 +208,15 @@ describe('manage mode: DHCP leases', () => {
     });
     expect(state(e, 'eth-b')).toBe('ready');
     expect(e.managePlan().resolv).toEqual([{ ifname: 'eth-b', nameservers: ['203.0.113.54'], domains: [] }]);
-    e.dhcpLease('eth-b', { type: 'release', address: '198.51.100.19', prefixLength: 29, router: '', dns: [], leaseSeconds: 0, serverId: '' });
+    e.dhcpLease('eth-b', {
+      type: 'release',
+      address: '198.51.100.19',
+      prefixLength: 29,
+      router: '',
+      dns: [],
+      leaseSeconds: 0,
+      serverId: '',
+    });
     expect(e.managePlan().links[0]!.addresses).toEqual([]);
     expect(e.managePlan().links[0]!.dhcp).toBe(true);
   });
@@ -198,7 +246,10 @@ describe('manage mode: user actions', () => {
 
   it('MoveBefore/MoveAfter decide between equal services; errors as ConnMan', () => {
     const e = engine();
-    e.loadProvisioning('lab.config', `${STATIC_A}\n[service_b]\nType = ethernet\nDeviceName = eth-b\nIPv4 = 198.51.100.18/29/198.51.100.17\n`);
+    e.loadProvisioning(
+      'lab.config',
+      `${STATIC_A}\n[service_b]\nType = ethernet\nDeviceName = eth-b\nIPv4 = 198.51.100.18/29/198.51.100.17\n`,
+    );
     e.linkChanged(configured(11, 'eth-a', 'ethernet', '198.51.100.10', '198.51.100.9'));
     e.linkChanged(configured(12, 'eth-b', 'ethernet', '198.51.100.18', '198.51.100.17'));
     const [a, b] = [idOf(e, 'eth-a'), idOf(e, 'eth-b')];
@@ -251,7 +302,12 @@ describe('manage mode: session autoconnect', () => {
     e.linkChanged(configured(11, 'eth-a', 'ethernet', '198.51.100.10', '198.51.100.9'));
     e.linkChanged(bare(13, 'eth-c', 'cellular'));
     expect(state(e, 'eth-c')).toBe('idle');
-    const { path } = e.createSession({ owner: ':1.5', notifier: '/n', identity: ROOT, settings: { AllowedBearers: as(['cellular']) } });
+    const { path } = e.createSession({
+      owner: ':1.5',
+      notifier: '/n',
+      identity: ROOT,
+      settings: { AllowedBearers: as(['cellular']) },
+    });
     // Created but not connected: nothing asked for yet.
     expect(state(e, 'eth-c')).toBe('idle');
     e.connect(path, { owner: ':1.5', uid: 0 });

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { Engine, type Caller } from '../../../../daemon/core/engine.js';
 import type { Effects } from '../../../../daemon/core/effects.js';
+import { type Caller, Engine } from '../../../../daemon/core/engine.js';
 import { SETTING_KEYS } from '../../../../lib/protocol.js';
-import { alice, as, bool, ROOT, str, uplink } from '../../../fakes/links.js';
 import { codeOf } from '../../../fakes/errors.js';
+import { alice, as, bool, ROOT, str, uplink } from '../../../fakes/links.js';
 
 const OWNER = ':1.7';
 const ME: Caller = { owner: OWNER, uid: 0 };
@@ -165,7 +165,12 @@ describe('session tags', () => {
     expect(e.sessions()).toHaveLength(3);
     e.destroySession(a, ME);
     create(e, {}, '/d');
-    expect(e.kernelState().firewall.sessions.map((s) => s.tag).sort()).toEqual([1, 2, 3]);
+    expect(
+      e
+        .kernelState()
+        .firewall.sessions.map((s) => s.tag)
+        .sort(),
+    ).toEqual([1, 2, 3]);
   });
 });
 
@@ -218,7 +223,9 @@ describe('state over link events', () => {
     const e = setup();
     const { path } = create(e);
     const fx = e.linkChanged(uplink(2, 'eth0', 'ethernet', { v6: '2001:db8:2::5' }));
-    expect(upd(fx, path)).toEqual({ IPv6: { Method: 'auto', Address: '2001:db8:2::5', PrefixLength: 64, Gateway: 'fe80::1', Privacy: 'disabled' } });
+    expect(upd(fx, path)).toEqual({
+      IPv6: { Method: 'auto', Address: '2001:db8:2::5', PrefixLength: 64, Gateway: 'fe80::1', Privacy: 'disabled' },
+    });
   });
 
   it('repeated identical events produce no Update and no kernel work for sessions', () => {
@@ -251,7 +258,15 @@ describe('Change, Connect, Disconnect', () => {
     const e = setup();
     const { path } = create(e);
     const fx = e.change(path, ME, 'ConnectionType', str('internet'));
-    expect(upd(fx, path)).toEqual({ State: 'disconnected', Name: '', IPv4: {}, IPv6: {}, Interface: '', Bearer: '', ConnectionType: 'internet' });
+    expect(upd(fx, path)).toEqual({
+      State: 'disconnected',
+      Name: '',
+      IPv4: {},
+      IPv6: {},
+      Interface: '',
+      Bearer: '',
+      ConnectionType: 'internet',
+    });
   });
 
   it('Change with a bad value leaves the session as it was', () => {

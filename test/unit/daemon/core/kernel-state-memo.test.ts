@@ -1,7 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CORE_CONFIG } from '../../../../daemon/core/config.js';
-import { computeKernelState, type KernelInput, type KernelServiceInput, type KernelSessionInput } from '../../../../daemon/core/kernel-state.js';
+import {
+  computeKernelState,
+  type KernelInput,
+  type KernelServiceInput,
+  type KernelSessionInput,
+} from '../../../../daemon/core/kernel-state.js';
 import { KernelStateMemo } from '../../../../daemon/core/kernel-state-memo.js';
 
 const config = DEFAULT_CORE_CONFIG;
@@ -17,7 +22,17 @@ function service(n: number, connected: boolean, addr: number): KernelServiceInpu
     connected,
     addresses: [
       { family: 4, address: `198.51.100.${10 + n * 10 + addr}`, prefixLength: 24, method: 'manual', scope: 'global' },
-      ...(n === 1 ? [{ family: 6 as const, address: `2001:db8:${n}::${addr + 2}`, prefixLength: 64, method: 'auto' as const, scope: 'global' as const }] : []),
+      ...(n === 1
+        ? [
+            {
+              family: 6 as const,
+              address: `2001:db8:${n}::${addr + 2}`,
+              prefixLength: 64,
+              method: 'auto' as const,
+              scope: 'global' as const,
+            },
+          ]
+        : []),
     ],
     gateways: [{ family: 4, gateway: '198.51.100.1', metric: 100 }],
   };
@@ -38,21 +53,26 @@ const inputArb = fc
     services: fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 1 })), { minLength: 3, maxLength: 3 }),
     sessions: fc.uniqueArray(sessionArb, { selector: (s) => s.serial, maxLength: 8 }),
   })
-  .map(({ services, sessions }): KernelInput => ({
-    config,
-    services: services.map(([connected, addr], n) => service(n, connected, addr)),
-    sessions: sessions.map(
-      (s): KernelSessionInput => ({
-        sessionKey: `s${s.serial}`,
-        serial: s.serial,
-        tag: s.serial + 100 * s.tagShift,
-        priority: s.priority,
-        serviceId: s.service === null ? null : `svc${s.service}`,
-        claims: [...(s.uid ? [{ kind: 'uid' as const, key: s.uid }] : []), ...(s.cgroup ? [{ kind: 'cgroup' as const, key: '/app' }] : [])],
-        sourceIPRule: s.sourceIPRule,
-      }),
-    ),
-  }));
+  .map(
+    ({ services, sessions }): KernelInput => ({
+      config,
+      services: services.map(([connected, addr], n) => service(n, connected, addr)),
+      sessions: sessions.map(
+        (s): KernelSessionInput => ({
+          sessionKey: `s${s.serial}`,
+          serial: s.serial,
+          tag: s.serial + 100 * s.tagShift,
+          priority: s.priority,
+          serviceId: s.service === null ? null : `svc${s.service}`,
+          claims: [
+            ...(s.uid ? [{ kind: 'uid' as const, key: s.uid }] : []),
+            ...(s.cgroup ? [{ kind: 'cgroup' as const, key: '/app' }] : []),
+          ],
+          sourceIPRule: s.sourceIPRule,
+        }),
+      ),
+    }),
+  );
 
 describe('KernelStateMemo', () => {
   it('property: every step equals computeKernelState of the same input', () => {
@@ -68,10 +88,15 @@ describe('KernelStateMemo', () => {
   it('property: the same, with the previous input objects reused wherever they are equal (as the engine reuses them)', () => {
     const reuse = (prev: KernelInput | null, next: KernelInput): KernelInput => {
       if (!prev) return next;
-      const same = <T>(a: T | undefined, b: T): T => (a !== undefined && JSON.stringify(a) === JSON.stringify(b) ? a : b);
+      const same = <T>(a: T | undefined, b: T): T =>
+        a !== undefined && JSON.stringify(a) === JSON.stringify(b) ? a : b;
       const byKey = new Map(prev.sessions.map((s) => [s.sessionKey, s]));
       const byId = new Map(prev.services.map((s) => [s.id, s]));
-      return { config, services: next.services.map((s) => same(byId.get(s.id), s)), sessions: next.sessions.map((s) => same(byKey.get(s.sessionKey), s)) };
+      return {
+        config,
+        services: next.services.map((s) => same(byId.get(s.id), s)),
+        sessions: next.sessions.map((s) => same(byKey.get(s.sessionKey), s)),
+      };
     };
     fc.assert(
       fc.property(fc.array(inputArb, { minLength: 1, maxLength: 10 }), (inputs) => {
@@ -80,10 +105,16 @@ describe('KernelStateMemo', () => {
         for (const generated of inputs) {
           const input = reuse(prev, generated);
           // Small steps from it too, sharing every other object: one changed, one removed, the middle dropped.
-          const changed = { ...input, sessions: input.sessions.map((s, i) => (i === 1 ? { ...s, serviceId: 'svc2', claims: [{ kind: 'uid' as const, key: '1000' }] } : s)) };
+          const changed = {
+            ...input,
+            sessions: input.sessions.map((s, i) =>
+              i === 1 ? { ...s, serviceId: 'svc2', claims: [{ kind: 'uid' as const, key: '1000' }] } : s,
+            ),
+          };
           const removed = { ...changed, sessions: changed.sessions.slice(1) };
           const middle = { ...removed, sessions: [...removed.sessions.slice(0, 1), ...removed.sessions.slice(3)] };
-          for (const step of [input, changed, removed, middle]) expect(memo.compute(step)).toEqual(computeKernelState(step));
+          for (const step of [input, changed, removed, middle])
+            expect(memo.compute(step)).toEqual(computeKernelState(step));
           prev = middle;
         }
       }),
@@ -95,14 +126,28 @@ describe('KernelStateMemo', () => {
     const memo = new KernelStateMemo();
     const services = [service(0, true, 0), service(1, true, 0)];
     const sessions: KernelSessionInput[] = Array.from({ length: 5 }, (_, i) => ({
-      sessionKey: `s${i}`, serial: i, tag: i + 1, priority: false, serviceId: 'svc0', claims: [{ kind: 'uid', key: String(1000 + i) }], sourceIPRule: false,
+      sessionKey: `s${i}`,
+      serial: i,
+      tag: i + 1,
+      priority: false,
+      serviceId: 'svc0',
+      claims: [{ kind: 'uid', key: String(1000 + i) }],
+      sourceIPRule: false,
     }));
     const a = memo.compute({ config, services, sessions });
     // Fresh but equal input objects (as the engine builds them): everything is reused.
-    const b = memo.compute({ config, services: services.map((s) => ({ ...s })), sessions: sessions.map((s) => ({ ...s, claims: [...s.claims] })) });
+    const b = memo.compute({
+      config,
+      services: services.map((s) => ({ ...s })),
+      sessions: sessions.map((s) => ({ ...s, claims: [...s.claims] })),
+    });
     expect(b).toBe(a);
     // One session moves: its marking is new, the others are the same objects; routing unchanged.
-    const c = memo.compute({ config, services, sessions: sessions.map((s, i) => (i === 2 ? { ...s, serviceId: 'svc1' } : s)) });
+    const c = memo.compute({
+      config,
+      services,
+      sessions: sessions.map((s, i) => (i === 2 ? { ...s, serviceId: 'svc1' } : s)),
+    });
     expect(c.routing).toBe(a.routing);
     expect(c.firewall.sessions[2]).not.toBe(a.firewall.sessions[2]);
     expect(c.firewall.sessions.filter((m, i) => m === a.firewall.sessions[i])).toHaveLength(4);
@@ -111,7 +156,15 @@ describe('KernelStateMemo', () => {
 
   it('duplicate session keys (never from the engine) still give the full result', () => {
     const memo = new KernelStateMemo();
-    const s: KernelSessionInput = { sessionKey: 'x', serial: 1, tag: 1, priority: false, serviceId: null, claims: [], sourceIPRule: false };
+    const s: KernelSessionInput = {
+      sessionKey: 'x',
+      serial: 1,
+      tag: 1,
+      priority: false,
+      serviceId: null,
+      claims: [],
+      sourceIPRule: false,
+    };
     const input = { config, services: [], sessions: [s, { ...s, serial: 2, tag: 2 }] };
     expect(memo.compute(input)).toEqual(computeKernelState(input));
     expect(memo.compute({ ...input, sessions: [s] })).toEqual(computeKernelState({ ...input, sessions: [s] }));

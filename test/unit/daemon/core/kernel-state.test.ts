@@ -1,16 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CORE_CONFIG } from '../../../../daemon/core/config.js';
 import { canonicalAddress, networkOf } from '../../../../daemon/core/addresses.js';
+import { DEFAULT_CORE_CONFIG } from '../../../../daemon/core/config.js';
 import {
   computeKernelState,
-  ownerOf,
   type KernelInput,
   type KernelServiceInput,
   type KernelSessionInput,
+  ownerOf,
 } from '../../../../daemon/core/kernel-state.js';
-import type { AddressFact } from '../../../../daemon/core/services.js';
 import type { Classifier, PolicyRule } from '../../../../daemon/core/kernel-state-types.js';
+import type { AddressFact } from '../../../../daemon/core/services.js';
 
 const config = DEFAULT_CORE_CONFIG;
 const MASK = 0x0fff0000;
@@ -47,10 +47,20 @@ function service(n: number, over: Partial<KernelServiceInput> = {}): KernelServi
 }
 
 function session(serial: number, over: Partial<KernelSessionInput> = {}): KernelSessionInput {
-  return { sessionKey: `s${serial}`, serial, tag: serial, priority: false, serviceId: null, claims: [], sourceIPRule: false, ...over };
+  return {
+    sessionKey: `s${serial}`,
+    serial,
+    tag: serial,
+    priority: false,
+    serviceId: null,
+    claims: [],
+    sourceIPRule: false,
+    ...over,
+  };
 }
 
-const compute = (services: KernelServiceInput[], sessions: KernelSessionInput[]) => computeKernelState({ config, services, sessions });
+const compute = (services: KernelServiceInput[], sessions: KernelSessionInput[]) =>
+  computeKernelState({ config, services, sessions });
 
 describe('address arithmetic', () => {
   it('masks v4 and v6 prefixes', () => {
@@ -84,7 +94,10 @@ describe('address arithmetic', () => {
 
 describe('computeKernelState: one session', () => {
   it('gives the bound service a table, a fwmark rule, and marks the session', () => {
-    const state = compute([service(0)], [session(1, { serviceId: 'ethernet_0', claims: [{ kind: 'uid', key: '1000' }] })]);
+    const state = compute(
+      [service(0)],
+      [session(1, { serviceId: 'ethernet_0', claims: [{ kind: 'uid', key: '1000' }] })],
+    );
     expect(state.routing.services).toEqual([
       {
         serviceId: 'ethernet_0',
@@ -98,11 +111,15 @@ describe('computeKernelState: one session', () => {
         ],
       },
     ]);
-    expect(state.routing.rules).toEqual([{ kind: 'fwmark', family: 4, priority: 10500, mark: 0x10000, mask: MASK, table: 10000 }]);
+    expect(state.routing.rules).toEqual([
+      { kind: 'fwmark', family: 4, priority: 10500, mark: 0x10000, mask: MASK, table: 10000 },
+    ]);
     expect(state.firewall).toEqual({
       mask: MASK,
       tagMask: 0xffff,
-      sessions: [{ sessionKey: 's1', mark: 0x10000, tag: 1, ifname: 'eth0', snat: [{ family: 4, address: '198.51.100.10' }] }],
+      sessions: [
+        { sessionKey: 's1', mark: 0x10000, tag: 1, ifname: 'eth0', snat: [{ family: 4, address: '198.51.100.10' }] },
+      ],
       classifiers: [{ kind: 'uid', key: '1000', sessionKey: 's1' }],
     });
   });
@@ -126,12 +143,24 @@ describe('computeKernelState: one session', () => {
 
   it('ignores link-local and host addresses, de-duplicates prefix routes', () => {
     const svc = service(0, {
-      addresses: [v4('169.254.3.3', 16, 'link'), v4('127.0.0.2', 8, 'host'), v4('198.51.100.10', 24), v4('198.51.100.11', 24), v6('fe80::2', 64, 'link')],
+      addresses: [
+        v4('169.254.3.3', 16, 'link'),
+        v4('127.0.0.2', 8, 'host'),
+        v4('198.51.100.10', 24),
+        v4('198.51.100.11', 24),
+        v6('fe80::2', 64, 'link'),
+      ],
       gateways: [],
     });
     const state = compute([svc], [session(1, { serviceId: 'ethernet_0', sourceIPRule: true })]);
-    expect(state.routing.services[0]?.routes).toEqual([{ family: 4, dst: '198.51.100.0', dstLen: 24, ifindex: 10, table: 10000 }]);
-    expect(state.routing.rules.map((r) => (r.kind === 'source' ? r.src : `fwmark${r.family}`))).toEqual(['198.51.100.10', '198.51.100.11', 'fwmark4']);
+    expect(state.routing.services[0]?.routes).toEqual([
+      { family: 4, dst: '198.51.100.0', dstLen: 24, ifindex: 10, table: 10000 },
+    ]);
+    expect(state.routing.rules.map((r) => (r.kind === 'source' ? r.src : `fwmark${r.family}`))).toEqual([
+      '198.51.100.10',
+      '198.51.100.11',
+      'fwmark4',
+    ]);
     expect(state.firewall.classifiers.map((c) => c.key)).toEqual(['198.51.100.10', '198.51.100.11']);
   });
 
@@ -152,7 +181,12 @@ describe('computeKernelState: one session', () => {
 
 describe('computeKernelState: IPv6', () => {
   const dual = service(0, {
-    addresses: [v6('2001:DB8:1:0::10', 64), v4('198.51.100.10', 24), v6('fe80::10', 64, 'link'), v6('2001:db8:1::11', 128)],
+    addresses: [
+      v6('2001:DB8:1:0::10', 64),
+      v4('198.51.100.10', 24),
+      v6('fe80::10', 64, 'link'),
+      v6('2001:db8:1::11', 128),
+    ],
     gateways: [
       { family: 6, gateway: 'fe80::1', metric: 1024 },
       { family: 4, gateway: '198.51.100.1', metric: 100 },
@@ -179,7 +213,10 @@ describe('computeKernelState: IPv6', () => {
   });
 
   it('a v6-only service gets only v6 routes and rules', () => {
-    const svc = service(1, { addresses: [v6('2001:db8:2::5', 64)], gateways: [{ family: 6, gateway: 'fe80::1', metric: 1 }] });
+    const svc = service(1, {
+      addresses: [v6('2001:db8:2::5', 64)],
+      gateways: [{ family: 6, gateway: 'fe80::1', metric: 1 }],
+    });
     const state = compute([svc], [session(1, { serviceId: 'ethernet_1', sourceIPRule: true })]);
     expect(state.routing.rules).toEqual([
       { kind: 'source', family: 6, priority: 10001, src: '2001:db8:2::5', srcLen: 128, table: 10001 },
@@ -199,11 +236,9 @@ describe('computeKernelState: IPv6', () => {
       ['fwmark', 4, 10500],
       ['fwmark', 6, 10500],
     ]);
-    expect(rules.filter((r) => r.kind === 'source').map((r) => (r.kind === 'source' ? `${r.src}/${r.srcLen}` : ''))).toEqual([
-      '198.51.100.10/32',
-      '2001:db8:1::10/128',
-      '2001:db8:1::11/128',
-    ]);
+    expect(
+      rules.filter((r) => r.kind === 'source').map((r) => (r.kind === 'source' ? `${r.src}/${r.srcLen}` : '')),
+    ).toEqual(['198.51.100.10/32', '2001:db8:1::10/128', '2001:db8:1::11/128']);
   });
 });
 
@@ -211,7 +246,10 @@ describe('computeKernelState: two sessions', () => {
   it('sessions on the same service share one table and one rule', () => {
     const state = compute(
       [service(0)],
-      [session(1, { serviceId: 'ethernet_0', claims: [{ kind: 'uid', key: '1000' }] }), session(2, { serviceId: 'ethernet_0', claims: [{ kind: 'uid', key: '1001' }] })],
+      [
+        session(1, { serviceId: 'ethernet_0', claims: [{ kind: 'uid', key: '1000' }] }),
+        session(2, { serviceId: 'ethernet_0', claims: [{ kind: 'uid', key: '1001' }] }),
+      ],
     );
     expect(state.routing.services).toHaveLength(1);
     expect(state.routing.rules).toHaveLength(1);
@@ -226,7 +264,10 @@ describe('computeKernelState: two sessions', () => {
   });
 
   it('sessions on different services get different tables, marks and priorities', () => {
-    const state = compute([service(1), service(0)], [session(1, { serviceId: 'ethernet_1' }), session(2, { serviceId: 'ethernet_0' })]);
+    const state = compute(
+      [service(1), service(0)],
+      [session(1, { serviceId: 'ethernet_1' }), session(2, { serviceId: 'ethernet_0' })],
+    );
     expect(state.routing.services.map((s) => [s.serviceId, s.table, s.mark])).toEqual([
       ['ethernet_0', 10000, 0x10000],
       ['ethernet_1', 10001, 0x20000],
@@ -243,23 +284,43 @@ describe('computeKernelState: two sessions', () => {
 
   it('the same uid claimed by two sessions belongs to the older one', () => {
     const uid = [{ kind: 'uid' as const, key: '1000' }];
-    const state = compute([service(0), service(1)], [session(7, { serviceId: 'ethernet_1', claims: uid }), session(3, { serviceId: 'ethernet_0', claims: uid })]);
+    const state = compute(
+      [service(0), service(1)],
+      [session(7, { serviceId: 'ethernet_1', claims: uid }), session(3, { serviceId: 'ethernet_0', claims: uid })],
+    );
     expect(state.firewall.classifiers).toEqual([{ kind: 'uid', key: '1000', sessionKey: 's3' }]);
     expect(state.firewall.sessions.map((s) => s.sessionKey)).toEqual(['s3', 's7']);
   });
 
   it('Priority=true beats age', () => {
     const uid = [{ kind: 'uid' as const, key: '1000' }];
-    const state = compute([service(0)], [session(3, { claims: uid }), session(7, { claims: uid, priority: true }), session(9, { claims: uid, priority: true })]);
+    const state = compute(
+      [service(0)],
+      [
+        session(3, { claims: uid }),
+        session(7, { claims: uid, priority: true }),
+        session(9, { claims: uid, priority: true }),
+      ],
+    );
     expect(state.firewall.classifiers).toEqual([{ kind: 'uid', key: '1000', sessionKey: 's7' }]);
   });
 
   it('ownerOf orders priority, then serial, then key', () => {
-    expect(ownerOf({ sessionKey: 'b', serial: 9, priority: true }, { sessionKey: 'a', serial: 1, priority: false })).toBeLessThan(0);
-    expect(ownerOf({ sessionKey: 'b', serial: 1, priority: false }, { sessionKey: 'a', serial: 2, priority: false })).toBeLessThan(0);
-    expect(ownerOf({ sessionKey: 'a', serial: 2, priority: false }, { sessionKey: 'b', serial: 1, priority: false })).toBeGreaterThan(0);
-    expect(ownerOf({ sessionKey: 'a', serial: 1, priority: true }, { sessionKey: 'b', serial: 1, priority: true })).toBeLessThan(0);
-    expect(ownerOf({ sessionKey: 'a', serial: 1, priority: true }, { sessionKey: 'a', serial: 1, priority: true })).toBe(0);
+    expect(
+      ownerOf({ sessionKey: 'b', serial: 9, priority: true }, { sessionKey: 'a', serial: 1, priority: false }),
+    ).toBeLessThan(0);
+    expect(
+      ownerOf({ sessionKey: 'b', serial: 1, priority: false }, { sessionKey: 'a', serial: 2, priority: false }),
+    ).toBeLessThan(0);
+    expect(
+      ownerOf({ sessionKey: 'a', serial: 2, priority: false }, { sessionKey: 'b', serial: 1, priority: false }),
+    ).toBeGreaterThan(0);
+    expect(
+      ownerOf({ sessionKey: 'a', serial: 1, priority: true }, { sessionKey: 'b', serial: 1, priority: true }),
+    ).toBeLessThan(0);
+    expect(
+      ownerOf({ sessionKey: 'a', serial: 1, priority: true }, { sessionKey: 'a', serial: 1, priority: true }),
+    ).toBe(0);
   });
 
   it('SourceIPRule toggles the source rules and source classifiers of the bound service', () => {
@@ -268,7 +329,10 @@ describe('computeKernelState: two sessions', () => {
     expect(off.routing.rules.every((r) => r.kind === 'fwmark')).toBe(true);
     expect(off.firewall.classifiers).toEqual([]);
 
-    const on = compute(svcs, [session(1, { serviceId: 'ethernet_0', sourceIPRule: true }), session(2, { serviceId: 'ethernet_1' })]);
+    const on = compute(svcs, [
+      session(1, { serviceId: 'ethernet_0', sourceIPRule: true }),
+      session(2, { serviceId: 'ethernet_1' }),
+    ]);
     expect(on.routing.rules.filter((r) => r.kind === 'source')).toEqual([
       { kind: 'source', family: 4, priority: 10000, src: '198.51.100.10', srcLen: 32, table: 10000 },
     ]);
@@ -278,7 +342,13 @@ describe('computeKernelState: two sessions', () => {
   });
 
   it('two SourceIPRule sessions on one service: one rule per address, the older owns the source', () => {
-    const state = compute([service(0)], [session(5, { serviceId: 'ethernet_0', sourceIPRule: true }), session(4, { serviceId: 'ethernet_0', sourceIPRule: true })]);
+    const state = compute(
+      [service(0)],
+      [
+        session(5, { serviceId: 'ethernet_0', sourceIPRule: true }),
+        session(4, { serviceId: 'ethernet_0', sourceIPRule: true }),
+      ],
+    );
     expect(state.routing.rules.filter((r) => r.kind === 'source')).toHaveLength(1);
     expect(state.firewall.classifiers).toEqual([{ kind: 'source', key: '198.51.100.10', family: 4, sessionKey: 's4' }]);
   });
@@ -335,7 +405,10 @@ describe('computeKernelState: sourceRules (manage mode)', () => {
   });
 
   it('the flag and a SourceIPRule session together give the same rules, once', () => {
-    const both = compute([dual(0, { sourceRules: true })], [session(1, { serviceId: 'ethernet_0', sourceIPRule: true })]);
+    const both = compute(
+      [dual(0, { sourceRules: true })],
+      [session(1, { serviceId: 'ethernet_0', sourceIPRule: true })],
+    );
     const sessionOnly = compute([dual(0)], [session(1, { serviceId: 'ethernet_0', sourceIPRule: true })]);
     const flagOnly = compute([dual(0, { sourceRules: true })], []);
     expect(sourceRules(both.routing.rules)).toHaveLength(2);
@@ -344,7 +417,10 @@ describe('computeKernelState: sourceRules (manage mode)', () => {
   });
 
   it('a disconnected service with the flag gets none', () => {
-    const state = compute([dual(0, { sourceRules: true, connected: false })], [session(1, { serviceId: 'ethernet_0', sourceIPRule: true })]);
+    const state = compute(
+      [dual(0, { sourceRules: true, connected: false })],
+      [session(1, { serviceId: 'ethernet_0', sourceIPRule: true })],
+    );
     expect(state.routing.rules).toEqual([]);
   });
 });
@@ -353,7 +429,13 @@ describe('computeKernelState: many sessions', () => {
   it('1000 sessions: rules stay per service and family; one classifier per distinct claim', () => {
     const services = [
       service(0),
-      service(1, { addresses: [v4('203.0.113.10', 24), v6('2001:db8:1::10')], gateways: [{ family: 4, gateway: '203.0.113.1', metric: 1 }, { family: 6, gateway: 'fe80::1', metric: 1 }] }),
+      service(1, {
+        addresses: [v4('203.0.113.10', 24), v6('2001:db8:1::10')],
+        gateways: [
+          { family: 4, gateway: '203.0.113.1', metric: 1 },
+          { family: 6, gateway: 'fe80::1', metric: 1 },
+        ],
+      }),
       service(2, { connected: false }),
     ];
     const sessions: KernelSessionInput[] = [];
@@ -390,7 +472,11 @@ describe('computeKernelState: many sessions', () => {
 
   it('10000 sessions compute without trouble', () => {
     const sessions = Array.from({ length: 10000 }, (_, i) =>
-      session(i, { serviceId: `ethernet_${i % 2}`, sourceIPRule: i % 10 < 2, claims: [{ kind: 'uid', key: String(i) }] }),
+      session(i, {
+        serviceId: `ethernet_${i % 2}`,
+        sourceIPRule: i % 10 < 2,
+        claims: [{ kind: 'uid', key: String(i) }],
+      }),
     );
     const state = compute([service(0), service(1)], sessions);
     expect(state.firewall.classifiers).toHaveLength(10000 + 2);
@@ -413,23 +499,25 @@ const ADDRS: AddressFact[] = [
 ];
 
 const serviceArb = (n: number): fc.Arbitrary<KernelServiceInput> =>
-  fc.record({
-    connected: fc.boolean(),
-    addresses: fc.subarray(ADDRS),
-    gw4: fc.boolean(),
-    gw6: fc.boolean(),
-    sourceRules: fc.boolean(),
-  }).map(({ connected, addresses, gw4, gw6, sourceRules }) =>
-    service(n, {
-      connected,
-      addresses,
-      sourceRules,
-      gateways: [
-        ...(gw4 ? [{ family: 4 as const, gateway: '198.51.100.1', metric: 1 }] : []),
-        ...(gw6 ? [{ family: 6 as const, gateway: 'fe80::1', metric: 1 }] : []),
-      ],
-    }),
-  );
+  fc
+    .record({
+      connected: fc.boolean(),
+      addresses: fc.subarray(ADDRS),
+      gw4: fc.boolean(),
+      gw6: fc.boolean(),
+      sourceRules: fc.boolean(),
+    })
+    .map(({ connected, addresses, gw4, gw6, sourceRules }) =>
+      service(n, {
+        connected,
+        addresses,
+        sourceRules,
+        gateways: [
+          ...(gw4 ? [{ family: 4 as const, gateway: '198.51.100.1', metric: 1 }] : []),
+          ...(gw6 ? [{ family: 6 as const, gateway: 'fe80::1', metric: 1 }] : []),
+        ],
+      }),
+    );
 
 const claimArb = fc.record({
   kind: fc.constantFrom('uid' as const, 'gid' as const, 'cgroup' as const),
@@ -446,12 +534,17 @@ const inputArb: fc.Arbitrary<KernelInput> = fc.integer({ min: 0, max: 4 }).chain
       fc
         .tuple(
           ...serials.map((serial) =>
-            fc.record({
-              priority: fc.boolean(),
-              serviceId: fc.option(fc.constantFrom('ethernet_0', 'ethernet_1', 'ethernet_2', 'ethernet_3', 'ethernet_9'), { nil: null }),
-              claims: fc.array(claimArb, { maxLength: 3 }),
-              sourceIPRule: fc.boolean(),
-            }).map((r) => session(serial, r)),
+            fc
+              .record({
+                priority: fc.boolean(),
+                serviceId: fc.option(
+                  fc.constantFrom('ethernet_0', 'ethernet_1', 'ethernet_2', 'ethernet_3', 'ethernet_9'),
+                  { nil: null },
+                ),
+                claims: fc.array(claimArb, { maxLength: 3 }),
+                sourceIPRule: fc.boolean(),
+              })
+              .map((r) => session(serial, r)),
           ),
         )
         .map((sessions) => ({ config, services: [...services], sessions: [...sessions] })),
@@ -491,7 +584,9 @@ describe('computeKernelState: properties', () => {
           expect(owner).toBeDefined();
           for (const other of claimants) expect(ownerOf(owner as KernelSessionInput, other)).toBeLessThanOrEqual(0);
         }
-        expect(state.firewall.sessions.map((s) => s.sessionKey).sort()).toEqual(input.sessions.map((s) => s.sessionKey).sort());
+        expect(state.firewall.sessions.map((s) => s.sessionKey).sort()).toEqual(
+          input.sessions.map((s) => s.sessionKey).sort(),
+        );
       }),
       { numRuns: 300 },
     );
@@ -503,8 +598,14 @@ describe('computeKernelState: properties', () => {
         inputArb.chain((input) =>
           fc
             .tuple(
-              fc.shuffledSubarray(input.sessions, { minLength: input.sessions.length, maxLength: input.sessions.length }),
-              fc.shuffledSubarray(input.services, { minLength: input.services.length, maxLength: input.services.length }),
+              fc.shuffledSubarray(input.sessions, {
+                minLength: input.sessions.length,
+                maxLength: input.sessions.length,
+              }),
+              fc.shuffledSubarray(input.services, {
+                minLength: input.services.length,
+                maxLength: input.services.length,
+              }),
             )
             .map(([sessions, services]) => [input, { ...input, sessions, services }] as const),
         ),
@@ -537,7 +638,11 @@ describe('computeKernelState: properties', () => {
     fc.assert(
       fc.property(inputArb, (input) => {
         const expected = input.services
-          .filter((s) => s.connected && (s.sourceRules === true || input.sessions.some((x) => x.sourceIPRule && x.serviceId === s.id)))
+          .filter(
+            (s) =>
+              s.connected &&
+              (s.sourceRules === true || input.sessions.some((x) => x.sourceIPRule && x.serviceId === s.id)),
+          )
           .flatMap((s) => s.addresses.filter((a) => a.scope === 'global').map((a) => `${s.table} ${a.address}`));
         const actual = computeKernelState(input)
           .routing.rules.filter((r) => r.kind === 'source')

@@ -3,10 +3,10 @@ import {
   applyAutoDecision,
   carrierLost,
   emptyRuntime,
+  type ManagedLink,
   planLinks,
   userConnect,
   userDisconnect,
-  type ManagedLink,
 } from '../../../../daemon/core/manage-actions.js';
 import { defaultSettings } from '../../../../daemon/core/persisted-settings.js';
 import { BEARERS, type Bearer } from '../../../../lib/protocol.js';
@@ -26,7 +26,10 @@ describe('user actions', () => {
 
   it('Connect keeps an explicit AutoConnect=false', () => {
     const base = { ...defaultSettings(), services: { eth: { favorite: false, autoConnect: false } } };
-    expect(userConnect(emptyRuntime(), base, 'eth').settings.services.eth).toEqual({ favorite: true, autoConnect: false });
+    expect(userConnect(emptyRuntime(), base, 'eth').settings.services.eth).toEqual({
+      favorite: true,
+      autoConnect: false,
+    });
   });
 
   it('Connect on a favorite returns the same settings object (nothing to persist)', () => {
@@ -52,7 +55,14 @@ describe('user actions', () => {
   });
 
   it('applies autoconnect decisions to the reasons', () => {
-    let rt = applyAutoDecision(emptyRuntime(), { connect: [{ id: 'eth', reason: 'session' }, { id: 'wifi', reason: 'auto' }], disconnect: [], retag: [] });
+    let rt = applyAutoDecision(emptyRuntime(), {
+      connect: [
+        { id: 'eth', reason: 'session' },
+        { id: 'wifi', reason: 'auto' },
+      ],
+      disconnect: [],
+      retag: [],
+    });
     rt = applyAutoDecision(rt, { connect: [], disconnect: [{ id: 'wifi' }], retag: [{ id: 'eth', reason: 'auto' }] });
     expect([...rt.reasons]).toEqual([['eth', 'auto']]);
   });
@@ -60,20 +70,38 @@ describe('user actions', () => {
 
 describe('planLinks', () => {
   it('keeps links of enabled technologies up and configures only services with a reason', () => {
-    const rt = applyAutoDecision(emptyRuntime(), { connect: [{ id: 'eth', reason: 'auto' }], disconnect: [], retag: [] });
+    const rt = applyAutoDecision(emptyRuntime(), {
+      connect: [{ id: 'eth', reason: 'auto' }],
+      disconnect: [],
+      retag: [],
+    });
     expect(planLinks(LINKS, { powered: ALL_POWERED, offlineMode: false }, rt)).toEqual([
       { ifindex: 2, serviceId: 'eth', adminUp: true, configured: true },
       { ifindex: 4, serviceId: 'wifi', adminUp: true, configured: false },
     ]);
   });
 
-  it('Powered=false takes that technology\'s links down and unconfigured, and Powered=true restores them', () => {
-    const rt = applyAutoDecision(emptyRuntime(), { connect: [{ id: 'eth', reason: 'user' }], disconnect: [], retag: [] });
+  it("Powered=false takes that technology's links down and unconfigured, and Powered=true restores them", () => {
+    const rt = applyAutoDecision(emptyRuntime(), {
+      connect: [{ id: 'eth', reason: 'user' }],
+      disconnect: [],
+      retag: [],
+    });
     const off = planLinks(LINKS, { powered: { ...ALL_POWERED, ethernet: false }, offlineMode: false }, rt);
-    expect(off.find((p) => p.serviceId === 'eth')).toEqual({ ifindex: 2, serviceId: 'eth', adminUp: false, configured: false });
+    expect(off.find((p) => p.serviceId === 'eth')).toEqual({
+      ifindex: 2,
+      serviceId: 'eth',
+      adminUp: false,
+      configured: false,
+    });
     expect(off.find((p) => p.serviceId === 'wifi')?.adminUp).toBe(true);
     const on = planLinks(LINKS, { powered: ALL_POWERED, offlineMode: false }, rt);
-    expect(on.find((p) => p.serviceId === 'eth')).toEqual({ ifindex: 2, serviceId: 'eth', adminUp: true, configured: true });
+    expect(on.find((p) => p.serviceId === 'eth')).toEqual({
+      ifindex: 2,
+      serviceId: 'eth',
+      adminUp: true,
+      configured: true,
+    });
   });
 
   it('OfflineMode takes every managed link down', () => {

@@ -7,10 +7,16 @@ import {
   type RankedService,
   type RouteService,
 } from '../../../../daemon/core/manage-routes.js';
-import { SERVICE_STATES, type Bearer, type ServiceState } from '../../../../lib/protocol.js';
 import type { Family } from '../../../../daemon/core/services.js';
+import { type Bearer, SERVICE_STATES, type ServiceState } from '../../../../lib/protocol.js';
 
-function svc(id: string, ifindex: number, state: ServiceState, gw4: string | null, gw6: string | null = null): RouteService {
+function svc(
+  id: string,
+  ifindex: number,
+  state: ServiceState,
+  gw4: string | null,
+  gw6: string | null = null,
+): RouteService {
   const gateways: { family: Family; gateway: string }[] = [];
   if (gw4) gateways.push({ family: 4, gateway: gw4 });
   if (gw6) gateways.push({ family: 6, gateway: gw6 });
@@ -46,13 +52,16 @@ describe('desiredDefaultRoutes', () => {
   });
 
   it('skips services that are not connected even if they have a gateway', () => {
-    expect(desiredDefaultRoutes([svc('c', 4, 'configuration', '198.18.0.1'), svc('f', 6, 'failure', '198.18.2.1')])).toEqual([]);
+    expect(
+      desiredDefaultRoutes([svc('c', 4, 'configuration', '198.18.0.1'), svc('f', 6, 'failure', '198.18.2.1')]),
+    ).toEqual([]);
   });
 
   it('promotes and demotes when the ranking changes, by recomputation', () => {
     const a = svc('a', 2, 'ready', '198.51.100.1');
     const b = svc('b', 3, 'ready', '203.0.113.1');
-    const metricOf = (rs: ReturnType<typeof desiredDefaultRoutes>, id: string) => rs.find((r) => r.serviceId === id)?.metric;
+    const metricOf = (rs: ReturnType<typeof desiredDefaultRoutes>, id: string) =>
+      rs.find((r) => r.serviceId === id)?.metric;
     const before = desiredDefaultRoutes([a, b]);
     const after = desiredDefaultRoutes([b, a]);
     expect([metricOf(before, 'a'), metricOf(before, 'b')]).toEqual([0, lowPriorityMetric(3)]);
@@ -60,8 +69,13 @@ describe('desiredDefaultRoutes', () => {
   });
 
   it('chooses metric 0 per family: a v4-only default leaves IPv6 metric 0 to the next service', () => {
-    const routes = desiredDefaultRoutes([svc('a', 2, 'online', '198.51.100.1'), svc('b', 3, 'ready', '203.0.113.1', '2001:db8::1')]);
-    expect(routes.filter((r) => r.family === 6)).toEqual([{ serviceId: 'b', ifindex: 3, family: 6, gateway: '2001:db8::1', metric: 0 }]);
+    const routes = desiredDefaultRoutes([
+      svc('a', 2, 'online', '198.51.100.1'),
+      svc('b', 3, 'ready', '203.0.113.1', '2001:db8::1'),
+    ]);
+    expect(routes.filter((r) => r.family === 6)).toEqual([
+      { serviceId: 'b', ifindex: 3, family: 6, gateway: '2001:db8::1', metric: 0 },
+    ]);
     expect(routes.find((r) => r.family === 4 && r.serviceId === 'b')?.metric).toBe(lowPriorityMetric(3));
   });
 
@@ -83,11 +97,15 @@ describe('desiredDefaultRoutes', () => {
     );
     fc.assert(
       fc.property(arb, (rows) => {
-        const ranked = rows.map((r, i) => svc(`s${i}`, r.ifindex, r.state, r.v4 ? `198.18.${i}.1` : null, r.v6 ? `2001:db8:${i}::1` : null));
+        const ranked = rows.map((r, i) =>
+          svc(`s${i}`, r.ifindex, r.state, r.v4 ? `198.18.${i}.1` : null, r.v6 ? `2001:db8:${i}::1` : null),
+        );
         const routes = desiredDefaultRoutes(ranked);
         for (const family of [4, 6] as const) {
           const fam = routes.filter((r) => r.family === family);
-          const connectedWithGw = ranked.filter((s) => (s.state === 'ready' || s.state === 'online') && s.gateways.some((g) => g.family === family));
+          const connectedWithGw = ranked.filter(
+            (s) => (s.state === 'ready' || s.state === 'online') && s.gateways.some((g) => g.family === family),
+          );
           expect(fam.length).toBe(connectedWithGw.length);
           expect(fam.filter((r) => r.metric === 0).length).toBe(connectedWithGw.length > 0 ? 1 : 0);
           expect(new Set(fam.map((r) => r.metric)).size).toBe(fam.length);
@@ -100,15 +118,26 @@ describe('desiredDefaultRoutes', () => {
 });
 
 describe('compareForDefault', () => {
-  const r = (id: string, ifindex: number, bearer: Bearer, state: ServiceState): RankedService => ({ id, ifindex, bearer, state });
+  const r = (id: string, ifindex: number, bearer: Bearer, state: ServiceState): RankedService => ({
+    id,
+    ifindex,
+    bearer,
+    state,
+  });
   const sort = (xs: RankedService[], preferred: Bearer[], order: string[] = []) =>
     [...xs].sort((a, b) => compareForDefault(a, b, preferred, order)).map((x) => x.id);
 
   it('puts connected before unconnected', () => {
-    expect(sort([r('idle', 1, 'ethernet', 'idle'), r('rdy', 2, 'cellular', 'ready')], ['ethernet'])).toEqual(['rdy', 'idle']);
+    expect(sort([r('idle', 1, 'ethernet', 'idle'), r('rdy', 2, 'cellular', 'ready')], ['ethernet'])).toEqual([
+      'rdy',
+      'idle',
+    ]);
   });
   it('ranks PreferredTechnologies before state: a ready wifi beats an online ethernet when wifi is preferred', () => {
-    expect(sort([r('eth', 1, 'ethernet', 'online'), r('wifi', 2, 'wifi', 'ready')], ['wifi', 'ethernet'])).toEqual(['wifi', 'eth']);
+    expect(sort([r('eth', 1, 'ethernet', 'online'), r('wifi', 2, 'wifi', 'ready')], ['wifi', 'ethernet'])).toEqual([
+      'wifi',
+      'eth',
+    ]);
   });
   it('ranks online before ready within a technology', () => {
     expect(sort([r('a', 1, 'ethernet', 'ready'), r('b', 2, 'ethernet', 'online')], [])).toEqual(['b', 'a']);

@@ -14,10 +14,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../../daemon/core/engine.js';
-import { serviceStatusProps, withObservedNameservers } from '../../../../daemon/core/service-traits.js';
 import { serviceProps } from '../../../../daemon/core/properties.js';
-import { as, bool, ROOT, str, uplink } from '../../../fakes/links.js';
+import { serviceStatusProps, withObservedNameservers } from '../../../../daemon/core/service-traits.js';
 import { codeOf } from '../../../fakes/errors.js';
+import { as, bool, ROOT, str, uplink } from '../../../fakes/links.js';
 
 const ME = { owner: ':1.7', uid: 0 };
 
@@ -44,7 +44,12 @@ describe('metered uplinks and AvoidMetered', () => {
     const { path } = e.createSession({ owner: ME.owner, notifier: '/n1', identity: ROOT, settings });
     expect(iface(e, path)).toBe('wlan0');
     // Without AvoidMetered the same bearers pick cellular (the user's order).
-    const plain = e.createSession({ owner: ME.owner, notifier: '/n2', identity: ROOT, settings: { AllowedBearers: as(['cellular', 'wifi']) } });
+    const plain = e.createSession({
+      owner: ME.owner,
+      notifier: '/n2',
+      identity: ROOT,
+      settings: { AllowedBearers: as(['cellular', 'wifi']) },
+    });
     expect(iface(e, plain.path)).toBe('wwan0');
 
     e.linkChanged(uplink(3, 'wlan0', 'wifi', { carrier: false }));
@@ -61,7 +66,12 @@ describe('metered uplinks and AvoidMetered', () => {
 
   it('a provisioning section overrides metered and roaming, and gives an observed link its nameservers', () => {
     const e = setup();
-    const { path } = e.createSession({ owner: ME.owner, notifier: '/n1', identity: ROOT, settings: { AllowedBearers: as(['wifi', 'cellular']), AvoidMetered: bool(true) } });
+    const { path } = e.createSession({
+      owner: ME.owner,
+      notifier: '/n1',
+      identity: ROOT,
+      settings: { AllowedBearers: as(['wifi', 'cellular']), AvoidMetered: bool(true) },
+    });
     expect(iface(e, path)).toBe('wlan0');
     const file = [
       '[service_cell]',
@@ -88,7 +98,10 @@ describe('metered uplinks and AvoidMetered', () => {
     expect(props['Nameservers.Configuration']).toEqual({ signature: 'as', value: ['198.51.100.25', '2001:db8:3::1'] });
     // eth0 has no section: its properties stay as the link facts give them.
     const eth = byName(e, 'eth0');
-    expect(withObservedNameservers(serviceProps(eth, true), eth, e.manage.sectionOf(eth)).Nameservers).toEqual({ signature: 'as', value: [] });
+    expect(withObservedNameservers(serviceProps(eth, true), eth, e.manage.sectionOf(eth)).Nameservers).toEqual({
+      signature: 'as',
+      value: [],
+    });
 
     e.removeProvisioning('uplinks.config');
     expect(byName(e, 'wwan0')).toMatchObject({ metered: true, roaming: false });
@@ -105,6 +118,10 @@ describe('metered uplinks and AvoidMetered', () => {
       CaptivePortal: { signature: 'b', value: true },
       PortalURL: { signature: 's', value: 'http://portal.example/login' },
     });
-    expect(serviceStatusProps(byName(e, 'wwan0'))).toMatchObject({ Metered: { value: true }, CaptivePortal: { value: false }, PortalURL: { value: '' } });
+    expect(serviceStatusProps(byName(e, 'wwan0'))).toMatchObject({
+      Metered: { value: true },
+      CaptivePortal: { value: false },
+      PortalURL: { value: '' },
+    });
   });
 });

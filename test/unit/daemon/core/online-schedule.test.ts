@@ -1,19 +1,19 @@
-import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../../daemon/core/errors.js';
+import type { OnlineCheckResult } from '../../../../daemon/core/online-schedule.js';
 import {
+  type CheckAction,
+  type CheckState,
   DEFAULT_ONLINE_CHECK_SETTINGS,
   delaySeconds,
   initialCheckState,
+  type OnlineCheckSettings,
   onConnected,
   onDisconnected,
   onResult,
   validateOnlineCheckSettings,
-  type CheckAction,
-  type CheckState,
-  type OnlineCheckSettings,
 } from '../../../../daemon/core/online-schedule.js';
-import { ConfigError } from '../../../../daemon/core/errors.js';
-import type { OnlineCheckResult } from '../../../../daemon/core/online-schedule.js';
 
 const OK: OnlineCheckResult = { kind: 'online' };
 const FAIL: OnlineCheckResult = { kind: 'failure', reason: 'timeout' };
@@ -66,8 +66,18 @@ describe('validateOnlineCheckSettings', () => {
     });
   });
   it('keeps given values', () => {
-    const s = validateOnlineCheckSettings({ mode: 'continuous', intervalStyle: 'fibonacci', maxInterval: 20, connectTimeoutMs: 2500 });
-    expect(s).toMatchObject({ mode: 'continuous', intervalStyle: 'fibonacci', maxInterval: 20, connectTimeoutMs: 2500 });
+    const s = validateOnlineCheckSettings({
+      mode: 'continuous',
+      intervalStyle: 'fibonacci',
+      maxInterval: 20,
+      connectTimeoutMs: 2500,
+    });
+    expect(s).toMatchObject({
+      mode: 'continuous',
+      intervalStyle: 'fibonacci',
+      maxInterval: 20,
+      connectTimeoutMs: 2500,
+    });
   });
   it.each([
     [{ mode: 'always' }],
@@ -115,20 +125,29 @@ describe('one-shot', () => {
   it('retries failures with growing delays, capped at the max interval, then stops on success', () => {
     const fails = Array.from({ length: 14 }, () => FAIL);
     const { steps } = run(settings(), [...fails, OK]);
-    expect(steps.slice(0, 14).map((s) => s.delay)).toEqual([
-      1, 4, 9, 16, 25, 36, 49, 64, 81, 100, 121, 144, 144, 144,
-    ].map((x) => x * 1000));
+    expect(steps.slice(0, 14).map((s) => s.delay)).toEqual(
+      [1, 4, 9, 16, 25, 36, 49, 64, 81, 100, 121, 144, 144, 144].map((x) => x * 1000),
+    );
     expect(steps.slice(0, 14).every((s) => !s.online)).toBe(true);
     expect(steps[14]).toMatchObject({ online: true, delay: 'stop' });
   });
 
   it('follows the fibonacci sequence from a later initial interval', () => {
-    const { steps } = run(settings({ intervalStyle: 'fibonacci', initialInterval: 3, maxInterval: 6 }), [FAIL, FAIL, FAIL, FAIL, FAIL]);
+    const { steps } = run(settings({ intervalStyle: 'fibonacci', initialInterval: 3, maxInterval: 6 }), [
+      FAIL,
+      FAIL,
+      FAIL,
+      FAIL,
+      FAIL,
+    ]);
     expect(steps.map((s) => s.delay)).toEqual([2, 3, 5, 8, 8].map((x) => x * 1000));
   });
 
   it('treats statuses ConnMan leaves hanging (any failure reason) as retryable', () => {
-    const { steps } = run(settings(), [{ kind: 'failure', reason: 'HTTP 204' }, { kind: 'failure', reason: 'HTTP 500' }]);
+    const { steps } = run(settings(), [
+      { kind: 'failure', reason: 'HTTP 204' },
+      { kind: 'failure', reason: 'HTTP 500' },
+    ]);
     expect(steps.map((s) => s.delay)).toEqual([1000, 4000]);
   });
 

@@ -1,13 +1,23 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeSettings, defaultSettings, encodeSettings, type PersistedSettings } from '../../../../daemon/core/persisted-settings.js';
+import {
+  decodeSettings,
+  defaultSettings,
+  encodeSettings,
+  type PersistedSettings,
+} from '../../../../daemon/core/persisted-settings.js';
 import { BEARERS } from '../../../../lib/protocol.js';
 
 const bool = fc.boolean();
 const arbSettings: fc.Arbitrary<PersistedSettings> = fc.record({
   version: fc.constant(1 as const),
   offlineMode: bool,
-  technologies: fc.record(Object.fromEntries(BEARERS.map((b) => [b, fc.record({ powered: bool })])) as Record<(typeof BEARERS)[number], fc.Arbitrary<{ powered: boolean }>>),
+  technologies: fc.record(
+    Object.fromEntries(BEARERS.map((b) => [b, fc.record({ powered: bool })])) as Record<
+      (typeof BEARERS)[number],
+      fc.Arbitrary<{ powered: boolean }>
+    >,
+  ),
   services: fc.dictionary(fc.stringMatching(/^[A-Za-z0-9_]{1,30}$/), fc.record({ favorite: bool, autoConnect: bool })),
 });
 
@@ -23,7 +33,12 @@ function sample(): PersistedSettings {
 describe('persisted settings codec', () => {
   it('defaults: online, every technology powered, no services', () => {
     const d = defaultSettings();
-    expect(d).toEqual({ version: 1, offlineMode: false, technologies: Object.fromEntries(BEARERS.map((b) => [b, { powered: true }])), services: {} });
+    expect(d).toEqual({
+      version: 1,
+      offlineMode: false,
+      technologies: Object.fromEntries(BEARERS.map((b) => [b, { powered: true }])),
+      services: {},
+    });
   });
 
   it('encodes as sorted, indented JSON, independent of insertion order', () => {
@@ -64,7 +79,10 @@ describe('persisted settings codec', () => {
     const { state, warnings } = decodeSettings(encodeSettings(s));
     expect(warnings).toEqual([]);
     expect(Object.getPrototypeOf(state.services)).toBe(Object.prototype);
-    expect(Object.getOwnPropertyDescriptor(state.services, '__proto__')?.value).toEqual({ favorite: true, autoConnect: true });
+    expect(Object.getOwnPropertyDescriptor(state.services, '__proto__')?.value).toEqual({
+      favorite: true,
+      autoConnect: true,
+    });
   });
 
   it.each([
@@ -134,16 +152,25 @@ describe('persisted settings codec', () => {
       'technologies is an array, not an object; every technology powered',
       'services is null, not an object; no service settings',
     ]);
-    expect(decodeSettings('{}').warnings).toEqual(['settings version is missing, expected 1; reading the keys this version knows']);
+    expect(decodeSettings('{}').warnings).toEqual([
+      'settings version is missing, expected 1; reading the keys this version knows',
+    ]);
   });
 
   it('never throws, whatever the text or JSON value', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.jsonValue().map((v) => JSON.stringify(v)), fc.jsonValue().map((v) => JSON.stringify({ version: 1, technologies: v, services: v }))), (text) => {
-        const { state } = decodeSettings(text);
-        expect(typeof state.offlineMode).toBe('boolean');
-        expect(Object.keys(state.technologies).sort()).toEqual([...BEARERS].sort());
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.jsonValue().map((v) => JSON.stringify(v)),
+          fc.jsonValue().map((v) => JSON.stringify({ version: 1, technologies: v, services: v })),
+        ),
+        (text) => {
+          const { state } = decodeSettings(text);
+          expect(typeof state.offlineMode).toBe('boolean');
+          expect(Object.keys(state.technologies).sort()).toEqual([...BEARERS].sort());
+        },
+      ),
     );
   });
 });

@@ -1,16 +1,28 @@
-import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { BEARERS, DEFAULT_BEARERS, type Bearer } from '../../../../lib/protocol.js';
+import { describe, expect, it } from 'vitest';
 import { PolicyParseError } from '../../../../daemon/core/errors.js';
+import { type Identity, mergeSettings, PolicySet } from '../../../../daemon/core/policy.js';
+import { isPolicyFileName, type PolicyGroup, parsePolicyFile } from '../../../../daemon/core/policy-parse.js';
 import { defaultRequest, type RequestedSettings } from '../../../../daemon/core/settings.js';
-import { PolicySet, mergeSettings, type Identity } from '../../../../daemon/core/policy.js';
-import { isPolicyFileName, parsePolicyFile, type PolicyGroup } from '../../../../daemon/core/policy-parse.js';
+import { BEARERS, type Bearer, DEFAULT_BEARERS } from '../../../../lib/protocol.js';
 
 function group(over: Partial<PolicyGroup>): PolicyGroup {
   return {
-    file: 'x.policy', name: 'g', index: 0, uid: null, gid: null, cgroup: null, selinux: null,
-    allowedBearers: null, connectionType: null, allowedInterface: null, sourceIPRule: null,
-    priority: false, emergencyCall: false, roamingPolicy: 'default', ...over,
+    file: 'x.policy',
+    name: 'g',
+    index: 0,
+    uid: null,
+    gid: null,
+    cgroup: null,
+    selinux: null,
+    allowedBearers: null,
+    connectionType: null,
+    allowedInterface: null,
+    sourceIPRule: null,
+    priority: false,
+    emergencyCall: false,
+    roamingPolicy: 'default',
+    ...over,
   };
 }
 
@@ -25,8 +37,14 @@ function parseError(text: string, file = 'bad.policy'): PolicyParseError {
 }
 
 const alice: Identity = {
-  uid: 1000, user: 'alice', groups: [{ gid: 100, name: 'users' }, { gid: 27, name: 'sudo' }],
-  cgroup: '/user.slice/app.service', selinuxType: 'app_t',
+  uid: 1000,
+  user: 'alice',
+  groups: [
+    { gid: 100, name: 'users' },
+    { gid: 27, name: 'sudo' },
+  ],
+  cgroup: '/user.slice/app.service',
+  selinuxType: 'app_t',
 };
 
 const req = (over: Partial<RequestedSettings> = {}): RequestedSettings => ({ ...defaultRequest(), ...over });
@@ -70,10 +88,20 @@ describe('parsePolicyFile', () => {
     const groups = parsePolicyFile('all.policy', text);
     expect(groups).toEqual([
       {
-        file: 'all.policy', name: 'policy_all', index: 0, uid: 'alice', gid: '1000', selinux: 'app_t',
-        cgroup: '/system.slice/app.service', allowedBearers: ['wifi', 'cellular', 'vpn', 'ethernet'],
-        connectionType: 'internet', allowedInterface: 'wlan0', sourceIPRule: false, priority: true,
-        emergencyCall: true, roamingPolicy: 'national',
+        file: 'all.policy',
+        name: 'policy_all',
+        index: 0,
+        uid: 'alice',
+        gid: '1000',
+        selinux: 'app_t',
+        cgroup: '/system.slice/app.service',
+        allowedBearers: ['wifi', 'cellular', 'vpn', 'ethernet'],
+        connectionType: 'internet',
+        allowedInterface: 'wlan0',
+        sourceIPRule: false,
+        priority: true,
+        emergencyCall: true,
+        roamingPolicy: 'national',
       },
       group({ file: 'all.policy', name: 'second', index: 1, uid: '0', allowedBearers: [] }),
     ]);
@@ -183,7 +211,10 @@ describe('PolicySet', () => {
 
   it('orders groups by file name, then group index', () => {
     const set = PolicySet.empty()
-      .withFile('b.policy', [group({ file: 'b.policy', name: 'b1', index: 1, uid: 'x' }), group({ file: 'b.policy', name: 'b0', uid: 'x' })])
+      .withFile('b.policy', [
+        group({ file: 'b.policy', name: 'b1', index: 1, uid: 'x' }),
+        group({ file: 'b.policy', name: 'b0', uid: 'x' }),
+      ])
       .withFile('a.policy', [group({ file: 'a.policy', name: 'a0', uid: 'x' })]);
     expect(set.groups().map((g) => g.name)).toEqual(['a0', 'b0', 'b1']);
   });
@@ -198,18 +229,33 @@ describe('PolicySet.match', () => {
   ]);
 
   it('tries cgroup, then selinux, then uid, then gid', () => {
-    expect(all.match(alice)).toEqual({ group: expect.objectContaining({ name: 'byCgroup' }), kind: 'cgroup', claim: { kind: 'cgroup', key: '/user.slice' } });
+    expect(all.match(alice)).toEqual({
+      group: expect.objectContaining({ name: 'byCgroup' }),
+      kind: 'cgroup',
+      claim: { kind: 'cgroup', key: '/user.slice' },
+    });
     const noCgroup = { ...alice, cgroup: undefined };
     expect(all.match(noCgroup)).toMatchObject({ kind: 'selinux', claim: null, group: { name: 'bySelinux' } });
     const noLabel = { ...noCgroup, selinuxType: undefined };
-    expect(all.match(noLabel)).toMatchObject({ kind: 'uid', claim: { kind: 'uid', key: '1000' }, group: { name: 'byUid' } });
-    expect(all.match({ ...noLabel, user: 'carol', uid: 1001 })).toMatchObject({ kind: 'gid', claim: { kind: 'gid', key: '100' }, group: { name: 'byGid' } });
+    expect(all.match(noLabel)).toMatchObject({
+      kind: 'uid',
+      claim: { kind: 'uid', key: '1000' },
+      group: { name: 'byUid' },
+    });
+    expect(all.match({ ...noLabel, user: 'carol', uid: 1001 })).toMatchObject({
+      kind: 'gid',
+      claim: { kind: 'gid', key: '100' },
+      group: { name: 'byGid' },
+    });
     expect(all.match({ uid: 5, groups: [{ gid: 5 }] })).toBeNull();
   });
 
   it('lets a later group win for the same key, within a file and across files', () => {
     const set = PolicySet.empty()
-      .withFile('b.policy', [group({ file: 'b.policy', name: 'b0', uid: 'alice' }), group({ file: 'b.policy', name: 'b1', index: 1, uid: 'alice' })])
+      .withFile('b.policy', [
+        group({ file: 'b.policy', name: 'b0', uid: 'alice' }),
+        group({ file: 'b.policy', name: 'b1', index: 1, uid: 'alice' }),
+      ])
       .withFile('a.policy', [group({ file: 'a.policy', name: 'a0', uid: 'alice' })]);
     expect(set.match(alice)?.group.name).toBe('b1');
     expect(set.withoutFile('b.policy').match(alice)?.group.name).toBe('a0');
@@ -228,14 +274,29 @@ describe('PolicySet.match', () => {
     expect(byUid.match({ uid: 1000, groups: [] })).toMatchObject({ kind: 'uid', claim: { kind: 'uid', key: '1000' } });
     expect(byUid.match({ uid: 10000, groups: [] })).toBeNull();
     const byGid = PolicySet.empty().withFile('g.policy', [group({ gid: '27' })]);
-    expect(byGid.match({ uid: 1, groups: [{ gid: 1 }, { gid: 27 }] })).toMatchObject({ kind: 'gid', claim: { kind: 'gid', key: '27' } });
+    expect(byGid.match({ uid: 1, groups: [{ gid: 1 }, { gid: 27 }] })).toMatchObject({
+      kind: 'gid',
+      claim: { kind: 'gid', key: '27' },
+    });
     const byName = PolicySet.empty().withFile('g.policy', [group({ gid: 'sudo' })]);
-    expect(byName.match({ ...alice, cgroup: undefined, selinuxType: undefined, user: 'x', uid: 2 })?.claim).toEqual({ kind: 'gid', key: '27' });
+    expect(byName.match({ ...alice, cgroup: undefined, selinuxType: undefined, user: 'x', uid: 2 })?.claim).toEqual({
+      kind: 'gid',
+      key: '27',
+    });
   });
 
   it("checks the identity's groups in order, primary first", () => {
-    const set = PolicySet.empty().withFile('g.policy', [group({ name: 'sudo', gid: 'sudo', index: 1 }), group({ name: 'users', gid: '100' })]);
-    const id: Identity = { uid: 2, groups: [{ gid: 100, name: 'users' }, { gid: 27, name: 'sudo' }] };
+    const set = PolicySet.empty().withFile('g.policy', [
+      group({ name: 'sudo', gid: 'sudo', index: 1 }),
+      group({ name: 'users', gid: '100' }),
+    ]);
+    const id: Identity = {
+      uid: 2,
+      groups: [
+        { gid: 100, name: 'users' },
+        { gid: 27, name: 'sudo' },
+      ],
+    };
     expect(set.match(id)?.group.name).toBe('users');
     expect(set.match({ ...id, groups: [...id.groups].reverse() })?.group.name).toBe('sudo');
   });
@@ -253,9 +314,15 @@ describe('PolicySet.match', () => {
       group({ name: 'svc', index: 2, cgroup: '/system.slice/app.service' }),
     ]);
     const at = (cgroup: string) => set.match({ uid: 0, groups: [], cgroup });
-    expect(at('/system.slice/app.service/sub')).toMatchObject({ group: { name: 'svc' }, claim: { kind: 'cgroup', key: '/system.slice/app.service' } });
+    expect(at('/system.slice/app.service/sub')).toMatchObject({
+      group: { name: 'svc' },
+      claim: { kind: 'cgroup', key: '/system.slice/app.service' },
+    });
     expect(at('/system.slice/app.service')?.group.name).toBe('svc');
-    expect(at('/system.slice/other.service')).toMatchObject({ group: { name: 'slice' }, claim: { key: '/system.slice' } });
+    expect(at('/system.slice/other.service')).toMatchObject({
+      group: { name: 'slice' },
+      claim: { key: '/system.slice' },
+    });
     expect(at('/user.slice')).toMatchObject({ group: { name: 'root' }, claim: { key: '/' } });
   });
 
@@ -271,8 +338,15 @@ describe('PolicySet.match', () => {
 describe('mergeSettings', () => {
   it('without a group: the request, default bearers, and default policy-only values', () => {
     expect(mergeSettings(req({ contextIdentifier: 'ctx' }), null)).toEqual({
-      allowedBearers: [...DEFAULT_BEARERS], connectionType: 'any', allowedInterface: null, sourceIPRule: false,
-      contextIdentifier: 'ctx', avoidMetered: false, priority: false, emergencyCall: false, roamingPolicy: 'default',
+      allowedBearers: [...DEFAULT_BEARERS],
+      connectionType: 'any',
+      allowedInterface: null,
+      sourceIPRule: false,
+      contextIdentifier: 'ctx',
+      avoidMetered: false,
+      priority: false,
+      emergencyCall: false,
+      roamingPolicy: 'default',
     });
   });
 
@@ -280,7 +354,11 @@ describe('mergeSettings', () => {
     const wifiFirst: Bearer[] = ['wifi', 'ethernet', 'bluetooth', 'cellular', 'gadget'];
     expect(mergeSettings(req({ allowedBearers: wifiFirst }), null).allowedBearers).toEqual(wifiFirst);
     const policy = group({ uid: 'a', allowedBearers: ['ethernet', 'cellular', 'wifi'] });
-    expect(mergeSettings(req({ allowedBearers: wifiFirst }), policy).allowedBearers).toEqual(['wifi', 'ethernet', 'cellular']);
+    expect(mergeSettings(req({ allowedBearers: wifiFirst }), policy).allowedBearers).toEqual([
+      'wifi',
+      'ethernet',
+      'cellular',
+    ]);
   });
 
   it("uses the policy's list in its order when the user gave none", () => {
@@ -292,14 +370,20 @@ describe('mergeSettings', () => {
     const r = req({ allowedBearers: ['vpn', 'ethernet'] });
     expect(mergeSettings(r, null).allowedBearers).toEqual(['vpn', 'ethernet']);
     expect(mergeSettings(r, group({ uid: 'a', priority: true })).allowedBearers).toEqual(['vpn', 'ethernet']);
-    expect(mergeSettings(r, group({ uid: 'a', allowedBearers: [...DEFAULT_BEARERS] })).allowedBearers).toEqual(['ethernet']);
+    expect(mergeSettings(r, group({ uid: 'a', allowedBearers: [...DEFAULT_BEARERS] })).allowedBearers).toEqual([
+      'ethernet',
+    ]);
     expect(mergeSettings(req(), group({ uid: 'a' })).allowedBearers).toEqual([...DEFAULT_BEARERS]);
   });
 
   it('gives an empty list for an empty policy list or an empty request', () => {
     expect(mergeSettings(req(), group({ uid: 'a', allowedBearers: [] })).allowedBearers).toEqual([]);
-    expect(mergeSettings(req({ allowedBearers: ['wifi'] }), group({ uid: 'a', allowedBearers: [] })).allowedBearers).toEqual([]);
-    expect(mergeSettings(req({ allowedBearers: [] }), group({ uid: 'a', allowedBearers: ['wifi'] })).allowedBearers).toEqual([]);
+    expect(
+      mergeSettings(req({ allowedBearers: ['wifi'] }), group({ uid: 'a', allowedBearers: [] })).allowedBearers,
+    ).toEqual([]);
+    expect(
+      mergeSettings(req({ allowedBearers: [] }), group({ uid: 'a', allowedBearers: ['wifi'] })).allowedBearers,
+    ).toEqual([]);
   });
 
   it('does not alias the policy list', () => {
@@ -308,20 +392,30 @@ describe('mergeSettings', () => {
     expect(policy.allowedBearers).toEqual(['wifi']);
   });
 
-  it('applies ConnMan\'s ConnectionType table, and removing the policy restores the user\'s type', () => {
+  it("applies ConnMan's ConnectionType table, and removing the policy restores the user's type", () => {
     const r = req({ connectionType: 'local' });
     expect(mergeSettings(r, group({ uid: 'a' })).connectionType).toBe('local');
     expect(mergeSettings(r, group({ uid: 'a', connectionType: 'any' })).connectionType).toBe('local');
     expect(mergeSettings(r, group({ uid: 'a', connectionType: 'internet' })).connectionType).toBe('internet');
-    expect(mergeSettings(req({ connectionType: 'internet' }), group({ uid: 'a', connectionType: 'local' })).connectionType).toBe('local');
+    expect(
+      mergeSettings(req({ connectionType: 'internet' }), group({ uid: 'a', connectionType: 'local' })).connectionType,
+    ).toBe('local');
     expect(mergeSettings(r, null).connectionType).toBe('local');
   });
 
-  it('lets the policy force AllowedInterface and SourceIPRule, else keeps the user\'s', () => {
+  it("lets the policy force AllowedInterface and SourceIPRule, else keeps the user's", () => {
     const r = req({ allowedInterface: 'eth0', sourceIPRule: true, contextIdentifier: 'c' });
-    expect(mergeSettings(r, group({ uid: 'a' }))).toMatchObject({ allowedInterface: 'eth0', sourceIPRule: true, contextIdentifier: 'c' });
+    expect(mergeSettings(r, group({ uid: 'a' }))).toMatchObject({
+      allowedInterface: 'eth0',
+      sourceIPRule: true,
+      contextIdentifier: 'c',
+    });
     const forced = group({ uid: 'a', allowedInterface: 'wwan0', sourceIPRule: false });
-    expect(mergeSettings(r, forced)).toMatchObject({ allowedInterface: 'wwan0', sourceIPRule: false, contextIdentifier: 'c' });
+    expect(mergeSettings(r, forced)).toMatchObject({
+      allowedInterface: 'wwan0',
+      sourceIPRule: false,
+      contextIdentifier: 'c',
+    });
   });
 
   it('takes Priority, EmergencyCall and RoamingPolicy from the policy', () => {
@@ -333,7 +427,10 @@ describe('mergeSettings', () => {
     const bearerList = fc.uniqueArray(fc.constantFrom(...BEARERS), { maxLength: BEARERS.length });
     fc.assert(
       fc.property(fc.option(bearerList, { nil: null }), fc.option(bearerList, { nil: null }), (user, policy) => {
-        const out = mergeSettings(req({ allowedBearers: user }), group({ uid: 'a', allowedBearers: policy })).allowedBearers;
+        const out = mergeSettings(
+          req({ allowedBearers: user }),
+          group({ uid: 'a', allowedBearers: policy }),
+        ).allowedBearers;
         if (policy !== null) expect(out.every((b) => policy.includes(b))).toBe(true);
         if (user === null) {
           expect(out).toEqual(policy ?? [...DEFAULT_BEARERS]);
@@ -351,7 +448,11 @@ describe('mergeSettings', () => {
 
 describe('policy caps', () => {
   it('a set of 200,000 groups builds (no argument spread of the whole file)', () => {
-    const groups = Array.from({ length: 200_000 }, (_, i) => ({ ...parsePolicyFile('big.policy', `[g]\nuid=${i}\n`)[0]!, name: `g${i}`, index: i }));
+    const groups = Array.from({ length: 200_000 }, (_, i) => ({
+      ...parsePolicyFile('big.policy', `[g]\nuid=${i}\n`)[0]!,
+      name: `g${i}`,
+      index: i,
+    }));
     const set = PolicySet.empty().withFile('big.policy', groups);
     expect(set.groups()).toHaveLength(200_000);
     expect(set.groupsExcept('big.policy')).toBe(0);
@@ -360,6 +461,8 @@ describe('policy caps', () => {
   it('the group cap rejects the file at the first group over it, naming the line and the cap', () => {
     const text = Array.from({ length: 5 }, (_, i) => `[g${i}]\nuid=${i}\n`).join('');
     expect(parsePolicyFile('a.policy', text, 5)).toHaveLength(5);
-    expect(() => parsePolicyFile('a.policy', text, 3, 10)).toThrow('a.policy:7: group 4 of this file is over MaxPolicyGroups 10 (--max-policy-groups; 7 in force in other files)');
+    expect(() => parsePolicyFile('a.policy', text, 3, 10)).toThrow(
+      'a.policy:7: group 4 of this file is over MaxPolicyGroups 10 (--max-policy-groups; 7 in force in other files)',
+    );
   });
 });

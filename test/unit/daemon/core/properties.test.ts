@@ -1,8 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { changedProps, serviceProps, settingProp, technologyProps, updateDict } from '../../../../daemon/core/properties.js';
 import { Engine } from '../../../../daemon/core/engine.js';
-import { uplink } from '../../../fakes/links.js';
+import {
+  changedProps,
+  serviceProps,
+  settingProp,
+  technologyProps,
+  updateDict,
+} from '../../../../daemon/core/properties.js';
 import type { SessionSettings, SettingKey } from '../../../../lib/protocol.js';
+import { uplink } from '../../../fakes/links.js';
 
 function svc(error = '') {
   const e = new Engine();
@@ -19,8 +25,14 @@ describe('ConnMan property dicts', () => {
     expect(p.State).toEqual({ signature: 's', value: 'ready' });
     expect(p.Type).toEqual({ signature: 's', value: 'ethernet' });
     expect((p.Ethernet!.value as Record<string, { signature: string }>).MTU!.signature).toBe('q');
-    expect((p.IPv6!.value as Record<string, { signature: string; value: unknown }>).PrefixLength).toEqual({ signature: 'y', value: 64 });
-    expect(serviceProps(svc('online-check-failed'), true).Error).toEqual({ signature: 's', value: 'online-check-failed' });
+    expect((p.IPv6!.value as Record<string, { signature: string; value: unknown }>).PrefixLength).toEqual({
+      signature: 'y',
+      value: 64,
+    });
+    expect(serviceProps(svc('online-check-failed'), true).Error).toEqual({
+      signature: 's',
+      value: 'online-check-failed',
+    });
   });
 
   it('changedProps reports changed keys, and a vanished Error as an empty string', () => {
@@ -44,6 +56,9 @@ describe('ConnMan property dicts', () => {
     ]);
     const d = updateDict(changes);
     expect(Object.keys(d)).toEqual(['SourceIPRule', 'State']);
-    expect(technologyProps({ type: 'wifi', name: 'WiFi', powered: true, connected: false }).Connected).toEqual({ signature: 'b', value: false });
+    expect(technologyProps({ type: 'wifi', name: 'WiFi', powered: true, connected: false }).Connected).toEqual({
+      signature: 'b',
+      value: false,
+    });
   });
 });

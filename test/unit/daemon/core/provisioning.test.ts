@@ -1,8 +1,12 @@
-import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
 import { DBUS_ERROR_OF, ProvisioningError } from '../../../../daemon/core/errors.js';
 import { desiredAddressing, matchProvisioned } from '../../../../daemon/core/provisioning.js';
-import { isProvisioningFileName, parseProvisioningFile, type ProvisionedService } from '../../../../daemon/core/provisioning-parse.js';
+import {
+  isProvisioningFileName,
+  type ProvisionedService,
+  parseProvisioningFile,
+} from '../../../../daemon/core/provisioning-parse.js';
 
 const FULL = `# uplinks of the test rig
 [global]
@@ -99,8 +103,14 @@ describe('parseProvisioningFile: a complete valid file', () => {
       prefixLength: 28,
       gateway: null,
     });
-    expect(svc('[service_x]\nType=ethernet\nIPv4=198.18.0.0/31/198.18.0.1').ipv4).toMatchObject({ prefixLength: 31, gateway: '198.18.0.1' });
-    expect(svc('[service_x]\nType=ethernet\nIPv4=198.18.0.9/32').ipv4).toMatchObject({ prefixLength: 32, gateway: null });
+    expect(svc('[service_x]\nType=ethernet\nIPv4=198.18.0.0/31/198.18.0.1').ipv4).toMatchObject({
+      prefixLength: 31,
+      gateway: '198.18.0.1',
+    });
+    expect(svc('[service_x]\nType=ethernet\nIPv4=198.18.0.9/32').ipv4).toMatchObject({
+      prefixLength: 32,
+      gateway: null,
+    });
     expect(svc('[service_x]\nType=ethernet\nIPv4=198.18.0.9/24/').ipv4).toMatchObject({ gateway: null });
     expect(svc('[service_x]\nType=ethernet\nIPv4=auto').ipv4).toEqual({ method: 'dhcp' });
     expect(svc('[service_x]\nType=ethernet\nIPv6=dhcp').ipv6).toEqual({ method: 'auto' });
@@ -113,7 +123,8 @@ describe('parseProvisioningFile: a complete valid file', () => {
   });
 
   it('keeps wifi sections unsupported, with a warning and without secrets', () => {
-    const text = '[service_home]\nType = wifi\nName = home\nPassphrase = hunter22\nSecurity = psk\nSSID = 686f6d65\nHidden = false\n';
+    const text =
+      '[service_home]\nType = wifi\nName = home\nPassphrase = hunter22\nSecurity = psk\nSSID = 686f6d65\nHidden = false\n';
     const s = svc(text);
     expect(s.supported).toBe(false);
     expect(s.name).toBe('home');
@@ -142,15 +153,30 @@ describe('parseProvisioningFile: malformed input names file, line and key', () =
     ['missing Type', '# x\n[service_a]\nIPv4=dhcp\n', 2, /has no Type/],
     ['vpn Type', '[service_a]\nType=vpn\n', 2, /Type: 'vpn' cannot be provisioned/],
     ['Type is case-sensitive', '[service_a]\nType=Ethernet\n', 2, /Type: 'Ethernet'/],
-    ['wifi key in ethernet', '[service_a]\nType=ethernet\nPassphrase=x\n', 3, /Passphrase: only valid in a Type = wifi/],
+    [
+      'wifi key in ethernet',
+      '[service_a]\nType=ethernet\nPassphrase=x\n',
+      3,
+      /Passphrase: only valid in a Type = wifi/,
+    ],
     ['bad SSID', '[service_a]\nType=wifi\nSSID=abc\n', 3, /SSID: 'abc' is not a hexadecimal SSID/],
     ['bad Security', '[service_a]\nType=wifi\nSecurity=wpa3\n', 3, /Security: 'wpa3'/],
     ['bad MAC', '[service_a]\nType=ethernet\nMAC=2:aa:bb:cc:dd:01\n', 3, /MAC: '2:aa:bb:cc:dd:01' is not a MAC/],
     ['broadcast MAC', '[service_a]\nType=ethernet\nMAC=ff:ff:ff:ff:ff:ff\n', 3, /MAC: .*cannot be/],
     ['bad DeviceName', '[service_a]\nType=ethernet\nDeviceName=a/b\n', 3, /DeviceName: 'a\/b'/],
     ['IPv4 garbage', '[service_a]\nType=ethernet\nIPv4=static\n', 3, /IPv4: 'static' is not off, dhcp or/],
-    ['IPv4 too many parts', '[service_a]\nType=ethernet\nIPv4=198.51.100.2/24/198.51.100.1/1\n', 3, /IPv4: .* is not off, dhcp/],
-    ['IPv4 leading zero', '[service_a]\nType=ethernet\nIPv4=198.51.100.02/24\n', 3, /IPv4: '198.51.100.02' is not an IPv4 address/],
+    [
+      'IPv4 too many parts',
+      '[service_a]\nType=ethernet\nIPv4=198.51.100.2/24/198.51.100.1/1\n',
+      3,
+      /IPv4: .* is not off, dhcp/,
+    ],
+    [
+      'IPv4 leading zero',
+      '[service_a]\nType=ethernet\nIPv4=198.51.100.02/24\n',
+      3,
+      /IPv4: '198.51.100.02' is not an IPv4 address/,
+    ],
     ['IPv4 v6 address', '[service_a]\nType=ethernet\nIPv4=2001:db8::1/64\n', 3, /IPv4: '2001:db8::1' is not an IPv4/],
     ['IPv4 loopback', '[service_a]\nType=ethernet\nIPv4=127.0.0.2/8\n', 3, /IPv4: 127.0.0.2 is a loopback/],
     ['IPv4 multicast', '[service_a]\nType=ethernet\nIPv4=224.0.0.5/24\n', 3, /multicast/],
@@ -158,13 +184,33 @@ describe('parseProvisioningFile: malformed input names file, line and key', () =
     ['IPv4 non-contiguous mask', '[service_a]\nType=ethernet\nIPv4=198.51.100.2/255.0.255.0\n', 3, /not contiguous/],
     ['IPv4 zero mask', '[service_a]\nType=ethernet\nIPv4=198.51.100.2/0.0.0.0\n', 3, /out of range \(1-32\)/],
     ['IPv4 prefix 33', '[service_a]\nType=ethernet\nIPv4=198.51.100.2/33\n', 3, /prefix length 33 is out of range/],
-    ['IPv4 prefix word', '[service_a]\nType=ethernet\nIPv4=198.51.100.2/abc\n', 3, /neither a netmask nor a prefix length/],
+    [
+      'IPv4 prefix word',
+      '[service_a]\nType=ethernet\nIPv4=198.51.100.2/abc\n',
+      3,
+      /neither a netmask nor a prefix length/,
+    ],
     ['IPv4 network address', '[service_a]\nType=ethernet\nIPv4=198.51.100.0/24\n', 3, /is the network address of \/24/],
     ['IPv4 broadcast address', '[service_a]\nType=ethernet\nIPv4=198.51.100.255/24\n', 3, /is the broadcast address/],
-    ['IPv4 off-link gateway', '[service_a]\nType=ethernet\nIPv4=198.51.100.2/24/203.0.113.1\n', 3, /outside 198\.51\.100\.0\/24/],
+    [
+      'IPv4 off-link gateway',
+      '[service_a]\nType=ethernet\nIPv4=198.51.100.2/24/203.0.113.1\n',
+      3,
+      /outside 198\.51\.100\.0\/24/,
+    ],
     ['IPv4 gateway with /32', '[service_a]\nType=ethernet\nIPv4=198.51.100.2/32/198.51.100.1\n', 3, /outside/],
-    ['IPv4 gateway is self', '[service_a]\nType=ethernet\nIPv4=198.51.100.2/24/198.51.100.2\n', 3, /the address itself/],
-    ['IPv4 gateway broadcast', '[service_a]\nType=ethernet\nIPv4=198.51.100.2/24/198.51.100.255\n', 3, /gateway .* broadcast/],
+    [
+      'IPv4 gateway is self',
+      '[service_a]\nType=ethernet\nIPv4=198.51.100.2/24/198.51.100.2\n',
+      3,
+      /the address itself/,
+    ],
+    [
+      'IPv4 gateway broadcast',
+      '[service_a]\nType=ethernet\nIPv4=198.51.100.2/24/198.51.100.255\n',
+      3,
+      /gateway .* broadcast/,
+    ],
     ['IPv4 bad gateway', '[service_a]\nType=ethernet\nIPv4=198.51.100.2/24/router\n', 3, /gateway 'router'/],
     ['IPv6 garbage', '[service_a]\nType=ethernet\nIPv6=manual\n', 3, /IPv6: 'manual' is not off, auto or/],
     ['IPv6 bad address', '[service_a]\nType=ethernet\nIPv6=2001:db8:::1/64\n', 3, /is not an IPv6 address/],
@@ -175,13 +221,38 @@ describe('parseProvisioningFile: malformed input names file, line and key', () =
     ['IPv6 multicast', '[service_a]\nType=ethernet\nIPv6=ff02::1/64\n', 3, /multicast/],
     ['IPv6 loopback', '[service_a]\nType=ethernet\nIPv6=::1/128\n', 3, /loopback/],
     ['IPv6 v4-mapped', '[service_a]\nType=ethernet\nIPv6=::ffff:198.51.100.2/96\n', 3, /IPv4-mapped/],
-    ['IPv6 off-link gateway', '[service_a]\nType=ethernet\nIPv6=2001:db8:1::2/64/2001:db8:2::1\n', 3, /neither link-local nor inside 2001:db8:1::\/64/],
-    ['IPv6 gateway is self', '[service_a]\nType=ethernet\nIPv6=2001:db8::2/64/2001:db8:0::2\n', 3, /the address itself/],
+    [
+      'IPv6 off-link gateway',
+      '[service_a]\nType=ethernet\nIPv6=2001:db8:1::2/64/2001:db8:2::1\n',
+      3,
+      /neither link-local nor inside 2001:db8:1::\/64/,
+    ],
+    [
+      'IPv6 gateway is self',
+      '[service_a]\nType=ethernet\nIPv6=2001:db8::2/64/2001:db8:0::2\n',
+      3,
+      /the address itself/,
+    ],
     ['Privacy', '[service_a]\nType=ethernet\nIPv6.Privacy=on\n', 3, /IPv6.Privacy: 'on'/],
-    ['Nameserver host name', '[service_a]\nType=ethernet\nNameservers=198.51.100.53,dns.example.net\n', 3, /Nameservers: 'dns.example.net'/],
-    ['Nameserver empty item', '[service_a]\nType=ethernet\nNameservers=198.51.100.53,,198.51.100.54\n', 3, /Nameservers: empty item/],
+    [
+      'Nameserver host name',
+      '[service_a]\nType=ethernet\nNameservers=198.51.100.53,dns.example.net\n',
+      3,
+      /Nameservers: 'dns.example.net'/,
+    ],
+    [
+      'Nameserver empty item',
+      '[service_a]\nType=ethernet\nNameservers=198.51.100.53,,198.51.100.54\n',
+      3,
+      /Nameservers: empty item/,
+    ],
     ['Nameserver twice', '[service_a]\nType=ethernet\nNameservers=2001:db8::53,2001:DB8:0::53\n', 3, /appears twice/],
-    ['bad search domain', '[service_a]\nType=ethernet\nSearchDomains=ok.example,-bad.example\n', 3, /SearchDomains: '-bad.example'/],
+    [
+      'bad search domain',
+      '[service_a]\nType=ethernet\nSearchDomains=ok.example,-bad.example\n',
+      3,
+      /SearchDomains: '-bad.example'/,
+    ],
     ['bad Domain', '[service_a]\nType=ethernet\nDomain=a..b\n', 3, /Domain: 'a..b'/],
     ['bad Timeserver', '[service_a]\nType=ethernet\nTimeservers=198.51.100.300\n', 3, /Timeservers: '198.51.100.300'/],
     ['bad mDNS', '[service_a]\nType=ethernet\nmDNS=yes\n', 3, /mDNS: 'yes' is not a boolean/],
@@ -236,7 +307,11 @@ Name = x
   );
   const b = parseProvisioningFile('b.config', '[service_type2]\nType = ethernet\n[service_gadget]\nType = gadget\n');
   const all = [...a, ...b];
-  const link = (name: string, mac: string, bearer: 'ethernet' | 'gadget' | 'wifi' | null = 'ethernet') => ({ name, mac, bearer });
+  const link = (name: string, mac: string, bearer: 'ethernet' | 'gadget' | 'wifi' | null = 'ethernet') => ({
+    name,
+    mac,
+    bearer,
+  });
   const ident = (s: ProvisionedService | null) => (s ? `${s.file}/${s.ident}` : null);
 
   it('MAC beats DeviceName beats Type only', () => {
@@ -260,7 +335,10 @@ Name = x
   });
 
   it('within one file the later section wins a tie', () => {
-    const two = parseProvisioningFile('c.config', '[service_one]\nType=ethernet\nDeviceName=eth0\n[service_two]\nType=ethernet\nDeviceName=eth0\n');
+    const two = parseProvisioningFile(
+      'c.config',
+      '[service_one]\nType=ethernet\nDeviceName=eth0\n[service_two]\nType=ethernet\nDeviceName=eth0\n',
+    );
     expect(matchProvisioned(two, link('eth0', ''))?.ident).toBe('two');
     expect(matchProvisioned([...two].reverse(), link('eth0', ''))?.ident).toBe('two');
   });
@@ -274,7 +352,11 @@ Name = x
 });
 
 describe('desiredAddressing', () => {
-  const [wan, lte, lab] = parseProvisioningFile('rig.config', FULL) as [ProvisionedService, ProvisionedService, ProvisionedService];
+  const [wan, lte, lab] = parseProvisioningFile('rig.config', FULL) as [
+    ProvisionedService,
+    ProvisionedService,
+    ProvisionedService,
+  ];
 
   it('static v4 + v6: addresses and gateways, no DHCP, no SLAAC', () => {
     expect(desiredAddressing(wan)).toEqual({
@@ -297,11 +379,24 @@ describe('desiredAddressing', () => {
   });
 
   it('dhcp + IPv6 off', () => {
-    expect(desiredAddressing(lte)).toMatchObject({ addresses: [], gateways: [], dhcpv4: true, ipv6: false, slaac: false });
+    expect(desiredAddressing(lte)).toMatchObject({
+      addresses: [],
+      gateways: [],
+      dhcpv4: true,
+      ipv6: false,
+      slaac: false,
+    });
   });
 
   it('IPv4 off + IPv6 auto', () => {
-    expect(desiredAddressing(lab)).toMatchObject({ addresses: [], gateways: [], dhcpv4: false, ipv6: true, slaac: true, nameservers: [] });
+    expect(desiredAddressing(lab)).toMatchObject({
+      addresses: [],
+      gateways: [],
+      dhcpv4: false,
+      ipv6: true,
+      slaac: true,
+      nameservers: [],
+    });
   });
 
   it('a static address without gateway adds no gateway', () => {
@@ -315,36 +410,51 @@ describe('property: generated static configurations round-trip', () => {
   const v4 = fc.tuple(fc.constantFrom(198, 203), fc.nat(255), fc.nat(255), fc.nat(255));
   it('IPv4 address/prefix/gateway is read back exactly, in both netmask spellings', () => {
     fc.assert(
-      fc.property(v4, fc.integer({ min: 8, max: 30 }), fc.boolean(), fc.nat(), ([a, b, c, d], prefix, dotted, gwPick) => {
-        const addr = (((a << 24) | (b << 16) | (c << 8) | d) >>> 0) as number;
-        const mask = (0xffffffff << (32 - prefix)) >>> 0;
-        const net = (addr & mask) >>> 0;
-        const hosts = 2 ** (32 - prefix) - 2;
-        const address = (net + 1 + (addr % hosts)) >>> 0;
-        let gateway = (net + 1 + (gwPick % hosts)) >>> 0;
-        if (gateway === address) gateway = address === net + 1 ? net + 2 : net + 1;
-        const text = (n: number) => [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff].join('.');
-        const maskText = dotted ? text(mask) : String(prefix);
-        const s = svc(`[service_p]\nType=ethernet\nIPv4 = ${text(address)}/${maskText}/${text(gateway)}\n`);
-        expect(s.ipv4).toEqual({ method: 'manual', address: text(address), prefixLength: prefix, gateway: text(gateway) });
-        expect(desiredAddressing(s).addresses).toEqual([{ family: 4, address: text(address), prefixLength: prefix }]);
-      }),
+      fc.property(
+        v4,
+        fc.integer({ min: 8, max: 30 }),
+        fc.boolean(),
+        fc.nat(),
+        ([a, b, c, d], prefix, dotted, gwPick) => {
+          const addr = (((a << 24) | (b << 16) | (c << 8) | d) >>> 0) as number;
+          const mask = (0xffffffff << (32 - prefix)) >>> 0;
+          const net = (addr & mask) >>> 0;
+          const hosts = 2 ** (32 - prefix) - 2;
+          const address = (net + 1 + (addr % hosts)) >>> 0;
+          let gateway = (net + 1 + (gwPick % hosts)) >>> 0;
+          if (gateway === address) gateway = address === net + 1 ? net + 2 : net + 1;
+          const text = (n: number) => [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff].join('.');
+          const maskText = dotted ? text(mask) : String(prefix);
+          const s = svc(`[service_p]\nType=ethernet\nIPv4 = ${text(address)}/${maskText}/${text(gateway)}\n`);
+          expect(s.ipv4).toEqual({
+            method: 'manual',
+            address: text(address),
+            prefixLength: prefix,
+            gateway: text(gateway),
+          });
+          expect(desiredAddressing(s).addresses).toEqual([{ family: 4, address: text(address), prefixLength: prefix }]);
+        },
+      ),
     );
   });
 
   it('IPv6 in 2001:db8::/32 is read back canonical, with the same prefix', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 6, maxLength: 6 }), fc.integer({ min: 32, max: 128 }), (groups, prefix) => {
-        if (!groups.some((g) => g !== 0)) groups[5] = 1;
-        const long = ['2001', 'db8', ...groups.map((g) => g.toString(16).padStart(4, '0'))].join(':');
-        const s = svc(`[service_p]\nType=ethernet\nIPv6=${long.toUpperCase()}/${prefix}\n`);
-        if (s.ipv6.method !== 'manual') throw new Error('expected manual');
-        expect(s.ipv6.prefixLength).toBe(prefix);
-        // Canonical: lower case, no leading zeros, and re-parsing it gives itself.
-        expect(s.ipv6.address).toMatch(/^[0-9a-f:]+$/);
-        expect(s.ipv6.address).not.toMatch(/(^|:)0[0-9a-f]/);
-        expect(svc(`[service_p]\nType=ethernet\nIPv6=${s.ipv6.address}/${prefix}\n`).ipv6).toEqual(s.ipv6);
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 6, maxLength: 6 }),
+        fc.integer({ min: 32, max: 128 }),
+        (groups, prefix) => {
+          if (!groups.some((g) => g !== 0)) groups[5] = 1;
+          const long = ['2001', 'db8', ...groups.map((g) => g.toString(16).padStart(4, '0'))].join(':');
+          const s = svc(`[service_p]\nType=ethernet\nIPv6=${long.toUpperCase()}/${prefix}\n`);
+          if (s.ipv6.method !== 'manual') throw new Error('expected manual');
+          expect(s.ipv6.prefixLength).toBe(prefix);
+          // Canonical: lower case, no leading zeros, and re-parsing it gives itself.
+          expect(s.ipv6.address).toMatch(/^[0-9a-f:]+$/);
+          expect(s.ipv6.address).not.toMatch(/(^|:)0[0-9a-f]/);
+          expect(svc(`[service_p]\nType=ethernet\nIPv6=${s.ipv6.address}/${prefix}\n`).ipv6).toEqual(s.ipv6);
+        },
+      ),
     );
   });
 });

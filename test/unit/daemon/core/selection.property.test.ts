@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../../daemon/core/engine.js';
 import { eligible } from '../../../../daemon/core/selection.js';
-import { BEARERS, CONNECTION_TYPES, type Bearer } from '../../../../lib/protocol.js';
 import type { LinkFacts } from '../../../../daemon/core/services.js';
+import { BEARERS, type Bearer, CONNECTION_TYPES } from '../../../../lib/protocol.js';
 import { as, ROOT, str, uplink } from '../../../fakes/links.js';
 
 const NAMES = ['eth0', 'eth1', 'wlan0', 'wwan0', 'usb0'];
@@ -57,37 +57,54 @@ function play(events: Of<typeof eventArb>[], sessions: Of<typeof sessionArb>[], 
 describe('selection invariants (property-based)', () => {
   it('every bound service is eligible and allowed, and no allowed eligible service has a better bearer', () => {
     fc.assert(
-      fc.property(fc.array(eventArb, { maxLength: 25 }), fc.array(sessionArb, { minLength: 1, maxLength: 5 }), (events, sessions) => {
-        const e = play(events, sessions, true);
-        for (const info of e.sessions()) {
-          const eff = info.settings;
-          const candidates = e.services().filter(
-            (s) => eligible(s.state, eff.ConnectionType as 'any') && eff.AllowedBearers.includes(s.bearer) && (eff.AllowedInterface === '*' || eff.AllowedInterface === s.ifname),
-          );
-          if (info.serviceId === null) {
-            expect(candidates).toEqual([]);
-            expect(eff.State).toBe('disconnected');
-            continue;
+      fc.property(
+        fc.array(eventArb, { maxLength: 25 }),
+        fc.array(sessionArb, { minLength: 1, maxLength: 5 }),
+        (events, sessions) => {
+          const e = play(events, sessions, true);
+          for (const info of e.sessions()) {
+            const eff = info.settings;
+            const candidates = e
+              .services()
+              .filter(
+                (s) =>
+                  eligible(s.state, eff.ConnectionType as 'any') &&
+                  eff.AllowedBearers.includes(s.bearer) &&
+                  (eff.AllowedInterface === '*' || eff.AllowedInterface === s.ifname),
+              );
+            if (info.serviceId === null) {
+              expect(candidates).toEqual([]);
+              expect(eff.State).toBe('disconnected');
+              continue;
+            }
+            const bound = e.services().find((s) => s.id === info.serviceId)!;
+            expect(candidates).toContain(bound);
+            const rank = (b: Bearer) => eff.AllowedBearers.indexOf(b);
+            for (const c of candidates) expect(rank(c.bearer)).toBeGreaterThanOrEqual(rank(bound.bearer));
+            expect(eff.State).toBe(bound.state === 'online' ? 'online' : 'connected');
+            expect(eff.Interface).toBe(bound.ifname);
           }
-          const bound = e.services().find((s) => s.id === info.serviceId)!;
-          expect(candidates).toContain(bound);
-          const rank = (b: Bearer) => eff.AllowedBearers.indexOf(b);
-          for (const c of candidates) expect(rank(c.bearer)).toBeGreaterThanOrEqual(rank(bound.bearer));
-          expect(eff.State).toBe(bound.state === 'online' ? 'online' : 'connected');
-          expect(eff.Interface).toBe(bound.ifname);
-        }
-      }),
+        },
+      ),
       { numRuns: 300 },
     );
   });
 
   it('the binding depends on the network, not on whether sessions came before or after the events', () => {
     fc.assert(
-      fc.property(fc.array(eventArb, { maxLength: 25 }), fc.array(sessionArb, { minLength: 1, maxLength: 5 }), (events, sessions) => {
-        const a = play(events, sessions, true).sessions().map((s) => s.settings);
-        const b = play(events, sessions, false).sessions().map((s) => s.settings);
-        expect(a).toEqual(b);
-      }),
+      fc.property(
+        fc.array(eventArb, { maxLength: 25 }),
+        fc.array(sessionArb, { minLength: 1, maxLength: 5 }),
+        (events, sessions) => {
+          const a = play(events, sessions, true)
+            .sessions()
+            .map((s) => s.settings);
+          const b = play(events, sessions, false)
+            .sessions()
+            .map((s) => s.settings);
+          expect(a).toEqual(b);
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -1,8 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { applySetting, defaultRequest, isValidInterfaceName, parseBearerList, parseCreateSettings } from '../../../../daemon/core/settings.js';
 import { DBUS_ERROR_OF } from '../../../../daemon/core/errors.js';
-import { as, bool, str } from '../../../fakes/links.js';
+import {
+  applySetting,
+  defaultRequest,
+  isValidInterfaceName,
+  parseBearerList,
+  parseCreateSettings,
+} from '../../../../daemon/core/settings.js';
 import { codeOf } from '../../../fakes/errors.js';
+import { as, bool, str } from '../../../fakes/links.js';
 
 describe('parseBearerList', () => {
   it('expands * in place to the five default bearers, without vpn', () => {
@@ -31,7 +37,14 @@ describe('CreateSession settings', () => {
       ContextIdentifier: str('ctx-1'),
       AvoidMetered: bool(true),
     });
-    expect(r).toEqual({ allowedBearers: ['cellular', 'wifi'], connectionType: 'internet', allowedInterface: 'wwan0', sourceIPRule: true, contextIdentifier: 'ctx-1', avoidMetered: true });
+    expect(r).toEqual({
+      allowedBearers: ['cellular', 'wifi'],
+      connectionType: 'internet',
+      allowedInterface: 'wwan0',
+      sourceIPRule: true,
+      contextIdentifier: 'ctx-1',
+      avoidMetered: true,
+    });
   });
   it('treats AllowedInterface "" and "*" as any (ConnMan stores "" as matching nothing)', () => {
     expect(parseCreateSettings({ AllowedInterface: str('') }).allowedInterface).toBeNull();
@@ -61,6 +74,10 @@ describe('CreateSession settings', () => {
 });
 
 describe('isValidInterfaceName', () => {
-  it.each(['eth0', 'wlp3s0', 'a', 'wwan0.1', 'x-y_z', '123456789012345'])('accepts %s', (n) => expect(isValidInterfaceName(n)).toBe(true));
-  it.each(['', '.', '..', 'a b', 'a:b', 'a/b', '1234567890123456'])('rejects %j', (n) => expect(isValidInterfaceName(n)).toBe(false));
+  it.each(['eth0', 'wlp3s0', 'a', 'wwan0.1', 'x-y_z', '123456789012345'])('accepts %s', (n) =>
+    expect(isValidInterfaceName(n)).toBe(true),
+  );
+  it.each(['', '.', '..', 'a b', 'a:b', 'a/b', '1234567890123456'])('rejects %j', (n) =>
+    expect(isValidInterfaceName(n)).toBe(false),
+  );
 });

@@ -12,7 +12,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DBUS_ERROR_OF } from '../../../../daemon/core/errors.js';
-import { DUE_SLACK_MS, StatisticsSchedule, checkStatisticsInterval, statisticsProps } from '../../../../daemon/core/statistics-schedule.js';
+import {
+  checkStatisticsInterval,
+  DUE_SLACK_MS,
+  StatisticsSchedule,
+  statisticsProps,
+} from '../../../../daemon/core/statistics-schedule.js';
 import { codeOf } from '../../../fakes/errors.js';
 
 /** Runs the schedule like the runtime's timer would: to each next due time, taking what is due. */
@@ -26,10 +31,20 @@ function run(sch: StatisticsSchedule, until: number): Array<[number, string[]]> 
 
 describe('statistics schedule', () => {
   it('accepts 0 and whole seconds from 1 to 3600; anything else is InvalidArguments', () => {
-    for (const ok of [0, 1, 60, 3600]) expect(codeOf(() => checkStatisticsInterval(ok)), String(ok)).toBe('no error');
-    for (const bad of [-1, 0.5, 3601, Number.NaN, 2 ** 32 - 1]) expect(codeOf(() => checkStatisticsInterval(bad)), String(bad)).toBe('NSD_ERR_BAD_STATISTICS_INTERVAL');
+    for (const ok of [0, 1, 60, 3600])
+      expect(
+        codeOf(() => checkStatisticsInterval(ok)),
+        String(ok),
+      ).toBe('no error');
+    for (const bad of [-1, 0.5, 3601, Number.NaN, 2 ** 32 - 1])
+      expect(
+        codeOf(() => checkStatisticsInterval(bad)),
+        String(bad),
+      ).toBe('NSD_ERR_BAD_STATISTICS_INTERVAL');
     expect(DBUS_ERROR_OF.NSD_ERR_BAD_STATISTICS_INTERVAL).toBe('InvalidArguments');
-    expect(codeOf(() => new StatisticsSchedule().set('/s', 's1', ':1.5', 3601, 0))).toBe('NSD_ERR_BAD_STATISTICS_INTERVAL');
+    expect(codeOf(() => new StatisticsSchedule().set('/s', 's1', ':1.5', 3601, 0))).toBe(
+      'NSD_ERR_BAD_STATISTICS_INTERVAL',
+    );
   });
 
   it('is due at once, then every interval on the grid', () => {

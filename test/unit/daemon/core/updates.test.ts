@@ -19,7 +19,19 @@ const base: SessionSettings = {
 describe('Update computation', () => {
   it('the first Update has all 11 keys in wire order', () => {
     expect([...fullUpdate(base).keys()]).toEqual(SETTING_KEYS);
-    expect(SETTING_KEYS).toEqual(['State', 'Name', 'IPv4', 'IPv6', 'Interface', 'Bearer', 'ConnectionType', 'AllowedBearers', 'AllowedInterface', 'ContextIdentifier', 'SourceIPRule']);
+    expect(SETTING_KEYS).toEqual([
+      'State',
+      'Name',
+      'IPv4',
+      'IPv6',
+      'Interface',
+      'Bearer',
+      'ConnectionType',
+      'AllowedBearers',
+      'AllowedInterface',
+      'ContextIdentifier',
+      'SourceIPRule',
+    ]);
   });
   it('nothing changed -> empty delta', () => {
     expect(deltaUpdate(base, structuredClone(base)).size).toBe(0);
@@ -28,7 +40,13 @@ describe('Update computation', () => {
     expect([...deltaUpdate(base, { ...base, State: 'online' })]).toEqual([['State', 'online']]);
   });
   it('a service change sends the whole service group in order', () => {
-    const next = { ...base, Name: 'wlan0', Interface: 'wlan0', Bearer: 'wifi' as const, IPv4: { ...base.IPv4, Address: '198.51.100.9' } };
+    const next = {
+      ...base,
+      Name: 'wlan0',
+      Interface: 'wlan0',
+      Bearer: 'wifi' as const,
+      IPv4: { ...base.IPv4, Address: '198.51.100.9' },
+    };
     expect([...deltaUpdate(base, next).keys()]).toEqual(['Name', 'IPv4', 'IPv6', 'Interface', 'Bearer']);
   });
   it('an address change on the same service sends only that family', () => {

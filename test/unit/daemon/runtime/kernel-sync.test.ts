@@ -5,9 +5,9 @@
  * applies nothing.
  */
 import { describe, expect, it } from 'vitest';
-import { KernelSync } from '../../../../daemon/runtime/kernel-sync.js';
-import type { Firewall, Routing } from '../../../../daemon/ports.js';
 import type { FirewallState, KernelState, RoutingState } from '../../../../daemon/core/kernel-state-types.js';
+import type { Firewall, Routing } from '../../../../daemon/ports.js';
+import { KernelSync } from '../../../../daemon/runtime/kernel-sync.js';
 
 const STATE: KernelState = {
   routing: { services: [], rules: [] },

@@ -4,9 +4,9 @@
  * is covered by test/integration/manage-*.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import type { ManagePlan, DhcpLeaseEvent } from '../../../../daemon/core/manage-plan.js';
-import { ManageSync, RETRY_MS } from '../../../../daemon/runtime/manage-sync.js';
+import type { DhcpLeaseEvent, ManagePlan } from '../../../../daemon/core/manage-plan.js';
 import type { Clock, DefaultRoute, DhcpClient, Ipv6Switches, LinkConfigurator } from '../../../../daemon/ports.js';
+import { ManageSync, RETRY_MS } from '../../../../daemon/runtime/manage-sync.js';
 
 class FakeClock implements Clock {
   t = 0;
@@ -28,7 +28,15 @@ class FakeClock implements Clock {
   }
 }
 
-const LEASE: DhcpLeaseEvent = { type: 'bound', address: '198.51.100.19', prefixLength: 29, router: '198.51.100.17', dns: [], leaseSeconds: 120, serverId: '198.51.100.17' };
+const LEASE: DhcpLeaseEvent = {
+  type: 'bound',
+  address: '198.51.100.19',
+  prefixLength: 29,
+  router: '198.51.100.17',
+  dns: [],
+  leaseSeconds: 120,
+  serverId: '198.51.100.17',
+};
 
 function world(initial: ManagePlan, ipv6?: Ipv6Switches) {
   const calls: string[] = [];
@@ -40,7 +48,9 @@ function world(initial: ManagePlan, ipv6?: Ipv6Switches) {
     start: async () => {},
     stop: () => {},
     applyLinkConfig: async (d) => {
-      calls.push(`links ${d.map((l) => `#${l.ifindex}${l.up ? '+' : '-'}[${l.addresses.map((a) => a.address).join(',')}]`).join(' ')}`);
+      calls.push(
+        `links ${d.map((l) => `#${l.ifindex}${l.up ? '+' : '-'}[${l.addresses.map((a) => a.address).join(',')}]`).join(' ')}`,
+      );
       return { problems: [] };
     },
     applyMainDefaults: async (d: readonly DefaultRoute[]) => {
@@ -63,7 +73,15 @@ function world(initial: ManagePlan, ipv6?: Ipv6Switches) {
     },
   };
   const clock = new FakeClock();
-  const sync = new ManageSync({ plan: () => plan, links, dhcp, ...(ipv6 ? { ipv6 } : {}), onLease: (ifname, e) => leases.push([ifname, e]), clock, log: () => {} });
+  const sync = new ManageSync({
+    plan: () => plan,
+    links,
+    dhcp,
+    ...(ipv6 ? { ipv6 } : {}),
+    onLease: (ifname, e) => leases.push([ifname, e]),
+    clock,
+    log: () => {},
+  });
   return {
     sync,
     calls,
@@ -91,7 +109,11 @@ const link = (over: Partial<ManagePlan['links'][number]> = {}): ManagePlan['link
 
 describe('ManageSync', () => {
   it('orders a pass: DHCP stop before the address goes, defaults before addresses, defaults again when some were skipped', async () => {
-    const w = world({ links: [link({ addresses: [{ family: 4, address: '198.51.100.19', prefixLength: 29 }] })], defaults: [], resolv: [] });
+    const w = world({
+      links: [link({ addresses: [{ family: 4, address: '198.51.100.19', prefixLength: 29 }] })],
+      defaults: [],
+      resolv: [],
+    });
     w.sync.request();
     await w.sync.settled();
     expect(w.calls).toEqual(['defaults ', 'links #12+[198.51.100.19]', 'dhcp start eth-b']);
@@ -104,7 +126,11 @@ describe('ManageSync', () => {
     // A forced pass: a route whose next hop needs the address being added is skipped first, then added.
     w.calls.length = 0;
     w.skip(1);
-    const addressed = (address: string): ManagePlan => ({ links: [link({ dhcp: false, addresses: [{ family: 4, address, prefixLength: 29 }] })], defaults: [{ serviceId: 'b', ifindex: 12, family: 4, gateway: '198.51.100.17', metric: 0 }], resolv: [] });
+    const addressed = (address: string): ManagePlan => ({
+      links: [link({ dhcp: false, addresses: [{ family: 4, address, prefixLength: 29 }] })],
+      defaults: [{ serviceId: 'b', ifindex: 12, family: 4, gateway: '198.51.100.17', metric: 0 }],
+      resolv: [],
+    });
     w.setPlan(addressed('198.51.100.18'));
     w.sync.request(true);
     await w.sync.settled();
@@ -196,7 +222,11 @@ describe('ManageSync', () => {
   });
 
   it('retries after RETRY_MS while a default route stays unreachable', async () => {
-    const w = world({ links: [link({ dhcp: false })], defaults: [{ serviceId: 'b', ifindex: 12, family: 4, gateway: '198.51.100.17', metric: 0 }], resolv: [] });
+    const w = world({
+      links: [link({ dhcp: false })],
+      defaults: [{ serviceId: 'b', ifindex: 12, family: 4, gateway: '198.51.100.17', metric: 0 }],
+      resolv: [],
+    });
     w.skip(2);
     w.sync.request();
     await w.sync.settled();
@@ -208,7 +238,11 @@ describe('ManageSync', () => {
   });
 
   it('backs off while a pass keeps failing, and starts over after a clean one', async () => {
-    const w = world({ links: [link({ dhcp: false })], defaults: [{ serviceId: 'b', ifindex: 12, family: 4, gateway: '198.51.100.17', metric: 0 }], resolv: [] });
+    const w = world({
+      links: [link({ dhcp: false })],
+      defaults: [{ serviceId: 'b', ifindex: 12, family: 4, gateway: '198.51.100.17', metric: 0 }],
+      resolv: [],
+    });
     const passesAfter = async (ms: number): Promise<number> => {
       w.calls.length = 0;
       w.clock.advance(ms);
@@ -239,6 +273,10 @@ describe('ManageSync', () => {
     w.clock.advance(100_000);
     expect(w.leases.map(([, e]) => e.type)).toEqual(['bound', 'renew']);
     w.clock.advance(20_000);
-    expect(w.leases.map(([i, e]) => `${i} ${e.type} ${e.address}`)).toEqual(['eth-b bound 198.51.100.19', 'eth-b renew 198.51.100.19', 'eth-b expire 198.51.100.19']);
+    expect(w.leases.map(([i, e]) => `${i} ${e.type} ${e.address}`)).toEqual([
+      'eth-b bound 198.51.100.19',
+      'eth-b renew 198.51.100.19',
+      'eth-b expire 198.51.100.19',
+    ]);
   });
 });

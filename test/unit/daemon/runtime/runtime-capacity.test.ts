@@ -4,11 +4,11 @@
  * by Destroy is usable again.
  */
 import { describe, expect, it } from 'vitest';
+import type { BusCaller } from '../../../../daemon/api.js';
 import { Engine } from '../../../../daemon/core/engine.js';
 import { SessionLimitError } from '../../../../daemon/core/errors.js';
 import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../../daemon/core/online-schedule.js';
 import type { BusEvents } from '../../../../daemon/ports.js';
-import type { BusCaller } from '../../../../daemon/api.js';
 import { Runtime } from '../../../../daemon/runtime/runtime.js';
 import { uplink } from '../../../fakes/links.js';
 
@@ -24,7 +24,11 @@ describe('runtime: session capacity', () => {
       links: { start: async () => [uplink(2, 'eth0', 'ethernet')], stop: async () => {} },
       identity: { resolve: async (c: BusCaller) => ({ uid: c.uid, groups: [] }) },
       clock: { now: () => 0, setTimeout: () => ({ cancel() {} }) },
-      online: { settings: { ...DEFAULT_ONLINE_CHECK_SETTINGS, mode: 'none' }, probe: { probe: async () => ({ kind: 'online' }) }, urls: { 4: 'http://x/', 6: 'http://x/' } },
+      online: {
+        settings: { ...DEFAULT_ONLINE_CHECK_SETTINGS, mode: 'none' },
+        probe: { probe: async () => ({ kind: 'online' }) },
+        urls: { 4: 'http://x/', 6: 'http://x/' },
+      },
       sessionCapacity: 2,
       log: (level, msg) => lines.push(`${level}: ${msg}`),
     });
@@ -33,7 +37,9 @@ describe('runtime: session capacity', () => {
     await rt.createSession(ROOT, {}, '/b');
     const err = await rt.createSession(ROOT, {}, '/c').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SessionLimitError);
-    expect((err as Error).message).toBe("session limit reached: the daemon's memory limit holds at most 2 sessions (raise --max-old-space-size in netsessiond's #! line to allow more)");
+    expect((err as Error).message).toBe(
+      "session limit reached: the daemon's memory limit holds at most 2 sessions (raise --max-old-space-size in netsessiond's #! line to allow more)",
+    );
     await rt.createSession(ROOT, {}, '/d').catch(() => {});
     expect(lines.filter((l) => l.includes('refusing new sessions'))).toHaveLength(1);
     rt.destroySession(ROOT, a);

@@ -3,12 +3,12 @@
  * owner it reports feeds the core's permission rule, and the reply waits for the firewall.
  */
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../../../../daemon/core/engine.js';
-import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../../daemon/core/online-schedule.js';
-import type { DaemonError } from '../../../../daemon/core/errors.js';
-import type { BusEvents, CgroupDirectory, Firewall } from '../../../../daemon/ports.js';
 import type { BusCaller } from '../../../../daemon/api.js';
+import { Engine } from '../../../../daemon/core/engine.js';
+import type { DaemonError } from '../../../../daemon/core/errors.js';
 import type { FirewallState } from '../../../../daemon/core/kernel-state-types.js';
+import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../../daemon/core/online-schedule.js';
+import type { BusEvents, CgroupDirectory, Firewall } from '../../../../daemon/ports.js';
 import { Runtime } from '../../../../daemon/runtime/runtime.js';
 import { GatedPort } from '../../../fakes/gated.js';
 import { uplink } from '../../../fakes/links.js';
@@ -32,7 +32,11 @@ async function setup(opts: { firewall?: boolean; owners?: Record<string, number>
     links: { start: async () => [uplink(2, 'eth0', 'ethernet')], stop: async () => {} },
     identity: { resolve: async (c: BusCaller) => ({ uid: c.uid, groups: [] }) },
     clock: { now: () => 0, setTimeout: () => ({ cancel() {} }) },
-    online: { settings: { ...DEFAULT_ONLINE_CHECK_SETTINGS, mode: 'none' }, probe: { probe: async () => ({ kind: 'online' }) }, urls: { 4: 'http://x/', 6: 'http://x/' } },
+    online: {
+      settings: { ...DEFAULT_ONLINE_CHECK_SETTINGS, mode: 'none' },
+      probe: { probe: async () => ({ kind: 'online' }) },
+      urls: { 4: 'http://x/', 6: 'http://x/' },
+    },
     ...(opts.firewall === false ? {} : { firewall }),
     cgroups,
     log: () => {},

@@ -3,10 +3,10 @@
  * starts with defaults, warns once with the path and the fix, and saves nothing in that run.
  */
 import { describe, expect, it } from 'vitest';
+import type { BusCaller } from '../../../../daemon/api.js';
 import { Engine } from '../../../../daemon/core/engine.js';
 import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../../daemon/core/online-schedule.js';
 import type { BusEvents, Store } from '../../../../daemon/ports.js';
-import type { BusCaller } from '../../../../daemon/api.js';
 import { Runtime } from '../../../../daemon/runtime/runtime.js';
 import { uplink } from '../../../fakes/links.js';
 
@@ -27,7 +27,11 @@ async function run(store: Store) {
     links: { start: async () => [uplink(2, 'eth0', 'ethernet')], stop: async () => {} },
     identity: { resolve: async (c: BusCaller) => ({ uid: c.uid, groups: [] }) },
     clock: { now: () => 0, setTimeout: () => ({ cancel() {} }) },
-    online: { settings: { ...DEFAULT_ONLINE_CHECK_SETTINGS, mode: 'none' }, probe: { probe: async () => ({ kind: 'online' }) }, urls: { 4: 'http://x/', 6: 'http://x/' } },
+    online: {
+      settings: { ...DEFAULT_ONLINE_CHECK_SETTINGS, mode: 'none' },
+      probe: { probe: async () => ({ kind: 'online' }) },
+      urls: { 4: 'http://x/', 6: 'http://x/' },
+    },
     store,
     log: (level, msg) => logs.push(`${level} ${msg}`),
   });
@@ -38,8 +42,16 @@ async function run(store: Store) {
 
 describe('runtime: broken settings', () => {
   it.each([
-    ['corrupt', () => Promise.resolve('{"offlineMode": tru'), /settings: \/state\/settings is corrupt \(settings file is not valid JSON .*\): running with default settings and without saving them; fix: repair or remove \/state\/settings, then restart the daemon/],
-    ['unreadable', () => Promise.reject(Object.assign(new Error('/state/settings: EACCES'), { code: 'EACCES' })), /settings: \/state\/settings cannot be read \(EACCES\): running with default settings/],
+    [
+      'corrupt',
+      () => Promise.resolve('{"offlineMode": tru'),
+      /settings: \/state\/settings is corrupt \(settings file is not valid JSON .*\): running with default settings and without saving them; fix: repair or remove \/state\/settings, then restart the daemon/,
+    ],
+    [
+      'unreadable',
+      () => Promise.reject(Object.assign(new Error('/state/settings: EACCES'), { code: 'EACCES' })),
+      /settings: \/state\/settings cannot be read \(EACCES\): running with default settings/,
+    ],
   ])('%s: defaults, one warning with the path and the fix, nothing written', async (_name, read, warning) => {
     const { store, writes } = memoryStore(read);
     const { rt, logs } = await run(store);

@@ -13,15 +13,15 @@
  * | stop() while a dump is in flight                     | nothing sent, no timer left                                |
  */
 import { describe, expect, it } from 'vitest';
+import type { BusCaller } from '../../../../daemon/api.js';
 import { Engine } from '../../../../daemon/core/engine.js';
 import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../../daemon/core/online-schedule.js';
-import type { Accounting, BusEvents, Clock } from '../../../../daemon/ports.js';
-import type { BusCaller } from '../../../../daemon/api.js';
-import type { Counters } from '../../../../daemon/core/statistics-schedule.js';
 import type { PropDict } from '../../../../daemon/core/properties.js';
+import type { Counters } from '../../../../daemon/core/statistics-schedule.js';
+import type { Accounting, BusEvents, Clock } from '../../../../daemon/ports.js';
 import { Runtime } from '../../../../daemon/runtime/runtime.js';
-import { uplink } from '../../../fakes/links.js';
 import { codeOf } from '../../../fakes/errors.js';
+import { uplink } from '../../../fakes/links.js';
 
 /** A clock whose time moves only when the test says; due timers fire in order. */
 class ManualClock implements Clock {
@@ -77,7 +77,10 @@ async function setup(opts: { accounting?: boolean } = {}) {
   const accounting = new FakeAccounting();
   const signals: Signal[] = [];
   const events = new Proxy({} as BusEvents, {
-    get: (_t, name) => (name === 'sessionStatistics' ? (subscriber: string, path: string, stats: PropDict) => signals.push({ subscriber, path, stats }) : () => {}),
+    get: (_t, name) =>
+      name === 'sessionStatistics'
+        ? (subscriber: string, path: string, stats: PropDict) => signals.push({ subscriber, path, stats })
+        : () => {},
   });
   const logs: string[] = [];
   const rt = new Runtime({
@@ -86,7 +89,11 @@ async function setup(opts: { accounting?: boolean } = {}) {
     links: { start: async () => [uplink(2, 'eth0', 'ethernet')], stop: async () => {} },
     identity: { resolve: async (c: BusCaller) => ({ uid: c.uid, groups: [] }) },
     clock,
-    online: { settings: { ...DEFAULT_ONLINE_CHECK_SETTINGS, mode: 'none' }, probe: { probe: async () => ({ kind: 'online' }) }, urls: { 4: 'http://x/', 6: 'http://x/' } },
+    online: {
+      settings: { ...DEFAULT_ONLINE_CHECK_SETTINGS, mode: 'none' },
+      probe: { probe: async () => ({ kind: 'online' }) },
+      urls: { 4: 'http://x/', 6: 'http://x/' },
+    },
     ...(opts.accounting === false ? {} : { accounting }),
     log: (_level, msg) => logs.push(msg),
   });

@@ -3,12 +3,12 @@
  * adapters are covered by the integration tests).
  */
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../../../../daemon/core/engine.js';
-import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../../daemon/core/online-schedule.js';
-import type { BusEvents, Firewall, Routing } from '../../../../daemon/ports.js';
 import type { BusCaller } from '../../../../daemon/api.js';
+import { Engine } from '../../../../daemon/core/engine.js';
 import type { FirewallState, RoutingState } from '../../../../daemon/core/kernel-state-types.js';
+import { DEFAULT_ONLINE_CHECK_SETTINGS } from '../../../../daemon/core/online-schedule.js';
 import type { PropDict } from '../../../../daemon/core/properties.js';
+import type { BusEvents, Firewall, Routing } from '../../../../daemon/ports.js';
 import { Runtime } from '../../../../daemon/runtime/runtime.js';
 import { GatedPort } from '../../../fakes/gated.js';
 import { uplink } from '../../../fakes/links.js';
@@ -21,7 +21,8 @@ function recorder(log: Event[]): BusEvents {
     (...args: unknown[]) =>
       log.push([name, ...args]);
   return {
-    update: (_owner: string, notifier: string, changes: PropDict) => log.push(['update', notifier, Object.keys(changes)]),
+    update: (_owner: string, notifier: string, changes: PropDict) =>
+      log.push(['update', notifier, Object.keys(changes)]),
     release: rec('release'),
     sessionRemoved: rec('sessionRemoved'),
     sessionStatistics: rec('sessionStatistics'),
@@ -49,7 +50,11 @@ async function setup(withFirewall = false) {
     links: { start: async () => [uplink(2, 'eth0', 'ethernet')], stop: async () => {} },
     identity: { resolve: async (c: BusCaller) => ({ uid: c.uid, groups: [] }) },
     clock: { now: () => 0, setTimeout: () => ({ cancel() {} }) },
-    online: { settings: { ...DEFAULT_ONLINE_CHECK_SETTINGS, mode: 'none' }, probe: { probe: async () => ({ kind: 'online' }) }, urls: { 4: 'http://x/', 6: 'http://x/' } },
+    online: {
+      settings: { ...DEFAULT_ONLINE_CHECK_SETTINGS, mode: 'none' },
+      probe: { probe: async () => ({ kind: 'online' }) },
+      urls: { 4: 'http://x/', 6: 'http://x/' },
+    },
     routing,
     ...(firewall ? { firewall } : {}),
     log: () => {},
@@ -74,7 +79,9 @@ describe('runtime: Updates and the kernel', () => {
     routing.finishAll();
     await rt.kernelSettled();
     await tick();
-    expect(log.filter((e) => e[0] === 'update')).toEqual([['update', '/n1', expect.arrayContaining(['State', 'SourceIPRule'])]]);
+    expect(log.filter((e) => e[0] === 'update')).toEqual([
+      ['update', '/n1', expect.arrayContaining(['State', 'SourceIPRule'])],
+    ]);
     expect(path).toBe('/sessions/_1_5/n1');
   });
 

@@ -3,22 +3,27 @@
  * the wire module's marshaller and parser: ConnMan's signature `oa{sv}a{sv}`, every value a `u`.
  */
 import { describe, expect, it } from 'vitest';
+import type { DBusMessage } from '../../../../../daemon/adapters/dbus/connection.js';
+import { createBusEvents } from '../../../../../daemon/adapters/dbus/events.js';
+import { ObjectTable } from '../../../../../daemon/adapters/dbus/objects.js';
+import { UpdateGate } from '../../../../../daemon/adapters/dbus/update-gate.js';
+import { COUNTER_KEYS, CounterTable } from '../../../../../daemon/core/counters.js';
 import { marshallMessage } from '../../../../../lib/dbus/marshall.js';
 import { MessageFlag, type Variant } from '../../../../../lib/dbus/message.js';
 import { unmarshallMessage } from '../../../../../lib/dbus/unmarshall.js';
 import { INTERFACES } from '../../../../../lib/protocol.js';
-import { createBusEvents } from '../../../../../daemon/adapters/dbus/events.js';
-import { ObjectTable } from '../../../../../daemon/adapters/dbus/objects.js';
-import { UpdateGate } from '../../../../../daemon/adapters/dbus/update-gate.js';
-import type { DBusMessage } from '../../../../../daemon/adapters/dbus/connection.js';
-import { COUNTER_KEYS, CounterTable } from '../../../../../daemon/core/counters.js';
 
 type Var = Variant;
 
 function events() {
   const sent: DBusMessage[] = [];
   const logs: string[] = [];
-  const ev = createBusEvents({ objects: new ObjectTable(), gate: new UpdateGate<DBusMessage>(), emit: (m) => sent.push(m), log: (_l, m) => logs.push(m) });
+  const ev = createBusEvents({
+    objects: new ObjectTable(),
+    gate: new UpdateGate<DBusMessage>(),
+    emit: (m) => sent.push(m),
+    log: (_l, m) => logs.push(m),
+  });
   return { ev, sent, logs };
 }
 
@@ -30,14 +35,48 @@ describe('Counter.Usage / Counter.Release on the wire', () => {
   it('sends the first Usage of a CounterTable as oa{sv}a{sv} with u values, no reply expected', () => {
     const table = new CounterTable();
     const reg = table.register(':1.5', '/app/counter', 0, 1);
-    table.sample('ethernet_x_cable', 3, { rxPackets: 1n, txPackets: 2n, rxBytes: 3n, txBytes: 4n, rxErrors: 0n, txErrors: 0n, rxDropped: 0n, txDropped: 0n }, 0);
-    table.sample('ethernet_x_cable', 3, { rxPackets: 2n, txPackets: 2n, rxBytes: 2n ** 32n + 10n, txBytes: 4n, rxErrors: 0n, txErrors: 0n, rxDropped: 0n, txDropped: 0n }, 2500);
+    table.sample(
+      'ethernet_x_cable',
+      3,
+      {
+        rxPackets: 1n,
+        txPackets: 2n,
+        rxBytes: 3n,
+        txBytes: 4n,
+        rxErrors: 0n,
+        txErrors: 0n,
+        rxDropped: 0n,
+        txDropped: 0n,
+      },
+      0,
+    );
+    table.sample(
+      'ethernet_x_cable',
+      3,
+      {
+        rxPackets: 2n,
+        txPackets: 2n,
+        rxBytes: 2n ** 32n + 10n,
+        txBytes: 4n,
+        rxErrors: 0n,
+        txErrors: 0n,
+        rxDropped: 0n,
+        txDropped: 0n,
+      },
+      2500,
+    );
     const usage = table.usage(reg, 'ethernet_x_cable', 2500)!;
     const { ev, sent } = events();
     ev.counterUsage(reg.owner, reg.path, '/net/connman/service/ethernet_x_cable', usage.home, usage.roaming);
     expect(sent).toHaveLength(1);
     const msg = throughWire(sent[0]!);
-    expect(msg).toMatchObject({ destination: ':1.5', path: '/app/counter', interface: INTERFACES.counter, member: 'Usage', signature: 'oa{sv}a{sv}' });
+    expect(msg).toMatchObject({
+      destination: ':1.5',
+      path: '/app/counter',
+      interface: INTERFACES.counter,
+      member: 'Usage',
+      signature: 'oa{sv}a{sv}',
+    });
     expect(msg.flags & MessageFlag.NO_REPLY_EXPECTED).toBeTruthy();
     const [service, home, roaming] = msg.body as [string, Record<string, Var>, Record<string, Var>];
     expect(service).toBe('/net/connman/service/ethernet_x_cable');
@@ -72,7 +111,14 @@ describe('Counter.Usage / Counter.Release on the wire', () => {
     const { ev, sent } = events();
     ev.counterRelease(':1.9', '/app/counter');
     const msg = sent[0]!;
-    expect(msg).toMatchObject({ destination: ':1.9', path: '/app/counter', interface: INTERFACES.counter, member: 'Release', signature: '', body: [] });
+    expect(msg).toMatchObject({
+      destination: ':1.9',
+      path: '/app/counter',
+      interface: INTERFACES.counter,
+      member: 'Release',
+      signature: '',
+      body: [],
+    });
     expect(msg.flags & MessageFlag.NO_REPLY_EXPECTED).toBeTruthy();
     expect(throughWire(msg)).toMatchObject({ member: 'Release', signature: '', body: [] });
   });

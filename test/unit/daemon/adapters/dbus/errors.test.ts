@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import * as coreErrors from '../../../../../daemon/core/errors.js';
-import { DBUS_ERROR_OF, DaemonError, SessionExistsError, UnknownBearerError } from '../../../../../daemon/core/errors.js';
 import { BusReplyError, toWireError } from '../../../../../daemon/adapters/dbus/errors.js';
+import * as coreErrors from '../../../../../daemon/core/errors.js';
+import {
+  DaemonError,
+  DBUS_ERROR_OF,
+  SessionExistsError,
+  UnknownBearerError,
+} from '../../../../../daemon/core/errors.js';
 import { ERROR_NAMES } from '../../../../../lib/protocol.js';
 
 type ErrorClass = new (...args: unknown[]) => DaemonError;
@@ -10,7 +15,8 @@ type ErrorClass = new (...args: unknown[]) => DaemonError;
 function daemonErrorClasses(): Array<[string, ErrorClass]> {
   const out: Array<[string, ErrorClass]> = [];
   for (const [name, value] of Object.entries(coreErrors) as Array<[string, unknown]>) {
-    if (typeof value === 'function' && value !== DaemonError && value.prototype instanceof DaemonError) out.push([name, value as ErrorClass]);
+    if (typeof value === 'function' && value !== DaemonError && value.prototype instanceof DaemonError)
+      out.push([name, value as ErrorClass]);
   }
   return out;
 }
@@ -31,7 +37,10 @@ describe('D-Bus error mapping', () => {
       expect(suffix, `${name} (${err.code}) has a row in DBUS_ERROR_OF`).toBeDefined();
       expect(ERROR_NAMES).toContain(suffix);
       const logged: string[] = [];
-      expect(toWireError(err, (_l, m) => logged.push(m))).toEqual({ name: `net.connman.Error.${suffix}`, message: err.message });
+      expect(toWireError(err, (_l, m) => logged.push(m))).toEqual({
+        name: `net.connman.Error.${suffix}`,
+        message: err.message,
+      });
       expect(logged, 'expected errors are not logged').toEqual([]);
       seen.add(err.code);
     }

@@ -1,10 +1,23 @@
 import { describe, expect, it } from 'vitest';
+import {
+  decodeDict,
+  encodeDict,
+  encodeValue,
+  fromVariant,
+  splitSignature,
+  toVariant,
+} from '../../../../../daemon/adapters/dbus/variants.js';
+import type { PropDict } from '../../../../../daemon/core/properties.js';
 import { marshallMessage } from '../../../../../lib/dbus/marshall.js';
 import { Message, Variant } from '../../../../../lib/dbus/message.js';
 import { unmarshallMessage } from '../../../../../lib/dbus/unmarshall.js';
-import { CREATE_SETTING_SIGNATURES, IPV4_SIGNATURES, IPV6_SIGNATURES, SETTING_KEYS, SETTING_SIGNATURES } from '../../../../../lib/protocol.js';
-import { decodeDict, encodeDict, encodeValue, fromVariant, splitSignature, toVariant } from '../../../../../daemon/adapters/dbus/variants.js';
-import type { PropDict } from '../../../../../daemon/core/properties.js';
+import {
+  CREATE_SETTING_SIGNATURES,
+  IPV4_SIGNATURES,
+  IPV6_SIGNATURES,
+  SETTING_KEYS,
+  SETTING_SIGNATURES,
+} from '../../../../../lib/protocol.js';
 
 // The wire module's marshaller and parser: a round trip here is a round trip through wire bytes.
 function throughWire(signature: string, body: unknown[]): unknown[] {
@@ -120,7 +133,9 @@ describe('variants: settings round trips through wire bytes', () => {
   });
 
   it('Maps are accepted for dicts', () => {
-    const back = roundTrip({ IPv4: { signature: 'a{sv}', value: new Map([['Method', { signature: 's', value: 'off' }]]) } });
+    const back = roundTrip({
+      IPv4: { signature: 'a{sv}', value: new Map([['Method', { signature: 's', value: 'off' }]]) },
+    });
     expect(back).toEqual({ IPv4: { signature: 'a{sv}', value: { Method: { signature: 's', value: 'off' } } } });
   });
 
@@ -134,16 +149,25 @@ describe('variants: settings round trips through wire bytes', () => {
 
 describe('variants: incoming values', () => {
   it('fromVariant unwraps nested variants into RawValues', () => {
-    const v = new Variant('a{sv}', { Method: new Variant('s', 'manual'), Inner: new Variant('av', [new Variant('u', 1)]) });
+    const v = new Variant('a{sv}', {
+      Method: new Variant('s', 'manual'),
+      Inner: new Variant('av', [new Variant('u', 1)]),
+    });
     expect(fromVariant(v)).toEqual({
       signature: 'a{sv}',
-      value: { Method: { signature: 's', value: 'manual' }, Inner: { signature: 'av', value: [{ signature: 'u', value: 1 }] } },
+      value: {
+        Method: { signature: 's', value: 'manual' },
+        Inner: { signature: 'av', value: [{ signature: 'u', value: 1 }] },
+      },
     });
     expect(fromVariant(new Variant('as', ['ethernet']))).toEqual({ signature: 'as', value: ['ethernet'] });
   });
 
   it('a Change(sv) value from the wire becomes a RawValue', () => {
-    const [name, value] = throughWire('sv', ['AllowedBearers', new Variant('as', ['wifi', 'ethernet'])]) as [string, Variant];
+    const [name, value] = throughWire('sv', ['AllowedBearers', new Variant('as', ['wifi', 'ethernet'])]) as [
+      string,
+      Variant,
+    ];
     expect(name).toBe('AllowedBearers');
     expect(fromVariant(value)).toEqual({ signature: 'as', value: ['wifi', 'ethernet'] });
   });

@@ -5,7 +5,9 @@ const opts = { baseMs: 500, maxMs: 30_000, stableMs: 60_000 };
 
 describe('restart backoff', () => {
   it('doubles from the base up to the cap', () => {
-    expect([1, 2, 3, 4, 5, 6, 7, 8].map((n) => restartDelayMs(n, opts))).toEqual([500, 1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+    expect([1, 2, 3, 4, 5, 6, 7, 8].map((n) => restartDelayMs(n, opts))).toEqual([
+      500, 1000, 2000, 4000, 8000, 16000, 30000, 30000,
+    ]);
     expect(restartDelayMs(10_000, opts)).toBe(30_000);
     expect(restartDelayMs(0, opts)).toBe(500);
   });

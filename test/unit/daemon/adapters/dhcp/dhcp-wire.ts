@@ -79,7 +79,9 @@ export function readClient(d: Buffer) {
     sport: d.readUInt16BE(20),
     dport: d.readUInt16BE(22),
     ipChecksumOk: csum(d, 0, 20) === 0,
-    udpChecksumOk: csum(d, 20, d.length, [12, 14, 16, 18].reduce((x, o) => x + d.readUInt16BE(o), 0) + 17 + d.readUInt16BE(24)) === 0,
+    udpChecksumOk:
+      csum(d, 20, d.length, [12, 14, 16, 18].reduce((x, o) => x + d.readUInt16BE(o), 0) + 17 + d.readUInt16BE(24)) ===
+      0,
     op: d[28],
     xid: d.readUInt32BE(28 + 4),
     flags: d.readUInt16BE(28 + 10),

@@ -1,7 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { HookRecordSplitter, LeaseTracker, leaseOfRecord, prefixOfNetmask } from '../../../../../daemon/adapters/dhcp/hook-records.js';
 import type { HookRecord } from '../../../../../daemon/adapters/dhcp/hook-records.js';
+import {
+  HookRecordSplitter,
+  LeaseTracker,
+  leaseOfRecord,
+  prefixOfNetmask,
+} from '../../../../../daemon/adapters/dhcp/hook-records.js';
 import { UDHCPC_HOOK } from '../../../../../daemon/adapters/dhcp/udhcpc-client.js';
 
 function record(event: string, env: Record<string, string> = {}): Buffer {
@@ -9,7 +14,16 @@ function record(event: string, env: Record<string, string> = {}): Buffer {
   return Buffer.from(`${entries.join('\0')}\0\0`);
 }
 
-const BOUND = { interface: 'eth-b', ip: '198.51.100.19', mask: '29', subnet: '255.255.255.248', router: '198.51.100.17', dns: '203.0.113.53 203.0.113.54', lease: '120', serverid: '198.51.100.17' };
+const BOUND = {
+  interface: 'eth-b',
+  ip: '198.51.100.19',
+  mask: '29',
+  subnet: '255.255.255.248',
+  router: '198.51.100.17',
+  dns: '203.0.113.53 203.0.113.54',
+  lease: '120',
+  serverid: '198.51.100.17',
+};
 
 function rec(event: string, env: Record<string, string> = {}): HookRecord {
   const [r] = new HookRecordSplitter().push(record(event, env));
@@ -48,7 +62,9 @@ describe('HookRecordSplitter', () => {
 describe('the shipped hook script', () => {
   it('reports its environment and event without interpreting hostile values', () => {
     const nasty = 'a"$(touch /tmp/netsession-pwned)`id`;\nb\'c';
-    const out = execFileSync(UDHCPC_HOOK, ['bound'], { env: { PATH: '/usr/bin:/bin', ip: '198.51.100.19', domain: nasty } });
+    const out = execFileSync(UDHCPC_HOOK, ['bound'], {
+      env: { PATH: '/usr/bin:/bin', ip: '198.51.100.19', domain: nasty },
+    });
     const [r, ...rest] = new HookRecordSplitter().push(out);
     expect(rest).toEqual([]);
     expect(r?.event).toBe('bound');
@@ -59,12 +75,35 @@ describe('the shipped hook script', () => {
 
 describe('leaseOfRecord', () => {
   it('reads address, prefix, first router, DNS, lease time and server', () => {
-    expect(leaseOfRecord(rec('bound', BOUND))).toEqual({ address: '198.51.100.19', prefixLength: 29, router: '198.51.100.17', dns: ['203.0.113.53', '203.0.113.54'], leaseSeconds: 120, serverId: '198.51.100.17' });
+    expect(leaseOfRecord(rec('bound', BOUND))).toEqual({
+      address: '198.51.100.19',
+      prefixLength: 29,
+      router: '198.51.100.17',
+      dns: ['203.0.113.53', '203.0.113.54'],
+      leaseSeconds: 120,
+      serverId: '198.51.100.17',
+    });
   });
 
   it('falls back to the dotted subnet and drops invalid parts', () => {
-    const l = leaseOfRecord(rec('bound', { ip: '198.51.100.20', subnet: '255.255.255.0', router: 'evil 198.51.100.1', dns: '203.0.113.53 ;rm 2001:db8::1 999.1.1.1', lease: '-5', serverid: 'x' }));
-    expect(l).toEqual({ address: '198.51.100.20', prefixLength: 24, router: '198.51.100.1', dns: ['203.0.113.53'], leaseSeconds: 0, serverId: '' });
+    const l = leaseOfRecord(
+      rec('bound', {
+        ip: '198.51.100.20',
+        subnet: '255.255.255.0',
+        router: 'evil 198.51.100.1',
+        dns: '203.0.113.53 ;rm 2001:db8::1 999.1.1.1',
+        lease: '-5',
+        serverid: 'x',
+      }),
+    );
+    expect(l).toEqual({
+      address: '198.51.100.20',
+      prefixLength: 24,
+      router: '198.51.100.1',
+      dns: ['203.0.113.53'],
+      leaseSeconds: 0,
+      serverId: '',
+    });
   });
 
   it('rejects records without a usable address or prefix', () => {
@@ -98,14 +137,18 @@ describe('LeaseTracker', () => {
   it('a renew with another address is a new bound', () => {
     const t = new LeaseTracker();
     t.onRecord(rec('bound', BOUND));
-    expect(t.onRecord(rec('renew', { ...BOUND, ip: '198.51.100.20' }))).toMatchObject([{ type: 'bound', address: '198.51.100.20' }]);
+    expect(t.onRecord(rec('renew', { ...BOUND, ip: '198.51.100.20' }))).toMatchObject([
+      { type: 'bound', address: '198.51.100.20' },
+    ]);
   });
 
   it('reports release once when stopping', () => {
     const t = new LeaseTracker();
     t.onRecord(rec('bound', BOUND));
     t.stopping();
-    expect(t.onRecord(rec('deconfig'))).toMatchObject([{ type: 'release', address: '198.51.100.19', dns: ['203.0.113.53', '203.0.113.54'] }]);
+    expect(t.onRecord(rec('deconfig'))).toMatchObject([
+      { type: 'release', address: '198.51.100.19', dns: ['203.0.113.53', '203.0.113.54'] },
+    ]);
     expect(t.end('release')).toEqual([]);
   });
 

@@ -22,11 +22,35 @@ function link() {
   }) as typeof PacketSocket.open;
   const last = () => sent.at(-1)!;
   const reply = (type: number, over: { yiaddr?: string; xid?: number; options?: Array<[number, number[]]> } = {}) =>
-    deliver?.(ipUdp(bootpReply({ type, xid: over.xid ?? last().xid, yiaddr: over.yiaddr ?? (type === 6 ? '0.0.0.0' : '198.51.100.19'), options: over.options ?? (type === 6 ? [[54, [198, 51, 100, 17]]] : leaseOptions(120)) })), { checksumReady: true });
-  return { sent, open, last, reply, raw: (d: Buffer, checksumReady = true) => deliver?.(d, { checksumReady }), counts: () => ({ opens, closes }) };
+    deliver?.(
+      ipUdp(
+        bootpReply({
+          type,
+          xid: over.xid ?? last().xid,
+          yiaddr: over.yiaddr ?? (type === 6 ? '0.0.0.0' : '198.51.100.19'),
+          options: over.options ?? (type === 6 ? [[54, [198, 51, 100, 17]]] : leaseOptions(120)),
+        }),
+      ),
+      { checksumReady: true },
+    );
+  return {
+    sent,
+    open,
+    last,
+    reply,
+    raw: (d: Buffer, checksumReady = true) => deliver?.(d, { checksumReady }),
+    counts: () => ({ opens, closes }),
+  };
 }
 
-const LEASE = { address: '198.51.100.19', prefixLength: 29, router: '198.51.100.17', dns: ['203.0.113.53', '203.0.113.54'], leaseSeconds: 120, serverId: '198.51.100.17' };
+const LEASE = {
+  address: '198.51.100.19',
+  prefixLength: 29,
+  router: '198.51.100.17',
+  dns: ['203.0.113.53', '203.0.113.54'],
+  leaseSeconds: 120,
+  serverId: '198.51.100.17',
+};
 
 describe('InternalDhcpClient', () => {
   let l: ReturnType<typeof link>;
@@ -38,7 +62,13 @@ describe('InternalDhcpClient', () => {
     await settle();
     expect(l.last()).toMatchObject({ type: 1, flags: 0x8000, requestedIp: undefined });
     l.reply(2);
-    expect(l.last()).toMatchObject({ type: 3, requestedIp: '198.51.100.19', serverId: '198.51.100.17', ciaddr: '0.0.0.0', dst: '255.255.255.255' });
+    expect(l.last()).toMatchObject({
+      type: 3,
+      requestedIp: '198.51.100.19',
+      serverId: '198.51.100.17',
+      ciaddr: '0.0.0.0',
+      dst: '255.255.255.255',
+    });
     l.reply(5);
   };
 
@@ -86,7 +116,11 @@ describe('InternalDhcpClient', () => {
     client.start('eth-b', (e) => events.push(e));
     await settle();
     l.reply(2, { xid: l.last().xid + 1 });
-    l.raw(ipUdp(bootpReply({ type: 2, xid: l.last().xid, yiaddr: '198.51.100.19', chaddr: Buffer.from([2, 0, 0, 0, 0, 9]) })));
+    l.raw(
+      ipUdp(
+        bootpReply({ type: 2, xid: l.last().xid, yiaddr: '198.51.100.19', chaddr: Buffer.from([2, 0, 0, 0, 0, 9]) }),
+      ),
+    );
     l.raw(Buffer.from([0x45, 0, 0, 1]));
     expect(l.sent).toHaveLength(1);
     expect(client.phaseOf('eth-b')).toBe('selecting');
@@ -101,7 +135,15 @@ describe('InternalDhcpClient', () => {
     client.start('eth-b', (e) => events.push(e));
     await settle();
     expect(l.sent.slice(before)).toHaveLength(1);
-    expect(l.last()).toMatchObject({ type: 3, requestedIp: '198.51.100.19', serverId: undefined, ciaddr: '0.0.0.0', flags: 0x8000, src: '0.0.0.0', dst: '255.255.255.255' });
+    expect(l.last()).toMatchObject({
+      type: 3,
+      requestedIp: '198.51.100.19',
+      serverId: undefined,
+      ciaddr: '0.0.0.0',
+      flags: 0x8000,
+      src: '0.0.0.0',
+      dst: '255.255.255.255',
+    });
     l.reply(5);
     expect(events.at(-1)).toEqual({ type: 'bound', ...LEASE });
     expect(l.sent.slice(before).map((m) => m.type)).toEqual([3]);
@@ -143,7 +185,13 @@ describe('InternalDhcpClient', () => {
   it('stop releases the lease to its server and forgets it', async () => {
     await bind();
     await client.stop('eth-b');
-    expect(l.last()).toMatchObject({ type: 7, ciaddr: '198.51.100.19', serverId: '198.51.100.17', src: '198.51.100.19', dst: '198.51.100.17' });
+    expect(l.last()).toMatchObject({
+      type: 7,
+      ciaddr: '198.51.100.19',
+      serverId: '198.51.100.17',
+      src: '198.51.100.19',
+      dst: '198.51.100.17',
+    });
     expect(events.at(-1)).toEqual({ type: 'release', ...LEASE });
     client.start('eth-b', (e) => events.push(e));
     await settle();
@@ -153,7 +201,15 @@ describe('InternalDhcpClient', () => {
   it('renews at T1 by unicast to the server; the ACK is a renew', async () => {
     await bind();
     await vi.advanceTimersByTimeAsync(60_000);
-    expect(l.last()).toMatchObject({ type: 3, ciaddr: '198.51.100.19', src: '198.51.100.19', dst: '198.51.100.17', requestedIp: undefined, serverId: undefined, flags: 0 });
+    expect(l.last()).toMatchObject({
+      type: 3,
+      ciaddr: '198.51.100.19',
+      src: '198.51.100.19',
+      dst: '198.51.100.17',
+      requestedIp: undefined,
+      serverId: undefined,
+      flags: 0,
+    });
     l.reply(5);
     expect(events.map((e) => e.type)).toEqual(['bound', 'renew']);
   });
@@ -189,7 +245,9 @@ describe('InternalDhcpClient', () => {
     expect(l.sent).toHaveLength(0);
     await vi.advanceTimersByTimeAsync(4000);
     expect(l.last()).toMatchObject({ type: 1 });
-    expect(logs.filter((m) => /cannot open a packet socket: EPERM; retrying in (2000|4000) ms/.test(m))).toHaveLength(2);
+    expect(logs.filter((m) => /cannot open a packet socket: EPERM; retrying in (2000|4000) ms/.test(m))).toHaveLength(
+      2,
+    );
   });
 
   it('renew() starts a renewal at once when bound', async () => {

@@ -3,7 +3,11 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FileRefusedError, readCappedFile, readCappedFileSync } from '../../../../../daemon/adapters/files/capped-read.js';
+import {
+  FileRefusedError,
+  readCappedFile,
+  readCappedFileSync,
+} from '../../../../../daemon/adapters/files/capped-read.js';
 import { createLogger, isJournalStream } from '../../../../../daemon/adapters/system/logger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ns-capped-'));
@@ -12,7 +16,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 async function refusal(path: string, max = 1024): Promise<string> {
   const a = await readCappedFile(path, max).then(
     () => 'read',
-    (e: Error) => (e instanceof FileRefusedError ? e.detail : (e as NodeJS.ErrnoException).code ?? e.message),
+    (e: Error) => (e instanceof FileRefusedError ? e.detail : ((e as NodeJS.ErrnoException).code ?? e.message)),
   );
   let b: string;
   try {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { Family } from '../../../../../daemon/core/services.js';
-import type { FirewallState } from '../../../../../daemon/core/kernel-state-types.js';
 import { createIptablesBackend } from '../../../../../daemon/adapters/iptables/backend.js';
-import { NfacctError } from '../../../../../daemon/adapters/iptables/nfacct.js';
 import type { NfacctClient, NfacctFailure, NfacctValue } from '../../../../../daemon/adapters/iptables/nfacct.js';
-import { IptablesError } from '../../../../../daemon/adapters/iptables/tools.js';
+import { NfacctError } from '../../../../../daemon/adapters/iptables/nfacct.js';
 import type { IptablesRunner } from '../../../../../daemon/adapters/iptables/tools.js';
+import { IptablesError } from '../../../../../daemon/adapters/iptables/tools.js';
+import type { FirewallState } from '../../../../../daemon/core/kernel-state-types.js';
+import type { Family } from '../../../../../daemon/core/services.js';
 
 const EMPTY_SAVE = '*mangle\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n';
 
@@ -34,7 +34,11 @@ class FakeKernel implements IptablesRunner, NfacctClient {
     this.inFlight--;
     if (this.restoreFailures > 0) {
       this.restoreFailures--;
-      throw new IptablesError('iptables-restore failed (exit 1): iptables-restore: line 2 failed', 'iptables-restore: line 2 failed', 1);
+      throw new IptablesError(
+        'iptables-restore failed (exit 1): iptables-restore: line 2 failed',
+        'iptables-restore: line 2 failed',
+        1,
+      );
     }
   }
 
@@ -67,11 +71,19 @@ class FakeKernel implements IptablesRunner, NfacctClient {
   }
 }
 
-function state(sessions: Array<{ key: string; mark: number; tag: number }> = [{ key: 's1', mark: 0x20000, tag: 1 }]): FirewallState {
+function state(
+  sessions: Array<{ key: string; mark: number; tag: number }> = [{ key: 's1', mark: 0x20000, tag: 1 }],
+): FirewallState {
   return {
     mask: 0x0fff0000,
     tagMask: 0xffff,
-    sessions: sessions.map((s) => ({ sessionKey: s.key, mark: s.mark, tag: s.tag, ifname: 'eth-b', snat: [{ family: 4, address: '198.51.100.18' }] })),
+    sessions: sessions.map((s) => ({
+      sessionKey: s.key,
+      mark: s.mark,
+      tag: s.tag,
+      ifname: 'eth-b',
+      snat: [{ family: 4, address: '198.51.100.18' }],
+    })),
     classifiers: sessions.map((s, i) => ({ kind: 'uid', key: String(1001 + i), sessionKey: s.key })),
   };
 }
@@ -79,7 +91,13 @@ function state(sessions: Array<{ key: string; mark: number; tag: number }> = [{ 
 function setup(families: Family[] = [4, 6]) {
   const tools = new FakeKernel();
   const logs: string[] = [];
-  const fw = createIptablesBackend({ runner: tools, nfacct: tools, families, cgroupResolver: () => () => null, log: (l, m) => logs.push(`${l} ${m}`) });
+  const fw = createIptablesBackend({
+    runner: tools,
+    nfacct: tools,
+    families,
+    cgroupResolver: () => () => null,
+    log: (l, m) => logs.push(`${l} ${m}`),
+  });
   return { tools, fw, logs };
 }
 
@@ -93,7 +111,14 @@ describe('iptables backend (cache, verify, retries, NFACCT)', () => {
   it('first apply: reads back, creates the NFACCT objects first, then one restore per family; the same state again runs nothing', async () => {
     const { tools, fw } = setup();
     await fw.apply(state());
-    expect(kinds(tools.calls)).toEqual(['save 4', 'save 6', 'nfacct list', 'nfacct create ns-rx-s1 ns-tx-s1', 'restore 4', 'restore 6']);
+    expect(kinds(tools.calls)).toEqual([
+      'save 4',
+      'save 6',
+      'nfacct list',
+      'nfacct create ns-rx-s1 ns-tx-s1',
+      'restore 4',
+      'restore 6',
+    ]);
     expect(tools.objects.has('ns-tx-s1') && tools.objects.has('ns-rx-s1')).toBe(true);
     expect(tools.calls[4]).toMatch(/^restore 4\n\*mangle\n-N NS-PREROUTING\n/);
     expect(tools.calls[4]).toMatch(/\n\*nat\n-N NS-POSTROUTING\n/);
@@ -112,13 +137,20 @@ describe('iptables backend (cache, verify, retries, NFACCT)', () => {
     tools.calls = [];
     await fw.apply(state([{ key: 's1', mark: 0x30000, tag: 1 }]));
     expect(kinds(tools.calls)).toEqual(['restore 4', 'restore 6']);
-    expect(tools.calls[0]).toMatch(/^restore 4\n\*mangle\n-D NS-S-s1 .*0x20001\/0xfffffff\n-I NS-S-s1 1 .*0x30001\/0xfffffff\nCOMMIT\n\*nat\n-F NS-POSTROUTING\n-A NS-POSTROUTING .*\nCOMMIT\n$/);
+    expect(tools.calls[0]).toMatch(
+      /^restore 4\n\*mangle\n-D NS-S-s1 .*0x20001\/0xfffffff\n-I NS-S-s1 1 .*0x30001\/0xfffffff\nCOMMIT\n\*nat\n-F NS-POSTROUTING\n-A NS-POSTROUTING .*\nCOMMIT\n$/,
+    );
     expect(fw.lastApply).toMatchObject({ readBack: false, ops: 2 + 2 + 2 });
   });
 
   it('a removed session: its NFACCT objects are deleted after the rules naming them are gone', async () => {
     const { tools, fw } = setup();
-    await fw.apply(state([{ key: 's1', mark: 0x20000, tag: 1 }, { key: 's2', mark: 0x20000, tag: 2 }]));
+    await fw.apply(
+      state([
+        { key: 's1', mark: 0x20000, tag: 1 },
+        { key: 's2', mark: 0x20000, tag: 2 },
+      ]),
+    );
     tools.calls = [];
     await fw.apply(state());
     expect(kinds(tools.calls)).toEqual(['restore 4', 'restore 6', 'nfacct delete ns-rx-s2 ns-tx-s2']);
@@ -145,7 +177,9 @@ describe('iptables backend (cache, verify, retries, NFACCT)', () => {
     await fw.apply(state([{ key: 's1', mark: 0x30000, tag: 1 }]));
     expect(kinds(tools.calls)).toEqual(['restore 4', 'save 4', 'save 6', 'nfacct list', 'restore 4', 'restore 6']);
     expect(fw.lastApply).toMatchObject({ readBack: true, attempts: 2, rebuilt: false });
-    expect(logs.some((l) => /^warn iptables: batch failed .*line 2 failed.*retrying from a read-back/.test(l))).toBe(true);
+    expect(logs.some((l) => /^warn iptables: batch failed .*line 2 failed.*retrying from a read-back/.test(l))).toBe(
+      true,
+    );
   });
 
   it('a batch failing on a fresh read-back: everything of ours is removed and built again; a third failure rejects', async () => {
@@ -163,17 +197,34 @@ describe('iptables backend (cache, verify, retries, NFACCT)', () => {
     await fw.apply(state());
     tools.createFails = true;
     tools.calls = [];
-    await expect(fw.apply(state([{ key: 's1', mark: 0x20000, tag: 1 }, { key: 's2', mark: 0, tag: 2 }]))).rejects.toThrow(/ENOMEM/);
+    await expect(
+      fw.apply(
+        state([
+          { key: 's1', mark: 0x20000, tag: 1 },
+          { key: 's2', mark: 0, tag: 2 },
+        ]),
+      ),
+    ).rejects.toThrow(/ENOMEM/);
     expect(tools.calls.some((c) => c.startsWith('restore'))).toBe(false);
     expect(logs.filter((l) => l.startsWith('error'))).toEqual([]); // no rebuild: removing rules would not help
     tools.createFails = false;
-    await fw.apply(state([{ key: 's1', mark: 0x20000, tag: 1 }, { key: 's2', mark: 0, tag: 2 }]));
+    await fw.apply(
+      state([
+        { key: 's1', mark: 0x20000, tag: 1 },
+        { key: 's2', mark: 0, tag: 2 },
+      ]),
+    );
     expect(fw.lastApply?.readBack).toBe(true);
   });
 
   it('an NFACCT object still referenced elsewhere is left, with a warning; the apply succeeds', async () => {
     const { tools, fw, logs } = setup([4]);
-    await fw.apply(state([{ key: 's1', mark: 0x20000, tag: 1 }, { key: 's2', mark: 0x20000, tag: 2 }]));
+    await fw.apply(
+      state([
+        { key: 's1', mark: 0x20000, tag: 1 },
+        { key: 's2', mark: 0x20000, tag: 2 },
+      ]),
+    );
     tools.busyOnDelete.add('ns-tx-s2');
     await fw.apply(state());
     expect(tools.objects.has('ns-tx-s2')).toBe(true);
@@ -191,7 +242,8 @@ describe('iptables backend (cache, verify, retries, NFACCT)', () => {
   it('clear() reads back and removes every chain, hook and object of ours, and nothing else', async () => {
     const { tools, fw } = setup([4]);
     await fw.apply(state());
-    tools.saves[4] = '*mangle\n:OUTPUT ACCEPT [0:0]\n:NS-OUTPUT - [0:0]\n:MINE - [0:0]\n-A OUTPUT -j MINE\n-A OUTPUT -j NS-OUTPUT\n-A NS-OUTPUT -m comment --comment "ns:1" -j RETURN\nCOMMIT\n';
+    tools.saves[4] =
+      '*mangle\n:OUTPUT ACCEPT [0:0]\n:NS-OUTPUT - [0:0]\n:MINE - [0:0]\n-A OUTPUT -j MINE\n-A OUTPUT -j NS-OUTPUT\n-A NS-OUTPUT -m comment --comment "ns:1" -j RETURN\nCOMMIT\n';
     tools.calls = [];
     await fw.clear();
     expect(kinds(tools.calls)).toEqual(['save 4', 'nfacct list', 'restore 4', 'nfacct delete ns-rx-s1 ns-tx-s1']);
@@ -212,7 +264,12 @@ describe('iptables backend (cache, verify, retries, NFACCT)', () => {
 
   it('reset() zeroes exactly the objects of those sessions (never all of them)', async () => {
     const { tools, fw } = setup();
-    await fw.apply(state([{ key: 's1', mark: 0x20000, tag: 1 }, { key: 's2', mark: 0x20000, tag: 2 }]));
+    await fw.apply(
+      state([
+        { key: 's1', mark: 0x20000, tag: 1 },
+        { key: 's2', mark: 0x20000, tag: 2 },
+      ]),
+    );
     tools.objects.set('ns-tx-s1', { pkts: 1n, bytes: 100n });
     tools.objects.set('ns-tx-s2', { pkts: 2n, bytes: 200n });
     tools.calls = [];
@@ -225,7 +282,12 @@ describe('iptables backend (cache, verify, retries, NFACCT)', () => {
 
   it('serialises calls: concurrent applies never overlap', async () => {
     const { tools, fw } = setup();
-    await Promise.all([fw.apply(state()), fw.apply(state([{ key: 's1', mark: 0x30000, tag: 1 }])), fw.read(), fw.apply(state([{ key: 's1', mark: 0x40000, tag: 1 }]))]);
+    await Promise.all([
+      fw.apply(state()),
+      fw.apply(state([{ key: 's1', mark: 0x30000, tag: 1 }])),
+      fw.read(),
+      fw.apply(state([{ key: 's1', mark: 0x40000, tag: 1 }])),
+    ]);
     expect(tools.maxInFlight).toBe(1);
     expect(tools.calls.filter((c) => c.startsWith('restore 4')).at(-1)).toContain('0x40001/0xfffffff');
   });

@@ -8,11 +8,17 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { FirewallState } from '../../../../../daemon/core/kernel-state-types.js';
-import { diffFamily, diffNfacct, editChain, opLine, opsToRestore } from '../../../../../daemon/adapters/iptables/diff.js';
+import {
+  diffFamily,
+  diffNfacct,
+  editChain,
+  opLine,
+  opsToRestore,
+} from '../../../../../daemon/adapters/iptables/diff.js';
 import { emptyFamilyModel } from '../../../../../daemon/adapters/iptables/model.js';
 import { parseNfacctList, parseSave, ruleId } from '../../../../../daemon/adapters/iptables/readback.js';
 import { buildRuleset } from '../../../../../daemon/adapters/iptables/ruleset.js';
+import type { FirewallState } from '../../../../../daemon/core/kernel-state-types.js';
 
 const FIX = join(import.meta.dirname, 'fixtures');
 const V4 = readFileSync(join(FIX, 'iptables-legacy-save-1.8.9-v4.txt'), 'utf8');
@@ -23,7 +29,16 @@ const FIXTURE_STATE: FirewallState = {
   mask: 0x0fff0000,
   tagMask: 0xffff,
   sessions: [
-    { sessionKey: 's1', mark: 0x20000, tag: 1, ifname: 'eth-b', snat: [{ family: 4, address: '198.51.100.18' }, { family: 6, address: '2001:db8:2::2' }] },
+    {
+      sessionKey: 's1',
+      mark: 0x20000,
+      tag: 1,
+      ifname: 'eth-b',
+      snat: [
+        { family: 4, address: '198.51.100.18' },
+        { family: 6, address: '2001:db8:2::2' },
+      ],
+    },
     { sessionKey: 's2', mark: 0, tag: 2, ifname: '', snat: [] },
   ],
   classifiers: [
@@ -41,7 +56,14 @@ describe('parseSave', () => {
   it('finds our chains with their comment ids, and hooks from built-in chains; ignores foreign chains and other tables', () => {
     const m = parseSave(V4);
     const mangle = m.tables.mangle;
-    expect([...mangle.chains.keys()].sort()).toEqual(['NS-CLASSIFY', 'NS-OLD', 'NS-OUTPUT', 'NS-PREROUTING', 'NS-S-s1', 'NS-S-s2']);
+    expect([...mangle.chains.keys()].sort()).toEqual([
+      'NS-CLASSIFY',
+      'NS-OLD',
+      'NS-OUTPUT',
+      'NS-PREROUTING',
+      'NS-S-s1',
+      'NS-S-s2',
+    ]);
     expect(mangle.chains.get('NS-OLD')?.rules).toEqual([{ id: null, spec: '-j RETURN' }]);
     expect(m.tables.filter.chains.get('NS-TX')?.rules[1]).toEqual({
       id: 'f7a2ddb58fd41ccd',
@@ -80,7 +102,9 @@ describe('diffFamily', () => {
       { op: 'flush-chain', table: 'mangle', chain: 'NS-OLD' },
       { op: 'delete-chain', table: 'mangle', chain: 'NS-OLD' },
     ]);
-    expect(opsToRestore(ops)).toBe('*mangle\n-D OUTPUT -m mark --mark 0x5 -j NS-OLD\n-D OUTPUT -j NS-OUTPUT\n-F NS-OLD\n-X NS-OLD\nCOMMIT\n');
+    expect(opsToRestore(ops)).toBe(
+      '*mangle\n-D OUTPUT -m mark --mark 0x5 -j NS-OLD\n-D OUTPUT -j NS-OUTPUT\n-F NS-OLD\n-X NS-OLD\nCOMMIT\n',
+    );
   });
 
   it('moving a session replaces its mark rule in place (and the SNAT rule when the service has no other session)', () => {
@@ -141,8 +165,13 @@ describe('diffFamily', () => {
     const first = (p: string) => mangle.findIndex((l) => l.startsWith(p));
     expect(last('-N ')).toBeLessThan(first('-A '));
     expect(last('-A ')).toBeLessThan(first('-I '));
-    expect(mangle.filter((l) => l.startsWith('-I '))).toEqual(['-I PREROUTING 1 -j NS-PREROUTING', '-I OUTPUT 1 -j NS-OUTPUT']);
-    expect(script).toMatch(/^\*mangle\n[\s\S]*COMMIT\n\*filter\n-N NS-TX\n-N NS-RX\n[\s\S]*-I OUTPUT 1 -j NS-TX\n-I INPUT 1 -j NS-RX\nCOMMIT\n\*nat\n-N NS-POSTROUTING\n-A NS-POSTROUTING [^\n]+\n-I POSTROUTING 1 -j NS-POSTROUTING\nCOMMIT\n$/);
+    expect(mangle.filter((l) => l.startsWith('-I '))).toEqual([
+      '-I PREROUTING 1 -j NS-PREROUTING',
+      '-I OUTPUT 1 -j NS-OUTPUT',
+    ]);
+    expect(script).toMatch(
+      /^\*mangle\n[\s\S]*COMMIT\n\*filter\n-N NS-TX\n-N NS-RX\n[\s\S]*-I OUTPUT 1 -j NS-TX\n-I INPUT 1 -j NS-RX\nCOMMIT\n\*nat\n-N NS-POSTROUTING\n-A NS-POSTROUTING [^\n]+\n-I POSTROUTING 1 -j NS-POSTROUTING\nCOMMIT\n$/,
+    );
   });
 
   it('to nothing (clear): hooks deleted before the chains are flushed and deleted; foreign things untouched', () => {
@@ -152,8 +181,12 @@ describe('diffFamily', () => {
     const lines = script.split('\n');
     for (const section of script.split('COMMIT\n').filter(Boolean)) {
       const sl = section.split('\n');
-      expect(sl.map((l) => l.startsWith('-D ')).lastIndexOf(true)).toBeLessThan(sl.findIndex((l) => l.startsWith('-F ')));
-      expect(sl.map((l) => l.startsWith('-F ')).lastIndexOf(true)).toBeLessThan(sl.findIndex((l) => l.startsWith('-X ')));
+      expect(sl.map((l) => l.startsWith('-D ')).lastIndexOf(true)).toBeLessThan(
+        sl.findIndex((l) => l.startsWith('-F ')),
+      );
+      expect(sl.map((l) => l.startsWith('-F ')).lastIndexOf(true)).toBeLessThan(
+        sl.findIndex((l) => l.startsWith('-X ')),
+      );
     }
     expect(lines.filter((l) => l.startsWith('-D '))).toHaveLength(7);
     expect(lines.filter((l) => l.startsWith('-X '))).toHaveLength(9);
@@ -162,10 +195,21 @@ describe('diffFamily', () => {
   });
 
   it('a rule deleted or altered from outside is put back at its place', () => {
-    const edited = V6.replace(/^-A NS-CLASSIFY -m owner --uid-owner 1001 .*\n/m, '').replace('--set-xmark 0x2/0xfffffff', '--set-xmark 0x7/0xfffffff');
+    const edited = V6.replace(/^-A NS-CLASSIFY -m owner --uid-owner 1001 .*\n/m, '').replace(
+      '--set-xmark 0x2/0xfffffff',
+      '--set-xmark 0x7/0xfffffff',
+    );
     expect(edited).not.toBe(V6);
     const ops = diffFamily(parseSave(edited), desired().families[6]);
-    expect(ops).toEqual([{ op: 'insert-rule', table: 'mangle', chain: 'NS-CLASSIFY', position: 3, text: expect.stringContaining('--uid-owner 1001') }]);
+    expect(ops).toEqual([
+      {
+        op: 'insert-rule',
+        table: 'mangle',
+        chain: 'NS-CLASSIFY',
+        position: 3,
+        text: expect.stringContaining('--uid-owner 1001'),
+      },
+    ]);
     // The altered rule kept its comment: comments identify rules, so that change goes unseen (as in nftables).
   });
 });
@@ -175,10 +219,15 @@ describe('editChain', () => {
     name: 'NS-X',
     rules: ids.map((id) => (from === 'want' ? { id, text: `t-${id}` } : { id, spec: `s-${id}` })),
   });
-  const edit = (have: string[], want: string[]) => editChain('mangle', chain(have, 'have'), chain(want, 'want'))?.map(opLine) ?? null;
+  const edit = (have: string[], want: string[]) =>
+    editChain('mangle', chain(have, 'have'), chain(want, 'want'))?.map(opLine) ?? null;
 
   it('deletes the stale by spec, inserts the new at their place, appends at the end', () => {
-    expect(edit(['a', 'b', 'c', 'd', 'e'], ['a', 'x', 'c', 'd', 'e', 'y'])).toEqual(['-D NS-X s-b', '-I NS-X 2 t-x', '-A NS-X t-y']);
+    expect(edit(['a', 'b', 'c', 'd', 'e'], ['a', 'x', 'c', 'd', 'e', 'y'])).toEqual([
+      '-D NS-X s-b',
+      '-I NS-X 2 t-x',
+      '-A NS-X t-y',
+    ]);
     expect(edit(['a', 'b', 'c', 'd'], ['z', 'a', 'b', 'c', 'd'])).toEqual(['-I NS-X 1 t-z']);
   });
 
@@ -200,7 +249,9 @@ describe('NFACCT', () => {
   });
 
   it('creates the missing and deletes the stale, sorted', () => {
-    expect(diffNfacct(new Set(['ns-tx-a', 'ns-rx-a', 'ns-tx-old']), new Set(['ns-tx-b', 'ns-rx-b', 'ns-tx-a', 'ns-rx-a']))).toEqual({
+    expect(
+      diffNfacct(new Set(['ns-tx-a', 'ns-rx-a', 'ns-tx-old']), new Set(['ns-tx-b', 'ns-rx-b', 'ns-tx-a', 'ns-rx-a'])),
+    ).toEqual({
       add: ['ns-rx-b', 'ns-tx-b'],
       del: ['ns-tx-old'],
     });

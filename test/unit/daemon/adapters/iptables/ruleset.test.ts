@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { FirewallState } from '../../../../../daemon/core/kernel-state-types.js';
-import { fingerprint } from '../../../../../daemon/adapters/firewall/fingerprint.js';
 import type { CgroupRef } from '../../../../../daemon/adapters/firewall/cgroup.js';
+import { fingerprint } from '../../../../../daemon/adapters/firewall/fingerprint.js';
+import type { RuleSpec } from '../../../../../daemon/adapters/iptables/ruleset.js';
 import {
   buildRuleset,
   cgroupRule,
@@ -17,7 +17,7 @@ import {
   uncountedRule,
   withComment,
 } from '../../../../../daemon/adapters/iptables/ruleset.js';
-import type { RuleSpec } from '../../../../../daemon/adapters/iptables/ruleset.js';
+import type { FirewallState } from '../../../../../daemon/core/kernel-state-types.js';
 
 const MASK = 0x0fff0000;
 const TAG = 0x0000ffff;
@@ -35,7 +35,18 @@ function state(partial: Partial<FirewallState> = {}): FirewallState {
   return {
     mask: MASK,
     tagMask: TAG,
-    sessions: [{ sessionKey: 's1', mark: 0x20000, tag: 1, ifname: 'eth-b', snat: [{ family: 4, address: '198.51.100.18' }, { family: 6, address: '2001:DB8:2:0::2' }] }],
+    sessions: [
+      {
+        sessionKey: 's1',
+        mark: 0x20000,
+        tag: 1,
+        ifname: 'eth-b',
+        snat: [
+          { family: 4, address: '198.51.100.18' },
+          { family: 6, address: '2001:DB8:2:0::2' },
+        ],
+      },
+    ],
     classifiers: [{ kind: 'uid', key: '1001', sessionKey: 's1' }],
     ...partial,
   };
@@ -43,15 +54,23 @@ function state(partial: Partial<FirewallState> = {}): FirewallState {
 
 /** The rule texts of a chain, comments stripped. */
 function texts(rules: Array<{ text?: string }> | undefined): string[] {
-  return (rules ?? []).map((r) => (r.text ?? '').replace(/ ?-m comment --comment "ns:[0-9a-f]{16}" ?/, (m) => (m.startsWith(' ') && m.endsWith(' ') ? ' ' : '')));
+  return (rules ?? []).map((r) =>
+    (r.text ?? '').replace(/ ?-m comment --comment "ns:[0-9a-f]{16}" ?/, (m) =>
+      m.startsWith(' ') && m.endsWith(' ') ? ' ' : '',
+    ),
+  );
 }
 
 describe('iptables rule builders (exact iptables arguments)', () => {
   it('mark, restore, save and counting rules', () => {
-    expect(line(restoreRule(OURS))).toBe('-m connmark ! --mark 0x0/0xfffffff -j CONNMARK --restore-mark --mask 0xfffffff');
+    expect(line(restoreRule(OURS))).toBe(
+      '-m connmark ! --mark 0x0/0xfffffff -j CONNMARK --restore-mark --mask 0xfffffff',
+    );
     expect(line(classifyJumpRule(OURS))).toBe('-m conntrack --ctstate NEW -m mark --mark 0x0/0xfffffff -j NS-CLASSIFY');
     expect(line(uncountedRule(TAG))).toBe('-m connmark --mark 0x0/0xffff -j RETURN');
-    expect(line(countRule(7, TAG, 'ns-tx-s7'))).toBe('-m connmark --mark 0x7/0xffff -m nfacct --nfacct-name ns-tx-s7 -j RETURN');
+    expect(line(countRule(7, TAG, 'ns-tx-s7'))).toBe(
+      '-m connmark --mark 0x7/0xffff -m nfacct --nfacct-name ns-tx-s7 -j RETURN',
+    );
     expect(line(sessionMarkRule(OURS, 0x20000, 1))).toBe('-j MARK --set-xmark 0x20001/0xfffffff');
     expect(line(sessionSaveRule(OURS))).toBe('-j CONNMARK --save-mark --mask 0xfffffff');
   });
@@ -91,15 +110,28 @@ describe('buildRuleset', () => {
       '-m connmark ! --mark 0x0/0xfffffff -j CONNMARK --restore-mark --mask 0xfffffff',
       '-m conntrack --ctstate NEW -m mark --mark 0x0/0xfffffff -j NS-CLASSIFY',
     ]);
-    expect(texts(m4.chains.get('NS-PREROUTING')?.rules)).toEqual(['-m connmark ! --mark 0x0/0xfffffff -j CONNMARK --restore-mark --mask 0xfffffff']);
-    expect(texts(m4.chains.get('NS-S-s1')?.rules)).toEqual(['-j MARK --set-xmark 0x20001/0xfffffff', '-j CONNMARK --save-mark --mask 0xfffffff']);
+    expect(texts(m4.chains.get('NS-PREROUTING')?.rules)).toEqual([
+      '-m connmark ! --mark 0x0/0xfffffff -j CONNMARK --restore-mark --mask 0xfffffff',
+    ]);
+    expect(texts(m4.chains.get('NS-S-s1')?.rules)).toEqual([
+      '-j MARK --set-xmark 0x20001/0xfffffff',
+      '-j CONNMARK --save-mark --mask 0xfffffff',
+    ]);
     const f4 = model.families[4].tables.filter;
     expect([...f4.chains.keys()]).toEqual(['NS-TX', 'NS-RX']);
     expect(f4.hooks.map((h) => `${h.chain}->${h.target}`)).toEqual(['OUTPUT->NS-TX', 'INPUT->NS-RX']);
-    expect(texts(f4.chains.get('NS-TX')?.rules)).toEqual(['-m connmark --mark 0x0/0xffff -j RETURN', '-m connmark --mark 0x1/0xffff -m nfacct --nfacct-name ns-tx-s1 -j RETURN']);
-    expect(texts(f4.chains.get('NS-RX')?.rules)).toEqual(['-m connmark --mark 0x0/0xffff -j RETURN', '-m connmark --mark 0x1/0xffff -m nfacct --nfacct-name ns-rx-s1 -j RETURN']);
+    expect(texts(f4.chains.get('NS-TX')?.rules)).toEqual([
+      '-m connmark --mark 0x0/0xffff -j RETURN',
+      '-m connmark --mark 0x1/0xffff -m nfacct --nfacct-name ns-tx-s1 -j RETURN',
+    ]);
+    expect(texts(f4.chains.get('NS-RX')?.rules)).toEqual([
+      '-m connmark --mark 0x0/0xffff -j RETURN',
+      '-m connmark --mark 0x1/0xffff -m nfacct --nfacct-name ns-rx-s1 -j RETURN',
+    ]);
     expect(texts(m4.chains.get('NS-CLASSIFY')?.rules)).toEqual(['-m owner --uid-owner 1001 -g NS-S-s1']);
-    expect(model.families[4].tables.nat.hooks.map((h) => `${h.chain}->${h.target}`)).toEqual(['POSTROUTING->NS-POSTROUTING']);
+    expect(model.families[4].tables.nat.hooks.map((h) => `${h.chain}->${h.target}`)).toEqual([
+      'POSTROUTING->NS-POSTROUTING',
+    ]);
     expect(texts(model.families[4].tables.nat.chains.get('NS-POSTROUTING')?.rules)).toEqual([
       '-o eth-b -m mark --mark 0x20000/0xfff0000 -m addrtype --src-type LOCAL -j SNAT --to-source 198.51.100.18',
     ]);
@@ -109,7 +141,8 @@ describe('buildRuleset', () => {
     // Every rule of ours carries a distinct comment per chain position.
     for (const fam of [4, 6] as const) {
       for (const t of ['mangle', 'filter', 'nat'] as const) {
-        for (const c of model.families[fam].tables[t].chains.values()) for (const r of c.rules) expect(r.text).toContain(`--comment "ns:${r.id}"`);
+        for (const c of model.families[fam].tables[t].chains.values())
+          for (const r of c.rules) expect(r.text).toContain(`--comment "ns:${r.id}"`);
       }
     }
   });
@@ -138,7 +171,9 @@ describe('buildRuleset', () => {
       '-m owner --uid-owner 1001 -g NS-S-s1',
       '-m owner --gid-owner 50 --suppl-groups -g NS-S-s2',
     ]);
-    expect(texts(model.families[6].tables.mangle.chains.get('NS-CLASSIFY')?.rules)[0]).toBe('-s 2001:db8::5/128 -g NS-S-s2');
+    expect(texts(model.families[6].tables.mangle.chains.get('NS-CLASSIFY')?.rules)[0]).toBe(
+      '-s 2001:db8::5/128 -g NS-S-s2',
+    );
     expect(model.families[6].tables.mangle.chains.get('NS-CLASSIFY')?.rules).toHaveLength(5);
   });
 
@@ -154,7 +189,9 @@ describe('buildRuleset', () => {
     const { model } = buildRuleset(s, { cgroup: resolver });
     expect(model.families[4].tables.nat.chains.get('NS-POSTROUTING')?.rules).toHaveLength(1);
     expect(model.families[6].tables.nat.chains.get('NS-POSTROUTING')?.rules).toHaveLength(0);
-    expect(texts(model.families[4].tables.mangle.chains.get('NS-S-c')?.rules)[0]).toBe('-j MARK --set-xmark 0x3/0xfffffff');
+    expect(texts(model.families[4].tables.mangle.chains.get('NS-S-c')?.rules)[0]).toBe(
+      '-j MARK --set-xmark 0x3/0xfffffff',
+    );
     expect(model.nfacct.size).toBe(6);
   });
 
@@ -184,7 +221,9 @@ describe('buildRuleset', () => {
     expect(warnings.join('\n')).toMatch(/uid 01001: claimed twice/);
     expect(warnings.join('\n')).toMatch(/\/missing.*does not exist/);
     expect(warnings.join('\n')).toMatch(/"\/a b" cannot be passed to iptables/);
-    expect([...model.families[4].tables.mangle.chains.keys()].filter((n) => n.startsWith('NS-S-'))).toEqual(['NS-S-s1']);
+    expect([...model.families[4].tables.mangle.chains.keys()].filter((n) => n.startsWith('NS-S-'))).toEqual([
+      'NS-S-s1',
+    ]);
     expect(model.families[4].tables.mangle.chains.get('NS-CLASSIFY')?.rules).toHaveLength(1);
   });
 
@@ -197,7 +236,8 @@ describe('buildRuleset', () => {
   it('is deterministic: the same state builds the same fingerprints', () => {
     const a = buildRuleset(state(), { cgroup: resolver }).model;
     const b = buildRuleset(structuredClone(state()), { cgroup: resolver }).model;
-    const ids = (m: typeof a) => [...m.families[4].tables.mangle.chains.values()].flatMap((c) => c.rules.map((r) => r.id));
+    const ids = (m: typeof a) =>
+      [...m.families[4].tables.mangle.chains.values()].flatMap((c) => c.rules.map((r) => r.id));
     expect(ids(a)).toEqual(ids(b));
   });
 });

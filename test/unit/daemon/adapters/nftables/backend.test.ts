@@ -1,13 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import type { FirewallState } from '../../../../../daemon/core/kernel-state-types.js';
+import {
+  type NetlinkMessage,
+  NetlinkOverrunError,
+  parseMessages,
+} from '../../../../../daemon/adapters/netlink/request-socket.js';
 import { createNftablesBackend } from '../../../../../daemon/adapters/nftables/backend.js';
-import { NftError } from '../../../../../daemon/adapters/nftables/nft.js';
-import type { NftRunner } from '../../../../../daemon/adapters/nftables/nft.js';
 import type { NetlinkTransport } from '../../../../../daemon/adapters/nftables/netlink-client.js';
 import * as nl from '../../../../../daemon/adapters/nftables/netlink-encode.js';
-import { NetlinkOverrunError, parseMessages, type NetlinkMessage } from '../../../../../daemon/adapters/netlink/request-socket.js';
+import type { NftRunner } from '../../../../../daemon/adapters/nftables/nft.js';
+import { NftError } from '../../../../../daemon/adapters/nftables/nft.js';
+import type { FirewallState } from '../../../../../daemon/core/kernel-state-types.js';
 
-const ENOENT = () => new NftError('nft: Could not process rule: No such file or directory', 'Error: Could not process rule: No such file or directory', 1);
+const ENOENT = () =>
+  new NftError(
+    'nft: Could not process rule: No such file or directory',
+    'Error: Could not process rule: No such file or directory',
+    1,
+  );
 
 /** Records every call; the table is absent until `listing` is set; scripts fail while `failures` > 0. */
 class FakeNft implements NftRunner {
@@ -55,7 +64,11 @@ function state(mark = 0x20000): FirewallState {
 function setup() {
   const nft = new FakeNft();
   const logs: string[] = [];
-  const fw = createNftablesBackend({ runner: nft, cgroupResolver: () => () => null, log: (l, m) => logs.push(`${l} ${m}`) });
+  const fw = createNftablesBackend({
+    runner: nft,
+    cgroupResolver: () => () => null,
+    log: (l, m) => logs.push(`${l} ${m}`),
+  });
   return { nft, fw, logs };
 }
 
@@ -147,7 +160,13 @@ describe('nftables backend (cache, verify, retries)', () => {
 
   it('serialises concurrent calls', async () => {
     const { nft, fw } = setup();
-    await Promise.all([fw.apply(state()), fw.apply(state(0x30000)), fw.reset(['s1']), fw.apply(state(0x40000)), fw.clear()]);
+    await Promise.all([
+      fw.apply(state()),
+      fw.apply(state(0x30000)),
+      fw.reset(['s1']),
+      fw.apply(state(0x40000)),
+      fw.clear(),
+    ]);
     expect(nft.maxInFlight).toBe(1);
     expect(nft.calls.at(-1)).toBe('script delete table inet netsession');
   });
@@ -218,7 +237,12 @@ class FakeNetlink implements NetlinkTransport {
       const dump = (g.flags & 0x300) === 0x300;
       this.requests.push(dump ? 'dump' : `${g.type === ((10 << 8) | 21) ? 'reset' : 'get'} ${name}`);
       if (dump) {
-        out.push(counterReply(g.seq, 'tx_s1', 3n, 300n), counterReply(g.seq, 'rx_s1', 2n, 200n), { type: 3, flags: 2, seq: g.seq, payload: Buffer.alloc(4) });
+        out.push(counterReply(g.seq, 'tx_s1', 3n, 300n), counterReply(g.seq, 'rx_s1', 2n, 200n), {
+          type: 3,
+          flags: 2,
+          seq: g.seq,
+          payload: Buffer.alloc(4),
+        });
         continue;
       }
       out.push(counterReply(g.seq, name!, 1n, 100n), { type: 2, flags: 0, seq: g.seq, payload: Buffer.alloc(20) });
@@ -228,7 +252,13 @@ class FakeNetlink implements NetlinkTransport {
 }
 
 function counterReply(seq: number, name: string, packets: bigint, bytes: bigint): NetlinkMessage {
-  const payload = Buffer.concat([Buffer.from([1, 0, 0, 0]), nl.strAttr(1, 'netsession'), nl.strAttr(2, name), nl.be32Attr(3, 1), nl.nest(4, [nl.attr(1, be64(bytes)), nl.attr(2, be64(packets))])]);
+  const payload = Buffer.concat([
+    Buffer.from([1, 0, 0, 0]),
+    nl.strAttr(1, 'netsession'),
+    nl.strAttr(2, name),
+    nl.be32Attr(3, 1),
+    nl.nest(4, [nl.attr(1, be64(bytes)), nl.attr(2, be64(packets))]),
+  ]);
   return { type: (10 << 8) | 18, flags: 0, seq, payload };
 }
 
@@ -243,7 +273,12 @@ describe('nftables backend: the session path over netlink', () => {
     const nft = new FakeNft();
     const netlink = new FakeNetlink();
     const logs: string[] = [];
-    const fw = createNftablesBackend({ runner: nft, netlink: async () => netlink, cgroupResolver: () => () => null, log: (l, m) => logs.push(`${l} ${m}`) });
+    const fw = createNftablesBackend({
+      runner: nft,
+      netlink: async () => netlink,
+      cgroupResolver: () => () => null,
+      log: (l, m) => logs.push(`${l} ${m}`),
+    });
     return { nft, netlink, fw, logs };
   }
 
@@ -275,7 +310,9 @@ describe('nftables backend: the session path over netlink', () => {
     const { nft, netlink, fw, logs } = setupNl();
     netlink.fail = { errno: 22 };
     await fw.apply(state());
-    expect(logs[0]).toMatch(/^error nftables: batch failed on a fresh read-back \(kernel rejected the change: NEWTABLE #1 of \d+ failed with EINVAL\); deleting table netsession/);
+    expect(logs[0]).toMatch(
+      /^error nftables: batch failed on a fresh read-back \(kernel rejected the change: NEWTABLE #1 of \d+ failed with EINVAL\); deleting table netsession/,
+    );
     expect(netlink.batches.map((b) => b[1]!.type & 0xff)).toEqual([0, 2, 0]); // refused build, DELTABLE, the build again
     expect(fw.lastApply).toMatchObject({ attempts: 2, rebuilt: true });
     await fw.clear();
@@ -286,7 +323,9 @@ describe('nftables backend: the session path over netlink', () => {
 
   it('reads one session with a GETOBJ per counter (one send), all sessions with one dump, resets with GETOBJ_RESET', async () => {
     const { nft, netlink, fw } = setupNl();
-    expect(await fw.read(['s1'])).toEqual(new Map([['s1', { rxBytes: 100n, txBytes: 100n, rxPackets: 1n, txPackets: 1n }]]));
+    expect(await fw.read(['s1'])).toEqual(
+      new Map([['s1', { rxBytes: 100n, txBytes: 100n, rxPackets: 1n, txPackets: 1n }]]),
+    );
     expect(netlink.requests).toEqual(['get tx_s1', 'get rx_s1']);
     expect(await fw.read()).toEqual(new Map([['s1', { rxBytes: 200n, txBytes: 300n, rxPackets: 2n, txPackets: 3n }]]));
     await fw.reset(['s1']);
@@ -295,9 +334,21 @@ describe('nftables backend: the session path over netlink', () => {
   });
 
   for (const [name, fail, line] of [
-    ['an apply the kernel rejects', { errno: 2 }, /^warn nftables: kernel rejected the change: DEL\w+ #1 of \d+ failed with ENOENT; retrying through a full read-back$/],
-    ['a missing kernel feature', { errno: 95, message: 'Object type unknown' }, /^warn nftables: kernel lacks a feature: .* failed with EOPNOTSUPP \(Object type unknown\); retrying through a full read-back$/],
-    ['a receive overrun (ENOBUFS)', 'overrun', /^warn nftables: netlink receive queue overflowed \(ENOBUFS\).*; retrying through a full read-back$/],
+    [
+      'an apply the kernel rejects',
+      { errno: 2 },
+      /^warn nftables: kernel rejected the change: DEL\w+ #1 of \d+ failed with ENOENT; retrying through a full read-back$/,
+    ],
+    [
+      'a missing kernel feature',
+      { errno: 95, message: 'Object type unknown' },
+      /^warn nftables: kernel lacks a feature: .* failed with EOPNOTSUPP \(Object type unknown\); retrying through a full read-back$/,
+    ],
+    [
+      'a receive overrun (ENOBUFS)',
+      'overrun',
+      /^warn nftables: netlink receive queue overflowed \(ENOBUFS\).*; retrying through a full read-back$/,
+    ],
   ] as const) {
     it(`${name}: one log line, then the full path from a read-back`, async () => {
       const { nft, netlink, fw, logs } = setupNl();

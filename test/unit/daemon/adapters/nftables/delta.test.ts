@@ -1,16 +1,23 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Classifier, FirewallState, SessionMarking } from '../../../../../daemon/core/kernel-state-types.js';
 import { indexState, planDelta } from '../../../../../daemon/adapters/nftables/delta.js';
 import { diffTable } from '../../../../../daemon/adapters/nftables/diff.js';
-import { buildRuleset } from '../../../../../daemon/adapters/nftables/ruleset.js';
 import { MSG } from '../../../../../daemon/adapters/nftables/netlink-encode.js';
+import { buildRuleset } from '../../../../../daemon/adapters/nftables/ruleset.js';
+import type { Classifier, FirewallState, SessionMarking } from '../../../../../daemon/core/kernel-state-types.js';
 
 const MASK = 0x0fff0000;
 const TAGS = 0xffff;
 const SVC = {
   b: { mark: 0x20000, ifname: 'eth-b', snat: [{ family: 4 as const, address: '198.51.100.18' }] },
-  c: { mark: 0x30000, ifname: 'eth-c', snat: [{ family: 4 as const, address: '203.0.113.18' }, { family: 6 as const, address: '2001:db8:3::2' }] },
+  c: {
+    mark: 0x30000,
+    ifname: 'eth-c',
+    snat: [
+      { family: 4 as const, address: '203.0.113.18' },
+      { family: 6 as const, address: '2001:db8:3::2' },
+    ],
+  },
 };
 const opts = { cgroup: () => null };
 
@@ -32,16 +39,33 @@ describe('nftables session delta', () => {
     const moved = fw([session('s1', 1, 'b'), session('s2', 2, 'c')], a.classifiers);
     // s2 on c needs c's SNAT entries, which no session needed before: postrouting is rewritten too.
     const d0 = planDelta(ix, moved, 'netsession');
-    expect(d0?.commands.map((c) => c.type)).toEqual([MSG.DELRULE, MSG.NEWRULE, MSG.DELRULE, MSG.NEWRULE, MSG.NEWRULE, MSG.NEWRULE]);
+    expect(d0?.commands.map((c) => c.type)).toEqual([
+      MSG.DELRULE,
+      MSG.NEWRULE,
+      MSG.DELRULE,
+      MSG.NEWRULE,
+      MSG.NEWRULE,
+      MSG.NEWRULE,
+    ]);
     d0!.commit(known);
     expect(diffTable(known, buildRuleset(moved, opts).table)).toEqual([]);
     const two = fw([session('s1', 1, 'b'), session('s2', 2, 'b'), session('s3', 3, 'c')], a.classifiers);
     const full = buildRuleset(two, opts).table;
     const ix2 = indexState(two);
-    const d = planDelta(ix2, fw([session('s1', 1, 'c'), session('s2', 2, 'b'), session('s3', 3, 'c')], a.classifiers), 'netsession');
+    const d = planDelta(
+      ix2,
+      fw([session('s1', 1, 'c'), session('s2', 2, 'b'), session('s3', 3, 'c')], a.classifiers),
+      'netsession',
+    );
     expect(d?.commands.map((c) => c.type)).toEqual([MSG.DELRULE, MSG.NEWRULE]);
     d!.commit(full);
-    expect(diffTable(full, buildRuleset(fw([session('s1', 1, 'c'), session('s2', 2, 'b'), session('s3', 3, 'c')], a.classifiers), opts).table)).toEqual([]);
+    expect(
+      diffTable(
+        full,
+        buildRuleset(fw([session('s1', 1, 'c'), session('s2', 2, 'b'), session('s3', 3, 'c')], a.classifiers), opts)
+          .table,
+      ),
+    ).toEqual([]);
     expect(known.chains.size).toBeGreaterThan(0);
   });
 
@@ -49,7 +73,9 @@ describe('nftables session delta', () => {
     const a = fw([session('s1', 1, 'b')], [{ kind: 'uid', key: '1001', sessionKey: 's1' }]);
     const ix = () => indexState(a);
     expect(planDelta(ix(), { ...a, mask: 0x0ff00000 }, 't')).toBeNull();
-    expect(planDelta(ix(), fw(a.sessions, [...a.classifiers, { kind: 'cgroup', key: '/x', sessionKey: 's1' }]), 't')).toBeNull();
+    expect(
+      planDelta(ix(), fw(a.sessions, [...a.classifiers, { kind: 'cgroup', key: '/x', sessionKey: 's1' }]), 't'),
+    ).toBeNull();
     expect(planDelta(ix(), fw([...a.sessions, session('bad key', 2, 'b')], a.classifiers), 't')).toBeNull();
     expect(planDelta(ix(), fw([...a.sessions, session('s2', 1, 'b')], a.classifiers), 't')).toBeNull(); // tag taken
     expect(planDelta(ix(), fw([...a.sessions, session('s1', 2, 'b')], a.classifiers), 't')).toBeNull(); // key twice
@@ -71,7 +97,11 @@ describe('nftables session delta', () => {
     const s = next.sessions.map((x) => same(sessions.get(x.sessionKey), x));
     const c = next.classifiers.map((x) => same(classifiers.get(`${x.kind} ${x.key}`), x));
     const equal = <T>(a: readonly T[], b: readonly T[]) => a.length === b.length && a.every((x, i) => x === b[i]);
-    return { ...next, sessions: equal(s, prev.sessions) ? prev.sessions : s, classifiers: equal(c, prev.classifiers) ? prev.classifiers : c };
+    return {
+      ...next,
+      sessions: equal(s, prev.sessions) ? prev.sessions : s,
+      classifiers: equal(c, prev.classifiers) ? prev.classifiers : c,
+    };
   }
 
   it('a state that shares the previous objects is compared only where it differs, with the same result', () => {
@@ -80,7 +110,13 @@ describe('nftables session delta', () => {
     const known = buildRuleset(a, opts).table;
     const ix = indexState(a);
     // Move k20, add k50, remove k30: the rest are the same objects.
-    const sessions = [...many.slice(0, 20), session('k20', 21, 'b'), ...many.slice(21, 30), ...many.slice(31), session('k50', 51, 'b')];
+    const sessions = [
+      ...many.slice(0, 20),
+      session('k20', 21, 'b'),
+      ...many.slice(21, 30),
+      ...many.slice(31),
+      session('k50', 51, 'b'),
+    ];
     const b = fw(sessions, a.classifiers);
     const d = planDelta(ix, b, 'netsession');
     d!.commit(known);
@@ -90,59 +126,77 @@ describe('nftables session delta', () => {
   });
 
   for (const shared of [false, true])
-  it(`property: committing each delta leaves the model equal to the full build of the new state${shared ? ' (objects shared as the core shares them)' : ''}`, () => {
-    const keys = ['s1', 's2', 's3', 's4', 's5'];
-    const stateArb = fc
-      .record({
-        present: fc.subarray(keys),
-        tagBase: fc.integer({ min: 1, max: 3 }),
-        svc: fc.array(fc.constantFrom<'b' | 'c' | 'c2' | null>('b', 'c', 'c2', null), { minLength: 5, maxLength: 5 }),
-        uids: fc.array(fc.tuple(fc.integer({ min: 1000, max: 1004 }), fc.integer({ min: 0, max: 4 })), { maxLength: 4 }),
-        sources: fc.array(fc.tuple(fc.constantFrom('198.51.100.18', '2001:db8:3::2'), fc.integer({ min: 0, max: 4 })), { maxLength: 2 }),
-      })
-      .map(({ present, tagBase, svc, uids, sources }) => {
-        // c2: service c after its address changed (every session on c moves to it in the same state).
-        const moved = svc.includes('c2');
-        const pick = (x: 'b' | 'c' | 'c2' | null): 'b' | 'c' | null => (x === 'c2' ? 'c' : x);
-        const sessions = present.map((k) => {
-          const s = session(k, tagBase * 10 + keys.indexOf(k), pick(svc[keys.indexOf(k)] ?? null));
-          return moved && s.ifname === 'eth-c' ? { ...s, snat: [{ family: 4 as const, address: '203.0.113.99' }] } : s;
-        });
-        const live = sessions.map((s) => s.sessionKey);
-        const claims = new Map<string, Classifier>();
-        if (live.length) {
-          for (const [uid, owner] of uids) claims.set(`uid${uid}`, { kind: 'uid', key: String(uid), sessionKey: live[owner % live.length] as string });
-          for (const [addr, owner] of sources) claims.set(`src${addr}`, { kind: 'source', key: addr, family: addr.includes(':') ? 6 : 4, sessionKey: live[owner % live.length] as string });
-        }
-        return fw(sessions, [...claims.values()]);
-      });
-    let total = 0;
-    fc.assert(
-      fc.property(fc.array(stateArb, { minLength: 2, maxLength: 8 }), (states) => {
-        let known = buildRuleset(states[0]!, opts).table;
-        let ix = indexState(states[0]!);
-        let deltas = 0;
-        let applied = states[0]!;
-        for (const generated of states.slice(1)) {
-          const next = shared ? share(applied, generated) : generated;
-          applied = next;
-          const want = buildRuleset(next, opts);
-          const d = planDelta(ix, next, 'netsession');
-          if (d === null) {
-            known = want.table;
-            ix = indexState(next);
-            continue;
+    it(`property: committing each delta leaves the model equal to the full build of the new state${shared ? ' (objects shared as the core shares them)' : ''}`, () => {
+      const keys = ['s1', 's2', 's3', 's4', 's5'];
+      const stateArb = fc
+        .record({
+          present: fc.subarray(keys),
+          tagBase: fc.integer({ min: 1, max: 3 }),
+          svc: fc.array(fc.constantFrom<'b' | 'c' | 'c2' | null>('b', 'c', 'c2', null), { minLength: 5, maxLength: 5 }),
+          uids: fc.array(fc.tuple(fc.integer({ min: 1000, max: 1004 }), fc.integer({ min: 0, max: 4 })), {
+            maxLength: 4,
+          }),
+          sources: fc.array(
+            fc.tuple(fc.constantFrom('198.51.100.18', '2001:db8:3::2'), fc.integer({ min: 0, max: 4 })),
+            { maxLength: 2 },
+          ),
+        })
+        .map(({ present, tagBase, svc, uids, sources }) => {
+          // c2: service c after its address changed (every session on c moves to it in the same state).
+          const moved = svc.includes('c2');
+          const pick = (x: 'b' | 'c' | 'c2' | null): 'b' | 'c' | null => (x === 'c2' ? 'c' : x);
+          const sessions = present.map((k) => {
+            const s = session(k, tagBase * 10 + keys.indexOf(k), pick(svc[keys.indexOf(k)] ?? null));
+            return moved && s.ifname === 'eth-c'
+              ? { ...s, snat: [{ family: 4 as const, address: '203.0.113.99' }] }
+              : s;
+          });
+          const live = sessions.map((s) => s.sessionKey);
+          const claims = new Map<string, Classifier>();
+          if (live.length) {
+            for (const [uid, owner] of uids)
+              claims.set(`uid${uid}`, {
+                kind: 'uid',
+                key: String(uid),
+                sessionKey: live[owner % live.length] as string,
+              });
+            for (const [addr, owner] of sources)
+              claims.set(`src${addr}`, {
+                kind: 'source',
+                key: addr,
+                family: addr.includes(':') ? 6 : 4,
+                sessionKey: live[owner % live.length] as string,
+              });
           }
-          deltas++;
-          d.commit(known);
-          expect(diffTable(known, want.table)).toEqual([]);
-          expect(known).toEqual(want.table);
-        }
-        total += deltas;
-      }),
-      { numRuns: 300 },
-    );
-    // The property must exercise the session path, not only the full one.
-    expect(total).toBeGreaterThan(100);
-  });
+          return fw(sessions, [...claims.values()]);
+        });
+      let total = 0;
+      fc.assert(
+        fc.property(fc.array(stateArb, { minLength: 2, maxLength: 8 }), (states) => {
+          let known = buildRuleset(states[0]!, opts).table;
+          let ix = indexState(states[0]!);
+          let deltas = 0;
+          let applied = states[0]!;
+          for (const generated of states.slice(1)) {
+            const next = shared ? share(applied, generated) : generated;
+            applied = next;
+            const want = buildRuleset(next, opts);
+            const d = planDelta(ix, next, 'netsession');
+            if (d === null) {
+              known = want.table;
+              ix = indexState(next);
+              continue;
+            }
+            deltas++;
+            d.commit(known);
+            expect(diffTable(known, want.table)).toEqual([]);
+            expect(known).toEqual(want.table);
+          }
+          total += deltas;
+        }),
+        { numRuns: 300 },
+      );
+      // The property must exercise the session path, not only the full one.
+      expect(total).toBeGreaterThan(100);
+    });
 });

@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { FirewallState } from '../../../../../daemon/core/kernel-state-types.js';
+import type { CgroupRef } from '../../../../../daemon/adapters/firewall/cgroup.js';
 import { diffTable } from '../../../../../daemon/adapters/nftables/diff.js';
-import { countChanges } from '../../../../../daemon/adapters/nftables/model.js';
 import type { Op, TableModel } from '../../../../../daemon/adapters/nftables/model.js';
+import { countChanges } from '../../../../../daemon/adapters/nftables/model.js';
 import { parseTableListing } from '../../../../../daemon/adapters/nftables/readback.js';
 import { buildRuleset } from '../../../../../daemon/adapters/nftables/ruleset.js';
-import type { CgroupRef } from '../../../../../daemon/adapters/firewall/cgroup.js';
 import { opsToScript } from '../../../../../daemon/adapters/nftables/script.js';
+import type { FirewallState } from '../../../../../daemon/core/kernel-state-types.js';
 
 const cgroups = (ids: Record<string, string>) => ({
   cgroup: (path: string): CgroupRef | null => {
@@ -44,7 +44,9 @@ const build = (s: FirewallState, opts = CG): TableModel => buildRuleset(s, opts)
 function clone(t: TableModel): TableModel {
   return {
     chains: new Map([...t.chains].map(([k, c]) => [k, { ...c, rules: c.rules.map((r) => ({ ...r })) }])),
-    maps: new Map([...t.maps].map(([k, m]) => [k, { ...m, elements: new Map([...m.elements].map(([ek, e]) => [ek, { ...e }])) }])),
+    maps: new Map(
+      [...t.maps].map(([k, m]) => [k, { ...m, elements: new Map([...m.elements].map(([ek, e]) => [ek, { ...e }])) }]),
+    ),
     counters: new Set(t.counters),
     others: [...t.others],
   };
@@ -69,7 +71,16 @@ describe('nftables diff', () => {
       mask: 0x0fff0000,
       tagMask: 0xffff,
       sessions: [
-        { sessionKey: 's1', mark: 0x30000, tag: 1, ifname: 'eth-c', snat: [{ family: 4, address: '198.51.100.18' }, { family: 6, address: '2001:db8:2::2' }] },
+        {
+          sessionKey: 's1',
+          mark: 0x30000,
+          tag: 1,
+          ifname: 'eth-c',
+          snat: [
+            { family: 4, address: '198.51.100.18' },
+            { family: 6, address: '2001:db8:2::2' },
+          ],
+        },
         { sessionKey: 's2', mark: 0, tag: 2, ifname: '', snat: [] },
       ],
       classifiers: [
@@ -90,7 +101,11 @@ describe('nftables diff', () => {
   it('moving one session to another service rewrites only its chain (counters and maps untouched)', () => {
     const before = build(state());
     const s = state();
-    Object.assign(s.sessions[0]!, { mark: 0x00030000, ifname: 'eth-c', snat: [{ family: 4, address: '198.51.100.26' }] });
+    Object.assign(s.sessions[0]!, {
+      mark: 0x00030000,
+      ifname: 'eth-c',
+      snat: [{ family: 4, address: '198.51.100.26' }],
+    });
     const ops = diffTable(clone(before), build(s));
     expect(opsToScript(ops, 'netsession').replace(/ comment "[0-9a-f]+"/g, '')).toBe(
       'flush chain inet netsession s_s1\nadd rule inet netsession s_s1 meta mark set meta mark and 0xf0000000 or 0x00030001 ct mark set meta mark\n',
@@ -150,7 +165,9 @@ describe('nftables diff', () => {
   it('an element deleted from outside is added back, and only it', () => {
     const actual = clone(build(state()));
     actual.maps.get('uid')!.elements.delete('1001');
-    expect(opsToScript(diffTable(actual, build(state())), 'netsession')).toBe('add element inet netsession uid { 1001 : goto s_s1 }\n');
+    expect(opsToScript(diffTable(actual, build(state())), 'netsession')).toBe(
+      'add element inet netsession uid { 1001 : goto s_s1 }\n',
+    );
   });
 
   it('an element pointing elsewhere is replaced (delete, then add)', () => {
@@ -164,7 +181,10 @@ describe('nftables diff', () => {
     actual.chains.get('output')!.rules.splice(1, 1);
     actual.chains.get('s_s2')!.rules = [{ id: null }];
     const ops = diffTable(actual, build(state()));
-    expect(ops.filter((o) => o.op === 'flush-chain').map((o) => (o as { name: string }).name)).toEqual(['s_s2', 'output']);
+    expect(ops.filter((o) => o.op === 'flush-chain').map((o) => (o as { name: string }).name)).toEqual([
+      's_s2',
+      'output',
+    ]);
     expect(ops.filter((o) => o.op === 'add-rule')).toHaveLength(4);
   });
 
@@ -177,7 +197,14 @@ describe('nftables diff', () => {
   it('removes foreign objects inside our table; counters stay unless unwanted', () => {
     const actual = clone(build(state()));
     actual.chains.set('foo', { name: 'foo', base: null, rules: [{ id: null }] });
-    actual.maps.set('bar', { name: 'bar', kind: 'set', type: 'ipv4_addr', data: null, flushOnChange: false, elements: new Map() });
+    actual.maps.set('bar', {
+      name: 'bar',
+      kind: 'set',
+      type: 'ipv4_addr',
+      data: null,
+      flushOnChange: false,
+      elements: new Map(),
+    });
     actual.others.push({ kind: 'quota', name: 'q' });
     actual.counters.add('stray');
     expect(opsToScript(diffTable(actual, build(state())), 'netsession')).toBe(
@@ -197,7 +224,9 @@ describe('nftables diff', () => {
     actual.maps.get('uid')!.type = 'ipv4_addr';
     const ops = diffTable(actual, build(state()));
     const script = opsToScript(ops, 'netsession');
-    expect(script.indexOf('delete map inet netsession uid')).toBeLessThan(script.indexOf('add map inet netsession uid'));
+    expect(script.indexOf('delete map inet netsession uid')).toBeLessThan(
+      script.indexOf('add map inet netsession uid'),
+    );
     expect(script).not.toMatch(/counter inet netsession (tx|rx)_/);
     expect(script).toMatch(/add element inet netsession uid \{ 1001 : goto s_s1, 1002 : goto s_s2 \}/);
 
@@ -213,9 +242,41 @@ describe('nftables diff', () => {
         { table: { family: 'inet', name: 'netsession', handle: 1 } },
         { counter: { family: 'inet', table: 'other', name: 'x', packets: 0, bytes: 0 } },
         { chain: { family: 'ip', table: 'netsession', name: 'y' } },
-        { map: { family: 'inet', table: 'netsession', name: 'src6', type: 'ipv6_addr', map: 'verdict', elem: [['2001:DB8:0:0:1:0:0:1', { goto: { target: 's_a' } }], ['::ffff:1.2.3.4', { jump: { target: 's_b' } }]] } },
-        { map: { family: 'inet', table: 'netsession', name: 'cg1', type: 'cgroupsv2', map: 'verdict', elem: [[{ elem: { val: 'a', comment: 'id 12 /a' } }, { goto: { target: 's_a' } }], ['b', { accept: null }]] } },
-        { set: { family: 'inet', table: 'netsession', name: 'ports', type: ['ipv4_addr', 'inet_service'], elem: [{ concat: ['1.2.3.4', 80] }] } },
+        {
+          map: {
+            family: 'inet',
+            table: 'netsession',
+            name: 'src6',
+            type: 'ipv6_addr',
+            map: 'verdict',
+            elem: [
+              ['2001:DB8:0:0:1:0:0:1', { goto: { target: 's_a' } }],
+              ['::ffff:1.2.3.4', { jump: { target: 's_b' } }],
+            ],
+          },
+        },
+        {
+          map: {
+            family: 'inet',
+            table: 'netsession',
+            name: 'cg1',
+            type: 'cgroupsv2',
+            map: 'verdict',
+            elem: [
+              [{ elem: { val: 'a', comment: 'id 12 /a' } }, { goto: { target: 's_a' } }],
+              ['b', { accept: null }],
+            ],
+          },
+        },
+        {
+          set: {
+            family: 'inet',
+            table: 'netsession',
+            name: 'ports',
+            type: ['ipv4_addr', 'inet_service'],
+            elem: [{ concat: ['1.2.3.4', 80] }],
+          },
+        },
         { 'ct helper': { family: 'inet', table: 'netsession', name: 'h' } },
       ],
     });

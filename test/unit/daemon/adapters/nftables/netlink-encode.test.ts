@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import * as nl from '../../../../../daemon/adapters/nftables/netlink-encode.js';
 import { parseAck, parseMessages } from '../../../../../daemon/adapters/netlink/request-socket.js';
+import * as nl from '../../../../../daemon/adapters/nftables/netlink-encode.js';
 
 const hex = (b: Buffer): string => b.toString('hex');
 
@@ -96,10 +96,18 @@ describe('nf_tables netlink encoding (byte layouts)', () => {
       nl.strAttr(1, 't'),
       nl.strAttr(2, 'rx_a'),
       nl.be32Attr(3, 1),
-      nl.nest(4, [nl.attr(1, Buffer.from('0000000100000000', 'hex')), nl.attr(2, Buffer.from('0000000000000007', 'hex')), nl.attr(3, Buffer.alloc(4))]),
+      nl.nest(4, [
+        nl.attr(1, Buffer.from('0000000100000000', 'hex')),
+        nl.attr(2, Buffer.from('0000000000000007', 'hex')),
+        nl.attr(3, Buffer.alloc(4)),
+      ]),
     ]);
     expect(nl.parseCounter(payload)).toEqual({ table: 't', name: 'rx_a', packets: 7n, bytes: 4294967296n });
-    const err = Buffer.concat([Buffer.from([0xfe, 0xff, 0xff, 0xff]), Buffer.alloc(16), nl.strAttr(1, 'No such chain')]);
+    const err = Buffer.concat([
+      Buffer.from([0xfe, 0xff, 0xff, 0xff]),
+      Buffer.alloc(16),
+      nl.strAttr(1, 'No such chain'),
+    ]);
     err.writeUInt32LE(16, 4);
     expect(parseAck({ type: 2, flags: 0x300, seq: 1, payload: err })).toEqual({ error: 2, message: 'No such chain' });
     expect(parseAck({ type: 2, flags: 0, seq: 1, payload: Buffer.alloc(20) })).toEqual({ error: 0 });

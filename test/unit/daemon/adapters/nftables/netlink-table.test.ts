@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { FirewallState } from '../../../../../daemon/core/kernel-state-types.js';
+import { parseMessages } from '../../../../../daemon/adapters/netlink/request-socket.js';
 import { diffTable } from '../../../../../daemon/adapters/nftables/diff.js';
 import { encodeBatch } from '../../../../../daemon/adapters/nftables/netlink-encode.js';
 import { opsToNetlink } from '../../../../../daemon/adapters/nftables/netlink-ops.js';
 import { NetlinkUnsupportedError } from '../../../../../daemon/adapters/nftables/netlink-table.js';
 import { buildRuleset } from '../../../../../daemon/adapters/nftables/ruleset.js';
-import { parseMessages } from '../../../../../daemon/adapters/netlink/request-socket.js';
+import type { FirewallState } from '../../../../../daemon/core/kernel-state-types.js';
 
 /** Every kind of object and rule the adapter writes: the state nft built the fixture from. */
 const STATE: FirewallState = {

@@ -1,17 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import type { FirewallState } from '../../../../../daemon/core/kernel-state-types.js';
+import type { CgroupRef } from '../../../../../daemon/adapters/firewall/cgroup.js';
+import { fingerprint } from '../../../../../daemon/adapters/firewall/fingerprint.js';
 import { diffTable } from '../../../../../daemon/adapters/nftables/diff.js';
 import { buildRuleset, sessionRule } from '../../../../../daemon/adapters/nftables/ruleset.js';
-import { fingerprint } from '../../../../../daemon/adapters/firewall/fingerprint.js';
-import type { CgroupRef } from '../../../../../daemon/adapters/firewall/cgroup.js';
 import { opsToScript } from '../../../../../daemon/adapters/nftables/script.js';
+import type { FirewallState } from '../../../../../daemon/core/kernel-state-types.js';
 
 const noCgroups = { cgroup: (): CgroupRef | null => null };
 /** A resolver as if cgroup2 were mounted at /sys/fs/cgroup, with made-up ids. */
 const fakeCgroups = {
   cgroup: (path: string): CgroupRef | null => {
     const parts = path.split('/').filter(Boolean);
-    return path.includes('missing') ? null : { id: String(1000 + path.length), nftPath: parts.join('/'), level: parts.length };
+    return path.includes('missing')
+      ? null
+      : { id: String(1000 + path.length), nftPath: parts.join('/'), level: parts.length };
   },
 };
 
@@ -88,16 +90,35 @@ describe('nftables ruleset', () => {
     expect(fingerprint('a')).not.toBe(fingerprint('b'));
   });
 
-  it('keeps other users\' mark bits: AND with ~(mask|tagMask), even with bit 31 in the masks', () => {
-    expect(sessionRule(0x0fffffff, 0x00020000 | 5, 0)).toBe('meta mark set meta mark and 0xf0000000 or 0x00020005 ct mark set meta mark');
-    const high = buildRuleset({ mask: 0xf0000000, tagMask: 0x0000ff00, sessions: [{ sessionKey: 'a', mark: 0x80000000, tag: 0x100, ifname: 'x', snat: [] }], classifiers: [] }, noCgroups);
-    expect(high.table.chains.get('s_a')?.rules[0]?.text).toBe('meta mark set meta mark and 0x0fff00ff or 0x80000100 ct mark set meta mark');
+  it("keeps other users' mark bits: AND with ~(mask|tagMask), even with bit 31 in the masks", () => {
+    expect(sessionRule(0x0fffffff, 0x00020000 | 5, 0)).toBe(
+      'meta mark set meta mark and 0xf0000000 or 0x00020005 ct mark set meta mark',
+    );
+    const high = buildRuleset(
+      {
+        mask: 0xf0000000,
+        tagMask: 0x0000ff00,
+        sessions: [{ sessionKey: 'a', mark: 0x80000000, tag: 0x100, ifname: 'x', snat: [] }],
+        classifiers: [],
+      },
+      noCgroups,
+    );
+    expect(high.table.chains.get('s_a')?.rules[0]?.text).toBe(
+      'meta mark set meta mark and 0x0fff00ff or 0x80000100 ct mark set meta mark',
+    );
   });
 
   it('an unbound session is counted and tagged but gets no SNAT', () => {
-    const st: FirewallState = { mask: 0x0fff0000, tagMask: 0xffff, sessions: [{ sessionKey: 'u', mark: 0, tag: 7, ifname: '', snat: [] }], classifiers: [{ kind: 'gid', key: '50', sessionKey: 'u' }] };
+    const st: FirewallState = {
+      mask: 0x0fff0000,
+      tagMask: 0xffff,
+      sessions: [{ sessionKey: 'u', mark: 0, tag: 7, ifname: '', snat: [] }],
+      classifiers: [{ kind: 'gid', key: '50', sessionKey: 'u' }],
+    };
     const { table } = buildRuleset(st, noCgroups);
-    expect(table.chains.get('s_u')?.rules[0]?.text).toBe('meta mark set meta mark and 0xf0000000 or 0x00000007 ct mark set meta mark');
+    expect(table.chains.get('s_u')?.rules[0]?.text).toBe(
+      'meta mark set meta mark and 0xf0000000 or 0x00000007 ct mark set meta mark',
+    );
     expect(table.chains.get('postrouting')?.rules).toEqual([]);
     expect([...table.counters]).toEqual(['tx_u', 'rx_u']);
     expect(table.maps.get('gid')?.elements.get('50')).toEqual({ key: '50', value: 'goto s_u' });
@@ -105,7 +126,10 @@ describe('nftables ruleset', () => {
 
   it('one SNAT rule per service, interface and family, not per session', () => {
     const st = oneSession();
-    st.sessions.push({ ...st.sessions[0]!, sessionKey: 's2', tag: 2 }, { ...st.sessions[0]!, sessionKey: 's3', tag: 3 });
+    st.sessions.push(
+      { ...st.sessions[0]!, sessionKey: 's2', tag: 2 },
+      { ...st.sessions[0]!, sessionKey: 's3', tag: 3 },
+    );
     const { table } = buildRuleset(st, noCgroups);
     expect(table.chains.get('postrouting')?.rules).toHaveLength(2);
   });
@@ -134,7 +158,9 @@ describe('nftables ruleset', () => {
     const cg3 = table.maps.get('cg3');
     expect(cg3?.flushOnChange).toBe(true);
     expect(cg3?.type).toBe('cgroupsv2');
-    expect([...(cg3?.elements.entries() ?? [])]).toEqual([['id:1006', { key: '"a/b/c"', value: 'goto s_s1', comment: 'id 1006 /a/b/c' }]]);
+    expect([...(cg3?.elements.entries() ?? [])]).toEqual([
+      ['id:1006', { key: '"a/b/c"', value: 'goto s_s1', comment: 'id 1006 /a/b/c' }],
+    ]);
   });
 
   it('skips what cannot be expressed, with a warning each, and keeps the rest', () => {
@@ -169,7 +195,9 @@ describe('nftables ruleset', () => {
   });
 
   it('rejects invalid masks', () => {
-    expect(() => buildRuleset({ mask: 0xff, tagMask: 0xf, sessions: [], classifiers: [] }, noCgroups)).toThrow(/disjoint/);
+    expect(() => buildRuleset({ mask: 0xff, tagMask: 0xf, sessions: [], classifiers: [] }, noCgroups)).toThrow(
+      /disjoint/,
+    );
     expect(() => buildRuleset({ mask: 0, tagMask: 0xf, sessions: [], classifiers: [] }, noCgroups)).toThrow();
   });
 });

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { cgroupComponents, createCgroupResolver, findCgroup2Mount } from '../../../../../daemon/adapters/firewall/cgroup.js';
+import {
+  cgroupComponents,
+  createCgroupResolver,
+  findCgroup2Mount,
+} from '../../../../../daemon/adapters/firewall/cgroup.js';
 import { parseCounters } from '../../../../../daemon/adapters/nftables/counters.js';
 import { summariseNftError } from '../../../../../daemon/adapters/nftables/nft.js';
 
@@ -28,9 +32,21 @@ describe('cgroup resolution for nft', () => {
       seen.push(dir);
       return dir.endsWith('/gone') ? null : '4242';
     };
-    expect(createCgroupResolver({ mountinfo: PURE, inodeOf })('/system.slice/app.service')).toEqual({ id: '4242', nftPath: 'system.slice/app.service', level: 2 });
-    expect(createCgroupResolver({ mountinfo: HYBRID, inodeOf })('/a')).toEqual({ id: '4242', nftPath: 'unified/a', level: 1 });
-    expect(createCgroupResolver({ mountinfo: ELSEWHERE, inodeOf })('/a/b')).toEqual({ id: '4242', nftPath: '../../../mnt/cg 2/a/b', level: 2 });
+    expect(createCgroupResolver({ mountinfo: PURE, inodeOf })('/system.slice/app.service')).toEqual({
+      id: '4242',
+      nftPath: 'system.slice/app.service',
+      level: 2,
+    });
+    expect(createCgroupResolver({ mountinfo: HYBRID, inodeOf })('/a')).toEqual({
+      id: '4242',
+      nftPath: 'unified/a',
+      level: 1,
+    });
+    expect(createCgroupResolver({ mountinfo: ELSEWHERE, inodeOf })('/a/b')).toEqual({
+      id: '4242',
+      nftPath: '../../../mnt/cg 2/a/b',
+      level: 2,
+    });
     expect(createCgroupResolver({ mountinfo: PURE, inodeOf })('/')).toEqual({ id: '4242', nftPath: '.', level: 0 });
     expect(createCgroupResolver({ mountinfo: PURE, inodeOf })('/gone')).toBeNull();
     expect(createCgroupResolver({ mountinfo: '', inodeOf })('/a')).toBeNull();
@@ -54,7 +70,12 @@ describe('counters', () => {
       {"counter": {"family": "inet", "name": "stray", "table": "netsession", "handle": 4, "packets": 1, "bytes": 1}}]}`;
     const m = parseCounters(json, 'netsession');
     expect([...m.keys()]).toEqual(['s1', 's2']);
-    expect(m.get('s1')).toEqual({ txBytes: 18446744073709551615n, txPackets: 3n, rxBytes: 100n, rxPackets: 9007199254740993n });
+    expect(m.get('s1')).toEqual({
+      txBytes: 18446744073709551615n,
+      txPackets: 3n,
+      rxBytes: 100n,
+      rxPackets: 9007199254740993n,
+    });
     expect(m.get('s2')).toEqual({ txBytes: 0n, txPackets: 0n, rxBytes: 60n, rxPackets: 1n });
   });
 });
@@ -67,8 +88,12 @@ describe('nft error messages', () => {
       '                          ^',
       'Error: second',
     ].join('\n');
-    expect(summariseNftError(stderr, 1)).toBe('nft: Could not process rule: No such file or directory (in: add element inet t uid2 { 5 : goto s_nonexist })');
-    expect(summariseNftError('/dev/shm/x.nft:3:1-9: Error: syntax error, unexpected foo\nfoo bar\n^^^\n', 1)).toBe('nft: syntax error, unexpected foo (in: foo bar)');
+    expect(summariseNftError(stderr, 1)).toBe(
+      'nft: Could not process rule: No such file or directory (in: add element inet t uid2 { 5 : goto s_nonexist })',
+    );
+    expect(summariseNftError('/dev/shm/x.nft:3:1-9: Error: syntax error, unexpected foo\nfoo bar\n^^^\n', 1)).toBe(
+      'nft: syntax error, unexpected foo (in: foo bar)',
+    );
     expect(summariseNftError('', null)).toBe('nft failed (killed)');
     expect(summariseNftError('weird\n', 2)).toBe('nft failed (exit 2): weird');
   });

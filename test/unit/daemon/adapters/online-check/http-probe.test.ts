@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import net from 'node:net';
 import { once } from 'node:events';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   HttpProbe,
   interpretReply,
-  parseReplyHead,
   PROBE_USER_AGENT,
+  parseReplyHead,
 } from '../../../../../daemon/adapters/online-check/http-probe.js';
 import type { OnlineCheckRequest } from '../../../../../daemon/ports.js';
 
@@ -71,7 +71,8 @@ function req(path: string, over: Partial<OnlineCheckRequest> = {}): OnlineCheckR
 }
 
 const probe = new HttpProbe({ connectTimeoutMs: 0, replyTimeoutMs: 300 });
-const run = (path: string, over: Partial<OnlineCheckRequest> = {}) => probe.probe(req(path, over), new AbortController().signal);
+const run = (path: string, over: Partial<OnlineCheckRequest> = {}) =>
+  probe.probe(req(path, over), new AbortController().signal);
 
 describe('HttpProbe on loopback', () => {
   it('sends ConnMan-style GET with Host, User-Agent and Connection: close', async () => {
@@ -118,10 +119,12 @@ describe('HttpProbe on loopback', () => {
     const freePort = (closed.address() as net.AddressInfo).port;
     closed.close();
     await once(closed, 'close');
-    expect(await probe.probe(req('/', { url: `http://127.0.0.1:${freePort}/` }), new AbortController().signal)).toEqual({
-      kind: 'failure',
-      reason: 'connection refused',
-    });
+    expect(await probe.probe(req('/', { url: `http://127.0.0.1:${freePort}/` }), new AbortController().signal)).toEqual(
+      {
+        kind: 'failure',
+        reason: 'connection refused',
+      },
+    );
   });
 
   it('abort rejects with the signal reason and closes the socket', async () => {
@@ -165,7 +168,10 @@ describe('HttpProbe on loopback', () => {
   });
 
   it('only http URLs are probed', async () => {
-    expect(await run('/', { url: 'https://127.0.0.1/' })).toEqual({ kind: 'failure', reason: "unsupported scheme 'https:' (http only)" });
+    expect(await run('/', { url: 'https://127.0.0.1/' })).toEqual({
+      kind: 'failure',
+      reason: "unsupported scheme 'https:' (http only)",
+    });
     expect(await run('/', { url: 'not a url' })).toEqual({ kind: 'failure', reason: "bad URL 'not a url'" });
   });
 });
@@ -174,7 +180,13 @@ describe('reply parsing', () => {
   it('waits for the end of the head and lower-cases header names', () => {
     expect(parseReplyHead(Buffer.from('HTTP/1.1 200 OK\r\nX-A: 1'))).toBeNull();
     const head = parseReplyHead(Buffer.from('HTTP/1.1 200 OK\r\nX-A: 1\r\nLocation: /x\r\n\r\nbody'));
-    expect(head).toEqual({ status: 200, headers: new Map([['x-a', '1'], ['location', '/x']]) });
+    expect(head).toEqual({
+      status: 200,
+      headers: new Map([
+        ['x-a', '1'],
+        ['location', '/x'],
+      ]),
+    });
   });
 
   it('rejects a status line that is not HTTP/1.x', () => {
@@ -183,6 +195,9 @@ describe('reply parsing', () => {
   });
 
   it('300 is not treated as a redirect (no single Location to follow)', () => {
-    expect(interpretReply({ status: 300, headers: new Map() }, 'http://x/')).toEqual({ kind: 'failure', reason: 'HTTP 300' });
+    expect(interpretReply({ status: 300, headers: new Map() }, 'http://x/')).toEqual({
+      kind: 'failure',
+      reason: 'HTTP 300',
+    });
   });
 });

@@ -1,17 +1,17 @@
-import { describe, it, expect, afterAll } from 'vitest';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ARPHRD } from '../../../../../daemon/adapters/rtnetlink/messages/constants.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
+  type BearerLinkInput,
+  type BearerPolicy,
   compileBearerPolicy,
   createBearerDecider,
   decideBearer,
   readSysfsHints,
-  type BearerLinkInput,
-  type BearerPolicy,
   type SysfsHints,
 } from '../../../../../daemon/adapters/rtnetlink/bearer.js';
+import { ARPHRD } from '../../../../../daemon/adapters/rtnetlink/messages/constants.js';
 
 const NO_HINTS: SysfsHints = { wireless: false, devtype: '' };
 
@@ -26,7 +26,11 @@ function decide(l: BearerLinkInput, policy: BearerPolicy = {}, hints: SysfsHints
 describe('decideBearer: policy', () => {
   it('never makes loopback a service, even with an override', () => {
     expect(decide(link({ name: 'lo', arphrd: ARPHRD.LOOPBACK, loopback: true }))).toBeNull();
-    expect(decide(link({ name: 'lo', arphrd: ARPHRD.LOOPBACK, loopback: true }), { overrides: [{ glob: 'lo', bearer: 'ethernet' }] })).toBeNull();
+    expect(
+      decide(link({ name: 'lo', arphrd: ARPHRD.LOOPBACK, loopback: true }), {
+        overrides: [{ glob: 'lo', bearer: 'ethernet' }],
+      }),
+    ).toBeNull();
   });
 
   it('applies the first matching override', () => {
@@ -122,13 +126,17 @@ describe('decideBearer: sysfs and link kind', () => {
   });
 
   it('a raw-IP modem (ARPHRD_NONE) with DEVTYPE=wwan is cellular, not unknown', () => {
-    expect(decide(link({ name: 'wwan0', arphrd: ARPHRD.NONE }), {}, { wireless: false, devtype: 'wwan' })).toBe('cellular');
+    expect(decide(link({ name: 'wwan0', arphrd: ARPHRD.NONE }), {}, { wireless: false, devtype: 'wwan' })).toBe(
+      'cellular',
+    );
   });
 
   it('ARPHRD_NONE with an unknown kind, and unknown hardware types, are not services', () => {
     expect(decide(link({ name: 'x0', kind: 'mystery', arphrd: ARPHRD.NONE }))).toBeNull();
     expect(decide(link({ name: 'ib0', arphrd: 32 /* INFINIBAND */ }))).toBeNull();
-    expect(decide(link({ name: 'mon0', arphrd: 803 /* IEEE80211_RADIOTAP */ }), {}, { wireless: true, devtype: '' })).toBeNull();
+    expect(
+      decide(link({ name: 'mon0', arphrd: 803 /* IEEE80211_RADIOTAP */ }), {}, { wireless: true, devtype: '' }),
+    ).toBeNull();
     expect(decide(link({ name: 'can0', arphrd: 280 }))).toBeNull();
   });
 });

@@ -1,8 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { NLMSG_DONE, NLMSG_ERROR, type NetlinkMessage } from '../../../../../daemon/adapters/netlink/request-socket.js';
-import { RtnlError, SocketClient, type ExchangeSocket } from '../../../../../daemon/adapters/rtnetlink/client.js';
-import { emptyMessage, encodeMessage, type RtMessage } from '../../../../../daemon/adapters/rtnetlink/messages/codec.js';
-import { NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI, NLM_F_REQUEST, RTM } from '../../../../../daemon/adapters/rtnetlink/messages/constants.js';
+import { type NetlinkMessage, NLMSG_DONE, NLMSG_ERROR } from '../../../../../daemon/adapters/netlink/request-socket.js';
+import { type ExchangeSocket, RtnlError, SocketClient } from '../../../../../daemon/adapters/rtnetlink/client.js';
+import {
+  emptyMessage,
+  encodeMessage,
+  type RtMessage,
+} from '../../../../../daemon/adapters/rtnetlink/messages/codec.js';
+import {
+  NLM_F_ACK,
+  NLM_F_DUMP,
+  NLM_F_DUMP_INTR,
+  NLM_F_MULTI,
+  NLM_F_REQUEST,
+  RTM,
+} from '../../../../../daemon/adapters/rtnetlink/messages/constants.js';
 
 const NLM_F_ACK_TLVS = 0x200;
 const NLM_F_CAPPED = 0x100;
@@ -28,9 +39,19 @@ class ScriptedSocket implements ExchangeSocket {
 }
 
 const seqOf = (req: Buffer, at = 0) => req.readUInt32LE(at + 8);
-const link = (index: number): RtMessage => ({ ...emptyMessage('link'), index } as RtMessage);
-const part = (seq: number, index: number, flags = NLM_F_MULTI): NetlinkMessage => ({ type: RTM.NEWLINK, flags, seq, payload: encodeMessage(link(index)) });
-const done = (seq: number, flags = NLM_F_MULTI): NetlinkMessage => ({ type: NLMSG_DONE, flags, seq, payload: Buffer.alloc(4) });
+const link = (index: number): RtMessage => ({ ...emptyMessage('link'), index }) as RtMessage;
+const part = (seq: number, index: number, flags = NLM_F_MULTI): NetlinkMessage => ({
+  type: RTM.NEWLINK,
+  flags,
+  seq,
+  payload: encodeMessage(link(index)),
+});
+const done = (seq: number, flags = NLM_F_MULTI): NetlinkMessage => ({
+  type: NLMSG_DONE,
+  flags,
+  seq,
+  payload: Buffer.alloc(4),
+});
 /** An NLMSG_ERROR with CAP_ACK (header only echoed) and, when given, an extended-ACK message. */
 function ack(seq: number, errno: number, text?: string): NetlinkMessage {
   const head = Buffer.alloc(20);
@@ -57,7 +78,9 @@ describe('rtnetlink client', () => {
 
   it('dumps again when a part says the table changed meanwhile (NLM_F_DUMP_INTR)', () => {
     const sock = new ScriptedSocket((req, call) =>
-      call === 1 ? [part(seqOf(req), 1, NLM_F_MULTI | NLM_F_DUMP_INTR), done(seqOf(req), NLM_F_MULTI | NLM_F_DUMP_INTR)] : [part(seqOf(req), 1), part(seqOf(req), 5), done(seqOf(req))],
+      call === 1
+        ? [part(seqOf(req), 1, NLM_F_MULTI | NLM_F_DUMP_INTR), done(seqOf(req), NLM_F_MULTI | NLM_F_DUMP_INTR)]
+        : [part(seqOf(req), 1), part(seqOf(req), 5), done(seqOf(req))],
     );
     const got = new SocketClient(sock).dump('link');
     expect(sock.sent).toHaveLength(2);

@@ -1,4 +1,4 @@
-import { describe, it, expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compileGlob, compileGlobList, globMatch } from '../../../../../daemon/adapters/rtnetlink/glob.js';
 
 describe('glob matcher', () => {

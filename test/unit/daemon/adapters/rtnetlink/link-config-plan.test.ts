@@ -1,16 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { RTPROT_NETSESSION as IFAPROT_NETSESSION, RTPROT_RA, RT_TABLE_MAIN } from '../../../../../daemon/adapters/rtnetlink/messages/constants.js';
 import {
+  type GatewayState,
+  type KernelAddress,
   kernelMetric,
+  type LifecycleEvent,
   metricFor,
   needsPromoteSecondaries,
   nextGatewayState,
   planLinkConfig,
   planMainDefaults,
-  type GatewayState,
-  type KernelAddress,
-  type LifecycleEvent,
 } from '../../../../../daemon/adapters/rtnetlink/link-config-plan.js';
+import {
+  RTPROT_NETSESSION as IFAPROT_NETSESSION,
+  RT_TABLE_MAIN,
+  RTPROT_RA,
+} from '../../../../../daemon/adapters/rtnetlink/messages/constants.js';
 import type { KernelRoute } from '../../../../../daemon/adapters/rtnetlink/routes.js';
 import { lowPriorityMetric } from '../../../../../daemon/core/manage-routes.js';
 
@@ -26,9 +30,14 @@ describe('metricFor', () => {
     expect(metricFor(5_000_000, false)).toBe(1 << 20);
   });
   it('is the core lowPriorityMetric for non-default services, also around the 2^20 floor', () => {
-    for (const ifindex of [1, 1000, 4_193_279, 4_193_280, 4_193_281, 2 ** 31]) expect(metricFor(ifindex, false)).toBe(lowPriorityMetric(ifindex));
+    for (const ifindex of [1, 1000, 4_193_279, 4_193_280, 4_193_281, 2 ** 31])
+      expect(metricFor(ifindex, false)).toBe(lowPriorityMetric(ifindex));
     expect(metricFor(4_193_279, false)).toBe(4294967295 - 4_193_279 * 1024);
-    expect([metricFor(4_193_280, false), metricFor(4_193_281, false), metricFor(2 ** 31, false)]).toEqual([1 << 20, 1 << 20, 1 << 20]);
+    expect([metricFor(4_193_280, false), metricFor(4_193_281, false), metricFor(2 ** 31, false)]).toEqual([
+      1 << 20,
+      1 << 20,
+      1 << 20,
+    ]);
   });
   it('IPv6 metric 0 is reported as 1024 by the kernel', () => {
     expect(kernelMetric(6, 0)).toBe(1024);
@@ -53,7 +62,16 @@ describe('planLinkConfig', () => {
   ];
   it('adds missing addresses, deletes only tagged stale ones, never link-local or foreign links', () => {
     const plan = planLinkConfig(
-      [{ ifindex: 12, up: true, addresses: [{ family: 4, address: '198.51.100.20', prefixLength: 29 }, { family: 6, address: '2001:DB8:2::0:5', prefixLength: 64 }] }],
+      [
+        {
+          ifindex: 12,
+          up: true,
+          addresses: [
+            { family: 4, address: '198.51.100.20', prefixLength: 29 },
+            { family: 6, address: '2001:DB8:2::0:5', prefixLength: 64 },
+          ],
+        },
+      ],
       links,
       [
         addr(12, '198.51.100.18', 29, IFAPROT_NETSESSION), // ours, stale
@@ -81,12 +99,23 @@ describe('planLinkConfig', () => {
     expect(plan.ops.map((o) => o.op)).toEqual(['up', 'del-addr', 'add-addr', 'down']);
   });
   it('reports unknown links and bad addresses, applies nothing for them', () => {
-    const plan = planLinkConfig([{ ifindex: 99, up: true, addresses: [] }, { ifindex: 12, up: true, addresses: [{ family: 4, address: 'x', prefixLength: 1 }] }], links, []);
+    const plan = planLinkConfig(
+      [
+        { ifindex: 99, up: true, addresses: [] },
+        { ifindex: 12, up: true, addresses: [{ family: 4, address: 'x', prefixLength: 1 }] },
+      ],
+      links,
+      [],
+    );
     expect(plan.ops).toEqual([]);
     expect(plan.problems).toHaveLength(2);
   });
   it('is empty when the kernel already matches', () => {
-    const plan = planLinkConfig([{ ifindex: 12, up: true, addresses: [{ family: 4, address: '198.51.100.20', prefixLength: 29 }] }], links, [addr(12, '198.51.100.20', 29, IFAPROT_NETSESSION)]);
+    const plan = planLinkConfig(
+      [{ ifindex: 12, up: true, addresses: [{ family: 4, address: '198.51.100.20', prefixLength: 29 }] }],
+      links,
+      [addr(12, '198.51.100.20', 29, IFAPROT_NETSESSION)],
+    );
     expect(plan.ops).toEqual([]);
   });
 });
@@ -112,7 +141,12 @@ describe('planMainDefaults', () => {
   it('adds missing, deletes stale of managed interfaces only, keeps RA and unmanaged defaults', () => {
     const plan = planMainDefaults(
       [{ ifindex: 12, family: 4, gateway: '198.51.100.17', metric: 0 }],
-      [kroute(4, 11, '198.51.100.9', 100), kroute(4, 12, '198.51.100.17', 200), kroute(6, 12, 'fe80::1', 1024, RTPROT_RA), kroute(6, 12, '2001:db8:2::1', 1024)],
+      [
+        kroute(4, 11, '198.51.100.9', 100),
+        kroute(4, 12, '198.51.100.17', 200),
+        kroute(6, 12, 'fe80::1', 1024, RTPROT_RA),
+        kroute(6, 12, '2001:db8:2::1', 1024),
+      ],
       [],
     );
     expect(plan.ops.map((o) => `${o.op} ${o.key}`)).toEqual([
@@ -190,6 +224,11 @@ describe('needsPromoteSecondaries', () => {
     const ops = [{ op: 'del-addr' as const, addr: ours }];
     expect(needsPromoteSecondaries(ops, [ours, foreign])).toEqual([12]);
     expect(needsPromoteSecondaries(ops, [ours, addr(12, '198.51.100.30', 29)])).toEqual([]);
-    expect(needsPromoteSecondaries([...ops, { op: 'del-addr' as const, addr: { ...foreign, proto: IFAPROT_NETSESSION } }], [ours, foreign])).toEqual([]);
+    expect(
+      needsPromoteSecondaries(
+        [...ops, { op: 'del-addr' as const, addr: { ...foreign, proto: IFAPROT_NETSESSION } }],
+        [ours, foreign],
+      ),
+    ).toEqual([]);
   });
 });

@@ -1,23 +1,23 @@
-import { describe, it, expect } from 'vitest';
-import type { Bearer } from '../../../../../lib/protocol.js';
-import type { LinkFacts } from '../../../../../daemon/core/services.js';
+import { describe, expect, it } from 'vitest';
 import type { BearerLinkInput } from '../../../../../daemon/adapters/rtnetlink/bearer.js';
-import { LinkTable, sameFacts } from '../../../../../daemon/adapters/rtnetlink/link-table.js';
-import { formatIPv6, formatMac } from '../../../../../daemon/adapters/rtnetlink/messages/addresses.js';
-import { NLM_F_REPLACE, RTM } from '../../../../../daemon/adapters/rtnetlink/messages/constants.js';
 import {
+  type AddressFlagsRecord,
+  type AddressRecord,
   addressMethod,
   addressScope,
   decodeRtMessage,
   isUsableAddress,
+  type LinkRecord,
   linkInfoKind,
   parseMultipath,
-  type AddressFlagsRecord,
-  type AddressRecord,
-  type LinkRecord,
   type RouteRecord,
   type RtChange,
 } from '../../../../../daemon/adapters/rtnetlink/link-records.js';
+import { LinkTable, sameFacts } from '../../../../../daemon/adapters/rtnetlink/link-table.js';
+import { formatIPv6, formatMac } from '../../../../../daemon/adapters/rtnetlink/messages/addresses.js';
+import { NLM_F_REPLACE, RTM } from '../../../../../daemon/adapters/rtnetlink/messages/constants.js';
+import type { LinkFacts } from '../../../../../daemon/core/services.js';
+import type { Bearer } from '../../../../../lib/protocol.js';
 
 // ---------------------------------------------------------------------------------------------
 // Raw message builders: bytes as the kernel sends them, then decoded.
@@ -83,7 +83,15 @@ function linkMsg(o: {
   return Buffer.concat([head, ...attrs]);
 }
 
-function addrMsg(o: { family: 2 | 10; index: number; address: Buffer; prefixlen: number; scope?: number; flags: number; ifaFlags?: number }) {
+function addrMsg(o: {
+  family: 2 | 10;
+  index: number;
+  address: Buffer;
+  prefixlen: number;
+  scope?: number;
+  flags: number;
+  ifaFlags?: number;
+}) {
   const head = Buffer.alloc(8);
   head.writeUInt8(o.family, 0);
   head.writeUInt8(o.prefixlen, 1);
@@ -169,7 +177,11 @@ function routeRec(over: Partial<RouteRecord> = {}): RouteRecord {
 const newLink = (over: Partial<LinkRecord> = {}): RtChange => ({ op: 'new-link', link: linkRec(over) });
 const newAddr = (a: Parameters<typeof addrRec>[0]): RtChange => ({ op: 'new-address', address: addrRec(a) });
 const delAddr = (a: Parameters<typeof addrRec>[0]): RtChange => ({ op: 'del-address', address: addrRec(a) });
-const newRoute = (over: Partial<RouteRecord> = {}, replace = false): RtChange => ({ op: 'new-route', route: routeRec(over), replace });
+const newRoute = (over: Partial<RouteRecord> = {}, replace = false): RtChange => ({
+  op: 'new-route',
+  route: routeRec(over),
+  replace,
+});
 const delRoute = (over: Partial<RouteRecord> = {}): RtChange => ({ op: 'del-route', route: routeRec(over) });
 
 function tableWith(changes: RtChange[], decide: (l: BearerLinkInput) => Bearer | null = () => 'ethernet') {
@@ -213,7 +225,9 @@ describe('formatting helpers', () => {
     expect(linkInfoKind(Buffer.concat([attr(2, u32(7)), attr(1, str('wireguard'))]))).toBe('wireguard');
     expect(linkInfoKind(attr(2, u32(7)))).toBe('');
     expect(linkInfoKind(undefined)).toBe('');
-    expect(parseMultipath(4, Buffer.concat([rtnh(2, ip4('198.51.100.1')), rtnh(3, ip4('203.0.113.1')), rtnh(4, null)]))).toEqual([
+    expect(
+      parseMultipath(4, Buffer.concat([rtnh(2, ip4('198.51.100.1')), rtnh(3, ip4('203.0.113.1')), rtnh(4, null)])),
+    ).toEqual([
       { ifindex: 2, gateway: '198.51.100.1' },
       { ifindex: 3, gateway: '203.0.113.1' },
       { ifindex: 4, gateway: '' },
@@ -226,11 +240,30 @@ describe('decoding link, address and route messages', () => {
     const c = decodeRtMessage(
       RTM.NEWLINK,
       0,
-      linkMsg({ index: 3, flags: IFF_UP | IFF_LOWER_UP, name: 'va', mtu: 1400, mac: [2, 0, 0, 0, 0, 9], kind: 'veth', operstate: 6 }),
+      linkMsg({
+        index: 3,
+        flags: IFF_UP | IFF_LOWER_UP,
+        name: 'va',
+        mtu: 1400,
+        mac: [2, 0, 0, 0, 0, 9],
+        kind: 'veth',
+        operstate: 6,
+      }),
     );
     expect(c).toEqual({
       op: 'new-link',
-      link: { ifindex: 3, name: 'va', kind: 'veth', arphrd: 1, mac: '02:00:00:00:00:09', mtu: 1400, adminUp: true, carrier: true, loopback: false, enslaved: false },
+      link: {
+        ifindex: 3,
+        name: 'va',
+        kind: 'veth',
+        arphrd: 1,
+        mac: '02:00:00:00:00:09',
+        mtu: 1400,
+        adminUp: true,
+        carrier: true,
+        loopback: false,
+        enslaved: false,
+      },
     });
   });
 
@@ -247,13 +280,21 @@ describe('decoding link, address and route messages', () => {
   });
 
   it('knows loopback, enslaved links and numeric hardware types', () => {
-    const lo = decodeRtMessage(RTM.NEWLINK, 0, linkMsg({ index: 1, type: 772, flags: IFF_UP | IFF_LOOPBACK, name: 'lo' }));
+    const lo = decodeRtMessage(
+      RTM.NEWLINK,
+      0,
+      linkMsg({ index: 1, type: 772, flags: IFF_UP | IFF_LOOPBACK, name: 'lo' }),
+    );
     expect(lo?.op === 'new-link' && lo.link).toMatchObject({ loopback: true, arphrd: 772, mac: '' });
     const port = decodeRtMessage(RTM.NEWLINK, 0, linkMsg({ index: 4, flags: IFF_UP, name: 'p', master: 9 }));
     expect(port?.op === 'new-link' && port.link.enslaved).toBe(true);
     const slave = decodeRtMessage(RTM.NEWLINK, 0, linkMsg({ index: 5, flags: IFF_UP | IFF_SLAVE, name: 's' }));
     expect(slave?.op === 'new-link' && slave.link.enslaved).toBe(true);
-    const wg = decodeRtMessage(RTM.NEWLINK, 0, linkMsg({ index: 6, type: 65534, flags: IFF_UP, name: 'wg0', kind: 'wireguard' }));
+    const wg = decodeRtMessage(
+      RTM.NEWLINK,
+      0,
+      linkMsg({ index: 6, type: 65534, flags: IFF_UP, name: 'wg0', kind: 'wireguard' }),
+    );
     expect(wg?.op === 'new-link' && wg.link).toMatchObject({ arphrd: 65534, kind: 'wireguard' });
   });
 
@@ -262,11 +303,17 @@ describe('decoding link, address and route messages', () => {
     expect(decodeRtMessage(RTM.DELLINK, 0, del)).toEqual({ op: 'del-link', ifindex: 7 });
     expect(decodeRtMessage(RTM.DELLINK, 0, linkMsg({ family: 7, index: 7, flags: IFF_UP, name: 'p' }))).toBeNull();
     expect(decodeRtMessage(RTM.NEWLINK, 0, linkMsg({ family: 7, index: 7, flags: IFF_UP, name: 'p' }))).toBeNull();
-    expect(decodeRtMessage(RTM.NEWLINK, 0, linkMsg({ index: 7, flags: IFF_UP, name: 'wlan0', wireless: true }))).toBeNull();
+    expect(
+      decodeRtMessage(RTM.NEWLINK, 0, linkMsg({ index: 7, flags: IFF_UP, name: 'wlan0', wireless: true })),
+    ).toBeNull();
   });
 
   it('decodes v4 and v6 addresses with flags, preferring IFA_FLAGS over ifa_flags', () => {
-    const v4 = decodeRtMessage(RTM.NEWADDR, 0, addrMsg({ family: 2, index: 3, address: ip4('198.51.100.2'), prefixlen: 24, flags: 0x01 }));
+    const v4 = decodeRtMessage(
+      RTM.NEWADDR,
+      0,
+      addrMsg({ family: 2, index: 3, address: ip4('198.51.100.2'), prefixlen: 24, flags: 0x01 }),
+    );
     expect(v4).toEqual({
       op: 'new-address',
       address: {
@@ -293,18 +340,41 @@ describe('decoding link, address and route messages', () => {
   });
 
   it('decodes routes: gateway, oif, metric, table, multipath, and the REPLACE flag', () => {
-    const r = decodeRtMessage(RTM.NEWROUTE, NLM_F_REPLACE, routeMsg({ family: 2, oif: 3, gateway: ip4('198.51.100.1'), priority: 50 }));
+    const r = decodeRtMessage(
+      RTM.NEWROUTE,
+      NLM_F_REPLACE,
+      routeMsg({ family: 2, oif: 3, gateway: ip4('198.51.100.1'), priority: 50 }),
+    );
     expect(r).toEqual({
       op: 'new-route',
       replace: true,
-      route: { family: 4, table: 254, dstLen: 0, srcLen: 0, tos: 0, type: 1, metric: 50, cloned: false, nexthops: [{ ifindex: 3, gateway: '198.51.100.1' }] },
+      route: {
+        family: 4,
+        table: 254,
+        dstLen: 0,
+        srcLen: 0,
+        tos: 0,
+        type: 1,
+        metric: 50,
+        cloned: false,
+        nexthops: [{ ifindex: 3, gateway: '198.51.100.1' }],
+      },
     });
     const onlink = decodeRtMessage(RTM.NEWROUTE, 0, routeMsg({ family: 10, oif: 4, table: 1000 }));
-    expect(onlink?.op === 'new-route' && onlink.route).toMatchObject({ family: 6, table: 1000, metric: 0, nexthops: [{ ifindex: 4, gateway: '' }] });
+    expect(onlink?.op === 'new-route' && onlink.route).toMatchObject({
+      family: 6,
+      table: 1000,
+      metric: 0,
+      nexthops: [{ ifindex: 4, gateway: '' }],
+    });
     const mp = decodeRtMessage(
       RTM.NEWROUTE,
       0,
-      routeMsg({ family: 10, priority: 1024, multipath: Buffer.concat([rtnh(3, ip6('2001:db8::1')), rtnh(4, ip6('2001:db8:1::1'))]) }),
+      routeMsg({
+        family: 10,
+        priority: 1024,
+        multipath: Buffer.concat([rtnh(3, ip6('2001:db8::1')), rtnh(4, ip6('2001:db8:1::1'))]),
+      }),
     );
     expect(mp?.op === 'new-route' && mp.route.nexthops).toEqual([
       { ifindex: 3, gateway: '2001:db8::1' },
@@ -411,7 +481,11 @@ describe('LinkTable', () => {
 
   it('keeps primary addresses before secondaries and updates in place', () => {
     const sec = { ...PERM, secondary: true };
-    const t = tableWith([newLink(), newAddr({ address: '198.51.100.8', flags: sec }), newAddr({ address: '198.51.100.2' })]);
+    const t = tableWith([
+      newLink(),
+      newAddr({ address: '198.51.100.8', flags: sec }),
+      newAddr({ address: '198.51.100.2' }),
+    ]);
     expect(t.get(2)?.addresses.map((a) => a.address)).toEqual(['198.51.100.2', '198.51.100.8']);
     // The primary goes and the secondary is promoted (the kernel re-announces it without the flag).
     t.apply(delAddr({ address: '198.51.100.2' }));
@@ -426,7 +500,14 @@ describe('LinkTable', () => {
     expect(t.flush()).toEqual([]);
     t.apply(newAddr({ family: 6, address: '2001:db8::5', prefixLength: 64 }));
     expect(onlyFacts(t.flush()).addresses.map((a) => a.address)).toEqual(['2001:db8::5']);
-    t.apply(newAddr({ family: 6, address: '2001:db8::5', prefixLength: 64, flags: { ...PERM, dadfailed: true, tentative: true } }));
+    t.apply(
+      newAddr({
+        family: 6,
+        address: '2001:db8::5',
+        prefixLength: 64,
+        flags: { ...PERM, dadfailed: true, tentative: true },
+      }),
+    );
     expect(onlyFacts(t.flush()).addresses).toEqual([]);
   });
 
@@ -474,13 +555,20 @@ describe('LinkTable', () => {
   });
 
   it('a replace moves the default route to another link', () => {
-    const t = tableWith([newLink({ ifindex: 2, name: 'a' }), newLink({ ifindex: 3, name: 'b' }), newRoute({ metric: 0 })]);
+    const t = tableWith([
+      newLink({ ifindex: 2, name: 'a' }),
+      newLink({ ifindex: 3, name: 'b' }),
+      newRoute({ metric: 0 }),
+    ]);
     t.apply(newRoute({ metric: 0, nexthops: [{ ifindex: 3, gateway: '203.0.113.1' }] }, true));
     const events = t.flush();
     expect(events).toHaveLength(2);
     const byIndex = new Map(events.map((e) => [e.type === 'link' ? e.facts.ifindex : -1, e]));
     expect(byIndex.get(2)).toMatchObject({ type: 'link', facts: { gateways: [] } });
-    expect(byIndex.get(3)).toMatchObject({ type: 'link', facts: { gateways: [{ family: 4, gateway: '203.0.113.1', metric: 0 }] } });
+    expect(byIndex.get(3)).toMatchObject({
+      type: 'link',
+      facts: { gateways: [{ family: 4, gateway: '203.0.113.1', metric: 0 }] },
+    });
   });
 
   it('a replace by an unreachable route removes the gateway', () => {
@@ -518,7 +606,12 @@ describe('LinkTable', () => {
   });
 
   it('drops IPv4 gateways when the last IPv4 address goes, not before', () => {
-    const t = tableWith([newLink(), newAddr({ address: '198.51.100.2' }), newAddr({ address: '203.0.113.2' }), newRoute()]);
+    const t = tableWith([
+      newLink(),
+      newAddr({ address: '198.51.100.2' }),
+      newAddr({ address: '203.0.113.2' }),
+      newRoute(),
+    ]);
     t.apply(delAddr({ address: '198.51.100.2' }));
     expect(onlyFacts(t.flush()).gateways).toHaveLength(1);
     t.apply(delAddr({ address: '203.0.113.2' }));
@@ -576,14 +669,21 @@ describe('LinkTable', () => {
   });
 
   it('after reset and a re-dump, reports only the differences, removals included', () => {
-    const t = tableWith([newLink({ ifindex: 2, name: 'a' }), newLink({ ifindex: 3, name: 'b' }), newLink({ ifindex: 4, name: 'c' })]);
+    const t = tableWith([
+      newLink({ ifindex: 2, name: 'a' }),
+      newLink({ ifindex: 3, name: 'b' }),
+      newLink({ ifindex: 4, name: 'c' }),
+    ]);
     t.reset();
     t.apply(newLink({ ifindex: 2, name: 'a' }));
     t.apply(newLink({ ifindex: 3, name: 'b', carrier: false }));
     t.apply(newLink({ ifindex: 5, name: 'd' }));
     const events = t.flush();
     expect(events).toContainEqual({ type: 'link-removed', ifindex: 4 });
-    expect(events.filter((e) => e.type === 'link').map((e) => (e.type === 'link' ? e.facts.name : ''))).toEqual(['b', 'd']);
+    expect(events.filter((e) => e.type === 'link').map((e) => (e.type === 'link' ? e.facts.name : ''))).toEqual([
+      'b',
+      'd',
+    ]);
     expect(events).toHaveLength(3);
   });
 

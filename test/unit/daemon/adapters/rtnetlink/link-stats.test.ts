@@ -2,7 +2,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { countersFromDump, createLinkStats, readSysfsStats } from '../../../../../daemon/adapters/rtnetlink/link-stats.js';
+import {
+  countersFromDump,
+  createLinkStats,
+  readSysfsStats,
+} from '../../../../../daemon/adapters/rtnetlink/link-stats.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -17,14 +21,24 @@ function fakeSysfs(links: Record<string, [number, number]>): string {
     const stats = join(root, 'class/net', name, 'statistics');
     mkdirSync(stats, { recursive: true });
     writeFileSync(join(root, 'class/net', name, 'ifindex'), `${ifindex}\n`);
-    for (const f of ['rx_packets', 'tx_packets', 'tx_bytes', 'rx_errors', 'tx_errors', 'rx_dropped', 'tx_dropped']) writeFileSync(join(stats, f), '1\n');
+    for (const f of ['rx_packets', 'tx_packets', 'tx_bytes', 'rx_errors', 'tx_errors', 'rx_dropped', 'tx_dropped'])
+      writeFileSync(join(stats, f), '1\n');
     writeFileSync(join(stats, 'rx_bytes'), `${rxBytes}\n`);
   }
   return root;
 }
 
 /** struct rtnl_link_stats64 / rtnl_link_stats: rx/tx packets, bytes, errors, dropped, then more fields. */
-const ORDER = ['rxPackets', 'txPackets', 'rxBytes', 'txBytes', 'rxErrors', 'txErrors', 'rxDropped', 'txDropped'] as const;
+const ORDER = [
+  'rxPackets',
+  'txPackets',
+  'rxBytes',
+  'txBytes',
+  'rxErrors',
+  'txErrors',
+  'rxDropped',
+  'txDropped',
+] as const;
 function stats64(v: Partial<Record<(typeof ORDER)[number], bigint>>): Buffer {
   const b = Buffer.alloc(8 * 24);
   ORDER.forEach((f, i) => b.writeBigUInt64LE(v[f] ?? 0n, 8 * i));
@@ -38,8 +52,15 @@ function stats32(v: Partial<Record<(typeof ORDER)[number], number>>): Buffer {
 
 describe('link statistics adapter', () => {
   it('takes IFLA_STATS64 (bigint) and falls back to IFLA_STATS (number)', () => {
-    expect(countersFromDump({ index: 2, stats64: stats64({ rxBytes: 2n ** 40n, txPackets: 3n }) })).toMatchObject({ rxBytes: 2n ** 40n, txPackets: 3n, rxErrors: 0n });
-    expect(countersFromDump({ index: 2, stats: stats32({ rxBytes: 77, txDropped: 1 }) })).toMatchObject({ rxBytes: 77n, txDropped: 1n });
+    expect(countersFromDump({ index: 2, stats64: stats64({ rxBytes: 2n ** 40n, txPackets: 3n }) })).toMatchObject({
+      rxBytes: 2n ** 40n,
+      txPackets: 3n,
+      rxErrors: 0n,
+    });
+    expect(countersFromDump({ index: 2, stats: stats32({ rxBytes: 77, txDropped: 1 }) })).toMatchObject({
+      rxBytes: 77n,
+      txDropped: 1n,
+    });
     expect(countersFromDump({ index: 2 })).toBeNull();
     // A short attribute is no statistics (never read past it).
     expect(countersFromDump({ index: 2, stats: Buffer.alloc(8) })).toBeNull();
@@ -70,7 +91,16 @@ describe('link statistics adapter', () => {
       },
     });
     const out = await stats.read([11, 12]);
-    expect(out.get(11)).toEqual({ rxPackets: 1n, txPackets: 1n, rxBytes: 4096n, txBytes: 1n, rxErrors: 1n, txErrors: 1n, rxDropped: 1n, txDropped: 1n });
+    expect(out.get(11)).toEqual({
+      rxPackets: 1n,
+      txPackets: 1n,
+      rxBytes: 4096n,
+      txBytes: 1n,
+      rxErrors: 1n,
+      txErrors: 1n,
+      rxDropped: 1n,
+      txDropped: 1n,
+    });
     expect(out.get(12)!.rxBytes).toBe(10n);
     expect(out.has(1)).toBe(false);
     await stats.read([11]);

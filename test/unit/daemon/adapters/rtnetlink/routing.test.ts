@@ -1,21 +1,59 @@
-import { describe, it, expect } from 'vitest';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { PolicyRule, RoutingState, TableRoute } from '../../../../../daemon/core/kernel-state-types.js';
+import { describe, expect, it } from 'vitest';
 import { NetlinkSocketError } from '../../../../../daemon/adapters/netlink/request-socket.js';
-import { createProcSysctl } from '../../../../../daemon/adapters/system/proc-sysctl.js';
-import { RtnlError, errorCode, type RtnlClient, type RtRequest } from '../../../../../daemon/adapters/rtnetlink/client.js';
+import {
+  errorCode,
+  type RtnlClient,
+  RtnlError,
+  type RtRequest,
+} from '../../../../../daemon/adapters/rtnetlink/client.js';
 import { addressBytes } from '../../../../../daemon/adapters/rtnetlink/messages/addresses.js';
-import { u32, type Attrs, type RouteMessage, type RuleMessage, type RtKind, type RtMessage } from '../../../../../daemon/adapters/rtnetlink/messages/codec.js';
-import { FRA, RTA, RTM, RTM_F_CLONED, RTNH_F_ONLINK, RTPROT_NETSESSION, RT_SCOPE_LINK, RT_SCOPE_NOWHERE } from '../../../../../daemon/adapters/rtnetlink/messages/constants.js';
-import { addRouteMessage, decodeTableRoute, delRouteMessage, routeKey, type KernelRoute } from '../../../../../daemon/adapters/rtnetlink/routes.js';
-import { addRuleMessage, decodeRule, delRuleMessage, ruleKey, type KernelRule } from '../../../../../daemon/adapters/rtnetlink/rules.js';
-import { isOurRule, normaliseDesired, planRouting, type KernelSnapshot } from '../../../../../daemon/adapters/rtnetlink/routing-plan.js';
+import {
+  type Attrs,
+  type RouteMessage,
+  type RtKind,
+  type RtMessage,
+  type RuleMessage,
+  u32,
+} from '../../../../../daemon/adapters/rtnetlink/messages/codec.js';
+import {
+  FRA,
+  RT_SCOPE_LINK,
+  RT_SCOPE_NOWHERE,
+  RTA,
+  RTM,
+  RTM_F_CLONED,
+  RTNH_F_ONLINK,
+  RTPROT_NETSESSION,
+} from '../../../../../daemon/adapters/rtnetlink/messages/constants.js';
+import {
+  addRouteMessage,
+  decodeTableRoute,
+  delRouteMessage,
+  type KernelRoute,
+  routeKey,
+} from '../../../../../daemon/adapters/rtnetlink/routes.js';
+import { createRtnetlinkRouting, RoutingApplyError } from '../../../../../daemon/adapters/rtnetlink/routing.js';
 import type { RoutingOp } from '../../../../../daemon/adapters/rtnetlink/routing-plan.js';
+import {
+  isOurRule,
+  type KernelSnapshot,
+  normaliseDesired,
+  planRouting,
+} from '../../../../../daemon/adapters/rtnetlink/routing-plan.js';
 import { managedInterfaces, rpFilterToWrite } from '../../../../../daemon/adapters/rtnetlink/routing-sysctls.js';
+import {
+  addRuleMessage,
+  decodeRule,
+  delRuleMessage,
+  type KernelRule,
+  ruleKey,
+} from '../../../../../daemon/adapters/rtnetlink/rules.js';
 import { isSysctlIfname } from '../../../../../daemon/adapters/rtnetlink/sysctl-paths.js';
-import { RoutingApplyError, createRtnetlinkRouting } from '../../../../../daemon/adapters/rtnetlink/routing.js';
+import { createProcSysctl } from '../../../../../daemon/adapters/system/proc-sysctl.js';
+import type { PolicyRule, RoutingState, TableRoute } from '../../../../../daemon/core/kernel-state-types.js';
 
 const OWN = { tableRange: { start: 10000, end: 10999 }, priorityRange: { start: 10000, end: 10999 } };
 const MASK = 0x0fff0000;
@@ -53,7 +91,17 @@ function kRule(family: 4 | 6, priority: number, table: number, o: RuleOpts = {})
   }
   if (o.src) attrs.set(FRA.SRC, ip(family, o.src));
   if (o.iifname) attrs.set(FRA.IIFNAME, Buffer.from(`${o.iifname}\0`));
-  return { kind: 'rule', family: family === 4 ? 2 : 10, dstLen: 0, srcLen: o.srcLen ?? (o.src ? (family === 4 ? 32 : 128) : 0), tos: 0, table: table > 255 ? 252 : table, action: 1, flags: 0, attrs };
+  return {
+    kind: 'rule',
+    family: family === 4 ? 2 : 10,
+    dstLen: 0,
+    srcLen: o.srcLen ?? (o.src ? (family === 4 ? 32 : 128) : 0),
+    tos: 0,
+    table: table > 255 ? 252 : table,
+    action: 1,
+    flags: 0,
+    attrs,
+  };
 }
 
 interface RouteOpts {
@@ -182,14 +230,26 @@ function foreign(): { rules: RuleMessage[]; routes: RouteMessage[] } {
   };
 }
 
-const opText = (o: RoutingOp): string => (o.kind === 'route' ? `${o.op} route ${routeKey(o.route)}` : `${o.op} rule ${ruleKey(o.rule)}`);
+const opText = (o: RoutingOp): string =>
+  o.kind === 'route' ? `${o.op} route ${routeKey(o.route)}` : `${o.op} rule ${ruleKey(o.rule)}`;
 
 // ---------------------------------------------------------------------------------------------
 
 describe('decoders', () => {
   it('decodes a dumped fwmark rule of a table above 255 (id from FRA_TABLE, not rtm_table)', () => {
     const r = decodeRule(kRule(4, 10501, 10001, { mark: 0x10000, mask: MASK }));
-    expect(r).toMatchObject({ family: 4, priority: 10501, table: 10001, action: 1, mark: 0x10000, mask: MASK, src: '', srcLen: 0, extra: '', protocol: 0x6e });
+    expect(r).toMatchObject({
+      family: 4,
+      priority: 10501,
+      table: 10001,
+      action: 1,
+      mark: 0x10000,
+      mask: MASK,
+      src: '',
+      srcLen: 0,
+      extra: '',
+      protocol: 0x6e,
+    });
   });
 
   it('reads a mark without FRA_FWMASK as mask 0xffffffff, and keeps extra selectors', () => {
@@ -206,9 +266,23 @@ describe('decoders', () => {
   });
 
   it('decodes routes: v6 metric, onlink flag, link scope; drops cache clones', () => {
-    expect(decodeTableRoute(kRoute(6, 10002, { gw: 'fe80::1', oif: C }))).toMatchObject({ family: 6, table: 10002, dst: '', gateway: 'fe80::1', metric: 1024, ifindex: C, onlink: false, exotic: '' });
+    expect(decodeTableRoute(kRoute(6, 10002, { gw: 'fe80::1', oif: C }))).toMatchObject({
+      family: 6,
+      table: 10002,
+      dst: '',
+      gateway: 'fe80::1',
+      metric: 1024,
+      ifindex: C,
+      onlink: false,
+      exotic: '',
+    });
     expect(decodeTableRoute(kRoute(4, 10002, { gw: '203.0.113.1', oif: C, onlink: true }))?.onlink).toBe(true);
-    expect(decodeTableRoute(kRoute(4, 10001, { dst: '198.51.100.16', dstLen: 29, oif: B }))).toMatchObject({ scope: RT_SCOPE_LINK, dst: '198.51.100.16', dstLen: 29, protocol: 0x6e });
+    expect(decodeTableRoute(kRoute(4, 10001, { dst: '198.51.100.16', dstLen: 29, oif: B }))).toMatchObject({
+      scope: RT_SCOPE_LINK,
+      dst: '198.51.100.16',
+      dstLen: 29,
+      protocol: 0x6e,
+    });
     expect(decodeTableRoute(kRoute(6, 10001, { dst: '2001:db8::1', dstLen: 128, oif: B, cloned: true }))).toBeNull();
     expect(decodeTableRoute(kRoute(4, 254, { gw: '198.51.100.9', oif: 11, protocol: RTPROT_BOOT }))?.protocol).toBe(3);
   });
@@ -243,9 +317,15 @@ describe('planRouting', () => {
     const d = desiredState();
     const b = d.services[0]!;
     b.routes = b.routes.map((r) =>
-      r.family !== 6 ? r : r.gateway ? { ...r, gateway: '2001:0DB8:0002:0000:0000:0000:0000:0001' } : { ...r, dst: '2001:db8:2:0:0:0:0:0' },
+      r.family !== 6
+        ? r
+        : r.gateway
+          ? { ...r, gateway: '2001:0DB8:0002:0000:0000:0000:0000:0001' }
+          : { ...r, dst: '2001:db8:2:0:0:0:0:0' },
     );
-    d.services[1]!.routes = d.services[1]!.routes.map((r) => (r.family === 6 ? { ...r, gateway: 'FE80:0:0:0:0:ff:fe00:103%eth-c' } : r));
+    d.services[1]!.routes = d.services[1]!.routes.map((r) =>
+      r.family === 6 ? { ...r, gateway: 'FE80:0:0:0:0:ff:fe00:103%eth-c' } : r,
+    );
     d.rules = d.rules.map((r) => (r.kind === 'source' && r.family === 6 ? { ...r, src: '2001:0db8:2:0::2' } : r));
     const k = kernelView();
     expect(planRouting(d, snapshot(k.rules, k.routes), OWN).ops.map(opText)).toEqual([]);
@@ -260,7 +340,11 @@ describe('planRouting', () => {
   it('clear (nothing desired) deletes every rule and route of ours, and reports the emptied tables', () => {
     const k = kernelView();
     const f = foreign();
-    const plan = planRouting({ services: [], rules: [] }, snapshot([...f.rules, ...k.rules], [...f.routes, ...k.routes]), OWN);
+    const plan = planRouting(
+      { services: [], rules: [] },
+      snapshot([...f.rules, ...k.rules], [...f.routes, ...k.routes]),
+      OWN,
+    );
     expect(plan.ops.every((o) => o.op === 'del')).toBe(true);
     expect(plan.ops.filter((o) => o.kind === 'rule')).toHaveLength(6);
     expect(plan.ops.filter((o) => o.kind === 'route')).toHaveLength(7);
@@ -277,10 +361,17 @@ describe('planRouting', () => {
     const k = kernelView();
     const leftovers = {
       rules: [kRule(4, 10777, 10777, { mark: 0x90000, mask: MASK })],
-      routes: [kRoute(4, 10777, { gw: '198.51.100.25', oif: C }), kRoute(6, 10777, { dst: '2001:db8:3::', dstLen: 64, oif: C })],
+      routes: [
+        kRoute(4, 10777, { gw: '198.51.100.25', oif: C }),
+        kRoute(6, 10777, { dst: '2001:db8:3::', dstLen: 64, oif: C }),
+      ],
     };
     // Half of the desired state survived the crash.
-    const plan = planRouting(desiredState(), snapshot([...k.rules.slice(0, 3), ...leftovers.rules], [...k.routes.slice(0, 4), ...leftovers.routes]), OWN);
+    const plan = planRouting(
+      desiredState(),
+      snapshot([...k.rules.slice(0, 3), ...leftovers.rules], [...k.routes.slice(0, 4), ...leftovers.routes]),
+      OWN,
+    );
     expect(plan.ops.filter((o) => o.op === 'del').map(opText)).toEqual([
       `del rule ${ruleKey(decodeRule(leftovers.rules[0]!)!)}`,
       `del route ${routeKey(decodeTableRoute(leftovers.routes[0]!)!)}`,
@@ -302,7 +393,14 @@ describe('planRouting', () => {
 
   it('restores a rule deleted from outside with exactly one add', () => {
     const k = kernelView();
-    const plan = planRouting(desiredState(), snapshot(k.rules.filter((_, i) => i !== 1), k.routes), OWN);
+    const plan = planRouting(
+      desiredState(),
+      snapshot(
+        k.rules.filter((_, i) => i !== 1),
+        k.routes,
+      ),
+      OWN,
+    );
     expect(plan.ops.map(opText)).toEqual([`add rule ${ruleKey(decodeRule(k.rules[1]!)!)}`]);
   });
 
@@ -311,12 +409,19 @@ describe('planRouting', () => {
     const routes = k.routes.map((m, i) => (i === 0 ? kRoute(4, 10001, { gw: '198.51.100.20', oif: B }) : m));
     const plan = planRouting(desiredState(), snapshot(k.rules, routes), OWN);
     expect(plan.ops).toHaveLength(1);
-    expect(plan.ops[0]).toMatchObject({ op: 'replace', kind: 'route', phase: 2, route: { gateway: '198.51.100.17', table: 10001 } });
+    expect(plan.ops[0]).toMatchObject({
+      op: 'replace',
+      kind: 'route',
+      phase: 2,
+      route: { gateway: '198.51.100.17', table: 10001 },
+    });
   });
 
   it('treats another metric as another route: adds ours, deletes the stale one', () => {
     const k = kernelView();
-    const routes = k.routes.map((m, i) => (i === 0 ? kRoute(4, 10001, { gw: '198.51.100.17', oif: B, metric: 100 }) : m));
+    const routes = k.routes.map((m, i) =>
+      i === 0 ? kRoute(4, 10001, { gw: '198.51.100.17', oif: B, metric: 100 }) : m,
+    );
     const plan = planRouting(desiredState(), snapshot(k.rules, routes), OWN);
     expect(plan.ops.map((o) => `${o.op} ${o.kind} ${o.phase}`)).toEqual(['add route 2', 'del route 5']);
   });
@@ -352,7 +457,8 @@ describe('planRouting', () => {
       rules: [],
     };
     const n = normaliseDesired(state, OWN);
-    const gw = (table: number, family: 4 | 6) => n.routes.find((r) => r.table === table && r.family === family && r.gateway !== '');
+    const gw = (table: number, family: 4 | 6) =>
+      n.routes.find((r) => r.table === table && r.family === family && r.gateway !== '');
     expect(gw(10003, 4)?.onlink).toBe(true);
     expect(gw(10003, 6)?.onlink).toBe(true);
     expect(gw(10004, 4)?.onlink).toBe(false);
@@ -361,7 +467,16 @@ describe('planRouting', () => {
 
   it('refuses desired entries outside our ranges (never writes there) and reports them', () => {
     const state: RoutingState = {
-      services: [{ serviceId: 'x', ifindex: B, ifname: 'eth-b', table: 500, mark: 1, routes: [{ family: 4, dst: '', dstLen: 0, gateway: '198.51.100.17', ifindex: B, table: 500 }] }],
+      services: [
+        {
+          serviceId: 'x',
+          ifindex: B,
+          ifname: 'eth-b',
+          table: 500,
+          mark: 1,
+          routes: [{ family: 4, dst: '', dstLen: 0, gateway: '198.51.100.17', ifindex: B, table: 500 }],
+        },
+      ],
       rules: [
         { kind: 'fwmark', family: 4, priority: 20000, mark: 0x10000, mask: MASK, table: 10001 },
         { kind: 'fwmark', family: 4, priority: 10500, mark: 0x10000, mask: MASK, table: 254 },
@@ -376,7 +491,9 @@ describe('planRouting', () => {
     const d = desiredState();
     d.services[0]!.routes.push({ family: 4, dst: '', dstLen: 0, gateway: '198.51.100.19', ifindex: B, table: 10001 });
     const n = normaliseDesired(d, OWN);
-    expect(n.routes.filter((r) => r.table === 10001 && r.family === 4 && r.dstLen === 0).map((r) => r.gateway)).toEqual(['198.51.100.17']);
+    expect(n.routes.filter((r) => r.table === 10001 && r.family === 4 && r.dstLen === 0).map((r) => r.gateway)).toEqual(
+      ['198.51.100.17'],
+    );
     expect(n.problems).toHaveLength(1);
   });
 
@@ -416,10 +533,19 @@ describe('requests', () => {
     );
     const route = addRouteMessage(n.routes[0]!);
     expect(route).toMatchObject({ family: 2, table: 0, protocol: 0x6e, type: 1, flags: RTNH_F_ONLINK });
-    expect(attrsOf(route)).toEqual({ [RTA.TABLE]: u32(10003), [RTA.OIF]: u32(C), [RTA.GATEWAY]: Buffer.from([198, 51, 100, 25]) });
+    expect(attrsOf(route)).toEqual({
+      [RTA.TABLE]: u32(10003),
+      [RTA.OIF]: u32(C),
+      [RTA.GATEWAY]: Buffer.from([198, 51, 100, 25]),
+    });
     const rule = addRuleMessage(n.rules[0]!);
     expect(rule).toMatchObject({ family: 10, srcLen: 128, table: 0, action: 1 });
-    expect(attrsOf(rule)).toEqual({ [FRA.PRIORITY]: u32(10003), [FRA.TABLE]: u32(10003), [FRA.PROTOCOL]: Buffer.from([0x6e]), [FRA.SRC]: ip(6, '2001:db8:3::2') });
+    expect(attrsOf(rule)).toEqual({
+      [FRA.PRIORITY]: u32(10003),
+      [FRA.TABLE]: u32(10003),
+      [FRA.PROTOCOL]: Buffer.from([0x6e]),
+      [FRA.SRC]: ip(6, '2001:db8:3::2'),
+    });
   });
 
   it('deletes echo every dumped selector, and routes are deleted at any scope', () => {
@@ -443,7 +569,9 @@ describe('helpers', () => {
   it('names the errno of a kernel rejection and of a socket failure', () => {
     expect(errorCode(new RtnlError('EEXIST'))).toBe('EEXIST');
     expect(new RtnlError('EEXIST').message).toBe('Request rejected: EEXIST');
-    expect(new RtnlError('EINVAL', 'Invalid prefix for given prefix length').message).toBe('Request rejected: EINVAL (Invalid prefix for given prefix length)');
+    expect(new RtnlError('EINVAL', 'Invalid prefix for given prefix length').message).toBe(
+      'Request rejected: EINVAL (Invalid prefix for given prefix length)',
+    );
     expect(errorCode(new NetlinkSocketError('recv', 'ETIMEDOUT'))).toBe('ETIMEDOUT');
     expect(errorCode(new Error('something else'))).toBeNull();
     expect(errorCode(null)).toBeNull();
@@ -481,7 +609,12 @@ describe('helpers', () => {
 
 type Inject = (op: string, key: string, kernel: FakeKernel) => Error | undefined;
 
-const OP_NAME: Readonly<Record<number, string>> = { [RTM.NEWRULE]: 'newRule', [RTM.DELRULE]: 'delRule', [RTM.NEWROUTE]: 'newRoute', [RTM.DELROUTE]: 'delRoute' };
+const OP_NAME: Readonly<Record<number, string>> = {
+  [RTM.NEWRULE]: 'newRule',
+  [RTM.DELRULE]: 'delRule',
+  [RTM.NEWROUTE]: 'newRoute',
+  [RTM.DELROUTE]: 'delRoute',
+};
 
 class FakeKernel implements RtnlClient {
   rules: RuleMessage[] = [];
@@ -507,7 +640,12 @@ class FakeKernel implements RtnlClient {
     this.datagrams++;
     return reqs.map((r) => {
       const op = OP_NAME[r.type] ?? `type ${r.type}`;
-      const key = r.msg.kind === 'rule' ? ruleKey(decodeRule(FakeKernel.stored(r.msg))!) : r.msg.kind === 'route' ? routeKey(decodeTableRoute(FakeKernel.stored(r.msg))!) : '';
+      const key =
+        r.msg.kind === 'rule'
+          ? ruleKey(decodeRule(FakeKernel.stored(r.msg))!)
+          : r.msg.kind === 'route'
+            ? routeKey(decodeTableRoute(FakeKernel.stored(r.msg))!)
+            : '';
       this.writes.push(`${op} ${key}`);
       const err = this.inject(op, key, this);
       if (err) return err as RtnlError;
@@ -545,7 +683,16 @@ class FakeKernel implements RtnlClient {
 function fakeAdapter(kernel: FakeKernel, sysctlRoot = '/nonexistent-sysctl-root') {
   const logs: string[] = [];
   const routing = createRtnetlinkRouting({
-    config: { markMask: MASK, sessionTagMask: 0xffff, tableRange: OWN.tableRange, priorityRange: OWN.priorityRange, maxSessionsPerClient: 64, maxSessionsPerUid: 256, maxPolicyGroups: 1_000, maxProvisioningServices: 1_000 },
+    config: {
+      markMask: MASK,
+      sessionTagMask: 0xffff,
+      tableRange: OWN.tableRange,
+      priorityRange: OWN.priorityRange,
+      maxSessionsPerClient: 64,
+      maxSessionsPerUid: 256,
+      maxPolicyGroups: 1_000,
+      maxProvisioningServices: 1_000,
+    },
     log: (level, msg) => logs.push(`${level} ${msg}`),
     sysctls: createProcSysctl(sysctlRoot),
     openClient: async () => kernel,
@@ -594,7 +741,8 @@ describe('adapter rounds (fake kernel)', () => {
   it('skips routes whose next hop is not reachable yet, without an error, and adds them on a later apply', async () => {
     const kernel = new FakeKernel();
     let reachable = false;
-    kernel.inject = (op, key) => (op === 'newRoute' && key.includes('t10002') && !reachable ? new RtnlError('ENETUNREACH') : undefined);
+    kernel.inject = (op, key) =>
+      op === 'newRoute' && key.includes('t10002') && !reachable ? new RtnlError('ENETUNREACH') : undefined;
     const { routing, logs } = fakeAdapter(kernel);
     await routing.apply(desiredState());
     expect(routing.lastReport.skipped).toHaveLength(3);
@@ -607,7 +755,8 @@ describe('adapter rounds (fake kernel)', () => {
 
   it('one failing operation does not stop the others; a summary error names it', async () => {
     const kernel = new FakeKernel();
-    kernel.inject = (op, key) => (op === 'newRule' && key.startsWith('6 pref 10502') ? new RtnlError('EINVAL') : undefined);
+    kernel.inject = (op, key) =>
+      op === 'newRule' && key.startsWith('6 pref 10502') ? new RtnlError('EINVAL') : undefined;
     const { routing } = fakeAdapter(kernel);
     const err = await routing.apply(desiredState()).then(
       () => null,

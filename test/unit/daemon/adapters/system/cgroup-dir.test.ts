@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -23,14 +23,20 @@ describe('CgroupDirectory', () => {
     const seen: string[] = [];
     const dir = createCgroupDirectory({ readMountinfo: async () => cgroup2At(tmp) });
     expect(await dir.ownerOf('/link')).toBeNull();
-    const spy = createCgroupDirectory({ readMountinfo: async () => cgroup2At(tmp), dirOwner: async (d) => (seen.push(d), 0) });
+    const spy = createCgroupDirectory({
+      readMountinfo: async () => cgroup2At(tmp),
+      dirOwner: async (d) => (seen.push(d), 0),
+    });
     expect(await spy.ownerOf('/../etc')).toBeNull();
     expect(await spy.ownerOf('/')).toBeNull();
     expect(seen).toEqual([]);
   });
 
   it('knows no cgroup when cgroup2 is not mounted', async () => {
-    const dir = createCgroupDirectory({ readMountinfo: async () => '22 1 0:21 / /sys rw - sysfs sysfs rw\n', dirOwner: async () => 0 });
+    const dir = createCgroupDirectory({
+      readMountinfo: async () => '22 1 0:21 / /sys rw - sysfs sysfs rw\n',
+      dirOwner: async () => 0,
+    });
     expect(await dir.ownerOf('/a')).toBeNull();
   });
 });

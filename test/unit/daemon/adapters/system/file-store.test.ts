@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isValidStoreKey, openFileStore, removeStaleTemps, StoreKeyError, writeFileAtomic } from '../../../../../daemon/adapters/system/file-store.js';
+import {
+  isValidStoreKey,
+  openFileStore,
+  removeStaleTemps,
+  StoreKeyError,
+  writeFileAtomic,
+} from '../../../../../daemon/adapters/system/file-store.js';
 
 const ROOT = resolve(import.meta.dirname, '../../../../..');
 const tmp = mkdtempSync(join(tmpdir(), 'file-store-'));
@@ -32,12 +38,25 @@ describe('FileStore', () => {
 
   it('rejects keys that are not safe file names', async () => {
     const store = await openFileStore(freshDir());
-    for (const key of ['', '.', '..', '../x', 'a/b', '/etc/passwd', 'a\0b', '.hidden', 'x'.repeat(256), 'sp ace', 'new\nline']) {
+    for (const key of [
+      '',
+      '.',
+      '..',
+      '../x',
+      'a/b',
+      '/etc/passwd',
+      'a\0b',
+      '.hidden',
+      'x'.repeat(256),
+      'sp ace',
+      'new\nline',
+    ]) {
       expect(isValidStoreKey(key)).toBe(false);
       await expect(store.write(key, 'v')).rejects.toBeInstanceOf(StoreKeyError);
       await expect(store.read(key)).rejects.toBeInstanceOf(StoreKeyError);
     }
-    for (const key of ['settings', 'resolv.conf', 'service_ab12-x', 'x'.repeat(255)]) expect(isValidStoreKey(key)).toBe(true);
+    for (const key of ['settings', 'resolv.conf', 'service_ab12-x', 'x'.repeat(255)])
+      expect(isValidStoreKey(key)).toBe(true);
     expect(readdirSync(store.dir)).toEqual([]);
   });
 
@@ -125,7 +144,10 @@ for (let seq = Number(start) + 1; ; seq++) {
 
 function runAndKill(script: string, dir: string, start: number): Promise<void> {
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, dir, String(start)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, dir, String(start)], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.stdout.once('data', () => {
@@ -133,7 +155,9 @@ function runAndKill(script: string, dir: string, start: number): Promise<void> {
       setTimeout(() => child.kill('SIGKILL'), Math.random() * 40);
     });
     child.on('error', rej);
-    child.on('exit', (_code, signal) => (signal === 'SIGKILL' ? res() : rej(new Error(`child exited without being killed: ${err}`))));
+    child.on('exit', (_code, signal) =>
+      signal === 'SIGKILL' ? res() : rej(new Error(`child exited without being killed: ${err}`)),
+    );
   });
 }
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { inRootNetns } from '../../../../../daemon/adapters/system/netns.js';
 
 describe('inRootNetns', () => {
-  it('says true for the namespace the test runner runs in (the machine\'s own)', () => {
+  it("says true for the namespace the test runner runs in (the machine's own)", () => {
     // Unit tests run in the root namespace; if this ever runs elsewhere, say why it was not checked.
     const self = readlinkSync('/proc/self/ns/net');
     if (process.env.NETSESSION_TEST_NETNS) {
