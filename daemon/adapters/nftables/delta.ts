@@ -16,16 +16,27 @@
  * Cost: the next state's arrays are compared by pointer with the ones the index was built from,
  * from both ends, and only the window where they differ is looked up (the core hands back its
  * unchanged objects in the same order): at 10,000 sessions a move or a create costs pointer
- * comparisons plus work for what changed; a state of fresh objects costs one Map lookup each.
+ * comparisons plus work for what changed; a state of fresh objects costs one Map lookup each. The index it plans against is
+ * delta-index.ts.
  */
-import { addressBytes, canonicalAddress } from '../../core/addresses.js';
+import { addressBytes } from '../../core/addresses.js';
 import type { Classifier, FirewallState, SessionMarking } from '../../core/kernel-state-types.js';
 import { diffWindow } from '../../core/list-window.js';
 import type { Family } from '../../core/services.js';
 import { fingerprint } from '../firewall/fingerprint.js';
 import { checkSession } from '../firewall/plan.js';
+import {
+  classifierElement,
+  classifierId,
+  parseSnatKey,
+  type SessionEntry,
+  type SessionIndex,
+  sameSession,
+  snatKeys,
+} from './delta-index.js';
 import type { ElementModel, RuleModel, TableModel } from './model.js';
 import { hex32 } from './model.js';
+import * as counters from './netlink-counters.js';
 import * as nl from './netlink-encode.js';
 import {
   CHAIN,
@@ -38,33 +49,6 @@ import {
   TX_PREFIX,
 } from './ruleset.js';
 
-interface SessionEntry {
-  s: SessionMarking;
-  epoch: number;
-}
-
-interface ClassifierEntry {
-  c: Classifier;
-  epoch: number;
-}
-
-/** What the adapter applied last, indexed for {@link planDelta}. */
-export interface SessionIndex {
-  mask: number;
-  tagMask: number;
-  sessions: Map<string, SessionEntry>;
-  tags: Map<number, string>;
-  classifiers: Map<string, ClassifierEntry>;
-  /** Classifiers each session owns (a removed session must own none). */
-  owned: Map<string, number>;
-  /** SNAT entries (`mark ifname family`) → address and how many sessions need them. */
-  snat: Map<string, { address: string; count: number }>;
-  epoch: number;
-  /** The arrays of the state the index holds: the next state's are compared with them by pointer first. */
-  lastSessions: readonly SessionMarking[];
-  lastClassifiers: readonly Classifier[];
-}
-
 /** A planned change: netlink commands, and what to record once the kernel accepted them. */
 export interface Delta {
   commands: nl.Command[];
@@ -72,80 +56,6 @@ export interface Delta {
   ops: number;
   /** Updates `known` and the index to the new state; call only after the batch succeeded. */
   commit(known: TableModel): void;
-}
-
-const DECIMAL = /^\d{1,10}$/;
-
-function classifierId(c: Classifier): string {
-  return `${c.kind}\u0000${c.key}`;
-}
-
-function sourceFamily(c: Classifier): Family {
-  return c.family ?? (c.key.includes(':') ? 6 : 4);
-}
-
-function snatKeys(s: SessionMarking): Array<[string, string]> {
-  if (s.mark === 0 || s.ifname === '') return [];
-  return s.snat.map((n) => [`${s.mark} ${s.ifname} ${n.family}`, canonicalAddress(n.family, n.address) ?? '']);
-}
-
-function parseSnatKey(k: string): { mark: number; ifname: string; family: Family } {
-  const [mark, ifname, family] = k.split(' ');
-  return { mark: Number(mark), ifname: ifname as string, family: Number(family) as Family };
-}
-
-function sameSession(a: SessionMarking, b: SessionMarking): boolean {
-  if (a === b) return true;
-  if (a.mark !== b.mark || a.tag !== b.tag || a.ifname !== b.ifname || a.snat.length !== b.snat.length) return false;
-  return a.snat.every((n, i) => n.family === b.snat[i]?.family && n.address === b.snat[i]?.address);
-}
-
-/**
- * Indexes a state that the full path applied without a warning (every session and classifier
- * is in the table). A cgroup classifier may be indexed: a delta never changes one.
- */
-export function indexState(state: FirewallState): SessionIndex {
-  const ix: SessionIndex = {
-    mask: state.mask,
-    tagMask: state.tagMask,
-    sessions: new Map(),
-    tags: new Map(),
-    classifiers: new Map(),
-    owned: new Map(),
-    snat: new Map(),
-    epoch: 0,
-    lastSessions: state.sessions,
-    lastClassifiers: state.classifiers,
-  };
-  for (const s of state.sessions) {
-    ix.sessions.set(s.sessionKey, { s, epoch: 0 });
-    ix.tags.set(s.tag, s.sessionKey);
-    for (const [k, address] of snatKeys(s)) {
-      const e = ix.snat.get(k);
-      if (e) e.count++;
-      else ix.snat.set(k, { address, count: 1 });
-    }
-  }
-  for (const c of state.classifiers) {
-    ix.classifiers.set(classifierId(c), { c, epoch: 0 });
-    ix.owned.set(c.sessionKey, (ix.owned.get(c.sessionKey) ?? 0) + 1);
-  }
-  return ix;
-}
-
-/** Key bytes and model element of a uid/gid/source classifier; null when a delta must not write it. */
-function classifierElement(c: Classifier): { map: string; key: Buffer; norm: string } | null {
-  if (c.kind === 'uid' || c.kind === 'gid') {
-    if (!DECIMAL.test(c.key) || Number(c.key) > 0xffffffff || String(Number(c.key)) !== c.key) return null;
-    return { map: c.kind === 'uid' ? MAP.uid : MAP.gid, key: nl.hostU32(Number(c.key)), norm: c.key };
-  }
-  if (c.kind === 'source') {
-    const family = sourceFamily(c);
-    const bytes = addressBytes(family, c.key);
-    if (!bytes || canonicalAddress(family, c.key) !== c.key) return null;
-    return { map: family === 4 ? MAP.src4 : MAP.src6, key: Buffer.from(bytes), norm: c.key };
-  }
-  return null;
 }
 
 /** The change from the indexed state to `next` as netlink commands, or null (take the full path). */
@@ -286,8 +196,8 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
   const chain = (k: string): string => `${SESSION_CHAIN_PREFIX}${k}`;
   for (const s of added) {
     cmds.push(
-      nl.addCounter(table, tx(s.sessionKey)),
-      nl.addCounter(table, rx(s.sessionKey)),
+      counters.addCounter(table, tx(s.sessionKey)),
+      counters.addCounter(table, rx(s.sessionKey)),
       nl.addChain(table, chain(s.sessionKey)),
     );
     ops += 3;
@@ -391,8 +301,8 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
   for (const s of removed) {
     cmds.push(
       nl.deleteChain(table, chain(s.sessionKey)),
-      nl.deleteCounter(table, tx(s.sessionKey)),
-      nl.deleteCounter(table, rx(s.sessionKey)),
+      counters.deleteCounter(table, tx(s.sessionKey)),
+      counters.deleteCounter(table, rx(s.sessionKey)),
     );
     ops += 3;
   }

@@ -6,6 +6,7 @@
 import { errnoName } from '../netlink/libc.js';
 import type { NetlinkMessage, RequestSocket, RequestSocketOptions } from '../netlink/request-socket.js';
 import { NETLINK_NETFILTER, NLMSG_DONE, NLMSG_ERROR, openRequestSocket, parseAck } from '../netlink/request-socket.js';
+import * as counters from './netlink-counters.js';
 import * as nl from './netlink-encode.js';
 import { getTable } from './netlink-table.js';
 
@@ -146,7 +147,7 @@ export class NftNetlinkClient {
   dumpCounters(): NamedCounter[] | null {
     const seq = this.transport.nextSeq();
     const replies = this.transport.exchange(
-      nl.dumpCounters(this.table, seq),
+      counters.dumpCounters(this.table, seq),
       (m) => m.seq === seq && (m.type === NLMSG_DONE || m.type === NLMSG_ERROR),
     );
     const out: NamedCounter[] = [];
@@ -156,8 +157,8 @@ export class NftNetlinkClient {
         const ack = parseAck(m);
         if (ack.error === 2) return null; // ENOENT: no table
         if (ack.error !== 0) throw new NftNetlinkError(ack.error, 'GETOBJ dump', ack.message);
-      } else if (nl.isNewObj(m.type)) {
-        const c = nl.parseCounter(m.payload);
+      } else if (counters.isNewObj(m.type)) {
+        const c = counters.parseCounter(m.payload);
         if (c && c.table === this.table) out.push({ name: c.name, packets: c.packets, bytes: c.bytes });
       }
     }
@@ -171,7 +172,7 @@ export class NftNetlinkClient {
   getCounters(names: readonly string[], reset = false): NamedCounter[] {
     if (names.length === 0) return [];
     const seqs = names.map(() => this.transport.nextSeq());
-    const req = Buffer.concat(names.map((n, i) => nl.getCounter(this.table, n, seqs[i] as number, reset)));
+    const req = Buffer.concat(names.map((n, i) => counters.getCounter(this.table, n, seqs[i] as number, reset)));
     const pending = new Set(seqs);
     const replies = this.transport.exchange(
       req,
@@ -183,8 +184,8 @@ export class NftNetlinkClient {
         const ack = parseAck(m);
         if (ack.error !== 0 && ack.error !== 2)
           throw new NftNetlinkError(ack.error, reset ? 'GETOBJ_RESET' : 'GETOBJ', ack.message);
-      } else if (nl.isNewObj(m.type)) {
-        const c = nl.parseCounter(m.payload);
+      } else if (counters.isNewObj(m.type)) {
+        const c = counters.parseCounter(m.payload);
         if (c) out.push({ name: c.name, packets: c.packets, bytes: c.bytes });
       }
     }

@@ -1,8 +1,7 @@
 /**
  * nf_tables netlink messages, encoded and decoded by hand. Pure (Buffers in, Buffers out).
  *
- * Only what the session path needs: counter objects (add, delete, get, get-and-reset, dump),
- * regular chains (add, delete, flush), the one rule of a session chain, and map elements
+ * Only what the session path needs (counter objects are netlink-counters.ts): regular chains (add, delete, flush), the one rule of a session chain, and map elements
  * (uid/gid/mark keys in host order, addresses in network order; `goto` verdicts or counter
  * references as data). Layouts follow uapi nf_tables.h / nfnetlink.h and are what nft 1.0.6
  * itself sends (checked with `nft --debug=netlink`; research nftables-netlink.md):
@@ -13,6 +12,10 @@
  *   asks for an ACK (errors are reported anyway), so a large batch cannot overrun the receive queue.
  * - A nest's length is a u16: element lists are split into several messages of one batch.
  */
+
+import { attr, parseAttrs } from '../netlink/framing.js';
+
+export { attr, parseAttrs };
 
 export const NFNL_SUBSYS_NFTABLES = 10;
 export const NFNL_MSG_BATCH_BEGIN = 16;
@@ -48,7 +51,6 @@ export const NLM_F_CREATE = 0x400;
 export const NLM_F_APPEND = 0x800;
 const NLA_F_NESTED = 0x8000;
 
-const NFT_OBJECT_COUNTER = 1;
 const NFT_GOTO = -4;
 const NFT_REG_1 = 1;
 const NFT_META_MARK = 3;
@@ -59,23 +61,8 @@ const NFTNL_UDATA_RULE_COMMENT = 0;
 export const ELEMENTS_PER_MESSAGE = 1000;
 
 // ---------------------------------------------------------------------------------------------
-// Attributes.
+// Attributes (the framing is netlink/framing.ts; these are nf_tables' own shapes).
 // ---------------------------------------------------------------------------------------------
-
-function pad4(n: number): number {
-  return (n + 3) & ~3;
-}
-
-/** One attribute: header (len without padding, type) + payload + padding. */
-export function attr(type: number, payload: Buffer): Buffer {
-  const len = 4 + payload.length;
-  if (len > 0xffff) throw new RangeError(`netlink attribute ${type} of ${len} bytes exceeds 65535`);
-  const b = Buffer.alloc(pad4(len));
-  b.writeUInt16LE(len, 0);
-  b.writeUInt16LE(type, 2);
-  payload.copy(b, 4);
-  return b;
-}
 
 export function nest(type: number, children: readonly Buffer[]): Buffer {
   return attr(type | NLA_F_NESTED, Buffer.concat(children));
@@ -98,20 +85,8 @@ export function hostU32(n: number): Buffer {
   return b;
 }
 
-/** Attributes of a message payload after its nfgenmsg: type → raw payload (last one wins). */
-export function parseAttrs(buf: Buffer, start = 0, end = buf.length): Map<number, Buffer> {
-  const out = new Map<number, Buffer>();
-  let off = start;
-  while (off + 4 <= end) {
-    const len = buf.readUInt16LE(off);
-    if (len < 4 || off + len > end) break;
-    out.set(buf.readUInt16LE(off + 2) & 0x3fff, buf.subarray(off + 4, off + len));
-    off += pad4(len);
-  }
-  return out;
-}
-
-function cstr(b: Buffer | undefined): string | undefined {
+/** A NUL-terminated string attribute's text. */
+export function cstr(b: Buffer | undefined): string | undefined {
   return b === undefined ? undefined : b.toString('utf8').replace(/\0+$/, '');
 }
 
@@ -142,7 +117,8 @@ export function message(
   return b;
 }
 
-function nftType(msg: number): number {
+/** The nlmsghdr type of an nf_tables message. */
+export function nftType(msg: number): number {
   return (NFNL_SUBSYS_NFTABLES << 8) | msg;
 }
 
@@ -177,79 +153,6 @@ export function encodeBatch(commands: readonly Command[], nextSeq: () => number)
   });
   parts.push(message(NFNL_MSG_BATCH_END, NLM_F_REQUEST, nextSeq(), 0, [], NFNL_SUBSYS_NFTABLES));
   return { buf: Buffer.concat(parts), beginSeq, seqs };
-}
-
-// --- counters -------------------------------------------------------------------------------
-
-const OBJ = { TABLE: 1, NAME: 2, TYPE: 3, DATA: 4 } as const;
-const COUNTER = { BYTES: 1, PACKETS: 2 } as const;
-
-export function addCounter(table: string, name: string): Command {
-  const zero = Buffer.alloc(8);
-  return {
-    type: MSG.NEWOBJ,
-    flags: NLM_F_CREATE,
-    attrs: [
-      strAttr(OBJ.TABLE, table),
-      strAttr(OBJ.NAME, name),
-      be32Attr(OBJ.TYPE, NFT_OBJECT_COUNTER),
-      nest(OBJ.DATA, [attr(COUNTER.BYTES, zero), attr(COUNTER.PACKETS, zero)]),
-    ],
-  };
-}
-
-export function deleteCounter(table: string, name: string): Command {
-  return {
-    type: MSG.DELOBJ,
-    flags: 0,
-    attrs: [strAttr(OBJ.TABLE, table), strAttr(OBJ.NAME, name), be32Attr(OBJ.TYPE, NFT_OBJECT_COUNTER)],
-  };
-}
-
-/** GETOBJ (or GETOBJ_RESET) of one counter: a plain request, answered by NEWOBJ then the ACK. */
-export function getCounter(table: string, name: string, seq: number, reset = false): Buffer {
-  return message(nftType(reset ? MSG.GETOBJ_RESET : MSG.GETOBJ), NLM_F_REQUEST | NLM_F_ACK, seq, NFPROTO_INET, [
-    strAttr(OBJ.TABLE, table),
-    strAttr(OBJ.NAME, name),
-    be32Attr(OBJ.TYPE, NFT_OBJECT_COUNTER),
-  ]);
-}
-
-/** A dump of every counter of `table` (filtered by the kernel), ended by NLMSG_DONE. */
-export function dumpCounters(table: string, seq: number): Buffer {
-  return message(nftType(MSG.GETOBJ), NLM_F_REQUEST | NLM_F_DUMP, seq, NFPROTO_INET, [
-    strAttr(OBJ.TABLE, table),
-    be32Attr(OBJ.TYPE, NFT_OBJECT_COUNTER),
-  ]);
-}
-
-/** A counter as the kernel reported it. */
-export interface CounterValue {
-  table: string;
-  name: string;
-  packets: bigint;
-  bytes: bigint;
-}
-
-/** Is this a NEWOBJ reply (of GETOBJ, GETOBJ_RESET or a dump)? */
-export function isNewObj(type: number): boolean {
-  return type === nftType(MSG.NEWOBJ);
-}
-
-/** Decodes a NEWOBJ payload (nfgenmsg + attributes); null for objects that are not counters. */
-export function parseCounter(payload: Buffer): CounterValue | null {
-  const a = parseAttrs(payload, 4);
-  const type = a.get(OBJ.TYPE);
-  if (!type || type.length < 4 || type.readUInt32BE(0) !== NFT_OBJECT_COUNTER) return null;
-  const data = a.get(OBJ.DATA);
-  const d = data ? parseAttrs(data) : new Map<number, Buffer>();
-  const u64 = (b: Buffer | undefined): bigint => (b && b.length >= 8 ? b.readBigUInt64BE(0) : 0n);
-  return {
-    table: cstr(a.get(OBJ.TABLE)) ?? '',
-    name: cstr(a.get(OBJ.NAME)) ?? '',
-    packets: u64(d.get(COUNTER.PACKETS)),
-    bytes: u64(d.get(COUNTER.BYTES)),
-  };
 }
 
 // --- chains and the session rule --------------------------------------------------------------

@@ -6,6 +6,7 @@
  */
 import { addressBytes } from '../../core/addresses.js';
 import type { ElementModel, Op, TableModel } from './model.js';
+import * as counters from './netlink-counters.js';
 import * as nl from './netlink-encode.js';
 import {
   addBaseChain,
@@ -75,7 +76,7 @@ export function opsToNetlink(ops: readonly Op[], table: string, maps: ReadonlyAr
         out.push(addTable(table));
         break;
       case 'add-counter':
-        out.push(nl.addCounter(table, o.name));
+        out.push(counters.addCounter(table, o.name));
         break;
       case 'add-map':
         if (o.kind !== 'map') throw new NetlinkUnsupportedError(`set ${o.name}`);
@@ -125,7 +126,7 @@ export function opsToNetlink(ops: readonly Op[], table: string, maps: ReadonlyAr
         out.push(deleteMap(table, o.name));
         break;
       case 'delete-counter':
-        out.push(nl.deleteCounter(table, o.name));
+        out.push(counters.deleteCounter(table, o.name));
         break;
       case 'delete-object':
         throw new NetlinkUnsupportedError(`${o.kind} ${o.name}`);

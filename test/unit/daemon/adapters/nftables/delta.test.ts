@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { indexState, planDelta } from '../../../../../daemon/adapters/nftables/delta.js';
+import { planDelta } from '../../../../../daemon/adapters/nftables/delta.js';
+import { indexState } from '../../../../../daemon/adapters/nftables/delta-index.js';
 import { diffTable } from '../../../../../daemon/adapters/nftables/diff.js';
 import { MSG } from '../../../../../daemon/adapters/nftables/netlink-encode.js';
 import { buildRuleset } from '../../../../../daemon/adapters/nftables/ruleset.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseAck, parseMessages } from '../../../../../daemon/adapters/netlink/request-socket.js';
+import * as counters from '../../../../../daemon/adapters/nftables/netlink-counters.js';
 import * as nl from '../../../../../daemon/adapters/nftables/netlink-encode.js';
 
 const hex = (b: Buffer): string => b.toString('hex');
@@ -17,7 +18,7 @@ describe('nf_tables netlink encoding (byte layouts)', () => {
 
   it('a batch: BEGIN/END with res_id 10 big-endian, family inet per command, ACK only on the last', () => {
     let seq = 100;
-    const b = nl.encodeBatch([nl.addCounter('t', 'tx_a'), nl.addChain('t', 's_a')], () => seq++);
+    const b = nl.encodeBatch([counters.addCounter('t', 'tx_a'), nl.addChain('t', 's_a')], () => seq++);
     const msgs = parseMessages(b.buf, b.buf.length);
     expect(msgs.map((m) => m.type)).toEqual([16, (10 << 8) | 18, (10 << 8) | 3, 17]);
     expect(msgs.map((m) => m.seq)).toEqual([100, 101, 102, 103]);
@@ -31,7 +32,7 @@ describe('nf_tables netlink encoding (byte layouts)', () => {
   });
 
   it('a named counter: table, name, type be32 1, data with be64 zeros', () => {
-    const c = nl.addCounter('t', 'tx_a');
+    const c = counters.addCounter('t', 'tx_a');
     expect(c.type).toBe(nl.MSG.NEWOBJ);
     const body = Buffer.concat(c.attrs);
     expect(contains(body, '0800 0300 00000001')).toBe(true);
@@ -102,7 +103,7 @@ describe('nf_tables netlink encoding (byte layouts)', () => {
         nl.attr(3, Buffer.alloc(4)),
       ]),
     ]);
-    expect(nl.parseCounter(payload)).toEqual({ table: 't', name: 'rx_a', packets: 7n, bytes: 4294967296n });
+    expect(counters.parseCounter(payload)).toEqual({ table: 't', name: 'rx_a', packets: 7n, bytes: 4294967296n });
     const err = Buffer.concat([
       Buffer.from([0xfe, 0xff, 0xff, 0xff]),
       Buffer.alloc(16),

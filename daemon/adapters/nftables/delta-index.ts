@@ -1,0 +1,111 @@
+/**
+ * The index of what the nftables adapter applied last, which the session path (delta.ts) plans
+ * against: sessions by key and tag, classifiers by id and owner, SNAT entries with how many
+ * sessions need each, and the arrays they came from (compared by pointer first). Pure.
+ */
+import { addressBytes, canonicalAddress } from '../../core/addresses.js';
+import type { Classifier, FirewallState, SessionMarking } from '../../core/kernel-state-types.js';
+import type { Family } from '../../core/services.js';
+import * as nl from './netlink-encode.js';
+import { MAP } from './ruleset.js';
+
+export interface SessionEntry {
+  s: SessionMarking;
+  epoch: number;
+}
+
+export interface ClassifierEntry {
+  c: Classifier;
+  epoch: number;
+}
+
+/** What the adapter applied last, indexed for {@link planDelta}. */
+export interface SessionIndex {
+  mask: number;
+  tagMask: number;
+  sessions: Map<string, SessionEntry>;
+  tags: Map<number, string>;
+  classifiers: Map<string, ClassifierEntry>;
+  /** Classifiers each session owns (a removed session must own none). */
+  owned: Map<string, number>;
+  /** SNAT entries (`mark ifname family`) → address and how many sessions need them. */
+  snat: Map<string, { address: string; count: number }>;
+  epoch: number;
+  /** The arrays of the state the index holds: the next state's are compared with them by pointer first. */
+  lastSessions: readonly SessionMarking[];
+  lastClassifiers: readonly Classifier[];
+}
+
+const DECIMAL = /^\d{1,10}$/;
+
+export function classifierId(c: Classifier): string {
+  return `${c.kind}\u0000${c.key}`;
+}
+
+export function sourceFamily(c: Classifier): Family {
+  return c.family ?? (c.key.includes(':') ? 6 : 4);
+}
+
+export function snatKeys(s: SessionMarking): Array<[string, string]> {
+  if (s.mark === 0 || s.ifname === '') return [];
+  return s.snat.map((n) => [`${s.mark} ${s.ifname} ${n.family}`, canonicalAddress(n.family, n.address) ?? '']);
+}
+
+export function parseSnatKey(k: string): { mark: number; ifname: string; family: Family } {
+  const [mark, ifname, family] = k.split(' ');
+  return { mark: Number(mark), ifname: ifname as string, family: Number(family) as Family };
+}
+
+export function sameSession(a: SessionMarking, b: SessionMarking): boolean {
+  if (a === b) return true;
+  if (a.mark !== b.mark || a.tag !== b.tag || a.ifname !== b.ifname || a.snat.length !== b.snat.length) return false;
+  return a.snat.every((n, i) => n.family === b.snat[i]?.family && n.address === b.snat[i]?.address);
+}
+
+/**
+ * Indexes a state that the full path applied without a warning (every session and classifier
+ * is in the table). A cgroup classifier may be indexed: a delta never changes one.
+ */
+export function indexState(state: FirewallState): SessionIndex {
+  const ix: SessionIndex = {
+    mask: state.mask,
+    tagMask: state.tagMask,
+    sessions: new Map(),
+    tags: new Map(),
+    classifiers: new Map(),
+    owned: new Map(),
+    snat: new Map(),
+    epoch: 0,
+    lastSessions: state.sessions,
+    lastClassifiers: state.classifiers,
+  };
+  for (const s of state.sessions) {
+    ix.sessions.set(s.sessionKey, { s, epoch: 0 });
+    ix.tags.set(s.tag, s.sessionKey);
+    for (const [k, address] of snatKeys(s)) {
+      const e = ix.snat.get(k);
+      if (e) e.count++;
+      else ix.snat.set(k, { address, count: 1 });
+    }
+  }
+  for (const c of state.classifiers) {
+    ix.classifiers.set(classifierId(c), { c, epoch: 0 });
+    ix.owned.set(c.sessionKey, (ix.owned.get(c.sessionKey) ?? 0) + 1);
+  }
+  return ix;
+}
+
+/** Key bytes and model element of a uid/gid/source classifier; null when a delta must not write it. */
+export function classifierElement(c: Classifier): { map: string; key: Buffer; norm: string } | null {
+  if (c.kind === 'uid' || c.kind === 'gid') {
+    if (!DECIMAL.test(c.key) || Number(c.key) > 0xffffffff || String(Number(c.key)) !== c.key) return null;
+    return { map: c.kind === 'uid' ? MAP.uid : MAP.gid, key: nl.hostU32(Number(c.key)), norm: c.key };
+  }
+  if (c.kind === 'source') {
+    const family = sourceFamily(c);
+    const bytes = addressBytes(family, c.key);
+    if (!bytes || canonicalAddress(family, c.key) !== c.key) return null;
+    return { map: family === 4 ? MAP.src4 : MAP.src6, key: Buffer.from(bytes), norm: c.key };
+  }
+  return null;
+}
