@@ -17,13 +17,13 @@ import {
 } from './errors.js';
 import { type SessionOptions, toSessionRequest } from './options.js';
 import type { RequestKey, SessionSettings } from './protocol.js';
-import type { PersistentOptions, SessionEvents, UpdatesOptions, WaitCondition } from './session-events.js';
+import type { PersistentOptions, SessionEvents } from './session-events.js';
 import { blockedBearers, checkExtensions, extension, isSessionOver, policyName } from './session-extensions.js';
 import { Persistence } from './session-persistence.js';
 import { StatisticsEvent } from './session-statistics.js';
 import { SessionValues } from './session-values.js';
 import { SessionView } from './session-view.js';
-import { decodeUpdate, type SessionInfo, type SessionUpdate, UPLINK_INFO } from './settings.js';
+import { decodeUpdate, type SessionInfo, UPLINK_INFO } from './settings.js';
 import type { SessionNotifier, SessionRequest, SessionStatistics, Transport, TransportSession } from './transport.js';
 import { UplinkFollower } from './uplink-follower.js';
 
@@ -254,32 +254,9 @@ export class Session extends SessionValues {
     await this.destroy();
   }
 
-  // ------------------------------------------------------------------ waiting
-
-  /**
-   * Resolves with the settings once `condition` holds — at once if it already does. Rejects with
-   * {@link TimeoutError} after `timeout` ms, {@link AbortError} when `signal` aborts, and
-   * {@link SessionClosedError} if the session ends first.
-   */
-  waitFor(condition: WaitCondition, options?: WaitOptions): Promise<SessionInfo>;
-  /** Waits until `predicate(settings)` is true; a type guard narrows the result. */
-  waitFor<T extends SessionInfo>(predicate: (info: SessionInfo) => info is T, options?: WaitOptions): Promise<T>;
-  /** Waits until `predicate(settings)` is true. */
-  waitFor(predicate: (info: SessionInfo) => boolean, options?: WaitOptions): Promise<SessionInfo>;
-  waitFor(
-    condition: WaitCondition | ((info: SessionInfo) => boolean),
-    options: WaitOptions = {},
-  ): Promise<SessionInfo> {
-    return this.#view.waitFor(condition, options);
-  }
-
-  /**
-   * The session's updates as an async iterator, from now on (read `settings` for the current
-   * values). Ends after the session's last update when it is destroyed; throws an
-   * {@link AbortError} when `signal` aborts. Each iterator has its own queue.
-   */
-  updates(options: UpdatesOptions = {}): AsyncIterableIterator<SessionUpdate> {
-    return this.#view.updates(options);
+  /** @internal */
+  protected get _view(): SessionView {
+    return this.#view;
   }
 
   /**
