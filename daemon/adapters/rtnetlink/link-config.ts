@@ -10,11 +10,12 @@
  * notifications (groups IPV4_ROUTE and IPV6_ROUTE, opened by {@link LinkConfig.start}) and by the
  * read-back dump of every apply. The dump matters: the kernel sends no RTM_DELROUTE for the IPv4
  * routes it flushes when a link goes down, so such a route stays `active` in the view until the
- * next applyMainDefaults reads it back (the caller re-applies on link events anyway).
+ * next applyMainDefaults reads it back (the caller re-applies on link events anyway). The
+ * messages themselves are link-config-requests.ts.
  */
 import type { Logger, SysctlWriter } from '../../ports.js';
 import { type EventSocket, openEventSocket } from '../netlink/event-socket.js';
-import { errorCode, openRtnlClient, type RtnlClient, type RtRequest } from './client.js';
+import { errorCode, openRtnlClient, type RtnlClient } from './client.js';
 import { type GatewayLifecycle, GatewayTracker, seedOf } from './gateway-tracker.js';
 import {
   type DefaultOp,
@@ -25,33 +26,22 @@ import {
   type KernelAddress,
   type KernelLink,
   kernelDefaultKey,
-  type LinkOp,
   needsPromoteSecondaries,
   planLinkConfig,
   planMainDefaults,
 } from './link-config-plan.js';
+import {
+  decodeKernelAddress,
+  defaultRequest,
+  describeLinkOp,
+  dumpDefaults,
+  linkRequest,
+  requestOne,
+} from './link-config-requests.js';
 import { decodeLink } from './link-records.js';
-import { addressBytes, afOf, familyOf, formatAddress } from './messages/addresses.js';
-import { type AddressMessage, type Attrs, u8Of } from './messages/codec.js';
-import {
-  IFA,
-  IFF,
-  NLM_F_CREATE,
-  NLM_F_EXCL,
-  NLM_F_REPLACE,
-  RT_TABLE_MAIN,
-  RTM,
-  RTNLGRP,
-  RTPROT_NETSESSION,
-} from './messages/constants.js';
-import {
-  addRouteMessage,
-  decodeTableRoute,
-  delRouteMessage,
-  describeRoute,
-  type KernelRoute,
-  NOT_YET_REACHABLE,
-} from './routes.js';
+import { addressBytes, formatAddress } from './messages/addresses.js';
+import { RTNLGRP } from './messages/constants.js';
+import { describeRoute, NOT_YET_REACHABLE } from './routes.js';
 import { ipv4Conf, isSysctlIfname } from './sysctl-paths.js';
 
 export type { GatewayLifecycle } from './gateway-tracker.js';
@@ -121,92 +111,6 @@ export interface LinkConfig {
   lifecycle(): GatewayLifecycle[];
   /** Resolves true once `route` is `active`, false after `timeoutMs` or at stop(). */
   waitActive(route: DesiredDefault, timeoutMs: number): Promise<boolean>;
-}
-
-function decodeKernelAddress(m: AddressMessage): KernelAddress | null {
-  const family = familyOf(m.family);
-  if (!family) return null;
-  // IPv4: IFA_LOCAL is the interface's address (IFA_ADDRESS is the peer on point-to-point links).
-  const address = formatAddress(
-    family,
-    family === 4 ? (m.attrs.get(IFA.LOCAL) ?? m.attrs.get(IFA.ADDRESS)) : m.attrs.get(IFA.ADDRESS),
-  );
-  if (address === '') return null;
-  return { family, address, prefixLength: m.prefixLen, ifindex: m.index, proto: u8Of(m.attrs, IFA.PROTO) ?? 0 };
-}
-
-function describeLinkOp(o: LinkOp): string {
-  if (o.op === 'up' || o.op === 'down') return `link set #${o.ifindex} ${o.op}`;
-  if (o.op === 'add-addr') return `addr add ${o.addr.address}/${o.addr.prefixLength} dev #${o.ifindex}`;
-  return `addr del ${o.addr.address}/${o.addr.prefixLength} dev #${o.addr.ifindex}`;
-}
-
-/** The request of a link or address operation. */
-function linkRequest(o: LinkOp): RtRequest {
-  if (o.op === 'up' || o.op === 'down') {
-    return {
-      type: RTM.SETLINK,
-      flags: 0,
-      msg: {
-        kind: 'link',
-        family: 0,
-        type: 0,
-        index: o.ifindex,
-        flags: o.op === 'up' ? IFF.UP : 0,
-        change: IFF.UP,
-        attrs: new Map(),
-      },
-    };
-  }
-  const a = o.addr;
-  const bytes = addressBytes(a.family, a.address) ?? Buffer.alloc(0);
-  const attrs: Attrs = new Map([
-    [IFA.LOCAL, bytes],
-    [IFA.ADDRESS, bytes],
-  ]);
-  const ifindex = o.op === 'add-addr' ? o.ifindex : o.addr.ifindex;
-  if (o.op === 'add-addr') attrs.set(IFA.PROTO, Buffer.from([RTPROT_NETSESSION]));
-  const msg: AddressMessage = {
-    kind: 'address',
-    family: afOf(a.family),
-    prefixLen: a.prefixLength,
-    flags: 0,
-    scope: 0,
-    index: ifindex,
-    attrs,
-  };
-  return o.op === 'add-addr'
-    ? { type: RTM.NEWADDR, flags: NLM_F_CREATE | NLM_F_EXCL, msg }
-    : { type: RTM.DELADDR, flags: 0, msg };
-}
-
-/** The request of a default-route operation. */
-function defaultRequest(o: DefaultOp): RtRequest {
-  if (o.op === 'del') return { type: RTM.DELROUTE, flags: 0, msg: delRouteMessage(o.route) };
-  return {
-    type: RTM.NEWROUTE,
-    flags: NLM_F_CREATE | (o.op === 'replace' ? NLM_F_REPLACE : NLM_F_EXCL),
-    msg: addRouteMessage(o.route, 'always'),
-  };
-}
-
-/** Main-table default routes of a dump. */
-function dumpDefaults(client: RtnlClient): KernelRoute[] {
-  const out: KernelRoute[] = [];
-  for (const m of client.dump('route')) {
-    const r = m.kind === 'route' ? decodeTableRoute(m) : null;
-    if (r && r.table === RT_TABLE_MAIN && r.dstLen === 0) out.push(r);
-  }
-  return out;
-}
-
-/** One request whose failure is an outcome, not an exception. */
-function requestOne(client: RtnlClient, req: RtRequest): Error | null {
-  try {
-    return client.request([req])[0] ?? null;
-  } catch (err) {
-    return err as Error;
-  }
 }
 
 /** Creates the adapter. Requests use a short-lived socket per apply; events a long-lived one. */
