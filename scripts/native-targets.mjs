@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // The daemon's native code on the devices it targets: koffi's prebuilt addon for linux x64,
-// arm64 and armv7, glibc and musl (koffi ships them in @koromix/koffi-linux-{x64,arm64,arm};
-// nothing is compiled on the device). For each target:
-//   exists   the prebuild is in the package of the koffi version package.json pins
+// arm64 and armv7, glibc and musl (koffi ships five in @koromix/koffi-linux-{x64,arm64,arm};
+// armv7 musl is ours, scripts/build-koffi-musl-armhf.mjs, shipped in netsessiond; nothing is
+// compiled on the device). For each target:
+//   exists   the prebuild is in the package of the koffi version package.json pins (armv7 musl:
+//            our build, made here if the cache lacks it)
 //   elf      machine, class and (armv7) hard-float ABI match; NEEDED names only the target's C
 //            library (glibc builds: glibc sonames, the newest GLIBC_ symbol version they need;
 //            musl builds: musl's libc and no glibc soname) besides the C++ runtime Node itself
-//            links on both (libstdc++, libgcc_s)
+//            links on both (libstdc++, libgcc_s); ours links libc++ statically and needs none
 //   symbols  (musl, where a musl loader for the arch is at hand) every C symbol the addon
 //            imports is defined by musl's libc (musl's `ldd`; Node-API, libuv and C++ runtime
 //            symbols are the host's and not checked there)
@@ -24,6 +26,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ADDON as OUR_MUSL_ARMHF } from './build-koffi-musl-armhf.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const KOFFI = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).peerDependencies.koffi;
@@ -40,7 +43,7 @@ export const TARGETS = [
   { arch: 'arm64', libc: 'glibc', pkg: 'arm64', dir: 'linux_arm64', machine: 'AArch64', bits: 64, deb: 'arm64', triplet: 'aarch64-linux-gnu', qemu: 'qemu-aarch64', musl: 'aarch64' },
   { arch: 'arm64', libc: 'musl', pkg: 'arm64', dir: 'musl_arm64', machine: 'AArch64', bits: 64, deb: 'arm64', triplet: 'aarch64-linux-gnu', qemu: 'qemu-aarch64', musl: 'aarch64' },
   { arch: 'armv7', libc: 'glibc', pkg: 'arm', dir: 'linux_armhf', machine: 'ARM', bits: 32, hardFloat: true, deb: 'armhf', triplet: 'arm-linux-gnueabihf', qemu: 'qemu-arm', musl: 'armhf' },
-  { arch: 'armv7', libc: 'musl', pkg: 'arm', dir: 'musl_armhf', machine: 'ARM', bits: 32, hardFloat: true, deb: 'armhf', triplet: 'arm-linux-gnueabihf', qemu: 'qemu-arm', musl: 'armhf' },
+  { arch: 'armv7', libc: 'musl', pkg: 'arm', dir: 'musl_armhf', machine: 'ARM', bits: 32, hardFloat: true, deb: 'armhf', triplet: 'arm-linux-gnueabihf', qemu: 'qemu-arm', musl: 'armhf', ours: true },
 ];
 
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
@@ -88,8 +91,10 @@ function elfCheck(t, file) {
     if (foreign.length) problems.push(`needs ${foreign.join(', ')} beyond glibc`);
     if (!other.includes('libc.so.6')) problems.push('does not link glibc');
   } else {
+    // Alpine's soname, or the plain `libc.so` a Zig-linked addon names: musl's loader resolves
+    // any `libc.*` NEEDED entry to itself (ldso's reserved names), whatever files exist.
     const muslLibc = `libc.musl-${t.musl}.so.1`;
-    const foreign = other.filter((n) => n !== muslLibc);
+    const foreign = other.filter((n) => n !== muslLibc && n !== 'libc.so');
     if (foreign.length) problems.push(`needs ${foreign.join(', ')} beyond musl's ${muslLibc}`);
     if (sorted.length) problems.push(`asks for glibc symbol versions ${sorted.join(', ')}`);
   }
@@ -144,6 +149,17 @@ export function checkTargets() {
   const rows = [];
   for (const t of TARGETS) {
     const name = `linux-${t.arch}-${t.libc}`;
+    if (t.ours) {
+      // Built once and cached (about a minute cold); the build prints why if this host cannot.
+      const built = spawnSync(process.execPath, [join(ROOT, 'scripts/build-koffi-musl-armhf.mjs')], { encoding: 'utf8' });
+      if (built.status !== 0 || !existsSync(OUR_MUSL_ARMHF)) {
+        rows.push({ target: name, check: 'exists', ok: false, detail: `scripts/build-koffi-musl-armhf.mjs: ${(built.stderr || built.stdout).trim().split('\n').slice(-3).join(' | ')}` });
+        continue;
+      }
+      rows.push({ target: name, check: 'exists', ok: true, detail: `ours (koffi ${KOFFI} has none): ${OUR_MUSL_ARMHF.slice(ROOT.length)}` });
+      checkFile(rows, name, t, OUR_MUSL_ARMHF);
+      continue;
+    }
     let dir;
     try {
       dir = koffiPackage(t.pkg);
@@ -157,11 +173,15 @@ export function checkTargets() {
       continue;
     }
     rows.push({ target: name, check: 'exists', ok: true, detail: `@koromix/koffi-linux-${t.pkg}@${KOFFI}/${t.dir}/koffi.node` });
-    rows.push({ target: name, check: 'elf', ...elfCheck(t, file) });
-    if (t.libc === 'musl') rows.push({ target: name, check: 'symbols', ...symbolCheck(t, file) });
-    rows.push({ target: name, check: 'loads', ...loadCheck(t, file) });
+    checkFile(rows, name, t, file);
   }
   return rows;
+}
+
+function checkFile(rows, name, t, file) {
+  rows.push({ target: name, check: 'elf', ...elfCheck(t, file) });
+  if (t.libc === 'musl') rows.push({ target: name, check: 'symbols', ...symbolCheck(t, file) });
+  rows.push({ target: name, check: 'loads', ...loadCheck(t, file) });
 }
 
 /** Debian bookworm's nodejs (with its libraries) and musl for each foreign arch, unpacked into a sysroot. */
