@@ -27,7 +27,7 @@
 //                                    download, dpkg-deb -x; nothing is installed on this system
 // Sysroots live in $NETSESSION_SYSROOTS (default /var/tmp/netsession-sysroots).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ADDON as OUR_MUSL_ARMHF, TARGET as ZIG_TARGET, zig, zigEnv } from './build-koffi-musl-armhf.mjs';
@@ -42,12 +42,79 @@ const CXX_RUNTIME = /^(libstdc\+\+\.so\.6|libgcc_s\.so\.1)$/;
 
 /** The six targets; `deb` is Debian's architecture, `qemu` the qemu-user binary. */
 export const TARGETS = [
-  { arch: 'x64', libc: 'glibc', pkg: 'x64', dir: 'linux_x64', machine: 'X86-64', bits: 64, deb: 'amd64', triplet: 'x86_64-linux-gnu', musl: 'x86_64' },
-  { arch: 'x64', libc: 'musl', pkg: 'x64', dir: 'musl_x64', machine: 'X86-64', bits: 64, deb: 'amd64', triplet: 'x86_64-linux-gnu', musl: 'x86_64' },
-  { arch: 'arm64', libc: 'glibc', pkg: 'arm64', dir: 'linux_arm64', machine: 'AArch64', bits: 64, deb: 'arm64', triplet: 'aarch64-linux-gnu', qemu: 'qemu-aarch64', musl: 'aarch64' },
-  { arch: 'arm64', libc: 'musl', pkg: 'arm64', dir: 'musl_arm64', machine: 'AArch64', bits: 64, deb: 'arm64', triplet: 'aarch64-linux-gnu', qemu: 'qemu-aarch64', musl: 'aarch64' },
-  { arch: 'armv7', libc: 'glibc', pkg: 'arm', dir: 'linux_armhf', machine: 'ARM', bits: 32, hardFloat: true, deb: 'armhf', triplet: 'arm-linux-gnueabihf', qemu: 'qemu-arm', musl: 'armhf' },
-  { arch: 'armv7', libc: 'musl', pkg: 'arm', dir: 'musl_armhf', machine: 'ARM', bits: 32, hardFloat: true, deb: 'armhf', triplet: 'arm-linux-gnueabihf', qemu: 'qemu-arm', musl: 'armhf', ours: true },
+  {
+    arch: 'x64',
+    libc: 'glibc',
+    pkg: 'x64',
+    dir: 'linux_x64',
+    machine: 'X86-64',
+    bits: 64,
+    deb: 'amd64',
+    triplet: 'x86_64-linux-gnu',
+    musl: 'x86_64',
+  },
+  {
+    arch: 'x64',
+    libc: 'musl',
+    pkg: 'x64',
+    dir: 'musl_x64',
+    machine: 'X86-64',
+    bits: 64,
+    deb: 'amd64',
+    triplet: 'x86_64-linux-gnu',
+    musl: 'x86_64',
+  },
+  {
+    arch: 'arm64',
+    libc: 'glibc',
+    pkg: 'arm64',
+    dir: 'linux_arm64',
+    machine: 'AArch64',
+    bits: 64,
+    deb: 'arm64',
+    triplet: 'aarch64-linux-gnu',
+    qemu: 'qemu-aarch64',
+    musl: 'aarch64',
+  },
+  {
+    arch: 'arm64',
+    libc: 'musl',
+    pkg: 'arm64',
+    dir: 'musl_arm64',
+    machine: 'AArch64',
+    bits: 64,
+    deb: 'arm64',
+    triplet: 'aarch64-linux-gnu',
+    qemu: 'qemu-aarch64',
+    musl: 'aarch64',
+  },
+  {
+    arch: 'armv7',
+    libc: 'glibc',
+    pkg: 'arm',
+    dir: 'linux_armhf',
+    machine: 'ARM',
+    bits: 32,
+    hardFloat: true,
+    deb: 'armhf',
+    triplet: 'arm-linux-gnueabihf',
+    qemu: 'qemu-arm',
+    musl: 'armhf',
+  },
+  {
+    arch: 'armv7',
+    libc: 'musl',
+    pkg: 'arm',
+    dir: 'musl_armhf',
+    machine: 'ARM',
+    bits: 32,
+    hardFloat: true,
+    deb: 'armhf',
+    triplet: 'arm-linux-gnueabihf',
+    qemu: 'qemu-arm',
+    musl: 'armhf',
+    ours: true,
+  },
 ];
 
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
@@ -56,11 +123,19 @@ const arch = process.arch;
 /** The directory of @koromix/koffi-linux-PKG at the pinned version: the install's own, or fetched with `npm pack`. */
 function koffiPackage(pkg) {
   const installed = join(ROOT, 'node_modules/@koromix', `koffi-linux-${pkg}`);
-  if (existsSync(join(installed, 'package.json')) && JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')).version === KOFFI) return installed;
+  if (
+    existsSync(join(installed, 'package.json')) &&
+    JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')).version === KOFFI
+  )
+    return installed;
   const dir = join(CACHE, pkg);
   if (!existsSync(join(dir, 'package.json'))) {
     mkdirSync(CACHE, { recursive: true });
-    const out = execFileSync('npm', ['pack', `@koromix/koffi-linux-${pkg}@${KOFFI}`, '--json', '--loglevel=error', '--pack-destination', CACHE], { encoding: 'utf8' });
+    const out = execFileSync(
+      'npm',
+      ['pack', `@koromix/koffi-linux-${pkg}@${KOFFI}`, '--json', '--loglevel=error', '--pack-destination', CACHE],
+      { encoding: 'utf8' },
+    );
     const tgz = join(CACHE, JSON.parse(out)[0].filename);
     mkdirSync(dir, { recursive: true });
     execFileSync('tar', ['-xzf', tgz, '-C', dir, '--strip-components=1']);
@@ -110,7 +185,8 @@ function elfCheck(t, file) {
 function runner(t, sysroot) {
   if (t.arch === arch) return { argv: [] };
   if (!has(t.qemu)) return { skip: `${t.qemu} is not installed (Debian: qemu-user)` };
-  if (!existsSync(sysroot)) return { skip: `no ${t.deb} sysroot at ${sysroot} (make it: node scripts/native-targets.mjs --prepare, as root)` };
+  if (!existsSync(sysroot))
+    return { skip: `no ${t.deb} sysroot at ${sysroot} (make it: node scripts/native-targets.mjs --prepare, as root)` };
   return { argv: [t.qemu, '-L', sysroot] };
 }
 
@@ -120,23 +196,34 @@ function symbolCheck(t, file) {
   const run = runner(t, sysroot);
   if (run.skip) return { skip: run.skip };
   const loaderFile = run.argv.length ? join(sysroot, loader) : loader;
-  if (!existsSync(loaderFile)) return { skip: `no musl loader ${loaderFile} (Debian: musl${run.argv.length ? `:${t.deb} in the sysroot` : ''})` };
-  const r = spawnSync(run.argv[0] ?? loader, [...run.argv.slice(1), ...(run.argv.length ? [loader] : []), '--list', file], { encoding: 'utf8' });
+  if (!existsSync(loaderFile))
+    return { skip: `no musl loader ${loaderFile} (Debian: musl${run.argv.length ? `:${t.deb} in the sysroot` : ''})` };
+  const r = spawnSync(
+    run.argv[0] ?? loader,
+    [...run.argv.slice(1), ...(run.argv.length ? [loader] : []), '--list', file],
+    { encoding: 'utf8' },
+  );
   const missing = [...`${r.stdout}${r.stderr}`.matchAll(/Error relocating [^:]+: ([^:]+): symbol not found/g)]
     .map((m) => m[1])
     // Node-API and libuv come from the node binary, C++ runtime symbols from libstdc++/libgcc_s.
-    .filter((s) => !/^(napi_|node_api_|uv_|_Z|__cxa_|__gxx_|_Unwind_|__dynamic_cast|__gcc_personality|__once_)/.test(s));
-  return missing.length ? { ok: false, detail: `musl lacks ${missing.join(', ')}` } : { ok: true, detail: 'every C symbol it imports is in musl' };
+    .filter(
+      (s) => !/^(napi_|node_api_|uv_|_Z|__cxa_|__gxx_|_Unwind_|__dynamic_cast|__gcc_personality|__once_)/.test(s),
+    );
+  return missing.length
+    ? { ok: false, detail: `musl lacks ${missing.join(', ')}` }
+    : { ok: true, detail: 'every C symbol it imports is in musl' };
 }
 
-const LOAD = 'const [file, libc] = process.argv.slice(1); const m = { exports: {} }; process.dlopen(m, file); const lib = m.exports.load(libc); const getpid = lib.func("int getpid()"); console.log(JSON.stringify({ version: m.exports.version, arch: process.arch, node: process.version, getpid: getpid() === process.pid }));';
+const LOAD =
+  'const [file, libc] = process.argv.slice(1); const m = { exports: {} }; process.dlopen(m, file); const lib = m.exports.load(libc); const getpid = lib.func("int getpid()"); console.log(JSON.stringify({ version: m.exports.version, arch: process.arch, node: process.version, getpid: getpid() === process.pid }));';
 
 /** A musl armhf program that dlopens `file` as Node would (see the header); built once per addon. */
 function dlopenCheck(t, file) {
   const sysroot = join(SYSROOTS, t.deb);
   const run = runner(t, sysroot);
   if (run.skip) return { skip: run.skip };
-  if (!existsSync(join(sysroot, `lib/ld-musl-${t.musl}.so.1`))) return { skip: `no musl loader in ${sysroot} (Debian: musl:${t.deb}; --prepare --force adds it)` };
+  if (!existsSync(join(sysroot, `lib/ld-musl-${t.musl}.so.1`)))
+    return { skip: `no musl loader in ${sysroot} (Debian: musl:${t.deb}; --prepare --force adds it)` };
   const dir = join(file, '..');
   const harness = join(dir, 'dlopen-harness');
   if (!existsSync(harness)) {
@@ -147,31 +234,54 @@ function dlopenCheck(t, file) {
       .map((f) => f[7].replace(/@.*/, ''));
     const stubs = [...new Set(syms)].map((s) => `void ${s}(void) { abort(); }`).join('\n');
     const src = join(dir, 'dlopen-harness.c');
-    writeFileSync(src, `#include <dlfcn.h>\n#include <stdio.h>\n#include <stdlib.h>\n${stubs}\nint main(int argc, char **argv) {\n  void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);\n  if (!h) { printf("dlopen: %s\\n", dlerror()); return 1; }\n  printf("%s\\n", dlsym(h, "napi_register_module_v1") ? "napi_register_module_v1" : "no Node-API entry");\n  return 0;\n}\n`);
-    execFileSync(zig(), ['build-exe', ...ZIG_TARGET, '-dynamic', '-rdynamic', '-lc', '-O', 'ReleaseSmall', src, `-femit-bin=${harness}`], { env: zigEnv(), cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    writeFileSync(
+      src,
+      `#include <dlfcn.h>\n#include <stdio.h>\n#include <stdlib.h>\n${stubs}\nint main(int argc, char **argv) {\n  void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);\n  if (!h) { printf("dlopen: %s\\n", dlerror()); return 1; }\n  printf("%s\\n", dlsym(h, "napi_register_module_v1") ? "napi_register_module_v1" : "no Node-API entry");\n  return 0;\n}\n`,
+    );
+    execFileSync(
+      zig(),
+      ['build-exe', ...ZIG_TARGET, '-dynamic', '-rdynamic', '-lc', '-O', 'ReleaseSmall', src, `-femit-bin=${harness}`],
+      { env: zigEnv(), cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
   }
   const r = spawnSync(run.argv[0], [...run.argv.slice(1), harness, file], { encoding: 'utf8', timeout: 60_000 });
   const out = `${r.stdout}${r.stderr}`.trim();
   const ok = r.status === 0 && out === 'napi_register_module_v1';
-  return { ok, detail: ok ? `dlopen(RTLD_NOW) in a musl process under ${t.qemu}: constructors ran, every symbol bound, Node-API entry exported (no Node for musl here to call it)` : `exit ${r.status}: ${out.split('\n').slice(0, 3).join(' | ')}` };
+  return {
+    ok,
+    detail: ok
+      ? `dlopen(RTLD_NOW) in a musl process under ${t.qemu}: constructors ran, every symbol bound, Node-API entry exported (no Node for musl here to call it)`
+      : `exit ${r.status}: ${out.split('\n').slice(0, 3).join(' | ')}`,
+  };
 }
 
 function loadCheck(t, file) {
   if (t.ours) return dlopenCheck(t, file);
-  if (t.libc === 'musl') return { skip: 'no Node.js for musl on this machine (Debian packages none): the ELF and symbol checks stand in' };
+  if (t.libc === 'musl')
+    return { skip: 'no Node.js for musl on this machine (Debian packages none): the ELF and symbol checks stand in' };
   const sysroot = join(SYSROOTS, t.deb);
   const run = runner(t, sysroot);
   if (run.skip) return { skip: run.skip };
   const node = run.argv.length ? join(sysroot, 'usr/bin/node') : process.execPath;
-  const r = spawnSync(run.argv[0] ?? node, [...run.argv.slice(1), ...(run.argv.length ? [node] : []), '-e', LOAD, file, 'libc.so.6'], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(
+    run.argv[0] ?? node,
+    [...run.argv.slice(1), ...(run.argv.length ? [node] : []), '-e', LOAD, file, 'libc.so.6'],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
   let got = null;
   try {
     got = JSON.parse(r.stdout.trim());
   } catch {
-    return { ok: false, detail: `exit ${r.status}: ${(r.stderr || r.stdout).trim().split('\n').slice(0, 3).join(' | ')}` };
+    return {
+      ok: false,
+      detail: `exit ${r.status}: ${(r.stderr || r.stdout).trim().split('\n').slice(0, 3).join(' | ')}`,
+    };
   }
   const ok = got.version === KOFFI && got.getpid === true && got.arch === (t.arch === 'armv7' ? 'arm' : t.arch);
-  return { ok, detail: `Node ${got.node} (${got.arch})${run.argv.length ? ` under ${t.qemu}` : ''}: koffi ${got.version}, getpid() through libc ${got.getpid ? 'matches' : 'does NOT match'} process.pid` };
+  return {
+    ok,
+    detail: `Node ${got.node} (${got.arch})${run.argv.length ? ` under ${t.qemu}` : ''}: koffi ${got.version}, getpid() through libc ${got.getpid ? 'matches' : 'does NOT match'} process.pid`,
+  };
 }
 
 /** Runs every check; returns one row per target and check. */
@@ -181,12 +291,30 @@ export function checkTargets() {
     const name = `linux-${t.arch}-${t.libc}`;
     if (t.ours) {
       // Built once and cached (about a minute cold); the build prints why if this host cannot.
-      const built = spawnSync(process.execPath, [join(ROOT, 'scripts/build-koffi-musl-armhf.mjs')], { encoding: 'utf8' });
+      const built = spawnSync(process.execPath, [join(ROOT, 'scripts/build-koffi-musl-armhf.mjs')], {
+        encoding: 'utf8',
+      });
       if (built.status !== 0 || !existsSync(OUR_MUSL_ARMHF)) {
-        rows.push({ target: name, check: 'exists', ok: false, detail: `scripts/build-koffi-musl-armhf.mjs: ${(built.stderr || built.stdout).trim().split('\n').slice(-3).join(' | ')}` });
+        rows.push({
+          target: name,
+          check: 'exists',
+          ok: false,
+          detail: `scripts/build-koffi-musl-armhf.mjs: ${(built.stderr || built.stdout).trim().split('\n').slice(-3).join(' | ')}`,
+        });
         continue;
       }
-      rows.push({ target: name, check: 'exists', ok: true, detail: `ours (koffi ${KOFFI} has none): ${OUR_MUSL_ARMHF.slice(ROOT.length)}` });
+      // A koffi that ships the target itself makes ours redundant: the test's pattern then fails.
+      let upstream = false;
+      try {
+        upstream = existsSync(join(koffiPackage(t.pkg), t.dir, 'koffi.node'));
+      } catch {}
+      const whose = upstream ? `koffi ${KOFFI} now ships ${t.dir} itself: drop ours` : `koffi ${KOFFI} has none`;
+      rows.push({
+        target: name,
+        check: 'exists',
+        ok: true,
+        detail: `ours (${whose}): ${OUR_MUSL_ARMHF.slice(ROOT.length)}`,
+      });
       checkFile(rows, name, t, OUR_MUSL_ARMHF);
       continue;
     }
@@ -194,15 +322,32 @@ export function checkTargets() {
     try {
       dir = koffiPackage(t.pkg);
     } catch (err) {
-      rows.push({ target: name, check: 'exists', ok: false, detail: `@koromix/koffi-linux-${t.pkg}@${KOFFI}: ${err.message.split('\n')[0]}` });
+      rows.push({
+        target: name,
+        check: 'exists',
+        ok: false,
+        detail: `@koromix/koffi-linux-${t.pkg}@${KOFFI}: ${err.message.split('\n')[0]}`,
+      });
       continue;
     }
     const file = join(dir, t.dir, 'koffi.node');
     if (!existsSync(file)) {
-      rows.push({ target: name, check: 'exists', ok: false, detail: `@koromix/koffi-linux-${t.pkg}@${KOFFI} has no ${t.dir}/ (it has ${readdirSync(dir).filter((d) => existsSync(join(dir, d, 'koffi.node'))).join(', ')})` });
+      rows.push({
+        target: name,
+        check: 'exists',
+        ok: false,
+        detail: `@koromix/koffi-linux-${t.pkg}@${KOFFI} has no ${t.dir}/ (it has ${readdirSync(dir)
+          .filter((d) => existsSync(join(dir, d, 'koffi.node')))
+          .join(', ')})`,
+      });
       continue;
     }
-    rows.push({ target: name, check: 'exists', ok: true, detail: `@koromix/koffi-linux-${t.pkg}@${KOFFI}/${t.dir}/koffi.node` });
+    rows.push({
+      target: name,
+      check: 'exists',
+      ok: true,
+      detail: `@koromix/koffi-linux-${t.pkg}@${KOFFI}/${t.dir}/koffi.node`,
+    });
     checkFile(rows, name, t, file);
   }
   return rows;
@@ -227,22 +372,46 @@ function prepare() {
       console.log(`sysroot ${join(SYSROOTS, deb)}: already there (--force to make it again)`);
       continue;
     }
-    const lines = execFileSync('apt-cache', ['depends', '--recurse', '--no-recommends', '--no-suggests', '--no-conflicts', '--no-breaks', '--no-replaces', '--no-enhances', `nodejs:${deb}`, `musl:${deb}`], { encoding: 'utf8' }).split('\n');
+    const lines = execFileSync(
+      'apt-cache',
+      [
+        'depends',
+        '--recurse',
+        '--no-recommends',
+        '--no-suggests',
+        '--no-conflicts',
+        '--no-breaks',
+        '--no-replaces',
+        '--no-enhances',
+        `nodejs:${deb}`,
+        `musl:${deb}`,
+      ],
+      { encoding: 'utf8' },
+    ).split('\n');
     const names = new Set(lines.filter((l) => /^[a-z0-9]/.test(l)));
     // Foreign-arch packages, and the architecture-independent ones (Node's externalised JS builtins).
     const plain = [...names].filter((n) => !n.includes(':'));
-    const shown = execFileSync('apt-cache', ['show', '--no-all-versions', ...plain], { encoding: 'utf8' }).split('\n\n');
-    const archAll = new Set(shown.filter((p) => /^Architecture: all$/m.test(p)).map((p) => /^Package: (\S+)$/m.exec(p)?.[1]));
+    const shown = execFileSync('apt-cache', ['show', '--no-all-versions', ...plain], { encoding: 'utf8' }).split(
+      '\n\n',
+    );
+    const archAll = new Set(
+      shown.filter((p) => /^Architecture: all$/m.test(p)).map((p) => /^Package: (\S+)$/m.exec(p)?.[1]),
+    );
     const want = [...names].filter((n) => n.endsWith(`:${deb}`) || archAll.has(n));
     const dl = join(SYSROOTS, `${deb}.debs`);
     const root = join(SYSROOTS, deb);
     rmSync(root, { recursive: true, force: true });
     mkdirSync(dl, { recursive: true });
     execFileSync('apt-get', ['download', '-q', ...want], { cwd: dl, stdio: ['ignore', 'inherit', 'inherit'] });
-    for (const f of readdirSync(dl).filter((f) => f.endsWith('.deb'))) execFileSync('dpkg-deb', ['-x', join(dl, f), root]);
+    for (const f of readdirSync(dl).filter((f) => f.endsWith('.deb')))
+      execFileSync('dpkg-deb', ['-x', join(dl, f), root]);
     // The foreign loader searches usr/lib/<triplet> but not lib/<triplet> without an ld.so.cache.
     const t = TARGETS.find((x) => x.deb === deb);
-    cpSync(join(root, 'lib', t.triplet), join(root, 'usr/lib', t.triplet), { recursive: true, force: false, errorOnExist: false });
+    cpSync(join(root, 'lib', t.triplet), join(root, 'usr/lib', t.triplet), {
+      recursive: true,
+      force: false,
+      errorOnExist: false,
+    });
     rmSync(dl, { recursive: true, force: true });
     console.log(`sysroot ${root}: ${want.length} packages`);
   }
@@ -253,7 +422,11 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   else {
     const rows = checkTargets();
     if (process.argv.includes('--json')) console.log(JSON.stringify(rows));
-    else for (const r of rows) console.log(`${r.skip ? 'SKIP' : r.ok ? 'ok  ' : 'FAIL'} ${r.target.padEnd(20)} ${r.check.padEnd(8)} ${r.skip ?? r.detail}`);
+    else
+      for (const r of rows)
+        console.log(
+          `${r.skip ? 'SKIP' : r.ok ? 'ok  ' : 'FAIL'} ${r.target.padEnd(20)} ${r.check.padEnd(8)} ${r.skip ?? r.detail}`,
+        );
     process.exitCode = rows.some((r) => !r.skip && !r.ok) ? 1 : 0;
   }
 }

@@ -8,11 +8,20 @@
  * | netsession into a fresh app               | no `*.node`, no binding.gyp, no install script, no xml2js < 0.5, `npm ls --all` ≤ 8 packages |
  * | the same app: strict TypeScript, nodenext | `tsc --strict` compiles an ESM file (import) and a CommonJS one (import = require) |
  * | ESM app / CommonJS app (require)          | each creates a session against the installed netsessiond in the sandbox, waits for online, fetches through it: 200 from one uplink's address |
- * | netsession + netsessiond, global --prefix | `netsessiond --version`, `netsessionctl --version`, `man -M` and `man -l` of netsessiond(8); netsessionctl lists the uplinks |
+ * | netsession + netsessiond, global --prefix | `netsessiond --version`, `netsessionctl --version`, `man -M` and `man -l` of netsessiond(8); netsessionctl lists the uplinks; its preinstall ran and, off armv7 musl, left koffi alone; the armv7 musl koffi addon is installed |
  * | both tarballs                             | no `.map` file                                                           |
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,10 +38,16 @@ let tarballs: { netsession: string; netsessiond: string };
 let app: string;
 let prefix: string;
 let installLog: string;
+let daemonInstallLog: string;
 let sb: Sandbox;
 
 function npm(args: string[], cwd: string): string {
-  const r = spawnSync('npm', [...args, '--no-audit', '--no-fund', '--loglevel=warn'], { cwd, encoding: 'utf8', env: { ...process.env, PATH }, maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync('npm', [...args, '--no-audit', '--no-fund', '--loglevel=warn'], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, PATH },
+    maxBuffer: 64 * 1024 * 1024,
+  });
   if (r.status !== 0) throw new Error(`npm ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
   return `${r.stdout}${r.stderr}`;
 }
@@ -88,26 +103,70 @@ const { createSession } = require('netsession');
 describe.skipIf(!supported)('packed packages installed into fresh apps', () => {
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'netsession-install-'));
-    const out = execFileSync(process.execPath, ['scripts/pack.mjs', '--out', join(work, 'tgz')], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, PATH }, maxBuffer: 64 * 1024 * 1024 });
+    const out = execFileSync(process.execPath, ['scripts/pack.mjs', '--out', join(work, 'tgz')], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, PATH },
+      maxBuffer: 64 * 1024 * 1024,
+    });
     tarballs = JSON.parse(out.trim().split('\n').pop()!) as typeof tarballs;
 
     // The SDK alone, as an app adds it.
     app = join(work, 'app');
     mkdirSync(app);
-    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, type: 'module' }));
+    writeFileSync(
+      join(app, 'package.json'),
+      JSON.stringify({ name: 'app', version: '1.0.0', private: true, type: 'module' }),
+    );
     installLog = npm(['install', tarballs.netsession], app);
 
     // The daemon package as a device image installs it: globally (bins linked, man pages in
     // share/man), with the SDK from its tarball, not from the registry.
+    // Its preinstall (koffi's armv7 musl addon, a no-op here) allowed, as an armv7 musl image must.
     prefix = join(work, 'prefix');
-    npm(['install', '--global', '--prefix', prefix, tarballs.netsession, tarballs.netsessiond], work);
+    daemonInstallLog = npm(
+      [
+        'install',
+        '--global',
+        '--prefix',
+        prefix,
+        '--allow-scripts=netsessiond',
+        '--foreground-scripts',
+        tarballs.netsession,
+        tarballs.netsessiond,
+      ],
+      work,
+    );
 
     sb = await createSandbox();
     const installed = join(prefix, 'lib/node_modules/netsessiond/dist/netsessiond.cjs');
     const conf = join(sb.tmpDir, 'netsessiond.conf');
-    writeFileSync(conf, ['[General]', 'OnlineCheckMode = one-shot', 'OnlineCheckInitialInterval = 1', 'OnlineCheckMaxInterval = 1', 'OnlineCheckConnectTimeout = 1', ''].join('\n'));
-    const args = ['--config', conf, '--state-dir', join(sb.tmpDir, 'state'), '--policy-dir', join(sb.tmpDir, 'policy'), '--online-check-url', sb.inet.onlineUrl4, '--online-check-url6', sb.inet.onlineUrl6];
-    const daemon = await startNetsessiond(sb, { command: [process.execPath, ...shebangNodeFlags(installed), installed, ...args] });
+    writeFileSync(
+      conf,
+      [
+        '[General]',
+        'OnlineCheckMode = one-shot',
+        'OnlineCheckInitialInterval = 1',
+        'OnlineCheckMaxInterval = 1',
+        'OnlineCheckConnectTimeout = 1',
+        '',
+      ].join('\n'),
+    );
+    const args = [
+      '--config',
+      conf,
+      '--state-dir',
+      join(sb.tmpDir, 'state'),
+      '--policy-dir',
+      join(sb.tmpDir, 'policy'),
+      '--online-check-url',
+      sb.inet.onlineUrl4,
+      '--online-check-url6',
+      sb.inet.onlineUrl6,
+    ];
+    const daemon = await startNetsessiond(sb, {
+      command: [process.execPath, ...shebangNodeFlags(installed), installed, ...args],
+    });
     await daemon.waitForLine(/ready:/, { timeoutMs: 15_000 });
   }, 300_000);
 
@@ -119,14 +178,18 @@ describe.skipIf(!supported)('packed packages installed into fresh apps', () => {
   it('the SDK install has no native addon, no install script and no xml2js below 0.5', () => {
     const files = walk(join(app, 'node_modules'));
     expect(files.filter((f) => f.endsWith('.node') || f.endsWith('/binding.gyp'))).toEqual([]);
-    const manifests = files.filter((f) => f.endsWith('/package.json') && !f.slice(join(app, 'node_modules').length).includes('/dist/'));
+    const manifests = files.filter(
+      (f) => f.endsWith('/package.json') && !f.slice(join(app, 'node_modules').length).includes('/dist/'),
+    );
     const withScripts = manifests.filter((f) => {
       const scripts = (JSON.parse(readFileSync(f, 'utf8')) as { scripts?: Record<string, string> }).scripts ?? {};
       return ['preinstall', 'install', 'postinstall'].some((k) => k in scripts);
     });
     expect(withScripts).toEqual([]);
     expect(installLog).not.toMatch(/install-scripts|gyp/);
-    const xml2js = manifests.filter((f) => f.endsWith('/xml2js/package.json')).map((f) => (JSON.parse(readFileSync(f, 'utf8')) as { version: string }).version);
+    const xml2js = manifests
+      .filter((f) => f.endsWith('/xml2js/package.json'))
+      .map((f) => (JSON.parse(readFileSync(f, 'utf8')) as { version: string }).version);
     expect(xml2js.filter((v) => /^0\.[0-4]\./.test(v))).toEqual([]);
   });
 
@@ -144,11 +207,23 @@ describe.skipIf(!supported)('packed packages installed into fresh apps', () => {
     writeFileSync(
       join(app, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2022', 'esnext.disposable'], outDir: 'out', types: ['node'], typeRoots: [join(REPO_ROOT, 'node_modules/@types')] },
+        compilerOptions: {
+          strict: true,
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          lib: ['es2022', 'esnext.disposable'],
+          outDir: 'out',
+          types: ['node'],
+          typeRoots: [join(REPO_ROOT, 'node_modules/@types')],
+        },
         files: ['main.ts', 'cjs-types.cts'],
       }),
     );
-    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', app], { cwd: app, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', app], {
+      cwd: app,
+      encoding: 'utf8',
+    });
     expect(`${r.stdout}${r.stderr}`).toBe('');
     expect(r.status).toBe(0);
     expect(statSync(join(app, 'out/main.js')).isFile()).toBe(true);
@@ -157,37 +232,82 @@ describe.skipIf(!supported)('packed packages installed into fresh apps', () => {
   it.each([
     ['ESM (TypeScript, compiled)', 'out/main.js'],
     ['CommonJS (require)', 'main.cjs'],
-  ])('the %s app runs a session against the installed netsessiond and fetches through its uplink', async (_kind, entry) => {
-    writeFileSync(join(app, 'main.cjs'), CJS_APP);
-    const url = `http://${sb.inet.addr4}/pack-install-${entry.replace(/\W/g, '')}`;
-    const { stdout } = await sb.run(sb.devNs, [process.execPath, entry, url], { cwd: app, timeoutMs: 40_000, env: { PATH } });
-    const line = JSON.parse(stdout.trim().split('\n').pop()!) as { module: string; resolved?: string; state: string; interface: string; address: string; status: number };
-    expect(line.state).toBe('online');
-    expect(line.status).toBe(200);
-    expect(sb.uplinks.map((u) => u.name)).toContain(line.interface);
-    if (entry === 'main.cjs') expect(line.resolved).toBe(join(app, 'node_modules/netsession/dist/cjs/index.js'));
-    // The request left from the session's uplink address.
-    const seen = (await sb.httpLog()).filter((e) => url.endsWith(e.path));
-    expect(seen.map((e) => e.client)).toEqual([sb.uplinks.find((u) => u.name === line.interface)!.devAddr4]);
-  }, 60_000);
+  ])(
+    'the %s app runs a session against the installed netsessiond and fetches through its uplink',
+    async (_kind, entry) => {
+      writeFileSync(join(app, 'main.cjs'), CJS_APP);
+      const url = `http://${sb.inet.addr4}/pack-install-${entry.replace(/\W/g, '')}`;
+      const { stdout } = await sb.run(sb.devNs, [process.execPath, entry, url], {
+        cwd: app,
+        timeoutMs: 40_000,
+        env: { PATH },
+      });
+      const line = JSON.parse(stdout.trim().split('\n').pop()!) as {
+        module: string;
+        resolved?: string;
+        state: string;
+        interface: string;
+        address: string;
+        status: number;
+      };
+      expect(line.state).toBe('online');
+      expect(line.status).toBe(200);
+      expect(sb.uplinks.map((u) => u.name)).toContain(line.interface);
+      if (entry === 'main.cjs') expect(line.resolved).toBe(join(app, 'node_modules/netsession/dist/cjs/index.js'));
+      // The request left from the session's uplink address.
+      const seen = (await sb.httpLog()).filter((e) => url.endsWith(e.path));
+      expect(seen.map((e) => e.client)).toEqual([sb.uplinks.find((u) => u.name === line.interface)!.devAddr4]);
+    },
+    60_000,
+  );
 
   it('from the daemon install: netsessiond --version, netsessionctl --version, and its man page', () => {
     const env = { ...process.env, PATH: `${join(prefix, 'bin')}:${PATH}`, MANPAGER: 'cat', MANWIDTH: '80' };
-    expect(execFileSync(join(prefix, 'bin/netsessiond'), ['--version'], { encoding: 'utf8', env })).toBe(`netsessiond ${VERSION}\n`);
-    expect(execFileSync(join(prefix, 'bin/netsessionctl'), ['--version'], { encoding: 'utf8', env })).toBe(`netsessionctl ${VERSION}\n`);
-    const byName = execFileSync('man', ['-M', join(prefix, 'share/man'), '8', 'netsessiond'], { encoding: 'utf8', env });
+    expect(execFileSync(join(prefix, 'bin/netsessiond'), ['--version'], { encoding: 'utf8', env })).toBe(
+      `netsessiond ${VERSION}\n`,
+    );
+    expect(execFileSync(join(prefix, 'bin/netsessionctl'), ['--version'], { encoding: 'utf8', env })).toBe(
+      `netsessionctl ${VERSION}\n`,
+    );
+    const byName = execFileSync('man', ['-M', join(prefix, 'share/man'), '8', 'netsessiond'], {
+      encoding: 'utf8',
+      env,
+    });
     expect(byName).toMatch(/^NAME\n\s+netsessiond - /m);
-    const byFile = execFileSync('man', ['-l', join(prefix, 'lib/node_modules/netsessiond/dist/man/netsessionctl.1')], { encoding: 'utf8', env });
+    const byFile = execFileSync('man', ['-l', join(prefix, 'lib/node_modules/netsessiond/dist/man/netsessionctl.1')], {
+      encoding: 'utf8',
+      env,
+    });
     expect(byFile).toMatch(/^NAME\n\s+netsessionctl - /m);
   });
 
   it("the installed netsessionctl (the SDK from the netsession package) lists the sandbox's uplinks", async () => {
-    const { stdout } = await sb.run(sb.devNs, [join(prefix, 'bin/netsessionctl'), '--json', 'services'], { env: { PATH } });
-    const names = (JSON.parse(stdout) as Array<{ interface?: string; Interface?: string }>).map((s) => s.interface ?? s.Interface);
+    const { stdout } = await sb.run(sb.devNs, [join(prefix, 'bin/netsessionctl'), '--json', 'services'], {
+      env: { PATH },
+    });
+    const names = (JSON.parse(stdout) as Array<{ interface?: string; Interface?: string }>).map(
+      (s) => s.interface ?? s.Interface,
+    );
     expect(names.sort()).toEqual(sb.uplinks.map((u) => u.name).sort());
   });
 
+  it('the daemon install ran its preinstall, which leaves koffi alone off armv7 musl; the armv7 musl addon is installed', () => {
+    expect(daemonInstallLog).toMatch(/netsessiond: not an armv7 hard-float musl system: nothing to do/);
+    const pkg = join(prefix, 'lib/node_modules/netsessiond');
+    expect(existsSync(join(pkg, 'prebuilds/musl_armhf/koffi.node'))).toBe(true);
+    const koffi = [join(pkg, 'node_modules/koffi'), join(prefix, 'lib/node_modules/koffi')].find((d) =>
+      existsSync(join(d, 'package.json')),
+    );
+    expect(koffi).toBeDefined();
+    expect(existsSync(join(koffi!, 'build'))).toBe(false);
+  });
+
   it('neither tarball has a .map file', () => {
-    for (const t of Object.values(tarballs)) expect(execFileSync('tar', ['-tzf', t], { encoding: 'utf8' }).split('\n').filter((f) => f.endsWith('.map'))).toEqual([]);
+    for (const t of Object.values(tarballs))
+      expect(
+        execFileSync('tar', ['-tzf', t], { encoding: 'utf8' })
+          .split('\n')
+          .filter((f) => f.endsWith('.map')),
+      ).toEqual([]);
   });
 });
