@@ -10,9 +10,12 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-/** Whether the running node is an ARM hard-float musl binary (koffi's own test: ELF e_flags, interpreter). */
+/** Whether the running node is ARMv7+ hard-float (ELF e_flags, as koffi tests it) on musl (no glibc in its report). */
 function isMuslArmhf(execPath = process.execPath) {
   if (process.platform !== 'linux' || process.arch !== 'arm') return false;
+  // The addon is ARMv7-A code; Alpine's `armhf` port (ARMv6, hard-float too) would die of SIGILL.
+  const armVersion = Number(process.config?.variables?.arm_version);
+  if (armVersion && armVersion < 7) return false;
   const head = Buffer.alloc(52);
   const fd = fs.openSync(execPath, 'r');
   try {
