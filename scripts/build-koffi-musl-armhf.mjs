@@ -19,7 +19,8 @@
 //   node_modules/.cache/netsession-native/<koffi>/musl_armhf/koffi.node
 // Cold: about 1 minute on 2 cores (most of it Zig building libc++ once); cached: nothing to do.
 //
-//   node scripts/build-koffi-musl-armhf.mjs [--force]     prints the addon's path
+//   node scripts/build-koffi-musl-armhf.mjs [--force] [--twin]     prints the addon's path
+//   (--twin: the same recipe for armv7 glibc, which native-targets loads in Debian's armhf Node)
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,7 +39,13 @@ export const ZIG = {
   integrity: 'sha512-vSvmVIT07AXIGsxn5e/iLJnHjfF26q2v9X4Q27HAnHLKzlVNhNUdXbi+Odz4OZ0gHTQFz8/wJMy9p6vuvKMwRQ==',
 };
 
-export const TARGET = ['-target', 'arm-linux-musleabihf', '-mcpu=generic+v7a+vfp3d16-neon-d32'];
+const CPU = '-mcpu=generic+v7a+vfp3d16-neon-d32';
+export const TARGET = ['-target', 'arm-linux-musleabihf', CPU];
+/**
+ * The same recipe for armv7 glibc (glibc 2.17 symbols): a twin that Debian's armhf Node can load
+ * under qemu-arm, where no musl Node exists, to run koffi's ARM code paths built this way.
+ */
+const TWIN_TARGET = ['-target', 'arm-linux-gnueabihf.2.17', CPU];
 // Zig does not hand -mcpu to the assembler for .S files.
 const ASM = ['-Wa,-march=armv7-a', '-Wa,-mfpu=vfpv3-d16'];
 const CXX = [
@@ -81,8 +88,10 @@ const SOURCES = [
 
 /** Where the addon lands (the path need not exist yet). */
 export const ADDON = join(CACHE, KOFFI_VERSION, 'musl_armhf', 'koffi.node');
+/** Where the glibc twin lands. */
+export const TWIN = join(CACHE, KOFFI_VERSION, 'gnueabihf-twin', 'koffi.node');
 const RECIPE = createHash('sha256')
-  .update(JSON.stringify({ ZIG, TARGET, ASM, CXX, LINK, SOURCES }))
+  .update(JSON.stringify({ ZIG, TARGET, TWIN_TARGET, ASM, CXX, LINK, SOURCES }))
   .digest('hex')
   .slice(0, 16);
 
@@ -146,8 +155,18 @@ function run(cmd, args, env) {
  * Builds the addon unless the cache already holds it for this koffi version and recipe.
  * @returns {Promise<{ path: string, built: boolean, seconds: number }>}
  */
-export async function buildKoffiMuslArmhf({ force = false } = {}) {
-  const stamp = join(CACHE, KOFFI_VERSION, 'musl_armhf', 'build.json');
+export function buildKoffiMuslArmhf({ force = false } = {}) {
+  return buildKoffi({ force, target: TARGET, addon: ADDON });
+}
+
+/** The glibc twin (see TWIN_TARGET), for native-targets' load check. */
+export function buildKoffiTwin({ force = false } = {}) {
+  return buildKoffi({ force, target: TWIN_TARGET, addon: TWIN });
+}
+
+async function buildKoffi({ force, target: TARGET, addon: ADDON }) {
+  const outDir = join(ADDON, '..');
+  const stamp = join(outDir, 'build.json');
   if (!force && existsSync(ADDON) && existsSync(stamp) && JSON.parse(readFileSync(stamp, 'utf8')).recipe === RECIPE)
     return { path: ADDON, built: false, seconds: 0 };
   const started = performance.now();
@@ -156,7 +175,7 @@ export async function buildKoffiMuslArmhf({ force = false } = {}) {
   if (installed !== KOFFI_VERSION)
     throw new Error(`node_modules/koffi is ${installed}, package.json pins ${KOFFI_VERSION}: run npm ci`);
   const bin = zig();
-  const work = join(CACHE, KOFFI_VERSION, 'musl_armhf.work');
+  const work = `${outDir}.work`;
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const env = zigEnv();
@@ -194,8 +213,8 @@ export async function buildKoffiMuslArmhf({ force = false } = {}) {
   const out = join(work, 'koffi.node');
   await run(bin, ['c++', ...TARGET, ...LINK, '-o', out, ...jobs.map((j) => j.obj)], env);
   // A fresh directory: nothing derived from an older build (native-targets' harness) survives.
-  rmSync(join(CACHE, KOFFI_VERSION, 'musl_armhf'), { recursive: true, force: true });
-  mkdirSync(join(CACHE, KOFFI_VERSION, 'musl_armhf'), { recursive: true });
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
   renameSync(out, ADDON);
   rmSync(work, { recursive: true, force: true });
   const seconds = Math.round((performance.now() - started) / 100) / 10;
@@ -207,6 +226,7 @@ export async function buildKoffiMuslArmhf({ force = false } = {}) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const r = await buildKoffiMuslArmhf({ force: process.argv.includes('--force') });
+  const twin = process.argv.includes('--twin');
+  const r = await (twin ? buildKoffiTwin : buildKoffiMuslArmhf)({ force: process.argv.includes('--force') });
   console.log(`${relative(ROOT, r.path)} (${r.built ? `built in ${r.seconds} s` : 'cached'})`);
 }

@@ -19,6 +19,9 @@
 //            in for it: it exports every Node-API/libuv symbol the addon imports (as stubs never
 //            called), dlopens the addon with RTLD_NOW under qemu-arm and Debian's musl loader
 //            (static constructors run, every relocation resolved) and finds its Node-API entry
+//   twin     (armv7 musl, ours) the same recipe built for armv7 glibc runs in Debian's armhf
+//            Node under qemu-arm: getpid(), a double returned in VFP registers (strtod) and a
+//            JS callback through koffi's ARM trampolines (qsort) give the right answers
 // A check that cannot run here prints why. Exit 1 if any check that ran failed.
 //
 //   node scripts/native-targets.mjs [--json]     check
@@ -30,7 +33,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ADDON as OUR_MUSL_ARMHF, TARGET as ZIG_TARGET, zig, zigEnv } from './build-koffi-musl-armhf.mjs';
+import { ADDON as OUR_MUSL_ARMHF, TWIN, TARGET as ZIG_TARGET, zig, zigEnv } from './build-koffi-musl-armhf.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const KOFFI = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).peerDependencies.koffi;
@@ -177,6 +180,23 @@ function elfCheck(t, file) {
     if (foreign.length) problems.push(`needs ${foreign.join(', ')} beyond musl's ${muslLibc}`);
     if (sorted.length) problems.push(`asks for glibc symbol versions ${sorted.join(', ')}`);
   }
+  if (t.ours) {
+    // libc++ is linked in: an imported C++ symbol is a piece of koffi or libc++ left out
+    // (__cxa_atexit and __cxa_finalize are the C library's).
+    const syms = execFileSync('readelf', ['--dyn-syms', '-W', file], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/));
+    const cxx = syms
+      .filter(
+        (f) =>
+          f[6] === 'UND' && /^(_Z|__gxx_|_Unwind_)|^__cxa_(?!atexit$|finalize$|thread_atexit_impl$)/.test(f[7] ?? ''),
+      )
+      .map((f) => f[7]);
+    if (cxx.length)
+      problems.push(
+        `imports C++ symbols ${cxx.slice(0, 5).join(', ')}${cxx.length > 5 ? ` and ${cxx.length - 5} more` : ''}`,
+      );
+  }
   const detail = `NEEDED ${needed.join(' ')}${t.libc === 'glibc' && sorted.length ? `; newest glibc symbol version GLIBC_${sorted.at(-1)}` : ''}`;
   return { ok: problems.length === 0, detail: problems.length ? `${problems.join('; ')} (${detail})` : detail };
 }
@@ -252,6 +272,46 @@ function dlopenCheck(t, file) {
     detail: ok
       ? `dlopen(RTLD_NOW) in a musl process under ${t.qemu}: constructors ran, every symbol bound, Node-API entry exported (no Node for musl here to call it)`
       : `exit ${r.status}: ${out.split('\n').slice(0, 3).join(' | ')}`,
+  };
+}
+
+const TWIN_RUN = `const [file] = process.argv.slice(1); const m = { exports: {} }; process.dlopen(m, file); const k = m.exports;
+const libc = k.load('libc.so.6');
+const getpid = libc.func('int getpid()');
+const strtod = libc.func('double strtod(const char *s, void *end)');
+const Cmp = k.proto('int Cmp(const void *a, const void *b)');
+const qsort = libc.func('void qsort(_Inout_ void *base, size_t n, size_t size, Cmp *cmp)');
+const ints = new Int32Array([5, 3, 9, 1]);
+qsort(ints, ints.length, 4, (a, b) => k.decode(a, 'int') - k.decode(b, 'int'));
+console.log(JSON.stringify({ version: k.version, node: process.version, getpid: getpid() === process.pid, strtod: strtod('2.75', null), qsort: [...ints] }));`;
+
+/** Our recipe's glibc twin in Debian's armhf Node (see the header). */
+function twinCheck(t) {
+  const sysroot = join(SYSROOTS, t.deb);
+  const run = runner(t, sysroot);
+  if (run.skip) return { skip: run.skip };
+  const built = spawnSync(process.execPath, [join(ROOT, 'scripts/build-koffi-musl-armhf.mjs'), '--twin'], {
+    encoding: 'utf8',
+  });
+  if (built.status !== 0)
+    return { ok: false, detail: `build: ${(built.stderr || built.stdout).trim().split('\n').slice(-3).join(' | ')}` };
+  const r = spawnSync(run.argv[0], [...run.argv.slice(1), join(sysroot, 'usr/bin/node'), '-e', TWIN_RUN, TWIN], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  let got;
+  try {
+    got = JSON.parse(r.stdout.trim());
+  } catch {
+    return {
+      ok: false,
+      detail: `exit ${r.status}: ${(r.stderr || r.stdout).trim().split('\n').slice(0, 3).join(' | ')}`,
+    };
+  }
+  const ok = got.version === KOFFI && got.getpid === true && got.strtod === 2.75 && got.qsort.join() === '1,3,5,9';
+  return {
+    ok,
+    detail: `glibc twin in Node ${got.node} under ${t.qemu}: getpid ${got.getpid ? 'matches' : 'differs'}, strtod("2.75") = ${got.strtod}, qsort through a JS comparator = [${got.qsort}]`,
   };
 }
 
@@ -357,6 +417,7 @@ function checkFile(rows, name, t, file) {
   rows.push({ target: name, check: 'elf', ...elfCheck(t, file) });
   if (t.libc === 'musl') rows.push({ target: name, check: 'symbols', ...symbolCheck(t, file) });
   rows.push({ target: name, check: 'loads', ...loadCheck(t, file) });
+  if (t.ours) rows.push({ target: name, check: 'twin', ...twinCheck(t) });
 }
 
 /** Debian bookworm's nodejs (with its libraries) and musl for each foreign arch, unpacked into a sysroot. */

@@ -7,7 +7,7 @@
  * | x64 glibc      | prebuild exists; ELF and NEEDED; Node dlopens it, loads libc, getpid() matches    |
  * | arm64/armv7 glibc | the same under qemu-user with Debian's nodejs and libc (sysroot from `--prepare`) |
  * | x64/arm64 musl | prebuild exists; NEEDED only musl's libc (and the C++ runtime Node needs), no GLIBC_ versions; musl's loader finds every C symbol |
- * | armv7 musl     | ours (koffi 3.3.4 ships none; scripts/build-koffi-musl-armhf.mjs, Zig): ARM hard-float, NEEDED only musl's libc; musl's armhf loader under qemu-arm finds every C symbol; a musl program dlopens it (RTLD_NOW) and finds its Node-API entry |
+ * | armv7 musl     | ours (koffi 3.3.4 ships none; scripts/build-koffi-musl-armhf.mjs, Zig): ARM hard-float, NEEDED only musl's libc; musl's armhf loader under qemu-arm finds every C symbol; a musl program dlopens it (RTLD_NOW) and finds its Node-API entry; the same recipe built for glibc calls getpid, strtod and qsort with a JS callback in Debian's armhf Node |
  *
  * The prebuilds of other arches come from the npm registry (`npm pack`, cached under
  * node_modules/.cache), ours from the cached build (about a minute when the cache is cold). A
@@ -42,6 +42,15 @@ describe('koffi prebuilds for the device targets', () => {
       expect(get(`linux-${t}`, 'exists')?.ok, t).toBe(true);
       expect(get(`linux-${t}`, 'elf')?.ok, t).toBe(true);
     }
+  });
+
+  it("armv7 musl: our recipe's glibc twin runs koffi's ARM call and callback paths in a real armhf Node (or says why not)", () => {
+    const twin = get('linux-armv7-musl', 'twin');
+    if (twin?.skip) console.log(`twin check skipped: ${twin.skip}`);
+    else
+      expect(twin?.detail).toMatch(
+        /getpid matches, strtod\("2\.75"\) = 2\.75, qsort through a JS comparator = \[1,3,5,9\]$/,
+      );
   });
 
   it('armv7 musl is our build, linked against musl alone (libc++ static); koffi has none', () => {
