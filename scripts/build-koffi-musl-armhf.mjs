@@ -17,7 +17,7 @@
 //
 // Output, cached by koffi version and build recipe:
 //   node_modules/.cache/netsession-native/<koffi>/musl_armhf/koffi.node
-// Cold: about 1 minute on 2 cores (most of it Zig building libc++ once); cached: nothing to do.
+// Cold: 41 s on 2 cores at load 3 (Zig fetched and unpacked, libc++ built once); cached: nothing to do.
 //
 //   node scripts/build-koffi-musl-armhf.mjs [--force] [--twin]     prints the addon's path
 //   (--twin: the same recipe for armv7 glibc, which native-targets loads in Debian's armhf Node)

@@ -350,7 +350,7 @@ export function checkTargets() {
   for (const t of TARGETS) {
     const name = `linux-${t.arch}-${t.libc}`;
     if (t.ours) {
-      // Built once and cached (about a minute cold); the build prints why if this host cannot.
+      // Built once and cached (~40 s cold); the build prints why if this host cannot.
       const built = spawnSync(process.execPath, [join(ROOT, 'scripts/build-koffi-musl-armhf.mjs')], {
         encoding: 'utf8',
       });

@@ -10,7 +10,7 @@
  * | armv7 musl     | ours (koffi 3.3.4 ships none; scripts/build-koffi-musl-armhf.mjs, Zig): ARM hard-float, NEEDED only musl's libc; musl's armhf loader under qemu-arm finds every C symbol; a musl program dlopens it (RTLD_NOW) and finds its Node-API entry; the same recipe built for glibc calls getpid, strtod and qsort with a JS callback in Debian's armhf Node |
  *
  * The prebuilds of other arches come from the npm registry (`npm pack`, cached under
- * node_modules/.cache), ours from the cached build (about a minute when the cache is cold). A
+ * node_modules/.cache), ours and its glibc twin from the cached builds (~1.5 minutes when the cache is cold). A
  * check that cannot run here (no qemu-user, no sysroot) prints why.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
