@@ -1,18 +1,27 @@
 #!/usr/bin/env node
 // The daemon's native code on the devices it targets: koffi's prebuilt addon for linux x64,
-// arm64 and armv7, glibc and musl (koffi ships them in @koromix/koffi-linux-{x64,arm64,arm};
-// nothing is compiled on the device). For each target:
-//   exists   the prebuild is in the package of the koffi version package.json pins
+// arm64 and armv7, glibc and musl (koffi ships five in @koromix/koffi-linux-{x64,arm64,arm};
+// armv7 musl is ours, scripts/build-koffi-musl-armhf.mjs, shipped in netsessiond; nothing is
+// compiled on the device). For each target:
+//   exists   the prebuild is in the package of the koffi version package.json pins (armv7 musl:
+//            our build, made here if the cache lacks it)
 //   elf      machine, class and (armv7) hard-float ABI match; NEEDED names only the target's C
 //            library (glibc builds: glibc sonames, the newest GLIBC_ symbol version they need;
 //            musl builds: musl's libc and no glibc soname) besides the C++ runtime Node itself
-//            links on both (libstdc++, libgcc_s)
+//            links on both (libstdc++, libgcc_s); ours links libc++ statically and needs none
 //   symbols  (musl, where a musl loader for the arch is at hand) every C symbol the addon
 //            imports is defined by musl's libc (musl's `ldd`; Node-API, libuv and C++ runtime
 //            symbols are the host's and not checked there)
 //   loads    (glibc) a Node of that arch dlopens the addon, loads libc through it and calls
 //            getpid(): natively on x64, under qemu-user with Debian bookworm's nodejs and libc
-//            for arm64 and armhf in a sysroot (`--prepare` makes them)
+//            for arm64 and armhf in a sysroot (`--prepare` makes them). (armv7 musl, ours) no
+//            Node for musl exists here, so a small musl program built with the same Zig stands
+//            in for it: it exports every Node-API/libuv symbol the addon imports (as stubs never
+//            called), dlopens the addon with RTLD_NOW under qemu-arm and Debian's musl loader
+//            (static constructors run, every relocation resolved) and finds its Node-API entry
+//   twin     (armv7 musl, ours) the same recipe built for armv7 glibc runs in Debian's armhf
+//            Node under qemu-arm: getpid(), a double returned in VFP registers (strtod) and a
+//            JS callback through koffi's ARM trampolines (qsort) give the right answers
 // A check that cannot run here prints why. Exit 1 if any check that ran failed.
 //
 //   node scripts/native-targets.mjs [--json]     check
@@ -21,9 +30,10 @@
 //                                    download, dpkg-deb -x; nothing is installed on this system
 // Sysroots live in $NETSESSION_SYSROOTS (default /var/tmp/netsession-sysroots).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ADDON as OUR_MUSL_ARMHF, TWIN, TARGET as ZIG_TARGET, zig, zigEnv } from './build-koffi-musl-armhf.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const KOFFI = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).peerDependencies.koffi;
@@ -106,6 +116,7 @@ export const TARGETS = [
     triplet: 'arm-linux-gnueabihf',
     qemu: 'qemu-arm',
     musl: 'armhf',
+    ours: true,
   },
 ];
 
@@ -162,10 +173,29 @@ function elfCheck(t, file) {
     if (foreign.length) problems.push(`needs ${foreign.join(', ')} beyond glibc`);
     if (!other.includes('libc.so.6')) problems.push('does not link glibc');
   } else {
+    // Alpine's soname, or the plain `libc.so` a Zig-linked addon names: musl's loader resolves
+    // any `libc.*` NEEDED entry to itself (ldso's reserved names), whatever files exist.
     const muslLibc = `libc.musl-${t.musl}.so.1`;
-    const foreign = other.filter((n) => n !== muslLibc);
+    const foreign = other.filter((n) => n !== muslLibc && n !== 'libc.so');
     if (foreign.length) problems.push(`needs ${foreign.join(', ')} beyond musl's ${muslLibc}`);
     if (sorted.length) problems.push(`asks for glibc symbol versions ${sorted.join(', ')}`);
+  }
+  if (t.ours) {
+    // libc++ is linked in: an imported C++ symbol is a piece of koffi or libc++ left out
+    // (__cxa_atexit and __cxa_finalize are the C library's).
+    const syms = execFileSync('readelf', ['--dyn-syms', '-W', file], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/));
+    const cxx = syms
+      .filter(
+        (f) =>
+          f[6] === 'UND' && /^(_Z|__gxx_|_Unwind_)|^__cxa_(?!atexit$|finalize$|thread_atexit_impl$)/.test(f[7] ?? ''),
+      )
+      .map((f) => f[7]);
+    if (cxx.length)
+      problems.push(
+        `imports C++ symbols ${cxx.slice(0, 5).join(', ')}${cxx.length > 5 ? ` and ${cxx.length - 5} more` : ''}`,
+      );
   }
   const detail = `NEEDED ${needed.join(' ')}${t.libc === 'glibc' && sorted.length ? `; newest glibc symbol version GLIBC_${sorted.at(-1)}` : ''}`;
   return { ok: problems.length === 0, detail: problems.length ? `${problems.join('; ')} (${detail})` : detail };
@@ -207,7 +237,86 @@ function symbolCheck(t, file) {
 const LOAD =
   'const [file, libc] = process.argv.slice(1); const m = { exports: {} }; process.dlopen(m, file); const lib = m.exports.load(libc); const getpid = lib.func("int getpid()"); console.log(JSON.stringify({ version: m.exports.version, arch: process.arch, node: process.version, getpid: getpid() === process.pid }));';
 
+/** A musl armhf program that dlopens `file` as Node would (see the header); built once per addon. */
+function dlopenCheck(t, file) {
+  const sysroot = join(SYSROOTS, t.deb);
+  const run = runner(t, sysroot);
+  if (run.skip) return { skip: run.skip };
+  if (!existsSync(join(sysroot, `lib/ld-musl-${t.musl}.so.1`)))
+    return { skip: `no musl loader in ${sysroot} (Debian: musl:${t.deb}; --prepare --force adds it)` };
+  const dir = join(file, '..');
+  const harness = join(dir, 'dlopen-harness');
+  if (!existsSync(harness)) {
+    const syms = execFileSync('readelf', ['--dyn-syms', '-W', file], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => f[6] === 'UND' && /^(napi_|node_api_|uv_)/.test(f[7] ?? ''))
+      .map((f) => f[7].replace(/@.*/, ''));
+    const stubs = [...new Set(syms)].map((s) => `void ${s}(void) { abort(); }`).join('\n');
+    const src = join(dir, 'dlopen-harness.c');
+    writeFileSync(
+      src,
+      `#include <dlfcn.h>\n#include <stdio.h>\n#include <stdlib.h>\n${stubs}\nint main(int argc, char **argv) {\n  void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);\n  if (!h) { printf("dlopen: %s\\n", dlerror()); return 1; }\n  printf("%s\\n", dlsym(h, "napi_register_module_v1") ? "napi_register_module_v1" : "no Node-API entry");\n  return 0;\n}\n`,
+    );
+    execFileSync(
+      zig(),
+      ['build-exe', ...ZIG_TARGET, '-dynamic', '-rdynamic', '-lc', '-O', 'ReleaseSmall', src, `-femit-bin=${harness}`],
+      { env: zigEnv(), cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+  }
+  const r = spawnSync(run.argv[0], [...run.argv.slice(1), harness, file], { encoding: 'utf8', timeout: 60_000 });
+  const out = `${r.stdout}${r.stderr}`.trim();
+  const ok = r.status === 0 && out === 'napi_register_module_v1';
+  return {
+    ok,
+    detail: ok
+      ? `dlopen(RTLD_NOW) in a musl process under ${t.qemu}: constructors ran, every symbol bound, Node-API entry exported (no Node for musl here to call it)`
+      : `exit ${r.status}: ${out.split('\n').slice(0, 3).join(' | ')}`,
+  };
+}
+
+const TWIN_RUN = `const [file] = process.argv.slice(1); const m = { exports: {} }; process.dlopen(m, file); const k = m.exports;
+const libc = k.load('libc.so.6');
+const getpid = libc.func('int getpid()');
+const strtod = libc.func('double strtod(const char *s, void *end)');
+const Cmp = k.proto('int Cmp(const void *a, const void *b)');
+const qsort = libc.func('void qsort(_Inout_ void *base, size_t n, size_t size, Cmp *cmp)');
+const ints = new Int32Array([5, 3, 9, 1]);
+qsort(ints, ints.length, 4, (a, b) => k.decode(a, 'int') - k.decode(b, 'int'));
+console.log(JSON.stringify({ version: k.version, node: process.version, getpid: getpid() === process.pid, strtod: strtod('2.75', null), qsort: [...ints] }));`;
+
+/** Our recipe's glibc twin in Debian's armhf Node (see the header). */
+function twinCheck(t) {
+  const sysroot = join(SYSROOTS, t.deb);
+  const run = runner(t, sysroot);
+  if (run.skip) return { skip: run.skip };
+  const built = spawnSync(process.execPath, [join(ROOT, 'scripts/build-koffi-musl-armhf.mjs'), '--twin'], {
+    encoding: 'utf8',
+  });
+  if (built.status !== 0)
+    return { ok: false, detail: `build: ${(built.stderr || built.stdout).trim().split('\n').slice(-3).join(' | ')}` };
+  const r = spawnSync(run.argv[0], [...run.argv.slice(1), join(sysroot, 'usr/bin/node'), '-e', TWIN_RUN, TWIN], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  let got;
+  try {
+    got = JSON.parse(r.stdout.trim());
+  } catch {
+    return {
+      ok: false,
+      detail: `exit ${r.status}: ${(r.stderr || r.stdout).trim().split('\n').slice(0, 3).join(' | ')}`,
+    };
+  }
+  const ok = got.version === KOFFI && got.getpid === true && got.strtod === 2.75 && got.qsort.join() === '1,3,5,9';
+  return {
+    ok,
+    detail: `glibc twin in Node ${got.node} under ${t.qemu}: getpid ${got.getpid ? 'matches' : 'differs'}, strtod("2.75") = ${got.strtod}, qsort through a JS comparator = [${got.qsort}]`,
+  };
+}
+
 function loadCheck(t, file) {
+  if (t.ours) return dlopenCheck(t, file);
   if (t.libc === 'musl')
     return { skip: 'no Node.js for musl on this machine (Debian packages none): the ELF and symbol checks stand in' };
   const sysroot = join(SYSROOTS, t.deb);
@@ -240,6 +349,35 @@ export function checkTargets() {
   const rows = [];
   for (const t of TARGETS) {
     const name = `linux-${t.arch}-${t.libc}`;
+    if (t.ours) {
+      // Built once and cached (~40 s cold); the build prints why if this host cannot.
+      const built = spawnSync(process.execPath, [join(ROOT, 'scripts/build-koffi-musl-armhf.mjs')], {
+        encoding: 'utf8',
+      });
+      if (built.status !== 0 || !existsSync(OUR_MUSL_ARMHF)) {
+        rows.push({
+          target: name,
+          check: 'exists',
+          ok: false,
+          detail: `scripts/build-koffi-musl-armhf.mjs: ${(built.stderr || built.stdout).trim().split('\n').slice(-3).join(' | ')}`,
+        });
+        continue;
+      }
+      // A koffi that ships the target itself makes ours redundant: the test's pattern then fails.
+      let upstream = false;
+      try {
+        upstream = existsSync(join(koffiPackage(t.pkg), t.dir, 'koffi.node'));
+      } catch {}
+      const whose = upstream ? `koffi ${KOFFI} now ships ${t.dir} itself: drop ours` : `koffi ${KOFFI} has none`;
+      rows.push({
+        target: name,
+        check: 'exists',
+        ok: true,
+        detail: `ours (${whose}): ${OUR_MUSL_ARMHF.slice(ROOT.length)}`,
+      });
+      checkFile(rows, name, t, OUR_MUSL_ARMHF);
+      continue;
+    }
     let dir;
     try {
       dir = koffiPackage(t.pkg);
@@ -270,11 +408,16 @@ export function checkTargets() {
       ok: true,
       detail: `@koromix/koffi-linux-${t.pkg}@${KOFFI}/${t.dir}/koffi.node`,
     });
-    rows.push({ target: name, check: 'elf', ...elfCheck(t, file) });
-    if (t.libc === 'musl') rows.push({ target: name, check: 'symbols', ...symbolCheck(t, file) });
-    rows.push({ target: name, check: 'loads', ...loadCheck(t, file) });
+    checkFile(rows, name, t, file);
   }
   return rows;
+}
+
+function checkFile(rows, name, t, file) {
+  rows.push({ target: name, check: 'elf', ...elfCheck(t, file) });
+  if (t.libc === 'musl') rows.push({ target: name, check: 'symbols', ...symbolCheck(t, file) });
+  rows.push({ target: name, check: 'loads', ...loadCheck(t, file) });
+  if (t.ours) rows.push({ target: name, check: 'twin', ...twinCheck(t) });
 }
 
 /** Debian bookworm's nodejs (with its libraries) and musl for each foreign arch, unpacked into a sysroot. */

@@ -2,7 +2,8 @@
 // The two published packages, built from this one tree (docs/architecture.md, "Packages"):
 //
 //   netsession   the SDK: dist/lib (ESM) and dist/cjs (CommonJS), pure JavaScript
-//   netsessiond  the daemon bundle, the CLI, man pages, completion, systemd unit, D-Bus policy
+//   netsessiond  the daemon bundle, the CLI, man pages, completion, systemd unit, D-Bus policy,
+//                koffi's addon for armv7 musl and the preinstall that places it (koffi-musl-armhf.cjs)
 //
 // The root package.json is the development manifest (private: it is never published as it is).
 // Each published manifest is derived from it here, so nothing is written twice:
@@ -15,9 +16,10 @@
 //
 // `stagePackages()` writes dist/packages/<name>/, ready for `npm pack`; scripts/pack.mjs packs.
 import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { buildKoffiMuslArmhf, ADDON as KOFFI_MUSL_ARMHF } from './build-koffi-musl-armhf.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const STAGE = join(ROOT, 'dist/packages');
@@ -60,7 +62,12 @@ export const PACKAGES = {
       ['docs/netsessionctl.md', 'docs/netsessionctl.md'],
       ['docs/netsessiond.conf.example', 'docs/netsessiond.conf.example'],
       ['docs/behaviour.md', 'docs/behaviour.md'],
+      // koffi's addon for armv7 musl, which koffi does not publish, and the preinstall that puts
+      // it where koffi's loader looks on such a device (scripts/koffi-musl-armhf.cjs).
+      [relative(ROOT, KOFFI_MUSL_ARMHF), 'prebuilds/musl_armhf/koffi.node'],
+      ['scripts/koffi-musl-armhf.cjs', 'install/koffi-musl-armhf.cjs'],
     ],
+    scripts: { preinstall: 'node install/koffi-musl-armhf.cjs' },
     bin: { netsessiond: 'dist/netsessiond.cjs', netsessionctl: 'dist/bin/netsessionctl.js' },
     man: ['./dist/man/netsessiond.8', './dist/man/netsessionctl.1', './dist/man/netsessiond.conf.5'],
   },
@@ -247,6 +254,8 @@ export async function stagePackages({ daemonMetafile } = {}) {
   const sdkMeta = await buildSdkCjs(entries);
   const cliMeta = await buildCli();
   const daemonMeta = daemonMetafile ?? (await import('./bundle-daemon.mjs').then((m) => m.bundleDaemon())).metafile;
+  const koffiMusl = await buildKoffiMuslArmhf();
+  if (koffiMusl.built) console.log(`koffi for armv7 musl: built in ${koffiMusl.seconds} s (cached from now on)`);
 
   const sdkFiles = PACKAGES.netsession.files;
   const manifests = {
@@ -268,6 +277,7 @@ export async function stagePackages({ daemonMetafile } = {}) {
       type: 'module',
       bin: PACKAGES.netsessiond.bin,
       man: PACKAGES.netsessiond.man,
+      scripts: PACKAGES.netsessiond.scripts,
       files: ['CHANGELOG.md', ...new Set(PACKAGES.netsessiond.files.map(([, to]) => to))],
       ...dependencyFields(pkg, [...externalPackages(daemonMeta), ...externalPackages(cliMeta)], {
         netsession: pkg.version,

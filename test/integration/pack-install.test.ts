@@ -8,11 +8,20 @@
  * | netsession into a fresh app               | no `*.node`, no binding.gyp, no install script, no xml2js < 0.5, `npm ls --all` ≤ 8 packages |
  * | the same app: strict TypeScript, nodenext | `tsc --strict` compiles an ESM file (import) and a CommonJS one (import = require) |
  * | ESM app / CommonJS app (require)          | each creates a session against the installed netsessiond in the sandbox, waits for online, fetches through it: 200 from one uplink's address |
- * | netsession + netsessiond, global --prefix | `netsessiond --version`, `netsessionctl --version`, `man -M` and `man -l` of netsessiond(8); netsessionctl lists the uplinks |
+ * | netsession + netsessiond, global --prefix | `netsessiond --version`, `netsessionctl --version`, `man -M` and `man -l` of netsessiond(8); netsessionctl lists the uplinks; its preinstall ran and, off armv7 musl, left koffi alone; the armv7 musl koffi addon is installed |
  * | both tarballs                             | no `.map` file                                                           |
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +38,7 @@ let tarballs: { netsession: string; netsessiond: string };
 let app: string;
 let prefix: string;
 let installLog: string;
+let daemonInstallLog: string;
 let sb: Sandbox;
 
 function npm(args: string[], cwd: string): string {
@@ -112,8 +122,21 @@ describe.skipIf(!supported)('packed packages installed into fresh apps', () => {
 
     // The daemon package as a device image installs it: globally (bins linked, man pages in
     // share/man), with the SDK from its tarball, not from the registry.
+    // Its preinstall (koffi's armv7 musl addon, a no-op here) allowed, as an armv7 musl image must.
     prefix = join(work, 'prefix');
-    npm(['install', '--global', '--prefix', prefix, tarballs.netsession, tarballs.netsessiond], work);
+    daemonInstallLog = npm(
+      [
+        'install',
+        '--global',
+        '--prefix',
+        prefix,
+        '--allow-scripts=netsessiond',
+        '--foreground-scripts',
+        tarballs.netsession,
+        tarballs.netsessiond,
+      ],
+      work,
+    );
 
     sb = await createSandbox();
     const installed = join(prefix, 'lib/node_modules/netsessiond/dist/netsessiond.cjs');
@@ -266,6 +289,17 @@ describe.skipIf(!supported)('packed packages installed into fresh apps', () => {
       (s) => s.interface ?? s.Interface,
     );
     expect(names.sort()).toEqual(sb.uplinks.map((u) => u.name).sort());
+  });
+
+  it('the daemon install ran its preinstall, which leaves koffi alone off armv7 musl; the armv7 musl addon is installed', () => {
+    expect(daemonInstallLog).toMatch(/netsessiond: not an armv7 hard-float musl system: nothing to do/);
+    const pkg = join(prefix, 'lib/node_modules/netsessiond');
+    expect(existsSync(join(pkg, 'prebuilds/musl_armhf/koffi.node'))).toBe(true);
+    const koffi = [join(pkg, 'node_modules/koffi'), join(prefix, 'lib/node_modules/koffi')].find((d) =>
+      existsSync(join(d, 'package.json')),
+    );
+    expect(koffi).toBeDefined();
+    expect(existsSync(join(koffi!, 'build'))).toBe(false);
   });
 
   it('neither tarball has a .map file', () => {

@@ -5,9 +5,16 @@
  * the licence and changelog; no source map points at a source that is not shipped; publint
  * (both) and attw (the SDK) have nothing to say. Installing them is
  * test/integration/pack-install.test.ts.
+ *
+ * The daemon's preinstall (scripts/koffi-musl-armhf.cjs) is run here on a fake install tree:
+ * on armv7 musl it copies the shipped addon to <koffi>/build/koffi/musl_armhf/koffi.node and
+ * elsewhere does nothing; and the installed koffi's own loader is shown to load an addon from
+ * <koffi>/build/koffi/<triplet>/ when its @koromix package is absent (on this host's triplet,
+ * musl_x64, since an armv7 musl Node is not at hand).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { publint } from 'publint';
@@ -137,8 +144,22 @@ describe('npm run pack', () => {
     const m = manifests.netsessiond;
     expect(m.dependencies?.netsession).toBe(rootPkg.version);
     expect(m.dependencies?.koffi).toBe(rootPkg.peerDependencies!.koffi);
-    expect(m.scripts ?? {}).toEqual({});
+    expect(m.scripts ?? {}).toEqual({ preinstall: 'node install/koffi-musl-armhf.cjs' });
     expect(m.bin).toEqual({ netsessiond: 'dist/netsessiond.cjs', netsessionctl: 'dist/bin/netsessionctl.js' });
+  });
+
+  it("the daemon tarball carries koffi's armv7 musl addon (ARM, hard-float EABI5, a shared object) and its preinstall; nothing else native", () => {
+    expect(files.netsessiond.filter((p) => p.endsWith('.node'))).toEqual(['prebuilds/musl_armhf/koffi.node']);
+    expect(files.netsessiond).toContain('install/koffi-musl-armhf.cjs');
+    const elf = execFileSync('tar', ['-xzOf', tarballs.netsessiond, 'package/prebuilds/musl_armhf/koffi.node'], {
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    expect(elf.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
+    expect(elf[4]).toBe(1); // ELFCLASS32
+    expect(elf.readUInt16LE(16)).toBe(3); // ET_DYN
+    expect(elf.readUInt16LE(18)).toBe(40); // EM_ARM
+    expect(elf.readUInt32LE(36) & 0xff000000).toBe(0x05000000); // EABI version 5
+    expect(elf.readUInt32LE(36) & 0x400).toBe(0x400); // EF_ARM_ABI_FLOAT_HARD
   });
 
   it('names the man pages in `man` (npm installs them with a global install) and ships them', () => {
@@ -226,6 +247,67 @@ describe('npm run pack', () => {
   it('CHANGELOG.md has an entry for the current version', () => {
     expect(readFileSync(join(ROOT, 'CHANGELOG.md'), 'utf8')).toMatch(
       new RegExp(`^## \\[${rootPkg.version.replace(/\./g, '\\.')}\\] - \\d{4}-\\d{2}-\\d{2}$`, 'm'),
+    );
+  });
+});
+
+describe("netsessiond's preinstall: koffi's armv7 musl addon where koffi's loader looks", () => {
+  const req = createRequire(import.meta.url);
+  const { install, findKoffi } = req('../../../scripts/koffi-musl-armhf.cjs') as {
+    install: (o: { pkgDir: string; target: boolean }) => string;
+    findKoffi: (from: string) => string | null;
+  };
+  let tmp: string;
+  beforeAll(() => {
+    tmp = mkdtempSync(join(tmpdir(), 'netsession-preinstall-'));
+  });
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  /** app/node_modules/{netsessiond (with the addon), koffi}, optionally koffi nested in netsessiond. */
+  function tree(name: string, nested: boolean) {
+    const app = join(tmp, name);
+    const pkgDir = join(app, 'node_modules/netsessiond');
+    mkdirSync(join(pkgDir, 'prebuilds/musl_armhf'), { recursive: true });
+    writeFileSync(join(pkgDir, 'prebuilds/musl_armhf/koffi.node'), 'addon');
+    const koffi = nested ? join(pkgDir, 'node_modules/koffi') : join(app, 'node_modules/koffi');
+    mkdirSync(koffi, { recursive: true });
+    writeFileSync(join(koffi, 'package.json'), '{"name":"koffi"}');
+    return { pkgDir, koffi };
+  }
+
+  it('on armv7 musl it copies the addon into the koffi node resolves from netsessiond (hoisted or nested)', () => {
+    for (const nested of [false, true]) {
+      const { pkgDir, koffi } = tree(`t-${nested}`, nested);
+      expect(findKoffi(pkgDir)).toBe(koffi);
+      expect(install({ pkgDir, target: true })).toContain(join(koffi, 'build/koffi/musl_armhf/koffi.node'));
+      expect(readFileSync(join(koffi, 'build/koffi/musl_armhf/koffi.node'), 'utf8')).toBe('addon');
+    }
+  });
+
+  it('anywhere else it does nothing, and on this host it detects no armv7 musl', () => {
+    const { pkgDir, koffi } = tree('other', false);
+    expect(install({ pkgDir, target: false })).toMatch(/nothing to do/);
+    expect(existsSync(join(koffi, 'build'))).toBe(false);
+    expect(install({ pkgDir } as { pkgDir: string; target: boolean })).toMatch(/nothing to do/);
+  });
+
+  it("koffi's loader takes <koffi>/build/koffi/<triplet>/koffi.node when its prebuild package is absent", () => {
+    const koffi = join(tmp, 'loader/node_modules/koffi');
+    cpSync(join(ROOT, 'node_modules/koffi'), koffi, { recursive: true });
+    // This host's addon under the musl triplet, the second name the loader tries on linux.
+    const triplet = `musl_${process.arch}`;
+    const hostAddon = join(ROOT, `node_modules/@koromix/koffi-linux-${process.arch}/linux_${process.arch}/koffi.node`);
+    mkdirSync(join(koffi, 'build/koffi', triplet), { recursive: true });
+    cpSync(hostAddon, join(koffi, 'build/koffi', triplet, 'koffi.node'));
+    const r = spawnSync(process.execPath, ['-e', 'const k = require(process.argv[1]); console.log(k.version)', koffi], {
+      encoding: 'utf8',
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe(rootPkg.peerDependencies!.koffi);
+    // …and without it, the copy finds no addon at all (so the one above is what loaded).
+    rmSync(join(koffi, 'build'), { recursive: true });
+    expect(spawnSync(process.execPath, ['-e', 'require(process.argv[1])', koffi], { encoding: 'utf8' }).stderr).toMatch(
+      /Cannot find the native Koffi module/,
     );
   });
 });
