@@ -308,6 +308,18 @@ describe.skipIf(!isRoot)('rtnetlink link source (real kernel, private namespace)
         await new Promise((r) => setTimeout(r, 50));
       }
       await log.waitFor('u2 primed', (l) => linkEvent(l, 'u2', (f) => f.mtu === mtu - 1), 0);
+      // u1's link-local address comes out of duplicate address detection on the kernel's own clock
+      // (a real fact change the source reports); on a loaded machine that can land in the window
+      // below, so it must be over, and reported, first.
+      const settled = Date.now() + 10_000;
+      while (ip('-6', 'addr', 'show', 'dev', 'u1', 'tentative').trim() !== '' && Date.now() < settled) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await log.waitFor(
+        'u1 with its link-local address',
+        (l) => linkEvent(l, 'u1', (f) => f.addresses.some((a) => a.scope === 'link')),
+        0,
+      );
       const primed = seen.length;
 
       const from = log.lines.length;
