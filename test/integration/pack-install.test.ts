@@ -8,7 +8,7 @@
  * | netsession into a fresh app               | no `*.node`, no binding.gyp, no install script, no xml2js < 0.5, `npm ls --all` ≤ 8 packages |
  * | the same app: strict TypeScript, nodenext | `tsc --strict` compiles an ESM file (import) and a CommonJS one (import = require) |
  * | ESM app / CommonJS app (require)          | each creates a session against the installed netsessiond in the sandbox, waits for online, fetches through it: 200 from one uplink's address; under this machine's Node, the oldest Node `engines` admits and the newest 22.x and 24.x (official builds, support/node-releases.ts) |
-| netsession installed by npm running on the oldest Node `engines` admits | no EBADENGINE warning: every installed package admits that Node |
+ * | netsession installed by npm running on the oldest Node `engines` admits | no EBADENGINE warning: every installed package admits that Node |
  * | netsession + netsessiond, global --prefix | `netsessiond --version`, `netsessionctl --version`, `man -M` and `man -l` of netsessiond(8); netsessionctl lists the uplinks; its preinstall ran and, off armv7 musl, left koffi alone; the armv7 musl koffi addon is installed |
  * | both tarballs                             | no `.map` file                                                           |
  */
