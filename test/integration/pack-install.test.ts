@@ -276,7 +276,7 @@ describe.skipIf(!supported)('packed packages installed into fresh apps', () => {
   });
 
   it.each(
-    [process.versions.node, ...OTHER_NODES].flatMap((node) => [
+    [...new Set([process.versions.node, ...OTHER_NODES])].flatMap((node) => [
       ['ESM (TypeScript, compiled)', 'out/main.js', node],
       ['CommonJS (require)', 'main.cjs', node],
     ]),
