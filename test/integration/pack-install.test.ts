@@ -7,7 +7,8 @@
  * |-------------------------------------------|--------------------------------------------------------------------------|
  * | netsession into a fresh app               | no `*.node`, no binding.gyp, no install script, no xml2js < 0.5, `npm ls --all` ≤ 8 packages |
  * | the same app: strict TypeScript, nodenext | `tsc --strict` compiles an ESM file (import) and a CommonJS one (import = require) |
- * | ESM app / CommonJS app (require)          | each creates a session against the installed netsessiond in the sandbox, waits for online, fetches through it: 200 from one uplink's address |
+ * | ESM app / CommonJS app (require)          | each creates a session against the installed netsessiond in the sandbox, waits for online, fetches through it: 200 from one uplink's address; under this machine's Node, the oldest Node `engines` admits and the newest 22.x and 24.x (official builds, support/node-releases.ts) |
+ * | netsession installed by npm running on the oldest Node `engines` admits | no EBADENGINE warning: every installed package admits that Node |
  * | netsession + netsessiond, global --prefix | `netsessiond --version`, `netsessionctl --version`, `man -M` and `man -l` of netsessiond(8); netsessionctl lists the uplinks; its preinstall ran and, off armv7 musl, left koffi alone; the armv7 musl koffi addon is installed |
  * | both tarballs                             | no `.map` file                                                           |
  */
@@ -18,6 +19,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -27,9 +29,20 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, shebangNodeFlags, startNetsessiond } from './harness/daemon.js';
 import { createSandbox, requireRoot, type Sandbox } from './harness/sandbox.js';
+import { engineFloor, NEWEST_EVEN_MAJORS, officialNode } from './support/node-releases.js';
 
 const supported = requireRoot();
-const VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+const MANIFEST = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+  version: string;
+  engines: { node: string };
+};
+const VERSION = MANIFEST.version;
+/** The oldest Node the published manifests admit (scripts/packages.mjs copies `engines`). */
+const NODE_FLOOR = engineFloor(MANIFEST.engines.node);
+/** Node versions the apps run on besides this machine's: the floor and the newest of the next even majors. */
+const OTHER_NODES = [NODE_FLOOR, ...NEWEST_EVEN_MAJORS];
+/** Official Node builds, fetched once and kept for later runs. */
+const NODE_CACHE = join(REPO_ROOT, 'node_modules/.cache/netsession-test-node');
 /** npm, node and the installed bins' `#!/usr/bin/env node` find node on this PATH. */
 const PATH = `${dirname(process.execPath)}:${process.env.PATH ?? '/usr/bin:/bin'}`;
 
@@ -39,7 +52,10 @@ let app: string;
 let prefix: string;
 let installLog: string;
 let daemonInstallLog: string;
+let floorInstallLog: string;
 let sb: Sandbox;
+/** Node version → its binary: this machine's and the official builds of OTHER_NODES. */
+const nodes = new Map<string, string>([[process.versions.node, process.execPath]]);
 
 function npm(args: string[], cwd: string): string {
   const r = spawnSync('npm', [...args, '--no-audit', '--no-fund', '--loglevel=warn'], {
@@ -69,7 +85,7 @@ const session: Session = await createSession({ connectionType: 'internet', sourc
 try {
   const info: SessionInfo = await session.waitFor('online', { timeout: 20_000 });
   const res = await session.fetch(url);
-  console.log(JSON.stringify({ module: 'esm', state: info.state, interface: session.interface, address: session.ipv4?.address ?? null, status: res.status, body: await res.text() }));
+  console.log(JSON.stringify({ module: 'esm', node: process.version, state: info.state, interface: session.interface, address: session.ipv4?.address ?? null, status: res.status, body: await res.text() }));
 } finally {
   await session.destroy();
 }
@@ -90,7 +106,7 @@ const { createSession } = require('netsession');
   try {
     const info = await session.waitFor('online', { timeout: 20000 });
     const res = await session.fetch(process.argv[2]);
-    console.log(JSON.stringify({ module: 'cjs', resolved: require.resolve('netsession'), state: info.state, interface: session.interface, address: session.ipv4 && session.ipv4.address, status: res.status, body: await res.text() }));
+    console.log(JSON.stringify({ module: 'cjs', node: process.version, resolved: require.resolve('netsession'), state: info.state, interface: session.interface, address: session.ipv4 && session.ipv4.address, status: res.status, body: await res.text() }));
   } finally {
     await session.destroy();
   }
@@ -119,6 +135,32 @@ describe.skipIf(!supported)('packed packages installed into fresh apps', () => {
       JSON.stringify({ name: 'app', version: '1.0.0', private: true, type: 'module' }),
     );
     installLog = npm(['install', tarballs.netsession], app);
+
+    for (const v of OTHER_NODES) nodes.set(v, officialNode(v, NODE_CACHE, { ...process.env, PATH }));
+    // The same install by npm running on the floor Node, which checks every package's `engines`
+    // against that Node and warns EBADENGINE where one asks for a newer one.
+    const floorApp = join(work, 'app-floor');
+    mkdirSync(floorApp);
+    writeFileSync(
+      join(floorApp, 'package.json'),
+      JSON.stringify({ name: 'app-floor', version: '1.0.0', private: true }),
+    );
+    const npmCli = realpathSync(
+      execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8', env: { PATH } }).trim(),
+    );
+    const floorNode = nodes.get(NODE_FLOOR)!;
+    const r = spawnSync(
+      floorNode,
+      [npmCli, 'install', tarballs.netsession, '--no-audit', '--no-fund', '--loglevel=warn'],
+      {
+        cwd: floorApp,
+        encoding: 'utf8',
+        env: { ...process.env, PATH: `${dirname(floorNode)}:${PATH}` },
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
+    if (r.status !== 0) throw new Error(`npm install on Node ${NODE_FLOOR} failed (${r.status}):\n${r.stderr}`);
+    floorInstallLog = `${r.stdout}${r.stderr}`;
 
     // The daemon package as a device image installs it: globally (bins linked, man pages in
     // share/man), with the SDK from its tarball, not from the registry.
@@ -201,6 +243,10 @@ describe.skipIf(!supported)('packed packages installed into fresh apps', () => {
     expect(packages.length, packages.join('\n')).toBeLessThanOrEqual(8);
   });
 
+  it(`npm on Node ${NODE_FLOOR} (engines ${MANIFEST.engines.node}) installs the SDK without an EBADENGINE warning`, () => {
+    expect(floorInstallLog).not.toMatch(/EBADENGINE/);
+  });
+
   it('a strict TypeScript app (module nodenext) compiles against it, as ESM and as CommonJS', () => {
     writeFileSync(join(app, 'main.ts'), ESM_APP);
     writeFileSync(join(app, 'cjs-types.cts'), CJS_TYPES);
@@ -229,27 +275,32 @@ describe.skipIf(!supported)('packed packages installed into fresh apps', () => {
     expect(statSync(join(app, 'out/main.js')).isFile()).toBe(true);
   });
 
-  it.each([
-    ['ESM (TypeScript, compiled)', 'out/main.js'],
-    ['CommonJS (require)', 'main.cjs'],
-  ])(
-    'the %s app runs a session against the installed netsessiond and fetches through its uplink',
-    async (_kind, entry) => {
+  it.each(
+    [...new Set([process.versions.node, ...OTHER_NODES])].flatMap((node) => [
+      ['ESM (TypeScript, compiled)', 'out/main.js', node],
+      ['CommonJS (require)', 'main.cjs', node],
+    ]),
+  )(
+    'the %s app (%s) runs a session against the installed netsessiond and fetches through its uplink on Node %s',
+    async (_kind, entry, node) => {
       writeFileSync(join(app, 'main.cjs'), CJS_APP);
-      const url = `http://${sb.inet.addr4}/pack-install-${entry.replace(/\W/g, '')}`;
-      const { stdout } = await sb.run(sb.devNs, [process.execPath, entry, url], {
+      const url = `http://${sb.inet.addr4}/pack-install-${node.replace(/\W/g, '')}-${entry.replace(/\W/g, '')}`;
+      const { stdout } = await sb.run(sb.devNs, [nodes.get(node)!, entry, url], {
         cwd: app,
         timeoutMs: 40_000,
         env: { PATH },
       });
       const line = JSON.parse(stdout.trim().split('\n').pop()!) as {
         module: string;
+        node: string;
         resolved?: string;
         state: string;
         interface: string;
         address: string;
         status: number;
       };
+      console.log(`pack-install: the ${line.module} app ran on Node ${line.node}: ${line.state}, HTTP ${line.status}`);
+      expect(line.node).toBe(`v${node}`);
       expect(line.state).toBe('online');
       expect(line.status).toBe(200);
       expect(sb.uplinks.map((u) => u.name)).toContain(line.interface);
