@@ -15,7 +15,7 @@
  *   the daemon's hot paths are short and bounded), `--v8-pool-size=1` (one V8 worker thread):
  *   ~5 MB less at idle. Not `--lite-mode`: on Node 20 it implies `--jitless` (interpreter only,
  *   no WebAssembly, a warning on every start) for the same memory.
- * - `--expose-gc`: full collections once start-up settled and after many sessions ended
+ * - `--expose-gc`: full collections once start-up settled and after bursts
  *   (adapters/system/memory-return.ts, with glibc's malloc_trim).
  * The tests and the bench run the daemon with exactly this line (test/integration/harness/daemon.ts).
  *
@@ -40,7 +40,7 @@ import { systemClock } from './adapters/system/clock.js';
 import { type FileStore, openFileStore } from './adapters/system/file-store.js';
 import { createIdentityResolver } from './adapters/system/identity.js';
 import { createLogger, isJournalStream } from './adapters/system/logger.js';
-import { createMemoryReturner, type ReturnMemory } from './adapters/system/memory-return.js';
+import { createMemoryReturner, scheduleMemoryReturns } from './adapters/system/memory-return.js';
 import { inRootNetns } from './adapters/system/netns.js';
 import { createServiceNotifier } from './adapters/system/sd-notify.js';
 import { type DaemonConfig, loadConfig, USAGE } from './config.js';
@@ -154,11 +154,7 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', () => void stop('SIGINT'));
   // Keep the process alive: the bus connection and netlink sockets may be unref'd.
   setInterval(() => {}, 1 << 30);
-  const returnMemory = await createMemoryReturner();
-  // Start-up's garbage (compiling, parsing files, the first dumps and online checks) is returned
-  // once it has settled: at 1 s, and at 10 s for what the first checks and DHCP leave.
-  for (const ms of [1000, 10_000]) setTimeout(returnMemory, ms).unref();
-  returnMemoryAfterChurn(engine, returnMemory);
+  scheduleMemoryReturns(() => engine.sessionCount(), await createMemoryReturner());
   return -1;
 }
 
@@ -201,22 +197,6 @@ async function makeDhcpClient(config: DaemonConfig, log: Logger): Promise<DhcpCl
     runDir: join(config.stateDir, 'dhcp'),
     log: dhcpLog,
   });
-}
-
-/**
- * After many sessions ended (1,000 below the high-water mark), memory is returned (full garbage
- * collections and malloc_trim), so V8 and malloc give their pages back now instead of keeping them
- * as headroom. Checked once a second: O(1), and no timer per session.
- */
-function returnMemoryAfterChurn(engine: Engine, returnMemory: ReturnMemory): void {
-  let high = 0;
-  setInterval(() => {
-    const n = engine.sessionCount();
-    high = Math.max(high, n);
-    if (high - n < 1000) return;
-    returnMemory();
-    high = n;
-  }, 1000).unref();
 }
 
 /** Live heap of an idle daemon with its services (measured ~7 MB), with room for garbage. */
