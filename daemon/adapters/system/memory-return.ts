@@ -62,22 +62,27 @@ const GROWTH_BYTES = 3 * 1024 * 1024;
  * The last keeps V8 and malloc from holding a burst's garbage as headroom until their own
  * heuristics run, which at idle may be never.
  */
-export function scheduleMemoryReturns(sessionCount: () => number, returnMemory: ReturnMemory): void {
+export function scheduleMemoryReturns(
+  sessionCount: () => number,
+  returnMemory: ReturnMemory,
+  /** The process's resident set in bytes (injectable for tests). */
+  rss: () => number = () => process.memoryUsage.rss(),
+): void {
   let high = 0;
   let base = Number.POSITIVE_INFINITY;
   let last = 0;
   const run = (): void => {
     returnMemory();
     high = sessionCount();
-    base = last = process.memoryUsage.rss();
+    base = last = rss();
   };
   for (const ms of [1000, 10_000]) setTimeout(run, ms).unref();
   setInterval(() => {
     const n = sessionCount();
     high = Math.max(high, n);
-    const rss = process.memoryUsage.rss();
-    const settledAfterGrowth = rss - base >= GROWTH_BYTES && rss <= last;
-    last = rss;
+    const now = rss();
+    const settledAfterGrowth = now - base >= GROWTH_BYTES && now <= last;
+    last = now;
     if (high - n >= 1000 || settledAfterGrowth) run();
   }, 1000).unref();
 }
