@@ -53,12 +53,18 @@ export async function createMemoryReturner(): Promise<ReturnMemory> {
 
 /** RSS growth since the last return after which a settled daemon returns memory again. */
 const GROWTH_BYTES = 3 * 1024 * 1024;
+/**
+ * Seconds between returns for growth: under steady churn the process may grow and pause again
+ * and again; a return (~5 ms idle, tens of ms with a large heap) then costs at most ~0.3%.
+ */
+const GROWTH_MIN_GAP_S = 10;
 
 /**
  * When to return memory, checked once a second (O(1), no timer per session): at 1 s and 10 s
  * after start-up (its compiling, file parsing, first dumps, online checks and DHCP); after many
  * sessions ended (1,000 below the high-water mark); and after any burst that left the process
- * 3 MB larger than after the last return, once it has stopped growing (a session storm, churn).
+ * 3 MB larger than after the last return, once it has stopped growing (a session storm, churn),
+ * at most once per 10 s.
  * The last keeps V8 and malloc from holding a burst's garbage as headroom until their own
  * heuristics run, which at idle may be never.
  */
@@ -71,17 +77,20 @@ export function scheduleMemoryReturns(
   let high = 0;
   let base = Number.POSITIVE_INFINITY;
   let last = 0;
+  let sinceReturn = 0;
   const run = (): void => {
     returnMemory();
     high = sessionCount();
     base = last = rss();
+    sinceReturn = 0;
   };
   for (const ms of [1000, 10_000]) setTimeout(run, ms).unref();
   setInterval(() => {
+    sinceReturn++;
     const n = sessionCount();
     high = Math.max(high, n);
     const now = rss();
-    const settledAfterGrowth = now - base >= GROWTH_BYTES && now <= last;
+    const settledAfterGrowth = now - base >= GROWTH_BYTES && now <= last && sinceReturn > GROWTH_MIN_GAP_S;
     last = now;
     if (high - n >= 1000 || settledAfterGrowth) run();
   }, 1000).unref();

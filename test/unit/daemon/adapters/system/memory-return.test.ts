@@ -56,7 +56,7 @@ describe('scheduleMemoryReturns', () => {
     expect(s.returns).toBe(before + 1);
   });
 
-  it('returns after 3 MB of growth only once the growth stopped, and once', () => {
+  it('returns after 3 MB of growth only once the growth stopped, once, and not within 10 s of the last', () => {
     const s = setup();
     vi.advanceTimersByTime(10_000);
     const before = s.returns;
@@ -65,8 +65,10 @@ describe('scheduleMemoryReturns', () => {
       vi.advanceTimersByTime(1000);
     }
     expect(s.returns).toBe(before); // still growing
+    vi.advanceTimersByTime(5000);
+    expect(s.returns).toBe(before); // settled 4 MB above, but 9 s after the last return
     vi.advanceTimersByTime(1000);
-    expect(s.returns).toBe(before + 1); // settled 4 MB above the last return
+    expect(s.returns).toBe(before + 1);
     vi.advanceTimersByTime(30_000);
     expect(s.returns).toBe(before + 1);
   });
