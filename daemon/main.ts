@@ -15,7 +15,8 @@
  *   the daemon's hot paths are short and bounded), `--v8-pool-size=1` (one V8 worker thread):
  *   ~5 MB less at idle. Not `--lite-mode`: on Node 20 it implies `--jitless` (interpreter only,
  *   no WebAssembly, a warning on every start) for the same memory.
- * - `--expose-gc`: one full collection after many sessions ended (returnMemoryAfterChurn).
+ * - `--expose-gc`: full collections once start-up settled and after bursts
+ *   (adapters/system/memory-return.ts, with glibc's malloc_trim).
  * The tests and the bench run the daemon with exactly this line (test/integration/harness/daemon.ts).
  *
  * Adapters a configuration does not use are never loaded (dynamic imports below): the firewall
@@ -39,6 +40,7 @@ import { systemClock } from './adapters/system/clock.js';
 import { type FileStore, openFileStore } from './adapters/system/file-store.js';
 import { createIdentityResolver } from './adapters/system/identity.js';
 import { createLogger, isJournalStream } from './adapters/system/logger.js';
+import { createMemoryReturner, scheduleMemoryReturns } from './adapters/system/memory-return.js';
 import { inRootNetns } from './adapters/system/netns.js';
 import { createServiceNotifier } from './adapters/system/sd-notify.js';
 import { type DaemonConfig, loadConfig, USAGE } from './config.js';
@@ -152,7 +154,7 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', () => void stop('SIGINT'));
   // Keep the process alive: the bus connection and netlink sockets may be unref'd.
   setInterval(() => {}, 1 << 30);
-  returnMemoryAfterChurn(engine);
+  scheduleMemoryReturns(() => engine.sessionCount(), await createMemoryReturner());
   return -1;
 }
 
@@ -195,24 +197,6 @@ async function makeDhcpClient(config: DaemonConfig, log: Logger): Promise<DhcpCl
     runDir: join(config.stateDir, 'dhcp'),
     log: dhcpLog,
   });
-}
-
-/**
- * After many sessions ended (1,000 below the high-water mark), one full garbage collection, so V8
- * gives their pages back now instead of keeping them as headroom (`--expose-gc` in the #! line;
- * without it, nothing). Checked once a second: O(1), and no timer per session.
- */
-function returnMemoryAfterChurn(engine: Engine): void {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) return;
-  let high = 0;
-  setInterval(() => {
-    const n = engine.sessionCount();
-    high = Math.max(high, n);
-    if (high - n < 1000) return;
-    gc();
-    high = n;
-  }, 1000).unref();
 }
 
 /** Live heap of an idle daemon with its services (measured ~7 MB), with room for garbage. */

@@ -88,12 +88,19 @@ export interface RequestSocketOptions {
   /** Bound on a blocking wait for a late reply (default 2000 ms). */
   timeoutMs?: number;
   /**
-   * Size of the buffer one datagram is received into (default 1 MiB). rtnetlink dump parts are at
-   * most 32 KiB, and a short-lived socket with a 1 MiB buffer leaves that much resident in
-   * malloc's arena once glibc's mmap threshold has risen past it.
+   * Size of the buffer one datagram is received into (default {@link RECV_BUFFER_DEFAULT}).
    */
   recvBufferBytes?: number;
 }
+
+/**
+ * 64 KiB: a dump part is at most 32 KiB (the kernel sizes dump parts by the largest receive it
+ * has seen, capped there), NETLINK_CAP_ACK keeps error replies to a header, and a datagram that
+ * still does not fit fails loudly (MSG_TRUNC) rather than being cut. Not more: the buffer lives as
+ * long as the socket, and 1 MiB (the former default) put ~1 MB into the idle daemon's malloc arena
+ * whenever glibc's mmap threshold had risen past it (docs/architecture.md, "Memory and start-up").
+ */
+export const RECV_BUFFER_DEFAULT = 64 << 10;
 
 function int32(n: number): Buffer {
   const b = Buffer.alloc(4);
@@ -110,7 +117,7 @@ export class RequestSocket {
   /** The kernel's SO_SNDBUF after setup: a batch must stay below it (minus 32 bytes). */
   readonly sendBufferSize: number;
 
-  constructor(c: Libc, fd: number, sendBufferSize: number, recvBufferBytes = 1 << 20) {
+  constructor(c: Libc, fd: number, sendBufferSize: number, recvBufferBytes = RECV_BUFFER_DEFAULT) {
     this.#c = c;
     this.#fd = fd;
     this.#buf = Buffer.alloc(recvBufferBytes);
