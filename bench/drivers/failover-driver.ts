@@ -128,20 +128,24 @@ interface CutTarget {
 }
 
 /**
- * Polls the daemon until its services are in the states `like` (path → State) names, or, without
- * `like`, all `ready` or `online`; returns those states. A round that starts only once the services
- * are as before the first cut cannot have its first Update be a late move back to a returning uplink.
+ * Polls the daemon until it has `count` services (any number without it), all `online` or (unless
+ * `allOnline`) `ready`.
+ * netsessiond checks every service and moves an unpinned session back when its uplink is online
+ * again, so a round must wait for that; connmand checks only its default service (the others stay
+ * `ready`), and which service that is may change between rounds.
  */
-async function waitServices(client: ConnmanClient, what: string, like?: Map<string, unknown>) {
+async function waitServicesUp(client: ConnmanClient, what: string, count: number | undefined, allOnline: boolean) {
   const deadline = performance.now() + 15_000;
   for (;;) {
     const services = await client.services();
-    const ok = like
-      ? services.length === like.size && services.every((s) => like.get(s.path) === s.props.State)
-      : services.length > 0 && services.every((s) => s.props.State === 'ready' || s.props.State === 'online');
-    if (ok) return new Map(services.map((s) => [s.path, s.props.State]));
+    const ok = (s: (typeof services)[number]) =>
+      s.props.State === 'online' || (!allOnline && s.props.State === 'ready');
+    if (services.length > 0 && (count === undefined || services.length === count) && services.every(ok))
+      return services;
     if (performance.now() > deadline)
-      throw new Error(`timed out waiting for ${what}: ${services.map((s) => `${s.path}=${s.props.State}`).join(' ')}`);
+      throw new Error(
+        `timed out waiting for ${what} (${count ?? 'all'} services ${allOnline ? 'online' : 'ready or online'}): ${services.map((s) => `${s.path}=${s.props.State}`).join(' ')}`,
+      );
     await sleep(20);
   }
 }
@@ -164,7 +168,8 @@ async function runScenario(
   let cut = sc.cut;
   const back = (s: Record<string, unknown>) => up(s) && (follow ? onUplink(s) : s.Interface === sc.cut);
   await n.waitFor(back, 15_000, `${sc.name}: session online on ${follow ? 'an uplink' : sc.cut}`);
-  const before = follow ? await waitServices(client, `${sc.name}: every service up`) : undefined;
+  const start = follow ? await waitServicesUp(client, `${sc.name}: every service up`, undefined, false) : null;
+  const allOnline = start?.every((s) => s.props.State === 'online') ?? false;
   const out: ScenarioResult = {
     name: sc.name,
     firstUpdate: [],
@@ -181,8 +186,11 @@ async function runScenario(
   };
   for (let i = 0; i < input.warmup + input.rounds; i++) {
     await n.waitFor(back, 15_000, `${sc.name}: back on ${follow ? 'an uplink' : sc.cut} before round ${i}`);
-    if (before) await waitServices(client, `${sc.name}: services as before round 0, before round ${i}`, before);
+    if (start) await waitServicesUp(client, `${sc.name}: services back before round ${i}`, start.length, allOnline);
     await sleep(input.settleMs);
+    // With `follow`, a round starts only once the session has been quiet for settleMs, so its
+    // first Update cannot be a late move back to the returning uplink.
+    while (follow && performance.now() - (n.updates.at(-1)?.at ?? 0) < input.settleMs) await sleep(input.settleMs);
     if (follow) cut = n.settings.Interface as string;
     const { link, uplink, devIndex } = target(cut);
     const k = n.updates.length;
