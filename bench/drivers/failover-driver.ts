@@ -39,10 +39,11 @@ export interface DriverInput {
   /** A session back on its uplink may be `connected` too (connmand checks only the default service online). */
   backWhenConnected?: boolean;
   /**
-   * Unpinned scenarios cut, in each round, the uplink the session is on (router side) instead of
-   * the named one, and a round starts once every service is `ready` or `online` again. connmand
-   * needs this: it places an unpinned session by its internal order (eth-b or eth-c while eth-a
-   * is the default service, connmand-harness RESULTS.md), so waiting for the session on eth-a
+   * Unpinned scenarios cut, in each round, the uplink the session is on instead of the named one.
+   * A round starts once the daemon has all its services back (all `online` if they all were at the
+   * start, else `ready` or `online`) and the session has been quiet for `settleMs`. connmand needs
+   * this: it places an unpinned session by its internal order (mostly eth-b or eth-c while eth-a
+   * is its default service, connmand-harness RESULTS.md), so waiting for the session on eth-a
    * never ends. The connmand harness measured its 2.58 ms the same way.
    */
   followSession?: boolean;
