@@ -45,8 +45,7 @@ export interface CallPathOptions {
 
 /**
  * connmand 1.41's carrier loss → Update for the same scenario (connmand-harness RESULTS.md), used
- * when the live run cannot place connmand's unpinned session on eth-a (its default service
- * order differs from ours).
+ * when the live connmand run fails.
  */
 const CONNMAND_CARRIER_LOSS_MS = 2.58;
 
@@ -112,9 +111,13 @@ async function measure(
     let carrierLoss: number | null = null;
     if (opts.failoverRounds > 0) {
       try {
+        // Both daemons cut the uplink their unpinned session is on: connmand places it by its own
+        // order (eth-b, eth-c) rather than on its default service eth-a, so a run waiting for eth-a
+        // timed out against connmand after passing against netsessiond.
         const out = await runFailoverDriver(sb, opts.failoverRounds, 2, {
           only: [CARRIER_LOSS],
           backWhenConnected: true,
+          followSession: true,
         });
         const s = out.scenarios.find((x) => x.name === CARRIER_LOSS);
         carrierLoss = summarize(s?.firstUpdate.filter((x): x is number => x !== null) ?? [])?.median ?? null;

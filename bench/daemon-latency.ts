@@ -372,7 +372,7 @@ export async function runFailoverDriver(
   sb: Sandbox,
   rounds: number,
   warmup: number,
-  extra: Pick<DriverInput, 'only' | 'backWhenConnected'> = {},
+  extra: Pick<DriverInput, 'only' | 'backWhenConnected' | 'followSession'> = {},
 ): Promise<DriverOutput> {
   const input: DriverInput = {
     ...extra,
