@@ -37,6 +37,7 @@ import {
   type Sandbox,
   type SandboxProcess,
 } from '../test/integration/harness/sandbox.js';
+import { testConfig } from '../test/integration/harness/test-daemon.js';
 import { ConnmanClient, v } from '../test/integration/support/connman-client.js';
 import type { DriverInput, DriverOutput, ScenarioResult } from './drivers/failover-driver.js';
 import { r3, type Summary, summarize } from './stats.js';
@@ -239,23 +240,7 @@ export async function createBenchSandbox(moreIncludes: string[] = []): Promise<S
 
 export function writeConfig(sb: Sandbox, maxSessions: number): string {
   const conf = join(sb.tmpDir, 'netsessiond.conf');
-  writeFileSync(
-    conf,
-    [
-      '[General]',
-      'OnlineCheckMode = one-shot',
-      'OnlineCheckInitialInterval = 1',
-      'OnlineCheckMaxInterval = 1',
-      'OnlineCheckConnectTimeout = 1',
-      `MaxSessionsPerClient = ${maxSessions}`,
-      `MaxSessionsPerUid = ${maxSessions}`,
-      '[Bearers]',
-      'eth-a = ethernet',
-      'eth-b = wifi',
-      'eth-c = cellular',
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(conf, testConfig([`MaxSessionsPerClient = ${maxSessions}`, `MaxSessionsPerUid = ${maxSessions}`]));
   return conf;
 }
 

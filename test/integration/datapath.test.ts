@@ -53,6 +53,7 @@ import {
   type Sandbox,
   type SandboxProcess,
 } from './harness/sandbox.js';
+import { testConfig } from './harness/test-daemon.js';
 import { ConnmanClient, unwrap, v } from './support/connman-client.js';
 import { traceExecs } from './support/exec-trace.js';
 import { Holder } from './support/session-holder.js';
@@ -411,22 +412,7 @@ for (const backend of BACKENDS) {
       }
 
       async function startDaemon(reconcileInterval: number): Promise<SandboxProcess> {
-        writeFileSync(
-          conf,
-          [
-            '[General]',
-            'OnlineCheckMode = one-shot',
-            'OnlineCheckInitialInterval = 1',
-            'OnlineCheckMaxInterval = 1',
-            'OnlineCheckConnectTimeout = 1',
-            `ReconcileInterval = ${reconcileInterval}`,
-            '[Bearers]',
-            'eth-a = ethernet',
-            'eth-b = wifi',
-            'eth-c = cellular',
-            '',
-          ].join('\n'),
-        );
+        writeFileSync(conf, testConfig([`ReconcileInterval = ${reconcileInterval}`]));
         const d = await startNetsessiond(sb, {
           mountCgroup2: true,
           args: [

@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, startNetsessiond } from './harness/daemon.js';
 import { waitFor } from './harness/exec.js';
 import { createSandbox, requireRoot, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
+import { testConfig } from './harness/test-daemon.js';
 
 const supported = requireRoot();
 let sb: Sandbox;
@@ -47,21 +48,7 @@ describe.skipIf(!supported)('examples', () => {
   beforeAll(async () => {
     sb = await createSandbox();
     const conf = join(sb.tmpDir, 'netsessiond.conf');
-    writeFileSync(
-      conf,
-      [
-        '[General]',
-        'OnlineCheckMode = one-shot',
-        'OnlineCheckInitialInterval = 1',
-        'OnlineCheckMaxInterval = 1',
-        'OnlineCheckConnectTimeout = 1',
-        '[Bearers]',
-        'eth-a = ethernet',
-        'eth-b = wifi',
-        'eth-c = cellular',
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(conf, testConfig());
     const daemon = await startNetsessiond(sb, {
       args: [
         '--config',

@@ -29,6 +29,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, shebangNodeFlags, startNetsessiond } from './harness/daemon.js';
 import { createSandbox, requireRoot, type Sandbox } from './harness/sandbox.js';
+import { testConfig } from './harness/test-daemon.js';
 import { engineFloor, NEWEST_EVEN_MAJORS, officialNode } from './support/node-releases.js';
 
 const supported = requireRoot();
@@ -183,17 +184,7 @@ describe.skipIf(!supported)('packed packages installed into fresh apps', () => {
     sb = await createSandbox();
     const installed = join(prefix, 'lib/node_modules/netsessiond/dist/netsessiond.cjs');
     const conf = join(sb.tmpDir, 'netsessiond.conf');
-    writeFileSync(
-      conf,
-      [
-        '[General]',
-        'OnlineCheckMode = one-shot',
-        'OnlineCheckInitialInterval = 1',
-        'OnlineCheckMaxInterval = 1',
-        'OnlineCheckConnectTimeout = 1',
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(conf, testConfig([], null));
     const args = [
       '--config',
       conf,

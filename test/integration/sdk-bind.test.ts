@@ -36,6 +36,7 @@ import {
   type Sandbox,
   type SandboxProcess,
 } from './harness/sandbox.js';
+import { testConfig } from './harness/test-daemon.js';
 import { type SdkDriver, startSdkDriver } from './support/sdk-driver.js';
 
 const supported = requireRoot();
@@ -137,21 +138,7 @@ describe.skipIf(!supported)('bind helpers against netsessiond', () => {
     inet4 = sb.inet.addr4;
     inet6 = sb.inet.addr6;
     const conf = join(sb.tmpDir, 'netsessiond.conf');
-    writeFileSync(
-      conf,
-      [
-        '[General]',
-        'OnlineCheckMode = one-shot',
-        'OnlineCheckInitialInterval = 1',
-        'OnlineCheckMaxInterval = 1',
-        'OnlineCheckConnectTimeout = 1',
-        '[Bearers]',
-        'eth-a = ethernet',
-        'eth-b = wifi',
-        'eth-c = cellular',
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(conf, testConfig());
     const daemon = await startNetsessiond(sb, {
       args: [
         '--config',

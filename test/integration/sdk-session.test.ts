@@ -28,6 +28,7 @@ import {
 } from '../../lib/index.js';
 import { startNetsessiond } from './harness/daemon.js';
 import { createSandbox, requireRoot, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
+import { testConfig } from './harness/test-daemon.js';
 import { defineSdkSessionSuite, type SdkSuiteContext } from './suites/sdk-session-suite.js';
 
 const supported = requireRoot();
@@ -111,21 +112,7 @@ describe.skipIf(!supported)('the SDK against netsessiond', () => {
   beforeAll(async () => {
     sb = await createSandbox();
     const conf = join(sb.tmpDir, 'netsessiond.conf');
-    writeFileSync(
-      conf,
-      [
-        '[General]',
-        'OnlineCheckMode = one-shot',
-        'OnlineCheckInitialInterval = 1',
-        'OnlineCheckMaxInterval = 1',
-        'OnlineCheckConnectTimeout = 1',
-        '[Bearers]',
-        'eth-a = ethernet',
-        'eth-b = wifi',
-        'eth-c = cellular',
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(conf, testConfig());
     daemon = await startDaemon(conf);
     transport = new DBusTransport({ busAddress: sb.dbusAddress! });
     // All three uplinks pass their online check at start: wait until a cellular-only session is online.

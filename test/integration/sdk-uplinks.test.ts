@@ -24,6 +24,7 @@ import { REPO_ROOT, startNetsessiond } from './harness/daemon.js';
 import { type DnsServer, startDnsServer } from './harness/dns-server.js';
 import { waitFor } from './harness/exec.js';
 import { createSandbox, requireRoot, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
+import { testConfig } from './harness/test-daemon.js';
 
 const supported = requireRoot();
 let sb: Sandbox;
@@ -82,21 +83,7 @@ describe.skipIf(!supported)('uplink properties against netsessiond', () => {
   beforeAll(async () => {
     sb = await createSandbox();
     conf = join(sb.tmpDir, 'netsessiond.conf');
-    writeFileSync(
-      conf,
-      [
-        '[General]',
-        'OnlineCheckMode = one-shot',
-        'OnlineCheckInitialInterval = 1',
-        'OnlineCheckMaxInterval = 1',
-        'OnlineCheckConnectTimeout = 1',
-        '[Bearers]',
-        'eth-a = ethernet',
-        'eth-b = wifi',
-        'eth-c = cellular',
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(conf, testConfig());
     // Observe mode: another tool configures the links; the provisioning file names their DNS.
     const prov = join(sb.tmpDir, 'state', 'provisioning');
     mkdirSync(prov, { recursive: true });

@@ -12,6 +12,27 @@ import type { Sandbox, SandboxProcess } from './sandbox.js';
 /** The bearer each default uplink gets through `[Bearers]`. */
 export const TEST_BEARERS = { 'eth-a': 'ethernet', 'eth-b': 'wifi', 'eth-c': 'cellular' } as const;
 
+/**
+ * The configuration the integration tests run the daemon with: one-shot online checks every
+ * second (a test waits for `online` in about a second), `general` lines added to `[General]`,
+ * and `[Bearers]` from `bearers` (default {@link TEST_BEARERS}; `null`: no section).
+ */
+export function testConfig(
+  general: readonly string[] = [],
+  bearers: Readonly<Record<string, string>> | null = TEST_BEARERS,
+): string {
+  return [
+    '[General]',
+    'OnlineCheckMode = one-shot',
+    'OnlineCheckInitialInterval = 1',
+    'OnlineCheckMaxInterval = 1',
+    'OnlineCheckConnectTimeout = 1',
+    ...general,
+    ...(bearers ? ['[Bearers]', ...Object.entries(bearers).map(([ifname, bearer]) => `${ifname} = ${bearer}`)] : []),
+    '',
+  ].join('\n');
+}
+
 export interface TestDaemonOptions extends Omit<DaemonOptions, 'args'> {
   /** Extra `[General]` lines (e.g. `ReconcileInterval = 1`). */
   general?: string[];
@@ -34,20 +55,7 @@ export async function startTestDaemon(sb: Sandbox, opts: TestDaemonOptions = {})
   const stateDir = join(sb.tmpDir, 'state');
   mkdirSync(policyDir, { recursive: true });
   const configPath = join(sb.tmpDir, 'netsessiond.conf');
-  writeFileSync(
-    configPath,
-    [
-      '[General]',
-      'OnlineCheckMode = one-shot',
-      'OnlineCheckInitialInterval = 1',
-      'OnlineCheckMaxInterval = 1',
-      'OnlineCheckConnectTimeout = 1',
-      ...(opts.general ?? []),
-      '[Bearers]',
-      ...Object.entries(opts.bearers ?? TEST_BEARERS).map(([ifname, bearer]) => `${ifname} = ${bearer}`),
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(configPath, testConfig(opts.general, opts.bearers));
   const { general: _g, bearers: _b, args = [], readyTimeoutMs = 20_000, ...rest } = opts;
   const daemon = await startNetsessiond(sb, {
     ...rest,
