@@ -50,8 +50,11 @@ export const COUNTER_KEYS = [
 /** One key of a Usage dict. */
 export type CounterKey = (typeof COUNTER_KEYS)[number];
 
-/** Link statistics fields behind the first eight {@link COUNTER_KEYS}, in the same order. */
-const FIELDS = [
+/**
+ * Link statistics fields behind the first eight {@link COUNTER_KEYS}, in the same order — which
+ * is also the order of the leading fields of the kernel's struct rtnl_link_stats(64).
+ */
+export const LINK_COUNTER_FIELDS = [
   'rxPackets',
   'txPackets',
   'rxBytes',
@@ -208,7 +211,7 @@ export class CounterTable {
       t.last = { ...raw };
       return;
     }
-    for (const f of FIELDS) {
+    for (const f of LINK_COUNTER_FIELDS) {
       const d = raw[f] - t.last[f];
       t.total[f] += d >= 0n ? d : raw[f];
     }
@@ -251,7 +254,7 @@ export class CounterTable {
     const t = this.#services.get(serviceId);
     if (!t) return null;
     const ms = t.timeMs + (t.connectedSince === null ? 0 : Math.max(0, now - t.connectedSince));
-    return [...FIELDS.map((f) => toUint32(t.total[f])), toUint32(BigInt(Math.floor(ms / 1000)))];
+    return [...LINK_COUNTER_FIELDS.map((f) => toUint32(t.total[f])), toUint32(BigInt(Math.floor(ms / 1000)))];
   }
 
   /**

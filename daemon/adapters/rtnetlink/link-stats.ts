@@ -12,7 +12,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LinkCounters } from '../../core/counters.js';
+import { LINK_COUNTER_FIELDS, type LinkCounters } from '../../core/counters.js';
 import type { LinkStats, Logger } from '../../ports.js';
 import { openRtnlClient } from './client.js';
 import { IFLA } from './messages/constants.js';
@@ -36,16 +36,7 @@ export interface LinkStatsOptions {
 }
 
 /** The leading fields of struct rtnl_link_stats(64), in their order. */
-const FIELDS = [
-  'rxPackets',
-  'txPackets',
-  'rxBytes',
-  'txBytes',
-  'rxErrors',
-  'txErrors',
-  'rxDropped',
-  'txDropped',
-] as const satisfies ReadonlyArray<keyof LinkCounters>;
+const FIELDS = LINK_COUNTER_FIELDS;
 const SYSFS_FILES: Record<keyof LinkCounters, string> = {
   rxPackets: 'rx_packets',
   txPackets: 'tx_packets',
