@@ -37,7 +37,7 @@ import {
   type Sandbox,
   type SandboxProcess,
 } from '../test/integration/harness/sandbox.js';
-import { testConfig } from '../test/integration/harness/test-daemon.js';
+import { sandboxDaemonArgs, testConfig } from '../test/integration/harness/test-daemon.js';
 import { ConnmanClient, v } from '../test/integration/support/connman-client.js';
 import type { DriverInput, DriverOutput, ScenarioResult } from './drivers/failover-driver.js';
 import { r3, type Summary, summarize } from './stats.js';
@@ -252,18 +252,7 @@ export async function startDaemon(
 ): Promise<{ proc: SandboxProcess; pid: number; readyMs: number }> {
   const t0 = performance.now();
   mkdirSync(join(sb.tmpDir, 'policy'), { recursive: true });
-  const args = [
-    '--config',
-    conf,
-    '--state-dir',
-    join(sb.tmpDir, 'state'),
-    '--policy-dir',
-    join(sb.tmpDir, 'policy'),
-    '--online-check-url',
-    sb.inet.onlineUrl4,
-    '--online-check-url6',
-    sb.inet.onlineUrl6,
-  ];
+  const args = sandboxDaemonArgs(sb, conf);
   const proc = await startNetsessiond(sb, { command: [...command, ...args, ...extraArgs] });
   await proc.waitForLine(/ready:/, { timeoutMs: 15_000 });
   return { proc, pid: nodePid(proc.pid), readyMs: performance.now() - t0 };

@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { type CreateSessionOptions, createSession, DBusTransport } from '../lib/index.js';
 import { startNetsessiond } from '../test/integration/harness/daemon.js';
 import { createSandbox, integrationSkipReason, type Sandbox } from '../test/integration/harness/sandbox.js';
+import { sandboxDaemonArgs } from '../test/integration/harness/test-daemon.js';
 import { ConnmanClient, v } from '../test/integration/support/connman-client.js';
 import { startSdkDriver } from '../test/integration/support/sdk-driver.js';
 import { r3, summarize } from './stats.js';
@@ -70,18 +71,7 @@ async function startWorld(): Promise<Sandbox> {
     ].join('\n'),
   );
   const daemon = await startNetsessiond(sb, {
-    args: [
-      '--config',
-      conf,
-      '--state-dir',
-      join(sb.tmpDir, 'state'),
-      '--policy-dir',
-      join(sb.tmpDir, 'policy'),
-      '--online-check-url',
-      sb.inet.onlineUrl4,
-      '--online-check-url6',
-      sb.inet.onlineUrl6,
-    ],
+    args: sandboxDaemonArgs(sb, conf),
   });
   await daemon.waitForLine(/ready:/, { timeoutMs: 15_000 });
   return sb;

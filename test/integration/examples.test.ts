@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, startNetsessiond } from './harness/daemon.js';
 import { waitFor } from './harness/exec.js';
 import { createSandbox, requireRoot, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
-import { testConfig } from './harness/test-daemon.js';
+import { sandboxDaemonArgs, testConfig } from './harness/test-daemon.js';
 
 const supported = requireRoot();
 let sb: Sandbox;
@@ -50,18 +50,7 @@ describe.skipIf(!supported)('examples', () => {
     const conf = join(sb.tmpDir, 'netsessiond.conf');
     writeFileSync(conf, testConfig());
     const daemon = await startNetsessiond(sb, {
-      args: [
-        '--config',
-        conf,
-        '--state-dir',
-        join(sb.tmpDir, 'state'),
-        '--policy-dir',
-        join(sb.tmpDir, 'policy'),
-        '--online-check-url',
-        sb.inet.onlineUrl4,
-        '--online-check-url6',
-        sb.inet.onlineUrl6,
-      ],
+      args: sandboxDaemonArgs(sb, conf),
     });
     await daemon.waitForLine(/ready:/, { timeoutMs: 15_000 });
   }, 120_000);

@@ -29,7 +29,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, shebangNodeFlags, startNetsessiond } from './harness/daemon.js';
 import { createSandbox, requireRoot, type Sandbox } from './harness/sandbox.js';
-import { testConfig } from './harness/test-daemon.js';
+import { sandboxDaemonArgs, testConfig } from './harness/test-daemon.js';
 import { engineFloor, NEWEST_EVEN_MAJORS, officialNode } from './support/node-releases.js';
 
 const supported = requireRoot();
@@ -185,18 +185,7 @@ describe.skipIf(!supported)('packed packages installed into fresh apps', () => {
     const installed = join(prefix, 'lib/node_modules/netsessiond/dist/netsessiond.cjs');
     const conf = join(sb.tmpDir, 'netsessiond.conf');
     writeFileSync(conf, testConfig([], null));
-    const args = [
-      '--config',
-      conf,
-      '--state-dir',
-      join(sb.tmpDir, 'state'),
-      '--policy-dir',
-      join(sb.tmpDir, 'policy'),
-      '--online-check-url',
-      sb.inet.onlineUrl4,
-      '--online-check-url6',
-      sb.inet.onlineUrl6,
-    ];
+    const args = sandboxDaemonArgs(sb, conf);
     const daemon = await startNetsessiond(sb, {
       command: [process.execPath, ...shebangNodeFlags(installed), installed, ...args],
     });

@@ -36,7 +36,7 @@ import {
   type Sandbox,
   type SandboxProcess,
 } from './harness/sandbox.js';
-import { testConfig } from './harness/test-daemon.js';
+import { sandboxDaemonArgs, testConfig } from './harness/test-daemon.js';
 import { type SdkDriver, startSdkDriver } from './support/sdk-driver.js';
 
 const supported = requireRoot();
@@ -140,18 +140,7 @@ describe.skipIf(!supported)('bind helpers against netsessiond', () => {
     const conf = join(sb.tmpDir, 'netsessiond.conf');
     writeFileSync(conf, testConfig());
     const daemon = await startNetsessiond(sb, {
-      args: [
-        '--config',
-        conf,
-        '--state-dir',
-        join(sb.tmpDir, 'state'),
-        '--policy-dir',
-        join(sb.tmpDir, 'policy'),
-        '--online-check-url',
-        sb.inet.onlineUrl4,
-        '--online-check-url6',
-        sb.inet.onlineUrl6,
-      ],
+      args: sandboxDaemonArgs(sb, conf),
     });
     await daemon.waitForLine(/ready:/, { timeoutMs: 15_000 });
 

@@ -24,7 +24,7 @@ import { REPO_ROOT, startNetsessiond } from './harness/daemon.js';
 import { type DnsServer, startDnsServer } from './harness/dns-server.js';
 import { waitFor } from './harness/exec.js';
 import { createSandbox, requireRoot, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
-import { testConfig } from './harness/test-daemon.js';
+import { sandboxDaemonArgs, testConfig } from './harness/test-daemon.js';
 
 const supported = requireRoot();
 let sb: Sandbox;
@@ -56,18 +56,7 @@ async function lineAfter(p: SandboxProcess, from: number, pattern: RegExp, timeo
 
 async function startDaemon(): Promise<SandboxProcess> {
   const d = await startNetsessiond(sb, {
-    args: [
-      '--config',
-      conf,
-      '--state-dir',
-      join(sb.tmpDir, 'state'),
-      '--policy-dir',
-      join(sb.tmpDir, 'policy'),
-      '--online-check-url',
-      sb.inet.onlineUrl4,
-      '--online-check-url6',
-      sb.inet.onlineUrl6,
-    ],
+    args: sandboxDaemonArgs(sb, conf),
   });
   await d.waitForLine(/ready:/, { timeoutMs: 15_000 });
   return d;
@@ -246,18 +235,7 @@ describe.skipIf(!supported)('uplink properties against netsessiond', () => {
       await lineAfter(p, 0, /^daemon lost \(NS_ERR_DAEMON_UNAVAILABLE\)$/);
       const okBefore = (await sb.httpLog()).filter((e) => e.path === '/persistent').length;
       daemon = await startNetsessiond(sb, {
-        args: [
-          '--config',
-          conf,
-          '--state-dir',
-          join(sb.tmpDir, 'state'),
-          '--policy-dir',
-          join(sb.tmpDir, 'policy'),
-          '--online-check-url',
-          sb.inet.onlineUrl4,
-          '--online-check-url6',
-          sb.inet.onlineUrl6,
-        ],
+        args: sandboxDaemonArgs(sb, conf),
       });
       // The new daemon owns its bus name: the restart, as a client can see it.
       const restarted = Date.now();

@@ -33,6 +33,25 @@ export function testConfig(
   ].join('\n');
 }
 
+/**
+ * The daemon's command-line options for a sandbox: `config`, state and policy directories under
+ * the sandbox's tmp dir, and the online checks against the sandbox's internet host.
+ */
+export function sandboxDaemonArgs(sb: Sandbox, config: string): string[] {
+  return [
+    '--config',
+    config,
+    '--state-dir',
+    join(sb.tmpDir, 'state'),
+    '--policy-dir',
+    join(sb.tmpDir, 'policy'),
+    '--online-check-url',
+    sb.inet.onlineUrl4,
+    '--online-check-url6',
+    sb.inet.onlineUrl6,
+  ];
+}
+
 export interface TestDaemonOptions extends Omit<DaemonOptions, 'args'> {
   /** Extra `[General]` lines (e.g. `ReconcileInterval = 1`). */
   general?: string[];
