@@ -115,6 +115,16 @@ function snapshotOf(desired: RoutingState, own: Ownership): KernelSnapshot {
   };
 }
 
+/**
+ * The identity of a desired state for the model's "nothing changed" test: rule order is no part
+ * of it (the kernel orders rules by priority; a state with a lingering source rule appended is the
+ * same state as the one with that rule in sorted place).
+ */
+function stateKey(desired: RoutingState): string {
+  const rules = desired.rules.map((r) => JSON.stringify(r)).sort();
+  return `${JSON.stringify(desired.services)}\n${rules.join('\n')}`;
+}
+
 /** Runs `fn`s one after another, never interleaved; a failure does not stop the next. */
 function serialiser(): <T>(fn: () => Promise<T>) => Promise<T> {
   let queue: Promise<unknown> = Promise.resolve();
@@ -136,7 +146,11 @@ function onceLogger(log: Logger): (problem: string) => void {
   };
 }
 
-/** Creates the routing adapter. Each apply opens its own rtnetlink socket and closes it after. */
+/**
+ * Creates the routing adapter. One rtnetlink socket serves every apply (opening one cost a
+ * socket(), four setsockopt() and a bind() per apply); it is closed after a socket failure (the
+ * next apply opens a fresh one) and by clear().
+ */
 export function createRtnetlinkRouting(opts: RtnetlinkRoutingOptions): RtnetlinkRouting {
   const { config, sysctls } = opts;
   const log: Logger = opts.log ?? (() => {});
@@ -148,6 +162,15 @@ export function createRtnetlinkRouting(opts: RtnetlinkRoutingOptions): Rtnetlink
   let lastReport: RoutingApplyReport = { ops: 0, rounds: 0, skipped: [], failures: [], removedTables: [], reads: 0 };
   /** What the last clean apply left in the kernel (see the module comment); null: dump first. */
   let model: { json: string; snapshot: KernelSnapshot; interfaces: string } | null = null;
+  let socket: RtnlClient | null = null;
+  const client = async (): Promise<RtnlClient> => {
+    socket ??= await open();
+    return socket;
+  };
+  const dropSocket = (): void => {
+    socket?.close();
+    socket = null;
+  };
 
   /** Read, diff, write until nothing is left to do (or MAX_ROUNDS); true when nothing raced. */
   function rounds(
@@ -194,7 +217,7 @@ export function createRtnetlinkRouting(opts: RtnetlinkRoutingOptions): Rtnetlink
 
   async function reconcile(desired: RoutingState, verify: boolean): Promise<void> {
     const report: RoutingApplyReport = { ops: 0, rounds: 0, skipped: [], failures: [], removedTables: [], reads: 0 };
-    const json = JSON.stringify(desired);
+    const json = stateKey(desired);
     const interfaces = managedInterfaces(desired).join('\n');
     const from = verify ? null : model;
     model = null;
@@ -209,12 +232,16 @@ export function createRtnetlinkRouting(opts: RtnetlinkRoutingOptions): Rtnetlink
       // Before the rules: replies to rerouted traffic must pass the reverse-path check from the start.
       if (!from || from.interfaces !== interfaces)
         report.ops += await ensureRoutingSysctls(desired, sysctls, log, sysctlFailures);
-      const client = await open();
+      const c = await client();
       try {
-        settled = rounds(client, desired, from?.snapshot ?? null, report);
-      } finally {
-        client.close();
+        settled = rounds(c, desired, from?.snapshot ?? null, report);
+      } catch (err) {
+        // A failed socket may hold stale replies or be closed: the next apply opens a fresh one.
+        dropSocket();
+        throw err;
       }
+      // A failure may have been the socket's (timeout, overrun: replies may still arrive on it).
+      if (report.failures.length > 0) dropSocket();
     } finally {
       report.failures.unshift(...sysctlFailures);
       lastReport = report;
@@ -232,23 +259,24 @@ export function createRtnetlinkRouting(opts: RtnetlinkRoutingOptions): Rtnetlink
   }
 
   async function readActual(): Promise<RoutingState> {
-    const client = await open();
+    const c = await client();
     try {
-      const snapshot = dumpKernel(client);
+      const snapshot = dumpKernel(c);
       const names = new Map<number, string>();
-      for (const m of client.dump('link')) {
+      for (const m of c.dump('link')) {
         const l = m.kind === 'link' ? decodeLink(m) : null;
         if (l) names.set(l.ifindex, l.name);
       }
       return routingStateOf(snapshot, names, own);
-    } finally {
-      client.close();
+    } catch (err) {
+      dropSocket();
+      throw err;
     }
   }
 
   return {
     apply: (desired, o) => serial(() => reconcile(desired, o?.verify === true)),
-    clear: () => serial(() => reconcile({ services: [], rules: [] }, true)),
+    clear: () => serial(() => reconcile({ services: [], rules: [] }, true).finally(dropSocket)),
     readActual: () => serial(readActual),
     get lastOps() {
       return lastReport.ops;
