@@ -294,7 +294,7 @@ export function planRouting(desired: RoutingState, actual: KernelSnapshot, own: 
 }
 
 /** Simulates the deletes in dump order; true when one of them would take another rule first. */
-function ruleDeletesAmbiguous(all: KernelRule[], added: RuleSpec[], deletes: KernelRule[]): boolean {
+export function ruleDeletesAmbiguous(all: KernelRule[], added: RuleSpec[], deletes: KernelRule[]): boolean {
   // New rules go in after the existing ones of the same priority, as the kernel inserts them.
   const list: KernelRule[] = [...all, ...added.map((r) => ({ ...r, protocol: RTPROT_NETSESSION }))];
   for (const d of deletes) {

@@ -3,8 +3,10 @@
  * that select them.
  *
  * Reconcile against a model, verify against the kernel: after an apply that went through
- * cleanly, the adapter keeps what it applied (the desired state as kernel records) and plans the
- * next apply against that model, so a change costs its own netlink requests and no dump. The
+ * cleanly, the adapter keeps what it applied (per service and per rule, as kernel records) and
+ * plans the next apply against that model (routing-delta.ts): only services whose routing changed
+ * are normalised and diffed, only rules that came or went are touched, and the change goes out in
+ * one datagram on the adapter's one socket, so it costs its own netlink requests and no dump. The
  * kernel's rules (both families) and routes are dumped and diffed ({@link planRouting}) instead:
  * on the first apply, on `apply(desired, { verify: true })` (the daemon's periodic verify and
  * link events, after which the kernel may have dropped routes on its own), after any failure,
@@ -14,7 +16,7 @@
  * ({@link RtnetlinkRouting.lastOps} is 0).
  *
  * Only entries inside the configured ranges are ever touched (routing-plan.ts). The parts:
- * routing-plan.ts diffs, routing-ops.ts writes one round, routing-sysctls.ts keeps the two
+ * routing-plan.ts diffs against a dump, routing-delta.ts against the model, routing-ops.ts writes one round, routing-sysctls.ts keeps the two
  * sysctls per managed interface, routing-view.ts is the read-back; this file runs the rounds
  * and keeps the model.
  */
@@ -23,10 +25,10 @@ import type { RoutingState } from '../../core/kernel-state-types.js';
 import type { Logger, Routing, SysctlWriter } from '../../ports.js';
 import { openRtnlClient, type RtnlClient } from './client.js';
 import { decodeLink } from './link-records.js';
-import { RTPROT_NETSESSION } from './messages/constants.js';
 import { decodeTableRoute, type KernelRoute } from './routes.js';
+import { modelOf, planDelta, type RoutingModel, snapshotOfModel } from './routing-delta.js';
 import { describeOp, type RoutingOpFailure, runPlan } from './routing-ops.js';
-import { type KernelSnapshot, normaliseDesired, type Ownership, planRouting } from './routing-plan.js';
+import { type KernelSnapshot, type Ownership, planRouting, type RoutingPlan } from './routing-plan.js';
 import { ensureRoutingSysctls, managedInterfaces } from './routing-sysctls.js';
 import { routingStateOf } from './routing-view.js';
 import { decodeRule, type KernelRule } from './rules.js';
@@ -104,18 +106,6 @@ export function dumpKernel(client: RtnlClient): KernelSnapshot {
 }
 
 /**
- * What the kernel holds of ours once `desired` was applied cleanly: its records, as a dump would
- * show them (deletes built from them name every field, see delRouteMessage / delRuleMessage).
- */
-function snapshotOf(desired: RoutingState, own: Ownership): KernelSnapshot {
-  const want = normaliseDesired(desired, own);
-  return {
-    routes: want.routes.map((r) => ({ ...r, protocol: RTPROT_NETSESSION })),
-    rules: want.rules.map((r) => ({ ...r, protocol: RTPROT_NETSESSION })),
-  };
-}
-
-/**
  * The identity of a desired state for the model's "nothing changed" test: rule order is no part
  * of it (the kernel orders rules by priority; a state with a lingering source rule appended is the
  * same state as the one with that rule in sorted place).
@@ -161,7 +151,7 @@ export function createRtnetlinkRouting(opts: RtnetlinkRoutingOptions): Rtnetlink
   const problem = onceLogger(log);
   let lastReport: RoutingApplyReport = { ops: 0, rounds: 0, skipped: [], failures: [], removedTables: [], reads: 0 };
   /** What the last clean apply left in the kernel (see the module comment); null: dump first. */
-  let model: { json: string; snapshot: KernelSnapshot; interfaces: string } | null = null;
+  let model: { json: string; records: RoutingModel; interfaces: string } | null = null;
   let socket: RtnlClient | null = null;
   const client = async (): Promise<RtnlClient> => {
     socket ??= await open();
@@ -172,28 +162,46 @@ export function createRtnetlinkRouting(opts: RtnetlinkRoutingOptions): Rtnetlink
     socket = null;
   };
 
-  /** Read, diff, write until nothing is left to do (or MAX_ROUNDS); true when nothing raced. */
+  /** The first round's plan: the change from the model when there is one, else a full diff. */
+  function firstPlan(
+    desired: RoutingState,
+    from: RoutingModel | null,
+    read: () => KernelSnapshot,
+  ): { plan: RoutingPlan; next: RoutingModel | null } {
+    if (!from) return { plan: planRouting(desired, read(), own), next: null };
+    return planDelta(from, desired, own) ?? { plan: planRouting(desired, snapshotOfModel(from), own), next: null };
+  }
+
+  /**
+   * Read, diff, write until nothing is left to do (or MAX_ROUNDS). `settled`: nothing raced;
+   * `next`: the model after a clean first round planned from the previous one.
+   */
   function rounds(
     client: RtnlClient,
     desired: RoutingState,
-    start: KernelSnapshot | null,
+    from: RoutingModel | null,
     report: RoutingApplyReport,
-  ): boolean {
+  ): { settled: boolean; next: RoutingModel | null } {
     const skippedKeys = new Set<string>();
     let recheck = true;
-    let snapshot = start;
+    let next: RoutingModel | null = null;
     const read = (): KernelSnapshot => {
       report.reads++;
       return dumpKernel(client);
     };
     while (recheck && report.rounds < MAX_ROUNDS) {
-      const plan = planRouting(desired, snapshot ?? read(), own);
-      snapshot = null; // later rounds check the kernel itself
+      let plan: RoutingPlan;
+      if (report.rounds === 0) ({ plan, next } = firstPlan(desired, from, read));
+      else {
+        // Later rounds check the kernel itself.
+        plan = planRouting(desired, read(), own);
+        next = null;
+      }
       plan.problems.forEach(problem);
       // Routes skipped as unreachable in an earlier round are not retried within this apply.
       const ops = plan.ops.filter((o) => !(o.kind === 'route' && o.op !== 'del' && skippedKeys.has(describeOp(o))));
       if (report.rounds === 0) report.removedTables = plan.removedTables;
-      if (ops.length === 0) return true;
+      if (ops.length === 0) return { settled: true, next };
       report.rounds++;
       const res = runPlan(client, ops, batch, log);
       report.ops += res.issued;
@@ -212,7 +220,7 @@ export function createRtnetlinkRouting(opts: RtnetlinkRoutingOptions): Rtnetlink
         });
       }
     }
-    return !recheck;
+    return { settled: !recheck, next };
   }
 
   async function reconcile(desired: RoutingState, verify: boolean): Promise<void> {
@@ -228,13 +236,14 @@ export function createRtnetlinkRouting(opts: RtnetlinkRoutingOptions): Rtnetlink
     }
     const sysctlFailures: RoutingOpFailure[] = [];
     let settled = false;
+    let next: RoutingModel | null = null;
     try {
       // Before the rules: replies to rerouted traffic must pass the reverse-path check from the start.
       if (!from || from.interfaces !== interfaces)
         report.ops += await ensureRoutingSysctls(desired, sysctls, log, sysctlFailures);
       const c = await client();
       try {
-        settled = rounds(c, desired, from?.snapshot ?? null, report);
+        ({ settled, next } = rounds(c, desired, from?.records ?? null, report));
       } catch (err) {
         // A failed socket may hold stale replies or be closed: the next apply opens a fresh one.
         dropSocket();
@@ -255,7 +264,10 @@ export function createRtnetlinkRouting(opts: RtnetlinkRoutingOptions): Rtnetlink
       );
     }
     if (report.failures.length > 0) throw new RoutingApplyError(report.failures);
-    if (settled && report.skipped.length === 0) model = { json, snapshot: snapshotOf(desired, own), interfaces };
+    if (settled && report.skipped.length === 0) {
+      const records = next ?? modelOf(desired, own);
+      if (records) model = { json, records, interfaces };
+    }
   }
 
   async function readActual(): Promise<RoutingState> {
