@@ -1,7 +1,7 @@
 /**
  * One round of the routing adapter's writes: the plan's operations (routing-plan.ts) as
- * rtnetlink requests, phase by phase, and each kernel answer sorted into done, race (read back
- * and diff again), not yet reachable (skipped until the next apply) or failed.
+ * rtnetlink requests, phases in order in one datagram, and each kernel answer sorted into done,
+ * race (read back and diff again), not yet reachable (skipped until the next apply) or failed.
  */
 import type { Logger } from '../../ports.js';
 import { errorCode, type RtnlClient, type RtRequest } from './client.js';
