@@ -34,7 +34,7 @@ describe('identity resolver', () => {
     writeFileSync(group, 'alice:x:1001:\n');
     let t = 0;
     const r = createIdentityResolver({ passwd, group, proc: join(d, 'proc'), now: () => t });
-    const caller = { sender: ':1.1', uid: 1001, gids: [1001] };
+    const caller = { sender: ':1.1', uid: 1001, gids: [1001], pid: undefined };
     expect(await r.resolve(caller)).toMatchObject({ user: 'alice', groups: [{ gid: 1001, name: 'alice' }] });
     // Renamed as useradd/usermod do it: a new file moved over the old one.
     writeFileSync(join(d, 'passwd.new'), 'carol:x:1001:1001::/home/carol:/bin/sh\n');
