@@ -23,7 +23,10 @@ const CALL_TIMEOUT_MS = 10_000;
 /** A setting's value with its D-Bus signature. */
 export type Setting = { signature: string; value: unknown };
 
-/** The Updates one notifier path received, with the time each was read (performance.now()). */
+/**
+ * The Updates one notifier path received, with the time each was read (performance.now()); each
+ * `settings` is the Update's dict as read, its values lib/dbus Variants (`.value` unwraps one).
+ */
 export class FastNotifier {
   readonly updates: Array<{ at: number; settings: Record<string, unknown> }> = [];
   released = false;
