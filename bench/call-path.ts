@@ -1,22 +1,39 @@
 /**
- * The D-Bus call path beside connmand, measured live in one sandbox with one client (the test
- * suite's independent ConnMan client): CreateSession({}) → first Update and → reply, the Destroy
- * round trip, 200 sequential Create+Destroy pairs, the daemon's CPU per 1,000 pairs (utime+stime
- * from /proc), and carrier loss → Update (the failover driver), each with the ratio to connmand.
- * Then a second netsessiond runs 1,000 pairs under `node --cpu-prof` and the profile's top
- * self-time entries are printed, so the next person sees where the time goes.
+ * The D-Bus call path beside connmand, measured live in one sandbox, each daemon driven by two
+ * clients one after the other: the lib/dbus FastClient (the SDK's wire module, near what a C
+ * client costs, so the rows show the daemons) and the test suite's dbus-next ConnmanClient (the
+ * rows of earlier runs, kept for continuity; its own per-message cost is several hundred µs).
+ * Rows: CreateSession({}) → first Update and → reply, the Destroy round trip, 200 sequential
+ * Create+Destroy pairs, the daemon's CPU per 1,000 pairs (utime+stime from /proc), and carrier
+ * loss → Update (the failover driver), each with the ratio to connmand. Then the floor:
+ * Peer.Ping, paced and back to back, to the bus itself, to a bare Node process on lib/dbus, and
+ * to each daemon, so the first-Update target can be read against what any Node daemon reaches
+ * through this bus. Last, a second netsessiond runs 1,000 pairs under `node --cpu-prof` and the
+ * profile's top self-time entries are printed, so the next person sees where the time goes.
  *
  * netsessiond runs first (connmand takes the devices over and flushes their addresses), connmand
  * last. Needs root, `ip netns` and connmand 1.41; without connmand the ratios are left out.
+ * `--no-firewall` runs netsessiond with `--firewall none`, `--no-connmand` skips connmand,
+ * `--profile-only` prints only the profile, `--quick` takes fewer samples.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { DBUS_NAME } from '../lib/dbus/bus-socket.js';
+import { BUS_NAME } from '../lib/protocol.js';
 import { CONNMAN_BUS_POLICY, connmandSkipReason, startConnmand } from '../test/integration/harness/connmand.js';
 import { REPO_ROOT } from '../test/integration/harness/daemon.js';
 import { integrationSkipReason, type Sandbox } from '../test/integration/harness/sandbox.js';
-import { ConnmanClient } from '../test/integration/support/connman-client.js';
 import { buildDaemon, createBenchSandbox, runFailoverDriver, startDaemon, writeConfig } from './daemon-latency.js';
+import {
+  type BenchClient,
+  type ClientKind,
+  connectBenchClient,
+  type PingFloor,
+  pingFloor,
+} from './drivers/bench-clients.js';
+import { monotonicUs, printProfile, topEntries } from './drivers/cpu-profile.js';
+import { FastClient, RESPONDER_NAME, startResponder, writeFloorPolicy } from './drivers/fast-client.js';
 import { r3, summarize } from './stats.js';
 
 const OUT_DIR = join(REPO_ROOT, '.bench-out');
@@ -56,8 +73,12 @@ export interface CallPathFigures {
   destroy: number | null;
   seq200: number | null;
   cpuPer1000: number | null;
-  carrierLoss: number | null;
 }
+
+/** Both clients, the fast one first (its rows are the ones the targets are read from). */
+const CLIENTS: readonly ClientKind[] = ['lib/dbus', 'dbus-next'];
+/** Back-to-back pairs each daemon answers before anything is measured. */
+const WARM_PAIRS = 1000;
 
 function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -66,35 +87,36 @@ function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / CLK_TCK;
 }
 
-async function pair(client: ConnmanClient, np: string): Promise<void> {
-  const { path } = await client.createSession({}, np);
-  await client.session(path).destroy();
+async function pair(client: BenchClient, np: string): Promise<void> {
+  const { path } = await client.create({}, np);
+  await client.destroy(path);
 }
 
 let seq = 0;
 
-async function measure(
-  sb: Sandbox,
+/** The latency rows with one client (carrier loss is the failover driver's, measured apart). */
+async function measureWith(
+  kind: ClientKind,
+  address: string,
   pid: number,
-  opts: { rounds: number; cpuPairs: number; failoverRounds: number },
+  opts: { rounds: number; cpuPairs: number },
 ): Promise<CallPathFigures> {
-  const client = await ConnmanClient.connect(sb.dbusAddress!);
+  const client = await connectBenchClient(kind, address);
   try {
     const first: number[] = [];
     const reply: number[] = [];
     const destroy: number[] = [];
     for (let i = 0; i < 20 + opts.rounds; i++) {
       const np = `/bench/cp/n${++seq}`;
-      const n = client.notifier(np);
       const t0 = performance.now();
-      const { path, repliedAt } = await client.createSession({}, np);
-      const u = await n.waitCount(1, 5_000);
+      const { path, repliedAt, firstUpdate } = await client.create({}, np);
+      const u = await firstUpdate(5_000);
       const td = performance.now();
-      await client.session(path).destroy();
+      await client.destroy(path);
       const te = performance.now();
       await sleep(20);
       if (i < 20) continue;
-      first.push(u.at - t0);
+      first.push(u - t0);
       reply.push(repliedAt - t0);
       destroy.push(te - td);
     }
@@ -108,105 +130,88 @@ async function measure(
     const c0 = cpuSeconds(pid);
     for (let i = 0; i < opts.cpuPairs; i++) await pair(client, `/bench/cp/c${++seq}`);
     const cpu = ((cpuSeconds(pid) - c0) * 1000) / opts.cpuPairs;
-    let carrierLoss: number | null = null;
-    if (opts.failoverRounds > 0) {
-      try {
-        // Both daemons cut the uplink their unpinned session is on: connmand places it by its own
-        // order (eth-b, eth-c) rather than on its default service eth-a, so a run waiting for eth-a
-        // timed out against connmand after passing against netsessiond.
-        const out = await runFailoverDriver(sb, opts.failoverRounds, 2, {
-          only: [CARRIER_LOSS],
-          backWhenConnected: true,
-          followSession: true,
-        });
-        const s = out.scenarios.find((x) => x.name === CARRIER_LOSS);
-        carrierLoss = summarize(s?.firstUpdate.filter((x): x is number => x !== null) ?? [])?.median ?? null;
-      } catch (err) {
-        console.log(`(carrier loss not measured: ${(err as Error).message.split('\n')[0]})`);
-      }
-    }
     return {
       firstUpdate: summarize(first)?.median ?? null,
       reply: summarize(reply)?.median ?? null,
       destroy: summarize(destroy)?.median ?? null,
       seq200: summarize(seqRuns)?.median ?? null,
       cpuPer1000: cpu,
-      carrierLoss,
     };
   } finally {
-    client.disconnect();
+    client.close();
   }
 }
 
-/** One row of a CPU profile's self time. */
-export interface ProfileEntry {
-  what: string;
-  selfMs: number;
-  share: number;
+/** Everything measured against one daemon: both clients' rows, the Ping floors, carrier loss. */
+interface DaemonRun {
+  byClient: Record<ClientKind, CallPathFigures>;
+  /** Peer.Ping to this daemon. */
+  ping: PingFloor;
+  carrierLoss: number | null;
 }
 
-interface CpuProfile {
-  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }>;
-  startTime: number;
-  samples: number[];
-  timeDeltas: number[];
+async function measure(
+  sb: Sandbox,
+  pid: number,
+  opts: { rounds: number; cpuPairs: number; failoverRounds: number },
+): Promise<DaemonRun> {
+  const address = sb.dbusAddress!;
+  const byClient = {} as Record<ClientKind, CallPathFigures>;
+  // A daemon that has run for a while: Node's JIT tiers code up by use, so without this the
+  // first client's paced rows would catch netsessiond half-compiled and the second's not.
+  const warm = await connectBenchClient('lib/dbus', address);
+  try {
+    for (let i = 0; i < WARM_PAIRS; i++) await pair(warm, `/bench/cp/w${++seq}`);
+  } finally {
+    warm.close();
+  }
+  for (const kind of CLIENTS) byClient[kind] = await measureWith(kind, address, pid, opts);
+  const fast = await FastClient.connect(address);
+  let ping: PingFloor;
+  try {
+    ping = await pingFloor(fast, BUS_NAME, { paced: opts.rounds });
+  } finally {
+    fast.close();
+  }
+  let carrierLoss: number | null = null;
+  if (opts.failoverRounds > 0) {
+    try {
+      // Both daemons cut the uplink their unpinned session is on: connmand places it by its own
+      // order (eth-b, eth-c) rather than on its default service eth-a, so a run waiting for eth-a
+      // timed out against connmand after passing against netsessiond.
+      const out = await runFailoverDriver(sb, opts.failoverRounds, 2, {
+        only: [CARRIER_LOSS],
+        backWhenConnected: true,
+        followSession: true,
+      });
+      const s = out.scenarios.find((x) => x.name === CARRIER_LOSS);
+      carrierLoss = summarize(s?.firstUpdate.filter((x): x is number => x !== null) ?? [])?.median ?? null;
+    } catch (err) {
+      console.log(`(carrier loss not measured: ${(err as Error).message.split('\n')[0]})`);
+    }
+  }
+  return { byClient, ping, carrierLoss };
 }
-
-/** Now on the clock V8's profiles use (CLOCK_MONOTONIC, µs), which every process shares. */
-const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 /**
- * Self time per function (idle excluded), largest first; `share` is of the non-idle time. Only
- * samples inside `window` (monotonic µs) count, so start-up does not pass for per-call work.
+ * The floors that do not depend on which daemon runs: Peer.Ping to the bus itself, and to a bare
+ * Node process on lib/dbus that does nothing else.
  */
-export function topEntries(
-  file: string,
-  n = 15,
-  window: [number, number] = [0, Infinity],
-): { total: number; entries: ProfileEntry[]; groups: ProfileEntry[] } {
-  const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-  const byId = new Map(prof.nodes.map((x) => [x.id, x]));
-  const self = new Map<string, number>();
-  const groups = new Map<string, number>();
-  let total = 0;
-  let at = prof.startTime;
-  for (let i = 0; i < prof.samples.length; i++) {
-    at += prof.timeDeltas[i] ?? 0;
-    const node = byId.get(prof.samples[i]!);
-    const dt = (prof.timeDeltas[i + 1] ?? prof.timeDeltas[i] ?? 0) / 1000;
-    if (at < window[0] || at > window[1]) continue;
-    if (!node || node.callFrame.functionName === '(idle)') continue;
-    const { functionName, url, lineNumber } = node.callFrame;
-    const short = url
-      .replace(/^file:\/\//, '')
-      .replace(`${REPO_ROOT}`, '')
-      .replace(/^.*node_modules\//, 'node_modules/');
-    const key = `${functionName || '(anonymous)'}${short ? ` ${short}:${lineNumber + 1}` : ''}`;
-    self.set(key, (self.get(key) ?? 0) + dt);
-    const group = !url
-      ? functionName
-      : url.startsWith('node:')
-        ? 'Node core (node:*)'
-        : url.includes('node_modules/')
-          ? `node_modules/${url.split('node_modules/')[1]!.split('/')[0]}`
-          : short.startsWith('.bench-out/build/lib/dbus')
-            ? 'lib/dbus (wire module)'
-            : short.startsWith('.bench-out/build/daemon/adapters/dbus')
-              ? 'daemon/adapters/dbus'
-              : short.startsWith('.bench-out/build/daemon')
-                ? 'daemon (other)'
-                : short.startsWith('.bench-out/build/lib')
-                  ? 'lib (other)'
-                  : 'other';
-    groups.set(group, (groups.get(group) ?? 0) + dt);
-    total += dt;
+async function measureFloors(
+  sb: Sandbox,
+  buildDir: string,
+  rounds: number,
+): Promise<{ bus: PingFloor; bare: PingFloor }> {
+  const fast = await FastClient.connect(sb.dbusAddress!);
+  const responder = await startResponder(buildDir, sb.dbusAddress!);
+  try {
+    const bus = await pingFloor(fast, DBUS_NAME, { paced: rounds });
+    const bare = await pingFloor(fast, RESPONDER_NAME, { paced: rounds });
+    return { bus, bare };
+  } finally {
+    fast.close();
+    await responder.stop();
   }
-  const sorted = (m: Map<string, number>, k: number) =>
-    [...m.entries()]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, k)
-      .map(([what, ms]) => ({ what, selfMs: ms, share: total ? ms / total : 0 }));
-  return { total, entries: sorted(self, n), groups: sorted(groups, 12) };
 }
 
 /** 1,000 pairs against a netsessiond under `--cpu-prof`; returns the profile file and the pairs' time window. */
@@ -226,7 +231,9 @@ async function profileDaemon(
     [process.execPath, '--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=200', entry],
     daemonArgs,
   );
-  const client = await ConnmanClient.connect(sb.dbusAddress!);
+  // The lib/dbus client: the daemon's work per pair does not depend on the client, and this one
+  // keeps the run short.
+  const client = await connectBenchClient('lib/dbus', sb.dbusAddress!);
   const window: [number, number] = [0, 0];
   try {
     await sleep(2000);
@@ -235,7 +242,7 @@ async function profileDaemon(
     for (let i = 0; i < pairs; i++) await pair(client, `/bench/cp/p${++seq}`);
     window[1] = monotonicUs();
   } finally {
-    client.disconnect();
+    client.close();
     await d.proc.kill('SIGTERM', 5000);
   }
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
@@ -245,6 +252,72 @@ async function profileDaemon(
 
 const ratio = (a: number | null, b: number | null) =>
   a !== null && b !== null && b > 0 ? `${(a / b).toFixed(2)}×` : '–';
+
+const ms = (x: number | null | undefined, unit = 'ms') => (x == null ? null : `${r3(x)} ${unit}`);
+
+/** The rows of both clients beside connmand, then the Ping floors beside the first-Update target. */
+function printRows(
+  ours: DaemonRun,
+  theirs: DaemonRun | null,
+  floors: { bus: PingFloor; bare: PingFloor },
+  connmandSkip: string | null,
+  daemonArgs: readonly string[],
+): void {
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+  console.log(
+    `\n# call path: netsessiond${daemonArgs.length ? ` (${daemonArgs.join(' ')})` : ''} beside connmand 1.41, same sandbox, each client against both (medians; load ${load})`,
+  );
+  if (connmandSkip) console.log(`(connmand not run: ${connmandSkip})`);
+  const rows: Array<Record<string, string | null>> = [];
+  for (const kind of CLIENTS) {
+    const a = ours.byClient[kind];
+    const b = theirs?.byClient[kind] ?? null;
+    const row = (what: string, unit: string, k: keyof CallPathFigures, target: string) =>
+      rows.push({
+        client: kind,
+        measurement: what,
+        netsessiond: ms(a[k], unit),
+        connmand: b ? ms(b[k], unit) : null,
+        ratio: ratio(a[k], b?.[k] ?? null),
+        target: kind === 'lib/dbus' ? target : '',
+      });
+    row('CreateSession({}) → first Update', 'ms', 'firstUpdate', '≤ 0.5×');
+    row('CreateSession({}) → reply', 'ms', 'reply', '');
+    row('Destroy round trip', 'ms', 'destroy', '');
+    row('200 sequential {} pairs (Create; Destroy)', 's', 'seq200', '≤ 0.5×');
+    row('daemon CPU per 1000 {} pairs', 's', 'cpuPer1000', '≤ 1.0×');
+  }
+  rows.push({
+    client: '(failover driver)',
+    measurement: 'carrier loss → Update (unpinned, router side)',
+    netsessiond: ms(ours.carrierLoss),
+    connmand: ms(theirs?.carrierLoss),
+    ratio: ratio(ours.carrierLoss, theirs?.carrierLoss ?? null),
+    target: '≤ 0.6×',
+  });
+  console.table(rows);
+
+  // What any daemon pays before its own work: the bus's two hops and the Node event loop's wake-up.
+  const target = theirs?.byClient['lib/dbus'].firstUpdate;
+  console.log(
+    '\n# the floor: org.freedesktop.DBus.Peer.Ping round trips with the lib/dbus client (medians; paced = 20 ms apart, as the rows above)',
+  );
+  const floor = (what: string, f: PingFloor) => ({
+    'Peer.Ping to': what,
+    paced: ms(f.paced),
+    'back to back': ms(f.backToBack),
+  });
+  console.table([
+    floor('the bus itself (dbus-daemon, one hop)', floors.bus),
+    floor('a bare Node process on lib/dbus (answers Ping, nothing else)', floors.bare),
+    floor('netsessiond', ours.ping),
+    ...(theirs ? [floor('connmand 1.41', theirs.ping)] : []),
+  ]);
+  if (target != null)
+    console.log(
+      `(target "first Update ≤ 0.5× connmand" = ${r3(target / 2)} ms paced; a bare Node responder's Ping alone takes ${r3(floors.bare.paced ?? Number.NaN)} ms)`,
+    );
+}
 
 /** Prints the call-path rows beside connmand and the daemon's CPU profile. */
 export async function runCallPathBench(options: CallPathOptions = {}): Promise<void> {
@@ -261,12 +334,16 @@ export async function runCallPathBench(options: CallPathOptions = {}): Promise<v
   const connmandSkip = options.noConnmand ? 'not asked for' : connmandSkipReason();
   const entry = buildDaemon();
   mkdirSync(OUT_DIR, { recursive: true });
-  // connmand's own bus policy file, as on a real machine, when it runs beside us.
-  const sb = await createBenchSandbox(connmandSkip ? [] : [CONNMAN_BUS_POLICY]);
+  // connmand's own bus policy file, as on a real machine, when it runs beside us; and the bare
+  // responder's, for the floor rows.
+  const floorPolicy = writeFloorPolicy(OUT_DIR);
+  const sb = await createBenchSandbox(connmandSkip ? [floorPolicy] : [CONNMAN_BUS_POLICY, floorPolicy]);
   try {
     const conf = writeConfig(sb, 4096);
-    let ours: CallPathFigures | null = null;
+    let ours: DaemonRun | null = null;
+    let floors: { bus: PingFloor; bare: PingFloor } | null = null;
     if (!options.profileOnly) {
+      floors = await measureFloors(sb, dirname(dirname(entry)), opts.rounds);
       const d = await startDaemon(sb, conf, [process.execPath, entry], options.daemonArgs);
       try {
         await sleep(2000);
@@ -277,7 +354,7 @@ export async function runCallPathBench(options: CallPathOptions = {}): Promise<v
     }
     const prof = await profileDaemon(sb, conf, entry, opts.cpuPairs, options.daemonArgs);
     const profile = topEntries(prof.file, 15, prof.window);
-    let theirs: CallPathFigures | null = null;
+    let theirs: DaemonRun | null = null;
     if (!options.profileOnly && !connmandSkip) {
       const c = await startConnmand(sb, { onlineCheck: true });
       try {
@@ -288,59 +365,26 @@ export async function runCallPathBench(options: CallPathOptions = {}): Promise<v
       } finally {
         await c.stop();
       }
-      if (theirs && theirs.carrierLoss === null) {
+      if (theirs && theirs.carrierLoss === null && opts.failoverRounds > 0) {
         theirs.carrierLoss = CONNMAND_CARRIER_LOSS_MS;
         console.log(
           `(connmand's carrier loss → Update: ${CONNMAND_CARRIER_LOSS_MS} ms from the connmand-harness RESULTS.md, not this run)`,
         );
       }
     }
-    if (ours) {
-      console.log(
-        `\n# call path: netsessiond beside connmand 1.41, same sandbox, same client (medians; load ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]})`,
-      );
-      if (connmandSkip) console.log(`(connmand not run: ${connmandSkip})`);
-      const row = (what: string, unit: string, k: keyof CallPathFigures, target: string) => ({
-        measurement: what,
-        netsessiond: ours![k] === null ? null : `${r3(ours![k]!)} ${unit}`,
-        connmand: theirs?.[k] == null ? null : `${r3(theirs[k]!)} ${unit}`,
-        ratio: ratio(ours![k], theirs?.[k] ?? null),
-        target,
-      });
-      console.table([
-        row('CreateSession({}) → first Update', 'ms', 'firstUpdate', '≤ 0.5×'),
-        row('CreateSession({}) → reply', 'ms', 'reply', ''),
-        row('Destroy round trip', 'ms', 'destroy', ''),
-        row('200 sequential {} pairs (Create; Destroy)', 's', 'seq200', '≤ 0.5×'),
-        row(`daemon CPU per 1000 {} pairs`, 's', 'cpuPer1000', '≤ 1.0×'),
-        row('carrier loss → Update (unpinned, router side)', 'ms', 'carrierLoss', '≤ 0.6×'),
-      ]);
-    }
-    console.log(
-      `\n# netsessiond CPU profile over ${opts.cpuPairs} sequential {} pairs (node --cpu-prof, 200 µs sampling; ${r3(profile.total)} ms busy = ${r3((1000 * profile.total) / opts.cpuPairs)} µs per pair, idle excluded)`,
-    );
-    const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-    console.table(profile.groups.map((e) => ({ where: e.what, 'self ms': r3(e.selfMs), share: pct(e.share) })));
-    console.table(profile.entries.map((e) => ({ function: e.what, 'self ms': r3(e.selfMs), share: pct(e.share) })));
-    const before = JSON.parse(readFileSync(BASELINE, 'utf8')) as {
-      note: string;
-      pairs: number;
-      busyMs: number;
-      groups: ProfileEntry[];
-      entries: ProfileEntry[];
-    };
-    console.log(
-      `\n# for comparison, the profile before (${before.note}): ${r3(before.busyMs)} ms busy over ${before.pairs} pairs`,
-    );
-    console.table(before.groups.map((e) => ({ where: e.what, 'self ms': r3(e.selfMs), share: pct(e.share) })));
-    console.table(before.entries.map((e) => ({ function: e.what, 'self ms': r3(e.selfMs), share: pct(e.share) })));
+    if (ours) printRows(ours, theirs, floors!, connmandSkip, options.daemonArgs ?? []);
+    printProfile(profile, opts.cpuPairs, BASELINE);
   } finally {
     await sb.destroy();
   }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const profileOnly = process.argv.includes('--profile-only');
-  const daemonArgs = process.argv.includes('--no-firewall') ? ['--firewall', 'none'] : [];
-  await runCallPathBench({ profileOnly, daemonArgs, noConnmand: process.argv.includes('--no-connmand') });
+  const has = (flag: string) => process.argv.includes(flag);
+  await runCallPathBench({
+    profileOnly: has('--profile-only'),
+    daemonArgs: has('--no-firewall') ? ['--firewall', 'none'] : [],
+    noConnmand: has('--no-connmand'),
+    ...(has('--quick') ? { rounds: 50, cpuPairs: 300, failoverRounds: 0 } : {}),
+  });
 }

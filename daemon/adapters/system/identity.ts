@@ -2,32 +2,43 @@
  * IdentityResolver over the local account databases and /proc: user and group names from
  * /etc/passwd and /etc/group (re-read only when they change), the cgroupv2 path from
  * /proc/<pid>/cgroup. Name lookups never fail a session: an id without a name just has none.
+ *
+ * Whether the account files changed is asked of the file system at most once per
+ * {@link RECHECK_MS}, not on every call: the two stat calls were a measurable part of a
+ * CreateSession's own work, and a renamed user or group is seen within a second anyway
+ * (a session keeps the names it was created with, as before).
  */
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import type { BusCaller } from '../../api.js';
 import type { Identity } from '../../core/policy.js';
 import type { IdentityResolver } from '../../ports.js';
 
+/** How long a look at the account files stays good (ms). */
+export const RECHECK_MS = 1000;
+
 interface Db {
-  mtimeMs: number;
+  /** mtime, size and inode: an edit in place or a rename over the file (useradd's way) changes one. */
+  version: string;
   names: Map<number, string>;
 }
 
 function loadIds(file: string, cache: Db | null): Db {
-  let mtimeMs = -1;
+  let version: string;
   try {
-    mtimeMs = statSync(file).mtimeMs;
+    const st = statSync(file);
+    version = `${st.mtimeMs}:${st.size}:${st.ino}`;
   } catch {
-    return { mtimeMs, names: new Map() };
+    return { version: '', names: new Map() };
   }
-  if (cache && cache.mtimeMs === mtimeMs) return cache;
+  if (cache && cache.version === version) return cache;
   const names = new Map<number, string>();
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     const f = line.split(':');
     const id = Number(f[2]);
     if (f[0] && Number.isInteger(id) && !names.has(id)) names.set(id, f[0]);
   }
-  return { mtimeMs, names };
+  return { version, names };
 }
 
 const scratch = Buffer.allocUnsafe(8192);
@@ -54,22 +65,33 @@ export function cgroupV2Path(content: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The resolver; `passwd`, `group` and `proc` replace the system's paths and `now` the monotonic
+ * clock (ms) that paces the account files' re-check (tests).
+ */
 export function createIdentityResolver(
-  opts: { passwd?: string; group?: string; proc?: string } = {},
+  opts: { passwd?: string; group?: string; proc?: string; now?: () => number } = {},
 ): IdentityResolver {
   const passwd = opts.passwd ?? '/etc/passwd';
   const group = opts.group ?? '/etc/group';
   const proc = opts.proc ?? '/proc';
+  const now = opts.now ?? (() => performance.now());
   let users: Db | null = null;
   let groups: Db | null = null;
+  let checkedAt = Number.NEGATIVE_INFINITY;
   return {
     async resolve(caller: BusCaller): Promise<Identity> {
-      users = loadIds(passwd, users);
-      groups = loadIds(group, groups);
+      const t = now();
+      if (users === null || groups === null || t - checkedAt >= RECHECK_MS) {
+        users = loadIds(passwd, users);
+        groups = loadIds(group, groups);
+        checkedAt = t;
+      }
+      const groupNames = groups.names;
       const id: Identity = {
         uid: caller.uid,
         groups: caller.gids.map((gid) => {
-          const name = groups!.names.get(gid);
+          const name = groupNames.get(gid);
           return name === undefined ? { gid } : { gid, name };
         }),
       };

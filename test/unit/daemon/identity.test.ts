@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cgroupV2Path, createIdentityResolver } from '../../../daemon/adapters/system/identity.js';
+import { cgroupV2Path, createIdentityResolver, RECHECK_MS } from '../../../daemon/adapters/system/identity.js';
 
 describe('identity resolver', () => {
   it('names users and groups from the account files and reads the cgroupv2 path', async () => {
@@ -25,6 +25,35 @@ describe('identity resolver', () => {
       groups: [],
       pid: 99,
     });
+  });
+  it('sees renamed users and groups within RECHECK_MS, without asking the file system on every call', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'ns-id-'));
+    const passwd = join(d, 'passwd');
+    const group = join(d, 'group');
+    writeFileSync(passwd, 'alice:x:1001:1001::/home/alice:/bin/sh\n');
+    writeFileSync(group, 'alice:x:1001:\n');
+    let t = 0;
+    const r = createIdentityResolver({ passwd, group, proc: join(d, 'proc'), now: () => t });
+    const caller = { sender: ':1.1', uid: 1001, gids: [1001], pid: undefined };
+    expect(await r.resolve(caller)).toMatchObject({ user: 'alice', groups: [{ gid: 1001, name: 'alice' }] });
+    // Renamed as useradd/usermod do it: a new file moved over the old one.
+    writeFileSync(join(d, 'passwd.new'), 'carol:x:1001:1001::/home/carol:/bin/sh\n');
+    renameSync(join(d, 'passwd.new'), passwd);
+    writeFileSync(join(d, 'group.new'), 'devs:x:1001:\n');
+    renameSync(join(d, 'group.new'), group);
+    // Within the window the cached names still answer (no stat on this call)...
+    t = RECHECK_MS - 1;
+    expect(await r.resolve(caller)).toMatchObject({ user: 'alice', groups: [{ gid: 1001, name: 'alice' }] });
+    // ...and once it has passed, the new names do.
+    t = RECHECK_MS;
+    expect(await r.resolve(caller)).toMatchObject({ user: 'carol', groups: [{ gid: 1001, name: 'devs' }] });
+    // An edit in place (same inode) is seen too, and a removed file leaves ids without names.
+    writeFileSync(passwd, 'dave:x:1001:1001::/home/dave:/bin/sh\nxx:x:1:1::/:/bin/sh\n');
+    t = 2 * RECHECK_MS;
+    expect((await r.resolve(caller)).user).toBe('dave');
+    writeFileSync(group, '');
+    t = 3 * RECHECK_MS;
+    expect((await r.resolve(caller)).groups).toEqual([{ gid: 1001 }]);
   });
   it('parses only the v2 line of /proc/<pid>/cgroup', () => {
     expect(cgroupV2Path('12:cpu:/x\n0::/user.slice/u.scope\n')).toBe('/user.slice/u.scope');

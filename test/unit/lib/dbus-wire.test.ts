@@ -155,6 +155,28 @@ describe('wire codec: round trips', () => {
     expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
   });
 
+  it('strings on both sides of the short-ASCII path, and dicts as objects with inherited keys', () => {
+    const strings = ['', 'a', 'x'.repeat(64), 'x'.repeat(65), 'é', `${'x'.repeat(63)}é`, `${'x'.repeat(70)}ü€😀`];
+    for (const s of strings) {
+      const back = roundTrip(call('s', [s]), false);
+      expect(back.body).toEqual([s]);
+      // The same bytes as an independent encoder's UTF-8.
+      const text = Buffer.from(s, 'utf8');
+      const wire = marshallMessage(call('s', [s]), 1);
+      expect(wire.subarray(wire.length - text.length - 1, wire.length - 1)).toEqual(text);
+    }
+    for (const bad of ['a\0b', `${'x'.repeat(70)}\0`, `é\0`])
+      expect(() => marshallMessage(call('s', [bad]), 1)).toThrow(/NUL/);
+    expect(() => marshallMessage(call('o', ['/a\0b']), 1)).toThrow(TypeError);
+    // Only own keys go out, as with Object.entries; an inherited one does not.
+    const dict = Object.create({ inherited: { signature: 's', value: 'no' } }) as Record<string, unknown>;
+    dict.own = { signature: 's', value: 'yes' };
+    dict.nested = { signature: 'a{sv}', value: { k: { signature: 'u', value: 5 } } };
+    expect(roundTrip(call('a{sv}', [dict]), true).body).toEqual([
+      { own: new Variant('s', 'yes'), nested: new Variant('a{sv}', { k: new Variant('u', 5) }) },
+    ]);
+  });
+
   it('refuses to send what does not fit, before any byte is written', () => {
     expect(() => marshallMessage(call('y', [256]), 1)).toThrow(TypeError);
     expect(() => marshallMessage(call('t', [-1]), 1)).toThrow(TypeError);
