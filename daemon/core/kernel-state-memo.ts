@@ -216,7 +216,7 @@ export class KernelStateMemo {
     const routing = this.#routing(change.config);
     const prev = this.#last;
     const sessions = this.#sessionList(prev, before);
-    const classifiers = !prev || classifiersChanged ? [...this.#owners.classifiers] : prev.firewall.classifiers;
+    const classifiers = !prev || classifiersChanged ? this.#owners.classifiers.slice() : prev.firewall.classifiers;
     const firewall: FirewallState =
       prev && prev.firewall.sessions === sessions && prev.firewall.classifiers === classifiers
         ? prev.firewall
