@@ -142,6 +142,11 @@ export class KernelStateMemo {
   #last: KernelState | null = null;
   #lastRoutingJson = '';
 
+  /** False until the first state, and after a reset: the next update must then name every session. */
+  get primed(): boolean {
+    return this.#last !== null && this.#config !== null;
+  }
+
   /** Whether the last state included the session `key` (so its end must be reported). */
   has(key: string): boolean {
     return this.#sessions.has(key);

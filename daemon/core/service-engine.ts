@@ -270,7 +270,8 @@ export class ServiceEngine {
   kernelState(): KernelState {
     const { touched, removed } = this.sessionTable.takeKernelChanges();
     const changed: KernelSessionInput[] = [];
-    for (const s of touched) changed.push(kernelSessionInput(s));
+    // A memo without a state (the first call) is handed every session, not only the touched ones.
+    for (const s of this.#kernelMemo.primed ? touched : this.sessionTable.values()) changed.push(kernelSessionInput(s));
     return this.#kernelMemo.update({ config: this.config, services: this.#kernelServices(), changed, removed });
   }
 
