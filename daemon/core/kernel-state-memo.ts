@@ -141,6 +141,8 @@ export class KernelStateMemo {
   #sourceRuleSessions = new Map<string, number>();
   #last: KernelState | null = null;
   #lastRoutingJson = '';
+  /** Which services have SourceIPRule sessions changed since the routing was built. */
+  #routingDirty = false;
 
   /** False until the first state, and after a reset: the next update must then name every session. */
   get primed(): boolean {
@@ -218,7 +220,7 @@ export class KernelStateMemo {
     }
 
     const classifiersChanged = this.#owners.resolve();
-    const routing = this.#routing(change.config);
+    const routing = this.#routing(change.config, changedServices.length > 0);
     const prev = this.#last;
     const sessions = this.#sessionList(prev, before);
     const classifiers = !prev || classifiersChanged ? this.#owners.classifiers.slice() : prev.firewall.classifiers;
@@ -372,12 +374,21 @@ export class KernelStateMemo {
 
   #countSourceRule(s: KernelSessionInput, by: number): void {
     if (!s.sourceIPRule || s.serviceId === null) return;
-    const n = (this.#sourceRuleSessions.get(s.serviceId) ?? 0) + by;
+    const had = this.#sourceRuleSessions.get(s.serviceId) ?? 0;
+    const n = had + by;
     if (n > 0) this.#sourceRuleSessions.set(s.serviceId, n);
     else this.#sourceRuleSessions.delete(s.serviceId);
+    // Routing looks only at whether a service has such sessions at all.
+    if (had === 0 || n === 0) this.#routingDirty = true;
   }
 
-  #routing(config: CoreConfig): RoutingState {
+  /**
+   * Routing follows the connected services and which of them have SourceIPRule sessions: built
+   * again only when one of those changed (a session create or destroy does not rebuild it).
+   */
+  #routing(config: CoreConfig, servicesChanged: boolean): RoutingState {
+    if (this.#last && !servicesChanged && !this.#routingDirty) return this.#last.routing;
+    this.#routingDirty = false;
     const routing = routingOf(config, this.#connected, (id) => this.#sourceRuleSessions.has(id));
     const json = JSON.stringify(routing);
     if (this.#last && json === this.#lastRoutingJson) return this.#last.routing;
