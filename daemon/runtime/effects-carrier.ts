@@ -39,7 +39,7 @@ export class EffectsCarrier {
   readonly signals: PropertySignals;
   readonly counters: ServiceCounters;
   readonly settings: SavedSettings;
-  /** The desired kernel state when a reconcile was last requested from here. */
+  /** The desired kernel state last requested from here or taken by a reconcile. */
   #lastDesired: KernelState | null = null;
   /** The session count last logged (see #noteSessionCount). */
   #loggedSessions = 0;
@@ -52,7 +52,10 @@ export class EffectsCarrier {
     this.kernel = new KernelSync({
       ...(deps.routing ? { routing: deps.routing } : {}),
       ...(deps.firewall ? { firewall: deps.firewall } : {}),
-      desired: () => engine.kernelState(),
+      desired: () => {
+        this.#lastDesired = engine.kernelState();
+        return this.#lastDesired;
+      },
       log: deps.log,
     });
     this.runner = new OnlineRunner({
