@@ -47,7 +47,7 @@ export class SessionTable {
   readonly #kernelKnows: (sessionKey: string) => boolean;
 
   /** `kernelKnows`: whether the last kernel state included a session (so its end must be passed on). */
-  constructor(registry: ServiceRegistry, kernelKnows: (sessionKey: string) => boolean = () => true) {
+  constructor(registry: ServiceRegistry, kernelKnows: (sessionKey: string) => boolean) {
     this.#registry = registry;
     this.#kernelKnows = kernelKnows;
   }
