@@ -133,6 +133,7 @@ export class Engine extends ServiceEngine {
       this.sessionTable.leave(s);
       s.held = true;
       s.serviceId = null;
+      this.sessionTable.touch(s);
       this.sessionTable.notify(s, fx);
     }
     this.managePass(fx);
@@ -174,6 +175,7 @@ export class Engine extends ServiceEngine {
     const next = addClaim(s.cgroups, cgroup);
     if (next.length !== s.cgroups.length) {
       s.cgroups = next;
+      this.sessionTable.touch(s);
       fx.kernelDirty = true;
     }
     return fx;

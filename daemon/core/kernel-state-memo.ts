@@ -1,24 +1,26 @@
 /**
- * The desired kernel state kept up to date per change: {@link KernelStateMemo.compute} returns
- * exactly what {@link computeKernelState} returns for the same input (a property test holds it to
- * that), but does work for what changed since the previous call, and hands back the same objects
- * for what did not (the previous session markings, classifiers, arrays and states), so the
- * adapters' own diffs mostly compare pointers.
+ * The desired kernel state kept up to date per change. {@link KernelStateMemo.update} takes what
+ * changed since the last call (the session inputs that changed, the keys of sessions that ended,
+ * and the services, which are few) and does work for that only: the engine records which sessions
+ * an operation touched, so one create, move or destroy costs O(change) here, not O(sessions).
+ * {@link KernelStateMemo.compute} takes a whole input and derives the change itself (O(sessions),
+ * for callers without a change log). Both return exactly what {@link computeKernelState} returns
+ * for the same input (property tests hold them to that), and hand back the same objects for what
+ * did not change (the previous session markings, classifiers, arrays and states), so the
+ * adapters' own diffs (list-window.ts) mostly compare pointers.
  *
- * Per call it looks only where the session list differs from the last one: while the services are
- * unchanged, a session input that is the same object as last time (the engine reuses them) cannot
- * have changed, so the two lists are compared by pointer from both ends and only the window
- * between is looked up (a fresh list of new objects costs one Map lookup and a field comparison
- * per session). Sorting, ownership and object building happen only for sessions whose input changed. Services are few
- * and are recomputed on every call; a service whose input is unchanged keeps its prepared object,
- * so its sessions count as unchanged.
+ * A service whose input changed is prepared again, and only the sessions bound to it (an index
+ * by service id) are looked at again. The firewall's session list is kept sorted (creation order)
+ * and patched in place: a new session lands at the end, one that gains or loses its last claim is
+ * inserted or removed by binary search; only a bulk change (a policy reload) sorts it again. The
+ * published arrays are fresh copies when they change (a pointer copy), since adapters keep the
+ * previous ones to diff against.
  */
 
+import { ClaimOwners } from './claim-owners.js';
 import type { CoreConfig } from './config.js';
 import {
   claimsOf,
-  classifierOf,
-  cmpClassifier,
   cmpSession,
   computeKernelState,
   connectedServices,
@@ -26,31 +28,40 @@ import {
   type KernelServiceInput,
   type KernelSessionInput,
   markingOf,
-  ownerOf,
   type PreparedService,
   routingOf,
   type SessionClaim,
 } from './kernel-state.js';
-import type { Classifier, FirewallState, KernelState, RoutingState, SessionMarking } from './kernel-state-types.js';
-import { diffWindow } from './list-window.js';
+import type { FirewallState, KernelState, RoutingState, SessionMarking } from './kernel-state-types.js';
+
+/** What changed since the last {@link KernelStateMemo.update}. */
+export interface KernelChange {
+  config: CoreConfig;
+  /** Every service (few; compared with the last call's). */
+  services: readonly KernelServiceInput[];
+  /** Sessions that are new or whose input may have changed (unchanged ones are skipped). */
+  changed: Iterable<KernelSessionInput>;
+  /** Keys of sessions that ended (unknown keys are ignored). */
+  removed: Iterable<string>;
+}
 
 interface SessionEntry {
   input: KernelSessionInput;
   svc: PreparedService | undefined;
-  marking: SessionMarking;
+  /** null: the session claims nothing and is not in the firewall's list. */
+  marking: SessionMarking | null;
   claims: SessionClaim[];
-  epoch: number;
-  /** Position in #order (and in the last firewall session list). */
-  at: number;
+  /** The order key it was placed in #marked with (its input may have moved on since). */
+  placed: Pick<KernelSessionInput, 'serial' | 'sessionKey'> | null;
 }
 
-interface IdentityEntry {
-  /** Every session claiming the identity, with its (first) claim of it. */
-  candidates: Map<SessionEntry, SessionClaim>;
-  classifier: Classifier | null;
+/** An entry's state before this call touched it. */
+interface Before {
+  marking: SessionMarking | null;
+  gone: boolean;
 }
 
-/** Above this many changed identities the classifier list is sorted again rather than patched. */
+/** Above this many sessions entering or leaving the firewall's list, it is sorted again rather than patched. */
 const PATCH_LIMIT = 64;
 
 function sameClaims(a: KernelSessionInput['claims'], b: KernelSessionInput['claims']): boolean {
@@ -84,18 +95,6 @@ function sameMarking(a: SessionMarking, b: SessionMarking): boolean {
   );
 }
 
-function sameClassifier(a: Classifier | null, b: Classifier | null): boolean {
-  return (
-    a === b ||
-    (a !== null &&
-      b !== null &&
-      a.kind === b.kind &&
-      a.key === b.key &&
-      a.family === b.family &&
-      a.sessionKey === b.sessionKey)
-  );
-}
-
 function sameServiceInput(a: KernelServiceInput, b: KernelServiceInput): boolean {
   if (a === b) return true;
   const scalar =
@@ -114,13 +113,13 @@ function sameServiceInput(a: KernelServiceInput, b: KernelServiceInput): boolean
   );
 }
 
-/** Index of `c`'s identity in a list sorted by cmpClassifier, or -(insertion point) - 1. */
-function search(list: readonly Classifier[], c: Classifier): number {
+/** Index of `key` in #marked (sorted by placed key), or -(insertion point) - 1. */
+function searchPlaced(list: readonly SessionEntry[], key: Pick<KernelSessionInput, 'serial' | 'sessionKey'>): number {
   let lo = 0;
   let hi = list.length - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1;
-    const d = cmpClassifier(list[mid]!, c);
+    const d = cmpSession(list[mid]!.placed!, key);
     if (d === 0) return mid;
     if (d < 0) lo = mid + 1;
     else hi = mid - 1;
@@ -132,151 +131,197 @@ function search(list: readonly Classifier[], c: Classifier): number {
 export class KernelStateMemo {
   #config: CoreConfig | null = null;
   #services = new Map<string, { input: KernelServiceInput; prepared: PreparedService | undefined }>();
+  #connected = new Map<string, PreparedService>();
   #sessions = new Map<string, SessionEntry>();
-  #order: SessionEntry[] = [];
-  #identities = new Map<string, IdentityEntry>();
-  #classifiers: Classifier[] = [];
+  /** Sessions bound to each service id (connected or not). */
+  #byService = new Map<string, Set<SessionEntry>>();
+  /** Sessions with a marking, sorted by their placed key; parallel to the last firewall list. */
+  #marked: SessionEntry[] = [];
+  readonly #owners = new ClaimOwners<SessionEntry>();
   #sourceRuleSessions = new Map<string, number>();
-  #epoch = 0;
   #last: KernelState | null = null;
   #lastRoutingJson = '';
-  /** The session inputs of the last call, and the connected services it saw. */
-  #lastInputs: readonly KernelSessionInput[] = [];
-  #lastConnected: ReadonlyMap<string, PreparedService> | null = null;
+  /** Which services have SourceIPRule sessions changed since the routing was built. */
+  #routingDirty = false;
 
-  /** The desired kernel state for `input` (equal to computeKernelState(input)). */
+  /** False until the first state, and after a reset: the next update must then name every session. */
+  get primed(): boolean {
+    return this.#last !== null && this.#config !== null;
+  }
+
+  /** Whether the last state included the session `key` (so its end must be reported). */
+  has(key: string): boolean {
+    return this.#sessions.has(key);
+  }
+
+  /** The desired kernel state for a whole input (equal to computeKernelState(input)); O(sessions). */
   compute(input: KernelInput): KernelState {
     if (input.config !== this.#config) this.#reset(input.config);
-    const connected = this.#prepareServices(input.services);
-    // While every service is the same prepared object, a session input that is the same object as
-    // last time cannot have changed: only the window where the two lists differ is looked at.
-    const sameServices =
-      this.#lastConnected !== null &&
-      connected.size === this.#lastConnected.size &&
-      [...connected].every(([id, p]) => this.#lastConnected!.get(id) === p);
-    const prevInputs = this.#lastInputs;
-    const w = sameServices
-      ? diffWindow(prevInputs, input.sessions)
-      : { lo: 0, hiPrev: prevInputs.length, hiNext: input.sessions.length };
-    const epoch = ++this.#epoch;
-    let orderChanged = false;
-    let resort = false;
-    const remarked: SessionEntry[] = [];
-    let appendOnly = true;
-    const dirty = new Set<string>();
-    const added: SessionEntry[] = [];
-    let duplicate = false;
+    const seen = new Set<string>();
+    const changed: KernelSessionInput[] = [];
+    for (const s of input.sessions) {
+      // Duplicate session keys never come from the engine; the full computation handles them.
+      if (seen.has(s.sessionKey)) return this.#fallback(input);
+      seen.add(s.sessionKey);
+      const e = this.#sessions.get(s.sessionKey);
+      if (!e || !sameSessionInput(e.input, s)) changed.push(s);
+    }
+    const removed: string[] = [];
+    for (const key of this.#sessions.keys()) if (!seen.has(key)) removed.push(key);
+    return this.update({ config: input.config, services: input.services, changed, removed });
+  }
 
-    for (let i = w.lo; i < w.hiNext; i++) {
-      const s = input.sessions[i] as KernelSessionInput;
-      const svc = s.serviceId === null ? undefined : connected.get(s.serviceId);
+  /** The desired kernel state after `change`; O(change) apart from copying the changed arrays. */
+  update(change: KernelChange): KernelState {
+    if (change.config !== this.#config) this.#reset(change.config);
+    const changedServices = this.#prepareServices(change.services);
+    const before = new Map<SessionEntry, Before>();
+    const note = (e: SessionEntry) => {
+      if (!before.has(e)) before.set(e, { marking: e.marking, gone: false });
+    };
+
+    for (const key of change.removed) {
+      const e = this.#sessions.get(key);
+      if (!e) continue;
+      note(e);
+      (before.get(e) as Before).gone = true;
+      this.#sessions.delete(key);
+      this.#bind(e, null);
+      this.#owners.setClaims(e, []);
+      this.#countSourceRule(e.input, -1);
+    }
+    for (const s of change.changed) {
+      const svc = s.serviceId === null ? undefined : this.#connected.get(s.serviceId);
       let e = this.#sessions.get(s.sessionKey);
-      if (e && e.epoch === epoch) {
-        duplicate = true;
-        break;
-      }
       if (!e) {
-        e = { input: s, svc, marking: markingOf(s, svc), claims: [], epoch, at: -1 };
+        e = { input: s, svc, marking: null, claims: [], placed: null };
         this.#sessions.set(s.sessionKey, e);
-        added.push(e);
-        this.#setClaims(e, claimsOf(s, svc), dirty);
+        note(e);
         this.#countSourceRule(s, 1);
+        this.#bind(e, s.serviceId);
+        this.#refresh(e, s, svc, true);
         continue;
       }
-      e.epoch = epoch;
       if (e.svc === svc && sameSessionInput(e.input, s)) continue;
-      const before = e.input;
-      if (before.serial !== s.serial) orderChanged = resort = true;
-      this.#countSourceRule(before, -1);
-      this.#countSourceRule(s, 1);
-      const ownershipInputs = before.priority !== s.priority || before.serial !== s.serial;
-      e.input = s;
-      e.svc = svc;
-      const marking = markingOf(s, svc);
-      if (!sameMarking(e.marking, marking)) {
-        e.marking = marking;
-        remarked.push(e);
-      }
-      const claims = claimsOf(s, svc);
-      if (
-        ownershipInputs ||
-        claims.length !== e.claims.length ||
-        claims.some((c, i) => c.id !== e!.claims[i]!.id || c.family !== e!.claims[i]!.family)
-      )
-        this.#setClaims(e, claims, dirty);
-    }
-    // Duplicate session keys never come from the engine; the full computation handles them.
-    if (duplicate) return this.#fallback(input);
-
-    // Removed sessions: inputs of the last call's window that this pass did not stamp.
-    let removedAny = false;
-    for (let i = w.lo; i < w.hiPrev; i++) {
-      const key = (prevInputs[i] as KernelSessionInput).sessionKey;
-      const e = this.#sessions.get(key);
-      if (!e || e.epoch === epoch) continue;
-      removedAny = true;
-      this.#sessions.delete(key);
-      this.#setClaims(e, [], dirty);
+      note(e);
       this.#countSourceRule(e.input, -1);
-      e.epoch = -1;
-      orderChanged = true;
+      this.#countSourceRule(s, 1);
+      if (e.input.serviceId !== s.serviceId) this.#bind(e, s.serviceId);
+      this.#refresh(e, s, svc, false);
     }
-    if (removedAny) this.#order = this.#order.filter((e) => e.epoch !== -1);
-    // A key outside the window repeated inside it (never from the engine): the full computation.
-    if (this.#sessions.size !== input.sessions.length) return this.#fallback(input);
-    this.#lastInputs = input.sessions;
-    this.#lastConnected = connected;
-    if (added.length) {
-      added.sort((a, b) => cmpSession(a.input, b.input));
-      const last = this.#order[this.#order.length - 1];
-      appendOnly = last === undefined || cmpSession(last.input, added[0]!.input) < 0;
-      this.#order.push(...added);
-      orderChanged = true;
-      if (!appendOnly || resort) this.#order.sort((a, b) => cmpSession(a.input, b.input));
-    } else if (resort) {
-      this.#order.sort((a, b) => cmpSession(a.input, b.input));
+    // Sessions bound to a service that changed: their marking and source claims may follow it.
+    for (const id of changedServices) {
+      const svc = this.#connected.get(id);
+      for (const e of this.#byService.get(id) ?? []) {
+        if (e.svc === svc) continue;
+        note(e);
+        this.#refresh(e, e.input, svc, false);
+      }
     }
 
-    const classifiersChanged = this.#resolveOwners(dirty);
-    const routing = this.#routing(input.config, connected);
+    const classifiersChanged = this.#owners.resolve();
+    const routing = this.#routing(change.config, changedServices.length > 0);
     const prev = this.#last;
-    const sessions = this.#sessionList(prev, orderChanged && !(appendOnly && !resort && !removedAny), added, remarked);
-    const classifiers = !prev || classifiersChanged ? [...this.#classifiers] : prev.firewall.classifiers;
+    const sessions = this.#sessionList(prev, before);
+    const classifiers = !prev || classifiersChanged ? this.#owners.classifiers.slice() : prev.firewall.classifiers;
     const firewall: FirewallState =
       prev && prev.firewall.sessions === sessions && prev.firewall.classifiers === classifiers
         ? prev.firewall
-        : { mask: input.config.markMask, tagMask: input.config.sessionTagMask, sessions, classifiers };
+        : { mask: change.config.markMask, tagMask: change.config.sessionTagMask, sessions, classifiers };
     const state = prev && prev.routing === routing && prev.firewall === firewall ? prev : { routing, firewall };
     this.#last = state;
     return state;
   }
 
-  /**
-   * The firewall's session list: the last one when nothing changed; a copy with the changed
-   * markings put in place and new sessions appended (a builtin copy, no callback per session);
-   * built again only when sessions were removed or the order changed.
-   */
-  #sessionList(
-    prev: KernelState | null,
-    rebuild: boolean,
-    added: readonly SessionEntry[],
-    remarked: readonly SessionEntry[],
-  ): SessionMarking[] {
-    if (!prev || rebuild) {
-      const out: SessionMarking[] = new Array<SessionMarking>(this.#order.length);
-      for (let i = 0; i < this.#order.length; i++) {
-        const e = this.#order[i] as SessionEntry;
-        e.at = i;
-        out[i] = e.marking;
-      }
-      return out;
+  /** Takes a session's new input and service: its claims and marking. */
+  #refresh(e: SessionEntry, s: KernelSessionInput, svc: PreparedService | undefined, fresh: boolean) {
+    const was = e.input;
+    const ownershipInputs = !fresh && (was.priority !== s.priority || was.serial !== s.serial);
+    e.input = s;
+    e.svc = svc;
+    const claims = claimsOf(s, svc);
+    if (
+      fresh ||
+      ownershipInputs ||
+      claims.length !== e.claims.length ||
+      claims.some((c, i) => c.id !== e.claims[i]!.id || c.family !== e.claims[i]!.family)
+    )
+      this.#owners.setClaims(e, claims);
+    if (claims.length === 0) e.marking = null;
+    else {
+      const marking = markingOf(s, svc);
+      if (e.marking === null || !sameMarking(e.marking, marking)) e.marking = marking;
     }
-    if (added.length === 0 && remarked.length === 0) return prev.firewall.sessions;
+  }
+
+  #bind(e: SessionEntry, serviceId: string | null): void {
+    const old = e.input.serviceId;
+    if (old !== null) {
+      const set = this.#byService.get(old);
+      set?.delete(e);
+      if (set?.size === 0) this.#byService.delete(old);
+    }
+    if (serviceId === null) return;
+    let set = this.#byService.get(serviceId);
+    if (!set) {
+      set = new Set();
+      this.#byService.set(serviceId, set);
+    }
+    set.add(e);
+  }
+
+  /**
+   * The firewall's session list: the last one when no marking changed; else a copy with the
+   * changed markings replaced, inserted and removed in place (sorted again only for bulk changes).
+   */
+  #sessionList(prev: KernelState | null, before: ReadonlyMap<SessionEntry, Before>): SessionMarking[] {
+    let moves = 0;
+    let replaced = false;
+    for (const [e, b] of before) {
+      const now = b.gone ? null : e.marking;
+      if (b.marking === now) continue;
+      const reorder =
+        b.marking === null ||
+        now === null ||
+        e.placed!.serial !== e.input.serial ||
+        e.placed!.sessionKey !== e.input.sessionKey;
+      if (reorder) moves++;
+      else replaced = true;
+    }
+    if (prev && moves === 0 && !replaced) return prev.firewall.sessions;
+    if (!prev || moves > PATCH_LIMIT) {
+      this.#marked = [];
+      for (const e of this.#sessions.values()) {
+        if (e.marking === null) e.placed = null;
+        else {
+          e.placed = { serial: e.input.serial, sessionKey: e.input.sessionKey };
+          this.#marked.push(e);
+        }
+      }
+      this.#marked.sort((a, b) => cmpSession(a.placed!, b.placed!));
+      return this.#marked.map((e) => e.marking as SessionMarking);
+    }
     const out = prev.firewall.sessions.slice();
-    for (const e of remarked) out[e.at] = e.marking;
-    for (const e of added) {
-      e.at = out.length;
-      out.push(e.marking);
+    for (const [e, b] of before) {
+      const now = b.gone ? null : e.marking;
+      if (b.marking === now) continue;
+      if (b.marking !== null) {
+        const at = searchPlaced(this.#marked, e.placed!);
+        const samePlace = now !== null && cmpSession(e.placed!, e.input) === 0;
+        if (samePlace) {
+          out[at] = now;
+          continue;
+        }
+        this.#marked.splice(at, 1);
+        out.splice(at, 1);
+        e.placed = null;
+      }
+      if (now !== null) {
+        e.placed = { serial: e.input.serial, sessionKey: e.input.sessionKey };
+        const at = -searchPlaced(this.#marked, e.placed) - 1;
+        this.#marked.splice(at, 0, e);
+        out.splice(at, 0, now);
+      }
     }
     return out;
   }
@@ -284,15 +329,14 @@ export class KernelStateMemo {
   #reset(config: CoreConfig): void {
     this.#config = config;
     this.#services.clear();
+    this.#connected = new Map();
     this.#sessions.clear();
-    this.#order = [];
-    this.#identities.clear();
-    this.#classifiers = [];
+    this.#byService.clear();
+    this.#marked = [];
+    this.#owners.clear();
     this.#sourceRuleSessions.clear();
     this.#last = null;
     this.#lastRoutingJson = '';
-    this.#lastInputs = [];
-    this.#lastConnected = null;
   }
 
   #fallback(input: KernelInput): KernelState {
@@ -301,7 +345,8 @@ export class KernelStateMemo {
     return computeKernelState(input);
   }
 
-  #prepareServices(services: readonly KernelServiceInput[]): Map<string, PreparedService> {
+  /** Takes the services; returns the ids whose prepared form changed (appeared, went, changed). */
+  #prepareServices(services: readonly KernelServiceInput[]): string[] {
     const next = new Map<string, { input: KernelServiceInput; prepared: PreparedService | undefined }>();
     const fresh: KernelServiceInput[] = [];
     for (const svc of services) {
@@ -309,77 +354,42 @@ export class KernelStateMemo {
       if (had && sameServiceInput(had.input, svc)) next.set(svc.id, had);
       else fresh.push(svc);
     }
-    const prepared = connectedServices(fresh);
-    for (const svc of fresh) next.set(svc.id, { input: svc, prepared: prepared.get(svc.id) });
+    const changed: string[] = [];
+    const prepared = fresh.length ? connectedServices(fresh) : null;
+    for (const svc of fresh) {
+      const p = prepared!.get(svc.id);
+      next.set(svc.id, { input: svc, prepared: p });
+      if (this.#services.get(svc.id)?.prepared !== p) changed.push(svc.id);
+    }
+    for (const [id, had] of this.#services) if (!next.has(id) && had.prepared) changed.push(id);
     this.#services = next;
     // Map in input order, as computeKernelState builds it (routing iterates it).
-    const out = new Map<string, PreparedService>();
+    this.#connected = new Map();
     for (const svc of services) {
       const p = next.get(svc.id)?.prepared;
-      if (p) out.set(svc.id, p);
-    }
-    return out;
-  }
-
-  #countSourceRule(s: KernelSessionInput, by: number): void {
-    if (!s.sourceIPRule || s.serviceId === null) return;
-    const n = (this.#sourceRuleSessions.get(s.serviceId) ?? 0) + by;
-    if (n > 0) this.#sourceRuleSessions.set(s.serviceId, n);
-    else this.#sourceRuleSessions.delete(s.serviceId);
-  }
-
-  #setClaims(e: SessionEntry, claims: SessionClaim[], dirty: Set<string>): void {
-    for (const c of e.claims) {
-      this.#identities.get(c.id)?.candidates.delete(e);
-      dirty.add(c.id);
-    }
-    e.claims = claims;
-    for (const c of claims) {
-      let id = this.#identities.get(c.id);
-      if (!id) {
-        id = { candidates: new Map(), classifier: null };
-        this.#identities.set(c.id, id);
-      }
-      if (!id.candidates.has(e)) id.candidates.set(e, c);
-      dirty.add(c.id);
-    }
-  }
-
-  /** Re-decides the owner of each dirty identity; patches the sorted classifier list. */
-  #resolveOwners(dirty: ReadonlySet<string>): boolean {
-    let changed = false;
-    const patch = dirty.size <= PATCH_LIMIT;
-    for (const idKey of dirty) {
-      const id = this.#identities.get(idKey);
-      if (!id) continue;
-      let best: [SessionEntry, SessionClaim] | null = null;
-      for (const cand of id.candidates) if (!best || ownerOf(cand[0].input, best[0].input) < 0) best = cand;
-      const next = best ? classifierOf(best[1], best[0].input.sessionKey) : null;
-      if (sameClassifier(id.classifier, next)) {
-        if (!best) this.#identities.delete(idKey);
-        continue;
-      }
-      changed = true;
-      if (patch) {
-        const probe = (id.classifier ?? next) as Classifier;
-        const at = search(this.#classifiers, probe);
-        if (next === null) this.#classifiers.splice(at, 1);
-        else if (at >= 0) this.#classifiers[at] = next;
-        else this.#classifiers.splice(-at - 1, 0, next);
-      }
-      id.classifier = next;
-      if (!best) this.#identities.delete(idKey);
-    }
-    if (changed && !patch) {
-      this.#classifiers = [];
-      for (const id of this.#identities.values()) if (id.classifier) this.#classifiers.push(id.classifier);
-      this.#classifiers.sort(cmpClassifier);
+      if (p) this.#connected.set(svc.id, p);
     }
     return changed;
   }
 
-  #routing(config: CoreConfig, connected: ReadonlyMap<string, PreparedService>): RoutingState {
-    const routing = routingOf(config, connected, (id) => this.#sourceRuleSessions.has(id));
+  #countSourceRule(s: KernelSessionInput, by: number): void {
+    if (!s.sourceIPRule || s.serviceId === null) return;
+    const had = this.#sourceRuleSessions.get(s.serviceId) ?? 0;
+    const n = had + by;
+    if (n > 0) this.#sourceRuleSessions.set(s.serviceId, n);
+    else this.#sourceRuleSessions.delete(s.serviceId);
+    // Routing looks only at whether a service has such sessions at all.
+    if (had === 0 || n === 0) this.#routingDirty = true;
+  }
+
+  /**
+   * Routing follows the connected services and which of them have SourceIPRule sessions: built
+   * again only when one of those changed (a session create or destroy does not rebuild it).
+   */
+  #routing(config: CoreConfig, servicesChanged: boolean): RoutingState {
+    if (this.#last && !servicesChanged && !this.#routingDirty) return this.#last.routing;
+    this.#routingDirty = false;
+    const routing = routingOf(config, this.#connected, (id) => this.#sourceRuleSessions.has(id));
     const json = JSON.stringify(routing);
     if (this.#last && json === this.#lastRoutingJson) return this.#last.routing;
     this.#lastRoutingJson = json;

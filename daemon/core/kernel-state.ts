@@ -13,9 +13,13 @@
  *   global address of a service while at least one session bound to it has SourceIPRule, or
  *   always when the service asks for them (`sourceRules`, manage mode). Source before fwmark: a socket bound to uplink B's address leaves through B even if its owner's
  *   identity is marked for A.
- * - **Marking**: one {@link SessionMarking} per session (bound: the service's mark, interface and
- *   SNAT source per family; unbound: mark 0, only counted), and classifiers that map identities
- *   (source address, cgroup, uid, gid) to the one session that owns them.
+ * - **Marking**: one {@link SessionMarking} per session that claims an identity (bound: the
+ *   service's mark, interface and SNAT source per family; unbound: mark 0, only counted), and
+ *   classifiers that map identities (source address, cgroup, uid, gid) to the one session that
+ *   owns them. A session that claims nothing (no policy claim, no cgroup, no SourceIPRule address)
+ *   gets no marking: no packet can be classified to it, so its counters, chain and map elements
+ *   would be kernel work on every create and destroy for nothing (ConnMan, too, installs nothing
+ *   for such a session). Its statistics read as zero.
  * - **Ownership** ({@link ownerOf}): when several sessions claim the same identity, a session with
  *   Priority=true beats one without; among equals the oldest session (lowest serial, i.e. created
  *   first) wins; the session key breaks any remaining tie. Unbound sessions still own their claims
@@ -331,8 +335,10 @@ export function computeKernelState(input: KernelInput): KernelState {
   const owners = new Map<string, { classifier: Classifier; owner: KernelSessionInput }>();
   for (const s of sessions) {
     const svc = s.serviceId === null ? undefined : connected.get(s.serviceId);
-    markings.push(markingOf(s, svc));
-    for (const c of claimsOf(s, svc)) {
+    const claims = claimsOf(s, svc);
+    // No claim, no packet can be classified to the session: nothing to mark or count.
+    if (claims.length > 0) markings.push(markingOf(s, svc));
+    for (const c of claims) {
       const current = owners.get(c.id);
       if (current && ownerOf(current.owner, s) <= 0) continue;
       owners.set(c.id, { classifier: classifierOf(c, s.sessionKey), owner: s });

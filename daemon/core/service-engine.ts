@@ -10,7 +10,7 @@ import { Allocations } from './alloc.js';
 import { type CoreConfig, DEFAULT_CORE_CONFIG, validateCoreConfig } from './config.js';
 import { type Effects, noEffects } from './effects.js';
 import { ServiceNotFoundError } from './errors.js';
-import type { KernelSessionInput } from './kernel-state.js';
+import type { KernelInput, KernelServiceInput, KernelSessionInput } from './kernel-state.js';
 import { KernelStateMemo } from './kernel-state-memo.js';
 import type { KernelState } from './kernel-state-types.js';
 import { type ManageConfig, ManageState } from './manage.js';
@@ -40,18 +40,13 @@ export class ServiceEngine {
   protected readonly alloc: Allocations;
   readonly #preferred: readonly Bearer[];
   readonly #kernelMemo = new KernelStateMemo();
-  /** Each session's last kernel input and what its claims were built from (see kernelState). */
-  readonly #kernelInputs = new WeakMap<
-    Session,
-    { input: KernelSessionInput; claim: unknown; cgroups: readonly string[] }
-  >();
 
   constructor(config: EngineConfig = {}) {
     this.config = validateCoreConfig({ ...DEFAULT_CORE_CONFIG, ...config.core });
     this.alloc = new Allocations(this.config);
     this.#preferred = config.preferredTechnologies ?? DEFAULT_BEARER_RANK;
     this.registry = new ServiceRegistry(this.alloc, this.#preferred);
-    this.sessionTable = new SessionTable(this.registry);
+    this.sessionTable = new SessionTable(this.registry, (key) => this.#kernelMemo.has(key));
     this.manage = new ManageState(config.manage);
     this.registry.setWantedHook((s) => this.manage.wanted(s));
   }
@@ -267,11 +262,28 @@ export class ServiceEngine {
   // ---------------------------------------------------------------- kernel
 
   /**
-   * The desired kernel state for the current services and sessions, kept up to date per change
-   * (unchanged parts are the previous call's objects; see kernel-state-memo.ts).
+   * The desired kernel state for the current services and sessions, kept up to date per change:
+   * only the sessions the calls since the last time touched (session-table.ts records them) are
+   * handed to the memo, so its cost follows the change, not the number of sessions (unchanged
+   * parts are the previous call's objects; see kernel-state-memo.ts).
    */
   kernelState(): KernelState {
-    const services = this.registry.ranked
+    const { touched, removed } = this.sessionTable.takeKernelChanges();
+    const changed: KernelSessionInput[] = [];
+    // A memo without a state (the first call) is handed every session, not only the touched ones.
+    for (const s of this.#kernelMemo.primed ? touched : this.sessionTable.values()) changed.push(kernelSessionInput(s));
+    return this.#kernelMemo.update({ config: this.config, services: this.#kernelServices(), changed, removed });
+  }
+
+  /** The whole input of the kernel state (O(sessions): for checks, not the hot path). */
+  kernelInput(): KernelInput {
+    const sessions: KernelSessionInput[] = [];
+    for (const s of this.sessionTable.values()) sessions.push(kernelSessionInput(s));
+    return { config: this.config, services: this.#kernelServices(), sessions };
+  }
+
+  #kernelServices(): KernelServiceInput[] {
+    return this.registry.ranked
       .filter((s) => s.alloc !== null)
       .map((s) => ({
         id: s.id,
@@ -285,39 +297,6 @@ export class ServiceEngine {
         addresses: s.addresses,
         gateways: s.gateways,
       }));
-    const sessions: KernelSessionInput[] = [];
-    for (const s of this.sessionTable.values()) {
-      // The same input object while nothing in it changed: the memo then skips the session by pointer.
-      const had = this.#kernelInputs.get(s);
-      if (
-        had &&
-        had.claim === s.match?.claim &&
-        had.cgroups === s.cgroups &&
-        had.input.serial === s.serial &&
-        had.input.tag === s.tag &&
-        had.input.priority === s.effective.priority &&
-        had.input.serviceId === s.serviceId &&
-        had.input.sourceIPRule === s.effective.sourceIPRule
-      ) {
-        sessions.push(had.input);
-        continue;
-      }
-      const input: KernelSessionInput = {
-        sessionKey: s.key,
-        serial: s.serial,
-        tag: s.tag,
-        priority: s.effective.priority,
-        serviceId: s.serviceId,
-        claims: [
-          ...(s.match?.claim ? [s.match.claim] : []),
-          ...s.cgroups.map((key) => ({ kind: 'cgroup' as const, key })),
-        ],
-        sourceIPRule: s.effective.sourceIPRule,
-      };
-      this.#kernelInputs.set(s, { input, claim: s.match?.claim, cgroups: s.cgroups });
-      sessions.push(input);
-    }
-    return this.#kernelMemo.compute({ config: this.config, services, sessions });
   }
 
   // ---------------------------------------------------------------- internals
@@ -335,4 +314,17 @@ export class ServiceEngine {
   #noteManager(before: ManagerState, fx: Effects): void {
     if (this.#managerState() !== before) fx.managerChanged.add('State');
   }
+}
+
+/** One session as the kernel state needs it. */
+function kernelSessionInput(s: Session): KernelSessionInput {
+  return {
+    sessionKey: s.key,
+    serial: s.serial,
+    tag: s.tag,
+    priority: s.effective.priority,
+    serviceId: s.serviceId,
+    claims: [...(s.match?.claim ? [s.match.claim] : []), ...s.cgroups.map((key) => ({ kind: 'cgroup' as const, key }))],
+    sourceIPRule: s.effective.sourceIPRule,
+  };
 }

@@ -40,9 +40,33 @@ export class SessionTable {
   readonly #byOwner = new Map<string, Set<Session>>();
   readonly #countByUid = new Map<number, number>();
   readonly #groups = new Map<string, Group>();
+  /** Sessions whose kernel input may have changed since {@link takeKernelChanges}. */
+  #kernelTouched = new Set<Session>();
+  /** Keys of ended sessions that the kernel state still holds. */
+  #kernelRemoved = new Set<string>();
+  readonly #kernelKnows: (sessionKey: string) => boolean;
 
-  constructor(registry: ServiceRegistry) {
+  /** `kernelKnows`: whether the last kernel state included a session (so its end must be passed on). */
+  constructor(registry: ServiceRegistry, kernelKnows: (sessionKey: string) => boolean) {
     this.#registry = registry;
+    this.#kernelKnows = kernelKnows;
+  }
+
+  /**
+   * Notes that a session's kernel input (binding, settings, claims) may have changed. Every
+   * change of those goes through here, so the kernel state is brought up to date for exactly
+   * these sessions rather than for all of them.
+   */
+  touch(s: Session): void {
+    this.#kernelTouched.add(s);
+  }
+
+  /** The sessions touched and the keys of those ended since the last call. */
+  takeKernelChanges(): { touched: ReadonlySet<Session>; removed: ReadonlySet<string> } {
+    const out = { touched: this.#kernelTouched, removed: this.#kernelRemoved };
+    this.#kernelTouched = new Set();
+    this.#kernelRemoved = new Set();
+    return out;
   }
 
   get(path: string): Session | undefined {
@@ -82,6 +106,7 @@ export class SessionTable {
     }
     set.add(s);
     this.#countByUid.set(s.identity.uid, this.countOfUid(s.identity.uid) + 1);
+    this.touch(s);
   }
 
   /** Drops a session from the indexes (it has left its group already). */
@@ -93,6 +118,8 @@ export class SessionTable {
     const n = this.countOfUid(s.identity.uid) - 1;
     if (n > 0) this.#countByUid.set(s.identity.uid, n);
     else this.#countByUid.delete(s.identity.uid);
+    this.#kernelTouched.delete(s);
+    if (this.#kernelKnows(s.key)) this.#kernelRemoved.add(s.key);
   }
 
   /** All sessions as listed for admins, oldest first. */
@@ -122,6 +149,7 @@ export class SessionTable {
     g.sessions.add(s);
     s.group = key;
     s.serviceId = g.serviceId;
+    this.touch(s);
   }
 
   leave(s: Session): void {
@@ -166,6 +194,7 @@ export class SessionTable {
       const part = servicePartOf(next ? (this.#registry.byId(next) ?? null) : null);
       const deltas = new Map<ServicePart, SettingsDelta>();
       for (const s of g.sessions) {
+        if (moved) this.touch(s);
         s.serviceId = next;
         const old = s.sentService ?? part;
         let changes = deltas.get(old);
@@ -187,6 +216,7 @@ export class SessionTable {
       this.join(s);
     }
     fx.kernelDirty = true;
+    this.touch(s);
     this.notify(s, fx);
   }
 

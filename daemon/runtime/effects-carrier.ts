@@ -8,6 +8,7 @@
 import type { BusCaller } from '../api.js';
 import type { Effects } from '../core/effects.js';
 import type { Engine } from '../core/engine.js';
+import type { KernelState } from '../core/kernel-state-types.js';
 import type { PropDict } from '../core/properties.js';
 import { updateDict } from '../core/properties.js';
 import { usableAddress } from '../core/services.js';
@@ -38,6 +39,8 @@ export class EffectsCarrier {
   readonly signals: PropertySignals;
   readonly counters: ServiceCounters;
   readonly settings: SavedSettings;
+  /** The desired kernel state last requested from here or taken by a reconcile. */
+  #lastDesired: KernelState | null = null;
   /** The session count last logged (see #noteSessionCount). */
   #loggedSessions = 0;
   #loggedSessionsAt = -Infinity;
@@ -49,7 +52,10 @@ export class EffectsCarrier {
     this.kernel = new KernelSync({
       ...(deps.routing ? { routing: deps.routing } : {}),
       ...(deps.firewall ? { firewall: deps.firewall } : {}),
-      desired: () => engine.kernelState(),
+      desired: () => {
+        this.#lastDesired = engine.kernelState();
+        return this.#lastDesired;
+      },
       log: deps.log,
     });
     this.runner = new OnlineRunner({
@@ -139,10 +145,27 @@ export class EffectsCarrier {
     this.counters.track(fx);
     if (fx.managerChanged.has('OfflineMode') || fx.changedTechnologies.size || fx.settingsChanged)
       this.settings.persist();
-    if (fx.kernelDirty) this.kernel.request();
+    if (fx.kernelDirty && this.#kernelChanged(fx)) this.kernel.request();
     this.manage?.request();
     if (sendNow) return;
     return this.kernel.after(need ? { stage: need, gen: this.kernel.generation } : null, send);
+  }
+
+  /**
+   * Whether a reconcile is due: the desired state is a new object (the core hands back the same
+   * one while nothing in it changed, and computes it per change, so asking is cheap). A session
+   * that claims nothing changes nothing in the kernel, and its create or destroy then costs no
+   * apply at all. Service changes always reconcile: the kernel may have dropped routes of ours
+   * with a link's carrier or address whatever the desired state says. Skipping is safe for the
+   * Updates that wait: they wait for the generation already requested, which holds this state.
+   */
+  #kernelChanged(fx: Effects): boolean {
+    if (!this.kernel.active) return false;
+    if (fx.changedServices.size > 0 || fx.removedServices.length > 0) return true;
+    const desired = this.engine.kernelState();
+    if (desired === this.#lastDesired) return false;
+    this.#lastDesired = desired;
+    return true;
   }
 
   /**

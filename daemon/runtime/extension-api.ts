@@ -9,6 +9,8 @@ import type { PropDict } from '../core/properties.js';
 import { settingProp } from '../core/properties.js';
 import { type EffectsCarrier, engineCaller } from './effects-carrier.js';
 
+const ZERO = Object.freeze({ rxBytes: 0n, txBytes: 0n, rxPackets: 0n, txPackets: 0n });
+
 const NO_DATAPATH = 'per-session statistics need the kernel datapath (not configured)';
 
 /** The session at `path`, if the caller owns it (or is root). */
@@ -37,8 +39,9 @@ export async function listSessions(
       Cgroups: { signature: 'as', value: [...s.cgroups] },
       Settings: { signature: 'a{sv}', value: settings },
     };
-    const c = counters?.get(s.key);
-    if (c) {
+    if (counters) {
+      // A session that claims nothing has no counters in the kernel: nothing can be counted for it.
+      const c = counters.get(s.key) ?? ZERO;
       props['RX.Bytes'] = { signature: 't', value: c.rxBytes };
       props['TX.Bytes'] = { signature: 't', value: c.txBytes };
     }
@@ -49,8 +52,8 @@ export async function listSessions(
 export async function statistics(rt: EffectsCarrier, caller: BusCaller, path: string): Promise<SessionStatistics> {
   const s = owned(rt, caller, path);
   if (!rt.d.accounting) throw new NotSupportedError(NO_DATAPATH);
-  const c = (await rt.d.accounting.read([s.key])).get(s.key);
-  return c ?? { rxBytes: 0n, txBytes: 0n, rxPackets: 0n, txPackets: 0n };
+  // Absent: the session claims nothing, so the kernel holds no counter for it (or not yet).
+  return (await rt.d.accounting.read([s.key])).get(s.key) ?? { ...ZERO };
 }
 
 export async function resetStatistics(rt: EffectsCarrier, caller: BusCaller, path: string): Promise<void> {

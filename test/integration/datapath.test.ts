@@ -741,66 +741,96 @@ for (const backend of BACKENDS) {
         },
       );
 
-      it("GetStatistics counts exactly what the session's traffic carried (v4 and v6, headers included)", async () => {
-        const stats = async () => {
-          const [dict] = await client.call(
-            pathA,
-            NETSESSION_INTERFACE,
-            NETSESSION_METHODS.session.GetStatistics,
-            '',
-            [],
-          );
-          const s = unwrap(dict) as Record<string, bigint>;
-          return {
-            tx: Number(s['TX.Bytes']),
-            txp: Number(s['TX.Packets']),
-            rx: Number(s['RX.Bytes']),
-            rxp: Number(s['RX.Packets']),
-          };
+      /** GetStatistics of the session at `path`, as numbers. */
+      async function sessionStats(path: string) {
+        const [dict] = await client.call(path, NETSESSION_INTERFACE, NETSESSION_METHODS.session.GetStatistics, '', []);
+        const s = unwrap(dict) as Record<string, bigint>;
+        return {
+          tx: Number(s['TX.Bytes']),
+          txp: Number(s['TX.Packets']),
+          rx: Number(s['RX.Bytes']),
+          rxp: Number(s['RX.Packets']),
         };
+      }
+
+      /**
+       * Resets the session's counters, sends one request both ways as `opts` says (it must leave
+       * from `source`), and asserts the counters hold exactly its bytes on the wire.
+       */
+      async function expectCountedExactly(
+        path: string,
+        family: 4 | 6,
+        source: string,
+        opts: TracedRequestOptions,
+      ): Promise<void> {
         const up = 100_000;
         const down = 50_000;
-        for (const [family, overhead] of [
-          [4, V4_TCP_OVERHEAD],
-          [6, V6_TCP_OVERHEAD],
-        ] as const) {
-          await client.call(pathA, NETSESSION_INTERFACE, NETSESSION_METHODS.session.ResetStatistics, '', []);
-          expect(await stats()).toEqual({ tx: 0, txp: 0, rx: 0, rxp: 0 });
-          const r = await request(`count${family}`, {
-            user: asA(),
-            v6: family === 6,
-            bodyBytes: up,
-            query: `bytes=${down}`,
-          });
-          expect(r.res.ok).toBe(true);
-          expect(r.client).toBe(addr('eth-b', family));
-          if (!r.res.ok) return;
-          const s = await stats();
-          // TCP payload: the request head Node's http client writes (the probe sets Content-Length;
-          // agent:false means Connection: close; Node brackets an IPv6 Host) plus the body, and the
-          // server's status line and headers plus its body.
-          const host = family === 4 ? sb.inet.addr4 : `[${sb.inet.addr6}]`;
-          const requestHead =
-            `POST ${r.path}?bytes=${down} HTTP/1.1\r\nContent-Length: ${up}\r\nHost: ${host}\r\nConnection: close\r\n\r\n`
-              .length;
-          const responseHead =
-            'HTTP/1.1 200 OK\r\n'.length +
-            Object.entries(r.res.headers).reduce((n, [k, x]) => n + k.length + 2 + String(x).length + 2, 0) +
-            2;
-          // Counters see whole IP packets (a GSO/GRO aggregate is one packet with one header): per
-          // direction, bytes = TCP payload + per packet (IPv4 20 | IPv6 40) + TCP 20 + timestamps 12,
-          // + 8 for the SYN (tx) or SYN-ACK (rx) options (MSS, SACK-permitted, window scale).
-          const tx = requestHead + up + overhead * s.txp + SYN_EXTRA;
-          const rx = responseHead + down + overhead * s.rxp + SYN_EXTRA;
-          console.log(
-            `[datapath] GetStatistics v${family}: tx ${s.tx} B in ${s.txp} packets = ${up} body + ${requestHead} head + ${s.txp}×${overhead} + ${SYN_EXTRA}; ` +
-              `rx ${s.rx} B in ${s.rxp} packets = ${down} body + ${responseHead} head + ${s.rxp}×${overhead} + ${SYN_EXTRA}`,
-          );
-          expect(s.txp).toBeGreaterThan(2);
-          expect(s.rxp).toBeGreaterThan(2);
-          expect(s.tx).toBe(tx);
-          expect(s.rx).toBe(rx);
-        }
+        const overhead = family === 4 ? V4_TCP_OVERHEAD : V6_TCP_OVERHEAD;
+        await client.call(path, NETSESSION_INTERFACE, NETSESSION_METHODS.session.ResetStatistics, '', []);
+        expect(await sessionStats(path)).toEqual({ tx: 0, txp: 0, rx: 0, rxp: 0 });
+        const r = await request(`count${family}`, { ...opts, v6: family === 6, bodyBytes: up, query: `bytes=${down}` });
+        expect(r.res.ok).toBe(true);
+        expect(r.client).toBe(source);
+        if (!r.res.ok) return;
+        const s = await sessionStats(path);
+        // TCP payload: the request head Node's http client writes (the probe sets Content-Length;
+        // agent:false means Connection: close; Node brackets an IPv6 Host) plus the body, and the
+        // server's status line and headers plus its body.
+        const host = family === 4 ? sb.inet.addr4 : `[${sb.inet.addr6}]`;
+        const requestHead =
+          `POST ${r.path}?bytes=${down} HTTP/1.1\r\nContent-Length: ${up}\r\nHost: ${host}\r\nConnection: close\r\n\r\n`
+            .length;
+        const responseHead =
+          'HTTP/1.1 200 OK\r\n'.length +
+          Object.entries(r.res.headers).reduce((n, [k, x]) => n + k.length + 2 + String(x).length + 2, 0) +
+          2;
+        // Counters see whole IP packets (a GSO/GRO aggregate is one packet with one header): per
+        // direction, bytes = TCP payload + per packet (IPv4 20 | IPv6 40) + TCP 20 + timestamps 12,
+        // + 8 for the SYN (tx) or SYN-ACK (rx) options (MSS, SACK-permitted, window scale).
+        const tx = requestHead + up + overhead * s.txp + SYN_EXTRA;
+        const rx = responseHead + down + overhead * s.rxp + SYN_EXTRA;
+        console.log(
+          `[datapath] GetStatistics v${family}: tx ${s.tx} B in ${s.txp} packets = ${up} body + ${requestHead} head + ${s.txp}×${overhead} + ${SYN_EXTRA}; ` +
+            `rx ${s.rx} B in ${s.rxp} packets = ${down} body + ${responseHead} head + ${s.rxp}×${overhead} + ${SYN_EXTRA}`,
+        );
+        expect(s.txp).toBeGreaterThan(2);
+        expect(s.rxp).toBeGreaterThan(2);
+        expect(s.tx).toBe(tx);
+        expect(s.rx).toBe(rx);
+      }
+
+      it("GetStatistics counts exactly what the session's traffic carried (v4 and v6, headers included)", async () => {
+        for (const family of [4, 6] as const)
+          await expectCountedExactly(pathA, family, addr('eth-b', family), { user: asA() });
+      });
+
+      it('a session that claims nothing leaves nothing in the kernel and reads zero; SourceIPRule gives it counters that count the wire exactly; taking it back removes them', async () => {
+        const before = await backend.dump(sb);
+        const { path, n } = await client.createSession({ AllowedInterface: v.s('eth-b') }, `/dp/bare${++seq}`);
+        await n.waitFor((s) => s.Interface === 'eth-b', 10_000, 'claim-less session on eth-b');
+        expect(await sessionStats(path)).toEqual({ tx: 0, txp: 0, rx: 0, rxp: 0 });
+        // An apply for it would have landed within milliseconds: give it ample time, then find nothing new.
+        await new Promise((r) => setTimeout(r, 500));
+        expect(await backend.dump(sb), 'no counter, chain, rule or element for a claim-less session').toEqual(before);
+
+        // Gaining a claim (its uplink's addresses): its objects appear and count what it sends.
+        await client.session(path).change('SourceIPRule', v.b(true));
+        const key = await waitFor('source classifier of the session', () =>
+          backend.ownerOf(sb, 'source', addr('eth-b')).then((k) => k ?? undefined),
+        );
+        expect(await backend.dump(sb)).not.toEqual(before);
+        for (const family of [4, 6] as const)
+          await expectCountedExactly(path, family, addr('eth-b', family), { localAddress: addr('eth-b', family) });
+        expect(await backend.ownerOf(sb, 'source', addr('eth-b', 6))).toBe(key);
+
+        // Losing it: everything of the session goes again, and its statistics read zero without an error.
+        await client.session(path).change('SourceIPRule', v.b(false));
+        await waitFor("the session's objects gone", async () =>
+          JSON.stringify(await backend.dump(sb)) === JSON.stringify(before) ? true : undefined,
+        );
+        expect(await backend.dump(sb)).toEqual(before);
+        expect(await sessionStats(path)).toEqual({ tx: 0, txp: 0, rx: 0, rxp: 0 });
+        await client.session(path).destroy();
       });
 
       it('a rule, an element and a chain deleted from outside come back on SIGHUP (with ReconcileInterval=0 nothing else reconciles)', async () => {

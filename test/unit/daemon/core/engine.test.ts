@@ -157,14 +157,20 @@ describe('CreateSession and the first Update', () => {
 describe('session tags', () => {
   it('each session gets its own tag; exhausting them is a clear error; destroyed tags come back', () => {
     const e = new Engine({ core: { sessionTagMask: 0x3, maxSessionsPerClient: 10, maxSessionsPerUid: 10 } });
-    const a = create(e, {}, '/a').path;
-    create(e, {}, '/b');
-    create(e, {}, '/c');
+    // Each claims a cgroup: a session that claims nothing has no marking to carry its tag.
+    const claimed = (notifier: string) => {
+      const { path } = create(e, {}, notifier);
+      e.claimCgroup(path, ME, `/app${notifier}`, ME.uid);
+      return path;
+    };
+    const a = claimed('/a');
+    claimed('/b');
+    claimed('/c');
     expect(new Set(e.kernelState().firewall.sessions.map((s) => s.tag))).toEqual(new Set([1, 2, 3]));
     expect(codeOf(() => create(e, {}, '/d'))).toBe('NSD_ERR_ALLOCATION_EXHAUSTED');
     expect(e.sessions()).toHaveLength(3);
     e.destroySession(a, ME);
-    create(e, {}, '/d');
+    claimed('/d');
     expect(
       e
         .kernelState()

@@ -169,4 +169,45 @@ describe('KernelStateMemo', () => {
     expect(memo.compute(input)).toEqual(computeKernelState(input));
     expect(memo.compute({ ...input, sessions: [s] })).toEqual(computeKernelState({ ...input, sessions: [s] }));
   });
+
+  it('update: per change; a claim-less session changes nothing; a claim gained or lost patches the list in order', () => {
+    const memo = new KernelStateMemo();
+    const services = [service(0, true, 0), service(1, true, 0)];
+    const mk = (serial: number, claims: KernelSessionInput['claims'] = []): KernelSessionInput => ({
+      sessionKey: `s${serial}`,
+      serial,
+      tag: serial,
+      priority: false,
+      serviceId: 'svc0',
+      claims,
+      sourceIPRule: false,
+    });
+    const all = new Map<string, KernelSessionInput>();
+    const step = (changed: KernelSessionInput[], removed: string[] = []) => {
+      for (const s of changed) all.set(s.sessionKey, s);
+      for (const k of removed) all.delete(k);
+      const got = memo.update({ config, services, changed, removed });
+      expect(got).toEqual(computeKernelState({ config, services, sessions: [...all.values()] }));
+      return got;
+    };
+    const a = step([1, 2, 3, 4].map((n) => mk(n, n % 2 ? [{ kind: 'uid', key: String(1000 + n) }] : [])));
+    expect(a.firewall.sessions.map((m) => m.sessionKey)).toEqual(['s1', 's3']);
+    // A new session that claims nothing: the very same state.
+    expect(step([mk(5)])).toBe(a);
+    // s2 gains a claim: inserted between s1 and s3, which stay the same objects.
+    const b = step([mk(2, [{ kind: 'cgroup', key: '/x' }])]);
+    expect(b.firewall.sessions.map((m) => m.sessionKey)).toEqual(['s1', 's2', 's3']);
+    expect(b.firewall.sessions[0]).toBe(a.firewall.sessions[0]);
+    expect(b.firewall.sessions[2]).toBe(a.firewall.sessions[1]);
+    expect(b.routing).toBe(a.routing);
+    // s1 loses its claim, s3 ends: only s2 is left.
+    const c = step([mk(1)], ['s3']);
+    expect(c.firewall.sessions).toEqual([b.firewall.sessions[1]]);
+    expect(c.firewall.sessions[0]).toBe(b.firewall.sessions[1]);
+    // A service change re-marks only its own sessions (s2's SNAT address follows svc0's).
+    const moved = [service(0, true, 1), services[1]!];
+    const d = memo.update({ config, services: moved, changed: [], removed: [] });
+    expect(d).toEqual(computeKernelState({ config, services: moved, sessions: [...all.values()] }));
+    expect(d.firewall.sessions[0]!.snat).not.toEqual(c.firewall.sessions[0]!.snat);
+  });
 });

@@ -194,7 +194,8 @@ describe('computeKernelState: IPv6', () => {
   });
 
   it('fills the table for both families and adds a fwmark rule per family', () => {
-    const state = compute([dual], [session(1, { serviceId: 'ethernet_0' })]);
+    const claims = [{ kind: 'uid' as const, key: '1000' }];
+    const state = compute([dual], [session(1, { serviceId: 'ethernet_0', claims })]);
     expect(state.routing.services[0]?.routes).toEqual([
       { family: 4, dst: '', dstLen: 0, gateway: '198.51.100.1', ifindex: 10, table: 10000 },
       { family: 4, dst: '198.51.100.0', dstLen: 24, ifindex: 10, table: 10000 },
@@ -242,6 +243,27 @@ describe('computeKernelState: IPv6', () => {
   });
 });
 
+describe('computeKernelState: sessions that claim nothing', () => {
+  it('get no marking; a claim (policy, cgroup or SourceIPRule with an address) gives them one', () => {
+    const bare = compute([service(0)], [session(1, { serviceId: 'ethernet_0' }), session(2)]);
+    expect(bare.firewall.sessions).toEqual([]);
+    expect(bare.firewall.classifiers).toEqual([]);
+    // The service's table and rule do not depend on sessions.
+    expect(bare.routing.services.map((s) => s.serviceId)).toEqual(['ethernet_0']);
+    const claimed = compute(
+      [service(0), service(1, { connected: false })],
+      [
+        session(1, { serviceId: 'ethernet_0', sourceIPRule: true }),
+        session(2, { claims: [{ kind: 'cgroup', key: '/app' }] }),
+        session(3, { claims: [{ kind: 'gid', key: '100' }] }),
+        // SourceIPRule on a service with no usable address claims nothing.
+        session(4, { serviceId: 'ethernet_1', sourceIPRule: true }),
+      ],
+    );
+    expect(claimed.firewall.sessions.map((s) => s.sessionKey)).toEqual(['s1', 's2', 's3']);
+  });
+});
+
 describe('computeKernelState: two sessions', () => {
   it('sessions on the same service share one table and one rule', () => {
     const state = compute(
@@ -266,7 +288,10 @@ describe('computeKernelState: two sessions', () => {
   it('sessions on different services get different tables, marks and priorities', () => {
     const state = compute(
       [service(1), service(0)],
-      [session(1, { serviceId: 'ethernet_1' }), session(2, { serviceId: 'ethernet_0' })],
+      [
+        session(1, { serviceId: 'ethernet_1', claims: [{ kind: 'uid', key: '1000' }] }),
+        session(2, { serviceId: 'ethernet_0', claims: [{ kind: 'uid', key: '1001' }] }),
+      ],
     );
     expect(state.routing.services.map((s) => [s.serviceId, s.table, s.mark])).toEqual([
       ['ethernet_0', 10000, 0x10000],
@@ -584,9 +609,9 @@ describe('computeKernelState: properties', () => {
           expect(owner).toBeDefined();
           for (const other of claimants) expect(ownerOf(owner as KernelSessionInput, other)).toBeLessThanOrEqual(0);
         }
-        expect(state.firewall.sessions.map((s) => s.sessionKey).sort()).toEqual(
-          input.sessions.map((s) => s.sessionKey).sort(),
-        );
+        // A marking for every session that claims something, and for no other.
+        const claiming = new Set([...claims.values()].flat().map((s) => s.sessionKey));
+        expect(state.firewall.sessions.map((s) => s.sessionKey).sort()).toEqual([...claiming].sort());
       }),
       { numRuns: 300 },
     );

@@ -57,6 +57,25 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
   );
 }
 
+describe('runtime: sessions that claim nothing', () => {
+  it('cost no firewall apply to create or destroy; a claim brings the apply and the marking', async () => {
+    const { rt, firewall } = await setup({ owners: { '/run/2': 0 } });
+    const base = firewall.applies.length;
+    const path = await rt.createSession(ROOT, {}, '/bare');
+    await tick();
+    await rt.kernelSettled();
+    expect(firewall.applies.length).toBe(base);
+    await rt.claimCgroup(ROOT, path, '/run/2');
+    expect(firewall.applies.length).toBe(base + 1);
+    expect(firewall.applies.at(-1)!.sessions.map((s) => s.sessionKey)).toEqual(['s1']);
+    const other = await rt.createSession(ROOT, {}, '/bare2');
+    await rt.destroySession(ROOT, other);
+    await tick();
+    await rt.kernelSettled();
+    expect(firewall.applies.length).toBe(base + 1);
+  });
+});
+
 describe('runtime: ClaimCgroup', () => {
   it('resolves only after the firewall holds the cgroup classifier', async () => {
     const { rt, firewall } = await setup({ owners: { '/run/1': 0 } });

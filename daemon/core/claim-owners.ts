@@ -1,0 +1,119 @@
+/**
+ * Who owns each claimed identity, kept up to date per claim change: the candidates of every
+ * identity, its classifier (its owner's), and the classifier list sorted as the firewall state
+ * wants it, patched in place for a few changes and sorted again for many. The ownership rule is
+ * {@link ownerOf}; the memo (kernel-state-memo.ts) drives this. Pure.
+ */
+import { classifierOf, cmpClassifier, type OwnerCandidate, ownerOf, type SessionClaim } from './kernel-state.js';
+import type { Classifier } from './kernel-state-types.js';
+
+/** A claimant: its ownership inputs and its current claims. */
+export interface Claimant {
+  input: OwnerCandidate;
+  claims: SessionClaim[];
+}
+
+interface IdentityEntry<E> {
+  /** Every session claiming the identity, with its (first) claim of it. */
+  candidates: Map<E, SessionClaim>;
+  classifier: Classifier | null;
+}
+
+/** Above this many changed identities the classifier list is sorted again rather than patched. */
+const PATCH_LIMIT = 64;
+
+function sameClassifier(a: Classifier | null, b: Classifier | null): boolean {
+  return (
+    a === b ||
+    (a !== null &&
+      b !== null &&
+      a.kind === b.kind &&
+      a.key === b.key &&
+      a.family === b.family &&
+      a.sessionKey === b.sessionKey)
+  );
+}
+
+/** Index of `c`'s identity in a list sorted by cmpClassifier, or -(insertion point) - 1. */
+function search(list: readonly Classifier[], c: Classifier): number {
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const d = cmpClassifier(list[mid]!, c);
+    if (d === 0) return mid;
+    if (d < 0) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -lo - 1;
+}
+
+export class ClaimOwners<E extends Claimant> {
+  #identities = new Map<string, IdentityEntry<E>>();
+  #classifiers: Classifier[] = [];
+  /** Identities whose candidates changed since the last {@link resolve}. */
+  #dirty = new Set<string>();
+
+  /** The classifiers, sorted (a live array: copy it to publish). */
+  get classifiers(): readonly Classifier[] {
+    return this.#classifiers;
+  }
+
+  clear(): void {
+    this.#identities.clear();
+    this.#classifiers = [];
+    this.#dirty.clear();
+  }
+
+  /** Replaces `e`'s claims (its ownership inputs may have changed too: every claim is looked at again). */
+  setClaims(e: E, claims: SessionClaim[]): void {
+    for (const c of e.claims) {
+      this.#identities.get(c.id)?.candidates.delete(e);
+      this.#dirty.add(c.id);
+    }
+    e.claims = claims;
+    for (const c of claims) {
+      let id = this.#identities.get(c.id);
+      if (!id) {
+        id = { candidates: new Map(), classifier: null };
+        this.#identities.set(c.id, id);
+      }
+      if (!id.candidates.has(e)) id.candidates.set(e, c);
+      this.#dirty.add(c.id);
+    }
+  }
+
+  /** Re-decides the owner of each changed identity; true when a classifier changed. */
+  resolve(): boolean {
+    let changed = false;
+    const patch = this.#dirty.size <= PATCH_LIMIT;
+    for (const idKey of this.#dirty) {
+      const id = this.#identities.get(idKey);
+      if (!id) continue;
+      let best: [E, SessionClaim] | null = null;
+      for (const cand of id.candidates) if (!best || ownerOf(cand[0].input, best[0].input) < 0) best = cand;
+      const next = best ? classifierOf(best[1], best[0].input.sessionKey) : null;
+      if (sameClassifier(id.classifier, next)) {
+        if (!best) this.#identities.delete(idKey);
+        continue;
+      }
+      changed = true;
+      if (patch) {
+        const probe = (id.classifier ?? next) as Classifier;
+        const at = search(this.#classifiers, probe);
+        if (next === null) this.#classifiers.splice(at, 1);
+        else if (at >= 0) this.#classifiers[at] = next;
+        else this.#classifiers.splice(-at - 1, 0, next);
+      }
+      id.classifier = next;
+      if (!best) this.#identities.delete(idKey);
+    }
+    this.#dirty.clear();
+    if (changed && !patch) {
+      this.#classifiers = [];
+      for (const id of this.#identities.values()) if (id.classifier) this.#classifiers.push(id.classifier);
+      this.#classifiers.sort(cmpClassifier);
+    }
+    return changed;
+  }
+}
