@@ -20,8 +20,8 @@ import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from '../test/integration/harness/daemon.js';
 import { integrationSkipReason, type Sandbox } from '../test/integration/harness/sandbox.js';
 import { ConnmanClient, v } from '../test/integration/support/connman-client.js';
-import { topEntries } from './call-path.js';
 import { buildDaemon, createBenchSandbox, startDaemon, writeConfig } from './daemon-latency.js';
+import { topEntries } from './drivers/cpu-profile.js';
 import { r3, summarize } from './stats.js';
 
 const OUT_DIR = join(REPO_ROOT, '.bench-out');
