@@ -222,7 +222,9 @@ const nftablesKit: BackendKit = {
       );
     // Every session left is on C or unbound: one service chain (C's), no chain per session.
     const svcC = serviceChainName(MARK_C);
-    expect(names('chain')).toEqual(['classify', 'input', 'output', 'postrouting', 'prerouting', 'service', svcC].sort());
+    expect(names('chain')).toEqual(
+      ['classify', 'input', 'output', 'postrouting', 'prerouting', 'service', svcC].sort(),
+    );
     expect(names('counter')).toEqual(['rx_sA', 'rx_sC', 'rx_sN', 'tx_sA', 'tx_sC', 'tx_sN'].sort());
     expect(names('map')).toEqual(
       [...(cgroupMount ? ['cg2'] : []), 'gid', 'rx', 'src4', 'src6', 'svc', 'tx', 'uid'].sort(),
