@@ -115,7 +115,7 @@ export * from './rules.js';
 const PRIO_MANGLE = -150;
 const PRIO_SRCNAT = 100;
 
-/** A session key must make valid, unquoted nft identifiers after the prefixes above. */
+/** A session key must make valid, unquoted nft identifiers after the counter prefixes (rules.ts). */
 const SESSION_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 /** Linux interface names; `"` and control characters would break nft's quoting. */
 const IFNAME = /^[^\s"\\/:]{1,15}$/;
