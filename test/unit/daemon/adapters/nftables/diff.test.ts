@@ -235,6 +235,28 @@ describe('nftables diff', () => {
     expect(kinds(diffTable(hooked, build(state())))).toContain('delete-chain');
   });
 
+  it('a table of the previous shape (verdict classifier maps, a chain per session) is rebuilt in one batch, keeping the counters', () => {
+    const old = clone(build(state()));
+    for (const name of ['src4', 'src6', 'uid', 'gid', 'cg2']) {
+      const m = old.maps.get(name)!;
+      m.data = 'verdict';
+      for (const e of m.elements.values()) e.value = 'goto s_s1';
+    }
+    old.maps.delete('svc');
+    for (const k of ['s1', 's2', 's3'])
+      old.chains.set(`s_${k}`, { name: `s_${k}`, base: null, rules: [{ id: 'old' }] });
+    const ops = diffTable(old, build(state()));
+    const script = opsToScript(ops, 'netsession');
+    expect(script).toMatch(/^delete chain inet netsession s_s1$/m);
+    expect(script).not.toMatch(/counter inet netsession (tx|rx)_/);
+    expect(script.indexOf('delete map inet netsession uid')).toBeLessThan(
+      script.indexOf('delete chain inet netsession s_s1'),
+    );
+    expect(script).toMatch(/add element inet netsession uid \{ 1001 : 0x00020001, 1002 : 0x00030002 \}/);
+    const after = clone(build(state()));
+    expect(diffTable(after, build(state()))).toEqual([]);
+  });
+
   it('parses only our table out of a listing and normalises keys like the builder', () => {
     const listing = JSON.stringify({
       nftables: [
