@@ -5,18 +5,20 @@
  *
  * (a) `ip rule` count as sessions grow (1, 10, 100, 1,000 live SourceIPRule sessions spread over
  *     the three uplinks): must stay proportional to services (2 fwmark + 2 source rules per
- *     service, v4 and v6), not sessions; per-session objects live in nftables (chain + 2 counters).
+ *     service, v4 and v6), not sessions; per-session objects live in nftables (2 counters, their
+ *     counter-map elements and the data elements of its claims; no chain or rule).
  * (b) At 1,000 and at 10,000 live sessions (each time from empty: the previous bulk client
  *     leaves the bus first): the time to apply them — N CreateSession calls over D-Bus from one
- *     root client (64 in flight; AllowedInterface spread over the uplinks; no SourceIPRule, so
- *     the source maps stay empty and (d) measures the uid path), from the first call until the
- *     kernel holds all N+1 sessions (the tx counter map's elements; polled);
+ *     root client (64 in flight; AllowedInterface spread over the uplinks, SourceIPRule, so each
+ *     session claims its uplink's source address and has kernel objects), from the first call
+ *     until the kernel holds all N+1 sessions (the tx counter map's elements; polled);
  * (c) at the same sizes, per-session operations: move one session (its owner calls
  *     Change(AllowedInterface), eth-b <-> eth-c, measured until `nft monitor` reports the
- *     session chain's new rule; the reply too, which for a session with an identity claim comes
- *     once the kernel holds the new state); create one more (CreateSession until `nft monitor`
- *     reports the new chain's rule); GetStatistics of one session (round trip, beside a
- *     Peer.Ping floor). The table shows how each grows from the first size to the last.
+ *     session's uid element with its new mark; the reply too, which for a session with an
+ *     identity claim comes once the kernel holds the new state); create one more
+ *     (CreateSession(AllowedInterface, SourceIPRule) until `nft monitor` reports its tx counter
+ *     element); GetStatistics of one session (round trip, beside a Peer.Ping floor). The table
+ *     shows how each grows from the first size to the last.
  * (d) Per-packet cost of classification: tight loops in the device namespace (a node child) —
  *     N sequential TCP connects, N UDP sends each opening a new flow (distinct destination ports:
  *     every one is classified), N UDP sends on one connected flow (restore + count only) — as
@@ -312,9 +314,11 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
     const notifier = '/bench/classified';
     const path = await holder.create(notifier);
     await holder.waitFor(notifier, (s) => s.Interface === 'eth-b', 'classified session on eth-b');
-    const target = await waitFor(`uid classifier of ${user}`, async () => {
+    // Its uid element (value: its mark | tag) is what a move rewrites; nft prints the uid as a number.
+    const uidElement = new RegExp(`^add element inet netsession uid \\{ (?:${classified.uid}|${user}) : `);
+    await waitFor(`uid classifier of ${user}`, async () => {
       const out = (await s0.run(s0.devNs, ['nft', '-j', 'list', 'map', 'inet', 'netsession', 'uid'])).stdout;
-      return /"target": "s_([^"]+)"/.exec(out)?.[1];
+      return out.includes(`[${classified.uid}, `) ? true : undefined;
     });
 
     // The loops below only mean something if the classified uid really is marked for eth-b.
@@ -339,7 +343,10 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
         bulk = await ConnmanClient.connect(sb.dbusAddress!);
         const b = bulk;
         const t0 = performance.now();
-        await createMany(b, size, `/bulk${size}`, (i) => ({ AllowedInterface: v.s(UPLINKS[i % 3]!) }));
+        await createMany(b, size, `/bulk${size}`, (i) => ({
+          AllowedInterface: v.s(UPLINKS[i % 3]!),
+          SourceIPRule: v.b(true),
+        }));
         const repliedMs = performance.now() - t0;
         await waitKernelSessions(sb, size + 1, 600_000);
         const appliedMs = performance.now() - t0;
@@ -347,16 +354,16 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
           `  ${size} sessions applied from empty in ${r3(appliedMs)} ms; measuring moves, creates, statistics`,
         );
         // Started after the bulk apply: thousands of events at once overrun nft monitor's socket.
-        // It listens only once it has read the ruleset (seconds at 10,000 sessions): a rule of a
-        // scratch table tells when it does.
-        const monitor = sb.spawn(sb.devNs, ['nft', 'monitor', 'rules']);
+        // It listens only once it has read the ruleset (seconds at 10,000 sessions): an element of
+        // a scratch table tells when it does.
+        const monitor = sb.spawn(sb.devNs, ['nft', 'monitor', 'elements']);
         await waitFor(
           'nft monitor listening',
           async () => {
-            const ready = nextLine(monitor, /^add rule inet nsbenchprobe /, 1000);
+            const ready = nextLine(monitor, /^add element inet nsbenchprobe /, 1000);
             await s0.run(s0.devNs, [
               'nft',
-              'add table inet nsbenchprobe; add chain inet nsbenchprobe c; add rule inet nsbenchprobe c counter',
+              'add table inet nsbenchprobe; add set inet nsbenchprobe s { type mark; }; add element inet nsbenchprobe s { 1 }',
             ]);
             const ok = await ready.then(
               () => true,
@@ -368,7 +375,7 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
           { timeoutMs: 120_000, intervalMs: 100 },
         );
 
-        // Move one: Change by the classified session's owner until `nft monitor` shows its chain's new rule.
+        // Move one: Change by the classified session's owner until `nft monitor` shows its uid element's new mark.
         const moveMs: number[] = [];
         const replyMs: number[] = [];
         for (let i = 0; i < moves; i++) {
@@ -376,7 +383,7 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
           const toC = movesDone++ % 2 === 0;
           const to = toC ? 'eth-c' : '*';
           const expect = toC ? 'eth-c' : 'eth-b';
-          const seen = nextLine(monitor, new RegExp(`^add rule inet netsession s_${target} `), 60_000);
+          const seen = nextLine(monitor, uidElement, 60_000);
           const m0 = performance.now();
           await holder.change(path, 'AllowedInterface', 's', to);
           replyMs.push(performance.now() - m0);
@@ -385,18 +392,20 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
           await holder.waitFor(notifier, (st) => st.Interface === expect, `moved to ${expect}`);
         }
 
-        // Create one more: CreateSession until `nft monitor` shows the new session chain's rule,
-        // from a client of its own (connected now, so nothing of the bulk phase is queued for it).
+        // Create one more: CreateSession until `nft monitor` shows the new session's tx counter
+        // element, from a client of its own (connected now, so nothing of the bulk phase is queued
+        // for it). SourceIPRule gives it a claim, so it has kernel objects.
+        const txElement = /^add element inet netsession tx /;
         const one = await ConnmanClient.connect(sb.dbusAddress!);
         const createMs: number[] = [];
         for (let i = 0; i < moves; i++) {
-          const seen = nextLine(monitor, /^add rule inet netsession s_/, 20_000);
+          const seen = nextLine(monitor, txElement, 20_000);
           seen.catch(() => undefined); // awaited below; a timeout must not be an unhandled rejection meanwhile
           const c0 = performance.now();
           const { path: extra } = await within(
             20_000,
             'CreateSession',
-            one.createSession({ AllowedInterface: v.s('eth-b') }, `/onemore${size}/${i}`),
+            one.createSession({ AllowedInterface: v.s('eth-b'), SourceIPRule: v.b(true) }, `/onemore${size}/${i}`),
           );
           await seen;
           createMs.push(performance.now() - c0);
@@ -425,9 +434,9 @@ export async function runDatapathBench(opts: DatapathBenchOptions = {}): Promise
           'live sessions': size + 1,
           'apply the N sessions from empty, until the kernel holds them (ms)': r3(appliedMs),
           'CreateSession ×N, all replied (ms)': r3(repliedMs),
-          'move one: Change → rule in the kernel (median ms)': med(moveMs),
+          'move one: Change → element in the kernel (median ms)': med(moveMs),
           'move one: Change → reply (median ms)': med(replyMs),
-          'create one more: CreateSession → rule in the kernel (median ms)': med(createMs),
+          'create one more: CreateSession → element in the kernel (median ms)': med(createMs),
           'GetStatistics of one session, round trip (median ms)': med(statsMs),
           'floor: Peer.Ping round trip (median ms)': med(floorMs),
         });

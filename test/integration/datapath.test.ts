@@ -41,6 +41,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findCgroup2Mount } from '../../daemon/adapters/firewall/cgroup.js';
 import { chooseBinaries } from '../../daemon/adapters/iptables/tools.js';
+import { serviceChainName } from '../../daemon/adapters/nftables/ruleset.js';
 import { DEFAULT_CORE_CONFIG } from '../../daemon/core/config.js';
 import { NETSESSION_INTERFACE, NETSESSION_METHODS } from '../../lib/protocol.js';
 import { startNetsessiond } from './harness/daemon.js';
@@ -71,6 +72,7 @@ const PROBE = join(HERE, 'harness', 'http-probe.cjs');
 const supported = requireRoot();
 
 const MASK = DEFAULT_CORE_CONFIG.markMask;
+const TAG_MASK = DEFAULT_CORE_CONFIG.sessionTagMask;
 const TABLES = DEFAULT_CORE_CONFIG.tableRange;
 const PRIORITIES = DEFAULT_CORE_CONFIG.priorityRange;
 /** Per counted IPv4 packet: IPv4 header (20) + TCP header with the timestamp option (32). */
@@ -163,7 +165,7 @@ const nftablesProfile: BackendProfile = {
   },
   async ownerOf(sb, kind, key) {
     const items = (await nftItems(sb)) ?? [];
-    const maps = items.map((i) => i.map).filter((m): m is Record<string, unknown> => m !== undefined);
+    const maps = nftMaps(items);
     const names =
       kind === 'uid'
         ? ['uid']
@@ -171,29 +173,49 @@ const nftablesProfile: BackendProfile = {
           ? ['gid']
           : kind === 'source'
             ? ['src4', 'src6']
-            : maps.map((m) => String(m.name)).filter((n) => /^cg\d+$/.test(n));
-    for (const m of maps) {
-      if (!names.includes(String(m.name))) continue;
-      for (const [k, verdict] of (m.elem as Array<[unknown, { goto?: { target: string } }]> | undefined) ?? []) {
+            : [...maps.keys()].filter((n) => /^cg\d+$/.test(n));
+    for (const name of names) {
+      for (const [k, value] of maps.get(name) ?? []) {
         // cgroup keys carry the path in the element's comment (`id N /path`).
         const hit = kind === 'cgroup' ? JSON.stringify(k).includes(`${key}"`) : String(k) === key;
-        if (hit && verdict.goto) return verdict.goto.target.replace(/^s_/, '');
+        // The element's value is the owner's mark | tag; the tag leads to its counter `tx_<key>`.
+        if (hit) return sessionOfTag(maps, (Number(value) & TAG_MASK) >>> 0);
       }
     }
     return null;
   },
   async serviceMark(sb, sessionKey) {
-    const r = await nftDevice(sb, ['list', 'chain', 'inet', NFT_TABLE, `s_${sessionKey}`], true);
-    if (r.code !== 0) return null;
-    // `meta mark set meta mark & 0xf0020001 | 0x00020001 ct mark set meta mark`
-    const m = /\| (0x[0-9a-f]+)/.exec(r.stdout);
-    return m ? (Number(m[1]) & MASK) >>> 0 : null;
+    // A session's marking is the value of its classifier elements (mark | tag): found by its tag.
+    const maps = nftMaps((await nftItems(sb)) ?? []);
+    const tag = (maps.get('tx') ?? []).find(([, counter]) => counter === `tx_${sessionKey}`)?.[0];
+    if (tag === undefined) return null;
+    for (const [name, elems] of maps) {
+      if (!['uid', 'gid', 'src4', 'src6'].includes(name) && !/^cg\d+$/.test(name)) continue;
+      for (const [, value] of elems)
+        if ((Number(value) & TAG_MASK) >>> 0 === Number(tag)) return (Number(value) & MASK) >>> 0;
+    }
+    return null;
   },
   async damage(sb, uid, sessionKey) {
+    const mark = await nftablesProfile.serviceMark(sb, sessionKey);
     await nftDevice(sb, ['delete', 'element', 'inet', NFT_TABLE, 'uid', `{ ${uid} }`]);
-    await nftDevice(sb, ['flush', 'chain', 'inet', NFT_TABLE, `s_${sessionKey}`]);
+    // Its service's chain: every session of that service loses its marking until repaired.
+    await nftDevice(sb, ['flush', 'chain', 'inet', NFT_TABLE, serviceChainName(mark ?? 0)]);
   },
 };
+
+/** The elements of every map of the table, by map name: `[key, value]` as nft's JSON prints them. */
+function nftMaps(items: Array<Record<string, Record<string, unknown>>>): Map<string, Array<[unknown, unknown]>> {
+  const out = new Map<string, Array<[unknown, unknown]>>();
+  for (const m of items.map((i) => i.map).filter((x): x is Record<string, unknown> => x !== undefined))
+    out.set(String(m.name), (m.elem as Array<[unknown, unknown]> | undefined) ?? []);
+  return out;
+}
+
+function sessionOfTag(maps: Map<string, Array<[unknown, unknown]>>, tag: number): string | null {
+  const counter = (maps.get('tx') ?? []).find(([k]) => Number(k) === tag)?.[1];
+  return typeof counter === 'string' ? counter.replace(/^tx_/, '') : null;
+}
 
 /** The iptables binaries the backend itself uses (legacy when installed). */
 const IPT = chooseBinaries();

@@ -1,7 +1,8 @@
 /**
  * The index of what the nftables adapter applied last, which the session path (delta.ts) plans
- * against: sessions by key and tag, classifiers by id and owner, SNAT entries with how many
- * sessions need each, and the arrays they came from (compared by pointer first). Pure.
+ * against: sessions by key and tag, classifiers by id and owner, service marks and SNAT entries
+ * with how many sessions need each, and the arrays they came from (compared by pointer first).
+ * Pure.
  */
 import { addressBytes, canonicalAddress } from '../../core/addresses.js';
 import type { Classifier, FirewallState, SessionMarking } from '../../core/kernel-state-types.js';
@@ -26,8 +27,10 @@ export interface SessionIndex {
   sessions: Map<string, SessionEntry>;
   tags: Map<number, string>;
   classifiers: Map<string, ClassifierEntry>;
-  /** Classifiers each session owns (a removed session must own none). */
-  owned: Map<string, number>;
+  /** Ids of the classifiers each session owns (a removed session must own none; a moved one's are rewritten). */
+  owned: Map<string, Set<string>>;
+  /** Service marks (non-zero) → how many sessions are bound to each (each has a chain and an `svc` element). */
+  services: Map<number, number>;
   /** SNAT entries (`mark ifname family`) → address and how many sessions need them. */
   snat: Map<string, { address: string; count: number }>;
   epoch: number;
@@ -74,6 +77,7 @@ export function indexState(state: FirewallState): SessionIndex {
     tags: new Map(),
     classifiers: new Map(),
     owned: new Map(),
+    services: new Map(),
     snat: new Map(),
     epoch: 0,
     lastSessions: state.sessions,
@@ -82,6 +86,7 @@ export function indexState(state: FirewallState): SessionIndex {
   for (const s of state.sessions) {
     ix.sessions.set(s.sessionKey, { s, epoch: 0 });
     ix.tags.set(s.tag, s.sessionKey);
+    if (s.mark !== 0) ix.services.set(s.mark, (ix.services.get(s.mark) ?? 0) + 1);
     for (const [k, address] of snatKeys(s)) {
       const e = ix.snat.get(k);
       if (e) e.count++;
@@ -90,7 +95,10 @@ export function indexState(state: FirewallState): SessionIndex {
   }
   for (const c of state.classifiers) {
     ix.classifiers.set(classifierId(c), { c, epoch: 0 });
-    ix.owned.set(c.sessionKey, (ix.owned.get(c.sessionKey) ?? 0) + 1);
+    const id = classifierId(c);
+    const own = ix.owned.get(c.sessionKey);
+    if (own) own.add(id);
+    else ix.owned.set(c.sessionKey, new Set([id]));
   }
   return ix;
 }
@@ -108,4 +116,11 @@ export function classifierElement(c: Classifier): { map: string; key: Buffer; no
     return { map: family === 4 ? MAP.src4 : MAP.src6, key: Buffer.from(bytes), norm: c.key };
   }
   return null;
+}
+
+/** Adds `by` (±1) to the count of `k`, dropping it at zero. */
+export function bump<K>(m: Map<K, number>, k: K, by: number): void {
+  const n = (m.get(k) ?? 0) + by;
+  if (n === 0) m.delete(k);
+  else m.set(k, n);
 }

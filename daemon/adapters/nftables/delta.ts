@@ -4,12 +4,15 @@
  * the table model that goes with them. Pure.
  *
  * It covers what sessions and link events change: a session added, removed, moved to another
- * service or re-tagged (its two counters, its chain and rule, its two counter-map elements),
- * uid/gid/source classifiers added, removed or handed to another owner, and the SNAT entries
+ * service or re-tagged (its two counters, its two counter-map elements, and the data elements
+ * of the identities it claims, whose value is its mark), uid/gid/source classifiers added,
+ * removed or handed to another owner, a service's chain and `svc` element when its first
+ * session comes or its last one goes, and the SNAT entries
  * (a service connected, lost or changed its address: the postrouting chain, one rule per
  * service and family, is rewritten in the same batch). Anything else makes {@link planDelta}
  * return null and the adapter takes the full path (build the whole table, diff, nft): other
- * masks, a cgroup classifier changed, or input that the full path would skip with a warning.
+ * masks, a cgroup classifier changed (or its owner moved), or input that the full path would
+ * skip with a warning.
  * Committing a delta leaves the table model exactly as {@link buildRuleset} would build it for
  * the new state (a property test holds it to that).
  *
@@ -26,6 +29,7 @@ import type { Family } from '../../core/services.js';
 import { fingerprint } from '../firewall/fingerprint.js';
 import { checkSession } from '../firewall/plan.js';
 import {
+  bump,
   classifierElement,
   classifierId,
   parseSnatKey,
@@ -43,8 +47,10 @@ import {
   MAP,
   NFT_NAMING,
   RX_PREFIX,
-  SESSION_CHAIN_PREFIX,
-  sessionRule,
+  serviceChain,
+  serviceChainName,
+  serviceElement,
+  sessionValue,
   snatRule,
   TX_PREFIX,
 } from './ruleset.js';
@@ -174,33 +180,74 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
   }
   if (ix.classifiers.size - cRemoved.length + cAdded.length !== next.classifiers.length) return null;
   const live = (key: string): boolean => addedKeys.has(key) || (ix.sessions.has(key) && !removedKeys.has(key));
-  const owned = new Map<string, number>();
-  const own = (key: string, by: number): void => {
-    owned.set(key, (owned.get(key) ?? ix.owned.get(key) ?? 0) + by);
-  };
-  for (const c of [...cAdded, ...cChanged.map((x) => x.after)]) {
+  for (const c of [...cAdded, ...cChanged.map((x) => x.after)])
     if (classifierElement(c) === null || !live(c.sessionKey)) return null;
-    own(c.sessionKey, 1);
+  for (const c of [...cRemoved, ...cChanged.map((x) => x.before)]) if (classifierElement(c) === null) return null;
+  // Who owns what afterwards: a removed session must own nothing.
+  const touched = new Set([...cRemoved, ...cChanged.map((x) => x.before)].map(classifierId));
+  const owned = new Map<string, Set<string>>();
+  const ownedBy = (key: string): Set<string> => {
+    let o = owned.get(key);
+    if (!o) {
+      o = new Set(ix.owned.get(key));
+      owned.set(key, o);
+    }
+    return o;
+  };
+  for (const c of [...cRemoved, ...cChanged.map((x) => x.before)]) ownedBy(c.sessionKey).delete(classifierId(c));
+  for (const c of [...cAdded, ...cChanged.map((x) => x.after)]) ownedBy(c.sessionKey).add(classifierId(c));
+  for (const s of removed) if ((owned.get(s.sessionKey) ?? ix.owned.get(s.sessionKey))?.size) return null;
+
+  // A session whose value (mark | tag) changed: every element of its claims the delta does not
+  // rewrite anyway is deleted and added again with the new value.
+  const nextValue = new Map<string, number>();
+  for (const s of [...added, ...changed.map((x) => x.after)]) nextValue.set(s.sessionKey, sessionValue(s.mark, s.tag));
+  const valueFor = (key: string): number =>
+    nextValue.get(key) ??
+    sessionValue((ix.sessions.get(key) as SessionEntry).s.mark, (ix.sessions.get(key) as SessionEntry).s.tag);
+  const revalued: Classifier[] = [];
+  for (const { before, after } of changed) {
+    if (sessionValue(before.mark, before.tag) === sessionValue(after.mark, after.tag)) continue;
+    for (const id of ix.owned.get(before.sessionKey) ?? []) {
+      if (touched.has(id)) continue;
+      const c = (ix.classifiers.get(id) as { c: Classifier }).c;
+      if (classifierElement(c) === null) return null; // a cgroup claim: the full path rewrites its map
+      revalued.push(c);
+    }
   }
-  for (const c of [...cRemoved, ...cChanged.map((x) => x.before)]) {
-    if (classifierElement(c) === null) return null;
-    own(c.sessionKey, -1);
+
+  // Service chains: one per mark with sessions.
+  const services = new Map<number, number>();
+  const serve = (s: SessionMarking, by: number): void => {
+    if (s.mark !== 0) bump(services, s.mark, by);
+  };
+  for (const s of removed) serve(s, -1);
+  for (const { before, after } of changed) {
+    serve(before, -1);
+    serve(after, 1);
   }
-  for (const s of removed) if ((owned.get(s.sessionKey) ?? ix.owned.get(s.sessionKey) ?? 0) !== 0) return null;
+  for (const s of added) serve(s, 1);
+  const newServices: number[] = [];
+  const goneServices: number[] = [];
+  for (const [mark, by] of services) {
+    const have = ix.services.get(mark) ?? 0;
+    if (have === 0 && by > 0) newServices.push(mark);
+    if (have > 0 && have + by === 0) goneServices.push(mark);
+  }
 
   // Commands, in the order diff.ts documents (objects, stale elements, rules, new elements, stale objects).
   const cmds: nl.Command[] = [];
   let ops = 0;
   const tx = (k: string): string => `${TX_PREFIX}${k}`;
   const rx = (k: string): string => `${RX_PREFIX}${k}`;
-  const chain = (k: string): string => `${SESSION_CHAIN_PREFIX}${k}`;
   for (const s of added) {
-    cmds.push(
-      counters.addCounter(table, tx(s.sessionKey)),
-      counters.addCounter(table, rx(s.sessionKey)),
-      nl.addChain(table, chain(s.sessionKey)),
-    );
-    ops += 3;
+    cmds.push(counters.addCounter(table, tx(s.sessionKey)), counters.addCounter(table, rx(s.sessionKey)));
+    ops += 2;
+  }
+  for (const mark of newServices) {
+    const c = serviceChain(ours, mark);
+    cmds.push(nl.addChain(table, c.name), nl.addServiceRule(table, c.name, ours, mark, c.rules[0]?.id as string));
+    ops += 2;
   }
   const staleElements = new Map<string, Buffer[]>();
   const stale = (map: string, key: Buffer): void => {
@@ -212,7 +259,7 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
     l.push(key);
     ops++;
   };
-  for (const c of [...cRemoved, ...cChanged.map((x) => x.before)]) {
+  for (const c of [...cRemoved, ...cChanged.map((x) => x.before), ...revalued]) {
     const el = classifierElement(c)!;
     stale(el.map, el.key);
   }
@@ -221,48 +268,26 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
     stale(MAP.tx, nl.hostU32(s.tag));
     stale(MAP.rx, nl.hostU32(s.tag));
   }
+  for (const mark of goneServices) stale(MAP.svc, nl.hostU32(mark));
   for (const [map, keys] of staleElements) cmds.push(...nl.deleteElements(table, map, keys));
-  const rewritten = changed.filter((x) => (x.before.mark | x.before.tag) !== (x.after.mark | x.after.tag));
-  for (const { after } of rewritten) {
-    cmds.push(nl.flushChain(table, chain(after.sessionKey)));
-    ops++;
-  }
-  const ruleOf = (s: SessionMarking): RuleModel => {
-    const text = sessionRule(ours, s.mark, s.tag);
-    return { id: fingerprint(text), text, spec: { kind: 'session', ours, value: (s.mark | s.tag) >>> 0 } };
-  };
-  for (const s of [...added, ...rewritten.map((x) => x.after)]) {
-    cmds.push(nl.addSessionRule(table, chain(s.sessionKey), ours, (s.mark | s.tag) >>> 0, ruleOf(s).id as string));
-    ops++;
-  }
-  const newCounterElements = [...added, ...retagged.map((x) => x.after)];
-  if (newCounterElements.length) {
-    cmds.push(
-      ...nl.addElements(
-        table,
-        MAP.tx,
-        newCounterElements.map((s) => ({ key: nl.hostU32(s.tag), data: { counter: tx(s.sessionKey) } })),
-      ),
-    );
-    cmds.push(
-      ...nl.addElements(
-        table,
-        MAP.rx,
-        newCounterElements.map((s) => ({ key: nl.hostU32(s.tag), data: { counter: rx(s.sessionKey) } })),
-      ),
-    );
-    ops += 2 * newCounterElements.length;
-  }
   const byMap = new Map<string, nl.ElementSpec[]>();
-  for (const c of [...cAdded, ...cChanged.map((x) => x.after)]) {
-    const el = classifierElement(c)!;
-    let l = byMap.get(el.map);
+  const put = (map: string, e: nl.ElementSpec): void => {
+    let l = byMap.get(map);
     if (!l) {
       l = [];
-      byMap.set(el.map, l);
+      byMap.set(map, l);
     }
-    l.push({ key: el.key, data: { goto: chain(c.sessionKey) } });
+    l.push(e);
     ops++;
+  };
+  for (const mark of newServices) put(MAP.svc, { key: nl.hostU32(mark), data: { jump: serviceChainName(mark) } });
+  const newCounterElements = [...added, ...retagged.map((x) => x.after)];
+  for (const s of newCounterElements) put(MAP.tx, { key: nl.hostU32(s.tag), data: { counter: tx(s.sessionKey) } });
+  for (const s of newCounterElements) put(MAP.rx, { key: nl.hostU32(s.tag), data: { counter: rx(s.sessionKey) } });
+  const written = [...cAdded, ...cChanged.map((x) => x.after), ...revalued];
+  for (const c of written) {
+    const el = classifierElement(c)!;
+    put(el.map, { key: el.key, data: { mark: valueFor(c.sessionKey) } });
   }
   for (const [map, es] of byMap) cmds.push(...nl.addElements(table, map, es));
   const snatRules: RuleModel[] = [];
@@ -298,13 +323,13 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
       ops++;
     }
   }
+  for (const mark of goneServices) {
+    cmds.push(nl.deleteChain(table, serviceChainName(mark)));
+    ops++;
+  }
   for (const s of removed) {
-    cmds.push(
-      nl.deleteChain(table, chain(s.sessionKey)),
-      counters.deleteCounter(table, tx(s.sessionKey)),
-      counters.deleteCounter(table, rx(s.sessionKey)),
-    );
-    ops += 3;
+    cmds.push(counters.deleteCounter(table, tx(s.sessionKey)), counters.deleteCounter(table, rx(s.sessionKey)));
+    ops += 2;
   }
 
   const commit = (known: TableModel): void => {
@@ -314,20 +339,14 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
       el(MAP.rx).delete(String(s.tag));
     }
     for (const s of removed) {
-      known.chains.delete(chain(s.sessionKey));
       known.counters.delete(tx(s.sessionKey));
       known.counters.delete(rx(s.sessionKey));
       ix.sessions.delete(s.sessionKey);
       if (ix.tags.get(s.tag) === s.sessionKey) ix.tags.delete(s.tag);
-      ix.owned.delete(s.sessionKey);
     }
     for (const { before, after } of changed) {
       if (ix.tags.get(before.tag) === before.sessionKey) ix.tags.delete(before.tag);
       (ix.sessions.get(after.sessionKey) as SessionEntry).s = after;
-    }
-    for (const s of [...added, ...rewritten.map((x) => x.after)]) {
-      const r = ruleOf(s);
-      known.chains.set(chain(s.sessionKey), { name: chain(s.sessionKey), base: null, rules: [r] });
     }
     for (const s of newCounterElements) {
       el(MAP.tx).set(String(s.tag), { key: hex32(s.tag), value: `"${tx(s.sessionKey)}"` });
@@ -339,18 +358,28 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
       ix.sessions.set(s.sessionKey, { s, epoch });
     }
     for (const s of [...added, ...changed.map((x) => x.after)]) ix.tags.set(s.tag, s.sessionKey);
+    for (const mark of goneServices) {
+      el(MAP.svc).delete(String(mark));
+      known.chains.delete(serviceChainName(mark));
+    }
+    for (const mark of newServices) {
+      const [norm, element] = serviceElement(mark);
+      el(MAP.svc).set(norm, element);
+      known.chains.set(serviceChainName(mark), serviceChain(ours, mark));
+    }
+    for (const [mark, by] of services) bump(ix.services, mark, by);
     for (const c of [...cRemoved, ...cChanged.map((x) => x.before)]) {
       const e = classifierElement(c)!;
       el(e.map).delete(e.norm);
     }
     for (const c of cRemoved) ix.classifiers.delete(classifierId(c));
-    for (const c of [...cAdded, ...cChanged.map((x) => x.after)]) {
+    for (const c of written) {
       const e = classifierElement(c)!;
-      el(e.map).set(e.norm, { key: e.norm, value: `goto ${chain(c.sessionKey)}` });
-      ix.classifiers.set(classifierId(c), { c, epoch });
+      el(e.map).set(e.norm, { key: e.norm, value: hex32(valueFor(c.sessionKey)) });
     }
+    for (const c of [...cAdded, ...cChanged.map((x) => x.after)]) ix.classifiers.set(classifierId(c), { c, epoch });
     for (const [k, v] of owned) {
-      if (v === 0) ix.owned.delete(k);
+      if (v.size === 0) ix.owned.delete(k);
       else ix.owned.set(k, v);
     }
     for (const [k, v] of snatNext) {

@@ -12,7 +12,7 @@
  *
  * Counters are never deleted and re-added while wanted: their values must survive. Rules are
  * compared by fingerprint (comment), per chain and in order; a chain with any difference is
- * rewritten whole (session chains have one rule, the fixed chains a handful).
+ * rewritten whole (service chains have one rule, the fixed chains a handful).
  *
  * A kept map whose type changed, or a chain whose hook registration changed, cannot be altered
  * in place: then every chain, map and other object is removed and rebuilt in the same

@@ -21,17 +21,19 @@ export interface BaseChainSpec {
 }
 
 /**
- * What a desired rule does, as plain values: what the netlink encoder (netlink-rules.ts) needs
+ * What a desired rule does, as plain values: what the netlink encoder (netlink-table.ts) needs
  * to write the same rule that `text` says to nft.
  */
 export type RuleSpec =
-  | { kind: 'restore'; ours: number }
+  | { kind: 'restore'; ours: number; mask: number; map: string }
+  | { kind: 'pin'; mask: number }
   | { kind: 'classify-jump'; ours: number; chain: string }
   | { kind: 'count'; tagMask: number; map: string }
-  | { kind: 'source-lookup'; family: 4 | 6; map: string }
-  | { kind: 'cgroup-lookup'; level: number; map: string }
-  | { kind: 'identity-lookup'; key: 'uid' | 'gid'; map: string }
-  | { kind: 'session'; ours: number; value: number }
+  | { kind: 'source-lookup'; family: 4 | 6; map: string; chain: string }
+  | { kind: 'cgroup-lookup'; level: number; map: string; chain: string }
+  | { kind: 'identity-lookup'; key: 'uid' | 'gid'; map: string; chain: string }
+  | { kind: 'service-lookup'; mask: number; map: string }
+  | { kind: 'service'; ours: number; mark: number }
   | { kind: 'snat'; mask: number; mark: number; ifname: string; family: 4 | 6; address: string };
 
 /** One rule: `id` is its comment (the fingerprint); `text` and `spec` are known only for desired rules. */
@@ -54,7 +56,7 @@ export interface ChainModel {
 export interface ElementModel {
   /** nft text of the key, or null when it cannot be written back (the map is then flushed). */
   key: string | null;
-  /** nft text of the data: `goto s_x`, `"tx_x"`, or '' for a plain set. */
+  /** nft text of the data: `jump svc_x`, `"tx_x"`, a mark `0x00020001`, or '' for a plain set. */
   value: string;
   comment?: string;
 }
@@ -65,7 +67,7 @@ export interface MapModel {
   kind: 'map' | 'set';
   /** Key type as nft prints it in JSON (`uid`, `ipv4_addr`, `cgroupsv2`, `mark`, ...). */
   type: string;
-  /** Data type for maps (`verdict`, `counter`), null for sets. */
+  /** Data type for maps (`verdict`, `counter`, `mark`), null for sets. */
   data: string | null;
   /**
    * Replace all elements whenever anything differs, instead of deleting single ones: for keys

@@ -1,9 +1,9 @@
 /**
  * nf_tables netlink messages, encoded and decoded by hand. Pure (Buffers in, Buffers out).
  *
- * Only what the session path needs (counter objects are netlink-counters.ts): regular chains (add, delete, flush), the one rule of a session chain, and map elements
- * (uid/gid/mark keys in host order, addresses in network order; `goto` verdicts or counter
- * references as data). Layouts follow uapi nf_tables.h / nfnetlink.h and are what nft 1.0.6
+ * Only what the session path needs (counter objects are netlink-counters.ts): regular chains
+ * (add, delete, flush), the one rule of a service chain, and map elements (uid/gid/mark keys in
+ * host order, addresses in network order; marks, `jump` verdicts or counter references as data). Layouts follow uapi nf_tables.h / nfnetlink.h and are what nft 1.0.6
  * itself sends (checked with `nft --debug=netlink`; research nftables-netlink.md):
  * - nlmsghdr and nlattr headers are host order; every nf_tables scalar attribute is big-endian;
  *   NFTA_DATA_VALUE holds raw register bytes (host order for uid/gid/mark, network order for
@@ -51,10 +51,9 @@ export const NLM_F_CREATE = 0x400;
 export const NLM_F_APPEND = 0x800;
 const NLA_F_NESTED = 0x8000;
 
-const NFT_GOTO = -4;
+const NFT_JUMP = -3;
 const NFT_REG_1 = 1;
 const NFT_META_MARK = 3;
-const NFT_CT_MARK = 3;
 /** libnftnl's user-data TLV type of a rule comment. */
 const NFTNL_UDATA_RULE_COMMENT = 0;
 /** Elements per NEWSETELEM/DELSETELEM message: keeps the list nest under 64 KiB. */
@@ -220,18 +219,15 @@ export function markBitwise(mask: number, xor: number): Buffer {
 }
 
 /**
- * The session chain's rule `meta mark set meta mark and ~ours or value ct mark set meta mark`
- * (ruleset.ts sessionRule), with its fingerprint comment:
- * meta load → bitwise (mask = ~ours & ~value, xor = value) → meta set → meta load → ct set.
+ * The service chain's rule `meta mark set meta mark and ~ours or mark` (ruleset.ts serviceRule),
+ * with its fingerprint comment: meta load → bitwise (mask = ~ours & ~mark, xor = mark) → meta set.
  */
-export function addSessionRule(table: string, chain: string, ours: number, value: number, comment: string): Command {
-  const mask = (~ours & ~value) >>> 0;
+export function addServiceRule(table: string, chain: string, ours: number, mark: number, comment: string): Command {
+  const mask = (~ours & ~mark) >>> 0;
   return appendRule(table, chain, comment, [
     metaLoadMark(),
-    markBitwise(mask, value),
+    markBitwise(mask, mark),
     expr('meta', [be32Attr(2, NFT_META_MARK), be32Attr(3, NFT_REG_1)]),
-    metaLoadMark(),
-    expr('ct', [be32Attr(2, NFT_CT_MARK), be32Attr(4, NFT_REG_1)]),
   ]);
 }
 
@@ -289,8 +285,8 @@ export function addSnatRule(
 const ELEM_LIST = { TABLE: 1, SET: 2, ELEMENTS: 3, SET_ID: 4 } as const;
 const ELEM = { KEY: 1, DATA: 2, USERDATA: 6, OBJREF: 9 } as const;
 
-/** An element's data: a `goto` to a chain (verdict maps) or a named counter (objref maps). */
-export type ElementData = { goto: string } | { counter: string };
+/** An element's data: a `jump` to a chain (verdict maps), a named counter (objref maps) or a mark (data maps). */
+export type ElementData = { jump: string } | { counter: string } | { mark: number };
 
 export interface ElementSpec {
   /** Raw key bytes (see the module comment for byte order). */
@@ -303,10 +299,12 @@ export interface ElementSpec {
 /** One element; `n` numbers the element's nest inside its message, as libnftnl does (the kernel ignores it). */
 function elementAttrs(e: ElementSpec, n: number): Buffer {
   const parts = [nest(ELEM.KEY, [attr(DATA.VALUE, e.key)])];
-  if ('goto' in e.data) {
+  if ('jump' in e.data) {
     const code = Buffer.alloc(4);
-    code.writeInt32BE(NFT_GOTO);
-    parts.push(nest(ELEM.DATA, [nest(DATA.VERDICT, [attr(VERDICT.CODE, code), strAttr(VERDICT.CHAIN, e.data.goto)])]));
+    code.writeInt32BE(NFT_JUMP);
+    parts.push(nest(ELEM.DATA, [nest(DATA.VERDICT, [attr(VERDICT.CODE, code), strAttr(VERDICT.CHAIN, e.data.jump)])]));
+  } else if ('mark' in e.data) {
+    parts.push(nest(ELEM.DATA, [attr(DATA.VALUE, hostU32(e.data.mark))]));
   } else {
     parts.push(strAttr(ELEM.OBJREF, e.data.counter));
   }

@@ -42,8 +42,9 @@ function keyBytes(type: string, key: string | null, comment: string | undefined)
 }
 
 function elementData(value: string): nl.ElementData {
-  const jump = /^goto (\S+)$/.exec(value);
-  if (jump) return { goto: jump[1] as string };
+  const jump = /^jump (\S+)$/.exec(value);
+  if (jump) return { jump: jump[1] as string };
+  if (/^0x[0-9a-f]{8}$/.test(value)) return { mark: Number(value) };
   const counter = /^"([^"]+)"$/.exec(value);
   if (counter) return { counter: counter[1] as string };
   throw new NetlinkUnsupportedError(`element data ${value}`);

@@ -8,7 +8,7 @@
 import { addressBytes } from '../../core/addresses.js';
 import type { BaseChainSpec, RuleSpec } from './model.js';
 import {
-  addSessionRule,
+  addServiceRule,
   addSnatRule,
   appendRule,
   attr,
@@ -47,6 +47,8 @@ const HOOK = { NUM: 1, PRIORITY: 2 } as const;
 const NFT_SET_MAP = 0x08;
 const NFT_SET_OBJECT = 0x40;
 const NFT_DATA_VERDICT = 0xffffff00;
+/** nft's datatype id of `mark`: the data type of the classifier maps. */
+const NFT_TYPE_MARK = 19;
 const NFT_OBJECT_COUNTER = 1;
 /** libnftnl set user data: key and data byte order, "data interval" (as nft writes them). */
 const UDATA_SET_KEYBYTEORDER = 0;
@@ -104,7 +106,10 @@ export function keyType(type: string): { id: number; len: number; order: number 
   return k;
 }
 
-/** NEWSET of a verdict map (`data` 'verdict') or a counter map (`data` 'counter'); `id` unique in the batch. */
+/**
+ * NEWSET of a verdict map (`data` 'verdict'), a counter map ('counter') or a mark map ('mark');
+ * `id` unique in the batch.
+ */
 export function addMap(table: string, name: string, type: string, data: string | null, id: number): Command {
   const k = keyType(type);
   const head = [strAttr(SET.TABLE, table), strAttr(SET.NAME, name)];
@@ -125,6 +130,28 @@ export function addMap(table: string, name: string, type: string, data: string |
           Buffer.concat([
             tlv(UDATA_SET_KEYBYTEORDER, k.order),
             tlv(UDATA_SET_DATABYTEORDER, 0),
+            tlv(UDATA_SET_DATA_INTERVAL, 0),
+          ]),
+        ),
+      ],
+    };
+  }
+  if (data === 'mark') {
+    return {
+      type: MSG.NEWSET,
+      flags: NLM_F_CREATE,
+      attrs: [
+        ...head,
+        be32Attr(SET.FLAGS, NFT_SET_MAP),
+        ...key,
+        be32Attr(SET.DATA_TYPE, NFT_TYPE_MARK),
+        be32Attr(SET.DATA_LEN, 4),
+        be32Attr(SET.ID, id),
+        attr(
+          SET.USERDATA,
+          Buffer.concat([
+            tlv(UDATA_SET_KEYBYTEORDER, k.order),
+            tlv(UDATA_SET_DATABYTEORDER, BYTEORDER_HOST),
             tlv(UDATA_SET_DATA_INTERVAL, 0),
           ]),
         ),
@@ -185,6 +212,8 @@ const NFT_META_SKGID = 11;
 const NFT_SOCKET_CGROUPV2 = 3;
 const NFT_PAYLOAD_NETWORK_HEADER = 1;
 const NFT_JUMP = -3;
+const NFT_GOTO = -4;
+const NFT_META_MARK = 3;
 const IP_CT_NEW_BIT = 0x08;
 const NFPROTO_IPV4 = 2;
 const NFPROTO_IPV6 = 10;
@@ -209,8 +238,24 @@ function withId(attrs: Buffer[], type: number, id: number | undefined): Buffer[]
   return id === undefined ? attrs : [...attrs, be32Attr(type, id)];
 }
 
-function lookup(set: string, ids: SetIds): Buffer {
-  return expr('lookup', withId([be32Attr(2, REG_1), be32Attr(3, REG_VERDICT), strAttr(1, set)], 4, ids(set)));
+/** Lookup of register 1 in `set`: into the verdict register (vmap) or register 1 (data map). */
+function lookup(set: string, ids: SetIds, dreg = REG_VERDICT): Buffer {
+  return expr('lookup', withId([be32Attr(2, REG_1), be32Attr(3, dreg), strAttr(1, set)], 4, ids(set)));
+}
+
+/** `ct mark set <register 1 looked up in map> goto chain`: the tail of every classify rule. */
+function markFrom(map: string, chain: string, ids: SetIds): Buffer[] {
+  return [
+    lookup(map, ids, REG_1),
+    expr('ct', [be32Attr(2, NFT_CT_MARK), be32Attr(4, REG_1)]),
+    verdict(NFT_GOTO, chain),
+  ];
+}
+
+function verdict(code: number, chain: string): Buffer {
+  const c = Buffer.alloc(4);
+  c.writeInt32BE(code);
+  return expr('immediate', [be32Attr(1, REG_VERDICT), nest(2, [nest(2, [attr(1, c), strAttr(2, chain)])])]);
 }
 
 /** `ct mark and M != 0`: ct load, bitwise and, cmp neq 0. */
@@ -221,10 +266,19 @@ function ctMarkAnyOf(m: number): Buffer[] {
 function expressions(spec: RuleSpec, ids: SetIds): Buffer[] {
   switch (spec.kind) {
     case 'restore':
-      return [...ctMarkAnyOf(spec.ours), ctLoad(NFT_CT_MARK), expr('meta', [be32Attr(2, 3), be32Attr(3, REG_1)])];
-    case 'classify-jump': {
-      const code = Buffer.alloc(4);
-      code.writeInt32BE(NFT_JUMP);
+      return [...ctMarkAnyOf(spec.ours), ctLoad(NFT_CT_MARK), markBitwise(spec.mask, 0), lookup(spec.map, ids)];
+    case 'pin':
+      return [
+        ...ctMarkAnyOf(spec.mask),
+        metaLoadMark(),
+        markBitwise(spec.mask, 0),
+        cmp(0, hostU32(0)),
+        ctLoad(NFT_CT_MARK),
+        expr('meta', [be32Attr(2, NFT_META_MARK), be32Attr(3, REG_1)]),
+      ];
+    case 'service-lookup':
+      return [ctLoad(NFT_CT_MARK), markBitwise(spec.mask, 0), lookup(spec.map, ids)];
+    case 'classify-jump':
       return [
         ctLoad(NFT_CT_STATE),
         // nft sends the ct state test without a bitwise op attribute.
@@ -239,9 +293,8 @@ function expressions(spec: RuleSpec, ids: SetIds): Buffer[] {
         metaLoadMark(),
         markBitwise(spec.ours, 0),
         cmp(0, hostU32(0)),
-        expr('immediate', [be32Attr(1, REG_VERDICT), nest(2, [nest(2, [attr(1, code), strAttr(2, spec.chain)])])]),
+        verdict(NFT_JUMP, spec.chain),
       ];
-    }
     case 'count':
       return [
         ...ctMarkAnyOf(spec.tagMask),
@@ -261,16 +314,16 @@ function expressions(spec: RuleSpec, ids: SetIds): Buffer[] {
           be32Attr(3, v4 ? 12 : 8),
           be32Attr(4, v4 ? 4 : 16),
         ]),
-        lookup(spec.map, ids),
+        ...markFrom(spec.map, spec.chain, ids),
       ];
     }
     case 'cgroup-lookup':
       return [
         expr('socket', [be32Attr(1, NFT_SOCKET_CGROUPV2), be32Attr(2, REG_1), be32Attr(3, spec.level)]),
-        lookup(spec.map, ids),
+        ...markFrom(spec.map, spec.chain, ids),
       ];
     case 'identity-lookup':
-      return [metaLoad(spec.key === 'uid' ? NFT_META_SKUID : NFT_META_SKGID), lookup(spec.map, ids)];
+      return [metaLoad(spec.key === 'uid' ? NFT_META_SKUID : NFT_META_SKGID), ...markFrom(spec.map, spec.chain, ids)];
     default:
       throw new NetlinkUnsupportedError(`rule ${spec.kind}`);
   }
@@ -287,7 +340,7 @@ export function addRule(
   comment: string,
   ids: SetIds = () => undefined,
 ): Command {
-  if (spec.kind === 'session') return addSessionRule(table, chain, spec.ours, spec.value, comment);
+  if (spec.kind === 'service') return addServiceRule(table, chain, spec.ours, spec.mark, comment);
   if (spec.kind === 'snat') {
     const address = addressBytes(spec.family, spec.address);
     if (!address) throw new NetlinkUnsupportedError(`SNAT address ${spec.address}`);

@@ -11,7 +11,7 @@
 import { canonicalAddress } from '../../core/addresses.js';
 import type { Family } from '../../core/services.js';
 import type { BaseChainSpec, ChainModel, ElementModel, MapModel, TableModel } from './model.js';
-import { emptyTable, NFT_FAMILY } from './model.js';
+import { emptyTable, hex32, NFT_FAMILY } from './model.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Obj = { [k: string]: Json };
@@ -27,9 +27,11 @@ function str(v: Json | undefined): string | undefined {
 /** Kinds handled explicitly; any other object kind in the table is an "other". */
 const KNOWN = new Set(['metainfo', 'table', 'chain', 'rule', 'map', 'set', 'counter']);
 
-/** nft text of a map's data value (`goto s_x`, `"tx_x"`, `accept`), or a JSON fallback. */
+/** nft text of a map's data value (`jump svc_x`, `"tx_x"`, a mark, `accept`), or a JSON fallback. */
 export function normaliseData(v: Json | undefined): string {
   if (typeof v === 'string') return `"${v}"`;
+  // Marks (the classifier maps' data) print as numbers; ruleset.ts writes them as hex32.
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff) return hex32(v);
   if (isObj(v)) {
     const [verdict] = Object.keys(v);
     if (verdict !== undefined && Object.keys(v).length === 1) {

@@ -8,30 +8,36 @@
  * table inet netsession {
  *   counter tx_s1 { }
  *   counter rx_s1 { }
- *   map src4 { type ipv4_addr : verdict; }
- *   map src6 { type ipv6_addr : verdict; }
- *   map uid  { type uid : verdict; elements = { 1001 : goto s_s1 } }
- *   map gid  { type gid : verdict; }
+ *   map src4 { type ipv4_addr : mark; }
+ *   map src6 { type ipv6_addr : mark; }
+ *   map uid  { type uid : mark; elements = { 1001 : 0x00020001 } }
+ *   map gid  { type gid : mark; }
+ *   map svc  { type mark : verdict; elements = { 0x00020000 : jump svc_00020000 } }
  *   map tx   { type mark : counter; elements = { 0x00000001 : "tx_s1" } }
  *   map rx   { type mark : counter; elements = { 0x00000001 : "rx_s1" } }
- *   chain classify {
- *     ip saddr vmap @src4
- *     ip6 saddr vmap @src6
- *     meta skuid vmap @uid
- *     meta skgid vmap @gid
+ *   chain svc_00020000 {
+ *     meta mark set meta mark and 0xf0000000 or 0x00020000
  *   }
- *   chain s_s1 {
- *     meta mark set meta mark and 0xf0000000 or 0x00020001 ct mark set meta mark
+ *   chain service {
+ *     ct mark and 0x0fff0000 vmap @svc
+ *   }
+ *   chain classify {
+ *     ct mark set ip saddr map @src4 goto service
+ *     ct mark set ip6 saddr map @src6 goto service
+ *     ct mark set meta skuid map @uid goto service
+ *     ct mark set meta skgid map @gid goto service
  *   }
  *   chain output {
  *     type route hook output priority -150; policy accept;
- *     ct mark and 0x0fffffff != 0 meta mark set ct mark
+ *     ct mark and 0x0fffffff != 0 ct mark and 0x0fff0000 vmap @svc
+ *     ct mark and 0x0fff0000 != 0 meta mark and 0x0fff0000 == 0 meta mark set ct mark
  *     ct state new meta mark and 0x0fffffff == 0 jump classify
  *     ct mark and 0x0000ffff != 0 counter name ct mark and 0x0000ffff map @tx
  *   }
  *   chain prerouting {
  *     type filter hook prerouting priority -150; policy accept;
- *     ct mark and 0x0fffffff != 0 meta mark set ct mark
+ *     ct mark and 0x0fffffff != 0 ct mark and 0x0fff0000 vmap @svc
+ *     ct mark and 0x0fff0000 != 0 meta mark and 0x0fff0000 == 0 meta mark set ct mark
  *   }
  *   chain input {
  *     type filter hook input priority -150; policy accept;
@@ -45,20 +51,31 @@
  * }
  * ```
  * Every rule also carries `comment "<fingerprint>"` (see model.ts). A cgroup claim adds
- * `map cgN { type cgroupsv2 : verdict; }` (N = depth of the path) and the classify rule
- * `socket cgroupv2 level N vmap @cgN`, deepest level first so the most specific claim wins.
+ * `map cgN { type cgroupsv2 : mark; }` (N = depth of the path) and the classify rule
+ * `ct mark set socket cgroupv2 level N map @cgN goto service`, deepest level first so the most
+ * specific claim wins.
  *
  * Why this shape:
+ * - A session owns no chain and no rule, only data: its two counters, their two counter-map
+ *   elements, and one data-map element per identity it claims (value: its service mark | tag).
+ *   The kernel validates every chain reachable from a verdict map whenever a verdict element or
+ *   a rule is added (1.7 ms per change at 10,000 session chains, research nftables-netlink.md);
+ *   data elements need no validation (0.13–0.2 ms). Moving a session rewrites its data elements.
+ * - The verdict map `svc` is keyed by service bits and leads to one small chain per service
+ *   that sets the packet mark's service bits; it changes only when a service appears or goes.
  * - Classification is O(1) per packet (one map lookup per kind) and only for packets of new
- *   connections that carry none of our bits; the session chain saves the mark in conntrack, and
- *   every later packet (both directions) gets it back from there. So an established connection
- *   keeps its path when its session moves, and moving a session rewrites its one-rule chain.
- * - The restore copies the whole 32-bit conntrack mark: nft 1.0.6 cannot combine two registers
- *   (`meta mark & ~OURS | ct mark & OURS`), so a pinned flow's packets carry exactly the mark its
- *   first packet had after classification, other users' bits included.
+ *   connections that carry none of our bits: the first rule whose lookup hits stores the
+ *   session's mark in conntrack (a failed lookup ends its rule, so the next kind is tried), and
+ *   `goto service` sets the packet's service bits. Every later packet (both directions) gets
+ *   its service bits back from conntrack, so an established connection keeps its path when its
+ *   session moves.
+ * - The restore goes through the same `svc` map, so every bit outside ours that other users
+ *   put on the packet is kept. A pinned flow whose service has no session left (so no chain)
+ *   falls back to copying the conntrack mark whole: it keeps its path, other users' bits are
+ *   lost for it (nft 1.0.6 cannot combine two registers, `meta mark & ~OURS | ct mark & OURS`).
  * - Counting keys on the conntrack tag (`ct mark & tagMask`) through objref maps, so every packet
- *   of a session's connections is counted (not only the first one, which is all a counter in the
- *   session chain would see), and an unbound session (service bits 0, main table) is counted too.
+ *   of a session's connections is counted, and an unbound session (service bits 0, main table)
+ *   is counted too.
  * - SNAT only for packets whose service bits we set, leaving through that service's interface,
  *   whose source is a local address (`fib saddr type local`): never forwarded traffic. One rule
  *   per service and family, not per session.
@@ -72,27 +89,33 @@ import { fingerprint } from '../firewall/fingerprint.js';
 import { type FirewallNaming, planFirewall } from '../firewall/plan.js';
 import type { BaseChainSpec, ChainModel, ElementModel, MapModel, RuleModel, RuleSpec, TableModel } from './model.js';
 import { hex32 } from './model.js';
+import {
+  CHAIN,
+  cgroupLookupRule,
+  cgroupMapName,
+  classifyJumpRule,
+  countRule,
+  identityLookupRule,
+  MAP,
+  pinRule,
+  RX_PREFIX,
+  restoreRule,
+  serviceChain,
+  serviceElement,
+  serviceLookupRule,
+  sessionValue,
+  snatRule,
+  sourceLookupRule,
+  TX_PREFIX,
+} from './rules.js';
 
-/** Names of the fixed chains and maps. */
-export const CHAIN = {
-  output: 'output',
-  classify: 'classify',
-  prerouting: 'prerouting',
-  input: 'input',
-  postrouting: 'postrouting',
-} as const;
-export const MAP = { src4: 'src4', src6: 'src6', uid: 'uid', gid: 'gid', tx: 'tx', rx: 'rx' } as const;
-
-/** Prefixes of per-session objects: chain `s_<key>`, counters `tx_<key>` / `rx_<key>`. */
-export const SESSION_CHAIN_PREFIX = 's_';
-export const TX_PREFIX = 'tx_';
-export const RX_PREFIX = 'rx_';
+export * from './rules.js';
 
 /** nft's `mangle` and `srcnat` priorities. */
 const PRIO_MANGLE = -150;
 const PRIO_SRCNAT = 100;
 
-/** A session key must make valid, unquoted nft identifiers after the prefixes above. */
+/** A session key must make valid, unquoted nft identifiers after the counter prefixes (rules.ts). */
 const SESSION_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 /** Linux interface names; `"` and control characters would break nft's quoting. */
 const IFNAME = /^[^\s"\\/:]{1,15}$/;
@@ -134,68 +157,9 @@ function newMap(name: string, type: string, data: string, flushOnChange = false)
   return { name, kind: 'map', type, data, flushOnChange, elements: new Map() };
 }
 
-/** Name of the verdict map for cgroups at `level`. */
-export function cgroupMapName(level: number): string {
-  return `cg${level}`;
-}
-
 /** Comment of a cgroup element; it carries the id, because nft prints such keys unreliably. */
 export function cgroupElementComment(ref: CgroupRef, path: string): string {
   return `id ${ref.id} ${path}`.slice(0, 120);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Rule builders. Each returns the rule's nft text.
-// ---------------------------------------------------------------------------------------------
-
-/** Session chain: `meta mark set meta mark and ~OURS or (mark|tag) ct mark set meta mark`. */
-export function sessionRule(ours: number, mark: number, tag: number): string {
-  return `meta mark set meta mark and ${hex32(~ours)} or ${hex32(mark | tag)} ct mark set meta mark`;
-}
-
-/** output/prerouting: `ct mark and OURS != 0 meta mark set ct mark` (pinned connection). */
-export function restoreRule(ours: number): string {
-  return `ct mark and ${hex32(ours)} != 0 meta mark set ct mark`;
-}
-
-/** output: `ct state new meta mark and OURS == 0 jump classify` (only unmarked new flows). */
-export function classifyJumpRule(ours: number): string {
-  return `ct state new meta mark and ${hex32(ours)} == 0 jump ${CHAIN.classify}`;
-}
-
-/** output/input: `ct mark and TAG != 0 counter name ct mark and TAG map @tx|@rx`. */
-export function countRule(tagMask: number, map: string): string {
-  const t = hex32(tagMask);
-  return `ct mark and ${t} != 0 counter name ct mark and ${t} map @${map}`;
-}
-
-/** classify: `ip saddr vmap @src4` / `ip6 saddr vmap @src6`. */
-export function sourceLookupRule(family: Family): string {
-  return family === 4 ? `ip saddr vmap @${MAP.src4}` : `ip6 saddr vmap @${MAP.src6}`;
-}
-
-/** classify: `socket cgroupv2 level N vmap @cgN`. */
-export function cgroupLookupRule(level: number): string {
-  return `socket cgroupv2 level ${level} vmap @${cgroupMapName(level)}`;
-}
-
-/** classify: `meta skuid vmap @uid` / `meta skgid vmap @gid`. */
-export function identityLookupRule(kind: 'uid' | 'gid'): string {
-  return kind === 'uid' ? `meta skuid vmap @${MAP.uid}` : `meta skgid vmap @${MAP.gid}`;
-}
-
-/**
- * postrouting: `meta mark and MASK == MARK oifname "IF" fib saddr type local snat ip to A`
- * (`snat ip6 to A` for v6).
- */
-export function snatRule(mask: number, mark: number, ifname: string, family: Family, address: string): string {
-  return `meta mark and ${hex32(mask)} == ${hex32(mark)} oifname "${ifname}" fib saddr type local snat ${family === 4 ? 'ip' : 'ip6'} to ${address}`;
-}
-
-// ---------------------------------------------------------------------------------------------
-
-function goto(sessionKey: string): string {
-  return `goto ${SESSION_CHAIN_PREFIX}${sessionKey}`;
 }
 
 /**
@@ -204,76 +168,91 @@ function goto(sessionKey: string): string {
  */
 export function buildRuleset(state: FirewallState, opts: RulesetOptions): Ruleset {
   const { mask, tagMask } = state;
-  const { ours, sessions, live, snat, warnings } = planFirewall(state, NFT_NAMING);
+  const { ours, sessions, snat, warnings } = planFirewall(state, NFT_NAMING);
 
   const maps = new Map<string, MapModel>();
   const addMap = (m: MapModel): MapModel => {
     maps.set(m.name, m);
     return m;
   };
-  const src4 = addMap(newMap(MAP.src4, 'ipv4_addr', 'verdict'));
-  const src6 = addMap(newMap(MAP.src6, 'ipv6_addr', 'verdict'));
-  const uid = addMap(newMap(MAP.uid, 'uid', 'verdict'));
-  const gid = addMap(newMap(MAP.gid, 'gid', 'verdict'));
+  const src4 = addMap(newMap(MAP.src4, 'ipv4_addr', 'mark'));
+  const src6 = addMap(newMap(MAP.src6, 'ipv6_addr', 'mark'));
+  const uid = addMap(newMap(MAP.uid, 'uid', 'mark'));
+  const gid = addMap(newMap(MAP.gid, 'gid', 'mark'));
+  const svc = addMap(newMap(MAP.svc, 'mark', 'verdict'));
   const tx = addMap(newMap(MAP.tx, 'mark', 'counter'));
   const rx = addMap(newMap(MAP.rx, 'mark', 'counter'));
   const cgroupMaps = new Map<number, MapModel>();
 
   const chains = new Map<string, ChainModel>();
   const counters = new Set<string>();
+  const values = new Map<string, number>();
+  const marks = new Set<number>();
   for (const s of sessions) {
-    const chain = `${SESSION_CHAIN_PREFIX}${s.sessionKey}`;
-    chains.set(chain, {
-      name: chain,
-      base: null,
-      rules: [rule([sessionRule(ours, s.mark, s.tag), { kind: 'session', ours, value: (s.mark | s.tag) >>> 0 }])],
-    });
+    values.set(s.sessionKey, sessionValue(s.mark, s.tag));
+    if (s.mark !== 0) marks.add(s.mark);
     counters.add(`${TX_PREFIX}${s.sessionKey}`);
     counters.add(`${RX_PREFIX}${s.sessionKey}`);
     const tagKey = String(s.tag);
     tx.elements.set(tagKey, { key: hex32(s.tag), value: `"${TX_PREFIX}${s.sessionKey}"` });
     rx.elements.set(tagKey, { key: hex32(s.tag), value: `"${RX_PREFIX}${s.sessionKey}"` });
   }
+  for (const mark of [...marks].sort((a, b) => a - b)) {
+    const c = serviceChain(ours, mark);
+    chains.set(c.name, c);
+    const [norm, element] = serviceElement(mark);
+    svc.elements.set(norm, element);
+  }
 
   for (const c of state.classifiers) {
-    if (!live.has(c.sessionKey)) {
+    const value = values.get(c.sessionKey);
+    if (value === undefined) {
       warnings.push(`${c.kind} ${c.key}: owner ${c.sessionKey} is not a usable session; skipped`);
       continue;
     }
-    const problem = addClassifier(c, { src4, src6, uid, gid }, cgroupMaps, opts);
+    const problem = addClassifier(c, hex32(value), { src4, src6, uid, gid }, cgroupMaps, opts);
     if (problem) warnings.push(problem);
   }
 
+  chains.set(CHAIN.service, {
+    name: CHAIN.service,
+    base: null,
+    rules: [rule([serviceLookupRule(mask), { kind: 'service-lookup', mask, map: MAP.svc }])],
+  });
   // classify: source first, then cgroups deepest first, then uid, then gid.
   const levels = [...cgroupMaps.keys()].sort((a, b) => b - a);
   for (const level of levels) addMap(cgroupMaps.get(level) as MapModel);
+  const to = CHAIN.service;
   chains.set(CHAIN.classify, {
     name: CHAIN.classify,
     base: null,
     rules: [
-      [sourceLookupRule(4), { kind: 'source-lookup', family: 4, map: MAP.src4 }] as const,
-      [sourceLookupRule(6), { kind: 'source-lookup', family: 6, map: MAP.src6 }] as const,
+      [sourceLookupRule(4), { kind: 'source-lookup', family: 4, map: MAP.src4, chain: to }] as const,
+      [sourceLookupRule(6), { kind: 'source-lookup', family: 6, map: MAP.src6, chain: to }] as const,
       ...levels.map(
-        (level) => [cgroupLookupRule(level), { kind: 'cgroup-lookup', level, map: cgroupMapName(level) }] as const,
+        (level) =>
+          [cgroupLookupRule(level), { kind: 'cgroup-lookup', level, map: cgroupMapName(level), chain: to }] as const,
       ),
-      [identityLookupRule('uid'), { kind: 'identity-lookup', key: 'uid', map: MAP.uid }] as const,
-      [identityLookupRule('gid'), { kind: 'identity-lookup', key: 'gid', map: MAP.gid }] as const,
+      [identityLookupRule('uid'), { kind: 'identity-lookup', key: 'uid', map: MAP.uid, chain: to }] as const,
+      [identityLookupRule('gid'), { kind: 'identity-lookup', key: 'gid', map: MAP.gid, chain: to }] as const,
     ].map(rule),
   });
 
+  const restore = [
+    [restoreRule(ours, mask), { kind: 'restore', ours, mask, map: MAP.svc }] as const,
+    [pinRule(mask), { kind: 'pin', mask }] as const,
+  ];
   chains.set(
     CHAIN.output,
     baseChain(CHAIN.output, { type: 'route', hook: 'output', prio: PRIO_MANGLE, policy: 'accept' }, [
-      [restoreRule(ours), { kind: 'restore', ours }],
+      ...restore,
       [classifyJumpRule(ours), { kind: 'classify-jump', ours, chain: CHAIN.classify }],
       [countRule(tagMask, MAP.tx), { kind: 'count', tagMask, map: MAP.tx }],
     ]),
   );
   chains.set(
     CHAIN.prerouting,
-    baseChain(CHAIN.prerouting, { type: 'filter', hook: 'prerouting', prio: PRIO_MANGLE, policy: 'accept' }, [
-      [restoreRule(ours), { kind: 'restore', ours }],
-    ]),
+    baseChain(CHAIN.prerouting, { type: 'filter', hook: 'prerouting', prio: PRIO_MANGLE, policy: 'accept' }, restore),
   );
   chains.set(
     CHAIN.input,
@@ -298,11 +277,11 @@ export function buildRuleset(state: FirewallState, opts: RulesetOptions): Rulese
 
 function addClassifier(
   c: Classifier,
+  value: string,
   fixed: { src4: MapModel; src6: MapModel; uid: MapModel; gid: MapModel },
   cgroupMaps: Map<number, MapModel>,
   opts: RulesetOptions,
 ): string | null {
-  const value = goto(c.sessionKey);
   const put = (map: MapModel, norm: string, element: ElementModel): string | null => {
     if (map.elements.has(norm)) return `${c.kind} ${c.key}: claimed twice; the first claim is kept`;
     map.elements.set(norm, element);
@@ -330,7 +309,7 @@ function addClassifier(
       if (ref === null) return `cgroup ${JSON.stringify(c.key)} does not exist (or cgroup2 is not mounted); skipped`;
       let map = cgroupMaps.get(ref.level);
       if (!map) {
-        map = newMap(cgroupMapName(ref.level), 'cgroupsv2', 'verdict', true);
+        map = newMap(cgroupMapName(ref.level), 'cgroupsv2', 'mark', true);
         cgroupMaps.set(ref.level, map);
       }
       return put(map, `id:${ref.id}`, { key: `"${ref.nftPath}"`, value, comment: cgroupElementComment(ref, c.key) });

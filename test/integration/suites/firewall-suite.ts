@@ -37,7 +37,7 @@ import { buildRuleset as buildIptables } from '../../../daemon/adapters/iptables
 import { chooseBinaries } from '../../../daemon/adapters/iptables/tools.js';
 import { diffTable } from '../../../daemon/adapters/nftables/diff.js';
 import { parseTableListing } from '../../../daemon/adapters/nftables/readback.js';
-import { buildRuleset } from '../../../daemon/adapters/nftables/ruleset.js';
+import { buildRuleset, serviceChainName } from '../../../daemon/adapters/nftables/ruleset.js';
 import type { Classifier, FirewallState, SessionMarking } from '../../../daemon/core/kernel-state-types.js';
 import { waitFor } from '../harness/exec.js';
 import { createSandbox, type RunAs, requireRoot, type Sandbox, type SandboxProcess } from '../harness/sandbox.js';
@@ -170,8 +170,8 @@ interface BackendKit {
   /** After a SIGKILL and a new run's first apply: the kernel holds exactly what `current` requires. */
   expectAdopted(ctx: KitContext, current: FirewallState, uidA: number): Promise<void>;
   /**
-   * From outside: removes the uid claim of `uid` (v4 at least) and empties the session chain of
-   * `sessionKey`. Returns the kernel changes the verifying apply must make to undo it.
+   * From outside: removes the uid claim of `uid` (v4 at least) and empties the chain that marks
+   * `sessionKey`'s packets (nftables: its service's chain; iptables: its session chain). Returns the kernel changes the verifying apply must make to undo it.
    */
   damage(ctx: KitContext, uid: number, sessionKey: string, current: FirewallState): Promise<number>;
   /**
@@ -203,7 +203,7 @@ const nftablesKit: BackendKit = {
     matched: false,
     why: "nft `meta skgid` sees the socket's fsgid; uid/cgroup claims are the way to catch such processes",
   },
-  moveOps: 2, // flush s_sA + its new rule: no map, counter or SNAT change
+  moveOps: 2, // sA's uid element deleted and added with its new mark: no chain, rule, counter or SNAT change
   async expectAdopted({ sb, cgroupMount, resolver }, current, uidA) {
     const items = (
       JSON.parse(await nft(sb, '-j', 'list', 'table', 'inet', 'netsession')) as {
@@ -220,31 +220,32 @@ const nftablesKit: BackendKit = {
       [...((items.find((i) => i.map?.name === map)?.map?.elem as Array<[number, unknown]> | undefined) ?? [])].sort(
         (x, y) => x[0] - y[0],
       );
+    // Every session left is on C or unbound: one service chain (C's), no chain per session.
+    const svcC = serviceChainName(MARK_C);
     expect(names('chain')).toEqual(
-      ['classify', 'input', 'output', 'postrouting', 'prerouting', 's_sA', 's_sC', 's_sN'].sort(),
+      ['classify', 'input', 'output', 'postrouting', 'prerouting', 'service', svcC].sort(),
     );
     expect(names('counter')).toEqual(['rx_sA', 'rx_sC', 'rx_sN', 'tx_sA', 'tx_sC', 'tx_sN'].sort());
-    expect(names('map')).toEqual([...(cgroupMount ? ['cg2'] : []), 'gid', 'rx', 'src4', 'src6', 'tx', 'uid'].sort());
+    expect(names('map')).toEqual(
+      [...(cgroupMount ? ['cg2'] : []), 'gid', 'rx', 'src4', 'src6', 'svc', 'tx', 'uid'].sort(),
+    );
     expect(
       Object.fromEntries(
-        ['output', 'prerouting', 'input', 'postrouting', 'classify', 's_sA', 's_sC', 's_sN'].map((c) => [
-          c,
-          rulesOf(c),
-        ]),
+        ['output', 'prerouting', 'input', 'postrouting', 'classify', 'service', svcC].map((c) => [c, rulesOf(c)]),
       ),
     ).toEqual({
-      output: 3,
-      prerouting: 1,
+      output: 4,
+      prerouting: 2,
       input: 1,
       postrouting: 2,
       classify: cgroupMount ? 5 : 4,
-      s_sA: 1,
-      s_sC: 1,
-      s_sN: 1,
+      service: 1,
+      [svcC]: 1,
     });
+    expect(elems('svc')).toEqual([[MARK_C, { jump: { target: svcC } }]]);
     expect(elems('uid')).toEqual([
-      [uidA, { goto: { target: 's_sA' } }],
-      [65534, { goto: { target: 's_sN' } }],
+      [uidA, MARK_C | 1],
+      [65534, 9],
     ]);
     expect(elems('gid')).toEqual([]);
     expect(elems('src4')).toEqual([]);
@@ -259,10 +260,11 @@ const nftablesKit: BackendKit = {
       diffTable(parseTableListing(listing, 'netsession'), buildRuleset(current, { cgroup: resolver }).table),
     ).toEqual([]);
   },
-  async damage({ sb }, uid, sessionKey) {
+  async damage({ sb }, uid, sessionKey, current) {
+    const mark = current.sessions.find((s) => s.sessionKey === sessionKey)?.mark ?? 0;
     await nft(sb, `delete element inet netsession uid { ${String(uid)} }`);
-    await nft(sb, `flush chain inet netsession s_${sessionKey}`);
-    return 2; // the uid element, s_sC's rule
+    await nft(sb, `flush chain inet netsession ${serviceChainName(mark)}`);
+    return 2; // the uid element, the service chain's rule
   },
   async sabotage({ sb }, _sessionKey, tag) {
     await nft(sb, `delete element inet netsession tx { ${tag} }`);
@@ -711,6 +713,41 @@ export function firewallSuite(backend: BackendName): void {
       expect(b1.spoofed + c1.spoofed).toBe(b0.spoofed + c0.spoofed);
     });
 
+    it("when a service's last session moves away, that session's established connection still keeps its path", async () => {
+      const b = sb.uplink('eth-b');
+      const c = sb.uplink('eth-c');
+      const body = 2_000_000;
+      const label = `last-${randomBytes(3).toString('hex')}`;
+      const asG = { uid: uidB, gid: gidB };
+      const long = sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/${label}?bytes=${body}&delay=1500`, {
+        user: asG,
+        timeoutMs: 20_000,
+      });
+      const entry = await waitFor(
+        `request ${label} at the server`,
+        async () => (await sb.httpLog()).find((e) => e.path === `/${label}`),
+        { timeoutMs: 10_000, intervalMs: 20 },
+      );
+      expect(entry.client).toBe(b.devAddr4);
+      const b0 = await sb.routerCounters('eth-b');
+      expect(current.sessions.filter((s) => s.mark === MARK_B).map((s) => s.sessionKey)).toEqual(['sG']);
+
+      // sG was the last session on B: B's marking (nftables: its service chain) goes with it.
+      current = firewall(
+        current.sessions.map((s) => (s.sessionKey === 'sG' ? { ...sG(), ...svcC } : s)),
+        current.classifiers,
+      );
+      await driver.apply(current);
+      const fresh = await request('after-last-move', { user: asG });
+      expect(fresh.client).toBe(c.devAddr4);
+
+      const done = await long;
+      expect(done.ok && done.bytes).toBe(body);
+      const b1 = await sb.routerCounters('eth-b');
+      expect(b1.bytesIn - b0.bytesIn).toBeGreaterThanOrEqual(body);
+      expect(b1.fwdOut - b0.fwdOut).toBeGreaterThan(10);
+    });
+
     it('per-session counters match the bytes sent and received, headers accounted for exactly', async () => {
       await driver.call({ op: 'reset', keys: ['sA'] });
       const zero = (await driver.call({ op: 'read' })).result?.sA;
@@ -780,7 +817,7 @@ export function firewallSuite(backend: BackendName): void {
       expect(Number(after?.txBytes)).toBeGreaterThan(0);
     });
 
-    it('a claim and a session chain damaged from outside come back at the next verifying apply (a plain apply trusts its cache)', async () => {
+    it('a claim and a marking chain damaged from outside come back at the next verifying apply (a plain apply trusts its cache)', async () => {
       const expectedOps = await kit.damage(ctx(), uidA, 'sC', current);
       const unmarked = await request('ext-deleted', { user: asA() });
       expect(unmarked.client).toBe(sb.uplink('eth-a').devAddr4);

@@ -93,7 +93,11 @@ describe('nftables backend (cache, verify, retries)', () => {
     nft.calls = [];
     await fw.apply(state(0x30000));
     expect(nft.calls).toHaveLength(1);
-    expect(nft.calls[0]).toMatch(/^script flush chain inet netsession s_s1\nadd rule inet netsession s_s1 /);
+    // s1 was B's only session: C's chain comes, B's goes; s1's uid element gets C's mark.
+    expect(nft.calls[0]).toMatch(/^script add chain inet netsession svc_00030000\n/);
+    expect(nft.calls[0]).toMatch(/\ndelete element inet netsession uid \{ 1001 \}\n/);
+    expect(nft.calls[0]).toMatch(/\nadd element inet netsession uid \{ 1001 : 0x00030001 \}\n/);
+    expect(nft.calls[0]).toMatch(/\ndelete chain inet netsession svc_00020000\n/);
     expect(fw.lastApply?.readBack).toBe(false);
   });
 
@@ -115,7 +119,7 @@ describe('nftables backend (cache, verify, retries)', () => {
     nft.failures = 1;
     nft.calls = [];
     await fw.apply(state(0x30000));
-    expect(nft.calls.map((c) => c.split(' ').slice(0, 2).join(' '))).toEqual(['script flush', 'run -j', 'script add']);
+    expect(nft.calls.map((c) => c.split(' ').slice(0, 2).join(' '))).toEqual(['script add', 'run -j', 'script add']);
     expect(fw.lastApply).toMatchObject({ readBack: true, attempts: 2, rebuilt: false });
     expect(logs.join('\n')).toMatch(/retrying from a read-back/);
   });

@@ -31,18 +31,22 @@ function fw(sessions: SessionMarking[], classifiers: Classifier[] = []): Firewal
 }
 
 describe('nftables session delta', () => {
-  it('moving one session is a flush and one rule: no other object is touched', () => {
-    const a = fw([session('s1', 1, 'b'), session('s2', 2, 'b')], [{ kind: 'uid', key: '1001', sessionKey: 's1' }]);
+  it('moving one session rewrites only the data elements of its claims: no chain, rule or counter', () => {
+    const a = fw([session('s1', 1, 'b'), session('s2', 2, 'b')], [{ kind: 'uid', key: '1001', sessionKey: 's2' }]);
     const known = buildRuleset(a, opts).table;
     const ix = indexState(a);
     const b = fw([session('s1', 1, 'b'), { ...session('s2', 2, 'b'), mark: 0x20000 }], a.classifiers);
     expect(planDelta(ix, b, 'netsession')?.commands).toEqual([]);
     const moved = fw([session('s1', 1, 'b'), session('s2', 2, 'c')], a.classifiers);
-    // s2 on c needs c's SNAT entries, which no session needed before: postrouting is rewritten too.
+    // c had no session: its chain, rule and svc element come with s2, and its SNAT entries
+    // (postrouting rewritten: flush, b's rule, c's two rules).
     const d0 = planDelta(ix, moved, 'netsession');
     expect(d0?.commands.map((c) => c.type)).toEqual([
-      MSG.DELRULE,
+      MSG.NEWCHAIN,
       MSG.NEWRULE,
+      MSG.DELSETELEM,
+      MSG.NEWSETELEM,
+      MSG.NEWSETELEM,
       MSG.DELRULE,
       MSG.NEWRULE,
       MSG.NEWRULE,
@@ -50,24 +54,62 @@ describe('nftables session delta', () => {
     ]);
     d0!.commit(known);
     expect(diffTable(known, buildRuleset(moved, opts).table)).toEqual([]);
+    // Both services have sessions before and after: one delete and one add of the uid element.
     const two = fw([session('s1', 1, 'b'), session('s2', 2, 'b'), session('s3', 3, 'c')], a.classifiers);
     const full = buildRuleset(two, opts).table;
     const ix2 = indexState(two);
-    const d = planDelta(
-      ix2,
-      fw([session('s1', 1, 'c'), session('s2', 2, 'b'), session('s3', 3, 'c')], a.classifiers),
+    const next = fw([session('s1', 1, 'b'), session('s2', 2, 'c'), session('s3', 3, 'c')], a.classifiers);
+    const d = planDelta(ix2, next, 'netsession');
+    expect(d?.commands.map((c) => c.type)).toEqual([MSG.DELSETELEM, MSG.NEWSETELEM]);
+    expect(d?.ops).toBe(2);
+    d!.commit(full);
+    expect(diffTable(full, buildRuleset(next, opts).table)).toEqual([]);
+    // A session that claims nothing moves without any kernel change but SNAT's.
+    const ix3 = indexState(next);
+    const d3 = planDelta(
+      ix3,
+      fw([session('s1', 1, 'c'), session('s2', 2, 'c'), session('s3', 3, 'c')], a.classifiers),
       'netsession',
     );
-    expect(d?.commands.map((c) => c.type)).toEqual([MSG.DELRULE, MSG.NEWRULE]);
-    d!.commit(full);
-    expect(
-      diffTable(
-        full,
-        buildRuleset(fw([session('s1', 1, 'c'), session('s2', 2, 'b'), session('s3', 3, 'c')], a.classifiers), opts)
-          .table,
-      ),
-    ).toEqual([]);
-    expect(known.chains.size).toBeGreaterThan(0);
+    expect(d3?.commands.map((c) => c.type)).not.toContain(MSG.NEWSETELEM);
+    expect(d3?.commands.map((c) => c.type)).not.toContain(MSG.NEWCHAIN);
+  });
+
+  it('a new session is two counters and its elements; the last one of a service takes the chain with it', () => {
+    const a = fw([session('s1', 1, 'b')], [{ kind: 'uid', key: '1001', sessionKey: 's1' }]);
+    const ix = indexState(a);
+    const known = buildRuleset(a, opts).table;
+    const b = fw(
+      [session('s1', 1, 'b'), session('s2', 2, 'b')],
+      [...a.classifiers, { kind: 'gid', key: '7', sessionKey: 's2' }],
+    );
+    const d = planDelta(ix, b, 'netsession')!;
+    expect(d.commands.map((c) => c.type)).toEqual([
+      MSG.NEWOBJ,
+      MSG.NEWOBJ,
+      MSG.NEWSETELEM,
+      MSG.NEWSETELEM,
+      MSG.NEWSETELEM,
+    ]);
+    d.commit(known);
+    const c = fw([session('s2', 2, 'b')], [{ kind: 'gid', key: '7', sessionKey: 's2' }]);
+    const d2 = planDelta(ix, c, 'netsession')!;
+    d2.commit(known);
+    expect(known).toEqual(buildRuleset(c, opts).table);
+    const gone = planDelta(ix, fw([]), 'netsession')!;
+    // gid element, tx and rx elements, svc element; then the chain and both counters.
+    expect(gone.commands.map((x) => x.type)).toEqual([
+      MSG.DELSETELEM,
+      MSG.DELSETELEM,
+      MSG.DELSETELEM,
+      MSG.DELSETELEM,
+      MSG.DELRULE,
+      MSG.DELCHAIN,
+      MSG.DELOBJ,
+      MSG.DELOBJ,
+    ]);
+    gone.commit(known);
+    expect(known).toEqual(buildRuleset(fw([]), opts).table);
   });
 
   it('gives up (full path) on other masks, cgroup claims changing, invalid or duplicate input, disagreeing SNAT addresses', () => {

@@ -94,11 +94,11 @@ describe('nftables diff', () => {
     // The same cgroup path with another id (removed and created again) replaces the cgroup map.
     const ops = diffTable(actual, build(s, cgroups({ '/nsnftx/app': '45' })));
     expect(opsToScript(ops, 'netsession')).toBe(
-      'flush map inet netsession cg2\nadd element inet netsession cg2 { "nsnftx/app" comment "id 45 /nsnftx/app" : goto s_s2 }\n',
+      'flush map inet netsession cg2\nadd element inet netsession cg2 { "nsnftx/app" comment "id 45 /nsnftx/app" : 0x00000002 }\n',
     );
   });
 
-  it('moving one session to another service rewrites only its chain (counters and maps untouched)', () => {
+  it('moving one session to another service rewrites only its data elements (no chain, rule or counter)', () => {
     const before = build(state());
     const s = state();
     Object.assign(s.sessions[0]!, {
@@ -107,12 +107,12 @@ describe('nftables diff', () => {
       snat: [{ family: 4, address: '198.51.100.26' }],
     });
     const ops = diffTable(clone(before), build(s));
-    expect(opsToScript(ops, 'netsession').replace(/ comment "[0-9a-f]+"/g, '')).toBe(
-      'flush chain inet netsession s_s1\nadd rule inet netsession s_s1 meta mark set meta mark and 0xf0000000 or 0x00030001 ct mark set meta mark\n',
+    expect(opsToScript(ops, 'netsession')).toBe(
+      'delete element inet netsession uid { 1001 }\nadd element inet netsession uid { 1001 : 0x00030001 }\n',
     );
   });
 
-  it('a new session adds its chain, its two counters and its map elements', () => {
+  it('a new session adds its two counters and its map elements, no chain or rule', () => {
     const s = state();
     s.sessions.push({ sessionKey: 's4', tag: 4, mark: 0, ifname: '', snat: [] });
     s.classifiers.push({ kind: 'uid', key: '1004', sessionKey: 's4' });
@@ -121,9 +121,7 @@ describe('nftables diff', () => {
       [
         'add counter inet netsession tx_s4',
         'add counter inet netsession rx_s4',
-        'add chain inet netsession s_s4',
-        'add rule inet netsession s_s4 meta mark set meta mark and 0xf0000000 or 0x00000004 ct mark set meta mark',
-        'add element inet netsession uid { 1004 : goto s_s4 }',
+        'add element inet netsession uid { 1004 : 0x00000004 }',
         'add element inet netsession tx { 0x00000004 : "tx_s4" }',
         'add element inet netsession rx { 0x00000004 : "rx_s4" }',
         '',
@@ -131,7 +129,7 @@ describe('nftables diff', () => {
     );
   });
 
-  it('a deleted session loses its elements first, then its chain and counters', () => {
+  it('a deleted session loses its elements first, then its counters', () => {
     const s = state();
     s.sessions.pop();
     s.classifiers = s.classifiers.filter((c) => c.sessionKey !== 's3');
@@ -141,8 +139,6 @@ describe('nftables diff', () => {
         'delete element inet netsession gid { 2000 }',
         'delete element inet netsession tx { 0x00000003 }',
         'delete element inet netsession rx { 0x00000003 }',
-        'flush chain inet netsession s_s3',
-        'delete chain inet netsession s_s3',
         'delete counter inet netsession tx_s3',
         'delete counter inet netsession rx_s3',
         '',
@@ -150,7 +146,7 @@ describe('nftables diff', () => {
     );
   });
 
-  it('the last session of a service takes its SNAT rule with it', () => {
+  it('the last session of a service takes its SNAT rule, its service chain and `svc` element with it', () => {
     const s = state();
     s.sessions = s.sessions.filter((x) => x.sessionKey !== 's2');
     s.classifiers = s.classifiers.filter((c) => c.sessionKey !== 's2');
@@ -160,37 +156,41 @@ describe('nftables diff', () => {
     expect(script).not.toMatch(/eth-c/);
     expect(script).toMatch(/delete map inet netsession cg2/);
     expect(script).toMatch(/flush chain inet netsession classify/);
+    expect(script).toMatch(/delete element inet netsession svc \{ 0x00030000 \}/);
+    expect(script.indexOf('delete element inet netsession svc')).toBeLessThan(
+      script.indexOf('delete chain inet netsession svc_00030000'),
+    );
   });
 
   it('an element deleted from outside is added back, and only it', () => {
     const actual = clone(build(state()));
     actual.maps.get('uid')!.elements.delete('1001');
     expect(opsToScript(diffTable(actual, build(state())), 'netsession')).toBe(
-      'add element inet netsession uid { 1001 : goto s_s1 }\n',
+      'add element inet netsession uid { 1001 : 0x00020001 }\n',
     );
   });
 
-  it('an element pointing elsewhere is replaced (delete, then add)', () => {
+  it('an element with another value is replaced (delete, then add)', () => {
     const actual = clone(build(state()));
-    actual.maps.get('uid')!.elements.set('1001', { key: '1001', value: 'goto s_s2' });
+    actual.maps.get('uid')!.elements.set('1001', { key: '1001', value: '0x00030002' });
     expect(kinds(diffTable(actual, build(state())))).toEqual(['delete-elements', 'add-elements']);
   });
 
   it('a rule changed or removed from outside: that chain is rewritten whole', () => {
     const actual = clone(build(state()));
     actual.chains.get('output')!.rules.splice(1, 1);
-    actual.chains.get('s_s2')!.rules = [{ id: null }];
+    actual.chains.get('svc_00030000')!.rules = [{ id: null }];
     const ops = diffTable(actual, build(state()));
     expect(ops.filter((o) => o.op === 'flush-chain').map((o) => (o as { name: string }).name)).toEqual([
-      's_s2',
+      'svc_00030000',
       'output',
     ]);
-    expect(ops.filter((o) => o.op === 'add-rule')).toHaveLength(4);
+    expect(ops.filter((o) => o.op === 'add-rule')).toHaveLength(5);
   });
 
   it('a chain deleted from outside is created again with its rules', () => {
     const actual = clone(build(state()));
-    actual.chains.delete('s_s2');
+    actual.chains.delete('svc_00030000');
     expect(kinds(diffTable(actual, build(state())))).toEqual(['add-chain', 'add-rule']);
   });
 
@@ -228,11 +228,33 @@ describe('nftables diff', () => {
       script.indexOf('add map inet netsession uid'),
     );
     expect(script).not.toMatch(/counter inet netsession (tx|rx)_/);
-    expect(script).toMatch(/add element inet netsession uid \{ 1001 : goto s_s1, 1002 : goto s_s2 \}/);
+    expect(script).toMatch(/add element inet netsession uid \{ 1001 : 0x00020001, 1002 : 0x00030002 \}/);
 
     const hooked = clone(build(state()));
     hooked.chains.get('output')!.base = { type: 'filter', hook: 'output', prio: 0, policy: 'accept' };
     expect(kinds(diffTable(hooked, build(state())))).toContain('delete-chain');
+  });
+
+  it('a table of the previous shape (verdict classifier maps, a chain per session) is rebuilt in one batch, keeping the counters', () => {
+    const old = clone(build(state()));
+    for (const name of ['src4', 'src6', 'uid', 'gid', 'cg2']) {
+      const m = old.maps.get(name)!;
+      m.data = 'verdict';
+      for (const e of m.elements.values()) e.value = 'goto s_s1';
+    }
+    old.maps.delete('svc');
+    for (const k of ['s1', 's2', 's3'])
+      old.chains.set(`s_${k}`, { name: `s_${k}`, base: null, rules: [{ id: 'old' }] });
+    const ops = diffTable(old, build(state()));
+    const script = opsToScript(ops, 'netsession');
+    expect(script).toMatch(/^delete chain inet netsession s_s1$/m);
+    expect(script).not.toMatch(/counter inet netsession (tx|rx)_/);
+    expect(script.indexOf('delete map inet netsession uid')).toBeLessThan(
+      script.indexOf('delete chain inet netsession s_s1'),
+    );
+    expect(script).toMatch(/add element inet netsession uid \{ 1001 : 0x00020001, 1002 : 0x00030002 \}/);
+    const after = clone(build(state()));
+    expect(diffTable(after, build(state()))).toEqual([]);
   });
 
   it('parses only our table out of a listing and normalises keys like the builder', () => {
@@ -269,6 +291,16 @@ describe('nftables diff', () => {
           },
         },
         {
+          map: {
+            family: 'inet',
+            table: 'netsession',
+            name: 'uid',
+            type: 'uid',
+            map: 'mark',
+            elem: [[1001, 196609]],
+          },
+        },
+        {
           set: {
             family: 'inet',
             table: 'netsession',
@@ -291,6 +323,8 @@ describe('nftables diff', () => {
     expect(cg.flushOnChange).toBe(true);
     expect(cg.elements.get('id:12')).toEqual({ key: null, value: 'goto s_a', comment: 'id 12 /a' });
     expect(cg.elements.get('?"b"')).toEqual({ key: null, value: 'accept' });
+    expect([...m.maps.get('uid')!.elements]).toEqual([['1001', { key: '1001', value: '0x00030001' }]]);
+    expect(m.maps.get('uid')).toMatchObject({ type: 'uid', data: 'mark' });
     expect(m.maps.get('ports')).toMatchObject({ kind: 'set', type: 'ipv4_addr . inet_service', data: null });
     expect(m.others).toEqual([{ kind: 'ct helper', name: 'h' }]);
   });

@@ -39,20 +39,19 @@ describe('nf_tables netlink encoding (byte layouts)', () => {
     expect(contains(body, '1c00 0480 0c00 0100 0000000000000000 0c00 0200 0000000000000000')).toBe(true);
   });
 
-  it('the session rule is what nft 1.0.6 sends (nft --debug=mnl): mask and xor in host order, comment as user data', () => {
-    // meta mark set meta mark and 0xf0000000 or 0x00020001 ct mark set meta mark comment "abc"
-    const r = nl.addSessionRule('t', 's_a', 0x0fffffff, 0x00020001, 'abc');
+  it('the service rule is what nft 1.0.6 sends (nft --debug=mnl): mask and xor in host order, comment as user data', () => {
+    // meta mark set meta mark and 0xf0000000 or 0x00020000 comment "abc"
+    const r = nl.addServiceRule('t', 'svc_00020000', 0x0fffffff, 0x00020000, 'abc');
     const body = Buffer.concat(r.attrs);
     expect(r.flags).toBe(nl.NLM_F_CREATE | nl.NLM_F_APPEND);
     // meta load: key MARK (3), dreg 1
     expect(contains(body, '0900 0100 6d657461 000000 00 1400 0280 0800 0200 00000003 0800 0100 00000001')).toBe(true);
-    // bitwise: sreg 1, dreg 1, op bool, len 4, mask 0xf0000000 → 00 00 00 f0, xor 0x00020001 → 01 00 02 00
-    expect(contains(body, '0c00 0480 0800 0100 000000f0 0c00 0580 0800 0100 01000200')).toBe(true);
+    // bitwise: sreg 1, dreg 1, op bool, len 4, mask 0xf0000000 → 00 00 00 f0, xor 0x00020000 → 00 00 02 00
+    expect(contains(body, '0c00 0480 0800 0100 000000f0 0c00 0580 0800 0100 00000200')).toBe(true);
     expect(contains(body, '0800 0100 00000001 0800 0200 00000001 0800 0600 00000000 0800 0300 00000004')).toBe(true);
-    // meta set: key MARK, sreg 1 (attribute 3)
+    // meta set: key MARK, sreg 1 (attribute 3); no ct set (the conntrack mark is set by classification)
     expect(contains(body, '0800 0200 00000003 0800 0300 00000001')).toBe(true);
-    // ct set: key MARK, sreg 1 (attribute 4)
-    expect(contains(body, '0700 0100 637400 00 1400 0280 0800 0200 00000003 0800 0400 00000001')).toBe(true);
+    expect(contains(body, '0700 0100 637400 00')).toBe(false);
     // user data: TLV (type 0, len 4, "abc\0")
     expect(hex(nl.commentUserdata('abc'))).toBe('0004' + '61626300');
     expect(contains(body, '0a00 0700 0004 61626300 0000')).toBe(true);
@@ -73,11 +72,13 @@ describe('nf_tables netlink encoding (byte layouts)', () => {
     expect(contains(Buffer.concat(r6.attrs), '0800 0200 0000000a')).toBe(true); // NFPROTO_IPV6
   });
 
-  it('map elements: uid key in host order, goto as be32 -4 with the chain, counter references by name', () => {
-    const [add] = nl.addElements('t', 'uid', [{ key: nl.hostU32(99999), data: { goto: 's_5' } }]);
+  it('map elements: uid key and mark data in host order, jump as be32 -3 with the chain, counter references by name', () => {
+    const [add] = nl.addElements('t', 'uid', [{ key: nl.hostU32(99999), data: { mark: 0x00020001 } }]);
     const body = Buffer.concat(add!.attrs);
-    expect(contains(body, '0800 0100 9f860100')).toBe(true);
-    expect(contains(body, '0800 0100 fffffffc 0800 0200 735f3500')).toBe(true);
+    expect(contains(body, '0c00 0180 0800 0100 9f860100')).toBe(true); // NFTA_SET_ELEM_KEY
+    expect(contains(body, '0c00 0280 0800 0100 01000200')).toBe(true); // NFTA_SET_ELEM_DATA > NFTA_DATA_VALUE
+    const [svc] = nl.addElements('t', 'svc', [{ key: nl.hostU32(0x20000), data: { jump: 'svc_5' } }]);
+    expect(contains(Buffer.concat(svc!.attrs), '0800 0100 fffffffd 0a00 0200 7376635f3500')).toBe(true);
     const [ref] = nl.addElements('t', 'tx', [{ key: nl.hostU32(1), data: { counter: 'tx_a' } }]);
     expect(contains(Buffer.concat(ref!.attrs), '0900 0900 74785f6100')).toBe(true); // NFTA_SET_ELEM_OBJREF
     const [del] = nl.deleteElements('t', 'src4', [Buffer.from([198, 51, 100, 7])]);
@@ -86,7 +87,7 @@ describe('nf_tables netlink encoding (byte layouts)', () => {
   });
 
   it('long element lists are split so every nest fits a u16 length', () => {
-    const many = Array.from({ length: 2500 }, (_, i) => ({ key: nl.hostU32(i), data: { goto: 's_x' } as const }));
+    const many = Array.from({ length: 2500 }, (_, i) => ({ key: nl.hostU32(i), data: { mark: 7 } as const }));
     const cmds = nl.addElements('t', 'uid', many);
     expect(cmds).toHaveLength(3);
   });

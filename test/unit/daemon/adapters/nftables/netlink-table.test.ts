@@ -5,30 +5,12 @@ import { diffTable } from '../../../../../daemon/adapters/nftables/diff.js';
 import { encodeBatch } from '../../../../../daemon/adapters/nftables/netlink-encode.js';
 import { opsToNetlink } from '../../../../../daemon/adapters/nftables/netlink-ops.js';
 import { NetlinkUnsupportedError } from '../../../../../daemon/adapters/nftables/netlink-table.js';
-import { buildRuleset } from '../../../../../daemon/adapters/nftables/ruleset.js';
-import type { FirewallState } from '../../../../../daemon/core/kernel-state-types.js';
+import { FIXTURE_TABLE } from './fixtures/full-table-state.js';
 
-/** Every kind of object and rule the adapter writes: the state nft built the fixture from. */
-const STATE: FirewallState = {
-  mask: 0x0fff0000,
-  tagMask: 0xffff,
-  sessions: [
-    { sessionKey: 'a1', tag: 1, mark: 0x20000, ifname: 'eth-b', snat: [{ family: 4, address: '198.51.100.18' }] },
-    { sessionKey: 'a2', tag: 2, mark: 0x20000, ifname: 'eth-b', snat: [] },
-  ],
-  classifiers: [
-    { kind: 'uid', key: '1001', sessionKey: 'a1' },
-    { kind: 'gid', key: '1002', sessionKey: 'a2' },
-    { kind: 'source', key: '198.51.100.5', sessionKey: 'a2' },
-    { kind: 'source', key: '2001:db8::5', sessionKey: 'a2' },
-    { kind: 'cgroup', key: '/x', sessionKey: 'a1' },
-  ],
-};
-
-const table = buildRuleset(STATE, { cgroup: () => ({ id: '1', nftPath: '.', level: 1 }) }).table;
+const table = FIXTURE_TABLE;
 
 describe('the full table over netlink', () => {
-  it('building the table from empty sends exactly the messages nft 1.0.6 sends for the same script', () => {
+  it('building the table from empty sends exactly the messages nft 1.0.6 sends for the same script (recapture: fixtures/capture-nft-mnl.ts)', () => {
     const expected = readFileSync(new URL('fixtures/nft-full-table.txt', import.meta.url), 'utf8')
       .split('\n')
       .filter((l) => l !== '' && !l.startsWith('#'))
@@ -47,7 +29,7 @@ describe('the full table over netlink', () => {
   it('element keys of a read-back (decimal marks, addresses) are encoded for deletes', () => {
     const actual = structuredClone(table);
     actual.maps.get('tx')!.elements.set('7', { key: '7', value: '"tx_gone"' });
-    actual.maps.get('src4')!.elements.set('203.0.113.9', { key: '203.0.113.9', value: 'goto s_gone' });
+    actual.maps.get('src4')!.elements.set('203.0.113.9', { key: '203.0.113.9', value: '0x00020001' });
     const cmds = opsToNetlink(diffTable(actual, table), 'netsession', [table.maps]);
     const hex = cmds.map((c) => Buffer.concat(c.attrs).toString('hex'));
     expect(cmds.map((c) => c.type)).toEqual([14, 14]);

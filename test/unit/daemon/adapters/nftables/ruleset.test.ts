@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { CgroupRef } from '../../../../../daemon/adapters/firewall/cgroup.js';
 import { fingerprint } from '../../../../../daemon/adapters/firewall/fingerprint.js';
 import { diffTable } from '../../../../../daemon/adapters/nftables/diff.js';
-import { buildRuleset, sessionRule } from '../../../../../daemon/adapters/nftables/ruleset.js';
+import { buildRuleset, serviceRule } from '../../../../../daemon/adapters/nftables/ruleset.js';
 import { opsToScript } from '../../../../../daemon/adapters/nftables/script.js';
 import type { FirewallState } from '../../../../../daemon/core/kernel-state-types.js';
 
@@ -40,7 +40,7 @@ function oneSession(): FirewallState {
 }
 
 describe('nftables ruleset', () => {
-  it('builds the documented table for one session (golden script from an empty kernel)', () => {
+  it('builds the documented table for one session (golden script from an empty kernel): no chain or rule of its own', () => {
     const { table, warnings } = buildRuleset(oneSession(), noCgroups);
     expect(warnings).toEqual([]);
     expect(stripComments(opsToScript(diffTable(null, table), 'netsession'))).toBe(
@@ -48,31 +48,37 @@ describe('nftables ruleset', () => {
         'add table inet netsession',
         'add counter inet netsession tx_s1',
         'add counter inet netsession rx_s1',
-        'add map inet netsession src4 { type ipv4_addr : verdict; }',
-        'add map inet netsession src6 { type ipv6_addr : verdict; }',
-        'add map inet netsession uid { type uid : verdict; }',
-        'add map inet netsession gid { type gid : verdict; }',
+        'add map inet netsession src4 { type ipv4_addr : mark; }',
+        'add map inet netsession src6 { type ipv6_addr : mark; }',
+        'add map inet netsession uid { type uid : mark; }',
+        'add map inet netsession gid { type gid : mark; }',
+        'add map inet netsession svc { type mark : verdict; }',
         'add map inet netsession tx { type mark : counter; }',
         'add map inet netsession rx { type mark : counter; }',
-        'add chain inet netsession s_s1',
+        'add chain inet netsession svc_00020000',
+        'add chain inet netsession service',
         'add chain inet netsession classify',
         'add chain inet netsession output { type route hook output priority -150; policy accept; }',
         'add chain inet netsession prerouting { type filter hook prerouting priority -150; policy accept; }',
         'add chain inet netsession input { type filter hook input priority -150; policy accept; }',
         'add chain inet netsession postrouting { type nat hook postrouting priority 100; policy accept; }',
-        'add rule inet netsession s_s1 meta mark set meta mark and 0xf0000000 or 0x00020001 ct mark set meta mark',
-        'add rule inet netsession classify ip saddr vmap @src4',
-        'add rule inet netsession classify ip6 saddr vmap @src6',
-        'add rule inet netsession classify meta skuid vmap @uid',
-        'add rule inet netsession classify meta skgid vmap @gid',
-        'add rule inet netsession output ct mark and 0x0fffffff != 0 meta mark set ct mark',
+        'add rule inet netsession svc_00020000 meta mark set meta mark and 0xf0000000 or 0x00020000',
+        'add rule inet netsession service ct mark and 0x0fff0000 vmap @svc',
+        'add rule inet netsession classify ct mark set ip saddr map @src4 goto service',
+        'add rule inet netsession classify ct mark set ip6 saddr map @src6 goto service',
+        'add rule inet netsession classify ct mark set meta skuid map @uid goto service',
+        'add rule inet netsession classify ct mark set meta skgid map @gid goto service',
+        'add rule inet netsession output ct mark and 0x0fffffff != 0 ct mark and 0x0fff0000 vmap @svc',
+        'add rule inet netsession output ct mark and 0x0fff0000 != 0 meta mark and 0x0fff0000 == 0 meta mark set ct mark',
         'add rule inet netsession output ct state new meta mark and 0x0fffffff == 0 jump classify',
         'add rule inet netsession output ct mark and 0x0000ffff != 0 counter name ct mark and 0x0000ffff map @tx',
-        'add rule inet netsession prerouting ct mark and 0x0fffffff != 0 meta mark set ct mark',
+        'add rule inet netsession prerouting ct mark and 0x0fffffff != 0 ct mark and 0x0fff0000 vmap @svc',
+        'add rule inet netsession prerouting ct mark and 0x0fff0000 != 0 meta mark and 0x0fff0000 == 0 meta mark set ct mark',
         'add rule inet netsession input ct mark and 0x0000ffff != 0 counter name ct mark and 0x0000ffff map @rx',
         'add rule inet netsession postrouting meta mark and 0x0fff0000 == 0x00020000 oifname "eth-b" fib saddr type local snat ip to 198.51.100.18',
         'add rule inet netsession postrouting meta mark and 0x0fff0000 == 0x00020000 oifname "eth-b" fib saddr type local snat ip6 to 2001:db8:2::2',
-        'add element inet netsession uid { 1001 : goto s_s1 }',
+        'add element inet netsession uid { 1001 : 0x00020001 }',
+        'add element inet netsession svc { 0x00020000 : jump svc_00020000 }',
         'add element inet netsession tx { 0x00000001 : "tx_s1" }',
         'add element inet netsession rx { 0x00000001 : "rx_s1" }',
         '',
@@ -83,32 +89,35 @@ describe('nftables ruleset', () => {
   it('stores each rule fingerprint as its comment', () => {
     const { table } = buildRuleset(oneSession(), noCgroups);
     const script = opsToScript(diffTable(null, table), 'netsession');
-    const text = sessionRule(0x0fffffff, 0x00020000, 1);
-    expect(script).toContain(`add rule inet netsession s_s1 ${text} comment "${fingerprint(text)}"`);
+    const text = serviceRule(0x0fffffff, 0x00020000);
+    expect(script).toContain(`add rule inet netsession svc_00020000 ${text} comment "${fingerprint(text)}"`);
     expect(fingerprint(text)).toMatch(/^[0-9a-f]{16}$/);
-    expect(fingerprint(text)).not.toBe(fingerprint(sessionRule(0x0fffffff, 0x00030000, 1)));
+    expect(fingerprint(text)).not.toBe(fingerprint(serviceRule(0x0fffffff, 0x00030000)));
     expect(fingerprint('a')).not.toBe(fingerprint('b'));
   });
 
   it("keeps other users' mark bits: AND with ~(mask|tagMask), even with bit 31 in the masks", () => {
-    expect(sessionRule(0x0fffffff, 0x00020000 | 5, 0)).toBe(
-      'meta mark set meta mark and 0xf0000000 or 0x00020005 ct mark set meta mark',
-    );
+    expect(serviceRule(0x0fffffff, 0x00020000)).toBe('meta mark set meta mark and 0xf0000000 or 0x00020000');
     const high = buildRuleset(
       {
         mask: 0xf0000000,
         tagMask: 0x0000ff00,
         sessions: [{ sessionKey: 'a', mark: 0x80000000, tag: 0x100, ifname: 'x', snat: [] }],
-        classifiers: [],
+        classifiers: [{ kind: 'uid', key: '5', sessionKey: 'a' }],
       },
       noCgroups,
     );
-    expect(high.table.chains.get('s_a')?.rules[0]?.text).toBe(
-      'meta mark set meta mark and 0x0fff00ff or 0x80000100 ct mark set meta mark',
+    expect(high.table.chains.get('svc_80000000')?.rules[0]?.text).toBe(
+      'meta mark set meta mark and 0x0fff00ff or 0x80000000',
     );
+    expect(high.table.maps.get('uid')?.elements.get('5')?.value).toBe('0x80000100');
+    expect(high.table.maps.get('svc')?.elements.get(String(0x80000000))).toEqual({
+      key: '0x80000000',
+      value: 'jump svc_80000000',
+    });
   });
 
-  it('an unbound session is counted and tagged but gets no SNAT', () => {
+  it('an unbound session is counted and tagged but gets no service chain and no SNAT', () => {
     const st: FirewallState = {
       mask: 0x0fff0000,
       tagMask: 0xffff,
@@ -116,12 +125,22 @@ describe('nftables ruleset', () => {
       classifiers: [{ kind: 'gid', key: '50', sessionKey: 'u' }],
     };
     const { table } = buildRuleset(st, noCgroups);
-    expect(table.chains.get('s_u')?.rules[0]?.text).toBe(
-      'meta mark set meta mark and 0xf0000000 or 0x00000007 ct mark set meta mark',
-    );
+    expect([...table.chains.keys()].filter((c) => c.startsWith('svc_'))).toEqual([]);
+    expect(table.maps.get('svc')?.elements.size).toBe(0);
     expect(table.chains.get('postrouting')?.rules).toEqual([]);
     expect([...table.counters]).toEqual(['tx_u', 'rx_u']);
-    expect(table.maps.get('gid')?.elements.get('50')).toEqual({ key: '50', value: 'goto s_u' });
+    expect(table.maps.get('gid')?.elements.get('50')).toEqual({ key: '50', value: '0x00000007' });
+  });
+
+  it('one service chain per service mark, whatever the number of sessions', () => {
+    const st = oneSession();
+    st.sessions.push(
+      { ...st.sessions[0]!, sessionKey: 's2', tag: 2 },
+      { ...st.sessions[0]!, sessionKey: 's3', tag: 3, mark: 0x30000 },
+    );
+    const { table } = buildRuleset(st, noCgroups);
+    expect([...table.chains.keys()].filter((c) => c.startsWith('svc_'))).toEqual(['svc_00020000', 'svc_00030000']);
+    expect(table.chains.size).toBe(2 + 6); // and service, classify and the four base chains
   });
 
   it('one SNAT rule per service, interface and family, not per session', () => {
@@ -146,20 +165,20 @@ describe('nftables ruleset', () => {
     const { table, warnings } = buildRuleset(st, fakeCgroups);
     expect(warnings).toEqual([]);
     expect(table.chains.get('classify')?.rules.map((r) => r.text)).toEqual([
-      'ip saddr vmap @src4',
-      'ip6 saddr vmap @src6',
-      'socket cgroupv2 level 3 vmap @cg3',
-      'socket cgroupv2 level 1 vmap @cg1',
-      'meta skuid vmap @uid',
-      'meta skgid vmap @gid',
+      'ct mark set ip saddr map @src4 goto service',
+      'ct mark set ip6 saddr map @src6 goto service',
+      'ct mark set socket cgroupv2 level 3 map @cg3 goto service',
+      'ct mark set socket cgroupv2 level 1 map @cg1 goto service',
+      'ct mark set meta skuid map @uid goto service',
+      'ct mark set meta skgid map @gid goto service',
     ]);
     expect([...(table.maps.get('src6')?.elements.keys() ?? [])]).toEqual(['2001:db8::1:0:0:1']);
-    expect(table.maps.get('src4')?.elements.get('198.51.100.26')?.value).toBe('goto s_s1');
+    expect(table.maps.get('src4')?.elements.get('198.51.100.26')?.value).toBe('0x00020001');
     const cg3 = table.maps.get('cg3');
     expect(cg3?.flushOnChange).toBe(true);
     expect(cg3?.type).toBe('cgroupsv2');
     expect([...(cg3?.elements.entries() ?? [])]).toEqual([
-      ['id:1006', { key: '"a/b/c"', value: 'goto s_s1', comment: 'id 1006 /a/b/c' }],
+      ['id:1006', { key: '"a/b/c"', value: '0x00020001', comment: 'id 1006 /a/b/c' }],
     ]);
   });
 
@@ -186,7 +205,7 @@ describe('nftables ruleset', () => {
       ],
     };
     const { table, warnings } = buildRuleset(st, fakeCgroups);
-    expect([...table.chains.keys()].filter((c) => c.startsWith('s_'))).toEqual(['s_ok']);
+    expect([...table.counters]).toEqual(['tx_ok', 'rx_ok']);
     expect([...(table.maps.get('uid')?.elements.keys() ?? [])]).toEqual(['7']);
     expect(table.maps.get('gid')?.elements.size).toBe(0);
     expect(table.chains.get('postrouting')?.rules).toEqual([]);
