@@ -5,15 +5,10 @@
  * rate. Every request bumps a generation; each stage of an apply (routing, then firewall) records
  * the generation it applied, so a caller can wait for "the routing that includes my change" and
  * nothing more. Update batches queue here in order, each waiting for the stage it needs.
- *
- * Source rules linger (source-rule-linger.ts): a `from ADDR lookup T` rule the desired state
- * dropped stays in the routing state applied for {@link SOURCE_RULE_LINGER_MS}, so sequential
- * SourceIPRule sessions on one service do not add and delete the same kernel rules each time.
  */
 
 import type { KernelState } from '../core/kernel-state-types.js';
 import type { Firewall, Logger, Routing } from '../ports.js';
-import { SOURCE_RULE_LINGER_MS, SourceRuleLinger } from './source-rule-linger.js';
 
 /** A reconcile stage and the state generation it must have reached. */
 export interface KernelWait {
@@ -26,8 +21,6 @@ export interface KernelSyncDeps {
   firewall?: Firewall;
   desired(): KernelState;
   log: Logger;
-  /** How long a dropped source rule stays in the kernel (ms; default {@link SOURCE_RULE_LINGER_MS}, 0: none). */
-  sourceRuleLingerMs?: number;
 }
 
 export class KernelSync {
@@ -41,12 +34,9 @@ export class KernelSync {
   readonly #gen = { requested: 0, routed: 0, done: 0 };
   #waiters: Array<KernelWait & { resolve: () => void }> = [];
   #queue: Array<{ cond: KernelWait | null; run: () => void }> | null = null;
-  readonly #linger: SourceRuleLinger;
 
   constructor(deps: KernelSyncDeps) {
     this.#d = deps;
-    // A lingering rule's expiry is a change of the routing state like any other.
-    this.#linger = new SourceRuleLinger(deps.sourceRuleLingerMs ?? SOURCE_RULE_LINGER_MS, () => this.request());
   }
 
   /** Is there a kernel to keep in step at all? */
@@ -111,7 +101,7 @@ export class KernelSync {
       const desired = this.#d.desired();
       // Routes and rules first, so a newly marked packet never meets a rule without routes.
       try {
-        if (routing) await routing.apply(this.#linger.apply(desired.routing), { verify: verifyRouting });
+        if (routing) await routing.apply(desired.routing, { verify: verifyRouting });
       } catch (err) {
         log('error', `routing reconcile failed: ${(err as Error).message}`);
       }
@@ -185,7 +175,6 @@ export class KernelSync {
   /** No more reconciles; everything waiting is released. Resolves when the last apply ended. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#linger.stop();
     this.#advance('routed', Infinity);
     this.#advance('done', Infinity);
     await this.#idle;

@@ -107,8 +107,8 @@ export function dumpKernel(client: RtnlClient): KernelSnapshot {
 
 /**
  * The identity of a desired state for the model's "nothing changed" test: rule order is no part
- * of it (the kernel orders rules by priority; a state with a lingering source rule appended is the
- * same state as the one with that rule in sorted place).
+ * of it (the kernel orders rules by priority, so two states listing the same rules in another
+ * order are the same state).
  */
 function stateKey(desired: RoutingState): string {
   const rules = desired.rules.map((r) => JSON.stringify(r)).sort();
