@@ -17,6 +17,14 @@ interface IdentityEntry<E> {
   /** Every session claiming the identity, with its (first) claim of it. */
   candidates: Map<E, SessionClaim>;
   classifier: Classifier | null;
+  /**
+   * The best candidate by {@link ownerOf}, kept as candidates come (one comparison), so 10,000
+   * sessions claiming one address cost O(1) per session; null with `rescan` false only when there
+   * are no candidates.
+   */
+  owner: E | null;
+  /** The owner left (or its ownership inputs changed): the next resolve looks at every candidate. */
+  rescan: boolean;
 }
 
 /** Above this many changed identities the classifier list is sorted again rather than patched. */
@@ -68,17 +76,25 @@ export class ClaimOwners<E extends Claimant> {
   /** Replaces `e`'s claims (its ownership inputs may have changed too: every claim is looked at again). */
   setClaims(e: E, claims: SessionClaim[]): void {
     for (const c of e.claims) {
-      this.#identities.get(c.id)?.candidates.delete(e);
+      const id = this.#identities.get(c.id);
+      if (id) {
+        id.candidates.delete(e);
+        if (id.owner === e) {
+          id.owner = null;
+          id.rescan = true;
+        }
+      }
       this.#dirty.add(c.id);
     }
     e.claims = claims;
     for (const c of claims) {
       let id = this.#identities.get(c.id);
       if (!id) {
-        id = { candidates: new Map(), classifier: null };
+        id = { candidates: new Map(), classifier: null, owner: null, rescan: false };
         this.#identities.set(c.id, id);
       }
       if (!id.candidates.has(e)) id.candidates.set(e, c);
+      if (!id.rescan && (id.owner === null || ownerOf(e.input, id.owner.input) < 0)) id.owner = e;
       this.#dirty.add(c.id);
     }
   }
@@ -90,8 +106,13 @@ export class ClaimOwners<E extends Claimant> {
     for (const idKey of this.#dirty) {
       const id = this.#identities.get(idKey);
       if (!id) continue;
-      let best: [E, SessionClaim] | null = null;
-      for (const cand of id.candidates) if (!best || ownerOf(cand[0].input, best[0].input) < 0) best = cand;
+      if (id.rescan) {
+        id.owner = null;
+        for (const cand of id.candidates.keys())
+          if (!id.owner || ownerOf(cand.input, id.owner.input) < 0) id.owner = cand;
+        id.rescan = false;
+      }
+      const best: [E, SessionClaim] | null = id.owner ? [id.owner, id.candidates.get(id.owner)!] : null;
       const next = best ? classifierOf(best[1], best[0].input.sessionKey) : null;
       if (sameClassifier(id.classifier, next)) {
         if (!best) this.#identities.delete(idKey);
