@@ -114,7 +114,9 @@ export function addMap(table: string, name: string, type: string, data: string |
   const k = keyType(type);
   const head = [strAttr(SET.TABLE, table), strAttr(SET.NAME, name)];
   const key = [be32Attr(SET.KEY_TYPE, k.id), be32Attr(SET.KEY_LEN, k.len)];
-  if (data === 'verdict') {
+  if (data === 'verdict' || data === 'mark') {
+    // A verdict map's data has no length or byte order of its own; a mark map's is a host-order u32.
+    const verdict = data === 'verdict';
     return {
       type: MSG.NEWSET,
       flags: NLM_F_CREATE,
@@ -122,36 +124,14 @@ export function addMap(table: string, name: string, type: string, data: string |
         ...head,
         be32Attr(SET.FLAGS, NFT_SET_MAP),
         ...key,
-        be32Attr(SET.DATA_TYPE, NFT_DATA_VERDICT),
-        be32Attr(SET.DATA_LEN, 0),
+        be32Attr(SET.DATA_TYPE, verdict ? NFT_DATA_VERDICT : NFT_TYPE_MARK),
+        be32Attr(SET.DATA_LEN, verdict ? 0 : 4),
         be32Attr(SET.ID, id),
         attr(
           SET.USERDATA,
           Buffer.concat([
             tlv(UDATA_SET_KEYBYTEORDER, k.order),
-            tlv(UDATA_SET_DATABYTEORDER, 0),
-            tlv(UDATA_SET_DATA_INTERVAL, 0),
-          ]),
-        ),
-      ],
-    };
-  }
-  if (data === 'mark') {
-    return {
-      type: MSG.NEWSET,
-      flags: NLM_F_CREATE,
-      attrs: [
-        ...head,
-        be32Attr(SET.FLAGS, NFT_SET_MAP),
-        ...key,
-        be32Attr(SET.DATA_TYPE, NFT_TYPE_MARK),
-        be32Attr(SET.DATA_LEN, 4),
-        be32Attr(SET.ID, id),
-        attr(
-          SET.USERDATA,
-          Buffer.concat([
-            tlv(UDATA_SET_KEYBYTEORDER, k.order),
-            tlv(UDATA_SET_DATABYTEORDER, BYTEORDER_HOST),
+            tlv(UDATA_SET_DATABYTEORDER, verdict ? 0 : BYTEORDER_HOST),
             tlv(UDATA_SET_DATA_INTERVAL, 0),
           ]),
         ),

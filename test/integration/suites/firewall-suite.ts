@@ -477,6 +477,24 @@ export function firewallSuite(backend: BackendName): void {
     let foreignBefore = '';
 
     const asA = (): RunAs => ({ uid: uidA, gid: gidA });
+    /**
+     * Starts a 2 MB download (served after 1.5 s) as `user` and resolves once the server has read
+     * the request, i.e. the connection is established and has taken its path.
+     */
+    const slowDownload = async (prefix: string, user: RunAs) => {
+      const body = 2_000_000;
+      const label = `${prefix}-${randomBytes(3).toString('hex')}`;
+      const long = sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/${label}?bytes=${body}&delay=1500`, {
+        user,
+        timeoutMs: 20_000,
+      });
+      const entry = await waitFor(
+        `request ${label} at the server`,
+        async () => (await sb.httpLog()).find((e) => e.path === `/${label}`),
+        { timeoutMs: 10_000, intervalMs: 20 },
+      );
+      return { body, long, entry };
+    };
     const resolver = (path: string): CgroupRef | null => {
       if (!cgroupMount) return null;
       const st = execFileSync('stat', ['-c', '%i', join(cgroupMount, path)], { encoding: 'utf8' }).trim();
@@ -672,18 +690,7 @@ export function firewallSuite(backend: BackendName): void {
     it('moving a session: new connections take eth-c, an established one stays on eth-b to the end', async () => {
       const b = sb.uplink('eth-b');
       const c = sb.uplink('eth-c');
-      const body = 2_000_000;
-      const label = `long-${randomBytes(3).toString('hex')}`;
-      const long = sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/${label}?bytes=${body}&delay=1500`, {
-        user: asA(),
-        timeoutMs: 20_000,
-      });
-      // The server logs the request when it has read it: the connection is established (via B).
-      const entry = await waitFor(
-        `request ${label} at the server`,
-        async () => (await sb.httpLog()).find((e) => e.path === `/${label}`),
-        { timeoutMs: 10_000, intervalMs: 20 },
-      );
+      const { body, long, entry } = await slowDownload('long', asA());
       expect(entry.client).toBe(b.devAddr4);
       const b0 = await sb.routerCounters('eth-b');
       const c0 = await sb.routerCounters('eth-c');
@@ -716,18 +723,8 @@ export function firewallSuite(backend: BackendName): void {
     it("when a service's last session moves away, that session's established connection still keeps its path", async () => {
       const b = sb.uplink('eth-b');
       const c = sb.uplink('eth-c');
-      const body = 2_000_000;
-      const label = `last-${randomBytes(3).toString('hex')}`;
       const asG = { uid: uidB, gid: gidB };
-      const long = sb.httpRequest(sb.devNs, `http://${sb.inet.addr4}/${label}?bytes=${body}&delay=1500`, {
-        user: asG,
-        timeoutMs: 20_000,
-      });
-      const entry = await waitFor(
-        `request ${label} at the server`,
-        async () => (await sb.httpLog()).find((e) => e.path === `/${label}`),
-        { timeoutMs: 10_000, intervalMs: 20 },
-      );
+      const { body, long, entry } = await slowDownload('last', asG);
       expect(entry.client).toBe(b.devAddr4);
       const b0 = await sb.routerCounters('eth-b');
       expect(current.sessions.filter((s) => s.mark === MARK_B).map((s) => s.sessionKey)).toEqual(['sG']);

@@ -11,6 +11,7 @@ import { createRtnetlinkRouting } from '../../../../../daemon/adapters/rtnetlink
 import { modelOf, planDelta } from '../../../../../daemon/adapters/rtnetlink/routing-delta.js';
 import { describeOp } from '../../../../../daemon/adapters/rtnetlink/routing-ops.js';
 import { createProcSysctl } from '../../../../../daemon/adapters/system/proc-sysctl.js';
+import { DEFAULT_CORE_CONFIG } from '../../../../../daemon/core/config.js';
 import type { PolicyRule, RoutingState } from '../../../../../daemon/core/kernel-state-types.js';
 
 const OWN = { tableRange: { start: 10000, end: 10999 }, priorityRange: { start: 10000, end: 10999 } };
@@ -117,16 +118,7 @@ function adapter() {
   const kernel = new CountingKernel();
   let opens = 0;
   const routing = createRtnetlinkRouting({
-    config: {
-      markMask: MASK,
-      sessionTagMask: 0xffff,
-      tableRange: OWN.tableRange,
-      priorityRange: OWN.priorityRange,
-      maxSessionsPerClient: 64,
-      maxSessionsPerUid: 256,
-      maxPolicyGroups: 1_000,
-      maxProvisioningServices: 1_000,
-    },
+    config: { ...DEFAULT_CORE_CONFIG, markMask: MASK, ...OWN },
     sysctls: createProcSysctl('/nonexistent-sysctl-root'),
     openClient: async () => {
       opens++;
