@@ -83,13 +83,20 @@ export function runCoreBench(sizes = [1_000, 5_000, 10_000, 20_000]): Array<Reco
       const fx = e.linkChanged(link(2, 'eth0', 'ethernet', i % 2 === 1));
       moved = Math.max(moved, fx.updates.length);
     });
+    // The desired kernel state is kept per change: what a failover costs is the event plus
+    // bringing that state up to date; asked again with nothing changed, it is only handed back.
+    const withKernel = time(10, (i) => {
+      e.linkChanged(link(2, 'eth0', 'ethernet', i % 2 === 1));
+      e.kernelState();
+    });
     const tk = time(10, () => e.kernelState());
     rows.push({
       sessions: n,
       'quiet event ms': +quiet.toFixed(3),
       'failover ms': +failover.toFixed(3),
       'sessions moved': moved,
-      'kernelState ms': +tk.toFixed(2),
+      'failover + kernelState ms': +withKernel.toFixed(3),
+      'kernelState, nothing changed ms': +tk.toFixed(3),
     });
   }
   return rows;
