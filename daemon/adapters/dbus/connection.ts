@@ -114,6 +114,7 @@ export async function openBusConnection(opts: ConnectionOptions): Promise<BusCon
   let bus: BusSocket;
   try {
     bus = await BusSocket.connect(opts.address, CONNECT_TIMEOUT_MS);
+    bus.coalesceWrites();
   } catch (err) {
     throw new Error(
       `cannot connect to the bus at ${opts.address}: ${err instanceof Error ? err.message : String(err)}`,
