@@ -101,6 +101,12 @@ export interface Store {
 export interface BusEvents {
   /** `Notification.Update(a{sv})` on the client's notifier; `changes` are in wire order. */
   update(owner: string, notifier: string, changes: PropDict): void;
+  /**
+   * Writes what was sent so far now rather than at the end of the event-loop turn (the bus
+   * connection coalesces a turn's messages into one write): the Updates that need not wait go
+   * out before the signals and the kernel work that follow them in the same turn.
+   */
+  flush?(): void;
   /** `Notification.Release()` (shutdown only, as ConnMan). */
   release(owner: string, notifier: string): void;
   /**

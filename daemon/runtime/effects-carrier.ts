@@ -132,7 +132,10 @@ export class EffectsCarrier {
     };
     const need = fx.kernelDirty && this.kernel.active ? this.#kernelNeed(fx.updates, fx.destroyedSessions) : null;
     const sendNow = !need && !this.kernel.queued;
-    if (sendNow) send();
+    if (sendNow) {
+      send();
+      if (fx.updates.length) ev.flush?.();
+    }
     // At once, even when the removal itself waits behind held Updates: no signal for a dead session.
     for (const path of fx.destroyedSessions) this.statsSignals?.sessionEnded(path);
     if (fx.destroyedSessions.length || fx.updates.length) this.#noteSessionCount();

@@ -174,10 +174,10 @@ export class BusSocket {
     if (this.#coalesce && !this.#corked) {
       this.#corked = true;
       this.#socket.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        this.#socket.uncork();
-      });
+      // setImmediate, not nextTick: a message may be sent from a callback that libuv calls
+      // through koffi (a netlink uv_poll watch), where Node runs no tick queue until its next own
+      // callback; the check phase comes in this same loop iteration whoever sent.
+      setImmediate(() => this.flush());
     }
     this.#serial = this.#serial >= 0xffffffff ? 1 : this.#serial + 1;
     const serial = this.#serial;
@@ -205,11 +205,19 @@ export class BusSocket {
   /**
    * From now on, every message sent in one turn of the event loop leaves in one system call
    * (writev) at the end of that turn, not one write each: a daemon that releases many held
-   * Updates at once (10,000 sessions applied) pays one syscall for them. The delay is the rest of
-   * the current turn, microseconds.
+   * Updates at once (10,000 sessions applied) pays one syscall for them, and dbus-daemon reads a
+   * call's reply, its Updates and the signals it caused in one go (measured: CreateSession({}) →
+   * reply 1.28 → 0.57–0.65 ms paced). The delay is the rest of the current loop iteration.
    */
   coalesceWrites(): void {
     this.#coalesce = true;
+  }
+
+  /** Writes what coalescing holds now, ahead of the work still to come in this turn. */
+  flush(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.#socket.uncork();
   }
 
   /** Keeps the process alive while the connection is open (the default). */

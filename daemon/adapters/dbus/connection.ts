@@ -99,6 +99,8 @@ export interface BusConnection {
   send(msg: DBusMessage): void;
   /** Runs `fn`; what it sends leaves in one write when it returns. */
   batch<T>(fn: () => T): T;
+  /** Writes what this turn has sent so far now (sends are otherwise written at the turn's end). */
+  flush(): void;
   call(msg: DBusMessage): Promise<DBusMessage>;
   /** Requests `name` with DO_NOT_QUEUE; rejects with a clear Error if someone else owns it. */
   requestName(name: string): Promise<void>;
@@ -157,6 +159,7 @@ export async function openBusConnection(opts: ConnectionOptions): Promise<BusCon
       bus.send(msg);
     },
     batch: (fn) => bus.batch(fn),
+    flush: () => bus.flush(),
     call,
     async requestName(name) {
       let result: unknown;

@@ -33,6 +33,8 @@ export interface EventDeps {
   gate: UpdateGate<DBusMessage>;
   /** Writes now, or drops (with a debug line) while the bus is not connected. */
   emit(msg: DBusMessage): void;
+  /** Writes what was emitted so far now (absent: emitting writes at once). */
+  flush?(): void;
   log: Logger;
 }
 
@@ -92,6 +94,7 @@ export function createBusEvents(deps: EventDeps): BusEvents {
     guarded(`${iface}.${member} on ${path}`, () => Message.newSignal(path, iface, member, signature, body()));
 
   return {
+    flush: () => deps.flush?.(),
     update(owner: string, notifier: string, changes: PropDict): void {
       // The hot path: the marshaller takes a PropDict as it is (a `{ signature, value }` is a
       // variant, nested dicts included), so no copy is built; a value that does not fit its

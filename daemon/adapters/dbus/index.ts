@@ -78,7 +78,7 @@ export function createDBusAdapter(opts: DBusAdapterOptions = {}): DBusAdapter {
     session: [sessionInterface(ctx), sessionExtension(ctx)],
   });
 
-  const events = createBusEvents({ objects, gate, emit, log });
+  const events = createBusEvents({ objects, gate, emit, flush: () => conn?.flush(), log });
 
   return {
     events,
