@@ -30,6 +30,7 @@ import {
   type Sandbox,
   type SandboxProcess,
 } from '../test/integration/harness/sandbox.js';
+import { sandboxDaemonArgs } from '../test/integration/harness/test-daemon.js';
 import { type DemoApp, startApp } from './demo/app-client.js';
 import { HeartbeatWatch } from './demo/heartbeat-watch.js';
 import { formatBytes, LiveView, type ServiceRow, type SessionRow, type StepResult } from './demo/view.js';
@@ -166,20 +167,7 @@ const steps: Step[] = [
         ].join('\n'),
       );
       daemon = await startNetsessiond(sb, {
-        args: [
-          '--config',
-          conf,
-          '--firewall',
-          'nftables',
-          '--state-dir',
-          join(sb.tmpDir, 'state'),
-          '--policy-dir',
-          join(sb.tmpDir, 'policy'),
-          '--online-check-url',
-          sb.inet.onlineUrl4,
-          '--online-check-url6',
-          sb.inet.onlineUrl6,
-        ],
+        args: [...sandboxDaemonArgs(sb, conf), '--firewall', 'nftables'],
       });
       await daemon.waitForLine(/ready:/, { timeoutMs: 15_000 });
       c.that(

@@ -28,7 +28,7 @@ import {
 } from '../../lib/index.js';
 import { startNetsessiond } from './harness/daemon.js';
 import { createSandbox, requireRoot, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
-import { testConfig } from './harness/test-daemon.js';
+import { sandboxDaemonArgs, testConfig } from './harness/test-daemon.js';
 import { defineSdkSessionSuite, type SdkSuiteContext } from './suites/sdk-session-suite.js';
 
 const supported = requireRoot();
@@ -90,19 +90,7 @@ const statsBuses: Array<ReturnType<typeof dbus.sessionBus>> = [];
 /** Starts netsessiond in the sandbox with `conf` and waits until it is ready. */
 async function startDaemon(conf: string): Promise<SandboxProcess> {
   const d = await startNetsessiond(sb, {
-    args: [
-      '--config',
-      conf,
-      '--state-dir',
-      join(sb.tmpDir, 'state'),
-      '--policy-dir',
-      join(sb.tmpDir, 'policy'),
-      '--online-check-url',
-      sb.inet.onlineUrl4,
-      '--online-check-url6',
-      sb.inet.onlineUrl6,
-      '--debug',
-    ],
+    args: [...sandboxDaemonArgs(sb, conf), '--debug'],
   });
   await d.waitForLine(/ready:/, { timeoutMs: 15_000 });
   return d;

@@ -78,19 +78,7 @@ export async function startTestDaemon(sb: Sandbox, opts: TestDaemonOptions = {})
   const { general: _g, bearers: _b, args = [], readyTimeoutMs = 20_000, ...rest } = opts;
   const daemon = await startNetsessiond(sb, {
     ...rest,
-    args: [
-      '--config',
-      configPath,
-      '--state-dir',
-      stateDir,
-      '--policy-dir',
-      policyDir,
-      '--online-check-url',
-      sb.inet.onlineUrl4,
-      '--online-check-url6',
-      sb.inet.onlineUrl6,
-      ...args,
-    ],
+    args: [...sandboxDaemonArgs(sb, configPath), ...args],
   });
   await daemon.waitForLine(/ready:/, { timeoutMs: readyTimeoutMs });
   return { daemon, configPath, policyDir, stateDir };
