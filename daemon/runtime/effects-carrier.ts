@@ -126,16 +126,17 @@ export class EffectsCarrier {
    */
   apply(fx: Effects): void | Promise<void> {
     const ev = this.d.events;
+    // Updates leave the process at once (flush), also those that waited for the kernel: written
+    // from a reconcile stage they would otherwise sit in the coalesced buffer until the loop's
+    // check phase, behind the synchronous start of the firewall apply (~0.3-0.7 ms, profiled).
     const send = () => {
       for (const u of fx.updates) ev.update(u.owner, u.notifier, updateDict(u.changes));
       for (const path of fx.destroyedSessions) ev.sessionRemoved(path);
+      if (fx.updates.length) ev.flush?.();
     };
     const need = fx.kernelDirty && this.kernel.active ? this.#kernelNeed(fx.updates, fx.destroyedSessions) : null;
     const sendNow = !need && !this.kernel.queued;
-    if (sendNow) {
-      send();
-      if (fx.updates.length) ev.flush?.();
-    }
+    if (sendNow) send();
     // At once, even when the removal itself waits behind held Updates: no signal for a dead session.
     for (const path of fx.destroyedSessions) this.statsSignals?.sessionEnded(path);
     if (fx.destroyedSessions.length || fx.updates.length) this.#noteSessionCount();

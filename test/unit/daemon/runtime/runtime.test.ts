@@ -34,6 +34,7 @@ function recorder(log: Event[]): BusEvents {
     managerPropertyChanged: () => {},
     counterUsage: () => {},
     counterRelease: () => {},
+    flush: rec('flush'),
   } as BusEvents;
 }
 
@@ -129,6 +130,27 @@ describe('runtime: Updates and the kernel', () => {
     // Routing is applied, the firewall still pending: the source rule is all this session needs.
     expect(firewall!.applies.length).toBeGreaterThan(0);
     expect(log.filter((e) => e[0] === 'update').map((e) => e[1])).toEqual(['/src']);
+    firewall!.auto = true;
+    firewall!.finishAll();
+    routing.auto = true;
+    await rt.kernelSettled();
+  });
+
+  it('an Update released by the routing stage leaves the process (flush) before the firewall apply starts', async () => {
+    const { rt, log, routing, firewall } = await setup(true);
+    const fwApply = firewall!.apply.bind(firewall);
+    firewall!.apply = (d) => {
+      log.push(['firewall apply']);
+      return fwApply(d);
+    };
+    await rt.createSession(ROOT, { SourceIPRule: { signature: 'b', value: true } }, '/f');
+    await tick();
+    routing.finishAll();
+    await tick();
+    await tick();
+    const order = log.map((e) => e[0]).filter((n) => n === 'update' || n === 'flush' || n === 'firewall apply');
+    // Coalesced writes leave at the loop's check phase otherwise: behind the firewall's synchronous start.
+    expect(order.slice(0, 3)).toEqual(['update', 'flush', 'firewall apply']);
     firewall!.auto = true;
     firewall!.finishAll();
     routing.auto = true;
