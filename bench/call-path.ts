@@ -24,7 +24,14 @@ import { BUS_NAME } from '../lib/protocol.js';
 import { CONNMAN_BUS_POLICY, connmandSkipReason, startConnmand } from '../test/integration/harness/connmand.js';
 import { REPO_ROOT } from '../test/integration/harness/daemon.js';
 import { integrationSkipReason, type Sandbox } from '../test/integration/harness/sandbox.js';
-import { buildDaemon, createBenchSandbox, runFailoverDriver, startDaemon, writeConfig } from './daemon-latency.js';
+import {
+  buildDaemon,
+  createBenchSandbox,
+  runFailoverDriver,
+  shippedDaemon,
+  startDaemon,
+  writeConfig,
+} from './daemon-latency.js';
 import {
   type BenchClient,
   type ClientKind,
@@ -228,7 +235,7 @@ async function profileDaemon(
   const d = await startDaemon(
     sb,
     conf,
-    [process.execPath, '--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=200', entry],
+    shippedDaemon(entry, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=200']),
     daemonArgs,
   );
   // The lib/dbus client: the daemon's work per pair does not depend on the client, and this one
@@ -344,7 +351,7 @@ export async function runCallPathBench(options: CallPathOptions = {}): Promise<v
     let floors: { bus: PingFloor; bare: PingFloor } | null = null;
     if (!options.profileOnly) {
       floors = await measureFloors(sb, dirname(dirname(entry)), opts.rounds);
-      const d = await startDaemon(sb, conf, [process.execPath, entry], options.daemonArgs);
+      const d = await startDaemon(sb, conf, shippedDaemon(entry), options.daemonArgs);
       try {
         await sleep(2000);
         ours = await measure(sb, d.pid, opts);

@@ -20,7 +20,7 @@ import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from '../test/integration/harness/daemon.js';
 import { integrationSkipReason, type Sandbox } from '../test/integration/harness/sandbox.js';
 import { ConnmanClient, v } from '../test/integration/support/connman-client.js';
-import { buildDaemon, createBenchSandbox, startDaemon, writeConfig } from './daemon-latency.js';
+import { buildDaemon, createBenchSandbox, shippedDaemon, startDaemon, writeConfig } from './daemon-latency.js';
 import { topEntries } from './drivers/cpu-profile.js';
 import { r3, summarize } from './stats.js';
 
@@ -151,7 +151,7 @@ async function profiled(sb: Sandbox, conf: string, entry: string, args: string[]
   const d = await startDaemon(
     sb,
     conf,
-    [process.execPath, '--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=50', entry],
+    shippedDaemon(entry, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=50']),
     args,
   );
   const client = await ConnmanClient.connect(sb.dbusAddress!);
@@ -200,7 +200,7 @@ export async function runSourceIpRuleProfile(opts: { profile?: boolean; daemonAr
   try {
     const conf = writeConfig(sb, 4096);
     const load = readFileSync('/proc/loadavg', 'utf8').trim();
-    const d = await startDaemon(sb, conf, [process.execPath, entry], args);
+    const d = await startDaemon(sb, conf, shippedDaemon(entry), args);
     const client = await ConnmanClient.connect(sb.dbusAddress!);
     let f: SipFigures;
     try {

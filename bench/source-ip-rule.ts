@@ -26,7 +26,7 @@ import { CONNMAN_BUS_POLICY, connmandSkipReason, startConnmand } from '../test/i
 import { REPO_ROOT } from '../test/integration/harness/daemon.js';
 import { createSandbox, integrationSkipReason, type Sandbox } from '../test/integration/harness/sandbox.js';
 import { ConnmanClient, v } from '../test/integration/support/connman-client.js';
-import { BENCH_BUS_POLICY, buildDaemon, startDaemon, writeConfig } from './daemon-latency.js';
+import { BENCH_BUS_POLICY, buildDaemon, shippedDaemon, startDaemon, writeConfig } from './daemon-latency.js';
 import { type BenchClient, type ClientKind, connectBenchClient } from './drivers/bench-clients.js';
 import { r3, summarize } from './stats.js';
 
@@ -161,7 +161,7 @@ export async function runSourceIpRuleBench(opts: SourceIpRuleBenchOptions = {}):
   const entry = buildDaemon();
   const ours = await withSandbox(async (sb) => {
     const conf = writeConfig(sb, 4096);
-    const daemon = await startDaemon(sb, conf, [process.execPath, entry]);
+    const daemon = await startDaemon(sb, conf, shippedDaemon(entry));
     const client = await ConnmanClient.connect(sb.dbusAddress!);
     try {
       const deadline = Date.now() + 15_000;
