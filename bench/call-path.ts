@@ -30,6 +30,7 @@ import {
   runFailoverDriver,
   shippedDaemon,
   startDaemon,
+  untilSteady,
   writeConfig,
 } from './daemon-latency.js';
 import {
@@ -243,7 +244,7 @@ async function profileDaemon(
   const client = await connectBenchClient('lib/dbus', sb.dbusAddress!);
   const window: [number, number] = [0, 0];
   try {
-    await sleep(2000);
+    await untilSteady(d);
     for (let i = 0; i < 100; i++) await pair(client, `/bench/cp/w${++seq}`);
     window[0] = monotonicUs();
     for (let i = 0; i < pairs; i++) await pair(client, `/bench/cp/p${++seq}`);
@@ -353,7 +354,7 @@ export async function runCallPathBench(options: CallPathOptions = {}): Promise<v
       floors = await measureFloors(sb, dirname(dirname(entry)), opts.rounds);
       const d = await startDaemon(sb, conf, shippedDaemon(entry), options.daemonArgs);
       try {
-        await sleep(2000);
+        await untilSteady(d);
         ours = await measure(sb, d.pid, opts);
       } finally {
         await d.proc.kill('SIGTERM', 5000);

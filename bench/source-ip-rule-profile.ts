@@ -20,7 +20,14 @@ import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from '../test/integration/harness/daemon.js';
 import { integrationSkipReason, type Sandbox } from '../test/integration/harness/sandbox.js';
 import { ConnmanClient, v } from '../test/integration/support/connman-client.js';
-import { buildDaemon, createBenchSandbox, shippedDaemon, startDaemon, writeConfig } from './daemon-latency.js';
+import {
+  buildDaemon,
+  createBenchSandbox,
+  shippedDaemon,
+  startDaemon,
+  untilSteady,
+  writeConfig,
+} from './daemon-latency.js';
 import { topEntries } from './drivers/cpu-profile.js';
 import { r3, summarize } from './stats.js';
 
@@ -159,7 +166,8 @@ async function profiled(sb: Sandbox, conf: string, entry: string, args: string[]
   const window: [number, number] = [0, 0];
   try {
     await waitOnline(client);
-    for (let i = 0; i < 100; i++) await pair(client);
+    await untilSteady(d);
+    for (let i = 0; i < 1000; i++) await pair(client);
     for (let i = 0; i < 5; i++) {
       await sleep(20);
       const t = await pair(client);
@@ -205,7 +213,8 @@ export async function runSourceIpRuleProfile(opts: { profile?: boolean; daemonAr
     let f: SipFigures;
     try {
       await waitOnline(client);
-      for (let i = 0; i < 50; i++) await pair(client);
+      await untilSteady(d);
+      for (let i = 0; i < 1000; i++) await pair(client);
       f = await figures(client, d.pid);
     } finally {
       client.disconnect();

@@ -26,7 +26,14 @@ import { CONNMAN_BUS_POLICY, connmandSkipReason, startConnmand } from '../test/i
 import { REPO_ROOT } from '../test/integration/harness/daemon.js';
 import { createSandbox, integrationSkipReason, type Sandbox } from '../test/integration/harness/sandbox.js';
 import { ConnmanClient, v } from '../test/integration/support/connman-client.js';
-import { BENCH_BUS_POLICY, buildDaemon, shippedDaemon, startDaemon, writeConfig } from './daemon-latency.js';
+import {
+  BENCH_BUS_POLICY,
+  buildDaemon,
+  shippedDaemon,
+  startDaemon,
+  untilSteady,
+  writeConfig,
+} from './daemon-latency.js';
 import { type BenchClient, type ClientKind, connectBenchClient } from './drivers/bench-clients.js';
 import { r3, summarize } from './stats.js';
 
@@ -61,7 +68,7 @@ function cpuSeconds(pid: number): number {
 /** Both clients, the fast one first (the targets are read from its rows). */
 const CLIENTS: readonly ClientKind[] = ['lib/dbus', 'dbus-next'];
 /** Pairs each daemon answers before anything is measured. */
-const WARM_PAIRS = 200;
+const WARM_PAIRS = 1000;
 
 async function pair(client: BenchClient): Promise<number> {
   const np = `/bench/sip/n${++seq}`;
@@ -169,6 +176,7 @@ export async function runSourceIpRuleBench(opts: SourceIpRuleBenchOptions = {}):
         if (Date.now() > deadline) throw new Error('services never all online');
         await sleep(50);
       }
+      await untilSteady(daemon);
       return await measureBoth(sb.dbusAddress!, daemon.pid, o);
     } finally {
       client.disconnect();
