@@ -21,3 +21,22 @@ export function diffWindow<T>(prev: readonly T[], next: readonly T[]): { lo: num
   }
   return { lo, hiPrev, hiNext };
 }
+
+/** Index of `key` in `list` (sorted by `keyOf` under `cmp`), or -(insertion point) - 1. */
+export function binarySearch<T, K>(
+  list: readonly T[],
+  key: K,
+  keyOf: (t: T) => K,
+  cmp: (a: K, b: K) => number,
+): number {
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const d = cmp(keyOf(list[mid]!), key);
+    if (d === 0) return mid;
+    if (d < 0) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -lo - 1;
+}

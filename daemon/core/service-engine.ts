@@ -268,11 +268,26 @@ export class ServiceEngine {
    * parts are the previous call's objects; see kernel-state-memo.ts).
    */
   kernelState(): KernelState {
+    this.#noteKernelChanges();
+    return this.#kernelMemo.state();
+  }
+
+  /**
+   * Grows whenever the desired kernel state changed: a caller that only needs to know whether to
+   * reconcile asks this (O(change)) and leaves building the state to the reconcile, which takes
+   * every change since the last one at once.
+   */
+  kernelVersion(): number {
+    this.#noteKernelChanges();
+    return this.#kernelMemo.version;
+  }
+
+  #noteKernelChanges(): void {
     const { touched, removed } = this.sessionTable.takeKernelChanges();
     const changed: KernelSessionInput[] = [];
-    // A memo without a state (the first call) is handed every session, not only the touched ones.
+    // A memo that has not seen every session yet (the first call) is handed all of them.
     for (const s of this.#kernelMemo.primed ? touched : this.sessionTable.values()) changed.push(kernelSessionInput(s));
-    return this.#kernelMemo.update({ config: this.config, services: this.#kernelServices(), changed, removed });
+    this.#kernelMemo.note({ config: this.config, services: this.#kernelServices(), changed, removed });
   }
 
   /** The whole input of the kernel state (O(sessions): for checks, not the hot path). */

@@ -8,7 +8,6 @@
 import type { BusCaller } from '../api.js';
 import type { Effects } from '../core/effects.js';
 import type { Engine } from '../core/engine.js';
-import type { KernelState } from '../core/kernel-state-types.js';
 import type { PropDict } from '../core/properties.js';
 import { updateDict } from '../core/properties.js';
 import { usableAddress } from '../core/services.js';
@@ -39,8 +38,8 @@ export class EffectsCarrier {
   readonly signals: PropertySignals;
   readonly counters: ServiceCounters;
   readonly settings: SavedSettings;
-  /** The desired kernel state last requested from here or taken by a reconcile. */
-  #lastDesired: KernelState | null = null;
+  /** The engine's kernel version last requested from here or taken by a reconcile. */
+  #lastKernelVersion = -1;
   /** The session count last logged (see #noteSessionCount). */
   #loggedSessions = 0;
   #loggedSessionsAt = -Infinity;
@@ -53,8 +52,9 @@ export class EffectsCarrier {
       ...(deps.routing ? { routing: deps.routing } : {}),
       ...(deps.firewall ? { firewall: deps.firewall } : {}),
       desired: () => {
-        this.#lastDesired = engine.kernelState();
-        return this.#lastDesired;
+        const state = engine.kernelState();
+        this.#lastKernelVersion = engine.kernelVersion();
+        return state;
       },
       log: deps.log,
     });
@@ -156,8 +156,8 @@ export class EffectsCarrier {
   }
 
   /**
-   * Whether a reconcile is due: the desired state is a new object (the core hands back the same
-   * one while nothing in it changed, and computes it per change, so asking is cheap). A session
+   * Whether a reconcile is due: the engine's kernel version moved (it grows only when the desired
+   * state changed, and asking costs O(change); the state itself is built by the reconcile). A session
    * that claims nothing changes nothing in the kernel, and its create or destroy then costs no
    * apply at all. Service changes always reconcile: the kernel may have dropped routes of ours
    * with a link's carrier or address whatever the desired state says. Skipping is safe for the
@@ -166,9 +166,9 @@ export class EffectsCarrier {
   #kernelChanged(fx: Effects): boolean {
     if (!this.kernel.active) return false;
     if (fx.changedServices.size > 0 || fx.removedServices.length > 0) return true;
-    const desired = this.engine.kernelState();
-    if (desired === this.#lastDesired) return false;
-    this.#lastDesired = desired;
+    const version = this.engine.kernelVersion();
+    if (version === this.#lastKernelVersion) return false;
+    this.#lastKernelVersion = version;
     return true;
   }
 

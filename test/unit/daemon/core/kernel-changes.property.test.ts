@@ -61,6 +61,9 @@ const opArb = fc.oneof(
   fc.record({ op: fc.constant('ownerGone' as const), owner: fc.integer({ min: 0, max: 1 }) }),
   fc.record({ op: fc.constant('offline' as const), offline: fc.boolean() }),
   fc.record({ op: fc.constant('kernel' as const) }),
+  // The memo takes the changes without publishing a state (what the runtime asks per call).
+  fc.record({ op: fc.constant('version' as const) }),
+  fc.record({ op: fc.constant('version' as const) }),
 );
 
 type Op = typeof opArb extends fc.Arbitrary<infer T> ? T : never;
@@ -126,6 +129,9 @@ function run(e: Engine, op: Op, notifiers: { n: number }): void {
       case 'kernel':
         e.kernelState();
         return;
+      case 'version':
+        e.kernelVersion();
+        return;
     }
   } catch (err) {
     // Refused calls (an emergency session busy, limits) must leave nothing half-applied: the
@@ -148,7 +154,7 @@ describe('Engine.kernelState per change', () => {
         }
         expect(e.kernelState()).toEqual(computeKernelState(e.kernelInput()));
       }),
-      { numRuns: 300 },
+      { numRuns: 600 },
     );
   });
 
@@ -161,5 +167,33 @@ describe('Engine.kernelState per change', () => {
     expect(e.kernelState().firewall.sessions.map((s) => s.sessionKey)).toEqual(['s1']);
     e.destroySession(path, ROOT_CALLER);
     expect(e.kernelState().firewall.sessions).toEqual([]);
+  });
+});
+
+describe('Engine.kernelVersion', () => {
+  it('grows only when the desired state changed, and kernelState() then publishes a new state', () => {
+    const e = new Engine();
+    for (const [ifindex, name, bearer] of LINKS) e.linkChanged(uplink(ifindex, name, bearer));
+    const first = e.kernelState();
+    const v0 = e.kernelVersion();
+    expect(e.kernelVersion()).toBe(v0);
+    // A session that claims nothing changes nothing in the kernel.
+    e.createSession({ owner: OWNERS[0]!, notifier: '/n0', identity: ROOT, settings: {} });
+    expect(e.kernelVersion()).toBe(v0);
+    expect(e.kernelState()).toBe(first);
+    const { path } = e.createSession({
+      owner: OWNERS[0]!,
+      notifier: '/n1',
+      identity: ROOT,
+      settings: { SourceIPRule: { signature: 'b', value: true } },
+    });
+    const v1 = e.kernelVersion();
+    expect(v1).toBeGreaterThan(v0);
+    const second = e.kernelState();
+    expect(second).not.toBe(first);
+    expect(second).toEqual(computeKernelState(e.kernelInput()));
+    e.destroySession(path, ROOT_CALLER);
+    expect(e.kernelVersion()).toBeGreaterThan(v1);
+    expect(e.kernelState()).toEqual(computeKernelState(e.kernelInput()));
   });
 });
