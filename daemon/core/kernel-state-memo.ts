@@ -89,7 +89,7 @@ export class KernelStateMemo {
   #sourceRuleSessions = new Map<string, number>();
   /** The last published state (see {@link KernelStateMemo.state}). */
   #last: KernelState | null = null;
-  /** The routing as of the last note (published with the next state). */
+  /** The routing as of the last note (published with the next state); null: no note since a reset. */
   #routingNow: RoutingState | null = null;
   #lastRoutingJson = '';
   /** Which services have SourceIPRule sessions changed since the routing was built. */
@@ -100,12 +100,10 @@ export class KernelStateMemo {
   /** Bumped by every note that changed the desired state; the published state's is kept. */
   #version = 0;
   #publishedVersion = -1;
-  /** A note has seen every session since the last reset. */
-  #seeded = false;
 
   /** False until the first note, and after a reset: the next one must then name every session. */
   get primed(): boolean {
-    return this.#seeded && this.#config !== null;
+    return this.#routingNow !== null && this.#config !== null;
   }
 
   /** Grows whenever a note changed the desired state (a state from before it is out of date). */
@@ -191,16 +189,19 @@ export class KernelStateMemo {
 
     const classifiersChanged = this.#owners.resolve();
     const routing = this.#routing(change.config, changedServices.length > 0);
-    let changed = !this.#seeded || routing !== this.#routingNow || classifiersChanged;
-    this.#seeded = true;
+    let changed = routing !== this.#routingNow || classifiersChanged;
     this.#routingNow = routing;
     this.#classifiersDirty ||= classifiersChanged;
     for (const [e, b] of before) {
-      if (!changed && b.marking !== (b.gone ? null : e.marking)) changed = true;
-      // The marking as of the last published state is the one to keep.
+      const now = b.gone ? null : e.marking;
+      if (b.marking !== now) changed = true;
+      // Kept: the marking as of the last published state, only while it differs from now (a
+      // session that never had one, a {} create and destroy, is never held here).
       const had = this.#pending.get(e);
-      if (!had) this.#pending.set(e, b);
-      else if (b.gone) had.gone = true;
+      if (had) had.gone ||= b.gone;
+      const since = had ?? b;
+      if (since.marking === now) this.#pending.delete(e);
+      else if (!had) this.#pending.set(e, b);
     }
     if (changed) this.#version++;
     return changed;
@@ -337,7 +338,6 @@ export class KernelStateMemo {
     this.#lastRoutingJson = '';
     this.#pending.clear();
     this.#classifiersDirty = false;
-    this.#seeded = false;
     this.#version++;
   }
 
