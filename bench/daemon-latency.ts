@@ -256,10 +256,9 @@ export function shippedDaemon(entry: string, nodeArgs: readonly string[] = []): 
 }
 
 /**
- * ms after READY=1 by which the daemon's start-up transient is over: the optimizing compiler
- * comes on at 1 s (adapters/system/optimizer.ts) and the memory returns at 1 s and 10 s drop the
- * code not running then (adapters/system/memory-return.ts), so until then it recompiles. Latency
- * rows are taken after it, as a long-running daemon answers.
+ * ms after READY=1 by which the daemon's start-up transient is over: the memory returns at 1 s
+ * and 10 s drop the code not running then (adapters/system/memory-return.ts), so until then the
+ * hot paths are compiled again. Latency rows are taken after it, as a long-running daemon answers.
  */
 const START_UP_MS = 11_000;
 
