@@ -6,20 +6,26 @@
 /** Bit of an attribute type: a nest of attributes. Masked off by the readers, with BYTEORDER. */
 const NLA_TYPE_MASK = 0x3fff;
 
-/** One attribute, padded to 4 bytes. @throws RangeError past the u16 length. */
+/**
+ * One attribute, padded to 4 bytes. @throws RangeError past the u16 length.
+ * Buffers here come from Node's pool (`allocUnsafe`, every byte written): a zero-filled
+ * `Buffer.alloc` is a fresh backing store per attribute, and a session's batch has dozens.
+ */
 export function attr(type: number, payload: Uint8Array): Buffer {
   const len = 4 + payload.length;
   if (len > 0xffff) throw new RangeError(`netlink attribute ${type} of ${len} bytes exceeds 65535`);
-  const b = Buffer.alloc((len + 3) & ~3);
+  const padded = (len + 3) & ~3;
+  const b = Buffer.allocUnsafe(padded);
   b.writeUInt16LE(len, 0);
   b.writeUInt16LE(type, 2);
   b.set(payload, 4);
+  if (padded > len) b.fill(0, len, padded);
   return b;
 }
 
 /** A u32 attribute payload (host order). */
 export function u32(n: number): Buffer {
-  const b = Buffer.alloc(4);
+  const b = Buffer.allocUnsafe(4);
   b.writeUInt32LE(n >>> 0);
   return b;
 }
@@ -64,11 +70,14 @@ export function strOf(attrs: ReadonlyMap<number, Buffer>, type: number): string 
 /** One netlink message: nlmsghdr (length, type, flags, seq, port 0) and `payload`, padded. */
 export function frame(type: number, flags: number, seq: number, payload: Buffer): Buffer {
   const len = 16 + payload.length;
-  const b = Buffer.alloc((len + 3) & ~3);
+  const padded = (len + 3) & ~3;
+  const b = Buffer.allocUnsafe(padded);
   b.writeUInt32LE(len, 0);
   b.writeUInt16LE(type, 4);
   b.writeUInt16LE(flags, 6);
   b.writeUInt32LE(seq >>> 0, 8);
+  b.writeUInt32LE(0, 12);
   payload.copy(b, 16);
+  if (padded > len) b.fill(0, len, padded);
   return b;
 }

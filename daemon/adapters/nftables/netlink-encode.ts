@@ -72,14 +72,14 @@ export function strAttr(type: number, s: string): Buffer {
 }
 
 export function be32Attr(type: number, n: number): Buffer {
-  const b = Buffer.alloc(4);
+  const b = Buffer.allocUnsafe(4);
   b.writeUInt32BE(n >>> 0);
   return attr(type, b);
 }
 
 /** A 32-bit register value in host order (uid, gid, mark): what NFTA_DATA_VALUE holds for them. */
 export function hostU32(n: number): Buffer {
-  const b = Buffer.alloc(4);
+  const b = Buffer.allocUnsafe(4);
   b.writeUInt32LE(n >>> 0);
   return b;
 }
@@ -103,7 +103,8 @@ export function message(
   resId = 0,
 ): Buffer {
   const body = Buffer.concat(attrs);
-  const b = Buffer.alloc(20 + body.length);
+  // Every byte is written below (the attributes are padded already).
+  const b = Buffer.allocUnsafe(20 + body.length);
   b.writeUInt32LE(b.length, 0);
   b.writeUInt16LE(type, 4);
   b.writeUInt16LE(flags, 6);
