@@ -50,7 +50,11 @@ function align(a: number): void {
 function u32(): number {
   align(4);
   need(4);
-  const v = le ? buf.readUInt32LE(off) : buf.readUInt32BE(off);
+  // Byte by byte: Buffer#readUInt32LE pays Node's own argument checks, which the daemon's
+  // --no-opt does not optimize away (bounds are checked by need()).
+  const v = le
+    ? (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0
+    : ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
   off += 4;
   return v;
 }
