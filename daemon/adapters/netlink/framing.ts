@@ -7,6 +7,23 @@
 const NLA_TYPE_MASK = 0x3fff;
 
 /**
+ * Stores `v` as a host-order (little-endian) u16 at `at`. Byte by byte: Buffer#writeUInt16LE and
+ * its kin pay Node's own argument checks, which run unoptimized in the daemon (--no-opt).
+ */
+export function putU16(b: Uint8Array, v: number, at: number): void {
+  b[at] = v & 0xff;
+  b[at + 1] = (v >>> 8) & 0xff;
+}
+
+/** Stores `v` as a host-order (little-endian) u32 at `at` (see {@link putU16}). */
+export function putU32(b: Uint8Array, v: number, at: number): void {
+  b[at] = v & 0xff;
+  b[at + 1] = (v >>> 8) & 0xff;
+  b[at + 2] = (v >>> 16) & 0xff;
+  b[at + 3] = (v >>> 24) & 0xff;
+}
+
+/**
  * One attribute, padded to 4 bytes. @throws RangeError past the u16 length.
  * Buffers here come from Node's pool (`allocUnsafe`, every byte written): a zero-filled
  * `Buffer.alloc` is a fresh backing store per attribute, and a session's batch has dozens.
@@ -16,8 +33,8 @@ export function attr(type: number, payload: Uint8Array): Buffer {
   if (len > 0xffff) throw new RangeError(`netlink attribute ${type} of ${len} bytes exceeds 65535`);
   const padded = (len + 3) & ~3;
   const b = Buffer.allocUnsafe(padded);
-  b.writeUInt16LE(len, 0);
-  b.writeUInt16LE(type, 2);
+  putU16(b, len, 0);
+  putU16(b, type, 2);
   b.set(payload, 4);
   if (padded > len) b.fill(0, len, padded);
   return b;
@@ -26,7 +43,7 @@ export function attr(type: number, payload: Uint8Array): Buffer {
 /** A u32 attribute payload (host order). */
 export function u32(n: number): Buffer {
   const b = Buffer.allocUnsafe(4);
-  b.writeUInt32LE(n >>> 0);
+  putU32(b, n >>> 0, 0);
   return b;
 }
 
@@ -72,11 +89,11 @@ export function frame(type: number, flags: number, seq: number, payload: Buffer)
   const len = 16 + payload.length;
   const padded = (len + 3) & ~3;
   const b = Buffer.allocUnsafe(padded);
-  b.writeUInt32LE(len, 0);
-  b.writeUInt16LE(type, 4);
-  b.writeUInt16LE(flags, 6);
-  b.writeUInt32LE(seq >>> 0, 8);
-  b.writeUInt32LE(0, 12);
+  putU32(b, len, 0);
+  putU16(b, type, 4);
+  putU16(b, flags, 6);
+  putU32(b, seq >>> 0, 8);
+  putU32(b, 0, 12);
   payload.copy(b, 16);
   if (padded > len) b.fill(0, len, padded);
   return b;

@@ -13,7 +13,7 @@
  * - A nest's length is a u16: element lists are split into several messages of one batch.
  */
 
-import { attr, parseAttrs } from '../netlink/framing.js';
+import { attr, parseAttrs, putU16, putU32 } from '../netlink/framing.js';
 
 export { attr, parseAttrs };
 
@@ -73,14 +73,18 @@ export function strAttr(type: number, s: string): Buffer {
 
 export function be32Attr(type: number, n: number): Buffer {
   const b = Buffer.allocUnsafe(4);
-  b.writeUInt32BE(n >>> 0);
+  const v = n >>> 0;
+  b[0] = v >>> 24;
+  b[1] = (v >>> 16) & 0xff;
+  b[2] = (v >>> 8) & 0xff;
+  b[3] = v & 0xff;
   return attr(type, b);
 }
 
 /** A 32-bit register value in host order (uid, gid, mark): what NFTA_DATA_VALUE holds for them. */
 export function hostU32(n: number): Buffer {
   const b = Buffer.allocUnsafe(4);
-  b.writeUInt32LE(n >>> 0);
+  putU32(b, n >>> 0, 0);
   return b;
 }
 
@@ -105,14 +109,15 @@ export function message(
   const body = Buffer.concat(attrs);
   // Every byte is written below (the attributes are padded already).
   const b = Buffer.allocUnsafe(20 + body.length);
-  b.writeUInt32LE(b.length, 0);
-  b.writeUInt16LE(type, 4);
-  b.writeUInt16LE(flags, 6);
-  b.writeUInt32LE(seq >>> 0, 8);
-  b.writeUInt32LE(0, 12);
-  b.writeUInt8(family, 16);
-  b.writeUInt8(0, 17);
-  b.writeUInt16BE(resId, 18);
+  putU32(b, b.length, 0);
+  putU16(b, type, 4);
+  putU16(b, flags, 6);
+  putU32(b, seq >>> 0, 8);
+  putU32(b, 0, 12);
+  b[16] = family & 0xff;
+  b[17] = 0;
+  b[18] = (resId >>> 8) & 0xff;
+  b[19] = resId & 0xff;
   body.copy(b, 20);
   return b;
 }
