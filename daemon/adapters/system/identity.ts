@@ -43,19 +43,59 @@ function loadIds(file: string, cache: Db | null): Db {
 
 const scratch = Buffer.allocUnsafe(8192);
 
+/** Callers whose `/proc/<pid>/cgroup` is kept open (the oldest is closed past this many). */
+const OPEN_CGROUP_FILES = 64;
+
 /**
- * A small procfs file, read with one open, one read and one close into a reused buffer:
- * readFileSync adds an fstat and its option handling, on the CreateSession path before the reply.
+ * `/proc/<pid>/cgroup` of a few recent callers, kept open and read again from offset 0 (procfs
+ * renders the file afresh on every such read, so a process moved to another cgroup is seen): one
+ * syscall per call instead of open, read and close, on the CreateSession path before the reply.
+ * An open file stays bound to its process: once that one exits, reads fail, the file is closed
+ * and the path opened again, so a reused pid is never read through a dead process's file.
  */
-function readSmall(path: string): string {
-  const fd = openSync(path, 'r');
-  try {
-    const n = readSync(fd, scratch, 0, scratch.length, null);
+class CgroupFiles {
+  readonly #fds = new Map<string, number>();
+
+  read(path: string): string {
+    const kept = this.#fds.get(path);
+    if (kept !== undefined) {
+      try {
+        const text = this.#readAt0(kept, path);
+        if (text !== '') return text;
+      } catch {
+        // The process is gone (or the file went): open the path again below.
+      }
+      this.#close(path, kept);
+    }
+    const fd = openSync(path, 'r');
+    try {
+      const text = this.#readAt0(fd, path);
+      if (this.#fds.size >= OPEN_CGROUP_FILES) {
+        const [oldest, ofd] = this.#fds.entries().next().value as [string, number];
+        this.#close(oldest, ofd);
+      }
+      this.#fds.set(path, fd);
+      return text;
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+  }
+
+  #readAt0(fd: number, path: string): string {
+    const n = readSync(fd, scratch, 0, scratch.length, 0);
     // procfs gives the whole file in one read when it fits; a longer one is read the usual way.
     if (n < scratch.length) return scratch.toString('utf8', 0, n);
     return readFileSync(path, 'utf8');
-  } finally {
-    closeSync(fd);
+  }
+
+  #close(path: string, fd: number): void {
+    this.#fds.delete(path);
+    try {
+      closeSync(fd);
+    } catch {
+      // Already closed: nothing to give back.
+    }
   }
 }
 
@@ -79,6 +119,7 @@ export function createIdentityResolver(
   let users: Db | null = null;
   let groups: Db | null = null;
   let checkedAt = Number.NEGATIVE_INFINITY;
+  const cgroupFiles = new CgroupFiles();
   return {
     async resolve(caller: BusCaller): Promise<Identity> {
       const t = now();
@@ -103,7 +144,7 @@ export function createIdentityResolver(
           // Synchronous on purpose: procfs answers from memory (~25 µs here), while the promise
           // API takes ~250 µs of wall time (open, fstat, read, close: one thread-pool hop each),
           // all of it on the CreateSession path before the reply.
-          const cg = cgroupV2Path(readSmall(`${proc}/${caller.pid}/cgroup`));
+          const cg = cgroupV2Path(cgroupFiles.read(`${proc}/${caller.pid}/cgroup`));
           if (cg) id.cgroup = cg;
         } catch {
           // The caller may already have exited; it then simply has no cgroup to match.

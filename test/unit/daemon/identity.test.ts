@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -55,6 +56,33 @@ describe('identity resolver', () => {
     t = 3 * RECHECK_MS;
     expect((await r.resolve(caller)).groups).toEqual([{ gid: 1001 }]);
   });
+  it("reads a caller's cgroup again on every call, and a caller that exited has none (real /proc)", async () => {
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const pid = child.pid!;
+    const r = createIdentityResolver();
+    const caller = { sender: ':1.3', uid: 0, gids: [0], pid };
+    const own = cgroupV2Path(readFileSync(`/proc/${pid}/cgroup`, 'utf8'));
+    expect((await r.resolve(caller)).cgroup).toBe(own);
+    expect((await r.resolve(caller)).cgroup).toBe(own);
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    // Reaped: its kept /proc file reads nothing and the path is gone; no cgroup, no error.
+    expect((await r.resolve(caller)).cgroup).toBeUndefined();
+  });
+
+  it('sees a caller moved to another cgroup (the file read again from its start)', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'ns-id-'));
+    mkdirSync(join(d, 'proc', '7'), { recursive: true });
+    const file = join(d, 'proc', '7', 'cgroup');
+    writeFileSync(file, '0::/a.slice/one.scope\n');
+    const r = createIdentityResolver({ passwd: join(d, 'x'), group: join(d, 'y'), proc: join(d, 'proc') });
+    const caller = { sender: ':1.4', uid: 0, gids: [], pid: 7 };
+    expect((await r.resolve(caller)).cgroup).toBe('/a.slice/one.scope');
+    writeFileSync(file, '0::/b.slice/two.scope\n');
+    expect((await r.resolve(caller)).cgroup).toBe('/b.slice/two.scope');
+  });
+
   it('parses only the v2 line of /proc/<pid>/cgroup', () => {
     expect(cgroupV2Path('12:cpu:/x\n0::/user.slice/u.scope\n')).toBe('/user.slice/u.scope');
     expect(cgroupV2Path('12:cpu:/x\n')).toBeUndefined();
