@@ -56,7 +56,7 @@ describe('scheduleMemoryReturns', () => {
     expect(s.returns).toBe(before + 1);
   });
 
-  it('returns after 3 MB of growth only once the growth stopped, once, and not within 10 s of the last', () => {
+  it('returns after 3 MB of growth only once the growth stopped, once, and not within 3 s of the last', () => {
     const s = setup();
     vi.advanceTimersByTime(10_000);
     const before = s.returns;
@@ -65,9 +65,21 @@ describe('scheduleMemoryReturns', () => {
       vi.advanceTimersByTime(1000);
     }
     expect(s.returns).toBe(before); // still growing
-    vi.advanceTimersByTime(5000);
-    expect(s.returns).toBe(before); // settled 4 MB above, but 9 s after the last return
     vi.advanceTimersByTime(1000);
+    expect(s.returns).toBe(before + 1); // settled 4 MB above, 5 s after the last return
+    vi.advanceTimersByTime(30_000);
+    expect(s.returns).toBe(before + 1);
+  });
+
+  it('a burst that settles 1 s after a return is returned once 3 s have passed since it', () => {
+    const s = setup();
+    vi.advanceTimersByTime(10_000); // the start-up return at 10 s (rss 50 MB)
+    const before = s.returns;
+    s.rss = 54 * MB;
+    vi.advanceTimersByTime(1000); // 1 s: grew
+    vi.advanceTimersByTime(1000); // 2 s: settled, but within 3 s of the return
+    expect(s.returns).toBe(before);
+    vi.advanceTimersByTime(1000); // 3 s: the gap has passed
     expect(s.returns).toBe(before + 1);
     vi.advanceTimersByTime(30_000);
     expect(s.returns).toBe(before + 1);
