@@ -6,8 +6,8 @@
  * {@link KernelStateMemo.state} publishes the state only when asked (a reconcile, coalesced), so
  * the firewall's session list, a fresh array of every marked session, is copied and patched once
  * per reconcile with all the changes since the last one, not once per call: per call that copy
- * was O(sessions) and, at 10,000 sessions, 80 kB of garbage per create (42 % of a 10,000-session
- * apply went to the garbage collector). {@link KernelStateMemo.update} is both in one.
+ * was O(sessions) and, at 10,000 sessions, 80 kB of garbage per create. {@link KernelStateMemo.update}
+ * is both in one.
  * {@link KernelStateMemo.compute} takes a whole input and derives the change itself (O(sessions),
  * for callers without a change log). Both return exactly what {@link computeKernelState} returns
  * for the same input (property tests hold them to that), and hand back the same objects for what
