@@ -6,6 +6,7 @@
  */
 import { classifierOf, cmpClassifier, type OwnerCandidate, ownerOf, type SessionClaim } from './kernel-state.js';
 import type { Classifier } from './kernel-state-types.js';
+import { binarySearch } from './list-window.js';
 
 /** A claimant: its ownership inputs and its current claims. */
 export interface Claimant {
@@ -43,18 +44,7 @@ function sameClassifier(a: Classifier | null, b: Classifier | null): boolean {
 }
 
 /** Index of `c`'s identity in a list sorted by cmpClassifier, or -(insertion point) - 1. */
-function search(list: readonly Classifier[], c: Classifier): number {
-  let lo = 0;
-  let hi = list.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const d = cmpClassifier(list[mid]!, c);
-    if (d === 0) return mid;
-    if (d < 0) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -lo - 1;
-}
+const search = (list: readonly Classifier[], c: Classifier): number => binarySearch(list, c, (x) => x, cmpClassifier);
 
 export class ClaimOwners<E extends Claimant> {
   #identities = new Map<string, IdentityEntry<E>>();

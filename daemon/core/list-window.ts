@@ -1,7 +1,8 @@
 /**
  * The window where two versions of a list differ, found by pointer comparison from both ends:
  * the core hands back its unchanged objects in the same order, so a consumer that kept the last
- * list looks only at what changed. Pure.
+ * list looks only at what changed. And the one binary search the core's sorted lists share
+ * (the memo's session list, the claim owners' classifiers). Pure.
  */
 
 /**
