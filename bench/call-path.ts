@@ -16,7 +16,7 @@
  * `--no-firewall` runs netsessiond with `--firewall none`, `--no-connmand` skips connmand,
  * `--profile-only` prints only the profile, `--quick` takes fewer samples.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DBUS_NAME } from '../lib/dbus/bus-socket.js';
@@ -30,6 +30,7 @@ import {
   runFailoverDriver,
   shippedDaemon,
   startDaemon,
+  startProfiledDaemon,
   untilSteady,
   writeConfig,
 } from './daemon-latency.js';
@@ -230,15 +231,7 @@ async function profileDaemon(
   pairs: number,
   daemonArgs: string[] = [],
 ): Promise<{ file: string; window: [number, number] }> {
-  const dir = join(OUT_DIR, 'cpuprof');
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  const d = await startDaemon(
-    sb,
-    conf,
-    shippedDaemon(entry, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=200']),
-    daemonArgs,
-  );
+  const d = await startProfiledDaemon(sb, conf, entry, join(OUT_DIR, 'cpuprof'), 200, daemonArgs);
   // The lib/dbus client: the daemon's work per pair does not depend on the client, and this one
   // keeps the run short.
   const client = await connectBenchClient('lib/dbus', sb.dbusAddress!);
@@ -253,9 +246,7 @@ async function profileDaemon(
     client.close();
     await d.proc.kill('SIGTERM', 5000);
   }
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-  if (!file) throw new Error(`no CPU profile in ${dir}`);
-  return { file: join(dir, file), window };
+  return { file: d.profileFile(), window };
 }
 
 const ratio = (a: number | null, b: number | null) =>

@@ -268,6 +268,32 @@ export async function untilSteady(d: { readyAt: number }): Promise<void> {
   if (left > 0) await sleep(left);
 }
 
+/**
+ * The shipped daemon under `node --cpu-prof` (sampling every `intervalUs`), writing into `dir`
+ * (emptied first); `profileFile()` names the profile once the daemon has exited.
+ */
+export async function startProfiledDaemon(
+  sb: Sandbox,
+  conf: string,
+  entry: string,
+  dir: string,
+  intervalUs: number,
+  extraArgs: string[] = [],
+): Promise<Awaited<ReturnType<typeof startDaemon>> & { profileFile(): string }> {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const node = ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-interval=${intervalUs}`];
+  const d = await startDaemon(sb, conf, shippedDaemon(entry, node), extraArgs);
+  return {
+    ...d,
+    profileFile: () => {
+      const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+      if (!file) throw new Error(`no CPU profile in ${dir}`);
+      return join(dir, file);
+    },
+  };
+}
+
 export async function startDaemon(
   sb: Sandbox,
   conf: string,

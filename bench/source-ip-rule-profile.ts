@@ -13,7 +13,7 @@
  * `node --import tsx bench/source-ip-rule-profile.ts [--no-prof] [--no-firewall]`. Needs root and
  * `ip netns`; otherwise prints why and returns.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
@@ -25,6 +25,7 @@ import {
   createBenchSandbox,
   shippedDaemon,
   startDaemon,
+  startProfiledDaemon,
   untilSteady,
   writeConfig,
 } from './daemon-latency.js';
@@ -152,15 +153,7 @@ function timeline(file: string, from: number, to: number): string[] {
 }
 
 async function profiled(sb: Sandbox, conf: string, entry: string, args: string[]): Promise<void> {
-  const dir = join(OUT_DIR, 'cpuprof-sip');
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  const d = await startDaemon(
-    sb,
-    conf,
-    shippedDaemon(entry, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=50']),
-    args,
-  );
+  const d = await startProfiledDaemon(sb, conf, entry, join(OUT_DIR, 'cpuprof-sip'), 50, args);
   const client = await ConnmanClient.connect(sb.dbusAddress!);
   const traces: PairTimes[] = [];
   const window: [number, number] = [0, 0];
@@ -180,9 +173,7 @@ async function profiled(sb: Sandbox, conf: string, entry: string, args: string[]
     client.disconnect();
     await d.proc.kill('SIGTERM', 5000);
   }
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-  if (!file) throw new Error(`no CPU profile in ${dir}`);
-  const path = join(dir, file);
+  const path = d.profileFile();
   const prof = topEntries(path, 25, window);
   console.log(`\n# CPU profile over 1,000 pairs: ${r3(prof.total)} ms busy = ${r3(prof.total)} µs per pair`);
   console.table(prof.groups.map((e) => ({ where: e.what, 'self ms': r3(e.selfMs) })));
