@@ -86,18 +86,27 @@ function formatV6(bytes: readonly number[]): string {
  * Bounded: cleared when it holds this many texts.
  */
 const PARSE_CACHE_LIMIT = 4096;
-const parsed = [new Map<string, readonly number[] | null>(), new Map<string, readonly number[] | null>()];
+
+/** A per-family cache of one function of the address text. */
+function remembered<T>(compute: (family: Family, address: string) => T): (family: Family, address: string) => T {
+  const caches = [new Map<string, T>(), new Map<string, T>()];
+  return (family, address) => {
+    const cache = caches[family === 4 ? 0 : 1]!;
+    if (cache.has(address)) return cache.get(address) as T;
+    if (cache.size >= PARSE_CACHE_LIMIT) cache.clear();
+    const value = compute(family, address);
+    cache.set(address, value);
+    return value;
+  };
+}
+
+const parsed = remembered((family, address): readonly number[] | null =>
+  family === 4 ? parseV4(address) : parseV6(address),
+);
 
 function parseAddress(family: Family, address: string): number[] | null {
-  const cache = parsed[family === 4 ? 0 : 1]!;
-  let bytes = cache.get(address);
-  if (bytes === undefined) {
-    if (cache.size >= PARSE_CACHE_LIMIT) cache.clear();
-    bytes = family === 4 ? parseV4(address) : parseV6(address);
-    cache.set(address, bytes);
-  }
   // A copy: callers may change it (networkOf clears host bits in place).
-  return bytes ? bytes.slice() : null;
+  return parsed(family, address)?.slice() ?? null;
 }
 
 function formatAddress(family: Family, bytes: readonly number[]): string {
@@ -109,19 +118,14 @@ export function addressBytes(family: Family, address: string): number[] | null {
   return parseAddress(family, address);
 }
 
-const canonical = [new Map<string, string | null>(), new Map<string, string | null>()];
+const canonical = remembered((family, address): string | null => {
+  const bytes = parsed(family, address);
+  return bytes ? formatAddress(family, bytes) : null;
+});
 
 /** The address in canonical text (dotted quad, RFC 5952 for v6), or null when it does not parse. */
 export function canonicalAddress(family: Family, address: string): string | null {
-  const cache = canonical[family === 4 ? 0 : 1]!;
-  let text = cache.get(address);
-  if (text === undefined) {
-    if (cache.size >= PARSE_CACHE_LIMIT) cache.clear();
-    const bytes = parseAddress(family, address);
-    text = bytes ? formatAddress(family, bytes) : null;
-    cache.set(address, text);
-  }
-  return text;
+  return canonical(family, address);
 }
 
 /** The network address of `address/prefixLength` (host bits cleared), or null when invalid. */
