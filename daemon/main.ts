@@ -13,9 +13,10 @@
  *   (at the default 16 MB, 10,000 policy files left the daemon ~30 MB larger).
  * - `--optimize-for-size`, `--no-opt` (no optimizing compiler; the baseline compiler stays, and
  *   the daemon's hot paths are short and bounded), `--v8-pool-size=1` (one V8 worker thread):
- *   ~5 MB less at idle. The optimizing compiler was tried on after start-up: faster under load,
- *   but it made the memory figures under load vary past their targets (docs/architecture.md). Not `--lite-mode`: on Node 20 it implies `--jitless` (interpreter only,
- *   no WebAssembly, a warning on every start) for the same memory.
+ *   ~5 MB less at idle. The optimizing compiler was tried on after start-up: ~35 % faster under
+ *   load, but memory under load then varied past its targets (docs/architecture.md). Not
+ *   `--lite-mode`: on Node 20 it implies `--jitless` (interpreter only, no WebAssembly, a warning
+ *   on every start) for the same memory.
  * - `--expose-gc`: full collections once start-up settled and after bursts
  *   (adapters/system/memory-return.ts, with glibc's malloc_trim).
  * The tests and the bench run the daemon with exactly this line (test/integration/harness/daemon.ts).
