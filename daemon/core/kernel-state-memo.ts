@@ -40,6 +40,7 @@ import {
 } from './kernel-state.js';
 import type { FirewallState, KernelState, RoutingState, SessionMarking } from './kernel-state-types.js';
 import { binarySearch } from './list-window.js';
+import { StableRouting } from './stable-routing.js';
 
 /** What changed since the last {@link KernelStateMemo.update}. */
 export interface KernelChange {
@@ -91,7 +92,7 @@ export class KernelStateMemo {
   #last: KernelState | null = null;
   /** The routing as of the last note (published with the next state); null: no note since a reset. */
   #routingNow: RoutingState | null = null;
-  #lastRoutingJson = '';
+  readonly #stable = new StableRouting();
   /** Which services have SourceIPRule sessions changed since the routing was built. */
   #routingDirty = false;
   /** Entries whose marking changed since the last published state, with their marking then. */
@@ -335,7 +336,7 @@ export class KernelStateMemo {
     this.#sourceRuleSessions.clear();
     this.#last = null;
     this.#routingNow = null;
-    this.#lastRoutingJson = '';
+    this.#stable.reset();
     this.#pending.clear();
     this.#classifiersDirty = false;
     this.#version++;
@@ -391,10 +392,9 @@ export class KernelStateMemo {
   #routing(config: CoreConfig, servicesChanged: boolean): RoutingState {
     if (this.#routingNow && !servicesChanged && !this.#routingDirty) return this.#routingNow;
     this.#routingDirty = false;
-    const routing = routingOf(config, this.#connected, (id) => this.#sourceRuleSessions.has(id));
-    const json = JSON.stringify(routing);
-    if (this.#routingNow && json === this.#lastRoutingJson) return this.#routingNow;
-    this.#lastRoutingJson = json;
-    return routing;
+    return this.#stable.settle(
+      routingOf(config, this.#connected, (id) => this.#sourceRuleSessions.has(id)),
+      this.#routingNow,
+    );
   }
 }

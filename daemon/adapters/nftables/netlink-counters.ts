@@ -14,6 +14,7 @@ import {
   NLM_F_CREATE,
   NLM_F_DUMP,
   NLM_F_REQUEST,
+  nameAttr,
   nest,
   nftType,
   parseAttrs,
@@ -30,7 +31,7 @@ export function addCounter(table: string, name: string): Command {
     type: MSG.NEWOBJ,
     flags: NLM_F_CREATE,
     attrs: [
-      strAttr(OBJ.TABLE, table),
+      nameAttr(OBJ.TABLE, table),
       strAttr(OBJ.NAME, name),
       be32Attr(OBJ.TYPE, NFT_OBJECT_COUNTER),
       nest(OBJ.DATA, [attr(COUNTER.BYTES, zero), attr(COUNTER.PACKETS, zero)]),
@@ -42,14 +43,14 @@ export function deleteCounter(table: string, name: string): Command {
   return {
     type: MSG.DELOBJ,
     flags: 0,
-    attrs: [strAttr(OBJ.TABLE, table), strAttr(OBJ.NAME, name), be32Attr(OBJ.TYPE, NFT_OBJECT_COUNTER)],
+    attrs: [nameAttr(OBJ.TABLE, table), strAttr(OBJ.NAME, name), be32Attr(OBJ.TYPE, NFT_OBJECT_COUNTER)],
   };
 }
 
 /** GETOBJ (or GETOBJ_RESET) of one counter: a plain request, answered by NEWOBJ then the ACK. */
 export function getCounter(table: string, name: string, seq: number, reset = false): Buffer {
   return message(nftType(reset ? MSG.GETOBJ_RESET : MSG.GETOBJ), NLM_F_REQUEST | NLM_F_ACK, seq, NFPROTO_INET, [
-    strAttr(OBJ.TABLE, table),
+    nameAttr(OBJ.TABLE, table),
     strAttr(OBJ.NAME, name),
     be32Attr(OBJ.TYPE, NFT_OBJECT_COUNTER),
   ]);
@@ -58,7 +59,7 @@ export function getCounter(table: string, name: string, seq: number, reset = fal
 /** A dump of every counter of `table` (filtered by the kernel), ended by NLMSG_DONE. */
 export function dumpCounters(table: string, seq: number): Buffer {
   return message(nftType(MSG.GETOBJ), NLM_F_REQUEST | NLM_F_DUMP, seq, NFPROTO_INET, [
-    strAttr(OBJ.TABLE, table),
+    nameAttr(OBJ.TABLE, table),
     be32Attr(OBJ.TYPE, NFT_OBJECT_COUNTER),
   ]);
 }

@@ -14,7 +14,9 @@
  */
 
 import { attr, parseAttrs, putU16, putU32 } from '../netlink/framing.js';
+import { be32Attr, hostU32, NAMES_KEPT, nameAttr, nest, strAttr } from './netlink-attrs.js';
 
+export { be32Attr, cstr, hostU32, nameAttr, nest, strAttr } from './netlink-attrs.js';
 export { attr, parseAttrs };
 
 export const NFNL_SUBSYS_NFTABLES = 10;
@@ -49,7 +51,6 @@ export const NLM_F_DUMP = 0x300;
 export const NLM_F_EXCL = 0x200;
 export const NLM_F_CREATE = 0x400;
 export const NLM_F_APPEND = 0x800;
-const NLA_F_NESTED = 0x8000;
 
 const NFT_JUMP = -3;
 const NFT_REG_1 = 1;
@@ -60,42 +61,46 @@ const NFTNL_UDATA_RULE_COMMENT = 0;
 export const ELEMENTS_PER_MESSAGE = 1000;
 
 // ---------------------------------------------------------------------------------------------
-// Attributes (the framing is netlink/framing.ts; these are nf_tables' own shapes).
-// ---------------------------------------------------------------------------------------------
-
-export function nest(type: number, children: readonly Buffer[]): Buffer {
-  return attr(type | NLA_F_NESTED, Buffer.concat(children));
-}
-
-export function strAttr(type: number, s: string): Buffer {
-  return attr(type, Buffer.from(`${s}\0`, 'utf8'));
-}
-
-export function be32Attr(type: number, n: number): Buffer {
-  const b = Buffer.allocUnsafe(4);
-  const v = n >>> 0;
-  b[0] = v >>> 24;
-  b[1] = (v >>> 16) & 0xff;
-  b[2] = (v >>> 8) & 0xff;
-  b[3] = v & 0xff;
-  return attr(type, b);
-}
-
-/** A 32-bit register value in host order (uid, gid, mark): what NFTA_DATA_VALUE holds for them. */
-export function hostU32(n: number): Buffer {
-  const b = Buffer.allocUnsafe(4);
-  putU32(b, n >>> 0, 0);
-  return b;
-}
-
-/** A NUL-terminated string attribute's text. */
-export function cstr(b: Buffer | undefined): string | undefined {
-  return b === undefined ? undefined : b.toString('utf8').replace(/\0+$/, '');
-}
-
-// ---------------------------------------------------------------------------------------------
 // Messages.
 // ---------------------------------------------------------------------------------------------
+
+/** Writes nlmsghdr + nfgenmsg of a message of `len` bytes at `at`. */
+function putHeader(
+  b: Buffer,
+  at: number,
+  len: number,
+  type: number,
+  flags: number,
+  seq: number,
+  family: number,
+  resId: number,
+): void {
+  putU32(b, len, at);
+  putU16(b, type, at + 4);
+  putU16(b, flags, at + 6);
+  putU32(b, seq >>> 0, at + 8);
+  putU32(b, 0, at + 12);
+  b[at + 16] = family & 0xff;
+  b[at + 17] = 0;
+  b[at + 18] = (resId >>> 8) & 0xff;
+  b[at + 19] = resId & 0xff;
+}
+
+/** Copies the (padded) attributes into `b` from `at`; returns where they end. */
+function putAttrs(b: Buffer, at: number, attrs: readonly Buffer[]): number {
+  for (let i = 0; i < attrs.length; i++) {
+    const a = attrs[i] as Buffer;
+    b.set(a, at);
+    at += a.length;
+  }
+  return at;
+}
+
+function attrsLength(attrs: readonly Buffer[]): number {
+  let n = 0;
+  for (let i = 0; i < attrs.length; i++) n += (attrs[i] as Buffer).length;
+  return n;
+}
 
 /** nlmsghdr + nfgenmsg + attributes. */
 export function message(
@@ -106,19 +111,10 @@ export function message(
   attrs: readonly Buffer[],
   resId = 0,
 ): Buffer {
-  const body = Buffer.concat(attrs);
   // Every byte is written below (the attributes are padded already).
-  const b = Buffer.allocUnsafe(20 + body.length);
-  putU32(b, b.length, 0);
-  putU16(b, type, 4);
-  putU16(b, flags, 6);
-  putU32(b, seq >>> 0, 8);
-  putU32(b, 0, 12);
-  b[16] = family & 0xff;
-  b[17] = 0;
-  b[18] = (resId >>> 8) & 0xff;
-  b[19] = resId & 0xff;
-  body.copy(b, 20);
+  const b = Buffer.allocUnsafe(20 + attrsLength(attrs));
+  putHeader(b, 0, b.length, type, flags, seq, family, resId);
+  putAttrs(b, 20, attrs);
   return b;
 }
 
@@ -147,17 +143,25 @@ export interface EncodedBatch {
  * Only the last command asks for an ACK.
  */
 export function encodeBatch(commands: readonly Command[], nextSeq: () => number): EncodedBatch {
+  // One buffer for the whole batch, every byte written: BEGIN and END are 20 bytes each.
+  let size = 40;
+  for (let i = 0; i < commands.length; i++) size += 20 + attrsLength((commands[i] as Command).attrs);
+  const buf = Buffer.allocUnsafe(size);
   const beginSeq = nextSeq();
-  const parts: Buffer[] = [message(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, beginSeq, 0, [], NFNL_SUBSYS_NFTABLES)];
+  putHeader(buf, 0, 20, NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, beginSeq, 0, NFNL_SUBSYS_NFTABLES);
+  let at = 20;
   const seqs: number[] = [];
-  commands.forEach((c, i) => {
+  for (let i = 0; i < commands.length; i++) {
+    const c = commands[i] as Command;
     const seq = nextSeq();
     seqs.push(seq);
     const ack = i === commands.length - 1 ? NLM_F_ACK : 0;
-    parts.push(message(nftType(c.type), NLM_F_REQUEST | c.flags | ack, seq, NFPROTO_INET, c.attrs));
-  });
-  parts.push(message(NFNL_MSG_BATCH_END, NLM_F_REQUEST, nextSeq(), 0, [], NFNL_SUBSYS_NFTABLES));
-  return { buf: Buffer.concat(parts), beginSeq, seqs };
+    const len = 20 + attrsLength(c.attrs);
+    putHeader(buf, at, len, nftType(c.type), NLM_F_REQUEST | c.flags | ack, seq, NFPROTO_INET, 0);
+    at = putAttrs(buf, at + 20, c.attrs);
+  }
+  putHeader(buf, at, 20, NFNL_MSG_BATCH_END, NLM_F_REQUEST, nextSeq(), 0, NFNL_SUBSYS_NFTABLES);
+  return { buf, beginSeq, seqs };
 }
 
 // --- chains and the session rule --------------------------------------------------------------
@@ -170,25 +174,38 @@ const DATA = { VALUE: 1, VERDICT: 2 } as const;
 const VERDICT = { CODE: 1, CHAIN: 2 } as const;
 
 export function addChain(table: string, name: string): Command {
-  return { type: MSG.NEWCHAIN, flags: NLM_F_CREATE, attrs: [strAttr(CHAIN.TABLE, table), strAttr(CHAIN.NAME, name)] };
+  return { type: MSG.NEWCHAIN, flags: NLM_F_CREATE, attrs: [nameAttr(CHAIN.TABLE, table), nameAttr(CHAIN.NAME, name)] };
 }
 
 /** DELCHAIN also removes the chain's rules. */
 export function deleteChain(table: string, name: string): Command {
-  return { type: MSG.DELCHAIN, flags: 0, attrs: [strAttr(CHAIN.TABLE, table), strAttr(CHAIN.NAME, name)] };
+  return { type: MSG.DELCHAIN, flags: 0, attrs: [nameAttr(CHAIN.TABLE, table), nameAttr(CHAIN.NAME, name)] };
 }
 
 /** DELRULE naming only the chain: every rule of the chain (nft's `flush chain`). */
 export function flushChain(table: string, name: string): Command {
-  return { type: MSG.DELRULE, flags: 0, attrs: [strAttr(RULE.TABLE, table), strAttr(RULE.CHAIN, name)] };
+  return { type: MSG.DELRULE, flags: 0, attrs: [nameAttr(RULE.TABLE, table), nameAttr(RULE.CHAIN, name)] };
 }
 
 export function expr(name: string, data: Buffer[]): Buffer {
-  return nest(LIST_ELEM, [strAttr(EXPR.NAME, name), nest(EXPR.DATA, data)]);
+  return nest(LIST_ELEM, [nameAttr(EXPR.NAME, name), nest(EXPR.DATA, data)]);
+}
+
+/** Expressions that recur unchanged in every rule, built once (attributes are only ever copied). */
+const fixed = new Map<string, Buffer>();
+
+function fixedExpr(key: string, build: () => Buffer): Buffer {
+  let b = fixed.get(key);
+  if (b === undefined) {
+    b = build();
+    if (fixed.size >= NAMES_KEPT) fixed.clear();
+    fixed.set(key, b);
+  }
+  return b;
 }
 
 export function metaLoadMark(): Buffer {
-  return expr('meta', [be32Attr(2, NFT_META_MARK), be32Attr(1, NFT_REG_1)]);
+  return fixedExpr('meta load mark', () => expr('meta', [be32Attr(2, NFT_META_MARK), be32Attr(1, NFT_REG_1)]));
 }
 
 /** A rule comment as nft stores it: libnftnl user data, one TLV (type, length, NUL-terminated text). */
@@ -204,8 +221,8 @@ export function appendRule(table: string, chain: string, comment: string, expres
     type: MSG.NEWRULE,
     flags: NLM_F_CREATE | NLM_F_APPEND,
     attrs: [
-      strAttr(RULE.TABLE, table),
-      strAttr(RULE.CHAIN, chain),
+      nameAttr(RULE.TABLE, table),
+      nameAttr(RULE.CHAIN, chain),
       nest(RULE.EXPRESSIONS, expressions),
       attr(RULE.USERDATA, commentUserdata(comment)),
     ],
@@ -233,7 +250,7 @@ export function addServiceRule(table: string, chain: string, ours: number, mark:
   return appendRule(table, chain, comment, [
     metaLoadMark(),
     markBitwise(mask, mark),
-    expr('meta', [be32Attr(2, NFT_META_MARK), be32Attr(3, NFT_REG_1)]),
+    fixedExpr('meta set mark', () => expr('meta', [be32Attr(2, NFT_META_MARK), be32Attr(3, NFT_REG_1)])),
   ]);
 }
 
@@ -265,24 +282,32 @@ export function addSnatRule(
   address: Buffer,
   comment: string,
 ): Command {
-  const name = Buffer.alloc(16);
-  name.write(ifname, 'utf8');
-  const local = Buffer.alloc(4);
-  local.writeUInt32LE(RTN_LOCAL);
   return appendRule(table, chain, comment, [
     metaLoadMark(),
     markBitwise(mask, 0),
     cmpEq(hostU32(mark)),
-    expr('meta', [be32Attr(2, NFT_META_OIFNAME), be32Attr(1, NFT_REG_1)]),
-    cmpEq(name),
-    expr('fib', [be32Attr(3, NFTA_FIB_F_SADDR), be32Attr(2, NFT_FIB_RESULT_ADDRTYPE), be32Attr(1, NFT_REG_1)]),
-    cmpEq(local),
+    fixedExpr('meta load oifname', () => expr('meta', [be32Attr(2, NFT_META_OIFNAME), be32Attr(1, NFT_REG_1)])),
+    fixedExpr(`oifname ${ifname}`, () => {
+      const name = Buffer.alloc(16);
+      name.write(ifname, 'utf8');
+      return cmpEq(name);
+    }),
+    fixedExpr('fib saddr type', () =>
+      expr('fib', [be32Attr(3, NFTA_FIB_F_SADDR), be32Attr(2, NFT_FIB_RESULT_ADDRTYPE), be32Attr(1, NFT_REG_1)]),
+    ),
+    fixedExpr('cmp local', () => {
+      const local = Buffer.alloc(4);
+      local.writeUInt32LE(RTN_LOCAL);
+      return cmpEq(local);
+    }),
     expr('immediate', [be32Attr(1, NFT_REG_1), nest(2, [attr(DATA.VALUE, address)])]),
-    expr('nat', [
-      be32Attr(1, NFT_NAT_SNAT),
-      be32Attr(2, family === 4 ? NFPROTO_IPV4 : NFPROTO_IPV6),
-      be32Attr(3, NFT_REG_1),
-    ]),
+    fixedExpr(`snat ${family}`, () =>
+      expr('nat', [
+        be32Attr(1, NFT_NAT_SNAT),
+        be32Attr(2, family === 4 ? NFPROTO_IPV4 : NFPROTO_IPV6),
+        be32Attr(3, NFT_REG_1),
+      ]),
+    ),
   ]);
 }
 
@@ -306,9 +331,14 @@ export interface ElementSpec {
 function elementAttrs(e: ElementSpec, n: number): Buffer {
   const parts = [nest(ELEM.KEY, [attr(DATA.VALUE, e.key)])];
   if ('jump' in e.data) {
-    const code = Buffer.alloc(4);
-    code.writeInt32BE(NFT_JUMP);
-    parts.push(nest(ELEM.DATA, [nest(DATA.VERDICT, [attr(VERDICT.CODE, code), strAttr(VERDICT.CHAIN, e.data.jump)])]));
+    const jump = e.data.jump;
+    parts.push(
+      fixedExpr(`jump ${jump}`, () => {
+        const code = Buffer.alloc(4);
+        code.writeInt32BE(NFT_JUMP);
+        return nest(ELEM.DATA, [nest(DATA.VERDICT, [attr(VERDICT.CODE, code), strAttr(VERDICT.CHAIN, jump)])]);
+      }),
+    );
   } else if ('mark' in e.data) {
     parts.push(nest(ELEM.DATA, [attr(DATA.VALUE, hostU32(e.data.mark))]));
   } else {
@@ -326,7 +356,7 @@ function chunked<T>(xs: readonly T[]): T[][] {
 
 /** NEWSETELEM messages for `elements` (CREATE without EXCL: re-adding an identical element is a no-op). */
 export function addElements(table: string, map: string, elements: readonly ElementSpec[], setId?: number): Command[] {
-  const head = [strAttr(ELEM_LIST.TABLE, table), strAttr(ELEM_LIST.SET, map)];
+  const head = [nameAttr(ELEM_LIST.TABLE, table), nameAttr(ELEM_LIST.SET, map)];
   // A map created in the same batch is named by its batch id too, as nft does.
   if (setId !== undefined) head.push(be32Attr(ELEM_LIST.SET_ID, setId));
   return chunked(elements).map((es) => ({
@@ -342,8 +372,8 @@ export function deleteElements(table: string, map: string, keys: readonly Buffer
     type: MSG.DELSETELEM,
     flags: 0,
     attrs: [
-      strAttr(ELEM_LIST.TABLE, table),
-      strAttr(ELEM_LIST.SET, map),
+      nameAttr(ELEM_LIST.TABLE, table),
+      nameAttr(ELEM_LIST.SET, map),
       nest(
         ELEM_LIST.ELEMENTS,
         ks.map((k) => nest(LIST_ELEM, [nest(ELEM.KEY, [attr(DATA.VALUE, k)])])),

@@ -88,6 +88,19 @@ export async function openRtnlClient(opts: RtnlClientOptions = {}): Promise<Rtnl
 /** The part of a request socket the client uses (a scripted kernel stands in for it in unit tests). */
 export type ExchangeSocket = Pick<RequestSocket, 'nextSeq' | 'exchange' | 'close'>;
 
+/** Encoded rule messages by message: routing-ops.ts hands back the same request for a recurring rule. */
+const ruleBodies = new WeakMap<RtMessage, Buffer>();
+
+function bodyOf(msg: RtMessage): Buffer {
+  if (msg.kind !== 'rule') return encodeMessage(msg);
+  let b = ruleBodies.get(msg);
+  if (b === undefined) {
+    b = encodeMessage(msg);
+    ruleBodies.set(msg, b);
+  }
+  return b;
+}
+
 /** @internal An {@link RtnlClient} on an open socket (exported for tests). */
 export class SocketClient implements RtnlClient {
   constructor(private readonly sock: ExchangeSocket) {}
@@ -127,7 +140,7 @@ export class SocketClient implements RtnlClient {
     const out: Array<RtnlError | null | undefined> = reqs.map(() => undefined);
     let pending = reqs.length;
     const datagram = Buffer.concat(
-      reqs.map((r, i) => frame(r.type, NLM_F_REQUEST | NLM_F_ACK | r.flags, seqs[i]!, encodeMessage(r.msg))),
+      reqs.map((r, i) => frame(r.type, NLM_F_REQUEST | NLM_F_ACK | r.flags, seqs[i]!, bodyOf(r.msg))),
     );
     this.sock.exchange(datagram, (m) => {
       const i = index.get(m.seq);

@@ -29,6 +29,27 @@ export interface RoutingModel {
   services: Map<string, { json: string; routes: KernelRoute[] }>;
   /** By the core's rule (JSON): the kernel rule it became (null: not applied, see problems). */
   rules: Map<string, KernelRule | null>;
+  /**
+   * Rules normalised before, by the core's rule (JSON), kept past their removal (bounded): a
+   * SourceIPRule session's source rule comes and goes with each session, and normalising it (and
+   * encoding its requests, keyed by this record) is most of what such a session costs the adapter.
+   */
+  known?: Map<string, KernelRule>;
+}
+
+const KNOWN_RULES = 64;
+
+/** JSON of the core's services and rules, by object: the core hands back unchanged ones as the same objects. */
+const jsonByObject = new WeakMap<object, string>();
+
+/** `JSON.stringify(part)`, once per object (the core's state objects are never modified). */
+export function jsonOf(part: object): string {
+  let json = jsonByObject.get(part);
+  if (json === undefined) {
+    json = JSON.stringify(part);
+    jsonByObject.set(part, json);
+  }
+  return json;
 }
 
 const asKernel = <T extends RouteSpec | RuleSpec>(r: T): T & { protocol: number } => ({
@@ -46,6 +67,14 @@ function ruleOf(r: PolicyRule, own: Ownership, problems: string[]): KernelRule |
   const n = normaliseDesired({ services: [], rules: [r] }, own);
   problems.push(...n.problems);
   return n.rules[0] ? asKernel(n.rules[0]) : null;
+}
+
+function remember(known: Map<string, KernelRule>, json: string, rule: KernelRule | null): KernelRule | null {
+  // A rule with problems normalises to null and is looked at again next time (and logged again).
+  if (rule === null) return null;
+  if (known.size >= KNOWN_RULES) known.clear();
+  known.set(json, rule);
+  return rule;
 }
 
 /** The model of a state applied cleanly from nothing (the first apply after a dump, say). */
@@ -71,12 +100,13 @@ export function planDelta(
 ): { plan: RoutingPlan; next: RoutingModel } | null {
   const problems: string[] = [];
   const ops: RoutingOp[] = [];
-  const next: RoutingModel = { services: new Map(), rules: new Map() };
+  const known = prev.known ?? new Map<string, KernelRule>();
+  const next: RoutingModel = { services: new Map(), rules: new Map(), known };
   const tables = new Set<number>();
   for (const svc of desired.services) {
     if (tables.has(svc.table) || next.services.has(svc.serviceId)) return null;
     tables.add(svc.table);
-    const json = JSON.stringify(svc);
+    const json = jsonOf(svc);
     const was = prev.services.get(svc.serviceId);
     if (was && was.json === json) {
       next.services.set(svc.serviceId, was);
@@ -103,9 +133,11 @@ export function planDelta(
   const keptKeys = new Set<string>();
   const added: KernelRule[] = [];
   for (const r of desired.rules) {
-    const json = JSON.stringify(r);
+    const json = jsonOf(r);
     if (next.rules.has(json)) continue;
-    const rule = prev.rules.has(json) ? prev.rules.get(json)! : ruleOf(r, own, problems);
+    const rule = prev.rules.has(json)
+      ? prev.rules.get(json)!
+      : (known.get(json) ?? remember(known, json, ruleOf(r, own, problems)));
     const key = rule && ruleKey(rule);
     if (key !== null && keptKeys.has(key)) continue;
     next.rules.set(json, rule);

@@ -33,17 +33,32 @@ export function describeOp(o: RoutingOp): string {
   return o.kind === 'route' ? `${o.op} ${describeRoute(o.route)}` : `${o.op} ${describeRule(o.rule)}`;
 }
 
+/**
+ * A rule's requests, by the rule record: the routing model hands back the same record for a rule
+ * that comes and goes again (a SourceIPRule session's source rule, session after session), and its
+ * messages are the same every time. Requests are never modified once built.
+ */
+const ruleRequests = new WeakMap<object, { add?: RtRequest; del?: RtRequest }>();
+
 /** The request that carries out `o`. */
 export function requestOf(o: RoutingOp): RtRequest {
-  const create = NLM_F_CREATE | (o.op === 'replace' ? NLM_F_REPLACE : NLM_F_EXCL);
   if (o.kind === 'route') {
+    const create = NLM_F_CREATE | (o.op === 'replace' ? NLM_F_REPLACE : NLM_F_EXCL);
     return o.op === 'del'
       ? { type: RTM.DELROUTE, flags: 0, msg: delRouteMessage(o.route) }
       : { type: RTM.NEWROUTE, flags: create, msg: addRouteMessage(o.route) };
   }
-  return o.op === 'del'
-    ? { type: RTM.DELRULE, flags: 0, msg: delRuleMessage(o.rule) }
-    : { type: RTM.NEWRULE, flags: create, msg: addRuleMessage(o.rule) };
+  let known = ruleRequests.get(o.rule);
+  if (known === undefined) {
+    known = {};
+    ruleRequests.set(o.rule, known);
+  }
+  if (o.op === 'del') {
+    known.del ??= { type: RTM.DELRULE, flags: 0, msg: delRuleMessage(o.rule) };
+    return known.del;
+  }
+  known.add ??= { type: RTM.NEWRULE, flags: NLM_F_CREATE | NLM_F_EXCL, msg: addRuleMessage(o.rule) };
+  return known.add;
 }
 
 /**

@@ -9,7 +9,7 @@ import type { RtKind, RtMessage } from '../../../../../daemon/adapters/rtnetlink
 import { RTM } from '../../../../../daemon/adapters/rtnetlink/messages/constants.js';
 import { createRtnetlinkRouting } from '../../../../../daemon/adapters/rtnetlink/routing.js';
 import { modelOf, planDelta } from '../../../../../daemon/adapters/rtnetlink/routing-delta.js';
-import { describeOp } from '../../../../../daemon/adapters/rtnetlink/routing-ops.js';
+import { describeOp, requestOf } from '../../../../../daemon/adapters/rtnetlink/routing-ops.js';
 import { createProcSysctl } from '../../../../../daemon/adapters/system/proc-sysctl.js';
 import { DEFAULT_CORE_CONFIG } from '../../../../../daemon/core/config.js';
 import type { PolicyRule, RoutingState } from '../../../../../daemon/core/kernel-state-types.js';
@@ -76,6 +76,27 @@ describe('planDelta', () => {
     expect(ops(state(), state({ sourceRule: true }))).toEqual([
       'del rule -4 pref 10001 from 198.51.100.18/32 lookup 10001',
     ]);
+  });
+
+  it('a source rule that comes back is the record and the request it was before, and a bad rule is looked at each time', () => {
+    const bare = modelOf(state(), OWN)!;
+    const first = planDelta(bare, state({ sourceRule: true }), OWN)!;
+    const gone = planDelta(first.next, state(), OWN)!;
+    expect(gone.plan.ops.map(describeOp)).toEqual(['del rule -4 pref 10001 from 198.51.100.18/32 lookup 10001']);
+    const again = planDelta(gone.next, state({ sourceRule: true }), OWN)!;
+    const added = again.plan.ops[0]!;
+    expect(added.kind === 'rule' && added.op === 'add').toBe(true);
+    const firstAdd = first.plan.ops[0]!;
+    // The same record (so its encoded request is reused), equal to a fresh normalisation.
+    expect(added).toEqual(firstAdd);
+    expect(added.kind === 'rule' && firstAdd.kind === 'rule' && added.rule === firstAdd.rule).toBe(true);
+    expect(requestOf(added)).toBe(requestOf(firstAdd));
+    expect(requestOf(gone.plan.ops[0]!)).toEqual(requestOf(gone.plan.ops[0]!));
+    // A rule outside our ranges is refused, with its problem reported every time it is planned.
+    const bad = state();
+    bad.rules.push(source(20001, '198.51.100.19'));
+    expect(planDelta(again.next, bad, OWN)!.plan.problems).toHaveLength(1);
+    expect(planDelta(again.next, bad, OWN)!.plan.problems).toHaveLength(1);
   });
 
   it('a changed service re-plans only its own table; a gone one loses its routes and names its table', () => {
