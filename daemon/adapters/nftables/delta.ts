@@ -22,11 +22,9 @@
  * comparisons plus work for what changed; a state of fresh objects costs one Map lookup each. The index it plans against is
  * delta-index.ts.
  */
-import { addressBytes } from '../../core/addresses.js';
 import type { Classifier, FirewallState, SessionMarking } from '../../core/kernel-state-types.js';
 import { diffWindow } from '../../core/list-window.js';
 import type { Family } from '../../core/services.js';
-import { fingerprint } from '../firewall/fingerprint.js';
 import { checkSession } from '../firewall/plan.js';
 import {
   bump,
@@ -51,9 +49,9 @@ import {
   serviceChainName,
   serviceElement,
   sessionValue,
-  snatRule,
   TX_PREFIX,
 } from './ruleset.js';
+import { snatOf } from './snat-rules.js';
 
 /** A planned change: netlink commands, and what to record once the kernel accepted them. */
 export interface Delta {
@@ -301,25 +299,9 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
     cmds.push(nl.flushChain(table, CHAIN.postrouting));
     ops++;
     for (const e of entries) {
-      const text = snatRule(next.mask, e.mark, e.ifname, e.family, e.address);
-      const id = fingerprint(text);
-      snatRules.push({
-        id,
-        text,
-        spec: { kind: 'snat', mask: next.mask, mark: e.mark, ifname: e.ifname, family: e.family, address: e.address },
-      });
-      cmds.push(
-        nl.addSnatRule(
-          table,
-          CHAIN.postrouting,
-          next.mask,
-          e.mark,
-          e.ifname,
-          e.family,
-          Buffer.from(addressBytes(e.family, e.address) as number[]),
-          id,
-        ),
-      );
+      const { rule, command } = snatOf(table, next.mask, e);
+      snatRules.push(rule);
+      cmds.push(command);
       ops++;
     }
   }
