@@ -8,7 +8,6 @@
  * body of a method call is answered with `InvalidArgs`, any other bad body is dropped, and a bad
  * header (after which the stream cannot be resynchronised) ends the connection.
  */
-import { readFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { NativeModuleMissingError } from '../errors.js';
 import type { KoffiImporter } from '../native/libc.js';
@@ -16,6 +15,7 @@ import { connectAbstract } from './abstract-socket.js';
 import { socketPathsOf } from './address.js';
 import { marshallMessage } from './marshall.js';
 import { DBusError, Message, MessageFlag, MessageType } from './message.js';
+import { peerReply } from './peer.js';
 import { authenticate } from './sasl.js';
 import { frameLength, MalformedMessageError, unmarshallMessage } from './unmarshall.js';
 
@@ -44,21 +44,6 @@ interface Pending {
   timer: NodeJS.Timeout | null;
 }
 
-let machineId: string | null = null;
-function readMachineId(): string {
-  if (machineId !== null) return machineId;
-  for (const p of ['/etc/machine-id', '/var/lib/dbus/machine-id']) {
-    try {
-      machineId = readFileSync(p, 'utf8').trim();
-      return machineId;
-    } catch {
-      // try the next
-    }
-  }
-  machineId = '';
-  return machineId;
-}
-
 /** The first socket of `paths` that opens; only a missing koffi passes to the next one. */
 async function openSocket(paths: readonly string[], importer: KoffiImporter | undefined): Promise<Socket> {
   let missing: NativeModuleMissingError | undefined;
@@ -82,6 +67,9 @@ export class BusSocket {
   #open = true;
   #corked = false;
   #coalesce = false;
+  /** Inside {@link BusSocket.batch}; a flush asked for meanwhile is done at its end. */
+  #inBatch = false;
+  #flushWanted = false;
   readonly #pending = new Map<number, Pending>();
   #chunks: Buffer[] = [];
   #have = 0;
@@ -191,14 +179,21 @@ export class BusSocket {
    * a method's reply and the Updates released with it leave together. Nests.
    */
   batch<T>(fn: () => T): T {
-    if (this.#corked || !this.#open) return fn();
-    this.#corked = true;
-    this.#socket.cork();
+    if (this.#inBatch || !this.#open) return fn();
+    this.#inBatch = true;
+    const corkHere = !this.#corked;
+    if (corkHere) {
+      this.#corked = true;
+      this.#socket.cork();
+    }
     try {
       return fn();
     } finally {
-      this.#corked = false;
-      this.#socket.uncork();
+      this.#inBatch = false;
+      if (corkHere || this.#flushWanted) {
+        this.#flushWanted = false;
+        this.flush();
+      }
     }
   }
 
@@ -213,8 +208,16 @@ export class BusSocket {
     this.#coalesce = true;
   }
 
-  /** Writes what coalescing holds now, ahead of the work still to come in this turn. */
+  /**
+   * Writes what coalescing holds now, ahead of the work still to come in this turn. Inside
+   * {@link BusSocket.batch} it waits for the batch's end, so the Updates a call releases leave in
+   * one system call with its reply rather than one before it.
+   */
   flush(): void {
+    if (this.#inBatch) {
+      this.#flushWanted = true;
+      return;
+    }
     if (!this.#corked) return;
     this.#corked = false;
     this.#socket.uncork();
@@ -358,21 +361,7 @@ export class BusSocket {
 
   /** org.freedesktop.DBus.Peer on every path; UnknownMethod for anything else nobody claimed. */
   #fallback(msg: Message): void {
-    if (msg.interface === 'org.freedesktop.DBus.Peer' || msg.interface === '') {
-      if (msg.member === 'Ping' && msg.signature === '') {
-        this.#reply(msg, Message.newMethodReturn(msg));
-        return;
-      }
-      if (msg.member === 'GetMachineId' && msg.signature === '') {
-        this.#reply(msg, Message.newMethodReturn(msg, 's', [readMachineId()]));
-        return;
-      }
-    }
-    this.#replyError(
-      msg,
-      'org.freedesktop.DBus.Error.UnknownMethod',
-      `Method '${msg.member}' on interface '${msg.interface || '(none)'}' does not exist`,
-    );
+    this.#reply(msg, peerReply(msg));
   }
 
   #replyError(call: Message, name: string, text: string): void {

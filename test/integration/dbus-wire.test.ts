@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -280,6 +280,46 @@ async function fakeBus(): Promise<{ address: string; server: Server; peer: Promi
     },
   };
 }
+
+describe('BusSocket writes', () => {
+  it('a flush inside a batch waits for its end: the messages leave in one system call (writev)', async () => {
+    const fake = await fakeBus();
+    const proto = Socket.prototype as unknown as Record<'_write' | '_writev', (...a: unknown[]) => void>;
+    const original = { write: proto._write, writev: proto._writev };
+    const calls: string[] = [];
+    try {
+      const bus = await BusSocket.connect(fake.address, 2_000);
+      await fake.peer;
+      bus.coalesceWrites();
+      const signal = (member: string) =>
+        new Message({ type: MessageType.SIGNAL, path: '/t', interface: 'org.example.T', member });
+      proto._write = function (this: unknown, ...a: unknown[]) {
+        calls.push('write');
+        return original.write.apply(this, a);
+      };
+      proto._writev = function (this: unknown, ...a: unknown[]) {
+        calls.push(`writev ${(a[0] as unknown[]).length}`);
+        return original.writev.apply(this, a);
+      };
+      bus.batch(() => {
+        bus.send(signal('A'));
+        bus.flush(); // as the daemon does after Updates released by a call
+        bus.send(signal('B'));
+      });
+      expect(calls).toEqual(['writev 2']);
+      // Outside a batch a flush writes at once.
+      calls.length = 0;
+      bus.send(signal('C'));
+      bus.flush();
+      expect(calls).toEqual(['write']);
+      bus.close();
+    } finally {
+      proto._write = original.write;
+      proto._writev = original.writev;
+      await fake.close();
+    }
+  });
+});
 
 describe('BusSocket against a hostile peer', () => {
   it('a bus that refuses EXTERNAL, or never answers, fails the connect with a clear error', async () => {
