@@ -8,11 +8,11 @@
  * as plain objects or Maps; `ay` as a Buffer/Uint8Array or an array. Anything that does not fit
  * its type throws a TypeError before a byte reaches the socket.
  *
- * An Update is ~40 short ASCII strings (keys, values, variant signatures) in plain-object dicts,
- * so those take shortcuts: short ASCII strings are copied by a JS loop rather than a call into
- * `Buffer#write`, a variant's signature is not parsed twice, and a plain object's entries are
- * walked without `Object.entries` building a pair array per entry (an Update: 7–10 µs before,
- * 4.4–5.5 µs after, hot, on this VM).
+ * An Update is ~40 short ASCII strings in plain-object dicts, so those take shortcuts: ASCII is
+ * copied by a JS loop rather than a call into `Buffer#write` (whose argument checks run
+ * unoptimized in the daemon), a variant's signature is not parsed twice, and a plain object's
+ * entries are walked without `Object.entries`. A body sent in many messages is encoded once
+ * ({@link marshallBody}, {@link Message.bodyBytes}).
  */
 import { isBusName, isInterfaceName, isMemberName, isObjectPath, type Message, MessageType } from './message.js';
 import { parseSignature, singleType, type TypeNode } from './signature.js';
@@ -38,9 +38,8 @@ function ensure(n: number): void {
   buf = next;
 }
 
-// Bytes are stored one by one: the daemon runs without V8's optimizing compiler (its #! line), and
-// there Buffer#fill and Buffer#writeUInt32LE cost their argument checks in Node's own JS on every
-// call (an Update: 37 µs before, see docs/architecture.md).
+// Bytes are stored one by one: without V8's optimizing compiler (the daemon's #! line) Buffer#fill
+// and #writeUInt32LE pay their argument checks in Node's own JS (an Update: 37 µs before).
 
 function pad(align: number): void {
   const p = (align - (off % align)) % align;
@@ -128,13 +127,18 @@ function str(code: string, value: unknown): void {
   buf[off++] = 0;
 }
 
+/** Writes a signature's length byte, bytes and NUL (its syntax checked by the caller; ASCII by it). */
+function putSig(value: string): void {
+  ensure(value.length + 2);
+  buf[off++] = value.length;
+  for (let i = 0; i < value.length; i++) buf[off++] = value.charCodeAt(i);
+  buf[off++] = 0;
+}
+
 function sig(value: unknown): void {
   if (typeof value !== 'string') throw new TypeError(`expected a signature string for 'g', got ${describe(value)}`);
   parseSignature(value);
-  ensure(value.length + 2);
-  buf[off++] = value.length;
-  off += buf.write(value, off, 'latin1');
-  buf[off++] = 0;
+  putSig(value);
 }
 
 function entries(value: unknown, what: string): Iterable<[unknown, unknown]> {
@@ -156,12 +160,11 @@ function dictKey(code: string, key: unknown): unknown {
     case 's':
     case 'o':
     case 'g':
-      return key;
-    case 'b':
-      return key === 'true';
     case 'x':
     case 't':
       return key;
+    case 'b':
+      return key === 'true';
     default:
       return Number(key);
   }
@@ -234,10 +237,7 @@ function write(t: TypeNode, value: unknown): void {
       const v = value as { signature: string; value: unknown };
       const inner = singleType(v.signature);
       // singleType has validated it: write the signature's bytes without parsing it again.
-      ensure(v.signature.length + 2);
-      buf[off++] = v.signature.length;
-      off += buf.write(v.signature, off, 'latin1');
-      buf[off++] = 0;
+      putSig(v.signature);
       write(inner, v.value);
       return;
     }
@@ -333,6 +333,25 @@ function checkHeader(msg: Message): void {
 }
 
 /**
+ * The little-endian wire bytes of a body alone, as {@link Message.bodyBytes} takes them: a body
+ * starts 8-aligned in its message, so its bytes are the same in every message that carries it.
+ * Throws a TypeError when a value does not fit `signature`.
+ */
+export function marshallBody(signature: string, body: readonly unknown[]): Buffer {
+  const types = parseSignature(signature);
+  if (types.length !== body.length)
+    throw new TypeError(`signature '${signature}' wants ${types.length} values, got ${body.length}`);
+  off = 0;
+  le = true;
+  for (let i = 0; i < types.length; i++) write(types[i]!, body[i]);
+  if (off > MAX_MESSAGE_LENGTH) throw new RangeError(`D-Bus message longer than ${MAX_MESSAGE_LENGTH} bytes`);
+  const out = Buffer.allocUnsafe(off);
+  buf.copy(out, 0, 0, off);
+  if (buf.length > SCRATCH_KEEP) buf = Buffer.allocUnsafe(SCRATCH_SIZE);
+  return out;
+}
+
+/**
  * The wire bytes of `msg` with serial `serial` (little-endian unless `bigEndian`). Throws a
  * TypeError when a header field or a body value does not fit.
  */
@@ -360,7 +379,14 @@ export function marshallMessage(msg: Message, serial: number, bigEndian = false)
   const fieldsLength = off - 16;
   pad(8);
   const bodyStart = off;
-  for (let i = 0; i < types.length; i++) write(types[i]!, msg.body[i]);
+  const bytes = msg.bodyBytes;
+  if (bytes !== null && le) {
+    ensure(bytes.length);
+    buf.set(bytes, off);
+    off += bytes.length;
+  } else {
+    for (let i = 0; i < types.length; i++) write(types[i]!, msg.body[i]);
+  }
   const bodyLength = off - bodyStart;
   if (off > MAX_MESSAGE_LENGTH) throw new RangeError(`D-Bus message longer than ${MAX_MESSAGE_LENGTH} bytes`);
   put32(bodyLength, 4);

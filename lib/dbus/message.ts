@@ -44,6 +44,8 @@ export interface MessageInit {
   sender?: string;
   signature?: string;
   body?: unknown[];
+  /** See {@link Message.bodyBytes}. */
+  bodyBytes?: Buffer | null;
 }
 
 /** One D-Bus message. Unset header fields are `''` (and `replySerial` 0), never undefined. */
@@ -61,6 +63,12 @@ export class Message {
   sender: string;
   signature: string;
   body: unknown[];
+  /**
+   * `body` already marshalled (little-endian, from an 8-aligned start: `marshallBody`), when one
+   * body goes out in many messages (the same Update to many sessions): the marshaller copies these
+   * bytes instead of encoding `body` again. Whoever changes `body` must clear it.
+   */
+  bodyBytes: Buffer | null;
 
   constructor(init: MessageInit) {
     this.type = init.type ?? MessageType.METHOD_CALL;
@@ -75,6 +83,7 @@ export class Message {
     this.sender = init.sender ?? '';
     this.signature = init.signature ?? '';
     this.body = init.body ?? [];
+    this.bodyBytes = init.bodyBytes ?? null;
   }
 
   /** The reply to the method call `call`. */
