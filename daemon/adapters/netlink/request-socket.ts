@@ -114,6 +114,13 @@ export class RequestSocket {
   #fd: number;
   #seq: number;
   #buf: Buffer;
+  /**
+   * Replies of an earlier exchange may still be queued: it threw (a timeout, an overrun), or the
+   * socket is new. An exchange that ended normally got every reply it asked for (the kernel
+   * answers a request, or a whole nf_tables batch, before send() returns, and `done` names the
+   * last answer), so the next one skips the drain, a receive call per exchange.
+   */
+  #unsettled = true;
   /** The kernel's SO_SNDBUF after setup: a batch must stay below it (minus 32 bytes). */
   readonly sendBufferSize: number;
 
@@ -143,7 +150,9 @@ export class RequestSocket {
    */
   exchange(request: Buffer, done: (m: NetlinkMessage) => boolean): NetlinkMessage[] {
     if (this.#fd < 0) throw new NetlinkSocketError('send', 'EBADF');
-    this.#discardPending();
+    if (this.#unsettled) this.#discardPending();
+    // Until this exchange ends normally, its replies may still come: the next one drains them.
+    this.#unsettled = true;
     for (;;) {
       const n = this.#c.send(this.#fd, request, request.length, 0);
       if (n >= 0) break;
@@ -159,7 +168,10 @@ export class RequestSocket {
         out.push(m);
         if (done(m)) finished = true;
       }
-      if (finished) return out;
+      if (finished) {
+        this.#unsettled = false;
+        return out;
+      }
     }
   }
 

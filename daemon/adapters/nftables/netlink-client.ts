@@ -134,6 +134,7 @@ export class NftNetlinkClient {
       const ack = parseAck(m);
       if (ack.error === 0) continue;
       const i = batch.seqs.indexOf(m.seq);
+      if (i < 0 && m.seq !== batch.beginSeq) continue; // not an answer to this batch
       const c = commands[i];
       throw new NftNetlinkError(
         ack.error,
