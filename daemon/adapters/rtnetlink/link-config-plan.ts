@@ -332,7 +332,9 @@ export type GatewayState = 'inactive' | 'added' | 'active' | 'removed';
  * - `add-failed` / `del-failed`: the kernel rejected the request;
  * - `kernel-new` / `kernel-del`: RTM_NEWROUTE / RTM_DELROUTE notification for this route;
  * - `kernel-absent`: a dump did not contain it (a notification was lost, or a replace swapped it out);
- * - `kernel-present`: a dump contained it.
+ * - `kernel-present`: a dump contained it;
+ * - `kernel-present-after-loss`: a dump taken because notifications were lost (an overrun)
+ *   contained it: the `kernel-new` that would have confirmed an add may be among the lost.
  */
 export type LifecycleEvent =
   | 'add-requested'
@@ -342,13 +344,15 @@ export type LifecycleEvent =
   | 'del-failed'
   | 'kernel-del'
   | 'kernel-absent'
-  | 'kernel-present';
+  | 'kernel-present'
+  | 'kernel-present-after-loss';
 
 /**
  * One transition of the lifecycle. Only a kernel notification activates a route we added
  * (`added` → `active` on `kernel-new`; a dump does not, the seed's "confirmed, never assumed").
  * A dump does adopt a route that was `inactive` (already in the kernel, e.g. after a daemon
- * restart, when no notification will ever come). A route being removed ends in `inactive` on the
+ * restart, when no notification will ever come), and after lost notifications a route we added
+ * too (its `kernel-new` may have been lost; it would stay `added` for good). A route being removed ends in `inactive` on the
  * kernel's delete notification or a dump without it; a late `kernel-new` of an earlier add does
  * not bring it back.
  */
@@ -370,5 +374,7 @@ export function nextGatewayState(s: GatewayState, e: LifecycleEvent): GatewaySta
       return 'inactive';
     case 'kernel-present':
       return s === 'inactive' ? 'active' : s;
+    case 'kernel-present-after-loss':
+      return s === 'inactive' || s === 'added' ? 'active' : s;
   }
 }

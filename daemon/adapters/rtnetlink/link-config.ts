@@ -143,7 +143,8 @@ export function createLinkConfig(opts: LinkConfigOptions): LinkConfig {
     if (tracker.entries().length === 0) return;
     try {
       const present = new Set((await withClient(dumpDefaults)).map(kernelDefaultKey));
-      for (const e of tracker.entries()) tracker.feed(e.key, present.has(e.key) ? 'kernel-present' : 'kernel-absent');
+      for (const e of tracker.entries())
+        tracker.feed(e.key, present.has(e.key) ? 'kernel-present-after-loss' : 'kernel-absent');
     } catch (err) {
       log('warn', `link-config: re-reading routes after lost notifications failed: ${(err as Error).message}`);
     }

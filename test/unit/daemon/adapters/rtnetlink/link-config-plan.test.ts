@@ -204,6 +204,11 @@ describe('gateway lifecycle', () => {
   it('a dump adopts a route that already existed (restart)', () => {
     expect(run('inactive', 'kernel-present')).toBe('active');
   });
+  it('after lost notifications a dump confirms a route we added (its kernel-new may be lost); a removed one stays removed', () => {
+    expect(run('inactive', 'add-requested', 'kernel-present-after-loss')).toBe('active');
+    expect(run('inactive', 'kernel-present-after-loss')).toBe('active');
+    expect(run('active', 'del-requested', 'kernel-present-after-loss')).toBe('removed');
+  });
   it('failures and losses', () => {
     expect(run('inactive', 'add-requested', 'add-failed')).toBe('inactive');
     expect(run('active', 'kernel-del')).toBe('inactive');
