@@ -125,6 +125,22 @@ export class EffectsCarrier {
    * messages marshalled, kernelState()) between the event and the session's Update.
    */
   apply(fx: Effects): void | Promise<void> {
+    return this.#apply(fx).sent;
+  }
+
+  /**
+   * {@link EffectsCarrier.apply} for a CreateSession: the promise only when the first Update waits
+   * for routing alone (a SourceIPRule session's rule: a few rules, whatever the session count), so
+   * the reply can wait with it and both leave in one write. An Update that waits for the firewall
+   * does not hold the reply: under a storm of creates that would throttle the client to the
+   * firewall's apply rounds (10,000 uid-classified creates: 1.36–1.58 → 1.79 s).
+   */
+  applyCreate(fx: Effects): void | Promise<void> {
+    const { need, sent } = this.#apply(fx);
+    return need === 'routed' ? sent : undefined;
+  }
+
+  #apply(fx: Effects): { need: KernelWait['stage'] | null; sent: void | Promise<void> } {
     const ev = this.d.events;
     // Updates leave the process at once (flush), also those that waited for the kernel: written
     // from a reconcile stage they would otherwise sit in the coalesced buffer until the loop's
@@ -151,8 +167,8 @@ export class EffectsCarrier {
       this.settings.persist();
     if (fx.kernelDirty && this.#kernelChanged(fx)) this.kernel.request();
     this.manage?.request();
-    if (sendNow) return;
-    return this.kernel.after(need ? { stage: need, gen: this.kernel.generation } : null, send);
+    if (sendNow) return { need, sent: undefined };
+    return { need, sent: this.kernel.after(need ? { stage: need, gen: this.kernel.generation } : null, send) };
   }
 
   /**

@@ -73,8 +73,13 @@ const tick = () => new Promise((r) => setImmediate(r));
 describe('runtime: Updates and the kernel', () => {
   it('an Update of a SourceIPRule session waits until routing has applied the state it needs', async () => {
     const { rt, log, routing } = await setup();
-    const path = await rt.createSession(ROOT, { SourceIPRule: { signature: 'b', value: true } }, '/n1');
+    // The reply waits with the Update (as Change's does), so both leave in one write.
+    let replied = false;
+    const created = rt.createSession(ROOT, { SourceIPRule: { signature: 'b', value: true } }, '/n1');
+    void created.then(() => (replied = true));
     await tick();
+    await tick();
+    expect(replied).toBe(false);
     expect(log.filter((e) => e[0] === 'update')).toEqual([]);
     expect(routing.applies.at(-1)!.rules.some((r) => r.kind === 'source')).toBe(true);
     routing.finishAll();
@@ -83,7 +88,7 @@ describe('runtime: Updates and the kernel', () => {
     expect(log.filter((e) => e[0] === 'update')).toEqual([
       ['update', '/n1', expect.arrayContaining(['State', 'SourceIPRule'])],
     ]);
-    expect(path).toBe('/sessions/_1_5/n1');
+    expect(await created).toBe('/sessions/_1_5/n1');
   });
 
   it('a plain session is not held, and Change resolves only after its held Update went out', async () => {
@@ -106,9 +111,9 @@ describe('runtime: Updates and the kernel', () => {
 
   it('later Updates queue behind a held one, so each client sees them in order', async () => {
     const { rt, log, routing } = await setup();
-    const held = await rt.createSession(ROOT, { SourceIPRule: { signature: 'b', value: true } }, '/held');
+    const held = rt.createSession(ROOT, { SourceIPRule: { signature: 'b', value: true } }, '/held');
     await tick();
-    const plain = await rt.createSession(ROOT, {}, '/later');
+    const plain = rt.createSession(ROOT, {}, '/later');
     await tick();
     expect(log.filter((e) => e[0] === 'update')).toEqual([]);
     routing.auto = true;
@@ -116,12 +121,13 @@ describe('runtime: Updates and the kernel', () => {
     await rt.kernelSettled();
     await tick();
     expect(log.filter((e) => e[0] === 'update').map((e) => e[1])).toEqual(['/held', '/later']);
-    expect([held, plain]).toHaveLength(2);
+    expect(await Promise.all([held, plain])).toHaveLength(2);
   });
 
   it('a SourceIPRule session waits for routing only, not for the firewall', async () => {
     const { rt, log, routing, firewall } = await setup(true);
-    await rt.createSession(ROOT, { SourceIPRule: { signature: 'b', value: true } }, '/src');
+    const created = rt.createSession(ROOT, { SourceIPRule: { signature: 'b', value: true } }, '/src');
+    await tick();
     await tick();
     expect(log.filter((e) => e[0] === 'update')).toEqual([]);
     routing.finishAll();
@@ -130,6 +136,7 @@ describe('runtime: Updates and the kernel', () => {
     // Routing is applied, the firewall still pending: the source rule is all this session needs.
     expect(firewall!.applies.length).toBeGreaterThan(0);
     expect(log.filter((e) => e[0] === 'update').map((e) => e[1])).toEqual(['/src']);
+    await created; // replied with its Update, the firewall still pending
     firewall!.auto = true;
     firewall!.finishAll();
     routing.auto = true;
@@ -143,7 +150,8 @@ describe('runtime: Updates and the kernel', () => {
       log.push(['firewall apply']);
       return fwApply(d);
     };
-    await rt.createSession(ROOT, { SourceIPRule: { signature: 'b', value: true } }, '/f');
+    const created = rt.createSession(ROOT, { SourceIPRule: { signature: 'b', value: true } }, '/f');
+    await tick();
     await tick();
     routing.finishAll();
     await tick();
@@ -151,6 +159,7 @@ describe('runtime: Updates and the kernel', () => {
     const order = log.map((e) => e[0]).filter((n) => n === 'update' || n === 'flush' || n === 'firewall apply');
     // Coalesced writes leave at the loop's check phase otherwise: behind the firewall's synchronous start.
     expect(order.slice(0, 3)).toEqual(['update', 'flush', 'firewall apply']);
+    await created;
     firewall!.auto = true;
     firewall!.finishAll();
     routing.auto = true;
