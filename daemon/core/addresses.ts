@@ -2,6 +2,7 @@
  * Address arithmetic for the desired kernel state: parsing, RFC 5952 text, raw bytes, networks.
  * Pure; no node:net, so the core stays free of I/O modules.
  */
+import { BoundedMap } from './bounded-map.js';
 import type { Family } from './services.js';
 
 function parseV4(s: string): number[] | null {
@@ -87,16 +88,13 @@ function formatV6(bytes: readonly number[]): string {
  */
 const PARSE_CACHE_LIMIT = 4096;
 
-/** A per-family cache of one function of the address text. */
+/** A per-family cache of one function of the address text (its values are never undefined). */
 function remembered<T>(compute: (family: Family, address: string) => T): (family: Family, address: string) => T {
-  const caches = [new Map<string, T>(), new Map<string, T>()];
+  const caches = [new BoundedMap<string, T>(PARSE_CACHE_LIMIT), new BoundedMap<string, T>(PARSE_CACHE_LIMIT)];
   return (family, address) => {
     const cache = caches[family === 4 ? 0 : 1]!;
-    if (cache.has(address)) return cache.get(address) as T;
-    if (cache.size >= PARSE_CACHE_LIMIT) cache.clear();
-    const value = compute(family, address);
-    cache.set(address, value);
-    return value;
+    const known = cache.get(address);
+    return known !== undefined ? known : cache.set(address, compute(family, address));
   };
 }
 

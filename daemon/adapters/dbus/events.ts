@@ -21,15 +21,13 @@ import {
   SIGNATURES,
   servicePath,
 } from '../../../lib/protocol.js';
+import { BoundedMap } from '../../core/bounded-map.js';
 import type { Prop, PropDict } from '../../core/properties.js';
 import type { BusEvents, Logger } from '../../ports.js';
 import type { DBusMessage } from './connection.js';
 import type { ObjectTable } from './objects.js';
 import type { UpdateGate } from './update-gate.js';
 import { encodeDict, toVariant } from './variants.js';
-
-/** Encoded Update bodies kept (the map is cleared when full). */
-const UPDATE_BODIES_KEPT = 256;
 
 /**
  * Update bodies by content, encoded once. Updates repeat: every session on a service gets the
@@ -38,24 +36,15 @@ const UPDATE_BODIES_KEPT = 256;
  * daemon's baseline-compiler speed. PropDicts hold strings, numbers, booleans, arrays and nested
  * PropDicts only (core/properties.ts), which JSON tells apart.
  */
-class UpdateBodies {
-  readonly #known = new Map<string, Buffer>();
+const updateBodies = new BoundedMap<string, Buffer>(256);
 
-  /** The encoded body, or null when it does not encode (the message is then encoded, and fails, as usual). */
-  of(changes: PropDict): Buffer | null {
-    let key: string;
-    let bytes: Buffer;
-    try {
-      key = JSON.stringify(changes);
-      const known = this.#known.get(key);
-      if (known !== undefined) return known;
-      bytes = marshallBody(SIGNATURES.Update.in, [changes]);
-    } catch {
-      return null;
-    }
-    if (this.#known.size >= UPDATE_BODIES_KEPT) this.#known.clear();
-    this.#known.set(key, bytes);
-    return bytes;
+/** The encoded body, or null when it does not encode (the message is then encoded, and fails, as usual). */
+function updateBody(changes: PropDict): Buffer | null {
+  try {
+    const key = JSON.stringify(changes);
+    return updateBodies.get(key) ?? updateBodies.set(key, marshallBody(SIGNATURES.Update.in, [changes]));
+  } catch {
+    return null;
   }
 }
 
@@ -110,7 +99,6 @@ function counterCall(owner: string, path: string, member: string, signature: str
 export function createBusEvents(deps: EventDeps): BusEvents {
   const { objects, gate, log } = deps;
 
-  const updateBodies = new UpdateBodies();
   const guarded = (what: string, build: () => DBusMessage | null): void => {
     let msg: DBusMessage | null;
     try {
@@ -133,7 +121,7 @@ export function createBusEvents(deps: EventDeps): BusEvents {
       // variant, nested dicts included), so no copy is built; a value that does not fit its
       // signature is logged by `emit` when the message is written, and nothing is sent.
       const msg = notification(owner, notifier, METHODS.notification.Update, SIGNATURES.Update.in, [changes]);
-      msg.bodyBytes = updateBodies.of(changes);
+      msg.bodyBytes = updateBody(changes);
       if (!gate.offer(owner, notifier, msg)) deps.emit(msg);
     },
 

@@ -5,6 +5,7 @@
  * `Buffer.concat` plus an `attr()` copy per nest cost more than the bytes they move; names that
  * recur in every batch (a table's, its maps' and chains') are built once.
  */
+import { BoundedMap } from '../../core/bounded-map.js';
 import { putU16, putU32 } from '../netlink/framing.js';
 
 const NLA_F_NESTED = 0x8000;
@@ -44,9 +45,7 @@ export function strAttr(type: number, s: string): Buffer {
 }
 
 /** Name attributes remembered: a table's, its maps' and chains' names recur in every batch. */
-const names = new Map<string, Buffer>();
-/** How many recurring names and expressions each cache keeps (cleared when full). */
-export const NAMES_KEPT = 256;
+const names = new BoundedMap<string, Buffer>(256);
 
 /**
  * {@link strAttr} for a name that recurs (a table, map, chain or expression name, never a
@@ -54,12 +53,7 @@ export const NAMES_KEPT = 256;
  */
 export function nameAttr(type: number, s: string): Buffer {
   const key = `${type}\0${s}`;
-  const known = names.get(key);
-  if (known !== undefined) return known;
-  const b = strAttr(type, s);
-  if (names.size >= NAMES_KEPT) names.clear();
-  names.set(key, b);
-  return b;
+  return names.get(key) ?? names.set(key, strAttr(type, s));
 }
 
 export function be32Attr(type: number, n: number): Buffer {

@@ -13,8 +13,9 @@
  * - A nest's length is a u16: element lists are split into several messages of one batch.
  */
 
+import { BoundedMap } from '../../core/bounded-map.js';
 import { attr, parseAttrs, putU16, putU32 } from '../netlink/framing.js';
-import { be32Attr, hostU32, NAMES_KEPT, nameAttr, nest, strAttr } from './netlink-attrs.js';
+import { be32Attr, hostU32, nameAttr, nest, strAttr } from './netlink-attrs.js';
 
 export { be32Attr, cstr, hostU32, nameAttr, nest, strAttr } from './netlink-attrs.js';
 export { attr, parseAttrs };
@@ -192,16 +193,10 @@ export function expr(name: string, data: Buffer[]): Buffer {
 }
 
 /** Expressions that recur unchanged in every rule, built once (attributes are only ever copied). */
-const fixed = new Map<string, Buffer>();
+const fixed = new BoundedMap<string, Buffer>(256);
 
 function fixedExpr(key: string, build: () => Buffer): Buffer {
-  let b = fixed.get(key);
-  if (b === undefined) {
-    b = build();
-    if (fixed.size >= NAMES_KEPT) fixed.clear();
-    fixed.set(key, b);
-  }
-  return b;
+  return fixed.get(key) ?? fixed.set(key, build());
 }
 
 export function metaLoadMark(): Buffer {

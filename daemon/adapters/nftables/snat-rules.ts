@@ -4,6 +4,7 @@
  */
 
 import { addressBytes } from '../../core/addresses.js';
+import { BoundedMap } from '../../core/bounded-map.js';
 import type { Family } from '../../core/services.js';
 import { fingerprint } from '../firewall/fingerprint.js';
 import type { RuleModel } from './model.js';
@@ -16,8 +17,7 @@ import { CHAIN, snatRule } from './ruleset.js';
  * its service's rule each time); their text, fingerprint and command are built once. The rule
  * models and commands are never modified once built (the table model only ever replaces them).
  */
-const built = new Map<string, { rule: RuleModel; command: nl.Command }>();
-const SNAT_RULES_KEPT = 64;
+const built = new BoundedMap<string, { rule: RuleModel; command: nl.Command }>(64);
 
 export function snatOf(
   table: string,
@@ -25,21 +25,17 @@ export function snatOf(
   e: { mark: number; ifname: string; family: Family; address: string },
 ): { rule: RuleModel; command: nl.Command } {
   const key = `${table} ${mask} ${e.mark} ${e.ifname} ${e.family} ${e.address}`;
-  let known = built.get(key);
-  if (known === undefined) {
-    const text = snatRule(mask, e.mark, e.ifname, e.family, e.address);
-    const id = fingerprint(text);
-    const address = Buffer.from(addressBytes(e.family, e.address) as number[]);
-    known = {
-      rule: {
-        id,
-        text,
-        spec: { kind: 'snat', mask, mark: e.mark, ifname: e.ifname, family: e.family, address: e.address },
-      },
-      command: nl.addSnatRule(table, CHAIN.postrouting, mask, e.mark, e.ifname, e.family, address, id),
-    };
-    if (built.size >= SNAT_RULES_KEPT) built.clear();
-    built.set(key, known);
-  }
-  return known;
+  const known = built.get(key);
+  if (known !== undefined) return known;
+  const text = snatRule(mask, e.mark, e.ifname, e.family, e.address);
+  const id = fingerprint(text);
+  const address = Buffer.from(addressBytes(e.family, e.address) as number[]);
+  return built.set(key, {
+    rule: {
+      id,
+      text,
+      spec: { kind: 'snat', mask, mark: e.mark, ifname: e.ifname, family: e.family, address: e.address },
+    },
+    command: nl.addSnatRule(table, CHAIN.postrouting, mask, e.mark, e.ifname, e.family, address, id),
+  });
 }

@@ -10,6 +10,7 @@
  * and a table belongs to one service.
  */
 
+import { BoundedMap } from '../../core/bounded-map.js';
 import type { PolicyRule, RoutingState, ServiceRouting } from '../../core/kernel-state-types.js';
 import { RTPROT_NETSESSION } from './messages/constants.js';
 import { diffRoutes, type KernelRoute, type RouteSpec, routeKey } from './routes.js';
@@ -34,10 +35,8 @@ export interface RoutingModel {
    * SourceIPRule session's source rule comes and goes with each session, and normalising it (and
    * encoding its requests, keyed by this record) is most of what such a session costs the adapter.
    */
-  known?: Map<string, KernelRule>;
+  known?: BoundedMap<string, KernelRule>;
 }
-
-const KNOWN_RULES = 64;
 
 /** JSON of the core's services and rules, by object: the core hands back unchanged ones as the same objects. */
 const jsonByObject = new WeakMap<object, string>();
@@ -69,12 +68,9 @@ function ruleOf(r: PolicyRule, own: Ownership, problems: string[]): KernelRule |
   return n.rules[0] ? asKernel(n.rules[0]) : null;
 }
 
-function remember(known: Map<string, KernelRule>, json: string, rule: KernelRule | null): KernelRule | null {
+function remember(known: BoundedMap<string, KernelRule>, json: string, rule: KernelRule | null): KernelRule | null {
   // A rule with problems normalises to null and is looked at again next time (and logged again).
-  if (rule === null) return null;
-  if (known.size >= KNOWN_RULES) known.clear();
-  known.set(json, rule);
-  return rule;
+  return rule === null ? null : known.set(json, rule);
 }
 
 /** The model of a state applied cleanly from nothing (the first apply after a dump, say). */
@@ -100,7 +96,7 @@ export function planDelta(
 ): { plan: RoutingPlan; next: RoutingModel } | null {
   const problems: string[] = [];
   const ops: RoutingOp[] = [];
-  const known = prev.known ?? new Map<string, KernelRule>();
+  const known = prev.known ?? new BoundedMap<string, KernelRule>(64);
   const next: RoutingModel = { services: new Map(), rules: new Map(), known };
   const tables = new Set<number>();
   for (const svc of desired.services) {
