@@ -1,8 +1,10 @@
 /**
- * The D-Bus call path beside connmand, measured live in one sandbox, each daemon driven by two
+ * The D-Bus call path beside connmand, measured live in one sandbox, each daemon driven by three
  * clients one after the other: the lib/dbus FastClient (the SDK's wire module, near what a C
- * client costs, so the rows show the daemons) and the test suite's dbus-next ConnmanClient (the
- * rows of earlier runs, kept for continuity; its own per-message cost is several hundred µs).
+ * client costs, so the rows show the daemons) reaching each daemon as the SDK does (netsessiond
+ * on its private socket, connmand on the bus: it has no other way in), the same client on the
+ * bus (the path of every ConnMan client), and the test suite's dbus-next ConnmanClient on the
+ * bus (the rows of earlier runs, kept for continuity; its own per-message cost is several hundred µs).
  * Rows: CreateSession({}) → first Update and → reply, the Destroy round trip, 200 sequential
  * Create+Destroy pairs, the daemon's CPU per 1,000 pairs (utime+stime from /proc), and carrier
  * loss → Update (the failover driver), each with the ratio to connmand. Then the floor:
@@ -84,8 +86,12 @@ export interface CallPathFigures {
   cpuPer1000: number | null;
 }
 
-/** Both clients, the fast one first (its rows are the ones the targets are read from). */
-const CLIENTS: readonly ClientKind[] = ['lib/dbus', 'dbus-next'];
+/**
+ * The clients, the SDK's path first (its rows are the ones the targets are read from): lib/dbus
+ * as the SDK reaches each daemon (netsessiond's private socket; connmand has none, so the bus),
+ * then lib/dbus and dbus-next on the bus, the path of every ConnMan client.
+ */
+const CLIENTS: readonly ClientKind[] = ['lib/dbus direct', 'lib/dbus', 'dbus-next'];
 /** Back-to-back pairs each daemon answers before anything is measured. */
 const WARM_PAIRS = 1000;
 
@@ -154,8 +160,10 @@ async function measureWith(
 /** Everything measured against one daemon: both clients' rows, the Ping floors, carrier loss. */
 interface DaemonRun {
   byClient: Record<ClientKind, CallPathFigures>;
-  /** Peer.Ping to this daemon. */
+  /** Peer.Ping to this daemon, through the bus. */
   ping: PingFloor;
+  /** Peer.Ping on its private socket (null: it has none). */
+  pingDirect: PingFloor | null;
   carrierLoss: number | null;
 }
 
@@ -182,6 +190,13 @@ async function measure(
   } finally {
     fast.close();
   }
+  let pingDirect: PingFloor | null = null;
+  const direct = await FastClient.connectDirect(address);
+  try {
+    if (direct.direct) pingDirect = await pingFloor(direct.client, BUS_NAME, { paced: opts.rounds });
+  } finally {
+    direct.client.close();
+  }
   let carrierLoss: number | null = null;
   if (opts.failoverRounds > 0) {
     try {
@@ -199,7 +214,7 @@ async function measure(
       console.log(`(carrier loss not measured: ${(err as Error).message.split('\n')[0]})`);
     }
   }
-  return { byClient, ping, carrierLoss };
+  return { byClient, ping, pingDirect, carrierLoss };
 }
 
 /**
@@ -278,7 +293,7 @@ function printRows(
         netsessiond: ms(a[k], unit),
         connmand: b ? ms(b[k], unit) : null,
         ratio: ratio(a[k], b?.[k] ?? null),
-        target: kind === 'lib/dbus' ? target : '',
+        target: kind === CLIENTS[0] ? target : '',
       });
     row('CreateSession({}) → first Update', 'ms', 'firstUpdate', '≤ 0.5×');
     row('CreateSession({}) → reply', 'ms', 'reply', '');
@@ -297,7 +312,7 @@ function printRows(
   console.table(rows);
 
   // What any daemon pays before its own work: the bus's two hops and the Node event loop's wake-up.
-  const target = theirs?.byClient['lib/dbus'].firstUpdate;
+  const target = theirs?.byClient[CLIENTS[0]!].firstUpdate;
   console.log(
     '\n# the floor: org.freedesktop.DBus.Peer.Ping round trips with the lib/dbus client (medians; paced = 20 ms apart, as the rows above)',
   );
@@ -310,6 +325,7 @@ function printRows(
     floor('the bus itself (dbus-daemon, one hop)', floors.bus),
     floor('a bare Node process on lib/dbus (answers Ping, nothing else)', floors.bare),
     floor('netsessiond', ours.ping),
+    ...(ours.pingDirect ? [floor('netsessiond on its private socket (no bus)', ours.pingDirect)] : []),
     ...(theirs ? [floor('connmand 1.41', theirs.ping)] : []),
   ]);
   if (target != null)

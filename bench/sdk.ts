@@ -6,6 +6,7 @@
  *     to the Session (createSession resolves on it), from this process over the sandbox's bus;
  *     interleaved with the same exchange by a bare dbus-next client (the floor), so the SDK's
  *     own cost is the difference. Then `destroy()`, and a pause, as in bench/daemon-latency.ts.
+ *     Also the SDK's default path, the daemon's private socket (bus bypassed), interleaved.
  * (b) One HTTP GET through `session.fetch` vs undici's `fetch` with a plain Agent (same undici)
  *     vs Node's global `fetch`, interleaved, timed inside the device namespace by the SDK test
  *     driver: against the harness server (it announces a 1 s keep-alive, so undici opens a new
@@ -79,7 +80,10 @@ async function startWorld(): Promise<Sandbox> {
 
 /** (a): SDK and raw client, interleaved round by round. */
 async function benchCreate(sb: Sandbox, rounds: number, warmup: number): Promise<Row[]> {
-  const transport = new DBusTransport({ busAddress: sb.dbusAddress! });
+  // The SDK's own cost is read on the bus, where the bare client calls too; the default
+  // transport (the daemon's private socket) is timed beside them.
+  const transport = new DBusTransport({ busAddress: sb.dbusAddress!, peer: false });
+  const direct = new DBusTransport({ busAddress: sb.dbusAddress! });
   const raw = await ConnmanClient.connect(sb.dbusAddress!);
   const variants: Array<{
     name: string;
@@ -102,8 +106,14 @@ async function benchCreate(sb: Sandbox, rounds: number, warmup: number): Promise
     await probe.destroy();
     for (const variant of variants) {
       const sdk: number[] = [];
+      const sdkDirect: number[] = [];
       const bare: number[] = [];
       for (let i = 0; i < warmup + rounds; i++) {
+        const t3 = performance.now();
+        const d = await createSession({ transport: direct, ...variant.sdk });
+        const t4 = performance.now();
+        await d.destroy();
+        await sleep(20);
         const t0 = performance.now();
         const s = await createSession({ transport, ...variant.sdk });
         const t1 = performance.now();
@@ -118,19 +128,25 @@ async function benchCreate(sb: Sandbox, rounds: number, warmup: number): Promise
         await sleep(20);
         if (i < warmup) continue;
         sdk.push(t1 - t0);
+        sdkDirect.push(t4 - t3);
         bare.push(first.at - t2);
       }
       const ms = summarize(sdk)!.median;
       const mb = summarize(bare)!.median;
       rows.push(
-        row(`createSession(${variant.name}) → resolved`, sdk, {
+        row(`createSession(${variant.name}) → resolved, on the bus`, sdk, {
           'raw client median ms': r3(mb),
           'SDK overhead ms': r3(ms - mb),
+        }),
+        row(`createSession(${variant.name}) → resolved, private socket (default)`, sdkDirect, {
+          'raw client median ms': r3(mb),
+          'SDK overhead ms': r3(summarize(sdkDirect)!.median - mb),
         }),
       );
     }
   } finally {
     await transport.close();
+    await direct.close();
     raw.disconnect();
   }
   return rows;

@@ -18,6 +18,8 @@ import { DEFAULT_MAX_DIR_FILES, DEFAULT_MAX_FILE_BYTES } from './file-caps.js';
 
 export interface DaemonConfig {
   busName: string;
+  /** The private D-Bus socket clients may call without the bus (GetPeerAddress); '' for none. */
+  peerSocket: string;
   stateDir: string;
   policyDir: string;
   interfaces: string[];
@@ -59,6 +61,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export function defaultConfig(): DaemonConfig {
   return {
     busName: BUS_NAME,
+    peerSocket: '/run/netsession/private',
     stateDir: '/var/lib/netsession',
     policyDir: '/var/lib/netsession/session_policy_local',
     interfaces: [],
@@ -156,6 +159,14 @@ function globs(key: string, v: string): string[] {
   return out;
 }
 
+/** A unix socket path: absolute and within sun_path's 108 bytes, or '' (none). */
+function socketPath(key: string, v: string): string {
+  if (v === '') return v;
+  if (!v.startsWith('/')) throw new ConfigError(`${key}: expected an absolute path or nothing, got '${v}'`);
+  if (Buffer.byteLength(v) > 107) throw new ConfigError(`${key}: a socket path is at most 107 bytes`);
+  return v;
+}
+
 function bearer(key: string, v: string): Bearer {
   if (!(BEARERS as readonly string[]).includes(v)) throw new ConfigError(`${key}: unknown bearer '${v}'`);
   return v as Bearer;
@@ -164,6 +175,7 @@ function bearer(key: string, v: string): Bearer {
 /** What `[General]` accepts; the example config documents each. */
 const GENERAL: Record<string, (c: DaemonConfig, v: string, key: string) => void> = {
   BusName: (c, v) => (c.busName = v),
+  PeerSocket: (c, v, k) => (c.peerSocket = socketPath(k, v)),
   StateDir: (c, v) => (c.stateDir = v),
   PolicyDir: (c, v) => (c.policyDir = v),
   Interfaces: (c, v) => (c.interfaces = list(v)),
@@ -245,6 +257,7 @@ export const GENERAL_KEYS = Object.keys(GENERAL);
 export const USAGE = `usage: netsessiond [options]
   --config FILE             INI configuration (see docs/netsessiond.conf.example)
   --bus-name NAME           well-known bus name to own (default ${BUS_NAME})
+  --peer-socket PATH        private D-Bus socket for clients, bus bypassed (default /run/netsession/private; '' for none)
   --state-dir DIR           state directory (default /var/lib/netsession)
   --policy-dir DIR          session policy directory (default <state-dir>/session_policy_local)
   --provisioning-dir DIR    ConnMan .config provisioning files (default <state-dir>/provisioning)
@@ -276,6 +289,7 @@ export function loadConfig(argv: string[], readFile: (path: string, maxBytes: nu
     options: {
       config: { type: 'string' },
       'bus-name': { type: 'string' },
+      'peer-socket': { type: 'string' },
       'state-dir': { type: 'string' },
       'policy-dir': { type: 'string' },
       'provisioning-dir': { type: 'string' },
@@ -306,6 +320,7 @@ export function loadConfig(argv: string[], readFile: (path: string, maxBytes: nu
     values['provisioning-dir'] !== undefined || c.provisioningDir !== defaultConfig().provisioningDir;
   const resolvSet = c.resolvConf !== defaultConfig().resolvConf;
   if (values['bus-name']) c.busName = values['bus-name'];
+  if (values['peer-socket'] !== undefined) c.peerSocket = socketPath('--peer-socket', values['peer-socket']);
   if (values['state-dir']) c.stateDir = values['state-dir'];
   if (values['policy-dir']) c.policyDir = values['policy-dir'];
   else if (!policyDirSet) c.policyDir = `${c.stateDir}/session_policy_local`;

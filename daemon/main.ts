@@ -86,7 +86,7 @@ async function main(argv: string[]): Promise<number> {
     preferredTechnologies: config.preferredTechnologies,
     manage: config.manage,
   });
-  const bus = createDBusAdapter({ busName: config.busName, log });
+  const bus = createDBusAdapter({ busName: config.busName, peerSocket: config.peerSocket, log });
   const datapath = await makeDatapath(config, engine, log);
   const caps = { maxFileBytes: config.maxFileBytes, maxFiles: config.maxDirFiles };
   const store = await openStateStore(config, log);

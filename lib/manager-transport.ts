@@ -62,7 +62,7 @@ export interface TechnologyInfo {
 export interface SessionListEntry {
   /** The session's object path. */
   readonly path: string;
-  /** Unique bus name of the client that owns it. */
+  /** Unique bus name of the client that owns it (`:peer.N` for a client on netsessiond's private socket). */
   readonly owner: string;
   /** The owner's uid. */
   readonly uid: number;

@@ -50,6 +50,7 @@ export const NETSESSION_METHODS = {
     GetCapabilities: 'GetCapabilities',
     GetDefaultRoutes: 'GetDefaultRoutes',
     GetServiceStatus: 'GetServiceStatus',
+    GetPeerAddress: 'GetPeerAddress',
   },
   /** Signals on {@link NETSESSION_MANAGER_INTERFACE} (object `/`). */
   managerSignals: { ServiceStatusChanged: 'ServiceStatusChanged' },
@@ -83,6 +84,11 @@ export const NETSESSION_SIGNATURES = {
    * key for (metered, captive portal; roaming as netsessiond knows it).
    */
   GetServiceStatus: { in: '', out: 'a(oa{sv})' },
+  /**
+   * The daemon's private socket (capability `PeerSocket`): a D-Bus address with the server's
+   * GUID (`unix:path=…,guid=…`) where the same objects answer without the bus in between.
+   */
+  GetPeerAddress: { in: '', out: 's' },
   /** Signal: the complete status dicts of the services whose status changed. */
   ServiceStatusChanged: 'a(oa{sv})',
   /** Per family (`IPv4`, `IPv6`): `{ Online: b, Portal: s }` (Portal '' unless a captive portal answered). */

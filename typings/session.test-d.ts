@@ -38,6 +38,8 @@ expectType<Promise<Session>>(
     transport: new DBusTransport({ busAddress: 'unix:path=/x', busName: 'net.connman', callTimeout: 1000 }),
   }),
 );
+expectType<DBusTransport>(new DBusTransport({ peer: false }));
+expectError(new DBusTransport({ peer: 'no' }));
 expectError(createSession({ allowedBearers: ['lte'] }));
 expectError(createSession({ connectionType: 'online' }));
 expectError(createSession({ allowedBearer: ['wifi'] }));

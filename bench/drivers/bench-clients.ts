@@ -9,8 +9,12 @@ import { ConnmanClient } from '../../test/integration/support/connman-client.js'
 import { summarize } from '../stats.js';
 import { FastClient, type Setting } from './fast-client.js';
 
-/** Which client a row was measured with. */
-export type ClientKind = 'lib/dbus' | 'dbus-next';
+/**
+ * Which client a row was measured with. `lib/dbus direct` is the lib/dbus client reaching the
+ * daemon as the SDK does: on netsessiond's private socket (bus bypassed), on the bus to connmand,
+ * which has none.
+ */
+export type ClientKind = 'lib/dbus direct' | 'lib/dbus' | 'dbus-next';
 
 /** One client, as the benches use it. */
 export interface BenchClient {
@@ -26,8 +30,9 @@ export interface BenchClient {
 
 /** A connected client of `kind` on the bus at `address`. */
 export async function connectBenchClient(kind: ClientKind, address: string): Promise<BenchClient> {
-  if (kind === 'lib/dbus') {
-    const c = await FastClient.connect(address);
+  if (kind !== 'dbus-next') {
+    const c =
+      kind === 'lib/dbus' ? await FastClient.connect(address) : (await FastClient.connectDirect(address)).client;
     return {
       kind,
       async create(settings, notifier) {

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BusSocket, DBUS_NAME, DBUS_PATH } from '../../lib/dbus/bus-socket.js';
 import { Message, MessageFlag } from '../../lib/dbus/message.js';
-import { BUS_NAME, INTERFACES, NETSESSION_INTERFACE } from '../../lib/protocol.js';
+import { BUS_NAME, INTERFACES, NETSESSION_INTERFACE, NETSESSION_MANAGER_INTERFACE } from '../../lib/protocol.js';
 
 const PEER = 'org.freedesktop.DBus.Peer';
 const CALL_TIMEOUT_MS = 10_000;
@@ -76,6 +76,25 @@ export class FastClient {
 
   static async connect(address: string): Promise<FastClient> {
     return new FastClient(await BusSocket.connect(address, CALL_TIMEOUT_MS));
+  }
+
+  /**
+   * As the SDK reaches a daemon: on its private socket when it offers one (netsessiond's
+   * GetPeerAddress), else on the bus (connmand). `direct` says which it got.
+   */
+  static async connectDirect(address: string): Promise<{ client: FastClient; direct: boolean }> {
+    const bus = await FastClient.connect(address);
+    let peer: string | null = null;
+    try {
+      const [caps] = await bus.call('/', NETSESSION_MANAGER_INTERFACE, 'GetCapabilities');
+      if ((caps as string[]).includes('PeerSocket'))
+        peer = (await bus.call('/', NETSESSION_MANAGER_INTERFACE, 'GetPeerAddress'))[0] as string;
+    } catch {
+      // connmand: no extension interface, so no private socket.
+    }
+    if (peer === null) return { client: bus, direct: false };
+    bus.close();
+    return { client: new FastClient(await BusSocket.connectPeer(peer, CALL_TIMEOUT_MS)), direct: true };
   }
 
   /** The notifier at `path` (recording from now on). */

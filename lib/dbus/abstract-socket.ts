@@ -6,7 +6,7 @@
  * address is used) with the exact address length, then handed to `net.Socket`. Without koffi
  * the connect fails with a {@link NativeModuleMissingError} that says what to do.
  */
-import net from 'node:net';
+import net, { createConnection } from 'node:net';
 import os from 'node:os';
 import { NativeModuleMissingError } from '../errors.js';
 import { importKoffi, type KoffiImporter, loadLibcLibrary } from '../native/libc.js';
@@ -85,4 +85,19 @@ export async function connectAbstract(name: string, importer: KoffiImporter = im
     throw err;
   }
   return new net.Socket({ fd, readable: true, writable: true });
+}
+
+/** The first socket of `paths` that opens; only a missing koffi passes to the next one. */
+export async function openSocket(paths: readonly string[], importer: KoffiImporter | undefined): Promise<net.Socket> {
+  let missing: NativeModuleMissingError | undefined;
+  for (const path of paths) {
+    if (!path.startsWith('\0')) return createConnection({ path });
+    try {
+      return await connectAbstract(path.slice(1), importer);
+    } catch (err) {
+      if (!(err instanceof NativeModuleMissingError)) throw err;
+      missing ??= err;
+    }
+  }
+  throw missing!;
 }

@@ -41,3 +41,9 @@ export function socketPathsOf(address: string): string[] {
     `unsupported D-Bus address '${address}'${tried.length ? ` (${tried.join(', ')})` : ''}: only unix:path= and unix:abstract= are supported`,
   );
 }
+
+/** The `guid=` of an address's first entry that has one (the server's identity), or null. */
+export function guidOf(address: string): string | null {
+  const m = /(?:^|[:,])guid=([0-9a-fA-F]{32})(?:[,;]|$)/.exec(address);
+  return m ? m[1]!.toLowerCase() : null;
+}

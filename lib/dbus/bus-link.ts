@@ -21,6 +21,9 @@ export { DEFAULT_SYSTEM_BUS } from './bus-socket.js';
 /** A D-Bus message as the link sends and receives it. */
 export type DBusMessage = Message;
 
+/** What {@link BusLink.owner} says on a peer link (no bus name: the other end is the daemon). */
+export const PEER_OWNER = '(peer)';
+
 /** What the link reports to its owner. */
 export interface BusLinkEvents {
   /** The owner of the daemon's name changed (`null`: nobody owns it). */
@@ -51,15 +54,40 @@ function errorText(err: unknown): string {
 export class BusLink {
   readonly #bus: BusSocket;
   readonly #opts: BusLinkOptions;
-  readonly #owner: NameOwner;
+  /** Null on a peer link: the other end is the daemon itself. */
+  readonly #owner: NameOwner | null;
   #open = true;
   #holds = 0;
   readonly #pending = new Set<(err: NetsessionError) => void>();
 
-  private constructor(b: BusSocket, opts: BusLinkOptions) {
+  private constructor(b: BusSocket, opts: BusLinkOptions, peer = false) {
     this.#bus = b;
     this.#opts = opts;
-    this.#owner = new NameOwner(opts.busName, (previous, current) => opts.events.ownerChanged(previous, current));
+    this.#owner = peer
+      ? null
+      : new NameOwner(opts.busName, (previous, current) => opts.events.ownerChanged(previous, current));
+  }
+
+  /**
+   * A link straight to the daemon's private socket (`address` as its GetPeerAddress gave it,
+   * with the GUID the server must show). No bus: no owner to watch, no match rules, and every
+   * message on it is the daemon's. Rejects with {@link DaemonUnavailableError} (`bus-unreachable`).
+   */
+  static async openPeer(opts: Omit<BusLinkOptions, 'busName'> & { busName?: string }): Promise<BusLink> {
+    let b: BusSocket;
+    try {
+      b = await BusSocket.connectPeer(opts.address, opts.callTimeout);
+    } catch (err) {
+      throw new DaemonUnavailableError(
+        'bus-unreachable',
+        `cannot connect to the daemon at ${opts.address}: ${errorText(err)}`,
+        { cause: err },
+      );
+    }
+    const link = new BusLink(b, { busName: '', ...opts }, true);
+    link.#start();
+    link.#refresh();
+    return link;
   }
 
   /**
@@ -82,7 +110,7 @@ export class BusLink {
     const link = new BusLink(b, opts);
     link.#start();
     try {
-      await link.#owner.start((msg, target) => link.call(msg, target));
+      await link.#owner!.start((msg, target) => link.call(msg, target));
     } catch (err) {
       link.close();
       throw err instanceof DaemonUnavailableError
@@ -97,9 +125,21 @@ export class BusLink {
     return link;
   }
 
-  /** Unique name of the daemon's current owner, or `null`. */
+  /** Unique name of the daemon's current owner, or `null`; on a peer link, {@link PEER_OWNER}. */
   get owner(): string | null {
-    return this.#owner.current;
+    return this.#owner ? this.#owner.current : PEER_OWNER;
+  }
+
+  /** True on a link to the daemon's private socket (see {@link BusLink.openPeer}). */
+  get peer(): boolean {
+    return this.#owner === null;
+  }
+
+  /** Whether `msg` comes from the daemon (its current owner on the bus; anything on a peer link). */
+  fromDaemon(msg: DBusMessage): boolean {
+    if (!this.#owner) return true;
+    const owner = this.#owner.current;
+    return owner === null || msg.sender === owner;
   }
 
   /** False once the connection ended or was closed. */
@@ -140,11 +180,14 @@ export class BusLink {
 
   /** Adds a match rule; it stays until {@link BusLink.removeMatch} with the same string, or the connection ends. */
   async addMatch(rule: string): Promise<void> {
+    // A peer link gets the daemon's signals without asking.
+    if (this.peer) return;
     await this.call(busMethod('AddMatch', 's', [rule]), { kind: 'manager' });
   }
 
   /** Removes one match rule added with {@link BusLink.addMatch} (the bus counts identical rules). */
   async removeMatch(rule: string): Promise<void> {
+    if (this.peer) return;
     await this.call(busMethod('RemoveMatch', 's', [rule]), { kind: 'manager' });
   }
 
@@ -189,7 +232,8 @@ export class BusLink {
     };
     this.#bus.onSignal = (msg) => {
       // Anyone may send us a unicast signal: only the daemon's own are passed on.
-      if (msg.sender === DBUS_NAME) this.#owner.onBusSignal(msg);
+      if (!this.#owner) this.#opts.events.signal?.(msg);
+      else if (msg.sender === DBUS_NAME) this.#owner.onBusSignal(msg);
       else if (this.#owner.current !== null && msg.sender === this.#owner.current) this.#opts.events.signal?.(msg);
     };
     this.#bus.onMethodCall = (msg) => msg.type === MessageType.METHOD_CALL && this.#opts.events.methodCall(msg, this);

@@ -2,61 +2,33 @@
  * One connection to a D-Bus message bus over a unix socket (`unix:path=` or `unix:abstract=`,
  * address.ts): SASL EXTERNAL with our uid (sasl.ts), `Hello`, then messages framed off the stream, replies matched to
  * calls by serial, everything else handed to the owner. Each message is one buffer and one
- * socket write.
+ * socket write. The same framing serves peer-to-peer connections (no bus, no Hello), from
+ * either side ({@link BusSocket.connectPeer}, {@link BusSocket.over}).
  *
  * A message that breaks the wire format never throws out of the socket's data handler: a bad
  * body of a method call is answered with `InvalidArgs`, any other bad body is dropped, and a bad
  * header (after which the stream cannot be resynchronised) ends the connection.
  */
-import { createConnection, type Socket } from 'node:net';
-import { NativeModuleMissingError } from '../errors.js';
+import type { Socket } from 'node:net';
 import type { KoffiImporter } from '../native/libc.js';
-import { connectAbstract } from './abstract-socket.js';
-import { socketPathsOf } from './address.js';
+import { openSocket } from './abstract-socket.js';
+import { guidOf, socketPathsOf } from './address.js';
+import { busMethod, CallTimeoutError, ConnectionClosedError } from './bus-basics.js';
 import { marshallMessage } from './marshall.js';
 import { DBusError, Message, MessageFlag, MessageType } from './message.js';
 import { peerReply } from './peer.js';
 import { authenticate } from './sasl.js';
 import { frameLength, MalformedMessageError, unmarshallMessage } from './unmarshall.js';
 
-export const DBUS_NAME = 'org.freedesktop.DBus';
-export const DBUS_PATH = '/org/freedesktop/DBus';
+const BEGIN = Buffer.from('BEGIN\r\n', 'latin1');
+
 export { DEFAULT_SYSTEM_BUS, socketPathOf, socketPathsOf } from './address.js';
-
-/** A method call to the bus itself. */
-export function busMethod(member: string, signature = '', body: unknown[] = []): Message {
-  return new Message({ destination: DBUS_NAME, path: DBUS_PATH, interface: DBUS_NAME, member, signature, body });
-}
-
-/** A call that got no reply within its timeout. */
-export class CallTimeoutError extends Error {
-  override readonly name = 'CallTimeoutError';
-}
-
-/** The connection ended before a reply came. */
-export class ConnectionClosedError extends Error {
-  override readonly name = 'ConnectionClosedError';
-}
+export { busMethod, CallTimeoutError, ConnectionClosedError, DBUS_NAME, DBUS_PATH } from './bus-basics.js';
 
 interface Pending {
   resolve(msg: Message): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout | null;
-}
-
-/** The first socket of `paths` that opens; only a missing koffi passes to the next one. */
-async function openSocket(paths: readonly string[], importer: KoffiImporter | undefined): Promise<Socket> {
-  let missing: NativeModuleMissingError | undefined;
-  for (const path of paths) {
-    if (!path.startsWith('\0')) return createConnection({ path });
-    try {
-      return await connectAbstract(path.slice(1), importer);
-    } catch (err) {
-      if (!(err instanceof NativeModuleMissingError)) throw err;
-      missing ??= err;
-    }
-  }
-  throw missing!;
 }
 
 /** A connected, authenticated bus connection; see the file comment. */
@@ -74,6 +46,7 @@ export class BusSocket {
   #chunks: Buffer[] = [];
   #have = 0;
   #need = 16;
+  #maxMessage = Number.POSITIVE_INFINITY;
   /** Signals, and method calls not claimed by {@link onMethodCall}. Set before the first call arrives. */
   onSignal: (msg: Message) => void = () => {};
   /** Incoming method calls; return true when answered (or going to be). Unclaimed calls get Peer or UnknownMethod. */
@@ -95,16 +68,14 @@ export class BusSocket {
   static async connect(address: string, timeoutMs: number, importer?: KoffiImporter): Promise<BusSocket> {
     const socket = await openSocket(socketPathsOf(address), importer);
     await authenticate(socket, timeoutMs);
-    const conn = new BusSocket(socket);
-    socket.on('data', (c: Buffer) => conn.#onData(c));
-    conn.#watch();
+    const conn = BusSocket.over(socket);
     conn.#serial = 1;
     const hello = new Promise<Message>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no answer to Hello within ${timeoutMs} ms`)), timeoutMs);
       conn.#pending.set(1, { resolve, reject, timer });
     });
     // BEGIN and Hello in one write: the bus reads the binary protocol right after BEGIN.
-    socket.write(Buffer.concat([Buffer.from('BEGIN\r\n', 'latin1'), marshallMessage(busMethod('Hello'), 1)]));
+    socket.write(Buffer.concat([BEGIN, marshallMessage(busMethod('Hello'), 1)]));
     try {
       const reply = await hello;
       conn.#uniqueName = typeof reply.body[0] === 'string' ? reply.body[0] : '';
@@ -113,6 +84,38 @@ export class BusSocket {
       socket.destroy();
       throw err;
     }
+    return conn;
+  }
+
+  /**
+   * A peer-to-peer connection (no bus, no Hello) to the server at `address`, which must name the
+   * server's GUID (`guid=`): refused unless the server's `OK` line shows it, so a stale or
+   * foreign socket at the same path is never taken for the server that published the address.
+   */
+  static async connectPeer(address: string, timeoutMs: number): Promise<BusSocket> {
+    const guid = guidOf(address);
+    if (!guid) throw new Error(`the address ${address} names no server GUID`);
+    const socket = await openSocket(socketPathsOf(address), undefined);
+    const serverGuid = await authenticate(socket, timeoutMs);
+    if (serverGuid !== guid) {
+      socket.destroy();
+      throw new Error(`the server at ${address} is another one (GUID ${serverGuid})`);
+    }
+    socket.write(BEGIN);
+    return BusSocket.over(socket);
+  }
+
+  /**
+   * Message framing over a stream whose authentication is done (either side of it); `initial`
+   * is what was read after the authentication's last line (a client may send BEGIN and its first
+   * message in one write). A message longer than `maxMessage` bytes ends the connection.
+   */
+  static over(socket: Socket, initial?: Buffer, maxMessage = Number.POSITIVE_INFINITY): BusSocket {
+    const conn = new BusSocket(socket);
+    conn.#maxMessage = maxMessage;
+    socket.on('data', (c: Buffer) => conn.#onData(c));
+    conn.#watch();
+    if (initial && initial.length > 0) conn.#onData(initial);
     return conn;
   }
 
@@ -129,6 +132,11 @@ export class BusSocket {
   /** Calls in flight. */
   get pendingCalls(): number {
     return this.#pending.size;
+  }
+
+  /** Bytes written but not yet taken by the kernel (a peer that stopped reading lets them grow). */
+  get buffered(): number {
+    return this.#socket.writableLength;
   }
 
   /**
@@ -223,12 +231,11 @@ export class BusSocket {
     this.#socket.uncork();
   }
 
-  /** Keeps the process alive while the connection is open (the default). */
+  /** Keeps the process alive while the connection is open (the default); {@link unref} lets it exit. */
   ref(): void {
     this.#socket.ref();
   }
 
-  /** Lets the process exit even though the connection is open. */
   unref(): void {
     this.#socket.unref();
   }
@@ -277,6 +284,7 @@ export class BusSocket {
       let len: number;
       try {
         len = frameLength(b, at);
+        if (len > this.#maxMessage) throw new Error(`a message of ${len} bytes (at most ${this.#maxMessage})`);
       } catch (err) {
         this.#fatal(err as Error);
         return;

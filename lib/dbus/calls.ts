@@ -37,6 +37,8 @@ import { Message, Variant } from './message.js';
 
 /** Capability of netsessiond's service status dicts (metered, captive portal). */
 export const SERVICE_STATUS = 'ServiceStatus';
+/** Capability of the daemon's private socket (GetPeerAddress). */
+export const PEER_SOCKET = 'PeerSocket';
 /** Capability of the `Statistics` signals. */
 export const STATISTICS_SIGNAL = 'StatisticsSignal';
 
@@ -111,6 +113,18 @@ export class DaemonCalls {
       );
     this.#capabilities = { owner, value };
     return value;
+  }
+
+  /** `GetPeerAddress`: where the daemon's private socket is (capability `PeerSocket`). */
+  async peerAddress(link: BusLink): Promise<string> {
+    const M = NETSESSION_METHODS.manager;
+    const reply = await link.call(
+      this.msg(PATHS.manager, NETSESSION_MANAGER_INTERFACE, M.GetPeerAddress, '', []),
+      extension(PEER_SOCKET, false),
+    );
+    const address = reply.body[0];
+    if (typeof address !== 'string') throw new ProtocolError('GetPeerAddress returned no address');
+    return address;
   }
 
   /** The daemon changed or left: its capabilities are read again. */

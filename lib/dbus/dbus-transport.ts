@@ -20,6 +20,7 @@ import { checkServicePath, checkTechnologyType, DaemonCalls } from './calls.js';
 import { Variant } from './message.js';
 import { Notifiers } from './notifier.js';
 import { ServiceWatch } from './service-watch.js';
+import { SessionLinks } from './session-link.js';
 import { StatisticsWatches } from './statistics-watch.js';
 
 /** Options of {@link DBusTransport}. */
@@ -30,6 +31,11 @@ export interface DBusTransportOptions {
   busName?: string;
   /** Milliseconds for connecting to the bus and for each D-Bus call. Default 25 000. */
   callTimeout?: number;
+  /**
+   * Use the daemon's private socket for sessions when it offers one (netsessiond's
+   * `PeerSocket`; connmand has none). Default true; false keeps every call on the bus.
+   */
+  peer?: boolean;
 }
 
 /**
@@ -45,6 +51,7 @@ export class DBusTransport implements Transport {
   readonly #stats: StatisticsWatches;
   readonly #notifiers: Notifiers;
   readonly #services: ServiceWatch;
+  readonly #sessions: SessionLinks;
   #link: Promise<BusLink> | null = null;
   #closed = false;
 
@@ -55,6 +62,22 @@ export class DBusTransport implements Transport {
     this.#calls = new DaemonCalls(this.#busName);
     this.#stats = new StatisticsWatches(this.#calls, this.#busName);
     this.#notifiers = new Notifiers((path) => this.#stats.drop(path));
+    this.#sessions = new SessionLinks(
+      this.#calls,
+      this.#callTimeout,
+      {
+        closed: (err) => {
+          // The daemon dropped us or died: its sessions with us are gone (the bus may say so later).
+          this.#sessions.reset();
+          this.#loseAll(
+            new DaemonUnavailableError('daemon-left', `${this.#busName}'s private connection closed`, { cause: err }),
+          );
+        },
+        methodCall: (msg, l) => this.#notifiers.onMethodCall(msg, l),
+        signal: (msg) => void this.#stats.onSignal(msg),
+      },
+      options.peer ?? true,
+    );
     this.#services = new ServiceWatch({
       busName: this.#busName,
       calls: this.#calls,
@@ -69,7 +92,7 @@ export class DBusTransport implements Transport {
   }
 
   async createSession(settings: SessionRequest, notifier: SessionNotifier): Promise<TransportSession> {
-    const link = await this.#connect();
+    const link = await this.#sessionLink();
     // Registered before the call: the first Update may be read in the same tick as the reply.
     const notifierPath = this.#notifiers.add(notifier, link.hold());
     let path: string;
@@ -88,7 +111,7 @@ export class DBusTransport implements Transport {
   }
 
   async statistics(path: string): Promise<SessionStatistics> {
-    return this.#calls.statistics(await this.#connect(), path);
+    return this.#calls.statistics(await this.#sessionLink(), path);
   }
 
   /** See `Transport.watchStatistics`. */
@@ -97,17 +120,17 @@ export class DBusTransport implements Transport {
     seconds: number,
     listener: (statistics: SessionStatistics) => void,
   ): Promise<() => Promise<void>> {
-    return this.#stats.watch(await this.#connect(), path, seconds, listener);
+    return this.#stats.watch(await this.#sessionLink(), path, seconds, listener);
   }
 
   /** `org.netsession.Session1.GetPolicy` on the session at `path`: its policy group, or `null`. */
   async sessionPolicy(path: string): Promise<string | null> {
-    return this.#calls.sessionPolicy(await this.#connect(), path);
+    return this.#calls.sessionPolicy(await this.#sessionLink(), path);
   }
 
   /** `org.netsession.Session1.ClaimCgroup(cgroup)` on the session at `path`; resolves once the daemon classifies the cgroup. */
   async claimCgroup(path: string, cgroup: string): Promise<void> {
-    return this.#calls.claimCgroup(await this.#connect(), path, cgroup);
+    return this.#calls.claimCgroup(await this.#sessionLink(), path, cgroup);
   }
 
   /** `Manager.GetProperties`. */
@@ -183,6 +206,7 @@ export class DBusTransport implements Transport {
     const linkPromise = this.#link;
     this.#link = null;
     const link = linkPromise ? await linkPromise.catch(() => null) : null;
+    this.#sessions.reset();
     this.#notifiers.loseAll(new SessionClosedError('transport-closed', 'the transport was closed'));
     // Leaving the bus ends them on the daemon's side: connmand and netsessiond both destroy the
     // sessions of a client that disconnects. One step, and it works with the daemon unreachable.
@@ -199,12 +223,14 @@ export class DBusTransport implements Transport {
       events: {
         ownerChanged: (previous, current) => {
           // A daemon we may have sessions with is gone (or was replaced): they are gone with it.
+          this.#sessions.reset();
           if (previous !== null)
             this.#loseAll(new DaemonUnavailableError('daemon-left', `${this.#busName} left the bus`));
           this.#services.ownerChanged(current);
         },
         closed: (err) => {
           this.#link = null;
+          this.#sessions.reset();
           this.#loseAll(err);
           this.#services.lost(err);
         },
@@ -218,6 +244,11 @@ export class DBusTransport implements Transport {
       if (this.#link === link) this.#link = null;
     });
     return link;
+  }
+
+  /** The link sessions use: the daemon's private socket if it has one, else the bus. */
+  async #sessionLink(): Promise<BusLink> {
+    return this.#sessions.get(await this.#connect());
   }
 
   #loseAll(err: NetsessionError): void {

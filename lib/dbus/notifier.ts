@@ -82,9 +82,8 @@ export class Notifiers {
     const reply = (m: DBusMessage): void => {
       if (expectsReply) link.send(m);
     };
-    const owner = link.owner;
     // Only the daemon may drive our sessions; anyone else on the bus could otherwise fake an uplink.
-    if (owner !== null && msg.sender !== owner) {
+    if (!link.fromDaemon(msg)) {
       reply(
         Message.newError(
           msg,

@@ -1,14 +1,14 @@
 /**
  * The authentication a bus connection starts with: SASL `EXTERNAL` with our uid (the bus checks
- * it against the socket's peer credentials). Resolves once the bus said `OK`; the caller sends
- * `BEGIN` together with its first message.
+ * it against the socket's peer credentials). Resolves with the server's GUID once it said `OK`;
+ * the caller sends `BEGIN` together with its first message.
  */
 import type { Socket } from 'node:net';
 
 const MAX_LINE = 4096;
 
 /** Authenticates on a fresh socket (connected or connecting). On failure the socket is destroyed. */
-export function authenticate(socket: Socket, timeoutMs: number): Promise<void> {
+export function authenticate(socket: Socket, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     let line = '';
     const cleanup = (): void => {
@@ -42,7 +42,7 @@ export function authenticate(socket: Socket, timeoutMs: number): Promise<void> {
       }
       // Nothing follows OK until we send BEGIN.
       cleanup();
-      resolve();
+      resolve(reply.slice(3).trim());
     };
     const timer = setTimeout(() => fail(new Error(`no answer from the bus within ${timeoutMs} ms`)), timeoutMs);
     socket.on('data', onData);

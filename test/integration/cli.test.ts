@@ -201,7 +201,8 @@ describe.skipIf(!supported)('netsessionctl', () => {
       cgroups: [],
       settings: { interface: 'eth-b', allowedBearers: ['wifi', 'ethernet'] },
     });
-    expect(listed!.owner).toMatch(/^:1\.\d+$/);
+    // The CLI creates it through the SDK, on the daemon's private socket.
+    expect(listed!.owner).toMatch(/^:peer\.\d+$/);
     expect(listed!.service).toMatch(/^\/net\/connman\/service\/wifi_[0-9a-f]{12}_eth_b$/);
     expect(typeof listed!.rxBytes).toBe('number');
     expect((await ctl(['sessions'])).stdout).toContain(first.path);

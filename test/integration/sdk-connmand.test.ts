@@ -54,6 +54,7 @@ describe.skipIf(!supported)('the SDK against a real connmand', () => {
       serviceName: () => 'Wired',
       keepsContextIdentifier: false,
       rejectsUnknownConnectionType: false,
+      sessionOwner: /_1_\d+/,
       stopDaemon: async (signal) => {
         await connmand?.stop(signal, signal === 'SIGKILL' ? 0 : 5_000);
       },

@@ -118,6 +118,7 @@ describe.skipIf(!supported)('the SDK against netsessiond', () => {
       serviceName: (uplink) => uplink,
       keepsContextIdentifier: true,
       rejectsUnknownConnectionType: true,
+      sessionOwner: /_peer_\d+/,
       stopDaemon: async (signal) => {
         await daemon.kill(signal, signal === 'SIGKILL' ? 0 : 5_000);
         await daemon.exited;

@@ -15,5 +15,7 @@ export interface AdapterContext {
   gate: UpdateGate<DBusMessage>;
   /** Writes messages now (or drops them when the bus is gone). */
   emit(msg: DBusMessage): void;
+  /** The private socket's address (GetPeerAddress), or null when there is none. */
+  peerAddress(): string | null;
   log: Logger;
 }

@@ -4,6 +4,7 @@
  * `org.netsession.Session1` on each session.
  */
 import {
+  errorName,
   NETSESSION_INTERFACE,
   NETSESSION_MANAGER_INTERFACE,
   NETSESSION_METHODS,
@@ -12,6 +13,7 @@ import {
 } from '../../../lib/protocol.js';
 import { statisticsProps } from '../../core/statistics-schedule.js';
 import type { AdapterContext } from './context.js';
+import { BusReplyError } from './errors.js';
 import { EMPTY, type InterfaceSpec } from './interface-spec.js';
 import { lastElement } from './objects.js';
 import { encodeDict } from './variants.js';
@@ -38,7 +40,21 @@ export function managerExtension(ctx: AdapterContext): InterfaceSpec {
         in: SIG.GetCapabilities.in,
         out: SIG.GetCapabilities.out,
         outNames: ['capabilities'],
-        handle: () => [ctx.api().capabilities()],
+        handle: () => {
+          const caps = ctx.api().capabilities();
+          return [ctx.peerAddress() === null ? caps : [...caps, 'PeerSocket']];
+        },
+      },
+      [M.GetPeerAddress]: {
+        in: SIG.GetPeerAddress.in,
+        out: SIG.GetPeerAddress.out,
+        outNames: ['address'],
+        handle: () => {
+          const address = ctx.peerAddress();
+          if (address === null)
+            throw new BusReplyError({ name: errorName('NotSupported'), message: 'this daemon has no private socket' });
+          return [address];
+        },
       },
       [M.GetServiceStatus]: {
         in: SIG.GetServiceStatus.in,

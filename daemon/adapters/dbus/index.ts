@@ -11,6 +11,7 @@ import { createBusEvents } from './events.js';
 import { managerExtension, serviceExtension, sessionExtension } from './extension.js';
 import { managerInterface } from './manager.js';
 import { ObjectTable } from './objects.js';
+import { PeerConnections } from './peers.js';
 import { Router } from './router.js';
 import { serviceInterface } from './service.js';
 import { sessionInterface } from './session.js';
@@ -23,6 +24,11 @@ export interface DBusAdapterOptions {
   busAddress?: string;
   /** Well-known name to own; default {@link BUS_NAME}. Start fails if someone else owns it. */
   busName?: string;
+  /**
+   * Path of the private socket (peer-server.ts), where clients that find it through
+   * GetPeerAddress call without the bus; none when unset or empty.
+   */
+  peerSocket?: string;
   log?: Logger;
 }
 
@@ -47,8 +53,17 @@ export function createDBusAdapter(opts: DBusAdapterOptions = {}): DBusAdapter {
   let conn: BusConnection | null = null;
   let api: DaemonApi | null = null;
   let starting = false;
+  const peers = new PeerConnections({
+    objects,
+    clientGone: (name) => api?.clientGone(name),
+    log,
+  });
 
   const emit = (msg: DBusMessage): void => {
+    if (msg.destination !== '' && peers.owns(msg.destination)) {
+      peers.send(msg);
+      return;
+    }
     if (!conn?.open) {
       log('debug', `bus not connected, dropped ${msg.member} for ${msg.destination || msg.path}`);
       return;
@@ -68,6 +83,7 @@ export function createDBusAdapter(opts: DBusAdapterOptions = {}): DBusAdapter {
     objects,
     gate,
     emit,
+    peerAddress: () => peers.address,
     log,
   };
   const manager = [managerInterface(ctx), managerExtension(ctx)];
@@ -78,7 +94,11 @@ export function createDBusAdapter(opts: DBusAdapterOptions = {}): DBusAdapter {
     session: [sessionInterface(ctx), sessionExtension(ctx)],
   });
 
-  const events = createBusEvents({ objects, gate, emit, flush: () => conn?.flush(), log });
+  const flush = (): void => {
+    conn?.flush();
+    peers.flush();
+  };
+  const events = createBusEvents({ objects, gate, emit, flush, log });
 
   return {
     events,
@@ -107,9 +127,12 @@ export function createDBusAdapter(opts: DBusAdapterOptions = {}): DBusAdapter {
           clientGone: (name) => daemon.clientGone(name),
           log,
         });
+        // Listening before the name is owned: a client that finds the daemon finds its socket too.
+        if (opts.peerSocket) await peers.listen(opts.peerSocket);
         try {
           await c.requestName(busName);
         } catch (err) {
+          peers.close();
           c.close();
           throw err;
         }
@@ -134,11 +157,16 @@ export function createDBusAdapter(opts: DBusAdapterOptions = {}): DBusAdapter {
           log('debug', `releasing ${busName}: ${(err as Error).message}`);
         }
       }
+      peers.close();
       c.close();
     },
 
     getCaller(sender: string): Promise<BusCaller> {
       if (!conn) return Promise.reject(new Error('the D-Bus adapter is not started'));
+      if (peers.owns(sender)) {
+        const caller = peers.caller(sender);
+        return caller ? Promise.resolve(caller) : Promise.reject(new Error(`${sender} is not connected`));
+      }
       return conn.credentials.get(sender);
     },
   };

@@ -2,6 +2,7 @@
  * Starting netsessiond inside a sandbox's device namespace, on the sandbox's private bus.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUS_NAME } from '../../../lib/protocol.js';
 import type { SandboxProcess } from './exec.js';
@@ -77,6 +78,19 @@ export function withCgroup2Mount(argv: readonly string[]): string[] {
   ];
 }
 
+let peerSockets = 0;
+
+/**
+ * A private socket of the sandbox's own for a daemon whose arguments name none: daemons of
+ * tests that run at once must not race for the default path. Stand-ins (a command that is not
+ * the daemon) get nothing added.
+ */
+function withPeerSocket(argv: string[], sb: Sandbox): string[] {
+  if (argv.includes('--peer-socket') || !argv.some((a) => a === DAEMON_BUNDLE || a.endsWith('daemon/main.ts')))
+    return argv;
+  return [...argv, '--peer-socket', join(sb.tmpDir, `private-${++peerSockets}`)];
+}
+
 /**
  * Starts the daemon in `sb.devNs` as a tracked process (killed by `sb.destroy()`) and resolves
  * once it owns its bus name. Rejects with the daemon's stderr if it exits or times out first.
@@ -100,7 +114,7 @@ export async function startNetsessiond(sb: Sandbox, opts: DaemonOptions = {}): P
     throw new Error('startNetsessiond: mountCgroup2 needs root; it cannot be combined with user');
   const wrapped = [...(opts.wrap ?? []), ...base];
   const command = opts.mountCgroup2 ? withCgroup2Mount(wrapped) : wrapped;
-  const proc = sb.spawn(sb.devNs, command, {
+  const proc = sb.spawn(sb.devNs, withPeerSocket(command, sb), {
     env: opts.env ?? {},
     cwd: REPO_ROOT,
     ...(opts.user ? { user: opts.user } : {}),

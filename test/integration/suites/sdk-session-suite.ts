@@ -79,6 +79,12 @@ export interface SdkSuiteContext {
    * reports `""`.
    */
   readonly rejectsUnknownConnectionType: boolean;
+  /**
+   * The owner part of a session's path, which names the connection the SDK created it on:
+   * netsessiond's private socket (`_peer_N`, the SDK's default path to it) or a bus unique name
+   * (`_1_N`: connmand has no private socket).
+   */
+  readonly sessionOwner: RegExp;
   /** Stops the daemon with `signal` and resolves once it exited. */
   stopDaemon(signal: 'SIGTERM' | 'SIGKILL'): Promise<void>;
   /** Starts the daemon again (after {@link stopDaemon}) and resolves once sessions can bind. */
@@ -128,7 +134,8 @@ export function defineSdkSessionSuite(getContext: () => SdkSuiteContext): void {
   it('createSession resolves with the daemon values, on the best uplink', async () => {
     const { transport, sb, bearers, deterministicPick } = getContext();
     await using s = await createSession({ transport });
-    expect(s.path).toMatch(/^\/sessions\/_1_\d+\/netsession\/\d+\/s\d+$/);
+    const { sessionOwner } = getContext();
+    expect(s.path).toMatch(new RegExp(`^/sessions/${sessionOwner.source}/netsession/\\d+/s\\d+$`));
     const iface = s.interface;
     if (deterministicPick) expect(iface).toBe('eth-a');
     else expect(Object.keys(bearers)).toContain(iface);

@@ -79,6 +79,20 @@ describe('daemon configuration', () => {
     expect(c.allowRootNetns).toBe(false);
   });
 
+  it('the private socket: a default path, PeerSocket and --peer-socket (the flag wins), empty for none, relative or overlong paths refused', () => {
+    expect(defaultConfig().peerSocket).toBe('/run/netsession/private');
+    const file = () => '[General]\nPeerSocket = /run/x/p\n';
+    expect(loadConfig(['--config', 'x.conf'], file)!.peerSocket).toBe('/run/x/p');
+    expect(loadConfig(['--config', 'x.conf', '--peer-socket', '/tmp/q'], file)!.peerSocket).toBe('/tmp/q');
+    expect(loadConfig(['--peer-socket', ''], () => '')!.peerSocket).toBe('');
+    expect(err(() => loadConfig(['--peer-socket', 'rel/p'], () => ''))).toMatch(
+      /^NSD_ERR_CONFIG: --peer-socket: expected an absolute path/,
+    );
+    expect(
+      err(() => applyConfigFile(defaultConfig(), `[General]\nPeerSocket = /${'a'.repeat(120)}\n`, 'f.conf')),
+    ).toMatch(/PeerSocket: a socket path is at most 107 bytes/);
+  });
+
   it('--help returns null, unknown options and bad modes throw', () => {
     expect(loadConfig(['--help'], () => '')).toBeNull();
     expect(err(() => loadConfig(['--frobnicate'], () => ''))).toMatch(/Unknown option '--frobnicate'/);

@@ -67,6 +67,7 @@ describe('Statistics signal', () => {
       objects: new ObjectTable(),
       gate: new UpdateGate<DBusMessage>(),
       emit: () => {},
+      peerAddress: () => null,
       log: () => {},
     });
     const method = spec.methods.SetStatisticsInterval!;
