@@ -74,8 +74,12 @@ export class SessionLinks {
 
   /** The peer link, or null when the daemon offers none (throws when the daemon could not be asked). */
   async #choose(bus: BusLink): Promise<BusLink | null> {
+    // Both questions at once: one round trip before the first session, not two. A daemon
+    // without the socket answers the second with an error, which is then not needed.
+    const asked = this.#calls.peerAddress(bus);
+    asked.catch(() => undefined);
     if (!(await this.#calls.capabilities(bus)).includes(PEER_SOCKET)) return null;
-    const address = await this.#calls.peerAddress(bus);
+    const address = await asked;
     try {
       return await Link.openPeer({
         address,

@@ -6,13 +6,13 @@
  * |---------------------------------------------------------|-------------------------------------------------------------|
  * | GetCapabilities, GetPeerAddress on the bus              | `PeerSocket`; `unix:path=<the socket>,guid=<32 hex>`; socket mode 0666 |
  * | an SDK session                                          | created on the socket (path and owner `:peer.N`), Updates arrive, gone when the SDK disconnects |
- * | an SDK client running as uid 65534                      | its session is the kernel's uid for it (65534), whatever it claims |
+ * | an SDK client running as uid 65534, supplementary group 4242 | the kernel's uid for it (65534); a `gid = 4242` policy applies (eth-c) |
  * | AUTH EXTERNAL with another uid; the right one; fd passing | REJECTED; OK <the published GUID>; ERROR                  |
  * | garbage first byte; a 2 MiB message; no auth at all     | the connection closes; the daemon answers on the bus as before |
  * | SIGKILL and restart                                     | a new GUID on the same path; the old address is refused      |
  * | `--peer-socket ''`                                      | no capability; the SDK's sessions stay on the bus (`_1_N`)   |
  */
-import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -114,25 +114,30 @@ describe.skipIf(!supported)('the private socket', () => {
     await admin.close();
   });
 
-  it('knows a peer by the kernel: a client running as nobody is uid 65534', async () => {
+  it('knows a peer by the kernel: a client running as nobody with group 4242 is uid 65534, and a gid policy matches it', async () => {
+    // The supplementary group reaches the daemon only through SO_PEERGROUPS.
+    writeFileSync(join(td.policyDir, 'peer.policy'), '[policy_peer]\ngid = 4242\nAllowedBearers = cellular\n');
+    await td.daemon.waitForLine(/policy peer\.policy loaded/, { timeoutMs: 10_000 });
     const script = `
       import { createSession, DBusTransport } from ${JSON.stringify(join(REPO_ROOT, 'dist/lib/index.js'))};
       const transport = new DBusTransport({ busAddress: process.env.DBUS_SYSTEM_BUS_ADDRESS });
       const s = await createSession({ transport });
-      console.log(s.path);
+      console.log(s.path + ' ' + s.interface);
       setInterval(() => {}, 1 << 30);`;
     const child = sb.spawn(sb.devNs, [process.execPath, '--input-type=module', '-e', script], {
-      user: { uid: 65534, gid: 65534 },
+      user: { uid: 65534, gid: 65534, groups: [4242] },
     });
     try {
-      const path = (await child.waitForLine(/^\/sessions\//, { stream: 'stdout' })).trim();
+      const [path, iface] = (await child.waitForLine(/^\/sessions\//, { stream: 'stdout' })).trim().split(' ');
       expect(path).toMatch(/^\/sessions\/_peer_\d+\//);
+      expect(iface).toBe('eth-c');
       const admin = new DBusTransport({ busAddress: sb.dbusAddress!, peer: false });
       const entry = (await admin.listSessions()).find((e) => e.path === path);
       await admin.close();
-      expect(entry?.uid).toBe(65534);
+      expect(entry).toMatchObject({ uid: 65534, policyGroup: expect.stringMatching(/peer/) });
     } finally {
       await child.kill('SIGTERM', 2_000);
+      rmSync(join(td.policyDir, 'peer.policy'));
     }
   });
 
