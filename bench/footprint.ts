@@ -134,6 +134,8 @@ async function measureNetsessiond(sb: Sandbox, starts: number): Promise<Footprin
     sb.inet.onlineUrl4,
     '--online-check-url6',
     sb.inet.onlineUrl6,
+    '--peer-socket',
+    join(sb.tmpDir, 'fp-private'),
   ];
   const readyMs: number[] = [];
   for (let i = 0; ; i++) {

@@ -79,6 +79,8 @@ export function withCgroup2Mount(argv: readonly string[]): string[] {
 }
 
 let peerSockets = 0;
+/** The daemon's entry as tests and benches run it: the bundle, the sources, or a compiled build. */
+const DAEMON_ENTRY = /(?:^|\/)(?:netsessiond\.cjs|daemon\/main\.[jt]s)$/;
 
 /**
  * A private socket of the sandbox's own for a daemon whose arguments name none: daemons of
@@ -86,8 +88,7 @@ let peerSockets = 0;
  * the daemon) get nothing added.
  */
 function withPeerSocket(argv: string[], sb: Sandbox): string[] {
-  if (argv.includes('--peer-socket') || !argv.some((a) => a === DAEMON_BUNDLE || a.endsWith('daemon/main.ts')))
-    return argv;
+  if (argv.includes('--peer-socket') || !argv.some((a) => DAEMON_ENTRY.test(a))) return argv;
   return [...argv, '--peer-socket', join(sb.tmpDir, `private-${++peerSockets}`)];
 }
 
