@@ -165,6 +165,8 @@ interface DaemonRun {
   /** Peer.Ping on its private socket (null: it has none). */
   pingDirect: PingFloor | null;
   carrierLoss: number | null;
+  /** The same with the session on lib/dbus as the SDK reaches the daemon (private socket where offered). */
+  carrierLossDirect: number | null;
 }
 
 async function measure(
@@ -197,8 +199,8 @@ async function measure(
   } finally {
     direct.client.close();
   }
-  let carrierLoss: number | null = null;
-  if (opts.failoverRounds > 0) {
+  const carrierLossWith = async (direct: boolean): Promise<number | null> => {
+    if (opts.failoverRounds <= 0) return null;
     try {
       // Both daemons cut the uplink their unpinned session is on: connmand places it by its own
       // order (eth-b, eth-c) rather than on its default service eth-a, so a run waiting for eth-a
@@ -207,14 +209,18 @@ async function measure(
         only: [CARRIER_LOSS],
         backWhenConnected: true,
         followSession: true,
+        direct,
       });
       const s = out.scenarios.find((x) => x.name === CARRIER_LOSS);
-      carrierLoss = summarize(s?.firstUpdate.filter((x): x is number => x !== null) ?? [])?.median ?? null;
+      return summarize(s?.firstUpdate.filter((x): x is number => x !== null) ?? [])?.median ?? null;
     } catch (err) {
-      console.log(`(carrier loss not measured: ${(err as Error).message.split('\n')[0]})`);
+      console.log(`(carrier loss${direct ? ', direct,' : ''} not measured: ${(err as Error).message.split('\n')[0]})`);
+      return null;
     }
-  }
-  return { byClient, ping, pingDirect, carrierLoss };
+  };
+  const carrierLoss = await carrierLossWith(false);
+  const carrierLossDirect = await carrierLossWith(true);
+  return { byClient, ping, pingDirect, carrierLoss, carrierLossDirect };
 }
 
 /**
@@ -308,6 +314,14 @@ function printRows(
     connmand: ms(theirs?.carrierLoss),
     ratio: ratio(ours.carrierLoss, theirs?.carrierLoss ?? null),
     target: '≤ 0.6×',
+  });
+  rows.push({
+    client: '(failover driver, lib/dbus direct)',
+    measurement: 'carrier loss → Update (unpinned, router side)',
+    netsessiond: ms(ours.carrierLossDirect),
+    connmand: ms(theirs?.carrierLossDirect),
+    ratio: ratio(ours.carrierLossDirect, theirs?.carrierLossDirect ?? null),
+    target: '',
   });
   console.table(rows);
 

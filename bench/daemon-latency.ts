@@ -396,7 +396,7 @@ export async function runFailoverDriver(
   sb: Sandbox,
   rounds: number,
   warmup: number,
-  extra: Pick<DriverInput, 'only' | 'backWhenConnected' | 'followSession'> = {},
+  extra: Pick<DriverInput, 'only' | 'backWhenConnected' | 'followSession' | 'direct'> = {},
 ): Promise<DriverOutput> {
   const input: DriverInput = {
     ...extra,

@@ -16,7 +16,9 @@ import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { openRtnlClient } from '../../daemon/adapters/rtnetlink/client.js';
 import { RTNLGRP } from '../../daemon/adapters/rtnetlink/messages/constants.js';
-import { ConnmanClient, v } from '../../test/integration/support/connman-client.js';
+import { Variant } from '../../lib/dbus/message.js';
+import { ConnmanClient, Notifier, v } from '../../test/integration/support/connman-client.js';
+import { FastClient } from './fast-client.js';
 import { eventsIn, NlLink, socketInNamespace } from './netns-socket.js';
 
 /** One uplink as the driver needs it. */
@@ -47,6 +49,11 @@ export interface DriverInput {
    * never ends. The connmand harness measured its 2.58 ms the same way.
    */
   followSession?: boolean;
+  /**
+   * Sessions through the lib/dbus client as the SDK reaches the daemon: on netsessiond's private
+   * socket, on the bus to connmand (it has no other way in). Default: the dbus-next client on the bus.
+   */
+  direct?: boolean;
 }
 
 /** Raw samples of one scenario, in ms from the moment before the RTM_NEWLINK was sent. */
@@ -101,6 +108,41 @@ interface Scenario {
 
 let seq = 0;
 
+/** Where the scenarios create and destroy their sessions. */
+interface SessionClient {
+  createSession(settings: SessionSettings, notifier: string): Promise<{ path: string; n: Notifier }>;
+  destroy(path: string): Promise<void>;
+  close(): void;
+}
+
+/** lib/dbus Variants to plain values (what the dbus-next client's `unwrap` gives). */
+function plain(x: unknown): unknown {
+  if (x instanceof Variant) return plain(x.value);
+  if (Array.isArray(x)) return x.map(plain);
+  if (x && typeof x === 'object' && !(x instanceof Buffer))
+    return Object.fromEntries(Object.entries(x).map(([k, y]) => [k, plain(y)]));
+  return x;
+}
+
+/** The lib/dbus client as the SDK reaches the daemon; Updates recorded with the time they were read. */
+async function directSessions(bus: string): Promise<SessionClient> {
+  const { client, direct } = await FastClient.connectDirect(bus);
+  log(`sessions through lib/dbus, ${direct ? "on the daemon's private socket" : 'on the bus'}`);
+  return {
+    async createSession(settings, notifier) {
+      const n = new Notifier();
+      client.notifier(notifier).onUpdate = (at, dict) => n.recordPlain(plain(dict) as Record<string, unknown>, at);
+      const { path } = await client.createSession(
+        settings as Record<string, { signature: string; value: unknown }>,
+        notifier,
+      );
+      return { path, n };
+    },
+    destroy: async (path) => void (await client.destroy(path)),
+    close: () => client.close(),
+  };
+}
+
 /** Arrival times of RTM_NEWLINK notifications in the device namespace, per ifindex. */
 class LinkMonitor {
   readonly seen: Array<{ at: number; index: number }> = [];
@@ -153,6 +195,7 @@ async function waitServicesUp(client: ConnmanClient, what: string, count: number
 
 async function runScenario(
   client: ConnmanClient,
+  sessions: SessionClient,
   sc: Scenario,
   target: (uplink: string) => CutTarget,
   input: DriverInput,
@@ -160,7 +203,7 @@ async function runScenario(
 ): Promise<ScenarioResult> {
   const wall0 = performance.now();
   const notifier = `/bench/failover/n${++seq}`;
-  const { path, n } = await client.createSession(sc.settings, notifier);
+  const { path, n } = await sessions.createSession(sc.settings, notifier);
   const follow = input.followSession === true && !sc.pinned;
   const up = (s: Record<string, unknown>) =>
     s.State === 'online' || (input.backWhenConnected === true && s.State === 'connected');
@@ -244,7 +287,7 @@ async function runScenario(
       out.upToOnline.push(o ? o.at - raised.t0 : null);
     }
   }
-  await client.session(path).destroy();
+  await sessions.destroy(path);
   out.wallS = (performance.now() - wall0) / 1000;
   const cuts = follow ? ` (cut: ${[...new Set(out.cutInterface)].join(', ')})` : '';
   log(`${sc.name}: ${out.firstUpdate.length} rounds in ${out.wallS.toFixed(1)} s${cuts}`);
@@ -274,6 +317,13 @@ async function main(): Promise<void> {
   const mon = new LinkMonitor();
   await mon.start();
   const client = await ConnmanClient.connect(bus);
+  const sessions: SessionClient = input.direct
+    ? await directSessions(bus)
+    : {
+        createSession: (settings, notifier) => client.createSession(settings, notifier),
+        destroy: async (path) => void (await client.session(path).destroy()),
+        close: () => undefined,
+      };
   const pinnedB = { AllowedInterface: v.s('eth-b') };
   const scenarios: Scenario[] = [
     { name: 'pinned eth-b, dev-side admin down', settings: pinnedB, cut: 'eth-b', side: 'dev', pinned: true },
@@ -284,8 +334,9 @@ async function main(): Promise<void> {
   const results: ScenarioResult[] = [];
   for (const sc of scenarios) {
     if (input.only && !input.only.includes(sc.name)) continue;
-    results.push(await runScenario(client, sc, targetOn(sc.side), input, mon));
+    results.push(await runScenario(client, sessions, sc, targetOn(sc.side), input, mon));
   }
+  sessions.close();
   client.disconnect();
   process.stdout.write(`${JSON.stringify({ scenarios: results } satisfies DriverOutput)}\n`);
   process.exit(0);

@@ -32,9 +32,13 @@ export class FastNotifier {
   released = false;
   #waiters: Array<{ n: number; resolve: () => void }> = [];
 
+  /** Hears each Update as it is recorded (another recorder can follow this one). */
+  onUpdate: ((at: number, settings: Record<string, unknown>) => void) | null = null;
+
   /** Called by the client for each Update. */
   record(at: number, settings: Record<string, unknown>): void {
     this.updates.push({ at, settings });
+    this.onUpdate?.(at, settings);
     if (this.#waiters.length === 0) return;
     const still = [];
     for (const w of this.#waiters) {

@@ -57,6 +57,12 @@ export class Notifier {
     for (const w of this.#waiters.splice(0)) w();
   }
 
+  /** Records an Update another client read at `at` (its values already plain, as `unwrap` gives them). */
+  recordPlain(values: Record<string, unknown>, at: number): void {
+    this.updates.push({ at, serial: 0, values, signatures: {}, raw: {} });
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
   released(): void {
     this.releases++;
     for (const w of this.#waiters.splice(0)) w();
