@@ -33,6 +33,8 @@ export class PeerConnections {
   /** Peers written to since the last flush: a flush costs what was sent, not how many peers there are. */
   readonly #written = new Set<Peer>();
   #server: PeerServer | null = null;
+  /** Set by {@link close}: peers closed by the daemon's own stop are not clients that left. */
+  #closing = false;
 
   constructor(deps: PeerDeps) {
     this.#d = deps;
@@ -86,6 +88,7 @@ export class PeerConnections {
 
   /** Closes the private socket and every peer connection (what was sent is written first). */
   close(): void {
+    this.#closing = true;
     this.#server?.close();
     this.#server = null;
     for (const e of this.#peers.values()) e.peer.bus.close();
@@ -137,6 +140,7 @@ export class PeerConnections {
     if (!e) return;
     this.#peers.delete(peer.name);
     this.#written.delete(peer);
-    e.router.clientLost(peer.name);
+    // At the daemon's stop its sessions end with it (their Release is already sent).
+    if (!this.#closing) e.router.clientLost(peer.name);
   }
 }
