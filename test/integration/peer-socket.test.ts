@@ -10,6 +10,7 @@
  * | AUTH EXTERNAL with another uid; the right one; fd passing | REJECTED; OK <the published GUID>; ERROR                  |
  * | garbage first byte; a 2 MiB message; no auth at all     | the connection closes; the daemon answers on the bus as before |
  * | SIGKILL and restart                                     | a new GUID on the same path; the old address is refused      |
+ * | a socket in a 0700 directory, a client running as nobody | its sessions go on the bus (`_1_N`); root's on the socket    |
  * | `--peer-socket ''`                                      | no capability; the SDK's sessions stay on the bus (`_1_N`)   |
  */
 import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -196,6 +197,35 @@ describe.skipIf(!supported)('the private socket', () => {
     const fresh = await BusSocket.connectPeer(now, 5_000);
     await fresh.call(new Message({ path: '/', interface: 'org.freedesktop.DBus.Peer', member: 'Ping' }), 5_000);
     fresh.close();
+  }, 60_000);
+
+  it('a client that cannot reach the socket (a directory it may not enter) stays on the bus', async () => {
+    await td.daemon.kill('SIGTERM', 5_000);
+    await td.daemon.exited;
+    const closed = mkdtempSync('/tmp/ns-peer-closed-');
+    try {
+      await start(['--peer-socket', join(closed, 'private')]);
+      const script = `
+        import { createSession, DBusTransport } from ${JSON.stringify(join(REPO_ROOT, 'dist/lib/index.js'))};
+        const transport = new DBusTransport({ busAddress: process.env.DBUS_SYSTEM_BUS_ADDRESS });
+        const s = await createSession({ transport });
+        console.log(s.path);
+        await transport.close();`;
+      const r = await sb.run(sb.devNs, [process.execPath, '--input-type=module', '-e', script], {
+        user: { uid: 65534, gid: 65534 },
+      });
+      expect(r.stdout.trim()).toMatch(/^\/sessions\/_1_\d+\//);
+      // Root, in this process, reaches it.
+      const transport = new DBusTransport({ busAddress: sb.dbusAddress! });
+      const s = await createSession({ transport });
+      expect(s.path).toMatch(/^\/sessions\/_peer_\d+\//);
+      await transport.close();
+      await td.daemon.kill('SIGTERM', 5_000);
+      await td.daemon.exited;
+    } finally {
+      rmSync(closed, { recursive: true, force: true });
+    }
+    await start(['--peer-socket', socketPath]);
   }, 60_000);
 
   it("with --peer-socket '' there is none, and the SDK stays on the bus", async () => {
