@@ -307,22 +307,17 @@ function printRows(
     row('200 sequential {} pairs (Create; Destroy)', 's', 'seq200', '≤ 0.5×');
     row('daemon CPU per 1000 {} pairs', 's', 'cpuPer1000', '≤ 1.0×');
   }
-  rows.push({
-    client: '(failover driver)',
-    measurement: 'carrier loss → Update (unpinned, router side)',
-    netsessiond: ms(ours.carrierLoss),
-    connmand: ms(theirs?.carrierLoss),
-    ratio: ratio(ours.carrierLoss, theirs?.carrierLoss ?? null),
-    target: '≤ 0.6×',
-  });
-  rows.push({
-    client: '(failover driver, lib/dbus direct)',
-    measurement: 'carrier loss → Update (unpinned, router side)',
-    netsessiond: ms(ours.carrierLossDirect),
-    connmand: ms(theirs?.carrierLossDirect),
-    ratio: ratio(ours.carrierLossDirect, theirs?.carrierLossDirect ?? null),
-    target: '',
-  });
+  const carrier = (client: string, k: 'carrierLoss' | 'carrierLossDirect', target: string) =>
+    rows.push({
+      client,
+      measurement: 'carrier loss → Update (unpinned, router side)',
+      netsessiond: ms(ours[k]),
+      connmand: ms(theirs?.[k]),
+      ratio: ratio(ours[k], theirs?.[k] ?? null),
+      target,
+    });
+  carrier('(failover driver)', 'carrierLoss', '≤ 0.6×');
+  carrier('(failover driver, lib/dbus direct)', 'carrierLossDirect', '');
   console.table(rows);
 
   // What any daemon pays before its own work: the bus's two hops and the Node event loop's wake-up.
