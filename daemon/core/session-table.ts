@@ -190,16 +190,25 @@ export class SessionTable {
       g.serviceId = next;
       if (moved) fx.kernelDirty = true;
       // Every session of the group gets the same service half; most were told the same old
-      // half too, so each distinct old half is diffed once and the delta shared.
+      // half too, so each distinct old half is diffed once and the delta shared (the carrier and
+      // the bus adapter then build and encode that Update once). Sessions created one by one
+      // hold equal halves in separate objects: those are matched by content (JSON, native),
+      // which a failover pays once per session instead of a diff, a dict and an encoding.
       const part = servicePartOf(next ? (this.#registry.byId(next) ?? null) : null);
       const deltas = new Map<ServicePart, SettingsDelta>();
+      const byContent = new Map<string, SettingsDelta>();
       for (const s of g.sessions) {
         if (moved) this.touch(s);
         s.serviceId = next;
         const old = s.sentService ?? part;
         let changes = deltas.get(old);
         if (!changes) {
-          changes = new Map(serviceDelta(old, part));
+          const key = JSON.stringify(old);
+          changes = byContent.get(key);
+          if (!changes) {
+            changes = new Map(serviceDelta(old, part));
+            byContent.set(key, changes);
+          }
           deltas.set(old, changes);
         }
         s.sentService = part;

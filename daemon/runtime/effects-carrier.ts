@@ -12,6 +12,7 @@ import type { PropDict } from '../core/properties.js';
 import { updateDict } from '../core/properties.js';
 import { usableAddress } from '../core/services.js';
 import { statisticsProps } from '../core/statistics-schedule.js';
+import type { SettingsDelta } from '../core/updates.js';
 import type { RuntimeDeps } from './deps.js';
 import { KernelSync, type KernelWait } from './kernel-sync.js';
 import { ManageSync } from './manage-sync.js';
@@ -146,7 +147,17 @@ export class EffectsCarrier {
     // from a reconcile stage they would otherwise sit in the coalesced buffer until the loop's
     // check phase, behind the synchronous start of the firewall apply (~0.3-0.7 ms, profiled).
     const send = () => {
-      for (const u of fx.updates) ev.update(u.owner, u.notifier, updateDict(u.changes));
+      // A failover hands every session it moves the same delta: one dict for all of them, so
+      // the bus adapter encodes that Update once (it keys its cache by the dict).
+      const dicts = fx.updates.length > 1 ? new Map<SettingsDelta, PropDict>() : null;
+      for (const u of fx.updates) {
+        let dict = dicts?.get(u.changes);
+        if (!dict) {
+          dict = updateDict(u.changes);
+          dicts?.set(u.changes, dict);
+        }
+        ev.update(u.owner, u.notifier, dict);
+      }
       for (const path of fx.destroyedSessions) ev.sessionRemoved(path);
       if (fx.updates.length) ev.flush?.();
     };

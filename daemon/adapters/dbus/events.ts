@@ -38,14 +38,23 @@ import { encodeDict, toVariant } from './variants.js';
  */
 const updateBodies = new BoundedMap<string, Buffer>(256);
 
+/** The same dict object sent to many notifiers (a failover's shared delta): no JSON key per Update. */
+let lastDict: PropDict | null = null;
+let lastBody: Buffer | null = null;
+
 /** The encoded body, or null when it does not encode (the message is then encoded, and fails, as usual). */
 function updateBody(changes: PropDict): Buffer | null {
+  if (changes === lastDict) return lastBody;
+  let body: Buffer | null;
   try {
     const key = JSON.stringify(changes);
-    return updateBodies.get(key) ?? updateBodies.set(key, marshallBody(SIGNATURES.Update.in, [changes]));
+    body = updateBodies.get(key) ?? updateBodies.set(key, marshallBody(SIGNATURES.Update.in, [changes]));
   } catch {
-    return null;
+    body = null;
   }
+  lastDict = changes;
+  lastBody = body;
+  return body;
 }
 
 /** What the events need from the adapter. */

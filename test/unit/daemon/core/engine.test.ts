@@ -247,6 +247,26 @@ describe('state over link events', () => {
     const fx = e.linkRemoved(2);
     expect(fx.updates.map((u) => u.path)).toEqual(paths);
     expect(e.sessions().every((s) => s.settings.Interface === 'wlan0')).toBe(true);
+    // Sessions created on one service were told one service half: the move is one shared delta
+    // (the bus adapter then builds and encodes that Update once), already at the first failover.
+    expect(new Set(fx.updates.map((u) => u.changes)).size).toBe(1);
+    expect(Object.fromEntries(fx.updates[0]!.changes)).toMatchObject({ Interface: 'wlan0', Bearer: 'wifi' });
+    // And back, the same.
+    const back = e.linkChanged(uplink(2, 'eth0', 'ethernet'));
+    expect(back.updates).toHaveLength(50);
+    expect(new Set(back.updates.map((u) => u.changes)).size).toBe(1);
+    expect(Object.fromEntries(back.updates[0]!.changes)).toMatchObject({ Interface: 'eth0', Bearer: 'ethernet' });
+  });
+
+  it('a service half is shared only while equal: a session created after an address change is told the new address', () => {
+    const e = setup();
+    const a = create(e, {}, '/a').path;
+    const fx = e.linkChanged(uplink(2, 'eth0', 'ethernet', { v4: '198.51.100.77' }));
+    expect(upd(fx, a)).toMatchObject({ IPv4: expect.objectContaining({ Address: '198.51.100.77' }) });
+    const b = create(e, {}, '/b');
+    expect(Object.fromEntries(b.effects.updates[0]!.changes).IPv4).toMatchObject({ Address: '198.51.100.77' });
+    // Nothing changed since: no Update for either.
+    expect(e.linkChanged(uplink(2, 'eth0', 'ethernet', { v4: '198.51.100.77' })).updates).toEqual([]);
   });
 });
 

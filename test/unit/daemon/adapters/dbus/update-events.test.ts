@@ -1,0 +1,53 @@
+/**
+ * Notification.Update as the BusEvents port sends it: one body per dict.
+ *
+ * | input                                                  | expected                                              |
+ * |--------------------------------------------------------|-------------------------------------------------------|
+ * | one dict object sent to 1,000 notifiers (a failover)   | one JSON key for all of them, the same body bytes     |
+ * | an equal dict, another object                          | the same body (by content), one more key              |
+ * | any of them through the wire                           | the dict read back, to the notifier it was meant for  |
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { DBusMessage } from '../../../../../daemon/adapters/dbus/connection.js';
+import { createBusEvents } from '../../../../../daemon/adapters/dbus/events.js';
+import { ObjectTable } from '../../../../../daemon/adapters/dbus/objects.js';
+import { UpdateGate } from '../../../../../daemon/adapters/dbus/update-gate.js';
+import type { PropDict } from '../../../../../daemon/core/properties.js';
+import { marshallMessage } from '../../../../../lib/dbus/marshall.js';
+import type { Variant } from '../../../../../lib/dbus/message.js';
+import { unmarshallMessage } from '../../../../../lib/dbus/unmarshall.js';
+
+const moved = (): PropDict => ({
+  Name: { signature: 's', value: 'wlan0' },
+  IPv4: { signature: 'a{sv}', value: { Method: { signature: 's', value: 'dhcp' } } },
+  Interface: { signature: 's', value: 'wlan0' },
+  Bearer: { signature: 's', value: 'wifi' },
+});
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('Update bodies', () => {
+  it('a dict sent to many notifiers is keyed and encoded once; an equal one reuses the body', () => {
+    const sent: DBusMessage[] = [];
+    const ev = createBusEvents({
+      objects: new ObjectTable(),
+      gate: new UpdateGate<DBusMessage>(),
+      emit: (m) => sent.push(m),
+      log: () => {},
+    });
+    const stringify = vi.spyOn(JSON, 'stringify');
+    const dict = moved();
+    for (let i = 0; i < 1000; i++) ev.update(`:1.${i}`, `/app/n${i}`, dict);
+    expect(stringify).toHaveBeenCalledTimes(1);
+    expect(new Set(sent.map((m) => m.bodyBytes)).size).toBe(1);
+    ev.update(':1.5000', '/app/other', moved());
+    expect(stringify).toHaveBeenCalledTimes(2);
+    expect(sent.at(-1)!.bodyBytes).toBe(sent[0]!.bodyBytes);
+    const back = unmarshallMessage(marshallMessage(sent[999]!, 9));
+    expect(back.destination).toBe(':1.999');
+    expect(back.path).toBe('/app/n999');
+    const body = back.body[0] as Record<string, Variant>;
+    expect(Object.keys(body)).toEqual(['Name', 'IPv4', 'Interface', 'Bearer']);
+    expect(body.Bearer!.value).toBe('wifi');
+  });
+});
