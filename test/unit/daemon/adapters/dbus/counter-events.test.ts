@@ -4,28 +4,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { DBusMessage } from '../../../../../daemon/adapters/dbus/connection.js';
-import { createBusEvents } from '../../../../../daemon/adapters/dbus/events.js';
-import { ObjectTable } from '../../../../../daemon/adapters/dbus/objects.js';
-import { UpdateGate } from '../../../../../daemon/adapters/dbus/update-gate.js';
 import { COUNTER_KEYS, CounterTable } from '../../../../../daemon/core/counters.js';
 import { marshallMessage } from '../../../../../lib/dbus/marshall.js';
 import { MessageFlag, type Variant } from '../../../../../lib/dbus/message.js';
 import { unmarshallMessage } from '../../../../../lib/dbus/unmarshall.js';
 import { INTERFACES } from '../../../../../lib/protocol.js';
+import { recordingBusEvents } from '../../../../fakes/bus-events.js';
 
 type Var = Variant;
 
-function events() {
-  const sent: DBusMessage[] = [];
-  const logs: string[] = [];
-  const ev = createBusEvents({
-    objects: new ObjectTable(),
-    gate: new UpdateGate<DBusMessage>(),
-    emit: (m) => sent.push(m),
-    log: (_l, m) => logs.push(m),
-  });
-  return { ev, sent, logs };
-}
+const events = recordingBusEvents;
 
 function throughWire(msg: DBusMessage) {
   return unmarshallMessage(marshallMessage(msg, 7));

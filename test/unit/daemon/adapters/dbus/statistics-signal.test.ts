@@ -5,7 +5,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { DBusMessage } from '../../../../../daemon/adapters/dbus/connection.js';
-import { createBusEvents } from '../../../../../daemon/adapters/dbus/events.js';
 import { sessionExtension } from '../../../../../daemon/adapters/dbus/extension.js';
 import type { MethodCall } from '../../../../../daemon/adapters/dbus/interface-spec.js';
 import { introspectXml } from '../../../../../daemon/adapters/dbus/introspect.js';
@@ -17,6 +16,7 @@ import { marshallMessage } from '../../../../../lib/dbus/marshall.js';
 import { MessageType, type Variant } from '../../../../../lib/dbus/message.js';
 import { unmarshallMessage } from '../../../../../lib/dbus/unmarshall.js';
 import { NETSESSION_INTERFACE, STATISTICS_KEYS } from '../../../../../lib/protocol.js';
+import { recordingBusEvents } from '../../../../fakes/bus-events.js';
 
 type Var = Variant;
 
@@ -28,13 +28,7 @@ const ROOT: BusCaller = { sender: ':1.5', uid: 0, gids: [0], pid: undefined };
 
 describe('Statistics signal', () => {
   it('is a unicast signal to the subscriber, from the session path, a{sv} with t values', () => {
-    const sent: DBusMessage[] = [];
-    const ev = createBusEvents({
-      objects: new ObjectTable(),
-      gate: new UpdateGate<DBusMessage>(),
-      emit: (m) => sent.push(m),
-      log: () => {},
-    });
+    const { ev, sent } = recordingBusEvents();
     ev.sessionStatistics(
       ':1.42',
       '/sessions/_1_42/app',

@@ -8,14 +8,11 @@
  * | any of them through the wire                           | the dict read back, to the notifier it was meant for  |
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { DBusMessage } from '../../../../../daemon/adapters/dbus/connection.js';
-import { createBusEvents } from '../../../../../daemon/adapters/dbus/events.js';
-import { ObjectTable } from '../../../../../daemon/adapters/dbus/objects.js';
-import { UpdateGate } from '../../../../../daemon/adapters/dbus/update-gate.js';
 import type { PropDict } from '../../../../../daemon/core/properties.js';
 import { marshallMessage } from '../../../../../lib/dbus/marshall.js';
 import type { Variant } from '../../../../../lib/dbus/message.js';
 import { unmarshallMessage } from '../../../../../lib/dbus/unmarshall.js';
+import { recordingBusEvents } from '../../../../fakes/bus-events.js';
 
 const moved = (): PropDict => ({
   Name: { signature: 's', value: 'wlan0' },
@@ -28,13 +25,7 @@ afterEach(() => vi.restoreAllMocks());
 
 describe('Update bodies', () => {
   it('a dict sent to many notifiers is keyed and encoded once; an equal one reuses the body', () => {
-    const sent: DBusMessage[] = [];
-    const ev = createBusEvents({
-      objects: new ObjectTable(),
-      gate: new UpdateGate<DBusMessage>(),
-      emit: (m) => sent.push(m),
-      log: () => {},
-    });
+    const { ev, sent } = recordingBusEvents();
     const stringify = vi.spyOn(JSON, 'stringify');
     const dict = moved();
     for (let i = 0; i < 1000; i++) ev.update(`:1.${i}`, `/app/n${i}`, dict);
