@@ -115,7 +115,7 @@ describe.skipIf(!supported)('the private socket', () => {
     await admin.close();
   });
 
-  it('knows a peer by the kernel: a client running as nobody with group 4242 is uid 65534, and a gid policy matches it', async () => {
+  it('knows a peer by the kernel: a client running as nobody with group 4242 (its 101st) is uid 65534, and a gid policy matches it', async () => {
     // The supplementary group reaches the daemon only through SO_PEERGROUPS.
     writeFileSync(join(td.policyDir, 'peer.policy'), '[policy_peer]\ngid = 4242\nAllowedBearers = cellular\n');
     await td.daemon.waitForLine(/policy peer\.policy loaded/, { timeoutMs: 10_000 });
@@ -126,7 +126,8 @@ describe.skipIf(!supported)('the private socket', () => {
       console.log(s.path + ' ' + s.interface);
       setInterval(() => {}, 1 << 30);`;
     const child = sb.spawn(sb.devNs, [process.execPath, '--input-type=module', '-e', script], {
-      user: { uid: 65534, gid: 65534, groups: [4242] },
+      // 4242 after 100 others: past the first buffer the daemon offers SO_PEERGROUPS.
+      user: { uid: 65534, gid: 65534, groups: [...Array.from({ length: 100 }, (_, i) => 5000 + i), 4242] },
     });
     try {
       const [path, iface] = (await child.waitForLine(/^\/sessions\//, { stream: 'stdout' })).trim().split(' ');

@@ -70,18 +70,21 @@ function peerCredentials(libc: Libc, socket: Socket): Omit<BusCaller, 'sender'> 
   const pid = cred.readInt32LE(0);
   const uid = cred.readUInt32LE(4);
   const gid = cred.readUInt32LE(8);
-  let gids = [gid];
-  const groups = Buffer.alloc(4 * 256);
+  const gids = new Set([gid]);
+  let groups = Buffer.alloc(4 * 64);
   len.writeUInt32LE(groups.length, 0);
-  if (libc.getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, len) === 0) {
-    const n = Math.min(len.readUInt32LE(0), groups.length) / 4;
-    gids = [gid];
-    for (let i = 0; i < n; i++) {
-      const g = groups.readUInt32LE(i * 4);
-      if (!gids.includes(g)) gids.push(g);
-    }
+  let rc = libc.getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, len);
+  // ERANGE: the kernel wrote the size it needs.
+  if (rc !== 0 && len.readUInt32LE(0) > groups.length) {
+    groups = Buffer.alloc(len.readUInt32LE(0));
+    len.writeUInt32LE(groups.length, 0);
+    rc = libc.getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, len);
   }
-  return { uid, gids, pid: pid > 0 ? pid : undefined };
+  if (rc === 0) {
+    const n = Math.floor(Math.min(len.readUInt32LE(0), groups.length) / 4);
+    for (let i = 0; i < n; i++) gids.add(groups.readUInt32LE(i * 4));
+  }
+  return { uid, gids: [...gids], pid: pid > 0 ? pid : undefined };
 }
 
 /** Removes a socket left by a daemon that died; refuses when one still answers there. */
