@@ -22,7 +22,7 @@ export { DEFAULT_SYSTEM_BUS } from './bus-socket.js';
 export type DBusMessage = Message;
 
 /** What {@link BusLink.owner} says on a peer link (no bus name: the other end is the daemon). */
-export const PEER_OWNER = '(peer)';
+const PEER_OWNER = '(peer)';
 
 /** What the link reports to its owner. */
 export interface BusLinkEvents {

@@ -6,8 +6,7 @@
  * the socket (connmand, or netsessiond with `PeerSocket=`), or a socket this process cannot
  * reach (another mount namespace), leaves everything on the bus as before.
  */
-import type { BusLink, BusLinkEvents } from './bus-link.js';
-import { BusLink as Link } from './bus-link.js';
+import { BusLink, type BusLinkEvents } from './bus-link.js';
 import { type DaemonCalls, PEER_SOCKET } from './calls.js';
 
 /** What a peer link reports (a peer link has no owner to change). */
@@ -60,11 +59,6 @@ export class SessionLinks {
     return choice.link;
   }
 
-  /** True when `link` is the peer link now in use. */
-  isCurrent(link: BusLink): boolean {
-    return this.#choice?.peer === link;
-  }
-
   /** The daemon changed, the bus closed, or the transport closes: the peer link (if any) goes. */
   reset(): void {
     const c = this.#choice;
@@ -81,7 +75,7 @@ export class SessionLinks {
     if (!(await this.#calls.capabilities(bus)).includes(PEER_SOCKET)) return null;
     const address = await asked;
     try {
-      return await Link.openPeer({
+      return await BusLink.openPeer({
         address,
         callTimeout: this.#callTimeout,
         events: { ...this.#events, ownerChanged: () => {} },
