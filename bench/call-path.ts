@@ -255,7 +255,7 @@ async function profileDaemon(
   const d = await startProfiledDaemon(sb, conf, entry, join(OUT_DIR, 'cpuprof'), 200, daemonArgs);
   // The lib/dbus client: the daemon's work per pair does not depend on the client, and this one
   // keeps the run short.
-  const client = await connectBenchClient('lib/dbus', sb.dbusAddress!);
+  const client = await connectBenchClient('lib/dbus direct', sb.dbusAddress!);
   const window: [number, number] = [0, 0];
   try {
     await untilSteady(d);

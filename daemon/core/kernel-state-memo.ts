@@ -144,6 +144,10 @@ export class KernelStateMemo {
   note(change: KernelChange): boolean {
     if (change.config !== this.#config) this.#reset(change.config);
     const changedServices = this.#prepareServices(change.services);
+    // Nothing to take (a session that claims nothing was created or ended): claims, markings and
+    // routing are as the last note left them.
+    if (this.#routingNow !== null && changedServices.length === 0 && isEmpty(change.changed) && isEmpty(change.removed))
+      return false;
     const before = new Map<SessionEntry, Before>();
     const note = (e: SessionEntry) => {
       if (!before.has(e)) before.set(e, { marking: e.marking, gone: false });
@@ -397,4 +401,9 @@ export class KernelStateMemo {
       this.#routingNow,
     );
   }
+}
+
+function isEmpty(items: Iterable<unknown>): boolean {
+  for (const _ of items) return false;
+  return true;
 }
