@@ -5,11 +5,9 @@
  * an operation touched, so one create, move or destroy costs O(change) here, not O(sessions).
  * {@link KernelStateMemo.state} publishes the state only when asked (a reconcile, coalesced), so
  * the firewall's session list, a fresh array of every marked session, is copied and patched once
- * per reconcile with all the changes since the last one, not once per call: per call that copy
- * was O(sessions) and, at 10,000 sessions, 80 kB of garbage per create. {@link KernelStateMemo.update}
- * is both in one.
- * {@link KernelStateMemo.compute} takes a whole input and derives the change itself (O(sessions),
- * for callers without a change log). Both return exactly what {@link computeKernelState} returns
+ * per reconcile with all the changes since the last one, not once per call (per call that copy
+ * was O(sessions): at 10,000 sessions, 80 kB of garbage per create). `update` is both in one;
+ * `compute` takes a whole input and derives the change itself (O(sessions)). Both return exactly what {@link computeKernelState} returns
  * for the same input (property tests hold them to that), and hand back the same objects for what
  * did not change (the previous session markings, classifiers, arrays and states), so the
  * adapters' own diffs (list-window.ts) mostly compare pointers.
@@ -48,9 +46,9 @@ export interface KernelChange {
   /** Every service (few; compared with the last call's). */
   services: readonly KernelServiceInput[];
   /** Sessions that are new or whose input may have changed (unchanged ones are skipped). */
-  changed: Iterable<KernelSessionInput>;
+  changed: readonly KernelSessionInput[];
   /** Keys of sessions that ended (unknown keys are ignored). */
-  removed: Iterable<string>;
+  removed: readonly string[];
 }
 
 interface SessionEntry {
@@ -144,10 +142,8 @@ export class KernelStateMemo {
   note(change: KernelChange): boolean {
     if (change.config !== this.#config) this.#reset(change.config);
     const changedServices = this.#prepareServices(change.services);
-    // Nothing to take (a session that claims nothing was created or ended): claims, markings and
-    // routing are as the last note left them.
-    if (this.#routingNow !== null && changedServices.length === 0 && isEmpty(change.changed) && isEmpty(change.removed))
-      return false;
+    // Nothing to take (a session that claims nothing came or went): all is as the last note left it.
+    if (this.#routingNow && !change.changed.length && !change.removed.length && !changedServices.length) return false;
     const before = new Map<SessionEntry, Before>();
     const note = (e: SessionEntry) => {
       if (!before.has(e)) before.set(e, { marking: e.marking, gone: false });
@@ -401,9 +397,4 @@ export class KernelStateMemo {
       this.#routingNow,
     );
   }
-}
-
-function isEmpty(items: Iterable<unknown>): boolean {
-  for (const _ of items) return false;
-  return true;
 }
