@@ -253,8 +253,8 @@ async function profileDaemon(
   daemonArgs: string[] = [],
 ): Promise<{ file: string; window: [number, number] }> {
   const d = await startProfiledDaemon(sb, conf, entry, join(OUT_DIR, 'cpuprof'), 200, daemonArgs);
-  // The lib/dbus client: the daemon's work per pair does not depend on the client, and this one
-  // keeps the run short.
+  // The lib/dbus client on the private socket, as the SDK reaches the daemon (the path the
+  // targets are read from); it also keeps the run short.
   const client = await connectBenchClient('lib/dbus direct', sb.dbusAddress!);
   const window: [number, number] = [0, 0];
   try {
