@@ -41,6 +41,8 @@ interface Entry {
 
 export class OnlineRunner {
   readonly #entries = new Map<string, Entry>();
+  /** Probes due while held, in the order they fell due; null when not held. */
+  #held: Array<{ serviceId: string; family: Family; entry: Entry }> | null = null;
 
   constructor(private readonly deps: OnlineRunnerDeps) {}
 
@@ -71,6 +73,22 @@ export class OnlineRunner {
     }
   }
 
+  /**
+   * Probes that fall due wait until {@link release}: at start-up a probe (an HTTP exchange per
+   * service and family, and Node compiling its address parsers) competes with the start for the
+   * CPU, and READY=1 came ~30 ms later for it (docs/architecture.md, "Memory and start-up").
+   */
+  hold(): void {
+    this.#held ??= [];
+  }
+
+  /** Runs the probes that fell due while held (those of families still checked with the same state). */
+  release(): void {
+    const due = this.#held ?? [];
+    this.#held = null;
+    for (const d of due) void this.#probe(d.serviceId, d.family, d.entry);
+  }
+
   /** Number of families being checked (for tests and stats). */
   get size(): number {
     return this.#entries.size;
@@ -80,11 +98,14 @@ export class OnlineRunner {
     if (action.kind === 'stop') return;
     entry.timer = this.deps.clock.setTimeout(() => {
       entry.timer = null;
-      void this.#probe(serviceId, family, entry);
+      if (this.#held) this.#held.push({ serviceId, family, entry });
+      else void this.#probe(serviceId, family, entry);
     }, action.delayMs);
   }
 
   async #probe(serviceId: string, family: Family, entry: Entry): Promise<void> {
+    // Stopped or restarted while its probe was held.
+    if (this.#entries.get(key(serviceId, family)) !== entry) return;
     const target = this.deps.target(serviceId, family);
     let result: OnlineCheckResult;
     if (!target) {

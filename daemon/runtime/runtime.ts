@@ -40,6 +40,16 @@ export class Runtime extends RuntimeApi {
     this.#d.log('info', `ready: ${this.readyLine()}`);
   }
 
+  /** Online checks that fall due wait until {@link releaseOnlineChecks} (main.ts: over the start, until READY=1). */
+  holdOnlineChecks(): void {
+    this.fx.runner.hold();
+  }
+
+  /** Starts the online checks held since {@link holdOnlineChecks}. */
+  releaseOnlineChecks(): void {
+    this.fx.runner.release();
+  }
+
   /** One line for humans on the daemon's state (the log's `ready:` line, systemd's STATUS=). */
   readyLine(): string {
     return `${this.engine.services().length} services, ${this.engine.policyFiles().length} policy files`;
