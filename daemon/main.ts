@@ -132,6 +132,8 @@ async function main(argv: string[]): Promise<number> {
   const notifier = await createServiceNotifier({ log });
   notifier.status('reading links, policy files and saved settings');
   runtime.holdOnlineChecks();
+  // The bus handshake runs while the runtime reads links and files; only the name waits for them.
+  bus.connect();
   await runtime.start();
   notifier.status('programming the kernel baseline');
   await runtime.kernelSettled();

@@ -214,6 +214,51 @@ describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', (
     await second.stop();
   });
 
+  it('connect() shakes hands with the bus before start(), which then owns the name on that connection', async () => {
+    const other = await startPrivateBus({ policy: 'system', include: [CONF] });
+    const watcher = await Client.connect(other.address);
+    const early = createDBusAdapter({ busAddress: other.address });
+    try {
+      const names = async () => (await watcher.bus_('ListNames')).body[0] as string[];
+      const before = new Set(await names());
+      early.connect();
+      let unique: string | undefined;
+      for (let i = 0; i < 500 && unique === undefined; i++) {
+        unique = (await names()).find((n) => n.startsWith(':') && !before.has(n));
+        if (unique === undefined) await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(unique).toMatch(/^:/);
+      expect(await names()).not.toContain(BUS_NAME);
+      await early.start(new ScriptedDaemonApiDouble());
+      expect((await watcher.bus_('GetNameOwner', 's', [BUS_NAME])).body[0]).toBe(unique);
+    } finally {
+      await early.stop();
+      watcher.close();
+      await other.stop();
+    }
+  });
+
+  it('a connect() that fails surfaces from start(); a stop() before start() closes the early connection', async () => {
+    const nowhere = createDBusAdapter({ busAddress: 'unix:path=/nonexistent/netsession-test-bus' });
+    nowhere.connect();
+    await expect(nowhere.start(new ScriptedDaemonApiDouble())).rejects.toThrow(/cannot connect to the bus/);
+    await nowhere.stop();
+
+    const names = async () => (await client.bus_('ListNames')).body[0] as string[];
+    const before = new Set(await names());
+    const abandoned = createDBusAdapter({ busAddress: bus.address });
+    abandoned.connect();
+    let unique: string | undefined;
+    for (let i = 0; i < 500 && unique === undefined; i++) {
+      unique = (await names()).find((n) => n.startsWith(':') && !before.has(n));
+      if (unique === undefined) await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(unique).toMatch(/^:/);
+    await abandoned.stop();
+    for (let i = 0; i < 500 && (await names()).includes(unique!); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await names()).not.toContain(unique);
+  });
+
   it('CreateSession(a{sv}, o) returns the session path; the reply precedes the first Update', async () => {
     const notifier = '/app/first';
     const { serial, reply } = client.createSession(

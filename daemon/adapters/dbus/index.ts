@@ -36,7 +36,13 @@ export interface DBusAdapterOptions {
 export interface DBusAdapter {
   /** The BusEvents port (usable before `start`: events are then only recorded, not sent). */
   events: BusEvents;
-  /** Connects, exports the objects, owns the name. */
+  /**
+   * Starts connecting to the bus (socket, authentication, Hello, the match rule for clients
+   * that leave) without exporting anything: daemon/main.ts calls it before the runtime reads its
+   * files, so `start` finds the connection made. Optional; a failure surfaces from `start`.
+   */
+  connect(): void;
+  /** Connects (unless `connect` did), exports the objects, owns the name. */
   start(api: DaemonApi): Promise<void>;
   /** Releases the name and disconnects (what was already sent is flushed first). Idempotent. */
   stop(): Promise<void>;
@@ -53,6 +59,16 @@ export function createDBusAdapter(opts: DBusAdapterOptions = {}): DBusAdapter {
   let conn: BusConnection | null = null;
   let api: DaemonApi | null = null;
   let starting = false;
+  let router: Router | null = null;
+  /** The connection `connect` began (its failure is handled here and rethrown by `start`). */
+  let connecting: Promise<BusConnection> | null = null;
+  const open = (): Promise<BusConnection> =>
+    openBusConnection({
+      address: opts.busAddress || process.env.DBUS_SYSTEM_BUS_ADDRESS || DEFAULT_SYSTEM_BUS,
+      log,
+      onMethodCall: (msg) => (router ? router.handle(msg) : false),
+      onClientLost: (name) => router?.clientLost(name),
+    });
   const peers = new PeerConnections({
     objects,
     clientGone: (name) => api?.clientGone(name),
@@ -103,6 +119,12 @@ export function createDBusAdapter(opts: DBusAdapterOptions = {}): DBusAdapter {
   return {
     events,
 
+    connect(): void {
+      if (connecting || conn) return;
+      connecting = open();
+      connecting.catch(() => {});
+    },
+
     async start(daemon: DaemonApi): Promise<void> {
       if (conn || starting) throw new Error('the D-Bus adapter is already started');
       starting = true;
@@ -111,13 +133,9 @@ export function createDBusAdapter(opts: DBusAdapterOptions = {}): DBusAdapter {
         // Seed the object table: the daemon may have produced its services before the bus was up.
         for (const s of daemon.services()) objects.services.add(s.path);
         for (const t of daemon.technologies()) objects.technologies.add(t.path);
-        let router: Router | null = null;
-        const c = await openBusConnection({
-          address: opts.busAddress || process.env.DBUS_SYSTEM_BUS_ADDRESS || DEFAULT_SYSTEM_BUS,
-          log,
-          onMethodCall: (msg) => (router ? router.handle(msg) : false),
-          onClientLost: (name) => router?.clientLost(name),
-        });
+        const pending = connecting ?? open();
+        connecting = null;
+        const c = await pending;
         router = new Router({
           objects,
           send: (m) => c.send(m),
@@ -134,6 +152,7 @@ export function createDBusAdapter(opts: DBusAdapterOptions = {}): DBusAdapter {
         } catch (err) {
           peers.close();
           c.close();
+          router = null;
           throw err;
         }
         conn = c;
@@ -147,6 +166,12 @@ export function createDBusAdapter(opts: DBusAdapterOptions = {}): DBusAdapter {
     },
 
     async stop(): Promise<void> {
+      // A connection `connect` began that `start` never took.
+      connecting?.then(
+        (early) => early.close(),
+        () => {},
+      );
+      connecting = null;
       const c = conn;
       if (!c) return;
       conn = null;
