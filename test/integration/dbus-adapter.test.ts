@@ -177,6 +177,21 @@ function signaturesOf(dict: Record<string, Var>): Record<string, string> {
   return Object.fromEntries(Object.entries(dict).map(([k, v]) => [k, v.signature]));
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const listNames = async (c: Client) => (await c.bus_('ListNames')).body[0] as string[];
+
+/** Runs `connect` and returns the unique name of the bus connection that appears after it. */
+async function connectionAppearing(c: Client, connect: () => void): Promise<string> {
+  const before = new Set(await listNames(c));
+  connect();
+  for (let i = 0; i < 500; i++) {
+    const unique = (await listNames(c)).find((n) => n.startsWith(':') && !before.has(n));
+    if (unique !== undefined) return unique;
+    await sleep(10);
+  }
+  throw new Error('no new connection appeared on the bus');
+}
+
 describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', () => {
   let bus: PrivateBus;
   let api: ScriptedDaemonApiDouble;
@@ -219,16 +234,9 @@ describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', (
     const watcher = await Client.connect(other.address);
     const early = createDBusAdapter({ busAddress: other.address });
     try {
-      const names = async () => (await watcher.bus_('ListNames')).body[0] as string[];
-      const before = new Set(await names());
-      early.connect();
-      let unique: string | undefined;
-      for (let i = 0; i < 500 && unique === undefined; i++) {
-        unique = (await names()).find((n) => n.startsWith(':') && !before.has(n));
-        if (unique === undefined) await new Promise((r) => setTimeout(r, 10));
-      }
+      const unique = await connectionAppearing(watcher, () => early.connect());
       expect(unique).toMatch(/^:/);
-      expect(await names()).not.toContain(BUS_NAME);
+      expect(await listNames(watcher)).not.toContain(BUS_NAME);
       await early.start(new ScriptedDaemonApiDouble());
       expect((await watcher.bus_('GetNameOwner', 's', [BUS_NAME])).body[0]).toBe(unique);
     } finally {
@@ -244,19 +252,12 @@ describe.skipIf(skipReason !== null)('D-Bus adapter on a private dbus-daemon', (
     await expect(nowhere.start(new ScriptedDaemonApiDouble())).rejects.toThrow(/cannot connect to the bus/);
     await nowhere.stop();
 
-    const names = async () => (await client.bus_('ListNames')).body[0] as string[];
-    const before = new Set(await names());
     const abandoned = createDBusAdapter({ busAddress: bus.address });
-    abandoned.connect();
-    let unique: string | undefined;
-    for (let i = 0; i < 500 && unique === undefined; i++) {
-      unique = (await names()).find((n) => n.startsWith(':') && !before.has(n));
-      if (unique === undefined) await new Promise((r) => setTimeout(r, 10));
-    }
+    const unique = await connectionAppearing(client, () => abandoned.connect());
     expect(unique).toMatch(/^:/);
     await abandoned.stop();
-    for (let i = 0; i < 500 && (await names()).includes(unique!); i++) await new Promise((r) => setTimeout(r, 10));
-    expect(await names()).not.toContain(unique);
+    for (let i = 0; i < 500 && (await listNames(client)).includes(unique); i++) await sleep(10);
+    expect(await listNames(client)).not.toContain(unique);
   });
 
   it('CreateSession(a{sv}, o) returns the session path; the reply precedes the first Update', async () => {
