@@ -6,9 +6,9 @@
  * {@link KernelStateMemo.state} publishes the state only when asked (a reconcile, coalesced), so
  * the firewall's session list, a fresh array of every marked session, is copied and patched once
  * per reconcile with all the changes since the last one, not once per call (per call that copy
- * was O(sessions): at 10,000 sessions, 80 kB of garbage per create). `update` is both in one;
- * `compute` takes a whole input and derives the change itself (O(sessions)). Both return exactly what {@link computeKernelState} returns
- * for the same input (property tests hold them to that), and hand back the same objects for what
+ * was O(sessions): 80 kB of garbage per create at 10,000). `update` is both in one; `compute`
+ * derives the change from a whole input (O(sessions)). Each returns what computeKernelState does
+ * for the same input (property tests hold them to that), and hands back the same objects for what
  * did not change (the previous session markings, classifiers, arrays and states), so the
  * adapters' own diffs (list-window.ts) mostly compare pointers.
  *

@@ -288,7 +288,7 @@ export class ServiceEngine {
     // A memo that has not seen every session yet (the first call) is handed all of them. A
     // session that claims nothing puts nothing in the kernel state (no marking, no source rule),
     // so the memo need not hold it until it claims something; one it holds is always passed on,
-    // so a session that stops claiming is taken out. Saves ~20 µs per {} create and destroy.
+    // so a session that stops claiming is taken out (kernelVersion per {} pair 33 → 22 µs, profiled).
     for (const s of this.#kernelMemo.primed ? touched : this.sessionTable.values())
       if (!inert(s) || this.#kernelMemo.has(s.key)) changed.push(kernelSessionInput(s));
     this.#kernelMemo.note({ config: this.config, services: this.#kernelServices(), changed, removed: [...removed] });
@@ -335,12 +335,12 @@ export class ServiceEngine {
   }
 }
 
-/** One session as the kernel state needs it. */
 /** Claims nothing the kernel state could hold: no policy identity, no cgroup, no SourceIPRule. */
 function inert(s: Session): boolean {
   return !s.match?.claim && s.cgroups.length === 0 && !s.effective.sourceIPRule;
 }
 
+/** One session as the kernel state needs it. */
 function kernelSessionInput(s: Session): KernelSessionInput {
   return {
     sessionKey: s.key,
