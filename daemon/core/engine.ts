@@ -91,7 +91,8 @@ export class Engine extends ServiceEngine {
     session.sentOwn = ownPartOf(session.effective);
     const changes = fullUpdate({ ...session.sentService, ...session.sentOwn });
     fx.updates.push({ path, owner: session.owner, notifier: session.notifier, changes });
-    fx.kernelDirty = true;
+    // A session that claims nothing leaves the kernel as it was: no check, no reconcile.
+    fx.kernelDirty = this.sessionTable.kernelChanged;
     return { path, effects: fx };
   }
 
@@ -250,7 +251,7 @@ export class Engine extends ServiceEngine {
     if (this.#emergency === s) this.#emergency = null;
     this.alloc.tags.release(s.tag);
     fx.destroyedSessions.push(s.path);
-    fx.kernelDirty = true;
+    fx.kernelDirty ||= this.sessionTable.kernelChanged;
   }
 
   #rematchAll(): Effects {

@@ -19,7 +19,7 @@ import type { PersistedService } from './persisted-settings.js';
 import { ServiceRegistry, type TechnologyView } from './service-registry.js';
 import { applyTraits } from './service-traits.js';
 import { DEFAULT_BEARER_RANK, type Family, type LinkFacts, type OnlineStatus, type Service } from './services.js';
-import type { Session } from './session-model.js';
+import { isInert, type Session } from './session-model.js';
 import { SessionTable } from './session-table.js';
 
 /** Engine configuration. */
@@ -290,7 +290,7 @@ export class ServiceEngine {
     // so the memo need not hold it until it claims something; one it holds is always passed on,
     // so a session that stops claiming is taken out (kernelVersion per {} pair 33 → 22 µs, profiled).
     for (const s of this.#kernelMemo.primed ? touched : this.sessionTable.values())
-      if (!inert(s) || this.#kernelMemo.has(s.key)) changed.push(kernelSessionInput(s));
+      if (!isInert(s) || this.#kernelMemo.has(s.key)) changed.push(kernelSessionInput(s));
     this.#kernelMemo.note({ config: this.config, services: this.#kernelServices(), changed, removed: [...removed] });
   }
 
@@ -333,11 +333,6 @@ export class ServiceEngine {
   #noteManager(before: ManagerState, fx: Effects): void {
     if (this.#managerState() !== before) fx.managerChanged.add('State');
   }
-}
-
-/** Claims nothing the kernel state could hold: no policy identity, no cgroup, no SourceIPRule. */
-function inert(s: Session): boolean {
-  return !s.match?.claim && s.cgroups.length === 0 && !s.effective.sourceIPRule;
 }
 
 /** One session as the kernel state needs it. */

@@ -77,3 +77,11 @@ export function ownPartOf(e: EffectiveSettings): OwnPart {
 export function settingsOf(s: Session, service: Service | null): SessionSettings {
   return { ...servicePartOf(service), ...ownPartOf(s.effective) };
 }
+
+/**
+ * Claims nothing the kernel state could hold (no policy identity, no cgroup, no SourceIPRule): no
+ * marking, no source rule, so such a session changes nothing in the kernel until it claims.
+ */
+export function isInert(s: Pick<Session, 'match' | 'cgroups' | 'effective'>): boolean {
+  return !s.match?.claim && s.cgroups.length === 0 && !s.effective.sourceIPRule;
+}

@@ -11,7 +11,7 @@ import type { ActiveSession } from './manage-autoconnect.js';
 import { mergeSettings } from './policy.js';
 import { selectionKeyString, selectService } from './selection.js';
 import type { ServiceRegistry } from './service-registry.js';
-import { ownPartOf, type Session, servicePartOf, settingsOf } from './session-model.js';
+import { isInert, ownPartOf, type Session, servicePartOf, settingsOf } from './session-model.js';
 import { ownDelta, type ServicePart, type SettingsDelta, serviceDelta } from './updates.js';
 
 /** A session as listed for admins (extension interface). */
@@ -58,7 +58,14 @@ export class SessionTable {
    * these sessions rather than for all of them.
    */
   touch(s: Session): void {
+    // One that claims nothing and that the kernel state does not hold changes nothing there.
+    if (isInert(s) && !this.#kernelKnows(s.key)) return;
     this.#kernelTouched.add(s);
+  }
+
+  /** Whether a session's kernel input changed since {@link takeKernelChanges}. */
+  get kernelChanged(): boolean {
+    return this.#kernelTouched.size > 0 || this.#kernelRemoved.size > 0;
   }
 
   /** The sessions touched and the keys of those ended since the last call. */

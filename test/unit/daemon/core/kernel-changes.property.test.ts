@@ -197,3 +197,37 @@ describe('Engine.kernelVersion', () => {
     expect(e.kernelState()).toEqual(computeKernelState(e.kernelInput()));
   });
 });
+
+describe('Effects.kernelDirty of session calls', () => {
+  it('a session that claims nothing is created and destroyed without asking for a kernel check', () => {
+    const e = new Engine();
+    for (const [ifindex, name, bearer] of LINKS) e.linkChanged(uplink(ifindex, name, bearer));
+    e.kernelState();
+    const plain = e.createSession({ owner: OWNERS[0]!, notifier: '/p', identity: ROOT, settings: {} });
+    expect(plain.effects.kernelDirty).toBe(false);
+    // Once it claims, it is the kernel's (once noted, as the runtime does at once): its end is a
+    // change too. A claim and an end with no note between cancel out.
+    expect(e.claimCgroup(plain.path, ROOT_CALLER, '/p', 0).kernelDirty).toBe(true);
+    e.kernelVersion();
+    expect(e.destroySession(plain.path, ROOT_CALLER).kernelDirty).toBe(true);
+    const brief = e.createSession({ owner: OWNERS[0]!, notifier: '/b', identity: ROOT, settings: {} });
+    e.claimCgroup(brief.path, ROOT_CALLER, '/b', 0);
+    const v = e.kernelVersion();
+    expect(e.kernelState()).toEqual(computeKernelState(e.kernelInput()));
+    e.destroySession(brief.path, ROOT_CALLER);
+    expect(e.kernelVersion()).toBeGreaterThan(v);
+    const sip = e.createSession({
+      owner: OWNERS[0]!,
+      notifier: '/s',
+      identity: ROOT,
+      settings: { SourceIPRule: { signature: 'b', value: true } },
+    });
+    expect(sip.effects.kernelDirty).toBe(true);
+    e.kernelState();
+    const other = e.createSession({ owner: OWNERS[0]!, notifier: '/q', identity: ROOT, settings: {} });
+    expect(other.effects.kernelDirty).toBe(false);
+    expect(e.destroySession(other.path, ROOT_CALLER).kernelDirty).toBe(false);
+    expect(e.destroySession(sip.path, ROOT_CALLER).kernelDirty).toBe(true);
+    expect(e.kernelState()).toEqual(computeKernelState(e.kernelInput()));
+  });
+});
