@@ -4,7 +4,7 @@
  */
 
 import type { KernelServiceInput, KernelSessionInput } from './kernel-state.js';
-import type { SessionMarking } from './kernel-state-types.js';
+import type { ServiceMarking, SessionMarking } from './kernel-state-types.js';
 
 function sameClaims(a: KernelSessionInput['claims'], b: KernelSessionInput['claims']): boolean {
   if (a === b) return true;
@@ -27,14 +27,20 @@ export function sameSessionInput(a: KernelSessionInput, b: KernelSessionInput): 
 }
 
 export function sameMarking(a: SessionMarking, b: SessionMarking): boolean {
+  return a.sessionKey === b.sessionKey && a.tag === b.tag && sameServiceMarking(a, b);
+}
+
+export function sameServiceMarking(a: ServiceMarking, b: ServiceMarking): boolean {
   return (
-    a.sessionKey === b.sessionKey &&
     a.mark === b.mark &&
-    a.tag === b.tag &&
     a.ifname === b.ifname &&
     a.snat.length === b.snat.length &&
     a.snat.every((n, i) => n.family === b.snat[i]!.family && n.address === b.snat[i]!.address)
   );
+}
+
+export function sameServiceMarkings(a: readonly ServiceMarking[], b: readonly ServiceMarking[]): boolean {
+  return a === b || (a.length === b.length && a.every((x, i) => sameServiceMarking(x, b[i]!)));
 }
 
 export function sameServiceInput(a: KernelServiceInput, b: KernelServiceInput): boolean {

@@ -22,12 +22,11 @@
 
 import { ClaimOwners } from './claim-owners.js';
 import type { CoreConfig } from './config.js';
-import { sameMarking, sameServiceInput, sameSessionInput } from './kernel-input-equality.js';
+import { sameMarking, sameSessionInput } from './kernel-input-equality.js';
 import {
   claimsOf,
   cmpSession,
   computeKernelState,
-  connectedServices,
   type KernelInput,
   type KernelServiceInput,
   type KernelSessionInput,
@@ -38,6 +37,7 @@ import {
 } from './kernel-state.js';
 import type { FirewallState, KernelState, RoutingState, SessionMarking } from './kernel-state-types.js';
 import { binarySearch } from './list-window.js';
+import { PreparedServices } from './prepared-services.js';
 import { StableRouting } from './stable-routing.js';
 
 /** What changed since the last {@link KernelStateMemo.update}. */
@@ -77,8 +77,7 @@ const searchPlaced = (list: readonly SessionEntry[], key: Pick<KernelSessionInpu
 /** Incremental {@link computeKernelState}; see the module comment. */
 export class KernelStateMemo {
   #config: CoreConfig | null = null;
-  #services = new Map<string, { input: KernelServiceInput; prepared: PreparedService | undefined }>();
-  #connected = new Map<string, PreparedService>();
+  readonly #services = new PreparedServices();
   #sessions = new Map<string, SessionEntry>();
   /** Sessions bound to each service id (connected or not). */
   #byService = new Map<string, Set<SessionEntry>>();
@@ -141,7 +140,8 @@ export class KernelStateMemo {
   /** Takes `change` (O(change)); true when the desired state changed (and `version` grew). */
   note(change: KernelChange): boolean {
     if (change.config !== this.#config) this.#reset(change.config);
-    const changedServices = this.#prepareServices(change.services);
+    const marksBefore = this.#services.marks;
+    const changedServices = this.#services.take(change.services);
     // Nothing to take (a session that claims nothing came or went): all is as the last note left it.
     if (this.#routingNow && !change.changed.length && !change.removed.length && !changedServices.length) return false;
     const before = new Map<SessionEntry, Before>();
@@ -160,7 +160,7 @@ export class KernelStateMemo {
       this.#countSourceRule(e.input, -1);
     }
     for (const s of change.changed) {
-      const svc = s.serviceId === null ? undefined : this.#connected.get(s.serviceId);
+      const svc = s.serviceId === null ? undefined : this.#services.connected.get(s.serviceId);
       let e = this.#sessions.get(s.sessionKey);
       if (!e) {
         e = { input: s, svc, marking: null, claims: [], placed: null };
@@ -180,7 +180,7 @@ export class KernelStateMemo {
     }
     // Sessions bound to a service that changed: their marking and source claims may follow it.
     for (const id of changedServices) {
-      const svc = this.#connected.get(id);
+      const svc = this.#services.connected.get(id);
       for (const e of this.#byService.get(id) ?? []) {
         if (e.svc === svc) continue;
         note(e);
@@ -190,7 +190,7 @@ export class KernelStateMemo {
 
     const classifiersChanged = this.#owners.resolve();
     const routing = this.#routing(change.config, changedServices.length > 0);
-    let changed = routing !== this.#routingNow || classifiersChanged;
+    let changed = routing !== this.#routingNow || classifiersChanged || this.#services.marks !== marksBefore;
     this.#routingNow = routing;
     this.#classifiersDirty ||= classifiersChanged;
     for (const [e, b] of before) {
@@ -221,10 +221,12 @@ export class KernelStateMemo {
     this.#pending.clear();
     const classifiers = !prev || this.#classifiersDirty ? this.#owners.classifiers.slice() : prev.firewall.classifiers;
     this.#classifiersDirty = false;
+    const services = this.#services.marks;
+    const f = prev?.firewall;
     const firewall: FirewallState =
-      prev && prev.firewall.sessions === sessions && prev.firewall.classifiers === classifiers
-        ? prev.firewall
-        : { mask: config.markMask, tagMask: config.sessionTagMask, sessions, classifiers };
+      f && f.sessions === sessions && f.classifiers === classifiers && f.services === services
+        ? f
+        : { mask: config.markMask, tagMask: config.sessionTagMask, sessions, classifiers, services };
     const routing = this.#routingNow;
     const state = prev && prev.routing === routing && prev.firewall === firewall ? prev : { routing, firewall };
     this.#last = state;
@@ -328,7 +330,6 @@ export class KernelStateMemo {
   #reset(config: CoreConfig): void {
     this.#config = config;
     this.#services.clear();
-    this.#connected = new Map();
     this.#sessions.clear();
     this.#byService.clear();
     this.#marked = [];
@@ -346,33 +347,6 @@ export class KernelStateMemo {
     this.#reset(input.config);
     this.#config = null; // start afresh next time too
     return computeKernelState(input);
-  }
-
-  /** Takes the services; returns the ids whose prepared form changed (appeared, went, changed). */
-  #prepareServices(services: readonly KernelServiceInput[]): string[] {
-    const next = new Map<string, { input: KernelServiceInput; prepared: PreparedService | undefined }>();
-    const fresh: KernelServiceInput[] = [];
-    for (const svc of services) {
-      const had = this.#services.get(svc.id);
-      if (had && sameServiceInput(had.input, svc)) next.set(svc.id, had);
-      else fresh.push(svc);
-    }
-    const changed: string[] = [];
-    const prepared = fresh.length ? connectedServices(fresh) : null;
-    for (const svc of fresh) {
-      const p = prepared!.get(svc.id);
-      next.set(svc.id, { input: svc, prepared: p });
-      if (this.#services.get(svc.id)?.prepared !== p) changed.push(svc.id);
-    }
-    for (const [id, had] of this.#services) if (!next.has(id) && had.prepared) changed.push(id);
-    this.#services = next;
-    // Map in input order, as computeKernelState builds it (routing iterates it).
-    this.#connected = new Map();
-    for (const svc of services) {
-      const p = next.get(svc.id)?.prepared;
-      if (p) this.#connected.set(svc.id, p);
-    }
-    return changed;
   }
 
   #countSourceRule(s: KernelSessionInput, by: number): void {
@@ -393,7 +367,7 @@ export class KernelStateMemo {
     if (this.#routingNow && !servicesChanged && !this.#routingDirty) return this.#routingNow;
     this.#routingDirty = false;
     return this.#stable.settle(
-      routingOf(config, this.#connected, (id) => this.#sourceRuleSessions.has(id)),
+      routingOf(config, this.#services.connected, (id) => this.#sourceRuleSessions.has(id)),
       this.#routingNow,
     );
   }

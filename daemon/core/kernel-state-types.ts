@@ -63,12 +63,23 @@ export interface SessionMarking {
   snat: Array<{ family: Family; address: string }>;
 }
 
+/** A connected service as the firewall needs it: what its sessions' markings share. */
+export type ServiceMarking = Pick<SessionMarking, 'mark' | 'ifname' | 'snat'>;
+
 /** Firewall half of the desired state. */
 export interface FirewallState {
   mask: number;
   /** Bits of the mark that carry session tags (disjoint from `mask`). */
   tagMask: number;
   sessions: SessionMarking[];
+  /**
+   * The connected services (mark ≠ 0), sorted by mark. Each keeps its chain, `svc` element and SNAT
+   * rules while it is connected, whether or not a session is bound to it, so that a service's
+   * first session and its last add and remove only their own objects (a verdict-map element and a
+   * chain are the costliest things the kernel validates). Absent: only the services that sessions
+   * are bound to have them.
+   */
+  services?: ServiceMarking[];
   /** Classifiers sorted by kind order then key; each identity key appears once (its owner). */
   classifiers: Classifier[];
 }

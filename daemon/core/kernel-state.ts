@@ -44,6 +44,7 @@ import type {
   KernelState,
   PolicyRule,
   RoutingState,
+  ServiceMarking,
   ServiceRouting,
   SessionMarking,
   TableRoute,
@@ -256,20 +257,33 @@ export function routingOf(
   return { services, rules };
 }
 
+/** The SNAT sources of a service: its first global address per family. */
+function snatOf(svc: PreparedService): SessionMarking['snat'] {
+  const snat: SessionMarking['snat'] = [];
+  for (const family of [4, 6] as const) {
+    const first = svc.globals.find((a) => a.family === family);
+    if (first) snat.push({ family, address: first.address });
+  }
+  return snat;
+}
+
 /** A session's marking: the service's mark, interface and first global address per family (SNAT). */
 export function markingOf(
   s: Pick<KernelSessionInput, 'sessionKey' | 'tag'>,
   svc: PreparedService | undefined,
 ): SessionMarking {
   const mark = svc ? svc.input.mark : 0;
-  const snat: SessionMarking['snat'] = [];
-  if (svc && mark !== 0) {
-    for (const family of [4, 6] as const) {
-      const first = svc.globals.find((a) => a.family === family);
-      if (first) snat.push({ family, address: first.address });
-    }
-  }
+  const snat = svc && mark !== 0 ? snatOf(svc) : [];
   return { sessionKey: s.sessionKey, mark, tag: s.tag, ifname: svc ? svc.input.ifname : '', snat };
+}
+
+/** The firewall's connected services (mark ≠ 0) by mark: what a session bound to each would share. */
+export function serviceMarkingsOf(connected: ReadonlyMap<string, PreparedService>): ServiceMarking[] {
+  const out: ServiceMarking[] = [];
+  for (const p of connected.values()) {
+    if (p.input.mark !== 0) out.push({ mark: p.input.mark, ifname: p.input.ifname, snat: snatOf(p) });
+  }
+  return out.sort((a, b) => cmpNum(a.mark, b.mark));
 }
 
 /** One identity a session claims, normalised; `id` is the same for every claimant. */
@@ -349,6 +363,12 @@ export function computeKernelState(input: KernelInput): KernelState {
 
   return {
     routing,
-    firewall: { mask: config.markMask, tagMask: config.sessionTagMask, sessions: markings, classifiers },
+    firewall: {
+      mask: config.markMask,
+      tagMask: config.sessionTagMask,
+      sessions: markings,
+      classifiers,
+      services: serviceMarkingsOf(connected),
+    },
   };
 }

@@ -1,11 +1,11 @@
 /**
  * What both firewall backends (nftables, iptables + NFACCT) do to a FirewallState before they
- * express it in their own syntax: check the masks, keep the sessions they can name (dropping
- * invalid or duplicate ones with a warning), and gather SNAT entries (one per service mark,
- * interface and family) in a deterministic order.
+ * express it in their own syntax: check the masks, keep the sessions and services they can name
+ * (dropping invalid or duplicate ones with a warning), and gather the service marks that get a
+ * chain and the SNAT entries (one per service mark, interface and family), in a deterministic order.
  */
 import { canonicalAddress } from '../../core/addresses.js';
-import type { FirewallState, SessionMarking } from '../../core/kernel-state-types.js';
+import type { FirewallState, ServiceMarking, SessionMarking } from '../../core/kernel-state-types.js';
 import type { Family } from '../../core/services.js';
 
 const UINT32_MAX = 0xffffffff;
@@ -39,6 +39,8 @@ export interface FirewallPlan {
   sessions: SessionMarking[];
   /** Keys of `sessions` (classifiers of other owners must be skipped). */
   live: Set<string>;
+  /** Non-zero marks of the listed services and of the sessions' services, ascending. */
+  marks: number[];
   /** Sorted by mark, interface, family. */
   snat: SnatEntry[];
   warnings: string[];
@@ -68,6 +70,15 @@ export function checkSession(s: SessionMarking, state: FirewallState, naming: Fi
   return null;
 }
 
+export function checkService(svc: ServiceMarking, state: FirewallState, naming: FirewallNaming): string | null {
+  const { mark } = svc;
+  if (!Number.isInteger(mark) || mark <= 0 || mark > UINT32_MAX || outside(mark, state.mask) !== 0)
+    return `service mark ${String(mark)} is zero or outside mask ${naming.hex(state.mask)}; skipped`;
+  if (!naming.ifname.test(svc.ifname))
+    return `service ${naming.hex(mark)}: interface name ${JSON.stringify(svc.ifname)} ${naming.ifnameProblem}`;
+  return null;
+}
+
 /**
  * Plans the backend-independent part. Throws only for invalid masks (nothing sensible can be
  * built then); a bad session is skipped and reported in `warnings`.
@@ -84,6 +95,8 @@ export function planFirewall(state: FirewallState, naming: FirewallNaming): Fire
   const live = new Set<string>();
   const tags = new Set<number>();
   const snat = new Map<string, SnatEntry>();
+  const marks = new Set<number>();
+  const seenServices = new Set<number>();
   // Sessions of one service share its few addresses: parse each once.
   const parsed = new Map<string, string | null>();
   const canonical = (family: Family, address: string): string | null => {
@@ -94,6 +107,17 @@ export function planFirewall(state: FirewallState, naming: FirewallNaming): Fire
       parsed.set(k, v);
     }
     return v;
+  };
+  const addSnat = (m: ServiceMarking, who: string): void => {
+    for (const n of m.snat) {
+      const address = canonical(n.family, n.address);
+      if (address === null) {
+        warnings.push(`${who}: SNAT address ${JSON.stringify(n.address)} does not parse`);
+        continue;
+      }
+      const k = `${m.mark} ${m.ifname} ${n.family}`;
+      if (!snat.has(k)) snat.set(k, { mark: m.mark, ifname: m.ifname, family: n.family, address });
+    }
   };
   for (const s of state.sessions) {
     const problem = checkSession(s, state, naming);
@@ -108,19 +132,23 @@ export function planFirewall(state: FirewallState, naming: FirewallNaming): Fire
     live.add(s.sessionKey);
     tags.add(s.tag);
     sessions.push(s);
-    if (s.mark === 0 || s.ifname === '') continue;
-    for (const n of s.snat) {
-      const address = canonical(n.family, n.address);
-      if (address === null) {
-        warnings.push(`session ${s.sessionKey}: SNAT address ${JSON.stringify(n.address)} does not parse`);
-        continue;
-      }
-      const k = `${s.mark} ${s.ifname} ${n.family}`;
-      if (!snat.has(k)) snat.set(k, { mark: s.mark, ifname: s.ifname, family: n.family, address });
+    if (s.mark !== 0) marks.add(s.mark);
+    if (s.mark !== 0 && s.ifname !== '') addSnat(s, `session ${s.sessionKey}`);
+  }
+  for (const svc of state.services ?? []) {
+    const problem = checkService(svc, state, naming);
+    if (problem) warnings.push(problem);
+    else if (seenServices.has(svc.mark))
+      warnings.push(`service ${naming.hex(svc.mark)}: listed twice; the first is kept`);
+    else {
+      seenServices.add(svc.mark);
+      marks.add(svc.mark);
+      addSnat(svc, `service ${naming.hex(svc.mark)}`);
     }
   }
   const sortedSnat = [...snat.values()].sort(
     (a, b) => a.mark - b.mark || (a.ifname < b.ifname ? -1 : a.ifname > b.ifname ? 1 : 0) || a.family - b.family,
   );
-  return { ours: (mask | tagMask) >>> 0, sessions, live, snat: sortedSnat, warnings };
+  const sortedMarks = [...marks].sort((a, b) => a - b);
+  return { ours: (mask | tagMask) >>> 0, sessions, live, marks: sortedMarks, snat: sortedSnat, warnings };
 }

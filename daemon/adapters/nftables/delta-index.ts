@@ -1,14 +1,16 @@
 /**
  * The index of what the nftables adapter applied last, which the session path (delta.ts) plans
  * against: sessions by key and tag, classifiers by id and owner, service marks and SNAT entries
- * with how many sessions need each, and the arrays they came from (compared by pointer first).
- * Pure.
+ * with how many sessions and listed services need each, and the arrays they came from (compared
+ * by pointer first). Pure.
  */
 import { addressBytes, canonicalAddress } from '../../core/addresses.js';
-import type { Classifier, FirewallState, SessionMarking } from '../../core/kernel-state-types.js';
+import { sameServiceMarking } from '../../core/kernel-input-equality.js';
+import type { Classifier, FirewallState, ServiceMarking, SessionMarking } from '../../core/kernel-state-types.js';
 import type { Family } from '../../core/services.js';
+import { checkService } from '../firewall/plan.js';
 import * as nl from './netlink-encode.js';
-import { MAP } from './ruleset.js';
+import { MAP, NFT_NAMING } from './ruleset.js';
 
 export interface SessionEntry {
   s: SessionMarking;
@@ -29,15 +31,22 @@ export interface SessionIndex {
   classifiers: Map<string, ClassifierEntry>;
   /** Ids of the classifiers each session owns (a removed session must own none; a moved one's are rewritten). */
   owned: Map<string, Set<string>>;
-  /** Service marks (non-zero) → how many sessions are bound to each (each has a chain and an `svc` element). */
+  /**
+   * Service marks (non-zero) → how many sessions are bound to each, plus one if the service is
+   * listed (each has a chain and an `svc` element).
+   */
   services: Map<number, number>;
-  /** SNAT entries (`mark ifname family`) → address and how many sessions need them. */
+  /** SNAT entries (`mark ifname family`) → address and how many sessions and listed services need them. */
   snat: Map<string, { address: string; count: number }>;
   epoch: number;
   /** The arrays of the state the index holds: the next state's are compared with them by pointer first. */
   lastSessions: readonly SessionMarking[];
   lastClassifiers: readonly Classifier[];
+  lastServices: readonly ServiceMarking[];
 }
+
+/** A state's services when it lists none (one array, so that two such states compare equal by pointer). */
+export const NO_SERVICES: readonly ServiceMarking[] = Object.freeze([]);
 
 const DECIMAL = /^\d{1,10}$/;
 
@@ -49,7 +58,7 @@ export function sourceFamily(c: Classifier): Family {
   return c.family ?? (c.key.includes(':') ? 6 : 4);
 }
 
-export function snatKeys(s: SessionMarking): Array<[string, string]> {
+export function snatKeys(s: ServiceMarking): Array<[string, string]> {
   if (s.mark === 0 || s.ifname === '') return [];
   return s.snat.map((n) => [`${s.mark} ${s.ifname} ${n.family}`, canonicalAddress(n.family, n.address) ?? '']);
 }
@@ -82,17 +91,22 @@ export function indexState(state: FirewallState): SessionIndex {
     epoch: 0,
     lastSessions: state.sessions,
     lastClassifiers: state.classifiers,
+    lastServices: state.services ?? NO_SERVICES,
   };
-  for (const s of state.sessions) {
-    ix.sessions.set(s.sessionKey, { s, epoch: 0 });
-    ix.tags.set(s.tag, s.sessionKey);
-    if (s.mark !== 0) ix.services.set(s.mark, (ix.services.get(s.mark) ?? 0) + 1);
-    for (const [k, address] of snatKeys(s)) {
+  const hold = (m: ServiceMarking): void => {
+    if (m.mark !== 0) ix.services.set(m.mark, (ix.services.get(m.mark) ?? 0) + 1);
+    for (const [k, address] of snatKeys(m)) {
       const e = ix.snat.get(k);
       if (e) e.count++;
       else ix.snat.set(k, { address, count: 1 });
     }
+  };
+  for (const s of state.sessions) {
+    ix.sessions.set(s.sessionKey, { s, epoch: 0 });
+    ix.tags.set(s.tag, s.sessionKey);
+    hold(s);
   }
+  for (const m of ix.lastServices) hold(m);
   for (const c of state.classifiers) {
     ix.classifiers.set(classifierId(c), { c, epoch: 0 });
     const id = classifierId(c);
@@ -101,6 +115,34 @@ export function indexState(state: FirewallState): SessionIndex {
     else ix.owned.set(c.sessionKey, new Set([id]));
   }
   return ix;
+}
+
+/**
+ * The listed services that went (or changed: the old entry) and came (or changed: the new one)
+ * since the index's state; null when `next` lists one twice or one the full path would skip. The
+ * core hands back the same array while no service changed, so a session change costs one
+ * pointer comparison here; otherwise it is O(services), which are few.
+ */
+export function listedServiceChanges(
+  ix: SessionIndex,
+  listed: readonly ServiceMarking[],
+  next: FirewallState,
+): { gone: ServiceMarking[]; fresh: ServiceMarking[] } | null {
+  const gone: ServiceMarking[] = [];
+  const fresh: ServiceMarking[] = [];
+  if (listed === ix.lastServices) return { gone, fresh };
+  const had = new Map(ix.lastServices.map((m) => [m.mark, m]));
+  const seen = new Set<number>();
+  for (const m of listed) {
+    if (seen.has(m.mark) || checkService(m, next, NFT_NAMING) !== null) return null;
+    seen.add(m.mark);
+    const h = had.get(m.mark);
+    if (h && sameServiceMarking(h, m)) continue;
+    if (h) gone.push(h);
+    fresh.push(m);
+  }
+  for (const h of ix.lastServices) if (!seen.has(h.mark)) gone.push(h);
+  return { gone, fresh };
 }
 
 /** Key bytes and model element of a uid/gid/source classifier; null when a delta must not write it. */

@@ -6,10 +6,11 @@
  * It covers what sessions and link events change: a session added, removed, moved to another
  * service or re-tagged (its two counters, its two counter-map elements, and the data elements
  * of the identities it claims, whose value is its mark), uid/gid/source classifiers added,
- * removed or handed to another owner, a service's chain and `svc` element when its first
- * session comes or its last one goes, and the SNAT entries
- * (a service connected, lost or changed its address: the postrouting chain, one rule per
- * service and family, is rewritten in the same batch). Anything else makes {@link planDelta}
+ * removed or handed to another owner, a service's chain and `svc` element when it is listed or
+ * no longer (the core lists every connected service, so sessions come and go without them; a
+ * state that lists none gets them with a service's first session and loses them with its last),
+ * and the SNAT entries (a service connected, lost or changed its address: the postrouting
+ * chain, one rule per service and family, is rewritten in the same batch). Anything else makes {@link planDelta}
  * return null and the adapter takes the full path (build the whole table, diff, nft): other
  * masks, a cgroup classifier changed (or its owner moved), or input that the full path would
  * skip with a warning.
@@ -22,7 +23,7 @@
  * comparisons plus work for what changed; a state of fresh objects costs one Map lookup each. The index it plans against is
  * delta-index.ts.
  */
-import type { Classifier, FirewallState, SessionMarking } from '../../core/kernel-state-types.js';
+import type { Classifier, FirewallState, ServiceMarking, SessionMarking } from '../../core/kernel-state-types.js';
 import { diffWindow } from '../../core/list-window.js';
 import type { Family } from '../../core/services.js';
 import { checkSession } from '../firewall/plan.js';
@@ -30,6 +31,8 @@ import {
   bump,
   classifierElement,
   classifierId,
+  listedServiceChanges,
+  NO_SERVICES,
   parseSnatKey,
   type SessionEntry,
   type SessionIndex,
@@ -115,14 +118,20 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
     takenTags.add(s.tag);
   }
 
-  // SNAT entries: counted per (mark, interface, family); all of one entry's sessions must agree
+  // Listed services: one that came, went or changed counts like a session bound to it.
+  const nextServices = next.services ?? NO_SERVICES;
+  const listed = listedServiceChanges(ix, nextServices, next);
+  if (listed === null) return null;
+  const { gone: svcGone, fresh: svcNew } = listed;
+
+  // SNAT entries: counted per (mark, interface, family); all of one entry's holders must agree
   // on its address. When the set or an address changes, the postrouting chain is rewritten.
   const minus = new Map<string, number>();
   const plus = new Map<string, { count: number; address: string }>();
-  const take = (s: SessionMarking): void => {
+  const take = (s: ServiceMarking): void => {
     for (const [k] of snatKeys(s)) minus.set(k, (minus.get(k) ?? 0) + 1);
   };
-  const give = (s: SessionMarking): boolean => {
+  const give = (s: ServiceMarking): boolean => {
     for (const [k, address] of snatKeys(s)) {
       if (address === '') return false;
       const p = plus.get(k);
@@ -132,9 +141,9 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
     }
     return true;
   };
-  for (const s of removed) take(s);
+  for (const s of [...removed, ...svcGone]) take(s);
   for (const { before } of changed) take(before);
-  for (const s of added) if (!give(s)) return null;
+  for (const s of [...added, ...svcNew]) if (!give(s)) return null;
   for (const { after } of changed) if (!give(after)) return null;
   const snatNext = new Map<string, { count: number; address: string }>();
   let snatChanged = false;
@@ -214,12 +223,13 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
     }
   }
 
-  // Service chains: one per mark with sessions.
+  // Service chains: one per mark with sessions or listed.
   const services = new Map<number, number>();
-  const serve = (s: SessionMarking, by: number): void => {
+  const serve = (s: ServiceMarking, by: number): void => {
     if (s.mark !== 0) bump(services, s.mark, by);
   };
-  for (const s of removed) serve(s, -1);
+  for (const s of [...removed, ...svcGone]) serve(s, -1);
+  for (const s of svcNew) serve(s, 1);
   for (const { before, after } of changed) {
     serve(before, -1);
     serve(after, 1);
@@ -374,6 +384,7 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
     }
     ix.lastSessions = next.sessions;
     ix.lastClassifiers = next.classifiers;
+    ix.lastServices = nextServices;
   };
   return { commands: cmds, ops, commit };
 }

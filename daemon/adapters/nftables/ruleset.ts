@@ -168,7 +168,7 @@ export function cgroupElementComment(ref: CgroupRef, path: string): string {
  */
 export function buildRuleset(state: FirewallState, opts: RulesetOptions): Ruleset {
   const { mask, tagMask } = state;
-  const { ours, sessions, snat, warnings } = planFirewall(state, NFT_NAMING);
+  const { ours, sessions, marks, snat, warnings } = planFirewall(state, NFT_NAMING);
 
   const maps = new Map<string, MapModel>();
   const addMap = (m: MapModel): MapModel => {
@@ -187,17 +187,15 @@ export function buildRuleset(state: FirewallState, opts: RulesetOptions): Rulese
   const chains = new Map<string, ChainModel>();
   const counters = new Set<string>();
   const values = new Map<string, number>();
-  const marks = new Set<number>();
   for (const s of sessions) {
     values.set(s.sessionKey, sessionValue(s.mark, s.tag));
-    if (s.mark !== 0) marks.add(s.mark);
     counters.add(`${TX_PREFIX}${s.sessionKey}`);
     counters.add(`${RX_PREFIX}${s.sessionKey}`);
     const tagKey = String(s.tag);
     tx.elements.set(tagKey, { key: hex32(s.tag), value: `"${TX_PREFIX}${s.sessionKey}"` });
     rx.elements.set(tagKey, { key: hex32(s.tag), value: `"${RX_PREFIX}${s.sessionKey}"` });
   }
-  for (const mark of [...marks].sort((a, b) => a - b)) {
+  for (const mark of marks) {
     const c = serviceChain(ours, mark);
     chains.set(c.name, c);
     const [norm, element] = serviceElement(mark);

@@ -181,6 +181,12 @@ interface BackendKit {
   sabotage: ((ctx: KitContext, sessionKey: string, tag: number) => Promise<void>) | null;
   /** The kernel holds exactly what `current` requires (read back as the adapter reads it). */
   expectExactly(ctx: KitContext, current: FirewallState): Promise<void>;
+  /**
+   * The per-service objects as the kernel lists them, with their handles where it has any
+   * (nftables: service B's chain and the SNAT rules; iptables: the SNAT rules), to see that a
+   * change left them untouched.
+   */
+  serviceObjects(sb: Sandbox): Promise<string>;
   /** Nothing of ours is left in the namespace. */
   expectCleared(sb: Sandbox): Promise<void>;
   /** Session counts for the figures. */
@@ -278,6 +284,9 @@ const nftablesKit: BackendKit = {
   async expectCleared(sb) {
     expect(await nft(sb, 'list', 'tables')).not.toMatch(/inet netsession/);
   },
+  serviceObjects: async (sb) =>
+    (await nft(sb, '-a', 'list', 'chain', 'inet', 'netsession', serviceChainName(MARK_B))) +
+    (await nft(sb, '-a', 'list', 'chain', 'inet', 'netsession', 'postrouting')),
   figureSizes: [1000, 10_000],
 };
 
@@ -433,6 +442,9 @@ const iptablesKit: BackendKit = {
       expect(diffFamily(parseSave(await save(sb, family)), want.families[family])).toEqual([]);
     expect((await nfacctNames(sb)).filter((n) => n.startsWith('ns-'))).toEqual([...want.nfacct].sort());
   },
+  serviceObjects: async (sb) =>
+    (await sb.run(sb.devNs, [ipt(4), '-t', 'nat', '-S', 'NS-POSTROUTING'])).stdout +
+    (await sb.run(sb.devNs, [ipt(6), '-t', 'nat', '-S', 'NS-POSTROUTING'])).stdout,
   async expectCleared(sb) {
     for (const family of [4, 6] as const) expect(await save(sb, family)).not.toMatch(/NS-/);
     expect((await nfacctNames(sb)).filter((n) => n.startsWith('ns-'))).toEqual([]);
@@ -856,6 +868,35 @@ export function firewallSuite(backend: BackendName): void {
         expect(still.client).toBe(sb.uplink('eth-c').devAddr4);
       },
     );
+
+    it('listed services keep their marking and SNAT while the only session on one of them comes and goes', async () => {
+      // As the daemon hands states over: every connected service listed, with or without sessions.
+      const listed: FirewallState = { ...current, services: [svcB, svcC] };
+      expect(listed.sessions.some((s) => s.mark === MARK_B)).toBe(false);
+      await driver.apply(listed);
+      await kit.expectExactly(ctx(), listed);
+      const before = await kit.serviceObjects(sb);
+      expect(before).toContain(sb.uplink('eth-b').devAddr4);
+
+      const asB = { uid: uidB, gid: gidB };
+      const withB: FirewallState = {
+        ...listed,
+        sessions: [...listed.sessions, { sessionKey: 'sB', tag: 10, ...svcB }],
+        classifiers: [...listed.classifiers, { kind: 'uid', key: String(uidB), sessionKey: 'sB' }],
+      };
+      await driver.apply(withB);
+      await kit.expectExactly(ctx(), withB);
+      const viaB = await request('listed-b', { user: asB });
+      expect(viaB.client).toBe(sb.uplink('eth-b').devAddr4);
+      expect(await kit.serviceObjects(sb)).toBe(before);
+
+      await driver.apply(listed);
+      await kit.expectExactly(ctx(), listed);
+      expect(await kit.serviceObjects(sb)).toBe(before);
+      const unclassified = await request('listed-none', { user: asB });
+      expect(unclassified.client).toBe(sb.uplink('eth-a').devAddr4);
+      current = listed;
+    });
 
     it('clear() removes everything of ours and leaves the foreign objects as they were', async () => {
       await driver.call({ op: 'clear' });

@@ -152,6 +152,12 @@ describe('KernelStateMemo', () => {
     expect(c.firewall.sessions[2]).not.toBe(a.firewall.sessions[2]);
     expect(c.firewall.sessions.filter((m, i) => m === a.firewall.sessions[i])).toHaveLength(4);
     expect(c.firewall.classifiers).toBe(a.firewall.classifiers);
+    // The firewall's services are the same array through session changes, a new one when a service changes.
+    expect(c.firewall.services).toBe(a.firewall.services);
+    expect(c.firewall.services?.map((m) => m.mark)).toEqual([0x10000, 0x20000]);
+    const d = memo.compute({ config, services: [service(0, true, 0), service(1, false, 0)], sessions });
+    expect(d.firewall.services).not.toBe(a.firewall.services);
+    expect(d.firewall.services?.map((m) => m.mark)).toEqual([0x10000]);
   });
 
   it('duplicate session keys (never from the engine) still give the full result', () => {

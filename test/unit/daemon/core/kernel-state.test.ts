@@ -121,7 +121,17 @@ describe('computeKernelState: one session', () => {
         { sessionKey: 's1', mark: 0x10000, tag: 1, ifname: 'eth0', snat: [{ family: 4, address: '198.51.100.10' }] },
       ],
       classifiers: [{ kind: 'uid', key: '1000', sessionKey: 's1' }],
+      services: [{ mark: 0x10000, ifname: 'eth0', snat: [{ family: 4, address: '198.51.100.10' }] }],
     });
+  });
+
+  it('lists every connected service for the firewall, with or without sessions, by mark', () => {
+    const state = compute([service(1), service(0), service(2, { connected: false })], []);
+    expect(state.firewall.sessions).toEqual([]);
+    expect(state.firewall.services).toEqual([
+      { mark: 0x10000, ifname: 'eth0', snat: [{ family: 4, address: '198.51.100.10' }] },
+      { mark: 0x20000, ifname: 'eth1', snat: [{ family: 4, address: '198.51.100.11' }] },
+    ]);
   });
 
   it('an unbound session still owns its claims, with mark 0 and no SNAT', () => {
@@ -138,6 +148,7 @@ describe('computeKernelState: one session', () => {
     );
     expect(state.routing).toEqual({ services: [], rules: [] });
     expect(state.firewall.sessions).toEqual([{ sessionKey: 's1', mark: 0, tag: 1, ifname: '', snat: [] }]);
+    expect(state.firewall.services).toEqual([]);
     expect(state.firewall.classifiers).toEqual([{ kind: 'uid', key: '1000', sessionKey: 's1' }]);
   });
 

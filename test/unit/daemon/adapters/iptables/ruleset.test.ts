@@ -195,6 +195,30 @@ describe('buildRuleset', () => {
     expect(model.nfacct.size).toBe(6);
   });
 
+  it('a listed service keeps its SNAT rules without sessions; a bad service entry is skipped with a warning', () => {
+    const s = state({
+      sessions: [],
+      classifiers: [],
+      services: [
+        { mark: 0x20000, ifname: 'eth-b', snat: [{ family: 4, address: '198.51.100.18' }] },
+        { mark: 0x30000, ifname: 'eth-c', snat: [{ family: 6, address: '2001:db8:3::2' }] },
+        { mark: 0x1, ifname: 'eth-d', snat: [{ family: 4, address: '203.0.113.9' }] },
+        { mark: 0x40000, ifname: 'eth+', snat: [{ family: 4, address: '203.0.113.10' }] },
+      ],
+    });
+    const { model, warnings } = buildRuleset(s, { cgroup: resolver });
+    expect(texts(model.families[4].tables.nat.chains.get('NS-POSTROUTING')?.rules)).toEqual([
+      '-o eth-b -m mark --mark 0x20000/0xfff0000 -m addrtype --src-type LOCAL -j SNAT --to-source 198.51.100.18',
+    ]);
+    expect(texts(model.families[6].tables.nat.chains.get('NS-POSTROUTING')?.rules)).toEqual([
+      '-o eth-c -m mark --mark 0x30000/0xfff0000 -m addrtype --src-type LOCAL -j SNAT --to-source 2001:db8:3::2',
+    ]);
+    expect(warnings).toEqual([
+      expect.stringMatching(/service mark 1 is zero or outside mask/),
+      expect.stringMatching(/eth\+.*cannot be matched exactly/),
+    ]);
+  });
+
   it('skips what iptables cannot express, with a warning each; keeps the first of two claims', () => {
     const s = state({
       sessions: [

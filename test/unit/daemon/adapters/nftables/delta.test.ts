@@ -5,7 +5,12 @@ import { indexState } from '../../../../../daemon/adapters/nftables/delta-index.
 import { diffTable } from '../../../../../daemon/adapters/nftables/diff.js';
 import { MSG } from '../../../../../daemon/adapters/nftables/netlink-encode.js';
 import { buildRuleset } from '../../../../../daemon/adapters/nftables/ruleset.js';
-import type { Classifier, FirewallState, SessionMarking } from '../../../../../daemon/core/kernel-state-types.js';
+import type {
+  Classifier,
+  FirewallState,
+  ServiceMarking,
+  SessionMarking,
+} from '../../../../../daemon/core/kernel-state-types.js';
 
 const MASK = 0x0fff0000;
 const TAGS = 0xffff;
@@ -26,8 +31,8 @@ function session(key: string, tag: number, svc: 'b' | 'c' | null): SessionMarkin
   return svc === null ? { sessionKey: key, mark: 0, tag, ifname: '', snat: [] } : { sessionKey: key, tag, ...SVC[svc] };
 }
 
-function fw(sessions: SessionMarking[], classifiers: Classifier[] = []): FirewallState {
-  return { mask: MASK, tagMask: TAGS, sessions, classifiers };
+function fw(sessions: SessionMarking[], classifiers: Classifier[] = [], services?: ServiceMarking[]): FirewallState {
+  return { mask: MASK, tagMask: TAGS, sessions, classifiers, ...(services ? { services } : {}) };
 }
 
 describe('nftables session delta', () => {
@@ -112,6 +117,51 @@ describe('nftables session delta', () => {
     expect(known).toEqual(buildRuleset(fw([]), opts).table);
   });
 
+  it('with the services listed, sessions come and go without their service chain, svc element or SNAT', () => {
+    const listed = [SVC.b, SVC.c];
+    const a = fw([], [], listed);
+    const known = buildRuleset(a, opts).table;
+    expect([...known.chains.keys()]).toEqual(expect.arrayContaining(['svc_00020000', 'svc_00030000']));
+    expect(known.chains.get('postrouting')?.rules).toHaveLength(3);
+    const ix = indexState(a);
+    const one = fw(
+      [session('s1', 1, 'b')],
+      [{ kind: 'source', key: '198.51.100.18', family: 4, sessionKey: 's1' }],
+      listed,
+    );
+    const d = planDelta(ix, one, 'netsession')!;
+    expect(d.commands.map((c) => c.type)).toEqual([
+      MSG.NEWOBJ,
+      MSG.NEWOBJ,
+      MSG.NEWSETELEM,
+      MSG.NEWSETELEM,
+      MSG.NEWSETELEM,
+    ]);
+    d.commit(known);
+    expect(known).toEqual(buildRuleset(one, opts).table);
+    const none = fw([], [], listed);
+    const gone = planDelta(ix, none, 'netsession')!;
+    expect(gone.commands.map((c) => c.type)).toEqual([
+      MSG.DELSETELEM,
+      MSG.DELSETELEM,
+      MSG.DELSETELEM,
+      MSG.DELOBJ,
+      MSG.DELOBJ,
+    ]);
+    gone.commit(known);
+    expect(known).toEqual(buildRuleset(none, opts).table);
+    // c disconnects: its chain, svc element and SNAT rules go; b's SNAT rule is written again.
+    const bOnly = fw([], [], [SVC.b]);
+    const lost = planDelta(ix, bOnly, 'netsession')!;
+    expect(lost.commands.map((c) => c.type)).toEqual([MSG.DELSETELEM, MSG.DELRULE, MSG.NEWRULE, MSG.DELCHAIN]);
+    lost.commit(known);
+    expect(known).toEqual(buildRuleset(bOnly, opts).table);
+    // A service listed twice or with a mark outside the mask: the full path decides (and warns).
+    expect(planDelta(ix, fw([], [], [SVC.b, SVC.b]), 't')).toBeNull();
+    expect(planDelta(ix, fw([], [], [{ ...SVC.b, mark: 0x1 }]), 't')).toBeNull();
+    expect(buildRuleset(fw([], [], [SVC.b, SVC.b]), opts).warnings).toEqual([expect.stringContaining('listed twice')]);
+  });
+
   it('gives up (full path) on other masks, cgroup claims changing, invalid or duplicate input, disagreeing SNAT addresses', () => {
     const a = fw([session('s1', 1, 'b')], [{ kind: 'uid', key: '1001', sessionKey: 's1' }]);
     const ix = () => indexState(a);
@@ -140,10 +190,15 @@ describe('nftables session delta', () => {
     const s = next.sessions.map((x) => same(sessions.get(x.sessionKey), x));
     const c = next.classifiers.map((x) => same(classifiers.get(`${x.kind} ${x.key}`), x));
     const equal = <T>(a: readonly T[], b: readonly T[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+    const services =
+      next.services && prev.services && JSON.stringify(next.services) === JSON.stringify(prev.services)
+        ? prev.services
+        : next.services;
     return {
       ...next,
       sessions: equal(s, prev.sessions) ? prev.sessions : s,
       classifiers: equal(c, prev.classifiers) ? prev.classifiers : c,
+      ...(services ? { services } : {}),
     };
   }
 
@@ -183,8 +238,9 @@ describe('nftables session delta', () => {
             fc.tuple(fc.constantFrom('198.51.100.18', '2001:db8:3::2'), fc.integer({ min: 0, max: 4 })),
             { maxLength: 2 },
           ),
+          listed: fc.option(fc.tuple(fc.boolean(), fc.boolean()), { nil: null }),
         })
-        .map(({ present, tagBase, svc, uids, sources }) => {
+        .map(({ present, tagBase, svc, uids, sources, listed }) => {
           // c2: service c after its address changed (every session on c moves to it in the same state).
           const moved = svc.includes('c2');
           const pick = (x: 'b' | 'c' | 'c2' | null): 'b' | 'c' | null => (x === 'c2' ? 'c' : x);
@@ -211,7 +267,10 @@ describe('nftables session delta', () => {
                 sessionKey: live[owner % live.length] as string,
               });
           }
-          return fw(sessions, [...claims.values()]);
+          // The services the core lists: a subset (connected ones), or none listed at all (older states).
+          const cNow = moved ? { ...SVC.c, snat: [{ family: 4 as const, address: '203.0.113.99' }] } : SVC.c;
+          const services = listed === null ? undefined : [SVC.b, cNow].filter((_, i) => listed[i]);
+          return fw(sessions, [...claims.values()], services);
         });
       let total = 0;
       fc.assert(
