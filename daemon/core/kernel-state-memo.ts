@@ -32,6 +32,7 @@ import {
   type KernelSessionInput,
   markingOf,
   type PreparedService,
+  type RoutingParts,
   routingOf,
   type SessionClaim,
 } from './kernel-state.js';
@@ -90,6 +91,8 @@ export class KernelStateMemo {
   /** The routing as of the last note (published with the next state); null: no note since a reset. */
   #routingNow: RoutingState | null = null;
   readonly #stable = new StableRouting();
+  /** Each prepared service's routing parts under the current config (routingOf's cache). */
+  #routingParts = new WeakMap<PreparedService, RoutingParts>();
   /** Which services have SourceIPRule sessions changed since the routing was built. */
   #routingDirty = false;
   /** Entries whose marking changed since the last published state, with their marking then. */
@@ -338,6 +341,7 @@ export class KernelStateMemo {
     this.#last = null;
     this.#routingNow = null;
     this.#stable.reset();
+    this.#routingParts = new WeakMap();
     this.#pending.clear();
     this.#classifiersDirty = false;
     this.#version++;
@@ -367,7 +371,7 @@ export class KernelStateMemo {
     if (this.#routingNow && !servicesChanged && !this.#routingDirty) return this.#routingNow;
     this.#routingDirty = false;
     return this.#stable.settle(
-      routingOf(config, this.#services.connected, (id) => this.#sourceRuleSessions.has(id)),
+      routingOf(config, this.#services.connected, (id) => this.#sourceRuleSessions.has(id), this.#routingParts),
       this.#routingNow,
     );
   }

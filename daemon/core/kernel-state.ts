@@ -222,35 +222,55 @@ export function connectedServices(services: readonly KernelServiceInput[]): Map<
   return connected;
 }
 
-/** Tables and rules per connected service; `wantsSourceRules`: services a SourceIPRule session is bound to. */
+/** One connected service's table and rules (its source rules apart: they exist only while wanted). */
+export interface RoutingParts {
+  service: ServiceRouting;
+  fwmark: PolicyRule[];
+  source: PolicyRule[];
+}
+
+function routingPartsOf(config: CoreConfig, p: PreparedService): RoutingParts {
+  const { id, ifindex, ifname, table, mark, slot } = p.input;
+  const prio = priorityForSlot(config.priorityRange, slot);
+  const families = new Set(p.routes.map((r) => r.family));
+  const fwmark: PolicyRule[] = [];
+  for (const family of [4, 6] as const) {
+    if (families.has(family))
+      fwmark.push({ kind: 'fwmark', family, priority: prio.fwmark, mark, mask: config.markMask, table });
+  }
+  const source: PolicyRule[] = p.globals.map((a) => ({
+    kind: 'source',
+    family: a.family,
+    priority: prio.source,
+    src: a.address,
+    srcLen: a.family === 4 ? 32 : 128,
+    table,
+  }));
+  return { service: { serviceId: id, ifindex, ifname, table, mark, routes: p.routes }, fwmark, source };
+}
+
+/**
+ * Tables and rules per connected service; `wantsSourceRules`: services a SourceIPRule session is
+ * bound to. `cache` (one per config) keeps each prepared service's parts, so that a rebuild for a
+ * SourceIPRule session's create hands back the same objects for every unchanged service and rule.
+ */
 export function routingOf(
   config: CoreConfig,
   connected: ReadonlyMap<string, PreparedService>,
   wantsSourceRules: (serviceId: string) => boolean,
+  cache?: WeakMap<PreparedService, RoutingParts>,
 ): RoutingState {
   const services: ServiceRouting[] = [];
   const rules: PolicyRule[] = [];
   for (const p of connected.values()) {
-    const { id, ifindex, ifname, table, mark, slot } = p.input;
-    services.push({ serviceId: id, ifindex, ifname, table, mark, routes: p.routes });
-    const prio = priorityForSlot(config.priorityRange, slot);
-    const families = new Set(p.routes.map((r) => r.family));
-    for (const family of [4, 6] as const) {
-      if (families.has(family))
-        rules.push({ kind: 'fwmark', family, priority: prio.fwmark, mark, mask: config.markMask, table });
+    let parts = cache?.get(p);
+    if (!parts) {
+      parts = routingPartsOf(config, p);
+      cache?.set(p, parts);
     }
-    if (p.input.sourceRules === true || wantsSourceRules(id)) {
-      for (const a of p.globals) {
-        rules.push({
-          kind: 'source',
-          family: a.family,
-          priority: prio.source,
-          src: a.address,
-          srcLen: a.family === 4 ? 32 : 128,
-          table,
-        });
-      }
-    }
+    services.push(parts.service);
+    rules.push(...parts.fwmark);
+    if (p.input.sourceRules === true || wantsSourceRules(p.input.id)) rules.push(...parts.source);
   }
   services.sort((a, b) => cmpStr(a.serviceId, b.serviceId));
   rules.sort(cmpRule);

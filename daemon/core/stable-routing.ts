@@ -9,6 +9,11 @@ import type { RoutingState } from './kernel-state-types.js';
 export class StableRouting {
   /** The last state's services and rules by their JSON. */
   #parts = new Map<string, object>();
+  /**
+   * The JSON of every part the last build handed in or got back: a builder that reuses its own
+   * objects for what did not change (routingOf's cache) is then never serialised again.
+   */
+  #json = new Map<object, string>();
 
   /**
    * `built`, its services and rules replaced by the last state's equal ones (same JSON); `last`
@@ -16,9 +21,11 @@ export class StableRouting {
    */
   settle(built: RoutingState, last: RoutingState | null): RoutingState {
     const parts = new Map<string, object>();
-    const services = built.services.map((p) => this.#same(p, parts));
-    const rules = built.rules.map((p) => this.#same(p, parts));
+    const json = new Map<object, string>();
+    const services = built.services.map((p) => this.#same(p, parts, json));
+    const rules = built.rules.map((p) => this.#same(p, parts, json));
     this.#parts = parts;
+    this.#json = json;
     if (last && sameItems(last.services, services) && sameItems(last.rules, rules)) return last;
     return { services, rules };
   }
@@ -26,12 +33,15 @@ export class StableRouting {
   /** Forgets the last state (the next one is all new). */
   reset(): void {
     this.#parts = new Map();
+    this.#json = new Map();
   }
 
-  #same<T extends object>(part: T, parts: Map<string, object>): T {
-    const json = JSON.stringify(part);
-    const same = (this.#parts.get(json) as T | undefined) ?? part;
-    parts.set(json, same);
+  #same<T extends object>(part: T, parts: Map<string, object>, json: Map<object, string>): T {
+    const text = this.#json.get(part) ?? JSON.stringify(part);
+    const same = (this.#parts.get(text) as T | undefined) ?? part;
+    parts.set(text, same);
+    json.set(part, text);
+    json.set(same, text);
     return same;
   }
 }

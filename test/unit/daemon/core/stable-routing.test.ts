@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { RoutingState, ServiceRouting } from '../../../../daemon/core/kernel-state-types.js';
 import { StableRouting } from '../../../../daemon/core/stable-routing.js';
 
@@ -34,6 +34,24 @@ const build = (sources: string[]): RoutingState => ({
 });
 
 describe('StableRouting', () => {
+  it('does not serialise again the parts a builder hands back unchanged (its own objects or the settled ones)', () => {
+    const s = new StableRouting();
+    const services = [svc('a', 1001), svc('b', 1002)];
+    const rules = [fwmark(1001), fwmark(1002)];
+    const first = s.settle({ services, rules }, null);
+    const spy = vi.spyOn(JSON, 'stringify');
+    try {
+      const added = source('198.51.100.18');
+      const next = s.settle({ services, rules: [...rules, added] }, first);
+      expect(spy).toHaveBeenCalledTimes(1); // the new source rule only
+      expect(next.services).toEqual(first.services);
+      expect(s.settle({ services: next.services, rules: next.rules }, next)).toBe(next);
+      expect(spy).toHaveBeenCalledTimes(1);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('hands back the last state itself when a rebuilt one is equal', () => {
     const s = new StableRouting();
     const first = s.settle(build(['198.51.100.18']), null);
