@@ -324,8 +324,9 @@ export class Session extends SessionValues {
     this.#ending = { reason, error };
     this.#persistence?.cancel();
     this.#uplink.stop();
-    // A session that ends before its first Update fails createSession with the cause itself.
-    this.#firstDone.reject(error ?? this.#closedError());
+    // A session that ends before its first Update fails createSession with the cause itself (after
+    // it, createSession has resolved: no error is built, whose stack trace costs more than the rest).
+    if (!this.#gotFirst) this.#firstDone.reject(error ?? this.#closedError());
     if (!announce) return;
     // The app's own destroy() is not a loss of the uplink: the values are cleared without
     // events, so an app that alarms on 'offline' does not alarm on every clean shutdown.
