@@ -9,7 +9,8 @@
  * Memory figures are medians of 10 samples 100 ms apart, taken 2 s after each phase.
  *
  * Needs root and `ip netns` (connmand optional); otherwise prints why and returns.
- * Run alone: `node --import tsx bench/footprint.ts`.
+ * Run alone: `node --import tsx bench/footprint.ts`. It bundles the working tree's sources on every
+ * run, so an A/B of two versions swaps sources (git stash, a checkout), not the built bundle.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
