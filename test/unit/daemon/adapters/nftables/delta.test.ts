@@ -26,6 +26,8 @@ const SVC = {
   },
 };
 const opts = { cgroup: () => null };
+/** A session with one classifier on a service that has its chain: two counters, its tx, rx and classifier elements. */
+const NEW_SESSION = [MSG.NEWOBJ, MSG.NEWOBJ, MSG.NEWSETELEM, MSG.NEWSETELEM, MSG.NEWSETELEM];
 
 function session(key: string, tag: number, svc: 'b' | 'c' | null): SessionMarking {
   return svc === null ? { sessionKey: key, mark: 0, tag, ifname: '', snat: [] } : { sessionKey: key, tag, ...SVC[svc] };
@@ -89,13 +91,7 @@ describe('nftables session delta', () => {
       [...a.classifiers, { kind: 'gid', key: '7', sessionKey: 's2' }],
     );
     const d = planDelta(ix, b, 'netsession')!;
-    expect(d.commands.map((c) => c.type)).toEqual([
-      MSG.NEWOBJ,
-      MSG.NEWOBJ,
-      MSG.NEWSETELEM,
-      MSG.NEWSETELEM,
-      MSG.NEWSETELEM,
-    ]);
+    expect(d.commands.map((c) => c.type)).toEqual(NEW_SESSION);
     d.commit(known);
     const c = fw([session('s2', 2, 'b')], [{ kind: 'gid', key: '7', sessionKey: 's2' }]);
     const d2 = planDelta(ix, c, 'netsession')!;
@@ -130,13 +126,7 @@ describe('nftables session delta', () => {
       listed,
     );
     const d = planDelta(ix, one, 'netsession')!;
-    expect(d.commands.map((c) => c.type)).toEqual([
-      MSG.NEWOBJ,
-      MSG.NEWOBJ,
-      MSG.NEWSETELEM,
-      MSG.NEWSETELEM,
-      MSG.NEWSETELEM,
-    ]);
+    expect(d.commands.map((c) => c.type)).toEqual(NEW_SESSION);
     d.commit(known);
     expect(known).toEqual(buildRuleset(one, opts).table);
     const none = fw([], [], listed);
