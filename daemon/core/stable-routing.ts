@@ -6,26 +6,35 @@
  */
 import type { RoutingState } from './kernel-state-types.js';
 
+/** JSON of the routing state's parts, by object (they are never modified once built). */
+const jsonByObject = new WeakMap<object, string>();
+
+/**
+ * `JSON.stringify(part)`, once per object: routingOf hands back its own objects for what did not
+ * change and this class the last state's, so the core and the routing adapter, which compares
+ * parts by their JSON too, serialise each part once between them.
+ */
+export function partJson(part: object): string {
+  let json = jsonByObject.get(part);
+  if (json === undefined) {
+    json = JSON.stringify(part);
+    jsonByObject.set(part, json);
+  }
+  return json;
+}
+
 export class StableRouting {
   /** The last state's services and rules by their JSON. */
   #parts = new Map<string, object>();
-  /**
-   * The JSON of every part the last build handed in or got back: a builder that reuses its own
-   * objects for what did not change (routingOf's cache) is then never serialised again.
-   */
-  #json = new Map<object, string>();
-
   /**
    * `built`, its services and rules replaced by the last state's equal ones (same JSON); `last`
    * itself when nothing differs.
    */
   settle(built: RoutingState, last: RoutingState | null): RoutingState {
     const parts = new Map<string, object>();
-    const json = new Map<object, string>();
-    const services = built.services.map((p) => this.#same(p, parts, json));
-    const rules = built.rules.map((p) => this.#same(p, parts, json));
+    const services = built.services.map((p) => this.#same(p, parts));
+    const rules = built.rules.map((p) => this.#same(p, parts));
     this.#parts = parts;
-    this.#json = json;
     if (last && sameItems(last.services, services) && sameItems(last.rules, rules)) return last;
     return { services, rules };
   }
@@ -33,15 +42,12 @@ export class StableRouting {
   /** Forgets the last state (the next one is all new). */
   reset(): void {
     this.#parts = new Map();
-    this.#json = new Map();
   }
 
-  #same<T extends object>(part: T, parts: Map<string, object>, json: Map<object, string>): T {
-    const text = this.#json.get(part) ?? JSON.stringify(part);
+  #same<T extends object>(part: T, parts: Map<string, object>): T {
+    const text = partJson(part);
     const same = (this.#parts.get(text) as T | undefined) ?? part;
     parts.set(text, same);
-    json.set(part, text);
-    json.set(same, text);
     return same;
   }
 }

@@ -68,12 +68,6 @@ export function parseSnatKey(k: string): { mark: number; ifname: string; family:
   return { mark: Number(mark), ifname: ifname as string, family: Number(family) as Family };
 }
 
-export function sameSession(a: SessionMarking, b: SessionMarking): boolean {
-  if (a === b) return true;
-  if (a.mark !== b.mark || a.tag !== b.tag || a.ifname !== b.ifname || a.snat.length !== b.snat.length) return false;
-  return a.snat.every((n, i) => n.family === b.snat[i]?.family && n.address === b.snat[i]?.address);
-}
-
 /**
  * Indexes a state that the full path applied without a warning (every session and classifier
  * is in the table). A cgroup classifier may be indexed: a delta never changes one.

@@ -23,6 +23,7 @@
  * comparisons plus work for what changed; a state of fresh objects costs one Map lookup each. The index it plans against is
  * delta-index.ts.
  */
+import { sameMarking } from '../../core/kernel-input-equality.js';
 import type { Classifier, FirewallState, ServiceMarking, SessionMarking } from '../../core/kernel-state-types.js';
 import { diffWindow } from '../../core/list-window.js';
 import type { Family } from '../../core/services.js';
@@ -36,7 +37,6 @@ import {
   parseSnatKey,
   type SessionEntry,
   type SessionIndex,
-  sameSession,
   snatKeys,
 } from './delta-index.js';
 import type { ElementModel, RuleModel, TableModel } from './model.js';
@@ -84,7 +84,7 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
     if (e) {
       if (e.epoch === epoch) return null; // duplicate key: the full path warns
       e.epoch = epoch;
-      if (!sameSession(e.s, s)) changed.push({ before: e.s, after: s });
+      if (e.s !== s && !sameMarking(e.s, s)) changed.push({ before: e.s, after: s });
     } else {
       if (addedKeys.has(s.sessionKey)) return null;
       addedKeys.add(s.sessionKey);
@@ -141,9 +141,11 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
     }
     return true;
   };
-  for (const s of [...removed, ...svcGone]) take(s);
+  for (const s of removed) take(s);
+  for (const s of svcGone) take(s);
   for (const { before } of changed) take(before);
-  for (const s of [...added, ...svcNew]) if (!give(s)) return null;
+  for (const s of added) if (!give(s)) return null;
+  for (const s of svcNew) if (!give(s)) return null;
   for (const { after } of changed) if (!give(after)) return null;
   const snatNext = new Map<string, { count: number; address: string }>();
   let snatChanged = false;
@@ -228,7 +230,8 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
   const serve = (s: ServiceMarking, by: number): void => {
     if (s.mark !== 0) bump(services, s.mark, by);
   };
-  for (const s of [...removed, ...svcGone]) serve(s, -1);
+  for (const s of removed) serve(s, -1);
+  for (const s of svcGone) serve(s, -1);
   for (const s of svcNew) serve(s, 1);
   for (const { before, after } of changed) {
     serve(before, -1);

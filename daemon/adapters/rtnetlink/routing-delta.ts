@@ -12,6 +12,7 @@
 
 import { BoundedMap } from '../../core/bounded-map.js';
 import type { PolicyRule, RoutingState, ServiceRouting } from '../../core/kernel-state-types.js';
+import { partJson } from '../../core/stable-routing.js';
 import { RTPROT_NETSESSION } from './messages/constants.js';
 import { diffRoutes, type KernelRoute, type RouteSpec, routeKey } from './routes.js';
 import {
@@ -36,19 +37,6 @@ export interface RoutingModel {
    * encoding its requests, keyed by this record) is most of what such a session costs the adapter.
    */
   known?: BoundedMap<string, KernelRule>;
-}
-
-/** JSON of the core's services and rules, by object: the core hands back unchanged ones as the same objects. */
-const jsonByObject = new WeakMap<object, string>();
-
-/** `JSON.stringify(part)`, once per object (the core's state objects are never modified). */
-export function jsonOf(part: object): string {
-  let json = jsonByObject.get(part);
-  if (json === undefined) {
-    json = JSON.stringify(part);
-    jsonByObject.set(part, json);
-  }
-  return json;
 }
 
 const asKernel = <T extends RouteSpec | RuleSpec>(r: T): T & { protocol: number } => ({
@@ -102,7 +90,7 @@ export function planDelta(
   for (const svc of desired.services) {
     if (tables.has(svc.table) || next.services.has(svc.serviceId)) return null;
     tables.add(svc.table);
-    const json = jsonOf(svc);
+    const json = partJson(svc);
     const was = prev.services.get(svc.serviceId);
     if (was && was.json === json) {
       next.services.set(svc.serviceId, was);
@@ -129,7 +117,7 @@ export function planDelta(
   const keptKeys = new Set<string>();
   const added: KernelRule[] = [];
   for (const r of desired.rules) {
-    const json = jsonOf(r);
+    const json = partJson(r);
     if (next.rules.has(json)) continue;
     const rule = prev.rules.has(json)
       ? prev.rules.get(json)!

@@ -22,11 +22,12 @@
  */
 import type { CoreConfig } from '../../core/config.js';
 import type { RoutingState } from '../../core/kernel-state-types.js';
+import { partJson } from '../../core/stable-routing.js';
 import type { Logger, Routing, SysctlWriter } from '../../ports.js';
 import { openRtnlClient, type RtnlClient } from './client.js';
 import { decodeLink } from './link-records.js';
 import { decodeTableRoute, type KernelRoute } from './routes.js';
-import { jsonOf, modelOf, planDelta, type RoutingModel, snapshotOfModel } from './routing-delta.js';
+import { modelOf, planDelta, type RoutingModel, snapshotOfModel } from './routing-delta.js';
 import { describeOp, type RoutingOpFailure, runPlan } from './routing-ops.js';
 import { type KernelSnapshot, type Ownership, planRouting, type RoutingPlan } from './routing-plan.js';
 import { ensureRoutingSysctls, managedInterfaces } from './routing-sysctls.js';
@@ -111,8 +112,8 @@ export function dumpKernel(client: RtnlClient): KernelSnapshot {
  * order are the same state).
  */
 function stateKey(desired: RoutingState): string {
-  const rules = desired.rules.map(jsonOf).sort();
-  return `[${desired.services.map(jsonOf).join(',')}]\n${rules.join('\n')}`;
+  const rules = desired.rules.map(partJson).sort();
+  return `[${desired.services.map(partJson).join(',')}]\n${rules.join('\n')}`;
 }
 
 /** Runs `fn`s one after another, never interleaved; a failure does not stop the next. */
