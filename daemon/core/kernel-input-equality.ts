@@ -34,8 +34,9 @@ export function sameServiceMarking(a: ServiceMarking, b: ServiceMarking): boolea
   return (
     a.mark === b.mark &&
     a.ifname === b.ifname &&
-    a.snat.length === b.snat.length &&
-    a.snat.every((n, i) => n.family === b.snat[i]!.family && n.address === b.snat[i]!.address)
+    (a.snat === b.snat ||
+      (a.snat.length === b.snat.length &&
+        a.snat.every((n, i) => n.family === b.snat[i]!.family && n.address === b.snat[i]!.address)))
   );
 }
 

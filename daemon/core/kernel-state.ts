@@ -277,13 +277,19 @@ export function routingOf(
   return { services, rules };
 }
 
+/** SNAT sources by prepared service (replaced, never modified): one array per service, known by pointer. */
+const snatBySvc = new WeakMap<PreparedService, SessionMarking['snat']>();
+
 /** The SNAT sources of a service: its first global address per family. */
 function snatOf(svc: PreparedService): SessionMarking['snat'] {
-  const snat: SessionMarking['snat'] = [];
+  let snat = snatBySvc.get(svc);
+  if (snat) return snat;
+  snat = [];
   for (const family of [4, 6] as const) {
     const first = svc.globals.find((a) => a.family === family);
     if (first) snat.push({ family, address: first.address });
   }
+  snatBySvc.set(svc, snat);
   return snat;
 }
 

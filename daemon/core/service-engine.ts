@@ -31,6 +31,9 @@ export interface EngineConfig {
   manage?: Partial<ManageConfig>;
 }
 
+/** No ended sessions (the usual note). */
+const NO_KEYS: readonly string[] = Object.freeze([]);
+
 export class ServiceEngine {
   readonly config: CoreConfig;
   readonly registry: ServiceRegistry;
@@ -291,7 +294,12 @@ export class ServiceEngine {
     // that stopped claiming before it was ever noted); one it holds is always passed on.
     for (const s of this.#kernelMemo.primed ? touched : this.sessionTable.values())
       if (!isInert(s) || this.#kernelMemo.has(s.key)) changed.push(kernelSessionInput(s));
-    this.#kernelMemo.note({ config: this.config, services: this.#kernelServices(), changed, removed: [...removed] });
+    this.#kernelMemo.note({
+      config: this.config,
+      services: this.#kernelServices(),
+      changed,
+      removed: removed.size === 0 ? NO_KEYS : [...removed],
+    });
   }
 
   /** The whole input of the kernel state (O(sessions): for checks, not the hot path). */

@@ -34,6 +34,12 @@ interface Group {
   serviceId: string | null;
 }
 
+/** What takeKernelChanges returns when nothing changed (never modified). */
+const NO_KERNEL_CHANGES: { touched: ReadonlySet<never>; removed: ReadonlySet<string> } = Object.freeze({
+  touched: new Set<never>(),
+  removed: new Set<string>(),
+});
+
 export class SessionTable {
   readonly #registry: ServiceRegistry;
   readonly #sessions = new Map<string, Session>();
@@ -70,6 +76,8 @@ export class SessionTable {
 
   /** The sessions touched and the keys of those ended since the last call. */
   takeKernelChanges(): { touched: ReadonlySet<Session>; removed: ReadonlySet<string> } {
+    // Asked on every call and event (kernelVersion), mostly with nothing to take: no new sets then.
+    if (this.#kernelTouched.size === 0 && this.#kernelRemoved.size === 0) return NO_KERNEL_CHANGES;
     const out = { touched: this.#kernelTouched, removed: this.#kernelRemoved };
     this.#kernelTouched = new Set();
     this.#kernelRemoved = new Set();

@@ -58,9 +58,28 @@ export function sourceFamily(c: Classifier): Family {
   return c.family ?? (c.key.includes(':') ? 6 : 4);
 }
 
-export function snatKeys(s: ServiceMarking): Array<[string, string]> {
-  if (s.mark === 0 || s.ifname === '') return [];
-  return s.snat.map((n) => [`${s.mark} ${s.ifname} ${n.family}`, canonicalAddress(n.family, n.address) ?? '']);
+/**
+ * Keys by SNAT array: the core gives every marking of one service the same array (and a new
+ * one when the service changes), so a session's entries are derived once per service, not per
+ * session change.
+ */
+const snatKeyCache = new WeakMap<
+  ServiceMarking['snat'],
+  { mark: number; ifname: string; keys: Array<[string, string]> }
+>();
+const NO_KEYS: Array<[string, string]> = [];
+
+/** A marking's SNAT entries as [mark interface family, canonical address]; the result is shared, never modify it. */
+export function snatKeys(s: ServiceMarking): readonly (readonly [string, string])[] {
+  if (s.mark === 0 || s.ifname === '' || s.snat.length === 0) return NO_KEYS;
+  const hit = snatKeyCache.get(s.snat);
+  if (hit && hit.mark === s.mark && hit.ifname === s.ifname) return hit.keys;
+  const keys = s.snat.map((n): [string, string] => [
+    `${s.mark} ${s.ifname} ${n.family}`,
+    canonicalAddress(n.family, n.address) ?? '',
+  ]);
+  snatKeyCache.set(s.snat, { mark: s.mark, ifname: s.ifname, keys });
+  return keys;
 }
 
 export function parseSnatKey(k: string): { mark: number; ifname: string; family: Family } {

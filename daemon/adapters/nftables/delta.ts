@@ -20,8 +20,8 @@
  * Cost: the next state's arrays are compared by pointer with the ones the index was built from,
  * from both ends, and only the window where they differ is looked up (the core hands back its
  * unchanged objects in the same order): at 10,000 sessions a move or a create costs pointer
- * comparisons plus work for what changed; a state of fresh objects costs one Map lookup each. The index it plans against is
- * delta-index.ts.
+ * comparisons plus work for what changed; a state of fresh objects costs one Map lookup each.
+ * The index it plans against is delta-index.ts.
  */
 import { sameMarking } from '../../core/kernel-input-equality.js';
 import type { Classifier, FirewallState, ServiceMarking, SessionMarking } from '../../core/kernel-state-types.js';
@@ -109,7 +109,9 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
   for (const s of removed) freedTags.add(s.tag);
   for (const { before, after } of changed) if (before.tag !== after.tag) freedTags.add(before.tag);
   const takenTags = new Set<number>();
-  for (const s of [...added, ...changed.map((c) => c.after)]) {
+  // Without changed sessions (a create or a destroy) the lists below are the arrays themselves.
+  const incoming = changed.length === 0 ? added : [...added, ...changed.map((c) => c.after)];
+  for (const s of incoming) {
     if (checkSession(s, next, NFT_NAMING) !== null) return null;
     const prev = ix.sessions.get(s.sessionKey);
     if (prev && prev.s.tag === s.tag) continue;
@@ -149,7 +151,9 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
   for (const { after } of changed) if (!give(after)) return null;
   const snatNext = new Map<string, { count: number; address: string }>();
   let snatChanged = false;
-  for (const k of new Set([...minus.keys(), ...plus.keys()])) {
+  const snatKeysNow =
+    minus.size === 0 ? plus.keys() : plus.size === 0 ? minus.keys() : new Set([...minus.keys(), ...plus.keys()]);
+  for (const k of snatKeysNow) {
     const have = ix.snat.get(k);
     const left = (have?.count ?? 0) - (minus.get(k) ?? 0);
     const p = plus.get(k);
@@ -188,12 +192,13 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
     }
   }
   if (ix.classifiers.size - cRemoved.length + cAdded.length !== next.classifiers.length) return null;
+  const cIn = cChanged.length === 0 ? cAdded : [...cAdded, ...cChanged.map((x) => x.after)];
+  const cOut = cChanged.length === 0 ? cRemoved : [...cRemoved, ...cChanged.map((x) => x.before)];
   const live = (key: string): boolean => addedKeys.has(key) || (ix.sessions.has(key) && !removedKeys.has(key));
-  for (const c of [...cAdded, ...cChanged.map((x) => x.after)])
-    if (classifierElement(c) === null || !live(c.sessionKey)) return null;
-  for (const c of [...cRemoved, ...cChanged.map((x) => x.before)]) if (classifierElement(c) === null) return null;
+  for (const c of cIn) if (classifierElement(c) === null || !live(c.sessionKey)) return null;
+  for (const c of cOut) if (classifierElement(c) === null) return null;
   // Who owns what afterwards: a removed session must own nothing.
-  const touched = new Set([...cRemoved, ...cChanged.map((x) => x.before)].map(classifierId));
+  const touched = new Set(cOut.map(classifierId));
   const owned = new Map<string, Set<string>>();
   const ownedBy = (key: string): Set<string> => {
     let o = owned.get(key);
@@ -203,14 +208,14 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
     }
     return o;
   };
-  for (const c of [...cRemoved, ...cChanged.map((x) => x.before)]) ownedBy(c.sessionKey).delete(classifierId(c));
-  for (const c of [...cAdded, ...cChanged.map((x) => x.after)]) ownedBy(c.sessionKey).add(classifierId(c));
+  for (const c of cOut) ownedBy(c.sessionKey).delete(classifierId(c));
+  for (const c of cIn) ownedBy(c.sessionKey).add(classifierId(c));
   for (const s of removed) if ((owned.get(s.sessionKey) ?? ix.owned.get(s.sessionKey))?.size) return null;
 
   // A session whose value (mark | tag) changed: every element of its claims the delta does not
   // rewrite anyway is deleted and added again with the new value.
   const nextValue = new Map<string, number>();
-  for (const s of [...added, ...changed.map((x) => x.after)]) nextValue.set(s.sessionKey, sessionValue(s.mark, s.tag));
+  for (const s of incoming) nextValue.set(s.sessionKey, sessionValue(s.mark, s.tag));
   const valueFor = (key: string): number =>
     nextValue.get(key) ??
     sessionValue((ix.sessions.get(key) as SessionEntry).s.mark, (ix.sessions.get(key) as SessionEntry).s.tag);
@@ -270,12 +275,13 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
     l.push(key);
     ops++;
   };
-  for (const c of [...cRemoved, ...cChanged.map((x) => x.before), ...revalued]) {
+  for (const c of revalued.length === 0 ? cOut : [...cOut, ...revalued]) {
     const el = classifierElement(c)!;
     stale(el.map, el.key);
   }
   const retagged = changed.filter((x) => x.before.tag !== x.after.tag);
-  for (const s of [...removed, ...retagged.map((x) => x.before)]) {
+  const untagged = retagged.length === 0 ? removed : [...removed, ...retagged.map((x) => x.before)];
+  for (const s of untagged) {
     stale(MAP.tx, nl.hostU32(s.tag));
     stale(MAP.rx, nl.hostU32(s.tag));
   }
@@ -292,10 +298,10 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
     ops++;
   };
   for (const mark of newServices) put(MAP.svc, { key: nl.hostU32(mark), data: { jump: serviceChainName(mark) } });
-  const newCounterElements = [...added, ...retagged.map((x) => x.after)];
+  const newCounterElements = retagged.length === 0 ? added : [...added, ...retagged.map((x) => x.after)];
   for (const s of newCounterElements) put(MAP.tx, { key: nl.hostU32(s.tag), data: { counter: tx(s.sessionKey) } });
   for (const s of newCounterElements) put(MAP.rx, { key: nl.hostU32(s.tag), data: { counter: rx(s.sessionKey) } });
-  const written = [...cAdded, ...cChanged.map((x) => x.after), ...revalued];
+  const written = revalued.length === 0 ? cIn : [...cIn, ...revalued];
   for (const c of written) {
     const el = classifierElement(c)!;
     put(el.map, { key: el.key, data: { mark: valueFor(c.sessionKey) } });
@@ -329,7 +335,7 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
 
   const commit = (known: TableModel): void => {
     const el = (map: string): Map<string, ElementModel> => known.maps.get(map)?.elements ?? new Map();
-    for (const s of [...removed, ...retagged.map((x) => x.before)]) {
+    for (const s of untagged) {
       el(MAP.tx).delete(String(s.tag));
       el(MAP.rx).delete(String(s.tag));
     }
@@ -352,7 +358,7 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
       known.counters.add(rx(s.sessionKey));
       ix.sessions.set(s.sessionKey, { s, epoch });
     }
-    for (const s of [...added, ...changed.map((x) => x.after)]) ix.tags.set(s.tag, s.sessionKey);
+    for (const s of incoming) ix.tags.set(s.tag, s.sessionKey);
     for (const mark of goneServices) {
       el(MAP.svc).delete(String(mark));
       known.chains.delete(serviceChainName(mark));
@@ -363,7 +369,7 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
       known.chains.set(serviceChainName(mark), serviceChain(ours, mark));
     }
     for (const [mark, by] of services) bump(ix.services, mark, by);
-    for (const c of [...cRemoved, ...cChanged.map((x) => x.before)]) {
+    for (const c of cOut) {
       const e = classifierElement(c)!;
       el(e.map).delete(e.norm);
     }
@@ -372,7 +378,7 @@ export function planDelta(ix: SessionIndex, next: FirewallState, table: string):
       const e = classifierElement(c)!;
       el(e.map).set(e.norm, { key: e.norm, value: hex32(valueFor(c.sessionKey)) });
     }
-    for (const c of [...cAdded, ...cChanged.map((x) => x.after)]) ix.classifiers.set(classifierId(c), { c, epoch });
+    for (const c of cIn) ix.classifiers.set(classifierId(c), { c, epoch });
     for (const [k, v] of owned) {
       if (v.size === 0) ix.owned.delete(k);
       else ix.owned.set(k, v);

@@ -88,12 +88,24 @@ export function decodeRule(msg: RuleMessage): KernelRule | null {
   };
 }
 
+/**
+ * Keys by rule record. Records are never modified, and the routing adapter asks for the keys of
+ * the same records at every apply (its model keeps them): building the string each time was
+ * ~14 kB of garbage per SourceIPRule session (V8's sampling heap profiler).
+ */
+const ruleKeys = new WeakMap<RuleSpec, string>();
+
 /** Everything that makes two rules the same rule for us (the protocol tag excluded). */
 export function ruleKey(r: RuleSpec): string {
-  return (
-    `${r.family} pref ${r.priority} action ${r.action} table ${r.table} fwmark ${r.mark}/${r.mask} ` +
-    `from ${r.src || '-'}/${r.srcLen} to ${r.dst || '-'}/${r.dstLen} tos ${r.tos} ${r.extra}`
-  ).trimEnd();
+  let key = ruleKeys.get(r);
+  if (key === undefined) {
+    key = (
+      `${r.family} pref ${r.priority} action ${r.action} table ${r.table} fwmark ${r.mark}/${r.mask} ` +
+      `from ${r.src || '-'}/${r.srcLen} to ${r.dst || '-'}/${r.dstLen} tos ${r.tos} ${r.extra}`
+    ).trimEnd();
+    ruleKeys.set(r, key);
+  }
+  return key;
 }
 
 /** `ip rule`-style text of a rule, for logs and error messages. */

@@ -216,4 +216,26 @@ describe('KernelStateMemo', () => {
     expect(d).toEqual(computeKernelState({ config, services: moved, sessions: [...all.values()] }));
     expect(d.firewall.sessions[0]!.snat).not.toEqual(c.firewall.sessions[0]!.snat);
   });
+
+  it('markings of one service share one SNAT array, the service listing included; a changed service gets a new one', () => {
+    const memo = new KernelStateMemo();
+    const mk = (serial: number): KernelSessionInput => ({
+      sessionKey: `s${serial}`,
+      serial,
+      tag: serial,
+      priority: false,
+      serviceId: 'svc0',
+      claims: [{ kind: 'uid', key: String(1000 + serial) }],
+      sourceIPRule: false,
+    });
+    const a = memo.update({ config, services: [service(0, true, 0)], changed: [mk(1), mk(2)], removed: [] });
+    const [m1, m2] = a.firewall.sessions;
+    expect(m1!.snat).toEqual([{ family: 4, address: '198.51.100.10' }]);
+    expect(m2!.snat).toBe(m1!.snat);
+    expect(a.firewall.services?.[0]?.snat).toBe(m1!.snat);
+    const b = memo.update({ config, services: [service(0, true, 1)], changed: [], removed: [] });
+    expect(b.firewall.sessions[0]!.snat).toEqual([{ family: 4, address: '198.51.100.11' }]);
+    expect(b.firewall.sessions[0]!.snat).not.toBe(m1!.snat);
+    expect(b.firewall.sessions[1]!.snat).toBe(b.firewall.sessions[0]!.snat);
+  });
 });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { planDelta } from '../../../../../daemon/adapters/nftables/delta.js';
-import { indexState } from '../../../../../daemon/adapters/nftables/delta-index.js';
+import { indexState, snatKeys } from '../../../../../daemon/adapters/nftables/delta-index.js';
 import { diffTable } from '../../../../../daemon/adapters/nftables/diff.js';
 import { MSG } from '../../../../../daemon/adapters/nftables/netlink-encode.js';
 import { buildRuleset } from '../../../../../daemon/adapters/nftables/ruleset.js';
@@ -150,6 +150,22 @@ describe('nftables session delta', () => {
     expect(planDelta(ix, fw([], [], [SVC.b, SVC.b]), 't')).toBeNull();
     expect(planDelta(ix, fw([], [], [{ ...SVC.b, mark: 0x1 }]), 't')).toBeNull();
     expect(buildRuleset(fw([], [], [SVC.b, SVC.b]), opts).warnings).toEqual([expect.stringContaining('listed twice')]);
+  });
+
+  it('SNAT keys are derived once per SNAT array, and again when the mark or interface differs', () => {
+    const snat = [
+      { family: 4 as const, address: '198.51.100.10' },
+      { family: 6 as const, address: '2001:db8:0:0::1' },
+    ];
+    const a = snatKeys({ mark: 0x10000, ifname: 'eth0', snat });
+    expect(a).toEqual([
+      ['65536 eth0 4', '198.51.100.10'],
+      ['65536 eth0 6', '2001:db8::1'],
+    ]);
+    expect(snatKeys({ mark: 0x10000, ifname: 'eth0', snat })).toBe(a);
+    expect(snatKeys({ mark: 0x20000, ifname: 'eth0', snat })[0]![0]).toBe('131072 eth0 4');
+    expect(snatKeys({ mark: 0x10000, ifname: 'eth9', snat })[0]![0]).toBe('65536 eth9 4');
+    expect(snatKeys({ mark: 0, ifname: 'eth0', snat })).toEqual([]);
   });
 
   it('gives up (full path) on other masks, cgroup claims changing, invalid or duplicate input, disagreeing SNAT addresses', () => {
