@@ -49,6 +49,7 @@ import type {
   SessionMarking,
   TableRoute,
 } from './kernel-state-types.js';
+import { memoByObject } from './object-memo.js';
 import type { AddressFact, Family, GatewayFact } from './services.js';
 
 /** One service as the kernel state needs it. */
@@ -277,21 +278,18 @@ export function routingOf(
   return { services, rules };
 }
 
-/** SNAT sources by prepared service (replaced, never modified): one array per service, known by pointer. */
-const snatBySvc = new WeakMap<PreparedService, SessionMarking['snat']>();
-
-/** The SNAT sources of a service: its first global address per family. */
-function snatOf(svc: PreparedService): SessionMarking['snat'] {
-  let snat = snatBySvc.get(svc);
-  if (snat) return snat;
-  snat = [];
+/**
+ * The SNAT sources of a service: its first global address per family. Once per prepared service
+ * (replaced, never modified): one array for all its markings, which the adapters know by pointer.
+ */
+const snatOf = memoByObject((svc: PreparedService): SessionMarking['snat'] => {
+  const snat: SessionMarking['snat'] = [];
   for (const family of [4, 6] as const) {
     const first = svc.globals.find((a) => a.family === family);
     if (first) snat.push({ family, address: first.address });
   }
-  snatBySvc.set(svc, snat);
   return snat;
-}
+});
 
 /** A session's marking: the service's mark, interface and first global address per family (SNAT). */
 export function markingOf(

@@ -5,23 +5,14 @@
  * session's create costs it one new rule, not a comparison of every service and rule. Pure.
  */
 import type { RoutingState } from './kernel-state-types.js';
-
-/** JSON of the routing state's parts, by object (they are never modified once built). */
-const jsonByObject = new WeakMap<object, string>();
+import { memoByObject } from './object-memo.js';
 
 /**
- * `JSON.stringify(part)`, once per object: routingOf hands back its own objects for what did not
- * change and this class the last state's, so the core and the routing adapter, which compares
- * parts by their JSON too, serialise each part once between them.
+ * `JSON.stringify(part)`, once per object (parts are never modified once built): routingOf hands
+ * back its own objects for what did not change and this class the last state's, so the core and
+ * the routing adapter, which compares parts by their JSON too, serialise each part once between them.
  */
-export function partJson(part: object): string {
-  let json = jsonByObject.get(part);
-  if (json === undefined) {
-    json = JSON.stringify(part);
-    jsonByObject.set(part, json);
-  }
-  return json;
-}
+export const partJson: (part: object) => string = memoByObject((part: object) => JSON.stringify(part));
 
 export class StableRouting {
   /** The last state's services and rules by their JSON. */

@@ -3,6 +3,7 @@
  * fragments are built once; a document is those fragments plus the child nodes of the path.
  */
 
+import { memoByObject } from '../../core/object-memo.js';
 import type { InterfaceSpec } from './interface-spec.js';
 import { splitSignature } from './variants.js';
 
@@ -33,11 +34,8 @@ const STANDARD =
   '  <method name="GetMachineId"><arg name="machine_uuid" type="s" direction="out"/></method>\n' +
   ' </interface>\n';
 
-const fragments = new WeakMap<InterfaceSpec, string>();
-
-function fragment(spec: InterfaceSpec): string {
-  let xml = fragments.get(spec);
-  if (xml !== undefined) return xml;
+/** An interface's XML, once per spec (specs are constants). */
+const fragment = memoByObject((spec: InterfaceSpec): string => {
   const lines = [` <interface name="${esc(spec.name)}">`];
   for (const [name, m] of Object.entries(spec.methods)) {
     lines.push(
@@ -48,10 +46,8 @@ function fragment(spec: InterfaceSpec): string {
     lines.push(`  <signal name="${esc(name)}">${args(s.signature, s.names, null)}</signal>`);
   }
   lines.push(' </interface>');
-  xml = `${lines.join('\n')}\n`;
-  fragments.set(spec, xml);
-  return xml;
-}
+  return `${lines.join('\n')}\n`;
+});
 
 /** The Introspect reply for an object with `interfaces` (none: a plain node) and `children`. */
 export function introspectXml(interfaces: readonly InterfaceSpec[] | null, children: Iterable<string>): string {

@@ -67,7 +67,7 @@ const snatKeyCache = new WeakMap<
   ServiceMarking['snat'],
   { mark: number; ifname: string; keys: Array<[string, string]> }
 >();
-const NO_KEYS: Array<[string, string]> = [];
+const NO_KEYS: readonly (readonly [string, string])[] = Object.freeze([]);
 
 /** A marking's SNAT entries as [mark interface family, canonical address]; the result is shared, never modify it. */
 export function snatKeys(s: ServiceMarking): readonly (readonly [string, string])[] {

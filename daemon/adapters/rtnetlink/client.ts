@@ -11,6 +11,7 @@
  *   rest), and every request gets its own outcome: null or an {@link RtnlError}.
  */
 
+import { memoByObject } from '../../core/object-memo.js';
 import { errnoName } from '../netlink/libc.js';
 import {
   type NetlinkMessage,
@@ -89,16 +90,10 @@ export async function openRtnlClient(opts: RtnlClientOptions = {}): Promise<Rtnl
 export type ExchangeSocket = Pick<RequestSocket, 'nextSeq' | 'exchange' | 'close'>;
 
 /** Encoded rule messages by message: routing-ops.ts hands back the same request for a recurring rule. */
-const ruleBodies = new WeakMap<RtMessage, Buffer>();
+const ruleBody = memoByObject(encodeMessage);
 
 function bodyOf(msg: RtMessage): Buffer {
-  if (msg.kind !== 'rule') return encodeMessage(msg);
-  let b = ruleBodies.get(msg);
-  if (b === undefined) {
-    b = encodeMessage(msg);
-    ruleBodies.set(msg, b);
-  }
-  return b;
+  return msg.kind === 'rule' ? ruleBody(msg) : encodeMessage(msg);
 }
 
 /** @internal An {@link RtnlClient} on an open socket (exported for tests). */

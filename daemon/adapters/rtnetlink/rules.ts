@@ -2,6 +2,7 @@
  * Rule records of the routing adapter: a dumped `ip rule` as a comparable record, its key, and
  * the RTM_NEWRULE / RTM_DELRULE messages. Pure.
  */
+import { memoByObject } from '../../core/object-memo.js';
 import type { Family } from '../../core/services.js';
 import { afOf, familyOf } from './messages/addresses.js';
 import { type Attrs, type RuleMessage, strOf, u8Of, u32, u32Of } from './messages/codec.js';
@@ -89,24 +90,17 @@ export function decodeRule(msg: RuleMessage): KernelRule | null {
 }
 
 /**
- * Keys by rule record. Records are never modified, and the routing adapter asks for the keys of
- * the same records at every apply (its model keeps them): building the string each time was
- * ~14 kB of garbage per SourceIPRule session (V8's sampling heap profiler).
+ * Everything that makes two rules the same rule for us (the protocol tag excluded). Once per rule
+ * record: records are never modified, and the routing adapter asks for the keys of the same
+ * records at every apply (its model keeps them); built each time, they were ~14 kB of garbage
+ * per SourceIPRule session (V8's sampling heap profiler).
  */
-const ruleKeys = new WeakMap<RuleSpec, string>();
-
-/** Everything that makes two rules the same rule for us (the protocol tag excluded). */
-export function ruleKey(r: RuleSpec): string {
-  let key = ruleKeys.get(r);
-  if (key === undefined) {
-    key = (
-      `${r.family} pref ${r.priority} action ${r.action} table ${r.table} fwmark ${r.mark}/${r.mask} ` +
-      `from ${r.src || '-'}/${r.srcLen} to ${r.dst || '-'}/${r.dstLen} tos ${r.tos} ${r.extra}`
-    ).trimEnd();
-    ruleKeys.set(r, key);
-  }
-  return key;
-}
+export const ruleKey: (r: RuleSpec) => string = memoByObject((r: RuleSpec) =>
+  (
+    `${r.family} pref ${r.priority} action ${r.action} table ${r.table} fwmark ${r.mark}/${r.mask} ` +
+    `from ${r.src || '-'}/${r.srcLen} to ${r.dst || '-'}/${r.dstLen} tos ${r.tos} ${r.extra}`
+  ).trimEnd(),
+);
 
 /** `ip rule`-style text of a rule, for logs and error messages. */
 export function describeRule(r: RuleSpec): string {
