@@ -45,6 +45,7 @@ import {
 } from './drivers/bench-clients.js';
 import { monotonicUs, printProfile, topEntries } from './drivers/cpu-profile.js';
 import { FastClient, RESPONDER_NAME, startResponder, writeFloorPolicy } from './drivers/fast-client.js';
+import { WARM_PAIRS, warmUp } from './drivers/warm-up.js';
 import { r3, summarize } from './stats.js';
 
 const OUT_DIR = join(REPO_ROOT, '.bench-out');
@@ -92,8 +93,6 @@ export interface CallPathFigures {
  * then lib/dbus and dbus-next on the bus, the path of every ConnMan client.
  */
 const CLIENTS: readonly ClientKind[] = ['lib/dbus direct', 'lib/dbus', 'dbus-next'];
-/** Back-to-back pairs each daemon answers before anything is measured. */
-const WARM_PAIRS = 1000;
 
 function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -171,6 +170,7 @@ interface DaemonRun {
 
 async function measure(
   sb: Sandbox,
+  daemon: keyof typeof WARM_PAIRS,
   pid: number,
   opts: { rounds: number; cpuPairs: number; failoverRounds: number },
 ): Promise<DaemonRun> {
@@ -180,7 +180,7 @@ async function measure(
   // first client's paced rows would catch netsessiond half-compiled and the second's not.
   const warm = await connectBenchClient('lib/dbus', address);
   try {
-    for (let i = 0; i < WARM_PAIRS; i++) await pair(warm, `/bench/cp/w${++seq}`);
+    await warmUp(() => pair(warm, `/bench/cp/w${++seq}`), WARM_PAIRS[daemon], `${daemon}, {} pairs on the bus`);
   } finally {
     warm.close();
   }
@@ -371,7 +371,7 @@ export async function runCallPathBench(options: CallPathOptions = {}): Promise<v
       const d = await startDaemon(sb, conf, shippedDaemon(entry), options.daemonArgs);
       try {
         await untilSteady(d);
-        ours = await measure(sb, d.pid, opts);
+        ours = await measure(sb, 'netsessiond', d.pid, opts);
       } finally {
         await d.proc.kill('SIGTERM', 5000);
       }
@@ -383,7 +383,7 @@ export async function runCallPathBench(options: CallPathOptions = {}): Promise<v
       const c = await startConnmand(sb, { onlineCheck: true });
       try {
         await sleep(1000);
-        theirs = await measure(sb, c.pid, opts);
+        theirs = await measure(sb, 'connmand', c.pid, opts);
       } catch (err) {
         console.log(`(connmand not measured: ${(err as Error).message.split('\n')[0]})`);
       } finally {

@@ -36,6 +36,7 @@ import {
   writeConfig,
 } from './daemon-latency.js';
 import { type BenchClient, type ClientKind, connectBenchClient } from './drivers/bench-clients.js';
+import { WARM_PAIRS, warmUp } from './drivers/warm-up.js';
 import { r3, summarize } from './stats.js';
 
 /** Knobs of {@link runSourceIpRuleBench}. */
@@ -72,8 +73,6 @@ function cpuSeconds(pid: number): number {
  * lib/dbus and dbus-next on the bus, as every ConnMan client calls.
  */
 const CLIENTS: readonly ClientKind[] = ['lib/dbus direct', 'lib/dbus', 'dbus-next'];
-/** Pairs each daemon answers before anything is measured. */
-const WARM_PAIRS = 1000;
 
 async function pair(client: BenchClient): Promise<number> {
   const np = `/bench/sip/n${++seq}`;
@@ -87,6 +86,7 @@ async function pair(client: BenchClient): Promise<number> {
 /** (a)-(c) with each client in turn, on one running daemon. */
 async function measureBoth(
   address: string,
+  daemon: keyof typeof WARM_PAIRS,
   pid: number,
   o: Required<SourceIpRuleBenchOptions>,
 ): Promise<Record<ClientKind, DaemonFigures>> {
@@ -94,7 +94,7 @@ async function measureBoth(
   // As in call-path.ts: the first client must not meet a netsessiond whose code V8 has not tiered up.
   const warm = await connectBenchClient('lib/dbus', address);
   try {
-    for (let i = 0; i < WARM_PAIRS; i++) await pair(warm);
+    await warmUp(() => pair(warm), WARM_PAIRS[daemon], `${daemon}, SourceIPRule pairs on the bus`);
   } finally {
     warm.close();
   }
@@ -164,7 +164,7 @@ export async function runSourceIpRuleBench(opts: SourceIpRuleBenchOptions = {}):
   const connmand = await withSandbox(async (sb) => {
     const cm = await startConnmand(sb, { onlineCheck: false });
     try {
-      return await measureBoth(sb.dbusAddress!, cm.pid, o);
+      return await measureBoth(sb.dbusAddress!, 'connmand', cm.pid, o);
     } finally {
       await cm.stop();
     }
@@ -182,7 +182,7 @@ export async function runSourceIpRuleBench(opts: SourceIpRuleBenchOptions = {}):
         await sleep(50);
       }
       await untilSteady(daemon);
-      return await measureBoth(sb.dbusAddress!, daemon.pid, o);
+      return await measureBoth(sb.dbusAddress!, 'netsessiond', daemon.pid, o);
     } finally {
       client.disconnect();
       await daemon.proc.kill('SIGTERM', 3000);

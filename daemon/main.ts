@@ -11,14 +11,15 @@
  *   count (sessionCapacity below), so clients get an error instead of an out-of-memory abort.
  * - `--max-semi-space-size=1` (MB): the young generation stays small after a burst of allocation
  *   (at the default 16 MB, 10,000 policy files left the daemon ~30 MB larger).
- * - `--optimize-for-size`, `--no-opt` (no optimizing compiler; the baseline compiler stays, and
- *   the daemon's hot paths are short and bounded), `--v8-pool-size=1` (one V8 worker thread):
- *   ~5 MB less at idle. The optimizing compiler was tried on after start-up: ~35 % faster under
- *   load, but memory under load then varied past its targets (docs/architecture.md). Not
- *   `--lite-mode`: on Node 20 it implies `--jitless` (interpreter only, no WebAssembly, a warning
- *   on every start) for the same memory.
- * - `--expose-gc`: full collections once start-up settled and after bursts
- *   (adapters/system/memory-return.ts, with glibc's malloc_trim).
+ * - `--optimize-for-size`, `--v8-pool-size=1` (one V8 worker thread): ~5 MB less at idle.
+ * - `--no-opt`: start-up's one-off code (parsers, dumps, setup) is never optimized; the optimizing
+ *   compiler goes on after the start-up memory returns (setFlagsFromString('--opt') below), so
+ *   what runs hot under load — the call path, the kernel applies — is optimized (~2× less CPU
+ *   per session pair) while the idle daemon holds no optimized code. Not `--lite-mode`: on Node
+ *   20 it implies `--jitless` (interpreter only, no WebAssembly, a warning on every start).
+ * - `--expose-gc`: full collections once start-up settled and after each burst, then glibc's
+ *   malloc_trim and the page drop of node's own code (adapters/system/memory-return.ts,
+ *   mapped-pages.ts).
  * The tests and the bench run the daemon with exactly this line (test/integration/harness/daemon.ts).
  *
  * Adapters a configuration does not use are never loaded (dynamic imports below): the firewall
@@ -28,7 +29,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { getHeapStatistics } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 // The daemon and netsessionctl ship in one package and report its version the same way.
 import { versionLine } from '../bin/cli/version.js';
 import { createDBusAdapter } from './adapters/dbus/index.js';
@@ -162,7 +163,11 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', () => void stop('SIGINT'));
   // Keep the process alive: the bus connection and netlink sockets may be unref'd.
   setInterval(() => {}, 1 << 30);
-  scheduleMemoryReturns(() => engine.sessionCount(), await createMemoryReturner());
+  scheduleMemoryReturns({
+    returnMemory: await createMemoryReturner(),
+    // V8 reads the flag at each tier-up decision: from now on hot functions are optimized.
+    afterStartUp: () => setFlagsFromString('--opt'),
+  });
   return -1;
 }
 

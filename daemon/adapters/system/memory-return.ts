@@ -1,29 +1,37 @@
 /**
- * Gives memory the daemon no longer uses back to the system, after a burst (start-up, many
- * sessions ended): full garbage collections (`--expose-gc`, in the #! line), then glibc's
- * `malloc_trim(0)`.
+ * Gives memory the daemon no longer uses back to the system, after start-up and whenever a burst
+ * of work has ended: full garbage collections (`--expose-gc`, in the #! line), glibc's
+ * `malloc_trim(0)`, then the clean pages of node's own binary (mapped-pages.ts).
  *
- * Why both: V8 keeps freed heap pages and garbage until its own heuristics collect, and glibc
- * keeps freed malloc memory in its arenas (it returns only the top of the brk heap, and only past
+ * Why: V8 keeps freed heap pages and garbage until its own heuristics collect, and glibc keeps
+ * freed malloc memory in its arenas (it returns only the top of the brk heap, and only past
  * M_TRIM_THRESHOLD); `malloc_trim(0)` also releases free pages inside the arenas. Measured on the
  * idle daemon after start-up (docs/architecture.md, "Memory and start-up"): V8 heap −0.9 MB,
- * malloc −0.7 MB of RssAnon, flushing idle bytecode and baseline code −1.3 MB more. Two collections, as V8's own
- * last-resort collection does: what the first one's weak callbacks and finalizers release is
- * collected by the second.
+ * malloc −0.7 MB of RssAnon, flushing idle bytecode and baseline code −1.3 MB more, node's own
+ * pages ~30 MB of VmRSS. Two collections, as V8's own last-resort collection does: what the
+ * first one's weak callbacks and finalizers release is collected by the second.
  *
- * The flush sets two V8 flags only while these collections run (`v8.setFlagsFromString`; Node
- * leaves V8's flags writable, `--freeze-flags-after-init` is off). V8 reads them when a
- * collection starts marking, and both collections here are synchronous.
+ * The start-up returns flush code, setting two V8 flags only while their collections run
+ * (`v8.setFlagsFromString`; Node leaves V8's flags writable, `--freeze-flags-after-init` is off).
+ * V8 reads them when a collection starts marking, and both collections here are synchronous.
  *
  * musl has no `malloc_trim` (its allocator returns memory itself): then only the collections.
  */
+import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { loadLibcLibrary } from '../../../lib/native/libc.js';
+import { createPageDropper, type DropPages } from './mapped-pages.js';
 
 /** Runs the collections and the trim; synchronous, a few ms on the idle daemon's heap. */
-export type ReturnMemory = () => void;
+export type Collect = (opts: { flushCode: boolean }) => void;
 
-/** Binds `malloc_trim` when libc has it; without koffi or `--expose-gc` the missing part is skipped. */
+/** The two steps of a return: the collections and trim, then (a little later) the page drop. */
+export interface ReturnMemory {
+  collect: Collect;
+  dropPages: DropPages;
+}
+
+/** Binds `malloc_trim` and `madvise` when libc has them; without koffi or `--expose-gc` the missing part is skipped. */
 export async function createMemoryReturner(): Promise<ReturnMemory> {
   const gc = (globalThis as { gc?: () => void }).gc;
   let trim: ((pad: number) => unknown) | undefined;
@@ -33,68 +41,133 @@ export async function createMemoryReturner(): Promise<ReturnMemory> {
   } catch {
     // musl, or koffi missing: the collections alone.
   }
-  return () => {
+  const dropPages = await createPageDropper();
+  const collect: Collect = ({ flushCode }) => {
     if (gc) {
       // Bytecode and baseline code of functions not running now (start-up's parsers and setup,
-      // above all) are dropped and compiled again, lazily, if ever called again. Only here:
-      // as a standing flag it flushes at every collection, and start-up, which collects while
-      // running each function once, took 145 instead of 117 ms to READY=1.
-      setFlagsFromString('--stress-flush-code --flush-baseline-code');
+      // above all) are dropped and compiled again, lazily, if ever called again. Only at the
+      // start-up returns: later, the hot paths' optimized code would go with it. Not a standing
+      // flag: it flushes at every collection, and start-up, which collects while running each
+      // function once, took 145 instead of 117 ms to READY=1.
+      if (flushCode) setFlagsFromString('--stress-flush-code --flush-baseline-code');
       try {
         gc();
         gc();
       } finally {
-        setFlagsFromString('--no-stress-flush-code --no-flush-baseline-code');
+        if (flushCode) setFlagsFromString('--no-stress-flush-code --no-flush-baseline-code');
       }
     }
     trim?.(0);
   };
+  return { collect, dropPages };
 }
 
-/** RSS growth since the last return after which a settled daemon returns memory again. */
-const GROWTH_BYTES = 3 * 1024 * 1024;
+/** CPU share under which a check window counts as quiet. */
+const QUIET_SHARE = 0.01;
+/** Check period while idle (one wake-up a second). */
+const IDLE_CHECK_MS = 1000;
+/** Check period after a busy window, so a burst's end is seen within a quarter of a second. */
+const BUSY_CHECK_MS = 250;
 /**
- * Seconds between returns for growth: under steady churn the process may grow and pause again
- * and again; a return (~5 ms idle, tens of ms with a large heap) then costs at most ~1%. Short
- * enough that a burst ending a few seconds after the last return (10,000 sessions destroyed, then
- * a few seconds of churn) is returned once it stops, not held until some later burst: at 10 s the
- * footprint bench's 10,000 cycles, once they took under 2 s, found their garbage still held.
+ * CPU spent since the last return before a quiet window returns memory: a burst worth it, not a
+ * lone event (which would then pay two full collections each time).
  */
-const GROWTH_MIN_GAP_S = 3;
+const BURST_CPU_MS = 50;
+/** Anonymous growth since the last return before a burst's end returns memory. */
+const ANON_GROWTH_BYTES = 1024 * 1024;
+/**
+ * File-backed growth since the last drop before a quiet window drops pages alone (no
+ * collection): a periodic kernel verify or a lone call faults some of node's code back in.
+ */
+const FILE_GROWTH_BYTES = 2 * 1024 * 1024;
+/** Delay from the collections to the page drop. */
+const DROP_DELAY_MS = 250;
+
+/** Resident memory in bytes: anonymous (heap, malloc, stacks) and file-backed (code and data of files). */
+export interface Resident {
+  anon: number;
+  file: number;
+}
+
+const PAGE = 4096;
+
+/** This process's resident memory, from /proc/self/statm ("shared" = file-backed and shmem pages). */
+export function residentNow(): Resident {
+  const f = readFileSync('/proc/self/statm', 'latin1').split(' ');
+  const resident = Number(f[1]) * PAGE;
+  const shared = Number(f[2]) * PAGE;
+  return { anon: resident - shared, file: shared };
+}
+
+const processCpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/** What {@link scheduleMemoryReturns} reads and calls; the readers are injectable for tests. */
+export interface MemoryReturnDeps {
+  returnMemory: ReturnMemory;
+  resident?: () => Resident;
+  /** CPU time (user + system) in ms since some fixed point. */
+  cpuMs?: () => number;
+  /** Called once, right after the last start-up return. */
+  afterStartUp?: () => void;
+  setTimeout?: (fn: () => void, ms: number) => void;
+}
 
 /**
- * When to return memory, checked once a second (O(1), no timer per session): at 1 s and 10 s
- * after start-up (its compiling, file parsing, first dumps, online checks and DHCP); after many
- * sessions ended (1,000 below the high-water mark); and after any burst that left the process
- * 3 MB larger than after the last return, once it has stopped growing (a session storm, churn),
- * at most once per 3 s.
- * The last keeps V8 and malloc from holding a burst's garbage as headroom until their own
- * heuristics run, which at idle may be never.
+ * When to return memory: at 1 s and 10 s after start-up (its compiling, file parsing, first
+ * dumps, online checks and DHCP), flushing code; then whenever a burst has ended — a check
+ * window (a quarter of a second after a busy one, else a second) used under 1 % CPU, at least
+ * 50 ms of CPU went by since the last return, and anonymous memory grew 1 MB since it — keeping
+ * code; and in a quiet window after file-backed pages grew 2 MB since the last drop, the page
+ * drop alone. Every return ends with the page drop, a quarter of a second after its collections.
+ * A check costs two O(1) reads (no timer per session, nothing per call).
+ * So what a burst left — garbage, freed malloc memory, node's code it faulted in — is given
+ * back within about half a second of its end, whenever the burst came; V8 and malloc would
+ * otherwise hold it as headroom until their own heuristics run, which at idle may be never.
  */
-export function scheduleMemoryReturns(
-  sessionCount: () => number,
-  returnMemory: ReturnMemory,
-  /** The process's resident set in bytes (injectable for tests). */
-  rss: () => number = () => process.memoryUsage.rss(),
-): void {
-  let high = 0;
-  let base = Number.POSITIVE_INFINITY;
-  let last = 0;
-  let sinceReturn = 0;
-  const run = (): void => {
-    returnMemory();
-    high = sessionCount();
-    base = last = rss();
-    sinceReturn = 0;
+export function scheduleMemoryReturns(deps: MemoryReturnDeps): void {
+  const resident = deps.resident ?? residentNow;
+  const cpuMs = deps.cpuMs ?? processCpuMs;
+  const later = deps.setTimeout ?? ((fn, ms) => setTimeout(fn, ms).unref());
+  let anonBase = Number.POSITIVE_INFINITY;
+  let fileBase = Number.POSITIVE_INFINITY;
+  let cpuAtReturn = 0;
+  let lastCpu = 0;
+  let dropping = false;
+  const drop = (): void => {
+    deps.returnMemory.dropPages();
+    fileBase = resident().file;
+    dropping = false;
   };
-  for (const ms of [1000, 10_000]) setTimeout(run, ms).unref();
-  setInterval(() => {
-    sinceReturn++;
-    const n = sessionCount();
-    high = Math.max(high, n);
-    const now = rss();
-    const settledAfterGrowth = now - base >= GROWTH_BYTES && now <= last && sinceReturn > GROWTH_MIN_GAP_S;
-    last = now;
-    if (high - n >= 1000 || settledAfterGrowth) run();
-  }, 1000).unref();
+  const run = (flushCode: boolean): void => {
+    deps.returnMemory.collect({ flushCode });
+    cpuAtReturn = lastCpu = cpuMs();
+    anonBase = resident().anon;
+    // The drop waits for the tasks the collections left behind (sweeping, finalizers), which
+    // would otherwise fault node's code straight back in.
+    dropping = true;
+    later(drop, DROP_DELAY_MS);
+  };
+  const check = (period: number): void => {
+    const cpu = cpuMs();
+    const quiet = cpu - lastCpu < period * QUIET_SHARE;
+    lastCpu = cpu;
+    if (quiet && !dropping) {
+      const now = resident();
+      if (cpu - cpuAtReturn >= BURST_CPU_MS && now.anon - anonBase >= ANON_GROWTH_BYTES) run(false);
+      else if (now.file - fileBase >= FILE_GROWTH_BYTES) drop();
+    }
+    const next = quiet ? IDLE_CHECK_MS : BUSY_CHECK_MS;
+    later(() => check(next), next);
+  };
+  later(() => {
+    run(true);
+    later(() => check(IDLE_CHECK_MS), IDLE_CHECK_MS);
+  }, 1000);
+  later(() => {
+    run(true);
+    deps.afterStartUp?.();
+  }, 10_000);
 }

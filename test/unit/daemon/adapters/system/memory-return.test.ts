@@ -1,94 +1,139 @@
 /**
- * When the daemon returns memory: after start-up, after many sessions ended, and after a burst
- * once the process stopped growing; never per second while nothing changes.
+ * When the daemon returns memory: at start-up, then once a burst of work has ended (and only a
+ * burst worth it), with the page drop a quarter of a second after the collections; file-backed
+ * growth alone gets the page drop alone. Never while nothing changes.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createMemoryReturner, scheduleMemoryReturns } from '../../../../../daemon/adapters/system/memory-return.js';
+import { describe, expect, it } from 'vitest';
+import {
+  createMemoryReturner,
+  type Resident,
+  residentNow,
+  scheduleMemoryReturns,
+} from '../../../../../daemon/adapters/system/memory-return.js';
 
 const MB = 1024 * 1024;
 
-describe('scheduleMemoryReturns', () => {
-  beforeEach(() => {
-    vi.useFakeTimers();
-  });
-  afterEach(() => {
-    vi.clearAllTimers();
-    vi.useRealTimers();
-  });
-
-  function setup() {
-    const state = { sessions: 0, rss: 50 * MB, returns: 0 };
-    scheduleMemoryReturns(
-      () => state.sessions,
-      () => {
-        state.returns++;
+/** A hand-driven clock and a process whose CPU time and resident memory the test sets. */
+function setup() {
+  const timers: Array<{ at: number; fn: () => void }> = [];
+  const s = {
+    now: 0,
+    cpu: 0,
+    res: { anon: 12 * MB, file: 8 * MB } as Resident,
+    log: [] as string[],
+    optimizerOn: 0,
+  };
+  scheduleMemoryReturns({
+    returnMemory: {
+      collect: ({ flushCode }) => {
+        s.log.push(flushCode ? `collect+flush@${s.now}` : `collect@${s.now}`);
+        s.cpu += 5; // a return costs CPU of its own; it must not count as the next burst
       },
-      () => state.rss,
-    );
-    return state;
-  }
-
-  it('returns at 1 s and 10 s after start-up, then not while nothing changes', () => {
-    const s = setup();
-    vi.advanceTimersByTime(999);
-    expect(s.returns).toBe(0);
-    vi.advanceTimersByTime(1);
-    expect(s.returns).toBe(1);
-    vi.advanceTimersByTime(9000);
-    expect(s.returns).toBe(2);
-    vi.advanceTimersByTime(60_000);
-    expect(s.returns).toBe(2);
+      dropPages: () => {
+        s.log.push(`drop@${s.now}`);
+        s.res = { ...s.res, file: 4 * MB };
+        return 0;
+      },
+    },
+    resident: () => s.res,
+    cpuMs: () => s.cpu,
+    afterStartUp: () => s.optimizerOn++,
+    setTimeout: (fn, ms) => timers.push({ at: s.now + ms, fn }),
   });
-
-  it('returns once the live sessions fell 1,000 below their high-water mark', () => {
-    const s = setup();
-    vi.advanceTimersByTime(10_000);
-    const before = s.returns;
-    s.sessions = 5000;
-    vi.advanceTimersByTime(1000);
-    s.sessions = 4001;
-    vi.advanceTimersByTime(1000);
-    expect(s.returns).toBe(before);
-    s.sessions = 4000;
-    vi.advanceTimersByTime(1000);
-    expect(s.returns).toBe(before + 1);
-    vi.advanceTimersByTime(10_000);
-    expect(s.returns).toBe(before + 1);
-  });
-
-  it('returns after 3 MB of growth only once the growth stopped, once, and not within 3 s of the last', () => {
-    const s = setup();
-    vi.advanceTimersByTime(10_000);
-    const before = s.returns;
-    for (const mb of [51, 52, 53, 54]) {
-      s.rss = mb * MB;
-      vi.advanceTimersByTime(1000);
+  /** Runs the timers due up to `ms` from now, in order. */
+  const advance = (ms: number) => {
+    const end = s.now + ms;
+    for (;;) {
+      timers.sort((a, b) => a.at - b.at);
+      const t = timers[0];
+      if (!t || t.at > end) break;
+      timers.shift();
+      s.now = t.at;
+      t.fn();
     }
-    expect(s.returns).toBe(before); // still growing
-    vi.advanceTimersByTime(1000);
-    expect(s.returns).toBe(before + 1); // settled 4 MB above, 5 s after the last return
-    vi.advanceTimersByTime(30_000);
-    expect(s.returns).toBe(before + 1);
+    s.now = end;
+  };
+  return { s, advance };
+}
+
+describe('scheduleMemoryReturns', () => {
+  it('returns at 1 s and 10 s after start-up, flushing code, drops pages 250 ms after each, then the optimizer goes on', () => {
+    const { s, advance } = setup();
+    advance(999);
+    expect(s.log).toEqual([]);
+    advance(1);
+    expect(s.log).toEqual(['collect+flush@1000']);
+    advance(250);
+    expect(s.log).toEqual(['collect+flush@1000', 'drop@1250']);
+    expect(s.optimizerOn).toBe(0);
+    advance(8750);
+    expect(s.log.slice(2)).toEqual(['collect+flush@10000']);
+    expect(s.optimizerOn).toBe(1);
+    advance(60_000);
+    expect(s.log.slice(2)).toEqual(['collect+flush@10000', 'drop@10250']);
+    expect(s.optimizerOn).toBe(1);
   });
 
-  it('a burst that settles 1 s after a return is returned once 3 s have passed since it', () => {
-    const s = setup();
-    vi.advanceTimersByTime(10_000); // the start-up return at 10 s (rss 50 MB)
-    const before = s.returns;
-    s.rss = 54 * MB;
-    vi.advanceTimersByTime(1000); // 1 s: grew
-    vi.advanceTimersByTime(1000); // 2 s: settled, but within 3 s of the return
-    expect(s.returns).toBe(before);
-    vi.advanceTimersByTime(1000); // 3 s: the gap has passed
-    expect(s.returns).toBe(before + 1);
-    vi.advanceTimersByTime(30_000);
-    expect(s.returns).toBe(before + 1);
+  it('returns within half a second of a burst’s end, keeping code, and not again while idle', () => {
+    const { s, advance } = setup();
+    advance(11_000);
+    const before = s.log.length;
+    // A burst: 300 ms of CPU and 5 MB of heap over two seconds.
+    s.cpu += 150;
+    s.res = { anon: 17 * MB, file: 15 * MB };
+    advance(1000);
+    s.cpu += 150;
+    advance(250);
+    expect(s.log.length).toBe(before); // still busy
+    advance(250); // a quiet quarter of a second: the burst is over
+    expect(s.log.slice(before)).toEqual([`collect@${s.now}`]);
+    advance(250);
+    expect(s.log.slice(before)).toEqual([`collect@${s.now - 250}`, `drop@${s.now}`]);
+    advance(60_000);
+    expect(s.log.length).toBe(before + 2);
+  });
+
+  it('a lone event (under 50 ms of CPU) gets no collections, only the page drop once its pages reach 2 MB', () => {
+    const { s, advance } = setup();
+    advance(11_000);
+    const before = s.log.length;
+    s.cpu += 20;
+    s.res = { anon: s.res.anon + 2 * MB, file: 5 * MB }; // 1 MB over the 4 MB after the last drop
+    advance(5000);
+    expect(s.log.length).toBe(before);
+    s.cpu += 3;
+    s.res = { ...s.res, file: 6.5 * MB }; // a periodic verify faulted 2.5 MB of node's code in
+    advance(3000);
+    expect(s.log.slice(before)).toEqual([expect.stringMatching(/^drop@/)]);
+  });
+
+  it('does not return while busy, however long the burst', () => {
+    const { s, advance } = setup();
+    advance(11_000);
+    const before = s.log.length;
+    for (let i = 0; i < 40; i++) {
+      s.cpu += 100; // 40 % of every quarter second
+      s.res = { anon: s.res.anon + MB, file: 16 * MB };
+      advance(250);
+    }
+    expect(s.log.length).toBe(before);
+    advance(250);
+    expect(s.log.slice(before)).toEqual([`collect@${s.now}`]);
+  });
+});
+
+describe('residentNow', () => {
+  it('splits this process’s resident set into anonymous and file-backed bytes', () => {
+    const r = residentNow();
+    expect(r.anon).toBeGreaterThan(MB);
+    expect(r.file).toBeGreaterThan(MB);
+    expect(r.anon + r.file).toBeLessThanOrEqual(process.memoryUsage.rss() + 64 * MB);
   });
 });
 
 describe('createMemoryReturner', () => {
   it('runs without --expose-gc (malloc_trim alone, or nothing on a libc without it)', async () => {
     const ret = await createMemoryReturner();
-    expect(() => ret()).not.toThrow();
+    expect(() => ret.collect({ flushCode: false })).not.toThrow();
   });
 });
