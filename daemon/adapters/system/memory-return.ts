@@ -62,24 +62,29 @@ export async function createMemoryReturner(): Promise<ReturnMemory> {
   return { collect, dropPages };
 }
 
-/** CPU share under which a check window counts as quiet. */
+/** Share of a check window the event loop may work for the window to count as quiet. */
 const QUIET_SHARE = 0.01;
 /** Check period while idle (one wake-up a second). */
 const IDLE_CHECK_MS = 1000;
 /** Check period after a busy window, so a burst's end is seen within a quarter of a second. */
 const BUSY_CHECK_MS = 250;
 /**
- * CPU spent since the last return before a quiet window returns memory: a burst worth it, not a
- * lone event (which would then pay two full collections each time).
+ * Event-loop work since the last return before a quiet window returns memory: a burst worth it,
+ * not a lone event (which would then pay two full collections each time).
  */
-const BURST_CPU_MS = 50;
-/** Anonymous growth since the last return before a burst's end returns memory. */
-const ANON_GROWTH_BYTES = 1024 * 1024;
+const BURST_ACTIVE_MS = 50;
 /**
  * File-backed growth since the last drop before a quiet window drops pages alone (no
  * collection): a periodic kernel verify or a lone call faults some of node's code back in.
  */
 const FILE_GROWTH_BYTES = 2 * 1024 * 1024;
+/**
+ * Quarter-second checks after a return (6 s) that drop pages again at 0.5 MB of file-backed growth:
+ * V8's worker thread goes on compiling what the burst made hot for a second or two after the
+ * event loop went quiet, and faults the compiler's code back in.
+ */
+const CHASE_CHECKS = 24;
+const CHASE_GROWTH_BYTES = 512 * 1024;
 /** Delay from the collections to the page drop. */
 const DROP_DELAY_MS = 250;
 
@@ -99,17 +104,19 @@ export function residentNow(): Resident {
   return { anon: resident - shared, file: shared };
 }
 
-const processCpuMs = (): number => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
+/**
+ * Time the event loop has spent working since start-up, in ms. Not the process's CPU time:
+ * that includes V8's worker thread, whose concurrent compiles and sweeping go on for a while
+ * after a burst and would keep every window after it from looking quiet.
+ */
+const loopActiveMs = (): number => performance.eventLoopUtilization().active;
 
 /** What {@link scheduleMemoryReturns} reads and calls; the readers are injectable for tests. */
 export interface MemoryReturnDeps {
   returnMemory: ReturnMemory;
   resident?: () => Resident;
-  /** CPU time (user + system) in ms since some fixed point. */
-  cpuMs?: () => number;
+  /** Time the event loop has been working, in ms since some fixed point. */
+  activeMs?: () => number;
   /** Called once, right after the last start-up return. */
   afterStartUp?: () => void;
   setTimeout?: (fn: () => void, ms: number) => void;
@@ -117,25 +124,27 @@ export interface MemoryReturnDeps {
 
 /**
  * When to return memory: at 1 s and 10 s after start-up (its compiling, file parsing, first
- * dumps, online checks and DHCP), flushing code; then whenever a burst has ended — a check
- * window (a quarter of a second after a busy one, else a second) used under 1 % CPU, at least
- * 50 ms of CPU went by since the last return, and anonymous memory grew 1 MB since it — keeping
- * code; and in a quiet window after file-backed pages grew 2 MB since the last drop, the page
- * drop alone. Every return ends with the page drop, a quarter of a second after its collections.
- * A check costs two O(1) reads (no timer per session, nothing per call).
+ * dumps, online checks and DHCP), flushing code; then whenever a burst has ended — the event
+ * loop worked under 1 % of a check window (a quarter of a second after a busy one, else a
+ * second) after at least 50 ms of work since the last return — keeping code (a burst that only
+ * freed, 10,000 sessions destroyed, counts as much as one that grew); and in a quiet window
+ * after file-backed pages grew 2 MB since the last drop (0.5 MB in the 6 s after a return,
+ * while V8's worker may still be compiling), the page drop alone. Every return ends with the
+ * page drop, a quarter of a second after its collections. A check costs two O(1) reads (no
+ * timer per session, nothing per call).
  * So what a burst left — garbage, freed malloc memory, node's code it faulted in — is given
  * back within about half a second of its end, whenever the burst came; V8 and malloc would
  * otherwise hold it as headroom until their own heuristics run, which at idle may be never.
  */
 export function scheduleMemoryReturns(deps: MemoryReturnDeps): void {
   const resident = deps.resident ?? residentNow;
-  const cpuMs = deps.cpuMs ?? processCpuMs;
+  const activeMs = deps.activeMs ?? loopActiveMs;
   const later = deps.setTimeout ?? ((fn, ms) => setTimeout(fn, ms).unref());
-  let anonBase = Number.POSITIVE_INFINITY;
   let fileBase = Number.POSITIVE_INFINITY;
-  let cpuAtReturn = 0;
-  let lastCpu = 0;
+  let activeAtReturn = 0;
+  let lastActive = 0;
   let dropping = false;
+  let chase = 0;
   const drop = (): void => {
     deps.returnMemory.dropPages();
     fileBase = resident().file;
@@ -143,23 +152,23 @@ export function scheduleMemoryReturns(deps: MemoryReturnDeps): void {
   };
   const run = (flushCode: boolean): void => {
     deps.returnMemory.collect({ flushCode });
-    cpuAtReturn = lastCpu = cpuMs();
-    anonBase = resident().anon;
-    // The drop waits for the tasks the collections left behind (sweeping, finalizers), which
-    // would otherwise fault node's code straight back in.
+    chase = CHASE_CHECKS;
+    activeAtReturn = lastActive = activeMs();
+    // The drop waits for the tasks the collections left behind (sweeping, freed pages unmapped),
+    // which would otherwise fault node's code straight back in.
     dropping = true;
     later(drop, DROP_DELAY_MS);
   };
   const check = (period: number): void => {
-    const cpu = cpuMs();
-    const quiet = cpu - lastCpu < period * QUIET_SHARE;
-    lastCpu = cpu;
+    const active = activeMs();
+    const quiet = active - lastActive < period * QUIET_SHARE;
+    lastActive = active;
     if (quiet && !dropping) {
-      const now = resident();
-      if (cpu - cpuAtReturn >= BURST_CPU_MS && now.anon - anonBase >= ANON_GROWTH_BYTES) run(false);
-      else if (now.file - fileBase >= FILE_GROWTH_BYTES) drop();
+      if (active - activeAtReturn >= BURST_ACTIVE_MS) run(false);
+      else if (resident().file - fileBase >= (chase > 0 ? CHASE_GROWTH_BYTES : FILE_GROWTH_BYTES)) drop();
     }
-    const next = quiet ? IDLE_CHECK_MS : BUSY_CHECK_MS;
+    if (chase > 0) chase--;
+    const next = quiet && chase === 0 ? IDLE_CHECK_MS : BUSY_CHECK_MS;
     later(() => check(next), next);
   };
   later(() => {
