@@ -80,8 +80,8 @@ const BURST_ACTIVE_MS = 50;
 const FILE_GROWTH_BYTES = 2 * 1024 * 1024;
 /**
  * Quarter-second checks after a return (6 s) that drop pages again at 0.5 MB of file-backed growth:
- * V8's worker thread goes on compiling what the burst made hot for a second or two after the
- * event loop went quiet, and faults the compiler's code back in.
+ * V8's worker thread goes on compiling what the burst made hot for up to a few seconds after
+ * the event loop went quiet, and faults the compiler's code back in.
  */
 const CHASE_CHECKS = 24;
 const CHASE_GROWTH_BYTES = 512 * 1024;
@@ -94,14 +94,14 @@ export interface Resident {
   file: number;
 }
 
-const PAGE = 4096;
-
-/** This process's resident memory, from /proc/self/statm ("shared" = file-backed and shmem pages). */
+/** This process's resident memory, from /proc/self/status (kB there, whatever the page size). */
 export function residentNow(): Resident {
-  const f = readFileSync('/proc/self/statm', 'latin1').split(' ');
-  const resident = Number(f[1]) * PAGE;
-  const shared = Number(f[2]) * PAGE;
-  return { anon: resident - shared, file: shared };
+  const status = readFileSync('/proc/self/status', 'latin1');
+  const kB = (field: string): number => {
+    const at = status.indexOf(field);
+    return at < 0 ? 0 : Number.parseInt(status.slice(at + field.length), 10) * 1024;
+  };
+  return { anon: kB('RssAnon:'), file: kB('RssFile:') };
 }
 
 /**
