@@ -5,9 +5,10 @@
  * live heap within a small margin. And what a burst took (garbage, node's own code pages) is
  * given back within seconds of its end.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { residentOf } from '../../daemon/adapters/system/memory-return.js';
 import { createSandbox, requireRoot, type Sandbox, type SandboxProcess } from './harness/sandbox.js';
 import { startTestDaemon } from './harness/test-daemon.js';
 import { ConnmanClient } from './support/connman-client.js';
@@ -20,13 +21,6 @@ let sb: Sandbox;
 let daemon: SandboxProcess;
 let client: ConnmanClient;
 let diagDir: string;
-
-/** The daemon's resident anonymous and file-backed memory in kB, from /proc/<pid>/status. */
-function resident(pid: number): { anon: number; file: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kB = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1]);
-  return { anon: kB('RssAnon'), file: kB('RssFile') };
-}
 
 /** `n` create → first Update → destroy cycles, 32 in flight. */
 async function cycles(n: number, tag: string): Promise<void> {
@@ -61,17 +55,17 @@ describe.skipIf(!supported)('session memory', () => {
   it('gives back the memory a burst took, node’s own code pages among it, within seconds of its end', async () => {
     // Past the return 1 s after start-up (the next is at 10 s): what follows is the burst's own.
     await new Promise((r) => setTimeout(r, 2500));
-    const before = resident(daemon.pid);
+    const before = residentOf(daemon.pid);
     await cycles(500, 'burst');
-    const atEnd = resident(daemon.pid);
+    const atEnd = residentOf(daemon.pid);
     await new Promise((r) => setTimeout(r, 3000));
-    const after = resident(daemon.pid);
+    const after = residentOf(daemon.pid);
     console.log(
-      `[session-memory] before a burst ${JSON.stringify(before)} kB, at its end ${JSON.stringify(atEnd)} kB, 3 s later ${JSON.stringify(after)} kB`,
+      `[session-memory] before a burst ${JSON.stringify(before)} B, at its end ${JSON.stringify(atEnd)} B, 3 s later ${JSON.stringify(after)} B`,
     );
     // Idle, the node binary alone has ~35 MB resident once start-up faulted it in; the page drop
     // takes what the burst used back to a few MB.
-    expect(after.file).toBeLessThan(atEnd.file - 4096);
+    expect(after.file).toBeLessThan(atEnd.file - 4 * 1024 * 1024);
     expect(after.file + after.anon).toBeLessThan(atEnd.file + atEnd.anon);
   }, 120_000);
 

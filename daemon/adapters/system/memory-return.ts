@@ -94,9 +94,9 @@ export interface Resident {
   file: number;
 }
 
-/** This process's resident memory, from /proc/self/status (kB there, whatever the page size). */
-export function residentNow(): Resident {
-  const status = readFileSync('/proc/self/status', 'latin1');
+/** A process's resident memory (this one's by default), from /proc/<pid>/status: kB there, whatever the page size. */
+export function residentOf(pid: number | 'self' = 'self'): Resident {
+  const status = readFileSync(`/proc/${pid}/status`, 'latin1');
   const kB = (field: string): number => {
     const at = status.indexOf(field);
     return at < 0 ? 0 : Number.parseInt(status.slice(at + field.length), 10) * 1024;
@@ -137,7 +137,7 @@ export interface MemoryReturnDeps {
  * otherwise hold it as headroom until their own heuristics run, which at idle may be never.
  */
 export function scheduleMemoryReturns(deps: MemoryReturnDeps): void {
-  const resident = deps.resident ?? residentNow;
+  const resident = deps.resident ?? (() => residentOf());
   const activeMs = deps.activeMs ?? loopActiveMs;
   const later = deps.setTimeout ?? ((fn, ms) => setTimeout(fn, ms).unref());
   let fileBase = Number.POSITIVE_INFINITY;

@@ -3,9 +3,9 @@
  * and not one anonymous (copied-on-write) page — and the drop, run on this very process, leaves
  * it working.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createPageDropper, droppableRanges } from '../../../../../daemon/adapters/system/mapped-pages.js';
+import { residentOf } from '../../../../../daemon/adapters/system/memory-return.js';
 
 /** One smaps entry: its header and the fields the parser reads. */
 const entry = (range: string, perms: string, path: string, rss: number, anon: number) =>
@@ -42,12 +42,11 @@ describe('droppableRanges', () => {
 describe('createPageDropper', () => {
   it('drops this process’s clean file pages and the process keeps running', async () => {
     const drop = await createPageDropper();
-    const fileKb = () => Number(/RssFile:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
-    const before = fileKb();
+    const before = residentOf().file;
     const bytes = drop();
     // koffi is a dependency and Linux has madvise: something was advised.
     expect(bytes).toBeGreaterThan(0);
-    expect(fileKb()).toBeLessThan(before);
+    expect(residentOf().file).toBeLessThan(before);
     // Node's code faults back in as it runs.
     expect(JSON.parse(JSON.stringify({ ok: [1, 2, 3] }))).toEqual({ ok: [1, 2, 3] });
   });

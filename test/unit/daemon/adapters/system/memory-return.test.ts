@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   createMemoryReturner,
   type Resident,
-  residentNow,
+  residentOf,
   scheduleMemoryReturns,
 } from '../../../../../daemon/adapters/system/memory-return.js';
 
@@ -144,9 +144,9 @@ describe('scheduleMemoryReturns', () => {
   });
 });
 
-describe('residentNow', () => {
+describe('residentOf', () => {
   it('splits this process’s resident set into anonymous and file-backed bytes', () => {
-    const r = residentNow();
+    const r = residentOf();
     expect(r.anon).toBeGreaterThan(MB);
     expect(r.file).toBeGreaterThan(MB);
     expect(r.anon + r.file).toBeLessThanOrEqual(process.memoryUsage.rss() + 64 * MB);
