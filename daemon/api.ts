@@ -40,7 +40,11 @@ export interface DaemonApi {
   /** Services in order, each with its full ConnMan property dict. */
   services(): Array<{ path: string; props: PropDict }>;
   technologies(): Array<{ path: string; props: PropDict }>;
-  createSession(caller: BusCaller, settings: Record<string, RawValue>, notifier: string): Promise<string>;
+  /**
+   * The new session's path: synchronously, or a promise when the first Update waits for routing
+   * (the reply then waits with it). Refusals throw synchronously.
+   */
+  createSession(caller: BusCaller, settings: Record<string, RawValue>, notifier: string): string | Promise<string>;
   destroySession(caller: BusCaller, path: string): void;
   /**
    * `RegisterCounter(o, u, u)`: Usage calls go to the caller's object at `path`, the first right

@@ -136,9 +136,12 @@ export interface BusEvents {
   managerPropertyChanged(name: string, value: Prop): void;
 }
 
-/** Turns a bus caller into an Identity (names from passwd/group, cgroup from /proc). */
+/** Turns a bus caller into an Identity (names from passwd/group, cgroup from /proc). Synchronous: it runs before a CreateSession's reply. */
 export interface IdentityResolver {
-  resolve(caller: BusCaller): Promise<Identity>;
+  /** The caller's identity; without its cgroup when `cgroup` is false (read it later with {@link cgroupOf}). */
+  resolve(caller: BusCaller, opts?: { cgroup?: boolean }): Identity;
+  /** The cgroupv2 path of process `pid` now, or undefined when it has none or is gone. */
+  cgroupOf(pid: number): string | undefined;
 }
 
 /** Looks at cgroupv2 directories (for ClaimCgroup's permission rule). */

@@ -96,6 +96,29 @@ export class Engine extends ServiceEngine {
     return { path, effects: fx };
   }
 
+  /** Whether a loaded policy group selects by cgroup: a new session's caller's cgroup is then needed to match it. */
+  policiesSelectByCgroup(): boolean {
+    return this.#policies.selectsByCgroup;
+  }
+
+  /**
+   * The cgroup of a session's caller, read after its CreateSession's reply because no group
+   * selected by cgroup then: kept for the policy changes to come. Should a cgroup group have
+   * arrived in between, the session is matched again. A session already gone is ignored.
+   */
+  noteCgroup(path: string, cgroup: string): Effects {
+    const fx = noEffects();
+    const s = this.sessionTable.get(path);
+    if (!s || s.identity.cgroup !== undefined) return fx;
+    s.identity.cgroup = cgroup;
+    if (!this.#policies.selectsByCgroup) return fx;
+    const match = this.#policies.match(s.identity);
+    if (match?.group === s.match?.group && match?.kind === s.match?.kind) return fx;
+    s.match = match;
+    this.sessionTable.reapply(s, fx);
+    return fx;
+  }
+
   /** Session.Change(name, value). Validates first; a bad value leaves the session untouched. */
   change(path: string, caller: Caller, key: string, raw: RawValue): Effects {
     const s = this.#authorised(path, caller);

@@ -122,6 +122,11 @@ export class PolicySet {
     return [...this.ordered];
   }
 
+  /** Whether some group selects by cgroup (only then does matching need the caller's cgroup). */
+  get selectsByCgroup(): boolean {
+    return this.byCgroup.size > 0;
+  }
+
   /**
    * The group for an identity, or null. Order (first hit wins): cgroup (longest matching path),
    * SELinux type, uid (name or number), then each of the identity's groups in order, primary

@@ -108,12 +108,13 @@ export function managerInterface(ctx: AdapterContext): InterfaceSpec {
           call.afterReply(() => {
             for (const msg of ctx.gate.release(key)) ctx.emit(msg);
           });
-          const created = call.withCaller((caller) => ctx.api().createSession(caller, settings, notifier));
-          return Promise.resolve(created).then((path) => {
-            // Exported before the reply is written: a client may call it as soon as it has the path.
+          // Exported before the reply is written: a client may call it as soon as it has the path.
+          const exported = (path: string): [string] => {
             ctx.objects.sessions.add(path);
             return [path];
-          });
+          };
+          const created = call.withCaller((caller) => ctx.api().createSession(caller, settings, notifier));
+          return typeof created === 'string' ? exported(created) : Promise.resolve(created).then(exported);
         },
       },
       [M.DestroySession]: {

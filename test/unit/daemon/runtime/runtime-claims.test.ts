@@ -30,7 +30,7 @@ async function setup(opts: { firewall?: boolean; owners?: Record<string, number>
     engine: new Engine(),
     events,
     links: { start: async () => [uplink(2, 'eth0', 'ethernet')], stop: async () => {} },
-    identity: { resolve: async (c: BusCaller) => ({ uid: c.uid, groups: [] }) },
+    identity: { resolve: (c: BusCaller) => ({ uid: c.uid, groups: [] }), cgroupOf: () => undefined },
     clock: { now: () => 0, setTimeout: () => ({ cancel() {} }) },
     online: {
       settings: { ...DEFAULT_ONLINE_CHECK_SETTINGS, mode: 'none' },

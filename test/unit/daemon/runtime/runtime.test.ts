@@ -49,7 +49,7 @@ async function setup(withFirewall = false) {
     engine: new Engine(),
     events: recorder(log),
     links: { start: async () => [uplink(2, 'eth0', 'ethernet')], stop: async () => {} },
-    identity: { resolve: async (c: BusCaller) => ({ uid: c.uid, groups: [] }) },
+    identity: { resolve: (c: BusCaller) => ({ uid: c.uid, groups: [] }), cgroupOf: () => undefined },
     clock: { now: () => 0, setTimeout: () => ({ cancel() {} }) },
     online: {
       settings: { ...DEFAULT_ONLINE_CHECK_SETTINGS, mode: 'none' },
@@ -76,7 +76,7 @@ describe('runtime: Updates and the kernel', () => {
     // The reply waits with the Update (as Change's does), so both leave in one write.
     let replied = false;
     const created = rt.createSession(ROOT, { SourceIPRule: { signature: 'b', value: true } }, '/n1');
-    void created.then(() => (replied = true));
+    void Promise.resolve(created).then(() => (replied = true));
     await tick();
     await tick();
     expect(replied).toBe(false);
