@@ -25,7 +25,7 @@ import { ServiceEngine } from './service-engine.js';
 import { ownPartOf, type Session } from './session-model.js';
 import type { SessionInfo } from './session-table.js';
 import { applySetting, parseCreateSettings, type RawValue } from './settings.js';
-import { fullUpdate } from './updates.js';
+import { fullUpdateOf } from './updates.js';
 
 /** Who is calling a session method. */
 export interface Caller {
@@ -89,7 +89,7 @@ export class Engine extends ServiceEngine {
     this.sessionTable.join(session);
     session.sentService = this.sessionTable.servicePart(session);
     session.sentOwn = ownPartOf(session.effective);
-    const changes = fullUpdate({ ...session.sentService, ...session.sentOwn });
+    const changes = fullUpdateOf(session.sentService, session.sentOwn);
     fx.updates.push({ path, owner: session.owner, notifier: session.notifier, changes });
     // A session that claims nothing leaves the kernel as it was: no check, no reconcile.
     fx.kernelDirty = this.sessionTable.kernelChanged;

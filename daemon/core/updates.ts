@@ -42,8 +42,16 @@ export function sameValue(a: unknown, b: unknown): boolean {
 
 /** Every key, in wire order (the first Update). */
 export function fullUpdate(current: SessionSettings): SettingsDelta {
+  return fullUpdateOf(current, current);
+}
+
+const FROM_SERVICE: ReadonlySet<SettingKey> = new Set(SERVICE_KEYS);
+
+/** {@link fullUpdate} from the two halves, without first merging them into one object (a create's first Update). */
+export function fullUpdateOf(service: ServicePart, own: OwnPart): SettingsDelta {
   const out = new Map<SettingKey, SessionSettings[SettingKey]>();
-  for (const k of SETTING_KEYS) out.set(k, current[k]);
+  for (const k of SETTING_KEYS)
+    out.set(k, FROM_SERVICE.has(k) ? service[k as keyof ServicePart] : own[k as keyof OwnPart]);
   return out;
 }
 

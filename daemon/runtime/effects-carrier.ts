@@ -9,9 +9,9 @@ import type { BusCaller } from '../api.js';
 import type { Effects } from '../core/effects.js';
 import type { Engine } from '../core/engine.js';
 import type { PropDict } from '../core/properties.js';
-import { updateDict } from '../core/properties.js';
 import { usableAddress } from '../core/services.js';
 import { statisticsProps } from '../core/statistics-schedule.js';
+import { UpdateDicts } from '../core/update-dicts.js';
 import type { SettingsDelta } from '../core/updates.js';
 import type { RuntimeDeps } from './deps.js';
 import { KernelSync, type KernelWait } from './kernel-sync.js';
@@ -41,6 +41,8 @@ export class EffectsCarrier {
   readonly settings: SavedSettings;
   /** The engine's kernel version last requested from here or taken by a reconcile. */
   #lastKernelVersion = -1;
+  /** One PropDict per recent Update content, which the bus adapter finds encoded by identity. */
+  readonly #updateDicts = new UpdateDicts();
   /** The session count last logged (see #noteSessionCount). */
   #loggedSessions = 0;
   #loggedSessionsAt = -Infinity;
@@ -147,13 +149,13 @@ export class EffectsCarrier {
     // from a reconcile stage they would otherwise sit in the coalesced buffer until the loop's
     // check phase, behind the synchronous start of the firewall apply (~0.3-0.7 ms, profiled).
     const send = () => {
-      // A failover hands every session it moves the same delta: one dict for all of them, so
-      // the bus adapter encodes that Update once (it keys its cache by the dict).
+      // A failover hands every session it moves the same delta: its dict is looked up once, and
+      // the bus adapter, which keeps encoded bodies by dict, encodes that Update once.
       const dicts = fx.updates.length > 1 ? new Map<SettingsDelta, PropDict>() : null;
       for (const u of fx.updates) {
         let dict = dicts?.get(u.changes);
         if (!dict) {
-          dict = updateDict(u.changes);
+          dict = this.#updateDicts.dictOf(u.changes);
           dicts?.set(u.changes, dict);
         }
         ev.update(u.owner, u.notifier, dict);

@@ -21,7 +21,6 @@ import {
   SIGNATURES,
   servicePath,
 } from '../../../lib/protocol.js';
-import { BoundedMap } from '../../core/bounded-map.js';
 import type { Prop, PropDict } from '../../core/properties.js';
 import type { BusEvents, Logger } from '../../ports.js';
 import type { DBusMessage } from './connection.js';
@@ -30,30 +29,24 @@ import type { UpdateGate } from './update-gate.js';
 import { encodeDict, toVariant } from './variants.js';
 
 /**
- * Update bodies by content, encoded once. Updates repeat: every session on a service gets the
- * same first Update and the same last one, and a failover sends one new dict to every session
- * it moves. The key is the dict's JSON (native, a few µs) against ~20 µs to encode it at the
- * daemon's baseline-compiler speed. PropDicts hold strings, numbers, booleans, arrays and nested
- * PropDicts only (core/properties.ts), which JSON tells apart.
+ * Update bodies by dict, encoded once. Updates repeat: every session on a service gets the same
+ * first Update and the same last one, and a failover sends one delta to every session it moves.
+ * The runtime hands equal contents over as one PropDict object (core/update-dicts.ts), so
+ * identity finds them: no content key here. A dict that is not remembered any more is garbage
+ * with its body. Null: the dict does not encode (the message is then encoded, and fails, as usual).
  */
-const updateBodies = new BoundedMap<string, Buffer>(256);
+const updateBodies = new WeakMap<PropDict, Buffer | null>();
 
-/** The same dict object sent to many notifiers (a failover's shared delta): no JSON key per Update. */
-let lastDict: PropDict | null = null;
-let lastBody: Buffer | null = null;
-
-/** The encoded body, or null when it does not encode (the message is then encoded, and fails, as usual). */
 function updateBody(changes: PropDict): Buffer | null {
-  if (changes === lastDict) return lastBody;
+  const known = updateBodies.get(changes);
+  if (known !== undefined) return known;
   let body: Buffer | null;
   try {
-    const key = JSON.stringify(changes);
-    body = updateBodies.get(key) ?? updateBodies.set(key, marshallBody(SIGNATURES.Update.in, [changes]));
+    body = marshallBody(SIGNATURES.Update.in, [changes]);
   } catch {
     body = null;
   }
-  lastDict = changes;
-  lastBody = body;
+  updateBodies.set(changes, body);
   return body;
 }
 

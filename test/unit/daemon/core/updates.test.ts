@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deltaUpdate, fullUpdate, sameValue } from '../../../../daemon/core/updates.js';
+import { deltaUpdate, fullUpdate, fullUpdateOf, sameValue } from '../../../../daemon/core/updates.js';
 import { SETTING_KEYS, type SessionSettings } from '../../../../lib/protocol.js';
 
 const base: SessionSettings = {
@@ -17,6 +17,12 @@ const base: SessionSettings = {
 };
 
 describe('Update computation', () => {
+  it('the first Update from the two halves is the one from the whole settings', () => {
+    const { State, Name, IPv4, IPv6, Interface, Bearer, ...own } = base;
+    const of = fullUpdateOf({ State, Name, IPv4, IPv6, Interface, Bearer }, own);
+    expect([...of]).toEqual([...fullUpdate(base)]);
+  });
+
   it('the first Update has all 11 keys in wire order', () => {
     expect([...fullUpdate(base).keys()]).toEqual(SETTING_KEYS);
     expect(SETTING_KEYS).toEqual([
