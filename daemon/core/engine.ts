@@ -104,16 +104,17 @@ export class Engine extends ServiceEngine {
   /**
    * The cgroup of a session's caller, read after its CreateSession's reply because no group
    * selected by cgroup then: kept for the policy changes to come. Should a cgroup group have
-   * arrived in between, the session is matched again. A session already gone is ignored.
+   * arrived in between, the session is matched again (its effects returned); otherwise null,
+   * and nothing is to be carried out. A session already gone is ignored.
    */
-  noteCgroup(path: string, cgroup: string): Effects {
-    const fx = noEffects();
+  noteCgroup(path: string, cgroup: string): Effects | null {
     const s = this.sessionTable.get(path);
-    if (!s || s.identity.cgroup !== undefined) return fx;
+    if (!s || s.identity.cgroup !== undefined) return null;
     s.identity.cgroup = cgroup;
-    if (!this.#policies.selectsByCgroup) return fx;
+    if (!this.#policies.selectsByCgroup) return null;
     const match = this.#policies.match(s.identity);
-    if (match?.group === s.match?.group && match?.kind === s.match?.kind) return fx;
+    if (match?.group === s.match?.group && match?.kind === s.match?.kind) return null;
+    const fx = noEffects();
     s.match = match;
     this.sessionTable.reapply(s, fx);
     return fx;

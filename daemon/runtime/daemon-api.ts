@@ -99,7 +99,8 @@ export class RuntimeApi implements DaemonApi {
     if (!cgroupNow && pid !== undefined)
       setImmediate(() => {
         const cgroup = resolver.cgroupOf(pid);
-        if (cgroup !== undefined) this.fx.apply(this.engine.noteCgroup(path, cgroup));
+        const fx = cgroup === undefined ? null : this.engine.noteCgroup(path, cgroup);
+        if (fx) this.fx.apply(fx);
       });
     // ConnMan's order (the reply before the first Update) is kept on the wire by the bus
     // adapter, which holds Updates for this notifier until its CreateSession reply is out. When
