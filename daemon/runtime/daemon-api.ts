@@ -98,9 +98,14 @@ export class RuntimeApi implements DaemonApi {
     const pid = caller.pid;
     if (!cgroupNow && pid !== undefined)
       setImmediate(() => {
-        const cgroup = resolver.cgroupOf(pid);
-        const fx = cgroup === undefined ? null : this.engine.noteCgroup(path, cgroup);
-        if (fx) this.fx.apply(fx);
+        try {
+          const cgroup = resolver.cgroupOf(pid);
+          const fx = cgroup === undefined ? null : this.engine.noteCgroup(path, cgroup);
+          if (fx) this.fx.apply(fx);
+        } catch (err) {
+          // Outside any call: a bug here must not end the daemon.
+          this.fx.d.log('error', `cgroup of ${path}: ${(err as Error).stack ?? String(err)}`);
+        }
       });
     // ConnMan's order (the reply before the first Update) is kept on the wire by the bus
     // adapter, which holds Updates for this notifier until its CreateSession reply is out. When
