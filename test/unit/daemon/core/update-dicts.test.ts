@@ -12,22 +12,9 @@ import { describe, expect, it } from 'vitest';
 import { updateDict } from '../../../../daemon/core/properties.js';
 import { UpdateDicts, updateKey } from '../../../../daemon/core/update-dicts.js';
 import { fullUpdate } from '../../../../daemon/core/updates.js';
-import type { SessionSettings } from '../../../../lib/protocol.js';
+import { sessionSettings } from '../../../fakes/settings.js';
 
-const settings = (over: Partial<SessionSettings> = {}): SessionSettings => ({
-  State: 'online',
-  Name: 'eth-a',
-  IPv4: { Method: 'dhcp', Address: '198.51.100.10', Netmask: '255.255.255.0', Gateway: '198.51.100.1' },
-  IPv6: {},
-  Interface: 'eth-a',
-  Bearer: 'ethernet',
-  ConnectionType: 'any',
-  AllowedBearers: ['ethernet', 'wifi'],
-  AllowedInterface: '*',
-  ContextIdentifier: '',
-  SourceIPRule: false,
-  ...over,
-});
+const settings = sessionSettings;
 
 describe('UpdateDicts', () => {
   it('gives equal contents one PropDict, the one updateDict builds', () => {

@@ -1,20 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { deltaUpdate, fullUpdate, fullUpdateOf, sameValue } from '../../../../daemon/core/updates.js';
 import { SETTING_KEYS, type SessionSettings } from '../../../../lib/protocol.js';
+import { sessionSettings } from '../../../fakes/settings.js';
 
-const base: SessionSettings = {
-  State: 'connected',
-  Name: 'eth0',
-  IPv4: { Method: 'dhcp', Address: '198.51.100.2', Netmask: '255.255.255.0' },
-  IPv6: {},
-  Interface: 'eth0',
-  Bearer: 'ethernet',
-  ConnectionType: 'any',
-  AllowedBearers: ['ethernet', 'wifi'],
-  AllowedInterface: '*',
-  ContextIdentifier: '',
-  SourceIPRule: false,
-};
+const base: SessionSettings = sessionSettings();
 
 describe('Update computation', () => {
   it('the first Update from the two halves is the one from the whole settings', () => {
